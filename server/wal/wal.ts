@@ -1,0 +1,93 @@
+/**
+ * The write-ahead log: the source of truth of every tenant's data. Handlers append
+ * events; the applier subscribes and materializes them. Backends: the embedded
+ * SQLite-file log (`embedded-wal.ts`, the default) and Kafka (`kafka-wal.ts`).
+ * Every backend passes the contract suite in `wal-contract.ts`.
+ *
+ * Guarantees every backend gives:
+ * - `append` resolves only when its records are durable (fsync for the embedded log,
+ *   `acks=all` for Kafka); if it rejects, none, some or all of the records may still
+ *   be in the log (the caller's idempotency key makes a retry safe).
+ * - Records of one tenant land in one partition, in append order; a single `append`
+ *   call's records of one tenant are contiguous and in order.
+ * - A subscriber sees each partition's records in offset order, at least once.
+ */
+
+/** Where a record sits: a partition and an offset within it. */
+export interface WalPosition {
+  readonly partition: number;
+  /**
+   * Offset within the partition. Numbers are exact up to 2^53, which a log would
+   * reach after ~285 years at a million records a second; backends reject larger.
+   */
+  readonly offset: number;
+}
+
+/** What is appended: a tenant key and an opaque payload (an encoded `WalEvent`). */
+export interface WalRecord {
+  readonly tenant: string;
+  readonly payload: Uint8Array;
+}
+
+/** A record read back, with its position. */
+export interface WalEntry extends WalRecord {
+  readonly position: WalPosition;
+}
+
+/** Receives batches of one partition's entries, in order. */
+export type WalHandler = (entries: readonly WalEntry[]) => Promise<void>;
+
+/** Options for {@link Wal.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * The next offset to read in a partition, asked when this subscriber is given
+   * that partition (at start, or after a rebalance). Return 0 to read from the start.
+   */
+  readonly startOffset: (partition: number) => Promise<number> | number;
+  /**
+   * Called with consecutive entries of one partition. The next batch of that
+   * partition is not delivered until the returned promise resolves; if it rejects,
+   * the subscription stops and `WalSubscription.done` rejects with that error.
+   */
+  readonly handler: WalHandler;
+  /** Upper bound on entries per handler call. */
+  readonly maxBatch?: number;
+}
+
+/** A running subscription. */
+export interface WalSubscription {
+  /** Stops delivery; resolves after the current handler call (if any) finished. */
+  stop(): Promise<void>;
+  /** Settles when the subscription ends: resolves after `stop`, rejects on a handler or log error. */
+  readonly done: Promise<void>;
+}
+
+/** The log. Implementations document what they assume beyond this contract. */
+export interface Wal {
+  /** Number of partitions; tenants are spread over them by {@link Wal.partitionFor}. */
+  readonly partitions: number;
+  /** The partition a tenant's records go to. Deterministic for a given partition count. */
+  partitionFor(tenant: string): number;
+  /** Appends records; resolves with their positions (same order) once they are durable. */
+  append(records: readonly WalRecord[]): Promise<WalPosition[]>;
+  /** The offset the next appended record of a partition will get (the log end). */
+  endOffset(partition: number): Promise<number>;
+  /** Delivers records from the given offsets, then new ones as they are appended. */
+  subscribe(options: SubscribeOptions): WalSubscription;
+  /** Flushes, stops subscriptions and releases the backend. Appends after close reject. */
+  close(): Promise<void>;
+}
+
+/** What went wrong, from the caller's point of view. */
+export type WalErrorCode = "closed" | "unavailable" | "corrupt" | "too-large" | "invalid";
+
+/** Errors a WAL backend raises. `code` says what the caller can do about it. */
+export class WalError extends Error {
+  override readonly name = "WalError";
+  readonly code: WalErrorCode;
+
+  constructor(code: WalErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
