@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/**
+ * The `entdb` command. It only dispatches: each subcommand lives in the layer that
+ * owns it (`schema/cli`, `codegen/cli`, `server/cli`) and sets `process.exitCode`.
+ */
+
+import { Command } from "commander";
+import { schemaCommands } from "../schema/cli/index.ts";
+
+const program = new Command("entdb")
+  .description("Schema-first graph database: compile, check and format schemas.")
+  .version(process.env["npm_package_version"] ?? "0.1.0", "-v, --version")
+  .showHelpAfterError("(run 'entdb help <command>' for usage)")
+  .exitOverride((err) => {
+    // Usage errors exit 2 (as `entdb check` documents); help and version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+for (const command of schemaCommands()) program.addCommand(command);
+
+await program.parseAsync(process.argv);
