@@ -1,0 +1,106 @@
+/**
+ * The seams between the server's parts. `api/` (handlers and ingress) depends only on
+ * these interfaces; `store/` and `apply/` implement them. Handlers append, the
+ * applier writes (DESIGN.md contract 4): nothing here lets the API write a tenant
+ * database.
+ *
+ * Read results use the `entdb.v1` message shapes (fields keyed by field id as
+ * `Value`s), so handlers return them as they are.
+ */
+
+import type {
+  Edge,
+  Filter,
+  Direction,
+  Node,
+  OrderBy,
+  TraversedNode,
+  WriteFailure,
+} from "../generated/entdb/v1/entdb_pb.ts";
+import type { OperationResult } from "../generated/entdb/v1/plan_pb.ts";
+import type { Value } from "../generated/entdb/v1/values_pb.ts";
+import type { Schema } from "../schema/model.ts";
+import type { WalPosition } from "./wal/wal.ts";
+
+/** A schema the server serves, with the version number it was registered under. */
+export interface ServedSchema {
+  readonly version: number;
+  readonly fingerprint: string;
+  readonly model: Schema;
+  /** The canonical lock JSON of the model. */
+  readonly lockJson: string;
+}
+
+/** The recorded outcome of an applied plan, kept with its idempotency key. */
+export interface PlanOutcome {
+  readonly position: WalPosition;
+  readonly schemaVersion: number;
+  /** One per operation when the plan committed; empty when it failed. */
+  readonly results: readonly OperationResult[];
+  /** Set when the applier rejected the plan (then nothing of it was written). */
+  readonly failure?: WriteFailure;
+}
+
+/** A page of results with the cursor of the next page ("" on the last). */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly nextCursor: string;
+}
+
+/**
+ * Reads of one tenant's materialized state. Implementations read committed state
+ * only; "read your writes" is the caller's job (wait for the position first).
+ * Errors are `StoreError`s with a code the API maps to a Connect code.
+ */
+export interface TenantReader {
+  getNode(tenant: string, typeId: number, id: string): Node | undefined;
+  getNodes(tenant: string, typeId: number, ids: readonly string[]): Node[];
+  /** `key` holds one unique field's value, or all fields of one composite unique. */
+  getNodeByKey(tenant: string, typeId: number, key: ReadonlyMap<number, Value>): Node | undefined;
+  queryNodes(
+    tenant: string,
+    typeId: number,
+    query: {
+      readonly filters: readonly Filter[];
+      readonly orderBy?: OrderBy;
+      readonly limit: number;
+      readonly cursor: string;
+    },
+  ): Page<Node>;
+  listEdges(
+    tenant: string,
+    edgeTypeId: number,
+    nodeId: string,
+    query: {
+      readonly direction: Direction;
+      readonly limit: number;
+      readonly cursor: string;
+      readonly includeCount: boolean;
+    },
+  ): Page<Edge> & { readonly totalCount?: number };
+  traverse(
+    tenant: string,
+    startId: string,
+    query: {
+      readonly edgeTypeIds: readonly number[];
+      readonly direction: Direction;
+      readonly maxDepth: number;
+      readonly maxNodes: number;
+    },
+  ): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean };
+  /** The outcome recorded for an idempotency key, if the plan was applied. */
+  outcomeByKey(tenant: string, idempotencyKey: string): PlanOutcome | undefined;
+  /** The offset up to which (exclusive) the tenant has applied its partition; 0 if none. */
+  appliedOffset(tenant: string): number;
+}
+
+/** Tracks applied positions and lets callers wait for them. */
+export interface ApplyProgress {
+  /**
+   * Resolves true once `tenant` has applied the event at `position` (its offset is
+   * below the tenant's applied offset), false if `timeoutMs` passed first.
+   */
+  waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean>;
+  /** Whether the applier has caught up with the log end of every partition it owns. */
+  caughtUp(): Promise<boolean>;
+}
