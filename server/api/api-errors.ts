@@ -1,0 +1,58 @@
+/**
+ * Maps errors from the store, the WAL and the applier's recorded failures to Connect
+ * errors. Internal errors reach the client sanitized; their detail goes to the log.
+ */
+
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.ts";
+import { WalError } from "../wal/wal.ts";
+
+/** Connect code from the snake_case name a WriteFailure records ("already_exists"). */
+export function codeFromName(name: string): Code {
+  const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  const key = camel.charAt(0).toUpperCase() + camel.slice(1);
+  const code = (Code as unknown as Record<string, Code | undefined>)[key];
+  return typeof code === "number" ? code : Code.Internal;
+}
+
+/** The ConnectError for a plan the applier rejected. */
+export function errorFromFailure(failure: WriteFailure): ConnectError {
+  return new ConnectError(failure.message, codeFromName(failure.code), undefined, [
+    { desc: WriteFailureSchema, value: create(WriteFailureSchema, failure) },
+  ]);
+}
+
+const STORE_CODES: Record<string, Code> = {
+  "invalid-tenant": Code.InvalidArgument,
+  "invalid-argument": Code.InvalidArgument,
+  "too-many": Code.InvalidArgument,
+  "not-found": Code.NotFound,
+  "tenant-unavailable": Code.Unavailable,
+};
+
+/**
+ * Turns any error thrown inside a handler into a ConnectError. Known errors keep
+ * their message; anything else becomes INTERNAL with a generic message, and
+ * `log` receives the original.
+ */
+export function toConnectError(err: unknown, log: (err: unknown) => void): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof WalError) {
+    if (err.code === "unavailable")
+      return new ConnectError(`The log is unavailable: ${err.message}`, Code.Unavailable);
+    if (err.code === "closed")
+      return new ConnectError(
+        "The server is shutting down; retry on another node or later.",
+        Code.Unavailable,
+      );
+    if (err.code === "too-large" || err.code === "invalid")
+      return new ConnectError(err.message, Code.InvalidArgument);
+  }
+  if (err instanceof Error && "code" in err && typeof err.code === "string") {
+    const code = STORE_CODES[err.code];
+    if (code !== undefined) return new ConnectError(err.message, code);
+  }
+  log(err);
+  return new ConnectError("Internal error; the server logged the details.", Code.Internal);
+}

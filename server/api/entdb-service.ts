@@ -1,0 +1,358 @@
+/**
+ * Handlers of `entdb.v1.EntDbService`. They authenticate, check the request against
+ * the served schema, append to the WAL and wait for the applier; they never write a
+ * tenant database (DESIGN.md contract 4). Reads go to the store, after waiting for
+ * `after_position` when the caller asks to read its own writes.
+ */
+
+import { randomUUID } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Direction,
+  type EntDbService,
+  type ExecutePlanResponse,
+  ExecutePlanResponseSchema,
+} from "../../generated/entdb/v1/entdb_pb.ts";
+import type { LogPosition } from "../../generated/entdb/v1/values_pb.ts";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.ts";
+import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
+import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
+import type { Wal, WalPosition } from "../wal/wal.ts";
+import { errorFromFailure, toConnectError } from "./api-errors.ts";
+import { requireActor } from "./auth.ts";
+import { invalidArgument } from "./ingress/ingress-error.ts";
+import { preparePlan } from "./ingress/prepare-plan.ts";
+
+/** Bounds the API enforces; requests beyond them are clamped or rejected as documented. */
+export interface ApiLimits {
+  readonly maxOperations: number;
+  readonly maxGetMany: number;
+  readonly defaultPageSize: number;
+  readonly maxPageSize: number;
+  readonly maxTraverseDepth: number;
+  readonly maxTraverseNodes: number;
+  /** How long a write waits for the applier, and a read for `after_position`. */
+  readonly applyWaitMs: number;
+  readonly maxWaitMs: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiLimits = {
+  maxOperations: 1_000,
+  maxGetMany: 1_000,
+  defaultPageSize: 100,
+  maxPageSize: 1_000,
+  maxTraverseDepth: 6,
+  maxTraverseNodes: 10_000,
+  applyWaitMs: 10_000,
+  maxWaitMs: 30_000,
+};
+
+/** What the handlers need. */
+export interface ApiDeps {
+  served(): ServedSchema;
+  readonly wal: Wal;
+  readonly reader: TenantReader;
+  readonly progress: ApplyProgress;
+  /** Validates and normalizes a tenant id; throws a StoreError("invalid-tenant") otherwise. */
+  checkTenant(tenant: string): string;
+  /** The serialized FileDescriptorSet of the schema's generated .proto (for GetSchema). */
+  readonly descriptorSet: Uint8Array;
+  readonly limits: ApiLimits;
+  logError(err: unknown): void;
+}
+
+/** Creates the EntDbService implementation. */
+export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbService> {
+  const { limits, reader } = deps;
+
+  /** Runs a handler body, mapping every error to a Connect error. */
+  const guard = async <T>(body: () => Promise<T> | T): Promise<T> => {
+    try {
+      return await body();
+    } catch (err) {
+      throw toConnectError(err, deps.logError);
+    }
+  };
+
+  const tenantOf = (tenant: string) => {
+    if (tenant === "") throw invalidArgument("The request has no tenant; set `tenant`.");
+    return deps.checkTenant(tenant);
+  };
+
+  const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
+    if (!position) return;
+    const ok = await deps.progress.waitFor(tenant, toWalPosition(position), limits.applyWaitMs);
+    if (!ok) {
+      throw new ConnectError(
+        `Tenant '${tenant}' has not applied position ${position.partition}:${position.offset} within ${limits.applyWaitMs} ms; retry the read.`,
+        Code.Unavailable,
+      );
+    }
+  };
+
+  const schema = (): Schema => deps.served().model;
+
+  const checkNodeType = (typeId: number): void => {
+    if (!nodeById(schema(), typeId))
+      throw invalidArgument(`The schema has no node type with id ${typeId}.`, { typeId });
+  };
+
+  const respond = (
+    outcome: PlanOutcome,
+    tenant: string,
+    key: string,
+    replayed: boolean,
+  ): ExecutePlanResponse => {
+    if (outcome.failure) throw errorFromFailure(outcome.failure);
+    return create(ExecutePlanResponseSchema, {
+      receipt: {
+        tenant,
+        position: fromWalPosition(outcome.position),
+        applied: true,
+        idempotencyKey: key,
+        replayed,
+        schemaVersion: outcome.schemaVersion,
+      },
+      results: [...outcome.results],
+    });
+  };
+
+  return {
+    executePlan: (req, ctx) =>
+      guard(async () => {
+        const actor = requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
+        const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
+        if (earlier) return respond(earlier, tenant, key, true);
+
+        const served = deps.served();
+        const event = preparePlan(req.operations, {
+          schema: served.model,
+          schemaVersion: served.version,
+          tenant,
+          actor: actor.id,
+          idempotencyKey: key,
+          limits: { maxOperations: limits.maxOperations, maxIdempotencyKeyLength: 256 },
+        });
+        const [position] = await deps.wal.append([
+          { tenant, payload: toBinary(WalEventSchema, event) },
+        ]);
+        if (!position) throw new Error("append returned no position");
+        const receipt = {
+          tenant,
+          position: fromWalPosition(position),
+          applied: false,
+          idempotencyKey: key,
+          replayed: false,
+          schemaVersion: served.version,
+        };
+        if (req.noWait) return create(ExecutePlanResponseSchema, { receipt });
+
+        const applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
+        if (!applied) return create(ExecutePlanResponseSchema, { receipt });
+        const outcome = reader.outcomeByKey(tenant, key);
+        if (!outcome)
+          throw new Error(
+            `applied event ${position.partition}:${position.offset} recorded no outcome`,
+          );
+        // A concurrent retry with the same key may have been logged first: its outcome stands.
+        const replayed =
+          outcome.position.offset !== position.offset ||
+          outcome.position.partition !== position.partition;
+        return respond(outcome, tenant, key, replayed);
+      }),
+
+    getReceipt: (req, ctx) =>
+      guard(() => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        const outcome = reader.outcomeByKey(tenant, req.idempotencyKey);
+        if (!outcome) {
+          throw new ConnectError(
+            `No applied plan with idempotency key '${req.idempotencyKey.slice(0, 256)}' in tenant '${tenant}' (it may not be applied yet).`,
+            Code.NotFound,
+          );
+        }
+        return {
+          receipt: {
+            tenant,
+            position: fromWalPosition(outcome.position),
+            applied: true,
+            idempotencyKey: req.idempotencyKey,
+            replayed: true,
+            schemaVersion: outcome.schemaVersion,
+          },
+          results: [...outcome.results],
+          ...(outcome.failure ? { failure: outcome.failure } : {}),
+        };
+      }),
+
+    waitForPosition: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        if (!req.position)
+          throw invalidArgument("Set `position` to the receipt position to wait for.");
+        const timeout = Math.min(req.timeoutMs || limits.applyWaitMs, limits.maxWaitMs);
+        const reached = await deps.progress.waitFor(tenant, toWalPosition(req.position), timeout);
+        return {
+          reached,
+          applied: {
+            partition: req.position.partition,
+            offset: BigInt(reader.appliedOffset(tenant)),
+          },
+        };
+      }),
+
+    getNode: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        checkNodeType(req.typeId);
+        await awaitPosition(tenant, req.afterPosition);
+        const node = reader.getNode(tenant, req.typeId, req.id);
+        if (!node) throw notFound(schema(), req.typeId, req.id);
+        return { node };
+      }),
+
+    getNodes: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        checkNodeType(req.typeId);
+        if (req.ids.length > limits.maxGetMany) {
+          throw invalidArgument(
+            `GetNodes asks for ${req.ids.length} ids; the limit is ${limits.maxGetMany}.`,
+          );
+        }
+        await awaitPosition(tenant, req.afterPosition);
+        const nodes = reader.getNodes(tenant, req.typeId, req.ids);
+        const found = new Set(nodes.map((n) => n.id));
+        return { nodes, missingIds: req.ids.filter((id) => !found.has(id)) };
+      }),
+
+    getNodeByKey: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        checkNodeType(req.typeId);
+        await awaitPosition(tenant, req.afterPosition);
+        const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
+        const node = reader.getNodeByKey(tenant, req.typeId, key);
+        if (!node) {
+          throw new ConnectError(
+            `No ${typeName(schema(), req.typeId)} has that key.`,
+            Code.NotFound,
+          );
+        }
+        return { node };
+      }),
+
+    queryNodes: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        checkNodeType(req.typeId);
+        await awaitPosition(tenant, req.afterPosition);
+        const page = reader.queryNodes(tenant, req.typeId, {
+          filters: req.filters,
+          ...(req.orderBy ? { orderBy: req.orderBy } : {}),
+          limit: clampPage(req.limit, limits),
+          cursor: req.cursor,
+        });
+        return { nodes: [...page.items], nextCursor: page.nextCursor };
+      }),
+
+    listEdges: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        if (!edgeById(schema(), req.edgeTypeId)) {
+          throw invalidArgument(`The schema has no edge type with id ${req.edgeTypeId}.`, {
+            typeId: req.edgeTypeId,
+          });
+        }
+        if (req.direction === Direction.UNSPECIFIED) {
+          throw invalidArgument(
+            "Set `direction` to DIRECTION_OUT (edges from the node) or DIRECTION_IN (edges to it).",
+          );
+        }
+        await awaitPosition(tenant, req.afterPosition);
+        const page = reader.listEdges(tenant, req.edgeTypeId, req.nodeId, {
+          direction: req.direction,
+          limit: clampPage(req.limit, limits),
+          cursor: req.cursor,
+          includeCount: req.includeCount,
+        });
+        return {
+          edges: [...page.items],
+          nextCursor: page.nextCursor,
+          ...(page.totalCount !== undefined ? { totalCount: BigInt(page.totalCount) } : {}),
+        };
+      }),
+
+    traverse: (req, ctx) =>
+      guard(async () => {
+        requireActor(ctx.values);
+        const tenant = tenantOf(req.tenant);
+        for (const id of req.edgeTypeIds) {
+          if (!edgeById(schema(), id))
+            throw invalidArgument(`The schema has no edge type with id ${id}.`, { typeId: id });
+        }
+        if (req.maxDepth > limits.maxTraverseDepth) {
+          throw invalidArgument(
+            `max_depth ${req.maxDepth} exceeds the limit of ${limits.maxTraverseDepth}.`,
+          );
+        }
+        await awaitPosition(tenant, req.afterPosition);
+        const result = reader.traverse(tenant, req.startId, {
+          edgeTypeIds: req.edgeTypeIds,
+          direction: req.direction === Direction.UNSPECIFIED ? Direction.OUT : req.direction,
+          maxDepth: req.maxDepth || 1,
+          maxNodes: Math.min(req.maxNodes || limits.maxTraverseNodes, limits.maxTraverseNodes),
+        });
+        return { nodes: [...result.nodes], truncated: result.truncated };
+      }),
+
+    getSchema: (_req, ctx: HandlerContext) =>
+      guard(() => {
+        requireActor(ctx.values);
+        const served = deps.served();
+        return {
+          package: served.model.package,
+          version: served.version,
+          fingerprint: served.fingerprint,
+          lockJson: served.lockJson,
+          fileDescriptorSet: deps.descriptorSet,
+        };
+      }),
+  };
+}
+
+function clampPage(limit: number, limits: ApiLimits): number {
+  if (limit === 0) return limits.defaultPageSize;
+  return Math.min(limit, limits.maxPageSize);
+}
+
+function typeName(schema: Schema, typeId: number): string {
+  return nodeById(schema, typeId)?.name ?? `type ${typeId}`;
+}
+
+function notFound(schema: Schema, typeId: number, id: string): ConnectError {
+  return new ConnectError(
+    `${typeName(schema, typeId)} '${id.slice(0, 80)}' does not exist.`,
+    Code.NotFound,
+  );
+}
+
+/** The WAL position a protobuf LogPosition names. */
+export function toWalPosition(p: LogPosition): WalPosition {
+  return { partition: p.partition, offset: Number(p.offset) };
+}
+
+/** The protobuf LogPosition of a WAL position. */
+export function fromWalPosition(p: WalPosition): { partition: number; offset: bigint } {
+  return { partition: p.partition, offset: BigInt(p.offset) };
+}

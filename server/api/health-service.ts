@@ -1,0 +1,44 @@
+/**
+ * The standard gRPC health service. "" (the whole server) and each served service
+ * name report SERVING once the server accepts requests and NOT_SERVING while it
+ * shuts down.
+ */
+
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  type Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../../generated/grpc/health/v1/health_pb.ts";
+
+/** Where the health answer comes from. */
+export interface HealthSource {
+  readonly serviceNames: readonly string[];
+  /** False while starting up or shutting down. */
+  serving(): boolean;
+}
+
+/** Creates the health service implementation. */
+export function createHealthService(source: HealthSource): ServiceImpl<typeof Health> {
+  const status = (service: string) => {
+    if (service !== "" && !source.serviceNames.includes(service)) {
+      return ServingStatus.SERVICE_UNKNOWN;
+    }
+    return source.serving() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  };
+  return {
+    check(req) {
+      return { status: status(req.service) };
+    },
+    async *watch(req, context) {
+      let last: ServingStatus | undefined;
+      while (!context.signal.aborted) {
+        const now = status(req.service);
+        if (now !== last) {
+          last = now;
+          yield { status: now };
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics of one server process, served as text on the HTTP port's
+ * `/metrics`: requests by method and code, request latency, WAL append latency,
+ * applier lag and open tenant databases.
+ */
+
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** The metrics a server updates. One instance per server (tests start several). */
+export interface ServerMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<"method" | "code">;
+  readonly requestSeconds: Histogram<"method">;
+  readonly walAppendSeconds: Histogram;
+  readonly applierLag: Gauge<"partition">;
+  readonly openTenantDbs: Gauge;
+}
+
+/** Creates a metrics set; `sample` is called at scrape time for gauges read from elsewhere. */
+export function createServerMetrics(sample: {
+  applierLag(): Promise<ReadonlyMap<number, number>>;
+  openTenantDbs(): number;
+}): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "entdb_process_" });
+  const latencyBuckets = [
+    0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+  ];
+  const applierLag = new Gauge({
+    name: "entdb_applier_lag_events",
+    help: "Events logged but not yet applied, by partition.",
+    labelNames: ["partition"] as const,
+    registers: [registry],
+    async collect() {
+      const lag = await sample.applierLag();
+      this.reset();
+      for (const [partition, n] of lag) this.set({ partition: String(partition) }, n);
+    },
+  });
+  return {
+    registry,
+    requests: new Counter({
+      name: "entdb_requests_total",
+      help: "RPCs handled, by method and Connect code ('ok' on success).",
+      labelNames: ["method", "code"] as const,
+      registers: [registry],
+    }),
+    requestSeconds: new Histogram({
+      name: "entdb_request_duration_seconds",
+      help: "RPC latency, by method.",
+      labelNames: ["method"] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    walAppendSeconds: new Histogram({
+      name: "entdb_wal_append_duration_seconds",
+      help: "Time from append to durable acknowledgement.",
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    applierLag,
+    openTenantDbs: new Gauge({
+      name: "entdb_open_tenant_databases",
+      help: "Tenant databases currently open.",
+      registers: [registry],
+      collect() {
+        this.set(sample.openTenantDbs());
+      },
+    }),
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The server's configuration: flags override environment variables, which override
+ * defaults. Checked once at start so a bad setting fails before anything opens.
+ */
+
+import { isIP } from "node:net";
+import { type LogLevel, parseLogLevel } from "./log.ts";
+
+/** Which log backs the server. */
+export type WalConfig =
+  | { readonly kind: "embedded" }
+  | {
+      readonly kind: "kafka";
+      readonly brokers: readonly string[];
+      readonly topic: string;
+      readonly partitions: number;
+      readonly replicationFactor: number;
+    };
+
+/** Everything `entdb serve` needs. */
+export interface ServerConfig {
+  readonly schemaPath: string;
+  readonly dataDir: string;
+  readonly host: string;
+  /** Connect / gRPC / gRPC-Web port (0 picks a free one). */
+  readonly port: number;
+  /** /health, /ready, /metrics port (0 picks a free one). */
+  readonly httpPort: number;
+  readonly logLevel: LogLevel;
+  /** Bearer token → actor id. Empty: dev mode (loopback only). */
+  readonly tokens: ReadonlyMap<string, string>;
+  readonly corsOrigins: readonly string[];
+  readonly wal: WalConfig;
+  /** Largest open tenant database count before the least recently used is closed. */
+  readonly maxOpenTenants: number;
+}
+
+/** A configuration problem; the message says what to change. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Raw inputs, as strings from flags and the environment. */
+export interface ConfigInput {
+  readonly schema?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly host?: string | undefined;
+  readonly port?: string | undefined;
+  readonly httpPort?: string | undefined;
+  readonly logLevel?: string | undefined;
+  /** "token=actor,token2=actor2". */
+  readonly tokens?: string | undefined;
+  readonly corsOrigins?: string | undefined;
+  readonly wal?: string | undefined;
+  readonly kafkaBrokers?: string | undefined;
+  readonly kafkaTopic?: string | undefined;
+  readonly kafkaPartitions?: string | undefined;
+  readonly kafkaReplication?: string | undefined;
+  readonly maxOpenTenants?: string | undefined;
+}
+
+/** Reads `ENTDB_*` variables into a ConfigInput. */
+export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  return {
+    schema: env["ENTDB_SCHEMA"],
+    dataDir: env["ENTDB_DATA_DIR"],
+    host: env["ENTDB_HOST"],
+    port: env["ENTDB_GRPC_PORT"],
+    httpPort: env["ENTDB_HTTP_PORT"],
+    logLevel: env["ENTDB_LOG_LEVEL"],
+    tokens: env["ENTDB_TOKENS"],
+    corsOrigins: env["ENTDB_CORS_ORIGINS"],
+    wal: env["ENTDB_WAL"],
+    kafkaBrokers: env["ENTDB_KAFKA_BROKERS"],
+    kafkaTopic: env["ENTDB_KAFKA_TOPIC"],
+    kafkaPartitions: env["ENTDB_KAFKA_PARTITIONS"],
+    kafkaReplication: env["ENTDB_KAFKA_REPLICATION"],
+    maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
+  };
+}
+
+/** Merges inputs (later ones win) and validates them. */
+export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
+  const pick = <K extends keyof ConfigInput>(key: K): string | undefined => {
+    let value: string | undefined;
+    for (const input of inputs)
+      if (input[key] !== undefined && input[key] !== "") value = input[key];
+    return value;
+  };
+  const schemaPath = pick("schema");
+  if (!schemaPath)
+    throw new ConfigError("No schema given; pass --schema FILE or set ENTDB_SCHEMA.");
+  const host = pick("host") ?? "127.0.0.1";
+  if (host !== "localhost" && isIP(host) === 0)
+    throw new ConfigError(`--host '${host}' is not an IP address.`);
+  const tokens = parseTokens(pick("tokens") ?? "");
+  if (tokens.size === 0 && !isLoopback(host)) {
+    throw new ConfigError(
+      `No tokens are configured (dev mode), so the server only binds loopback; configure --tokens to bind ${host}.`,
+    );
+  }
+  const brokers = pick("kafkaBrokers");
+  const walKind = pick("wal") ?? (brokers ? "kafka" : "embedded");
+  let wal: WalConfig;
+  if (walKind === "embedded") wal = { kind: "embedded" };
+  else if (walKind === "kafka") {
+    if (!brokers)
+      throw new ConfigError(
+        "--wal kafka needs brokers: set ENTDB_KAFKA_BROKERS=host:port[,host:port].",
+      );
+    wal = {
+      kind: "kafka",
+      brokers: brokers
+        .split(",")
+        .map((b) => b.trim())
+        .filter(Boolean),
+      topic: pick("kafkaTopic") ?? "entdb-wal",
+      partitions: int(pick("kafkaPartitions") ?? "8", "kafka partitions", 1, 10_000),
+      replicationFactor: int(pick("kafkaReplication") ?? "1", "kafka replication", 1, 32),
+    };
+  } else throw new ConfigError(`Unknown --wal '${walKind}'; use embedded or kafka.`);
+  return {
+    schemaPath,
+    dataDir: pick("dataDir") ?? "./.entdb-data",
+    host,
+    port: int(pick("port") ?? "50051", "--port", 0, 65_535),
+    httpPort: int(pick("httpPort") ?? "8080", "--http-port", 0, 65_535),
+    logLevel: parseLogLevelOrConfigError(pick("logLevel") ?? "info"),
+    tokens,
+    corsOrigins: (pick("corsOrigins") ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
+    wal,
+    maxOpenTenants: int(pick("maxOpenTenants") ?? "256", "max open tenants", 1, 100_000),
+  };
+}
+
+function parseLogLevelOrConfigError(text: string): LogLevel {
+  try {
+    return parseLogLevel(text);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+function int(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw new ConfigError(`${what} must be an integer from ${min} to ${max}, got '${text}'.`);
+  }
+  return n;
+}
+
+function parseTokens(text: string): Map<string, string> {
+  const tokens = new Map<string, string>();
+  for (const pair of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = pair.indexOf("=");
+    const token = pair.slice(0, eq);
+    const actor = pair.slice(eq + 1);
+    if (eq <= 0 || actor === "")
+      throw new ConfigError(`Token entry '${pair.slice(0, 20)}…' must look like token=actor.`);
+    if (token.length < 16)
+      throw new ConfigError(
+        `A token must be at least 16 characters (the one for '${actor}' is shorter).`,
+      );
+    tokens.set(token, actor);
+  }
+  return tokens;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
