@@ -12,6 +12,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { Duplex } from "node:stream";
 
 /** A handler that serves both HTTP/1.1 and HTTP/2 requests (what connectNodeAdapter returns). */
 export type DualHandler = (
@@ -52,9 +53,13 @@ export async function listenApi(
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    sniff(socket, (isH2) => {
-      if (isH2) h2.emit("connection", socket);
-      else h1.emit("connection", socket);
+    sniff(socket, (isH2, head) => {
+      if (isH2) {
+        h2.emit("connection", replaying(socket, head));
+      } else {
+        socket.unshift(head);
+        h1.emit("connection", socket);
+      }
     });
   });
 
@@ -88,11 +93,11 @@ export async function listenApi(
 }
 
 /**
- * Reads just enough of the connection to tell HTTP/2 from HTTP/1.1, then puts the
- * bytes back. A client that sends fewer bytes than the preface and stops is treated
- * as HTTP/1.1 once what it sent stops matching the preface.
+ * Reads just enough of the connection to tell HTTP/2 from HTTP/1.1 and hands over
+ * the bytes read so far. A client that sends a prefix of the preface and waits is
+ * kept waiting until the bytes decide (HTTP/2 clients always send the whole preface).
  */
-function sniff(socket: net.Socket, route: (isH2: boolean) => void): void {
+function sniff(socket: net.Socket, route: (isH2: boolean, head: Buffer) => void): void {
   let seen = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     seen = Buffer.concat([seen, chunk]);
@@ -101,9 +106,40 @@ function sniff(socket: net.Socket, route: (isH2: boolean) => void): void {
     if (matches && seen.length < H2_PREFACE.length) return; // need more bytes to decide
     socket.off("data", onData);
     socket.pause();
-    socket.unshift(seen);
-    route(matches);
+    route(matches, seen);
     socket.resume();
   };
   socket.on("data", onData);
+}
+
+/**
+ * The HTTP/1.1 server re-reads unshifted bytes, but Node's HTTP/2 session reads from
+ * the socket's native handle and would miss them. So HTTP/2 gets a duplex stream
+ * that first replays the sniffed bytes, then relays the socket (Node wraps such a
+ * stream for the session itself).
+ */
+function replaying(socket: net.Socket, head: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(err, callback) {
+      socket.destroy(err ?? undefined);
+      callback(err);
+    },
+  });
+  duplex.push(head);
+  socket.on("data", (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("close", () => duplex.destroy());
+  socket.on("error", (err) => duplex.destroy(err));
+  return duplex;
 }
