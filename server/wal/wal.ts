@@ -66,15 +66,25 @@ export interface WalSubscription {
 export interface Wal {
   /** Number of partitions; tenants are spread over them by {@link Wal.partitionFor}. */
   readonly partitions: number;
-  /** The partition a tenant's records go to. Deterministic for a given partition count. */
+  /**
+   * The partition a tenant's records go to: `partitionForTenant(tenant, partitions)`
+   * (`partition.ts`, Kafka's murmur2) in every backend, so all logs agree.
+   */
   partitionFor(tenant: string): number;
   /** Appends records; resolves with their positions (same order) once they are durable. */
   append(records: readonly WalRecord[]): Promise<WalPosition[]>;
-  /** The offset the next appended record of a partition will get (the log end). */
+  /**
+   * The log end of a partition: one past its last durable record, so every offset below
+   * it can be read. Records of appends still in flight are not counted (for Kafka, this
+   * is the high watermark).
+   */
   endOffset(partition: number): Promise<number>;
   /** Delivers records from the given offsets, then new ones as they are appended. */
   subscribe(options: SubscribeOptions): WalSubscription;
-  /** Flushes, stops subscriptions and releases the backend. Appends after close reject. */
+  /**
+   * Flushes, stops subscriptions and releases the backend. Appends after close reject
+   * with code `closed`. Idempotent: a second call resolves like the first.
+   */
   close(): Promise<void>;
 }
 

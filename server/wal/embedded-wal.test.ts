@@ -1,0 +1,204 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { readWalFrames } from "../../tests/wal/sqlite-wal-frames.ts";
+import type { EmbeddedWal } from "./embedded-wal.ts";
+import { openEmbeddedWal } from "./embedded-wal.ts";
+import { readWalToEnd } from "./read-wal.ts";
+import type { WalRecord } from "./wal.ts";
+import { WalError } from "./wal.ts";
+import type { WalHarness } from "./wal-contract.ts";
+import { describeWalContract } from "./wal-contract.ts";
+import type { WalWriterPlacement } from "./wal-writer.ts";
+
+const MAX_RECORD_BYTES = 4096;
+const encoder = new TextEncoder();
+
+function rec(tenant: string, text: string): WalRecord {
+  return { tenant, payload: encoder.encode(text) };
+}
+
+/** Fresh temp dirs per log; `cleanup` removes them. */
+function tempDirs(): { make(): string; removeAll(): void } {
+  const dirs: string[] = [];
+  return {
+    make() {
+      const dir = mkdtempSync(join(tmpdir(), "entdb-wal-"));
+      dirs.push(dir);
+      return dir;
+    },
+    removeAll() {
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function embeddedHarness(writer: WalWriterPlacement): WalHarness {
+  const dirs = tempDirs();
+  let path = "";
+  return {
+    maxRecordBytes: MAX_RECORD_BYTES,
+    open: ({ partitions }) => {
+      path = join(dirs.make(), "log.db");
+      return openEmbeddedWal({ path, partitions, maxRecordBytes: MAX_RECORD_BYTES, writer });
+    },
+    reopen: () => openEmbeddedWal({ path, maxRecordBytes: MAX_RECORD_BYTES, writer }),
+    cleanup: async () => dirs.removeAll(),
+    faults: {
+      // What a crash leaves is what is in the files now (every commit was fsynced);
+      // closing would checkpoint and delete the -wal file, so the image is put back.
+      async crashTearingLastAppend(wal) {
+        const database = readFileSync(path);
+        const log = readFileSync(`${path}-wal`);
+        await wal.close();
+        const { pageSize, commits } = readWalFrames(log);
+        const last = commits.at(-1);
+        if (last === undefined) throw new Error("The -wal file holds no transaction to tear.");
+        writeFileSync(path, database);
+        writeFileSync(`${path}-wal`, log.subarray(0, last.start + 24 + pageSize / 2));
+      },
+    },
+  };
+}
+
+describeWalContract("embedded (inline writer)", embeddedHarness("inline"));
+describeWalContract("embedded (thread writer)", embeddedHarness("thread"));
+
+describe.each(["inline", "thread"] as const)("EmbeddedWal with the %s writer", (writer) => {
+  const dirs = tempDirs();
+  const opened: EmbeddedWal[] = [];
+  const open = async (path: string, partitions?: number): Promise<EmbeddedWal> => {
+    const wal = await openEmbeddedWal(
+      partitions === undefined ? { path, writer } : { path, partitions, writer },
+    );
+    opened.push(wal);
+    return wal;
+  };
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((wal) => wal.close()));
+    dirs.removeAll();
+  });
+
+  it("commits appends made in one turn in one transaction", async () => {
+    const wal = await open(join(dirs.make(), "log.db"));
+    const positions = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => wal.append([rec(`t${i}`, `v${i}`)])),
+    );
+    expect(new Set(positions.flat().map((p) => `${p.partition}/${p.offset}`)).size).toBe(64);
+    expect(wal.stats).toEqual({ appends: 64, records: 64, commits: 1 });
+  });
+
+  it("groups the next appends of waiting callers into one commit per round", async () => {
+    const wal = await open(join(dirs.make(), "log.db"));
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, caller) => {
+        for (let i = 0; i < 10; i++) await wal.append([rec(`c${caller}`, `${i}`)]);
+      }),
+    );
+    expect(wal.stats).toEqual({ appends: 160, records: 160, commits: 10 });
+  });
+
+  it("counts only committed records in endOffset", async () => {
+    const wal = await open(join(dirs.make(), "log.db"), 1);
+    const pending = wal.append([rec("acme", "a"), rec("acme", "b")]);
+    expect(await wal.endOffset(0)).toBe(0);
+    await pending;
+    expect(await wal.endOffset(0)).toBe(2);
+    await expect(wal.endOffset(1)).rejects.toMatchObject({ code: "invalid" });
+  });
+
+  it("refuses a second owner of the file in this process until the first closes", async () => {
+    const path = join(dirs.make(), "log.db");
+    const first = await open(path);
+    const error = await openEmbeddedWal({ path, writer }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WalError);
+    expect((error as WalError).code).toBe("unavailable");
+    expect((error as WalError).message).toContain("is open elsewhere");
+    await first.close();
+    const second = await open(path);
+    expect(second.partitions).toBe(8);
+  });
+
+  it("keeps its partition count and refuses to reopen with another", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await open(path, 3);
+    await wal.close();
+    const error = await openEmbeddedWal({ path, partitions: 5, writer }).catch((e: unknown) => e);
+    expect((error as WalError).code).toBe("invalid");
+    expect((error as WalError).message).toContain("has 3 partitions but was opened with 5");
+    expect((await open(path)).partitions).toBe(3);
+  });
+
+  it("commits every accepted append before close resolves", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await open(path, 2);
+    const appends = Array.from({ length: 20 }, (_, i) => wal.append([rec("acme", `v${i}`)]));
+    await wal.close();
+    const positions = await Promise.all(appends);
+    expect(positions.map(([p]) => p!.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    const again = await open(path);
+    expect(await again.endOffset(again.partitionFor("acme"))).toBe(20);
+  });
+
+  it("ends subscriptions when closed, and rejects new ones with closed", async () => {
+    const wal = await open(join(dirs.make(), "log.db"));
+    const sub = wal.subscribe({ startOffset: () => 0, handler: async () => {} });
+    await wal.close();
+    await expect(sub.done).resolves.toBeUndefined();
+    const late = wal.subscribe({ startOffset: () => 0, handler: async () => {} });
+    await expect(late.done).rejects.toMatchObject({ code: "closed" });
+  });
+
+  it("rejects a tenant id that is not valid Unicode", async () => {
+    const wal = await open(join(dirs.make(), "log.db"));
+    await expect(wal.append([rec("bad\uD800", "x")])).rejects.toMatchObject({ code: "invalid" });
+    expect(wal.stats.commits).toBe(0);
+  });
+
+  it("rejects a subscription with a maxBatch below 1", async () => {
+    const wal = await open(join(dirs.make(), "log.db"));
+    const sub = wal.subscribe({ startOffset: () => 0, maxBatch: 0, handler: async () => {} });
+    await expect(sub.done).rejects.toMatchObject({ code: "invalid" });
+  });
+
+  it("reads back payloads byte for byte, including empty ones", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await open(path, 1);
+    const payloads = [
+      new Uint8Array(0),
+      Uint8Array.from([0, 255, 0]),
+      new Uint8Array(70_000).fill(9),
+    ];
+    await wal.append(payloads.map((payload) => ({ tenant: "acme", payload })));
+    await wal.close();
+    const [entries] = await readWalToEnd(await open(path));
+    expect(entries!.map((e) => [...e.payload])).toEqual(payloads.map((p) => [...p]));
+  });
+});
+
+describe("EmbeddedWal ownership across processes", () => {
+  const dirs = tempDirs();
+  afterEach(() => dirs.removeAll());
+
+  it("refuses a second owner in another process", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await openEmbeddedWal({ path });
+    try {
+      const module = new URL("./embedded-wal.ts", import.meta.url).href;
+      const script =
+        `const { openEmbeddedWal } = await import(${JSON.stringify(module)});` +
+        `await openEmbeddedWal({ path: ${JSON.stringify(path)} }).then(` +
+        `() => console.log("opened"), (e) => console.log(e.code));`;
+      const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+      });
+      expect(child.stderr).toBe("");
+      expect(child.stdout.trim()).toBe("unavailable");
+    } finally {
+      await wal.close();
+    }
+  });
+});

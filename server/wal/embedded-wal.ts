@@ -1,0 +1,360 @@
+/**
+ * The embedded log: the default WAL backend, one SQLite database file owned by one
+ * process. See `docs/durability.md` ("Embedded WAL") for how each guarantee is tested.
+ *
+ * Guarantees:
+ * - Durable acknowledgement: `append` resolves only after the transaction holding its
+ *   records committed with `synchronous=FULL`, i.e. after the `-wal` file was fsynced.
+ *   A record whose `append` resolved survives a process crash and (given a disk that
+ *   honours fsync) a power loss.
+ * - Atomic appends: one `append` call's records are committed in one transaction, so
+ *   after any crash they are all present or all absent.
+ * - Dense, ordered offsets: each partition's offsets start at 0 and grow by one per
+ *   record, without gaps, in the order `append` was called (calls are queued FIFO and
+ *   offsets are assigned at call time), so a tenant's records keep their call order even
+ *   across concurrent appends. Within one call, records of one tenant get contiguous
+ *   offsets: records are grouped by tenant (stably, by first appearance) in each partition.
+ * - Group commit: calls made while a commit is running, or in the same event-loop turn,
+ *   share one transaction, hence one fsync; `stats.commits` counts them.
+ * - Subscriptions see only committed records, in offset order, each exactly once per
+ *   subscription (the applier's stored offsets make redelivery after restart harmless).
+ * - Validation before anything is queued: an empty or malformed tenant id rejects the
+ *   whole call with `invalid`, a record over `maxRecordBytes` (tenant UTF-8 bytes plus
+ *   payload) with `too-large`; either way nothing of that call is written.
+ *
+ * Assumptions (what it does not check):
+ * - One process owns the log. Enforced, not just assumed: the SQLite file lock is taken
+ *   at open and held until `close`, so a second opener, in this or another process,
+ *   fails with `unavailable`. The lock dies with the process, so crashes leave none.
+ * - The file system honours fsync and does not reorder writes across it, and the file
+ *   is not on a network share (SQLite's locking is unreliable there).
+ * - Media corruption is out of scope: SQLite treats the first frame of the `-wal` file
+ *   that fails its checksum as the end of the log and silently drops that transaction and
+ *   everything after it, including acknowledged ones. A torn final write (a crash during
+ *   an unacknowledged commit) is exactly that case and loses nothing acknowledged.
+ * - After a failed commit (I/O error, disk full, writer thread died) the log refuses
+ *   every further append with `unavailable`: what reached the disk is unknown until the
+ *   file is reopened, which runs SQLite's recovery and re-reads the partition ends.
+ */
+
+import { EmbeddedWalSubscription } from "./embedded-wal-subscription.ts";
+import { partitionForTenant } from "./partition.ts";
+import type { WalRow } from "./sqlite-wal-file.ts";
+import { openThreadWalWriter } from "./thread-wal-writer.ts";
+import type {
+  SubscribeOptions,
+  Wal,
+  WalEntry,
+  WalPosition,
+  WalRecord,
+  WalSubscription,
+} from "./wal.ts";
+import { WalError } from "./wal.ts";
+import type { WalWriter, WalWriterPlacement } from "./wal-writer.ts";
+import { openInlineWalWriter } from "./wal-writer.ts";
+
+/** Default largest record, tenant bytes plus payload bytes (Kafka's default is ~1 MB too). */
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+/** Default byte budget of one commit group; a single larger call still commits alone. */
+export const DEFAULT_MAX_GROUP_BYTES = 16 * 1024 * 1024;
+
+/** Options for {@link openEmbeddedWal}. */
+export interface EmbeddedWalOptions {
+  /** The SQLite database file; created if missing (its directory must exist). */
+  readonly path: string;
+  /**
+   * Partition count of a new log (default 8). An existing log keeps its count; giving a
+   * different one fails with `invalid`, since it would move tenants between partitions.
+   */
+  readonly partitions?: number;
+  /** Largest accepted record, tenant UTF-8 bytes plus payload bytes. */
+  readonly maxRecordBytes?: number;
+  /** Stop adding calls to a commit group once it holds this many bytes. */
+  readonly maxGroupBytes?: number;
+  /**
+   * Which thread runs SQLite. `"inline"` (default): the calling thread; opens fast and
+   * gives the most appends/s where fsync is cheap and the CPU idle, but every commit
+   * blocks the event loop for its fsync. `"thread"`: a worker thread (200–400 ms to
+   * start); the event loop stays free while the worker fsyncs, which wins on slow disks
+   * and busy machines. Use it for a server. Measurements: `docs/durability.md`.
+   */
+  readonly writer?: WalWriterPlacement;
+}
+
+/** Counters since open, for tests and metrics. */
+export interface EmbeddedWalStats {
+  /** `append` calls that resolved. */
+  readonly appends: number;
+  /** Records those calls held. */
+  readonly records: number;
+  /** Transactions committed by appends, i.e. fsyncs of the `-wal` file. */
+  readonly commits: number;
+}
+
+interface PendingAppend {
+  readonly rows: readonly WalRow[];
+  readonly positions: WalPosition[];
+  readonly bytes: number;
+  readonly resolve: (positions: WalPosition[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Opens (or creates) an embedded log. Rejects with `unavailable` if another owner holds it. */
+export async function openEmbeddedWal(options: EmbeddedWalOptions): Promise<EmbeddedWal> {
+  for (const key of ["maxRecordBytes", "maxGroupBytes"] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new WalError("invalid", `${key} must be a positive integer, got ${value}.`);
+    }
+  }
+  const fileOptions =
+    options.partitions === undefined
+      ? { path: options.path }
+      : { path: options.path, partitions: options.partitions };
+  const writer =
+    options.writer === "thread"
+      ? await openThreadWalWriter(fileOptions)
+      : openInlineWalWriter(fileOptions);
+  return new EmbeddedWal(options, writer);
+}
+
+/**
+ * The embedded SQLite-file log. Create it with {@link openEmbeddedWal}; the guarantees
+ * and assumptions are listed at the top of `embedded-wal.ts`.
+ */
+export class EmbeddedWal implements Wal {
+  readonly partitions: number;
+  /** The database file. */
+  readonly path: string;
+  readonly #writer: WalWriter;
+  readonly #maxRecordBytes: number;
+  readonly #maxGroupBytes: number;
+  /** Next offset to assign per partition (includes queued and committing records). */
+  readonly #assigned: number[];
+  /** One past the last committed offset per partition. */
+  readonly #committed: number[];
+  readonly #queue: PendingAppend[] = [];
+  readonly #subscriptions = new Set<EmbeddedWalSubscription>();
+  /** Resolved when the queue is empty and no commit runs (awaited by `close`). */
+  #idleWaiters: (() => void)[] = [];
+  #flushScheduled = false;
+  #committing = false;
+  #failure: WalError | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #stats = { appends: 0, records: 0, commits: 0 };
+
+  /** Must be called with a freshly opened writer that nothing else uses. */
+  constructor(options: EmbeddedWalOptions, writer: WalWriter) {
+    this.path = options.path;
+    this.#writer = writer;
+    this.partitions = writer.partitions;
+    this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.#maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
+    this.#assigned = [...writer.ends];
+    this.#committed = [...writer.ends];
+  }
+
+  /** Counters since open. */
+  get stats(): EmbeddedWalStats {
+    return { ...this.#stats };
+  }
+
+  partitionFor(tenant: string): number {
+    return partitionForTenant(tenant, this.partitions);
+  }
+
+  append(records: readonly WalRecord[]): Promise<WalPosition[]> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(new WalError("closed", `The log ${this.path} is closed.`));
+    }
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    let bytes = 0;
+    for (const [index, record] of records.entries()) {
+      const size = this.#recordSize(record, index);
+      if (size instanceof WalError) return Promise.reject(size);
+      bytes += size;
+    }
+    if (records.length === 0) return Promise.resolve([]);
+    const planned = this.#assign(records);
+    if (planned instanceof WalError) return Promise.reject(planned);
+    return new Promise<WalPosition[]>((resolve, reject) => {
+      this.#queue.push({ ...planned, bytes, resolve, reject });
+      this.#scheduleFlush();
+    });
+  }
+
+  async endOffset(partition: number): Promise<number> {
+    if (this.#closing !== undefined) {
+      throw new WalError("closed", `The log ${this.path} is closed.`);
+    }
+    const end = this.#committed[partition];
+    if (!Number.isInteger(partition) || end === undefined) {
+      throw new WalError("invalid", `No partition ${partition}; the log has ${this.partitions}.`);
+    }
+    return end;
+  }
+
+  subscribe(options: SubscribeOptions): WalSubscription {
+    const source = {
+      partitions: this.partitions,
+      committedEnd: (partition: number) => this.#committed[partition] ?? 0,
+      read: (partition: number, from: number, limit: number): Promise<WalEntry[]> =>
+        this.#writer.read(partition, from, limit),
+    };
+    if (this.#closing !== undefined) {
+      return EmbeddedWalSubscription.failed(
+        new WalError("closed", `The log ${this.path} is closed.`),
+      );
+    }
+    const subscription: EmbeddedWalSubscription = new EmbeddedWalSubscription(source, options, () =>
+      this.#subscriptions.delete(subscription),
+    );
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /**
+   * Commits every append already accepted, stops subscriptions, checkpoints and
+   * releases the file. Idempotent; appends made after the call reject with `closed`.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#committing || this.#queue.length > 0) {
+        await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      }
+      await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
+      await this.#writer.close();
+    })();
+    return this.#closing;
+  }
+
+  /** The record's size in bytes, or why it is refused. */
+  #recordSize(record: WalRecord, index: number): number | WalError {
+    const { tenant, payload } = record;
+    if (typeof tenant !== "string" || tenant.length === 0) {
+      return new WalError("invalid", `Record ${index} has an empty tenant id.`);
+    }
+    // A lone surrogate would be stored (and hashed) as U+FFFD, i.e. as another tenant.
+    const tenantBytes = encoder.encode(tenant);
+    if (decoder.decode(tenantBytes) !== tenant) {
+      return new WalError("invalid", `Record ${index} has a tenant id that is not valid Unicode.`);
+    }
+    if (!(payload instanceof Uint8Array)) {
+      return new WalError("invalid", `Record ${index} has a payload that is not a Uint8Array.`);
+    }
+    const size = tenantBytes.byteLength + payload.byteLength;
+    if (size > this.#maxRecordBytes) {
+      return new WalError(
+        "too-large",
+        `Record ${index} has ${size} bytes; the log accepts at most ${this.#maxRecordBytes}.`,
+      );
+    }
+    return size;
+  }
+
+  /**
+   * Assigns offsets to one call's records: per partition, records are grouped by tenant in
+   * order of first appearance, keeping call order within a tenant. Must be called only
+   * after every record was validated, since it advances the partition ends.
+   */
+  #assign(records: readonly WalRecord[]): Pick<PendingAppend, "rows" | "positions"> | WalError {
+    const byPartition = new Map<number, Map<string, number[]>>();
+    records.forEach((record, index) => {
+      const partition = this.partitionFor(record.tenant);
+      const tenants = byPartition.get(partition) ?? new Map<string, number[]>();
+      byPartition.set(partition, tenants);
+      const indexes = tenants.get(record.tenant) ?? [];
+      tenants.set(record.tenant, indexes);
+      indexes.push(index);
+    });
+    for (const [partition, tenants] of byPartition) {
+      let count = 0;
+      for (const indexes of tenants.values()) count += indexes.length;
+      if (this.#assigned[partition]! + count > Number.MAX_SAFE_INTEGER) {
+        return new WalError("too-large", `Partition ${partition} has reached the largest offset.`);
+      }
+    }
+    const rows: WalRow[] = [];
+    const positions = new Array<WalPosition>(records.length);
+    for (const [partition, tenants] of byPartition) {
+      for (const indexes of tenants.values()) {
+        for (const index of indexes) {
+          const offset = this.#assigned[partition]!++;
+          const { tenant, payload } = records[index]!;
+          rows.push({ partition, offset, tenant, payload });
+          positions[index] = { partition, offset };
+        }
+      }
+    }
+    return { rows, positions };
+  }
+
+  /** Flushes on the next turn, so that every append of this turn joins the group. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#committing) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /**
+   * Commits the longest prefix of the queue that fits the group budget (at least one
+   * call). Must be called with no commit running: offsets reach the file in order only
+   * because commits are serialized here.
+   */
+  async #flush(): Promise<void> {
+    if (this.#committing || this.#queue.length === 0) return;
+    this.#committing = true;
+    let bytes = 0;
+    let count = 0;
+    while (count < this.#queue.length) {
+      const next = this.#queue[count]!;
+      if (count > 0 && bytes + next.bytes > this.#maxGroupBytes) break;
+      bytes += next.bytes;
+      count++;
+    }
+    const group = this.#queue.splice(0, count);
+    try {
+      await this.#writer.commit(group.flatMap((pending) => pending.rows));
+    } catch (error) {
+      this.#failure = new WalError(
+        "unavailable",
+        `A commit to the log ${this.path} failed; reopen the log to recover.`,
+        { cause: error },
+      );
+      for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failure);
+      this.#committing = false;
+      this.#settleIdle();
+      return;
+    }
+    const touched = new Set<number>();
+    for (const pending of group) {
+      for (const row of pending.rows) {
+        this.#committed[row.partition] = Math.max(this.#committed[row.partition]!, row.offset + 1);
+        touched.add(row.partition);
+      }
+      this.#stats.appends++;
+      this.#stats.records += pending.rows.length;
+    }
+    this.#stats.commits++;
+    this.#committing = false;
+    for (const pending of group) pending.resolve(pending.positions);
+    for (const subscription of this.#subscriptions) {
+      for (const partition of touched) subscription.notify(partition);
+    }
+    if (this.#queue.length > 0) this.#scheduleFlush();
+    else this.#settleIdle();
+  }
+
+  #settleIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The on-disk form of the embedded log: one SQLite database, accessed through one
+ * connection. {@link EmbeddedWal} drives it (on its own thread or on a worker); this
+ * file only knows SQL, pragmas and what a failure means.
+ *
+ * Layout: `wal_records(partition_no, log_offset, tenant, payload)` with a unique index on
+ * (partition_no, log_offset), and `wal_meta` holding the format version and partition
+ * count. A rowid table rather than WITHOUT ROWID because payloads are often larger than
+ * the ~1/20 page that WITHOUT ROWID rows are good for.
+ *
+ * Invariants:
+ * - One connection per file, ever: `locking_mode=EXCLUSIVE` makes the first write take
+ *   the file lock and keep it until `close`, so a second opener (another process, or
+ *   another connection in this one) gets SQLITE_BUSY, reported as `unavailable`. The
+ *   kernel drops the lock when the owning process dies, so a crash never leaves a stale
+ *   lock behind. As a side effect SQLite keeps the WAL index in heap memory (no `-shm`).
+ * - `journal_mode=WAL` with `synchronous=FULL`: a COMMIT returns only after the WAL file
+ *   was fsynced, so a committed transaction survives a crash or power loss (given a disk
+ *   that honours fsync).
+ * - Offsets are assigned by the caller; the unique index turns a duplicate into an error
+ *   instead of a silent second copy.
+ */
+
+import Database from "better-sqlite3";
+import type { WalEntry } from "./wal.ts";
+import { WalError } from "./wal.ts";
+
+/** One record with its assigned position, as written to the file. */
+export interface WalRow {
+  readonly partition: number;
+  readonly offset: number;
+  readonly tenant: string;
+  readonly payload: Uint8Array;
+}
+
+/** Options for {@link SqliteWalFile.open}. */
+export interface SqliteWalFileOptions {
+  /** The database file; created if missing. Its directory must exist. */
+  readonly path: string;
+  /** Partition count for a new file; an existing file must have this count if given. */
+  readonly partitions?: number;
+}
+
+/** Partition count of a new log when none is given. */
+export const DEFAULT_PARTITIONS = 8;
+
+const FORMAT_VERSION = "1";
+
+interface MetaRow {
+  readonly value: string;
+}
+
+interface EndRow {
+  readonly partition_no: number;
+  readonly last: number;
+}
+
+interface RecordRow {
+  readonly log_offset: number;
+  readonly tenant: string;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * An open embedded log file. Synchronous: every method blocks its thread for the SQL
+ * (and, for {@link commit}, the fsync). Must be used from one thread only.
+ */
+export class SqliteWalFile {
+  /** Partition count stored in the file. */
+  readonly partitions: number;
+  /** Per partition, one past the last stored offset, as found when opened. */
+  readonly ends: readonly number[];
+  readonly #db: Database.Database;
+  readonly #insert: Database.Statement<[number, number, string, Uint8Array]>;
+  readonly #read: Database.Statement<[number, number, number], RecordRow>;
+  readonly #commit: (rows: readonly WalRow[]) => void;
+
+  private constructor(db: Database.Database, partitions: number, ends: readonly number[]) {
+    this.#db = db;
+    this.partitions = partitions;
+    this.ends = ends;
+    this.#insert = db.prepare(
+      "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES (?, ?, ?, ?)",
+    );
+    this.#read = db.prepare<[number, number, number], RecordRow>(
+      "SELECT log_offset, tenant, payload FROM wal_records" +
+        " WHERE partition_no = ? AND log_offset >= ? ORDER BY log_offset LIMIT ?",
+    );
+    const insert = this.#insert;
+    this.#commit = db.transaction((rows: readonly WalRow[]) => {
+      for (const row of rows) insert.run(row.partition, row.offset, row.tenant, row.payload);
+    });
+  }
+
+  /**
+   * Opens (or creates) the file, takes the exclusive lock, and reads the partition ends.
+   * Crash recovery happens here: SQLite replays the valid prefix of the `-wal` file.
+   */
+  static open(options: SqliteWalFileOptions): SqliteWalFile {
+    const { path } = options;
+    let db: Database.Database | undefined;
+    try {
+      // timeout 0: a held lock means another owner, and waiting would not change that.
+      db = new Database(path, { timeout: 0 });
+      // Order matters: EXCLUSIVE before the first WAL access keeps the WAL index in heap
+      // memory and makes the lock below stick until close.
+      db.pragma("locking_mode = EXCLUSIVE");
+      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      if (mode !== "wal") {
+        throw new WalError("unavailable", `Could not put the log ${path} in WAL mode (${mode}).`);
+      }
+      db.pragma("synchronous = FULL");
+      // The acknowledgement contract rests on this setting; check it took (2 = FULL).
+      const synchronous = db.pragma("synchronous", { simple: true });
+      if (synchronous !== 2) {
+        throw new WalError(
+          "unavailable",
+          `Could not set synchronous=FULL on ${path} (${synchronous}).`,
+        );
+      }
+      const { partitions, ends } = initialize(db, path, options.partitions);
+      return new SqliteWalFile(db, partitions, ends);
+    } catch (error) {
+      db?.close();
+      throw toWalError(error, path);
+    }
+  }
+
+  /** Writes the rows in one transaction; returns after the fsync. Throws on any failure. */
+  commit(rows: readonly WalRow[]): void {
+    this.#commit(rows);
+  }
+
+  /** Up to `limit` stored entries of `partition` from offset `from`, in offset order. */
+  read(partition: number, from: number, limit: number): WalEntry[] {
+    return this.#read.all(partition, from, limit).map((row) => ({
+      tenant: row.tenant,
+      // A view, not a copy: the driver hands out a fresh Buffer per value.
+      payload: new Uint8Array(row.payload.buffer, row.payload.byteOffset, row.payload.byteLength),
+      position: { partition, offset: row.log_offset },
+    }));
+  }
+
+  /** Checkpoints the WAL into the database file and releases the file and its lock. */
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/**
+ * Creates the schema on a new file (one transaction) or checks an existing one, and takes
+ * the write lock either way. Writes nothing to an existing, matching file.
+ */
+function initialize(
+  db: Database.Database,
+  path: string,
+  requested: number | undefined,
+): { partitions: number; ends: number[] } {
+  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
+    throw new WalError("invalid", `Partition count must be a positive integer, got ${requested}.`);
+  }
+  // BEGIN EXCLUSIVE takes the write lock now, so a second owner fails at open rather
+  // than at its first append; EXCLUSIVE locking mode then keeps it after COMMIT.
+  db.exec("BEGIN EXCLUSIVE");
+  try {
+    const hasMeta = db
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'wal_meta'")
+      .get();
+    let partitions: number;
+    if (hasMeta === undefined) {
+      partitions = requested ?? DEFAULT_PARTITIONS;
+      db.exec(
+        "CREATE TABLE wal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);" +
+          "CREATE TABLE wal_records (partition_no INTEGER NOT NULL, log_offset INTEGER NOT NULL," +
+          " tenant TEXT NOT NULL, payload BLOB NOT NULL);" +
+          "CREATE UNIQUE INDEX wal_records_position ON wal_records (partition_no, log_offset);",
+      );
+      const put = db.prepare("INSERT INTO wal_meta (key, value) VALUES (?, ?)");
+      put.run("format", FORMAT_VERSION);
+      put.run("partitions", String(partitions));
+    } else {
+      const meta = db.prepare<[string], MetaRow>("SELECT value FROM wal_meta WHERE key = ?");
+      const format = meta.get("format")?.value;
+      if (format !== FORMAT_VERSION) {
+        throw new WalError(
+          "corrupt",
+          `The log ${path} has format ${format}; expected ${FORMAT_VERSION}.`,
+        );
+      }
+      partitions = Number(meta.get("partitions")?.value);
+      if (!Number.isSafeInteger(partitions) || partitions < 1) {
+        throw new WalError("corrupt", `The log ${path} records no valid partition count.`);
+      }
+      if (requested !== undefined && requested !== partitions) {
+        throw new WalError(
+          "invalid",
+          `The log ${path} has ${partitions} partitions but was opened with ${requested};` +
+            " changing the count would move tenants between partitions.",
+        );
+      }
+    }
+    const ends = new Array<number>(partitions).fill(0);
+    const rows = db
+      .prepare<[], EndRow>(
+        "SELECT partition_no, MAX(log_offset) AS last FROM wal_records GROUP BY partition_no",
+      )
+      .all();
+    for (const row of rows) {
+      if (row.partition_no < 0 || row.partition_no >= partitions) {
+        throw new WalError(
+          "corrupt",
+          `The log ${path} holds records of partition ${row.partition_no}.`,
+        );
+      }
+      ends[row.partition_no] = row.last + 1;
+    }
+    db.exec("COMMIT");
+    return { partitions, ends };
+  } catch (error) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Maps driver errors to what the caller can act on. */
+export function toWalError(error: unknown, path: string): WalError {
+  if (error instanceof WalError) return error;
+  // The driver reports extended result codes (SQLITE_BUSY_RECOVERY, SQLITE_CORRUPT_INDEX…).
+  const raw = (error as { code?: unknown } | null)?.code;
+  const code = typeof raw === "string" ? raw : "";
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new WalError(
+      "unavailable",
+      `The log ${path} is open elsewhere; one process (and one EmbeddedWal) owns an embedded log.`,
+      { cause: error },
+    );
+  }
+  if (code.startsWith("SQLITE_CORRUPT") || code.startsWith("SQLITE_NOTADB")) {
+    return new WalError("corrupt", `The log ${path} is damaged: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  return new WalError("unavailable", `The log ${path} failed: ${String(error)}`, { cause: error });
+}

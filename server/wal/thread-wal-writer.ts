@@ -1,0 +1,140 @@
+/**
+ * A {@link WalWriter} whose SQLite connection lives on a worker thread
+ * (`wal-writer-worker.ts`), so a commit's fsync does not block the event loop: while the
+ * worker commits one group, the main thread keeps accepting requests and forming the
+ * next group.
+ *
+ * Invariants:
+ * - The worker handles messages one at a time, in arrival order, so commits reach the
+ *   file in the order they were sent and a read sent after a commit sees it.
+ * - Records are copied to the worker (structured clone); the caller's buffers are never
+ *   transferred away from it.
+ * - The worker is referenced (keeps the process alive) only while a request is
+ *   outstanding, like a socket with a pending write; an idle open log does not.
+ * - If the worker dies, every outstanding and later request rejects with `unavailable`.
+ */
+
+import { Worker } from "node:worker_threads";
+import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
+import type { WalEntry, WalErrorCode } from "./wal.ts";
+import { WalError } from "./wal.ts";
+import type { WalWriter } from "./wal-writer.ts";
+
+/** A message to the worker. */
+export type WalWorkerRequest =
+  | { readonly kind: "commit"; readonly id: number; readonly rows: readonly WalRow[] }
+  | {
+      readonly kind: "read";
+      readonly id: number;
+      readonly partition: number;
+      readonly from: number;
+      readonly limit: number;
+    }
+  | { readonly kind: "close"; readonly id: number };
+
+/** A message from the worker. `id` 0 answers the open that starts every worker. */
+export type WalWorkerReply =
+  | { readonly kind: "opened"; readonly partitions: number; readonly ends: readonly number[] }
+  | { readonly kind: "done"; readonly id: number; readonly entries?: readonly WalEntry[] }
+  | {
+      readonly kind: "failed";
+      readonly id: number;
+      readonly code: WalErrorCode;
+      readonly message: string;
+    };
+
+interface Outstanding {
+  readonly resolve: (entries: readonly WalEntry[] | undefined) => void;
+  readonly reject: (error: WalError) => void;
+}
+
+const workerUrl = new URL("./wal-writer-worker.ts", import.meta.url);
+
+/** Starts a worker that opens the file; resolves once it is open (and locked). */
+export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalWriter> {
+  const worker = new Worker(workerUrl, { workerData: options });
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  const outstanding = new Map<number, Outstanding>();
+  let nextId = 1;
+  let dead: WalError | undefined;
+
+  const kill = (error: WalError): void => {
+    dead ??= error;
+    for (const request of outstanding.values()) request.reject(dead);
+    outstanding.clear();
+  };
+
+  const send = (request: WalWorkerRequest, onOk: Outstanding["resolve"]): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (dead !== undefined) return reject(dead);
+      if (outstanding.size === 0) worker.ref();
+      outstanding.set(request.id, {
+        resolve: (entries) => {
+          onOk(entries);
+          resolve();
+        },
+        reject,
+      });
+      worker.postMessage(request);
+    });
+
+  return new Promise<WalWriter>((resolveOpen, rejectOpen) => {
+    let opened = false;
+    worker.on("message", (reply: WalWorkerReply) => {
+      if (reply.kind === "opened") {
+        opened = true;
+        worker.unref();
+        resolveOpen(writer(reply.partitions, reply.ends));
+        return;
+      }
+      if (reply.kind === "failed" && reply.id === 0) {
+        rejectOpen(new WalError(reply.code, reply.message));
+        return;
+      }
+      const request = outstanding.get(reply.id);
+      if (request === undefined) return;
+      outstanding.delete(reply.id);
+      if (outstanding.size === 0) worker.unref();
+      if (reply.kind === "done") request.resolve(reply.entries);
+      else request.reject(new WalError(reply.code, reply.message));
+    });
+    worker.on("error", (error) => {
+      const walError = new WalError(
+        "unavailable",
+        `The log writer thread failed: ${error.message}`,
+        {
+          cause: error,
+        },
+      );
+      if (!opened) rejectOpen(walError);
+      kill(walError);
+    });
+    worker.on("exit", (exitCode) => {
+      const error = new WalError("closed", `The log writer thread exited (code ${exitCode}).`);
+      if (!opened) rejectOpen(error);
+      kill(error);
+    });
+  });
+
+  function writer(partitions: number, ends: readonly number[]): WalWriter {
+    return {
+      partitions,
+      ends,
+      commit: (rows) => send({ kind: "commit", id: nextId++, rows }, () => {}),
+      read: async (partition, from, limit) => {
+        let result: readonly WalEntry[] = [];
+        await send({ kind: "read", id: nextId++, partition, from, limit }, (entries) => {
+          result = entries ?? [];
+        });
+        return [...result];
+      },
+      close: async () => {
+        await send({ kind: "close", id: nextId++ }, () => {});
+        // The worker exits by itself after closing the file; waiting means the lock is gone.
+        // Referenced meanwhile, or the process could exit first and leave `close` unsettled.
+        worker.ref();
+        await exited;
+      },
+    };
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The worker-thread side of `thread-wal-writer.ts`: owns the SQLite connection and
+ * executes requests strictly one at a time, in arrival order (the message port delivers
+ * in order and every handler is synchronous), which is what keeps commits ordered.
+ * Started only by `openThreadWalWriter`; not an entry point of its own.
+ */
+
+import { parentPort, workerData } from "node:worker_threads";
+import type { SqliteWalFileOptions } from "./sqlite-wal-file.ts";
+import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
+import type { WalWorkerReply, WalWorkerRequest } from "./thread-wal-writer.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("wal-writer-worker.ts must run as a worker thread.");
+const options = workerData as SqliteWalFileOptions;
+
+const reply = (message: WalWorkerReply): void => port.postMessage(message);
+
+let file: SqliteWalFile | undefined;
+try {
+  file = SqliteWalFile.open(options);
+  reply({ kind: "opened", partitions: file.partitions, ends: file.ends });
+} catch (error) {
+  const walError = toWalError(error, options.path);
+  reply({ kind: "failed", id: 0, code: walError.code, message: walError.message });
+  port.close();
+}
+
+port.on("message", (request: WalWorkerRequest) => {
+  if (file === undefined) {
+    reply({ kind: "failed", id: request.id, code: "closed", message: "The log is closed." });
+    return;
+  }
+  try {
+    switch (request.kind) {
+      case "commit":
+        file.commit(request.rows);
+        reply({ kind: "done", id: request.id });
+        return;
+      case "read":
+        reply({
+          kind: "done",
+          id: request.id,
+          entries: file.read(request.partition, request.from, request.limit),
+        });
+        return;
+      case "close":
+        file.close();
+        file = undefined;
+        reply({ kind: "done", id: request.id });
+        port.close();
+        return;
+    }
+  } catch (error) {
+    const walError = toWalError(error, options.path);
+    reply({ kind: "failed", id: request.id, code: walError.code, message: walError.message });
+  }
+});

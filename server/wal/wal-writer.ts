@@ -1,0 +1,67 @@
+/**
+ * Where the embedded log's SQLite connection lives. {@link EmbeddedWal} forms commit
+ * groups and assigns offsets; a writer only executes them. Two placements, both passing
+ * the contract suite: the connection on the calling thread ({@link openInlineWalWriter}),
+ * whose commits block the event loop for the fsync, or on a worker thread
+ * (`thread-wal-writer.ts`), which keeps the event loop free at the cost of copying
+ * records between threads. `docs/durability.md` has the measurements behind the default.
+ */
+
+import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
+import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
+import type { WalEntry } from "./wal.ts";
+
+/**
+ * Executes commits and reads against one open log file.
+ * Must be called with at most one `commit` outstanding at a time (the caller serializes
+ * commits so that offsets reach the file in order); reads may overlap commits and see
+ * only committed rows. After `close` resolves no method may be called.
+ */
+export interface WalWriter {
+  /** Partition count stored in the file. */
+  readonly partitions: number;
+  /** Per partition, one past the last stored offset when the file was opened. */
+  readonly ends: readonly number[];
+  /** Writes the rows in one transaction; resolves after the fsync, rejects with a `WalError`. */
+  commit(rows: readonly WalRow[]): Promise<void>;
+  /** Up to `limit` committed entries of `partition` from offset `from`. */
+  read(partition: number, from: number, limit: number): Promise<WalEntry[]>;
+  /** Checkpoints, closes the file and releases its lock. */
+  close(): Promise<void>;
+}
+
+/** Which thread runs the SQLite connection. */
+export type WalWriterPlacement = "thread" | "inline";
+
+/** Opens the file on the calling thread; commits block it for their fsync. */
+export function openInlineWalWriter(options: SqliteWalFileOptions): WalWriter {
+  const file = SqliteWalFile.open(options);
+  const { path } = options;
+  return {
+    partitions: file.partitions,
+    ends: file.ends,
+    commit(rows) {
+      try {
+        file.commit(rows);
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(toWalError(error, path));
+      }
+    },
+    read(partition, from, limit) {
+      try {
+        return Promise.resolve(file.read(partition, from, limit));
+      } catch (error) {
+        return Promise.reject(toWalError(error, path));
+      }
+    },
+    close() {
+      try {
+        file.close();
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(toWalError(error, path));
+      }
+    },
+  };
+}
