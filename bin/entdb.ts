@@ -6,9 +6,12 @@
 
 import { Command } from "commander";
 import { schemaCommands } from "../schema/cli/index.ts";
+import { serverCommands } from "../server/cli/index.ts";
 
 const program = new Command("entdb")
-  .description("Schema-first graph database: compile, check and format schemas.")
+  .description(
+    "Schema-first graph database: check and format schemas, generate clients, serve the database.",
+  )
   .version(process.env["npm_package_version"] ?? "0.1.0", "-v, --version")
   .showHelpAfterError("(run 'entdb help <command>' for usage)")
   .exitOverride((err) => {
@@ -16,6 +19,6 @@ const program = new Command("entdb")
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
 
-for (const command of schemaCommands()) program.addCommand(command);
+for (const command of [...schemaCommands(), ...serverCommands()]) program.addCommand(command);
 
 await program.parseAsync(process.argv);

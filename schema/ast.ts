@@ -14,6 +14,10 @@ export interface Comment {
   readonly kind: "line" | "block";
   readonly text: string;
   readonly span: Span;
+  /** Present (true) when a blank line separates this comment from the code or comment before it. */
+  readonly blankLineBefore?: boolean;
+  /** Present (true) when a blank line separates this comment from the code or comment after it. */
+  readonly blankLineAfter?: boolean;
 }
 
 /** Consecutive `///` lines before a declaration; `lines` have the `///` and one following space removed. */
@@ -24,7 +28,15 @@ export interface DocComment {
 
 /** Comments and layout around a declaration or member. */
 export interface Trivia {
-  /** Plain comments on the lines before, after any blank line that separates them from earlier code. */
+  /**
+   * Plain comments between the previous item (after its trailing comment) and this one,
+   * in source order; the `blankLine*` flags of each comment keep the blank lines among
+   * them. A `///` block that is not directly before the item (a blank line or another
+   * comment in between) is plain, so it is here too. Comments found between the item's
+   * own tokens (e.g. inside a multi-line option list, or between `node` and `{`) are
+   * appended at the end, so a formatter that prints `leading` above the item keeps
+   * every comment.
+   */
   readonly leading: readonly Comment[];
   /** The `///` block directly before (after `leading`). */
   readonly doc?: DocComment;
@@ -136,7 +148,12 @@ export interface ReservedDecl {
 }
 
 export type ReservedItem =
-  | { readonly kind: "ReservedRange"; readonly first: IntLiteral; readonly last?: IntLiteral; readonly span: Span }
+  | {
+      readonly kind: "ReservedRange";
+      readonly first: IntLiteral;
+      readonly last?: IntLiteral;
+      readonly span: Span;
+    }
   | { readonly kind: "ReservedName"; readonly name: StringLiteral; readonly span: Span };
 
 export type NodeMember = FieldDecl | CompositeDecl | ReservedDecl;

@@ -3,8 +3,21 @@
  */
 
 import type { Command } from "commander";
+import { checkCommand } from "./check-command.ts";
+import { fmtCommand } from "./fmt-command.ts";
+import { lockCommand } from "./lock-command.ts";
+
+/**
+ * The commands this layer adds to `entdb`, in help order. Each entry builds a fresh
+ * `Command`, so adding one is one line here.
+ */
+const COMMAND_FACTORIES: readonly (() => Command)[] = [
+  checkCommand,
+  lockCommand,
+  () => fmtCommand(),
+];
 
 /** The commands this layer adds to `entdb`. */
 export function schemaCommands(): Command[] {
-  return [];
+  return COMMAND_FACTORIES.map((create) => create());
 }

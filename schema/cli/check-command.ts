@@ -1,0 +1,287 @@
+/**
+ * `entdb check [schema] [--against <lock | schema | git:REF:PATH>] [--format …] [--allow RULE]`:
+ * compiles the schema and, with `--against`, compares it with a baseline (the committed
+ * lock file, another schema file, or a file at a git revision).
+ *
+ * Exit codes: 0 compatible (or compiles, without `--against`); 1 a breaking change
+ * that is not allowed; 2 a usage error, an unreadable file, a bad baseline or a schema
+ * with errors.
+ */
+
+import { execFile } from "node:child_process";
+import { Command, Option } from "commander";
+import {
+  COMPAT_RULE_IDS,
+  COMPAT_RULES,
+  type CompatRuleId,
+  checkCompat,
+  hasBreaking,
+  isCompatRuleId,
+} from "../compat/index.ts";
+import { LockFileError, modelFromLock } from "../lock.ts";
+import type { Schema } from "../model.ts";
+import { CHECK_FORMATS, type CheckFormat, renderCheckReport } from "./check-report.ts";
+import {
+  compileSource,
+  displayPath,
+  formatDiagnostics,
+  loadSchemaFile,
+  readTextFile,
+  resolveSchemaPath,
+  SchemaLoadError,
+} from "./load-schema.ts";
+
+/** Options of {@link runCheck}, as parsed from the command line. */
+export interface CheckOptions {
+  readonly against?: string;
+  readonly format: CheckFormat;
+  /** Rule ids whose breaking findings do not fail the check (comma lists allowed). */
+  readonly allow: readonly string[];
+  /** Directory relative paths (and git) run in; defaults to `process.cwd()`. */
+  readonly cwd?: string;
+  /** Colour diagnostics (text format only). */
+  readonly color?: boolean;
+}
+
+/** What a run printed and how it ended. */
+export interface CheckResult {
+  readonly exitCode: 0 | 1 | 2;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A baseline that cannot be used: unreadable, a bad lock, a git failure. */
+export class BaselineError extends Error {
+  override readonly name = "BaselineError";
+  readonly code: "BASELINE_INVALID_SPEC" | "BASELINE_GIT_FAILED" | "BASELINE_LOCK_INVALID";
+
+  constructor(code: BaselineError["code"], message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Runs `entdb check` and returns what it printed; never exits the process. */
+export async function runCheck(
+  schemaArg: string | undefined,
+  options: CheckOptions,
+): Promise<CheckResult> {
+  const cwd = options.cwd ?? process.cwd();
+  const format = options.format;
+  const color = format === "text" && options.color === true;
+
+  const allowed = new Set<CompatRuleId>();
+  for (const name of options.allow.flatMap((a) => a.split(",")).map((a) => a.trim())) {
+    if (name === "") continue;
+    if (!isCompatRuleId(name)) return usageError(unknownRuleMessage(name));
+    allowed.add(name);
+  }
+
+  try {
+    const schemaPath = await resolveSchemaPath(schemaArg, cwd);
+    const current = await loadSchemaFile(schemaPath, cwd);
+    // Warnings never change the exit code: annotations for GitHub, text on stderr otherwise.
+    const warnings = formatDiagnostics(
+      current.diagnostics,
+      current.source,
+      format === "github" ? "github" : "text",
+      color,
+    );
+    const [warnOut, warnErr] = format === "github" ? [warnings, ""] : ["", warnings];
+    const file = current.source.path;
+    if (options.against === undefined) {
+      const { nodes, edges, enums } = current.schema;
+      const summary = `${count(nodes.length, "node")}, ${count(edges.length, "edge")}, ${count(enums.length, "enum")}`;
+      if (format === "json") {
+        const json = {
+          ok: true,
+          schema: file,
+          nodes: nodes.length,
+          edges: edges.length,
+          enums: enums.length,
+          findings: [],
+        };
+        return { exitCode: 0, stdout: `${JSON.stringify(json, null, 2)}\n`, stderr: warnErr };
+      }
+      return {
+        exitCode: 0,
+        stdout: `${warnOut}ok: ${file} compiles (${summary})\n`,
+        stderr: warnErr,
+      };
+    }
+    const baseline = await loadBaseline(options.against, cwd);
+    const findings = checkCompat(baseline, current.schema);
+    const report = renderCheckReport(
+      { findings, allowed, source: current.source, against: options.against },
+      format,
+    );
+    return {
+      exitCode: hasBreaking(findings, allowed) ? 1 : 0,
+      stdout: `${warnOut}${report}`,
+      stderr: warnErr,
+    };
+  } catch (err) {
+    if (err instanceof SchemaLoadError && err.code === "SCHEMA_INVALID" && err.source) {
+      const rendered = formatDiagnostics(err.diagnostics, err.source, format, color);
+      // Machine formats are the command's output; for people the errors go to stderr
+      // (the text rendering ends with its own summary line).
+      if (format === "text") return { exitCode: 2, stdout: "", stderr: rendered };
+      const stdout =
+        format === "json"
+          ? `${JSON.stringify({ ok: false, file: err.source.path, diagnostics: JSON.parse(rendered) as unknown, findings: [] }, null, 2)}\n`
+          : rendered;
+      return { exitCode: 2, stdout, stderr: `error: ${err.message}\n` };
+    }
+    if (err instanceof SchemaLoadError || err instanceof BaselineError) {
+      return usageError(err.message);
+    }
+    throw err;
+  }
+}
+
+/** The `entdb check` subcommand; sets `process.exitCode`. */
+export function checkCommand(): Command {
+  return new Command("check")
+    .description(
+      "Compile a schema and, with --against, check that it is compatible with a baseline.",
+    )
+    .argument("[schema]", "schema file (default: entdb.config.json's schema, else schema.entdb)")
+    .option(
+      "--against <baseline>",
+      "lock file (*.json), schema file, or git:REF:PATH to compare with",
+    )
+    .addOption(
+      new Option("--format <format>", "output format").choices(CHECK_FORMATS).default("text"),
+    )
+    .option(
+      "--allow <rule>",
+      "report this breaking rule but do not fail on it (repeatable, or comma-separated)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .addHelpText("after", rulesHelp)
+    .exitOverride((err) => {
+      // Usage errors exit 2 like every entdb command; help exits 0.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    })
+    .action(
+      async (
+        schema: string | undefined,
+        opts: { against?: string; format: CheckFormat; allow?: string[] },
+      ) => {
+        const result = await runCheck(schema, {
+          ...(opts.against === undefined ? {} : { against: opts.against }),
+          format: opts.format,
+          allow: opts.allow ?? [],
+          color: process.stderr.isTTY === true && process.env["NO_COLOR"] === undefined,
+        });
+        process.stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+        process.exitCode = result.exitCode;
+      },
+    );
+}
+
+/**
+ * Loads the baseline: `git:REF:PATH` is read with `git show`; a `.json` path is a
+ * lock file; anything else is a schema file. A baseline with compile errors throws
+ * `SCHEMA_INVALID` like the schema itself.
+ */
+async function loadBaseline(spec: string, cwd: string): Promise<Schema> {
+  if (spec.startsWith("git:")) {
+    const rest = spec.slice("git:".length);
+    // Ref names cannot contain ':', so the first one ends the ref.
+    const colon = rest.indexOf(":");
+    const ref = colon < 0 ? "" : rest.slice(0, colon);
+    const path = colon < 0 ? "" : rest.slice(colon + 1);
+    if (ref === "" || path === "") {
+      throw new BaselineError(
+        "BASELINE_INVALID_SPEC",
+        `--against '${spec}' must be git:REF:PATH, e.g. git:origin/main:schema.entdb.`,
+      );
+    }
+    const text = await gitShow(ref, path, cwd);
+    return fromText(text, `${ref}:${path}`, path.endsWith(".json"));
+  }
+  const text = await readTextFile(spec, cwd);
+  return fromText(text, displayPath(spec, cwd), spec.endsWith(".json"));
+}
+
+function fromText(text: string, path: string, isLock: boolean): Schema {
+  if (!isLock) return compileSource({ path, text }).schema;
+  try {
+    return modelFromLock(text, path);
+  } catch (err) {
+    if (err instanceof LockFileError) {
+      throw new BaselineError("BASELINE_LOCK_INVALID", err.message, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** `git show REF:PATH` in `cwd`; the error names the command and git's own message. */
+function gitShow(ref: string, path: string, cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "git",
+      ["show", `${ref}:${path}`],
+      { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err === null) {
+          resolve(stdout);
+          return;
+        }
+        const reason =
+          "code" in err && err.code === "ENOENT"
+            ? "git is not installed or not on PATH"
+            : (stderr.trim().split("\n")[0] ?? "").trim() || err.message;
+        reject(
+          new BaselineError(
+            "BASELINE_GIT_FAILED",
+            `cannot read git:${ref}:${path}: 'git show ${ref}:${path}' failed: ${reason}`,
+            { cause: err },
+          ),
+        );
+      },
+    );
+  });
+}
+
+/** The rule catalog for `--help`, so `--allow` values can be looked up. */
+function rulesHelp(): string {
+  const width = Math.max(...COMPAT_RULE_IDS.map((id) => id.length));
+  const rows = COMPAT_RULE_IDS.map(
+    (id) =>
+      `  ${id.padEnd(width)}  ${COMPAT_RULES[id].category.padEnd(8)}  ${COMPAT_RULES[id].summary}`,
+  );
+  return `\nRules:\n${rows.join("\n")}\n`;
+}
+
+function usageError(message: string): CheckResult {
+  return { exitCode: 2, stdout: "", stderr: `error: ${message}\n` };
+}
+
+function unknownRuleMessage(name: string): string {
+  const upper = name.toUpperCase();
+  const suggestion = COMPAT_RULE_IDS.map((id) => ({ id, d: editDistance(upper, id) }))
+    .filter((c) => c.d <= Math.max(2, Math.floor(name.length / 4)))
+    .sort((a, b) => a.d - b.d)[0];
+  const hint = suggestion === undefined ? "" : ` Did you mean '${suggestion.id}'?`;
+  return `unknown rule '${name}' in --allow.${hint} Run 'entdb check --help' for the list of rules.`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
