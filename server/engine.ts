@@ -9,16 +9,16 @@
  */
 
 import type {
+  Direction,
   Edge,
   Filter,
-  Direction,
   Node,
   OrderBy,
   TraversedNode,
   WriteFailure,
-} from "../generated/entdb/v1/entdb_pb.ts";
-import type { OperationResult } from "../generated/entdb/v1/plan_pb.ts";
-import type { Value } from "../generated/entdb/v1/values_pb.ts";
+} from "../generated/entdb/v1/entdb_pb.js";
+import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
+import type { Value } from "../generated/entdb/v1/values_pb.js";
 import type { Schema } from "../schema/model.ts";
 import type { WalPosition } from "./wal/wal.ts";
 
@@ -53,10 +53,23 @@ export interface Page<T> {
  * Errors are `StoreError`s with a code the API maps to a Connect code.
  */
 export interface TenantReader {
+  /** The node with `id` if it is of type `typeId` (0 matches any type). */
   getNode(tenant: string, typeId: number, id: string): Node | undefined;
+  /**
+   * The nodes found among `ids` (of type `typeId`, 0 = any), in request order, each
+   * once; a `StoreError` "too-many" above the store's maximum (1,000).
+   */
   getNodes(tenant: string, typeId: number, ids: readonly string[]): Node[];
-  /** `key` holds one unique field's value, or all fields of one composite unique. */
+  /**
+   * `key` holds one unique field's value, or all fields of one composite unique
+   * (otherwise a `StoreError` "invalid-argument").
+   */
   getNodeByKey(tenant: string, typeId: number, key: ReadonlyMap<number, Value>): Node | undefined;
+  /**
+   * Nodes of a type matching every filter, ordered by a field (or the node id), then the
+   * node id; keyset pages (a cursor is only valid for the same type and order). `limit`
+   * 0 means the default page size (100); larger than the maximum (1,000) is clamped.
+   */
   queryNodes(
     tenant: string,
     typeId: number,
@@ -67,6 +80,10 @@ export interface TenantReader {
       readonly cursor: string;
     },
   ): Page<Node>;
+  /**
+   * Edges of a type from (DIRECTION_OUT or UNSPECIFIED) or to (DIRECTION_IN) a node,
+   * ordered by the other end's id, in keyset pages; `totalCount` only when asked.
+   */
   listEdges(
     tenant: string,
     edgeTypeId: number,
@@ -78,6 +95,12 @@ export interface TenantReader {
       readonly includeCount: boolean;
     },
   ): Page<Edge> & { readonly totalCount?: number };
+  /**
+   * Breadth-first walk from `startId` (not itself returned): depth 1 are its neighbours.
+   * Within a depth, nodes come in frontier order, then edge type id, then neighbour id;
+   * each node once. An empty `edgeTypeIds` follows every edge type. `maxDepth` and
+   * `maxNodes` are clamped to the store's bounds; `truncated` says more nodes were in reach.
+   */
   traverse(
     tenant: string,
     startId: string,

@@ -5,7 +5,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.ts";
+import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { WalError } from "../wal/wal.ts";
 
 /** Connect code from the snake_case name a WriteFailure records ("already_exists"). */

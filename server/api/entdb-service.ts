@@ -13,9 +13,9 @@ import {
   type EntDbService,
   type ExecutePlanResponse,
   ExecutePlanResponseSchema,
-} from "../../generated/entdb/v1/entdb_pb.ts";
-import type { LogPosition } from "../../generated/entdb/v1/values_pb.ts";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.ts";
+} from "../../generated/entdb/v1/entdb_pb.js";
+import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
 import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";

@@ -8,7 +8,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import {
   type Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
-} from "../../generated/grpc/health/v1/health_pb.ts";
+} from "../../generated/grpc/health/v1/health_pb.js";
 
 /** Where the health answer comes from. */
 export interface HealthSource {

@@ -12,7 +12,7 @@ import {
   type ServerReflectionRequest,
   type ServerReflectionResponse,
   ServerReflectionResponseSchema,
-} from "../../generated/grpc/reflection/v1/reflection_pb.ts";
+} from "../../generated/grpc/reflection/v1/reflection_pb.js";
 
 /** What reflection answers from: the served files (with their dependencies) and service names. */
 export interface ReflectionSource {

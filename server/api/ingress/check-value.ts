@@ -5,7 +5,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.ts";
+import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
 import type { ElementType, FieldType, Schema } from "../../../schema/model.ts";
 import { enumByName, nodeById } from "../../../schema/model.ts";
 import { type ErrorSite, invalidArgument } from "./ingress-error.ts";

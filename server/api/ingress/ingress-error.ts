@@ -6,7 +6,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { WriteFailureSchema } from "../../../generated/entdb/v1/entdb_pb.ts";
+import { WriteFailureSchema } from "../../../generated/entdb/v1/entdb_pb.js";
 
 /** Where in a plan a problem is. */
 export interface ErrorSite {

@@ -19,9 +19,9 @@ import {
   OperationSchema,
   type Precondition,
   type UpdateNode,
-} from "../../../generated/entdb/v1/plan_pb.ts";
-import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.ts";
-import { type WalEvent, WalEventSchema } from "../../../generated/entdb/v1/wal_pb.ts";
+} from "../../../generated/entdb/v1/plan_pb.js";
+import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
+import { type WalEvent, WalEventSchema } from "../../../generated/entdb/v1/wal_pb.js";
 import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/model.ts";
 import { edgeById, enumByName, nodeById } from "../../../schema/model.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
