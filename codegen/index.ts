@@ -1,0 +1,39 @@
+/**
+ * Code generation: model → artifacts. Generators return files in memory; the writer
+ * stamps them and writes them all or none.
+ */
+
+export type { CodegenErrorCode } from "./codegen-error.ts";
+export { CodegenError } from "./codegen-error.ts";
+export { buildFileDescriptor } from "./proto/build-descriptor.ts";
+export { checkProtoNames } from "./proto/check-names.ts";
+export type { GenerateEsOptions } from "./proto/generate-es.ts";
+export { esPluginParameter, generateEs } from "./proto/generate-es.ts";
+export type { ProtoOutput } from "./proto/generate-proto.ts";
+export { generateProto } from "./proto/generate-proto.ts";
+export { printProto } from "./proto/print-proto.ts";
+export type { EdgeTypeNames, NodeTypeNames } from "./proto/proto-names.ts";
+export {
+  edgeTypeNames,
+  enumValueName,
+  enumZeroValueName,
+  nodeTypeNames,
+  protoFilePath,
+  SHARED_NAMES,
+} from "./proto/proto-names.ts";
+export type { GeneratedFile } from "./writer/generated-file.ts";
+export { assertSafePath, createGeneratedFile } from "./writer/generated-file.ts";
+export {
+  ENTDB_VERSION,
+  generatedHeaderSource,
+  hasGeneratedHeader,
+  headerText,
+  stampHeader,
+} from "./writer/header.ts";
+export type {
+  FileChange,
+  FileChangeKind,
+  WriteGeneratedOptions,
+  WriteGeneratedResult,
+} from "./writer/write-generated.ts";
+export { headerSource, writeGenerated } from "./writer/write-generated.ts";

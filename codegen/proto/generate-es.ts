@@ -1,0 +1,98 @@
+/**
+ * protobuf-es code (`*_pb.ts`) for the schema's `.proto`, produced by running the
+ * protoc-gen-es plugin in-process on a CodeGeneratorRequest we build ourselves: no
+ * protoc binary and no child process. The output is TypeScript that runs under Node's
+ * type stripping (relative imports end in `.ts`, enums are plain objects).
+ */
+
+import { create } from "@bufbuild/protobuf";
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import {
+  CodeGeneratorRequestSchema,
+  file_google_protobuf_struct,
+  file_google_protobuf_timestamp,
+} from "@bufbuild/protobuf/wkt";
+import { protocGenEs } from "@bufbuild/protoc-gen-es/dist/cjs/src/protoc-gen-es-plugin.js";
+import { CodegenError } from "../codegen-error.ts";
+import type { GeneratedFile } from "../writer/generated-file.ts";
+import { createGeneratedFile } from "../writer/generated-file.ts";
+import { setProtopluginSpeedups } from "./protoplugin-speedups.ts";
+
+/** Options of `generateEs`. */
+export interface GenerateEsOptions {
+  /**
+   * The extension of relative imports between generated files: `ts` (the default) for
+   * code run by Node's type stripping, `js` for code compiled by tsc first.
+   */
+  readonly importExtension?: "ts" | "js" | "none";
+  /** Also generate the `…Json` types of the JSON form of each message. */
+  readonly jsonTypes?: boolean;
+}
+
+/** Descriptors the generated `.proto` may import: well-known types only. */
+const IMPORTABLE: ReadonlyMap<string, FileDescriptorProto> = new Map(
+  [file_google_protobuf_struct, file_google_protobuf_timestamp].map((f) => [f.proto.name, f.proto]),
+);
+
+let memoInstalled = false;
+
+/** The protoc-gen-es parameter string for `options`. */
+export function esPluginParameter(options: GenerateEsOptions = {}): string {
+  const params = [
+    "target=ts",
+    `import_extension=${options.importExtension ?? "ts"}`,
+    // TypeScript `enum` is not erasable syntax; this makes enums plain const objects.
+    "erasable_syntax=true",
+  ];
+  if (options.jsonTypes === true) params.push("json_types=true");
+  return params.join(",");
+}
+
+/**
+ * Runs protoc-gen-es on `descriptor` and returns its files (e.g.
+ * `acme/tracker/schema_pb.ts`), paths relative to the out dir, without the entdb header
+ * (the writer adds it). Throws a `CodegenError` (`generator-failed`) if the plugin
+ * rejects the descriptor.
+ */
+export function generateEs(
+  descriptor: FileDescriptorProto,
+  options: GenerateEsOptions = {},
+): GeneratedFile[] {
+  const dependencies = descriptor.dependency.map((name) => {
+    const dep = IMPORTABLE.get(name);
+    if (dep === undefined) {
+      throw new CodegenError(
+        "generator-failed",
+        `Cannot generate TypeScript for '${descriptor.name}': it imports '${name}', which is not a well-known type.`,
+      );
+    }
+    return dep;
+  });
+  const request = create(CodeGeneratorRequestSchema, {
+    fileToGenerate: [descriptor.name],
+    parameter: esPluginParameter(options),
+    protoFile: [...dependencies, descriptor],
+    sourceFileDescriptors: [descriptor],
+  });
+  if (!memoInstalled) {
+    setProtopluginSpeedups(true);
+    memoInstalled = true;
+  }
+  let response: ReturnType<typeof protocGenEs.run>;
+  try {
+    response = protocGenEs.run(request);
+  } catch (cause) {
+    throw new CodegenError(
+      "generator-failed",
+      `protoc-gen-es failed on '${descriptor.name}': ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  if (response.error !== undefined && response.error !== "") {
+    throw new CodegenError(
+      "generator-failed",
+      `protoc-gen-es failed on '${descriptor.name}': ${response.error}`,
+    );
+  }
+  return response.file.map((f) => createGeneratedFile(f.name, f.content));
+}

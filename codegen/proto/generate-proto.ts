@@ -1,0 +1,35 @@
+/**
+ * The proto stage in one call: the schema's `.proto` text and its protobuf-es code,
+ * both from one descriptor built in-process.
+ */
+
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import type { Schema } from "../../schema/model.ts";
+import type { GeneratedFile } from "../writer/generated-file.ts";
+import { createGeneratedFile } from "../writer/generated-file.ts";
+import { buildFileDescriptor } from "./build-descriptor.ts";
+import type { GenerateEsOptions } from "./generate-es.ts";
+import { generateEs } from "./generate-es.ts";
+import { printProto } from "./print-proto.ts";
+
+/** The descriptor and the files generated from it. */
+export interface ProtoOutput {
+  readonly descriptor: FileDescriptorProto;
+  /** `<package path>/schema.proto`, then `<package path>/schema_pb.ts`. */
+  readonly files: readonly GeneratedFile[];
+}
+
+/**
+ * Generates `acme/tracker/schema.proto` and `acme/tracker/schema_pb.ts` for a schema
+ * of package `acme.tracker`. Throws a `CodegenError` on a name collision.
+ */
+export function generateProto(schema: Schema, options: GenerateEsOptions = {}): ProtoOutput {
+  const descriptor = buildFileDescriptor(schema);
+  return {
+    descriptor,
+    files: [
+      createGeneratedFile(descriptor.name, printProto(schema, descriptor)),
+      ...generateEs(descriptor, options),
+    ],
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The readable `.proto` text of a schema: what `buf`, `protoc` and people read. It is
+ * printed from the descriptor, so text and descriptor always describe the same file.
+ */
+
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import type { Schema } from "../../schema/model.ts";
+import { buildFileDescriptor } from "./build-descriptor.ts";
+import { renderProto } from "./render-proto.ts";
+import { pathKey } from "./spec-to-descriptor.ts";
+
+/**
+ * Prints the `.proto` of `schema` with its doc comments. Pass the descriptor already
+ * built by `buildFileDescriptor(schema)` to skip building it again. Deterministic: the
+ * same schema gives the same text. The writer adds the one-line header in front.
+ */
+export function printProto(
+  schema: Schema,
+  descriptor: FileDescriptorProto = buildFileDescriptor(schema),
+): string {
+  const comments = new Map<string, string>();
+  for (const location of descriptor.sourceCodeInfo?.location ?? []) {
+    if (location.leadingComments !== "") {
+      comments.set(pathKey(location.path), location.leadingComments);
+    }
+  }
+  return renderProto(descriptor, comments).text;
+}

@@ -1,0 +1,106 @@
+/**
+ * Standard tooling accepts the generated `.proto`: `buf build` compiles the written
+ * file, and what it compiles is exactly the descriptor codegen built in-process (same
+ * messages, fields, options, and the same source locations and comments).
+ */
+
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { clone, equals, fromBinary } from "@bufbuild/protobuf";
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildFileDescriptor } from "../../codegen/proto/build-descriptor.ts";
+import { printProto } from "../../codegen/proto/print-proto.ts";
+import { createGeneratedFile } from "../../codegen/writer/generated-file.ts";
+import { writeGenerated } from "../../codegen/writer/write-generated.ts";
+import type { Schema } from "../../schema/model.ts";
+import { kitchenSinkSchema } from "./fixture-schemas.ts";
+import { makeRepoTempDir, REPO_ROOT, removeRepoTempDir } from "./repo-temp-dir.ts";
+import { trackerSchema } from "./tracker-schema.ts";
+
+const BUF = join(REPO_ROOT, "node_modules/.bin/buf");
+
+let root: string;
+beforeAll(() => {
+  root = makeRepoTempDir("codegen-buf");
+});
+afterAll(() => removeRepoTempDir(root));
+
+interface BufResult {
+  readonly status: number | null;
+  readonly stderr: string;
+  readonly file?: FileDescriptorProto;
+}
+
+/** Writes `proto` (as the writer would) into a fresh buf module and builds it. */
+async function bufBuild(name: string, path: string, proto: string): Promise<BufResult> {
+  const module = join(root, name);
+  await writeGenerated(module, [createGeneratedFile(path, proto)], { schemaPath: "schema.entdb" });
+  writeFileSync(join(module, "buf.yaml"), "version: v2\n");
+  const image = join(root, `${name}.binpb`);
+  const run = spawnSync(BUF, ["build", module, "-o", image], {
+    encoding: "utf8",
+    env: { ...process.env, BUF_CACHE_DIR: join(root, "cache") },
+  });
+  if (run.status !== 0) return { status: run.status, stderr: run.stderr };
+  const set = fromBinary(FileDescriptorSetSchema, readFileSync(image));
+  const file = set.file.find((f) => f.name === path);
+  return { status: run.status, stderr: run.stderr, ...(file === undefined ? {} : { file }) };
+}
+
+function withoutSourceInfo(file: FileDescriptorProto): FileDescriptorProto {
+  const copy = clone(FileDescriptorProtoSchema, file);
+  copy.sourceCodeInfo = undefined;
+  return copy;
+}
+
+async function expectBufAgrees(name: string, schema: Schema): Promise<void> {
+  const descriptor = buildFileDescriptor(schema);
+  const result = await bufBuild(name, descriptor.name, printProto(schema, descriptor));
+  expect(result.stderr).toBe("");
+  expect(result.status).toBe(0);
+  const built = result.file!;
+  expect(
+    equals(FileDescriptorProtoSchema, withoutSourceInfo(built), withoutSourceInfo(descriptor)),
+  ).toBe(true);
+  // buf records many more locations (names, numbers…); ours must be among them, equal.
+  const bufLocations = new Map(
+    (built.sourceCodeInfo?.location ?? []).map((l) => [l.path.join(","), l]),
+  );
+  const ours = descriptor.sourceCodeInfo?.location ?? [];
+  expect(ours.length).toBeGreaterThan(0);
+  const mismatches = ours
+    .map((l) => ({ ours: l, buf: bufLocations.get(l.path.join(",")) }))
+    .filter(
+      ({ ours, buf }) =>
+        buf === undefined ||
+        buf.span.join(",") !== ours.span.join(",") ||
+        buf.leadingComments !== ours.leadingComments,
+    )
+    .map(({ ours }) => ours.path.join(","));
+  expect(mismatches).toEqual([]);
+}
+
+describe("buf build", () => {
+  it("compiles the tracker example's .proto to exactly the in-process descriptor", async () => {
+    await expectBufAgrees("tracker", trackerSchema());
+  });
+
+  it("compiles the kitchen-sink .proto to exactly the in-process descriptor", async () => {
+    await expectBufAgrees("sink", kitchenSinkSchema());
+  });
+
+  it("rejects a broken .proto, so a passing build means something", async () => {
+    const schema = kitchenSinkSchema();
+    const text = printProto(schema);
+    const broken = text.replace("optional int64 count = 2;", "optional int64 count = 1;");
+    expect(broken).not.toBe(text);
+    const result = await bufBuild("broken", "acme/sink/v1/schema.proto", broken);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toBe(
+      `${join(root, "broken", "acme/sink/v1/schema.proto")}:90:26:field number \`1\` used more than once\n`,
+    );
+  });
+});
