@@ -1,0 +1,516 @@
+/**
+ * The applier: consumes the WAL and materializes each tenant's events into its
+ * database (DESIGN.md contract 4: handlers append, the applier writes).
+ *
+ * Exactly-once effect over at-least-once delivery. Every tenant database stores the
+ * offset after its last applied event (`tenant_state`), written in the same
+ * transaction as the event's effect. An event whose offset is below that is skipped,
+ * so redelivery (after a crash, a restart from an older checkpoint, a rebalance)
+ * changes nothing. A plan's idempotency key is recorded with its outcome in that
+ * transaction too; a later event with the same key is a no-op and the first outcome
+ * stands (contract 6).
+ *
+ * Where a partition resumes: a per-partition checkpoint in `meta.sqlite`, not the
+ * minimum over the partition's tenants, because that minimum needs every tenant's
+ * database opened at start and a tenant that was never opened is invisible to it.
+ * The checkpoint is moved (at most every `checkpointIntervalMs`, and on stop) only
+ * after the tenant databases written since the last move were checkpointed to their
+ * main files (their `synchronous=NORMAL` commits are then durable), and never past the
+ * first unapplied event of a parked tenant. So resuming there loses nothing, and the
+ * events between the checkpoint and the log end that tenants already have are skipped
+ * by the per-tenant offset.
+ *
+ * Batching: a delivered batch is grouped by tenant (per-tenant order kept; tenants are
+ * independent) and each tenant's events are applied in one transaction. Each event
+ * runs in a SAVEPOINT, and each plan in a nested one, so a rejected plan rolls back
+ * alone and its failure is recorded while the others in the batch commit.
+ *
+ * Failures, and who they stop:
+ * - An undecodable payload, or an event whose tenant differs from its log key, or a
+ *   tenant key that is not a valid tenant id, is recorded in `meta.sqlite`
+ *   (`bad_events`) with the reason; the tenant (if valid) moves past it. Nobody stops.
+ * - A tenant whose database cannot be opened, whose schema change fails, whose schema
+ *   version is unknown, or whose write fails for a reason that is not a decision
+ *   (I/O, corruption) is parked: reads and `waitFor` of it throw `tenant-unavailable`
+ *   with the reason, its later events are held (the checkpoint stays before them, so
+ *   a restart retries), and every other tenant goes on.
+ * - Only a failure of `meta.sqlite` itself stops the subscription (`done` rejects).
+ *
+ * Schema changes: a `SchemaChange` event is recorded in `meta.sqlite` (its lock JSON
+ * lets a replay rebuild the model). A tenant's database is brought to a schema
+ * version (indexes, unique indexes, full-text tables) when it applies an event of
+ * that tenant carrying the version — not when it is merely opened, because when a
+ * tenant is opened depends on timing, and the canonical dump after a replay must not
+ * (contract 8).
+ */
+
+import { fromBinary } from "@bufbuild/protobuf";
+import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import type { ApplyProgress } from "../engine.ts";
+import { encodeOutcome } from "../store/outcome-codec.ts";
+import type { Store } from "../store/store.ts";
+import { StoreError } from "../store/store-error.ts";
+import type { TenantDb, TenantState } from "../store/tenant-db.ts";
+import { validateTenantId } from "../store/tenant-id.ts";
+import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
+import { executePlan } from "./plan-executor.ts";
+import { PlanRejection } from "./plan-rejection.ts";
+
+/**
+ * The log key the server should append `SchemaChange` events under: not a valid tenant
+ * id (so no tenant's events share it), and not empty (the embedded log refuses an
+ * empty key). Any SchemaChange under a key that is not a tenant id is treated alike.
+ */
+export const SCHEMA_LOG_KEY = "#schema";
+
+/** Default entries per delivered batch. */
+export const DEFAULT_APPLY_BATCH = 512;
+/** Default interval between checkpoint moves. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1_000;
+
+/** Options of {@link Applier}. */
+export interface ApplierOptions {
+  readonly wal: Wal;
+  readonly store: Store;
+  /** Entries per delivered batch (default {@link DEFAULT_APPLY_BATCH}). */
+  readonly maxBatch?: number;
+  /** Least time between checkpoint moves (default {@link DEFAULT_CHECKPOINT_INTERVAL_MS}; 0 = every batch). */
+  readonly checkpointIntervalMs?: number;
+}
+
+/** A tenant that stopped applying, and why. */
+export interface ParkedTenant {
+  readonly tenant: string;
+  /** The first event it did not apply. */
+  readonly position: WalPosition;
+  readonly error: StoreError;
+}
+
+/** Counters since start. */
+export interface ApplierStats {
+  /** Plans applied (committed or rejected with a recorded outcome). */
+  readonly plans: number;
+  /** Of those, rejected by a decision. */
+  readonly rejected: number;
+  /** Plans whose idempotency key was already recorded (no-ops). */
+  readonly duplicates: number;
+  /** Events skipped because their tenant had applied them already. */
+  readonly skipped: number;
+  /** Entries recorded as bad events. */
+  readonly bad: number;
+}
+
+type Item =
+  | { readonly entry: WalEntry; readonly event: WalEvent }
+  | { readonly entry: WalEntry; readonly bad: string };
+
+interface Waiter {
+  readonly position: WalPosition;
+  readonly resolve: (reached: boolean) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** Applies the WAL to the store and tracks progress. `start` it; `stop` it before closing the store. */
+export class Applier implements ApplyProgress {
+  readonly #wal: Wal;
+  readonly #store: Store;
+  readonly #maxBatch: number;
+  readonly #checkpointIntervalMs: number;
+  #subscription: WalSubscription | undefined;
+  /** Partitions this applier was given, with the next offset it will process. */
+  readonly #processed = new Map<number, number>();
+  readonly #parked = new Map<string, ParkedTenant>();
+  /** Tenant databases written since the last checkpoint move. */
+  readonly #dirty = new Set<TenantDb>();
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #lastFlush = 0;
+  #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0 };
+
+  constructor(options: ApplierOptions) {
+    this.#wal = options.wal;
+    this.#store = options.store;
+    this.#maxBatch = options.maxBatch ?? DEFAULT_APPLY_BATCH;
+    this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  }
+
+  /** Subscribes to the log. A second call does nothing. */
+  start(): void {
+    if (this.#subscription) return;
+    this.#lastFlush = Date.now();
+    this.#subscription = this.#wal.subscribe({
+      startOffset: (partition) => {
+        const offset = this.#store.meta.checkpoint(partition) ?? 0;
+        this.#processed.set(partition, offset);
+        return offset;
+      },
+      handler: async (entries) => {
+        this.applyBatch(entries);
+        if (Date.now() - this.#lastFlush >= this.#checkpointIntervalMs) this.flush();
+      },
+      maxBatch: this.#maxBatch,
+    });
+  }
+
+  /** Settles when the subscription ends (rejects if the applier itself failed). */
+  get done(): Promise<void> {
+    return this.#subscription?.done ?? Promise.resolve();
+  }
+
+  /** Stops consuming, moves the checkpoint, and resolves pending waits with `false`. */
+  async stop(): Promise<void> {
+    const sub = this.#subscription;
+    if (sub) await sub.stop();
+    this.flush();
+    for (const set of this.#waiters.values()) {
+      for (const w of set) {
+        clearTimeout(w.timer);
+        w.resolve(false);
+      }
+    }
+    this.#waiters.clear();
+  }
+
+  /** Counters since start. */
+  get stats(): ApplierStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * The next offset this applier will process in `partition` (every event below it was
+   * applied, skipped, recorded as bad or held for a parked tenant); 0 if not assigned.
+   */
+  processedOffset(partition: number): number {
+    return this.#processed.get(partition) ?? 0;
+  }
+
+  /** Tenants that stopped applying, with the reason. */
+  parkedTenants(): ParkedTenant[] {
+    return [...this.#parked.values()];
+  }
+
+  /**
+   * Applies consecutive entries of one partition (what the subscription delivers).
+   * Public so benchmarks and tests can drive the applier without a subscription.
+   * Runs synchronously: no read can observe a half-applied batch.
+   */
+  applyBatch(entries: readonly WalEntry[]): void {
+    const byTenant = new Map<string, Item[]>();
+    for (const entry of entries) {
+      const item = decodeEntry(entry);
+      if ("event" in item && item.event.body.case === "schemaChange") {
+        const change = item.event.body.value;
+        this.#store.meta.recordSchema({
+          version: change.version,
+          fingerprint: change.fingerprint,
+          lockJson: change.lockJson,
+        });
+        this.#store.noteSchemaVersion(change.version);
+        // Logged under a key that is no tenant id (such as SCHEMA_LOG_KEY), it announces
+        // the version to everyone; tenants adopt it with their next event of that version.
+        if (!isTenantId(entry.tenant)) continue;
+      }
+      if ("bad" in item) this.#recordBad(entry, item.bad);
+      const list = byTenant.get(entry.tenant);
+      if (list) list.push(item);
+      else byTenant.set(entry.tenant, [item]);
+    }
+    for (const [tenant, items] of byTenant) this.#applyTenant(tenant, items);
+    for (const entry of entries) {
+      const { partition, offset } = entry.position;
+      if ((this.#processed.get(partition) ?? 0) < offset + 1)
+        this.#processed.set(partition, offset + 1);
+    }
+  }
+
+  /**
+   * Makes the written tenant databases durable and moves each partition's checkpoint
+   * to what was processed (held back before parked tenants' first unapplied events).
+   */
+  flush(): void {
+    for (const db of this.#dirty) {
+      if (!db.isOpen) continue; // closing checkpointed it already
+      // Another connection reading the file (an operator's sqlite3 shell) can keep a
+      // checkpoint from finishing; then leave the resume point where it is and try
+      // again at the next flush.
+      try {
+        const [result] = db.db.pragma("wal_checkpoint(PASSIVE)") as { busy: bigint | number }[];
+        if (result === undefined || Number(result.busy) !== 0) return;
+      } catch {
+        return;
+      }
+    }
+    this.#dirty.clear();
+    const offsets = new Map<number, number>();
+    for (const [partition, next] of this.#processed) {
+      let offset = next;
+      for (const p of this.#parked.values()) {
+        if (p.position.partition === partition) offset = Math.min(offset, p.position.offset);
+      }
+      offsets.set(partition, offset);
+    }
+    if (offsets.size > 0) this.#store.meta.setCheckpoints(offsets);
+    this.#lastFlush = Date.now();
+  }
+
+  async waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean> {
+    const id = validateTenantId(tenant);
+    const down = this.#store.unavailable(id);
+    if (down) throw down;
+    if (this.#reached(id, position)) return true;
+    if (timeoutMs <= 0) return false;
+    return new Promise<boolean>((resolve, reject) => {
+      let set = this.#waiters.get(id);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(id, set);
+      }
+      const waiters = set;
+      const waiter: Waiter = {
+        position,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          waiters.delete(waiter);
+          if (waiters.size === 0) this.#waiters.delete(id);
+          resolve(false);
+        }, timeoutMs),
+      };
+      waiters.add(waiter);
+    });
+  }
+
+  async caughtUp(): Promise<boolean> {
+    if (this.#processed.size === 0) return false;
+    for (const [partition, next] of this.#processed) {
+      if (next < (await this.#wal.endOffset(partition))) return false;
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ applying
+
+  #applyTenant(tenantKey: string, items: readonly Item[]): void {
+    let tenant: string;
+    try {
+      tenant = validateTenantId(tenantKey);
+    } catch (err) {
+      for (const item of items) {
+        if (!("bad" in item))
+          this.#recordBad(item.entry, `the log key is not a valid tenant id: ${message(err)}`);
+      }
+      return;
+    }
+    if (this.#parked.has(tenant)) return;
+    const first = items[0]!.entry.position;
+    let db: TenantDb;
+    try {
+      db = this.#store.tenant(tenant, true)!;
+    } catch (err) {
+      this.#park(tenant, first, err);
+      return;
+    }
+    const start = db.state;
+    const todo = items.filter((it) => !isApplied(start, it.entry.position));
+    this.#stats.skipped += items.length - todo.length;
+    if (todo.length === 0) return;
+
+    const sql = db.db;
+    let state = start;
+    let stoppedAt: { position: WalPosition; error: unknown } | undefined;
+    try {
+      sql.exec("BEGIN IMMEDIATE");
+      for (const item of todo) {
+        try {
+          state = this.#applyItem(db, item, state);
+        } catch (error) {
+          stoppedAt = { position: item.entry.position, error };
+          break;
+        }
+      }
+      if (state !== start) db.writeState(state);
+      sql.exec("COMMIT");
+    } catch (err) {
+      if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
+      if (sql.open) db.reloadSchemaObjects();
+      this.#park(tenant, todo[0]!.entry.position, err);
+      return;
+    }
+    db.commitState(state);
+    this.#dirty.add(db);
+    this.#notify(tenant, state);
+    if (stoppedAt) {
+      db.reloadSchemaObjects();
+      this.#park(tenant, stoppedAt.position, stoppedAt.error);
+    }
+  }
+
+  /** Applies one event in its own savepoint; returns the tenant's state after it. */
+  #applyItem(db: TenantDb, item: Item, state: TenantState): TenantState {
+    const pos = item.entry.position;
+    if ("bad" in item)
+      return {
+        partition: pos.partition,
+        appliedOffset: pos.offset + 1,
+        schemaVersion: state.schemaVersion,
+      };
+    const event = item.event;
+    db.stmt("SAVEPOINT event").run();
+    try {
+      let version = state.schemaVersion;
+      const wanted =
+        event.body.case === "schemaChange" ? event.body.value.version : event.schemaVersion;
+      this.#store.noteSchemaVersion(wanted);
+      if (wanted > version) {
+        db.migrateTo(this.#model(wanted));
+        version = wanted;
+      }
+      if (event.body.case === "plan") this.#applyPlan(db, event, pos);
+      db.stmt("RELEASE event").run();
+      return { partition: pos.partition, appliedOffset: pos.offset + 1, schemaVersion: version };
+    } catch (err) {
+      db.stmt("ROLLBACK TO event").run();
+      db.stmt("RELEASE event").run();
+      throw err;
+    }
+  }
+
+  #applyPlan(db: TenantDb, event: WalEvent, pos: WalPosition): void {
+    if (event.body.case !== "plan") return;
+    const key = event.idempotencyKey;
+    if (key !== "" && db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)) {
+      this.#stats.duplicates++;
+      return;
+    }
+    const schema = this.#model(event.schemaVersion);
+    let results: ReturnType<typeof executePlan> = [];
+    let failure: PlanRejection["failure"] | undefined;
+    db.stmt("SAVEPOINT plan").run();
+    try {
+      results = executePlan(
+        { db, schema, actor: event.actor, nowMicros: ingressMicros(event) },
+        event.body.value,
+      );
+      db.stmt("RELEASE plan").run();
+    } catch (err) {
+      db.stmt("ROLLBACK TO plan").run();
+      db.stmt("RELEASE plan").run();
+      if (!(err instanceof PlanRejection)) throw err;
+      failure = err.failure;
+      this.#stats.rejected++;
+    }
+    this.#stats.plans++;
+    // A plan logged without a key has nowhere to keep its outcome (the API always sets one).
+    if (key === "") return;
+    db.stmt(
+      "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
+    ).run(key, pos.partition, pos.offset, event.schemaVersion, encodeOutcome(results, failure));
+  }
+
+  #model(version: number) {
+    const model = this.#store.model(version);
+    if (!model) {
+      throw new StoreError(
+        "tenant-unavailable",
+        `Schema version ${version} is unknown: the server has not registered it and the log holds no SchemaChange for it.`,
+      );
+    }
+    return model;
+  }
+
+  // ------------------------------------------------------------------ failures and progress
+
+  #recordBad(entry: WalEntry, reason: string): void {
+    this.#stats.bad++;
+    this.#store.meta.recordBadEvent({
+      partition: entry.position.partition,
+      offset: entry.position.offset,
+      tenant: entry.tenant,
+      error: reason,
+    });
+  }
+
+  #park(tenant: string, position: WalPosition, err: unknown): void {
+    const error = new StoreError(
+      "tenant-unavailable",
+      `Tenant ${JSON.stringify(tenant)} stopped applying the log at ${position.partition}:${position.offset}: ${message(err)}`,
+      { cause: err },
+    );
+    this.#parked.set(tenant, { tenant, position, error });
+    this.#store.markUnavailable(tenant, error);
+    const set = this.#waiters.get(tenant);
+    if (!set) return;
+    this.#waiters.delete(tenant);
+    for (const w of set) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+  }
+
+  #reached(tenant: string, position: WalPosition): boolean {
+    const db = this.#store.tenant(tenant, false);
+    return db !== undefined && isApplied(db.state, position);
+  }
+
+  #notify(tenant: string, state: TenantState): void {
+    const set = this.#waiters.get(tenant);
+    if (!set) return;
+    for (const w of set) {
+      if (!isApplied(state, w.position)) continue;
+      clearTimeout(w.timer);
+      set.delete(w);
+      w.resolve(true);
+    }
+    if (set.size === 0) this.#waiters.delete(tenant);
+  }
+}
+
+function isTenantId(key: string): boolean {
+  try {
+    validateTenantId(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a tenant in `state` has applied the event at `position`. */
+function isApplied(state: TenantState, position: WalPosition): boolean {
+  return state.partition === position.partition && position.offset < state.appliedOffset;
+}
+
+function decodeEntry(entry: WalEntry): Item {
+  let event: WalEvent;
+  try {
+    event = fromBinary(WalEventSchema, entry.payload);
+  } catch (err) {
+    return { entry, bad: `the payload is not a WalEvent: ${message(err)}` };
+  }
+  if (event.tenant !== entry.tenant) {
+    return {
+      entry,
+      bad: `the event names tenant ${JSON.stringify(event.tenant)} but is logged under ${JSON.stringify(entry.tenant)}`,
+    };
+  }
+  switch (event.body.case) {
+    case "plan":
+      if (event.schemaVersion === 0) return { entry, bad: "the plan has no schema version" };
+      return { entry, event };
+    case "schemaChange":
+      if (event.body.value.version === 0) return { entry, bad: "the schema change has no version" };
+      return { entry, event };
+    default:
+      return { entry, bad: "the event has neither a plan nor a schema change" };
+  }
+}
+
+/** The event's ingress time in microseconds (sub-microsecond nanos are dropped). */
+function ingressMicros(event: WalEvent): bigint {
+  const t = event.ingressTime;
+  if (!t) return 0n;
+  return t.seconds * 1_000_000n + BigInt(Math.floor(t.nanos / 1000));
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,16 @@
+/**
+ * The applier: consumes the WAL and writes tenant databases, deterministically and
+ * idempotently (DESIGN.md contracts 4, 6, 8).
+ */
+
+export {
+  Applier,
+  type ApplierOptions,
+  type ApplierStats,
+  DEFAULT_APPLY_BATCH,
+  DEFAULT_CHECKPOINT_INTERVAL_MS,
+  type ParkedTenant,
+  SCHEMA_LOG_KEY,
+} from "./applier.ts";
+export { executePlan, type PlanContext } from "./plan-executor.ts";
+export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";

@@ -1,0 +1,53 @@
+/**
+ * The per-tenant SQLite store: tenant ids and files, the open-handle LRU, the
+ * `TenantReader` implementation, value and payload codecs, and the canonical dump.
+ * The applier (`server/apply`) is the only writer.
+ */
+
+export { canonicalDump } from "./canonical-dump.ts";
+export {
+  isRawNumber,
+  type JsonValue,
+  type Payload,
+  parseLossless,
+  parsePayload,
+  type RawNumber,
+  rawNumber,
+  serializePayload,
+  stringifyJson,
+} from "./lossless-json.ts";
+export { type BadEvent, MetaDb, type RecordedSchema } from "./meta-db.ts";
+export {
+  type CompiledNodeQuery,
+  compileNodeQuery,
+  MAX_IN_VALUES,
+  type NodeQuery,
+  nextPrefix,
+} from "./node-query.ts";
+export { decodeOutcome, encodeOutcome } from "./outcome-codec.ts";
+export { edgeFromRow, NODE_COLUMNS, type NodeRow, nodeFromRow } from "./row-codec.ts";
+export {
+  DEFAULT_MAX_OPEN_TENANTS,
+  openStore,
+  type SchemaLookup,
+  Store,
+  type StoreOptions,
+} from "./store.ts";
+export { StoreError, type StoreErrorCode } from "./store-error.ts";
+export { createTenantReader, READ_LIMITS, type ReadLimits } from "./store-reader.ts";
+export { TenantDb, type TenantState } from "./tenant-db.ts";
+export {
+  MAX_TENANT_ID_LENGTH,
+  tenantFileName,
+  tenantIdFromFileName,
+  validateTenantId,
+} from "./tenant-id.ts";
+export {
+  decodeValue,
+  encodeValue,
+  type FieldPlace,
+  microsToTimestamp,
+  type SqlScalar,
+  sqlValueOf,
+  timestampToMicros,
+} from "./value-codec.ts";

@@ -1,0 +1,87 @@
+/**
+ * JSON without float64 round trips (DESIGN.md contract 2: int64 values are lossless
+ * end to end). Parsing keeps every number as its source text, via the reviver's
+ * `context.source` (Node 22+), wrapped with `JSON.rawJSON`; `JSON.stringify` writes such
+ * a value back verbatim. So `9223372036854775807` stays that integer instead of
+ * becoming 9223372036854776000, and a stored payload re-serializes to the same bytes.
+ * Numbers become JS numbers or bigints only at the edge, once the field's kind says
+ * which (`value-codec.ts`).
+ */
+
+/** A number kept as its JSON source text. */
+export interface RawNumber {
+  readonly rawJSON: string;
+}
+
+/** A parsed JSON value whose numbers are {@link RawNumber}s. */
+export type JsonValue = null | boolean | string | RawNumber | readonly JsonValue[] | JsonObject;
+
+/** A parsed JSON object. */
+export interface JsonObject {
+  readonly [key: string]: JsonValue;
+}
+
+/** The parts of `JSON` that TypeScript's lib does not describe yet (ES2025+). */
+interface JsonWithRaw {
+  rawJSON(text: string): RawNumber;
+  isRawJSON(value: unknown): boolean;
+}
+
+const RAW = JSON as unknown as JsonWithRaw;
+
+/** Parses JSON text keeping numbers exact; throws a SyntaxError on invalid text. */
+export function parseLossless(text: string): JsonValue {
+  return JSON.parse(text, reviveNumbers) as JsonValue;
+}
+
+/** Serializes a value; raw numbers are written exactly as they were read. */
+export function stringifyJson(value: JsonValue): string {
+  return JSON.stringify(value);
+}
+
+/** A raw number from its JSON text (which must be a valid JSON number). */
+export function rawNumber(text: string): RawNumber {
+  return RAW.rawJSON(text);
+}
+
+/** Whether a parsed value is a number. */
+export function isRawNumber(value: JsonValue | undefined): value is RawNumber {
+  return typeof value === "object" && value !== null && RAW.isRawJSON(value);
+}
+
+/** Whether a raw number is an integer literal (no fraction, no exponent). */
+export function isIntegerText(raw: RawNumber): boolean {
+  return /^-?(0|[1-9][0-9]*)$/.test(raw.rawJSON);
+}
+
+function reviveNumbers(
+  _key: string,
+  value: unknown,
+  context?: { readonly source?: string },
+): unknown {
+  if (typeof value === "number" && context?.source !== undefined)
+    return RAW.rawJSON(context.source);
+  return value;
+}
+
+/** A node payload or edge props: stored JSON values by field id. */
+export type Payload = Map<number, JsonValue>;
+
+/** Parses a stored payload (a JSON object keyed by field id). */
+export function parsePayload(text: string): Payload {
+  const parsed = parseLossless(text);
+  const out: Payload = new Map();
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || isRawNumber(parsed))
+    return out;
+  for (const [key, v] of Object.entries(parsed as JsonObject)) out.set(Number(key), v);
+  return out;
+}
+
+/**
+ * The stored text of a payload: keys in ascending field id order, no whitespace, so
+ * equal payloads are equal bytes (replay gives byte-identical databases).
+ */
+export function serializePayload(payload: ReadonlyMap<number, JsonValue>): string {
+  const keys = [...payload.keys()].sort((a, b) => a - b);
+  return `{${keys.map((k) => `"${k}":${stringifyJson(payload.get(k)!)}`).join(",")}}`;
+}

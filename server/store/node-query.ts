@@ -1,0 +1,252 @@
+/**
+ * Compiles a node query (filters, order, cursor, limit) to one SQL statement over
+ * `nodes`. Field expressions and the `type_id = <literal>` term are spelled exactly
+ * as in the partial expression indexes (`codegen/sql`), so SQLite uses those indexes.
+ * Ids in the SQL text come from the schema model; every request value is bound.
+ *
+ * Comparisons are typed by the field's kind because values are bound as the SQL type
+ * `json_extract` returns for that kind: ints, timestamps (microseconds) and enums
+ * (numbers) compare as integers, floats as numbers, strings by code point (UTF-8
+ * bytes). Which operators each kind takes:
+ *
+ * - string: EQ NE LT LTE GT GTE IN, CONTAINS (substring), PREFIX
+ * - int, float, timestamp, enum: EQ NE LT LTE GT GTE IN
+ * - bool, bytes, ref: EQ NE IN
+ * - list<T> (T not json): CONTAINS (an element equals the value)
+ * - json: none
+ *
+ * EQ / NE with a `null_value` test whether the field is unset / set. NE otherwise
+ * also matches nodes where the field is unset. Field id 0 is the node id (a string).
+ */
+
+import { fieldJsonPath, nodeFieldExpr, nodeIndexName } from "../../codegen/sql/index.ts";
+import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Value } from "../../generated/entdb/v1/values_pb.js";
+import type { ElementType, FieldType, NodeType, Schema } from "../../schema/model.ts";
+import { decodeNodeCursor } from "./page-cursor.ts";
+import { NODE_COLUMNS } from "./row-codec.ts";
+import { StoreError } from "./store-error.ts";
+import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
+
+/** What a node query asks for. */
+export interface NodeQuery {
+  readonly filters: readonly Filter[];
+  readonly orderBy?: OrderBy;
+  /** Page size; already clamped by the caller. */
+  readonly limit: number;
+  readonly cursor: string;
+}
+
+/** A compiled query: run `sql` with `params`; it returns up to `limit + 1` rows. */
+export interface CompiledNodeQuery {
+  readonly sql: string;
+  readonly params: readonly SqlScalar[];
+  /** The ordering field (0 = node id). */
+  readonly orderField: number;
+  readonly descending: boolean;
+}
+
+/** Most values an IN filter may list. */
+export const MAX_IN_VALUES = 1_000;
+
+const ORDERABLE = new Set(["string", "int", "float", "bool", "timestamp", "enum", "ref"]);
+const RANGE_KINDS = new Set(["string", "int", "float", "timestamp", "enum"]);
+
+/**
+ * Compiles `query` over nodes of `type`; throws `invalid-argument` naming the field on
+ * misuse. `hasIndex` says which indexes the tenant's file has: when the results are
+ * ordered by a field with its own index and no other field is filtered, the query
+ * names that index (`INDEXED BY`), because SQLite's planner would otherwise read all
+ * nodes of the type through `nodes_by_type` and sort them, even for a page of ten.
+ */
+export function compileNodeQuery(
+  schema: Schema,
+  type: NodeType,
+  query: NodeQuery,
+  hasIndex: (name: string) => boolean = () => false,
+): CompiledNodeQuery {
+  const where: string[] = [`type_id = ${type.id}`];
+  const params: SqlScalar[] = [];
+  for (const filter of query.filters) {
+    const c = compileFilter(schema, type, filter);
+    where.push(c.sql);
+    params.push(...c.params);
+  }
+
+  const orderField = query.orderBy?.fieldId ?? 0;
+  const descending = query.orderBy?.descending ?? false;
+  let keyExpr: string | undefined;
+  if (orderField !== 0) {
+    const field = type.fields.find((f) => f.id === orderField);
+    if (!field) throw noField(type, orderField);
+    if (!ORDERABLE.has(field.type.kind)) {
+      throw invalid(
+        orderField,
+        `Field ${orderField} of type ${type.id} is a ${field.type.kind} field; results cannot be ordered by it.`,
+      );
+    }
+    keyExpr = nodeFieldExpr(orderField);
+  }
+
+  if (query.cursor !== "") {
+    const c = decodeNodeCursor(query.cursor, { typeId: type.id, orderField, descending });
+    const cmp = descending ? "<" : ">";
+    if (keyExpr === undefined) {
+      where.push(`id ${cmp} ?`);
+      params.push(c.lastId);
+    } else if (c.key === null) {
+      // NULLs sort first ascending and last descending.
+      where.push(
+        descending
+          ? `(${keyExpr} IS NULL AND id < ?)`
+          : `((${keyExpr} IS NULL AND id > ?) OR ${keyExpr} IS NOT NULL)`,
+      );
+      params.push(c.lastId);
+    } else {
+      // Written as a range plus a tiebreak so the index seeks to the cursor.
+      const range = `${keyExpr} ${cmp}= ? AND (${keyExpr} ${cmp} ? OR id ${cmp} ?)`;
+      where.push(descending ? `((${range}) OR ${keyExpr} IS NULL)` : `(${range})`);
+      params.push(c.key, c.key, c.lastId);
+    }
+  }
+
+  const dir = descending ? "DESC" : "ASC";
+  const order = keyExpr === undefined ? `id ${dir}` : `${keyExpr} ${dir}, id ${dir}`;
+  const select = keyExpr === undefined ? NODE_COLUMNS : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
+  const orderIndex = orderField === 0 ? undefined : nodeIndexName(type.id, [orderField]);
+  const useOrderIndex =
+    orderIndex !== undefined &&
+    hasIndex(orderIndex) &&
+    query.filters.every((f) => f.fieldId === orderField);
+  const from = useOrderIndex ? `nodes INDEXED BY ${orderIndex}` : "nodes";
+  const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ?`;
+  params.push(BigInt(query.limit + 1));
+  return { sql, params, orderField, descending };
+}
+
+function compileFilter(
+  schema: Schema,
+  type: NodeType,
+  filter: Filter,
+): { sql: string; params: SqlScalar[] } {
+  const fieldId = filter.fieldId;
+  let fieldType: FieldType;
+  let expr: string;
+  if (fieldId === 0) {
+    fieldType = { kind: "string" };
+    expr = "id";
+  } else {
+    const field = type.fields.find((f) => f.id === fieldId);
+    if (!field) throw noField(type, fieldId);
+    fieldType = field.type;
+    expr = nodeFieldExpr(fieldId);
+  }
+  const kind = fieldType.kind;
+  const opName = FilterOp[filter.op] ?? String(filter.op);
+  const refuse = () =>
+    invalid(
+      fieldId,
+      `Filter ${opName} does not apply to field ${fieldId} of type ${type.id}, a ${kind} field.`,
+    );
+  const place = { owner: `type ${type.id}`, fieldId };
+  const one = (): Value => {
+    if (filter.values.length !== 1) {
+      throw invalid(
+        fieldId,
+        `Filter ${opName} on field ${fieldId} takes exactly one value, got ${filter.values.length}.`,
+      );
+    }
+    return filter.values[0]!;
+  };
+  const bind = (t: FieldType | ElementType, v: Value): SqlScalar => {
+    const json = encodeValue(schema, t as FieldType, v, place);
+    if (json === null)
+      throw invalid(fieldId, `Filter ${opName} on field ${fieldId} cannot take a null value.`);
+    return sqlValueOf(json);
+  };
+
+  if (kind === "list") {
+    const element = (fieldType as { element: ElementType }).element;
+    if (filter.op !== FilterOp.CONTAINS || element.kind === "json") throw refuse();
+    return {
+      sql: `EXISTS (SELECT 1 FROM json_each(nodes.payload, '${fieldJsonPath(fieldId)}') WHERE json_each.value = ?)`,
+      params: [bind(element, one())],
+    };
+  }
+  if (kind === "json") throw refuse();
+
+  switch (filter.op) {
+    case FilterOp.EQ:
+    case FilterOp.NE: {
+      const v = one();
+      const eq = filter.op === FilterOp.EQ;
+      if (v.kind.case === "nullValue")
+        return { sql: `${expr} IS ${eq ? "" : "NOT "}NULL`, params: [] };
+      return { sql: eq ? `${expr} = ?` : `${expr} IS NOT ?`, params: [bind(fieldType, v)] };
+    }
+    case FilterOp.LT:
+    case FilterOp.LTE:
+    case FilterOp.GT:
+    case FilterOp.GTE: {
+      if (!RANGE_KINDS.has(kind)) throw refuse();
+      const sym = {
+        [FilterOp.LT]: "<",
+        [FilterOp.LTE]: "<=",
+        [FilterOp.GT]: ">",
+        [FilterOp.GTE]: ">=",
+      }[filter.op];
+      return { sql: `${expr} ${sym} ?`, params: [bind(fieldType, one())] };
+    }
+    case FilterOp.IN: {
+      if (filter.values.length === 0)
+        throw invalid(fieldId, `Filter IN on field ${fieldId} needs at least one value.`);
+      if (filter.values.length > MAX_IN_VALUES) {
+        throw invalid(
+          fieldId,
+          `Filter IN on field ${fieldId} lists ${filter.values.length} values; the limit is ${MAX_IN_VALUES}.`,
+        );
+      }
+      const params = filter.values.map((v) => bind(fieldType, v));
+      return { sql: `${expr} IN (${params.map(() => "?").join(", ")})`, params };
+    }
+    case FilterOp.CONTAINS:
+      if (kind !== "string") throw refuse();
+      return { sql: `instr(${expr}, ?) > 0`, params: [bind(fieldType, one())] };
+    case FilterOp.PREFIX: {
+      if (kind !== "string") throw refuse();
+      const prefix = bind(fieldType, one()) as string;
+      if (prefix === "") return { sql: `${expr} IS NOT NULL`, params: [] };
+      // A range on the code point order, so the index is used: [prefix, next(prefix)).
+      const upper = nextPrefix(prefix);
+      if (upper === undefined) return { sql: `${expr} >= ?`, params: [prefix] };
+      return { sql: `${expr} >= ? AND ${expr} < ?`, params: [prefix, upper] };
+    }
+    default:
+      throw invalid(fieldId, `Filter on field ${fieldId} has no operator (op ${filter.op}).`);
+  }
+}
+
+/**
+ * The smallest string greater than every string starting with `prefix` in code point
+ * order (which is SQLite's BINARY order of UTF-8): the prefix with its last code point
+ * incremented, skipping surrogates; `undefined` if every code point is the maximum.
+ */
+export function nextPrefix(prefix: string): string | undefined {
+  const cps = [...prefix].map((c) => c.codePointAt(0)!);
+  while (cps.length > 0) {
+    const last = cps.pop()!;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return String.fromCodePoint(...cps, next);
+    }
+  }
+  return undefined;
+}
+
+function noField(type: NodeType, fieldId: number): StoreError {
+  return invalid(fieldId, `Type ${type.id} has no field ${fieldId}.`);
+}
+
+function invalid(fieldId: number, message: string): StoreError {
+  return new StoreError("invalid-argument", message, { fieldId });
+}

@@ -1,0 +1,127 @@
+/**
+ * Opaque page cursors: base64url of a small JSON object holding the last item's sort
+ * key and id, plus what the cursor was made for, so a cursor from another query
+ * fails clearly instead of returning a wrong page. Keyset paging on (key, id) is
+ * stable under concurrent writes: rows inserted between two pages appear in a later
+ * page if they sort after the cursor, and no row is skipped or repeated.
+ */
+
+import { StoreError } from "./store-error.ts";
+import type { SqlScalar } from "./value-codec.ts";
+
+/** Where a node query stopped. */
+export interface NodeCursor {
+  readonly typeId: number;
+  /** The ordering field (0 = node id). */
+  readonly orderField: number;
+  readonly descending: boolean;
+  /** The last item's sort key (absent when ordering by id). */
+  readonly key: SqlScalar;
+  readonly lastId: string;
+}
+
+/** Where an edge listing stopped. */
+export interface EdgeCursor {
+  readonly edgeTypeId: number;
+  readonly nodeId: string;
+  /** 1 out, 2 in (the `Direction` numbers). */
+  readonly direction: number;
+  /** The last edge's other end. */
+  readonly lastOtherId: string;
+}
+
+type KeyJson = ["n"] | ["i", string] | ["r", number] | ["s", string];
+
+/** Encodes a node cursor. */
+export function encodeNodeCursor(c: NodeCursor): string {
+  return encode({
+    t: c.typeId,
+    o: c.orderField,
+    d: c.descending ? 1 : 0,
+    k: keyToJson(c.key),
+    i: c.lastId,
+  });
+}
+
+/** Decodes a node cursor made for the same type and ordering; throws `invalid-argument` otherwise. */
+export function decodeNodeCursor(
+  cursor: string,
+  expect: { readonly typeId: number; readonly orderField: number; readonly descending: boolean },
+): NodeCursor {
+  const o = decode(cursor);
+  const key = keyFromJson(o["k"]);
+  if (
+    o["t"] !== expect.typeId ||
+    o["o"] !== expect.orderField ||
+    o["d"] !== (expect.descending ? 1 : 0) ||
+    typeof o["i"] !== "string" ||
+    key === undefined
+  ) {
+    throw bad("it was made for another query (type or order differ)");
+  }
+  return { ...expect, key: key.value, lastId: o["i"] };
+}
+
+/** Encodes an edge cursor. */
+export function encodeEdgeCursor(c: EdgeCursor): string {
+  return encode({ e: c.edgeTypeId, n: c.nodeId, r: c.direction, a: c.lastOtherId });
+}
+
+/** Decodes an edge cursor made for the same listing; throws `invalid-argument` otherwise. */
+export function decodeEdgeCursor(
+  cursor: string,
+  expect: { readonly edgeTypeId: number; readonly nodeId: string; readonly direction: number },
+): EdgeCursor {
+  const o = decode(cursor);
+  if (
+    o["e"] !== expect.edgeTypeId ||
+    o["n"] !== expect.nodeId ||
+    o["r"] !== expect.direction ||
+    typeof o["a"] !== "string"
+  ) {
+    throw bad("it was made for another listing (edge type, node or direction differ)");
+  }
+  return { ...expect, lastOtherId: o["a"] };
+}
+
+function encode(obj: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(obj), "utf8").toString("base64url");
+}
+
+function decode(cursor: string): Record<string, unknown> {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad("it is not base64url");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw bad("it does not decode");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw bad("it does not decode");
+  return parsed as Record<string, unknown>;
+}
+
+function keyToJson(key: SqlScalar): KeyJson {
+  if (key === null) return ["n"];
+  if (typeof key === "bigint") return ["i", key.toString()];
+  if (typeof key === "number") return ["r", key];
+  return ["s", key];
+}
+
+function keyFromJson(json: unknown): { value: SqlScalar } | undefined {
+  if (!Array.isArray(json)) return undefined;
+  const [tag, v] = json as unknown[];
+  if (tag === "n") return { value: null };
+  if (tag === "i" && typeof v === "string" && /^-?[0-9]{1,19}$/.test(v))
+    return { value: BigInt(v) };
+  if (tag === "r" && typeof v === "number") return { value: v };
+  if (tag === "s" && typeof v === "string") return { value: v };
+  return undefined;
+}
+
+function bad(why: string): StoreError {
+  return new StoreError(
+    "invalid-argument",
+    `The cursor is not valid for this request: ${why}. Start again without a cursor.`,
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * Rows of `nodes` and `edges` → `entdb.v1.Node` / `Edge` messages. Fields are decoded
+ * by the kinds of the given model; stored fields the model does not have (removed
+ * fields, whose ids are reserved) are left out, which is what removing a field means.
+ */
+
+import { create } from "@bufbuild/protobuf";
+import { type Edge, EdgeSchema, type Node, NodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Value } from "../../generated/entdb/v1/values_pb.js";
+import type { Field, Schema } from "../../schema/model.ts";
+import { type JsonValue, parsePayload } from "./lossless-json.ts";
+import { decodeValue, microsToTimestamp } from "./value-codec.ts";
+
+/** The columns every node read selects, in {@link NodeRow} order. */
+export const NODE_COLUMNS = "seq, id, type_id, payload, version, owner, created_at, updated_at";
+
+/** A `nodes` row as better-sqlite3 returns it with safe integers on. */
+export interface NodeRow {
+  readonly seq: bigint;
+  readonly id: string;
+  readonly type_id: bigint;
+  readonly payload: string;
+  readonly version: bigint;
+  readonly owner: string;
+  readonly created_at: bigint;
+  readonly updated_at: bigint;
+}
+
+/** The columns every edge read selects, in {@link EdgeRow} order. */
+export const EDGE_COLUMNS = "edge_type_id, from_id, to_id, props, created_at";
+
+/** An `edges` row. */
+export interface EdgeRow {
+  readonly edge_type_id: bigint;
+  readonly from_id: string;
+  readonly to_id: string;
+  readonly props: string;
+  readonly created_at: bigint;
+}
+
+/** The message for a node row. */
+export function nodeFromRow(model: Schema | undefined, row: NodeRow): Node {
+  const typeId = Number(row.type_id);
+  const type = model?.nodes.find((n) => n.id === typeId);
+  return create(NodeSchema, {
+    id: row.id,
+    typeId,
+    fields: decodeFields(type?.fields ?? [], row.payload, `type ${typeId}`),
+    version: row.version,
+    createdAt: microsToTimestamp(row.created_at),
+    updatedAt: microsToTimestamp(row.updated_at),
+    owner: row.owner,
+  });
+}
+
+/** The message for an edge row. */
+export function edgeFromRow(model: Schema | undefined, row: EdgeRow): Edge {
+  const edgeTypeId = Number(row.edge_type_id);
+  const type = model?.edges.find((e) => e.id === edgeTypeId);
+  return create(EdgeSchema, {
+    edgeTypeId,
+    fromId: row.from_id,
+    toId: row.to_id,
+    props: decodeFields(type?.fields ?? [], row.props, `edge type ${edgeTypeId}`),
+    createdAt: microsToTimestamp(row.created_at),
+  });
+}
+
+function decodeFields(
+  fields: readonly Field[],
+  text: string,
+  owner: string,
+): { [key: number]: Value } {
+  const out: { [key: number]: Value } = {};
+  if (fields.length === 0) return out;
+  const payload = parsePayload(text);
+  for (const field of fields) {
+    const json: JsonValue | undefined = payload.get(field.id);
+    if (json === undefined || json === null) continue;
+    out[field.id] = decodeValue(field.type, json, { owner, fieldId: field.id });
+  }
+  return out;
+}

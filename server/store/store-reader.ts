@@ -1,0 +1,328 @@
+/**
+ * `TenantReader` over the store: reads of committed state, fields decoded by the
+ * newest schema model known. A tenant without a database yet reads as empty; a tenant
+ * marked unavailable throws `tenant-unavailable`. Bounds: {@link READ_LIMITS}; page
+ * sizes and traversal bounds are clamped, a too-long `getNodes` list is rejected.
+ */
+
+import { create } from "@bufbuild/protobuf";
+import { nodeFieldExpr } from "../../codegen/sql/index.ts";
+import type {
+  Edge,
+  Filter,
+  Node,
+  OrderBy,
+  TraversedNode,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import { Direction, TraversedNodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Value } from "../../generated/entdb/v1/values_pb.js";
+import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
+import type { Page, PlanOutcome, TenantReader } from "../engine.ts";
+import { compileNodeQuery } from "./node-query.ts";
+import { decodeOutcome } from "./outcome-codec.ts";
+import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
+import {
+  EDGE_COLUMNS,
+  type EdgeRow,
+  edgeFromRow,
+  NODE_COLUMNS,
+  type NodeRow,
+  nodeFromRow,
+} from "./row-codec.ts";
+import type { Store } from "./store.ts";
+import { StoreError } from "./store-error.ts";
+import type { TenantDb } from "./tenant-db.ts";
+import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
+
+/** Bounds of reads. */
+export interface ReadLimits {
+  /** Page size when the request says 0. */
+  readonly defaultPageSize: number;
+  /** Largest page; larger requests are clamped. */
+  readonly maxPageSize: number;
+  /** Most ids one `getNodes` takes; more is a `too-many` error. */
+  readonly maxGetNodes: number;
+  /** Deepest traversal; deeper requests are clamped. */
+  readonly maxTraverseDepth: number;
+  /** Most nodes one traversal returns; larger requests are clamped. */
+  readonly maxTraverseNodes: number;
+}
+
+/** The default bounds. */
+export const READ_LIMITS: ReadLimits = {
+  defaultPageSize: 100,
+  maxPageSize: 1_000,
+  maxGetNodes: 1_000,
+  maxTraverseDepth: 16,
+  maxTraverseNodes: 10_000,
+};
+
+/** Creates the reader of a store. */
+export function createTenantReader(store: Store, limits: ReadLimits = READ_LIMITS): TenantReader {
+  return new StoreReader(store, limits);
+}
+
+class StoreReader implements TenantReader {
+  readonly #store: Store;
+  readonly #limits: ReadLimits;
+
+  constructor(store: Store, limits: ReadLimits) {
+    this.#store = store;
+    this.#limits = limits;
+  }
+
+  getNode(tenant: string, typeId: number, id: string): Node | undefined {
+    const db = this.#db(tenant);
+    if (!db) return undefined;
+    const row = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
+      | NodeRow
+      | undefined;
+    if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
+    return nodeFromRow(this.#store.readModel(db), row);
+  }
+
+  getNodes(tenant: string, typeId: number, ids: readonly string[]): Node[] {
+    if (ids.length > this.#limits.maxGetNodes) {
+      throw new StoreError(
+        "too-many",
+        `getNodes takes at most ${this.#limits.maxGetNodes} ids per call, got ${ids.length}; split the request.`,
+      );
+    }
+    const db = this.#db(tenant);
+    if (!db) return [];
+    const model = this.#store.readModel(db);
+    const stmt = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`);
+    const out: Node[] = [];
+    const seen = new Set<string>();
+    for (const id of ids) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const row = stmt.get(id) as NodeRow | undefined;
+      if (row && (typeId === 0 || Number(row.type_id) === typeId))
+        out.push(nodeFromRow(model, row));
+    }
+    return out;
+  }
+
+  getNodeByKey(tenant: string, typeId: number, key: ReadonlyMap<number, Value>): Node | undefined {
+    const db = this.#db(tenant);
+    const model = db ? this.#store.readModel(db) : undefined;
+    if (!db || !model) return undefined;
+    const type = requireType(model, typeId);
+    const ids = [...key.keys()].sort((a, b) => a - b);
+    const isKey =
+      (ids.length === 1 && type.fields.some((f) => f.id === ids[0] && f.unique)) ||
+      type.uniques.some((u) => sameSet(u.fieldIds, ids));
+    if (!isKey) {
+      throw new StoreError(
+        "invalid-argument",
+        `Fields [${ids.join(", ")}] of type ${typeId} are not one unique field or all fields of one composite unique.`,
+        ids.length > 0 ? { fieldId: ids[0]! } : undefined,
+      );
+    }
+    const where: string[] = [`type_id = ${typeId}`];
+    const params: SqlScalar[] = [];
+    for (const fieldId of ids) {
+      const field = type.fields.find((f) => f.id === fieldId)!;
+      const json = encodeValue(model, field.type, key.get(fieldId)!, {
+        owner: `type ${typeId}`,
+        fieldId,
+      });
+      if (json === null) return undefined;
+      where.push(`${nodeFieldExpr(fieldId)} = ?`);
+      params.push(sqlValueOf(json));
+    }
+    const row = db
+      .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE ${where.join(" AND ")}`)
+      .get(...params) as NodeRow | undefined;
+    return row && nodeFromRow(model, row);
+  }
+
+  queryNodes(
+    tenant: string,
+    typeId: number,
+    query: {
+      readonly filters: readonly Filter[];
+      readonly orderBy?: OrderBy;
+      readonly limit: number;
+      readonly cursor: string;
+    },
+  ): Page<Node> {
+    const db = this.#db(tenant);
+    const model = db ? this.#store.readModel(db) : undefined;
+    if (!db || !model) return { items: [], nextCursor: "" };
+    const type = requireType(model, typeId);
+    const limit = this.#pageSize(query.limit);
+    const compiled = compileNodeQuery(model, type, { ...query, limit }, (name) =>
+      db.hasObject(name),
+    );
+    const rows = db.stmt(compiled.sql).all(...compiled.params) as (NodeRow & {
+      sort_key?: SqlScalar;
+    })[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextCursor =
+      rows.length > limit && last
+        ? encodeNodeCursor({
+            typeId,
+            orderField: compiled.orderField,
+            descending: compiled.descending,
+            key: last.sort_key ?? null,
+            lastId: last.id,
+          })
+        : "";
+    return { items: page.map((r) => nodeFromRow(model, r)), nextCursor };
+  }
+
+  listEdges(
+    tenant: string,
+    edgeTypeId: number,
+    nodeId: string,
+    query: {
+      readonly direction: Direction;
+      readonly limit: number;
+      readonly cursor: string;
+      readonly includeCount: boolean;
+    },
+  ): Page<Edge> & { readonly totalCount?: number } {
+    const db = this.#db(tenant);
+    if (!db)
+      return query.includeCount
+        ? { items: [], nextCursor: "", totalCount: 0 }
+        : { items: [], nextCursor: "" };
+    const model = this.#store.readModel(db);
+    const direction = query.direction === Direction.IN ? Direction.IN : Direction.OUT;
+    const [self, other] = direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
+    const limit = this.#pageSize(query.limit);
+    const params: SqlScalar[] = [BigInt(edgeTypeId), nodeId];
+    let after = "";
+    if (query.cursor !== "") {
+      const c = decodeEdgeCursor(query.cursor, { edgeTypeId, nodeId, direction });
+      after = ` AND ${other} > ?`;
+      params.push(c.lastOtherId);
+    }
+    params.push(BigInt(limit + 1));
+    const rows = db
+      .stmt(
+        `SELECT ${EDGE_COLUMNS} FROM edges WHERE edge_type_id = ? AND ${self} = ?${after} ORDER BY ${other} LIMIT ?`,
+      )
+      .all(...params) as EdgeRow[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextCursor =
+      rows.length > limit && last
+        ? encodeEdgeCursor({
+            edgeTypeId,
+            nodeId,
+            direction,
+            lastOtherId: direction === Direction.IN ? last.from_id : last.to_id,
+          })
+        : "";
+    const items = page.map((r) => edgeFromRow(model, r));
+    if (!query.includeCount) return { items, nextCursor };
+    const count = db
+      .stmt(`SELECT count(*) AS n FROM edges WHERE edge_type_id = ? AND ${self} = ?`)
+      .get(BigInt(edgeTypeId), nodeId) as { n: bigint };
+    return { items, nextCursor, totalCount: Number(count.n) };
+  }
+
+  traverse(
+    tenant: string,
+    startId: string,
+    query: {
+      readonly edgeTypeIds: readonly number[];
+      readonly direction: Direction;
+      readonly maxDepth: number;
+      readonly maxNodes: number;
+    },
+  ): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean } {
+    const db = this.#db(tenant);
+    if (!db) return { nodes: [], truncated: false };
+    const model = this.#store.readModel(db);
+    const nodeStmt = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`);
+    if (!nodeStmt.get(startId)) return { nodes: [], truncated: false };
+    const maxDepth = clamp(query.maxDepth, 1, this.#limits.maxTraverseDepth);
+    const maxNodes = clamp(
+      query.maxNodes === 0 ? this.#limits.defaultPageSize : query.maxNodes,
+      1,
+      this.#limits.maxTraverseNodes,
+    );
+    const [self, other] =
+      query.direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
+    const edgeTypes =
+      query.edgeTypeIds.length > 0
+        ? [...new Set(query.edgeTypeIds)].sort((a, b) => a - b)
+        : db.edgeTypeIds();
+    const neighbors = db.stmt(
+      `SELECT ${other} AS id FROM edges WHERE edge_type_id = ? AND ${self} = ? ORDER BY ${other}`,
+    );
+
+    const visited = new Set<string>([startId]);
+    const out: TraversedNode[] = [];
+    let frontier = [startId];
+    for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
+      const next: string[] = [];
+      for (const from of frontier) {
+        for (const edgeTypeId of edgeTypes) {
+          for (const { id } of neighbors.iterate(BigInt(edgeTypeId), from) as Iterable<{
+            id: string;
+          }>) {
+            if (visited.has(id)) continue;
+            if (out.length >= maxNodes) return { nodes: out, truncated: true };
+            visited.add(id);
+            const row = nodeStmt.get(id) as NodeRow | undefined;
+            if (!row) continue;
+            out.push(create(TraversedNodeSchema, { node: nodeFromRow(model, row), depth }));
+            next.push(id);
+          }
+        }
+      }
+      frontier = next;
+    }
+    return { nodes: out, truncated: false };
+  }
+
+  outcomeByKey(tenant: string, idempotencyKey: string): PlanOutcome | undefined {
+    const db = this.#db(tenant);
+    if (!db) return undefined;
+    const row = db
+      .stmt(
+        "SELECT log_partition, log_offset, schema_version, outcome FROM outcomes WHERE idempotency_key = ?",
+      )
+      .get(idempotencyKey) as
+      | { log_partition: bigint; log_offset: bigint; schema_version: bigint; outcome: string }
+      | undefined;
+    return row && decodeOutcome(row);
+  }
+
+  appliedOffset(tenant: string): number {
+    const db = this.#db(tenant);
+    return db ? db.state.appliedOffset : 0;
+  }
+
+  #db(tenant: string): TenantDb | undefined {
+    return this.#store.tenant(tenant, false);
+  }
+
+  #pageSize(requested: number): number {
+    if (requested <= 0) return this.#limits.defaultPageSize;
+    return Math.min(requested, this.#limits.maxPageSize);
+  }
+}
+
+function requireType(model: Schema, typeId: number): NodeType {
+  const type = nodeById(model, typeId);
+  if (!type)
+    throw new StoreError("invalid-argument", `The schema has no node type with id ${typeId}.`);
+  return type;
+}
+
+function sameSet(a: readonly number[], sortedB: readonly number[]): boolean {
+  if (a.length !== sortedB.length) return false;
+  const sortedA = [...a].sort((x, y) => x - y);
+  return sortedA.every((v, i) => v === sortedB[i]);
+}
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(Math.max(n, min), max);
+}

@@ -1,0 +1,190 @@
+/**
+ * The tenant store: the data dir, the open tenant databases and the schema models
+ * needed to read them.
+ *
+ * Layout of `<dataDir>`:
+ * - `tenants/<file>.sqlite`, one per tenant (file name from `tenantFileName`);
+ * - `meta.sqlite`, the applier's bookkeeping (`meta-db.ts`).
+ *
+ * Open handles are kept in an LRU bounded by `maxOpenTenants`, so file descriptors stay
+ * bounded however many tenants there are (each open database holds up to three: the
+ * file, its `-wal` and its `-shm`). A tenant whose database cannot be used is marked
+ * unavailable with the reason; reads of it throw `tenant-unavailable` while every other
+ * tenant keeps working. The mark is kept in memory: a restart (or `clearUnavailable`)
+ * tries again, e.g. after an operator restored or deleted the file.
+ *
+ * Single-threaded by design: better-sqlite3 is synchronous and the applier never
+ * awaits inside a transaction, so a read between two applier steps sees only
+ * committed state.
+ */
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { modelFromLock } from "../../schema/lock.ts";
+import type { Schema } from "../../schema/model.ts";
+import type { ServedSchema } from "../engine.ts";
+import { MetaDb } from "./meta-db.ts";
+import { StoreError } from "./store-error.ts";
+import { TenantDb } from "./tenant-db.ts";
+import { tenantFileName, validateTenantId } from "./tenant-id.ts";
+
+/** Default bound of open tenant databases. */
+export const DEFAULT_MAX_OPEN_TENANTS = 256;
+
+/** Resolves a schema version to the schema the server registered under it. */
+export type SchemaLookup = (version: number) => ServedSchema | undefined;
+
+/** Options of {@link openStore}. */
+export interface StoreOptions {
+  /** The data directory; created if missing. */
+  readonly dataDir: string;
+  /** The server's registered schemas. Versions it does not know are looked up in the log's record. */
+  readonly schemas: SchemaLookup;
+  /** Bound of open tenant databases (default {@link DEFAULT_MAX_OPEN_TENANTS}). */
+  readonly maxOpenTenants?: number;
+}
+
+/** Opens (creating if needed) the store in `options.dataDir`. */
+export function openStore(options: StoreOptions): Store {
+  return new Store(options);
+}
+
+/** The tenant store. Create with {@link openStore}; close with {@link Store.close}. */
+export class Store {
+  readonly dataDir: string;
+  readonly tenantsDir: string;
+  readonly meta: MetaDb;
+  readonly maxOpenTenants: number;
+  readonly #schemas: SchemaLookup;
+  /** Open handles, least recently used first (Map keeps insertion order). */
+  readonly #open = new Map<string, TenantDb>();
+  readonly #unavailable = new Map<string, StoreError>();
+  readonly #models = new Map<number, Schema>();
+  #latestSchemaVersion: number;
+  #closed = false;
+
+  constructor(options: StoreOptions) {
+    this.dataDir = options.dataDir;
+    this.tenantsDir = join(options.dataDir, "tenants");
+    mkdirSync(this.tenantsDir, { recursive: true });
+    this.maxOpenTenants = Math.max(1, options.maxOpenTenants ?? DEFAULT_MAX_OPEN_TENANTS);
+    this.#schemas = options.schemas;
+    this.meta = new MetaDb(join(options.dataDir, "meta.sqlite"));
+    this.#latestSchemaVersion = this.meta.maxSchemaVersion();
+  }
+
+  /** The database file of a tenant (validates the id). */
+  tenantPath(tenant: string): string {
+    return join(this.tenantsDir, tenantFileName(validateTenantId(tenant)));
+  }
+
+  /**
+   * The open database of `tenant`, opening it if needed (and creating it when
+   * `create` is set; otherwise `undefined` if it does not exist yet). Throws
+   * `invalid-tenant` for a bad id and `tenant-unavailable` for a tenant marked so.
+   */
+  tenant(tenant: string, create: boolean): TenantDb | undefined {
+    if (this.#closed) throw new StoreError("closed", "The store is closed.");
+    const id = validateTenantId(tenant);
+    const down = this.#unavailable.get(id);
+    if (down) throw down;
+    const cached = this.#open.get(id);
+    if (cached) {
+      this.#open.delete(id);
+      this.#open.set(id, cached);
+      return cached;
+    }
+    let db: TenantDb | undefined;
+    try {
+      db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === "tenant-unavailable")
+        this.#unavailable.set(id, err);
+      throw err;
+    }
+    if (!db) return undefined;
+    this.#open.set(id, db);
+    while (this.#open.size > this.maxOpenTenants) {
+      const [oldest, handle] = this.#open.entries().next().value as [string, TenantDb];
+      this.#open.delete(oldest);
+      handle.close();
+    }
+    return db;
+  }
+
+  /** Marks a tenant unavailable: its handle is closed and reads throw `error` until cleared. */
+  markUnavailable(tenant: string, error: StoreError): void {
+    const handle = this.#open.get(tenant);
+    if (handle) {
+      this.#open.delete(tenant);
+      handle.close();
+    }
+    this.#unavailable.set(tenant, error);
+  }
+
+  /** Why a tenant is unavailable, if it is. */
+  unavailable(tenant: string): StoreError | undefined {
+    return this.#unavailable.get(tenant);
+  }
+
+  /** Forgets an unavailable mark, so the next use tries to open the tenant again. */
+  clearUnavailable(tenant: string): void {
+    this.#unavailable.delete(tenant);
+  }
+
+  /** Number of open tenant databases (at most {@link maxOpenTenants}). */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * The model of a schema version: the server's registration first, then the lock
+   * JSON a `SchemaChange` event left in the log's record. Cached.
+   */
+  model(version: number): Schema | undefined {
+    const cached = this.#models.get(version);
+    if (cached !== undefined) return cached;
+    let model: Schema | undefined = this.#schemas(version)?.model;
+    if (!model) {
+      const recorded = this.meta.schema(version);
+      if (recorded) {
+        try {
+          model = modelFromLock(recorded.lockJson, `schema version ${version} (from the log)`);
+        } catch {
+          model = undefined;
+        }
+      }
+    }
+    // Unknown versions are not cached: the server may register them later.
+    if (model) this.#models.set(version, model);
+    return model;
+  }
+
+  /** The highest schema version seen (registered with a `SchemaChange` or used by an event). */
+  get latestSchemaVersion(): number {
+    return this.#latestSchemaVersion;
+  }
+
+  /** Notes that `version` exists (the applier calls this as it sees versions in the log). */
+  noteSchemaVersion(version: number): void {
+    if (version > this.#latestSchemaVersion) this.#latestSchemaVersion = version;
+  }
+
+  /**
+   * The model reads of a tenant decode with: the newest one known (field ids are
+   * stable, so the newest model reads old payloads), falling back to the tenant's own.
+   */
+  readModel(db: TenantDb): Schema | undefined {
+    const latest = Math.max(this.#latestSchemaVersion, db.state.schemaVersion);
+    return this.model(latest) ?? this.model(db.state.schemaVersion);
+  }
+
+  /** Closes every handle and the meta database. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const handle of this.#open.values()) handle.close();
+    this.#open.clear();
+    this.meta.close();
+  }
+}

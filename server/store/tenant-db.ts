@@ -1,0 +1,257 @@
+/**
+ * One tenant's SQLite database: the file, its pragmas, the fixed tables and the
+ * schema objects of the schema version it is at.
+ *
+ * Durability: `journal_mode=WAL` with `synchronous=NORMAL`. A commit is then durable
+ * against a process crash but may be lost on a power failure until the next WAL
+ * checkpoint. That is enough because this database is derived state: the log is the
+ * source of truth, and the applier only moves its resume point (`meta.sqlite`) past
+ * an event after the tenant databases holding it were checkpointed, so a lost commit
+ * is simply applied again (DESIGN.md contract 8).
+ *
+ * Guarantees: the file belongs to the tenant it is opened for (the tenant id is kept
+ * inside and checked); the fixed layout is {@link STORE_LAYOUT_VERSION}. Assumes a
+ * single process uses the file (the store's owner of the data dir). Does not check
+ * payloads against the schema; the applier does that before writing.
+ */
+
+import { existsSync } from "node:fs";
+import Database from "better-sqlite3";
+import {
+  BASE_TABLE_DDL,
+  ftsPopulateSql,
+  parseObjectName,
+  STORE_LAYOUT_VERSION,
+  schemaObjects,
+} from "../../codegen/sql/index.ts";
+import type { Schema } from "../../schema/model.ts";
+import { StoreError } from "./store-error.ts";
+
+/** Where a tenant database stands in the log. */
+export interface TenantState {
+  /** The partition of its last applied event; -1 before the first. */
+  readonly partition: number;
+  /** The offset after its last applied event (exclusive); 0 before the first. */
+  readonly appliedOffset: number;
+  /** The schema version whose objects (indexes, full-text tables) the file has; 0 for none. */
+  readonly schemaVersion: number;
+}
+
+/** Statement cache bound; queries vary with their filters, so the cache must not grow forever. */
+const MAX_CACHED_STATEMENTS = 256;
+
+/** An open tenant database. Create with {@link TenantDb.open}. */
+export class TenantDb {
+  readonly tenant: string;
+  readonly path: string;
+  readonly db: Database.Database;
+  #state: TenantState;
+  readonly #statements = new Map<string, Database.Statement>();
+  /** Searchable field ids per node type that has a full-text table in the file. */
+  #fts = new Map<number, readonly number[]>();
+  /** Names of the schema objects (`ix_…`, `ux_…`, `fts_…`) in the file. */
+  #objects = new Set<string>();
+
+  private constructor(tenant: string, path: string, db: Database.Database, state: TenantState) {
+    this.tenant = tenant;
+    this.path = path;
+    this.db = db;
+    this.#state = state;
+    this.#loadFts();
+  }
+
+  /**
+   * Opens the database of `tenant` at `path`, creating it when `create` is set.
+   * Returns `undefined` if it does not exist and `create` is not set. Throws
+   * `tenant-unavailable` if the file is not a usable tenant database.
+   */
+  static open(tenant: string, path: string, create: boolean): TenantDb | undefined {
+    if (!create && !existsSync(path)) return undefined;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { fileMustExist: !create });
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.defaultSafeIntegers(true);
+      // Planner statistics: without them SQLite prefers `nodes_by_type` to a partial
+      // expression index for range filters. Bounded work; only tables that need it.
+      db.pragma("analysis_limit = 1000");
+      db.pragma("optimize = 0x10002");
+      const layout = Number(db.pragma("user_version", { simple: true }));
+      if (layout === 0) {
+        const fresh = db;
+        fresh.transaction(() => {
+          for (const stmt of BASE_TABLE_DDL) fresh.exec(stmt);
+          fresh
+            .prepare(
+              "INSERT INTO tenant_state (singleton, tenant, log_partition, applied_offset, schema_version) VALUES (1, ?, -1, 0, 0)",
+            )
+            .run(tenant);
+          fresh.pragma(`user_version = ${STORE_LAYOUT_VERSION}`);
+        })();
+      } else if (layout !== STORE_LAYOUT_VERSION) {
+        throw new Error(
+          `the file has store layout ${layout}; this server reads layout ${STORE_LAYOUT_VERSION}`,
+        );
+      }
+      const row = db
+        .prepare(
+          "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",
+        )
+        .get() as
+        | { tenant: string; log_partition: bigint; applied_offset: bigint; schema_version: bigint }
+        | undefined;
+      if (!row) throw new Error("the file has no tenant_state row");
+      if (row.tenant !== tenant)
+        throw new Error(`the file belongs to tenant ${JSON.stringify(row.tenant)}`);
+      return new TenantDb(tenant, path, db, {
+        partition: Number(row.log_partition),
+        appliedOffset: Number(row.applied_offset),
+        schemaVersion: Number(row.schema_version),
+      });
+    } catch (cause) {
+      if (db?.open) db.close();
+      throw new StoreError(
+        "tenant-unavailable",
+        `The database of tenant ${JSON.stringify(tenant)} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}.`,
+        { cause },
+      );
+    }
+  }
+
+  /** Where the tenant stands, as of its last commit. */
+  get state(): TenantState {
+    return this.#state;
+  }
+
+  /** Whether the handle is still open (the store's LRU may have closed it). */
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
+  /** A prepared statement for `sql`, cached. */
+  stmt(sql: string): Database.Statement {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
+      s = this.db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Whether the file has the schema object (index or full-text table) named `name`. */
+  hasObject(name: string): boolean {
+    return this.#objects.has(name);
+  }
+
+  /** The searchable field ids of a node type's full-text table, if the file has one. */
+  ftsFields(typeId: number): readonly number[] | undefined {
+    return this.#fts.get(typeId);
+  }
+
+  /**
+   * Writes the applied position inside the caller's transaction. Call
+   * {@link commitState} after the transaction committed.
+   */
+  writeState(state: TenantState): void {
+    this.stmt(
+      "UPDATE tenant_state SET log_partition = ?, applied_offset = ?, schema_version = ? WHERE singleton = 1",
+    ).run(state.partition, state.appliedOffset, state.schemaVersion);
+  }
+
+  /** Makes a committed {@link writeState} visible to readers of {@link state}. */
+  commitState(state: TenantState): void {
+    this.#state = state;
+  }
+
+  /**
+   * Brings the schema objects to those of `schema`: drops indexes and full-text tables
+   * it no longer declares (or declares differently), creates the new ones and fills new
+   * full-text tables from the stored nodes. Must run inside the caller's transaction,
+   * so a failure (e.g. a new unique index over duplicate data) leaves the file as it
+   * was. The caller records the version with {@link writeState}.
+   */
+  migrateTo(schema: Schema): void {
+    const desired = schemaObjects(schema);
+    const wanted = new Map(desired.map((o) => [o.name, o.sql]));
+    const existing = (
+      this.db
+        .prepare("SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'table')")
+        .all() as {
+        type: string;
+        name: string;
+        sql: string | null;
+      }[]
+    ).filter((o) => parseObjectName(o.name) !== undefined);
+    const have = new Map(existing.map((o) => [o.name, o.sql]));
+    this.#statements.clear();
+    for (const o of existing) {
+      if (wanted.get(o.name) === o.sql) continue;
+      this.db.exec(`DROP ${o.type === "index" ? "INDEX" : "TABLE"} ${o.name}`);
+    }
+    for (const o of desired) {
+      if (have.get(o.name) === o.sql) continue;
+      this.db.exec(o.sql);
+      if (o.kind === "fts") this.db.exec(ftsPopulateSql(o.typeId, o.fieldIds));
+    }
+    this.#loadFts();
+  }
+
+  /** Re-reads which full-text tables exist (after a migration or a rollback of one). */
+  reloadSchemaObjects(): void {
+    this.#statements.clear();
+    this.#loadFts();
+  }
+
+  /**
+   * The edge type ids that have edges in the database, ascending. Each step is one
+   * seek on the primary key (edge_type_id first), so this costs one lookup per edge
+   * type rather than a scan of the edges, and it needs no schema model (edges of a
+   * type a newer schema dropped are still found).
+   */
+  edgeTypeIds(): number[] {
+    const stmt = this.stmt("SELECT min(edge_type_id) AS t FROM edges WHERE edge_type_id > ?");
+    const out: number[] = [];
+    let after = -1n;
+    for (;;) {
+      const row = stmt.get(after) as { t: bigint | null };
+      if (row.t === null) return out;
+      out.push(Number(row.t));
+      after = row.t;
+    }
+  }
+
+  /** Closes the handle; SQLite checkpoints the WAL into the file on the last close. */
+  close(): void {
+    this.#statements.clear();
+    if (!this.db.open) return;
+    try {
+      // Refreshes planner statistics where they drifted (SQLite's advice for closing).
+      this.db.pragma("optimize");
+    } catch {
+      // Statistics only steer the planner; a failure here must not keep the file open.
+    }
+    this.db.close();
+  }
+
+  #loadFts(): void {
+    const names = (
+      this.db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
+    this.#objects = new Set(names.filter((n) => parseObjectName(n) !== undefined));
+    const fts = new Map<number, readonly number[]>();
+    for (const name of this.#objects) {
+      const parsed = parseObjectName(name);
+      if (parsed?.kind !== "fts") continue;
+      const cols = this.db.pragma(`table_info(${name})`) as { name: string }[];
+      fts.set(
+        parsed.typeId,
+        cols.map((c) => Number(c.name.slice(1))),
+      );
+    }
+    this.#fts = fts;
+  }
+}

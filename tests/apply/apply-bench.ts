@@ -1,0 +1,75 @@
+/**
+ * Applier throughput: plans applied per second when a delivered batch holds many
+ * plans (one transaction per tenant per batch, a savepoint per plan). Run with
+ * `node tests/apply/apply-bench.ts [dir]`; the data dir defaults to the OS temp dir.
+ * Not a test: it prints numbers and asserts nothing.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Applier } from "../../server/apply/applier.ts";
+import { openStore } from "../../server/store/store.ts";
+import type { WalEntry } from "../../server/wal/wal.ts";
+import {
+  lookupOf,
+  op,
+  planEvent,
+  served,
+  T,
+  TRACKER_V1,
+  userFields,
+  v,
+} from "../store/store-fixtures.ts";
+import { MemoryWal } from "./memory-wal.ts";
+
+const root = process.argv[2] ?? tmpdir();
+
+function bench(
+  label: string,
+  tenants: number,
+  plans: number,
+  opsPerPlan: number,
+  batch: number,
+): void {
+  const dir = mkdtempSync(join(root, "entdb-apply-bench-"));
+  const wal = new MemoryWal(1);
+  const store = openStore({ dataDir: dir, schemas: lookupOf(served(1, TRACKER_V1)) });
+  const applier = new Applier({ wal, store });
+  const records = [];
+  for (let i = 0; i < plans; i++) {
+    const tenant = `tenant-${i % tenants}`;
+    const ops = [op.createNode(T.User, `u${i}`, userFields(i))];
+    for (let j = 1; j < opsPerPlan; j++)
+      ops.push(
+        op.createNode(T.Team, `t${i}-${j}`, {
+          1: v.str(`Team ${i} ${j}`),
+          2: v.str(`t-${i}-${j}`),
+        }),
+      );
+    records.push({ tenant, payload: planEvent(tenant, `k${i}`, ops) });
+  }
+  const positions = wal.appendNow(records);
+  const entries: WalEntry[] = records.map((r, i) => ({ ...r, position: positions[i]! }));
+  // Warm up: create the tenant files outside the timing.
+  for (let t = 0; t < tenants; t++) store.tenant(`tenant-${t}`, true);
+  const start = performance.now();
+  for (let i = 0; i < entries.length; i += batch) applier.applyBatch(entries.slice(i, i + batch));
+  const ms = performance.now() - start;
+  const flushStart = performance.now();
+  applier.flush();
+  const flushMs = performance.now() - flushStart;
+  const stats = applier.stats;
+  console.log(
+    `${label.padEnd(44)} ${String(plans).padStart(6)} plans x ${opsPerPlan} ops, batch ${String(batch).padStart(4)}: ` +
+      `${((plans / ms) * 1000).toFixed(0).padStart(6)} plans/s, ${((plans * opsPerPlan * 1000) / ms).toFixed(0).padStart(6)} ops/s` +
+      `; then checkpoint + flush ${flushMs.toFixed(0)} ms (rejected ${stats.rejected})`,
+  );
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+bench("one tenant, one create per plan", 1, 20_000, 1, 512);
+bench("one tenant, one create per plan, batch 1", 1, 2_000, 1, 1);
+bench("one tenant, five creates per plan", 1, 5_000, 5, 512);
+bench("100 tenants round robin", 100, 20_000, 1, 512);
