@@ -1,0 +1,101 @@
+/**
+ * `entdb serve`: runs the database. Flags override `ENTDB_*` variables. Exits
+ * non-zero before listening when the schema does not compile, is a breaking change
+ * from the one served last, or the configuration is wrong; SIGTERM/SIGINT shut it
+ * down gracefully.
+ */
+
+import { Command, Option } from "commander";
+import { createLogger, type Logger } from "../log.ts";
+import { SchemaRejectedError } from "../schema-registry.ts";
+import { type RunningServer, SchemaCompileError, startServer } from "../server.ts";
+import { ConfigError, configFromEnv, resolveConfig } from "../server-config.ts";
+
+/** The `serve` command. */
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description(
+      "Run the database server: the WAL, the applier, per-tenant SQLite and the Connect/gRPC API.",
+    )
+    .option("--schema <file>", "schema file to serve (env ENTDB_SCHEMA)")
+    .option(
+      "--data-dir <dir>",
+      "where the WAL, tenant databases and schema versions live (env ENTDB_DATA_DIR)",
+      undefined,
+    )
+    .option("--host <ip>", "address to bind (env ENTDB_HOST; default 127.0.0.1)")
+    .option(
+      "--port <n>",
+      "Connect/gRPC/gRPC-Web port, 0 for any free port (env ENTDB_GRPC_PORT; default 50051)",
+    )
+    .option("--http-port <n>", "/health, /ready, /metrics port (env ENTDB_HTTP_PORT; default 8080)")
+    .option(
+      "--tokens <list>",
+      "bearer tokens as token=actor,... (env ENTDB_TOKENS); none means dev mode",
+    )
+    .option(
+      "--cors-origins <list>",
+      "browser origins allowed to call, comma-separated or * (env ENTDB_CORS_ORIGINS)",
+    )
+    .addOption(
+      new Option("--wal <kind>", "write-ahead log backend (env ENTDB_WAL)").choices([
+        "embedded",
+        "kafka",
+      ]),
+    )
+    .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
+    .addHelpText(
+      "after",
+      "\nKafka: set ENTDB_KAFKA_BROKERS (host:port,...), optionally ENTDB_KAFKA_TOPIC, ENTDB_KAFKA_PARTITIONS, ENTDB_KAFKA_REPLICATION.",
+    )
+    .action(async (opts: Record<string, string | undefined>) => {
+      process.exitCode = await runServe(opts);
+    });
+}
+
+/** Starts the server and resolves with the exit code once it has shut down. */
+export async function runServe(opts: Record<string, string | undefined>): Promise<number> {
+  let log: Logger = createLogger("info");
+  let server: RunningServer;
+  try {
+    const config = resolveConfig(configFromEnv(process.env), {
+      schema: opts["schema"],
+      dataDir: opts["dataDir"],
+      host: opts["host"],
+      port: opts["port"],
+      httpPort: opts["httpPort"],
+      tokens: opts["tokens"],
+      corsOrigins: opts["corsOrigins"],
+      wal: opts["wal"],
+      logLevel: opts["logLevel"],
+    });
+    log = createLogger(config.logLevel);
+    server = await startServer(config, log);
+  } catch (err) {
+    if (err instanceof SchemaCompileError) {
+      process.stderr.write(err.message.endsWith("\n") ? err.message : `${err.message}\n`);
+    } else if (err instanceof SchemaRejectedError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      for (const f of err.findings)
+        process.stderr.write(`  ${f.category}[${f.rule}]: ${f.message}\n`);
+    } else if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+    } else {
+      log.error("could not start", { err });
+    }
+    return err instanceof ConfigError ? 2 : 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info("shutting down", { signal });
+      server.close().then(resolve, (err: unknown) => {
+        log.error("shutdown failed", { err });
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  log.info("stopped");
+  return 0;
+}

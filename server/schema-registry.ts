@@ -1,0 +1,122 @@
+/**
+ * Schema registration: the server remembers every schema version it has served
+ * (`<dataDir>/schemas/v<N>.lock.json`). At start it compares the schema it is given
+ * with the last one it served, using the same rules as `entdb check`; a breaking
+ * change is refused with the findings (nothing is written), a compatible change
+ * becomes version N+1, an unchanged schema keeps its version.
+ *
+ * The version files are written atomically before the server serves the version,
+ * and the caller logs a `SchemaChange` event for it, so a replay of the log into an
+ * empty data dir learns every version from the log itself.
+ */
+
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { checkCompat, type Finding, hasBreaking } from "../schema/compat/index.ts";
+import { schemaFingerprint } from "../schema/fingerprint.ts";
+import { lockFromSchema, modelFromLock } from "../schema/lock.ts";
+import type { Schema } from "../schema/model.ts";
+import type { ServedSchema } from "./engine.ts";
+
+/** A breaking schema change, refused. `findings` says what and how to do it safely. */
+export class SchemaRejectedError extends Error {
+  override readonly name = "SchemaRejectedError";
+  readonly code = "schema-breaking";
+  readonly findings: readonly Finding[];
+  constructor(message: string, findings: readonly Finding[]) {
+    super(message);
+    this.findings = findings;
+  }
+}
+
+/** The outcome of registering a schema at start. */
+export interface Registration {
+  /** The version to serve now. */
+  readonly current: ServedSchema;
+  /** True when `current` is a new version (the caller logs a SchemaChange for it). */
+  readonly isNew: boolean;
+  /** Compatibility findings against the previous version (empty for the first). */
+  readonly findings: readonly Finding[];
+  /** Every registered version, including `current`. */
+  readonly versions: ReadonlyMap<number, ServedSchema>;
+}
+
+const FILE = /^v(\d{6})\.lock\.json$/;
+
+/** Registers `model` in `dataDir`; throws {@link SchemaRejectedError} on a breaking change. */
+export function registerSchema(
+  dataDir: string,
+  model: Schema,
+  options: { readonly allow?: ReadonlySet<string> } = {},
+): Registration {
+  const dir = join(dataDir, "schemas");
+  mkdirSync(dir, { recursive: true });
+  const versions = loadVersions(dir);
+  const latest = [...versions.values()].at(-1);
+  const fingerprint = schemaFingerprint(model);
+  if (latest && latest.fingerprint === fingerprint) {
+    return { current: latest, isNew: false, findings: [], versions };
+  }
+  const findings = latest ? checkCompat(latest.model, model) : [];
+  if (hasBreaking(findings, options.allow)) {
+    const breaking = findings.filter(
+      (f) => f.category === "breaking" && !options.allow?.has(f.rule),
+    );
+    throw new SchemaRejectedError(
+      `The schema is not compatible with version ${latest?.version} that this server served: ${breaking.length} breaking change(s). ` +
+        "Fix them (see the findings) or run `entdb check` for details.",
+      findings,
+    );
+  }
+  const version = (latest?.version ?? 0) + 1;
+  const lockJson = lockFromSchema(model);
+  writeAtomic(join(dir, `v${String(version).padStart(6, "0")}.lock.json`), lockJson);
+  const current: ServedSchema = { version, fingerprint, model, lockJson };
+  const all = new Map(versions);
+  all.set(version, current);
+  return { current, isNew: true, findings, versions: all };
+}
+
+/** Reads every registered version, in version order. */
+export function loadVersions(dir: string): Map<number, ServedSchema> {
+  const names = readdirSync(dir)
+    .filter((n) => FILE.test(n))
+    .sort();
+  const versions = new Map<number, ServedSchema>();
+  for (const name of names) {
+    const version = Number(FILE.exec(name)?.[1]);
+    const path = join(dir, name);
+    const lockJson = readFileSync(path, "utf8");
+    const model = modelFromLock(lockJson, path);
+    versions.set(version, { version, fingerprint: schemaFingerprint(model), model, lockJson });
+  }
+  return versions;
+}
+
+/** Writes a file so that a crash leaves either the old content or the new, never a mix. */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  const fd = openSync(tmp, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dirFd = openSync(join(path, ".."), "r");
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}

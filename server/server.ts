@@ -1,0 +1,229 @@
+/**
+ * Composes a running server: compile and register the schema, open the WAL, the
+ * store and the applier, then serve the API and the ops endpoints. `close` undoes
+ * it in reverse: stop accepting, let requests in flight finish, stop the applier,
+ * close the log and the store.
+ */
+
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
+import {
+  FileDescriptorSetSchema,
+  file_google_protobuf_struct,
+  file_google_protobuf_timestamp,
+  timestampNow,
+} from "@bufbuild/protobuf/wkt";
+import { buildFileDescriptor } from "../codegen/index.ts";
+import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
+import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
+import { file_grpc_health_v1_health, Health } from "../generated/grpc/health/v1/health_pb.js";
+import {
+  file_grpc_reflection_v1_reflection,
+  ServerReflection,
+} from "../generated/grpc/reflection/v1/reflection_pb.js";
+import { compileSchema } from "../schema/compile.ts";
+import { renderDiagnostics } from "../schema/render-diagnostics.ts";
+import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
+import { createHealthService } from "./api/health-service.ts";
+import { type ApiListener, listenApi } from "./api/listen.ts";
+import { createServerMetrics } from "./api/metrics.ts";
+import { type OpsServer, startOpsServer } from "./api/ops-server.ts";
+import { createReflectionService } from "./api/reflection-service.ts";
+import { createApiHandler, route } from "./api/routes.ts";
+import { createTypedServices } from "./api/typed-services.ts";
+import { Applier, SCHEMA_LOG_KEY } from "./apply/index.ts";
+import type { ServedSchema } from "./engine.ts";
+import type { Logger } from "./log.ts";
+import { registerSchema } from "./schema-registry.ts";
+import type { ServerConfig } from "./server-config.ts";
+import { createTenantReader, openStore, validateTenantId } from "./store/index.ts";
+import { openEmbeddedWal } from "./wal/embedded-wal.ts";
+import { openKafkaWal } from "./wal/kafka-wal.ts";
+import type { Wal } from "./wal/wal.ts";
+
+/** A schema that does not compile; the message holds the rendered diagnostics. */
+export class SchemaCompileError extends Error {
+  override readonly name = "SchemaCompileError";
+  readonly code = "schema-invalid";
+}
+
+/** A running server. */
+export interface RunningServer {
+  readonly port: number;
+  readonly httpPort: number;
+  readonly served: ServedSchema;
+  readonly wal: Wal;
+  /** Stops serving and releases everything. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts a server from `config`. Throws SchemaCompileError, SchemaRejectedError, ConfigError, WalError… before listening. */
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const schemaPath = resolve(config.schemaPath);
+  const text = readFileSync(schemaPath, "utf8");
+  const compiled = compileSchema({ path: config.schemaPath, text });
+  if (!compiled.schema) {
+    throw new SchemaCompileError(
+      renderDiagnostics(compiled.diagnostics, { path: config.schemaPath, text }),
+    );
+  }
+  const model = compiled.schema;
+
+  mkdirSync(config.dataDir, { recursive: true });
+  const registration = registerSchema(config.dataDir, model);
+  const served = registration.current;
+  for (const f of registration.findings)
+    log.info("schema change", { rule: f.rule, category: f.category, message: f.message });
+
+  const wal: Wal =
+    config.wal.kind === "embedded"
+      ? await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
+      : await openKafkaWal({
+          brokers: config.wal.brokers,
+          topic: config.wal.topic,
+          partitions: config.wal.partitions,
+          replicationFactor: config.wal.replicationFactor,
+        });
+  const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
+  try {
+    if (registration.isNew) {
+      const event = create(WalEventSchema, {
+        tenant: SCHEMA_LOG_KEY,
+        actor: "server",
+        schemaVersion: served.version,
+        ingressTime: timestampNow(),
+        body: {
+          case: "schemaChange",
+          value: {
+            version: served.version,
+            fingerprint: served.fingerprint,
+            lockJson: served.lockJson,
+          },
+        },
+      });
+      await wal.append([{ tenant: SCHEMA_LOG_KEY, payload: toBinary(WalEventSchema, event) }]);
+      log.info("schema registered", { version: served.version, fingerprint: served.fingerprint });
+    }
+
+    const store = openStore({
+      dataDir: config.dataDir,
+      schemas: (v) => registration.versions.get(v),
+      maxOpenTenants: config.maxOpenTenants,
+    });
+    cleanup.unshift(() => store.close());
+    const applier = new Applier({ wal, store });
+    applier.start();
+    cleanup.unshift(() => applier.stop());
+    applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
+
+    const reader = createTenantReader(store);
+    const schemaFile = buildFileDescriptor(model);
+    const registry = createFileRegistry(schemaFile, (name) => {
+      if (name === "google/protobuf/timestamp.proto") return file_google_protobuf_timestamp;
+      if (name === "google/protobuf/struct.proto") return file_google_protobuf_struct;
+      return undefined;
+    });
+    const schemaDesc = registry.getFile(schemaFile.name);
+    if (!schemaDesc) throw new Error(`descriptor of ${schemaFile.name} missing from its registry`);
+    const descriptorSet = toBinary(
+      FileDescriptorSetSchema,
+      create(FileDescriptorSetSchema, { file: [...registry.files].map((f) => f.proto) }),
+    );
+
+    let serving = false;
+    const metrics = createServerMetrics({
+      applierLag: async () => {
+        const lag = new Map<number, number>();
+        for (let p = 0; p < wal.partitions; p++)
+          lag.set(p, Math.max(0, (await wal.endOffset(p)) - applier.processedOffset(p)));
+        return lag;
+      },
+      openTenantDbs: () => store.openCount,
+    });
+    const deps = {
+      served: () => served,
+      wal,
+      reader,
+      progress: applier,
+      checkTenant: validateTenantId,
+      descriptorSet,
+      limits: DEFAULT_API_LIMITS,
+      logError: (err: unknown) => log.error("internal error", { err }),
+    };
+    const typed = createTypedServices(schemaDesc, deps);
+    const serviceNames = [
+      EntDbService.typeName,
+      ...typed.map((t) => t.typeName),
+      Health.typeName,
+      ServerReflection.typeName,
+    ];
+    const handler = createApiHandler({
+      routes: [
+        route(EntDbService, createEntDbService(deps)),
+        ...typed,
+        route(Health, createHealthService({ serviceNames, serving: () => serving })),
+        route(
+          ServerReflection,
+          createReflectionService({
+            files: [
+              file_entdb_v1_entdb,
+              schemaDesc,
+              file_grpc_health_v1_health,
+              file_grpc_reflection_v1_reflection,
+            ],
+            serviceNames,
+          }),
+        ),
+      ],
+      tokens: config.tokens,
+      metrics,
+      corsOrigins: config.corsOrigins,
+      readMaxBytes: 8 * 1024 * 1024,
+    });
+    const api: ApiListener = await listenApi(handler, { host: config.host, port: config.port });
+    cleanup.unshift(() => api.close());
+    const ops: OpsServer = await startOpsServer({
+      host: config.host,
+      port: config.httpPort,
+      metrics,
+      ready: () => applier.caughtUp(),
+    });
+    cleanup.unshift(() => ops.close());
+    serving = true;
+    if (config.tokens.size === 0) {
+      log.warn(
+        "dev mode: no tokens configured; every caller is the actor 'dev' and only loopback is served",
+        {
+          host: config.host,
+        },
+      );
+    }
+    log.info("serving", {
+      api: `http://${config.host}:${api.port}`,
+      ops: `http://${config.host}:${ops.port}`,
+      schema: config.schemaPath,
+      schemaVersion: served.version,
+      wal: config.wal.kind,
+      dataDir: config.dataDir,
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      port: api.port,
+      httpPort: ops.port,
+      served,
+      wal,
+      close() {
+        closing ??= (async () => {
+          serving = false;
+          for (const step of cleanup) await step();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    for (const step of cleanup) await Promise.resolve(step()).catch(() => {});
+    throw err;
+  }
+}
