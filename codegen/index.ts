@@ -3,6 +3,13 @@
  * stamps them and writes them all or none.
  */
 
+export {
+  checkClientNames,
+  DEFAULT_RUNTIME_IMPORT,
+  type GenerateClientOptions,
+  type GeneratedClient,
+  generateClient,
+} from "./client/index.ts";
 export type { CodegenErrorCode } from "./codegen-error.ts";
 export { CodegenError } from "./codegen-error.ts";
 export { buildFileDescriptor } from "./proto/build-descriptor.ts";
@@ -21,6 +28,7 @@ export {
   protoFilePath,
   SHARED_NAMES,
 } from "./proto/proto-names.ts";
+export { buildTenantDdl, printSqlFile } from "./sql/index.ts";
 export type { GeneratedFile } from "./writer/generated-file.ts";
 export { assertSafePath, createGeneratedFile } from "./writer/generated-file.ts";
 export {

@@ -1,0 +1,96 @@
+/**
+ * `entdb/runtime/v1`: the one entry point generated clients import, versioned so a
+ * breaking runtime change ships as `v2` beside it instead of breaking generated code.
+ * Browser-safe: nothing reachable from here imports a Node built-in (a test checks).
+ * Transports come from `entdb/runtime/node` or `entdb/runtime/web`.
+ */
+
+export type {
+  ConditionalWriteOptions,
+  EdgeListFn,
+  EdgePage,
+  LinkArgs,
+  ListEdgesOptions,
+  NodeId,
+  Page,
+  QueryOptions,
+  WriteOptions,
+  WriteResult,
+} from "./accessor-types.ts";
+export { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
+export { EntdbClientCore } from "./client-core.ts";
+export type {
+  ClientCoreOptions,
+  ClientOptions,
+  GetNodesInit,
+  ListEdgesInit,
+  PlanOptions,
+  PlanResult,
+  QueryInit,
+  ReadOptions,
+  ReceiptLookup,
+  StepResult,
+  TraverseInit,
+  WriteReceipt,
+} from "./client-core-types.ts";
+export { createEdgeAccessor, type EdgeAccessor } from "./edge-accessor.ts";
+export {
+  EntdbError,
+  type EntdbErrorCode,
+  type EntdbErrorOptions,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  PreconditionFailedError,
+  UnavailableError,
+  UniqueViolationError,
+  type WriteFailureInfo,
+} from "./entdb-error.ts";
+export { toEntdbError } from "./error-mapper.ts";
+export { withInterceptors } from "./intercepted-transport.ts";
+export { createNodeAccessor, type KeyedNodeAccessor, type NodeAccessor } from "./node-accessor.ts";
+export type {
+  EdgePlanAccessor,
+  NodePlanAccessor,
+  PlanLinkArgs,
+  PlanNodeRef,
+  StepOptions,
+} from "./plan-accessor.ts";
+export { NodeHandle, type NodeIdInput, PlanBuilder, type Ref } from "./plan-builder.ts";
+export { type LogPosition, PositionTracker } from "./position-tracker.ts";
+export type {
+  EqualityFilter,
+  ListFilter,
+  OrderBy,
+  RangeFilter,
+  StringFilter,
+} from "./query-filter.ts";
+export { decodeEdge, decodeNode, encodeCreate, encodePatch } from "./record-codec.ts";
+export type { RetryOptions } from "./retry-policy.ts";
+export {
+  type AnyFieldMeta,
+  defineEnum,
+  type EdgeTypeMeta,
+  type ElementMeta,
+  type EnumMapping,
+  type FieldMeta,
+  type ListFieldMeta,
+  type NodeTypeMeta,
+  type ScalarKind,
+  type SchemaMeta,
+} from "./schema-meta.ts";
+export {
+  type AtomicResult,
+  type AtomicShape,
+  type ClientBase,
+  createTypedClient,
+} from "./typed-client.ts";
+export {
+  decodeValue,
+  encodeValue,
+  INT64_MAX,
+  INT64_MIN,
+  type Int64Input,
+  type JsonFieldValue,
+  type JsonValue,
+} from "./value-codec.ts";

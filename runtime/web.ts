@@ -1,0 +1,40 @@
+/**
+ * `entdb/runtime/web`: transports for browsers (and any runtime with `fetch`) —
+ * Connect or gRPC-Web — via `@connectrpc/connect-web`. Browser-safe: nothing
+ * reachable from here imports a Node built-in (a test checks).
+ */
+
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
+
+/** Where the server is and how to talk to it. */
+export interface WebTransportOptions {
+  /** E.g. `https://db.example.com`. */
+  readonly baseUrl: string;
+  /** `connect` (default) or `grpc-web`. */
+  readonly protocol?: "connect" | "grpc-web";
+  /** Sent as `Authorization: Bearer <token>`. */
+  readonly token?: TokenSource;
+  /** Further interceptors, run after the token one. */
+  readonly interceptors?: readonly Interceptor[];
+  /** A `fetch` to use instead of the global one. */
+  readonly fetch?: typeof globalThis.fetch;
+}
+
+/** A transport over `fetch`; both protocols use the binary protobuf format. */
+export function createWebTransport(options: WebTransportOptions): Transport {
+  const interceptors = [
+    ...(options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)]),
+    ...(options.interceptors ?? []),
+  ];
+  const common = {
+    baseUrl: options.baseUrl,
+    interceptors,
+    useBinaryFormat: true,
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+  };
+  return options.protocol === "grpc-web"
+    ? createGrpcWebTransport(common)
+    : createConnectTransport(common);
+}
