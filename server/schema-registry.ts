@@ -10,17 +10,9 @@
  * empty data dir learns every version from the log itself.
  */
 
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../schema/cli/write-file-atomic.ts";
 import { checkCompat, type Finding, hasBreaking } from "../schema/compat/index.ts";
 import { schemaFingerprint } from "../schema/fingerprint.ts";
 import { lockFromSchema, modelFromLock } from "../schema/lock.ts";
@@ -53,11 +45,11 @@ export interface Registration {
 const FILE = /^v(\d{6})\.lock\.json$/;
 
 /** Registers `model` in `dataDir`; throws {@link SchemaRejectedError} on a breaking change. */
-export function registerSchema(
+export async function registerSchema(
   dataDir: string,
   model: Schema,
   options: { readonly allow?: ReadonlySet<string> } = {},
-): Registration {
+): Promise<Registration> {
   const dir = join(dataDir, "schemas");
   mkdirSync(dir, { recursive: true });
   const versions = loadVersions(dir);
@@ -79,7 +71,7 @@ export function registerSchema(
   }
   const version = (latest?.version ?? 0) + 1;
   const lockJson = lockFromSchema(model);
-  writeAtomic(join(dir, `v${String(version).padStart(6, "0")}.lock.json`), lockJson);
+  await writeFileAtomic(join(dir, `v${String(version).padStart(6, "0")}.lock.json`), lockJson);
   const current: ServedSchema = { version, fingerprint, model, lockJson };
   const all = new Map(versions);
   all.set(version, current);
@@ -100,23 +92,4 @@ export function loadVersions(dir: string): Map<number, ServedSchema> {
     versions.set(version, { version, fingerprint: schemaFingerprint(model), model, lockJson });
   }
   return versions;
-}
-
-/** Writes a file so that a crash leaves either the old content or the new, never a mix. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dirFd = openSync(join(path, ".."), "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }

@@ -71,7 +71,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const model = compiled.schema;
 
   mkdirSync(config.dataDir, { recursive: true });
-  const registration = registerSchema(config.dataDir, model);
+  const registration = await registerSchema(config.dataDir, model);
   const served = registration.current;
   for (const f of registration.findings)
     log.info("schema change", { rule: f.rule, category: f.category, message: f.message });

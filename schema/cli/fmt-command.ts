@@ -1,22 +1,12 @@
-/**
- * `entdb fmt [FILE...] [--check]`: rewrites schema files in the canonical format.
- *
- * Exit codes: 0 all files formatted (or already were); 1 with `--check` when a file is
- * not formatted; 2 on a usage error, an unreadable file or a syntax error. A file with
- * syntax errors is never touched: its diagnostics are printed instead. Validation errors
- * (an unknown type, a reused id) do not stop formatting, since the layout does not depend
- * on them.
- */
-
-import { randomUUID } from "node:crypto";
-import { open, readFile, realpath, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { Command } from "commander";
 import { FormatError, formatSchema } from "../format.ts";
 import { parseSchema } from "../parser.ts";
 import { renderDiagnostics } from "../render-diagnostics.ts";
 import { LineIndex, type SourceFile } from "../span.ts";
 import { displayPath, errorReason, resolveSchemaPath, SchemaLoadError } from "./load-schema.ts";
+import { writeFileAtomic } from "./write-file-atomic.ts";
 
 /** Options of {@link runFmt}. */
 export interface FmtOptions {
@@ -152,36 +142,4 @@ export function fmtCommand(io: FmtIo = processIo): Command {
       io.stderr(result.stderr);
       io.setExitCode(result.exitCode);
     });
-}
-
-/**
- * Replaces a file's content so a crash leaves either the old or the new text: write a
- * temporary file next to it, fsync, rename over the target, fsync the directory. The
- * target's permissions are kept; a symlink is followed, so the link stays a link.
- */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const target = await realpath(path);
-  const { mode } = await stat(target);
-  const dir = dirname(target);
-  const tmp = resolve(dir, `.${basename(target)}.${randomUUID()}.tmp`);
-  try {
-    const file = await open(tmp, "wx");
-    try {
-      await file.chmod(mode & 0o7777);
-      await file.writeFile(text, "utf8");
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  const dirHandle = await open(dir, "r");
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
 }

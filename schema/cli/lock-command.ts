@@ -1,15 +1,4 @@
-/**
- * `entdb lock [schema] [--out FILE] [--check]`: writes the schema's lock file (its
- * canonical form and fingerprint), by default next to the schema as
- * `<name>.lock.json`. With `--check` it writes nothing and exits 1 when the
- * committed lock differs from what the schema gives.
- *
- * Exit codes: 0 written or up to date; 1 out of date (`--check`); 2 a usage error,
- * an unreadable file or a schema with errors.
- */
-
-import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { schemaFingerprint } from "../fingerprint.ts";
@@ -23,6 +12,7 @@ import {
   resolveSchemaPath,
   SchemaLoadError,
 } from "./load-schema.ts";
+import { writeFileAtomic } from "./write-file-atomic.ts";
 
 /** Options of {@link runLock}. */
 export interface LockOptions {
@@ -135,34 +125,4 @@ export function lockCommand(): Command {
 
 function failure(exitCode: 1 | 2, message: string): LockResult {
   return { exitCode, stdout: "", stderr: `error: ${message}\n` };
-}
-
-/**
- * Replaces (or creates, with its directory) a file so a crash leaves either the old
- * or the new text: write a temporary file beside it, fsync, rename over the target,
- * fsync the directory so the rename itself is durable.
- */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${randomUUID()}.tmp`);
-  try {
-    const file = await open(tmp, "wx", 0o644);
-    try {
-      await file.writeFile(text, "utf8");
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  const dirHandle = await open(dir, "r");
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
 }
