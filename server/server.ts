@@ -150,6 +150,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       descriptorSet,
       limits: DEFAULT_API_LIMITS,
       logError: (err: unknown) => log.error("internal error", { err }),
+      startAppendTimer: () => metrics.walAppendSeconds.startTimer(),
     };
     const typed = createTypedServices(schemaDesc, deps);
     const serviceNames = [

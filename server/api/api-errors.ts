@@ -6,6 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
 import { WalError } from "../wal/wal.ts";
 
 /** Connect code from the snake_case name a WriteFailure records ("already_exists"). */
@@ -16,11 +17,26 @@ export function codeFromName(name: string): Code {
   return typeof code === "number" ? code : Code.Internal;
 }
 
-/** The ConnectError for a plan the applier rejected. */
-export function errorFromFailure(failure: WriteFailure): ConnectError {
-  return new ConnectError(failure.message, codeFromName(failure.code), undefined, [
-    { desc: WriteFailureSchema, value: create(WriteFailureSchema, failure) },
+/**
+ * The ConnectError for a plan the applier rejected. The applier records ids only
+ * (no name reaches disk); the answer adds the step and the current names, so the
+ * caller sees e.g. "(operation 0: Team.slug)".
+ */
+export function errorFromFailure(failure: WriteFailure, schema: Schema): ConnectError {
+  const message = `${failure.message} (${failureSite(failure, schema)})`;
+  return new ConnectError(message, codeFromName(failure.code), undefined, [
+    { desc: WriteFailureSchema, value: create(WriteFailureSchema, { ...failure, message }) },
   ]);
+}
+
+/** "operation 2: Task.title", naming what the schema calls the failing type and field. */
+export function failureSite(failure: WriteFailure, schema: Schema): string {
+  const type = nodeById(schema, failure.typeId) ?? edgeById(schema, failure.typeId);
+  const field = type?.fields.find((f) => f.id === failure.fieldId);
+  const where = type ? `${type.name}${field ? `.${field.name}` : ""}` : "";
+  return where
+    ? `operation ${failure.operationIndex}: ${where}`
+    : `operation ${failure.operationIndex}`;
 }
 
 const STORE_CODES: Record<string, Code> = {

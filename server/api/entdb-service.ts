@@ -60,6 +60,8 @@ export interface ApiDeps {
   readonly descriptorSet: Uint8Array;
   readonly limits: ApiLimits;
   logError(err: unknown): void;
+  /** Starts timing one WAL append; the returned function ends it (metrics). */
+  startAppendTimer?(): () => void;
 }
 
 /** Creates the EntDbService implementation. */
@@ -104,7 +106,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     key: string,
     replayed: boolean,
   ): ExecutePlanResponse => {
-    if (outcome.failure) throw errorFromFailure(outcome.failure);
+    if (outcome.failure) throw errorFromFailure(outcome.failure, schema());
     return create(ExecutePlanResponseSchema, {
       receipt: {
         tenant,
@@ -136,9 +138,10 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           idempotencyKey: key,
           limits: { maxOperations: limits.maxOperations, maxIdempotencyKeyLength: 256 },
         });
-        const [position] = await deps.wal.append([
-          { tenant, payload: toBinary(WalEventSchema, event) },
-        ]);
+        const endTimer = deps.startAppendTimer?.();
+        const [position] = await deps.wal
+          .append([{ tenant, payload: toBinary(WalEventSchema, event) }])
+          .finally(() => endTimer?.());
         if (!position) throw new Error("append returned no position");
         const receipt = {
           tenant,
