@@ -5,6 +5,7 @@
  */
 
 import { Command } from "commander";
+import { codegenCommands } from "../codegen/cli/index.ts";
 import { schemaCommands } from "../schema/cli/index.ts";
 import { serverCommands } from "../server/cli/index.ts";
 
@@ -19,6 +20,7 @@ const program = new Command("entdb")
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
 
-for (const command of [...schemaCommands(), ...serverCommands()]) program.addCommand(command);
+for (const command of [...schemaCommands(), ...codegenCommands(), ...serverCommands()])
+  program.addCommand(command);
 
 await program.parseAsync(process.argv);

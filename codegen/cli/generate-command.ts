@@ -1,0 +1,281 @@
+/**
+ * `entdb generate [schema] [--out DIR] [--check] [--watch]`: compiles the schema and
+ * writes everything generated from it into the out dir — `<pkg path>/schema.proto`,
+ * `<pkg path>/schema_pb.ts`, `client.ts`, `indexes.sql` — as one all-or-none set, and
+ * keeps the schema's lock file beside the schema up to date (the same file `entdb lock`
+ * writes, so `entdb check --against` reads it).
+ *
+ * The lock file stays out of the out dir on purpose: generated JSON carries an
+ * `"@generated"` key, which the lock reader refuses, and the lock is the record of the
+ * released schema that `entdb check --against` compares with, so it belongs with the
+ * schema rather than with disposable output.
+ *
+ * Exit codes: 0 written or up to date; 1 out of date (`--check`); 2 a usage error, an
+ * unreadable file, a bad config, a schema with errors, or a failed write.
+ */
+
+import { isAbsolute, resolve } from "node:path";
+import { Command } from "commander";
+import {
+  displayPath,
+  formatDiagnostics,
+  loadSchemaFile,
+  resolveSchemaPath,
+  SchemaLoadError,
+} from "../../schema/cli/load-schema.ts";
+import { runLock } from "../../schema/cli/lock-command.ts";
+import { CodegenError } from "../codegen-error.ts";
+import type { GeneratedFile } from "../writer/generated-file.ts";
+import {
+  type FileChange,
+  headerSource,
+  type WriteGeneratedResult,
+  writeGenerated,
+} from "../writer/write-generated.ts";
+import { resolveOutDir } from "./generate-config.ts";
+import { generateAllFiles } from "./generate-files.ts";
+import { watchSchema } from "./watch-schema.ts";
+
+/** Options of {@link runGenerate}, as parsed from the command line. */
+export interface GenerateOptions {
+  /** The out dir; default: `out` in `entdb.config.json`, else `generated`. */
+  readonly out?: string;
+  /** Write nothing; exit 1 listing every difference. */
+  readonly check: boolean;
+  /** Directory relative paths are resolved against; defaults to `process.cwd()`. */
+  readonly cwd?: string;
+  /** Colour diagnostics. */
+  readonly color?: boolean;
+  /** The module `client.ts` imports the runtime from (default `entdb/runtime/v1`). */
+  readonly runtimeImport?: string;
+}
+
+/** What a run printed and how it ended. */
+export interface GenerateResult {
+  readonly exitCode: 0 | 1 | 2;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `entdb generate` once and returns what it printed; never exits the process. */
+export async function runGenerate(
+  schemaArg: string | undefined,
+  options: GenerateOptions,
+): Promise<GenerateResult> {
+  const cwd = options.cwd ?? process.cwd();
+  const color = options.color === true;
+  let schemaPath: string;
+  let outDir: string;
+  let files: GeneratedFile[];
+  let warnings: string;
+  try {
+    schemaPath = await resolveSchemaPath(schemaArg, cwd);
+    outDir = await resolveOutDir(options.out, cwd);
+    const loaded = await loadSchemaFile(schemaPath, cwd);
+    warnings = formatDiagnostics(loaded.diagnostics, loaded.source, "text", color);
+    files = generateAllFiles(
+      loaded.schema,
+      options.runtimeImport === undefined ? {} : { runtimeImport: options.runtimeImport },
+    );
+  } catch (err) {
+    return failed(err, color);
+  }
+
+  const schemaShown = displayPath(schemaPath, cwd);
+  const outShown = displayPath(outDir, cwd);
+  const fullOut = resolve(cwd, outDir);
+  let written: WriteGeneratedResult;
+  try {
+    written = await writeGenerated(fullOut, files, {
+      schemaPath: headerSchemaPath(fullOut, schemaPath, cwd),
+      check: options.check,
+    });
+  } catch (err) {
+    return failed(err, color, warnings);
+  }
+  // The lock goes last: it records a schema whose output is already in place.
+  const lock = await runLock(schemaPath, { check: options.check, cwd, color });
+
+  if (options.check) {
+    const stale = written.changes.length > 0;
+    const stdout = stale
+      ? ""
+      : `ok: ${outShown} is up to date with ${schemaShown} (${count(files.length, "file")})\n`;
+    const stderr = stale
+      ? `error: '${outShown}' is out of date with '${schemaShown}'; run 'entdb generate' to update it:\n${written.changes.map(checkLine).join("")}`
+      : "";
+    return {
+      exitCode: Math.max(stale ? 1 : 0, lock.exitCode) as 0 | 1 | 2,
+      stdout: `${stdout}${lock.stdout}`,
+      stderr: `${warnings}${stderr}${lock.stderr}`,
+    };
+  }
+  return {
+    exitCode: lock.exitCode,
+    stdout: `${summaryLine(outShown, schemaShown, written)}${written.changes.map(changeLine).join("")}${lock.stdout}`,
+    stderr: `${warnings}${lock.stderr}`,
+  };
+}
+
+/** Options of the `entdb generate` subcommand as commander parses them. */
+interface GenerateFlags {
+  readonly out?: string;
+  readonly check?: boolean;
+  readonly watch?: boolean;
+  readonly runtimeImport?: string;
+}
+
+/** The `entdb generate` subcommand; sets `process.exitCode`. */
+export function generateCommand(): Command {
+  return new Command("generate")
+    .description(
+      "Generate the .proto, protobuf-es code, typed client and SQL indexes of a schema, and update its lock file.",
+    )
+    .argument("[schema]", "schema file (default: entdb.config.json's schema, else schema.entdb)")
+    .option("--out <dir>", "output directory (default: entdb.config.json's out, else generated)")
+    .option("--check", "write nothing; exit 1 listing every file that is out of date (for CI)")
+    .option("--watch", "regenerate whenever the schema file changes; Ctrl-C stops")
+    .option(
+      "--runtime-import <module>",
+      "module client.ts imports the runtime from (default: entdb/runtime/v1)",
+    )
+    .addHelpText("after", generateHelp)
+    .exitOverride((err) => {
+      // Usage errors exit 2 like every entdb command; help exits 0.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    })
+    .action(async (schema: string | undefined, flags: GenerateFlags) => {
+      const options: GenerateOptions = {
+        ...(flags.out === undefined ? {} : { out: flags.out }),
+        ...(flags.runtimeImport === undefined ? {} : { runtimeImport: flags.runtimeImport }),
+        check: flags.check === true,
+        color: process.stderr.isTTY === true && process.env["NO_COLOR"] === undefined,
+      };
+      if (flags.watch === true) {
+        if (options.check) {
+          process.stderr.write("error: --watch and --check cannot be combined.\n");
+          process.exitCode = 2;
+          return;
+        }
+        process.exitCode = await watchGenerate(schema, options);
+        return;
+      }
+      const result = await runGenerate(schema, options);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exitCode = result.exitCode;
+    });
+}
+
+/**
+ * Generates once, then again after every change of the schema file, until SIGINT or
+ * SIGTERM. Errors in the schema are printed and the watch goes on; only a schema path
+ * that cannot be resolved at the start ends it (exit 2).
+ */
+async function watchGenerate(
+  schemaArg: string | undefined,
+  options: GenerateOptions,
+): Promise<0 | 2> {
+  const cwd = options.cwd ?? process.cwd();
+  let schemaPath: string;
+  try {
+    schemaPath = await resolveSchemaPath(schemaArg, cwd);
+  } catch (err) {
+    const result = failed(err, false);
+    process.stderr.write(result.stderr);
+    return 2;
+  }
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  process.stdout.write(`watching ${displayPath(schemaPath, cwd)} (Ctrl-C to stop)\n`);
+  try {
+    await watchSchema(resolve(cwd, schemaPath), stop.signal, async () => {
+      const result = await runGenerate(schemaPath, options);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return 0;
+}
+
+/**
+ * The schema as the headers name it: relative to the out dir's parent when it lies
+ * below it (the writer's rule), otherwise relative to `cwd`, so the output does not
+ * depend on where the repository is checked out.
+ */
+function headerSchemaPath(fullOut: string, schemaPath: string, cwd: string): string {
+  const full = resolve(cwd, schemaPath);
+  return isAbsolute(headerSource(fullOut, full)) ? displayPath(schemaPath, cwd) : full;
+}
+
+function summaryLine(outShown: string, schemaShown: string, written: WriteGeneratedResult): string {
+  const by = (kind: FileChange["kind"]): number =>
+    written.changes.filter((c) => c.kind === kind).length;
+  const parts = [
+    `${by("added")} added`,
+    `${by("changed")} changed`,
+    `${by("stale")} removed`,
+    `${written.unchanged.length} unchanged`,
+  ];
+  return `generated ${outShown} from ${schemaShown}: ${parts.join(", ")}\n`;
+}
+
+function changeLine(change: FileChange): string {
+  const word = change.kind === "stale" ? "removed" : change.kind;
+  return `  ${word.padEnd(8)}${change.path}\n`;
+}
+
+function checkLine(change: FileChange): string {
+  const word =
+    change.kind === "added" ? "missing" : change.kind === "changed" ? "differs" : "stale";
+  return `  ${word.padEnd(8)}${change.path}\n`;
+}
+
+function failed(err: unknown, color: boolean, prefix = ""): GenerateResult {
+  if (err instanceof SchemaLoadError) {
+    // A schema with errors prints the compiler's report (it ends with a summary line).
+    const stderr =
+      err.code === "SCHEMA_INVALID" && err.source !== undefined
+        ? formatDiagnostics(err.diagnostics, err.source, "text", color)
+        : `error: ${err.message}\n`;
+    return { exitCode: 2, stdout: "", stderr: `${prefix}${stderr}` };
+  }
+  if (err instanceof CodegenError) {
+    const details = err.details.map((d) => `  ${d}\n`).join("");
+    return { exitCode: 2, stdout: "", stderr: `${prefix}error: ${err.message}\n${details}` };
+  }
+  throw err;
+}
+
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function generateHelp(): string {
+  return `
+Outputs (paths inside the out dir):
+  <package path>/schema.proto   one message per node and edge type, typed services
+  <package path>/schema_pb.ts   protobuf-es code for that .proto
+  client.ts                     the typed client (imports the runtime, see --runtime-import)
+  indexes.sql                   the SQL index DDL of a tenant database
+and, beside the schema, its lock file <name>.lock.json (as 'entdb lock' writes it), which
+'entdb check --against <name>.lock.json' compares with.
+
+Every file is generated in memory first and written all or none; files this schema
+generated earlier that are no longer produced are removed; unchanged files are not
+touched; the same schema always gives the same bytes. Each written file starts with an
+'@generated by entdb' header, and files without one are never overwritten.
+
+entdb.config.json in the current directory may set defaults, so the build step is just
+'entdb generate'; flags override it:
+  { "schema": "schema.entdb", "out": "generated" }
+
+Exit codes: 0 written or up to date; 1 out of date (--check); 2 usage error, unreadable
+file, schema with errors, or failed write.
+`;
+}

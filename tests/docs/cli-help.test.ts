@@ -1,0 +1,31 @@
+/**
+ * The README's command table and `entdb --help` list the same commands, and every
+ * command explains itself with `--help`.
+ */
+
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+const entdb = (...args: string[]) =>
+  execFileSync(process.execPath, [join(root, "bin", "entdb.ts"), ...args], { cwd: root, encoding: "utf8" });
+
+describe("entdb --help", () => {
+  const help = entdb("--help");
+  const listed = [...help.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((c) => c !== "help");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const documented = [...readme.matchAll(/^\| `entdb ([a-z]+)/gm)].map((m) => m[1]);
+
+  it("lists exactly the commands the README documents", () => {
+    expect(listed.length).toBeGreaterThanOrEqual(5);
+    expect([...listed].sort()).toEqual([...documented].sort());
+  });
+
+  it.each(listed)("explains `%s` with --help", (command) => {
+    const text = entdb(command ?? "", "--help");
+    expect(text).toMatch(new RegExp(`^Usage: entdb ${command} `));
+    expect(text.split("\n").length).toBeGreaterThan(4);
+  });
+});
