@@ -10,11 +10,16 @@ import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
 const entdb = (...args: string[]) =>
-  execFileSync(process.execPath, [join(root, "bin", "entdb.ts"), ...args], { cwd: root, encoding: "utf8" });
+  execFileSync(process.execPath, [join(root, "bin", "entdb.ts"), ...args], {
+    cwd: root,
+    encoding: "utf8",
+  });
 
 describe("entdb --help", () => {
   const help = entdb("--help");
-  const listed = [...help.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((c) => c !== "help");
+  const listed = [...help.matchAll(/^ {2}([a-z]+) /gm)]
+    .map((m) => m[1])
+    .filter((c) => c !== "help");
   const readme = readFileSync(join(root, "README.md"), "utf8");
   const documented = [...readme.matchAll(/^\| `entdb ([a-z]+)/gm)].map((m) => m[1]);
 

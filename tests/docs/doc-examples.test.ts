@@ -11,8 +11,8 @@ import { formatSchema } from "../../schema/format.ts";
 import { renderDiagnostics } from "../../schema/render-diagnostics.ts";
 
 const root = join(import.meta.dirname, "..", "..");
-const files = ["README.md", ...readdirSync(join(root, "docs")).map((f) => join("docs", f))].filter((f) =>
-  f.endsWith(".md"),
+const files = ["README.md", ...readdirSync(join(root, "docs")).map((f) => join("docs", f))].filter(
+  (f) => f.endsWith(".md"),
 );
 
 const blocks = files.flatMap((file) => {
