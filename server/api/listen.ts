@@ -49,7 +49,9 @@ export async function listenApi(
     session.once("close", () => sessions.delete(session));
   });
 
-  const server = net.createServer((socket) => {
+  // noDelay: RPC responses are small writes; Nagle's algorithm would hold each back
+  // until the client's delayed ACK (~40 ms).
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());

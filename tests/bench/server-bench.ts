@@ -1,0 +1,289 @@
+/**
+ * End-to-end server benchmark: starts `entdb serve` (embedded WAL) as a child process
+ * and measures it through the Connect client, then runs the same transactions on raw
+ * better-sqlite3 in this process as the ceiling, and prints one markdown table.
+ *
+ * Rows: an atomic plan (create a User + a MemberOf edge to an existing Team, durable
+ * and applied) at 1 and 64 concurrent clients over HTTP/2, and at 64 over HTTP/1.1; get
+ * one node; query 50 rows; list 50 edges. Then the server's resident memory (VmRSS)
+ * after 1,000 tenants were touched with one write each.
+ *
+ * Run: `node tests/bench/server-bench.ts [seconds-per-row] [--cpu-prof]` (default 3 s).
+ * `--cpu-prof` profiles the server child and prints its top functions by self time.
+ * The data dir is a temp dir on the disk that holds `os.tmpdir()`; for meaningful
+ * write numbers it must not be tmpfs (fsync would be free).
+ */
+
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import type { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
+import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
+
+type Operation = MessageInitShape<typeof OperationSchema>;
+type Value = MessageInitShape<typeof ValueSchema>;
+
+import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
+import { openRawBench, type RawResult } from "./server-bench-sqlite.ts";
+
+const args = process.argv.slice(2);
+const SECONDS = Number(args.find((a) => !a.startsWith("--")) ?? "3");
+const CPU_PROF = args.includes("--cpu-prof");
+const TENANT = "bench";
+
+type Client = ReturnType<typeof createClient<typeof EntDbService>>;
+
+/** One measured row of the server side. */
+interface Measured {
+  readonly opsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const str = (value: string): Value => ({ kind: { case: "stringValue", value } });
+const ts = (): Value => ({
+  kind: {
+    case: "timestampValue",
+    value: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 },
+  },
+});
+
+let planNo = 0;
+/** A User and its MemberOf edge to `teamId`, with unique email and handle. */
+function userPlan(teamId: string): Operation[] {
+  const i = planNo++;
+  return [
+    {
+      op: {
+        case: "createNode",
+        value: {
+          typeId: 1,
+          alias: "u",
+          fields: {
+            1: str(`user-${i}@example.com`),
+            2: str(`User ${i}`),
+            3: str(`user${i}`),
+            6: ts(),
+          },
+        },
+      },
+    },
+    {
+      op: {
+        case: "createEdge",
+        value: { edgeTypeId: 100, fromId: "$u", toId: teamId, props: { 2: ts() } },
+      },
+    },
+  ];
+}
+
+/** Runs `workers` closed loops of `op` for `seconds`; latency per call. */
+async function closedLoop(
+  workers: number,
+  seconds: number,
+  op: () => Promise<void>,
+): Promise<Measured> {
+  const lat: number[] = [];
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await op();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    opsPerSecond: lat.length / elapsed,
+    p50Ms: lat[Math.floor(lat.length * 0.5)] ?? 0,
+    p99Ms: lat[Math.floor(lat.length * 0.99)] ?? 0,
+  };
+}
+
+function vmRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? "0");
+  return kb / 1024;
+}
+
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (n: number): string => (n < 1 ? `${fmt(n * 1000)} µs` : `${fmt(n, 2)} ms`);
+
+/** Top functions by self time across the `.cpuprofile` files in `dir`. */
+function topFunctions(dir: string, count: number): string[] {
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+    const profile = JSON.parse(readFileSync(join(dir, f), "utf8")) as {
+      nodes: {
+        hitCount?: number;
+        callFrame: { functionName: string; url: string; lineNumber: number };
+      }[];
+    };
+    for (const node of profile.nodes) {
+      const hits = node.hitCount ?? 0;
+      if (hits === 0) continue;
+      const { functionName, url, lineNumber } = node.callFrame;
+      const file = url.replace(/^file:\/\//, "").replace(`${process.cwd()}/`, "");
+      const key = `${functionName || "(anonymous)"} ${file}${file ? `:${lineNumber + 1}` : ""}`;
+      self.set(key, (self.get(key) ?? 0) + hits);
+      total += hits;
+    }
+  }
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, hits]) => `| ${fmt((hits / total) * 100, 1)} % | \`${key}\` |`);
+}
+
+async function main(): Promise<void> {
+  const dataDir = tempDataDir("entdb-bench-");
+  const profDir = join(dataDir, "..", `${dataDir.split("/").pop() ?? "bench"}-prof`);
+  if (CPU_PROF) mkdirSync(profDir, { recursive: true });
+  const server = await startServerProcess({
+    dataDir,
+    env: CPU_PROF
+      ? {
+          NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${profDir}`,
+        }
+      : {},
+  });
+  const pid = server.child.pid ?? 0;
+  const h2: Client = createClient(
+    EntDbService,
+    createConnectTransport({ baseUrl: server.url, httpVersion: "2" }),
+  );
+  const h1: Client = createClient(
+    EntDbService,
+    createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
+  );
+  const rows: string[] = [];
+  const row = (name: string, s: Measured, raw: RawResult | undefined): void => {
+    const ratio = raw ? `${fmt((s.opsPerSecond / raw.opsPerSecond) * 100, 1)} %` : "";
+    const rawCell = raw ? `${fmt(raw.opsPerSecond)} /s, p50 ${ms(raw.p50Ms)}` : "";
+    rows.push(
+      `| ${name} | ${fmt(s.opsPerSecond)} | ${ms(s.p50Ms)} | ${ms(s.p99Ms)} | ${rawCell} | ${ratio} |`,
+    );
+  };
+
+  try {
+    const rssStart = vmRssMb(pid);
+    const team = await h2.executePlan({
+      tenant: TENANT,
+      idempotencyKey: "team",
+      operations: [
+        {
+          op: {
+            case: "createNode",
+            value: { typeId: 2, fields: { 1: str("Bench"), 2: str("bench") } },
+          },
+        },
+      ],
+    });
+    const teamId = team.results[0]?.id ?? "";
+    const userIds: string[] = [];
+    const write = (client: Client) => async (): Promise<void> => {
+      const res = await client.executePlan({
+        tenant: TENANT,
+        idempotencyKey: `p-${planNo}`,
+        operations: userPlan(teamId),
+      });
+      if (!res.receipt?.applied) throw new Error("a plan was not applied in time");
+      userIds.push(res.results[0]?.id ?? "");
+    };
+    // Warm up the connection, the JIT and the tenant file.
+    await closedLoop(8, 1, write(h2));
+
+    const plan1 = await closedLoop(1, SECONDS, write(h2));
+    const plan64 = await closedLoop(64, SECONDS, write(h2));
+    const plan64h1 = await closedLoop(64, SECONDS, write(h1));
+    let r = 0;
+    const getOne = await closedLoop(1, SECONDS, async () => {
+      const id = userIds[r++ % userIds.length] ?? "";
+      const res = await h2.getNode({ tenant: TENANT, typeId: 1, id });
+      if (!res.node) throw new Error("node missing");
+    });
+    const query50 = await closedLoop(1, SECONDS, async () => {
+      const res = await h2.queryNodes({ tenant: TENANT, typeId: 1, limit: 50 });
+      if (res.nodes.length !== 50) throw new Error(`query returned ${res.nodes.length} rows`);
+    });
+    const edges = await closedLoop(1, SECONDS, async () => {
+      const res = await h2.listEdges({
+        tenant: TENANT,
+        edgeTypeId: 100,
+        nodeId: teamId,
+        direction: Direction.IN,
+        limit: 50,
+      });
+      if (res.edges.length !== 50) throw new Error(`listEdges returned ${res.edges.length}`);
+    });
+
+    const rssBefore = vmRssMb(pid);
+    let t = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (t < 1000) {
+          const i = t++;
+          await h2.executePlan({
+            tenant: `tenant-${i}`,
+            idempotencyKey: "first",
+            operations: [
+              {
+                op: {
+                  case: "createNode",
+                  value: { typeId: 2, fields: { 1: str(`T${i}`), 2: str(`t${i}`) } },
+                },
+              },
+            ],
+          });
+        }
+      }),
+    );
+    const rssAfter = vmRssMb(pid);
+
+    // The ceiling, in the same run, on the same disk.
+    const raw = openRawBench(join(dataDir, "raw.sqlite"), userIds.length);
+    const rawPlan1 = raw.plans(SECONDS);
+    const rawPlan64 = raw.groupedPlans(SECONDS, 64);
+    const rawGet = raw.getOne(SECONDS);
+    const rawQuery = raw.query50(SECONDS);
+    const rawEdges = raw.listEdges(SECONDS);
+    raw.close();
+
+    row("plan (node + edge), 1 client, HTTP/2", plan1, rawPlan1);
+    row("plan (node + edge), 64 clients, HTTP/2", plan64, rawPlan64);
+    row("plan (node + edge), 64 clients, HTTP/1.1", plan64h1, rawPlan64);
+    row("get one node, 1 client", getOne, rawGet);
+    row("query 50 rows, 1 client", query50, rawQuery);
+    row("list 50 edges, 1 client", edges, rawEdges);
+
+    console.log(
+      `\n${SECONDS} s per row; ${userIds.length} users in the tenant at the end; the raw 64-client row is 64 plans per transaction (ideal group commit).\n`,
+    );
+    console.log("| workload | server ops/s | p50 | p99 | raw better-sqlite3 | server / raw |");
+    console.log("|---|---:|---:|---:|---|---:|");
+    for (const line of rows) console.log(line);
+    console.log(
+      `\nServer RSS: ${fmt(rssStart)} MB after start, ${fmt(rssBefore)} MB after the rows above, ${fmt(rssAfter)} MB after 1,000 tenants touched (one write each).`,
+    );
+  } finally {
+    await server.stop();
+    if (CPU_PROF) {
+      console.log("\nServer CPU profile, top functions by self time:\n");
+      console.log("| self | function |\n|---:|---|");
+      for (const line of topFunctions(profDir, 25)) console.log(line);
+      removeDataDir(profDir);
+    }
+    removeDataDir(dataDir);
+  }
+}
+
+await main();
