@@ -14,7 +14,7 @@ import {
   file_google_protobuf_timestamp,
   timestampNow,
 } from "@bufbuild/protobuf/wkt";
-import { buildFileDescriptor } from "../codegen/index.ts";
+import { buildFileDescriptor } from "../codegen/proto/index.ts";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
 import { file_grpc_health_v1_health, Health } from "../generated/grpc/health/v1/health_pb.js";

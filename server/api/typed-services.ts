@@ -24,7 +24,7 @@ import {
   ValueSchema as JsonValueSchema,
 } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { edgeTypeNames, nodeTypeNames } from "../../codegen/index.ts";
+import { edgeTypeNames, nodeTypeNames } from "../../codegen/proto/index.ts";
 import {
   Direction,
   type Edge,
