@@ -181,6 +181,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       corsOrigins: config.corsOrigins,
       readMaxBytes: 8 * 1024 * 1024,
+      logError: (err: unknown) => log.error("transport error", { err }),
     });
     const api: ApiListener = await listenApi(handler, { host: config.host, port: config.port });
     cleanup.unshift(() => api.close());

@@ -38,6 +38,10 @@ export async function listenApi(
 ): Promise<ApiListener> {
   const h1 = http.createServer(handler as http.RequestListener);
   h1.keepAliveTimeout = 65_000;
+  // Node starts tracking an http.Server's connections (for closeIdleConnections and
+  // the headers/request timeouts) when the server emits 'listening'. This one never
+  // listens itself (sockets come from the sniffer), so it is told it is listening.
+  h1.emit("listening");
   const h2 = http2.createServer(
     {},
     handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,

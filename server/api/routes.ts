@@ -12,10 +12,17 @@ import {
   ConnectError,
   type ConnectRouter,
   cors,
+  createConnectRouter,
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import { authContext, type TokenMap } from "./auth.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -43,6 +50,8 @@ export interface ApiHandlerOptions {
   readonly corsOrigins: readonly string[];
   /** Largest request message accepted, in bytes. */
   readonly readMaxBytes: number;
+  /** Receives failures of the transport itself (never of a handler: those become responses). */
+  logError(err: unknown): void;
 }
 
 /** Builds the handler serving every route over all three protocols. */
@@ -63,26 +72,41 @@ export function createApiHandler(options: ApiHandlerOptions): DualHandler {
     }
   };
 
-  const adapter = connectNodeAdapter({
-    routes: (router: ConnectRouter) => {
-      for (const r of options.routes) r.register(router);
-    },
+  const router = createConnectRouter({
     interceptors: [metricsInterceptor],
     readMaxBytes: options.readMaxBytes,
-    contextValues: (req) => {
-      const auth = req.headers["authorization"];
-      return authContext(options.tokens, Array.isArray(auth) ? auth[0] : auth);
-    },
-    fallback: (_req, res) => {
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(
+    acceptCompression: [compressionGzip, compressionBrotli],
+  });
+  for (const r of options.routes) r.register(router);
+  const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
+
+  const adapter: DualHandler = (req, res) => {
+    const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
+    if (!handler) {
+      const out = res as http.ServerResponse;
+      out.writeHead(404, { "content-type": "application/json" });
+      out.end(
         JSON.stringify({
           code: "unimplemented",
-          message: "No such RPC. Services: " + options.routes.map((r) => r.typeName).join(", "),
+          message: `No such RPC. Services: ${options.routes.map((r) => r.typeName).join(", ")}`,
         }),
       );
-    },
-  });
+      return;
+    }
+    const auth = req.headers["authorization"];
+    const uReq = universalRequestFromNodeRequest(
+      req,
+      res,
+      undefined,
+      authContext(options.tokens, Array.isArray(auth) ? auth[0] : auth),
+    );
+    handler(uReq)
+      .then((uRes) => malformedBodyAsInvalidArgument(uRes, handler.method.input.typeName))
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .catch((err: unknown) => {
+        if (ConnectError.from(err).code !== Code.Aborted) options.logError(err);
+      });
+  };
 
   const allowAny = options.corsOrigins.includes("*");
   const allowedOrigin = (origin: string | undefined) =>
@@ -112,4 +136,57 @@ export function createApiHandler(options: ApiHandlerOptions): DualHandler {
     }
     adapter(req, res);
   };
+}
+
+/**
+ * A request body that is not a valid protobuf message is the caller's mistake, but
+ * the Connect library answers it with INTERNAL ("parse binary: …") before any
+ * interceptor runs. This turns that answer into INVALID_ARGUMENT saying which
+ * message was expected, for the Connect protocol (a JSON error body) and gRPC (the
+ * status in headers or trailers). gRPC-Web errors travel inside the body and are
+ * left as they are.
+ */
+async function malformedBodyAsInvalidArgument(
+  res: UniversalServerResponse,
+  inputType: string,
+): Promise<UniversalServerResponse> {
+  const explain = (detail: string) =>
+    `The request body is not a valid ${inputType} (${detail.replace(/^parse binary: /, "")}); send a serialized ${inputType}.`;
+  for (const headers of [res.header, res.trailer]) {
+    const message = headers?.get("grpc-message");
+    if (headers?.get("grpc-status") === String(Code.Internal) && message) {
+      const decoded = decodeURIComponent(message);
+      if (decoded.startsWith("parse binary:")) {
+        headers.set("grpc-status", String(Code.InvalidArgument));
+        headers.set("grpc-message", encodeURIComponent(explain(decoded)));
+      }
+      return res;
+    }
+  }
+  if (res.status !== 500 || !res.body) return res;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of res.body) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
+  const body = async function* () {
+    yield bytes;
+  };
+  try {
+    const error = JSON.parse(bytes.toString("utf8")) as { code?: string; message?: string };
+    if (error.code === "internal" && error.message?.startsWith("parse binary:")) {
+      const rewritten = Buffer.from(
+        JSON.stringify({ code: "invalid_argument", message: explain(error.message) }),
+      );
+      res.header?.delete("content-length");
+      return {
+        ...res,
+        status: 400,
+        body: (async function* () {
+          yield rewritten;
+        })(),
+      };
+    }
+  } catch {
+    // not a Connect JSON error: pass it on unchanged
+  }
+  return { ...res, body: body() };
 }

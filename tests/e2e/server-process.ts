@@ -7,7 +7,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -56,17 +56,20 @@ export function tempDataDir(prefix = "entdb-e2e-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Removes a data dir made by {@link tempDataDir}. */
 export function removeDataDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts a server and waits until it is ready; rejects with its logs if it exits or times out. */
-export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
-  const dataDir = options.dataDir ?? tempDataDir();
-  const port = await freePort();
-  const httpPort = await freePort();
+/** Spawns `entdb serve` with the test defaults (schema, data dir, ports) plus `options`. */
+function spawnServe(
+  options: StartOptions,
+  dataDir: string,
+  port: number,
+  httpPort: number,
+): ChildProcess {
   const schema = options.schema ?? join(root, "examples", "tracker", "schema.entdb");
-  const child = spawn(
+  return spawn(
     process.execPath,
     [
       join(root, "bin", "entdb.ts"),
@@ -87,6 +90,70 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+}
+
+/** How a server run that was expected to fail at start ended. */
+export interface ServeExit {
+  readonly code: number | null;
+  readonly stderr: string;
+  /** Whether the API port accepted a connection before the process exited. */
+  readonly listened: boolean;
+}
+
+/**
+ * Runs `entdb serve` expecting it to exit on its own (a bad schema, a refused
+ * configuration) and reports the exit code and stderr. If it is still running after
+ * `timeoutMs` it is killed and the promise rejects with its logs.
+ */
+export async function runServeToExit(
+  options: StartOptions & { readonly timeoutMs?: number } = {},
+): Promise<ServeExit> {
+  const dataDir = options.dataDir ?? tempDataDir();
+  const port = await freePort();
+  const child = spawnServe(options, dataDir, port, await freePort());
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdout?.resume();
+  let listened = false;
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (exitCode === undefined && Date.now() < deadline) {
+    if (!listened) listened = await accepts(port);
+    await sleep(50);
+  }
+  if (exitCode === undefined) {
+    child.kill("SIGKILL");
+    await exited;
+    throw new Error(`entdb serve was still running after the timeout:\n${stderr}`);
+  }
+  return { code: await exited, stderr, listened };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Starts a server and waits until it is ready; rejects with its logs if it exits or times out. */
+export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? tempDataDir();
+  const port = await freePort();
+  const httpPort = await freePort();
+  const child = spawnServe(options, dataDir, port, httpPort);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();

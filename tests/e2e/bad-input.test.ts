@@ -1,0 +1,427 @@
+/**
+ * Bad requests against a real `entdb serve` (DESIGN.md contract 10): each gets the
+ * right Connect code and a message saying what to fix, and changes nothing, which a
+ * count afterwards shows.
+ */
+
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+
+const USER = 1;
+const TEAM = 2;
+const TASK = 4;
+
+let server: ServerProcess;
+let api: Client<typeof EntDbService>;
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  api = createClient(
+    EntDbService,
+    createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  if (!server) return;
+  const code = await server.stop();
+  removeDataDir(server.dataDir);
+  expect(code).toBe(0);
+});
+
+const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+
+/** A valid Team create step. */
+function team(slug: string) {
+  return {
+    op: {
+      case: "createNode" as const,
+      value: { typeId: TEAM, fields: { 1: str(slug), 2: str(slug) } },
+    },
+  };
+}
+
+/** The ConnectError a call fails with. */
+async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** How many nodes of `typeId` the tenant holds (the server's max page is 1000). */
+async function count(tenant: string, typeId = TEAM): Promise<number> {
+  const res = await api.queryNodes({ tenant, typeId, limit: 1000 });
+  return res.nodes.length;
+}
+
+/** Seeds one team so "changes nothing" is checked against a non-empty tenant. */
+async function seeded(tenant: string): Promise<void> {
+  await api.executePlan({ tenant, operations: [team("seed")] });
+  expect(await count(tenant)).toBe(1);
+}
+
+/** The tenant database files in the data dir. */
+function tenantFiles(): string[] {
+  const dir = join(server.dataDir, "tenants");
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+/** Posts a raw body to a Connect unary endpoint. */
+async function post(path: string, contentType: string, body: string) {
+  const res = await fetch(`${server.url}/entdb.v1.EntDbService/${path}`, {
+    method: "POST",
+    headers: { "content-type": contentType, "connect-protocol-version": "1" },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as { code: string; message: string } };
+}
+
+describe("malformed bodies", () => {
+  it("rejects malformed JSON with invalid_argument", async () => {
+    await seeded("bad-json");
+    const res = await post(
+      "ExecutePlan",
+      "application/json",
+      '{"tenant": "bad-json", "operations": [',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_argument");
+    expect(res.body.message).toMatch(/json/i);
+    expect(await count("bad-json")).toBe(1);
+  });
+
+  it("rejects a malformed protobuf body with invalid_argument naming the expected message", async () => {
+    await seeded("bad-proto");
+    for (const bytes of [
+      [0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34, 0x0a, 0x99],
+      [0x0a, 0x05, 0x61],
+    ]) {
+      const res = await fetch(`${server.url}/entdb.v1.EntDbService/ExecutePlan`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
+        body: new Uint8Array(bytes),
+      });
+      const body = (await res.json()) as { code: string; message: string };
+      expect(res.status).toBe(400);
+      expect(body.code).toBe("invalid_argument");
+      expect(body.message).toMatch(
+        /^The request body is not a valid entdb\.v1\.ExecutePlanRequest \(.+\); send a serialized entdb\.v1\.ExecutePlanRequest\.$/,
+      );
+    }
+    expect(await count("bad-proto")).toBe(1);
+  });
+
+  it("rejects a malformed protobuf message over gRPC with INVALID_ARGUMENT", async () => {
+    const { connect } = await import("node:http2");
+    const session = connect(server.url);
+    try {
+      const status = await new Promise<{ code: string | undefined; message: string | undefined }>(
+        (resolve, reject) => {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/entdb.v1.EntDbService/ExecutePlan",
+            "content-type": "application/grpc+proto",
+            te: "trailers",
+          });
+          const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+          const frame = Buffer.alloc(5);
+          frame.writeUInt32BE(garbage.length, 1);
+          let headers: Record<string, unknown> = {};
+          stream.on("response", (h) => {
+            headers = h;
+          });
+          stream.on("trailers", (t) => {
+            headers = { ...headers, ...t };
+          });
+          stream.on("data", () => {});
+          stream.on("end", () =>
+            resolve({
+              code: headers["grpc-status"] as string | undefined,
+              message: decodeURIComponent(String(headers["grpc-message"] ?? "")),
+            }),
+          );
+          stream.on("error", reject);
+          stream.end(Buffer.concat([frame, garbage]));
+        },
+      );
+      expect(status.code).toBe(String(Code.InvalidArgument));
+      expect(status.message).toMatch(
+        /^The request body is not a valid entdb\.v1\.ExecutePlanRequest/,
+      );
+    } finally {
+      session.close();
+    }
+  });
+
+  it("accepts well-formed JSON (the JSON codec works at all)", async () => {
+    const operations = [
+      {
+        createNode: {
+          typeId: TEAM,
+          fields: { "1": { stringValue: "J" }, "2": { stringValue: "j" } },
+        },
+      },
+    ];
+    const res = await fetch(`${server.url}/entdb.v1.EntDbService/ExecutePlan`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tenant: "good-json", operations }),
+    });
+    expect(res.status).toBe(200);
+    expect(await count("good-json")).toBe(1);
+  });
+});
+
+describe("plans that do not fit the schema", () => {
+  const cases: readonly [string, OperationInitLike[], RegExp][] = [
+    [
+      "an unknown type id",
+      [{ op: { case: "createNode", value: { typeId: 77, fields: {} } } }],
+      /^\[invalid_argument\] Operation 1 names node type id 77, which the schema does not define\.$/,
+    ],
+    [
+      "an unknown field id",
+      [
+        {
+          op: {
+            case: "createNode",
+            value: { typeId: TEAM, fields: { 1: str("a"), 2: str("a"), 9: str("x") } },
+          },
+        },
+      ],
+      /^\[invalid_argument\] Team has no field with id 9\.$/,
+    ],
+    [
+      "a wrong value kind",
+      [
+        {
+          op: {
+            case: "createNode",
+            value: {
+              typeId: TEAM,
+              fields: { 1: { kind: { case: "intValue", value: 5n } }, 2: str("a") },
+            },
+          },
+        },
+      ],
+      /^\[invalid_argument\] Field Team\.name expects a string, got an int\.$/,
+    ],
+    [
+      "a missing required field",
+      [{ op: { case: "createNode", value: { typeId: TEAM, fields: { 1: str("a") } } } }],
+      /^\[invalid_argument\] Field Team\.slug \(id 2\) is required; set it\.$/,
+    ],
+    [
+      "a bad enum number",
+      [
+        {
+          op: {
+            case: "createNode",
+            value: {
+              typeId: TASK,
+              fields: {
+                1: { kind: { case: "refValue", value: "0190a0a0-0000-7000-8000-000000000001" } },
+                2: { kind: { case: "intValue", value: 1n } },
+                3: str("t"),
+                5: { kind: { case: "enumValue", value: 9 } },
+              },
+            },
+          },
+        },
+      ],
+      /^\[invalid_argument\] Field Task\.status got enum number 9, which TaskStatus does not define; allowed: 1 \(todo\), 2 \(in_progress\), 3 \(in_review\), 4 \(done\), 5 \(wont_do\)\.$/,
+    ],
+  ];
+  type OperationInitLike = Parameters<typeof api.executePlan>[0]["operations"] extends
+    | (infer O)[]
+    | undefined
+    ? O
+    : never;
+
+  it.each(cases)("rejects a plan with %s and writes none of it", async (name, ops, message) => {
+    const tenant = `schema-${name.replace(/ /g, "-")}`;
+    await seeded(tenant);
+    // A valid step first: the plan is all or nothing.
+    const err = await connectError(api.executePlan({ tenant, operations: [team("ok"), ...ops] }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.message).toMatch(message);
+    expect(await count(tenant)).toBe(1);
+  });
+
+  it("rejects a plan of 1001 operations, naming the limit", async () => {
+    await seeded("too-many-ops");
+    const operations = Array.from({ length: 1001 }, (_, i) => team(`t${i}`));
+    const err = await connectError(api.executePlan({ tenant: "too-many-ops", operations }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe(
+      "The plan has 1001 operations; the limit is 1000. Split it into several plans.",
+    );
+    expect(await count("too-many-ops")).toBe(1);
+  });
+});
+
+describe("read limits", () => {
+  it("rejects GetNodes with 1001 ids, naming the limit", async () => {
+    const ids = Array.from({ length: 1001 }, () => "0190a0a0-0000-7000-8000-000000000001");
+    const err = await connectError(api.getNodes({ tenant: "get-many", typeId: USER, ids }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe("GetNodes asks for 1001 ids; the limit is 1000.");
+  });
+
+  it("clamps a page limit above the maximum to 1000 instead of failing", async () => {
+    const tenant = "clamp";
+    await api.executePlan({
+      tenant,
+      operations: Array.from({ length: 1000 }, (_, i) => team(`a${i}`)),
+    });
+    await api.executePlan({ tenant, operations: [team("last")] });
+    const page = await api.queryNodes({ tenant, typeId: TEAM, limit: 5000 });
+    expect(page.nodes).toHaveLength(1000);
+    expect(page.nextCursor).not.toBe("");
+    const rest = await api.queryNodes({
+      tenant,
+      typeId: TEAM,
+      limit: 5000,
+      cursor: page.nextCursor,
+    });
+    expect(rest.nodes).toHaveLength(1);
+    expect(rest.nextCursor).toBe("");
+  }, 30_000);
+});
+
+describe("hostile tenant ids", () => {
+  const hostile: readonly [string, string][] = [
+    ["a path traversal", "../x"],
+    ["an empty id", ""],
+    ["10k characters", "t".repeat(10_000)],
+    ["a NUL byte", "tenant\u0000x"],
+    ["fullwidth letters", "ｔｅｎａｎｔ"],
+    ["a Cyrillic a", "\u0430cme"],
+  ];
+
+  it.each(hostile)(
+    "rejects %s with invalid_argument and creates no file",
+    async (_name, tenant) => {
+      const before = tenantFiles();
+      const escapeBefore = existsSync(join(server.dataDir, "..", "x"));
+      const write = await connectError(api.executePlan({ tenant, operations: [team("x")] }));
+      expect(write.code).toBe(Code.InvalidArgument);
+      expect(write.rawMessage).toMatch(/tenant/i);
+      const read = await connectError(api.queryNodes({ tenant, typeId: TEAM }));
+      expect(read.code).toBe(Code.InvalidArgument);
+      expect(tenantFiles()).toEqual(before);
+      expect(existsSync(join(server.dataDir, "x"))).toBe(false);
+      expect(existsSync(join(server.dataDir, "..", "x"))).toBe(escapeBefore);
+    },
+  );
+});
+
+describe("typed services", () => {
+  /** Calls `acme.tracker.TeamService/Create` with Connect JSON and the given tenant header. */
+  async function typedCreate(tenant: string | undefined, body: unknown) {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (tenant !== undefined) headers["entdb-tenant"] = tenant;
+    const res = await fetch(`${server.url}/acme.tracker.TeamService/Create`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
+  }
+
+  it("rejects a hostile entdb-tenant header and creates no tenant file", async () => {
+    const before = tenantFiles();
+    const res = await typedCreate("../typed-escape", { fields: { name: "X", slug: "x" } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_argument");
+    expect(res.body.message).toMatch(/tenant/i);
+    expect(tenantFiles()).toEqual(before);
+    expect(existsSync(join(server.dataDir, "..", "typed-escape"))).toBe(false);
+  });
+
+  it("rejects a typed create missing a required field, naming it", async () => {
+    await seeded("typed-required");
+    const res = await typedCreate("typed-required", { fields: { name: "X" } });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      code: "invalid_argument",
+      message: "Field Team.slug (id 2) is required; set it.",
+    });
+    expect(await count("typed-required")).toBe(1);
+  });
+});
+
+describe("read arguments", () => {
+  it("rejects ListEdges without a direction, saying which to set", async () => {
+    const err = await connectError(
+      api.listEdges({
+        tenant: "reads",
+        edgeTypeId: 101,
+        nodeId: "0190a0a0-0000-7000-8000-000000000001",
+      }),
+    );
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe(
+      "Set `direction` to DIRECTION_OUT (edges from the node) or DIRECTION_IN (edges to it).",
+    );
+  });
+
+  it("rejects an unknown edge type and a traversal deeper than the limit", async () => {
+    const edge = await connectError(
+      api.listEdges({ tenant: "reads", edgeTypeId: 999, nodeId: "x", direction: 1 }),
+    );
+    expect(edge.code).toBe(Code.InvalidArgument);
+    expect(edge.rawMessage).toBe("The schema has no edge type with id 999.");
+    const deep = await connectError(
+      api.traverse({
+        tenant: "reads",
+        startId: "0190a0a0-0000-7000-8000-000000000001",
+        maxDepth: 7,
+      }),
+    );
+    expect(deep.code).toBe(Code.InvalidArgument);
+    expect(deep.rawMessage).toBe("max_depth 7 exceeds the limit of 6.");
+  });
+
+  it("rejects a read of an unknown node type and answers a missing node with not_found", async () => {
+    const type = await connectError(api.getNode({ tenant: "reads", typeId: 55, id: "x" }));
+    expect(type.code).toBe(Code.InvalidArgument);
+    expect(type.rawMessage).toBe("The schema has no node type with id 55.");
+    const missing = await connectError(
+      api.getNode({ tenant: "reads", typeId: TEAM, id: "0190a0a0-0000-7000-8000-000000000001" }),
+    );
+    expect(missing.code).toBe(Code.NotFound);
+    expect(missing.rawMessage).toBe("Team '0190a0a0-0000-7000-8000-000000000001' does not exist.");
+  });
+});
+
+describe("request size", () => {
+  it("rejects a body over the server's 8 MiB read limit and logs nothing", async () => {
+    await seeded("huge");
+    const big = "x".repeat(9 * 1024 * 1024);
+    const err = await connectError(
+      api.executePlan({
+        tenant: "huge",
+        operations: [
+          {
+            op: {
+              case: "createNode",
+              value: { typeId: TEAM, fields: { 1: str(big), 2: str("huge") } },
+            },
+          },
+        ],
+      }),
+    );
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(err.rawMessage).toMatch(/8388608|limit|max/i);
+    expect(await count("huge")).toBe(1);
+  }, 30_000);
+});

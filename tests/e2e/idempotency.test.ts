@@ -1,0 +1,207 @@
+/**
+ * Idempotency keys against a real `entdb serve` (DESIGN.md contracts 6 and 7): a
+ * retried key returns the first outcome and ids and writes nothing new, a rejected
+ * first attempt is rejected again identically, and `no_wait` plans report their
+ * outcome through WaitForPosition and GetReceipt.
+ */
+
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EntDbService, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+
+const TEAM = 2;
+
+let server: ServerProcess;
+let api: Client<typeof EntDbService>;
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  api = createClient(
+    EntDbService,
+    createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  if (!server) return;
+  const code = await server.stop();
+  removeDataDir(server.dataDir);
+  expect(code).toBe(0);
+});
+
+const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+
+function team(name: string, slug: string) {
+  return {
+    op: {
+      case: "createNode" as const,
+      value: { typeId: TEAM, fields: { 1: str(name), 2: str(slug) } },
+    },
+  };
+}
+
+async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
+}
+
+async function teamCount(tenant: string): Promise<number> {
+  return (await api.queryNodes({ tenant, typeId: TEAM, limit: 1000 })).nodes.length;
+}
+
+describe("idempotency keys", () => {
+  it("answers a repeated key with the first ids and writes nothing twice", async () => {
+    const tenant = "idem-replay";
+    const request = {
+      tenant,
+      idempotencyKey: "create-two-teams",
+      operations: [team("A", "a"), team("B", "b")],
+    };
+    const first = await api.executePlan(request);
+    const second = await api.executePlan(request);
+    expect(first.receipt?.applied).toBe(true);
+    expect(first.receipt?.replayed).toBe(false);
+    expect(second.receipt?.applied).toBe(true);
+    expect(second.receipt?.replayed).toBe(true);
+    expect(second.receipt?.idempotencyKey).toBe("create-two-teams");
+    expect(second.receipt?.position).toEqual(first.receipt?.position);
+    expect(second.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
+    expect(first.results.map((r) => r.version)).toEqual([1n, 1n]);
+    expect(await teamCount(tenant)).toBe(2);
+  });
+
+  it("replays the original ids even when the retry's body differs", async () => {
+    const tenant = "idem-different-body";
+    const first = await api.executePlan({
+      tenant,
+      idempotencyKey: "k",
+      operations: [team("A", "a")],
+    });
+    const retry = await api.executePlan({
+      tenant,
+      idempotencyKey: "k",
+      operations: [team("Z", "z")],
+    });
+    expect(retry.receipt?.replayed).toBe(true);
+    expect(retry.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
+    const nodes = (await api.queryNodes({ tenant, typeId: TEAM })).nodes;
+    expect(nodes.map((n) => n.fields[2]?.kind.value)).toEqual(["a"]);
+  });
+
+  it("keeps keys per tenant", async () => {
+    await api.executePlan({
+      tenant: "idem-t1",
+      idempotencyKey: "same",
+      operations: [team("A", "a")],
+    });
+    const other = await api.executePlan({
+      tenant: "idem-t2",
+      idempotencyKey: "same",
+      operations: [team("A", "a")],
+    });
+    expect(other.receipt?.replayed).toBe(false);
+    expect(await teamCount("idem-t2")).toBe(1);
+  });
+
+  it("rejects a retried key whose first attempt was rejected with the same error", async () => {
+    const tenant = "idem-rejected";
+    await api.executePlan({ tenant, operations: [team("Taken", "taken")] });
+    const request = { tenant, idempotencyKey: "dup-slug", operations: [team("Again", "taken")] };
+    const first = await connectError(api.executePlan(request));
+    const second = await connectError(api.executePlan(request));
+    expect(first.code).toBe(Code.AlreadyExists);
+    expect(second.code).toBe(Code.AlreadyExists);
+    expect(second.rawMessage).toBe(first.rawMessage);
+    const [d1] = first.findDetails(WriteFailureSchema);
+    const [d2] = second.findDetails(WriteFailureSchema);
+    expect(d1).toMatchObject({
+      code: "already_exists",
+      reason: "UNIQUE_VIOLATION",
+      operationIndex: 0,
+      typeId: TEAM,
+      fieldId: 2,
+    });
+    expect(d2).toEqual(d1);
+    // Even after the conflict is gone, the key keeps its recorded outcome.
+    const receipt = await api.getReceipt({ tenant, idempotencyKey: "dup-slug" });
+    expect(receipt.failure).toMatchObject({ reason: "UNIQUE_VIOLATION", fieldId: 2 });
+    expect(receipt.results).toEqual([]);
+    expect(await teamCount(tenant)).toBe(1);
+  });
+
+  it("returns a no_wait plan unapplied, then WaitForPosition and GetReceipt show the outcome", async () => {
+    const tenant = "idem-no-wait";
+    const res = await api.executePlan({
+      tenant,
+      idempotencyKey: "later",
+      noWait: true,
+      operations: [team("Later", "later")],
+    });
+    expect(res.receipt?.applied).toBe(false);
+    expect(res.receipt?.replayed).toBe(false);
+    expect(res.results).toEqual([]);
+    const position = res.receipt?.position;
+    expect(position).toBeDefined();
+    const waited = await api.waitForPosition({ tenant, position, timeoutMs: 10_000 });
+    expect(waited.reached).toBe(true);
+    expect(waited.applied?.offset).toBeGreaterThanOrEqual(position?.offset ?? 0n);
+    const receipt = await api.getReceipt({ tenant, idempotencyKey: "later" });
+    expect(receipt.receipt).toMatchObject({ applied: true, idempotencyKey: "later", tenant });
+    expect(receipt.receipt?.position).toEqual(position);
+    expect(receipt.failure).toBeUndefined();
+    expect(receipt.results).toHaveLength(1);
+    const id = receipt.results[0]?.id ?? "";
+    const node = await api.getNode({ tenant, typeId: TEAM, id });
+    expect(node.node?.fields[1]?.kind).toEqual({ case: "stringValue", value: "Later" });
+  });
+
+  it("reports a no_wait plan's rejection through GetReceipt", async () => {
+    const tenant = "idem-no-wait-rejected";
+    await api.executePlan({ tenant, operations: [team("X", "x")] });
+    const res = await api.executePlan({
+      tenant,
+      idempotencyKey: "doomed",
+      noWait: true,
+      operations: [team("Y", "x")],
+    });
+    expect(res.receipt?.applied).toBe(false);
+    const waited = await api.waitForPosition({
+      tenant,
+      position: res.receipt?.position,
+      timeoutMs: 10_000,
+    });
+    expect(waited.reached).toBe(true);
+    const receipt = await api.getReceipt({ tenant, idempotencyKey: "doomed" });
+    expect(receipt.failure).toMatchObject({
+      code: "already_exists",
+      reason: "UNIQUE_VIOLATION",
+      typeId: TEAM,
+      fieldId: 2,
+    });
+    expect(await teamCount(tenant)).toBe(1);
+  });
+
+  it("answers GetReceipt for an unknown key with not_found", async () => {
+    const err = await connectError(api.getReceipt({ tenant: "idem-none", idempotencyKey: "nope" }));
+    expect(err.code).toBe(Code.NotFound);
+    expect(err.rawMessage).toBe(
+      "No applied plan with idempotency key 'nope' in tenant 'idem-none' (it may not be applied yet).",
+    );
+  });
+
+  it("applies concurrent sends of one key exactly once", async () => {
+    const tenant = "idem-concurrent";
+    const request = { tenant, idempotencyKey: "race", operations: [team("R", "r")] };
+    const results = await Promise.all(Array.from({ length: 8 }, () => api.executePlan(request)));
+    const ids = new Set(results.map((r) => r.results[0]?.id));
+    expect(ids.size).toBe(1);
+    expect(results.filter((r) => r.receipt?.replayed === false)).toHaveLength(1);
+    expect(await teamCount(tenant)).toBe(1);
+  });
+});
