@@ -6,11 +6,15 @@
  *   that references one;
  * - `source-code-info.js` finds a declaration's comments by scanning all source
  *   locations, once for the declaration and once more for each enclosing one.
+ * - `embedFileDesc` (@bufbuild/protobuf's codegenv2) deep-clones the whole descriptor,
+ *   SourceCodeInfo included, only to clear SourceCodeInfo and serialize the rest; for a
+ *   large schema the locations (one per declaration, with comments) are most of it.
  * EntDB puts a whole schema into one `.proto`, so a 500-type schema took minutes. Here
  * both lookups are replaced by versions that index a file once and then answer from the
  * index, with the same results: names by the same algorithm (ideal name, then `$`,
  * `$1`, … salts, in the same order over the file's types), comments from the first
- * location with the declaration's path.
+ * location with the declaration's path; the embedded descriptor from a copy that leaves
+ * SourceCodeInfo out before cloning (the bytes are the same: it is cleared anyway).
  *
  * The replacements patch the framework's CommonJS modules that protoc-gen-es loads. If
  * those are not where or what we expect (another version), nothing is patched and
@@ -27,9 +31,13 @@ import type {
   DescMessage,
   DescService,
 } from "@bufbuild/protobuf";
-import { isFieldSet } from "@bufbuild/protobuf";
+import { clearField, isFieldSet } from "@bufbuild/protobuf";
 import { nestedTypes } from "@bufbuild/protobuf/reflect";
-import type { SourceCodeInfo, SourceCodeInfo_Location } from "@bufbuild/protobuf/wkt";
+import type {
+  FileDescriptorProto,
+  SourceCodeInfo,
+  SourceCodeInfo_Location,
+} from "@bufbuild/protobuf/wkt";
 import {
   DescriptorProtoSchema,
   EnumDescriptorProtoSchema,
@@ -64,10 +72,16 @@ type NamesModule = Pick<
 >;
 type CommentsModule = Pick<Patchable, "getComments">;
 
+/** The patched member of codegenv2's `embed.js`; its result is opaque here. */
+interface EmbedModule {
+  embedFileDesc(file: FileDescriptorProto): unknown;
+}
+
 interface Modules {
   readonly names: NamesModule;
   readonly comments: CommentsModule;
-  readonly originals: Patchable;
+  readonly embed: EmbedModule;
+  readonly originals: Patchable & EmbedModule;
 }
 
 let modules: Modules | null | undefined;
@@ -85,6 +99,10 @@ function loadModules(): Modules | undefined {
     const dir = dirname(fromPlugin.resolve("@bufbuild/protoplugin"));
     const names: unknown = fromPlugin(join(dir, "names.js"));
     const comments: unknown = fromPlugin(join(dir, "source-code-info.js"));
+    // By absolute path: the package's exports map hides the file, and codegenv2's index
+    // re-exports it through live getters, so patching the file patches the index.
+    const codegenDir = dirname(fromPlugin.resolve("@bufbuild/protobuf/codegenv2"));
+    const embed: unknown = fromPlugin(join(codegenDir, "embed.js"));
     if (
       hasFunctions(names, [
         "generatedDescName",
@@ -92,14 +110,18 @@ function loadModules(): Modules | undefined {
         "generatedJsonTypeName",
         "generatedValidTypeName",
       ]) &&
-      hasFunctions(comments, ["getComments"])
+      hasFunctions(comments, ["getComments"]) &&
+      hasFunctions(embed, ["embedFileDesc"])
     ) {
       const n = names as NamesModule;
       const c = comments as CommentsModule;
+      const e = embed as EmbedModule;
       modules = {
         names: n,
         comments: c,
+        embed: e,
         originals: {
+          embedFileDesc: e.embedFileDesc,
           generatedDescName: n.generatedDescName,
           generatedShapeName: n.generatedShapeName,
           generatedJsonTypeName: n.generatedJsonTypeName,
@@ -129,8 +151,9 @@ function hasFunctions(value: unknown, keys: readonly string[]): boolean {
 export function setProtopluginSpeedups(enabled: boolean): boolean {
   const loaded = loadModules();
   if (loaded === undefined) return false;
-  const { names, comments, originals } = loaded;
+  const { names, comments, embed, originals } = loaded;
   if (!enabled) {
+    embed.embedFileDesc = originals.embedFileDesc;
     names.generatedDescName = originals.generatedDescName;
     names.generatedShapeName = originals.generatedShapeName;
     names.generatedJsonTypeName = originals.generatedJsonTypeName;
@@ -159,6 +182,7 @@ export function setProtopluginSpeedups(enabled: boolean): boolean {
   names.generatedJsonTypeName = lookup("json");
   names.generatedValidTypeName = lookup("valid");
   comments.getComments = createIndexedGetComments();
+  embed.embedFileDesc = (file) => originals.embedFileDesc(withoutSourceCodeInfo(file));
   return true;
 }
 
@@ -167,6 +191,20 @@ interface FileNames {
   readonly desc: Map<NamedDesc, string>;
   readonly json: Map<NamedDesc, string>;
   readonly valid: Map<NamedDesc, string>;
+}
+
+/**
+ * A shallow copy of `file` without SourceCodeInfo (same prototype, so field presence
+ * reads the same), which `embedFileDesc` then clones without the locations.
+ */
+function withoutSourceCodeInfo(file: FileDescriptorProto): FileDescriptorProto {
+  if (!isFieldSet(file, FileDescriptorProtoSchema.field.sourceCodeInfo)) return file;
+  const copy: FileDescriptorProto = Object.assign(
+    Object.create(Object.getPrototypeOf(file) as object) as FileDescriptorProto,
+    file,
+  );
+  clearField(copy, FileDescriptorProtoSchema.field.sourceCodeInfo);
+  return copy;
 }
 
 /** protoplugin's `allNames`, computed once: shapes, then descs, then JSON, then valid types. */

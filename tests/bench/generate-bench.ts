@@ -1,34 +1,93 @@
 /**
  * How long `entdb generate` takes on a large schema (500 types: 400 node types and 100
  * edge types, 20 fields each, 10,000 fields in all; the old side of the check benchmark's
- * pair), run as the real command into a temp dir under the repo's `.tmp/` (so the output
- * resolves `entdb/runtime/v1` and `@bufbuild/protobuf` as checked-in output does).
- * Prints a table: the first generate, a second one (all unchanged), `--check`, the size
- * of each output file, and `tsc --noEmit` over the output.
+ * pair), and how big and how costly to type-check its output is.
  *
- * Run: `node tests/bench/generate-bench.ts`.
+ * The machine it runs on may be shared, so every timing is reported as wall time and as
+ * CPU time (user + sys), each the median of several runs (`--runs N`, default 3):
+ * - each generate step in-process (descriptor, `.proto` text, protobuf-es, client, SQL),
+ *   each step on a fresh process so no step warms the next one's code;
+ * - the real command into a temp dir under the repo's `.tmp/` (so the output resolves
+ *   `entdb/runtime/v1` and `@bufbuild/protobuf` as checked-in output does): the first
+ *   generate, a second one (all unchanged) and `--check`;
+ * - `tsc --noEmit` over the output;
+ * then the size of each output file.
+ *
+ * Run: `node tests/bench/generate-bench.ts [--runs N]`.
  */
 
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { generateClient } from "../../codegen/client/index.ts";
+import { buildFileDescriptor } from "../../codegen/proto/build-descriptor.ts";
+import { generateEs } from "../../codegen/proto/generate-es.ts";
+import { printProto } from "../../codegen/proto/print-proto.ts";
+import { printSqlFile } from "../../codegen/sql/index.ts";
+import { compileSchema } from "../../schema/compile.ts";
 import { makeRepoTempDir, REPO_ROOT, removeRepoTempDir } from "../codegen/repo-temp-dir.ts";
 import { generateSchemaPair } from "./check-bench.ts";
 
 const BIN = join(REPO_ROOT, "bin", "entdb.ts");
 const TSC = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+const SELF = import.meta.filename;
 
-/** Runs a command in `cwd`; returns its wall time, failing loudly on a non-zero exit. */
-function timed(args: readonly string[], cwd: string, expectCode = 0): number {
+/** The in-process generate steps, each timed alone in a child process. */
+const STEPS = ["descriptor", "proto text", "protobuf-es", "client", "sql"] as const;
+type Step = (typeof STEPS)[number];
+
+/** One measurement: wall and CPU (user + sys) milliseconds. */
+interface Timing {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/**
+ * Runs `node args` in `cwd` under `/usr/bin/time` (for the child's CPU time); fails
+ * loudly on an unexpected exit code.
+ */
+function timed(args: readonly string[], cwd: string, expectCode = 0): Timing {
   const start = performance.now();
-  const result = spawnSync(process.execPath, args, { cwd, encoding: "utf8" });
-  const ms = performance.now() - start;
+  const result = spawnSync("/usr/bin/time", ["-f", "CPU %U %S", process.execPath, ...args], {
+    cwd,
+    encoding: "utf8",
+  });
+  const wall = performance.now() - start;
   if (result.status !== expectCode) {
     throw new Error(
       `'${args.join(" ")}' exited ${result.status}:\n${result.stdout}\n${result.stderr}`,
     );
   }
-  return ms;
+  const match = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr);
+  if (match === null) throw new Error(`no CPU time in:\n${result.stderr}`);
+  return { wall, cpu: (Number(match[1]) + Number(match[2])) * 1000 };
+}
+
+/** Runs one step in this process (after building what it needs) and prints its timing. */
+function runStep(step: Step): void {
+  const compiled = compileSchema({ path: "schema.entdb", text: generateSchemaPair().old });
+  const schema = compiled.schema;
+  if (schema === undefined) throw new Error("the bench schema does not compile");
+  const descriptor = step === "descriptor" ? undefined : buildFileDescriptor(schema);
+  const work: Record<Step, () => unknown> = {
+    descriptor: () => buildFileDescriptor(schema),
+    "proto text": () => printProto(schema, descriptor),
+    "protobuf-es": () => descriptor !== undefined && generateEs(descriptor),
+    client: () => generateClient(schema),
+    sql: () => printSqlFile(schema),
+  };
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  work[step]();
+  const wall = performance.now() - wall0;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ wall, cpu: (cpu.user + cpu.system) / 1000 }));
+}
+
+function stepTiming(step: Step): Timing {
+  const result = spawnSync(process.execPath, [SELF, "--step", step], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`step '${step}' failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as Timing;
 }
 
 function filesBelow(dir: string): string[] {
@@ -38,38 +97,64 @@ function filesBelow(dir: string): string[] {
     .sort();
 }
 
-function main(): void {
-  const dir = makeRepoTempDir("generate-bench");
-  try {
-    writeFileSync(join(dir, "schema.entdb"), generateSchemaPair().old);
-    // The repo's compiler options, over the output only.
-    writeFileSync(
-      join(dir, "tsconfig.json"),
-      JSON.stringify({
-        extends: relative(dir, join(REPO_ROOT, "tsconfig.json")),
-        include: ["generated"],
-        exclude: [],
-      }),
-    );
-    const rows: [string, string][] = [];
-    const generate = ["--out", "generated", "schema.entdb"];
-    rows.push(["generate (first run)", ms(timed([BIN, "generate", ...generate], dir))]);
-    rows.push(["generate (unchanged)", ms(timed([BIN, "generate", ...generate], dir))]);
-    rows.push(["generate --check", ms(timed([BIN, "generate", "--check", ...generate], dir))]);
-    let total = 0;
-    for (const file of filesBelow(join(dir, "generated"))) {
-      const size = statSync(join(dir, "generated", file)).size;
-      total += size;
-      rows.push([`size ${file}`, kb(size)]);
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? 0)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function main(runs: number): void {
+  const timings = new Map<string, Timing[]>();
+  const record = (name: string, timing: Timing): void => {
+    timings.set(name, [...(timings.get(name) ?? []), timing]);
+  };
+  const sizes: [string, number][] = [];
+  for (let run = 0; run < runs; run++) {
+    for (const step of STEPS) record(`step ${step}`, stepTiming(step));
+    const dir = makeRepoTempDir("generate-bench");
+    try {
+      writeFileSync(join(dir, "schema.entdb"), generateSchemaPair().old);
+      // The repo's compiler options, over the output only.
+      writeFileSync(
+        join(dir, "tsconfig.json"),
+        JSON.stringify({
+          extends: relative(dir, join(REPO_ROOT, "tsconfig.json")),
+          include: ["generated"],
+          exclude: [],
+        }),
+      );
+      const generate = ["--out", "generated", "schema.entdb"];
+      record("generate (first run)", timed([BIN, "generate", ...generate], dir));
+      record("generate (unchanged)", timed([BIN, "generate", ...generate], dir));
+      record("generate --check", timed([BIN, "generate", "--check", ...generate], dir));
+      record("tsc --noEmit on the output", timed([TSC, "--noEmit", "-p", "."], dir));
+      if (run === 0) {
+        let total = 0;
+        for (const file of filesBelow(join(dir, "generated"))) {
+          const size = statSync(join(dir, "generated", file)).size;
+          total += size;
+          sizes.push([file, size]);
+        }
+        sizes.push(["out dir total", total]);
+        sizes.push(["schema.lock.json", statSync(join(dir, "schema.lock.json")).size]);
+      }
+    } finally {
+      removeRepoTempDir(dir);
     }
-    rows.push(["size schema.lock.json", kb(statSync(join(dir, "schema.lock.json")).size)]);
-    rows.push(["size out dir total", kb(total)]);
-    rows.push(["tsc --noEmit on the output", ms(timed([TSC, "--noEmit", "-p", "."], dir))]);
-    const width = Math.max(...rows.map(([name]) => name.length));
-    console.log(`entdb generate, 500 types / 10,000 fields (${process.version})`);
-    for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(10)}`);
-  } finally {
-    removeRepoTempDir(dir);
+  }
+  const rows: [string, string, string][] = [["", "wall", "cpu"]];
+  for (const [name, list] of timings) {
+    rows.push([name, ms(median(list.map((t) => t.wall))), ms(median(list.map((t) => t.cpu)))]);
+  }
+  for (const [file, size] of sizes) rows.push([`size ${file}`, kb(size), ""]);
+  const width = Math.max(...rows.map(([name]) => name.length));
+  console.log(
+    `entdb generate, 500 types / 10,000 fields (${process.version}), median of ${runs} runs`,
+  );
+  for (const [name, a, b] of rows) {
+    console.log(`${name.padEnd(width)}  ${a.padStart(10)}  ${b.padStart(10)}`);
   }
 }
 
@@ -81,4 +166,10 @@ function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
-main();
+const args = process.argv.slice(2);
+if (args[0] === "--step") {
+  runStep(args[1] as Step);
+} else {
+  const runsAt = args.indexOf("--runs");
+  main(runsAt === -1 ? 3 : Number(args[runsAt + 1]));
+}
