@@ -33,7 +33,6 @@ import {
   writeGenerated,
 } from "../writer/write-generated.ts";
 import { resolveOutDir } from "./generate-config.ts";
-import { generateAllFiles } from "./generate-files.ts";
 import { watchSchema } from "./watch-schema.ts";
 
 /** Options of {@link runGenerate}, as parsed from the command line. */
@@ -73,6 +72,9 @@ export async function runGenerate(
     outDir = await resolveOutDir(options.out, cwd);
     const loaded = await loadSchemaFile(schemaPath, cwd);
     warnings = formatDiagnostics(loaded.diagnostics, loaded.source, "text", color);
+    // Loaded on use: the generators bring ts-morph and the TypeScript compiler, which
+    // every other entdb command would otherwise pay for at start.
+    const { generateAllFiles } = await import("./generate-files.ts");
     files = generateAllFiles(
       loaded.schema,
       options.runtimeImport === undefined ? {} : { runtimeImport: options.runtimeImport },

@@ -1,5 +1,7 @@
 /**
- * The codegen layer's subcommands: `generate`.
+ * The codegen layer's subcommands: `generate`. The generators themselves (and the
+ * TypeScript compiler they bring) load only when a command runs; import
+ * `generate-files.ts` directly to call them.
  */
 
 import type { Command } from "commander";
@@ -12,7 +14,6 @@ export {
   runGenerate,
 } from "./generate-command.ts";
 export { DEFAULT_OUT_DIR, resolveOutDir } from "./generate-config.ts";
-export { type GenerateAllOptions, generateAllFiles, INDEXES_SQL_PATH } from "./generate-files.ts";
 export { WATCH_DEBOUNCE_MS, watchSchema } from "./watch-schema.ts";
 
 /** The commands this layer adds to `entdb`, in help order. */

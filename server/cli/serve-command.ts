@@ -8,7 +8,7 @@
 import { Command, Option } from "commander";
 import { createLogger, type Logger } from "../log.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
-import { type RunningServer, SchemaCompileError, startServer } from "../server.ts";
+import type { RunningServer } from "../server.ts";
 import { ConfigError, configFromEnv, resolveConfig } from "../server-config.ts";
 
 /** The `serve` command. */
@@ -57,6 +57,8 @@ export function serveCommand(): Command {
 export async function runServe(opts: Record<string, string | undefined>): Promise<number> {
   let log: Logger = createLogger("info");
   let server: RunningServer;
+  // Loaded on use, so other entdb commands do not load the whole server at start.
+  const { SchemaCompileError, startServer } = await import("../server.ts");
   try {
     const config = resolveConfig(configFromEnv(process.env), {
       schema: opts["schema"],
