@@ -1,7 +1,8 @@
 /**
  * `entdb generate [schema] [--out DIR] [--check] [--watch]`: compiles the schema and
  * writes everything generated from it into the out dir — `<pkg path>/schema.proto`,
- * `<pkg path>/schema_pb.ts`, `client.ts`, `indexes.sql` — as one all-or-none set, and
+ * `<pkg path>/schema_pb.js` with `schema_pb.d.ts`, `client.ts`, `indexes.sql` — as one
+ * all-or-none set, and
  * keeps the schema's lock file beside the schema up to date (the same file `entdb lock`
  * writes, so `entdb check --against` reads it).
  *
@@ -262,7 +263,8 @@ function generateHelp(): string {
   return `
 Outputs (paths inside the out dir):
   <package path>/schema.proto   one message per node and edge type, typed services
-  <package path>/schema_pb.ts   protobuf-es code for that .proto
+  <package path>/schema_pb.js   protobuf-es code for that .proto (JavaScript,
+  <package path>/schema_pb.d.ts   with its declarations)
   client.ts                     the typed client (imports the runtime, see --runtime-import)
   indexes.sql                   the SQL index DDL of a tenant database
 and, beside the schema, its lock file <name>.lock.json (as 'entdb lock' writes it), which

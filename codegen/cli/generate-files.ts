@@ -21,7 +21,7 @@ export const INDEXES_SQL_PATH = "indexes.sql";
 
 /**
  * The out dir's files for `schema`, in a fixed order: `<pkg path>/schema.proto`,
- * `<pkg path>/schema_pb.ts`, `client.ts`, `indexes.sql`. Throws a `CodegenError`
+ * `<pkg path>/schema_pb.js`, `<pkg path>/schema_pb.d.ts`, `client.ts`, `indexes.sql`. Throws a `CodegenError`
  * (`name-collision`) when derived names clash.
  */
 export function generateAllFiles(

@@ -1,8 +1,13 @@
 /**
- * protobuf-es code (`*_pb.ts`) for the schema's `.proto`, produced by running the
- * protoc-gen-es plugin in-process on a CodeGeneratorRequest we build ourselves: no
- * protoc binary and no child process. The output is TypeScript that runs under Node's
- * type stripping (relative imports end in `.ts`, enums are plain objects).
+ * protobuf-es code (`*_pb.js` + `*_pb.d.ts`) for the schema's `.proto`, produced by
+ * running the protoc-gen-es plugin in-process on a CodeGeneratorRequest we build
+ * ourselves: no protoc binary and no child process.
+ *
+ * JavaScript with declarations rather than TypeScript, as for the server's own API protos
+ * (`buf.gen.yaml`): the `.js` runs in Node and in bundlers without a TypeScript transform,
+ * and a consumer's tsc reads the types from the `.d.ts` instead of checking one
+ * `GenMessage<…>` initializer per type (on a 500-type schema that check was nearly all of
+ * the compile time; with `skipLibCheck` the declarations are not checked at all).
  */
 
 import { create } from "@bufbuild/protobuf";
@@ -21,10 +26,10 @@ import { setProtopluginSpeedups } from "./protoplugin-speedups.ts";
 /** Options of `generateEs`. */
 export interface GenerateEsOptions {
   /**
-   * The extension of relative imports between generated files: `ts` (the default) for
-   * code run by Node's type stripping, `js` for code compiled by tsc first.
+   * The extension of relative imports between generated files: `js` (the default), which
+   * Node's ESM loader and `moduleResolution: nodenext` need, or `none` for bundlers.
    */
-  readonly importExtension?: "ts" | "js" | "none";
+  readonly importExtension?: "js" | "none";
   /** Also generate the `…Json` types of the JSON form of each message. */
   readonly jsonTypes?: boolean;
 }
@@ -39,9 +44,10 @@ let memoInstalled = false;
 /** The protoc-gen-es parameter string for `options`. */
 export function esPluginParameter(options: GenerateEsOptions = {}): string {
   const params = [
-    "target=ts",
-    `import_extension=${options.importExtension ?? "ts"}`,
-    // TypeScript `enum` is not erasable syntax; this makes enums plain const objects.
+    "target=js+dts",
+    `import_extension=${options.importExtension ?? "js"}`,
+    // Enums as plain const objects with a union type (not `declare enum`), the same shape
+    // the `.ts` target gave under `erasableSyntaxOnly`, so code using them is unchanged.
     "erasable_syntax=true",
   ];
   if (options.jsonTypes === true) params.push("json_types=true");
@@ -49,9 +55,9 @@ export function esPluginParameter(options: GenerateEsOptions = {}): string {
 }
 
 /**
- * Runs protoc-gen-es on `descriptor` and returns its files (e.g.
- * `acme/tracker/schema_pb.ts`), paths relative to the out dir, without the entdb header
- * (the writer adds it). Throws a `CodegenError` (`generator-failed`) if the plugin
+ * Runs protoc-gen-es on `descriptor` and returns its files, `acme/tracker/schema_pb.js`
+ * then `acme/tracker/schema_pb.d.ts`, paths relative to the out dir, without the entdb
+ * header (the writer adds it). Throws a `CodegenError` (`generator-failed`) if the plugin
  * rejects the descriptor.
  */
 export function generateEs(

@@ -15,13 +15,13 @@ import { printProto } from "./print-proto.ts";
 /** The descriptor and the files generated from it. */
 export interface ProtoOutput {
   readonly descriptor: FileDescriptorProto;
-  /** `<package path>/schema.proto`, then `<package path>/schema_pb.ts`. */
+  /** `<package path>/schema.proto`, then `<package path>/schema_pb.js` and `schema_pb.d.ts`. */
   readonly files: readonly GeneratedFile[];
 }
 
 /**
- * Generates `acme/tracker/schema.proto` and `acme/tracker/schema_pb.ts` for a schema
- * of package `acme.tracker`. Throws a `CodegenError` on a name collision.
+ * Generates `acme/tracker/schema.proto`, `acme/tracker/schema_pb.js` and
+ * `acme/tracker/schema_pb.d.ts` for a schema of package `acme.tracker`. Throws a `CodegenError` on a name collision.
  */
 export function generateProto(schema: Schema, options: GenerateEsOptions = {}): ProtoOutput {
   const descriptor = buildFileDescriptor(schema);

@@ -20,12 +20,20 @@ function clashingSchema(): Schema {
   });
 }
 
-function generateBoth(schema: Schema): { fast: string; upstream: string } {
+/** Every generated file (`.js` and `.d.ts`), as `path` then content, in output order. */
+interface Both {
+  readonly fast: string[];
+  readonly upstream: string[];
+}
+
+function generateBoth(schema: Schema): Both {
   const descriptor = buildFileDescriptor(schema);
+  const files = () =>
+    generateEs(descriptor, { jsonTypes: true }).flatMap((f) => [f.path, f.content]);
   expect(setProtopluginSpeedups(true)).toBe(true);
-  const fast = generateEs(descriptor, { jsonTypes: true })[0]!.content;
+  const fast = files();
   expect(setProtopluginSpeedups(false)).toBe(true);
-  const upstream = generateEs(descriptor, { jsonTypes: true })[0]!.content;
+  const upstream = files();
   setProtopluginSpeedups(true);
   return { fast, upstream };
 }
@@ -35,14 +43,23 @@ describe("protoplugin speedups", () => {
 
   it("generate exactly what the unpatched framework generates", () => {
     const { fast, upstream } = generateBoth(kitchenSinkSchema());
-    expect(fast).toBe(upstream);
+    expect(fast.filter((_, i) => i % 2 === 0)).toEqual([
+      "acme/sink/v1/schema_pb.js",
+      "acme/sink/v1/schema_pb.d.ts",
+    ]);
+    expect(fast).toEqual(upstream);
   });
 
   it("resolve clashing TypeScript names the same way", () => {
     const { fast, upstream } = generateBoth(clashingSchema());
-    expect(fast).toBe(upstream);
-    expect(fast).toContain("export const ItemSchema$: GenMessage<Item, {jsonType: ItemJson$}> =");
-    expect(fast).toContain("export type ItemJson$ = {");
-    expect(fast).toContain("export const file_acme_clash_schema$: GenFile =");
+    expect(fast).toEqual(upstream);
+    const [, js, , dts] = fast;
+    expect(js).toContain("export const ItemSchema$ = /*@__PURE__*/");
+    expect(js).toContain("export const file_acme_clash_schema$ = /*@__PURE__*/");
+    expect(dts).toContain(
+      "export declare const ItemSchema$: GenMessage<Item, {jsonType: ItemJson$}>;",
+    );
+    expect(dts).toContain("export declare type ItemJson$ = {");
+    expect(dts).toContain("export declare const file_acme_clash_schema$: GenFile;");
   });
 });

@@ -21,7 +21,8 @@ node Note = 1 {
 
 const OUTPUTS = [
   "acme/notes/schema.proto",
-  "acme/notes/schema_pb.ts",
+  "acme/notes/schema_pb.d.ts",
+  "acme/notes/schema_pb.js",
   "client.ts",
   "indexes.sql",
 ] as const;
@@ -52,7 +53,7 @@ describe("entdb generate", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(
       new RegExp(
-        `^generated generated from schema.entdb: 4 added, 0 changed, 0 removed, 0 unchanged\\n${OUTPUTS.map((p) => `  added   ${p}\\n`).join("")}wrote schema.lock.json \\(sha256:[0-9a-f]{64}\\)\\n$`,
+        `^generated generated from schema.entdb: 5 added, 0 changed, 0 removed, 0 unchanged\\n${OUTPUTS.map((p) => `  added   ${p}\\n`).join("")}wrote schema.lock.json \\(sha256:[0-9a-f]{64}\\)\\n$`,
       ),
     );
     for (const path of OUTPUTS) {
@@ -83,7 +84,7 @@ describe("entdb generate", () => {
     const again = await runGenerate(undefined, { check: false, cwd: dir });
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(
-      /^generated generated from schema.entdb: 0 added, 0 changed, 0 removed, 4 unchanged\nok: schema.lock.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
+      /^generated generated from schema.entdb: 0 added, 0 changed, 0 removed, 5 unchanged\nok: schema.lock.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
     );
     const after = OUTPUTS.map((p) => [
       read(join(dir, "generated"), p),
@@ -97,7 +98,7 @@ describe("entdb generate", () => {
     await runGenerate(undefined, { check: false, cwd: dir });
     const ok = await runGenerate(undefined, { check: true, cwd: dir });
     expect(ok.exitCode).toBe(0);
-    expect(ok.stdout).toMatch(/^ok: generated is up to date with schema.entdb \(4 files\)\n/);
+    expect(ok.stdout).toMatch(/^ok: generated is up to date with schema.entdb \(5 files\)\n/);
 
     writeFileSync(
       join(dir, "schema.entdb"),
@@ -111,9 +112,11 @@ describe("entdb generate", () => {
       [
         "error: 'generated' is out of date with 'schema.entdb'; run 'entdb generate' to update it:",
         "  missing acme/memo/schema.proto",
-        "  missing acme/memo/schema_pb.ts",
+        "  missing acme/memo/schema_pb.d.ts",
+        "  missing acme/memo/schema_pb.js",
         "  stale   acme/notes/schema.proto",
-        "  stale   acme/notes/schema_pb.ts",
+        "  stale   acme/notes/schema_pb.d.ts",
+        "  stale   acme/notes/schema_pb.js",
         "  differs client.ts",
         "  differs indexes.sql",
         "error: 'schema.lock.json' is out of date with 'schema.entdb'; run 'entdb lock schema.entdb' to update it.",
@@ -133,12 +136,14 @@ describe("entdb generate", () => {
     );
     const result = await runGenerate(undefined, { check: false, cwd: dir });
     expect(result.exitCode).toBe(0);
-    expect(result.stdout.split("\n").slice(0, 7)).toEqual([
-      "generated generated from schema.entdb: 2 added, 2 changed, 2 removed, 0 unchanged",
+    expect(result.stdout.split("\n").slice(0, 9)).toEqual([
+      "generated generated from schema.entdb: 3 added, 2 changed, 3 removed, 0 unchanged",
       "  added   acme/memo/schema.proto",
-      "  added   acme/memo/schema_pb.ts",
+      "  added   acme/memo/schema_pb.d.ts",
+      "  added   acme/memo/schema_pb.js",
       "  removed acme/notes/schema.proto",
-      "  removed acme/notes/schema_pb.ts",
+      "  removed acme/notes/schema_pb.d.ts",
+      "  removed acme/notes/schema_pb.js",
       "  changed client.ts",
       "  changed indexes.sql",
     ]);
@@ -151,12 +156,12 @@ describe("entdb generate", () => {
     const fromConfig = await runGenerate(undefined, { check: false, cwd: dir });
     expect(fromConfig.exitCode).toBe(0);
     expect(fromConfig.stdout.split("\n", 1)[0]).toBe(
-      "generated gen/ts from schema.entdb: 4 added, 0 changed, 0 removed, 0 unchanged",
+      "generated gen/ts from schema.entdb: 5 added, 0 changed, 0 removed, 0 unchanged",
     );
     expect(existsSync(join(dir, "gen/ts/client.ts"))).toBe(true);
     const fromFlag = await runGenerate(undefined, { check: false, cwd: dir, out: "other" });
     expect(fromFlag.stdout.split("\n", 1)[0]).toBe(
-      "generated other from schema.entdb: 4 added, 0 changed, 0 removed, 0 unchanged",
+      "generated other from schema.entdb: 5 added, 0 changed, 0 removed, 0 unchanged",
     );
     expect(read(dir, "other/client.ts")).toBe(read(dir, "gen/ts/client.ts"));
   });
@@ -212,7 +217,8 @@ describe("entdb generate (binary)", () => {
       "--watch",
       "client.ts",
       "indexes.sql",
-      "schema_pb.ts",
+      "schema_pb.js",
+      "schema_pb.d.ts",
       "lock file",
       "entdb.config.json",
       "Exit codes",
@@ -252,7 +258,7 @@ describe("entdb generate (binary)", () => {
     writeFileSync(join(dir, "schema.entdb"), SCHEMA.replace("title", "heading"));
     await waitFor(() => runs() === 2);
     expect(stdout).toContain(
-      "generated generated from schema.entdb: 0 added, 4 changed, 0 removed, 0 unchanged\n",
+      "generated generated from schema.entdb: 0 added, 5 changed, 0 removed, 0 unchanged\n",
     );
     expect(read(dir, "generated/client.ts")).toContain("heading");
 
