@@ -1,0 +1,125 @@
+/**
+ * The Kafka log's topic: created on first open with the log's settings, then only its
+ * partition count is checked (see `docs/kafka.md` for why creation waits by itself).
+ */
+
+import type { Admin } from "kafkajs";
+import { describeKafkaError, kafkaErrorType } from "./kafka-wal-errors.ts";
+import { WalError } from "./wal.ts";
+
+/** CreateTopics errors that retrying cannot fix: the settings are wrong for this cluster. */
+const INVALID_TOPIC_ERRORS = new Set([
+  "INVALID_REPLICATION_FACTOR",
+  "INVALID_PARTITIONS",
+  "INVALID_CONFIG",
+  "INVALID_TOPIC_EXCEPTION",
+  "POLICY_VIOLATION",
+]);
+
+/** How a missing topic is created. */
+export interface KafkaTopicSettings {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly minInsync: number;
+  readonly maxMessageBytes: number;
+  readonly extra: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * Creates the topic if it is missing, waits until every partition has a leader, and
+ * checks the partition count: `invalid` when it differs or the settings cannot be met.
+ */
+export async function ensureKafkaTopic(
+  admin: Admin,
+  topic: string,
+  settings: KafkaTopicSettings,
+): Promise<void> {
+  const { partitions, replicationFactor, minInsync } = settings;
+  const existing = await admin.listTopics();
+  if (!existing.includes(topic)) {
+    const config: Record<string, string> = {
+      "min.insync.replicas": String(minInsync),
+      "cleanup.policy": "delete",
+      // The log is the source of truth: nothing is deleted before it is archived.
+      "retention.ms": "-1",
+      "retention.bytes": "-1",
+      "max.message.bytes": String(settings.maxMessageBytes),
+      ...settings.extra,
+    };
+    try {
+      // false means another process created it first; its partition count is checked below.
+      await admin.createTopics({
+        topics: [
+          {
+            topic,
+            numPartitions: partitions,
+            replicationFactor,
+            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+          },
+        ],
+        // kafkajs's own wait gives up on the first UNKNOWN_TOPIC_OR_PARTITION from a
+        // broker that has not heard of the new topic yet; waitForTopic retries it.
+        waitForLeaders: false,
+      });
+    } catch (error) {
+      const detail = describeKafkaError(error);
+      const inner = (error as { errors?: unknown }).errors;
+      const types = Array.isArray(inner) ? inner.map((e) => kafkaErrorType(e)) : [];
+      const invalid = [kafkaErrorType(error), ...types].some(
+        (type) => type !== undefined && INVALID_TOPIC_ERRORS.has(type),
+      );
+      if (invalid) {
+        throw new WalError(
+          "invalid",
+          `Could not create topic "${topic}" with ${partitions} partitions, replication factor ` +
+            `${replicationFactor}, min.insync.replicas ${minInsync}: ${detail}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+  const found = await waitForTopic(admin, topic);
+  if (found !== partitions) {
+    throw new WalError(
+      "invalid",
+      `Topic "${topic}" has ${found} partitions but the log is configured with ${partitions}; ` +
+        `tenants would hash to other partitions. Configure ${found} or use another topic.`,
+    );
+  }
+}
+
+/** Errors of a topic that exists, or is about to, but is not known or led everywhere yet. */
+const TOPIC_NOT_READY = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+
+/** How long a new topic may take to be known, with a leader per partition, by the broker asked. */
+const TOPIC_READY_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits until the topic's metadata names a leader for every partition; returns the
+ * partition count. Metadata reaches the brokers of a cluster one by one, so right after
+ * creation the broker asked may not know the topic yet.
+ */
+async function waitForTopic(admin: Admin, topic: string): Promise<number> {
+  const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+  for (;;) {
+    let why: string;
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const found = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+      if (found.length > 0 && found.every((p) => p.leader >= 0)) return found.length;
+      why = "not every partition has a leader";
+    } catch (error) {
+      const type = kafkaErrorType(error);
+      if (type === undefined || !TOPIC_NOT_READY.has(type)) throw error;
+      why = describeKafkaError(error);
+    }
+    if (Date.now() > deadline) {
+      throw new WalError(
+        "unavailable",
+        `Topic "${topic}" is not ready after ${TOPIC_READY_TIMEOUT_MS} ms: ${why}.`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
