@@ -1,0 +1,50 @@
+/**
+ * `npm run bench [name...]`: runs the benchmarks (each prints its own table), one
+ * after another so they do not compete for the two cores. With no names, runs all.
+ * Benchmarks are measurements, not tests: nothing here passes or fails on a number.
+ */
+
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const benches: Record<string, { file: string; args: string[]; what: string }> = {
+  check: {
+    file: "check-bench.ts",
+    args: ["5"],
+    what: "parse + check a 500-type, 10k-field schema pair",
+  },
+  generate: {
+    file: "generate-bench.ts",
+    args: ["--runs", "1"],
+    what: "entdb generate on that schema, output size, tsc time",
+  },
+  wal: {
+    file: "wal-bench.ts",
+    args: ["2", "1"],
+    what: "embedded WAL appends at 1/16/64 appenders",
+  },
+  server: {
+    file: "server-bench.ts",
+    args: ["3"],
+    what: "entdb serve: plans, reads, queries vs raw SQLite; RSS",
+  },
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!(name in benches)) {
+    console.error(`Unknown benchmark '${name}'; choose from: ${Object.keys(benches).join(", ")}.`);
+    process.exit(2);
+  }
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
+  const bench = benches[name]!;
+  console.log(`\n## ${name}: ${bench.what}\n`);
+  const run = spawnSync(process.execPath, [join(import.meta.dirname, bench.file), ...bench.args], {
+    stdio: "inherit",
+  });
+  if (run.status !== 0) {
+    console.error(`benchmark '${name}' exited with ${run.status ?? run.signal}`);
+    process.exitCode = 1;
+  }
+}
