@@ -542,7 +542,7 @@ describe("idempotency and batches", () => {
     expect(teams).toEqual(["t1", "t2", "t5"]);
   });
 
-  it("decides the same whatever the applier's clock says", () => {
+  it("decides the same whatever the applier's clock says", async () => {
     seed();
     const dumpA = canonicalDump(h.store.tenant("acme", false)!);
     const other = openHarness();
@@ -554,7 +554,7 @@ describe("idempotency and batches", () => {
       ]);
       expect(canonicalDump(other.store.tenant("acme", false)!)).toBe(dumpA);
     } finally {
-      other.close();
+      await other.close();
     }
   });
 

@@ -1,11 +1,13 @@
 import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore, type Store } from "../../server/store/store.ts";
 import { StoreError } from "../../server/store/store-error.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
-import type { WalPosition } from "../../server/wal/wal.ts";
+import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import type { WalPosition, WalRecord } from "../../server/wal/wal.ts";
 import {
   lookupOf,
   op,
@@ -18,7 +20,6 @@ import {
   tempDir,
   v,
 } from "../store/store-fixtures.ts";
-import { MemoryWal } from "./memory-wal.ts";
 
 const team = (n: number) =>
   op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) });
@@ -32,9 +33,32 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A fresh embedded log in a temp dir; closed, and the dir removed, after the test. */
+async function openWal(partitions: number): Promise<EmbeddedWal> {
+  const dir = tempDir("run-wal");
+  cleanups.push(() => dir.remove());
+  return reopenWal(join(dir.path, "wal.sqlite"), partitions);
+}
+
+/** Opens the log at `path` (again), closed after the test. */
+async function reopenWal(path: string, partitions: number): Promise<EmbeddedWal> {
+  const wal = await openEmbeddedWal({ path, partitions, writer: "inline" });
+  cleanups.push(() => wal.close());
+  return wal;
+}
+
+/**
+ * Appends each record in its own call, so that the log assigns offsets in the order
+ * given (one call groups its records by tenant); resolves once all are durable.
+ */
+async function appendInOrder(wal: EmbeddedWal, records: WalRecord[]): Promise<WalPosition[]> {
+  const positions = await Promise.all(records.map((record) => wal.append([record])));
+  return positions.map(([position]) => position!);
+}
+
 /** A data dir, a store over it and an applier on `wal`, closed after the test. */
 function openNode(
-  wal: MemoryWal,
+  wal: EmbeddedWal,
   options: {
     dataDir?: string;
     checkpointIntervalMs?: number;
@@ -64,10 +88,13 @@ function openNode(
     await applier.stop();
     store.close();
   };
-  /** Ends delivery and closes the files without the applier's final checkpoint. */
+  /**
+   * Ends delivery and closes the files without the applier's final checkpoint: closing
+   * the log ends the subscription behind the applier's back. Reopen the log to go on.
+   */
   const crash = async () => {
     stopped = true;
-    await wal.dropSubscriptions();
+    await wal.close();
     store.close();
   };
   cleanups.push(stop);
@@ -88,13 +115,14 @@ function dumps(store: Store, tenants: string[]): string[] {
 
 describe("following the log", () => {
   it("wakes a waiter when its position is applied, and times out otherwise", async () => {
-    const wal = new MemoryWal(2);
+    const wal = await openWal(2);
     const { applier, reader } = openNode(wal);
     const target: WalPosition = { partition: wal.partitionFor("acme"), offset: 0 };
     const waiting = applier.waitFor("acme", target, 5_000);
     const started = Date.now();
-    wal.appendNow([teamEvent("acme", 1)]);
+    const appended = wal.append([teamEvent("acme", 1)]);
     expect(await waiting).toBe(true);
+    expect(await appended).toEqual([target]);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(reader.getNode("acme", T.Team, "t1")?.id).toBe("t1");
     expect(await applier.waitFor("acme", target, 0)).toBe(true);
@@ -103,25 +131,25 @@ describe("following the log", () => {
   });
 
   it("rejects waits for invalid tenant ids", async () => {
-    const { applier } = openNode(new MemoryWal(1));
+    const { applier } = openNode(await openWal(1));
     await expect(applier.waitFor("../x", { partition: 0, offset: 0 }, 10)).rejects.toMatchObject({
       code: "invalid-tenant",
     });
   });
 
   it("resumes from the stored checkpoint after a clean stop", async () => {
-    const wal = new MemoryWal(2);
+    const wal = await openWal(2);
     const first = openNode(wal);
-    wal.appendNow([teamEvent("acme", 1), teamEvent("globex", 2), teamEvent("acme", 3)]);
+    await appendInOrder(wal, [teamEvent("acme", 1), teamEvent("globex", 2), teamEvent("acme", 3)]);
     await settle(first.applier);
     await first.stop();
     const partition = wal.partitionFor("acme");
     const store = openStore({ dataDir: first.dataDir, schemas: lookupOf(served(1, TRACKER_V1)) });
-    expect(store.meta.checkpoint(partition)).toBe(wal.logs[partition]!.length);
+    expect(store.meta.checkpoint(partition)).toBe(await wal.endOffset(partition));
     store.close();
 
     const second = openNode(wal, { dataDir: first.dataDir });
-    wal.appendNow([teamEvent("acme", 4)]);
+    await wal.append([teamEvent("acme", 4)]);
     await settle(second.applier);
     expect(second.applier.stats).toEqual({
       plans: 1,
@@ -134,21 +162,22 @@ describe("following the log", () => {
   });
 
   it("after a crash replays from an older checkpoint and skips what tenants already applied", async () => {
-    const wal = new MemoryWal(1);
+    const wal = await openWal(1);
     const first = openNode(wal, { checkpointIntervalMs: 0 });
-    wal.appendNow([teamEvent("acme", 0), teamEvent("globex", 1)]);
+    await appendInOrder(wal, [teamEvent("acme", 0), teamEvent("globex", 1)]);
     await settle(first.applier);
     // The checkpoint is at 2; the next events are applied but never checkpointed.
     await first.stop();
     const partial = openNode(wal, { dataDir: first.dataDir, checkpointIntervalMs: 1e12 });
-    wal.appendNow(
+    await appendInOrder(
+      wal,
       Array.from({ length: 7 }, (_, i) => teamEvent(i % 2 === 0 ? "acme" : "globex", i + 2)),
     );
     await settle(partial.applier);
     const before = dumps(partial.store, ["acme", "globex"]);
     await partial.crash();
 
-    const second = openNode(wal, { dataDir: first.dataDir });
+    const second = openNode(await reopenWal(wal.path, 1), { dataDir: first.dataDir });
     await settle(second.applier);
     expect(second.applier.stats).toEqual({
       plans: 0,
@@ -163,9 +192,9 @@ describe("following the log", () => {
 
 describe("failures stay with their tenant", () => {
   it("records an undecodable event, moves its tenant past it and keeps applying", async () => {
-    const wal = new MemoryWal(1);
+    const wal = await openWal(1);
     const { applier, reader, store } = openNode(wal);
-    const [, bad] = wal.appendNow([
+    const [, bad] = await appendInOrder(wal, [
       teamEvent("acme", 1),
       { tenant: "acme", payload: new Uint8Array([0xff, 0xff, 0xff]) },
       { tenant: "acme", payload: planEvent("globex", "x", [team(9)]) },
@@ -185,10 +214,10 @@ describe("failures stay with their tenant", () => {
   });
 
   it("parks a tenant whose database is corrupt, holds its checkpoint, and retries after a restart", async () => {
-    const wal = new MemoryWal(1);
+    const wal = await openWal(1);
     const node = openNode(wal);
     writeFileSync(node.store.tenantPath("broken"), "not a database ".repeat(64));
-    const positions = wal.appendNow([
+    const positions = await appendInOrder(wal, [
       teamEvent("fine", 1),
       teamEvent("broken", 2),
       teamEvent("fine", 3),
@@ -223,9 +252,9 @@ describe("failures stay with their tenant", () => {
   });
 
   it("parks a tenant whose event names a schema version nobody knows", async () => {
-    const wal = new MemoryWal(1);
+    const wal = await openWal(1);
     const { applier, reader } = openNode(wal);
-    wal.appendNow([
+    await appendInOrder(wal, [
       { tenant: "acme", payload: planEvent("acme", "k", [team(1)], { schemaVersion: 7 }) },
       teamEvent("other", 2),
     ]);
@@ -239,13 +268,13 @@ describe("failures stay with their tenant", () => {
 
 describe("schema changes", () => {
   it("records a schema change and brings a tenant's indexes to it when the tenant next applies an event", async () => {
-    const wal = new MemoryWal(1);
+    const wal = await openWal(1);
     const v2 = served(2, TRACKER_V2);
     // The server only knows v1: v2's model comes from the SchemaChange's lock JSON.
     const { applier, store, reader } = openNode(wal);
     const comment = (id: string, body: string) =>
       op.createNode(T.Comment, id, { 1: v.ref("task"), 2: v.ref("u"), 3: v.str(body), 4: v.ts(0) });
-    wal.appendNow([
+    await appendInOrder(wal, [
       {
         tenant: "acme",
         payload: planEvent("acme", "k1", [
@@ -269,7 +298,7 @@ describe("schema changes", () => {
     expect(db().hasObject("ix_n4_f8")).toBe(false);
     expect(store.meta.schema(2)?.fingerprint).toBe(v2.fingerprint);
 
-    wal.appendNow([
+    await wal.append([
       {
         tenant: "acme",
         payload: planEvent(

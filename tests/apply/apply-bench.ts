@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Applier } from "../../server/apply/applier.ts";
 import { openStore } from "../../server/store/store.ts";
+import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry } from "../../server/wal/wal.ts";
 import {
   lookupOf,
@@ -21,19 +22,22 @@ import {
   userFields,
   v,
 } from "../store/store-fixtures.ts";
-import { MemoryWal } from "./memory-wal.ts";
 
 const root = process.argv[2] ?? tmpdir();
 
-function bench(
+async function bench(
   label: string,
   tenants: number,
   plans: number,
   opsPerPlan: number,
   batch: number,
-): void {
+): Promise<void> {
   const dir = mkdtempSync(join(root, "entdb-apply-bench-"));
-  const wal = new MemoryWal(1);
+  const wal = await openEmbeddedWal({
+    path: join(dir, "wal.sqlite"),
+    partitions: 1,
+    writer: "inline",
+  });
   const store = openStore({ dataDir: dir, schemas: lookupOf(served(1, TRACKER_V1)) });
   const applier = new Applier({ wal, store });
   const records = [];
@@ -49,8 +53,9 @@ function bench(
       );
     records.push({ tenant, payload: planEvent(tenant, `k${i}`, ops) });
   }
-  const positions = wal.appendNow(records);
-  const entries: WalEntry[] = records.map((r, i) => ({ ...r, position: positions[i]! }));
+  // One call per record, so the log keeps the round robin order (one call groups by tenant).
+  const positions = await Promise.all(records.map((record) => wal.append([record])));
+  const entries: WalEntry[] = records.map((r, i) => ({ ...r, position: positions[i]![0]! }));
   // Warm up: create the tenant files outside the timing.
   for (let t = 0; t < tenants; t++) store.tenant(`tenant-${t}`, true);
   const start = performance.now();
@@ -66,10 +71,11 @@ function bench(
       `; then checkpoint + flush ${flushMs.toFixed(0)} ms (rejected ${stats.rejected})`,
   );
   store.close();
+  await wal.close();
   rmSync(dir, { recursive: true, force: true });
 }
 
-bench("one tenant, one create per plan", 1, 20_000, 1, 512);
-bench("one tenant, one create per plan, batch 1", 1, 2_000, 1, 1);
-bench("one tenant, five creates per plan", 1, 5_000, 5, 512);
-bench("100 tenants round robin", 100, 20_000, 1, 512);
+await bench("one tenant, one create per plan", 1, 20_000, 1, 512);
+await bench("one tenant, one create per plan, batch 1", 1, 2_000, 1, 1);
+await bench("one tenant, five creates per plan", 1, 5_000, 5, 512);
+await bench("100 tenants round robin", 100, 20_000, 1, 512);

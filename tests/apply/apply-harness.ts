@@ -1,22 +1,31 @@
 /**
- * A store, an applier and an in-memory log in a temp dir, driven synchronously: `run`
- * appends records and applies them at once through `Applier.applyBatch`, so tests read
- * the outcome on the next line.
+ * A store, an applier and an embedded log, each in a temp dir, driven synchronously:
+ * `run` appends records to the log and applies them at once through
+ * `Applier.applyBatch`, so tests read the outcome on the next line.
+ *
+ * The log's `append` only tells the positions once the records are durable, a turn of
+ * the event loop later, and tests that read on the next line cannot wait for that. So
+ * `run` appends each record in its own call, which makes the log assign offsets in call
+ * order from the partition end, hands the applier those positions at once, and `close`
+ * checks that the log assigned exactly them.
  */
 
+import { join } from "node:path";
+import { expect } from "vitest";
 import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import { Applier } from "../../server/apply/applier.ts";
 import type { PlanOutcome, ServedSchema, TenantReader } from "../../server/engine.ts";
 import { openStore, type Store } from "../../server/store/store.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
+import { EmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry, WalPosition, WalRecord } from "../../server/wal/wal.ts";
+import { openInlineWalWriter } from "../../server/wal/wal-writer.ts";
 import { lookupOf, planEvent, served, TRACKER_V1, tempDir } from "../store/store-fixtures.ts";
-import { MemoryWal } from "./memory-wal.ts";
 
 /** See the module comment. */
 export interface Harness {
   readonly dataDir: string;
-  readonly wal: MemoryWal;
+  readonly wal: EmbeddedWal;
   readonly store: Store;
   readonly applier: Applier;
   readonly reader: TenantReader;
@@ -29,8 +38,11 @@ export interface Harness {
     operations: Operation[],
     options?: { schemaVersion?: number; atMs?: number; actor?: string },
   ): { position: WalPosition; outcome: PlanOutcome | undefined };
-  /** Closes the store and removes the temp dir (unless `keep`). */
-  close(keep?: boolean): void;
+  /**
+   * Closes the store and the log, checks that the log made every record durable at the
+   * position `run` returned, and removes the temp dirs.
+   */
+  close(): Promise<void>;
 }
 
 /** Opens a harness serving the tracker schema as version 1 unless told otherwise. */
@@ -40,7 +52,6 @@ export function openHarness(
     maxOpenTenants?: number;
     partitions?: number;
     dataDir?: string;
-    wal?: MemoryWal;
     /** Put the temp data dir on tmpfs (see `tempDir`). */
     inMemory?: boolean;
   } = {},
@@ -48,7 +59,19 @@ export function openHarness(
   const dir =
     options.dataDir === undefined ? tempDir("store", options.inMemory ?? false) : undefined;
   const dataDir = options.dataDir ?? dir!.path;
-  const wal = options.wal ?? new MemoryWal(options.partitions ?? 2);
+  const walDir = tempDir("wal");
+  // What `openEmbeddedWal` does for the inline writer, without its promise: the harness
+  // opens synchronously because its callers do.
+  const walOptions = {
+    path: join(walDir.path, "wal.sqlite"),
+    partitions: options.partitions ?? 2,
+    writer: "inline",
+  } as const;
+  const wal = new EmbeddedWal(walOptions, openInlineWalWriter(walOptions));
+  // A fresh log: every partition starts at offset 0.
+  const next = Array.from({ length: wal.partitions }, () => 0);
+  const expected: WalPosition[] = [];
+  const appended: Promise<WalPosition | string>[] = [];
   const store = openStore({
     dataDir,
     schemas: lookupOf(...(options.schemas ?? [served(1, TRACKER_V1)])),
@@ -57,7 +80,22 @@ export function openHarness(
   const applier = new Applier({ wal, store, checkpointIntervalMs: 0 });
   const reader = createTenantReader(store);
   const run = (records: readonly WalRecord[]): WalPosition[] => {
-    const positions = wal.appendNow(records);
+    const positions = records.map((record) => {
+      const partition = wal.partitionFor(record.tenant);
+      const offset = next[partition]!;
+      next[partition] = offset + 1;
+      return { partition, offset };
+    });
+    for (const record of records) {
+      // Settled into a value now, so a refused append fails `close`, not the process.
+      appended.push(
+        wal.append([record]).then(
+          ([position]) => position!,
+          (error: unknown) => String(error),
+        ),
+      );
+    }
+    expected.push(...positions);
     const byPartition = new Map<number, WalEntry[]>();
     records.forEach((r, i) => {
       const position = positions[i]!;
@@ -81,9 +119,16 @@ export function openHarness(
       ]);
       return { position: position!, outcome: reader.outcomeByKey(tenant, key) };
     },
-    close(keep = false) {
+    async close() {
       store.close();
-      if (!keep) dir?.remove();
+      try {
+        // Closing commits every queued append first, so all of them have settled after it.
+        await wal.close();
+        expect(await Promise.all(appended)).toEqual(expected);
+      } finally {
+        walDir.remove();
+        dir?.remove();
+      }
     },
   };
 }

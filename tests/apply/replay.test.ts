@@ -1,7 +1,7 @@
 /**
  * DESIGN.md contract 8: the derived state is disposable. Replaying the log into an
  * empty data dir gives every tenant database the same canonical dump, byte for byte,
- * whatever the batch sizes, the LRU pressure or the log backend.
+ * whatever the batch sizes, the LRU pressure or the log file the entries come from.
  */
 
 import { rmSync } from "node:fs";
@@ -11,7 +11,7 @@ import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore } from "../../server/store/store.ts";
-import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import type { Wal, WalRecord } from "../../server/wal/wal.ts";
 import {
@@ -27,7 +27,6 @@ import {
   tempDir,
   v,
 } from "../store/store-fixtures.ts";
-import { MemoryWal } from "./memory-wal.ts";
 
 const TENANTS = ["acme", "globex", "Initech"];
 
@@ -220,26 +219,32 @@ function dir(label: string): string {
   return d.path;
 }
 
+/** A fresh two-partition embedded log in a temp dir, closed after the test. */
+async function openWal(label: string): Promise<EmbeddedWal> {
+  const path = join(dir(label), "wal.sqlite");
+  const wal = await openEmbeddedWal({ path, partitions: 2, writer: "inline" });
+  cleanups.push(() => wal.close());
+  return wal;
+}
+
 describe("replaying the log", () => {
-  it("gives byte-identical tenant databases for any batch size, LRU pressure or log backend", async () => {
-    // The embedded log groups one append's records by tenant, so copy its order into
-    // the in-memory log: both then hold every event at the same position.
-    const walDir = dir("replay-wal");
-    const embedded = await openEmbeddedWal({
-      path: join(walDir, "wal.sqlite"),
-      partitions: 2,
-      writer: "inline",
-    });
-    cleanups.push(() => embedded.close());
+  it("gives byte-identical tenant databases for any batch size, LRU pressure or copy of the log", async () => {
+    const embedded = await openWal("replay-wal");
     await embedded.append(scenario());
-    const memory = new MemoryWal(2);
-    for (const entries of await readWalToEnd(embedded)) memory.appendNow(entries);
-    expect(memory.logs.map((l) => l.length)).toEqual([
+    // A second log file holding every event at the same position: one append per
+    // partition, whose records the first log already grouped by tenant.
+    const copy = await openWal("replay-copy");
+    for (const entries of await readWalToEnd(embedded)) {
+      expect((await copy.append(entries)).map((p) => p.offset)).toEqual(
+        entries.map((e) => e.position.offset),
+      );
+    }
+    expect([await copy.endOffset(0), await copy.endOffset(1)]).toEqual([
       await embedded.endOffset(0),
       await embedded.endOffset(1),
     ]);
 
-    const reference = await materialize(memory, dir("replay-a"), {
+    const reference = await materialize(copy, dir("replay-a"), {
       maxBatch: 7,
       maxOpenTenants: 256,
     });
@@ -261,12 +266,12 @@ describe("replaying the log", () => {
       true,
     );
 
-    expect(
-      await materialize(memory, dir("replay-b"), { maxBatch: 1, maxOpenTenants: 256 }),
-    ).toEqual(reference);
-    expect(
-      await materialize(memory, dir("replay-c"), { maxBatch: 500, maxOpenTenants: 1 }),
-    ).toEqual(reference);
+    expect(await materialize(copy, dir("replay-b"), { maxBatch: 1, maxOpenTenants: 256 })).toEqual(
+      reference,
+    );
+    expect(await materialize(copy, dir("replay-c"), { maxBatch: 500, maxOpenTenants: 1 })).toEqual(
+      reference,
+    );
 
     const fromEmbedded = await materialize(embedded, dir("replay-d"), {
       maxBatch: 64,
@@ -276,17 +281,17 @@ describe("replaying the log", () => {
   });
 
   it("rebuilds a deleted tenant database, and the meta database, from the log", async () => {
-    const memory = new MemoryWal(2);
-    memory.appendNow(scenario());
+    const wal = await openWal("rebuild-wal");
+    await wal.append(scenario());
     const dataDir = dir("rebuild");
-    const reference = await materialize(memory, dataDir, { maxBatch: 32, maxOpenTenants: 256 });
+    const reference = await materialize(wal, dataDir, { maxBatch: 32, maxOpenTenants: 256 });
     const store = openStore({ dataDir, schemas: lookupOf(served(1, TRACKER_V1)) });
     const path = store.tenantPath("globex");
     store.close();
     rmSync(path);
     for (const f of ["meta.sqlite", "meta.sqlite-wal", "meta.sqlite-shm"])
       rmSync(join(dataDir, f), { force: true });
-    expect(await materialize(memory, dataDir, { maxBatch: 32, maxOpenTenants: 256 })).toEqual(
+    expect(await materialize(wal, dataDir, { maxBatch: 32, maxOpenTenants: 256 })).toEqual(
       reference,
     );
   });

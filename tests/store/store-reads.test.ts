@@ -499,7 +499,7 @@ describe("edges and traversal", () => {
 });
 
 describe("open handles and broken tenants", () => {
-  it("keeps at most maxOpenTenants databases open while 1,000 tenants are written", () => {
+  it("keeps at most maxOpenTenants databases open while 1,000 tenants are written", async () => {
     // A one-type schema, so the time goes to opening files rather than creating indexes.
     const tiny = compile(
       "package p;\nnode Team = 2 {\n  name: string = 1;\n  slug: string = 2;\n}\n",
@@ -533,7 +533,7 @@ describe("open handles and broken tenants", () => {
       expect(small.reader.getNode("tenant-0", T.Team, "t")?.id).toBe("t");
       expect(small.reader.getNode("tenant-999", T.Team, "t")?.id).toBe("t");
     } finally {
-      small.close();
+      await small.close();
     }
   });
 
