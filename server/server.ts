@@ -84,6 +84,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           topic: config.wal.topic,
           partitions: config.wal.partitions,
           replicationFactor: config.wal.replicationFactor,
+          logLevel:
+            config.logLevel === "debug" ? "debug" : config.logLevel === "error" ? "error" : "warn",
+          log: (entry) => {
+            const kafkaLog = log.child({ component: "kafka-wal" });
+            if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
+            else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
+            else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
+            else kafkaLog.debug(entry.message, entry.fields);
+          },
         });
   const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
   try {

@@ -8,8 +8,11 @@
  * one node; query 50 rows; list 50 edges. Then the server's resident memory (VmRSS)
  * after 1,000 tenants were touched with one write each.
  *
- * Run: `node tests/bench/server-bench.ts [seconds-per-row] [--cpu-prof]` (default 3 s).
- * `--cpu-prof` profiles the server child and prints its top functions by self time.
+ * Run: `node tests/bench/server-bench.ts [seconds-per-row] [--cpu-prof] [--wal kafka]`
+ * (default 3 s). `--cpu-prof` profiles the server child and prints its top functions by
+ * self time. `--wal kafka` then starts a second server on the Kafka WAL (the brokers of
+ * `ENTDB_KAFKA_BROKERS`, or a single node started with `tests/infra/kafka.sh`; a fresh
+ * topic, replication 1) and prints its atomic-plan rows beside the embedded WAL's.
  * The data dir is a temp dir on the disk that holds `os.tmpdir()`; for meaningful
  * write numbers it must not be tmpfs (fsync would be free).
  */
@@ -27,11 +30,26 @@ type Operation = MessageInitShape<typeof OperationSchema>;
 type Value = MessageInitShape<typeof ValueSchema>;
 
 import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
+import { singleNodeKafka } from "../infra/kafka-cluster.ts";
+import {
+  deleteKafkaTopic,
+  EMBEDDED_SERVE_ENV,
+  freshTopicName,
+  type KafkaServeTopic,
+  kafkaServeEnv,
+} from "../kafka/kafka-serve.ts";
 import { openRawBench, type RawResult } from "./server-bench-sqlite.ts";
 
 const args = process.argv.slice(2);
-const SECONDS = Number(args.find((a) => !a.startsWith("--")) ?? "3");
+const walAt = args.indexOf("--wal");
+const WAL = walAt === -1 ? "embedded" : (args[walAt + 1] ?? "");
+if (WAL !== "embedded" && WAL !== "kafka") throw new Error(`--wal ${WAL}: use embedded or kafka`);
+const SECONDS = Number(
+  args.find((a, i) => !a.startsWith("--") && !(walAt !== -1 && i === walAt + 1)) ?? "3",
+);
 const CPU_PROF = args.includes("--cpu-prof");
+/** Partitions of the Kafka row's topic (the server's default). */
+const KAFKA_PARTITIONS = 8;
 const TENANT = "bench";
 
 type Client = ReturnType<typeof createClient<typeof EntDbService>>;
@@ -107,6 +125,84 @@ async function closedLoop(
   };
 }
 
+/** The atomic-plan rows of one server: 1 and 64 clients over HTTP/2 (and 64 over HTTP/1.1). */
+interface PlanRows {
+  readonly plan1: Measured;
+  readonly plan64: Measured;
+  readonly plan64h1: Measured;
+  readonly teamId: string;
+  readonly userIds: readonly string[];
+}
+
+/** Creates the team, warms up, and measures the plan rows against `url`. */
+async function measurePlans(url: string, withHttp1: boolean): Promise<PlanRows> {
+  const h2: Client = createClient(
+    EntDbService,
+    createConnectTransport({ baseUrl: url, httpVersion: "2" }),
+  );
+  const h1: Client = createClient(
+    EntDbService,
+    createConnectTransport({ baseUrl: url, httpVersion: "1.1" }),
+  );
+  const team = await h2.executePlan({
+    tenant: TENANT,
+    idempotencyKey: "team",
+    operations: [
+      {
+        op: {
+          case: "createNode",
+          value: { typeId: 2, fields: { 1: str("Bench"), 2: str("bench") } },
+        },
+      },
+    ],
+  });
+  const teamId = team.results[0]?.id ?? "";
+  const userIds: string[] = [];
+  const write = (client: Client) => async (): Promise<void> => {
+    const res = await client.executePlan({
+      tenant: TENANT,
+      idempotencyKey: `p-${planNo}`,
+      operations: userPlan(teamId),
+    });
+    if (!res.receipt?.applied) throw new Error("a plan was not applied in time");
+    userIds.push(res.results[0]?.id ?? "");
+  };
+  // Warm up the connection, the JIT and the tenant file.
+  await closedLoop(8, 1, write(h2));
+
+  const plan1 = await closedLoop(1, SECONDS, write(h2));
+  const plan64 = await closedLoop(64, SECONDS, write(h2));
+  const plan64h1 = withHttp1 ? await closedLoop(64, SECONDS, write(h1)) : plan64;
+  return { plan1, plan64, plan64h1, teamId, userIds };
+}
+
+/** Runs a server on a fresh Kafka topic and measures its plan rows. */
+async function measureKafka(): Promise<PlanRows> {
+  const cluster = await singleNodeKafka();
+  const log: KafkaServeTopic = {
+    brokers: cluster.brokers,
+    topic: freshTopicName("bench"),
+    partitions: KAFKA_PARTITIONS,
+  };
+  const dataDir = tempDataDir("entdb-bench-kafka-");
+  try {
+    const server = await startServerProcess({
+      dataDir,
+      env: kafkaServeEnv(log),
+      readyTimeoutMs: 60_000,
+    });
+    try {
+      return await measurePlans(server.url, false);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    removeDataDir(dataDir);
+    await deleteKafkaTopic(log).catch(() => {});
+    await cluster.stop();
+  }
+}
+
 function vmRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? "0");
@@ -150,21 +246,21 @@ async function main(): Promise<void> {
   if (CPU_PROF) mkdirSync(profDir, { recursive: true });
   const server = await startServerProcess({
     dataDir,
-    env: CPU_PROF
-      ? {
-          NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${profDir}`,
-        }
-      : {},
+    env: {
+      ...EMBEDDED_SERVE_ENV,
+      ...(CPU_PROF
+        ? {
+            NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${profDir}`,
+          }
+        : {}),
+    },
   });
   const pid = server.child.pid ?? 0;
   const h2: Client = createClient(
     EntDbService,
     createConnectTransport({ baseUrl: server.url, httpVersion: "2" }),
   );
-  const h1: Client = createClient(
-    EntDbService,
-    createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
-  );
+  let embedded: { readonly plan1: Measured; readonly plan64: Measured } | undefined;
   const rows: string[] = [];
   const row = (name: string, s: Measured, raw: RawResult | undefined): void => {
     const ratio = raw ? `${fmt((s.opsPerSecond / raw.opsPerSecond) * 100, 1)} %` : "";
@@ -176,35 +272,8 @@ async function main(): Promise<void> {
 
   try {
     const rssStart = vmRssMb(pid);
-    const team = await h2.executePlan({
-      tenant: TENANT,
-      idempotencyKey: "team",
-      operations: [
-        {
-          op: {
-            case: "createNode",
-            value: { typeId: 2, fields: { 1: str("Bench"), 2: str("bench") } },
-          },
-        },
-      ],
-    });
-    const teamId = team.results[0]?.id ?? "";
-    const userIds: string[] = [];
-    const write = (client: Client) => async (): Promise<void> => {
-      const res = await client.executePlan({
-        tenant: TENANT,
-        idempotencyKey: `p-${planNo}`,
-        operations: userPlan(teamId),
-      });
-      if (!res.receipt?.applied) throw new Error("a plan was not applied in time");
-      userIds.push(res.results[0]?.id ?? "");
-    };
-    // Warm up the connection, the JIT and the tenant file.
-    await closedLoop(8, 1, write(h2));
-
-    const plan1 = await closedLoop(1, SECONDS, write(h2));
-    const plan64 = await closedLoop(64, SECONDS, write(h2));
-    const plan64h1 = await closedLoop(64, SECONDS, write(h1));
+    const { plan1, plan64, plan64h1, teamId, userIds } = await measurePlans(server.url, true);
+    embedded = { plan1, plan64 };
     let r = 0;
     const getOne = await closedLoop(1, SECONDS, async () => {
       const id = userIds[r++ % userIds.length] ?? "";
@@ -284,6 +353,21 @@ async function main(): Promise<void> {
     }
     removeDataDir(dataDir);
   }
+  if (WAL !== "kafka" || embedded === undefined) return;
+  // Measured after the embedded server stopped, so the two do not share the CPU.
+  const kafka = await measureKafka();
+  const cells = (m: Measured): string => `${fmt(m.opsPerSecond)} | ${ms(m.p50Ms)} | ${ms(m.p99Ms)}`;
+  console.log(
+    `\nAtomic plans by WAL (${SECONDS} s per row, HTTP/2; Kafka: one local broker, replication 1, acks=all, ${KAFKA_PARTITIONS} partitions; embedded: fsync per group commit):\n`,
+  );
+  console.log("| workload | embedded ops/s | p50 | p99 | Kafka ops/s | p50 | p99 |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log(
+    `| plan (node + edge), 1 client | ${cells(embedded.plan1)} | ${cells(kafka.plan1)} |`,
+  );
+  console.log(
+    `| plan (node + edge), 64 clients | ${cells(embedded.plan64)} | ${cells(kafka.plan64)} |`,
+  );
 }
 
 await main();

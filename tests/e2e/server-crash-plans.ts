@@ -3,10 +3,13 @@
  * creates a Team, a User and a MemberOf edge between them atomically, and every value
  * that must be unique (slug, email, handle, idempotency key) encodes the plan number,
  * so a plan's effects can be found, counted and told apart after any number of crashes.
+ * The ledger, the load-and-kill loop and the after-restart checks are shared with the
+ * same test on the Kafka WAL (`tests/kafka/server-on-kafka.test.ts`).
  */
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { expect } from "vitest";
 import { Direction, type EntDbService, type Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
@@ -181,4 +184,212 @@ export async function inPool<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/** mulberry32: a small seedable RNG, good enough to spread kill moments. */
+export function crashRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Where a crash run sends its plans and how many writers it runs. */
+export interface CrashRun {
+  readonly tenants: readonly string[];
+  /** Concurrent closed-loop writers (also the width of the verification pools). */
+  readonly clients: number;
+}
+
+/** What a crash test knows about every plan it has sent. */
+export class CrashLedger {
+  nextPlan = 0;
+  /** Acknowledged as applied (or confirmed after a restart), with their ids. */
+  readonly applied = new Map<number, PlanIds>();
+  /** Acknowledged as durable only (`no_wait`): the position the receipt gave. */
+  readonly durable = new Map<number, { partition: number; offset: bigint }>();
+  /** Sent and never answered. */
+  readonly unanswered = new Set<number>();
+  /** Applied plans whose edges have not been checked yet. */
+  readonly unchecked: number[] = [];
+
+  /** Records plan `n` as applied with `ids`. */
+  confirm(n: number, ids: PlanIds): void {
+    this.applied.set(n, ids);
+    this.unchecked.push(n);
+  }
+}
+
+/**
+ * Sends plan `plan` once and records the answer in `ledger` (applied or durable-only).
+ * Rejects with the call's error, leaving the plan in `unanswered`.
+ */
+export async function sendCrashPlan(
+  client: EntDbClient,
+  ledger: CrashLedger,
+  plan: CrashPlan,
+): Promise<void> {
+  ledger.unanswered.add(plan.n);
+  const res = await client.executePlan({
+    tenant: plan.tenant,
+    idempotencyKey: plan.key,
+    noWait: plan.noWait,
+    operations: planOperations(plan),
+  });
+  ledger.unanswered.delete(plan.n);
+  const position = res.receipt?.position;
+  if (!position) throw new Error(`plan ${plan.n}: a receipt without a position`);
+  if (res.receipt?.applied) {
+    ledger.confirm(plan.n, {
+      teamId: res.results[0]?.id ?? "",
+      userId: res.results[1]?.id ?? "",
+      partition: position.partition,
+      offset: position.offset,
+    });
+  } else {
+    ledger.durable.set(plan.n, { partition: position.partition, offset: position.offset });
+  }
+}
+
+/**
+ * Runs `run.clients` closed-loop writers until `kill` is called, `killAfterMs` after the
+ * first acknowledgement of the round. Resolves with how many plans were acknowledged;
+ * rejects with the first error a call got before the kill (that is a bug).
+ */
+export async function loadAndKill(
+  client: EntDbClient,
+  kill: () => Promise<void>,
+  ledger: CrashLedger,
+  run: CrashRun,
+  killAfterMs: number,
+): Promise<number> {
+  let killed = false;
+  let acks = 0;
+  let firstAck: () => void = () => {};
+  const gotFirstAck = new Promise<void>((resolve) => {
+    firstAck = resolve;
+  });
+  const errors: unknown[] = [];
+  const writer = async (): Promise<void> => {
+    while (!killed) {
+      try {
+        await sendCrashPlan(client, ledger, crashPlan(ledger.nextPlan++, run.tenants));
+        acks++;
+        firstAck();
+      } catch (err) {
+        // Once the kill is sent, a failed call is expected; before it, it is a bug.
+        if (!killed) errors.push(err);
+        return;
+      }
+    }
+  };
+  const writers = Array.from({ length: run.clients }, writer);
+  await Promise.race([gotFirstAck, Promise.all(writers)]);
+  await new Promise<void>((resolve) => setTimeout(resolve, killAfterMs));
+  killed = true;
+  await kill();
+  await Promise.all(writers);
+  if (errors.length > 0) throw errors[0];
+  return acks;
+}
+
+function sorted(map: ReadonlyMap<string, string>): [string, string][] {
+  return [...map].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/**
+ * Checks a restarted server against `ledger` (with vitest's `expect`; call it inside a
+ * test) and settles every open plan:
+ *
+ * - a durable-only acknowledgement's receipt is found at the acknowledged position;
+ * - an unanswered plan is wholly there or wholly absent, and a retry with its key
+ *   replays the original outcome (`replayed` exactly when it was there) or applies it once;
+ * - each tenant holds exactly the applied plans, each once, with the acknowledged ids,
+ *   and each newly applied plan's edge links its own user and team only.
+ *
+ * Resolves with how many unanswered plans were found applied and how many absent.
+ */
+export async function verifyAfterRestart(
+  client: EntDbClient,
+  ledger: CrashLedger,
+  run: CrashRun,
+): Promise<{ readonly unansweredPresent: number; readonly unansweredAbsent: number }> {
+  // Durable-only acknowledgements: applied during recovery, at the acknowledged position.
+  for (const [n, position] of ledger.durable) {
+    const plan = crashPlan(n, run.tenants);
+    const res = await client.getReceipt({ tenant: plan.tenant, idempotencyKey: plan.key });
+    expect(res.failure, `plan ${n}`).toBeUndefined();
+    expect(res.receipt?.position?.partition, `plan ${n}`).toBe(position.partition);
+    expect(res.receipt?.position?.offset, `plan ${n}`).toBe(position.offset);
+    ledger.confirm(n, {
+      teamId: res.results[0]?.id ?? "",
+      userId: res.results[1]?.id ?? "",
+      ...position,
+    });
+  }
+  ledger.durable.clear();
+
+  // Unanswered plans: all or nothing, then a retry with the same key settles them.
+  const open = [...ledger.unanswered].map((n) => crashPlan(n, run.tenants));
+  let unansweredPresent = 0;
+  await inPool(open, run.clients, async (plan: CrashPlan) => {
+    const team = await nodeByKey(client, plan.tenant, TRACKER.team, TRACKER.teamSlug, plan.slug);
+    const user = await nodeByKey(client, plan.tenant, TRACKER.user, TRACKER.userEmail, plan.email);
+    const teams = user ? await teamsOfUser(client, plan.tenant, user.id) : [];
+    const parts = `team ${team?.id ?? "-"}, user ${user?.id ?? "-"}, edges [${teams.join(",")}]`;
+    if (team) unansweredPresent++;
+    if (team && user) expect(teams, `plan ${plan.n}: ${parts}`).toEqual([team.id]);
+    else
+      expect([team, user, teams.length], `plan ${plan.n}: ${parts}`).toEqual([
+        undefined,
+        undefined,
+        0,
+      ]);
+
+    const res = await client.executePlan({
+      tenant: plan.tenant,
+      idempotencyKey: plan.key,
+      operations: planOperations(plan),
+    });
+    expect(res.receipt?.applied, `plan ${plan.n}`).toBe(true);
+    expect(res.receipt?.replayed, `plan ${plan.n}: ${parts}`).toBe(team !== undefined);
+    const ids = { teamId: res.results[0]?.id ?? "", userId: res.results[1]?.id ?? "" };
+    if (team && user) expect(ids, `plan ${plan.n}`).toEqual({ teamId: team.id, userId: user.id });
+    ledger.unanswered.delete(plan.n);
+    ledger.confirm(plan.n, {
+      ...ids,
+      partition: res.receipt?.position?.partition ?? -1,
+      offset: res.receipt?.position?.offset ?? -1n,
+    });
+  });
+
+  // Exactly the applied plans, each once, with the acknowledged ids.
+  for (const tenant of run.tenants) {
+    const expectTeams = new Map<string, string>();
+    const expectUsers = new Map<string, string>();
+    for (const [n, ids] of ledger.applied) {
+      const plan = crashPlan(n, run.tenants);
+      if (plan.tenant !== tenant) continue;
+      expectTeams.set(plan.slug, ids.teamId);
+      expectUsers.set(plan.email, ids.userId);
+    }
+    const teams = await allNodesBy(client, tenant, TRACKER.team, TRACKER.teamSlug);
+    const users = await allNodesBy(client, tenant, TRACKER.user, TRACKER.userEmail);
+    expect(sorted(teams), `teams of ${tenant}`).toEqual(sorted(expectTeams));
+    expect(sorted(users), `users of ${tenant}`).toEqual(sorted(expectUsers));
+  }
+
+  // Each newly applied plan's edge links its own user and team, and only those.
+  const fresh = ledger.unchecked.splice(0);
+  await inPool(fresh, run.clients, async (n) => {
+    const plan = crashPlan(n, run.tenants);
+    const ids = ledger.applied.get(n);
+    if (!ids) throw new Error(`plan ${n} is not applied`);
+    expect(await teamsOfUser(client, plan.tenant, ids.userId), `plan ${n}`).toEqual([ids.teamId]);
+  });
+  return { unansweredPresent, unansweredAbsent: open.length - unansweredPresent };
 }

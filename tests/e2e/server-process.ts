@@ -86,7 +86,15 @@ function spawnServe(
     ],
     {
       cwd: root,
-      env: { ...process.env, ENTDB_LOG_LEVEL: "info", ...options.env },
+      // Embedded unless the test says otherwise: a broker exported for the Kafka tests
+      // must not switch every test server onto one shared topic.
+      env: {
+        ...process.env,
+        ENTDB_LOG_LEVEL: "info",
+        ENTDB_WAL: "embedded",
+        ENTDB_KAFKA_BROKERS: "",
+        ...options.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
