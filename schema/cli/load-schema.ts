@@ -65,11 +65,22 @@ export type DiagnosticsFormat = "text" | "json" | "github";
  */
 export async function resolveSchemaPath(arg: string | undefined, cwd: string): Promise<string> {
   if (arg !== undefined) return arg;
+  return (await readConfigPath("schema", cwd)) ?? DEFAULT_SCHEMA_PATH;
+}
+
+/**
+ * The path setting `key` of `entdb.config.json` in `cwd`, or `undefined` when there is
+ * no config file or it does not name one. Throws `SchemaLoadError` (`CONFIG_INVALID`)
+ * for a file that cannot be read, is not a JSON object, or holds a `key` that is not a
+ * non-empty string. Layers that own other settings (codegen's `out`) read them here too,
+ * so the file is parsed and reported on the same way everywhere.
+ */
+export async function readConfigPath(key: string, cwd: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(resolve(cwd, CONFIG_FILE), "utf8");
   } catch (err) {
-    if (isNotFound(err)) return DEFAULT_SCHEMA_PATH;
+    if (isNotFound(err)) return undefined;
     throw new SchemaLoadError(
       "CONFIG_INVALID",
       `cannot read '${CONFIG_FILE}': ${errorReason(err)}`,
@@ -87,15 +98,15 @@ export async function resolveSchemaPath(arg: string | undefined, cwd: string): P
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new SchemaLoadError("CONFIG_INVALID", `'${CONFIG_FILE}' must hold a JSON object.`);
   }
-  const schema = (config as Record<string, unknown>)["schema"];
-  if (schema === undefined) return DEFAULT_SCHEMA_PATH;
-  if (typeof schema !== "string" || schema === "") {
+  const value = (config as Record<string, unknown>)[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") {
     throw new SchemaLoadError(
       "CONFIG_INVALID",
-      `'${CONFIG_FILE}': "schema" must be a non-empty string path.`,
+      `'${CONFIG_FILE}': "${key}" must be a non-empty string path.`,
     );
   }
-  return schema;
+  return value;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   create,
   type DescFile,
   type DescMessage,
+  type DescMethod,
   type DescService,
   fromJson,
   type Message,
@@ -41,7 +42,7 @@ import {
   QueryNodesRequestSchema,
   QueryNodesResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import type { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
+import type { OperationResult, OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import type {
   EdgeType,
@@ -108,6 +109,55 @@ function dynamicRoute(service: DescService, handlers: DynamicImpl): ServiceRoute
   };
 }
 
+/** The method `name` of a typed service; its absence is a codegen bug, not bad input. */
+function methodOf(service: DescService, name: string): DescMethod {
+  const m = service.methods.find((x) => x.name === name);
+  if (!m) throw new Error(`${service.typeName} lacks ${name}`);
+  return m;
+}
+
+/** What one typed write returns: the op's result, where it was logged, and its receipt. */
+interface OneOpOutcome {
+  readonly result: OperationResult | undefined;
+  readonly position: { partition: number; offset: bigint };
+  readonly receipt: { position: bigint; partition: number; applied: boolean };
+}
+
+/**
+ * Executes one operation as a generic `ExecutePlan` call (so typed writes share its
+ * ingress, idempotency and errors) and builds the typed receipt. A non-string
+ * `idempotencyKey` counts as none.
+ */
+async function executeOne(
+  generic: Generic,
+  tenant: string,
+  op: OpInit,
+  key: unknown,
+  ctx: HandlerContext,
+): Promise<OneOpOutcome> {
+  const res = create(
+    ExecutePlanResponseSchema,
+    await generic.executePlan(
+      create(ExecutePlanRequestSchema, {
+        tenant,
+        operations: [op],
+        idempotencyKey: typeof key === "string" ? key : "",
+      }),
+      ctx,
+    ),
+  );
+  const receipt = res.receipt;
+  return {
+    result: res.results[0],
+    position: receipt?.position ?? { partition: 0, offset: 0n },
+    receipt: {
+      position: receipt?.position?.offset ?? 0n,
+      partition: receipt?.position?.partition ?? 0,
+      applied: receipt?.applied ?? false,
+    },
+  };
+}
+
 function nodeRoute(
   service: DescService,
   type: NodeType,
@@ -117,11 +167,7 @@ function nodeRoute(
   generic: Generic,
   deps: ApiDeps,
 ): ServiceRoute {
-  const method = (name: string) => {
-    const m = service.methods.find((x) => x.name === name);
-    if (!m) throw new Error(`${service.typeName} lacks ${name}`);
-    return m;
-  };
+  const method = (name: string) => methodOf(service, name);
   const toNode = (node: Node) =>
     create(nodeDesc, {
       id: node.id,
@@ -151,29 +197,8 @@ function nodeRoute(
     if (!res.node) throw new ConnectError(`${type.name} '${id}' does not exist.`, Code.NotFound);
     return toNode(res.node);
   };
-  const plan = async (tenant: string, op: OpInit, key: unknown, ctx: HandlerContext) => {
-    const res = create(
-      ExecutePlanResponseSchema,
-      await generic.executePlan(
-        create(ExecutePlanRequestSchema, {
-          tenant,
-          operations: [op],
-          idempotencyKey: typeof key === "string" ? key : "",
-        }),
-        ctx,
-      ),
-    );
-    const receipt = res.receipt;
-    return {
-      result: res.results[0],
-      position: receipt?.position ?? { partition: 0, offset: 0n },
-      receipt: {
-        position: receipt?.position?.offset ?? 0n,
-        partition: receipt?.position?.partition ?? 0,
-        applied: receipt?.applied ?? false,
-      },
-    };
-  };
+  const plan = (tenant: string, op: OpInit, key: unknown, ctx: HandlerContext) =>
+    executeOne(generic, tenant, op, key, ctx);
   return dynamicRoute(service, {
     Create: async (req, ctx) => {
       const tenant = tenantOf(ctx);
@@ -297,11 +322,7 @@ function edgeRoute(
   generic: Generic,
   deps: ApiDeps,
 ): ServiceRoute {
-  const output = (name: string) => {
-    const m = service.methods.find((x) => x.name === name);
-    if (!m) throw new Error(`${service.typeName} lacks ${name}`);
-    return m.output;
-  };
+  const output = (name: string) => methodOf(service, name).output;
   const toEdge = (edge: Edge) =>
     create(edgeDesc, {
       fromId: edge.fromId,
@@ -309,24 +330,8 @@ function edgeRoute(
       props: create(propsDesc, valuesToFields(edge.props, type, schema)),
       ...(edge.createdAt ? { createdAt: edge.createdAt } : {}),
     } as Fields);
-  const write = async (tenant: string, op: OpInit, key: unknown, ctx: HandlerContext) => {
-    const res = create(
-      ExecutePlanResponseSchema,
-      await generic.executePlan(
-        create(ExecutePlanRequestSchema, {
-          tenant,
-          operations: [op],
-          idempotencyKey: typeof key === "string" ? key : "",
-        }),
-        ctx,
-      ),
-    );
-    return {
-      position: res.receipt?.position?.offset ?? 0n,
-      partition: res.receipt?.position?.partition ?? 0,
-      applied: res.receipt?.applied ?? false,
-    };
-  };
+  const write = async (tenant: string, op: OpInit, key: unknown, ctx: HandlerContext) =>
+    (await executeOne(generic, tenant, op, key, ctx)).receipt;
   const list =
     (direction: Direction, idField: "fromId" | "toId", method: string) =>
     async (req: Fields, ctx: HandlerContext) => {

@@ -50,6 +50,7 @@ import type {
   WalSubscription,
 } from "./wal.ts";
 import { WalError } from "./wal.ts";
+import { groupLength, positiveInteger, walRecordsSize } from "./wal-record-checks.ts";
 import type { WalWriter, WalWriterPlacement } from "./wal-writer.ts";
 import { openInlineWalWriter } from "./wal-writer.ts";
 
@@ -100,16 +101,11 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /** Opens (or creates) an embedded log. Rejects with `unavailable` if another owner holds it. */
 export async function openEmbeddedWal(options: EmbeddedWalOptions): Promise<EmbeddedWal> {
   for (const key of ["maxRecordBytes", "maxGroupBytes"] as const) {
     const value = options[key];
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new WalError("invalid", `${key} must be a positive integer, got ${value}.`);
-    }
+    if (value !== undefined) positiveInteger(value, key);
   }
   const fileOptions =
     options.partitions === undefined
@@ -172,12 +168,8 @@ export class EmbeddedWal implements Wal {
       return Promise.reject(new WalError("closed", `The log ${this.path} is closed.`));
     }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    let bytes = 0;
-    for (const [index, record] of records.entries()) {
-      const size = this.#recordSize(record, index);
-      if (size instanceof WalError) return Promise.reject(size);
-      bytes += size;
-    }
+    const bytes = walRecordsSize(records, this.#maxRecordBytes);
+    if (bytes instanceof WalError) return Promise.reject(bytes);
     if (records.length === 0) return Promise.resolve([]);
     const planned = this.#assign(records);
     if (planned instanceof WalError) return Promise.reject(planned);
@@ -230,30 +222,6 @@ export class EmbeddedWal implements Wal {
       await this.#writer.close();
     })();
     return this.#closing;
-  }
-
-  /** The record's size in bytes, or why it is refused. */
-  #recordSize(record: WalRecord, index: number): number | WalError {
-    const { tenant, payload } = record;
-    if (typeof tenant !== "string" || tenant.length === 0) {
-      return new WalError("invalid", `Record ${index} has an empty tenant id.`);
-    }
-    // A lone surrogate would be stored (and hashed) as U+FFFD, i.e. as another tenant.
-    const tenantBytes = encoder.encode(tenant);
-    if (decoder.decode(tenantBytes) !== tenant) {
-      return new WalError("invalid", `Record ${index} has a tenant id that is not valid Unicode.`);
-    }
-    if (!(payload instanceof Uint8Array)) {
-      return new WalError("invalid", `Record ${index} has a payload that is not a Uint8Array.`);
-    }
-    const size = tenantBytes.byteLength + payload.byteLength;
-    if (size > this.#maxRecordBytes) {
-      return new WalError(
-        "too-large",
-        `Record ${index} has ${size} bytes; the log accepts at most ${this.#maxRecordBytes}.`,
-      );
-    }
-    return size;
   }
 
   /**
@@ -311,15 +279,7 @@ export class EmbeddedWal implements Wal {
   async #flush(): Promise<void> {
     if (this.#committing || this.#queue.length === 0) return;
     this.#committing = true;
-    let bytes = 0;
-    let count = 0;
-    while (count < this.#queue.length) {
-      const next = this.#queue[count]!;
-      if (count > 0 && bytes + next.bytes > this.#maxGroupBytes) break;
-      bytes += next.bytes;
-      count++;
-    }
-    const group = this.#queue.splice(0, count);
+    const group = this.#queue.splice(0, groupLength(this.#queue, this.#maxGroupBytes));
     try {
       await this.#writer.commit(group.flatMap((pending) => pending.rows));
     } catch (error) {

@@ -17,6 +17,7 @@ import { type Kafka, Partitioners, type Producer, type RecordMetadata } from "ka
 import { type KafkaWalLog, kafkaOffsetToNumber, toWalError } from "./kafka-wal-errors.ts";
 import type { WalPosition, WalRecord } from "./wal.ts";
 import { WalError } from "./wal.ts";
+import { groupLength } from "./wal-record-checks.ts";
 
 /** How often a group's partitions that kafkajs left out of its answer are sent again. */
 const SEND_ROUNDS = 3;
@@ -122,15 +123,7 @@ export class KafkaWalSender {
    */
   async #sendLoop(): Promise<void> {
     while (this.#queue.length > 0) {
-      let bytes = 0;
-      let count = 0;
-      while (count < this.#queue.length) {
-        const next = this.#queue[count]!;
-        if (count > 0 && bytes + next.bytes > this.#maxGroupBytes) break;
-        bytes += next.bytes;
-        count++;
-      }
-      const group = this.#queue.splice(0, count);
+      const group = this.#queue.splice(0, groupLength(this.#queue, this.#maxGroupBytes));
       let outcomes: (WalPosition[] | WalError)[];
       try {
         outcomes = await this.#send(group);

@@ -60,6 +60,7 @@ import { ensureKafkaTopic } from "./kafka-wal-topic.ts";
 import { partitionForTenant } from "./partition.ts";
 import type { SubscribeOptions, Wal, WalPosition, WalRecord, WalSubscription } from "./wal.ts";
 import { WalError } from "./wal.ts";
+import { positiveInteger, walRecordsSize } from "./wal-record-checks.ts";
 
 export type { KafkaWalLog, KafkaWalLogEntry, KafkaWalLogLevel } from "./kafka-wal-errors.ts";
 export { kafkaOffsetToNumber } from "./kafka-wal-errors.ts";
@@ -129,16 +130,6 @@ export interface KafkaWalOptions {
   readonly log?: KafkaWalLog;
   /** Lowest level passed to `log` (default "warn"). */
   readonly logLevel?: KafkaWalLogLevel;
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new WalError("invalid", `${name} must be a positive integer, got ${value}.`);
-  }
-  return value;
 }
 
 /**
@@ -281,12 +272,8 @@ export class KafkaWal implements Wal {
     if (this.#closing !== undefined) {
       return Promise.reject(new WalError("closed", `The Kafka log "${this.topic}" is closed.`));
     }
-    let bytes = 0;
-    for (const [index, record] of records.entries()) {
-      const size = this.#recordSize(record, index);
-      if (size instanceof WalError) return Promise.reject(size);
-      bytes += size;
-    }
+    const bytes = walRecordsSize(records, this.#maxRecordBytes);
+    if (bytes instanceof WalError) return Promise.reject(bytes);
     if (records.length === 0) return Promise.resolve([]);
     const plan = new Map<number, { index: number; record: WalRecord }[]>();
     const byTenant = new Map<string, { index: number; record: WalRecord }[]>();
@@ -398,29 +385,5 @@ export class KafkaWal implements Wal {
       await this.#admin.disconnect().catch(() => {});
     })();
     return this.#closing;
-  }
-
-  /** The record's size in bytes, or why it is refused (the embedded log's rules). */
-  #recordSize(record: WalRecord, index: number): number | WalError {
-    const { tenant, payload } = record;
-    if (typeof tenant !== "string" || tenant.length === 0) {
-      return new WalError("invalid", `Record ${index} has an empty tenant id.`);
-    }
-    // A lone surrogate would be sent (and hashed) as U+FFFD, i.e. as another tenant.
-    const tenantBytes = encoder.encode(tenant);
-    if (decoder.decode(tenantBytes) !== tenant) {
-      return new WalError("invalid", `Record ${index} has a tenant id that is not valid Unicode.`);
-    }
-    if (!(payload instanceof Uint8Array)) {
-      return new WalError("invalid", `Record ${index} has a payload that is not a Uint8Array.`);
-    }
-    const size = tenantBytes.byteLength + payload.byteLength;
-    if (size > this.#maxRecordBytes) {
-      return new WalError(
-        "too-large",
-        `Record ${index} has ${size} bytes; the log accepts at most ${this.#maxRecordBytes}.`,
-      );
-    }
-    return size;
   }
 }
