@@ -4,76 +4,27 @@
  * never anything from the request body. Dev mode refuses to bind a public address.
  */
 
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
-import { createBearerAuthInterceptor } from "../../runtime/v1.ts";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
 import {
-  freePort,
-  removeDataDir,
-  type ServerProcess,
-  startServerProcess,
-  tempDataDir,
-} from "./server-process.ts";
+  connectError,
+  type EntDbClient,
+  entDbClient,
+  serverPerFile,
+  teamPlan,
+} from "./e2e-helpers.ts";
+import { removeDataDir, runServeToExit, tempDataDir } from "./server-process.ts";
 
 const TEAM = 2;
 const ALICE_TOKEN = "alice-token-0123456789";
 const BOB_TOKEN = "bob-token-abcdefghijkl";
-const root = join(import.meta.dirname, "..", "..");
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await startServerProcess({
-    args: ["--tokens", `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob`],
-  });
-}, 60_000);
-
-afterAll(async () => {
-  if (!server) return;
-  const code = await server.stop();
-  removeDataDir(server.dataDir);
-  expect(code).toBe(0);
+const server = serverPerFile({
+  args: ["--tokens", `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob`],
 });
 
-function api(
-  token?: string,
-  protocol: "connect" | "grpc" = "connect",
-): Client<typeof EntDbService> {
-  const interceptors = token === undefined ? [] : [createBearerAuthInterceptor(token)];
-  const transport =
-    protocol === "grpc"
-      ? createGrpcTransport({ baseUrl: server.url, interceptors })
-      : createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", interceptors });
-  return createClient(EntDbService, transport);
-}
-
-const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
-
-function createTeam(tenant: string, slug: string) {
-  return {
-    tenant,
-    operations: [
-      {
-        op: {
-          case: "createNode" as const,
-          value: { typeId: TEAM, fields: { 1: str(slug), 2: str(slug) } },
-        },
-      },
-    ],
-  };
-}
-
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
+function api(token?: string, protocol: "connect" | "grpc" = "connect"): EntDbClient {
+  return entDbClient(server, { protocol, httpVersion: "1.1", token });
 }
 
 const UNAUTHENTICATED_MESSAGE =
@@ -81,7 +32,7 @@ const UNAUTHENTICATED_MESSAGE =
 
 describe("with --tokens", () => {
   it("rejects a write without an Authorization header and writes nothing", async () => {
-    const err = await connectError(api().executePlan(createTeam("auth-none", "x")));
+    const err = await connectError(api().executePlan(teamPlan("auth-none", "x")));
     expect(err.code).toBe(Code.Unauthenticated);
     expect(err.rawMessage).toBe(UNAUTHENTICATED_MESSAGE);
     const read = await api(ALICE_TOKEN).queryNodes({ tenant: "auth-none", typeId: TEAM });
@@ -101,7 +52,7 @@ describe("with --tokens", () => {
 
   it("rejects a wrong token, a token's prefix and a non-Bearer scheme", async () => {
     for (const token of ["wrong-token-0123456789", ALICE_TOKEN.slice(0, -1), `${ALICE_TOKEN}x`]) {
-      const err = await connectError(api(token).executePlan(createTeam("auth-wrong", "x")));
+      const err = await connectError(api(token).executePlan(teamPlan("auth-wrong", "x")));
       expect(err.code).toBe(Code.Unauthenticated);
     }
     const res = await fetch(`${server.url}/entdb.v1.EntDbService/GetSchema`, {
@@ -116,8 +67,8 @@ describe("with --tokens", () => {
   });
 
   it("sets the owner to the token's actor, over Connect and gRPC", async () => {
-    const alice = await api(ALICE_TOKEN).executePlan(createTeam("auth-owner", "a"));
-    const bob = await api(BOB_TOKEN, "grpc").executePlan(createTeam("auth-owner", "b"));
+    const alice = await api(ALICE_TOKEN).executePlan(teamPlan("auth-owner", "a"));
+    const bob = await api(BOB_TOKEN, "grpc").executePlan(teamPlan("auth-owner", "b"));
     const nodes = await api(BOB_TOKEN).getNodes({
       tenant: "auth-owner",
       typeId: TEAM,
@@ -161,32 +112,13 @@ describe("dev mode", () => {
   it("refuses --host 0.0.0.0 without tokens: exit 2 and a message saying what to configure", async () => {
     const dataDir = tempDataDir();
     try {
-      const child = spawn(
-        process.execPath,
-        [
-          join(root, "bin", "entdb.ts"),
-          "serve",
-          "--schema",
-          join(root, "examples", "tracker", "schema.entdb"),
-          "--data-dir",
-          dataDir,
-          "--host",
-          "0.0.0.0",
-          "--port",
-          String(await freePort()),
-          "--http-port",
-          String(await freePort()),
-        ],
-        { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ENTDB_TOKENS: "" } },
-      );
-      let stderr = "";
-      child.stderr.on("data", (c: Buffer) => {
-        stderr += c.toString();
+      const run = await runServeToExit({
+        dataDir,
+        args: ["--host", "0.0.0.0"],
+        env: { ENTDB_TOKENS: "" },
       });
-      child.stdout.resume();
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-      expect(code).toBe(2);
-      expect(stderr).toContain(
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
         "No tokens are configured (dev mode), so the server only binds loopback; configure --tokens to bind 0.0.0.0.",
       );
     } finally {

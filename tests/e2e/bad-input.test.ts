@@ -6,66 +6,36 @@
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  connectError,
+  countNodes,
+  type EntDbClient,
+  entDbClient,
+  serverPerFile,
+  str,
+  teamOp,
+} from "./e2e-helpers.ts";
 
 const USER = 1;
 const TEAM = 2;
 const TASK = 4;
 
-let server: ServerProcess;
-let api: Client<typeof EntDbService>;
+const server = serverPerFile();
+let api: EntDbClient;
 
-beforeAll(async () => {
-  server = await startServerProcess();
-  api = createClient(
-    EntDbService,
-    createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true }),
-  );
-}, 60_000);
-
-afterAll(async () => {
-  if (!server) return;
-  const code = await server.stop();
-  removeDataDir(server.dataDir);
-  expect(code).toBe(0);
+beforeAll(() => {
+  api = entDbClient(server, { httpVersion: "1.1", binary: true });
 });
 
-const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
-
 /** A valid Team create step. */
-function team(slug: string) {
-  return {
-    op: {
-      case: "createNode" as const,
-      value: { typeId: TEAM, fields: { 1: str(slug), 2: str(slug) } },
-    },
-  };
-}
-
-/** The ConnectError a call fails with. */
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
-
-/** How many nodes of `typeId` the tenant holds (the server's max page is 1000). */
-async function count(tenant: string, typeId = TEAM): Promise<number> {
-  const res = await api.queryNodes({ tenant, typeId, limit: 1000 });
-  return res.nodes.length;
-}
+const team = (slug: string) => teamOp(slug, slug);
 
 /** Seeds one team so "changes nothing" is checked against a non-empty tenant. */
 async function seeded(tenant: string): Promise<void> {
   await api.executePlan({ tenant, operations: [team("seed")] });
-  expect(await count(tenant)).toBe(1);
+  expect(await countNodes(api, tenant)).toBe(1);
 }
 
 /** The tenant database files in the data dir. */
@@ -95,7 +65,7 @@ describe("malformed bodies", () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("invalid_argument");
     expect(res.body.message).toMatch(/json/i);
-    expect(await count("bad-json")).toBe(1);
+    expect(await countNodes(api, "bad-json")).toBe(1);
   });
 
   it("rejects a malformed protobuf body with invalid_argument naming the expected message", async () => {
@@ -116,7 +86,7 @@ describe("malformed bodies", () => {
         /^The request body is not a valid entdb\.v1\.ExecutePlanRequest \(.+\); send a serialized entdb\.v1\.ExecutePlanRequest\.$/,
       );
     }
-    expect(await count("bad-proto")).toBe(1);
+    expect(await countNodes(api, "bad-proto")).toBe(1);
   });
 
   it("rejects a malformed protobuf message over gRPC with INVALID_ARGUMENT", async () => {
@@ -176,7 +146,7 @@ describe("malformed bodies", () => {
       body: JSON.stringify({ tenant: "good-json", operations }),
     });
     expect(res.status).toBe(200);
-    expect(await count("good-json")).toBe(1);
+    expect(await countNodes(api, "good-json")).toBe(1);
   });
 });
 
@@ -253,7 +223,7 @@ describe("plans that do not fit the schema", () => {
     const err = await connectError(api.executePlan({ tenant, operations: [team("ok"), ...ops] }));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toMatch(message);
-    expect(await count(tenant)).toBe(1);
+    expect(await countNodes(api, tenant)).toBe(1);
   });
 
   it("rejects a plan of 1001 operations, naming the limit", async () => {
@@ -264,7 +234,7 @@ describe("plans that do not fit the schema", () => {
     expect(err.rawMessage).toBe(
       "The plan has 1001 operations; the limit is 1000. Split it into several plans.",
     );
-    expect(await count("too-many-ops")).toBe(1);
+    expect(await countNodes(api, "too-many-ops")).toBe(1);
   });
 });
 
@@ -355,7 +325,7 @@ describe("typed services", () => {
       code: "invalid_argument",
       message: "Field Team.slug (id 2) is required; set it.",
     });
-    expect(await count("typed-required")).toBe(1);
+    expect(await countNodes(api, "typed-required")).toBe(1);
   });
 });
 
@@ -422,6 +392,6 @@ describe("request size", () => {
     );
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.rawMessage).toMatch(/8388608|limit|max/i);
-    expect(await count("huge")).toBe(1);
+    expect(await countNodes(api, "huge")).toBe(1);
   }, 30_000);
 });

@@ -4,43 +4,19 @@
  * typed per-schema services over gRPC and Connect.
  */
 
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+import { describe, expect, it } from "vitest";
+import { type CommandResult, runCommand, serverPerFile } from "./e2e-helpers.ts";
+import { REPO_ROOT } from "./server-process.ts";
 
-const root = join(import.meta.dirname, "..", "..");
-const BUF = join(root, "node_modules", ".bin", "buf");
+const BUF = join(REPO_ROOT, "node_modules", ".bin", "buf");
 const GRPC = ["--protocol", "grpc", "--http2-prior-knowledge"];
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await startServerProcess();
-}, 60_000);
-
-afterAll(async () => {
-  if (!server) return;
-  const code = await server.stop();
-  removeDataDir(server.dataDir);
-  expect(code).toBe(0);
-});
+const server = serverPerFile();
 
 /** Runs `buf curl` in an empty working dir (so no .proto can be picked up). */
-function bufCurl(
-  args: readonly string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      BUF,
-      ["curl", ...args],
-      { cwd: server.dataDir, timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function bufCurl(args: readonly string[]): Promise<CommandResult> {
+  return runCommand(BUF, ["curl", ...args], { cwd: server.dataDir, timeout: 30_000 });
 }
 
 interface TypedResult {
@@ -50,6 +26,13 @@ interface TypedResult {
     readonly fields: Record<string, unknown>;
   };
   readonly receipt: { readonly applied: boolean };
+}
+
+/** Calls a typed service with `buf curl`, expecting nothing on stderr; resolves with the result. */
+async function typedCall(args: readonly string[]): Promise<TypedResult> {
+  const res = await bufCurl(args);
+  expect(res.stderr).toBe("");
+  return JSON.parse(res.stdout) as TypedResult;
 }
 
 describe("buf curl by reflection", () => {
@@ -81,27 +64,23 @@ describe("buf curl by reflection", () => {
 
   it("creates through typed services over gRPC and Connect with the entdb-tenant header", async () => {
     const tenant = ["-H", "entdb-tenant: buf-typed"];
-    const team = await bufCurl([
+    const teamOut = await typedCall([
       ...GRPC,
       ...tenant,
       "-d",
       JSON.stringify({ fields: { name: "Core", slug: "core" } }),
       `${server.url}/acme.tracker.TeamService/Create`,
     ]);
-    expect(team.stderr).toBe("");
-    const teamOut = JSON.parse(team.stdout) as TypedResult;
     expect(teamOut.node.fields).toEqual({ name: "Core", slug: "core" });
     expect(teamOut.node.version).toBe("1");
     expect(teamOut.receipt.applied).toBe(true);
 
-    const project = await bufCurl([
+    const projectOut = await typedCall([
       ...tenant,
       "-d",
       JSON.stringify({ fields: { team: teamOut.node.id, key: "WEB", name: "Website" } }),
       `${server.url}/acme.tracker.ProjectService/Create`,
     ]);
-    expect(project.stderr).toBe("");
-    const projectOut = JSON.parse(project.stdout) as TypedResult;
     expect(projectOut.node.fields).toEqual({
       team: teamOut.node.id,
       key: "WEB",
@@ -109,7 +88,7 @@ describe("buf curl by reflection", () => {
       archived: false,
     });
 
-    const task = await bufCurl([
+    const taskOut = await typedCall([
       ...GRPC,
       ...tenant,
       "-d",
@@ -118,8 +97,6 @@ describe("buf curl by reflection", () => {
       }),
       `${server.url}/acme.tracker.TaskService/Create`,
     ]);
-    expect(task.stderr).toBe("");
-    const taskOut = JSON.parse(task.stdout) as TypedResult;
     expect(taskOut.node.fields).toMatchObject({
       project: projectOut.node.id,
       number: "9223372036854775807",

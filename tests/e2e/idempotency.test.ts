@@ -5,55 +5,26 @@
  * outcome through WaitForPosition and GetReceipt.
  */
 
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntDbService, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  connectError,
+  countNodes,
+  type EntDbClient,
+  entDbClient,
+  serverPerFile,
+  teamOp,
+} from "./e2e-helpers.ts";
 
 const TEAM = 2;
 
-let server: ServerProcess;
-let api: Client<typeof EntDbService>;
+const server = serverPerFile();
+let api: EntDbClient;
 
-beforeAll(async () => {
-  server = await startServerProcess();
-  api = createClient(
-    EntDbService,
-    createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true }),
-  );
-}, 60_000);
-
-afterAll(async () => {
-  if (!server) return;
-  const code = await server.stop();
-  removeDataDir(server.dataDir);
-  expect(code).toBe(0);
+beforeAll(() => {
+  api = entDbClient(server, { httpVersion: "2", binary: true });
 });
-
-const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
-
-function team(name: string, slug: string) {
-  return {
-    op: {
-      case: "createNode" as const,
-      value: { typeId: TEAM, fields: { 1: str(name), 2: str(slug) } },
-    },
-  };
-}
-
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
-
-async function teamCount(tenant: string): Promise<number> {
-  return (await api.queryNodes({ tenant, typeId: TEAM, limit: 1000 })).nodes.length;
-}
 
 describe("idempotency keys", () => {
   it("answers a repeated key with the first ids and writes nothing twice", async () => {
@@ -61,7 +32,7 @@ describe("idempotency keys", () => {
     const request = {
       tenant,
       idempotencyKey: "create-two-teams",
-      operations: [team("A", "a"), team("B", "b")],
+      operations: [teamOp("A", "a"), teamOp("B", "b")],
     };
     const first = await api.executePlan(request);
     const second = await api.executePlan(request);
@@ -73,7 +44,7 @@ describe("idempotency keys", () => {
     expect(second.receipt?.position).toEqual(first.receipt?.position);
     expect(second.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
     expect(first.results.map((r) => r.version)).toEqual([1n, 1n]);
-    expect(await teamCount(tenant)).toBe(2);
+    expect(await countNodes(api, tenant)).toBe(2);
   });
 
   it("replays the original ids even when the retry's body differs", async () => {
@@ -81,12 +52,12 @@ describe("idempotency keys", () => {
     const first = await api.executePlan({
       tenant,
       idempotencyKey: "k",
-      operations: [team("A", "a")],
+      operations: [teamOp("A", "a")],
     });
     const retry = await api.executePlan({
       tenant,
       idempotencyKey: "k",
-      operations: [team("Z", "z")],
+      operations: [teamOp("Z", "z")],
     });
     expect(retry.receipt?.replayed).toBe(true);
     expect(retry.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
@@ -98,21 +69,21 @@ describe("idempotency keys", () => {
     await api.executePlan({
       tenant: "idem-t1",
       idempotencyKey: "same",
-      operations: [team("A", "a")],
+      operations: [teamOp("A", "a")],
     });
     const other = await api.executePlan({
       tenant: "idem-t2",
       idempotencyKey: "same",
-      operations: [team("A", "a")],
+      operations: [teamOp("A", "a")],
     });
     expect(other.receipt?.replayed).toBe(false);
-    expect(await teamCount("idem-t2")).toBe(1);
+    expect(await countNodes(api, "idem-t2")).toBe(1);
   });
 
   it("rejects a retried key whose first attempt was rejected with the same error", async () => {
     const tenant = "idem-rejected";
-    await api.executePlan({ tenant, operations: [team("Taken", "taken")] });
-    const request = { tenant, idempotencyKey: "dup-slug", operations: [team("Again", "taken")] };
+    await api.executePlan({ tenant, operations: [teamOp("Taken", "taken")] });
+    const request = { tenant, idempotencyKey: "dup-slug", operations: [teamOp("Again", "taken")] };
     const first = await connectError(api.executePlan(request));
     const second = await connectError(api.executePlan(request));
     expect(first.code).toBe(Code.AlreadyExists);
@@ -132,7 +103,7 @@ describe("idempotency keys", () => {
     const receipt = await api.getReceipt({ tenant, idempotencyKey: "dup-slug" });
     expect(receipt.failure).toMatchObject({ reason: "UNIQUE_VIOLATION", fieldId: 2 });
     expect(receipt.results).toEqual([]);
-    expect(await teamCount(tenant)).toBe(1);
+    expect(await countNodes(api, tenant)).toBe(1);
   });
 
   it("returns a no_wait plan unapplied, then WaitForPosition and GetReceipt show the outcome", async () => {
@@ -141,7 +112,7 @@ describe("idempotency keys", () => {
       tenant,
       idempotencyKey: "later",
       noWait: true,
-      operations: [team("Later", "later")],
+      operations: [teamOp("Later", "later")],
     });
     expect(res.receipt?.applied).toBe(false);
     expect(res.receipt?.replayed).toBe(false);
@@ -163,12 +134,12 @@ describe("idempotency keys", () => {
 
   it("reports a no_wait plan's rejection through GetReceipt", async () => {
     const tenant = "idem-no-wait-rejected";
-    await api.executePlan({ tenant, operations: [team("X", "x")] });
+    await api.executePlan({ tenant, operations: [teamOp("X", "x")] });
     const res = await api.executePlan({
       tenant,
       idempotencyKey: "doomed",
       noWait: true,
-      operations: [team("Y", "x")],
+      operations: [teamOp("Y", "x")],
     });
     expect(res.receipt?.applied).toBe(false);
     const waited = await api.waitForPosition({
@@ -184,7 +155,7 @@ describe("idempotency keys", () => {
       typeId: TEAM,
       fieldId: 2,
     });
-    expect(await teamCount(tenant)).toBe(1);
+    expect(await countNodes(api, tenant)).toBe(1);
   });
 
   it("answers GetReceipt for an unknown key with not_found", async () => {
@@ -197,11 +168,11 @@ describe("idempotency keys", () => {
 
   it("applies concurrent sends of one key exactly once", async () => {
     const tenant = "idem-concurrent";
-    const request = { tenant, idempotencyKey: "race", operations: [team("R", "r")] };
+    const request = { tenant, idempotencyKey: "race", operations: [teamOp("R", "r")] };
     const results = await Promise.all(Array.from({ length: 8 }, () => api.executePlan(request)));
     const ids = new Set(results.map((r) => r.results[0]?.id));
     expect(ids.size).toBe(1);
     expect(results.filter((r) => r.receipt?.replayed === false)).toHaveLength(1);
-    expect(await teamCount(tenant)).toBe(1);
+    expect(await countNodes(api, tenant)).toBe(1);
   });
 });

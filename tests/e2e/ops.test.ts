@@ -3,49 +3,23 @@
  * HTTP port, CORS on the API port, and a clean SIGTERM shutdown.
  */
 
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type EntDbClient, entDbClient, serverPerFile, teamPlan } from "./e2e-helpers.ts";
 
 const TEAM = 2;
 const ALLOWED = "https://app.example.com";
 
-let server: ServerProcess;
-let api: Client<typeof EntDbService>;
-
-beforeAll(async () => {
-  server = await startServerProcess({
-    args: ["--cors-origins", `${ALLOWED},https://admin.example.com`],
-  });
-  api = createClient(
-    EntDbService,
-    createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
-  );
-}, 60_000);
-
-afterAll(async () => {
-  if (!server) return;
-  await server.stop();
-  removeDataDir(server.dataDir);
+// The shutdown test stops the server itself and checks its exit code there.
+const server = serverPerFile({
+  args: ["--cors-origins", `${ALLOWED},https://admin.example.com`],
+  checkExit: false,
 });
+let api: EntDbClient;
 
-const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
-
-function createTeam(tenant: string, slug: string) {
-  return {
-    tenant,
-    operations: [
-      {
-        op: {
-          case: "createNode" as const,
-          value: { typeId: TEAM, fields: { 1: str(slug), 2: str(slug) } },
-        },
-      },
-    ],
-  };
-}
+beforeAll(() => {
+  api = entDbClient(server, { httpVersion: "1.1" });
+});
 
 async function ops(path: string, method = "GET") {
   const res = await fetch(`http://127.0.0.1:${server.httpPort}${path}`, { method });
@@ -75,8 +49,8 @@ describe("ops endpoints", () => {
   });
 
   it("counts requests by method and code, and reports open tenant databases", async () => {
-    for (let i = 0; i < 3; i++) await api.executePlan(createTeam("ops-a", `t${i}`));
-    await api.executePlan(createTeam("ops-b", "t"));
+    for (let i = 0; i < 3; i++) await api.executePlan(teamPlan("ops-a", `t${i}`));
+    await api.executePlan(teamPlan("ops-b", "t"));
     try {
       await api.executePlan({ tenant: "ops-a", operations: [] });
       throw new Error("expected invalid_argument");

@@ -1,25 +1,14 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
-
-const root = join(import.meta.dirname, "..", "..");
+import { describe, expect, it } from "vitest";
+import { type CommandResult, runCommand, serverPerFile } from "./e2e-helpers.ts";
+import { REPO_ROOT } from "./server-process.ts";
 
 /** Runs the quickstart against `url`; resolves with its exit code and output. */
-function runQuickstart(
-  url: string,
-  tenant: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "examples", "quickstart", "main.ts")],
-      { cwd: root, env: { ...process.env, ENTDB_URL: url, ENTDB_TENANT: tenant }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
+function runQuickstart(url: string, tenant: string): Promise<CommandResult> {
+  return runCommand(process.execPath, [join(REPO_ROOT, "examples", "quickstart", "main.ts")], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ENTDB_URL: url, ENTDB_TENANT: tenant },
+    timeout: 30_000,
   });
 }
 
@@ -39,14 +28,7 @@ done
 `;
 
 describe("examples/quickstart", () => {
-  let server: ServerProcess;
-  beforeAll(async () => {
-    server = await startServerProcess();
-  }, 60_000);
-  afterAll(async () => {
-    await server.stop();
-    removeDataDir(server.dataDir);
-  });
+  const server = serverPerFile({ checkExit: false });
 
   it("runs against a real server and prints what it did", async () => {
     const result = await runQuickstart(server.url, "demo");

@@ -8,11 +8,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import { entDbClient, teamOp } from "./e2e-helpers.ts";
 import {
+  REPO_ROOT,
   removeDataDir,
   runServeToExit,
   type ServerProcess,
@@ -21,8 +20,7 @@ import {
 } from "./server-process.ts";
 
 const TEAM = 2;
-const root = join(import.meta.dirname, "..", "..");
-const tracker = readFileSync(join(root, "examples", "tracker", "schema.entdb"), "utf8");
+const tracker = readFileSync(join(REPO_ROOT, "examples", "tracker", "schema.entdb"), "utf8");
 const TEAM_DESCRIPTION = "  description: string = 3 [searchable];\n";
 
 let schemaDir: string;
@@ -74,10 +72,7 @@ async function withServer<T>(
 }
 
 function api(server: ServerProcess) {
-  return createClient(
-    EntDbService,
-    createConnectTransport({ baseUrl: server.url, httpVersion: "2" }),
-  );
+  return entDbClient(server, { httpVersion: "2" });
 }
 
 /** Every file under `dir` with its size, sorted (the shape of the data dir). */
@@ -104,20 +99,7 @@ describe("schema evolution across restarts", () => {
       expect(schema.version).toBe(1);
       const res = await api(server).executePlan({
         tenant: "evo",
-        operations: [
-          {
-            op: {
-              case: "createNode",
-              value: {
-                typeId: TEAM,
-                fields: {
-                  1: { kind: { case: "stringValue", value: "Core" } },
-                  2: { kind: { case: "stringValue", value: "core" } },
-                },
-              },
-            },
-          },
-        ],
+        operations: [teamOp("Core", "core")],
       });
       teamId = res.results[0]?.id ?? "";
     });

@@ -7,32 +7,19 @@
  * same test on the Kafka WAL (`tests/kafka/server-on-kafka.test.ts`).
  */
 
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "vitest";
-import { Direction, type EntDbService, type Node } from "../../generated/entdb/v1/entdb_pb.js";
+import { Direction, type Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
+import { canonicalDump } from "../../server/store/index.ts";
+import { type EntDbClient, str, TRACKER } from "./e2e-helpers.ts";
 
 type Operation = MessageInitShape<typeof OperationSchema>;
 type Value = MessageInitShape<typeof ValueSchema>;
-
-/** Type and field ids of `examples/tracker/schema.entdb` that the plans use. */
-export const TRACKER = {
-  user: 1,
-  team: 2,
-  memberOf: 100,
-  userEmail: 1,
-  userDisplayName: 2,
-  userHandle: 3,
-  userJoinedAt: 6,
-  teamName: 1,
-  teamSlug: 2,
-  memberOfSince: 2,
-} as const;
-
-/** The Connect client of the EntDB API. */
-export type EntDbClient = Client<typeof EntDbService>;
 
 /** Plan number `n`: where it goes and the unique values that identify its effects. */
 export interface CrashPlan {
@@ -66,7 +53,6 @@ export function crashPlan(n: number, tenants: readonly string[]): CrashPlan {
   };
 }
 
-const str = (value: string): Value => ({ kind: { case: "stringValue", value } });
 const at = (n: number): Value => ({
   kind: { case: "timestampValue", value: { seconds: BigInt(1_700_000_000 + n), nanos: 0 } },
 });
@@ -392,4 +378,27 @@ export async function verifyAfterRestart(
     expect(await teamsOfUser(client, plan.tenant, ids.userId), `plan ${n}`).toEqual([ids.teamId]);
   });
   return { unansweredPresent, unansweredAbsent: open.length - unansweredPresent };
+}
+
+function tenantFiles(dataDir: string): string[] {
+  return readdirSync(join(dataDir, "tenants"))
+    .filter((f) => f.endsWith(".sqlite"))
+    .sort();
+}
+
+/**
+ * Checks that a replay into `replayDir` rebuilt the tenants of `dataDir` (with vitest's
+ * `expect`; call it inside a test, after both servers stopped): one database per tenant
+ * of `run`, the same files in both dirs, and each tenant's canonical dump equal byte
+ * for byte (DESIGN.md contract 8).
+ */
+export function expectSameTenantDumps(dataDir: string, replayDir: string, run: CrashRun): void {
+  const files = tenantFiles(dataDir);
+  expect(files).toHaveLength(run.tenants.length);
+  expect(tenantFiles(replayDir)).toEqual(files);
+  for (const f of files) {
+    const original = canonicalDump(join(dataDir, "tenants", f));
+    const replayed = canonicalDump(join(replayDir, "tenants", f));
+    expect(replayed === original, `canonical dump of ${f}`).toBe(true);
+  }
 }

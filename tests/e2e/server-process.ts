@@ -11,7 +11,8 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const root = join(import.meta.dirname, "..", "..");
+/** The repository root: the server runs from here and the example files live below it. */
+export const REPO_ROOT = join(import.meta.dirname, "..", "..");
 
 /** A running server child. */
 export interface ServerProcess {
@@ -68,11 +69,11 @@ function spawnServe(
   port: number,
   httpPort: number,
 ): ChildProcess {
-  const schema = options.schema ?? join(root, "examples", "tracker", "schema.entdb");
+  const schema = options.schema ?? join(REPO_ROOT, "examples", "tracker", "schema.entdb");
   return spawn(
     process.execPath,
     [
-      join(root, "bin", "entdb.ts"),
+      join(REPO_ROOT, "bin", "entdb.ts"),
       "serve",
       "--schema",
       schema,
@@ -85,7 +86,7 @@ function spawnServe(
       ...(options.args ?? []),
     ],
     {
-      cwd: root,
+      cwd: REPO_ROOT,
       // Embedded unless the test says otherwise: a broker exported for the Kafka tests
       // must not switch every test server onto one shared topic.
       env: {

@@ -1,45 +1,18 @@
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+import { describe, expect, it } from "vitest";
+import { entDbClient, serverPerFile, teamOp } from "./e2e-helpers.ts";
 
 const TEAM = 2;
 
 describe("entdb serve (smoke)", () => {
-  let server: ServerProcess;
-  beforeAll(async () => {
-    server = await startServerProcess();
-  }, 60_000);
-  afterAll(async () => {
-    const code = await server.stop();
-    removeDataDir(server.dataDir);
-    expect(code).toBe(0);
-  });
+  const server = serverPerFile();
 
   it("creates a node over Connect/HTTP1.1 and reads it back over gRPC", async () => {
-    const connect = createClient(
-      EntDbService,
-      createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
-    );
-    const grpc = createClient(EntDbService, createGrpcTransport({ baseUrl: server.url }));
+    const connect = entDbClient(server, { httpVersion: "1.1" });
+    const grpc = entDbClient(server, { protocol: "grpc" });
     const res = await connect.executePlan({
       tenant: "acme",
       idempotencyKey: "smoke-1",
-      operations: [
-        {
-          op: {
-            case: "createNode",
-            value: {
-              typeId: TEAM,
-              fields: {
-                1: { kind: { case: "stringValue", value: "Core" } },
-                2: { kind: { case: "stringValue", value: "core" } },
-              },
-            },
-          },
-        },
-      ],
+      operations: [teamOp("Core", "core")],
     });
     expect(res.receipt?.applied).toBe(true);
     const id = res.results[0]?.id ?? "";

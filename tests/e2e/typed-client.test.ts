@@ -10,7 +10,7 @@ import {
   PreconditionFailedError,
   UniqueViolationError,
 } from "../../runtime/v1.ts";
-import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
+import { serverPerFile } from "./e2e-helpers.ts";
 import {
   type GeneratedTrackerClient,
   loadTrackerClient,
@@ -20,19 +20,15 @@ import {
 const MAX_INT64 = 2n ** 63n - 1n;
 const MIN_INT64 = -(2n ** 63n);
 
-let server: ServerProcess;
+const server = serverPerFile();
 let generated: GeneratedTrackerClient;
 
 beforeAll(async () => {
-  [server, generated] = await Promise.all([startServerProcess(), loadTrackerClient()]);
-}, 60_000);
+  generated = await loadTrackerClient();
+});
 
-afterAll(async () => {
+afterAll(() => {
   generated?.dispose();
-  if (!server) return;
-  const code = await server.stop();
-  removeDataDir(server.dataDir);
-  expect(code).toBe(0);
 });
 
 const transports: readonly [string, Omit<NodeTransportOptions, "baseUrl">][] = [

@@ -22,13 +22,13 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
-import { canonicalDump } from "../../server/store/index.ts";
+import type { EntDbClient } from "../e2e/e2e-helpers.ts";
 import {
   CrashLedger,
   type CrashRun,
   crashPlan,
   crashRng,
-  type EntDbClient,
+  expectSameTenantDumps,
   loadAndKill,
   sendCrashPlan,
   verifyAfterRestart,
@@ -84,12 +84,6 @@ function serve(dataDir: string): Promise<ServerProcess> {
   return startServerProcess(options);
 }
 
-function tenantFiles(dataDir: string): string[] {
-  return readdirSync(join(dataDir, "tenants"))
-    .filter((f) => f.endsWith(".sqlite"))
-    .sort();
-}
-
 const zeroLag = new Map(Array.from({ length: PARTITIONS }, (_, p) => [p, 0]));
 
 describe("entdb serve on the Kafka WAL under SIGKILL", () => {
@@ -141,13 +135,6 @@ describe("entdb serve on the Kafka WAL under SIGKILL", () => {
     expect(await waitForZeroLag(replay.httpPort, 10_000), "replay: lag").toEqual(zeroLag);
     expect(await replay.stop()).toBe(0);
 
-    const files = tenantFiles(dataDir);
-    expect(files).toHaveLength(RUN.tenants.length);
-    expect(tenantFiles(replayDir)).toEqual(files);
-    for (const f of files) {
-      const original = canonicalDump(join(dataDir, "tenants", f));
-      const replayed = canonicalDump(join(replayDir, "tenants", f));
-      expect(replayed === original, `canonical dump of ${f}`).toBe(true);
-    }
+    expectSameTenantDumps(dataDir, replayDir, RUN);
   }, 150_000);
 });

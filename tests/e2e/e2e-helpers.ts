@@ -1,0 +1,183 @@
+/**
+ * What the end-to-end tests share: the tracker ids they write with, value and plan
+ * builders, API clients over each transport, the server a test file runs against, and
+ * small call helpers. Kept apart from `server-process.ts` because it registers vitest
+ * hooks and uses `expect`, which the benchmarks (plain Node) cannot load.
+ */
+
+import { execFile } from "node:child_process";
+import { type Client, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, expect } from "vitest";
+import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import { createBearerAuthInterceptor } from "../../runtime/v1.ts";
+import {
+  removeDataDir,
+  type ServerProcess,
+  type StartOptions,
+  startServerProcess,
+} from "./server-process.ts";
+
+/** Type and field ids of `examples/tracker/schema.entdb` that the tests write with. */
+export const TRACKER = {
+  user: 1,
+  team: 2,
+  memberOf: 100,
+  userEmail: 1,
+  userDisplayName: 2,
+  userHandle: 3,
+  userJoinedAt: 6,
+  teamName: 1,
+  teamSlug: 2,
+  memberOfSince: 2,
+} as const;
+
+/** The Connect client of the EntDB API. */
+export type EntDbClient = Client<typeof EntDbService>;
+
+/** A string value of the API. */
+export function str(value: string) {
+  return { kind: { case: "stringValue" as const, value } };
+}
+
+/** The operation creating a Team with `name` and `slug`. */
+export function teamOp(name: string, slug: string) {
+  return {
+    op: {
+      case: "createNode" as const,
+      value: {
+        typeId: TRACKER.team,
+        fields: { [TRACKER.teamName]: str(name), [TRACKER.teamSlug]: str(slug) },
+      },
+    },
+  };
+}
+
+/** A plan for `tenant` creating one Team whose name and slug are both `slug`. */
+export function teamPlan(tenant: string, slug: string) {
+  return { tenant, operations: [teamOp(slug, slug)] };
+}
+
+/** How an {@link entDbClient} talks to the server. */
+export interface EntDbClientOptions {
+  /** Connect (the default) or gRPC. */
+  readonly protocol?: "connect" | "grpc";
+  /** The HTTP version of the Connect protocol (default 1.1); gRPC always uses HTTP/2. */
+  readonly httpVersion?: "1.1" | "2";
+  /** Connect with the binary (protobuf) codec instead of JSON. */
+  readonly binary?: boolean;
+  /** A bearer token sent with every call; none when undefined. */
+  readonly token?: string | undefined;
+}
+
+/** An API client of the server at `server.url`. */
+export function entDbClient(
+  server: { readonly url: string },
+  options: EntDbClientOptions = {},
+): EntDbClient {
+  const interceptors =
+    options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)];
+  const transport =
+    options.protocol === "grpc"
+      ? createGrpcTransport({ baseUrl: server.url, interceptors })
+      : createConnectTransport({
+          baseUrl: server.url,
+          httpVersion: options.httpVersion ?? "1.1",
+          useBinaryFormat: options.binary ?? false,
+          interceptors,
+        });
+  return createClient(EntDbService, transport);
+}
+
+/** The ConnectError a call fails with; throws when the call succeeds. */
+export async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** How many nodes of `typeId` (a Team by default) the tenant holds (the server's max page is 1000). */
+export async function countNodes(
+  client: EntDbClient,
+  tenant: string,
+  typeId: number = TRACKER.team,
+): Promise<number> {
+  return (await client.queryNodes({ tenant, typeId, limit: 1000 })).nodes.length;
+}
+
+/** Options of {@link serverPerFile}. */
+export interface ServerPerFileOptions extends StartOptions {
+  /** Whether the stop after the file's tests must exit 0 (default true). */
+  readonly checkExit?: boolean;
+}
+
+/**
+ * Registers hooks that start a server before the tests of the current file (or
+ * `describe`) and, after them, stop it, remove its data dir and (unless `checkExit` is
+ * false) expect exit code 0. The returned handle reads through to that server, so it
+ * can be captured at module level and used once the tests run.
+ */
+export function serverPerFile(options: ServerPerFileOptions = {}): ServerProcess {
+  let started: ServerProcess | undefined;
+  beforeAll(async () => {
+    started = await startServerProcess(options);
+  }, 60_000);
+  afterAll(async () => {
+    if (!started) return;
+    const code = await started.stop();
+    removeDataDir(started.dataDir);
+    if (options.checkExit !== false) expect(code).toBe(0);
+  });
+  const current = (): ServerProcess => {
+    if (!started) throw new Error("the test server is not started yet");
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get port() {
+      return current().port;
+    },
+    get httpPort() {
+      return current().httpPort;
+    },
+    get dataDir() {
+      return current().dataDir;
+    },
+    get child() {
+      return current().child;
+    },
+    logs: () => current().logs(),
+    stop: () => current().stop(),
+    kill: () => current().kill(),
+  };
+}
+
+/** How a command run by {@link runCommand} ended. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `file` with `args` to completion; resolves (never rejects) with its exit code and output. */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: {
+    readonly cwd: string;
+    readonly env?: NodeJS.ProcessEnv;
+    readonly timeout: number;
+  },
+): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, options, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
