@@ -14,8 +14,8 @@
  *
  * Non-unique indexes end with `id`: the store pages through results ordered by
  * (field, id), and with the id in the index that order is the index order, so a page
- * is an index range scan instead of a sort. The brief's leading `type_id` column is
- * left out because the partial `WHERE type_id = N` already fixes it.
+ * is an index range scan instead of a sort. A leading `type_id` column would add
+ * nothing: the partial `WHERE type_id = N` already fixes it.
  */
 
 import type { NodeType, Schema } from "../../schema/model.ts";
