@@ -254,20 +254,32 @@ export class KafkaWalSender {
       const answers = response.filter(
         (m) => m.topicName === this.topic && m.partition === partition,
       );
-      const meta = answers[0];
-      if (meta === undefined) continue;
-      if (answers.length > 1 || meta.errorCode !== 0) {
-        // Sent twice (kafkajs re-sent it to a new leader after it had succeeded): the
-        // records are in the log twice, and no single position is right.
+      if (answers.length === 0) continue;
+      if (answers.some((a) => a.errorCode !== 0)) {
         result.set(
           partition,
           new WalError(
             "corrupt",
-            `kafkajs reported partition ${partition} of topic "${this.topic}" ${answers.length} ` +
-              `times in one send: ${JSON.stringify(answers)}.`,
+            `kafkajs reported partition ${partition} of topic "${this.topic}" with an error code in an ` +
+              `acknowledged send: ${JSON.stringify(answers)}.`,
           ),
         );
         continue;
+      }
+      // Sent twice: during a leader move kafkajs can re-send a batch that had already
+      // been written, and both copies are acknowledged. The records are then in the log
+      // twice, each copy whole and in order. The first copy is the position we report;
+      // a subscriber meets the second copy later, which the contract allows (delivery is
+      // at least once) and the applier ignores (a recorded idempotency key is a no-op).
+      // (A missing base offset sorts first and is then refused by kafkaOffsetToNumber.)
+      const offsetOf = (a: (typeof answers)[number]) => BigInt(a.baseOffset ?? "-1");
+      const meta = answers.reduce((first, a) => (offsetOf(a) < offsetOf(first) ? a : first));
+      if (answers.length > 1) {
+        this.#log?.({
+          level: "warn",
+          message: "kafkajs wrote a batch twice during a leader move; the first copy counts.",
+          fields: { topic: this.topic, partition, baseOffsets: answers.map((a) => a.baseOffset) },
+        });
       }
       try {
         const base = kafkaOffsetToNumber(meta.baseOffset, `base offset of partition ${partition}`);

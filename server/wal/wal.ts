@@ -11,6 +11,9 @@
  * - Records of one tenant land in one partition, in append order; a single `append`
  *   call's records of one tenant are contiguous and in order.
  * - A subscriber sees each partition's records in offset order, at least once.
+ * - After a failure a backend may hold an acknowledged record twice (Kafka: a batch
+ *   re-sent during a leader move); `append` reports the first copy's positions. So
+ *   consumers must be idempotent, as the applier is (by idempotency key).
  */
 
 /** Where a record sits: a partition and an offset within it. */
