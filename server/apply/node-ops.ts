@@ -1,0 +1,173 @@
+/**
+ * The node steps of a plan (create, update, delete), with the full-text rows that
+ * follow a node's payload. Each step checks, then writes; a failed check throws a
+ * {@link PlanRejection} before anything of that step is written.
+ */
+
+import { ftsColumnName, ftsTableName } from "../../codegen/sql/index.ts";
+import type {
+  CreateNode,
+  DeleteNode,
+  OperationResult,
+  UpdateNode,
+} from "../../generated/entdb/v1/plan_pb.js";
+import {
+  type Payload,
+  parsePayload,
+  serializePayload,
+  stringifyJson,
+} from "../store/lossless-json.ts";
+import { checkPrecondition, checkRefs, checkUniques, findIfAbsent } from "./plan-checks.ts";
+import { type PlanRun, result, sortedKeys } from "./plan-run.ts";
+
+/** Applies a create_node step; an `if_absent_on` match resolves to the existing node. */
+export function createNode(run: PlanRun, op: CreateNode): OperationResult {
+  const type = run.nodeType(op.typeId);
+  if (op.id === "") {
+    throw run.reject(
+      "invalid_argument",
+      "INVALID_VALUE",
+      "The create step has no node id; ingress mints one.",
+      {
+        typeId: type.id,
+      },
+    );
+  }
+  const payload: Payload = new Map();
+  const written: number[] = [];
+  for (const fieldId of sortedKeys(op.fields)) {
+    const field = run.field(type, fieldId);
+    const json = run.encode(type, field, op.fields[fieldId]!);
+    if (json === null) continue;
+    payload.set(fieldId, json);
+    written.push(fieldId);
+  }
+  for (const f of type.fields) {
+    if (f.required && !payload.has(f.id)) {
+      throw run.reject(
+        "invalid_argument",
+        "REQUIRED_FIELD",
+        `Field ${f.id} of type ${type.id} is required.`,
+        {
+          typeId: type.id,
+          fieldId: f.id,
+        },
+      );
+    }
+  }
+  if (op.ifAbsentOn.length > 0) {
+    const existing = findIfAbsent(run, type, op.ifAbsentOn, payload);
+    if (existing) {
+      run.redirects.set(op.id, existing.id);
+      return result(existing.id, false, existing.version);
+    }
+  }
+  if (run.nodeRow(op.id)) {
+    throw run.reject(
+      "already_exists",
+      "ID_EXISTS",
+      `A node with id ${JSON.stringify(op.id)} already exists.`,
+      {
+        typeId: type.id,
+      },
+    );
+  }
+  checkRefs(run, type, written, payload);
+  checkUniques(run, type, payload, op.id, undefined);
+  const now = run.ctx.nowMicros;
+  const info = run.db
+    .stmt(
+      "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
+    )
+    .run(op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
+  ftsInsert(run, type.id, BigInt(info.lastInsertRowid), payload);
+  return result(op.id, true, 1n);
+}
+
+/** Applies an update_node step; the version goes up by one. */
+export function updateNode(run: PlanRun, op: UpdateNode): OperationResult {
+  const type = run.nodeType(op.typeId);
+  const id = run.resolve(op.id);
+  const row = run.nodeRowOfType(id, op.typeId);
+  const payload = parsePayload(row.payload);
+  checkPrecondition(run, type, row, payload, op.precondition);
+  const changed = new Set<number>();
+  for (const fieldId of sortedKeys(op.set)) {
+    const field = run.field(type, fieldId);
+    const json = run.encode(type, field, op.set[fieldId]!);
+    if (json === null) payload.delete(fieldId);
+    else payload.set(fieldId, json);
+    changed.add(fieldId);
+  }
+  for (const fieldId of [...op.clear].sort((a, b) => a - b)) {
+    run.field(type, fieldId);
+    payload.delete(fieldId);
+    changed.add(fieldId);
+  }
+  for (const fieldId of [...changed].sort((a, b) => a - b)) {
+    const f = type.fields.find((x) => x.id === fieldId)!;
+    if (f.required && !payload.has(fieldId)) {
+      throw run.reject(
+        "invalid_argument",
+        "REQUIRED_FIELD",
+        `Field ${fieldId} of type ${type.id} is required; it cannot be cleared.`,
+        {
+          typeId: type.id,
+          fieldId,
+        },
+      );
+    }
+  }
+  checkRefs(
+    run,
+    type,
+    [...changed].sort((a, b) => a - b).filter((f) => payload.has(f)),
+    payload,
+  );
+  checkUniques(run, type, payload, id, changed);
+  const version = row.version + 1n;
+  run.db
+    .stmt("UPDATE nodes SET payload = ?, version = ?, updated_at = ? WHERE seq = ?")
+    .run(serializePayload(payload), version, run.ctx.nowMicros, row.seq);
+  if (run.db.ftsFields(type.id)) {
+    ftsDelete(run, type.id, row.seq);
+    ftsInsert(run, type.id, row.seq, payload);
+  }
+  return result(id, false, version);
+}
+
+/** Applies a delete_node step: the node, its edges both ways and its full-text row. */
+export function deleteNode(run: PlanRun, op: DeleteNode): OperationResult {
+  const type = run.nodeType(op.typeId);
+  const id = run.resolve(op.id);
+  const row = run.nodeRowOfType(id, op.typeId);
+  checkPrecondition(run, type, row, parsePayload(row.payload), op.precondition);
+  const out = run.db.stmt("DELETE FROM edges WHERE edge_type_id = ? AND from_id = ?");
+  const inn = run.db.stmt("DELETE FROM edges WHERE edge_type_id = ? AND to_id = ?");
+  for (const edgeTypeId of run.db.edgeTypeIds()) {
+    out.run(edgeTypeId, id);
+    inn.run(edgeTypeId, id);
+  }
+  ftsDelete(run, Number(row.type_id), row.seq);
+  run.db.stmt("DELETE FROM nodes WHERE seq = ?").run(row.seq);
+  return result(id, false, row.version);
+}
+
+function ftsInsert(run: PlanRun, typeId: number, seq: bigint, payload: Payload): void {
+  const fields = run.db.ftsFields(typeId);
+  if (!fields) return;
+  const values = fields.map((f) => {
+    const v = payload.get(f);
+    return v === undefined || v === null ? null : typeof v === "string" ? v : stringifyJson(v);
+  });
+  run.db
+    .stmt(
+      `INSERT INTO ${ftsTableName(typeId)}(rowid, ${fields.map(ftsColumnName).join(", ")}) VALUES (?, ${fields.map(() => "?").join(", ")})`,
+    )
+    .run(seq, ...values);
+}
+
+function ftsDelete(run: PlanRun, typeId: number, seq: bigint): void {
+  if (!run.db.ftsFields(typeId)) return;
+  run.db.stmt(`DELETE FROM ${ftsTableName(typeId)} WHERE rowid = ?`).run(seq);
+}

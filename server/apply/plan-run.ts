@@ -1,0 +1,167 @@
+/**
+ * The state of one plan being applied, shared by the node, edge and check steps: the
+ * context, the index of the operation in hand (for rejections), the `if_absent_on`
+ * redirects, and the lookups and value encoding every step needs.
+ */
+
+import { create } from "@bufbuild/protobuf";
+import { type OperationResult, OperationResultSchema } from "../../generated/entdb/v1/plan_pb.js";
+import type { Value } from "../../generated/entdb/v1/values_pb.js";
+import { type Field, type NodeType, nodeById, type Schema } from "../../schema/model.ts";
+import type { JsonValue } from "../store/lossless-json.ts";
+import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
+import { StoreError } from "../store/store-error.ts";
+import type { TenantDb } from "../store/tenant-db.ts";
+import { encodeValue } from "../store/value-codec.ts";
+import { PlanRejection } from "./plan-rejection.ts";
+
+/** What a plan is applied with. */
+export interface PlanContext {
+  readonly db: TenantDb;
+  /** The model of the event's schema version (what ingress validated it against). */
+  readonly schema: Schema;
+  /** The authenticated actor; becomes the owner of created nodes. */
+  readonly actor: string;
+  /** The event's ingress time in microseconds; every timestamp the plan writes. */
+  readonly nowMicros: bigint;
+}
+
+/**
+ * One plan's run. Lives for one `executePlan` call; the steps read and write it in
+ * operation order, so it assumes no concurrent use.
+ */
+export class PlanRun {
+  readonly ctx: PlanContext;
+  readonly db: TenantDb;
+  /** Minted ids of `if_absent_on` creates that resolved to an existing node. */
+  readonly redirects = new Map<string, string>();
+  /** The index of the operation being applied; every rejection names it. */
+  index = 0;
+
+  constructor(ctx: PlanContext) {
+    this.ctx = ctx;
+    this.db = ctx.db;
+  }
+
+  /** The id a step names, redirected if an earlier `if_absent_on` create resolved it. */
+  resolve(id: string): string {
+    return this.redirects.get(id) ?? id;
+  }
+
+  /** The node row with `id`, of any type. */
+  nodeRow(id: string): NodeRow | undefined {
+    return this.db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
+      | NodeRow
+      | undefined;
+  }
+
+  /** The node row with `id` and type `typeId`; otherwise rejects with not_found. */
+  nodeRowOfType(id: string, typeId: number): NodeRow {
+    const row = this.nodeRow(id);
+    if (!row || Number(row.type_id) !== typeId) {
+      throw this.reject(
+        "not_found",
+        "NOT_FOUND",
+        `No node of type ${typeId} has id ${JSON.stringify(id)}.`,
+        { typeId },
+      );
+    }
+    return row;
+  }
+
+  /** The node type `typeId` of the event's schema; otherwise rejects with UNKNOWN_TYPE. */
+  nodeType(typeId: number): NodeType {
+    const type = nodeById(this.ctx.schema, typeId);
+    if (!type) {
+      throw this.reject(
+        "invalid_argument",
+        "UNKNOWN_TYPE",
+        `The schema has no node type with id ${typeId}.`,
+        { typeId },
+      );
+    }
+    return type;
+  }
+
+  /** Field `fieldId` of `type`; otherwise rejects with UNKNOWN_FIELD. */
+  field(type: NodeType, fieldId: number): Field {
+    const field = type.fields.find((f) => f.id === fieldId);
+    if (!field) {
+      throw this.reject(
+        "invalid_argument",
+        "UNKNOWN_FIELD",
+        `Type ${type.id} has no field ${fieldId}.`,
+        {
+          typeId: type.id,
+          fieldId,
+        },
+      );
+    }
+    return field;
+  }
+
+  /** Encodes a node field value, redirecting refs to nodes an `if_absent_on` resolved. */
+  encode(type: NodeType, field: Field, value: Value): JsonValue | null {
+    return this.encodeIn(`type ${type.id}`, type.id, field, value);
+  }
+
+  /**
+   * Encodes a field or property value of `owner` (named in messages); a value the
+   * codec refuses becomes an INVALID_VALUE rejection.
+   */
+  encodeIn(owner: string, typeId: number, field: Field, value: Value): JsonValue | null {
+    let json: JsonValue | null;
+    try {
+      json = encodeValue(this.ctx.schema, field.type, value, { owner, fieldId: field.id });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === "invalid-argument") {
+        throw this.reject("invalid_argument", "INVALID_VALUE", err.message, {
+          typeId,
+          fieldId: field.id,
+        });
+      }
+      throw err;
+    }
+    if (this.redirects.size === 0 || json === null) return json;
+    const t = field.type;
+    if (t.kind === "ref" && typeof json === "string") return this.resolve(json);
+    if (t.kind === "list" && t.element.kind === "ref" && Array.isArray(json)) {
+      return (json as JsonValue[]).map((v) => (typeof v === "string" ? this.resolve(v) : v));
+    }
+    return json;
+  }
+
+  /** The UNIQUE_VIOLATION rejection for a clash on `fieldIds` of type `typeId`. */
+  uniqueViolation(typeId: number, fieldIds: readonly number[]): PlanRejection {
+    return this.reject(
+      "already_exists",
+      "UNIQUE_VIOLATION",
+      fieldIds.length === 1
+        ? `Another node of type ${typeId} has the same value of unique field ${fieldIds[0]}.`
+        : `Another node of type ${typeId} has the same values of unique fields [${fieldIds.join(", ")}].`,
+      { typeId, fieldId: fieldIds[0]! },
+    );
+  }
+
+  /** A rejection of the operation in hand. */
+  reject(
+    code: PlanRejection["code"],
+    reason: ConstructorParameters<typeof PlanRejection>[1],
+    message: string,
+    at: { readonly typeId?: number; readonly fieldId?: number },
+  ): PlanRejection {
+    return new PlanRejection(code, reason, message, { operationIndex: this.index, ...at });
+  }
+}
+
+/** The result of one operation. */
+export function result(id: string, created: boolean, version: bigint): OperationResult {
+  return create(OperationResultSchema, { id, created, version });
+}
+
+/** The keys of a field-id map in ascending order, the order every check runs in. */
+export function sortedKeys(map: { readonly [key: number]: unknown }): number[] {
+  return Object.keys(map)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
