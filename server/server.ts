@@ -168,7 +168,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       Health.typeName,
       ServerReflection.typeName,
     ];
-    const handler = createApiHandler({
+    const apiHandler = createApiHandler({
       routes: [
         route(EntDbService, createEntDbService(deps)),
         ...typed,
@@ -192,7 +192,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       readMaxBytes: 8 * 1024 * 1024,
       logError: (err: unknown) => log.error("transport error", { err }),
     });
-    const api: ApiListener = await listenApi(handler, { host: config.host, port: config.port });
+    const api: ApiListener = await listenApi(apiHandler.handler, {
+      host: config.host,
+      port: config.port,
+      serveH2Stream: apiHandler.serveH2Stream,
+    });
     cleanup.unshift(() => api.close());
     const ops: OpsServer = await startOpsServer({
       host: config.host,

@@ -1,5 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import * as net from "node:net";
+import { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiListener, listenApi } from "./listen.ts";
 
@@ -66,5 +68,44 @@ describe("listenApi", () => {
       req.end("body");
     });
     expect(body).toBe("1.1 POST /three");
+  });
+
+  it("serves HTTP/2 when the preface arrives split across TCP segments", async () => {
+    // The client talks through a relay that splits its first write (the preface and its
+    // SETTINGS) in two, 50 ms apart, so the sniffer must wait for the rest to decide.
+    const socket = net.connect({ host: "127.0.0.1", port: listener.port, noDelay: true });
+    let first = true;
+    const relay = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        if (!first) return socket.write(chunk, () => callback());
+        first = false;
+        socket.write(chunk.subarray(0, 7));
+        setTimeout(() => socket.write(chunk.subarray(7), () => callback()), 50);
+      },
+    });
+    socket.on("data", (chunk) => relay.push(chunk));
+    socket.on("end", () => relay.push(null));
+    const session = http2.connect(`http://127.0.0.1:${listener.port}`, {
+      createConnection: () => relay,
+    });
+    try {
+      for (const path of ["/four", "/five"]) {
+        const body = await new Promise<string>((resolve, reject) => {
+          const stream = session.request({ ":path": path });
+          let text = "";
+          stream.on("data", (c) => {
+            text += c;
+          });
+          stream.on("end", () => resolve(text));
+          stream.on("error", reject);
+        });
+        expect(body).toBe(`2.0 GET ${path}`);
+      }
+      expect(first, "the preface went through the split write").toBe(false);
+    } finally {
+      session.close();
+      socket.destroy();
+    }
   });
 });

@@ -6,13 +6,12 @@
  * (via ALPN), so for cleartext we look at the first bytes of each connection: the
  * HTTP/2 client preface starts with "PRI * HTTP/2.0", which no HTTP/1.1 request line
  * does. The bytes we read are pushed back with `unshift` before the socket is handed
- * to the HTTP/1.1 or the HTTP/2 server.
+ * to the HTTP/1.1 or the HTTP/2 server, which then reads the socket natively.
  */
 
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { Duplex } from "node:stream";
 
 /** A handler that serves both HTTP/1.1 and HTTP/2 requests (what connectNodeAdapter returns). */
 export type DualHandler = (
@@ -31,10 +30,24 @@ export interface ApiListener {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** Options of {@link listenApi}. */
+export interface ListenOptions {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Sees each HTTP/2 stream first: returns true when it answers the stream itself, or
+   * false to let `handler` serve it through Node's compatibility API.
+   */
+  readonly serveH2Stream?: (
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+  ) => boolean;
+}
+
 /** Starts a server on `host:port` that serves `handler` over HTTP/1.1 and h2c. */
 export async function listenApi(
   handler: DualHandler,
-  options: { readonly host: string; readonly port: number },
+  options: ListenOptions,
 ): Promise<ApiListener> {
   const h1 = http.createServer(handler as http.RequestListener);
   h1.keepAliveTimeout = 65_000;
@@ -46,6 +59,17 @@ export async function listenApi(
     {},
     handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
+  const serveH2Stream = options.serveH2Stream;
+  if (serveH2Stream !== undefined) {
+    // Node turns each stream into a request/response pair in its own 'stream' listener.
+    // That listener now runs only for the streams `serveH2Stream` leaves.
+    const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
+    h2.removeAllListeners("stream");
+    h2.on("stream", (stream, headers, ...rest: unknown[]) => {
+      if (serveH2Stream(stream, headers)) return;
+      for (const listener of compat) listener.call(h2, stream, headers, ...rest);
+    });
+  }
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
@@ -60,11 +84,16 @@ export async function listenApi(
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     sniff(socket, (isH2, head) => {
+      // The sniffed bytes go back into the socket's buffer. The HTTP/1.1 parser reads
+      // them when the socket flows again; an HTTP/2 session reads what is already
+      // buffered when it starts, then takes over the native handle itself. So the
+      // socket must not flow before the session exists: nothing would read the bytes.
+      socket.unshift(head);
       if (isH2) {
-        h2.emit("connection", replaying(socket, head));
+        h2.emit("connection", socket);
       } else {
-        socket.unshift(head);
         h1.emit("connection", socket);
+        socket.resume();
       }
     });
   });
@@ -113,39 +142,6 @@ function sniff(socket: net.Socket, route: (isH2: boolean, head: Buffer) => void)
     socket.off("data", onData);
     socket.pause();
     route(matches, seen);
-    socket.resume();
   };
   socket.on("data", onData);
-}
-
-/**
- * The HTTP/1.1 server re-reads unshifted bytes, but Node's HTTP/2 session reads from
- * the socket's native handle and would miss them. So HTTP/2 gets a duplex stream
- * that first replays the sniffed bytes, then relays the socket (Node wraps such a
- * stream for the session itself).
- */
-function replaying(socket: net.Socket, head: Buffer): Duplex {
-  const duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      socket.write(chunk, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(err, callback) {
-      socket.destroy(err ?? undefined);
-      callback(err);
-    },
-  });
-  duplex.push(head);
-  socket.on("data", (chunk: Buffer) => {
-    if (!duplex.push(chunk)) socket.pause();
-  });
-  socket.on("end", () => duplex.push(null));
-  socket.on("close", () => duplex.destroy());
-  socket.on("error", (err) => duplex.destroy(err));
-  return duplex;
 }

@@ -26,11 +26,19 @@ import {
 import { authContext, type TokenMap } from "./auth.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import {
+  createUnaryFastPath,
+  type FastMethod,
+  malformedBodyMessage,
+  type UnaryImpl,
+} from "./unary-fast-path.ts";
 
-/** A service to serve: its name and how to register it on a router. */
+/** A service to serve: its name, how to register it on a router, and its unary methods. */
 export interface ServiceRoute {
   readonly typeName: string;
   register(router: ConnectRouter): void;
+  /** The implemented unary methods, which the fast path may serve (unary-fast-path.ts). */
+  readonly unary: readonly FastMethod[];
 }
 
 /** Pairs a service descriptor with its implementation, type-checked against each other. */
@@ -38,7 +46,26 @@ export function route<T extends DescService>(
   service: T,
   impl: Partial<ServiceImpl<T>>,
 ): ServiceRoute {
-  return { typeName: service.typeName, register: (router) => router.service(service, impl) };
+  return {
+    typeName: service.typeName,
+    register: (router) => router.service(service, impl),
+    unary: unaryMethods(service, impl as Readonly<Record<string, unknown>>),
+  };
+}
+
+/** The unary methods of `service` that `impl` implements (keyed by local name). */
+export function unaryMethods(
+  service: DescService,
+  impl: Readonly<Record<string, unknown>>,
+): FastMethod[] {
+  const out: FastMethod[] = [];
+  for (const method of service.methods) {
+    const fn = impl[method.localName];
+    if (method.methodKind === "unary" && typeof fn === "function") {
+      out.push({ service, method, impl: fn as UnaryImpl });
+    }
+  }
+  return out;
 }
 
 /** Options of {@link createApiHandler}. */
@@ -54,21 +81,36 @@ export interface ApiHandlerOptions {
   logError(err: unknown): void;
 }
 
+/** The API's request handlers: both HTTP versions, and HTTP/2 streams for the fast path. */
+export interface ApiHandler {
+  /** Serves a request (HTTP/1.1, or HTTP/2 through Node's compatibility API). */
+  readonly handler: DualHandler;
+  /** Serves an HTTP/2 stream on the fast path and returns true, or returns false. */
+  serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
+}
+
 /** Builds the handler serving every route over all three protocols. */
-export function createApiHandler(options: ApiHandlerOptions): DualHandler {
-  const metricsInterceptor: Interceptor = (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
+  /** Starts timing a call to `method`; the returned function counts it under its code. */
+  const observe = (method: string) => {
     const end = options.metrics.requestSeconds.startTimer({ method });
+    return (code: Code | undefined) => {
+      options.metrics.requests.inc({
+        method,
+        code: code === undefined ? "ok" : (Code[code] ?? "unknown"),
+      });
+      end();
+    };
+  };
+  const metricsInterceptor: Interceptor = (next) => async (req) => {
+    const done = observe(`${req.service.typeName}/${req.method.name}`);
     try {
       const res = await next(req);
-      options.metrics.requests.inc({ method, code: "ok" });
+      done(undefined);
       return res;
     } catch (err) {
-      const code = ConnectError.from(err).code;
-      options.metrics.requests.inc({ method, code: Code[code] ?? "unknown" });
+      done(ConnectError.from(err).code);
       throw err;
-    } finally {
-      end();
     }
   };
 
@@ -111,16 +153,38 @@ export function createApiHandler(options: ApiHandlerOptions): DualHandler {
   const allowAny = options.corsOrigins.includes("*");
   const allowedOrigin = (origin: string | undefined) =>
     origin !== undefined && (allowAny || options.corsOrigins.includes(origin)) ? origin : undefined;
+  const exposedHeaders = cors.exposedHeaders.join(", ");
+  /** The CORS headers of every answer to a request from `origin`. */
+  const corsHeaders = (origin: string | undefined): Readonly<Record<string, string>> => {
+    const allowed = allowedOrigin(origin);
+    if (allowed === undefined) return {};
+    return {
+      "access-control-allow-origin": allowed,
+      vary: "Origin",
+      "access-control-expose-headers": exposedHeaders,
+    };
+  };
 
-  return (req, res) => {
+  const fast = createUnaryFastPath({
+    methods: new Map(
+      options.routes.flatMap((r) =>
+        r.unary.map((m) => [`/${m.service.typeName}/${m.method.name}`, m] as const),
+      ),
+    ),
+    readMaxBytes: options.readMaxBytes,
+    contextValues: (authorization) => authContext(options.tokens, authorization),
+    extraHeaders: corsHeaders,
+    observe,
+    logError: options.logError,
+  });
+
+  const handler: DualHandler = (req, res) => {
+    if (!("stream" in req) && fast.serveH1(req, res as http.ServerResponse)) return;
     const originHeader = req.headers["origin"];
-    const origin = allowedOrigin(Array.isArray(originHeader) ? originHeader[0] : originHeader);
     const out = res as http.ServerResponse & http2.Http2ServerResponse;
-    if (origin) {
-      out.setHeader("access-control-allow-origin", origin);
-      out.setHeader("vary", "Origin");
-      out.setHeader("access-control-expose-headers", cors.exposedHeaders.join(", "));
-    }
+    const allow = corsHeaders(Array.isArray(originHeader) ? originHeader[0] : originHeader);
+    for (const [name, value] of Object.entries(allow)) out.setHeader(name, value);
+    const origin = allow["access-control-allow-origin"];
     if (req.method === "OPTIONS") {
       if (origin) {
         out.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
@@ -136,6 +200,7 @@ export function createApiHandler(options: ApiHandlerOptions): DualHandler {
     }
     adapter(req, res);
   };
+  return { handler, serveH2Stream: (stream, headers) => fast.serveH2(stream, headers) };
 }
 
 /**
@@ -150,8 +215,7 @@ async function malformedBodyAsInvalidArgument(
   res: UniversalServerResponse,
   inputType: string,
 ): Promise<UniversalServerResponse> {
-  const explain = (detail: string) =>
-    `The request body is not a valid ${inputType} (${detail.replace(/^parse binary: /, "")}); send a serialized ${inputType}.`;
+  const explain = (detail: string) => malformedBodyMessage(inputType, detail);
   for (const headers of [res.header, res.trailer]) {
     const message = headers?.get("grpc-message");
     if (headers?.get("grpc-status") === String(Code.Internal) && message) {

@@ -19,7 +19,7 @@ import {
 import type { OperationResult, OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import type { ServiceRoute } from "./routes.ts";
+import { type ServiceRoute, unaryMethods } from "./routes.ts";
 import type { Fields } from "./typed-values.ts";
 
 /** Header naming the tenant of a typed-service call. */
@@ -45,6 +45,7 @@ export function dynamicRoute(service: DescService, handlers: DynamicImpl): Servi
     typeName: service.typeName,
     register: (router) =>
       router.service(service, impl as unknown as Partial<ServiceImpl<DescService>>),
+    unary: unaryMethods(service, impl),
   };
 }
 

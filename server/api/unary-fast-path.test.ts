@@ -1,0 +1,201 @@
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponseSchema,
+} from "../../generated/grpc/health/v1/health_pb.js";
+import { createUnaryFastPath, type UnaryImpl } from "./unary-fast-path.ts";
+
+const who = createContextKey<string>("nobody");
+const check = Health.methods.find((m) => m.name === "Check");
+if (check === undefined) throw new Error("grpc.health.v1.Health lacks Check");
+
+/** What the implementation saw and what it should do next. */
+let seen: { service: string; caller: string; tenant: string | null; ctx: HandlerContext }[] = [];
+let behaviour: (ctx: HandlerContext) => Promise<unknown> = async () => ({ status: 1 });
+const observed: (Code | undefined)[] = [];
+
+const impl: UnaryImpl = async (req, ctx) => {
+  const input = req as unknown as { service: string };
+  seen.push({
+    service: input.service,
+    caller: ctx.values.get(who),
+    tenant: ctx.requestHeader.get("entdb-tenant"),
+    ctx,
+  });
+  return behaviour(ctx);
+};
+
+const fast = createUnaryFastPath({
+  methods: new Map([["/grpc.health.v1.Health/Check", { service: Health, method: check, impl }]]),
+  readMaxBytes: 1024,
+  contextValues: (authorization) => createContextValues().set(who, authorization ?? "anonymous"),
+  extraHeaders: (origin) =>
+    origin === "https://ok" ? { "access-control-allow-origin": origin } : {},
+  observe: () => (code) => observed.push(code),
+  logError: (err) => {
+    throw err;
+  },
+});
+
+let server: http2.Http2Server;
+let session: http2.ClientHttp2Session;
+
+beforeAll(async () => {
+  server = http2.createServer();
+  server.on("stream", (stream, headers) => {
+    if (fast.serveH2(stream, headers)) return;
+    stream.respond({ ":status": 599 }); // marks "left to the library"
+    stream.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+
+afterAll(async () => {
+  session.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+interface Reply {
+  readonly status: number;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+function post(headers: Record<string, string>, body: Uint8Array): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/proto",
+      ...headers,
+    });
+    let head: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on("response", (h) => {
+      head = h;
+    });
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () =>
+      resolve({ status: Number(head[":status"]), headers: head, body: Buffer.concat(chunks) }),
+    );
+    stream.on("error", reject);
+    if (headers[":method"] === "GET") stream.end();
+    else stream.end(body);
+  });
+}
+
+const request = (service: string) =>
+  toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service }));
+
+describe("createUnaryFastPath", () => {
+  it("serves a binary Connect unary call: parses, calls the implementation, encodes", async () => {
+    seen = [];
+    behaviour = async () => ({ status: 1 });
+    const reply = await post(
+      { authorization: "Bearer t", "entdb-tenant": "acme", origin: "https://ok" },
+      request("svc"),
+    );
+    expect(reply.status).toBe(200);
+    expect(reply.headers["content-type"]).toBe("application/proto");
+    expect(reply.headers["access-control-allow-origin"]).toBe("https://ok");
+    expect(fromBinary(HealthCheckResponseSchema, reply.body).status).toBe(1);
+    expect(seen.map(({ ctx: _, ...rest }) => rest)).toEqual([
+      { service: "svc", caller: "Bearer t", tenant: "acme" },
+    ]);
+    expect(observed.at(-1)).toBeUndefined();
+  });
+
+  it("leaves calls it does not serve to the library: timeouts, JSON, compression, GET, other versions", async () => {
+    seen = [];
+    const cases: Record<string, string>[] = [
+      { "connect-timeout-ms": "1000" },
+      { "content-type": "application/json" },
+      { "content-encoding": "gzip" },
+      { "connect-protocol-version": "2" },
+      { ":method": "GET" },
+    ];
+    for (const headers of cases) {
+      expect((await post(headers, request("x"))).status).toBe(599);
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it("answers a ConnectError with its code's status, the error JSON and its metadata as headers", async () => {
+    behaviour = async () => {
+      throw new ConnectError("no such thing", Code.NotFound, { "x-why": "because" });
+    };
+    const reply = await post({}, request("x"));
+    expect(reply.status).toBe(404);
+    expect(reply.headers["content-type"]).toBe("application/json");
+    expect(reply.headers["x-why"]).toBe("because");
+    expect(JSON.parse(reply.body.toString())).toEqual({
+      code: "not_found",
+      message: "no such thing",
+    });
+    expect(observed.at(-1)).toBe(Code.NotFound);
+  });
+
+  it("answers any other error as INTERNAL without its message", async () => {
+    behaviour = async () => {
+      throw new Error("secret detail");
+    };
+    const reply = await post({}, request("x"));
+    expect(reply.status).toBe(500);
+    expect(JSON.parse(reply.body.toString())).toEqual({
+      code: "internal",
+      message: "internal error",
+    });
+  });
+
+  it("answers INVALID_ARGUMENT naming the message when the body is not protobuf", async () => {
+    seen = [];
+    const reply = await post({}, new Uint8Array([0x0a, 0x05, 0x61]));
+    expect(reply.status).toBe(400);
+    expect(JSON.parse(reply.body.toString()).message).toMatch(
+      /^The request body is not a valid grpc\.health\.v1\.HealthCheckRequest \(.+\); send a serialized grpc\.health\.v1\.HealthCheckRequest\.$/,
+    );
+    expect(seen).toEqual([]);
+  });
+
+  it("answers RESOURCE_EXHAUSTED above the size limit without calling the implementation", async () => {
+    seen = [];
+    const reply = await post({}, request("x".repeat(2000)));
+    expect(reply.status).toBe(429);
+    expect(JSON.parse(reply.body.toString()).code).toBe("resource_exhausted");
+    expect(seen).toEqual([]);
+  });
+
+  it("aborts the call's signal with CANCELED when the client resets the stream", async () => {
+    seen = [];
+    let release: () => void = () => {};
+    behaviour = (ctx) =>
+      new Promise((resolve) => {
+        release = () => resolve({ status: 1 });
+        ctx.signal.addEventListener("abort", () => release());
+      });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/proto",
+    });
+    stream.on("error", () => {});
+    stream.end(request("slow"));
+    await expect.poll(() => seen.length).toBe(1);
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    const signal = seen[0]?.ctx.signal;
+    await expect.poll(() => signal?.aborted).toBe(true);
+    expect(ConnectError.from(signal?.reason).code).toBe(Code.Canceled);
+  });
+});
