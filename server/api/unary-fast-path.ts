@@ -188,6 +188,12 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
           answered = true;
           if (stream.destroyed) return;
           stream.respond({ ":status": res.status, ...res.headers });
+          if (stream.readableEnded) {
+            // No callback: a stream closes before its last write completes, and Node
+            // then hands each pending end() callback a new error, stack trace and all.
+            stream.end(res.body);
+            return;
+          }
           stream.end(res.body, () => {
             // An error answered before the whole body arrived: once the answer is
             // out, tell the client to stop sending, without failing the call

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readWalFrames } from "../../tests/wal/sqlite-wal-frames.ts";
 import type { EmbeddedWal } from "./embedded-wal.ts";
-import { openEmbeddedWal } from "./embedded-wal.ts";
+import { openEmbeddedWal, TAIL_ENTRIES } from "./embedded-wal.ts";
 import { readWalToEnd } from "./read-wal.ts";
 import type { WalRecord } from "./wal.ts";
 import { WalError } from "./wal.ts";
@@ -88,7 +88,7 @@ describe.each(["inline", "thread"] as const)("EmbeddedWal with the %s writer", (
       Array.from({ length: 64 }, (_, i) => wal.append([rec(`t${i}`, `v${i}`)])),
     );
     expect(new Set(positions.flat().map((p) => `${p.partition}/${p.offset}`)).size).toBe(64);
-    expect(wal.stats).toEqual({ appends: 64, records: 64, commits: 1 });
+    expect(wal.stats).toMatchObject({ appends: 64, records: 64, commits: 1 });
   });
 
   it("groups the next appends of waiting callers into one commit per round", async () => {
@@ -98,7 +98,46 @@ describe.each(["inline", "thread"] as const)("EmbeddedWal with the %s writer", (
         for (let i = 0; i < 10; i++) await wal.append([rec(`c${caller}`, `${i}`)]);
       }),
     );
-    expect(wal.stats).toEqual({ appends: 160, records: 160, commits: 10 });
+    expect(wal.stats).toMatchObject({ appends: 160, records: 160, commits: 10 });
+  });
+
+  it("serves a subscriber that keeps up from memory, without reading the file", async () => {
+    const wal = await open(join(dirs.make(), "log.db"), 1);
+    const seen: string[] = [];
+    const sub = wal.subscribe({
+      startOffset: () => 0,
+      handler: async (entries) => {
+        for (const e of entries) seen.push(new TextDecoder().decode(e.payload));
+      },
+    });
+    for (let i = 0; i < 50; i++) await wal.append([rec("t", `v${i}`)]);
+    await expect.poll(() => seen.length).toBe(50);
+    await sub.stop();
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => `v${i}`));
+    expect(wal.stats.fileReads).toBe(0);
+    expect(wal.stats.memoryReads).toBeGreaterThan(0);
+  });
+
+  it("reads a subscriber behind the kept tail from the file, then from memory, in order", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await open(path, 1);
+    const batches = Math.ceil((TAIL_ENTRIES * 2) / 500) + 1;
+    const total = batches * 500;
+    for (let b = 0; b < batches; b++) {
+      await wal.append(Array.from({ length: 500 }, (_, j) => rec("t", `v${b * 500 + j}`)));
+    }
+    const seen: number[] = [];
+    const sub = wal.subscribe({
+      startOffset: () => 0,
+      handler: async (entries) => {
+        for (const e of entries) seen.push(e.position.offset);
+      },
+    });
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(total);
+    await sub.stop();
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(wal.stats.fileReads).toBeGreaterThan(0);
+    expect(wal.stats.memoryReads).toBeGreaterThan(0);
   });
 
   it("counts only committed records in endOffset", async () => {

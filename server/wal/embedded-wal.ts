@@ -91,7 +91,18 @@ export interface EmbeddedWalStats {
   readonly records: number;
   /** Transactions committed by appends, i.e. fsyncs of the `-wal` file. */
   readonly commits: number;
+  /** Subscription reads served from the recent entries kept in memory. */
+  readonly memoryReads: number;
+  /** Subscription reads that went to the file (a subscriber behind the kept tail). */
+  readonly fileReads: number;
 }
+
+/**
+ * Committed entries kept in memory per partition, so a subscriber that keeps up (the
+ * applier, normally) reads what was just committed without a query. With the thread
+ * writer, a query is also a round trip to its thread and a copy of every payload.
+ */
+export const TAIL_ENTRIES = 4096;
 
 interface PendingAppend {
   readonly rows: readonly WalRow[];
@@ -141,7 +152,9 @@ export class EmbeddedWal implements Wal {
   #committing = false;
   #failure: WalError | undefined;
   #closing: Promise<void> | undefined;
-  readonly #stats = { appends: 0, records: 0, commits: 0 };
+  readonly #stats = { appends: 0, records: 0, commits: 0, memoryReads: 0, fileReads: 0 };
+  /** Per partition: the last committed entries, consecutive offsets (see TAIL_ENTRIES). */
+  readonly #tail: WalEntry[][];
 
   /** Must be called with a freshly opened writer that nothing else uses. */
   constructor(options: EmbeddedWalOptions, writer: WalWriter) {
@@ -152,6 +165,7 @@ export class EmbeddedWal implements Wal {
     this.#maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
     this.#assigned = [...writer.ends];
     this.#committed = [...writer.ends];
+    this.#tail = writer.ends.map(() => []);
   }
 
   /** Counters since open. */
@@ -195,7 +209,7 @@ export class EmbeddedWal implements Wal {
       partitions: this.partitions,
       committedEnd: (partition: number) => this.#committed[partition] ?? 0,
       read: (partition: number, from: number, limit: number): Promise<WalEntry[]> =>
-        this.#writer.read(partition, from, limit),
+        this.#read(partition, from, limit),
     };
     if (this.#closing !== undefined) {
       return EmbeddedWalSubscription.failed(
@@ -207,6 +221,35 @@ export class EmbeddedWal implements Wal {
     );
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** Committed entries from `from`: from memory when the tail holds them, else the file. */
+  #read(partition: number, from: number, limit: number): Promise<WalEntry[]> {
+    const tail = this.#tail[partition] ?? [];
+    const first = tail[0]?.position.offset;
+    if (first !== undefined && from >= first && from - first < tail.length) {
+      this.#stats.memoryReads++;
+      return Promise.resolve(tail.slice(from - first, from - first + limit));
+    }
+    this.#stats.fileReads++;
+    return this.#writer.read(partition, from, limit);
+  }
+
+  /** Keeps `rows` (just committed, in offset order per partition) in the tail. */
+  #keep(rows: readonly WalRow[]): void {
+    for (const row of rows) {
+      const tail = this.#tail[row.partition]!;
+      // A copy: the caller's buffer was only promised to be read until the commit.
+      const payload = row.payload.slice();
+      tail.push({
+        tenant: row.tenant,
+        payload,
+        position: { partition: row.partition, offset: row.offset },
+      });
+    }
+    for (const tail of this.#tail) {
+      if (tail.length > 2 * TAIL_ENTRIES) tail.splice(0, tail.length - TAIL_ENTRIES);
+    }
   }
 
   /**
@@ -295,6 +338,7 @@ export class EmbeddedWal implements Wal {
     }
     const touched = new Set<number>();
     for (const pending of group) {
+      this.#keep(pending.rows);
       for (const row of pending.rows) {
         this.#committed[row.partition] = Math.max(this.#committed[row.partition]!, row.offset + 1);
         touched.add(row.partition);

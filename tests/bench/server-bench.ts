@@ -8,6 +8,12 @@
  * one node; query 50 rows; list 50 edges. Then the server's resident memory (VmRSS)
  * after 1,000 tenants were touched with one write each.
  *
+ * Two load generators, named in each row:
+ * - "lean": a minimal Connect unary client (`lean-connect-client.ts`). It measures the
+ *   server, since the load generator shares the machine's two cores with it.
+ * - "Connect": Connect's own Node client, which the generated client uses. It measures
+ *   what an app sees, including that client's own CPU.
+ *
  * Run: `node tests/bench/server-bench.ts [seconds-per-row] [--cpu-prof] [--wal kafka]`
  * (default 3 s). `--cpu-prof` profiles the server child and prints its top functions by
  * self time. `--wal kafka` then starts a second server on the Kafka WAL (the brokers of
@@ -22,7 +28,11 @@ import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  Direction,
+  EntDbService,
+  type ExecutePlanResponse,
+} from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 
@@ -38,6 +48,7 @@ import {
   type KafkaServeTopic,
   kafkaServeEnv,
 } from "../kafka/kafka-serve.ts";
+import { createLeanClient } from "./lean-connect-client.ts";
 import { openRawBench, type RawResult } from "./server-bench-sqlite.ts";
 
 const args = process.argv.slice(2);
@@ -125,10 +136,14 @@ async function closedLoop(
   };
 }
 
-/** The atomic-plan rows of one server: 1 and 64 clients over HTTP/2 (and 64 over HTTP/1.1). */
+/**
+ * The atomic-plan rows of one server: 1 and 64 clients over HTTP/2 with the lean load
+ * generator, and 64 with Connect's client over HTTP/2 and HTTP/1.1.
+ */
 interface PlanRows {
   readonly plan1: Measured;
   readonly plan64: Measured;
+  readonly plan64connect: Measured;
   readonly plan64h1: Measured;
   readonly teamId: string;
   readonly userIds: readonly string[];
@@ -158,22 +173,42 @@ async function measurePlans(url: string, withHttp1: boolean): Promise<PlanRows> 
   });
   const teamId = team.results[0]?.id ?? "";
   const userIds: string[] = [];
-  const write = (client: Client) => async (): Promise<void> => {
-    const res = await client.executePlan({
-      tenant: TENANT,
-      idempotencyKey: `p-${planNo}`,
-      operations: userPlan(teamId),
-    });
+  const applied = (res: ExecutePlanResponse) => {
     if (!res.receipt?.applied) throw new Error("a plan was not applied in time");
     userIds.push(res.results[0]?.id ?? "");
   };
-  // Warm up the connection, the JIT and the tenant file.
-  await closedLoop(8, 1, write(h2));
+  const write = (client: Client) => async (): Promise<void> => {
+    applied(
+      await client.executePlan({
+        tenant: TENANT,
+        idempotencyKey: `p-${planNo}`,
+        operations: userPlan(teamId),
+      }),
+    );
+  };
+  const lean = createLeanClient(url);
+  const writeLean = async (): Promise<void> => {
+    applied(
+      await lean.call(EntDbService.method.executePlan, {
+        tenant: TENANT,
+        idempotencyKey: `p-${planNo}`,
+        operations: userPlan(teamId),
+      }),
+    );
+  };
+  try {
+    // Warm up the connections, the JIT and the tenant file.
+    await closedLoop(8, 1, write(h2));
+    await closedLoop(8, 1, writeLean);
 
-  const plan1 = await closedLoop(1, SECONDS, write(h2));
-  const plan64 = await closedLoop(64, SECONDS, write(h2));
-  const plan64h1 = withHttp1 ? await closedLoop(64, SECONDS, write(h1)) : plan64;
-  return { plan1, plan64, plan64h1, teamId, userIds };
+    const plan1 = await closedLoop(1, SECONDS, writeLean);
+    const plan64 = await closedLoop(64, SECONDS, writeLean);
+    const plan64connect = await closedLoop(64, SECONDS, write(h2));
+    const plan64h1 = withHttp1 ? await closedLoop(64, SECONDS, write(h1)) : plan64connect;
+    return { plan1, plan64, plan64connect, plan64h1, teamId, userIds };
+  } finally {
+    lean.close();
+  }
 }
 
 /** Runs a server on a fresh Kafka topic and measures its plan rows. */
@@ -272,20 +307,36 @@ async function main(): Promise<void> {
 
   try {
     const rssStart = vmRssMb(pid);
-    const { plan1, plan64, plan64h1, teamId, userIds } = await measurePlans(server.url, true);
+    const { plan1, plan64, plan64connect, plan64h1, teamId, userIds } = await measurePlans(
+      server.url,
+      true,
+    );
     embedded = { plan1, plan64 };
+    const lean = createLeanClient(server.url);
     let r = 0;
+    const nextUser = () => userIds[r++ % userIds.length] ?? "";
     const getOne = await closedLoop(1, SECONDS, async () => {
-      const id = userIds[r++ % userIds.length] ?? "";
-      const res = await h2.getNode({ tenant: TENANT, typeId: 1, id });
+      const res = await lean.call(EntDbService.method.getNode, {
+        tenant: TENANT,
+        typeId: 1,
+        id: nextUser(),
+      });
+      if (!res.node) throw new Error("node missing");
+    });
+    const getOneConnect = await closedLoop(1, SECONDS, async () => {
+      const res = await h2.getNode({ tenant: TENANT, typeId: 1, id: nextUser() });
       if (!res.node) throw new Error("node missing");
     });
     const query50 = await closedLoop(1, SECONDS, async () => {
-      const res = await h2.queryNodes({ tenant: TENANT, typeId: 1, limit: 50 });
+      const res = await lean.call(EntDbService.method.queryNodes, {
+        tenant: TENANT,
+        typeId: 1,
+        limit: 50,
+      });
       if (res.nodes.length !== 50) throw new Error(`query returned ${res.nodes.length} rows`);
     });
     const edges = await closedLoop(1, SECONDS, async () => {
-      const res = await h2.listEdges({
+      const res = await lean.call(EntDbService.method.listEdges, {
         tenant: TENANT,
         edgeTypeId: 100,
         nodeId: teamId,
@@ -294,6 +345,7 @@ async function main(): Promise<void> {
       });
       if (res.edges.length !== 50) throw new Error(`listEdges returned ${res.edges.length}`);
     });
+    lean.close();
 
     const rssBefore = vmRssMb(pid);
     let t = 0;
@@ -327,12 +379,14 @@ async function main(): Promise<void> {
     const rawEdges = raw.listEdges(SECONDS);
     raw.close();
 
-    row("plan (node + edge), 1 client, HTTP/2", plan1, rawPlan1);
-    row("plan (node + edge), 64 clients, HTTP/2", plan64, rawPlan64);
-    row("plan (node + edge), 64 clients, HTTP/1.1", plan64h1, rawPlan64);
-    row("get one node, 1 client", getOne, rawGet);
-    row("query 50 rows, 1 client", query50, rawQuery);
-    row("list 50 edges, 1 client", edges, rawEdges);
+    row("plan (node + edge), 1 client, HTTP/2, lean", plan1, rawPlan1);
+    row("plan (node + edge), 64 clients, HTTP/2, lean", plan64, rawPlan64);
+    row("plan (node + edge), 64 clients, HTTP/2, Connect", plan64connect, rawPlan64);
+    row("plan (node + edge), 64 clients, HTTP/1.1, Connect", plan64h1, rawPlan64);
+    row("get one node, 1 client, lean", getOne, rawGet);
+    row("get one node, 1 client, Connect", getOneConnect, rawGet);
+    row("query 50 rows, 1 client, lean", query50, rawQuery);
+    row("list 50 edges, 1 client, lean", edges, rawEdges);
 
     console.log(
       `\n${SECONDS} s per row; ${userIds.length} users in the tenant at the end; the raw 64-client row is 64 plans per transaction (ideal group commit).\n`,
@@ -358,7 +412,7 @@ async function main(): Promise<void> {
   const kafka = await measureKafka();
   const cells = (m: Measured): string => `${fmt(m.opsPerSecond)} | ${ms(m.p50Ms)} | ${ms(m.p99Ms)}`;
   console.log(
-    `\nAtomic plans by WAL (${SECONDS} s per row, HTTP/2; Kafka: one local broker, replication 1, acks=all, ${KAFKA_PARTITIONS} partitions; embedded: fsync per group commit):\n`,
+    `\nAtomic plans by WAL (${SECONDS} s per row, HTTP/2, lean load generator; Kafka: one local broker, replication 1, acks=all, ${KAFKA_PARTITIONS} partitions; embedded: fsync per group commit):\n`,
   );
   console.log("| workload | embedded ops/s | p50 | p99 | Kafka ops/s | p50 | p99 |");
   console.log("|---|---:|---:|---:|---:|---:|---:|");
