@@ -126,4 +126,9 @@ export interface ApplyProgress {
   waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean>;
   /** Whether the applier has caught up with the log end of every partition it owns. */
   caughtUp(): Promise<boolean>;
+  /**
+   * The outcome of `idempotencyKey` if it was applied recently, as `outcomeByKey` would
+   * read it; `undefined` means "read the database".
+   */
+  recentOutcome(tenant: string, idempotencyKey: string): PlanOutcome | undefined;
 }

@@ -155,7 +155,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
         const applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
         if (!applied) return create(ExecutePlanResponseSchema, { receipt });
-        const outcome = reader.outcomeByKey(tenant, key);
+        const outcome =
+          deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);
         if (!outcome)
           throw new Error(
             `applied event ${position.partition}:${position.offset} recorded no outcome`,

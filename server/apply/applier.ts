@@ -44,9 +44,11 @@
  * (contract 8).
  */
 
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import { type OperationResult, OperationResultSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import type { ApplyProgress } from "../engine.ts";
+import type { ApplyProgress, PlanOutcome } from "../engine.ts";
 import { encodeOutcome } from "../store/outcome-codec.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -100,6 +102,17 @@ export interface ApplierStats {
   readonly bad: number;
 }
 
+/**
+ * How many committed outcomes the applier keeps in memory, so the call that logged a
+ * plan gets its outcome without reading it back from the tenant database.
+ */
+export const RECENT_OUTCOMES = 4096;
+
+interface KeyedOutcome {
+  readonly key: string;
+  readonly outcome: PlanOutcome;
+}
+
 type Item =
   | { readonly entry: WalEntry; readonly event: WalEvent }
   | { readonly entry: WalEntry; readonly bad: string };
@@ -126,6 +139,10 @@ export class Applier implements ApplyProgress {
   readonly #waiters = new Map<string, Set<Waiter>>();
   #lastFlush = 0;
   #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0 };
+  /** Outcomes applied in the tenant transaction under way (kept once it commits). */
+  #uncommitted: KeyedOutcome[] = [];
+  /** The last {@link RECENT_OUTCOMES} committed outcomes, by tenant and idempotency key. */
+  readonly #recent = new Map<string, PlanOutcome>();
 
   constructor(options: ApplierOptions) {
     this.#wal = options.wal;
@@ -318,6 +335,7 @@ export class Applier implements ApplyProgress {
     const sql = db.db;
     let state = start;
     let stoppedAt: { position: WalPosition; error: unknown } | undefined;
+    this.#uncommitted = [];
     try {
       sql.exec("BEGIN IMMEDIATE");
       for (const item of todo) {
@@ -330,7 +348,9 @@ export class Applier implements ApplyProgress {
       }
       if (state !== start) db.writeState(state);
       sql.exec("COMMIT");
+      this.#keepOutcomes(tenant);
     } catch (err) {
+      this.#uncommitted = [];
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
@@ -361,12 +381,15 @@ export class Applier implements ApplyProgress {
       const wanted =
         event.body.case === "schemaChange" ? event.body.value.version : event.schemaVersion;
       this.#store.noteSchemaVersion(wanted);
-      if (wanted > version) {
+      const migrates = wanted > version;
+      if (migrates) {
         db.migrateTo(this.#model(wanted));
         version = wanted;
       }
-      if (event.body.case === "plan") this.#applyPlan(db, event, pos);
+      const outcome =
+        event.body.case === "plan" ? this.#applyPlan(db, event, pos, migrates) : undefined;
       db.stmt("RELEASE event").run();
+      if (outcome !== undefined) this.#uncommitted.push(outcome);
       return { partition: pos.partition, appliedOffset: pos.offset + 1, schemaVersion: version };
     } catch (err) {
       db.stmt("ROLLBACK TO event").run();
@@ -375,36 +398,80 @@ export class Applier implements ApplyProgress {
     }
   }
 
-  #applyPlan(db: TenantDb, event: WalEvent, pos: WalPosition): void {
-    if (event.body.case !== "plan") return;
+  /**
+   * Applies a plan event inside the event's savepoint. A rejected plan must roll back
+   * alone and leave its outcome. When the event also migrated the tenant, the plan gets
+   * a savepoint of its own, so the migration stays. Otherwise the event's savepoint
+   * holds exactly the plan's effects, and rolling back to it is enough: two statements
+   * fewer per plan.
+   */
+  #applyPlan(
+    db: TenantDb,
+    event: WalEvent,
+    pos: WalPosition,
+    migrated: boolean,
+  ): KeyedOutcome | undefined {
+    if (event.body.case !== "plan") return undefined;
     const key = event.idempotencyKey;
     if (key !== "" && db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)) {
       this.#stats.duplicates++;
-      return;
+      return undefined;
     }
     const schema = this.#model(event.schemaVersion);
     let results: ReturnType<typeof executePlan> = [];
     let failure: PlanRejection["failure"] | undefined;
-    db.stmt("SAVEPOINT plan").run();
+    if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
       results = executePlan(
         { db, schema, actor: event.actor, nowMicros: ingressMicros(event) },
         event.body.value,
       );
-      db.stmt("RELEASE plan").run();
+      if (migrated) db.stmt("RELEASE plan").run();
     } catch (err) {
-      db.stmt("ROLLBACK TO plan").run();
-      db.stmt("RELEASE plan").run();
+      if (migrated) {
+        db.stmt("ROLLBACK TO plan").run();
+        db.stmt("RELEASE plan").run();
+      } else {
+        db.stmt("ROLLBACK TO event").run();
+      }
       if (!(err instanceof PlanRejection)) throw err;
       failure = err.failure;
       this.#stats.rejected++;
     }
     this.#stats.plans++;
     // A plan logged without a key has nowhere to keep its outcome (the API always sets one).
-    if (key === "") return;
+    if (key === "") return undefined;
+    const stored = encodeOutcome(results, failure);
     db.stmt(
       "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
-    ).run(key, pos.partition, pos.offset, event.schemaVersion, encodeOutcome(results, failure));
+    ).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    return {
+      key,
+      outcome: storedOutcome(results, failure, pos, event.schemaVersion),
+    };
+  }
+
+  /** Keeps the outcomes of the transaction that just committed, dropping the oldest. */
+  #keepOutcomes(tenant: string): void {
+    for (const { key, outcome } of this.#uncommitted) {
+      const id = outcomeId(tenant, key);
+      this.#recent.delete(id);
+      this.#recent.set(id, outcome);
+    }
+    this.#uncommitted = [];
+    while (this.#recent.size > RECENT_OUTCOMES) {
+      const oldest = this.#recent.keys().next().value as string;
+      this.#recent.delete(oldest);
+    }
+  }
+
+  /**
+   * The outcome recorded for `idempotencyKey` if this applier committed it recently,
+   * equal to what the tenant database holds for the key (`outcomeByKey`); otherwise
+   * `undefined`, and the caller reads the database.
+   */
+  recentOutcome(tenant: string, idempotencyKey: string): PlanOutcome | undefined {
+    return this.#recent.get(outcomeId(tenant, idempotencyKey));
   }
 
   #model(version: number) {
@@ -513,4 +580,39 @@ function ingressMicros(event: WalEvent): bigint {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function outcomeId(tenant: string, key: string): string {
+  return `${tenant}\u0000${key}`;
+}
+
+/**
+ * An outcome as reading it back from the database gives it: fresh messages with only the
+ * stored fields (see outcome-codec.ts), so a live answer and a replayed one are equal.
+ */
+function storedOutcome(
+  results: readonly OperationResult[],
+  failure: WriteFailure | undefined,
+  position: WalPosition,
+  schemaVersion: number,
+): PlanOutcome {
+  const base = {
+    position: { partition: position.partition, offset: position.offset },
+    schemaVersion,
+    results: results.map((r) =>
+      create(OperationResultSchema, { id: r.id, created: r.created, version: r.version }),
+    ),
+  };
+  if (failure === undefined) return base;
+  return {
+    ...base,
+    failure: create(WriteFailureSchema, {
+      code: failure.code,
+      reason: failure.reason,
+      message: failure.message,
+      operationIndex: failure.operationIndex,
+      typeId: failure.typeId,
+      fieldId: failure.fieldId,
+    }),
+  };
 }

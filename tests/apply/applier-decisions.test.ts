@@ -1,6 +1,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Direction, FilterOp } from "../../generated/entdb/v1/entdb_pb.js";
+import { RECENT_OUTCOMES } from "../../server/apply/applier.ts";
 import type { PlanOutcome } from "../../server/engine.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { op, planEvent, T, T0_MS, userFields, v } from "../store/store-fixtures.ts";
@@ -578,5 +579,34 @@ describe("idempotency and batches", () => {
         .items.map((n) => n.id),
     ).toEqual(["u1"]);
     expect(h.store.tenantPath("acme")).not.toBe(h.store.tenantPath("globex"));
+  });
+});
+
+describe("outcomes kept in memory", () => {
+  it("hands the caller the outcome the database holds, for committed and rejected plans", () => {
+    seed();
+    h.plan("acme", "ok", [op.createNode(T.User, "u2", userFields(2))]);
+    h.plan("acme", "clash", [op.createNode(T.User, "u3", userFields(1))]);
+    for (const key of ["seed", "ok", "clash"]) {
+      const stored = h.reader.outcomeByKey("acme", key);
+      expect(stored).toBeDefined();
+      expect(h.applier.recentOutcome("acme", key)).toEqual(stored);
+    }
+    expect(h.applier.recentOutcome("acme", "clash")?.failure?.reason).toBe("UNIQUE_VIOLATION");
+    expect(h.applier.recentOutcome("other", "ok")).toBeUndefined();
+  });
+
+  it("keeps only the most recent outcomes", () => {
+    seed();
+    const records = Array.from({ length: RECENT_OUTCOMES + 1 }, (_, i) => ({
+      tenant: "acme",
+      payload: planEvent("acme", `k${i}`, [op.createNode(T.Team, `t${i}`, teamFields(100 + i))]),
+    }));
+    h.run(records);
+    expect(h.applier.recentOutcome("acme", "k0")).toBeUndefined();
+    expect(h.reader.outcomeByKey("acme", "k0")).toBeDefined();
+    expect(h.applier.recentOutcome("acme", `k${RECENT_OUTCOMES}`)).toEqual(
+      h.reader.outcomeByKey("acme", `k${RECENT_OUTCOMES}`),
+    );
   });
 });
