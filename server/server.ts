@@ -39,7 +39,6 @@ import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
 import { createTenantReader, openStore, validateTenantId } from "./store/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
-import { openKafkaWal } from "./wal/kafka-wal.ts";
 import type { Wal } from "./wal/wal.ts";
 
 /** A schema that does not compile; the message holds the rendered diagnostics. */
@@ -76,10 +75,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   for (const f of registration.findings)
     log.info("schema change", { rule: f.rule, category: f.category, message: f.message });
 
+  // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
   const wal: Wal =
     config.wal.kind === "embedded"
       ? await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
-      : await openKafkaWal({
+      : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
           brokers: config.wal.brokers,
           topic: config.wal.topic,
           partitions: config.wal.partitions,
