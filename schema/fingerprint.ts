@@ -114,12 +114,39 @@ export function canonicalJson(value: unknown): string {
 
 /** `sha256:<hex>` of the canonical JSON text of a canonical form. */
 export function fingerprintOfCanonical(canonical: CanonicalSchema): string {
-  return `sha256:${createHash("sha256").update(canonicalJson(canonical)).digest("hex")}`;
+  return fingerprintOfJson(canonicalJson(canonical));
+}
+
+/** The canonical JSON text of a schema and its fingerprint. */
+export interface CanonicalText {
+  /** `canonicalJson(canonicalSchema(schema))`. */
+  readonly json: string;
+  /** `sha256:<hex>` of `json`. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Fingerprints remembered per schema object (the model is immutable): `entdb generate`
+ * and `entdb lock` render the lock text and then print its fingerprint, and on a large
+ * schema the canonical JSON is megabytes.
+ */
+const fingerprints = new WeakMap<Schema, string>();
+
+/** The canonical JSON text of `schema` and its fingerprint. */
+export function canonicalText(schema: Schema): CanonicalText {
+  const json = canonicalJson(canonicalSchema(schema));
+  const fingerprint = fingerprintOfJson(json);
+  fingerprints.set(schema, fingerprint);
+  return { json, fingerprint };
 }
 
 /** The schema's fingerprint: `sha256:<hex>` over its canonical JSON (see `lockFromSchema`). */
 export function schemaFingerprint(schema: Schema): string {
-  return fingerprintOfCanonical(canonicalSchema(schema));
+  return fingerprints.get(schema) ?? canonicalText(schema).fingerprint;
+}
+
+function fingerprintOfJson(json: string): string {
+  return `sha256:${createHash("sha256").update(json).digest("hex")}`;
 }
 
 /**

@@ -6,7 +6,13 @@
  * nothing: it checks the shape, the references (`lock-reader.ts`) and the fingerprint.
  */
 
-import { canonicalJson, canonicalSchema, fingerprintOfCanonical } from "./fingerprint.ts";
+import {
+  canonicalJson,
+  canonicalSchema,
+  canonicalText,
+  fingerprintOfCanonical,
+  LOCK_VERSION,
+} from "./fingerprint.ts";
 import { LockFileError, readLock } from "./lock-reader.ts";
 import type { Schema } from "./model.ts";
 
@@ -18,14 +24,16 @@ export { LockFileError, type LockFileErrorCode } from "./lock-reader.ts";
  * hash of the same JSON without that key. Same schema, same bytes.
  */
 export function lockFromSchema(schema: Schema): string {
-  const canonical = canonicalSchema(schema);
-  const { lockVersion, package: pkg, ...rest } = canonical;
-  return canonicalJson({
-    lockVersion,
-    package: pkg,
-    fingerprint: fingerprintOfCanonical(canonical),
-    ...rest,
-  });
+  const { json, fingerprint } = canonicalText(schema);
+  // The canonical JSON starts with the lock version and the package, one key a line, so
+  // the fingerprint goes in as the line after theirs, as serializing an object with the
+  // key in that place would print it, without printing megabytes a second time.
+  const head = `{\n  "lockVersion": ${LOCK_VERSION},\n  "package": ${JSON.stringify(schema.package)},\n`;
+  if (json.startsWith(head)) {
+    return `${head}  "fingerprint": ${JSON.stringify(fingerprint)},\n${json.slice(head.length)}`;
+  }
+  const { lockVersion, package: pkg, ...rest } = canonicalSchema(schema);
+  return canonicalJson({ lockVersion, package: pkg, fingerprint, ...rest });
 }
 
 /**

@@ -73,8 +73,9 @@ export async function runGenerate(
     outDir = await resolveOutDir(options.out, cwd);
     const loaded = await loadSchemaFile(schemaPath, cwd);
     warnings = formatDiagnostics(loaded.diagnostics, loaded.source, "text", color);
-    // Loaded on use: the generators bring ts-morph and the TypeScript compiler, which
-    // every other entdb command would otherwise pay for at start.
+    // Loaded on use: the generators bring protoc-gen-es and its framework
+    // (@bufbuild/protoplugin) and the CommonJS build of @bufbuild/protobuf they run on,
+    // which every other entdb command would otherwise pay for at start.
     const { generateAllFiles } = await import("./generate-files.ts");
     files = generateAllFiles(
       loaded.schema,

@@ -1,6 +1,6 @@
 /**
- * The codegen layer's subcommands: `generate`. The generators themselves (and the
- * TypeScript compiler they bring) load only when a command runs; import
+ * The codegen layer's subcommands: `generate`. The generators themselves (and
+ * protoc-gen-es, which they bring) load only when a command runs; import
  * `generate-files.ts` directly to call them.
  */
 

@@ -15,15 +15,31 @@ import { buildFileSpec } from "./file-spec.ts";
 import { renderProto } from "./render-proto.ts";
 import { specToDescriptor } from "./spec-to-descriptor.ts";
 
+/** The `.proto` of a schema: its descriptor and its text. */
+export interface ProtoFile {
+  readonly descriptor: FileDescriptorProto;
+  /** What `printProto` prints for the schema: the text the descriptor's spans point into. */
+  readonly text: string;
+}
+
 /**
  * The descriptor of the `.proto` generated for `schema`. Throws a `CodegenError`
  * (`name-collision`) when a schema name clashes with a generated one.
  */
 export function buildFileDescriptor(schema: Schema): FileDescriptorProto {
+  return buildProtoFile(schema).descriptor;
+}
+
+/**
+ * The descriptor and the text of the `.proto` generated for `schema`, from one
+ * rendering: the text is printed anyway to place the spans, and printing it again from
+ * the descriptor (`printProto`) gives the same text. Throws as `buildFileDescriptor`.
+ */
+export function buildProtoFile(schema: Schema): ProtoFile {
   checkProtoNames(schema);
   const { descriptor, comments } = specToDescriptor(buildFileSpec(schema));
   // Spans come from printing the very text `printProto` returns, so they cannot drift.
-  const { locations } = renderProto(descriptor, comments, { firstLine: HEADER_LINE_COUNT });
+  const { text, locations } = renderProto(descriptor, comments, { firstLine: HEADER_LINE_COUNT });
   descriptor.sourceCodeInfo = create(SourceCodeInfoSchema, {
     location: locations.map((l) =>
       create(SourceCodeInfo_LocationSchema, {
@@ -33,5 +49,5 @@ export function buildFileDescriptor(schema: Schema): FileDescriptorProto {
       }),
     ),
   });
-  return descriptor;
+  return { descriptor, text };
 }

@@ -14,7 +14,7 @@ import {
   sharedMessages,
 } from "./api-specs.ts";
 import { protoFilePath, WKT } from "./proto-names.ts";
-import type { FileSpec, MessageSpec } from "./proto-spec.ts";
+import type { FieldSpec, FileSpec, MessageSpec } from "./proto-spec.ts";
 import { enumSpecOf, typeFieldsMessage } from "./type-specs.ts";
 
 /** The file spec of `schema`. Names must already have passed `checkProtoNames`. */
@@ -40,16 +40,21 @@ export function buildFileSpec(schema: Schema): FileSpec {
   };
 }
 
+/** The file of each well-known type by type name. */
+const WKT_FILES: ReadonlyMap<string, string> = new Map(
+  Object.values(WKT).map((wkt) => [wkt.typeName, wkt.file]),
+);
+
 /** The well-known-type files the messages use, sorted: only what is referenced. */
 function importsOf(messages: readonly MessageSpec[]): string[] {
   const files = new Set<string>();
+  const use = (f: FieldSpec): void => {
+    const file = "message" in f.type ? WKT_FILES.get(f.type.message) : undefined;
+    if (file !== undefined) files.add(file);
+  };
   for (const m of messages) {
-    for (const f of [...m.fields, ...(m.oneofs ?? []).flatMap((o) => o.fields)]) {
-      if (!("message" in f.type)) continue;
-      for (const wkt of Object.values(WKT)) {
-        if (f.type.message === wkt.typeName) files.add(wkt.file);
-      }
-    }
+    m.fields.forEach(use);
+    for (const o of m.oneofs ?? []) o.fields.forEach(use);
   }
   return [...files].sort();
 }

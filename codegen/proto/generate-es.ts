@@ -17,11 +17,12 @@ import {
   file_google_protobuf_struct,
   file_google_protobuf_timestamp,
 } from "@bufbuild/protobuf/wkt";
-import { protocGenEs } from "@bufbuild/protoc-gen-es/dist/cjs/src/protoc-gen-es-plugin.js";
 import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import { createGeneratedFile } from "../writer/generated-file.ts";
+import { loadProtocGenEs, type ProtocGenEs } from "./protoc-gen-es-loader.ts";
 import { setProtopluginSpeedups } from "./protoplugin-speedups.ts";
+import { trimEsDeclarations, trimEsJavaScript } from "./trim-es-output.ts";
 
 /** Options of `generateEs`. */
 export interface GenerateEsOptions {
@@ -39,7 +40,7 @@ const IMPORTABLE: ReadonlyMap<string, FileDescriptorProto> = new Map(
   [file_google_protobuf_struct, file_google_protobuf_timestamp].map((f) => [f.proto.name, f.proto]),
 );
 
-let memoInstalled = false;
+let plugin: ProtocGenEs | undefined;
 
 /** The protoc-gen-es parameter string for `options`. */
 export function esPluginParameter(options: GenerateEsOptions = {}): string {
@@ -57,8 +58,8 @@ export function esPluginParameter(options: GenerateEsOptions = {}): string {
 /**
  * Runs protoc-gen-es on `descriptor` and returns its files, `acme/tracker/schema_pb.js`
  * then `acme/tracker/schema_pb.d.ts`, paths relative to the out dir, without the entdb
- * header (the writer adds it). Throws a `CodegenError` (`generator-failed`) if the plugin
- * rejects the descriptor.
+ * header (the writer adds it), their JSDoc trimmed (see `trim-es-output.ts`). Throws a
+ * `CodegenError` (`generator-failed`) if the plugin rejects the descriptor.
  */
 export function generateEs(
   descriptor: FileDescriptorProto,
@@ -80,13 +81,13 @@ export function generateEs(
     protoFile: [...dependencies, descriptor],
     sourceFileDescriptors: [descriptor],
   });
-  if (!memoInstalled) {
+  if (plugin === undefined) {
+    plugin = loadProtocGenEs();
     setProtopluginSpeedups(true);
-    memoInstalled = true;
   }
-  let response: ReturnType<typeof protocGenEs.run>;
+  let response: ReturnType<ProtocGenEs["run"]>;
   try {
-    response = protocGenEs.run(request);
+    response = plugin.run(request);
   } catch (cause) {
     throw new CodegenError(
       "generator-failed",
@@ -100,5 +101,12 @@ export function generateEs(
       `protoc-gen-es failed on '${descriptor.name}': ${response.error}`,
     );
   }
-  return response.file.map((f) => createGeneratedFile(f.name, f.content));
+  return response.file.map((f) => createGeneratedFile(f.name, trimEsOutput(f.name, f.content)));
+}
+
+/** A plugin file with its JSDoc trimmed (see `trim-es-output.ts`). */
+function trimEsOutput(path: string, content: string): string {
+  if (path.endsWith(".d.ts")) return trimEsDeclarations(content);
+  if (path.endsWith(".js")) return trimEsJavaScript(content);
+  return content;
 }

@@ -7,10 +7,9 @@ import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import type { Schema } from "../../schema/model.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import { createGeneratedFile } from "../writer/generated-file.ts";
-import { buildFileDescriptor } from "./build-descriptor.ts";
+import { buildProtoFile } from "./build-descriptor.ts";
 import type { GenerateEsOptions } from "./generate-es.ts";
 import { generateEs } from "./generate-es.ts";
-import { printProto } from "./print-proto.ts";
 
 /** The descriptor and the files generated from it. */
 export interface ProtoOutput {
@@ -24,12 +23,9 @@ export interface ProtoOutput {
  * `acme/tracker/schema_pb.d.ts` for a schema of package `acme.tracker`. Throws a `CodegenError` on a name collision.
  */
 export function generateProto(schema: Schema, options: GenerateEsOptions = {}): ProtoOutput {
-  const descriptor = buildFileDescriptor(schema);
+  const { descriptor, text } = buildProtoFile(schema);
   return {
     descriptor,
-    files: [
-      createGeneratedFile(descriptor.name, printProto(schema, descriptor)),
-      ...generateEs(descriptor, options),
-    ],
+    files: [createGeneratedFile(descriptor.name, text), ...generateEs(descriptor, options)],
   };
 }

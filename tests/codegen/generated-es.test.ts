@@ -1,5 +1,6 @@
 /**
- * The protobuf-es output of the generated `.proto` (JavaScript plus declarations): the
+ * The protobuf-es output of the generated `.proto` (JavaScript plus declarations): its
+ * exact text for the kitchen-sink schema (JSDoc trimmed), the
  * declarations type-check under the repo's strict settings and type a caller's code, the
  * JavaScript runs under plain Node with no TypeScript transform, and its wire format
  * agrees with a registry built straight from the in-process descriptor (int64 beyond
@@ -21,6 +22,7 @@ import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateProto } from "../../codegen/proto/generate-proto.ts";
 import { writeGenerated } from "../../codegen/writer/write-generated.ts";
+import { expectMatchesFile } from "./expect-file.ts";
 import { kitchenSinkSchema } from "./fixture-schemas.ts";
 import { makeRepoTempDir, REPO_ROOT, removeRepoTempDir } from "./repo-temp-dir.ts";
 import { trackerSchema } from "./tracker-schema.ts";
@@ -103,6 +105,18 @@ describe("protobuf-es output", () => {
     expect(js!.content).toContain("export const TaskStatus = /*@__PURE__*/\n  objEnum(");
     expect(dts!.content).toContain("export declare const TaskStatus: {");
     expect(dts!.content).not.toMatch(/\benum\s+\w+\s*\{/);
+  });
+
+  it("matches the expected JavaScript and declarations, JSDoc trimmed, for the kitchen-sink schema", () => {
+    // `.txt`: the snapshots are data, not sources for the linter or the compiler.
+    const [, js, dts] = sinkOutput.files;
+    expect([js!.path, dts!.path]).toEqual([
+      "acme/sink/v1/schema_pb.js",
+      "acme/sink/v1/schema_pb.d.ts",
+    ]);
+    expectMatchesFile("kitchen-sink_pb.js.txt", js!.content);
+    expectMatchesFile("kitchen-sink_pb.d.ts.txt", dts!.content);
+    expect(`${js!.content}${dts!.content}`).not.toContain("@generated from field");
   });
 
   it("declarations type-check without skipLibCheck, type a caller's code and reject a wrong field", () => {

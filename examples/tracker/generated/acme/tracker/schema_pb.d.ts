@@ -15,28 +15,20 @@ export declare const file_acme_tracker_schema: GenFile;
 /**
  * Where a write landed in the tenant's log. Pass `position` as `after_position`
  * to read your own write.
- *
- * @generated from message acme.tracker.WriteReceipt
  */
 export declare type WriteReceipt = Message<"acme.tracker.WriteReceipt"> & {
   /**
    * The offset of the write in its log partition.
-   *
-   * @generated from field: int64 position = 1;
    */
   position: bigint;
 
   /**
    * The log partition that holds the tenant.
-   *
-   * @generated from field: int32 partition = 2;
    */
   partition: number;
 
   /**
    * Whether the write was applied to the tenant's data before the response.
-   *
-   * @generated from field: bool applied = 3;
    */
   applied: boolean;
 };
@@ -50,53 +42,27 @@ export declare const WriteReceiptSchema: GenMessage<WriteReceipt>;
 /**
  * One operand of a filter: a value of the filtered field's kind. Enums are
  * compared by number, refs and strings as strings.
- *
- * @generated from message acme.tracker.FilterValue
  */
 export declare type FilterValue = Message<"acme.tracker.FilterValue"> & {
-  /**
-   * @generated from oneof acme.tracker.FilterValue.kind
-   */
   kind: {
-    /**
-     * @generated from field: string string_value = 1;
-     */
     value: string;
     case: "stringValue";
   } | {
-    /**
-     * @generated from field: int64 int_value = 2;
-     */
     value: bigint;
     case: "intValue";
   } | {
-    /**
-     * @generated from field: double float_value = 3;
-     */
     value: number;
     case: "floatValue";
   } | {
-    /**
-     * @generated from field: bool bool_value = 4;
-     */
     value: boolean;
     case: "boolValue";
   } | {
-    /**
-     * @generated from field: google.protobuf.Timestamp timestamp_value = 5;
-     */
     value: Timestamp;
     case: "timestampValue";
   } | {
-    /**
-     * @generated from field: bytes bytes_value = 6;
-     */
     value: Uint8Array;
     case: "bytesValue";
   } | {
-    /**
-     * @generated from field: int32 enum_value = 7;
-     */
     value: number;
     case: "enumValue";
   } | { case: undefined; value?: undefined };
@@ -110,26 +76,16 @@ export declare const FilterValueSchema: GenMessage<FilterValue>;
 
 /**
  * A condition on one field of a node type.
- *
- * @generated from message acme.tracker.FieldFilter
  */
 export declare type FieldFilter = Message<"acme.tracker.FieldFilter"> & {
   /**
    * The field's schema name.
-   *
-   * @generated from field: string field = 1;
    */
   field: string;
-
-  /**
-   * @generated from field: acme.tracker.FilterOp op = 2;
-   */
   op: FilterOp;
 
   /**
    * One value, or any number for FILTER_OP_IN.
-   *
-   * @generated from field: repeated acme.tracker.FilterValue values = 3;
    */
   values: FilterValue[];
 };
@@ -142,20 +98,12 @@ export declare const FieldFilterSchema: GenMessage<FieldFilter>;
 
 /**
  * A sort key of a query.
- *
- * @generated from message acme.tracker.OrderBy
  */
 export declare type OrderBy = Message<"acme.tracker.OrderBy"> & {
   /**
    * The field's schema name.
-   *
-   * @generated from field: string field = 1;
    */
   field: string;
-
-  /**
-   * @generated from field: bool descending = 2;
-   */
   descending: boolean;
 };
 
@@ -167,49 +115,25 @@ export declare const OrderBySchema: GenMessage<OrderBy>;
 
 /**
  * A person who can sign in.
- *
- * @generated from message acme.tracker.User
  */
 export declare type User = Message<"acme.tracker.User"> & {
   /**
    * Sign-in address; one account per address.
-   *
-   * @generated from field: optional string email = 1;
    */
   email?: string | undefined;
 
   /**
    * Name shown to other people.
-   *
-   * @generated from field: optional string display_name = 2;
    */
   displayName?: string | undefined;
 
   /**
    * Unique handle used in mentions, e.g. @ada.
-   *
-   * @generated from field: optional string handle = 3;
    */
   handle?: string | undefined;
-
-  /**
-   * @generated from field: optional string time_zone = 4;
-   */
   timeZone?: string | undefined;
-
-  /**
-   * @generated from field: optional bytes avatar = 5;
-   */
   avatar?: Uint8Array | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp joined_at = 6;
-   */
   joinedAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: optional bool active = 7;
-   */
   active?: boolean | undefined;
 };
 
@@ -221,37 +145,19 @@ export declare const UserSchema: GenMessage<User>;
 
 /**
  * A stored User: its id, fields, version and timestamps.
- *
- * @generated from message acme.tracker.UserNode
  */
 export declare type UserNode = Message<"acme.tracker.UserNode"> & {
   /**
    * Minted by the server.
-   *
-   * @generated from field: string id = 1;
    */
   id: string;
-
-  /**
-   * @generated from field: acme.tracker.User fields = 2;
-   */
   fields?: User | undefined;
 
   /**
    * Starts at 1 and grows with every update.
-   *
-   * @generated from field: int64 version = 3;
    */
   version: bigint;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 5;
-   */
   updatedAt?: Timestamp | undefined;
 };
 
@@ -261,19 +167,11 @@ export declare type UserNode = Message<"acme.tracker.UserNode"> & {
  */
 export declare const UserNodeSchema: GenMessage<UserNode>;
 
-/**
- * @generated from message acme.tracker.CreateUserRequest
- */
 export declare type CreateUserRequest = Message<"acme.tracker.CreateUserRequest"> & {
-  /**
-   * @generated from field: acme.tracker.User fields = 1;
-   */
   fields?: User | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 2;
    */
   idempotencyKey: string;
 };
@@ -284,18 +182,8 @@ export declare type CreateUserRequest = Message<"acme.tracker.CreateUserRequest"
  */
 export declare const CreateUserRequestSchema: GenMessage<CreateUserRequest>;
 
-/**
- * @generated from message acme.tracker.CreateUserResponse
- */
 export declare type CreateUserResponse = Message<"acme.tracker.CreateUserResponse"> & {
-  /**
-   * @generated from field: acme.tracker.UserNode node = 1;
-   */
   node?: UserNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -305,20 +193,12 @@ export declare type CreateUserResponse = Message<"acme.tracker.CreateUserRespons
  */
 export declare const CreateUserResponseSchema: GenMessage<CreateUserResponse>;
 
-/**
- * @generated from message acme.tracker.GetUserRequest
- */
 export declare type GetUserRequest = Message<"acme.tracker.GetUserRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 2;
    */
   afterPosition: bigint;
 };
@@ -329,13 +209,7 @@ export declare type GetUserRequest = Message<"acme.tracker.GetUserRequest"> & {
  */
 export declare const GetUserRequestSchema: GenMessage<GetUserRequest>;
 
-/**
- * @generated from message acme.tracker.GetUserResponse
- */
 export declare type GetUserResponse = Message<"acme.tracker.GetUserResponse"> & {
-  /**
-   * @generated from field: acme.tracker.UserNode node = 1;
-   */
   node?: UserNode | undefined;
 };
 
@@ -345,41 +219,27 @@ export declare type GetUserResponse = Message<"acme.tracker.GetUserResponse"> & 
  */
 export declare const GetUserResponseSchema: GenMessage<GetUserResponse>;
 
-/**
- * @generated from message acme.tracker.UpdateUserRequest
- */
 export declare type UpdateUserRequest = Message<"acme.tracker.UpdateUserRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * The fields to set; fields left unset keep their value.
-   *
-   * @generated from field: acme.tracker.User patch = 2;
    */
   patch?: User | undefined;
 
   /**
    * Schema names of the fields to clear.
-   *
-   * @generated from field: repeated string clear_fields = 3;
    */
   clearFields: string[];
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 5;
    */
   idempotencyKey: string;
 };
@@ -390,18 +250,8 @@ export declare type UpdateUserRequest = Message<"acme.tracker.UpdateUserRequest"
  */
 export declare const UpdateUserRequestSchema: GenMessage<UpdateUserRequest>;
 
-/**
- * @generated from message acme.tracker.UpdateUserResponse
- */
 export declare type UpdateUserResponse = Message<"acme.tracker.UpdateUserResponse"> & {
-  /**
-   * @generated from field: acme.tracker.UserNode node = 1;
-   */
   node?: UserNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -411,27 +261,17 @@ export declare type UpdateUserResponse = Message<"acme.tracker.UpdateUserRespons
  */
 export declare const UpdateUserResponseSchema: GenMessage<UpdateUserResponse>;
 
-/**
- * @generated from message acme.tracker.DeleteUserRequest
- */
 export declare type DeleteUserRequest = Message<"acme.tracker.DeleteUserRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 2;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -442,13 +282,7 @@ export declare type DeleteUserRequest = Message<"acme.tracker.DeleteUserRequest"
  */
 export declare const DeleteUserRequestSchema: GenMessage<DeleteUserRequest>;
 
-/**
- * @generated from message acme.tracker.DeleteUserResponse
- */
 export declare type DeleteUserResponse = Message<"acme.tracker.DeleteUserResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -458,41 +292,26 @@ export declare type DeleteUserResponse = Message<"acme.tracker.DeleteUserRespons
  */
 export declare const DeleteUserResponseSchema: GenMessage<DeleteUserResponse>;
 
-/**
- * @generated from message acme.tracker.QueryUserRequest
- */
 export declare type QueryUserRequest = Message<"acme.tracker.QueryUserRequest"> & {
   /**
    * Conditions that must all hold.
-   *
-   * @generated from field: repeated acme.tracker.FieldFilter where = 1;
    */
   where: FieldFilter[];
-
-  /**
-   * @generated from field: repeated acme.tracker.OrderBy order_by = 2;
-   */
   orderBy: OrderBy[];
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 3;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 4;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 5;
    */
   afterPosition: bigint;
 };
@@ -503,19 +322,11 @@ export declare type QueryUserRequest = Message<"acme.tracker.QueryUserRequest"> 
  */
 export declare const QueryUserRequestSchema: GenMessage<QueryUserRequest>;
 
-/**
- * @generated from message acme.tracker.QueryUserResponse
- */
 export declare type QueryUserResponse = Message<"acme.tracker.QueryUserResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.UserNode nodes = 1;
-   */
   nodes: UserNode[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 };
@@ -528,25 +339,14 @@ export declare const QueryUserResponseSchema: GenMessage<QueryUserResponse>;
 
 /**
  * A group of people who own projects together.
- *
- * @generated from message acme.tracker.Team
  */
 export declare type Team = Message<"acme.tracker.Team"> & {
-  /**
-   * @generated from field: optional string name = 1;
-   */
   name?: string | undefined;
 
   /**
    * URL-safe name, unique in the tenant.
-   *
-   * @generated from field: optional string slug = 2;
    */
   slug?: string | undefined;
-
-  /**
-   * @generated from field: optional string description = 3;
-   */
   description?: string | undefined;
 };
 
@@ -558,37 +358,19 @@ export declare const TeamSchema: GenMessage<Team>;
 
 /**
  * A stored Team: its id, fields, version and timestamps.
- *
- * @generated from message acme.tracker.TeamNode
  */
 export declare type TeamNode = Message<"acme.tracker.TeamNode"> & {
   /**
    * Minted by the server.
-   *
-   * @generated from field: string id = 1;
    */
   id: string;
-
-  /**
-   * @generated from field: acme.tracker.Team fields = 2;
-   */
   fields?: Team | undefined;
 
   /**
    * Starts at 1 and grows with every update.
-   *
-   * @generated from field: int64 version = 3;
    */
   version: bigint;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 5;
-   */
   updatedAt?: Timestamp | undefined;
 };
 
@@ -598,19 +380,11 @@ export declare type TeamNode = Message<"acme.tracker.TeamNode"> & {
  */
 export declare const TeamNodeSchema: GenMessage<TeamNode>;
 
-/**
- * @generated from message acme.tracker.CreateTeamRequest
- */
 export declare type CreateTeamRequest = Message<"acme.tracker.CreateTeamRequest"> & {
-  /**
-   * @generated from field: acme.tracker.Team fields = 1;
-   */
   fields?: Team | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 2;
    */
   idempotencyKey: string;
 };
@@ -621,18 +395,8 @@ export declare type CreateTeamRequest = Message<"acme.tracker.CreateTeamRequest"
  */
 export declare const CreateTeamRequestSchema: GenMessage<CreateTeamRequest>;
 
-/**
- * @generated from message acme.tracker.CreateTeamResponse
- */
 export declare type CreateTeamResponse = Message<"acme.tracker.CreateTeamResponse"> & {
-  /**
-   * @generated from field: acme.tracker.TeamNode node = 1;
-   */
   node?: TeamNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -642,20 +406,12 @@ export declare type CreateTeamResponse = Message<"acme.tracker.CreateTeamRespons
  */
 export declare const CreateTeamResponseSchema: GenMessage<CreateTeamResponse>;
 
-/**
- * @generated from message acme.tracker.GetTeamRequest
- */
 export declare type GetTeamRequest = Message<"acme.tracker.GetTeamRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 2;
    */
   afterPosition: bigint;
 };
@@ -666,13 +422,7 @@ export declare type GetTeamRequest = Message<"acme.tracker.GetTeamRequest"> & {
  */
 export declare const GetTeamRequestSchema: GenMessage<GetTeamRequest>;
 
-/**
- * @generated from message acme.tracker.GetTeamResponse
- */
 export declare type GetTeamResponse = Message<"acme.tracker.GetTeamResponse"> & {
-  /**
-   * @generated from field: acme.tracker.TeamNode node = 1;
-   */
   node?: TeamNode | undefined;
 };
 
@@ -682,41 +432,27 @@ export declare type GetTeamResponse = Message<"acme.tracker.GetTeamResponse"> & 
  */
 export declare const GetTeamResponseSchema: GenMessage<GetTeamResponse>;
 
-/**
- * @generated from message acme.tracker.UpdateTeamRequest
- */
 export declare type UpdateTeamRequest = Message<"acme.tracker.UpdateTeamRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * The fields to set; fields left unset keep their value.
-   *
-   * @generated from field: acme.tracker.Team patch = 2;
    */
   patch?: Team | undefined;
 
   /**
    * Schema names of the fields to clear.
-   *
-   * @generated from field: repeated string clear_fields = 3;
    */
   clearFields: string[];
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 5;
    */
   idempotencyKey: string;
 };
@@ -727,18 +463,8 @@ export declare type UpdateTeamRequest = Message<"acme.tracker.UpdateTeamRequest"
  */
 export declare const UpdateTeamRequestSchema: GenMessage<UpdateTeamRequest>;
 
-/**
- * @generated from message acme.tracker.UpdateTeamResponse
- */
 export declare type UpdateTeamResponse = Message<"acme.tracker.UpdateTeamResponse"> & {
-  /**
-   * @generated from field: acme.tracker.TeamNode node = 1;
-   */
   node?: TeamNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -748,27 +474,17 @@ export declare type UpdateTeamResponse = Message<"acme.tracker.UpdateTeamRespons
  */
 export declare const UpdateTeamResponseSchema: GenMessage<UpdateTeamResponse>;
 
-/**
- * @generated from message acme.tracker.DeleteTeamRequest
- */
 export declare type DeleteTeamRequest = Message<"acme.tracker.DeleteTeamRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 2;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -779,13 +495,7 @@ export declare type DeleteTeamRequest = Message<"acme.tracker.DeleteTeamRequest"
  */
 export declare const DeleteTeamRequestSchema: GenMessage<DeleteTeamRequest>;
 
-/**
- * @generated from message acme.tracker.DeleteTeamResponse
- */
 export declare type DeleteTeamResponse = Message<"acme.tracker.DeleteTeamResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -795,41 +505,26 @@ export declare type DeleteTeamResponse = Message<"acme.tracker.DeleteTeamRespons
  */
 export declare const DeleteTeamResponseSchema: GenMessage<DeleteTeamResponse>;
 
-/**
- * @generated from message acme.tracker.QueryTeamRequest
- */
 export declare type QueryTeamRequest = Message<"acme.tracker.QueryTeamRequest"> & {
   /**
    * Conditions that must all hold.
-   *
-   * @generated from field: repeated acme.tracker.FieldFilter where = 1;
    */
   where: FieldFilter[];
-
-  /**
-   * @generated from field: repeated acme.tracker.OrderBy order_by = 2;
-   */
   orderBy: OrderBy[];
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 3;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 4;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 5;
    */
   afterPosition: bigint;
 };
@@ -840,19 +535,11 @@ export declare type QueryTeamRequest = Message<"acme.tracker.QueryTeamRequest"> 
  */
 export declare const QueryTeamRequestSchema: GenMessage<QueryTeamRequest>;
 
-/**
- * @generated from message acme.tracker.QueryTeamResponse
- */
 export declare type QueryTeamResponse = Message<"acme.tracker.QueryTeamResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.TeamNode nodes = 1;
-   */
   nodes: TeamNode[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 };
@@ -865,35 +552,16 @@ export declare const QueryTeamResponseSchema: GenMessage<QueryTeamResponse>;
 
 /**
  * A body of work with its own task keys (e.g. "WEB-42").
- *
- * @generated from message acme.tracker.Project
  */
 export declare type Project = Message<"acme.tracker.Project"> & {
-  /**
-   * @generated from field: optional string team = 1;
-   */
   team?: string | undefined;
 
   /**
    * Short code used in task keys, unique within the team.
-   *
-   * @generated from field: optional string key = 2;
    */
   key?: string | undefined;
-
-  /**
-   * @generated from field: optional string name = 3;
-   */
   name?: string | undefined;
-
-  /**
-   * @generated from field: optional bool archived = 4;
-   */
   archived?: boolean | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Value settings = 5;
-   */
   settings?: Value | undefined;
 };
 
@@ -905,37 +573,19 @@ export declare const ProjectSchema: GenMessage<Project>;
 
 /**
  * A stored Project: its id, fields, version and timestamps.
- *
- * @generated from message acme.tracker.ProjectNode
  */
 export declare type ProjectNode = Message<"acme.tracker.ProjectNode"> & {
   /**
    * Minted by the server.
-   *
-   * @generated from field: string id = 1;
    */
   id: string;
-
-  /**
-   * @generated from field: acme.tracker.Project fields = 2;
-   */
   fields?: Project | undefined;
 
   /**
    * Starts at 1 and grows with every update.
-   *
-   * @generated from field: int64 version = 3;
    */
   version: bigint;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 5;
-   */
   updatedAt?: Timestamp | undefined;
 };
 
@@ -945,19 +595,11 @@ export declare type ProjectNode = Message<"acme.tracker.ProjectNode"> & {
  */
 export declare const ProjectNodeSchema: GenMessage<ProjectNode>;
 
-/**
- * @generated from message acme.tracker.CreateProjectRequest
- */
 export declare type CreateProjectRequest = Message<"acme.tracker.CreateProjectRequest"> & {
-  /**
-   * @generated from field: acme.tracker.Project fields = 1;
-   */
   fields?: Project | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 2;
    */
   idempotencyKey: string;
 };
@@ -968,18 +610,8 @@ export declare type CreateProjectRequest = Message<"acme.tracker.CreateProjectRe
  */
 export declare const CreateProjectRequestSchema: GenMessage<CreateProjectRequest>;
 
-/**
- * @generated from message acme.tracker.CreateProjectResponse
- */
 export declare type CreateProjectResponse = Message<"acme.tracker.CreateProjectResponse"> & {
-  /**
-   * @generated from field: acme.tracker.ProjectNode node = 1;
-   */
   node?: ProjectNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -989,20 +621,12 @@ export declare type CreateProjectResponse = Message<"acme.tracker.CreateProjectR
  */
 export declare const CreateProjectResponseSchema: GenMessage<CreateProjectResponse>;
 
-/**
- * @generated from message acme.tracker.GetProjectRequest
- */
 export declare type GetProjectRequest = Message<"acme.tracker.GetProjectRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 2;
    */
   afterPosition: bigint;
 };
@@ -1013,13 +637,7 @@ export declare type GetProjectRequest = Message<"acme.tracker.GetProjectRequest"
  */
 export declare const GetProjectRequestSchema: GenMessage<GetProjectRequest>;
 
-/**
- * @generated from message acme.tracker.GetProjectResponse
- */
 export declare type GetProjectResponse = Message<"acme.tracker.GetProjectResponse"> & {
-  /**
-   * @generated from field: acme.tracker.ProjectNode node = 1;
-   */
   node?: ProjectNode | undefined;
 };
 
@@ -1029,41 +647,27 @@ export declare type GetProjectResponse = Message<"acme.tracker.GetProjectRespons
  */
 export declare const GetProjectResponseSchema: GenMessage<GetProjectResponse>;
 
-/**
- * @generated from message acme.tracker.UpdateProjectRequest
- */
 export declare type UpdateProjectRequest = Message<"acme.tracker.UpdateProjectRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * The fields to set; fields left unset keep their value.
-   *
-   * @generated from field: acme.tracker.Project patch = 2;
    */
   patch?: Project | undefined;
 
   /**
    * Schema names of the fields to clear.
-   *
-   * @generated from field: repeated string clear_fields = 3;
    */
   clearFields: string[];
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 5;
    */
   idempotencyKey: string;
 };
@@ -1074,18 +678,8 @@ export declare type UpdateProjectRequest = Message<"acme.tracker.UpdateProjectRe
  */
 export declare const UpdateProjectRequestSchema: GenMessage<UpdateProjectRequest>;
 
-/**
- * @generated from message acme.tracker.UpdateProjectResponse
- */
 export declare type UpdateProjectResponse = Message<"acme.tracker.UpdateProjectResponse"> & {
-  /**
-   * @generated from field: acme.tracker.ProjectNode node = 1;
-   */
   node?: ProjectNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1095,27 +689,17 @@ export declare type UpdateProjectResponse = Message<"acme.tracker.UpdateProjectR
  */
 export declare const UpdateProjectResponseSchema: GenMessage<UpdateProjectResponse>;
 
-/**
- * @generated from message acme.tracker.DeleteProjectRequest
- */
 export declare type DeleteProjectRequest = Message<"acme.tracker.DeleteProjectRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 2;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -1126,13 +710,7 @@ export declare type DeleteProjectRequest = Message<"acme.tracker.DeleteProjectRe
  */
 export declare const DeleteProjectRequestSchema: GenMessage<DeleteProjectRequest>;
 
-/**
- * @generated from message acme.tracker.DeleteProjectResponse
- */
 export declare type DeleteProjectResponse = Message<"acme.tracker.DeleteProjectResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1142,41 +720,26 @@ export declare type DeleteProjectResponse = Message<"acme.tracker.DeleteProjectR
  */
 export declare const DeleteProjectResponseSchema: GenMessage<DeleteProjectResponse>;
 
-/**
- * @generated from message acme.tracker.QueryProjectRequest
- */
 export declare type QueryProjectRequest = Message<"acme.tracker.QueryProjectRequest"> & {
   /**
    * Conditions that must all hold.
-   *
-   * @generated from field: repeated acme.tracker.FieldFilter where = 1;
    */
   where: FieldFilter[];
-
-  /**
-   * @generated from field: repeated acme.tracker.OrderBy order_by = 2;
-   */
   orderBy: OrderBy[];
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 3;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 4;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 5;
    */
   afterPosition: bigint;
 };
@@ -1187,19 +750,11 @@ export declare type QueryProjectRequest = Message<"acme.tracker.QueryProjectRequ
  */
 export declare const QueryProjectRequestSchema: GenMessage<QueryProjectRequest>;
 
-/**
- * @generated from message acme.tracker.QueryProjectResponse
- */
 export declare type QueryProjectResponse = Message<"acme.tracker.QueryProjectResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.ProjectNode nodes = 1;
-   */
   nodes: ProjectNode[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 };
@@ -1212,61 +767,25 @@ export declare const QueryProjectResponseSchema: GenMessage<QueryProjectResponse
 
 /**
  * One piece of work.
- *
- * @generated from message acme.tracker.Task
  */
 export declare type Task = Message<"acme.tracker.Task"> & {
-  /**
-   * @generated from field: optional string project = 1;
-   */
   project?: string | undefined;
 
   /**
    * Sequence number within the project: the 42 in "WEB-42".
-   *
-   * @generated from field: optional int64 number = 2;
    */
   number?: bigint | undefined;
-
-  /**
-   * @generated from field: optional string title = 3;
-   */
   title?: string | undefined;
-
-  /**
-   * @generated from field: optional string body = 4;
-   */
   body?: string | undefined;
-
-  /**
-   * @generated from field: optional acme.tracker.TaskStatus status = 5;
-   */
   status?: TaskStatus | undefined;
-
-  /**
-   * @generated from field: optional acme.tracker.Priority priority = 6;
-   */
   priority?: Priority | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp due = 7;
-   */
   due?: Timestamp | undefined;
-
-  /**
-   * @generated from field: optional int64 estimate_minutes = 8;
-   */
   estimateMinutes?: bigint | undefined;
-
-  /**
-   * @generated from field: repeated string labels = 9;
-   */
   labels: string[];
 
   /**
    * Old story points, replaced by estimate_minutes.
    *
-   * @generated from field: optional double points = 10 [deprecated = true];
    * @deprecated
    */
   points?: number | undefined;
@@ -1280,37 +799,19 @@ export declare const TaskSchema: GenMessage<Task>;
 
 /**
  * A stored Task: its id, fields, version and timestamps.
- *
- * @generated from message acme.tracker.TaskNode
  */
 export declare type TaskNode = Message<"acme.tracker.TaskNode"> & {
   /**
    * Minted by the server.
-   *
-   * @generated from field: string id = 1;
    */
   id: string;
-
-  /**
-   * @generated from field: acme.tracker.Task fields = 2;
-   */
   fields?: Task | undefined;
 
   /**
    * Starts at 1 and grows with every update.
-   *
-   * @generated from field: int64 version = 3;
    */
   version: bigint;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 5;
-   */
   updatedAt?: Timestamp | undefined;
 };
 
@@ -1320,19 +821,11 @@ export declare type TaskNode = Message<"acme.tracker.TaskNode"> & {
  */
 export declare const TaskNodeSchema: GenMessage<TaskNode>;
 
-/**
- * @generated from message acme.tracker.CreateTaskRequest
- */
 export declare type CreateTaskRequest = Message<"acme.tracker.CreateTaskRequest"> & {
-  /**
-   * @generated from field: acme.tracker.Task fields = 1;
-   */
   fields?: Task | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 2;
    */
   idempotencyKey: string;
 };
@@ -1343,18 +836,8 @@ export declare type CreateTaskRequest = Message<"acme.tracker.CreateTaskRequest"
  */
 export declare const CreateTaskRequestSchema: GenMessage<CreateTaskRequest>;
 
-/**
- * @generated from message acme.tracker.CreateTaskResponse
- */
 export declare type CreateTaskResponse = Message<"acme.tracker.CreateTaskResponse"> & {
-  /**
-   * @generated from field: acme.tracker.TaskNode node = 1;
-   */
   node?: TaskNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1364,20 +847,12 @@ export declare type CreateTaskResponse = Message<"acme.tracker.CreateTaskRespons
  */
 export declare const CreateTaskResponseSchema: GenMessage<CreateTaskResponse>;
 
-/**
- * @generated from message acme.tracker.GetTaskRequest
- */
 export declare type GetTaskRequest = Message<"acme.tracker.GetTaskRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 2;
    */
   afterPosition: bigint;
 };
@@ -1388,13 +863,7 @@ export declare type GetTaskRequest = Message<"acme.tracker.GetTaskRequest"> & {
  */
 export declare const GetTaskRequestSchema: GenMessage<GetTaskRequest>;
 
-/**
- * @generated from message acme.tracker.GetTaskResponse
- */
 export declare type GetTaskResponse = Message<"acme.tracker.GetTaskResponse"> & {
-  /**
-   * @generated from field: acme.tracker.TaskNode node = 1;
-   */
   node?: TaskNode | undefined;
 };
 
@@ -1404,41 +873,27 @@ export declare type GetTaskResponse = Message<"acme.tracker.GetTaskResponse"> & 
  */
 export declare const GetTaskResponseSchema: GenMessage<GetTaskResponse>;
 
-/**
- * @generated from message acme.tracker.UpdateTaskRequest
- */
 export declare type UpdateTaskRequest = Message<"acme.tracker.UpdateTaskRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * The fields to set; fields left unset keep their value.
-   *
-   * @generated from field: acme.tracker.Task patch = 2;
    */
   patch?: Task | undefined;
 
   /**
    * Schema names of the fields to clear.
-   *
-   * @generated from field: repeated string clear_fields = 3;
    */
   clearFields: string[];
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 5;
    */
   idempotencyKey: string;
 };
@@ -1449,18 +904,8 @@ export declare type UpdateTaskRequest = Message<"acme.tracker.UpdateTaskRequest"
  */
 export declare const UpdateTaskRequestSchema: GenMessage<UpdateTaskRequest>;
 
-/**
- * @generated from message acme.tracker.UpdateTaskResponse
- */
 export declare type UpdateTaskResponse = Message<"acme.tracker.UpdateTaskResponse"> & {
-  /**
-   * @generated from field: acme.tracker.TaskNode node = 1;
-   */
   node?: TaskNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1470,27 +915,17 @@ export declare type UpdateTaskResponse = Message<"acme.tracker.UpdateTaskRespons
  */
 export declare const UpdateTaskResponseSchema: GenMessage<UpdateTaskResponse>;
 
-/**
- * @generated from message acme.tracker.DeleteTaskRequest
- */
 export declare type DeleteTaskRequest = Message<"acme.tracker.DeleteTaskRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 2;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -1501,13 +936,7 @@ export declare type DeleteTaskRequest = Message<"acme.tracker.DeleteTaskRequest"
  */
 export declare const DeleteTaskRequestSchema: GenMessage<DeleteTaskRequest>;
 
-/**
- * @generated from message acme.tracker.DeleteTaskResponse
- */
 export declare type DeleteTaskResponse = Message<"acme.tracker.DeleteTaskResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1517,41 +946,26 @@ export declare type DeleteTaskResponse = Message<"acme.tracker.DeleteTaskRespons
  */
 export declare const DeleteTaskResponseSchema: GenMessage<DeleteTaskResponse>;
 
-/**
- * @generated from message acme.tracker.QueryTaskRequest
- */
 export declare type QueryTaskRequest = Message<"acme.tracker.QueryTaskRequest"> & {
   /**
    * Conditions that must all hold.
-   *
-   * @generated from field: repeated acme.tracker.FieldFilter where = 1;
    */
   where: FieldFilter[];
-
-  /**
-   * @generated from field: repeated acme.tracker.OrderBy order_by = 2;
-   */
   orderBy: OrderBy[];
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 3;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 4;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 5;
    */
   afterPosition: bigint;
 };
@@ -1562,19 +976,11 @@ export declare type QueryTaskRequest = Message<"acme.tracker.QueryTaskRequest"> 
  */
 export declare const QueryTaskRequestSchema: GenMessage<QueryTaskRequest>;
 
-/**
- * @generated from message acme.tracker.QueryTaskResponse
- */
 export declare type QueryTaskResponse = Message<"acme.tracker.QueryTaskResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.TaskNode nodes = 1;
-   */
   nodes: TaskNode[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 };
@@ -1587,38 +993,13 @@ export declare const QueryTaskResponseSchema: GenMessage<QueryTaskResponse>;
 
 /**
  * A remark on a task.
- *
- * @generated from message acme.tracker.Comment
  */
 export declare type Comment = Message<"acme.tracker.Comment"> & {
-  /**
-   * @generated from field: optional string task = 1;
-   */
   task?: string | undefined;
-
-  /**
-   * @generated from field: optional string author = 2;
-   */
   author?: string | undefined;
-
-  /**
-   * @generated from field: optional string body = 3;
-   */
   body?: string | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp posted_at = 4;
-   */
   postedAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp edited_at = 5;
-   */
   editedAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: repeated string mentions = 6;
-   */
   mentions: string[];
 };
 
@@ -1630,37 +1011,19 @@ export declare const CommentSchema: GenMessage<Comment>;
 
 /**
  * A stored Comment: its id, fields, version and timestamps.
- *
- * @generated from message acme.tracker.CommentNode
  */
 export declare type CommentNode = Message<"acme.tracker.CommentNode"> & {
   /**
    * Minted by the server.
-   *
-   * @generated from field: string id = 1;
    */
   id: string;
-
-  /**
-   * @generated from field: acme.tracker.Comment fields = 2;
-   */
   fields?: Comment | undefined;
 
   /**
    * Starts at 1 and grows with every update.
-   *
-   * @generated from field: int64 version = 3;
    */
   version: bigint;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 5;
-   */
   updatedAt?: Timestamp | undefined;
 };
 
@@ -1670,19 +1033,11 @@ export declare type CommentNode = Message<"acme.tracker.CommentNode"> & {
  */
 export declare const CommentNodeSchema: GenMessage<CommentNode>;
 
-/**
- * @generated from message acme.tracker.CreateCommentRequest
- */
 export declare type CreateCommentRequest = Message<"acme.tracker.CreateCommentRequest"> & {
-  /**
-   * @generated from field: acme.tracker.Comment fields = 1;
-   */
   fields?: Comment | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 2;
    */
   idempotencyKey: string;
 };
@@ -1693,18 +1048,8 @@ export declare type CreateCommentRequest = Message<"acme.tracker.CreateCommentRe
  */
 export declare const CreateCommentRequestSchema: GenMessage<CreateCommentRequest>;
 
-/**
- * @generated from message acme.tracker.CreateCommentResponse
- */
 export declare type CreateCommentResponse = Message<"acme.tracker.CreateCommentResponse"> & {
-  /**
-   * @generated from field: acme.tracker.CommentNode node = 1;
-   */
   node?: CommentNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1714,20 +1059,12 @@ export declare type CreateCommentResponse = Message<"acme.tracker.CreateCommentR
  */
 export declare const CreateCommentResponseSchema: GenMessage<CreateCommentResponse>;
 
-/**
- * @generated from message acme.tracker.GetCommentRequest
- */
 export declare type GetCommentRequest = Message<"acme.tracker.GetCommentRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 2;
    */
   afterPosition: bigint;
 };
@@ -1738,13 +1075,7 @@ export declare type GetCommentRequest = Message<"acme.tracker.GetCommentRequest"
  */
 export declare const GetCommentRequestSchema: GenMessage<GetCommentRequest>;
 
-/**
- * @generated from message acme.tracker.GetCommentResponse
- */
 export declare type GetCommentResponse = Message<"acme.tracker.GetCommentResponse"> & {
-  /**
-   * @generated from field: acme.tracker.CommentNode node = 1;
-   */
   node?: CommentNode | undefined;
 };
 
@@ -1754,41 +1085,27 @@ export declare type GetCommentResponse = Message<"acme.tracker.GetCommentRespons
  */
 export declare const GetCommentResponseSchema: GenMessage<GetCommentResponse>;
 
-/**
- * @generated from message acme.tracker.UpdateCommentRequest
- */
 export declare type UpdateCommentRequest = Message<"acme.tracker.UpdateCommentRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * The fields to set; fields left unset keep their value.
-   *
-   * @generated from field: acme.tracker.Comment patch = 2;
    */
   patch?: Comment | undefined;
 
   /**
    * Schema names of the fields to clear.
-   *
-   * @generated from field: repeated string clear_fields = 3;
    */
   clearFields: string[];
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 4;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 5;
    */
   idempotencyKey: string;
 };
@@ -1799,18 +1116,8 @@ export declare type UpdateCommentRequest = Message<"acme.tracker.UpdateCommentRe
  */
 export declare const UpdateCommentRequestSchema: GenMessage<UpdateCommentRequest>;
 
-/**
- * @generated from message acme.tracker.UpdateCommentResponse
- */
 export declare type UpdateCommentResponse = Message<"acme.tracker.UpdateCommentResponse"> & {
-  /**
-   * @generated from field: acme.tracker.CommentNode node = 1;
-   */
   node?: CommentNode | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1820,27 +1127,17 @@ export declare type UpdateCommentResponse = Message<"acme.tracker.UpdateCommentR
  */
 export declare const UpdateCommentResponseSchema: GenMessage<UpdateCommentResponse>;
 
-/**
- * @generated from message acme.tracker.DeleteCommentRequest
- */
 export declare type DeleteCommentRequest = Message<"acme.tracker.DeleteCommentRequest"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
   id: string;
 
   /**
    * When set, the write fails with FAILED_PRECONDITION unless the node's current
    * version is this one.
-   *
-   * @generated from field: optional int64 expected_version = 2;
    */
   expectedVersion?: bigint | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -1851,13 +1148,7 @@ export declare type DeleteCommentRequest = Message<"acme.tracker.DeleteCommentRe
  */
 export declare const DeleteCommentRequestSchema: GenMessage<DeleteCommentRequest>;
 
-/**
- * @generated from message acme.tracker.DeleteCommentResponse
- */
 export declare type DeleteCommentResponse = Message<"acme.tracker.DeleteCommentResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -1867,41 +1158,26 @@ export declare type DeleteCommentResponse = Message<"acme.tracker.DeleteCommentR
  */
 export declare const DeleteCommentResponseSchema: GenMessage<DeleteCommentResponse>;
 
-/**
- * @generated from message acme.tracker.QueryCommentRequest
- */
 export declare type QueryCommentRequest = Message<"acme.tracker.QueryCommentRequest"> & {
   /**
    * Conditions that must all hold.
-   *
-   * @generated from field: repeated acme.tracker.FieldFilter where = 1;
    */
   where: FieldFilter[];
-
-  /**
-   * @generated from field: repeated acme.tracker.OrderBy order_by = 2;
-   */
   orderBy: OrderBy[];
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 3;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 4;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 5;
    */
   afterPosition: bigint;
 };
@@ -1912,19 +1188,11 @@ export declare type QueryCommentRequest = Message<"acme.tracker.QueryCommentRequ
  */
 export declare const QueryCommentRequestSchema: GenMessage<QueryCommentRequest>;
 
-/**
- * @generated from message acme.tracker.QueryCommentResponse
- */
 export declare type QueryCommentResponse = Message<"acme.tracker.QueryCommentResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.CommentNode nodes = 1;
-   */
   nodes: CommentNode[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 };
@@ -1937,18 +1205,9 @@ export declare const QueryCommentResponseSchema: GenMessage<QueryCommentResponse
 
 /**
  * Membership of a user in a team.
- *
- * @generated from message acme.tracker.MemberOf
  */
 export declare type MemberOf = Message<"acme.tracker.MemberOf"> & {
-  /**
-   * @generated from field: optional acme.tracker.TeamRole role = 1;
-   */
   role?: TeamRole | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp since = 2;
-   */
   since?: Timestamp | undefined;
 };
 
@@ -1960,32 +1219,18 @@ export declare const MemberOfSchema: GenMessage<MemberOf>;
 
 /**
  * A stored MemberOf edge, from User to Team.
- *
- * @generated from message acme.tracker.MemberOfEdge
  */
 export declare type MemberOfEdge = Message<"acme.tracker.MemberOfEdge"> & {
   /**
    * The id of the User node.
-   *
-   * @generated from field: string from_id = 1;
    */
   fromId: string;
 
   /**
    * The id of the Team node.
-   *
-   * @generated from field: string to_id = 2;
    */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.MemberOf props = 3;
-   */
   props?: MemberOf | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
 };
 
@@ -1995,29 +1240,13 @@ export declare type MemberOfEdge = Message<"acme.tracker.MemberOfEdge"> & {
  */
 export declare const MemberOfEdgeSchema: GenMessage<MemberOfEdge>;
 
-/**
- * @generated from message acme.tracker.LinkMemberOfRequest
- */
 export declare type LinkMemberOfRequest = Message<"acme.tracker.LinkMemberOfRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.MemberOf props = 3;
-   */
   props?: MemberOf | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
 };
@@ -2028,18 +1257,8 @@ export declare type LinkMemberOfRequest = Message<"acme.tracker.LinkMemberOfRequ
  */
 export declare const LinkMemberOfRequestSchema: GenMessage<LinkMemberOfRequest>;
 
-/**
- * @generated from message acme.tracker.LinkMemberOfResponse
- */
 export declare type LinkMemberOfResponse = Message<"acme.tracker.LinkMemberOfResponse"> & {
-  /**
-   * @generated from field: acme.tracker.MemberOfEdge edge = 1;
-   */
   edge?: MemberOfEdge | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2049,24 +1268,12 @@ export declare type LinkMemberOfResponse = Message<"acme.tracker.LinkMemberOfRes
  */
 export declare const LinkMemberOfResponseSchema: GenMessage<LinkMemberOfResponse>;
 
-/**
- * @generated from message acme.tracker.UnlinkMemberOfRequest
- */
 export declare type UnlinkMemberOfRequest = Message<"acme.tracker.UnlinkMemberOfRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -2077,13 +1284,7 @@ export declare type UnlinkMemberOfRequest = Message<"acme.tracker.UnlinkMemberOf
  */
 export declare const UnlinkMemberOfRequestSchema: GenMessage<UnlinkMemberOfRequest>;
 
-/**
- * @generated from message acme.tracker.UnlinkMemberOfResponse
- */
 export declare type UnlinkMemberOfResponse = Message<"acme.tracker.UnlinkMemberOfResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2093,34 +1294,22 @@ export declare type UnlinkMemberOfResponse = Message<"acme.tracker.UnlinkMemberO
  */
 export declare const UnlinkMemberOfResponseSchema: GenMessage<UnlinkMemberOfResponse>;
 
-/**
- * @generated from message acme.tracker.ListMemberOfRequest
- */
 export declare type ListMemberOfRequest = Message<"acme.tracker.ListMemberOfRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2131,34 +1320,22 @@ export declare type ListMemberOfRequest = Message<"acme.tracker.ListMemberOfRequ
  */
 export declare const ListMemberOfRequestSchema: GenMessage<ListMemberOfRequest>;
 
-/**
- * @generated from message acme.tracker.ListInverseMemberOfRequest
- */
 export declare type ListInverseMemberOfRequest = Message<"acme.tracker.ListInverseMemberOfRequest"> & {
-  /**
-   * @generated from field: string to_id = 1;
-   */
   toId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2169,26 +1346,16 @@ export declare type ListInverseMemberOfRequest = Message<"acme.tracker.ListInver
  */
 export declare const ListInverseMemberOfRequestSchema: GenMessage<ListInverseMemberOfRequest>;
 
-/**
- * @generated from message acme.tracker.ListMemberOfResponse
- */
 export declare type ListMemberOfResponse = Message<"acme.tracker.ListMemberOfResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.MemberOfEdge edges = 1;
-   */
   edges: MemberOfEdge[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 
   /**
    * How many edges the whole list holds, across all pages.
-   *
-   * @generated from field: int64 total = 3;
    */
   total: bigint;
 };
@@ -2201,21 +1368,15 @@ export declare const ListMemberOfResponseSchema: GenMessage<ListMemberOfResponse
 
 /**
  * Who works on a task.
- *
- * @generated from message acme.tracker.AssignedTo
  */
 export declare type AssignedTo = Message<"acme.tracker.AssignedTo"> & {
   /**
    * When the assignment was made.
-   *
-   * @generated from field: google.protobuf.Timestamp assigned_at = 1;
    */
   assignedAt?: Timestamp | undefined;
 
   /**
    * Share of the work, in percent.
-   *
-   * @generated from field: optional int64 share = 2;
    */
   share?: bigint | undefined;
 };
@@ -2228,32 +1389,18 @@ export declare const AssignedToSchema: GenMessage<AssignedTo>;
 
 /**
  * A stored AssignedTo edge, from Task to User.
- *
- * @generated from message acme.tracker.AssignedToEdge
  */
 export declare type AssignedToEdge = Message<"acme.tracker.AssignedToEdge"> & {
   /**
    * The id of the Task node.
-   *
-   * @generated from field: string from_id = 1;
    */
   fromId: string;
 
   /**
    * The id of the User node.
-   *
-   * @generated from field: string to_id = 2;
    */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.AssignedTo props = 3;
-   */
   props?: AssignedTo | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
 };
 
@@ -2263,29 +1410,13 @@ export declare type AssignedToEdge = Message<"acme.tracker.AssignedToEdge"> & {
  */
 export declare const AssignedToEdgeSchema: GenMessage<AssignedToEdge>;
 
-/**
- * @generated from message acme.tracker.LinkAssignedToRequest
- */
 export declare type LinkAssignedToRequest = Message<"acme.tracker.LinkAssignedToRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.AssignedTo props = 3;
-   */
   props?: AssignedTo | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
 };
@@ -2296,18 +1427,8 @@ export declare type LinkAssignedToRequest = Message<"acme.tracker.LinkAssignedTo
  */
 export declare const LinkAssignedToRequestSchema: GenMessage<LinkAssignedToRequest>;
 
-/**
- * @generated from message acme.tracker.LinkAssignedToResponse
- */
 export declare type LinkAssignedToResponse = Message<"acme.tracker.LinkAssignedToResponse"> & {
-  /**
-   * @generated from field: acme.tracker.AssignedToEdge edge = 1;
-   */
   edge?: AssignedToEdge | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2317,24 +1438,12 @@ export declare type LinkAssignedToResponse = Message<"acme.tracker.LinkAssignedT
  */
 export declare const LinkAssignedToResponseSchema: GenMessage<LinkAssignedToResponse>;
 
-/**
- * @generated from message acme.tracker.UnlinkAssignedToRequest
- */
 export declare type UnlinkAssignedToRequest = Message<"acme.tracker.UnlinkAssignedToRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -2345,13 +1454,7 @@ export declare type UnlinkAssignedToRequest = Message<"acme.tracker.UnlinkAssign
  */
 export declare const UnlinkAssignedToRequestSchema: GenMessage<UnlinkAssignedToRequest>;
 
-/**
- * @generated from message acme.tracker.UnlinkAssignedToResponse
- */
 export declare type UnlinkAssignedToResponse = Message<"acme.tracker.UnlinkAssignedToResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2361,34 +1464,22 @@ export declare type UnlinkAssignedToResponse = Message<"acme.tracker.UnlinkAssig
  */
 export declare const UnlinkAssignedToResponseSchema: GenMessage<UnlinkAssignedToResponse>;
 
-/**
- * @generated from message acme.tracker.ListAssignedToRequest
- */
 export declare type ListAssignedToRequest = Message<"acme.tracker.ListAssignedToRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2399,34 +1490,22 @@ export declare type ListAssignedToRequest = Message<"acme.tracker.ListAssignedTo
  */
 export declare const ListAssignedToRequestSchema: GenMessage<ListAssignedToRequest>;
 
-/**
- * @generated from message acme.tracker.ListInverseAssignedToRequest
- */
 export declare type ListInverseAssignedToRequest = Message<"acme.tracker.ListInverseAssignedToRequest"> & {
-  /**
-   * @generated from field: string to_id = 1;
-   */
   toId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2437,26 +1516,16 @@ export declare type ListInverseAssignedToRequest = Message<"acme.tracker.ListInv
  */
 export declare const ListInverseAssignedToRequestSchema: GenMessage<ListInverseAssignedToRequest>;
 
-/**
- * @generated from message acme.tracker.ListAssignedToResponse
- */
 export declare type ListAssignedToResponse = Message<"acme.tracker.ListAssignedToResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.AssignedToEdge edges = 1;
-   */
   edges: AssignedToEdge[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 
   /**
    * How many edges the whole list holds, across all pages.
-   *
-   * @generated from field: int64 total = 3;
    */
   total: bigint;
 };
@@ -2469,8 +1538,6 @@ export declare const ListAssignedToResponseSchema: GenMessage<ListAssignedToResp
 
 /**
  * A task is part of at most one parent task.
- *
- * @generated from message acme.tracker.SubtaskOf
  */
 export declare type SubtaskOf = Message<"acme.tracker.SubtaskOf"> & {
 };
@@ -2483,32 +1550,18 @@ export declare const SubtaskOfSchema: GenMessage<SubtaskOf>;
 
 /**
  * A stored SubtaskOf edge, from Task to Task.
- *
- * @generated from message acme.tracker.SubtaskOfEdge
  */
 export declare type SubtaskOfEdge = Message<"acme.tracker.SubtaskOfEdge"> & {
   /**
    * The id of the Task node.
-   *
-   * @generated from field: string from_id = 1;
    */
   fromId: string;
 
   /**
    * The id of the Task node.
-   *
-   * @generated from field: string to_id = 2;
    */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.SubtaskOf props = 3;
-   */
   props?: SubtaskOf | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
 };
 
@@ -2518,29 +1571,13 @@ export declare type SubtaskOfEdge = Message<"acme.tracker.SubtaskOfEdge"> & {
  */
 export declare const SubtaskOfEdgeSchema: GenMessage<SubtaskOfEdge>;
 
-/**
- * @generated from message acme.tracker.LinkSubtaskOfRequest
- */
 export declare type LinkSubtaskOfRequest = Message<"acme.tracker.LinkSubtaskOfRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.SubtaskOf props = 3;
-   */
   props?: SubtaskOf | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
 };
@@ -2551,18 +1588,8 @@ export declare type LinkSubtaskOfRequest = Message<"acme.tracker.LinkSubtaskOfRe
  */
 export declare const LinkSubtaskOfRequestSchema: GenMessage<LinkSubtaskOfRequest>;
 
-/**
- * @generated from message acme.tracker.LinkSubtaskOfResponse
- */
 export declare type LinkSubtaskOfResponse = Message<"acme.tracker.LinkSubtaskOfResponse"> & {
-  /**
-   * @generated from field: acme.tracker.SubtaskOfEdge edge = 1;
-   */
   edge?: SubtaskOfEdge | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2572,24 +1599,12 @@ export declare type LinkSubtaskOfResponse = Message<"acme.tracker.LinkSubtaskOfR
  */
 export declare const LinkSubtaskOfResponseSchema: GenMessage<LinkSubtaskOfResponse>;
 
-/**
- * @generated from message acme.tracker.UnlinkSubtaskOfRequest
- */
 export declare type UnlinkSubtaskOfRequest = Message<"acme.tracker.UnlinkSubtaskOfRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -2600,13 +1615,7 @@ export declare type UnlinkSubtaskOfRequest = Message<"acme.tracker.UnlinkSubtask
  */
 export declare const UnlinkSubtaskOfRequestSchema: GenMessage<UnlinkSubtaskOfRequest>;
 
-/**
- * @generated from message acme.tracker.UnlinkSubtaskOfResponse
- */
 export declare type UnlinkSubtaskOfResponse = Message<"acme.tracker.UnlinkSubtaskOfResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2616,34 +1625,22 @@ export declare type UnlinkSubtaskOfResponse = Message<"acme.tracker.UnlinkSubtas
  */
 export declare const UnlinkSubtaskOfResponseSchema: GenMessage<UnlinkSubtaskOfResponse>;
 
-/**
- * @generated from message acme.tracker.ListSubtaskOfRequest
- */
 export declare type ListSubtaskOfRequest = Message<"acme.tracker.ListSubtaskOfRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2654,34 +1651,22 @@ export declare type ListSubtaskOfRequest = Message<"acme.tracker.ListSubtaskOfRe
  */
 export declare const ListSubtaskOfRequestSchema: GenMessage<ListSubtaskOfRequest>;
 
-/**
- * @generated from message acme.tracker.ListInverseSubtaskOfRequest
- */
 export declare type ListInverseSubtaskOfRequest = Message<"acme.tracker.ListInverseSubtaskOfRequest"> & {
-  /**
-   * @generated from field: string to_id = 1;
-   */
   toId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2692,26 +1677,16 @@ export declare type ListInverseSubtaskOfRequest = Message<"acme.tracker.ListInve
  */
 export declare const ListInverseSubtaskOfRequestSchema: GenMessage<ListInverseSubtaskOfRequest>;
 
-/**
- * @generated from message acme.tracker.ListSubtaskOfResponse
- */
 export declare type ListSubtaskOfResponse = Message<"acme.tracker.ListSubtaskOfResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.SubtaskOfEdge edges = 1;
-   */
   edges: SubtaskOfEdge[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 
   /**
    * How many edges the whole list holds, across all pages.
-   *
-   * @generated from field: int64 total = 3;
    */
   total: bigint;
 };
@@ -2724,13 +1699,8 @@ export declare const ListSubtaskOfResponseSchema: GenMessage<ListSubtaskOfRespon
 
 /**
  * A task that must be done before another can start.
- *
- * @generated from message acme.tracker.BlockedBy
  */
 export declare type BlockedBy = Message<"acme.tracker.BlockedBy"> & {
-  /**
-   * @generated from field: optional string note = 1;
-   */
   note?: string | undefined;
 };
 
@@ -2742,32 +1712,18 @@ export declare const BlockedBySchema: GenMessage<BlockedBy>;
 
 /**
  * A stored BlockedBy edge, from Task to Task.
- *
- * @generated from message acme.tracker.BlockedByEdge
  */
 export declare type BlockedByEdge = Message<"acme.tracker.BlockedByEdge"> & {
   /**
    * The id of the Task node.
-   *
-   * @generated from field: string from_id = 1;
    */
   fromId: string;
 
   /**
    * The id of the Task node.
-   *
-   * @generated from field: string to_id = 2;
    */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.BlockedBy props = 3;
-   */
   props?: BlockedBy | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
 };
 
@@ -2777,29 +1733,13 @@ export declare type BlockedByEdge = Message<"acme.tracker.BlockedByEdge"> & {
  */
 export declare const BlockedByEdgeSchema: GenMessage<BlockedByEdge>;
 
-/**
- * @generated from message acme.tracker.LinkBlockedByRequest
- */
 export declare type LinkBlockedByRequest = Message<"acme.tracker.LinkBlockedByRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.BlockedBy props = 3;
-   */
   props?: BlockedBy | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
 };
@@ -2810,18 +1750,8 @@ export declare type LinkBlockedByRequest = Message<"acme.tracker.LinkBlockedByRe
  */
 export declare const LinkBlockedByRequestSchema: GenMessage<LinkBlockedByRequest>;
 
-/**
- * @generated from message acme.tracker.LinkBlockedByResponse
- */
 export declare type LinkBlockedByResponse = Message<"acme.tracker.LinkBlockedByResponse"> & {
-  /**
-   * @generated from field: acme.tracker.BlockedByEdge edge = 1;
-   */
   edge?: BlockedByEdge | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2831,24 +1761,12 @@ export declare type LinkBlockedByResponse = Message<"acme.tracker.LinkBlockedByR
  */
 export declare const LinkBlockedByResponseSchema: GenMessage<LinkBlockedByResponse>;
 
-/**
- * @generated from message acme.tracker.UnlinkBlockedByRequest
- */
 export declare type UnlinkBlockedByRequest = Message<"acme.tracker.UnlinkBlockedByRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -2859,13 +1777,7 @@ export declare type UnlinkBlockedByRequest = Message<"acme.tracker.UnlinkBlocked
  */
 export declare const UnlinkBlockedByRequestSchema: GenMessage<UnlinkBlockedByRequest>;
 
-/**
- * @generated from message acme.tracker.UnlinkBlockedByResponse
- */
 export declare type UnlinkBlockedByResponse = Message<"acme.tracker.UnlinkBlockedByResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -2875,34 +1787,22 @@ export declare type UnlinkBlockedByResponse = Message<"acme.tracker.UnlinkBlocke
  */
 export declare const UnlinkBlockedByResponseSchema: GenMessage<UnlinkBlockedByResponse>;
 
-/**
- * @generated from message acme.tracker.ListBlockedByRequest
- */
 export declare type ListBlockedByRequest = Message<"acme.tracker.ListBlockedByRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2913,34 +1813,22 @@ export declare type ListBlockedByRequest = Message<"acme.tracker.ListBlockedByRe
  */
 export declare const ListBlockedByRequestSchema: GenMessage<ListBlockedByRequest>;
 
-/**
- * @generated from message acme.tracker.ListInverseBlockedByRequest
- */
 export declare type ListInverseBlockedByRequest = Message<"acme.tracker.ListInverseBlockedByRequest"> & {
-  /**
-   * @generated from field: string to_id = 1;
-   */
   toId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -2951,26 +1839,16 @@ export declare type ListInverseBlockedByRequest = Message<"acme.tracker.ListInve
  */
 export declare const ListInverseBlockedByRequestSchema: GenMessage<ListInverseBlockedByRequest>;
 
-/**
- * @generated from message acme.tracker.ListBlockedByResponse
- */
 export declare type ListBlockedByResponse = Message<"acme.tracker.ListBlockedByResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.BlockedByEdge edges = 1;
-   */
   edges: BlockedByEdge[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 
   /**
    * How many edges the whole list holds, across all pages.
-   *
-   * @generated from field: int64 total = 3;
    */
   total: bigint;
 };
@@ -2983,8 +1861,6 @@ export declare const ListBlockedByResponseSchema: GenMessage<ListBlockedByRespon
 
 /**
  * People following a task's changes.
- *
- * @generated from message acme.tracker.Watches
  */
 export declare type Watches = Message<"acme.tracker.Watches"> & {
 };
@@ -2997,32 +1873,18 @@ export declare const WatchesSchema: GenMessage<Watches>;
 
 /**
  * A stored Watches edge, from User to Task.
- *
- * @generated from message acme.tracker.WatchesEdge
  */
 export declare type WatchesEdge = Message<"acme.tracker.WatchesEdge"> & {
   /**
    * The id of the User node.
-   *
-   * @generated from field: string from_id = 1;
    */
   fromId: string;
 
   /**
    * The id of the Task node.
-   *
-   * @generated from field: string to_id = 2;
    */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.Watches props = 3;
-   */
   props?: Watches | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 4;
-   */
   createdAt?: Timestamp | undefined;
 };
 
@@ -3032,29 +1894,13 @@ export declare type WatchesEdge = Message<"acme.tracker.WatchesEdge"> & {
  */
 export declare const WatchesEdgeSchema: GenMessage<WatchesEdge>;
 
-/**
- * @generated from message acme.tracker.LinkWatchesRequest
- */
 export declare type LinkWatchesRequest = Message<"acme.tracker.LinkWatchesRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
-
-  /**
-   * @generated from field: acme.tracker.Watches props = 3;
-   */
   props?: Watches | undefined;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
 };
@@ -3065,18 +1911,8 @@ export declare type LinkWatchesRequest = Message<"acme.tracker.LinkWatchesReques
  */
 export declare const LinkWatchesRequestSchema: GenMessage<LinkWatchesRequest>;
 
-/**
- * @generated from message acme.tracker.LinkWatchesResponse
- */
 export declare type LinkWatchesResponse = Message<"acme.tracker.LinkWatchesResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WatchesEdge edge = 1;
-   */
   edge?: WatchesEdge | undefined;
-
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 2;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -3086,24 +1922,12 @@ export declare type LinkWatchesResponse = Message<"acme.tracker.LinkWatchesRespo
  */
 export declare const LinkWatchesResponseSchema: GenMessage<LinkWatchesResponse>;
 
-/**
- * @generated from message acme.tracker.UnlinkWatchesRequest
- */
 export declare type UnlinkWatchesRequest = Message<"acme.tracker.UnlinkWatchesRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
-
-  /**
-   * @generated from field: string to_id = 2;
-   */
   toId: string;
 
   /**
    * A retry with the same key returns the original outcome instead of writing again.
-   *
-   * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
 };
@@ -3114,13 +1938,7 @@ export declare type UnlinkWatchesRequest = Message<"acme.tracker.UnlinkWatchesRe
  */
 export declare const UnlinkWatchesRequestSchema: GenMessage<UnlinkWatchesRequest>;
 
-/**
- * @generated from message acme.tracker.UnlinkWatchesResponse
- */
 export declare type UnlinkWatchesResponse = Message<"acme.tracker.UnlinkWatchesResponse"> & {
-  /**
-   * @generated from field: acme.tracker.WriteReceipt receipt = 1;
-   */
   receipt?: WriteReceipt | undefined;
 };
 
@@ -3130,34 +1948,22 @@ export declare type UnlinkWatchesResponse = Message<"acme.tracker.UnlinkWatchesR
  */
 export declare const UnlinkWatchesResponseSchema: GenMessage<UnlinkWatchesResponse>;
 
-/**
- * @generated from message acme.tracker.ListWatchesRequest
- */
 export declare type ListWatchesRequest = Message<"acme.tracker.ListWatchesRequest"> & {
-  /**
-   * @generated from field: string from_id = 1;
-   */
   fromId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -3168,34 +1974,22 @@ export declare type ListWatchesRequest = Message<"acme.tracker.ListWatchesReques
  */
 export declare const ListWatchesRequestSchema: GenMessage<ListWatchesRequest>;
 
-/**
- * @generated from message acme.tracker.ListInverseWatchesRequest
- */
 export declare type ListInverseWatchesRequest = Message<"acme.tracker.ListInverseWatchesRequest"> & {
-  /**
-   * @generated from field: string to_id = 1;
-   */
   toId: string;
 
   /**
    * The most results to return; 0 means the server's default page size.
-   *
-   * @generated from field: int32 limit = 2;
    */
   limit: number;
 
   /**
    * The next_cursor of the previous page; empty for the first page.
-   *
-   * @generated from field: string after = 3;
    */
   after: string;
 
   /**
    * Read only once the tenant's data includes the log up to this position (a
    * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
-   *
-   * @generated from field: int64 after_position = 4;
    */
   afterPosition: bigint;
 };
@@ -3206,26 +2000,16 @@ export declare type ListInverseWatchesRequest = Message<"acme.tracker.ListInvers
  */
 export declare const ListInverseWatchesRequestSchema: GenMessage<ListInverseWatchesRequest>;
 
-/**
- * @generated from message acme.tracker.ListWatchesResponse
- */
 export declare type ListWatchesResponse = Message<"acme.tracker.ListWatchesResponse"> & {
-  /**
-   * @generated from field: repeated acme.tracker.WatchesEdge edges = 1;
-   */
   edges: WatchesEdge[];
 
   /**
    * Pass as `after` to get the next page; empty on the last page.
-   *
-   * @generated from field: string next_cursor = 2;
    */
   nextCursor: string;
 
   /**
    * How many edges the whole list holds, across all pages.
-   *
-   * @generated from field: int64 total = 3;
    */
   total: bigint;
 };
@@ -3238,40 +2022,17 @@ export declare const ListWatchesResponseSchema: GenMessage<ListWatchesResponse>;
 
 /**
  * How urgent a task is.
- *
- * @generated from enum acme.tracker.Priority
  */
 export declare const Priority: {
-  /**
-   * @generated from enum value: PRIORITY_UNSPECIFIED = 0;
-   */
   readonly UNSPECIFIED: 0,
-
-  /**
-   * @generated from enum value: PRIORITY_LOW = 1;
-   */
   readonly LOW: 1,
-
-  /**
-   * @generated from enum value: PRIORITY_MEDIUM = 2;
-   */
   readonly MEDIUM: 2,
-
-  /**
-   * @generated from enum value: PRIORITY_HIGH = 3;
-   */
   readonly HIGH: 3,
-
-  /**
-   * @generated from enum value: PRIORITY_URGENT = 4;
-   */
   readonly URGENT: 4,
 };
 
 /**
  * How urgent a task is.
- *
- * @generated from enum acme.tracker.Priority
  */
 export declare type Priority = (typeof Priority)[keyof typeof Priority] | UnknownEnum;
 
@@ -3282,47 +2043,22 @@ export declare const PrioritySchema: GenEnum<Priority>;
 
 /**
  * Where a task is in its life.
- *
- * @generated from enum acme.tracker.TaskStatus
  */
 export declare const TaskStatus: {
-  /**
-   * @generated from enum value: TASK_STATUS_UNSPECIFIED = 0;
-   */
   readonly UNSPECIFIED: 0,
-
-  /**
-   * @generated from enum value: TASK_STATUS_TODO = 1;
-   */
   readonly TODO: 1,
-
-  /**
-   * @generated from enum value: TASK_STATUS_IN_PROGRESS = 2;
-   */
   readonly IN_PROGRESS: 2,
-
-  /**
-   * @generated from enum value: TASK_STATUS_IN_REVIEW = 3;
-   */
   readonly IN_REVIEW: 3,
-
-  /**
-   * @generated from enum value: TASK_STATUS_DONE = 4;
-   */
   readonly DONE: 4,
 
   /**
    * Closed without being done.
-   *
-   * @generated from enum value: TASK_STATUS_WONT_DO = 5;
    */
   readonly WONT_DO: 5,
 };
 
 /**
  * Where a task is in its life.
- *
- * @generated from enum acme.tracker.TaskStatus
  */
 export declare type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus] | UnknownEnum;
 
@@ -3333,35 +2069,16 @@ export declare const TaskStatusSchema: GenEnum<TaskStatus>;
 
 /**
  * What a member may do in a team.
- *
- * @generated from enum acme.tracker.TeamRole
  */
 export declare const TeamRole: {
-  /**
-   * @generated from enum value: TEAM_ROLE_UNSPECIFIED = 0;
-   */
   readonly UNSPECIFIED: 0,
-
-  /**
-   * @generated from enum value: TEAM_ROLE_MEMBER = 1;
-   */
   readonly MEMBER: 1,
-
-  /**
-   * @generated from enum value: TEAM_ROLE_MAINTAINER = 2;
-   */
   readonly MAINTAINER: 2,
-
-  /**
-   * @generated from enum value: TEAM_ROLE_OWNER = 3;
-   */
   readonly OWNER: 3,
 };
 
 /**
  * What a member may do in a team.
- *
- * @generated from enum acme.tracker.TeamRole
  */
 export declare type TeamRole = (typeof TeamRole)[keyof typeof TeamRole] | UnknownEnum;
 
@@ -3372,83 +2089,58 @@ export declare const TeamRoleSchema: GenEnum<TeamRole>;
 
 /**
  * How a FieldFilter compares a field with its values.
- *
- * @generated from enum acme.tracker.FilterOp
  */
 export declare const FilterOp: {
-  /**
-   * @generated from enum value: FILTER_OP_UNSPECIFIED = 0;
-   */
   readonly UNSPECIFIED: 0,
 
   /**
    * Equal to the one value.
-   *
-   * @generated from enum value: FILTER_OP_EQ = 1;
    */
   readonly EQ: 1,
 
   /**
    * Not equal to the one value.
-   *
-   * @generated from enum value: FILTER_OP_NE = 2;
    */
   readonly NE: 2,
 
   /**
    * Less than the one value.
-   *
-   * @generated from enum value: FILTER_OP_LT = 3;
    */
   readonly LT: 3,
 
   /**
    * Less than or equal to the one value.
-   *
-   * @generated from enum value: FILTER_OP_LTE = 4;
    */
   readonly LTE: 4,
 
   /**
    * Greater than the one value.
-   *
-   * @generated from enum value: FILTER_OP_GT = 5;
    */
   readonly GT: 5,
 
   /**
    * Greater than or equal to the one value.
-   *
-   * @generated from enum value: FILTER_OP_GTE = 6;
    */
   readonly GTE: 6,
 
   /**
    * Equal to one of the values.
-   *
-   * @generated from enum value: FILTER_OP_IN = 7;
    */
   readonly IN: 7,
 
   /**
    * A list field holds the one value.
-   *
-   * @generated from enum value: FILTER_OP_CONTAINS = 8;
    */
   readonly CONTAINS: 8,
 
   /**
    * A string field starts with the one value.
-   *
-   * @generated from enum value: FILTER_OP_PREFIX = 9;
    */
   readonly PREFIX: 9,
 };
 
 /**
  * How a FieldFilter compares a field with its values.
- *
- * @generated from enum acme.tracker.FilterOp
  */
 export declare type FilterOp = (typeof FilterOp)[keyof typeof FilterOp] | UnknownEnum;
 
@@ -3459,14 +2151,10 @@ export declare const FilterOpSchema: GenEnum<FilterOp>;
 
 /**
  * Reads and writes User nodes.
- *
- * @generated from service acme.tracker.UserService
  */
 export declare const UserService: GenService<{
   /**
    * Creates one User node; the server mints its id.
-   *
-   * @generated from rpc acme.tracker.UserService.Create
    */
   create: {
     methodKind: "unary";
@@ -3475,8 +2163,6 @@ export declare const UserService: GenService<{
   },
   /**
    * Reads one User node by id.
-   *
-   * @generated from rpc acme.tracker.UserService.Get
    */
   get: {
     methodKind: "unary";
@@ -3485,8 +2171,6 @@ export declare const UserService: GenService<{
   },
   /**
    * Sets the fields present in `patch` and clears those in `clear_fields`.
-   *
-   * @generated from rpc acme.tracker.UserService.Update
    */
   update: {
     methodKind: "unary";
@@ -3495,8 +2179,6 @@ export declare const UserService: GenService<{
   },
   /**
    * Deletes one User node by id.
-   *
-   * @generated from rpc acme.tracker.UserService.Delete
    */
   delete: {
     methodKind: "unary";
@@ -3505,8 +2187,6 @@ export declare const UserService: GenService<{
   },
   /**
    * Lists the User nodes that match every filter, a page at a time.
-   *
-   * @generated from rpc acme.tracker.UserService.Query
    */
   query: {
     methodKind: "unary";
@@ -3517,14 +2197,10 @@ export declare const UserService: GenService<{
 
 /**
  * Reads and writes Team nodes.
- *
- * @generated from service acme.tracker.TeamService
  */
 export declare const TeamService: GenService<{
   /**
    * Creates one Team node; the server mints its id.
-   *
-   * @generated from rpc acme.tracker.TeamService.Create
    */
   create: {
     methodKind: "unary";
@@ -3533,8 +2209,6 @@ export declare const TeamService: GenService<{
   },
   /**
    * Reads one Team node by id.
-   *
-   * @generated from rpc acme.tracker.TeamService.Get
    */
   get: {
     methodKind: "unary";
@@ -3543,8 +2217,6 @@ export declare const TeamService: GenService<{
   },
   /**
    * Sets the fields present in `patch` and clears those in `clear_fields`.
-   *
-   * @generated from rpc acme.tracker.TeamService.Update
    */
   update: {
     methodKind: "unary";
@@ -3553,8 +2225,6 @@ export declare const TeamService: GenService<{
   },
   /**
    * Deletes one Team node by id.
-   *
-   * @generated from rpc acme.tracker.TeamService.Delete
    */
   delete: {
     methodKind: "unary";
@@ -3563,8 +2233,6 @@ export declare const TeamService: GenService<{
   },
   /**
    * Lists the Team nodes that match every filter, a page at a time.
-   *
-   * @generated from rpc acme.tracker.TeamService.Query
    */
   query: {
     methodKind: "unary";
@@ -3575,14 +2243,10 @@ export declare const TeamService: GenService<{
 
 /**
  * Reads and writes Project nodes.
- *
- * @generated from service acme.tracker.ProjectService
  */
 export declare const ProjectService: GenService<{
   /**
    * Creates one Project node; the server mints its id.
-   *
-   * @generated from rpc acme.tracker.ProjectService.Create
    */
   create: {
     methodKind: "unary";
@@ -3591,8 +2255,6 @@ export declare const ProjectService: GenService<{
   },
   /**
    * Reads one Project node by id.
-   *
-   * @generated from rpc acme.tracker.ProjectService.Get
    */
   get: {
     methodKind: "unary";
@@ -3601,8 +2263,6 @@ export declare const ProjectService: GenService<{
   },
   /**
    * Sets the fields present in `patch` and clears those in `clear_fields`.
-   *
-   * @generated from rpc acme.tracker.ProjectService.Update
    */
   update: {
     methodKind: "unary";
@@ -3611,8 +2271,6 @@ export declare const ProjectService: GenService<{
   },
   /**
    * Deletes one Project node by id.
-   *
-   * @generated from rpc acme.tracker.ProjectService.Delete
    */
   delete: {
     methodKind: "unary";
@@ -3621,8 +2279,6 @@ export declare const ProjectService: GenService<{
   },
   /**
    * Lists the Project nodes that match every filter, a page at a time.
-   *
-   * @generated from rpc acme.tracker.ProjectService.Query
    */
   query: {
     methodKind: "unary";
@@ -3633,14 +2289,10 @@ export declare const ProjectService: GenService<{
 
 /**
  * Reads and writes Task nodes.
- *
- * @generated from service acme.tracker.TaskService
  */
 export declare const TaskService: GenService<{
   /**
    * Creates one Task node; the server mints its id.
-   *
-   * @generated from rpc acme.tracker.TaskService.Create
    */
   create: {
     methodKind: "unary";
@@ -3649,8 +2301,6 @@ export declare const TaskService: GenService<{
   },
   /**
    * Reads one Task node by id.
-   *
-   * @generated from rpc acme.tracker.TaskService.Get
    */
   get: {
     methodKind: "unary";
@@ -3659,8 +2309,6 @@ export declare const TaskService: GenService<{
   },
   /**
    * Sets the fields present in `patch` and clears those in `clear_fields`.
-   *
-   * @generated from rpc acme.tracker.TaskService.Update
    */
   update: {
     methodKind: "unary";
@@ -3669,8 +2317,6 @@ export declare const TaskService: GenService<{
   },
   /**
    * Deletes one Task node by id.
-   *
-   * @generated from rpc acme.tracker.TaskService.Delete
    */
   delete: {
     methodKind: "unary";
@@ -3679,8 +2325,6 @@ export declare const TaskService: GenService<{
   },
   /**
    * Lists the Task nodes that match every filter, a page at a time.
-   *
-   * @generated from rpc acme.tracker.TaskService.Query
    */
   query: {
     methodKind: "unary";
@@ -3691,14 +2335,10 @@ export declare const TaskService: GenService<{
 
 /**
  * Reads and writes Comment nodes.
- *
- * @generated from service acme.tracker.CommentService
  */
 export declare const CommentService: GenService<{
   /**
    * Creates one Comment node; the server mints its id.
-   *
-   * @generated from rpc acme.tracker.CommentService.Create
    */
   create: {
     methodKind: "unary";
@@ -3707,8 +2347,6 @@ export declare const CommentService: GenService<{
   },
   /**
    * Reads one Comment node by id.
-   *
-   * @generated from rpc acme.tracker.CommentService.Get
    */
   get: {
     methodKind: "unary";
@@ -3717,8 +2355,6 @@ export declare const CommentService: GenService<{
   },
   /**
    * Sets the fields present in `patch` and clears those in `clear_fields`.
-   *
-   * @generated from rpc acme.tracker.CommentService.Update
    */
   update: {
     methodKind: "unary";
@@ -3727,8 +2363,6 @@ export declare const CommentService: GenService<{
   },
   /**
    * Deletes one Comment node by id.
-   *
-   * @generated from rpc acme.tracker.CommentService.Delete
    */
   delete: {
     methodKind: "unary";
@@ -3737,8 +2371,6 @@ export declare const CommentService: GenService<{
   },
   /**
    * Lists the Comment nodes that match every filter, a page at a time.
-   *
-   * @generated from rpc acme.tracker.CommentService.Query
    */
   query: {
     methodKind: "unary";
@@ -3749,14 +2381,10 @@ export declare const CommentService: GenService<{
 
 /**
  * Links and lists MemberOf edges from User to Team.
- *
- * @generated from service acme.tracker.MemberOfService
  */
 export declare const MemberOfService: GenService<{
   /**
    * Creates the MemberOf edge from from_id (User) to to_id (Team).
-   *
-   * @generated from rpc acme.tracker.MemberOfService.Link
    */
   link: {
     methodKind: "unary";
@@ -3765,8 +2393,6 @@ export declare const MemberOfService: GenService<{
   },
   /**
    * Removes the MemberOf edge from from_id to to_id.
-   *
-   * @generated from rpc acme.tracker.MemberOfService.Unlink
    */
   unlink: {
     methodKind: "unary";
@@ -3775,8 +2401,6 @@ export declare const MemberOfService: GenService<{
   },
   /**
    * Lists the MemberOf edges leaving from_id (User), a page at a time.
-   *
-   * @generated from rpc acme.tracker.MemberOfService.List
    */
   list: {
     methodKind: "unary";
@@ -3786,8 +2410,6 @@ export declare const MemberOfService: GenService<{
   /**
    * Lists the MemberOf edges arriving at to_id (Team), a page at a time.
    * Clients name this traversal 'members'.
-   *
-   * @generated from rpc acme.tracker.MemberOfService.ListInverse
    */
   listInverse: {
     methodKind: "unary";
@@ -3798,14 +2420,10 @@ export declare const MemberOfService: GenService<{
 
 /**
  * Links and lists AssignedTo edges from Task to User.
- *
- * @generated from service acme.tracker.AssignedToService
  */
 export declare const AssignedToService: GenService<{
   /**
    * Creates the AssignedTo edge from from_id (Task) to to_id (User).
-   *
-   * @generated from rpc acme.tracker.AssignedToService.Link
    */
   link: {
     methodKind: "unary";
@@ -3814,8 +2432,6 @@ export declare const AssignedToService: GenService<{
   },
   /**
    * Removes the AssignedTo edge from from_id to to_id.
-   *
-   * @generated from rpc acme.tracker.AssignedToService.Unlink
    */
   unlink: {
     methodKind: "unary";
@@ -3824,8 +2440,6 @@ export declare const AssignedToService: GenService<{
   },
   /**
    * Lists the AssignedTo edges leaving from_id (Task), a page at a time.
-   *
-   * @generated from rpc acme.tracker.AssignedToService.List
    */
   list: {
     methodKind: "unary";
@@ -3835,8 +2449,6 @@ export declare const AssignedToService: GenService<{
   /**
    * Lists the AssignedTo edges arriving at to_id (User), a page at a time.
    * Clients name this traversal 'assignments'.
-   *
-   * @generated from rpc acme.tracker.AssignedToService.ListInverse
    */
   listInverse: {
     methodKind: "unary";
@@ -3847,14 +2459,10 @@ export declare const AssignedToService: GenService<{
 
 /**
  * Links and lists SubtaskOf edges from Task to Task.
- *
- * @generated from service acme.tracker.SubtaskOfService
  */
 export declare const SubtaskOfService: GenService<{
   /**
    * Creates the SubtaskOf edge from from_id (Task) to to_id (Task).
-   *
-   * @generated from rpc acme.tracker.SubtaskOfService.Link
    */
   link: {
     methodKind: "unary";
@@ -3863,8 +2471,6 @@ export declare const SubtaskOfService: GenService<{
   },
   /**
    * Removes the SubtaskOf edge from from_id to to_id.
-   *
-   * @generated from rpc acme.tracker.SubtaskOfService.Unlink
    */
   unlink: {
     methodKind: "unary";
@@ -3873,8 +2479,6 @@ export declare const SubtaskOfService: GenService<{
   },
   /**
    * Lists the SubtaskOf edges leaving from_id (Task), a page at a time.
-   *
-   * @generated from rpc acme.tracker.SubtaskOfService.List
    */
   list: {
     methodKind: "unary";
@@ -3884,8 +2488,6 @@ export declare const SubtaskOfService: GenService<{
   /**
    * Lists the SubtaskOf edges arriving at to_id (Task), a page at a time.
    * Clients name this traversal 'subtasks'.
-   *
-   * @generated from rpc acme.tracker.SubtaskOfService.ListInverse
    */
   listInverse: {
     methodKind: "unary";
@@ -3896,14 +2498,10 @@ export declare const SubtaskOfService: GenService<{
 
 /**
  * Links and lists BlockedBy edges from Task to Task.
- *
- * @generated from service acme.tracker.BlockedByService
  */
 export declare const BlockedByService: GenService<{
   /**
    * Creates the BlockedBy edge from from_id (Task) to to_id (Task).
-   *
-   * @generated from rpc acme.tracker.BlockedByService.Link
    */
   link: {
     methodKind: "unary";
@@ -3912,8 +2510,6 @@ export declare const BlockedByService: GenService<{
   },
   /**
    * Removes the BlockedBy edge from from_id to to_id.
-   *
-   * @generated from rpc acme.tracker.BlockedByService.Unlink
    */
   unlink: {
     methodKind: "unary";
@@ -3922,8 +2518,6 @@ export declare const BlockedByService: GenService<{
   },
   /**
    * Lists the BlockedBy edges leaving from_id (Task), a page at a time.
-   *
-   * @generated from rpc acme.tracker.BlockedByService.List
    */
   list: {
     methodKind: "unary";
@@ -3933,8 +2527,6 @@ export declare const BlockedByService: GenService<{
   /**
    * Lists the BlockedBy edges arriving at to_id (Task), a page at a time.
    * Clients name this traversal 'blocks'.
-   *
-   * @generated from rpc acme.tracker.BlockedByService.ListInverse
    */
   listInverse: {
     methodKind: "unary";
@@ -3945,14 +2537,10 @@ export declare const BlockedByService: GenService<{
 
 /**
  * Links and lists Watches edges from User to Task.
- *
- * @generated from service acme.tracker.WatchesService
  */
 export declare const WatchesService: GenService<{
   /**
    * Creates the Watches edge from from_id (User) to to_id (Task).
-   *
-   * @generated from rpc acme.tracker.WatchesService.Link
    */
   link: {
     methodKind: "unary";
@@ -3961,8 +2549,6 @@ export declare const WatchesService: GenService<{
   },
   /**
    * Removes the Watches edge from from_id to to_id.
-   *
-   * @generated from rpc acme.tracker.WatchesService.Unlink
    */
   unlink: {
     methodKind: "unary";
@@ -3971,8 +2557,6 @@ export declare const WatchesService: GenService<{
   },
   /**
    * Lists the Watches edges leaving from_id (User), a page at a time.
-   *
-   * @generated from rpc acme.tracker.WatchesService.List
    */
   list: {
     methodKind: "unary";
@@ -3982,8 +2566,6 @@ export declare const WatchesService: GenService<{
   /**
    * Lists the Watches edges arriving at to_id (Task), a page at a time.
    * Clients name this traversal 'watchers'.
-   *
-   * @generated from rpc acme.tracker.WatchesService.ListInverse
    */
   listInverse: {
     methodKind: "unary";

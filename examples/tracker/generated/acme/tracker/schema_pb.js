@@ -6,908 +6,387 @@
 import { enumDesc, fileDesc, messageDesc, objEnum, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 
-/**
- * Describes the file acme/tracker/schema.proto.
- */
 export const file_acme_tracker_schema = /*@__PURE__*/
   fileDesc("ChlhY21lL3RyYWNrZXIvc2NoZW1hLnByb3RvEgxhY21lLnRyYWNrZXIiRAoMV3JpdGVSZWNlaXB0EhAKCHBvc2l0aW9uGAEgASgDEhEKCXBhcnRpdGlvbhgCIAEoBRIPCgdhcHBsaWVkGAMgASgIItMBCgtGaWx0ZXJWYWx1ZRIWCgxzdHJpbmdfdmFsdWUYASABKAlIABITCglpbnRfdmFsdWUYAiABKANIABIVCgtmbG9hdF92YWx1ZRgDIAEoAUgAEhQKCmJvb2xfdmFsdWUYBCABKAhIABI1Cg90aW1lc3RhbXBfdmFsdWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASFQoLYnl0ZXNfdmFsdWUYBiABKAxIABIUCgplbnVtX3ZhbHVlGAcgASgFSABCBgoEa2luZCJrCgtGaWVsZEZpbHRlchINCgVmaWVsZBgBIAEoCRIiCgJvcBgCIAEoDjIWLmFjbWUudHJhY2tlci5GaWx0ZXJPcBIpCgZ2YWx1ZXMYAyADKAsyGS5hY21lLnRyYWNrZXIuRmlsdGVyVmFsdWUiLAoHT3JkZXJCeRINCgVmaWVsZBgBIAEoCRISCgpkZXNjZW5kaW5nGAIgASgIIoUCCgRVc2VyEhIKBWVtYWlsGAEgASgJSACIAQESGQoMZGlzcGxheV9uYW1lGAIgASgJSAGIAQESEwoGaGFuZGxlGAMgASgJSAKIAQESFgoJdGltZV96b25lGAQgASgJSAOIAQESEwoGYXZhdGFyGAUgASgMSASIAQESLQoJam9pbmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgZhY3RpdmUYByABKAhIBYgBAUIICgZfZW1haWxCDwoNX2Rpc3BsYXlfbmFtZUIJCgdfaGFuZGxlQgwKCl90aW1lX3pvbmVCCQoHX2F2YXRhckIJCgdfYWN0aXZlIqsBCghVc2VyTm9kZRIKCgJpZBgBIAEoCRIiCgZmaWVsZHMYAiABKAsyEi5hY21lLnRyYWNrZXIuVXNlchIPCgd2ZXJzaW9uGAMgASgDEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlAKEUNyZWF0ZVVzZXJSZXF1ZXN0EiIKBmZpZWxkcxgBIAEoCzISLmFjbWUudHJhY2tlci5Vc2VyEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSJnChJDcmVhdGVVc2VyUmVzcG9uc2USJAoEbm9kZRgBIAEoCzIWLmFjbWUudHJhY2tlci5Vc2VyTm9kZRIrCgdyZWNlaXB0GAIgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCI0Cg5HZXRVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9wb3NpdGlvbhgCIAEoAyI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEbm9kZRgBIAEoCzIWLmFjbWUudHJhY2tlci5Vc2VyTm9kZSKlAQoRVXBkYXRlVXNlclJlcXVlc3QSCgoCaWQYASABKAkSIQoFcGF0Y2gYAiABKAsyEi5hY21lLnRyYWNrZXIuVXNlchIUCgxjbGVhcl9maWVsZHMYAyADKAkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgEIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJnChJVcGRhdGVVc2VyUmVzcG9uc2USJAoEbm9kZRgBIAEoCzIWLmFjbWUudHJhY2tlci5Vc2VyTm9kZRIrCgdyZWNlaXB0GAIgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCJsChFEZWxldGVVc2VyUmVxdWVzdBIKCgJpZBgBIAEoCRIdChBleHBlY3RlZF92ZXJzaW9uGAIgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJQhMKEV9leHBlY3RlZF92ZXJzaW9uIkEKEkRlbGV0ZVVzZXJSZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCKbAQoQUXVlcnlVc2VyUmVxdWVzdBIoCgV3aGVyZRgBIAMoCzIZLmFjbWUudHJhY2tlci5GaWVsZEZpbHRlchInCghvcmRlcl9ieRgCIAMoCzIVLmFjbWUudHJhY2tlci5PcmRlckJ5Eg0KBWxpbWl0GAMgASgFEg0KBWFmdGVyGAQgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAUgASgDIk8KEVF1ZXJ5VXNlclJlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuYWNtZS50cmFja2VyLlVzZXJOb2RlEhMKC25leHRfY3Vyc29yGAIgASgJImgKBFRlYW0SEQoEbmFtZRgBIAEoCUgAiAEBEhEKBHNsdWcYAiABKAlIAYgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgCiAEBQgcKBV9uYW1lQgcKBV9zbHVnQg4KDF9kZXNjcmlwdGlvbiKrAQoIVGVhbU5vZGUSCgoCaWQYASABKAkSIgoGZmllbGRzGAIgASgLMhIuYWNtZS50cmFja2VyLlRlYW0SDwoHdmVyc2lvbhgDIAEoAxIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJQChFDcmVhdGVUZWFtUmVxdWVzdBIiCgZmaWVsZHMYASABKAsyEi5hY21lLnRyYWNrZXIuVGVhbRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiZwoSQ3JlYXRlVGVhbVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5hY21lLnRyYWNrZXIuVGVhbU5vZGUSKwoHcmVjZWlwdBgCIAEoCzIaLmFjbWUudHJhY2tlci5Xcml0ZVJlY2VpcHQiNAoOR2V0VGVhbVJlcXVlc3QSCgoCaWQYASABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YAiABKAMiNwoPR2V0VGVhbVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5hY21lLnRyYWNrZXIuVGVhbU5vZGUipQEKEVVwZGF0ZVRlYW1SZXF1ZXN0EgoKAmlkGAEgASgJEiEKBXBhdGNoGAIgASgLMhIuYWNtZS50cmFja2VyLlRlYW0SFAoMY2xlYXJfZmllbGRzGAMgAygJEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAlCEwoRX2V4cGVjdGVkX3ZlcnNpb24iZwoSVXBkYXRlVGVhbVJlc3BvbnNlEiQKBG5vZGUYASABKAsyFi5hY21lLnRyYWNrZXIuVGVhbU5vZGUSKwoHcmVjZWlwdBgCIAEoCzIaLmFjbWUudHJhY2tlci5Xcml0ZVJlY2VpcHQibAoRRGVsZXRlVGVhbVJlcXVlc3QSCgoCaWQYASABKAkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJBChJEZWxldGVUZWFtUmVzcG9uc2USKwoHcmVjZWlwdBgBIAEoCzIaLmFjbWUudHJhY2tlci5Xcml0ZVJlY2VpcHQimwEKEFF1ZXJ5VGVhbVJlcXVlc3QSKAoFd2hlcmUYASADKAsyGS5hY21lLnRyYWNrZXIuRmllbGRGaWx0ZXISJwoIb3JkZXJfYnkYAiADKAsyFS5hY21lLnRyYWNrZXIuT3JkZXJCeRINCgVsaW1pdBgDIAEoBRINCgVhZnRlchgEIAEoCRIWCg5hZnRlcl9wb3NpdGlvbhgFIAEoAyJPChFRdWVyeVRlYW1SZXNwb25zZRIlCgVub2RlcxgBIAMoCzIWLmFjbWUudHJhY2tlci5UZWFtTm9kZRITCgtuZXh0X2N1cnNvchgCIAEoCSKpAQoHUHJvamVjdBIRCgR0ZWFtGAEgASgJSACIAQESEAoDa2V5GAIgASgJSAGIAQESEQoEbmFtZRgDIAEoCUgCiAEBEhUKCGFyY2hpdmVkGAQgASgISAOIAQESKAoIc2V0dGluZ3MYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVCBwoFX3RlYW1CBgoEX2tleUIHCgVfbmFtZUILCglfYXJjaGl2ZWQisQEKC1Byb2plY3ROb2RlEgoKAmlkGAEgASgJEiUKBmZpZWxkcxgCIAEoCzIVLmFjbWUudHJhY2tlci5Qcm9qZWN0Eg8KB3ZlcnNpb24YAyABKAMSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVgoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSJQoGZmllbGRzGAEgASgLMhUuYWNtZS50cmFja2VyLlByb2plY3QSFwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJIm0KFUNyZWF0ZVByb2plY3RSZXNwb25zZRInCgRub2RlGAEgASgLMhkuYWNtZS50cmFja2VyLlByb2plY3ROb2RlEisKB3JlY2VpcHQYAiABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0IjcKEUdldFByb2plY3RSZXF1ZXN0EgoKAmlkGAEgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAIgASgDIj0KEkdldFByb2plY3RSZXNwb25zZRInCgRub2RlGAEgASgLMhkuYWNtZS50cmFja2VyLlByb2plY3ROb2RlIqsBChRVcGRhdGVQcm9qZWN0UmVxdWVzdBIKCgJpZBgBIAEoCRIkCgVwYXRjaBgCIAEoCzIVLmFjbWUudHJhY2tlci5Qcm9qZWN0EhQKDGNsZWFyX2ZpZWxkcxgDIAMoCRIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJQhMKEV9leHBlY3RlZF92ZXJzaW9uIm0KFVVwZGF0ZVByb2plY3RSZXNwb25zZRInCgRub2RlGAEgASgLMhkuYWNtZS50cmFja2VyLlByb2plY3ROb2RlEisKB3JlY2VpcHQYAiABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0Im8KFERlbGV0ZVByb2plY3RSZXF1ZXN0EgoKAmlkGAEgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YAiABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAlCEwoRX2V4cGVjdGVkX3ZlcnNpb24iRAoVRGVsZXRlUHJvamVjdFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0Ip4BChNRdWVyeVByb2plY3RSZXF1ZXN0EigKBXdoZXJlGAEgAygLMhkuYWNtZS50cmFja2VyLkZpZWxkRmlsdGVyEicKCG9yZGVyX2J5GAIgAygLMhUuYWNtZS50cmFja2VyLk9yZGVyQnkSDQoFbGltaXQYAyABKAUSDQoFYWZ0ZXIYBCABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBSABKAMiVQoUUXVlcnlQcm9qZWN0UmVzcG9uc2USKAoFbm9kZXMYASADKAsyGS5hY21lLnRyYWNrZXIuUHJvamVjdE5vZGUSEwoLbmV4dF9jdXJzb3IYAiABKAkimQMKBFRhc2sSFAoHcHJvamVjdBgBIAEoCUgAiAEBEhMKBm51bWJlchgCIAEoA0gBiAEBEhIKBXRpdGxlGAMgASgJSAKIAQESEQoEYm9keRgEIAEoCUgDiAEBEi0KBnN0YXR1cxgFIAEoDjIYLmFjbWUudHJhY2tlci5UYXNrU3RhdHVzSASIAQESLQoIcHJpb3JpdHkYBiABKA4yFi5hY21lLnRyYWNrZXIuUHJpb3JpdHlIBYgBARInCgNkdWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh0KEGVzdGltYXRlX21pbnV0ZXMYCCABKANIBogBARIOCgZsYWJlbHMYCSADKAkSFwoGcG9pbnRzGAogASgBQgIYAUgHiAEBQgoKCF9wcm9qZWN0QgkKB19udW1iZXJCCAoGX3RpdGxlQgcKBV9ib2R5QgkKB19zdGF0dXNCCwoJX3ByaW9yaXR5QhMKEV9lc3RpbWF0ZV9taW51dGVzQgkKB19wb2ludHNKBAgLEA1SCHNldmVyaXR5IqsBCghUYXNrTm9kZRIKCgJpZBgBIAEoCRIiCgZmaWVsZHMYAiABKAsyEi5hY21lLnRyYWNrZXIuVGFzaxIPCgd2ZXJzaW9uGAMgASgDEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlAKEUNyZWF0ZVRhc2tSZXF1ZXN0EiIKBmZpZWxkcxgBIAEoCzISLmFjbWUudHJhY2tlci5UYXNrEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSJnChJDcmVhdGVUYXNrUmVzcG9uc2USJAoEbm9kZRgBIAEoCzIWLmFjbWUudHJhY2tlci5UYXNrTm9kZRIrCgdyZWNlaXB0GAIgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCI0Cg5HZXRUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9wb3NpdGlvbhgCIAEoAyI3Cg9HZXRUYXNrUmVzcG9uc2USJAoEbm9kZRgBIAEoCzIWLmFjbWUudHJhY2tlci5UYXNrTm9kZSKlAQoRVXBkYXRlVGFza1JlcXVlc3QSCgoCaWQYASABKAkSIQoFcGF0Y2gYAiABKAsyEi5hY21lLnRyYWNrZXIuVGFzaxIUCgxjbGVhcl9maWVsZHMYAyADKAkSHQoQZXhwZWN0ZWRfdmVyc2lvbhgEIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCUITChFfZXhwZWN0ZWRfdmVyc2lvbiJnChJVcGRhdGVUYXNrUmVzcG9uc2USJAoEbm9kZRgBIAEoCzIWLmFjbWUudHJhY2tlci5UYXNrTm9kZRIrCgdyZWNlaXB0GAIgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCJsChFEZWxldGVUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRIdChBleHBlY3RlZF92ZXJzaW9uGAIgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJQhMKEV9leHBlY3RlZF92ZXJzaW9uIkEKEkRlbGV0ZVRhc2tSZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCKbAQoQUXVlcnlUYXNrUmVxdWVzdBIoCgV3aGVyZRgBIAMoCzIZLmFjbWUudHJhY2tlci5GaWVsZEZpbHRlchInCghvcmRlcl9ieRgCIAMoCzIVLmFjbWUudHJhY2tlci5PcmRlckJ5Eg0KBWxpbWl0GAMgASgFEg0KBWFmdGVyGAQgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAUgASgDIk8KEVF1ZXJ5VGFza1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuYWNtZS50cmFja2VyLlRhc2tOb2RlEhMKC25leHRfY3Vyc29yGAIgASgJItEBCgdDb21tZW50EhEKBHRhc2sYASABKAlIAIgBARITCgZhdXRob3IYAiABKAlIAYgBARIRCgRib2R5GAMgASgJSAKIAQESLQoJcG9zdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgllZGl0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG1lbnRpb25zGAYgAygJQgcKBV90YXNrQgkKB19hdXRob3JCBwoFX2JvZHkisQEKC0NvbW1lbnROb2RlEgoKAmlkGAEgASgJEiUKBmZpZWxkcxgCIAEoCzIVLmFjbWUudHJhY2tlci5Db21tZW50Eg8KB3ZlcnNpb24YAyABKAMSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVgoUQ3JlYXRlQ29tbWVudFJlcXVlc3QSJQoGZmllbGRzGAEgASgLMhUuYWNtZS50cmFja2VyLkNvbW1lbnQSFwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJIm0KFUNyZWF0ZUNvbW1lbnRSZXNwb25zZRInCgRub2RlGAEgASgLMhkuYWNtZS50cmFja2VyLkNvbW1lbnROb2RlEisKB3JlY2VpcHQYAiABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0IjcKEUdldENvbW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAIgASgDIj0KEkdldENvbW1lbnRSZXNwb25zZRInCgRub2RlGAEgASgLMhkuYWNtZS50cmFja2VyLkNvbW1lbnROb2RlIqsBChRVcGRhdGVDb21tZW50UmVxdWVzdBIKCgJpZBgBIAEoCRIkCgVwYXRjaBgCIAEoCzIVLmFjbWUudHJhY2tlci5Db21tZW50EhQKDGNsZWFyX2ZpZWxkcxgDIAMoCRIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgDSACIAQESFwoPaWRlbXBvdGVuY3lfa2V5GAUgASgJQhMKEV9leHBlY3RlZF92ZXJzaW9uIm0KFVVwZGF0ZUNvbW1lbnRSZXNwb25zZRInCgRub2RlGAEgASgLMhkuYWNtZS50cmFja2VyLkNvbW1lbnROb2RlEisKB3JlY2VpcHQYAiABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0Im8KFERlbGV0ZUNvbW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJEh0KEGV4cGVjdGVkX3ZlcnNpb24YAiABKANIAIgBARIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAlCEwoRX2V4cGVjdGVkX3ZlcnNpb24iRAoVRGVsZXRlQ29tbWVudFJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0Ip4BChNRdWVyeUNvbW1lbnRSZXF1ZXN0EigKBXdoZXJlGAEgAygLMhkuYWNtZS50cmFja2VyLkZpZWxkRmlsdGVyEicKCG9yZGVyX2J5GAIgAygLMhUuYWNtZS50cmFja2VyLk9yZGVyQnkSDQoFbGltaXQYAyABKAUSDQoFYWZ0ZXIYBCABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBSABKAMiVQoUUXVlcnlDb21tZW50UmVzcG9uc2USKAoFbm9kZXMYASADKAsyGS5hY21lLnRyYWNrZXIuQ29tbWVudE5vZGUSEwoLbmV4dF9jdXJzb3IYAiABKAkiaQoITWVtYmVyT2YSKQoEcm9sZRgBIAEoDjIWLmFjbWUudHJhY2tlci5UZWFtUm9sZUgAiAEBEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVfcm9sZSKFAQoMTWVtYmVyT2ZFZGdlEg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSJQoFcHJvcHMYAyABKAsyFi5hY21lLnRyYWNrZXIuTWVtYmVyT2YSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidQoTTGlua01lbWJlck9mUmVxdWVzdBIPCgdmcm9tX2lkGAEgASgJEg0KBXRvX2lkGAIgASgJEiUKBXByb3BzGAMgASgLMhYuYWNtZS50cmFja2VyLk1lbWJlck9mEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJtChRMaW5rTWVtYmVyT2ZSZXNwb25zZRIoCgRlZGdlGAEgASgLMhouYWNtZS50cmFja2VyLk1lbWJlck9mRWRnZRIrCgdyZWNlaXB0GAIgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCJQChVVbmxpbmtNZW1iZXJPZlJlcXVlc3QSDwoHZnJvbV9pZBgBIAEoCRINCgV0b19pZBgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiRQoWVW5saW5rTWVtYmVyT2ZSZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCJcChNMaXN0TWVtYmVyT2ZSZXF1ZXN0Eg8KB2Zyb21faWQYASABKAkSDQoFbGltaXQYAiABKAUSDQoFYWZ0ZXIYAyABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBCABKAMiYQoaTGlzdEludmVyc2VNZW1iZXJPZlJlcXVlc3QSDQoFdG9faWQYASABKAkSDQoFbGltaXQYAiABKAUSDQoFYWZ0ZXIYAyABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBCABKAMiZQoUTGlzdE1lbWJlck9mUmVzcG9uc2USKQoFZWRnZXMYASADKAsyGi5hY21lLnRyYWNrZXIuTWVtYmVyT2ZFZGdlEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgDIlsKCkFzc2lnbmVkVG8SLwoLYXNzaWduZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKBXNoYXJlGAIgASgDSACIAQFCCAoGX3NoYXJlIokBCg5Bc3NpZ25lZFRvRWRnZRIPCgdmcm9tX2lkGAEgASgJEg0KBXRvX2lkGAIgASgJEicKBXByb3BzGAMgASgLMhguYWNtZS50cmFja2VyLkFzc2lnbmVkVG8SLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAieQoVTGlua0Fzc2lnbmVkVG9SZXF1ZXN0Eg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSJwoFcHJvcHMYAyABKAsyGC5hY21lLnRyYWNrZXIuQXNzaWduZWRUbxIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkicQoWTGlua0Fzc2lnbmVkVG9SZXNwb25zZRIqCgRlZGdlGAEgASgLMhwuYWNtZS50cmFja2VyLkFzc2lnbmVkVG9FZGdlEisKB3JlY2VpcHQYAiABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0IlIKF1VubGlua0Fzc2lnbmVkVG9SZXF1ZXN0Eg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIkcKGFVubGlua0Fzc2lnbmVkVG9SZXNwb25zZRIrCgdyZWNlaXB0GAEgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCJeChVMaXN0QXNzaWduZWRUb1JlcXVlc3QSDwoHZnJvbV9pZBgBIAEoCRINCgVsaW1pdBgCIAEoBRINCgVhZnRlchgDIAEoCRIWCg5hZnRlcl9wb3NpdGlvbhgEIAEoAyJjChxMaXN0SW52ZXJzZUFzc2lnbmVkVG9SZXF1ZXN0Eg0KBXRvX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEg0KBWFmdGVyGAMgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAQgASgDImkKFkxpc3RBc3NpZ25lZFRvUmVzcG9uc2USKwoFZWRnZXMYASADKAsyHC5hY21lLnRyYWNrZXIuQXNzaWduZWRUb0VkZ2USEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAMiCwoJU3VidGFza09mIocBCg1TdWJ0YXNrT2ZFZGdlEg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSJgoFcHJvcHMYAyABKAsyFy5hY21lLnRyYWNrZXIuU3VidGFza09mEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIncKFExpbmtTdWJ0YXNrT2ZSZXF1ZXN0Eg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSJgoFcHJvcHMYAyABKAsyFy5hY21lLnRyYWNrZXIuU3VidGFza09mEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJvChVMaW5rU3VidGFza09mUmVzcG9uc2USKQoEZWRnZRgBIAEoCzIbLmFjbWUudHJhY2tlci5TdWJ0YXNrT2ZFZGdlEisKB3JlY2VpcHQYAiABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0IlEKFlVubGlua1N1YnRhc2tPZlJlcXVlc3QSDwoHZnJvbV9pZBgBIAEoCRINCgV0b19pZBgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiRgoXVW5saW5rU3VidGFza09mUmVzcG9uc2USKwoHcmVjZWlwdBgBIAEoCzIaLmFjbWUudHJhY2tlci5Xcml0ZVJlY2VpcHQiXQoUTGlzdFN1YnRhc2tPZlJlcXVlc3QSDwoHZnJvbV9pZBgBIAEoCRINCgVsaW1pdBgCIAEoBRINCgVhZnRlchgDIAEoCRIWCg5hZnRlcl9wb3NpdGlvbhgEIAEoAyJiChtMaXN0SW52ZXJzZVN1YnRhc2tPZlJlcXVlc3QSDQoFdG9faWQYASABKAkSDQoFbGltaXQYAiABKAUSDQoFYWZ0ZXIYAyABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBCABKAMiZwoVTGlzdFN1YnRhc2tPZlJlc3BvbnNlEioKBWVkZ2VzGAEgAygLMhsuYWNtZS50cmFja2VyLlN1YnRhc2tPZkVkZ2USEwoLbmV4dF9jdXJzb3IYAiABKAkSDQoFdG90YWwYAyABKAMiJwoJQmxvY2tlZEJ5EhEKBG5vdGUYASABKAlIAIgBAUIHCgVfbm90ZSKHAQoNQmxvY2tlZEJ5RWRnZRIPCgdmcm9tX2lkGAEgASgJEg0KBXRvX2lkGAIgASgJEiYKBXByb3BzGAMgASgLMhcuYWNtZS50cmFja2VyLkJsb2NrZWRCeRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ3ChRMaW5rQmxvY2tlZEJ5UmVxdWVzdBIPCgdmcm9tX2lkGAEgASgJEg0KBXRvX2lkGAIgASgJEiYKBXByb3BzGAMgASgLMhcuYWNtZS50cmFja2VyLkJsb2NrZWRCeRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkibwoVTGlua0Jsb2NrZWRCeVJlc3BvbnNlEikKBGVkZ2UYASABKAsyGy5hY21lLnRyYWNrZXIuQmxvY2tlZEJ5RWRnZRIrCgdyZWNlaXB0GAIgASgLMhouYWNtZS50cmFja2VyLldyaXRlUmVjZWlwdCJRChZVbmxpbmtCbG9ja2VkQnlSZXF1ZXN0Eg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIkYKF1VubGlua0Jsb2NrZWRCeVJlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0Il0KFExpc3RCbG9ja2VkQnlSZXF1ZXN0Eg8KB2Zyb21faWQYASABKAkSDQoFbGltaXQYAiABKAUSDQoFYWZ0ZXIYAyABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBCABKAMiYgobTGlzdEludmVyc2VCbG9ja2VkQnlSZXF1ZXN0Eg0KBXRvX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEg0KBWFmdGVyGAMgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAQgASgDImcKFUxpc3RCbG9ja2VkQnlSZXNwb25zZRIqCgVlZGdlcxgBIAMoCzIbLmFjbWUudHJhY2tlci5CbG9ja2VkQnlFZGdlEhMKC25leHRfY3Vyc29yGAIgASgJEg0KBXRvdGFsGAMgASgDIgkKB1dhdGNoZXMigwEKC1dhdGNoZXNFZGdlEg8KB2Zyb21faWQYASABKAkSDQoFdG9faWQYAiABKAkSJAoFcHJvcHMYAyABKAsyFS5hY21lLnRyYWNrZXIuV2F0Y2hlcxIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJzChJMaW5rV2F0Y2hlc1JlcXVlc3QSDwoHZnJvbV9pZBgBIAEoCRINCgV0b19pZBgCIAEoCRIkCgVwcm9wcxgDIAEoCzIVLmFjbWUudHJhY2tlci5XYXRjaGVzEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJrChNMaW5rV2F0Y2hlc1Jlc3BvbnNlEicKBGVkZ2UYASABKAsyGS5hY21lLnRyYWNrZXIuV2F0Y2hlc0VkZ2USKwoHcmVjZWlwdBgCIAEoCzIaLmFjbWUudHJhY2tlci5Xcml0ZVJlY2VpcHQiTwoUVW5saW5rV2F0Y2hlc1JlcXVlc3QSDwoHZnJvbV9pZBgBIAEoCRINCgV0b19pZBgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiRAoVVW5saW5rV2F0Y2hlc1Jlc3BvbnNlEisKB3JlY2VpcHQYASABKAsyGi5hY21lLnRyYWNrZXIuV3JpdGVSZWNlaXB0IlsKEkxpc3RXYXRjaGVzUmVxdWVzdBIPCgdmcm9tX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFEg0KBWFmdGVyGAMgASgJEhYKDmFmdGVyX3Bvc2l0aW9uGAQgASgDImAKGUxpc3RJbnZlcnNlV2F0Y2hlc1JlcXVlc3QSDQoFdG9faWQYASABKAkSDQoFbGltaXQYAiABKAUSDQoFYWZ0ZXIYAyABKAkSFgoOYWZ0ZXJfcG9zaXRpb24YBCABKAMiYwoTTGlzdFdhdGNoZXNSZXNwb25zZRIoCgVlZGdlcxgBIAMoCzIZLmFjbWUudHJhY2tlci5XYXRjaGVzRWRnZRITCgtuZXh0X2N1cnNvchgCIAEoCRINCgV0b3RhbBgDIAEoAypzCghQcmlvcml0eRIYChRQUklPUklUWV9VTlNQRUNJRklFRBAAEhAKDFBSSU9SSVRZX0xPVxABEhMKD1BSSU9SSVRZX01FRElVTRACEhEKDVBSSU9SSVRZX0hJR0gQAxITCg9QUklPUklUWV9VUkdFTlQQBCqmAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhQKEFRBU0tfU1RBVFVTX1RPRE8QARIbChdUQVNLX1NUQVRVU19JTl9QUk9HUkVTUxACEhkKFVRBU0tfU1RBVFVTX0lOX1JFVklFVxADEhQKEFRBU0tfU1RBVFVTX0RPTkUQBBIXChNUQVNLX1NUQVRVU19XT05UX0RPEAUqagoIVGVhbVJvbGUSGQoVVEVBTV9ST0xFX1VOU1BFQ0lGSUVEEAASFAoQVEVBTV9ST0xFX01FTUJFUhABEhgKFFRFQU1fUk9MRV9NQUlOVEFJTkVSEAISEwoPVEVBTV9ST0xFX09XTkVSEAMq0wEKCEZpbHRlck9wEhkKFUZJTFRFUl9PUF9VTlNQRUNJRklFRBAAEhAKDEZJTFRFUl9PUF9FURABEhAKDEZJTFRFUl9PUF9ORRACEhAKDEZJTFRFUl9PUF9MVBADEhEKDUZJTFRFUl9PUF9MVEUQBBIQCgxGSUxURVJfT1BfR1QQBRIRCg1GSUxURVJfT1BfR1RFEAYSEAoMRklMVEVSX09QX0lOEAcSFgoSRklMVEVSX09QX0NPTlRBSU5TEAgSFAoQRklMVEVSX09QX1BSRUZJWBAJMoIDCgtVc2VyU2VydmljZRJLCgZDcmVhdGUSHy5hY21lLnRyYWNrZXIuQ3JlYXRlVXNlclJlcXVlc3QaIC5hY21lLnRyYWNrZXIuQ3JlYXRlVXNlclJlc3BvbnNlEkIKA0dldBIcLmFjbWUudHJhY2tlci5HZXRVc2VyUmVxdWVzdBodLmFjbWUudHJhY2tlci5HZXRVc2VyUmVzcG9uc2USSwoGVXBkYXRlEh8uYWNtZS50cmFja2VyLlVwZGF0ZVVzZXJSZXF1ZXN0GiAuYWNtZS50cmFja2VyLlVwZGF0ZVVzZXJSZXNwb25zZRJLCgZEZWxldGUSHy5hY21lLnRyYWNrZXIuRGVsZXRlVXNlclJlcXVlc3QaIC5hY21lLnRyYWNrZXIuRGVsZXRlVXNlclJlc3BvbnNlEkgKBVF1ZXJ5Eh4uYWNtZS50cmFja2VyLlF1ZXJ5VXNlclJlcXVlc3QaHy5hY21lLnRyYWNrZXIuUXVlcnlVc2VyUmVzcG9uc2UyggMKC1RlYW1TZXJ2aWNlEksKBkNyZWF0ZRIfLmFjbWUudHJhY2tlci5DcmVhdGVUZWFtUmVxdWVzdBogLmFjbWUudHJhY2tlci5DcmVhdGVUZWFtUmVzcG9uc2USQgoDR2V0EhwuYWNtZS50cmFja2VyLkdldFRlYW1SZXF1ZXN0Gh0uYWNtZS50cmFja2VyLkdldFRlYW1SZXNwb25zZRJLCgZVcGRhdGUSHy5hY21lLnRyYWNrZXIuVXBkYXRlVGVhbVJlcXVlc3QaIC5hY21lLnRyYWNrZXIuVXBkYXRlVGVhbVJlc3BvbnNlEksKBkRlbGV0ZRIfLmFjbWUudHJhY2tlci5EZWxldGVUZWFtUmVxdWVzdBogLmFjbWUudHJhY2tlci5EZWxldGVUZWFtUmVzcG9uc2USSAoFUXVlcnkSHi5hY21lLnRyYWNrZXIuUXVlcnlUZWFtUmVxdWVzdBofLmFjbWUudHJhY2tlci5RdWVyeVRlYW1SZXNwb25zZTKjAwoOUHJvamVjdFNlcnZpY2USUQoGQ3JlYXRlEiIuYWNtZS50cmFja2VyLkNyZWF0ZVByb2plY3RSZXF1ZXN0GiMuYWNtZS50cmFja2VyLkNyZWF0ZVByb2plY3RSZXNwb25zZRJICgNHZXQSHy5hY21lLnRyYWNrZXIuR2V0UHJvamVjdFJlcXVlc3QaIC5hY21lLnRyYWNrZXIuR2V0UHJvamVjdFJlc3BvbnNlElEKBlVwZGF0ZRIiLmFjbWUudHJhY2tlci5VcGRhdGVQcm9qZWN0UmVxdWVzdBojLmFjbWUudHJhY2tlci5VcGRhdGVQcm9qZWN0UmVzcG9uc2USUQoGRGVsZXRlEiIuYWNtZS50cmFja2VyLkRlbGV0ZVByb2plY3RSZXF1ZXN0GiMuYWNtZS50cmFja2VyLkRlbGV0ZVByb2plY3RSZXNwb25zZRJOCgVRdWVyeRIhLmFjbWUudHJhY2tlci5RdWVyeVByb2plY3RSZXF1ZXN0GiIuYWNtZS50cmFja2VyLlF1ZXJ5UHJvamVjdFJlc3BvbnNlMoIDCgtUYXNrU2VydmljZRJLCgZDcmVhdGUSHy5hY21lLnRyYWNrZXIuQ3JlYXRlVGFza1JlcXVlc3QaIC5hY21lLnRyYWNrZXIuQ3JlYXRlVGFza1Jlc3BvbnNlEkIKA0dldBIcLmFjbWUudHJhY2tlci5HZXRUYXNrUmVxdWVzdBodLmFjbWUudHJhY2tlci5HZXRUYXNrUmVzcG9uc2USSwoGVXBkYXRlEh8uYWNtZS50cmFja2VyLlVwZGF0ZVRhc2tSZXF1ZXN0GiAuYWNtZS50cmFja2VyLlVwZGF0ZVRhc2tSZXNwb25zZRJLCgZEZWxldGUSHy5hY21lLnRyYWNrZXIuRGVsZXRlVGFza1JlcXVlc3QaIC5hY21lLnRyYWNrZXIuRGVsZXRlVGFza1Jlc3BvbnNlEkgKBVF1ZXJ5Eh4uYWNtZS50cmFja2VyLlF1ZXJ5VGFza1JlcXVlc3QaHy5hY21lLnRyYWNrZXIuUXVlcnlUYXNrUmVzcG9uc2UyowMKDkNvbW1lbnRTZXJ2aWNlElEKBkNyZWF0ZRIiLmFjbWUudHJhY2tlci5DcmVhdGVDb21tZW50UmVxdWVzdBojLmFjbWUudHJhY2tlci5DcmVhdGVDb21tZW50UmVzcG9uc2USSAoDR2V0Eh8uYWNtZS50cmFja2VyLkdldENvbW1lbnRSZXF1ZXN0GiAuYWNtZS50cmFja2VyLkdldENvbW1lbnRSZXNwb25zZRJRCgZVcGRhdGUSIi5hY21lLnRyYWNrZXIuVXBkYXRlQ29tbWVudFJlcXVlc3QaIy5hY21lLnRyYWNrZXIuVXBkYXRlQ29tbWVudFJlc3BvbnNlElEKBkRlbGV0ZRIiLmFjbWUudHJhY2tlci5EZWxldGVDb21tZW50UmVxdWVzdBojLmFjbWUudHJhY2tlci5EZWxldGVDb21tZW50UmVzcG9uc2USTgoFUXVlcnkSIS5hY21lLnRyYWNrZXIuUXVlcnlDb21tZW50UmVxdWVzdBoiLmFjbWUudHJhY2tlci5RdWVyeUNvbW1lbnRSZXNwb25zZTLhAgoPTWVtYmVyT2ZTZXJ2aWNlEk0KBExpbmsSIS5hY21lLnRyYWNrZXIuTGlua01lbWJlck9mUmVxdWVzdBoiLmFjbWUudHJhY2tlci5MaW5rTWVtYmVyT2ZSZXNwb25zZRJTCgZVbmxpbmsSIy5hY21lLnRyYWNrZXIuVW5saW5rTWVtYmVyT2ZSZXF1ZXN0GiQuYWNtZS50cmFja2VyLlVubGlua01lbWJlck9mUmVzcG9uc2USTQoETGlzdBIhLmFjbWUudHJhY2tlci5MaXN0TWVtYmVyT2ZSZXF1ZXN0GiIuYWNtZS50cmFja2VyLkxpc3RNZW1iZXJPZlJlc3BvbnNlElsKC0xpc3RJbnZlcnNlEiguYWNtZS50cmFja2VyLkxpc3RJbnZlcnNlTWVtYmVyT2ZSZXF1ZXN0GiIuYWNtZS50cmFja2VyLkxpc3RNZW1iZXJPZlJlc3BvbnNlMvMCChFBc3NpZ25lZFRvU2VydmljZRJRCgRMaW5rEiMuYWNtZS50cmFja2VyLkxpbmtBc3NpZ25lZFRvUmVxdWVzdBokLmFjbWUudHJhY2tlci5MaW5rQXNzaWduZWRUb1Jlc3BvbnNlElcKBlVubGluaxIlLmFjbWUudHJhY2tlci5VbmxpbmtBc3NpZ25lZFRvUmVxdWVzdBomLmFjbWUudHJhY2tlci5VbmxpbmtBc3NpZ25lZFRvUmVzcG9uc2USUQoETGlzdBIjLmFjbWUudHJhY2tlci5MaXN0QXNzaWduZWRUb1JlcXVlc3QaJC5hY21lLnRyYWNrZXIuTGlzdEFzc2lnbmVkVG9SZXNwb25zZRJfCgtMaXN0SW52ZXJzZRIqLmFjbWUudHJhY2tlci5MaXN0SW52ZXJzZUFzc2lnbmVkVG9SZXF1ZXN0GiQuYWNtZS50cmFja2VyLkxpc3RBc3NpZ25lZFRvUmVzcG9uc2Uy6gIKEFN1YnRhc2tPZlNlcnZpY2USTwoETGluaxIiLmFjbWUudHJhY2tlci5MaW5rU3VidGFza09mUmVxdWVzdBojLmFjbWUudHJhY2tlci5MaW5rU3VidGFza09mUmVzcG9uc2USVQoGVW5saW5rEiQuYWNtZS50cmFja2VyLlVubGlua1N1YnRhc2tPZlJlcXVlc3QaJS5hY21lLnRyYWNrZXIuVW5saW5rU3VidGFza09mUmVzcG9uc2USTwoETGlzdBIiLmFjbWUudHJhY2tlci5MaXN0U3VidGFza09mUmVxdWVzdBojLmFjbWUudHJhY2tlci5MaXN0U3VidGFza09mUmVzcG9uc2USXQoLTGlzdEludmVyc2USKS5hY21lLnRyYWNrZXIuTGlzdEludmVyc2VTdWJ0YXNrT2ZSZXF1ZXN0GiMuYWNtZS50cmFja2VyLkxpc3RTdWJ0YXNrT2ZSZXNwb25zZTLqAgoQQmxvY2tlZEJ5U2VydmljZRJPCgRMaW5rEiIuYWNtZS50cmFja2VyLkxpbmtCbG9ja2VkQnlSZXF1ZXN0GiMuYWNtZS50cmFja2VyLkxpbmtCbG9ja2VkQnlSZXNwb25zZRJVCgZVbmxpbmsSJC5hY21lLnRyYWNrZXIuVW5saW5rQmxvY2tlZEJ5UmVxdWVzdBolLmFjbWUudHJhY2tlci5VbmxpbmtCbG9ja2VkQnlSZXNwb25zZRJPCgRMaXN0EiIuYWNtZS50cmFja2VyLkxpc3RCbG9ja2VkQnlSZXF1ZXN0GiMuYWNtZS50cmFja2VyLkxpc3RCbG9ja2VkQnlSZXNwb25zZRJdCgtMaXN0SW52ZXJzZRIpLmFjbWUudHJhY2tlci5MaXN0SW52ZXJzZUJsb2NrZWRCeVJlcXVlc3QaIy5hY21lLnRyYWNrZXIuTGlzdEJsb2NrZWRCeVJlc3BvbnNlMtgCCg5XYXRjaGVzU2VydmljZRJLCgRMaW5rEiAuYWNtZS50cmFja2VyLkxpbmtXYXRjaGVzUmVxdWVzdBohLmFjbWUudHJhY2tlci5MaW5rV2F0Y2hlc1Jlc3BvbnNlElEKBlVubGluaxIiLmFjbWUudHJhY2tlci5VbmxpbmtXYXRjaGVzUmVxdWVzdBojLmFjbWUudHJhY2tlci5VbmxpbmtXYXRjaGVzUmVzcG9uc2USSwoETGlzdBIgLmFjbWUudHJhY2tlci5MaXN0V2F0Y2hlc1JlcXVlc3QaIS5hY21lLnRyYWNrZXIuTGlzdFdhdGNoZXNSZXNwb25zZRJZCgtMaXN0SW52ZXJzZRInLmFjbWUudHJhY2tlci5MaXN0SW52ZXJzZVdhdGNoZXNSZXF1ZXN0GiEuYWNtZS50cmFja2VyLkxpc3RXYXRjaGVzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
-/**
- * Describes the message acme.tracker.WriteReceipt.
- * Use `create(WriteReceiptSchema)` to create a new message.
- */
 export const WriteReceiptSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 0);
 
-/**
- * Describes the message acme.tracker.FilterValue.
- * Use `create(FilterValueSchema)` to create a new message.
- */
 export const FilterValueSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 1);
 
-/**
- * Describes the message acme.tracker.FieldFilter.
- * Use `create(FieldFilterSchema)` to create a new message.
- */
 export const FieldFilterSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 2);
 
-/**
- * Describes the message acme.tracker.OrderBy.
- * Use `create(OrderBySchema)` to create a new message.
- */
 export const OrderBySchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 3);
 
-/**
- * Describes the message acme.tracker.User.
- * Use `create(UserSchema)` to create a new message.
- */
 export const UserSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 4);
 
-/**
- * Describes the message acme.tracker.UserNode.
- * Use `create(UserNodeSchema)` to create a new message.
- */
 export const UserNodeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 5);
 
-/**
- * Describes the message acme.tracker.CreateUserRequest.
- * Use `create(CreateUserRequestSchema)` to create a new message.
- */
 export const CreateUserRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 6);
 
-/**
- * Describes the message acme.tracker.CreateUserResponse.
- * Use `create(CreateUserResponseSchema)` to create a new message.
- */
 export const CreateUserResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 7);
 
-/**
- * Describes the message acme.tracker.GetUserRequest.
- * Use `create(GetUserRequestSchema)` to create a new message.
- */
 export const GetUserRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 8);
 
-/**
- * Describes the message acme.tracker.GetUserResponse.
- * Use `create(GetUserResponseSchema)` to create a new message.
- */
 export const GetUserResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 9);
 
-/**
- * Describes the message acme.tracker.UpdateUserRequest.
- * Use `create(UpdateUserRequestSchema)` to create a new message.
- */
 export const UpdateUserRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 10);
 
-/**
- * Describes the message acme.tracker.UpdateUserResponse.
- * Use `create(UpdateUserResponseSchema)` to create a new message.
- */
 export const UpdateUserResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 11);
 
-/**
- * Describes the message acme.tracker.DeleteUserRequest.
- * Use `create(DeleteUserRequestSchema)` to create a new message.
- */
 export const DeleteUserRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 12);
 
-/**
- * Describes the message acme.tracker.DeleteUserResponse.
- * Use `create(DeleteUserResponseSchema)` to create a new message.
- */
 export const DeleteUserResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 13);
 
-/**
- * Describes the message acme.tracker.QueryUserRequest.
- * Use `create(QueryUserRequestSchema)` to create a new message.
- */
 export const QueryUserRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 14);
 
-/**
- * Describes the message acme.tracker.QueryUserResponse.
- * Use `create(QueryUserResponseSchema)` to create a new message.
- */
 export const QueryUserResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 15);
 
-/**
- * Describes the message acme.tracker.Team.
- * Use `create(TeamSchema)` to create a new message.
- */
 export const TeamSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 16);
 
-/**
- * Describes the message acme.tracker.TeamNode.
- * Use `create(TeamNodeSchema)` to create a new message.
- */
 export const TeamNodeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 17);
 
-/**
- * Describes the message acme.tracker.CreateTeamRequest.
- * Use `create(CreateTeamRequestSchema)` to create a new message.
- */
 export const CreateTeamRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 18);
 
-/**
- * Describes the message acme.tracker.CreateTeamResponse.
- * Use `create(CreateTeamResponseSchema)` to create a new message.
- */
 export const CreateTeamResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 19);
 
-/**
- * Describes the message acme.tracker.GetTeamRequest.
- * Use `create(GetTeamRequestSchema)` to create a new message.
- */
 export const GetTeamRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 20);
 
-/**
- * Describes the message acme.tracker.GetTeamResponse.
- * Use `create(GetTeamResponseSchema)` to create a new message.
- */
 export const GetTeamResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 21);
 
-/**
- * Describes the message acme.tracker.UpdateTeamRequest.
- * Use `create(UpdateTeamRequestSchema)` to create a new message.
- */
 export const UpdateTeamRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 22);
 
-/**
- * Describes the message acme.tracker.UpdateTeamResponse.
- * Use `create(UpdateTeamResponseSchema)` to create a new message.
- */
 export const UpdateTeamResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 23);
 
-/**
- * Describes the message acme.tracker.DeleteTeamRequest.
- * Use `create(DeleteTeamRequestSchema)` to create a new message.
- */
 export const DeleteTeamRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 24);
 
-/**
- * Describes the message acme.tracker.DeleteTeamResponse.
- * Use `create(DeleteTeamResponseSchema)` to create a new message.
- */
 export const DeleteTeamResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 25);
 
-/**
- * Describes the message acme.tracker.QueryTeamRequest.
- * Use `create(QueryTeamRequestSchema)` to create a new message.
- */
 export const QueryTeamRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 26);
 
-/**
- * Describes the message acme.tracker.QueryTeamResponse.
- * Use `create(QueryTeamResponseSchema)` to create a new message.
- */
 export const QueryTeamResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 27);
 
-/**
- * Describes the message acme.tracker.Project.
- * Use `create(ProjectSchema)` to create a new message.
- */
 export const ProjectSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 28);
 
-/**
- * Describes the message acme.tracker.ProjectNode.
- * Use `create(ProjectNodeSchema)` to create a new message.
- */
 export const ProjectNodeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 29);
 
-/**
- * Describes the message acme.tracker.CreateProjectRequest.
- * Use `create(CreateProjectRequestSchema)` to create a new message.
- */
 export const CreateProjectRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 30);
 
-/**
- * Describes the message acme.tracker.CreateProjectResponse.
- * Use `create(CreateProjectResponseSchema)` to create a new message.
- */
 export const CreateProjectResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 31);
 
-/**
- * Describes the message acme.tracker.GetProjectRequest.
- * Use `create(GetProjectRequestSchema)` to create a new message.
- */
 export const GetProjectRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 32);
 
-/**
- * Describes the message acme.tracker.GetProjectResponse.
- * Use `create(GetProjectResponseSchema)` to create a new message.
- */
 export const GetProjectResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 33);
 
-/**
- * Describes the message acme.tracker.UpdateProjectRequest.
- * Use `create(UpdateProjectRequestSchema)` to create a new message.
- */
 export const UpdateProjectRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 34);
 
-/**
- * Describes the message acme.tracker.UpdateProjectResponse.
- * Use `create(UpdateProjectResponseSchema)` to create a new message.
- */
 export const UpdateProjectResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 35);
 
-/**
- * Describes the message acme.tracker.DeleteProjectRequest.
- * Use `create(DeleteProjectRequestSchema)` to create a new message.
- */
 export const DeleteProjectRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 36);
 
-/**
- * Describes the message acme.tracker.DeleteProjectResponse.
- * Use `create(DeleteProjectResponseSchema)` to create a new message.
- */
 export const DeleteProjectResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 37);
 
-/**
- * Describes the message acme.tracker.QueryProjectRequest.
- * Use `create(QueryProjectRequestSchema)` to create a new message.
- */
 export const QueryProjectRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 38);
 
-/**
- * Describes the message acme.tracker.QueryProjectResponse.
- * Use `create(QueryProjectResponseSchema)` to create a new message.
- */
 export const QueryProjectResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 39);
 
-/**
- * Describes the message acme.tracker.Task.
- * Use `create(TaskSchema)` to create a new message.
- */
 export const TaskSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 40);
 
-/**
- * Describes the message acme.tracker.TaskNode.
- * Use `create(TaskNodeSchema)` to create a new message.
- */
 export const TaskNodeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 41);
 
-/**
- * Describes the message acme.tracker.CreateTaskRequest.
- * Use `create(CreateTaskRequestSchema)` to create a new message.
- */
 export const CreateTaskRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 42);
 
-/**
- * Describes the message acme.tracker.CreateTaskResponse.
- * Use `create(CreateTaskResponseSchema)` to create a new message.
- */
 export const CreateTaskResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 43);
 
-/**
- * Describes the message acme.tracker.GetTaskRequest.
- * Use `create(GetTaskRequestSchema)` to create a new message.
- */
 export const GetTaskRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 44);
 
-/**
- * Describes the message acme.tracker.GetTaskResponse.
- * Use `create(GetTaskResponseSchema)` to create a new message.
- */
 export const GetTaskResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 45);
 
-/**
- * Describes the message acme.tracker.UpdateTaskRequest.
- * Use `create(UpdateTaskRequestSchema)` to create a new message.
- */
 export const UpdateTaskRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 46);
 
-/**
- * Describes the message acme.tracker.UpdateTaskResponse.
- * Use `create(UpdateTaskResponseSchema)` to create a new message.
- */
 export const UpdateTaskResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 47);
 
-/**
- * Describes the message acme.tracker.DeleteTaskRequest.
- * Use `create(DeleteTaskRequestSchema)` to create a new message.
- */
 export const DeleteTaskRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 48);
 
-/**
- * Describes the message acme.tracker.DeleteTaskResponse.
- * Use `create(DeleteTaskResponseSchema)` to create a new message.
- */
 export const DeleteTaskResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 49);
 
-/**
- * Describes the message acme.tracker.QueryTaskRequest.
- * Use `create(QueryTaskRequestSchema)` to create a new message.
- */
 export const QueryTaskRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 50);
 
-/**
- * Describes the message acme.tracker.QueryTaskResponse.
- * Use `create(QueryTaskResponseSchema)` to create a new message.
- */
 export const QueryTaskResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 51);
 
-/**
- * Describes the message acme.tracker.Comment.
- * Use `create(CommentSchema)` to create a new message.
- */
 export const CommentSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 52);
 
-/**
- * Describes the message acme.tracker.CommentNode.
- * Use `create(CommentNodeSchema)` to create a new message.
- */
 export const CommentNodeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 53);
 
-/**
- * Describes the message acme.tracker.CreateCommentRequest.
- * Use `create(CreateCommentRequestSchema)` to create a new message.
- */
 export const CreateCommentRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 54);
 
-/**
- * Describes the message acme.tracker.CreateCommentResponse.
- * Use `create(CreateCommentResponseSchema)` to create a new message.
- */
 export const CreateCommentResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 55);
 
-/**
- * Describes the message acme.tracker.GetCommentRequest.
- * Use `create(GetCommentRequestSchema)` to create a new message.
- */
 export const GetCommentRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 56);
 
-/**
- * Describes the message acme.tracker.GetCommentResponse.
- * Use `create(GetCommentResponseSchema)` to create a new message.
- */
 export const GetCommentResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 57);
 
-/**
- * Describes the message acme.tracker.UpdateCommentRequest.
- * Use `create(UpdateCommentRequestSchema)` to create a new message.
- */
 export const UpdateCommentRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 58);
 
-/**
- * Describes the message acme.tracker.UpdateCommentResponse.
- * Use `create(UpdateCommentResponseSchema)` to create a new message.
- */
 export const UpdateCommentResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 59);
 
-/**
- * Describes the message acme.tracker.DeleteCommentRequest.
- * Use `create(DeleteCommentRequestSchema)` to create a new message.
- */
 export const DeleteCommentRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 60);
 
-/**
- * Describes the message acme.tracker.DeleteCommentResponse.
- * Use `create(DeleteCommentResponseSchema)` to create a new message.
- */
 export const DeleteCommentResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 61);
 
-/**
- * Describes the message acme.tracker.QueryCommentRequest.
- * Use `create(QueryCommentRequestSchema)` to create a new message.
- */
 export const QueryCommentRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 62);
 
-/**
- * Describes the message acme.tracker.QueryCommentResponse.
- * Use `create(QueryCommentResponseSchema)` to create a new message.
- */
 export const QueryCommentResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 63);
 
-/**
- * Describes the message acme.tracker.MemberOf.
- * Use `create(MemberOfSchema)` to create a new message.
- */
 export const MemberOfSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 64);
 
-/**
- * Describes the message acme.tracker.MemberOfEdge.
- * Use `create(MemberOfEdgeSchema)` to create a new message.
- */
 export const MemberOfEdgeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 65);
 
-/**
- * Describes the message acme.tracker.LinkMemberOfRequest.
- * Use `create(LinkMemberOfRequestSchema)` to create a new message.
- */
 export const LinkMemberOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 66);
 
-/**
- * Describes the message acme.tracker.LinkMemberOfResponse.
- * Use `create(LinkMemberOfResponseSchema)` to create a new message.
- */
 export const LinkMemberOfResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 67);
 
-/**
- * Describes the message acme.tracker.UnlinkMemberOfRequest.
- * Use `create(UnlinkMemberOfRequestSchema)` to create a new message.
- */
 export const UnlinkMemberOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 68);
 
-/**
- * Describes the message acme.tracker.UnlinkMemberOfResponse.
- * Use `create(UnlinkMemberOfResponseSchema)` to create a new message.
- */
 export const UnlinkMemberOfResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 69);
 
-/**
- * Describes the message acme.tracker.ListMemberOfRequest.
- * Use `create(ListMemberOfRequestSchema)` to create a new message.
- */
 export const ListMemberOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 70);
 
-/**
- * Describes the message acme.tracker.ListInverseMemberOfRequest.
- * Use `create(ListInverseMemberOfRequestSchema)` to create a new message.
- */
 export const ListInverseMemberOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 71);
 
-/**
- * Describes the message acme.tracker.ListMemberOfResponse.
- * Use `create(ListMemberOfResponseSchema)` to create a new message.
- */
 export const ListMemberOfResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 72);
 
-/**
- * Describes the message acme.tracker.AssignedTo.
- * Use `create(AssignedToSchema)` to create a new message.
- */
 export const AssignedToSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 73);
 
-/**
- * Describes the message acme.tracker.AssignedToEdge.
- * Use `create(AssignedToEdgeSchema)` to create a new message.
- */
 export const AssignedToEdgeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 74);
 
-/**
- * Describes the message acme.tracker.LinkAssignedToRequest.
- * Use `create(LinkAssignedToRequestSchema)` to create a new message.
- */
 export const LinkAssignedToRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 75);
 
-/**
- * Describes the message acme.tracker.LinkAssignedToResponse.
- * Use `create(LinkAssignedToResponseSchema)` to create a new message.
- */
 export const LinkAssignedToResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 76);
 
-/**
- * Describes the message acme.tracker.UnlinkAssignedToRequest.
- * Use `create(UnlinkAssignedToRequestSchema)` to create a new message.
- */
 export const UnlinkAssignedToRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 77);
 
-/**
- * Describes the message acme.tracker.UnlinkAssignedToResponse.
- * Use `create(UnlinkAssignedToResponseSchema)` to create a new message.
- */
 export const UnlinkAssignedToResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 78);
 
-/**
- * Describes the message acme.tracker.ListAssignedToRequest.
- * Use `create(ListAssignedToRequestSchema)` to create a new message.
- */
 export const ListAssignedToRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 79);
 
-/**
- * Describes the message acme.tracker.ListInverseAssignedToRequest.
- * Use `create(ListInverseAssignedToRequestSchema)` to create a new message.
- */
 export const ListInverseAssignedToRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 80);
 
-/**
- * Describes the message acme.tracker.ListAssignedToResponse.
- * Use `create(ListAssignedToResponseSchema)` to create a new message.
- */
 export const ListAssignedToResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 81);
 
-/**
- * Describes the message acme.tracker.SubtaskOf.
- * Use `create(SubtaskOfSchema)` to create a new message.
- */
 export const SubtaskOfSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 82);
 
-/**
- * Describes the message acme.tracker.SubtaskOfEdge.
- * Use `create(SubtaskOfEdgeSchema)` to create a new message.
- */
 export const SubtaskOfEdgeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 83);
 
-/**
- * Describes the message acme.tracker.LinkSubtaskOfRequest.
- * Use `create(LinkSubtaskOfRequestSchema)` to create a new message.
- */
 export const LinkSubtaskOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 84);
 
-/**
- * Describes the message acme.tracker.LinkSubtaskOfResponse.
- * Use `create(LinkSubtaskOfResponseSchema)` to create a new message.
- */
 export const LinkSubtaskOfResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 85);
 
-/**
- * Describes the message acme.tracker.UnlinkSubtaskOfRequest.
- * Use `create(UnlinkSubtaskOfRequestSchema)` to create a new message.
- */
 export const UnlinkSubtaskOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 86);
 
-/**
- * Describes the message acme.tracker.UnlinkSubtaskOfResponse.
- * Use `create(UnlinkSubtaskOfResponseSchema)` to create a new message.
- */
 export const UnlinkSubtaskOfResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 87);
 
-/**
- * Describes the message acme.tracker.ListSubtaskOfRequest.
- * Use `create(ListSubtaskOfRequestSchema)` to create a new message.
- */
 export const ListSubtaskOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 88);
 
-/**
- * Describes the message acme.tracker.ListInverseSubtaskOfRequest.
- * Use `create(ListInverseSubtaskOfRequestSchema)` to create a new message.
- */
 export const ListInverseSubtaskOfRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 89);
 
-/**
- * Describes the message acme.tracker.ListSubtaskOfResponse.
- * Use `create(ListSubtaskOfResponseSchema)` to create a new message.
- */
 export const ListSubtaskOfResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 90);
 
-/**
- * Describes the message acme.tracker.BlockedBy.
- * Use `create(BlockedBySchema)` to create a new message.
- */
 export const BlockedBySchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 91);
 
-/**
- * Describes the message acme.tracker.BlockedByEdge.
- * Use `create(BlockedByEdgeSchema)` to create a new message.
- */
 export const BlockedByEdgeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 92);
 
-/**
- * Describes the message acme.tracker.LinkBlockedByRequest.
- * Use `create(LinkBlockedByRequestSchema)` to create a new message.
- */
 export const LinkBlockedByRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 93);
 
-/**
- * Describes the message acme.tracker.LinkBlockedByResponse.
- * Use `create(LinkBlockedByResponseSchema)` to create a new message.
- */
 export const LinkBlockedByResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 94);
 
-/**
- * Describes the message acme.tracker.UnlinkBlockedByRequest.
- * Use `create(UnlinkBlockedByRequestSchema)` to create a new message.
- */
 export const UnlinkBlockedByRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 95);
 
-/**
- * Describes the message acme.tracker.UnlinkBlockedByResponse.
- * Use `create(UnlinkBlockedByResponseSchema)` to create a new message.
- */
 export const UnlinkBlockedByResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 96);
 
-/**
- * Describes the message acme.tracker.ListBlockedByRequest.
- * Use `create(ListBlockedByRequestSchema)` to create a new message.
- */
 export const ListBlockedByRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 97);
 
-/**
- * Describes the message acme.tracker.ListInverseBlockedByRequest.
- * Use `create(ListInverseBlockedByRequestSchema)` to create a new message.
- */
 export const ListInverseBlockedByRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 98);
 
-/**
- * Describes the message acme.tracker.ListBlockedByResponse.
- * Use `create(ListBlockedByResponseSchema)` to create a new message.
- */
 export const ListBlockedByResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 99);
 
-/**
- * Describes the message acme.tracker.Watches.
- * Use `create(WatchesSchema)` to create a new message.
- */
 export const WatchesSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 100);
 
-/**
- * Describes the message acme.tracker.WatchesEdge.
- * Use `create(WatchesEdgeSchema)` to create a new message.
- */
 export const WatchesEdgeSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 101);
 
-/**
- * Describes the message acme.tracker.LinkWatchesRequest.
- * Use `create(LinkWatchesRequestSchema)` to create a new message.
- */
 export const LinkWatchesRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 102);
 
-/**
- * Describes the message acme.tracker.LinkWatchesResponse.
- * Use `create(LinkWatchesResponseSchema)` to create a new message.
- */
 export const LinkWatchesResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 103);
 
-/**
- * Describes the message acme.tracker.UnlinkWatchesRequest.
- * Use `create(UnlinkWatchesRequestSchema)` to create a new message.
- */
 export const UnlinkWatchesRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 104);
 
-/**
- * Describes the message acme.tracker.UnlinkWatchesResponse.
- * Use `create(UnlinkWatchesResponseSchema)` to create a new message.
- */
 export const UnlinkWatchesResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 105);
 
-/**
- * Describes the message acme.tracker.ListWatchesRequest.
- * Use `create(ListWatchesRequestSchema)` to create a new message.
- */
 export const ListWatchesRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 106);
 
-/**
- * Describes the message acme.tracker.ListInverseWatchesRequest.
- * Use `create(ListInverseWatchesRequestSchema)` to create a new message.
- */
 export const ListInverseWatchesRequestSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 107);
 
-/**
- * Describes the message acme.tracker.ListWatchesResponse.
- * Use `create(ListWatchesResponseSchema)` to create a new message.
- */
 export const ListWatchesResponseSchema = /*@__PURE__*/
   messageDesc(file_acme_tracker_schema, 108);
 
-/**
- * Describes the enum acme.tracker.Priority.
- */
 export const PrioritySchema = /*@__PURE__*/
   enumDesc(file_acme_tracker_schema, 0);
 
-/**
- * How urgent a task is.
- *
- * @generated from enum acme.tracker.Priority
- */
 export const Priority = /*@__PURE__*/
   objEnum(PrioritySchema);
 
-/**
- * Describes the enum acme.tracker.TaskStatus.
- */
 export const TaskStatusSchema = /*@__PURE__*/
   enumDesc(file_acme_tracker_schema, 1);
 
-/**
- * Where a task is in its life.
- *
- * @generated from enum acme.tracker.TaskStatus
- */
 export const TaskStatus = /*@__PURE__*/
   objEnum(TaskStatusSchema);
 
-/**
- * Describes the enum acme.tracker.TeamRole.
- */
 export const TeamRoleSchema = /*@__PURE__*/
   enumDesc(file_acme_tracker_schema, 2);
 
-/**
- * What a member may do in a team.
- *
- * @generated from enum acme.tracker.TeamRole
- */
 export const TeamRole = /*@__PURE__*/
   objEnum(TeamRoleSchema);
 
-/**
- * Describes the enum acme.tracker.FilterOp.
- */
 export const FilterOpSchema = /*@__PURE__*/
   enumDesc(file_acme_tracker_schema, 3);
 
-/**
- * How a FieldFilter compares a field with its values.
- *
- * @generated from enum acme.tracker.FilterOp
- */
 export const FilterOp = /*@__PURE__*/
   objEnum(FilterOpSchema);
 
-/**
- * Reads and writes User nodes.
- *
- * @generated from service acme.tracker.UserService
- */
 export const UserService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 0);
 
-/**
- * Reads and writes Team nodes.
- *
- * @generated from service acme.tracker.TeamService
- */
 export const TeamService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 1);
 
-/**
- * Reads and writes Project nodes.
- *
- * @generated from service acme.tracker.ProjectService
- */
 export const ProjectService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 2);
 
-/**
- * Reads and writes Task nodes.
- *
- * @generated from service acme.tracker.TaskService
- */
 export const TaskService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 3);
 
-/**
- * Reads and writes Comment nodes.
- *
- * @generated from service acme.tracker.CommentService
- */
 export const CommentService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 4);
 
-/**
- * Links and lists MemberOf edges from User to Team.
- *
- * @generated from service acme.tracker.MemberOfService
- */
 export const MemberOfService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 5);
 
-/**
- * Links and lists AssignedTo edges from Task to User.
- *
- * @generated from service acme.tracker.AssignedToService
- */
 export const AssignedToService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 6);
 
-/**
- * Links and lists SubtaskOf edges from Task to Task.
- *
- * @generated from service acme.tracker.SubtaskOfService
- */
 export const SubtaskOfService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 7);
 
-/**
- * Links and lists BlockedBy edges from Task to Task.
- *
- * @generated from service acme.tracker.BlockedByService
- */
 export const BlockedByService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 8);
 
-/**
- * Links and lists Watches edges from User to Task.
- *
- * @generated from service acme.tracker.WatchesService
- */
 export const WatchesService = /*@__PURE__*/
   serviceDesc(file_acme_tracker_schema, 9);
 
