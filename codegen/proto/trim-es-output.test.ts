@@ -109,16 +109,56 @@ describe("trimEsDeclarations", () => {
     );
   });
 
-  it("leaves blocks without the tag and everything outside blocks alone", () => {
+  it("drops the 'Describes …' block of descriptor constants, and keeps one with more text", () => {
     const input = lines(
-      "// @generated from file acme/schema.proto (package acme, syntax proto3)",
-      "/* eslint-disable */",
+      "/**",
+      " * Describes the file acme/schema.proto.",
+      " */",
+      "export declare const file_acme_schema: GenFile;",
       "",
       "/**",
       " * Describes the message acme.Task.",
       " * Use `create(TaskSchema)` to create a new message.",
       " */",
       "export declare const TaskSchema: GenMessage<Task>;",
+      "",
+      "/**",
+      " * Describes the enum acme.Status.",
+      " */",
+      "export declare const StatusSchema: GenEnum<Status>;",
+      "",
+      "/**",
+      " * Describes the message acme.Odd.",
+      " * And says more.",
+      " */",
+      "export declare const OddSchema: GenMessage<Odd>;",
+    );
+    expect(trimEsDeclarations(input)).toBe(
+      lines(
+        "export declare const file_acme_schema: GenFile;",
+        "",
+        "export declare const TaskSchema: GenMessage<Task>;",
+        "",
+        "export declare const StatusSchema: GenEnum<Status>;",
+        "",
+        "/**",
+        " * Describes the message acme.Odd.",
+        " * And says more.",
+        " */",
+        "export declare const OddSchema: GenMessage<Odd>;",
+      ),
+    );
+  });
+
+  it("leaves blocks without the tag and everything outside blocks alone", () => {
+    const input = lines(
+      "// @generated from file acme/schema.proto (package acme, syntax proto3)",
+      "/* eslint-disable */",
+      "",
+      "/**",
+      " * A task, documented by the schema.",
+      " */",
+      'export declare type Task = Message<"acme.Task">;',
       "",
       "/**",
       " * @generated from message acme.Odd",

@@ -7,9 +7,6 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 
-/**
- * Describes the file acme/tracker/schema.proto.
- */
 export declare const file_acme_tracker_schema: GenFile;
 
 /**
@@ -33,10 +30,6 @@ export declare type WriteReceipt = Message<"acme.tracker.WriteReceipt"> & {
   applied: boolean;
 };
 
-/**
- * Describes the message acme.tracker.WriteReceipt.
- * Use `create(WriteReceiptSchema)` to create a new message.
- */
 export declare const WriteReceiptSchema: GenMessage<WriteReceipt>;
 
 /**
@@ -68,10 +61,6 @@ export declare type FilterValue = Message<"acme.tracker.FilterValue"> & {
   } | { case: undefined; value?: undefined };
 };
 
-/**
- * Describes the message acme.tracker.FilterValue.
- * Use `create(FilterValueSchema)` to create a new message.
- */
 export declare const FilterValueSchema: GenMessage<FilterValue>;
 
 /**
@@ -90,10 +79,6 @@ export declare type FieldFilter = Message<"acme.tracker.FieldFilter"> & {
   values: FilterValue[];
 };
 
-/**
- * Describes the message acme.tracker.FieldFilter.
- * Use `create(FieldFilterSchema)` to create a new message.
- */
 export declare const FieldFilterSchema: GenMessage<FieldFilter>;
 
 /**
@@ -107,10 +92,6 @@ export declare type OrderBy = Message<"acme.tracker.OrderBy"> & {
   descending: boolean;
 };
 
-/**
- * Describes the message acme.tracker.OrderBy.
- * Use `create(OrderBySchema)` to create a new message.
- */
 export declare const OrderBySchema: GenMessage<OrderBy>;
 
 /**
@@ -137,10 +118,6 @@ export declare type User = Message<"acme.tracker.User"> & {
   active?: boolean | undefined;
 };
 
-/**
- * Describes the message acme.tracker.User.
- * Use `create(UserSchema)` to create a new message.
- */
 export declare const UserSchema: GenMessage<User>;
 
 /**
@@ -161,25 +138,17 @@ export declare type UserNode = Message<"acme.tracker.UserNode"> & {
   updatedAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UserNode.
- * Use `create(UserNodeSchema)` to create a new message.
- */
 export declare const UserNodeSchema: GenMessage<UserNode>;
 
 export declare type CreateUserRequest = Message<"acme.tracker.CreateUserRequest"> & {
   fields?: User | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.CreateUserRequest.
- * Use `create(CreateUserRequestSchema)` to create a new message.
- */
 export declare const CreateUserRequestSchema: GenMessage<CreateUserRequest>;
 
 export declare type CreateUserResponse = Message<"acme.tracker.CreateUserResponse"> & {
@@ -187,36 +156,24 @@ export declare type CreateUserResponse = Message<"acme.tracker.CreateUserRespons
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.CreateUserResponse.
- * Use `create(CreateUserResponseSchema)` to create a new message.
- */
 export declare const CreateUserResponseSchema: GenMessage<CreateUserResponse>;
 
 export declare type GetUserRequest = Message<"acme.tracker.GetUserRequest"> & {
   id: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.GetUserRequest.
- * Use `create(GetUserRequestSchema)` to create a new message.
- */
 export declare const GetUserRequestSchema: GenMessage<GetUserRequest>;
 
 export declare type GetUserResponse = Message<"acme.tracker.GetUserResponse"> & {
   node?: UserNode | undefined;
 };
 
-/**
- * Describes the message acme.tracker.GetUserResponse.
- * Use `create(GetUserResponseSchema)` to create a new message.
- */
 export declare const GetUserResponseSchema: GenMessage<GetUserResponse>;
 
 export declare type UpdateUserRequest = Message<"acme.tracker.UpdateUserRequest"> & {
@@ -233,21 +190,16 @@ export declare type UpdateUserRequest = Message<"acme.tracker.UpdateUserRequest"
   clearFields: string[];
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UpdateUserRequest.
- * Use `create(UpdateUserRequestSchema)` to create a new message.
- */
 export declare const UpdateUserRequestSchema: GenMessage<UpdateUserRequest>;
 
 export declare type UpdateUserResponse = Message<"acme.tracker.UpdateUserResponse"> & {
@@ -255,41 +207,28 @@ export declare type UpdateUserResponse = Message<"acme.tracker.UpdateUserRespons
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UpdateUserResponse.
- * Use `create(UpdateUserResponseSchema)` to create a new message.
- */
 export declare const UpdateUserResponseSchema: GenMessage<UpdateUserResponse>;
 
 export declare type DeleteUserRequest = Message<"acme.tracker.DeleteUserRequest"> & {
   id: string;
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.DeleteUserRequest.
- * Use `create(DeleteUserRequestSchema)` to create a new message.
- */
 export declare const DeleteUserRequestSchema: GenMessage<DeleteUserRequest>;
 
 export declare type DeleteUserResponse = Message<"acme.tracker.DeleteUserResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.DeleteUserResponse.
- * Use `create(DeleteUserResponseSchema)` to create a new message.
- */
 export declare const DeleteUserResponseSchema: GenMessage<DeleteUserResponse>;
 
 export declare type QueryUserRequest = Message<"acme.tracker.QueryUserRequest"> & {
@@ -310,16 +249,12 @@ export declare type QueryUserRequest = Message<"acme.tracker.QueryUserRequest"> 
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.QueryUserRequest.
- * Use `create(QueryUserRequestSchema)` to create a new message.
- */
 export declare const QueryUserRequestSchema: GenMessage<QueryUserRequest>;
 
 export declare type QueryUserResponse = Message<"acme.tracker.QueryUserResponse"> & {
@@ -331,10 +266,6 @@ export declare type QueryUserResponse = Message<"acme.tracker.QueryUserResponse"
   nextCursor: string;
 };
 
-/**
- * Describes the message acme.tracker.QueryUserResponse.
- * Use `create(QueryUserResponseSchema)` to create a new message.
- */
 export declare const QueryUserResponseSchema: GenMessage<QueryUserResponse>;
 
 /**
@@ -350,10 +281,6 @@ export declare type Team = Message<"acme.tracker.Team"> & {
   description?: string | undefined;
 };
 
-/**
- * Describes the message acme.tracker.Team.
- * Use `create(TeamSchema)` to create a new message.
- */
 export declare const TeamSchema: GenMessage<Team>;
 
 /**
@@ -374,25 +301,17 @@ export declare type TeamNode = Message<"acme.tracker.TeamNode"> & {
   updatedAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.TeamNode.
- * Use `create(TeamNodeSchema)` to create a new message.
- */
 export declare const TeamNodeSchema: GenMessage<TeamNode>;
 
 export declare type CreateTeamRequest = Message<"acme.tracker.CreateTeamRequest"> & {
   fields?: Team | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.CreateTeamRequest.
- * Use `create(CreateTeamRequestSchema)` to create a new message.
- */
 export declare const CreateTeamRequestSchema: GenMessage<CreateTeamRequest>;
 
 export declare type CreateTeamResponse = Message<"acme.tracker.CreateTeamResponse"> & {
@@ -400,36 +319,24 @@ export declare type CreateTeamResponse = Message<"acme.tracker.CreateTeamRespons
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.CreateTeamResponse.
- * Use `create(CreateTeamResponseSchema)` to create a new message.
- */
 export declare const CreateTeamResponseSchema: GenMessage<CreateTeamResponse>;
 
 export declare type GetTeamRequest = Message<"acme.tracker.GetTeamRequest"> & {
   id: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.GetTeamRequest.
- * Use `create(GetTeamRequestSchema)` to create a new message.
- */
 export declare const GetTeamRequestSchema: GenMessage<GetTeamRequest>;
 
 export declare type GetTeamResponse = Message<"acme.tracker.GetTeamResponse"> & {
   node?: TeamNode | undefined;
 };
 
-/**
- * Describes the message acme.tracker.GetTeamResponse.
- * Use `create(GetTeamResponseSchema)` to create a new message.
- */
 export declare const GetTeamResponseSchema: GenMessage<GetTeamResponse>;
 
 export declare type UpdateTeamRequest = Message<"acme.tracker.UpdateTeamRequest"> & {
@@ -446,21 +353,16 @@ export declare type UpdateTeamRequest = Message<"acme.tracker.UpdateTeamRequest"
   clearFields: string[];
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UpdateTeamRequest.
- * Use `create(UpdateTeamRequestSchema)` to create a new message.
- */
 export declare const UpdateTeamRequestSchema: GenMessage<UpdateTeamRequest>;
 
 export declare type UpdateTeamResponse = Message<"acme.tracker.UpdateTeamResponse"> & {
@@ -468,41 +370,28 @@ export declare type UpdateTeamResponse = Message<"acme.tracker.UpdateTeamRespons
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UpdateTeamResponse.
- * Use `create(UpdateTeamResponseSchema)` to create a new message.
- */
 export declare const UpdateTeamResponseSchema: GenMessage<UpdateTeamResponse>;
 
 export declare type DeleteTeamRequest = Message<"acme.tracker.DeleteTeamRequest"> & {
   id: string;
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.DeleteTeamRequest.
- * Use `create(DeleteTeamRequestSchema)` to create a new message.
- */
 export declare const DeleteTeamRequestSchema: GenMessage<DeleteTeamRequest>;
 
 export declare type DeleteTeamResponse = Message<"acme.tracker.DeleteTeamResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.DeleteTeamResponse.
- * Use `create(DeleteTeamResponseSchema)` to create a new message.
- */
 export declare const DeleteTeamResponseSchema: GenMessage<DeleteTeamResponse>;
 
 export declare type QueryTeamRequest = Message<"acme.tracker.QueryTeamRequest"> & {
@@ -523,16 +412,12 @@ export declare type QueryTeamRequest = Message<"acme.tracker.QueryTeamRequest"> 
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.QueryTeamRequest.
- * Use `create(QueryTeamRequestSchema)` to create a new message.
- */
 export declare const QueryTeamRequestSchema: GenMessage<QueryTeamRequest>;
 
 export declare type QueryTeamResponse = Message<"acme.tracker.QueryTeamResponse"> & {
@@ -544,10 +429,6 @@ export declare type QueryTeamResponse = Message<"acme.tracker.QueryTeamResponse"
   nextCursor: string;
 };
 
-/**
- * Describes the message acme.tracker.QueryTeamResponse.
- * Use `create(QueryTeamResponseSchema)` to create a new message.
- */
 export declare const QueryTeamResponseSchema: GenMessage<QueryTeamResponse>;
 
 /**
@@ -565,10 +446,6 @@ export declare type Project = Message<"acme.tracker.Project"> & {
   settings?: Value | undefined;
 };
 
-/**
- * Describes the message acme.tracker.Project.
- * Use `create(ProjectSchema)` to create a new message.
- */
 export declare const ProjectSchema: GenMessage<Project>;
 
 /**
@@ -589,25 +466,17 @@ export declare type ProjectNode = Message<"acme.tracker.ProjectNode"> & {
   updatedAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.ProjectNode.
- * Use `create(ProjectNodeSchema)` to create a new message.
- */
 export declare const ProjectNodeSchema: GenMessage<ProjectNode>;
 
 export declare type CreateProjectRequest = Message<"acme.tracker.CreateProjectRequest"> & {
   fields?: Project | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.CreateProjectRequest.
- * Use `create(CreateProjectRequestSchema)` to create a new message.
- */
 export declare const CreateProjectRequestSchema: GenMessage<CreateProjectRequest>;
 
 export declare type CreateProjectResponse = Message<"acme.tracker.CreateProjectResponse"> & {
@@ -615,36 +484,24 @@ export declare type CreateProjectResponse = Message<"acme.tracker.CreateProjectR
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.CreateProjectResponse.
- * Use `create(CreateProjectResponseSchema)` to create a new message.
- */
 export declare const CreateProjectResponseSchema: GenMessage<CreateProjectResponse>;
 
 export declare type GetProjectRequest = Message<"acme.tracker.GetProjectRequest"> & {
   id: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.GetProjectRequest.
- * Use `create(GetProjectRequestSchema)` to create a new message.
- */
 export declare const GetProjectRequestSchema: GenMessage<GetProjectRequest>;
 
 export declare type GetProjectResponse = Message<"acme.tracker.GetProjectResponse"> & {
   node?: ProjectNode | undefined;
 };
 
-/**
- * Describes the message acme.tracker.GetProjectResponse.
- * Use `create(GetProjectResponseSchema)` to create a new message.
- */
 export declare const GetProjectResponseSchema: GenMessage<GetProjectResponse>;
 
 export declare type UpdateProjectRequest = Message<"acme.tracker.UpdateProjectRequest"> & {
@@ -661,21 +518,16 @@ export declare type UpdateProjectRequest = Message<"acme.tracker.UpdateProjectRe
   clearFields: string[];
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UpdateProjectRequest.
- * Use `create(UpdateProjectRequestSchema)` to create a new message.
- */
 export declare const UpdateProjectRequestSchema: GenMessage<UpdateProjectRequest>;
 
 export declare type UpdateProjectResponse = Message<"acme.tracker.UpdateProjectResponse"> & {
@@ -683,41 +535,28 @@ export declare type UpdateProjectResponse = Message<"acme.tracker.UpdateProjectR
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UpdateProjectResponse.
- * Use `create(UpdateProjectResponseSchema)` to create a new message.
- */
 export declare const UpdateProjectResponseSchema: GenMessage<UpdateProjectResponse>;
 
 export declare type DeleteProjectRequest = Message<"acme.tracker.DeleteProjectRequest"> & {
   id: string;
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.DeleteProjectRequest.
- * Use `create(DeleteProjectRequestSchema)` to create a new message.
- */
 export declare const DeleteProjectRequestSchema: GenMessage<DeleteProjectRequest>;
 
 export declare type DeleteProjectResponse = Message<"acme.tracker.DeleteProjectResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.DeleteProjectResponse.
- * Use `create(DeleteProjectResponseSchema)` to create a new message.
- */
 export declare const DeleteProjectResponseSchema: GenMessage<DeleteProjectResponse>;
 
 export declare type QueryProjectRequest = Message<"acme.tracker.QueryProjectRequest"> & {
@@ -738,16 +577,12 @@ export declare type QueryProjectRequest = Message<"acme.tracker.QueryProjectRequ
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.QueryProjectRequest.
- * Use `create(QueryProjectRequestSchema)` to create a new message.
- */
 export declare const QueryProjectRequestSchema: GenMessage<QueryProjectRequest>;
 
 export declare type QueryProjectResponse = Message<"acme.tracker.QueryProjectResponse"> & {
@@ -759,10 +594,6 @@ export declare type QueryProjectResponse = Message<"acme.tracker.QueryProjectRes
   nextCursor: string;
 };
 
-/**
- * Describes the message acme.tracker.QueryProjectResponse.
- * Use `create(QueryProjectResponseSchema)` to create a new message.
- */
 export declare const QueryProjectResponseSchema: GenMessage<QueryProjectResponse>;
 
 /**
@@ -791,10 +622,6 @@ export declare type Task = Message<"acme.tracker.Task"> & {
   points?: number | undefined;
 };
 
-/**
- * Describes the message acme.tracker.Task.
- * Use `create(TaskSchema)` to create a new message.
- */
 export declare const TaskSchema: GenMessage<Task>;
 
 /**
@@ -815,25 +642,17 @@ export declare type TaskNode = Message<"acme.tracker.TaskNode"> & {
   updatedAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.TaskNode.
- * Use `create(TaskNodeSchema)` to create a new message.
- */
 export declare const TaskNodeSchema: GenMessage<TaskNode>;
 
 export declare type CreateTaskRequest = Message<"acme.tracker.CreateTaskRequest"> & {
   fields?: Task | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.CreateTaskRequest.
- * Use `create(CreateTaskRequestSchema)` to create a new message.
- */
 export declare const CreateTaskRequestSchema: GenMessage<CreateTaskRequest>;
 
 export declare type CreateTaskResponse = Message<"acme.tracker.CreateTaskResponse"> & {
@@ -841,36 +660,24 @@ export declare type CreateTaskResponse = Message<"acme.tracker.CreateTaskRespons
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.CreateTaskResponse.
- * Use `create(CreateTaskResponseSchema)` to create a new message.
- */
 export declare const CreateTaskResponseSchema: GenMessage<CreateTaskResponse>;
 
 export declare type GetTaskRequest = Message<"acme.tracker.GetTaskRequest"> & {
   id: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.GetTaskRequest.
- * Use `create(GetTaskRequestSchema)` to create a new message.
- */
 export declare const GetTaskRequestSchema: GenMessage<GetTaskRequest>;
 
 export declare type GetTaskResponse = Message<"acme.tracker.GetTaskResponse"> & {
   node?: TaskNode | undefined;
 };
 
-/**
- * Describes the message acme.tracker.GetTaskResponse.
- * Use `create(GetTaskResponseSchema)` to create a new message.
- */
 export declare const GetTaskResponseSchema: GenMessage<GetTaskResponse>;
 
 export declare type UpdateTaskRequest = Message<"acme.tracker.UpdateTaskRequest"> & {
@@ -887,21 +694,16 @@ export declare type UpdateTaskRequest = Message<"acme.tracker.UpdateTaskRequest"
   clearFields: string[];
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UpdateTaskRequest.
- * Use `create(UpdateTaskRequestSchema)` to create a new message.
- */
 export declare const UpdateTaskRequestSchema: GenMessage<UpdateTaskRequest>;
 
 export declare type UpdateTaskResponse = Message<"acme.tracker.UpdateTaskResponse"> & {
@@ -909,41 +711,28 @@ export declare type UpdateTaskResponse = Message<"acme.tracker.UpdateTaskRespons
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UpdateTaskResponse.
- * Use `create(UpdateTaskResponseSchema)` to create a new message.
- */
 export declare const UpdateTaskResponseSchema: GenMessage<UpdateTaskResponse>;
 
 export declare type DeleteTaskRequest = Message<"acme.tracker.DeleteTaskRequest"> & {
   id: string;
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.DeleteTaskRequest.
- * Use `create(DeleteTaskRequestSchema)` to create a new message.
- */
 export declare const DeleteTaskRequestSchema: GenMessage<DeleteTaskRequest>;
 
 export declare type DeleteTaskResponse = Message<"acme.tracker.DeleteTaskResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.DeleteTaskResponse.
- * Use `create(DeleteTaskResponseSchema)` to create a new message.
- */
 export declare const DeleteTaskResponseSchema: GenMessage<DeleteTaskResponse>;
 
 export declare type QueryTaskRequest = Message<"acme.tracker.QueryTaskRequest"> & {
@@ -964,16 +753,12 @@ export declare type QueryTaskRequest = Message<"acme.tracker.QueryTaskRequest"> 
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.QueryTaskRequest.
- * Use `create(QueryTaskRequestSchema)` to create a new message.
- */
 export declare const QueryTaskRequestSchema: GenMessage<QueryTaskRequest>;
 
 export declare type QueryTaskResponse = Message<"acme.tracker.QueryTaskResponse"> & {
@@ -985,10 +770,6 @@ export declare type QueryTaskResponse = Message<"acme.tracker.QueryTaskResponse"
   nextCursor: string;
 };
 
-/**
- * Describes the message acme.tracker.QueryTaskResponse.
- * Use `create(QueryTaskResponseSchema)` to create a new message.
- */
 export declare const QueryTaskResponseSchema: GenMessage<QueryTaskResponse>;
 
 /**
@@ -1003,10 +784,6 @@ export declare type Comment = Message<"acme.tracker.Comment"> & {
   mentions: string[];
 };
 
-/**
- * Describes the message acme.tracker.Comment.
- * Use `create(CommentSchema)` to create a new message.
- */
 export declare const CommentSchema: GenMessage<Comment>;
 
 /**
@@ -1027,25 +804,17 @@ export declare type CommentNode = Message<"acme.tracker.CommentNode"> & {
   updatedAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.CommentNode.
- * Use `create(CommentNodeSchema)` to create a new message.
- */
 export declare const CommentNodeSchema: GenMessage<CommentNode>;
 
 export declare type CreateCommentRequest = Message<"acme.tracker.CreateCommentRequest"> & {
   fields?: Comment | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.CreateCommentRequest.
- * Use `create(CreateCommentRequestSchema)` to create a new message.
- */
 export declare const CreateCommentRequestSchema: GenMessage<CreateCommentRequest>;
 
 export declare type CreateCommentResponse = Message<"acme.tracker.CreateCommentResponse"> & {
@@ -1053,36 +822,24 @@ export declare type CreateCommentResponse = Message<"acme.tracker.CreateCommentR
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.CreateCommentResponse.
- * Use `create(CreateCommentResponseSchema)` to create a new message.
- */
 export declare const CreateCommentResponseSchema: GenMessage<CreateCommentResponse>;
 
 export declare type GetCommentRequest = Message<"acme.tracker.GetCommentRequest"> & {
   id: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.GetCommentRequest.
- * Use `create(GetCommentRequestSchema)` to create a new message.
- */
 export declare const GetCommentRequestSchema: GenMessage<GetCommentRequest>;
 
 export declare type GetCommentResponse = Message<"acme.tracker.GetCommentResponse"> & {
   node?: CommentNode | undefined;
 };
 
-/**
- * Describes the message acme.tracker.GetCommentResponse.
- * Use `create(GetCommentResponseSchema)` to create a new message.
- */
 export declare const GetCommentResponseSchema: GenMessage<GetCommentResponse>;
 
 export declare type UpdateCommentRequest = Message<"acme.tracker.UpdateCommentRequest"> & {
@@ -1099,21 +856,16 @@ export declare type UpdateCommentRequest = Message<"acme.tracker.UpdateCommentRe
   clearFields: string[];
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UpdateCommentRequest.
- * Use `create(UpdateCommentRequestSchema)` to create a new message.
- */
 export declare const UpdateCommentRequestSchema: GenMessage<UpdateCommentRequest>;
 
 export declare type UpdateCommentResponse = Message<"acme.tracker.UpdateCommentResponse"> & {
@@ -1121,41 +873,28 @@ export declare type UpdateCommentResponse = Message<"acme.tracker.UpdateCommentR
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UpdateCommentResponse.
- * Use `create(UpdateCommentResponseSchema)` to create a new message.
- */
 export declare const UpdateCommentResponseSchema: GenMessage<UpdateCommentResponse>;
 
 export declare type DeleteCommentRequest = Message<"acme.tracker.DeleteCommentRequest"> & {
   id: string;
 
   /**
-   * When set, the write fails with FAILED_PRECONDITION unless the node's current
-   * version is this one.
+   * Fails with FAILED_PRECONDITION unless the node is at this version.
    */
   expectedVersion?: bigint | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.DeleteCommentRequest.
- * Use `create(DeleteCommentRequestSchema)` to create a new message.
- */
 export declare const DeleteCommentRequestSchema: GenMessage<DeleteCommentRequest>;
 
 export declare type DeleteCommentResponse = Message<"acme.tracker.DeleteCommentResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.DeleteCommentResponse.
- * Use `create(DeleteCommentResponseSchema)` to create a new message.
- */
 export declare const DeleteCommentResponseSchema: GenMessage<DeleteCommentResponse>;
 
 export declare type QueryCommentRequest = Message<"acme.tracker.QueryCommentRequest"> & {
@@ -1176,16 +915,12 @@ export declare type QueryCommentRequest = Message<"acme.tracker.QueryCommentRequ
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.QueryCommentRequest.
- * Use `create(QueryCommentRequestSchema)` to create a new message.
- */
 export declare const QueryCommentRequestSchema: GenMessage<QueryCommentRequest>;
 
 export declare type QueryCommentResponse = Message<"acme.tracker.QueryCommentResponse"> & {
@@ -1197,10 +932,6 @@ export declare type QueryCommentResponse = Message<"acme.tracker.QueryCommentRes
   nextCursor: string;
 };
 
-/**
- * Describes the message acme.tracker.QueryCommentResponse.
- * Use `create(QueryCommentResponseSchema)` to create a new message.
- */
 export declare const QueryCommentResponseSchema: GenMessage<QueryCommentResponse>;
 
 /**
@@ -1211,10 +942,6 @@ export declare type MemberOf = Message<"acme.tracker.MemberOf"> & {
   since?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.MemberOf.
- * Use `create(MemberOfSchema)` to create a new message.
- */
 export declare const MemberOfSchema: GenMessage<MemberOf>;
 
 /**
@@ -1234,10 +961,6 @@ export declare type MemberOfEdge = Message<"acme.tracker.MemberOfEdge"> & {
   createdAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.MemberOfEdge.
- * Use `create(MemberOfEdgeSchema)` to create a new message.
- */
 export declare const MemberOfEdgeSchema: GenMessage<MemberOfEdge>;
 
 export declare type LinkMemberOfRequest = Message<"acme.tracker.LinkMemberOfRequest"> & {
@@ -1246,15 +969,11 @@ export declare type LinkMemberOfRequest = Message<"acme.tracker.LinkMemberOfRequ
   props?: MemberOf | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.LinkMemberOfRequest.
- * Use `create(LinkMemberOfRequestSchema)` to create a new message.
- */
 export declare const LinkMemberOfRequestSchema: GenMessage<LinkMemberOfRequest>;
 
 export declare type LinkMemberOfResponse = Message<"acme.tracker.LinkMemberOfResponse"> & {
@@ -1262,10 +981,6 @@ export declare type LinkMemberOfResponse = Message<"acme.tracker.LinkMemberOfRes
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.LinkMemberOfResponse.
- * Use `create(LinkMemberOfResponseSchema)` to create a new message.
- */
 export declare const LinkMemberOfResponseSchema: GenMessage<LinkMemberOfResponse>;
 
 export declare type UnlinkMemberOfRequest = Message<"acme.tracker.UnlinkMemberOfRequest"> & {
@@ -1273,25 +988,17 @@ export declare type UnlinkMemberOfRequest = Message<"acme.tracker.UnlinkMemberOf
   toId: string;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkMemberOfRequest.
- * Use `create(UnlinkMemberOfRequestSchema)` to create a new message.
- */
 export declare const UnlinkMemberOfRequestSchema: GenMessage<UnlinkMemberOfRequest>;
 
 export declare type UnlinkMemberOfResponse = Message<"acme.tracker.UnlinkMemberOfResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkMemberOfResponse.
- * Use `create(UnlinkMemberOfResponseSchema)` to create a new message.
- */
 export declare const UnlinkMemberOfResponseSchema: GenMessage<UnlinkMemberOfResponse>;
 
 export declare type ListMemberOfRequest = Message<"acme.tracker.ListMemberOfRequest"> & {
@@ -1308,16 +1015,12 @@ export declare type ListMemberOfRequest = Message<"acme.tracker.ListMemberOfRequ
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListMemberOfRequest.
- * Use `create(ListMemberOfRequestSchema)` to create a new message.
- */
 export declare const ListMemberOfRequestSchema: GenMessage<ListMemberOfRequest>;
 
 export declare type ListInverseMemberOfRequest = Message<"acme.tracker.ListInverseMemberOfRequest"> & {
@@ -1334,16 +1037,12 @@ export declare type ListInverseMemberOfRequest = Message<"acme.tracker.ListInver
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListInverseMemberOfRequest.
- * Use `create(ListInverseMemberOfRequestSchema)` to create a new message.
- */
 export declare const ListInverseMemberOfRequestSchema: GenMessage<ListInverseMemberOfRequest>;
 
 export declare type ListMemberOfResponse = Message<"acme.tracker.ListMemberOfResponse"> & {
@@ -1360,10 +1059,6 @@ export declare type ListMemberOfResponse = Message<"acme.tracker.ListMemberOfRes
   total: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListMemberOfResponse.
- * Use `create(ListMemberOfResponseSchema)` to create a new message.
- */
 export declare const ListMemberOfResponseSchema: GenMessage<ListMemberOfResponse>;
 
 /**
@@ -1381,10 +1076,6 @@ export declare type AssignedTo = Message<"acme.tracker.AssignedTo"> & {
   share?: bigint | undefined;
 };
 
-/**
- * Describes the message acme.tracker.AssignedTo.
- * Use `create(AssignedToSchema)` to create a new message.
- */
 export declare const AssignedToSchema: GenMessage<AssignedTo>;
 
 /**
@@ -1404,10 +1095,6 @@ export declare type AssignedToEdge = Message<"acme.tracker.AssignedToEdge"> & {
   createdAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.AssignedToEdge.
- * Use `create(AssignedToEdgeSchema)` to create a new message.
- */
 export declare const AssignedToEdgeSchema: GenMessage<AssignedToEdge>;
 
 export declare type LinkAssignedToRequest = Message<"acme.tracker.LinkAssignedToRequest"> & {
@@ -1416,15 +1103,11 @@ export declare type LinkAssignedToRequest = Message<"acme.tracker.LinkAssignedTo
   props?: AssignedTo | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.LinkAssignedToRequest.
- * Use `create(LinkAssignedToRequestSchema)` to create a new message.
- */
 export declare const LinkAssignedToRequestSchema: GenMessage<LinkAssignedToRequest>;
 
 export declare type LinkAssignedToResponse = Message<"acme.tracker.LinkAssignedToResponse"> & {
@@ -1432,10 +1115,6 @@ export declare type LinkAssignedToResponse = Message<"acme.tracker.LinkAssignedT
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.LinkAssignedToResponse.
- * Use `create(LinkAssignedToResponseSchema)` to create a new message.
- */
 export declare const LinkAssignedToResponseSchema: GenMessage<LinkAssignedToResponse>;
 
 export declare type UnlinkAssignedToRequest = Message<"acme.tracker.UnlinkAssignedToRequest"> & {
@@ -1443,25 +1122,17 @@ export declare type UnlinkAssignedToRequest = Message<"acme.tracker.UnlinkAssign
   toId: string;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkAssignedToRequest.
- * Use `create(UnlinkAssignedToRequestSchema)` to create a new message.
- */
 export declare const UnlinkAssignedToRequestSchema: GenMessage<UnlinkAssignedToRequest>;
 
 export declare type UnlinkAssignedToResponse = Message<"acme.tracker.UnlinkAssignedToResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkAssignedToResponse.
- * Use `create(UnlinkAssignedToResponseSchema)` to create a new message.
- */
 export declare const UnlinkAssignedToResponseSchema: GenMessage<UnlinkAssignedToResponse>;
 
 export declare type ListAssignedToRequest = Message<"acme.tracker.ListAssignedToRequest"> & {
@@ -1478,16 +1149,12 @@ export declare type ListAssignedToRequest = Message<"acme.tracker.ListAssignedTo
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListAssignedToRequest.
- * Use `create(ListAssignedToRequestSchema)` to create a new message.
- */
 export declare const ListAssignedToRequestSchema: GenMessage<ListAssignedToRequest>;
 
 export declare type ListInverseAssignedToRequest = Message<"acme.tracker.ListInverseAssignedToRequest"> & {
@@ -1504,16 +1171,12 @@ export declare type ListInverseAssignedToRequest = Message<"acme.tracker.ListInv
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListInverseAssignedToRequest.
- * Use `create(ListInverseAssignedToRequestSchema)` to create a new message.
- */
 export declare const ListInverseAssignedToRequestSchema: GenMessage<ListInverseAssignedToRequest>;
 
 export declare type ListAssignedToResponse = Message<"acme.tracker.ListAssignedToResponse"> & {
@@ -1530,10 +1193,6 @@ export declare type ListAssignedToResponse = Message<"acme.tracker.ListAssignedT
   total: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListAssignedToResponse.
- * Use `create(ListAssignedToResponseSchema)` to create a new message.
- */
 export declare const ListAssignedToResponseSchema: GenMessage<ListAssignedToResponse>;
 
 /**
@@ -1542,10 +1201,6 @@ export declare const ListAssignedToResponseSchema: GenMessage<ListAssignedToResp
 export declare type SubtaskOf = Message<"acme.tracker.SubtaskOf"> & {
 };
 
-/**
- * Describes the message acme.tracker.SubtaskOf.
- * Use `create(SubtaskOfSchema)` to create a new message.
- */
 export declare const SubtaskOfSchema: GenMessage<SubtaskOf>;
 
 /**
@@ -1565,10 +1220,6 @@ export declare type SubtaskOfEdge = Message<"acme.tracker.SubtaskOfEdge"> & {
   createdAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.SubtaskOfEdge.
- * Use `create(SubtaskOfEdgeSchema)` to create a new message.
- */
 export declare const SubtaskOfEdgeSchema: GenMessage<SubtaskOfEdge>;
 
 export declare type LinkSubtaskOfRequest = Message<"acme.tracker.LinkSubtaskOfRequest"> & {
@@ -1577,15 +1228,11 @@ export declare type LinkSubtaskOfRequest = Message<"acme.tracker.LinkSubtaskOfRe
   props?: SubtaskOf | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.LinkSubtaskOfRequest.
- * Use `create(LinkSubtaskOfRequestSchema)` to create a new message.
- */
 export declare const LinkSubtaskOfRequestSchema: GenMessage<LinkSubtaskOfRequest>;
 
 export declare type LinkSubtaskOfResponse = Message<"acme.tracker.LinkSubtaskOfResponse"> & {
@@ -1593,10 +1240,6 @@ export declare type LinkSubtaskOfResponse = Message<"acme.tracker.LinkSubtaskOfR
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.LinkSubtaskOfResponse.
- * Use `create(LinkSubtaskOfResponseSchema)` to create a new message.
- */
 export declare const LinkSubtaskOfResponseSchema: GenMessage<LinkSubtaskOfResponse>;
 
 export declare type UnlinkSubtaskOfRequest = Message<"acme.tracker.UnlinkSubtaskOfRequest"> & {
@@ -1604,25 +1247,17 @@ export declare type UnlinkSubtaskOfRequest = Message<"acme.tracker.UnlinkSubtask
   toId: string;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkSubtaskOfRequest.
- * Use `create(UnlinkSubtaskOfRequestSchema)` to create a new message.
- */
 export declare const UnlinkSubtaskOfRequestSchema: GenMessage<UnlinkSubtaskOfRequest>;
 
 export declare type UnlinkSubtaskOfResponse = Message<"acme.tracker.UnlinkSubtaskOfResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkSubtaskOfResponse.
- * Use `create(UnlinkSubtaskOfResponseSchema)` to create a new message.
- */
 export declare const UnlinkSubtaskOfResponseSchema: GenMessage<UnlinkSubtaskOfResponse>;
 
 export declare type ListSubtaskOfRequest = Message<"acme.tracker.ListSubtaskOfRequest"> & {
@@ -1639,16 +1274,12 @@ export declare type ListSubtaskOfRequest = Message<"acme.tracker.ListSubtaskOfRe
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListSubtaskOfRequest.
- * Use `create(ListSubtaskOfRequestSchema)` to create a new message.
- */
 export declare const ListSubtaskOfRequestSchema: GenMessage<ListSubtaskOfRequest>;
 
 export declare type ListInverseSubtaskOfRequest = Message<"acme.tracker.ListInverseSubtaskOfRequest"> & {
@@ -1665,16 +1296,12 @@ export declare type ListInverseSubtaskOfRequest = Message<"acme.tracker.ListInve
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListInverseSubtaskOfRequest.
- * Use `create(ListInverseSubtaskOfRequestSchema)` to create a new message.
- */
 export declare const ListInverseSubtaskOfRequestSchema: GenMessage<ListInverseSubtaskOfRequest>;
 
 export declare type ListSubtaskOfResponse = Message<"acme.tracker.ListSubtaskOfResponse"> & {
@@ -1691,10 +1318,6 @@ export declare type ListSubtaskOfResponse = Message<"acme.tracker.ListSubtaskOfR
   total: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListSubtaskOfResponse.
- * Use `create(ListSubtaskOfResponseSchema)` to create a new message.
- */
 export declare const ListSubtaskOfResponseSchema: GenMessage<ListSubtaskOfResponse>;
 
 /**
@@ -1704,10 +1327,6 @@ export declare type BlockedBy = Message<"acme.tracker.BlockedBy"> & {
   note?: string | undefined;
 };
 
-/**
- * Describes the message acme.tracker.BlockedBy.
- * Use `create(BlockedBySchema)` to create a new message.
- */
 export declare const BlockedBySchema: GenMessage<BlockedBy>;
 
 /**
@@ -1727,10 +1346,6 @@ export declare type BlockedByEdge = Message<"acme.tracker.BlockedByEdge"> & {
   createdAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.BlockedByEdge.
- * Use `create(BlockedByEdgeSchema)` to create a new message.
- */
 export declare const BlockedByEdgeSchema: GenMessage<BlockedByEdge>;
 
 export declare type LinkBlockedByRequest = Message<"acme.tracker.LinkBlockedByRequest"> & {
@@ -1739,15 +1354,11 @@ export declare type LinkBlockedByRequest = Message<"acme.tracker.LinkBlockedByRe
   props?: BlockedBy | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.LinkBlockedByRequest.
- * Use `create(LinkBlockedByRequestSchema)` to create a new message.
- */
 export declare const LinkBlockedByRequestSchema: GenMessage<LinkBlockedByRequest>;
 
 export declare type LinkBlockedByResponse = Message<"acme.tracker.LinkBlockedByResponse"> & {
@@ -1755,10 +1366,6 @@ export declare type LinkBlockedByResponse = Message<"acme.tracker.LinkBlockedByR
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.LinkBlockedByResponse.
- * Use `create(LinkBlockedByResponseSchema)` to create a new message.
- */
 export declare const LinkBlockedByResponseSchema: GenMessage<LinkBlockedByResponse>;
 
 export declare type UnlinkBlockedByRequest = Message<"acme.tracker.UnlinkBlockedByRequest"> & {
@@ -1766,25 +1373,17 @@ export declare type UnlinkBlockedByRequest = Message<"acme.tracker.UnlinkBlocked
   toId: string;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkBlockedByRequest.
- * Use `create(UnlinkBlockedByRequestSchema)` to create a new message.
- */
 export declare const UnlinkBlockedByRequestSchema: GenMessage<UnlinkBlockedByRequest>;
 
 export declare type UnlinkBlockedByResponse = Message<"acme.tracker.UnlinkBlockedByResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkBlockedByResponse.
- * Use `create(UnlinkBlockedByResponseSchema)` to create a new message.
- */
 export declare const UnlinkBlockedByResponseSchema: GenMessage<UnlinkBlockedByResponse>;
 
 export declare type ListBlockedByRequest = Message<"acme.tracker.ListBlockedByRequest"> & {
@@ -1801,16 +1400,12 @@ export declare type ListBlockedByRequest = Message<"acme.tracker.ListBlockedByRe
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListBlockedByRequest.
- * Use `create(ListBlockedByRequestSchema)` to create a new message.
- */
 export declare const ListBlockedByRequestSchema: GenMessage<ListBlockedByRequest>;
 
 export declare type ListInverseBlockedByRequest = Message<"acme.tracker.ListInverseBlockedByRequest"> & {
@@ -1827,16 +1422,12 @@ export declare type ListInverseBlockedByRequest = Message<"acme.tracker.ListInve
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListInverseBlockedByRequest.
- * Use `create(ListInverseBlockedByRequestSchema)` to create a new message.
- */
 export declare const ListInverseBlockedByRequestSchema: GenMessage<ListInverseBlockedByRequest>;
 
 export declare type ListBlockedByResponse = Message<"acme.tracker.ListBlockedByResponse"> & {
@@ -1853,10 +1444,6 @@ export declare type ListBlockedByResponse = Message<"acme.tracker.ListBlockedByR
   total: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListBlockedByResponse.
- * Use `create(ListBlockedByResponseSchema)` to create a new message.
- */
 export declare const ListBlockedByResponseSchema: GenMessage<ListBlockedByResponse>;
 
 /**
@@ -1865,10 +1452,6 @@ export declare const ListBlockedByResponseSchema: GenMessage<ListBlockedByRespon
 export declare type Watches = Message<"acme.tracker.Watches"> & {
 };
 
-/**
- * Describes the message acme.tracker.Watches.
- * Use `create(WatchesSchema)` to create a new message.
- */
 export declare const WatchesSchema: GenMessage<Watches>;
 
 /**
@@ -1888,10 +1471,6 @@ export declare type WatchesEdge = Message<"acme.tracker.WatchesEdge"> & {
   createdAt?: Timestamp | undefined;
 };
 
-/**
- * Describes the message acme.tracker.WatchesEdge.
- * Use `create(WatchesEdgeSchema)` to create a new message.
- */
 export declare const WatchesEdgeSchema: GenMessage<WatchesEdge>;
 
 export declare type LinkWatchesRequest = Message<"acme.tracker.LinkWatchesRequest"> & {
@@ -1900,15 +1479,11 @@ export declare type LinkWatchesRequest = Message<"acme.tracker.LinkWatchesReques
   props?: Watches | undefined;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.LinkWatchesRequest.
- * Use `create(LinkWatchesRequestSchema)` to create a new message.
- */
 export declare const LinkWatchesRequestSchema: GenMessage<LinkWatchesRequest>;
 
 export declare type LinkWatchesResponse = Message<"acme.tracker.LinkWatchesResponse"> & {
@@ -1916,10 +1491,6 @@ export declare type LinkWatchesResponse = Message<"acme.tracker.LinkWatchesRespo
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.LinkWatchesResponse.
- * Use `create(LinkWatchesResponseSchema)` to create a new message.
- */
 export declare const LinkWatchesResponseSchema: GenMessage<LinkWatchesResponse>;
 
 export declare type UnlinkWatchesRequest = Message<"acme.tracker.UnlinkWatchesRequest"> & {
@@ -1927,25 +1498,17 @@ export declare type UnlinkWatchesRequest = Message<"acme.tracker.UnlinkWatchesRe
   toId: string;
 
   /**
-   * A retry with the same key returns the original outcome instead of writing again.
+   * Retries with this key return the first outcome and write nothing.
    */
   idempotencyKey: string;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkWatchesRequest.
- * Use `create(UnlinkWatchesRequestSchema)` to create a new message.
- */
 export declare const UnlinkWatchesRequestSchema: GenMessage<UnlinkWatchesRequest>;
 
 export declare type UnlinkWatchesResponse = Message<"acme.tracker.UnlinkWatchesResponse"> & {
   receipt?: WriteReceipt | undefined;
 };
 
-/**
- * Describes the message acme.tracker.UnlinkWatchesResponse.
- * Use `create(UnlinkWatchesResponseSchema)` to create a new message.
- */
 export declare const UnlinkWatchesResponseSchema: GenMessage<UnlinkWatchesResponse>;
 
 export declare type ListWatchesRequest = Message<"acme.tracker.ListWatchesRequest"> & {
@@ -1962,16 +1525,12 @@ export declare type ListWatchesRequest = Message<"acme.tracker.ListWatchesReques
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListWatchesRequest.
- * Use `create(ListWatchesRequestSchema)` to create a new message.
- */
 export declare const ListWatchesRequestSchema: GenMessage<ListWatchesRequest>;
 
 export declare type ListInverseWatchesRequest = Message<"acme.tracker.ListInverseWatchesRequest"> & {
@@ -1988,16 +1547,12 @@ export declare type ListInverseWatchesRequest = Message<"acme.tracker.ListInvers
   after: string;
 
   /**
-   * Read only once the tenant's data includes the log up to this position (a
-   * WriteReceipt's position), so a caller reads its own writes. 0 reads at once.
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
    */
   afterPosition: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListInverseWatchesRequest.
- * Use `create(ListInverseWatchesRequestSchema)` to create a new message.
- */
 export declare const ListInverseWatchesRequestSchema: GenMessage<ListInverseWatchesRequest>;
 
 export declare type ListWatchesResponse = Message<"acme.tracker.ListWatchesResponse"> & {
@@ -2014,10 +1569,6 @@ export declare type ListWatchesResponse = Message<"acme.tracker.ListWatchesRespo
   total: bigint;
 };
 
-/**
- * Describes the message acme.tracker.ListWatchesResponse.
- * Use `create(ListWatchesResponseSchema)` to create a new message.
- */
 export declare const ListWatchesResponseSchema: GenMessage<ListWatchesResponse>;
 
 /**
@@ -2036,9 +1587,6 @@ export declare const Priority: {
  */
 export declare type Priority = (typeof Priority)[keyof typeof Priority] | UnknownEnum;
 
-/**
- * Describes the enum acme.tracker.Priority.
- */
 export declare const PrioritySchema: GenEnum<Priority>;
 
 /**
@@ -2062,9 +1610,6 @@ export declare const TaskStatus: {
  */
 export declare type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus] | UnknownEnum;
 
-/**
- * Describes the enum acme.tracker.TaskStatus.
- */
 export declare const TaskStatusSchema: GenEnum<TaskStatus>;
 
 /**
@@ -2082,9 +1627,6 @@ export declare const TeamRole: {
  */
 export declare type TeamRole = (typeof TeamRole)[keyof typeof TeamRole] | UnknownEnum;
 
-/**
- * Describes the enum acme.tracker.TeamRole.
- */
 export declare const TeamRoleSchema: GenEnum<TeamRole>;
 
 /**
@@ -2144,9 +1686,6 @@ export declare const FilterOp: {
  */
 export declare type FilterOp = (typeof FilterOp)[keyof typeof FilterOp] | UnknownEnum;
 
-/**
- * Describes the enum acme.tracker.FilterOp.
- */
 export declare const FilterOpSchema: GenEnum<FilterOp>;
 
 /**
