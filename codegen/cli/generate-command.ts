@@ -25,6 +25,7 @@ import {
   SchemaLoadError,
 } from "../../schema/cli/load-schema.ts";
 import { runLock } from "../../schema/cli/lock-command.ts";
+import type { Schema } from "../../schema/model.ts";
 import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import {
@@ -68,10 +69,12 @@ export async function runGenerate(
   let outDir: string;
   let files: GeneratedFile[];
   let warnings: string;
+  let schema: Schema;
   try {
     schemaPath = await resolveSchemaPath(schemaArg, cwd);
     outDir = await resolveOutDir(options.out, cwd);
     const loaded = await loadSchemaFile(schemaPath, cwd);
+    schema = loaded.schema;
     warnings = formatDiagnostics(loaded.diagnostics, loaded.source, "text", color);
     // Loaded on use: the generators bring protoc-gen-es and its framework
     // (@bufbuild/protoplugin) and the CommonJS build of @bufbuild/protobuf they run on,
@@ -98,7 +101,7 @@ export async function runGenerate(
     return failed(err, color, warnings);
   }
   // The lock goes last: it records a schema whose output is already in place.
-  const lock = await runLock(schemaPath, { check: options.check, cwd, color });
+  const lock = await runLock(schemaPath, { check: options.check, cwd, color, schema });
 
   if (options.check) {
     const stale = written.changes.length > 0;

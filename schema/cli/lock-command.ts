@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { schemaFingerprint } from "../fingerprint.ts";
 import { lockFromSchema } from "../lock.ts";
+import type { Schema } from "../model.ts";
 import {
   displayPath,
   errorReason,
@@ -23,6 +24,11 @@ export interface LockOptions {
   /** Directory relative paths are resolved against; defaults to `process.cwd()`. */
   readonly cwd?: string;
   readonly color?: boolean;
+  /**
+   * The schema, already compiled from the file (by `entdb generate`, which then locks
+   * exactly the schema it generated from); the file is read and compiled otherwise.
+   */
+  readonly schema?: Schema;
 }
 
 /** What a run printed and how it ended. */
@@ -49,9 +55,9 @@ export async function runLock(
   let fingerprint: string;
   try {
     schemaPath = await resolveSchemaPath(schemaArg, cwd);
-    const loaded = await loadSchemaFile(schemaPath, cwd);
-    text = lockFromSchema(loaded.schema);
-    fingerprint = schemaFingerprint(loaded.schema);
+    const schema = options.schema ?? (await loadSchemaFile(schemaPath, cwd)).schema;
+    text = lockFromSchema(schema);
+    fingerprint = schemaFingerprint(schema);
   } catch (err) {
     if (err instanceof SchemaLoadError) {
       // A schema with errors prints the compiler's report (it ends with a summary line).
