@@ -1,16 +1,15 @@
 /**
- * The ts-morph structures that tie the generated types to the runtime: the `schema`
- * metadata constant, the `Client` and `AtomicPlan` interfaces (one member per node and
- * edge type), and `createClient`.
+ * The structures that tie the generated types to the runtime: the `schema` metadata
+ * constant, the `Client` and `AtomicPlan` interfaces (one member per node and edge
+ * type), and `createClient`. They are ts-morph structure types, printed by
+ * print-structures.ts.
  */
 
-import {
-  type FunctionDeclarationStructure,
-  type InterfaceDeclarationStructure,
-  type OptionalKind,
-  type PropertySignatureStructure,
-  StructureKind,
-  type WriterFunction,
+import type {
+  FunctionDeclarationStructure,
+  InterfaceDeclarationStructure,
+  OptionalKind,
+  PropertySignatureStructure,
 } from "ts-morph";
 import type { EdgeType, NodeType, Schema } from "../../schema/model.ts";
 import {
@@ -21,14 +20,16 @@ import {
   nodeTypeNames,
   uniqueKeys,
 } from "./client-names.ts";
+import type { StatementWriter } from "./code-writer.ts";
 import { targetName } from "./field-types.ts";
 import { writeSchemaMeta } from "./schema-meta-writer.ts";
+import { STRUCTURE_KIND } from "./structure-kind.ts";
 import { docs, writeDoc } from "./type-declarations.ts";
 
 const rt = (name: string): string => `${CLIENT_NAMES.runtimeNamespace}.${name}`;
 
 /** `export const schema: entdb.SchemaMeta = { … };` */
-export function schemaConst(schema: Schema): WriterFunction {
+export function schemaConst(schema: Schema): StatementWriter {
   return (writer) => {
     writeDoc(
       writer,
@@ -50,7 +51,7 @@ export function inverseInterfaces(schema: Schema): InterfaceDeclarationStructure
     if (inverses.length === 0) return [];
     return [
       {
-        kind: StructureKind.Interface,
+        kind: STRUCTURE_KIND.Interface,
         name: nodeTypeNames(node.name).inverses,
         isExported: true,
         docs: docs(
@@ -78,7 +79,7 @@ function inversesOf(node: NodeType, schema: Schema): EdgeType[] {
 /** `export interface Client extends entdb.ClientBase<AtomicPlan> { … }` */
 export function clientInterface(schema: Schema): InterfaceDeclarationStructure {
   return {
-    kind: StructureKind.Interface,
+    kind: STRUCTURE_KIND.Interface,
     name: CLIENT_NAMES.client,
     isExported: true,
     extends: [`${rt("ClientBase")}<${CLIENT_NAMES.plan}>`],
@@ -120,7 +121,7 @@ function nodeAccessorProperty(
 /** `export interface AtomicPlan { … }`: the writes `db.atomic` collects. */
 export function planInterface(schema: Schema): InterfaceDeclarationStructure {
   return {
-    kind: StructureKind.Interface,
+    kind: STRUCTURE_KIND.Interface,
     name: CLIENT_NAMES.plan,
     isExported: true,
     docs: docs(
@@ -153,7 +154,7 @@ export function planInterface(schema: Schema): InterfaceDeclarationStructure {
 /** `export function createClient(options: entdb.ClientOptions): Client { … }` */
 export function createClientFunction(schema: Schema): FunctionDeclarationStructure {
   return {
-    kind: StructureKind.Function,
+    kind: STRUCTURE_KIND.Function,
     name: CLIENT_NAMES.createClient,
     isExported: true,
     docs: docs(

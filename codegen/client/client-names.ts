@@ -104,15 +104,19 @@ export function accessorName(typeName: string): string {
  * JSON name, so both generated APIs spell a field alike.
  */
 export function propertyName(fieldName: string): string {
-  let out = "";
-  let upperNext = false;
-  for (const ch of fieldName) {
-    if (ch === "_") {
-      upperNext = true;
-    } else {
-      out += upperNext ? ch.toUpperCase() : ch;
-      upperNext = false;
-    }
+  // Called several times per field: slices between underscores, no per-character concatenation.
+  let at = fieldName.indexOf("_");
+  if (at === -1) return fieldName;
+  let out = fieldName.slice(0, at);
+  while (at !== -1) {
+    let start = at + 1;
+    while (fieldName.charCodeAt(start) === 0x5f) start++;
+    if (start >= fieldName.length) break;
+    at = fieldName.indexOf("_", start);
+    const end = at === -1 ? fieldName.length : at;
+    const first = fieldName.codePointAt(start) ?? 0;
+    const width = first > 0xffff ? 2 : 1;
+    out += String.fromCodePoint(first).toUpperCase() + fieldName.slice(start + width, end);
   }
   return out;
 }

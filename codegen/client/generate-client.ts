@@ -4,20 +4,14 @@
  * heavy lifting lives in the runtime (`entdb/runtime/v1`), so the file stays small:
  * mostly types, one line of metadata per field.
  *
- * Printing goes through ts-morph structures (imports included), in model order, so the
- * output is deterministic. The file imports the runtime as one namespace (`entdb`), so
- * no schema name can shadow a runtime name.
+ * The file is described as ts-morph structures (imports included), in model order, so
+ * the output is deterministic, and printed by print-structures.ts exactly as ts-morph
+ * prints them. ts-morph is imported for its types only: loading it (and the TypeScript
+ * compiler it brings) cost more than generating. The file imports the runtime as one
+ * namespace (`entdb`), so no schema name can shadow a runtime name.
  */
 
-import {
-  type ImportDeclarationStructure,
-  IndentationText,
-  NewLineKind,
-  Project,
-  QuoteKind,
-  StructureKind,
-  type WriterFunction,
-} from "ts-morph";
+import type { ImportDeclarationStructure } from "ts-morph";
 import type { Schema } from "../../schema/model.ts";
 import {
   clientInterface,
@@ -27,6 +21,9 @@ import {
   schemaConst,
 } from "./client-declarations.ts";
 import { CLIENT_NAMES, checkClientNames } from "./client-names.ts";
+import type { StatementWriter } from "./code-writer.ts";
+import { type PrintableStatement, printStatements } from "./print-structures.ts";
+import { STRUCTURE_KIND } from "./structure-kind.ts";
 import {
   type DeclarationStructure,
   edgeDeclarations,
@@ -34,7 +31,7 @@ import {
   nodeDeclarations,
 } from "./type-declarations.ts";
 
-const blankLine: WriterFunction = (writer) => {
+const blankLine: StatementWriter = (writer) => {
   writer.blankLineIfLastNot();
 };
 
@@ -63,40 +60,49 @@ export function generateClient(
   options: GenerateClientOptions = {},
 ): GeneratedClient {
   checkClientNames(schema);
-  const statements: DeclarationStructure[] = [];
-  for (const e of schema.enums) statements.push(...enumDeclarations(e));
-  for (const node of schema.nodes) statements.push(...nodeDeclarations(node, schema));
-  for (const edge of schema.edges) statements.push(...edgeDeclarations(edge, schema));
-  statements.push(
-    ...inverseInterfaces(schema),
+  // The source path stays out: it may be absolute, and the output must not depend on
+  // where the schema was compiled.
+  const summary = `/**\n * The typed client of package \`${schema.package}\`.\n */\n\n`;
+  return {
+    path: "client.ts",
+    content: summary + printStatements(clientStatements(schema, options)),
+  };
+}
+
+/**
+ * The statements of `client.ts` below its summary comment: the runtime import, then the
+ * declarations, with a blank line between statements. Made one type at a time as the
+ * printer asks for them, so each type's structures are garbage before the next is
+ * made (a test spreads them into an array to print them with ts-morph too).
+ */
+export function* clientStatements(
+  schema: Schema,
+  options: GenerateClientOptions = {},
+): Generator<PrintableStatement, void, undefined> {
+  const runtimeImport: ImportDeclarationStructure = {
+    kind: STRUCTURE_KIND.ImportDeclaration,
+    namespaceImport: CLIENT_NAMES.runtimeNamespace,
+    moduleSpecifier: options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT,
+  };
+  yield runtimeImport;
+  for (const e of schema.enums) yield* separated(enumDeclarations(e));
+  for (const node of schema.nodes) yield* separated(nodeDeclarations(node, schema));
+  for (const edge of schema.edges) yield* separated(edgeDeclarations(edge, schema));
+  yield* separated(inverseInterfaces(schema));
+  yield* separated([
     schemaConst(schema),
     clientInterface(schema),
     planInterface(schema),
     createClientFunction(schema),
-  );
-  const runtimeImport: ImportDeclarationStructure = {
-    kind: StructureKind.ImportDeclaration,
-    namespaceImport: CLIENT_NAMES.runtimeNamespace,
-    moduleSpecifier: options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT,
-  };
-  // The whole file is printed from structures in one go (inserting statement by
-  // statement re-parses the file each time), with a blank line between statements.
-  const project = new Project({
-    useInMemoryFileSystem: true,
-    manipulationSettings: {
-      indentationText: IndentationText.TwoSpaces,
-      newLineKind: NewLineKind.LineFeed,
-      quoteKind: QuoteKind.Double,
-      useTrailingCommas: true,
-    },
-  });
-  const file = project.createSourceFile("client.ts", {
-    statements: [runtimeImport, ...statements].flatMap((statement, i) =>
-      i === 0 ? [statement] : [blankLine, statement],
-    ),
-  });
-  // The source path stays out: it may be absolute, and the output must not depend on
-  // where the schema was compiled.
-  const summary = `/**\n * The typed client of package \`${schema.package}\`.\n */\n\n`;
-  return { path: "client.ts", content: summary + file.getFullText() };
+  ]);
+}
+
+/** Each statement after a blank line. */
+function* separated(
+  statements: readonly DeclarationStructure[],
+): Generator<PrintableStatement, void, undefined> {
+  for (const statement of statements) {
+    yield blankLine;
+    yield statement;
+  }
 }

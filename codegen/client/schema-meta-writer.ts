@@ -4,12 +4,12 @@
  * per field keeps the constant readable in diffs and small for large schemas.
  */
 
-import type { CodeBlockWriter } from "ts-morph";
 import type { EdgeType, ElementType, Field, NodeType, Schema } from "../../schema/model.ts";
 import { accessorName, inverseMethodName, propertyName, uniqueKeys } from "./client-names.ts";
+import type { CodeWriter } from "./code-writer.ts";
 
 /** Writes `{ package, nodes: { … }, edges: { … } }` (at the writer's current position). */
-export function writeSchemaMeta(writer: CodeBlockWriter, schema: Schema): void {
+export function writeSchemaMeta(writer: CodeWriter, schema: Schema): void {
   writer.inlineBlock(() => {
     writer.writeLine(`package: ${JSON.stringify(schema.package)},`);
     writer.write("nodes: ").inlineBlock(() => {
@@ -23,7 +23,7 @@ export function writeSchemaMeta(writer: CodeBlockWriter, schema: Schema): void {
   });
 }
 
-function writeNode(writer: CodeBlockWriter, node: NodeType): void {
+function writeNode(writer: CodeWriter, node: NodeType): void {
   writer.write(`${accessorName(node.name)}: `).inlineBlock(() => {
     writer.writeLine(`id: ${node.id},`);
     writer.writeLine(`name: ${JSON.stringify(node.name)},`);
@@ -39,7 +39,7 @@ function writeNode(writer: CodeBlockWriter, node: NodeType): void {
   writer.write(",").newLine();
 }
 
-function writeEdge(writer: CodeBlockWriter, edge: EdgeType): void {
+function writeEdge(writer: CodeWriter, edge: EdgeType): void {
   writer.write(`${accessorName(edge.name)}: `).inlineBlock(() => {
     writer.writeLine(`id: ${edge.id},`);
     writer.writeLine(`name: ${JSON.stringify(edge.name)},`);
@@ -52,7 +52,7 @@ function writeEdge(writer: CodeBlockWriter, edge: EdgeType): void {
   writer.write(",").newLine();
 }
 
-function writeFields(writer: CodeBlockWriter, fields: readonly Field[]): void {
+function writeFields(writer: CodeWriter, fields: readonly Field[]): void {
   if (fields.length === 0) {
     writer.writeLine("fields: {},");
     return;

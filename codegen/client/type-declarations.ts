@@ -1,19 +1,17 @@
 /**
- * The ts-morph structures of the generated types: per enum a union and a mapping
- * constant, per node type `T`, `TCreate`, `TPatch`, `TWhere`, `TOrderBy` (and `TKey`
- * when it has unique keys), per edge type `E` and `EProps`. Doc comments of the schema
- * are carried over; deprecated declarations get `@deprecated`.
+ * The structures of the generated types: per enum a union and a mapping constant, per
+ * node type `T`, `TCreate`, `TPatch`, `TWhere`, `TOrderBy` (and `TKey` when it has
+ * unique keys), per edge type `E` and `EProps`. Doc comments of the schema are carried
+ * over; deprecated declarations get `@deprecated`. They are ts-morph structure types,
+ * printed by print-structures.ts.
  */
 
-import {
-  type CodeBlockWriter,
-  type FunctionDeclarationStructure,
-  type InterfaceDeclarationStructure,
-  type OptionalKind,
-  type PropertySignatureStructure,
-  StructureKind,
-  type TypeAliasDeclarationStructure,
-  type WriterFunction,
+import type {
+  FunctionDeclarationStructure,
+  InterfaceDeclarationStructure,
+  OptionalKind,
+  PropertySignatureStructure,
+  TypeAliasDeclarationStructure,
 } from "ts-morph";
 import type { EdgeType, EnumType, Field, NodeType, Schema } from "../../schema/model.ts";
 import {
@@ -24,26 +22,29 @@ import {
   propertyName,
   uniqueKeys,
 } from "./client-names.ts";
+import type { CodeWriter, StatementWriter } from "./code-writer.ts";
 import { inputType, isOrderable, keyType, outputType, whereType } from "./field-types.ts";
+import { STRUCTURE_KIND } from "./structure-kind.ts";
 
 /**
  * One statement the generator prints: a structure, or a writer for statements with
- * multi-line initializers (ts-morph indents a nested writer's lines one level too deep,
- * while a top-level writer's `inlineBlock`s indent exactly).
+ * multi-line initializers (ts-morph's printer indents a nested writer's lines one level
+ * too deep, while a top-level writer's `inlineBlock`s indent exactly; the output keeps
+ * ts-morph's formatting, so the same holds for print-structures.ts).
  */
 export type DeclarationStructure =
   | FunctionDeclarationStructure
   | InterfaceDeclarationStructure
   | TypeAliasDeclarationStructure
-  | WriterFunction;
+  | StatementWriter;
 
 const rt = (name: string): string => `${CLIENT_NAMES.runtimeNamespace}.${name}`;
 
 /**
  * A JSDoc from schema doc text, with `@deprecated` when asked; none when both are empty.
- * The text goes in as a string, not a JSDoc structure: ts-morph prints a structure's
- * description and tags through a fresh writer each, which dominated printing a large
- * client (four docs per field); the printed comment is the same.
+ * The text goes in as a string, not a JSDoc structure: the printed comment is the same,
+ * it is cheaper to build (four docs per field), and print-structures.ts prints only
+ * text docs.
  */
 export function docs(text: string | undefined, deprecated = false): string[] {
   if (text === undefined && !deprecated) return [];
@@ -57,11 +58,7 @@ export function docs(text: string | undefined, deprecated = false): string[] {
  * Writes a JSDoc comment from doc text (and `@deprecated`), on one line when it fits
  * on one; nothing when both are empty. For statements printed by writers.
  */
-export function writeDoc(
-  writer: CodeBlockWriter,
-  text: string | undefined,
-  deprecated = false,
-): void {
+export function writeDoc(writer: CodeWriter, text: string | undefined, deprecated = false): void {
   const lines = [
     ...(text === undefined ? [] : text.replaceAll("*/", "*\\/").split("\n")),
     ...(deprecated ? ["@deprecated"] : []),
@@ -81,7 +78,7 @@ export function enumDeclarations(e: EnumType): DeclarationStructure[] {
   const union = e.values.map((v) => JSON.stringify(v.name)).join(" | ");
   return [
     {
-      kind: StructureKind.TypeAlias,
+      kind: STRUCTURE_KIND.TypeAlias,
       name: e.name,
       isExported: true,
       type: union,
@@ -142,7 +139,7 @@ export function nodeDeclarations(node: NodeType, schema: Schema): DeclarationStr
       }),
     ),
     {
-      kind: StructureKind.TypeAlias,
+      kind: STRUCTURE_KIND.TypeAlias,
       name: names.orderBy,
       isExported: true,
       docs: docs(`Orders of \`${accessor}.query\`: by id (the default) or by a field.`),
@@ -157,7 +154,7 @@ export function nodeDeclarations(node: NodeType, schema: Schema): DeclarationStr
   const keys = uniqueKeys(node);
   if (keys.length > 0) {
     out.push({
-      kind: StructureKind.TypeAlias,
+      kind: STRUCTURE_KIND.TypeAlias,
       name: names.key,
       isExported: true,
       docs: docs(
@@ -247,12 +244,12 @@ function objectType(
 ): DeclarationStructure {
   if (properties.length === 0) {
     return {
-      kind: StructureKind.TypeAlias,
+      kind: STRUCTURE_KIND.TypeAlias,
       name,
       isExported: true,
       docs: jsDocs,
       type: "Record<string, never>",
     };
   }
-  return { kind: StructureKind.Interface, name, isExported: true, docs: jsDocs, properties };
+  return { kind: STRUCTURE_KIND.Interface, name, isExported: true, docs: jsDocs, properties };
 }
