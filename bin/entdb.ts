@@ -5,6 +5,10 @@
  */
 
 import { enableCompileCache } from "node:module";
+import { restartWithServeFlags } from "../server/cli/serve-runtime.ts";
+
+// `entdb serve` restarts itself with its V8 settings first, before loading anything.
+restartWithServeFlags(process.argv);
 
 // Node's compile cache (in the OS temp dir) keeps the compiled code, and for the `.ts`
 // sources their type-stripped text, between runs: start-up is mostly loading modules,

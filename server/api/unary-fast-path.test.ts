@@ -147,6 +147,19 @@ describe("createUnaryFastPath", () => {
     expect(observed.at(-1)).toBe(Code.NotFound);
   });
 
+  it("sends headers and trailers the implementation sets (trailers prefixed, as unary Connect does)", async () => {
+    behaviour = async (ctx) => {
+      ctx.responseHeader.set("x-answer", "42");
+      ctx.responseTrailer.set("x-late", "yes");
+      return { status: 1 };
+    };
+    const reply = await post({}, request("x"));
+    expect(reply.status).toBe(200);
+    expect(reply.headers["content-type"]).toBe("application/proto");
+    expect(reply.headers["x-answer"]).toBe("42");
+    expect(reply.headers["trailer-x-late"]).toBe("yes");
+  });
+
   it("answers any other error as INTERNAL without its message", async () => {
     behaviour = async () => {
       throw new Error("secret detail");

@@ -52,7 +52,12 @@ const workerUrl = new URL("./wal-writer-worker.ts", import.meta.url);
 
 /** Starts a worker that opens the file; resolves once it is open (and locked). */
 export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalWriter> {
-  const worker = new Worker(workerUrl, { workerData: options });
+  // A small young generation: the worker allocates little per commit, and each MB of it
+  // is resident memory.
+  const worker = new Worker(workerUrl, {
+    workerData: options,
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   const outstanding = new Map<number, Outstanding>();
   let nextId = 1;

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { SERVE_V8_FLAGS } from "../../server/cli/serve-runtime.ts";
 import { entDbClient, serverPerFile, teamOp } from "./e2e-helpers.ts";
 
 const TEAM = 2;
@@ -24,5 +26,13 @@ describe("entdb serve (smoke)", () => {
     });
     expect(got.node?.fields[1]?.kind).toEqual({ case: "stringValue", value: "Core" });
     expect(got.node?.owner).toBe("dev");
+  });
+
+  it("runs as the spawned process itself, restarted with its V8 settings (serve-runtime.ts)", () => {
+    const pid = server.child.pid;
+    expect(pid).toBeDefined();
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    for (const flag of SERVE_V8_FLAGS) expect(args).toContain(flag);
+    expect(args).toContain("serve");
   });
 });
