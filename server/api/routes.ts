@@ -92,13 +92,26 @@ export interface ApiHandler {
 /** Builds the handler serving every route over all three protocols. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   /** Starts timing a call to `method`; the returned function counts it under its code. */
+  // The metric children of each method (and code) are looked up once: finding a child
+  // by its labels hashes them, on every call otherwise.
+  const timers = new Map<string, ReturnType<typeof options.metrics.requestSeconds.labels>>();
+  const counters = new Map<string, ReturnType<typeof options.metrics.requests.labels>>();
   const observe = (method: string) => {
-    const end = options.metrics.requestSeconds.startTimer({ method });
+    let timer = timers.get(method);
+    if (timer === undefined) {
+      timer = options.metrics.requestSeconds.labels({ method });
+      timers.set(method, timer);
+    }
+    const end = timer.startTimer();
     return (code: Code | undefined) => {
-      options.metrics.requests.inc({
-        method,
-        code: code === undefined ? "ok" : (Code[code] ?? "unknown"),
-      });
+      const codeName = code === undefined ? "ok" : (Code[code] ?? "unknown");
+      const key = `${method} ${codeName}`;
+      let counter = counters.get(key);
+      if (counter === undefined) {
+        counter = options.metrics.requests.labels({ method, code: codeName });
+        counters.set(key, counter);
+      }
+      counter.inc();
       end();
     };
   };
