@@ -91,11 +91,11 @@ export interface ApiHandler {
 
 /** Builds the handler serving every route over all three protocols. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
-  /** Starts timing a call to `method`; the returned function counts it under its code. */
   // The metric children of each method (and code) are looked up once: finding a child
   // by its labels hashes them, on every call otherwise.
   const timers = new Map<string, ReturnType<typeof options.metrics.requestSeconds.labels>>();
   const counters = new Map<string, ReturnType<typeof options.metrics.requests.labels>>();
+  /** Starts timing a call to `method`; the returned function counts it under its code. */
   const observe = (method: string) => {
     let timer = timers.get(method);
     if (timer === undefined) {
