@@ -200,8 +200,8 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
           if (stream.destroyed) return;
           stream.respond({ ":status": res.status, ...res.headers });
           if (stream.readableEnded) {
-            // No callback: a stream closes before its last write completes, and Node
-            // then hands each pending end() callback a new error, stack trace and all.
+            // No callback: Node usually completes the last write after the stream
+            // closed, and would hand the callback a new error, stack trace and all.
             stream.end(res.body);
             return;
           }
