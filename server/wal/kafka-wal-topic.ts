@@ -1,9 +1,13 @@
 /**
- * The Kafka log's topic: created on first open with the log's settings, then only its
- * partition count is checked (see `docs/kafka.md` for why creation waits by itself).
+ * The Kafka log's topic: created on first open with the log's settings. An existing
+ * topic is checked against them (see `docs/kafka.md` for why creation waits by itself):
+ * - its partition count must be the configured one, or tenants would move;
+ * - its replication factor and `min.insync.replicas` must be at least the configured
+ *   ones, or an acknowledged write would be kept by fewer brokers than the operator
+ *   asked for.
  */
 
-import type { Admin } from "kafkajs";
+import { type Admin, ConfigResourceTypes } from "kafkajs";
 import { describeKafkaError, kafkaErrorType } from "./kafka-wal-errors.ts";
 import { WalError } from "./wal.ts";
 
@@ -79,14 +83,76 @@ export async function ensureKafkaTopic(
       throw error;
     }
   }
-  const found = await waitForTopic(admin, topic);
-  if (found !== partitions) {
-    throw new WalError(
-      "invalid",
-      `Topic "${topic}" has ${found} partitions but the log is configured with ${partitions}; ` +
-        `tenants would hash to other partitions. Configure ${found} or use another topic.`,
+  const replicas = await waitForTopic(admin, topic);
+  const problem = topicMismatch(topic, settings, {
+    partitions: replicas.length,
+    replicationFactor: Math.min(...replicas),
+    minInsync: await topicMinInsync(admin, topic),
+  });
+  if (problem !== undefined) throw new WalError("invalid", problem);
+}
+
+/** What an existing topic has, as far as the log's guarantees go. */
+export interface FoundTopic {
+  readonly partitions: number;
+  /** The smallest replica count of its partitions. */
+  readonly replicationFactor: number;
+  /** Its effective `min.insync.replicas` (the broker's default when the topic sets none). */
+  readonly minInsync: number;
+}
+
+/**
+ * Why an existing topic cannot hold this log (a message saying what to change), or
+ * `undefined` when it can. More replicas or a higher `min.insync.replicas` than
+ * configured only make writes safer, and are accepted.
+ */
+export function topicMismatch(
+  topic: string,
+  settings: Pick<KafkaTopicSettings, "partitions" | "replicationFactor" | "minInsync">,
+  found: FoundTopic,
+): string | undefined {
+  if (found.partitions !== settings.partitions) {
+    return (
+      `Topic "${topic}" has ${found.partitions} partitions but the log is configured with ${settings.partitions}; ` +
+      `tenants would hash to other partitions. Configure ${found.partitions} or use another topic.`
     );
   }
+  if (found.replicationFactor < settings.replicationFactor) {
+    return (
+      `Topic "${topic}" has replication factor ${found.replicationFactor} but the log is configured with ` +
+      `${settings.replicationFactor}; acknowledged writes would be kept by fewer brokers than configured. ` +
+      `Add replicas to the topic (kafka-reassign-partitions), configure ${found.replicationFactor}, or use another topic.`
+    );
+  }
+  if (found.minInsync < settings.minInsync) {
+    return (
+      `Topic "${topic}" has min.insync.replicas ${found.minInsync} but the log is configured with ` +
+      `${settings.minInsync}; a write could be acknowledged by fewer brokers than configured. ` +
+      `Raise the topic's min.insync.replicas (kafka-configs --alter), configure ${found.minInsync}, or use another topic.`
+    );
+  }
+  return undefined;
+}
+
+/** The topic's effective `min.insync.replicas`. */
+async function topicMinInsync(admin: Admin, topic: string): Promise<number> {
+  const described = await admin.describeConfigs({
+    resources: [
+      { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["min.insync.replicas"] },
+    ],
+    includeSynonyms: false,
+  });
+  const entry = described.resources[0]?.configEntries.find(
+    (e) => e.configName === "min.insync.replicas",
+  );
+  const value = Number(entry?.configValue);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new WalError(
+      "unavailable",
+      `Could not read min.insync.replicas of topic "${topic}" (got ${JSON.stringify(entry?.configValue)}).`,
+    );
+  }
+  return value;
 }
 
 /** Errors of a topic that exists, or is about to, but is not known or led everywhere yet. */
@@ -96,18 +162,20 @@ const TOPIC_NOT_READY = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAIL
 const TOPIC_READY_TIMEOUT_MS = 30_000;
 
 /**
- * Waits until the topic's metadata names a leader for every partition; returns the
- * partition count. Metadata reaches the brokers of a cluster one by one, so right after
- * creation the broker asked may not know the topic yet.
+ * Waits until the topic's metadata names a leader for every partition; returns each
+ * partition's replica count. Metadata reaches the brokers of a cluster one by one, so
+ * right after creation the broker asked may not know the topic yet.
  */
-async function waitForTopic(admin: Admin, topic: string): Promise<number> {
+async function waitForTopic(admin: Admin, topic: string): Promise<number[]> {
   const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
   for (;;) {
     let why: string;
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       const found = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
-      if (found.length > 0 && found.every((p) => p.leader >= 0)) return found.length;
+      if (found.length > 0 && found.every((p) => p.leader >= 0)) {
+        return found.map((p) => p.replicas.length);
+      }
       why = "not every partition has a leader";
     } catch (error) {
       const type = kafkaErrorType(error);
