@@ -1,5 +1,15 @@
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { topicMismatch } from "./kafka-wal-topic.ts";
+import { TOPIC_RESOURCE, topicMismatch } from "./kafka-wal-topic.ts";
+
+describe("TOPIC_RESOURCE", () => {
+  it("is kafkajs's ConfigResourceTypes.TOPIC", () => {
+    const kafkajs = createRequire(import.meta.url)("kafkajs") as {
+      ConfigResourceTypes: { TOPIC: number };
+    };
+    expect(TOPIC_RESOURCE).toBe(kafkajs.ConfigResourceTypes.TOPIC);
+  });
+});
 
 const configured = { partitions: 8, replicationFactor: 3, minInsync: 2 };
 

@@ -7,7 +7,7 @@
  *   asked for.
  */
 
-import { type Admin, ConfigResourceTypes } from "kafkajs";
+import type { Admin, ConfigResourceTypes } from "kafkajs";
 import { describeKafkaError, kafkaErrorType } from "./kafka-wal-errors.ts";
 import { WalError } from "./wal.ts";
 
@@ -134,12 +134,16 @@ export function topicMismatch(
   return undefined;
 }
 
+/**
+ * `ConfigResourceTypes.TOPIC`. kafkajs's CommonJS build does not expose its enums as
+ * named exports to Node's ES module loader, so the value is spelled out here.
+ */
+export const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+
 /** The topic's effective `min.insync.replicas`. */
 async function topicMinInsync(admin: Admin, topic: string): Promise<number> {
   const described = await admin.describeConfigs({
-    resources: [
-      { type: ConfigResourceTypes.TOPIC, name: topic, configNames: ["min.insync.replicas"] },
-    ],
+    resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ["min.insync.replicas"] }],
     includeSynonyms: false,
   });
   const entry = described.resources[0]?.configEntries.find(
