@@ -11,9 +11,11 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Health,
+  type HealthCheckRequest,
   HealthCheckRequestSchema,
   HealthCheckResponseSchema,
 } from "../../generated/grpc/health/v1/health_pb.js";
+import { type Http2Answer, http2Exchange } from "../../tests/http2-exchange.ts";
 import { createUnaryFastPath, type UnaryImpl } from "./unary-fast-path.ts";
 
 const who = createContextKey<string>("nobody");
@@ -26,7 +28,7 @@ let behaviour: (ctx: HandlerContext) => Promise<unknown> = async () => ({ status
 const observed: (Code | undefined)[] = [];
 
 const impl: UnaryImpl = async (req, ctx) => {
-  const input = req as unknown as { service: string };
+  const input = req as HealthCheckRequest;
   seen.push({
     service: input.service,
     caller: ctx.values.get(who),
@@ -67,33 +69,17 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-interface Reply {
-  readonly status: number;
-  readonly headers: http2.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-function post(headers: Record<string, string>, body: Uint8Array): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({
+function post(headers: Record<string, string>, body: Uint8Array): Promise<Http2Answer> {
+  return http2Exchange(
+    session,
+    {
       ":method": "POST",
       ":path": "/grpc.health.v1.Health/Check",
       "content-type": "application/proto",
       ...headers,
-    });
-    let head: http2.IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    stream.on("response", (h) => {
-      head = h;
-    });
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () =>
-      resolve({ status: Number(head[":status"]), headers: head, body: Buffer.concat(chunks) }),
-    );
-    stream.on("error", reject);
-    if (headers[":method"] === "GET") stream.end();
-    else stream.end(body);
-  });
+    },
+    body,
+  );
 }
 
 const request = (service: string) =>

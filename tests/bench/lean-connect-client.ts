@@ -19,6 +19,7 @@ import {
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
+import { http2Exchange } from "../http2-exchange.ts";
 
 /** A lean client over one HTTP/2 session. */
 export interface LeanClient {
@@ -35,36 +36,22 @@ export function createLeanClient(baseUrl: string): LeanClient {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
   return {
-    call(method, input) {
+    async call(method, input) {
       const body = toBinary(method.input, create(method.input, input));
-      return new Promise((resolve, reject) => {
-        const stream = session.request({
+      const answer = await http2Exchange(
+        session,
+        {
           ":method": "POST",
           ":path": `/${method.parent.typeName}/${method.name}`,
           "content-type": "application/proto",
           "connect-protocol-version": "1",
-        });
-        let status = 0;
-        const chunks: Buffer[] = [];
-        stream.on("response", (headers) => {
-          status = Number(headers[":status"]);
-        });
-        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-        stream.on("end", () => {
-          const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-          if (status !== 200) {
-            reject(new Error(`${method.name} answered ${status}: ${bytes.toString()}`));
-            return;
-          }
-          try {
-            resolve(fromBinary(method.output, bytes));
-          } catch (err) {
-            reject(err);
-          }
-        });
-        stream.on("error", reject);
-        stream.end(body);
-      });
+        },
+        body,
+      );
+      if (answer.status !== 200) {
+        throw new Error(`${method.name} answered ${answer.status}: ${answer.body.toString()}`);
+      }
+      return fromBinary(method.output, answer.body);
     },
     close() {
       session.close();

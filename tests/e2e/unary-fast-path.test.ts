@@ -18,6 +18,7 @@ import {
   GetNodeRequestSchema,
   QueryNodesRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
+import { http2Exchange } from "../http2-exchange.ts";
 import { serverPerFile, str, teamOp } from "./e2e-helpers.ts";
 
 const server = serverPerFile({ args: ["--cors-origins", "https://app.example"] });
@@ -88,25 +89,17 @@ async function call(
       body: Buffer.from(await res.arrayBuffer()).toString("base64"),
     };
   }
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ":method": "POST", ":path": path, ...headers });
-    const chunks: Buffer[] = [];
-    let head: http2.IncomingHttpHeaders = {};
-    stream.on("response", (h) => {
-      head = h;
-    });
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () =>
-      resolve({
-        status: Number(head[":status"]),
-        contentType: head["content-type"] as string | undefined,
-        cors: head["access-control-allow-origin"] as string | undefined,
-        body: Buffer.concat(chunks).toString("base64"),
-      }),
-    );
-    stream.on("error", reject);
-    stream.end(body);
-  });
+  const answer = await http2Exchange(
+    session,
+    { ":method": "POST", ":path": path, ...headers },
+    body,
+  );
+  return {
+    status: answer.status,
+    contentType: answer.headers["content-type"] as string | undefined,
+    cors: answer.headers["access-control-allow-origin"] as string | undefined,
+    body: answer.body.toString("base64"),
+  };
 }
 
 /**
