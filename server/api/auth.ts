@@ -13,9 +13,17 @@ import {
   createContextValues,
 } from "@connectrpc/connect";
 
-/** Who is calling: an id like "user:alice" or "service:importer". */
+/**
+ * Who is calling, as authentication decided it (never from the request body or a
+ * client-set header).
+ */
 export interface Actor {
+  /** The caller's principal in canonical form: "user:alice" or "service:importer" (see acl/principal.ts). */
   readonly id: string;
+  /** Group principals ("group:eng") the authenticator vouches for, e.g. from a JWT claim. */
+  readonly groups: readonly string[];
+  /** A server-wide administrator (`--admins`): manages tenants, does not thereby read content. */
+  readonly admin: boolean;
 }
 
 /** The actor a request authenticated as; set for every request by {@link authContext}. */
@@ -24,7 +32,7 @@ export const actorKey = createContextKey<Actor | undefined>(undefined, {
 });
 
 /** The actor every dev-mode request gets. */
-export const DEV_ACTOR: Actor = { id: "dev" };
+export const DEV_ACTOR: Actor = { id: "dev", groups: [], admin: true };
 
 /** Token → actor id. Empty means dev mode. */
 export type TokenMap = ReadonlyMap<string, string>;
@@ -42,7 +50,7 @@ export function authContext(tokens: TokenMap, authorization: string | undefined)
   }
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   const actor = m ? tokens.get(m[1]!) : undefined;
-  if (actor !== undefined) values.set(actorKey, { id: actor });
+  if (actor !== undefined) values.set(actorKey, { id: actor, groups: [], admin: false });
   return values;
 }
 
