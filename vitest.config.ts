@@ -3,6 +3,16 @@ import { defineConfig } from "vitest/config";
 /** Test files that use a real Kafka broker. */
 const kafkaFiles = ["tests/kafka/**/*.test.ts", "server/wal/kafka-wal.test.ts"];
 
+/**
+ * Tests that need no service and no server child: the inner loop (`npm run test:unit`).
+ * Everything else that is not Kafka (server children, crash tests, disk and network
+ * faults) is the "e2e" project, which also takes any new test folder by default.
+ */
+const unitFiles = [
+  "{schema,codegen,runtime,server}/**/*.test.ts",
+  "tests/{schema,codegen,client,runtime,store,apply,docs}/**/*.test.ts",
+];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -11,9 +21,17 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: "main",
-          include: ["{schema,codegen,runtime,server,tests}/**/*.test.ts"],
+          name: "unit",
+          include: unitFiles,
           exclude: ["**/node_modules/**", "tests/bench/**", ...kafkaFiles],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["{schema,codegen,runtime,server,tests}/**/*.test.ts"],
+          exclude: ["**/node_modules/**", "tests/bench/**", ...kafkaFiles, ...unitFiles],
         },
       },
       {
