@@ -17,6 +17,7 @@ export type {
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
+export { Direction } from "../generated/entdb/v1/entdb_pb.js";
 export { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
 export { EntdbClientCore } from "./client-core.ts";
 export type {

@@ -22,7 +22,7 @@ export function createServerMetrics(sample: {
   openTenantDbs(): number;
 }): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "entdb_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "entdb_" });
   const latencyBuckets = [
     0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
   ];

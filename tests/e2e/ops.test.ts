@@ -85,7 +85,10 @@ describe("ops endpoints", () => {
     expect(sample(text, 'entdb_applier_lag_events{partition="0"}')).toBe(0);
     // Declared; the server does not observe it yet (no call site), so no count is asserted.
     expect(text).toContain("# TYPE entdb_wal_append_duration_seconds histogram");
-    expect(text).toMatch(/^entdb_process_nodejs_eventloop_lag_max_seconds \d/m);
+    // Process metrics carry the one prefix: entdb_process_cpu_…, entdb_nodejs_….
+    expect(text).toMatch(/^entdb_nodejs_eventloop_lag_max_seconds \d/m);
+    expect(text).toMatch(/^entdb_process_cpu_user_seconds_total \d/m);
+    expect(text).not.toContain("entdb_process_process_");
   });
 });
 
