@@ -5,6 +5,7 @@
  * Transports come from `entdb/runtime/node` or `entdb/runtime/web`.
  */
 
+export { Direction } from "../generated/entdb/v1/entdb_pb.js";
 export type {
   ConditionalWriteOptions,
   EdgeListFn,
@@ -17,7 +18,6 @@ export type {
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
-export { Direction } from "../generated/entdb/v1/entdb_pb.js";
 export { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
 export { EntdbClientCore } from "./client-core.ts";
 export type {
