@@ -55,6 +55,8 @@ export interface CanonicalNode {
   readonly indexes: readonly (readonly number[])[];
   readonly reservedIds: readonly IdRange[];
   readonly reservedNames: readonly string[];
+  /** Tombstones (see `Schema.retiredIds`); the key is left out when there are none. */
+  readonly retiredIds?: readonly IdRange[];
 }
 
 /** An edge type in canonical form. */
@@ -69,6 +71,7 @@ export interface CanonicalEdge {
   readonly fields: readonly CanonicalField[];
   readonly reservedIds: readonly IdRange[];
   readonly reservedNames: readonly string[];
+  readonly retiredIds?: readonly IdRange[];
 }
 
 /** An enum in canonical form. */
@@ -81,6 +84,7 @@ export interface CanonicalEnum {
   }[];
   readonly reservedNumbers: readonly IdRange[];
   readonly reservedNames: readonly string[];
+  readonly retiredNumbers?: readonly IdRange[];
 }
 
 /** The whole canonical form, without the fingerprint (which is computed over it). */
@@ -89,6 +93,7 @@ export interface CanonicalSchema {
   readonly package: string;
   readonly reservedIds: readonly IdRange[];
   readonly reservedNames: readonly string[];
+  readonly retiredIds?: readonly IdRange[];
   readonly nodes: readonly CanonicalNode[];
   readonly edges: readonly CanonicalEdge[];
   readonly enums: readonly CanonicalEnum[];
@@ -101,6 +106,7 @@ export function canonicalSchema(schema: Schema): CanonicalSchema {
     package: schema.package,
     reservedIds: normalizeRanges(schema.reservedIds),
     reservedNames: sortedStrings(schema.reservedNames),
+    ...retired("retiredIds", schema.retiredIds),
     nodes: [...schema.nodes].sort(byId).map(canonicalNode),
     edges: [...schema.edges].sort(byId).map(canonicalEdge),
     enums: [...schema.enums].sort((a, b) => compareStrings(a.name, b.name)).map(canonicalEnum),
@@ -191,6 +197,7 @@ function canonicalNode(node: NodeType): CanonicalNode {
     indexes: canonicalComposites(node.indexes),
     reservedIds: normalizeRanges(node.reservedIds),
     reservedNames: sortedStrings(node.reservedNames),
+    ...retired("retiredIds", node.retiredIds),
   };
 }
 
@@ -206,6 +213,7 @@ function canonicalEdge(edge: EdgeType): CanonicalEdge {
     fields: [...edge.fields].sort(byId).map(canonicalField),
     reservedIds: normalizeRanges(edge.reservedIds),
     reservedNames: sortedStrings(edge.reservedNames),
+    ...retired("retiredIds", edge.retiredIds),
   };
 }
 
@@ -266,5 +274,18 @@ function canonicalEnum(e: EnumType): CanonicalEnum {
       .map((v) => ({ number: v.number, name: v.name, deprecated: v.deprecated })),
     reservedNumbers: normalizeRanges(e.reservedNumbers),
     reservedNames: sortedStrings(e.reservedNames),
+    ...retired("retiredNumbers", e.retiredNumbers),
   };
+}
+
+/**
+ * `{ [key]: ranges }` when there are tombstones, `{}` otherwise: a schema that never
+ * dropped an id without reserving it locks exactly as before tombstones existed.
+ */
+function retired<K extends string>(
+  key: K,
+  ranges: readonly IdRange[] | undefined,
+): { [P in K]?: IdRange[] } {
+  if (ranges === undefined || ranges.length === 0) return {};
+  return { [key]: normalizeRanges(ranges) } as { [P in K]?: IdRange[] };
 }

@@ -100,6 +100,7 @@ class LockReader {
       "fingerprint",
       "reservedIds",
       "reservedNames",
+      "retiredIds",
       "nodes",
       "edges",
       "enums",
@@ -114,6 +115,7 @@ class LockReader {
       enums: enums.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
       reservedIds: this.ranges(root["reservedIds"], "reservedIds", MAX_ID),
       reservedNames: this.strings(root["reservedNames"], "reservedNames"),
+      ...this.retired(root, "retiredIds", "", MAX_ID),
     };
   }
 
@@ -129,6 +131,7 @@ class LockReader {
       "indexes",
       "reservedIds",
       "reservedNames",
+      "retiredIds",
     ]);
     return {
       id: this.int(o["id"], `${at}.id`, 1, MAX_ID),
@@ -140,6 +143,7 @@ class LockReader {
       deprecated: this.bool(o["deprecated"], `${at}.deprecated`),
       reservedIds: this.ranges(o["reservedIds"], `${at}.reservedIds`, MAX_ID),
       reservedNames: this.strings(o["reservedNames"], `${at}.reservedNames`),
+      ...this.retired(o, "retiredIds", `${at}.`, MAX_ID),
     };
   }
 
@@ -156,6 +160,7 @@ class LockReader {
       "fields",
       "reservedIds",
       "reservedNames",
+      "retiredIds",
     ]);
     const inverse = o["inverseName"];
     return {
@@ -169,6 +174,7 @@ class LockReader {
       deprecated: this.bool(o["deprecated"], `${at}.deprecated`),
       reservedIds: this.ranges(o["reservedIds"], `${at}.reservedIds`, MAX_ID),
       reservedNames: this.strings(o["reservedNames"], `${at}.reservedNames`),
+      ...this.retired(o, "retiredIds", `${at}.`, MAX_ID),
     };
   }
 
@@ -271,7 +277,7 @@ class LockReader {
 
   enumType(value: unknown, at: string): EnumType {
     const o = this.object(value, at);
-    this.keys(o, at, ["name", "values", "reservedNumbers", "reservedNames"]);
+    this.keys(o, at, ["name", "values", "reservedNumbers", "reservedNames", "retiredNumbers"]);
     const values = this.array(o["values"], `${at}.values`).map((v, i): EnumValue => {
       const vo = this.object(v, `${at}.values[${i}]`);
       this.keys(vo, `${at}.values[${i}]`, ["number", "name", "deprecated"]);
@@ -286,6 +292,7 @@ class LockReader {
       values: values.sort((a, b) => a.number - b.number),
       reservedNumbers: this.ranges(o["reservedNumbers"], `${at}.reservedNumbers`, MAX_ENUM_NUMBER),
       reservedNames: this.strings(o["reservedNames"], `${at}.reservedNames`),
+      ...this.retired(o, "retiredNumbers", `${at}.`, MAX_ENUM_NUMBER),
     };
   }
 
@@ -297,6 +304,17 @@ class LockReader {
       const last = this.int(o["last"], `${at}[${i}].last`, first, max);
       return { first, last };
     });
+  }
+
+  /** An optional tombstone list: absent means none (see `Schema.retiredIds`). */
+  retired<K extends string>(
+    o: JsonObject,
+    key: K,
+    prefix: string,
+    max: number,
+  ): { [P in K]?: IdRange[] } {
+    if (o[key] === undefined) return {};
+    return { [key]: this.ranges(o[key], `${prefix}${key}`, max) } as { [P in K]?: IdRange[] };
   }
 
   fingerprint(value: unknown, at: string): string {

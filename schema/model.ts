@@ -109,6 +109,8 @@ export interface NodeType {
   readonly reservedIds: readonly IdRange[];
   /** Reserved field names, sorted. */
   readonly reservedNames: readonly string[];
+  /** Field ids an earlier version used and dropped without reserving them (see {@link Schema.retiredIds}). */
+  readonly retiredIds?: readonly IdRange[];
   readonly doc?: string;
   readonly span?: Span;
 }
@@ -128,6 +130,8 @@ export interface EdgeType {
   readonly deprecated: boolean;
   readonly reservedIds: readonly IdRange[];
   readonly reservedNames: readonly string[];
+  /** Property ids an earlier version used and dropped without reserving them. */
+  readonly retiredIds?: readonly IdRange[];
   readonly doc?: string;
   readonly span?: Span;
 }
@@ -148,6 +152,8 @@ export interface EnumType {
   readonly values: readonly EnumValue[];
   readonly reservedNumbers: readonly IdRange[];
   readonly reservedNames: readonly string[];
+  /** Numbers an earlier version used and dropped without reserving them. */
+  readonly retiredNumbers?: readonly IdRange[];
   readonly doc?: string;
   readonly span?: Span;
 }
@@ -166,6 +172,13 @@ export interface Schema {
   readonly reservedIds: readonly IdRange[];
   /** Reserved type names, sorted. */
   readonly reservedNames: readonly string[];
+  /**
+   * Tombstones: type ids an earlier version used and dropped without reserving them
+   * (a breaking removal someone accepted). Only a lock file carries them: the lock
+   * keeps every id ever used, so reusing one is caught even after the removal was let
+   * through. A model compiled from source has none. Sorted, non-overlapping.
+   */
+  readonly retiredIds?: readonly IdRange[];
   /** The source path this model was compiled from, if any. */
   readonly sourcePath?: string;
 }

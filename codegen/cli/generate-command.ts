@@ -11,21 +11,27 @@
  * released schema that `entdb check --against` compares with, so it belongs with the
  * schema rather than with disposable output.
  *
- * Exit codes: 0 written or up to date; 1 out of date (`--check`); 2 a usage error, an
- * unreadable file, a bad config, a schema with errors, or a failed write.
+ * The existing lock is also a gate: a breaking change against it is refused before
+ * anything is written, unless its rules are accepted with `--accept-breaking`.
+ *
+ * Exit codes: 0 written or up to date; 1 out of date (`--check`) or a breaking change
+ * the lock refused; 2 a usage error, an unreadable file, a bad config or lock, a schema
+ * with errors, or a failed write.
  */
 
 import { isAbsolute, resolve } from "node:path";
 import { Command } from "commander";
+import { parseRuleList } from "../../schema/cli/check-command.ts";
 import {
   displayPath,
   formatDiagnostics,
+  type LoadedSchema,
   loadSchemaFile,
   resolveSchemaPath,
   SchemaLoadError,
 } from "../../schema/cli/load-schema.ts";
-import { runLock } from "../../schema/cli/lock-command.ts";
-import type { Schema } from "../../schema/model.ts";
+import { type LockOptions, prepareLock, runLock } from "../../schema/cli/lock-command.ts";
+import type { CompatRuleId } from "../../schema/compat/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import {
@@ -49,6 +55,8 @@ export interface GenerateOptions {
   readonly color?: boolean;
   /** The module `client.ts` imports the runtime from (default `entdb/runtime/v1`). */
   readonly runtimeImport?: string;
+  /** Breaking rules accepted on purpose against the existing lock (`--accept-breaking`). */
+  readonly acceptBreaking?: ReadonlySet<CompatRuleId>;
 }
 
 /** What a run printed and how it ended. */
@@ -69,12 +77,11 @@ export async function runGenerate(
   let outDir: string;
   let files: GeneratedFile[];
   let warnings: string;
-  let schema: Schema;
+  let loaded: LoadedSchema;
   try {
     schemaPath = await resolveSchemaPath(schemaArg, cwd);
     outDir = await resolveOutDir(options.out, cwd);
-    const loaded = await loadSchemaFile(schemaPath, cwd);
-    schema = loaded.schema;
+    loaded = await loadSchemaFile(schemaPath, cwd);
     warnings = formatDiagnostics(loaded.diagnostics, loaded.source, "text", color);
     // Loaded on use: the generators bring protoc-gen-es and its framework
     // (@bufbuild/protoplugin) and the CommonJS build of @bufbuild/protobuf they run on,
@@ -86,6 +93,21 @@ export async function runGenerate(
     );
   } catch (err) {
     return failed(err, color);
+  }
+
+  const lockOptions: LockOptions = {
+    check: options.check,
+    cwd,
+    color,
+    loaded,
+    ...(options.acceptBreaking === undefined ? {} : { acceptBreaking: options.acceptBreaking }),
+  };
+  // The lock is also the gate: a breaking change it refuses leaves every file as it was.
+  if (!options.check) {
+    const prepared = await prepareLock(schemaPath, lockOptions);
+    if ("exitCode" in prepared && prepared.exitCode !== 0) {
+      return { ...prepared, stderr: `${warnings}${prepared.stderr}` };
+    }
   }
 
   const schemaShown = displayPath(schemaPath, cwd);
@@ -101,7 +123,7 @@ export async function runGenerate(
     return failed(err, color, warnings);
   }
   // The lock goes last: it records a schema whose output is already in place.
-  const lock = await runLock(schemaPath, { check: options.check, cwd, color, schema });
+  const lock = await runLock(schemaPath, lockOptions);
 
   if (options.check) {
     const stale = written.changes.length > 0;
@@ -130,6 +152,7 @@ interface GenerateFlags {
   readonly check?: boolean;
   readonly watch?: boolean;
   readonly runtimeImport?: string;
+  readonly acceptBreaking?: string[];
 }
 
 /** The `entdb generate` subcommand; sets `process.exitCode`. */
@@ -146,13 +169,25 @@ export function generateCommand(): Command {
       "--runtime-import <module>",
       "module client.ts imports the runtime from (default: entdb/runtime/v1)",
     )
+    .option(
+      "--accept-breaking <rule>",
+      "update the lock over this breaking change on purpose (repeatable, or comma-separated)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .addHelpText("after", generateHelp)
     .exitOverride((err) => {
       // Usage errors exit 2 like every entdb command; help exits 0.
       process.exit(err.exitCode === 0 ? 0 : 2);
     })
     .action(async (schema: string | undefined, flags: GenerateFlags) => {
+      const accept = parseRuleList(flags.acceptBreaking ?? [], "--accept-breaking");
+      if (typeof accept === "string") {
+        process.stderr.write(`error: ${accept}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const options: GenerateOptions = {
+        acceptBreaking: accept,
         ...(flags.out === undefined ? {} : { out: flags.out }),
         ...(flags.runtimeImport === undefined ? {} : { runtimeImport: flags.runtimeImport }),
         check: flags.check === true,
@@ -229,7 +264,7 @@ function summaryLine(outShown: string, schemaShown: string, written: WriteGenera
     `${by("stale")} removed`,
     `${written.unchanged.length} unchanged`,
   ];
-  return `generated ${outShown} from ${schemaShown}: ${parts.join(", ")}\n`;
+  return `wrote '${outShown}' from '${schemaShown}': ${parts.join(", ")}\n`;
 }
 
 function changeLine(change: FileChange): string {
@@ -283,7 +318,13 @@ entdb.config.json in the current directory may set defaults, so the build step i
 'entdb generate'; flags override it:
   { "schema": "schema.entdb", "out": "generated" }
 
-Exit codes: 0 written or up to date; 1 out of date (--check); 2 usage error, unreadable
-file, schema with errors, or failed write.
+The lock is the gate of schema evolution: when the schema makes a breaking change
+against it (see 'entdb check --help' for the rules), nothing is written and the findings
+are printed. Fix the schema, or accept the change on purpose with
+--accept-breaking RULE,... (the lock then keeps the ids it dropped as retired, so they
+can never be reused).
+
+Exit codes: 0 written or up to date; 1 out of date (--check) or a breaking change
+refused; 2 usage error, unreadable file or lock, schema with errors, or failed write.
 `;
 }

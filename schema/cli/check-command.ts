@@ -70,12 +70,8 @@ export async function runCheck(
   const format = options.format;
   const color = format === "text" && options.color === true;
 
-  const allowed = new Set<CompatRuleId>();
-  for (const name of options.allow.flatMap((a) => a.split(",")).map((a) => a.trim())) {
-    if (name === "") continue;
-    if (!isCompatRuleId(name)) return usageError(unknownRuleMessage(name));
-    allowed.add(name);
-  }
+  const allowed = parseRuleList(options.allow, "--allow");
+  if (typeof allowed === "string") return usageError(allowed);
 
   try {
     const schemaPath = await resolveSchemaPath(schemaArg, cwd);
@@ -260,13 +256,27 @@ function usageError(message: string): CheckResult {
   return { exitCode: 2, stdout: "", stderr: `error: ${message}\n` };
 }
 
-function unknownRuleMessage(name: string): string {
+/**
+ * Rule ids from a repeatable, comma-separated flag (`--allow`, `--accept-breaking`), or
+ * the message for the first unknown one.
+ */
+export function parseRuleList(values: readonly string[], flag: string): Set<CompatRuleId> | string {
+  const rules = new Set<CompatRuleId>();
+  for (const name of values.flatMap((a) => a.split(",")).map((a) => a.trim())) {
+    if (name === "") continue;
+    if (!isCompatRuleId(name)) return unknownRuleMessage(name, flag);
+    rules.add(name);
+  }
+  return rules;
+}
+
+function unknownRuleMessage(name: string, flag: string): string {
   const upper = name.toUpperCase();
   const suggestion = COMPAT_RULE_IDS.map((id) => ({ id, d: editDistance(upper, id) }))
     .filter((c) => c.d <= Math.max(2, Math.floor(name.length / 4)))
     .sort((a, b) => a.d - b.d)[0];
   const hint = suggestion === undefined ? "" : ` Did you mean '${suggestion.id}'?`;
-  return `unknown rule '${name}' in --allow.${hint} Run 'entdb check --help' for the list of rules.`;
+  return `unknown rule '${name}' in ${flag}.${hint} Run 'entdb check --help' for the list of rules.`;
 }
 
 function editDistance(a: string, b: string): number {

@@ -57,6 +57,7 @@ function compareValues(ctx: CompatContext, before: EnumType, after: EnumType): v
     newItems: after.values,
     oldReserved: before.reservedNumbers,
     newReserved: after.reservedNumbers,
+    oldRetired: before.retiredNumbers,
     idOf: (v) => v.number,
     nameOf: (v) => v.name,
   });
@@ -67,6 +68,12 @@ function compareValues(ctx: CompatContext, before: EnumType, after: EnumType): v
   for (const v of m.reused) {
     ctx.report(
       msg.reservedIdReused(enumValueSubject(label, v.name, v.number), "number", v.number),
+      v.span,
+    );
+  }
+  for (const v of m.reusedRetired) {
+    ctx.report(
+      msg.retiredIdReused(enumValueSubject(label, v.name, v.number), "number", v.number),
       v.span,
     );
   }

@@ -39,6 +39,7 @@ export function compareFields(
     newItems: after.fields,
     oldReserved: before.reservedIds,
     newReserved: after.reservedIds,
+    oldRetired: before.retiredIds,
     idOf: (f) => f.id,
     nameOf: (f) => f.name,
   });
@@ -54,6 +55,9 @@ export function compareFields(
   }
   for (const f of m.reused) {
     ctx.report(msg.reservedIdReused(fieldSubject(owner, f.name, f.id), "field id", f.id), f.span);
+  }
+  for (const f of m.reusedRetired) {
+    ctx.report(msg.retiredIdReused(fieldSubject(owner, f.name, f.id), "field id", f.id), f.span);
   }
   for (const f of m.removed) ctx.report(msg.fieldRemoved(owner, f.name, f.id), after.span);
   for (const f of m.retired) ctx.report(msg.fieldRetired(owner, f.name, f.id), after.span);

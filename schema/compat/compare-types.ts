@@ -21,6 +21,7 @@ export function compareTypes(ctx: CompatContext): void {
     newItems: entries(newSchema),
     oldReserved: oldSchema.reservedIds,
     newReserved: newSchema.reservedIds,
+    oldRetired: oldSchema.retiredIds,
     idOf: (e) => e.type.id,
     nameOf: (e) => e.type.name,
     kindOf: (e) => e.kind,
@@ -34,6 +35,9 @@ export function compareTypes(ctx: CompatContext): void {
   for (const e of m.added) ctx.report(msg.typeAdded(label(e)), e.type.span);
   for (const e of m.reused) {
     ctx.report(msg.reservedIdReused(typeSubject(label(e)), "type id", e.type.id), e.type.span);
+  }
+  for (const e of m.reusedRetired) {
+    ctx.report(msg.retiredIdReused(typeSubject(label(e)), "type id", e.type.id), e.type.span);
   }
   for (const e of m.removed) ctx.report(msg.typeRemoved(label(e)), undefined);
   for (const e of m.retired) ctx.report(msg.typeRetired(label(e)), undefined);

@@ -365,6 +365,14 @@ export const compatMessages = {
     };
   },
 
+  /** Like {@link reservedIdReused}, for an id the lock keeps as a tombstone. */
+  retiredIdReused(subject: string, what: string, id: number): FindingDraft {
+    return {
+      rule: "RETIRED_ID_REUSED",
+      message: `${subject} uses ${what} ${id}, which an earlier version used and dropped without reserving it (the lock keeps it as retired). Stored data and old clients may still carry ${id} with its old meaning; use an unused ${what}, and add 'reserved ${id};'.`,
+    };
+  },
+
   /** `scope` is "The schema", a type subject or an enum label; `what` as above. */
   reservationRemoved(scope: string, what: string, ranges: readonly IdRange[]): FindingDraft {
     const list = formatRanges(ranges);

@@ -79,6 +79,11 @@ export const COMPAT_RULES = {
     category: "breaking",
     summary: "A reserved type id, field id or enum number is used again.",
   },
+  RETIRED_ID_REUSED: {
+    category: "breaking",
+    summary:
+      "A type id, field id or enum number that an earlier version dropped without reserving it is used again.",
+  },
   RESERVATION_REMOVED: {
     category: "breaking",
     summary: "A reserved id or enum number is no longer reserved.",

@@ -14,6 +14,8 @@ export interface MatchScope<T> {
   readonly newItems: readonly T[];
   readonly oldReserved: readonly IdRange[];
   readonly newReserved: readonly IdRange[];
+  /** Tombstones of the old version: ids used once and dropped without a reservation. */
+  readonly oldRetired?: readonly IdRange[] | undefined;
   /** The item's id (for enum values, its number). */
   readonly idOf: (item: T) => number;
   readonly nameOf: (item: T) => string;
@@ -39,6 +41,8 @@ export interface IdMatch<T> {
   readonly added: readonly T[];
   /** New ids that were reserved before. */
   readonly reused: readonly T[];
+  /** New ids that the old version kept as tombstones (used once, dropped unreserved). */
+  readonly reusedRetired: readonly T[];
   /** Old ids that are gone and not reserved. */
   readonly removed: readonly T[];
   /** Old ids that are gone and now reserved. */
@@ -78,11 +82,14 @@ export function matchById<T>(scope: MatchScope<T>): IdMatch<T> {
   const kindChanged: MatchedPair<T>[] = [];
   const added: T[] = [];
   const reused: T[] = [];
+  const reusedRetired: T[] = [];
   for (const item of scope.newItems) {
     if (movedNew.has(item)) continue;
     const before = oldById.get(idOf(item));
     if (before === undefined) {
-      (inRanges(scope.oldReserved, idOf(item)) ? reused : added).push(item);
+      if (inRanges(scope.oldReserved, idOf(item))) reused.push(item);
+      else if (inRanges(scope.oldRetired ?? [], idOf(item))) reusedRetired.push(item);
+      else added.push(item);
     } else if (movedOldIds.has(idOf(before))) {
       // The old occupant moved elsewhere and its move is reported; comparing it with
       // whatever took its id would only repeat that finding in other words.
@@ -108,6 +115,7 @@ export function matchById<T>(scope: MatchScope<T>): IdMatch<T> {
     moved,
     added,
     reused,
+    reusedRetired,
     removed,
     retired,
     reservationsRemoved: subtractRanges(

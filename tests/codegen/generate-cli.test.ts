@@ -53,7 +53,7 @@ describe("entdb generate", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(
       new RegExp(
-        `^generated generated from schema.entdb: 5 added, 0 changed, 0 removed, 0 unchanged\\n${OUTPUTS.map((p) => `  added   ${p}\\n`).join("")}wrote schema.lock.json \\(sha256:[0-9a-f]{64}\\)\\n$`,
+        `^wrote 'generated' from 'schema.entdb': 5 added, 0 changed, 0 removed, 0 unchanged\\n${OUTPUTS.map((p) => `  added   ${p}\\n`).join("")}wrote schema.lock.json \\(sha256:[0-9a-f]{64}\\)\\n$`,
       ),
     );
     for (const path of OUTPUTS) {
@@ -84,7 +84,7 @@ describe("entdb generate", () => {
     const again = await runGenerate(undefined, { check: false, cwd: dir });
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(
-      /^generated generated from schema.entdb: 0 added, 0 changed, 0 removed, 5 unchanged\nok: schema.lock.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
+      /^wrote 'generated' from 'schema.entdb': 0 added, 0 changed, 0 removed, 5 unchanged\nok: schema.lock.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
     );
     const after = OUTPUTS.map((p) => [
       read(join(dir, "generated"), p),
@@ -134,10 +134,14 @@ describe("entdb generate", () => {
       join(dir, "schema.entdb"),
       SCHEMA.replace("package acme.notes;", "package acme.memo;"),
     );
-    const result = await runGenerate(undefined, { check: false, cwd: dir });
+    const result = await runGenerate(undefined, {
+      check: false,
+      cwd: dir,
+      acceptBreaking: new Set(["PACKAGE_CHANGED"]),
+    });
     expect(result.exitCode).toBe(0);
     expect(result.stdout.split("\n").slice(0, 9)).toEqual([
-      "generated generated from schema.entdb: 3 added, 2 changed, 3 removed, 0 unchanged",
+      "wrote 'generated' from 'schema.entdb': 3 added, 2 changed, 3 removed, 0 unchanged",
       "  added   acme/memo/schema.proto",
       "  added   acme/memo/schema_pb.d.ts",
       "  added   acme/memo/schema_pb.js",
@@ -151,17 +155,83 @@ describe("entdb generate", () => {
     expect(existsSync(join(dir, "generated/acme/memo/schema.proto"))).toBe(true);
   });
 
+  it("refuses a breaking change against the lock, writing nothing, and names the rules to accept", async () => {
+    const dir = project();
+    await runGenerate(undefined, { check: false, cwd: dir });
+    const clientBefore = read(dir, "generated/client.ts");
+    const lockBefore = read(dir, "schema.lock.json");
+    writeFileSync(join(dir, "schema.entdb"), SCHEMA.replace("title: string", "title: int"));
+    const refused = await runGenerate(undefined, { check: false, cwd: dir });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toBe(
+      [
+        "breaking[FIELD_KIND_CHANGED] schema.entdb:4:3: Field 'Note.title' (id 1) changed kind from string to int. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.",
+        "error: schema.entdb is not compatible with schema.lock.json (1 breaking, 0 allowed, 0 safe)",
+        "error: nothing was written: the lock refuses breaking changes. Fix the schema as the findings say, or, if every deployed client and stored row can take the change, accept it on purpose with --accept-breaking FIELD_KIND_CHANGED.",
+        "",
+      ].join("\n"),
+    );
+    expect(read(dir, "generated/client.ts")).toBe(clientBefore);
+    expect(read(dir, "schema.lock.json")).toBe(lockBefore);
+
+    const accepted = await runGenerate(undefined, {
+      check: false,
+      cwd: dir,
+      acceptBreaking: new Set(["FIELD_KIND_CHANGED"]),
+    });
+    expect(accepted.exitCode).toBe(0);
+    expect(read(dir, "generated/client.ts")).not.toBe(clientBefore);
+    expect(read(dir, "schema.lock.json")).not.toBe(lockBefore);
+  });
+
+  it("keeps an id dropped with --accept-breaking as retired, so a later reuse is refused", async () => {
+    const v1 = SCHEMA.replace("[required, index];", "[required, index];\n  body: string = 2;");
+    const dir = project(v1);
+    expect((await runGenerate(undefined, { check: false, cwd: dir })).exitCode).toBe(0);
+    writeFileSync(join(dir, "schema.entdb"), SCHEMA);
+    const dropped = await runGenerate(undefined, {
+      check: false,
+      cwd: dir,
+      acceptBreaking: new Set(["FIELD_REMOVED"]),
+    });
+    expect(dropped.exitCode).toBe(0);
+    const lock = JSON.parse(read(dir, "schema.lock.json")) as {
+      nodes: { retiredIds?: unknown }[];
+    };
+    expect(lock.nodes[0]?.retiredIds).toEqual([{ first: 2, last: 2 }]);
+
+    const reuse = SCHEMA.replace(
+      "[required, index];",
+      "[required, index];\n  summary: string = 2;",
+    );
+    writeFileSync(join(dir, "schema.entdb"), reuse);
+    const refused = await runGenerate(undefined, { check: false, cwd: dir });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("RETIRED_ID_REUSED");
+    const check = await runCheck(undefined, {
+      against: "schema.lock.json",
+      format: "text",
+      allow: [],
+      cwd: dir,
+    });
+    expect(check.exitCode).toBe(1);
+    expect(check.stdout).toContain(
+      "Field 'Note.summary' (id 2) uses field id 2, which an earlier version used and dropped without reserving it (the lock keeps it as retired).",
+    );
+  });
+
   it("takes schema and out from entdb.config.json, and flags override them", async () => {
     const dir = project(SCHEMA, { schema: "schema.entdb", out: "gen/ts" });
     const fromConfig = await runGenerate(undefined, { check: false, cwd: dir });
     expect(fromConfig.exitCode).toBe(0);
     expect(fromConfig.stdout.split("\n", 1)[0]).toBe(
-      "generated gen/ts from schema.entdb: 5 added, 0 changed, 0 removed, 0 unchanged",
+      "wrote 'gen/ts' from 'schema.entdb': 5 added, 0 changed, 0 removed, 0 unchanged",
     );
     expect(existsSync(join(dir, "gen/ts/client.ts"))).toBe(true);
     const fromFlag = await runGenerate(undefined, { check: false, cwd: dir, out: "other" });
     expect(fromFlag.stdout.split("\n", 1)[0]).toBe(
-      "generated other from schema.entdb: 5 added, 0 changed, 0 removed, 0 unchanged",
+      "wrote 'other' from 'schema.entdb': 5 added, 0 changed, 0 removed, 0 unchanged",
     );
     expect(read(dir, "other/client.ts")).toBe(read(dir, "gen/ts/client.ts"));
   });
@@ -247,7 +317,7 @@ describe("entdb generate (binary)", () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     };
-    const runs = (): number => stdout.match(/^generated /gm)?.length ?? 0;
+    const runs = (): number => stdout.match(/^wrote '/gm)?.length ?? 0;
     await waitFor(() => runs() === 1);
     expect(stdout.startsWith("watching schema.entdb (Ctrl-C to stop)\n")).toBe(true);
 
@@ -258,7 +328,7 @@ describe("entdb generate (binary)", () => {
     writeFileSync(join(dir, "schema.entdb"), SCHEMA.replace("title", "heading"));
     await waitFor(() => runs() === 2);
     expect(stdout).toContain(
-      "generated generated from schema.entdb: 0 added, 5 changed, 0 removed, 0 unchanged\n",
+      "wrote 'generated' from 'schema.entdb': 0 added, 5 changed, 0 removed, 0 unchanged\n",
     );
     expect(read(dir, "generated/client.ts")).toContain("heading");
 

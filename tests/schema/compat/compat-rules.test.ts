@@ -15,6 +15,7 @@ import {
 } from "../../../schema/compat/index.ts";
 import { compileSchema } from "../../../schema/compile.ts";
 import { lockFromSchema, modelFromLock } from "../../../schema/lock.ts";
+import { withTombstones } from "../../../schema/lock-tombstones.ts";
 import type { Schema } from "../../../schema/model.ts";
 import { renderDiagnostics } from "../../../schema/render-diagnostics.ts";
 import { LineIndex } from "../../../schema/span.ts";
@@ -22,6 +23,11 @@ import { LineIndex } from "../../../schema/span.ts";
 interface Case {
   readonly title: string;
   readonly old: string;
+  /**
+   * A version between `old` and `new`, locked over `old` (a breaking change that was
+   * accepted): the baseline is then that lock, tombstones included, read back.
+   */
+  readonly via?: string;
   readonly new: string;
   readonly expected: readonly string[];
 }
@@ -48,9 +54,14 @@ function compile(text: string, path: string): Schema {
 }
 
 /** Findings as `category RULE line:col message`. */
-function findings(oldText: string, newText: string): string[] {
+function findings(oldText: string, newText: string, viaText?: string): string[] {
   const lines = new LineIndex(newText);
-  return checkCompat(compile(oldText, "old.entdb"), compile(newText, "new.entdb")).map((f) => {
+  const old = compile(oldText, "old.entdb");
+  const baseline =
+    viaText === undefined
+      ? old
+      : modelFromLock(lockFromSchema(withTombstones(compile(viaText, "via.entdb"), old)), "lock");
+  return checkCompat(baseline, compile(newText, "new.entdb")).map((f) => {
     const at =
       f.span === undefined
         ? "-"
@@ -681,6 +692,56 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
     ],
   },
 
+  RETIRED_ID_REUSED: {
+    breaking: [
+      {
+        title: "a type id dropped unreserved, then used by a new type",
+        old: src(...USER_TEAM),
+        via: src(...USER),
+        new: src(...USER, "node Project = 2 {", "  key: string = 1;", "}"),
+        expected: [
+          "breaking RETIRED_ID_REUSED 5:1 Node type 'Project' (id 2) uses type id 2, which an earlier version used and dropped without reserving it (the lock keeps it as retired). Stored data and old clients may still carry 2 with its old meaning; use an unused type id, and add 'reserved 2;'.",
+        ],
+      },
+      {
+        title: "a field id dropped unreserved, then used by a new field",
+        old: src(...USER_NAME),
+        via: src(...USER),
+        new: src("node User = 1 {", "  email: string = 1;", "  nickname: string = 2;", "}"),
+        expected: [
+          "breaking RETIRED_ID_REUSED 4:3 Field 'User.nickname' (id 2) uses field id 2, which an earlier version used and dropped without reserving it (the lock keeps it as retired). Stored data and old clients may still carry 2 with its old meaning; use an unused field id, and add 'reserved 2;'.",
+        ],
+      },
+      {
+        title: "an enum number dropped unreserved, then used by a new value",
+        old: src(...STATUS_TASK("open = 1;", "closed = 2;")),
+        via: src(...STATUS_TASK("open = 1;")),
+        new: src(...STATUS_TASK("open = 1;", "archived = 2;")),
+        expected: [
+          "breaking RETIRED_ID_REUSED 4:3 Enum 'Status' value 'archived' (2) uses number 2, which an earlier version used and dropped without reserving it (the lock keeps it as retired). Stored data and old clients may still carry 2 with its old meaning; use an unused number, and add 'reserved 2;'.",
+        ],
+      },
+    ],
+    safe: [
+      {
+        title: "reserving the retired id instead, and adding a field with a new id",
+        old: src(...USER_NAME),
+        via: src(...USER),
+        new: src(
+          "node User = 1 {",
+          "  email: string = 1;",
+          "  nickname: string = 3;",
+          "  reserved 2;",
+          "}",
+        ),
+        expected: [
+          "safe RESERVATION_ADDED 2:1 Node type 'User' (id 1) now reserves field id 2.",
+          "safe FIELD_ADDED 4:3 Field 'User.nickname' (id 3) was added.",
+        ],
+      },
+    ],
+  },
+
   RESERVATION_REMOVED: {
     breaking: [
       {
@@ -1194,14 +1255,14 @@ describe("compatibility rules", () => {
     const { breaking, safe } = RULES[rule];
     for (const c of breaking) {
       it(`${rule} is reported for ${c.title}`, () => {
-        const got = findings(c.old, c.new);
+        const got = findings(c.old, c.new, c.via);
         expect(got).toEqual(c.expected);
         expect(got.some((f) => f.startsWith(`breaking ${rule} `))).toBe(true);
       });
     }
     for (const c of safe) {
       it(`${rule}: ${c.title} is safe`, () => {
-        const got = findings(c.old, c.new);
+        const got = findings(c.old, c.new, c.via);
         expect(got).toEqual(c.expected);
         expect(got.filter((f) => f.startsWith("breaking "))).toEqual([]);
         if (COMPAT_RULES[rule].category === "safe") {
