@@ -109,7 +109,7 @@ describe("with --tokens", () => {
 });
 
 describe("dev mode", () => {
-  it("refuses --host 0.0.0.0 without tokens: exit 2 and a message saying what to configure", async () => {
+  it("refuses --host 0.0.0.0 without authentication: exit 2 and a message saying what to configure", async () => {
     const dataDir = tempDataDir();
     try {
       const run = await runServeToExit({
@@ -119,7 +119,7 @@ describe("dev mode", () => {
       });
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(
-        "No tokens are configured (dev mode), so the server only binds loopback; configure --tokens to bind 0.0.0.0.",
+        "No authentication is configured (dev mode), so the server only binds loopback; configure --tokens-file, --tokens or --jwt-* to bind 0.0.0.0.",
       );
     } finally {
       removeDataDir(dataDir);
