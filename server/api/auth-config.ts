@@ -132,7 +132,7 @@ function readJwksFile(path: string): { jwks: JSONWebKeySet; algorithms: string[]
       );
     if (jwk.alg !== undefined && !algs.includes(jwk.alg))
       throw new ConfigError(
-        `${where} has alg '${jwk.alg}'; a ${jwk.kty} key here signs ${algs[0]} only.`,
+        `${where} has alg '${jwk.alg}'; ${jwk.kty} keys here sign ${algs[0]} only.`,
       );
     if (jwk.use !== undefined && jwk.use !== "sig")
       throw new ConfigError(

@@ -37,14 +37,18 @@ export type JwtOutcome =
 /** Verifies JWTs against one configuration. */
 export type JwtVerifier = (token: string) => Promise<JwtOutcome>;
 
-/** Creates the verifier of `config`; `isAdmin` decides Actor.admin from the principal. */
+/**
+ * Creates the verifier of `config`; `isAdmin` decides Actor.admin from the principal,
+ * `now` (ms) is the clock `exp` and `nbf` are checked against.
+ */
 export function createJwtVerifier(
   config: JwtConfig,
   isAdmin: (principal: string) => boolean,
+  now: () => number = Date.now,
 ): JwtVerifier {
   const key =
     config.keys.kind === "jwks" ? createLocalJWKSet(config.keys.jwks) : config.keys.secret;
-  const options = {
+  const base = {
     issuer: config.issuer,
     audience: config.audience,
     algorithms: [...config.algorithms],
@@ -53,6 +57,7 @@ export function createJwtVerifier(
   };
   return async (token) => {
     let payload: JWTPayload;
+    const options = { ...base, currentDate: new Date(now()) };
     try {
       // The two overloads (a key, a key set) take the same options.
       payload =

@@ -63,7 +63,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     actor: { id: t.principal, groups: [], admin: isAdmin(t.principal) } satisfies Actor,
   }));
   const verify: JwtVerifier | undefined =
-    config.jwt === undefined ? undefined : createJwtVerifier(config.jwt, isAdmin);
+    config.jwt === undefined ? undefined : createJwtVerifier(config.jwt, isAdmin, now);
   const cache = new Map<string, { readonly actor: Actor; readonly until: number }>();
 
   const accepted = (actor: Actor) => createContextValues().set(actorKey, actor);
