@@ -213,8 +213,11 @@ describe("reflection and health with tokens", () => {
     const allowed = await bufCurl([
       "--list-services",
       ...GRPC,
-      "--reflect-header",
+      // The README's form: the call's headers, sent to reflection too.
+      "-H",
       `Authorization: Bearer ${CAROL_TOKEN}`,
+      "--reflect-header",
+      "*",
       server.url,
     ]);
     expect(allowed.stderr).toBe("");
