@@ -250,6 +250,21 @@ describe("the authenticator", () => {
     clock = Date.now();
   });
 
+  it("keeps at most the configured number of tokens, dropping the oldest", async () => {
+    const auth = createAuthenticator({
+      config: {
+        tokens: [],
+        jwt: resolveJwtConfig({ issuer: ISSUER, audience: AUDIENCE, jwksFile: files.jwksFile }),
+      },
+      log,
+      jwtCacheEntries: 2,
+    });
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((sub) => signJwt(keys.es256, { sub })));
+    for (const token of [a, b, c]) await auth.contextValues(`Bearer ${token}`);
+    expect(auth.contextValues(`Bearer ${a}`)).toBeInstanceOf(Promise);
+    expect(auth.contextValues(`Bearer ${c}`)).not.toBeInstanceOf(Promise);
+  });
+
   it("verifies a long-lived token again after the cache period", async () => {
     const auth = authenticator("jwks");
     clock = Date.now();

@@ -37,6 +37,8 @@ export interface AuthenticatorOptions {
   readonly log: Logger;
   /** The clock, in ms (tests). */
   readonly now?: () => number;
+  /** Most verified JWTs cached; default {@link JWT_CACHE_ENTRIES}. */
+  readonly jwtCacheEntries?: number;
 }
 
 /** Authenticates requests. */
@@ -52,6 +54,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const { config, log } = options;
   const isAdmin = options.isAdmin ?? (() => false);
   const now = options.now ?? Date.now;
+  const cacheEntries = options.jwtCacheEntries ?? JWT_CACHE_ENTRIES;
   if (isDevMode(config)) {
     return {
       devMode: true,
@@ -85,7 +88,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     const outcome = await (verify as JwtVerifier)(token);
     if (!outcome.ok) return refused(outcome.reason, outcome.hint, outcome.level);
     const until = Math.min(outcome.expiresAt, now() + JWT_CACHE_MS);
-    if (cache.size >= JWT_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+    if (cache.size >= cacheEntries) cache.delete(cache.keys().next().value as string);
     cache.set(token, { actor: outcome.actor, until });
     return accepted(outcome.actor);
   };
