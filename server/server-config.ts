@@ -4,6 +4,9 @@
  */
 
 import { isIP } from "node:net";
+import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
+import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
+import { ConfigError } from "./config-error.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
 /** Which log backs the server. */
@@ -27,8 +30,8 @@ export interface ServerConfig {
   /** /health, /ready, /metrics port (0 picks a free one). */
   readonly httpPort: number;
   readonly logLevel: LogLevel;
-  /** Bearer token → actor id. Empty: dev mode (loopback only). */
-  readonly tokens: ReadonlyMap<string, string>;
+  /** Static tokens and JWT settings. None of either: dev mode (loopback only). */
+  readonly auth: AuthConfig;
   readonly corsOrigins: readonly string[];
   readonly wal: WalConfig;
   /**
@@ -40,10 +43,7 @@ export interface ServerConfig {
   readonly maxOpenTenants: number;
 }
 
-/** A configuration problem; the message says what to change. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError };
 
 /** Raw inputs, as strings from flags and the environment. */
 export interface ConfigInput {
@@ -53,8 +53,15 @@ export interface ConfigInput {
   readonly port?: string | undefined;
   readonly httpPort?: string | undefined;
   readonly logLevel?: string | undefined;
-  /** "token=actor,token2=actor2". */
+  /** "token=principal,token2=principal2". */
   readonly tokens?: string | undefined;
+  /** A file of "SHA256HEX PRINCIPAL" lines. */
+  readonly tokensFile?: string | undefined;
+  readonly jwtIssuer?: string | undefined;
+  readonly jwtAudience?: string | undefined;
+  readonly jwtJwksFile?: string | undefined;
+  readonly jwtSecretFile?: string | undefined;
+  readonly jwtGroupsClaim?: string | undefined;
   readonly corsOrigins?: string | undefined;
   readonly wal?: string | undefined;
   readonly kafkaBrokers?: string | undefined;
@@ -74,6 +81,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     httpPort: env["ENTDB_HTTP_PORT"],
     logLevel: env["ENTDB_LOG_LEVEL"],
     tokens: env["ENTDB_TOKENS"],
+    tokensFile: env["ENTDB_TOKENS_FILE"],
+    jwtIssuer: env["ENTDB_JWT_ISSUER"],
+    jwtAudience: env["ENTDB_JWT_AUDIENCE"],
+    jwtJwksFile: env["ENTDB_JWT_JWKS_FILE"],
+    jwtSecretFile: env["ENTDB_JWT_SECRET_FILE"],
+    jwtGroupsClaim: env["ENTDB_JWT_GROUPS_CLAIM"],
     corsOrigins: env["ENTDB_CORS_ORIGINS"],
     wal: env["ENTDB_WAL"],
     kafkaBrokers: env["ENTDB_KAFKA_BROKERS"],
@@ -98,10 +111,10 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
   const host = pick("host") ?? "127.0.0.1";
   if (host !== "localhost" && isIP(host) === 0)
     throw new ConfigError(`--host '${host}' is not an IP address.`);
-  const tokens = parseTokens(pick("tokens") ?? "");
-  if (tokens.size === 0 && !isLoopback(host)) {
+  const auth = resolveAuth(pick);
+  if (isDevMode(auth) && !isLoopback(host)) {
     throw new ConfigError(
-      `No tokens are configured (dev mode), so the server only binds loopback; configure --tokens to bind ${host}.`,
+      `No authentication is configured (dev mode), so the server only binds loopback; configure --tokens-file, --tokens or --jwt-* to bind ${host}.`,
     );
   }
   const brokers = pick("kafkaBrokers");
@@ -131,7 +144,7 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     port: int(pick("port") ?? "50051", "--port", 0, 65_535),
     httpPort: int(pick("httpPort") ?? "8080", "--http-port", 0, 65_535),
     logLevel: parseLogLevelOrConfigError(pick("logLevel") ?? "info"),
-    tokens,
+    auth,
     corsOrigins: (pick("corsOrigins") ?? "")
       .split(",")
       .map((o) => o.trim())
@@ -157,24 +170,19 @@ function int(text: string, what: string, min: number, max: number): number {
   return n;
 }
 
-function parseTokens(text: string): Map<string, string> {
-  const tokens = new Map<string, string>();
-  for (const pair of text
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const eq = pair.indexOf("=");
-    const token = pair.slice(0, eq);
-    const actor = pair.slice(eq + 1);
-    if (eq <= 0 || actor === "")
-      throw new ConfigError(`Token entry '${pair.slice(0, 20)}…' must look like token=actor.`);
-    if (token.length < 16)
-      throw new ConfigError(
-        `A token must be at least 16 characters (the one for '${actor}' is shorter).`,
-      );
-    tokens.set(token, actor);
-  }
-  return tokens;
+/** The static tokens (`--tokens`, `--tokens-file`) and the JWT settings. */
+function resolveAuth(pick: (key: keyof ConfigInput) => string | undefined): AuthConfig {
+  const file = pick("tokensFile");
+  const tokens = [...parseTokenList(pick("tokens") ?? ""), ...(file ? readTokensFile(file) : [])];
+  checkDuplicates(tokens);
+  const jwt = resolveJwtConfig({
+    issuer: pick("jwtIssuer"),
+    audience: pick("jwtAudience"),
+    jwksFile: pick("jwtJwksFile"),
+    secretFile: pick("jwtSecretFile"),
+    groupsClaim: pick("jwtGroupsClaim"),
+  });
+  return { tokens, jwt };
 }
 
 function isLoopback(host: string): boolean {

@@ -24,6 +24,7 @@ import {
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
 import { compileSchema } from "../schema/compile.ts";
 import { renderDiagnostics } from "../schema/render-diagnostics.ts";
+import { createAuthenticator } from "./api/authenticator.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
@@ -168,6 +169,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       Health.typeName,
       ServerReflection.typeName,
     ];
+    const authenticator = createAuthenticator({
+      config: config.auth,
+      log: log.child({ component: "auth" }),
+    });
     const apiHandler = createApiHandler({
       routes: [
         route(EntDbService, createEntDbService(deps)),
@@ -186,7 +191,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           }),
         ),
       ],
-      tokens: config.tokens,
+      authenticator,
       metrics,
       corsOrigins: config.corsOrigins,
       readMaxBytes: 8 * 1024 * 1024,
@@ -206,13 +211,19 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     cleanup.unshift(() => ops.close());
     serving = true;
-    if (config.tokens.size === 0) {
+    if (authenticator.devMode) {
       log.warn(
-        "dev mode: no tokens configured; every caller is the actor 'dev' and only loopback is served",
+        "dev mode: no authentication configured; every caller is the actor 'dev' and only loopback is served",
         {
           host: config.host,
         },
       );
+    } else {
+      log.info("authentication", {
+        staticTokens: config.auth.tokens.length,
+        jwtIssuer: config.auth.jwt?.issuer,
+        jwtAlgorithms: config.auth.jwt?.algorithms,
+      });
     }
     log.info("serving", {
       api: `http://${config.host}:${api.port}`,

@@ -1,17 +1,15 @@
 /**
- * Identity (DESIGN.md contract 9): the actor comes from the bearer token, mapped to
- * an actor id by the server's configuration, never from the request body. With no
- * tokens configured the server runs in dev mode: every caller is the actor "dev",
- * and the server refuses to bind anything but loopback (see server-config.ts).
+ * Identity (DESIGN.md contract 9): the actor comes from the bearer token, verified by
+ * the server's authenticator (authenticator.ts: static tokens, JWTs), never from the
+ * request body or a client-set header. With no authentication configured the server
+ * runs in dev mode: every caller is the actor "dev", and the server refuses to bind
+ * anything but loopback (see server-config.ts).
+ *
+ * This module holds what handlers see: the {@link Actor} of a request's context, and
+ * {@link requireActor}, which refuses a request without one.
  */
 
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  createContextKey,
-  createContextValues,
-} from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextKey } from "@connectrpc/connect";
 
 /**
  * Who is calling, as authentication decided it (never from the request body or a
@@ -26,7 +24,7 @@ export interface Actor {
   readonly admin: boolean;
 }
 
-/** The actor a request authenticated as; set for every request by {@link authContext}. */
+/** The actor a request authenticated as; set by the authenticator (authenticator.ts). */
 export const actorKey = createContextKey<Actor | undefined>(undefined, {
   description: "authenticated actor",
 });
@@ -34,32 +32,37 @@ export const actorKey = createContextKey<Actor | undefined>(undefined, {
 /** The actor every dev-mode request gets. */
 export const DEV_ACTOR: Actor = { id: "dev", groups: [], admin: true };
 
-/** Token → actor id. Empty means dev mode. */
-export type TokenMap = ReadonlyMap<string, string>;
-
 /**
- * Builds the context values of a request from its Authorization header. A request
- * without a valid token gets no actor; handlers call {@link requireActor}, which
- * fails with UNAUTHENTICATED, so unauthenticated calls change nothing.
+ * Why a request has no actor. Set by the authenticator; reported (logged) by
+ * {@link requireActor} only when a handler needs the actor, so calls that need none
+ * (health checks) do not fill the log.
  */
-export function authContext(tokens: TokenMap, authorization: string | undefined): ContextValues {
-  const values = createContextValues();
-  if (tokens.size === 0) {
-    values.set(actorKey, DEV_ACTOR);
-    return values;
-  }
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-  const actor = m ? tokens.get(m[1]!) : undefined;
-  if (actor !== undefined) values.set(actorKey, { id: actor, groups: [], admin: false });
-  return values;
+export interface AuthRefusal {
+  /** What is wrong with the token, for the caller (never the token); undefined: say nothing. */
+  readonly hint: string | undefined;
+  /** Logs the refusal with its reason. */
+  report(): void;
 }
+
+/** The refusal of a request without an actor, if the authenticator refused one. */
+export const refusalKey = createContextKey<AuthRefusal | undefined>(undefined, {
+  description: "why authentication refused the request",
+});
+
+/** The message of UNAUTHENTICATED for a missing or unknown token. */
+export const UNAUTHENTICATED_MESSAGE =
+  "Missing or unknown bearer token; send 'Authorization: Bearer <token>' with a token from the server's configuration.";
 
 /** The request's actor, or an UNAUTHENTICATED error that says what to send. */
 export function requireActor(values: ContextValues): Actor {
   const actor = values.get(actorKey);
   if (!actor) {
+    const refusal = values.get(refusalKey);
+    refusal?.report();
     throw new ConnectError(
-      "Missing or unknown bearer token; send 'Authorization: Bearer <token>' with a token from the server's configuration.",
+      refusal?.hint === undefined
+        ? UNAUTHENTICATED_MESSAGE
+        : `The bearer token was refused: ${refusal.hint}. Send 'Authorization: Bearer <token>' with a valid token.`,
       Code.Unauthenticated,
     );
   }

@@ -6,13 +6,14 @@
 
 import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type ServerReflection,
   type ServerReflectionRequest,
   type ServerReflectionResponse,
   ServerReflectionResponseSchema,
 } from "../../generated/grpc/reflection/v1/reflection_pb.js";
+import { requireActor } from "./auth.ts";
 
 /** What reflection answers from: the served files (with their dependencies) and service names. */
 export interface ReflectionSource {
@@ -122,7 +123,10 @@ export function createReflectionService(
   };
 
   return {
-    async *serverReflectionInfo(requests) {
+    async *serverReflectionInfo(requests, ctx: HandlerContext) {
+      // What a server serves is for its callers: with authentication configured,
+      // reflection needs a valid token like every other call (dev mode lets all in).
+      requireActor(ctx.values);
       for await (const req of requests) yield answer(req);
     },
   };

@@ -11,6 +11,7 @@ import {
   Code,
   ConnectError,
   type ConnectRouter,
+  type ContextValues,
   cors,
   createConnectRouter,
   type Interceptor,
@@ -23,7 +24,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { authContext, type TokenMap } from "./auth.ts";
+import type { Authenticator } from "./authenticator.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import {
@@ -71,7 +72,8 @@ export function unaryMethods(
 /** Options of {@link createApiHandler}. */
 export interface ApiHandlerOptions {
   readonly routes: readonly ServiceRoute[];
-  readonly tokens: TokenMap;
+  /** Decides every request's actor, on both the router and the fast path. */
+  readonly authenticator: Authenticator;
   readonly metrics: ServerMetrics;
   /** Origins allowed to call from browsers; "*" allows any. */
   readonly corsOrigins: readonly string[];
@@ -148,19 +150,20 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       );
       return;
     }
+    const serve = (values: ContextValues) => {
+      const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+      handler(uReq)
+        .then((uRes) => malformedBodyAsInvalidArgument(uRes, handler.method.input.typeName))
+        .then((uRes) => universalResponseToNodeResponse(uRes, res))
+        .catch((err: unknown) => {
+          if (ConnectError.from(err).code !== Code.Aborted) options.logError(err);
+        });
+    };
     const auth = req.headers["authorization"];
-    const uReq = universalRequestFromNodeRequest(
-      req,
-      res,
-      undefined,
-      authContext(options.tokens, Array.isArray(auth) ? auth[0] : auth),
-    );
-    handler(uReq)
-      .then((uRes) => malformedBodyAsInvalidArgument(uRes, handler.method.input.typeName))
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
-      .catch((err: unknown) => {
-        if (ConnectError.from(err).code !== Code.Aborted) options.logError(err);
-      });
+    // A JWT not yet verified is a promise; the request body waits, buffered, meanwhile.
+    const values = options.authenticator.contextValues(Array.isArray(auth) ? auth[0] : auth);
+    if (values instanceof Promise) values.then(serve, options.logError);
+    else serve(values);
   };
 
   const allowAny = options.corsOrigins.includes("*");
@@ -185,7 +188,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       ),
     ),
     readMaxBytes: options.readMaxBytes,
-    contextValues: (authorization) => authContext(options.tokens, authorization),
+    contextValues: (authorization) => options.authenticator.contextValues(authorization),
     extraHeaders: corsHeaders,
     observe,
     logError: options.logError,

@@ -86,8 +86,8 @@ export interface UnaryFastPathOptions {
   readonly methods: ReadonlyMap<string, FastMethod>;
   /** Largest request body accepted, in bytes (the router's `readMaxBytes`). */
   readonly readMaxBytes: number;
-  /** The request's context values (authentication) from its Authorization header. */
-  contextValues(authorization: string | undefined): ContextValues;
+  /** The request's context values (authentication) from its Authorization header; never rejects. */
+  contextValues(authorization: string | undefined): ContextValues | Promise<ContextValues>;
   /** Headers every response carries for this request's Origin (CORS); may be empty. */
   extraHeaders(origin: string | undefined): Readonly<Record<string, string>>;
   /** Starts timing a call; the returned function records its outcome. */
@@ -140,7 +140,9 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
   ): Promise<UnaryResponse> => {
     const done = options.observe(`${target.service.typeName}/${target.method.name}`);
     const origin = headers["origin"];
-    const ctx = handlerContext(target, url, headers, signal, options);
+    const auth = options.contextValues(single(headers["authorization"]));
+    const values = auth instanceof Promise ? await auth : auth;
+    const ctx = handlerContext(target, url, headers, signal, values);
     let status = 200;
     let contentType = contentTypeUnaryProto;
     let metadata: Headers | undefined;
@@ -296,12 +298,11 @@ function handlerContext(
   url: string,
   headers: http.IncomingHttpHeaders,
   signal: AbortSignal,
-  options: UnaryFastPathOptions,
+  values: ContextValues,
 ): CallContext {
   let requestHeader: Headers | undefined;
   let responseHeader: Headers | undefined;
   let responseTrailer: Headers | undefined;
-  const values = options.contextValues(single(headers["authorization"]));
   const context: HandlerContext = {
     method: target.method,
     service: target.service,

@@ -6,6 +6,7 @@
  */
 
 import { Command, Option } from "commander";
+import { TOKEN_RULE } from "../api/token-file.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
 import type { RunningServer } from "../server.ts";
@@ -30,8 +31,26 @@ export function serveCommand(): Command {
     )
     .option("--http-port <n>", "/health, /ready, /metrics port (env ENTDB_HTTP_PORT; default 8080)")
     .option(
+      "--tokens-file <file>",
+      "bearer tokens as lines 'SHA256HEX PRINCIPAL' (sha256 of the token, lowercase hex; # comments) (env ENTDB_TOKENS_FILE)",
+    )
+    .option(
       "--tokens <list>",
-      "bearer tokens as token=actor,... (env ENTDB_TOKENS); none means dev mode",
+      `bearer tokens as token=principal,... with no spaces, each token ${TOKEN_RULE}, each principal user:ID or service:ID; for tests, prefer --tokens-file (env ENTDB_TOKENS)`,
+    )
+    .option("--jwt-issuer <iss>", "accept JWTs whose 'iss' is this (env ENTDB_JWT_ISSUER)")
+    .option("--jwt-audience <aud>", "accept JWTs whose 'aud' names this (env ENTDB_JWT_AUDIENCE)")
+    .option(
+      "--jwt-jwks-file <file>",
+      "JWKS JSON file of public RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA) keys (env ENTDB_JWT_JWKS_FILE)",
+    )
+    .option(
+      "--jwt-secret-file <file>",
+      "file holding the HS256 secret, at least 32 bytes (env ENTDB_JWT_SECRET_FILE)",
+    )
+    .option(
+      "--jwt-groups-claim <name>",
+      "JWT claim listing the caller's group ids (env ENTDB_JWT_GROUPS_CLAIM)",
     )
     .option(
       "--cors-origins <list>",
@@ -46,7 +65,7 @@ export function serveCommand(): Command {
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
-      "\nKafka: set ENTDB_KAFKA_BROKERS (host:port,...), optionally ENTDB_KAFKA_TOPIC, ENTDB_KAFKA_PARTITIONS, ENTDB_KAFKA_REPLICATION.",
+      "\nAuthentication: without --tokens-file, --tokens or --jwt-* the server runs in dev mode (every caller is 'dev', loopback only). JWT 'sub' becomes user:SUB. Health checks need no token.\n\nKafka: set ENTDB_KAFKA_BROKERS (host:port,...), optionally ENTDB_KAFKA_TOPIC, ENTDB_KAFKA_PARTITIONS, ENTDB_KAFKA_REPLICATION.",
     )
     .action(async (opts: Record<string, string | undefined>) => {
       process.exitCode = await runServe(opts);
@@ -67,6 +86,12 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       port: opts["port"],
       httpPort: opts["httpPort"],
       tokens: opts["tokens"],
+      tokensFile: opts["tokensFile"],
+      jwtIssuer: opts["jwtIssuer"],
+      jwtAudience: opts["jwtAudience"],
+      jwtJwksFile: opts["jwtJwksFile"],
+      jwtSecretFile: opts["jwtSecretFile"],
+      jwtGroupsClaim: opts["jwtGroupsClaim"],
       corsOrigins: opts["corsOrigins"],
       wal: opts["wal"],
       logLevel: opts["logLevel"],

@@ -1,26 +1,47 @@
 /**
- * Authentication against a real `entdb serve` (DESIGN.md contract 9): with `--tokens`
- * every call needs a known bearer token, and the node owner is the token's actor,
- * never anything from the request body. Dev mode refuses to bind a public address.
+ * Authentication against a real `entdb serve` (DESIGN.md contract 9): with static
+ * tokens (`--tokens`, `--tokens-file`) every call needs a known bearer token, gRPC
+ * reflection included, and the node owner is the token's actor, never anything from
+ * the request body. Health checks need no token. Malformed token configuration stops
+ * the server before it listens. Dev mode refuses to bind a public address.
  */
 
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
+  type CommandResult,
   connectError,
   type EntDbClient,
   entDbClient,
+  runCommand,
   serverPerFile,
   teamPlan,
 } from "./e2e-helpers.ts";
-import { removeDataDir, runServeToExit, tempDataDir } from "./server-process.ts";
+import { REPO_ROOT, removeDataDir, runServeToExit, tempDataDir } from "./server-process.ts";
 
 const TEAM = 2;
 const ALICE_TOKEN = "alice-token-0123456789";
 const BOB_TOKEN = "bob-token-abcdefghijkl";
+/** Configured only by its hash, in the tokens file. */
+const CAROL_TOKEN = "carol-token-from-the-file-0123";
+
+const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
+const fileDir = mkdtempSync(join(tmpdir(), "entdb-tokens-"));
+afterAll(() => rmSync(fileDir, { recursive: true, force: true }));
+const TOKENS_FILE = join(fileDir, "tokens.txt");
+writeFileSync(TOKENS_FILE, `# the tracker's callers\n\n${sha256(CAROL_TOKEN)} service:carol\n`);
 
 const server = serverPerFile({
-  args: ["--tokens", `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob`],
+  args: [
+    "--tokens",
+    `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob`,
+    "--tokens-file",
+    TOKENS_FILE,
+  ],
 });
 
 function api(token?: string, protocol: "connect" | "grpc" = "connect"): EntDbClient {
@@ -108,8 +129,161 @@ describe("with --tokens", () => {
   });
 });
 
+/**
+ * The `authentication refused` log lines since `from` (an offset into the logs), once
+ * there are `count`: the child's stderr reaches the test after the call's answer.
+ */
+async function refusalLines(from: number, count: number): Promise<Record<string, unknown>[]> {
+  const lines = () =>
+    server
+      .logs()
+      .slice(from)
+      .split("\n")
+      .filter((line) => line.includes('"authentication refused"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const deadline = Date.now() + 5_000;
+  while (lines().length < count && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  return lines();
+}
+
+async function refusalReasons(from: number, count: number): Promise<unknown[]> {
+  return (await refusalLines(from, count)).map((line) => line["reason"]);
+}
+
+describe("with --tokens-file", () => {
+  it("accepts a token configured by its hash, and the owner is its principal", async () => {
+    const carol = api(CAROL_TOKEN);
+    const created = await carol.executePlan(teamPlan("auth-file", "c"));
+    const node = await carol.getNode({
+      tenant: "auth-file",
+      typeId: TEAM,
+      id: created.results[0]?.id ?? "",
+    });
+    expect(node.node?.owner).toBe("service:carol");
+  });
+
+  it("refuses the hash itself as a token, and logs why without the token", async () => {
+    const from = server.logs().length;
+    const err = await connectError(api(sha256(CAROL_TOKEN)).getSchema({}));
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.rawMessage).toBe(UNAUTHENTICATED_MESSAGE);
+    expect(await refusalLines(from, 1)).toEqual([
+      expect.objectContaining({
+        level: "info",
+        msg: "authentication refused",
+        component: "auth",
+        reason: "unknown bearer token",
+      }),
+    ]);
+    expect(server.logs()).not.toContain(sha256(CAROL_TOKEN));
+    expect(server.logs()).not.toContain(CAROL_TOKEN);
+  });
+});
+
+describe("reflection and health with tokens", () => {
+  const BUF = join(REPO_ROOT, "node_modules", ".bin", "buf");
+  const GRPC = ["--protocol", "grpc", "--http2-prior-knowledge"];
+  const bufCurl = (args: readonly string[]): Promise<CommandResult> =>
+    runCommand(BUF, ["curl", ...args], { cwd: fileDir, timeout: 30_000 });
+
+  it("refuses to list services without a token and lists them with one", async () => {
+    // buf renders UNAUTHENTICATED with its own advice (about its registry); the server's
+    // log says which refusal it was.
+    const from = server.logs().length;
+    const anonymous = await bufCurl(["--list-services", ...GRPC, server.url]);
+    expect(anonymous.code).not.toBe(0);
+    expect(anonymous.stdout).toBe("");
+    expect(anonymous.stderr).toMatch(/^Failure: you are not authenticated\./);
+
+    const wrong = await bufCurl([
+      "--list-services",
+      ...GRPC,
+      "--reflect-header",
+      "Authorization: Bearer wrong-token-0123456789",
+      server.url,
+    ]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/^Failure: you are not authenticated\./);
+    expect(await refusalReasons(from, 2)).toEqual([
+      "no Authorization header",
+      "unknown bearer token",
+    ]);
+
+    const allowed = await bufCurl([
+      "--list-services",
+      ...GRPC,
+      // The README's form: the call's headers, sent to reflection too.
+      "-H",
+      `Authorization: Bearer ${CAROL_TOKEN}`,
+      "--reflect-header",
+      "*",
+      server.url,
+    ]);
+    expect(allowed.stderr).toBe("");
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout.trim().split("\n")).toContain("grpc.reflection.v1.ServerReflection");
+    expect(allowed.stdout.trim().split("\n")).toContain("entdb.v1.EntDbService");
+  }, 60_000);
+
+  it("answers grpc.health.v1.Health/Check without a token (orchestrator probes)", async () => {
+    const res = await fetch(`${server.url}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "SERVING" });
+  });
+});
+
+describe("malformed token configuration", () => {
+  /** Runs `entdb serve` with `args` expecting it to refuse them; returns its stderr. */
+  async function refusedConfig(args: string[], env: Record<string, string> = {}): Promise<string> {
+    const dataDir = tempDataDir();
+    try {
+      const run = await runServeToExit({ dataDir, args, env: { ENTDB_TOKENS: "", ...env } });
+      expect(run.code).toBe(2);
+      expect(run.listened).toBe(false);
+      return run.stderr;
+    } finally {
+      removeDataDir(dataDir);
+    }
+  }
+
+  it("names file:line of a bad tokens file line", async () => {
+    const bad = join(fileDir, "bad-tokens.txt");
+    writeFileSync(
+      bad,
+      `# ok so far\n${sha256(ALICE_TOKEN)} user:alice\n${ALICE_TOKEN} user:alice\n`,
+    );
+    expect(await refusedConfig(["--tokens-file", bad])).toBe(
+      `error: ${bad}:3: the first field must be the 64-digit hex SHA-256 of the token (printf %s "$TOKEN" | sha256sum), not a token itself.\n`,
+    );
+  }, 30_000);
+
+  it("refuses a --tokens entry with a space and a short token in ENTDB_TOKENS", async () => {
+    expect(
+      await refusedConfig(["--tokens", `${ALICE_TOKEN}=user:alice, ${BOB_TOKEN}=user:bob`]),
+    ).toBe(
+      "error: --tokens entry 2 contains a space; --tokens is token=principal entries separated by commas, with no spaces.\n",
+    );
+    expect(await refusedConfig([], { ENTDB_TOKENS: "tooshort=user:alice" })).toBe(
+      "error: --tokens entry 1: the token for user:alice must be at least 16 characters of letters, digits and - . _ ~ + /.\n",
+    );
+  }, 30_000);
+
+  it("refuses the same token in --tokens and the tokens file", async () => {
+    expect(
+      await refusedConfig(["--tokens", `${CAROL_TOKEN}=user:carol`, "--tokens-file", TOKENS_FILE]),
+    ).toBe(
+      `error: ${TOKENS_FILE}:3 repeats the token of --tokens entry 1 (user:carol); each token must name one principal.\n`,
+    );
+  }, 30_000);
+});
+
 describe("dev mode", () => {
-  it("refuses --host 0.0.0.0 without tokens: exit 2 and a message saying what to configure", async () => {
+  it("refuses --host 0.0.0.0 without authentication: exit 2 and a message saying what to configure", async () => {
     const dataDir = tempDataDir();
     try {
       const run = await runServeToExit({
@@ -119,7 +293,7 @@ describe("dev mode", () => {
       });
       expect(run.code).toBe(2);
       expect(run.stderr).toContain(
-        "No tokens are configured (dev mode), so the server only binds loopback; configure --tokens to bind 0.0.0.0.",
+        "No authentication is configured (dev mode), so the server only binds loopback; configure --tokens-file, --tokens or --jwt-* to bind 0.0.0.0.",
       );
     } finally {
       removeDataDir(dataDir);
