@@ -4,15 +4,20 @@
  * Every limit here is checked before anything is logged; `docs/durability.md` lists
  * them in one table, and the poison tests try each at and just past its limit.
  *
- * Why the JSON depth limit is 32, not SQLite's 1,000: a typed read returns a `json`
- * field as a `google.protobuf.Value`, which takes two protobuf message levels per JSON
- * level (Value and ListValue, or Value and Struct), inside three more (the query
- * response, the node or edge, its fields message). protobuf-es, C++, Java and Python
- * refuse to decode a message nested past 100 levels, and protobuf-es's `fromJson`
- * refuses a `google.protobuf.Value` nested 100 deep. So a value of depth 48 is
- * the deepest a typed client can still read; 32 leaves room for wrappers a future
- * response may add. SQLite's JSON functions stop at depth 1,000 and read every field
- * of a payload, so one deeper value made each later write of its tenant fail.
+ * Why the JSON depth limit is 32, not SQLite's 1,000. Two readers stop long before
+ * SQLite does:
+ * - A typed read (`Get<Type>`, `Query<Type>`) turns the stored JSON into a
+ *   `google.protobuf.Value` with protobuf-es `fromJson`, which stops at 100 nested
+ *   Values: 99 arrays or objects around a scalar, or 99 objects around `{}`. Such a node
+ *   made every typed read that returned it answer INTERNAL.
+ * - A protobuf binary decoder stops at 100 nested messages (protobuf-es `fromBinary`,
+ *   and the C++, Java and Python defaults). A `google.protobuf.Value` takes two per
+ *   JSON level (Value and ListValue or Struct), inside three more in a typed response
+ *   (the response, the node or edge, its fields message): about 48 levels is the
+ *   deepest such a client can read.
+ * 32 stays clear of both. SQLite's JSON functions stop at 1,000 and parse every field
+ * of a payload (the indexes read it), so one value deeper than that failed every later
+ * write of its tenant.
  */
 
 /** The limits on one value, in the units the messages name. */
