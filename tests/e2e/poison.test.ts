@@ -5,8 +5,12 @@
  * naming the field and the limit, nothing is logged (the next write of the tenant gets
  * the very next log offset), and normal writes of the tenant keep working. A `json`
  * value at the depth limit is read back through every transport of the typed client.
+ * A fault of the environment still parks its tenant, loudly: the error log, the
+ * `entdb_parked_tenants` gauge and `/ready`.
  */
 
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +25,7 @@ import {
   TRACKER,
   teamOp,
 } from "./e2e-helpers.ts";
+import { removeDataDir, startServerProcess } from "./server-process.ts";
 import { type GeneratedTrackerClient, loadTrackerClient } from "./tracker-client.ts";
 
 const PROJECT = 3;
@@ -308,6 +313,74 @@ describe("a json value at the depth limit", () => {
       const page = await db.project.query({});
       expect([name, page.items.map((p) => p["settings"])]).toEqual([name, [expected]]);
       expect([name, (await db.project.get(id))?.["settings"]]).toEqual([name, expected]);
+    }
+  });
+});
+
+describe("a tenant whose database cannot be opened", () => {
+  it("is parked, and the park shows in the error log, the metric and /ready", async () => {
+    const first = await startServerProcess();
+    const dataDir = first.dataDir;
+    try {
+      const client = entDbClient(first, { binary: true });
+      await client.executePlan({ tenant: "broken", operations: [team()] });
+      await client.executePlan({ tenant: "healthy", operations: [team()] });
+      expect(await first.stop()).toBe(0);
+      // A directory where the tenant's database file should be: SQLite cannot open it.
+      const file = join(dataDir, "tenants", "t-broken.sqlite");
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+      mkdirSync(file);
+      writeFileSync(join(file, "keep"), "not a database");
+
+      const second = await startServerProcess({ dataDir });
+      try {
+        const api2 = entDbClient(second, { binary: true });
+        const err = await connectError(
+          api2.executePlan({ tenant: "broken", operations: [team()] }),
+        );
+        expect(err.code).toBe(Code.Unavailable);
+        const reason =
+          /^Tenant "broken" stopped applying the log at (\d+):(\d+): The database of tenant "broken" cannot be used: unable to open database file\.$/;
+        expect(err.rawMessage).toMatch(reason);
+        const [, partition, offset] = reason.exec(err.rawMessage)!;
+
+        // Every other tenant goes on.
+        await api2.executePlan({ tenant: "healthy", operations: [team()] });
+
+        const ready = await fetch(`http://127.0.0.1:${second.httpPort}/ready`);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toEqual({ status: "degraded", reasons: [err.rawMessage] });
+
+        const metrics = await (await fetch(`http://127.0.0.1:${second.httpPort}/metrics`)).text();
+        expect(metrics.split("\n")).toContain("entdb_parked_tenants 1");
+        expect(metrics.split("\n")).toContain("entdb_apply_failures_total 0");
+
+        const parked = second
+          .logs()
+          .split("\n")
+          .filter((line) => line.includes('"tenant parked'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        expect(parked).toHaveLength(1);
+        expect(parked[0]).toMatchObject({
+          level: "error",
+          msg: "tenant parked: it stopped applying the log",
+          tenant: "broken",
+          position: `${partition}:${offset}`,
+          err: {
+            name: "StoreError",
+            message:
+              'The database of tenant "broken" cannot be used: unable to open database file.',
+            cause: { name: "SqliteError", message: "unable to open database file" },
+          },
+        });
+        expect((parked[0]?.["err"] as { stack?: string }).stack).toMatch(
+          /^StoreError: .*\n {4}at /,
+        );
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      removeDataDir(dataDir);
     }
   });
 });
