@@ -373,9 +373,9 @@ describe("a tenant whose database cannot be opened", () => {
             cause: { name: "SqliteError", message: "unable to open database file" },
           },
         });
-        expect((parked[0]?.["err"] as { stack?: string }).stack).toMatch(
-          /^StoreError: .*\n {4}at /,
-        );
+        expect(parked[0]?.["err"]).toMatchObject({
+          stack: expect.stringMatching(/^StoreError: .*\n {4}at /),
+        });
       } finally {
         await second.stop();
       }
