@@ -7,8 +7,10 @@
  */
 
 import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { errorFromFailure } from "../../server/api/api-errors.ts";
 import {
   Applier,
   type ApplyFailure,
@@ -158,6 +160,9 @@ describe("a plan that fails in the applier", () => {
     const cause = first.failures[0]?.error.cause;
     expect(cause).toBeInstanceOf(Database.SqliteError);
     expect((cause as InstanceType<typeof Database.SqliteError>).code).toBe("SQLITE_ERROR");
+    // The caller, and every retry of the key, gets INTERNAL saying nothing changed.
+    const answer = errorFromFailure(deepCreate!.failure!, TRACKER_V1);
+    expect([answer.code, answer.rawMessage]).toEqual([Code.Internal, `${MALFORMED} (operation 0)`]);
     // Nothing of the failed plans was written; the later plan was.
     expect(first.outcome("after")?.failure).toBeUndefined();
     expect(first.reader.getNode(TENANT, T.Project, "p2")).toBeUndefined();
