@@ -87,8 +87,8 @@ export interface ApplierOptions {
   /** Called when a tenant is parked (the server logs it at error level). */
   readonly onPark?: (parked: ParkedTenant) => void;
   /**
-   * Called when applying a plan failed in a way that is a property of the event and was
-   * recorded as its outcome (apply-failure.ts); `error` carries the original as `cause`.
+   * Called once the outcome of a plan whose apply failed in a way that is a property of
+   * the event (apply-failure.ts) committed; `error` carries the original as `cause`.
    */
   readonly onApplyFailure?: (failure: ApplyFailure) => void;
 }
@@ -134,6 +134,8 @@ export const RECENT_OUTCOMES = 4096;
 interface KeyedOutcome {
   readonly key: string;
   readonly outcome: PlanOutcome;
+  /** Set when the outcome is a recorded apply failure; reported once it commits. */
+  readonly failed?: ApplyFailure;
 }
 
 type Item =
@@ -452,6 +454,7 @@ export class Applier implements ApplyProgress {
     const schema = this.#model(event.schemaVersion);
     let results: ReturnType<typeof executePlan> = [];
     let failure: PlanRejection["failure"] | undefined;
+    let failed: ApplyFailure | undefined;
     if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
       results = executePlan(
@@ -473,12 +476,7 @@ export class Applier implements ApplyProgress {
       this.#stats.rejected++;
       if (err.code === "internal") {
         this.#stats.applyFailures++;
-        this.#onApplyFailure?.({
-          tenant: event.tenant,
-          position: pos,
-          idempotencyKey: key,
-          error: err,
-        });
+        failed = { tenant: event.tenant, position: pos, idempotencyKey: key, error: err };
       }
     }
     this.#stats.plans++;
@@ -491,15 +489,17 @@ export class Applier implements ApplyProgress {
     return {
       key,
       outcome: storedOutcome(results, failure, pos, event.schemaVersion),
+      ...(failed ? { failed } : {}),
     };
   }
 
   /** Keeps the outcomes of the transaction that just committed, dropping the oldest. */
   #keepOutcomes(tenant: string): void {
-    for (const { key, outcome } of this.#uncommitted) {
+    for (const { key, outcome, failed } of this.#uncommitted) {
       const id = outcomeId(tenant, key);
       this.#recent.delete(id);
       this.#recent.set(id, outcome);
+      if (failed) this.#onApplyFailure?.(failed);
     }
     this.#uncommitted = [];
     while (this.#recent.size > RECENT_OUTCOMES) {
