@@ -5,8 +5,10 @@
  * naming the field and the limit, nothing is logged (the next write of the tenant gets
  * the very next log offset), and normal writes of the tenant keep working. A `json`
  * value at the depth limit is read back through every transport of the typed client.
- * A fault of the environment still parks its tenant, loudly: the error log, the
- * `entdb_parked_tenants` gauge and `/ready`.
+ * An event that slipped past ingress (appended to the log directly) and fails in the
+ * applier becomes its recorded INTERNAL outcome and its tenant goes on. A fault of the
+ * environment still parks its tenant, loudly: the error log, the `entdb_parked_tenants`
+ * gauge and `/ready`.
  */
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +18,8 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { createNodeTransport } from "../../runtime/node.ts";
+import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import { op, planEvent, v } from "../store/store-fixtures.ts";
 import {
   connectError,
   type EntDbClient,
@@ -375,6 +379,103 @@ describe("a tenant whose database cannot be opened", () => {
         });
         expect(parked[0]?.["err"]).toMatchObject({
           stack: expect.stringMatching(/^StoreError: .*\n {4}at /),
+        });
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      removeDataDir(dataDir);
+    }
+  });
+});
+
+describe("an event that fails in the applier", () => {
+  it("is recorded as its INTERNAL outcome, logged with its stack and counted, and its tenant goes on", async () => {
+    const first = await startServerProcess();
+    const dataDir = first.dataDir;
+    try {
+      const client = entDbClient(first, { binary: true });
+      const seed = await client.executePlan({ tenant: "logged", operations: [team()] });
+      const teamId = seed.results[0]!.id;
+      expect(await first.stop()).toBe(0);
+      // Past ingress, straight into the server's log: a json value SQLite cannot parse.
+      const wal = await openEmbeddedWal({ path: join(dataDir, "wal.sqlite"), writer: "inline" });
+      const [position] = await wal.append([
+        {
+          tenant: "logged",
+          payload: planEvent(
+            "logged",
+            "poison-key",
+            [
+              op.createNode(PROJECT, "0190a6d2-0000-7000-8000-00000000beef", {
+                1: v.ref(teamId),
+                2: v.str("K"),
+                3: v.str("P"),
+                5: v.json(nested(1000)),
+              }),
+            ],
+            { actor: "dev" },
+          ),
+        },
+      ]);
+      await wal.close();
+
+      const second = await startServerProcess({ dataDir });
+      try {
+        const api2 = entDbClient(second, { binary: true });
+        const message =
+          "The write was logged but changed nothing: applying operation 0 failed with SqliteError SQLITE_ERROR: malformed JSON. The server should have refused this request; report it.";
+        const receipt = await api2.getReceipt({ tenant: "logged", idempotencyKey: "poison-key" });
+        expect(receipt.results).toEqual([]);
+        expect(receipt.failure).toMatchObject({
+          code: "internal",
+          reason: "APPLY_FAILED",
+          message,
+        });
+        // A retry of the key gets the recorded failure, as INTERNAL.
+        const err = await connectError(
+          api2.executePlan({
+            tenant: "logged",
+            idempotencyKey: "poison-key",
+            operations: [team()],
+          }),
+        );
+        expect([err.code, err.rawMessage]).toEqual([Code.Internal, `${message} (operation 0)`]);
+        // The tenant goes on.
+        await api2.executePlan({ tenant: "logged", operations: [team()] });
+        expect(
+          (await api2.queryNodes({ tenant: "logged", typeId: TRACKER.team })).nodes.length,
+        ).toBe(2);
+
+        const ready = await fetch(`http://127.0.0.1:${second.httpPort}/ready`);
+        expect(ready.status).toBe(200);
+        const metrics = (
+          await (await fetch(`http://127.0.0.1:${second.httpPort}/metrics`)).text()
+        ).split("\n");
+        expect(metrics).toContain("entdb_apply_failures_total 1");
+        expect(metrics).toContain("entdb_parked_tenants 0");
+
+        const logged = second
+          .logs()
+          .split("\n")
+          .filter((line) => line.includes('"apply failed'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        expect(logged).toHaveLength(1);
+        expect(logged[0]).toMatchObject({
+          level: "error",
+          msg: "apply failed; recorded as the plan's outcome",
+          tenant: "logged",
+          position: `${position!.partition}:${position!.offset}`,
+          idempotencyKey: "poison-key",
+          err: {
+            name: "PlanRejection",
+            message,
+            cause: {
+              name: "SqliteError",
+              message: "malformed JSON",
+              stack: expect.stringMatching(/^SqliteError: malformed JSON\n {4}at /),
+            },
+          },
         });
       } finally {
         await second.stop();
