@@ -28,7 +28,7 @@ import { createAuthenticator } from "./api/authenticator.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
-import { createServerMetrics } from "./api/metrics.ts";
+import { createServerMetrics, type ServerMetrics } from "./api/metrics.ts";
 import { type OpsServer, startOpsServer } from "./api/ops-server.ts";
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route } from "./api/routes.ts";
@@ -122,7 +122,27 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       maxOpenTenants: config.maxOpenTenants,
     });
     cleanup.unshift(() => store.close());
-    const applier = new Applier({ wal, store });
+    // Created below, before the applier's first batch (the subscription delivers it later).
+    let metrics: ServerMetrics | undefined;
+    const applier = new Applier({
+      wal,
+      store,
+      onPark: (p) =>
+        log.error("tenant parked: it stopped applying the log", {
+          tenant: p.tenant,
+          position: `${p.position.partition}:${p.position.offset}`,
+          err: p.error.cause ?? p.error,
+        }),
+      onApplyFailure: (f) => {
+        metrics?.applyFailures.inc();
+        log.error("apply failed; recorded as the plan's outcome", {
+          tenant: f.tenant,
+          position: `${f.position.partition}:${f.position.offset}`,
+          idempotencyKey: f.idempotencyKey,
+          err: f.error,
+        });
+      },
+    });
     applier.start();
     cleanup.unshift(() => applier.stop());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
@@ -142,7 +162,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     );
 
     let serving = false;
-    const metrics = createServerMetrics({
+    metrics = createServerMetrics({
       applierLag: async () => {
         const lag = new Map<number, number>();
         for (let p = 0; p < wal.partitions; p++)
@@ -150,6 +170,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         return lag;
       },
       openTenantDbs: () => store.openCount,
+      parkedTenants: () => applier.parkedTenants().length,
     });
     const deps = {
       served: () => served,
@@ -208,6 +229,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       port: config.httpPort,
       metrics,
       ready: () => applier.caughtUp(),
+      degradedReasons: () => applier.parkedTenants().map((p) => p.error.message),
     });
     cleanup.unshift(() => ops.close());
     serving = true;

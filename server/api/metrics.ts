@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of one server process, served as text on the HTTP port's
  * `/metrics`: requests by method and code, request latency, WAL append latency,
- * applier lag and open tenant databases.
+ * applier lag, open tenant databases, parked tenants and apply failures.
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -14,12 +14,16 @@ export interface ServerMetrics {
   readonly walAppendSeconds: Histogram;
   readonly applierLag: Gauge<"partition">;
   readonly openTenantDbs: Gauge;
+  readonly parkedTenants: Gauge;
+  /** Plans whose apply failed and was recorded as their outcome (code internal). */
+  readonly applyFailures: Counter;
 }
 
 /** Creates a metrics set; `sample` is called at scrape time for gauges read from elsewhere. */
 export function createServerMetrics(sample: {
   applierLag(): Promise<ReadonlyMap<number, number>>;
   openTenantDbs(): number;
+  parkedTenants(): number;
 }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "entdb_" });
@@ -66,6 +70,19 @@ export function createServerMetrics(sample: {
       collect() {
         this.set(sample.openTenantDbs());
       },
+    }),
+    parkedTenants: new Gauge({
+      name: "entdb_parked_tenants",
+      help: "Tenants that stopped applying the log (I/O or another fault of the environment); see /ready and the error log.",
+      registers: [registry],
+      collect() {
+        this.set(sample.parkedTenants());
+      },
+    }),
+    applyFailures: new Counter({
+      name: "entdb_apply_failures_total",
+      help: "Plans logged whose apply failed and was recorded as their outcome (INTERNAL): ingress should have refused them.",
+      registers: [registry],
     }),
   };
 }

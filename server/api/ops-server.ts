@@ -1,7 +1,7 @@
 /**
  * The HTTP port for operators: `/health` (the process is up), `/ready` (the
- * applier has caught up with the log, so reads are fresh) and `/metrics`
- * (Prometheus text).
+ * applier has caught up with the log, so reads are fresh, and nothing is degraded)
+ * and `/metrics` (Prometheus text).
  */
 
 import * as http from "node:http";
@@ -20,6 +20,11 @@ export async function startOpsServer(options: {
   readonly port: number;
   readonly metrics: ServerMetrics;
   ready(): Promise<boolean>;
+  /**
+   * Why the server is degraded (a parked tenant, …), one sentence each; any reason
+   * makes `/ready` answer 503 `{"status":"degraded","reasons":[…]}`.
+   */
+  degradedReasons?(): readonly string[];
 }): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -30,6 +35,14 @@ export async function startOpsServer(options: {
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, "method not allowed\n");
     if (path === "/health") return send(200, '{"status":"ok"}\n', "application/json");
     if (path === "/ready") {
+      const reasons = options.degradedReasons?.() ?? [];
+      if (reasons.length > 0) {
+        return send(
+          503,
+          `${JSON.stringify({ status: "degraded", reasons })}\n`,
+          "application/json",
+        );
+      }
       options.ready().then(
         (ok) =>
           send(

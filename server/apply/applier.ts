@@ -29,11 +29,17 @@
  * - An undecodable payload, or an event whose tenant differs from its log key, or a
  *   tenant key that is not a valid tenant id, is recorded in `meta.sqlite`
  *   (`bad_events`) with the reason; the tenant (if valid) moves past it. Nobody stops.
+ * - A plan whose apply fails in a way that is a property of the event and the state
+ *   (an SQLite error that is not I/O, a TypeError in apply code: `isEnvironmentFault`
+ *   in apply-failure.ts decides) is rolled back and that failure, code `internal`, is
+ *   recorded as its outcome like a rejection; `onApplyFailure` reports it. The tenant
+ *   goes on (DESIGN.md contract 11).
  * - A tenant whose database cannot be opened, whose schema change fails, whose schema
- *   version is unknown, or whose write fails for a reason that is not a decision
- *   (I/O, corruption) is parked: reads and `waitFor` of it throw `tenant-unavailable`
- *   with the reason, its later events are held (the checkpoint stays before them, so
- *   a restart retries), and every other tenant goes on.
+ *   version is unknown, or whose write fails for a reason of the environment (I/O,
+ *   corruption, a full disk) is parked: reads and `waitFor` of it throw
+ *   `tenant-unavailable` with the reason, its later events are held (the checkpoint
+ *   stays before them, so a restart retries), `onPark` reports it, and every other
+ *   tenant goes on.
  * - Only a failure of `meta.sqlite` itself stops the subscription (`done` rejects).
  *
  * Schema changes: a `SchemaChange` event is recorded in `meta.sqlite` (its lock JSON
@@ -78,6 +84,21 @@ export interface ApplierOptions {
   readonly maxBatch?: number;
   /** Least time between checkpoint moves (default {@link DEFAULT_CHECKPOINT_INTERVAL_MS}; 0 = every batch). */
   readonly checkpointIntervalMs?: number;
+  /** Called when a tenant is parked (the server logs it at error level). */
+  readonly onPark?: (parked: ParkedTenant) => void;
+  /**
+   * Called once the outcome of a plan whose apply failed in a way that is a property of
+   * the event (apply-failure.ts) committed; `error` carries the original as `cause`.
+   */
+  readonly onApplyFailure?: (failure: ApplyFailure) => void;
+}
+
+/** A plan whose apply failed deterministically; its failure is its recorded outcome. */
+export interface ApplyFailure {
+  readonly tenant: string;
+  readonly position: WalPosition;
+  readonly idempotencyKey: string;
+  readonly error: PlanRejection;
 }
 
 /** A tenant that stopped applying, and why. */
@@ -100,6 +121,8 @@ export interface ApplierStats {
   readonly skipped: number;
   /** Entries recorded as bad events. */
   readonly bad: number;
+  /** Of the plans, those whose apply failed and was recorded as the outcome (code internal). */
+  readonly applyFailures: number;
 }
 
 /**
@@ -111,6 +134,8 @@ export const RECENT_OUTCOMES = 4096;
 interface KeyedOutcome {
   readonly key: string;
   readonly outcome: PlanOutcome;
+  /** Set when the outcome is a recorded apply failure; reported once it commits. */
+  readonly failed?: ApplyFailure;
 }
 
 type Item =
@@ -138,7 +163,9 @@ export class Applier implements ApplyProgress {
   readonly #dirty = new Set<TenantDb>();
   readonly #waiters = new Map<string, Set<Waiter>>();
   #lastFlush = 0;
-  #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0 };
+  #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0, applyFailures: 0 };
+  readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
+  readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   /** Outcomes applied in the tenant transaction under way (kept once it commits). */
   #uncommitted: KeyedOutcome[] = [];
   /** The last {@link RECENT_OUTCOMES} committed outcomes, by tenant and idempotency key. */
@@ -149,6 +176,8 @@ export class Applier implements ApplyProgress {
     this.#store = options.store;
     this.#maxBatch = options.maxBatch ?? DEFAULT_APPLY_BATCH;
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.#onPark = options.onPark;
+    this.#onApplyFailure = options.onApplyFailure;
   }
 
   /** Subscribes to the log. A second call does nothing. */
@@ -346,6 +375,9 @@ export class Applier implements ApplyProgress {
           break;
         }
       }
+      // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, I/O): then
+      // nothing of the batch is written, and the tenant stops at its first event.
+      if (stoppedAt && !sql.inTransaction) throw stoppedAt.error;
       if (state !== start) db.writeState(state);
       sql.exec("COMMIT");
       this.#keepOutcomes(tenant);
@@ -392,8 +424,10 @@ export class Applier implements ApplyProgress {
       if (outcome !== undefined) this.#uncommitted.push(outcome);
       return { partition: pos.partition, appliedOffset: pos.offset + 1, schemaVersion: version };
     } catch (err) {
-      db.stmt("ROLLBACK TO event").run();
-      db.stmt("RELEASE event").run();
+      if (db.db.inTransaction) {
+        db.stmt("ROLLBACK TO event").run();
+        db.stmt("RELEASE event").run();
+      }
       throw err;
     }
   }
@@ -420,6 +454,7 @@ export class Applier implements ApplyProgress {
     const schema = this.#model(event.schemaVersion);
     let results: ReturnType<typeof executePlan> = [];
     let failure: PlanRejection["failure"] | undefined;
+    let failed: ApplyFailure | undefined;
     if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
       results = executePlan(
@@ -428,6 +463,8 @@ export class Applier implements ApplyProgress {
       );
       if (migrated) db.stmt("RELEASE plan").run();
     } catch (err) {
+      // Gone when SQLite rolled the transaction back itself; the error then parks.
+      if (!db.db.inTransaction) throw err;
       if (migrated) {
         db.stmt("ROLLBACK TO plan").run();
         db.stmt("RELEASE plan").run();
@@ -437,6 +474,10 @@ export class Applier implements ApplyProgress {
       if (!(err instanceof PlanRejection)) throw err;
       failure = err.failure;
       this.#stats.rejected++;
+      if (err.code === "internal") {
+        this.#stats.applyFailures++;
+        failed = { tenant: event.tenant, position: pos, idempotencyKey: key, error: err };
+      }
     }
     this.#stats.plans++;
     // A plan logged without a key has nowhere to keep its outcome (the API always sets one).
@@ -448,15 +489,17 @@ export class Applier implements ApplyProgress {
     return {
       key,
       outcome: storedOutcome(results, failure, pos, event.schemaVersion),
+      ...(failed ? { failed } : {}),
     };
   }
 
   /** Keeps the outcomes of the transaction that just committed, dropping the oldest. */
   #keepOutcomes(tenant: string): void {
-    for (const { key, outcome } of this.#uncommitted) {
+    for (const { key, outcome, failed } of this.#uncommitted) {
       const id = outcomeId(tenant, key);
       this.#recent.delete(id);
       this.#recent.set(id, outcome);
+      if (failed) this.#onApplyFailure?.(failed);
     }
     this.#uncommitted = [];
     while (this.#recent.size > RECENT_OUTCOMES) {
@@ -503,8 +546,10 @@ export class Applier implements ApplyProgress {
       `Tenant ${JSON.stringify(tenant)} stopped applying the log at ${position.partition}:${position.offset}: ${message(err)}`,
       { cause: err },
     );
-    this.#parked.set(tenant, { tenant, position, error });
+    const parked = { tenant, position, error };
+    this.#parked.set(tenant, parked);
     this.#store.markUnavailable(tenant, error);
+    this.#onPark?.(parked);
     const set = this.#waiters.get(tenant);
     if (!set) return;
     this.#waiters.delete(tenant);

@@ -7,10 +7,12 @@ export {
   Applier,
   type ApplierOptions,
   type ApplierStats,
+  type ApplyFailure,
   DEFAULT_APPLY_BATCH,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
   type ParkedTenant,
   SCHEMA_LOG_KEY,
 } from "./applier.ts";
+export { applyFailure, isEnvironmentFault } from "./apply-failure.ts";
 export { executePlan, type PlanContext } from "./plan-executor.ts";
 export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";

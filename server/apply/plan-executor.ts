@@ -33,6 +33,7 @@
 import { parseObjectName } from "../../codegen/sql/index.ts";
 import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { WritePlan } from "../../generated/entdb/v1/wal_pb.js";
+import { applyFailure, isEnvironmentFault } from "./apply-failure.ts";
 import { createEdge, deleteEdge } from "./edge-ops.ts";
 import { createNode, deleteNode, updateNode } from "./node-ops.ts";
 import { PlanRejection } from "./plan-rejection.ts";
@@ -42,8 +43,9 @@ export type { PlanContext } from "./plan-run.ts";
 
 /**
  * Applies `plan`; returns one result per operation. Throws {@link PlanRejection} to
- * reject the plan; anything else it throws is not a decision (an I/O error, a bug) and
- * must not be recorded as the plan's outcome.
+ * reject the plan: a decision, or a failure that is a property of the event and the
+ * state (code `internal`, see apply-failure.ts). Anything else it throws is a fault of
+ * the environment (I/O, a closed database) and must not be recorded as the outcome.
  */
 export function executePlan(ctx: PlanContext, plan: WritePlan): OperationResult[] {
   const run = new PlanRun(ctx);
@@ -85,7 +87,8 @@ export function executePlan(ctx: PlanContext, plan: WritePlan): OperationResult[
 
 /**
  * A unique index of a newer schema version than the event's may still refuse a row
- * the event's model allowed; SQLite names the index, and the name holds the ids.
+ * the event's model allowed; SQLite names the index, and the name holds the ids. Any
+ * other failure that is not the environment's becomes the plan's recorded failure.
  */
 function asRejection(run: PlanRun, err: unknown): unknown {
   if (err instanceof PlanRejection) return err;
@@ -94,5 +97,6 @@ function asRejection(run: PlanRun, err: unknown): unknown {
     const parsed = name === undefined ? undefined : parseObjectName(name);
     if (parsed?.kind === "unique") return run.uniqueViolation(parsed.typeId, parsed.fieldIds);
   }
-  return err;
+  if (isEnvironmentFault(err, run.db.isOpen)) return err;
+  return applyFailure(err, run.index);
 }

@@ -14,7 +14,9 @@ export type RejectionCode =
   | "already_exists"
   | "failed_precondition"
   | "not_found"
-  | "invalid_argument";
+  | "invalid_argument"
+  /** Applying the plan failed in a way ingress should have prevented (apply-failure.ts). */
+  | "internal";
 
 /** Machine-readable reasons, as `WriteFailure.reason`. */
 export type RejectionReason =
@@ -27,7 +29,8 @@ export type RejectionReason =
   | "UNKNOWN_TYPE"
   | "UNKNOWN_FIELD"
   | "REQUIRED_FIELD"
-  | "INVALID_VALUE";
+  | "INVALID_VALUE"
+  | "APPLY_FAILED";
 
 /** Thrown inside a plan's savepoint to reject the plan; the applier rolls back and records it. */
 export class PlanRejection extends Error {
@@ -40,8 +43,9 @@ export class PlanRejection extends Error {
     reason: RejectionReason,
     message: string,
     at: { readonly operationIndex: number; readonly typeId?: number; readonly fieldId?: number },
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.code = code;
     this.failure = create(WriteFailureSchema, {
       code,

@@ -157,6 +157,7 @@ describe("following the log", () => {
       duplicates: 0,
       skipped: 0,
       bad: 0,
+      applyFailures: 0,
     });
     expect(second.reader.getNode("acme", T.Team, "t4")?.id).toBe("t4");
   });
@@ -185,6 +186,7 @@ describe("following the log", () => {
       duplicates: 0,
       skipped: 7,
       bad: 0,
+      applyFailures: 0,
     });
     expect(dumps(second.store, ["acme", "globex"])).toEqual(before);
   });

@@ -10,6 +10,7 @@ import type { ElementType, FieldType, Schema } from "../../../schema/model.ts";
 import { enumByName, nodeById } from "../../../schema/model.ts";
 import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { isNodeId } from "./node-id.ts";
+import { jsonDepth, utf8Length, type ValueLimits } from "./value-limits.ts";
 
 /** A node created earlier in the plan, by alias. */
 export interface AliasTarget {
@@ -24,21 +25,22 @@ export interface ValueContext {
   readonly site: ErrorSite;
   /** "Task.title", used in messages. */
   readonly fieldLabel: string;
+  /** What the store takes (value-limits.ts). */
+  readonly limits: ValueLimits;
 }
 
 /** Timestamps must fall in 0001-01-01 .. 9999-12-31 (RFC 3339), like google.protobuf.Timestamp. */
 const MIN_SECONDS = -62_135_596_800n;
 const MAX_SECONDS = 253_402_300_799n;
-const MAX_LIST_LENGTH = 10_000;
 
 /** Returns the value to log (aliases resolved), or throws INVALID_ARGUMENT saying what to fix. */
 export function checkValue(value: Value, type: FieldType, ctx: ValueContext): Value {
   if (type.kind === "list") {
     if (value.kind.case !== "listValue") throw mismatch(value, "a list", ctx);
     const items = value.kind.value.values;
-    if (items.length > MAX_LIST_LENGTH) {
+    if (items.length > ctx.limits.maxListLength) {
       throw invalidArgument(
-        `Field ${ctx.fieldLabel} holds ${items.length} elements; the limit is ${MAX_LIST_LENGTH}.`,
+        `Field ${placeOf(ctx)} holds ${items.length} elements; the limit is ${ctx.limits.maxListLength}.`,
         ctx.site,
       );
     }
@@ -55,6 +57,7 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
   switch (type.kind) {
     case "string":
       if (k.case !== "stringValue") throw mismatch(value, "a string", ctx);
+      checkSize(utf8Length(k.value), ctx.limits.maxStringBytes, "UTF-8 bytes", ctx);
       return value;
     case "int":
       if (k.case !== "intValue") throw mismatch(value, "an int (int_value)", ctx);
@@ -73,6 +76,7 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
       return value;
     case "bytes":
       if (k.case !== "bytesValue") throw mismatch(value, "bytes", ctx);
+      checkSize(k.value.length, ctx.limits.maxBytesLength, "bytes", ctx);
       return value;
     case "timestamp": {
       if (k.case !== "timestampValue") throw mismatch(value, "a timestamp", ctx);
@@ -93,10 +97,18 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
     }
     case "json": {
       if (k.case !== "jsonValue") throw mismatch(value, "JSON text (json_value)", ctx);
+      checkSize(utf8Length(k.value), ctx.limits.maxJsonBytes, "UTF-8 bytes of JSON text", ctx);
       try {
         JSON.parse(k.value);
       } catch {
         throw invalidArgument(`Field ${ctx.fieldLabel} is not valid JSON text.`, ctx.site);
+      }
+      const max = ctx.limits.maxJsonDepth;
+      if (jsonDepth(k.value, max) > max) {
+        throw invalidArgument(
+          `Field ${placeOf(ctx)} nests JSON arrays and objects more than ${max} deep; the limit is ${max}. Flatten the value.`,
+          ctx.site,
+        );
       }
       return value;
     }
@@ -171,6 +183,21 @@ const CASE_NAMES: Record<string, string> = {
   jsonValue: "JSON",
   listValue: "a list",
 };
+
+function checkSize(size: number, limit: number, unit: string, ctx: ValueContext): void {
+  if (size > limit) {
+    throw invalidArgument(
+      `Field ${placeOf(ctx)} holds ${size} ${unit}; the limit is ${limit}.`,
+      ctx.site,
+    );
+  }
+}
+
+/** "Task.title (operation 2)", for the messages of limits. */
+function placeOf(ctx: ValueContext): string {
+  const index = ctx.site.operationIndex;
+  return index === undefined ? ctx.fieldLabel : `${ctx.fieldLabel} (operation ${index})`;
+}
 
 function mismatch(value: Value, expected: string, ctx: ValueContext) {
   const got = value.kind.case ? CASE_NAMES[value.kind.case] : "an empty Value";

@@ -27,6 +27,7 @@ import { edgeById, enumByName, nodeById } from "../../../schema/model.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
 import { invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
+import { DEFAULT_VALUE_LIMITS, type ValueLimits } from "./value-limits.ts";
 
 /** Limits on one plan. */
 export interface PlanLimits {
@@ -49,6 +50,8 @@ export interface PlanContext {
   readonly idempotencyKey: string;
   readonly now?: number;
   readonly limits?: PlanLimits;
+  /** What one value may hold (default {@link DEFAULT_VALUE_LIMITS}). */
+  readonly valueLimits?: ValueLimits;
 }
 
 const ALIAS = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -426,6 +429,7 @@ function valueContext(
     schema: ctx.schema,
     aliases,
     fieldLabel,
+    limits: ctx.valueLimits ?? DEFAULT_VALUE_LIMITS,
     site:
       fieldId === undefined
         ? { operationIndex: index, typeId }

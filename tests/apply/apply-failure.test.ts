@@ -1,0 +1,307 @@
+/**
+ * DESIGN.md contract 11: a logged event never stops its tenant. Events that fail in
+ * the applier are appended straight to a real embedded log (bypassing ingress, which
+ * refuses them); their failure becomes their recorded outcome, the tenant's later
+ * events apply, and a replay from scratch records the same bytes. A fault of the
+ * environment (here SQLite's SQLITE_FULL) still parks the tenant, and a restart retries.
+ */
+
+import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { errorFromFailure } from "../../server/api/api-errors.ts";
+import {
+  Applier,
+  type ApplyFailure,
+  isEnvironmentFault,
+  type ParkedTenant,
+} from "../../server/apply/index.ts";
+import type { PlanOutcome } from "../../server/engine.ts";
+import { canonicalDump } from "../../server/store/canonical-dump.ts";
+import { openStore, type Store } from "../../server/store/store.ts";
+import { StoreError } from "../../server/store/store-error.ts";
+import { createTenantReader } from "../../server/store/store-reader.ts";
+import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import type { WalRecord } from "../../server/wal/wal.ts";
+import {
+  lookupOf,
+  op,
+  planEvent,
+  served,
+  T,
+  TRACKER_V1,
+  tempDir,
+  userFields,
+  v,
+} from "../store/store-fixtures.ts";
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function dir(label: string): string {
+  const d = tempDir(label);
+  cleanups.push(() => d.remove());
+  return d.path;
+}
+
+async function openWal(): Promise<EmbeddedWal> {
+  const wal = await openEmbeddedWal({
+    path: join(dir("apply-failure-wal"), "wal.sqlite"),
+    partitions: 2,
+    writer: "inline",
+  });
+  cleanups.push(() => wal.close());
+  return wal;
+}
+
+/** JSON text nested `depth` arrays deep. */
+const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+const teamFields = (n: number) => ({ 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) });
+const projectFields = (key: string, settings?: string) => ({
+  1: v.ref("t1"),
+  2: v.str(key),
+  3: v.str(`Project ${key}`),
+  ...(settings === undefined ? {} : { 5: v.json(settings) }),
+});
+
+const TENANT = "acme";
+const plan = (key: string, ops: Parameters<typeof planEvent>[2]): WalRecord => ({
+  tenant: TENANT,
+  payload: planEvent(TENANT, key, ops),
+});
+
+const MALFORMED =
+  "The write was logged but changed nothing: applying operation 0 failed with SqliteError SQLITE_ERROR: malformed JSON. The server should have refused this request; report it.";
+
+/** Starts an applier on `dataDir` over `wal`, waits until it has caught up, and stops it. */
+async function applyAll(
+  wal: EmbeddedWal,
+  dataDir: string,
+  options: { maxBatch?: number; prepare?: (store: Store) => void } = {},
+) {
+  const store = openStore({ dataDir, schemas: lookupOf(served(1, TRACKER_V1)) });
+  options.prepare?.(store);
+  const failures: ApplyFailure[] = [];
+  const parks: ParkedTenant[] = [];
+  const applier = new Applier({
+    wal,
+    store,
+    maxBatch: options.maxBatch ?? 512,
+    checkpointIntervalMs: 0,
+    onApplyFailure: (f) => failures.push(f),
+    onPark: (p) => parks.push(p),
+  });
+  applier.start();
+  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
+    await new Promise((r) => setTimeout(r, 2));
+  await applier.stop();
+  const reader = createTenantReader(store);
+  const outcome = (key: string): PlanOutcome | undefined =>
+    store.unavailable(TENANT) ? undefined : reader.outcomeByKey(TENANT, key);
+  return { store, applier, reader, failures, parks, outcome };
+}
+
+describe("a plan that fails in the applier", () => {
+  it("records the failure as its outcome, keeps its tenant going, and replays identically", async () => {
+    const wal = await openWal();
+    await wal.append([
+      plan("seed", [
+        op.createNode(T.User, "u1", userFields(1)),
+        op.createNode(T.Team, "t1", teamFields(1)),
+        op.createNode(T.Project, "p1", projectFields("WEB", "{}")),
+      ]),
+      // SQLite's JSON functions stop at depth 1,000; the payload's indexes read every field.
+      plan("deep-create", [op.createNode(T.Project, "p2", projectFields("API", nested(1000)))]),
+      plan("deep-update", [
+        op.updateNode(T.Project, "p1", { 3: v.str("Renamed") }),
+        op.updateNode(T.Project, "p1", { 5: v.json(nested(1000)) }),
+      ]),
+      // A retry of the failed key with a good plan: the recorded failure stands.
+      plan("deep-create", [op.createNode(T.Project, "p3", projectFields("APP"))]),
+      plan("after", [
+        op.createNode(T.Project, "p4", projectFields("OPS", nested(999))),
+        op.updateNode(T.Project, "p1", { 3: v.str("Web site") }),
+      ]),
+    ]);
+
+    const first = await applyAll(wal, dir("apply-failure-a"));
+    expect(first.parks).toEqual([]);
+    expect(first.applier.stats).toMatchObject({
+      plans: 4,
+      rejected: 2,
+      duplicates: 1,
+      applyFailures: 2,
+    });
+    const deepCreate = first.outcome("deep-create");
+    expect(deepCreate?.results).toEqual([]);
+    expect(deepCreate?.failure).toMatchObject({
+      code: "internal",
+      reason: "APPLY_FAILED",
+      message: MALFORMED,
+      operationIndex: 0,
+    });
+    expect(first.outcome("deep-update")?.failure).toMatchObject({
+      code: "internal",
+      reason: "APPLY_FAILED",
+      message: MALFORMED.replace("operation 0", "operation 1"),
+      operationIndex: 1,
+    });
+    // The hook saw both, with the original SQLite error as the cause (for the log's stack).
+    expect(
+      first.failures.map((f) => [f.idempotencyKey, f.position.offset, f.error.message]),
+    ).toEqual([
+      ["deep-create", 1, MALFORMED],
+      ["deep-update", 2, MALFORMED.replace("operation 0", "operation 1")],
+    ]);
+    const cause = first.failures[0]?.error.cause;
+    expect(cause).toBeInstanceOf(Database.SqliteError);
+    expect((cause as InstanceType<typeof Database.SqliteError>).code).toBe("SQLITE_ERROR");
+    // The caller, and every retry of the key, gets INTERNAL saying nothing changed.
+    const answer = errorFromFailure(deepCreate!.failure!, TRACKER_V1);
+    expect([answer.code, answer.rawMessage]).toEqual([Code.Internal, `${MALFORMED} (operation 0)`]);
+    // Nothing of the failed plans was written; the later plan was.
+    expect(first.outcome("after")?.failure).toBeUndefined();
+    expect(first.reader.getNode(TENANT, T.Project, "p2")).toBeUndefined();
+    expect(first.reader.getNode(TENANT, T.Project, "p3")).toBeUndefined();
+    const p1 = first.reader.getNode(TENANT, T.Project, "p1");
+    expect(p1?.version).toBe(2n);
+    expect(p1?.fields[3]?.kind).toEqual({ case: "stringValue", value: "Web site" });
+    expect(p1?.fields[5]?.kind).toEqual({ case: "jsonValue", value: "{}" });
+    expect(first.reader.getNode(TENANT, T.Project, "p4")?.fields[5]?.kind).toEqual({
+      case: "jsonValue",
+      value: nested(999),
+    });
+    const path = first.store.tenantPath(TENANT);
+    first.store.close();
+    const reference = canonicalDump(path);
+    expect(reference).toContain("APPLY_FAILED");
+
+    // A replay from scratch, one event per batch: the same bytes and the same outcomes.
+    const second = await applyAll(wal, dir("apply-failure-b"), { maxBatch: 1 });
+    expect(second.parks).toEqual([]);
+    expect(second.outcome("deep-create")).toEqual(deepCreate);
+    const replayPath = second.store.tenantPath(TENANT);
+    second.store.close();
+    expect(canonicalDump(replayPath)).toBe(reference);
+  });
+});
+
+describe("a fault of the environment", () => {
+  it("parks the tenant before the event, records nothing, and a restart applies it", async () => {
+    const wal = await openWal();
+    await wal.append([
+      plan("seed", [
+        op.createNode(T.User, "u1", userFields(1)),
+        op.createNode(T.Team, "t1", teamFields(1)),
+      ]),
+    ]);
+    const dataDir = dir("apply-failure-full");
+    const seeded = await applyAll(wal, dataDir);
+    seeded.store.close();
+    const other = {
+      tenant: "globex",
+      payload: planEvent("globex", "g1", [op.createNode(T.Team, "t9", teamFields(9))]),
+    };
+    const big = "x".repeat(60_000);
+    const [held] = await wal.append([
+      plan("big", [op.createNode(T.Project, "p1", { ...projectFields("WEB"), 3: v.str(big) })]),
+      other,
+    ]);
+
+    // The file may not grow past its current size: the write fails with SQLITE_FULL.
+    const full = await applyAll(wal, dataDir, {
+      prepare: (store) => {
+        const db = store.tenant(TENANT, true)!.db;
+        const pages = Number(db.pragma("page_count", { simple: true }));
+        db.pragma(`max_page_count = ${pages}`);
+      },
+    });
+    expect(full.failures).toEqual([]);
+    expect(full.parks.map((p) => [p.tenant, p.position])).toEqual([[TENANT, held]]);
+    expect(full.parks[0]?.error.message).toBe(
+      `Tenant "acme" stopped applying the log at ${held!.partition}:${held!.offset}: database or disk is full`,
+    );
+    expect(full.parks[0]?.error.cause).toMatchObject({ code: "SQLITE_FULL" });
+    expect(full.applier.parkedTenants().map((p) => p.tenant)).toEqual([TENANT]);
+    expect(() => full.reader.getNode(TENANT, T.Team, "t1")).toThrow(/stopped applying the log/);
+    // Every other tenant goes on.
+    expect(full.reader.getNode("globex", T.Team, "t9")?.id).toBe("t9");
+    full.store.close();
+
+    // The checkpoint stayed before the held event: a restart applies it.
+    const restarted = await applyAll(wal, dataDir);
+    expect(restarted.parks).toEqual([]);
+    expect(restarted.outcome("big")?.failure).toBeUndefined();
+    expect(restarted.reader.getNode(TENANT, T.Project, "p1")?.fields[3]?.kind).toEqual({
+      case: "stringValue",
+      value: big,
+    });
+    restarted.store.close();
+  });
+});
+
+describe("isEnvironmentFault", () => {
+  const sqlite = (code: string) => new Database.SqliteError(`failed: ${code}`, code);
+
+  it("parks on I/O, full, corrupt, unopenable, read-only, memory and lock errors", () => {
+    for (const code of [
+      "SQLITE_IOERR",
+      "SQLITE_IOERR_WRITE",
+      "SQLITE_IOERR_FSYNC",
+      "SQLITE_FULL",
+      "SQLITE_CORRUPT",
+      "SQLITE_CORRUPT_INDEX",
+      "SQLITE_NOTADB",
+      "SQLITE_CANTOPEN",
+      "SQLITE_READONLY",
+      "SQLITE_READONLY_DBMOVED",
+      "SQLITE_NOMEM",
+      "SQLITE_BUSY",
+      "SQLITE_LOCKED",
+    ]) {
+      expect([code, isEnvironmentFault(sqlite(code))]).toEqual([code, true]);
+    }
+    expect(isEnvironmentFault(new StoreError("tenant-unavailable", "unknown version"))).toBe(true);
+    expect(isEnvironmentFault(new StoreError("corrupt", "bad row"))).toBe(true);
+    // Whatever happens once the database was closed under the applier.
+    expect(isEnvironmentFault(new TypeError("The database connection is not open"), false)).toBe(
+      true,
+    );
+  });
+
+  it("records SQL errors of the event, constraint errors and bugs in apply code", () => {
+    for (const err of [
+      sqlite("SQLITE_ERROR"),
+      sqlite("SQLITE_TOOBIG"),
+      sqlite("SQLITE_CONSTRAINT_CHECK"),
+      sqlite("SQLITE_MISMATCH"),
+      new TypeError("Cannot read properties of undefined (reading 'x')"),
+      new RangeError("Invalid array length"),
+      new StoreError("invalid-argument", "bad value"),
+      "a thrown string",
+    ]) {
+      expect([String(err), isEnvironmentFault(err)]).toEqual([String(err), false]);
+    }
+  });
+
+  it("names SQLite's real I/O-class errors with codes it classifies as the environment's", () => {
+    const path = join(dir("apply-failure-ro"), "t.sqlite");
+    const writable = new Database(path);
+    writable.exec("CREATE TABLE t (x)");
+    writable.close();
+    const readonly = new Database(path, { readonly: true });
+    let caught: unknown;
+    try {
+      readonly.exec("INSERT INTO t VALUES (1)");
+    } catch (err) {
+      caught = err;
+    }
+    readonly.close();
+    expect((caught as { code?: string }).code).toBe("SQLITE_READONLY");
+    expect(isEnvironmentFault(caught)).toBe(true);
+  });
+});
