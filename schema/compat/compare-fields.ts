@@ -196,16 +196,58 @@ function compareFieldType(
     return false;
   }
   if (oldElement.kind === "enum" && newElement.kind === "enum") {
-    ctx.linkEnums(oldElement.enumName, newElement.enumName);
+    const from = oldElement.enumName;
+    const to = newElement.enumName;
+    // Both enums exist on both sides: the field switched enums (nothing was renamed), so
+    // what counts is how the stored numbers read under the other enum.
+    if (from !== to && enumByName(ctx.newSchema, from) && enumByName(ctx.oldSchema, to)) {
+      const changed = renumberedMeanings(
+        enumByName(ctx.oldSchema, from)?.values ?? [],
+        enumByName(ctx.newSchema, to)?.values ?? [],
+      );
+      if (changed.length > 0) {
+        ctx.report(
+          msg.fieldEnumSwitched(owner, after.name, after.id, from, to, changed),
+          after.span,
+        );
+      }
+    } else {
+      ctx.linkEnums(from, to);
+    }
   }
   if (
     oldElement.kind === "ref" &&
     newElement.kind === "ref" &&
     oldElement.targetId !== newElement.targetId
   ) {
-    ctx.report(msg.refTargetChanged(owner, after.name, after.id, ...describe()), after.span);
+    const [oldType, newType] = describe();
+    ctx.report(
+      msg.refTargetChanged(
+        owner,
+        after.name,
+        after.id,
+        `${oldType} (node type id ${oldElement.targetId})`,
+        `${newType} (node type id ${newElement.targetId})`,
+      ),
+      after.span,
+    );
   }
   return true;
+}
+
+/** How each stored number of the old enum reads under the new one, where that changed. */
+function renumberedMeanings(
+  before: readonly { readonly number: number; readonly name: string }[],
+  after: readonly { readonly number: number; readonly name: string }[],
+): string[] {
+  const byNumber = new Map(after.map((v) => [v.number, v.name]));
+  const out: string[] = [];
+  for (const v of before) {
+    const now = byNumber.get(v.number);
+    if (now === undefined) out.push(`${v.number} ('${v.name}') has no value`);
+    else if (now !== v.name) out.push(`${v.number} ('${v.name}') would read as '${now}'`);
+  }
+  return out;
 }
 
 function elementOf(type: FieldType): ElementType {

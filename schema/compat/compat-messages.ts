@@ -145,6 +145,21 @@ export const compatMessages = {
     };
   },
 
+  /** `changes`: "2 ('blue') has no value", "1 ('red') would read as 'happy'". */
+  fieldEnumSwitched(
+    owner: TypeLabel,
+    name: string,
+    id: number,
+    oldEnum: string,
+    newEnum: string,
+    changes: readonly string[],
+  ): FindingDraft {
+    return {
+      rule: "FIELD_ENUM_SWITCHED",
+      message: `${fieldSubject(owner, name, id)} switched from enum '${oldEnum}' to enum '${newEnum}'. Under '${newEnum}', stored ${changes.join(", ")}; add a new ${kindWord(owner)} with a new id and deprecate this one.`,
+    };
+  },
+
   refTargetChanged(
     owner: TypeLabel,
     name: string,

@@ -45,6 +45,11 @@ export const COMPAT_RULES = {
     category: "breaking",
     summary: "A field's kind changed (including a list's element kind).",
   },
+  FIELD_ENUM_SWITCHED: {
+    category: "breaking",
+    summary:
+      "A field now holds another enum (both exist in both versions) under which stored numbers mean something else.",
+  },
   REF_TARGET_CHANGED: {
     category: "breaking",
     summary: "A ref field now points to another node type.",

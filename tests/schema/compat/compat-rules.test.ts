@@ -383,6 +383,71 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
     ],
   },
 
+  FIELD_ENUM_SWITCHED: {
+    breaking: [
+      {
+        title: "a field pointed at another existing enum whose numbers mean other things",
+        old: src(
+          "enum Color {",
+          "  red = 1;",
+          "  blue = 2;",
+          "}",
+          "enum Mood {",
+          "  happy = 1;",
+          "}",
+          "node Task = 1 {",
+          "  color: Color = 1;",
+          "}",
+        ),
+        new: src(
+          "enum Color {",
+          "  red = 1;",
+          "  blue = 2;",
+          "}",
+          "enum Mood {",
+          "  happy = 1;",
+          "}",
+          "node Task = 1 {",
+          "  color: Mood = 1;",
+          "}",
+        ),
+        expected: [
+          "breaking FIELD_ENUM_SWITCHED 10:3 Field 'Task.color' (id 1) switched from enum 'Color' to enum 'Mood'. Under 'Mood', stored 1 ('red') would read as 'happy', 2 ('blue') has no value; add a new field with a new id and deprecate this one.",
+        ],
+      },
+    ],
+    safe: [
+      {
+        title: "switching to an enum that holds every old number with the same name",
+        old: src(
+          "enum Color {",
+          "  red = 1;",
+          "}",
+          "enum Paint {",
+          "  red = 1;",
+          "  green = 2;",
+          "}",
+          "node Task = 1 {",
+          "  color: Color = 1;",
+          "}",
+        ),
+        new: src(
+          "enum Color {",
+          "  red = 1;",
+          "}",
+          "enum Paint {",
+          "  red = 1;",
+          "  green = 2;",
+          "}",
+          "node Task = 1 {",
+          "  color: Paint = 1;",
+          "}",
+        ),
+        expected: [],
+      },
+    ],
+  },
+
   REF_TARGET_CHANGED: {
     breaking: [
       {
@@ -402,8 +467,8 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
           "}",
         ),
         expected: [
-          "breaking REF_TARGET_CHANGED 9:3 Field 'Task.owner' (id 1) changed its target from ref<User> to ref<Team>. Stored values point to nodes of the old type; add a new field with a new id and deprecate this one.",
-          "breaking REF_TARGET_CHANGED 10:3 Field 'Task.watchers' (id 2) changed its target from list<ref<User>> to list<ref<Team>>. Stored values point to nodes of the old type; add a new field with a new id and deprecate this one.",
+          "breaking REF_TARGET_CHANGED 9:3 Field 'Task.owner' (id 1) changed its target from ref<User> (node type id 1) to ref<Team> (node type id 2). Stored values point to nodes of the old type; add a new field with a new id and deprecate this one.",
+          "breaking REF_TARGET_CHANGED 10:3 Field 'Task.watchers' (id 2) changed its target from list<ref<User>> (node type id 1) to list<ref<Team>> (node type id 2). Stored values point to nodes of the old type; add a new field with a new id and deprecate this one.",
         ],
       },
     ],
