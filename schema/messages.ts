@@ -314,6 +314,11 @@ export const DIAGNOSTIC_CATALOG = {
     severity: "warning",
     summary: "`index` on a field that is already `unique` (and so indexed).",
   },
+  uniqueWithDefault: {
+    code: "E0618",
+    severity: "warning",
+    summary: "A `unique` field with a `default`: every create that leaves it out collides.",
+  },
 
   compositeUnknownField: {
     code: "E0701",
@@ -1127,6 +1132,21 @@ export function redundantIndex(span: Span): Diagnostic {
     label: "redundant",
     notes: [note("a unique field is already indexed")],
   });
+}
+
+/** `unique` together with `default` on one field. */
+export function uniqueWithDefault(field: string, span: Span): Diagnostic {
+  return make(
+    "uniqueWithDefault",
+    `Field '${field}' is unique and has a default: only the first create that leaves it out can succeed.`,
+    span,
+    {
+      label: "every create without this field stores the same value",
+      notes: [
+        note("make the field required instead of giving it a default, or drop 'unique'"),
+      ],
+    },
+  );
 }
 
 // ---------------------------------------------------------------- composite constraints (E07xx)

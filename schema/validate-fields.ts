@@ -31,6 +31,7 @@ import {
   reservedNameUsed,
   searchableNotString,
   uniqueNotAllowed,
+  uniqueWithDefault,
   unknownType,
 } from "./messages.ts";
 import {
@@ -310,6 +311,9 @@ function checkFieldOptions(
 
   let defaultValue: Field["default"];
   const defaultItem = flag("default");
+  if (unique && uniqueItem !== undefined && defaultItem !== undefined) {
+    ctx.report(uniqueWithDefault(decl.name.name, defaultItem.span));
+  }
   if (defaultItem?.value !== undefined) {
     const defaultKind = defaultKindOf(type, ctx);
     if (defaultKind === undefined) ctx.report(defaultNotAllowed(shown, defaultItem.name.span));
