@@ -4,7 +4,7 @@
  * reachable from here imports a Node built-in (a test checks).
  */
 
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
 
@@ -22,9 +22,33 @@ export interface WebTransportOptions {
   readonly fetch?: typeof globalThis.fetch;
 }
 
+/**
+ * A `fetch` that rejects (the browser says only "Failed to fetch": no network, the
+ * server down or restarting, a CORS refusal) becomes UNAVAILABLE, as connect-node
+ * reports a refused connection, so the client retries it with the same idempotency
+ * key. Connect-web itself would report it as UNKNOWN. A call the caller aborted stays
+ * as it is.
+ */
+export const fetchFailureAsUnavailable: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    if (err instanceof ConnectError || req.signal.aborted) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ConnectError(
+      `could not reach the server at ${req.url} (${reason}); the call may be retried`,
+      Code.Unavailable,
+      undefined,
+      undefined,
+      err,
+    );
+  }
+};
+
 /** A transport over `fetch`; both protocols use the binary protobuf format. */
 export function createWebTransport(options: WebTransportOptions): Transport {
   const interceptors = [
+    fetchFailureAsUnavailable,
     ...(options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)]),
     ...(options.interceptors ?? []),
   ];
