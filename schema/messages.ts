@@ -1142,9 +1142,7 @@ export function uniqueWithDefault(field: string, span: Span): Diagnostic {
     span,
     {
       label: "every create without this field stores the same value",
-      notes: [
-        note("make the field required instead of giving it a default, or drop 'unique'"),
-      ],
+      notes: [note("make the field required instead of giving it a default, or drop 'unique'")],
     },
   );
 }

@@ -21,11 +21,6 @@ export function span(start: number, end: number): Span {
   return { start, end };
 }
 
-/** The smallest span covering both `a` and `b`. */
-export function joinSpans(a: Span, b: Span): Span {
-  return { start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
-}
-
 /** A 1-based line and column; the column counts UTF-16 code units of the line, plus one. */
 export interface LineCol {
   readonly line: number;

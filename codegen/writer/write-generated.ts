@@ -33,6 +33,7 @@ import {
   unlink,
 } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
+import { fsyncDir, writeNewFileDurably } from "../../schema/cli/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "./generated-file.ts";
 import { assertSafePath } from "./generated-file.ts";
@@ -253,7 +254,7 @@ async function commit(outDir: string, plan: WritePlan): Promise<void> {
       if (created !== undefined) createdDirs.push(created);
       const temp = siblingName(target, "tmp", tag);
       temps.set(write.path, temp);
-      await writeDurably(temp, write.content);
+      await writeNewFileDurably(temp, write.content);
     }
     // Commit: renames only, each one undoable.
     for (const write of plan.writes) {
@@ -296,7 +297,14 @@ async function commit(outDir: string, plan: WritePlan): Promise<void> {
   // The new set is in place; what follows only tidies up.
   for (const backup of backups) await rm(backup, { force: true }).catch(() => undefined);
   for (const path of plan.stale) await removeEmptyParents(outDir, dirname(join(outDir, path)));
-  for (const dir of touchedDirs) await fsyncDir(dir);
+  // A folder emptied by the tidy-up is gone: its removal is made durable in its parent.
+  const synced = new Set<string>();
+  for (const dir of touchedDirs) {
+    const existing = await existingAncestor(dir);
+    if (synced.has(existing)) continue;
+    synced.add(existing);
+    await fsyncDir(existing);
+  }
 }
 
 /**
@@ -312,27 +320,18 @@ function siblingName(target: string, role: "tmp" | "bak", tag: string): string {
   );
 }
 
-async function writeDurably(path: string, content: string): Promise<void> {
-  const handle = await open(path, "wx");
-  try {
-    await handle.writeFile(content, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  // Makes the renames durable. Some platforms cannot open a directory; the files
-  // themselves are already synced there, so this is best effort.
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, "r");
-    await handle.sync();
-  } catch {
-    // best effort, see above
-  } finally {
-    await handle?.close();
+/** `dir`, or its nearest ancestor that still exists. */
+async function existingAncestor(dir: string): Promise<string> {
+  let current = dir;
+  for (;;) {
+    try {
+      await lstat(current);
+      return current;
+    } catch (err) {
+      const parent = dirname(current);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || parent === current) throw err;
+      current = parent;
+    }
   }
 }
 

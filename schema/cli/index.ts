@@ -7,6 +7,8 @@ import { checkCommand } from "./check-command.ts";
 import { fmtCommand } from "./fmt-command.ts";
 import { lockCommand } from "./lock-command.ts";
 
+export { fsyncDir, writeFileAtomic, writeNewFileDurably } from "./write-file-atomic.ts";
+
 /**
  * The commands this layer adds to `entdb`, in help order. Each entry builds a fresh
  * `Command`, so adding one is one line here.
