@@ -268,6 +268,15 @@ export class KafkaWal implements Wal {
     return partitionForTenant(tenant, this.partitions);
   }
 
+  /**
+   * Always undefined: a failed send fails only the calls in it (the producer is replaced
+   * and the next call is tried afresh), so there is no state in which every append is
+   * refused. A cluster that cannot take writes shows as those calls' `unavailable`.
+   */
+  get failure(): WalError | undefined {
+    return undefined;
+  }
+
   append(records: readonly WalRecord[]): Promise<WalPosition[]> {
     if (this.#closing !== undefined) {
       return Promise.reject(new WalError("closed", `The Kafka log "${this.topic}" is closed.`));
