@@ -44,8 +44,7 @@ export function checkDataDir(dir: string): void {
 function dataDirError(dir: string, error: unknown): DataDirError {
   const code = (error as { code?: unknown } | null)?.code;
   const fix = "; fix that or choose another --data-dir (ENTDB_DATA_DIR).";
-  const uid =
-    typeof process.getuid === "function" ? ` (this process runs as uid ${process.getuid()})` : "";
+  const uid = typeof process.getuid === "function" ? ` by uid ${process.getuid()}` : "";
   const cause =
     code === "EROFS"
       ? `the data dir ${dir} is read-only (EROFS: its file system is mounted read-only)`
