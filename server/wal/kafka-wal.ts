@@ -79,11 +79,16 @@ export const DEFAULT_KAFKA_MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
 /** How kafkajs retries a failed request before the operation fails. */
 export interface KafkaWalRetry {
-  /** Retries after the first attempt (default 8). */
+  /** Retries after the first attempt (default 20: with the 1 s cap, about 19 s of backoff). */
   readonly retries?: number;
   /** First backoff in ms (default 250); each next one doubles, with ±20 % jitter. */
   readonly initialRetryTimeMs?: number;
-  /** Largest single backoff in ms (default 5000). */
+  /**
+   * Largest single backoff in ms (default 1000). Small on purpose: after a broker dies,
+   * the first attempt after the cluster has recovered is what ends the stall, and with
+   * a 5 s cap the attempts fell at 7.75 and 12.75 s, turning a 7 s failover into 13–16 s
+   * (`docs/kafka.md`, "Failover stall").
+   */
   readonly maxRetryTimeMs?: number;
 }
 
@@ -163,9 +168,9 @@ export async function openKafkaWal(options: KafkaWalOptions): Promise<KafkaWal> 
       "requestTimeoutMs",
     ),
     retry: {
-      retries: retry.retries ?? 8,
+      retries: retry.retries ?? 20,
       initialRetryTime: retry.initialRetryTimeMs ?? 250,
-      maxRetryTime: retry.maxRetryTimeMs ?? 5_000,
+      maxRetryTime: retry.maxRetryTimeMs ?? 1_000,
     },
     logLevel:
       options.log === undefined
