@@ -85,9 +85,8 @@ export interface KafkaWalRetry {
   readonly initialRetryTimeMs?: number;
   /**
    * Largest single backoff in ms (default 1000). Small on purpose: after a broker dies,
-   * the first attempt after the cluster has recovered is what ends the stall, and with
-   * a 5 s cap the attempts fell at 7.75 and 12.75 s, turning a 7 s failover into 13–16 s
-   * (`docs/kafka.md`, "Failover stall").
+   * the stall ends at the first attempt after the cluster has recovered, so the cap
+   * bounds how much a failover is lengthened (`docs/kafka.md`, "Failover stall").
    */
   readonly maxRetryTimeMs?: number;
 }
