@@ -5,8 +5,9 @@
  *
  * Layout: `wal_records(partition_no, log_offset, tenant, payload)` with a unique index on
  * (partition_no, log_offset), and `wal_meta` holding the format version, the partition
- * count and, once a reopen after a failed commit probed the file, that probe's time. A rowid table rather than WITHOUT ROWID because payloads are often larger than
- * the ~1/20 page that WITHOUT ROWID rows are good for.
+ * count and, once a reopen after a failed commit probed the file, that probe's time.
+ * A rowid table rather than WITHOUT ROWID because payloads are often larger than the
+ * ~1/20 page that WITHOUT ROWID rows are good for.
  *
  * Invariants:
  * - One connection per file, ever: `locking_mode=EXCLUSIVE` makes the first write take
