@@ -4,10 +4,13 @@
  * the gRPC health service says NOT_SERVING; once space is freed the server takes writes
  * again without a restart. Every acknowledged write is then in the log and the store
  * exactly once, and a refused write left nothing behind. The data dir is a small tmpfs,
- * so the test needs root (CI runs as root); it also checks that start-up on a read-only
- * data dir fails naming the dir and the cause.
+ * so the test needs root (CI runs as root); it also checks that start-up on a read-only,
+ * a full or an unwritable data dir fails naming the dir and the cause (as root, the
+ * unwritable case drops the capabilities that bypass mode bits, with `setpriv`).
  */
 
+import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -20,8 +23,22 @@ import {
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import { canMount, cannotMountReason, mountTmpfs, type Tmpfs } from "../infra/tmpfs.ts";
-import { connectError, type EntDbClient, entDbClient, TRACKER, teamOp } from "./e2e-helpers.ts";
-import { runServeToExit, type ServerProcess, startServerProcess } from "./server-process.ts";
+import {
+  connectError,
+  type EntDbClient,
+  entDbClient,
+  runCommand,
+  TRACKER,
+  teamOp,
+} from "./e2e-helpers.ts";
+import {
+  REPO_ROOT,
+  removeDataDir,
+  runServeToExit,
+  type ServerProcess,
+  startServerProcess,
+  tempDataDir,
+} from "./server-process.ts";
 
 if (!canMount) console.warn(`disk-full.test.ts skipped: ${cannotMountReason()}`);
 
@@ -195,6 +212,55 @@ describe.runIf(canMount)("start-up on a data dir it cannot write", () => {
       );
     } finally {
       disk.unmount();
+    }
+  });
+});
+
+describe("start-up on a data dir without write permission", () => {
+  it("fails naming the dir and 'permission denied'", async () => {
+    const parent = tempDataDir("entdb-perm-");
+    const dir = join(parent, "data");
+    mkdirSync(dir);
+    chmodSync(dir, 0o555);
+    try {
+      const serve = [
+        join(REPO_ROOT, "bin", "entdb.ts"),
+        "serve",
+        "--schema",
+        join(REPO_ROOT, "examples", "tracker", "schema.entdb"),
+        "--data-dir",
+        dir,
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+      ];
+      // Root writes anywhere by its capabilities: drop them, so the mode bits count.
+      const root = process.getuid?.() === 0;
+      const result = await runCommand(
+        root ? "setpriv" : process.execPath,
+        root
+          ? [
+              "--inh-caps=-all",
+              "--bounding-set=-dac_override,-dac_read_search",
+              process.execPath,
+              ...serve,
+            ]
+          : serve,
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, ENTDB_WAL: "embedded", ENTDB_KAFKA_BROKERS: "" },
+          timeout: 30_000,
+        },
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `error: permission denied: the data dir ${dir} is not writable by uid ${process.getuid?.()} (EACCES);` +
+          " fix that or choose another --data-dir (ENTDB_DATA_DIR).\n",
+      );
+    } finally {
+      chmodSync(dir, 0o755);
+      removeDataDir(parent);
     }
   });
 });
