@@ -319,9 +319,11 @@ export class EmbeddedWal implements Wal {
       if (this.#committing || this.#queue.length > 0) {
         await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       }
+      // Ends a recovery's wait; subscriptions are stopped before their reads (which wait
+      // for the recovery) return, so those reads end them quietly rather than as a gap.
       this.#wakeRecovery?.();
-      await this.#recovery;
       await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
+      await this.#recovery;
       if (this.#writerOpen) await this.#writer.close();
     })();
     return this.#closing;
@@ -493,9 +495,15 @@ export class EmbeddedWal implements Wal {
  */
 function refusal(error: unknown): WalError {
   const cause = error instanceof WalError ? error : toWalError(error, "");
-  const code = cause.code === "corrupt" ? "corrupt" : "unavailable";
+  if (cause.code === "corrupt") {
+    return new WalError(
+      "corrupt",
+      `${cause.message} Writes are refused until the file is repaired or restored.`,
+      { cause: error },
+    );
+  }
   return new WalError(
-    code,
+    "unavailable",
     `${cause.message} Writes are refused until the log can commit again; it retries by` +
       " itself, so no restart is needed once the cause is fixed.",
     { cause: error },

@@ -131,17 +131,42 @@ describe.runIf(canMount).each<WalWriterPlacement>(["inline", "thread"])(
         writer,
         recoveryDelayMs: { first: 50, max: 200 },
       });
-      await wal.append([{ tenant: TENANT, payload: payload("kept") }]);
+      await wal.append([
+        { tenant: TENANT, payload: payload("kept-0") },
+        { tenant: TENANT, payload: payload("kept-1") },
+      ]);
+      // A subscriber one record behind: its next read waits for the recovery.
+      let openGate = (): void => {};
+      const gate = new Promise<void>((resolve) => {
+        openGate = resolve;
+      });
+      let delivered = 0;
+      const subscription = wal.subscribe({
+        startOffset: () => 0,
+        maxBatch: 1,
+        handler: async (entries) => {
+          delivered += entries.length;
+          await gate;
+        },
+      });
+      await until(() => delivered === 1, 5_000);
       disk.fill();
       expect((await rejection(wal.append([{ tenant: TENANT, payload: payload("x") }]))).code).toBe(
         "unavailable",
       );
+      openGate();
+      // Let the subscriber reach its next read, which then waits for the recovery (the
+      // disk is still full, so the recovery keeps trying until the close).
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(wal.failure?.code).toBe("unavailable");
       // Closing ends the reopen attempts: it waits for at most the one under way (for the
       // thread writer, a worker start) instead of for the disk to be freed.
       const started = Date.now();
       await wal.close();
       wal = undefined;
       expect(Date.now() - started).toBeLessThan(10_000);
+      // Stopped by the close, not failed by a read that found the file closed.
+      await expect(subscription.done).resolves.toBeUndefined();
     });
   },
 );
