@@ -5,7 +5,7 @@
  * close the log and the store.
  */
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
 import {
@@ -29,11 +29,17 @@ import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
 import { createServerMetrics, type ServerMetrics } from "./api/metrics.ts";
-import { type OpsServer, startOpsServer } from "./api/ops-server.ts";
+import {
+  type DegradedSource,
+  degradedReasons,
+  type OpsServer,
+  startOpsServer,
+} from "./api/ops-server.ts";
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route } from "./api/routes.ts";
 import { createTypedServices } from "./api/typed-services.ts";
 import { Applier, SCHEMA_LOG_KEY } from "./apply/index.ts";
+import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
@@ -70,7 +76,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   const model = compiled.schema;
 
-  mkdirSync(config.dataDir, { recursive: true });
+  checkDataDir(config.dataDir);
   const registration = await registerSchema(config.dataDir, model);
   const served = registration.current;
   for (const f of registration.findings)
@@ -162,6 +168,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     );
 
     let serving = false;
+    // What makes /ready answer 503 and the gRPC health NOT_SERVING.
+    const degraded: DegradedSource[] = [
+      () => (wal.failure ? [wal.failure.message] : []),
+      () => applier.parkedTenants().map((p) => p.error.message),
+    ];
     metrics = createServerMetrics({
       applierLag: async () => {
         const lag = new Map<number, number>();
@@ -198,7 +209,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       routes: [
         route(EntDbService, createEntDbService(deps)),
         ...typed,
-        route(Health, createHealthService({ serviceNames, serving: () => serving })),
+        route(
+          Health,
+          createHealthService({
+            serviceNames,
+            serving: () => serving && degradedReasons(degraded).length === 0,
+          }),
+        ),
         route(
           ServerReflection,
           createReflectionService({
@@ -229,7 +246,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       port: config.httpPort,
       metrics,
       ready: () => applier.caughtUp(),
-      degradedReasons: () => applier.parkedTenants().map((p) => p.error.message),
+      degraded,
     });
     cleanup.unshift(() => ops.close());
     serving = true;

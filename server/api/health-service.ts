@@ -1,7 +1,8 @@
 /**
  * The standard gRPC health service. "" (the whole server) and each served service
  * name report SERVING once the server accepts requests and NOT_SERVING while it
- * shuts down.
+ * shuts down or is degraded (the log cannot commit: the same reasons that make `/ready`
+ * answer 503).
  */
 
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -13,7 +14,7 @@ import {
 /** Where the health answer comes from. */
 export interface HealthSource {
   readonly serviceNames: readonly string[];
-  /** False while starting up or shutting down. */
+  /** False while starting up, shutting down or degraded. */
   serving(): boolean;
 }
 

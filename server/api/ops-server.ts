@@ -1,7 +1,12 @@
 /**
  * The HTTP port for operators: `/health` (the process is up), `/ready` (the
- * applier has caught up with the log, so reads are fresh, and nothing is degraded)
- * and `/metrics` (Prometheus text).
+ * applier has caught up with the log, so reads are fresh) and `/metrics`
+ * (Prometheus text).
+ *
+ * While any degraded source gives a reason (the log cannot commit, …), `/ready` answers
+ * 503 and `/health` answers 200 with status "degraded", both listing the reasons.
+ * `/health` stays 200 because a restart does not fix what degrades the server (a full
+ * disk) and the sources recover by themselves; `/ready` takes it out of rotation.
  */
 
 import * as http from "node:http";
@@ -14,17 +19,25 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
+/**
+ * One part of the server that can degrade it: returns why it cannot do its job now, in
+ * words for an operator, or nothing while it is well. Called on every probe; must be cheap.
+ */
+export type DegradedSource = () => readonly string[];
+
+/** Every reason the sources give now, in source order. */
+export function degradedReasons(sources: readonly DegradedSource[]): string[] {
+  return sources.flatMap((source) => source());
+}
+
 /** Starts the ops server. */
 export async function startOpsServer(options: {
   readonly host: string;
   readonly port: number;
   readonly metrics: ServerMetrics;
   ready(): Promise<boolean>;
-  /**
-   * Why the server is degraded (a parked tenant, …), one sentence each; any reason
-   * makes `/ready` answer 503 `{"status":"degraded","reasons":[…]}`.
-   */
-  degradedReasons?(): readonly string[];
+  /** What can degrade the server; see the module comment. */
+  readonly degraded?: readonly DegradedSource[];
 }): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -33,16 +46,13 @@ export async function startOpsServer(options: {
       res.end(body);
     };
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, "method not allowed\n");
-    if (path === "/health") return send(200, '{"status":"ok"}\n', "application/json");
+    const reasons = degradedReasons(options.degraded ?? []);
+    const degraded = `${JSON.stringify({ status: "degraded", reasons })}\n`;
+    if (path === "/health") {
+      return send(200, reasons.length > 0 ? degraded : '{"status":"ok"}\n', "application/json");
+    }
     if (path === "/ready") {
-      const reasons = options.degradedReasons?.() ?? [];
-      if (reasons.length > 0) {
-        return send(
-          503,
-          `${JSON.stringify({ status: "degraded", reasons })}\n`,
-          "application/json",
-        );
-      }
+      if (reasons.length > 0) return send(503, degraded, "application/json");
       options.ready().then(
         (ok) =>
           send(

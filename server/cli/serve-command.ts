@@ -1,12 +1,14 @@
 /**
  * `entdb serve`: runs the database. Flags override `ENTDB_*` variables. Exits
  * non-zero before listening when the schema does not compile, is a breaking change
- * from the one served last, or the configuration is wrong; SIGTERM/SIGINT shut it
+ * from the one served last, the configuration is wrong or the data dir cannot be
+ * written (read-only, permission denied, full disk); SIGTERM/SIGINT shut it
  * down gracefully.
  */
 
 import { Command, Option } from "commander";
 import { TOKEN_RULE } from "../api/token-file.ts";
+import { DataDirError } from "../data-dir.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
 import type { RunningServer } from "../server.ts";
@@ -105,7 +107,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       process.stderr.write(`error: ${err.message}\n`);
       for (const f of err.findings)
         process.stderr.write(`  ${f.category}[${f.rule}]: ${f.message}\n`);
-    } else if (err instanceof ConfigError) {
+    } else if (err instanceof ConfigError || err instanceof DataDirError) {
       process.stderr.write(`error: ${err.message}\n`);
     } else {
       log.error("could not start", { err });

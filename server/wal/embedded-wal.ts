@@ -32,14 +32,27 @@
  *   that fails its checksum as the end of the log and silently drops that transaction and
  *   everything after it, including acknowledged ones. A torn final write (a crash during
  *   an unacknowledged commit) is exactly that case and loses nothing acknowledged.
- * - After a failed commit (I/O error, disk full, writer thread died) the log refuses
- *   every further append with `unavailable`: what reached the disk is unknown until the
- *   file is reopened, which runs SQLite's recovery and re-reads the partition ends.
+ *
+ * After a failed commit (disk full, I/O error, writer thread died):
+ * - Every append is refused with `unavailable`, naming the cause, and {@link failure}
+ *   says why: what reached the disk is unknown until the file is reopened, which runs
+ *   SQLite's recovery and re-reads the partition ends. The calls of the failed group
+ *   and every queued call were rejected, so none of them was acknowledged.
+ * - The log recovers by itself: it closes the file, then retries opening it with a probe
+ *   commit (backing off from {@link RECOVERY_FIRST_DELAY_MS} to
+ *   {@link RECOVERY_MAX_DELAY_MS}) until one succeeds. Only then are the partition ends
+ *   re-read and appends offered again, so new offsets follow what the file really holds.
+ *   A failed call whose records did reach the file stays there, whole (one transaction),
+ *   and is delivered to subscribers; its caller's retry is made safe by its idempotency
+ *   key. A partition that ends below what was acknowledged means the file lost
+ *   acknowledged records: the log then stays failed with `corrupt`.
+ * - Subscription reads wait while the file is closed for recovery; none is failed.
  */
 
 import { EmbeddedWalSubscription } from "./embedded-wal-subscription.ts";
 import { partitionForTenant } from "./partition.ts";
 import type { WalRow } from "./sqlite-wal-file.ts";
+import { toWalError } from "./sqlite-wal-file.ts";
 import { openThreadWalWriter } from "./thread-wal-writer.ts";
 import type {
   SubscribeOptions,
@@ -59,6 +72,12 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
 /** Default byte budget of one commit group; a single larger call still commits alone. */
 export const DEFAULT_MAX_GROUP_BYTES = 16 * 1024 * 1024;
+
+/** Wait before the first reopen after a failed commit; each failed reopen doubles it. */
+export const RECOVERY_FIRST_DELAY_MS = 250;
+
+/** Longest wait between reopen attempts of a failed log. */
+export const RECOVERY_MAX_DELAY_MS = 4000;
 
 /** Options for {@link openEmbeddedWal}. */
 export interface EmbeddedWalOptions {
@@ -81,6 +100,8 @@ export interface EmbeddedWalOptions {
    * and busy machines. Use it for a server. Measurements: `docs/durability.md`.
    */
   readonly writer?: WalWriterPlacement;
+  /** Reopen back-off after a failed commit (defaults: the `RECOVERY_*_DELAY_MS` constants). */
+  readonly recoveryDelayMs?: { readonly first: number; readonly max: number };
 }
 
 /** Counters since open, for tests and metrics. */
@@ -95,6 +116,8 @@ export interface EmbeddedWalStats {
   readonly memoryReads: number;
   /** Subscription reads that went to the file (a subscriber behind the kept tail). */
   readonly fileReads: number;
+  /** Reopens that brought the log back after a failed commit. */
+  readonly recoveries: number;
 }
 
 /**
@@ -137,7 +160,16 @@ export class EmbeddedWal implements Wal {
   readonly partitions: number;
   /** The database file. */
   readonly path: string;
-  readonly #writer: WalWriter;
+  /** Replaced only by a recovery, while no commit runs and appends are refused. */
+  #writer: WalWriter;
+  /** False from the moment a recovery closes the writer until a reopen succeeds. */
+  #writerOpen = true;
+  readonly #openWriter: () => Promise<WalWriter>;
+  readonly #recoveryDelayMs: { readonly first: number; readonly max: number };
+  /** The running recovery (close, then reopen attempts), if any. */
+  #recovery: Promise<void> | undefined;
+  /** Ends the recovery's current wait early (used by `close`). */
+  #wakeRecovery: (() => void) | undefined;
   readonly #maxRecordBytes: number;
   readonly #maxGroupBytes: number;
   /** Next offset to assign per partition (includes queued and committing records). */
@@ -152,7 +184,14 @@ export class EmbeddedWal implements Wal {
   #committing = false;
   #failure: WalError | undefined;
   #closing: Promise<void> | undefined;
-  readonly #stats = { appends: 0, records: 0, commits: 0, memoryReads: 0, fileReads: 0 };
+  readonly #stats = {
+    appends: 0,
+    records: 0,
+    commits: 0,
+    memoryReads: 0,
+    fileReads: 0,
+    recoveries: 0,
+  };
   /** Per partition: the last committed entries, consecutive offsets (see TAIL_ENTRIES). */
   readonly #tail: WalEntry[][];
 
@@ -160,6 +199,15 @@ export class EmbeddedWal implements Wal {
   constructor(options: EmbeddedWalOptions, writer: WalWriter) {
     this.path = options.path;
     this.#writer = writer;
+    const reopenOptions = { path: options.path, partitions: writer.partitions, probe: true };
+    this.#openWriter =
+      options.writer === "thread"
+        ? () => openThreadWalWriter(reopenOptions)
+        : () => Promise.resolve().then(() => openInlineWalWriter(reopenOptions));
+    this.#recoveryDelayMs = options.recoveryDelayMs ?? {
+      first: RECOVERY_FIRST_DELAY_MS,
+      max: RECOVERY_MAX_DELAY_MS,
+    };
     this.partitions = writer.partitions;
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
@@ -175,6 +223,11 @@ export class EmbeddedWal implements Wal {
 
   partitionFor(tenant: string): number {
     return partitionForTenant(tenant, this.partitions);
+  }
+
+  /** Why appends are refused (a failed commit not yet recovered from), or undefined. */
+  get failure(): WalError | undefined {
+    return this.#failure;
   }
 
   append(records: readonly WalRecord[]): Promise<WalPosition[]> {
@@ -223,8 +276,13 @@ export class EmbeddedWal implements Wal {
     return subscription;
   }
 
-  /** Committed entries from `from`: from memory when the tail holds them, else the file. */
-  #read(partition: number, from: number, limit: number): Promise<WalEntry[]> {
+  /**
+   * Committed entries from `from`: from memory when the tail holds them, else the file
+   * (after any running recovery, which closes it). Empty once the log is closing.
+   */
+  async #read(partition: number, from: number, limit: number): Promise<WalEntry[]> {
+    while (this.#recovery !== undefined) await this.#recovery;
+    if (!this.#writerOpen) return [];
     const tail = this.#tail[partition] ?? [];
     const first = tail[0]?.position.offset;
     if (first !== undefined && from >= first && from - first < tail.length) {
@@ -261,8 +319,12 @@ export class EmbeddedWal implements Wal {
       if (this.#committing || this.#queue.length > 0) {
         await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       }
+      // Ends a recovery's wait; subscriptions are stopped before their reads (which wait
+      // for the recovery) return, so those reads end them quietly rather than as a gap.
+      this.#wakeRecovery?.();
       await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
-      await this.#writer.close();
+      await this.#recovery;
+      if (this.#writerOpen) await this.#writer.close();
     })();
     return this.#closing;
   }
@@ -326,14 +388,13 @@ export class EmbeddedWal implements Wal {
     try {
       await this.#writer.commit(group.flatMap((pending) => pending.rows));
     } catch (error) {
-      this.#failure = new WalError(
-        "unavailable",
-        `A commit to the log ${this.path} failed; reopen the log to recover.`,
-        { cause: error },
-      );
+      this.#failure = refusal(error);
       for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failure);
       this.#committing = false;
       this.#settleIdle();
+      this.#recovery = this.#recover().finally(() => {
+        this.#recovery = undefined;
+      });
       return;
     }
     const touched = new Set<number>();
@@ -356,9 +417,95 @@ export class EmbeddedWal implements Wal {
     else this.#settleIdle();
   }
 
+  /**
+   * Brings the log back after a failed commit: closes the file, then reopens it (with a
+   * probe commit) until that succeeds or the log is closed, and takes the partition ends
+   * from the reopened file. Must be started with no commit running and `#failure` set,
+   * which keeps appends out until it clears it.
+   */
+  async #recover(): Promise<void> {
+    this.#writerOpen = false;
+    // The file lock is exclusive even within this process: release it before reopening.
+    await this.#writer.close().catch(() => {});
+    let delay = this.#recoveryDelayMs.first;
+    while (this.#closing === undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        // A failed log must not keep an otherwise finished process alive.
+        timer.unref();
+        this.#wakeRecovery = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeRecovery = undefined;
+      if (this.#closing !== undefined) return;
+      let writer: WalWriter;
+      try {
+        writer = await this.#openWriter();
+      } catch (error) {
+        this.#failure = refusal(error);
+        delay = Math.min(2 * delay, this.#recoveryDelayMs.max);
+        continue;
+      }
+      this.#writer = writer;
+      this.#writerOpen = true;
+      this.#resume(writer.ends);
+      return;
+    }
+  }
+
+  /** Takes the ends of the reopened file as the truth, then offers appends again. */
+  #resume(ends: readonly number[]): void {
+    const lost = ends.findIndex((end, partition) => end < this.#committed[partition]!);
+    if (lost !== -1) {
+      this.#failure = new WalError(
+        "corrupt",
+        `The log ${this.path} lost acknowledged records: partition ${lost} ends at offset` +
+          ` ${ends[lost]} after reopening, but offsets below ${this.#committed[lost]} were` +
+          " acknowledged. Restore it from a backup.",
+      );
+      return;
+    }
+    const grown: number[] = [];
+    ends.forEach((end, partition) => {
+      if (end > this.#committed[partition]!) grown.push(partition);
+      this.#assigned[partition] = end;
+      this.#committed[partition] = end;
+      // Records of a failed call may have reached the file; the tail must stay dense.
+      this.#tail[partition]!.length = 0;
+    });
+    this.#failure = undefined;
+    this.#stats.recoveries++;
+    for (const subscription of this.#subscriptions) {
+      for (const partition of grown) subscription.notify(partition);
+    }
+  }
+
   #settleIdle(): void {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * The error appends get while the log cannot commit: the cause in the operator's words
+ * (`toWalError` names it: "the log's disk is full") and what happens next.
+ */
+function refusal(error: unknown): WalError {
+  const cause = error instanceof WalError ? error : toWalError(error, "");
+  if (cause.code === "corrupt") {
+    return new WalError(
+      "corrupt",
+      `${cause.message} Writes are refused until the file is repaired or restored.`,
+      { cause: error },
+    );
+  }
+  return new WalError(
+    "unavailable",
+    `${cause.message} Writes are refused until the log can commit again; it retries by` +
+      " itself, so no restart is needed once the cause is fixed.",
+    { cause: error },
+  );
 }

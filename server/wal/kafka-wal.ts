@@ -79,11 +79,15 @@ export const DEFAULT_KAFKA_MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
 /** How kafkajs retries a failed request before the operation fails. */
 export interface KafkaWalRetry {
-  /** Retries after the first attempt (default 8). */
+  /** Retries after the first attempt (default 20: with the 1 s cap, about 19 s of backoff). */
   readonly retries?: number;
   /** First backoff in ms (default 250); each next one doubles, with ±20 % jitter. */
   readonly initialRetryTimeMs?: number;
-  /** Largest single backoff in ms (default 5000). */
+  /**
+   * Largest single backoff in ms (default 1000). Small on purpose: after a broker dies,
+   * the stall ends at the first attempt after the cluster has recovered, so the cap
+   * bounds how much a failover is lengthened (`docs/kafka.md`, "Failover stall").
+   */
   readonly maxRetryTimeMs?: number;
 }
 
@@ -163,9 +167,9 @@ export async function openKafkaWal(options: KafkaWalOptions): Promise<KafkaWal> 
       "requestTimeoutMs",
     ),
     retry: {
-      retries: retry.retries ?? 8,
+      retries: retry.retries ?? 20,
       initialRetryTime: retry.initialRetryTimeMs ?? 250,
-      maxRetryTime: retry.maxRetryTimeMs ?? 5_000,
+      maxRetryTime: retry.maxRetryTimeMs ?? 1_000,
     },
     logLevel:
       options.log === undefined
@@ -266,6 +270,15 @@ export class KafkaWal implements Wal {
 
   partitionFor(tenant: string): number {
     return partitionForTenant(tenant, this.partitions);
+  }
+
+  /**
+   * Always undefined: a failed send fails only the calls in it (the producer is replaced
+   * and the next call is tried afresh), so there is no state in which every append is
+   * refused. A cluster that cannot take writes shows as those calls' `unavailable`.
+   */
+  get failure(): WalError | undefined {
+    return undefined;
   }
 
   append(records: readonly WalRecord[]): Promise<WalPosition[]> {

@@ -4,9 +4,10 @@
  * file only knows SQL, pragmas and what a failure means.
  *
  * Layout: `wal_records(partition_no, log_offset, tenant, payload)` with a unique index on
- * (partition_no, log_offset), and `wal_meta` holding the format version and partition
- * count. A rowid table rather than WITHOUT ROWID because payloads are often larger than
- * the ~1/20 page that WITHOUT ROWID rows are good for.
+ * (partition_no, log_offset), and `wal_meta` holding the format version, the partition
+ * count and, once a reopen after a failed commit probed the file, that probe's time.
+ * A rowid table rather than WITHOUT ROWID because payloads are often larger than the
+ * ~1/20 page that WITHOUT ROWID rows are good for.
  *
  * Invariants:
  * - One connection per file, ever: `locking_mode=EXCLUSIVE` makes the first write take
@@ -39,6 +40,12 @@ export interface SqliteWalFileOptions {
   readonly path: string;
   /** Partition count for a new file; an existing file must have this count if given. */
   readonly partitions?: number;
+  /**
+   * Check after opening that the file can commit: one fsynced write of a `wal_meta` row
+   * (no record changes). A reopen after a failed commit uses it, so that the log is not
+   * declared healthy while its disk is still full.
+   */
+  readonly probe?: boolean;
 }
 
 /** Partition count of a new log when none is given. */
@@ -119,6 +126,12 @@ export class SqliteWalFile {
         );
       }
       const { partitions, ends } = initialize(db, path, options.partitions);
+      if (options.probe === true) {
+        db.prepare(
+          "INSERT INTO wal_meta (key, value) VALUES ('probe', ?)" +
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        ).run(new Date().toISOString());
+      }
       return new SqliteWalFile(db, partitions, ends);
     } catch (error) {
       db?.close();
@@ -240,5 +253,23 @@ export function toWalError(error: unknown, path: string): WalError {
       cause: error,
     });
   }
-  return new WalError("unavailable", `The log ${path} failed: ${String(error)}`, { cause: error });
+  return new WalError("unavailable", `The log ${path} failed: ${describeCause(code, error)}.`, {
+    cause: error,
+  });
+}
+
+/**
+ * The cause of a driver error in words an operator acts on ("the log's disk is full"),
+ * with SQLite's extended code, which says more than the driver's text ("disk I/O error").
+ */
+function describeCause(code: string, error: unknown): string {
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code === "SQLITE_FULL") return `the log's disk is full (${code})`;
+  if (code.startsWith("SQLITE_READONLY")) return `the log's file system is read-only (${code})`;
+  if (code === "SQLITE_PERM" || code === "SQLITE_AUTH") return `permission denied (${code})`;
+  if (code.startsWith("SQLITE_CANTOPEN")) {
+    return `the file cannot be opened: a missing directory or no permission (${code})`;
+  }
+  if (code.startsWith("SQLITE_IOERR")) return `an I/O error on the log's disk (${code}: ${detail})`;
+  return code === "" ? detail : `${detail} (${code})`;
 }

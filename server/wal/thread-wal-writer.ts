@@ -12,6 +12,7 @@
  * - The worker is referenced (keeps the process alive) only while a request is
  *   outstanding, like a socket with a pending write; an idle open log does not.
  * - If the worker dies, every outstanding and later request rejects with `unavailable`.
+ * - A `close` that fails ends the thread, so no failed writer keeps the file's lock.
  */
 
 import { Worker } from "node:worker_threads";
@@ -134,7 +135,15 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
         return [...result];
       },
       close: async () => {
-        await send({ kind: "close", id: nextId++ }, () => {});
+        try {
+          await send({ kind: "close", id: nextId++ }, () => {});
+        } catch (error) {
+          // A worker that could not close its file still holds the lock; ending the
+          // thread releases it (the driver closes its connections at thread exit), so a
+          // reopen after a failure is not locked out by this one.
+          if (dead === undefined) await worker.terminate();
+          throw error;
+        }
         // The worker exits by itself after closing the file; waiting means the lock is gone.
         // Referenced meanwhile, or the process could exit first and leave `close` unsettled.
         worker.ref();

@@ -82,6 +82,13 @@ export interface Wal {
    * is the high watermark).
    */
   endOffset(partition: number): Promise<number>;
+  /**
+   * Why the log refuses every append right now, or undefined while it accepts them. Set
+   * while a backend recovers from a failure that is not a property of one call (the
+   * embedded log after a failed commit: disk full, I/O error); operators see it on
+   * `/ready` and `/health`. A backend whose failures are per call (Kafka) never sets it.
+   */
+  readonly failure: WalError | undefined;
   /** Delivers records from the given offsets, then new ones as they are appended. */
   subscribe(options: SubscribeOptions): WalSubscription;
   /**

@@ -1,9 +1,11 @@
 /**
  * The Kafka log under broker crashes, on a real three-node cluster (KRaft, each node
  * broker and controller) with replication 3 and min.insync.replicas 2:
- * - one node killed under write load: appends keep being acknowledged (after a stall
- *   of a few seconds while the cluster fences the dead node) and every acknowledged
- *   record is read back intact;
+ * - one node killed under write load, with the options `entdb serve` uses: appends keep
+ *   being acknowledged, the longest gap between two acknowledgements (the failover
+ *   stall: fencing the dead node, electing leaders, kafkajs's metadata refresh and retry
+ *   backoff) is measured, printed and bounded as `docs/kafka.md` states, and every
+ *   acknowledged record is read back intact;
  * - two nodes killed: appends fail with `unavailable` within the retry budget, and
  *   after the nodes return, appends work again and nothing acknowledged is lost.
  * Every loop is bounded in count and time. Nodes die by SIGKILL (a crash, not a
@@ -54,6 +56,23 @@ function walOptions(topic: string): KafkaWalOptions {
     retry: { retries: 8, initialRetryTimeMs: 200, maxRetryTimeMs: 1_500 },
   };
 }
+
+/**
+ * The options `entdb serve` opens its log with (`server/server.ts`): every timeout and
+ * the retry policy at their defaults, so the measured stall is what a server sees.
+ */
+function serveOptions(topic: string): KafkaWalOptions {
+  return { brokers: cluster.brokers, topic, partitions: 6, replicationFactor: 3 };
+}
+
+/**
+ * Bound on the longest gap between acknowledgements when one of three nodes is killed,
+ * as stated in `docs/kafka.md` ("Failover stall"): the cluster's recovery (3 s broker
+ * session timeout in `tests/infra/kafka.sh`, plus a controller election when the dead
+ * node was the active controller; up to about 7 s measured on a loaded 2-core machine)
+ * plus at most one capped backoff (1 s + 20 % jitter), with room for a loaded CI runner.
+ */
+const FAILOVER_GAP_BOUND_MS = 12_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -120,15 +139,18 @@ function batch(writer: number, seq: number): WalRecord[] {
 describe("kafka log with broker faults", () => {
   it("keeps acknowledging appends while one of three brokers is killed, and loses none", async () => {
     const topic = `faults-one-${run}`;
-    const wal = await openKafkaWal(walOptions(topic));
+    const wal = await openKafkaWal(serveOptions(topic));
     const victim = await leaderOfPartition0(topic);
     const acked: Acked = new Map();
     const failures: unknown[] = [];
+    /** When each acknowledgement arrived, in arrival order (one event loop: no races). */
+    const ackTimes: number[] = [];
     let killedAt = Number.POSITIVE_INFINITY;
     let ackedAfterKill = 0;
     let longestAppendMs = 0;
+    let warm = false;
     let stop = false;
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     const writer = async (w: number): Promise<void> => {
       // Bounded: 1000 appends or the deadline, whichever first.
       for (let seq = 0; seq < 1000 && !stop && Date.now() < deadline; seq++) {
@@ -136,7 +158,8 @@ describe("kafka log with broker faults", () => {
         const started = Date.now();
         try {
           remember(acked, records, await wal.append(records));
-          longestAppendMs = Math.max(longestAppendMs, Date.now() - started);
+          ackTimes.push(Date.now());
+          if (warm) longestAppendMs = Math.max(longestAppendMs, Date.now() - started);
           if (started > killedAt) ackedAfterKill++;
         } catch (error) {
           failures.push(error);
@@ -145,22 +168,48 @@ describe("kafka log with broker faults", () => {
       }
     };
     const writers = [0, 1, 2, 3].map(writer);
-    await sleep(1_500);
+    // Kill only once appends flow steadily: the first ones also start the producer and
+    // load metadata, which is not the stall measured here. Bounded by 30 s.
+    const flowing = Date.now() + 30_000;
+    while (acked.size < 60 && Date.now() < flowing) await sleep(100);
+    warm = true;
+    await sleep(500);
     const ackedBeforeKill = acked.size;
-    await cluster.killNodes(victim);
     killedAt = Date.now();
-    await sleep(8_000);
-    stop = true;
-    await Promise.all(writers);
+    await cluster.killNodes(victim);
+    try {
+      await sleep(12_000);
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+      // Back for the next case even if an assertion below fails.
+      await cluster.startNodes(victim);
+    }
 
+    // From the last acknowledgement before the kill to the end.
+    const fromKill = ackTimes.slice(
+      Math.max(
+        0,
+        ackTimes.findLastIndex((t) => t <= killedAt),
+      ),
+    );
+    let longestGapMs = 0;
+    for (let i = 1; i < fromKill.length; i++) {
+      longestGapMs = Math.max(longestGapMs, fromKill[i]! - fromKill[i - 1]!);
+    }
+    const firstAfterKill = ackTimes.find((time) => time > killedAt + 100);
+    console.log(
+      `kafka-faults: node ${victim} killed; longest gap between acknowledgements` +
+        ` ${longestGapMs} ms, first acknowledgement ${(firstAfterKill ?? Number.NaN) - killedAt} ms` +
+        ` after the kill, longest append ${longestAppendMs} ms (bound ${FAILOVER_GAP_BOUND_MS} ms)`,
+    );
     expect(failures).toEqual([]);
     expect(ackedBeforeKill).toBeGreaterThan(0);
     expect(ackedAfterKill).toBeGreaterThan(10);
-    // The stall: fencing the dead broker (3 s session timeout) plus a metadata refresh.
-    expect(longestAppendMs).toBeLessThan(10_000);
+    expect(longestGapMs).toBeLessThan(FAILOVER_GAP_BOUND_MS);
+    expect(longestAppendMs).toBeLessThan(FAILOVER_GAP_BOUND_MS);
     await expectAllAcknowledged(wal, acked);
     await wal.close();
-    await cluster.startNodes(victim);
   }, 120_000);
 
   it("fails appends with unavailable while two of three brokers are down, and keeps every acknowledged record", async () => {

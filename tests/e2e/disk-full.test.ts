@@ -1,0 +1,266 @@
+/**
+ * A real `entdb serve` whose data dir fills up: writes are refused with UNAVAILABLE
+ * naming the cause, `/ready` answers 503 and `/health` says degraded (with the reason),
+ * the gRPC health service says NOT_SERVING; once space is freed the server takes writes
+ * again without a restart. Every acknowledged write is then in the log and the store
+ * exactly once, and a refused write left nothing behind. The data dir is a small tmpfs,
+ * so the test needs root (CI runs as root); it also checks that start-up on a read-only,
+ * a full or an unwritable data dir fails naming the dir and the cause (as root, the
+ * unwritable case drops the capabilities that bypass mode bits, with `setpriv`).
+ */
+
+import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../../generated/grpc/health/v1/health_pb.js";
+import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import { readWalToEnd } from "../../server/wal/read-wal.ts";
+import { canMount, cannotMountReason, mountTmpfs, type Tmpfs } from "../infra/tmpfs.ts";
+import {
+  connectError,
+  type EntDbClient,
+  entDbClient,
+  runCommand,
+  TRACKER,
+  teamOp,
+} from "./e2e-helpers.ts";
+import {
+  REPO_ROOT,
+  removeDataDir,
+  runServeToExit,
+  type ServerProcess,
+  startServerProcess,
+  tempDataDir,
+} from "./server-process.ts";
+
+if (!canMount) console.warn(`disk-full.test.ts skipped: ${cannotMountReason()}`);
+
+const TENANT = "disk-full";
+
+async function ops(server: ServerProcess, path: string) {
+  const res = await fetch(`http://127.0.0.1:${server.httpPort}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+describe.runIf(canMount)("a data dir whose disk fills up", () => {
+  let disk: Tmpfs;
+  let server: ServerProcess | undefined;
+  let api: EntDbClient;
+
+  beforeAll(async () => {
+    disk = mountTmpfs({ sizeBytes: 32 * 1024 * 1024 });
+    server = await startServerProcess({ dataDir: disk.dir });
+    api = entDbClient(server);
+  }, 60_000);
+
+  afterAll(async () => {
+    try {
+      await server?.stop();
+    } finally {
+      disk.unmount();
+    }
+  });
+
+  it("refuses writes while full, reports it, and recovers without a restart", async () => {
+    const live = server!;
+    const acked: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const key = `before-${i}`;
+      await api.executePlan({
+        tenant: TENANT,
+        idempotencyKey: key,
+        operations: [teamOp(key, key)],
+      });
+      acked.push(key);
+    }
+
+    disk.fill();
+    // A plan of two creates: neither may appear, ever.
+    const refused = await connectError(
+      api.executePlan({
+        tenant: TENANT,
+        idempotencyKey: "refused",
+        operations: [teamOp("refused-a", "refused-a"), teamOp("refused-b", "refused-b")],
+      }),
+    );
+    expect(refused.code).toBe(Code.Unavailable);
+    expect(refused.rawMessage).toMatch(
+      /^The log is unavailable: The log \S+wal\.sqlite failed: the log's disk is full \(SQLITE_FULL\)\. Writes are refused until the log can commit again/,
+    );
+
+    const ready = await ops(live, "/ready");
+    expect(ready.status).toBe(503);
+    const readyBody = JSON.parse(ready.body) as { status: string; reasons: string[] };
+    expect(readyBody.status).toBe("degraded");
+    expect(readyBody.reasons).toHaveLength(1);
+    expect(readyBody.reasons[0]).toContain("the log's disk is full (SQLITE_FULL)");
+    const health = await ops(live, "/health");
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toEqual(readyBody);
+    const grpcHealth = createClient(
+      Health,
+      createConnectTransport({ baseUrl: live.url, httpVersion: "1.1" }),
+    );
+    expect((await grpcHealth.check({ service: "" })).status).toBe(ServingStatus.NOT_SERVING);
+
+    // A client retrying while the disk is still full keeps getting UNAVAILABLE.
+    const retried = await connectError(
+      api.executePlan({
+        tenant: TENANT,
+        idempotencyKey: "retried",
+        operations: [teamOp("r", "r")],
+      }),
+    );
+    expect(retried.code).toBe(Code.Unavailable);
+    expect(retried.rawMessage).toContain("the log's disk is full");
+
+    disk.free();
+    const deadline = Date.now() + 20_000;
+    while ((await ops(live, "/ready")).status !== 200) {
+      if (Date.now() > deadline) throw new Error(`not ready after freeing space:\n${live.logs()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await ops(live, "/health")).toEqual({ status: 200, body: '{"status":"ok"}\n' });
+    expect((await grpcHealth.check({ service: "" })).status).toBe(ServingStatus.SERVING);
+
+    // The same process takes writes again; the retry with its key is applied once.
+    const retry = await api.executePlan({
+      tenant: TENANT,
+      idempotencyKey: "retried",
+      operations: [teamOp("r", "r")],
+    });
+    expect(retry.receipt?.replayed).toBe(false);
+    acked.push("retried");
+    for (let i = 0; i < 3; i++) {
+      const key = `after-${i}`;
+      await api.executePlan({
+        tenant: TENANT,
+        idempotencyKey: key,
+        operations: [teamOp(key, key)],
+      });
+      acked.push(key);
+    }
+
+    const slugs = (
+      await api.queryNodes({ tenant: TENANT, typeId: TRACKER.team, limit: 1000 })
+    ).nodes
+      .map((node) => {
+        const value = node.fields[TRACKER.teamSlug]?.kind;
+        return value?.case === "stringValue" ? value.value : "";
+      })
+      .sort();
+    expect(slugs).toEqual([
+      "after-0",
+      "after-1",
+      "after-2",
+      "before-0",
+      "before-1",
+      "before-2",
+      "before-3",
+      "before-4",
+      "r",
+    ]);
+
+    // The log holds each acknowledged call once and nothing of the refused one.
+    expect(await live.stop()).toBe(0);
+    server = undefined;
+    const wal = await openEmbeddedWal({ path: `${disk.dir}/wal.sqlite` });
+    try {
+      const keys = (await readWalToEnd(wal))
+        .flat()
+        .filter((entry) => entry.tenant === TENANT)
+        .map((entry) => fromBinary(WalEventSchema, entry.payload).idempotencyKey);
+      expect(keys).toEqual(acked);
+    } finally {
+      await wal.close();
+    }
+  }, 60_000);
+});
+
+describe.runIf(canMount)("start-up on a data dir it cannot write", () => {
+  it("fails naming the read-only dir instead of a disk I/O error", async () => {
+    const disk = mountTmpfs({ sizeBytes: 1024 * 1024, readOnly: true });
+    try {
+      const exit = await runServeToExit({ dataDir: disk.dir });
+      expect(exit.code).toBe(1);
+      expect(exit.listened).toBe(false);
+      expect(exit.stderr).toBe(
+        `error: the data dir ${disk.dir} is read-only (EROFS: its file system is mounted read-only);` +
+          " fix that or choose another --data-dir (ENTDB_DATA_DIR).\n",
+      );
+    } finally {
+      disk.unmount();
+    }
+  });
+
+  it("fails naming the full disk", async () => {
+    const disk = mountTmpfs({ sizeBytes: 1024 * 1024 });
+    try {
+      disk.fill();
+      const exit = await runServeToExit({ dataDir: disk.dir });
+      expect(exit.code).toBe(1);
+      expect(exit.stderr).toBe(
+        `error: the data dir ${disk.dir} is on a full disk (ENOSPC);` +
+          " fix that or choose another --data-dir (ENTDB_DATA_DIR).\n",
+      );
+    } finally {
+      disk.unmount();
+    }
+  });
+});
+
+describe("start-up on a data dir without write permission", () => {
+  it("fails naming the dir and 'permission denied'", async () => {
+    const parent = tempDataDir("entdb-perm-");
+    const dir = join(parent, "data");
+    mkdirSync(dir);
+    chmodSync(dir, 0o555);
+    try {
+      const serve = [
+        join(REPO_ROOT, "bin", "entdb.ts"),
+        "serve",
+        "--schema",
+        join(REPO_ROOT, "examples", "tracker", "schema.entdb"),
+        "--data-dir",
+        dir,
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+      ];
+      // Root writes anywhere by its capabilities: drop them, so the mode bits count.
+      const root = process.getuid?.() === 0;
+      const result = await runCommand(
+        root ? "setpriv" : process.execPath,
+        root
+          ? [
+              "--inh-caps=-all",
+              "--bounding-set=-dac_override,-dac_read_search",
+              process.execPath,
+              ...serve,
+            ]
+          : serve,
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, ENTDB_WAL: "embedded", ENTDB_KAFKA_BROKERS: "" },
+          timeout: 30_000,
+        },
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `error: permission denied: the data dir ${dir} is not writable by uid ${process.getuid?.()} (EACCES);` +
+          " fix that or choose another --data-dir (ENTDB_DATA_DIR).\n",
+      );
+    } finally {
+      chmodSync(dir, 0o755);
+      removeDataDir(parent);
+    }
+  });
+});
