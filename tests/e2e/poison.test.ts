@@ -339,6 +339,21 @@ describe("a tenant whose database cannot be opened", () => {
       const second = await startServerProcess({ dataDir });
       try {
         const api2 = entDbClient(second, { binary: true });
+        // The first write's own wait may open the file before the applier reaches the
+        // event and parks the tenant, so it can see the open failure itself; either way
+        // it is UNAVAILABLE. Once the park shows in /ready, every call gives the park.
+        const firstWrite = await connectError(
+          api2.executePlan({ tenant: "broken", operations: [team()] }),
+        );
+        expect(firstWrite.code).toBe(Code.Unavailable);
+        expect(firstWrite.rawMessage).toContain(
+          'The database of tenant "broken" cannot be used: unable to open database file.',
+        );
+        const deadline = Date.now() + 10_000;
+        while ((await fetch(`http://127.0.0.1:${second.httpPort}/ready`)).status !== 503) {
+          if (Date.now() > deadline) throw new Error("the tenant was never parked");
+          await new Promise((r) => setTimeout(r, 20));
+        }
         const err = await connectError(
           api2.executePlan({ tenant: "broken", operations: [team()] }),
         );
