@@ -135,6 +135,8 @@ export async function openEmbeddedWal(options: EmbeddedWalOptions): Promise<Embe
  */
 export class EmbeddedWal implements Wal {
   readonly partitions: number;
+  /** `embedded:<uuid>`, minted when the file was created and stored in it. */
+  readonly identity: string;
   /** The database file. */
   readonly path: string;
   readonly #writer: WalWriter;
@@ -161,6 +163,7 @@ export class EmbeddedWal implements Wal {
     this.path = options.path;
     this.#writer = writer;
     this.partitions = writer.partitions;
+    this.identity = writer.identity;
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
     this.#assigned = [...writer.ends];
