@@ -33,10 +33,10 @@ import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route } from "./api/routes.ts";
 import { createTypedServices } from "./api/typed-services.ts";
 import { Applier, SCHEMA_LOG_KEY } from "./apply/index.ts";
-import { schemaChangesInLog } from "./apply/schema-changes.ts";
+import { restoreLostSchemaFiles } from "./apply/schema-changes.ts";
 import type { ServedSchema } from "./engine.ts";
 import type { Logger } from "./log.ts";
-import { registerSchema, restoreSchemaFiles } from "./schema-registry.ts";
+import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
 import { holdWhileFileExists, openCheckedStore } from "./store/derived-check.ts";
 import { createTenantReader, validateTenantId } from "./store/index.ts";
@@ -106,9 +106,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
-    const restored = await restoreSchemaFiles(
+    const restored = await restoreLostSchemaFiles(
       config.dataDir,
-      metaRebuilt ? await schemaChangesInLog(wal) : store.meta.schemas(),
+      wal,
+      metaRebuilt ? undefined : store.meta.schemas(),
     );
     if (restored.length > 0)
       log.warn("schema version files restored from the log", { versions: restored });

@@ -7,6 +7,7 @@
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { restoreSchemaFiles } from "../schema-registry.ts";
 import type { RecordedSchema } from "../store/meta-db.ts";
 import type { Wal } from "../wal/wal.ts";
 import { SCHEMA_LOG_KEY } from "./applier.ts";
@@ -56,4 +57,21 @@ export async function schemaChangesInLog(wal: Wal): Promise<RecordedSchema[]> {
   }
   await subscription.done;
   return [...found.values()].sort((a, b) => a.version - b.version);
+}
+
+/**
+ * Writes back the schema version files `<dataDir>/schemas` lost, before the schema is
+ * registered. From `recorded` (what `meta.sqlite` saw; `undefined` when it was rebuilt),
+ * and from the log itself when meta was rebuilt or a file was missing, since meta may
+ * not yet hold a version logged just before a crash. Returns the versions written.
+ */
+export async function restoreLostSchemaFiles(
+  dataDir: string,
+  wal: Wal,
+  recorded: readonly RecordedSchema[] | undefined,
+): Promise<number[]> {
+  const fromMeta = recorded ? await restoreSchemaFiles(dataDir, recorded) : [];
+  if (recorded !== undefined && fromMeta.length === 0) return [];
+  const fromLog = await restoreSchemaFiles(dataDir, await schemaChangesInLog(wal));
+  return [...fromMeta, ...fromLog].sort((a, b) => a - b);
 }

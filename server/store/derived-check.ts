@@ -89,70 +89,82 @@ export async function openCheckedStore(options: CheckedStoreOptions): Promise<Ch
     ...(options.holdRebuild ? { hold: options.holdRebuild } : {}),
   });
   store = openStore({ ...options, logIdentity: wal.identity, gate });
-  const meta = store.meta;
-  if (fresh) meta.setLogIdentity(wal.identity);
-  if (metaProblem !== undefined) {
-    ends.forEach((end, partition) => {
-      if (end > 0) meta.setRebuild(partition, end);
-    });
-  }
-  for (const [partition, until] of meta.rebuilds()) {
-    gate.holdPartition(partition, until, metaProblem ?? "meta.sqlite was being rebuilt");
-  }
-
-  const known: ReadonlyMap<string, TenantPosition> =
-    metaProblem === undefined ? meta.tenantPositions() : new Map();
-  const found = new Set<string>();
-  for (const name of tenantFiles) {
-    const path = join(tenantsDir, name);
-    const tenant = tenantIdFromFileName(name);
-    if (tenant === undefined) {
-      logger.warn("ignoring a file in tenants/ that no tenant id maps to", { file: name });
-      continue;
-    }
-    found.add(tenant);
-    const partition = wal.partitionFor(tenant);
-    const end = ends[partition] ?? 0;
-    const checked = inspectTenant(path, tenant, wal.identity, partition);
-    if (typeof checked === "string") {
-      const aside = setAside(dataDir, path);
-      logger.warn("tenant database is rebuilt from the log", {
-        tenant,
-        reason: checked,
-        setAside: aside,
+  try {
+    const meta = store.meta;
+    if (fresh) meta.setLogIdentity(wal.identity);
+    if (metaProblem !== undefined) {
+      ends.forEach((end, partition) => {
+        if (end > 0) meta.setRebuild(partition, end);
       });
-      gate.holdTenant(tenant, partition, end, 0, checked);
-      continue;
     }
-    const recorded = known.get(tenant);
-    if (
-      recorded !== undefined &&
-      (checked.partition !== recorded.partition || checked.appliedOffset < recorded.appliedOffset)
-    ) {
-      const reason =
-        `its database is older than meta.sqlite records (at ${checked.partition}:${checked.appliedOffset}, ` +
-        `recorded ${recorded.partition}:${recorded.appliedOffset})`;
-      logger.warn("tenant database catches up from the log", { tenant, reason });
-      const from = checked.partition === partition ? checked.appliedOffset : 0;
-      gate.holdTenant(tenant, partition, end, from, reason);
+    for (const [partition, until] of meta.rebuilds()) {
+      gate.holdPartition(partition, until, metaProblem ?? "meta.sqlite was being rebuilt");
     }
-  }
-  for (const [tenant, recorded] of known) {
-    if (found.has(tenant)) continue;
-    const reason = "its database is missing";
-    logger.warn("tenant database is rebuilt from the log", { tenant, reason });
-    gate.holdTenant(tenant, recorded.partition, ends[recorded.partition] ?? 0, 0, reason);
-  }
-  ends.forEach((end, partition) => {
-    gate.holdAbsent(partition, end);
-  });
-  const held = gate.heldTenants().size;
-  if (held > 0 || metaProblem !== undefined) {
-    logger.info("derived state checked", {
-      tenantFiles: tenantFiles.length,
-      rebuilding: held,
-      metaRebuilt: metaProblem !== undefined,
+
+    const known: ReadonlyMap<string, TenantPosition> =
+      metaProblem === undefined ? meta.tenantPositions() : new Map();
+    const found = new Set<string>();
+    // A new meta.sqlite learns the tenants whose files are kept here: the replay only
+    // notes tenants that apply something, and a tenant it does not know whose file later
+    // goes missing would look like one that never existed.
+    const kept = new Map<string, TenantPosition>();
+    for (const name of tenantFiles) {
+      const path = join(tenantsDir, name);
+      const tenant = tenantIdFromFileName(name);
+      if (tenant === undefined) {
+        logger.warn("ignoring a file in tenants/ that no tenant id maps to", { file: name });
+        continue;
+      }
+      found.add(tenant);
+      const partition = wal.partitionFor(tenant);
+      const end = ends[partition] ?? 0;
+      const checked = inspectTenant(path, tenant, wal.identity, partition);
+      if (typeof checked === "string") {
+        const aside = setAside(dataDir, path);
+        logger.warn("tenant database is rebuilt from the log", {
+          tenant,
+          reason: checked,
+          setAside: aside,
+        });
+        gate.holdTenant(tenant, partition, end, 0, checked);
+        continue;
+      }
+      if (checked.partition !== -1)
+        kept.set(tenant, { partition: checked.partition, appliedOffset: checked.appliedOffset });
+      const recorded = known.get(tenant);
+      if (
+        recorded !== undefined &&
+        (checked.partition !== recorded.partition || checked.appliedOffset < recorded.appliedOffset)
+      ) {
+        const reason =
+          `its database is older than meta.sqlite records (at ${checked.partition}:${checked.appliedOffset}, ` +
+          `recorded ${recorded.partition}:${recorded.appliedOffset})`;
+        logger.warn("tenant database catches up from the log", { tenant, reason });
+        const from = checked.partition === partition ? checked.appliedOffset : 0;
+        gate.holdTenant(tenant, partition, end, from, reason);
+      }
+    }
+    for (const [tenant, recorded] of known) {
+      if (found.has(tenant)) continue;
+      const reason = "its database is missing";
+      logger.warn("tenant database is rebuilt from the log", { tenant, reason });
+      gate.holdTenant(tenant, recorded.partition, ends[recorded.partition] ?? 0, 0, reason);
+    }
+    if (metaProblem !== undefined) meta.recordTenants(kept);
+    ends.forEach((end, partition) => {
+      gate.holdAbsent(partition, end);
     });
+    const held = gate.heldTenants().size;
+    if (held > 0 || metaProblem !== undefined) {
+      logger.info("derived state checked", {
+        tenantFiles: tenantFiles.length,
+        rebuilding: held,
+        metaRebuilt: metaProblem !== undefined,
+      });
+    }
+  } catch (err) {
+    store.close();
+    throw err;
   }
   return { store, metaRebuilt: metaProblem !== undefined };
 }

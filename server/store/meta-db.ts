@@ -119,6 +119,16 @@ export class MetaDb {
     this.#pendingTenants.set(tenant, position);
   }
 
+  /** Records tenants' positions at once (tenant files checked at start, whose state is durable). */
+  recordTenants(positions: ReadonlyMap<string, TenantPosition>): void {
+    const put = this.#db.prepare(
+      "INSERT INTO tenants (tenant, log_partition, applied_offset) VALUES (?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET log_partition = excluded.log_partition, applied_offset = excluded.applied_offset",
+    );
+    this.#db.transaction(() => {
+      for (const [tenant, at] of positions) put.run(tenant, at.partition, at.appliedOffset);
+    })();
+  }
+
   /** Every tenant's applied position as of the last checkpoint move. */
   tenantPositions(): Map<string, TenantPosition> {
     const rows = this.#db

@@ -4,7 +4,8 @@
  *
  * Layout of `<dataDir>`:
  * - `tenants/<file>.sqlite`, one per tenant (file name from `tenantFileName`);
- * - `meta.sqlite`, the applier's bookkeeping (`meta-db.ts`).
+ * - `meta.sqlite`, the applier's bookkeeping (`meta-db.ts`);
+ * - `set-aside/`, derived files the start-up check found unusable (`derived-check.ts`).
  *
  * Open handles are kept in an LRU bounded by `maxOpenTenants`, so file descriptors stay
  * bounded however many tenants there are (each open database holds up to three: the
