@@ -12,9 +12,9 @@
  * Guarantees: the file belongs to the tenant it is opened for (the tenant id is kept
  * inside and checked); the fixed layout is {@link STORE_LAYOUT_VERSION}; a file created
  * with a log identity keeps it (`derived_from`), so one from another log can be told
- * apart (`derived-check.ts`). Assumes a
- * single process uses the file (the store's owner of the data dir). Does not check
- * payloads against the schema; the applier does that before writing.
+ * apart (`derived-check.ts`). Assumes a single process uses the file (the store's owner
+ * of the data dir). Does not check payloads against the schema; the applier does that
+ * before writing.
  */
 
 import { existsSync } from "node:fs";
