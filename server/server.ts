@@ -32,14 +32,17 @@ import { type OpsServer, startOpsServer } from "./api/ops-server.ts";
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route } from "./api/routes.ts";
 import { createTypedServices } from "./api/typed-services.ts";
-import { Applier, SCHEMA_LOG_KEY } from "./apply/index.ts";
-import { restoreLostSchemaFiles } from "./apply/schema-changes.ts";
+import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
 import type { ServedSchema } from "./engine.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
-import { holdWhileFileExists, openCheckedStore } from "./store/derived-check.ts";
-import { createTenantReader, validateTenantId } from "./store/index.ts";
+import {
+  createTenantReader,
+  holdWhileFileExists,
+  openCheckedStore,
+  validateTenantId,
+} from "./store/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal } from "./wal/wal.ts";
 

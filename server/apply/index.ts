@@ -14,3 +14,4 @@ export {
 } from "./applier.ts";
 export { executePlan, type PlanContext } from "./plan-executor.ts";
 export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
+export { restoreLostSchemaFiles, schemaChangesInLog } from "./schema-changes.ts";

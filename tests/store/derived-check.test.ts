@@ -320,6 +320,32 @@ describe("rebuilding at start", () => {
     expect(canonicalDump(tenantFile("globex"))).toBe(before);
   });
 
+  it("sets aside a meta.sqlite that is not a database and rebuilds it", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 2);
+    const first = await start(dataDir, wal);
+    await first.caughtUp();
+    await first.stop();
+    const before = canonicalDump(tenantFile("acme"));
+    for (const side of ["-wal", "-shm"])
+      rmSync(join(dataDir, `meta.sqlite${side}`), { force: true });
+    writeFileSync(join(dataDir, "meta.sqlite"), "not a database ".repeat(400));
+
+    const run = await start(dataDir, wal);
+    expect(run.metaRebuilt).toBe(true);
+    const [found] = logged(run.logs, "meta.sqlite is rebuilt from the log");
+    expect(found?.reason).toBe(
+      `it cannot be opened: Cannot open the store's meta database ${join(dataDir, "meta.sqlite")}: SqliteError: file is not a database`,
+    );
+    expect(readdirSync(join(dataDir, "set-aside"))).toEqual([
+      expect.stringMatching(/^meta\.sqlite\.\d{4}-/),
+    ]);
+    await run.caughtUp();
+    expect(run.reader.outcomeByKey("acme", "acme-1")?.results).toHaveLength(1);
+    await run.stop();
+    expect(canonicalDump(tenantFile("acme"))).toBe(before);
+  });
+
   it("keeps the hold of a partition being rebuilt across a restart before it finished", async () => {
     const { dataDir, wal, write } = await setup();
     await write("acme", 2);
