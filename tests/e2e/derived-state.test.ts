@@ -164,6 +164,21 @@ afterAll(() => {
   for (const dir of dirs.splice(0)) removeDataDir(dir);
 });
 
+/** Starts on a damaged copy with rebuilds held, so the held state can be read. */
+async function startHeld(damage: (dataDir: string) => void) {
+  const dataDir = freshDir();
+  cpSync(baseline, dataDir, { recursive: true });
+  damage(dataDir);
+  const hold = join(dataDir, "hold");
+  writeFileSync(hold, "");
+  const server = await startServerProcess({
+    dataDir,
+    env: { ENTDB_TEST_HOLD_REBUILD: hold },
+    readyPath: "/health",
+  });
+  return { dataDir, server, release: () => rmSync(hold) };
+}
+
 describe("derived state at start", () => {
   it("has a baseline with every tenant, its full-text table and its log identity", () => {
     expect([...expected.keys()]).toEqual(TENANTS.map((t) => tenantFileName(t)).sort());
@@ -269,21 +284,6 @@ describe("derived state at start", () => {
 });
 
 describe("a tenant being rebuilt", () => {
-  /** Starts on a damaged copy with rebuilds held, so the held state can be read. */
-  async function startHeld(damage: (dataDir: string) => void) {
-    const dataDir = freshDir();
-    cpSync(baseline, dataDir, { recursive: true });
-    damage(dataDir);
-    const hold = join(dataDir, "hold");
-    writeFileSync(hold, "");
-    const server = await startServerProcess({
-      dataDir,
-      env: { ENTDB_TEST_HOLD_REBUILD: hold },
-      readyPath: "/health",
-    });
-    return { dataDir, server, release: () => rmSync(hold) };
-  }
-
   /** Reads until the tenant is served; every answer is UNAVAILABLE (rebuilding) or everything. */
   async function readUntilServed(api: EntDbClient, tenant: string, reason: string) {
     for (;;) {
@@ -421,6 +421,42 @@ describe("the issue's scenario", () => {
       expect(await countNodes(api, "acme")).toBe(FIRST + SECOND);
       expect(await countNodes(api, "acme", TRACKER.user)).toBe(1);
     } finally {
+      await stopOk(server);
+    }
+  }, 60_000);
+
+  it("decides a clashing write logged during the rebuild against the full history", async () => {
+    const { dataDir, server, release } = await startHeld((d) =>
+      rmSync(join(d, "tenants"), { recursive: true }),
+    );
+    try {
+      const api = entDbClient(server);
+      const logged = await api.executePlan({
+        tenant: "acme",
+        noWait: true,
+        operations: [teamOp("Clash", "acme-5")],
+      });
+      expect(logged.receipt?.applied).toBe(false);
+      release();
+      const waited = await api.waitForPosition({
+        tenant: "acme",
+        position: logged.receipt!.position!,
+        timeoutMs: 20_000,
+      });
+      expect(waited.reached).toBe(true);
+      const receipt = await api.getReceipt({
+        tenant: "acme",
+        idempotencyKey: logged.receipt!.idempotencyKey,
+      });
+      expect(receipt.failure).toMatchObject({
+        code: "already_exists",
+        reason: "UNIQUE_VIOLATION",
+        typeId: TRACKER.team,
+        fieldId: TRACKER.teamSlug,
+      });
+      expect(await countNodes(api, "acme")).toBe(FIRST + SECOND);
+    } finally {
+      if (existsSync(join(dataDir, "hold"))) release();
       await stopOk(server);
     }
   }, 60_000);
