@@ -66,8 +66,10 @@ export async function openCheckedStore(options: CheckedStoreOptions): Promise<Ch
   const tenantFiles = readdirSync(tenantsDir).filter(
     (name) => !SIDE_FILES.some((suffix) => name.endsWith(suffix)),
   );
-
   const metaPath = join(dataDir, "meta.sqlite");
+  setAsideOrphans(dataDir, tenantsDir, (name) => name.endsWith(".sqlite"), logger);
+  setAsideOrphans(dataDir, dataDir, (name) => name === "meta.sqlite", logger);
+
   let metaProblem: string | undefined;
   if (existsSync(metaPath)) {
     metaProblem = inspectMeta(metaPath, wal.identity);
@@ -220,6 +222,27 @@ function inspectTenant(
     return `its database cannot be read: ${message(err)}`;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Sets aside `-wal`, `-shm` and `-journal` files whose database file is gone (deleted
+ * after a crash): SQLite would replay such a `-wal` into a new file of the same name.
+ */
+function setAsideOrphans(
+  dataDir: string,
+  dir: string,
+  derived: (name: string) => boolean,
+  logger: Logger,
+): void {
+  for (const name of readdirSync(dir)) {
+    const suffix = SIDE_FILES.find((s) => name.endsWith(s));
+    if (suffix === undefined) continue;
+    const mainName = name.slice(0, -suffix.length);
+    const main = join(dir, mainName);
+    if (!derived(mainName) || existsSync(main) || !existsSync(join(dir, name))) continue;
+    const aside = setAside(dataDir, main);
+    logger.warn("side file without its database; set aside", { file: name, setAside: aside });
   }
 }
 

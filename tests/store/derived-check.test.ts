@@ -346,6 +346,33 @@ describe("rebuilding at start", () => {
     expect(canonicalDump(tenantFile("acme"))).toBe(before);
   });
 
+  it("sets aside a -wal file left behind by a deleted tenant database", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 3);
+    const first = await start(dataDir, wal);
+    await first.caughtUp();
+    // What a crash leaves while the tenant is open: its -wal file with recent commits.
+    const orphan = readFileSync(`${tenantFile("acme")}-wal`);
+    expect(orphan.length).toBeGreaterThan(0);
+    await first.stop();
+    const before = canonicalDump(tenantFile("acme"));
+    rmSync(tenantFile("acme"));
+    writeFileSync(`${tenantFile("acme")}-wal`, orphan);
+
+    const run = await start(dataDir, wal);
+    // One warning for the database's side files, which move together.
+    const [warned, ...more] = logged(run.logs, "side file without its database; set aside");
+    expect(more).toEqual([]);
+    expect(warned).toMatchObject({ level: "warn" });
+    expect(String(warned?.file)).toMatch(/^t-acme\.sqlite-(wal|shm)$/);
+    expect(readdirSync(join(dataDir, "set-aside"))).toContainEqual(
+      expect.stringMatching(/^t-acme\.sqlite\.\d{4}-.*-wal$/),
+    );
+    await run.caughtUp();
+    await run.stop();
+    expect(canonicalDump(tenantFile("acme"))).toBe(before);
+  });
+
   it("keeps the hold of a partition being rebuilt across a restart before it finished", async () => {
     const { dataDir, wal, write } = await setup();
     await write("acme", 2);
