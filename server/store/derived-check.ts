@@ -3,7 +3,8 @@
  * dir that was derived from the log records what it came from, and one that is missing,
  * stale, foreign or corrupt is rebuilt from the log, never served.
  *
- * Rules, in order:
+ * Rules, in order (after setting aside `-wal`/`-shm` files whose database is gone, which
+ * SQLite would replay into a new file of the same name):
  * 1. `meta.sqlite` must pass `PRAGMA quick_check` and record this log's identity. If it
  *    is missing (while tenant files or logged events exist), corrupt or from another
  *    log, it is set aside and made anew: every partition is read again from offset 0,
