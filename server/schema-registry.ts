@@ -7,7 +7,10 @@
  *
  * The version files are written atomically before the server serves the version,
  * and the caller logs a `SchemaChange` event for it, so a replay of the log into an
- * empty data dir learns every version from the log itself.
+ * empty data dir learns every version from the log itself. The files are derived state
+ * too: before registering, the server writes back any version the log records that the
+ * directory lacks ({@link restoreSchemaFiles}), so a deleted file neither loses a
+ * version nor lets its number be given to another schema.
  */
 
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -71,11 +74,36 @@ export async function registerSchema(
   }
   const version = (latest?.version ?? 0) + 1;
   const lockJson = lockFromSchema(model);
-  await writeFileAtomic(join(dir, `v${String(version).padStart(6, "0")}.lock.json`), lockJson);
+  await writeFileAtomic(join(dir, versionFileName(version)), lockJson);
   const current: ServedSchema = { version, fingerprint, model, lockJson };
   const all = new Map(versions);
   all.set(version, current);
   return { current, isNew: true, findings, versions: all };
+}
+
+/**
+ * Writes the version files `dir` lacks among `recorded` (versions the log holds, as
+ * `meta.sqlite` or the log itself gives them); returns the versions written.
+ */
+export async function restoreSchemaFiles(
+  dataDir: string,
+  recorded: Iterable<{ readonly version: number; readonly lockJson: string }>,
+): Promise<number[]> {
+  const dir = join(dataDir, "schemas");
+  mkdirSync(dir, { recursive: true });
+  const have = new Set(readdirSync(dir));
+  const written: number[] = [];
+  for (const { version, lockJson } of recorded) {
+    const name = versionFileName(version);
+    if (have.has(name)) continue;
+    await writeFileAtomic(join(dir, name), lockJson);
+    written.push(version);
+  }
+  return written;
+}
+
+function versionFileName(version: number): string {
+  return `v${String(version).padStart(6, "0")}.lock.json`;
 }
 
 /** Reads every registered version, in version order. */

@@ -1,8 +1,8 @@
 /**
- * Composes a running server: compile and register the schema, open the WAL, the
- * store and the applier, then serve the API and the ops endpoints. `close` undoes
- * it in reverse: stop accepting, let requests in flight finish, stop the applier,
- * close the log and the store.
+ * Composes a running server: compile the schema, open the WAL, check the data dir
+ * against it (`store/derived-check.ts`), register the schema, start the applier, then
+ * serve the API and the ops endpoints. `close` undoes it in reverse: stop accepting,
+ * let requests in flight finish, stop the applier, close the log and the store.
  */
 
 import { readFileSync } from "node:fs";
@@ -38,13 +38,18 @@ import {
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route } from "./api/routes.ts";
 import { createTypedServices } from "./api/typed-services.ts";
-import { Applier, SCHEMA_LOG_KEY } from "./apply/index.ts";
+import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
-import { createTenantReader, openStore, validateTenantId } from "./store/index.ts";
+import {
+  createTenantReader,
+  holdWhileFileExists,
+  openCheckedStore,
+  validateTenantId,
+} from "./store/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal } from "./wal/wal.ts";
 
@@ -77,11 +82,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const model = compiled.schema;
 
   checkDataDir(config.dataDir);
-  const registration = await registerSchema(config.dataDir, model);
-  const served = registration.current;
-  for (const f of registration.findings)
-    log.info("schema change", { rule: f.rule, category: f.category, message: f.message });
-
   // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
   const wal: Wal =
     config.wal.kind === "embedded"
@@ -103,6 +103,32 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         });
   const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
   try {
+    // The data dir is derived from the log: check it (and set aside what cannot be served)
+    // before anything reads it, schema version files included.
+    let versions: ReadonlyMap<number, ServedSchema> = new Map();
+    const hold = process.env.ENTDB_TEST_HOLD_REBUILD;
+    const { store, metaRebuilt } = await openCheckedStore({
+      dataDir: config.dataDir,
+      schemas: (v) => versions.get(v),
+      maxOpenTenants: config.maxOpenTenants,
+      wal,
+      logger: log,
+      ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
+    });
+    cleanup.unshift(() => store.close());
+    const restored = await restoreLostSchemaFiles(
+      config.dataDir,
+      wal,
+      metaRebuilt ? undefined : store.meta.schemas(),
+    );
+    if (restored.length > 0)
+      log.warn("schema version files restored from the log", { versions: restored });
+    const registration = await registerSchema(config.dataDir, model);
+    versions = registration.versions;
+    const served = registration.current;
+    for (const f of registration.findings)
+      log.info("schema change", { rule: f.rule, category: f.category, message: f.message });
+
     if (registration.isNew) {
       const event = create(WalEventSchema, {
         tenant: SCHEMA_LOG_KEY,
@@ -122,12 +148,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log.info("schema registered", { version: served.version, fingerprint: served.fingerprint });
     }
 
-    const store = openStore({
-      dataDir: config.dataDir,
-      schemas: (v) => registration.versions.get(v),
-      maxOpenTenants: config.maxOpenTenants,
-    });
-    cleanup.unshift(() => store.close());
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
     const applier = new Applier({

@@ -185,13 +185,19 @@ export class Applier implements ApplyProgress {
     if (this.#subscription) return;
     this.#lastFlush = Date.now();
     this.#subscription = this.#wal.subscribe({
-      startOffset: (partition) => {
-        const offset = this.#store.meta.checkpoint(partition) ?? 0;
+      // The checkpoint, or earlier where a tenant database is being rebuilt from the log
+      // (server/store/derived-check.ts); tenants that have the events skip them.
+      startOffset: async (partition) => {
+        const offset = this.#store.replayStart(partition);
         this.#processed.set(partition, offset);
+        await this.#store.beforeReading(partition);
+        this.#store.noteProcessed(partition, offset);
         return offset;
       },
       handler: async (entries) => {
         this.applyBatch(entries);
+        const last = entries.at(-1);
+        if (last) this.#store.noteProcessed(last.position.partition, last.position.offset + 1);
         if (Date.now() - this.#lastFlush >= this.#checkpointIntervalMs) this.flush();
       },
       maxBatch: this.#maxBatch,

@@ -16,3 +16,4 @@ export {
 export { applyFailure, isEnvironmentFault } from "./apply-failure.ts";
 export { executePlan, type PlanContext } from "./plan-executor.ts";
 export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
+export { restoreLostSchemaFiles, schemaChangesInLog } from "./schema-changes.ts";

@@ -4,6 +4,7 @@
  * how tests prove that replaying the log into an empty data dir reproduces a tenant
  * byte for byte (DESIGN.md contract 8). FTS5 shadow tables are left out (their
  * segment layout is an implementation detail); the full-text tables' own rows are in.
+ * So is `derived_from`, the identity of the log the file came from: provenance, not state.
  */
 
 import Database from "better-sqlite3";
@@ -34,7 +35,9 @@ function dump(db: Database.Database): string {
       name: string;
       sql: string | null;
     }[]
-  ).filter((o) => !o.name.startsWith("sqlite_") && !FTS_SHADOW.test(o.name));
+  ).filter(
+    (o) => !o.name.startsWith("sqlite_") && !FTS_SHADOW.test(o.name) && o.name !== "derived_from",
+  );
   for (const o of objects) lines.push(`${o.type} ${o.name}: ${o.sql ?? ""}`);
   for (const o of objects) {
     if (o.type !== "table") continue;

@@ -6,6 +6,13 @@
 
 export { canonicalDump } from "./canonical-dump.ts";
 export {
+  type CheckedStore,
+  type CheckedStoreOptions,
+  type DerivedSource,
+  holdWhileFileExists,
+  openCheckedStore,
+} from "./derived-check.ts";
+export {
   isRawNumber,
   type JsonValue,
   type Payload,
@@ -16,7 +23,13 @@ export {
   serializePayload,
   stringifyJson,
 } from "./lossless-json.ts";
-export { type BadEvent, MetaDb, type RecordedSchema } from "./meta-db.ts";
+export {
+  type BadEvent,
+  MetaDb,
+  quickCheck,
+  type RecordedSchema,
+  type TenantPosition,
+} from "./meta-db.ts";
 export {
   type CompiledNodeQuery,
   compileNodeQuery,
@@ -25,6 +38,7 @@ export {
   nextPrefix,
 } from "./node-query.ts";
 export { decodeOutcome, encodeOutcome } from "./outcome-codec.ts";
+export { RebuildGate, type RebuildGateOptions } from "./rebuild-gate.ts";
 export { edgeFromRow, NODE_COLUMNS, type NodeRow, nodeFromRow } from "./row-codec.ts";
 export {
   DEFAULT_MAX_OPEN_TENANTS,
@@ -35,7 +49,7 @@ export {
 } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";
 export { createTenantReader, READ_LIMITS, type ReadLimits } from "./store-reader.ts";
-export { TenantDb, type TenantState } from "./tenant-db.ts";
+export { TenantDb, type TenantOrigin, type TenantState } from "./tenant-db.ts";
 export {
   MAX_TENANT_ID_LENGTH,
   tenantFileName,

@@ -301,7 +301,7 @@ class StoreReader implements TenantReader {
   }
 
   #db(tenant: string): TenantDb | undefined {
-    return this.#store.tenant(tenant, false);
+    return this.#store.readTenant(tenant);
   }
 
   #pageSize(requested: number): number {

@@ -4,7 +4,8 @@
  *
  * Layout of `<dataDir>`:
  * - `tenants/<file>.sqlite`, one per tenant (file name from `tenantFileName`);
- * - `meta.sqlite`, the applier's bookkeeping (`meta-db.ts`).
+ * - `meta.sqlite`, the applier's bookkeeping (`meta-db.ts`);
+ * - `set-aside/`, derived files the start-up check found unusable (`derived-check.ts`).
  *
  * Open handles are kept in an LRU bounded by `maxOpenTenants`, so file descriptors stay
  * bounded however many tenants there are (each open database holds up to three: the
@@ -12,6 +13,10 @@
  * unavailable with the reason; reads of it throw `tenant-unavailable` while every other
  * tenant keeps working. The mark is kept in memory: a restart (or `clearUnavailable`)
  * tries again, e.g. after an operator restored or deleted the file.
+ *
+ * A tenant whose database is being rebuilt from the log (`rebuild-gate.ts`, filled by
+ * `derived-check.ts` at start) is held from readers, never from the applier:
+ * {@link Store.readTenant} throws `tenant-unavailable` saying so until it caught up.
  *
  * Single-threaded by design: better-sqlite3 is synchronous and the applier never
  * awaits inside a transaction, so a read between two applier steps sees only
@@ -24,8 +29,9 @@ import { modelFromLock } from "../../schema/lock.ts";
 import type { Schema } from "../../schema/model.ts";
 import type { ServedSchema } from "../engine.ts";
 import { MetaDb } from "./meta-db.ts";
+import type { RebuildGate } from "./rebuild-gate.ts";
 import { StoreError } from "./store-error.ts";
-import { TenantDb } from "./tenant-db.ts";
+import { TenantDb, type TenantOrigin } from "./tenant-db.ts";
 import { tenantFileName, validateTenantId } from "./tenant-id.ts";
 
 /** Default bound of open tenant databases. */
@@ -42,6 +48,10 @@ export interface StoreOptions {
   readonly schemas: SchemaLookup;
   /** Bound of open tenant databases (default {@link DEFAULT_MAX_OPEN_TENANTS}). */
   readonly maxOpenTenants?: number;
+  /** The identity of the log (`Wal.identity`); new tenant files record it. Default: what meta records. */
+  readonly logIdentity?: string;
+  /** Tenants being rebuilt, held from readers (`derived-check.ts` sets it). */
+  readonly gate?: RebuildGate;
 }
 
 /** Opens (creating if needed) the store in `options.dataDir`. */
@@ -60,6 +70,8 @@ export class Store {
   readonly #open = new Map<string, TenantDb>();
   readonly #unavailable = new Map<string, StoreError>();
   readonly #models = new Map<number, Schema>();
+  readonly #logIdentity: string | undefined;
+  readonly #gate: RebuildGate | undefined;
   #latestSchemaVersion: number;
   #closed = false;
 
@@ -71,6 +83,8 @@ export class Store {
     this.#schemas = options.schemas;
     this.meta = new MetaDb(join(options.dataDir, "meta.sqlite"));
     this.#latestSchemaVersion = this.meta.maxSchemaVersion();
+    this.#logIdentity = options.logIdentity ?? this.meta.logIdentity();
+    this.#gate = options.gate;
   }
 
   /** The database file of a tenant (validates the id). */
@@ -96,7 +110,15 @@ export class Store {
     }
     let db: TenantDb | undefined;
     try {
-      db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create);
+      const origin: TenantOrigin = {
+        logIdentity: this.#logIdentity,
+        onCommit: (state) =>
+          this.meta.noteTenant(id, {
+            partition: state.partition,
+            appliedOffset: state.appliedOffset,
+          }),
+      };
+      db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create, origin);
     } catch (err) {
       if (err instanceof StoreError && err.code === "tenant-unavailable")
         this.#unavailable.set(id, err);
@@ -110,6 +132,34 @@ export class Store {
       handle.close();
     }
     return db;
+  }
+
+  /**
+   * The database of `tenant` for a reader: like `tenant(tenant, false)`, but throws
+   * `tenant-unavailable` while the tenant is being rebuilt from the log, so a reader never
+   * sees it empty or stale.
+   */
+  readTenant(tenant: string): TenantDb | undefined {
+    const db = this.tenant(tenant, false);
+    const held = this.#gate?.check(validateTenantId(tenant), db !== undefined);
+    if (held) throw held;
+    return db;
+  }
+
+  /** Where the applier starts reading `partition`: its checkpoint, or earlier for a rebuild. */
+  replayStart(partition: number): number {
+    const checkpoint = this.meta.checkpoint(partition) ?? 0;
+    return this.#gate ? this.#gate.replayStart(partition, checkpoint) : checkpoint;
+  }
+
+  /** Resolves when the applier may read `partition` (a test hook can hold a rebuild). */
+  async beforeReading(partition: number): Promise<void> {
+    await this.#gate?.beforeReading(partition);
+  }
+
+  /** The applier processed `partition` up to `offset` (exclusive): lifts satisfied rebuild holds. */
+  noteProcessed(partition: number, offset: number): void {
+    this.#gate?.processed(partition, offset);
   }
 
   /** Marks a tenant unavailable: its handle is closed and reads throw `error` until cleared. */

@@ -10,9 +10,11 @@
  * is simply applied again (DESIGN.md contract 8).
  *
  * Guarantees: the file belongs to the tenant it is opened for (the tenant id is kept
- * inside and checked); the fixed layout is {@link STORE_LAYOUT_VERSION}. Assumes a
- * single process uses the file (the store's owner of the data dir). Does not check
- * payloads against the schema; the applier does that before writing.
+ * inside and checked); the fixed layout is {@link STORE_LAYOUT_VERSION}; a file created
+ * with a log identity keeps it (`derived_from`), so one from another log can be told
+ * apart (`derived-check.ts`). Assumes a single process uses the file (the store's owner
+ * of the data dir). Does not check payloads against the schema; the applier does that
+ * before writing.
  */
 
 import { existsSync } from "node:fs";
@@ -37,6 +39,22 @@ export interface TenantState {
   readonly schemaVersion: number;
 }
 
+/** What a new file records about where it comes from, and who hears of its commits. */
+export interface TenantOrigin {
+  /** The identity of the log the file is derived from (`Wal.identity`). */
+  readonly logIdentity?: string | undefined;
+  /** Called with each state made visible by {@link TenantDb.commitState}. */
+  readonly onCommit?: (state: TenantState) => void;
+}
+
+/**
+ * Where the file comes from. Kept out of the fixed layout (and out of the canonical
+ * dump): it is provenance, not state, and two logs with the same events give the same
+ * tenant state.
+ */
+const DERIVED_FROM_DDL =
+  "CREATE TABLE derived_from (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), log_identity TEXT NOT NULL) STRICT";
+
 /** Statement cache bound; queries vary with their filters, so the cache must not grow forever. */
 const MAX_CACHED_STATEMENTS = 256;
 
@@ -45,6 +63,9 @@ export class TenantDb {
   readonly tenant: string;
   readonly path: string;
   readonly db: Database.Database;
+  /** The identity of the log the file was created from; `undefined` if it records none. */
+  readonly logIdentity: string | undefined;
+  readonly #onCommit: ((state: TenantState) => void) | undefined;
   #state: TenantState;
   readonly #statements = new Map<string, Database.Statement>();
   /** Searchable field ids per node type that has a full-text table in the file. */
@@ -52,11 +73,20 @@ export class TenantDb {
   /** Names of the schema objects (`ix_…`, `ux_…`, `fts_…`) in the file. */
   #objects = new Set<string>();
 
-  private constructor(tenant: string, path: string, db: Database.Database, state: TenantState) {
+  private constructor(
+    tenant: string,
+    path: string,
+    db: Database.Database,
+    state: TenantState,
+    logIdentity: string | undefined,
+    onCommit: ((state: TenantState) => void) | undefined,
+  ) {
     this.tenant = tenant;
     this.path = path;
     this.db = db;
     this.#state = state;
+    this.logIdentity = logIdentity;
+    this.#onCommit = onCommit;
     this.#loadFts();
   }
 
@@ -65,7 +95,12 @@ export class TenantDb {
    * Returns `undefined` if it does not exist and `create` is not set. Throws
    * `tenant-unavailable` if the file is not a usable tenant database.
    */
-  static open(tenant: string, path: string, create: boolean): TenantDb | undefined {
+  static open(
+    tenant: string,
+    path: string,
+    create: boolean,
+    origin: TenantOrigin = {},
+  ): TenantDb | undefined {
     if (!create && !existsSync(path)) return undefined;
     let db: Database.Database | undefined;
     try {
@@ -87,6 +122,12 @@ export class TenantDb {
               "INSERT INTO tenant_state (singleton, tenant, log_partition, applied_offset, schema_version) VALUES (1, ?, -1, 0, 0)",
             )
             .run(tenant);
+          if (origin.logIdentity !== undefined) {
+            fresh.exec(DERIVED_FROM_DDL);
+            fresh
+              .prepare("INSERT INTO derived_from (singleton, log_identity) VALUES (1, ?)")
+              .run(origin.logIdentity);
+          }
           fresh.pragma(`user_version = ${STORE_LAYOUT_VERSION}`);
         })();
       } else if (layout !== STORE_LAYOUT_VERSION) {
@@ -104,11 +145,26 @@ export class TenantDb {
       if (!row) throw new Error("the file has no tenant_state row");
       if (row.tenant !== tenant)
         throw new Error(`the file belongs to tenant ${JSON.stringify(row.tenant)}`);
-      return new TenantDb(tenant, path, db, {
-        partition: Number(row.log_partition),
-        appliedOffset: Number(row.applied_offset),
-        schemaVersion: Number(row.schema_version),
-      });
+      const hasOrigin = db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'derived_from'")
+        .get();
+      const from = hasOrigin
+        ? (db.prepare("SELECT log_identity FROM derived_from").get() as
+            | { log_identity: string }
+            | undefined)
+        : undefined;
+      return new TenantDb(
+        tenant,
+        path,
+        db,
+        {
+          partition: Number(row.log_partition),
+          appliedOffset: Number(row.applied_offset),
+          schemaVersion: Number(row.schema_version),
+        },
+        from?.log_identity,
+        origin.onCommit,
+      );
     } catch (cause) {
       if (db?.open) db.close();
       throw new StoreError(
@@ -163,6 +219,7 @@ export class TenantDb {
   /** Makes a committed {@link writeState} visible to readers of {@link state}. */
   commitState(state: TenantState): void {
     this.#state = state;
+    this.#onCommit?.(state);
   }
 
   /**

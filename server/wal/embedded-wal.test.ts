@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { readWalFrames } from "../../tests/wal/sqlite-wal-frames.ts";
 import type { EmbeddedWal } from "./embedded-wal.ts";
@@ -169,6 +170,31 @@ describe.each(["inline", "thread"] as const)("EmbeddedWal with the %s writer", (
     expect((error as WalError).code).toBe("invalid");
     expect((error as WalError).message).toContain("has 3 partitions but was opened with 5");
     expect((await open(path)).partitions).toBe(3);
+  });
+
+  it("stores its identity in the file, and gives a file made before identities one, once", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await open(path, 2);
+    const identity = wal.identity;
+    expect(identity).toMatch(
+      /^embedded:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    await wal.append([rec("acme", "kept")]);
+    await wal.close();
+    const raw = new Database(path);
+    expect(raw.prepare("SELECT value FROM wal_meta WHERE key = 'log_id'").pluck().get()).toBe(
+      identity,
+    );
+    // What a log written before identities existed looks like.
+    raw.prepare("DELETE FROM wal_meta WHERE key = 'log_id'").run();
+    raw.close();
+    const upgraded = await open(path);
+    const minted = upgraded.identity;
+    expect(minted).toMatch(/^embedded:/);
+    expect(minted).not.toBe(identity);
+    expect(await upgraded.endOffset(upgraded.partitionFor("acme"))).toBe(1);
+    await upgraded.close();
+    expect((await open(path)).identity).toBe(minted);
   });
 
   it("commits every accepted append before close resolves", async () => {

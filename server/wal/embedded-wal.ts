@@ -158,6 +158,8 @@ export async function openEmbeddedWal(options: EmbeddedWalOptions): Promise<Embe
  */
 export class EmbeddedWal implements Wal {
   readonly partitions: number;
+  /** `embedded:<uuid>`, minted when the file was created and stored in it. */
+  readonly identity: string;
   /** The database file. */
   readonly path: string;
   /** Replaced only by a recovery, while no commit runs and appends are refused. */
@@ -209,6 +211,7 @@ export class EmbeddedWal implements Wal {
       max: RECOVERY_MAX_DELAY_MS,
     };
     this.partitions = writer.partitions;
+    this.identity = writer.identity;
     this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
     this.#assigned = [...writer.ends];

@@ -193,8 +193,12 @@ export async function openKafkaWal(options: KafkaWalOptions): Promise<KafkaWal> 
       maxMessageBytes: maxBatchBytes + 1024 * 1024,
       extra: options.topicConfig,
     });
+    // Kafka exposes no topic id through kafkajs; the cluster id and topic name tell one
+    // log from another unless the topic is deleted and recreated under the same name.
+    const { clusterId } = await admin.describeCluster();
     const wal = new KafkaWal(kafka, admin, {
       ...options,
+      identity: `kafka:${clusterId}/${topic}`,
       topic,
       partitions,
       ackTimeoutMs: ackTimeout,
@@ -216,6 +220,8 @@ export async function openKafkaWal(options: KafkaWalOptions): Promise<KafkaWal> 
  */
 export class KafkaWal implements Wal {
   readonly partitions: number;
+  /** `kafka:<cluster id>/<topic>`. */
+  readonly identity: string;
   /** The topic holding the log. */
   readonly topic: string;
   /** The consumer group subscriptions share, if any. */
@@ -235,9 +241,14 @@ export class KafkaWal implements Wal {
   constructor(
     kafka: Kafka,
     admin: Admin,
-    options: KafkaWalOptions & { readonly topic: string; readonly ackTimeoutMs: number },
+    options: KafkaWalOptions & {
+      readonly topic: string;
+      readonly ackTimeoutMs: number;
+      readonly identity: string;
+    },
   ) {
     this.#kafka = kafka;
+    this.identity = options.identity;
     this.#admin = admin;
     this.topic = options.topic;
     this.partitions = options.partitions;

@@ -5,9 +5,10 @@
  *
  * Layout: `wal_records(partition_no, log_offset, tenant, payload)` with a unique index on
  * (partition_no, log_offset), and `wal_meta` holding the format version, the partition
- * count and, once a reopen after a failed commit probed the file, that probe's time.
- * A rowid table rather than WITHOUT ROWID because payloads are often larger than the
- * ~1/20 page that WITHOUT ROWID rows are good for.
+ * count, the log's identity (a random id minted at creation) and, once a reopen after a
+ * failed commit probed the file, that probe's time. A rowid table rather than WITHOUT
+ * ROWID because payloads are often larger than the ~1/20 page that WITHOUT ROWID rows
+ * are good for.
  *
  * Invariants:
  * - One connection per file, ever: `locking_mode=EXCLUSIVE` makes the first write take
@@ -22,6 +23,7 @@
  *   instead of a silent second copy.
  */
 
+import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import type { WalEntry } from "./wal.ts";
 import { WalError } from "./wal.ts";
@@ -77,15 +79,23 @@ export class SqliteWalFile {
   readonly partitions: number;
   /** Per partition, one past the last stored offset, as found when opened. */
   readonly ends: readonly number[];
+  /** The log's identity: a random id stored in the file when it was created. */
+  readonly identity: string;
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[number, number, string, Uint8Array]>;
   readonly #read: Database.Statement<[number, number, number], RecordRow>;
   readonly #commit: (rows: readonly WalRow[]) => void;
 
-  private constructor(db: Database.Database, partitions: number, ends: readonly number[]) {
+  private constructor(
+    db: Database.Database,
+    partitions: number,
+    ends: readonly number[],
+    identity: string,
+  ) {
     this.#db = db;
     this.partitions = partitions;
     this.ends = ends;
+    this.identity = identity;
     this.#insert = db.prepare(
       "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES (?, ?, ?, ?)",
     );
@@ -125,14 +135,14 @@ export class SqliteWalFile {
           `Could not set synchronous=FULL on ${path} (${synchronous}).`,
         );
       }
-      const { partitions, ends } = initialize(db, path, options.partitions);
+      const { partitions, ends, identity } = initialize(db, path, options.partitions);
       if (options.probe === true) {
         db.prepare(
           "INSERT INTO wal_meta (key, value) VALUES ('probe', ?)" +
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         ).run(new Date().toISOString());
       }
-      return new SqliteWalFile(db, partitions, ends);
+      return new SqliteWalFile(db, partitions, ends, identity);
     } catch (error) {
       db?.close();
       throw toWalError(error, path);
@@ -162,13 +172,14 @@ export class SqliteWalFile {
 
 /**
  * Creates the schema on a new file (one transaction) or checks an existing one, and takes
- * the write lock either way. Writes nothing to an existing, matching file.
+ * the write lock either way. Writes nothing to an existing, matching file
+ * (but the identity, once, to a file made before identities existed).
  */
 function initialize(
   db: Database.Database,
   path: string,
   requested: number | undefined,
-): { partitions: number; ends: number[] } {
+): { partitions: number; ends: number[]; identity: string } {
   if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
     throw new WalError("invalid", `Partition count must be a positive integer, got ${requested}.`);
   }
@@ -212,6 +223,15 @@ function initialize(
         );
       }
     }
+    // The identity tells derived files (tenant databases, meta.sqlite) which log they came
+    // from. A file created before identities existed gets one now, once.
+    const stored = db
+      .prepare<[string], MetaRow>("SELECT value FROM wal_meta WHERE key = ?")
+      .get("log_id")?.value;
+    const identity = stored ?? `embedded:${randomUUID()}`;
+    if (stored === undefined) {
+      db.prepare("INSERT INTO wal_meta (key, value) VALUES ('log_id', ?)").run(identity);
+    }
     const ends = new Array<number>(partitions).fill(0);
     const rows = db
       .prepare<[], EndRow>(
@@ -228,7 +248,7 @@ function initialize(
       ends[row.partition_no] = row.last + 1;
     }
     db.exec("COMMIT");
-    return { partitions, ends };
+    return { partitions, ends, identity };
   } catch (error) {
     if (db.inTransaction) db.exec("ROLLBACK");
     throw error;

@@ -35,7 +35,12 @@ export type WalWorkerRequest =
 
 /** A message from the worker. `id` 0 answers the open that starts every worker. */
 export type WalWorkerReply =
-  | { readonly kind: "opened"; readonly partitions: number; readonly ends: readonly number[] }
+  | {
+      readonly kind: "opened";
+      readonly partitions: number;
+      readonly ends: readonly number[];
+      readonly identity: string;
+    }
   | { readonly kind: "done"; readonly id: number; readonly entries?: readonly WalEntry[] }
   | {
       readonly kind: "failed";
@@ -90,7 +95,7 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       if (reply.kind === "opened") {
         opened = true;
         worker.unref();
-        resolveOpen(writer(reply.partitions, reply.ends));
+        resolveOpen(writer(reply.partitions, reply.ends, reply.identity));
         return;
       }
       if (reply.kind === "failed" && reply.id === 0) {
@@ -122,10 +127,11 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
     });
   });
 
-  function writer(partitions: number, ends: readonly number[]): WalWriter {
+  function writer(partitions: number, ends: readonly number[], identity: string): WalWriter {
     return {
       partitions,
       ends,
+      identity,
       commit: (rows) => send({ kind: "commit", id: nextId++, rows }, () => {}),
       read: async (partition, from, limit) => {
         let result: readonly WalEntry[] = [];

@@ -231,6 +231,18 @@ export function describeWalContract(name: string, harness: WalHarness): void {
       expect(next).toEqual({ partition, offset: before[partition] });
     });
 
+    it("keeps its identity across close and reopen, and another log has another", async () => {
+      const wal = await open();
+      const identity = wal.identity;
+      expect(identity).toMatch(/^[a-z]+:\S+$/);
+      await wal.append([rec("acme", "x")]);
+      await wal.close();
+      const again = await reopen();
+      expect(again.identity).toBe(identity);
+      const other = await open();
+      expect(other.identity).not.toBe(identity);
+    });
+
     it("delivers every record from offset 0 in order, in batches of at most maxBatch", async () => {
       const wal = await open();
       const appended: string[][] = [[], [], [], []];

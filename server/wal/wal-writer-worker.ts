@@ -19,7 +19,12 @@ const reply = (message: WalWorkerReply): void => port.postMessage(message);
 let file: SqliteWalFile | undefined;
 try {
   file = SqliteWalFile.open(options);
-  reply({ kind: "opened", partitions: file.partitions, ends: file.ends });
+  reply({
+    kind: "opened",
+    partitions: file.partitions,
+    ends: file.ends,
+    identity: file.identity,
+  });
 } catch (error) {
   const walError = toWalError(error, options.path);
   reply({ kind: "failed", id: 0, code: walError.code, message: walError.message });

@@ -22,6 +22,8 @@ export interface WalWriter {
   readonly partitions: number;
   /** Per partition, one past the last stored offset when the file was opened. */
   readonly ends: readonly number[];
+  /** The log's identity stored in the file. */
+  readonly identity: string;
   /** Writes the rows in one transaction; resolves after the fsync, rejects with a `WalError`. */
   commit(rows: readonly WalRow[]): Promise<void>;
   /** Up to `limit` committed entries of `partition` from offset `from`. */
@@ -40,6 +42,7 @@ export function openInlineWalWriter(options: SqliteWalFileOptions): WalWriter {
   return {
     partitions: file.partitions,
     ends: file.ends,
+    identity: file.identity,
     commit(rows) {
       try {
         file.commit(rows);

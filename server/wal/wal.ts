@@ -67,6 +67,12 @@ export interface WalSubscription {
 
 /** The log. Implementations document what they assume beyond this contract. */
 export interface Wal {
+  /**
+   * A stable identity of this log: the same across reopens of the same log, different
+   * for another log (another embedded file, another Kafka cluster or topic). Derived
+   * files record it, so one made from another log is told apart and rebuilt.
+   */
+  readonly identity: string;
   /** Number of partitions; tenants are spread over them by {@link Wal.partitionFor}. */
   readonly partitions: number;
   /**

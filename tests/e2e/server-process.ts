@@ -37,6 +37,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly args?: readonly string[];
   readonly readyTimeoutMs?: number;
+  /** The ops path that must answer 200 before the server counts as started (default `/ready`). */
+  readonly readyPath?: "/ready" | "/health";
 }
 
 /** A free TCP port on loopback. */
@@ -182,7 +184,7 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
     if (early)
       throw new Error(`entdb serve exited with ${early.code} before it was ready:\n${stderr}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/ready`);
+      const res = await fetch(`http://127.0.0.1:${httpPort}${options.readyPath ?? "/ready"}`);
       if (res.status === 200) {
         ready = true;
         break;

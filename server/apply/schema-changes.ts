@@ -1,0 +1,77 @@
+/**
+ * The schema versions the log records: the `SchemaChange` events the server appended
+ * under {@link SCHEMA_LOG_KEY}. Read at start when `meta.sqlite` (which keeps them as the
+ * applier sees them) was rebuilt, so deleted schema version files can be written again
+ * from the source of truth (`server/schema-registry.ts`).
+ */
+
+import { fromBinary } from "@bufbuild/protobuf";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { restoreSchemaFiles } from "../schema-registry.ts";
+import type { RecordedSchema } from "../store/meta-db.ts";
+import type { Wal } from "../wal/wal.ts";
+import { SCHEMA_LOG_KEY } from "./applier.ts";
+
+/**
+ * Every schema version logged under {@link SCHEMA_LOG_KEY} below the log end at the time
+ * of the call, the first record of a version standing (as in `meta.sqlite`). Reads only
+ * that key's partition; an entry that does not decode is skipped (the applier records it).
+ */
+export async function schemaChangesInLog(wal: Wal): Promise<RecordedSchema[]> {
+  const partition = wal.partitionFor(SCHEMA_LOG_KEY);
+  const end = await wal.endOffset(partition);
+  const found = new Map<number, RecordedSchema>();
+  if (end === 0) return [];
+  let finish = (): void => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const subscription = wal.subscribe({
+    startOffset: async (p) => (p === partition ? 0 : await wal.endOffset(p)),
+    handler: async (entries) => {
+      for (const entry of entries) {
+        if (entry.position.partition !== partition || entry.position.offset >= end) continue;
+        if (entry.tenant === SCHEMA_LOG_KEY) {
+          try {
+            const event = fromBinary(WalEventSchema, entry.payload);
+            if (event.body.case === "schemaChange" && !found.has(event.body.value.version)) {
+              const change = event.body.value;
+              found.set(change.version, {
+                version: change.version,
+                fingerprint: change.fingerprint,
+                lockJson: change.lockJson,
+              });
+            }
+          } catch {
+            // Not a WalEvent: the applier records it as a bad event.
+          }
+        }
+        if (entry.position.offset === end - 1) finish();
+      }
+    },
+  });
+  try {
+    await Promise.race([finished, subscription.done]);
+  } finally {
+    await subscription.stop();
+  }
+  await subscription.done;
+  return [...found.values()].sort((a, b) => a.version - b.version);
+}
+
+/**
+ * Writes back the schema version files `<dataDir>/schemas` lost, before the schema is
+ * registered. From `recorded` (what `meta.sqlite` saw; `undefined` when it was rebuilt),
+ * and from the log itself when meta was rebuilt or a file was missing, since meta may
+ * not yet hold a version logged just before a crash. Returns the versions written.
+ */
+export async function restoreLostSchemaFiles(
+  dataDir: string,
+  wal: Wal,
+  recorded: readonly RecordedSchema[] | undefined,
+): Promise<number[]> {
+  const fromMeta = recorded ? await restoreSchemaFiles(dataDir, recorded) : [];
+  if (recorded !== undefined && fromMeta.length === 0) return [];
+  const fromLog = await restoreSchemaFiles(dataDir, await schemaChangesInLog(wal));
+  return [...fromMeta, ...fromLog].sort((a, b) => a - b);
+}
