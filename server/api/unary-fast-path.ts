@@ -92,7 +92,10 @@ export interface UnaryFastPathOptions {
   extraHeaders(origin: string | undefined): Readonly<Record<string, string>>;
   /** Starts timing a call; the returned function records its outcome. */
   observe(methodName: string): (code: Code | undefined) => void;
-  /** Receives an error thrown while writing a response (the call itself is answered). */
+  /**
+   * Receives an implementation's error that is not a ConnectError (answered as INTERNAL),
+   * and an error thrown while writing a response (the call itself is answered).
+   */
   logError(err: unknown): void;
 }
 
@@ -155,6 +158,9 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       bytes = toBinary(target.method.output, create(target.method.output, output as Message));
       done(undefined);
     } catch (e) {
+      // Handlers answer bad input with a ConnectError; anything else is a bug, logged
+      // with its stack and answered as INTERNAL.
+      if (!(e instanceof ConnectError)) options.logError(e);
       const error = e instanceof ConnectError ? e : internalError(e);
       done(error.code);
       status = codeToHttpStatus(error.code);
