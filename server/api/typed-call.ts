@@ -130,6 +130,10 @@ export function positionOf(
   tenant: string,
   deps: ApiDeps,
 ): { partition: number; offset: bigint } | undefined {
-  if (typeof offset !== "bigint" || offset <= 0n) return undefined;
+  if (typeof offset !== "bigint" || offset === 0n) return undefined;
+  if (offset < 0n)
+    throw invalidArgument(
+      `\`after_position\` is ${offset}; pass the position of a WriteReceipt, or 0 to read at once.`,
+    );
   return { partition: deps.wal.partitionFor(tenant), offset };
 }
