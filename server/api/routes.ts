@@ -24,8 +24,10 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { authContext, type TokenMap } from "./auth.ts";
+import { grpcWebMalformedAsInvalidArgument, isGrpcWebResponse } from "./grpc-web-malformed.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
 import {
   createUnaryFastPath,
   type FastMethod,
@@ -130,6 +132,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const router = createConnectRouter({
     interceptors: [metricsInterceptor],
     readMaxBytes: options.readMaxBytes,
+    jsonOptions: STRICT_JSON_OPTIONS,
     acceptCompression: [compressionGzip, compressionBrotli],
   });
   for (const r of options.routes) r.register(router);
@@ -221,8 +224,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
  * the Connect library answers it with INTERNAL ("parse binary: …") before any
  * interceptor runs. This turns that answer into INVALID_ARGUMENT saying which
  * message was expected, for the Connect protocol (a JSON error body) and gRPC (the
- * status in headers or trailers). gRPC-Web errors travel inside the body and are
- * left as they are.
+ * status in headers or trailers) here, and for gRPC-Web (a trailer frame in the
+ * body) in `grpc-web-malformed.ts`.
  */
 async function malformedBodyAsInvalidArgument(
   res: UniversalServerResponse,
@@ -240,6 +243,7 @@ async function malformedBodyAsInvalidArgument(
       return res;
     }
   }
+  if (isGrpcWebResponse(res)) return grpcWebMalformedAsInvalidArgument(res, explain);
   if (res.status !== 500 || !res.body) return res;
   const chunks: Uint8Array[] = [];
   for await (const chunk of res.body) chunks.push(chunk);

@@ -395,3 +395,174 @@ describe("request size", () => {
     expect(await countNodes(api, "huge")).toBe(1);
   }, 30_000);
 });
+
+describe("log positions", () => {
+  it("rejects an after_position that cannot exist at once, saying what is wrong", async () => {
+    const tenant = "positions";
+    const { receipt } = await api.executePlan({ tenant, operations: [team("p")] });
+    const at = receipt?.position;
+    if (!at) throw new Error("the write has no receipt position");
+    const other = (at.partition + 1) % 8;
+    const cases: readonly [{ partition: number; offset: bigint }, string][] = [
+      [
+        { partition: 999, offset: at.offset },
+        `\`after_position\` names partition 999, but the log has 8 partitions (0 to 7); pass the position of a receipt of tenant '${tenant}'.`,
+      ],
+      [
+        { partition: other, offset: at.offset },
+        `\`after_position\` names partition ${other}, but tenant '${tenant}' is logged in partition ${at.partition}; pass the position of a receipt of this tenant.`,
+      ],
+      [
+        { partition: at.partition, offset: -1n },
+        "`after_position` names offset -1, which no log has; pass the position of a receipt.",
+      ],
+      [
+        { partition: at.partition, offset: at.offset + 1000n },
+        `\`after_position\` names offset ${at.offset + 1000n} of partition ${at.partition}, but the log ends at offset ${at.offset + 1n}; pass the position of a receipt.`,
+      ],
+    ];
+    for (const [afterPosition, message] of cases) {
+      const started = performance.now();
+      const err = await connectError(
+        api.queryNodes({ tenant, typeId: TEAM, afterPosition: { ...afterPosition } }),
+      );
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toBe(message);
+      // At once, not after the 10 s wait for the applier.
+      expect(performance.now() - started).toBeLessThan(2_000);
+    }
+    const ok = await api.queryNodes({ tenant, typeId: TEAM, afterPosition: at });
+    expect(ok.nodes).toHaveLength(1);
+  });
+});
+
+/** Posts raw bytes to a unary endpoint with the Connect protocol and reads the JSON answer. */
+async function postRaw(
+  path: string,
+  body: Uint8Array<ArrayBuffer> | string,
+  headers: Record<string, string>,
+) {
+  const res = await fetch(`${server.url}/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
+}
+
+describe("typed reads", () => {
+  it("rejects a filter value of another kind than the field, naming the field", async () => {
+    const res = await postRaw(
+      "acme.tracker.TaskService/Query",
+      JSON.stringify({
+        where: [{ field: "number", op: "FILTER_OP_EQ", values: [{ floatValue: 1.5 }] }],
+      }),
+      { "entdb-tenant": "typed-filter" },
+    );
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: "The filter on Task.number (a int field) has a floatValue; set intValue.",
+      },
+    });
+  });
+
+  it("rejects a negative typed after_position", async () => {
+    const res = await postRaw(
+      "acme.tracker.TeamService/Get",
+      JSON.stringify({ id: "x", afterPosition: "-3" }),
+      { "entdb-tenant": "typed-position" },
+    );
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message:
+          "`after_position` is -3; pass the position of a WriteReceipt, or 0 to read at once.",
+      },
+    });
+  });
+});
+
+describe("JSON as strict as binary", () => {
+  it("rejects an unknown field name instead of dropping it", async () => {
+    await seeded("json-unknown");
+    const res = await postRaw(
+      "entdb.v1.EntDbService/ExecutePlan",
+      JSON.stringify({ tenant: "json-unknown", operations: [], amout: "5" }),
+      {},
+    );
+    expect(res).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message:
+          'cannot decode message entdb.v1.ExecutePlanRequest from JSON: key "amout" is unknown',
+      },
+    });
+    expect(await countNodes(api, "json-unknown")).toBe(1);
+  });
+
+  it("rejects an unknown enum name instead of storing the default", async () => {
+    const res = await postRaw(
+      "entdb.v1.EntDbService/ListEdges",
+      JSON.stringify({
+        tenant: "json-enum",
+        edgeTypeId: 101,
+        nodeId: "x",
+        direction: "DIRECTION_UP",
+      }),
+      {},
+    );
+    expect(res).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: 'cannot decode enum entdb.v1.Direction from JSON: "DIRECTION_UP"',
+      },
+    });
+  });
+
+  it("rejects invalid UTF-8 instead of replacing it with U+FFFD", async () => {
+    await seeded("json-utf8");
+    const body = Buffer.concat([
+      Buffer.from(
+        '{"tenant": "json-utf8", "operations": [{"createNode": {"typeId": 2, "fields": {"1": {"stringValue": "bad',
+      ),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}, "2": {"stringValue": "utf8"}}}}]}'),
+    ]);
+    const res = await postRaw("entdb.v1.EntDbService/ExecutePlan", body, {});
+    expect(res).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: `The JSON request body is not valid UTF-8: byte ${body.indexOf(0xc3)} (in the value of "stringValue") starts no valid UTF-8 sequence; send the body encoded as UTF-8.`,
+      },
+    });
+    expect(await countNodes(api, "json-utf8")).toBe(1);
+  });
+});
+
+describe("gRPC-Web", () => {
+  it("answers a malformed protobuf body with INVALID_ARGUMENT in the trailer frame", async () => {
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const frame = Buffer.alloc(5);
+    frame.writeUInt32BE(garbage.length, 1);
+    const res = await fetch(`${server.url}/entdb.v1.EntDbService/ExecutePlan`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      body: Buffer.concat([frame, garbage]),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(bytes[0]).toBe(0x80);
+    const trailer = bytes.subarray(5, 5 + bytes.readUInt32BE(1)).toString("utf8");
+    expect(trailer).toMatch(/^grpc-status: 3\r\n/m);
+    expect(decodeURIComponent(/grpc-message: (.*)\r\n/.exec(trailer)?.[1] ?? "")).toMatch(
+      /^The request body is not a valid entdb\.v1\.ExecutePlanRequest \(.+\); send a serialized entdb\.v1\.ExecutePlanRequest\.$/,
+    );
+    expect(res.headers.get("grpc-status")).not.toBe(String(Code.Internal));
+  });
+});
