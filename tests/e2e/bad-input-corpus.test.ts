@@ -212,23 +212,30 @@ const unknownFields = fc
   })
   .map((fields) => fields.flatMap(([no, value]) => [...varint(no * 8), ...varint(value)]));
 
-const fieldNo = fc.integer({ min: 1, max: 2_000 });
-
-/** A protobuf body that cannot parse, whatever the message: the tail makes sure of it. */
-const brokenTail = fc.oneof(
-  // wire types 6 and 7 do not exist
-  fc.tuple(fieldNo, fc.constantFrom(6, 7)).map(([no, wt]) => varint(no * 8 + wt)),
-  // a length-delimited field longer than what follows
-  fc
-    .tuple(fieldNo, fc.integer({ min: 1, max: 1_000 }), fc.uint8Array({ maxLength: 8 }))
-    .map(([no, extra, bytes]) => [
-      ...varint(no * 8 + 2),
-      ...varint(bytes.length + extra),
-      ...bytes,
-    ]),
-  // a varint cut off after a continuation byte
-  fieldNo.map((no) => [...varint(no * 8), 0xff]),
-);
+/**
+ * A tail that makes any body unparseable, on a field number `desc` does not define:
+ * protobuf-es reads a known scalar field whatever its wire type says (a length-delimited
+ * int is read as a varint), but skips an unknown field by its wire type and checks the
+ * bounds.
+ */
+const brokenTail = (desc: DescMessage) => {
+  const known = new Set(desc.fields.map((f) => f.number));
+  const fieldNo = fc.integer({ min: 1, max: 2_000 }).filter((no) => !known.has(no));
+  return fc.oneof(
+    // wire types 6 and 7 do not exist
+    fc.tuple(fieldNo, fc.constantFrom(6, 7)).map(([no, wt]) => varint(no * 8 + wt)),
+    // a length-delimited field longer than what follows
+    fc
+      .tuple(fieldNo, fc.integer({ min: 1, max: 1_000 }), fc.uint8Array({ maxLength: 8 }))
+      .map(([no, extra, bytes]) => [
+        ...varint(no * 8 + 2),
+        ...varint(bytes.length + extra),
+        ...bytes,
+      ]),
+    // a varint cut off after a continuation byte
+    fieldNo.map((no) => [...varint(no * 8), 0xff]),
+  );
+};
 
 /** Invalid UTF-8 sequences: a stray continuation, a bad lead byte, an overlong form, a surrogate. */
 const badUtf8 = fc.constantFrom(
@@ -251,7 +258,10 @@ const tenant = fc.constantFrom(...TENANTS);
 
 /** Binary bodies that are not a valid message of any type. */
 const malformedBinary = fc
-  .tuple(anyMethod, tenant, unknownFields, brokenTail)
+  .tuple(anyMethod, tenant, unknownFields)
+  .chain(([m, t, prefix]) =>
+    brokenTail(m.method.input).map((tail) => [m, t, prefix, tail] as const),
+  )
   .map(([{ service, method }, t, prefix, tail]) => ({
     service,
     method,
@@ -493,6 +503,44 @@ const badValues = fc
         fc.integer({ min: 1_000, max: 2 ** 31 }),
       )
       .map(([name, t, typeId]) => ({ name, t, typeId })),
+    // generic reads used the wrong way
+    fc
+      .tuple(
+        tenant,
+        fc.oneof(
+          // a key of the wrong kind, or of a field that is not unique
+          fc
+            .constantFrom(
+              { 2: create(ValueSchema, { kind: { case: "intValue", value: 7n } }) },
+              { 1: create(ValueSchema, { kind: { case: "stringValue", value: "Team" } }) },
+            )
+            .map((key) => ({
+              method: EntDbService.method.getNodeByKey,
+              init: { typeId: TEAM, key },
+            })),
+          // an edge type the schema does not have, or no direction
+          fc
+            .tuple(fc.integer({ min: 1_000, max: 2 ** 31 }), fc.constantFrom(0, 1, 2))
+            .map(([edgeTypeId, direction]) => ({
+              method: EntDbService.method.listEdges,
+              init: { edgeTypeId: direction === 0 ? 100 : edgeTypeId, nodeId: "n", direction },
+            })),
+          // a traversal over an unknown edge type, or deeper than the limit
+          fc
+            .tuple(fc.integer({ min: 1_000, max: 2 ** 31 }), fc.integer({ min: 7, max: 1_000 }))
+            .chain(([edge, depth]) =>
+              fc.constantFrom(
+                { edgeTypeIds: [edge], maxDepth: 1 },
+                { edgeTypeIds: [100], maxDepth: depth },
+              ),
+            )
+            .map((init) => ({
+              method: EntDbService.method.traverse,
+              init: { startId: "n", ...init },
+            })),
+        ),
+      )
+      .map(([t, { method, init }]) => encoded(EntDbService, method, t, { tenant: t, ...init })),
   )
   .map((x) => ("body" in x ? x : genericRead(x)));
 
