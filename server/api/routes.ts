@@ -124,6 +124,9 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       done(undefined);
       return res;
     } catch (err) {
+      // The library answers an error that is not a ConnectError as INTERNAL and logs
+      // nothing: that is a bug, so its stack goes to the log here.
+      if (!(err instanceof ConnectError)) options.logError(err);
       done(ConnectError.from(err).code);
       throw err;
     }

@@ -106,13 +106,19 @@ function toElement(
         kind: { case: "timestampValue", value: { seconds: t.seconds, nanos: t.nanos } },
       });
     }
-    case "json":
-      return create(ValueSchema, {
-        kind: {
-          case: "jsonValue",
-          value: JSON.stringify(toJson(JsonValueSchema, raw as JsonValueMessage)),
-        },
-      });
+    case "json": {
+      let text: string;
+      try {
+        text = JSON.stringify(toJson(JsonValueSchema, raw as JsonValueMessage));
+      } catch (e) {
+        // A google.protobuf.Value JSON cannot hold: NaN or an infinite number.
+        throw invalidArgument(
+          `Field ${label} is not a JSON value (${e instanceof Error ? e.message : String(e)}); use finite numbers.`,
+          { typeId, fieldId },
+        );
+      }
+      return create(ValueSchema, { kind: { case: "jsonValue", value: text } });
+    }
     case "enum":
       if (raw === 0)
         throw invalidArgument(

@@ -6,6 +6,7 @@
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -564,5 +565,39 @@ describe("gRPC-Web", () => {
       /^The request body is not a valid entdb\.v1\.ExecutePlanRequest \(.+\); send a serialized entdb\.v1\.ExecutePlanRequest\.$/,
     );
     expect(res.headers.get("grpc-status")).not.toBe(String(Code.Internal));
+  });
+});
+
+describe("typed writes", () => {
+  it("rejects a json field holding NaN with INVALID_ARGUMENT naming the field, and writes nothing", async () => {
+    const { ProjectSchema, CreateProjectRequestSchema } = await import(
+      "../../examples/tracker/generated/acme/tracker/schema_pb.js"
+    );
+    await seeded("typed-json");
+    const body = toBinary(
+      CreateProjectRequestSchema,
+      create(CreateProjectRequestSchema, {
+        fields: create(ProjectSchema, {
+          team: "0190a0a0-0000-7000-8000-000000000001",
+          key: "NAN",
+          name: "N",
+          settings: { kind: { case: "numberValue", value: Number.NaN } },
+        }),
+      }),
+    );
+    const res = await fetch(`${server.url}/acme.tracker.ProjectService/Create`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", "entdb-tenant": "typed-json" },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(
+        /^Field Project\.settings is not a JSON value \(.+\); use finite numbers\.$/,
+      ),
+    });
+    expect(await countNodes(api, "typed-json")).toBe(1);
+    expect(await countNodes(api, "typed-json", 3)).toBe(0);
   });
 });
