@@ -419,9 +419,58 @@ const TASK_FIELDS = [
   ["project", "stringValue"],
 ] as const;
 
+/** The names a Task's typed calls accept for a field ("id" orders by the node id). */
+const TASK_FIELD_NAMES = new Set([
+  "id",
+  ...(file_acme_tracker_schema.messages.find((m) => m.name === "Task")?.fields.map((f) => f.name) ??
+    []),
+]);
+
 /** Well-formed messages whose values the server must refuse. */
 const badValues = fc
   .oneof(
+    // typed calls used the wrong way: a json field JSON cannot hold, an unknown field
+    // to clear or order by, two orders
+    fc
+      .tuple(
+        tenant,
+        fc.oneof(
+          fc
+            .constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY)
+            .map((value) => ({
+              service: "ProjectService",
+              method: "Create",
+              init: {
+                fields: {
+                  team: "0190a0a0-0000-7000-8000-000000000001",
+                  key: "K",
+                  name: "N",
+                  settings: { kind: { case: "numberValue", value } },
+                },
+              },
+            })),
+          jsonKey
+            .filter((name) => !TASK_FIELD_NAMES.has(name))
+            .chain((name) =>
+              fc.constantFrom(
+                {
+                  service: "TaskService",
+                  method: "Update",
+                  init: { id: "n", clearFields: [name] } as Record<string, unknown>,
+                },
+                { service: "TaskService", method: "Query", init: { orderBy: [{ field: name }] } },
+              ),
+            ),
+          fc.constant({
+            service: "TaskService",
+            method: "Query",
+            init: { orderBy: [{ field: "title" }, { field: "number" }] },
+          }),
+        ),
+      )
+      .map(([t, { service, method, init }]) =>
+        encoded(typedService(service), typedMethod(service, method), t, init),
+      ),
     // a typed filter value of another kind than its field
     fc
       .tuple(tenant, fc.constantFrom(...TASK_FIELDS), fc.constantFrom(...VALUE_CASES))
