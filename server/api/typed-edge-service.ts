@@ -15,6 +15,7 @@ import type { EdgeType, Schema } from "../../schema/model.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import type { ServiceRoute } from "./routes.ts";
 import {
+  type DynamicImpl,
   dynamicRoute,
   executeOne,
   type Generic,
@@ -72,51 +73,48 @@ export function edgeRoute(
         total: res.totalCount ?? 0n,
       } as Fields);
     };
-  return dynamicRoute(
-    service,
-    {
-      Link: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const props = fieldsToValues(req["props"], type, schema, "create");
-        const fromId = String(req["fromId"] ?? "");
-        const toId = String(req["toId"] ?? "");
-        const receipt = await write(
-          tenant,
-          { op: { case: "createEdge", value: { edgeTypeId: type.id, fromId, toId, props } } },
-          req["idempotencyKey"],
-          ctx,
-        );
-        return create(output("Link"), {
-          edge: create(edgeDesc, {
-            fromId,
-            toId,
-            props: create(propsDesc, valuesToFields(props, type, schema)),
-          } as Fields),
-          receipt,
-        } as Fields);
-      },
-      Unlink: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const receipt = await write(
-          tenant,
-          {
-            op: {
-              case: "deleteEdge",
-              value: {
-                edgeTypeId: type.id,
-                fromId: String(req["fromId"] ?? ""),
-                toId: String(req["toId"] ?? ""),
-              },
+  const handlers: DynamicImpl = {
+    Link: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const props = fieldsToValues(req["props"], type, schema, "create");
+      const fromId = String(req["fromId"] ?? "");
+      const toId = String(req["toId"] ?? "");
+      const receipt = await write(
+        tenant,
+        { op: { case: "createEdge", value: { edgeTypeId: type.id, fromId, toId, props } } },
+        req["idempotencyKey"],
+        ctx,
+      );
+      return create(output("Link"), {
+        edge: create(edgeDesc, {
+          fromId,
+          toId,
+          props: create(propsDesc, valuesToFields(props, type, schema)),
+        } as Fields),
+        receipt,
+      } as Fields);
+    },
+    Unlink: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const receipt = await write(
+        tenant,
+        {
+          op: {
+            case: "deleteEdge",
+            value: {
+              edgeTypeId: type.id,
+              fromId: String(req["fromId"] ?? ""),
+              toId: String(req["toId"] ?? ""),
             },
           },
-          req["idempotencyKey"],
-          ctx,
-        );
-        return create(output("Unlink"), { receipt } as Fields);
-      },
-      List: list(Direction.OUT, "fromId", "List"),
-      ListInverse: list(Direction.IN, "toId", "ListInverse"),
+        },
+        req["idempotencyKey"],
+        ctx,
+      );
+      return create(output("Unlink"), { receipt } as Fields);
     },
-    deps.logError,
-  );
+    List: list(Direction.OUT, "fromId", "List"),
+    ListInverse: list(Direction.IN, "toId", "ListInverse"),
+  };
+  return dynamicRoute(service, handlers, deps.logError);
 }

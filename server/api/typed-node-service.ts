@@ -17,6 +17,7 @@ import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import type { ServiceRoute } from "./routes.ts";
 import {
+  type DynamicImpl,
   dynamicRoute,
   executeOne,
   type Generic,
@@ -75,120 +76,117 @@ export function nodeRoute(
   };
   const plan = (tenant: string, op: OpInit, key: unknown, ctx: HandlerContext) =>
     executeOne(generic, tenant, op, key, ctx);
-  return dynamicRoute(
-    service,
-    {
-      Create: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const fields = fieldsToValues(req["fields"], type, schema, "create");
-        const done = await plan(
-          tenant,
-          { op: { case: "createNode", value: { typeId: type.id, fields } } },
-          req["idempotencyKey"],
-          ctx,
-        );
-        const id = done.result?.id ?? "";
-        return create(method("Create").output, {
-          node: await read(tenant, id, ctx, done.position),
-          receipt: done.receipt,
-        } as Fields);
-      },
-      Get: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const after = positionOf(req["afterPosition"], tenant, deps);
-        return create(method("Get").output, {
-          node: await read(tenant, String(req["id"] ?? ""), ctx, after),
-        } as Fields);
-      },
-      Update: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const id = String(req["id"] ?? "");
-        const set = fieldsToValues(req["patch"], type, schema, "update");
-        const clear = ((req["clearFields"] as string[] | undefined) ?? []).map(
-          (name) => fieldByName(type, name).id,
-        );
-        const expected = req["expectedVersion"];
-        const done = await plan(
-          tenant,
-          {
-            op: {
-              case: "updateNode",
-              value: {
-                typeId: type.id,
-                id,
-                set,
-                clear,
-                ...(typeof expected === "bigint" ? { precondition: { version: expected } } : {}),
-              },
-            },
-          },
-          req["idempotencyKey"],
-          ctx,
-        );
-        return create(method("Update").output, {
-          node: await read(tenant, id, ctx, done.position),
-          receipt: done.receipt,
-        } as Fields);
-      },
-      Delete: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const expected = req["expectedVersion"];
-        const done = await plan(
-          tenant,
-          {
-            op: {
-              case: "deleteNode",
-              value: {
-                typeId: type.id,
-                id: String(req["id"] ?? ""),
-                ...(typeof expected === "bigint" ? { precondition: { version: expected } } : {}),
-              },
-            },
-          },
-          req["idempotencyKey"],
-          ctx,
-        );
-        return create(method("Delete").output, { receipt: done.receipt } as Fields);
-      },
-      Query: async (req, ctx) => {
-        const tenant = tenantOf(ctx);
-        const where = (req["where"] as Fields[] | undefined) ?? [];
-        const orderBy = (req["orderBy"] as Fields[] | undefined) ?? [];
-        if (orderBy.length > 1)
-          throw invalidArgument("Query orders by one field; pass at most one order_by.");
-        const first = orderBy[0];
-        const after = positionOf(req["afterPosition"], tenant, deps);
-        const res = create(
-          QueryNodesResponseSchema,
-          await generic.queryNodes(
-            create(QueryNodesRequestSchema, {
-              tenant,
-              typeId: type.id,
-              filters: where.map((w) => filterOf(w, type, schema)),
-              ...(first
-                ? {
-                    orderBy: {
-                      fieldId:
-                        first["field"] === "id"
-                          ? 0
-                          : fieldByName(type, String(first["field"] ?? "")).id,
-                      descending: first["descending"] === true,
-                    },
-                  }
-                : {}),
-              limit: Number(req["limit"] ?? 0),
-              cursor: String(req["after"] ?? ""),
-              ...(after ? { afterPosition: after } : {}),
-            }),
-            ctx,
-          ),
-        );
-        return create(method("Query").output, {
-          nodes: res.nodes.map(toNode),
-          nextCursor: res.nextCursor,
-        } as Fields);
-      },
+  const handlers: DynamicImpl = {
+    Create: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const fields = fieldsToValues(req["fields"], type, schema, "create");
+      const done = await plan(
+        tenant,
+        { op: { case: "createNode", value: { typeId: type.id, fields } } },
+        req["idempotencyKey"],
+        ctx,
+      );
+      const id = done.result?.id ?? "";
+      return create(method("Create").output, {
+        node: await read(tenant, id, ctx, done.position),
+        receipt: done.receipt,
+      } as Fields);
     },
-    deps.logError,
-  );
+    Get: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const after = positionOf(req["afterPosition"], tenant, deps);
+      return create(method("Get").output, {
+        node: await read(tenant, String(req["id"] ?? ""), ctx, after),
+      } as Fields);
+    },
+    Update: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const id = String(req["id"] ?? "");
+      const set = fieldsToValues(req["patch"], type, schema, "update");
+      const clear = ((req["clearFields"] as string[] | undefined) ?? []).map(
+        (name) => fieldByName(type, name).id,
+      );
+      const expected = req["expectedVersion"];
+      const done = await plan(
+        tenant,
+        {
+          op: {
+            case: "updateNode",
+            value: {
+              typeId: type.id,
+              id,
+              set,
+              clear,
+              ...(typeof expected === "bigint" ? { precondition: { version: expected } } : {}),
+            },
+          },
+        },
+        req["idempotencyKey"],
+        ctx,
+      );
+      return create(method("Update").output, {
+        node: await read(tenant, id, ctx, done.position),
+        receipt: done.receipt,
+      } as Fields);
+    },
+    Delete: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const expected = req["expectedVersion"];
+      const done = await plan(
+        tenant,
+        {
+          op: {
+            case: "deleteNode",
+            value: {
+              typeId: type.id,
+              id: String(req["id"] ?? ""),
+              ...(typeof expected === "bigint" ? { precondition: { version: expected } } : {}),
+            },
+          },
+        },
+        req["idempotencyKey"],
+        ctx,
+      );
+      return create(method("Delete").output, { receipt: done.receipt } as Fields);
+    },
+    Query: async (req, ctx) => {
+      const tenant = tenantOf(ctx);
+      const where = (req["where"] as Fields[] | undefined) ?? [];
+      const orderBy = (req["orderBy"] as Fields[] | undefined) ?? [];
+      if (orderBy.length > 1)
+        throw invalidArgument("Query orders by one field; pass at most one order_by.");
+      const first = orderBy[0];
+      const after = positionOf(req["afterPosition"], tenant, deps);
+      const res = create(
+        QueryNodesResponseSchema,
+        await generic.queryNodes(
+          create(QueryNodesRequestSchema, {
+            tenant,
+            typeId: type.id,
+            filters: where.map((w) => filterOf(w, type, schema)),
+            ...(first
+              ? {
+                  orderBy: {
+                    fieldId:
+                      first["field"] === "id"
+                        ? 0
+                        : fieldByName(type, String(first["field"] ?? "")).id,
+                    descending: first["descending"] === true,
+                  },
+                }
+              : {}),
+            limit: Number(req["limit"] ?? 0),
+            cursor: String(req["after"] ?? ""),
+            ...(after ? { afterPosition: after } : {}),
+          }),
+          ctx,
+        ),
+      );
+      return create(method("Query").output, {
+        nodes: res.nodes.map(toNode),
+        nextCursor: res.nextCursor,
+      } as Fields);
+    },
+  };
+  return dynamicRoute(service, handlers, deps.logError);
 }
