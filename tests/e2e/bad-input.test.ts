@@ -520,9 +520,38 @@ describe("JSON as strict as binary", () => {
       status: 400,
       body: {
         code: "invalid_argument",
-        message: 'cannot decode enum entdb.v1.Direction from JSON: "DIRECTION_UP"',
+        message:
+          'Field `direction` has no entdb.v1.Direction value named "DIRECTION_UP"; use one of DIRECTION_UNSPECIFIED, DIRECTION_OUT, DIRECTION_IN.',
       },
     });
+  });
+
+  it("names the field of an unknown enum name, nested too, over Connect JSON and gRPC-Web JSON", async () => {
+    const message =
+      'Field `where[1].op` has no acme.tracker.FilterOp value named "FILTER_OP_NEAR"; use one of FILTER_OP_UNSPECIFIED, FILTER_OP_EQ, FILTER_OP_NE, FILTER_OP_LT, FILTER_OP_LTE, FILTER_OP_GT, FILTER_OP_GTE, FILTER_OP_IN, FILTER_OP_CONTAINS, FILTER_OP_PREFIX.';
+    const query = JSON.stringify({
+      where: [
+        { field: "title", op: "FILTER_OP_EQ", values: [{ stringValue: "x" }] },
+        { field: "title", op: "FILTER_OP_NEAR" },
+      ],
+    });
+    const connect = await postRaw("acme.tracker.TaskService/Query", query, {
+      "entdb-tenant": "json-enum",
+    });
+    expect(connect).toEqual({ status: 400, body: { code: "invalid_argument", message } });
+
+    const payload = Buffer.from(query);
+    const frame = Buffer.alloc(5);
+    frame.writeUInt32BE(payload.length, 1);
+    const res = await fetch(`${server.url}/acme.tracker.TaskService/Query`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+json", "entdb-tenant": "json-enum" },
+      body: Buffer.concat([frame, payload]),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const trailer = bytes.subarray(5, 5 + bytes.readUInt32BE(1)).toString("utf8");
+    expect(trailer).toMatch(/^grpc-status: 3\r\n/m);
+    expect(decodeURIComponent(/grpc-message: (.*)\r\n/.exec(trailer)?.[1] ?? "")).toBe(message);
   });
 
   it("rejects invalid UTF-8 instead of replacing it with U+FFFD", async () => {
