@@ -642,6 +642,7 @@ const jsonProtocol = fc.constantFrom<Protocol>(
   "connect-h2",
   "connect-library",
   "grpc",
+  "grpc-web",
 );
 
 // ---------------------------------------------------------------------------------
