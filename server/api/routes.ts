@@ -24,7 +24,7 @@ import {
 } from "@connectrpc/connect-node";
 import { authContext, type TokenMap } from "./auth.ts";
 import { type ErrorStatus, rewriteErrorStatus } from "./error-rewrite.ts";
-import { jsonBodyKind, keepBody, nameUnknownEnumField } from "./json-enum-error.ts";
+import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
@@ -162,7 +162,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       authContext(options.tokens, Array.isArray(auth) ? auth[0] : auth),
     );
     // A JSON body is kept while the library reads it, to name the field of an
-    // unknown enum name (json-enum-error.ts).
+    // unknown key or enum name (json-errors.ts).
     const jsonKind = jsonBodyKind(req.headers["content-type"]);
     const kept =
       jsonKind !== undefined && Symbol.asyncIterator in Object(uReq.body)
@@ -176,7 +176,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
           (status) =>
             malformedBody(status, input.typeName) ??
             (kept && jsonKind
-              ? nameUnknownEnumField(status, input, kept.bytes(), jsonKind)
+              ? nameJsonErrorField(status, input, kept.bytes(), jsonKind)
               : undefined),
         ),
       )

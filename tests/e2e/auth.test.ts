@@ -101,7 +101,7 @@ describe("with --tokens", () => {
     expect(await res.json()).toEqual({
       code: "invalid_argument",
       message:
-        'cannot decode message entdb.v1.ExecutePlanRequest from JSON: key "actor" is unknown',
+        "Field `actor` is not a field of entdb.v1.ExecutePlanRequest; its fields are: tenant, operations, idempotencyKey, noWait.",
     });
     const page = await api(ALICE_TOKEN).queryNodes({ tenant: "auth-spoof", typeId: TEAM });
     expect(page.nodes).toEqual([]);

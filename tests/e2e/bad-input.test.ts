@@ -499,7 +499,7 @@ describe("JSON as strict as binary", () => {
       body: {
         code: "invalid_argument",
         message:
-          'cannot decode message entdb.v1.ExecutePlanRequest from JSON: key "amout" is unknown',
+          "Field `amout` is not a field of entdb.v1.ExecutePlanRequest; its fields are: tenant, operations, idempotencyKey, noWait.",
       },
     });
     expect(await countNodes(api, "json-unknown")).toBe(1);
@@ -524,6 +524,21 @@ describe("JSON as strict as binary", () => {
           'Field `direction` has no entdb.v1.Direction value named "DIRECTION_UP"; use one of DIRECTION_UNSPECIFIED, DIRECTION_OUT, DIRECTION_IN.',
       },
     });
+  });
+
+  it("names the path of a nested unknown field", async () => {
+    const res = await postRaw(
+      "entdb.v1.EntDbService/ExecutePlan",
+      JSON.stringify({
+        tenant: "json-nested",
+        operations: [{ createNode: { typeId: TEAM, fields: {} } }, { createNode: { typeID: 2 } }],
+      }),
+      {},
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(
+      /^Field `operations\[1\]\.createNode\.typeID` is not a field of entdb\.v1\.CreateNode; its fields are: typeId, alias, fields, .+\.$/,
+    );
   });
 
   it("names the field of an unknown enum name, nested too, over Connect JSON and gRPC-Web JSON", async () => {
