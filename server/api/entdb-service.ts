@@ -23,6 +23,7 @@ import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { preparePlan } from "./ingress/prepare-plan.ts";
+import { checkPosition, checkPositionLogged } from "./log-position.ts";
 
 /** Bounds the API enforces; requests beyond them are clamped or rejected as documented. */
 export interface ApiLimits {
@@ -84,7 +85,10 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
   const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
     if (!position) return;
-    const ok = await deps.progress.waitFor(tenant, toWalPosition(position), limits.applyWaitMs);
+    const at = checkPosition(deps.wal, tenant, position, "after_position");
+    if (await deps.progress.waitFor(tenant, at, 0)) return;
+    await checkPositionLogged(deps.wal, at, "after_position");
+    const ok = await deps.progress.waitFor(tenant, at, limits.applyWaitMs);
     if (!ok) {
       throw new ConnectError(
         `Tenant '${tenant}' has not applied position ${position.partition}:${position.offset} within ${limits.applyWaitMs} ms; retry the read.`,
@@ -200,7 +204,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         if (!req.position)
           throw invalidArgument("Set `position` to the receipt position to wait for.");
         const timeout = Math.min(req.timeoutMs || limits.applyWaitMs, limits.maxWaitMs);
-        const reached = await deps.progress.waitFor(tenant, toWalPosition(req.position), timeout);
+        const at = checkPosition(deps.wal, tenant, req.position, "position");
+        const reached = await deps.progress.waitFor(tenant, at, timeout);
         return {
           reached,
           applied: {

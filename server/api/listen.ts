@@ -7,6 +7,19 @@
  * HTTP/2 client preface starts with "PRI * HTTP/2.0", which no HTTP/1.1 request line
  * does. The bytes we read are pushed back with `unshift` before the socket is handed
  * to the HTTP/1.1 or the HTTP/2 server, which then reads the socket natively.
+ *
+ * Connection hygiene, so idle or stalled clients cannot hold file descriptors forever
+ * (defaults in {@link LISTEN_DEFAULTS}, documented in docs/architecture.md):
+ * - a connection must send enough bytes to tell its protocol within `sniffTimeoutMs`
+ *   (for HTTP/2 that is the whole client preface), or it is closed;
+ * - an HTTP/2 connection must send its SETTINGS frame within `settingsTimeoutMs`, or it
+ *   gets GOAWAY SETTINGS_TIMEOUT and is closed (RFC 9113 §3.4);
+ * - an HTTP/2 connection with no open stream for `idleTimeoutMs` gets GOAWAY NO_ERROR;
+ *   an HTTP/1.1 connection is closed after `idleTimeoutMs` without a request (keep-alive
+ *   timeout), and Node's header and request timeouts bound a slow request;
+ * - past `maxConnections` open connections a new one is refused clearly: HTTP/1.1 gets a
+ *   503 with a Connect error body, HTTP/2 a GOAWAY ENHANCE_YOUR_CALM whose debug data says
+ *   why; then it is closed.
  */
 
 import * as http from "node:http";
@@ -30,6 +43,16 @@ export interface ApiListener {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+const { NGHTTP2_SETTINGS_TIMEOUT, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/** The connection limits {@link listenApi} applies unless told otherwise. */
+export const LISTEN_DEFAULTS = {
+  sniffTimeoutMs: 10_000,
+  settingsTimeoutMs: 10_000,
+  idleTimeoutMs: 120_000,
+  maxConnections: 1_000,
+} as const;
+
 /** Options of {@link listenApi}. */
 export interface ListenOptions {
   readonly host: string;
@@ -42,6 +65,14 @@ export interface ListenOptions {
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
   ) => boolean;
+  /** How long a new connection may take to show its protocol (default 10 s). */
+  readonly sniffTimeoutMs?: number;
+  /** How long an HTTP/2 connection may take to send SETTINGS after its preface (default 10 s). */
+  readonly settingsTimeoutMs?: number;
+  /** How long a connection may stay open with nothing in flight (default 120 s). */
+  readonly idleTimeoutMs?: number;
+  /** Most connections open at once; more are refused with a clear answer (default 1000). */
+  readonly maxConnections?: number;
 }
 
 /** Starts a server on `host:port` that serves `handler` over HTTP/1.1 and h2c. */
@@ -49,8 +80,12 @@ export async function listenApi(
   handler: DualHandler,
   options: ListenOptions,
 ): Promise<ApiListener> {
+  const sniffTimeoutMs = options.sniffTimeoutMs ?? LISTEN_DEFAULTS.sniffTimeoutMs;
+  const settingsTimeoutMs = options.settingsTimeoutMs ?? LISTEN_DEFAULTS.settingsTimeoutMs;
+  const idleTimeoutMs = options.idleTimeoutMs ?? LISTEN_DEFAULTS.idleTimeoutMs;
+  const maxConnections = options.maxConnections ?? LISTEN_DEFAULTS.maxConnections;
   const h1 = http.createServer(handler as http.RequestListener);
-  h1.keepAliveTimeout = 65_000;
+  h1.keepAliveTimeout = idleTimeoutMs;
   // Node starts tracking an http.Server's connections (for closeIdleConnections and
   // the headers/request timeouts) when the server emits 'listening'. This one never
   // listens itself (sockets come from the sniffer), so it is told it is listening.
@@ -75,15 +110,22 @@ export async function listenApi(
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    watchH2Session(session, settingsTimeoutMs, idleTimeoutMs);
   });
 
   // noDelay: RPC responses are small writes; Nagle's algorithm would hold each back
   // until the client's delayed ACK (~40 ms).
   const server = net.createServer({ noDelay: true }, (socket) => {
+    const over = sockets.size >= maxConnections;
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    sniff(socket, (isH2, head) => {
+    sniff(socket, sniffTimeoutMs, (isH2, head) => {
+      if (over) {
+        if (isH2) refuseHttp2(socket, maxConnections);
+        else refuseHttp1(socket, maxConnections);
+        return;
+      }
       // The sniffed bytes go back into the socket's buffer. The HTTP/1.1 parser reads
       // them when the socket flows again; an HTTP/2 session reads what is already
       // buffered when it starts, then takes over the native handle itself. So the
@@ -127,19 +169,110 @@ export async function listenApi(
   };
 }
 
+/** The message a connection over the cap is refused with. */
+function refusal(maxConnections: number): string {
+  return `The server has ${maxConnections} connections open, its limit; retry later, or reuse a connection.`;
+}
+
+/** Answers an HTTP/1.1 connection over the cap with 503 and a Connect error body, then closes it. */
+function refuseHttp1(socket: net.Socket, maxConnections: number): void {
+  const body = JSON.stringify({ code: "unavailable", message: refusal(maxConnections) });
+  endRefused(
+    socket,
+    Buffer.from(
+      `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    ),
+  );
+}
+
+/**
+ * Answers an HTTP/2 connection over the cap without starting a session: the server
+ * preface (an empty SETTINGS frame), then GOAWAY ENHANCE_YOUR_CALM with no stream
+ * processed and the reason as debug data (RFC 9113 §6.8), then closes it.
+ */
+function refuseHttp2(socket: net.Socket, maxConnections: number): void {
+  const reason = Buffer.from(refusal(maxConnections));
+  const frame = (type: number, payload: Buffer) => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    return Buffer.concat([head, payload]);
+  };
+  const goaway = Buffer.alloc(8);
+  goaway.writeUInt32BE(0, 0); // last stream id: none was processed
+  goaway.writeUInt32BE(NGHTTP2_ENHANCE_YOUR_CALM, 4);
+  endRefused(
+    socket,
+    Buffer.concat([frame(0x4, Buffer.alloc(0)), frame(0x7, Buffer.concat([goaway, reason]))]),
+  );
+}
+
+/** Writes a refusal and closes; a client that never reads it does not hold the socket. */
+function endRefused(socket: net.Socket, answer: Buffer): void {
+  socket.resume(); // discard whatever the client sends meanwhile
+  socket.end(answer);
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Holds an HTTP/2 session to the SETTINGS deadline and closes it once it has had no
+ * open stream for `idleTimeoutMs` (GOAWAY NO_ERROR: in-flight streams would finish).
+ */
+function watchH2Session(
+  session: http2.ServerHttp2Session,
+  settingsTimeoutMs: number,
+  idleTimeoutMs: number,
+): void {
+  const settings = setTimeout(() => {
+    session.goaway(NGHTTP2_SETTINGS_TIMEOUT);
+    session.destroy();
+  }, settingsTimeoutMs);
+  settings.unref();
+  session.once("remoteSettings", () => clearTimeout(settings));
+  let open = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const arm = () => {
+    // close() sends GOAWAY NO_ERROR and lets the (no) open streams finish.
+    idle = setTimeout(() => session.close(), idleTimeoutMs);
+    idle.unref();
+  };
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    clearTimeout(idle);
+    stream.once("close", () => {
+      open--;
+      if (open === 0 && !session.closed && !session.destroyed) arm();
+    });
+  });
+  session.once("close", () => {
+    clearTimeout(settings);
+    clearTimeout(idle);
+  });
+  arm();
+}
+
 /**
  * Reads just enough of the connection to tell HTTP/2 from HTTP/1.1 and hands over
  * the bytes read so far. A client that sends a prefix of the preface and waits is
- * kept waiting until the bytes decide (HTTP/2 clients always send the whole preface).
+ * kept waiting until the bytes decide (HTTP/2 clients always send the whole preface),
+ * but no longer than `timeoutMs` from the connection's start: then it is closed.
  */
-function sniff(socket: net.Socket, route: (isH2: boolean, head: Buffer) => void): void {
+function sniff(
+  socket: net.Socket,
+  timeoutMs: number,
+  route: (isH2: boolean, head: Buffer) => void,
+): void {
   let seen = Buffer.alloc(0);
+  const deadline = setTimeout(() => socket.destroy(), timeoutMs);
+  deadline.unref();
+  socket.once("close", () => clearTimeout(deadline));
   const onData = (chunk: Buffer) => {
     seen = Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, H2_PREFACE.length);
     const matches = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     if (matches && seen.length < H2_PREFACE.length) return; // need more bytes to decide
     socket.off("data", onData);
+    clearTimeout(deadline);
     socket.pause();
     route(matches, seen);
   };

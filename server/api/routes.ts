@@ -17,7 +17,6 @@ import {
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
@@ -25,8 +24,11 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { Authenticator } from "./authenticator.ts";
+import { type ErrorStatus, rewriteErrorStatus } from "./error-rewrite.ts";
+import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
 import {
   createUnaryFastPath,
   type FastMethod,
@@ -124,6 +126,9 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       done(undefined);
       return res;
     } catch (err) {
+      // The library answers an error that is not a ConnectError as INTERNAL and logs
+      // nothing: that is a bug, so its stack goes to the log here.
+      if (!(err instanceof ConnectError)) options.logError(err);
       done(ConnectError.from(err).code);
       throw err;
     }
@@ -132,6 +137,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const router = createConnectRouter({
     interceptors: [metricsInterceptor],
     readMaxBytes: options.readMaxBytes,
+    jsonOptions: STRICT_JSON_OPTIONS,
     acceptCompression: [compressionGzip, compressionBrotli],
   });
   for (const r of options.routes) r.register(router);
@@ -152,8 +158,25 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     }
     const serve = (values: ContextValues) => {
       const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
-      handler(uReq)
-        .then((uRes) => malformedBodyAsInvalidArgument(uRes, handler.method.input.typeName))
+      // A JSON body is kept while the library reads it, to name the field of an
+      // unknown key or enum name (json-errors.ts).
+      const jsonKind = jsonBodyKind(req.headers["content-type"]);
+      const kept =
+        jsonKind !== undefined && Symbol.asyncIterator in Object(uReq.body)
+          ? keepBody(uReq.body as AsyncIterable<Uint8Array>, options.readMaxBytes)
+          : undefined;
+      const input = handler.method.input;
+      handler(kept ? { ...uReq, body: kept.body } : uReq)
+        .then((uRes) =>
+          rewriteErrorStatus(
+            uRes,
+            (status) =>
+              malformedBody(status, input.typeName) ??
+              (kept && jsonKind
+                ? nameJsonErrorField(status, input, kept.bytes(), jsonKind)
+                : undefined),
+          ),
+        )
         .then((uRes) => universalResponseToNodeResponse(uRes, res))
         .catch((err: unknown) => {
           if (ConnectError.from(err).code !== Code.Aborted) options.logError(err);
@@ -222,51 +245,11 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
 /**
  * A request body that is not a valid protobuf message is the caller's mistake, but
  * the Connect library answers it with INTERNAL ("parse binary: …") before any
- * interceptor runs. This turns that answer into INVALID_ARGUMENT saying which
- * message was expected, for the Connect protocol (a JSON error body) and gRPC (the
- * status in headers or trailers). gRPC-Web errors travel inside the body and are
- * left as they are.
+ * interceptor runs. This is the INVALID_ARGUMENT saying which message was expected;
+ * `rewriteErrorStatus` puts it where the protocol carries the status.
  */
-async function malformedBodyAsInvalidArgument(
-  res: UniversalServerResponse,
-  inputType: string,
-): Promise<UniversalServerResponse> {
-  const explain = (detail: string) => malformedBodyMessage(inputType, detail);
-  for (const headers of [res.header, res.trailer]) {
-    const message = headers?.get("grpc-message");
-    if (headers?.get("grpc-status") === String(Code.Internal) && message) {
-      const decoded = decodeURIComponent(message);
-      if (decoded.startsWith("parse binary:")) {
-        headers.set("grpc-status", String(Code.InvalidArgument));
-        headers.set("grpc-message", encodeURIComponent(explain(decoded)));
-      }
-      return res;
-    }
-  }
-  if (res.status !== 500 || !res.body) return res;
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of res.body) chunks.push(chunk);
-  const bytes = Buffer.concat(chunks);
-  const body = async function* () {
-    yield bytes;
-  };
-  try {
-    const error = JSON.parse(bytes.toString("utf8")) as { code?: string; message?: string };
-    if (error.code === "internal" && error.message?.startsWith("parse binary:")) {
-      const rewritten = Buffer.from(
-        JSON.stringify({ code: "invalid_argument", message: explain(error.message) }),
-      );
-      res.header?.delete("content-length");
-      return {
-        ...res,
-        status: 400,
-        body: (async function* () {
-          yield rewritten;
-        })(),
-      };
-    }
-  } catch {
-    // not a Connect JSON error: pass it on unchanged
-  }
-  return { ...res, body: body() };
+function malformedBody(status: ErrorStatus, inputType: string): ErrorStatus | undefined {
+  if (status.code !== Code.Internal || !status.message.startsWith("parse binary:"))
+    return undefined;
+  return { code: Code.InvalidArgument, message: malformedBodyMessage(inputType, status.message) };
 }

@@ -17,6 +17,7 @@ import {
   ExecutePlanResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult, OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
+import { toConnectError } from "./api-errors.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { type ServiceRoute, unaryMethods } from "./routes.ts";
@@ -33,13 +34,28 @@ export type OpInit = MessageInitShape<typeof OperationSchema>;
 /** A handler map keyed by method name, as a DescService's methods see it. */
 export type DynamicImpl = Record<string, (req: Fields, ctx: HandlerContext) => Promise<Message>>;
 
-/** The route serving `service` with `handlers`, keyed by method name. */
-export function dynamicRoute(service: DescService, handlers: DynamicImpl): ServiceRoute {
+/**
+ * The route serving `service` with `handlers`, keyed by method name. Every error a
+ * handler throws goes through `toConnectError`: bad input keeps its code and message,
+ * anything else is INTERNAL and reaches `logError` with its stack.
+ */
+export function dynamicRoute(
+  service: DescService,
+  handlers: DynamicImpl,
+  logError: (err: unknown) => void,
+): ServiceRoute {
   // Implementations are keyed by each method's local name ("create" for `Create`).
   const impl: DynamicImpl = {};
   for (const method of service.methods) {
     const handler = handlers[method.name];
-    if (handler) impl[method.localName] = handler;
+    if (handler)
+      impl[method.localName] = async (req, ctx) => {
+        try {
+          return await handler(req, ctx);
+        } catch (err) {
+          throw toConnectError(err, logError);
+        }
+      };
   }
   return {
     typeName: service.typeName,
@@ -114,6 +130,10 @@ export function positionOf(
   tenant: string,
   deps: ApiDeps,
 ): { partition: number; offset: bigint } | undefined {
-  if (typeof offset !== "bigint" || offset <= 0n) return undefined;
+  if (typeof offset !== "bigint" || offset === 0n) return undefined;
+  if (offset < 0n)
+    throw invalidArgument(
+      `\`after_position\` is ${offset}; pass the position of a WriteReceipt, or 0 to read at once.`,
+    );
   return { partition: deps.wal.partitionFor(tenant), offset };
 }

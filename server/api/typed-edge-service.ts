@@ -15,6 +15,7 @@ import type { EdgeType, Schema } from "../../schema/model.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import type { ServiceRoute } from "./routes.ts";
 import {
+  type DynamicImpl,
   dynamicRoute,
   executeOne,
   type Generic,
@@ -72,7 +73,7 @@ export function edgeRoute(
         total: res.totalCount ?? 0n,
       } as Fields);
     };
-  return dynamicRoute(service, {
+  const handlers: DynamicImpl = {
     Link: async (req, ctx) => {
       const tenant = tenantOf(ctx);
       const props = fieldsToValues(req["props"], type, schema, "create");
@@ -114,5 +115,6 @@ export function edgeRoute(
     },
     List: list(Direction.OUT, "fromId", "List"),
     ListInverse: list(Direction.IN, "toId", "ListInverse"),
-  });
+  };
+  return dynamicRoute(service, handlers, deps.logError);
 }

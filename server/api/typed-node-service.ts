@@ -17,6 +17,7 @@ import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import type { ServiceRoute } from "./routes.ts";
 import {
+  type DynamicImpl,
   dynamicRoute,
   executeOne,
   type Generic,
@@ -75,7 +76,7 @@ export function nodeRoute(
   };
   const plan = (tenant: string, op: OpInit, key: unknown, ctx: HandlerContext) =>
     executeOne(generic, tenant, op, key, ctx);
-  return dynamicRoute(service, {
+  const handlers: DynamicImpl = {
     Create: async (req, ctx) => {
       const tenant = tenantOf(ctx);
       const fields = fieldsToValues(req["fields"], type, schema, "create");
@@ -186,5 +187,6 @@ export function nodeRoute(
         nextCursor: res.nextCursor,
       } as Fields);
     },
-  });
+  };
+  return dynamicRoute(service, handlers, deps.logError);
 }

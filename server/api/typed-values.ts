@@ -106,13 +106,19 @@ function toElement(
         kind: { case: "timestampValue", value: { seconds: t.seconds, nanos: t.nanos } },
       });
     }
-    case "json":
-      return create(ValueSchema, {
-        kind: {
-          case: "jsonValue",
-          value: JSON.stringify(toJson(JsonValueSchema, raw as JsonValueMessage)),
-        },
-      });
+    case "json": {
+      let text: string;
+      try {
+        text = JSON.stringify(toJson(JsonValueSchema, raw as JsonValueMessage));
+      } catch (e) {
+        // A google.protobuf.Value JSON cannot hold: NaN or an infinite number.
+        throw invalidArgument(
+          `Field ${label} is not a JSON value (${e instanceof Error ? e.message : String(e)}); use finite numbers.`,
+          { typeId, fieldId },
+        );
+      }
+      return create(ValueSchema, { kind: { case: "jsonValue", value: text } });
+    }
     case "enum":
       if (raw === 0)
         throw invalidArgument(
@@ -172,7 +178,17 @@ export function filterOf(w: Fields, type: NodeType, schema: Schema): Filter {
   const values = ((w["values"] as Fields[] | undefined) ?? []).map((fv) => {
     const kind = fv["kind"] as { case?: string; value?: unknown } | undefined;
     if (!kind?.case)
-      throw invalidArgument(`A filter value on ${type.name}.${field.name} is empty.`);
+      throw invalidArgument(`A filter value on ${type.name}.${field.name} is empty.`, {
+        typeId: type.id,
+        fieldId: field.id,
+      });
+    const expected = FILTER_VALUE_CASE[element.kind];
+    if (kind.case !== expected) {
+      throw invalidArgument(
+        `The filter on ${type.name}.${field.name} (a ${element.kind} field) has a ${kind.case}; set ${expected ?? "nothing: this field cannot be filtered by value"}.`,
+        { typeId: type.id, fieldId: field.id },
+      );
+    }
     return toElement(
       kind.value,
       element as ElementType,
@@ -184,6 +200,18 @@ export function filterOf(w: Fields, type: NodeType, schema: Schema): Filter {
   });
   return { $typeName: "entdb.v1.Filter", fieldId: field.id, op, values };
 }
+
+/** The `FilterValue` case that holds a value of each field kind (json has none). */
+const FILTER_VALUE_CASE: Readonly<Record<string, string | undefined>> = {
+  string: "stringValue",
+  ref: "stringValue",
+  int: "intValue",
+  float: "floatValue",
+  bool: "boolValue",
+  timestamp: "timestampValue",
+  bytes: "bytesValue",
+  enum: "enumValue",
+};
 
 /** The protobuf-es local name of a field: its json name (snake_case → lowerCamel). */
 function camel(name: string): string {

@@ -26,6 +26,8 @@ if (check === undefined) throw new Error("grpc.health.v1.Health lacks Check");
 let seen: { service: string; caller: string; tenant: string | null; ctx: HandlerContext }[] = [];
 let behaviour: (ctx: HandlerContext) => Promise<unknown> = async () => ({ status: 1 });
 const observed: (Code | undefined)[] = [];
+/** What the path logged; only an implementation's bug (INTERNAL) may be. */
+const logged: unknown[] = [];
 
 const impl: UnaryImpl = async (req, ctx) => {
   const input = req as HealthCheckRequest;
@@ -45,9 +47,7 @@ const fast = createUnaryFastPath({
   extraHeaders: (origin) =>
     origin === "https://ok" ? { "access-control-allow-origin": origin } : {},
   observe: () => (code) => observed.push(code),
-  logError: (err) => {
-    throw err;
-  },
+  logError: (err) => logged.push(err),
 });
 
 let server: http2.Http2Server;
@@ -146,16 +146,30 @@ describe("createUnaryFastPath", () => {
     expect(reply.headers["trailer-x-late"]).toBe("yes");
   });
 
-  it("answers any other error as INTERNAL without its message", async () => {
+  it("answers any other error as INTERNAL without its message, and logs it with its stack", async () => {
+    const bug = new Error("secret detail");
     behaviour = async () => {
-      throw new Error("secret detail");
+      throw bug;
     };
+    logged.length = 0;
     const reply = await post({}, request("x"));
     expect(reply.status).toBe(500);
     expect(JSON.parse(reply.body.toString())).toEqual({
       code: "internal",
       message: "internal error",
     });
+    expect(logged).toEqual([bug]);
+    expect(bug.stack).toMatch(/^Error: secret detail\n\s+at /);
+  });
+
+  it("logs nothing for bad input or an error the implementation meant", async () => {
+    logged.length = 0;
+    behaviour = async () => {
+      throw new ConnectError("no such thing", Code.NotFound);
+    };
+    expect((await post({}, request("x"))).status).toBe(404);
+    expect((await post({}, new Uint8Array([0x0a, 0x05, 0x61]))).status).toBe(400);
+    expect(logged).toEqual([]);
   });
 
   it("answers INVALID_ARGUMENT naming the message when the body is not protobuf", async () => {

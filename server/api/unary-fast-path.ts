@@ -92,7 +92,10 @@ export interface UnaryFastPathOptions {
   extraHeaders(origin: string | undefined): Readonly<Record<string, string>>;
   /** Starts timing a call; the returned function records its outcome. */
   observe(methodName: string): (code: Code | undefined) => void;
-  /** Receives an error thrown while writing a response (the call itself is answered). */
+  /**
+   * Receives an implementation's error that is not a ConnectError (answered as INTERNAL),
+   * and an error thrown while writing a response (the call itself is answered).
+   */
   logError(err: unknown): void;
 }
 
@@ -157,6 +160,9 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       bytes = toBinary(target.method.output, create(target.method.output, output as Message));
       done(undefined);
     } catch (e) {
+      // Handlers answer bad input with a ConnectError; anything else is a bug, logged
+      // with its stack and answered as INTERNAL.
+      if (!(e instanceof ConnectError)) options.logError(e);
       const error = e instanceof ConnectError ? e : internalError(e);
       done(error.code);
       status = codeToHttpStatus(error.code);
@@ -230,16 +236,36 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       call(target, url, req.headers, bodyOf(req), controller.signal)
         .then((out) => {
           if (res.destroyed) return;
-          // HTTP/1.1 cannot stop one request: with body bytes left unread, the
-          // connection closes after this answer instead of reading them.
-          if (!req.readableEnded) res.shouldKeepAlive = false;
           res.writeHead(out.status, out.headers);
           res.end(out.body);
+          if (!req.readableEnded) discardRest(req, DISCARD_MAX_BYTES);
         })
         .catch(options.logError);
       return true;
     },
   };
+}
+
+/**
+ * Most body bytes an HTTP/1.1 connection reads and drops after an early answer (a body
+ * over the limit) before it is closed instead.
+ */
+const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and drops the rest of a request answered before its body was read. HTTP/1.1
+ * cannot stop one request, and closing the connection with body bytes unread makes the
+ * kernel reset it: the client, still sending, gets EPIPE or ECONNRESET and may never
+ * read the answer already on its way. Reading the rest keeps the answer deliverable and
+ * the connection reusable; past `max` bytes the connection is closed after all.
+ */
+function discardRest(req: http.IncomingMessage, max: number): void {
+  let read = 0;
+  req.on("data", (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > max) req.socket.destroy();
+  });
+  req.resume();
 }
 
 /**

@@ -23,7 +23,7 @@ import { fieldJsonPath, nodeFieldExpr, nodeIndexName } from "../../codegen/sql/i
 import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { ElementType, FieldType, NodeType, Schema } from "../../schema/model.ts";
-import { decodeNodeCursor } from "./page-cursor.ts";
+import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
 import { NODE_COLUMNS } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
@@ -44,6 +44,8 @@ export interface CompiledNodeQuery {
   /** The ordering field (0 = node id). */
   readonly orderField: number;
   readonly descending: boolean;
+  /** Digest of the filters, which a cursor of this query carries (page-cursor.ts). */
+  readonly filters: string;
 }
 
 /** Most values an IN filter may list. */
@@ -88,8 +90,14 @@ export function compileNodeQuery(
     keyExpr = nodeFieldExpr(orderField);
   }
 
+  const filters = filtersDigest(query.filters);
   if (query.cursor !== "") {
-    const c = decodeNodeCursor(query.cursor, { typeId: type.id, orderField, descending });
+    const c = decodeNodeCursor(query.cursor, {
+      typeId: type.id,
+      orderField,
+      descending,
+      filters,
+    });
     const cmp = descending ? "<" : ">";
     if (keyExpr === undefined) {
       where.push(`id ${cmp} ?`);
@@ -121,7 +129,7 @@ export function compileNodeQuery(
   const from = useOrderIndex ? `nodes INDEXED BY ${orderIndex}` : "nodes";
   const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ?`;
   params.push(BigInt(query.limit + 1));
-  return { sql, params, orderField, descending };
+  return { sql, params, orderField, descending, filters };
 }
 
 function compileFilter(

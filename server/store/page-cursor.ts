@@ -1,11 +1,15 @@
 /**
  * Opaque page cursors: base64url of a small JSON object holding the last item's sort
- * key and id, plus what the cursor was made for, so a cursor from another query
- * fails clearly instead of returning a wrong page. Keyset paging on (key, id) is
+ * key and id, plus what the cursor was made for (for a node query: the type, the order
+ * and a digest of the filters), so a cursor from another query fails clearly instead
+ * of returning a wrong page or silently skipping rows. Keyset paging on (key, id) is
  * stable under concurrent writes: rows inserted between two pages appear in a later
  * page if they sort after the cursor, and no row is skipped or repeated.
  */
 
+import { createHash } from "node:crypto";
+import { toBinary } from "@bufbuild/protobuf";
+import { type Filter, FilterSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { StoreError } from "./store-error.ts";
 import type { SqlScalar } from "./value-codec.ts";
 
@@ -15,6 +19,8 @@ export interface NodeCursor {
   /** The ordering field (0 = node id). */
   readonly orderField: number;
   readonly descending: boolean;
+  /** Digest of the query's filters ({@link filtersDigest}). */
+  readonly filters: string;
   /** The last item's sort key (absent when ordering by id). */
   readonly key: SqlScalar;
   readonly lastId: string;
@@ -38,15 +44,24 @@ export function encodeNodeCursor(c: NodeCursor): string {
     t: c.typeId,
     o: c.orderField,
     d: c.descending ? 1 : 0,
+    f: c.filters,
     k: keyToJson(c.key),
     i: c.lastId,
   });
 }
 
-/** Decodes a node cursor made for the same type and ordering; throws `invalid-argument` otherwise. */
+/**
+ * Decodes a node cursor made for the same query (type, filters and ordering); throws
+ * `invalid-argument` otherwise.
+ */
 export function decodeNodeCursor(
   cursor: string,
-  expect: { readonly typeId: number; readonly orderField: number; readonly descending: boolean },
+  expect: {
+    readonly typeId: number;
+    readonly orderField: number;
+    readonly descending: boolean;
+    readonly filters: string;
+  },
 ): NodeCursor {
   const o = decode(cursor);
   const key = keyFromJson(o["k"]);
@@ -54,10 +69,11 @@ export function decodeNodeCursor(
     o["t"] !== expect.typeId ||
     o["o"] !== expect.orderField ||
     o["d"] !== (expect.descending ? 1 : 0) ||
+    o["f"] !== expect.filters ||
     typeof o["i"] !== "string" ||
     key === undefined
   ) {
-    throw bad("it was made for another query (type or order differ)");
+    throw bad("it was made for another query (type, filters or order differ)");
   }
   return { ...expect, key: key.value, lastId: o["i"] };
 }
@@ -82,6 +98,20 @@ export function decodeEdgeCursor(
     throw bad("it was made for another listing (edge type, node or direction differ)");
   }
   return { ...expect, lastOtherId: o["a"] };
+}
+
+/**
+ * A short digest of a node query's filters, in the order given, so a cursor names the
+ * exact filters it was made for. Filters are protobuf messages, and their binary
+ * encoding is deterministic for equal messages.
+ */
+export function filtersDigest(filters: readonly Filter[]): string {
+  const hash = createHash("sha256");
+  for (const f of filters) {
+    const bytes = toBinary(FilterSchema, f);
+    hash.update(String(bytes.byteLength)).update(":").update(bytes);
+  }
+  return hash.digest("base64url").slice(0, 22);
 }
 
 function encode(obj: Record<string, unknown>): string {

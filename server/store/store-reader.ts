@@ -167,6 +167,7 @@ class StoreReader implements TenantReader {
             typeId,
             orderField: compiled.orderField,
             descending: compiled.descending,
+            filters: compiled.filters,
             key: last.sort_key ?? null,
             lastId: last.id,
           })

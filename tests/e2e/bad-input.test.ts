@@ -6,6 +6,7 @@
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -394,4 +395,253 @@ describe("request size", () => {
     expect(err.rawMessage).toMatch(/8388608|limit|max/i);
     expect(await countNodes(api, "huge")).toBe(1);
   }, 30_000);
+});
+
+describe("log positions", () => {
+  it("rejects an after_position that cannot exist at once, saying what is wrong", async () => {
+    const tenant = "positions";
+    const { receipt } = await api.executePlan({ tenant, operations: [team("p")] });
+    const at = receipt?.position;
+    if (!at) throw new Error("the write has no receipt position");
+    const other = (at.partition + 1) % 8;
+    const cases: readonly [{ partition: number; offset: bigint }, string][] = [
+      [
+        { partition: 999, offset: at.offset },
+        `\`after_position\` names partition 999, but the log has 8 partitions (0 to 7); pass the position of a receipt of tenant '${tenant}'.`,
+      ],
+      [
+        { partition: other, offset: at.offset },
+        `\`after_position\` names partition ${other}, but tenant '${tenant}' is logged in partition ${at.partition}; pass the position of a receipt of this tenant.`,
+      ],
+      [
+        { partition: at.partition, offset: -1n },
+        "`after_position` names offset -1, which no log has; pass the position of a receipt.",
+      ],
+      [
+        { partition: at.partition, offset: at.offset + 1000n },
+        `\`after_position\` names offset ${at.offset + 1000n} of partition ${at.partition}, but the log ends at offset ${at.offset + 1n}; pass the position of a receipt.`,
+      ],
+    ];
+    for (const [afterPosition, message] of cases) {
+      const started = performance.now();
+      const err = await connectError(
+        api.queryNodes({ tenant, typeId: TEAM, afterPosition: { ...afterPosition } }),
+      );
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toBe(message);
+      // At once, not after the 10 s wait for the applier.
+      expect(performance.now() - started).toBeLessThan(2_000);
+    }
+    const ok = await api.queryNodes({ tenant, typeId: TEAM, afterPosition: at });
+    expect(ok.nodes).toHaveLength(1);
+  });
+});
+
+/** Posts raw bytes to a unary endpoint with the Connect protocol and reads the JSON answer. */
+async function postRaw(
+  path: string,
+  body: Uint8Array<ArrayBuffer> | string,
+  headers: Record<string, string>,
+) {
+  const res = await fetch(`${server.url}/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
+}
+
+describe("typed reads", () => {
+  it("rejects a filter value of another kind than the field, naming the field", async () => {
+    const res = await postRaw(
+      "acme.tracker.TaskService/Query",
+      JSON.stringify({
+        where: [{ field: "number", op: "FILTER_OP_EQ", values: [{ floatValue: 1.5 }] }],
+      }),
+      { "entdb-tenant": "typed-filter" },
+    );
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: "The filter on Task.number (a int field) has a floatValue; set intValue.",
+      },
+    });
+  });
+
+  it("rejects a negative typed after_position", async () => {
+    const res = await postRaw(
+      "acme.tracker.TeamService/Get",
+      JSON.stringify({ id: "x", afterPosition: "-3" }),
+      { "entdb-tenant": "typed-position" },
+    );
+    expect(res).toMatchObject({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message:
+          "`after_position` is -3; pass the position of a WriteReceipt, or 0 to read at once.",
+      },
+    });
+  });
+});
+
+describe("JSON as strict as binary", () => {
+  it("rejects an unknown field name instead of dropping it", async () => {
+    await seeded("json-unknown");
+    const res = await postRaw(
+      "entdb.v1.EntDbService/ExecutePlan",
+      JSON.stringify({ tenant: "json-unknown", operations: [], amout: "5" }),
+      {},
+    );
+    expect(res).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message:
+          "Field `amout` is not a field of entdb.v1.ExecutePlanRequest; its fields are: tenant, operations, idempotencyKey, noWait.",
+      },
+    });
+    expect(await countNodes(api, "json-unknown")).toBe(1);
+  });
+
+  it("rejects an unknown enum name instead of storing the default", async () => {
+    const res = await postRaw(
+      "entdb.v1.EntDbService/ListEdges",
+      JSON.stringify({
+        tenant: "json-enum",
+        edgeTypeId: 101,
+        nodeId: "x",
+        direction: "DIRECTION_UP",
+      }),
+      {},
+    );
+    expect(res).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message:
+          'Field `direction` has no entdb.v1.Direction value named "DIRECTION_UP"; use one of DIRECTION_UNSPECIFIED, DIRECTION_OUT, DIRECTION_IN.',
+      },
+    });
+  });
+
+  it("names the path of a nested unknown field", async () => {
+    const res = await postRaw(
+      "entdb.v1.EntDbService/ExecutePlan",
+      JSON.stringify({
+        tenant: "json-nested",
+        operations: [{ createNode: { typeId: TEAM, fields: {} } }, { createNode: { typeID: 2 } }],
+      }),
+      {},
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(
+      /^Field `operations\[1\]\.createNode\.typeID` is not a field of entdb\.v1\.CreateNode; its fields are: typeId, alias, fields, .+\.$/,
+    );
+  });
+
+  it("names the field of an unknown enum name, nested too, over Connect JSON and gRPC-Web JSON", async () => {
+    const message =
+      'Field `where[1].op` has no acme.tracker.FilterOp value named "FILTER_OP_NEAR"; use one of FILTER_OP_UNSPECIFIED, FILTER_OP_EQ, FILTER_OP_NE, FILTER_OP_LT, FILTER_OP_LTE, FILTER_OP_GT, FILTER_OP_GTE, FILTER_OP_IN, FILTER_OP_CONTAINS, FILTER_OP_PREFIX.';
+    const query = JSON.stringify({
+      where: [
+        { field: "title", op: "FILTER_OP_EQ", values: [{ stringValue: "x" }] },
+        { field: "title", op: "FILTER_OP_NEAR" },
+      ],
+    });
+    const connect = await postRaw("acme.tracker.TaskService/Query", query, {
+      "entdb-tenant": "json-enum",
+    });
+    expect(connect).toEqual({ status: 400, body: { code: "invalid_argument", message } });
+
+    const payload = Buffer.from(query);
+    const frame = Buffer.alloc(5);
+    frame.writeUInt32BE(payload.length, 1);
+    const res = await fetch(`${server.url}/acme.tracker.TaskService/Query`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+json", "entdb-tenant": "json-enum" },
+      body: Buffer.concat([frame, payload]),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const trailer = bytes.subarray(5, 5 + bytes.readUInt32BE(1)).toString("utf8");
+    expect(trailer).toMatch(/^grpc-status: 3\r\n/m);
+    expect(decodeURIComponent(/grpc-message: (.*)\r\n/.exec(trailer)?.[1] ?? "")).toBe(message);
+  });
+
+  it("rejects invalid UTF-8 instead of replacing it with U+FFFD", async () => {
+    await seeded("json-utf8");
+    const body = Buffer.concat([
+      Buffer.from(
+        '{"tenant": "json-utf8", "operations": [{"createNode": {"typeId": 2, "fields": {"1": {"stringValue": "bad',
+      ),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}, "2": {"stringValue": "utf8"}}}}]}'),
+    ]);
+    const res = await postRaw("entdb.v1.EntDbService/ExecutePlan", body, {});
+    expect(res).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: `The JSON request body is not valid UTF-8: byte ${body.indexOf(0xc3)} (in the value of "stringValue") starts no valid UTF-8 sequence; send the body encoded as UTF-8.`,
+      },
+    });
+    expect(await countNodes(api, "json-utf8")).toBe(1);
+  });
+});
+
+describe("gRPC-Web", () => {
+  it("answers a malformed protobuf body with INVALID_ARGUMENT in the trailer frame", async () => {
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const frame = Buffer.alloc(5);
+    frame.writeUInt32BE(garbage.length, 1);
+    const res = await fetch(`${server.url}/entdb.v1.EntDbService/ExecutePlan`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      body: Buffer.concat([frame, garbage]),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(200);
+    expect(bytes[0]).toBe(0x80);
+    const trailer = bytes.subarray(5, 5 + bytes.readUInt32BE(1)).toString("utf8");
+    expect(trailer).toMatch(/^grpc-status: 3\r\n/m);
+    expect(decodeURIComponent(/grpc-message: (.*)\r\n/.exec(trailer)?.[1] ?? "")).toMatch(
+      /^The request body is not a valid entdb\.v1\.ExecutePlanRequest \(.+\); send a serialized entdb\.v1\.ExecutePlanRequest\.$/,
+    );
+    expect(res.headers.get("grpc-status")).not.toBe(String(Code.Internal));
+  });
+});
+
+describe("typed writes", () => {
+  it("rejects a json field holding NaN with INVALID_ARGUMENT naming the field, and writes nothing", async () => {
+    const { ProjectSchema, CreateProjectRequestSchema } = await import(
+      "../../examples/tracker/generated/acme/tracker/schema_pb.js"
+    );
+    await seeded("typed-json");
+    const body = toBinary(
+      CreateProjectRequestSchema,
+      create(CreateProjectRequestSchema, {
+        fields: create(ProjectSchema, {
+          team: "0190a0a0-0000-7000-8000-000000000001",
+          key: "NAN",
+          name: "N",
+          settings: { kind: { case: "numberValue", value: Number.NaN } },
+        }),
+      }),
+    );
+    const res = await fetch(`${server.url}/acme.tracker.ProjectService/Create`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", "entdb-tenant": "typed-json" },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringMatching(
+        /^Field Project\.settings is not a JSON value \(.+\); use finite numbers\.$/,
+      ),
+    });
+    expect(await countNodes(api, "typed-json")).toBe(1);
+    expect(await countNodes(api, "typed-json", 3)).toBe(0);
+  });
 });

@@ -10,6 +10,7 @@
  */
 
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -223,4 +224,77 @@ describe("the unary fast path answers as the Connect library does", () => {
       code: "resource_exhausted",
     });
   });
+
+  it("an answer to an oversized body always reaches the client, and the connection stays usable", async () => {
+    const big = toBinary(
+      GetNodeRequestSchema,
+      create(GetNodeRequestSchema, { tenant: TENANT, id: "x".repeat(9 * 1024 * 1024) }),
+    );
+    const small = getNode({ tenant: TENANT, typeId: TEAM, id: teamId });
+    // HTTP/1.1: the server answers at once (the declared length is over the limit) and
+    // reads and drops the rest, so the still-sending client never hits a reset and the
+    // same connection serves the next request.
+    const socket = net.connect({ host: "127.0.0.1", port: server.port });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    try {
+      const answers = await h1Exchange(socket, [big, big, small]);
+      expect(answers.map((a) => a.status)).toEqual([429, 429, 200]);
+      expect(JSON.parse(answers[0]?.body ?? "")).toMatchObject({ code: "resource_exhausted" });
+    } finally {
+      socket.destroy();
+    }
+    // HTTP/2: the server answers once the body passes the limit, then resets the stream
+    // with NO_ERROR (RFC 9113 §8.1), which the client takes as "stop sending", not as a
+    // failure; the session serves the next request.
+    for (let i = 0; i < 3; i++) {
+      const answer = await call("h2", "GetNode", big, false);
+      expect(answer.status).toBe(429);
+    }
+    expect((await call("h2", "GetNode", small, false)).status).toBe(200);
+  });
 });
+
+/**
+ * Sends each body as a fast-path GetNode over one HTTP/1.1 connection, one after the
+ * other, and reads each answer (status and body; answers carry content-length).
+ */
+async function h1Exchange(
+  socket: net.Socket,
+  bodies: readonly Uint8Array[],
+): Promise<{ status: number; body: string }[]> {
+  let buffered = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    wake?.();
+  });
+  const more = () =>
+    new Promise<void>((resolve, reject) => {
+      wake = resolve;
+      socket.once("error", reject);
+    });
+  const out: { status: number; body: string }[] = [];
+  for (const body of bodies) {
+    socket.write(
+      `POST /entdb.v1.EntDbService/GetNode HTTP/1.1\r\nhost: x\r\ncontent-type: application/proto\r\nconnect-protocol-version: 1\r\ncontent-length: ${body.byteLength}\r\n\r\n`,
+    );
+    socket.write(body);
+    for (;;) {
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const head = buffered.subarray(0, end).toString();
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? "0");
+        if (buffered.length >= end + 4 + length) {
+          out.push({
+            status: Number(head.split(" ")[1]),
+            body: buffered.subarray(end + 4, end + 4 + length).toString(),
+          });
+          buffered = buffered.subarray(end + 4 + length);
+          break;
+        }
+      }
+      await more();
+    }
+  }
+  return out;
+}

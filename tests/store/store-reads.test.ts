@@ -300,12 +300,35 @@ describe("queryNodes ordering and pages", () => {
     ).toEqual({
       code: "invalid-argument",
       message:
-        "The cursor is not valid for this request: it was made for another query (type or order differ). Start again without a cursor.",
+        "The cursor is not valid for this request: it was made for another query (type, filters or order differ). Start again without a cursor.",
       fieldId: undefined,
     });
     expect(storeError(() => query([], { cursor: "!!" })).message).toBe(
       "The cursor is not valid for this request: it is not base64url. Start again without a cursor.",
     );
+  });
+
+  it("binds a cursor to the query's filters: other filters are refused, the same ones page on", () => {
+    seedTasks(12);
+    const odd = [filter(2, FilterOp.GT, v.int(2n)), filter(3, FilterOp.PREFIX, v.str("Add"))];
+    const first = query(odd, { limit: 2 });
+    expect(ids(first.items)).toEqual(["task0003", "task0005"]);
+    const refused =
+      "The cursor is not valid for this request: it was made for another query (type, filters or order differ). Start again without a cursor.";
+    for (const other of [
+      [],
+      [filter(2, FilterOp.GT, v.int(2n))],
+      [filter(2, FilterOp.GT, v.int(6n)), filter(3, FilterOp.PREFIX, v.str("Add"))],
+      [filter(2, FilterOp.GT, v.int(2n)), filter(3, FilterOp.PREFIX, v.str("Fix"))],
+    ]) {
+      expect(storeError(() => query(other, { limit: 2, cursor: first.nextCursor }))).toEqual({
+        code: "invalid-argument",
+        message: refused,
+        fieldId: undefined,
+      });
+    }
+    const second = query(odd, { limit: 2, cursor: first.nextCursor });
+    expect(ids(second.items)).toEqual(["task0007", "task0009"]);
   });
 
   it("reads a page ordered by an indexed field straight from its index", () => {
