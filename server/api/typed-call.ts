@@ -20,11 +20,9 @@ import type { OperationResult, OperationSchema } from "../../generated/entdb/v1/
 import { toConnectError } from "./api-errors.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
+import { TENANT_HEADER } from "./request-headers.ts";
 import { type ServiceRoute, unaryMethods } from "./routes.ts";
 import type { Fields } from "./typed-values.ts";
-
-/** Header naming the tenant of a typed-service call. */
-export const TENANT_HEADER = "entdb-tenant";
 
 /** The generic service a typed call is translated into. */
 export type Generic = ServiceImpl<typeof EntDbService>;

@@ -16,7 +16,7 @@ import type { ServiceRoute } from "./routes.ts";
 import { edgeRoute } from "./typed-edge-service.ts";
 import { nodeRoute } from "./typed-node-service.ts";
 
-export { TENANT_HEADER } from "./typed-call.ts";
+export { TENANT_HEADER } from "./request-headers.ts";
 
 /** Builds a route per node and edge type of the schema file. */
 export function createTypedServices(file: DescFile, deps: ApiDeps): ServiceRoute[] {

@@ -116,6 +116,22 @@ describe("CORS", () => {
     expect(res.headers.get("access-control-allow-methods")).toContain("POST");
   });
 
+  it("lets a browser send the tenant header the typed services read", async () => {
+    const res = await fetch(`${server.url}/acme.tracker.TeamService/Create`, {
+      method: "OPTIONS",
+      headers: {
+        origin: ALLOWED,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,entdb-tenant",
+      },
+    });
+    expect(res.status).toBe(204);
+    const allowed = (res.headers.get("access-control-allow-headers") ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase());
+    expect(allowed).toContain("entdb-tenant");
+  });
+
   it("gives a disallowed origin no allow-origin header", async () => {
     const res = await preflight("https://evil.example.com");
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
