@@ -192,11 +192,12 @@ function installLauncher(binDir: string): void {
 /** The package names that the JavaScript files of `dir` import, Node built-ins apart. */
 function importedPackages(dir: string): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  const specifier = /(?:^|[\s;])(?:import|export)\s[^"]*?from\s*"([^"]+)"|import\(\s*"([^"]+)"\)/gm;
+  const specifier =
+    /(?:^|[\s;])(?:import|export)\s[^"]*?from\s*"([^"]+)"|import\(\s*"([^"]+)"\)|^import\s*"([^"]+)"/gm;
   for (const file of walk(dir)) {
     if (!file.endsWith(".js")) continue;
     for (const match of readFileSync(file, "utf8").matchAll(specifier)) {
-      const spec = match[1] ?? match[2] ?? "";
+      const spec = match[1] ?? match[2] ?? match[3] ?? "";
       if (spec.startsWith(".")) continue;
       const name = spec.startsWith("node:")
         ? spec

@@ -264,6 +264,20 @@ describe(`a new user following ${GUIDE}, from the packed tarballs`, () => {
       (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string })
         .version,
     );
+    // The programmatic entry points resolve through the exports map, compiled.
+    const script = [
+      'const { compileSchema } = await import("@entdb/cli/schema");',
+      'const { generateEs } = await import("@entdb/cli/codegen");',
+      'const { readFileSync } = await import("node:fs");',
+      'const result = compileSchema({ path: "schema.entdb", text: readFileSync("schema.entdb", "utf8") });',
+      "console.log(result.diagnostics.length, typeof generateEs);",
+    ].join("\n");
+    const programmatic = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd,
+      env: userEnv({}),
+      encoding: "utf8",
+    });
+    expect(programmatic).toBe("0 function\n");
   }, 240_000);
 
   it("bundles the browser app of the guide with no Node.js module, and serves it with CORS", async () => {
