@@ -30,7 +30,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
 const dist = join(root, "dist");
@@ -150,13 +150,21 @@ function compile(): void {
   execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
     stdio: "inherit",
   });
-  // tsc rewrites `.ts` specifiers in the JavaScript it emits but not in declarations;
-  // a consumer's compiler must find the `.d.ts` beside each `.js`.
   for (const file of walk(compiled)) {
-    if (!file.endsWith(".d.ts")) continue;
-    const text = readFileSync(file, "utf8");
-    const fixed = text.replace(/((?:from|import\()\s*"\.{1,2}\/[^"]*)\.ts"/g, '$1.js"');
-    if (fixed !== text) writeFileSync(file, fixed);
+    if (file.endsWith(".d.ts")) {
+      // tsc rewrites `.ts` specifiers in the JavaScript it emits but not in declarations;
+      // a consumer's compiler must find the `.d.ts` beside each `.js`.
+      const text = readFileSync(file, "utf8");
+      const fixed = text.replace(/((?:from|import\()\s*"\.{1,2}\/[^"]*)\.ts"/g, '$1.js"');
+      if (fixed !== text) writeFileSync(file, fixed);
+    } else if (file.endsWith(".js.map")) {
+      // The maps carry their sources (`inlineSources`); name each source as if it sat
+      // beside its `.js`, as it did in the repository, instead of by a path from
+      // `dist/tsc` back into the repository, which means nothing inside a package.
+      const map = JSON.parse(readFileSync(file, "utf8")) as { sources: string[] };
+      map.sources = map.sources.map((source) => basename(source));
+      writeFileSync(file, JSON.stringify(map));
+    }
   }
 }
 

@@ -7,7 +7,7 @@
  * dependencies) come from the npm registry, through npm's cache when it has them.
  */
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -244,6 +244,12 @@ describe(`a new user following ${GUIDE}, from the packed tarballs`, () => {
       ]),
     );
     expect(cli.filter((file) => file.startsWith("package/runtime/"))).toEqual([]);
+    // Source maps carry the TypeScript they map to, named as it sits beside the `.js`.
+    const map = JSON.parse(
+      readFileSync(join(repoRoot, "dist/packages/entdb/runtime/v1.js.map"), "utf8"),
+    ) as { sources: string[]; sourcesContent: string[] };
+    expect(map.sources).toEqual(["v1.ts"]);
+    expect(map.sourcesContent).toEqual([readFileSync(join(repoRoot, "runtime/v1.ts"), "utf8")]);
   });
 
   it("runs the Node.js app of the guide against `entdb serve` from the installed package", async () => {
@@ -264,6 +270,23 @@ describe(`a new user following ${GUIDE}, from the packed tarballs`, () => {
       (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string })
         .version,
     );
+    // On a Node.js that is too old (its version faked before the launcher runs), the
+    // installed launcher says what to do, before loading anything else.
+    const tooOld = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.19.0"})',
+        join(cwd, "node_modules", "@entdb", "cli", "bin", "entdb.js"),
+        "--version",
+      ],
+      { cwd, env: userEnv({}), encoding: "utf8" },
+    );
+    expect([tooOld.status, tooOld.stdout, tooOld.stderr]).toEqual([
+      1,
+      "",
+      "entdb: this is Node.js 20.19.0, and entdb needs Node.js 22.18.0 or newer (Node 24 LTS is tested). Install a newer Node.js and run the command again.\n",
+    ]);
     // The programmatic entry points resolve through the exports map, compiled.
     const script = [
       'const { compileSchema } = await import("@entdb/cli/schema");',
