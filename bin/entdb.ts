@@ -5,6 +5,7 @@
  */
 
 import { enableCompileCache } from "node:module";
+import packageJson from "../package.json" with { type: "json" };
 import { restartWithServeFlags } from "../server/cli/serve-runtime.ts";
 
 // `entdb serve` restarts itself with its V8 settings first, before loading anything.
@@ -30,7 +31,8 @@ const program = new Command("entdb")
   .description(
     "Schema-first graph database: check and format schemas, generate clients, serve the database.",
   )
-  .version(process.env["npm_package_version"] ?? "0.1.0", "-v, --version")
+  // This package's own version (`npm_package_version` would be the calling app's).
+  .version(packageJson.version, "-v, --version")
   .showHelpAfterError("(run 'entdb help <command>' for usage)")
   .exitOverride((err) => {
     // Usage errors exit 2 (as `entdb check` documents); help and version exit 0.

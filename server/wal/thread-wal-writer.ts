@@ -54,7 +54,11 @@ interface Outstanding {
   readonly reject: (error: WalError) => void;
 }
 
-const workerUrl = new URL("./wal-writer-worker.ts", import.meta.url);
+// `.ts` run from the sources, `.js` compiled in the published package.
+const workerUrl = new URL(
+  import.meta.url.endsWith(".ts") ? "./wal-writer-worker.ts" : "./wal-writer-worker.js",
+  import.meta.url,
+);
 
 /** Starts a worker that opens the file; resolves once it is open (and locked). */
 export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalWriter> {
