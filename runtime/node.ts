@@ -14,7 +14,7 @@ import { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-int
 
 /** Where the server is and how to talk to it. */
 export interface NodeTransportOptions {
-  /** E.g. `http://127.0.0.1:7070`. */
+  /** E.g. `http://127.0.0.1:50051`. */
   readonly baseUrl: string;
   /** `connect` (default) or `grpc`. */
   readonly protocol?: "connect" | "grpc";
