@@ -24,6 +24,7 @@ import {
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
 import { compileSchema } from "../schema/compile.ts";
 import { renderDiagnostics } from "../schema/render-diagnostics.ts";
+import { AccessCache } from "./acl/access-cache.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
@@ -37,7 +38,13 @@ import type { ServedSchema } from "./engine.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
-import { createTenantReader, openStore, validateTenantId } from "./store/index.ts";
+import {
+  createTenantReader,
+  listTenantIds,
+  openStore,
+  readTenantAccess,
+  validateTenantId,
+} from "./store/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal } from "./wal/wal.ts";
 
@@ -121,7 +128,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       maxOpenTenants: config.maxOpenTenants,
     });
     cleanup.unshift(() => store.close());
-    const applier = new Applier({ wal, store });
+    const access = new AccessCache((tenant) => {
+      const db = store.tenant(tenant, false);
+      return db ? readTenantAccess(db) : undefined;
+    });
+    const applier = new Applier({
+      wal,
+      store,
+      onAccessChanged: (tenant) => access.invalidate(tenant),
+    });
     applier.start();
     cleanup.unshift(() => applier.stop());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
@@ -160,6 +175,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       limits: DEFAULT_API_LIMITS,
       logError: (err: unknown) => log.error("internal error", { err }),
       startAppendTimer: () => metrics.walAppendSeconds.startTimer(),
+      access,
+      openAccess: config.tokens.size === 0,
+      listTenantIds: () => listTenantIds(store.tenantsDir),
     };
     const typed = createTypedServices(schemaDesc, deps);
     const serviceNames = [
@@ -187,6 +205,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         ),
       ],
       tokens: config.tokens,
+      admins: config.admins,
       metrics,
       corsOrigins: config.corsOrigins,
       readMaxBytes: 8 * 1024 * 1024,

@@ -34,6 +34,8 @@ export const actorKey = createContextKey<Actor | undefined>(undefined, {
 /** The actor every dev-mode request gets. */
 export const DEV_ACTOR: Actor = { id: "dev", groups: [], admin: true };
 
+const NO_ADMINS: ReadonlySet<string> = new Set();
+
 /** Token → actor id. Empty means dev mode. */
 export type TokenMap = ReadonlyMap<string, string>;
 
@@ -42,7 +44,11 @@ export type TokenMap = ReadonlyMap<string, string>;
  * without a valid token gets no actor; handlers call {@link requireActor}, which
  * fails with UNAUTHENTICATED, so unauthenticated calls change nothing.
  */
-export function authContext(tokens: TokenMap, authorization: string | undefined): ContextValues {
+export function authContext(
+  tokens: TokenMap,
+  authorization: string | undefined,
+  admins: ReadonlySet<string> = NO_ADMINS,
+): ContextValues {
   const values = createContextValues();
   if (tokens.size === 0) {
     values.set(actorKey, DEV_ACTOR);
@@ -50,7 +56,8 @@ export function authContext(tokens: TokenMap, authorization: string | undefined)
   }
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   const actor = m ? tokens.get(m[1]!) : undefined;
-  if (actor !== undefined) values.set(actorKey, { id: actor, groups: [], admin: false });
+  if (actor !== undefined)
+    values.set(actorKey, { id: actor, groups: [], admin: admins.has(actor) });
   return values;
 }
 

@@ -19,10 +19,12 @@ import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
 import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";
+import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { preparePlan } from "./ingress/prepare-plan.ts";
+import { createTenantGuard, type TenantAccessView, type TenantNeed } from "./tenant-guard.ts";
 
 /** Bounds the API enforces; requests beyond them are clamped or rejected as documented. */
 export interface ApiLimits {
@@ -62,6 +64,12 @@ export interface ApiDeps {
   logError(err: unknown): void;
   /** Starts timing one WAL append; the returned function ends it (metrics). */
   startAppendTimer?(): () => void;
+  /** Tenants' committed membership (acl/access-cache.ts). */
+  readonly access: TenantAccessView;
+  /** Dev mode: no access checks (the dev actor is an admin and a member of everything). */
+  readonly openAccess: boolean;
+  /** The ids of every tenant that has a database, sorted. */
+  listTenantIds(): readonly string[];
 }
 
 /** Creates the EntDbService implementation. */
@@ -77,10 +85,10 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     }
   };
 
-  const tenantOf = (tenant: string) => {
-    if (tenant === "") throw invalidArgument("The request has no tenant; set `tenant`.");
-    return deps.checkTenant(tenant);
-  };
+  const guardTenant = createTenantGuard(deps);
+  /** Authenticates the call and checks its tenant access; returns the tenant id. */
+  const tenantOf = (ctx: HandlerContext, tenant: string, need: TenantNeed = "read") =>
+    guardTenant(requireActor(ctx.values), tenant, need);
 
   const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
     if (!position) return;
@@ -124,7 +132,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     executePlan: (req, ctx) =>
       guard(async () => {
         const actor = requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = guardTenant(actor, req.tenant, "write");
         const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
         if (earlier) return respond(earlier, tenant, key, true);
@@ -138,6 +146,9 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           idempotencyKey: key,
           limits: { maxOperations: limits.maxOperations, maxIdempotencyKeyLength: 256 },
         });
+        event.actorAdmin = actor.admin;
+        event.openAccess = deps.openAccess;
+        event.actorGroups = [...actor.groups];
         const endTimer = deps.startAppendTimer?.();
         const [position] = await deps.wal
           .append([{ tenant, payload: toBinary(WalEventSchema, event) }])
@@ -170,8 +181,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getReceipt: (req, ctx) =>
       guard(() => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         const outcome = reader.outcomeByKey(tenant, req.idempotencyKey);
         if (!outcome) {
           throw new ConnectError(
@@ -195,8 +205,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     waitForPosition: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         if (!req.position)
           throw invalidArgument("Set `position` to the receipt position to wait for.");
         const timeout = Math.min(req.timeoutMs || limits.applyWaitMs, limits.maxWaitMs);
@@ -212,8 +221,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNode: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const node = reader.getNode(tenant, req.typeId, req.id);
@@ -223,8 +231,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNodes: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         if (req.ids.length > limits.maxGetMany) {
           throw invalidArgument(
@@ -239,8 +246,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNodeByKey: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
@@ -256,8 +262,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     queryNodes: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const page = reader.queryNodes(tenant, req.typeId, {
@@ -271,8 +276,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     listEdges: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         if (!edgeById(schema(), req.edgeTypeId)) {
           throw invalidArgument(`The schema has no edge type with id ${req.edgeTypeId}.`, {
             typeId: req.edgeTypeId,
@@ -299,8 +303,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     traverse: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         for (const id of req.edgeTypeIds) {
           if (!edgeById(schema(), id))
             throw invalidArgument(`The schema has no edge type with id ${id}.`, { typeId: id });
@@ -332,6 +335,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           fileDescriptorSet: deps.descriptorSet,
         };
       }),
+
+    ...createAccessHandlers(deps, guardTenant, guard),
   };
 }
 

@@ -72,6 +72,8 @@ export function unaryMethods(
 export interface ApiHandlerOptions {
   readonly routes: readonly ServiceRoute[];
   readonly tokens: TokenMap;
+  /** Server-wide administrators (`--admins`), by principal. */
+  readonly admins?: ReadonlySet<string>;
   readonly metrics: ServerMetrics;
   /** Origins allowed to call from browsers; "*" allows any. */
   readonly corsOrigins: readonly string[];
@@ -153,7 +155,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       req,
       res,
       undefined,
-      authContext(options.tokens, Array.isArray(auth) ? auth[0] : auth),
+      authContext(options.tokens, Array.isArray(auth) ? auth[0] : auth, options.admins),
     );
     handler(uReq)
       .then((uRes) => malformedBodyAsInvalidArgument(uRes, handler.method.input.typeName))
@@ -185,7 +187,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       ),
     ),
     readMaxBytes: options.readMaxBytes,
-    contextValues: (authorization) => authContext(options.tokens, authorization),
+    contextValues: (authorization) => authContext(options.tokens, authorization, options.admins),
     extraHeaders: corsHeaders,
     observe,
     logError: options.logError,

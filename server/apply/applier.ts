@@ -55,6 +55,7 @@ import { StoreError } from "../store/store-error.ts";
 import type { TenantDb, TenantState } from "../store/tenant-db.ts";
 import { validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
+import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 
@@ -78,6 +79,8 @@ export interface ApplierOptions {
   readonly maxBatch?: number;
   /** Least time between checkpoint moves (default {@link DEFAULT_CHECKPOINT_INTERVAL_MS}; 0 = every batch). */
   readonly checkpointIntervalMs?: number;
+  /** Called after a transaction that applied access changes of `tenant` committed or rolled back. */
+  readonly onAccessChanged?: (tenant: string) => void;
 }
 
 /** A tenant that stopped applying, and why. */
@@ -130,6 +133,7 @@ export class Applier implements ApplyProgress {
   readonly #store: Store;
   readonly #maxBatch: number;
   readonly #checkpointIntervalMs: number;
+  readonly #onAccessChanged: ((tenant: string) => void) | undefined;
   #subscription: WalSubscription | undefined;
   /** Partitions this applier was given, with the next offset it will process. */
   readonly #processed = new Map<number, number>();
@@ -149,6 +153,7 @@ export class Applier implements ApplyProgress {
     this.#store = options.store;
     this.#maxBatch = options.maxBatch ?? DEFAULT_APPLY_BATCH;
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.#onAccessChanged = options.onAccessChanged;
   }
 
   /** Subscribes to the log. A second call does nothing. */
@@ -354,9 +359,11 @@ export class Applier implements ApplyProgress {
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
+      if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
       return;
     }
     db.commitState(state);
+    if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
     this.#dirty.add(db);
     this.#notify(tenant, state);
     if (stoppedAt) {
@@ -387,7 +394,9 @@ export class Applier implements ApplyProgress {
         version = wanted;
       }
       const outcome =
-        event.body.case === "plan" ? this.#applyPlan(db, event, pos, migrates) : undefined;
+        event.body.case === "plan" || event.body.case === "access"
+          ? this.#applyPlan(db, event, pos, migrates)
+          : undefined;
       db.stmt("RELEASE event").run();
       if (outcome !== undefined) this.#uncommitted.push(outcome);
       return { partition: pos.partition, appliedOffset: pos.offset + 1, schemaVersion: version };
@@ -411,7 +420,8 @@ export class Applier implements ApplyProgress {
     pos: WalPosition,
     migrated: boolean,
   ): KeyedOutcome | undefined {
-    if (event.body.case !== "plan") return undefined;
+    const body = event.body;
+    if (body.case !== "plan" && body.case !== "access") return undefined;
     const key = event.idempotencyKey;
     if (key !== "" && db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)) {
       this.#stats.duplicates++;
@@ -422,10 +432,15 @@ export class Applier implements ApplyProgress {
     let failure: PlanRejection["failure"] | undefined;
     if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
-      results = executePlan(
-        { db, schema, actor: event.actor, nowMicros: ingressMicros(event) },
-        event.body.value,
-      );
+      if (body.case === "access") {
+        applyAccessChange(db, event, body.value, ingressMicros(event));
+      } else {
+        checkPlanAccess(db, event);
+        results = executePlan(
+          { db, schema, actor: event.actor, nowMicros: ingressMicros(event) },
+          body.value,
+        );
+      }
       if (migrated) db.stmt("RELEASE plan").run();
     } catch (err) {
       if (migrated) {
@@ -532,6 +547,10 @@ export class Applier implements ApplyProgress {
   }
 }
 
+function isAccessItem(item: Item): boolean {
+  return "event" in item && item.event.body.case === "access";
+}
+
 function isTenantId(key: string): boolean {
   try {
     validateTenantId(key);
@@ -566,8 +585,12 @@ function decodeEntry(entry: WalEntry): Item {
     case "schemaChange":
       if (event.body.value.version === 0) return { entry, bad: "the schema change has no version" };
       return { entry, event };
+    case "access":
+      if (event.schemaVersion === 0)
+        return { entry, bad: "the access change has no schema version" };
+      return { entry, event };
     default:
-      return { entry, bad: "the event has neither a plan nor a schema change" };
+      return { entry, bad: "the event has no plan, schema change or access change" };
   }
 }
 

@@ -14,7 +14,8 @@ export type RejectionCode =
   | "already_exists"
   | "failed_precondition"
   | "not_found"
-  | "invalid_argument";
+  | "invalid_argument"
+  | "permission_denied";
 
 /** Machine-readable reasons, as `WriteFailure.reason`. */
 export type RejectionReason =
@@ -27,7 +28,16 @@ export type RejectionReason =
   | "UNKNOWN_TYPE"
   | "UNKNOWN_FIELD"
   | "REQUIRED_FIELD"
-  | "INVALID_VALUE";
+  | "INVALID_VALUE"
+  | "PERMISSION_DENIED"
+  | "TENANT_EXISTS"
+  | "NO_SUCH_TENANT"
+  | "MEMBER_EXISTS"
+  | "NOT_A_MEMBER"
+  | "GROUP_EXISTS"
+  | "NO_SUCH_GROUP"
+  | "LAST_OWNER"
+  | "INVALID_PRINCIPAL";
 
 /** Thrown inside a plan's savepoint to reject the plan; the applier rolls back and records it. */
 export class PlanRejection extends Error {

@@ -34,6 +34,10 @@ export function serveCommand(): Command {
       "bearer tokens as token=actor,... (env ENTDB_TOKENS); none means dev mode",
     )
     .option(
+      "--admins <list>",
+      "server-wide administrators as user:ID,service:ID,...: create tenants and manage members (env ENTDB_ADMINS)",
+    )
+    .option(
       "--cors-origins <list>",
       "browser origins allowed to call, comma-separated or * (env ENTDB_CORS_ORIGINS)",
     )
@@ -67,6 +71,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       port: opts["port"],
       httpPort: opts["httpPort"],
       tokens: opts["tokens"],
+      admins: opts["admins"],
       corsOrigins: opts["corsOrigins"],
       wal: opts["wal"],
       logLevel: opts["logLevel"],

@@ -20,7 +20,14 @@ import { createTenantReader } from "../../server/store/store-reader.ts";
 import { EmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry, WalPosition, WalRecord } from "../../server/wal/wal.ts";
 import { openInlineWalWriter } from "../../server/wal/wal-writer.ts";
-import { lookupOf, planEvent, served, TRACKER_V1, tempDir } from "../store/store-fixtures.ts";
+import {
+  type EventActor,
+  lookupOf,
+  planEvent,
+  served,
+  TRACKER_V1,
+  tempDir,
+} from "../store/store-fixtures.ts";
 
 /** See the module comment. */
 export interface Harness {
@@ -36,7 +43,7 @@ export interface Harness {
     tenant: string,
     key: string,
     operations: Operation[],
-    options?: { schemaVersion?: number; atMs?: number; actor?: string },
+    options?: { schemaVersion?: number; atMs?: number } & EventActor,
   ): { position: WalPosition; outcome: PlanOutcome | undefined };
   /**
    * Closes the store and the log, checks that the log made every record durable at the

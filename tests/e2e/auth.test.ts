@@ -5,7 +5,7 @@
  */
 
 import { Code } from "@connectrpc/connect";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   connectError,
   type EntDbClient,
@@ -18,9 +18,24 @@ import { removeDataDir, runServeToExit, tempDataDir } from "./server-process.ts"
 const TEAM = 2;
 const ALICE_TOKEN = "alice-token-0123456789";
 const BOB_TOKEN = "bob-token-abcdefghijkl";
+const ROOT_TOKEN = "root-token-abcdefghij";
 
 const server = serverPerFile({
-  args: ["--tokens", `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob`],
+  args: [
+    "--tokens",
+    `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob,${ROOT_TOKEN}=user:root`,
+    "--admins",
+    "user:root",
+  ],
+});
+
+// Only members use a tenant (docs/access-control.md): alice owns each, bob is a member.
+beforeAll(async () => {
+  const root = api(ROOT_TOKEN);
+  for (const tenant of ["auth-none", "auth-read", "auth-wrong", "auth-owner", "auth-spoof"]) {
+    await root.createTenant({ tenant, owner: "user:alice" });
+    await api(ALICE_TOKEN).addTenantMember({ tenant, principal: "user:bob", role: "member" });
+  }
 });
 
 function api(token?: string, protocol: "connect" | "grpc" = "connect"): EntDbClient {
