@@ -24,7 +24,12 @@ import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { preparePlan } from "./ingress/prepare-plan.ts";
-import { createTenantGuard, type TenantAccessView, type TenantNeed } from "./tenant-guard.ts";
+import {
+  createTenantGuard,
+  readScopeFor,
+  type TenantAccessView,
+  type TenantNeed,
+} from "./tenant-guard.ts";
 
 /** Bounds the API enforces; requests beyond them are clamped or rejected as documented. */
 export interface ApiLimits {
@@ -89,6 +94,9 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
   /** Authenticates the call and checks its tenant access; returns the tenant id. */
   const tenantOf = (ctx: HandlerContext, tenant: string, need: TenantNeed = "read") =>
     guardTenant(requireActor(ctx.values), tenant, need);
+  /** What the caller may read in a tenant it passed the guard for (taken after any wait). */
+  const scopeOf = (ctx: HandlerContext, tenant: string) =>
+    readScopeFor(deps, requireActor(ctx.values), tenant);
 
   const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
     if (!position) return;
@@ -224,7 +232,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
-        const node = reader.getNode(tenant, req.typeId, req.id);
+        const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
         if (!node) throw notFound(schema(), req.typeId, req.id);
         return { node };
       }),
@@ -239,7 +247,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           );
         }
         await awaitPosition(tenant, req.afterPosition);
-        const nodes = reader.getNodes(tenant, req.typeId, req.ids);
+        const nodes = reader.getNodes(tenant, req.typeId, req.ids, scopeOf(ctx, tenant));
         const found = new Set(nodes.map((n) => n.id));
         return { nodes, missingIds: req.ids.filter((id) => !found.has(id)) };
       }),
@@ -250,7 +258,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
-        const node = reader.getNodeByKey(tenant, req.typeId, key);
+        const node = reader.getNodeByKey(tenant, req.typeId, key, scopeOf(ctx, tenant));
         if (!node) {
           throw new ConnectError(
             `No ${typeName(schema(), req.typeId)} has that key.`,
@@ -265,12 +273,17 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
-        const page = reader.queryNodes(tenant, req.typeId, {
-          filters: req.filters,
-          ...(req.orderBy ? { orderBy: req.orderBy } : {}),
-          limit: clampPage(req.limit, limits),
-          cursor: req.cursor,
-        });
+        const page = reader.queryNodes(
+          tenant,
+          req.typeId,
+          {
+            filters: req.filters,
+            ...(req.orderBy ? { orderBy: req.orderBy } : {}),
+            limit: clampPage(req.limit, limits),
+            cursor: req.cursor,
+          },
+          scopeOf(ctx, tenant),
+        );
         return { nodes: [...page.items], nextCursor: page.nextCursor };
       }),
 
@@ -288,12 +301,18 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           );
         }
         await awaitPosition(tenant, req.afterPosition);
-        const page = reader.listEdges(tenant, req.edgeTypeId, req.nodeId, {
-          direction: req.direction,
-          limit: clampPage(req.limit, limits),
-          cursor: req.cursor,
-          includeCount: req.includeCount,
-        });
+        const page = reader.listEdges(
+          tenant,
+          req.edgeTypeId,
+          req.nodeId,
+          {
+            direction: req.direction,
+            limit: clampPage(req.limit, limits),
+            cursor: req.cursor,
+            includeCount: req.includeCount,
+          },
+          scopeOf(ctx, tenant),
+        );
         return {
           edges: [...page.items],
           nextCursor: page.nextCursor,
@@ -314,12 +333,17 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           );
         }
         await awaitPosition(tenant, req.afterPosition);
-        const result = reader.traverse(tenant, req.startId, {
-          edgeTypeIds: req.edgeTypeIds,
-          direction: req.direction === Direction.UNSPECIFIED ? Direction.OUT : req.direction,
-          maxDepth: req.maxDepth || 1,
-          maxNodes: Math.min(req.maxNodes || limits.maxTraverseNodes, limits.maxTraverseNodes),
-        });
+        const result = reader.traverse(
+          tenant,
+          req.startId,
+          {
+            edgeTypeIds: req.edgeTypeIds,
+            direction: req.direction === Direction.UNSPECIFIED ? Direction.OUT : req.direction,
+            maxDepth: req.maxDepth || 1,
+            maxNodes: Math.min(req.maxNodes || limits.maxTraverseNodes, limits.maxTraverseNodes),
+          },
+          scopeOf(ctx, tenant),
+        );
         return { nodes: [...result.nodes], truncated: result.truncated };
       }),
 

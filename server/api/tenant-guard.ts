@@ -12,6 +12,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { TenantRole } from "../acl/principal.ts";
+import { type ReadScope, readScopeOf, UNRESTRICTED } from "../acl/read-scope.ts";
 import { roleCanManage, roleCanRead, roleCanWrite, roleOf } from "../acl/tenant-roles.ts";
 import type { TenantAccess } from "../store/access-tables.ts";
 import type { Actor } from "./auth.ts";
@@ -37,6 +38,12 @@ export interface TenantGuardDeps {
 
 /** Checks one call; returns the normalized tenant id or throws the error to answer. */
 export type TenantGuard = (actor: Actor, tenant: string, need: TenantNeed) => string;
+
+/** The read scope of `actor` in a tenant it passed the guard for. */
+export function readScopeFor(deps: TenantGuardDeps, actor: Actor, tenant: string): ReadScope {
+  if (deps.openAccess) return UNRESTRICTED;
+  return readScopeOf(actor, deps.access.get(tenant));
+}
 
 /** Creates the guard. */
 export function createTenantGuard(deps: TenantGuardDeps): TenantGuard {

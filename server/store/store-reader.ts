@@ -6,6 +6,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
+import type Database from "better-sqlite3";
 import { nodeFieldExpr } from "../../codegen/sql/index.ts";
 import type {
   Edge,
@@ -17,6 +18,7 @@ import type {
 import { Direction, TraversedNodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
+import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader } from "../engine.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
@@ -33,6 +35,7 @@ import type { Store } from "./store.ts";
 import { StoreError } from "./store-error.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
+import { hiddenNodeTerm, hiddenRefTerm } from "./visibility-sql.ts";
 
 /** Bounds of reads. */
 export interface ReadLimits {
@@ -71,17 +74,27 @@ class StoreReader implements TenantReader {
     this.#limits = limits;
   }
 
-  getNode(tenant: string, typeId: number, id: string): Node | undefined {
+  getNode(
+    tenant: string,
+    typeId: number,
+    id: string,
+    scope: ReadScope = UNRESTRICTED,
+  ): Node | undefined {
     const db = this.#db(tenant);
     if (!db) return undefined;
-    const row = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
-      | NodeRow
-      | undefined;
+    const model = this.#store.readModel(db);
+    const byId = nodeByIdStatement(db, model, scope);
+    const row = byId.stmt.get(id, ...byId.params) as NodeRow | undefined;
     if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
-    return nodeFromRow(this.#store.readModel(db), row);
+    return nodeFromRow(model, row);
   }
 
-  getNodes(tenant: string, typeId: number, ids: readonly string[]): Node[] {
+  getNodes(
+    tenant: string,
+    typeId: number,
+    ids: readonly string[],
+    scope: ReadScope = UNRESTRICTED,
+  ): Node[] {
     if (ids.length > this.#limits.maxGetNodes) {
       throw new StoreError(
         "too-many",
@@ -91,20 +104,25 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return [];
     const model = this.#store.readModel(db);
-    const stmt = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`);
+    const byId = nodeByIdStatement(db, model, scope);
     const out: Node[] = [];
     const seen = new Set<string>();
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
-      const row = stmt.get(id) as NodeRow | undefined;
+      const row = byId.stmt.get(id, ...byId.params) as NodeRow | undefined;
       if (row && (typeId === 0 || Number(row.type_id) === typeId))
         out.push(nodeFromRow(model, row));
     }
     return out;
   }
 
-  getNodeByKey(tenant: string, typeId: number, key: ReadonlyMap<number, Value>): Node | undefined {
+  getNodeByKey(
+    tenant: string,
+    typeId: number,
+    key: ReadonlyMap<number, Value>,
+    scope: ReadScope = UNRESTRICTED,
+  ): Node | undefined {
     const db = this.#db(tenant);
     const model = db ? this.#store.readModel(db) : undefined;
     if (!db || !model) return undefined;
@@ -132,6 +150,11 @@ class StoreReader implements TenantReader {
       where.push(`${nodeFieldExpr(fieldId)} = ?`);
       params.push(sqlValueOf(json));
     }
+    const hidden = hiddenNodeTerm(model, scope, "nodes", typeId);
+    if (hidden) {
+      where.push(`NOT ${hidden.sql}`);
+      params.push(...hidden.params);
+    }
     const row = db
       .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE ${where.join(" AND ")}`)
       .get(...params) as NodeRow | undefined;
@@ -147,14 +170,19 @@ class StoreReader implements TenantReader {
       readonly limit: number;
       readonly cursor: string;
     },
+    scope: ReadScope = UNRESTRICTED,
   ): Page<Node> {
     const db = this.#db(tenant);
     const model = db ? this.#store.readModel(db) : undefined;
     if (!db || !model) return { items: [], nextCursor: "" };
     const type = requireType(model, typeId);
     const limit = this.#pageSize(query.limit);
-    const compiled = compileNodeQuery(model, type, { ...query, limit }, (name) =>
-      db.hasObject(name),
+    const hidden = hiddenNodeTerm(model, scope, "nodes", typeId);
+    const compiled = compileNodeQuery(
+      model,
+      type,
+      { ...query, limit, ...(hidden ? { hidden } : {}) },
+      (name) => db.hasObject(name),
     );
     const rows = db.stmt(compiled.sql).all(...compiled.params) as (NodeRow & {
       sort_key?: SqlScalar;
@@ -184,6 +212,7 @@ class StoreReader implements TenantReader {
       readonly cursor: string;
       readonly includeCount: boolean;
     },
+    scope: ReadScope = UNRESTRICTED,
   ): Page<Edge> & { readonly totalCount?: number } {
     const db = this.#db(tenant);
     if (!db)
@@ -194,6 +223,22 @@ class StoreReader implements TenantReader {
     const direction = query.direction === Direction.IN ? Direction.IN : Direction.OUT;
     const [self, other] = direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
     const limit = this.#pageSize(query.limit);
+    // A hidden node has no edges to list, and an edge whose other end is hidden is not
+    // listed or counted: both read as if the hidden node did not exist.
+    const empty = query.includeCount
+      ? { items: [], nextCursor: "", totalCount: 0 }
+      : { items: [], nextCursor: "" };
+    const anchor = hiddenRefTerm(model, scope, "?");
+    if (
+      anchor &&
+      db
+        .stmt(`SELECT ${anchor.sql}`)
+        .pluck()
+        .get(nodeId, ...anchor.params) === 1n
+    )
+      return empty;
+    const otherHidden = hiddenRefTerm(model, scope, `edges.${other}`);
+    const visible = otherHidden ? ` AND NOT ${otherHidden.sql}` : "";
     const params: SqlScalar[] = [BigInt(edgeTypeId), nodeId];
     let after = "";
     if (query.cursor !== "") {
@@ -201,10 +246,10 @@ class StoreReader implements TenantReader {
       after = ` AND ${other} > ?`;
       params.push(c.lastOtherId);
     }
-    params.push(BigInt(limit + 1));
+    params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
     const rows = db
       .stmt(
-        `SELECT ${EDGE_COLUMNS} FROM edges WHERE edge_type_id = ? AND ${self} = ?${after} ORDER BY ${other} LIMIT ?`,
+        `SELECT ${EDGE_COLUMNS} FROM edges WHERE edge_type_id = ? AND ${self} = ?${after}${visible} ORDER BY ${other} LIMIT ?`,
       )
       .all(...params) as EdgeRow[];
     const page = rows.slice(0, limit);
@@ -221,8 +266,8 @@ class StoreReader implements TenantReader {
     const items = page.map((r) => edgeFromRow(model, r));
     if (!query.includeCount) return { items, nextCursor };
     const count = db
-      .stmt(`SELECT count(*) AS n FROM edges WHERE edge_type_id = ? AND ${self} = ?`)
-      .get(BigInt(edgeTypeId), nodeId) as { n: bigint };
+      .stmt(`SELECT count(*) AS n FROM edges WHERE edge_type_id = ? AND ${self} = ?${visible}`)
+      .get(BigInt(edgeTypeId), nodeId, ...(otherHidden?.params ?? [])) as { n: bigint };
     return { items, nextCursor, totalCount: Number(count.n) };
   }
 
@@ -235,12 +280,16 @@ class StoreReader implements TenantReader {
       readonly maxDepth: number;
       readonly maxNodes: number;
     },
+    scope: ReadScope = UNRESTRICTED,
   ): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean } {
     const db = this.#db(tenant);
     if (!db) return { nodes: [], truncated: false };
     const model = this.#store.readModel(db);
-    const nodeStmt = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`);
-    if (!nodeStmt.get(startId)) return { nodes: [], truncated: false };
+    // Hidden nodes are neither returned nor walked through, and do not count toward
+    // `maxNodes`: the walk is the one the caller would see if they did not exist.
+    const byId = nodeByIdStatement(db, model, scope);
+    const nodeRow = (id: string) => byId.stmt.get(id, ...byId.params) as NodeRow | undefined;
+    if (!nodeRow(startId)) return { nodes: [], truncated: false };
     const maxDepth = clamp(query.maxDepth, 1, this.#limits.maxTraverseDepth);
     const maxNodes = clamp(
       query.maxNodes === 0 ? this.#limits.defaultPageSize : query.maxNodes,
@@ -268,10 +317,10 @@ class StoreReader implements TenantReader {
             id: string;
           }>) {
             if (visited.has(id)) continue;
+            const row = nodeRow(id);
+            if (!row) continue;
             if (out.length >= maxNodes) return { nodes: out, truncated: true };
             visited.add(id);
-            const row = nodeStmt.get(id) as NodeRow | undefined;
-            if (!row) continue;
             out.push(create(TraversedNodeSchema, { node: nodeFromRow(model, row), depth }));
             next.push(id);
           }
@@ -308,6 +357,21 @@ class StoreReader implements TenantReader {
     if (requested <= 0) return this.#limits.defaultPageSize;
     return Math.min(requested, this.#limits.maxPageSize);
   }
+}
+
+/** The statement reading one node by id (its first parameter) as `scope` may see it. */
+function nodeByIdStatement(
+  db: TenantDb,
+  model: Schema | undefined,
+  scope: ReadScope,
+): { stmt: Database.Statement; params: readonly SqlScalar[] } {
+  const hidden = hiddenNodeTerm(model, scope, "nodes");
+  if (!hidden)
+    return { stmt: db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`), params: [] };
+  return {
+    stmt: db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ? AND NOT ${hidden.sql}`),
+    params: hidden.params,
+  };
 }
 
 function requireType(model: Schema, typeId: number): NodeType {

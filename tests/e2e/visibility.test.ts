@@ -1,0 +1,250 @@
+/**
+ * `visibility = private` enforced on every read path of a real `entdb serve`
+ * (docs/access-control.md): a private node is read by its owner only; to anyone else it
+ * reads exactly like a node that does not exist, in point reads, queries (full pages,
+ * correct cursors), edge listings (and their counts), traversals and the typed services,
+ * and a unique clash with it does not echo its value.
+ */
+
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Direction } from "../../generated/entdb/v1/entdb_pb.js";
+import { connectError, type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
+
+const SCHEMA = `package acme.notes;
+
+node Person = 1 {
+  handle: string = 1 [required, unique];
+}
+
+node Note = 2 [visibility = private] {
+  title: string = 1 [required, unique];
+  rank: int = 2 [index];
+}
+
+edge Wrote = 100 from Person to Note;
+`;
+const PERSON = 1;
+const NOTE = 2;
+const WROTE = 100;
+
+const schemaPath = join(mkdtempSync(join(tmpdir(), "entdb-visibility-")), "schema.entdb");
+writeFileSync(schemaPath, SCHEMA);
+
+const TOKENS = {
+  root: "root-token-0123456789",
+  alice: "alice-token-0123456789",
+  bob: "bob-token-0123456789ab",
+} as const;
+
+const server = serverPerFile({
+  schema: schemaPath,
+  args: [
+    "--tokens",
+    Object.entries(TOKENS)
+      .map(([name, token]) => `${token}=user:${name}`)
+      .join(","),
+    "--admins",
+    "user:root",
+  ],
+});
+
+const TENANT = "notes";
+
+function api(who: keyof typeof TOKENS, binary = false): EntDbClient {
+  return entDbClient(server, { token: TOKENS[who], binary });
+}
+
+let person = "";
+const notes: Record<"alice" | "bob", string[]> = { alice: [], bob: [] };
+
+function createNote(title: string, rank: number) {
+  return {
+    op: {
+      case: "createNode" as const,
+      value: {
+        typeId: NOTE,
+        alias: "note",
+        fields: {
+          1: str(title),
+          2: { kind: { case: "intValue" as const, value: BigInt(rank) } },
+        },
+      },
+    },
+  };
+}
+
+beforeAll(async () => {
+  await api("root").createTenant({ tenant: TENANT, owner: "user:alice" });
+  await api("alice").addTenantMember({ tenant: TENANT, principal: "user:bob", role: "member" });
+  const p = await api("alice").executePlan({
+    tenant: TENANT,
+    operations: [
+      { op: { case: "createNode", value: { typeId: PERSON, fields: { 1: str("ann") } } } },
+    ],
+  });
+  person = p.results[0]?.id ?? "";
+  for (const [who, count] of [
+    ["alice", 5],
+    ["bob", 3],
+  ] as const) {
+    for (let i = 0; i < count; i++) {
+      const res = await api(who).executePlan({
+        tenant: TENANT,
+        operations: [
+          createNote(`${who}-secret-${i}`, i),
+          {
+            op: {
+              case: "createEdge",
+              value: { edgeTypeId: WROTE, fromId: person, toId: "$note" },
+            },
+          },
+        ],
+      });
+      notes[who].push(res.results[0]?.id ?? "");
+    }
+  }
+}, 30_000);
+
+describe("a private node read by someone else", () => {
+  it("is NOT_FOUND by id with the message of a node that does not exist, on both paths", async () => {
+    const hidden = notes.alice[0]!;
+    for (const binary of [false, true]) {
+      const err = await connectError(
+        api("bob", binary).getNode({ tenant: TENANT, typeId: NOTE, id: hidden }),
+      );
+      const missing = await connectError(
+        api("bob", binary).getNode({ tenant: TENANT, typeId: NOTE, id: "n-does-not-exist" }),
+      );
+      expect(err.code).toBe(Code.NotFound);
+      expect(missing.code).toBe(Code.NotFound);
+      expect(err.rawMessage).toBe(`Note '${hidden}' does not exist.`);
+      expect(missing.rawMessage).toBe("Note 'n-does-not-exist' does not exist.");
+    }
+    const own = await api("alice").getNode({ tenant: TENANT, typeId: NOTE, id: hidden });
+    expect(own.node?.owner).toBe("user:alice");
+  });
+
+  it("is missing from GetNodes and GetNodeByKey", async () => {
+    const res = await api("bob").getNodes({
+      tenant: TENANT,
+      typeId: NOTE,
+      ids: [notes.alice[1]!, notes.bob[0]!],
+    });
+    expect(res.nodes.map((n) => n.id)).toEqual([notes.bob[0]]);
+    expect(res.missingIds).toEqual([notes.alice[1]]);
+    const err = await connectError(
+      api("bob").getNodeByKey({ tenant: TENANT, typeId: NOTE, key: { 1: str("alice-secret-1") } }),
+    );
+    expect(err.code).toBe(Code.NotFound);
+    expect(err.rawMessage).toBe("No Note has that key.");
+    const own = await api("alice").getNodeByKey({
+      tenant: TENANT,
+      typeId: NOTE,
+      key: { 1: str("alice-secret-1") },
+    });
+    expect(own.node?.id).toBe(notes.alice[1]);
+  });
+
+  it("is filtered inside QueryNodes: full pages and cursors that walk only visible nodes", async () => {
+    for (const [who, expected] of [
+      ["bob", notes.bob],
+      ["alice", notes.alice],
+    ] as const) {
+      const seen: string[] = [];
+      const sizes: number[] = [];
+      let cursor = "";
+      do {
+        const page = await api(who).queryNodes({
+          tenant: TENANT,
+          typeId: NOTE,
+          limit: 2,
+          cursor,
+          orderBy: { fieldId: 2, descending: false },
+        });
+        seen.push(...page.nodes.map((n) => n.id));
+        sizes.push(page.nodes.length);
+        cursor = page.nextCursor;
+      } while (cursor !== "");
+      expect(seen).toEqual(expected);
+      expect(sizes).toEqual(expected.length === 3 ? [2, 1] : [2, 2, 1]);
+    }
+  });
+
+  it("is not listed by ListEdges, and the count agrees", async () => {
+    for (const [who, expected] of [
+      ["bob", notes.bob],
+      ["alice", notes.alice],
+    ] as const) {
+      const res = await api(who).listEdges({
+        tenant: TENANT,
+        edgeTypeId: WROTE,
+        nodeId: person,
+        direction: Direction.OUT,
+        includeCount: true,
+        limit: 100,
+      });
+      expect(res.edges.map((e) => e.toId)).toEqual([...expected].sort());
+      expect(res.totalCount).toBe(BigInt(expected.length));
+    }
+    const from = await api("bob").listEdges({
+      tenant: TENANT,
+      edgeTypeId: WROTE,
+      nodeId: notes.alice[0]!,
+      direction: Direction.IN,
+      includeCount: true,
+    });
+    expect(from.edges).toEqual([]);
+    expect(from.totalCount).toBe(0n);
+  });
+
+  it("is neither returned nor walked by Traverse", async () => {
+    const res = await api("bob").traverse({
+      tenant: TENANT,
+      startId: person,
+      edgeTypeIds: [WROTE],
+      maxDepth: 1,
+    });
+    expect(res.nodes.map((n) => n.node?.id)).toEqual([...notes.bob].sort());
+    const fromHidden = await api("bob").traverse({
+      tenant: TENANT,
+      startId: notes.alice[0]!,
+      edgeTypeIds: [WROTE],
+      direction: Direction.IN,
+    });
+    expect(fromHidden.nodes).toEqual([]);
+  });
+
+  it("is NOT_FOUND from the typed service", async () => {
+    const res = await fetch(`${server.url}/acme.notes.NoteService/Get`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "entdb-tenant": TENANT,
+        authorization: `Bearer ${TOKENS.bob}`,
+      },
+      body: JSON.stringify({ id: notes.alice[2] }),
+    });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { code: string }).code).toBe("not_found");
+  });
+
+  it("does not echo its value in a unique clash", async () => {
+    const err = await connectError(
+      api("bob").executePlan({ tenant: TENANT, operations: [createNote("alice-secret-3", 9)] }),
+    );
+    expect(err.code).toBe(Code.AlreadyExists);
+    expect(err.rawMessage).toBe(
+      "Another node of type 2 has the same value of unique field 1. (operation 0: Note.title)",
+    );
+    expect(err.rawMessage).not.toContain("alice-secret");
+  });
+
+  it("leaves tenant-visible types readable by every member", async () => {
+    const res = await api("bob").getNode({ tenant: TENANT, typeId: PERSON, id: person });
+    expect(res.node?.owner).toBe("user:alice");
+  });
+});
