@@ -18,13 +18,19 @@ export type ReadScope =
       readonly actor: string;
       /** Every principal the caller stands for, its own first; sorted after it, no repeats. */
       readonly principals: readonly string[];
+      /** The read's time (microseconds since the epoch): grants expired by then do not count. */
+      readonly atMicros: bigint;
     };
 
 /** The scope that sees everything (dev mode, and the server's own reads). */
 export const UNRESTRICTED: ReadScope = { unrestricted: true };
 
 /** The scope of `subject` in a tenant with membership `access`. */
-export function readScopeOf(subject: AccessSubject, access: TenantAccess | undefined): ReadScope {
+export function readScopeOf(
+  subject: AccessSubject,
+  access: TenantAccess | undefined,
+  atMicros: bigint,
+): ReadScope {
   const others = new Set<string>(subject.groups);
   if (access !== undefined) {
     for (const [group, members] of access.groups) if (members.has(subject.id)) others.add(group);
@@ -39,5 +45,6 @@ export function readScopeOf(subject: AccessSubject, access: TenantAccess | undef
     unrestricted: false,
     actor: subject.id,
     principals: [subject.id, ...[...others].sort()],
+    atMicros,
   };
 }

@@ -12,6 +12,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type EntDbService, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { type AccessChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { isCapability } from "../acl/capability.ts";
 import { isTenantRole, PrincipalError, parsePrincipal } from "../acl/principal.ts";
 import { roleOf } from "../acl/tenant-roles.ts";
 import type { PlanOutcome } from "../engine.ts";
@@ -30,6 +31,8 @@ type AccessHandlers = Pick<
   | "createGroup"
   | "addGroupMember"
   | "removeGroupMember"
+  | "shareNode"
+  | "revokeNode"
   | "listTenants"
   | "listTenantMembers"
   | "listGroups"
@@ -160,6 +163,41 @@ export function createAccessHandlers(
         });
       }),
 
+    // Any member may ask; the applier decides from the node (admin on it), so whether a
+    // node exists is not told before that, and then only as it would be by a read.
+    shareNode: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const tenant = guard(actor, req.tenant, "read");
+        const p = principal(req.principal, "principal", GRANTEE_KINDS);
+        if (req.nodeId === "") throw invalidArgument("Set `node_id` to the node to share.");
+        if (!req.deny && !isCapability(req.capability))
+          throw invalidArgument(
+            `\`capability\` is '${req.capability.slice(0, 40)}'; it must be read, comment, edit, delete or admin.`,
+          );
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "share",
+          value: {
+            nodeId: req.nodeId,
+            principal: p,
+            capability: req.deny ? "" : req.capability,
+            deny: req.deny,
+            ...(req.expiresAt ? { expiresAt: req.expiresAt } : {}),
+          },
+        });
+      }),
+    revokeNode: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const tenant = guard(actor, req.tenant, "read");
+        const p = principal(req.principal, "principal", GRANTEE_KINDS);
+        if (req.nodeId === "") throw invalidArgument("Set `node_id` to the node to revoke on.");
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "revoke",
+          value: { nodeId: req.nodeId, principal: p },
+        });
+      }),
+
     listTenants: (_req, ctx) =>
       run(() => {
         const actor = requireActor(ctx.values);
@@ -192,6 +230,9 @@ export function createAccessHandlers(
       }),
   };
 }
+
+/** Who a grant or deny may name. */
+const GRANTEE_KINDS = ["user", "service", "group", "role", "tenant"] as const;
 
 function respond(outcome: PlanOutcome, tenant: string, key: string, replayed: boolean) {
   if (outcome.failure) {

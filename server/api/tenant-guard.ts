@@ -42,7 +42,7 @@ export type TenantGuard = (actor: Actor, tenant: string, need: TenantNeed) => st
 /** The read scope of `actor` in a tenant it passed the guard for. */
 export function readScopeFor(deps: TenantGuardDeps, actor: Actor, tenant: string): ReadScope {
   if (deps.openAccess) return UNRESTRICTED;
-  return readScopeOf(actor, deps.access.get(tenant));
+  return readScopeOf(actor, deps.access.get(tenant), BigInt(Date.now()) * 1000n);
 }
 
 /** Creates the guard. */

@@ -14,24 +14,141 @@
  * Events logged in dev mode (`open_access`) pass every check.
  */
 
+import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import type { AccessChange, WalEvent } from "../../generated/entdb/v1/wal_pb.js";
+import { nodeById, type Schema } from "../../schema/model.ts";
+import { type Capability, capabilityLevel, isCapability } from "../acl/capability.ts";
 import { isTenantRole, parsePrincipal, type TenantRole } from "../acl/principal.ts";
 import { roleCanManage, roleCanWrite } from "../acl/tenant-roles.ts";
-import { roleInDb } from "../store/access-tables.ts";
+import { principalsInDb, roleInDb } from "../store/access-tables.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
 import { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
+import type { PlanRun } from "./plan-run.ts";
 
-/** Rejects the plan of `event` unless its actor may write the tenant. */
-export function checkPlanAccess(db: TenantDb, event: WalEvent): void {
-  if (event.openAccess) return;
+/**
+ * Rejects the plan of `event` unless its actor may write the tenant, and returns the
+ * check each operation must pass (none for dev-mode events): updating a node or linking
+ * an edge from it takes `edit` on it, deleting it takes `delete`, removing an edge takes
+ * `edit` on its from node, and a node the actor may not read reads as missing (the
+ * executor's own NOT_FOUND or MISSING_REF answer, so nothing tells them apart).
+ */
+export function checkPlanAccess(
+  db: TenantDb,
+  event: WalEvent,
+  schema: Schema,
+  nowMicros: bigint,
+): ((run: PlanRun, operation: Operation) => void) | undefined {
+  if (event.openAccess) return undefined;
   const role = roleInDb(db, event.actor, event.actorGroups);
-  if (roleCanWrite(role)) return;
-  throw reject(
+  if (!roleCanWrite(role))
+    throw reject(
+      "permission_denied",
+      "PERMISSION_DENIED",
+      role === undefined
+        ? `'${event.actor}' is not a member of tenant '${db.tenant}'.`
+        : `'${event.actor}' is a ${role} of tenant '${db.tenant}' and may not write.`,
+    );
+  const subject = {
+    actor: event.actor,
+    principals: principalsInDb(db, event.actor, event.actorGroups),
+  };
+  return (run, operation) => {
+    const op = operation.op;
+    switch (op.case) {
+      case "updateNode":
+      case "deleteNode": {
+        const id = run.resolve(op.value.id);
+        const need = op.case === "updateNode" ? "edit" : "delete";
+        const level = levelOn(db, schema, subject, id, nowMicros);
+        if (level === undefined) return;
+        if (level === 0)
+          throw run.reject(
+            "not_found",
+            "NOT_FOUND",
+            `No node of type ${op.value.typeId} has id ${JSON.stringify(id)}.`,
+            { typeId: op.value.typeId },
+          );
+        if (level < capabilityLevel(need)) throw lacks(run, event.actor, need, id);
+        return;
+      }
+      case "createEdge":
+      case "deleteEdge": {
+        const from = run.resolve(op.value.fromId);
+        const level = levelOn(db, schema, subject, from, nowMicros);
+        if (level === 0) throw missingEnd(run, "from", from, op.value.edgeTypeId);
+        if (level !== undefined && level < capabilityLevel("edit"))
+          throw lacks(run, event.actor, "edit", from);
+        if (op.case === "createEdge") {
+          const to = run.resolve(op.value.toId);
+          if (levelOn(db, schema, subject, to, nowMicros) === 0)
+            throw missingEnd(run, "to", to, op.value.edgeTypeId);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+}
+
+/** Who an applier decision is for: the actor and every principal it stands for. */
+interface Subject {
+  readonly actor: string;
+  readonly principals: readonly string[];
+}
+
+/**
+ * The capability level `subject` holds on node `id` at `nowMicros`: 5 (admin) for its
+ * owner; 0 if an unexpired deny names one of its principals; otherwise the strongest
+ * unexpired grant, and at least 1 (read) when the node's type is not private. Undefined
+ * when the node does not exist.
+ */
+function levelOn(
+  db: TenantDb,
+  schema: Schema,
+  subject: Subject,
+  id: string,
+  nowMicros: bigint,
+): number | undefined {
+  const row = db.stmt("SELECT type_id, owner FROM nodes WHERE id = ?").get(id) as
+    | { type_id: bigint; owner: string }
+    | undefined;
+  if (!row) return undefined;
+  if (row.owner === subject.actor) return capabilityLevel("admin");
+  const grants = db
+    .stmt(
+      "SELECT max(deny) AS denied, max(CASE WHEN deny = 0 THEN level ELSE 0 END) AS level FROM access_grants WHERE node_id = ? AND principal IN (SELECT value FROM json_each(?)) AND (expires_at IS NULL OR expires_at > ?)",
+    )
+    .get(id, JSON.stringify(subject.principals), nowMicros) as {
+    denied: bigint | null;
+    level: bigint | null;
+  };
+  if (grants.denied === 1n) return 0;
+  const granted = Number(grants.level ?? 0n);
+  const visible = nodeById(schema, Number(row.type_id))?.visibility !== "private";
+  return Math.max(granted, visible ? capabilityLevel("read") : 0);
+}
+
+function lacks(run: PlanRun, actor: string, need: Capability, id: string): PlanRejection {
+  return run.reject(
     "permission_denied",
     "PERMISSION_DENIED",
-    role === undefined
-      ? `'${event.actor}' is not a member of tenant '${db.tenant}'.`
-      : `'${event.actor}' is a ${role} of tenant '${db.tenant}' and may not write.`,
+    `'${actor}' lacks the ${need} capability on node ${JSON.stringify(id)}; its owner, or a principal with admin on it, can share it.`,
+    {},
+  );
+}
+
+function missingEnd(
+  run: PlanRun,
+  end: "from" | "to",
+  id: string,
+  edgeTypeId: number,
+): PlanRejection {
+  return run.reject(
+    "failed_precondition",
+    "MISSING_REF",
+    `The ${end} node ${JSON.stringify(id)} of edge type ${edgeTypeId} does not exist.`,
+    { typeId: edgeTypeId },
   );
 }
 
@@ -41,6 +158,7 @@ export function applyAccessChange(
   event: WalEvent,
   change: AccessChange,
   nowMicros: bigint,
+  schema: Schema,
 ): void {
   const tenant = db.tenant;
   const byServer = event.actorAdmin || event.openAccess;
@@ -64,6 +182,11 @@ export function applyAccessChange(
   }
   if (c.case === undefined)
     throw reject("invalid_argument", "INVALID_VALUE", "The access change is empty.");
+
+  if (c.case === "share" || c.case === "revoke") {
+    shareOrRevoke(db, event, c, nowMicros, schema);
+    return;
+  }
 
   if (!byServer && !roleCanManage(actorRole))
     throw denied(
@@ -236,4 +359,64 @@ function denied(message: string): PlanRejection {
 
 function reject(code: RejectionCode, reason: RejectionReason, message: string): PlanRejection {
   return new PlanRejection(code, reason, message, { operationIndex: 0 });
+}
+
+/** Applies a grant, a deny or a revoke on one node; takes `admin` on it. */
+function shareOrRevoke(
+  db: TenantDb,
+  event: WalEvent,
+  c: Extract<AccessChange["change"], { case: "share" | "revoke" }>,
+  nowMicros: bigint,
+  schema: Schema,
+): void {
+  const nodeId = c.value.nodeId;
+  const principal = principalOf(c.value.principal, ["user", "service", "group", "role", "tenant"]);
+  let level: number | undefined;
+  if (event.openAccess) level = nodeExists(db, nodeId) ? capabilityLevel("admin") : undefined;
+  else {
+    const subject = {
+      actor: event.actor,
+      principals: principalsInDb(db, event.actor, event.actorGroups),
+    };
+    level = levelOn(db, schema, subject, nodeId, nowMicros);
+  }
+  if (level === undefined || level === 0)
+    throw reject("not_found", "NOT_FOUND", `No node has id ${JSON.stringify(nodeId)}.`);
+  if (level < capabilityLevel("admin"))
+    throw denied(
+      `'${event.actor}' lacks the admin capability on node ${JSON.stringify(nodeId)}, which sharing and revoking take.`,
+    );
+  if (c.case === "revoke") {
+    const removed = db
+      .stmt("DELETE FROM access_grants WHERE node_id = ? AND principal = ?")
+      .run(nodeId, principal);
+    if (removed.changes === 0)
+      throw reject(
+        "not_found",
+        "NOT_A_MEMBER",
+        `'${principal}' has no grant or deny on node ${JSON.stringify(nodeId)}.`,
+      );
+    return;
+  }
+  const grant = c.value;
+  let granted = 0;
+  if (!grant.deny) {
+    if (!isCapability(grant.capability))
+      throw reject(
+        "invalid_argument",
+        "INVALID_VALUE",
+        `'${grant.capability}' is not a capability; use read, comment, edit, delete or admin.`,
+      );
+    granted = capabilityLevel(grant.capability);
+  }
+  const expires = grant.expiresAt
+    ? grant.expiresAt.seconds * 1_000_000n + BigInt(Math.floor(grant.expiresAt.nanos / 1000))
+    : null;
+  db.stmt(
+    "INSERT OR REPLACE INTO access_grants (node_id, principal, level, deny, expires_at, granted_by, granted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  ).run(nodeId, principal, granted, grant.deny ? 1 : 0, expires, event.actor, nowMicros);
+}
+
+function nodeExists(db: TenantDb, id: string): boolean {
+  return db.stmt("SELECT 1 FROM nodes WHERE id = ?").get(id) !== undefined;
 }

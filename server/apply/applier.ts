@@ -433,11 +433,18 @@ export class Applier implements ApplyProgress {
     if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
       if (body.case === "access") {
-        applyAccessChange(db, event, body.value, ingressMicros(event));
+        applyAccessChange(db, event, body.value, ingressMicros(event), schema);
       } else {
-        checkPlanAccess(db, event);
+        const nowMicros = ingressMicros(event);
+        const checkOperation = checkPlanAccess(db, event, schema, nowMicros);
         results = executePlan(
-          { db, schema, actor: event.actor, nowMicros: ingressMicros(event) },
+          {
+            db,
+            schema,
+            actor: event.actor,
+            nowMicros,
+            ...(checkOperation ? { checkOperation } : {}),
+          },
           body.value,
         );
       }

@@ -1,6 +1,6 @@
 /**
  * The access tables of a tenant database: whether the tenant was created (and by whom),
- * its members with their roles, and its groups. They live in the tenant's own file, so
+ * its members with their roles, its groups, and the grants and denies on its nodes. They live in the tenant's own file, so
  * tenants are isolated by construction, and only the applier writes them (from
  * `AccessChange` events), so replaying the log rebuilds them like any other table.
  *
@@ -21,6 +21,10 @@ export const ACCESS_TABLE_DDL: readonly string[] = [
   "CREATE TABLE IF NOT EXISTS access_groups (group_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS access_group_members (group_id TEXT NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (group_id, principal)) STRICT, WITHOUT ROWID",
   "CREATE INDEX IF NOT EXISTS access_group_members_by_principal ON access_group_members(principal, group_id)",
+  // One grant or deny per node and principal; `level` 1 (read) to 5 (admin), see acl/capability.ts.
+  "CREATE TABLE IF NOT EXISTS access_grants (node_id TEXT NOT NULL, principal TEXT NOT NULL, level INTEGER NOT NULL, deny INTEGER NOT NULL, expires_at INTEGER, granted_by TEXT NOT NULL, granted_at INTEGER NOT NULL, PRIMARY KEY (node_id, principal)) STRICT, WITHOUT ROWID",
+  // Lets a read learn cheaply whether the tenant has any deny at all.
+  "CREATE INDEX IF NOT EXISTS access_denies ON access_grants(node_id) WHERE deny = 1",
 ];
 
 /**
@@ -88,4 +92,33 @@ export function listTenantIds(tenantsDir: string): string[] {
     if (id !== undefined) ids.push(id);
   }
   return ids.sort();
+}
+
+/**
+ * Every principal `principal` stands for in the tenant, its own first: the groups that
+ * vouched for it, the tenant groups listing it, its role (`role:NAME`) and, for a member,
+ * `tenant:*`. What grants are matched against.
+ */
+export function principalsInDb(
+  db: TenantDb,
+  principal: string,
+  vouchedGroups: readonly string[],
+): string[] {
+  const others = new Set<string>(vouchedGroups);
+  for (const row of db
+    .stmt("SELECT group_id FROM access_group_members WHERE principal = ?")
+    .all(principal) as { group_id: string }[])
+    others.add(row.group_id);
+  const role = roleInDb(db, principal, vouchedGroups);
+  if (role !== undefined) {
+    others.add(`role:${role}`);
+    others.add("tenant:*");
+  }
+  others.delete(principal);
+  return [principal, ...[...others].sort()];
+}
+
+/** Whether the tenant has any deny (one indexed probe). */
+export function hasDenies(db: TenantDb): boolean {
+  return db.stmt("SELECT 1 FROM access_grants WHERE deny = 1 LIMIT 1").get() !== undefined;
 }

@@ -20,6 +20,7 @@ import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader } from "../engine.ts";
+import { hasDenies } from "./access-tables.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
@@ -35,7 +36,7 @@ import type { Store } from "./store.ts";
 import { StoreError } from "./store-error.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
-import { hiddenNodeTerm, hiddenRefTerm } from "./visibility-sql.ts";
+import { hiddenNodeTerm, hiddenRefTerm, type VisibilityFacts } from "./visibility-sql.ts";
 
 /** Bounds of reads. */
 export interface ReadLimits {
@@ -150,7 +151,7 @@ class StoreReader implements TenantReader {
       where.push(`${nodeFieldExpr(fieldId)} = ?`);
       params.push(sqlValueOf(json));
     }
-    const hidden = hiddenNodeTerm(model, scope, "nodes", typeId);
+    const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), typeId);
     if (hidden) {
       where.push(`NOT ${hidden.sql}`);
       params.push(...hidden.params);
@@ -177,7 +178,7 @@ class StoreReader implements TenantReader {
     if (!db || !model) return { items: [], nextCursor: "" };
     const type = requireType(model, typeId);
     const limit = this.#pageSize(query.limit);
-    const hidden = hiddenNodeTerm(model, scope, "nodes", typeId);
+    const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), typeId);
     const compiled = compileNodeQuery(
       model,
       type,
@@ -228,7 +229,8 @@ class StoreReader implements TenantReader {
     const empty = query.includeCount
       ? { items: [], nextCursor: "", totalCount: 0 }
       : { items: [], nextCursor: "" };
-    const anchor = hiddenRefTerm(model, scope, "?");
+    const facts = factsOf(db, scope);
+    const anchor = hiddenRefTerm(model, scope, "?", facts);
     if (
       anchor &&
       db
@@ -237,7 +239,7 @@ class StoreReader implements TenantReader {
         .get(nodeId, ...anchor.params) === 1n
     )
       return empty;
-    const otherHidden = hiddenRefTerm(model, scope, `edges.${other}`);
+    const otherHidden = hiddenRefTerm(model, scope, `edges.${other}`, facts);
     const visible = otherHidden ? ` AND NOT ${otherHidden.sql}` : "";
     const params: SqlScalar[] = [BigInt(edgeTypeId), nodeId];
     let after = "";
@@ -365,13 +367,17 @@ function nodeByIdStatement(
   model: Schema | undefined,
   scope: ReadScope,
 ): { stmt: Database.Statement; params: readonly SqlScalar[] } {
-  const hidden = hiddenNodeTerm(model, scope, "nodes");
+  const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope));
   if (!hidden)
     return { stmt: db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`), params: [] };
   return {
     stmt: db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ? AND NOT ${hidden.sql}`),
     params: hidden.params,
   };
+}
+
+function factsOf(db: TenantDb, scope: ReadScope): VisibilityFacts {
+  return { denies: !scope.unrestricted && hasDenies(db) };
 }
 
 function requireType(model: Schema, typeId: number): NodeType {

@@ -6,6 +6,7 @@
 
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
@@ -93,6 +94,30 @@ function scenario(): WalRecord[] {
   }
   let toggles = 0;
   for (let step = 0; step < 400; step++) {
+    if (step % 50 === 25) {
+      // The tenant's first task shared with group:devs for a while (expiry is judged
+      // against each event's ingress time, so replay decides the same).
+      const tenant = TENANTS[((step / 50) % TENANTS.length) | 0]!;
+      const task = state.get(tenant)!.tasks[0];
+      if (task !== undefined)
+        records.push({
+          tenant,
+          payload: accessEvent(
+            tenant,
+            `share-${step}`,
+            {
+              case: "share",
+              value: {
+                nodeId: task,
+                principal: "group:devs",
+                capability: "delete",
+                expiresAt: timestampFromMs(T0_MS + (step + 60) * 7),
+              },
+            },
+            owner,
+          ),
+        });
+    }
     if (step % 37 === 5) {
       const tenant = TENANTS[step % TENANTS.length]!;
       const change: Parameters<typeof accessEvent>[2] =
@@ -223,10 +248,12 @@ function scenario(): WalRecord[] {
           openAccess: false,
         }),
       });
-    plan(key, `user:${step % 2}`);
+    plan(key, "user:0");
     // The same plan again by the viewer (always denied) or by user:3 (denied unless it
     // is a member at that point of the log).
-    if (step % 10 === 3) plan(`again-${step}`, step % 20 === 3 ? "user:2" : "user:3");
+    // user:1 (a member through group:devs) may create, but edits only what it was shared.
+    if (step % 10 === 3)
+      plan(`again-${step}`, step % 30 === 3 ? "user:2" : step % 30 === 13 ? "user:3" : "user:1");
   }
   return records;
 }
@@ -304,6 +331,8 @@ describe("replaying the log", () => {
       "'user:2' is a viewer of tenant",
       "'user:3' is not a member of tenant",
       '"group:devs" | "member"',
+      "lacks the edit capability",
+      '"group:devs" | 4 | 0 |',
     ]) {
       expect(all).toContain(needle);
     }

@@ -87,6 +87,13 @@ beforeAll(async () => {
     ],
   });
   person = p.results[0]?.id ?? "";
+  // Linking from the person takes edit on it.
+  await api("alice").shareNode({
+    tenant: TENANT,
+    nodeId: person,
+    principal: "user:bob",
+    capability: "edit",
+  });
   for (const [who, count] of [
     ["alice", 5],
     ["bob", 3],
@@ -246,5 +253,116 @@ describe("a private node read by someone else", () => {
   it("leaves tenant-visible types readable by every member", async () => {
     const res = await api("bob").getNode({ tenant: TENANT, typeId: PERSON, id: person });
     expect(res.node?.owner).toBe("user:alice");
+  });
+});
+
+describe("grants", () => {
+  const get = (who: keyof typeof TOKENS, id: string) =>
+    api(who).getNode({ tenant: TENANT, typeId: NOTE, id });
+  const share = (
+    who: keyof typeof TOKENS,
+    nodeId: string,
+    principal: string,
+    capability: string,
+    more: { deny?: boolean; expiresAt?: { seconds: bigint; nanos: number } } = {},
+  ) => api(who).shareNode({ tenant: TENANT, nodeId, principal, capability, ...more });
+  const update = (who: keyof typeof TOKENS, id: string, rank: number) =>
+    api(who).executePlan({
+      tenant: TENANT,
+      operations: [
+        {
+          op: {
+            case: "updateNode",
+            value: {
+              typeId: NOTE,
+              id,
+              set: { 2: { kind: { case: "intValue", value: BigInt(rank) } } },
+            },
+          },
+        },
+      ],
+    });
+
+  it("a read grant shows the node in reads and queries, but does not let the grantee edit it", async () => {
+    const a = notes.alice[0]!;
+    await share("alice", a, "user:bob", "read");
+    expect((await get("bob", a)).node?.id).toBe(a);
+    const page = await api("bob").queryNodes({ tenant: TENANT, typeId: NOTE, limit: 100 });
+    expect(page.nodes.map((n) => n.id).sort()).toEqual([a, ...notes.bob].sort());
+    const err = await connectError(update("bob", a, 7));
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toBe(
+      `'user:bob' lacks the edit capability on node "${a}"; its owner, or a principal with admin on it, can share it. (operation 0)`,
+    );
+  });
+
+  it("an edit grant to a role lets its members update, not delete; a revoke takes it back", async () => {
+    const a = notes.alice[1]!;
+    await share("alice", a, "role:member", "edit");
+    const done = await update("bob", a, 8);
+    expect(done.results[0]?.version).toBe(2n);
+    const del = await connectError(
+      api("bob").executePlan({
+        tenant: TENANT,
+        operations: [{ op: { case: "deleteNode", value: { typeId: NOTE, id: a } } }],
+      }),
+    );
+    expect(del.code).toBe(Code.PermissionDenied);
+    expect(del.rawMessage).toContain("lacks the delete capability");
+    await api("alice").revokeNode({ tenant: TENANT, nodeId: a, principal: "role:member" });
+    const gone = await connectError(get("bob", a));
+    expect(gone.code).toBe(Code.NotFound);
+    expect(gone.rawMessage).toBe(`Note '${a}' does not exist.`);
+  });
+
+  it("an expired grant counts for nothing, on reads and on writes", async () => {
+    const a = notes.alice[2]!;
+    const past = { seconds: BigInt(Math.floor(Date.now() / 1000) - 60), nanos: 0 };
+    await share("alice", a, "user:bob", "edit", { expiresAt: past });
+    expect((await connectError(get("bob", a))).code).toBe(Code.NotFound);
+    const err = await connectError(update("bob", a, 9));
+    expect(err.code).toBe(Code.NotFound);
+    expect(err.rawMessage).toBe(`No node of type 2 has id "${a}". (operation 0: Note)`);
+    const future = { seconds: BigInt(Math.floor(Date.now() / 1000) + 3600), nanos: 0 };
+    await share("alice", a, "user:bob", "read", { expiresAt: future });
+    expect((await get("bob", a)).node?.id).toBe(a);
+  });
+
+  it("a deny overrides grants and visibility, but not ownership", async () => {
+    const a = notes.alice[3]!;
+    await share("alice", a, "role:member", "read");
+    expect((await get("bob", a)).node?.id).toBe(a);
+    await share("alice", a, "user:bob", "", { deny: true });
+    expect((await connectError(get("bob", a))).code).toBe(Code.NotFound);
+    // A deny also hides a node whose type every member reads.
+    await share("alice", person, "user:bob", "", { deny: true });
+    const hiddenPerson = await connectError(
+      api("bob").getNode({ tenant: TENANT, typeId: PERSON, id: person }),
+    );
+    expect(hiddenPerson.rawMessage).toBe(`Person '${person}' does not exist.`);
+    await api("alice").revokeNode({ tenant: TENANT, nodeId: person, principal: "user:bob" });
+    // The owner cannot be denied its own node.
+    const b = notes.bob[0]!;
+    await share("bob", b, "user:alice", "admin");
+    await share("alice", b, "user:bob", "", { deny: true });
+    expect((await get("bob", b)).node?.owner).toBe("user:bob");
+  });
+
+  it("sharing takes admin on the node, and a node one cannot read is NOT_FOUND", async () => {
+    const a = notes.alice[4]!;
+    await share("alice", a, "user:bob", "delete");
+    const err = await connectError(share("bob", a, "user:bob", "admin"));
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toBe(
+      `'user:bob' lacks the admin capability on node "${a}", which sharing and revoking take.`,
+    );
+    const hidden = await connectError(share("bob", notes.alice[1]!, "user:bob", "admin"));
+    const missing = await connectError(share("bob", "n-missing", "user:bob", "admin"));
+    expect(hidden.code).toBe(Code.NotFound);
+    expect(missing.code).toBe(Code.NotFound);
+    expect(missing.rawMessage).toBe('No node has id "n-missing".');
+    expect(hidden.rawMessage).toBe(`No node has id "${notes.alice[1]}".`);
+    const bad = await connectError(share("alice", a, "user:bob", "owner"));
+    expect(bad.code).toBe(Code.InvalidArgument);
   });
 });

@@ -1142,6 +1142,123 @@ export declare type RemoveGroupMemberResponse = Message<"entdb.v1.RemoveGroupMem
 export declare const RemoveGroupMemberResponseSchema: GenMessage<RemoveGroupMemberResponse>;
 
 /**
+ * @generated from message entdb.v1.ShareNodeRequest
+ */
+export declare type ShareNodeRequest = Message<"entdb.v1.ShareNodeRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * A user, service, group or role principal, or "tenant:*".
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * "read", "comment", "edit", "delete" or "admin"; ignored for a deny.
+   *
+   * @generated from field: string capability = 4;
+   */
+  capability: string;
+
+  /**
+   * When the grant lapses; unset = never.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Deny the principal the node instead (overrides grants and visibility, not ownership).
+   *
+   * @generated from field: bool deny = 6;
+   */
+  deny: boolean;
+
+  /**
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.ShareNodeRequest.
+ * Use `create(ShareNodeRequestSchema)` to create a new message.
+ */
+export declare const ShareNodeRequestSchema: GenMessage<ShareNodeRequest>;
+
+/**
+ * @generated from message entdb.v1.ShareNodeResponse
+ */
+export declare type ShareNodeResponse = Message<"entdb.v1.ShareNodeResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.ShareNodeResponse.
+ * Use `create(ShareNodeResponseSchema)` to create a new message.
+ */
+export declare const ShareNodeResponseSchema: GenMessage<ShareNodeResponse>;
+
+/**
+ * @generated from message entdb.v1.RevokeNodeRequest
+ */
+export declare type RevokeNodeRequest = Message<"entdb.v1.RevokeNodeRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.RevokeNodeRequest.
+ * Use `create(RevokeNodeRequestSchema)` to create a new message.
+ */
+export declare const RevokeNodeRequestSchema: GenMessage<RevokeNodeRequest>;
+
+/**
+ * @generated from message entdb.v1.RevokeNodeResponse
+ */
+export declare type RevokeNodeResponse = Message<"entdb.v1.RevokeNodeResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.RevokeNodeResponse.
+ * Use `create(RevokeNodeResponseSchema)` to create a new message.
+ */
+export declare const RevokeNodeResponseSchema: GenMessage<RevokeNodeResponse>;
+
+/**
  * @generated from message entdb.v1.ListTenantsRequest
  */
 export declare type ListTenantsRequest = Message<"entdb.v1.ListTenantsRequest"> & {
@@ -1550,6 +1667,26 @@ export declare const EntDbService: GenService<{
     methodKind: "unary";
     input: typeof RemoveGroupMemberRequestSchema;
     output: typeof RemoveGroupMemberResponseSchema;
+  },
+  /**
+   * Gives a principal a capability on a node (or denies it); takes `admin` on the node.
+   *
+   * @generated from rpc entdb.v1.EntDbService.ShareNode
+   */
+  shareNode: {
+    methodKind: "unary";
+    input: typeof ShareNodeRequestSchema;
+    output: typeof ShareNodeResponseSchema;
+  },
+  /**
+   * Removes a principal's grant or deny on a node; takes `admin` on the node.
+   *
+   * @generated from rpc entdb.v1.EntDbService.RevokeNode
+   */
+  revokeNode: {
+    methodKind: "unary";
+    input: typeof RevokeNodeRequestSchema;
+    output: typeof RevokeNodeResponseSchema;
   },
   /**
    * The tenants the caller is a member of (every tenant, for a server administrator).

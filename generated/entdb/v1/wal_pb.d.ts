@@ -206,6 +206,18 @@ export declare type AccessChange = Message<"entdb.v1.AccessChange"> & {
      */
     value: GroupMember;
     case: "removeGroupMember";
+  } | {
+    /**
+     * @generated from field: entdb.v1.NodeGrant share = 8;
+     */
+    value: NodeGrant;
+    case: "share";
+  } | {
+    /**
+     * @generated from field: entdb.v1.NodeRevoke revoke = 9;
+     */
+    value: NodeRevoke;
+    case: "revoke";
   } | { case: undefined; value?: undefined };
 };
 
@@ -214,6 +226,75 @@ export declare type AccessChange = Message<"entdb.v1.AccessChange"> & {
  * Use `create(AccessChangeSchema)` to create a new message.
  */
 export declare const AccessChangeSchema: GenMessage<AccessChange>;
+
+/**
+ * Gives a principal a capability on one node, or denies it the node.
+ *
+ * @generated from message entdb.v1.NodeGrant
+ */
+export declare type NodeGrant = Message<"entdb.v1.NodeGrant"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * A user, service, group or role principal, or "tenant:*".
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * "read", "comment", "edit", "delete" or "admin" (each implies the ones before it).
+   *
+   * @generated from field: string capability = 3;
+   */
+  capability: string;
+
+  /**
+   * When the grant lapses (judged against each event's ingress time); unset = never.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * An explicit deny: overrides every grant and the node's visibility, not ownership.
+   *
+   * @generated from field: bool deny = 5;
+   */
+  deny: boolean;
+};
+
+/**
+ * Describes the message entdb.v1.NodeGrant.
+ * Use `create(NodeGrantSchema)` to create a new message.
+ */
+export declare const NodeGrantSchema: GenMessage<NodeGrant>;
+
+/**
+ * Removes a principal's grant or deny on one node.
+ *
+ * @generated from message entdb.v1.NodeRevoke
+ */
+export declare type NodeRevoke = Message<"entdb.v1.NodeRevoke"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message entdb.v1.NodeRevoke.
+ * Use `create(NodeRevokeSchema)` to create a new message.
+ */
+export declare const NodeRevokeSchema: GenMessage<NodeRevoke>;
 
 /**
  * A tenant member (a user, service or group principal) and its role.
