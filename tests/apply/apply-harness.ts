@@ -61,6 +61,8 @@ export function openHarness(
     dataDir?: string;
     /** Put the temp data dir on tmpfs (see `tempDir`). */
     inMemory?: boolean;
+    /** Told after a transaction that applied access changes of a tenant ended. */
+    onAccessChanged?: (tenant: string) => void;
   } = {},
 ): Harness {
   const dir =
@@ -84,7 +86,12 @@ export function openHarness(
     schemas: lookupOf(...(options.schemas ?? [served(1, TRACKER_V1)])),
     ...(options.maxOpenTenants === undefined ? {} : { maxOpenTenants: options.maxOpenTenants }),
   });
-  const applier = new Applier({ wal, store, checkpointIntervalMs: 0 });
+  const applier = new Applier({
+    wal,
+    store,
+    checkpointIntervalMs: 0,
+    ...(options.onAccessChanged ? { onAccessChanged: options.onAccessChanged } : {}),
+  });
   const reader = createTenantReader(store);
   const run = (records: readonly WalRecord[]): WalPosition[] => {
     const positions = records.map((record) => {
