@@ -6,6 +6,13 @@
  */
 
 export type {
+  AccessApi,
+  AccessChangeOptions,
+  Capability,
+  ShareOptions,
+  TenantRole,
+} from "./access-api.ts";
+export type {
   ConditionalWriteOptions,
   EdgeListFn,
   EdgePage,
