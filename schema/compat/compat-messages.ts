@@ -293,6 +293,13 @@ export const compatMessages = {
     };
   },
 
+  visibilityLoosened(node: TypeLabel, before: string, after: string): FindingDraft {
+    return {
+      rule: "NODE_VISIBILITY_LOOSENED",
+      message: `${typeSubject(node)} widened its visibility from ${before} to ${after}: nodes stored while it was ${before} would be read by principals they were hidden from. Keep it ${before}, or add a new type and move the data deliberately.`,
+    };
+  },
+
   deprecationChanged(subject: string, now: boolean): FindingDraft {
     return {
       rule: "DEPRECATION_CHANGED",

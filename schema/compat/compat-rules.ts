@@ -83,6 +83,11 @@ export const COMPAT_RULES = {
     category: "breaking",
     summary: "A reserved id or enum number is no longer reserved.",
   },
+  NODE_VISIBILITY_LOOSENED: {
+    category: "breaking",
+    summary:
+      "A node type's visibility was widened (private → tenant → public): nodes written as private would be read by others.",
+  },
 
   NODE_ADDED: { category: "safe", summary: "A node type was added." },
   EDGE_ADDED: { category: "safe", summary: "An edge type was added." },
@@ -121,7 +126,10 @@ export const COMPAT_RULES = {
     category: "safe",
     summary: "A type, field or enum value was deprecated or undeprecated.",
   },
-  NODE_VISIBILITY_CHANGED: { category: "safe", summary: "A node type's visibility changed." },
+  NODE_VISIBILITY_CHANGED: {
+    category: "safe",
+    summary: "A node type's visibility was narrowed (public → tenant → private).",
+  },
   EDGE_INVERSE_CHANGED: {
     category: "safe",
     summary: "An edge type's inverse name changed.",
