@@ -59,7 +59,10 @@ export function hiddenNodeTerm(
 ): SqlTerm | undefined {
   if (scope.unrestricted || schema === undefined) return undefined;
   const ids = privateTypeIds(schema);
-  const principals = JSON.stringify(scope.principals);
+  // The principals as bound values: a literal IN list costs less per execution than
+  // json_each, and the statement text depends only on how many there are.
+  const principals = scope.principals;
+  const inList = `(${principals.map(() => "?").join(", ")})`;
   const parts: string[] = [];
   const params: SqlScalar[] = [scope.actor];
   let typeTerm: string | undefined;
@@ -67,15 +70,15 @@ export function hiddenNodeTerm(
   else if (ids.length > 0) typeTerm = `${alias}.type_id IN (${ids.join(", ")})`;
   if (typeTerm !== undefined) {
     parts.push(
-      `(${typeTerm} AND NOT EXISTS (SELECT 1 FROM access_grants g WHERE g.node_id = ${alias}.id AND g.deny = 0 AND g.principal IN (SELECT value FROM json_each(?)) AND (g.expires_at IS NULL OR g.expires_at > ?)))`,
+      `(${typeTerm} AND NOT EXISTS (SELECT 1 FROM access_grants g WHERE g.node_id = ${alias}.id AND g.deny = 0 AND +g.principal IN ${inList} AND (g.expires_at IS NULL OR g.expires_at > ?)))`,
     );
-    params.push(principals, scope.atMicros);
+    params.push(...principals, scope.atMicros);
   }
   if (facts.denies) {
     parts.push(
-      `EXISTS (SELECT 1 FROM access_grants d WHERE d.node_id = ${alias}.id AND d.deny = 1 AND d.principal IN (SELECT value FROM json_each(?)) AND (d.expires_at IS NULL OR d.expires_at > ?))`,
+      `EXISTS (SELECT 1 FROM access_grants d WHERE d.node_id = ${alias}.id AND d.deny = 1 AND +d.principal IN ${inList} AND (d.expires_at IS NULL OR d.expires_at > ?))`,
     );
-    params.push(principals, scope.atMicros);
+    params.push(...principals, scope.atMicros);
   }
   if (parts.length === 0) return undefined;
   return { sql: `(${alias}.owner IS NOT ? AND (${parts.join(" OR ")}))`, params };
