@@ -330,3 +330,75 @@ describe("membership changes", () => {
     ]);
   });
 });
+
+describe("bug classes that systems like this one have shipped", () => {
+  it("takes no identity from client-set headers or the body", async () => {
+    const spoof = {
+      "x-entdb-actor": "user:alice",
+      "entdb-actor": "user:alice",
+      "x-forwarded-user": "user:alice",
+      "x-remote-user": "user:alice",
+    };
+    const res = await fetch(`${server.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${TOKENS.mallory}`,
+        ...spoof,
+      },
+      body: JSON.stringify({ tenant: TENANT, typeId: TRACKER.team, actor: "user:alice" }),
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { message: string }).message).toBe(notMember("mallory", TENANT));
+    const anonymous = await fetch(`${server.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...spoof },
+      body: JSON.stringify({ tenant: TENANT, typeId: TRACKER.team }),
+    });
+    expect(anonymous.status).toBe(401);
+    const written = await fetch(`${server.url}/entdb.v1.EntDbService/ExecutePlan`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${TOKENS.bob}`,
+        ...spoof,
+      },
+      body: JSON.stringify({
+        tenant: TENANT,
+        operations: [
+          {
+            createNode: {
+              typeId: TRACKER.team,
+              fields: { "1": { stringValue: "H" }, "2": { stringValue: "by-header" } },
+            },
+          },
+        ],
+      }),
+    });
+    expect(written.status).toBe(200);
+    const id = ((await written.json()) as { results: { id: string }[] }).results[0]?.id ?? "";
+    const node = await api("alice").getNode({ tenant: TENANT, typeId: TRACKER.team, id });
+    expect(node.node?.owner).toBe("user:bob");
+  });
+
+  it("keeps tenants whose ids differ only in case apart", async () => {
+    const root = api("root");
+    await root.createTenant({ tenant: "Collide", owner: "user:alice" });
+    await root.createTenant({ tenant: "collide", owner: "user:bob" });
+    await api("alice").executePlan(teamPlan("Collide", "upper"));
+    const bobUpper = await connectError(
+      api("bob").queryNodes({ tenant: "Collide", typeId: TRACKER.team }),
+    );
+    expect(bobUpper.rawMessage).toBe(notMember("bob", "Collide"));
+    const aliceLower = await connectError(
+      api("alice", "fast").queryNodes({ tenant: "collide", typeId: TRACKER.team }),
+    );
+    expect(aliceLower.rawMessage).toBe(notMember("alice", "collide"));
+    expect(
+      (await api("bob").queryNodes({ tenant: "collide", typeId: TRACKER.team })).nodes,
+    ).toEqual([]);
+    expect(
+      (await api("bob").listTenants({})).tenants.map((t) => `${t.tenant}=${t.role}`),
+    ).toContain("collide=owner");
+  });
+});

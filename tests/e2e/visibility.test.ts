@@ -366,3 +366,28 @@ describe("grants", () => {
     expect(bad.code).toBe(Code.InvalidArgument);
   });
 });
+
+describe("alternate paths", () => {
+  const get = (who: keyof typeof TOKENS, id: string) =>
+    api(who).getNode({ tenant: TENANT, typeId: NOTE, id });
+  it("a cursor from someone else's query pages only through what the holder may read", async () => {
+    const first = await api("alice").queryNodes({
+      tenant: TENANT,
+      typeId: NOTE,
+      limit: 1,
+      orderBy: { fieldId: 2, descending: false },
+    });
+    expect(first.nextCursor).not.toBe("");
+    const page = await api("bob").queryNodes({
+      tenant: TENANT,
+      typeId: NOTE,
+      limit: 100,
+      cursor: first.nextCursor,
+      orderBy: { fieldId: 2, descending: false },
+    });
+    // Every node on the page is one bob reads by id too; alice's unshared note is not there.
+    expect(page.nodes.length).toBeGreaterThan(0);
+    for (const n of page.nodes) expect((await get("bob", n.id)).node?.id).toBe(n.id);
+    expect(page.nodes.map((n) => n.id)).not.toContain(notes.alice[1]);
+  });
+});
