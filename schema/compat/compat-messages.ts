@@ -200,6 +200,20 @@ export const compatMessages = {
     };
   },
 
+  inheritAccessAdded(owner: TypeLabel, name: string, id: number): FindingDraft {
+    return {
+      rule: "INHERIT_ACCESS_ADDED",
+      message: `${fieldSubject(owner, name, id)} now inherits access: its nodes are read by whoever reads the node it names.`,
+    };
+  },
+
+  inheritAccessRemoved(owner: TypeLabel, name: string, id: number): FindingDraft {
+    return {
+      rule: "INHERIT_ACCESS_REMOVED",
+      message: `${fieldSubject(owner, name, id)} no longer inherits access: its nodes would fall back to their type's visibility and could be read by principals that cannot read the node it names. Keep inherit_access, or make the type private first.`,
+    };
+  },
+
   fieldDefaultChanged(
     owner: TypeLabel,
     name: string,

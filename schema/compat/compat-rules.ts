@@ -83,6 +83,11 @@ export const COMPAT_RULES = {
     category: "breaking",
     summary: "A reserved id or enum number is no longer reserved.",
   },
+  INHERIT_ACCESS_REMOVED: {
+    category: "breaking",
+    summary:
+      "A ref field no longer has inherit_access: its nodes fall back to their type's visibility.",
+  },
   NODE_VISIBILITY_LOOSENED: {
     category: "breaking",
     summary:
@@ -125,6 +130,10 @@ export const COMPAT_RULES = {
   DEPRECATION_CHANGED: {
     category: "safe",
     summary: "A type, field or enum value was deprecated or undeprecated.",
+  },
+  INHERIT_ACCESS_ADDED: {
+    category: "safe",
+    summary: "A ref field gained inherit_access: its nodes are read as the node it names is.",
   },
   NODE_VISIBILITY_CHANGED: {
     category: "safe",

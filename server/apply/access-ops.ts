@@ -22,6 +22,7 @@ import { isTenantRole, parsePrincipal, type TenantRole } from "../acl/principal.
 import { roleCanManage, roleCanWrite } from "../acl/tenant-roles.ts";
 import { principalsInDb, roleInDb } from "../store/access-tables.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
+import { inheritedFrom, MAX_INHERIT_DEPTH } from "../store/visibility-sql.ts";
 import { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
 import type { PlanRun } from "./plan-run.ts";
 
@@ -109,9 +110,10 @@ function levelOn(
   subject: Subject,
   id: string,
   nowMicros: bigint,
+  depth = MAX_INHERIT_DEPTH,
 ): number | undefined {
-  const row = db.stmt("SELECT type_id, owner FROM nodes WHERE id = ?").get(id) as
-    | { type_id: bigint; owner: string }
+  const row = db.stmt("SELECT type_id, owner, payload FROM nodes WHERE id = ?").get(id) as
+    | { type_id: bigint; owner: string; payload: string }
     | undefined;
   if (!row) return undefined;
   if (row.owner === subject.actor) return capabilityLevel("admin");
@@ -125,8 +127,25 @@ function levelOn(
   };
   if (grants.denied === 1n) return 0;
   const granted = Number(grants.level ?? 0n);
-  const visible = nodeById(schema, Number(row.type_id))?.visibility !== "private";
-  return Math.max(granted, visible ? capabilityLevel("read") : 0);
+  const type = nodeById(schema, Number(row.type_id));
+  let readable = type?.visibility !== "private";
+  const parents = type ? inheritedFrom(type) : [];
+  if (parents.length > 0) {
+    // As the read rule (store/visibility-sql.ts): read as the nodes the inherit_access
+    // refs name (one that is gone is unreadable), by the type's visibility when all are unset.
+    const payload = JSON.parse(row.payload) as Record<string, unknown>;
+    let anyParent = false;
+    let parentReadable = false;
+    for (const { fieldId } of parents) {
+      const ref = payload[String(fieldId)];
+      if (typeof ref !== "string") continue;
+      anyParent = true;
+      if (depth > 0 && (levelOn(db, schema, subject, ref, nowMicros, depth - 1) ?? 0) >= 1)
+        parentReadable = true;
+    }
+    readable = parentReadable || (readable && !anyParent);
+  }
+  return Math.max(granted, readable ? capabilityLevel("read") : 0);
 }
 
 function lacks(run: PlanRun, actor: string, need: Capability, id: string): PlanRejection {

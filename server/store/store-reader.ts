@@ -38,6 +38,7 @@ import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
 import {
   hiddenNodeTerm,
   hiddenRefTerm,
+  inheritedFrom,
   privateTypeIds,
   type VisibilityFacts,
 } from "./visibility-sql.ts";
@@ -378,7 +379,17 @@ function visibleNode(
     | NodeRow
     | undefined;
   if (!row || scope.unrestricted || row.owner === scope.actor || model === undefined) return row;
+  const type = nodeById(model, Number(row.type_id));
   const isPrivate = privateTypeIds(model).includes(Number(row.type_id));
+  if (type !== undefined && inheritedFrom(type).length > 0) {
+    // Inheritance walks parents: the query term decides.
+    const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), type.id);
+    if (!hidden) return row;
+    const seen = db
+      .stmt(`SELECT 1 FROM nodes WHERE id = ? AND NOT ${hidden.sql}`)
+      .get(id, ...hidden.params);
+    return seen === undefined ? undefined : row;
+  }
   if (!isPrivate && !hasDenies(db)) return row;
   const grants = db
     .stmt(

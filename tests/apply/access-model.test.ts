@@ -29,10 +29,27 @@ node Secret = 2 [visibility = private] {
   title: string = 1 [required, unique];
 }
 
+/// Read as the Secret it answers.
+node Reply = 3 {
+  title: string = 1 [required, unique];
+  on: ref<Secret> = 2 [inherit_access];
+}
+
+/// Private, and also read as the Reply it annotates.
+node Aside = 4 [visibility = private] {
+  title: string = 1 [required, unique];
+  on: ref<Reply> = 2 [inherit_access];
+}
+
 edge Cites = 100 from Doc to Secret;
 `);
 const DOC = 1;
 const SECRET = 2;
+const REPLY = 3;
+const ASIDE = 4;
+/** The type each inheriting type's parent has. */
+const PARENT_TYPE: Readonly<Record<number, number>> = { [REPLY]: SECRET, [ASIDE]: REPLY };
+const MAX_DEPTH = 3;
 const CITES = 100;
 const TENANT = "model";
 
@@ -66,6 +83,8 @@ interface ModelNode {
   readonly type: number;
   readonly owner: string;
   readonly title: string;
+  /** The node an inherit_access ref names, if set. */
+  readonly parent?: string;
 }
 
 /** The reference model: the rules of docs/access-control.md, written plainly. */
@@ -95,7 +114,7 @@ class Model {
   }
 
   /** The capability level of `user` on a node at `now`; undefined for a missing node. */
-  level(user: string, id: string, now: bigint): number | undefined {
+  level(user: string, id: string, now: bigint, depth = MAX_DEPTH): number | undefined {
     const node = this.nodes.get(id);
     if (!node) return undefined;
     if (node.owner === user) return 5;
@@ -107,7 +126,12 @@ class Model {
       if (g.deny) return 0;
       granted = Math.max(granted, g.level);
     }
-    return Math.max(granted, node.type === DOC ? 1 : 0);
+    // Visibility: Docs and Replies are tenant types, Secrets and Asides private; an
+    // inheriting node with its ref set is read as that node (a gone one is unreadable).
+    let readable = node.type === DOC || node.type === REPLY;
+    if (node.parent !== undefined)
+      readable = depth > 0 && (this.level(user, node.parent, now, depth - 1) ?? 0) >= 1;
+    return Math.max(granted, readable ? 1 : 0);
   }
 
   canManage(user: string): boolean {
@@ -218,13 +242,24 @@ function scenario(seed: number): number {
             : ({ case: "removeGroupMember", value: { group, principal: user } } as const);
       run({ tenant: TENANT, payload: accessEvent(TENANT, key, change, by(actor)) }, key, outcome);
     } else if (roll < 0.5 || nodeIds.length === 0) {
-      // A node of either type, sometimes cited by a Doc in the same plan.
-      const type = rnd() < 0.6 ? SECRET : DOC;
+      // A node of any type, sometimes cited by a Doc in the same plan; a Reply or an
+      // Aside names a parent (at times one that was deleted, or none).
+      const type = pick([SECRET, SECRET, DOC, REPLY, ASIDE]);
       const id = `n${++counter}`;
       const title = `t${counter}`;
       const role = model.role(actor);
       const writes = role !== undefined && role !== "viewer";
-      const ops = [op.createNode(type, id, { 1: v.str(title) })];
+      const candidates = [...model.nodes.values()].filter((n) => n.type === PARENT_TYPE[type]);
+      const parent =
+        PARENT_TYPE[type] !== undefined && candidates.length > 0 && rnd() < 0.8
+          ? pick(candidates).id
+          : undefined;
+      const ops = [
+        op.createNode(type, id, {
+          1: v.str(title),
+          ...(parent === undefined ? {} : { 2: v.ref(parent) }),
+        }),
+      ];
       const docs = [...model.nodes.values()].filter((n) => n.type === DOC);
       const citer = type === SECRET && docs.length > 0 && rnd() < 0.5 ? pick(docs) : undefined;
       if (citer) ops.push(op.createEdge(CITES, citer.id, id));
@@ -237,7 +272,7 @@ function scenario(seed: number): number {
             : "permission_denied";
       }
       if (outcome === "ok") {
-        model.nodes.set(id, { id, type, owner: actor, title });
+        model.nodes.set(id, { id, type, owner: actor, title, ...(parent ? { parent } : {}) });
         if (citer) model.edges.push({ from: citer.id, to: id });
       }
       run({ tenant: TENANT, payload: planEvent(TENANT, key, ops, by(actor)) }, key, outcome);
@@ -339,7 +374,7 @@ function scenario(seed: number): number {
       expect([user, node.id, byKey?.id === node.id]).toEqual([user, node.id, visible(node.id)]);
       reads += 2;
     }
-    for (const type of [DOC, SECRET]) {
+    for (const type of [DOC, SECRET, REPLY, ASIDE]) {
       const want = [...model.nodes.values()]
         .filter((n) => n.type === type && visible(n.id))
         .map((n) => n.id)

@@ -25,10 +25,16 @@ node Note = 2 [visibility = private] {
   rank: int = 2 [index];
 }
 
+node Reply = 3 {
+  title: string = 1 [required];
+  on: ref<Note> = 2 [inherit_access];
+}
+
 edge Wrote = 100 from Person to Note;
 `;
 const PERSON = 1;
 const NOTE = 2;
+const REPLY = 3;
 const WROTE = 100;
 
 const schemaPath = join(mkdtempSync(join(tmpdir(), "entdb-visibility-")), "schema.entdb");
@@ -389,5 +395,58 @@ describe("alternate paths", () => {
     expect(page.nodes.length).toBeGreaterThan(0);
     for (const n of page.nodes) expect((await get("bob", n.id)).node?.id).toBe(n.id);
     expect(page.nodes.map((n) => n.id)).not.toContain(notes.alice[1]);
+  });
+});
+
+describe("inherit_access", () => {
+  it("a reply is read by exactly those who read the note it answers", async () => {
+    const made = await api("alice").executePlan({
+      tenant: TENANT,
+      operations: [
+        createNote("inherited-note", 50),
+        {
+          op: {
+            case: "createNode",
+            value: {
+              typeId: REPLY,
+              fields: { 1: str("re"), 2: { kind: { case: "refValue", value: "$note" } } },
+            },
+          },
+        },
+      ],
+    });
+    const [noteId, replyId] = made.results.map((r) => r.id);
+    const bobReads = async () =>
+      (await api("bob").queryNodes({ tenant: TENANT, typeId: REPLY })).nodes.map((n) => n.id);
+    const hidden = await connectError(
+      api("bob").getNode({ tenant: TENANT, typeId: REPLY, id: replyId! }),
+    );
+    expect(hidden.rawMessage).toBe(`Reply '${replyId}' does not exist.`);
+    expect(await bobReads()).not.toContain(replyId);
+    await api("alice").shareNode({
+      tenant: TENANT,
+      nodeId: noteId!,
+      principal: "user:bob",
+      capability: "read",
+    });
+    expect(
+      (await api("bob").getNode({ tenant: TENANT, typeId: REPLY, id: replyId! })).node?.id,
+    ).toBe(replyId);
+    expect(await bobReads()).toContain(replyId);
+    // Reading is all inheritance gives: editing the reply still takes a grant on it.
+    const edit = await connectError(
+      api("bob").executePlan({
+        tenant: TENANT,
+        operations: [
+          {
+            op: {
+              case: "updateNode",
+              value: { typeId: REPLY, id: replyId!, set: { 1: str("mine now") } },
+            },
+          },
+        ],
+      }),
+    );
+    expect(edit.code).toBe(Code.PermissionDenied);
   });
 });

@@ -1153,6 +1153,41 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
     ],
   },
 
+  INHERIT_ACCESS_REMOVED: {
+    breaking: [
+      {
+        title: "dropping inherit_access from a ref",
+        old: src(...USER, "node Post = 2 {", "  author: ref<User> = 1 [inherit_access];", "}"),
+        new: src(...USER, "node Post = 2 {", "  author: ref<User> = 1;", "}"),
+        expected: [
+          "breaking INHERIT_ACCESS_REMOVED 6:3 Field 'Post.author' (id 1) no longer inherits access: its nodes would fall back to their type's visibility and could be read by principals that cannot read the node it names. Keep inherit_access, or make the type private first.",
+        ],
+      },
+    ],
+    safe: [
+      {
+        title: "keeping inherit_access while renaming the ref",
+        old: src(...USER, "node Post = 2 {", "  author: ref<User> = 1 [inherit_access];", "}"),
+        new: src(...USER, "node Post = 2 {", "  writer: ref<User> = 1 [inherit_access];", "}"),
+        expected: ["safe FIELD_RENAMED 6:3 Field 'Post.author' (id 1) was renamed to 'writer'."],
+      },
+    ],
+  },
+
+  INHERIT_ACCESS_ADDED: {
+    breaking: [],
+    safe: [
+      {
+        title: "making a ref inherit access",
+        old: src(...USER, "node Post = 2 {", "  author: ref<User> = 1;", "}"),
+        new: src(...USER, "node Post = 2 {", "  author: ref<User> = 1 [inherit_access];", "}"),
+        expected: [
+          "safe INHERIT_ACCESS_ADDED 6:3 Field 'Post.author' (id 1) now inherits access: its nodes are read by whoever reads the node it names.",
+        ],
+      },
+    ],
+  },
+
   NODE_VISIBILITY_LOOSENED: {
     breaking: [
       {
