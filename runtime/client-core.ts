@@ -17,6 +17,7 @@ import {
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
 import type { Receipt, Value } from "../generated/entdb/v1/values_pb.js";
+import { type AccessApi, createAccessApi } from "./access-api.ts";
 import { createBearerAuthInterceptor } from "./bearer-auth-interceptor.ts";
 import type {
   ClientCoreOptions,
@@ -68,6 +69,16 @@ export class EntdbClientCore {
         ? { ...DEFAULT_RETRY, maxAttempts: 1 }
         : { ...DEFAULT_RETRY, ...options.retry };
     this.#readYourWrites = options.readYourWrites ?? true;
+  }
+
+  /** Membership and sharing of this client's tenant (docs/access-control.md). */
+  get access(): AccessApi {
+    return createAccessApi({
+      tenant: this.tenant,
+      client: this.#client,
+      call: (call, signal) => this.#call(call, signal),
+      receipt: (receipt, key) => this.#receipt(receipt, key),
+    });
   }
 
   /** A client for another tenant sharing this one's transport, token and positions. */

@@ -7,6 +7,13 @@
 
 export { Direction } from "../generated/entdb/v1/entdb_pb.js";
 export type {
+  AccessApi,
+  AccessChangeOptions,
+  Capability,
+  ShareOptions,
+  TenantRole,
+} from "./access-api.ts";
+export type {
   ConditionalWriteOptions,
   EdgeListFn,
   EdgePage,

@@ -40,6 +40,7 @@ export interface CanonicalField {
   readonly unique: boolean;
   readonly index: boolean;
   readonly searchable: boolean;
+  readonly inheritAccess?: true;
   readonly deprecated: boolean;
   readonly default?: CanonicalDefault;
 }
@@ -226,6 +227,7 @@ function canonicalField(field: Field): CanonicalField {
     unique: field.unique,
     index: field.index,
     searchable: field.searchable,
+    ...(field.inheritAccess ? { inheritAccess: true as const } : {}),
     deprecated: field.deprecated,
     ...(field.default === undefined ? {} : { default: canonicalDefault(field.default) }),
   };

@@ -194,6 +194,7 @@ class LockReader {
       "unique",
       "index",
       "searchable",
+      "inheritAccess",
       "deprecated",
       "default",
     ]);
@@ -206,6 +207,9 @@ class LockReader {
       unique: this.bool(o["unique"], `${at}.unique`),
       index: this.bool(o["index"], `${at}.index`),
       searchable: this.bool(o["searchable"], `${at}.searchable`),
+      ...(o["inheritAccess"] !== undefined && this.bool(o["inheritAccess"], `${at}.inheritAccess`)
+        ? { inheritAccess: true as const }
+        : {}),
       deprecated: this.bool(o["deprecated"], `${at}.deprecated`),
       ...(def === undefined ? {} : { default: this.defaultValue(def, `${at}.default`) }),
     };

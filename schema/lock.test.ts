@@ -381,6 +381,30 @@ describe("lockFromSchema", () => {
     expect(committed).toBe(lockFromSchema(compile(TRACKER)));
   });
 
+  it("records inherit_access only where it is set, and reads it back", () => {
+    const text = `package acme.inherit;
+
+node Task = 1 [visibility = private] {
+  title: string = 1;
+}
+
+node Comment = 2 {
+  task: ref<Task> = 1 [inherit_access];
+  author: ref<Task> = 2;
+}
+`;
+    const lock = lockFromSchema(compile(text));
+    expect(lock.match(/"inheritAccess": true/g)).toHaveLength(1);
+    const fields = modelFromLock(lock, "inherit.lock.json").nodes[1]?.fields;
+    expect(fields?.map((f) => [f.name, f.inheritAccess ?? false])).toEqual([
+      ["task", true],
+      ["author", false],
+    ]);
+    expect(lockFromSchema(compile(text.replace(" [inherit_access]", "")))).not.toContain(
+      "inheritAccess",
+    );
+  });
+
   it("gives schemaFingerprint the fingerprint the lock records", () => {
     expect(schemaFingerprint(compile(SMALL))).toBe(sha256(SMALL_LOCK_BODY));
   });

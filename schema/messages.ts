@@ -302,7 +302,7 @@ export const DIAGNOSTIC_CATALOG = {
   optionNotAllowedOnEdge: {
     code: "E0615",
     severity: "error",
-    summary: "`unique` or `searchable` on an edge property.",
+    summary: "`unique`, `searchable` or `inherit_access` on an edge property.",
   },
   deprecatedRequired: {
     code: "E0616",
@@ -314,8 +314,13 @@ export const DIAGNOSTIC_CATALOG = {
     severity: "warning",
     summary: "`index` on a field that is already `unique` (and so indexed).",
   },
-  uniqueWithDefault: {
+  inheritAccessNotRef: {
     code: "E0618",
+    severity: "error",
+    summary: "`inherit_access` on a field that is not a single `ref`.",
+  },
+  uniqueWithDefault: {
+    code: "E0619",
     severity: "warning",
     summary: "A `unique` field with a `default`: every create that leaves it out collides.",
   },
@@ -1024,6 +1029,16 @@ export function indexNotAllowed(typeText: string, span: Span): Diagnostic {
 export function searchableNotString(typeText: string, span: Span): Diagnostic {
   return make("searchableNotString", `A field of type '${typeText}' cannot be searchable.`, span, {
     label: "only string fields are searchable",
+  });
+}
+
+/** `inherit_access` on a field that is not a single ref. */
+export function inheritAccessNotRef(typeText: string, span: Span): Diagnostic {
+  return make("inheritAccessNotRef", `A field of type '${typeText}' cannot inherit access.`, span, {
+    label: "only a ref field can",
+    notes: [
+      note("inherit_access makes a node readable by whoever can read the node its ref names"),
+    ],
   });
 }
 

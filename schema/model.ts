@@ -81,6 +81,11 @@ export interface Field {
   readonly unique: boolean;
   readonly index: boolean;
   readonly searchable: boolean;
+  /**
+   * `inherit_access` (ref fields only): the node is readable by whoever can read the node
+   * this field names, instead of by its type's visibility (docs/access-control.md).
+   */
+  readonly inheritAccess?: true;
   readonly deprecated: boolean;
   readonly default?: DefaultValue;
   /** The `///` doc comment, lines joined with "\n", without the slashes. */

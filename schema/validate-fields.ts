@@ -22,6 +22,7 @@ import {
   fieldIdOutOfRange,
   fieldNamedId,
   indexNotAllowed,
+  inheritAccessNotRef,
   listOfList,
   nodeTypeAsFieldType,
   optionNotAllowedOnEdge,
@@ -280,13 +281,15 @@ function checkFieldOptions(
   const flag = (name: string): OptionItem | undefined => options.get(name);
   let unique = flag("unique") !== undefined;
   let searchable = flag("searchable") !== undefined;
+  let inheritAccess = flag("inherit_access") !== undefined;
   if (isEdge) {
-    for (const name of ["unique", "searchable"]) {
+    for (const name of ["unique", "searchable", "inherit_access"]) {
       const item = flag(name);
       if (item !== undefined) ctx.report(optionNotAllowedOnEdge(name, item.name.span));
     }
     unique = false;
     searchable = false;
+    inheritAccess = false;
   }
   if (type === undefined) return undefined;
 
@@ -300,6 +303,11 @@ function checkFieldOptions(
   const searchableItem = flag("searchable");
   if (searchable && searchableItem !== undefined && kind !== "string") {
     ctx.report(searchableNotString(shown, searchableItem.name.span));
+  }
+  const inheritItem = flag("inherit_access");
+  if (inheritAccess && inheritItem !== undefined && kind !== "ref") {
+    ctx.report(inheritAccessNotRef(shown, inheritItem.name.span));
+    inheritAccess = false;
   }
   const required = flag("required");
   const deprecated = flag("deprecated");
@@ -329,6 +337,7 @@ function checkFieldOptions(
     unique,
     index: indexItem !== undefined,
     searchable,
+    ...(inheritAccess ? { inheritAccess: true as const } : {}),
     deprecated: deprecated !== undefined,
     ...(defaultValue !== undefined ? { default: defaultValue } : {}),
     ...(doc !== undefined ? { doc } : {}),

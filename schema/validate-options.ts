@@ -32,6 +32,7 @@ export const FIELD_OPTIONS: readonly OptionSpec[] = [
   { name: "unique" },
   { name: "index" },
   { name: "searchable" },
+  { name: "inherit_access" },
   { name: "default", example: "default = value" },
   { name: "deprecated" },
 ];

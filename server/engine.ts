@@ -20,6 +20,7 @@ import type {
 import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../generated/entdb/v1/values_pb.js";
 import type { Schema } from "../schema/model.ts";
+import type { ReadScope } from "./acl/read-scope.ts";
 import type { WalPosition } from "./wal/wal.ts";
 
 /** A schema the server serves, with the version number it was registered under. */
@@ -50,21 +51,28 @@ export interface Page<T> {
 /**
  * Reads of one tenant's materialized state. Implementations read committed state
  * only; "read your writes" is the caller's job (wait for the position first).
- * Errors are `StoreError`s with a code the API maps to a Connect code.
+ * Errors are `StoreError`s with a code the API maps to a Connect code. Each read takes
+ * the caller's `scope` (default: unrestricted): a node it may not read is left out inside
+ * the query, so it reads exactly like a node that does not exist.
  */
 export interface TenantReader {
   /** The node with `id` if it is of type `typeId` (0 matches any type). */
-  getNode(tenant: string, typeId: number, id: string): Node | undefined;
+  getNode(tenant: string, typeId: number, id: string, scope?: ReadScope): Node | undefined;
   /**
    * The nodes found among `ids` (of type `typeId`, 0 = any), in request order, each
    * once; a `StoreError` "too-many" above the store's maximum (1,000).
    */
-  getNodes(tenant: string, typeId: number, ids: readonly string[]): Node[];
+  getNodes(tenant: string, typeId: number, ids: readonly string[], scope?: ReadScope): Node[];
   /**
    * `key` holds one unique field's value, or all fields of one composite unique
    * (otherwise a `StoreError` "invalid-argument").
    */
-  getNodeByKey(tenant: string, typeId: number, key: ReadonlyMap<number, Value>): Node | undefined;
+  getNodeByKey(
+    tenant: string,
+    typeId: number,
+    key: ReadonlyMap<number, Value>,
+    scope?: ReadScope,
+  ): Node | undefined;
   /**
    * Nodes of a type matching every filter, ordered by a field (or the node id), then the
    * node id; keyset pages (a cursor is only valid for the same type and order). `limit`
@@ -79,6 +87,7 @@ export interface TenantReader {
       readonly limit: number;
       readonly cursor: string;
     },
+    scope?: ReadScope,
   ): Page<Node>;
   /**
    * Edges of a type from (DIRECTION_OUT or UNSPECIFIED) or to (DIRECTION_IN) a node,
@@ -94,6 +103,7 @@ export interface TenantReader {
       readonly cursor: string;
       readonly includeCount: boolean;
     },
+    scope?: ReadScope,
   ): Page<Edge> & { readonly totalCount?: number };
   /**
    * Breadth-first walk from `startId` (not itself returned): depth 1 are its neighbours.
@@ -110,6 +120,7 @@ export interface TenantReader {
       readonly maxDepth: number;
       readonly maxNodes: number;
     },
+    scope?: ReadScope,
   ): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean };
   /** The outcome recorded for an idempotency key, if the plan was applied. */
   outcomeByKey(tenant: string, idempotencyKey: string): PlanOutcome | undefined;

@@ -4,6 +4,7 @@
  */
 
 import { isIP } from "node:net";
+import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
 import { ConfigError } from "./config-error.ts";
@@ -41,6 +42,8 @@ export interface ServerConfig {
    * tenants are busy at once than that.
    */
   readonly maxOpenTenants: number;
+  /** Server-wide administrators (`--admins`): create tenants and manage members. */
+  readonly admins: ReadonlySet<string>;
 }
 
 export { ConfigError };
@@ -69,6 +72,8 @@ export interface ConfigInput {
   readonly kafkaPartitions?: string | undefined;
   readonly kafkaReplication?: string | undefined;
   readonly maxOpenTenants?: string | undefined;
+  /** "user:alice,service:ops". */
+  readonly admins?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -94,6 +99,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     kafkaPartitions: env["ENTDB_KAFKA_PARTITIONS"],
     kafkaReplication: env["ENTDB_KAFKA_REPLICATION"],
     maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
+    admins: env["ENTDB_ADMINS"],
   };
 }
 
@@ -151,7 +157,22 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       .filter(Boolean),
     wal,
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
+    admins: parseAdmins(pick("admins") ?? ""),
   };
+}
+
+/** `--admins`: comma-separated user or service principals (acl/principal.ts). */
+function parseAdmins(text: string): Set<string> {
+  const admins = new Set<string>();
+  for (const entry of text.split(",").map((p) => p.trim())) {
+    if (entry === "") continue;
+    try {
+      admins.add(parseCallerPrincipal(entry).text);
+    } catch (err) {
+      throw new ConfigError(`--admins: ${(err as Error).message}`);
+    }
+  }
+  return admins;
 }
 
 function parseLogLevelOrConfigError(text: string): LogLevel {

@@ -24,6 +24,8 @@ import {
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
 import { compileSchema } from "../schema/compile.ts";
 import { renderDiagnostics } from "../schema/render-diagnostics.ts";
+import { AccessCache } from "./acl/access-cache.ts";
+import { isDevMode } from "./api/auth-config.ts";
 import { createAuthenticator } from "./api/authenticator.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
@@ -47,7 +49,9 @@ import type { ServerConfig } from "./server-config.ts";
 import {
   createTenantReader,
   holdWhileFileExists,
+  listTenantIds,
   openCheckedStore,
+  readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
@@ -148,11 +152,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log.info("schema registered", { version: served.version, fingerprint: served.fingerprint });
     }
 
+    const access = new AccessCache((tenant) => {
+      const db = store.tenant(tenant, false);
+      return db ? readTenantAccess(db) : undefined;
+    });
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
     const applier = new Applier({
       wal,
       store,
+      onAccessChanged: (tenant) => access.invalidate(tenant),
       onPark: (p) =>
         log.error("tenant parked: it stopped applying the log", {
           tenant: p.tenant,
@@ -213,6 +222,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       limits: DEFAULT_API_LIMITS,
       logError: (err: unknown) => log.error("internal error", { err }),
       startAppendTimer: () => metrics.walAppendSeconds.startTimer(),
+      access,
+      openAccess: isDevMode(config.auth),
+      listTenantIds: () => listTenantIds(store.tenantsDir),
     };
     const typed = createTypedServices(schemaDesc, deps);
     const serviceNames = [
@@ -224,6 +236,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const authenticator = createAuthenticator({
       config: config.auth,
       log: log.child({ component: "auth" }),
+      isAdmin: (principal) => config.admins.has(principal),
     });
     const apiHandler = createApiHandler({
       routes: [

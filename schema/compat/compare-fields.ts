@@ -154,6 +154,14 @@ function compareField(ctx: CompatContext, owner: TypeLabel, before: Field, after
   if (before.searchable !== after.searchable) {
     ctx.report(msg.fieldSearchableChanged(owner, name, id, after.searchable), span);
   }
+  if ((before.inheritAccess ?? false) !== (after.inheritAccess ?? false)) {
+    ctx.report(
+      after.inheritAccess
+        ? msg.inheritAccessAdded(owner, name, id)
+        : msg.inheritAccessRemoved(owner, name, id),
+      span,
+    );
+  }
   if (!sameDefault(ctx, before, after)) {
     ctx.report(
       msg.fieldDefaultChanged(

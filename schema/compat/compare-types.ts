@@ -64,6 +64,13 @@ function label(e: TypeEntry): TypeLabel {
   return { kind: e.kind, id: e.type.id, name: e.type.name };
 }
 
+/** How widely each visibility lets a node be read, narrowest first. */
+const VISIBILITY_RANK: Readonly<Record<NodeType["visibility"], number>> = {
+  private: 0,
+  tenant: 1,
+  public: 2,
+};
+
 function compareNode(ctx: CompatContext, before: NodeType, after: NodeType): void {
   const owner: TypeLabel = { kind: "node", id: after.id, name: after.name };
   const span = after.span;
@@ -71,7 +78,14 @@ function compareNode(ctx: CompatContext, before: NodeType, after: NodeType): voi
     ctx.report(msg.typeRenamed({ ...owner, name: before.name }, after.name), span);
   }
   if (before.visibility !== after.visibility) {
-    ctx.report(msg.visibilityChanged(owner, before.visibility, after.visibility), span);
+    // Widening exposes nodes that were written expecting to stay hidden; narrowing hides more.
+    const widened = VISIBILITY_RANK[after.visibility] > VISIBILITY_RANK[before.visibility];
+    ctx.report(
+      widened
+        ? msg.visibilityLoosened(owner, before.visibility, after.visibility)
+        : msg.visibilityChanged(owner, before.visibility, after.visibility),
+      span,
+    );
   }
   if (before.deprecated !== after.deprecated) {
     ctx.report(msg.deprecationChanged(typeSubject(owner), after.deprecated), span);

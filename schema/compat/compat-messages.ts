@@ -215,6 +215,20 @@ export const compatMessages = {
     };
   },
 
+  inheritAccessAdded(owner: TypeLabel, name: string, id: number): FindingDraft {
+    return {
+      rule: "INHERIT_ACCESS_ADDED",
+      message: `${fieldSubject(owner, name, id)} now inherits access: its nodes are read by whoever reads the node it names.`,
+    };
+  },
+
+  inheritAccessRemoved(owner: TypeLabel, name: string, id: number): FindingDraft {
+    return {
+      rule: "INHERIT_ACCESS_REMOVED",
+      message: `${fieldSubject(owner, name, id)} no longer inherits access: its nodes would fall back to their type's visibility and could be read by principals that cannot read the node it names. Keep inherit_access, or make the type private first.`,
+    };
+  },
+
   fieldDefaultChanged(
     owner: TypeLabel,
     name: string,
@@ -305,6 +319,13 @@ export const compatMessages = {
     return {
       rule: "NODE_VISIBILITY_CHANGED",
       message: `${typeSubject(node)} changed visibility from ${before} to ${after}.`,
+    };
+  },
+
+  visibilityLoosened(node: TypeLabel, before: string, after: string): FindingDraft {
+    return {
+      rule: "NODE_VISIBILITY_LOOSENED",
+      message: `${typeSubject(node)} widened its visibility from ${before} to ${after}: nodes stored while it was ${before} would be read by principals they were hidden from. Keep it ${before}, or add a new type and move the data deliberately.`,
     };
   },
 

@@ -93,6 +93,16 @@ export const COMPAT_RULES = {
     category: "breaking",
     summary: "A reserved id or enum number is no longer reserved.",
   },
+  INHERIT_ACCESS_REMOVED: {
+    category: "breaking",
+    summary:
+      "A ref field no longer has inherit_access: its nodes fall back to their type's visibility.",
+  },
+  NODE_VISIBILITY_LOOSENED: {
+    category: "breaking",
+    summary:
+      "A node type's visibility was widened (private → tenant → public): nodes written as private would be read by others.",
+  },
 
   NODE_ADDED: { category: "safe", summary: "A node type was added." },
   EDGE_ADDED: { category: "safe", summary: "An edge type was added." },
@@ -131,7 +141,14 @@ export const COMPAT_RULES = {
     category: "safe",
     summary: "A type, field or enum value was deprecated or undeprecated.",
   },
-  NODE_VISIBILITY_CHANGED: { category: "safe", summary: "A node type's visibility changed." },
+  INHERIT_ACCESS_ADDED: {
+    category: "safe",
+    summary: "A ref field gained inherit_access: its nodes are read as the node it names is.",
+  },
+  NODE_VISIBILITY_CHANGED: {
+    category: "safe",
+    summary: "A node type's visibility was narrowed (public → tenant → private).",
+  },
   EDGE_INVERSE_CHANGED: {
     category: "safe",
     summary: "An edge type's inverse name changed.",

@@ -19,11 +19,18 @@ import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
 import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";
+import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
+import {
+  createTenantGuard,
+  readScopeFor,
+  type TenantAccessView,
+  type TenantNeed,
+} from "./tenant-guard.ts";
 
 /** Bounds the API enforces; requests beyond them are clamped or rejected as documented. */
 export interface ApiLimits {
@@ -63,6 +70,12 @@ export interface ApiDeps {
   logError(err: unknown): void;
   /** Starts timing one WAL append; the returned function ends it (metrics). */
   startAppendTimer?(): () => void;
+  /** Tenants' committed membership (acl/access-cache.ts). */
+  readonly access: TenantAccessView;
+  /** Dev mode: no access checks (the dev actor is an admin and a member of everything). */
+  readonly openAccess: boolean;
+  /** The ids of every tenant that has a database, sorted. */
+  listTenantIds(): readonly string[];
 }
 
 /** Creates the EntDbService implementation. */
@@ -78,10 +91,13 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     }
   };
 
-  const tenantOf = (tenant: string) => {
-    if (tenant === "") throw invalidArgument("The request has no tenant; set `tenant`.");
-    return deps.checkTenant(tenant);
-  };
+  const guardTenant = createTenantGuard(deps);
+  /** Authenticates the call and checks its tenant access; returns the tenant id. */
+  const tenantOf = (ctx: HandlerContext, tenant: string, need: TenantNeed = "read") =>
+    guardTenant(requireActor(ctx.values), tenant, need);
+  /** What the caller may read in a tenant it passed the guard for (taken after any wait). */
+  const scopeOf = (ctx: HandlerContext, tenant: string) =>
+    readScopeFor(deps, requireActor(ctx.values), tenant);
 
   const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
     if (!position) return;
@@ -128,7 +144,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     executePlan: (req, ctx) =>
       guard(async () => {
         const actor = requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = guardTenant(actor, req.tenant, "write");
         const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
         if (earlier) return respond(earlier, tenant, key, true);
@@ -142,6 +158,9 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           idempotencyKey: key,
           limits: { maxOperations: limits.maxOperations, maxIdempotencyKeyLength: 256 },
         });
+        event.actorAdmin = actor.admin;
+        event.openAccess = deps.openAccess;
+        event.actorGroups = [...actor.groups];
         const endTimer = deps.startAppendTimer?.();
         const [position] = await deps.wal
           .append([{ tenant, payload: toBinary(WalEventSchema, event) }])
@@ -174,8 +193,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getReceipt: (req, ctx) =>
       guard(() => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         const outcome = reader.outcomeByKey(tenant, req.idempotencyKey);
         if (!outcome) {
           throw new ConnectError(
@@ -199,8 +217,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     waitForPosition: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         if (!req.position)
           throw invalidArgument("Set `position` to the receipt position to wait for.");
         const timeout = Math.min(req.timeoutMs || limits.applyWaitMs, limits.maxWaitMs);
@@ -217,19 +234,17 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNode: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
-        const node = reader.getNode(tenant, req.typeId, req.id);
+        const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
         if (!node) throw notFound(schema(), req.typeId, req.id);
         return { node };
       }),
 
     getNodes: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         if (req.ids.length > limits.maxGetMany) {
           throw invalidArgument(
@@ -237,19 +252,18 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           );
         }
         await awaitPosition(tenant, req.afterPosition);
-        const nodes = reader.getNodes(tenant, req.typeId, req.ids);
+        const nodes = reader.getNodes(tenant, req.typeId, req.ids, scopeOf(ctx, tenant));
         const found = new Set(nodes.map((n) => n.id));
         return { nodes, missingIds: req.ids.filter((id) => !found.has(id)) };
       }),
 
     getNodeByKey: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
-        const node = reader.getNodeByKey(tenant, req.typeId, key);
+        const node = reader.getNodeByKey(tenant, req.typeId, key, scopeOf(ctx, tenant));
         if (!node) {
           throw new ConnectError(
             `No ${typeName(schema(), req.typeId)} has that key.`,
@@ -261,23 +275,26 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     queryNodes: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
-        const page = reader.queryNodes(tenant, req.typeId, {
-          filters: req.filters,
-          ...(req.orderBy ? { orderBy: req.orderBy } : {}),
-          limit: clampPage(req.limit, limits),
-          cursor: req.cursor,
-        });
+        const page = reader.queryNodes(
+          tenant,
+          req.typeId,
+          {
+            filters: req.filters,
+            ...(req.orderBy ? { orderBy: req.orderBy } : {}),
+            limit: clampPage(req.limit, limits),
+            cursor: req.cursor,
+          },
+          scopeOf(ctx, tenant),
+        );
         return { nodes: [...page.items], nextCursor: page.nextCursor };
       }),
 
     listEdges: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         if (!edgeById(schema(), req.edgeTypeId)) {
           throw invalidArgument(`The schema has no edge type with id ${req.edgeTypeId}.`, {
             typeId: req.edgeTypeId,
@@ -289,12 +306,18 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           );
         }
         await awaitPosition(tenant, req.afterPosition);
-        const page = reader.listEdges(tenant, req.edgeTypeId, req.nodeId, {
-          direction: req.direction,
-          limit: clampPage(req.limit, limits),
-          cursor: req.cursor,
-          includeCount: req.includeCount,
-        });
+        const page = reader.listEdges(
+          tenant,
+          req.edgeTypeId,
+          req.nodeId,
+          {
+            direction: req.direction,
+            limit: clampPage(req.limit, limits),
+            cursor: req.cursor,
+            includeCount: req.includeCount,
+          },
+          scopeOf(ctx, tenant),
+        );
         return {
           edges: [...page.items],
           nextCursor: page.nextCursor,
@@ -304,8 +327,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     traverse: (req, ctx) =>
       guard(async () => {
-        requireActor(ctx.values);
-        const tenant = tenantOf(req.tenant);
+        const tenant = tenantOf(ctx, req.tenant);
         for (const id of req.edgeTypeIds) {
           if (!edgeById(schema(), id))
             throw invalidArgument(`The schema has no edge type with id ${id}.`, { typeId: id });
@@ -316,12 +338,17 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           );
         }
         await awaitPosition(tenant, req.afterPosition);
-        const result = reader.traverse(tenant, req.startId, {
-          edgeTypeIds: req.edgeTypeIds,
-          direction: req.direction === Direction.UNSPECIFIED ? Direction.OUT : req.direction,
-          maxDepth: req.maxDepth || 1,
-          maxNodes: Math.min(req.maxNodes || limits.maxTraverseNodes, limits.maxTraverseNodes),
-        });
+        const result = reader.traverse(
+          tenant,
+          req.startId,
+          {
+            edgeTypeIds: req.edgeTypeIds,
+            direction: req.direction === Direction.UNSPECIFIED ? Direction.OUT : req.direction,
+            maxDepth: req.maxDepth || 1,
+            maxNodes: Math.min(req.maxNodes || limits.maxTraverseNodes, limits.maxTraverseNodes),
+          },
+          scopeOf(ctx, tenant),
+        );
         return { nodes: [...result.nodes], truncated: result.truncated };
       }),
 
@@ -337,6 +364,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           fileDescriptorSet: deps.descriptorSet,
         };
       }),
+
+    ...createAccessHandlers(deps, guardTenant, guard),
   };
 }
 

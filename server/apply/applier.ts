@@ -61,6 +61,7 @@ import { StoreError } from "../store/store-error.ts";
 import type { TenantDb, TenantState } from "../store/tenant-db.ts";
 import { validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
+import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 
@@ -84,6 +85,8 @@ export interface ApplierOptions {
   readonly maxBatch?: number;
   /** Least time between checkpoint moves (default {@link DEFAULT_CHECKPOINT_INTERVAL_MS}; 0 = every batch). */
   readonly checkpointIntervalMs?: number;
+  /** Called after a transaction that applied access changes of `tenant` committed or rolled back. */
+  readonly onAccessChanged?: (tenant: string) => void;
   /** Called when a tenant is parked (the server logs it at error level). */
   readonly onPark?: (parked: ParkedTenant) => void;
   /**
@@ -155,6 +158,7 @@ export class Applier implements ApplyProgress {
   readonly #store: Store;
   readonly #maxBatch: number;
   readonly #checkpointIntervalMs: number;
+  readonly #onAccessChanged: ((tenant: string) => void) | undefined;
   #subscription: WalSubscription | undefined;
   /** Partitions this applier was given, with the next offset it will process. */
   readonly #processed = new Map<number, number>();
@@ -178,6 +182,7 @@ export class Applier implements ApplyProgress {
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#onPark = options.onPark;
     this.#onApplyFailure = options.onApplyFailure;
+    this.#onAccessChanged = options.onAccessChanged;
   }
 
   /** Subscribes to the log. A second call does nothing. */
@@ -392,9 +397,11 @@ export class Applier implements ApplyProgress {
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
+      if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
       return;
     }
     db.commitState(state);
+    if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
     this.#dirty.add(db);
     this.#notify(tenant, state);
     if (stoppedAt) {
@@ -425,7 +432,9 @@ export class Applier implements ApplyProgress {
         version = wanted;
       }
       const outcome =
-        event.body.case === "plan" ? this.#applyPlan(db, event, pos, migrates) : undefined;
+        event.body.case === "plan" || event.body.case === "access"
+          ? this.#applyPlan(db, event, pos, migrates)
+          : undefined;
       db.stmt("RELEASE event").run();
       if (outcome !== undefined) this.#uncommitted.push(outcome);
       return { partition: pos.partition, appliedOffset: pos.offset + 1, schemaVersion: version };
@@ -451,7 +460,8 @@ export class Applier implements ApplyProgress {
     pos: WalPosition,
     migrated: boolean,
   ): KeyedOutcome | undefined {
-    if (event.body.case !== "plan") return undefined;
+    const body = event.body;
+    if (body.case !== "plan" && body.case !== "access") return undefined;
     const key = event.idempotencyKey;
     if (key !== "" && db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)) {
       this.#stats.duplicates++;
@@ -463,10 +473,22 @@ export class Applier implements ApplyProgress {
     let failed: ApplyFailure | undefined;
     if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
-      results = executePlan(
-        { db, schema, actor: event.actor, nowMicros: ingressMicros(event) },
-        event.body.value,
-      );
+      if (body.case === "access") {
+        applyAccessChange(db, event, body.value, ingressMicros(event), schema);
+      } else {
+        const nowMicros = ingressMicros(event);
+        const checkOperation = checkPlanAccess(db, event, schema, nowMicros);
+        results = executePlan(
+          {
+            db,
+            schema,
+            actor: event.actor,
+            nowMicros,
+            ...(checkOperation ? { checkOperation } : {}),
+          },
+          body.value,
+        );
+      }
       if (migrated) db.stmt("RELEASE plan").run();
     } catch (err) {
       // Gone when SQLite rolled the transaction back itself; the error then parks.
@@ -583,6 +605,10 @@ export class Applier implements ApplyProgress {
   }
 }
 
+function isAccessItem(item: Item): boolean {
+  return "event" in item && item.event.body.case === "access";
+}
+
 function isTenantId(key: string): boolean {
   try {
     validateTenantId(key);
@@ -617,8 +643,12 @@ function decodeEntry(entry: WalEntry): Item {
     case "schemaChange":
       if (event.body.value.version === 0) return { entry, bad: "the schema change has no version" };
       return { entry, event };
+    case "access":
+      if (event.schemaVersion === 0)
+        return { entry, bad: "the access change has no schema version" };
+      return { entry, event };
     default:
-      return { entry, bad: "the event has neither a plan nor a schema change" };
+      return { entry, bad: "the event has no plan, schema change or access change" };
   }
 }
 

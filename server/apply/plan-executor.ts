@@ -54,6 +54,7 @@ export function executePlan(ctx: PlanContext, plan: WritePlan): OperationResult[
     run.index = index;
     const op = operation.op;
     try {
+      ctx.checkOperation?.(run, operation);
       switch (op.case) {
         case "createNode":
           results.push(createNode(run, op.value));

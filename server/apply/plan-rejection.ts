@@ -15,6 +15,7 @@ export type RejectionCode =
   | "failed_precondition"
   | "not_found"
   | "invalid_argument"
+  | "permission_denied"
   /** Applying the plan failed in a way ingress should have prevented (apply-failure.ts). */
   | "internal";
 
@@ -30,7 +31,16 @@ export type RejectionReason =
   | "UNKNOWN_FIELD"
   | "REQUIRED_FIELD"
   | "INVALID_VALUE"
-  | "APPLY_FAILED";
+  | "APPLY_FAILED"
+  | "PERMISSION_DENIED"
+  | "TENANT_EXISTS"
+  | "NO_SUCH_TENANT"
+  | "MEMBER_EXISTS"
+  | "NOT_A_MEMBER"
+  | "GROUP_EXISTS"
+  | "NO_SUCH_GROUP"
+  | "LAST_OWNER"
+  | "INVALID_PRINCIPAL";
 
 /** Thrown inside a plan's savepoint to reject the plan; the applier rolls back and records it. */
 export class PlanRejection extends Error {

@@ -5,7 +5,11 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { type OperationResult, OperationResultSchema } from "../../generated/entdb/v1/plan_pb.js";
+import {
+  type Operation,
+  type OperationResult,
+  OperationResultSchema,
+} from "../../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type Field, type NodeType, nodeById, type Schema } from "../../schema/model.ts";
 import type { JsonValue } from "../store/lossless-json.ts";
@@ -24,6 +28,11 @@ export interface PlanContext {
   readonly actor: string;
   /** The event's ingress time in microseconds; every timestamp the plan writes. */
   readonly nowMicros: bigint;
+  /**
+   * Decides, before an operation runs, whether the actor may make it (access-ops.ts);
+   * throws the rejection. Absent for events logged in dev mode.
+   */
+  readonly checkOperation?: (run: PlanRun, operation: Operation) => void;
 }
 
 /**

@@ -4,8 +4,9 @@
 
 import type { Command } from "commander";
 import { serveCommand } from "./serve-command.ts";
+import { accessCommands } from "./tenant-command.ts";
 
 /** The commands this layer adds to `entdb`. */
 export function serverCommands(): Command[] {
-  return [serveCommand()];
+  return [serveCommand(), ...accessCommands()];
 }

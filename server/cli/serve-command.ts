@@ -55,6 +55,10 @@ export function serveCommand(): Command {
       "JWT claim listing the caller's group ids (env ENTDB_JWT_GROUPS_CLAIM)",
     )
     .option(
+      "--admins <list>",
+      "server-wide administrators as user:ID,service:ID,...: create tenants and manage members (env ENTDB_ADMINS)",
+    )
+    .option(
       "--cors-origins <list>",
       "browser origins allowed to call, comma-separated or * (env ENTDB_CORS_ORIGINS)",
     )
@@ -94,6 +98,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       jwtJwksFile: opts["jwtJwksFile"],
       jwtSecretFile: opts["jwtSecretFile"],
       jwtGroupsClaim: opts["jwtGroupsClaim"],
+      admins: opts["admins"],
       corsOrigins: opts["corsOrigins"],
       wal: opts["wal"],
       logLevel: opts["logLevel"],

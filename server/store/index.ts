@@ -4,6 +4,13 @@
  * The applier (`server/apply`) is the only writer.
  */
 
+export {
+  ACCESS_TABLE_DDL,
+  listTenantIds,
+  readTenantAccess,
+  roleInDb,
+  type TenantAccess,
+} from "./access-tables.ts";
 export { canonicalDump } from "./canonical-dump.ts";
 export {
   type CheckedStore,

@@ -35,6 +35,8 @@ export interface NodeQuery {
   /** Page size; already clamped by the caller. */
   readonly limit: number;
   readonly cursor: string;
+  /** Rows the reader may not see (`visibility-sql.ts`); excluded inside the query. */
+  readonly hidden?: { readonly sql: string; readonly params: readonly SqlScalar[] };
 }
 
 /** A compiled query: run `sql` with `params`; it returns up to `limit + 1` rows. */
@@ -69,6 +71,10 @@ export function compileNodeQuery(
 ): CompiledNodeQuery {
   const where: string[] = [`type_id = ${type.id}`];
   const params: SqlScalar[] = [];
+  if (query.hidden) {
+    where.push(`NOT ${query.hidden.sql}`);
+    params.push(...query.hidden.params);
+  }
   for (const filter of query.filters) {
     const c = compileFilter(schema, type, filter);
     where.push(c.sql);

@@ -27,6 +27,7 @@ import {
   schemaObjects,
 } from "../../codegen/sql/index.ts";
 import type { Schema } from "../../schema/model.ts";
+import { ACCESS_TABLE_DDL } from "./access-tables.ts";
 import { StoreError } from "./store-error.ts";
 
 /** Where a tenant database stands in the log. */
@@ -135,6 +136,8 @@ export class TenantDb {
           `the file has store layout ${layout}; this server reads layout ${STORE_LAYOUT_VERSION}`,
         );
       }
+      // Access tables (access-tables.ts): added to files of any age, in their own block.
+      for (const stmt of ACCESS_TABLE_DDL) db.exec(stmt);
       const row = db
         .prepare(
           "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",

@@ -20,7 +20,14 @@ import { createTenantReader } from "../../server/store/store-reader.ts";
 import { EmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry, WalPosition, WalRecord } from "../../server/wal/wal.ts";
 import { openInlineWalWriter } from "../../server/wal/wal-writer.ts";
-import { lookupOf, planEvent, served, TRACKER_V1, tempDir } from "../store/store-fixtures.ts";
+import {
+  type EventActor,
+  lookupOf,
+  planEvent,
+  served,
+  TRACKER_V1,
+  tempDir,
+} from "../store/store-fixtures.ts";
 
 /** See the module comment. */
 export interface Harness {
@@ -36,7 +43,7 @@ export interface Harness {
     tenant: string,
     key: string,
     operations: Operation[],
-    options?: { schemaVersion?: number; atMs?: number; actor?: string },
+    options?: { schemaVersion?: number; atMs?: number } & EventActor,
   ): { position: WalPosition; outcome: PlanOutcome | undefined };
   /**
    * Closes the store and the log, checks that the log made every record durable at the
@@ -54,6 +61,8 @@ export function openHarness(
     dataDir?: string;
     /** Put the temp data dir on tmpfs (see `tempDir`). */
     inMemory?: boolean;
+    /** Told after a transaction that applied access changes of a tenant ended. */
+    onAccessChanged?: (tenant: string) => void;
   } = {},
 ): Harness {
   const dir =
@@ -77,7 +86,12 @@ export function openHarness(
     schemas: lookupOf(...(options.schemas ?? [served(1, TRACKER_V1)])),
     ...(options.maxOpenTenants === undefined ? {} : { maxOpenTenants: options.maxOpenTenants }),
   });
-  const applier = new Applier({ wal, store, checkpointIntervalMs: 0 });
+  const applier = new Applier({
+    wal,
+    store,
+    checkpointIntervalMs: 0,
+    ...(options.onAccessChanged ? { onAccessChanged: options.onAccessChanged } : {}),
+  });
   const reader = createTenantReader(store);
   const run = (records: readonly WalRecord[]): WalPosition[] => {
     const positions = records.map((record) => {

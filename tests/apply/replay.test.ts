@@ -6,6 +6,7 @@
 
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
@@ -15,6 +16,7 @@ import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal
 import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import type { Wal, WalRecord } from "../../server/wal/wal.ts";
 import {
+  accessEvent,
   lookupOf,
   op,
   planEvent,
@@ -44,7 +46,10 @@ function prng(seed: number): () => number {
 /**
  * ~400 events over three tenants: creates, updates, deletes, edges, unique clashes,
  * missing refs, stale preconditions, retried keys, create-if-absent, an undecodable
- * payload, and a schema change to v2 half-way.
+ * payload, and a schema change to v2 half-way. Access is enforced: each tenant is
+ * created by a server administrator with user:0 as owner, user:1 a member through a
+ * group and user:2 a viewer (whose writes are denied), and user:3 is added and removed
+ * again and again, so whether its plans pass depends on the log's order.
  */
 function scenario(): WalRecord[] {
   const rnd = prng(42);
@@ -64,7 +69,63 @@ function scenario(): WalRecord[] {
   );
   let counter = 0;
   let version = 1;
+  const admin = { actor: "user:root", actorAdmin: true, openAccess: false };
+  const owner = { actor: "user:0", openAccess: false };
+  for (const tenant of TENANTS) {
+    const access = (key: string, change: Parameters<typeof accessEvent>[2], by = owner) =>
+      records.push({ tenant, payload: accessEvent(tenant, key, change, by) });
+    access("create", { case: "createTenantOwner", value: "user:0" }, admin);
+    access("group", { case: "createGroup", value: "group:devs" });
+    access("in-group", {
+      case: "addGroupMember",
+      value: { group: "group:devs", principal: "user:1" },
+    });
+    access("devs", { case: "addMember", value: { principal: "group:devs", role: "member" } });
+    access("viewer", { case: "addMember", value: { principal: "user:2", role: "viewer" } });
+    // Refused: a viewer may not manage members; the refusal is recorded like any other.
+    access(
+      "by-viewer",
+      { case: "addMember", value: { principal: "user:2", role: "owner" } },
+      {
+        actor: "user:2",
+        openAccess: false,
+      },
+    );
+  }
+  let toggles = 0;
   for (let step = 0; step < 400; step++) {
+    if (step % 50 === 25) {
+      // The tenant's first task shared with group:devs for a while (expiry is judged
+      // against each event's ingress time, so replay decides the same).
+      const tenant = TENANTS[((step / 50) % TENANTS.length) | 0]!;
+      const task = state.get(tenant)!.tasks[0];
+      if (task !== undefined)
+        records.push({
+          tenant,
+          payload: accessEvent(
+            tenant,
+            `share-${step}`,
+            {
+              case: "share",
+              value: {
+                nodeId: task,
+                principal: "group:devs",
+                capability: "delete",
+                expiresAt: timestampFromMs(T0_MS + (step + 60) * 7),
+              },
+            },
+            owner,
+          ),
+        });
+    }
+    if (step % 37 === 5) {
+      const tenant = TENANTS[step % TENANTS.length]!;
+      const change: Parameters<typeof accessEvent>[2] =
+        toggles++ % 2 === 0
+          ? { case: "addMember", value: { principal: "user:3", role: "member" } }
+          : { case: "removeMember", value: "user:3" };
+      records.push({ tenant, payload: accessEvent(tenant, `toggle-${step}`, change, owner) });
+    }
     if (step === 200) {
       records.push({
         tenant: SCHEMA_LOG_KEY,
@@ -177,14 +238,22 @@ function scenario(): WalRecord[] {
     if (ops.length === 0) continue;
     const key = `key-${step}`;
     s.keys.push(key);
-    records.push({
-      tenant,
-      payload: planEvent(tenant, key, ops, {
-        schemaVersion: version,
-        atMs: T0_MS + step * 7,
-        actor: `user:${step % 4}`,
-      }),
-    });
+    const plan = (k: string, actor: string) =>
+      records.push({
+        tenant,
+        payload: planEvent(tenant, k, ops, {
+          schemaVersion: version,
+          atMs: T0_MS + step * 7,
+          actor,
+          openAccess: false,
+        }),
+      });
+    plan(key, "user:0");
+    // The same plan again by the viewer (always denied) or by user:3 (denied unless it
+    // is a member at that point of the log).
+    // user:1 (a member through group:devs) may create, but edits only what it was shared.
+    if (step % 10 === 3)
+      plan(`again-${step}`, step % 30 === 3 ? "user:2" : step % 30 === 13 ? "user:3" : "user:1");
   }
   return records;
 }
@@ -258,6 +327,12 @@ describe("replaying the log", () => {
       "UNIQUE_PER_FROM",
       "summary",
       "ix_n4_f8",
+      "PERMISSION_DENIED",
+      "'user:2' is a viewer of tenant",
+      "'user:3' is not a member of tenant",
+      '"group:devs" | "member"',
+      "lacks the edit capability",
+      '"group:devs" | 4 | 0 |',
     ]) {
       expect(all).toContain(needle);
     }

@@ -23,6 +23,11 @@ const benches: Record<string, { file: string; args: string[]; what: string }> = 
     args: ["2", "1"],
     what: "embedded WAL appends at 1/16/64 appenders",
   },
+  access: {
+    file: "access-bench.ts",
+    args: ["100000"],
+    what: "reads with access control (1,000 grants, 20 groups, 100k nodes) vs dev mode",
+  },
   server: {
     file: "server-bench.ts",
     args: ["3"],

@@ -101,7 +101,7 @@ describe("generated client types", () => {
   });
 
   it("compiles every example of docs/client.md", () => {
-    expect(docFiles).toHaveLength(4);
+    expect(docFiles).toHaveLength(5);
     for (const file of docFiles) expect(diagnostics.get(file)).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type CommandResult,
   connectError,
@@ -28,6 +28,7 @@ const ALICE_TOKEN = "alice-token-0123456789";
 const BOB_TOKEN = "bob-token-abcdefghijkl";
 /** Configured only by its hash, in the tokens file. */
 const CAROL_TOKEN = "carol-token-from-the-file-0123";
+const ROOT_TOKEN = "root-token-abcdefghij";
 
 const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
 const fileDir = mkdtempSync(join(tmpdir(), "entdb-tokens-"));
@@ -38,10 +39,21 @@ writeFileSync(TOKENS_FILE, `# the tracker's callers\n\n${sha256(CAROL_TOKEN)} se
 const server = serverPerFile({
   args: [
     "--tokens",
-    `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob`,
+    `${ALICE_TOKEN}=user:alice,${BOB_TOKEN}=user:bob,${ROOT_TOKEN}=user:root`,
     "--tokens-file",
     TOKENS_FILE,
+    "--admins",
+    "user:root",
   ],
+});
+
+// Only members use a tenant (docs/access-control.md): alice owns each, bob is a member.
+beforeAll(async () => {
+  const root = api(ROOT_TOKEN);
+  for (const tenant of ["auth-none", "auth-read", "auth-wrong", "auth-owner", "auth-spoof"]) {
+    await root.createTenant({ tenant, owner: "user:alice" });
+    await api(ALICE_TOKEN).addTenantMember({ tenant, principal: "user:bob", role: "member" });
+  }
 });
 
 function api(token?: string, protocol: "connect" | "grpc" = "connect"): EntDbClient {

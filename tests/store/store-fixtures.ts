@@ -14,7 +14,7 @@ import {
   type PreconditionSchema,
 } from "../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { type AccessChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { compileSchema } from "../../schema/compile.ts";
 import { schemaFingerprint } from "../../schema/fingerprint.ts";
 import { lockFromSchema } from "../../schema/lock.ts";
@@ -141,24 +141,62 @@ export const op = {
 /** Base ingress time of events: 2024-01-02T03:04:05Z. */
 export const T0_MS = Date.UTC(2024, 0, 2, 3, 4, 5);
 
+/** How an event's actor was authenticated (wal.proto): dev mode unless told otherwise. */
+export interface EventActor {
+  readonly actor?: string;
+  /** Logged in dev mode, where no access checks apply (default true). */
+  readonly openAccess?: boolean;
+  readonly actorAdmin?: boolean;
+  readonly actorGroups?: readonly string[];
+}
+
 /** An encoded plan event. */
 export function planEvent(
   tenant: string,
   key: string,
   operations: Operation[],
-  options: { schemaVersion?: number; atMs?: number; actor?: string } = {},
+  options: { schemaVersion?: number; atMs?: number } & EventActor = {},
 ): Uint8Array {
   return toBinary(
     WalEventSchema,
     create(WalEventSchema, {
       tenant,
-      actor: options.actor ?? "user:ada",
+      ...eventActor(options),
       idempotencyKey: key,
       schemaVersion: options.schemaVersion ?? 1,
       ingressTime: timestampFromMs(options.atMs ?? T0_MS),
       body: { case: "plan", value: { operations } },
     }),
   );
+}
+
+/** An encoded access change event. */
+export function accessEvent(
+  tenant: string,
+  key: string,
+  change: NonNullable<MessageInitShape<typeof AccessChangeSchema>["change"]>,
+  options: { schemaVersion?: number; atMs?: number } & EventActor = {},
+): Uint8Array {
+  return toBinary(
+    WalEventSchema,
+    create(WalEventSchema, {
+      tenant,
+      ...eventActor(options),
+      idempotencyKey: key,
+      schemaVersion: options.schemaVersion ?? 1,
+      ingressTime: timestampFromMs(options.atMs ?? T0_MS),
+      body: { case: "access", value: { change } },
+    }),
+  );
+}
+
+function eventActor(options: EventActor) {
+  return {
+    actor: options.actor ?? "user:ada",
+    openAccess: options.openAccess ?? true,
+    actorAdmin: options.actorAdmin ?? false,
+    actorGroups: [...(options.actorGroups ?? [])],
+  };
 }
 
 /** An encoded schema change event. */

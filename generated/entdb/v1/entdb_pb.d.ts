@@ -814,6 +814,614 @@ export declare type GetSchemaResponse = Message<"entdb.v1.GetSchemaResponse"> & 
 export declare const GetSchemaResponseSchema: GenMessage<GetSchemaResponse>;
 
 /**
+ * @generated from message entdb.v1.CreateTenantRequest
+ */
+export declare type CreateTenantRequest = Message<"entdb.v1.CreateTenantRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * The first owner: a user or service principal ("user:alice").
+   *
+   * @generated from field: string owner = 2;
+   */
+  owner: string;
+
+  /**
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.CreateTenantRequest.
+ * Use `create(CreateTenantRequestSchema)` to create a new message.
+ */
+export declare const CreateTenantRequestSchema: GenMessage<CreateTenantRequest>;
+
+/**
+ * @generated from message entdb.v1.CreateTenantResponse
+ */
+export declare type CreateTenantResponse = Message<"entdb.v1.CreateTenantResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.CreateTenantResponse.
+ * Use `create(CreateTenantResponseSchema)` to create a new message.
+ */
+export declare const CreateTenantResponseSchema: GenMessage<CreateTenantResponse>;
+
+/**
+ * @generated from message entdb.v1.AddTenantMemberRequest
+ */
+export declare type AddTenantMemberRequest = Message<"entdb.v1.AddTenantMemberRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * A user, service or group principal.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * "owner", "admin", "member" or "viewer".
+   *
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.AddTenantMemberRequest.
+ * Use `create(AddTenantMemberRequestSchema)` to create a new message.
+ */
+export declare const AddTenantMemberRequestSchema: GenMessage<AddTenantMemberRequest>;
+
+/**
+ * @generated from message entdb.v1.AddTenantMemberResponse
+ */
+export declare type AddTenantMemberResponse = Message<"entdb.v1.AddTenantMemberResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.AddTenantMemberResponse.
+ * Use `create(AddTenantMemberResponseSchema)` to create a new message.
+ */
+export declare const AddTenantMemberResponseSchema: GenMessage<AddTenantMemberResponse>;
+
+/**
+ * @generated from message entdb.v1.SetTenantMemberRoleRequest
+ */
+export declare type SetTenantMemberRoleRequest = Message<"entdb.v1.SetTenantMemberRoleRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * "owner", "admin", "member" or "viewer".
+   *
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.SetTenantMemberRoleRequest.
+ * Use `create(SetTenantMemberRoleRequestSchema)` to create a new message.
+ */
+export declare const SetTenantMemberRoleRequestSchema: GenMessage<SetTenantMemberRoleRequest>;
+
+/**
+ * @generated from message entdb.v1.SetTenantMemberRoleResponse
+ */
+export declare type SetTenantMemberRoleResponse = Message<"entdb.v1.SetTenantMemberRoleResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.SetTenantMemberRoleResponse.
+ * Use `create(SetTenantMemberRoleResponseSchema)` to create a new message.
+ */
+export declare const SetTenantMemberRoleResponseSchema: GenMessage<SetTenantMemberRoleResponse>;
+
+/**
+ * @generated from message entdb.v1.RemoveTenantMemberRequest
+ */
+export declare type RemoveTenantMemberRequest = Message<"entdb.v1.RemoveTenantMemberRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.RemoveTenantMemberRequest.
+ * Use `create(RemoveTenantMemberRequestSchema)` to create a new message.
+ */
+export declare const RemoveTenantMemberRequestSchema: GenMessage<RemoveTenantMemberRequest>;
+
+/**
+ * @generated from message entdb.v1.RemoveTenantMemberResponse
+ */
+export declare type RemoveTenantMemberResponse = Message<"entdb.v1.RemoveTenantMemberResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.RemoveTenantMemberResponse.
+ * Use `create(RemoveTenantMemberResponseSchema)` to create a new message.
+ */
+export declare const RemoveTenantMemberResponseSchema: GenMessage<RemoveTenantMemberResponse>;
+
+/**
+ * @generated from message entdb.v1.CreateGroupRequest
+ */
+export declare type CreateGroupRequest = Message<"entdb.v1.CreateGroupRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * The group principal ("group:eng").
+   *
+   * @generated from field: string group = 2;
+   */
+  group: string;
+
+  /**
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.CreateGroupRequest.
+ * Use `create(CreateGroupRequestSchema)` to create a new message.
+ */
+export declare const CreateGroupRequestSchema: GenMessage<CreateGroupRequest>;
+
+/**
+ * @generated from message entdb.v1.CreateGroupResponse
+ */
+export declare type CreateGroupResponse = Message<"entdb.v1.CreateGroupResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.CreateGroupResponse.
+ * Use `create(CreateGroupResponseSchema)` to create a new message.
+ */
+export declare const CreateGroupResponseSchema: GenMessage<CreateGroupResponse>;
+
+/**
+ * @generated from message entdb.v1.AddGroupMemberRequest
+ */
+export declare type AddGroupMemberRequest = Message<"entdb.v1.AddGroupMemberRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * The group principal ("group:eng").
+   *
+   * @generated from field: string group = 2;
+   */
+  group: string;
+
+  /**
+   * A user or service principal.
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.AddGroupMemberRequest.
+ * Use `create(AddGroupMemberRequestSchema)` to create a new message.
+ */
+export declare const AddGroupMemberRequestSchema: GenMessage<AddGroupMemberRequest>;
+
+/**
+ * @generated from message entdb.v1.AddGroupMemberResponse
+ */
+export declare type AddGroupMemberResponse = Message<"entdb.v1.AddGroupMemberResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.AddGroupMemberResponse.
+ * Use `create(AddGroupMemberResponseSchema)` to create a new message.
+ */
+export declare const AddGroupMemberResponseSchema: GenMessage<AddGroupMemberResponse>;
+
+/**
+ * @generated from message entdb.v1.RemoveGroupMemberRequest
+ */
+export declare type RemoveGroupMemberRequest = Message<"entdb.v1.RemoveGroupMemberRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string group = 2;
+   */
+  group: string;
+
+  /**
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.RemoveGroupMemberRequest.
+ * Use `create(RemoveGroupMemberRequestSchema)` to create a new message.
+ */
+export declare const RemoveGroupMemberRequestSchema: GenMessage<RemoveGroupMemberRequest>;
+
+/**
+ * @generated from message entdb.v1.RemoveGroupMemberResponse
+ */
+export declare type RemoveGroupMemberResponse = Message<"entdb.v1.RemoveGroupMemberResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.RemoveGroupMemberResponse.
+ * Use `create(RemoveGroupMemberResponseSchema)` to create a new message.
+ */
+export declare const RemoveGroupMemberResponseSchema: GenMessage<RemoveGroupMemberResponse>;
+
+/**
+ * @generated from message entdb.v1.ShareNodeRequest
+ */
+export declare type ShareNodeRequest = Message<"entdb.v1.ShareNodeRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * A user, service, group or role principal, or "tenant:*".
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * "read", "comment", "edit", "delete" or "admin"; ignored for a deny.
+   *
+   * @generated from field: string capability = 4;
+   */
+  capability: string;
+
+  /**
+   * When the grant lapses; unset = never.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Deny the principal the node instead (overrides grants and visibility, not ownership).
+   *
+   * @generated from field: bool deny = 6;
+   */
+  deny: boolean;
+
+  /**
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.ShareNodeRequest.
+ * Use `create(ShareNodeRequestSchema)` to create a new message.
+ */
+export declare const ShareNodeRequestSchema: GenMessage<ShareNodeRequest>;
+
+/**
+ * @generated from message entdb.v1.ShareNodeResponse
+ */
+export declare type ShareNodeResponse = Message<"entdb.v1.ShareNodeResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.ShareNodeResponse.
+ * Use `create(ShareNodeResponseSchema)` to create a new message.
+ */
+export declare const ShareNodeResponseSchema: GenMessage<ShareNodeResponse>;
+
+/**
+ * @generated from message entdb.v1.RevokeNodeRequest
+ */
+export declare type RevokeNodeRequest = Message<"entdb.v1.RevokeNodeRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * @generated from field: string node_id = 2;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: string idempotency_key = 4;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.RevokeNodeRequest.
+ * Use `create(RevokeNodeRequestSchema)` to create a new message.
+ */
+export declare const RevokeNodeRequestSchema: GenMessage<RevokeNodeRequest>;
+
+/**
+ * @generated from message entdb.v1.RevokeNodeResponse
+ */
+export declare type RevokeNodeResponse = Message<"entdb.v1.RevokeNodeResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.RevokeNodeResponse.
+ * Use `create(RevokeNodeResponseSchema)` to create a new message.
+ */
+export declare const RevokeNodeResponseSchema: GenMessage<RevokeNodeResponse>;
+
+/**
+ * @generated from message entdb.v1.ListTenantsRequest
+ */
+export declare type ListTenantsRequest = Message<"entdb.v1.ListTenantsRequest"> & {
+};
+
+/**
+ * Describes the message entdb.v1.ListTenantsRequest.
+ * Use `create(ListTenantsRequestSchema)` to create a new message.
+ */
+export declare const ListTenantsRequestSchema: GenMessage<ListTenantsRequest>;
+
+/**
+ * @generated from message entdb.v1.TenantSummary
+ */
+export declare type TenantSummary = Message<"entdb.v1.TenantSummary"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * The caller's role in it; empty for a server administrator who is not a member.
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message entdb.v1.TenantSummary.
+ * Use `create(TenantSummarySchema)` to create a new message.
+ */
+export declare const TenantSummarySchema: GenMessage<TenantSummary>;
+
+/**
+ * @generated from message entdb.v1.ListTenantsResponse
+ */
+export declare type ListTenantsResponse = Message<"entdb.v1.ListTenantsResponse"> & {
+  /**
+   * @generated from field: repeated entdb.v1.TenantSummary tenants = 1;
+   */
+  tenants: TenantSummary[];
+};
+
+/**
+ * Describes the message entdb.v1.ListTenantsResponse.
+ * Use `create(ListTenantsResponseSchema)` to create a new message.
+ */
+export declare const ListTenantsResponseSchema: GenMessage<ListTenantsResponse>;
+
+/**
+ * @generated from message entdb.v1.ListTenantMembersRequest
+ */
+export declare type ListTenantMembersRequest = Message<"entdb.v1.ListTenantMembersRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+};
+
+/**
+ * Describes the message entdb.v1.ListTenantMembersRequest.
+ * Use `create(ListTenantMembersRequestSchema)` to create a new message.
+ */
+export declare const ListTenantMembersRequestSchema: GenMessage<ListTenantMembersRequest>;
+
+/**
+ * @generated from message entdb.v1.TenantMember
+ */
+export declare type TenantMember = Message<"entdb.v1.TenantMember"> & {
+  /**
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message entdb.v1.TenantMember.
+ * Use `create(TenantMemberSchema)` to create a new message.
+ */
+export declare const TenantMemberSchema: GenMessage<TenantMember>;
+
+/**
+ * @generated from message entdb.v1.ListTenantMembersResponse
+ */
+export declare type ListTenantMembersResponse = Message<"entdb.v1.ListTenantMembersResponse"> & {
+  /**
+   * Sorted by principal.
+   *
+   * @generated from field: repeated entdb.v1.TenantMember members = 1;
+   */
+  members: TenantMember[];
+};
+
+/**
+ * Describes the message entdb.v1.ListTenantMembersResponse.
+ * Use `create(ListTenantMembersResponseSchema)` to create a new message.
+ */
+export declare const ListTenantMembersResponseSchema: GenMessage<ListTenantMembersResponse>;
+
+/**
+ * @generated from message entdb.v1.ListGroupsRequest
+ */
+export declare type ListGroupsRequest = Message<"entdb.v1.ListGroupsRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+};
+
+/**
+ * Describes the message entdb.v1.ListGroupsRequest.
+ * Use `create(ListGroupsRequestSchema)` to create a new message.
+ */
+export declare const ListGroupsRequestSchema: GenMessage<ListGroupsRequest>;
+
+/**
+ * @generated from message entdb.v1.Group
+ */
+export declare type Group = Message<"entdb.v1.Group"> & {
+  /**
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * Sorted.
+   *
+   * @generated from field: repeated string members = 2;
+   */
+  members: string[];
+};
+
+/**
+ * Describes the message entdb.v1.Group.
+ * Use `create(GroupSchema)` to create a new message.
+ */
+export declare const GroupSchema: GenMessage<Group>;
+
+/**
+ * @generated from message entdb.v1.ListGroupsResponse
+ */
+export declare type ListGroupsResponse = Message<"entdb.v1.ListGroupsResponse"> & {
+  /**
+   * Sorted by group.
+   *
+   * @generated from field: repeated entdb.v1.Group groups = 1;
+   */
+  groups: Group[];
+};
+
+/**
+ * Describes the message entdb.v1.ListGroupsResponse.
+ * Use `create(ListGroupsResponseSchema)` to create a new message.
+ */
+export declare const ListGroupsResponseSchema: GenMessage<ListGroupsResponse>;
+
+/**
  * @generated from enum entdb.v1.FilterOp
  */
 export enum FilterOp {
@@ -999,6 +1607,112 @@ export declare const EntDbService: GenService<{
     methodKind: "unary";
     input: typeof GetSchemaRequestSchema;
     output: typeof GetSchemaResponseSchema;
+  },
+  /**
+   * Tenants and membership (docs/access-control.md). Changes are logged and applied
+   * like plans; the answer comes once applied, PERMISSION_DENIED if the caller may not.
+   * Creates a tenant with its first owner; server administrators only.
+   *
+   * @generated from rpc entdb.v1.EntDbService.CreateTenant
+   */
+  createTenant: {
+    methodKind: "unary";
+    input: typeof CreateTenantRequestSchema;
+    output: typeof CreateTenantResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.AddTenantMember
+   */
+  addTenantMember: {
+    methodKind: "unary";
+    input: typeof AddTenantMemberRequestSchema;
+    output: typeof AddTenantMemberResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.SetTenantMemberRole
+   */
+  setTenantMemberRole: {
+    methodKind: "unary";
+    input: typeof SetTenantMemberRoleRequestSchema;
+    output: typeof SetTenantMemberRoleResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.RemoveTenantMember
+   */
+  removeTenantMember: {
+    methodKind: "unary";
+    input: typeof RemoveTenantMemberRequestSchema;
+    output: typeof RemoveTenantMemberResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.CreateGroup
+   */
+  createGroup: {
+    methodKind: "unary";
+    input: typeof CreateGroupRequestSchema;
+    output: typeof CreateGroupResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.AddGroupMember
+   */
+  addGroupMember: {
+    methodKind: "unary";
+    input: typeof AddGroupMemberRequestSchema;
+    output: typeof AddGroupMemberResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.RemoveGroupMember
+   */
+  removeGroupMember: {
+    methodKind: "unary";
+    input: typeof RemoveGroupMemberRequestSchema;
+    output: typeof RemoveGroupMemberResponseSchema;
+  },
+  /**
+   * Gives a principal a capability on a node (or denies it); takes `admin` on the node.
+   *
+   * @generated from rpc entdb.v1.EntDbService.ShareNode
+   */
+  shareNode: {
+    methodKind: "unary";
+    input: typeof ShareNodeRequestSchema;
+    output: typeof ShareNodeResponseSchema;
+  },
+  /**
+   * Removes a principal's grant or deny on a node; takes `admin` on the node.
+   *
+   * @generated from rpc entdb.v1.EntDbService.RevokeNode
+   */
+  revokeNode: {
+    methodKind: "unary";
+    input: typeof RevokeNodeRequestSchema;
+    output: typeof RevokeNodeResponseSchema;
+  },
+  /**
+   * The tenants the caller is a member of (every tenant, for a server administrator).
+   *
+   * @generated from rpc entdb.v1.EntDbService.ListTenants
+   */
+  listTenants: {
+    methodKind: "unary";
+    input: typeof ListTenantsRequestSchema;
+    output: typeof ListTenantsResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.ListTenantMembers
+   */
+  listTenantMembers: {
+    methodKind: "unary";
+    input: typeof ListTenantMembersRequestSchema;
+    output: typeof ListTenantMembersResponseSchema;
+  },
+  /**
+   * @generated from rpc entdb.v1.EntDbService.ListGroups
+   */
+  listGroups: {
+    methodKind: "unary";
+    input: typeof ListGroupsRequestSchema;
+    output: typeof ListGroupsResponseSchema;
   },
 }>;
 

@@ -64,7 +64,34 @@ export declare type WalEvent = Message<"entdb.v1.WalEvent"> & {
      */
     value: SchemaChange;
     case: "schemaChange";
+  } | {
+    /**
+     * @generated from field: entdb.v1.AccessChange access = 8;
+     */
+    value: AccessChange;
+    case: "access";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * A server-wide administrator (`--admins`) logged it: may create tenants and manage members.
+   *
+   * @generated from field: bool actor_admin = 9;
+   */
+  actorAdmin: boolean;
+
+  /**
+   * Logged by a server in dev mode: no access checks apply to it.
+   *
+   * @generated from field: bool open_access = 10;
+   */
+  openAccess: boolean;
+
+  /**
+   * Group principals ("group:eng") the authenticator vouched for at ingress.
+   *
+   * @generated from field: repeated string actor_groups = 11;
+   */
+  actorGroups: string[];
 };
 
 /**
@@ -120,4 +147,204 @@ export declare type SchemaChange = Message<"entdb.v1.SchemaChange"> & {
  * Use `create(SchemaChangeSchema)` to create a new message.
  */
 export declare const SchemaChangeSchema: GenMessage<SchemaChange>;
+
+/**
+ * A change to a tenant's membership or groups. The applier decides whether the actor
+ * may make it (a recorded PERMISSION_DENIED otherwise), like any other write.
+ *
+ * @generated from message entdb.v1.AccessChange
+ */
+export declare type AccessChange = Message<"entdb.v1.AccessChange"> & {
+  /**
+   * @generated from oneof entdb.v1.AccessChange.change
+   */
+  change: {
+    /**
+     * Creates the tenant with its first owner (a user or service principal).
+     *
+     * @generated from field: string create_tenant_owner = 1;
+     */
+    value: string;
+    case: "createTenantOwner";
+  } | {
+    /**
+     * @generated from field: entdb.v1.MemberRole add_member = 2;
+     */
+    value: MemberRole;
+    case: "addMember";
+  } | {
+    /**
+     * @generated from field: entdb.v1.MemberRole set_member_role = 3;
+     */
+    value: MemberRole;
+    case: "setMemberRole";
+  } | {
+    /**
+     * The principal to remove.
+     *
+     * @generated from field: string remove_member = 4;
+     */
+    value: string;
+    case: "removeMember";
+  } | {
+    /**
+     * The group principal to create ("group:eng").
+     *
+     * @generated from field: string create_group = 5;
+     */
+    value: string;
+    case: "createGroup";
+  } | {
+    /**
+     * @generated from field: entdb.v1.GroupMember add_group_member = 6;
+     */
+    value: GroupMember;
+    case: "addGroupMember";
+  } | {
+    /**
+     * @generated from field: entdb.v1.GroupMember remove_group_member = 7;
+     */
+    value: GroupMember;
+    case: "removeGroupMember";
+  } | {
+    /**
+     * @generated from field: entdb.v1.NodeGrant share = 8;
+     */
+    value: NodeGrant;
+    case: "share";
+  } | {
+    /**
+     * @generated from field: entdb.v1.NodeRevoke revoke = 9;
+     */
+    value: NodeRevoke;
+    case: "revoke";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message entdb.v1.AccessChange.
+ * Use `create(AccessChangeSchema)` to create a new message.
+ */
+export declare const AccessChangeSchema: GenMessage<AccessChange>;
+
+/**
+ * Gives a principal a capability on one node, or denies it the node.
+ *
+ * @generated from message entdb.v1.NodeGrant
+ */
+export declare type NodeGrant = Message<"entdb.v1.NodeGrant"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * A user, service, group or role principal, or "tenant:*".
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+
+  /**
+   * "read", "comment", "edit", "delete" or "admin" (each implies the ones before it).
+   *
+   * @generated from field: string capability = 3;
+   */
+  capability: string;
+
+  /**
+   * When the grant lapses (judged against each event's ingress time); unset = never.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * An explicit deny: overrides every grant and the node's visibility, not ownership.
+   *
+   * @generated from field: bool deny = 5;
+   */
+  deny: boolean;
+};
+
+/**
+ * Describes the message entdb.v1.NodeGrant.
+ * Use `create(NodeGrantSchema)` to create a new message.
+ */
+export declare const NodeGrantSchema: GenMessage<NodeGrant>;
+
+/**
+ * Removes a principal's grant or deny on one node.
+ *
+ * @generated from message entdb.v1.NodeRevoke
+ */
+export declare type NodeRevoke = Message<"entdb.v1.NodeRevoke"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message entdb.v1.NodeRevoke.
+ * Use `create(NodeRevokeSchema)` to create a new message.
+ */
+export declare const NodeRevokeSchema: GenMessage<NodeRevoke>;
+
+/**
+ * A tenant member (a user, service or group principal) and its role.
+ *
+ * @generated from message entdb.v1.MemberRole
+ */
+export declare type MemberRole = Message<"entdb.v1.MemberRole"> & {
+  /**
+   * @generated from field: string principal = 1;
+   */
+  principal: string;
+
+  /**
+   * "owner", "admin", "member" or "viewer".
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message entdb.v1.MemberRole.
+ * Use `create(MemberRoleSchema)` to create a new message.
+ */
+export declare const MemberRoleSchema: GenMessage<MemberRole>;
+
+/**
+ * A principal in a tenant group.
+ *
+ * @generated from message entdb.v1.GroupMember
+ */
+export declare type GroupMember = Message<"entdb.v1.GroupMember"> & {
+  /**
+   * The group principal ("group:eng").
+   *
+   * @generated from field: string group = 1;
+   */
+  group: string;
+
+  /**
+   * A user or service principal.
+   *
+   * @generated from field: string principal = 2;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message entdb.v1.GroupMember.
+ * Use `create(GroupMemberSchema)` to create a new message.
+ */
+export declare const GroupMemberSchema: GenMessage<GroupMember>;
 

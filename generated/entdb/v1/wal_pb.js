@@ -12,7 +12,7 @@ import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
  * Describes the file entdb/v1/wal.proto.
  */
 export const file_entdb_v1_wal = /*@__PURE__*/
-  fileDesc("ChJlbnRkYi92MS93YWwucHJvdG8SCGVudGRiLnYxIuoBCghXYWxFdmVudBIOCgZ0ZW5hbnQYASABKAkSDQoFYWN0b3IYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEhYKDnNjaGVtYV92ZXJzaW9uGAQgASgNEjAKDGluZ3Jlc3NfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoEcGxhbhgGIAEoCzITLmVudGRiLnYxLldyaXRlUGxhbkgAEi8KDXNjaGVtYV9jaGFuZ2UYByABKAsyFi5lbnRkYi52MS5TY2hlbWFDaGFuZ2VIAEIGCgRib2R5IjQKCVdyaXRlUGxhbhInCgpvcGVyYXRpb25zGAEgAygLMhMuZW50ZGIudjEuT3BlcmF0aW9uIkcKDFNjaGVtYUNoYW5nZRIPCgd2ZXJzaW9uGAEgASgNEhMKC2ZpbmdlcnByaW50GAIgASgJEhEKCWxvY2tfanNvbhgDIAEoCWIGcHJvdG8z", [file_entdb_v1_plan, file_google_protobuf_timestamp]);
+  fileDesc("ChJlbnRkYi92MS93YWwucHJvdG8SCGVudGRiLnYxItQCCghXYWxFdmVudBIOCgZ0ZW5hbnQYASABKAkSDQoFYWN0b3IYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEhYKDnNjaGVtYV92ZXJzaW9uGAQgASgNEjAKDGluZ3Jlc3NfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoEcGxhbhgGIAEoCzITLmVudGRiLnYxLldyaXRlUGxhbkgAEi8KDXNjaGVtYV9jaGFuZ2UYByABKAsyFi5lbnRkYi52MS5TY2hlbWFDaGFuZ2VIABIoCgZhY2Nlc3MYCCABKAsyFi5lbnRkYi52MS5BY2Nlc3NDaGFuZ2VIABITCgthY3Rvcl9hZG1pbhgJIAEoCBITCgtvcGVuX2FjY2VzcxgKIAEoCBIUCgxhY3Rvcl9ncm91cHMYCyADKAlCBgoEYm9keSI0CglXcml0ZVBsYW4SJwoKb3BlcmF0aW9ucxgBIAMoCzITLmVudGRiLnYxLk9wZXJhdGlvbiJHCgxTY2hlbWFDaGFuZ2USDwoHdmVyc2lvbhgBIAEoDRITCgtmaW5nZXJwcmludBgCIAEoCRIRCglsb2NrX2pzb24YAyABKAki/AIKDEFjY2Vzc0NoYW5nZRIdChNjcmVhdGVfdGVuYW50X293bmVyGAEgASgJSAASKgoKYWRkX21lbWJlchgCIAEoCzIULmVudGRiLnYxLk1lbWJlclJvbGVIABIvCg9zZXRfbWVtYmVyX3JvbGUYAyABKAsyFC5lbnRkYi52MS5NZW1iZXJSb2xlSAASFwoNcmVtb3ZlX21lbWJlchgEIAEoCUgAEhYKDGNyZWF0ZV9ncm91cBgFIAEoCUgAEjEKEGFkZF9ncm91cF9tZW1iZXIYBiABKAsyFS5lbnRkYi52MS5Hcm91cE1lbWJlckgAEjQKE3JlbW92ZV9ncm91cF9tZW1iZXIYByABKAsyFS5lbnRkYi52MS5Hcm91cE1lbWJlckgAEiQKBXNoYXJlGAggASgLMhMuZW50ZGIudjEuTm9kZUdyYW50SAASJgoGcmV2b2tlGAkgASgLMhQuZW50ZGIudjEuTm9kZVJldm9rZUgAQggKBmNoYW5nZSKBAQoJTm9kZUdyYW50Eg8KB25vZGVfaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEhIKCmNhcGFiaWxpdHkYAyABKAkSLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEZGVueRgFIAEoCCIwCgpOb2RlUmV2b2tlEg8KB25vZGVfaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJIi0KCk1lbWJlclJvbGUSEQoJcHJpbmNpcGFsGAEgASgJEgwKBHJvbGUYAiABKAkiLwoLR3JvdXBNZW1iZXISDQoFZ3JvdXAYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJYgZwcm90bzM", [file_entdb_v1_plan, file_google_protobuf_timestamp]);
 
 /**
  * Describes the message entdb.v1.WalEvent.
@@ -34,4 +34,39 @@ export const WritePlanSchema = /*@__PURE__*/
  */
 export const SchemaChangeSchema = /*@__PURE__*/
   messageDesc(file_entdb_v1_wal, 2);
+
+/**
+ * Describes the message entdb.v1.AccessChange.
+ * Use `create(AccessChangeSchema)` to create a new message.
+ */
+export const AccessChangeSchema = /*@__PURE__*/
+  messageDesc(file_entdb_v1_wal, 3);
+
+/**
+ * Describes the message entdb.v1.NodeGrant.
+ * Use `create(NodeGrantSchema)` to create a new message.
+ */
+export const NodeGrantSchema = /*@__PURE__*/
+  messageDesc(file_entdb_v1_wal, 4);
+
+/**
+ * Describes the message entdb.v1.NodeRevoke.
+ * Use `create(NodeRevokeSchema)` to create a new message.
+ */
+export const NodeRevokeSchema = /*@__PURE__*/
+  messageDesc(file_entdb_v1_wal, 5);
+
+/**
+ * Describes the message entdb.v1.MemberRole.
+ * Use `create(MemberRoleSchema)` to create a new message.
+ */
+export const MemberRoleSchema = /*@__PURE__*/
+  messageDesc(file_entdb_v1_wal, 6);
+
+/**
+ * Describes the message entdb.v1.GroupMember.
+ * Use `create(GroupMemberSchema)` to create a new message.
+ */
+export const GroupMemberSchema = /*@__PURE__*/
+  messageDesc(file_entdb_v1_wal, 7);
 

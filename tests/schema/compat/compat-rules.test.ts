@@ -1261,12 +1261,89 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
     breaking: [],
     safe: [
       {
+        title: "making a node type private",
+        old: src(...USER),
+        new: src("node User = 1 [visibility = private] {", "  email: string = 1;", "}"),
+        expected: [
+          "safe NODE_VISIBILITY_CHANGED 2:1 Node type 'User' (id 1) changed visibility from tenant to private.",
+        ],
+      },
+      {
+        title: "narrowing a public node type to the tenant",
+        old: src("node User = 1 [visibility = public] {", "  email: string = 1;", "}"),
+        new: src(...USER),
+        expected: [
+          "safe NODE_VISIBILITY_CHANGED 2:1 Node type 'User' (id 1) changed visibility from public to tenant.",
+        ],
+      },
+    ],
+  },
+
+  INHERIT_ACCESS_REMOVED: {
+    breaking: [
+      {
+        title: "dropping inherit_access from a ref",
+        old: src(...USER, "node Post = 2 {", "  author: ref<User> = 1 [inherit_access];", "}"),
+        new: src(...USER, "node Post = 2 {", "  author: ref<User> = 1;", "}"),
+        expected: [
+          "breaking INHERIT_ACCESS_REMOVED 6:3 Field 'Post.author' (id 1) no longer inherits access: its nodes would fall back to their type's visibility and could be read by principals that cannot read the node it names. Keep inherit_access, or make the type private first.",
+        ],
+      },
+    ],
+    safe: [
+      {
+        title: "keeping inherit_access while renaming the ref",
+        old: src(...USER, "node Post = 2 {", "  author: ref<User> = 1 [inherit_access];", "}"),
+        new: src(...USER, "node Post = 2 {", "  writer: ref<User> = 1 [inherit_access];", "}"),
+        expected: ["safe FIELD_RENAMED 6:3 Field 'Post.author' (id 1) was renamed to 'writer'."],
+      },
+    ],
+  },
+
+  INHERIT_ACCESS_ADDED: {
+    breaking: [],
+    safe: [
+      {
+        title: "making a ref inherit access",
+        old: src(...USER, "node Post = 2 {", "  author: ref<User> = 1;", "}"),
+        new: src(...USER, "node Post = 2 {", "  author: ref<User> = 1 [inherit_access];", "}"),
+        expected: [
+          "safe INHERIT_ACCESS_ADDED 6:3 Field 'Post.author' (id 1) now inherits access: its nodes are read by whoever reads the node it names.",
+        ],
+      },
+    ],
+  },
+
+  NODE_VISIBILITY_LOOSENED: {
+    breaking: [
+      {
+        title: "making a private node type visible to the tenant",
+        old: src("node User = 1 [visibility = private] {", "  email: string = 1;", "}"),
+        new: src(...USER),
+        expected: [
+          "breaking NODE_VISIBILITY_LOOSENED 2:1 Node type 'User' (id 1) widened its visibility from private to tenant: nodes stored while it was private would be read by principals they were hidden from. Keep it private, or add a new type and move the data deliberately.",
+        ],
+      },
+      {
         title: "making a node type public",
         old: src(...USER),
         new: src("node User = 1 [visibility = public] {", "  email: string = 1;", "}"),
         expected: [
-          "safe NODE_VISIBILITY_CHANGED 2:1 Node type 'User' (id 1) changed visibility from tenant to public.",
+          "breaking NODE_VISIBILITY_LOOSENED 2:1 Node type 'User' (id 1) widened its visibility from tenant to public: nodes stored while it was tenant would be read by principals they were hidden from. Keep it tenant, or add a new type and move the data deliberately.",
         ],
+      },
+    ],
+    safe: [
+      {
+        title: "keeping the visibility while adding a field",
+        old: src("node User = 1 [visibility = private] {", "  email: string = 1;", "}"),
+        new: src(
+          "node User = 1 [visibility = private] {",
+          "  email: string = 1;",
+          "  name: string = 2;",
+          "}",
+        ),
+        expected: ["safe FIELD_ADDED 4:3 Field 'User.name' (id 2) was added."],
       },
     ],
   },

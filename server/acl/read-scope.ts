@@ -1,0 +1,50 @@
+/**
+ * Whom a read is for: the caller's principal and every principal it stands for in the
+ * tenant (its groups, its role, `tenant:*`). The store turns a scope into a SQL term
+ * (`store/visibility-sql.ts`) so a node the caller may not read is filtered inside the
+ * query, never after it: pages stay full, cursors and counts stay right, and a hidden
+ * node reads exactly like a missing one.
+ */
+
+import type { TenantAccess } from "../store/access-tables.ts";
+import { type AccessSubject, roleOf } from "./tenant-roles.ts";
+
+/** A read's scope. `unrestricted` (dev mode) sees every node. */
+export type ReadScope =
+  | { readonly unrestricted: true }
+  | {
+      readonly unrestricted: false;
+      /** The caller's own principal: it owns the nodes it created. */
+      readonly actor: string;
+      /** Every principal the caller stands for, its own first; sorted after it, no repeats. */
+      readonly principals: readonly string[];
+      /** The read's time (microseconds since the epoch): grants expired by then do not count. */
+      readonly atMicros: bigint;
+    };
+
+/** The scope that sees everything (dev mode, and the server's own reads). */
+export const UNRESTRICTED: ReadScope = { unrestricted: true };
+
+/** The scope of `subject` in a tenant with membership `access`. */
+export function readScopeOf(
+  subject: AccessSubject,
+  access: TenantAccess | undefined,
+  atMicros: bigint,
+): ReadScope {
+  const others = new Set<string>(subject.groups);
+  if (access !== undefined) {
+    for (const [group, members] of access.groups) if (members.has(subject.id)) others.add(group);
+    const role = roleOf(access, subject);
+    if (role !== undefined) {
+      others.add(`role:${role}`);
+      others.add("tenant:*");
+    }
+  }
+  others.delete(subject.id);
+  return {
+    unrestricted: false,
+    actor: subject.id,
+    principals: [subject.id, ...[...others].sort()],
+    atMicros,
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * The tenant and membership RPCs of `entdb.v1.EntDbService` (CreateTenant, member and
+ * group changes, and the lists). A change is checked (INVALID_ARGUMENT, or an early
+ * PERMISSION_DENIED from the committed membership, with nothing logged), logged as an
+ * `AccessChange` event and answered once the applier decided it, exactly like a plan:
+ * the applier's decision is recorded with the idempotency key, so a retry gets it again.
+ */
+
+import { randomUUID } from "node:crypto";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { type EntDbService, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import { type AccessChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { isCapability } from "../acl/capability.ts";
+import { isTenantRole, PrincipalError, parsePrincipal } from "../acl/principal.ts";
+import { roleOf } from "../acl/tenant-roles.ts";
+import type { PlanOutcome } from "../engine.ts";
+import { codeFromName } from "./api-errors.ts";
+import { type Actor, requireActor } from "./auth.ts";
+import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
+import { invalidArgument } from "./ingress/ingress-error.ts";
+import type { TenantGuard } from "./tenant-guard.ts";
+
+type AccessHandlers = Pick<
+  ServiceImpl<typeof EntDbService>,
+  | "createTenant"
+  | "addTenantMember"
+  | "setTenantMemberRole"
+  | "removeTenantMember"
+  | "createGroup"
+  | "addGroupMember"
+  | "removeGroupMember"
+  | "shareNode"
+  | "revokeNode"
+  | "listTenants"
+  | "listTenantMembers"
+  | "listGroups"
+>;
+
+type Change = NonNullable<MessageInitShape<typeof AccessChangeSchema>["change"]>;
+
+/** The tenant and membership handlers; `guard` is the service's tenant check. */
+export function createAccessHandlers(
+  deps: ApiDeps,
+  guard: TenantGuard,
+  run: <T>(body: () => Promise<T> | T) => Promise<T>,
+): AccessHandlers {
+  /** Logs `change` for `tenant` and answers with its receipt once applied. */
+  const submit = async (actor: Actor, tenant: string, keyText: string, change: Change) => {
+    if (keyText.length > 256)
+      throw invalidArgument(
+        `The idempotency key is ${keyText.length} characters; the limit is 256.`,
+      );
+    const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
+    const earlier = keyText === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
+    if (earlier) return respond(earlier, tenant, key, true);
+    const served = deps.served();
+    const event = create(WalEventSchema, {
+      tenant,
+      actor: actor.id,
+      idempotencyKey: key,
+      schemaVersion: served.version,
+      ingressTime: timestampNow(),
+      actorAdmin: actor.admin,
+      openAccess: deps.openAccess,
+      actorGroups: [...actor.groups],
+      body: { case: "access", value: { change } },
+    });
+    const [position] = await deps.wal.append([
+      { tenant, payload: toBinary(WalEventSchema, event) },
+    ]);
+    if (!position) throw new Error("append returned no position");
+    const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);
+    if (!applied) {
+      throw new ConnectError(
+        `Tenant '${tenant}' has not applied the change within ${deps.limits.applyWaitMs} ms; read it back with GetReceipt and idempotency key '${key}'.`,
+        Code.DeadlineExceeded,
+      );
+    }
+    const outcome =
+      deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
+    if (!outcome)
+      throw new Error(`applied event ${position.partition}:${position.offset} recorded no outcome`);
+    const replayed =
+      outcome.position.offset !== position.offset ||
+      outcome.position.partition !== position.partition;
+    return respond(outcome, tenant, key, replayed);
+  };
+
+  const manage = (ctx: HandlerContext, tenant: string) => {
+    const actor = requireActor(ctx.values);
+    return { actor, tenant: guard(actor, tenant, "manage") };
+  };
+
+  return {
+    createTenant: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        if (req.tenant === "") throw invalidArgument("The request has no tenant; set `tenant`.");
+        const tenant = deps.checkTenant(req.tenant);
+        if (!actor.admin && !deps.openAccess)
+          throw new ConnectError(
+            `Only a server administrator (--admins) may create tenant '${tenant}'.`,
+            Code.PermissionDenied,
+          );
+        const owner = principal(req.owner, "owner", ["user", "service"]);
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "createTenantOwner",
+          value: owner,
+        });
+      }),
+    addTenantMember: (req, ctx) =>
+      run(() => {
+        const { actor, tenant } = manage(ctx, req.tenant);
+        const p = principal(req.principal, "principal", ["user", "service", "group"]);
+        const role = roleText(req.role);
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "addMember",
+          value: { principal: p, role },
+        });
+      }),
+    setTenantMemberRole: (req, ctx) =>
+      run(() => {
+        const { actor, tenant } = manage(ctx, req.tenant);
+        const p = principal(req.principal, "principal", ["user", "service", "group"]);
+        const role = roleText(req.role);
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "setMemberRole",
+          value: { principal: p, role },
+        });
+      }),
+    removeTenantMember: (req, ctx) =>
+      run(() => {
+        const { actor, tenant } = manage(ctx, req.tenant);
+        const p = principal(req.principal, "principal", ["user", "service", "group"]);
+        return submit(actor, tenant, req.idempotencyKey, { case: "removeMember", value: p });
+      }),
+    createGroup: (req, ctx) =>
+      run(() => {
+        const { actor, tenant } = manage(ctx, req.tenant);
+        const group = principal(req.group, "group", ["group"]);
+        return submit(actor, tenant, req.idempotencyKey, { case: "createGroup", value: group });
+      }),
+    addGroupMember: (req, ctx) =>
+      run(() => {
+        const { actor, tenant } = manage(ctx, req.tenant);
+        const group = principal(req.group, "group", ["group"]);
+        const p = principal(req.principal, "principal", ["user", "service"]);
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "addGroupMember",
+          value: { group, principal: p },
+        });
+      }),
+    removeGroupMember: (req, ctx) =>
+      run(() => {
+        const { actor, tenant } = manage(ctx, req.tenant);
+        const group = principal(req.group, "group", ["group"]);
+        const p = principal(req.principal, "principal", ["user", "service"]);
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "removeGroupMember",
+          value: { group, principal: p },
+        });
+      }),
+
+    // Any member may ask; the applier decides from the node (admin on it), so whether a
+    // node exists is not told before that, and then only as it would be by a read.
+    shareNode: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const tenant = guard(actor, req.tenant, "read");
+        const p = principal(req.principal, "principal", GRANTEE_KINDS);
+        if (req.nodeId === "") throw invalidArgument("Set `node_id` to the node to share.");
+        if (!req.deny && !isCapability(req.capability))
+          throw invalidArgument(
+            `\`capability\` is '${req.capability.slice(0, 40)}'; it must be read, comment, edit, delete or admin.`,
+          );
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "share",
+          value: {
+            nodeId: req.nodeId,
+            principal: p,
+            capability: req.deny ? "" : req.capability,
+            deny: req.deny,
+            ...(req.expiresAt ? { expiresAt: req.expiresAt } : {}),
+          },
+        });
+      }),
+    revokeNode: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const tenant = guard(actor, req.tenant, "read");
+        const p = principal(req.principal, "principal", GRANTEE_KINDS);
+        if (req.nodeId === "") throw invalidArgument("Set `node_id` to the node to revoke on.");
+        return submit(actor, tenant, req.idempotencyKey, {
+          case: "revoke",
+          value: { nodeId: req.nodeId, principal: p },
+        });
+      }),
+
+    listTenants: (_req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const everything = actor.admin || deps.openAccess;
+        const tenants = [];
+        for (const tenant of deps.listTenantIds()) {
+          const access = deps.access.get(tenant);
+          const role = access?.created ? roleOf(access, actor) : undefined;
+          if (role !== undefined || everything) tenants.push({ tenant, role: role ?? "" });
+        }
+        return { tenants };
+      }),
+    listTenantMembers: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const tenant = guard(actor, req.tenant, actor.admin ? "manage" : "read");
+        const members = [...(deps.access.get(tenant)?.members ?? new Map())]
+          .map(([p, role]) => ({ principal: p, role }))
+          .sort((a, b) => (a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : 0));
+        return { members };
+      }),
+    listGroups: (req, ctx) =>
+      run(() => {
+        const actor = requireActor(ctx.values);
+        const tenant = guard(actor, req.tenant, actor.admin ? "manage" : "read");
+        const groups = [...(deps.access.get(tenant)?.groups ?? new Map<string, Set<string>>())]
+          .map(([group, members]) => ({ group, members: [...members].sort() }))
+          .sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+        return { groups };
+      }),
+  };
+}
+
+/** Who a grant or deny may name. */
+const GRANTEE_KINDS = ["user", "service", "group", "role", "tenant"] as const;
+
+function respond(outcome: PlanOutcome, tenant: string, key: string, replayed: boolean) {
+  if (outcome.failure) {
+    const f = outcome.failure;
+    throw new ConnectError(f.message, codeFromName(f.code), undefined, [
+      { desc: WriteFailureSchema, value: f },
+    ]);
+  }
+  return {
+    receipt: {
+      tenant,
+      position: fromWalPosition(outcome.position),
+      applied: true,
+      idempotencyKey: key,
+      replayed,
+      schemaVersion: outcome.schemaVersion,
+    },
+  };
+}
+
+/** The canonical principal of a request field, or INVALID_ARGUMENT naming the field. */
+function principal(text: string, field: string, kinds: readonly string[]): string {
+  if (text === "") throw invalidArgument(`Set \`${field}\` to a ${kinds.join(" or ")} principal.`);
+  let parsed: ReturnType<typeof parsePrincipal>;
+  try {
+    parsed = parsePrincipal(text);
+  } catch (err) {
+    if (err instanceof PrincipalError) throw invalidArgument(`\`${field}\`: ${err.message}`);
+    throw err;
+  }
+  if (!kinds.includes(parsed.kind))
+    throw invalidArgument(
+      `\`${field}\` is '${parsed.text}'; it must be a ${kinds.join(" or ")} principal.`,
+    );
+  return parsed.text;
+}
+
+function roleText(role: string): string {
+  if (!isTenantRole(role))
+    throw invalidArgument(
+      `\`role\` is '${role.slice(0, 40)}'; it must be owner, admin, member or viewer.`,
+    );
+  return role;
+}

@@ -1,0 +1,389 @@
+/**
+ * The authorization matrix, generated from one table: every RPC of the generic service
+ * and of the schema's typed services, called by every kind of caller against a real
+ * `entdb serve`, with the exact code expected of each (docs/access-control.md). A new RPC
+ * without a row fails the test.
+ *
+ * Writes that an authorized caller may make are aimed so they change nothing: updates and
+ * deletes carry a version precondition that cannot hold (so "allowed" is
+ * FAILED_PRECONDITION, decided after the access check), and membership changes name a
+ * member that already exists or one that does not.
+ */
+
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildFileDescriptor } from "../../codegen/proto/index.ts";
+import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import { compileSchema } from "../../schema/compile.ts";
+import { type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
+
+const SCHEMA = `package acme.notes;
+
+node Person = 1 {
+  handle: string = 1 [required, unique];
+}
+
+node Note = 2 [visibility = private] {
+  title: string = 1 [required, unique];
+  rank: int = 2 [index];
+}
+
+edge Wrote = 100 from Person to Note;
+`;
+const PERSON = 1;
+const NOTE = 2;
+const WROTE = 100;
+const schemaPath = join(mkdtempSync(join(tmpdir(), "entdb-matrix-")), "schema.entdb");
+writeFileSync(schemaPath, SCHEMA);
+
+/** Callers with a token, and what each is in tenant `acme`. */
+const TOKENS = {
+  root: "root-token-0123456789", // server administrator, not a member
+  alice: "alice-token-0123456789", // owner; owns the private note and the person
+  bob: "bob-token-0123456789ab", // member, no grants
+  viv: "viv-token-0123456789ab", // viewer
+  rita: "rita-token-0123456789a", // member with a read grant on the note
+  ed: "ed-token-0123456789abcd", // member with an edit grant on the note
+  gus: "gus-token-0123456789ab", // member through group:eng, which has a read grant on the note
+  eve: "eve-token-0123456789ab", // member whose read grant on the note expired
+  dan: "dan-token-0123456789ab", // member with a read grant through a group, and denied the note
+  mallory: "mallory-token-01234567", // authenticated, not a member
+  oscar: "oscar-token-0123456789", // owner of another tenant
+} as const;
+type Named = keyof typeof TOKENS;
+/** Every caller of the matrix: the named ones, no token, and a token the server does not know. */
+type Caller = Named | "none" | "bad";
+const CALLERS: readonly Caller[] = ["none", "bad", ...(Object.keys(TOKENS) as Named[])];
+const MEMBERS = ["alice", "bob", "viv", "rita", "ed", "gus", "eve", "dan"] as const;
+
+const server = serverPerFile({
+  schema: schemaPath,
+  args: [
+    "--tokens",
+    Object.entries(TOKENS)
+      .map(([name, token]) => `${token}=user:${name}`)
+      .join(","),
+    "--admins",
+    "user:root",
+  ],
+});
+
+const TENANT = "acme";
+let note = "";
+let person = "";
+
+function api(caller: Caller, binary = false): EntDbClient {
+  const token =
+    caller === "none" ? undefined : caller === "bad" ? "bad-token-0123456789" : TOKENS[caller];
+  return entDbClient(server, { binary, token });
+}
+
+beforeAll(async () => {
+  const root = api("root");
+  await root.createTenant({ tenant: TENANT, owner: "user:alice" });
+  await root.createTenant({ tenant: "globex", owner: "user:oscar" });
+  const alice = api("alice");
+  for (const m of ["bob", "rita", "ed", "eve", "dan"])
+    await alice.addTenantMember({ tenant: TENANT, principal: `user:${m}`, role: "member" });
+  await alice.addTenantMember({ tenant: TENANT, principal: "user:viv", role: "viewer" });
+  await alice.createGroup({ tenant: TENANT, group: "group:eng" });
+  await alice.addGroupMember({ tenant: TENANT, group: "group:eng", principal: "user:gus" });
+  await alice.addTenantMember({ tenant: TENANT, principal: "group:eng", role: "member" });
+  const made = await alice.executePlan({
+    tenant: TENANT,
+    operations: [
+      {
+        op: {
+          case: "createNode",
+          value: { typeId: PERSON, alias: "p", fields: { 1: str("ann") } },
+        },
+      },
+      {
+        op: {
+          case: "createNode",
+          value: { typeId: NOTE, alias: "n", fields: { 1: str("secret") } },
+        },
+      },
+      { op: { case: "createEdge", value: { edgeTypeId: WROTE, fromId: "$p", toId: "$n" } } },
+    ],
+  });
+  person = made.results[0]?.id ?? "";
+  note = made.results[1]?.id ?? "";
+  const share = (principal: string, capability: string, more = {}) =>
+    alice.shareNode({ tenant: TENANT, nodeId: note, principal, capability, ...more });
+  await share("user:rita", "read");
+  await share("user:ed", "edit");
+  await share("group:eng", "read");
+  await share("user:eve", "read", { expiresAt: { seconds: 1_000_000_000n, nanos: 0 } });
+  // dan keeps a read grant through group:ops, and is denied the note himself: the deny wins.
+  await alice.createGroup({ tenant: TENANT, group: "group:ops" });
+  await alice.addGroupMember({ tenant: TENANT, group: "group:ops", principal: "user:dan" });
+  await share("group:ops", "read");
+  await share("user:dan", "", { deny: true });
+}, 60_000);
+
+type Expect = Readonly<Record<Caller, string>>;
+
+/**
+ * A tenant RPC's expectations: no token or an unknown one is UNAUTHENTICATED, a caller
+ * that is not a member (the server admin included) PERMISSION_DENIED, and each member
+ * `member` unless `overrides` says otherwise.
+ */
+function tenantRpc(member: string, overrides: Partial<Record<Caller, string>> = {}): Expect {
+  const out: Record<string, string> = {
+    none: "unauthenticated",
+    bad: "unauthenticated",
+    root: "permission_denied",
+    mallory: "permission_denied",
+    oscar: "permission_denied",
+  };
+  for (const m of MEMBERS) out[m] = member;
+  return { ...(out as Record<Caller, string>), ...overrides };
+}
+
+/** Readers of the private note: its owner and the unexpired, undenied grantees. */
+const NOTE_READERS = { alice: "ok", rita: "ok", ed: "ok", gus: "ok" } as const;
+/** A membership change as decided for each caller allowed to manage: `outcome`. */
+function manageRpc(outcome: string): Expect {
+  const members = Object.fromEntries(MEMBERS.map((m) => [m, "permission_denied"]));
+  return tenantRpc("permission_denied", { ...members, alice: outcome, root: outcome });
+}
+const listRpc = tenantRpc("ok", { root: "ok" });
+const unique = () => `u${Math.random().toString(36).slice(2)}`;
+const WRITERS = { viv: "permission_denied" } as const;
+
+/** The generic service: each RPC's call and its expectations. */
+const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expect: Expect }> = {
+  ExecutePlan: {
+    call: (c) =>
+      c.executePlan({
+        tenant: TENANT,
+        operations: [
+          {
+            op: {
+              case: "createNode",
+              value: { typeId: PERSON, fields: { 1: str(unique()) } },
+            },
+          },
+        ],
+      }),
+    expect: tenantRpc("ok", WRITERS),
+  },
+  GetReceipt: {
+    call: (c) => c.getReceipt({ tenant: TENANT, idempotencyKey: "no-such-key" }),
+    expect: tenantRpc("not_found"),
+  },
+  WaitForPosition: {
+    call: (c) =>
+      c.waitForPosition({ tenant: TENANT, position: { partition: 0, offset: 0n }, timeoutMs: 1 }),
+    expect: tenantRpc("ok"),
+  },
+  GetNode: {
+    call: (c) => c.getNode({ tenant: TENANT, typeId: NOTE, id: note }),
+    expect: tenantRpc("not_found", NOTE_READERS),
+  },
+  GetNodes: {
+    call: (c) => c.getNodes({ tenant: TENANT, typeId: NOTE, ids: [note] }),
+    expect: tenantRpc("ok"),
+  },
+  GetNodeByKey: {
+    call: (c) => c.getNodeByKey({ tenant: TENANT, typeId: NOTE, key: { 1: str("secret") } }),
+    expect: tenantRpc("not_found", NOTE_READERS),
+  },
+  QueryNodes: {
+    call: (c) => c.queryNodes({ tenant: TENANT, typeId: NOTE }),
+    expect: tenantRpc("ok"),
+  },
+  ListEdges: {
+    call: (c) =>
+      c.listEdges({ tenant: TENANT, edgeTypeId: WROTE, nodeId: person, direction: Direction.OUT }),
+    expect: tenantRpc("ok"),
+  },
+  Traverse: {
+    call: (c) => c.traverse({ tenant: TENANT, startId: person, edgeTypeIds: [WROTE] }),
+    expect: tenantRpc("ok"),
+  },
+  GetSchema: {
+    call: (c) => c.getSchema({}),
+    expect: {
+      ...tenantRpc("ok"),
+      root: "ok",
+      mallory: "ok",
+      oscar: "ok",
+    },
+  },
+  CreateTenant: {
+    call: (c) => c.createTenant({ tenant: TENANT, owner: "user:alice" }),
+    expect: { ...tenantRpc("permission_denied"), root: "already_exists" },
+  },
+  AddTenantMember: {
+    call: (c) => c.addTenantMember({ tenant: TENANT, principal: "user:bob", role: "member" }),
+    expect: manageRpc("already_exists"),
+  },
+  SetTenantMemberRole: {
+    call: (c) =>
+      c.setTenantMemberRole({ tenant: TENANT, principal: "user:nobody", role: "viewer" }),
+    expect: manageRpc("not_found"),
+  },
+  RemoveTenantMember: {
+    call: (c) => c.removeTenantMember({ tenant: TENANT, principal: "user:nobody" }),
+    expect: manageRpc("not_found"),
+  },
+  CreateGroup: {
+    call: (c) => c.createGroup({ tenant: TENANT, group: "group:eng" }),
+    expect: manageRpc("already_exists"),
+  },
+  AddGroupMember: {
+    call: (c) => c.addGroupMember({ tenant: TENANT, group: "group:eng", principal: "user:gus" }),
+    expect: manageRpc("already_exists"),
+  },
+  RemoveGroupMember: {
+    call: (c) =>
+      c.removeGroupMember({ tenant: TENANT, group: "group:eng", principal: "user:nobody" }),
+    expect: manageRpc("not_found"),
+  },
+  ShareNode: {
+    call: (c) =>
+      c.shareNode({ tenant: TENANT, nodeId: note, principal: "user:rita", capability: "read" }),
+    // Sharing takes admin on the node; a node the caller cannot read is NOT_FOUND.
+    expect: tenantRpc("not_found", {
+      alice: "ok",
+      rita: "permission_denied",
+      ed: "permission_denied",
+      gus: "permission_denied",
+    }),
+  },
+  RevokeNode: {
+    call: (c) => c.revokeNode({ tenant: TENANT, nodeId: note, principal: "user:nobody" }),
+    expect: tenantRpc("not_found", {
+      rita: "permission_denied",
+      ed: "permission_denied",
+      gus: "permission_denied",
+    }),
+  },
+  ListTenants: {
+    call: (c) => c.listTenants({}),
+    expect: { ...tenantRpc("ok"), root: "ok", mallory: "ok", oscar: "ok" },
+  },
+  ListTenantMembers: { call: (c) => c.listTenantMembers({ tenant: TENANT }), expect: listRpc },
+  ListGroups: { call: (c) => c.listGroups({ tenant: TENANT }), expect: listRpc },
+};
+
+/** The typed services: `Service/Method` → the JSON body and expectations. */
+const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
+  "PersonService/Create": {
+    body: () => ({ fields: { handle: unique() } }),
+    expect: tenantRpc("ok", WRITERS),
+  },
+  "PersonService/Get": { body: () => ({ id: person }), expect: tenantRpc("ok") },
+  "PersonService/Update": {
+    body: () => ({ id: person, patch: { handle: unique() }, expectedVersion: "999" }),
+    // A member reads the person but edits only what it owns or was shared.
+    expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
+  },
+  "PersonService/Delete": {
+    body: () => ({ id: person, expectedVersion: "999" }),
+    expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
+  },
+  "PersonService/Query": { body: () => ({}), expect: tenantRpc("ok") },
+  "NoteService/Create": {
+    body: () => ({ fields: { title: unique() } }),
+    expect: tenantRpc("ok", WRITERS),
+  },
+  "NoteService/Get": { body: () => ({ id: note }), expect: tenantRpc("not_found", NOTE_READERS) },
+  "NoteService/Update": {
+    body: () => ({ id: note, patch: { rank: "1" }, expectedVersion: "999" }),
+    expect: tenantRpc("not_found", {
+      viv: "permission_denied",
+      alice: "failed_precondition",
+      ed: "failed_precondition",
+      rita: "permission_denied",
+      gus: "permission_denied",
+    }),
+  },
+  "NoteService/Delete": {
+    body: () => ({ id: note, expectedVersion: "999" }),
+    expect: tenantRpc("not_found", {
+      viv: "permission_denied",
+      alice: "failed_precondition",
+      ed: "permission_denied",
+      rita: "permission_denied",
+      gus: "permission_denied",
+    }),
+  },
+  "NoteService/Query": { body: () => ({}), expect: tenantRpc("ok") },
+  "WroteService/Link": {
+    body: () => ({ fromId: person, toId: note }),
+    expect: tenantRpc("permission_denied", { alice: "ok" }),
+  },
+  "WroteService/Unlink": {
+    // An edge that does not exist: removing it changes nothing.
+    body: () => ({ fromId: person, toId: person }),
+    expect: tenantRpc("permission_denied", { alice: "ok" }),
+  },
+  "WroteService/List": { body: () => ({ fromId: person }), expect: tenantRpc("ok") },
+  "WroteService/ListInverse": { body: () => ({ toId: note }), expect: tenantRpc("ok") },
+};
+
+function codeName(err: unknown): string {
+  const code = ConnectError.from(err).code;
+  return (Code[code] ?? String(code)).replace(/[A-Z]/g, (c, i: number) =>
+    i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`,
+  );
+}
+
+async function outcome(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+    return "ok";
+  } catch (err) {
+    return codeName(err);
+  }
+}
+
+describe("the authorization matrix", () => {
+  it("has a row for every RPC of the generic service and of every typed service", () => {
+    expect(EntDbService.methods.map((m) => m.name).sort()).toEqual(Object.keys(GENERIC).sort());
+    const compiled = compileSchema({ path: "matrix.entdb", text: SCHEMA });
+    const typed = buildFileDescriptor(compiled.schema!).service.flatMap((s) =>
+      s.method.map((m) => `${s.name}/${m.name}`),
+    );
+    expect(typed.sort()).toEqual(Object.keys(TYPED).sort());
+  });
+
+  for (const [name, row] of Object.entries(GENERIC)) {
+    it(`${name}: over Connect JSON and the binary fast path`, async () => {
+      for (const binary of [false, true]) {
+        const got: Record<string, string> = {};
+        for (const caller of CALLERS)
+          got[caller] = await outcome(() => row.call(api(caller, binary)));
+        expect([binary, got]).toEqual([binary, row.expect]);
+      }
+    });
+  }
+
+  for (const [path, row] of Object.entries(TYPED)) {
+    it(`typed ${path}`, async () => {
+      const got: Record<string, string> = {};
+      for (const caller of CALLERS) {
+        const headers: Record<string, string> = {
+          "content-type": "application/json",
+          "entdb-tenant": TENANT,
+        };
+        if (caller !== "none")
+          headers["authorization"] =
+            `Bearer ${caller === "bad" ? "bad-token-0123456789" : TOKENS[caller]}`;
+        const res = await fetch(`${server.url}/acme.notes.${path}`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(row.body()),
+        });
+        got[caller] = res.ok ? "ok" : ((await res.json()) as { code: string }).code;
+      }
+      expect(got).toEqual(row.expect);
+    });
+  }
+});

@@ -1,0 +1,81 @@
+/**
+ * `entdb tenant ...` and `entdb group ...` against a real server: each command calls the
+ * API with the caller's token from `--token` or `ENTDB_TOKEN` and the server from `--url`
+ * or `ENTDB_URL`, prints what it did, and exits 1 with the server's message when refused.
+ */
+
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type CommandResult, runCommand, serverPerFile } from "./e2e-helpers.ts";
+import { REPO_ROOT } from "./server-process.ts";
+
+const ROOT = "root-token-0123456789";
+const ALICE = "alice-token-0123456789";
+
+const server = serverPerFile({
+  args: ["--tokens", `${ROOT}=user:root,${ALICE}=user:alice`, "--admins", "user:root"],
+});
+
+function entdb(args: readonly string[], env: Record<string, string> = {}): Promise<CommandResult> {
+  return runCommand(process.execPath, [join(REPO_ROOT, "bin", "entdb.ts"), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ENTDB_URL: "", ENTDB_TOKEN: "", ...env },
+    timeout: 30_000,
+  });
+}
+
+describe("entdb tenant and entdb group", () => {
+  it("create a tenant, manage members and groups, and list them", async () => {
+    const asRoot = { ENTDB_URL: server.url, ENTDB_TOKEN: ROOT };
+    const created = await entdb(["tenant", "create", "cli-acme", "--owner", "user:alice"], asRoot);
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(
+      /^created tenant 'cli-acme' with owner user:alice \(log position \d+:\d+\)\n$/,
+    );
+
+    // Flags instead of variables, after the subcommand.
+    const conn = ["--url", server.url, "--token", ALICE];
+    for (const args of [
+      ["tenant", "add-member", "cli-acme", "user:bob", "--role", "viewer"],
+      ["tenant", "set-role", "cli-acme", "user:bob", "--role", "member"],
+      ["group", "create", "cli-acme", "group:eng"],
+      ["group", "add-member", "cli-acme", "group:eng", "user:carol"],
+      ["tenant", "add-member", "cli-acme", "group:eng", "--role", "viewer"],
+    ]) {
+      const run = await entdb([...args, ...conn]);
+      expect([args.join(" "), run.code, run.stderr]).toEqual([args.join(" "), 0, ""]);
+    }
+    const members = await entdb(["tenant", "members", "cli-acme", ...conn]);
+    expect(members.stdout).toBe("group:eng\tviewer\nuser:alice\towner\nuser:bob\tmember\n");
+    const groups = await entdb(["group", "list", "cli-acme", ...conn]);
+    expect(groups.stdout).toBe("group:eng\tuser:carol\n");
+    const mine = await entdb(["tenant", "list", ...conn]);
+    expect(mine.stdout).toBe("cli-acme\towner\n");
+    const removed = await entdb(["tenant", "remove-member", "cli-acme", "user:bob", ...conn]);
+    expect(removed.code).toBe(0);
+    const left = await entdb([
+      "group",
+      "remove-member",
+      "cli-acme",
+      "group:eng",
+      "user:carol",
+      ...conn,
+    ]);
+    expect(left.code).toBe(0);
+  }, 60_000);
+
+  it("exits 1 with the server's message when refused, and 2 without a server", async () => {
+    const refused = await entdb(["tenant", "create", "cli-other", "--owner", "user:alice"], {
+      ENTDB_URL: server.url,
+      ENTDB_TOKEN: ALICE,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      "error: PermissionDenied: Only a server administrator (--admins) may create tenant 'cli-other'.\n",
+    );
+    const nowhere = await entdb(["tenant", "list"]);
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.stderr).toBe("error: no server given; pass --url URL or set ENTDB_URL.\n");
+  }, 60_000);
+});
