@@ -120,4 +120,13 @@ export interface TraverseInit {
   readonly direction?: Direction;
   readonly maxDepth?: number;
   readonly maxNodes?: number;
+  /**
+   * A rule per depth instead of one for all: depth i follows `hops[i - 1]`, so
+   * Agent -Follows-> Ticket <-Replied- Message is one call. Leave `edgeTypeIds`,
+   * `direction` and `maxDepth` out when you set it.
+   */
+  readonly hops?: readonly {
+    readonly edgeTypeIds?: readonly number[];
+    readonly direction?: Direction;
+  }[];
 }

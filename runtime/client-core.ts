@@ -256,6 +256,10 @@ export class EntdbClientCore {
           ...(request.direction === undefined ? {} : { direction: request.direction }),
           maxDepth: request.maxDepth ?? 0,
           maxNodes: request.maxNodes ?? 0,
+          hops: (request.hops ?? []).map((hop) => ({
+            edgeTypeIds: [...(hop.edgeTypeIds ?? [])],
+            ...(hop.direction === undefined ? {} : { direction: hop.direction }),
+          })),
           ...afterPosition,
         },
         callOptions(options.signal),

@@ -119,6 +119,8 @@ export interface TenantReader {
       readonly direction: Direction;
       readonly maxDepth: number;
       readonly maxNodes: number;
+      /** A rule per depth instead (depth i follows `hops[i - 1]`); then as deep as it is long. */
+      readonly hops?: readonly TraverseStep[];
     },
     scope?: ReadScope,
   ): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean };
@@ -126,6 +128,12 @@ export interface TenantReader {
   outcomeByKey(tenant: string, idempotencyKey: string): PlanOutcome | undefined;
   /** The offset up to which (exclusive) the tenant has applied its partition; 0 if none. */
   appliedOffset(tenant: string): number;
+}
+
+/** What one depth of a traversal follows: these edge types (empty: all) in this direction. */
+export interface TraverseStep {
+  readonly edgeTypeIds: readonly number[];
+  readonly direction: Direction;
 }
 
 /** Tracks applied positions and lets callers wait for them. */

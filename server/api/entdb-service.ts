@@ -328,13 +328,28 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     traverse: (req, ctx) =>
       guard(async () => {
         const tenant = tenantOf(ctx, req.tenant);
-        for (const id of req.edgeTypeIds) {
-          if (!edgeById(schema(), id))
-            throw invalidArgument(`The schema has no edge type with id ${id}.`, { typeId: id });
-        }
-        if (req.maxDepth > limits.maxTraverseDepth) {
+        const checkEdgeTypes = (ids: readonly number[]) => {
+          for (const id of ids) {
+            if (!edgeById(schema(), id))
+              throw invalidArgument(`The schema has no edge type with id ${id}.`, { typeId: id });
+          }
+        };
+        checkEdgeTypes(req.edgeTypeIds);
+        for (const hop of req.hops) checkEdgeTypes(hop.edgeTypeIds);
+        if (
+          req.hops.length > 0 &&
+          (req.edgeTypeIds.length > 0 ||
+            req.direction !== Direction.UNSPECIFIED ||
+            req.maxDepth !== 0)
+        ) {
           throw invalidArgument(
-            `max_depth ${req.maxDepth} exceeds the limit of ${limits.maxTraverseDepth}.`,
+            "Set either hops (a rule per depth) or edge_type_ids, direction and max_depth (one rule for every depth), not both.",
+          );
+        }
+        const depth = req.hops.length > 0 ? req.hops.length : req.maxDepth;
+        if (depth > limits.maxTraverseDepth) {
+          throw invalidArgument(
+            `${req.hops.length > 0 ? `${req.hops.length} hops` : `max_depth ${req.maxDepth}`} exceeds the limit of ${limits.maxTraverseDepth}.`,
           );
         }
         await awaitPosition(tenant, req.afterPosition);
@@ -346,6 +361,10 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
             direction: req.direction === Direction.UNSPECIFIED ? Direction.OUT : req.direction,
             maxDepth: req.maxDepth || 1,
             maxNodes: Math.min(req.maxNodes || limits.maxTraverseNodes, limits.maxTraverseNodes),
+            hops: req.hops.map((hop) => ({
+              edgeTypeIds: hop.edgeTypeIds,
+              direction: hop.direction === Direction.UNSPECIFIED ? Direction.OUT : hop.direction,
+            })),
           },
           scopeOf(ctx, tenant),
         );

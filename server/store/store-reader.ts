@@ -18,7 +18,7 @@ import { Direction, TraversedNodeSchema } from "../../generated/entdb/v1/entdb_p
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
-import type { Page, PlanOutcome, TenantReader } from "../engine.ts";
+import type { Page, PlanOutcome, TenantReader, TraverseStep } from "../engine.ts";
 import { hasDenies } from "./access-tables.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
@@ -285,6 +285,7 @@ class StoreReader implements TenantReader {
       readonly direction: Direction;
       readonly maxDepth: number;
       readonly maxNodes: number;
+      readonly hops?: readonly TraverseStep[];
     },
     scope: ReadScope = UNRESTRICTED,
   ): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean } {
@@ -295,27 +296,41 @@ class StoreReader implements TenantReader {
     // `maxNodes`: the walk is the one the caller would see if they did not exist.
     const nodeRow = (id: string) => visibleNode(db, model, scope, id);
     if (!nodeRow(startId)) return { nodes: [], truncated: false };
-    const maxDepth = clamp(query.maxDepth, 1, this.#limits.maxTraverseDepth);
     const maxNodes = clamp(
       query.maxNodes === 0 ? this.#limits.defaultPageSize : query.maxNodes,
       1,
       this.#limits.maxTraverseNodes,
     );
-    const [self, other] =
-      query.direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
-    const edgeTypes =
-      query.edgeTypeIds.length > 0
-        ? [...new Set(query.edgeTypeIds)].sort((a, b) => a - b)
-        : db.edgeTypeIds();
-    const neighbors = db.stmt(
-      `SELECT ${other} AS id FROM edges WHERE edge_type_id = ? AND ${self} = ? ORDER BY ${other}`,
-    );
+    const steps: readonly TraverseStep[] =
+      query.hops !== undefined && query.hops.length > 0
+        ? query.hops.slice(0, this.#limits.maxTraverseDepth)
+        : Array.from({ length: clamp(query.maxDepth, 1, this.#limits.maxTraverseDepth) }, () => ({
+            edgeTypeIds: query.edgeTypeIds,
+            direction: query.direction,
+          }));
+    const maxDepth = steps.length;
+    /** What depth `depth` follows: its edge types, sorted, and its neighbour query. */
+    const stepAt = (depth: number) => {
+      const step = steps[depth - 1]!;
+      const [self, other] =
+        step.direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
+      return {
+        edgeTypes:
+          step.edgeTypeIds.length > 0
+            ? [...new Set(step.edgeTypeIds)].sort((a, b) => a - b)
+            : db.edgeTypeIds(),
+        neighbors: db.stmt(
+          `SELECT ${other} AS id FROM edges WHERE edge_type_id = ? AND ${self} = ? ORDER BY ${other}`,
+        ),
+      };
+    };
 
     const visited = new Set<string>([startId]);
     const out: TraversedNode[] = [];
     let frontier = [startId];
     for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
       const next: string[] = [];
+      const { edgeTypes, neighbors } = stepAt(depth);
       for (const from of frontier) {
         for (const edgeTypeId of edgeTypes) {
           for (const { id } of neighbors.iterate(BigInt(edgeTypeId), from) as Iterable<{

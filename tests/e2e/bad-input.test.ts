@@ -360,6 +360,25 @@ describe("read arguments", () => {
     );
     expect(deep.code).toBe(Code.InvalidArgument);
     expect(deep.rawMessage).toBe("max_depth 7 exceeds the limit of 6.");
+    const start = "0190a0a0-0000-7000-8000-000000000001";
+    const hop = { edgeTypeIds: [], direction: 1 };
+    const tooManyHops = await connectError(
+      api.traverse({ tenant: "reads", startId: start, hops: Array.from({ length: 7 }, () => hop) }),
+    );
+    expect(tooManyHops.code).toBe(Code.InvalidArgument);
+    expect(tooManyHops.rawMessage).toBe("7 hops exceeds the limit of 6.");
+    const both = await connectError(
+      api.traverse({ tenant: "reads", startId: start, hops: [hop], maxDepth: 2 }),
+    );
+    expect(both.code).toBe(Code.InvalidArgument);
+    expect(both.rawMessage).toBe(
+      "Set either hops (a rule per depth) or edge_type_ids, direction and max_depth (one rule for every depth), not both.",
+    );
+    const unknown = await connectError(
+      api.traverse({ tenant: "reads", startId: start, hops: [{ edgeTypeIds: [999] }] }),
+    );
+    expect(unknown.code).toBe(Code.InvalidArgument);
+    expect(unknown.rawMessage).toBe("The schema has no edge type with id 999.");
   });
 
   it("rejects a read of an unknown node type and answers a missing node with not_found", async () => {

@@ -519,6 +519,45 @@ describe("edges and traversal", () => {
       truncated: false,
     });
   });
+
+  it("follows a rule per depth when given hops: one direction and edge type each", () => {
+    seedGraph();
+    const walk = (start: string, hops: { edgeTypeIds: number[]; direction: Direction }[]) =>
+      h.reader
+        .traverse("acme", start, {
+          edgeTypeIds: [],
+          direction: Direction.OUT,
+          maxDepth: 1,
+          maxNodes: 100,
+          hops,
+        })
+        .nodes.map((t) => `${t.node?.id}@${t.depth}`);
+    // b is blocked by a (a→b), which blocks c: in, then out.
+    expect(
+      walk("b", [
+        { edgeTypeIds: [T.BlockedBy], direction: Direction.IN },
+        { edgeTypeIds: [T.BlockedBy], direction: Direction.OUT },
+      ]),
+    ).toEqual(["a@1", "c@2"]);
+    // One direction for every depth gives other walks from b.
+    expect(
+      h.reader
+        .traverse("acme", "b", {
+          edgeTypeIds: [T.BlockedBy],
+          direction: Direction.IN,
+          maxDepth: 2,
+          maxNodes: 100,
+        })
+        .nodes.map((t) => `${t.node?.id}@${t.depth}`),
+    ).toEqual(["a@1", "e@2"]);
+    // d is a subtask of a (d→a), which e blocks (e→a): another edge type per hop.
+    expect(
+      walk("d", [
+        { edgeTypeIds: [T.SubtaskOf], direction: Direction.OUT },
+        { edgeTypeIds: [T.BlockedBy], direction: Direction.IN },
+      ]),
+    ).toEqual(["a@1", "e@2"]);
+  });
 });
 
 describe("open handles and broken tenants", () => {

@@ -713,6 +713,16 @@ export declare type TraverseRequest = Message<"entdb.v1.TraverseRequest"> & {
    * @generated from field: entdb.v1.LogPosition after_position = 7;
    */
   afterPosition?: LogPosition | undefined;
+
+  /**
+   * A path of steps instead of one rule for every depth: depth i follows hops[i-1]
+   * (its edge types, in its direction), so Agent -Follows-> Ticket <-Replied- Message is
+   * one call. When set, leave edge_type_ids, direction and max_depth unset: the walk is
+   * as deep as the list is long, at most the server's maximum depth.
+   *
+   * @generated from field: repeated entdb.v1.TraverseHop hops = 8;
+   */
+  hops: TraverseHop[];
 };
 
 /**
@@ -720,6 +730,31 @@ export declare type TraverseRequest = Message<"entdb.v1.TraverseRequest"> & {
  * Use `create(TraverseRequestSchema)` to create a new message.
  */
 export declare const TraverseRequestSchema: GenMessage<TraverseRequest>;
+
+/**
+ * One step of a traversal path.
+ *
+ * @generated from message entdb.v1.TraverseHop
+ */
+export declare type TraverseHop = Message<"entdb.v1.TraverseHop"> & {
+  /**
+   * Edge types to follow at this step; empty follows every edge type.
+   *
+   * @generated from field: repeated uint32 edge_type_ids = 1;
+   */
+  edgeTypeIds: number[];
+
+  /**
+   * @generated from field: entdb.v1.Direction direction = 2;
+   */
+  direction: Direction;
+};
+
+/**
+ * Describes the message entdb.v1.TraverseHop.
+ * Use `create(TraverseHopSchema)` to create a new message.
+ */
+export declare const TraverseHopSchema: GenMessage<TraverseHop>;
 
 /**
  * @generated from message entdb.v1.TraversedNode
