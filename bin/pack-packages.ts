@@ -30,7 +30,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
-import { basename, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
 const dist = join(root, "dist");
@@ -219,6 +219,23 @@ function importedPackages(dir: string): Map<string, string[]> {
   return found;
 }
 
+/** `file: spec` for every relative import in `dir`'s JavaScript that names no file there. */
+function relativeImportsOutside(dir: string): string[] {
+  const specifier = /(?:from\s*|import\(\s*)"(\.[^"]+)"/g;
+  const out: string[] = [];
+  for (const file of walk(dir)) {
+    if (!file.endsWith(".js")) continue;
+    for (const match of readFileSync(file, "utf8").matchAll(specifier)) {
+      const spec = match[1] ?? "";
+      const target = join(dirname(file), spec);
+      // The package's own package.json is written after this check.
+      if (target === join(dir, "package.json") || existsSync(target)) continue;
+      out.push(`${relative(dir, file)}: ${spec}`);
+    }
+  }
+  return out;
+}
+
 function isBuiltin(name: string): boolean {
   return name.startsWith("node:") || builtinModules.includes(name);
 }
@@ -237,10 +254,17 @@ function assemble(spec: PackageSpec): string {
   }
   if (spec.compiledFolders.includes("bin")) installLauncher(join(out, "bin"));
 
+  const outside = relativeImportsOutside(out);
+  if (outside.length > 0) {
+    throw new Error(
+      `${spec.name}: relative imports of files the package does not hold: ${outside.join(", ")}`,
+    );
+  }
   const imported = importedPackages(out);
+  const peers = (spec.extra["peerDependencies"] ?? {}) as Record<string, string>;
   const dependencies: Record<string, string> = {};
   for (const name of [...imported.keys(), ...spec.resolvedAtRunTime].sort()) {
-    if (isBuiltin(name)) continue;
+    if (isBuiltin(name) || name in peers) continue;
     const range = manifest.dependencies[name];
     if (range === undefined) {
       const where = (imported.get(name) ?? []).join(", ");

@@ -40,6 +40,11 @@ export interface PlanOutcome {
   readonly results: readonly OperationResult[];
   /** Set when the applier rejected the plan (then nothing of it was written). */
   readonly failure?: WriteFailure;
+  /**
+   * Hex SHA-256 of the plan's operations as the client sent them (`WalEvent.plan_digest`);
+   * absent for outcomes recorded before digests were kept.
+   */
+  readonly planDigest?: string;
 }
 
 /** A page of results with the cursor of the next page ("" on the last). */

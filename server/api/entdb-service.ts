@@ -23,7 +23,7 @@ import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import { preparePlan } from "./ingress/prepare-plan.ts";
+import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import {
   createTenantGuard,
@@ -147,7 +147,10 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const tenant = guardTenant(actor, req.tenant, "write");
         const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
-        if (earlier) return respond(earlier, tenant, key, true);
+        if (earlier) {
+          checkSamePlan(earlier, hex(planDigest(req.operations)), key);
+          return respond(earlier, tenant, key, true);
+        }
 
         const served = deps.served();
         const event = preparePlan(req.operations, {
@@ -188,6 +191,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const replayed =
           outcome.position.offset !== position.offset ||
           outcome.position.partition !== position.partition;
+        if (replayed) checkSamePlan(outcome, hex(event.planDigest), key);
         return respond(outcome, tenant, key, replayed);
       }),
 
@@ -412,4 +416,21 @@ export function toWalPosition(p: LogPosition): WalPosition {
 /** The protobuf LogPosition of a WAL position. */
 export function fromWalPosition(p: WalPosition): { partition: number; offset: bigint } {
   return { partition: p.partition, offset: BigInt(p.offset) };
+}
+
+/**
+ * Refuses a retry of `key` that carries another plan than the one recorded under it: the
+ * first outcome answers only the same plan, as payment APIs treat their keys. Outcomes
+ * recorded before plans had digests are taken as they are.
+ */
+function checkSamePlan(recorded: PlanOutcome, digest: string, key: string): void {
+  if (recorded.planDigest === undefined || recorded.planDigest === digest) return;
+  throw new ConnectError(
+    `Idempotency key '${key.slice(0, 256)}' was already used for a different plan (logged at ${recorded.position.partition}:${recorded.position.offset}); a key names one plan. Send a new key for a new plan, or the same plan to get its outcome.`,
+    Code.FailedPrecondition,
+  );
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
 }

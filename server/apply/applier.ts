@@ -510,13 +510,15 @@ export class Applier implements ApplyProgress {
     this.#stats.plans++;
     // A plan logged without a key has nowhere to keep its outcome (the API always sets one).
     if (key === "") return undefined;
-    const stored = encodeOutcome(results, failure);
+    const digest =
+      event.planDigest.length > 0 ? Buffer.from(event.planDigest).toString("hex") : undefined;
+    const stored = encodeOutcome(results, failure, digest);
     db.stmt(
       "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
     ).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
     return {
       key,
-      outcome: storedOutcome(results, failure, pos, event.schemaVersion),
+      outcome: storedOutcome(results, failure, pos, event.schemaVersion, digest),
       ...(failed ? { failed } : {}),
     };
   }
@@ -676,6 +678,7 @@ function storedOutcome(
   failure: WriteFailure | undefined,
   position: WalPosition,
   schemaVersion: number,
+  planDigest: string | undefined,
 ): PlanOutcome {
   const base = {
     position: { partition: position.partition, offset: position.offset },
@@ -683,6 +686,7 @@ function storedOutcome(
     results: results.map((r) =>
       create(OperationResultSchema, { id: r.id, created: r.created, version: r.version }),
     ),
+    ...(planDigest === undefined ? {} : { planDigest }),
   };
   if (failure === undefined) return base;
   return {

@@ -154,9 +154,8 @@ function act<A extends any[]>(
         import("@connectrpc/connect-node"),
         import("../../generated/entdb/v1/entdb_pb.js"),
       ]);
-    const { createBearerAuthInterceptor } = await import(
-      "../../runtime/bearer-auth-interceptor.ts"
-    );
+    // The runtime is the `entdb` package (the CLI's peer), not a folder of the CLI's own.
+    const { createBearerAuthInterceptor } = await import("entdb/runtime/v1");
     const api = createClient(
       EntDbService,
       createConnectTransport({

@@ -3,7 +3,7 @@
  * fixed key order, so a replay writes the same bytes. Versions are JSON integers
  * written from bigints (never through a float).
  *
- *   {"results":[{"id":"…","created":true,"version":1}]}
+ *   {"results":[{"id":"…","created":true,"version":1}],"planDigest":"…"}
  *   {"results":[],"failure":{"code":"already_exists","reason":"UNIQUE_VIOLATION",
  *    "message":"…","operationIndex":0,"typeId":1,"fieldId":1}}
  */
@@ -19,6 +19,7 @@ import { StoreError } from "./store-error.ts";
 export function encodeOutcome(
   results: readonly OperationResult[],
   failure: WriteFailure | undefined,
+  planDigest?: string,
 ): string {
   const rs = results.map(
     (r) =>
@@ -28,7 +29,8 @@ export function encodeOutcome(
     failure === undefined
       ? ""
       : `,"failure":{"code":${JSON.stringify(failure.code)},"reason":${JSON.stringify(failure.reason)},"message":${JSON.stringify(failure.message)},"operationIndex":${failure.operationIndex},"typeId":${failure.typeId},"fieldId":${failure.fieldId}}`;
-  return `{"results":[${rs.join(",")}]${f}}`;
+  const d = planDigest === undefined ? "" : `,"planDigest":${JSON.stringify(planDigest)}`;
+  return `{"results":[${rs.join(",")}]${f}${d}}`;
 }
 
 /** A stored outcome row back as a {@link PlanOutcome}. */
@@ -53,7 +55,13 @@ export function decodeOutcome(row: {
     }),
   );
   const position = { partition: Number(row.log_partition), offset: Number(row.log_offset) };
-  const base = { position, schemaVersion: Number(row.schema_version), results };
+  const digest = obj["planDigest"];
+  const base = {
+    position,
+    schemaVersion: Number(row.schema_version),
+    results,
+    ...(typeof digest === "string" ? { planDigest: digest } : {}),
+  };
   const f = obj["failure"] as Record<string, unknown> | undefined;
   if (f === undefined) return base;
   const failure = create(WriteFailureSchema, {

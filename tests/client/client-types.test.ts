@@ -101,7 +101,7 @@ describe("generated client types", () => {
   });
 
   it("compiles every example of docs/client.md", () => {
-    expect(docFiles).toHaveLength(5);
+    expect(docFiles).toHaveLength(6);
     for (const file of docFiles) expect(diagnostics.get(file)).toEqual([]);
   });
 

@@ -54,6 +54,7 @@ beforeAll(async () => {
     await root.createTenant({ tenant, owner: "user:alice" });
     await api(ALICE_TOKEN).addTenantMember({ tenant, principal: "user:bob", role: "member" });
   }
+  await root.createTenant({ tenant: "auth-file", owner: "service:carol" });
 });
 
 function api(token?: string, protocol: "connect" | "grpc" = "connect"): EntDbClient {

@@ -74,6 +74,8 @@ const server = serverPerFile({
 const TENANT = "acme";
 let note = "";
 let person = "";
+/** Where the setup's write sits in the tenant's partition (a position that exists). */
+let written = { partition: 0, offset: 0n };
 
 function api(caller: Caller, binary = false): EntDbClient {
   const token =
@@ -112,6 +114,10 @@ beforeAll(async () => {
   });
   person = made.results[0]?.id ?? "";
   note = made.results[1]?.id ?? "";
+  written = {
+    partition: made.receipt?.position?.partition ?? 0,
+    offset: made.receipt?.position?.offset ?? 0n,
+  };
   const share = (principal: string, capability: string, more = {}) =>
     alice.shareNode({ tenant: TENANT, nodeId: note, principal, capability, ...more });
   await share("user:rita", "read");
@@ -177,8 +183,7 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
     expect: tenantRpc("not_found"),
   },
   WaitForPosition: {
-    call: (c) =>
-      c.waitForPosition({ tenant: TENANT, position: { partition: 0, offset: 0n }, timeoutMs: 1 }),
+    call: (c) => c.waitForPosition({ tenant: TENANT, position: written, timeoutMs: 1 }),
     expect: tenantRpc("ok"),
   },
   GetNode: {

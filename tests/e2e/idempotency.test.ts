@@ -5,7 +5,7 @@
  * outcome through WaitForPosition and GetReceipt.
  */
 
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import {
@@ -47,22 +47,42 @@ describe("idempotency keys", () => {
     expect(await countNodes(api, tenant)).toBe(2);
   });
 
-  it("replays the original ids even when the retry's body differs", async () => {
+  it("refuses a key reused with a different plan, and still answers the first plan", async () => {
     const tenant = "idem-different-body";
     const first = await api.executePlan({
       tenant,
       idempotencyKey: "k",
       operations: [teamOp("A", "a")],
     });
-    const retry = await api.executePlan({
+    const reused = await connectError(
+      api.executePlan({ tenant, idempotencyKey: "k", operations: [teamOp("Z", "z")] }),
+    );
+    const at = `${first.receipt?.position?.partition}:${first.receipt?.position?.offset}`;
+    expect(reused.code).toBe(Code.FailedPrecondition);
+    expect(reused.rawMessage).toBe(
+      `Idempotency key 'k' was already used for a different plan (logged at ${at}); a key names one plan. Send a new key for a new plan, or the same plan to get its outcome.`,
+    );
+    const same = await api.executePlan({
       tenant,
       idempotencyKey: "k",
-      operations: [teamOp("Z", "z")],
+      operations: [teamOp("A", "a")],
     });
-    expect(retry.receipt?.replayed).toBe(true);
-    expect(retry.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
+    expect(same.receipt?.replayed).toBe(true);
+    expect(same.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
     const nodes = (await api.queryNodes({ tenant, typeId: TEAM })).nodes;
     expect(nodes.map((n) => n.fields[2]?.kind.value)).toEqual(["a"]);
+  });
+
+  it("refuses the loser of two different plans sent at once under one key", async () => {
+    const tenant = "idem-race";
+    const send = (name: string) =>
+      api.executePlan({ tenant, idempotencyKey: "race", operations: [teamOp(name, name)] }).then(
+        () => "ok",
+        (err: unknown) => Code[ConnectError.from(err).code],
+      );
+    const answers = await Promise.all([send("x"), send("y")]);
+    expect(answers.sort()).toEqual(["FailedPrecondition", "ok"]);
+    expect(await countNodes(api, tenant)).toBe(1);
   });
 
   it("keeps keys per tenant", async () => {

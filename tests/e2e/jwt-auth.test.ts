@@ -91,7 +91,15 @@ async function expectRefused(
 
 describe("with --jwt-jwks-file", () => {
   const server = serverPerFile({
-    args: [...JWT_FLAGS, "--jwt-jwks-file", files.jwksFile, "--jwt-groups-claim", "groups"],
+    args: [
+      ...JWT_FLAGS,
+      "--jwt-jwks-file",
+      files.jwksFile,
+      "--jwt-groups-claim",
+      "groups",
+      "--admins",
+      "user:root",
+    ],
   });
 
   it("accepts RS256, ES256 and EdDSA tokens on both paths; the owner is user:SUB", async () => {
@@ -100,6 +108,12 @@ describe("with --jwt-jwks-file", () => {
       [keys.es256, "ed.c@example.com"],
       [keys.eddsa, "eddie"],
     ];
+    // Only members write to a tenant (docs/access-control.md); a JWT admin makes them.
+    const root = client(server, await signJwt(keys.rs256, { sub: "root" }), PATHS[0]!);
+    await root.createTenant({ tenant: "jwt-owner", owner: "user:rita" });
+    for (const [, sub] of signers.slice(1)) {
+      await root.addTenantMember({ tenant: "jwt-owner", principal: `user:${sub}`, role: "member" });
+    }
     for (const [key, sub] of signers) {
       for (const path of PATHS) {
         const api: EntDbClient = client(server, await signJwt(key, { sub }), path);
@@ -216,9 +230,13 @@ describe("with --jwt-jwks-file", () => {
 });
 
 describe("with --jwt-secret-file", () => {
-  const server = serverPerFile({ args: [...JWT_FLAGS, "--jwt-secret-file", files.secretFile] });
+  const server = serverPerFile({
+    args: [...JWT_FLAGS, "--jwt-secret-file", files.secretFile, "--admins", "user:root"],
+  });
 
   it("accepts HS256 tokens made with the secret on both paths", async () => {
+    const root = client(server, await signJwt(keys.hs256, { sub: "root" }), PATHS[0]!);
+    await root.createTenant({ tenant: "jwt-hs", owner: "user:hugo" });
     for (const path of PATHS) {
       const api = client(server, await signJwt(keys.hs256, { sub: "hugo" }), path);
       const created = await api.executePlan(teamPlan("jwt-hs", `hs-${path.name.length}`));

@@ -346,10 +346,18 @@ describe("bug classes that systems like this one have shipped", () => {
         authorization: `Bearer ${TOKENS.mallory}`,
         ...spoof,
       },
-      body: JSON.stringify({ tenant: TENANT, typeId: TRACKER.team, actor: "user:alice" }),
+      body: JSON.stringify({ tenant: TENANT, typeId: TRACKER.team }),
     });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { message: string }).message).toBe(notMember("mallory", TENANT));
+    // A body that names an actor is not a request at all: JSON is as strict as binary.
+    const inBody = await fetch(`${server.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKENS.mallory}` },
+      body: JSON.stringify({ tenant: TENANT, typeId: TRACKER.team, actor: "user:alice" }),
+    });
+    expect(inBody.status).toBe(400);
+    expect(((await inBody.json()) as { code: string }).code).toBe("invalid_argument");
     const anonymous = await fetch(`${server.url}/entdb.v1.EntDbService/QueryNodes`, {
       method: "POST",
       headers: { "content-type": "application/json", ...spoof },

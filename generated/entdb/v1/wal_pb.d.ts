@@ -92,6 +92,15 @@ export declare type WalEvent = Message<"entdb.v1.WalEvent"> & {
    * @generated from field: repeated string actor_groups = 11;
    */
   actorGroups: string[];
+
+  /**
+   * For a plan: the SHA-256 of its operations as the client sent them (before ingress
+   * minted ids). Kept with the outcome, so a retry of the idempotency key with another
+   * plan is refused instead of answered with the first plan's outcome.
+   *
+   * @generated from field: bytes plan_digest = 12;
+   */
+  planDigest: Uint8Array;
 };
 
 /**

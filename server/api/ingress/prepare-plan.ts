@@ -11,7 +11,8 @@
  * Those are the applier's, recorded with the idempotency key (contract 6).
  */
 
-import { create } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type CreateNode,
@@ -21,7 +22,11 @@ import {
   type UpdateNode,
 } from "../../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
-import { type WalEvent, WalEventSchema } from "../../../generated/entdb/v1/wal_pb.js";
+import {
+  type WalEvent,
+  WalEventSchema,
+  WritePlanSchema,
+} from "../../../generated/entdb/v1/wal_pb.js";
 import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/model.ts";
 import { edgeById, enumByName, nodeById } from "../../../schema/model.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
@@ -85,7 +90,18 @@ export function preparePlan(operations: readonly Operation[], ctx: PlanContext):
     schemaVersion: ctx.schemaVersion,
     ingressTime: timestampFromMs(now),
     body: { case: "plan", value: { operations: out } },
+    planDigest: planDigest(operations),
   });
+}
+
+/**
+ * SHA-256 of the operations as the client sent them. Their binary form is canonical for
+ * the same plan: fields go out in field-number order, and every map of a plan is keyed
+ * by integers, which JavaScript objects iterate in ascending order.
+ */
+export function planDigest(operations: readonly Operation[]): Uint8Array {
+  const bytes = toBinary(WritePlanSchema, create(WritePlanSchema, { operations: [...operations] }));
+  return new Uint8Array(createHash("sha256").update(bytes).digest());
 }
 
 function prepareOperation(
