@@ -153,7 +153,8 @@ async function main(): Promise<void> {
   });
   const { stdout: pgUrl } = await run("bash", [POSTGRES_SH, "start", "--dir", pgDir]);
   const url = new URL(pgUrl.trim());
-  const conn = ["-h", url.hostname, "-p", url.port, "-U", url.username, url.pathname.slice(1)];
+  const database = url.pathname.slice(1);
+  const pgServer = ["-h", url.hostname, "-p", url.port, "-U", url.username];
   const postmasterPid = readFileSync(join(pgDir, "data", "postmaster.pid"), "utf8").split("\n")[0];
   await run(join(PG_BIN, "psql"), [
     "-q",
@@ -161,18 +162,18 @@ async function main(): Promise<void> {
     "ON_ERROR_STOP=1",
     "-f",
     join(import.meta.dirname, "pg", "schema.sql"),
-    ...conn.slice(0, 6),
+    ...pgServer,
     "-d",
-    url.pathname.slice(1),
+    database,
   ]);
 
   const dataDir = join(work, "entdb");
-  const server: ServerProcess = await startServerProcess({ dataDir, env: EMBEDDED_SERVE_ENV });
+  const entdb: ServerProcess = await startServerProcess({ dataDir, env: EMBEDDED_SERVE_ENV });
   cleanups.push(async () => {
-    await server.stop();
+    await entdb.stop();
   });
   const ids = join(work, "ids.json");
-  await run(bin, ["load", "--url", server.url, "--tenant", TENANT, "--ids", ids]);
+  await run(bin, ["load", "--url", entdb.url, "--tenant", TENANT, "--ids", ids]);
 
   const results = new Map<string, Measured>();
   const key = (row: Row, system: System) => `${row.op}/${row.clients}/${system}`;
@@ -187,7 +188,7 @@ async function main(): Promise<void> {
         await loadgen(bin, [
           "run",
           "--url",
-          server.url,
+          entdb.url,
           "--protocol",
           protocol,
           "--tenant",
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
           "--ids",
           ids,
           "--server-pid",
-          String(server.child.pid),
+          String(entdb.child.pid),
         ]),
       );
     }
@@ -223,7 +224,8 @@ async function main(): Promise<void> {
         "--log-dir",
         logDir,
         "--",
-        ...conn,
+        ...pgServer,
+        database,
       ]),
     );
     process.stderr.write(".");
