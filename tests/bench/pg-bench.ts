@@ -17,7 +17,7 @@
  * nothing passes or fails on a number.
  */
 
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +26,20 @@ import { removeDataDir, type ServerProcess, startServerProcess } from "../e2e/se
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
 import { buildLoadgen } from "./go-toolchain.ts";
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** Children running now, stopped first on Ctrl-C so none outlives the servers it drives. */
+const running = new Set<ChildProcess>();
+
+/** Runs a program to its end; rejects with its stderr if it fails. */
+async function run(file: string, args: readonly string[]): Promise<{ stdout: string }> {
+  const pending = execFileAsync(file, args, { maxBuffer: 1 << 20 });
+  running.add(pending.child);
+  try {
+    return await pending;
+  } finally {
+    running.delete(pending.child);
+  }
+}
 const SECONDS = Number(process.argv[2] ?? "5");
 if (!Number.isInteger(SECONDS) || SECONDS < 1) {
   throw new Error(`seconds per row must be a whole number ≥ 1, got '${process.argv[2]}'`);
@@ -126,12 +139,13 @@ function cleanUp(): Promise<void> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping PostgreSQL and entdb serve`);
+    for (const child of running) child.kill("SIGTERM");
     void cleanUp().then(() => process.exit(130));
   });
 }
 
 async function loadgen(bin: string, args: readonly string[]): Promise<Measured> {
-  const { stdout } = await run(bin, args, { maxBuffer: 1 << 20 });
+  const { stdout } = await run(bin, args);
   return JSON.parse(stdout) as Measured;
 }
 
@@ -262,7 +276,8 @@ try {
   await main();
 } catch (error) {
   process.exitCode = 1;
-  console.error(error);
+  // After Ctrl-C the children fail because they were stopped: nothing to report.
+  if (cleaning === undefined) console.error(error);
 } finally {
   await cleanUp();
 }
