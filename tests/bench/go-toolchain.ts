@@ -27,7 +27,7 @@ export function goBinary(): string {
   }
   if (existsSync(DEFAULT_GO)) return DEFAULT_GO;
   throw new Error(
-    `The Go toolchain was not found (not on PATH, not at ${DEFAULT_GO}, GO unset): install Go 1.24 or newer, which builds the benchmark load generator in tests/bench/loadgen.`,
+    `The Go toolchain was not found (not on PATH, not at ${DEFAULT_GO}, GO unset): install Go 1.26 or newer (as tests/bench/loadgen/go.mod asks), which builds the benchmark load generator in tests/bench/loadgen.`,
   );
 }
 
