@@ -1,13 +1,14 @@
 /**
  * `npm run bench [name...]`: runs the benchmarks (each prints its own table), one
- * after another so they do not compete for the two cores. With no names, runs all.
+ * after another so they do not compete for the two cores. With no names, runs all but
+ * the opt-in ones (`pg` needs PostgreSQL 15 and Go; `npm run bench:pg` runs it alone).
  * Benchmarks are measurements, not tests: nothing here passes or fails on a number.
  */
 
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
-const benches: Record<string, { file: string; args: string[]; what: string }> = {
+const benches: Record<string, { file: string; args: string[]; what: string; optIn?: boolean }> = {
   check: {
     file: "check-bench.ts",
     args: ["5"],
@@ -33,6 +34,12 @@ const benches: Record<string, { file: string; args: string[]; what: string }> = 
     args: ["3"],
     what: "entdb serve: plans, reads, queries vs raw SQLite; RSS",
   },
+  pg: {
+    file: "pg-bench.ts",
+    args: ["5"],
+    what: "EntDB (Connect, gRPC) and PostgreSQL 15 side by side, Go load generator and pgbench",
+    optIn: true,
+  },
 };
 
 const wanted = process.argv.slice(2);
@@ -42,7 +49,8 @@ for (const name of wanted) {
     process.exit(2);
   }
 }
-for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
+const defaults = Object.keys(benches).filter((name) => !benches[name]!.optIn);
+for (const name of wanted.length > 0 ? wanted : defaults) {
   const bench = benches[name]!;
   console.log(`\n## ${name}: ${bench.what}\n`);
   const run = spawnSync(process.execPath, [join(import.meta.dirname, bench.file), ...bench.args], {

@@ -1,0 +1,53 @@
+/**
+ * Finds the Go toolchain and builds the load generator (`tests/bench/loadgen/`) for
+ * `npm run bench:pg` and for the test that keeps it compiling. Go is required: a
+ * missing toolchain is an error that says where it was looked for, never a skip.
+ */
+
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/** The load generator's Go module. */
+export const LOADGEN_DIR = join(import.meta.dirname, "loadgen");
+
+/** Where Go's official tarball installs itself; also looked for when not on PATH. */
+const DEFAULT_GO = "/usr/local/go/bin/go";
+
+/** The `go` binary: `$GO`, else the first on PATH, else /usr/local/go/bin/go. */
+export function goBinary(): string {
+  const fromEnv = process.env["GO"];
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new Error(`GO=${fromEnv} does not exist.`);
+    return fromEnv;
+  }
+  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+    const candidate = join(dir, "go");
+    if (dir !== "" && existsSync(candidate)) return candidate;
+  }
+  if (existsSync(DEFAULT_GO)) return DEFAULT_GO;
+  throw new Error(
+    `The Go toolchain was not found (not on PATH, not at ${DEFAULT_GO}, GO unset): install Go 1.26 or newer (as tests/bench/loadgen/go.mod asks), which builds the benchmark load generator in tests/bench/loadgen.`,
+  );
+}
+
+/**
+ * Vets and builds the load generator into `out`; throws with Go's output if either
+ * fails. Modules come from the Go module proxy on the first build, then from the cache.
+ */
+export function buildLoadgen(out: string): void {
+  const go = goBinary();
+  for (const args of [
+    ["vet", "./..."],
+    ["build", "-o", out, "."],
+  ]) {
+    try {
+      execFileSync(go, args, { cwd: LOADGEN_DIR, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (error) {
+      const output = (error as { stderr?: Buffer }).stderr?.toString() ?? "";
+      throw new Error(`go ${args.join(" ")} in ${LOADGEN_DIR} failed:\n${output}`, {
+        cause: error,
+      });
+    }
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * `npm run bench:pg [-- seconds]`: EntDB and PostgreSQL 15 side by side, in one table.
+ *
+ * Starts PostgreSQL (`tests/infra/postgres.sh`: Debian's package, fsync and
+ * synchronous_commit on) and `entdb serve` (embedded log: durable and applied before
+ * the ack), loads the same data into both (2,400 nodes, 2,000 edges; see
+ * `pg/schema.sql` and `loadgen load`), then runs every row against EntDB over Connect,
+ * EntDB over gRPC, and PostgreSQL, one after another so they never share the cores.
+ * EntDB is driven by the compiled Go load generator (`loadgen/`), PostgreSQL by
+ * `pgbench -M prepared` with the scripts in `pg/`; both measure the same way: ops/s,
+ * p50 and p99, the server's CPU per operation (from /proc; for PostgreSQL the postmaster
+ * and all its backends) and the load generator's.
+ *
+ * Every row runs a warm-up second first. Reads run before writes, so the edge rows find
+ * exactly 10 edges per node; the table lists the rows in the issue's order. Everything
+ * started is stopped at the end, also on failure or Ctrl-C. A measurement, not a test:
+ * nothing passes or fails on a number.
+ */
+
+import { type ChildProcess, execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { removeDataDir, type ServerProcess, startServerProcess } from "../e2e/server-process.ts";
+import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
+import { buildLoadgen } from "./go-toolchain.ts";
+
+const execFileAsync = promisify(execFile);
+/** Children running now, stopped first on Ctrl-C so none outlives the servers it drives. */
+const running = new Set<ChildProcess>();
+
+/** Runs a program to its end; rejects with its stderr if it fails. */
+async function run(file: string, args: readonly string[]): Promise<{ stdout: string }> {
+  const pending = execFileAsync(file, args, { maxBuffer: 1 << 20 });
+  running.add(pending.child);
+  try {
+    return await pending;
+  } finally {
+    running.delete(pending.child);
+  }
+}
+const SECONDS = Number(process.argv[2] ?? "5");
+if (!Number.isInteger(SECONDS) || SECONDS < 1) {
+  throw new Error(`seconds per row must be a whole number ≥ 1, got '${process.argv[2]}'`);
+}
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const POSTGRES_SH = join(import.meta.dirname, "..", "infra", "postgres.sh");
+const TENANT = "bench";
+
+/** One row of the table: the same operation on each system. */
+interface Row {
+  readonly label: string;
+  readonly clients: number;
+  /** `loadgen run --op` */
+  readonly op: string;
+  /** pgbench script in `pg/` */
+  readonly script: string;
+  /** Nodes per operation, for the batch rows. */
+  readonly nodes?: number;
+  readonly writes: boolean;
+}
+
+const ROWS: readonly Row[] = [
+  { label: "create one node", clients: 1, op: "create", script: "create.sql", writes: true },
+  { label: "create one node", clients: 32, op: "create", script: "create.sql", writes: true },
+  {
+    label: "node + edge, one plan",
+    clients: 32,
+    op: "node-edge",
+    script: "node-edge.sql",
+    writes: true,
+  },
+  { label: "get one node", clients: 1, op: "get", script: "get.sql", writes: false },
+  { label: "get one node", clients: 32, op: "get", script: "get.sql", writes: false },
+  {
+    label: "query 50 rows, indexed filter",
+    clients: 32,
+    op: "query-50",
+    script: "query-50.sql",
+    writes: false,
+  },
+  {
+    label: "10 edges from a node",
+    clients: 32,
+    op: "edges-out",
+    script: "edges-out.sql",
+    writes: false,
+  },
+  {
+    label: "10 edges to a node",
+    clients: 32,
+    op: "edges-in",
+    script: "edges-in.sql",
+    writes: false,
+  },
+  {
+    label: "plan of 100 creates",
+    clients: 32,
+    op: "create-100",
+    script: "create-100.sql",
+    nodes: 100,
+    writes: true,
+  },
+  {
+    label: "GetNodes of 100 ids",
+    clients: 32,
+    op: "get-100",
+    script: "get-100.sql",
+    nodes: 100,
+    writes: false,
+  },
+];
+
+const SYSTEMS = ["EntDB, Connect", "EntDB, gRPC", "PostgreSQL 15"] as const;
+type System = (typeof SYSTEMS)[number];
+
+/** What `loadgen run` and `loadgen pgbench` print. */
+interface Measured {
+  readonly ops: number;
+  readonly seconds: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly serverCpuUs: number;
+  readonly clientCpuUs: number;
+}
+
+/** Things to stop at the end, newest first. */
+const cleanups: (() => Promise<void>)[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const step of cleanups.reverse()) {
+      await step().catch((error: unknown) => console.error(`clean-up: ${String(error)}`));
+    }
+  })();
+  return cleaning;
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping PostgreSQL and entdb serve`);
+    for (const child of running) child.kill("SIGTERM");
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+
+async function loadgen(bin: string, args: readonly string[]): Promise<Measured> {
+  const { stdout } = await run(bin, args);
+  return JSON.parse(stdout) as Measured;
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "entdb-bench-pg-"));
+  cleanups.push(async () => removeDataDir(work));
+  // As root, PostgreSQL runs as the postgres user, who must reach its state dir in here.
+  chmodSync(work, 0o755);
+  const started = new Date();
+  const load = loadavg();
+
+  const bin = join(work, "loadgen");
+  buildLoadgen(bin);
+
+  // PostgreSQL: its state dir inside `work`, given to the postgres user when root.
+  const pgDir = join(work, "postgres");
+  cleanups.push(async () => {
+    await run("bash", [POSTGRES_SH, "stop", "--dir", pgDir, "--clean"]);
+  });
+  const { stdout: pgUrl } = await run("bash", [POSTGRES_SH, "start", "--dir", pgDir]);
+  const url = new URL(pgUrl.trim());
+  const database = url.pathname.slice(1);
+  const pgServer = ["-h", url.hostname, "-p", url.port, "-U", url.username];
+  const postmasterPid = readFileSync(join(pgDir, "data", "postmaster.pid"), "utf8").split("\n")[0];
+  await run(join(PG_BIN, "psql"), [
+    "-q",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-f",
+    join(import.meta.dirname, "pg", "schema.sql"),
+    ...pgServer,
+    "-d",
+    database,
+  ]);
+
+  const dataDir = join(work, "entdb");
+  const entdb: ServerProcess = await startServerProcess({ dataDir, env: EMBEDDED_SERVE_ENV });
+  cleanups.push(async () => {
+    await entdb.stop();
+  });
+  const ids = join(work, "ids.json");
+  await run(bin, ["load", "--url", entdb.url, "--tenant", TENANT, "--ids", ids]);
+
+  const results = new Map<string, Measured>();
+  const key = (row: Row, system: System) => `${row.op}/${row.clients}/${system}`;
+  const ordered = [...ROWS.filter((r) => !r.writes), ...ROWS.filter((r) => r.writes)];
+  for (const row of ordered) {
+    for (const [system, protocol] of [
+      ["EntDB, Connect", "connect"],
+      ["EntDB, gRPC", "grpc"],
+    ] as const) {
+      results.set(
+        key(row, system),
+        await loadgen(bin, [
+          "run",
+          "--url",
+          entdb.url,
+          "--protocol",
+          protocol,
+          "--tenant",
+          TENANT,
+          "--op",
+          row.op,
+          "--clients",
+          String(row.clients),
+          "--seconds",
+          String(SECONDS),
+          "--ids",
+          ids,
+          "--server-pid",
+          String(entdb.child.pid),
+        ]),
+      );
+    }
+    const logDir = mkdtempSync(join(work, "pgbench-"));
+    results.set(
+      key(row, "PostgreSQL 15"),
+      await loadgen(bin, [
+        "pgbench",
+        "--pgbench",
+        join(PG_BIN, "pgbench"),
+        "--postmaster-pid",
+        postmasterPid ?? "",
+        "--clients",
+        String(row.clients),
+        "--seconds",
+        String(SECONDS),
+        "--script",
+        join(import.meta.dirname, "pg", row.script),
+        "--log-dir",
+        logDir,
+        "--",
+        ...pgServer,
+        database,
+      ]),
+    );
+    process.stderr.write(".");
+  }
+  process.stderr.write("\n");
+
+  console.log(
+    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up. CPU columns: µs of CPU (user + system) per operation.\n`,
+  );
+  console.log(
+    "| op | clients | system | ops/s | p50 | p99 | server CPU/op | load generator CPU/op | EntDB/PG |",
+  );
+  console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+  for (const row of ROWS) {
+    const pg = results.get(key(row, "PostgreSQL 15"));
+    for (const system of SYSTEMS) {
+      const m = results.get(key(row, system));
+      if (!m || !pg) continue;
+      const rate = m.ops / m.seconds;
+      const ratio = system === "PostgreSQL 15" ? "" : `${fmt(rate / (pg.ops / pg.seconds), 2)}×`;
+      const nodes = row.nodes ? ` (${fmt(rate * row.nodes)} nodes/s)` : "";
+      console.log(
+        `| ${row.label} | ${row.clients} | ${system} | ${fmt(rate)}${nodes} | ${ms(m.p50Us)} | ${ms(m.p99Us)} | ${fmt(m.serverCpuUs / m.ops)} µs | ${fmt(m.clientCpuUs / m.ops)} µs | ${ratio} |`,
+      );
+    }
+  }
+}
+
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (us: number): string => (us < 1000 ? `${fmt(us)} µs` : `${fmt(us / 1000, 2)} ms`);
+
+try {
+  await main();
+} catch (error) {
+  process.exitCode = 1;
+  // After Ctrl-C the children fail because they were stopped: nothing to report.
+  if (cleaning === undefined) console.error(error);
+} finally {
+  await cleanUp();
+}
