@@ -1542,6 +1542,11 @@ type TraverseRequest struct {
 	// At most the server's maximum; the response says when it stopped early.
 	MaxNodes      uint32       `protobuf:"varint,6,opt,name=max_nodes,json=maxNodes,proto3" json:"max_nodes,omitempty"`
 	AfterPosition *LogPosition `protobuf:"bytes,7,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	// A path of steps instead of one rule for every depth: depth i follows hops[i-1]
+	// (its edge types, in its direction), so Agent -Follows-> Ticket <-Replied- Message is
+	// one call. When set, leave edge_type_ids, direction and max_depth unset: the walk is
+	// as deep as the list is long, at most the server's maximum depth.
+	Hops          []*TraverseHop `protobuf:"bytes,8,rep,name=hops,proto3" json:"hops,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1625,6 +1630,67 @@ func (x *TraverseRequest) GetAfterPosition() *LogPosition {
 	return nil
 }
 
+func (x *TraverseRequest) GetHops() []*TraverseHop {
+	if x != nil {
+		return x.Hops
+	}
+	return nil
+}
+
+// One step of a traversal path.
+type TraverseHop struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Edge types to follow at this step; empty follows every edge type.
+	EdgeTypeIds   []uint32  `protobuf:"varint,1,rep,packed,name=edge_type_ids,json=edgeTypeIds,proto3" json:"edge_type_ids,omitempty"`
+	Direction     Direction `protobuf:"varint,2,opt,name=direction,proto3,enum=entdb.v1.Direction" json:"direction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraverseHop) Reset() {
+	*x = TraverseHop{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraverseHop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraverseHop) ProtoMessage() {}
+
+func (x *TraverseHop) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraverseHop.ProtoReflect.Descriptor instead.
+func (*TraverseHop) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TraverseHop) GetEdgeTypeIds() []uint32 {
+	if x != nil {
+		return x.EdgeTypeIds
+	}
+	return nil
+}
+
+func (x *TraverseHop) GetDirection() Direction {
+	if x != nil {
+		return x.Direction
+	}
+	return Direction_DIRECTION_UNSPECIFIED
+}
+
 type TraversedNode struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -1635,7 +1701,7 @@ type TraversedNode struct {
 
 func (x *TraversedNode) Reset() {
 	*x = TraversedNode{}
-	mi := &file_entdb_v1_entdb_proto_msgTypes[22]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1713,7 @@ func (x *TraversedNode) String() string {
 func (*TraversedNode) ProtoMessage() {}
 
 func (x *TraversedNode) ProtoReflect() protoreflect.Message {
-	mi := &file_entdb_v1_entdb_proto_msgTypes[22]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1726,7 @@ func (x *TraversedNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraversedNode.ProtoReflect.Descriptor instead.
 func (*TraversedNode) Descriptor() ([]byte, []int) {
-	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{22}
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TraversedNode) GetNode() *Node {
@@ -1687,7 +1753,7 @@ type TraverseResponse struct {
 
 func (x *TraverseResponse) Reset() {
 	*x = TraverseResponse{}
-	mi := &file_entdb_v1_entdb_proto_msgTypes[23]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1765,7 @@ func (x *TraverseResponse) String() string {
 func (*TraverseResponse) ProtoMessage() {}
 
 func (x *TraverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_entdb_v1_entdb_proto_msgTypes[23]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1778,7 @@ func (x *TraverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraverseResponse.ProtoReflect.Descriptor instead.
 func (*TraverseResponse) Descriptor() ([]byte, []int) {
-	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{23}
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TraverseResponse) GetNodes() []*TraversedNode {
@@ -1737,7 +1803,7 @@ type GetSchemaRequest struct {
 
 func (x *GetSchemaRequest) Reset() {
 	*x = GetSchemaRequest{}
-	mi := &file_entdb_v1_entdb_proto_msgTypes[24]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1815,7 @@ func (x *GetSchemaRequest) String() string {
 func (*GetSchemaRequest) ProtoMessage() {}
 
 func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_entdb_v1_entdb_proto_msgTypes[24]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1828,7 @@ func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
 func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{24}
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{25}
 }
 
 type GetSchemaResponse struct {
@@ -1779,7 +1845,7 @@ type GetSchemaResponse struct {
 
 func (x *GetSchemaResponse) Reset() {
 	*x = GetSchemaResponse{}
-	mi := &file_entdb_v1_entdb_proto_msgTypes[25]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1857,7 @@ func (x *GetSchemaResponse) String() string {
 func (*GetSchemaResponse) ProtoMessage() {}
 
 func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_entdb_v1_entdb_proto_msgTypes[25]
+	mi := &file_entdb_v1_entdb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1870,7 @@ func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
 func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{25}
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetSchemaResponse) GetPackage() string {
@@ -1838,6 +1904,1441 @@ func (x *GetSchemaResponse) GetLockJson() string {
 func (x *GetSchemaResponse) GetFileDescriptorSet() []byte {
 	if x != nil {
 		return x.FileDescriptorSet
+	}
+	return nil
+}
+
+type CreateTenantRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The first owner: a user or service principal ("user:alice").
+	Owner          string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateTenantRequest) Reset() {
+	*x = CreateTenantRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTenantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTenantRequest) ProtoMessage() {}
+
+func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
+func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CreateTenantRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CreateTenantRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *CreateTenantRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type CreateTenantResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTenantResponse) Reset() {
+	*x = CreateTenantResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTenantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTenantResponse) ProtoMessage() {}
+
+func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTenantResponse.ProtoReflect.Descriptor instead.
+func (*CreateTenantResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateTenantResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type AddTenantMemberRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// A user, service or group principal.
+	Principal string `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	// "owner", "admin", "member" or "viewer".
+	Role           string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AddTenantMemberRequest) Reset() {
+	*x = AddTenantMemberRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTenantMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTenantMemberRequest) ProtoMessage() {}
+
+func (x *AddTenantMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTenantMemberRequest.ProtoReflect.Descriptor instead.
+func (*AddTenantMemberRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AddTenantMemberRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *AddTenantMemberRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AddTenantMemberRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AddTenantMemberRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type AddTenantMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTenantMemberResponse) Reset() {
+	*x = AddTenantMemberResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTenantMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTenantMemberResponse) ProtoMessage() {}
+
+func (x *AddTenantMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTenantMemberResponse.ProtoReflect.Descriptor instead.
+func (*AddTenantMemberResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AddTenantMemberResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type SetTenantMemberRoleRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Tenant    string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Principal string                 `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	// "owner", "admin", "member" or "viewer".
+	Role           string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SetTenantMemberRoleRequest) Reset() {
+	*x = SetTenantMemberRoleRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTenantMemberRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTenantMemberRoleRequest) ProtoMessage() {}
+
+func (x *SetTenantMemberRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTenantMemberRoleRequest.ProtoReflect.Descriptor instead.
+func (*SetTenantMemberRoleRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SetTenantMemberRoleRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SetTenantMemberRoleRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *SetTenantMemberRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *SetTenantMemberRoleRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type SetTenantMemberRoleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTenantMemberRoleResponse) Reset() {
+	*x = SetTenantMemberRoleResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTenantMemberRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTenantMemberRoleResponse) ProtoMessage() {}
+
+func (x *SetTenantMemberRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTenantMemberRoleResponse.ProtoReflect.Descriptor instead.
+func (*SetTenantMemberRoleResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetTenantMemberRoleResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type RemoveTenantMemberRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Tenant         string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Principal      string                 `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RemoveTenantMemberRequest) Reset() {
+	*x = RemoveTenantMemberRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTenantMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTenantMemberRequest) ProtoMessage() {}
+
+func (x *RemoveTenantMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTenantMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveTenantMemberRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RemoveTenantMemberRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RemoveTenantMemberRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *RemoveTenantMemberRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type RemoveTenantMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTenantMemberResponse) Reset() {
+	*x = RemoveTenantMemberResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTenantMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTenantMemberResponse) ProtoMessage() {}
+
+func (x *RemoveTenantMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTenantMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveTenantMemberResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RemoveTenantMemberResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type CreateGroupRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The group principal ("group:eng").
+	Group          string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateGroupRequest) Reset() {
+	*x = CreateGroupRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGroupRequest) ProtoMessage() {}
+
+func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
+func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateGroupRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CreateGroupRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *CreateGroupRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type CreateGroupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateGroupResponse) Reset() {
+	*x = CreateGroupResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateGroupResponse) ProtoMessage() {}
+
+func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
+func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateGroupResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type AddGroupMemberRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The group principal ("group:eng").
+	Group string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	// A user or service principal.
+	Principal      string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AddGroupMemberRequest) Reset() {
+	*x = AddGroupMemberRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddGroupMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddGroupMemberRequest) ProtoMessage() {}
+
+func (x *AddGroupMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddGroupMemberRequest.ProtoReflect.Descriptor instead.
+func (*AddGroupMemberRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AddGroupMemberRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *AddGroupMemberRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *AddGroupMemberRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *AddGroupMemberRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type AddGroupMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddGroupMemberResponse) Reset() {
+	*x = AddGroupMemberResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddGroupMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddGroupMemberResponse) ProtoMessage() {}
+
+func (x *AddGroupMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddGroupMemberResponse.ProtoReflect.Descriptor instead.
+func (*AddGroupMemberResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *AddGroupMemberResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type RemoveGroupMemberRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Tenant         string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Group          string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Principal      string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RemoveGroupMemberRequest) Reset() {
+	*x = RemoveGroupMemberRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveGroupMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveGroupMemberRequest) ProtoMessage() {}
+
+func (x *RemoveGroupMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveGroupMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveGroupMemberRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RemoveGroupMemberRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RemoveGroupMemberRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *RemoveGroupMemberRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *RemoveGroupMemberRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type RemoveGroupMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveGroupMemberResponse) Reset() {
+	*x = RemoveGroupMemberResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveGroupMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveGroupMemberResponse) ProtoMessage() {}
+
+func (x *RemoveGroupMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveGroupMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveGroupMemberResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RemoveGroupMemberResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type ShareNodeRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	NodeId string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// A user, service, group or role principal, or "tenant:*".
+	Principal string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	// "read", "comment", "edit", "delete" or "admin"; ignored for a deny.
+	Capability string `protobuf:"bytes,4,opt,name=capability,proto3" json:"capability,omitempty"`
+	// When the grant lapses; unset = never.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// Deny the principal the node instead (overrides grants and visibility, not ownership).
+	Deny           bool   `protobuf:"varint,6,opt,name=deny,proto3" json:"deny,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,7,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ShareNodeRequest) Reset() {
+	*x = ShareNodeRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareNodeRequest) ProtoMessage() {}
+
+func (x *ShareNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareNodeRequest.ProtoReflect.Descriptor instead.
+func (*ShareNodeRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ShareNodeRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ShareNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ShareNodeRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *ShareNodeRequest) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *ShareNodeRequest) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *ShareNodeRequest) GetDeny() bool {
+	if x != nil {
+		return x.Deny
+	}
+	return false
+}
+
+func (x *ShareNodeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type ShareNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShareNodeResponse) Reset() {
+	*x = ShareNodeResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShareNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShareNodeResponse) ProtoMessage() {}
+
+func (x *ShareNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShareNodeResponse.ProtoReflect.Descriptor instead.
+func (*ShareNodeResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ShareNodeResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type RevokeNodeRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Tenant         string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	NodeId         string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Principal      string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RevokeNodeRequest) Reset() {
+	*x = RevokeNodeRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeNodeRequest) ProtoMessage() {}
+
+func (x *RevokeNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeNodeRequest.ProtoReflect.Descriptor instead.
+func (*RevokeNodeRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RevokeNodeRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RevokeNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *RevokeNodeRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *RevokeNodeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type RevokeNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeNodeResponse) Reset() {
+	*x = RevokeNodeResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeNodeResponse) ProtoMessage() {}
+
+func (x *RevokeNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeNodeResponse.ProtoReflect.Descriptor instead.
+func (*RevokeNodeResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RevokeNodeResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+type ListTenantsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantsRequest) Reset() {
+	*x = ListTenantsRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantsRequest) ProtoMessage() {}
+
+func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
+func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{45}
+}
+
+type TenantSummary struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The caller's role in it; empty for a server administrator who is not a member.
+	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantSummary) Reset() {
+	*x = TenantSummary{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantSummary) ProtoMessage() {}
+
+func (x *TenantSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantSummary.ProtoReflect.Descriptor instead.
+func (*TenantSummary) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *TenantSummary) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *TenantSummary) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type ListTenantsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenants       []*TenantSummary       `protobuf:"bytes,1,rep,name=tenants,proto3" json:"tenants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantsResponse) Reset() {
+	*x = ListTenantsResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantsResponse) ProtoMessage() {}
+
+func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
+func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ListTenantsResponse) GetTenants() []*TenantSummary {
+	if x != nil {
+		return x.Tenants
+	}
+	return nil
+}
+
+type ListTenantMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantMembersRequest) Reset() {
+	*x = ListTenantMembersRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantMembersRequest) ProtoMessage() {}
+
+func (x *ListTenantMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListTenantMembersRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListTenantMembersRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type TenantMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantMember) Reset() {
+	*x = TenantMember{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantMember) ProtoMessage() {}
+
+func (x *TenantMember) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantMember.ProtoReflect.Descriptor instead.
+func (*TenantMember) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *TenantMember) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *TenantMember) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type ListTenantMembersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sorted by principal.
+	Members       []*TenantMember `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantMembersResponse) Reset() {
+	*x = ListTenantMembersResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantMembersResponse) ProtoMessage() {}
+
+func (x *ListTenantMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListTenantMembersResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListTenantMembersResponse) GetMembers() []*TenantMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type ListGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsRequest) Reset() {
+	*x = ListGroupsRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsRequest) ProtoMessage() {}
+
+func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
+func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ListGroupsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type Group struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// Sorted.
+	Members       []string `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Group) Reset() {
+	*x = Group{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Group) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Group) ProtoMessage() {}
+
+func (x *Group) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Group.ProtoReflect.Descriptor instead.
+func (*Group) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *Group) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *Group) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type ListGroupsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sorted by group.
+	Groups        []*Group `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupsResponse) Reset() {
+	*x = ListGroupsResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupsResponse) ProtoMessage() {}
+
+func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
+func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListGroupsResponse) GetGroups() []*Group {
+	if x != nil {
+		return x.Groups
 	}
 	return nil
 }
@@ -1967,7 +3468,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"nextCursor\x12$\n" +
 	"\vtotal_count\x18\x03 \x01(\x03H\x00R\n" +
 	"totalCount\x88\x01\x01B\x0e\n" +
-	"\f_total_count\"\x93\x02\n" +
+	"\f_total_count\"\xbe\x02\n" +
 	"\x0fTraverseRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x19\n" +
 	"\bstart_id\x18\x02 \x01(\tR\astartId\x12\"\n" +
@@ -1975,7 +3476,11 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tdirection\x18\x04 \x01(\x0e2\x13.entdb.v1.DirectionR\tdirection\x12\x1b\n" +
 	"\tmax_depth\x18\x05 \x01(\rR\bmaxDepth\x12\x1b\n" +
 	"\tmax_nodes\x18\x06 \x01(\rR\bmaxNodes\x12<\n" +
-	"\x0eafter_position\x18\a \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\"I\n" +
+	"\x0eafter_position\x18\a \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\x12)\n" +
+	"\x04hops\x18\b \x03(\v2\x15.entdb.v1.TraverseHopR\x04hops\"d\n" +
+	"\vTraverseHop\x12\"\n" +
+	"\redge_type_ids\x18\x01 \x03(\rR\vedgeTypeIds\x121\n" +
+	"\tdirection\x18\x02 \x01(\x0e2\x13.entdb.v1.DirectionR\tdirection\"I\n" +
 	"\rTraversedNode\x12\"\n" +
 	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12\x14\n" +
 	"\x05depth\x18\x02 \x01(\rR\x05depth\"_\n" +
@@ -1988,7 +3493,93 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12 \n" +
 	"\vfingerprint\x18\x03 \x01(\tR\vfingerprint\x12\x1b\n" +
 	"\tlock_json\x18\x04 \x01(\tR\blockJson\x12.\n" +
-	"\x13file_descriptor_set\x18\x05 \x01(\fR\x11fileDescriptorSet*\xd3\x01\n" +
+	"\x13file_descriptor_set\x18\x05 \x01(\fR\x11fileDescriptorSet\"l\n" +
+	"\x13CreateTenantRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"C\n" +
+	"\x14CreateTenantResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\x8b\x01\n" +
+	"\x16AddTenantMemberRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"F\n" +
+	"\x17AddTenantMemberResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\x8f\x01\n" +
+	"\x1aSetTenantMemberRoleRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"J\n" +
+	"\x1bSetTenantMemberRoleResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"z\n" +
+	"\x19RemoveTenantMemberRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"I\n" +
+	"\x1aRemoveTenantMemberResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"k\n" +
+	"\x12CreateGroupRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"B\n" +
+	"\x13CreateGroupResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\x8c\x01\n" +
+	"\x15AddGroupMemberRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"E\n" +
+	"\x16AddGroupMemberResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\x8f\x01\n" +
+	"\x18RemoveGroupMemberRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"H\n" +
+	"\x19RemoveGroupMemberResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\xf9\x01\n" +
+	"\x10ShareNodeRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x04 \x01(\tR\n" +
+	"capability\x129\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x12\n" +
+	"\x04deny\x18\x06 \x01(\bR\x04deny\x12'\n" +
+	"\x0fidempotency_key\x18\a \x01(\tR\x0eidempotencyKey\"@\n" +
+	"\x11ShareNodeResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\x8b\x01\n" +
+	"\x11RevokeNodeRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"A\n" +
+	"\x12RevokeNodeResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt\"\x14\n" +
+	"\x12ListTenantsRequest\";\n" +
+	"\rTenantSummary\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"H\n" +
+	"\x13ListTenantsResponse\x121\n" +
+	"\atenants\x18\x01 \x03(\v2\x17.entdb.v1.TenantSummaryR\atenants\"2\n" +
+	"\x18ListTenantMembersRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"@\n" +
+	"\fTenantMember\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"M\n" +
+	"\x19ListTenantMembersResponse\x120\n" +
+	"\amembers\x18\x01 \x03(\v2\x16.entdb.v1.TenantMemberR\amembers\"+\n" +
+	"\x11ListGroupsRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"7\n" +
+	"\x05Group\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
+	"\amembers\x18\x02 \x03(\tR\amembers\"=\n" +
+	"\x12ListGroupsResponse\x12'\n" +
+	"\x06groups\x18\x01 \x03(\v2\x0f.entdb.v1.GroupR\x06groups*\xd3\x01\n" +
 	"\bFilterOp\x12\x19\n" +
 	"\x15FILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFILTER_OP_EQ\x10\x01\x12\x10\n" +
@@ -2003,7 +3594,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
-	"\fDIRECTION_IN\x10\x022\x92\x06\n" +
+	"\fDIRECTION_IN\x10\x022\x8e\x0e\n" +
 	"\fEntDbService\x12J\n" +
 	"\vExecutePlan\x12\x1c.entdb.v1.ExecutePlanRequest\x1a\x1d.entdb.v1.ExecutePlanResponse\x12L\n" +
 	"\n" +
@@ -2016,7 +3607,21 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"QueryNodes\x12\x1b.entdb.v1.QueryNodesRequest\x1a\x1c.entdb.v1.QueryNodesResponse\"\x03\x90\x02\x01\x12I\n" +
 	"\tListEdges\x12\x1a.entdb.v1.ListEdgesRequest\x1a\x1b.entdb.v1.ListEdgesResponse\"\x03\x90\x02\x01\x12F\n" +
 	"\bTraverse\x12\x19.entdb.v1.TraverseRequest\x1a\x1a.entdb.v1.TraverseResponse\"\x03\x90\x02\x01\x12I\n" +
-	"\tGetSchema\x12\x1a.entdb.v1.GetSchemaRequest\x1a\x1b.entdb.v1.GetSchemaResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
+	"\tGetSchema\x12\x1a.entdb.v1.GetSchemaRequest\x1a\x1b.entdb.v1.GetSchemaResponse\"\x03\x90\x02\x01\x12M\n" +
+	"\fCreateTenant\x12\x1d.entdb.v1.CreateTenantRequest\x1a\x1e.entdb.v1.CreateTenantResponse\x12V\n" +
+	"\x0fAddTenantMember\x12 .entdb.v1.AddTenantMemberRequest\x1a!.entdb.v1.AddTenantMemberResponse\x12b\n" +
+	"\x13SetTenantMemberRole\x12$.entdb.v1.SetTenantMemberRoleRequest\x1a%.entdb.v1.SetTenantMemberRoleResponse\x12_\n" +
+	"\x12RemoveTenantMember\x12#.entdb.v1.RemoveTenantMemberRequest\x1a$.entdb.v1.RemoveTenantMemberResponse\x12J\n" +
+	"\vCreateGroup\x12\x1c.entdb.v1.CreateGroupRequest\x1a\x1d.entdb.v1.CreateGroupResponse\x12S\n" +
+	"\x0eAddGroupMember\x12\x1f.entdb.v1.AddGroupMemberRequest\x1a .entdb.v1.AddGroupMemberResponse\x12\\\n" +
+	"\x11RemoveGroupMember\x12\".entdb.v1.RemoveGroupMemberRequest\x1a#.entdb.v1.RemoveGroupMemberResponse\x12D\n" +
+	"\tShareNode\x12\x1a.entdb.v1.ShareNodeRequest\x1a\x1b.entdb.v1.ShareNodeResponse\x12G\n" +
+	"\n" +
+	"RevokeNode\x12\x1b.entdb.v1.RevokeNodeRequest\x1a\x1c.entdb.v1.RevokeNodeResponse\x12O\n" +
+	"\vListTenants\x12\x1c.entdb.v1.ListTenantsRequest\x1a\x1d.entdb.v1.ListTenantsResponse\"\x03\x90\x02\x01\x12a\n" +
+	"\x11ListTenantMembers\x12\".entdb.v1.ListTenantMembersRequest\x1a#.entdb.v1.ListTenantMembersResponse\"\x03\x90\x02\x01\x12L\n" +
+	"\n" +
+	"ListGroups\x12\x1b.entdb.v1.ListGroupsRequest\x1a\x1c.entdb.v1.ListGroupsResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
 	"\fcom.entdb.v1B\n" +
 	"EntdbProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
@@ -2033,108 +3638,175 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 }
 
 var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_entdb_v1_entdb_proto_goTypes = []any{
-	(FilterOp)(0),                   // 0: entdb.v1.FilterOp
-	(Direction)(0),                  // 1: entdb.v1.Direction
-	(*ExecutePlanRequest)(nil),      // 2: entdb.v1.ExecutePlanRequest
-	(*ExecutePlanResponse)(nil),     // 3: entdb.v1.ExecutePlanResponse
-	(*GetReceiptRequest)(nil),       // 4: entdb.v1.GetReceiptRequest
-	(*GetReceiptResponse)(nil),      // 5: entdb.v1.GetReceiptResponse
-	(*WriteFailure)(nil),            // 6: entdb.v1.WriteFailure
-	(*WaitForPositionRequest)(nil),  // 7: entdb.v1.WaitForPositionRequest
-	(*WaitForPositionResponse)(nil), // 8: entdb.v1.WaitForPositionResponse
-	(*Node)(nil),                    // 9: entdb.v1.Node
-	(*Edge)(nil),                    // 10: entdb.v1.Edge
-	(*GetNodeRequest)(nil),          // 11: entdb.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),         // 12: entdb.v1.GetNodeResponse
-	(*GetNodesRequest)(nil),         // 13: entdb.v1.GetNodesRequest
-	(*GetNodesResponse)(nil),        // 14: entdb.v1.GetNodesResponse
-	(*GetNodeByKeyRequest)(nil),     // 15: entdb.v1.GetNodeByKeyRequest
-	(*GetNodeByKeyResponse)(nil),    // 16: entdb.v1.GetNodeByKeyResponse
-	(*Filter)(nil),                  // 17: entdb.v1.Filter
-	(*OrderBy)(nil),                 // 18: entdb.v1.OrderBy
-	(*QueryNodesRequest)(nil),       // 19: entdb.v1.QueryNodesRequest
-	(*QueryNodesResponse)(nil),      // 20: entdb.v1.QueryNodesResponse
-	(*ListEdgesRequest)(nil),        // 21: entdb.v1.ListEdgesRequest
-	(*ListEdgesResponse)(nil),       // 22: entdb.v1.ListEdgesResponse
-	(*TraverseRequest)(nil),         // 23: entdb.v1.TraverseRequest
-	(*TraversedNode)(nil),           // 24: entdb.v1.TraversedNode
-	(*TraverseResponse)(nil),        // 25: entdb.v1.TraverseResponse
-	(*GetSchemaRequest)(nil),        // 26: entdb.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),       // 27: entdb.v1.GetSchemaResponse
-	nil,                             // 28: entdb.v1.Node.FieldsEntry
-	nil,                             // 29: entdb.v1.Edge.PropsEntry
-	nil,                             // 30: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),               // 31: entdb.v1.Operation
-	(*Receipt)(nil),                 // 32: entdb.v1.Receipt
-	(*OperationResult)(nil),         // 33: entdb.v1.OperationResult
-	(*LogPosition)(nil),             // 34: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),   // 35: google.protobuf.Timestamp
-	(*Value)(nil),                   // 36: entdb.v1.Value
+	(FilterOp)(0),                       // 0: entdb.v1.FilterOp
+	(Direction)(0),                      // 1: entdb.v1.Direction
+	(*ExecutePlanRequest)(nil),          // 2: entdb.v1.ExecutePlanRequest
+	(*ExecutePlanResponse)(nil),         // 3: entdb.v1.ExecutePlanResponse
+	(*GetReceiptRequest)(nil),           // 4: entdb.v1.GetReceiptRequest
+	(*GetReceiptResponse)(nil),          // 5: entdb.v1.GetReceiptResponse
+	(*WriteFailure)(nil),                // 6: entdb.v1.WriteFailure
+	(*WaitForPositionRequest)(nil),      // 7: entdb.v1.WaitForPositionRequest
+	(*WaitForPositionResponse)(nil),     // 8: entdb.v1.WaitForPositionResponse
+	(*Node)(nil),                        // 9: entdb.v1.Node
+	(*Edge)(nil),                        // 10: entdb.v1.Edge
+	(*GetNodeRequest)(nil),              // 11: entdb.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),             // 12: entdb.v1.GetNodeResponse
+	(*GetNodesRequest)(nil),             // 13: entdb.v1.GetNodesRequest
+	(*GetNodesResponse)(nil),            // 14: entdb.v1.GetNodesResponse
+	(*GetNodeByKeyRequest)(nil),         // 15: entdb.v1.GetNodeByKeyRequest
+	(*GetNodeByKeyResponse)(nil),        // 16: entdb.v1.GetNodeByKeyResponse
+	(*Filter)(nil),                      // 17: entdb.v1.Filter
+	(*OrderBy)(nil),                     // 18: entdb.v1.OrderBy
+	(*QueryNodesRequest)(nil),           // 19: entdb.v1.QueryNodesRequest
+	(*QueryNodesResponse)(nil),          // 20: entdb.v1.QueryNodesResponse
+	(*ListEdgesRequest)(nil),            // 21: entdb.v1.ListEdgesRequest
+	(*ListEdgesResponse)(nil),           // 22: entdb.v1.ListEdgesResponse
+	(*TraverseRequest)(nil),             // 23: entdb.v1.TraverseRequest
+	(*TraverseHop)(nil),                 // 24: entdb.v1.TraverseHop
+	(*TraversedNode)(nil),               // 25: entdb.v1.TraversedNode
+	(*TraverseResponse)(nil),            // 26: entdb.v1.TraverseResponse
+	(*GetSchemaRequest)(nil),            // 27: entdb.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),           // 28: entdb.v1.GetSchemaResponse
+	(*CreateTenantRequest)(nil),         // 29: entdb.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),        // 30: entdb.v1.CreateTenantResponse
+	(*AddTenantMemberRequest)(nil),      // 31: entdb.v1.AddTenantMemberRequest
+	(*AddTenantMemberResponse)(nil),     // 32: entdb.v1.AddTenantMemberResponse
+	(*SetTenantMemberRoleRequest)(nil),  // 33: entdb.v1.SetTenantMemberRoleRequest
+	(*SetTenantMemberRoleResponse)(nil), // 34: entdb.v1.SetTenantMemberRoleResponse
+	(*RemoveTenantMemberRequest)(nil),   // 35: entdb.v1.RemoveTenantMemberRequest
+	(*RemoveTenantMemberResponse)(nil),  // 36: entdb.v1.RemoveTenantMemberResponse
+	(*CreateGroupRequest)(nil),          // 37: entdb.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),         // 38: entdb.v1.CreateGroupResponse
+	(*AddGroupMemberRequest)(nil),       // 39: entdb.v1.AddGroupMemberRequest
+	(*AddGroupMemberResponse)(nil),      // 40: entdb.v1.AddGroupMemberResponse
+	(*RemoveGroupMemberRequest)(nil),    // 41: entdb.v1.RemoveGroupMemberRequest
+	(*RemoveGroupMemberResponse)(nil),   // 42: entdb.v1.RemoveGroupMemberResponse
+	(*ShareNodeRequest)(nil),            // 43: entdb.v1.ShareNodeRequest
+	(*ShareNodeResponse)(nil),           // 44: entdb.v1.ShareNodeResponse
+	(*RevokeNodeRequest)(nil),           // 45: entdb.v1.RevokeNodeRequest
+	(*RevokeNodeResponse)(nil),          // 46: entdb.v1.RevokeNodeResponse
+	(*ListTenantsRequest)(nil),          // 47: entdb.v1.ListTenantsRequest
+	(*TenantSummary)(nil),               // 48: entdb.v1.TenantSummary
+	(*ListTenantsResponse)(nil),         // 49: entdb.v1.ListTenantsResponse
+	(*ListTenantMembersRequest)(nil),    // 50: entdb.v1.ListTenantMembersRequest
+	(*TenantMember)(nil),                // 51: entdb.v1.TenantMember
+	(*ListTenantMembersResponse)(nil),   // 52: entdb.v1.ListTenantMembersResponse
+	(*ListGroupsRequest)(nil),           // 53: entdb.v1.ListGroupsRequest
+	(*Group)(nil),                       // 54: entdb.v1.Group
+	(*ListGroupsResponse)(nil),          // 55: entdb.v1.ListGroupsResponse
+	nil,                                 // 56: entdb.v1.Node.FieldsEntry
+	nil,                                 // 57: entdb.v1.Edge.PropsEntry
+	nil,                                 // 58: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                   // 59: entdb.v1.Operation
+	(*Receipt)(nil),                     // 60: entdb.v1.Receipt
+	(*OperationResult)(nil),             // 61: entdb.v1.OperationResult
+	(*LogPosition)(nil),                 // 62: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),       // 63: google.protobuf.Timestamp
+	(*Value)(nil),                       // 64: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	31, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	32, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	33, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	32, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	33, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	59, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	60, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	61, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	60, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	61, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
 	6,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	34, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	34, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	28, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	35, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	35, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	35, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	34, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	62, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	62, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	56, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	63, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	63, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	57, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	63, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	62, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	34, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	62, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	30, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	34, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	58, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	62, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
 	0,  // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	36, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	64, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
 	17, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
 	18, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	34, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	62, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
 	1,  // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	34, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	62, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
 	10, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
 	1,  // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	34, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
-	9,  // 31: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
-	24, // 32: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	36, // 33: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	36, // 34: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	36, // 35: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	2,  // 36: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	4,  // 37: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	7,  // 38: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	11, // 39: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	13, // 40: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	15, // 41: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	19, // 42: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	21, // 43: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	23, // 44: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	26, // 45: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	3,  // 46: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	5,  // 47: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	8,  // 48: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	12, // 49: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	14, // 50: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	16, // 51: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	20, // 52: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	22, // 53: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	25, // 54: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	27, // 55: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	62, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	24, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
+	1,  // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
+	9,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
+	25, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
+	60, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	63, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	60, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	48, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
+	51, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
+	54, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
+	64, // 48: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	64, // 49: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	64, // 50: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	2,  // 51: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	4,  // 52: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	7,  // 53: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	11, // 54: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	13, // 55: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	15, // 56: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	19, // 57: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	21, // 58: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	23, // 59: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	27, // 60: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	29, // 61: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	31, // 62: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	33, // 63: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	35, // 64: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	37, // 65: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	39, // 66: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	41, // 67: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	43, // 68: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	45, // 69: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	47, // 70: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	50, // 71: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	53, // 72: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	3,  // 73: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	5,  // 74: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	8,  // 75: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	12, // 76: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	14, // 77: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	16, // 78: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	20, // 79: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	22, // 80: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	26, // 81: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	28, // 82: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	30, // 83: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	32, // 84: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	34, // 85: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	36, // 86: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	38, // 87: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	40, // 88: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	42, // 89: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	44, // 90: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	46, // 91: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	49, // 92: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	52, // 93: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	55, // 94: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	73, // [73:95] is the sub-list for method output_type
+	51, // [51:73] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -2151,7 +3823,7 @@ func file_entdb_v1_entdb_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

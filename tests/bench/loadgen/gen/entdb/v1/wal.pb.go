@@ -39,7 +39,18 @@ type WalEvent struct {
 	//
 	//	*WalEvent_Plan
 	//	*WalEvent_SchemaChange
-	Body          isWalEvent_Body `protobuf_oneof:"body"`
+	//	*WalEvent_Access
+	Body isWalEvent_Body `protobuf_oneof:"body"`
+	// A server-wide administrator (`--admins`) logged it: may create tenants and manage members.
+	ActorAdmin bool `protobuf:"varint,9,opt,name=actor_admin,json=actorAdmin,proto3" json:"actor_admin,omitempty"`
+	// Logged by a server in dev mode: no access checks apply to it.
+	OpenAccess bool `protobuf:"varint,10,opt,name=open_access,json=openAccess,proto3" json:"open_access,omitempty"`
+	// Group principals ("group:eng") the authenticator vouched for at ingress.
+	ActorGroups []string `protobuf:"bytes,11,rep,name=actor_groups,json=actorGroups,proto3" json:"actor_groups,omitempty"`
+	// For a plan: the SHA-256 of its operations as the client sent them (before ingress
+	// minted ids). Kept with the outcome, so a retry of the idempotency key with another
+	// plan is refused instead of answered with the first plan's outcome.
+	PlanDigest    []byte `protobuf:"bytes,12,opt,name=plan_digest,json=planDigest,proto3" json:"plan_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,6 +145,43 @@ func (x *WalEvent) GetSchemaChange() *SchemaChange {
 	return nil
 }
 
+func (x *WalEvent) GetAccess() *AccessChange {
+	if x != nil {
+		if x, ok := x.Body.(*WalEvent_Access); ok {
+			return x.Access
+		}
+	}
+	return nil
+}
+
+func (x *WalEvent) GetActorAdmin() bool {
+	if x != nil {
+		return x.ActorAdmin
+	}
+	return false
+}
+
+func (x *WalEvent) GetOpenAccess() bool {
+	if x != nil {
+		return x.OpenAccess
+	}
+	return false
+}
+
+func (x *WalEvent) GetActorGroups() []string {
+	if x != nil {
+		return x.ActorGroups
+	}
+	return nil
+}
+
+func (x *WalEvent) GetPlanDigest() []byte {
+	if x != nil {
+		return x.PlanDigest
+	}
+	return nil
+}
+
 type isWalEvent_Body interface {
 	isWalEvent_Body()
 }
@@ -146,9 +194,15 @@ type WalEvent_SchemaChange struct {
 	SchemaChange *SchemaChange `protobuf:"bytes,7,opt,name=schema_change,json=schemaChange,proto3,oneof"`
 }
 
+type WalEvent_Access struct {
+	Access *AccessChange `protobuf:"bytes,8,opt,name=access,proto3,oneof"`
+}
+
 func (*WalEvent_Plan) isWalEvent_Body() {}
 
 func (*WalEvent_SchemaChange) isWalEvent_Body() {}
+
+func (*WalEvent_Access) isWalEvent_Body() {}
 
 // The steps of an atomic plan, with concrete ids.
 type WritePlan struct {
@@ -257,11 +311,453 @@ func (x *SchemaChange) GetLockJson() string {
 	return ""
 }
 
+// A change to a tenant's membership or groups. The applier decides whether the actor
+// may make it (a recorded PERMISSION_DENIED otherwise), like any other write.
+type AccessChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Change:
+	//
+	//	*AccessChange_CreateTenantOwner
+	//	*AccessChange_AddMember
+	//	*AccessChange_SetMemberRole
+	//	*AccessChange_RemoveMember
+	//	*AccessChange_CreateGroup
+	//	*AccessChange_AddGroupMember
+	//	*AccessChange_RemoveGroupMember
+	//	*AccessChange_Share
+	//	*AccessChange_Revoke
+	Change        isAccessChange_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessChange) Reset() {
+	*x = AccessChange{}
+	mi := &file_entdb_v1_wal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessChange) ProtoMessage() {}
+
+func (x *AccessChange) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_wal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessChange.ProtoReflect.Descriptor instead.
+func (*AccessChange) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_wal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AccessChange) GetChange() isAccessChange_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *AccessChange) GetCreateTenantOwner() string {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_CreateTenantOwner); ok {
+			return x.CreateTenantOwner
+		}
+	}
+	return ""
+}
+
+func (x *AccessChange) GetAddMember() *MemberRole {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_AddMember); ok {
+			return x.AddMember
+		}
+	}
+	return nil
+}
+
+func (x *AccessChange) GetSetMemberRole() *MemberRole {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_SetMemberRole); ok {
+			return x.SetMemberRole
+		}
+	}
+	return nil
+}
+
+func (x *AccessChange) GetRemoveMember() string {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_RemoveMember); ok {
+			return x.RemoveMember
+		}
+	}
+	return ""
+}
+
+func (x *AccessChange) GetCreateGroup() string {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_CreateGroup); ok {
+			return x.CreateGroup
+		}
+	}
+	return ""
+}
+
+func (x *AccessChange) GetAddGroupMember() *GroupMember {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_AddGroupMember); ok {
+			return x.AddGroupMember
+		}
+	}
+	return nil
+}
+
+func (x *AccessChange) GetRemoveGroupMember() *GroupMember {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_RemoveGroupMember); ok {
+			return x.RemoveGroupMember
+		}
+	}
+	return nil
+}
+
+func (x *AccessChange) GetShare() *NodeGrant {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_Share); ok {
+			return x.Share
+		}
+	}
+	return nil
+}
+
+func (x *AccessChange) GetRevoke() *NodeRevoke {
+	if x != nil {
+		if x, ok := x.Change.(*AccessChange_Revoke); ok {
+			return x.Revoke
+		}
+	}
+	return nil
+}
+
+type isAccessChange_Change interface {
+	isAccessChange_Change()
+}
+
+type AccessChange_CreateTenantOwner struct {
+	// Creates the tenant with its first owner (a user or service principal).
+	CreateTenantOwner string `protobuf:"bytes,1,opt,name=create_tenant_owner,json=createTenantOwner,proto3,oneof"`
+}
+
+type AccessChange_AddMember struct {
+	AddMember *MemberRole `protobuf:"bytes,2,opt,name=add_member,json=addMember,proto3,oneof"`
+}
+
+type AccessChange_SetMemberRole struct {
+	SetMemberRole *MemberRole `protobuf:"bytes,3,opt,name=set_member_role,json=setMemberRole,proto3,oneof"`
+}
+
+type AccessChange_RemoveMember struct {
+	// The principal to remove.
+	RemoveMember string `protobuf:"bytes,4,opt,name=remove_member,json=removeMember,proto3,oneof"`
+}
+
+type AccessChange_CreateGroup struct {
+	// The group principal to create ("group:eng").
+	CreateGroup string `protobuf:"bytes,5,opt,name=create_group,json=createGroup,proto3,oneof"`
+}
+
+type AccessChange_AddGroupMember struct {
+	AddGroupMember *GroupMember `protobuf:"bytes,6,opt,name=add_group_member,json=addGroupMember,proto3,oneof"`
+}
+
+type AccessChange_RemoveGroupMember struct {
+	RemoveGroupMember *GroupMember `protobuf:"bytes,7,opt,name=remove_group_member,json=removeGroupMember,proto3,oneof"`
+}
+
+type AccessChange_Share struct {
+	Share *NodeGrant `protobuf:"bytes,8,opt,name=share,proto3,oneof"`
+}
+
+type AccessChange_Revoke struct {
+	Revoke *NodeRevoke `protobuf:"bytes,9,opt,name=revoke,proto3,oneof"`
+}
+
+func (*AccessChange_CreateTenantOwner) isAccessChange_Change() {}
+
+func (*AccessChange_AddMember) isAccessChange_Change() {}
+
+func (*AccessChange_SetMemberRole) isAccessChange_Change() {}
+
+func (*AccessChange_RemoveMember) isAccessChange_Change() {}
+
+func (*AccessChange_CreateGroup) isAccessChange_Change() {}
+
+func (*AccessChange_AddGroupMember) isAccessChange_Change() {}
+
+func (*AccessChange_RemoveGroupMember) isAccessChange_Change() {}
+
+func (*AccessChange_Share) isAccessChange_Change() {}
+
+func (*AccessChange_Revoke) isAccessChange_Change() {}
+
+// Gives a principal a capability on one node, or denies it the node.
+type NodeGrant struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// A user, service, group or role principal, or "tenant:*".
+	Principal string `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	// "read", "comment", "edit", "delete" or "admin" (each implies the ones before it).
+	Capability string `protobuf:"bytes,3,opt,name=capability,proto3" json:"capability,omitempty"`
+	// When the grant lapses (judged against each event's ingress time); unset = never.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// An explicit deny: overrides every grant and the node's visibility, not ownership.
+	Deny          bool `protobuf:"varint,5,opt,name=deny,proto3" json:"deny,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeGrant) Reset() {
+	*x = NodeGrant{}
+	mi := &file_entdb_v1_wal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeGrant) ProtoMessage() {}
+
+func (x *NodeGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_wal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeGrant.ProtoReflect.Descriptor instead.
+func (*NodeGrant) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_wal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NodeGrant) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeGrant) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *NodeGrant) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *NodeGrant) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *NodeGrant) GetDeny() bool {
+	if x != nil {
+		return x.Deny
+	}
+	return false
+}
+
+// Removes a principal's grant or deny on one node.
+type NodeRevoke struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Principal     string                 `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeRevoke) Reset() {
+	*x = NodeRevoke{}
+	mi := &file_entdb_v1_wal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeRevoke) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeRevoke) ProtoMessage() {}
+
+func (x *NodeRevoke) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_wal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeRevoke.ProtoReflect.Descriptor instead.
+func (*NodeRevoke) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_wal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NodeRevoke) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeRevoke) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+// A tenant member (a user, service or group principal) and its role.
+type MemberRole struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Principal string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// "owner", "admin", "member" or "viewer".
+	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberRole) Reset() {
+	*x = MemberRole{}
+	mi := &file_entdb_v1_wal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberRole) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberRole) ProtoMessage() {}
+
+func (x *MemberRole) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_wal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberRole.ProtoReflect.Descriptor instead.
+func (*MemberRole) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_wal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MemberRole) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *MemberRole) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+// A principal in a tenant group.
+type GroupMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The group principal ("group:eng").
+	Group string `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// A user or service principal.
+	Principal     string `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupMember) Reset() {
+	*x = GroupMember{}
+	mi := &file_entdb_v1_wal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupMember) ProtoMessage() {}
+
+func (x *GroupMember) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_wal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupMember.ProtoReflect.Descriptor instead.
+func (*GroupMember) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_wal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GroupMember) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupMember) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
 var File_entdb_v1_wal_proto protoreflect.FileDescriptor
 
 const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\n" +
-	"\x12entdb/v1/wal.proto\x12\bentdb.v1\x1a\x13entdb/v1/plan.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x02\n" +
+	"\x12entdb/v1/wal.proto\x12\bentdb.v1\x1a\x13entdb/v1/plan.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x03\n" +
 	"\bWalEvent\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12'\n" +
@@ -269,7 +765,16 @@ const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\x0eschema_version\x18\x04 \x01(\rR\rschemaVersion\x12=\n" +
 	"\fingress_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vingressTime\x12)\n" +
 	"\x04plan\x18\x06 \x01(\v2\x13.entdb.v1.WritePlanH\x00R\x04plan\x12=\n" +
-	"\rschema_change\x18\a \x01(\v2\x16.entdb.v1.SchemaChangeH\x00R\fschemaChangeB\x06\n" +
+	"\rschema_change\x18\a \x01(\v2\x16.entdb.v1.SchemaChangeH\x00R\fschemaChange\x120\n" +
+	"\x06access\x18\b \x01(\v2\x16.entdb.v1.AccessChangeH\x00R\x06access\x12\x1f\n" +
+	"\vactor_admin\x18\t \x01(\bR\n" +
+	"actorAdmin\x12\x1f\n" +
+	"\vopen_access\x18\n" +
+	" \x01(\bR\n" +
+	"openAccess\x12!\n" +
+	"\factor_groups\x18\v \x03(\tR\vactorGroups\x12\x1f\n" +
+	"\vplan_digest\x18\f \x01(\fR\n" +
+	"planDigestB\x06\n" +
 	"\x04body\"@\n" +
 	"\tWritePlan\x123\n" +
 	"\n" +
@@ -278,7 +783,39 @@ const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\fSchemaChange\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12 \n" +
 	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12\x1b\n" +
-	"\tlock_json\x18\x03 \x01(\tR\blockJsonB\x89\x01\n" +
+	"\tlock_json\x18\x03 \x01(\tR\blockJson\"\xf6\x03\n" +
+	"\fAccessChange\x120\n" +
+	"\x13create_tenant_owner\x18\x01 \x01(\tH\x00R\x11createTenantOwner\x125\n" +
+	"\n" +
+	"add_member\x18\x02 \x01(\v2\x14.entdb.v1.MemberRoleH\x00R\taddMember\x12>\n" +
+	"\x0fset_member_role\x18\x03 \x01(\v2\x14.entdb.v1.MemberRoleH\x00R\rsetMemberRole\x12%\n" +
+	"\rremove_member\x18\x04 \x01(\tH\x00R\fremoveMember\x12#\n" +
+	"\fcreate_group\x18\x05 \x01(\tH\x00R\vcreateGroup\x12A\n" +
+	"\x10add_group_member\x18\x06 \x01(\v2\x15.entdb.v1.GroupMemberH\x00R\x0eaddGroupMember\x12G\n" +
+	"\x13remove_group_member\x18\a \x01(\v2\x15.entdb.v1.GroupMemberH\x00R\x11removeGroupMember\x12+\n" +
+	"\x05share\x18\b \x01(\v2\x13.entdb.v1.NodeGrantH\x00R\x05share\x12.\n" +
+	"\x06revoke\x18\t \x01(\v2\x14.entdb.v1.NodeRevokeH\x00R\x06revokeB\b\n" +
+	"\x06change\"\xb1\x01\n" +
+	"\tNodeGrant\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x03 \x01(\tR\n" +
+	"capability\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x12\n" +
+	"\x04deny\x18\x05 \x01(\bR\x04deny\"C\n" +
+	"\n" +
+	"NodeRevoke\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\">\n" +
+	"\n" +
+	"MemberRole\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\"A\n" +
+	"\vGroupMember\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipalB\x89\x01\n" +
 	"\fcom.entdb.v1B\bWalProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
 var (
@@ -293,24 +830,37 @@ func file_entdb_v1_wal_proto_rawDescGZIP() []byte {
 	return file_entdb_v1_wal_proto_rawDescData
 }
 
-var file_entdb_v1_wal_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_entdb_v1_wal_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_entdb_v1_wal_proto_goTypes = []any{
 	(*WalEvent)(nil),              // 0: entdb.v1.WalEvent
 	(*WritePlan)(nil),             // 1: entdb.v1.WritePlan
 	(*SchemaChange)(nil),          // 2: entdb.v1.SchemaChange
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
-	(*Operation)(nil),             // 4: entdb.v1.Operation
+	(*AccessChange)(nil),          // 3: entdb.v1.AccessChange
+	(*NodeGrant)(nil),             // 4: entdb.v1.NodeGrant
+	(*NodeRevoke)(nil),            // 5: entdb.v1.NodeRevoke
+	(*MemberRole)(nil),            // 6: entdb.v1.MemberRole
+	(*GroupMember)(nil),           // 7: entdb.v1.GroupMember
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*Operation)(nil),             // 9: entdb.v1.Operation
 }
 var file_entdb_v1_wal_proto_depIdxs = []int32{
-	3, // 0: entdb.v1.WalEvent.ingress_time:type_name -> google.protobuf.Timestamp
-	1, // 1: entdb.v1.WalEvent.plan:type_name -> entdb.v1.WritePlan
-	2, // 2: entdb.v1.WalEvent.schema_change:type_name -> entdb.v1.SchemaChange
-	4, // 3: entdb.v1.WritePlan.operations:type_name -> entdb.v1.Operation
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	8,  // 0: entdb.v1.WalEvent.ingress_time:type_name -> google.protobuf.Timestamp
+	1,  // 1: entdb.v1.WalEvent.plan:type_name -> entdb.v1.WritePlan
+	2,  // 2: entdb.v1.WalEvent.schema_change:type_name -> entdb.v1.SchemaChange
+	3,  // 3: entdb.v1.WalEvent.access:type_name -> entdb.v1.AccessChange
+	9,  // 4: entdb.v1.WritePlan.operations:type_name -> entdb.v1.Operation
+	6,  // 5: entdb.v1.AccessChange.add_member:type_name -> entdb.v1.MemberRole
+	6,  // 6: entdb.v1.AccessChange.set_member_role:type_name -> entdb.v1.MemberRole
+	7,  // 7: entdb.v1.AccessChange.add_group_member:type_name -> entdb.v1.GroupMember
+	7,  // 8: entdb.v1.AccessChange.remove_group_member:type_name -> entdb.v1.GroupMember
+	4,  // 9: entdb.v1.AccessChange.share:type_name -> entdb.v1.NodeGrant
+	5,  // 10: entdb.v1.AccessChange.revoke:type_name -> entdb.v1.NodeRevoke
+	8,  // 11: entdb.v1.NodeGrant.expires_at:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_wal_proto_init() }
@@ -322,6 +872,18 @@ func file_entdb_v1_wal_proto_init() {
 	file_entdb_v1_wal_proto_msgTypes[0].OneofWrappers = []any{
 		(*WalEvent_Plan)(nil),
 		(*WalEvent_SchemaChange)(nil),
+		(*WalEvent_Access)(nil),
+	}
+	file_entdb_v1_wal_proto_msgTypes[3].OneofWrappers = []any{
+		(*AccessChange_CreateTenantOwner)(nil),
+		(*AccessChange_AddMember)(nil),
+		(*AccessChange_SetMemberRole)(nil),
+		(*AccessChange_RemoveMember)(nil),
+		(*AccessChange_CreateGroup)(nil),
+		(*AccessChange_AddGroupMember)(nil),
+		(*AccessChange_RemoveGroupMember)(nil),
+		(*AccessChange_Share)(nil),
+		(*AccessChange_Revoke)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -329,7 +891,7 @@ func file_entdb_v1_wal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_wal_proto_rawDesc), len(file_entdb_v1_wal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -60,6 +60,39 @@ const (
 	EntDbServiceTraverseProcedure = "/entdb.v1.EntDbService/Traverse"
 	// EntDbServiceGetSchemaProcedure is the fully-qualified name of the EntDbService's GetSchema RPC.
 	EntDbServiceGetSchemaProcedure = "/entdb.v1.EntDbService/GetSchema"
+	// EntDbServiceCreateTenantProcedure is the fully-qualified name of the EntDbService's CreateTenant
+	// RPC.
+	EntDbServiceCreateTenantProcedure = "/entdb.v1.EntDbService/CreateTenant"
+	// EntDbServiceAddTenantMemberProcedure is the fully-qualified name of the EntDbService's
+	// AddTenantMember RPC.
+	EntDbServiceAddTenantMemberProcedure = "/entdb.v1.EntDbService/AddTenantMember"
+	// EntDbServiceSetTenantMemberRoleProcedure is the fully-qualified name of the EntDbService's
+	// SetTenantMemberRole RPC.
+	EntDbServiceSetTenantMemberRoleProcedure = "/entdb.v1.EntDbService/SetTenantMemberRole"
+	// EntDbServiceRemoveTenantMemberProcedure is the fully-qualified name of the EntDbService's
+	// RemoveTenantMember RPC.
+	EntDbServiceRemoveTenantMemberProcedure = "/entdb.v1.EntDbService/RemoveTenantMember"
+	// EntDbServiceCreateGroupProcedure is the fully-qualified name of the EntDbService's CreateGroup
+	// RPC.
+	EntDbServiceCreateGroupProcedure = "/entdb.v1.EntDbService/CreateGroup"
+	// EntDbServiceAddGroupMemberProcedure is the fully-qualified name of the EntDbService's
+	// AddGroupMember RPC.
+	EntDbServiceAddGroupMemberProcedure = "/entdb.v1.EntDbService/AddGroupMember"
+	// EntDbServiceRemoveGroupMemberProcedure is the fully-qualified name of the EntDbService's
+	// RemoveGroupMember RPC.
+	EntDbServiceRemoveGroupMemberProcedure = "/entdb.v1.EntDbService/RemoveGroupMember"
+	// EntDbServiceShareNodeProcedure is the fully-qualified name of the EntDbService's ShareNode RPC.
+	EntDbServiceShareNodeProcedure = "/entdb.v1.EntDbService/ShareNode"
+	// EntDbServiceRevokeNodeProcedure is the fully-qualified name of the EntDbService's RevokeNode RPC.
+	EntDbServiceRevokeNodeProcedure = "/entdb.v1.EntDbService/RevokeNode"
+	// EntDbServiceListTenantsProcedure is the fully-qualified name of the EntDbService's ListTenants
+	// RPC.
+	EntDbServiceListTenantsProcedure = "/entdb.v1.EntDbService/ListTenants"
+	// EntDbServiceListTenantMembersProcedure is the fully-qualified name of the EntDbService's
+	// ListTenantMembers RPC.
+	EntDbServiceListTenantMembersProcedure = "/entdb.v1.EntDbService/ListTenantMembers"
+	// EntDbServiceListGroupsProcedure is the fully-qualified name of the EntDbService's ListGroups RPC.
+	EntDbServiceListGroupsProcedure = "/entdb.v1.EntDbService/ListGroups"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -78,6 +111,24 @@ type EntDbServiceClient interface {
 	Traverse(context.Context, *v1.TraverseRequest) (*v1.TraverseResponse, error)
 	// The schema the server serves: version, fingerprint, lock and descriptors.
 	GetSchema(context.Context, *v1.GetSchemaRequest) (*v1.GetSchemaResponse, error)
+	// Tenants and membership (docs/access-control.md). Changes are logged and applied
+	// like plans; the answer comes once applied, PERMISSION_DENIED if the caller may not.
+	// Creates a tenant with its first owner; server administrators only.
+	CreateTenant(context.Context, *v1.CreateTenantRequest) (*v1.CreateTenantResponse, error)
+	AddTenantMember(context.Context, *v1.AddTenantMemberRequest) (*v1.AddTenantMemberResponse, error)
+	SetTenantMemberRole(context.Context, *v1.SetTenantMemberRoleRequest) (*v1.SetTenantMemberRoleResponse, error)
+	RemoveTenantMember(context.Context, *v1.RemoveTenantMemberRequest) (*v1.RemoveTenantMemberResponse, error)
+	CreateGroup(context.Context, *v1.CreateGroupRequest) (*v1.CreateGroupResponse, error)
+	AddGroupMember(context.Context, *v1.AddGroupMemberRequest) (*v1.AddGroupMemberResponse, error)
+	RemoveGroupMember(context.Context, *v1.RemoveGroupMemberRequest) (*v1.RemoveGroupMemberResponse, error)
+	// Gives a principal a capability on a node (or denies it); takes `admin` on the node.
+	ShareNode(context.Context, *v1.ShareNodeRequest) (*v1.ShareNodeResponse, error)
+	// Removes a principal's grant or deny on a node; takes `admin` on the node.
+	RevokeNode(context.Context, *v1.RevokeNodeRequest) (*v1.RevokeNodeResponse, error)
+	// The tenants the caller is a member of (every tenant, for a server administrator).
+	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
+	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
+	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -160,21 +211,108 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createTenant: connect.NewClient[v1.CreateTenantRequest, v1.CreateTenantResponse](
+			httpClient,
+			baseURL+EntDbServiceCreateTenantProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("CreateTenant")),
+			connect.WithClientOptions(opts...),
+		),
+		addTenantMember: connect.NewClient[v1.AddTenantMemberRequest, v1.AddTenantMemberResponse](
+			httpClient,
+			baseURL+EntDbServiceAddTenantMemberProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("AddTenantMember")),
+			connect.WithClientOptions(opts...),
+		),
+		setTenantMemberRole: connect.NewClient[v1.SetTenantMemberRoleRequest, v1.SetTenantMemberRoleResponse](
+			httpClient,
+			baseURL+EntDbServiceSetTenantMemberRoleProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("SetTenantMemberRole")),
+			connect.WithClientOptions(opts...),
+		),
+		removeTenantMember: connect.NewClient[v1.RemoveTenantMemberRequest, v1.RemoveTenantMemberResponse](
+			httpClient,
+			baseURL+EntDbServiceRemoveTenantMemberProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("RemoveTenantMember")),
+			connect.WithClientOptions(opts...),
+		),
+		createGroup: connect.NewClient[v1.CreateGroupRequest, v1.CreateGroupResponse](
+			httpClient,
+			baseURL+EntDbServiceCreateGroupProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("CreateGroup")),
+			connect.WithClientOptions(opts...),
+		),
+		addGroupMember: connect.NewClient[v1.AddGroupMemberRequest, v1.AddGroupMemberResponse](
+			httpClient,
+			baseURL+EntDbServiceAddGroupMemberProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("AddGroupMember")),
+			connect.WithClientOptions(opts...),
+		),
+		removeGroupMember: connect.NewClient[v1.RemoveGroupMemberRequest, v1.RemoveGroupMemberResponse](
+			httpClient,
+			baseURL+EntDbServiceRemoveGroupMemberProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("RemoveGroupMember")),
+			connect.WithClientOptions(opts...),
+		),
+		shareNode: connect.NewClient[v1.ShareNodeRequest, v1.ShareNodeResponse](
+			httpClient,
+			baseURL+EntDbServiceShareNodeProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("ShareNode")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeNode: connect.NewClient[v1.RevokeNodeRequest, v1.RevokeNodeResponse](
+			httpClient,
+			baseURL+EntDbServiceRevokeNodeProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("RevokeNode")),
+			connect.WithClientOptions(opts...),
+		),
+		listTenants: connect.NewClient[v1.ListTenantsRequest, v1.ListTenantsResponse](
+			httpClient,
+			baseURL+EntDbServiceListTenantsProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("ListTenants")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listTenantMembers: connect.NewClient[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse](
+			httpClient,
+			baseURL+EntDbServiceListTenantMembersProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("ListTenantMembers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listGroups: connect.NewClient[v1.ListGroupsRequest, v1.ListGroupsResponse](
+			httpClient,
+			baseURL+EntDbServiceListGroupsProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("ListGroups")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // entDbServiceClient implements EntDbServiceClient.
 type entDbServiceClient struct {
-	executePlan     *connect.Client[v1.ExecutePlanRequest, v1.ExecutePlanResponse]
-	getReceipt      *connect.Client[v1.GetReceiptRequest, v1.GetReceiptResponse]
-	waitForPosition *connect.Client[v1.WaitForPositionRequest, v1.WaitForPositionResponse]
-	getNode         *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
-	getNodes        *connect.Client[v1.GetNodesRequest, v1.GetNodesResponse]
-	getNodeByKey    *connect.Client[v1.GetNodeByKeyRequest, v1.GetNodeByKeyResponse]
-	queryNodes      *connect.Client[v1.QueryNodesRequest, v1.QueryNodesResponse]
-	listEdges       *connect.Client[v1.ListEdgesRequest, v1.ListEdgesResponse]
-	traverse        *connect.Client[v1.TraverseRequest, v1.TraverseResponse]
-	getSchema       *connect.Client[v1.GetSchemaRequest, v1.GetSchemaResponse]
+	executePlan         *connect.Client[v1.ExecutePlanRequest, v1.ExecutePlanResponse]
+	getReceipt          *connect.Client[v1.GetReceiptRequest, v1.GetReceiptResponse]
+	waitForPosition     *connect.Client[v1.WaitForPositionRequest, v1.WaitForPositionResponse]
+	getNode             *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
+	getNodes            *connect.Client[v1.GetNodesRequest, v1.GetNodesResponse]
+	getNodeByKey        *connect.Client[v1.GetNodeByKeyRequest, v1.GetNodeByKeyResponse]
+	queryNodes          *connect.Client[v1.QueryNodesRequest, v1.QueryNodesResponse]
+	listEdges           *connect.Client[v1.ListEdgesRequest, v1.ListEdgesResponse]
+	traverse            *connect.Client[v1.TraverseRequest, v1.TraverseResponse]
+	getSchema           *connect.Client[v1.GetSchemaRequest, v1.GetSchemaResponse]
+	createTenant        *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
+	addTenantMember     *connect.Client[v1.AddTenantMemberRequest, v1.AddTenantMemberResponse]
+	setTenantMemberRole *connect.Client[v1.SetTenantMemberRoleRequest, v1.SetTenantMemberRoleResponse]
+	removeTenantMember  *connect.Client[v1.RemoveTenantMemberRequest, v1.RemoveTenantMemberResponse]
+	createGroup         *connect.Client[v1.CreateGroupRequest, v1.CreateGroupResponse]
+	addGroupMember      *connect.Client[v1.AddGroupMemberRequest, v1.AddGroupMemberResponse]
+	removeGroupMember   *connect.Client[v1.RemoveGroupMemberRequest, v1.RemoveGroupMemberResponse]
+	shareNode           *connect.Client[v1.ShareNodeRequest, v1.ShareNodeResponse]
+	revokeNode          *connect.Client[v1.RevokeNodeRequest, v1.RevokeNodeResponse]
+	listTenants         *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
+	listTenantMembers   *connect.Client[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse]
+	listGroups          *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -267,6 +405,114 @@ func (c *entDbServiceClient) GetSchema(ctx context.Context, req *v1.GetSchemaReq
 	return nil, err
 }
 
+// CreateTenant calls entdb.v1.EntDbService.CreateTenant.
+func (c *entDbServiceClient) CreateTenant(ctx context.Context, req *v1.CreateTenantRequest) (*v1.CreateTenantResponse, error) {
+	response, err := c.createTenant.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// AddTenantMember calls entdb.v1.EntDbService.AddTenantMember.
+func (c *entDbServiceClient) AddTenantMember(ctx context.Context, req *v1.AddTenantMemberRequest) (*v1.AddTenantMemberResponse, error) {
+	response, err := c.addTenantMember.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// SetTenantMemberRole calls entdb.v1.EntDbService.SetTenantMemberRole.
+func (c *entDbServiceClient) SetTenantMemberRole(ctx context.Context, req *v1.SetTenantMemberRoleRequest) (*v1.SetTenantMemberRoleResponse, error) {
+	response, err := c.setTenantMemberRole.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RemoveTenantMember calls entdb.v1.EntDbService.RemoveTenantMember.
+func (c *entDbServiceClient) RemoveTenantMember(ctx context.Context, req *v1.RemoveTenantMemberRequest) (*v1.RemoveTenantMemberResponse, error) {
+	response, err := c.removeTenantMember.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// CreateGroup calls entdb.v1.EntDbService.CreateGroup.
+func (c *entDbServiceClient) CreateGroup(ctx context.Context, req *v1.CreateGroupRequest) (*v1.CreateGroupResponse, error) {
+	response, err := c.createGroup.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// AddGroupMember calls entdb.v1.EntDbService.AddGroupMember.
+func (c *entDbServiceClient) AddGroupMember(ctx context.Context, req *v1.AddGroupMemberRequest) (*v1.AddGroupMemberResponse, error) {
+	response, err := c.addGroupMember.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RemoveGroupMember calls entdb.v1.EntDbService.RemoveGroupMember.
+func (c *entDbServiceClient) RemoveGroupMember(ctx context.Context, req *v1.RemoveGroupMemberRequest) (*v1.RemoveGroupMemberResponse, error) {
+	response, err := c.removeGroupMember.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ShareNode calls entdb.v1.EntDbService.ShareNode.
+func (c *entDbServiceClient) ShareNode(ctx context.Context, req *v1.ShareNodeRequest) (*v1.ShareNodeResponse, error) {
+	response, err := c.shareNode.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// RevokeNode calls entdb.v1.EntDbService.RevokeNode.
+func (c *entDbServiceClient) RevokeNode(ctx context.Context, req *v1.RevokeNodeRequest) (*v1.RevokeNodeResponse, error) {
+	response, err := c.revokeNode.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListTenants calls entdb.v1.EntDbService.ListTenants.
+func (c *entDbServiceClient) ListTenants(ctx context.Context, req *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error) {
+	response, err := c.listTenants.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListTenantMembers calls entdb.v1.EntDbService.ListTenantMembers.
+func (c *entDbServiceClient) ListTenantMembers(ctx context.Context, req *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error) {
+	response, err := c.listTenantMembers.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListGroups calls entdb.v1.EntDbService.ListGroups.
+func (c *entDbServiceClient) ListGroups(ctx context.Context, req *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error) {
+	response, err := c.listGroups.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -283,6 +529,24 @@ type EntDbServiceHandler interface {
 	Traverse(context.Context, *v1.TraverseRequest) (*v1.TraverseResponse, error)
 	// The schema the server serves: version, fingerprint, lock and descriptors.
 	GetSchema(context.Context, *v1.GetSchemaRequest) (*v1.GetSchemaResponse, error)
+	// Tenants and membership (docs/access-control.md). Changes are logged and applied
+	// like plans; the answer comes once applied, PERMISSION_DENIED if the caller may not.
+	// Creates a tenant with its first owner; server administrators only.
+	CreateTenant(context.Context, *v1.CreateTenantRequest) (*v1.CreateTenantResponse, error)
+	AddTenantMember(context.Context, *v1.AddTenantMemberRequest) (*v1.AddTenantMemberResponse, error)
+	SetTenantMemberRole(context.Context, *v1.SetTenantMemberRoleRequest) (*v1.SetTenantMemberRoleResponse, error)
+	RemoveTenantMember(context.Context, *v1.RemoveTenantMemberRequest) (*v1.RemoveTenantMemberResponse, error)
+	CreateGroup(context.Context, *v1.CreateGroupRequest) (*v1.CreateGroupResponse, error)
+	AddGroupMember(context.Context, *v1.AddGroupMemberRequest) (*v1.AddGroupMemberResponse, error)
+	RemoveGroupMember(context.Context, *v1.RemoveGroupMemberRequest) (*v1.RemoveGroupMemberResponse, error)
+	// Gives a principal a capability on a node (or denies it); takes `admin` on the node.
+	ShareNode(context.Context, *v1.ShareNodeRequest) (*v1.ShareNodeResponse, error)
+	// Removes a principal's grant or deny on a node; takes `admin` on the node.
+	RevokeNode(context.Context, *v1.RevokeNodeRequest) (*v1.RevokeNodeResponse, error)
+	// The tenants the caller is a member of (every tenant, for a server administrator).
+	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
+	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
+	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -361,6 +625,81 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServiceCreateTenantHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceCreateTenantProcedure,
+		svc.CreateTenant,
+		connect.WithSchema(entDbServiceMethods.ByName("CreateTenant")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceAddTenantMemberHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceAddTenantMemberProcedure,
+		svc.AddTenantMember,
+		connect.WithSchema(entDbServiceMethods.ByName("AddTenantMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceSetTenantMemberRoleHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceSetTenantMemberRoleProcedure,
+		svc.SetTenantMemberRole,
+		connect.WithSchema(entDbServiceMethods.ByName("SetTenantMemberRole")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceRemoveTenantMemberHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceRemoveTenantMemberProcedure,
+		svc.RemoveTenantMember,
+		connect.WithSchema(entDbServiceMethods.ByName("RemoveTenantMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceCreateGroupHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceCreateGroupProcedure,
+		svc.CreateGroup,
+		connect.WithSchema(entDbServiceMethods.ByName("CreateGroup")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceAddGroupMemberHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceAddGroupMemberProcedure,
+		svc.AddGroupMember,
+		connect.WithSchema(entDbServiceMethods.ByName("AddGroupMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceRemoveGroupMemberHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceRemoveGroupMemberProcedure,
+		svc.RemoveGroupMember,
+		connect.WithSchema(entDbServiceMethods.ByName("RemoveGroupMember")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceShareNodeHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceShareNodeProcedure,
+		svc.ShareNode,
+		connect.WithSchema(entDbServiceMethods.ByName("ShareNode")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceRevokeNodeHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceRevokeNodeProcedure,
+		svc.RevokeNode,
+		connect.WithSchema(entDbServiceMethods.ByName("RevokeNode")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceListTenantsHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceListTenantsProcedure,
+		svc.ListTenants,
+		connect.WithSchema(entDbServiceMethods.ByName("ListTenants")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceListTenantMembersHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceListTenantMembersProcedure,
+		svc.ListTenantMembers,
+		connect.WithSchema(entDbServiceMethods.ByName("ListTenantMembers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceListGroupsHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceListGroupsProcedure,
+		svc.ListGroups,
+		connect.WithSchema(entDbServiceMethods.ByName("ListGroups")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -383,6 +722,30 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServiceTraverseHandler.ServeHTTP(w, r)
 		case EntDbServiceGetSchemaProcedure:
 			entDbServiceGetSchemaHandler.ServeHTTP(w, r)
+		case EntDbServiceCreateTenantProcedure:
+			entDbServiceCreateTenantHandler.ServeHTTP(w, r)
+		case EntDbServiceAddTenantMemberProcedure:
+			entDbServiceAddTenantMemberHandler.ServeHTTP(w, r)
+		case EntDbServiceSetTenantMemberRoleProcedure:
+			entDbServiceSetTenantMemberRoleHandler.ServeHTTP(w, r)
+		case EntDbServiceRemoveTenantMemberProcedure:
+			entDbServiceRemoveTenantMemberHandler.ServeHTTP(w, r)
+		case EntDbServiceCreateGroupProcedure:
+			entDbServiceCreateGroupHandler.ServeHTTP(w, r)
+		case EntDbServiceAddGroupMemberProcedure:
+			entDbServiceAddGroupMemberHandler.ServeHTTP(w, r)
+		case EntDbServiceRemoveGroupMemberProcedure:
+			entDbServiceRemoveGroupMemberHandler.ServeHTTP(w, r)
+		case EntDbServiceShareNodeProcedure:
+			entDbServiceShareNodeHandler.ServeHTTP(w, r)
+		case EntDbServiceRevokeNodeProcedure:
+			entDbServiceRevokeNodeHandler.ServeHTTP(w, r)
+		case EntDbServiceListTenantsProcedure:
+			entDbServiceListTenantsHandler.ServeHTTP(w, r)
+		case EntDbServiceListTenantMembersProcedure:
+			entDbServiceListTenantMembersHandler.ServeHTTP(w, r)
+		case EntDbServiceListGroupsProcedure:
+			entDbServiceListGroupsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -430,4 +793,52 @@ func (UnimplementedEntDbServiceHandler) Traverse(context.Context, *v1.TraverseRe
 
 func (UnimplementedEntDbServiceHandler) GetSchema(context.Context, *v1.GetSchemaRequest) (*v1.GetSchemaResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.GetSchema is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) CreateTenant(context.Context, *v1.CreateTenantRequest) (*v1.CreateTenantResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.CreateTenant is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) AddTenantMember(context.Context, *v1.AddTenantMemberRequest) (*v1.AddTenantMemberResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.AddTenantMember is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) SetTenantMemberRole(context.Context, *v1.SetTenantMemberRoleRequest) (*v1.SetTenantMemberRoleResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.SetTenantMemberRole is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) RemoveTenantMember(context.Context, *v1.RemoveTenantMemberRequest) (*v1.RemoveTenantMemberResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.RemoveTenantMember is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) CreateGroup(context.Context, *v1.CreateGroupRequest) (*v1.CreateGroupResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.CreateGroup is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) AddGroupMember(context.Context, *v1.AddGroupMemberRequest) (*v1.AddGroupMemberResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.AddGroupMember is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) RemoveGroupMember(context.Context, *v1.RemoveGroupMemberRequest) (*v1.RemoveGroupMemberResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.RemoveGroupMember is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) ShareNode(context.Context, *v1.ShareNodeRequest) (*v1.ShareNodeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ShareNode is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) RevokeNode(context.Context, *v1.RevokeNodeRequest) (*v1.RevokeNodeResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.RevokeNode is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListTenants is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListTenantMembers is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListGroups is not implemented"))
 }
