@@ -110,15 +110,12 @@ try {
 
 // Retrying a write with the same idempotency key replays the first outcome instead of
 // writing twice (the client does this on its own after a lost response).
+// A key names one plan: the retry sends the same comment, and a different one under the
+// same key would be refused.
 const key = `quickstart-comment-${run}`;
-const first = await db.comment.create(
-  { task: designId, author: adaId, body: "Looks good", postedAt: new Date() },
-  { idempotencyKey: key },
-);
-const retry = await db.comment.create(
-  { task: designId, author: adaId, body: "Looks good", postedAt: new Date() },
-  { idempotencyKey: key },
-);
+const comment = { task: designId, author: adaId, body: "Looks good", postedAt: new Date() };
+const first = await db.comment.create(comment, { idempotencyKey: key });
+const retry = await db.comment.create(comment, { idempotencyKey: key });
 const comments = await db.comment.query({ where: { task: designId } });
 console.log(
   `retried comment: same id ${first.id === retry.id}, replayed ${retry.receipt.replayed}, comments on task: ${comments.items.length}`,
