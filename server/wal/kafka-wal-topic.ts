@@ -140,12 +140,27 @@ export function topicMismatch(
  */
 export const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
-/** The topic's effective `min.insync.replicas`. */
+/**
+ * The topic's effective `min.insync.replicas`. The broker that answers may learn of a
+ * new topic later than the one that gave its metadata, so "not ready" answers are
+ * retried until the same deadline as {@link waitForTopic}.
+ */
 async function topicMinInsync(admin: Admin, topic: string): Promise<number> {
-  const described = await admin.describeConfigs({
-    resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ["min.insync.replicas"] }],
-    includeSynonyms: false,
-  });
+  const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+  let described: Awaited<ReturnType<Admin["describeConfigs"]>>;
+  for (;;) {
+    try {
+      described = await admin.describeConfigs({
+        resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ["min.insync.replicas"] }],
+        includeSynonyms: false,
+      });
+      break;
+    } catch (error) {
+      const type = kafkaErrorType(error);
+      if (type === undefined || !TOPIC_NOT_READY.has(type) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   const entry = described.resources[0]?.configEntries.find(
     (e) => e.configName === "min.insync.replicas",
   );
