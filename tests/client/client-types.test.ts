@@ -108,7 +108,7 @@ describe("generated client types", () => {
   });
 
   it("compiles every example of docs/client.md", () => {
-    expect(docFiles).toHaveLength(6);
+    expect(docFiles).toHaveLength(8);
     for (const file of docFiles) expect(diagnostics.get(file)).toEqual([]);
   });
 
