@@ -1,6 +1,7 @@
 /**
  * Create-if-absent (`ifAbsentOn`) and field preconditions (`expectedFields`) of the
- * generated tracker client against a real `entdb serve`: single writes and plan steps.
+ * generated tracker client against a real `entdb serve`: single writes and plan steps;
+ * and what the server does with a plain-string id of the wrong node type.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ const server = serverPerFile();
 let generated: GeneratedTrackerClient;
 let db: TrackerClient;
 let project: string;
+let team: string;
 
 const ada = {
   email: "ada@example.com",
@@ -32,9 +34,9 @@ beforeAll(async () => {
     tenant: "conditional",
     retry: false,
   });
-  ({ project } = await db.atomic((plan) => {
+  ({ project, team } = await db.atomic((plan) => {
     const team = plan.team.create({ name: "Core", slug: "core" });
-    return { project: plan.project.create({ team, key: "WEB", name: "Website" }) };
+    return { team, project: plan.project.create({ team, key: "WEB", name: "Website" }) };
   }));
 }, 30_000);
 
@@ -155,5 +157,18 @@ describe("field preconditions", () => {
     expect(err).toBeInstanceOf(PreconditionFailedError);
     expect(await db.task.getBy({ project, number: 15 })).toBeUndefined();
     expect(await db.task.get(id)).toMatchObject({ title: "Plan", version: 1n });
+  });
+});
+
+describe("plain-string ids", () => {
+  it("leaves a wrong node type in a plain string to the server, which refuses it", async () => {
+    const { id: task } = await db.task.create({ project, number: 20, title: "Typed" });
+    // A plain string compiles where a User is expected; the server checks the type.
+    const err = await rejection(
+      db.assignedTo.link(task, team, { assignedAt: new Date("2024-02-01T00:00:00Z") }),
+    );
+    expect(err).toBeInstanceOf(PreconditionFailedError);
+    expect((err as PreconditionFailedError).failure?.reason).toBe("MISSING_REF");
+    expect((await db.assignedTo.list(task)).items).toEqual([]);
   });
 });
