@@ -132,15 +132,12 @@ export function createNodeAccessor<TNode>(
     },
 
     async update(id, patch, options) {
-      const {
-        id: updated,
-        version,
-        receipt,
-      } = await runSingle((plan) => {
+      const result = await runSingle((plan) => {
         const { set, clear } = encodePatch(meta, patch, idsOnly);
         plan.updateNode(meta.id, id, set, clear, precondition(meta, options, idsOnly));
       }, options);
-      return { id: updated, version, receipt };
+      // `created` means nothing for an update.
+      return { id: result.id, version: result.version, receipt: result.receipt };
     },
 
     async delete(id, options) {

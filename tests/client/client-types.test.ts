@@ -104,6 +104,9 @@ describe("generated client types", () => {
       // Create-if-absent takes only a unique key; a field precondition takes the field's type.
       `wrong.ts:16 TS2322 Type '"title"' is not assignable to type '"number" | "project"'.`,
       "wrong.ts:17 TS2322 Type 'number' is not assignable to type 'TaskStatus | undefined'.",
+      // Node accessors take ids of their own type only; a ref field reads as its target's id.
+      `wrong.ts:18 TS2345 Argument of type 'Id<"Team">' is not assignable to parameter of type 'Id<"Task">'.`,
+      `wrong.ts:19 TS2345 Argument of type 'Id<"Project">' is not assignable to parameter of type 'NodeId<"Task">'.`,
     ]);
   });
 
