@@ -120,7 +120,13 @@ describe("field preconditions", () => {
     );
     expect(err).toBeInstanceOf(PreconditionFailedError);
     expect((err as PreconditionFailedError).code).toBe("failed_precondition");
-    expect((err as PreconditionFailedError).failure?.reason).toBe("PRECONDITION_FAILED");
+    expect((err as PreconditionFailedError).failure).toMatchObject({
+      reason: "PRECONDITION_FAILED",
+      operationIndex: 0,
+      typeName: "Task",
+      fieldId: 5,
+      fieldName: "status",
+    });
     expect((err as Error).message).toContain(
       `Field 5 of node ${JSON.stringify(id)} does not have the value the plan expected.`,
     );
