@@ -1,21 +1,30 @@
 /**
  * Shapes shared by the typed accessors that generated clients expose: write results,
- * pages, and the options of writes, queries and edge lists.
+ * pages, and the options of writes, queries and edge lists. The options of
+ * create-if-absent and field preconditions are derived from the generated types: the
+ * unique keys (`TKey`) and the node's fields (`TNode`).
  */
 
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
+import type { IdOf, NodeId } from "./node-id.ts";
 import type { Int64Input } from "./value-codec.ts";
 
-/** A node id, or anything that carries one (a node you read, a write result). */
-export type NodeId = string | { readonly id: string };
-
 /** What a node write returns. */
-export interface WriteResult {
+export interface WriteResult<TType extends string = string> {
   /** The node's id (minted by the server for a create). */
-  readonly id: string;
+  readonly id: IdOf<TType>;
   /** The node's version after the write; pass it as `expectedVersion` to update safely. */
   readonly version: bigint;
   readonly receipt: WriteReceipt;
+}
+
+/** What a create returns. */
+export interface CreateResult<TType extends string = string> extends WriteResult<TType> {
+  /**
+   * `false` when `ifAbsentOn` found an existing node: then `id` and `version` are that
+   * node's, and nothing was written. Always `true` without `ifAbsentOn`.
+   */
+  readonly created: boolean;
 }
 
 /** Options of a single write. */
@@ -25,10 +34,57 @@ export interface WriteOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Options of an update or delete. */
-export interface ConditionalWriteOptions extends WriteOptions {
+/**
+ * The field sets of `TKey` (a union of unique-key objects, like `UserKey`) in any
+ * order: `readonly ["email"] | readonly ["handle"]`, or both orders of a composite.
+ */
+export type IfAbsentOn<TKey> = string extends keyof TKey
+  ? readonly string[]
+  : TKey extends unknown
+    ? Readonly<Permutation<keyof TKey & string>>
+    : never;
+
+/** Every order of the names in `T`, as tuples (unique keys have a few fields). */
+type Permutation<T extends string, U extends string = T> = [T] extends [never]
+  ? []
+  : T extends unknown
+    ? [T, ...Permutation<Exclude<U, T>>]
+    : never;
+
+/** Options of a create on a type with unique keys. */
+export interface CreateOptions<TKey> extends WriteOptions {
+  /**
+   * Create-if-absent: the fields of one unique key (one unique field, or all fields of
+   * a composite unique), all set in the input. When a node with the same values exists,
+   * the create resolves to it and writes nothing (`created: false`).
+   */
+  readonly ifAbsentOn?: IfAbsentOn<TKey> | undefined;
+}
+
+/** The members every node shape has besides its fields. */
+type SystemProperty = "id" | "version" | "createdAt" | "updatedAt";
+
+/** The value a field precondition takes: what a read returns, ints also as numbers. */
+type ExpectedValue<V> = undefined extends V ? InputOf<Exclude<V, undefined>> | null : InputOf<V>;
+type InputOf<V> = V extends bigint ? Int64Input : V;
+
+/**
+ * Field preconditions on a node of shape `TNode` (e.g. `Task`): each given field must
+ * currently have exactly this value; `null` expects an optional field to be unset.
+ */
+export type ExpectedFields<TNode> = {
+  readonly [K in Exclude<keyof TNode, SystemProperty>]?: ExpectedValue<TNode[K]> | undefined;
+};
+
+/** Options of an update or delete of a node of shape `TNode`. */
+export interface ConditionalWriteOptions<TNode = object> extends WriteOptions {
   /** Fail with `PreconditionFailedError` unless the node is at exactly this version. */
   readonly expectedVersion?: Int64Input | undefined;
+  /**
+   * Fail with `PreconditionFailedError` unless each of these fields has exactly this
+   * value (checked with the write, atomically).
+   */
+  readonly expectedFields?: ExpectedFields<TNode> | undefined;
 }
 
 /** A page of results; pass `next` as `after` to get the following page. */
@@ -64,9 +120,9 @@ export interface ListEdgesOptions extends ReadOptions {
   readonly withCount?: boolean | undefined;
 }
 
-/** Lists edges of one type at a node: from it (`list`), or to it (`inverse`). */
-export type EdgeListFn<TEdge> = (
-  node: NodeId,
+/** Lists edges of one type at a node of type `TType`: from it (`list`), or to it (`inverse`). */
+export type EdgeListFn<TEdge, TType extends string = string> = (
+  node: NodeId<TType>,
   options?: ListEdgesOptions,
 ) => Promise<EdgePage<TEdge>>;
 

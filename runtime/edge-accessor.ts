@@ -9,27 +9,43 @@ import type {
   EdgePage,
   LinkArgs,
   ListEdgesOptions,
-  NodeId,
   WriteOptions,
 } from "./accessor-types.ts";
 import type { EntdbClientCore } from "./client-core.ts";
 import type { WriteReceipt } from "./client-core-types.ts";
 import { planOptions } from "./node-accessor.ts";
+import type { NodeId, TypeOfId } from "./node-id.ts";
 import { PlanBuilder } from "./plan-builder.ts";
 import { decodeEdge, encodeCreate } from "./record-codec.ts";
 import type { EdgeTypeMeta } from "./schema-meta.ts";
 import { idsOnly } from "./value-codec.ts";
 
-/** Operations on one edge type. */
+/** The node type name at the `from` end of edge shape `TEdge` (from its `from` id). */
+export type FromTypeOf<TEdge> = TEdge extends { readonly from: infer TId } ? TypeOfId<TId> : string;
+/** The node type name at the `to` end of edge shape `TEdge` (from its `to` id). */
+export type ToTypeOf<TEdge> = TEdge extends { readonly to: infer TId } ? TypeOfId<TId> : string;
+
+/**
+ * Operations on one edge type. The ends are typed by the edge's `from` and `to` ids
+ * (e.g. `Id<"Task">`, `Id<"User">`): a node or id of another type does not compile.
+ */
 export interface EdgeAccessor<TEdge, TProps> {
   /** Links `from` to `to`; linking an existing pair replaces its properties. */
-  link(from: NodeId, to: NodeId, ...args: LinkArgs<TProps>): Promise<WriteReceipt>;
+  link(
+    from: NodeId<FromTypeOf<TEdge>>,
+    to: NodeId<ToTypeOf<TEdge>>,
+    ...args: LinkArgs<TProps>
+  ): Promise<WriteReceipt>;
   /** Removes the edge from `from` to `to`, if present. */
-  unlink(from: NodeId, to: NodeId, options?: WriteOptions): Promise<WriteReceipt>;
+  unlink(
+    from: NodeId<FromTypeOf<TEdge>>,
+    to: NodeId<ToTypeOf<TEdge>>,
+    options?: WriteOptions,
+  ): Promise<WriteReceipt>;
   /** A page of the edges from `from`. */
-  list: EdgeListFn<TEdge>;
+  list: EdgeListFn<TEdge, FromTypeOf<TEdge>>;
   /** A page of the edges to `to` (the inverse direction). */
-  inverse: EdgeListFn<TEdge>;
+  inverse: EdgeListFn<TEdge, ToTypeOf<TEdge>>;
 }
 
 /** Implements the accessor of `meta` on `core`. */
@@ -60,19 +76,19 @@ export function createEdgeAccessor<TEdge>(
           { to: idOf(to, meta, "to"), toType: meta.to },
         );
       }, options),
-    list: createEdgeLister<TEdge>(core, meta, Direction.OUT),
-    inverse: createEdgeLister<TEdge>(core, meta, Direction.IN),
+    list: createEdgeLister<TEdge, FromTypeOf<TEdge>>(core, meta, Direction.OUT),
+    inverse: createEdgeLister<TEdge, ToTypeOf<TEdge>>(core, meta, Direction.IN),
   };
 }
 
 /** Lists edges of `meta` at a node in one direction. */
-export function createEdgeLister<TEdge>(
+export function createEdgeLister<TEdge, TType extends string = string>(
   core: EntdbClientCore,
   meta: EdgeTypeMeta,
   direction: Direction,
-): EdgeListFn<TEdge> {
+): EdgeListFn<TEdge, TType> {
   const end = direction === Direction.OUT ? "from" : "to";
-  return async (node: NodeId, options: ListEdgesOptions = {}): Promise<EdgePage<TEdge>> => {
+  return async (node: NodeId<TType>, options: ListEdgesOptions = {}): Promise<EdgePage<TEdge>> => {
     const response = await core.listEdges(
       {
         edgeTypeId: meta.id,

@@ -7,8 +7,9 @@
 
 import type {
   ConditionalWriteOptions,
+  CreateOptions,
+  CreateResult,
   EdgeListFn,
-  NodeId,
   Page,
   QueryOptions,
   WriteOptions,
@@ -16,37 +17,57 @@ import type {
 } from "./accessor-types.ts";
 import type { EntdbClientCore } from "./client-core.ts";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
-import { PlanBuilder, type PreconditionInit } from "./plan-builder.ts";
+import { type IdOf, type NodeId, type TypeOfNode, typedId } from "./node-id.ts";
+import { PlanBuilder, type PreconditionInit, type ValueInit } from "./plan-builder.ts";
 import { encodeOrderBy, encodeWhere, type OrderBy } from "./query-filter.ts";
 import {
   decodeNode,
   encodeCreate,
+  encodeExpected,
   encodePatch,
   type FieldValues,
   fieldOf,
 } from "./record-codec.ts";
 import type { NodeTypeMeta } from "./schema-meta.ts";
-import { encodeValue, type Int64Input, idsOnly, toInt64 } from "./value-codec.ts";
+import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./value-codec.ts";
 
-/** Operations on one node type. */
+/**
+ * Operations on one node type. Ids are typed by the node's `id` (e.g. `Id<"Task">`): an
+ * id of another node type does not compile, a plain string does.
+ */
 export interface NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
   /** Creates a node; fields left out get their defaults. */
-  create(input: TCreate, options?: WriteOptions): Promise<WriteResult>;
+  create(input: TCreate, options?: WriteOptions): Promise<CreateResult<TypeOfNode<TNode>>>;
   /** The node, or `undefined` when it does not exist or the caller may not see it. */
-  get(id: string, options?: ReadOptions): Promise<TNode | undefined>;
+  get(id: IdOf<TypeOfNode<TNode>>, options?: ReadOptions): Promise<TNode | undefined>;
   /** The nodes, in the order of `ids`; `undefined` for each one that does not exist. */
-  getMany(ids: readonly string[], options?: ReadOptions): Promise<(TNode | undefined)[]>;
+  getMany(
+    ids: readonly IdOf<TypeOfNode<TNode>>[],
+    options?: ReadOptions,
+  ): Promise<(TNode | undefined)[]>;
   /** Changes the given fields: `undefined` keeps a field, `null` clears an optional one. */
-  update(id: NodeId, patch: TPatch, options?: ConditionalWriteOptions): Promise<WriteResult>;
+  update(
+    id: NodeId<TypeOfNode<TNode>>,
+    patch: TPatch,
+    options?: ConditionalWriteOptions<TNode>,
+  ): Promise<WriteResult<TypeOfNode<TNode>>>;
   /** Deletes the node and every edge from or to it. */
-  delete(id: NodeId, options?: ConditionalWriteOptions): Promise<WriteReceipt>;
+  delete(
+    id: NodeId<TypeOfNode<TNode>>,
+    options?: ConditionalWriteOptions<TNode>,
+  ): Promise<WriteReceipt>;
   /** A page of nodes matching `where`. */
   query(options?: QueryOptions<TWhere, TOrderBy>): Promise<Page<TNode>>;
 }
 
-/** Operations on a node type with unique fields: adds `getBy`. */
+/** Operations on a node type with unique fields: adds `getBy` and create-if-absent. */
 export interface KeyedNodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy, TKey>
   extends NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
+  /**
+   * Creates a node; fields left out get their defaults. With `ifAbsentOn`, resolves to
+   * the existing node with the same unique values instead (`created: false`).
+   */
+  create(input: TCreate, options?: CreateOptions<TKey>): Promise<CreateResult<TypeOfNode<TNode>>>;
   /** The node with these unique values (one unique field, or all fields of a composite unique). */
   getBy(key: TKey, options?: ReadOptions): Promise<TNode | undefined>;
 }
@@ -61,25 +82,36 @@ export function createNodeAccessor<TNode>(
   inverses: { readonly [name: string]: EdgeListFn<unknown> } = {},
 ): KeyedNodeAccessor<TNode, object, object, object, OrderBy<string>, object> &
   Record<string, unknown> {
+  type TType = TypeOfNode<TNode>;
   // Decoded records have exactly the generated type's properties (same schema).
   const decode = (node: Parameters<typeof decodeNode>[1]): TNode => decodeNode(meta, node) as TNode;
 
   const runSingle = async (
     build: (plan: PlanBuilder) => void,
     options: WriteOptions | undefined,
-  ): Promise<WriteResult> => {
+  ): Promise<CreateResult<TType>> => {
     const plan = new PlanBuilder();
     build(plan);
     const result = await core.executePlan(plan.operations, planOptions(options));
     const step = result.results[0];
-    return { id: step?.id ?? "", version: step?.version ?? 0n, receipt: result.receipt };
+    return {
+      id: typedId<TType>(step?.id ?? ""),
+      version: step?.version ?? 0n,
+      created: step?.created ?? false,
+      receipt: result.receipt,
+    };
   };
 
   return {
     ...inverses,
-    create: (input, options) =>
+    create: (input, options?: CreateOptions<object>) =>
       runSingle((plan) => {
-        plan.createNode(meta.id, meta.name, encodeCreate(meta, input, idsOnly));
+        plan.createNode(
+          meta.id,
+          meta.name,
+          encodeCreate(meta, input, idsOnly),
+          ifAbsentFieldIds(meta, options?.ifAbsentOn),
+        );
       }, options),
 
     async get(id, options) {
@@ -99,15 +131,18 @@ export function createNodeAccessor<TNode>(
       });
     },
 
-    update: (id, patch, options) =>
-      runSingle((plan) => {
+    async update(id, patch, options) {
+      const result = await runSingle((plan) => {
         const { set, clear } = encodePatch(meta, patch, idsOnly);
-        plan.updateNode(meta.id, id, set, clear, precondition(options?.expectedVersion));
-      }, options),
+        plan.updateNode(meta.id, id, set, clear, precondition(meta, options, idsOnly));
+      }, options);
+      // `created` means nothing for an update.
+      return { id: result.id, version: result.version, receipt: result.receipt };
+    },
 
     async delete(id, options) {
       const plan = new PlanBuilder();
-      plan.deleteNode(meta.id, id, precondition(options?.expectedVersion));
+      plan.deleteNode(meta.id, id, precondition(meta, options, idsOnly));
       return (await core.executePlan(plan.operations, planOptions(options))).receipt;
     },
 
@@ -137,13 +172,36 @@ export function createNodeAccessor<TNode>(
   };
 }
 
-/** The precondition for `expectedVersion`, if given. */
+/** The precondition for `expectedVersion` and `expectedFields`, if either is given. */
 export function precondition(
-  expectedVersion: Int64Input | undefined,
+  meta: NodeTypeMeta,
+  options: Pick<ConditionalWriteOptions, "expectedVersion" | "expectedFields"> | undefined,
+  refs: RefResolver,
 ): PreconditionInit | undefined {
-  return expectedVersion === undefined
-    ? undefined
-    : { version: toInt64(expectedVersion, "expectedVersion") };
+  const version = options?.expectedVersion;
+  const fields = options?.expectedFields;
+  if (version === undefined && fields === undefined) return undefined;
+  // A type literal, not the `FieldValues` interface: the init type wants an index signature.
+  const fieldsEqual: { readonly [fieldId: number]: ValueInit } =
+    fields === undefined ? {} : encodeExpected(meta, fields, refs);
+  return {
+    ...(version === undefined ? {} : { version: toInt64(version, "expectedVersion") }),
+    ...(fields === undefined ? {} : { fieldsEqual }),
+  };
+}
+
+/**
+ * The field ids of `ifAbsentOn`, after checking they are exactly one of the type's
+ * unique keys (the generated types already say so; this catches untyped callers
+ * before anything is sent). An empty list when not given.
+ */
+export function ifAbsentFieldIds(
+  meta: NodeTypeMeta,
+  ifAbsentOn: readonly string[] | undefined,
+): number[] {
+  if (ifAbsentOn === undefined) return [];
+  checkUniqueKey(meta, ifAbsentOn, "create with ifAbsentOn");
+  return ifAbsentOn.map((property) => fieldOf(meta, property).id);
 }
 
 /** Plan options from write options, leaving out what is unset. */
@@ -154,10 +212,9 @@ export function planOptions(options: WriteOptions | undefined) {
   };
 }
 
-/** Encodes a `getBy` key after checking it names exactly one of the type's unique keys. */
-function encodeKey(meta: NodeTypeMeta, key: object): FieldValues {
-  const given = Object.entries(key).filter(([, value]) => value !== undefined);
-  const names = given.map(([property]) => property).sort();
+/** Throws a `TypeError` unless `properties` are exactly the fields of one unique key. */
+function checkUniqueKey(meta: NodeTypeMeta, properties: readonly string[], what: string): void {
+  const names = [...properties].sort();
   const keys = meta.keys ?? [];
   const matches = keys.some(
     (k) => k.length === names.length && [...k].sort().every((p, i) => p === names[i]),
@@ -165,9 +222,19 @@ function encodeKey(meta: NodeTypeMeta, key: object): FieldValues {
   if (!matches) {
     const options = keys.map((k) => `{ ${k.join(", ")} }`).join(" or ");
     throw new TypeError(
-      `${meta.name}.getBy needs ${options === "" ? "a unique key, but the type has none" : options}; got { ${names.join(", ")} }.`,
+      `${meta.name}.${what} needs ${options === "" ? "a unique key, but the type has none" : options}; got { ${names.join(", ")} }.`,
     );
   }
+}
+
+/** Encodes a `getBy` key after checking it names exactly one of the type's unique keys. */
+function encodeKey(meta: NodeTypeMeta, key: object): FieldValues {
+  const given = Object.entries(key).filter(([, value]) => value !== undefined);
+  checkUniqueKey(
+    meta,
+    given.map(([property]) => property),
+    "getBy",
+  );
   const out: FieldValues = {};
   for (const [property, value] of given) {
     const field = fieldOf(meta, property);

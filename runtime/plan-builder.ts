@@ -8,6 +8,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { OperationSchema, PreconditionSchema } from "../generated/entdb/v1/plan_pb.js";
 import type { ValueSchema } from "../generated/entdb/v1/values_pb.js";
+import type { IdOf } from "./node-id.ts";
 
 /** An operation as the API takes it. */
 export type OperationInit = MessageInitShape<typeof OperationSchema>;
@@ -52,7 +53,7 @@ export class NodeHandle<TType extends string> {
 }
 
 /** A node id, or, inside a plan, the handle of a node of type `TType` created earlier in it. */
-export type Ref<TType extends string> = string | NodeHandle<TType>;
+export type Ref<TType extends string> = IdOf<TType> | NodeHandle<TType>;
 
 /** Where an id is expected: an id, a handle, or anything with an `id` (a read node, a write result). */
 export type NodeIdInput = string | NodeHandle<string> | { readonly id: string };
@@ -67,17 +68,30 @@ export class PlanBuilder {
     return this.#operations;
   }
 
-  /** Adds a create step and returns the handle of the node it will create. */
+  /**
+   * Adds a create step and returns the handle of the node it will create. With
+   * `ifAbsentOn` (the field ids of one unique key), the step resolves to an existing
+   * node with the same values instead, and the handle stands for that node.
+   */
   createNode<TType extends string>(
     typeId: number,
     typeName: TType,
     fields: { readonly [fieldId: number]: ValueInit },
+    ifAbsentOn: readonly number[] = [],
   ): NodeHandle<TType> {
     this.#aliases += 1;
     const alias = `$a${this.#aliases}`;
     const handle = new NodeHandle(this, alias, typeName, typeId, this.#operations.length);
     this.#operations.push({
-      op: { case: "createNode", value: { typeId, alias: alias.slice(1), fields } },
+      op: {
+        case: "createNode",
+        value: {
+          typeId,
+          alias: alias.slice(1),
+          fields,
+          ...(ifAbsentOn.length === 0 ? {} : { ifAbsentOn: [...ifAbsentOn] }),
+        },
+      },
     });
     return handle;
   }

@@ -5,8 +5,9 @@
  * before anything is sent (the generated types already reject it at compile time).
  */
 
+import { create } from "@bufbuild/protobuf";
 import type { Edge, Node } from "../generated/entdb/v1/entdb_pb.js";
-import type { Value } from "../generated/entdb/v1/values_pb.js";
+import { type Value, ValueSchema } from "../generated/entdb/v1/values_pb.js";
 import type { EdgeTypeMeta, NodeTypeMeta } from "./schema-meta.ts";
 import { decodeValue, encodeValue, type RefResolver, timestampToDate } from "./value-codec.ts";
 
@@ -51,6 +52,27 @@ export function encodePatch(
     }
   }
   return { set, clear };
+}
+
+/**
+ * Encodes field preconditions (`expectedFields`): `undefined` properties are left out,
+ * `null` expects the field to be unset, anything else is the value it must have.
+ */
+export function encodeExpected(
+  meta: NodeTypeMeta,
+  expected: object,
+  refs: RefResolver,
+): FieldValues {
+  const out: FieldValues = {};
+  for (const [property, value] of Object.entries(expected)) {
+    if (value === undefined) continue;
+    const field = fieldOf(meta, property);
+    out[field.id] =
+      value === null
+        ? create(ValueSchema, { kind: { case: "nullValue", value: true } })
+        : encodeValue(field, value, `${meta.name}.${property}`, refs);
+  }
+  return out;
 }
 
 /**

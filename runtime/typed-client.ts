@@ -12,6 +12,7 @@ import { EntdbClientCore } from "./client-core.ts";
 import type { ClientOptions, WriteReceipt } from "./client-core-types.ts";
 import { createEdgeAccessor, createEdgeLister } from "./edge-accessor.ts";
 import { createNodeAccessor, planOptions } from "./node-accessor.ts";
+import type { IdOf } from "./node-id.ts";
 import { createPlanAccessors } from "./plan-accessor.ts";
 import { NodeHandle, PlanBuilder } from "./plan-builder.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
@@ -27,7 +28,13 @@ export type AtomicShape =
 
 /** What `db.atomic` resolves to: the created ids under the callback's keys, plus the receipt. */
 export type AtomicResult<R> = ([R] extends [object]
-  ? { readonly [K in keyof R]: R[K] extends readonly NodeHandle<string>[] ? string[] : string }
+  ? {
+      readonly [K in keyof R]: R[K] extends readonly NodeHandle<infer T>[]
+        ? IdOf<T>[]
+        : R[K] extends NodeHandle<infer T>
+          ? IdOf<T>
+          : string;
+    }
   : unknown) & { readonly receipt: WriteReceipt };
 
 /** The members every generated client has besides its accessors. */

@@ -15,11 +15,14 @@ export type {
 } from "./access-api.ts";
 export type {
   ConditionalWriteOptions,
+  CreateOptions,
+  CreateResult,
   EdgeListFn,
   EdgePage,
+  ExpectedFields,
+  IfAbsentOn,
   LinkArgs,
   ListEdgesOptions,
-  NodeId,
   Page,
   QueryOptions,
   WriteOptions,
@@ -41,7 +44,12 @@ export type {
   TraverseInit,
   WriteReceipt,
 } from "./client-core-types.ts";
-export { createEdgeAccessor, type EdgeAccessor } from "./edge-accessor.ts";
+export {
+  createEdgeAccessor,
+  type EdgeAccessor,
+  type FromTypeOf,
+  type ToTypeOf,
+} from "./edge-accessor.ts";
 export {
   EntdbError,
   type EntdbErrorCode,
@@ -57,7 +65,9 @@ export {
 export { toEntdbError } from "./error-mapper.ts";
 export { withInterceptors } from "./intercepted-transport.ts";
 export { createNodeAccessor, type KeyedNodeAccessor, type NodeAccessor } from "./node-accessor.ts";
+export type { Id, IdOf, NodeId, TypeOfId, TypeOfNode } from "./node-id.ts";
 export type {
+  CreateStepOptions,
   EdgePlanAccessor,
   NodePlanAccessor,
   PlanLinkArgs,

@@ -61,7 +61,7 @@ export function inverseInterfaces(schema: Schema): InterfaceDeclarationStructure
           (edge): OptionalKind<PropertySignatureStructure> => ({
             name: inverseMethodName(edge) ?? "",
             isReadonly: true,
-            type: `${rt("EdgeListFn")}<${edge.name}>`,
+            type: `${rt("EdgeListFn")}<${edge.name}, ${JSON.stringify(node.name)}>`,
             docs: docs(
               `\`${edge.name}\` edges to a ${node.name}: the same as \`db.${accessorName(edge.name)}.inverse\`.`,
             ),
@@ -130,10 +130,12 @@ export function planInterface(schema: Schema): InterfaceDeclarationStructure {
     properties: [
       ...schema.nodes.map((node): OptionalKind<PropertySignatureStructure> => {
         const names = nodeTypeNames(node.name);
+        const args = [JSON.stringify(node.name), names.create, names.patch, names.node];
+        if (uniqueKeys(node).length > 0) args.push(names.key);
         return {
           name: accessorName(node.name),
           isReadonly: true,
-          type: `${rt("NodePlanAccessor")}<${JSON.stringify(node.name)}, ${names.create}, ${names.patch}>`,
+          type: `${rt("NodePlanAccessor")}<${args.join(", ")}>`,
         };
       }),
       ...schema.edges.map(

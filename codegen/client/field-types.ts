@@ -54,20 +54,25 @@ const ORDERABLE: { readonly [K in FieldType["kind"]]: boolean } = {
 };
 
 /** A list element's type in JSON: inside a list, `null` is an element, not "unset". */
-function outputElement(element: ElementType): string {
+function outputElement(element: ElementType, schema: Schema): string {
   if (element.kind === "json") return rt("JsonValue");
-  return outputScalar(element);
+  return outputScalar(element, schema);
 }
 
-function outputScalar(type: ElementType): string {
+function outputScalar(type: ElementType, schema: Schema): string {
   switch (type.kind) {
     case "enum":
       return type.enumName;
     case "ref":
-      return "string";
+      return idType(type.targetId, schema);
     default:
       return OUTPUT[type.kind];
   }
+}
+
+/** `entdb.Id<"User">`: the id of a node of the type with id `typeId`. */
+export function idType(typeId: number, schema: Schema): string {
+  return `${rt("Id")}<${JSON.stringify(targetName(typeId, schema))}>`;
 }
 
 function inputScalar(type: ElementType, schema: Schema): string {
@@ -84,10 +89,10 @@ function inputScalar(type: ElementType, schema: Schema): string {
 }
 
 /** The type a read returns for the field (without `| undefined`). */
-export function outputType(field: Field): string {
+export function outputType(field: Field, schema: Schema): string {
   const type = field.type;
-  if (type.kind === "list") return `readonly ${wrap(outputElement(type.element))}[]`;
-  return outputScalar(type);
+  if (type.kind === "list") return `readonly ${wrap(outputElement(type.element, schema))}[]`;
+  return outputScalar(type, schema);
 }
 
 /** The type `create`, `update` and `link` take for the field (without null/undefined). */
@@ -104,7 +109,7 @@ export function inputType(field: Field, schema: Schema): string {
 /** The type `getBy` takes for a unique field: like input, but refs are ids only. */
 export function keyType(field: Field, schema: Schema): string {
   const type = field.type;
-  if (type.kind === "ref") return "string";
+  if (type.kind === "ref") return idType(type.targetId, schema);
   return inputType(field, schema);
 }
 
@@ -121,13 +126,16 @@ export function whereType(field: Field, schema: Schema): string | undefined {
     return `${rt("ListFilter")}<${whereOperand(element, schema)}>`;
   }
   if (type.kind === "enum") return `${type.enumName} | ${rt("EqualityFilter")}<${type.enumName}>`;
-  if (type.kind === "ref") return `string | ${rt("EqualityFilter")}<string>`;
+  if (type.kind === "ref") {
+    const id = idType(type.targetId, schema);
+    return `${id} | ${rt("EqualityFilter")}<${id}>`;
+  }
   const filter = FILTER[type.kind];
   return filter === undefined ? undefined : `${INPUT[type.kind]} | ${filter}`;
 }
 
 function whereOperand(element: ElementType, schema: Schema): string {
-  return element.kind === "ref" ? "string" : inputScalar(element, schema);
+  return element.kind === "ref" ? idType(element.targetId, schema) : inputScalar(element, schema);
 }
 
 /** Whether a query can order by the field. */

@@ -23,7 +23,7 @@ import {
   uniqueKeys,
 } from "./client-names.ts";
 import type { CodeWriter, StatementWriter } from "./code-writer.ts";
-import { inputType, isOrderable, keyType, outputType, whereType } from "./field-types.ts";
+import { idType, inputType, isOrderable, keyType, outputType, whereType } from "./field-types.ts";
 import { STRUCTURE_KIND } from "./structure-kind.ts";
 
 /**
@@ -109,11 +109,11 @@ export function nodeDeclarations(node: NodeType, schema: Schema): DeclarationStr
       names.node,
       docs(node.doc ?? `A \`${node.name}\` node (type id ${node.id}).`, node.deprecated),
       [
-        { name: "id", isReadonly: true, type: "string" },
+        { name: "id", isReadonly: true, type: idType(node.id, schema) },
         { name: "version", isReadonly: true, type: "bigint" },
         { name: "createdAt", isReadonly: true, type: "Date" },
         { name: "updatedAt", isReadonly: true, type: "Date" },
-        ...node.fields.map(outputProperty),
+        ...node.fields.map((f) => outputProperty(f, schema)),
       ],
     ),
     objectType(
@@ -179,10 +179,10 @@ export function edgeDeclarations(edge: EdgeType, schema: Schema): DeclarationStr
       names.edge,
       docs(edge.doc ?? `A \`${edge.name}\` edge (type id ${edge.id}).`, edge.deprecated),
       [
-        { name: "from", isReadonly: true, type: "string" },
-        { name: "to", isReadonly: true, type: "string" },
+        { name: "from", isReadonly: true, type: idType(edge.fromId, schema) },
+        { name: "to", isReadonly: true, type: idType(edge.toId, schema) },
         { name: "createdAt", isReadonly: true, type: "Date" },
-        ...edge.fields.map(outputProperty),
+        ...edge.fields.map((f) => outputProperty(f, schema)),
       ],
     ),
     objectType(
@@ -193,8 +193,8 @@ export function edgeDeclarations(edge: EdgeType, schema: Schema): DeclarationStr
   ];
 }
 
-function outputProperty(field: Field): OptionalKind<PropertySignatureStructure> {
-  const type = outputType(field);
+function outputProperty(field: Field, schema: Schema): OptionalKind<PropertySignatureStructure> {
+  const type = outputType(field, schema);
   return property(field, field.required ? type : `${type} | undefined`, {
     optional: false,
     doc: true,

@@ -108,6 +108,28 @@ try {
   console.log(`stale update rejected: ${name}`);
 }
 
+// Create-if-absent: creating a user again with the same unique email resolves to the
+// existing user instead of failing with a unique violation.
+const again = await db.user.create(
+  { email: `ada-${run}@example.com`, displayName: "Ada", handle: `ada-${run}`, joinedAt },
+  { ifAbsentOn: ["email"] },
+);
+console.log(`create-if-absent on email: created ${again.created}, same user ${again.id === adaId}`);
+
+// A field precondition: move the task on only while it is still in progress.
+await db.task.update(
+  buildId,
+  { status: "in_review" },
+  { expectedFields: { status: "in_progress" } },
+);
+try {
+  await db.task.update(buildId, { status: "done" }, { expectedFields: { status: "in_progress" } });
+  console.log("conditional update was accepted (unexpected)");
+} catch (error) {
+  const name = error instanceof Error ? error.name : String(error);
+  console.log(`conditional update on a task no longer in progress rejected: ${name}`);
+}
+
 // Retrying a write with the same idempotency key replays the first outcome instead of
 // writing twice (the client does this on its own after a lost response).
 // A key names one plan: the retry sends the same comment, and a different one under the

@@ -97,11 +97,21 @@ describe("generated client types", () => {
       "wrong.ts:9 TS2353 Object literal may only specify known properties, and 'lt' does not exist in type 'EqualityFilter<TaskStatus>'.",
       `wrong.ts:10 TS2322 Type '"blocked"' is not assignable to type 'TaskStatus | undefined'.`,
       "wrong.ts:11 TS2322 Type 'bigint' is not assignable to type 'number'.",
+      // Typed ids: a Team read or id where the edge goes to a User, directly and in a plan.
+      `wrong.ts:13 TS2345 Argument of type 'Team' is not assignable to parameter of type 'NodeId<"User">'.`,
+      `wrong.ts:14 TS2345 Argument of type 'Id<"Team">' is not assignable to parameter of type 'NodeId<"User">'.`,
+      `wrong.ts:15 TS2345 Argument of type 'Id<"Team">' is not assignable to parameter of type 'PlanNodeRef<"User">'.`,
+      // Create-if-absent takes only a unique key; a field precondition takes the field's type.
+      `wrong.ts:16 TS2322 Type '"title"' is not assignable to type '"number" | "project"'.`,
+      "wrong.ts:17 TS2322 Type 'number' is not assignable to type 'TaskStatus | undefined'.",
+      // Node accessors take ids of their own type only; a ref field reads as its target's id.
+      `wrong.ts:18 TS2345 Argument of type 'Id<"Team">' is not assignable to parameter of type 'Id<"Task">'.`,
+      `wrong.ts:19 TS2345 Argument of type 'Id<"Project">' is not assignable to parameter of type 'NodeId<"Task">'.`,
     ]);
   });
 
   it("compiles every example of docs/client.md", () => {
-    expect(docFiles).toHaveLength(6);
+    expect(docFiles).toHaveLength(8);
     for (const file of docFiles) expect(diagnostics.get(file)).toEqual([]);
   });
 

@@ -23,6 +23,8 @@ read task #1 "Design the page": status todo, priority medium, version 1
 Grace has 2 assignments; "Design the page" has 2 assignees (shares 60% + 40%)
 updated task #1 to done: version 1 -> 2
 stale update rejected: PreconditionFailedError
+create-if-absent on email: created false, same user true
+conditional update on a task no longer in progress rejected: PreconditionFailedError
 retried comment: same id true, replayed true, comments on task: 1
 done
 `;

@@ -47,10 +47,10 @@ type Edges = EdgeAccessor<EdgeRow, Fields>;
 
 /** The plan a tracker `atomic` callback receives. */
 export interface TrackerPlan {
-  readonly user: NodePlanAccessor<"User", Fields, Fields>;
-  readonly team: NodePlanAccessor<"Team", Fields, Fields>;
-  readonly project: NodePlanAccessor<"Project", Fields, Fields>;
-  readonly task: NodePlanAccessor<"Task", Fields, Fields>;
+  readonly user: NodePlanAccessor<"User", Fields, Fields, NodeRow, Fields>;
+  readonly team: NodePlanAccessor<"Team", Fields, Fields, NodeRow, Fields>;
+  readonly project: NodePlanAccessor<"Project", Fields, Fields, NodeRow, Fields>;
+  readonly task: NodePlanAccessor<"Task", Fields, Fields, NodeRow, Fields>;
   readonly assignedTo: EdgePlanAccessor<"Task", "User", Fields>;
   readonly blockedBy: EdgePlanAccessor<"Task", "Task", Fields>;
 }

@@ -91,8 +91,8 @@ interface AssignedToProps {
   readonly role?: string | undefined;
 }
 interface Plan {
-  readonly user: NodePlanAccessor<"User", UserCreate, UserPatch>;
-  readonly task: NodePlanAccessor<"Task", TaskCreate, TaskPatch>;
+  readonly user: NodePlanAccessor<"User", UserCreate, UserPatch, User, { email: string }>;
+  readonly task: NodePlanAccessor<"Task", TaskCreate, TaskPatch, Task>;
   readonly assignedTo: EdgePlanAccessor<"Task", "User", AssignedToProps>;
 }
 interface TestClient extends ClientBase<Plan> {
@@ -440,5 +440,72 @@ describe("atomic plans", () => {
       new TypeError("The atomic plan has no steps; add at least one write."),
     );
     expect(fake.callsOf("executePlan")).toHaveLength(1);
+  });
+});
+
+describe("create-if-absent and field preconditions", () => {
+  it("sends ifAbsentOn as field ids and reports created from the step result", async () => {
+    const { fake, db } = setup();
+    const user = await db.user.create({ email: "ada@example.com" }, { ifAbsentOn: ["email"] });
+    expect(user).toMatchObject({ id: "node-1", version: 1n, created: true });
+    expect(planJson(fake)).toMatchObject({
+      operations: [{ createNode: { typeId: 1, ifAbsentOn: [1] } }],
+    });
+    await db.atomic((plan) => {
+      plan.user.create({ email: "bob@example.com" }, { ifAbsentOn: ["email"] });
+    });
+    expect(planJson(fake, 1)).toMatchObject({
+      operations: [{ createNode: { typeId: 1, ifAbsentOn: [1] } }],
+    });
+  });
+
+  it("refuses ifAbsentOn fields that are not a unique key before sending anything", async () => {
+    const { fake, db } = setup();
+    // Untyped callers (the types allow only unique keys): the run-time check.
+    const untyped: { create(input: object, options: object): Promise<unknown> } = db.task;
+    await expect(untyped.create({ title: "t" }, { ifAbsentOn: ["title"] })).rejects.toThrow(
+      new TypeError(
+        "Task.create with ifAbsentOn needs a unique key, but the type has none; got { title }.",
+      ),
+    );
+    const keyed: { create(input: object, options: object): Promise<unknown> } = db.user;
+    await expect(keyed.create({ email: "a@x.io" }, { ifAbsentOn: ["karma"] })).rejects.toThrow(
+      new TypeError("User.create with ifAbsentOn needs { email }; got { karma }."),
+    );
+    expect(fake.callsOf("executePlan")).toHaveLength(0);
+  });
+
+  it("sends expectedFields as field values, null as unset, with the version", async () => {
+    const { fake, db } = setup();
+    const { id } = await db.task.create({ title: "Ship" });
+    await db.task.update(
+      id,
+      { title: "Shipped" },
+      { expectedFields: { status: "todo", due: null, owner: "node-9" }, expectedVersion: 1 },
+    );
+    expect(planJson(fake, 1)).toMatchObject({
+      operations: [
+        {
+          updateNode: {
+            precondition: {
+              version: "1",
+              fieldsEqual: {
+                "2": { enumValue: 1 },
+                "3": { nullValue: true },
+                "4": { refValue: "node-9" },
+              },
+            },
+          },
+        },
+      ],
+    });
+    await db.atomic((plan) => {
+      plan.task.delete(id, { expectedFields: { title: "Shipped" } });
+    });
+    expect(planJson(fake, 2)).toMatchObject({
+      operations: [
+        { deleteNode: { precondition: { fieldsEqual: { "1": { stringValue: "Shipped" } } } } },
+      ],
+    });
   });
 });

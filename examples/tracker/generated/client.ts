@@ -41,7 +41,7 @@ export const TeamRole = entdb.defineEnum<TeamRole>({
 
 /** A person who can sign in. */
 export interface User {
-  readonly id: string;
+  readonly id: entdb.Id<"User">;
   readonly version: bigint;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -103,7 +103,7 @@ export type UserKey = { readonly email: string } | { readonly handle: string };
 
 /** A group of people who own projects together. */
 export interface Team {
-  readonly id: string;
+  readonly id: entdb.Id<"Team">;
   readonly version: bigint;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -144,11 +144,11 @@ export type TeamKey = { readonly slug: string };
 
 /** A body of work with its own task keys (e.g. "WEB-42"). */
 export interface Project {
-  readonly id: string;
+  readonly id: entdb.Id<"Project">;
   readonly version: bigint;
   readonly createdAt: Date;
   readonly updatedAt: Date;
-  readonly team: string;
+  readonly team: entdb.Id<"Team">;
   /** Short code used in task keys, unique within the team. */
   readonly key: string;
   readonly name: string;
@@ -178,7 +178,7 @@ export interface ProjectPatch {
 
 /** Conditions of `db.project.query`; all must hold. A bare value means `eq`. */
 export interface ProjectWhere {
-  readonly team?: string | entdb.EqualityFilter<string> | undefined;
+  readonly team?: entdb.Id<"Team"> | entdb.EqualityFilter<entdb.Id<"Team">> | undefined;
   readonly key?: string | entdb.StringFilter | undefined;
   readonly name?: string | entdb.StringFilter | undefined;
   readonly archived?: boolean | entdb.EqualityFilter<boolean> | undefined;
@@ -188,15 +188,15 @@ export interface ProjectWhere {
 export type ProjectOrderBy = entdb.OrderBy<"id" | "team" | "key" | "name" | "archived">;
 
 /** What `db.project.getBy` takes: the value of one unique field, or of all fields of one composite unique. */
-export type ProjectKey = { readonly team: string; readonly key: string };
+export type ProjectKey = { readonly team: entdb.Id<"Team">; readonly key: string };
 
 /** One piece of work. */
 export interface Task {
-  readonly id: string;
+  readonly id: entdb.Id<"Task">;
   readonly version: bigint;
   readonly createdAt: Date;
   readonly updatedAt: Date;
-  readonly project: string;
+  readonly project: entdb.Id<"Project">;
   /** Sequence number within the project: the 42 in "WEB-42". */
   readonly number: bigint;
   readonly title: string;
@@ -253,7 +253,7 @@ export interface TaskPatch {
 
 /** Conditions of `db.task.query`; all must hold. A bare value means `eq`. */
 export interface TaskWhere {
-  readonly project?: string | entdb.EqualityFilter<string> | undefined;
+  readonly project?: entdb.Id<"Project"> | entdb.EqualityFilter<entdb.Id<"Project">> | undefined;
   readonly number?: entdb.Int64Input | entdb.RangeFilter<entdb.Int64Input> | undefined;
   readonly title?: string | entdb.StringFilter | undefined;
   readonly body?: string | entdb.StringFilter | undefined;
@@ -270,20 +270,20 @@ export interface TaskWhere {
 export type TaskOrderBy = entdb.OrderBy<"id" | "project" | "number" | "title" | "body" | "status" | "priority" | "due" | "estimateMinutes" | "points">;
 
 /** What `db.task.getBy` takes: the value of one unique field, or of all fields of one composite unique. */
-export type TaskKey = { readonly project: string; readonly number: entdb.Int64Input };
+export type TaskKey = { readonly project: entdb.Id<"Project">; readonly number: entdb.Int64Input };
 
 /** A remark on a task. */
 export interface Comment {
-  readonly id: string;
+  readonly id: entdb.Id<"Comment">;
   readonly version: bigint;
   readonly createdAt: Date;
   readonly updatedAt: Date;
-  readonly task: string;
-  readonly author: string;
+  readonly task: entdb.Id<"Task">;
+  readonly author: entdb.Id<"User">;
   readonly body: string;
   readonly postedAt: Date;
   readonly editedAt: Date | undefined;
-  readonly mentions: readonly string[] | undefined;
+  readonly mentions: readonly entdb.Id<"User">[] | undefined;
 }
 
 /** What `db.comment.create` takes: required fields without a default must be set. */
@@ -308,12 +308,12 @@ export interface CommentPatch {
 
 /** Conditions of `db.comment.query`; all must hold. A bare value means `eq`. */
 export interface CommentWhere {
-  readonly task?: string | entdb.EqualityFilter<string> | undefined;
-  readonly author?: string | entdb.EqualityFilter<string> | undefined;
+  readonly task?: entdb.Id<"Task"> | entdb.EqualityFilter<entdb.Id<"Task">> | undefined;
+  readonly author?: entdb.Id<"User"> | entdb.EqualityFilter<entdb.Id<"User">> | undefined;
   readonly body?: string | entdb.StringFilter | undefined;
   readonly postedAt?: Date | entdb.RangeFilter<Date> | undefined;
   readonly editedAt?: Date | entdb.RangeFilter<Date> | undefined;
-  readonly mentions?: entdb.ListFilter<string> | undefined;
+  readonly mentions?: entdb.ListFilter<entdb.Id<"User">> | undefined;
 }
 
 /** Orders of `db.comment.query`: by id (the default) or by a field. */
@@ -321,8 +321,8 @@ export type CommentOrderBy = entdb.OrderBy<"id" | "task" | "author" | "body" | "
 
 /** Membership of a user in a team. */
 export interface MemberOf {
-  readonly from: string;
-  readonly to: string;
+  readonly from: entdb.Id<"User">;
+  readonly to: entdb.Id<"Team">;
   readonly createdAt: Date;
   readonly role: TeamRole;
   readonly since: Date;
@@ -336,8 +336,8 @@ export interface MemberOfProps {
 
 /** Who works on a task. */
 export interface AssignedTo {
-  readonly from: string;
-  readonly to: string;
+  readonly from: entdb.Id<"Task">;
+  readonly to: entdb.Id<"User">;
   readonly createdAt: Date;
   /** When the assignment was made. */
   readonly assignedAt: Date;
@@ -355,8 +355,8 @@ export interface AssignedToProps {
 
 /** A task is part of at most one parent task. */
 export interface SubtaskOf {
-  readonly from: string;
-  readonly to: string;
+  readonly from: entdb.Id<"Task">;
+  readonly to: entdb.Id<"Task">;
   readonly createdAt: Date;
 }
 
@@ -365,8 +365,8 @@ export type SubtaskOfProps = Record<string, never>;
 
 /** A task that must be done before another can start. */
 export interface BlockedBy {
-  readonly from: string;
-  readonly to: string;
+  readonly from: entdb.Id<"Task">;
+  readonly to: entdb.Id<"Task">;
   readonly createdAt: Date;
   readonly note: string | undefined;
 }
@@ -378,8 +378,8 @@ export interface BlockedByProps {
 
 /** People following a task's changes. */
 export interface Watches {
-  readonly from: string;
-  readonly to: string;
+  readonly from: entdb.Id<"User">;
+  readonly to: entdb.Id<"Task">;
   readonly createdAt: Date;
 }
 
@@ -389,23 +389,23 @@ export type WatchesProps = Record<string, never>;
 /** The inverse traversals of `db.user`: edges that end at a User. */
 export interface UserInverses {
   /** `AssignedTo` edges to a User: the same as `db.assignedTo.inverse`. */
-  readonly assignments: entdb.EdgeListFn<AssignedTo>;
+  readonly assignments: entdb.EdgeListFn<AssignedTo, "User">;
 }
 
 /** The inverse traversals of `db.team`: edges that end at a Team. */
 export interface TeamInverses {
   /** `MemberOf` edges to a Team: the same as `db.memberOf.inverse`. */
-  readonly members: entdb.EdgeListFn<MemberOf>;
+  readonly members: entdb.EdgeListFn<MemberOf, "Team">;
 }
 
 /** The inverse traversals of `db.task`: edges that end at a Task. */
 export interface TaskInverses {
   /** `SubtaskOf` edges to a Task: the same as `db.subtaskOf.inverse`. */
-  readonly subtasks: entdb.EdgeListFn<SubtaskOf>;
+  readonly subtasks: entdb.EdgeListFn<SubtaskOf, "Task">;
   /** `BlockedBy` edges to a Task: the same as `db.blockedBy.inverse`. */
-  readonly blocks: entdb.EdgeListFn<BlockedBy>;
+  readonly blocks: entdb.EdgeListFn<BlockedBy, "Task">;
   /** `Watches` edges to a Task: the same as `db.watches.inverse`. */
-  readonly watchers: entdb.EdgeListFn<Watches>;
+  readonly watchers: entdb.EdgeListFn<Watches, "Task">;
 }
 
 /** Type ids, field ids and kinds of package `acme.tracker`: what the runtime encodes and decodes by. */
@@ -556,11 +556,11 @@ export interface Client extends entdb.ClientBase<AtomicPlan> {
 
 /** The writes `db.atomic` collects into one plan; a create returns a handle later steps accept as a ref. */
 export interface AtomicPlan {
-  readonly user: entdb.NodePlanAccessor<"User", UserCreate, UserPatch>;
-  readonly team: entdb.NodePlanAccessor<"Team", TeamCreate, TeamPatch>;
-  readonly project: entdb.NodePlanAccessor<"Project", ProjectCreate, ProjectPatch>;
-  readonly task: entdb.NodePlanAccessor<"Task", TaskCreate, TaskPatch>;
-  readonly comment: entdb.NodePlanAccessor<"Comment", CommentCreate, CommentPatch>;
+  readonly user: entdb.NodePlanAccessor<"User", UserCreate, UserPatch, User, UserKey>;
+  readonly team: entdb.NodePlanAccessor<"Team", TeamCreate, TeamPatch, Team, TeamKey>;
+  readonly project: entdb.NodePlanAccessor<"Project", ProjectCreate, ProjectPatch, Project, ProjectKey>;
+  readonly task: entdb.NodePlanAccessor<"Task", TaskCreate, TaskPatch, Task, TaskKey>;
+  readonly comment: entdb.NodePlanAccessor<"Comment", CommentCreate, CommentPatch, Comment>;
   readonly memberOf: entdb.EdgePlanAccessor<"User", "Team", MemberOfProps>;
   readonly assignedTo: entdb.EdgePlanAccessor<"Task", "User", AssignedToProps>;
   readonly subtaskOf: entdb.EdgePlanAccessor<"Task", "Task", SubtaskOfProps>;
