@@ -25,6 +25,7 @@ import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
+import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import {
   createTenantGuard,
   readScopeFor,
@@ -147,6 +148,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const tenant = guardTenant(actor, req.tenant, "write");
         const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
+        if (earlier && !outcomeFor(earlier, actor, deps.openAccess))
+          throw keyTakenError(key, tenant);
         if (earlier) {
           checkSamePlan(earlier, hex(planDigest(req.operations)), key);
           return respond(earlier, tenant, key, true);
@@ -191,6 +194,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const replayed =
           outcome.position.offset !== position.offset ||
           outcome.position.partition !== position.partition;
+        if (replayed && !outcomeFor(outcome, actor, deps.openAccess))
+          throw keyTakenError(key, tenant);
         if (replayed) checkSamePlan(outcome, hex(event.planDigest), key);
         return respond(outcome, tenant, key, replayed);
       }),
@@ -198,7 +203,11 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     getReceipt: (req, ctx) =>
       guard(() => {
         const tenant = tenantOf(ctx, req.tenant);
-        const outcome = reader.outcomeByKey(tenant, req.idempotencyKey);
+        const outcome = outcomeFor(
+          reader.outcomeByKey(tenant, req.idempotencyKey),
+          requireActor(ctx.values),
+          deps.openAccess,
+        );
         if (!outcome) {
           throw new ConnectError(
             `No applied plan with idempotency key '${req.idempotencyKey.slice(0, 256)}' in tenant '${tenant}' (it may not be applied yet).`,

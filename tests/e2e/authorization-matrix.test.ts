@@ -96,6 +96,7 @@ beforeAll(async () => {
   await alice.addTenantMember({ tenant: TENANT, principal: "group:eng", role: "member" });
   const made = await alice.executePlan({
     tenant: TENANT,
+    idempotencyKey: "setup",
     operations: [
       {
         op: {
@@ -179,8 +180,9 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
     expect: tenantRpc("ok", WRITERS),
   },
   GetReceipt: {
-    call: (c) => c.getReceipt({ tenant: TENANT, idempotencyKey: "no-such-key" }),
-    expect: tenantRpc("not_found"),
+    // The outcome of alice's plan: hers only, NOT_FOUND to every other member.
+    call: (c) => c.getReceipt({ tenant: TENANT, idempotencyKey: "setup" }),
+    expect: tenantRpc("not_found", { alice: "ok" }),
   },
   WaitForPosition: {
     call: (c) => c.waitForPosition({ tenant: TENANT, position: written, timeoutMs: 1 }),
