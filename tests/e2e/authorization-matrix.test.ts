@@ -4,6 +4,11 @@
  * `entdb serve`, with the exact code expected of each (docs/access-control.md). A new RPC
  * without a row fails the test.
  *
+ * Callers authenticate with static tokens and with JWTs (verified against a JWKS file): an
+ * expired JWT is UNAUTHENTICATED on every RPC, and a JWT user whose `groups` claim names
+ * group:eng, a member of the tenant, has exactly the access of gus, whom the tenant put in
+ * group:eng.
+ *
  * Writes that an authorized caller may make are aimed so they change nothing: updates and
  * deletes carry a version precondition that cannot hold (so "allowed" is
  * FAILED_PRECONDITION, decided after the access check), and membership changes name a
@@ -14,10 +19,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFileDescriptor } from "../../codegen/proto/index.ts";
 import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import { compileSchema } from "../../schema/compile.ts";
+import { generateJwtKeys, signJwt, writeKeyFiles } from "../jwt-fixtures.ts";
 import { type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
 
 const SCHEMA = `package acme.notes;
@@ -54,9 +60,27 @@ const TOKENS = {
   oscar: "oscar-token-0123456789", // owner of another tenant
 } as const;
 type Named = keyof typeof TOKENS;
-/** Every caller of the matrix: the named ones, no token, and a token the server does not know. */
-type Caller = Named | "none" | "bad";
-const CALLERS: readonly Caller[] = ["none", "bad", ...(Object.keys(TOKENS) as Named[])];
+/**
+ * Every caller of the matrix: the named ones, no token, a token the server does not know,
+ * an expired JWT (of user:alice, the owner), and jill, authenticated by a JWT whose
+ * `groups` claim is ["eng"] and a member of nothing herself.
+ */
+type Caller = Named | "none" | "bad" | "expired" | "jill";
+const CALLERS: readonly Caller[] = [
+  "none",
+  "bad",
+  "expired",
+  "jill",
+  ...(Object.keys(TOKENS) as Named[]),
+];
+
+const keys = await generateJwtKeys();
+const keyFiles = writeKeyFiles(keys);
+afterAll(() => keyFiles.remove());
+const JWTS = {
+  expired: await signJwt(keys.es256, { sub: "alice", expiresIn: -120 }),
+  jill: await signJwt(keys.rs256, { sub: "jill", claims: { groups: ["eng"] } }),
+} as const;
 const MEMBERS = ["alice", "bob", "viv", "rita", "ed", "gus", "eve", "dan"] as const;
 
 const server = serverPerFile({
@@ -68,6 +92,14 @@ const server = serverPerFile({
       .join(","),
     "--admins",
     "user:root",
+    "--jwt-issuer",
+    "https://id.example.test/",
+    "--jwt-audience",
+    "entdb-tests",
+    "--jwt-jwks-file",
+    keyFiles.jwksFile,
+    "--jwt-groups-claim",
+    "groups",
   ],
 });
 
@@ -77,10 +109,16 @@ let person = "";
 /** Where the setup's write sits in the tenant's partition (a position that exists). */
 let written = { partition: 0, offset: 0n };
 
+/** The bearer token `caller` sends; undefined for none. */
+function tokenOf(caller: Caller): string | undefined {
+  if (caller === "none") return undefined;
+  if (caller === "bad") return "bad-token-0123456789";
+  if (caller === "expired" || caller === "jill") return JWTS[caller];
+  return TOKENS[caller];
+}
+
 function api(caller: Caller, binary = false): EntDbClient {
-  const token =
-    caller === "none" ? undefined : caller === "bad" ? "bad-token-0123456789" : TOKENS[caller];
-  return entDbClient(server, { binary, token });
+  return entDbClient(server, { binary, token: tokenOf(caller) });
 }
 
 beforeAll(async () => {
@@ -132,14 +170,23 @@ beforeAll(async () => {
   await share("user:dan", "", { deny: true });
 }, 60_000);
 
-type Expect = Readonly<Record<Caller, string>>;
+/** A row's expected code per caller, but for the JWT callers, which {@link withJwt} adds. */
+type Expect = Readonly<Record<Exclude<Caller, "expired" | "jill">, string>>;
+
+/**
+ * The expectations of the JWT callers, from the row: an expired JWT is refused on every
+ * RPC, and jill, in group:eng through her token, gets what gus gets through the tenant.
+ */
+function withJwt(row: Expect): Readonly<Record<Caller, string>> {
+  return { ...row, expired: "unauthenticated", jill: row.gus };
+}
 
 /**
  * A tenant RPC's expectations: no token or an unknown one is UNAUTHENTICATED, a caller
  * that is not a member (the server admin included) PERMISSION_DENIED, and each member
  * `member` unless `overrides` says otherwise.
  */
-function tenantRpc(member: string, overrides: Partial<Record<Caller, string>> = {}): Expect {
+function tenantRpc(member: string, overrides: Partial<Expect> = {}): Expect {
   const out: Record<string, string> = {
     none: "unauthenticated",
     bad: "unauthenticated",
@@ -148,7 +195,7 @@ function tenantRpc(member: string, overrides: Partial<Record<Caller, string>> = 
     oscar: "permission_denied",
   };
   for (const m of MEMBERS) out[m] = member;
-  return { ...(out as Record<Caller, string>), ...overrides };
+  return { ...(out as Expect), ...overrides };
 }
 
 /** Readers of the private note: its owner and the unexpired, undenied grantees. */
@@ -367,7 +414,7 @@ describe("the authorization matrix", () => {
         const got: Record<string, string> = {};
         for (const caller of CALLERS)
           got[caller] = await outcome(() => row.call(api(caller, binary)));
-        expect([binary, got]).toEqual([binary, row.expect]);
+        expect([binary, got]).toEqual([binary, withJwt(row.expect)]);
       }
     });
   }
@@ -380,9 +427,8 @@ describe("the authorization matrix", () => {
           "content-type": "application/json",
           "entdb-tenant": TENANT,
         };
-        if (caller !== "none")
-          headers["authorization"] =
-            `Bearer ${caller === "bad" ? "bad-token-0123456789" : TOKENS[caller]}`;
+        const token = tokenOf(caller);
+        if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
         const res = await fetch(`${server.url}/acme.notes.${path}`, {
           method: "POST",
           headers,
@@ -390,7 +436,7 @@ describe("the authorization matrix", () => {
         });
         got[caller] = res.ok ? "ok" : ((await res.json()) as { code: string }).code;
       }
-      expect(got).toEqual(row.expect);
+      expect(got).toEqual(withJwt(row.expect));
     });
   }
 });
