@@ -26,6 +26,7 @@ import { invalidArgument } from "./ingress/ingress-error.ts";
 import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { hasPublicTypes, readerOf } from "./public-reads.ts";
 import {
   createTenantGuard,
   readScopeFor,
@@ -75,6 +76,8 @@ export interface ApiDeps {
   readonly access: TenantAccessView;
   /** Dev mode: no access checks (the dev actor is an admin and a member of everything). */
   readonly openAccess: boolean;
+  /** `--public-reads`: a read without a token sees the nodes of public types. */
+  readonly publicReads?: boolean;
   /** The ids of every tenant that has a database, sorted. */
   listTenantIds(): readonly string[];
 }
@@ -96,9 +99,19 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
   /** Authenticates the call and checks its tenant access; returns the tenant id. */
   const tenantOf = (ctx: HandlerContext, tenant: string, need: TenantNeed = "read") =>
     guardTenant(requireActor(ctx.values), tenant, need);
+  /** The actor of a read: anonymous when the schema has public types and the flag allows. */
+  const readerOfCall = (ctx: HandlerContext) =>
+    readerOf(
+      ctx.values,
+      ctx.requestHeader.get("authorization"),
+      deps.publicReads === true && hasPublicTypes(schema()),
+    );
+  /** The tenant of a read RPC: any caller reads the public nodes of a schema that has some. */
+  const readTenantOf = (ctx: HandlerContext, tenant: string) =>
+    guardTenant(readerOfCall(ctx), tenant, hasPublicTypes(schema()) ? "public-read" : "read");
   /** What the caller may read in a tenant it passed the guard for (taken after any wait). */
   const scopeOf = (ctx: HandlerContext, tenant: string) =>
-    readScopeFor(deps, requireActor(ctx.values), tenant);
+    readScopeFor(deps, readerOfCall(ctx), tenant);
 
   const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
     if (!position) return;
@@ -247,7 +260,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNode: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
@@ -257,7 +270,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNodes: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         if (req.ids.length > limits.maxGetMany) {
           throw invalidArgument(
@@ -272,7 +285,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNodeByKey: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
@@ -288,7 +301,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     queryNodes: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const page = reader.queryNodes(
@@ -307,7 +320,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     listEdges: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         if (!edgeById(schema(), req.edgeTypeId)) {
           throw invalidArgument(`The schema has no edge type with id ${req.edgeTypeId}.`, {
             typeId: req.edgeTypeId,
@@ -340,7 +353,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     traverse: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         const checkEdgeTypes = (ids: readonly number[]) => {
           for (const id of ids) {
             if (!edgeById(schema(), id))

@@ -394,8 +394,10 @@ function visibleNode(
   const row = db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
     | NodeRow
     | undefined;
-  if (!row || scope.unrestricted || row.owner === scope.actor || model === undefined) return row;
-  const type = nodeById(model, Number(row.type_id));
+  if (!row || scope.unrestricted) return row;
+  const type = model && nodeById(model, Number(row.type_id));
+  if (scope.publicOnly && type?.visibility !== "public") return undefined;
+  if (row.owner === scope.actor || model === undefined) return row;
   const isPrivate = privateTypeIds(model).includes(Number(row.type_id));
   if (type !== undefined && inheritedFrom(type).length > 0) {
     // Inheritance walks parents: the query term decides.
