@@ -9,6 +9,10 @@
  * group:eng, a member of the tenant, has exactly the access of gus, whom the tenant put in
  * group:eng.
  *
+ * The schema has a `public` type and the server runs with `--public-reads`, so the read
+ * RPCs answer callers that are not members (no token included) with what they may read:
+ * public nodes only; every other RPC refuses them.
+ *
  * Writes that an authorized caller may make are aimed so they change nothing: updates and
  * deletes carry a version precondition that cannot hold (so "allowed" is
  * FAILED_PRECONDITION, decided after the access check), and membership changes name a
@@ -37,10 +41,15 @@ node Note = 2 [visibility = private] {
   rank: int = 2 [index];
 }
 
+node Notice = 3 [visibility = public] {
+  title: string = 1 [required, unique];
+}
+
 edge Wrote = 100 from Person to Note;
 `;
 const PERSON = 1;
 const NOTE = 2;
+const NOTICE = 3;
 const WROTE = 100;
 const schemaPath = join(mkdtempSync(join(tmpdir(), "entdb-matrix-")), "schema.entdb");
 writeFileSync(schemaPath, SCHEMA);
@@ -92,6 +101,7 @@ const server = serverPerFile({
       .join(","),
     "--admins",
     "user:root",
+    "--public-reads",
     "--jwt-issuer",
     "https://id.example.test/",
     "--jwt-audience",
@@ -106,6 +116,7 @@ const server = serverPerFile({
 const TENANT = "acme";
 let note = "";
 let person = "";
+let notice = "";
 /** Where the setup's write sits in the tenant's partition (a position that exists). */
 let written = { partition: 0, offset: 0n };
 
@@ -149,10 +160,17 @@ beforeAll(async () => {
         },
       },
       { op: { case: "createEdge", value: { edgeTypeId: WROTE, fromId: "$p", toId: "$n" } } },
+      {
+        op: {
+          case: "createNode",
+          value: { typeId: NOTICE, fields: { 1: str("hello") } },
+        },
+      },
     ],
   });
   person = made.results[0]?.id ?? "";
   note = made.results[1]?.id ?? "";
+  notice = made.results[3]?.id ?? "";
   written = {
     partition: made.receipt?.position?.partition ?? 0,
     offset: made.receipt?.position?.offset ?? 0n,
@@ -198,6 +216,21 @@ function tenantRpc(member: string, overrides: Partial<Expect> = {}): Expect {
   return { ...(out as Expect), ...overrides };
 }
 
+/**
+ * A read RPC's expectations: members as {@link tenantRpc}, and `outsider` for the callers
+ * that are not members (the server admin, other tenants' users, and no token at all under
+ * `--public-reads`), who read public nodes only.
+ */
+function readRpc(member: string, outsider: string, overrides: Partial<Expect> = {}): Expect {
+  return tenantRpc(member, {
+    none: outsider,
+    root: outsider,
+    mallory: outsider,
+    oscar: outsider,
+    ...overrides,
+  });
+}
+
 /** Readers of the private note: its owner and the unexpired, undenied grantees. */
 const NOTE_READERS = { alice: "ok", rita: "ok", ed: "ok", gus: "ok" } as const;
 /** A membership change as decided for each caller allowed to manage: `outcome`. */
@@ -237,28 +270,28 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
   },
   GetNode: {
     call: (c) => c.getNode({ tenant: TENANT, typeId: NOTE, id: note }),
-    expect: tenantRpc("not_found", NOTE_READERS),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
   },
   GetNodes: {
     call: (c) => c.getNodes({ tenant: TENANT, typeId: NOTE, ids: [note] }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   GetNodeByKey: {
     call: (c) => c.getNodeByKey({ tenant: TENANT, typeId: NOTE, key: { 1: str("secret") } }),
-    expect: tenantRpc("not_found", NOTE_READERS),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
   },
   QueryNodes: {
     call: (c) => c.queryNodes({ tenant: TENANT, typeId: NOTE }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   ListEdges: {
     call: (c) =>
       c.listEdges({ tenant: TENANT, edgeTypeId: WROTE, nodeId: person, direction: Direction.OUT }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   Traverse: {
     call: (c) => c.traverse({ tenant: TENANT, startId: person, edgeTypeIds: [WROTE] }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   GetSchema: {
     call: (c) => c.getSchema({}),
@@ -332,7 +365,7 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     body: () => ({ fields: { handle: unique() } }),
     expect: tenantRpc("ok", WRITERS),
   },
-  "PersonService/Get": { body: () => ({ id: person }), expect: tenantRpc("ok") },
+  "PersonService/Get": { body: () => ({ id: person }), expect: readRpc("ok", "not_found") },
   "PersonService/Update": {
     body: () => ({ id: person, patch: { handle: unique() }, expectedVersion: "999" }),
     // A member reads the person but edits only what it owns or was shared.
@@ -342,12 +375,15 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     body: () => ({ id: person, expectedVersion: "999" }),
     expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
   },
-  "PersonService/Query": { body: () => ({}), expect: tenantRpc("ok") },
+  "PersonService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
   "NoteService/Create": {
     body: () => ({ fields: { title: unique() } }),
     expect: tenantRpc("ok", WRITERS),
   },
-  "NoteService/Get": { body: () => ({ id: note }), expect: tenantRpc("not_found", NOTE_READERS) },
+  "NoteService/Get": {
+    body: () => ({ id: note }),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
+  },
   "NoteService/Update": {
     body: () => ({ id: note, patch: { rank: "1" }, expectedVersion: "999" }),
     expect: tenantRpc("not_found", {
@@ -368,7 +404,22 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
       gus: "permission_denied",
     }),
   },
-  "NoteService/Query": { body: () => ({}), expect: tenantRpc("ok") },
+  "NoteService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
+  "NoticeService/Create": {
+    body: () => ({ fields: { title: unique() } }),
+    expect: tenantRpc("ok", WRITERS),
+  },
+  // A public node: every caller reads it, no token included.
+  "NoticeService/Get": { body: () => ({ id: notice }), expect: readRpc("ok", "ok") },
+  "NoticeService/Update": {
+    body: () => ({ id: notice, patch: { title: unique() }, expectedVersion: "999" }),
+    expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
+  },
+  "NoticeService/Delete": {
+    body: () => ({ id: notice, expectedVersion: "999" }),
+    expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
+  },
+  "NoticeService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
   "WroteService/Link": {
     body: () => ({ fromId: person, toId: note }),
     expect: tenantRpc("permission_denied", { alice: "ok" }),
@@ -378,8 +429,8 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     body: () => ({ fromId: person, toId: person }),
     expect: tenantRpc("permission_denied", { alice: "ok" }),
   },
-  "WroteService/List": { body: () => ({ fromId: person }), expect: tenantRpc("ok") },
-  "WroteService/ListInverse": { body: () => ({ toId: note }), expect: tenantRpc("ok") },
+  "WroteService/List": { body: () => ({ fromId: person }), expect: readRpc("ok", "ok") },
+  "WroteService/ListInverse": { body: () => ({ toId: note }), expect: readRpc("ok", "ok") },
 };
 
 function codeName(err: unknown): string {
