@@ -3,7 +3,9 @@
  * caller must hold a role in it that allows the call. A caller that is not a member
  * gets the same PERMISSION_DENIED whether or not the tenant exists, and learns nothing
  * about its content. Server administrators manage tenants but do not thereby read
- * them. In dev mode (open access) every caller passes.
+ * them. In dev mode (open access) every caller passes. The one exception is a read of a
+ * schema with `public` types (`public-read`): every caller passes, and its read scope
+ * (acl/read-scope.ts) lets a non-member see public nodes only.
  *
  * This check refuses early, from the committed membership (`acl/access-cache.ts`); the
  * applier decides again for writes, from the log's order, so a membership change that
