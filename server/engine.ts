@@ -45,6 +45,11 @@ export interface PlanOutcome {
    * absent for outcomes recorded before digests were kept.
    */
   readonly planDigest?: string;
+  /**
+   * The principal that logged the plan (`WalEvent.actor`), the only one answered this
+   * outcome; absent for outcomes recorded before it was kept.
+   */
+  readonly actor?: string;
 }
 
 /** A page of results with the cursor of the next page ("" on the last). */

@@ -44,6 +44,8 @@ export interface ServerConfig {
   readonly maxOpenTenants: number;
   /** Server-wide administrators (`--admins`): create tenants and manage members. */
   readonly admins: ReadonlySet<string>;
+  /** `--public-reads`: reads without a token see the nodes of `public` types. */
+  readonly publicReads?: boolean;
 }
 
 export { ConfigError };
@@ -74,6 +76,8 @@ export interface ConfigInput {
   readonly maxOpenTenants?: string | undefined;
   /** "user:alice,service:ops". */
   readonly admins?: string | undefined;
+  /** "true" or "false". */
+  readonly publicReads?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -100,6 +104,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     kafkaReplication: env["ENTDB_KAFKA_REPLICATION"],
     maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
     admins: env["ENTDB_ADMINS"],
+    publicReads: env["ENTDB_PUBLIC_READS"],
   };
 }
 
@@ -158,7 +163,15 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     wal,
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
+    publicReads: parsePublicReads(pick("publicReads")),
   };
+}
+
+/** `--public-reads` / ENTDB_PUBLIC_READS: "true" or "false" (default false). */
+function parsePublicReads(text: string | undefined): boolean {
+  if (text === undefined || text === "false") return false;
+  if (text === "true") return true;
+  throw new ConfigError(`ENTDB_PUBLIC_READS is '${text}'; set it to true or false.`);
 }
 
 /** `--admins`: comma-separated user or service principals (acl/principal.ts). */

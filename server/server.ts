@@ -224,6 +224,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       startAppendTimer: () => metrics.walAppendSeconds.startTimer(),
       access,
       openAccess: isDevMode(config.auth),
+      publicReads: config.publicReads === true,
       listTenantIds: () => listTenantIds(store.tenantsDir),
     };
     const typed = createTypedServices(schemaDesc, deps);

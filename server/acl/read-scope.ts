@@ -4,6 +4,10 @@
  * (`store/visibility-sql.ts`) so a node the caller may not read is filtered inside the
  * query, never after it: pages stay full, cursors and counts stay right, and a hidden
  * node reads exactly like a missing one.
+ *
+ * A caller that is not a member of the tenant (only reads of a schema with `public`
+ * types let one through, see api/tenant-guard.ts) gets a `publicOnly` scope: it reads
+ * the nodes of `public` types and nothing else, whatever it owns or was granted there.
  */
 
 import type { TenantAccess } from "../store/access-tables.ts";
@@ -20,6 +24,8 @@ export type ReadScope =
       readonly principals: readonly string[];
       /** The read's time (microseconds since the epoch): grants expired by then do not count. */
       readonly atMicros: bigint;
+      /** The caller is not a member: only nodes of `public` types can be visible to it. */
+      readonly publicOnly?: true;
     };
 
 /** The scope that sees everything (dev mode, and the server's own reads). */
@@ -32,10 +38,12 @@ export function readScopeOf(
   atMicros: bigint,
 ): ReadScope {
   const others = new Set<string>(subject.groups);
+  let member = false;
   if (access !== undefined) {
     for (const [group, members] of access.groups) if (members.has(subject.id)) others.add(group);
     const role = roleOf(access, subject);
     if (role !== undefined) {
+      member = access.created;
       others.add(`role:${role}`);
       others.add("tenant:*");
     }
@@ -46,5 +54,6 @@ export function readScopeOf(
     actor: subject.id,
     principals: [subject.id, ...[...others].sort()],
     atMicros,
+    ...(member ? {} : { publicOnly: true as const }),
   };
 }

@@ -20,6 +20,7 @@ import { codeFromName } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
+import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
 
 type AccessHandlers = Pick<
@@ -54,6 +55,7 @@ export function createAccessHandlers(
       );
     const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
     const earlier = keyText === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
+    if (earlier && !outcomeFor(earlier, actor, deps.openAccess)) throw keyTakenError(key, tenant);
     if (earlier) return respond(earlier, tenant, key, true);
     const served = deps.served();
     const event = create(WalEventSchema, {
@@ -85,6 +87,7 @@ export function createAccessHandlers(
     const replayed =
       outcome.position.offset !== position.offset ||
       outcome.position.partition !== position.partition;
+    if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
     return respond(outcome, tenant, key, replayed);
   };
 

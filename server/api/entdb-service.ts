@@ -25,6 +25,8 @@ import { requireActor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
+import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { hasPublicTypes, readerOf } from "./public-reads.ts";
 import {
   createTenantGuard,
   readScopeFor,
@@ -74,6 +76,8 @@ export interface ApiDeps {
   readonly access: TenantAccessView;
   /** Dev mode: no access checks (the dev actor is an admin and a member of everything). */
   readonly openAccess: boolean;
+  /** `--public-reads`: a read without a token sees the nodes of public types. */
+  readonly publicReads?: boolean;
   /** The ids of every tenant that has a database, sorted. */
   listTenantIds(): readonly string[];
 }
@@ -95,9 +99,19 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
   /** Authenticates the call and checks its tenant access; returns the tenant id. */
   const tenantOf = (ctx: HandlerContext, tenant: string, need: TenantNeed = "read") =>
     guardTenant(requireActor(ctx.values), tenant, need);
+  /** The actor of a read: anonymous when the schema has public types and the flag allows. */
+  const readerOfCall = (ctx: HandlerContext) =>
+    readerOf(
+      ctx.values,
+      ctx.requestHeader.get("authorization"),
+      deps.publicReads === true && hasPublicTypes(schema()),
+    );
+  /** The tenant of a read RPC: any caller reads the public nodes of a schema that has some. */
+  const readTenantOf = (ctx: HandlerContext, tenant: string) =>
+    guardTenant(readerOfCall(ctx), tenant, hasPublicTypes(schema()) ? "public-read" : "read");
   /** What the caller may read in a tenant it passed the guard for (taken after any wait). */
   const scopeOf = (ctx: HandlerContext, tenant: string) =>
-    readScopeFor(deps, requireActor(ctx.values), tenant);
+    readScopeFor(deps, readerOfCall(ctx), tenant);
 
   const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
     if (!position) return;
@@ -147,6 +161,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const tenant = guardTenant(actor, req.tenant, "write");
         const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
+        if (earlier && !outcomeFor(earlier, actor, deps.openAccess))
+          throw keyTakenError(key, tenant);
         if (earlier) {
           checkSamePlan(earlier, hex(planDigest(req.operations)), key);
           return respond(earlier, tenant, key, true);
@@ -191,6 +207,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const replayed =
           outcome.position.offset !== position.offset ||
           outcome.position.partition !== position.partition;
+        if (replayed && !outcomeFor(outcome, actor, deps.openAccess))
+          throw keyTakenError(key, tenant);
         if (replayed) checkSamePlan(outcome, hex(event.planDigest), key);
         return respond(outcome, tenant, key, replayed);
       }),
@@ -198,7 +216,11 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
     getReceipt: (req, ctx) =>
       guard(() => {
         const tenant = tenantOf(ctx, req.tenant);
-        const outcome = reader.outcomeByKey(tenant, req.idempotencyKey);
+        const outcome = outcomeFor(
+          reader.outcomeByKey(tenant, req.idempotencyKey),
+          requireActor(ctx.values),
+          deps.openAccess,
+        );
         if (!outcome) {
           throw new ConnectError(
             `No applied plan with idempotency key '${req.idempotencyKey.slice(0, 256)}' in tenant '${tenant}' (it may not be applied yet).`,
@@ -238,7 +260,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNode: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
@@ -248,7 +270,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNodes: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         if (req.ids.length > limits.maxGetMany) {
           throw invalidArgument(
@@ -263,7 +285,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     getNodeByKey: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
@@ -279,7 +301,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     queryNodes: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         await awaitPosition(tenant, req.afterPosition);
         const page = reader.queryNodes(
@@ -298,7 +320,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     listEdges: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         if (!edgeById(schema(), req.edgeTypeId)) {
           throw invalidArgument(`The schema has no edge type with id ${req.edgeTypeId}.`, {
             typeId: req.edgeTypeId,
@@ -331,7 +353,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
 
     traverse: (req, ctx) =>
       guard(async () => {
-        const tenant = tenantOf(ctx, req.tenant);
+        const tenant = readTenantOf(ctx, req.tenant);
         const checkEdgeTypes = (ids: readonly number[]) => {
           for (const id of ids) {
             if (!edgeById(schema(), id))

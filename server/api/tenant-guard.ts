@@ -3,7 +3,9 @@
  * caller must hold a role in it that allows the call. A caller that is not a member
  * gets the same PERMISSION_DENIED whether or not the tenant exists, and learns nothing
  * about its content. Server administrators manage tenants but do not thereby read
- * them. In dev mode (open access) every caller passes.
+ * them. In dev mode (open access) every caller passes. The one exception is a read of a
+ * schema with `public` types (`public-read`): every caller passes, and its read scope
+ * (acl/read-scope.ts) lets a non-member see public nodes only.
  *
  * This check refuses early, from the committed membership (`acl/access-cache.ts`); the
  * applier decides again for writes, from the log's order, so a membership change that
@@ -18,8 +20,12 @@ import type { TenantAccess } from "../store/access-tables.ts";
 import type { Actor } from "./auth.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 
-/** What a call needs in its tenant. */
-export type TenantNeed = "read" | "write" | "manage";
+/**
+ * What a call needs in its tenant. `public-read` is a read of a schema with `public`
+ * types: any caller passes, and a non-member's read scope sees public nodes only
+ * (api/public-reads.ts).
+ */
+export type TenantNeed = "read" | "public-read" | "write" | "manage";
 
 /** The committed membership of tenants, as the guard reads it. */
 export interface TenantAccessView {
@@ -50,7 +56,7 @@ export function createTenantGuard(deps: TenantGuardDeps): TenantGuard {
   return (actor, tenantText, need) => {
     if (tenantText === "") throw invalidArgument("The request has no tenant; set `tenant`.");
     const tenant = deps.checkTenant(tenantText);
-    if (deps.openAccess) return tenant;
+    if (deps.openAccess || need === "public-read") return tenant;
     const access = deps.access.get(tenant);
     const role = access?.created ? roleOf(access, actor) : undefined;
     if (need === "manage" && actor.admin) return tenant;

@@ -512,13 +512,13 @@ export class Applier implements ApplyProgress {
     if (key === "") return undefined;
     const digest =
       event.planDigest.length > 0 ? Buffer.from(event.planDigest).toString("hex") : undefined;
-    const stored = encodeOutcome(results, failure, digest);
+    const stored = encodeOutcome(results, failure, digest, event.actor);
     db.stmt(
       "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
     ).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
     return {
       key,
-      outcome: storedOutcome(results, failure, pos, event.schemaVersion, digest),
+      outcome: storedOutcome(results, failure, pos, event.schemaVersion, digest, event.actor),
       ...(failed ? { failed } : {}),
     };
   }
@@ -679,6 +679,7 @@ function storedOutcome(
   position: WalPosition,
   schemaVersion: number,
   planDigest: string | undefined,
+  actor: string,
 ): PlanOutcome {
   const base = {
     position: { partition: position.partition, offset: position.offset },
@@ -687,6 +688,7 @@ function storedOutcome(
       create(OperationResultSchema, { id: r.id, created: r.created, version: r.version }),
     ),
     ...(planDigest === undefined ? {} : { planDigest }),
+    actor,
   };
   if (failure === undefined) return base;
   return {

@@ -59,6 +59,10 @@ export function serveCommand(): Command {
       "server-wide administrators as user:ID,service:ID,...: create tenants and manage members (env ENTDB_ADMINS)",
     )
     .option(
+      "--public-reads",
+      "let requests without a token read the nodes of public types (env ENTDB_PUBLIC_READS=true)",
+    )
+    .option(
       "--cors-origins <list>",
       "browser origins allowed to call, comma-separated or * (env ENTDB_CORS_ORIGINS)",
     )
@@ -99,6 +103,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       jwtSecretFile: opts["jwtSecretFile"],
       jwtGroupsClaim: opts["jwtGroupsClaim"],
       admins: opts["admins"],
+      publicReads: opts["publicReads"] === undefined ? undefined : "true",
       corsOrigins: opts["corsOrigins"],
       wal: opts["wal"],
       logLevel: opts["logLevel"],

@@ -3,9 +3,12 @@
  * fixed key order, so a replay writes the same bytes. Versions are JSON integers
  * written from bigints (never through a float).
  *
- *   {"results":[{"id":"…","created":true,"version":1}],"planDigest":"…"}
+ *   {"results":[{"id":"…","created":true,"version":1}],"planDigest":"…","actor":"user:alice"}
  *   {"results":[],"failure":{"code":"already_exists","reason":"UNIQUE_VIOLATION",
- *    "message":"…","operationIndex":0,"typeId":1,"fieldId":1}}
+ *    "message":"…","operationIndex":0,"typeId":1,"fieldId":1},"actor":"user:alice"}
+ *
+ * `actor` is the principal that logged the plan (the event's actor): only it is answered
+ * the outcome (api/outcome-access.ts). Outcomes recorded before it was kept lack it.
  */
 
 import { create } from "@bufbuild/protobuf";
@@ -20,6 +23,7 @@ export function encodeOutcome(
   results: readonly OperationResult[],
   failure: WriteFailure | undefined,
   planDigest?: string,
+  actor?: string,
 ): string {
   const rs = results.map(
     (r) =>
@@ -30,7 +34,8 @@ export function encodeOutcome(
       ? ""
       : `,"failure":{"code":${JSON.stringify(failure.code)},"reason":${JSON.stringify(failure.reason)},"message":${JSON.stringify(failure.message)},"operationIndex":${failure.operationIndex},"typeId":${failure.typeId},"fieldId":${failure.fieldId}}`;
   const d = planDigest === undefined ? "" : `,"planDigest":${JSON.stringify(planDigest)}`;
-  return `{"results":[${rs.join(",")}]${f}${d}}`;
+  const a = actor === undefined ? "" : `,"actor":${JSON.stringify(actor)}`;
+  return `{"results":[${rs.join(",")}]${f}${d}${a}}`;
 }
 
 /** A stored outcome row back as a {@link PlanOutcome}. */
@@ -56,11 +61,13 @@ export function decodeOutcome(row: {
   );
   const position = { partition: Number(row.log_partition), offset: Number(row.log_offset) };
   const digest = obj["planDigest"];
+  const actor = obj["actor"];
   const base = {
     position,
     schemaVersion: Number(row.schema_version),
     results,
     ...(typeof digest === "string" ? { planDigest: digest } : {}),
+    ...(typeof actor === "string" ? { actor } : {}),
   };
   const f = obj["failure"] as Record<string, unknown> | undefined;
   if (f === undefined) return base;

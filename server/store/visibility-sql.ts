@@ -11,7 +11,12 @@
  *   node that is gone reads as unreadable, and only when every such ref is unset does T's
  *   visibility decide;
  * - else T's visibility decides: `private` hides it, `tenant` and `public` show it to
- *   every member (non-members never reach the store: the API refuses them first).
+ *   every member.
+ *
+ * A `publicOnly` scope (a caller that is not a member, or an anonymous reader) sees no
+ * node of a type that is not `public`, whoever owns it and whatever was granted; a node
+ * of a `public` type goes through the rule above (so a deny still hides it, and an
+ * `inherit_access` ref makes it read as its parent, which must be public too).
  *
  * The term is written over a table alias, so the same rule filters a query's own rows
  * (`nodes`), an edge's other end and a parent in the inheritance chain. Types the rule
@@ -89,20 +94,31 @@ function hiddenTerm(
 ): SqlTerm | undefined {
   if (typeId !== undefined && typeId !== 0) {
     const type = nodeById(schema, typeId);
-    return type ? typeHidden(schema, scope, alias, facts, type, depth) : undefined;
+    if (type) return typeHidden(schema, scope, alias, facts, type, depth);
+    return scope.publicOnly ? ALWAYS : undefined;
   }
   const sql: string[] = [];
   const params: SqlScalar[] = [];
+  let always = 0;
   for (const type of schema.nodes) {
     const term = typeHidden(schema, scope, alias, facts, type, depth);
     if (!term) continue;
+    if (term === ALWAYS) always++;
     sql.push(`WHEN ${type.id} THEN ${term.sql}`);
     params.push(...term.params);
   }
-  // A node of a type no model knows falls under the deny rule only.
+  // A node of a type no model knows falls under the deny rule only, or is hidden from a
+  // public-only scope.
   const other = facts.denies ? denyTerm(scope, alias) : undefined;
-  if (sql.length === 0 && !other) return undefined;
-  if (other) {
+  if (scope.publicOnly) {
+    if (always === schema.nodes.length) return ALWAYS;
+    if (sql.length === 0) {
+      const known = schema.nodes.map((n) => n.id).join(", ");
+      return { sql: `(${alias}.type_id NOT IN (${known}))`, params: [] };
+    }
+    sql.push("ELSE 1");
+  } else if (sql.length === 0 && !other) return undefined;
+  else if (other) {
     sql.push(`ELSE (${alias}.owner IS NOT ? AND ${other.sql})`);
     params.push(scope.actor, ...other.params);
   } else sql.push("ELSE 0");
@@ -118,6 +134,7 @@ function typeHidden(
   type: NodeType,
   depth: number,
 ): SqlTerm | undefined {
+  if (scope.publicOnly && type.visibility !== "public") return ALWAYS;
   const parents = inheritedFrom(type);
   const isPrivate = type.visibility === "private";
   if (!isPrivate && parents.length === 0 && !facts.denies) return undefined;
@@ -153,6 +170,9 @@ function typeHidden(
   sql.push("))");
   return { sql: sql.join(""), params };
 }
+
+/** The term of a node no scope detail can show. */
+const ALWAYS: SqlTerm = { sql: "1", params: [] };
 
 function grantTerm(scope: Extract<ReadScope, { unrestricted: false }>, alias: string): SqlTerm {
   return {

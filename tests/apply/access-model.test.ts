@@ -5,6 +5,7 @@
  * database; then every member's reads of every kind (point reads, key reads, paged
  * queries, edge listings with counts) through the real store reader with the scope the
  * API computes, compared with an in-memory reference model of docs/access-control.md.
+ * Users that are not members read too, with the public-only scope the API gives them.
  * Every write's recorded outcome is compared with the model's decision too.
  */
 
@@ -41,14 +42,33 @@ node Aside = 4 [visibility = private] {
   on: ref<Reply> = 2 [inherit_access];
 }
 
+/// Public: read by non-members too.
+node Notice = 5 [visibility = public] {
+  title: string = 1 [required, unique];
+}
+
+/// Public, and read as the Reply it is pinned to.
+node Pin = 6 [visibility = public] {
+  title: string = 1 [required, unique];
+  on: ref<Reply> = 2 [inherit_access];
+}
+
 edge Cites = 100 from Doc to Secret;
 `);
 const DOC = 1;
 const SECRET = 2;
 const REPLY = 3;
 const ASIDE = 4;
+const NOTICE = 5;
+const PIN = 6;
 /** The type each inheriting type's parent has. */
-const PARENT_TYPE: Readonly<Record<number, number>> = { [REPLY]: SECRET, [ASIDE]: REPLY };
+const PARENT_TYPE: Readonly<Record<number, number>> = {
+  [REPLY]: SECRET,
+  [ASIDE]: REPLY,
+  [PIN]: REPLY,
+};
+/** The types a non-member may read (`public`). */
+const PUBLIC_TYPES: ReadonlySet<number> = new Set([NOTICE, PIN]);
 const MAX_DEPTH = 3;
 const CITES = 100;
 const TENANT = "model";
@@ -113,10 +133,20 @@ class Model {
     return out;
   }
 
-  /** The capability level of `user` on a node at `now`; undefined for a missing node. */
-  level(user: string, id: string, now: bigint, depth = MAX_DEPTH): number | undefined {
+  /**
+   * The capability level of `user` on a node at `now`; undefined for a missing node.
+   * `publicOnly` (a non-member's read): a node of a type that is not public is unreadable.
+   */
+  level(
+    user: string,
+    id: string,
+    now: bigint,
+    depth = MAX_DEPTH,
+    publicOnly = false,
+  ): number | undefined {
     const node = this.nodes.get(id);
     if (!node) return undefined;
+    if (publicOnly && !PUBLIC_TYPES.has(node.type)) return 0;
     if (node.owner === user) return 5;
     let granted = 0;
     const rows = this.grants.get(id) ?? new Map<string, Grant>();
@@ -126,11 +156,12 @@ class Model {
       if (g.deny) return 0;
       granted = Math.max(granted, g.level);
     }
-    // Visibility: Docs and Replies are tenant types, Secrets and Asides private; an
-    // inheriting node with its ref set is read as that node (a gone one is unreadable).
-    let readable = node.type === DOC || node.type === REPLY;
+    // Visibility: Docs and Replies are tenant types, Notices and Pins public, Secrets and
+    // Asides private; an inheriting node with its ref set is read as that node (a gone one
+    // is unreadable).
+    let readable = node.type !== SECRET && node.type !== ASIDE;
     if (node.parent !== undefined)
-      readable = depth > 0 && (this.level(user, node.parent, now, depth - 1) ?? 0) >= 1;
+      readable = depth > 0 && (this.level(user, node.parent, now, depth - 1, publicOnly) ?? 0) >= 1;
     return Math.max(granted, readable ? 1 : 0);
   }
 
@@ -153,6 +184,9 @@ afterEach(async () => {
 /** What the scenarios exercised, so a test can check they are not trivial. */
 const seenOutcomes = new Map<string, number>();
 let hiddenReads = 0;
+/** How many users read as non-members, and how many public nodes they saw. */
+let outsiderReads = 0;
+let outsiderSeen = 0;
 
 /** Runs one random scenario; returns how many reads were compared. */
 function scenario(seed: number): number {
@@ -244,7 +278,7 @@ function scenario(seed: number): number {
     } else if (roll < 0.5 || nodeIds.length === 0) {
       // A node of any type, sometimes cited by a Doc in the same plan; a Reply or an
       // Aside names a parent (at times one that was deleted, or none).
-      const type = pick([SECRET, SECRET, DOC, REPLY, ASIDE]);
+      const type = pick([SECRET, SECRET, DOC, REPLY, ASIDE, NOTICE, PIN]);
       const id = `n${++counter}`;
       const title = `t${counter}`;
       const role = model.role(actor);
@@ -351,20 +385,24 @@ function scenario(seed: number): number {
   expect(got).toEqual(expected);
   for (const o of expected.values()) seenOutcomes.set(o, (seenOutcomes.get(o) ?? 0) + 1);
 
-  // Every member reads what the model says, at a time when some grants have expired.
+  // Every user reads what the model says, at a time when some grants have expired; a
+  // user that is not a member with the public-only scope.
   const readMs = T0_MS + 150 * 1000;
   const readNow = micros(readMs);
   const db = h.store.tenant(TENANT, false)!;
   const access = readTenantAccess(db);
   let reads = 0;
   for (const user of USERS) {
-    if (model.role(user) === undefined) continue;
+    const outsider = model.role(user) === undefined;
     const scope = readScopeOf({ id: user, groups: [] }, access, readNow);
-    const visible = (id: string) => (model.level(user, id, readNow) ?? 0) >= 1;
+    expect([user, scope.unrestricted || scope.publicOnly === true]).toEqual([user, outsider]);
+    const visible = (id: string) => (model.level(user, id, readNow, MAX_DEPTH, outsider) ?? 0) >= 1;
+    if (outsider) outsiderReads++;
     for (const node of model.nodes.values()) {
       const seen = h.reader.getNode(TENANT, node.type, node.id, scope)?.id;
       expect([user, node.id, seen === node.id]).toEqual([user, node.id, visible(node.id)]);
       if (!visible(node.id)) hiddenReads++;
+      else if (outsider) outsiderSeen++;
       const byKey = h.reader.getNodeByKey(
         TENANT,
         node.type,
@@ -374,7 +412,7 @@ function scenario(seed: number): number {
       expect([user, node.id, byKey?.id === node.id]).toEqual([user, node.id, visible(node.id)]);
       reads += 2;
     }
-    for (const type of [DOC, SECRET, REPLY, ASIDE]) {
+    for (const type of [DOC, SECRET, REPLY, ASIDE, NOTICE, PIN]) {
       const want = [...model.nodes.values()]
         .filter((n) => n.type === type && visible(n.id))
         .map((n) => n.id)
@@ -428,6 +466,8 @@ describe("access control against a reference model", () => {
     // Thousands of compared reads, so the scenarios exercise what they should.
     expect(reads).toBeGreaterThan(3_000);
     expect(hiddenReads).toBeGreaterThan(300);
+    expect(outsiderReads).toBeGreaterThan(20);
+    expect(outsiderSeen).toBeGreaterThan(50);
     for (const o of ["ok", "permission_denied", "not_found", "already_exists"])
       expect([o, (seenOutcomes.get(o) ?? 0) > 10]).toEqual([o, true]);
   }, 120_000);

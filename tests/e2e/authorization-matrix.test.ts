@@ -4,6 +4,15 @@
  * `entdb serve`, with the exact code expected of each (docs/access-control.md). A new RPC
  * without a row fails the test.
  *
+ * Callers authenticate with static tokens and with JWTs (verified against a JWKS file): an
+ * expired JWT is UNAUTHENTICATED on every RPC, and a JWT user whose `groups` claim names
+ * group:eng, a member of the tenant, has exactly the access of gus, whom the tenant put in
+ * group:eng.
+ *
+ * The schema has a `public` type and the server runs with `--public-reads`, so the read
+ * RPCs answer callers that are not members (no token included) with what they may read:
+ * public nodes only; every other RPC refuses them.
+ *
  * Writes that an authorized caller may make are aimed so they change nothing: updates and
  * deletes carry a version precondition that cannot hold (so "allowed" is
  * FAILED_PRECONDITION, decided after the access check), and membership changes name a
@@ -14,10 +23,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFileDescriptor } from "../../codegen/proto/index.ts";
 import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import { compileSchema } from "../../schema/compile.ts";
+import { generateJwtKeys, signJwt, writeKeyFiles } from "../jwt-fixtures.ts";
 import { type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
 
 const SCHEMA = `package acme.notes;
@@ -31,10 +41,15 @@ node Note = 2 [visibility = private] {
   rank: int = 2 [index];
 }
 
+node Notice = 3 [visibility = public] {
+  title: string = 1 [required, unique];
+}
+
 edge Wrote = 100 from Person to Note;
 `;
 const PERSON = 1;
 const NOTE = 2;
+const NOTICE = 3;
 const WROTE = 100;
 const schemaPath = join(mkdtempSync(join(tmpdir(), "entdb-matrix-")), "schema.entdb");
 writeFileSync(schemaPath, SCHEMA);
@@ -54,9 +69,27 @@ const TOKENS = {
   oscar: "oscar-token-0123456789", // owner of another tenant
 } as const;
 type Named = keyof typeof TOKENS;
-/** Every caller of the matrix: the named ones, no token, and a token the server does not know. */
-type Caller = Named | "none" | "bad";
-const CALLERS: readonly Caller[] = ["none", "bad", ...(Object.keys(TOKENS) as Named[])];
+/**
+ * Every caller of the matrix: the named ones, no token, a token the server does not know,
+ * an expired JWT (of user:alice, the owner), and jill, authenticated by a JWT whose
+ * `groups` claim is ["eng"] and a member of nothing herself.
+ */
+type Caller = Named | "none" | "bad" | "expired" | "jill";
+const CALLERS: readonly Caller[] = [
+  "none",
+  "bad",
+  "expired",
+  "jill",
+  ...(Object.keys(TOKENS) as Named[]),
+];
+
+const keys = await generateJwtKeys();
+const keyFiles = writeKeyFiles(keys);
+afterAll(() => keyFiles.remove());
+const JWTS = {
+  expired: await signJwt(keys.es256, { sub: "alice", expiresIn: -120 }),
+  jill: await signJwt(keys.rs256, { sub: "jill", claims: { groups: ["eng"] } }),
+} as const;
 const MEMBERS = ["alice", "bob", "viv", "rita", "ed", "gus", "eve", "dan"] as const;
 
 const server = serverPerFile({
@@ -68,19 +101,35 @@ const server = serverPerFile({
       .join(","),
     "--admins",
     "user:root",
+    "--public-reads",
+    "--jwt-issuer",
+    "https://id.example.test/",
+    "--jwt-audience",
+    "entdb-tests",
+    "--jwt-jwks-file",
+    keyFiles.jwksFile,
+    "--jwt-groups-claim",
+    "groups",
   ],
 });
 
 const TENANT = "acme";
 let note = "";
 let person = "";
+let notice = "";
 /** Where the setup's write sits in the tenant's partition (a position that exists). */
 let written = { partition: 0, offset: 0n };
 
+/** The bearer token `caller` sends; undefined for none. */
+function tokenOf(caller: Caller): string | undefined {
+  if (caller === "none") return undefined;
+  if (caller === "bad") return "bad-token-0123456789";
+  if (caller === "expired" || caller === "jill") return JWTS[caller];
+  return TOKENS[caller];
+}
+
 function api(caller: Caller, binary = false): EntDbClient {
-  const token =
-    caller === "none" ? undefined : caller === "bad" ? "bad-token-0123456789" : TOKENS[caller];
-  return entDbClient(server, { binary, token });
+  return entDbClient(server, { binary, token: tokenOf(caller) });
 }
 
 beforeAll(async () => {
@@ -96,6 +145,7 @@ beforeAll(async () => {
   await alice.addTenantMember({ tenant: TENANT, principal: "group:eng", role: "member" });
   const made = await alice.executePlan({
     tenant: TENANT,
+    idempotencyKey: "setup",
     operations: [
       {
         op: {
@@ -110,10 +160,17 @@ beforeAll(async () => {
         },
       },
       { op: { case: "createEdge", value: { edgeTypeId: WROTE, fromId: "$p", toId: "$n" } } },
+      {
+        op: {
+          case: "createNode",
+          value: { typeId: NOTICE, fields: { 1: str("hello") } },
+        },
+      },
     ],
   });
   person = made.results[0]?.id ?? "";
   note = made.results[1]?.id ?? "";
+  notice = made.results[3]?.id ?? "";
   written = {
     partition: made.receipt?.position?.partition ?? 0,
     offset: made.receipt?.position?.offset ?? 0n,
@@ -131,14 +188,23 @@ beforeAll(async () => {
   await share("user:dan", "", { deny: true });
 }, 60_000);
 
-type Expect = Readonly<Record<Caller, string>>;
+/** A row's expected code per caller, but for the JWT callers, which {@link withJwt} adds. */
+type Expect = Readonly<Record<Exclude<Caller, "expired" | "jill">, string>>;
+
+/**
+ * The expectations of the JWT callers, from the row: an expired JWT is refused on every
+ * RPC, and jill, in group:eng through her token, gets what gus gets through the tenant.
+ */
+function withJwt(row: Expect): Readonly<Record<Caller, string>> {
+  return { ...row, expired: "unauthenticated", jill: row.gus };
+}
 
 /**
  * A tenant RPC's expectations: no token or an unknown one is UNAUTHENTICATED, a caller
  * that is not a member (the server admin included) PERMISSION_DENIED, and each member
  * `member` unless `overrides` says otherwise.
  */
-function tenantRpc(member: string, overrides: Partial<Record<Caller, string>> = {}): Expect {
+function tenantRpc(member: string, overrides: Partial<Expect> = {}): Expect {
   const out: Record<string, string> = {
     none: "unauthenticated",
     bad: "unauthenticated",
@@ -147,7 +213,22 @@ function tenantRpc(member: string, overrides: Partial<Record<Caller, string>> = 
     oscar: "permission_denied",
   };
   for (const m of MEMBERS) out[m] = member;
-  return { ...(out as Record<Caller, string>), ...overrides };
+  return { ...(out as Expect), ...overrides };
+}
+
+/**
+ * A read RPC's expectations: members as {@link tenantRpc}, and `outsider` for the callers
+ * that are not members (the server admin, other tenants' users, and no token at all under
+ * `--public-reads`), who read public nodes only.
+ */
+function readRpc(member: string, outsider: string, overrides: Partial<Expect> = {}): Expect {
+  return tenantRpc(member, {
+    none: outsider,
+    root: outsider,
+    mallory: outsider,
+    oscar: outsider,
+    ...overrides,
+  });
 }
 
 /** Readers of the private note: its owner and the unexpired, undenied grantees. */
@@ -179,8 +260,9 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
     expect: tenantRpc("ok", WRITERS),
   },
   GetReceipt: {
-    call: (c) => c.getReceipt({ tenant: TENANT, idempotencyKey: "no-such-key" }),
-    expect: tenantRpc("not_found"),
+    // The outcome of alice's plan: hers only, NOT_FOUND to every other member.
+    call: (c) => c.getReceipt({ tenant: TENANT, idempotencyKey: "setup" }),
+    expect: tenantRpc("not_found", { alice: "ok" }),
   },
   WaitForPosition: {
     call: (c) => c.waitForPosition({ tenant: TENANT, position: written, timeoutMs: 1 }),
@@ -188,28 +270,28 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
   },
   GetNode: {
     call: (c) => c.getNode({ tenant: TENANT, typeId: NOTE, id: note }),
-    expect: tenantRpc("not_found", NOTE_READERS),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
   },
   GetNodes: {
     call: (c) => c.getNodes({ tenant: TENANT, typeId: NOTE, ids: [note] }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   GetNodeByKey: {
     call: (c) => c.getNodeByKey({ tenant: TENANT, typeId: NOTE, key: { 1: str("secret") } }),
-    expect: tenantRpc("not_found", NOTE_READERS),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
   },
   QueryNodes: {
     call: (c) => c.queryNodes({ tenant: TENANT, typeId: NOTE }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   ListEdges: {
     call: (c) =>
       c.listEdges({ tenant: TENANT, edgeTypeId: WROTE, nodeId: person, direction: Direction.OUT }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   Traverse: {
     call: (c) => c.traverse({ tenant: TENANT, startId: person, edgeTypeIds: [WROTE] }),
-    expect: tenantRpc("ok"),
+    expect: readRpc("ok", "ok"),
   },
   GetSchema: {
     call: (c) => c.getSchema({}),
@@ -283,7 +365,7 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     body: () => ({ fields: { handle: unique() } }),
     expect: tenantRpc("ok", WRITERS),
   },
-  "PersonService/Get": { body: () => ({ id: person }), expect: tenantRpc("ok") },
+  "PersonService/Get": { body: () => ({ id: person }), expect: readRpc("ok", "not_found") },
   "PersonService/Update": {
     body: () => ({ id: person, patch: { handle: unique() }, expectedVersion: "999" }),
     // A member reads the person but edits only what it owns or was shared.
@@ -293,12 +375,15 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     body: () => ({ id: person, expectedVersion: "999" }),
     expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
   },
-  "PersonService/Query": { body: () => ({}), expect: tenantRpc("ok") },
+  "PersonService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
   "NoteService/Create": {
     body: () => ({ fields: { title: unique() } }),
     expect: tenantRpc("ok", WRITERS),
   },
-  "NoteService/Get": { body: () => ({ id: note }), expect: tenantRpc("not_found", NOTE_READERS) },
+  "NoteService/Get": {
+    body: () => ({ id: note }),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
+  },
   "NoteService/Update": {
     body: () => ({ id: note, patch: { rank: "1" }, expectedVersion: "999" }),
     expect: tenantRpc("not_found", {
@@ -319,7 +404,22 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
       gus: "permission_denied",
     }),
   },
-  "NoteService/Query": { body: () => ({}), expect: tenantRpc("ok") },
+  "NoteService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
+  "NoticeService/Create": {
+    body: () => ({ fields: { title: unique() } }),
+    expect: tenantRpc("ok", WRITERS),
+  },
+  // A public node: every caller reads it, no token included.
+  "NoticeService/Get": { body: () => ({ id: notice }), expect: readRpc("ok", "ok") },
+  "NoticeService/Update": {
+    body: () => ({ id: notice, patch: { title: unique() }, expectedVersion: "999" }),
+    expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
+  },
+  "NoticeService/Delete": {
+    body: () => ({ id: notice, expectedVersion: "999" }),
+    expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
+  },
+  "NoticeService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
   "WroteService/Link": {
     body: () => ({ fromId: person, toId: note }),
     expect: tenantRpc("permission_denied", { alice: "ok" }),
@@ -329,8 +429,8 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     body: () => ({ fromId: person, toId: person }),
     expect: tenantRpc("permission_denied", { alice: "ok" }),
   },
-  "WroteService/List": { body: () => ({ fromId: person }), expect: tenantRpc("ok") },
-  "WroteService/ListInverse": { body: () => ({ toId: note }), expect: tenantRpc("ok") },
+  "WroteService/List": { body: () => ({ fromId: person }), expect: readRpc("ok", "ok") },
+  "WroteService/ListInverse": { body: () => ({ toId: note }), expect: readRpc("ok", "ok") },
 };
 
 function codeName(err: unknown): string {
@@ -365,7 +465,7 @@ describe("the authorization matrix", () => {
         const got: Record<string, string> = {};
         for (const caller of CALLERS)
           got[caller] = await outcome(() => row.call(api(caller, binary)));
-        expect([binary, got]).toEqual([binary, row.expect]);
+        expect([binary, got]).toEqual([binary, withJwt(row.expect)]);
       }
     });
   }
@@ -378,9 +478,8 @@ describe("the authorization matrix", () => {
           "content-type": "application/json",
           "entdb-tenant": TENANT,
         };
-        if (caller !== "none")
-          headers["authorization"] =
-            `Bearer ${caller === "bad" ? "bad-token-0123456789" : TOKENS[caller]}`;
+        const token = tokenOf(caller);
+        if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
         const res = await fetch(`${server.url}/acme.notes.${path}`, {
           method: "POST",
           headers,
@@ -388,7 +487,7 @@ describe("the authorization matrix", () => {
         });
         got[caller] = res.ok ? "ok" : ((await res.json()) as { code: string }).code;
       }
-      expect(got).toEqual(row.expect);
+      expect(got).toEqual(withJwt(row.expect));
     });
   }
 });
