@@ -1,18 +1,14 @@
 /**
- * Loads protoc-gen-es and the framework modules it runs on (their CommonJS build, the
- * only one protoc-gen-es has), for in-process generation.
+ * Loads protoc-gen-es for in-process generation, from the module its own `bin` runs
+ * (`dist/cjs/src/protoc-gen-es-plugin.js`: the package has no `exports` map, so Node
+ * exposes that path), with the framework modules it requires, unchanged. Loaded on first
+ * use, so commands that never generate protobuf-es do not pay for it.
  *
- * Without the TypeScript compiler: protoplugin's `create-es-plugin.js` requires
- * `transpile.js`, which requires `typescript` (a third of a second to load, a good part
- * of `entdb generate`'s start-up) for plugins that generate only TypeScript and let the
- * framework transpile it. protoc-gen-es has its own JavaScript and declaration
- * generators, so with our `target=js+dts` the framework never transpiles; `transpile.js`
- * is put in the CommonJS module cache as a stub (that says so if it is ever called)
- * before the plugin loads. When the framework is already loaded (another part of the
- * process required it first), the real module stays.
+ * `requireProtopluginModule` and `requireProtobufModule` reach framework files by path,
+ * past the packages' `exports` maps; only `protoplugin-speedups.ts` uses them.
  */
 
-import { createRequire, Module } from "node:module";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { protocGenEs } from "@bufbuild/protoc-gen-es/dist/cjs/src/protoc-gen-es-plugin.js";
 
@@ -45,10 +41,9 @@ function resolve(): Resolved {
   return resolved;
 }
 
-/** protoc-gen-es, loaded once (see above). */
+/** protoc-gen-es, loaded once. */
 export function loadProtocGenEs(): ProtocGenEs {
-  const { fromPlugin, pluginPath, protopluginDir } = resolve();
-  stubTranspile(fromPlugin, join(protopluginDir, "transpile.js"));
+  const { fromPlugin, pluginPath } = resolve();
   return (fromPlugin(pluginPath) as { protocGenEs: ProtocGenEs }).protocGenEs;
 }
 
@@ -58,7 +53,6 @@ export function loadProtocGenEs(): ProtocGenEs {
  */
 export function requireProtopluginModule(file: string): unknown {
   const { fromPlugin, protopluginDir } = resolve();
-  stubTranspile(fromPlugin, join(protopluginDir, "transpile.js"));
   return fromPlugin(join(protopluginDir, file));
 }
 
@@ -70,20 +64,4 @@ export function requireProtopluginModule(file: string): unknown {
 export function requireProtobufModule(file: string): unknown {
   const { fromPlugin, protobufDir } = resolve();
   return fromPlugin(join(protobufDir, file));
-}
-
-/** Puts the stub for protoplugin's `transpile.js` in the module cache, unless it is loaded. */
-function stubTranspile(fromPlugin: NodeJS.Require, path: string): void {
-  if (fromPlugin.cache[path] !== undefined) return;
-  const stub = new Module(path);
-  stub.filename = path;
-  stub.loaded = true;
-  stub.exports = {
-    transpile(): never {
-      throw new Error(
-        "protoplugin's TypeScript transpiler is not loaded in entdb: generate with protoc-gen-es's own js and dts generators (target=js+dts).",
-      );
-    },
-  };
-  fromPlugin.cache[path] = stub;
 }
