@@ -11,6 +11,7 @@ import type {
   OperationResult,
   UpdateNode,
 } from "../../generated/entdb/v1/plan_pb.js";
+import { DELETE_EDGES_TO } from "../store/edge-sql.ts";
 import {
   type Payload,
   parsePayload,
@@ -143,7 +144,7 @@ export function deleteNode(run: PlanRun, op: DeleteNode): OperationResult {
   const row = run.nodeRowOfType(id, op.typeId);
   checkPrecondition(run, type, row, parsePayload(row.payload), op.precondition);
   const out = run.db.stmt("DELETE FROM edges WHERE edge_type_id = ? AND from_id = ?");
-  const inn = run.db.stmt("DELETE FROM edges WHERE edge_type_id = ? AND to_id = ?");
+  const inn = run.db.stmt(DELETE_EDGES_TO);
   for (const edgeTypeId of run.db.edgeTypeIds()) {
     out.run(edgeTypeId, id);
     inn.run(edgeTypeId, id);

@@ -4,7 +4,6 @@
  * fields, whose ids are reserved) are left out, which is what removing a field means.
  */
 
-import { create } from "@bufbuild/protobuf";
 import { type Edge, EdgeSchema, type Node, NodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { Field, Schema } from "../../schema/model.ts";
@@ -42,7 +41,10 @@ export interface EdgeRow {
 export function nodeFromRow(model: Schema | undefined, row: NodeRow): Node {
   const typeId = Number(row.type_id);
   const type = model?.nodes.find((n) => n.id === typeId);
-  return create(NodeSchema, {
+  // The object `create(NodeSchema, …)` makes (every field, in declaration order), without
+  // its walk over the descriptor: reads build one per row they answer.
+  return {
+    $typeName: NodeSchema.typeName,
     id: row.id,
     typeId,
     fields: decodeFields(type?.fields ?? [], row.payload, `type ${typeId}`),
@@ -50,20 +52,22 @@ export function nodeFromRow(model: Schema | undefined, row: NodeRow): Node {
     createdAt: microsToTimestamp(row.created_at),
     updatedAt: microsToTimestamp(row.updated_at),
     owner: row.owner,
-  });
+  } as Node;
 }
 
 /** The message for an edge row. */
 export function edgeFromRow(model: Schema | undefined, row: EdgeRow): Edge {
   const edgeTypeId = Number(row.edge_type_id);
   const type = model?.edges.find((e) => e.id === edgeTypeId);
-  return create(EdgeSchema, {
+  // As in `nodeFromRow`: the object `create(EdgeSchema, …)` makes.
+  return {
+    $typeName: EdgeSchema.typeName,
     edgeTypeId,
     fromId: row.from_id,
     toId: row.to_id,
     props: decodeFields(type?.fields ?? [], row.props, `edge type ${edgeTypeId}`),
     createdAt: microsToTimestamp(row.created_at),
-  });
+  } as Edge;
 }
 
 function decodeFields(

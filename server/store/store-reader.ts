@@ -20,6 +20,7 @@ import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader, TraverseStep } from "../engine.ts";
 import { hasDenies } from "./access-tables.ts";
+import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
@@ -225,7 +226,8 @@ class StoreReader implements TenantReader {
         : { items: [], nextCursor: "" };
     const model = this.#store.readModel(db);
     const direction = query.direction === Direction.IN ? Direction.IN : Direction.OUT;
-    const [self, other] = direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
+    const ends = edgeEnds(direction === Direction.IN);
+    const [, other] = ends;
     const limit = this.#pageSize(query.limit);
     // A hidden node has no edges to list, and an edge whose other end is hidden is not
     // listed or counted: both read as if the hidden node did not exist.
@@ -253,9 +255,7 @@ class StoreReader implements TenantReader {
     }
     params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
     const rows = db
-      .stmt(
-        `SELECT ${EDGE_COLUMNS} FROM edges WHERE edge_type_id = ? AND ${self} = ?${after}${visible} ORDER BY ${other} LIMIT ?`,
-      )
+      .stmt(edgePageSql(ends, EDGE_COLUMNS, after, visible))
       .all(...params) as EdgeRow[];
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -271,7 +271,7 @@ class StoreReader implements TenantReader {
     const items = page.map((r) => edgeFromRow(model, r));
     if (!query.includeCount) return { items, nextCursor };
     const count = db
-      .stmt(`SELECT count(*) AS n FROM edges WHERE edge_type_id = ? AND ${self} = ?${visible}`)
+      .stmt(edgeCountSql(ends, visible))
       .get(BigInt(edgeTypeId), nodeId, ...(otherHidden?.params ?? [])) as { n: bigint };
     return { items, nextCursor, totalCount: Number(count.n) };
   }
@@ -311,16 +311,12 @@ class StoreReader implements TenantReader {
     /** What depth `depth` follows: its edge types, sorted, and its neighbour query. */
     const stepAt = (depth: number) => {
       const step = steps[depth - 1]!;
-      const [self, other] =
-        step.direction === Direction.IN ? ["to_id", "from_id"] : ["from_id", "to_id"];
       return {
         edgeTypes:
           step.edgeTypeIds.length > 0
             ? [...new Set(step.edgeTypeIds)].sort((a, b) => a - b)
             : db.edgeTypeIds(),
-        neighbors: db.stmt(
-          `SELECT ${other} AS id FROM edges WHERE edge_type_id = ? AND ${self} = ? ORDER BY ${other}`,
-        ),
+        neighbors: db.stmt(neighborsSql(edgeEnds(step.direction === Direction.IN))),
       };
     };
 

@@ -29,6 +29,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["100000"],
     what: "reads with access control (1,000 grants, 20 groups, 100k nodes) vs dev mode",
   },
+  edges: {
+    file: "edge-index-bench.ts",
+    args: ["40000"],
+    what: "10 edges to a node at 40k edges on a fresh tenant: edges_by_to named vs the planner",
+  },
   server: {
     file: "server-bench.ts",
     args: ["3"],
