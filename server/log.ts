@@ -3,6 +3,8 @@
  * and context fields. Levels below the configured one are dropped.
  */
 
+import { ConfigError } from "./config-error.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -17,11 +19,11 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-/** Parses a level name (case-insensitive); throws on an unknown one. */
+/** Parses a level name (case-insensitive); throws `ConfigError` on an unknown one. */
 export function parseLogLevel(text: string): LogLevel {
   const level = text.toLowerCase();
   if (level in RANK) return level as LogLevel;
-  throw new Error(`Unknown log level '${text}'; use debug, info, warn or error.`);
+  throw new ConfigError(`Unknown log level '${text}'; use debug, info, warn or error.`);
 }
 
 /** Creates a JSON-lines logger writing to `write` (stderr by default). */

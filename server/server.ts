@@ -43,6 +43,7 @@ import { createTypedServices } from "./api/typed-services.ts";
 import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
+import { InternalError } from "./internal-error.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
@@ -190,7 +191,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       return undefined;
     });
     const schemaDesc = registry.getFile(schemaFile.name);
-    if (!schemaDesc) throw new Error(`descriptor of ${schemaFile.name} missing from its registry`);
+    if (!schemaDesc)
+      throw new InternalError(
+        "descriptor",
+        `descriptor of ${schemaFile.name} missing from its registry`,
+      );
     const descriptorSet = toBinary(
       FileDescriptorSetSchema,
       create(FileDescriptorSetSchema, { file: [...registry.files].map((f) => f.proto) }),

@@ -16,6 +16,7 @@ import { isCapability } from "../acl/capability.ts";
 import { isTenantRole, PrincipalError, parsePrincipal } from "../acl/principal.ts";
 import { roleOf } from "../acl/tenant-roles.ts";
 import type { PlanOutcome } from "../engine.ts";
+import { InternalError } from "../internal-error.ts";
 import { codeFromName } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
@@ -72,7 +73,7 @@ export function createAccessHandlers(
     const [position] = await deps.wal.append([
       { tenant, payload: toBinary(WalEventSchema, event) },
     ]);
-    if (!position) throw new Error("append returned no position");
+    if (!position) throw new InternalError("invariant", "append returned no position");
     const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);
     if (!applied) {
       throw new ConnectError(
@@ -83,7 +84,10 @@ export function createAccessHandlers(
     const outcome =
       deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
     if (!outcome)
-      throw new Error(`applied event ${position.partition}:${position.offset} recorded no outcome`);
+      throw new InternalError(
+        "invariant",
+        `applied event ${position.partition}:${position.offset} recorded no outcome`,
+      );
     const replayed =
       outcome.position.offset !== position.offset ||
       outcome.position.partition !== position.partition;

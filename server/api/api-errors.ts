@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
+import { InternalError } from "../internal-error.ts";
 import { WalError } from "../wal/wal.ts";
 
 /** Connect code from the snake_case name a WriteFailure records ("already_exists"). */
@@ -65,7 +66,13 @@ export function toConnectError(err: unknown, log: (err: unknown) => void): Conne
     if (err.code === "too-large" || err.code === "invalid")
       return new ConnectError(err.message, Code.InvalidArgument);
   }
-  if (err instanceof Error && "code" in err && typeof err.code === "string") {
+  // An InternalError's code names the broken promise for the log; it never maps.
+  if (
+    !(err instanceof InternalError) &&
+    err instanceof Error &&
+    "code" in err &&
+    typeof err.code === "string"
+  ) {
     const code = STORE_CODES[err.code];
     if (code !== undefined) return new ConnectError(err.message, code);
   }

@@ -18,6 +18,7 @@ import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
 import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
+import { InternalError } from "../internal-error.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";
 import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
@@ -184,7 +185,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const [position] = await deps.wal
           .append([{ tenant, payload: toBinary(WalEventSchema, event) }])
           .finally(() => endTimer?.());
-        if (!position) throw new Error("append returned no position");
+        if (!position) throw new InternalError("invariant", "append returned no position");
         const receipt = {
           tenant,
           position: fromWalPosition(position),
@@ -200,7 +201,8 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         const outcome =
           deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);
         if (!outcome)
-          throw new Error(
+          throw new InternalError(
+            "invariant",
             `applied event ${position.partition}:${position.offset} recorded no outcome`,
           );
         // A concurrent retry with the same key may have been logged first: its outcome stands.

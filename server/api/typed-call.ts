@@ -17,6 +17,7 @@ import {
   ExecutePlanResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult, OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
+import { InternalError } from "../internal-error.ts";
 import { toConnectError } from "./api-errors.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
@@ -66,7 +67,7 @@ export function dynamicRoute(
 /** The method `name` of a typed service; its absence is a codegen bug, not bad input. */
 export function methodOf(service: DescService, name: string): DescMethod {
   const m = service.methods.find((x) => x.name === name);
-  if (!m) throw new Error(`${service.typeName} lacks ${name}`);
+  if (!m) throw new InternalError("descriptor", `${service.typeName} lacks ${name}`);
   return m;
 }
 

@@ -11,6 +11,7 @@
 
 import type { DescFile, DescMessage } from "@bufbuild/protobuf";
 import { edgeTypeNames, nodeTypeNames } from "../../codegen/proto/index.ts";
+import { InternalError } from "../internal-error.ts";
 import { type ApiDeps, createEntDbService } from "./entdb-service.ts";
 import type { ServiceRoute } from "./routes.ts";
 import { edgeRoute } from "./typed-edge-service.ts";
@@ -26,7 +27,7 @@ export function createTypedServices(file: DescFile, deps: ApiDeps): ServiceRoute
   const messages = new Map(file.messages.map((m) => [m.name, m]));
   const msg = (name: string): DescMessage => {
     const m = messages.get(name);
-    if (!m) throw new Error(`generated descriptor lacks message ${name}`);
+    if (!m) throw new InternalError("descriptor", `generated descriptor lacks message ${name}`);
     return m;
   };
   const routes: ServiceRoute[] = [];

@@ -48,6 +48,10 @@
  * that tenant carrying the version — not when it is merely opened, because when a
  * tenant is opened depends on timing, and the canonical dump after a replay must not
  * (contract 8).
+ *
+ * What callers wait on is kept beside it: read-your-writes waits in apply-waiters.ts
+ * (told of each commit and park), and the recent-outcome cache in recent-outcomes.ts
+ * (outcomes staged per transaction, kept only once it commits).
  */
 
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -62,8 +66,10 @@ import type { TenantDb, TenantState } from "../store/tenant-db.ts";
 import { validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
 import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
+import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
+import { type KeyedOutcome, RecentOutcomes } from "./recent-outcomes.ts";
 
 /**
  * The log key the server should append `SchemaChange` events under: not a valid tenant
@@ -128,29 +134,9 @@ export interface ApplierStats {
   readonly applyFailures: number;
 }
 
-/**
- * How many committed outcomes the applier keeps in memory, so the call that logged a
- * plan gets its outcome without reading it back from the tenant database.
- */
-export const RECENT_OUTCOMES = 4096;
-
-interface KeyedOutcome {
-  readonly key: string;
-  readonly outcome: PlanOutcome;
-  /** Set when the outcome is a recorded apply failure; reported once it commits. */
-  readonly failed?: ApplyFailure;
-}
-
 type Item =
   | { readonly entry: WalEntry; readonly event: WalEvent }
   | { readonly entry: WalEntry; readonly bad: string };
-
-interface Waiter {
-  readonly position: WalPosition;
-  readonly resolve: (reached: boolean) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
 
 /** Applies the WAL to the store and tracks progress. `start` it; `stop` it before closing the store. */
 export class Applier implements ApplyProgress {
@@ -165,15 +151,14 @@ export class Applier implements ApplyProgress {
   readonly #parked = new Map<string, ParkedTenant>();
   /** Tenant databases written since the last checkpoint move. */
   readonly #dirty = new Set<TenantDb>();
-  readonly #waiters = new Map<string, Set<Waiter>>();
+  /** Read-your-writes waits (apply-waiters.ts). */
+  readonly #waiters: ApplyWaiters;
   #lastFlush = 0;
   #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0, applyFailures: 0 };
   readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
-  /** Outcomes applied in the tenant transaction under way (kept once it commits). */
-  #uncommitted: KeyedOutcome[] = [];
-  /** The last {@link RECENT_OUTCOMES} committed outcomes, by tenant and idempotency key. */
-  readonly #recent = new Map<string, PlanOutcome>();
+  /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
+  readonly #recent = new RecentOutcomes();
 
   constructor(options: ApplierOptions) {
     this.#wal = options.wal;
@@ -183,6 +168,7 @@ export class Applier implements ApplyProgress {
     this.#onPark = options.onPark;
     this.#onApplyFailure = options.onApplyFailure;
     this.#onAccessChanged = options.onAccessChanged;
+    this.#waiters = new ApplyWaiters(options.store);
   }
 
   /** Subscribes to the log. A second call does nothing. */
@@ -219,13 +205,7 @@ export class Applier implements ApplyProgress {
     const sub = this.#subscription;
     if (sub) await sub.stop();
     this.flush();
-    for (const set of this.#waiters.values()) {
-      for (const w of set) {
-        clearTimeout(w.timer);
-        w.resolve(false);
-      }
-    }
-    this.#waiters.clear();
+    this.#waiters.releaseAll();
   }
 
   /** Counters since start. */
@@ -310,31 +290,8 @@ export class Applier implements ApplyProgress {
     this.#lastFlush = Date.now();
   }
 
-  async waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean> {
-    const id = validateTenantId(tenant);
-    const down = this.#store.unavailable(id);
-    if (down) throw down;
-    if (this.#reached(id, position)) return true;
-    if (timeoutMs <= 0) return false;
-    return new Promise<boolean>((resolve, reject) => {
-      let set = this.#waiters.get(id);
-      if (!set) {
-        set = new Set();
-        this.#waiters.set(id, set);
-      }
-      const waiters = set;
-      const waiter: Waiter = {
-        position,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          waiters.delete(waiter);
-          if (waiters.size === 0) this.#waiters.delete(id);
-          resolve(false);
-        }, timeoutMs),
-      };
-      waiters.add(waiter);
-    });
+  waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean> {
+    return this.#waiters.waitFor(tenant, position, timeoutMs);
   }
 
   async caughtUp(): Promise<boolean> {
@@ -375,7 +332,7 @@ export class Applier implements ApplyProgress {
     const sql = db.db;
     let state = start;
     let stoppedAt: { position: WalPosition; error: unknown } | undefined;
-    this.#uncommitted = [];
+    this.#recent.discard();
     try {
       sql.exec("BEGIN IMMEDIATE");
       for (const item of todo) {
@@ -391,9 +348,9 @@ export class Applier implements ApplyProgress {
       if (stoppedAt && !sql.inTransaction) throw stoppedAt.error;
       if (state !== start) db.writeState(state);
       sql.exec("COMMIT");
-      this.#keepOutcomes(tenant);
+      this.#recent.commit(tenant, (failed) => this.#onApplyFailure?.(failed));
     } catch (err) {
-      this.#uncommitted = [];
+      this.#recent.discard();
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
@@ -403,7 +360,7 @@ export class Applier implements ApplyProgress {
     db.commitState(state);
     if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
     this.#dirty.add(db);
-    this.#notify(tenant, state);
+    this.#waiters.notify(tenant, state);
     if (stoppedAt) {
       db.reloadSchemaObjects();
       this.#park(tenant, stoppedAt.position, stoppedAt.error);
@@ -436,7 +393,7 @@ export class Applier implements ApplyProgress {
           ? this.#applyPlan(db, event, pos, migrates)
           : undefined;
       db.stmt("RELEASE event").run();
-      if (outcome !== undefined) this.#uncommitted.push(outcome);
+      if (outcome !== undefined) this.#recent.stage(outcome);
       return { partition: pos.partition, appliedOffset: pos.offset + 1, schemaVersion: version };
     } catch (err) {
       if (db.db.inTransaction) {
@@ -523,28 +480,13 @@ export class Applier implements ApplyProgress {
     };
   }
 
-  /** Keeps the outcomes of the transaction that just committed, dropping the oldest. */
-  #keepOutcomes(tenant: string): void {
-    for (const { key, outcome, failed } of this.#uncommitted) {
-      const id = outcomeId(tenant, key);
-      this.#recent.delete(id);
-      this.#recent.set(id, outcome);
-      if (failed) this.#onApplyFailure?.(failed);
-    }
-    this.#uncommitted = [];
-    while (this.#recent.size > RECENT_OUTCOMES) {
-      const oldest = this.#recent.keys().next().value as string;
-      this.#recent.delete(oldest);
-    }
-  }
-
   /**
    * The outcome recorded for `idempotencyKey` if this applier committed it recently,
    * equal to what the tenant database holds for the key (`outcomeByKey`); otherwise
    * `undefined`, and the caller reads the database.
    */
   recentOutcome(tenant: string, idempotencyKey: string): PlanOutcome | undefined {
-    return this.#recent.get(outcomeId(tenant, idempotencyKey));
+    return this.#recent.get(tenant, idempotencyKey);
   }
 
   #model(version: number) {
@@ -580,30 +522,7 @@ export class Applier implements ApplyProgress {
     this.#parked.set(tenant, parked);
     this.#store.markUnavailable(tenant, error);
     this.#onPark?.(parked);
-    const set = this.#waiters.get(tenant);
-    if (!set) return;
-    this.#waiters.delete(tenant);
-    for (const w of set) {
-      clearTimeout(w.timer);
-      w.reject(error);
-    }
-  }
-
-  #reached(tenant: string, position: WalPosition): boolean {
-    const db = this.#store.tenant(tenant, false);
-    return db !== undefined && isApplied(db.state, position);
-  }
-
-  #notify(tenant: string, state: TenantState): void {
-    const set = this.#waiters.get(tenant);
-    if (!set) return;
-    for (const w of set) {
-      if (!isApplied(state, w.position)) continue;
-      clearTimeout(w.timer);
-      set.delete(w);
-      w.resolve(true);
-    }
-    if (set.size === 0) this.#waiters.delete(tenant);
+    this.#waiters.fail(tenant, error);
   }
 }
 
@@ -618,11 +537,6 @@ function isTenantId(key: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether a tenant in `state` has applied the event at `position`. */
-function isApplied(state: TenantState, position: WalPosition): boolean {
-  return state.partition === position.partition && position.offset < state.appliedOffset;
 }
 
 function decodeEntry(entry: WalEntry): Item {
@@ -663,10 +577,6 @@ function ingressMicros(event: WalEvent): bigint {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function outcomeId(tenant: string, key: string): string {
-  return `${tenant}\u0000${key}`;
 }
 
 /**

@@ -132,7 +132,8 @@ export class TenantDb {
           fresh.pragma(`user_version = ${STORE_LAYOUT_VERSION}`);
         })();
       } else if (layout !== STORE_LAYOUT_VERSION) {
-        throw new Error(
+        throw new StoreError(
+          "tenant-unavailable",
           `the file has store layout ${layout}; this server reads layout ${STORE_LAYOUT_VERSION}`,
         );
       }
@@ -145,9 +146,12 @@ export class TenantDb {
         .get() as
         | { tenant: string; log_partition: bigint; applied_offset: bigint; schema_version: bigint }
         | undefined;
-      if (!row) throw new Error("the file has no tenant_state row");
+      if (!row) throw new StoreError("corrupt", "the file has no tenant_state row");
       if (row.tenant !== tenant)
-        throw new Error(`the file belongs to tenant ${JSON.stringify(row.tenant)}`);
+        throw new StoreError(
+          "tenant-unavailable",
+          `the file belongs to tenant ${JSON.stringify(row.tenant)}`,
+        );
       const hasOrigin = db
         .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'derived_from'")
         .get();

@@ -6,7 +6,7 @@
  * tested beside the backend.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, assert, describe, expect, it } from "vitest";
 import { partitionForTenant } from "./partition.ts";
 import { readWalToEnd } from "./read-wal.ts";
 import type { Wal, WalEntry, WalPosition, WalRecord } from "./wal.ts";
@@ -71,7 +71,7 @@ function tenantsInOnePartition(count: number, partitions: number): string[] {
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
+    if (Date.now() > deadline) assert.fail(`Timed out waiting for ${what}.`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

@@ -6,12 +6,14 @@
  */
 
 import { parentPort, workerData } from "node:worker_threads";
+import { InternalError } from "../internal-error.ts";
 import type { SqliteWalFileOptions } from "./sqlite-wal-file.ts";
 import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
 import type { WalWorkerReply, WalWorkerRequest } from "./thread-wal-writer.ts";
 
 const port = parentPort;
-if (port === null) throw new Error("wal-writer-worker.ts must run as a worker thread.");
+if (port === null)
+  throw new InternalError("invariant", "wal-writer-worker.ts must run as a worker thread.");
 const options = workerData as SqliteWalFileOptions;
 
 const reply = (message: WalWorkerReply): void => port.postMessage(message);

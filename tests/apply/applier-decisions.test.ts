@@ -1,7 +1,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Direction, FilterOp } from "../../generated/entdb/v1/entdb_pb.js";
-import { RECENT_OUTCOMES } from "../../server/apply/applier.ts";
+import { RECENT_OUTCOMES } from "../../server/apply/recent-outcomes.ts";
 import type { PlanOutcome } from "../../server/engine.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { op, planEvent, T, T0_MS, userFields, v } from "../store/store-fixtures.ts";
