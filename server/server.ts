@@ -14,7 +14,7 @@ import {
   file_google_protobuf_timestamp,
   timestampNow,
 } from "@bufbuild/protobuf/wkt";
-import { buildFileDescriptor } from "../codegen/proto/index.ts";
+import { buildFileDescriptor } from "../codegen/index.ts";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
 import { file_grpc_health_v1_health, Health } from "../generated/grpc/health/v1/health_pb.js";
@@ -22,8 +22,7 @@ import {
   file_grpc_reflection_v1_reflection,
   ServerReflection,
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
-import { compileSchema } from "../schema/compile.ts";
-import { renderDiagnostics } from "../schema/render-diagnostics.ts";
+import { compileSchema, renderDiagnostics } from "../schema/index.ts";
 import { AccessCache } from "./acl/access-cache.ts";
 import { isDevMode } from "./api/auth-config.ts";
 import { createAuthenticator } from "./api/authenticator.ts";

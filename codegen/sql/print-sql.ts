@@ -6,7 +6,7 @@
  * `@generated` header.
  */
 
-import type { EdgeType, NodeType, Schema } from "../../schema/model.ts";
+import type { EdgeType, NodeType, Schema } from "../../schema/index.ts";
 import { BASE_TABLE_DDL, type SchemaObject, schemaObjects } from "./tenant-ddl.ts";
 
 /** Renders the readable `indexes.sql` for `schema`. Same schema, same bytes. */

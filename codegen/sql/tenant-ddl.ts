@@ -18,7 +18,7 @@
  * nothing: the partial `WHERE type_id = N` already fixes it.
  */
 
-import type { NodeType, Schema } from "../../schema/model.ts";
+import type { NodeType, Schema } from "../../schema/index.ts";
 import {
   edgeIndexName,
   edgePropExpr,
