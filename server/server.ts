@@ -14,6 +14,7 @@ import {
   file_google_protobuf_timestamp,
   timestampNow,
 } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { buildFileDescriptor } from "../codegen/index.ts";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
@@ -237,6 +238,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log: log.child({ component: "auth" }),
       isAdmin: (principal) => config.admins.has(principal),
     });
+    // Aborted by close(), before the listener drains: calls in flight see their signal
+    // aborted, on both request paths (routes.ts), and streams end instead of being cut.
+    const shutdown = new AbortController();
     const apiHandler = createApiHandler({
       routes: [
         route(EntDbService, createEntDbService(deps)),
@@ -265,6 +269,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       corsOrigins: config.corsOrigins,
       readMaxBytes: 8 * 1024 * 1024,
+      shutdownSignal: shutdown.signal,
       logError: (err: unknown) => log.error("transport error", { err }),
     });
     const api: ApiListener = await listenApi(apiHandler.handler, {
@@ -273,6 +278,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       serveH2Stream: apiHandler.serveH2Stream,
     });
     cleanup.unshift(() => api.close());
+    cleanup.unshift(() =>
+      shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
+    );
     const ops: OpsServer = await startOpsServer({
       host: config.host,
       port: config.httpPort,
