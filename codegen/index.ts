@@ -28,6 +28,7 @@ export {
   protoFilePath,
   SHARED_NAMES,
 } from "./proto/proto-names.ts";
+export { printSqlFile } from "./sql/index.ts";
 export {
   BASE_TABLE_DDL,
   buildTenantDdl,
@@ -39,11 +40,10 @@ export {
   nodeIndexName,
   type ParsedObjectName,
   parseObjectName,
-  printSqlFile,
   type SchemaObject,
   STORE_LAYOUT_VERSION,
   schemaObjects,
-} from "./sql/index.ts";
+} from "./store-layout/index.ts";
 export type { GeneratedFile } from "./writer/generated-file.ts";
 export { assertSafePath, createGeneratedFile } from "./writer/generated-file.ts";
 export {

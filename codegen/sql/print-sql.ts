@@ -7,7 +7,7 @@
  */
 
 import type { EdgeType, NodeType, Schema } from "../../schema/index.ts";
-import { BASE_TABLE_DDL, type SchemaObject, schemaObjects } from "./tenant-ddl.ts";
+import { BASE_TABLE_DDL, type SchemaObject, schemaObjects } from "../store-layout/index.ts";
 
 /** Renders the readable `indexes.sql` for `schema`. Same schema, same bytes. */
 export function printSqlFile(schema: Schema): string {

@@ -1,7 +1,7 @@
 /**
  * Compiles a node query (filters, order, cursor, limit) to one SQL statement over
  * `nodes`. Field expressions and the `type_id = <literal>` term are spelled exactly
- * as in the partial expression indexes (`codegen/sql`), so SQLite uses those indexes.
+ * as in the partial expression indexes (`codegen/store-layout`), so SQLite uses those indexes.
  * Ids in the SQL text come from the schema model; every request value is bound.
  *
  * Comparisons are typed by the field's kind because values are bound as the SQL type

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import type { Schema } from "../../schema/index.ts";
 import { compileSchema } from "../../schema/index.ts";
-import { printSqlFile } from "./print-sql.ts";
+import { printSqlFile } from "../sql/index.ts";
 import { nodeFieldExpr, parseObjectName } from "./sql-names.ts";
 import { BASE_TABLE_DDL, buildTenantDdl, schemaObjects } from "./tenant-ddl.ts";
 
