@@ -28,7 +28,22 @@ export {
   protoFilePath,
   SHARED_NAMES,
 } from "./proto/proto-names.ts";
-export { buildTenantDdl, printSqlFile } from "./sql/index.ts";
+export { printSqlFile } from "./sql/index.ts";
+export {
+  BASE_TABLE_DDL,
+  buildTenantDdl,
+  fieldJsonPath,
+  ftsColumnName,
+  ftsPopulateSql,
+  ftsTableName,
+  nodeFieldExpr,
+  nodeIndexName,
+  type ParsedObjectName,
+  parseObjectName,
+  type SchemaObject,
+  STORE_LAYOUT_VERSION,
+  schemaObjects,
+} from "./store-layout/index.ts";
 export type { GeneratedFile } from "./writer/generated-file.ts";
 export { assertSafePath, createGeneratedFile } from "./writer/generated-file.ts";
 export {

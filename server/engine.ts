@@ -19,7 +19,7 @@ import type {
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../generated/entdb/v1/values_pb.js";
-import type { Schema } from "../schema/model.ts";
+import type { Schema } from "../schema/index.ts";
 import type { ReadScope } from "./acl/read-scope.ts";
 import type { WalPosition } from "./wal/wal.ts";
 

@@ -15,11 +15,16 @@
 
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../schema/cli/write-file-atomic.ts";
-import { checkCompat, type Finding, hasBreaking } from "../schema/compat/index.ts";
-import { schemaFingerprint } from "../schema/fingerprint.ts";
-import { lockFromSchema, modelFromLock } from "../schema/lock.ts";
-import type { Schema } from "../schema/model.ts";
+import type { Schema } from "../schema/index.ts";
+import {
+  checkCompat,
+  type Finding,
+  hasBreaking,
+  lockFromSchema,
+  modelFromLock,
+  schemaFingerprint,
+  writeFileAtomic,
+} from "../schema/index.ts";
 import type { ServedSchema } from "./engine.ts";
 
 /** A breaking schema change, refused. `findings` says what and how to do it safely. */

@@ -14,7 +14,8 @@ import {
   file_google_protobuf_timestamp,
   timestampNow,
 } from "@bufbuild/protobuf/wkt";
-import { buildFileDescriptor } from "../codegen/proto/index.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { buildFileDescriptor } from "../codegen/index.ts";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
 import { file_grpc_health_v1_health, Health } from "../generated/grpc/health/v1/health_pb.js";
@@ -22,8 +23,7 @@ import {
   file_grpc_reflection_v1_reflection,
   ServerReflection,
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
-import { compileSchema } from "../schema/compile.ts";
-import { renderDiagnostics } from "../schema/render-diagnostics.ts";
+import { compileSchema, renderDiagnostics } from "../schema/index.ts";
 import { AccessCache } from "./acl/access-cache.ts";
 import { isDevMode } from "./api/auth-config.ts";
 import { createAuthenticator } from "./api/authenticator.ts";
@@ -244,6 +244,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log: log.child({ component: "auth" }),
       isAdmin: (principal) => config.admins.has(principal),
     });
+    // Aborted by close(), before the listener drains: calls in flight see their signal
+    // aborted, on both request paths (routes.ts), and streams end instead of being cut.
+    const shutdown = new AbortController();
     const apiHandler = createApiHandler({
       routes: [
         route(EntDbService, createEntDbService(deps)),
@@ -272,6 +275,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       corsOrigins: config.corsOrigins,
       readMaxBytes: 8 * 1024 * 1024,
+      shutdownSignal: shutdown.signal,
       logError: (err: unknown) => log.error("transport error", { err }),
     });
     const api: ApiListener = await listenApi(apiHandler.handler, {
@@ -280,6 +284,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       serveH2Stream: apiHandler.serveH2Stream,
     });
     cleanup.unshift(() => api.close());
+    cleanup.unshift(() =>
+      shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
+    );
     const ops: OpsServer = await startOpsServer({
       host: config.host,
       port: config.httpPort,

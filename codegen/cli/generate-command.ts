@@ -21,17 +21,19 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { Command } from "commander";
-import { parseRuleList } from "../../schema/cli/check-command.ts";
 import {
   displayPath,
   formatDiagnostics,
   type LoadedSchema,
+  type LockOptions,
   loadSchemaFile,
+  parseRuleList,
+  prepareLock,
   resolveSchemaPath,
+  runLock,
   SchemaLoadError,
-} from "../../schema/cli/load-schema.ts";
-import { type LockOptions, prepareLock, runLock } from "../../schema/cli/lock-command.ts";
-import type { CompatRuleId } from "../../schema/compat/index.ts";
+} from "../../schema/cli/index.ts";
+import type { CompatRuleId } from "../../schema/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import {

@@ -4,7 +4,7 @@
  * just `entdb generate`.
  */
 
-import { readConfigPath } from "../../schema/cli/load-schema.ts";
+import { readConfigPath } from "../../schema/cli/index.ts";
 
 /** The out dir used when neither `--out` nor `entdb.config.json` names one. */
 export const DEFAULT_OUT_DIR = "generated";

@@ -4,7 +4,7 @@
  * it is written beside the schema (see generate-command.ts).
  */
 
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import { DEFAULT_RUNTIME_IMPORT, generateClient } from "../client/index.ts";
 import { generateProto } from "../proto/generate-proto.ts";
 import { printSqlFile } from "../sql/index.ts";

@@ -11,7 +11,7 @@ import type {
   OptionalKind,
   PropertySignatureStructure,
 } from "ts-morph";
-import type { EdgeType, NodeType, Schema } from "../../schema/model.ts";
+import type { EdgeType, NodeType, Schema } from "../../schema/index.ts";
 import {
   accessorName,
   CLIENT_NAMES,

@@ -6,7 +6,7 @@
  * before anything is printed. Renaming is always the fix: names are labels.
  */
 
-import type { EdgeType, Field, NodeType, Schema } from "../../schema/model.ts";
+import type { EdgeType, Field, NodeType, Schema } from "../../schema/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 
 /** The type names generated for node type `T`. */

@@ -5,8 +5,8 @@
  * name runtime types through the `entdb` namespace import.
  */
 
-import type { ElementType, Field, FieldType, ScalarKind, Schema } from "../../schema/model.ts";
-import { nodeById } from "../../schema/model.ts";
+import type { ElementType, Field, FieldType, ScalarKind, Schema } from "../../schema/index.ts";
+import { nodeById } from "../../schema/index.ts";
 import { CLIENT_NAMES } from "./client-names.ts";
 
 const rt = (name: string): string => `${CLIENT_NAMES.runtimeNamespace}.${name}`;

@@ -12,7 +12,7 @@
  */
 
 import type { ImportDeclarationStructure } from "ts-morph";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import {
   clientInterface,
   createClientFunction,

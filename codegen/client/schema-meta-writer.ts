@@ -4,7 +4,7 @@
  * per field keeps the constant readable in diffs and small for large schemas.
  */
 
-import type { EdgeType, ElementType, Field, NodeType, Schema } from "../../schema/model.ts";
+import type { EdgeType, ElementType, Field, NodeType, Schema } from "../../schema/index.ts";
 import { accessorName, inverseMethodName, propertyName, uniqueKeys } from "./client-names.ts";
 import type { CodeWriter } from "./code-writer.ts";
 

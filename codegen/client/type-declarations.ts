@@ -13,7 +13,7 @@ import type {
   PropertySignatureStructure,
   TypeAliasDeclarationStructure,
 } from "ts-morph";
-import type { EdgeType, EnumType, Field, NodeType, Schema } from "../../schema/model.ts";
+import type { EdgeType, EnumType, Field, NodeType, Schema } from "../../schema/index.ts";
 import {
   accessorName,
   CLIENT_NAMES,

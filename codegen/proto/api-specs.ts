@@ -6,8 +6,8 @@
  * are the wire contract of every generated client.
  */
 
-import type { EdgeType, NodeType, Schema } from "../../schema/model.ts";
-import { nodeById } from "../../schema/model.ts";
+import type { EdgeType, NodeType, Schema } from "../../schema/index.ts";
+import { nodeById } from "../../schema/index.ts";
 import {
   edgeTypeNames,
   FILTER_OPS,

@@ -8,7 +8,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { SourceCodeInfo_LocationSchema, SourceCodeInfoSchema } from "@bufbuild/protobuf/wkt";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import { HEADER_LINE_COUNT } from "../writer/header.ts";
 import { checkProtoNames } from "./check-names.ts";
 import { buildFileSpec } from "./file-spec.ts";

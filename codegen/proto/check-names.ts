@@ -6,7 +6,7 @@
  * generated names, so this check lives here and runs before anything is built.
  */
 
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 import {
   edgeTypeNames,

@@ -4,7 +4,7 @@
  * fields message and API messages, then the same per edge type; services last.
  */
 
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import {
   edgeApiMessages,
   edgeService,

@@ -4,7 +4,7 @@
  */
 
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import { createGeneratedFile } from "../writer/generated-file.ts";
 import { buildProtoFile } from "./build-descriptor.ts";

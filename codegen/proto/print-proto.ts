@@ -4,7 +4,7 @@
  */
 
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import { buildProtoFile } from "./build-descriptor.ts";
 import { renderProto } from "./render-proto.ts";
 import { pathKey } from "./spec-to-descriptor.ts";

@@ -5,7 +5,7 @@
  * computes the source paths the doc comments attach to.
  */
 
-import type { IdRange } from "../../schema/model.ts";
+import type { IdRange } from "../../schema/index.ts";
 
 /** Proto scalar types the generator uses. */
 export type ProtoScalar = "string" | "int64" | "int32" | "double" | "bool" | "bytes";

@@ -9,7 +9,7 @@ import {
   SourceCodeInfoSchema,
 } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import { kitchenSinkSchema } from "../../tests/codegen/fixture-schemas.ts";
 import { enumOf, fieldOf, nodeOf, schemaOf } from "../../tests/codegen/model-builders.ts";
 import { buildFileDescriptor } from "./build-descriptor.ts";

@@ -4,7 +4,7 @@
  * to proto types here and nowhere else.
  */
 
-import type { EdgeType, ElementType, EnumType, Field, NodeType } from "../../schema/model.ts";
+import type { EdgeType, ElementType, EnumType, Field, NodeType } from "../../schema/index.ts";
 import { enumValueName, enumZeroValueName, qualifiedName, WKT } from "./proto-names.ts";
 import type { EnumSpec, FieldSpec, MessageSpec, ProtoFieldType } from "./proto-spec.ts";
 import { field } from "./proto-spec.ts";

@@ -6,8 +6,8 @@
  * `@generated` header.
  */
 
-import type { EdgeType, NodeType, Schema } from "../../schema/model.ts";
-import { BASE_TABLE_DDL, type SchemaObject, schemaObjects } from "./tenant-ddl.ts";
+import type { EdgeType, NodeType, Schema } from "../../schema/index.ts";
+import { BASE_TABLE_DDL, type SchemaObject, schemaObjects } from "../store-layout/index.ts";
 
 /** Renders the readable `indexes.sql` for `schema`. Same schema, same bytes. */
 export function printSqlFile(schema: Schema): string {

@@ -7,6 +7,17 @@ import { checkCommand } from "./check-command.ts";
 import { fmtCommand } from "./fmt-command.ts";
 import { lockCommand } from "./lock-command.ts";
 
+export { parseRuleList } from "./check-command.ts";
+export {
+  displayPath,
+  formatDiagnostics,
+  type LoadedSchema,
+  loadSchemaFile,
+  readConfigPath,
+  resolveSchemaPath,
+  SchemaLoadError,
+} from "./load-schema.ts";
+export { type LockOptions, prepareLock, runLock } from "./lock-command.ts";
 export { fsyncDir, writeFileAtomic, writeNewFileDurably } from "./write-file-atomic.ts";
 
 /**

@@ -6,7 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
+import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import { InternalError } from "../internal-error.ts";
 import { WalError } from "../wal/wal.ts";
 

@@ -16,7 +16,7 @@ import {
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import { edgeById, nodeById, type Schema } from "../../schema/model.ts";
+import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";

@@ -10,7 +10,7 @@
  */
 
 import type { ContextValues } from "@connectrpc/connect";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
 import { type Actor, actorKey, requireActor } from "./auth.ts";
 
 /**

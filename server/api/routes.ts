@@ -82,6 +82,10 @@ export interface ApiHandlerOptions {
   readonly corsOrigins: readonly string[];
   /** Largest request message accepted, in bytes. */
   readonly readMaxBytes: number;
+  /** Run around every call after the metrics, on the router and on the fast path alike. */
+  readonly interceptors?: readonly Interceptor[];
+  /** Aborted when the server shuts down: every call's signal is then aborted with its reason. */
+  readonly shutdownSignal: AbortSignal;
   /** Receives failures of the transport itself (never of a handler: those become responses). */
   logError(err: unknown): void;
 }
@@ -135,8 +139,11 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     }
   };
 
+  // Both paths run these, in this order (unary-fast-path.ts).
+  const interceptors = [metricsInterceptor, ...(options.interceptors ?? [])];
   const router = createConnectRouter({
-    interceptors: [metricsInterceptor],
+    interceptors,
+    shutdownSignal: options.shutdownSignal,
     readMaxBytes: options.readMaxBytes,
     jsonOptions: STRICT_JSON_OPTIONS,
     acceptCompression: [compressionGzip, compressionBrotli],
@@ -214,7 +221,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     readMaxBytes: options.readMaxBytes,
     contextValues: (authorization) => options.authenticator.contextValues(authorization),
     extraHeaders: corsHeaders,
-    observe,
+    interceptors,
+    shutdownSignal: options.shutdownSignal,
     logError: options.logError,
   });
 

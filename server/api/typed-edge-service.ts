@@ -11,7 +11,7 @@ import {
   ListEdgesRequestSchema,
   ListEdgesResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import type { EdgeType, Schema } from "../../schema/model.ts";
+import type { EdgeType, Schema } from "../../schema/index.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import type { ServiceRoute } from "./routes.ts";
 import {

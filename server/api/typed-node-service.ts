@@ -12,7 +12,7 @@ import {
   QueryNodesRequestSchema,
   QueryNodesResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import type { NodeType, Schema } from "../../schema/model.ts";
+import type { NodeType, Schema } from "../../schema/index.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import type { ServiceRoute } from "./routes.ts";

@@ -10,7 +10,7 @@
  */
 
 import type { DescFile, DescMessage } from "@bufbuild/protobuf";
-import { edgeTypeNames, nodeTypeNames } from "../../codegen/proto/index.ts";
+import { edgeTypeNames, nodeTypeNames } from "../../codegen/index.ts";
 import { InternalError } from "../internal-error.ts";
 import { type ApiDeps, createEntDbService } from "./entdb-service.ts";
 import type { ServiceRoute } from "./routes.ts";

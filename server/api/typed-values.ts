@@ -18,7 +18,7 @@ import type {
   FieldType,
   NodeType,
   Schema,
-} from "../../schema/model.ts";
+} from "../../schema/index.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 
 /** A typed message's fields (or init object), keyed by local field name. */

@@ -25,7 +25,11 @@ if (check === undefined) throw new Error("grpc.health.v1.Health lacks Check");
 /** What the implementation saw and what it should do next. */
 let seen: { service: string; caller: string; tenant: string | null; ctx: HandlerContext }[] = [];
 let behaviour: (ctx: HandlerContext) => Promise<unknown> = async () => ({ status: 1 });
+/** How each call ended, as the interceptors saw it (undefined: it succeeded). */
 const observed: (Code | undefined)[] = [];
+/** The order the interceptors ran in, and the errors they saw. */
+const order: string[] = [];
+const thrown: unknown[] = [];
 /** What the path logged; only an implementation's bug (INTERNAL) may be. */
 const logged: unknown[] = [];
 
@@ -40,13 +44,32 @@ const impl: UnaryImpl = async (req, ctx) => {
   return behaviour(ctx);
 };
 
+const shutdown = new AbortController();
 const fast = createUnaryFastPath({
   methods: new Map([["/grpc.health.v1.Health/Check", { service: Health, method: check, impl }]]),
   readMaxBytes: 1024,
   contextValues: (authorization) => createContextValues().set(who, authorization ?? "anonymous"),
   extraHeaders: (origin) =>
     origin === "https://ok" ? { "access-control-allow-origin": origin } : {},
-  observe: () => (code) => observed.push(code),
+  interceptors: [
+    (next) => async (req) => {
+      order.push("outer");
+      try {
+        const res = await next(req);
+        observed.push(undefined);
+        return res;
+      } catch (err) {
+        thrown.push(err);
+        observed.push(ConnectError.from(err).code);
+        throw err;
+      }
+    },
+    (next) => async (req) => {
+      order.push("inner");
+      return next(req);
+    },
+  ],
+  shutdownSignal: shutdown.signal,
   logError: (err) => logged.push(err),
 });
 
@@ -146,7 +169,7 @@ describe("createUnaryFastPath", () => {
     expect(reply.headers["trailer-x-late"]).toBe("yes");
   });
 
-  it("answers any other error as INTERNAL without its message, and logs it with its stack", async () => {
+  it("answers any other error as INTERNAL without its message; the interceptors see the error itself", async () => {
     const bug = new Error("secret detail");
     behaviour = async () => {
       throw bug;
@@ -158,8 +181,28 @@ describe("createUnaryFastPath", () => {
       code: "internal",
       message: "internal error",
     });
-    expect(logged).toEqual([bug]);
+    // The interceptors report it (routes.ts logs it with its stack); the path does not
+    // log it a second time.
+    expect(thrown.at(-1)).toBe(bug);
     expect(bug.stack).toMatch(/^Error: secret detail\n\s+at /);
+    expect(logged).toEqual([]);
+  });
+
+  it("runs the interceptors around the implementation, outermost first", async () => {
+    order.length = 0;
+    seen = [];
+    behaviour = async () => ({ status: 1 });
+    expect((await post({}, request("x"))).status).toBe(200);
+    expect(order).toEqual(["outer", "inner"]);
+    expect(seen).toHaveLength(1);
+    expect(observed.at(-1)).toBeUndefined();
+  });
+
+  it("answers a body it cannot read before the interceptors run, as the library does", async () => {
+    order.length = 0;
+    expect((await post({}, new Uint8Array([0x0a, 0x05, 0x61]))).status).toBe(400);
+    expect((await post({}, request("x".repeat(2000)))).status).toBe(429);
+    expect(order).toEqual([]);
   });
 
   it("logs nothing for bad input or an error the implementation meant", async () => {
@@ -210,5 +253,30 @@ describe("createUnaryFastPath", () => {
     const signal = seen[0]?.ctx.signal;
     await expect.poll(() => signal?.aborted).toBe(true);
     expect(ConnectError.from(signal?.reason).code).toBe(Code.Canceled);
+  });
+});
+
+// Last: the shutdown cannot be undone, and every call after it sees an aborted signal.
+describe("createUnaryFastPath at shutdown", () => {
+  it("aborts the signal of calls in flight and of calls after it with the shutdown's reason", async () => {
+    seen = [];
+    behaviour = (ctx) =>
+      new Promise((resolve) => {
+        if (ctx.signal.aborted) resolve({ status: 2 });
+        else ctx.signal.addEventListener("abort", () => resolve({ status: 2 }));
+      });
+    const inFlight = post({}, request("slow"));
+    await expect.poll(() => seen.length).toBe(1);
+    const reason = new ConnectError("the server is shutting down", Code.Unavailable);
+    shutdown.abort(reason);
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(fromBinary(HealthCheckResponseSchema, answer.body).status).toBe(2);
+    expect(seen[0]?.ctx.signal.reason).toBe(reason);
+
+    const after = await post({}, request("late"));
+    expect(after.status).toBe(200);
+    expect(seen[1]?.ctx.signal.aborted).toBe(true);
+    expect(seen[1]?.ctx.signal.reason).toBe(reason);
   });
 });

@@ -27,6 +27,10 @@
  * - metadata headers (`mergeNonProtocolHeaders`)
  * - `trailer-` prefixed unary trailers (`trailerMux`)
  *
+ * The call runs through the router's interceptors, in the router's order, and its signal
+ * is aborted when the server's shutdown signal is, as on the library's path: what an
+ * interceptor does (metrics, logging) it does for every call, whichever path serves it.
+ *
  * Responses are never compressed; the protocol lets a server choose identity.
  * `tests/e2e/unary-fast-path.test.ts` sends the same requests down both paths and
  * checks the responses are the same, byte for byte, errors included.
@@ -39,12 +43,21 @@ import {
   create,
   type DescMessage,
   type DescMethod,
+  type DescMethodUnary,
   type DescService,
   fromBinary,
   type Message,
   toBinary,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { mergeNonProtocolHeaders, readAllBytes } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
@@ -90,11 +103,20 @@ export interface UnaryFastPathOptions {
   contextValues(authorization: string | undefined): ContextValues | Promise<ContextValues>;
   /** Headers every response carries for this request's Origin (CORS); may be empty. */
   extraHeaders(origin: string | undefined): Readonly<Record<string, string>>;
-  /** Starts timing a call; the returned function records its outcome. */
-  observe(methodName: string): (code: Code | undefined) => void;
   /**
-   * Receives an implementation's error that is not a ConnectError (answered as INTERNAL),
-   * and an error thrown while writing a response (the call itself is answered).
+   * The router's interceptors, outermost first: each call runs through them around its
+   * implementation, after its body is read and parsed (where the library runs them).
+   */
+  readonly interceptors: readonly Interceptor[];
+  /**
+   * The router's `shutdownSignal`: once it is aborted, every call in flight and every new
+   * call has its signal aborted with the same reason.
+   */
+  readonly shutdownSignal: AbortSignal;
+  /**
+   * Receives an error that is not a ConnectError (answered as INTERNAL) thrown outside
+   * the interceptors (the interceptors see and report those thrown inside them), and an
+   * error thrown while writing a response (the call itself is answered).
    */
   logError(err: unknown): void;
 }
@@ -108,7 +130,7 @@ export interface UnaryFastPath {
 }
 
 /** The response of one call. */
-interface UnaryResponse {
+interface FastResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: Uint8Array;
@@ -134,14 +156,31 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     return target;
   };
 
+  /** The controllers of the calls in flight, which a shutdown aborts. */
+  const inFlight = new Set<AbortController>();
+  const shutdown = options.shutdownSignal;
+  shutdown.addEventListener(
+    "abort",
+    () => {
+      for (const controller of inFlight) controller.abort(shutdown.reason);
+    },
+    { once: true },
+  );
+  /** A call's abort controller, aborted at once if the server is shutting down. */
+  const startCall = (): AbortController => {
+    const controller = new AbortController();
+    if (shutdown.aborted) controller.abort(shutdown.reason);
+    else inFlight.add(controller);
+    return controller;
+  };
+
   const call = async (
     target: FastMethod,
     url: string,
     headers: http.IncomingHttpHeaders,
     body: AsyncIterable<Uint8Array>,
     signal: AbortSignal,
-  ): Promise<UnaryResponse> => {
-    const done = options.observe(`${target.service.typeName}/${target.method.name}`);
+  ): Promise<FastResponse> => {
     const origin = headers["origin"];
     const auth = options.contextValues(single(headers["authorization"]));
     const values = auth instanceof Promise ? await auth : auth;
@@ -150,21 +189,23 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     let contentType = contentTypeUnaryProto;
     let metadata: Headers | undefined;
     let bytes: Uint8Array;
+    let inInterceptors = false;
     try {
       const length = headers[CONTENT_LENGTH];
       const input = parseInput(
         target.method.input,
         await readAllBytes(body, options.readMaxBytes, single(length) ?? null),
       );
-      const output = await target.impl(input, ctx.context);
-      bytes = toBinary(target.method.output, create(target.method.output, output as Message));
-      done(undefined);
+      inInterceptors = true;
+      const output = await intercepted(target, ctx, input, options.interceptors);
+      inInterceptors = false;
+      bytes = toBinary(target.method.output, output);
     } catch (e) {
       // Handlers answer bad input with a ConnectError; anything else is a bug, logged
-      // with its stack and answered as INTERNAL.
-      if (!(e instanceof ConnectError)) options.logError(e);
+      // with its stack (by the interceptors, if it passed through them) and answered
+      // as INTERNAL.
+      if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
       const error = e instanceof ConnectError ? e : internalError(e);
-      done(error.code);
       status = codeToHttpStatus(error.code);
       contentType = contentTypeUnaryJson;
       if (!error.isWireError) metadata = error.metadata;
@@ -193,7 +234,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       const path = headers[":path"];
       const target = eligible(headers[":method"], path, headers);
       if (target === undefined) return false;
-      const controller = new AbortController();
+      const controller = startCall();
       let answered = false;
       stream.once("close", () => {
         // A stream closed before its answer was sent was cancelled by the client.
@@ -205,6 +246,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       call(target, url, headers, bodyOf(stream), controller.signal)
         .then((res) => {
           answered = true;
+          inFlight.delete(controller);
           if (stream.destroyed) return;
           stream.respond({ ":status": res.status, ...res.headers });
           if (stream.readableEnded) {
@@ -220,13 +262,16 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
             if (!stream.readableEnded && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
           });
         })
-        .catch(options.logError);
+        .catch((err: unknown) => {
+          inFlight.delete(controller);
+          options.logError(err);
+        });
       return true;
     },
     serveH1(req, res) {
       const target = eligible(req.method, req.url, req.headers);
       if (target === undefined) return false;
-      const controller = new AbortController();
+      const controller = startCall();
       res.once("close", () => {
         if (!res.writableFinished) {
           controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
@@ -235,12 +280,16 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
       call(target, url, req.headers, bodyOf(req), controller.signal)
         .then((out) => {
+          inFlight.delete(controller);
           if (res.destroyed) return;
           res.writeHead(out.status, out.headers);
           res.end(out.body);
           if (!req.readableEnded) discardRest(req, DISCARD_MAX_BYTES);
         })
-        .catch(options.logError);
+        .catch((err: unknown) => {
+          inFlight.delete(controller);
+          options.logError(err);
+        });
       return true;
     },
   };
@@ -300,6 +349,97 @@ function parseInput(desc: DescMessage, bytes: Uint8Array): Message {
 /** The message of the INVALID_ARGUMENT answer to a body that does not parse as `inputType`. */
 export function malformedBodyMessage(inputType: string, detail: string): string {
   return `The request body is not a valid ${inputType} (${detail.replace(/^parse binary: /, "")}); send a serialized ${inputType}.`;
+}
+
+/** What an interceptor wraps: the rest of the chain. */
+type AnyFn = Parameters<Interceptor>[0];
+
+/**
+ * Runs a call's implementation inside `interceptors` (outermost first), as the library
+ * does for unary calls: the interceptors see the call's request (its header is built
+ * only if one reads it), the implementation sees the request they pass on, and the
+ * headers and trailers of the response they return are the call's. Returns the output
+ * message.
+ */
+async function intercepted(
+  target: FastMethod,
+  call: CallContext,
+  input: Message,
+  interceptors: readonly Interceptor[],
+): Promise<Message> {
+  const { context } = call;
+  // A FastMethod is unary (`unaryMethods` in routes.ts picks only those).
+  const method = target.method as DescMethodUnary;
+  const output = method.output;
+  const request: UnaryRequest = {
+    stream: false,
+    service: target.service,
+    method,
+    requestMethod: context.requestMethod,
+    url: context.url,
+    signal: context.signal,
+    get header() {
+      return context.requestHeader;
+    },
+    contextValues: context.values,
+    message: input,
+  };
+  let innermost: UnaryResponse | undefined;
+  const implementation: AnyFn = async (req) => {
+    if (req.stream) throw new ConnectError("a unary call was made a stream", Code.Internal);
+    // An interceptor that passed on a request of its own has the implementation see it.
+    const ctx: HandlerContext =
+      req === request
+        ? context
+        : {
+            ...context,
+            service: req.service,
+            requestHeader: req.header,
+            signal: req.signal,
+            values: req.contextValues,
+          };
+    const message = create(output, (await target.impl(req.message, ctx)) as Message);
+    const res: UnaryResponse = {
+      stream: false,
+      service: target.service,
+      method,
+      get header() {
+        return context.responseHeader;
+      },
+      get trailer() {
+        return context.responseTrailer;
+      },
+      message,
+    };
+    innermost = res;
+    return res;
+  };
+  let next = implementation;
+  for (let i = interceptors.length - 1; i >= 0; i--) {
+    const interceptor = interceptors[i];
+    if (interceptor !== undefined) next = interceptor(next);
+  }
+  const res = await next(request);
+  if (res.stream) throw new ConnectError("a unary call was answered with a stream", Code.Internal);
+  if (res !== innermost) {
+    // An interceptor answered with a response of its own: its headers are the call's.
+    copyHeaders(res.header, context.responseHeader);
+    copyHeaders(res.trailer, context.responseTrailer);
+  }
+  return res.message;
+}
+
+/** Replaces the contents of `to` with those of `from` (the library's `copyHeaders`). */
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  const keys: string[] = [];
+  to.forEach((_, key) => {
+    keys.push(key);
+  });
+  for (const key of keys) to.delete(key);
+  from.forEach((value, key) => {
+    to.set(key, value);
+  });
 }
 
 /** What the library answers for an error that is not a ConnectError. */

@@ -4,7 +4,7 @@
  * {@link PlanRejection} before anything of that step is written.
  */
 
-import { ftsColumnName, ftsTableName } from "../../codegen/sql/index.ts";
+import { ftsColumnName, ftsTableName } from "../../codegen/index.ts";
 import type {
   CreateNode,
   DeleteNode,

@@ -4,9 +4,9 @@
  * `if_absent_on` lookup. Each throws a {@link PlanRejection} through the run.
  */
 
-import { nodeFieldExpr } from "../../codegen/sql/index.ts";
+import { nodeFieldExpr } from "../../codegen/index.ts";
 import type { Precondition } from "../../generated/entdb/v1/plan_pb.js";
-import type { NodeType } from "../../schema/model.ts";
+import type { NodeType } from "../../schema/index.ts";
 import { type JsonValue, type Payload, stringifyJson } from "../store/lossless-json.ts";
 import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
 import { type SqlScalar, sqlValueOf } from "../store/value-codec.ts";

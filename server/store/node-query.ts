@@ -1,7 +1,7 @@
 /**
  * Compiles a node query (filters, order, cursor, limit) to one SQL statement over
  * `nodes`. Field expressions and the `type_id = <literal>` term are spelled exactly
- * as in the partial expression indexes (`codegen/sql`), so SQLite uses those indexes.
+ * as in the partial expression indexes (`codegen/store-layout`), so SQLite uses those indexes.
  * Ids in the SQL text come from the schema model; every request value is bound.
  *
  * Comparisons are typed by the field's kind because values are bound as the SQL type
@@ -19,10 +19,10 @@
  * also matches nodes where the field is unset. Field id 0 is the node id (a string).
  */
 
-import { fieldJsonPath, nodeFieldExpr, nodeIndexName } from "../../codegen/sql/index.ts";
+import { fieldJsonPath, nodeFieldExpr, nodeIndexName } from "../../codegen/index.ts";
 import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
-import type { ElementType, FieldType, NodeType, Schema } from "../../schema/model.ts";
+import type { ElementType, FieldType, NodeType, Schema } from "../../schema/index.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
 import { NODE_COLUMNS } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";

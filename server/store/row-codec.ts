@@ -6,7 +6,7 @@
 
 import { type Edge, EdgeSchema, type Node, NodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
-import type { Field, Schema } from "../../schema/model.ts";
+import type { Field, Schema } from "../../schema/index.ts";
 import { type JsonValue, parsePayload } from "./lossless-json.ts";
 import { decodeValue, microsToTimestamp } from "./value-codec.ts";
 

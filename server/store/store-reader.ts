@@ -6,7 +6,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { nodeFieldExpr } from "../../codegen/sql/index.ts";
+import { nodeFieldExpr } from "../../codegen/index.ts";
 import type {
   Edge,
   Filter,
@@ -16,7 +16,7 @@ import type {
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { Direction, TraversedNodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
-import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
+import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader, TraverseStep } from "../engine.ts";
 import { hasDenies } from "./access-tables.ts";

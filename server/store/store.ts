@@ -25,8 +25,8 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { modelFromLock } from "../../schema/lock.ts";
-import type { Schema } from "../../schema/model.ts";
+import type { Schema } from "../../schema/index.ts";
+import { modelFromLock } from "../../schema/index.ts";
 import type { ServedSchema } from "../engine.ts";
 import { MetaDb } from "./meta-db.ts";
 import type { RebuildGate } from "./rebuild-gate.ts";

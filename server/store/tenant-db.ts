@@ -25,8 +25,8 @@ import {
   parseObjectName,
   STORE_LAYOUT_VERSION,
   schemaObjects,
-} from "../../codegen/sql/index.ts";
-import type { Schema } from "../../schema/model.ts";
+} from "../../codegen/index.ts";
+import type { Schema } from "../../schema/index.ts";
 import { ACCESS_TABLE_DDL } from "./access-tables.ts";
 import { StoreError } from "./store-error.ts";
 

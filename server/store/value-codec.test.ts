@@ -3,8 +3,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
-import type { FieldType, Schema } from "../../schema/model.ts";
-import { INT64_MAX, INT64_MIN } from "../../schema/model.ts";
+import type { FieldType, Schema } from "../../schema/index.ts";
+import { INT64_MAX, INT64_MIN } from "../../schema/index.ts";
 import { parsePayload, serializePayload } from "./lossless-json.ts";
 import { StoreError } from "./store-error.ts";
 import {

@@ -30,7 +30,7 @@ import {
   INT64_MAX,
   INT64_MIN,
   type Schema,
-} from "../../schema/model.ts";
+} from "../../schema/index.ts";
 import {
   isIntegerText,
   isRawNumber,

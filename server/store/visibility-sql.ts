@@ -24,8 +24,8 @@
  * term at all: such reads cost what they cost before.
  */
 
-import { fieldJsonPath } from "../../codegen/sql/index.ts";
-import { type NodeType, nodeById, type Schema } from "../../schema/model.ts";
+import { fieldJsonPath } from "../../codegen/index.ts";
+import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { SqlScalar } from "./value-codec.ts";
 

@@ -6,8 +6,8 @@
 
 import { create } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
-import type { ElementType, FieldType, Schema } from "../../../schema/model.ts";
-import { enumByName, nodeById } from "../../../schema/model.ts";
+import type { ElementType, FieldType, Schema } from "../../../schema/index.ts";
+import { enumByName, nodeById } from "../../../schema/index.ts";
 import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { isNodeId } from "./node-id.ts";
 import { jsonDepth, utf8Length, type ValueLimits } from "./value-limits.ts";

@@ -5,8 +5,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { WriteFailureSchema } from "../../../generated/entdb/v1/entdb_pb.js";
 import { type Operation, OperationSchema } from "../../../generated/entdb/v1/plan_pb.js";
-import { compileSchema } from "../../../schema/compile.ts";
-import type { Schema } from "../../../schema/model.ts";
+import type { Schema } from "../../../schema/index.ts";
+import { compileSchema } from "../../../schema/index.ts";
 import { preparePlan } from "./prepare-plan.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");

@@ -27,8 +27,8 @@ import {
   WalEventSchema,
   WritePlanSchema,
 } from "../../../generated/entdb/v1/wal_pb.js";
-import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/model.ts";
-import { edgeById, enumByName, nodeById } from "../../../schema/model.ts";
+import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/index.ts";
+import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
 import { invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";

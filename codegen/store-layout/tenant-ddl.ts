@@ -1,7 +1,8 @@
 /**
  * The DDL of a tenant database: the fixed tables every tenant has, and the objects a
  * schema adds (expression indexes, unique indexes, full-text tables). Everything is
- * keyed by ids (DESIGN.md contract 2); names appear only in `print-sql.ts` comments.
+ * keyed by ids (DESIGN.md contract 2); names appear only in the comments of
+ * `indexes.sql` (`codegen/sql/print-sql.ts`).
  *
  * Why expression indexes rather than generated columns: a node's fields live in one
  * JSON payload shared by every node type, so a generated column per indexed field
@@ -18,7 +19,7 @@
  * nothing: the partial `WHERE type_id = N` already fixes it.
  */
 
-import type { NodeType, Schema } from "../../schema/model.ts";
+import type { NodeType, Schema } from "../../schema/index.ts";
 import {
   edgeIndexName,
   edgePropExpr,

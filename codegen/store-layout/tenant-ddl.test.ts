@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { compileSchema } from "../../schema/compile.ts";
-import type { Schema } from "../../schema/model.ts";
-import { printSqlFile } from "./print-sql.ts";
+import type { Schema } from "../../schema/index.ts";
+import { compileSchema } from "../../schema/index.ts";
+import { printSqlFile } from "../sql/index.ts";
 import { nodeFieldExpr, parseObjectName } from "./sql-names.ts";
 import { BASE_TABLE_DDL, buildTenantDdl, schemaObjects } from "./tenant-ddl.ts";
 
