@@ -33,7 +33,7 @@ import {
   unlink,
 } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
-import { fsyncDir, writeNewFileDurably } from "../../schema/cli/index.ts";
+import { fsyncDir, writeNewFileDurably } from "../../schema/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "./generated-file.ts";
 import { assertSafePath } from "./generated-file.ts";

@@ -18,7 +18,6 @@ export {
   SchemaLoadError,
 } from "./load-schema.ts";
 export { type LockOptions, prepareLock, runLock } from "./lock-command.ts";
-export { fsyncDir, writeFileAtomic, writeNewFileDurably } from "./write-file-atomic.ts";
 
 /**
  * The commands this layer adds to `entdb`, in help order. Each entry builds a fresh
