@@ -11,7 +11,7 @@ import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type EntDbService, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import { type AccessChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { AccessChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { isCapability } from "../acl/capability.ts";
 import { isTenantRole, PrincipalError, parsePrincipal } from "../acl/principal.ts";
 import { roleOf } from "../acl/tenant-roles.ts";
@@ -20,6 +20,7 @@ import { InternalError } from "../internal-error.ts";
 import { codeFromName } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
+import { checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
@@ -55,9 +56,13 @@ export function createAccessHandlers(
         `The idempotency key is ${keyText.length} characters; the limit is 256.`,
       );
     const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
+    const digest = sha256(toBinary(AccessChangeSchema, create(AccessChangeSchema, { change })));
     const earlier = keyText === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
     if (earlier && !outcomeFor(earlier, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-    if (earlier) return respond(earlier, tenant, key, true);
+    if (earlier) {
+      checkSameRequest(earlier, digestHex(digest), key, "change");
+      return respond(earlier, tenant, key, true);
+    }
     const served = deps.served();
     const event = create(WalEventSchema, {
       tenant,
@@ -69,6 +74,7 @@ export function createAccessHandlers(
       openAccess: deps.openAccess,
       actorGroups: [...actor.groups],
       body: { case: "access", value: { change } },
+      planDigest: digest,
     });
     const [position] = await deps.wal.append([
       { tenant, payload: toBinary(WalEventSchema, event) },
@@ -92,6 +98,7 @@ export function createAccessHandlers(
       outcome.position.offset !== position.offset ||
       outcome.position.partition !== position.partition;
     if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
+    if (replayed) checkSameRequest(outcome, digestHex(digest), key, "change");
     return respond(outcome, tenant, key, replayed);
   };
 

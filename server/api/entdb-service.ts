@@ -23,6 +23,7 @@ import type { Wal, WalPosition } from "../wal/wal.ts";
 import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
+import { checkSameRequest, digestHex } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
@@ -165,7 +166,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
         if (earlier && !outcomeFor(earlier, actor, deps.openAccess))
           throw keyTakenError(key, tenant);
         if (earlier) {
-          checkSamePlan(earlier, hex(planDigest(req.operations)), key);
+          checkSameRequest(earlier, digestHex(planDigest(req.operations)), key, "plan");
           return respond(earlier, tenant, key, true);
         }
 
@@ -211,7 +212,7 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
           outcome.position.partition !== position.partition;
         if (replayed && !outcomeFor(outcome, actor, deps.openAccess))
           throw keyTakenError(key, tenant);
-        if (replayed) checkSamePlan(outcome, hex(event.planDigest), key);
+        if (replayed) checkSameRequest(outcome, digestHex(event.planDigest), key, "plan");
         return respond(outcome, tenant, key, replayed);
       }),
 
@@ -440,21 +441,4 @@ export function toWalPosition(p: LogPosition): WalPosition {
 /** The protobuf LogPosition of a WAL position. */
 export function fromWalPosition(p: WalPosition): { partition: number; offset: bigint } {
   return { partition: p.partition, offset: BigInt(p.offset) };
-}
-
-/**
- * Refuses a retry of `key` that carries another plan than the one recorded under it: the
- * first outcome answers only the same plan, as payment APIs treat their keys. Outcomes
- * recorded before plans had digests are taken as they are.
- */
-function checkSamePlan(recorded: PlanOutcome, digest: string, key: string): void {
-  if (recorded.planDigest === undefined || recorded.planDigest === digest) return;
-  throw new ConnectError(
-    `Idempotency key '${key.slice(0, 256)}' was already used for a different plan (logged at ${recorded.position.partition}:${recorded.position.offset}); a key names one plan. Send a new key for a new plan, or the same plan to get its outcome.`,
-    Code.FailedPrecondition,
-  );
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
 }

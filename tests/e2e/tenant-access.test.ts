@@ -328,6 +328,17 @@ describe("membership changes", () => {
       "group:eng:user:grace",
       "group:ops:",
     ]);
+    // A key names one change: another change under it is refused, and nothing is logged.
+    const other = await connectError(
+      alice.createGroup({ tenant: TENANT, group: "group:qa", idempotencyKey: "g-ops" }),
+    );
+    const at = `${first.receipt?.position?.partition}:${first.receipt?.position?.offset}`;
+    expect(other.code).toBe(Code.FailedPrecondition);
+    expect(other.rawMessage).toBe(
+      `Idempotency key 'g-ops' was already used for a different change (logged at ${at}); a key names one change. Send a new key for a new change, or the same change to get its outcome.`,
+    );
+    const after = await alice.listGroups({ tenant: TENANT });
+    expect(after.groups.map((g) => g.group)).toEqual(["group:eng", "group:ops"]);
   });
 });
 

@@ -11,7 +11,6 @@
  * Those are the applier's, recorded with the idempotency key (contract 6).
  */
 
-import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
@@ -29,6 +28,7 @@ import {
 } from "../../../generated/entdb/v1/wal_pb.js";
 import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/index.ts";
 import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
+import { sha256 } from "../idempotency.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
 import { invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
@@ -100,8 +100,9 @@ export function preparePlan(operations: readonly Operation[], ctx: PlanContext):
  * by integers, which JavaScript objects iterate in ascending order.
  */
 export function planDigest(operations: readonly Operation[]): Uint8Array {
-  const bytes = toBinary(WritePlanSchema, create(WritePlanSchema, { operations: [...operations] }));
-  return new Uint8Array(createHash("sha256").update(bytes).digest());
+  return sha256(
+    toBinary(WritePlanSchema, create(WritePlanSchema, { operations: [...operations] })),
+  );
 }
 
 function prepareOperation(
