@@ -10,7 +10,7 @@ import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import { EntdbClientCore } from "../../runtime/client-core.ts";
 import { PermissionDeniedError } from "../../runtime/entdb-error.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
-import { serverPerFile, str, TRACKER } from "./e2e-helpers.ts";
+import { serverPerFile, str, TRACKER, tokenArgs } from "./e2e-helpers.ts";
 
 const TOKENS = {
   root: "root-token-0123456789",
@@ -19,14 +19,7 @@ const TOKENS = {
 } as const;
 
 const server = serverPerFile({
-  args: [
-    "--tokens",
-    Object.entries(TOKENS)
-      .map(([name, token]) => `${token}=user:${name}`)
-      .join(","),
-    "--admins",
-    "user:root",
-  ],
+  args: tokenArgs(TOKENS, ["root"]),
 });
 
 function client(who: keyof typeof TOKENS, tenant = "runtime-acme"): EntdbClientCore {

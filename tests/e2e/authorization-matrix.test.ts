@@ -28,7 +28,7 @@ import { buildFileDescriptor } from "../../codegen/proto/index.ts";
 import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import { compileSchema } from "../../schema/compile.ts";
 import { generateJwtKeys, signJwt, writeKeyFiles } from "../jwt-fixtures.ts";
-import { type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
+import { type EntDbClient, entDbClient, serverPerFile, str, tokenArgs } from "./e2e-helpers.ts";
 
 const SCHEMA = `package acme.notes;
 
@@ -95,12 +95,7 @@ const MEMBERS = ["alice", "bob", "viv", "rita", "ed", "gus", "eve", "dan"] as co
 const server = serverPerFile({
   schema: schemaPath,
   args: [
-    "--tokens",
-    Object.entries(TOKENS)
-      .map(([name, token]) => `${token}=user:${name}`)
-      .join(","),
-    "--admins",
-    "user:root",
+    ...tokenArgs(TOKENS, ["root"]),
     "--public-reads",
     "--jwt-issuer",
     "https://id.example.test/",

@@ -181,3 +181,18 @@ export function runCommand(
     });
   });
 }
+
+/**
+ * The `entdb serve` flags that configure `tokens` (name → bearer token) as the principals
+ * `user:<name>`, with the named `admins` as server administrators.
+ */
+export function tokenArgs(
+  tokens: Readonly<Record<string, string>>,
+  admins: readonly string[] = [],
+): string[] {
+  const list = Object.entries(tokens)
+    .map(([name, token]) => `${token}=user:${name}`)
+    .join(",");
+  const adminList = admins.map((name) => `user:${name}`).join(",");
+  return ["--tokens", list, ...(admins.length > 0 ? ["--admins", adminList] : [])];
+}

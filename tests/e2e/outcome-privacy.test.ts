@@ -15,6 +15,7 @@ import {
   entDbClient,
   serverPerFile,
   teamPlan,
+  tokenArgs,
 } from "./e2e-helpers.ts";
 
 const TOKENS = {
@@ -26,14 +27,7 @@ const TOKENS = {
 type Who = keyof typeof TOKENS;
 
 const server = serverPerFile({
-  args: [
-    "--tokens",
-    Object.entries(TOKENS)
-      .map(([name, token]) => `${token}=user:${name}`)
-      .join(","),
-    "--admins",
-    "user:root",
-  ],
+  args: tokenArgs(TOKENS, ["root"]),
 });
 
 function api(who: Who, binary = false): EntDbClient {

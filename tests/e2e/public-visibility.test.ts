@@ -15,7 +15,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Direction } from "../../generated/entdb/v1/entdb_pb.js";
 import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
-import { connectError, type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
+import {
+  connectError,
+  type EntDbClient,
+  entDbClient,
+  serverPerFile,
+  str,
+  tokenArgs,
+} from "./e2e-helpers.ts";
 
 const SCHEMA = `package acme.board;
 
@@ -56,14 +63,7 @@ const TOKENS = {
   alice: "alice-token-0123456789",
   mallory: "mallory-token-01234567",
 } as const;
-const TOKEN_ARGS = [
-  "--tokens",
-  Object.entries(TOKENS)
-    .map(([name, token]) => `${token}=user:${name}`)
-    .join(","),
-  "--admins",
-  "user:root",
-];
+const TOKEN_ARGS = tokenArgs(TOKENS, ["root"]);
 const TENANT = "acme";
 
 type Value = MessageInitShape<typeof ValueSchema>;

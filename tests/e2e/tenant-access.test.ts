@@ -21,6 +21,7 @@ import {
   str,
   TRACKER,
   teamPlan,
+  tokenArgs,
 } from "./e2e-helpers.ts";
 
 const TOKENS = {
@@ -34,14 +35,7 @@ const TOKENS = {
 type Who = keyof typeof TOKENS;
 
 const server = serverPerFile({
-  args: [
-    "--tokens",
-    Object.entries(TOKENS)
-      .map(([name, token]) => `${token}=user:${name}`)
-      .join(","),
-    "--admins",
-    "user:root",
-  ],
+  args: tokenArgs(TOKENS, ["root"]),
 });
 
 /** The client variants: Connect JSON (the library's router), Connect binary (the unary fast path), gRPC. */

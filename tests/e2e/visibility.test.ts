@@ -12,7 +12,14 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Direction } from "../../generated/entdb/v1/entdb_pb.js";
-import { connectError, type EntDbClient, entDbClient, serverPerFile, str } from "./e2e-helpers.ts";
+import {
+  connectError,
+  type EntDbClient,
+  entDbClient,
+  serverPerFile,
+  str,
+  tokenArgs,
+} from "./e2e-helpers.ts";
 
 const SCHEMA = `package acme.notes;
 
@@ -48,14 +55,7 @@ const TOKENS = {
 
 const server = serverPerFile({
   schema: schemaPath,
-  args: [
-    "--tokens",
-    Object.entries(TOKENS)
-      .map(([name, token]) => `${token}=user:${name}`)
-      .join(","),
-    "--admins",
-    "user:root",
-  ],
+  args: tokenArgs(TOKENS, ["root"]),
 });
 
 const TENANT = "notes";
