@@ -267,6 +267,58 @@ function printEdge(schema: Schema, edge: EdgeType, lines: string[]): void {
   if (edge.fields.length === 0) lines.push("    pass");
 }
 
+/** `_task(row) -> Task`: builds the class from a decoded row; the casts restate what the
+ * runtime decoded by field kind, so no Any reaches the class. */
+function printFactories(schema: Schema, lines: string[]): void {
+  for (const node of schema.nodes) {
+    const n = pythonNodeNames(node.name);
+    lines.push(
+      "",
+      "",
+      `def ${n.meta.toLowerCase()}(r: _rt.Row) -> ${n.node}:`,
+      `    return ${n.node}(`,
+    );
+    lines.push(
+      `        id=${n.id}(r.id),`,
+      "        version=r.version,",
+      "        created_at=r.created_at,",
+      "        updated_at=r.updated_at,",
+    );
+    for (const f of node.fields) {
+      const t = readType(schema, f.type);
+      const a = attributeName(f.name);
+      lines.push(
+        `        ${a}=_cast(${pyString(f.required ? t : `${t} | None`)}, r.values[${pyString(a)}]),`,
+      );
+    }
+    lines.push("    )");
+  }
+  for (const edge of schema.edges) {
+    const e = pythonEdgeNames(edge.name);
+    const from = pythonNodeNames(nodeName(schema, edge.fromId)).id;
+    const to = pythonNodeNames(nodeName(schema, edge.toId)).id;
+    lines.push(
+      "",
+      "",
+      `def ${e.meta.toLowerCase()}(r: _rt.EdgeRow) -> ${e.edge}:`,
+      `    return ${e.edge}(`,
+    );
+    lines.push(
+      `        from_id=${from}(r.from_id),`,
+      `        to_id=${to}(r.to_id),`,
+      "        created_at=r.created_at,",
+    );
+    for (const f of edge.fields) {
+      const t = readType(schema, f.type);
+      const a = attributeName(f.name);
+      lines.push(
+        `        ${a}=_cast(${pyString(f.required ? t : `${t} | None`)}, r.values[${pyString(a)}]),`,
+      );
+    }
+    lines.push("    )");
+  }
+}
+
 function printMeta(schema: Schema, lines: string[]): void {
   lines.push("");
   for (const node of schema.nodes) {
@@ -398,14 +450,14 @@ function printPlanAndClients(schema: Schema, lines: string[]): void {
     for (const node of schema.nodes) {
       const n = pythonNodeNames(node.name);
       lines.push(
-        `        self.${snakeCase(node.name)} = ${sync ? n.accessor : n.asyncAccessor}(self.core, ${n.meta}, ${n.node})`,
+        `        self.${snakeCase(node.name)} = ${sync ? n.accessor : n.asyncAccessor}(self.core, ${n.meta}, ${n.meta.toLowerCase()})`,
       );
     }
     for (const edge of schema.edges) {
       const e = pythonEdgeNames(edge.name);
       const base = sync ? "_rt.EdgeAccessor" : "_rt.AsyncEdgeAccessor";
       lines.push(
-        `        self.${snakeCase(edge.name)}: ${base}[${e.edge}, ${edgeParams(schema, edge)}] = ${base}(self.core, ${e.meta}, ${e.edge})`,
+        `        self.${snakeCase(edge.name)}: ${base}[${e.edge}, ${edgeParams(schema, edge)}] = ${base}(self.core, ${e.meta}, ${e.meta.toLowerCase()})`,
       );
     }
     const scope = sync ? "_rt.PlanScope" : "_rt.AsyncPlanScope";
@@ -460,6 +512,7 @@ function printClientModule(schema: Schema): string {
     "from collections.abc import Sequence as _Sequence",
     "from datetime import datetime as _datetime",
     "from typing import Literal as _Literal",
+    "from typing import cast as _cast",
     "from typing import NewType as _NewType",
     "",
     "import entdb_runtime as _rt",
@@ -479,6 +532,7 @@ function printClientModule(schema: Schema): string {
   for (const node of schema.nodes) printNode(schema, node, lines);
   for (const edge of schema.edges) printEdge(schema, edge, lines);
   printMeta(schema, lines);
+  printFactories(schema, lines);
   printAccessors(schema, lines);
   printPlanAndClients(schema, lines);
   const exported = [
@@ -523,8 +577,7 @@ from __future__ import annotations
 import base64
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf import struct_pb2 as _struct_pb2  # noqa: F401  (struct.proto for json fields)
-from google.protobuf import timestamp_pb2 as _timestamp_pb2  # noqa: F401
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 FILE_DESCRIPTOR: bytes = base64.b64decode(
@@ -535,6 +588,8 @@ FILE_DESCRIPTOR: bytes = base64.b64decode(
 PACKAGE = ${pyString(schema.package)}
 
 _POOL = descriptor_pool.Default()
+# The files the schema's .proto imports: importing their modules adds them to the pool.
+_IMPORTS = (timestamp_pb2.DESCRIPTOR.name, struct_pb2.DESCRIPTOR.name)
 
 
 def _load() -> None:

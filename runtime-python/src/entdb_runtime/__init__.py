@@ -5,6 +5,7 @@ the errors, the filters and `UNSET` from here, and everything else from the gene
 package.
 """
 
+from ._codec import EdgeRow, Row
 from .accessors import EdgeAccessor, NodeAccessor, PlanBase, PlanEdges, PlanNodes, PlanScope
 from .aio_accessors import AsyncEdgeAccessor, AsyncNodeAccessor, AsyncPlanScope
 from .core import NO_RETRY, AsyncClientCore, ClientCore, RetryPolicy
@@ -38,6 +39,7 @@ __all__ = [
     "ClientCore",
     "Created",
     "EdgeAccessor",
+    "EdgeRow",
     "EntdbError",
     "FieldMeta",
     "Filter",
@@ -63,6 +65,7 @@ __all__ = [
     "Range",
     "Receipt",
     "RetryPolicy",
+    "Row",
     "SchemaMeta",
     "StepResult",
     "Text",

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
-from google.protobuf import timestamp_pb2 as _timestamp_pb2  # noqa: F401  (puts timestamp.proto in the pool)
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory, timestamp_pb2
 from google.protobuf.message import Message
 
 from ._api_descriptor import FILE_DESCRIPTOR_SET
 
 _POOL = descriptor_pool.Default()
+# values.proto imports timestamp.proto; importing its module adds it to the pool.
+_IMPORTS = (timestamp_pb2.DESCRIPTOR.name,)
 
 
 def _load() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from ._wire import Wire, get_dict, get_int, get_str
+from ._wire import Wire, as_list, as_wire, get_dict, get_int, get_str
 from .filters import OPS, Filter, Has, OrderBy
 from .plan import resolve_id, values_of
 from .schema import TypeMeta
@@ -25,33 +26,59 @@ def _field_values(meta: TypeMeta, data: Wire | None) -> dict[str, object]:
     values: dict[str, object] = {f.name: None for f in meta.fields}
     for key, raw in (data or {}).items():
         field = meta.field_by_id(int(key))
-        if field is None or not isinstance(raw, dict):
+        if field is None:
             continue  # a field this client's schema does not know yet
-        wire = {str(k): v for k, v in raw.items()}
+        wire = as_wire(raw, f"{meta.name}.{field.name}")
         if "null_value" in wire:
             continue
         values[field.name] = decode(field, wire, f"{meta.name}.{field.name}")
     return values
 
 
-def node_from_wire(meta: TypeMeta, data: Wire, factory: Callable[..., T]) -> T:
+@dataclass(frozen=True)
+class Row:
+    """A node as decoded, before the generated factory builds its class: field values
+    by attribute name, already of their Python kinds (None when unset)."""
+
+    id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    values: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    """An edge as decoded, before the generated factory builds its class."""
+
+    from_id: str
+    to_id: str
+    created_at: datetime
+    values: Mapping[str, object]
+
+
+def node_from_wire(meta: TypeMeta, data: Wire, factory: Callable[[Row], T]) -> T:
     """A generated node class instance from an `entdb.v1.Node`."""
     return factory(
-        id=get_str(data, "id"),
-        version=get_int(data, "version"),
-        created_at=_time(data, "created_at"),
-        updated_at=_time(data, "updated_at"),
-        **_field_values(meta, get_dict(data, "fields")),
+        Row(
+            id=get_str(data, "id"),
+            version=get_int(data, "version"),
+            created_at=_time(data, "created_at"),
+            updated_at=_time(data, "updated_at"),
+            values=_field_values(meta, get_dict(data, "fields")),
+        )
     )
 
 
-def edge_from_wire(meta: TypeMeta, data: Wire, factory: Callable[..., T]) -> T:
+def edge_from_wire(meta: TypeMeta, data: Wire, factory: Callable[[EdgeRow], T]) -> T:
     """A generated edge class instance from an `entdb.v1.Edge`."""
     return factory(
-        from_id=get_str(data, "from_id"),
-        to_id=get_str(data, "to_id"),
-        created_at=_time(data, "created_at"),
-        **_field_values(meta, get_dict(data, "props")),
+        EdgeRow(
+            from_id=get_str(data, "from_id"),
+            to_id=get_str(data, "to_id"),
+            created_at=_time(data, "created_at"),
+            values=_field_values(meta, get_dict(data, "props")),
+        )
     )
 
 
@@ -82,14 +109,13 @@ def where_to_wire(meta: TypeMeta, where: object | None) -> list[Wire]:
             return encode(element, v, lbl, lambda r, _t, lab: resolve_id(r, lab))
 
         if isinstance(condition, Filter | Has):
+            operator = cast(object, condition)
             for attr, op in OPS:
-                operand: object = getattr(condition, attr, None)
+                operand: object = getattr(operator, attr, None)
                 if operand is None:
                     continue
                 if attr == "in_":
-                    if not isinstance(operand, Sequence) or isinstance(operand, str):
-                        raise TypeError(f"{label} in_ must be a list; got {type(operand).__name__}.")
-                    values = [value(v) for v in operand]
+                    values = [value(v) for v in as_list(operand, f"{label} in_")]
                 else:
                     values = [value(operand)]
                 filters.append({"field_id": field.id, "op": op, "values": values})

@@ -4,6 +4,7 @@ what it takes out, so the rest of the runtime never handles an untyped value."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 Wire = dict[str, object]
 
@@ -34,26 +35,28 @@ def get_bool(data: Mapping[str, object], key: str) -> bool:
     return value
 
 
+def as_wire(value: object, what: str) -> Wire:
+    """`value` as a message dict; `TypeError` naming `what` when it is not one."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a message at '{what}', got {type(value).__name__}")
+    return {str(k): v for k, v in cast("dict[object, object]", value).items()}
+
+
+def as_list(value: object, what: str) -> list[object]:
+    """`value` as a list; `TypeError` naming `what` when it is not one."""
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list at '{what}', got {type(value).__name__}")
+    return list(cast("Sequence[object]", value))
+
+
 def get_dict(data: Mapping[str, object], key: str) -> Wire | None:
     value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a message at '{key}', got {type(value).__name__}")
-    return {str(k): v for k, v in value.items()}
+    return None if value is None else as_wire(value, key)
 
 
 def get_list(data: Mapping[str, object], key: str) -> Sequence[object]:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise TypeError(f"expected a list at '{key}', got {type(value).__name__}")
-    return value
+    return as_list(data.get(key, []), key)
 
 
 def get_dicts(data: Mapping[str, object], key: str) -> list[Wire]:
-    out: list[Wire] = []
-    for item in get_list(data, key):
-        if not isinstance(item, dict):
-            raise TypeError(f"expected messages at '{key}', got {type(item).__name__}")
-        out.append({str(k): v for k, v in item.items()})
-    return out
+    return [as_wire(item, key) for item in get_list(data, key)]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from ._codec import edge_from_wire, key_to_wire, node_from_wire, order_to_wire, where_to_wire
+from ._codec import EdgeRow, Row, edge_from_wire, key_to_wire, node_from_wire, order_to_wire, where_to_wire
 from ._wire import get_dicts, get_int, get_str
 from .accessors import PlanBase
 from .core import AsyncClientCore
@@ -57,7 +57,7 @@ class AsyncPlanScope(Generic[PlanT]):
 class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, KeyT]):
     """A node type's operations, each its own plan or read."""
 
-    def __init__(self, core: AsyncClientCore, meta: TypeMeta, factory: Callable[..., NodeT]) -> None:
+    def __init__(self, core: AsyncClientCore, meta: TypeMeta, factory: Callable[[Row], NodeT]) -> None:
         self._core = core
         self._meta = meta
         self._factory = factory
@@ -171,7 +171,7 @@ class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, Key
 class AsyncEdgeAccessor(Generic[EdgeT, FromT, ToT, PropsT]):
     """An edge type's operations."""
 
-    def __init__(self, core: AsyncClientCore, meta: TypeMeta, factory: Callable[..., EdgeT]) -> None:
+    def __init__(self, core: AsyncClientCore, meta: TypeMeta, factory: Callable[[EdgeRow], EdgeT]) -> None:
         self._core = core
         self._meta = meta
         self._factory = factory

@@ -110,12 +110,13 @@ class PlanBuilder:
     def resolve(self, ref: object, expected_type: int, label: str) -> str:
         """The wire form of a node reference: an id, or `$alias` for a handle of this plan."""
         if isinstance(ref, NodeHandle):
+            ref = cast("NodeHandle[str]", ref)
             if ref.belongs_to(self):
                 if ref.meta.id != expected_type:
                     raise TypeError(f"{label} must be a node of type id {expected_type}; handle {ref.alias} is a '{ref.meta.name}'.")
                 return ref.alias
             try:
-                return str(ref.id)
+                return ref.id
             except RuntimeError:
                 raise TypeError(
                     f"{label} is a handle ({ref.alias}) from another plan that has not been committed; "

@@ -35,8 +35,8 @@ class TypeMeta:
     uniques: tuple[tuple[str, ...], ...] = ()
     from_type: int = 0
     to_type: int = 0
-    _by_name: dict[str, FieldMeta] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _by_id: dict[int, FieldMeta] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_name: dict[str, FieldMeta] = field(default_factory=dict[str, FieldMeta], init=False, repr=False, compare=False)
+    _by_id: dict[int, FieldMeta] = field(default_factory=dict[int, FieldMeta], init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for f in self.fields:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
-from ._wire import Wire
+from ._wire import Wire, as_list, as_wire
 from .schema import FieldMeta
 
 JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
@@ -56,7 +56,8 @@ def encode(field: FieldMeta, value: object, label: str, refs: RefResolver) -> Wi
     if field.is_list:
         if not isinstance(value, list | tuple):
             raise TypeError(f"{label} is a list; got {describe(value)}.")
-        items = [_encode_element(field, item, f"{label}[{i}]", refs) for i, item in enumerate(value)]
+        elements: list[object] = list(cast("Sequence[object]", value))
+        items = [_encode_element(field, item, f"{label}[{i}]", refs) for i, item in enumerate(elements)]
         return {"list_value": {"values": items}}
     return _encode_element(field, value, label, refs)
 
@@ -138,20 +139,10 @@ def parse_timestamp(text: str) -> datetime:
 def decode(field: FieldMeta, value: Mapping[str, object], label: str) -> object:
     """The Python value of a wire value for `field`."""
     if field.is_list:
-        inner = value.get("list_value")
-        if not isinstance(inner, dict):
-            raise TypeError(f"{label}: expected a list from the server")
-        items = inner.get("values", [])
-        if not isinstance(items, list):
-            raise TypeError(f"{label}: expected a list from the server")
-        return [_decode_element(field, _as_wire(item, label), f"{label}[{i}]") for i, item in enumerate(items)]
+        inner = as_wire(value.get("list_value"), label)
+        items = as_list(inner.get("values", []), label)
+        return [_decode_element(field, as_wire(item, label), f"{label}[{i}]") for i, item in enumerate(items)]
     return _decode_element(field, value, label)
-
-
-def _as_wire(item: object, label: str) -> Wire:
-    if not isinstance(item, dict):
-        raise TypeError(f"{label}: expected a value from the server")
-    return {str(k): v for k, v in item.items()}
 
 
 def _decode_element(field: FieldMeta, value: Mapping[str, object], label: str) -> object:
