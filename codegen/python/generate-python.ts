@@ -232,6 +232,7 @@ function printNode(schema: Schema, node: NodeType, lines: string[]): void {
 
   const orderFields = ["id", ...node.fields.filter(orderable).map((f) => attributeName(f.name))];
   lines.push("", "", `${n.orderField} = ${literal(orderFields)}`);
+  lines.push(`"""The fields that can order a query of ${node.name}s."""`);
   const keyFields = [
     ...new Set(
       uniqueKeys(node)
@@ -239,7 +240,8 @@ function printNode(schema: Schema, node: NodeType, lines: string[]): void {
         .map((f) => attributeName(f.name)),
     ),
   ];
-  lines.push(`${n.keyName} = ${literal(keyFields)}`);
+  lines.push("", `${n.keyName} = ${literal(keyFields)}`);
+  lines.push(`"""The fields of ${node.name}'s unique keys, what \`if_absent_on\` names."""`);
 }
 
 function printEdge(schema: Schema, edge: EdgeType, lines: string[]): void {
@@ -512,8 +514,8 @@ function printClientModule(schema: Schema): string {
     "from collections.abc import Sequence as _Sequence",
     "from datetime import datetime as _datetime",
     "from typing import Literal as _Literal",
-    "from typing import cast as _cast",
     "from typing import NewType as _NewType",
+    "from typing import cast as _cast",
     "",
     "import entdb_runtime as _rt",
     "from typing_extensions import Never as _Never",
@@ -526,7 +528,7 @@ function printClientModule(schema: Schema): string {
     lines.push(
       "",
       `${n.id} = _NewType(${pyString(n.id)}, str)`,
-      `"""The id of a ${node.name} node."""`,
+      `"""The id of a node of type ${node.name}."""`,
     );
   }
   for (const node of schema.nodes) printNode(schema, node, lines);
