@@ -152,7 +152,7 @@ export async function runGenerate(
     const stale = written.changes.length > 0 || pythonChanges.length > 0;
     const stdout = stale
       ? ""
-      : `ok: ${outShown} is up to date with ${schemaShown} (${count(files.length, "file")})\n`;
+      : `ok: ${outShown} is up to date with ${schemaShown} (${count(files.length, "file")})\n${pythonOut === undefined ? "" : `ok: ${pythonShown} is up to date with ${schemaShown} (${count(pythonFiles.length, "file")})\n`}`;
     const stderr = stale
       ? `error: '${outShown}' is out of date with '${schemaShown}'; run 'entdb generate' to update it:\n${[...written.changes, ...pythonChanges.map((c) => ({ ...c, path: `${pythonShown}/${c.path}` }))].map(checkLine).join("")}`
       : "";

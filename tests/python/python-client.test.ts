@@ -209,6 +209,41 @@ describe("the Python client against entdb serve", () => {
   }, 120_000);
 });
 
+describe("the example app (examples/python-tracker)", () => {
+  it("serves teams, projects and tasks through the generated client, and type-checks", async () => {
+    const example = join(work, "example");
+    cpSync(join(REPO_ROOT, "examples/python-tracker"), example, { recursive: true });
+    const run = (args: readonly string[]) =>
+      runCommand(python, args, {
+        cwd: example,
+        env: { ...process.env, ENTDB_URL: server.url, ENTDB_TENANT: "example-app" },
+        timeout: 120_000,
+      });
+    const mypy = await run(["-m", "mypy", "--strict", "--no-incremental", "app.py", "demo.py"]);
+    expect(mypy.stdout).toBe("Success: no issues found in 2 source files\n");
+    const demo = await run(["demo.py"]);
+    expect(demo.stderr).toBe("");
+    expect(
+      demo.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      { team_created: true, same_team: true },
+      { duplicate_project: [409, "team 'web' already has a project with key 'WEB'"] },
+      {
+        tasks: [
+          ["WEB-1", "Design", "todo"],
+          ["WEB-2", "Build", "todo"],
+          ["WEB-3", "Ship", "todo"],
+        ],
+      },
+      { done: { version: 2 }, twice: [409, "task is done"] },
+      { todo: ["WEB-2", "WEB-3"] },
+    ]);
+  }, 120_000);
+});
+
 describe("cross-language", () => {
   it("reads exactly in TypeScript what Python wrote, timestamps to the microsecond", async () => {
     const written = await py(["cross_language.py", "write", "cross-py"]);
