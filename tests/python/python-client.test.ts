@@ -9,7 +9,15 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,6 +166,20 @@ describe("the Python client package", () => {
     expect(result.stdout).toMatch(/^checked \d+ annotations$/m);
     expect(result.stdout.split("\n")[0]).toMatch(/^checked/);
     expect(result.code).toBe(0);
+  });
+
+  it("type-checks every python block of docs/python.md with mypy --strict", async () => {
+    const text = readFileSync(join(REPO_ROOT, "docs/python.md"), "utf8");
+    const blocks = [...text.matchAll(/^```python\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
+    mkdirSync(join(work, "doc-blocks"));
+    for (const [i, block] of blocks.entries()) {
+      writeFileSync(join(work, "doc-blocks", `block_${i}.py`), block);
+    }
+    const result = await py(["-m", "mypy", "--strict", "--no-incremental", "doc-blocks"], {
+      MYPYPATH: join(work, "gen"),
+    });
+    expect(result.stdout).toBe(`Success: no issues found in ${blocks.length} source files\n`);
   });
 
   it("makes mypy --strict reject each wrong program with the expected error", async () => {
