@@ -335,6 +335,9 @@ Outputs (paths inside the out dir):
   <package path>/schema_pb.d.ts   with its declarations)
   client.ts                     the typed client (imports the runtime, see --runtime-import)
   indexes.sql                   the SQL index DDL of a tenant database
+with --python DIR (or "python" in entdb.config.json), also, inside DIR:
+  <package>/__init__.py         the typed Python client (docs/python.md)
+  <package>/_proto.py           the schema's descriptor and its message classes
 and, beside the schema, its lock file <name>.lock.json (as 'entdb lock' writes it), which
 'entdb check --against <name>.lock.json' compares with.
 
