@@ -58,6 +58,8 @@ const NODE_BUILTINS = ["id", "version", "created_at", "updated_at"];
 const EDGE_BUILTINS = ["from_id", "to_id", "created_at"];
 /** Names the generated module defines besides the schema's. */
 const MODULE_NAMES = ["Client", "AsyncClient", "Plan", "SCHEMA"];
+/** The module's import aliases, which a type's `_snake` factory name must not shadow. */
+const IMPORT_ALIASES = ["_rt", "_dc", "_enum", "_datetime", "_cast"];
 
 /** The Python package a schema's package becomes: `acme.tracker` → `acme_tracker`. */
 export function pythonPackageName(pkg: string): string {
@@ -136,6 +138,14 @@ export function checkPythonNames(schema: Schema): void {
           `field '${edge.name}.${f.name}' clashes with the built-in attribute '${attributeName(f.name)}'`,
         );
       }
+    }
+  }
+  for (const t of [...schema.nodes, ...schema.edges]) {
+    const factory = `_${snakeCase(t.name)}`;
+    if (IMPORT_ALIASES.includes(factory)) {
+      problems.push(
+        `type '${t.name}' would define '${factory}', which the module imports under that name`,
+      );
     }
   }
   const accessors = new Map<string, string>();

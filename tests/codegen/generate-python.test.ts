@@ -80,6 +80,7 @@ describe("the Python generator", () => {
 node Task = 1 { title: string = 1; }
 node TaskCreate = 2 { title: string = 1; }
 node Plan = 3 { version: int = 1; }
+node Rt = 4 { name: string = 1; }
 `);
     let error: unknown;
     try {
@@ -90,12 +91,13 @@ node Plan = 3 { version: int = 1; }
     expect(error).toBeInstanceOf(CodegenError);
     expect((error as CodegenError).code).toBe("name-collision");
     expect((error as CodegenError).message).toBe(
-      "The Python client cannot be generated: 4 name clashes; rename one side (names are labels, ids stay).",
+      "The Python client cannot be generated: 5 name clashes; rename one side (names are labels, ids stay).",
     );
     expect((error as CodegenError).details).toEqual([
       "'TaskCreate' is generated for node 'Task' and for node 'TaskCreate'",
       "'Plan' is generated for the client module and for node 'Plan'",
       "field 'Plan.version' clashes with the built-in attribute 'version'",
+      "type 'Rt' would define '_rt', which the module imports under that name",
       "type 'Plan' would be 'db.plan', which the client already has",
     ]);
   });
