@@ -35,14 +35,14 @@ import {
 } from "../../schema/cli/index.ts";
 import type { CompatRuleId } from "../../schema/index.ts";
 import { CodegenError } from "../codegen-error.ts";
-import type { GeneratedFile } from "../writer/generated-file.ts";
+import { createGeneratedFile, type GeneratedFile } from "../writer/generated-file.ts";
 import {
   type FileChange,
   headerSource,
   type WriteGeneratedResult,
   writeGenerated,
 } from "../writer/write-generated.ts";
-import { resolveOutDir } from "./generate-config.ts";
+import { resolveOutDir, resolvePythonOutDir } from "./generate-config.ts";
 import { watchSchema } from "./watch-schema.ts";
 
 /** Options of {@link runGenerate}, as parsed from the command line. */
@@ -59,6 +59,8 @@ export interface GenerateOptions {
   readonly runtimeImport?: string;
   /** Breaking rules accepted on purpose against the existing lock (`--accept-breaking`). */
   readonly acceptBreaking?: ReadonlySet<CompatRuleId>;
+  /** Also write the Python client package here; default: `python` in `entdb.config.json`. */
+  readonly python?: string;
 }
 
 /** What a run printed and how it ended. */
@@ -80,6 +82,8 @@ export async function runGenerate(
   let files: GeneratedFile[];
   let warnings: string;
   let loaded: LoadedSchema;
+  let pythonOut: string | undefined;
+  let pythonFiles: GeneratedFile[] = [];
   try {
     schemaPath = await resolveSchemaPath(schemaArg, cwd);
     outDir = await resolveOutDir(options.out, cwd);
@@ -93,6 +97,13 @@ export async function runGenerate(
       loaded.schema,
       options.runtimeImport === undefined ? {} : { runtimeImport: options.runtimeImport },
     );
+    pythonOut = await resolvePythonOutDir(options.python, cwd);
+    if (pythonOut !== undefined) {
+      const { generatePython } = await import("../python/index.ts");
+      pythonFiles = generatePython(loaded.schema).map((f) =>
+        createGeneratedFile(f.path, f.content),
+      );
+    }
   } catch (err) {
     return failed(err, color);
   }
@@ -116,24 +127,34 @@ export async function runGenerate(
   const outShown = displayPath(outDir, cwd);
   const fullOut = resolve(cwd, outDir);
   let written: WriteGeneratedResult;
+  let pythonWritten: WriteGeneratedResult | undefined;
   try {
     written = await writeGenerated(fullOut, files, {
       schemaPath: headerSchemaPath(fullOut, schemaPath, cwd),
       check: options.check,
     });
+    if (pythonOut !== undefined) {
+      const fullPython = resolve(cwd, pythonOut);
+      pythonWritten = await writeGenerated(fullPython, pythonFiles, {
+        schemaPath: headerSchemaPath(fullPython, schemaPath, cwd),
+        check: options.check,
+      });
+    }
   } catch (err) {
     return failed(err, color, warnings);
   }
   // The lock goes last: it records a schema whose output is already in place.
   const lock = await runLock(schemaPath, lockOptions);
 
+  const pythonShown = pythonOut === undefined ? "" : displayPath(pythonOut, cwd);
   if (options.check) {
-    const stale = written.changes.length > 0;
+    const pythonChanges = pythonWritten?.changes ?? [];
+    const stale = written.changes.length > 0 || pythonChanges.length > 0;
     const stdout = stale
       ? ""
-      : `ok: ${outShown} is up to date with ${schemaShown} (${count(files.length, "file")})\n`;
+      : `ok: ${outShown} is up to date with ${schemaShown} (${count(files.length, "file")})\n${pythonOut === undefined ? "" : `ok: ${pythonShown} is up to date with ${schemaShown} (${count(pythonFiles.length, "file")})\n`}`;
     const stderr = stale
-      ? `error: '${outShown}' is out of date with '${schemaShown}'; run 'entdb generate' to update it:\n${written.changes.map(checkLine).join("")}`
+      ? `error: '${outShown}' is out of date with '${schemaShown}'; run 'entdb generate' to update it:\n${[...written.changes, ...pythonChanges.map((c) => ({ ...c, path: `${pythonShown}/${c.path}` }))].map(checkLine).join("")}`
       : "";
     return {
       exitCode: Math.max(stale ? 1 : 0, lock.exitCode) as 0 | 1 | 2,
@@ -143,7 +164,7 @@ export async function runGenerate(
   }
   return {
     exitCode: lock.exitCode,
-    stdout: `${summaryLine(outShown, schemaShown, written)}${written.changes.map(changeLine).join("")}${lock.stdout}`,
+    stdout: `${summaryLine(outShown, schemaShown, written)}${written.changes.map(changeLine).join("")}${pythonWritten === undefined ? "" : `${summaryLine(pythonShown, schemaShown, pythonWritten)}${pythonWritten.changes.map(changeLine).join("")}`}${lock.stdout}`,
     stderr: `${warnings}${lock.stderr}`,
   };
 }
@@ -155,6 +176,7 @@ interface GenerateFlags {
   readonly watch?: boolean;
   readonly runtimeImport?: string;
   readonly acceptBreaking?: string[];
+  readonly python?: string;
 }
 
 /** The `entdb generate` subcommand; sets `process.exitCode`. */
@@ -167,6 +189,10 @@ export function generateCommand(): Command {
     .option("--out <dir>", "output directory (default: entdb.config.json's out, else generated)")
     .option("--check", "write nothing; exit 1 listing every file that is out of date (for CI)")
     .option("--watch", "regenerate whenever the schema file changes; Ctrl-C stops")
+    .option(
+      "--python <dir>",
+      "also write the typed Python client package there (default: entdb.config.json's python)",
+    )
     .option(
       "--runtime-import <module>",
       "module client.ts imports the runtime from (default: entdb/runtime/v1)",
@@ -192,6 +218,7 @@ export function generateCommand(): Command {
         acceptBreaking: accept,
         ...(flags.out === undefined ? {} : { out: flags.out }),
         ...(flags.runtimeImport === undefined ? {} : { runtimeImport: flags.runtimeImport }),
+        ...(flags.python === undefined ? {} : { python: flags.python }),
         check: flags.check === true,
         color: process.stderr.isTTY === true && process.env["NO_COLOR"] === undefined,
       };
@@ -308,6 +335,9 @@ Outputs (paths inside the out dir):
   <package path>/schema_pb.d.ts   with its declarations)
   client.ts                     the typed client (imports the runtime, see --runtime-import)
   indexes.sql                   the SQL index DDL of a tenant database
+with --python DIR (or "python" in entdb.config.json), also, inside DIR:
+  <package>/__init__.py         the typed Python client (docs/python.md)
+  <package>/_proto.py           the schema's descriptor and its message classes
 and, beside the schema, its lock file <name>.lock.json (as 'entdb lock' writes it), which
 'entdb check --against <name>.lock.json' compares with.
 

@@ -17,3 +17,15 @@ export async function resolveOutDir(flag: string | undefined, cwd: string): Prom
   if (flag !== undefined) return flag;
   return (await readConfigPath("out", cwd)) ?? DEFAULT_OUT_DIR;
 }
+
+/**
+ * The Python package's out dir: the flag, else `python` from `entdb.config.json` in
+ * `cwd`, else none (no Python client is generated).
+ */
+export async function resolvePythonOutDir(
+  flag: string | undefined,
+  cwd: string,
+): Promise<string | undefined> {
+  if (flag !== undefined) return flag;
+  return readConfigPath("python", cwd);
+}

@@ -40,6 +40,7 @@ const LINE_COMMENTS: Readonly<Record<string, string>> = {
   ".yml": "#",
   ".toml": "#",
   ".sh": "#",
+  ".py": "#",
 };
 
 /** The header style for a file path; throws `unsupported-file` for unknown types. */

@@ -1,5 +1,5 @@
 /**
- * `examples/tracker/generated/` is checked in. This regenerates it with the real
+ * `examples/tracker/generated/` and the Python package in `examples/python-tracker/` are checked in. This regenerates it with the real
  * command in `--check` mode and fails on any difference, so the example output (and
  * the lock beside the schema) cannot drift from the schema or the generators.
  */
@@ -31,7 +31,7 @@ describe("examples/tracker/generated", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
-      /^ok: generated is up to date with schema\.entdb \(5 files\)\nok: schema\.lock\.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
+      /^ok: generated is up to date with schema\.entdb \(5 files\)\nok: \.\.\/python-tracker is up to date with schema\.entdb \(2 files\)\nok: schema\.lock\.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
     );
   }, 30_000);
 });

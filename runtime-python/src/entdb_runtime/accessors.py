@@ -1,0 +1,317 @@
+"""The typed accessors of a generated synchronous client: one per node type
+(`db.task`), one per edge type (`db.assigned_to`), and their plan counterparts
+(`plan.task`). Generated code binds the type parameters; the runtime does the work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Generic, TypeVar
+
+from ._codec import EdgeRow, Row, edge_from_wire, key_to_wire, node_from_wire, order_to_wire, where_to_wire
+from ._wire import get_dicts, get_int, get_str
+from .core import ClientCore
+from .filters import OrderBy
+from .plan import HasId, NodeHandle, PlanBuilder, resolve_id
+from .results import Created, Page, Receipt, Updated
+from .schema import TypeMeta
+
+NodeT = TypeVar("NodeT")
+EdgeT = TypeVar("EdgeT")
+IdT = TypeVar("IdT", bound=str)
+FromT = TypeVar("FromT", bound=str)
+ToT = TypeVar("ToT", bound=str)
+CreateT = TypeVar("CreateT")
+PatchT = TypeVar("PatchT")
+WhereT = TypeVar("WhereT")
+OrderT = TypeVar("OrderT", bound=str)
+KeyT = TypeVar("KeyT", bound=str)
+PropsT = TypeVar("PropsT")
+PlanT = TypeVar("PlanT", bound="PlanBase")
+
+
+class PlanBase:
+    """The base of a generated `Plan`: its builder, and the receipt after the commit."""
+
+    def __init__(self, builder: PlanBuilder) -> None:
+        self._builder = builder
+
+    @property
+    def receipt(self) -> Receipt:
+        """The plan's receipt; only after the `with` block committed it."""
+        return self._builder.receipt
+
+
+class PlanScope(Generic[PlanT]):
+    """`with db.plan() as plan:` — the steps inside the block commit together when it
+    ends without an exception; an exception sends nothing."""
+
+    def __init__(self, core: ClientCore, plan: PlanT, builder: PlanBuilder, key: str | None, no_wait: bool) -> None:
+        self._core = core
+        self._plan = plan
+        self._builder = builder
+        self._key = key
+        self._no_wait = no_wait
+
+    def __enter__(self) -> PlanT:
+        return self._plan
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            return
+        self._builder.result = self._core.execute_plan(
+            self._builder.operations, idempotency_key=self._key, no_wait=self._no_wait
+        )
+
+
+class PlanNodes(Generic[IdT, CreateT, PatchT, KeyT]):
+    """A node type's steps in a plan."""
+
+    def __init__(self, builder: PlanBuilder, meta: TypeMeta) -> None:
+        self._builder = builder
+        self._meta = meta
+
+    def create(self, data: CreateT, *, if_absent_on: Sequence[KeyT] | None = None) -> NodeHandle[IdT]:
+        """Adds a create; the handle stands for the node in later steps of the plan."""
+        handle: NodeHandle[IdT] = self._builder.create_node(self._meta, data, if_absent_on)  # type: ignore[assignment]
+        return handle
+
+    def update(
+        self,
+        node: IdT | HasId[IdT],
+        patch: PatchT,
+        *,
+        expected_version: int | None = None,
+        expected_fields: PatchT | None = None,
+    ) -> None:
+        """Adds an update: attributes left UNSET stay, None clears."""
+        self._builder.update_node(self._meta, node, patch, expected_version, expected_fields)
+
+    def delete(
+        self, node: IdT | HasId[IdT], *, expected_version: int | None = None, expected_fields: PatchT | None = None
+    ) -> None:
+        """Adds a delete (the node's edges go with it)."""
+        self._builder.delete_node(self._meta, node, expected_version, expected_fields)
+
+
+class PlanEdges(Generic[FromT, ToT, PropsT]):
+    """An edge type's steps in a plan."""
+
+    def __init__(self, builder: PlanBuilder, meta: TypeMeta) -> None:
+        self._builder = builder
+        self._meta = meta
+
+    def link(self, from_: FromT | HasId[FromT], to: ToT | HasId[ToT], props: PropsT | None = None) -> None:
+        """Adds a link (replacing the properties of an existing edge)."""
+        self._builder.create_edge(self._meta, from_, to, props)
+
+    def unlink(self, from_: FromT | HasId[FromT], to: ToT | HasId[ToT]) -> None:
+        """Adds an unlink (a no-op when the edge does not exist)."""
+        self._builder.delete_edge(self._meta, from_, to)
+
+
+class NodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, KeyT]):
+    """A node type's operations, each its own plan or read."""
+
+    def __init__(self, core: ClientCore, meta: TypeMeta, factory: Callable[[Row], NodeT]) -> None:
+        self._core = core
+        self._meta = meta
+        self._factory = factory
+
+    def _run(self, build: Callable[[PlanBuilder], None], key: str | None) -> PlanBuilder:
+        builder = PlanBuilder()
+        build(builder)
+        builder.result = self._core.execute_plan(builder.operations, idempotency_key=key)
+        return builder
+
+    def create(
+        self, data: CreateT, *, if_absent_on: Sequence[KeyT] | None = None, idempotency_key: str | None = None
+    ) -> Created[IdT]:
+        """Creates a node; with `if_absent_on` (a unique key's fields), resolves to the
+        node holding the same values instead, writing nothing (`created` is then False)."""
+        handles: list[NodeHandle[IdT]] = []
+
+        def build(b: PlanBuilder) -> None:
+            handles.append(b.create_node(self._meta, data, if_absent_on))  # type: ignore[arg-type]
+
+        builder = self._run(build, idempotency_key)
+        handle = handles[0]
+        return Created(handle.id, handle.version, handle.created, builder.receipt)
+
+    def update(
+        self,
+        node: IdT | HasId[IdT],
+        patch: PatchT,
+        *,
+        expected_version: int | None = None,
+        expected_fields: PatchT | None = None,
+        idempotency_key: str | None = None,
+    ) -> Updated[IdT]:
+        """Updates a node: attributes left UNSET stay, None clears. With
+        `expected_version`/`expected_fields`, raises `PreconditionFailedError` if the node moved on."""
+        builder = self._run(
+            lambda b: b.update_node(self._meta, node, patch, expected_version, expected_fields), idempotency_key
+        )
+        step = builder.result.results[0] if builder.result else None
+        node_id: IdT = resolve_id(node, self._meta.name)  # type: ignore[assignment]
+        return Updated(node_id, 0 if step is None else step.version, builder.receipt)
+
+    def delete(
+        self,
+        node: IdT | HasId[IdT],
+        *,
+        expected_version: int | None = None,
+        expected_fields: PatchT | None = None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Deletes a node with its edges."""
+        return self._run(
+            lambda b: b.delete_node(self._meta, node, expected_version, expected_fields), idempotency_key
+        ).receipt
+
+    def get(self, node: IdT | HasId[IdT], *, read_your_writes: bool | None = None) -> NodeT | None:
+        """The node, or None when it does not exist or the caller may not see it."""
+        data = self._core.get_node(self._meta.id, resolve_id(node, self._meta.name), read_your_writes)
+        return None if data is None else node_from_wire(self._meta, data, self._factory)
+
+    def get_many(self, nodes: Sequence[IdT | HasId[IdT]], *, read_your_writes: bool | None = None) -> list[NodeT | None]:
+        """The nodes in the order asked, None for those missing."""
+        ids = [resolve_id(n, self._meta.name) for n in nodes]
+        data = self._core.read("GetNodes", {"type_id": self._meta.id, "ids": ids}, read_your_writes)
+        found = {get_str(n, "id"): node_from_wire(self._meta, n, self._factory) for n in get_dicts(data, "nodes")}
+        return [found.get(i) for i in ids]
+
+    def _get_by(self, key: dict[str, object], read_your_writes: bool | None = None) -> NodeT | None:
+        data = self._core.get_node_by_key(self._meta.id, key_to_wire(self._meta, key), read_your_writes)
+        return None if data is None else node_from_wire(self._meta, data, self._factory)
+
+    def query(
+        self,
+        *,
+        where: WhereT | None = None,
+        order_by: OrderBy[OrderT] | None = None,
+        limit: int = 0,
+        after: str | None = None,
+        read_your_writes: bool | None = None,
+    ) -> Page[NodeT]:
+        """One page of the nodes matching every condition of `where`; pass `page.next`
+        as `after` for the next page."""
+        request: dict[str, object] = {
+            "type_id": self._meta.id,
+            "filters": where_to_wire(self._meta, where),
+            "limit": limit,
+            "cursor": after or "",
+        }
+        order = order_to_wire(self._meta, order_by)
+        if order is not None:
+            request["order_by"] = order
+        data = self._core.read("QueryNodes", request, read_your_writes)
+        items = [node_from_wire(self._meta, n, self._factory) for n in get_dicts(data, "nodes")]
+        return Page(items, get_str(data, "next_cursor") or None)
+
+    def query_all(
+        self, *, where: WhereT | None = None, order_by: OrderBy[OrderT] | None = None, page_size: int = 100
+    ) -> Iterator[NodeT]:
+        """Every matching node, fetched a page at a time as the iterator advances."""
+        after: str | None = None
+        while True:
+            page = self.query(where=where, order_by=order_by, limit=page_size, after=after)
+            yield from page.items
+            if page.next is None:
+                return
+            after = page.next
+
+
+class EdgeAccessor(Generic[EdgeT, FromT, ToT, PropsT]):
+    """An edge type's operations."""
+
+    def __init__(self, core: ClientCore, meta: TypeMeta, factory: Callable[[EdgeRow], EdgeT]) -> None:
+        self._core = core
+        self._meta = meta
+        self._factory = factory
+
+    def link(
+        self,
+        from_: FromT | HasId[FromT],
+        to: ToT | HasId[ToT],
+        props: PropsT | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Creates the edge (or replaces its properties)."""
+        builder = PlanBuilder()
+        builder.create_edge(self._meta, from_, to, props)
+        return self._core.execute_plan(builder.operations, idempotency_key=idempotency_key).receipt
+
+    def unlink(
+        self, from_: FromT | HasId[FromT], to: ToT | HasId[ToT], *, idempotency_key: str | None = None
+    ) -> Receipt:
+        """Removes the edge (a no-op when it does not exist)."""
+        builder = PlanBuilder()
+        builder.delete_edge(self._meta, from_, to)
+        return self._core.execute_plan(builder.operations, idempotency_key=idempotency_key).receipt
+
+    def _page(
+        self, node: str, direction: int, limit: int, after: str | None, with_count: bool, ryw: bool | None
+    ) -> Page[EdgeT]:
+        data = self._core.read(
+            "ListEdges",
+            {
+                "edge_type_id": self._meta.id,
+                "node_id": node,
+                "direction": direction,
+                "limit": limit,
+                "cursor": after or "",
+                "include_count": with_count,
+            },
+            ryw,
+        )
+        items = [edge_from_wire(self._meta, e, self._factory) for e in get_dicts(data, "edges")]
+        total = get_int(data, "total_count") if "total_count" in data else None
+        return Page(items, get_str(data, "next_cursor") or None, total)
+
+    def list(
+        self,
+        from_: FromT | HasId[FromT],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> Page[EdgeT]:
+        """One page of the edges from a node."""
+        return self._page(resolve_id(from_, self._meta.name), 1, limit, after, with_count, read_your_writes)
+
+    def inverse(
+        self,
+        to: ToT | HasId[ToT],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> Page[EdgeT]:
+        """One page of the edges to a node."""
+        return self._page(resolve_id(to, self._meta.name), 2, limit, after, with_count, read_your_writes)
+
+    def list_all(self, from_: FromT | HasId[FromT], *, page_size: int = 100) -> Iterator[EdgeT]:
+        """Every edge from a node, a page at a time."""
+        after: str | None = None
+        while True:
+            page = self.list(from_, limit=page_size, after=after)
+            yield from page.items
+            if page.next is None:
+                return
+            after = page.next
+
+    def inverse_all(self, to: ToT | HasId[ToT], *, page_size: int = 100) -> Iterator[EdgeT]:
+        """Every edge to a node, a page at a time."""
+        after: str | None = None
+        while True:
+            page = self.inverse(to, limit=page_size, after=after)
+            yield from page.items
+            if page.next is None:
+                return
+            after = page.next

@@ -1,0 +1,97 @@
+"""The errors a client raises. The class says what happened (a unique value taken, a
+precondition that failed, …); `failure` says where, with the field named by the
+generated client's attribute name when the server names one.
+
+Mistakes caught before anything is sent are Python's own: `TypeError` for a value of the
+wrong type or an unknown field, `ValueError` for an int outside int64 or a naive datetime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """Where a write failed: the reason, the plan step, and the type and field ids with
+    their names when the client's schema knows them."""
+
+    reason: str
+    operation_index: int
+    type_id: int
+    field_id: int
+    type_name: str | None = None
+    field_name: str | None = None
+
+
+class EntdbError(Exception):
+    """A call the server refused or could not answer.
+
+    `code` is the Connect code in snake case (`already_exists`, `failed_precondition`, …).
+    """
+
+    code: str
+    message: str
+    failure: WriteFailure | None
+
+    def __init__(self, code: str, message: str, failure: WriteFailure | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.failure = failure
+
+    @property
+    def reason(self) -> str | None:
+        """The server's reason (e.g. `UNIQUE_VIOLATION`, `MISSING_REF`), when it gave one."""
+        return None if self.failure is None else self.failure.reason
+
+    @property
+    def field_name(self) -> str | None:
+        """The attribute name of the field the failure is about, when there is one."""
+        return None if self.failure is None else self.failure.field_name
+
+    @property
+    def operation_index(self) -> int | None:
+        """The index of the failing step in its plan."""
+        return None if self.failure is None else self.failure.operation_index
+
+
+class UniqueViolationError(EntdbError):
+    """`already_exists`: a unique value is taken; `field_name` names the field."""
+
+
+class PreconditionFailedError(EntdbError):
+    """`failed_precondition`: an expected version or field value did not hold, a ref
+    points at a node that does not exist (reason `MISSING_REF`), or an idempotency key
+    was reused for a different plan."""
+
+
+class NotFoundError(EntdbError):
+    """`not_found`: the node to update or delete does not exist."""
+
+
+class PermissionDeniedError(EntdbError):
+    """`permission_denied`: the caller may not do this."""
+
+
+class InvalidArgumentError(EntdbError):
+    """`invalid_argument`: the request was refused before it was logged; nothing was written."""
+
+
+class UnavailableError(EntdbError):
+    """`unavailable`: the server could not be reached (after the retries)."""
+
+
+_CLASSES: dict[str, type[EntdbError]] = {
+    "already_exists": UniqueViolationError,
+    "failed_precondition": PreconditionFailedError,
+    "not_found": NotFoundError,
+    "permission_denied": PermissionDeniedError,
+    "invalid_argument": InvalidArgumentError,
+    "unavailable": UnavailableError,
+}
+
+
+def error_for(code: str, message: str, failure: WriteFailure | None) -> EntdbError:
+    """The error of the class `code` names."""
+    return _CLASSES.get(code, EntdbError)(code, message, failure)
