@@ -1,6 +1,6 @@
 /**
  * The `entdb.v1` API descriptors embedded in the Python runtime
- * (`runtime-python/src/entdb_runtime/_api_descriptor.py`): the same descriptors the
+ * (`runtime/python/src/entdb_runtime/_api_descriptor.py`): the same descriptors the
  * TypeScript runtime is built from, as one serialized `FileDescriptorSet`, so the Python
  * runtime builds its message classes at import time without protoc or generated `_pb2`
  * modules. `tests/python/api-descriptor.test.ts` regenerates it and fails on a diff.
@@ -14,7 +14,7 @@ import { file_entdb_v1_values } from "../../generated/entdb/v1/values_pb.js";
 import { pyBase64 } from "./python-literals.ts";
 
 /** Where the module sits in the repository. */
-export const API_DESCRIPTOR_PATH = "runtime-python/src/entdb_runtime/_api_descriptor.py";
+export const API_DESCRIPTOR_PATH = "runtime/python/src/entdb_runtime/_api_descriptor.py";
 
 /** The module's source, header included (the writer's header, `#` style). */
 export function apiDescriptorModule(headerText: string): string {

@@ -1,5 +1,5 @@
 /**
- * The generated Python client, end to end: the runtime (`runtime-python/`) is built and
+ * The generated Python client, end to end: the runtime (`runtime/python/`) is built and
  * installed into a fresh virtualenv outside the repository (layered on the pinned test
  * venv of tests/infra/python.sh, so nothing is downloaded per run), `entdb generate
  * --python` writes the tracker package, mypy --strict and pyright strict check it, wrong
@@ -65,7 +65,7 @@ beforeAll(async () => {
   }).trim();
   work = mkdtempSync(join(tmpdir(), "entdb-python-"));
   // A fresh venv that sees the pinned packages through a .pth file: the runtime goes
-  // into this venv only, built from a copy of runtime-python/ (a build writes into its
+  // into this venv only, built from a copy of runtime/python/ (a build writes into its
   // source dir).
   execFileSync("python3", ["-m", "venv", "--without-pip", join(work, "venv")]);
   python = join(work, "venv", "bin", "python");
@@ -77,7 +77,7 @@ beforeAll(async () => {
     join(purelib(python), "entdb-test-base.pth"),
     `${purelib(join(base, "bin", "python"))}\n`,
   );
-  cpSync(join(REPO_ROOT, "runtime-python"), join(work, "runtime-python"), { recursive: true });
+  cpSync(join(REPO_ROOT, "runtime", "python"), join(work, "runtime-python"), { recursive: true });
   sh(python, [
     "-m",
     "pip",
