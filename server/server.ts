@@ -44,6 +44,7 @@ import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.t
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { InternalError } from "./internal-error.ts";
+import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
@@ -91,21 +92,27 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const wal: Wal =
     config.wal.kind === "embedded"
       ? await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
-      : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
-          brokers: config.wal.brokers,
-          topic: config.wal.topic,
-          partitions: config.wal.partitions,
-          replicationFactor: config.wal.replicationFactor,
-          logLevel:
-            config.logLevel === "debug" ? "debug" : config.logLevel === "error" ? "error" : "warn",
-          log: (entry) => {
-            const kafkaLog = log.child({ component: "kafka-wal" });
-            if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
-            else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
-            else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
-            else kafkaLog.debug(entry.message, entry.fields);
-          },
-        });
+      : config.wal.kind === "kinesis"
+        ? await openServerKinesisWal(config.wal, log)
+        : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
+            brokers: config.wal.brokers,
+            topic: config.wal.topic,
+            partitions: config.wal.partitions,
+            replicationFactor: config.wal.replicationFactor,
+            logLevel:
+              config.logLevel === "debug"
+                ? "debug"
+                : config.logLevel === "error"
+                  ? "error"
+                  : "warn",
+            log: (entry) => {
+              const kafkaLog = log.child({ component: "kafka-wal" });
+              if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
+              else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
+              else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
+              else kafkaLog.debug(entry.message, entry.fields);
+            },
+          });
   const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
   try {
     // The data dir is derived from the log: check it (and set aside what cannot be served)

@@ -59,3 +59,24 @@ export function useKinesisTestEnv(endpoint: string): void {
 export function freshStreamName(label: string): string {
   return `${label}-${randomUUID().slice(0, 8)}`;
 }
+
+/**
+ * The environment of an `entdb serve` child on the Kinesis log `stream` at `endpoint`
+ * (created with `shards` shards if missing). `ENTDB_WAL=kinesis` and an empty
+ * `ENTDB_KAFKA_BROKERS` keep a caller's Kafka settings from selecting another log.
+ */
+export function kinesisServeEnv(
+  endpoint: string,
+  stream: string,
+  shards: number,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return {
+    ...kinesisTestEnv(endpoint),
+    ENTDB_WAL: "kinesis",
+    ENTDB_KAFKA_BROKERS: "",
+    ENTDB_KINESIS_STREAM: stream,
+    ENTDB_KINESIS_SHARDS: String(shards),
+    ...extra,
+  };
+}
