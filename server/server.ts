@@ -90,29 +90,25 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   checkDataDir(config.dataDir);
   // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
   const wal: Wal =
-    config.wal.kind === "embedded"
-      ? await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
-      : config.wal.kind === "kinesis"
+    config.wal.kind !== "kafka"
+      ? config.wal.kind === "kinesis"
         ? await openServerKinesisWal(config.wal, log)
-        : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
-            brokers: config.wal.brokers,
-            topic: config.wal.topic,
-            partitions: config.wal.partitions,
-            replicationFactor: config.wal.replicationFactor,
-            logLevel:
-              config.logLevel === "debug"
-                ? "debug"
-                : config.logLevel === "error"
-                  ? "error"
-                  : "warn",
-            log: (entry) => {
-              const kafkaLog = log.child({ component: "kafka-wal" });
-              if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
-              else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
-              else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
-              else kafkaLog.debug(entry.message, entry.fields);
-            },
-          });
+        : await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
+      : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
+          brokers: config.wal.brokers,
+          topic: config.wal.topic,
+          partitions: config.wal.partitions,
+          replicationFactor: config.wal.replicationFactor,
+          logLevel:
+            config.logLevel === "debug" ? "debug" : config.logLevel === "error" ? "error" : "warn",
+          log: (entry) => {
+            const kafkaLog = log.child({ component: "kafka-wal" });
+            if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
+            else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
+            else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
+            else kafkaLog.debug(entry.message, entry.fields);
+          },
+        });
   const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
   try {
     // The data dir is derived from the log: check it (and set aside what cannot be served)
