@@ -86,6 +86,8 @@ export class KinesisShardWriter {
   #running: Promise<void> | undefined;
   #stopped: WalError | undefined;
   #closing = false;
+  /** Ends the current retry backoff early; set while the writer waits in one. */
+  #wake: (() => void) | undefined;
   #lastProblem = "no answer yet";
 
   constructor(
@@ -134,6 +136,9 @@ export class KinesisShardWriter {
         // that will never be sent.
         this.#dropAbandoned();
       }, this.#settings.appendTimeoutMs);
+      // A call that finds nothing queued does not wait out the backoff of calls that
+      // were rejected and dropped before it: it is tried at once.
+      const fresh = this.#queue.length === 0;
       for (const record of records) {
         const offset = this.#next++;
         const data = encodeKinesisRecord(offset, record.tenant, record.payload);
@@ -147,6 +152,7 @@ export class KinesisShardWriter {
           entry: { Data: data, PartitionKey: partitionKey, ExplicitHashKey: this.#shard.hashKey },
         });
       }
+      if (fresh) this.#wake?.();
       this.#running ??= this.#run().finally(() => {
         this.#running = undefined;
       });
@@ -226,7 +232,11 @@ export class KinesisShardWriter {
         attempt: failures,
         backoffMs: wait,
       });
-      await pause(wait);
+      const woken = new AbortController();
+      this.#wake = () => woken.abort();
+      await pause(wait, woken.signal);
+      this.#wake = undefined;
+      if (woken.signal.aborted) failures = 0;
     }
   }
 

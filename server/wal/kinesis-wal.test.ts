@@ -252,7 +252,13 @@ describe("kinesis log", () => {
   });
 
   it("fails appends cleanly as unavailable during an outage, and continues after it without a gap", async () => {
-    const { proxy, wal } = await openBehindProxy(1, { appendTimeoutMs: 500 });
+    // Backoffs of 400, 800, … ms: when the failed call gives up at 500 ms, the writer is in
+    // the middle of one, which the next call must not wait out.
+    const { proxy, wal } = await openBehindProxy(1, {
+      appendTimeoutMs: 500,
+      retryBaseMs: 400,
+      retryMaxMs: 5_000,
+    });
     expect(await wal.append([rec("acme", "before")])).toEqual([{ partition: 0, offset: 0 }]);
     await proxy.down();
     const error = await wal.append([rec("acme", "during")]).catch((e: unknown) => e);
