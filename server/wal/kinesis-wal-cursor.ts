@@ -29,6 +29,8 @@ export interface KinesisPage {
   readonly entries: WalEntry[];
   /** The sequence number of each entry's taken copy (same order as `entries`). */
   readonly sequences: string[];
+  /** The writer epoch of each entry (same order as `entries`). */
+  readonly epochs: number[];
   /** The reader is at the shard's tip: nothing more to read right now. */
   readonly caughtUp: boolean;
   /** The shard is closed and fully read (it was resharded): no page will follow. */
@@ -79,18 +81,20 @@ export class KinesisShardCursor {
         ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
         StartingSequenceNumber: last.sequence,
       };
-      this.#filter = new DenseOffsetFilter(last.offset + 1);
+      this.#filter = new DenseOffsetFilter(last.offset + 1, last.epoch);
     } else if (floor !== undefined) {
       this.#initial = {
         ...base,
         ShardIteratorType: "AT_SEQUENCE_NUMBER",
         StartingSequenceNumber: floor.sequence,
       };
-      this.#filter = new DenseOffsetFilter(floor.offset);
+      this.#filter = new DenseOffsetFilter(floor.offset, floor.epoch);
     } else {
       this.#initial = { ...base, ShardIteratorType: "TRIM_HORIZON" };
       this.#filter =
-        start.horizonOffset === undefined ? undefined : new DenseOffsetFilter(start.horizonOffset);
+        start.horizonOffset === undefined
+          ? undefined
+          : new DenseOffsetFilter(start.horizonOffset, 0);
     }
   }
 
@@ -99,9 +103,20 @@ export class KinesisShardCursor {
     return this.#filter?.expected;
   }
 
+  /** The newest writer epoch seen (0 before any record). */
+  get epoch(): number {
+    return this.#filter?.epoch ?? 0;
+  }
+
+  /** The sequence number of the last record read, taken or skipped. */
+  get lastSeen(): string | undefined {
+    return this.#lastSeen;
+  }
+
   /** Reads one page of at most `limit` Kinesis records. Throws SDK errors as they are. */
   async next(limit: number): Promise<KinesisPage> {
-    if (this.#closed) return { entries: [], sequences: [], caughtUp: true, closed: true };
+    if (this.#closed)
+      return { entries: [], sequences: [], epochs: [], caughtUp: true, closed: true };
     if (this.#iterator === undefined) this.#iterator = await this.#getIterator(this.#initial);
     let page: GetRecordsCommandOutput;
     try {
@@ -120,10 +135,11 @@ export class KinesisShardCursor {
               StartingSequenceNumber: this.#lastSeen,
             },
       );
-      return { entries: [], sequences: [], caughtUp: false, closed: false };
+      return { entries: [], sequences: [], epochs: [], caughtUp: false, closed: false };
     }
     const entries: WalEntry[] = [];
     const sequences: string[] = [];
+    const epochs: number[] = [];
     const records = page.Records ?? [];
     for (const record of records) {
       const sequence = record.SequenceNumber ?? "";
@@ -132,7 +148,7 @@ export class KinesisShardCursor {
         `Record ${sequence} of shard ${this.#shard.shardId} in stream "${this.#streamName}"`,
       );
       this.#lastSeen = sequence;
-      this.#filter ??= new DenseOffsetFilter(decoded.offset);
+      this.#filter ??= new DenseOffsetFilter(decoded.offset, decoded.epoch);
       if (!this.#filter.take(decoded) || decoded.offset < this.#want) continue;
       entries.push({
         tenant: decoded.tenant,
@@ -140,14 +156,15 @@ export class KinesisShardCursor {
         position: { partition: this.#shard.partition, offset: decoded.offset },
       });
       sequences.push(sequence);
+      epochs.push(decoded.epoch);
     }
     this.#iterator = page.NextShardIterator;
     if (this.#iterator === undefined || this.#iterator === null) {
       this.#closed = true;
-      return { entries, sequences, caughtUp: true, closed: true };
+      return { entries, sequences, epochs, caughtUp: true, closed: true };
     }
     const caughtUp = records.length === 0 && (page.MillisBehindLatest ?? 0) === 0;
-    return { entries, sequences, caughtUp, closed: false };
+    return { entries, sequences, epochs, caughtUp, closed: false };
   }
 
   async #getIterator(input: GetShardIteratorCommandInput): Promise<string> {

@@ -42,6 +42,8 @@ const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 export interface KinesisWriterSettings {
   readonly client: KinesisClient;
   readonly streamName: string;
+  /** This writer's epoch (`kinesis-wal-record.ts`), stamped on every record. */
+  readonly epoch: number;
   readonly appendTimeoutMs: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
@@ -141,7 +143,12 @@ export class KinesisShardWriter {
       const fresh = this.#queue.length === 0;
       for (const record of records) {
         const offset = this.#next++;
-        const data = encodeKinesisRecord(offset, record.tenant, record.payload);
+        const data = encodeKinesisRecord(
+          this.#settings.epoch,
+          offset,
+          record.tenant,
+          record.payload,
+        );
         const partitionKey = String(this.#shard.partition);
         this.#queue.push({
           offset,
@@ -292,7 +299,7 @@ export class KinesisShardWriter {
     if (accepted === 0 && problem === undefined) problem = "PutRecords answered no records";
     const done = this.#queue.splice(0, accepted);
     done.forEach((item, i) => {
-      this.#index.add(item.offset, results[i]!.SequenceNumber!);
+      this.#index.add(item.offset, results[i]!.SequenceNumber!, this.#settings.epoch);
       item.part.acknowledged++;
       if (item.part.acknowledged === item.part.count) this.#settle(item.part);
     });

@@ -225,9 +225,9 @@ describe("kinesis log", () => {
       [0, 1, 2, 3, 4].map((offset) => ({ partition: 0, offset })),
     );
     expect(await stored(wal, 0)).toEqual(["a0@0", "a1@1", "a2@2", "a3@3", "a4@4"]);
-    // The first request wrote a0 and the orphans a2 and a4 (which readers skip); the
-    // second one a1 to a4.
-    expect(await rawCount(stream, 0)).toBe(3 + 4);
+    // The open wrote a fence; the first request a0 and the orphans a2 and a4 (which
+    // readers skip); the second one a1 to a4.
+    expect(await rawCount(stream, 0)).toBe(1 + 3 + 4);
     expect(await wal.append([rec("acme", "a5")])).toEqual([{ partition: 0, offset: 5 }]);
     expect(await stored(wal, 0)).toEqual(["a0@0", "a1@1", "a2@2", "a3@3", "a4@4", "a5@5"]);
   });
@@ -237,12 +237,13 @@ describe("kinesis log", () => {
     const { proxy, wal } = await openBehindProxy(1, {
       log: (entry) => warnings.push(`${entry.message}: ${String(entry.fields["problem"])}`),
     });
+    const requestsBefore = proxy.putRequests;
     proxy.throttleRequests(3);
     const started = performance.now();
     expect(await wal.append([rec("acme", "x")])).toEqual([{ partition: 0, offset: 0 }]);
     // Backoff 20, 40, 80 ms (±20 %) before the fourth request.
     expect(performance.now() - started).toBeGreaterThanOrEqual(100);
-    expect(proxy.putRequests).toBe(4);
+    expect(proxy.putRequests - requestsBefore).toBe(4);
     expect(await stored(wal, 0)).toEqual(["x@0"]);
     expect(warnings).toEqual(
       Array(3).fill(
@@ -280,7 +281,8 @@ describe("kinesis log", () => {
       { partition: 0, offset: 0 },
       { partition: 0, offset: 1 },
     ]);
-    expect(await rawCount(stream, 0)).toBe(4);
+    // The open's fence, then both records twice.
+    expect(await rawCount(stream, 0)).toBe(1 + 4);
     expect(await wal.append([rec("acme", "a2")])).toEqual([{ partition: 0, offset: 2 }]);
     expect(await stored(wal, 0)).toEqual(["a0@0", "a1@1", "a2@2"]);
   });
@@ -288,14 +290,32 @@ describe("kinesis log", () => {
   it("keeps an offset whose record may be in the stream, even after its call was rejected", async () => {
     const { proxy, wal } = await openBehindProxy(1, { appendTimeoutMs: 300 });
     // Every attempt is written but never answered: the call cannot know its outcome.
+    const requestsBefore = proxy.putRequests;
     proxy.cutAfterWrite(1_000);
     const pending = wal.append([rec("acme", "unknown")]);
     await expect(pending).rejects.toMatchObject({ code: "unavailable" });
-    expect(proxy.putRequests).toBeGreaterThan(1);
+    expect(proxy.putRequests - requestsBefore).toBeGreaterThan(1);
     proxy.cutAfterWrite(0);
     // The next call waits behind the re-sent record and gets the offset after it.
     expect(await wal.append([rec("acme", "next")])).toEqual([{ partition: 0, offset: 1 }]);
     expect(await stored(wal, 0)).toEqual(["unknown@0", "next@1"]);
+  });
+
+  it("skips a replaced writer's request that lands after the new writer's fence", async () => {
+    const stream = freshStream("fence");
+    const old = await open(stream, 1);
+    expect(await old.append([rec("acme", "a0")])).toEqual([{ partition: 0, offset: 0 }]);
+    // A restart: the new writer fences the stream while the old one's last request is
+    // still on its way (here: sent after the fence, as a dead process's late request).
+    const next = await open(stream, 1);
+    expect(await old.append([rec("acme", "late")])).toEqual([{ partition: 0, offset: 1 }]);
+    expect(await next.append([rec("acme", "b1")])).toEqual([{ partition: 0, offset: 1 }]);
+    expect(await stored(next, 0)).toEqual(["a0@0", "b1@1"]);
+    // A third writer reads the same: the late record stays stale for every reader.
+    await next.close();
+    const third = await open(stream, 1);
+    expect(await stored(third, 0)).toEqual(["a0@0", "b1@1"]);
+    expect(await third.endOffset(0)).toBe(2);
   });
 
   it("resumes after a reopen exactly after a stored offset", async () => {

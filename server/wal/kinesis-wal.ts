@@ -22,6 +22,9 @@
  * - Validation before anything is sent, as in the other logs: `invalid` for an empty or
  *   invalid tenant id, `too-large` past `maxRecordBytes` (at most Kinesis's 1 MiB
  *   record limit, less this backend's header).
+ * - Restarts: the open fences every shard with a new writer epoch before it counts the
+ *   shard's end, so a dead writer's late request cannot take an offset handed out again
+ *   (`kinesis-wal-record.ts`).
  * - Resharding is refused: a resharded stream fails the open with `invalid`; a reshard
  *   seen while running sets `failure` (every append then rejects with `unavailable`)
  *   and ends subscriptions with that error.
@@ -36,11 +39,11 @@
  * - Only this backend writes the stream: any other record fails reads with `corrupt`.
  */
 
-import { KinesisClient } from "@aws-sdk/client-kinesis";
+import { KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { KinesisShardCursor } from "./kinesis-wal-cursor.ts";
-import { toKinesisWalError } from "./kinesis-wal-errors.ts";
-import { KINESIS_HEADER_BYTES, SequenceIndex } from "./kinesis-wal-record.ts";
+import { backoffMs, pause, toKinesisWalError } from "./kinesis-wal-errors.ts";
+import { encodeKinesisRecord, KINESIS_HEADER_BYTES, SequenceIndex } from "./kinesis-wal-record.ts";
 import {
   ensureKinesisStream,
   type KinesisStreamInfo,
@@ -84,7 +87,7 @@ export interface KinesisWalOptions {
   readonly region?: string;
   /** Endpoint URL, e.g. a local Kinesis-compatible server (default: the SDK's). */
   readonly endpoint?: string;
-  /** Largest accepted record, tenant UTF-8 bytes plus payload bytes (default and most: 1 MiB less 21 bytes). */
+  /** Largest accepted record, tenant UTF-8 bytes plus payload bytes (default and most: 1 MiB less 26 bytes). */
   readonly maxRecordBytes?: number;
   /** How long an append may wait for Kinesis before it rejects with `unavailable` (default 20000). */
   readonly appendTimeoutMs?: number;
@@ -151,37 +154,110 @@ export async function openKinesisWal(options: KinesisWalOptions): Promise<Kinesi
     const horizonOffset =
       Date.now() - info.createdAt.getTime() < info.retentionHours * 3_600_000 ? 0 : undefined;
     const indexes = info.shards.map(() => new SequenceIndex());
-    const ends = await Promise.all(
-      info.shards.map(async (shard) => {
-        const cursor = new KinesisShardCursor(
-          client,
-          streamName,
-          shard,
-          indexes[shard.partition]!,
-          {
-            offset: 0,
-            horizonOffset,
-          },
-        );
-        for (;;) {
-          const page = await cursor.next(10_000);
-          page.entries.forEach((entry, i) => {
-            indexes[shard.partition]!.add(entry.position.offset, page.sequences[i]!);
-          });
-          if (page.caughtUp) return cursor.expected ?? 0;
-        }
-      }),
+    const cursors = info.shards.map(
+      (shard) =>
+        new KinesisShardCursor(client, streamName, shard, indexes[shard.partition]!, {
+          offset: 0,
+          horizonOffset,
+        }),
     );
+    /** Reads a shard to its tip, or (given `fence`) until past that sequence number. */
+    const readShard = async (partition: number, fence?: string): Promise<void> => {
+      const cursor = cursors[partition]!;
+      const index = indexes[partition]!;
+      for (;;) {
+        const page = await cursor.next(10_000);
+        page.entries.forEach((entry, i) => {
+          index.add(entry.position.offset, page.sequences[i]!, page.epochs[i]!);
+        });
+        if (page.closed) return;
+        if (fence === undefined) {
+          if (page.caughtUp) return;
+          continue;
+        }
+        const seen = cursor.lastSeen;
+        if (seen !== undefined && BigInt(seen) >= BigInt(fence)) return;
+        if (page.caughtUp) await pause(100);
+      }
+    };
+    // Each shard to its tip; then a fence of a new epoch into every shard, and each shard
+    // again up to its fence: a dead writer's request that landed before the fence is
+    // counted, one that lands after it is stale (kinesis-wal-record.ts).
+    await Promise.all(info.shards.map((shard) => readShard(shard.partition)));
+    const epoch = Math.max(0, ...cursors.map((cursor) => cursor.epoch)) + 1;
+    const fences = await writeFences(client, info, epoch, cursors);
+    await Promise.all(
+      info.shards.map((shard) => readShard(shard.partition, fences[shard.partition])),
+    );
+    const ends = cursors.map((cursor) => cursor.expected ?? 0);
     return new KinesisWal(client, info, {
       ...options,
       maxRecordBytes,
       indexes,
       ends,
+      epoch,
       horizonOffset,
     });
   } catch (error) {
     client.destroy();
     throw toKinesisWalError(error, `Could not open the Kinesis log "${streamName}"`);
+  }
+}
+
+/** Fence writes at open before it gives up (throttling, a shard being busy). */
+const FENCE_ATTEMPTS = 8;
+
+/**
+ * Writes one fence record of `epoch` into every shard, at the offset each shard's cursor
+ * expects next; resolves with each fence's sequence number, by partition.
+ */
+async function writeFences(
+  client: KinesisClient,
+  info: KinesisStreamInfo,
+  epoch: number,
+  cursors: readonly KinesisShardCursor[],
+): Promise<string[]> {
+  const fences: (string | undefined)[] = info.shards.map(() => undefined);
+  for (let attempt = 0; ; attempt++) {
+    const missing = info.shards.filter((shard) => fences[shard.partition] === undefined);
+    if (missing.length === 0) return fences as string[];
+    if (attempt === FENCE_ATTEMPTS) {
+      throw new WalError(
+        "unavailable",
+        `Kinesis did not accept the fence records of "${info.streamName}" for shards ${missing.map((s) => s.shardId).join(", ")}.`,
+      );
+    }
+    if (attempt > 0) await pause(backoffMs(attempt - 1, 100, 2_000));
+    const out = await client.send(
+      new PutRecordsCommand({
+        StreamName: info.streamName,
+        Records: missing.map((shard) => ({
+          Data: encodeKinesisRecord(
+            epoch,
+            cursors[shard.partition]!.expected ?? 0,
+            "",
+            new Uint8Array(),
+            true,
+          ),
+          PartitionKey: String(shard.partition),
+          ExplicitHashKey: shard.hashKey,
+        })),
+      }),
+    );
+    (out.Records ?? []).forEach((result, i) => {
+      const shard = missing[i];
+      if (shard === undefined || result.ErrorCode !== undefined) return;
+      if (result.ShardId !== shard.shardId) {
+        throw new WalError(
+          "invalid",
+          reshardedMessage(
+            info.streamName,
+            `a record for shard ${shard.shardId} went to ${result.ShardId ?? "no shard"}`,
+          ),
+        );
+      }
+      fences[shard.partition] = result.SequenceNumber;
+    });
   }
 }
 
@@ -213,6 +289,7 @@ export class KinesisWal implements Wal {
       readonly maxRecordBytes: number;
       readonly indexes: readonly SequenceIndex[];
       readonly ends: readonly number[];
+      readonly epoch: number;
       readonly horizonOffset: number | undefined;
     },
   ) {
@@ -234,6 +311,7 @@ export class KinesisWal implements Wal {
     const settings: KinesisWriterSettings = {
       client,
       streamName: info.streamName,
+      epoch: options.epoch,
       appendTimeoutMs: positiveInteger(options.appendTimeoutMs ?? 20_000, "appendTimeoutMs"),
       retryBaseMs,
       retryMaxMs,
