@@ -26,8 +26,8 @@
  *   shard's end, so a dead writer's late request cannot take an offset handed out again
  *   (`kinesis-wal-record.ts`).
  * - Resharding is refused: a resharded stream fails the open with `invalid`; a reshard
- *   seen while running sets `failure` (every append then rejects with `unavailable`)
- *   and ends subscriptions with that error.
+ *   seen while running sets `failure` (every append then rejects with `unavailable`),
+ *   and a reader that reaches the end of a closed shard ends its subscription with it.
  *
  * Assumptions (what it does not check):
  * - One process writes the stream at a time (the server that owns it; restarts are fine,
