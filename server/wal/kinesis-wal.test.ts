@@ -217,6 +217,43 @@ describe("kinesis log", () => {
     expect(error).toBe(wal.failure);
   });
 
+  it("fails a write that Kinesis put into another shard, and refuses appends from then on", async () => {
+    const { proxy, wal, stream } = await openBehindProxy(1);
+    expect(await wal.append([rec("acme", "a0")])).toEqual([{ partition: 0, offset: 0 }]);
+    proxy.reshardOnWrite();
+    const error = await wal.append([rec("acme", "a1")]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WalError);
+    expect((error as WalError).code).toBe("unavailable");
+    expect((error as WalError).message).toBe(
+      `The Kinesis stream "${stream}" was resharded (a record for shard shardId-000000000000 went to shardId-000000000999). EntDB keeps each tenant on one shard for the life of the log, so it cannot use a resharded stream; restore the log into a new stream instead (docs/kinesis.md, "Resharding").`,
+    );
+    expect(wal.failure).toBe(error);
+    expect(await wal.append([rec("acme", "a2")]).catch((e: unknown) => e)).toBe(error);
+    expect(await wal.endOffset(0)).toBe(1);
+  });
+
+  it("delivers what a closed shard holds, then ends the subscription with the reshard error", async () => {
+    const { proxy, wal, stream } = await openBehindProxy(1);
+    await wal.append([rec("acme", "a0"), rec("acme", "a1")]);
+    proxy.endShardReads();
+    const seen: string[] = [];
+    const sub = wal.subscribe({
+      startOffset: () => 0,
+      handler: async (entries) => {
+        for (const e of entries) seen.push(`${decoder.decode(e.payload)}@${e.position.offset}`);
+      },
+    });
+    const error = await sub.done.catch((e: unknown) => e);
+    expect(seen).toEqual(["a0@0", "a1@1"]);
+    expect(error).toBeInstanceOf(WalError);
+    expect((error as WalError).message).toMatch(
+      new RegExp(
+        `^The Kinesis stream "${stream}" was resharded \\(shard shardId-000000000000 was closed\\)`,
+      ),
+    );
+    expect(wal.failure).toBe(error);
+  });
+
   it("re-sends a partially failed request from its first failed record, keeping a tenant's order", async () => {
     const { proxy, wal, stream } = await openBehindProxy(1);
     proxy.failRecords((i) => i === 1 || i === 3);

@@ -13,6 +13,13 @@
  *   `ProvisionedThroughputExceededException` (a partial failure); the rest are written.
  * - `cutAfterWrite(n)`: the next `n` PutRecords requests are forwarded (so written) but
  *   the client's connection is cut instead of answered: an acknowledgement lost in transit.
+ * - `reshardOnWrite()`: the next PutRecords answer names another shard for every record
+ *   it wrote, as Kinesis does once a split routed the hash key to a child shard.
+ * - `endShardReads()`: from now on GetRecords answers carry no `NextShardIterator`, as
+ *   when a reader reaches the end of a closed (split or merged) shard.
+ *
+ * moto shows neither of the last two after a real split (it keeps routing to and
+ * reading from the closed parent), hence the injection.
  *
  * moto does not check request signatures, so rewriting a PutRecords body is invisible to it.
  * Every answer closes its connection, so after `down()` the next request is refused for
@@ -50,6 +57,8 @@ export class KinesisFaultProxy {
   readonly #sockets = new Set<Socket>();
   #throttle = 0;
   #cut = 0;
+  #reshardWrite = false;
+  #endReads = false;
   #pick: ((index: number) => boolean) | undefined;
 
   private constructor(server: Server, port: number, target: string) {
@@ -92,6 +101,14 @@ export class KinesisFaultProxy {
     this.#cut = n;
   }
 
+  reshardOnWrite(): void {
+    this.#reshardWrite = true;
+  }
+
+  endShardReads(): void {
+    this.#endReads = true;
+  }
+
   /** Stops listening and cuts every open connection: new ones are refused. */
   async down(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -117,7 +134,8 @@ export class KinesisFaultProxy {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let body = Buffer.concat(chunks);
-    const isPut = String(req.headers["x-amz-target"] ?? "").endsWith(".PutRecords");
+    const target = String(req.headers["x-amz-target"] ?? "");
+    const isPut = target.endsWith(".PutRecords");
     if (isPut) {
       this.putRequests++;
       if (this.#throttle > 0) {
@@ -149,6 +167,19 @@ export class KinesisFaultProxy {
       return;
     }
     let out = upstream.body;
+    if (isPut && this.#reshardWrite && upstream.status === 200) {
+      this.#reshardWrite = false;
+      const answer = JSON.parse(out.toString("utf8")) as PutRecordsAnswer;
+      for (const record of answer.Records) {
+        if (record["ShardId"] !== undefined) record["ShardId"] = "shardId-000000000999";
+      }
+      out = Buffer.from(JSON.stringify(answer));
+    }
+    if (target.endsWith(".GetRecords") && this.#endReads && upstream.status === 200) {
+      const answer = JSON.parse(out.toString("utf8")) as Record<string, unknown>;
+      delete answer["NextShardIterator"];
+      out = Buffer.from(JSON.stringify(answer));
+    }
     if (pick !== undefined && upstream.status === 200) {
       const answer = JSON.parse(out.toString("utf8")) as PutRecordsAnswer;
       const written = answer.Records[Symbol.iterator]();
