@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 /** Test files that use a real Kafka broker. */
 const kafkaFiles = ["tests/kafka/**/*.test.ts", "server/wal/kafka-wal.test.ts"];
 
+/** Test files that use a Kinesis-compatible server (moto, `tests/infra/kinesis.sh`). */
+const kinesisFiles = ["tests/kinesis/**/*.test.ts", "server/wal/kinesis-wal.test.ts"];
+
 /**
  * Tests that need no service and no server child: the inner loop (`npm run test:unit`).
  * Everything else that is not Kafka (server children, crash tests, disk and network
@@ -23,7 +26,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: unitFiles,
-          exclude: ["**/node_modules/**", "tests/bench/**", ...kafkaFiles],
+          exclude: ["**/node_modules/**", "tests/bench/**", ...kafkaFiles, ...kinesisFiles],
         },
       },
       {
@@ -31,7 +34,13 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["{schema,codegen,runtime,server,tests}/**/*.test.ts"],
-          exclude: ["**/node_modules/**", "tests/bench/**", ...kafkaFiles, ...unitFiles],
+          exclude: [
+            "**/node_modules/**",
+            "tests/bench/**",
+            ...kafkaFiles,
+            ...kinesisFiles,
+            ...unitFiles,
+          ],
         },
       },
       {
@@ -39,6 +48,11 @@ export default defineConfig({
         // tests/infra/kafka-cluster.ts starts and stops, and brokers are heavy on 2 cores.
         extends: true,
         test: { name: "kafka", include: kafkaFiles, fileParallelism: false },
+      },
+      {
+        // One file at a time: they share the one moto server tests/infra/kinesis.sh runs.
+        extends: true,
+        test: { name: "kinesis", include: kinesisFiles, fileParallelism: false },
       },
     ],
   },

@@ -8,6 +8,7 @@ import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
 import { ConfigError } from "./config-error.ts";
+import { awsKinesisEnv, type KinesisWalConfig, resolveKinesisConfig } from "./kinesis-config.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
 /** Which log backs the server. */
@@ -19,7 +20,8 @@ export type WalConfig =
       readonly topic: string;
       readonly partitions: number;
       readonly replicationFactor: number;
-    };
+    }
+  | KinesisWalConfig;
 
 /** Everything `entdb serve` needs. */
 export interface ServerConfig {
@@ -73,6 +75,11 @@ export interface ConfigInput {
   readonly kafkaTopic?: string | undefined;
   readonly kafkaPartitions?: string | undefined;
   readonly kafkaReplication?: string | undefined;
+  readonly kinesisStream?: string | undefined;
+  readonly kinesisShards?: string | undefined;
+  readonly kinesisAppendTimeoutMs?: string | undefined;
+  readonly awsRegion?: string | undefined;
+  readonly awsKinesisEndpoint?: string | undefined;
   readonly maxOpenTenants?: string | undefined;
   /** "user:alice,service:ops". */
   readonly admins?: string | undefined;
@@ -102,6 +109,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     kafkaTopic: env["ENTDB_KAFKA_TOPIC"],
     kafkaPartitions: env["ENTDB_KAFKA_PARTITIONS"],
     kafkaReplication: env["ENTDB_KAFKA_REPLICATION"],
+    kinesisStream: env["ENTDB_KINESIS_STREAM"],
+    kinesisShards: env["ENTDB_KINESIS_SHARDS"],
+    kinesisAppendTimeoutMs: env["ENTDB_KINESIS_APPEND_TIMEOUT_MS"],
+    awsRegion: awsKinesisEnv(env).region,
+    awsKinesisEndpoint: awsKinesisEnv(env).endpoint,
     maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
     admins: env["ENTDB_ADMINS"],
     publicReads: env["ENTDB_PUBLIC_READS"],
@@ -147,7 +159,15 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       partitions: int(pick("kafkaPartitions") ?? "8", "kafka partitions", 1, 10_000),
       replicationFactor: int(pick("kafkaReplication") ?? "1", "kafka replication", 1, 32),
     };
-  } else throw new ConfigError(`Unknown --wal '${walKind}'; use embedded or kafka.`);
+  } else if (walKind === "kinesis") {
+    wal = resolveKinesisConfig({
+      stream: pick("kinesisStream"),
+      shards: pick("kinesisShards"),
+      appendTimeoutMs: pick("kinesisAppendTimeoutMs"),
+      region: pick("awsRegion"),
+      endpoint: pick("awsKinesisEndpoint"),
+    });
+  } else throw new ConfigError(`Unknown --wal '${walKind}'; use embedded, kafka or kinesis.`);
   return {
     schemaPath,
     dataDir: pick("dataDir") ?? "./.entdb-data",

@@ -44,6 +44,7 @@ import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.t
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { InternalError } from "./internal-error.ts";
+import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
 import type { ServerConfig } from "./server-config.ts";
@@ -89,8 +90,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   checkDataDir(config.dataDir);
   // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
   const wal: Wal =
-    config.wal.kind === "embedded"
-      ? await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
+    config.wal.kind !== "kafka"
+      ? config.wal.kind === "kinesis"
+        ? await openServerKinesisWal(config.wal, log)
+        : await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
       : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
           brokers: config.wal.brokers,
           topic: config.wal.topic,

@@ -1,6 +1,6 @@
 /**
- * The write-ahead log: the interface every backend implements, the embedded SQLite-file
- * and Kafka backends, tenant → partition hashing, and helpers shared by backends and
+ * The write-ahead log: the interface every backend implements, the embedded SQLite-file,
+ * Kafka and Kinesis backends, tenant → partition hashing, and helpers shared by backends and
  * their tests.
  * The contract suite (`wal-contract.ts`) imports vitest and is imported by test files
  * directly, not through this entry point.
@@ -31,6 +31,13 @@ export {
   kafkaOffsetToNumber,
   openKafkaWal,
 } from "./kafka-wal.ts";
+export type { KinesisWalLogEntry, KinesisWalOptions } from "./kinesis-wal.ts";
+export {
+  DEFAULT_KINESIS_MAX_RECORD_BYTES,
+  DEFAULT_KINESIS_STREAM,
+  KinesisWal,
+  openKinesisWal,
+} from "./kinesis-wal.ts";
 export { murmur2, partitionForTenant } from "./partition.ts";
 export { readWalToEnd } from "./read-wal.ts";
 export { DEFAULT_PARTITIONS } from "./sqlite-wal-file.ts";

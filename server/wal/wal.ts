@@ -1,12 +1,13 @@
 /**
  * The write-ahead log: the source of truth of every tenant's data. Handlers append
  * events; the applier subscribes and materializes them. Backends: the embedded
- * SQLite-file log (`embedded-wal.ts`, the default) and Kafka (`kafka-wal.ts`).
+ * SQLite-file log (`embedded-wal.ts`, the default), Kafka (`kafka-wal.ts`) and Kinesis
+ * (`kinesis-wal.ts`).
  * Every backend passes the contract suite in `wal-contract.ts`.
  *
  * Guarantees every backend gives:
  * - `append` resolves only when its records are durable (fsync for the embedded log,
- *   `acks=all` for Kafka); if it rejects, none, some or all of the records may still
+ *   `acks=all` for Kafka, a successful `PutRecords` for Kinesis); if it rejects, none, some or all of the records may still
  *   be in the log (the caller's idempotency key makes a retry safe).
  * - Records of one tenant land in one partition, in append order; a single `append`
  *   call's records of one tenant are contiguous and in order.

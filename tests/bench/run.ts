@@ -36,8 +36,8 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
   },
   server: {
     file: "server-bench.ts",
-    args: ["3"],
-    what: "entdb serve: plans, reads, queries vs raw SQLite; RSS",
+    args: ["3", "--wal", "kafka,kinesis"],
+    what: "entdb serve: plans, reads, queries vs raw SQLite; RSS; plans on Kafka and Kinesis",
   },
   pg: {
     file: "pg-bench.ts",

@@ -14,11 +14,13 @@
  * - "Connect": Connect's own Node client, which the generated client uses. It measures
  *   what an app sees, including that client's own CPU.
  *
- * Run: `node tests/bench/server-bench.ts [seconds-per-row] [--cpu-prof] [--wal kafka]`
+ * Run: `node tests/bench/server-bench.ts [seconds-per-row] [--cpu-prof] [--wal kafka,kinesis]`
  * (default 3 s). `--cpu-prof` profiles the server child and prints its top functions by
  * self time. `--wal kafka` then starts a second server on the Kafka WAL (the brokers of
  * `ENTDB_KAFKA_BROKERS`, or a single node started with `tests/infra/kafka.sh`; a fresh
- * topic, replication 1) and prints its atomic-plan rows beside the embedded WAL's.
+ * topic, replication 1) and prints its atomic-plan rows beside the embedded WAL's;
+ * `--wal kinesis` does the same on the Kinesis WAL (moto on loopback, started with
+ * `tests/infra/kinesis.sh`; a fresh stream); `--wal kafka,kinesis` both.
  * The data dir is a temp dir on the disk that holds `os.tmpdir()`; for meaningful
  * write numbers it must not be tmpfs (fsync would be free).
  */
@@ -41,6 +43,7 @@ type Value = MessageInitShape<typeof ValueSchema>;
 
 import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
 import { singleNodeKafka } from "../infra/kafka-cluster.ts";
+import { freshStreamName, kinesisServeEnv, startKinesisServer } from "../infra/kinesis-server.ts";
 import {
   deleteKafkaTopic,
   EMBEDDED_SERVE_ENV,
@@ -53,14 +56,23 @@ import { openRawBench, type RawResult } from "./server-bench-sqlite.ts";
 
 const args = process.argv.slice(2);
 const walAt = args.indexOf("--wal");
-const WAL = walAt === -1 ? "embedded" : (args[walAt + 1] ?? "");
-if (WAL !== "embedded" && WAL !== "kafka") throw new Error(`--wal ${WAL}: use embedded or kafka`);
+/** The logs measured beside the embedded one. */
+const WALS = (walAt === -1 ? "embedded" : (args[walAt + 1] ?? ""))
+  .split(",")
+  .filter((wal) => wal !== "embedded");
+for (const wal of WALS) {
+  if (wal !== "kafka" && wal !== "kinesis") {
+    throw new Error(`--wal ${wal}: use embedded, kafka or kinesis (comma-separated)`);
+  }
+}
 const SECONDS = Number(
   args.find((a, i) => !a.startsWith("--") && !(walAt !== -1 && i === walAt + 1)) ?? "3",
 );
 const CPU_PROF = args.includes("--cpu-prof");
 /** Partitions of the Kafka row's topic (the server's default). */
 const KAFKA_PARTITIONS = 8;
+/** Shards of the Kinesis row's stream (the server's default). */
+const KINESIS_SHARDS = 4;
 const TENANT = "bench";
 
 type Client = ReturnType<typeof createClient<typeof EntDbService>>;
@@ -238,6 +250,26 @@ async function measureKafka(): Promise<PlanRows> {
   }
 }
 
+/** Runs a server on a fresh Kinesis stream (moto on loopback) and measures its plan rows. */
+async function measureKinesis(): Promise<PlanRows> {
+  const endpoint = await startKinesisServer();
+  const dataDir = tempDataDir("entdb-bench-kinesis-");
+  try {
+    const server = await startServerProcess({
+      dataDir,
+      env: kinesisServeEnv(endpoint, freshStreamName("bench"), KINESIS_SHARDS),
+      readyTimeoutMs: 60_000,
+    });
+    try {
+      return await measurePlans(server.url, false);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    removeDataDir(dataDir);
+  }
+}
+
 function vmRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? "0");
@@ -407,21 +439,35 @@ async function main(): Promise<void> {
     }
     removeDataDir(dataDir);
   }
-  if (WAL !== "kafka" || embedded === undefined) return;
-  // Measured after the embedded server stopped, so the two do not share the CPU.
-  const kafka = await measureKafka();
+  if (WALS.length === 0 || embedded === undefined) return;
+  // Measured after the embedded server stopped, so they do not share the CPU.
+  const others: { readonly name: string; readonly rows: PlanRows }[] = [];
+  for (const wal of WALS) {
+    if (wal === "kafka") others.push({ name: "Kafka", rows: await measureKafka() });
+    else others.push({ name: "Kinesis", rows: await measureKinesis() });
+  }
   const cells = (m: Measured): string => `${fmt(m.opsPerSecond)} | ${ms(m.p50Ms)} | ${ms(m.p99Ms)}`;
+  const setups = [
+    "embedded: fsync per group commit",
+    ...(WALS.includes("kafka")
+      ? [`Kafka: one local broker, replication 1, acks=all, ${KAFKA_PARTITIONS} partitions`]
+      : []),
+    ...(WALS.includes("kinesis")
+      ? [`Kinesis: moto on loopback, ${KINESIS_SHARDS} shards, PutRecords per group`]
+      : []),
+  ];
   console.log(
-    `\nAtomic plans by WAL (${SECONDS} s per row, HTTP/2, lean load generator; Kafka: one local broker, replication 1, acks=all, ${KAFKA_PARTITIONS} partitions; embedded: fsync per group commit):\n`,
+    `\nAtomic plans by WAL (${SECONDS} s per row, HTTP/2, lean load generator; ${setups.join("; ")}):\n`,
   );
-  console.log("| workload | embedded ops/s | p50 | p99 | Kafka ops/s | p50 | p99 |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
-  console.log(
-    `| plan (node + edge), 1 client | ${cells(embedded.plan1)} | ${cells(kafka.plan1)} |`,
-  );
-  console.log(
-    `| plan (node + edge), 64 clients | ${cells(embedded.plan64)} | ${cells(kafka.plan64)} |`,
-  );
+  const names = others.map((o) => ` ${o.name} ops/s | p50 | p99 |`).join("");
+  console.log(`| workload | embedded ops/s | p50 | p99 |${names}`);
+  console.log(`|---|---:|---:|---:|${others.map(() => "---:|---:|---:|").join("")}`);
+  const walRow = (what: string, pick: (rows: { plan1: Measured; plan64: Measured }) => Measured) =>
+    console.log(
+      `| ${what} | ${cells(pick(embedded))} |${others.map((o) => ` ${cells(pick(o.rows))} |`).join("")}`,
+    );
+  walRow("plan (node + edge), 1 client", (rows) => rows.plan1);
+  walRow("plan (node + edge), 64 clients", (rows) => rows.plan64);
 }
 
 await main();
