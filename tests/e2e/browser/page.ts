@@ -13,7 +13,7 @@
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { EntdbError } from "entdb/runtime/v1";
 import { createWebTransport } from "entdb/runtime/web";
-import { TeamService } from "../../../examples/tracker/generated/acme/tracker/schema_pb.js";
+import { TeamService } from "../../../examples/tracker/generated/acme/tracker/team_pb.js";
 import { createClient as createTrackerClient } from "../../../examples/tracker/generated/client.ts";
 
 /** The header the typed services read the tenant from (`server/api/request-headers.ts`). */
