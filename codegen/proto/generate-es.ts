@@ -58,9 +58,10 @@ export function esPluginParameter(options: GenerateEsOptions = {}): string {
  * Runs protoc-gen-es on `descriptors` (each after the files it imports, as
  * `buildFileDescriptors` returns them) and returns its files, the `_pb.js` of each
  * descriptor in order (`acme/tracker/schema_pb.js`, `acme/tracker/task_pb.js`, …) then the
- * `_pb.d.ts` of each, paths relative to the out dir, without the entdb header (the writer adds it), their JSDoc trimmed (see
- * `trim-es-output.ts`). Throws a `CodegenError` (`generator-failed`) if a file imports
- * anything but its siblings and well-known types, or if the plugin rejects a descriptor.
+ * `_pb.d.ts` of each, paths relative to the out dir, without the entdb header (the writer
+ * adds it), their JSDoc trimmed (see `trim-es-output.ts`). Throws a `CodegenError`
+ * (`generator-failed`) if a file imports anything but the files before it and well-known
+ * types, or if the plugin rejects a descriptor.
  */
 export function generateEs(
   descriptors: readonly FileDescriptorProto[],
