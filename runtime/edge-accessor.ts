@@ -11,7 +11,7 @@ import type {
   ListEdgesOptions,
   WriteOptions,
 } from "./accessor-types.ts";
-import type { EntdbClientCore } from "./client-core.ts";
+import type { EntDbClientCore } from "./client-core.ts";
 import type { WriteReceipt } from "./client-core-types.ts";
 import { planOptions } from "./node-accessor.ts";
 import type { NodeId, TypeOfId } from "./node-id.ts";
@@ -50,7 +50,7 @@ export interface EdgeAccessor<TEdge, TProps> {
 
 /** Implements the accessor of `meta` on `core`. */
 export function createEdgeAccessor<TEdge>(
-  core: EntdbClientCore,
+  core: EntDbClientCore,
   meta: EdgeTypeMeta,
 ): EdgeAccessor<TEdge, object> {
   const run = async (build: (plan: PlanBuilder) => void, options: WriteOptions | undefined) => {
@@ -83,7 +83,7 @@ export function createEdgeAccessor<TEdge>(
 
 /** Lists edges of `meta` at a node in one direction. */
 export function createEdgeLister<TEdge, TType extends string = string>(
-  core: EntdbClientCore,
+  core: EntDbClientCore,
   meta: EdgeTypeMeta,
   direction: Direction,
 ): EdgeListFn<TEdge, TType> {

@@ -15,7 +15,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
-import type { EntdbClientCore } from "./client-core.ts";
+import type { EntDbClientCore } from "./client-core.ts";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
 import { type IdOf, type NodeId, type TypeOfNode, typedId } from "./node-id.ts";
 import { PlanBuilder, type PreconditionInit, type ValueInit } from "./plan-builder.ts";
@@ -77,7 +77,7 @@ export interface KeyedNodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy, TKe
  * type that declares an inverse name and ends at this type.
  */
 export function createNodeAccessor<TNode>(
-  core: EntdbClientCore,
+  core: EntDbClientCore,
   meta: NodeTypeMeta,
   inverses: { readonly [name: string]: EdgeListFn<unknown> } = {},
 ): KeyedNodeAccessor<TNode, object, object, object, OrderBy<string>, object> &
