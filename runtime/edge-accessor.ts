@@ -18,7 +18,7 @@ import type { NodeId, TypeOfId } from "./node-id.ts";
 import { PlanBuilder } from "./plan-builder.ts";
 import { decodeEdge, encodeCreate } from "./record-codec.ts";
 import type { EdgeTypeMeta } from "./schema-meta.ts";
-import { idsOnly } from "./value-codec.ts";
+import { idsOnly } from "./wire-value-codec.ts";
 
 /** The node type name at the `from` end of edge shape `TEdge` (from its `from` id). */
 export type FromTypeOf<TEdge> = TEdge extends { readonly from: infer TId } ? TypeOfId<TId> : string;

@@ -29,7 +29,7 @@ import {
   fieldOf,
 } from "./record-codec.ts";
 import type { NodeTypeMeta } from "./schema-meta.ts";
-import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./value-codec.ts";
+import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./wire-value-codec.ts";
 
 /**
  * Operations on one node type. Ids are typed by the node's `id` (e.g. `Id<"Task">`): an

@@ -118,4 +118,4 @@ export {
   type Int64Input,
   type JsonFieldValue,
   type JsonValue,
-} from "./value-codec.ts";
+} from "./wire-value-codec.ts";

@@ -9,7 +9,7 @@ import {
   INT64_MAX,
   INT64_MIN,
 } from "../../runtime/v1.ts";
-import { idsOnly } from "../../runtime/value-codec.ts";
+import { idsOnly } from "../../runtime/wire-value-codec.ts";
 import { Status } from "./test-schema.ts";
 
 const INT: AnyFieldMeta = { id: 2, kind: "int" };
