@@ -12,13 +12,14 @@ export {
 } from "./client/index.ts";
 export type { CodegenErrorCode } from "./codegen-error.ts";
 export { CodegenError } from "./codegen-error.ts";
-export { buildFileDescriptor } from "./proto/build-descriptor.ts";
+export { buildFileDescriptors } from "./proto/build-descriptor.ts";
 export { checkProtoNames } from "./proto/check-names.ts";
 export type { GenerateEsOptions } from "./proto/generate-es.ts";
 export { esPluginParameter, generateEs } from "./proto/generate-es.ts";
 export type { ProtoOutput } from "./proto/generate-proto.ts";
 export { generateProto } from "./proto/generate-proto.ts";
-export { printProto } from "./proto/print-proto.ts";
+export type { PrintedProto } from "./proto/print-proto.ts";
+export { printProto, printProtoFiles } from "./proto/print-proto.ts";
 export type { EdgeTypeNames, NodeTypeNames } from "./proto/proto-names.ts";
 export {
   edgeTypeNames,
@@ -26,6 +27,7 @@ export {
   enumZeroValueName,
   nodeTypeNames,
   protoFilePath,
+  protoTypeFilePath,
   SHARED_NAMES,
 } from "./proto/proto-names.ts";
 export { printSqlFile } from "./sql/index.ts";

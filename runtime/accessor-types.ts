@@ -7,7 +7,7 @@
 
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
 import type { IdOf, NodeId } from "./node-id.ts";
-import type { Int64Input } from "./value-codec.ts";
+import type { Int64Input } from "./wire-value-codec.ts";
 
 /** What a node write returns. */
 export interface WriteResult<TType extends string = string> {

@@ -1,13 +1,13 @@
 /**
  * The options, requests and results of the untyped core client: what callers pass to
- * `EntdbClientCore` and get back from it, without the protobuf message wrappers.
+ * `EntDbClientCore` and get back from it, without the protobuf message wrappers.
  */
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
 import type { Direction, FilterSchema, OrderBySchema } from "../generated/entdb/v1/entdb_pb.js";
 import type { TokenSource } from "./bearer-auth-interceptor.ts";
-import type { EntdbError } from "./entdb-error.ts";
+import type { EntDbError } from "./entdb-error.ts";
 import type { LogPosition, PositionTracker } from "./position-tracker.ts";
 import type { RetryOptions } from "./retry-policy.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
@@ -86,7 +86,7 @@ export interface PlanResult {
 /** What `getReceipt` returns for a known key. */
 export interface ReceiptLookup extends PlanResult {
   /** Set when the applier rejected the plan: the error the original call threw. */
-  readonly failure: EntdbError | undefined;
+  readonly failure: EntDbError | undefined;
 }
 
 /** A `GetNodes` request without the tenant and position. */

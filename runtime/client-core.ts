@@ -33,7 +33,7 @@ import type {
   WriteReceipt,
 } from "./client-core-types.ts";
 import { NotFoundError, UnavailableError } from "./entdb-error.ts";
-import { codeFromName, errorFor, failureInfo, toEntdbError } from "./error-mapper.ts";
+import { codeFromName, errorFor, failureInfo, toEntDbError } from "./error-mapper.ts";
 import { withInterceptors } from "./intercepted-transport.ts";
 import type { OperationInit } from "./plan-builder.ts";
 import { type LogPosition, PositionTracker } from "./position-tracker.ts";
@@ -41,7 +41,7 @@ import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
 
 /** The untyped EntDB client of one tenant. */
-export class EntdbClientCore {
+export class EntDbClientCore {
   readonly tenant: string;
   /** The transport calls go through (with the token interceptor, when there is a token). */
   readonly transport: Transport;
@@ -82,8 +82,8 @@ export class EntdbClientCore {
   }
 
   /** A client for another tenant sharing this one's transport, token and positions. */
-  withTenant(tenant: string): EntdbClientCore {
-    return new EntdbClientCore({ ...this.#options, tenant, positions: this.positions });
+  withTenant(tenant: string): EntDbClientCore {
+    return new EntDbClientCore({ ...this.#options, tenant, positions: this.positions });
   }
 
   /**
@@ -286,7 +286,7 @@ export class EntdbClientCore {
     try {
       return await withRetry(this.#retry, call, signal);
     } catch (err) {
-      throw toEntdbError(err, this.schema);
+      throw toEntDbError(err, this.schema);
     }
   }
 

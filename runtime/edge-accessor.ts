@@ -11,14 +11,14 @@ import type {
   ListEdgesOptions,
   WriteOptions,
 } from "./accessor-types.ts";
-import type { EntdbClientCore } from "./client-core.ts";
+import type { EntDbClientCore } from "./client-core.ts";
 import type { WriteReceipt } from "./client-core-types.ts";
 import { planOptions } from "./node-accessor.ts";
 import type { NodeId, TypeOfId } from "./node-id.ts";
 import { PlanBuilder } from "./plan-builder.ts";
 import { decodeEdge, encodeCreate } from "./record-codec.ts";
 import type { EdgeTypeMeta } from "./schema-meta.ts";
-import { idsOnly } from "./value-codec.ts";
+import { idsOnly } from "./wire-value-codec.ts";
 
 /** The node type name at the `from` end of edge shape `TEdge` (from its `from` id). */
 export type FromTypeOf<TEdge> = TEdge extends { readonly from: infer TId } ? TypeOfId<TId> : string;
@@ -50,7 +50,7 @@ export interface EdgeAccessor<TEdge, TProps> {
 
 /** Implements the accessor of `meta` on `core`. */
 export function createEdgeAccessor<TEdge>(
-  core: EntdbClientCore,
+  core: EntDbClientCore,
   meta: EdgeTypeMeta,
 ): EdgeAccessor<TEdge, object> {
   const run = async (build: (plan: PlanBuilder) => void, options: WriteOptions | undefined) => {
@@ -83,7 +83,7 @@ export function createEdgeAccessor<TEdge>(
 
 /** Lists edges of `meta` at a node in one direction. */
 export function createEdgeLister<TEdge, TType extends string = string>(
-  core: EntdbClientCore,
+  core: EntDbClientCore,
   meta: EdgeTypeMeta,
   direction: Direction,
 ): EdgeListFn<TEdge, TType> {

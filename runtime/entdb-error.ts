@@ -1,6 +1,6 @@
 /**
  * The errors a client call can throw. Every failure the server reports reaches the
- * caller as an `EntdbError` (or one of its subclasses) whose `code` is the Connect code
+ * caller as an `EntDbError` (or one of its subclasses) whose `code` is the Connect code
  * name, so callers branch on a class or a code, never on message text. Mistakes caught
  * before anything is sent (an unsafe integer, a value of the wrong JavaScript type) are
  * plain `RangeError` / `TypeError`s instead: they are bugs in the calling code, not
@@ -12,7 +12,7 @@
  * `schema_mismatch` when a response does not fit the client's schema (the client was
  * generated from a different schema than the server serves).
  */
-export type EntdbErrorCode =
+export type EntDbErrorCode =
   | "canceled"
   | "unknown"
   | "invalid_argument"
@@ -51,20 +51,20 @@ export interface WriteFailureInfo {
 }
 
 /** Options every error constructor accepts. */
-export interface EntdbErrorOptions {
+export interface EntDbErrorOptions {
   readonly cause?: unknown;
   readonly failure?: WriteFailureInfo;
 }
 
 /** Base class of every error a client call reports. */
-export class EntdbError extends Error {
-  override readonly name: string = "EntdbError";
+export class EntDbError extends Error {
+  override readonly name: string = "EntDbError";
   /** The Connect code name, or `schema_mismatch`. */
-  readonly code: EntdbErrorCode;
+  readonly code: EntDbErrorCode;
   /** Set when the server attached a `WriteFailure` detail. */
   readonly failure: WriteFailureInfo | undefined;
 
-  constructor(code: EntdbErrorCode, message: string, options?: EntdbErrorOptions) {
+  constructor(code: EntDbErrorCode, message: string, options?: EntDbErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.failure = options?.failure;
@@ -72,10 +72,10 @@ export class EntdbError extends Error {
 }
 
 /** A unique field (or composite unique) already holds the value (`already_exists`). */
-export class UniqueViolationError extends EntdbError {
+export class UniqueViolationError extends EntDbError {
   override readonly name: string = "UniqueViolationError";
 
-  constructor(message: string, options?: EntdbErrorOptions) {
+  constructor(message: string, options?: EntDbErrorOptions) {
     super("already_exists", message, options);
   }
 }
@@ -84,28 +84,28 @@ export class UniqueViolationError extends EntdbError {
  * A precondition did not hold (`failed_precondition`): the node's version moved on
  * (`expectedVersion`), or a referenced node is missing.
  */
-export class PreconditionFailedError extends EntdbError {
+export class PreconditionFailedError extends EntDbError {
   override readonly name: string = "PreconditionFailedError";
 
-  constructor(message: string, options?: EntdbErrorOptions) {
+  constructor(message: string, options?: EntDbErrorOptions) {
     super("failed_precondition", message, options);
   }
 }
 
 /** The node, receipt or type does not exist (`not_found`). */
-export class NotFoundError extends EntdbError {
+export class NotFoundError extends EntDbError {
   override readonly name: string = "NotFoundError";
 
-  constructor(message: string, options?: EntdbErrorOptions) {
+  constructor(message: string, options?: EntDbErrorOptions) {
     super("not_found", message, options);
   }
 }
 
 /** The caller may not do this (`permission_denied`). */
-export class PermissionDeniedError extends EntdbError {
+export class PermissionDeniedError extends EntDbError {
   override readonly name: string = "PermissionDeniedError";
 
-  constructor(message: string, options?: EntdbErrorOptions) {
+  constructor(message: string, options?: EntDbErrorOptions) {
     super("permission_denied", message, options);
   }
 }
@@ -114,14 +114,14 @@ export class PermissionDeniedError extends EntdbError {
  * The request is malformed (`invalid_argument`). When the server names a field,
  * `fieldId` is set, and `fieldName` too when the client's schema knows that field.
  */
-export class InvalidArgumentError extends EntdbError {
+export class InvalidArgumentError extends EntDbError {
   override readonly name: string = "InvalidArgumentError";
   /** The offending field's id, when the server named one. */
   readonly fieldId: number | undefined;
   /** The offending field's property name (`estimateMinutes`), when known. */
   readonly fieldName: string | undefined;
 
-  constructor(message: string, options?: EntdbErrorOptions) {
+  constructor(message: string, options?: EntDbErrorOptions) {
     super("invalid_argument", message, options);
     const fieldId = options?.failure?.fieldId;
     this.fieldId = fieldId === undefined || fieldId === 0 ? undefined : fieldId;
@@ -130,10 +130,10 @@ export class InvalidArgumentError extends EntdbError {
 }
 
 /** The server could not be reached, even after the client's bounded retries (`unavailable`). */
-export class UnavailableError extends EntdbError {
+export class UnavailableError extends EntDbError {
   override readonly name: string = "UnavailableError";
 
-  constructor(message: string, options?: EntdbErrorOptions) {
+  constructor(message: string, options?: EntDbErrorOptions) {
     super("unavailable", message, options);
   }
 }

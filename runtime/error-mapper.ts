@@ -1,5 +1,5 @@
 /**
- * Turns what a call threw into an `EntdbError`: the Connect code picks the class, and
+ * Turns what a call threw into an `EntDbError`: the Connect code picks the class, and
  * the `WriteFailure` detail (which the server attaches to every rejected write and to
  * every invalid argument) adds the reason, the failing step and the field, named with
  * the client's property names when the client's schema knows the ids.
@@ -8,9 +8,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type WriteFailure, WriteFailureSchema } from "../generated/entdb/v1/entdb_pb.js";
 import {
-  EntdbError,
-  type EntdbErrorCode,
-  type EntdbErrorOptions,
+  EntDbError,
+  type EntDbErrorCode,
+  type EntDbErrorOptions,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -21,7 +21,7 @@ import {
 } from "./entdb-error.ts";
 import { indexType, type SchemaMeta, typeById } from "./schema-meta.ts";
 
-const CODE_NAMES: { readonly [code in Code]: EntdbErrorCode } = {
+const CODE_NAMES: { readonly [code in Code]: EntDbErrorCode } = {
   [Code.Canceled]: "canceled",
   [Code.Unknown]: "unknown",
   [Code.InvalidArgument]: "invalid_argument",
@@ -58,19 +58,19 @@ export function failureInfo(failure: WriteFailure, schema?: SchemaMeta): WriteFa
 }
 
 /**
- * The typed error for a failed call. `EntdbError`s pass through; a `ConnectError`
+ * The typed error for a failed call. `EntDbError`s pass through; a `ConnectError`
  * becomes the subclass its code names; anything else (a bug, a `TypeError` from the
  * codec) is returned as is, because it is not an outcome of the request.
  */
-export function toEntdbError(err: unknown, schema?: SchemaMeta): unknown {
-  if (err instanceof EntdbError || !(err instanceof ConnectError)) return err;
+export function toEntDbError(err: unknown, schema?: SchemaMeta): unknown {
+  if (err instanceof EntDbError || !(err instanceof ConnectError)) return err;
   const detail = err.findDetails(WriteFailureSchema)[0];
   const failure = detail === undefined ? undefined : failureInfo(detail, schema);
   return errorFor(err.code, err.rawMessage, { cause: err, ...(failure ? { failure } : {}) });
 }
 
 /** The error class for a code, as a `GetReceipt` failure or a call error reports it. */
-export function errorFor(code: Code, message: string, options: EntdbErrorOptions): EntdbError {
+export function errorFor(code: Code, message: string, options: EntDbErrorOptions): EntDbError {
   switch (code) {
     case Code.AlreadyExists:
       return new UniqueViolationError(message, options);
@@ -85,7 +85,7 @@ export function errorFor(code: Code, message: string, options: EntdbErrorOptions
     case Code.Unavailable:
       return new UnavailableError(message, options);
     default:
-      return new EntdbError(CODE_NAMES[code], message, options);
+      return new EntDbError(CODE_NAMES[code], message, options);
   }
 }
 

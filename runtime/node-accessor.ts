@@ -15,7 +15,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
-import type { EntdbClientCore } from "./client-core.ts";
+import type { EntDbClientCore } from "./client-core.ts";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
 import { type IdOf, type NodeId, type TypeOfNode, typedId } from "./node-id.ts";
 import { PlanBuilder, type PreconditionInit, type ValueInit } from "./plan-builder.ts";
@@ -29,7 +29,7 @@ import {
   fieldOf,
 } from "./record-codec.ts";
 import type { NodeTypeMeta } from "./schema-meta.ts";
-import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./value-codec.ts";
+import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./wire-value-codec.ts";
 
 /**
  * Operations on one node type. Ids are typed by the node's `id` (e.g. `Id<"Task">`): an
@@ -77,7 +77,7 @@ export interface KeyedNodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy, TKe
  * type that declares an inverse name and ends at this type.
  */
 export function createNodeAccessor<TNode>(
-  core: EntdbClientCore,
+  core: EntDbClientCore,
   meta: NodeTypeMeta,
   inverses: { readonly [name: string]: EdgeListFn<unknown> } = {},
 ): KeyedNodeAccessor<TNode, object, object, object, OrderBy<string>, object> &

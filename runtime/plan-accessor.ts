@@ -10,7 +10,7 @@ import type { IdOf } from "./node-id.ts";
 import type { NodeHandle, NodeIdInput, PlanBuilder } from "./plan-builder.ts";
 import { encodeCreate, encodePatch } from "./record-codec.ts";
 import type { EdgeTypeMeta, NodeTypeMeta, SchemaMeta } from "./schema-meta.ts";
-import type { RefResolver } from "./value-codec.ts";
+import type { RefResolver } from "./wire-value-codec.ts";
 
 /** A node id, a node read earlier, or a handle of type `TType` from this plan. */
 export type PlanNodeRef<TType extends string> =

@@ -19,7 +19,7 @@ import type { Value } from "../generated/entdb/v1/values_pb.js";
 import { describe } from "./plan-builder.ts";
 import { fieldOf } from "./record-codec.ts";
 import type { AnyFieldMeta, FieldMeta, NodeTypeMeta } from "./schema-meta.ts";
-import { encodeValue, idsOnly } from "./value-codec.ts";
+import { encodeValue, idsOnly } from "./wire-value-codec.ts";
 
 /** Equality operators, for every filterable kind. */
 export interface EqualityFilter<T> {

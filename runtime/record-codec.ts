@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Edge, Node } from "../generated/entdb/v1/entdb_pb.js";
 import { type Value, ValueSchema } from "../generated/entdb/v1/values_pb.js";
 import type { EdgeTypeMeta, NodeTypeMeta } from "./schema-meta.ts";
-import { decodeValue, encodeValue, type RefResolver, timestampToDate } from "./value-codec.ts";
+import { decodeValue, encodeValue, type RefResolver, timestampToDate } from "./wire-value-codec.ts";
 
 /** Field values keyed by field id, as the API takes them. */
 export interface FieldValues {

@@ -8,7 +8,7 @@
 
 import { Direction } from "../generated/entdb/v1/entdb_pb.js";
 import type { EdgeListFn, WriteOptions } from "./accessor-types.ts";
-import { EntdbClientCore } from "./client-core.ts";
+import { EntDbClientCore } from "./client-core.ts";
 import type { ClientOptions, WriteReceipt } from "./client-core-types.ts";
 import { createEdgeAccessor, createEdgeLister } from "./edge-accessor.ts";
 import { createNodeAccessor, planOptions } from "./node-accessor.ts";
@@ -40,7 +40,7 @@ export type AtomicResult<R> = ([R] extends [object]
 /** The members every generated client has besides its accessors. */
 export interface ClientBase<TPlan> {
   /** The untyped client underneath: receipts, positions, raw reads, traversal. */
-  readonly core: EntdbClientCore;
+  readonly core: EntDbClientCore;
   /**
    * Runs the steps `build` adds as one atomic plan: all commit or none. Handles that
    * `build` returns resolve to the created nodes' ids.
@@ -56,7 +56,7 @@ export interface ClientBase<TPlan> {
  * same schema; generated `createClient` functions are the intended callers.
  */
 export function createTypedClient<TClient>(schema: SchemaMeta, options: ClientOptions): TClient {
-  const core = new EntdbClientCore({ ...options, schema });
+  const core = new EntDbClientCore({ ...options, schema });
   const client: Record<string, unknown> = {};
 
   const inverses = new Map<number, Record<string, EdgeListFn<unknown>>>();

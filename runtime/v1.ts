@@ -29,7 +29,7 @@ export type {
   WriteResult,
 } from "./accessor-types.ts";
 export { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
-export { EntdbClientCore } from "./client-core.ts";
+export { EntDbClientCore } from "./client-core.ts";
 export type {
   ClientCoreOptions,
   ClientOptions,
@@ -45,15 +45,22 @@ export type {
   WriteReceipt,
 } from "./client-core-types.ts";
 export {
+  EntdbClientCore,
+  EntdbError,
+  type EntdbErrorCode,
+  type EntdbErrorOptions,
+  toEntdbError,
+} from "./deprecated-names.ts";
+export {
   createEdgeAccessor,
   type EdgeAccessor,
   type FromTypeOf,
   type ToTypeOf,
 } from "./edge-accessor.ts";
 export {
-  EntdbError,
-  type EntdbErrorCode,
-  type EntdbErrorOptions,
+  EntDbError,
+  type EntDbErrorCode,
+  type EntDbErrorOptions,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -62,7 +69,7 @@ export {
   UniqueViolationError,
   type WriteFailureInfo,
 } from "./entdb-error.ts";
-export { toEntdbError } from "./error-mapper.ts";
+export { toEntDbError } from "./error-mapper.ts";
 export { withInterceptors } from "./intercepted-transport.ts";
 export { createNodeAccessor, type KeyedNodeAccessor, type NodeAccessor } from "./node-accessor.ts";
 export type { Id, IdOf, NodeId, TypeOfId, TypeOfNode } from "./node-id.ts";
@@ -111,4 +118,4 @@ export {
   type Int64Input,
   type JsonFieldValue,
   type JsonValue,
-} from "./value-codec.ts";
+} from "./wire-value-codec.ts";

@@ -7,15 +7,9 @@
 
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
-import {
-  FileDescriptorSetSchema,
-  file_google_protobuf_struct,
-  file_google_protobuf_timestamp,
-  timestampNow,
-} from "@bufbuild/protobuf/wkt";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { buildFileDescriptor } from "../codegen/index.ts";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
 import { file_grpc_health_v1_health, Health } from "../generated/grpc/health/v1/health_pb.js";
@@ -39,11 +33,11 @@ import {
 } from "./api/ops-server.ts";
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route } from "./api/routes.ts";
+import { schemaDescriptors } from "./api/schema-descriptors.ts";
 import { createTypedServices } from "./api/typed-services.ts";
 import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
-import { InternalError } from "./internal-error.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
 import { registerSchema } from "./schema-registry.ts";
@@ -187,22 +181,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
 
     const reader = createTenantReader(store);
-    const schemaFile = buildFileDescriptor(model);
-    const registry = createFileRegistry(schemaFile, (name) => {
-      if (name === "google/protobuf/timestamp.proto") return file_google_protobuf_timestamp;
-      if (name === "google/protobuf/struct.proto") return file_google_protobuf_struct;
-      return undefined;
-    });
-    const schemaDesc = registry.getFile(schemaFile.name);
-    if (!schemaDesc)
-      throw new InternalError(
-        "descriptor",
-        `descriptor of ${schemaFile.name} missing from its registry`,
-      );
-    const descriptorSet = toBinary(
-      FileDescriptorSetSchema,
-      create(FileDescriptorSetSchema, { file: [...registry.files].map((f) => f.proto) }),
-    );
+    const { files: schemaFiles, descriptorSet } = schemaDescriptors(model);
 
     let serving = false;
     // What makes /ready answer 503 and the gRPC health NOT_SERVING.
@@ -235,7 +214,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       publicReads: config.publicReads === true,
       listTenantIds: () => listTenantIds(store.tenantsDir),
     };
-    const typed = createTypedServices(schemaDesc, deps);
+    const typed = createTypedServices(schemaFiles, deps);
     const serviceNames = [
       EntDbService.typeName,
       ...typed.map((t) => t.typeName),
@@ -266,7 +245,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           createReflectionService({
             files: [
               file_entdb_v1_entdb,
-              schemaDesc,
+              ...schemaFiles,
               file_grpc_health_v1_health,
               file_grpc_reflection_v1_reflection,
             ],

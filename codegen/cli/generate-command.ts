@@ -1,8 +1,8 @@
 /**
  * `entdb generate [schema] [--out DIR] [--check] [--watch]`: compiles the schema and
- * writes everything generated from it into the out dir — `<pkg path>/schema.proto`,
- * `<pkg path>/schema_pb.js` with `schema_pb.d.ts`, `client.ts`, `indexes.sql` — as one
- * all-or-none set, and
+ * writes everything generated from it into the out dir — `<pkg path>/schema.proto` and
+ * one `.proto` per node and edge type, each with its `_pb.js` and `_pb.d.ts`, `client.ts`,
+ * `indexes.sql` — as one all-or-none set, and
  * keeps the schema's lock file beside the schema up to date (the same file `entdb lock`
  * writes, so `entdb check --against` reads it).
  *
@@ -330,9 +330,11 @@ function count(n: number, word: string): string {
 function generateHelp(): string {
   return `
 Outputs (paths inside the out dir):
-  <package path>/schema.proto   one message per node and edge type, typed services
-  <package path>/schema_pb.js   protobuf-es code for that .proto (JavaScript,
-  <package path>/schema_pb.d.ts   with its declarations)
+  <package path>/schema.proto   the schema's enums and the messages all types share
+  <package path>/<type>.proto   per node and edge type (snake case, e.g. assigned_to.proto):
+                                its message, request/response messages and typed service
+  <package path>/schema_pb.js   protobuf-es code for each .proto (JavaScript,
+  <package path>/schema_pb.d.ts   with its declarations), likewise <type>_pb.js and .d.ts
   client.ts                     the typed client (imports the runtime, see --runtime-import)
   indexes.sql                   the SQL index DDL of a tenant database
 with --python DIR (or "python" in entdb.config.json), also, inside DIR:

@@ -20,8 +20,9 @@ export interface GenerateAllOptions {
 export const INDEXES_SQL_PATH = "indexes.sql";
 
 /**
- * The out dir's files for `schema`, in a fixed order: `<pkg path>/schema.proto`,
- * `<pkg path>/schema_pb.js`, `<pkg path>/schema_pb.d.ts`, `client.ts`, `indexes.sql`. Throws a `CodegenError`
+ * The out dir's files for `schema`, in a fixed order: the `.proto` files
+ * (`<pkg path>/schema.proto`, then one per node and edge type), their `_pb.js` files,
+ * their `_pb.d.ts` files, `client.ts`, `indexes.sql`. Throws a `CodegenError`
  * (`name-collision`) when derived names clash.
  */
 export function generateAllFiles(

@@ -7,8 +7,8 @@
  *
  * code-block-writer walks its array of pieces back whenever it asks about the end of
  * the text (the last character, a blank line, a `}`), splits every text with a regular
- * expression and looks each character up in a set; on a 2.5 MB client that was a large
- * share of the time. Here the answers about the end of the text are kept up to date in
+ * expression and looks each character up in a set, which grows costly with the size of a
+ * large schema's client. Here the answers about the end of the text are kept up to date in
  * fields, a text without a line break is written as one piece (with its indentation),
  * only the characters that can change the string or comment state are looked at
  * (literal-tracker.ts), and the pieces are joined once at the end.

@@ -1,8 +1,9 @@
 /**
- * Model → `FileDescriptorProto` for the schema's one `.proto`, built in-process (no
- * protoc). The descriptor carries SourceCodeInfo: a location for every message, field,
- * oneof, enum, enum value, service and method, with the schema's doc comments as leading
- * comments and spans into the `.proto` text as the writer writes it.
+ * Model → `FileDescriptorProto`s for the schema's `.proto` files (the shared file, then
+ * one per node and edge type; see `file-spec.ts`), built in-process (no protoc). Each
+ * descriptor carries SourceCodeInfo: a location for every message, field, oneof, enum,
+ * enum value, service and method, with the schema's doc comments as leading comments and
+ * spans into the `.proto` text as the writer writes it.
  */
 
 import { create } from "@bufbuild/protobuf";
@@ -11,33 +12,40 @@ import { SourceCodeInfo_LocationSchema, SourceCodeInfoSchema } from "@bufbuild/p
 import type { Schema } from "../../schema/index.ts";
 import { HEADER_LINE_COUNT } from "../writer/header.ts";
 import { checkProtoNames } from "./check-names.ts";
-import { buildFileSpec } from "./file-spec.ts";
+import { buildFileSpecs } from "./file-spec.ts";
+import type { FileSpec } from "./proto-spec.ts";
 import { renderProto } from "./render-proto.ts";
 import { specToDescriptor } from "./spec-to-descriptor.ts";
 
-/** The `.proto` of a schema: its descriptor and its text. */
+/** One generated `.proto`: its descriptor and its text. */
 export interface ProtoFile {
   readonly descriptor: FileDescriptorProto;
-  /** What `printProto` prints for the schema: the text the descriptor's spans point into. */
+  /** What `printProto` prints for the descriptor: the text its spans point into. */
   readonly text: string;
 }
 
 /**
- * The descriptor of the `.proto` generated for `schema`. Throws a `CodegenError`
- * (`name-collision`) when a schema name clashes with a generated one.
+ * The descriptors of the `.proto` files generated for `schema`, each file after the files
+ * it imports (the shared file first). Throws a `CodegenError` (`name-collision`) when a
+ * schema name clashes with a generated one.
  */
-export function buildFileDescriptor(schema: Schema): FileDescriptorProto {
-  return buildProtoFile(schema).descriptor;
+export function buildFileDescriptors(schema: Schema): FileDescriptorProto[] {
+  return buildProtoFiles(schema).map((f) => f.descriptor);
 }
 
 /**
- * The descriptor and the text of the `.proto` generated for `schema`, from one
- * rendering: the text is printed anyway to place the spans, and printing it again from
- * the descriptor (`printProto`) gives the same text. Throws as `buildFileDescriptor`.
+ * The descriptors and the texts of the `.proto` files generated for `schema`, in the
+ * order of `buildFileDescriptors`, each from one rendering: the text is printed anyway to
+ * place the spans, and printing it again from the descriptor (`printProto`) gives the
+ * same text. Throws as `buildFileDescriptors`.
  */
-export function buildProtoFile(schema: Schema): ProtoFile {
+export function buildProtoFiles(schema: Schema): ProtoFile[] {
   checkProtoNames(schema);
-  const { descriptor, comments } = specToDescriptor(buildFileSpec(schema));
+  return buildFileSpecs(schema).map(protoFileOf);
+}
+
+function protoFileOf(spec: FileSpec): ProtoFile {
+  const { descriptor, comments } = specToDescriptor(spec);
   // Spans come from printing the very text `printProto` returns, so they cannot drift.
   const { text, locations } = renderProto(descriptor, comments, { firstLine: HEADER_LINE_COUNT });
   descriptor.sourceCodeInfo = create(SourceCodeInfoSchema, {

@@ -1,8 +1,9 @@
 /**
  * Refuses schemas whose names clash once mapped to protobuf. Messages, enums, services
- * and enum values all live in the package scope of the generated file, so a node type
- * named `WriteReceipt` or `TaskNode`, or two enum values that upper-case alike, would
- * produce a `.proto` that protoc and buf reject. The schema compiler cannot know the
+ * and enum values all live in the package scope shared by the generated files, so a node
+ * type named `WriteReceipt` or `TaskNode`, or two enum values that upper-case alike, would
+ * produce `.proto` files that protoc and buf reject; two types whose file names are equal
+ * would overwrite each other's file. The schema compiler cannot know the
  * generated names, so this check lives here and runs before anything is built.
  */
 
@@ -14,7 +15,9 @@ import {
   enumZeroValueName,
   FILTER_OPS,
   nodeTypeNames,
+  protoFilePath,
   protoJsonName,
+  protoTypeFilePath,
   SHARED_NAMES,
 } from "./proto-names.ts";
 
@@ -90,6 +93,8 @@ export function checkProtoNames(schema: Schema): void {
     problems.push(...jsonClashes(owner, e.fields));
   }
 
+  problems.push(...fileClashes(schema));
+
   if (problems.length > 0) {
     const summary =
       problems.length === 1
@@ -102,7 +107,7 @@ export function checkProtoNames(schema: Schema): void {
 function describeClash(first: GeneratedSymbol, second: GeneratedSymbol): string {
   const rename = "a rename is safe because ids, not names, are identity";
   if (first.owner === undefined && second.owner !== undefined) {
-    return `${capitalize(second.owner)} clashes with ${first.what} that every generated .proto declares: ${second.what} would be declared twice. Rename ${second.owner} (for example to '${suggestion(second.owner)}'); ${rename}.`;
+    return `${capitalize(second.owner)} clashes with ${first.what} that the shared schema.proto declares: ${second.what} would be declared twice. Rename ${second.owner} (for example to '${suggestion(second.owner)}'); ${rename}.`;
   }
   if (first.owner !== undefined && second.owner !== undefined) {
     if (first.owner === second.owner) {
@@ -112,6 +117,32 @@ function describeClash(first: GeneratedSymbol, second: GeneratedSymbol): string 
   }
   // Two shared symbols cannot clash; reaching this is a bug in the shared definitions.
   return `The shared definition '${first.name}' is declared twice.`;
+}
+
+/**
+ * Types whose `.proto` files would share a path: two type names that snake-case alike
+ * (`HTTPCode`, `HttpCode`), or a type named for the shared file (`Schema`).
+ */
+function fileClashes(schema: Schema): string[] {
+  const problems: string[] = [];
+  const shared = protoFilePath(schema.package);
+  const byPath = new Map<string, string>([[shared, "the shared file"]]);
+  const types = [
+    ...schema.nodes.map((n) => ({ name: n.name, owner: `node type '${n.name}'` })),
+    ...schema.edges.map((e) => ({ name: e.name, owner: `edge type '${e.name}'` })),
+  ];
+  for (const { name, owner } of types) {
+    const path = protoTypeFilePath(schema.package, name);
+    const other = byPath.get(path);
+    if (other === undefined) {
+      byPath.set(path, owner);
+    } else {
+      problems.push(
+        `${capitalize(owner)} would be generated into '${path}', which is already ${other === "the shared file" ? other : `the file of ${other}`}. Rename ${owner}; a rename is safe because ids, not names, are identity.`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** A rename hint for `node type 'WriteReceipt'` → `WriteReceiptItem`. */

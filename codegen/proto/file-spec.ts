@@ -1,10 +1,16 @@
 /**
- * Assembles the spec of the one `.proto` a schema generates, in print order: schema
- * enums, then the shared enum; shared messages, then per node type (id order) its
- * fields message and API messages, then the same per edge type; services last.
+ * Assembles the specs of the `.proto` files a schema generates, in print order. The
+ * shared file (`schema.proto`) holds the schema's enums, then the shared enum, then the
+ * shared messages; then one file per node type (id order) with its fields message, API
+ * messages and service, then the same per edge type. Each type's file imports the shared
+ * file and only the well-known types it uses.
+ *
+ * One file per type keeps every file small: protobuf tooling (protoc-gen-es among it)
+ * does name lookups over one file's declarations, which grow with the square of a file's
+ * size, and types never refer to each other's messages (an edge names its endpoints by id).
  */
 
-import type { Schema } from "../../schema/index.ts";
+import type { EdgeType, NodeType, Schema } from "../../schema/index.ts";
 import {
   edgeApiMessages,
   edgeService,
@@ -13,31 +19,46 @@ import {
   sharedEnums,
   sharedMessages,
 } from "./api-specs.ts";
-import { protoFilePath, WKT } from "./proto-names.ts";
-import type { FieldSpec, FileSpec, MessageSpec } from "./proto-spec.ts";
+import { protoFilePath, protoTypeFilePath, WKT } from "./proto-names.ts";
+import type { FieldSpec, FileSpec, MessageSpec, ServiceSpec } from "./proto-spec.ts";
 import { enumSpecOf, typeFieldsMessage } from "./type-specs.ts";
 
-/** The file spec of `schema`. Names must already have passed `checkProtoNames`. */
-export function buildFileSpec(schema: Schema): FileSpec {
+/**
+ * The file specs of `schema`, the shared file first. Names must already have passed
+ * `checkProtoNames`.
+ */
+export function buildFileSpecs(schema: Schema): FileSpec[] {
   const pkg = schema.package;
-  const messages: MessageSpec[] = [...sharedMessages(pkg)];
-  for (const node of schema.nodes) {
-    messages.push(typeFieldsMessage(pkg, node), ...nodeApiMessages(pkg, node));
-  }
-  for (const edge of schema.edges) {
-    messages.push(typeFieldsMessage(pkg, edge), ...edgeApiMessages(schema, edge));
-  }
-  return {
-    path: protoFilePath(pkg),
+  const sharedPath = protoFilePath(pkg);
+  const messages = sharedMessages(pkg);
+  const shared: FileSpec = {
+    path: sharedPath,
     package: pkg,
     imports: importsOf(messages),
     enums: [...schema.enums.map(enumSpecOf), ...sharedEnums()],
     messages,
-    services: [
-      ...schema.nodes.map((n) => nodeService(pkg, n)),
-      ...schema.edges.map((e) => edgeService(schema, e)),
-    ],
+    services: [],
   };
+  const typeFile = (
+    type: NodeType | EdgeType,
+    api: readonly MessageSpec[],
+    service: ServiceSpec,
+  ): FileSpec => {
+    const typeMessages = [typeFieldsMessage(pkg, type), ...api];
+    return {
+      path: protoTypeFilePath(pkg, type.name),
+      package: pkg,
+      imports: [sharedPath, ...importsOf(typeMessages)].sort(),
+      enums: [],
+      messages: typeMessages,
+      services: [service],
+    };
+  };
+  return [
+    shared,
+    ...schema.nodes.map((n) => typeFile(n, nodeApiMessages(pkg, n), nodeService(pkg, n))),
+    ...schema.edges.map((e) => typeFile(e, edgeApiMessages(schema, e), edgeService(schema, e))),
+  ];
 }
 
 /** The file of each well-known type by type name. */

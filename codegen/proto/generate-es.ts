@@ -1,5 +1,5 @@
 /**
- * protobuf-es code (`*_pb.js` + `*_pb.d.ts`) for the schema's `.proto`, produced by
+ * protobuf-es code (`*_pb.js` + `*_pb.d.ts`) for the schema's `.proto` files, produced by
  * running the protoc-gen-es plugin in-process on a CodeGeneratorRequest we build
  * ourselves: no protoc binary and no child process.
  *
@@ -21,7 +21,6 @@ import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import { createGeneratedFile } from "../writer/generated-file.ts";
 import { loadProtocGenEs, type ProtocGenEs } from "./protoc-gen-es-loader.ts";
-import { setProtopluginSpeedups } from "./protoplugin-speedups.ts";
 import { trimEsDeclarations, trimEsJavaScript } from "./trim-es-output.ts";
 
 /** Options of `generateEs`. */
@@ -35,7 +34,7 @@ export interface GenerateEsOptions {
   readonly jsonTypes?: boolean;
 }
 
-/** Descriptors the generated `.proto` may import: well-known types only. */
+/** Descriptors a generated `.proto` may import besides its siblings: well-known types only. */
 const IMPORTABLE: ReadonlyMap<string, FileDescriptorProto> = new Map(
   [file_google_protobuf_struct, file_google_protobuf_timestamp].map((f) => [f.proto.name, f.proto]),
 );
@@ -56,49 +55,57 @@ export function esPluginParameter(options: GenerateEsOptions = {}): string {
 }
 
 /**
- * Runs protoc-gen-es on `descriptor` and returns its files, `acme/tracker/schema_pb.js`
- * then `acme/tracker/schema_pb.d.ts`, paths relative to the out dir, without the entdb
- * header (the writer adds it), their JSDoc trimmed (see `trim-es-output.ts`). Throws a
- * `CodegenError` (`generator-failed`) if the plugin rejects the descriptor.
+ * Runs protoc-gen-es on `descriptors` (each after the files it imports, as
+ * `buildFileDescriptors` returns them) and returns its files, the `_pb.js` of each
+ * descriptor in order (`acme/tracker/schema_pb.js`, `acme/tracker/task_pb.js`, …) then the
+ * `_pb.d.ts` of each, paths relative to the out dir, without the entdb header (the writer
+ * adds it), their JSDoc trimmed (see `trim-es-output.ts`). Throws a `CodegenError`
+ * (`generator-failed`) if a file imports anything but the files before it and well-known
+ * types, or if the plugin rejects a descriptor.
  */
 export function generateEs(
-  descriptor: FileDescriptorProto,
+  descriptors: readonly FileDescriptorProto[],
   options: GenerateEsOptions = {},
 ): GeneratedFile[] {
-  const dependencies = descriptor.dependency.map((name) => {
-    const dep = IMPORTABLE.get(name);
-    if (dep === undefined) {
-      throw new CodegenError(
-        "generator-failed",
-        `Cannot generate TypeScript for '${descriptor.name}': it imports '${name}', which is not a well-known type.`,
-      );
+  const names = descriptors.map((d) => d.name);
+  const given = new Set<string>();
+  const dependencies = new Map<string, FileDescriptorProto>();
+  for (const descriptor of descriptors) {
+    for (const name of descriptor.dependency) {
+      if (given.has(name)) continue;
+      const dep = IMPORTABLE.get(name);
+      if (dep === undefined) {
+        throw new CodegenError(
+          "generator-failed",
+          `Cannot generate TypeScript for '${descriptor.name}': it imports '${name}', which is neither a well-known type nor a file generated before it.`,
+        );
+      }
+      dependencies.set(name, dep);
     }
-    return dep;
-  });
-  const request = create(CodeGeneratorRequestSchema, {
-    fileToGenerate: [descriptor.name],
-    parameter: esPluginParameter(options),
-    protoFile: [...dependencies, descriptor],
-    sourceFileDescriptors: [descriptor],
-  });
-  if (plugin === undefined) {
-    plugin = loadProtocGenEs();
-    setProtopluginSpeedups(true);
+    given.add(descriptor.name);
   }
+  const request = create(CodeGeneratorRequestSchema, {
+    fileToGenerate: names,
+    parameter: esPluginParameter(options),
+    protoFile: [...dependencies.values(), ...descriptors],
+    sourceFileDescriptors: [...descriptors],
+  });
+  plugin ??= loadProtocGenEs();
+  const what = names.length === 1 ? `'${names[0]}'` : `${names.length} files`;
   let response: ReturnType<ProtocGenEs["run"]>;
   try {
     response = plugin.run(request);
   } catch (cause) {
     throw new CodegenError(
       "generator-failed",
-      `protoc-gen-es failed on '${descriptor.name}': ${cause instanceof Error ? cause.message : String(cause)}`,
+      `protoc-gen-es failed on ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     );
   }
   if (response.error !== undefined && response.error !== "") {
     throw new CodegenError(
       "generator-failed",
-      `protoc-gen-es failed on '${descriptor.name}': ${response.error}`,
+      `protoc-gen-es failed on ${what}: ${response.error}`,
     );
   }
   return response.file.map((f) => createGeneratedFile(f.name, trimEsOutput(f.name, f.content)));

@@ -1,8 +1,8 @@
 /**
  * The proto generator alone (model → descriptor, names), for callers that must not
  * load the TypeScript client generator and its compiler: the server builds the
- * descriptor of the schema it serves from here.
+ * descriptors of the schema it serves from here.
  */
 
-export { buildFileDescriptor } from "./build-descriptor.ts";
+export { buildFileDescriptors } from "./build-descriptor.ts";
 export { edgeTypeNames, nodeTypeNames, protoFilePath } from "./proto-names.ts";

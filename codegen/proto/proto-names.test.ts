@@ -4,13 +4,20 @@ import {
   enumZeroValueName,
   protoFilePath,
   protoJsonName,
+  protoTypeFilePath,
   screamingSnake,
 } from "./proto-names.ts";
 
 describe("proto names", () => {
-  it("puts the file at the package path", () => {
+  it("puts the shared file at the package path", () => {
     expect(protoFilePath("acme.tracker")).toBe("acme/tracker/schema.proto");
     expect(protoFilePath("solo")).toBe("solo/schema.proto");
+  });
+
+  it("puts each type's file beside it, named in snake case", () => {
+    expect(protoTypeFilePath("acme.tracker", "Task")).toBe("acme/tracker/task.proto");
+    expect(protoTypeFilePath("acme.tracker", "AssignedTo")).toBe("acme/tracker/assigned_to.proto");
+    expect(protoTypeFilePath("solo", "HTTPCode")).toBe("solo/http_code.proto");
   });
 
   it("turns type names into SCREAMING_SNAKE enum prefixes, acronyms included", () => {

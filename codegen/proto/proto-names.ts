@@ -98,12 +98,24 @@ export function edgeTypeNames(name: string): EdgeTypeNames {
 }
 
 /**
- * The `.proto` file path for a package: its dots become directories and the file is
- * `schema.proto` (`acme.tracker` → `acme/tracker/schema.proto`), so the path matches the
- * package as `buf` expects.
+ * The path of the shared `.proto` of a package (its enums and the messages every type's
+ * API uses): its dots become directories and the file is `schema.proto` (`acme.tracker`
+ * → `acme/tracker/schema.proto`), so the path matches the package as `buf` expects.
  */
 export function protoFilePath(pkg: string): string {
-  return `${pkg.split(".").join("/")}/schema.proto`;
+  return `${protoPackageDir(pkg)}/schema.proto`;
+}
+
+/**
+ * The path of the `.proto` of one node or edge type, beside the shared file, named for
+ * the type in snake case (`acme.tracker`, `AssignedTo` → `acme/tracker/assigned_to.proto`).
+ */
+export function protoTypeFilePath(pkg: string, typeName: string): string {
+  return `${protoPackageDir(pkg)}/${screamingSnake(typeName).toLowerCase()}.proto`;
+}
+
+function protoPackageDir(pkg: string): string {
+  return pkg.split(".").join("/");
 }
 
 /**

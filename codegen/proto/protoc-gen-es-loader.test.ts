@@ -12,11 +12,11 @@ describe("protoc-gen-es loader", () => {
     // A fresh process: the test runner's own may have loaded the modules already.
     const script = `
       import { createRequire } from "node:module";
-      import { buildFileDescriptor } from ${here("build-descriptor.ts")};
+      import { buildFileDescriptors } from ${here("build-descriptor.ts")};
       import { generateEs } from ${here("generate-es.ts")};
       import { minimalSchema } from ${JSON.stringify(pathToFileURL(join(root, "tests/codegen/fixture-schemas.ts")).href)};
 
-      const files = generateEs(buildFileDescriptor(minimalSchema())).map((f) => f.path);
+      const files = generateEs(buildFileDescriptors(minimalSchema())).map((f) => f.path);
       const cache = createRequire(import.meta.url).cache;
       const bufbuild = Object.values(cache).filter((m) => /[\\\\/]@bufbuild[\\\\/]/.test(m.filename));
       // A module planted in the cache has no children and was never read from its file;
@@ -35,7 +35,12 @@ describe("protoc-gen-es loader", () => {
     });
     expect(run.stderr).toBe("");
     expect(JSON.parse(run.stdout)).toEqual({
-      files: ["demo/notes/schema_pb.js", "demo/notes/schema_pb.d.ts"],
+      files: [
+        "demo/notes/schema_pb.js",
+        "demo/notes/note_pb.js",
+        "demo/notes/schema_pb.d.ts",
+        "demo/notes/note_pb.d.ts",
+      ],
       plugin: true,
       allLoaded: true,
       transpileRequires: true,

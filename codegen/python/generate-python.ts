@@ -17,7 +17,7 @@ import type {
   Schema,
 } from "../../schema/index.ts";
 import { uniqueKeys } from "../client/client-names.ts";
-import { buildFileDescriptor } from "../proto/build-descriptor.ts";
+import { buildFileDescriptors } from "../proto/build-descriptor.ts";
 import { pyBase64, pyString } from "./python-literals.ts";
 import {
   attributeName,
@@ -566,13 +566,20 @@ function printClientModule(schema: Schema): string {
 }
 
 function printProtoModule(schema: Schema): string {
-  const descriptor = create(FileDescriptorProtoSchema, {
-    ...buildFileDescriptor(schema),
-    sourceCodeInfo: undefined,
-  });
+  // One file per node and edge type plus the shared one, dependencies first (the order of
+  // buildFileDescriptors), so each is added to the pool after the files it imports.
+  const files = buildFileDescriptors(schema).map((file) =>
+    create(FileDescriptorProtoSchema, { ...file, sourceCodeInfo: undefined }),
+  );
   const messages = [...schema.nodes.map((n) => n.name), ...schema.edges.map((e) => e.name)];
-  return `"""The protobuf messages of ${schema.package}'s .proto (one per node and edge type), built
-from its descriptor embedded below: no protoc and no _pb2 modules are needed."""
+  const embedded = files
+    .map(
+      (file) =>
+        `    # ${file.name}\n    base64.b64decode(\n        ${pyBase64(toBinary(FileDescriptorProtoSchema, file), "        ").trimStart()}\n    ),`,
+    )
+    .join("\n");
+  return `"""The protobuf messages of ${schema.package}'s .proto files (one per node and edge type), built
+from their descriptors embedded below: no protoc and no _pb2 modules are needed."""
 
 from __future__ import annotations
 
@@ -582,24 +589,25 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-FILE_DESCRIPTOR: bytes = base64.b64decode(
-    ${pyBase64(toBinary(FileDescriptorProtoSchema, descriptor), "    ").trimStart()}
+FILE_DESCRIPTORS: tuple[bytes, ...] = (
+${embedded}
 )
-"""The serialized FileDescriptorProto of ${pyString(`${schema.package.split(".").join("/")}/schema.proto`).slice(1, -1)}."""
+"""The serialized FileDescriptorProtos of the schema's .proto files, each after the files it imports."""
 
 PACKAGE = ${pyString(schema.package)}
 
 _POOL = descriptor_pool.Default()
-# The files the schema's .proto imports: importing their modules adds them to the pool.
+# The files the schema's .proto files import: importing their modules adds them to the pool.
 _IMPORTS = (timestamp_pb2.DESCRIPTOR.name, struct_pb2.DESCRIPTOR.name)
 
 
 def _load() -> None:
-    file = descriptor_pb2.FileDescriptorProto.FromString(FILE_DESCRIPTOR)
-    try:
-        _POOL.FindFileByName(file.name)
-    except KeyError:
-        _POOL.Add(file)
+    for serialized in FILE_DESCRIPTORS:
+        file = descriptor_pb2.FileDescriptorProto.FromString(serialized)
+        try:
+            _POOL.FindFileByName(file.name)
+        except KeyError:
+            _POOL.Add(file)
 
 
 _load()

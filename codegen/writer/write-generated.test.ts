@@ -230,6 +230,23 @@ describe("writeGenerated", () => {
     expect(read("keep.ts")).toBe(`// ${HEADER}\nk1\n`);
   });
 
+  it("waits for the files staged alongside a failed one, then removes every temp file", async () => {
+    await writeGenerated(out, files({ "keep.ts": "k1\n" }), OPTIONS);
+    const before = tree();
+    // Forty files stage several at a time; the one whose temp name (its name plus the
+    // temp suffix) is longer than a file name may be fails in the middle of them.
+    const many: Record<string, string> = { "keep.ts": "k2\n" };
+    for (let i = 0; i < 40; i++) many[`f${String(i).padStart(2, "0")}.ts`] = `${i}\n`;
+    many[`${"n".repeat(240)}.ts`] = "long\n";
+
+    const error = await failure(writeGenerated(out, files(many), OPTIONS));
+
+    expect(error.code).toBe("write-failed");
+    expect((error.cause as NodeJS.ErrnoException).code).toBe("ENAMETOOLONG");
+    expect(tree()).toEqual(before);
+    expect(read("keep.ts")).toBe(`// ${HEADER}\nk1\n`);
+  });
+
   it("refuses to overwrite a file it did not generate", async () => {
     mkdirSync(out);
     writeFileSync(join(out, "client.ts"), "// mine\n");

@@ -252,10 +252,12 @@ async function commit(outDir: string, plan: WritePlan): Promise<void> {
       const target = join(outDir, write.path);
       const created = await mkdir(dirname(target), { recursive: true });
       if (created !== undefined) createdDirs.push(created);
-      const temp = siblingName(target, "tmp", tag);
-      temps.set(write.path, temp);
-      await writeNewFileDurably(temp, write.content);
+      temps.set(write.path, siblingName(target, "tmp", tag));
     }
+    // A schema generates a few files per type: their fsyncs overlap instead of queueing.
+    await forEachConcurrently(plan.writes, STAGING_CONCURRENCY, (write) =>
+      writeNewFileDurably(temps.get(write.path)!, write.content),
+    );
     // Commit: renames only, each one undoable.
     for (const write of plan.writes) {
       const target = join(outDir, write.path);
@@ -305,6 +307,35 @@ async function commit(outDir: string, plan: WritePlan): Promise<void> {
     synced.add(existing);
     await fsyncDir(existing);
   }
+}
+
+/** How many staged files are written and fsynced at once. */
+const STAGING_CONCURRENCY = 16;
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. Once one fails no more are
+ * started; the ones in flight finish, then the first failure is thrown, so nothing is
+ * still writing when the caller cleans up.
+ */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { readonly error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The typed per-schema services (`acme.tracker.TaskService/Create`, …) generated
- * from the loaded schema's descriptor. Each call is translated into the generic
+ * from the loaded schema's descriptors. Each call is translated into the generic
  * `EntDbService` call it stands for and answered from its result, so both APIs share
  * one path through ingress, the WAL and the applier — and one set of errors.
  *
@@ -19,12 +19,12 @@ import { nodeRoute } from "./typed-node-service.ts";
 
 export { TENANT_HEADER } from "./request-headers.ts";
 
-/** Builds a route per node and edge type of the schema file. */
-export function createTypedServices(file: DescFile, deps: ApiDeps): ServiceRoute[] {
+/** Builds a route per node and edge type of the schema's files. */
+export function createTypedServices(files: readonly DescFile[], deps: ApiDeps): ServiceRoute[] {
   const generic = createEntDbService(deps);
   const schema = deps.served().model;
-  const services = new Map(file.services.map((s) => [s.name, s]));
-  const messages = new Map(file.messages.map((m) => [m.name, m]));
+  const services = new Map(files.flatMap((f) => f.services.map((s) => [s.name, s] as const)));
+  const messages = new Map(files.flatMap((f) => f.messages.map((m) => [m.name, m] as const)));
   const msg = (name: string): DescMessage => {
     const m = messages.get(name);
     if (!m) throw new InternalError("descriptor", `generated descriptor lacks message ${name}`);

@@ -2,13 +2,12 @@
  * The Connect protocol's unary calls with binary bodies, the calls the generated client
  * makes, answered without the Connect library's generic pipeline.
  *
- * Why: on a 2-core machine the library's per-call machinery cost about 150 µs of CPU
- * per call before any handler ran. It links abort controllers, builds three `Headers`,
- * pipes async iterables, goes through Node's HTTP/2 compatibility objects, and aborts
- * every finished call's signal, which creates a `DOMException` with a stack trace.
- * That was 3 to 4 times what Node's HTTP/2 stream API costs for the same exchange.
- * It bounded writes and reads per second more than the database did.
- * (`tests/bench/server-bench.ts` measures it.)
+ * Why: the library's per-call machinery costs several times what Node's HTTP/2 stream
+ * API costs for the same exchange, before any handler runs. It links abort controllers,
+ * builds three `Headers`, pipes async iterables, goes through Node's HTTP/2 compatibility
+ * objects, and aborts every finished call's signal, which creates a `DOMException` with a
+ * stack trace. That bounded writes and reads per second more than the database did
+ * (`tests/bench/server-bench.ts` measures it; docs/architecture.md has the numbers).
  *
  * What this path serves, and nothing else:
  * - `POST` to a unary method that has an implementation

@@ -9,7 +9,7 @@ import type { Precondition } from "../../generated/entdb/v1/plan_pb.js";
 import type { NodeType } from "../../schema/index.ts";
 import { type JsonValue, type Payload, stringifyJson } from "../store/lossless-json.ts";
 import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
-import { type SqlScalar, sqlValueOf } from "../store/value-codec.ts";
+import { type SqlScalar, sqlValueOf } from "../store/stored-value-codec.ts";
 import { type PlanRun, sortedKeys } from "./plan-run.ts";
 
 /** The node must have the version and field values `pre` expects, when given. */

@@ -15,8 +15,8 @@ import { type Field, type NodeType, nodeById, type Schema } from "../../schema/i
 import type { JsonValue } from "../store/lossless-json.ts";
 import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
 import { StoreError } from "../store/store-error.ts";
+import { encodeValue } from "../store/stored-value-codec.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
-import { encodeValue } from "../store/value-codec.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 
 /** What a plan is applied with. */

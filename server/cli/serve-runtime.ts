@@ -3,11 +3,10 @@
  *
  * V8 sizes the young generation (where short-lived objects go) from flags read when the
  * process starts, up to 16 MB per semi-space by default. A server allocates a little per
- * request and at that size kept about 60 MB more resident than it needs. That was the
- * largest single cost in the benchmark's RSS after 1,000 tenants (docs/architecture.md).
- * Throughput at 8 MB was the same within the benchmark's noise. A running process
- * cannot change the setting, so `entdb serve` replaces itself (`process.execve`: the
- * same process id and standard streams, no parent left behind) with one started with
+ * request, and at that size keeps much more resident than it needs; a smaller young
+ * generation costs no throughput (docs/architecture.md has the measurements). A running
+ * process cannot change the setting, so `entdb serve` replaces itself (`process.execve`:
+ * the same process id and standard streams, no parent left behind) with one started with
  * the flag. The restart happens before anything else loads. It is skipped when the
  * flag is already given (on the command line or in `NODE_OPTIONS`) and where `execve`
  * does not exist (Windows).

@@ -56,13 +56,6 @@ export {
 } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";
 export { createTenantReader, READ_LIMITS, type ReadLimits } from "./store-reader.ts";
-export { TenantDb, type TenantOrigin, type TenantState } from "./tenant-db.ts";
-export {
-  MAX_TENANT_ID_LENGTH,
-  tenantFileName,
-  tenantIdFromFileName,
-  validateTenantId,
-} from "./tenant-id.ts";
 export {
   decodeValue,
   encodeValue,
@@ -71,4 +64,11 @@ export {
   type SqlScalar,
   sqlValueOf,
   timestampToMicros,
-} from "./value-codec.ts";
+} from "./stored-value-codec.ts";
+export { TenantDb, type TenantOrigin, type TenantState } from "./tenant-db.ts";
+export {
+  MAX_TENANT_ID_LENGTH,
+  tenantFileName,
+  tenantIdFromFileName,
+  validateTenantId,
+} from "./tenant-id.ts";

@@ -5,7 +5,7 @@
  * a value back verbatim. So `9223372036854775807` stays that integer instead of
  * becoming 9223372036854776000, and a stored payload re-serializes to the same bytes.
  * Numbers become JS numbers or bigints only at the edge, once the field's kind says
- * which (`value-codec.ts`).
+ * which (`stored-value-codec.ts`).
  */
 
 /** A number kept as its JSON source text. */

@@ -26,7 +26,7 @@ import type { ElementType, FieldType, NodeType, Schema } from "../../schema/inde
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
 import { NODE_COLUMNS } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
-import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
+import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 
 /** What a node query asks for. */
 export interface NodeQuery {

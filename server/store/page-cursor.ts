@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import { type Filter, FilterSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { StoreError } from "./store-error.ts";
-import type { SqlScalar } from "./value-codec.ts";
+import type { SqlScalar } from "./stored-value-codec.ts";
 
 /** Where a node query stopped. */
 export interface NodeCursor {

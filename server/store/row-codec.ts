@@ -8,7 +8,7 @@ import { type Edge, EdgeSchema, type Node, NodeSchema } from "../../generated/en
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { Field, Schema } from "../../schema/index.ts";
 import { type JsonValue, parsePayload } from "./lossless-json.ts";
-import { decodeValue, microsToTimestamp } from "./value-codec.ts";
+import { decodeValue, microsToTimestamp } from "./stored-value-codec.ts";
 
 /** The columns every node read selects, in {@link NodeRow} order. */
 export const NODE_COLUMNS = "seq, id, type_id, payload, version, owner, created_at, updated_at";

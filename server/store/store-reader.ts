@@ -34,8 +34,8 @@ import {
 } from "./row-codec.ts";
 import type { Store } from "./store.ts";
 import { StoreError } from "./store-error.ts";
+import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
-import { encodeValue, type SqlScalar, sqlValueOf } from "./value-codec.ts";
 import {
   hiddenNodeTerm,
   hiddenRefTerm,

@@ -27,7 +27,7 @@
 import { fieldJsonPath } from "../../codegen/index.ts";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
-import type { SqlScalar } from "./value-codec.ts";
+import type { SqlScalar } from "./stored-value-codec.ts";
 
 /** How many levels of `inherit_access` a read follows; a parent further up counts as unreadable. */
 export const MAX_INHERIT_DEPTH = 3;

@@ -15,7 +15,8 @@
  *   compile cache in the OS temp dir, so after the first of all runs it starts warm, as
  *   it does on a developer's machine);
  * - `tsc --noEmit` over the output;
- * then the size of each output file.
+ * then the size of each output file (the per-type `.proto` and protobuf-es files summed by
+ * kind).
  *
  * Run: `node tests/bench/generate-bench.ts [--runs N]`.
  */
@@ -24,7 +25,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { generateClient } from "../../codegen/client/index.ts";
-import { buildProtoFile } from "../../codegen/proto/build-descriptor.ts";
+import { buildFileDescriptors, buildProtoFiles } from "../../codegen/proto/build-descriptor.ts";
 import { generateEs } from "../../codegen/proto/generate-es.ts";
 import { printSqlFile } from "../../codegen/sql/index.ts";
 import { compileSchema } from "../../schema/compile.ts";
@@ -85,10 +86,10 @@ function runStep(step: Step): void {
   }
   const schema = compileSchema(source).schema;
   if (schema === undefined) throw new Error("the bench schema does not compile");
-  const descriptor = step === "protobuf-es" ? buildProtoFile(schema).descriptor : undefined;
+  const descriptors = step === "protobuf-es" ? buildFileDescriptors(schema) : undefined;
   const work: Record<Exclude<Step, "schema compile">, () => unknown> = {
-    "descriptor + .proto text": () => buildProtoFile(schema),
-    "protobuf-es": () => descriptor !== undefined && generateEs(descriptor),
+    "descriptor + .proto text": () => buildProtoFiles(schema),
+    "protobuf-es": () => descriptors !== undefined && generateEs(descriptors),
     client: () => generateClient(schema),
     sql: () => printSqlFile(schema),
     lock: () => [lockFromSchema(schema), schemaFingerprint(schema)],
@@ -117,6 +118,10 @@ function filesBelow(dir: string): string[] {
     .filter((d) => d.isFile())
     .map((d) => relative(dir, join(d.parentPath, d.name)))
     .sort();
+}
+
+function filesEndingWith(dir: string, suffix: string): number {
+  return filesBelow(join(dir, "generated")).filter((f) => f.endsWith(suffix)).length;
 }
 
 function median(values: readonly number[]): number {
@@ -154,11 +159,16 @@ function main(runs: number): void {
       record("tsc --noEmit on the output", timed([TSC, "--noEmit", "-p", "."], dir));
       if (run === 0) {
         let total = 0;
+        // One `.proto`, `_pb.js` and `_pb.d.ts` per type: summed by kind.
+        const byKind = new Map<string, number>();
         for (const file of filesBelow(join(dir, "generated"))) {
           const size = statSync(join(dir, "generated", file)).size;
           total += size;
-          sizes.push([file, size]);
+          const kind = /(\.proto|_pb\.js|_pb\.d\.ts)$/.exec(file)?.[1];
+          const name = kind === undefined ? file : `*${kind} (${filesEndingWith(dir, kind)})`;
+          byKind.set(name, (byKind.get(name) ?? 0) + size);
         }
+        sizes.push(...byKind);
         sizes.push(["out dir total", total]);
         sizes.push(["schema.lock.json", statSync(join(dir, "schema.lock.json")).size]);
       }

@@ -1,7 +1,7 @@
 /**
- * Standard tooling accepts the generated `.proto`: `buf build` compiles the written
- * file, and what it compiles is exactly the descriptor codegen built in-process (same
- * messages, fields, options, and the same source locations and comments).
+ * Standard tooling accepts the generated `.proto` files: `buf build` compiles the written
+ * files, and what it compiles is exactly the descriptors codegen built in-process (same
+ * messages, fields, options, imports, and the same source locations and comments).
  */
 
 import { spawnSync } from "node:child_process";
@@ -11,8 +11,8 @@ import { clone, equals, fromBinary } from "@bufbuild/protobuf";
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildFileDescriptor } from "../../codegen/proto/build-descriptor.ts";
-import { printProto } from "../../codegen/proto/print-proto.ts";
+import { buildProtoFiles } from "../../codegen/proto/build-descriptor.ts";
+import { type PrintedProto, printProtoFiles } from "../../codegen/proto/print-proto.ts";
 import { createGeneratedFile } from "../../codegen/writer/generated-file.ts";
 import { writeGenerated } from "../../codegen/writer/write-generated.ts";
 import type { Schema } from "../../schema/model.ts";
@@ -31,23 +31,31 @@ afterAll(() => removeRepoTempDir(root));
 interface BufResult {
   readonly status: number | null;
   readonly stderr: string;
-  readonly file?: FileDescriptorProto;
+  /** The built files by path. */
+  readonly files: ReadonlyMap<string, FileDescriptorProto>;
 }
 
-/** Writes `proto` (as the writer would) into a fresh buf module and builds it. */
-async function bufBuild(name: string, path: string, proto: string): Promise<BufResult> {
+/** Writes `protos` (as the writer would) into a fresh buf module and builds it. */
+async function bufBuild(name: string, protos: readonly PrintedProto[]): Promise<BufResult> {
   const module = join(root, name);
-  await writeGenerated(module, [createGeneratedFile(path, proto)], { schemaPath: "schema.entdb" });
+  await writeGenerated(
+    module,
+    protos.map((p) => createGeneratedFile(p.path, p.text)),
+    { schemaPath: "schema.entdb" },
+  );
   writeFileSync(join(module, "buf.yaml"), "version: v2\n");
   const image = join(root, `${name}.binpb`);
   const run = spawnSync(BUF, ["build", module, "-o", image], {
     encoding: "utf8",
     env: { ...process.env, BUF_CACHE_DIR: join(root, "cache") },
   });
-  if (run.status !== 0) return { status: run.status, stderr: run.stderr };
+  if (run.status !== 0) return { status: run.status, stderr: run.stderr, files: new Map() };
   const set = fromBinary(FileDescriptorSetSchema, readFileSync(image));
-  const file = set.file.find((f) => f.name === path);
-  return { status: run.status, stderr: run.stderr, ...(file === undefined ? {} : { file }) };
+  return {
+    status: run.status,
+    stderr: run.stderr,
+    files: new Map(set.file.map((f) => [f.name, f])),
+  };
 }
 
 function withoutSourceInfo(file: FileDescriptorProto): FileDescriptorProto {
@@ -57,30 +65,36 @@ function withoutSourceInfo(file: FileDescriptorProto): FileDescriptorProto {
 }
 
 async function expectBufAgrees(name: string, schema: Schema): Promise<void> {
-  const descriptor = buildFileDescriptor(schema);
-  const result = await bufBuild(name, descriptor.name, printProto(schema, descriptor));
+  const protos = buildProtoFiles(schema);
+  const result = await bufBuild(
+    name,
+    protos.map((p) => ({ path: p.descriptor.name, text: p.text })),
+  );
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
-  const built = result.file!;
-  expect(
-    equals(FileDescriptorProtoSchema, withoutSourceInfo(built), withoutSourceInfo(descriptor)),
-  ).toBe(true);
-  // buf records many more locations (names, numbers…); ours must be among them, equal.
-  const bufLocations = new Map(
-    (built.sourceCodeInfo?.location ?? []).map((l) => [l.path.join(","), l]),
-  );
-  const ours = descriptor.sourceCodeInfo?.location ?? [];
-  expect(ours.length).toBeGreaterThan(0);
-  const mismatches = ours
-    .map((l) => ({ ours: l, buf: bufLocations.get(l.path.join(",")) }))
-    .filter(
-      ({ ours, buf }) =>
-        buf === undefined ||
-        buf.span.join(",") !== ours.span.join(",") ||
-        buf.leadingComments !== ours.leadingComments,
-    )
-    .map(({ ours }) => ours.path.join(","));
-  expect(mismatches).toEqual([]);
+  expect(protos.length).toBeGreaterThan(1);
+  for (const { descriptor } of protos) {
+    const built = result.files.get(descriptor.name)!;
+    expect(
+      equals(FileDescriptorProtoSchema, withoutSourceInfo(built), withoutSourceInfo(descriptor)),
+    ).toBe(true);
+    // buf records many more locations (names, numbers…); ours must be among them, equal.
+    const bufLocations = new Map(
+      (built.sourceCodeInfo?.location ?? []).map((l) => [l.path.join(","), l]),
+    );
+    const ours = descriptor.sourceCodeInfo?.location ?? [];
+    expect(ours.length).toBeGreaterThan(0);
+    const mismatches = ours
+      .map((l) => ({ ours: l, buf: bufLocations.get(l.path.join(",")) }))
+      .filter(
+        ({ ours, buf }) =>
+          buf === undefined ||
+          buf.span.join(",") !== ours.span.join(",") ||
+          buf.leadingComments !== ours.leadingComments,
+      )
+      .map(({ ours }) => `${descriptor.name} ${ours.path.join(",")}`);
+    expect(mismatches).toEqual([]);
+  }
 }
 
 /**
@@ -97,13 +111,10 @@ const LINT_EXCEPTIONS = [
 /** `buf lint` (STANDARD, less `except`) on the generated `.proto` of `schema`. */
 async function bufLint(name: string, schema: Schema, except: readonly string[]): Promise<string[]> {
   const module = join(root, name);
-  const descriptor = buildFileDescriptor(schema);
   await writeGenerated(
     module,
-    [createGeneratedFile(descriptor.name, printProto(schema, descriptor))],
-    {
-      schemaPath: "schema.entdb",
-    },
+    printProtoFiles(schema).map((p) => createGeneratedFile(p.path, p.text)),
+    { schemaPath: "schema.entdb" },
   );
   const exceptLines = except.map((rule) => `    - ${rule}\n`).join("");
   writeFileSync(
@@ -145,14 +156,18 @@ describe("buf build", () => {
   });
 
   it("rejects a broken .proto, so a passing build means something", async () => {
-    const schema = kitchenSinkSchema();
-    const text = printProto(schema);
-    const broken = text.replace("optional int64 count = 2;", "optional int64 count = 1;");
-    expect(broken).not.toBe(text);
-    const result = await bufBuild("broken", "acme/sink/v1/schema.proto", broken);
+    const protos = printProtoFiles(kitchenSinkSchema()).map((p) =>
+      p.path === "acme/sink/v1/item.proto"
+        ? { ...p, text: p.text.replace("optional int64 count = 2;", "optional int64 count = 1;") }
+        : p,
+    );
+    expect(protos.map((p) => p.text)).not.toEqual(
+      printProtoFiles(kitchenSinkSchema()).map((p) => p.text),
+    );
+    const result = await bufBuild("broken", protos);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toBe(
-      `${join(root, "broken", "acme/sink/v1/schema.proto")}:90:26:field number \`1\` used more than once\n`,
+      `${join(root, "broken", "acme/sink/v1/item.proto")}:15:26:field number \`1\` used more than once\n`,
     );
   });
 });

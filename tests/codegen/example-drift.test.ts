@@ -31,7 +31,7 @@ describe("examples/tracker/generated", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
-      /^ok: generated is up to date with schema\.entdb \(5 files\)\nok: \.\.\/python-tracker is up to date with schema\.entdb \(2 files\)\nok: schema\.lock\.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
+      /^ok: generated is up to date with schema\.entdb \(35 files\)\nok: \.\.\/python-tracker is up to date with schema\.entdb \(2 files\)\nok: schema\.lock\.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
     );
   }, 30_000);
 });

@@ -20,6 +20,9 @@ node Note = 1 {
 `;
 
 const OUTPUTS = [
+  "acme/notes/note.proto",
+  "acme/notes/note_pb.d.ts",
+  "acme/notes/note_pb.js",
   "acme/notes/schema.proto",
   "acme/notes/schema_pb.d.ts",
   "acme/notes/schema_pb.js",
@@ -53,7 +56,7 @@ describe("entdb generate", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(
       new RegExp(
-        `^wrote 'generated' from 'schema.entdb': 5 added, 0 changed, 0 removed, 0 unchanged\\n${OUTPUTS.map((p) => `  added   ${p}\\n`).join("")}wrote schema.lock.json \\(sha256:[0-9a-f]{64}\\)\\n$`,
+        `^wrote 'generated' from 'schema.entdb': 8 added, 0 changed, 0 removed, 0 unchanged\\n${OUTPUTS.map((p) => `  added   ${p}\\n`).join("")}wrote schema.lock.json \\(sha256:[0-9a-f]{64}\\)\\n$`,
       ),
     );
     for (const path of OUTPUTS) {
@@ -84,7 +87,7 @@ describe("entdb generate", () => {
     const again = await runGenerate(undefined, { check: false, cwd: dir });
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(
-      /^wrote 'generated' from 'schema.entdb': 0 added, 0 changed, 0 removed, 5 unchanged\nok: schema.lock.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
+      /^wrote 'generated' from 'schema.entdb': 0 added, 0 changed, 0 removed, 8 unchanged\nok: schema.lock.json is up to date \(sha256:[0-9a-f]{64}\)\n$/,
     );
     const after = OUTPUTS.map((p) => [
       read(join(dir, "generated"), p),
@@ -98,7 +101,7 @@ describe("entdb generate", () => {
     await runGenerate(undefined, { check: false, cwd: dir });
     const ok = await runGenerate(undefined, { check: true, cwd: dir });
     expect(ok.exitCode).toBe(0);
-    expect(ok.stdout).toMatch(/^ok: generated is up to date with schema.entdb \(5 files\)\n/);
+    expect(ok.stdout).toMatch(/^ok: generated is up to date with schema.entdb \(8 files\)\n/);
 
     writeFileSync(
       join(dir, "schema.entdb"),
@@ -111,9 +114,15 @@ describe("entdb generate", () => {
     expect(stale.stderr).toBe(
       [
         "error: 'generated' is out of date with 'schema.entdb'; run 'entdb generate' to update it:",
+        "  missing acme/memo/note.proto",
+        "  missing acme/memo/note_pb.d.ts",
+        "  missing acme/memo/note_pb.js",
         "  missing acme/memo/schema.proto",
         "  missing acme/memo/schema_pb.d.ts",
         "  missing acme/memo/schema_pb.js",
+        "  stale   acme/notes/note.proto",
+        "  stale   acme/notes/note_pb.d.ts",
+        "  stale   acme/notes/note_pb.js",
         "  stale   acme/notes/schema.proto",
         "  stale   acme/notes/schema_pb.d.ts",
         "  stale   acme/notes/schema_pb.js",
@@ -140,11 +149,17 @@ describe("entdb generate", () => {
       acceptBreaking: new Set(["PACKAGE_CHANGED"]),
     });
     expect(result.exitCode).toBe(0);
-    expect(result.stdout.split("\n").slice(0, 9)).toEqual([
-      "wrote 'generated' from 'schema.entdb': 3 added, 2 changed, 3 removed, 0 unchanged",
+    expect(result.stdout.split("\n").slice(0, 15)).toEqual([
+      "wrote 'generated' from 'schema.entdb': 6 added, 2 changed, 6 removed, 0 unchanged",
+      "  added   acme/memo/note.proto",
+      "  added   acme/memo/note_pb.d.ts",
+      "  added   acme/memo/note_pb.js",
       "  added   acme/memo/schema.proto",
       "  added   acme/memo/schema_pb.d.ts",
       "  added   acme/memo/schema_pb.js",
+      "  removed acme/notes/note.proto",
+      "  removed acme/notes/note_pb.d.ts",
+      "  removed acme/notes/note_pb.js",
       "  removed acme/notes/schema.proto",
       "  removed acme/notes/schema_pb.d.ts",
       "  removed acme/notes/schema_pb.js",
@@ -226,12 +241,12 @@ describe("entdb generate", () => {
     const fromConfig = await runGenerate(undefined, { check: false, cwd: dir });
     expect(fromConfig.exitCode).toBe(0);
     expect(fromConfig.stdout.split("\n", 1)[0]).toBe(
-      "wrote 'gen/ts' from 'schema.entdb': 5 added, 0 changed, 0 removed, 0 unchanged",
+      "wrote 'gen/ts' from 'schema.entdb': 8 added, 0 changed, 0 removed, 0 unchanged",
     );
     expect(existsSync(join(dir, "gen/ts/client.ts"))).toBe(true);
     const fromFlag = await runGenerate(undefined, { check: false, cwd: dir, out: "other" });
     expect(fromFlag.stdout.split("\n", 1)[0]).toBe(
-      "wrote 'other' from 'schema.entdb': 5 added, 0 changed, 0 removed, 0 unchanged",
+      "wrote 'other' from 'schema.entdb': 8 added, 0 changed, 0 removed, 0 unchanged",
     );
     expect(read(dir, "other/client.ts")).toBe(read(dir, "gen/ts/client.ts"));
   });
@@ -328,7 +343,7 @@ describe("entdb generate (binary)", () => {
     writeFileSync(join(dir, "schema.entdb"), SCHEMA.replace("title", "heading"));
     await waitFor(() => runs() === 2);
     expect(stdout).toContain(
-      "wrote 'generated' from 'schema.entdb': 0 added, 5 changed, 0 removed, 0 unchanged\n",
+      "wrote 'generated' from 'schema.entdb': 0 added, 5 changed, 0 removed, 3 unchanged\n",
     );
     expect(read(dir, "generated/client.ts")).toContain("heading");
 

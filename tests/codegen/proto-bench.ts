@@ -8,7 +8,7 @@
  */
 
 import { performance } from "node:perf_hooks";
-import { buildFileDescriptor } from "../../codegen/proto/build-descriptor.ts";
+import { buildFileDescriptors } from "../../codegen/proto/build-descriptor.ts";
 import { generateEs } from "../../codegen/proto/generate-es.ts";
 import { printProto } from "../../codegen/proto/print-proto.ts";
 import { largeSchema } from "./proto-bench-schema.ts";
@@ -27,20 +27,22 @@ function best<T>(runs: number, fn: () => T): { ms: number; value: T } {
 const runs = Number(process.argv[2] ?? 3);
 const schema = largeSchema();
 const fieldCount = [...schema.nodes, ...schema.edges].reduce((n, t) => n + t.fields.length, 0);
-const descriptor = best(runs, () => buildFileDescriptor(schema));
-const text = best(runs, () => printProto(schema, descriptor.value));
-const es = best(runs, () => generateEs(descriptor.value));
+const descriptors = best(runs, () => buildFileDescriptors(schema));
+const text = best(runs, () => descriptors.value.map((d) => printProto(d)));
+const es = best(runs, () => generateEs(descriptors.value));
 const esBytes = es.value.reduce((n, f) => n + f.content.length, 0);
 
 console.log(
   `schema: ${schema.nodes.length + schema.edges.length} types, ${fieldCount} fields, ` +
-    `${descriptor.value.messageType.length} messages, ${descriptor.value.service.length} services`,
+    `${descriptors.value.length} files, ` +
+    `${descriptors.value.reduce((n, d) => n + d.messageType.length, 0)} messages, ` +
+    `${descriptors.value.reduce((n, d) => n + d.service.length, 0)} services`,
 );
-console.log(`descriptor   ${descriptor.ms.toFixed(0).padStart(6)} ms`);
+console.log(`descriptors  ${descriptors.ms.toFixed(0).padStart(6)} ms`);
 console.log(
-  `proto text   ${text.ms.toFixed(0).padStart(6)} ms  (${(text.value.length / 1024).toFixed(0)} KiB)`,
+  `proto text   ${text.ms.toFixed(0).padStart(6)} ms  (${(text.value.reduce((n, t) => n + t.length, 0) / 1024).toFixed(0)} KiB)`,
 );
 console.log(
   `protobuf-es  ${es.ms.toFixed(0).padStart(6)} ms  (${(esBytes / 1024).toFixed(0)} KiB)`,
 );
-console.log(`total        ${(descriptor.ms + text.ms + es.ms).toFixed(0).padStart(6)} ms`);
+console.log(`total        ${(descriptors.ms + text.ms + es.ms).toFixed(0).padStart(6)} ms`);

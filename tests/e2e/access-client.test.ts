@@ -7,7 +7,7 @@
 import { createClient } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
-import { EntdbClientCore } from "../../runtime/client-core.ts";
+import { EntDbClientCore } from "../../runtime/client-core.ts";
 import { PermissionDeniedError } from "../../runtime/entdb-error.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
 import { serverPerFile, str, TRACKER, tokenArgs } from "./e2e-helpers.ts";
@@ -22,8 +22,8 @@ const server = serverPerFile({
   args: tokenArgs(TOKENS, ["root"]),
 });
 
-function client(who: keyof typeof TOKENS, tenant = "runtime-acme"): EntdbClientCore {
-  return new EntdbClientCore({
+function client(who: keyof typeof TOKENS, tenant = "runtime-acme"): EntDbClientCore {
+  return new EntDbClientCore({
     tenant,
     token: TOKENS[who],
     transport: createNodeTransport({

@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildFileDescriptor } from "../../codegen/proto/index.ts";
+import { buildFileDescriptors } from "../../codegen/proto/index.ts";
 import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import { compileSchema } from "../../schema/compile.ts";
 import { generateJwtKeys, signJwt, writeKeyFiles } from "../jwt-fixtures.ts";
@@ -448,8 +448,8 @@ describe("the authorization matrix", () => {
   it("has a row for every RPC of the generic service and of every typed service", () => {
     expect(EntDbService.methods.map((m) => m.name).sort()).toEqual(Object.keys(GENERIC).sort());
     const compiled = compileSchema({ path: "matrix.entdb", text: SCHEMA });
-    const typed = buildFileDescriptor(compiled.schema!).service.flatMap((s) =>
-      s.method.map((m) => `${s.name}/${m.name}`),
+    const typed = buildFileDescriptors(compiled.schema!).flatMap((f) =>
+      f.service.flatMap((s) => s.method.map((m) => `${s.name}/${m.name}`)),
     );
     expect(typed.sort()).toEqual(Object.keys(TYPED).sort());
   });

@@ -27,7 +27,16 @@ import {
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { file_acme_tracker_schema } from "../../examples/tracker/generated/acme/tracker/schema_pb.js";
+import { file_acme_tracker_assigned_to } from "../../examples/tracker/generated/acme/tracker/assigned_to_pb.js";
+import { file_acme_tracker_blocked_by } from "../../examples/tracker/generated/acme/tracker/blocked_by_pb.js";
+import { file_acme_tracker_comment } from "../../examples/tracker/generated/acme/tracker/comment_pb.js";
+import { file_acme_tracker_member_of } from "../../examples/tracker/generated/acme/tracker/member_of_pb.js";
+import { file_acme_tracker_project } from "../../examples/tracker/generated/acme/tracker/project_pb.js";
+import { file_acme_tracker_subtask_of } from "../../examples/tracker/generated/acme/tracker/subtask_of_pb.js";
+import { file_acme_tracker_task } from "../../examples/tracker/generated/acme/tracker/task_pb.js";
+import { file_acme_tracker_team } from "../../examples/tracker/generated/acme/tracker/team_pb.js";
+import { file_acme_tracker_user } from "../../examples/tracker/generated/acme/tracker/user_pb.js";
+import { file_acme_tracker_watches } from "../../examples/tracker/generated/acme/tracker/watches_pb.js";
 import {
   EntDbService,
   FilterOp,
@@ -58,8 +67,22 @@ const INVALID_ARGUMENT = 3;
 let api: EntDbClient;
 let session: http2.ClientHttp2Session;
 
+/** The tracker's typed services, one per node and edge type, each in its type's file. */
+const TYPED_SERVICES: readonly DescService[] = [
+  file_acme_tracker_user,
+  file_acme_tracker_team,
+  file_acme_tracker_project,
+  file_acme_tracker_task,
+  file_acme_tracker_comment,
+  file_acme_tracker_member_of,
+  file_acme_tracker_assigned_to,
+  file_acme_tracker_subtask_of,
+  file_acme_tracker_blocked_by,
+  file_acme_tracker_watches,
+].flatMap((f) => f.services);
+
 /** Every unary method the server serves: the generic service and the typed ones. */
-const SERVICES: readonly DescService[] = [EntDbService, ...file_acme_tracker_schema.services];
+const SERVICES: readonly DescService[] = [EntDbService, ...TYPED_SERVICES];
 const METHODS: readonly { service: DescService; method: DescMethod }[] = SERVICES.flatMap(
   (service) =>
     service.methods.filter((m) => m.methodKind === "unary").map((method) => ({ service, method })),
@@ -375,7 +398,7 @@ const malformedJson = fc.oneof(
 );
 
 function typedService(name: string): DescService {
-  const s = file_acme_tracker_schema.services.find((x) => x.name === name);
+  const s = TYPED_SERVICES.find((x) => x.name === name);
   if (!s) throw new Error(`no ${name}`);
   return s;
 }
@@ -422,7 +445,7 @@ const TASK_FIELDS = [
 /** The names a Task's typed calls accept for a field ("id" orders by the node id). */
 const TASK_FIELD_NAMES = new Set([
   "id",
-  ...(file_acme_tracker_schema.messages.find((m) => m.name === "Task")?.fields.map((f) => f.name) ??
+  ...(file_acme_tracker_task.messages.find((m) => m.name === "Task")?.fields.map((f) => f.name) ??
     []),
 ]);
 

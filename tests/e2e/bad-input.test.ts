@@ -634,7 +634,7 @@ describe("gRPC-Web", () => {
 describe("typed writes", () => {
   it("rejects a json field holding NaN with INVALID_ARGUMENT naming the field, and writes nothing", async () => {
     const { ProjectSchema, CreateProjectRequestSchema } = await import(
-      "../../examples/tracker/generated/acme/tracker/schema_pb.js"
+      "../../examples/tracker/generated/acme/tracker/project_pb.js"
     );
     await seeded("typed-json");
     const body = toBinary(

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNodeTransport, type NodeTransportOptions } from "../../runtime/node.ts";
 import {
-  type EntdbError,
+  type EntDbError,
   PreconditionFailedError,
   UniqueViolationError,
 } from "../../runtime/v1.ts";
@@ -266,7 +266,7 @@ describe.each(transports)("generated tracker client over %s", (name, transport) 
     const missing = "0190a0a0-0000-7000-8000-000000000001";
     const err = await rejection(db.task.create({ project: missing, number: 500, title: "Orphan" }));
     expect(err).toBeInstanceOf(PreconditionFailedError);
-    expect((err as EntdbError).failure).toMatchObject({
+    expect((err as EntDbError).failure).toMatchObject({
       reason: "MISSING_REF",
       typeName: "Task",
       fieldName: "project",
@@ -275,7 +275,7 @@ describe.each(transports)("generated tracker client over %s", (name, transport) 
       db.assignedTo.link(seeded.tasks[0]!, missing, { assignedAt: new Date(0) }),
     );
     expect(err2).toBeInstanceOf(PreconditionFailedError);
-    expect((err2 as EntdbError).failure?.reason).toBe("MISSING_REF");
+    expect((err2 as EntDbError).failure?.reason).toBe("MISSING_REF");
     expect((await db.task.query({ where: { number: 500 } })).items).toEqual([]);
   });
 

@@ -10,8 +10,8 @@ import { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import {
   type ClientCoreOptions,
-  EntdbClientCore,
-  EntdbError,
+  EntDbClientCore,
+  EntDbError,
   InvalidArgumentError,
   NotFoundError,
   PermissionDeniedError,
@@ -28,7 +28,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 const NO_DELAY = { initialDelayMs: 0, maxDelayMs: 0 } as const;
 
 function setup(options: Partial<ClientCoreOptions> = {}, fake = new FakeEntDb()) {
-  const core = new EntdbClientCore({
+  const core = new EntDbClientCore({
     transport: fake.transport,
     tenant: "acme",
     schema: testSchema,
@@ -192,7 +192,7 @@ describe("idempotency keys", () => {
 });
 
 describe("read-your-writes", () => {
-  async function write(core: EntdbClientCore): Promise<void> {
+  async function write(core: EntDbClientCore): Promise<void> {
     const plan = new PlanBuilder();
     createUser(plan, `u${Math.random()}@x.io`);
     await core.executePlan(plan.operations);
@@ -296,8 +296,8 @@ describe("error mapping", () => {
       [Code.PermissionDenied, PermissionDeniedError, "permission_denied"],
       [Code.InvalidArgument, InvalidArgumentError, "invalid_argument"],
       [Code.Unavailable, UnavailableError, "unavailable"],
-      [Code.Unauthenticated, EntdbError, "unauthenticated"],
-      [Code.Internal, EntdbError, "internal"],
+      [Code.Unauthenticated, EntDbError, "unauthenticated"],
+      [Code.Internal, EntDbError, "internal"],
     ] as const;
     for (const [code, type, name] of cases) {
       const cause = new ConnectError(`failed with ${name}`, code);

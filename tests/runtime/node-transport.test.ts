@@ -7,7 +7,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { createNodeTransport, type NodeTransportOptions } from "../../runtime/node.ts";
-import { EntdbClientCore, PlanBuilder } from "../../runtime/v1.ts";
+import { EntDbClientCore, PlanBuilder } from "../../runtime/v1.ts";
 import { FakeEntDb } from "./fake-entdb-service.ts";
 import { testSchema, USER } from "./test-schema.ts";
 
@@ -39,7 +39,7 @@ describe("Node transports", () => {
   for (const [name, options] of cases) {
     it(`writes and reads with ${name}, sending the bearer token`, async () => {
       const before = fake.calls.length;
-      const core = new EntdbClientCore({
+      const core = new EntDbClientCore({
         transport: createNodeTransport(options()),
         tenant: "acme",
         schema: testSchema,

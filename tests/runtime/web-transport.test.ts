@@ -10,7 +10,7 @@ import {
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { EntdbClientCore, PlanBuilder, UnavailableError } from "../../runtime/v1.ts";
+import { EntDbClientCore, PlanBuilder, UnavailableError } from "../../runtime/v1.ts";
 import { createWebTransport } from "../../runtime/web.ts";
 import { testSchema, USER } from "./test-schema.ts";
 
@@ -45,7 +45,7 @@ function flakyFetch(failures: number) {
 }
 
 function client(fetch: typeof globalThis.fetch, maxAttempts: number) {
-  return new EntdbClientCore({
+  return new EntDbClientCore({
     transport: createWebTransport({ baseUrl: "http://127.0.0.1:9", fetch }),
     tenant: "acme",
     schema: testSchema,

@@ -11,9 +11,9 @@
  */
 
 import { createClient, type Interceptor } from "@connectrpc/connect";
-import { EntdbError } from "entdb/runtime/v1";
+import { EntDbError } from "entdb/runtime/v1";
 import { createWebTransport } from "entdb/runtime/web";
-import { TeamService } from "../../../examples/tracker/generated/acme/tracker/schema_pb.js";
+import { TeamService } from "../../../examples/tracker/generated/acme/tracker/team_pb.js";
 import { createClient as createTrackerClient } from "../../../examples/tracker/generated/client.ts";
 
 /** The header the typed services read the tenant from (`server/api/request-headers.ts`). */
@@ -27,7 +27,7 @@ function param(params: URLSearchParams, name: string): string {
 
 /** How a failed step reads on the page: the error's class, its code and its message. */
 function describeError(err: unknown): string {
-  if (err instanceof EntdbError) return `${err.name} ${err.code}: ${err.message}`;
+  if (err instanceof EntDbError) return `${err.name} ${err.code}: ${err.message}`;
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }

@@ -4,12 +4,12 @@ import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import {
   type AnyFieldMeta,
   decodeValue,
-  EntdbError,
+  EntDbError,
   encodeValue,
   INT64_MAX,
   INT64_MIN,
 } from "../../runtime/v1.ts";
-import { idsOnly } from "../../runtime/value-codec.ts";
+import { idsOnly } from "../../runtime/wire-value-codec.ts";
 import { Status } from "./test-schema.ts";
 
 const INT: AnyFieldMeta = { id: 2, kind: "int" };
@@ -154,7 +154,7 @@ describe("bytes, json, enum and list values", () => {
   it("reports an enum number the client does not know as a schema mismatch", () => {
     const value = create(ValueSchema, { kind: { case: "enumValue", value: 9 } });
     const err = catchError(() => decodeValue(ENUM, value, "Task.status"));
-    expect(err).toBeInstanceOf(EntdbError);
+    expect(err).toBeInstanceOf(EntDbError);
     expect(err).toMatchObject({
       code: "schema_mismatch",
       message:

@@ -17,14 +17,14 @@
  *
  * Encoding never loses information silently: an int outside int64, or a number that
  * is not a safe integer, is a `RangeError` naming the field, raised before anything is
- * sent. Decoding a value whose kind does not match the field is an `EntdbError` with
+ * sent. Decoding a value whose kind does not match the field is an `EntDbError` with
  * code `schema_mismatch` (the client and server disagree about the schema).
  */
 
 import { create } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Value, ValueSchema } from "../generated/entdb/v1/values_pb.js";
-import { EntdbError } from "./entdb-error.ts";
+import { EntDbError } from "./entdb-error.ts";
 import { describe, type NodeIdInput, type ValueInit } from "./plan-builder.ts";
 import type { AnyFieldMeta, ElementMeta } from "./schema-meta.ts";
 
@@ -208,7 +208,7 @@ function wrongType(label: string, expected: string, got: unknown): TypeError {
 }
 
 /**
- * Decodes one field value; `undefined` for a null value. Throws `EntdbError`
+ * Decodes one field value; `undefined` for a null value. Throws `EntDbError`
  * (`schema_mismatch`) when the value's kind is not the field's.
  */
 export function decodeValue(field: AnyFieldMeta, value: Value, label: string): unknown {
@@ -254,7 +254,7 @@ function decodeElement(element: ElementMeta, value: Value, label: string): unkno
       if (kind.case !== "enumValue") throw mismatch(label, "an enum number", kind.case);
       const name = element.enum.names.get(kind.value);
       if (name === undefined) {
-        throw new EntdbError(
+        throw new EntDbError(
           "schema_mismatch",
           `${label} holds enum number ${kind.value}, which this client does not know; regenerate the client from the server's schema.`,
         );
@@ -276,8 +276,8 @@ export function timestampToDate(ts: Timestamp | undefined): Date {
   return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1_000_000));
 }
 
-function mismatch(label: string, expected: string, got: string | undefined): EntdbError {
-  return new EntdbError(
+function mismatch(label: string, expected: string, got: string | undefined): EntDbError {
+  return new EntDbError(
     "schema_mismatch",
     `${label} should hold ${expected} but the server sent ${got ?? "an empty value"}; is the client generated from the server's schema?`,
   );

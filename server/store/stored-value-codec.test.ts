@@ -13,7 +13,7 @@ import {
   microsToTimestamp,
   sqlValueOf,
   timestampToMicros,
-} from "./value-codec.ts";
+} from "./stored-value-codec.ts";
 
 const schema: Schema = {
   package: "t",
