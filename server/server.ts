@@ -34,6 +34,7 @@ import {
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route, type ServiceRoute } from "./api/routes.ts";
 import { createSchemaPushHandlers } from "./api/schema-push-service.ts";
+import { createSchemaSkewInterceptor } from "./api/schema-skew.ts";
 import { createTypedServices } from "./api/typed-services.ts";
 import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
 import { checkDataDir } from "./data-dir.ts";
@@ -282,9 +283,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         ),
       ];
     };
+    const skew = createSchemaSkewInterceptor({
+      served: () => surface.served,
+      versions: () => versions,
+    });
     const buildApiHandler = () =>
       createApiHandler({
         routes: buildRoutes(),
+        interceptors: [skew],
         authenticator,
         metrics,
         corsOrigins: config.corsOrigins,

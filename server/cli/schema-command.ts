@@ -15,12 +15,7 @@ import { resolve } from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { Command, Option } from "commander";
 import type { EntDbService, SchemaFinding } from "../../generated/entdb/v1/entdb_pb.js";
-import {
-  COMPAT_RULES,
-  type CompatRuleId,
-  type Finding,
-  isCompatRuleId,
-} from "../../schema/index.ts";
+import type { CompatRuleId, Finding } from "../../schema/index.ts";
 
 type Api = Client<typeof EntDbService>;
 
@@ -210,11 +205,8 @@ function fail(code: number, message: string): number {
 function toFinding(f: SchemaFinding): Finding {
   // A rule this CLI does not know (from a newer server) still prints, under its own name.
   const rule = f.rule as CompatRuleId;
-  const base = {
-    rule,
-    category: f.category === "safe" ? "safe" : "breaking",
-    message: f.message,
-  } as const;
+  const category = f.category === "safe" ? "safe" : "breaking";
+  const base = { rule, category, message: f.message } as const;
   return f.spanStart === undefined
     ? base
     : { ...base, span: { start: f.spanStart, end: f.spanEnd ?? f.spanStart } };
