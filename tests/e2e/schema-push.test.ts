@@ -10,11 +10,20 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
-import { countNodes, entDbClient, runCommand, str, TRACKER, teamOp } from "./e2e-helpers.ts";
+import {
+  connectError,
+  countNodes,
+  entDbClient,
+  runCommand,
+  str,
+  TRACKER,
+  teamOp,
+} from "./e2e-helpers.ts";
 import {
   REPO_ROOT,
   removeDataDir,
@@ -36,6 +45,7 @@ let dataDir: string;
 let v1: string;
 let v2: string;
 let v3: string;
+let v4: string;
 let server: ServerProcess | undefined;
 
 beforeAll(async () => {
@@ -65,6 +75,8 @@ beforeAll(async () => {
     "v3.entdb",
     v2Text.replace("  description: string = 3 [searchable, index];\n", "  description: int = 3;\n"),
   );
+  // Breaking only by FIELD_REMOVED: Team.motto removed without reserving its id.
+  v4 = write("v4.entdb", v2Text.replace("  motto: string = 5 [searchable];\n", ""));
   server = await startServerProcess({ schema: v1, dataDir });
 }, 60_000);
 
@@ -177,6 +189,9 @@ describe("entdb schema push", () => {
     expect(res.status).toBe(200);
     const created = (await res.json()) as { node: { id: string; fields: { name: string } } };
     expect(created.node.fields.name).toBe("urgent");
+    // GetSchema's descriptor, which reflection and clients read, follows too.
+    const described = await entDbClient(live()).getSchema({});
+    expect(Buffer.from(described.fileDescriptorSet).toString("latin1")).toContain("LabelService");
 
     const api = entDbClient(live());
     const made = await api.executePlan({
@@ -244,11 +259,54 @@ describe("entdb schema push", () => {
     expect(lines).toHaveLength(3);
   }, 60_000);
 
+  it("refuses what is not a compatible schema before comparing, and never goes back", async () => {
+    const api = entDbClient(live());
+    const broken = await connectError(api.pushSchema({ source: "node Team = 2 {\n" }));
+    expect(broken.code).toBe(Code.InvalidArgument);
+    expect(broken.rawMessage).toMatch(/^The schema does not compile:\nerror\[E\d+\]/);
+    const rule = await connectError(
+      api.pushSchema({ source: readFileSync(v2, "utf8"), allow: ["FIELD_GONE"] }),
+    );
+    expect(rule.code).toBe(Code.InvalidArgument);
+    expect(rule.rawMessage).toBe(
+      "`allow` names 'FIELD_GONE', which is not a compatibility rule; run 'entdb check --help' for the list.",
+    );
+    const back = await connectError(api.pushSchema({ source: readFileSync(v1, "utf8") }));
+    expect(back.code).toBe(Code.FailedPrecondition);
+    expect(back.rawMessage).toContain("not compatible with version 2");
+    const same = await api.pushSchema({ source: readFileSync(v2, "utf8") });
+    expect(same).toMatchObject({ version: 2, changed: false });
+    expect((await api.getSchema({})).version).toBe(2);
+  }, 60_000);
+
+  it("takes a breaking change only when --allow names its rule, and records the rule", async () => {
+    const refused = await entdb(["schema", "push", v4, "--url", live().url]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("breaking[FIELD_REMOVED]");
+    const pushed = await entdb([
+      "schema",
+      "push",
+      v4,
+      "--url",
+      live().url,
+      "--allow",
+      "FIELD_REMOVED",
+    ]);
+    expect(pushed.stderr).toBe("");
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toContain("allowed[FIELD_REMOVED]");
+    expect(pushed.stdout).toContain(`pushed: ${live().url} serves schema version 3`);
+    const history = await entdb(["schema", "history", "--url", live().url]);
+    expect(history.stdout.trimEnd().split("\n")[3]).toMatch(
+      /^3\tsha256:[0-9a-f]{64}\t\S+Z\tdev\tallowed FIELD_REMOVED$/,
+    );
+  }, 60_000);
+
   it("keeps serving the pushed version after a restart with the old --schema file", async () => {
     await live().stop();
     server = await startServerProcess({ schema: v1, dataDir });
     const api = entDbClient(live());
-    expect((await api.getSchema({})).version).toBe(2);
+    expect((await api.getSchema({})).version).toBe(3);
     expect(live().logs()).toContain("the --schema file is an older version");
     const res = await fetch(`${live().url}/acme.tracker.LabelService/Query`, {
       method: "POST",
@@ -271,7 +329,7 @@ describe("entdb schema push", () => {
         cpSync(join(dataDir, name), join(replayDir, name));
       const replay = await startServerProcess({ schema: v1, dataDir: replayDir });
       const api = entDbClient(replay);
-      expect((await api.getSchema({})).version).toBe(2);
+      expect((await api.getSchema({})).version).toBe(3);
       for (const tenant of TENANTS) {
         await api.queryNodes({ tenant, typeId: TRACKER.team, limit: 1 });
       }
