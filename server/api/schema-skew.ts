@@ -13,9 +13,16 @@
  *
  * The interceptor decides from the refusal's `WriteFailure` detail (type and field ids),
  * so there is no second validation of the request here.
+ *
+ * The typed services (binary protobuf) are the exception: a field number their message
+ * does not define is kept by the protobuf decoder as an unknown field and would be
+ * dropped without a word. A request to a typed service carrying one is refused before
+ * the handler runs: FAILED_PRECONDITION as above for a newer client, INVALID_ARGUMENT
+ * (nothing was logged) for any other caller.
  */
 
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { edgeTypeNames, nodeTypeNames } from "../../codegen/index.ts";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ServedSchema } from "../engine.ts";
@@ -43,25 +50,83 @@ export function createSchemaSkewInterceptor(view: SchemaSkewView): Interceptor {
   };
   return (next) => async (req) => {
     const fingerprint = req.header.get(SCHEMA_FINGERPRINT_HEADER);
-    if (!fingerprint || isKnown(fingerprint)) return next(req);
+    const newer = fingerprint !== null && fingerprint !== "" && !isKnown(fingerprint);
+    const served = view.served();
+    if (req.service.typeName.startsWith(`${served.model.package}.`)) {
+      const unknown: UnknownField[] = [];
+      collectUnknown(req.message, unknown, 0);
+      if (unknown.length > 0) {
+        const named = unknown.map((u) => describeUnknown(u, served.model)).join(", ");
+        if (newer) throw skewError(fingerprint, served, named, []);
+        throw new ConnectError(
+          `The request sets ${named}, which schema version ${served.version} that the server serves does not define; the value would be lost. Use a client generated from the server's schema (GetSchema), or push the newer schema first (entdb schema push).`,
+          Code.InvalidArgument,
+        );
+      }
+    }
+    if (!newer) return next(req);
     try {
       return await next(req);
     } catch (err) {
       const e = ConnectError.from(err);
       if (e.code !== Code.InvalidArgument) throw err;
-      const served = view.served();
       const failure = e.findDetails(WriteFailureSchema)[0];
       const unknown = failure && unknownIds(failure, e.rawMessage, served.model);
       if (unknown === undefined) throw err;
-      throw new ConnectError(
-        `This client was built from schema ${fingerprint.slice(0, 80)}, which this server does not serve yet (it serves version ${served.version}, ${served.fingerprint}), and the call uses ${unknown}, which the server's schema does not have. Push the client's schema to the server first (entdb schema push), then deploy the client.`,
-        Code.FailedPrecondition,
-        undefined,
-        failure ? [{ desc: WriteFailureSchema, value: failure }] : [],
-        e,
-      );
+      throw skewError(fingerprint, served, unknown, failure ? [failure] : [], e);
     }
   };
+}
+
+/** The FAILED_PRECONDITION of a client newer than the served schema. */
+function skewError(
+  fingerprint: string,
+  served: ServedSchema,
+  unknown: string,
+  failures: readonly WriteFailure[],
+  cause?: unknown,
+): ConnectError {
+  return new ConnectError(
+    `This client was built from schema ${fingerprint.slice(0, 80)}, which this server does not serve yet (it serves version ${served.version}, ${served.fingerprint}), and the call uses ${unknown}, which the server's schema does not have. Push the client's schema to the server first (entdb schema push), then deploy the client.`,
+    Code.FailedPrecondition,
+    undefined,
+    failures.map((value) => ({ desc: WriteFailureSchema, value })),
+    cause,
+  );
+}
+
+/** A field number a decoded message did not define. */
+interface UnknownField {
+  readonly typeName: string;
+  readonly no: number;
+}
+
+/** Finds the unknown fields of `value` and the messages in it (a typed request is shallow). */
+function collectUnknown(value: unknown, out: UnknownField[], depth: number): void {
+  if (depth > 8 || typeof value !== "object" || value === null || value instanceof Uint8Array)
+    return;
+  if (Array.isArray(value)) {
+    for (const item of value) collectUnknown(item, out, depth + 1);
+    return;
+  }
+  const message = value as { $typeName?: unknown; $unknown?: readonly { no: number }[] };
+  if (typeof message.$typeName === "string" && message.$unknown) {
+    for (const u of message.$unknown) out.push({ typeName: message.$typeName, no: u.no });
+  }
+  for (const [key, inner] of Object.entries(value)) {
+    if (key !== "$unknown") collectUnknown(inner, out, depth + 1);
+  }
+}
+
+/** "field id 4 of 'Item'" when the message holds a type's fields, else its field number. */
+function describeUnknown(u: UnknownField, schema: Schema): string {
+  const local = u.typeName.slice(schema.package.length + 1);
+  const type =
+    schema.nodes.find((n) => nodeTypeNames(n.name).fields === local) ??
+    schema.edges.find((e) => edgeTypeNames(e.name).props === local);
+  return type
+    ? `field id ${u.no} of '${type.name}' (type id ${type.id})`
+    : `field number ${u.no} of ${u.typeName}`;
 }
 
 /**

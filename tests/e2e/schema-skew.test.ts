@@ -16,11 +16,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClient } from "../../codegen/index.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
 import type { ClientOptions, EntdbError } from "../../runtime/v1.ts";
 import { compileSchema } from "../../schema/compile.ts";
+import { schemaFingerprint } from "../../schema/fingerprint.ts";
+import { schemaSurface } from "../../server/schema-surface.ts";
 import { connectError, entDbClient, runCommand, str } from "./e2e-helpers.ts";
 import { REPO_ROOT, type ServerProcess, startServerProcess } from "./server-process.ts";
 
@@ -207,6 +210,38 @@ describe("schema skew", () => {
       expect(err.message).toContain("which this server does not serve yet (it serves version 1");
       expect(err.message).toContain(`the call uses ${named}`);
       expect(err.message).toContain("Push the client's schema to the server first");
+    });
+
+    it("refuses a new field sent in binary to a typed service, instead of dropping it", async () => {
+      const model = need(compileSchema({ path: "v2.entdb", text: V2 }).schema);
+      const { file } = schemaSurface({ version: 2, fingerprint: "", model, lockJson: "" });
+      const request = need(file.messages.find((m) => m.name === "CreateItemRequest"));
+      const body = toBinary(
+        request,
+        create(request, { fields: { headline: "binary", color: "red" } }),
+      );
+      const call = async (headers: Record<string, string>) => {
+        const res = await fetch(`${server.url}/acme.skew.ItemService/Create`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/proto",
+            "entdb-tenant": "skew",
+            ...headers,
+          },
+          body,
+        });
+        return (await res.json()) as { code: string; message: string };
+      };
+      const newer = await call({ "entdb-schema-fingerprint": schemaFingerprint(model) });
+      expect(newer.code).toBe("failed_precondition");
+      expect(newer.message).toContain(
+        "the call uses field id 4 of 'Item' (type id 1), which the server's schema does not have.",
+      );
+      expect(await call({})).toEqual({
+        code: "invalid_argument",
+        message:
+          "The request sets field id 4 of 'Item' (type id 1), which schema version 1 that the server serves does not define; the value would be lost. Use a client generated from the server's schema (GetSchema), or push the newer schema first (entdb schema push).",
+      });
     });
 
     it("keeps INVALID_ARGUMENT for a caller that sends no schema fingerprint", async () => {
