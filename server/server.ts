@@ -240,9 +240,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wal,
       openAccess: isDevMode(config.auth),
       adopt: (pushed: Registration) => {
-        versions = pushed.versions;
+        // Built before anything is switched, so a failure leaves the old version served whole.
+        const previous = surface;
         surface = schemaSurface(pushed.current);
-        apiHandler = buildApiHandler();
+        try {
+          apiHandler = buildApiHandler();
+        } catch (err) {
+          surface = previous;
+          throw err;
+        }
+        versions = pushed.versions;
         log.info("schema registered", {
           version: pushed.current.version,
           fingerprint: pushed.current.fingerprint,
