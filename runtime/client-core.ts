@@ -38,12 +38,16 @@ import { withInterceptors } from "./intercepted-transport.ts";
 import type { OperationInit } from "./plan-builder.ts";
 import { type LogPosition, PositionTracker } from "./position-tracker.ts";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
+import { createSchemaFingerprintInterceptor } from "./schema-header.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
 
 /** The untyped EntDB client of one tenant. */
 export class EntDbClientCore {
   readonly tenant: string;
-  /** The transport calls go through (with the token interceptor, when there is a token). */
+  /**
+   * The transport calls go through (with the token interceptor when there is a token, and
+   * the schema fingerprint header when the schema has a fingerprint).
+   */
   readonly transport: Transport;
   readonly positions: PositionTracker;
   readonly schema: SchemaMeta | undefined;
@@ -57,10 +61,11 @@ export class EntDbClientCore {
       throw new TypeError("The client needs a tenant; got an empty string.");
     this.#options = options;
     this.tenant = options.tenant;
-    this.transport =
-      options.token === undefined
-        ? options.transport
-        : withInterceptors(options.transport, [createBearerAuthInterceptor(options.token)]);
+    const fingerprint = options.schema?.fingerprint;
+    this.transport = withInterceptors(options.transport, [
+      ...(options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)]),
+      ...(fingerprint === undefined ? [] : [createSchemaFingerprintInterceptor(fingerprint)]),
+    ]);
     this.positions = options.positions ?? new PositionTracker();
     this.schema = options.schema;
     this.#client = createClient(EntDbService, this.transport);

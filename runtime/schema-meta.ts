@@ -90,6 +90,11 @@ export interface EdgeTypeMeta {
 export interface SchemaMeta {
   /** The schema's package, e.g. `acme.tracker`. */
   readonly package: string;
+  /**
+   * The schema's fingerprint (`sha256:…`, as `GetSchema` reports it); sent with every call
+   * so the server can tell a client newer than its schema (runtime/schema-header.ts).
+   */
+  readonly fingerprint?: string;
   readonly nodes: { readonly [accessor: string]: NodeTypeMeta };
   readonly edges: { readonly [accessor: string]: EdgeTypeMeta };
 }

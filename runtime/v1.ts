@@ -93,6 +93,10 @@ export type {
 export { decodeEdge, decodeNode, encodeCreate, encodePatch } from "./record-codec.ts";
 export type { RetryOptions } from "./retry-policy.ts";
 export {
+  createSchemaFingerprintInterceptor,
+  SCHEMA_FINGERPRINT_HEADER,
+} from "./schema-header.ts";
+export {
   type AnyFieldMeta,
   defineEnum,
   type EdgeTypeMeta,

@@ -38,6 +38,20 @@ export class SchemaRejectedError extends Error {
   }
 }
 
+/**
+ * Who registered a version and when, kept beside its lock file
+ * (`<dataDir>/schemas/v<N>.info.json`) for `entdb schema history`. Written with the
+ * version, and written back from the version's `SchemaChange` event when lost.
+ */
+export interface VersionInfo {
+  /** The ingress time of the version's `SchemaChange` event (ISO 8601). */
+  readonly registeredAt: string;
+  /** The pushing principal, or "server" for a `--schema` file registered at start. */
+  readonly principal: string;
+  /** Breaking rules the change was accepted under. */
+  readonly allowedRules: readonly string[];
+}
+
 /** The outcome of registering a schema at start. */
 export interface Registration {
   /** The version to serve now. */
@@ -48,6 +62,12 @@ export interface Registration {
   readonly findings: readonly Finding[];
   /** Every registered version, including `current`. */
   readonly versions: ReadonlyMap<number, ServedSchema>;
+  /**
+   * Set when the schema given is an older registered version than the latest (a
+   * `--schema` file behind a version pushed since): `current` is then the latest, and
+   * this is the older version the schema equals.
+   */
+  readonly behind?: number;
 }
 
 const FILE = /^v(\d{6})\.lock\.json$/;
@@ -56,15 +76,28 @@ const FILE = /^v(\d{6})\.lock\.json$/;
 export async function registerSchema(
   dataDir: string,
   model: Schema,
-  options: { readonly allow?: ReadonlySet<string> } = {},
+  options: {
+    readonly allow?: ReadonlySet<string>;
+    /** Written as the new version's info file (see {@link VersionInfo}). */
+    readonly info?: VersionInfo;
+    /** Registered versions already loaded (the running server's); read from `dataDir` otherwise. */
+    readonly versions?: ReadonlyMap<number, ServedSchema>;
+  } = {},
 ): Promise<Registration> {
   const dir = join(dataDir, "schemas");
   mkdirSync(dir, { recursive: true });
-  const versions = loadVersions(dir);
+  const versions = new Map(options.versions ?? loadVersions(dir));
   const latest = [...versions.values()].at(-1);
   const fingerprint = schemaFingerprint(model);
   if (latest && latest.fingerprint === fingerprint) {
     return { current: latest, isNew: false, findings: [], versions };
+  }
+  // An older version given again (a `--schema` file not updated after a push): the
+  // newest version stays served. Going back would be a breaking change, and the versions
+  // pushed since are what the data and the clients already use.
+  const older = [...versions.values()].find((v) => v.fingerprint === fingerprint);
+  if (latest && older) {
+    return { current: latest, isNew: false, findings: [], versions, behind: older.version };
   }
   const findings = latest ? checkCompat(latest.model, model) : [];
   if (hasBreaking(findings, options.allow)) {
@@ -79,6 +112,7 @@ export async function registerSchema(
   }
   const version = (latest?.version ?? 0) + 1;
   const lockJson = lockFromSchema(model);
+  if (options.info) await writeVersionInfo(dataDir, version, options.info);
   await writeFileAtomic(join(dir, versionFileName(version)), lockJson);
   const current: ServedSchema = { version, fingerprint, model, lockJson };
   const all = new Map(versions);
@@ -109,6 +143,43 @@ export async function restoreSchemaFiles(
 
 function versionFileName(version: number): string {
   return `v${String(version).padStart(6, "0")}.lock.json`;
+}
+
+function infoFileName(version: number): string {
+  return `v${String(version).padStart(6, "0")}.info.json`;
+}
+
+/** Writes the info file of `version` (atomically). */
+export async function writeVersionInfo(
+  dataDir: string,
+  version: number,
+  info: VersionInfo,
+): Promise<void> {
+  const dir = join(dataDir, "schemas");
+  mkdirSync(dir, { recursive: true });
+  const json = {
+    registeredAt: info.registeredAt,
+    principal: info.principal,
+    allowedRules: info.allowedRules,
+  };
+  await writeFileAtomic(join(dir, infoFileName(version)), `${JSON.stringify(json, null, 2)}\n`);
+}
+
+/** The info of `version`, or undefined when its file is missing or unreadable. */
+export function readVersionInfo(dataDir: string, version: number): VersionInfo | undefined {
+  try {
+    const text = readFileSync(join(dataDir, "schemas", infoFileName(version)), "utf8");
+    const json = JSON.parse(text) as Partial<Record<keyof VersionInfo, unknown>>;
+    return {
+      registeredAt: typeof json.registeredAt === "string" ? json.registeredAt : "",
+      principal: typeof json.principal === "string" ? json.principal : "",
+      allowedRules: Array.isArray(json.allowedRules)
+        ? json.allowedRules.filter((r): r is string => typeof r === "string")
+        : [],
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads every registered version, in version order. */

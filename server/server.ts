@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
@@ -32,15 +32,17 @@ import {
   startOpsServer,
 } from "./api/ops-server.ts";
 import { createReflectionService } from "./api/reflection-service.ts";
-import { createApiHandler, route } from "./api/routes.ts";
-import { schemaDescriptors } from "./api/schema-descriptors.ts";
+import { createApiHandler, route, type ServiceRoute } from "./api/routes.ts";
+import { createSchemaPushHandlers } from "./api/schema-push-service.ts";
+import { createSchemaSkewInterceptor } from "./api/schema-skew.ts";
 import { createTypedServices } from "./api/typed-services.ts";
 import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
-import { registerSchema } from "./schema-registry.ts";
+import { type Registration, registerSchema } from "./schema-registry.ts";
+import { type SchemaSurface, schemaSurface } from "./schema-surface.ts";
 import type { ServerConfig } from "./server-config.ts";
 import {
   createTenantReader,
@@ -63,6 +65,7 @@ export class SchemaCompileError extends Error {
 export interface RunningServer {
   readonly port: number;
   readonly httpPort: number;
+  /** The version served now (a push changes it). */
   readonly served: ServedSchema;
   readonly wal: Wal;
   /** Stops serving and releases everything. Idempotent. */
@@ -125,18 +128,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     );
     if (restored.length > 0)
       log.warn("schema version files restored from the log", { versions: restored });
-    const registration = await registerSchema(config.dataDir, model);
+    const registeredAt = new Date();
+    const registration = await registerSchema(config.dataDir, model, {
+      info: { registeredAt: registeredAt.toISOString(), principal: "server", allowedRules: [] },
+    });
     versions = registration.versions;
     const served = registration.current;
     for (const f of registration.findings)
       log.info("schema change", { rule: f.rule, category: f.category, message: f.message });
+    if (registration.behind !== undefined)
+      log.warn(
+        "the --schema file is an older version than the latest registered one; serving the latest (update the file to the pushed schema)",
+        { fileVersion: registration.behind, servedVersion: served.version },
+      );
 
     if (registration.isNew) {
       const event = create(WalEventSchema, {
         tenant: SCHEMA_LOG_KEY,
         actor: "server",
         schemaVersion: served.version,
-        ingressTime: timestampNow(),
+        ingressTime: timestampFromDate(registeredAt),
         body: {
           case: "schemaChange",
           value: {
@@ -181,7 +192,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
 
     const reader = createTenantReader(store);
-    const { files: schemaFiles, descriptorSet } = schemaDescriptors(model);
+    // Replaced when a version is pushed (adopt, below): the API serves `surface`.
+    let surface: SchemaSurface = schemaSurface(served);
 
     let serving = false;
     // What makes /ready answer 503 and the gRPC health NOT_SERVING.
@@ -200,12 +212,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       parkedTenants: () => applier.parkedTenants().length,
     });
     const deps = {
-      served: () => served,
+      served: () => surface.served,
       wal,
       reader,
       progress: applier,
       checkTenant: validateTenantId,
-      descriptorSet,
+      get descriptorSet() {
+        return surface.descriptorSet;
+      },
       limits: DEFAULT_API_LIMITS,
       logError: (err: unknown) => log.error("internal error", { err }),
       startAppendTimer: () => metrics.walAppendSeconds.startTimer(),
@@ -214,13 +228,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       publicReads: config.publicReads === true,
       listTenantIds: () => listTenantIds(store.tenantsDir),
     };
-    const typed = createTypedServices(schemaFiles, deps);
-    const serviceNames = [
-      EntDbService.typeName,
-      ...typed.map((t) => t.typeName),
-      Health.typeName,
-      ServerReflection.typeName,
-    ];
     const authenticator = createAuthenticator({
       config: config.auth,
       log: log.child({ component: "auth" }),
@@ -229,9 +236,41 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Aborted by close(), before the listener drains: calls in flight see their signal
     // aborted, on both request paths (routes.ts), and streams end instead of being cut.
     const shutdown = new AbortController();
-    const apiHandler = createApiHandler({
-      routes: [
-        route(EntDbService, createEntDbService(deps)),
+    const schemaHandlers = createSchemaPushHandlers({
+      served: () => surface.served,
+      versions: () => versions,
+      dataDir: config.dataDir,
+      wal,
+      openAccess: isDevMode(config.auth),
+      adopt: (pushed: Registration) => {
+        // Built before anything is switched, so a failure leaves the old version served whole.
+        const previous = surface;
+        surface = schemaSurface(pushed.current);
+        try {
+          apiHandler = buildApiHandler();
+        } catch (err) {
+          surface = previous;
+          throw err;
+        }
+        versions = pushed.versions;
+        log.info("schema registered", {
+          version: pushed.current.version,
+          fingerprint: pushed.current.fingerprint,
+        });
+      },
+      logError: (err: unknown) => log.error("internal error", { err }),
+    });
+    /** Every route of the served version: the typed services and reflection follow it. */
+    const buildRoutes = (): ServiceRoute[] => {
+      const typed = createTypedServices(surface.files, deps);
+      const serviceNames = [
+        EntDbService.typeName,
+        ...typed.map((t) => t.typeName),
+        Health.typeName,
+        ServerReflection.typeName,
+      ];
+      return [
+        route(EntDbService, { ...createEntDbService(deps), ...schemaHandlers }),
         ...typed,
         route(
           Health,
@@ -245,25 +284,36 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           createReflectionService({
             files: [
               file_entdb_v1_entdb,
-              ...schemaFiles,
+              ...surface.files,
               file_grpc_health_v1_health,
               file_grpc_reflection_v1_reflection,
             ],
             serviceNames,
           }),
         ),
-      ],
-      authenticator,
-      metrics,
-      corsOrigins: config.corsOrigins,
-      readMaxBytes: 8 * 1024 * 1024,
-      shutdownSignal: shutdown.signal,
-      logError: (err: unknown) => log.error("transport error", { err }),
+      ];
+    };
+    const skew = createSchemaSkewInterceptor({
+      served: () => surface.served,
+      versions: () => versions,
     });
-    const api: ApiListener = await listenApi(apiHandler.handler, {
+    const buildApiHandler = () =>
+      createApiHandler({
+        routes: buildRoutes(),
+        interceptors: [skew],
+        authenticator,
+        metrics,
+        corsOrigins: config.corsOrigins,
+        readMaxBytes: 8 * 1024 * 1024,
+        shutdownSignal: shutdown.signal,
+        logError: (err: unknown) => log.error("transport error", { err }),
+      });
+    let apiHandler = buildApiHandler();
+    // Each request goes to the handler of the version served when it arrives.
+    const api: ApiListener = await listenApi((req, res) => apiHandler.handler(req, res), {
       host: config.host,
       port: config.port,
-      serveH2Stream: apiHandler.serveH2Stream,
+      serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
     });
     cleanup.unshift(() => api.close());
     cleanup.unshift(() =>
@@ -305,7 +355,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     return {
       port: api.port,
       httpPort: ops.port,
-      served,
+      get served() {
+        return surface.served;
+      },
       wal,
       close() {
         closing ??= (async () => {

@@ -4,14 +4,22 @@
  * per field keeps the constant readable in diffs and small for large schemas.
  */
 
-import type { EdgeType, ElementType, Field, NodeType, Schema } from "../../schema/index.ts";
+import {
+  type EdgeType,
+  type ElementType,
+  type Field,
+  type NodeType,
+  type Schema,
+  schemaFingerprint,
+} from "../../schema/index.ts";
 import { accessorName, inverseMethodName, propertyName, uniqueKeys } from "./client-names.ts";
 import type { CodeWriter } from "./code-writer.ts";
 
-/** Writes `{ package, nodes: { … }, edges: { … } }` (at the writer's current position). */
+/** Writes `{ package, fingerprint, nodes: { … }, edges: { … } }` (at the writer's current position). */
 export function writeSchemaMeta(writer: CodeWriter, schema: Schema): void {
   writer.inlineBlock(() => {
     writer.writeLine(`package: ${JSON.stringify(schema.package)},`);
+    writer.writeLine(`fingerprint: ${JSON.stringify(schemaFingerprint(schema))},`);
     writer.write("nodes: ").inlineBlock(() => {
       for (const node of schema.nodes) writeNode(writer, node);
     });

@@ -1,11 +1,12 @@
 /**
- * `entdb check [schema] [--against <lock | schema | git:REF:PATH>] [--format …] [--allow RULE]`:
+ * `entdb check [schema] [--against <lock | schema | git:REF:PATH | URL>] [--format …] [--allow RULE]`:
  * compiles the schema and, with `--against`, compares it with a baseline (the committed
- * lock file, another schema file, or a file at a git revision).
+ * lock file, another schema file, a file at a git revision, or the schema a running
+ * server serves, read with `--token` / `ENTDB_TOKEN`).
  *
  * Exit codes: 0 compatible (or compiles, without `--against`); 1 a breaking change
- * that is not allowed; 2 a usage error, an unreadable file, a bad baseline or a schema
- * with errors.
+ * that is not allowed; 2 a usage error, an unreadable file, a bad baseline (a server
+ * that cannot be reached or refuses the token included) or a schema with errors.
  */
 
 import { execFile } from "node:child_process";
@@ -30,6 +31,7 @@ import {
   resolveSchemaPath,
   SchemaLoadError,
 } from "./load-schema.ts";
+import { fetchServedSchema, isServerUrl, ServerBaselineError } from "./server-baseline.ts";
 
 /** Options of {@link runCheck}, as parsed from the command line. */
 export interface CheckOptions {
@@ -41,6 +43,8 @@ export interface CheckOptions {
   readonly cwd?: string;
   /** Colour diagnostics (text format only). */
   readonly color?: boolean;
+  /** Bearer token for an `--against` server URL. */
+  readonly token?: string;
 }
 
 /** What a run printed and how it ended. */
@@ -105,10 +109,10 @@ export async function runCheck(
         stderr: warnErr,
       };
     }
-    const baseline = await loadBaseline(options.against, cwd);
+    const { schema: baseline, label } = await loadBaseline(options.against, cwd, options.token);
     const findings = checkCompat(baseline, current.schema);
     const report = renderCheckReport(
-      { findings, allowed, source: current.source, against: options.against },
+      { findings, allowed, source: current.source, against: label },
       format,
     );
     return {
@@ -128,7 +132,11 @@ export async function runCheck(
           : rendered;
       return { exitCode: 2, stdout, stderr: `error: ${err.message}\n` };
     }
-    if (err instanceof SchemaLoadError || err instanceof BaselineError) {
+    if (
+      err instanceof SchemaLoadError ||
+      err instanceof BaselineError ||
+      err instanceof ServerBaselineError
+    ) {
       return usageError(err.message);
     }
     throw err;
@@ -144,8 +152,9 @@ export function checkCommand(): Command {
     .argument("[schema]", "schema file (default: entdb.config.json's schema, else schema.entdb)")
     .option(
       "--against <baseline>",
-      "lock file (*.json), schema file, or git:REF:PATH to compare with",
+      "lock file (*.json), schema file, git:REF:PATH, or a server's http(s)://HOST:PORT to compare with",
     )
+    .option("--token <token>", "bearer token for a server baseline (env ENTDB_TOKEN)")
     .addOption(
       new Option("--format <format>", "output format").choices(CHECK_FORMATS).default("text"),
     )
@@ -162,10 +171,12 @@ export function checkCommand(): Command {
     .action(
       async (
         schema: string | undefined,
-        opts: { against?: string; format: CheckFormat; allow?: string[] },
+        opts: { against?: string; format: CheckFormat; allow?: string[]; token?: string },
       ) => {
+        const token = opts.token ?? process.env["ENTDB_TOKEN"];
         const result = await runCheck(schema, {
           ...(opts.against === undefined ? {} : { against: opts.against }),
+          ...(token ? { token } : {}),
           format: opts.format,
           allow: opts.allow ?? [],
           color: process.stderr.isTTY === true && process.env["NO_COLOR"] === undefined,
@@ -178,11 +189,25 @@ export function checkCommand(): Command {
 }
 
 /**
- * Loads the baseline: `git:REF:PATH` is read with `git show`; a `.json` path is a
- * lock file; anything else is a schema file. A baseline with compile errors throws
- * `SCHEMA_INVALID` like the schema itself.
+ * Loads the baseline and the name the report gives it: an `http(s)://` URL is the
+ * schema that server serves (GetSchema); `git:REF:PATH` is read with `git show`; a
+ * `.json` path is a lock file; anything else is a schema file. A baseline with compile
+ * errors throws `SCHEMA_INVALID` like the schema itself.
  */
-async function loadBaseline(spec: string, cwd: string): Promise<Schema> {
+async function loadBaseline(
+  spec: string,
+  cwd: string,
+  token: string | undefined,
+): Promise<{ readonly schema: Schema; readonly label: string }> {
+  if (isServerUrl(spec)) {
+    const served = await fetchServedSchema(spec, token === undefined ? {} : { token });
+    const label = `${spec} (schema version ${served.version})`;
+    return { schema: fromText(served.lockJson, label, true), label };
+  }
+  return { schema: await loadFileBaseline(spec, cwd), label: spec };
+}
+
+async function loadFileBaseline(spec: string, cwd: string): Promise<Schema> {
   if (spec.startsWith("git:")) {
     const rest = spec.slice("git:".length);
     // Ref names cannot contain ':', so the first one ends the ref.

@@ -8,6 +8,7 @@ import { fmtCommand } from "./fmt-command.ts";
 import { lockCommand } from "./lock-command.ts";
 
 export { parseRuleList } from "./check-command.ts";
+export { CHECK_FORMATS, type CheckFormat, renderCheckReport } from "./check-report.ts";
 export {
   displayPath,
   formatDiagnostics,

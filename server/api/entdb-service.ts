@@ -84,8 +84,17 @@ export interface ApiDeps {
   listTenantIds(): readonly string[];
 }
 
+/**
+ * The EntDbService methods served from {@link ApiDeps}; the schema registration methods
+ * are served by schema-push-service.ts.
+ */
+export type EntDbHandlers = Omit<
+  ServiceImpl<typeof EntDbService>,
+  "pushSchema" | "listSchemaVersions"
+>;
+
 /** Creates the EntDbService implementation. */
-export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbService> {
+export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   const { limits, reader } = deps;
 
   /** Runs a handler body, mapping every error to a Connect error. */

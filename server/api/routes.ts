@@ -28,7 +28,7 @@ import { type ErrorStatus, rewriteErrorStatus } from "./error-rewrite.ts";
 import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import { TENANT_HEADER } from "./request-headers.ts";
+import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
 import {
   createUnaryFastPath,
@@ -238,8 +238,11 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         out.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
         out.setHeader(
           "access-control-allow-headers",
-          // The typed services take the tenant from a header (typed-call.ts).
-          [...cors.allowedHeaders, "Authorization", TENANT_HEADER].join(", "),
+          // The typed services take the tenant from a header (typed-call.ts); generated
+          // clients send their schema's fingerprint (schema-skew.ts).
+          [...cors.allowedHeaders, "Authorization", TENANT_HEADER, SCHEMA_FINGERPRINT_HEADER].join(
+            ", ",
+          ),
         );
         out.setHeader("access-control-max-age", "7200");
       }

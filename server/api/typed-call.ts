@@ -12,21 +12,20 @@ import {
 } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
-  type EntDbService,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult, OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { InternalError } from "../internal-error.ts";
 import { toConnectError } from "./api-errors.ts";
-import type { ApiDeps } from "./entdb-service.ts";
+import type { ApiDeps, EntDbHandlers } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { TENANT_HEADER } from "./request-headers.ts";
 import { type ServiceRoute, unaryMethods } from "./routes.ts";
 import type { Fields } from "./typed-values.ts";
 
 /** The generic service a typed call is translated into. */
-export type Generic = ServiceImpl<typeof EntDbService>;
+export type Generic = EntDbHandlers;
 /** The init shape of one plan operation. */
 export type OpInit = MessageInitShape<typeof OperationSchema>;
 

@@ -6,8 +6,14 @@
  */
 
 import { fromBinary } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import { restoreSchemaFiles } from "../schema-registry.ts";
+import {
+  readVersionInfo,
+  restoreSchemaFiles,
+  type VersionInfo,
+  writeVersionInfo,
+} from "../schema-registry.ts";
 import type { RecordedSchema } from "../store/meta-db.ts";
 import type { Wal } from "../wal/wal.ts";
 import { SCHEMA_LOG_KEY } from "./applier.ts";
@@ -18,9 +24,18 @@ import { SCHEMA_LOG_KEY } from "./applier.ts";
  * that key's partition; an entry that does not decode is skipped (the applier records it).
  */
 export async function schemaChangesInLog(wal: Wal): Promise<RecordedSchema[]> {
+  return (await loggedSchemaVersions(wal)).map(({ info: _info, ...recorded }) => recorded);
+}
+
+/** A version the log records, with who logged it and when. */
+interface LoggedVersion extends RecordedSchema {
+  readonly info: VersionInfo;
+}
+
+async function loggedSchemaVersions(wal: Wal): Promise<LoggedVersion[]> {
   const partition = wal.partitionFor(SCHEMA_LOG_KEY);
   const end = await wal.endOffset(partition);
-  const found = new Map<number, RecordedSchema>();
+  const found = new Map<number, LoggedVersion>();
   if (end === 0) return [];
   let finish = (): void => {};
   const finished = new Promise<void>((resolve) => {
@@ -40,6 +55,13 @@ export async function schemaChangesInLog(wal: Wal): Promise<RecordedSchema[]> {
                 version: change.version,
                 fingerprint: change.fingerprint,
                 lockJson: change.lockJson,
+                info: {
+                  registeredAt: event.ingressTime
+                    ? timestampDate(event.ingressTime).toISOString()
+                    : "",
+                  principal: event.actor,
+                  allowedRules: [...change.allowedRules],
+                },
               });
             }
           } catch {
@@ -72,6 +94,10 @@ export async function restoreLostSchemaFiles(
 ): Promise<number[]> {
   const fromMeta = recorded ? await restoreSchemaFiles(dataDir, recorded) : [];
   if (recorded !== undefined && fromMeta.length === 0) return [];
-  const fromLog = await restoreSchemaFiles(dataDir, await schemaChangesInLog(wal));
+  const logged = await loggedSchemaVersions(wal);
+  const fromLog = await restoreSchemaFiles(dataDir, logged);
+  for (const { version, info } of logged) {
+    if (!readVersionInfo(dataDir, version)) await writeVersionInfo(dataDir, version, info);
+  }
   return [...fromMeta, ...fromLog].sort((a, b) => a - b);
 }

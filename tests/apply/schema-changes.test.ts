@@ -7,10 +7,16 @@
 
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
-import { schemaChangesInLog } from "../../server/apply/schema-changes.ts";
-import { registerSchema, restoreSchemaFiles } from "../../server/schema-registry.ts";
+import { restoreLostSchemaFiles, schemaChangesInLog } from "../../server/apply/schema-changes.ts";
+import {
+  readVersionInfo,
+  registerSchema,
+  restoreSchemaFiles,
+} from "../../server/schema-registry.ts";
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import {
   op,
@@ -18,6 +24,7 @@ import {
   schemaChangeEvent,
   served,
   T,
+  T0_MS,
   TRACKER_V1,
   TRACKER_V2,
   tempDir,
@@ -85,5 +92,32 @@ describe("schema version files from the log", () => {
     const again = await registerSchema(dataDir, TRACKER_V2);
     expect(again.isNew).toBe(false);
     expect(again.current.version).toBe(2);
+  });
+
+  it("writes back who registered each version and when from the log, with the rules it allowed", async () => {
+    const dataDir = dir();
+    const wal = await openEmbeddedWal({ path: join(dataDir, "wal.sqlite"), partitions: 2 });
+    cleanups.push(() => wal.close());
+    const v1 = served(1, TRACKER_V1);
+    const v2 = served(2, TRACKER_V2);
+    const pushed = fromBinary(WalEventSchema, schemaChangeEvent(SCHEMA_LOG_KEY, v2));
+    pushed.actor = "user:alice";
+    if (pushed.body.case === "schemaChange") pushed.body.value.allowedRules = ["FIELD_REMOVED"];
+    await wal.append([
+      { tenant: SCHEMA_LOG_KEY, payload: schemaChangeEvent(SCHEMA_LOG_KEY, v1) },
+      { tenant: SCHEMA_LOG_KEY, payload: toBinary(WalEventSchema, pushed) },
+    ]);
+    expect(await restoreLostSchemaFiles(dataDir, wal, undefined)).toEqual([1, 2]);
+    const at = new Date(T0_MS).toISOString();
+    expect(readVersionInfo(dataDir, 1)).toEqual({
+      registeredAt: at,
+      principal: "system",
+      allowedRules: [],
+    });
+    expect(readVersionInfo(dataDir, 2)).toEqual({
+      registeredAt: at,
+      principal: "user:alice",
+      allowedRules: ["FIELD_REMOVED"],
+    });
   });
 });

@@ -297,6 +297,15 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
       oscar: "ok",
     },
   },
+  // The served schema again: registering it changes nothing, so only the refusal varies.
+  PushSchema: {
+    call: (c) => c.pushSchema({ source: SCHEMA }),
+    expect: { ...tenantRpc("permission_denied"), root: "ok" },
+  },
+  ListSchemaVersions: {
+    call: (c) => c.listSchemaVersions({}),
+    expect: { ...tenantRpc("ok"), root: "ok", mallory: "ok", oscar: "ok" },
+  },
   CreateTenant: {
     call: (c) => c.createTenant({ tenant: TENANT, owner: "user:alice" }),
     expect: { ...tenantRpc("permission_denied"), root: "already_exists" },

@@ -217,7 +217,10 @@ describe("derived state at start", () => {
         for (const part of subset) parts[part](d);
       }, logged);
       expect(dumps(dataDir)).toEqual(expected);
-      expect(readdirSync(join(dataDir, "schemas"))).toEqual(["v000001.lock.json"]);
+      expect(readdirSync(join(dataDir, "schemas"))).toEqual([
+        "v000001.info.json",
+        "v000001.lock.json",
+      ]);
     },
     60_000,
   );

@@ -411,6 +411,7 @@ export interface TaskInverses {
 /** Type ids, field ids and kinds of package `acme.tracker`: what the runtime encodes and decodes by. */
 export const schema: entdb.SchemaMeta = {
   package: "acme.tracker",
+  fingerprint: "sha256:52072aecde7744e554a5e13a2bbbcaec77c4009480ab6ae9490beb7753a8f8f0",
   nodes: {
     user: {
       id: 1,

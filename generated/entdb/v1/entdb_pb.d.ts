@@ -1457,6 +1457,226 @@ export declare type ListGroupsResponse = Message<"entdb.v1.ListGroupsResponse"> 
 export declare const ListGroupsResponseSchema: GenMessage<ListGroupsResponse>;
 
 /**
+ * @generated from message entdb.v1.PushSchemaRequest
+ */
+export declare type PushSchemaRequest = Message<"entdb.v1.PushSchemaRequest"> & {
+  /**
+   * The schema in the DSL, as in a schema.entdb file.
+   *
+   * @generated from field: string source = 1;
+   */
+  source: string;
+
+  /**
+   * The file name diagnostics and findings are reported against (default "schema.entdb").
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * Compatibility rules whose breaking findings the push accepts (recorded in the log).
+   *
+   * @generated from field: repeated string allow = 3;
+   */
+  allow: string[];
+};
+
+/**
+ * Describes the message entdb.v1.PushSchemaRequest.
+ * Use `create(PushSchemaRequestSchema)` to create a new message.
+ */
+export declare const PushSchemaRequestSchema: GenMessage<PushSchemaRequest>;
+
+/**
+ * @generated from message entdb.v1.PushSchemaResponse
+ */
+export declare type PushSchemaResponse = Message<"entdb.v1.PushSchemaResponse"> & {
+  /**
+   * The version now served: a new one, or the current one when nothing changed.
+   *
+   * @generated from field: uint32 version = 1;
+   */
+  version: number;
+
+  /**
+   * @generated from field: string fingerprint = 2;
+   */
+  fingerprint: string;
+
+  /**
+   * False when the schema equals the served one (nothing was logged).
+   *
+   * @generated from field: bool changed = 3;
+   */
+  changed: boolean;
+
+  /**
+   * Every difference from the previously served version.
+   *
+   * @generated from field: repeated entdb.v1.SchemaFinding findings = 4;
+   */
+  findings: SchemaFinding[];
+
+  /**
+   * Where the SchemaChange event was logged (unset when nothing changed).
+   *
+   * @generated from field: entdb.v1.LogPosition position = 5;
+   */
+  position?: LogPosition | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.PushSchemaResponse.
+ * Use `create(PushSchemaResponseSchema)` to create a new message.
+ */
+export declare const PushSchemaResponseSchema: GenMessage<PushSchemaResponse>;
+
+/**
+ * One compatibility finding, as `entdb check` reports it.
+ *
+ * @generated from message entdb.v1.SchemaFinding
+ */
+export declare type SchemaFinding = Message<"entdb.v1.SchemaFinding"> & {
+  /**
+   * @generated from field: string rule = 1;
+   */
+  rule: string;
+
+  /**
+   * "breaking" or "safe".
+   *
+   * @generated from field: string category = 2;
+   */
+  category: string;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+
+  /**
+   * Byte offsets of the change in the pushed source; unset for things gone from it.
+   *
+   * @generated from field: optional uint32 span_start = 4;
+   */
+  spanStart?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 span_end = 5;
+   */
+  spanEnd?: number | undefined;
+
+  /**
+   * A breaking finding the push accepted with `allow`.
+   *
+   * @generated from field: bool allowed = 6;
+   */
+  allowed: boolean;
+};
+
+/**
+ * Describes the message entdb.v1.SchemaFinding.
+ * Use `create(SchemaFindingSchema)` to create a new message.
+ */
+export declare const SchemaFindingSchema: GenMessage<SchemaFinding>;
+
+/**
+ * The error detail of a refused PushSchema: what is breaking, and against which version.
+ *
+ * @generated from message entdb.v1.SchemaRejection
+ */
+export declare type SchemaRejection = Message<"entdb.v1.SchemaRejection"> & {
+  /**
+   * @generated from field: uint32 served_version = 1;
+   */
+  servedVersion: number;
+
+  /**
+   * @generated from field: repeated entdb.v1.SchemaFinding findings = 2;
+   */
+  findings: SchemaFinding[];
+};
+
+/**
+ * Describes the message entdb.v1.SchemaRejection.
+ * Use `create(SchemaRejectionSchema)` to create a new message.
+ */
+export declare const SchemaRejectionSchema: GenMessage<SchemaRejection>;
+
+/**
+ * @generated from message entdb.v1.ListSchemaVersionsRequest
+ */
+export declare type ListSchemaVersionsRequest = Message<"entdb.v1.ListSchemaVersionsRequest"> & {
+};
+
+/**
+ * Describes the message entdb.v1.ListSchemaVersionsRequest.
+ * Use `create(ListSchemaVersionsRequestSchema)` to create a new message.
+ */
+export declare const ListSchemaVersionsRequestSchema: GenMessage<ListSchemaVersionsRequest>;
+
+/**
+ * @generated from message entdb.v1.SchemaVersionInfo
+ */
+export declare type SchemaVersionInfo = Message<"entdb.v1.SchemaVersionInfo"> & {
+  /**
+   * @generated from field: uint32 version = 1;
+   */
+  version: number;
+
+  /**
+   * @generated from field: string fingerprint = 2;
+   */
+  fingerprint: string;
+
+  /**
+   * When the version was logged (its SchemaChange event's ingress time).
+   *
+   * @generated from field: google.protobuf.Timestamp registered_at = 3;
+   */
+  registeredAt?: Timestamp | undefined;
+
+  /**
+   * Who registered it: the pushing principal, or "server" for a `--schema` file at start.
+   *
+   * @generated from field: string principal = 4;
+   */
+  principal: string;
+
+  /**
+   * Breaking rules the push accepted.
+   *
+   * @generated from field: repeated string allowed_rules = 5;
+   */
+  allowedRules: string[];
+};
+
+/**
+ * Describes the message entdb.v1.SchemaVersionInfo.
+ * Use `create(SchemaVersionInfoSchema)` to create a new message.
+ */
+export declare const SchemaVersionInfoSchema: GenMessage<SchemaVersionInfo>;
+
+/**
+ * @generated from message entdb.v1.ListSchemaVersionsResponse
+ */
+export declare type ListSchemaVersionsResponse = Message<"entdb.v1.ListSchemaVersionsResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated entdb.v1.SchemaVersionInfo versions = 1;
+   */
+  versions: SchemaVersionInfo[];
+};
+
+/**
+ * Describes the message entdb.v1.ListSchemaVersionsResponse.
+ * Use `create(ListSchemaVersionsResponseSchema)` to create a new message.
+ */
+export declare const ListSchemaVersionsResponseSchema: GenMessage<ListSchemaVersionsResponse>;
+
+/**
  * @generated from enum entdb.v1.FilterOp
  */
 export enum FilterOp {
@@ -1748,6 +1968,28 @@ export declare const EntDbService: GenService<{
     methodKind: "unary";
     input: typeof ListGroupsRequestSchema;
     output: typeof ListGroupsResponseSchema;
+  },
+  /**
+   * Registers a new schema version on the running server (server administrators only).
+   * A breaking change is refused with FAILED_PRECONDITION and a SchemaRejection detail,
+   * unless `allow` names every rule it breaks.
+   *
+   * @generated from rpc entdb.v1.EntDbService.PushSchema
+   */
+  pushSchema: {
+    methodKind: "unary";
+    input: typeof PushSchemaRequestSchema;
+    output: typeof PushSchemaResponseSchema;
+  },
+  /**
+   * Every schema version the server registered, oldest first.
+   *
+   * @generated from rpc entdb.v1.EntDbService.ListSchemaVersions
+   */
+  listSchemaVersions: {
+    methodKind: "unary";
+    input: typeof ListSchemaVersionsRequestSchema;
+    output: typeof ListSchemaVersionsResponseSchema;
   },
 }>;
 

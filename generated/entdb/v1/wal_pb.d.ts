@@ -149,6 +149,13 @@ export declare type SchemaChange = Message<"entdb.v1.SchemaChange"> & {
    * @generated from field: string lock_json = 3;
    */
   lockJson: string;
+
+  /**
+   * Breaking compatibility rules the change was accepted under (PushSchema's `allow`).
+   *
+   * @generated from field: repeated string allowed_rules = 4;
+   */
+  allowedRules: string[];
 };
 
 /**

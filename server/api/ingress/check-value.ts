@@ -121,6 +121,7 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
         throw invalidArgument(
           `Field ${ctx.fieldLabel} got enum number ${k.value}, which ${type.enumName} does not define; allowed: ${allowed}.`,
           ctx.site,
+          UNKNOWN_ENUM_NUMBER,
         );
       }
       return value;
@@ -203,3 +204,6 @@ function mismatch(value: Value, expected: string, ctx: ValueContext) {
   const got = value.kind.case ? CASE_NAMES[value.kind.case] : "an empty Value";
   return invalidArgument(`Field ${ctx.fieldLabel} expects ${expected}, got ${got}.`, ctx.site);
 }
+
+/** The `WriteFailure.reason` of an enum number the field's enum does not define (schema-skew.ts). */
+export const UNKNOWN_ENUM_NUMBER = "UNKNOWN_ENUM_NUMBER";

@@ -3343,6 +3343,450 @@ func (x *ListGroupsResponse) GetGroups() []*Group {
 	return nil
 }
 
+type PushSchemaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The schema in the DSL, as in a schema.entdb file.
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// The file name diagnostics and findings are reported against (default "schema.entdb").
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Compatibility rules whose breaking findings the push accepts (recorded in the log).
+	Allow         []string `protobuf:"bytes,3,rep,name=allow,proto3" json:"allow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushSchemaRequest) Reset() {
+	*x = PushSchemaRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushSchemaRequest) ProtoMessage() {}
+
+func (x *PushSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushSchemaRequest.ProtoReflect.Descriptor instead.
+func (*PushSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *PushSchemaRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *PushSchemaRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PushSchemaRequest) GetAllow() []string {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+type PushSchemaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version now served: a new one, or the current one when nothing changed.
+	Version     uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Fingerprint string `protobuf:"bytes,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// False when the schema equals the served one (nothing was logged).
+	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	// Every difference from the previously served version.
+	Findings []*SchemaFinding `protobuf:"bytes,4,rep,name=findings,proto3" json:"findings,omitempty"`
+	// Where the SchemaChange event was logged (unset when nothing changed).
+	Position      *LogPosition `protobuf:"bytes,5,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushSchemaResponse) Reset() {
+	*x = PushSchemaResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushSchemaResponse) ProtoMessage() {}
+
+func (x *PushSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushSchemaResponse.ProtoReflect.Descriptor instead.
+func (*PushSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *PushSchemaResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PushSchemaResponse) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *PushSchemaResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+func (x *PushSchemaResponse) GetFindings() []*SchemaFinding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+func (x *PushSchemaResponse) GetPosition() *LogPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+// One compatibility finding, as `entdb check` reports it.
+type SchemaFinding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// "breaking" or "safe".
+	Category string `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
+	Message  string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// Byte offsets of the change in the pushed source; unset for things gone from it.
+	SpanStart *uint32 `protobuf:"varint,4,opt,name=span_start,json=spanStart,proto3,oneof" json:"span_start,omitempty"`
+	SpanEnd   *uint32 `protobuf:"varint,5,opt,name=span_end,json=spanEnd,proto3,oneof" json:"span_end,omitempty"`
+	// A breaking finding the push accepted with `allow`.
+	Allowed       bool `protobuf:"varint,6,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaFinding) Reset() {
+	*x = SchemaFinding{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaFinding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaFinding) ProtoMessage() {}
+
+func (x *SchemaFinding) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaFinding.ProtoReflect.Descriptor instead.
+func (*SchemaFinding) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *SchemaFinding) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *SchemaFinding) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *SchemaFinding) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SchemaFinding) GetSpanStart() uint32 {
+	if x != nil && x.SpanStart != nil {
+		return *x.SpanStart
+	}
+	return 0
+}
+
+func (x *SchemaFinding) GetSpanEnd() uint32 {
+	if x != nil && x.SpanEnd != nil {
+		return *x.SpanEnd
+	}
+	return 0
+}
+
+func (x *SchemaFinding) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+// The error detail of a refused PushSchema: what is breaking, and against which version.
+type SchemaRejection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ServedVersion uint32                 `protobuf:"varint,1,opt,name=served_version,json=servedVersion,proto3" json:"served_version,omitempty"`
+	Findings      []*SchemaFinding       `protobuf:"bytes,2,rep,name=findings,proto3" json:"findings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaRejection) Reset() {
+	*x = SchemaRejection{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaRejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaRejection) ProtoMessage() {}
+
+func (x *SchemaRejection) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaRejection.ProtoReflect.Descriptor instead.
+func (*SchemaRejection) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *SchemaRejection) GetServedVersion() uint32 {
+	if x != nil {
+		return x.ServedVersion
+	}
+	return 0
+}
+
+func (x *SchemaRejection) GetFindings() []*SchemaFinding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+type ListSchemaVersionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchemaVersionsRequest) Reset() {
+	*x = ListSchemaVersionsRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchemaVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchemaVersionsRequest) ProtoMessage() {}
+
+func (x *ListSchemaVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchemaVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSchemaVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{58}
+}
+
+type SchemaVersionInfo struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Version     uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Fingerprint string                 `protobuf:"bytes,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// When the version was logged (its SchemaChange event's ingress time).
+	RegisteredAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	// Who registered it: the pushing principal, or "server" for a `--schema` file at start.
+	Principal string `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Breaking rules the push accepted.
+	AllowedRules  []string `protobuf:"bytes,5,rep,name=allowed_rules,json=allowedRules,proto3" json:"allowed_rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaVersionInfo) Reset() {
+	*x = SchemaVersionInfo{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaVersionInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaVersionInfo) ProtoMessage() {}
+
+func (x *SchemaVersionInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaVersionInfo.ProtoReflect.Descriptor instead.
+func (*SchemaVersionInfo) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *SchemaVersionInfo) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SchemaVersionInfo) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *SchemaVersionInfo) GetRegisteredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RegisteredAt
+	}
+	return nil
+}
+
+func (x *SchemaVersionInfo) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *SchemaVersionInfo) GetAllowedRules() []string {
+	if x != nil {
+		return x.AllowedRules
+	}
+	return nil
+}
+
+type ListSchemaVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first.
+	Versions      []*SchemaVersionInfo `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchemaVersionsResponse) Reset() {
+	*x = ListSchemaVersionsResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchemaVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchemaVersionsResponse) ProtoMessage() {}
+
+func (x *ListSchemaVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchemaVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSchemaVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListSchemaVersionsResponse) GetVersions() []*SchemaVersionInfo {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
 var File_entdb_v1_entdb_proto protoreflect.FileDescriptor
 
 const file_entdb_v1_entdb_proto_rawDesc = "" +
@@ -3579,7 +4023,39 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\amembers\x18\x02 \x03(\tR\amembers\"=\n" +
 	"\x12ListGroupsResponse\x12'\n" +
-	"\x06groups\x18\x01 \x03(\v2\x0f.entdb.v1.GroupR\x06groups*\xd3\x01\n" +
+	"\x06groups\x18\x01 \x03(\v2\x0f.entdb.v1.GroupR\x06groups\"U\n" +
+	"\x11PushSchemaRequest\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x14\n" +
+	"\x05allow\x18\x03 \x03(\tR\x05allow\"\xd2\x01\n" +
+	"\x12PushSchemaResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12 \n" +
+	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\x123\n" +
+	"\bfindings\x18\x04 \x03(\v2\x17.entdb.v1.SchemaFindingR\bfindings\x121\n" +
+	"\bposition\x18\x05 \x01(\v2\x15.entdb.v1.LogPositionR\bposition\"\xd3\x01\n" +
+	"\rSchemaFinding\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1a\n" +
+	"\bcategory\x18\x02 \x01(\tR\bcategory\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\"\n" +
+	"\n" +
+	"span_start\x18\x04 \x01(\rH\x00R\tspanStart\x88\x01\x01\x12\x1e\n" +
+	"\bspan_end\x18\x05 \x01(\rH\x01R\aspanEnd\x88\x01\x01\x12\x18\n" +
+	"\aallowed\x18\x06 \x01(\bR\aallowedB\r\n" +
+	"\v_span_startB\v\n" +
+	"\t_span_end\"m\n" +
+	"\x0fSchemaRejection\x12%\n" +
+	"\x0eserved_version\x18\x01 \x01(\rR\rservedVersion\x123\n" +
+	"\bfindings\x18\x02 \x03(\v2\x17.entdb.v1.SchemaFindingR\bfindings\"\x1b\n" +
+	"\x19ListSchemaVersionsRequest\"\xd3\x01\n" +
+	"\x11SchemaVersionInfo\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12 \n" +
+	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12?\n" +
+	"\rregistered_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\x12\x1c\n" +
+	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12#\n" +
+	"\rallowed_rules\x18\x05 \x03(\tR\fallowedRules\"U\n" +
+	"\x1aListSchemaVersionsResponse\x127\n" +
+	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions*\xd3\x01\n" +
 	"\bFilterOp\x12\x19\n" +
 	"\x15FILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFILTER_OP_EQ\x10\x01\x12\x10\n" +
@@ -3594,7 +4070,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
-	"\fDIRECTION_IN\x10\x022\x8e\x0e\n" +
+	"\fDIRECTION_IN\x10\x022\xbd\x0f\n" +
 	"\fEntDbService\x12J\n" +
 	"\vExecutePlan\x12\x1c.entdb.v1.ExecutePlanRequest\x1a\x1d.entdb.v1.ExecutePlanResponse\x12L\n" +
 	"\n" +
@@ -3621,7 +4097,10 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\vListTenants\x12\x1c.entdb.v1.ListTenantsRequest\x1a\x1d.entdb.v1.ListTenantsResponse\"\x03\x90\x02\x01\x12a\n" +
 	"\x11ListTenantMembers\x12\".entdb.v1.ListTenantMembersRequest\x1a#.entdb.v1.ListTenantMembersResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\n" +
-	"ListGroups\x12\x1b.entdb.v1.ListGroupsRequest\x1a\x1c.entdb.v1.ListGroupsResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
+	"ListGroups\x12\x1b.entdb.v1.ListGroupsRequest\x1a\x1c.entdb.v1.ListGroupsResponse\"\x03\x90\x02\x01\x12G\n" +
+	"\n" +
+	"PushSchema\x12\x1b.entdb.v1.PushSchemaRequest\x1a\x1c.entdb.v1.PushSchemaResponse\x12d\n" +
+	"\x12ListSchemaVersions\x12#.entdb.v1.ListSchemaVersionsRequest\x1a$.entdb.v1.ListSchemaVersionsResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
 	"\fcom.entdb.v1B\n" +
 	"EntdbProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
@@ -3638,7 +4117,7 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 }
 
 var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_entdb_v1_entdb_proto_goTypes = []any{
 	(FilterOp)(0),                       // 0: entdb.v1.FilterOp
 	(Direction)(0),                      // 1: entdb.v1.Direction
@@ -3696,117 +4175,133 @@ var file_entdb_v1_entdb_proto_goTypes = []any{
 	(*ListGroupsRequest)(nil),           // 53: entdb.v1.ListGroupsRequest
 	(*Group)(nil),                       // 54: entdb.v1.Group
 	(*ListGroupsResponse)(nil),          // 55: entdb.v1.ListGroupsResponse
-	nil,                                 // 56: entdb.v1.Node.FieldsEntry
-	nil,                                 // 57: entdb.v1.Edge.PropsEntry
-	nil,                                 // 58: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),                   // 59: entdb.v1.Operation
-	(*Receipt)(nil),                     // 60: entdb.v1.Receipt
-	(*OperationResult)(nil),             // 61: entdb.v1.OperationResult
-	(*LogPosition)(nil),                 // 62: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),       // 63: google.protobuf.Timestamp
-	(*Value)(nil),                       // 64: entdb.v1.Value
+	(*PushSchemaRequest)(nil),           // 56: entdb.v1.PushSchemaRequest
+	(*PushSchemaResponse)(nil),          // 57: entdb.v1.PushSchemaResponse
+	(*SchemaFinding)(nil),               // 58: entdb.v1.SchemaFinding
+	(*SchemaRejection)(nil),             // 59: entdb.v1.SchemaRejection
+	(*ListSchemaVersionsRequest)(nil),   // 60: entdb.v1.ListSchemaVersionsRequest
+	(*SchemaVersionInfo)(nil),           // 61: entdb.v1.SchemaVersionInfo
+	(*ListSchemaVersionsResponse)(nil),  // 62: entdb.v1.ListSchemaVersionsResponse
+	nil,                                 // 63: entdb.v1.Node.FieldsEntry
+	nil,                                 // 64: entdb.v1.Edge.PropsEntry
+	nil,                                 // 65: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                   // 66: entdb.v1.Operation
+	(*Receipt)(nil),                     // 67: entdb.v1.Receipt
+	(*OperationResult)(nil),             // 68: entdb.v1.OperationResult
+	(*LogPosition)(nil),                 // 69: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),       // 70: google.protobuf.Timestamp
+	(*Value)(nil),                       // 71: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	59, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	60, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	61, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	60, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	61, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	66, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	67, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	68, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	67, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	68, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
 	6,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	62, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	62, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	56, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	63, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	63, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	63, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	62, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	69, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	69, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	63, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	70, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	70, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	64, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	70, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	69, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	62, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	69, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	58, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	62, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	65, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	69, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
 	0,  // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	64, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	71, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
 	17, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
 	18, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	62, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	69, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
 	1,  // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	62, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	69, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
 	10, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
 	1,  // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	62, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	69, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
 	24, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
 	1,  // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
 	9,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
 	25, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	60, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	63, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	70, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	67, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
 	48, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
 	51, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
 	54, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
-	64, // 48: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	64, // 49: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	64, // 50: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	2,  // 51: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	4,  // 52: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	7,  // 53: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	11, // 54: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	13, // 55: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	15, // 56: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	19, // 57: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	21, // 58: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	23, // 59: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	27, // 60: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	29, // 61: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
-	31, // 62: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
-	33, // 63: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
-	35, // 64: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
-	37, // 65: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
-	39, // 66: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
-	41, // 67: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
-	43, // 68: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
-	45, // 69: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
-	47, // 70: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
-	50, // 71: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
-	53, // 72: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
-	3,  // 73: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	5,  // 74: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	8,  // 75: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	12, // 76: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	14, // 77: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	16, // 78: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	20, // 79: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	22, // 80: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	26, // 81: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	28, // 82: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	30, // 83: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
-	32, // 84: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
-	34, // 85: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
-	36, // 86: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
-	38, // 87: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
-	40, // 88: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
-	42, // 89: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
-	44, // 90: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
-	46, // 91: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
-	49, // 92: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
-	52, // 93: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
-	55, // 94: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
-	73, // [73:95] is the sub-list for method output_type
-	51, // [51:73] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	58, // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
+	69, // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
+	58, // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
+	70, // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
+	61, // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
+	71, // 53: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	71, // 54: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	71, // 55: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	2,  // 56: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	4,  // 57: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	7,  // 58: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	11, // 59: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	13, // 60: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	15, // 61: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	19, // 62: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	21, // 63: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	23, // 64: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	27, // 65: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	29, // 66: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	31, // 67: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	33, // 68: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	35, // 69: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	37, // 70: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	39, // 71: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	41, // 72: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	43, // 73: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	45, // 74: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	47, // 75: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	50, // 76: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	53, // 77: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	56, // 78: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
+	60, // 79: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
+	3,  // 80: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	5,  // 81: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	8,  // 82: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	12, // 83: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	14, // 84: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	16, // 85: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	20, // 86: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	22, // 87: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	26, // 88: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	28, // 89: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	30, // 90: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	32, // 91: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	34, // 92: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	36, // 93: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	38, // 94: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	40, // 95: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	42, // 96: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	44, // 97: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	46, // 98: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	49, // 99: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	52, // 100: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	55, // 101: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	57, // 102: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
+	62, // 103: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
+	80, // [80:104] is the sub-list for method output_type
+	56, // [56:80] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -3817,13 +4312,14 @@ func file_entdb_v1_entdb_proto_init() {
 	file_entdb_v1_plan_proto_init()
 	file_entdb_v1_values_proto_init()
 	file_entdb_v1_entdb_proto_msgTypes[20].OneofWrappers = []any{}
+	file_entdb_v1_entdb_proto_msgTypes[56].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   57,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

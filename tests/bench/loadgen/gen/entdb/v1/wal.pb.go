@@ -255,7 +255,9 @@ type SchemaChange struct {
 	Version     uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	Fingerprint string                 `protobuf:"bytes,2,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	// The canonical lock JSON of the schema.
-	LockJson      string `protobuf:"bytes,3,opt,name=lock_json,json=lockJson,proto3" json:"lock_json,omitempty"`
+	LockJson string `protobuf:"bytes,3,opt,name=lock_json,json=lockJson,proto3" json:"lock_json,omitempty"`
+	// Breaking compatibility rules the change was accepted under (PushSchema's `allow`).
+	AllowedRules  []string `protobuf:"bytes,4,rep,name=allowed_rules,json=allowedRules,proto3" json:"allowed_rules,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +311,13 @@ func (x *SchemaChange) GetLockJson() string {
 		return x.LockJson
 	}
 	return ""
+}
+
+func (x *SchemaChange) GetAllowedRules() []string {
+	if x != nil {
+		return x.AllowedRules
+	}
+	return nil
 }
 
 // A change to a tenant's membership or groups. The applier decides whether the actor
@@ -779,11 +788,12 @@ const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\tWritePlan\x123\n" +
 	"\n" +
 	"operations\x18\x01 \x03(\v2\x13.entdb.v1.OperationR\n" +
-	"operations\"g\n" +
+	"operations\"\x8c\x01\n" +
 	"\fSchemaChange\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12 \n" +
 	"\vfingerprint\x18\x02 \x01(\tR\vfingerprint\x12\x1b\n" +
-	"\tlock_json\x18\x03 \x01(\tR\blockJson\"\xf6\x03\n" +
+	"\tlock_json\x18\x03 \x01(\tR\blockJson\x12#\n" +
+	"\rallowed_rules\x18\x04 \x03(\tR\fallowedRules\"\xf6\x03\n" +
 	"\fAccessChange\x120\n" +
 	"\x13create_tenant_owner\x18\x01 \x01(\tH\x00R\x11createTenantOwner\x125\n" +
 	"\n" +

@@ -93,6 +93,11 @@ const (
 	EntDbServiceListTenantMembersProcedure = "/entdb.v1.EntDbService/ListTenantMembers"
 	// EntDbServiceListGroupsProcedure is the fully-qualified name of the EntDbService's ListGroups RPC.
 	EntDbServiceListGroupsProcedure = "/entdb.v1.EntDbService/ListGroups"
+	// EntDbServicePushSchemaProcedure is the fully-qualified name of the EntDbService's PushSchema RPC.
+	EntDbServicePushSchemaProcedure = "/entdb.v1.EntDbService/PushSchema"
+	// EntDbServiceListSchemaVersionsProcedure is the fully-qualified name of the EntDbService's
+	// ListSchemaVersions RPC.
+	EntDbServiceListSchemaVersionsProcedure = "/entdb.v1.EntDbService/ListSchemaVersions"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -129,6 +134,12 @@ type EntDbServiceClient interface {
 	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
 	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// Registers a new schema version on the running server (server administrators only).
+	// A breaking change is refused with FAILED_PRECONDITION and a SchemaRejection detail,
+	// unless `allow` names every rule it breaks.
+	PushSchema(context.Context, *v1.PushSchemaRequest) (*v1.PushSchemaResponse, error)
+	// Every schema version the server registered, oldest first.
+	ListSchemaVersions(context.Context, *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -286,6 +297,19 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		pushSchema: connect.NewClient[v1.PushSchemaRequest, v1.PushSchemaResponse](
+			httpClient,
+			baseURL+EntDbServicePushSchemaProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("PushSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		listSchemaVersions: connect.NewClient[v1.ListSchemaVersionsRequest, v1.ListSchemaVersionsResponse](
+			httpClient,
+			baseURL+EntDbServiceListSchemaVersionsProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("ListSchemaVersions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -313,6 +337,8 @@ type entDbServiceClient struct {
 	listTenants         *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
 	listTenantMembers   *connect.Client[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse]
 	listGroups          *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
+	pushSchema          *connect.Client[v1.PushSchemaRequest, v1.PushSchemaResponse]
+	listSchemaVersions  *connect.Client[v1.ListSchemaVersionsRequest, v1.ListSchemaVersionsResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -513,6 +539,24 @@ func (c *entDbServiceClient) ListGroups(ctx context.Context, req *v1.ListGroupsR
 	return nil, err
 }
 
+// PushSchema calls entdb.v1.EntDbService.PushSchema.
+func (c *entDbServiceClient) PushSchema(ctx context.Context, req *v1.PushSchemaRequest) (*v1.PushSchemaResponse, error) {
+	response, err := c.pushSchema.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// ListSchemaVersions calls entdb.v1.EntDbService.ListSchemaVersions.
+func (c *entDbServiceClient) ListSchemaVersions(ctx context.Context, req *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error) {
+	response, err := c.listSchemaVersions.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -547,6 +591,12 @@ type EntDbServiceHandler interface {
 	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
 	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// Registers a new schema version on the running server (server administrators only).
+	// A breaking change is refused with FAILED_PRECONDITION and a SchemaRejection detail,
+	// unless `allow` names every rule it breaks.
+	PushSchema(context.Context, *v1.PushSchemaRequest) (*v1.PushSchemaResponse, error)
+	// Every schema version the server registered, oldest first.
+	ListSchemaVersions(context.Context, *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error)
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -700,6 +750,19 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServicePushSchemaHandler := connect.NewUnaryHandlerSimple(
+		EntDbServicePushSchemaProcedure,
+		svc.PushSchema,
+		connect.WithSchema(entDbServiceMethods.ByName("PushSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceListSchemaVersionsHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceListSchemaVersionsProcedure,
+		svc.ListSchemaVersions,
+		connect.WithSchema(entDbServiceMethods.ByName("ListSchemaVersions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -746,6 +809,10 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServiceListTenantMembersHandler.ServeHTTP(w, r)
 		case EntDbServiceListGroupsProcedure:
 			entDbServiceListGroupsHandler.ServeHTTP(w, r)
+		case EntDbServicePushSchemaProcedure:
+			entDbServicePushSchemaHandler.ServeHTTP(w, r)
+		case EntDbServiceListSchemaVersionsProcedure:
+			entDbServiceListSchemaVersionsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -841,4 +908,12 @@ func (UnimplementedEntDbServiceHandler) ListTenantMembers(context.Context, *v1.L
 
 func (UnimplementedEntDbServiceHandler) ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListGroups is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) PushSchema(context.Context, *v1.PushSchemaRequest) (*v1.PushSchemaResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.PushSchema is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) ListSchemaVersions(context.Context, *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListSchemaVersions is not implemented"))
 }
