@@ -3,7 +3,8 @@
  * (`runtime/python/src/entdb_runtime/_api_descriptor.py`): the same descriptors the
  * TypeScript runtime is built from, as one serialized `FileDescriptorSet`, so the Python
  * runtime builds its message classes at import time without protoc or generated `_pb2`
- * modules. `tests/python/api-descriptor.test.ts` regenerates it and fails on a diff.
+ * modules. `npm run generate:api` writes it (`bin/generate-python-api.ts`); a test in
+ * `tests/codegen/generate-python.test.ts` fails on a diff.
  */
 
 import { create, toBinary } from "@bufbuild/protobuf";
