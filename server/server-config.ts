@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
+import { parseArchiveUrl } from "./archive/archive-location.ts";
 import { ConfigError } from "./config-error.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
@@ -46,6 +47,8 @@ export interface ServerConfig {
   readonly admins: ReadonlySet<string>;
   /** `--public-reads`: reads without a token see the nodes of `public` types. */
   readonly publicReads?: boolean;
+  /** `--archive s3://bucket/prefix` (and `--s3-endpoint`): ship the log there (docs/archive.md). */
+  readonly archive?: { readonly url: string; readonly endpoint?: string };
 }
 
 export { ConfigError };
@@ -78,6 +81,9 @@ export interface ConfigInput {
   readonly admins?: string | undefined;
   /** "true" or "false". */
   readonly publicReads?: string | undefined;
+  /** "s3://bucket/prefix". */
+  readonly archive?: string | undefined;
+  readonly s3Endpoint?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -105,6 +111,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
     admins: env["ENTDB_ADMINS"],
     publicReads: env["ENTDB_PUBLIC_READS"],
+    archive: env["ENTDB_ARCHIVE"],
+    s3Endpoint: env["ENTDB_S3_ENDPOINT"],
   };
 }
 
@@ -164,7 +172,31 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
     publicReads: parsePublicReads(pick("publicReads")),
+    ...resolveArchive(pick("archive"), pick("s3Endpoint")),
   };
+}
+
+/** `--archive` and `--s3-endpoint`, checked so a typo fails at start. */
+function resolveArchive(
+  url: string | undefined,
+  endpoint: string | undefined,
+): Pick<ServerConfig, "archive"> {
+  if (url === undefined) {
+    if (endpoint !== undefined)
+      throw new ConfigError("--s3-endpoint is only used with --archive s3://BUCKET/PREFIX.");
+    return {};
+  }
+  try {
+    const location = parseArchiveUrl(url);
+    if (endpoint !== undefined) new URL(endpoint);
+    return { archive: { url: location.url, ...(endpoint === undefined ? {} : { endpoint }) } };
+  } catch (err) {
+    if (err instanceof TypeError)
+      throw new ConfigError(
+        `--s3-endpoint '${endpoint}' is not a URL; write it like http://127.0.0.1:9000.`,
+      );
+    throw new ConfigError(`--archive: ${(err as Error).message}`);
+  }
 }
 
 /** `--public-reads` / ENTDB_PUBLIC_READS: "true" or "false" (default false). */

@@ -182,6 +182,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     applier.start();
     cleanup.unshift(() => applier.stop());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
+    // Closed after the API (nothing more is committed) and before the log: flushes it all.
+    const archive = config.archive
+      ? await (await import("./archive/index.ts")).startServerArchive(config.archive, wal, log)
+      : undefined;
+    if (archive) cleanup.unshift(() => archive.close());
 
     const reader = createTenantReader(store);
     const schemaFile = buildFileDescriptor(model);
@@ -206,6 +211,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const degraded: DegradedSource[] = [
       () => (wal.failure ? [wal.failure.message] : []),
       () => applier.parkedTenants().map((p) => p.error.message),
+      () => archive?.archiver.degradedReasons() ?? [],
     ];
     metrics = createServerMetrics({
       applierLag: async () => {
@@ -217,6 +223,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       openTenantDbs: () => store.openCount,
       parkedTenants: () => applier.parkedTenants().length,
     });
+    archive?.registerMetrics(metrics.registry);
     const deps = {
       served: () => served,
       wal,
@@ -317,6 +324,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       schemaVersion: served.version,
       wal: config.wal.kind,
       dataDir: config.dataDir,
+      archive: config.archive?.url,
     });
 
     let closing: Promise<void> | undefined;

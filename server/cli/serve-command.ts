@@ -8,6 +8,7 @@
 
 import { Command, Option } from "commander";
 import { TOKEN_RULE } from "../api/token-file.ts";
+import { ArchiveError } from "../archive/archive-error.ts";
 import { DataDirError } from "../data-dir.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
@@ -72,6 +73,14 @@ export function serveCommand(): Command {
         "kafka",
       ]),
     )
+    .option(
+      "--archive <url>",
+      "ship the log to s3://BUCKET/PREFIX as it is written (env ENTDB_ARCHIVE; see docs/archive.md)",
+    )
+    .option(
+      "--s3-endpoint <url>",
+      "S3 endpoint for --archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
+    )
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
@@ -107,6 +116,8 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       corsOrigins: opts["corsOrigins"],
       wal: opts["wal"],
       logLevel: opts["logLevel"],
+      archive: opts["archive"],
+      s3Endpoint: opts["s3Endpoint"],
     });
     log = createLogger(config.logLevel);
     server = await startServer(config, log);
@@ -117,7 +128,11 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       process.stderr.write(`error: ${err.message}\n`);
       for (const f of err.findings)
         process.stderr.write(`  ${f.category}[${f.rule}]: ${f.message}\n`);
-    } else if (err instanceof ConfigError || err instanceof DataDirError) {
+    } else if (
+      err instanceof ConfigError ||
+      err instanceof DataDirError ||
+      err instanceof ArchiveError
+    ) {
       process.stderr.write(`error: ${err.message}\n`);
     } else {
       log.error("could not start", { err });

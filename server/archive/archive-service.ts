@@ -1,0 +1,88 @@
+/**
+ * The archive as `entdb serve` runs it: the S3 store from the configuration, the
+ * archiver, and its gauges on the server's `/metrics`. `server.ts` calls
+ * {@link startServerArchive} once the log is open and closes it before the log.
+ */
+
+import { Gauge, type Registry } from "prom-client";
+import type { Logger } from "../log.ts";
+import type { Wal } from "../wal/index.ts";
+import { parseArchiveUrl } from "./archive-location.ts";
+import { Archiver } from "./archiver.ts";
+import { S3ObjectStore } from "./object-store.ts";
+
+/** `--archive` and `--s3-endpoint`. */
+export interface ArchiveConfig {
+  /** `s3://bucket/prefix`. */
+  readonly url: string;
+  readonly endpoint?: string | undefined;
+}
+
+/** A running server archive. */
+export interface ServerArchive {
+  readonly archiver: Archiver;
+  /** Adds `entdb_archive_lag_records` and `entdb_archive_segments_uploaded` to `registry`. */
+  registerMetrics(registry: Registry): void;
+  /** Uploads what was committed, then releases the store. */
+  close(): Promise<void>;
+}
+
+/** Starts archiving `wal` as `config` says. Throws `ArchiveError` when it cannot start. */
+export async function startServerArchive(
+  config: ArchiveConfig,
+  wal: Wal,
+  log: Logger,
+): Promise<ServerArchive> {
+  const location = parseArchiveUrl(config.url);
+  const store = new S3ObjectStore({ location, endpoint: config.endpoint });
+  const env = process.env;
+  let archiver: Archiver;
+  try {
+    archiver = await Archiver.start({
+      wal,
+      store,
+      location,
+      log: log.child({ component: "archiver" }),
+      ...(env["ENTDB_ARCHIVE_FLUSH_MS"]
+        ? { flushIntervalMs: Number(env["ENTDB_ARCHIVE_FLUSH_MS"]) }
+        : {}),
+      ...(env["ENTDB_ARCHIVE_DEGRADED_AFTER_MS"]
+        ? { degradedAfterMs: Number(env["ENTDB_ARCHIVE_DEGRADED_AFTER_MS"]) }
+        : {}),
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  return {
+    archiver,
+    registerMetrics(registry) {
+      new Gauge({
+        name: "entdb_archive_lag_records",
+        help: "Records committed to the log but not yet archived, by partition.",
+        labelNames: ["partition"] as const,
+        registers: [registry],
+        async collect() {
+          const lag = await archiver.lag();
+          this.reset();
+          for (const [partition, n] of lag) this.set({ partition: String(partition) }, n);
+        },
+      });
+      new Gauge({
+        name: "entdb_archive_segments_uploaded",
+        help: "Archive segments uploaded since the server started.",
+        registers: [registry],
+        collect() {
+          this.set(archiver.uploaded.segments);
+        },
+      });
+    },
+    async close() {
+      try {
+        await archiver.close();
+      } finally {
+        store.close();
+      }
+    },
+  };
+}

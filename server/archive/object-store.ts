@@ -1,0 +1,194 @@
+/**
+ * The object store an archive is written to, as the archive needs it: immutable objects
+ * put only if absent, read whole, listed by prefix. {@link S3ObjectStore} is the
+ * implementation over `@aws-sdk/client-s3`.
+ *
+ * Guarantees the archive relies on:
+ * - `putIfAbsent` never overwrites: a second put of a key answers "exists" and leaves the
+ *   first object as it was (S3's conditional put, `If-None-Match: *`).
+ * - `list` returns every key under the prefix, in lexical order.
+ * Failures of the store itself are `ArchiveError` "unavailable"; the caller retries.
+ */
+
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { ArchiveError } from "./archive-error.ts";
+import type { ArchiveLocation } from "./archive-location.ts";
+
+/** An object read back: its bytes and its user metadata (lower-case keys). */
+export interface StoredObject {
+  readonly body: Uint8Array;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** What the archive needs of an object store. Keys are full keys within the bucket. */
+export interface ObjectStore {
+  /** Writes `body` under `key` unless the key exists; says which happened. */
+  putIfAbsent(
+    key: string,
+    body: Uint8Array,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<"created" | "exists">;
+  /** The object at `key`; `ArchiveError` "not-found" if there is none. */
+  get(key: string): Promise<StoredObject>;
+  /** Every key under `prefix`, in lexical order, with its size. */
+  list(prefix: string): Promise<{ readonly key: string; readonly size: number }[]>;
+  /** Releases connections. */
+  close(): void;
+}
+
+/** Options for {@link S3ObjectStore}. */
+export interface S3ObjectStoreOptions {
+  readonly location: ArchiveLocation;
+  /**
+   * The S3 endpoint (`--s3-endpoint`); otherwise `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`,
+   * otherwise AWS itself. Addressing is path-style (bucket in the path), which every
+   * S3-compatible server understands.
+   */
+  readonly endpoint?: string | undefined;
+  /** Per-request timeout; a request that takes longer fails as "unavailable". */
+  readonly requestTimeoutMs?: number;
+  /** Environment to read endpoint and region from (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The endpoint an S3 client uses: the flag, then the standard AWS variables. */
+export function s3Endpoint(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const value = flag || env["AWS_ENDPOINT_URL_S3"] || env["AWS_ENDPOINT_URL"];
+  if (value === undefined || value === "") return undefined;
+  try {
+    new URL(value);
+  } catch {
+    throw new ArchiveError(
+      "invalid",
+      `The S3 endpoint '${value}' is not a URL; write it like http://127.0.0.1:9000.`,
+    );
+  }
+  return value;
+}
+
+/**
+ * An archive's bucket on S3 or an S3-compatible server. Credentials come from the
+ * standard AWS chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, instance
+ * roles); the region from `AWS_REGION` (default us-east-1).
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly location: ArchiveLocation;
+  readonly #client: S3Client;
+
+  constructor(options: S3ObjectStoreOptions) {
+    const env = options.env ?? process.env;
+    this.location = options.location;
+    const endpoint = s3Endpoint(options.endpoint, env);
+    this.#client = new S3Client({
+      region: env["AWS_REGION"] || env["AWS_DEFAULT_REGION"] || "us-east-1",
+      forcePathStyle: true,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      // The archiver retries with its own back-off; one SDK retry covers a dropped connection.
+      maxAttempts: 2,
+      requestHandler: {
+        connectionTimeout: 2000,
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+      },
+    });
+  }
+
+  async putIfAbsent(
+    key: string,
+    body: Uint8Array,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<"created" | "exists"> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.location.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.byteLength,
+          Metadata: { ...metadata },
+          IfNoneMatch: "*",
+        }),
+      );
+      return "created";
+    } catch (error) {
+      // 412: the key exists. 409: a concurrent conditional put of the same key is in flight.
+      const status = statusOf(error);
+      if (status === 412 || status === 409) return "exists";
+      throw this.#unavailable(`put ${key}`, error);
+    }
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    try {
+      const out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.location.bucket, Key: key }),
+      );
+      const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      return { body, metadata: out.Metadata ?? {} };
+    } catch (error) {
+      if (statusOf(error) === 404)
+        throw new ArchiveError("not-found", `s3://${this.location.bucket}/${key} does not exist.`, {
+          cause: error,
+        });
+      throw this.#unavailable(`get ${key}`, error);
+    }
+  }
+
+  async list(prefix: string): Promise<{ readonly key: string; readonly size: number }[]> {
+    const keys: { key: string; size: number }[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const out = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.location.bucket,
+            Prefix: prefix,
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          }),
+        );
+        for (const o of out.Contents ?? [])
+          if (o.Key !== undefined) keys.push({ key: o.Key, size: o.Size ?? 0 });
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    } catch (error) {
+      if (statusOf(error) === 404)
+        throw new ArchiveError(
+          "not-found",
+          `The bucket '${this.location.bucket}' does not exist; create it first.`,
+          { cause: error },
+        );
+      throw this.#unavailable(`list ${prefix}`, error);
+    }
+    return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+
+  #unavailable(what: string, error: unknown): ArchiveError {
+    const detail =
+      error instanceof S3ServiceException
+        ? `${error.name} (HTTP ${error.$metadata.httpStatusCode ?? "?"}): ${error.message}`
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : String(error);
+    return new ArchiveError(
+      "unavailable",
+      `S3 request failed (${what} in bucket ${this.location.bucket}): ${detail}`,
+      { cause: error },
+    );
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
