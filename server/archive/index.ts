@@ -26,4 +26,10 @@ export {
   type StoredObject,
   s3Endpoint,
 } from "./object-store.ts";
+export {
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+  restoreArchive,
+} from "./restore.ts";
 export { decodeSegment, type EncodedSegment, encodeSegment, sha256Hex } from "./segment-format.ts";

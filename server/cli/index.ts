@@ -3,10 +3,11 @@
  */
 
 import type { Command } from "commander";
+import { restoreCommands } from "./restore-command.ts";
 import { serveCommand } from "./serve-command.ts";
 import { accessCommands } from "./tenant-command.ts";
 
 /** The commands this layer adds to `entdb`. */
 export function serverCommands(): Command[] {
-  return [serveCommand(), ...accessCommands()];
+  return [serveCommand(), ...accessCommands(), ...restoreCommands()];
 }
