@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
-import { parseArchiveUrl } from "./archive/archive-location.ts";
+import { checkS3Endpoint, parseArchiveUrl } from "./archive/archive-location.ts";
 import { ConfigError } from "./config-error.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
 
@@ -186,17 +186,16 @@ function resolveArchive(
       throw new ConfigError("--s3-endpoint is only used with --archive s3://BUCKET/PREFIX.");
     return {};
   }
-  try {
-    const location = parseArchiveUrl(url);
-    if (endpoint !== undefined) new URL(endpoint);
-    return { archive: { url: location.url, ...(endpoint === undefined ? {} : { endpoint }) } };
-  } catch (err) {
-    if (err instanceof TypeError)
-      throw new ConfigError(
-        `--s3-endpoint '${endpoint}' is not a URL; write it like http://127.0.0.1:9000.`,
-      );
-    throw new ConfigError(`--archive: ${(err as Error).message}`);
-  }
+  const checked = <T>(check: () => T, flag: string): T => {
+    try {
+      return check();
+    } catch (err) {
+      throw new ConfigError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const location = checked(() => parseArchiveUrl(url), "--archive");
+  if (endpoint !== undefined) checked(() => checkS3Endpoint(endpoint), "--s3-endpoint");
+  return { archive: { url: location.url, ...(endpoint === undefined ? {} : { endpoint }) } };
 }
 
 /** `--public-reads` / ENTDB_PUBLIC_READS: "true" or "false" (default false). */

@@ -108,6 +108,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         });
   const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
   try {
+    // First, so a bucket that cannot be used fails the start before anything is logged.
+    // Closed after the API (nothing more is committed) and before the log: flushes it all.
+    const archive = config.archive
+      ? await (await import("./archive/index.ts")).startServerArchive(config.archive, wal, log)
+      : undefined;
+    if (archive) cleanup.unshift(() => archive.close());
     // The data dir is derived from the log: check it (and set aside what cannot be served)
     // before anything reads it, schema version files included.
     let versions: ReadonlyMap<number, ServedSchema> = new Map();
@@ -182,11 +188,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     applier.start();
     cleanup.unshift(() => applier.stop());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
-    // Closed after the API (nothing more is committed) and before the log: flushes it all.
-    const archive = config.archive
-      ? await (await import("./archive/index.ts")).startServerArchive(config.archive, wal, log)
-      : undefined;
-    if (archive) cleanup.unshift(() => archive.close());
 
     const reader = createTenantReader(store);
     const schemaFile = buildFileDescriptor(model);

@@ -82,3 +82,19 @@ export function parseSegmentKey(
   if (!Number.isSafeInteger(end) || end <= first) return undefined;
   return { partition, first, end };
 }
+
+/** Checks an S3 endpoint URL (`--s3-endpoint`): http or https; throws `ArchiveError` "invalid". */
+export function checkS3Endpoint(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:"))
+    throw new ArchiveError(
+      "invalid",
+      `The S3 endpoint '${text}' is not an http(s) URL; write it like http://127.0.0.1:9000.`,
+    );
+  return text;
+}

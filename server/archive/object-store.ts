@@ -18,7 +18,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { ArchiveError } from "./archive-error.ts";
-import type { ArchiveLocation } from "./archive-location.ts";
+import { type ArchiveLocation, checkS3Endpoint } from "./archive-location.ts";
 
 /** An object read back: its bytes and its user metadata (lower-case keys). */
 export interface StoredObject {
@@ -64,15 +64,7 @@ export function s3Endpoint(
 ): string | undefined {
   const value = flag || env["AWS_ENDPOINT_URL_S3"] || env["AWS_ENDPOINT_URL"];
   if (value === undefined || value === "") return undefined;
-  try {
-    new URL(value);
-  } catch {
-    throw new ArchiveError(
-      "invalid",
-      `The S3 endpoint '${value}' is not a URL; write it like http://127.0.0.1:9000.`,
-    );
-  }
-  return value;
+  return checkS3Endpoint(value);
 }
 
 /**
@@ -122,7 +114,7 @@ export class S3ObjectStore implements ObjectStore {
       // 412: the key exists. 409: a concurrent conditional put of the same key is in flight.
       const status = statusOf(error);
       if (status === 412 || status === 409) return "exists";
-      throw this.#unavailable(`put ${key}`, error);
+      throw this.#failure(`put ${key}`, error);
     }
   }
 
@@ -134,11 +126,11 @@ export class S3ObjectStore implements ObjectStore {
       const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
       return { body, metadata: out.Metadata ?? {} };
     } catch (error) {
-      if (statusOf(error) === 404)
+      if (statusOf(error) === 404 && nameOf(error) !== "NoSuchBucket")
         throw new ArchiveError("not-found", `s3://${this.location.bucket}/${key} does not exist.`, {
           cause: error,
         });
-      throw this.#unavailable(`get ${key}`, error);
+      throw this.#failure(`get ${key}`, error);
     }
   }
 
@@ -159,13 +151,7 @@ export class S3ObjectStore implements ObjectStore {
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token !== undefined);
     } catch (error) {
-      if (statusOf(error) === 404)
-        throw new ArchiveError(
-          "not-found",
-          `The bucket '${this.location.bucket}' does not exist; create it first.`,
-          { cause: error },
-        );
-      throw this.#unavailable(`list ${prefix}`, error);
+      throw this.#failure(`list ${prefix}`, error);
     }
     return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -174,7 +160,14 @@ export class S3ObjectStore implements ObjectStore {
     this.#client.destroy();
   }
 
-  #unavailable(what: string, error: unknown): ArchiveError {
+  /** A missing bucket is "not-found" (an operator's fix); anything else "unavailable". */
+  #failure(what: string, error: unknown): ArchiveError {
+    if (nameOf(error) === "NoSuchBucket")
+      return new ArchiveError(
+        "not-found",
+        `The bucket '${this.location.bucket}' does not exist; create it first.`,
+        { cause: error },
+      );
     const detail =
       error instanceof S3ServiceException
         ? `${error.name} (HTTP ${error.$metadata.httpStatusCode ?? "?"}): ${error.message}`
@@ -187,6 +180,10 @@ export class S3ObjectStore implements ObjectStore {
       { cause: error },
     );
   }
+}
+
+function nameOf(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -30,7 +30,7 @@ import { openEmbeddedWal, partitionForTenant, readWalToEnd } from "../../server/
 import { startFaultProxy } from "../infra/fault-proxy.ts";
 import { S3_TEST_ENV, startTestS3, type TestS3 } from "../infra/s3-server.ts";
 import { type EntDbClient, entDbClient, runCommand, TRACKER, teamOp } from "./e2e-helpers.ts";
-import { REPO_ROOT, startServerProcess, tempDataDir } from "./server-process.ts";
+import { REPO_ROOT, runServeToExit, startServerProcess, tempDataDir } from "./server-process.ts";
 
 const TENANTS = ["acme", "globex", "initech", "umbrella"];
 const CLIENTS_PER_TENANT = 3;
@@ -354,6 +354,20 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(await slugs(api, "umbrella")).toEqual([]);
     expect(await server.stop()).toBe(0);
   }, 120_000);
+});
+
+describe("entdb serve --archive", () => {
+  it("refuses to start on a bucket that does not exist, saying so", async () => {
+    const exit = await runServeToExit({
+      args: ["--archive", "s3://entdb-no-such-bucket/prod", "--s3-endpoint", s3.endpoint],
+      env: ENV,
+    });
+    expect(exit.code).toBe(1);
+    expect(exit.listened).toBe(false);
+    expect(exit.stderr).toContain(
+      "error: The bucket 'entdb-no-such-bucket' does not exist; create it first.\n",
+    );
+  }, 60_000);
 });
 
 describe("an S3 outage during writes", () => {
