@@ -47,8 +47,17 @@ export interface ServerConfig {
   readonly admins: ReadonlySet<string>;
   /** `--public-reads`: reads without a token see the nodes of `public` types. */
   readonly publicReads?: boolean;
-  /** `--archive s3://bucket/prefix` (and `--s3-endpoint`): ship the log there (docs/archive.md). */
-  readonly archive?: { readonly url: string; readonly endpoint?: string };
+  /** `--archive s3://bucket/prefix` (and `--s3-endpoint`, `--snapshot-*`): docs/archive.md. */
+  readonly archive?: {
+    readonly url: string;
+    readonly endpoint?: string;
+    /** Seconds between snapshot rounds (0: none), snapshots kept per tenant, their longest age (s). */
+    readonly snapshots: {
+      readonly intervalSeconds: number;
+      readonly keep: number;
+      readonly maxAgeSeconds: number;
+    };
+  };
 }
 
 export { ConfigError };
@@ -84,6 +93,9 @@ export interface ConfigInput {
   /** "s3://bucket/prefix". */
   readonly archive?: string | undefined;
   readonly s3Endpoint?: string | undefined;
+  readonly snapshotInterval?: string | undefined;
+  readonly snapshotKeep?: string | undefined;
+  readonly snapshotMaxAge?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -113,6 +125,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     publicReads: env["ENTDB_PUBLIC_READS"],
     archive: env["ENTDB_ARCHIVE"],
     s3Endpoint: env["ENTDB_S3_ENDPOINT"],
+    snapshotInterval: env["ENTDB_SNAPSHOT_INTERVAL"],
+    snapshotKeep: env["ENTDB_SNAPSHOT_KEEP"],
+    snapshotMaxAge: env["ENTDB_SNAPSHOT_MAX_AGE"],
   };
 }
 
@@ -172,15 +187,16 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
     publicReads: parsePublicReads(pick("publicReads")),
-    ...resolveArchive(pick("archive"), pick("s3Endpoint")),
+    ...resolveArchive(pick),
   };
 }
 
 /** `--archive` and `--s3-endpoint`, checked so a typo fails at start. */
 function resolveArchive(
-  url: string | undefined,
-  endpoint: string | undefined,
+  pick: (key: keyof ConfigInput) => string | undefined,
 ): Pick<ServerConfig, "archive"> {
+  const url = pick("archive");
+  const endpoint = pick("s3Endpoint");
   if (url === undefined) {
     if (endpoint !== undefined)
       throw new ConfigError("--s3-endpoint is only used with --archive s3://BUCKET/PREFIX.");
@@ -195,7 +211,14 @@ function resolveArchive(
   };
   const location = checked(() => parseArchiveUrl(url), "--archive");
   if (endpoint !== undefined) checked(() => checkS3Endpoint(endpoint), "--s3-endpoint");
-  return { archive: { url: location.url, ...(endpoint === undefined ? {} : { endpoint }) } };
+  const snapshots = {
+    intervalSeconds: int(pick("snapshotInterval") ?? "3600", "--snapshot-interval", 0, 31_536_000),
+    keep: int(pick("snapshotKeep") ?? "24", "--snapshot-keep", 1, 100_000),
+    maxAgeSeconds: int(pick("snapshotMaxAge") ?? "604800", "--snapshot-max-age", 1, 3_153_600_000),
+  };
+  return {
+    archive: { url: location.url, ...(endpoint === undefined ? {} : { endpoint }), snapshots },
+  };
 }
 
 /** `--public-reads` / ENTDB_PUBLIC_READS: "true" or "false" (default false). */

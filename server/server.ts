@@ -127,6 +127,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
+    const snapshots = archive?.startSnapshots(store, config.dataDir);
+    if (snapshots) cleanup.unshift(() => snapshots.close());
     const restored = await restoreLostSchemaFiles(
       config.dataDir,
       wal,

@@ -7,8 +7,10 @@ const BASE = { schema: "s.entdb" };
 describe("--archive and --s3-endpoint", () => {
   it("normalizes the location and takes the flag or ENTDB_ARCHIVE", () => {
     expect(resolveConfig(BASE).archive).toBeUndefined();
+    const snapshots = { intervalSeconds: 3600, keep: 24, maxAgeSeconds: 604_800 };
     expect(resolveConfig(BASE, { archive: "s3://backups/entdb/prod/" }).archive).toEqual({
       url: "s3://backups/entdb/prod",
+      snapshots,
     });
     const env = configFromEnv({
       ENTDB_ARCHIVE: "s3://backups",
@@ -17,7 +19,16 @@ describe("--archive and --s3-endpoint", () => {
     expect(resolveConfig(env, BASE).archive).toEqual({
       url: "s3://backups/",
       endpoint: "http://127.0.0.1:9000",
+      snapshots,
     });
+    expect(
+      resolveConfig(BASE, {
+        archive: "s3://backups/p",
+        snapshotInterval: "0",
+        snapshotKeep: "3",
+        snapshotMaxAge: "60",
+      }).archive?.snapshots,
+    ).toEqual({ intervalSeconds: 0, keep: 3, maxAgeSeconds: 60 });
   });
 
   it("refuses a bad location or endpoint, saying what to write", () => {
@@ -37,6 +48,9 @@ describe("--archive and --s3-endpoint", () => {
       new ConfigError(
         "--s3-endpoint: The S3 endpoint 'localhost:9000x' is not an http(s) URL; write it like http://127.0.0.1:9000.",
       ),
+    );
+    expect(() => resolveConfig(BASE, { archive: "s3://backups/p", snapshotKeep: "0" })).toThrow(
+      new ConfigError("--snapshot-keep must be an integer from 1 to 100000, got '0'."),
     );
     expect(() => resolveConfig(BASE, { s3Endpoint: "http://127.0.0.1:9000" })).toThrow(
       new ConfigError("--s3-endpoint is only used with --archive s3://BUCKET/PREFIX."),

@@ -4,18 +4,26 @@
  * {@link startServerArchive} once the log is open and closes it before the log.
  */
 
+import { join } from "node:path";
 import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
+import { listTenantIds, type Store } from "../store/index.ts";
 import type { Wal } from "../wal/index.ts";
 import { parseArchiveUrl } from "./archive-location.ts";
 import { Archiver } from "./archiver.ts";
 import { S3ObjectStore } from "./object-store.ts";
+import { Snapshotter } from "./snapshotter.ts";
 
-/** `--archive` and `--s3-endpoint`. */
+/** `--archive`, `--s3-endpoint` and `--snapshot-*`. */
 export interface ArchiveConfig {
   /** `s3://bucket/prefix`. */
   readonly url: string;
   readonly endpoint?: string | undefined;
+  readonly snapshots: {
+    readonly intervalSeconds: number;
+    readonly keep: number;
+    readonly maxAgeSeconds: number;
+  };
 }
 
 /** A running server archive. */
@@ -23,6 +31,8 @@ export interface ServerArchive {
   readonly archiver: Archiver;
   /** Adds `entdb_archive_lag_records` and `entdb_archive_segments_uploaded` to `registry`. */
   registerMetrics(registry: Registry): void;
+  /** Starts periodic snapshots of the store's tenants (once the store is open). */
+  startSnapshots(store: Store, dataDir: string): Snapshotter;
   /** Uploads what was committed, then releases the store. */
   close(): Promise<void>;
 }
@@ -54,8 +64,33 @@ export async function startServerArchive(
     store.close();
     throw error;
   }
+  let snapshotter: Snapshotter | undefined;
   return {
     archiver,
+    startSnapshots(tenants, dataDir) {
+      snapshotter = new Snapshotter({
+        store,
+        location,
+        log: log.child({ component: "snapshots" }),
+        logIdentity: wal.identity,
+        workDir: join(dataDir, "snapshot-work"),
+        intervalMs: config.snapshots.intervalSeconds * 1000,
+        keep: config.snapshots.keep,
+        maxAgeMs: config.snapshots.maxAgeSeconds * 1000,
+        source: {
+          tenants: () => listTenantIds(tenants.tenantsDir),
+          connection: (tenant) => {
+            try {
+              return tenants.tenant(tenant, false)?.db;
+            } catch {
+              return undefined; // parked, being rebuilt, or the store is closing
+            }
+          },
+        },
+      });
+      snapshotter.start();
+      return snapshotter;
+    },
     registerMetrics(registry) {
       new Gauge({
         name: "entdb_archive_lag_records",
@@ -69,6 +104,14 @@ export async function startServerArchive(
         },
       });
       new Gauge({
+        name: "entdb_archive_snapshots_uploaded",
+        help: "Tenant snapshots uploaded since the server started.",
+        registers: [registry],
+        collect() {
+          this.set(snapshotter?.taken ?? 0);
+        },
+      });
+      new Gauge({
         name: "entdb_archive_segments_uploaded",
         help: "Archive segments uploaded since the server started.",
         registers: [registry],
@@ -79,6 +122,7 @@ export async function startServerArchive(
     },
     async close() {
       try {
+        await snapshotter?.close();
         await archiver.close();
       } finally {
         store.close();

@@ -33,3 +33,17 @@ export {
   restoreArchive,
 } from "./restore.ts";
 export { decodeSegment, type EncodedSegment, encodeSegment, sha256Hex } from "./segment-format.ts";
+export {
+  type ArchivedSnapshot,
+  parseSnapshotKey,
+  snapshotKey,
+  snapshotPrefix,
+} from "./snapshot-format.ts";
+export { placeSnapshots } from "./snapshot-restore.ts";
+export {
+  readState,
+  type SnapshotSource,
+  type SnapshotTaken,
+  Snapshotter,
+  type SnapshotterOptions,
+} from "./snapshotter.ts";

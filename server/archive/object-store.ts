@@ -11,6 +11,7 @@
  */
 
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -26,6 +27,14 @@ export interface StoredObject {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** A key found by {@link ObjectStore.list}. */
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  /** Last-modified time, ms since the epoch. */
+  readonly modified: number;
+}
+
 /** What the archive needs of an object store. Keys are full keys within the bucket. */
 export interface ObjectStore {
   /** Writes `body` under `key` unless the key exists; says which happened. */
@@ -36,8 +45,10 @@ export interface ObjectStore {
   ): Promise<"created" | "exists">;
   /** The object at `key`; `ArchiveError` "not-found" if there is none. */
   get(key: string): Promise<StoredObject>;
-  /** Every key under `prefix`, in lexical order, with its size. */
-  list(prefix: string): Promise<{ readonly key: string; readonly size: number }[]>;
+  /** Every key under `prefix`, in lexical order, with its size and last-modified time (ms). */
+  list(prefix: string): Promise<ListedObject[]>;
+  /** Deletes `key` (no error if it is gone). */
+  delete(key: string): Promise<void>;
   /** Releases connections. */
   close(): void;
 }
@@ -134,8 +145,8 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<{ readonly key: string; readonly size: number }[]> {
-    const keys: { key: string; size: number }[] = [];
+  async list(prefix: string): Promise<ListedObject[]> {
+    const keys: ListedObject[] = [];
     let token: string | undefined;
     try {
       do {
@@ -147,13 +158,22 @@ export class S3ObjectStore implements ObjectStore {
           }),
         );
         for (const o of out.Contents ?? [])
-          if (o.Key !== undefined) keys.push({ key: o.Key, size: o.Size ?? 0 });
+          if (o.Key !== undefined)
+            keys.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified?.getTime() ?? 0 });
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token !== undefined);
     } catch (error) {
       throw this.#failure(`list ${prefix}`, error);
     }
     return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: key }));
+    } catch (error) {
+      throw this.#failure(`delete ${key}`, error);
+    }
   }
 
   close(): void {

@@ -1,8 +1,9 @@
 /**
  * Restore: a data dir rebuilt from an archive alone (`entdb restore`). The archived
- * segments are read and checked (sha256, contiguity), written into a log file, and the
- * log is applied by the same {@link Applier} that applies live traffic, so the restored
- * tenants are what a replay of the log gives, byte for byte in a canonical dump.
+ * segments are read and checked (sha256, contiguity), written into a log file, each
+ * tenant starts from its newest snapshot at or before the target (`snapshot-restore.ts`),
+ * and the log is applied by the same {@link Applier} that applies live traffic, so the
+ * restored tenants are what a replay of the log gives, byte for byte in a canonical dump.
  *
  * What the restored data dir holds, by case:
  * - The whole archive of an embedded log: `wal.sqlite` with every archived record at its
@@ -40,6 +41,7 @@ import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { decodeSegment } from "./segment-format.ts";
+import { placeSnapshots } from "./snapshot-restore.ts";
 
 /** Options of {@link restoreArchive}. */
 export interface RestoreOptions {
@@ -76,6 +78,8 @@ export interface RestoreResult {
   readonly ends: readonly number[];
   readonly records: number;
   readonly segments: number;
+  /** Tenant snapshots the restore started from. */
+  readonly snapshots: number;
   /** Whether the data dir holds the log (`wal.sqlite`) or only what was derived from it. */
   readonly holdsLog: boolean;
   /** Tenants that could not be applied (see the log); none when all went well. */
@@ -191,10 +195,16 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   }
   log.info("archive read", { archive: location.url, segments, records, ends: next });
 
+  // Snapshots hold positions of the archived log, so a one-tenant restore (a new log) uses none.
+  mkdirSync(join(dataDir, "tenants"), { recursive: true });
+  const snapshots = resequence
+    ? []
+    : await placeSnapshots({ store, location, dataDir, ends: next, identity });
+  if (snapshots.length > 0) log.info("snapshots placed", { snapshots: snapshots.length });
   const parked = await applyRestoredLog(dataDir, logPath, next, log, options.progress);
   if (!holdsLog)
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${logPath}${suffix}`, { force: true });
-  return { identity, ends: next, records, segments, holdsLog, parked };
+  return { identity, ends: next, records, segments, snapshots: snapshots.length, holdsLog, parked };
 }
 
 /** Applies the restored log with the live applier; returns parked tenants. */

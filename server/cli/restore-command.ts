@@ -99,7 +99,7 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
     progress.end();
     const ends = result.ends.map((end, p) => `${p}:${end}`).join(" ");
     process.stdout.write(
-      `restored ${result.records} events from ${result.segments} segments of ${location.url} into ${dataDir}\n` +
+      `restored ${result.records} events from ${result.segments} segments and ${result.snapshots} snapshots of ${location.url} into ${dataDir}\n` +
         `log ${result.identity}${result.holdsLog ? "" : " (not in the data dir: serve it with that log)"}; next positions ${ends}\n`,
     );
     if (result.parked.length > 0) {

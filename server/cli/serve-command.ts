@@ -81,6 +81,18 @@ export function serveCommand(): Command {
       "--s3-endpoint <url>",
       "S3 endpoint for --archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
     )
+    .option(
+      "--snapshot-interval <seconds>",
+      "with --archive: seconds between per-tenant snapshots, 0 for none (env ENTDB_SNAPSHOT_INTERVAL; default 3600)",
+    )
+    .option(
+      "--snapshot-keep <n>",
+      "with --archive: snapshots kept per tenant (env ENTDB_SNAPSHOT_KEEP; default 24)",
+    )
+    .option(
+      "--snapshot-max-age <seconds>",
+      "with --archive: delete snapshots older than this, but never a tenant's newest (env ENTDB_SNAPSHOT_MAX_AGE; default 604800)",
+    )
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
@@ -118,6 +130,9 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       logLevel: opts["logLevel"],
       archive: opts["archive"],
       s3Endpoint: opts["s3Endpoint"],
+      snapshotInterval: opts["snapshotInterval"],
+      snapshotKeep: opts["snapshotKeep"],
+      snapshotMaxAge: opts["snapshotMaxAge"],
     });
     log = createLogger(config.logLevel);
     server = await startServer(config, log);

@@ -9,6 +9,7 @@
  * S3 outage during writes delays the archive without losing or skipping anything.
  */
 
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -21,7 +22,9 @@ import {
   decodeSegment,
   listSegments,
   parseArchiveUrl,
+  parseSnapshotKey,
   S3ObjectStore,
+  snapshotPrefix,
 } from "../../server/archive/index.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
@@ -81,7 +84,12 @@ async function slugs(api: EntDbClient, tenant: string): Promise<string[]> {
 }
 
 /** Writes concurrently; returns the acknowledged slugs per tenant. */
-async function writeConcurrently(api: EntDbClient, round: string): Promise<Map<string, string[]>> {
+async function writeConcurrently(
+  api: EntDbClient,
+  round: string,
+  /** Filled with one past the highest acknowledged offset of each tenant. */
+  ends?: Map<string, number>,
+): Promise<Map<string, string[]>> {
   const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
   await Promise.all(
     TENANTS.flatMap((tenant) =>
@@ -94,6 +102,8 @@ async function writeConcurrently(api: EntDbClient, round: string): Promise<Map<s
             operations: [teamOp(slug, slug)],
           });
           if (res.receipt) acked.get(tenant)!.push(slug);
+          const offset = Number(res.receipt?.position?.offset ?? -1n) + 1;
+          if (ends && offset > (ends.get(tenant) ?? 0)) ends.set(tenant, offset);
         }
       }),
     ),
@@ -160,7 +170,9 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(run.code).toBe(0);
     const events = TENANTS.length * CLIENTS_PER_TENANT * PLANS_PER_CLIENT + 1; // + the schema
     expect(run.stdout).toMatch(
-      new RegExp(`^restored ${events} events from \\d+ segments of ${url} into ${restored}\\n`),
+      new RegExp(
+        `^restored ${events} events from \\d+ segments and 0 snapshots of ${url} into ${restored}\\n`,
+      ),
     );
     expect(dumps(restored)).toEqual(originalDumps);
     const dumped = await entdb(["dump", "--data-dir", restored, "--tenant", "acme"]);
@@ -354,6 +366,160 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(await slugs(api, "umbrella")).toEqual([]);
     expect(await server.stop()).toBe(0);
   }, 120_000);
+});
+
+describe("snapshots", () => {
+  it("are taken during writes, kept by count, checked, and start the restore", async () => {
+    const bucket = await s3.newBucket();
+    const url = `s3://${bucket}/snap`;
+    const location = parseArchiveUrl(url);
+    const dataDir = freshDir("snap");
+    const server = await startServerProcess({
+      dataDir,
+      args: [
+        "--archive",
+        url,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--snapshot-interval",
+        "1",
+        "--snapshot-keep",
+        "3",
+      ],
+      env: ENV,
+    });
+    const api = entDbClient(server);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const snapshots = async () =>
+      (await store.list(snapshotPrefix(location)))
+        .map((o) => parseSnapshotKey(location, o.key, o.size))
+        .filter((x) => x !== undefined);
+    // Three rounds of writes, each followed by a snapshot round that sees it.
+    const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
+    const ends = new Map<string, number>();
+    let afterB = "";
+    for (const round of ["a", "b", "c"]) {
+      for (const [tenant, list] of await writeConcurrently(api, round, ends))
+        acked.get(tenant)!.push(...list);
+      // Until a snapshot round has seen the whole round of every tenant.
+      const deadline = Date.now() + 30_000;
+      const seen = async () => {
+        const taken = await snapshots();
+        return TENANTS.every((t) =>
+          taken.some((x) => x.tenant === t && x.position >= (ends.get(t) ?? 0)),
+        );
+      };
+      while (!(await seen())) {
+        expect(Date.now(), `snapshots of round ${round}`).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      if (round === "b") {
+        afterB = new Date().toISOString();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(
+      Number(/^entdb_archive_snapshots_uploaded (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(12);
+    expect(await server.stop()).toBe(0);
+    const original = dumps(dataDir);
+
+    const taken = await snapshots();
+    for (const tenant of TENANTS) {
+      const own = taken.filter((x) => x.tenant === tenant);
+      expect(own.length, `snapshots of ${tenant}`).toBe(3);
+      const newest = own.sort((a, b) => b.position - a.position)[0]!;
+      const { body, metadata } = await store.get(newest.key);
+      expect(metadata["sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
+      expect(metadata["tenant"]).toBe(tenant);
+      expect(metadata["schema-version"]).toBe("1");
+      expect(metadata["partition"]).toBe(String(partitionForTenant(tenant, 8)));
+      expect(metadata["position"]).toBe(String(newest.position));
+    }
+
+    const log = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+    rmSync(dataDir, { recursive: true, force: true });
+
+    // To a point between snapshots: the newest snapshot at or before it, then the log.
+    const pointInTime = freshDir("snap-to-time");
+    const cut = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      pointInTime,
+      "--to-time",
+      afterB,
+    ]);
+    expect(cut.code, cut.stderr).toBe(0);
+    const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
+    const usable = TENANTS.filter((t) =>
+      taken.some((x) => x.tenant === t && x.position <= cutEnds[partitionForTenant(t, 8)]!),
+    ).length;
+    expect(usable).toBeGreaterThan(0);
+    expect(cut.stdout).toContain(` segments and ${usable} snapshots of `);
+    const reference = freshDir("snap-to-time-ref");
+    const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+    for (const entries of log)
+      for (const e of entries)
+        if (ingressMs(e) <= Date.parse(afterB))
+          await wal.append([{ tenant: e.tenant, payload: e.payload }]);
+    await wal.close();
+    const refServer = await startServerProcess({ dataDir: reference });
+    expect(await refServer.stop()).toBe(0);
+    expect(dumps(pointInTime)).toEqual(dumps(reference));
+
+    const restored = freshDir("snap-restored");
+    const run = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      restored,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(" segments and 4 snapshots of ");
+    expect(dumps(restored)).toEqual(original);
+    const revived = await startServerProcess({ dataDir: restored });
+    const api2 = entDbClient(revived);
+    for (const tenant of TENANTS)
+      expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
+    expect(await revived.stop()).toBe(0);
+
+    // A damaged snapshot is refused by name.
+    const newest = taken
+      .filter((x) => x.tenant === "acme")
+      .sort((a, b) => b.position - a.position)[0]!;
+    const object = await store.get(newest.key);
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: newest.key,
+        Body: object.body.subarray(0, 100),
+        Metadata: object.metadata,
+      }),
+    );
+    store.close();
+    const bad = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      freshDir("snap-bad"),
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
+    );
+    expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
+  }, 240_000);
 });
 
 describe("entdb serve --archive", () => {
