@@ -126,7 +126,10 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
  * Progress on stderr: a bar redrawn in place on a terminal, otherwise a plain line when the
  * phase changes and at most every 2 s, with events/s and the time left.
  */
-function createProgress(out: NodeJS.WriteStream): {
+export function createProgress(
+  out: { readonly isTTY?: boolean; write(text: string): unknown },
+  now: () => number = Date.now,
+): {
   update(p: { phase: "read" | "apply"; done: number; total: number }): void;
   end(): void;
 } {
@@ -137,16 +140,16 @@ function createProgress(out: NodeJS.WriteStream): {
   let drawn = false;
   return {
     update(p) {
-      const now = Date.now();
+      const at = now();
       if (p.phase !== phase) {
         if (drawn) out.write("\n");
         drawn = false;
         phase = p.phase;
-        started = now;
-        lastLine = 0;
+        started = at;
+        lastLine = Number.NEGATIVE_INFINITY;
       }
       const unit = p.phase === "read" ? "segments" : "events";
-      const seconds = (now - started) / 1000;
+      const seconds = (at - started) / 1000;
       const rate = seconds > 0 ? p.done / seconds : 0;
       const eta = rate > 0 ? Math.ceil((p.total - p.done) / rate) : undefined;
       const stats = `${p.done}/${p.total} ${unit}${p.phase === "apply" ? `, ${Math.round(rate)} events/s` : ""}${eta === undefined ? "" : `, ETA ${eta} s`}`;
@@ -157,9 +160,9 @@ function createProgress(out: NodeJS.WriteStream): {
           `\r${p.phase.padEnd(5)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${stats}\x1b[K`,
         );
         drawn = true;
-      } else if (now - lastLine >= 2000 || p.done === p.total) {
+      } else if (at - lastLine >= 2000 || p.done === p.total) {
         out.write(`restore: ${p.phase} ${stats}\n`);
-        lastLine = now;
+        lastLine = at;
       }
     },
     end() {
