@@ -51,6 +51,8 @@ export interface ServerConfig {
   readonly archive?: {
     readonly url: string;
     readonly endpoint?: string;
+    /** `--archive-lock-days`: segments are locked (S3 object lock, compliance mode) this long. */
+    readonly lockDays?: number;
     /** Seconds between snapshot rounds (0: none), snapshots kept per tenant, their longest age (s). */
     readonly snapshots: {
       readonly intervalSeconds: number;
@@ -96,6 +98,7 @@ export interface ConfigInput {
   readonly snapshotInterval?: string | undefined;
   readonly snapshotKeep?: string | undefined;
   readonly snapshotMaxAge?: string | undefined;
+  readonly archiveLockDays?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -128,6 +131,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     snapshotInterval: env["ENTDB_SNAPSHOT_INTERVAL"],
     snapshotKeep: env["ENTDB_SNAPSHOT_KEEP"],
     snapshotMaxAge: env["ENTDB_SNAPSHOT_MAX_AGE"],
+    archiveLockDays: env["ENTDB_ARCHIVE_LOCK_DAYS"],
   };
 }
 
@@ -216,8 +220,14 @@ function resolveArchive(
     keep: int(pick("snapshotKeep") ?? "24", "--snapshot-keep", 1, 100_000),
     maxAgeSeconds: int(pick("snapshotMaxAge") ?? "604800", "--snapshot-max-age", 1, 3_153_600_000),
   };
+  const lock = pick("archiveLockDays");
   return {
-    archive: { url: location.url, ...(endpoint === undefined ? {} : { endpoint }), snapshots },
+    archive: {
+      url: location.url,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(lock === undefined ? {} : { lockDays: int(lock, "--archive-lock-days", 1, 36_500) }),
+      snapshots,
+    },
   };
 }
 

@@ -29,6 +29,9 @@ describe("--archive and --s3-endpoint", () => {
         snapshotMaxAge: "60",
       }).archive?.snapshots,
     ).toEqual({ intervalSeconds: 0, keep: 3, maxAgeSeconds: 60 });
+    expect(
+      resolveConfig(BASE, { archive: "s3://backups/p", archiveLockDays: "30" }).archive?.lockDays,
+    ).toBe(30);
   });
 
   it("refuses a bad location or endpoint, saying what to write", () => {

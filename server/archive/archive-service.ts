@@ -19,6 +19,8 @@ export interface ArchiveConfig {
   /** `s3://bucket/prefix`. */
   readonly url: string;
   readonly endpoint?: string | undefined;
+  /** `--archive-lock-days`: lock each segment in compliance mode for this many days. */
+  readonly lockDays?: number;
   readonly snapshots: {
     readonly intervalSeconds: number;
     readonly keep: number;
@@ -53,6 +55,7 @@ export async function startServerArchive(
       store,
       location,
       log: log.child({ component: "archiver" }),
+      ...(config.lockDays === undefined ? {} : { lockDays: config.lockDays }),
       ...(env["ENTDB_ARCHIVE_FLUSH_MS"]
         ? { flushIntervalMs: Number(env["ENTDB_ARCHIVE_FLUSH_MS"]) }
         : {}),

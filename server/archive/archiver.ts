@@ -48,6 +48,8 @@ export interface ArchiverOptions {
   readonly retry?: { readonly firstMs: number; readonly maxMs: number };
   /** How long uploads may fail before `/ready` reports the archive degraded (default 30 s). */
   readonly degradedAfterMs?: number;
+  /** Lock each segment (compliance mode) for this many days after its upload; none if undefined. */
+  readonly lockDays?: number;
 }
 
 interface PartitionState {
@@ -73,6 +75,7 @@ export class Archiver {
   readonly #maxPending: number;
   readonly #retry: { readonly firstMs: number; readonly maxMs: number };
   readonly #degradedAfterMs: number;
+  readonly #lockDays: number | undefined;
   readonly #partitions: PartitionState[];
   #subscription: WalSubscription | undefined;
   /** Set by `close`: retries give up after it. */
@@ -94,6 +97,7 @@ export class Archiver {
     this.#maxPending = Math.max(options.maxPendingRecords ?? 50_000, this.#segmentRecords);
     this.#retry = options.retry ?? { firstMs: 100, maxMs: 5000 };
     this.#degradedAfterMs = options.degradedAfterMs ?? 30_000;
+    this.#lockDays = options.lockDays;
     this.#partitions = archivedEnds.map((archivedEnd) => ({
       archivedEnd,
       pending: [],
@@ -261,7 +265,11 @@ export class Archiver {
     let delay = this.#retry.firstMs;
     for (;;) {
       try {
-        const result = await this.#store.putIfAbsent(key, segment.body, segment.metadata);
+        const lock =
+          this.#lockDays === undefined
+            ? {}
+            : { retainUntil: new Date(Date.now() + this.#lockDays * 86_400_000) };
+        const result = await this.#store.putIfAbsent(key, segment.body, segment.metadata, lock);
         if (result === "created") {
           this.#segments++;
           this.#bytes += segment.body.byteLength;

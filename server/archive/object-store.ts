@@ -37,11 +37,16 @@ export interface ListedObject {
 
 /** What the archive needs of an object store. Keys are full keys within the bucket. */
 export interface ObjectStore {
-  /** Writes `body` under `key` unless the key exists; says which happened. */
+  /**
+   * Writes `body` under `key` unless the key exists; says which happened. With
+   * `retainUntil`, the object is locked in compliance mode until then (the bucket must
+   * have object lock enabled): not even the account's root can delete that version.
+   */
   putIfAbsent(
     key: string,
     body: Uint8Array,
     metadata: Readonly<Record<string, string>>,
+    options?: { readonly retainUntil?: Date },
   ): Promise<"created" | "exists">;
   /** The object at `key`; `ArchiveError` "not-found" if there is none. */
   get(key: string): Promise<StoredObject>;
@@ -108,6 +113,7 @@ export class S3ObjectStore implements ObjectStore {
     key: string,
     body: Uint8Array,
     metadata: Readonly<Record<string, string>>,
+    options: { readonly retainUntil?: Date } = {},
   ): Promise<"created" | "exists"> {
     try {
       await this.#client.send(
@@ -118,6 +124,9 @@ export class S3ObjectStore implements ObjectStore {
           ContentLength: body.byteLength,
           Metadata: { ...metadata },
           IfNoneMatch: "*",
+          ...(options.retainUntil === undefined
+            ? {}
+            : { ObjectLockMode: "COMPLIANCE", ObjectLockRetainUntilDate: options.retainUntil }),
         }),
       );
       return "created";

@@ -82,6 +82,10 @@ export function serveCommand(): Command {
       "S3 endpoint for --archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
     )
     .option(
+      "--archive-lock-days <n>",
+      "with --archive: lock each segment with S3 object lock (compliance mode) for n days; the bucket needs object lock (env ENTDB_ARCHIVE_LOCK_DAYS)",
+    )
+    .option(
       "--snapshot-interval <seconds>",
       "with --archive: seconds between per-tenant snapshots, 0 for none (env ENTDB_SNAPSHOT_INTERVAL; default 3600)",
     )
@@ -133,6 +137,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       snapshotInterval: opts["snapshotInterval"],
       snapshotKeep: opts["snapshotKeep"],
       snapshotMaxAge: opts["snapshotMaxAge"],
+      archiveLockDays: opts["archiveLockDays"],
     });
     log = createLogger(config.logLevel);
     server = await startServer(config, log);

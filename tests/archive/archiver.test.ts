@@ -4,6 +4,7 @@
  */
 
 import { join } from "node:path";
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ArchiveError,
@@ -212,6 +213,37 @@ describe("archiver", () => {
     await wal.close();
     store.close();
     await proxy.close();
+  });
+
+  it("locks each segment in compliance mode when asked, so not even a versioned delete removes it", async () => {
+    const bucket = `entdb-test-lock-${Date.now()}`;
+    await s3.client.send(
+      new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }),
+    );
+    const location = parseArchiveUrl(`s3://${bucket}/locked`);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const wal = await openLog(1);
+    await wal.append(records(5));
+    const before = Date.now();
+    const archiver = await Archiver.start({ wal, store, location, log: quiet, lockDays: 2 });
+    await archiver.close();
+    const [segment] = await listSegments(store, location, 0);
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: segment!.key }));
+    expect(head.ObjectLockMode).toBe("COMPLIANCE");
+    const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
+    expect(until).toBeGreaterThanOrEqual(before + 2 * 86_400_000 - 1000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 2 * 86_400_000 + 1000);
+    const refused = await s3.client
+      .send(
+        new DeleteObjectCommand({ Bucket: bucket, Key: segment!.key, VersionId: head.VersionId }),
+      )
+      .then(
+        () => "deleted",
+        (e: Error) => e.name,
+      );
+    expect(refused).toBe("AccessDenied");
+    await wal.close();
+    store.close();
   });
 
   it("refuses an archive that runs ahead of the log", async () => {
