@@ -344,6 +344,60 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(dumps(restored), `restored to ${iso}`).toEqual(dumps(reference));
   }, 120_000);
 
+  it("refuses restores it cannot do, saying what to give instead", async () => {
+    const cases: [string[], string][] = [
+      [
+        ["--as-tenant", "copy"],
+        "error: --as-tenant renames the tenant given with --tenant; add --tenant.\n",
+      ],
+      [
+        ["--to-position", "12"],
+        "error: --to-position is an offset within one partition and this log has 8; name the tenant with --tenant (or use --to-time).\n",
+      ],
+      [
+        ["--to-position", "x"],
+        "error: --to-position must be a log offset (an integer), got 'x'.\n",
+      ],
+      [
+        ["--to-time", "yesterday"],
+        "error: --to-time must be an ISO 8601 time like 2026-01-31T12:00:00Z, got 'yesterday'.\n",
+      ],
+      [
+        ["--tenant", "a/b"],
+        "error: --tenant: The tenant id \"a/b\" contains a path separator '/'; use ASCII letters, digits, '.', '_' and '-'.\n",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const dir = freshDir("refused");
+      const run = await entdb([
+        "restore",
+        "--from",
+        url,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--data-dir",
+        dir,
+        ...args,
+      ]);
+      expect(run.stderr, args.join(" ")).toBe(message);
+      expect(run.code).toBe(2);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+    const missing = await entdb([
+      "restore",
+      "--from",
+      `${url}-nothing`,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      freshDir("missing"),
+    ]);
+    expect(missing.stderr).toBe(
+      `error: There is no archive at ${url}-nothing (no log.json); check --from and the S3 endpoint.\n`,
+    );
+    expect(missing.code).toBe(1);
+  }, 120_000);
+
   it("restores a tenant under a new id, beside nothing it could touch", async () => {
     const restored = freshDir("as-tenant");
     const run = await entdb([
