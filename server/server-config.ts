@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
+import { checkS3Endpoint, parseArchiveUrl } from "./archive/archive-location.ts";
 import { ConfigError } from "./config-error.ts";
 import { awsKinesisEnv, type KinesisWalConfig, resolveKinesisConfig } from "./kinesis-config.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
@@ -48,6 +49,19 @@ export interface ServerConfig {
   readonly admins: ReadonlySet<string>;
   /** `--public-reads`: reads without a token see the nodes of `public` types. */
   readonly publicReads?: boolean;
+  /** `--archive s3://bucket/prefix` (and `--s3-endpoint`, `--snapshot-*`): docs/archive.md. */
+  readonly archive?: {
+    readonly url: string;
+    readonly endpoint?: string;
+    /** `--archive-lock-days`: segments are locked (S3 object lock, compliance mode) this long. */
+    readonly lockDays?: number;
+    /** Seconds between snapshot rounds (0: none), snapshots kept per tenant, their longest age (s). */
+    readonly snapshots: {
+      readonly intervalSeconds: number;
+      readonly keep: number;
+      readonly maxAgeSeconds: number;
+    };
+  };
 }
 
 export { ConfigError };
@@ -85,6 +99,13 @@ export interface ConfigInput {
   readonly admins?: string | undefined;
   /** "true" or "false". */
   readonly publicReads?: string | undefined;
+  /** "s3://bucket/prefix". */
+  readonly archive?: string | undefined;
+  readonly s3Endpoint?: string | undefined;
+  readonly snapshotInterval?: string | undefined;
+  readonly snapshotKeep?: string | undefined;
+  readonly snapshotMaxAge?: string | undefined;
+  readonly archiveLockDays?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -117,6 +138,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
     admins: env["ENTDB_ADMINS"],
     publicReads: env["ENTDB_PUBLIC_READS"],
+    archive: env["ENTDB_ARCHIVE"],
+    s3Endpoint: env["ENTDB_S3_ENDPOINT"],
+    snapshotInterval: env["ENTDB_SNAPSHOT_INTERVAL"],
+    snapshotKeep: env["ENTDB_SNAPSHOT_KEEP"],
+    snapshotMaxAge: env["ENTDB_SNAPSHOT_MAX_AGE"],
+    archiveLockDays: env["ENTDB_ARCHIVE_LOCK_DAYS"],
   };
 }
 
@@ -184,6 +211,43 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
     publicReads: parsePublicReads(pick("publicReads")),
+    ...resolveArchive(pick),
+  };
+}
+
+/** `--archive` and `--s3-endpoint`, checked so a typo fails at start. */
+function resolveArchive(
+  pick: (key: keyof ConfigInput) => string | undefined,
+): Pick<ServerConfig, "archive"> {
+  const url = pick("archive");
+  const endpoint = pick("s3Endpoint");
+  if (url === undefined) {
+    if (endpoint !== undefined)
+      throw new ConfigError("--s3-endpoint is only used with --archive s3://BUCKET/PREFIX.");
+    return {};
+  }
+  const checked = <T>(check: () => T, flag: string): T => {
+    try {
+      return check();
+    } catch (err) {
+      throw new ConfigError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const location = checked(() => parseArchiveUrl(url), "--archive");
+  if (endpoint !== undefined) checked(() => checkS3Endpoint(endpoint), "--s3-endpoint");
+  const snapshots = {
+    intervalSeconds: int(pick("snapshotInterval") ?? "3600", "--snapshot-interval", 0, 31_536_000),
+    keep: int(pick("snapshotKeep") ?? "24", "--snapshot-keep", 1, 100_000),
+    maxAgeSeconds: int(pick("snapshotMaxAge") ?? "604800", "--snapshot-max-age", 1, 3_153_600_000),
+  };
+  const lock = pick("archiveLockDays");
+  return {
+    archive: {
+      url: location.url,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(lock === undefined ? {} : { lockDays: int(lock, "--archive-lock-days", 1, 36_500) }),
+      snapshots,
+    },
   };
 }
 

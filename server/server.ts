@@ -108,6 +108,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         });
   const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
   try {
+    // First, so a bucket that cannot be used fails the start before anything is logged.
+    // Closed after the API (nothing more is committed) and before the log: flushes it all.
+    const archive = config.archive
+      ? await (await import("./archive/index.ts")).startServerArchive(config.archive, wal, log)
+      : undefined;
+    if (archive) cleanup.unshift(() => archive.close());
     // The data dir is derived from the log: check it (and set aside what cannot be served)
     // before anything reads it, schema version files included.
     let versions: ReadonlyMap<number, ServedSchema> = new Map();
@@ -121,6 +127,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
+    const snapshots = archive?.startSnapshots(store, config.dataDir);
+    if (snapshots) cleanup.unshift(() => snapshots.close());
     const restored = await restoreLostSchemaFiles(
       config.dataDir,
       wal,
@@ -200,6 +208,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const degraded: DegradedSource[] = [
       () => (wal.failure ? [wal.failure.message] : []),
       () => applier.parkedTenants().map((p) => p.error.message),
+      () => archive?.archiver.degradedReasons() ?? [],
     ];
     metrics = createServerMetrics({
       applierLag: async () => {
@@ -211,6 +220,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       openTenantDbs: () => store.openCount,
       parkedTenants: () => applier.parkedTenants().length,
     });
+    archive?.registerMetrics(metrics.registry);
     const deps = {
       served: () => surface.served,
       wal,
@@ -349,6 +359,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       schemaVersion: served.version,
       wal: config.wal.kind,
       dataDir: config.dataDir,
+      archive: config.archive?.url,
     });
 
     let closing: Promise<void> | undefined;

@@ -4,10 +4,11 @@
 
 import type { Command } from "commander";
 import { schemaServerCommand } from "./schema-command.ts";
+import { restoreCommands } from "./restore-command.ts";
 import { serveCommand } from "./serve-command.ts";
 import { accessCommands } from "./tenant-command.ts";
 
 /** The commands this layer adds to `entdb`. */
 export function serverCommands(): Command[] {
-  return [serveCommand(), ...accessCommands(), schemaServerCommand()];
+  return [serveCommand(), ...accessCommands(), schemaServerCommand(), ...restoreCommands()];
 }

@@ -8,6 +8,7 @@
 
 import { Command, Option } from "commander";
 import { TOKEN_RULE } from "../api/token-file.ts";
+import { ArchiveError } from "../archive/archive-error.ts";
 import { DataDirError } from "../data-dir.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
@@ -73,6 +74,30 @@ export function serveCommand(): Command {
         "kinesis",
       ]),
     )
+    .option(
+      "--archive <url>",
+      "ship the log to s3://BUCKET/PREFIX as it is written (env ENTDB_ARCHIVE; see docs/archive.md)",
+    )
+    .option(
+      "--s3-endpoint <url>",
+      "S3 endpoint for --archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
+    )
+    .option(
+      "--archive-lock-days <n>",
+      "with --archive: lock each segment with S3 object lock (compliance mode) for n days; the bucket needs object lock (env ENTDB_ARCHIVE_LOCK_DAYS)",
+    )
+    .option(
+      "--snapshot-interval <seconds>",
+      "with --archive: seconds between per-tenant snapshots, 0 for none (env ENTDB_SNAPSHOT_INTERVAL; default 3600)",
+    )
+    .option(
+      "--snapshot-keep <n>",
+      "with --archive: snapshots kept per tenant (env ENTDB_SNAPSHOT_KEEP; default 24)",
+    )
+    .option(
+      "--snapshot-max-age <seconds>",
+      "with --archive: delete snapshots older than this, but never a tenant's newest (env ENTDB_SNAPSHOT_MAX_AGE; default 604800)",
+    )
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
@@ -108,6 +133,12 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       corsOrigins: opts["corsOrigins"],
       wal: opts["wal"],
       logLevel: opts["logLevel"],
+      archive: opts["archive"],
+      s3Endpoint: opts["s3Endpoint"],
+      snapshotInterval: opts["snapshotInterval"],
+      snapshotKeep: opts["snapshotKeep"],
+      snapshotMaxAge: opts["snapshotMaxAge"],
+      archiveLockDays: opts["archiveLockDays"],
     });
     log = createLogger(config.logLevel);
     server = await startServer(config, log);
@@ -118,7 +149,11 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       process.stderr.write(`error: ${err.message}\n`);
       for (const f of err.findings)
         process.stderr.write(`  ${f.category}[${f.rule}]: ${f.message}\n`);
-    } else if (err instanceof ConfigError || err instanceof DataDirError) {
+    } else if (
+      err instanceof ConfigError ||
+      err instanceof DataDirError ||
+      err instanceof ArchiveError
+    ) {
       process.stderr.write(`error: ${err.message}\n`);
     } else {
       log.error("could not start", { err });

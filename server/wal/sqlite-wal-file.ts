@@ -48,6 +48,11 @@ export interface SqliteWalFileOptions {
    * declared healthy while its disk is still full.
    */
   readonly probe?: boolean;
+  /**
+   * The identity of a new file (default: a fresh `embedded:<uuid>`). Restore gives the
+   * archived log's, so the restored file is the same log; ignored for an existing file.
+   */
+  readonly identity?: string;
 }
 
 /** Partition count of a new log when none is given. */
@@ -135,7 +140,12 @@ export class SqliteWalFile {
           `Could not set synchronous=FULL on ${path} (${synchronous}).`,
         );
       }
-      const { partitions, ends, identity } = initialize(db, path, options.partitions);
+      const { partitions, ends, identity } = initialize(
+        db,
+        path,
+        options.partitions,
+        options.identity,
+      );
       if (options.probe === true) {
         db.prepare(
           "INSERT INTO wal_meta (key, value) VALUES ('probe', ?)" +
@@ -179,6 +189,7 @@ function initialize(
   db: Database.Database,
   path: string,
   requested: number | undefined,
+  newIdentity: string | undefined,
 ): { partitions: number; ends: number[]; identity: string } {
   if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
     throw new WalError("invalid", `Partition count must be a positive integer, got ${requested}.`);
@@ -228,7 +239,8 @@ function initialize(
     const stored = db
       .prepare<[string], MetaRow>("SELECT value FROM wal_meta WHERE key = ?")
       .get("log_id")?.value;
-    const identity = stored ?? `embedded:${randomUUID()}`;
+    const identity =
+      stored ?? (hasMeta === undefined ? newIdentity : undefined) ?? `embedded:${randomUUID()}`;
     if (stored === undefined) {
       db.prepare("INSERT INTO wal_meta (key, value) VALUES ('log_id', ?)").run(identity);
     }

@@ -39,6 +39,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["3", "--wal", "kafka,kinesis"],
     what: "entdb serve: plans, reads, queries vs raw SQLite; RSS; plans on Kafka and Kinesis",
   },
+  archive: {
+    file: "archive-bench.ts",
+    args: ["100000", "5"],
+    what: "archive to S3 (moto): upload, replay from the archive, a snapshot, archiver overhead on writes",
+  },
   pg: {
     file: "pg-bench.ts",
     args: ["5"],

@@ -39,6 +39,7 @@ const SIDE = ["", "-wal", "-shm"];
 const dirs: string[] = [];
 let baseline = "";
 let oldAcme = "";
+let oldDerived = "";
 let expected = new Map<string, string>();
 
 function freshDir(): string {
@@ -152,6 +153,10 @@ beforeAll(async () => {
   await stopOk(first);
   oldAcme = join(freshDir(), "acme-old.sqlite");
   copyDb(tenantPath(baseline, "acme"), oldAcme);
+  // Every derived file as it was then: a backup of the data dir older than the log.
+  oldDerived = freshDir();
+  for (const part of ["meta.sqlite", "tenants", "schemas"])
+    cpSync(join(baseline, part), join(oldDerived, part), { recursive: true });
 
   const second = await startServerProcess({ dataDir: baseline });
   api = entDbClient(second);
@@ -232,6 +237,24 @@ describe("derived state at start", () => {
         /"msg":"tenant database catches up from the log","tenant":"acme","reason":"its database is older than meta.sqlite records \(at \d+:\d+, recorded \d+:\d+\)"/,
       ],
     );
+    expect(dumps(dataDir)).toEqual(expected);
+  }, 60_000);
+
+  it("catches up a meta.sqlite rolled back to an older copy", async () => {
+    const dataDir = await restartOn(
+      (d) => copyDb(join(oldDerived, "meta.sqlite"), join(d, "meta.sqlite")),
+      [],
+    );
+    expect(dumps(dataDir)).toEqual(expected);
+  }, 60_000);
+
+  it("catches up every derived file rolled back to older copies at once", async () => {
+    const dataDir = await restartOn((d) => {
+      for (const part of ["meta.sqlite", "tenants", "schemas"]) {
+        rmSync(join(d, part), { recursive: true, force: true });
+        cpSync(join(oldDerived, part), join(d, part), { recursive: true });
+      }
+    }, []);
     expect(dumps(dataDir)).toEqual(expected);
   }, 60_000);
 

@@ -1,0 +1,49 @@
+/**
+ * The archive: the log shipped to an object store as immutable segments, and restore
+ * from it. See docs/archive.md.
+ */
+
+export {
+  type ArchivedSegment,
+  type ArchiveManifest,
+  claimArchive,
+  listSegments,
+  readManifest,
+} from "./archive-catalog.ts";
+export { ArchiveError, type ArchiveErrorCode } from "./archive-error.ts";
+export {
+  type ArchiveLocation,
+  parseArchiveUrl,
+  type SegmentRange,
+  segmentKey,
+} from "./archive-location.ts";
+export { type ArchiveConfig, type ServerArchive, startServerArchive } from "./archive-service.ts";
+export { Archiver, type ArchiverOptions } from "./archiver.ts";
+export {
+  type ObjectStore,
+  S3ObjectStore,
+  type S3ObjectStoreOptions,
+  type StoredObject,
+  s3Endpoint,
+} from "./object-store.ts";
+export {
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+  restoreArchive,
+} from "./restore.ts";
+export { decodeSegment, type EncodedSegment, encodeSegment, sha256Hex } from "./segment-format.ts";
+export {
+  type ArchivedSnapshot,
+  parseSnapshotKey,
+  snapshotKey,
+  snapshotPrefix,
+} from "./snapshot-format.ts";
+export { placeSnapshots } from "./snapshot-restore.ts";
+export {
+  readState,
+  type SnapshotSource,
+  type SnapshotTaken,
+  Snapshotter,
+  type SnapshotterOptions,
+} from "./snapshotter.ts";

@@ -1,0 +1,220 @@
+/**
+ * The object store an archive is written to, as the archive needs it: immutable objects
+ * put only if absent, read whole, listed by prefix. {@link S3ObjectStore} is the
+ * implementation over `@aws-sdk/client-s3`.
+ *
+ * Guarantees the archive relies on:
+ * - `putIfAbsent` never overwrites: a second put of a key answers "exists" and leaves the
+ *   first object as it was (S3's conditional put, `If-None-Match: *`).
+ * - `list` returns every key under the prefix, in lexical order.
+ * Failures of the store itself are `ArchiveError` "unavailable"; the caller retries.
+ */
+
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { ArchiveError } from "./archive-error.ts";
+import { type ArchiveLocation, checkS3Endpoint } from "./archive-location.ts";
+
+/** An object read back: its bytes and its user metadata (lower-case keys). */
+export interface StoredObject {
+  readonly body: Uint8Array;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** A key found by {@link ObjectStore.list}. */
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  /** Last-modified time, ms since the epoch. */
+  readonly modified: number;
+}
+
+/** What the archive needs of an object store. Keys are full keys within the bucket. */
+export interface ObjectStore {
+  /**
+   * Writes `body` under `key` unless the key exists; says which happened. With
+   * `retainUntil`, the object is locked in compliance mode until then (the bucket must
+   * have object lock enabled): not even the account's root can delete that version.
+   */
+  putIfAbsent(
+    key: string,
+    body: Uint8Array,
+    metadata: Readonly<Record<string, string>>,
+    options?: { readonly retainUntil?: Date },
+  ): Promise<"created" | "exists">;
+  /** The object at `key`; `ArchiveError` "not-found" if there is none. */
+  get(key: string): Promise<StoredObject>;
+  /** Every key under `prefix`, in lexical order, with its size and last-modified time (ms). */
+  list(prefix: string): Promise<ListedObject[]>;
+  /** Deletes `key` (no error if it is gone). */
+  delete(key: string): Promise<void>;
+  /** Releases connections. */
+  close(): void;
+}
+
+/** Options for {@link S3ObjectStore}. */
+export interface S3ObjectStoreOptions {
+  readonly location: ArchiveLocation;
+  /**
+   * The S3 endpoint (`--s3-endpoint`); otherwise `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`,
+   * otherwise AWS itself. Addressing is path-style (bucket in the path), which every
+   * S3-compatible server understands.
+   */
+  readonly endpoint?: string | undefined;
+  /** Per-request timeout; a request that takes longer fails as "unavailable". */
+  readonly requestTimeoutMs?: number;
+  /** Environment to read endpoint and region from (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The endpoint an S3 client uses: the flag, then the standard AWS variables. */
+export function s3Endpoint(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const value = flag || env["AWS_ENDPOINT_URL_S3"] || env["AWS_ENDPOINT_URL"];
+  if (value === undefined || value === "") return undefined;
+  return checkS3Endpoint(value);
+}
+
+/**
+ * An archive's bucket on S3 or an S3-compatible server. Credentials come from the
+ * standard AWS chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, instance
+ * roles); the region from `AWS_REGION` (default us-east-1).
+ */
+export class S3ObjectStore implements ObjectStore {
+  readonly location: ArchiveLocation;
+  readonly #client: S3Client;
+
+  constructor(options: S3ObjectStoreOptions) {
+    const env = options.env ?? process.env;
+    this.location = options.location;
+    const endpoint = s3Endpoint(options.endpoint, env);
+    this.#client = new S3Client({
+      region: env["AWS_REGION"] || env["AWS_DEFAULT_REGION"] || "us-east-1",
+      forcePathStyle: true,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      // The archiver retries with its own back-off; one SDK retry covers a dropped connection.
+      maxAttempts: 2,
+      requestHandler: {
+        connectionTimeout: 2000,
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+      },
+    });
+  }
+
+  async putIfAbsent(
+    key: string,
+    body: Uint8Array,
+    metadata: Readonly<Record<string, string>>,
+    options: { readonly retainUntil?: Date } = {},
+  ): Promise<"created" | "exists"> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.location.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.byteLength,
+          Metadata: { ...metadata },
+          IfNoneMatch: "*",
+          ...(options.retainUntil === undefined
+            ? {}
+            : { ObjectLockMode: "COMPLIANCE", ObjectLockRetainUntilDate: options.retainUntil }),
+        }),
+      );
+      return "created";
+    } catch (error) {
+      // 412: the key exists. 409: a concurrent conditional put of the same key is in flight.
+      const status = statusOf(error);
+      if (status === 412 || status === 409) return "exists";
+      throw this.#failure(`put ${key}`, error);
+    }
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    try {
+      const out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.location.bucket, Key: key }),
+      );
+      const body = out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      return { body, metadata: out.Metadata ?? {} };
+    } catch (error) {
+      if (statusOf(error) === 404 && nameOf(error) !== "NoSuchBucket")
+        throw new ArchiveError("not-found", `s3://${this.location.bucket}/${key} does not exist.`, {
+          cause: error,
+        });
+      throw this.#failure(`get ${key}`, error);
+    }
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    const keys: ListedObject[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const out = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.location.bucket,
+            Prefix: prefix,
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          }),
+        );
+        for (const o of out.Contents ?? [])
+          if (o.Key !== undefined)
+            keys.push({ key: o.Key, size: o.Size ?? 0, modified: o.LastModified?.getTime() ?? 0 });
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token !== undefined);
+    } catch (error) {
+      throw this.#failure(`list ${prefix}`, error);
+    }
+    return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: key }));
+    } catch (error) {
+      throw this.#failure(`delete ${key}`, error);
+    }
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+
+  /** A missing bucket is "not-found" (an operator's fix); anything else "unavailable". */
+  #failure(what: string, error: unknown): ArchiveError {
+    if (nameOf(error) === "NoSuchBucket")
+      return new ArchiveError(
+        "not-found",
+        `The bucket '${this.location.bucket}' does not exist; create it first.`,
+        { cause: error },
+      );
+    const detail =
+      error instanceof S3ServiceException
+        ? `${error.name} (HTTP ${error.$metadata.httpStatusCode ?? "?"}): ${error.message}`
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : String(error);
+    return new ArchiveError(
+      "unavailable",
+      `S3 request failed (${what} in bucket ${this.location.bucket}): ${detail}`,
+      { cause: error },
+    );
+  }
+}
+
+function nameOf(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}

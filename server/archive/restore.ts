@@ -1,0 +1,329 @@
+/**
+ * Restore: a data dir rebuilt from an archive alone (`entdb restore`). The archived
+ * segments are read and checked (sha256, contiguity), written into a log file, each
+ * tenant starts from its newest snapshot at or before the target (`snapshot-restore.ts`),
+ * and the log is applied by the same {@link Applier} that applies live traffic, so the
+ * restored tenants are what a replay of the log gives, byte for byte in a canonical dump.
+ *
+ * What the restored data dir holds, by case:
+ * - The whole archive of an embedded log: `wal.sqlite` with every archived record at its
+ *   archived offset and the archived log's identity. It *is* that log, up to the last
+ *   archived record: a server started on it appends after it, and with the same
+ *   `--archive` its archiver resumes exactly where the archive ends.
+ * - Cut at a point (`toPosition`, `toTime`) of an embedded log: the same, ending at the
+ *   point, under a new identity, since from there on it is another history; archive it
+ *   under another prefix.
+ * - The archive of a Kafka log: tenant databases and `meta.sqlite` recording the Kafka
+ *   log's identity and positions, and no `wal.sqlite`: a server started on it with that
+ *   topic continues the live log after the restored positions.
+ * - One tenant (`tenant`, optionally renamed with `asTenant`): a new log holding the
+ *   schema changes and that tenant's events only, in their order (positions differ from
+ *   the original's), and that tenant's database: a copy to inspect or serve beside the
+ *   live one, which it never touches.
+ */
+
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "../apply/index.ts";
+import type { ServedSchema } from "../engine.ts";
+import type { Logger } from "../log.ts";
+import { loadVersions } from "../schema-registry.ts";
+import { openCheckedStore, validateTenantId } from "../store/index.ts";
+import type { WalEntry } from "../wal/index.ts";
+import { openEmbeddedWal, partitionForTenant } from "../wal/index.ts";
+import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
+import { type ArchivedSegment, listSegments, readManifest } from "./archive-catalog.ts";
+import { ArchiveError } from "./archive-error.ts";
+import type { ArchiveLocation } from "./archive-location.ts";
+import type { ObjectStore } from "./object-store.ts";
+import { decodeSegment } from "./segment-format.ts";
+import { placeSnapshots } from "./snapshot-restore.ts";
+
+/** Options of {@link restoreArchive}. */
+export interface RestoreOptions {
+  readonly store: ObjectStore;
+  readonly location: ArchiveLocation;
+  readonly dataDir: string;
+  /** Restore this tenant only. */
+  readonly tenant?: string;
+  /** With `tenant`: restore it under this id instead. */
+  readonly asTenant?: string;
+  /** Stop after this offset (inclusive) of the tenant's partition (needs `tenant`, or a one-partition log). */
+  readonly toPosition?: number;
+  /** Stop before the first event logged after this time, in every partition. */
+  readonly toTime?: Date;
+  /** Replace what the data dir holds (otherwise a non-empty dir is refused). */
+  readonly force?: boolean;
+  readonly log: Logger;
+  /** Told as segments are read and as events are applied. */
+  readonly progress?: (progress: RestoreProgress) => void;
+}
+
+/** Where a restore is: `done` of `total` segments read, or events applied. */
+export interface RestoreProgress {
+  readonly phase: "read" | "apply";
+  readonly done: number;
+  readonly total: number;
+}
+
+/** What a restore produced. */
+export interface RestoreResult {
+  /** The identity of the log the restored files record. */
+  readonly identity: string;
+  /** Per partition of the restored log, one past its last record. */
+  readonly ends: readonly number[];
+  readonly records: number;
+  readonly segments: number;
+  /** Tenant snapshots the restore started from. */
+  readonly snapshots: number;
+  /** Whether the data dir holds the log (`wal.sqlite`) or only what was derived from it. */
+  readonly holdsLog: boolean;
+  /** Tenants that could not be applied (see the log); none when all went well. */
+  readonly parked: readonly string[];
+}
+
+/** Restores `options.dataDir` from the archive; see the module comment. */
+export async function restoreArchive(options: RestoreOptions): Promise<RestoreResult> {
+  const { store, location, dataDir, log } = options;
+  if (options.asTenant !== undefined && options.tenant === undefined)
+    throw new ArchiveError(
+      "invalid",
+      "--as-tenant renames the tenant given with --tenant; add --tenant.",
+    );
+  if (options.toPosition !== undefined && options.toTime !== undefined)
+    throw new ArchiveError("invalid", "Give --to-position or --to-time, not both.");
+  const tenant = options.tenant === undefined ? undefined : checkTenant(options.tenant, "--tenant");
+  const asTenant =
+    options.asTenant === undefined ? tenant : checkTenant(options.asTenant, "--as-tenant");
+  prepareDataDir(dataDir, options.force === true);
+
+  const manifest = await readManifest(store, location);
+  if (manifest === undefined)
+    throw new ArchiveError(
+      "not-found",
+      `There is no archive at ${location.url} (no log.json); check --from and the S3 endpoint.`,
+    );
+  const { partitions } = manifest;
+  const tenantPartition = tenant === undefined ? undefined : partitionForTenant(tenant, partitions);
+  if (options.toPosition !== undefined && tenantPartition === undefined && partitions !== 1)
+    throw new ArchiveError(
+      "invalid",
+      `--to-position is an offset within one partition and this log has ${partitions}; name the tenant with --tenant (or use --to-time).`,
+    );
+  const cutPartition = tenantPartition ?? 0;
+  const kafka = manifest.identity.startsWith("kafka:");
+  const cut = options.toPosition !== undefined || options.toTime !== undefined;
+  const resequence = tenant !== undefined;
+  const identity =
+    kafka && !resequence
+      ? manifest.identity
+      : cut || resequence
+        ? `embedded:${randomUUID()}`
+        : manifest.identity;
+  const holdsLog = !(kafka && !resequence);
+  const logPath = join(dataDir, holdsLog ? "wal.sqlite" : "restore-log.sqlite");
+
+  // Which partitions to read: all, or for one tenant its own and the schema changes'.
+  const wanted = new Set<number>();
+  for (let p = 0; p < partitions; p++)
+    if (
+      !resequence ||
+      p === tenantPartition ||
+      p === partitionForTenant(SCHEMA_LOG_KEY, partitions)
+    )
+      wanted.add(p);
+  const listed = new Map<number, ArchivedSegment[]>();
+  for (const p of wanted) listed.set(p, await listSegments(store, location, p));
+  const totalSegments = [...listed.values()].reduce((n, s) => n + s.length, 0);
+
+  const file = SqliteWalFile.open({ path: logPath, partitions, identity });
+  const next = new Array<number>(partitions).fill(0);
+  let records = 0;
+  let segments = 0;
+  try {
+    for (const [p, list] of listed) {
+      if (!resequence && list.length > 0 && list[0]!.first !== 0)
+        throw new ArchiveError(
+          "gap",
+          `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${list[0]!.key}): the start of the log was never archived.`,
+        );
+      let stopped = false;
+      // Read ahead a few segments while the previous ones are written.
+      const fetches = new Map<number, Promise<WalEntry[]>>();
+      const fetch = (i: number) => {
+        const segment = list[i];
+        if (segment === undefined || fetches.has(i)) return;
+        fetches.set(
+          i,
+          store
+            .get(segment.key)
+            .then(({ body, metadata }) => decodeSegment(segment.key, segment, body, metadata)),
+        );
+      };
+      for (let i = 0; i < list.length && !stopped; i++) {
+        for (let j = i; j < i + 4; j++) fetch(j);
+        const entries = await fetches.get(i)!;
+        fetches.delete(i);
+        const rows: WalRow[] = [];
+        for (const entry of entries) {
+          if (beyondTarget(entry, options, cutPartition)) {
+            stopped = true;
+            break;
+          }
+          if (!resequence) {
+            rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
+            next[p] = entry.position.offset + 1;
+            continue;
+          }
+          const row = resequenced(entry, tenant!, asTenant!, partitions, next);
+          if (row) rows.push(row);
+        }
+        file.commit(rows);
+        records += rows.length;
+        segments++;
+        options.progress?.({ phase: "read", done: segments, total: totalSegments });
+      }
+      // Settle read-aheads left behind by a cut, so none rejects unobserved.
+      await Promise.allSettled(fetches.values());
+    }
+  } finally {
+    file.close();
+  }
+  log.info("archive read", { archive: location.url, segments, records, ends: next });
+
+  // Snapshots hold positions of the archived log, so a one-tenant restore (a new log) uses none.
+  mkdirSync(join(dataDir, "tenants"), { recursive: true });
+  const snapshots = resequence
+    ? []
+    : await placeSnapshots({ store, location, dataDir, ends: next, identity });
+  if (snapshots.length > 0) log.info("snapshots placed", { snapshots: snapshots.length });
+  const parked = await applyRestoredLog(dataDir, logPath, next, log, options.progress);
+  if (!holdsLog)
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${logPath}${suffix}`, { force: true });
+  return { identity, ends: next, records, segments, snapshots: snapshots.length, holdsLog, parked };
+}
+
+/** Applies the restored log with the live applier; returns parked tenants. */
+async function applyRestoredLog(
+  dataDir: string,
+  logPath: string,
+  ends: readonly number[],
+  log: Logger,
+  progress: RestoreOptions["progress"],
+): Promise<string[]> {
+  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
+  let versions: ReadonlyMap<number, ServedSchema> = new Map();
+  try {
+    const { store, metaRebuilt } = await openCheckedStore({
+      dataDir,
+      schemas: (v) => versions.get(v),
+      maxOpenTenants: 64,
+      wal,
+      logger: log,
+    });
+    try {
+      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
+      versions = loadVersions(join(dataDir, "schemas"));
+      const applier = new Applier({
+        wal,
+        store,
+        onPark: (p) =>
+          log.error("tenant parked while restoring", {
+            tenant: p.tenant,
+            position: `${p.position.partition}:${p.position.offset}`,
+            err: p.error.cause ?? p.error,
+          }),
+      });
+      const total = ends.reduce((a, b) => a + b, 0);
+      const applied = () => ends.reduce((n, _, p) => n + applier.processedOffset(p), 0);
+      applier.start();
+      let failed: unknown;
+      applier.done.catch((error: unknown) => {
+        failed = error;
+      });
+      while (applied() < total && failed === undefined) {
+        progress?.({ phase: "apply", done: applied(), total });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await applier.stop();
+      if (failed !== undefined) throw failed;
+      progress?.({ phase: "apply", done: total, total });
+      return applier.parkedTenants().map((p) => p.tenant);
+    } finally {
+      store.close();
+    }
+  } finally {
+    await wal.close();
+  }
+}
+
+/** Whether `entry` lies past the restore's target. */
+function beyondTarget(entry: WalEntry, options: RestoreOptions, cutPartition: number): boolean {
+  if (options.toPosition !== undefined)
+    return entry.position.partition === cutPartition && entry.position.offset > options.toPosition;
+  if (options.toTime !== undefined) {
+    const time = ingressMs(entry);
+    return time !== undefined && time > options.toTime.getTime();
+  }
+  return false;
+}
+
+function ingressMs(entry: WalEntry): number | undefined {
+  try {
+    const event = fromBinary(WalEventSchema, entry.payload);
+    return event.ingressTime ? timestampMs(event.ingressTime) : undefined;
+  } catch {
+    return undefined; // not a WalEvent: the applier records it as bad
+  }
+}
+
+/** For a one-tenant restore: the entry as a record of the new log, or undefined to leave it out. */
+function resequenced(
+  entry: WalEntry,
+  tenant: string,
+  asTenant: string,
+  partitions: number,
+  next: number[],
+): WalRow | undefined {
+  let key: string;
+  let payload = entry.payload;
+  if (entry.tenant === SCHEMA_LOG_KEY) key = SCHEMA_LOG_KEY;
+  else if (entry.tenant === tenant) {
+    key = asTenant;
+    if (asTenant !== tenant) {
+      const event = fromBinary(WalEventSchema, entry.payload);
+      event.tenant = asTenant;
+      payload = toBinary(WalEventSchema, event);
+    }
+  } else return undefined;
+  const partition = partitionForTenant(key, partitions);
+  const offset = next[partition]!;
+  next[partition] = offset + 1;
+  return { partition, offset, tenant: key, payload };
+}
+
+function checkTenant(id: string, flag: string): string {
+  try {
+    return validateTenantId(id);
+  } catch (error) {
+    throw new ArchiveError("invalid", `${flag}: ${(error as Error).message}`);
+  }
+}
+
+/** Makes `dir` an empty directory, or refuses one that holds anything unless `force`. */
+function prepareDataDir(dir: string, force: boolean): void {
+  if (existsSync(dir)) {
+    const entries = readdirSync(dir);
+    if (entries.length > 0 && !force)
+      throw new ArchiveError(
+        "invalid",
+        `The data dir ${dir} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.`,
+      );
+    for (const name of entries) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true });
+}

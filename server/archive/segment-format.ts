@@ -1,0 +1,151 @@
+/**
+ * The archived form of a run of log records: one immutable, gzip-compressed object per
+ * segment. A segment holds consecutive offsets `first` up to (not including) `end` of
+ * one partition, exactly as the log holds them (tenant key and payload bytes).
+ *
+ * Body before compression: the magic `ENTDBSEG1\n`, then partition (u32), first offset
+ * (u64), record count (u32), then per record: tenant length (u32), tenant UTF-8 bytes,
+ * payload length (u32), payload bytes. All big-endian.
+ *
+ * Object metadata: `sha256` of the stored (compressed) bytes, `partition`, `first`, `end`,
+ * `records` and `log` (the identity of the log). Reading checks the checksum first, then
+ * that key, metadata and body agree on the range, so a corrupt, truncated or misnamed
+ * object is refused with its key in the message, never half-read.
+ */
+
+import { createHash } from "node:crypto";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { WalEntry } from "../wal/index.ts";
+import { ArchiveError } from "./archive-error.ts";
+import type { SegmentRange } from "./archive-location.ts";
+
+const MAGIC = Buffer.from("ENTDBSEG1\n", "latin1");
+const HEADER_BYTES = MAGIC.length + 4 + 8 + 4;
+
+/** A segment ready to put: its range, compressed body and metadata. */
+export interface EncodedSegment {
+  readonly range: SegmentRange;
+  readonly body: Uint8Array;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Hex SHA-256 of `bytes`. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Encodes consecutive entries of one partition. Throws if they are not consecutive: a
+ * segment never has a hole.
+ */
+export function encodeSegment(logIdentity: string, entries: readonly WalEntry[]): EncodedSegment {
+  const head = entries[0];
+  if (!head) throw new ArchiveError("invalid", "A segment needs at least one record.");
+  const { partition, offset: first } = head.position;
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt32BE(partition, MAGIC.length);
+  header.writeBigUInt64BE(BigInt(first), MAGIC.length + 4);
+  header.writeUInt32BE(entries.length, MAGIC.length + 12);
+  parts.push(header);
+  entries.forEach((entry, i) => {
+    if (entry.position.partition !== partition || entry.position.offset !== first + i)
+      throw new ArchiveError(
+        "gap",
+        `Segment records must be consecutive: expected ${partition}:${first + i}, got ${entry.position.partition}:${entry.position.offset}.`,
+      );
+    const tenant = Buffer.from(entry.tenant, "utf8");
+    const lengths = Buffer.alloc(4);
+    lengths.writeUInt32BE(tenant.length);
+    parts.push(lengths, tenant);
+    const payloadLength = Buffer.alloc(4);
+    payloadLength.writeUInt32BE(entry.payload.byteLength);
+    parts.push(
+      payloadLength,
+      Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength),
+    );
+  });
+  const body = gzipSync(Buffer.concat(parts), { level: 6 });
+  const range = { partition, first, end: first + entries.length };
+  return {
+    range,
+    body,
+    metadata: {
+      sha256: sha256Hex(body),
+      partition: String(partition),
+      first: String(first),
+      end: String(range.end),
+      records: String(entries.length),
+      log: logIdentity,
+    },
+  };
+}
+
+/**
+ * Decodes a segment read from `key`, which names `range`. Checks, in order: the sha256 in
+ * the metadata against the bytes, the metadata's range against the key's, then the body
+ * (decompression, header, every record's bounds). Throws `ArchiveError` "corrupt" naming
+ * the key and what failed.
+ */
+export function decodeSegment(
+  key: string,
+  range: SegmentRange,
+  body: Uint8Array,
+  metadata: Readonly<Record<string, string>>,
+): WalEntry[] {
+  const corrupt = (what: string) =>
+    new ArchiveError("corrupt", `The archived segment ${key} is corrupt: ${what}.`);
+  const expected = metadata["sha256"];
+  if (expected === undefined) throw corrupt("it has no sha256 in its metadata");
+  const actual = sha256Hex(body);
+  if (actual !== expected)
+    throw corrupt(
+      `its sha256 is ${actual} but ${expected} was recorded (${body.byteLength} bytes: truncated or altered)`,
+    );
+  if (
+    metadata["partition"] !== String(range.partition) ||
+    metadata["first"] !== String(range.first) ||
+    metadata["end"] !== String(range.end)
+  )
+    throw corrupt(
+      `its metadata names ${metadata["partition"]}:${metadata["first"]}-${metadata["end"]}, its key ${range.partition}:${range.first}-${range.end}`,
+    );
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(body);
+  } catch (error) {
+    throw corrupt(`it does not decompress (${(error as Error).message})`);
+  }
+  if (raw.length < HEADER_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC))
+    throw corrupt("it does not start with a segment header");
+  const partition = raw.readUInt32BE(MAGIC.length);
+  const first = Number(raw.readBigUInt64BE(MAGIC.length + 4));
+  const count = raw.readUInt32BE(MAGIC.length + 12);
+  if (partition !== range.partition || first !== range.first || first + count !== range.end)
+    throw corrupt(
+      `its header holds ${partition}:${first}-${first + count}, its key ${range.partition}:${range.first}-${range.end}`,
+    );
+  const entries: WalEntry[] = [];
+  let at = HEADER_BYTES;
+  const take = (): Buffer => {
+    if (at + 4 > raw.length) throw corrupt(`record ${entries.length} is cut short`);
+    const length = raw.readUInt32BE(at);
+    at += 4;
+    if (at + length > raw.length) throw corrupt(`record ${entries.length} is cut short`);
+    const bytes = raw.subarray(at, at + length);
+    at += length;
+    return bytes;
+  };
+  for (let i = 0; i < count; i++) {
+    const tenant = take().toString("utf8");
+    const payload = take();
+    entries.push({
+      tenant,
+      payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+      position: { partition, offset: first + i },
+    });
+  }
+  if (at !== raw.length) throw corrupt(`${raw.length - at} bytes follow the last record`);
+  return entries;
+}

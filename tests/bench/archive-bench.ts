@@ -1,0 +1,251 @@
+/**
+ * Archive benchmark, against the real S3-compatible server of `tests/infra/s3.sh`:
+ * - upload: an embedded log of N plan events (20 tenants, one Team each) archived;
+ * - replay: `restoreArchive` of that archive into an empty data dir, its read phase
+ *   (download, sha256, decode, write the log) and its apply phase (the live applier);
+ * - snapshot: one tenant's online backup, compressed and uploaded, then placed back;
+ * - overhead: plans/s of `entdb serve` with 64 concurrent clients, without and with
+ *   `--archive`.
+ *
+ * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-row]` (default 100000, 5).
+ * The data dirs are temp dirs on the disk of `os.tmpdir()`. The restore rows also give
+ * the CPU time this process used, since on a shared machine the wall time mostly
+ * measures the other load.
+ */
+
+import { mkdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import Database from "better-sqlite3";
+import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
+import {
+  Archiver,
+  parseArchiveUrl,
+  placeSnapshots,
+  restoreArchive,
+  S3ObjectStore,
+  Snapshotter,
+} from "../../server/archive/index.ts";
+import { createLogger } from "../../server/log.ts";
+import { tenantFileName } from "../../server/store/index.ts";
+import { openEmbeddedWal } from "../../server/wal/index.ts";
+import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
+import { S3_TEST_ENV, startTestS3 } from "../infra/s3-server.ts";
+import {
+  op,
+  planEvent,
+  schemaChangeEvent,
+  served,
+  T,
+  TRACKER_V1,
+  v,
+} from "../store/store-fixtures.ts";
+import { createLeanClient } from "./lean-connect-client.ts";
+
+const EVENTS = Number(process.argv[2] ?? "100000");
+const SECONDS = Number(process.argv[3] ?? "5");
+const TENANTS = 20;
+const quiet = createLogger("error");
+const rows: string[][] = [];
+const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
+
+const s3 = await startTestS3();
+const location = parseArchiveUrl(`s3://${await s3.newBucket()}/bench`);
+const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+const work = join(tmpdir(), `entdb-archive-bench-${process.pid}`);
+mkdirSync(work, { recursive: true });
+
+try {
+  // The log: a schema change, then N plans.
+  const wal = await openEmbeddedWal({ path: join(work, "wal.sqlite") });
+  await wal.append([
+    { tenant: SCHEMA_LOG_KEY, payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)) },
+  ]);
+  for (let i = 0; i < EVENTS; i += 1000) {
+    const tenant = `tenant-${(i / 1000) % TENANTS}`;
+    const batch = Array.from({ length: Math.min(1000, EVENTS - i) }, (_, j) => {
+      const n = i + j;
+      const id = `0190a000-0000-7000-8000-${String(n).padStart(12, "0")}`;
+      return {
+        tenant,
+        payload: planEvent(tenant, `k${n}`, [
+          op.createNode(T.Team, id, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
+        ]),
+      };
+    });
+    await wal.append(batch);
+  }
+  const total = EVENTS + 1;
+
+  let t = performance.now();
+  const archiver = await Archiver.start({ wal, store, location, log: quiet });
+  await archiver.close(600_000);
+  let ms = performance.now() - t;
+  rows.push([
+    "archive upload",
+    `${total.toLocaleString("en-US")} events, ${archiver.uploaded.segments} segments, ${(archiver.uploaded.bytes / 1e6).toFixed(1)} MB`,
+    `${(ms / 1000).toFixed(2)} s`,
+    rate(total, ms),
+  ]);
+  await wal.close();
+
+  const restored = join(work, "restored");
+  const phases = new Map<string, number>();
+  // CPU time per phase too: on a shared machine wall time mostly measures the other load.
+  const cpu = new Map<string, number>();
+  let cpuStart = process.cpuUsage();
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
+  t = performance.now();
+  let phaseStart = t;
+  let phase = "";
+  const result = await restoreArchive({
+    store,
+    location,
+    dataDir: restored,
+    log: quiet,
+    progress: (p) => {
+      if (p.phase !== phase) {
+        if (phase) {
+          phases.set(phase, performance.now() - phaseStart);
+          cpu.set(phase, cpuMs(cpuStart));
+        }
+        phase = p.phase;
+        phaseStart = performance.now();
+        cpuStart = process.cpuUsage();
+      }
+    },
+  });
+  phases.set(phase, performance.now() - phaseStart);
+  cpu.set(phase, cpuMs(cpuStart));
+  ms = performance.now() - t;
+  rows.push([
+    "restore: read (download, sha256, decode, write log)",
+    `${result.segments} segments`,
+    `${((phases.get("read") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("read") ?? 0) / 1000).toFixed(2)} s)`,
+    `${rate(total, phases.get("read") ?? 1)} (${rate(total, cpu.get("read") ?? 1)} of CPU)`,
+  ]);
+  rows.push([
+    "restore: apply (live applier)",
+    `${total.toLocaleString("en-US")} events`,
+    `${((phases.get("apply") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("apply") ?? 0) / 1000).toFixed(2)} s)`,
+    `${rate(total, phases.get("apply") ?? 1)} (${rate(total, cpu.get("apply") ?? 1)} of CPU)`,
+  ]);
+  rows.push([
+    "restore: total (replay from the archive)",
+    `${result.records.toLocaleString("en-US")} events`,
+    `${(ms / 1000).toFixed(2)} s`,
+    rate(result.records, ms),
+  ]);
+
+  // One tenant's snapshot, then placed back from the bucket.
+  const tenantFile = join(restored, "tenants", tenantFileName("tenant-0"));
+  const bytes = statSync(tenantFile).size;
+  const db = new Database(tenantFile);
+  const snapshotter = new Snapshotter({
+    store,
+    location,
+    source: { tenants: () => ["tenant-0"], connection: () => db },
+    log: quiet,
+    logIdentity: result.identity,
+    workDir: join(work, "snapshot-work"),
+    intervalMs: 0,
+    keep: 2,
+  });
+  t = performance.now();
+  const taken = await snapshotter.snapshot("tenant-0");
+  ms = performance.now() - t;
+  db.close();
+  rows.push([
+    "snapshot (backup, gzip, upload)",
+    `${(bytes / 1e6).toFixed(1)} MB tenant → ${((taken?.bytes ?? 0) / 1e6).toFixed(1)} MB`,
+    `${(ms / 1000).toFixed(2)} s`,
+    `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`,
+  ]);
+  const placed = join(work, "placed");
+  mkdirSync(join(placed, "tenants"), { recursive: true });
+  t = performance.now();
+  await placeSnapshots({
+    store,
+    location,
+    dataDir: placed,
+    ends: result.ends,
+    identity: result.identity,
+  });
+  ms = performance.now() - t;
+  rows.push([
+    "snapshot restore (download, sha256, gunzip, place)",
+    `${(bytes / 1e6).toFixed(1)} MB tenant`,
+    `${(ms / 1000).toFixed(2)} s`,
+    `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`,
+  ]);
+
+  // Write throughput without and with the archiver.
+  const plansPerSecond = async (archive: boolean): Promise<number> => {
+    const dataDir = tempDataDir("entdb-archive-bench-serve-");
+    const bucket = archive ? await s3.newBucket() : "";
+    const server = await startServerProcess({
+      dataDir,
+      args: archive ? ["--archive", `s3://${bucket}/bench`, "--s3-endpoint", s3.endpoint] : [],
+      env: { ...S3_TEST_ENV },
+    });
+    const client = createLeanClient(server.url);
+    let done = 0;
+    const until = performance.now() + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: 64 }, async (_, c) => {
+        for (let i = 0; performance.now() < until; i++) {
+          const slug = `c${c}-${i}`;
+          await client.call(EntDbService.method.executePlan, {
+            tenant: `tenant-${c % 8}`,
+            idempotencyKey: slug,
+            operations: [
+              {
+                op: {
+                  case: "createNode",
+                  value: {
+                    typeId: T.Team,
+                    fields: {
+                      1: { kind: { case: "stringValue", value: slug } },
+                      2: { kind: { case: "stringValue", value: slug } },
+                    },
+                  },
+                },
+              },
+            ],
+          });
+          done++;
+        }
+      }),
+    );
+    client.close();
+    await server.stop();
+    removeDataDir(dataDir);
+    return done / SECONDS;
+  };
+  const without = await plansPerSecond(false);
+  const withArchive = await plansPerSecond(true);
+  rows.push([
+    "entdb serve, 64 clients: plans without --archive",
+    "",
+    `${SECONDS} s`,
+    `${Math.round(without).toLocaleString("en-US")}/s`,
+  ]);
+  rows.push([
+    "entdb serve, 64 clients: plans with --archive",
+    `overhead ${(((without - withArchive) / without) * 100).toFixed(1)} %`,
+    `${SECONDS} s`,
+    `${Math.round(withArchive).toLocaleString("en-US")}/s`,
+  ]);
+} finally {
+  store.close();
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log("| what | size | time | rate |");
+console.log("| --- | --- | --- | --- |");
+for (const row of rows) console.log(`| ${row.join(" | ")} |`);

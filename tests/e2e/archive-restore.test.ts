@@ -1,0 +1,661 @@
+/**
+ * Losing every disk: a real `entdb serve` archives its log to a real S3-compatible server
+ * (moto, via tests/infra/s3.sh) while clients write concurrently; its data dir is then
+ * deleted, `entdb restore` rebuilds it from the bucket alone, and a server started on it
+ * serves every acknowledged write once, with tenant databases byte-identical in a
+ * canonical dump, and continues the log (and the archive) after the restored end.
+ * Also: a corrupted archive object is refused by name, point-in-time restores of one
+ * tenant match a reference replay of the original log cut at the same position, and an
+ * S3 outage during writes delays the archive without losing or skipping anything.
+ */
+
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { fromBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
+import {
+  decodeSegment,
+  listSegments,
+  parseArchiveUrl,
+  parseSnapshotKey,
+  S3ObjectStore,
+  snapshotPrefix,
+} from "../../server/archive/index.ts";
+import { canonicalDump } from "../../server/store/canonical-dump.ts";
+import { tenantFileName } from "../../server/store/tenant-id.ts";
+import type { WalEntry } from "../../server/wal/index.ts";
+import { openEmbeddedWal, partitionForTenant, readWalToEnd } from "../../server/wal/index.ts";
+import { startFaultProxy } from "../infra/fault-proxy.ts";
+import { S3_TEST_ENV, startTestS3, type TestS3 } from "../infra/s3-server.ts";
+import { type EntDbClient, entDbClient, runCommand, TRACKER, teamOp } from "./e2e-helpers.ts";
+import { REPO_ROOT, runServeToExit, startServerProcess, tempDataDir } from "./server-process.ts";
+
+const TENANTS = ["acme", "globex", "initech", "umbrella"];
+const CLIENTS_PER_TENANT = 3;
+const PLANS_PER_CLIENT = 15;
+const ENV = { ...S3_TEST_ENV, ENTDB_ARCHIVE_FLUSH_MS: "50" };
+
+let s3: TestS3;
+const dirs: string[] = [];
+function freshDir(prefix: string): string {
+  const dir = tempDataDir(`entdb-${prefix}-`);
+  dirs.push(dir);
+  return dir;
+}
+beforeAll(async () => {
+  s3 = await startTestS3();
+}, 600_000);
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function entdb(args: readonly string[]) {
+  return runCommand(process.execPath, [join(REPO_ROOT, "bin", "entdb.ts"), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...S3_TEST_ENV },
+    timeout: 120_000,
+  });
+}
+
+/** Canonical dump of every tenant database of a stopped server's data dir, by file name. */
+function dumps(dataDir: string): Map<string, string> {
+  const dir = join(dataDir, "tenants");
+  const out = new Map<string, string>();
+  for (const name of readdirSync(dir).sort())
+    if (!name.endsWith("-wal") && !name.endsWith("-shm"))
+      out.set(name, canonicalDump(join(dir, name)));
+  return out;
+}
+
+/** The slugs of every Team of a tenant. */
+async function slugs(api: EntDbClient, tenant: string): Promise<string[]> {
+  const res = await api.queryNodes({ tenant, typeId: TRACKER.team, limit: 1000 });
+  return res.nodes
+    .map((n) => {
+      const v = n.fields[TRACKER.teamSlug]?.kind;
+      return v?.case === "stringValue" ? v.value : "";
+    })
+    .sort();
+}
+
+/** Writes concurrently; returns the acknowledged slugs per tenant. */
+async function writeConcurrently(
+  api: EntDbClient,
+  round: string,
+  /** Filled with one past the highest acknowledged offset of each tenant. */
+  ends?: Map<string, number>,
+): Promise<Map<string, string[]>> {
+  const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
+  await Promise.all(
+    TENANTS.flatMap((tenant) =>
+      Array.from({ length: CLIENTS_PER_TENANT }, async (_, c) => {
+        for (let i = 0; i < PLANS_PER_CLIENT; i++) {
+          const slug = `${tenant}-${round}-${c}-${i}`;
+          const res = await api.executePlan({
+            tenant,
+            idempotencyKey: slug,
+            operations: [teamOp(slug, slug)],
+          });
+          if (res.receipt) acked.get(tenant)!.push(slug);
+          const offset = Number(res.receipt?.position?.offset ?? -1n) + 1;
+          if (ends && offset > (ends.get(tenant) ?? 0)) ends.set(tenant, offset);
+        }
+      }),
+    ),
+  );
+  return acked;
+}
+
+async function archivedEntries(url: string, partitions: number): Promise<WalEntry[][]> {
+  const location = parseArchiveUrl(url);
+  const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+  try {
+    const out: WalEntry[][] = [];
+    for (let p = 0; p < partitions; p++) {
+      const entries: WalEntry[] = [];
+      for (const segment of await listSegments(store, location, p)) {
+        const { body, metadata } = await store.get(segment.key);
+        entries.push(...decodeSegment(segment.key, segment, body, metadata));
+      }
+      out.push(entries);
+    }
+    return out;
+  } finally {
+    store.close();
+  }
+}
+
+describe("disaster: the data dir is lost, the archive is not", () => {
+  let url = "";
+  let originalDumps = new Map<string, string>();
+  /** A copy of the original log, for reference replays. */
+  let originalLog = "";
+  const acked = new Map<string, string[]>();
+
+  it("restores every acknowledged write, byte-identical, and continues the log and the archive", async () => {
+    const bucket = await s3.newBucket();
+    url = `s3://${bucket}/prod`;
+    const archiveArgs = ["--archive", url, "--s3-endpoint", s3.endpoint];
+    const dataDir = freshDir("archived");
+    const server = await startServerProcess({ dataDir, args: archiveArgs, env: ENV });
+    const api = entDbClient(server);
+    for (const [tenant, list] of await writeConcurrently(api, "a")) acked.set(tenant, list);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^entdb_archive_lag_records\{partition="0"\} \d+$/m);
+    expect(await server.stop()).toBe(0);
+    expect(server.logs()).toContain('"msg":"archive flushed"');
+    originalDumps = dumps(dataDir);
+    expect([...originalDumps.keys()].length).toBe(TENANTS.length);
+    originalLog = join(freshDir("log-copy"), "wal.sqlite");
+    cpSync(join(dataDir, "wal.sqlite"), originalLog);
+    rmSync(dataDir, { recursive: true, force: true });
+
+    const restored = freshDir("restored");
+    const run = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      restored,
+    ]);
+    expect(run.stderr).toMatch(/^restore: read \d+\/\d+ segments/m);
+    expect(run.stderr).toMatch(/^restore: apply (\d+)\/\1 events, \d+ events\/s/m);
+    expect(run.code).toBe(0);
+    const events = TENANTS.length * CLIENTS_PER_TENANT * PLANS_PER_CLIENT + 1; // + the schema
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^restored ${events} events from \\d+ segments and 0 snapshots of ${url} into ${restored}\\n`,
+      ),
+    );
+    expect(dumps(restored)).toEqual(originalDumps);
+    const dumped = await entdb(["dump", "--data-dir", restored, "--tenant", "acme"]);
+    expect(dumped.code).toBe(0);
+    expect(dumped.stdout).toBe(`-- tenant acme\n${originalDumps.get(tenantFileName("acme"))}`);
+
+    // A refused second restore into the now non-empty dir changes nothing.
+    const again = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      restored,
+    ]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe(
+      `error: The data dir ${restored} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.\n`,
+    );
+
+    const revived = await startServerProcess({ dataDir: restored, args: archiveArgs, env: ENV });
+    const api2 = entDbClient(revived);
+    for (const tenant of TENANTS)
+      expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
+    const ends = (await readWalToEndOf(originalLog)).map((p) => p.length);
+    const res = await api2.executePlan({
+      tenant: "acme",
+      idempotencyKey: "after-restore",
+      operations: [teamOp("after", "after-restore")],
+    });
+    const partition = partitionForTenant("acme", ends.length);
+    expect(res.receipt?.position?.partition).toBe(partition);
+    expect(res.receipt?.position?.offset).toBe(BigInt(ends[partition]!));
+    expect(await revived.stop()).toBe(0);
+    const archived = await archivedEntries(url, ends.length);
+    expect(archived.map((p) => p.length)).toEqual(
+      ends.map((end, p) => (p === partition ? end + 1 : end)),
+    );
+  }, 180_000);
+
+  it("names a corrupted object and restores nothing from it", async () => {
+    const location = parseArchiveUrl(url);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const partition = partitionForTenant("globex", 8);
+    const [segment] = await listSegments(store, location, partition);
+    const { body, metadata } = await store.get(segment!.key);
+    store.close();
+    // A copy under a new prefix whose one object is truncated (S3 objects are immutable
+    // to the archiver, so the damage is done with a plain put).
+    const bucket = location.bucket;
+    const source = await archivedEntries(url, 8);
+    expect(source[partition]!.length).toBeGreaterThan(0);
+    const damagedUrl = `s3://${bucket}/damaged`;
+    const prefix = "damaged/";
+    const all = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    for (const { key } of await all.list("prod/")) {
+      const object = await all.get(key);
+      const target = prefix + key.slice("prod/".length);
+      const damaged =
+        key === segment!.key ? object.body.subarray(0, object.body.length - 10) : object.body;
+      await s3.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: target,
+          Body: damaged,
+          Metadata: object.metadata,
+        }),
+      );
+    }
+    all.close();
+    const damagedKey = prefix + segment!.key.slice("prod/".length);
+    const run = await entdb([
+      "restore",
+      "--from",
+      damagedUrl,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      freshDir("damaged"),
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `error: The archived segment ${damagedKey} is corrupt: its sha256 is `,
+    );
+    expect(run.stderr).toContain(
+      `but ${metadata["sha256"]} was recorded (${body.length - 10} bytes: truncated or altered).\n`,
+    );
+  }, 120_000);
+
+  it("restores one tenant to random positions exactly as a replay of the original log cut there", async () => {
+    const partition = partitionForTenant("initech", 8);
+    const log = await readWalToEndOf(originalLog);
+    const own = log[partition]!.filter((e) => e.tenant === "initech");
+    // Random positions, named in any failure message.
+    const picks = [0, 1, 2].map(() => own[Math.floor(Math.random() * own.length)]!);
+    for (const pick of picks) {
+      const offset = pick.position.offset;
+      const restored = freshDir("pitr");
+      const run = await entdb([
+        "restore",
+        "--from",
+        url,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--data-dir",
+        restored,
+        "--tenant",
+        "initech",
+        "--to-position",
+        String(offset),
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      // The reference: a new log with the schema changes and initech's events up to the
+      // position, replayed by a server's own start-up.
+      const reference = freshDir("pitr-ref");
+      const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+      const schema = log.flat().filter((e) => e.tenant === SCHEMA_LOG_KEY);
+      const kept = own.filter((e) => e.position.offset <= offset);
+      await wal.append([...schema, ...kept].map((e) => ({ tenant: e.tenant, payload: e.payload })));
+      await wal.close();
+      const server = await startServerProcess({ dataDir: reference });
+      expect(await server.stop()).toBe(0);
+      const expected = canonicalDump(join(reference, "tenants", tenantFileName("initech")));
+      expect(
+        canonicalDump(join(restored, "tenants", tenantFileName("initech"))),
+        `restored to ${partition}:${offset}`,
+      ).toBe(expected);
+      expect(expected).toContain(`"initech-`);
+      expect(readdirSync(join(restored, "tenants")).filter((n) => n.endsWith(".sqlite"))).toEqual([
+        tenantFileName("initech"),
+      ]);
+    }
+  }, 180_000);
+
+  it("restores every tenant to a random time exactly as a replay of the original log cut there", async () => {
+    const log = await readWalToEndOf(originalLog);
+    const times = log
+      .flat()
+      .map(ingressMs)
+      .sort((a, b) => a - b);
+    const at = times[Math.floor(Math.random() * times.length)]!;
+    const restored = freshDir("to-time");
+    const iso = new Date(at).toISOString();
+    const run = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      restored,
+      "--to-time",
+      iso,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    // The reference: each partition cut before its first event logged after the time.
+    const reference = freshDir("to-time-ref");
+    const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+    for (const entries of log) {
+      const cut = entries.findIndex((e) => ingressMs(e) > Date.parse(iso));
+      const kept = cut === -1 ? entries : entries.slice(0, cut);
+      // One call per record: a call's records are grouped by tenant, which would reorder them.
+      for (const e of kept) await wal.append([{ tenant: e.tenant, payload: e.payload }]);
+    }
+    await wal.close();
+    const server = await startServerProcess({ dataDir: reference });
+    expect(await server.stop()).toBe(0);
+    expect(dumps(restored), `restored to ${iso}`).toEqual(dumps(reference));
+  }, 120_000);
+
+  it("refuses restores it cannot do, saying what to give instead", async () => {
+    const cases: [string[], string][] = [
+      [
+        ["--as-tenant", "copy"],
+        "error: --as-tenant renames the tenant given with --tenant; add --tenant.\n",
+      ],
+      [
+        ["--to-position", "12"],
+        "error: --to-position is an offset within one partition and this log has 8; name the tenant with --tenant (or use --to-time).\n",
+      ],
+      [
+        ["--to-position", "x"],
+        "error: --to-position must be a log offset (an integer), got 'x'.\n",
+      ],
+      [
+        ["--to-time", "yesterday"],
+        "error: --to-time must be an ISO 8601 time like 2026-01-31T12:00:00Z, got 'yesterday'.\n",
+      ],
+      [
+        ["--tenant", "a/b"],
+        "error: --tenant: The tenant id \"a/b\" contains a path separator '/'; use ASCII letters, digits, '.', '_' and '-'.\n",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const dir = freshDir("refused");
+      const run = await entdb([
+        "restore",
+        "--from",
+        url,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--data-dir",
+        dir,
+        ...args,
+      ]);
+      expect(run.stderr, args.join(" ")).toBe(message);
+      expect(run.code).toBe(2);
+      expect(readdirSync(dir)).toEqual([]);
+    }
+    const missing = await entdb([
+      "restore",
+      "--from",
+      `${url}-nothing`,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      freshDir("missing"),
+    ]);
+    expect(missing.stderr).toBe(
+      `error: There is no archive at ${url}-nothing (no log.json); check --from and the S3 endpoint.\n`,
+    );
+    expect(missing.code).toBe(1);
+  }, 120_000);
+
+  it("restores a tenant under a new id, beside nothing it could touch", async () => {
+    const restored = freshDir("as-tenant");
+    const run = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      restored,
+      "--tenant",
+      "umbrella",
+      "--as-tenant",
+      "umbrella-copy",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const server = await startServerProcess({ dataDir: restored });
+    const api = entDbClient(server);
+    expect(await slugs(api, "umbrella-copy")).toEqual([...acked.get("umbrella")!].sort());
+    expect(await slugs(api, "umbrella")).toEqual([]);
+    expect(await server.stop()).toBe(0);
+  }, 120_000);
+});
+
+describe("snapshots", () => {
+  it("are taken during writes, kept by count, checked, and start the restore", async () => {
+    const bucket = await s3.newBucket();
+    const url = `s3://${bucket}/snap`;
+    const location = parseArchiveUrl(url);
+    const dataDir = freshDir("snap");
+    const server = await startServerProcess({
+      dataDir,
+      args: [
+        "--archive",
+        url,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--snapshot-interval",
+        "1",
+        "--snapshot-keep",
+        "3",
+      ],
+      env: ENV,
+    });
+    const api = entDbClient(server);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const snapshots = async () =>
+      (await store.list(snapshotPrefix(location)))
+        .map((o) => parseSnapshotKey(location, o.key, o.size))
+        .filter((x) => x !== undefined);
+    // Three rounds of writes, each followed by a snapshot round that sees it.
+    const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
+    const ends = new Map<string, number>();
+    let afterB = "";
+    for (const round of ["a", "b", "c"]) {
+      for (const [tenant, list] of await writeConcurrently(api, round, ends))
+        acked.get(tenant)!.push(...list);
+      // Until a snapshot round has seen the whole round of every tenant.
+      const deadline = Date.now() + 30_000;
+      const seen = async () => {
+        const taken = await snapshots();
+        return TENANTS.every((t) =>
+          taken.some((x) => x.tenant === t && x.position >= (ends.get(t) ?? 0)),
+        );
+      };
+      while (!(await seen())) {
+        expect(Date.now(), `snapshots of round ${round}`).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      if (round === "b") {
+        afterB = new Date().toISOString();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    expect(
+      Number(/^entdb_archive_snapshots_uploaded (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(12);
+    expect(await server.stop()).toBe(0);
+    const original = dumps(dataDir);
+
+    const taken = await snapshots();
+    for (const tenant of TENANTS) {
+      const own = taken.filter((x) => x.tenant === tenant);
+      expect(own.length, `snapshots of ${tenant}`).toBe(3);
+      const newest = own.sort((a, b) => b.position - a.position)[0]!;
+      const { body, metadata } = await store.get(newest.key);
+      expect(metadata["sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
+      expect(metadata["tenant"]).toBe(tenant);
+      expect(metadata["schema-version"]).toBe("1");
+      expect(metadata["partition"]).toBe(String(partitionForTenant(tenant, 8)));
+      expect(metadata["position"]).toBe(String(newest.position));
+    }
+
+    const log = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+    rmSync(dataDir, { recursive: true, force: true });
+
+    // To a point between snapshots: the newest snapshot at or before it, then the log.
+    const pointInTime = freshDir("snap-to-time");
+    const cut = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      pointInTime,
+      "--to-time",
+      afterB,
+    ]);
+    expect(cut.code, cut.stderr).toBe(0);
+    const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
+    const usable = TENANTS.filter((t) =>
+      taken.some((x) => x.tenant === t && x.position <= cutEnds[partitionForTenant(t, 8)]!),
+    ).length;
+    expect(usable).toBeGreaterThan(0);
+    expect(cut.stdout).toContain(` segments and ${usable} snapshots of `);
+    const reference = freshDir("snap-to-time-ref");
+    const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+    for (const entries of log)
+      for (const e of entries)
+        if (ingressMs(e) <= Date.parse(afterB))
+          await wal.append([{ tenant: e.tenant, payload: e.payload }]);
+    await wal.close();
+    const refServer = await startServerProcess({ dataDir: reference });
+    expect(await refServer.stop()).toBe(0);
+    expect(dumps(pointInTime)).toEqual(dumps(reference));
+
+    const restored = freshDir("snap-restored");
+    const run = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      restored,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(" segments and 4 snapshots of ");
+    expect(dumps(restored)).toEqual(original);
+    const revived = await startServerProcess({ dataDir: restored });
+    const api2 = entDbClient(revived);
+    for (const tenant of TENANTS)
+      expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
+    expect(await revived.stop()).toBe(0);
+
+    // A damaged snapshot is refused by name.
+    const newest = taken
+      .filter((x) => x.tenant === "acme")
+      .sort((a, b) => b.position - a.position)[0]!;
+    const object = await store.get(newest.key);
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: newest.key,
+        Body: object.body.subarray(0, 100),
+        Metadata: object.metadata,
+      }),
+    );
+    store.close();
+    const bad = await entdb([
+      "restore",
+      "--from",
+      url,
+      "--s3-endpoint",
+      s3.endpoint,
+      "--data-dir",
+      freshDir("snap-bad"),
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
+    );
+    expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
+  }, 240_000);
+});
+
+describe("entdb serve --archive", () => {
+  it("refuses to start on a bucket that does not exist, saying so", async () => {
+    const exit = await runServeToExit({
+      args: ["--archive", "s3://entdb-no-such-bucket/prod", "--s3-endpoint", s3.endpoint],
+      env: ENV,
+    });
+    expect(exit.code).toBe(1);
+    expect(exit.listened).toBe(false);
+    expect(exit.stderr).toContain(
+      "error: The bucket 'entdb-no-such-bucket' does not exist; create it first.\n",
+    );
+  }, 60_000);
+});
+
+describe("an S3 outage during writes", () => {
+  it("writes go on, nothing acknowledged is lost, and the archive catches up with no gap", async () => {
+    const bucket = await s3.newBucket();
+    const url = `s3://${bucket}/outage`;
+    const proxy = await startFaultProxy({
+      host: "127.0.0.1",
+      port: Number(new URL(s3.endpoint).port),
+    });
+    const dataDir = freshDir("outage");
+    const server = await startServerProcess({
+      dataDir,
+      args: ["--archive", url, "--s3-endpoint", `http://127.0.0.1:${proxy.port}`],
+      env: { ...ENV, ENTDB_ARCHIVE_DEGRADED_AFTER_MS: "300" },
+    });
+    const api = entDbClient(server);
+    await writeConcurrently(api, "before");
+    proxy.cut();
+    const during = await writeConcurrently(api, "during");
+    await new Promise((r) => setTimeout(r, 800));
+    const ready = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { status: string; reasons: string[] };
+    expect(body.status).toBe("degraded");
+    expect(body.reasons[0]).toMatch(
+      new RegExp(
+        `^Archiving to ${url} has failed for \\d+ s \\(\\d+ records waiting; the log keeps them\\): S3 request failed`,
+      ),
+    );
+    const lag = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const behind = [
+      ...lag.matchAll(/^entdb_archive_lag_records\{partition="\d+"\} (\d+)$/gm),
+    ].reduce((n, m) => n + Number(m[1]), 0);
+    expect(behind).toBeGreaterThan(0);
+    proxy.heal();
+    await writeConcurrently(api, "after");
+    expect(await server.stop()).toBe(0);
+    await proxy.close();
+    const local = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+    const archived = await archivedEntries(url, local.length);
+    // Every record, at its offset, with its bytes: no gap, no duplicate.
+    expect(
+      archived.map((p) =>
+        p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
+      ),
+    ).toEqual(
+      local.map((p) =>
+        p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
+      ),
+    );
+    expect(during.get("acme")!.length).toBe(CLIENTS_PER_TENANT * PLANS_PER_CLIENT);
+  }, 180_000);
+});
+
+function ingressMs(entry: WalEntry): number {
+  const time = fromBinary(WalEventSchema, entry.payload).ingressTime;
+  if (!time)
+    throw new Error(`no ingress time at ${entry.position.partition}:${entry.position.offset}`);
+  return timestampMs(time);
+}
+
+async function readWalToEndOf(path: string): Promise<WalEntry[][]> {
+  expect(existsSync(path)).toBe(true);
+  const wal = await openEmbeddedWal({ path });
+  try {
+    return await readWalToEnd(wal);
+  } finally {
+    await wal.close();
+  }
+}
