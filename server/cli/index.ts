@@ -3,8 +3,8 @@
  */
 
 import type { Command } from "commander";
-import { schemaServerCommand } from "./schema-command.ts";
 import { restoreCommands } from "./restore-command.ts";
+import { schemaServerCommand } from "./schema-command.ts";
 import { serveCommand } from "./serve-command.ts";
 import { accessCommands } from "./tenant-command.ts";
 
