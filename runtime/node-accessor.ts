@@ -29,6 +29,12 @@ import {
   fieldOf,
 } from "./record-codec.ts";
 import type { NodeTypeMeta } from "./schema-meta.ts";
+import {
+  createNodeSearch,
+  type SearchHit,
+  type SearchOptions,
+  type SearchPage,
+} from "./search-api.ts";
 import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./value-codec.ts";
 
 /**
@@ -58,6 +64,14 @@ export interface NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
   ): Promise<WriteReceipt>;
   /** A page of nodes matching `where`. */
   query(options?: QueryOptions<TWhere, TOrderBy>): Promise<Page<TNode>>;
+  /**
+   * A page of full-text search hits, most relevant first (docs/search.md). A type
+   * without searchable fields is refused with INVALID_ARGUMENT.
+   */
+  search(
+    query: string,
+    options?: SearchOptions<TWhere, TOrderBy>,
+  ): Promise<SearchPage<SearchHit<TNode>>>;
 }
 
 /** Operations on a node type with unique fields: adds `getBy` and create-if-absent. */
@@ -164,6 +178,8 @@ export function createNodeAccessor<TNode>(
         next: response.nextCursor === "" ? undefined : response.nextCursor,
       };
     },
+
+    search: createNodeSearch<TNode>(core, meta),
 
     async getBy(key, options) {
       const node = await core.getNodeByKey({ typeId: meta.id, key: encodeKey(meta, key) }, options);

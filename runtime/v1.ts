@@ -40,6 +40,7 @@ export type {
   QueryInit,
   ReadOptions,
   ReceiptLookup,
+  SearchInit,
   StepResult,
   TraverseInit,
   WriteReceipt,
@@ -97,6 +98,13 @@ export {
   type ScalarKind,
   type SchemaMeta,
 } from "./schema-meta.ts";
+export type {
+  AnySearchHit,
+  CrossTypeSearchOptions,
+  SearchHit,
+  SearchOptions,
+  SearchPage,
+} from "./search-api.ts";
 export {
   type AtomicResult,
   type AtomicShape,

@@ -268,6 +268,78 @@ export declare type QueryUserResponse = Message<"acme.tracker.QueryUserResponse"
 
 export declare const QueryUserResponseSchema: GenMessage<QueryUserResponse>;
 
+export declare type SearchUserRequest = Message<"acme.tracker.SearchUserRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchUserRequestSchema: GenMessage<SearchUserRequest>;
+
+export declare type UserSearchHit = Message<"acme.tracker.UserSearchHit"> & {
+  node?: UserNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: User | undefined;
+};
+
+export declare const UserSearchHitSchema: GenMessage<UserSearchHit>;
+
+export declare type SearchUserResponse = Message<"acme.tracker.SearchUserResponse"> & {
+  hits: UserSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchUserResponseSchema: GenMessage<SearchUserResponse>;
+
 /**
  * A group of people who own projects together.
  */
@@ -430,6 +502,78 @@ export declare type QueryTeamResponse = Message<"acme.tracker.QueryTeamResponse"
 };
 
 export declare const QueryTeamResponseSchema: GenMessage<QueryTeamResponse>;
+
+export declare type SearchTeamRequest = Message<"acme.tracker.SearchTeamRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchTeamRequestSchema: GenMessage<SearchTeamRequest>;
+
+export declare type TeamSearchHit = Message<"acme.tracker.TeamSearchHit"> & {
+  node?: TeamNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Team | undefined;
+};
+
+export declare const TeamSearchHitSchema: GenMessage<TeamSearchHit>;
+
+export declare type SearchTeamResponse = Message<"acme.tracker.SearchTeamResponse"> & {
+  hits: TeamSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchTeamResponseSchema: GenMessage<SearchTeamResponse>;
 
 /**
  * A body of work with its own task keys (e.g. "WEB-42").
@@ -595,6 +739,78 @@ export declare type QueryProjectResponse = Message<"acme.tracker.QueryProjectRes
 };
 
 export declare const QueryProjectResponseSchema: GenMessage<QueryProjectResponse>;
+
+export declare type SearchProjectRequest = Message<"acme.tracker.SearchProjectRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchProjectRequestSchema: GenMessage<SearchProjectRequest>;
+
+export declare type ProjectSearchHit = Message<"acme.tracker.ProjectSearchHit"> & {
+  node?: ProjectNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Project | undefined;
+};
+
+export declare const ProjectSearchHitSchema: GenMessage<ProjectSearchHit>;
+
+export declare type SearchProjectResponse = Message<"acme.tracker.SearchProjectResponse"> & {
+  hits: ProjectSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchProjectResponseSchema: GenMessage<SearchProjectResponse>;
 
 /**
  * One piece of work.
@@ -772,6 +988,78 @@ export declare type QueryTaskResponse = Message<"acme.tracker.QueryTaskResponse"
 
 export declare const QueryTaskResponseSchema: GenMessage<QueryTaskResponse>;
 
+export declare type SearchTaskRequest = Message<"acme.tracker.SearchTaskRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchTaskRequestSchema: GenMessage<SearchTaskRequest>;
+
+export declare type TaskSearchHit = Message<"acme.tracker.TaskSearchHit"> & {
+  node?: TaskNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Task | undefined;
+};
+
+export declare const TaskSearchHitSchema: GenMessage<TaskSearchHit>;
+
+export declare type SearchTaskResponse = Message<"acme.tracker.SearchTaskResponse"> & {
+  hits: TaskSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchTaskResponseSchema: GenMessage<SearchTaskResponse>;
+
 /**
  * A remark on a task.
  */
@@ -933,6 +1221,78 @@ export declare type QueryCommentResponse = Message<"acme.tracker.QueryCommentRes
 };
 
 export declare const QueryCommentResponseSchema: GenMessage<QueryCommentResponse>;
+
+export declare type SearchCommentRequest = Message<"acme.tracker.SearchCommentRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchCommentRequestSchema: GenMessage<SearchCommentRequest>;
+
+export declare type CommentSearchHit = Message<"acme.tracker.CommentSearchHit"> & {
+  node?: CommentNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Comment | undefined;
+};
+
+export declare const CommentSearchHitSchema: GenMessage<CommentSearchHit>;
+
+export declare type SearchCommentResponse = Message<"acme.tracker.SearchCommentResponse"> & {
+  hits: CommentSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchCommentResponseSchema: GenMessage<SearchCommentResponse>;
 
 /**
  * Membership of a user in a team.
@@ -1732,6 +2092,14 @@ export declare const UserService: GenService<{
     input: typeof QueryUserRequestSchema;
     output: typeof QueryUserResponseSchema;
   },
+  /**
+   * Full-text search over User nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchUserRequestSchema;
+    output: typeof SearchUserResponseSchema;
+  },
 }>;
 
 /**
@@ -1777,6 +2145,14 @@ export declare const TeamService: GenService<{
     methodKind: "unary";
     input: typeof QueryTeamRequestSchema;
     output: typeof QueryTeamResponseSchema;
+  },
+  /**
+   * Full-text search over Team nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchTeamRequestSchema;
+    output: typeof SearchTeamResponseSchema;
   },
 }>;
 
@@ -1824,6 +2200,14 @@ export declare const ProjectService: GenService<{
     input: typeof QueryProjectRequestSchema;
     output: typeof QueryProjectResponseSchema;
   },
+  /**
+   * Full-text search over Project nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchProjectRequestSchema;
+    output: typeof SearchProjectResponseSchema;
+  },
 }>;
 
 /**
@@ -1870,6 +2254,14 @@ export declare const TaskService: GenService<{
     input: typeof QueryTaskRequestSchema;
     output: typeof QueryTaskResponseSchema;
   },
+  /**
+   * Full-text search over Task nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchTaskRequestSchema;
+    output: typeof SearchTaskResponseSchema;
+  },
 }>;
 
 /**
@@ -1915,6 +2307,14 @@ export declare const CommentService: GenService<{
     methodKind: "unary";
     input: typeof QueryCommentRequestSchema;
     output: typeof QueryCommentResponseSchema;
+  },
+  /**
+   * Full-text search over Comment nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchCommentRequestSchema;
+    output: typeof SearchCommentResponseSchema;
   },
 }>;
 
