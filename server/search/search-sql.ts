@@ -6,17 +6,17 @@
  * hit, never counted and never snippeted).
  *
  * Ranking is FTS5's bm25 with the schema's per-field weights (`searchable(weight = w)`),
- * negated so that a higher `score` is more relevant; ties break on the node id.
+ * negated so that a higher `score` is more relevant; ties break on `nodes.seq`.
  * Searching several types is a UNION ALL of one arm per type, ranked together (bm25
  * scores of different tables use each table's own statistics, so they are comparable
  * only roughly; docs/search.md says so). A search may instead be ordered by a field of
  * its one type, exactly as QueryNodes orders.
  *
- * Pages are keyset pages on (score, id) or (field, id), with cursors bound to the
+ * Pages are keyset pages on (score, seq) or (field, id), with cursors bound to the
  * query, types, filters and order. Ordered by a field, paging is stable under writes
  * as QueryNodes' is. Ordered by relevance, a write elsewhere in the tenant can shift
  * bm25's corpus statistics and so every score a little: no row is repeated within a
- * page, and the walk stays in (score, id) order, but a hit whose score moved across
+ * page, and the walk stays in (score, seq) order, but a hit whose score moved across
  * the cursor between two pages can be seen twice or not at all.
  *
  * Snippets are computed for the rows of the page only, in a second statement per type
@@ -115,9 +115,12 @@ export function ftsMatchOf(query: string): string {
 const MARK_START = "\ue000";
 const MARK_END = "\ue001";
 
-interface HitRow extends NodeRow {
+/** A ranked hit before its row is read: `id` and `sort_key` only when ordered by a field. */
+interface RankedRow {
+  readonly seq: bigint;
   readonly score: number;
   readonly sort_key?: SqlScalar;
+  readonly id?: string;
 }
 
 /** Runs `req` over `db` for `scope`; throws `invalid-argument` StoreErrors on misuse. */
@@ -158,8 +161,11 @@ export function searchTenantDb(
       const w = type.fields.find((f) => f.id === id)?.searchWeight ?? 1;
       return Number.isFinite(w) ? String(w) : "1";
     });
-    const where = [`${fts} MATCH ?`, `nodes.type_id = ${type.id}`];
+    const where = [`${fts} MATCH ?`];
     params.push(match);
+    // A full-text table holds exactly the nodes of its type (rowid = nodes.seq), so the
+    // join to `nodes` is made only when a term needs the row: visibility, a filter or a
+    // sort key. Ranking then sorts (score, seq) pairs, not whole rows.
     const hidden = hiddenNodeTerm(model, scope, "nodes", facts, type.id);
     if (hidden) {
       where.push(`NOT ${hidden.sql}`);
@@ -170,9 +176,11 @@ export function searchTenantDb(
       where.push(c.sql);
       params.push(...c.params);
     }
-    const key = keyExpr === undefined ? "" : `, ${keyExpr} AS sort_key`;
+    const joined = where.length > 1 || keyExpr !== undefined;
+    const key = keyExpr === undefined ? "" : `, ${keyExpr} AS sort_key, nodes.id AS id`;
+    const from = joined ? `${fts} JOIN nodes ON nodes.seq = ${fts}.rowid` : fts;
     arms.push(
-      `SELECT ${qualified(NODE_COLUMNS)}, -bm25(${fts}, ${weights.join(", ")}) AS score${key} FROM ${fts} JOIN nodes ON nodes.seq = ${fts}.rowid WHERE ${where.join(" AND ")}`,
+      `SELECT ${fts}.rowid AS seq, -bm25(${fts}, ${weights.join(", ")}) AS score${key} FROM ${from} WHERE ${where.join(" AND ")}`,
     );
   }
   if (arms.length === 0) return { hits: [], nextCursor: "" };
@@ -190,9 +198,14 @@ export function searchTenantDb(
     const c = decodeNodeCursor(req.cursor, cursorFor);
     const cmp = descending ? "<" : ">";
     if (keyExpr === undefined) {
-      // Relevance: score descending, then id ascending.
-      after.push("(score < ? OR (score = ? AND id > ?))");
-      params.push(c.key, c.key, c.lastId);
+      // Relevance: score descending, then nodes.seq ascending (stable: a rowid alias).
+      if (!/^[0-9]{1,19}$/.test(c.lastId) || typeof c.key !== "number") {
+        throw invalid(
+          "The cursor is not valid for this request: it does not decode. Start again without a cursor.",
+        );
+      }
+      after.push("(score < ? OR (score = ? AND seq > ?))");
+      params.push(c.key, c.key, BigInt(c.lastId));
     } else if (c.key === null) {
       after.push(
         descending
@@ -208,25 +221,26 @@ export function searchTenantDb(
   }
   const order =
     keyExpr === undefined
-      ? "score DESC, id ASC"
+      ? "score DESC, seq ASC"
       : `${sortExpr} ${descending ? "DESC" : "ASC"}, id ${descending ? "DESC" : "ASC"}`;
   const sql = `SELECT * FROM (${arms.join(" UNION ALL ")})${after.length > 0 ? ` WHERE ${after.join(" AND ")}` : ""} ORDER BY ${order} LIMIT ?`;
   params.push(BigInt(req.limit + 1));
-  const rows = db.stmt(sql).all(...params) as HitRow[];
+  const rows = db.stmt(sql).all(...params) as RankedRow[];
   const page = rows.slice(0, req.limit);
-  const snippets = snippetsOf(db, page, match, req);
+  const nodes = rowsBySeq(db, page);
+  const snippets = snippetsOf(db, page, nodes, match, req);
   const last = page[page.length - 1];
   const nextCursor =
     rows.length > req.limit && last
       ? encodeNodeCursor({
           ...cursorFor,
           key: keyExpr === undefined ? last.score : (last.sort_key ?? null),
-          lastId: last.id,
+          lastId: keyExpr === undefined ? String(last.seq) : (last.id ?? ""),
         })
       : "";
   return {
     hits: page.map((r) => ({
-      node: nodeFromRow(model, r),
+      node: nodeFromRow(model, nodes.get(r.seq)!),
       score: r.score,
       snippets: snippets.get(r.seq) ?? [],
     })),
@@ -237,14 +251,15 @@ export function searchTenantDb(
 /** The snippets of the page's rows: one statement per type on the page. */
 function snippetsOf(
   db: TenantDb,
-  rows: readonly HitRow[],
+  rows: readonly RankedRow[],
+  nodes: ReadonlyMap<bigint, NodeRow>,
   match: string,
   req: SearchRequest,
 ): Map<bigint, SearchSnippet[]> {
   const out = new Map<bigint, SearchSnippet[]>();
   const byType = new Map<number, bigint[]>();
   for (const r of rows) {
-    const t = Number(r.type_id);
+    const t = Number(nodes.get(r.seq)!.type_id);
     const list = byType.get(t) ?? [];
     list.push(r.seq);
     byType.set(t, list);
@@ -277,12 +292,18 @@ function snippetsOf(
   return out;
 }
 
-/** `seq, id, …` with every column qualified by `nodes.`, keeping its name. */
-function qualified(columns: string): string {
-  return columns
-    .split(", ")
-    .map((c) => `nodes.${c} AS ${c}`)
-    .join(", ");
+/**
+ * The `nodes` rows of a page's hits, by seq. Read in the same synchronous turn as the
+ * ranking statement, so every hit's row is still there.
+ */
+function rowsBySeq(db: TenantDb, rows: readonly RankedRow[]): Map<bigint, NodeRow> {
+  const out = new Map<bigint, NodeRow>();
+  if (rows.length === 0) return out;
+  const found = db
+    .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE seq IN (${rows.map(() => "?").join(", ")})`)
+    .all(...rows.map((r) => r.seq)) as NodeRow[];
+  for (const row of found) out.set(row.seq, row);
+  return out;
 }
 
 function digestOf(text: string): string {

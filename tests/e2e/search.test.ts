@@ -90,7 +90,7 @@ describe("search through the generated client", () => {
   it("searches across types with db.search", async () => {
     const page = await db.search("printer*");
     const hits = page.items.map((hit) => [hit.type, hit.node["name"] ?? hit.node["title"]]);
-    // The project and the team score the same (one two-word name each); the id breaks the tie.
+    // The project and the team score the same (one two-word name each); creation order breaks the tie.
     expect(hits.slice(0, 2)).toEqual([
       ["task", "Printer on fire"],
       ["task", "Fire drill"],
