@@ -3343,6 +3343,306 @@ func (x *ListGroupsResponse) GetGroups() []*Group {
 	return nil
 }
 
+type SearchRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Words, "phrases", prefix*, AND / OR / NOT and parentheses (docs/search.md).
+	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// The node types to search; empty searches every type with searchable fields.
+	TypeIds []uint32 `protobuf:"varint,3,rep,packed,name=type_ids,json=typeIds,proto3" json:"type_ids,omitempty"`
+	// All must hold; only with exactly one type id.
+	Filters []*Filter `protobuf:"bytes,4,rep,name=filters,proto3" json:"filters,omitempty"`
+	// Orders by a field of the one type instead of by relevance.
+	OrderBy *OrderBy `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Clamped to the server's maximum page size; 0 means the default.
+	Limit uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	// From a previous response's `next_cursor`, with the same query, types, filters and order.
+	Cursor        string       `protobuf:"bytes,7,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	AfterPosition *LogPosition `protobuf:"bytes,8,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	// Put around each match in snippets; "[" and "]" when empty.
+	HighlightStart string `protobuf:"bytes,9,opt,name=highlight_start,json=highlightStart,proto3" json:"highlight_start,omitempty"`
+	HighlightEnd   string `protobuf:"bytes,10,opt,name=highlight_end,json=highlightEnd,proto3" json:"highlight_end,omitempty"`
+	// Tokens per snippet, 1 to 64; 0 means 16.
+	SnippetTokens uint32 `protobuf:"varint,11,opt,name=snippet_tokens,json=snippetTokens,proto3" json:"snippet_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchRequest) Reset() {
+	*x = SearchRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchRequest) ProtoMessage() {}
+
+func (x *SearchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
+func (*SearchRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *SearchRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetTypeIds() []uint32 {
+	if x != nil {
+		return x.TypeIds
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetFilters() []*Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetOrderBy() *OrderBy {
+	if x != nil {
+		return x.OrderBy
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetAfterPosition() *LogPosition {
+	if x != nil {
+		return x.AfterPosition
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetHighlightStart() string {
+	if x != nil {
+		return x.HighlightStart
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetHighlightEnd() string {
+	if x != nil {
+		return x.HighlightEnd
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetSnippetTokens() uint32 {
+	if x != nil {
+		return x.SnippetTokens
+	}
+	return 0
+}
+
+type SearchHit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Relevance (bm25 with the schema's weights, negated): higher is more relevant.
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// One per searchable field that matched, in field order.
+	Snippets      []*SearchSnippet `protobuf:"bytes,3,rep,name=snippets,proto3" json:"snippets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchHit) Reset() {
+	*x = SearchHit{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchHit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchHit) ProtoMessage() {}
+
+func (x *SearchHit) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchHit.ProtoReflect.Descriptor instead.
+func (*SearchHit) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *SearchHit) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *SearchHit) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *SearchHit) GetSnippets() []*SearchSnippet {
+	if x != nil {
+		return x.Snippets
+	}
+	return nil
+}
+
+type SearchSnippet struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	FieldId uint32                 `protobuf:"varint,1,opt,name=field_id,json=fieldId,proto3" json:"field_id,omitempty"`
+	// An excerpt of the field with each match between the highlight markers; "…" marks a cut.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchSnippet) Reset() {
+	*x = SearchSnippet{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchSnippet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchSnippet) ProtoMessage() {}
+
+func (x *SearchSnippet) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchSnippet.ProtoReflect.Descriptor instead.
+func (*SearchSnippet) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *SearchSnippet) GetFieldId() uint32 {
+	if x != nil {
+		return x.FieldId
+	}
+	return 0
+}
+
+func (x *SearchSnippet) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type SearchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hits  []*SearchHit           `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchResponse) Reset() {
+	*x = SearchResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchResponse) ProtoMessage() {}
+
+func (x *SearchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
+func (*SearchResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *SearchResponse) GetHits() []*SearchHit {
+	if x != nil {
+		return x.Hits
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 var File_entdb_v1_entdb_proto protoreflect.FileDescriptor
 
 const file_entdb_v1_entdb_proto_rawDesc = "" +
@@ -3579,7 +3879,31 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\amembers\x18\x02 \x03(\tR\amembers\"=\n" +
 	"\x12ListGroupsResponse\x12'\n" +
-	"\x06groups\x18\x01 \x03(\v2\x0f.entdb.v1.GroupR\x06groups*\xd3\x01\n" +
+	"\x06groups\x18\x01 \x03(\v2\x0f.entdb.v1.GroupR\x06groups\"\x93\x03\n" +
+	"\rSearchRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x19\n" +
+	"\btype_ids\x18\x03 \x03(\rR\atypeIds\x12*\n" +
+	"\afilters\x18\x04 \x03(\v2\x10.entdb.v1.FilterR\afilters\x12,\n" +
+	"\border_by\x18\x05 \x01(\v2\x11.entdb.v1.OrderByR\aorderBy\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06cursor\x18\a \x01(\tR\x06cursor\x12<\n" +
+	"\x0eafter_position\x18\b \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\x12'\n" +
+	"\x0fhighlight_start\x18\t \x01(\tR\x0ehighlightStart\x12#\n" +
+	"\rhighlight_end\x18\n" +
+	" \x01(\tR\fhighlightEnd\x12%\n" +
+	"\x0esnippet_tokens\x18\v \x01(\rR\rsnippetTokens\"z\n" +
+	"\tSearchHit\x12\"\n" +
+	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x123\n" +
+	"\bsnippets\x18\x03 \x03(\v2\x17.entdb.v1.SearchSnippetR\bsnippets\">\n" +
+	"\rSearchSnippet\x12\x19\n" +
+	"\bfield_id\x18\x01 \x01(\rR\afieldId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"Z\n" +
+	"\x0eSearchResponse\x12'\n" +
+	"\x04hits\x18\x01 \x03(\v2\x13.entdb.v1.SearchHitR\x04hits\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor*\xd3\x01\n" +
 	"\bFilterOp\x12\x19\n" +
 	"\x15FILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFILTER_OP_EQ\x10\x01\x12\x10\n" +
@@ -3594,7 +3918,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
-	"\fDIRECTION_IN\x10\x022\x8e\x0e\n" +
+	"\fDIRECTION_IN\x10\x022\xd0\x0e\n" +
 	"\fEntDbService\x12J\n" +
 	"\vExecutePlan\x12\x1c.entdb.v1.ExecutePlanRequest\x1a\x1d.entdb.v1.ExecutePlanResponse\x12L\n" +
 	"\n" +
@@ -3621,7 +3945,8 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\vListTenants\x12\x1c.entdb.v1.ListTenantsRequest\x1a\x1d.entdb.v1.ListTenantsResponse\"\x03\x90\x02\x01\x12a\n" +
 	"\x11ListTenantMembers\x12\".entdb.v1.ListTenantMembersRequest\x1a#.entdb.v1.ListTenantMembersResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\n" +
-	"ListGroups\x12\x1b.entdb.v1.ListGroupsRequest\x1a\x1c.entdb.v1.ListGroupsResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
+	"ListGroups\x12\x1b.entdb.v1.ListGroupsRequest\x1a\x1c.entdb.v1.ListGroupsResponse\"\x03\x90\x02\x01\x12@\n" +
+	"\x06Search\x12\x17.entdb.v1.SearchRequest\x1a\x18.entdb.v1.SearchResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
 	"\fcom.entdb.v1B\n" +
 	"EntdbProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
@@ -3638,7 +3963,7 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 }
 
 var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_entdb_v1_entdb_proto_goTypes = []any{
 	(FilterOp)(0),                       // 0: entdb.v1.FilterOp
 	(Direction)(0),                      // 1: entdb.v1.Direction
@@ -3696,117 +4021,129 @@ var file_entdb_v1_entdb_proto_goTypes = []any{
 	(*ListGroupsRequest)(nil),           // 53: entdb.v1.ListGroupsRequest
 	(*Group)(nil),                       // 54: entdb.v1.Group
 	(*ListGroupsResponse)(nil),          // 55: entdb.v1.ListGroupsResponse
-	nil,                                 // 56: entdb.v1.Node.FieldsEntry
-	nil,                                 // 57: entdb.v1.Edge.PropsEntry
-	nil,                                 // 58: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),                   // 59: entdb.v1.Operation
-	(*Receipt)(nil),                     // 60: entdb.v1.Receipt
-	(*OperationResult)(nil),             // 61: entdb.v1.OperationResult
-	(*LogPosition)(nil),                 // 62: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),       // 63: google.protobuf.Timestamp
-	(*Value)(nil),                       // 64: entdb.v1.Value
+	(*SearchRequest)(nil),               // 56: entdb.v1.SearchRequest
+	(*SearchHit)(nil),                   // 57: entdb.v1.SearchHit
+	(*SearchSnippet)(nil),               // 58: entdb.v1.SearchSnippet
+	(*SearchResponse)(nil),              // 59: entdb.v1.SearchResponse
+	nil,                                 // 60: entdb.v1.Node.FieldsEntry
+	nil,                                 // 61: entdb.v1.Edge.PropsEntry
+	nil,                                 // 62: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                   // 63: entdb.v1.Operation
+	(*Receipt)(nil),                     // 64: entdb.v1.Receipt
+	(*OperationResult)(nil),             // 65: entdb.v1.OperationResult
+	(*LogPosition)(nil),                 // 66: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),       // 67: google.protobuf.Timestamp
+	(*Value)(nil),                       // 68: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	59, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	60, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	61, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	60, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	61, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	63, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	64, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	65, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	64, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	65, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
 	6,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	62, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	62, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	56, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	63, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	63, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	63, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	62, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	66, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	66, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	60, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	67, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	67, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	61, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	67, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	66, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	62, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	66, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	58, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	62, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	62, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	66, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
 	0,  // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	64, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	68, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
 	17, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
 	18, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	62, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	66, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
 	1,  // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	62, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	66, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
 	10, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
 	1,  // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	62, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	66, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
 	24, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
 	1,  // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
 	9,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
 	25, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	60, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	63, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	60, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	67, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	64, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	64, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
 	48, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
 	51, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
 	54, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
-	64, // 48: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	64, // 49: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	64, // 50: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	2,  // 51: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	4,  // 52: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	7,  // 53: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	11, // 54: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	13, // 55: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	15, // 56: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	19, // 57: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	21, // 58: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	23, // 59: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	27, // 60: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	29, // 61: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
-	31, // 62: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
-	33, // 63: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
-	35, // 64: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
-	37, // 65: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
-	39, // 66: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
-	41, // 67: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
-	43, // 68: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
-	45, // 69: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
-	47, // 70: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
-	50, // 71: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
-	53, // 72: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
-	3,  // 73: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	5,  // 74: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	8,  // 75: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	12, // 76: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	14, // 77: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	16, // 78: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	20, // 79: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	22, // 80: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	26, // 81: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	28, // 82: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	30, // 83: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
-	32, // 84: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
-	34, // 85: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
-	36, // 86: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
-	38, // 87: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
-	40, // 88: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
-	42, // 89: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
-	44, // 90: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
-	46, // 91: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
-	49, // 92: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
-	52, // 93: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
-	55, // 94: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
-	73, // [73:95] is the sub-list for method output_type
-	51, // [51:73] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	17, // 48: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
+	18, // 49: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
+	66, // 50: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
+	9,  // 51: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
+	58, // 52: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
+	57, // 53: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
+	68, // 54: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	68, // 55: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	68, // 56: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	2,  // 57: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	4,  // 58: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	7,  // 59: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	11, // 60: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	13, // 61: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	15, // 62: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	19, // 63: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	21, // 64: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	23, // 65: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	27, // 66: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	29, // 67: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	31, // 68: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	33, // 69: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	35, // 70: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	37, // 71: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	39, // 72: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	41, // 73: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	43, // 74: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	45, // 75: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	47, // 76: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	50, // 77: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	53, // 78: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	56, // 79: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
+	3,  // 80: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	5,  // 81: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	8,  // 82: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	12, // 83: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	14, // 84: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	16, // 85: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	20, // 86: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	22, // 87: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	26, // 88: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	28, // 89: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	30, // 90: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	32, // 91: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	34, // 92: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	36, // 93: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	38, // 94: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	40, // 95: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	42, // 96: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	44, // 97: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	46, // 98: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	49, // 99: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	52, // 100: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	55, // 101: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	59, // 102: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
+	80, // [80:103] is the sub-list for method output_type
+	57, // [57:80] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -3823,7 +4160,7 @@ func file_entdb_v1_entdb_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   57,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -93,6 +93,8 @@ const (
 	EntDbServiceListTenantMembersProcedure = "/entdb.v1.EntDbService/ListTenantMembers"
 	// EntDbServiceListGroupsProcedure is the fully-qualified name of the EntDbService's ListGroups RPC.
 	EntDbServiceListGroupsProcedure = "/entdb.v1.EntDbService/ListGroups"
+	// EntDbServiceSearchProcedure is the fully-qualified name of the EntDbService's Search RPC.
+	EntDbServiceSearchProcedure = "/entdb.v1.EntDbService/Search"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -129,6 +131,10 @@ type EntDbServiceClient interface {
 	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
 	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// Full-text search over the schema's searchable fields (docs/search.md): bm25 ranking
+	// with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
+	// Hits the caller may not read are never returned, counted or snippeted.
+	Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -286,6 +292,13 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		search: connect.NewClient[v1.SearchRequest, v1.SearchResponse](
+			httpClient,
+			baseURL+EntDbServiceSearchProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("Search")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -313,6 +326,7 @@ type entDbServiceClient struct {
 	listTenants         *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
 	listTenantMembers   *connect.Client[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse]
 	listGroups          *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
+	search              *connect.Client[v1.SearchRequest, v1.SearchResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -513,6 +527,15 @@ func (c *entDbServiceClient) ListGroups(ctx context.Context, req *v1.ListGroupsR
 	return nil, err
 }
 
+// Search calls entdb.v1.EntDbService.Search.
+func (c *entDbServiceClient) Search(ctx context.Context, req *v1.SearchRequest) (*v1.SearchResponse, error) {
+	response, err := c.search.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -547,6 +570,10 @@ type EntDbServiceHandler interface {
 	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
 	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// Full-text search over the schema's searchable fields (docs/search.md): bm25 ranking
+	// with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
+	// Hits the caller may not read are never returned, counted or snippeted.
+	Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error)
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -700,6 +727,13 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServiceSearchHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceSearchProcedure,
+		svc.Search,
+		connect.WithSchema(entDbServiceMethods.ByName("Search")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -746,6 +780,8 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServiceListTenantMembersHandler.ServeHTTP(w, r)
 		case EntDbServiceListGroupsProcedure:
 			entDbServiceListGroupsHandler.ServeHTTP(w, r)
+		case EntDbServiceSearchProcedure:
+			entDbServiceSearchHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -841,4 +877,8 @@ func (UnimplementedEntDbServiceHandler) ListTenantMembers(context.Context, *v1.L
 
 func (UnimplementedEntDbServiceHandler) ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListGroups is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.Search is not implemented"))
 }
