@@ -42,9 +42,9 @@ beforeAll(async () => {
       ["Résumé template", "Where is the RESUME template?", "todo"],
       ["会議室の予約", "東京都の会議室を予約する", "todo"],
     ];
-    tasks.forEach(([title, body, status], i) =>
-      plan.task.create({ project, number: i + 1, title, body, status }),
-    );
+    tasks.forEach(([title, body, status], i) => {
+      plan.task.create({ project, number: i + 1, title, body, status });
+    });
     return { team, project };
   });
 }, 60_000);
