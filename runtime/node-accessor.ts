@@ -64,10 +64,14 @@ export interface NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
   ): Promise<WriteReceipt>;
   /** A page of nodes matching `where`. */
   query(options?: QueryOptions<TWhere, TOrderBy>): Promise<Page<TNode>>;
-  /**
-   * A page of full-text search hits, most relevant first (docs/search.md). A type
-   * without searchable fields is refused with INVALID_ARGUMENT.
-   */
+}
+
+/**
+ * `search` on the accessor of a node type with searchable fields (the generated client
+ * adds it to exactly those types).
+ */
+export interface SearchableAccessor<TNode, TWhere, TOrderBy> {
+  /** A page of full-text search hits, most relevant first (docs/search.md). */
   search(
     query: string,
     options?: SearchOptions<TWhere, TOrderBy>,
@@ -95,6 +99,7 @@ export function createNodeAccessor<TNode>(
   meta: NodeTypeMeta,
   inverses: { readonly [name: string]: EdgeListFn<unknown> } = {},
 ): KeyedNodeAccessor<TNode, object, object, object, OrderBy<string>, object> &
+  SearchableAccessor<TNode, object, OrderBy<string>> &
   Record<string, unknown> {
   type TType = TypeOfNode<TNode>;
   // Decoded records have exactly the generated type's properties (same schema).
@@ -179,6 +184,8 @@ export function createNodeAccessor<TNode>(
       };
     },
 
+    // On every type at run time; the generated types offer it where the schema has
+    // searchable fields, and the server refuses it elsewhere.
     search: createNodeSearch<TNode>(core, meta),
 
     async getBy(key, options) {

@@ -65,7 +65,12 @@ export {
 } from "./entdb-error.ts";
 export { toEntdbError } from "./error-mapper.ts";
 export { withInterceptors } from "./intercepted-transport.ts";
-export { createNodeAccessor, type KeyedNodeAccessor, type NodeAccessor } from "./node-accessor.ts";
+export {
+  createNodeAccessor,
+  type KeyedNodeAccessor,
+  type NodeAccessor,
+  type SearchableAccessor,
+} from "./node-accessor.ts";
 export type { Id, IdOf, NodeId, TypeOfId, TypeOfNode } from "./node-id.ts";
 export type {
   CreateStepOptions,
