@@ -34,10 +34,14 @@ export { printSqlFile } from "./sql/index.ts";
 export {
   BASE_TABLE_DDL,
   buildTenantDdl,
+  FTS_SEPARATOR,
+  FTS_TEXT_FUNCTION,
+  FTS_TOKENIZER,
   fieldJsonPath,
   ftsColumnName,
   ftsPopulateSql,
   ftsTableName,
+  ftsText,
   nodeFieldExpr,
   nodeIndexName,
   type ParsedObjectName,
@@ -45,6 +49,7 @@ export {
   type SchemaObject,
   STORE_LAYOUT_VERSION,
   schemaObjects,
+  stripFtsSeparators,
 } from "./store-layout/index.ts";
 export type { GeneratedFile } from "./writer/generated-file.ts";
 export { assertSafePath, createGeneratedFile } from "./writer/generated-file.ts";

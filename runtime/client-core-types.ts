@@ -103,6 +103,20 @@ export interface QueryInit {
   readonly cursor?: string;
 }
 
+/** A `Search` request without the tenant and position. */
+export interface SearchInit {
+  readonly query: string;
+  /** Empty: every type with searchable fields. */
+  readonly typeIds?: readonly number[];
+  readonly filters?: readonly MessageInitShape<typeof FilterSchema>[];
+  readonly orderBy?: MessageInitShape<typeof OrderBySchema>;
+  readonly limit?: number;
+  readonly cursor?: string;
+  readonly highlightStart?: string;
+  readonly highlightEnd?: string;
+  readonly snippetTokens?: number;
+}
+
 /** A `ListEdges` request without the tenant and position. */
 export interface ListEdgesInit {
   readonly edgeTypeId: number;

@@ -13,6 +13,7 @@ import {
   type ListEdgesResponse,
   type Node,
   type QueryNodesResponse,
+  type SearchResponse,
   type TraverseResponse,
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
@@ -28,6 +29,7 @@ import type {
   QueryInit,
   ReadOptions,
   ReceiptLookup,
+  SearchInit,
   StepResult,
   TraverseInit,
   WriteReceipt,
@@ -224,6 +226,28 @@ export class EntDbClientCore {
           ...(request.orderBy === undefined ? {} : { orderBy: request.orderBy }),
           limit: request.limit ?? 0,
           cursor: request.cursor ?? "",
+          ...afterPosition,
+        },
+        callOptions(options.signal),
+      ),
+    );
+  }
+
+  /** A page of full-text search hits (docs/search.md). */
+  search(request: SearchInit, options: ReadOptions = {}): Promise<SearchResponse> {
+    return this.#read(options, (afterPosition) =>
+      this.#client.search(
+        {
+          tenant: this.tenant,
+          query: request.query,
+          typeIds: [...(request.typeIds ?? [])],
+          filters: [...(request.filters ?? [])],
+          ...(request.orderBy === undefined ? {} : { orderBy: request.orderBy }),
+          limit: request.limit ?? 0,
+          cursor: request.cursor ?? "",
+          highlightStart: request.highlightStart ?? "",
+          highlightEnd: request.highlightEnd ?? "",
+          snippetTokens: request.snippetTokens ?? 0,
           ...afterPosition,
         },
         callOptions(options.signal),

@@ -29,6 +29,12 @@ import {
   fieldOf,
 } from "./record-codec.ts";
 import type { NodeTypeMeta } from "./schema-meta.ts";
+import {
+  createNodeSearch,
+  type SearchHit,
+  type SearchOptions,
+  type SearchPage,
+} from "./search-api.ts";
 import { encodeValue, idsOnly, type RefResolver, toInt64 } from "./wire-value-codec.ts";
 
 /**
@@ -60,6 +66,18 @@ export interface NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
   query(options?: QueryOptions<TWhere, TOrderBy>): Promise<Page<TNode>>;
 }
 
+/**
+ * `search` on the accessor of a node type with searchable fields (the generated client
+ * adds it to exactly those types).
+ */
+export interface SearchableAccessor<TNode, TWhere, TOrderBy> {
+  /** A page of full-text search hits, most relevant first (docs/search.md). */
+  search(
+    query: string,
+    options?: SearchOptions<TWhere, TOrderBy>,
+  ): Promise<SearchPage<SearchHit<TNode>>>;
+}
+
 /** Operations on a node type with unique fields: adds `getBy` and create-if-absent. */
 export interface KeyedNodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy, TKey>
   extends NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
@@ -81,6 +99,7 @@ export function createNodeAccessor<TNode>(
   meta: NodeTypeMeta,
   inverses: { readonly [name: string]: EdgeListFn<unknown> } = {},
 ): KeyedNodeAccessor<TNode, object, object, object, OrderBy<string>, object> &
+  SearchableAccessor<TNode, object, OrderBy<string>> &
   Record<string, unknown> {
   type TType = TypeOfNode<TNode>;
   // Decoded records have exactly the generated type's properties (same schema).
@@ -164,6 +183,10 @@ export function createNodeAccessor<TNode>(
         next: response.nextCursor === "" ? undefined : response.nextCursor,
       };
     },
+
+    // On every type at run time; the generated types offer it where the schema has
+    // searchable fields, and the server refuses it elsewhere.
+    search: createNodeSearch<TNode>(core, meta),
 
     async getBy(key, options) {
       const node = await core.getNodeByKey({ typeId: meta.id, key: encodeKey(meta, key) }, options);

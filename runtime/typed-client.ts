@@ -16,6 +16,12 @@ import type { IdOf } from "./node-id.ts";
 import { createPlanAccessors } from "./plan-accessor.ts";
 import { NodeHandle, PlanBuilder } from "./plan-builder.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
+import {
+  type AnySearchHit,
+  type CrossTypeSearchOptions,
+  createCrossTypeSearch,
+  type SearchPage,
+} from "./search-api.ts";
 
 /** What `db.atomic`'s callback may return: handles (or arrays of them) by name, or nothing. */
 export type AtomicShape =
@@ -49,6 +55,11 @@ export interface ClientBase<TPlan> {
     build: (plan: TPlan) => R,
     options?: WriteOptions,
   ): Promise<AtomicResult<R>>;
+  /**
+   * Full-text search across every type with searchable fields (or `types`), ranked
+   * together, most relevant first (docs/search.md).
+   */
+  search(query: string, options?: CrossTypeSearchOptions): Promise<SearchPage<AnySearchHit>>;
 }
 
 /**
@@ -75,6 +86,7 @@ export function createTypedClient<TClient>(schema: SchemaMeta, options: ClientOp
 
   const base: ClientBase<unknown> = {
     core,
+    search: createCrossTypeSearch(core, schema),
     async atomic<R extends AtomicShape>(
       build: (plan: unknown) => R,
       writeOptions?: WriteOptions,

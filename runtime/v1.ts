@@ -40,6 +40,7 @@ export type {
   QueryInit,
   ReadOptions,
   ReceiptLookup,
+  SearchInit,
   StepResult,
   TraverseInit,
   WriteReceipt,
@@ -71,7 +72,12 @@ export {
 } from "./entdb-error.ts";
 export { toEntDbError } from "./error-mapper.ts";
 export { withInterceptors } from "./intercepted-transport.ts";
-export { createNodeAccessor, type KeyedNodeAccessor, type NodeAccessor } from "./node-accessor.ts";
+export {
+  createNodeAccessor,
+  type KeyedNodeAccessor,
+  type NodeAccessor,
+  type SearchableAccessor,
+} from "./node-accessor.ts";
 export type { Id, IdOf, NodeId, TypeOfId, TypeOfNode } from "./node-id.ts";
 export type {
   CreateStepOptions,
@@ -108,6 +114,13 @@ export {
   type ScalarKind,
   type SchemaMeta,
 } from "./schema-meta.ts";
+export type {
+  AnySearchHit,
+  CrossTypeSearchOptions,
+  SearchHit,
+  SearchOptions,
+  SearchPage,
+} from "./search-api.ts";
 export {
   type AtomicResult,
   type AtomicShape,

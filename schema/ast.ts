@@ -90,11 +90,24 @@ export interface NameLiteral {
 
 export type Literal = StringLiteral | IntLiteral | FloatLiteral | BoolLiteral | NameLiteral;
 
-/** `name` or `name = value` inside `[...]`. Which names are allowed is checked later. */
+/**
+ * `name`, `name = value` or `name(arg = value, ...)` inside `[...]`. Which names (and
+ * arguments) are allowed is checked later.
+ */
 export interface OptionItem {
   readonly kind: "Option";
   readonly name: Ident;
   readonly value?: Literal;
+  /** `(weight = 3)`: present (possibly empty) when the option is written with parentheses. */
+  readonly args?: readonly OptionArg[];
+  readonly span: Span;
+}
+
+/** One `name = value` inside an option's parentheses: `weight = 3`. */
+export interface OptionArg {
+  readonly kind: "OptionArg";
+  readonly name: Ident;
+  readonly value: Literal;
   readonly span: Span;
 }
 

@@ -40,6 +40,7 @@ export interface CanonicalField {
   readonly unique: boolean;
   readonly index: boolean;
   readonly searchable: boolean;
+  readonly searchWeight?: number;
   readonly inheritAccess?: true;
   readonly deprecated: boolean;
   readonly default?: CanonicalDefault;
@@ -227,6 +228,7 @@ function canonicalField(field: Field): CanonicalField {
     unique: field.unique,
     index: field.index,
     searchable: field.searchable,
+    ...(field.searchWeight !== undefined ? { searchWeight: field.searchWeight } : {}),
     ...(field.inheritAccess ? { inheritAccess: true as const } : {}),
     deprecated: field.deprecated,
     ...(field.default === undefined ? {} : { default: canonicalDefault(field.default) }),

@@ -5,8 +5,12 @@
 
 import type { Literal, OptionItem, ReservedItem, TypeExpr } from "./ast.ts";
 
-/** `name` or `name = value`. */
+/** `name`, `name = value` or `name(arg = value, ...)`. */
 export function optionText(o: OptionItem): string {
+  if (o.args !== undefined) {
+    const args = o.args.map((a) => `${a.name.name} = ${literalText(a.value)}`).join(", ");
+    return `${o.name.name}(${args})`;
+  }
   return o.value === undefined ? o.name.name : `${o.name.name} = ${literalText(o.value)}`;
 }
 

@@ -194,6 +194,7 @@ class LockReader {
       "unique",
       "index",
       "searchable",
+      "searchWeight",
       "inheritAccess",
       "deprecated",
       "default",
@@ -207,6 +208,9 @@ class LockReader {
       unique: this.bool(o["unique"], `${at}.unique`),
       index: this.bool(o["index"], `${at}.index`),
       searchable: this.bool(o["searchable"], `${at}.searchable`),
+      ...(o["searchWeight"] !== undefined
+        ? { searchWeight: this.weight(o["searchWeight"], `${at}.searchWeight`) }
+        : {}),
       ...(o["inheritAccess"] !== undefined && this.bool(o["inheritAccess"], `${at}.inheritAccess`)
         ? { inheritAccess: true as const }
         : {}),
@@ -353,6 +357,14 @@ class LockReader {
   bool(value: unknown, at: string): boolean {
     if (typeof value !== "boolean") this.fail(at, "true or false", value);
     return value as boolean;
+  }
+
+  /** A search weight other than the default 1, in the range the compiler allows. */
+  weight(value: unknown, at: string): number {
+    if (typeof value !== "number" || !(value >= 0.01 && value <= 1000) || value === 1) {
+      this.fail(at, "a number from 0.01 to 1000 other than 1", value);
+    }
+    return value as number;
   }
 
   int(value: unknown, at: string, min: number, max: number): number {

@@ -324,6 +324,21 @@ export const DIAGNOSTIC_CATALOG = {
     severity: "warning",
     summary: "A `unique` field with a `default`: every create that leaves it out collides.",
   },
+  optionTakesNoArguments: {
+    code: "E0620",
+    severity: "error",
+    summary: "Parentheses after an option that takes no arguments.",
+  },
+  unknownOptionArgument: {
+    code: "E0621",
+    severity: "error",
+    summary: "An argument an option does not take, or one given twice.",
+  },
+  invalidSearchWeight: {
+    code: "E0622",
+    severity: "error",
+    summary: "A `searchable(weight = ...)` that is not a number from 0.01 to 1000.",
+  },
 
   compositeUnknownField: {
     code: "E0701",
@@ -1158,6 +1173,53 @@ export function uniqueWithDefault(field: string, span: Span): Diagnostic {
     {
       label: "every create without this field stores the same value",
       notes: [note("make the field required instead of giving it a default, or drop 'unique'")],
+    },
+  );
+}
+
+/** `required(x = 1)`: parentheses on an option without arguments. */
+export function optionTakesNoArguments(name: string, span: Span): Diagnostic {
+  return make("optionTakesNoArguments", `Option '${name}' takes no arguments.`, span, {
+    label: "remove the parentheses",
+    notes: [help(`write just '${name}'`)],
+  });
+}
+
+/** `searchable(wieght = 3)` or `searchable(weight = 1, weight = 2)`. */
+export function unknownOptionArgument(
+  option: string,
+  arg: string,
+  known: readonly string[],
+  span: Span,
+  duplicate: boolean,
+  suggestion?: string,
+): Diagnostic {
+  if (duplicate) {
+    return make("unknownOptionArgument", `Argument '${arg}' of '${option}' is given twice.`, span, {
+      label: "already given",
+    });
+  }
+  return make("unknownOptionArgument", `Option '${option}' has no argument '${arg}'.`, span, {
+    label: "unknown argument",
+    notes: [
+      suggestion === undefined
+        ? note(`'${option}' takes ${listWords(known)}`)
+        : didYouMean(suggestion),
+    ],
+  });
+}
+
+/** A search weight that is not a number in [0.01, 1000]. */
+export function invalidSearchWeight(found: string, span: Span): Diagnostic {
+  return make(
+    "invalidSearchWeight",
+    `A search weight must be a number from 0.01 to 1000, found ${found}.`,
+    span,
+    {
+      label: "not a usable weight",
+      notes: [
+        note("matches in a field of weight 3 count three times as much as in one of weight 1"),
+      ],
     },
   );
 }

@@ -82,6 +82,12 @@ export interface Field {
   readonly index: boolean;
   readonly searchable: boolean;
   /**
+   * `searchable(weight = w)`: how much a match in this field counts in search ranking
+   * (bm25 column weight). Absent means 1, and it is never set on a field that is not
+   * searchable, so a schema without weights has the model (and fingerprint) it had before.
+   */
+  readonly searchWeight?: number;
+  /**
    * `inherit_access` (ref fields only): the node is readable by whoever can read the node
    * this field names, instead of by its type's visibility (docs/access-control.md).
    */

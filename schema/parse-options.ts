@@ -3,7 +3,7 @@
  * list costs one diagnostic, not one per token.
  */
 
-import type { Literal, OptionItem } from "./ast.ts";
+import type { Literal, OptionArg, OptionItem } from "./ast.ts";
 import { ident, intLiteral, type ParseCursor } from "./parse-cursor.ts";
 import { atDeclarationOnNewLine, atMemberOnNewLine } from "./parse-recovery.ts";
 import { startsOnNewLine, type TokenKind } from "./token.ts";
@@ -45,8 +45,15 @@ export function parseOptions(p: ParseCursor): OptionItem[] {
     }
     const name = ident(p.advance());
     let value: Literal | undefined;
+    let args: OptionArg[] | undefined;
+    let argsEnd = name.span.end;
     let readable = true;
-    if (p.at("=")) {
+    if (p.at("(")) {
+      const parsed = parseArgs(p, name.name, fail);
+      args = parsed?.args;
+      argsEnd = parsed?.end ?? argsEnd;
+      readable = parsed !== undefined;
+    } else if (p.at("=")) {
       p.advance();
       value = parseValue(p);
       if (value === undefined) {
@@ -61,7 +68,8 @@ export function parseOptions(p: ParseCursor): OptionItem[] {
         kind: "Option",
         name,
         ...(value !== undefined ? { value } : {}),
-        span: { start: name.span.start, end: (value ?? name).span.end },
+        ...(args !== undefined ? { args } : {}),
+        span: { start: name.span.start, end: value?.span.end ?? argsEnd },
       });
     }
     const sep = p.cur;
@@ -82,6 +90,51 @@ export function parseOptions(p: ParseCursor): OptionItem[] {
     } else {
       fail(`',' or ']' after option '${name.name}'`, "expected ',' or ']'");
       p.advance();
+    }
+  }
+}
+
+/**
+ * `(a = 1, b = 2)` after an option name; `undefined` (after reporting) when it cannot be
+ * read, in which case the cursor stops at the first token it could not use.
+ */
+function parseArgs(
+  p: ParseCursor,
+  option: string,
+  fail: (expected: string, label: string) => void,
+): { args: OptionArg[]; end: number } | undefined {
+  p.advance();
+  const args: OptionArg[] = [];
+  for (;;) {
+    if (p.at(")")) return { args, end: p.advance().span.end };
+    if (p.cur.kind !== "ident") {
+      fail(`an argument name or ')' in the arguments of '${option}'`, "expected an argument");
+      return undefined;
+    }
+    const name = ident(p.advance());
+    if (!p.at("=")) {
+      fail(`'=' after argument '${name.name}' of '${option}'`, "expected '='");
+      return undefined;
+    }
+    p.advance();
+    const value = parseValue(p);
+    if (value === undefined) {
+      fail(`a value for argument '${name.name}' of '${option}'`, "expected a value");
+      return undefined;
+    }
+    args.push({
+      kind: "OptionArg",
+      name,
+      value,
+      span: { start: name.span.start, end: value.span.end },
+    });
+    if (p.at(",")) {
+      p.advance();
+      continue;
+    }
+    if (!p.at(")")) {
+      fail(`',' or ')' after argument '${name.name}' of '${option}'`, "expected ')'");
+      return undefined;
     }
   }
 }

@@ -23,6 +23,7 @@ import {
   fieldNamedId,
   indexNotAllowed,
   inheritAccessNotRef,
+  invalidSearchWeight,
   listOfList,
   nodeTypeAsFieldType,
   optionNotAllowedOnEdge,
@@ -304,6 +305,7 @@ function checkFieldOptions(
   if (searchable && searchableItem !== undefined && kind !== "string") {
     ctx.report(searchableNotString(shown, searchableItem.name.span));
   }
+  const searchWeight = searchable ? weightOf(searchableItem, ctx) : undefined;
   const inheritItem = flag("inherit_access");
   if (inheritAccess && inheritItem !== undefined && kind !== "ref") {
     ctx.report(inheritAccessNotRef(shown, inheritItem.name.span));
@@ -337,6 +339,7 @@ function checkFieldOptions(
     unique,
     index: indexItem !== undefined,
     searchable,
+    ...(searchWeight !== undefined && searchWeight !== 1 ? { searchWeight } : {}),
     ...(inheritAccess ? { inheritAccess: true as const } : {}),
     deprecated: deprecated !== undefined,
     ...(defaultValue !== undefined ? { default: defaultValue } : {}),
@@ -413,4 +416,35 @@ function checkComposite(
     ids.push(Number(field.decl.id.value));
   }
   return valid ? ids : undefined;
+}
+
+/** Smallest and largest `searchable(weight = ...)`. */
+export const SEARCH_WEIGHT_RANGE = { min: 0.01, max: 1000 } as const;
+
+/** The weight of `searchable(weight = w)`; 1 when not given, undefined after reporting. */
+function weightOf(item: OptionItem | undefined, ctx: ValidationContext): number | undefined {
+  const arg = item?.args?.find((a) => a.name.name === "weight");
+  if (arg === undefined) return 1;
+  const v = arg.value;
+  const n = v.kind === "IntLiteral" ? Number(v.value) : v.kind === "FloatLiteral" ? v.value : NaN;
+  if (!(n >= SEARCH_WEIGHT_RANGE.min && n <= SEARCH_WEIGHT_RANGE.max)) {
+    ctx.report(invalidSearchWeight(literalShown(v), v.span));
+    return undefined;
+  }
+  return n;
+}
+
+function literalShown(v: OptionItem["value"] & object): string {
+  switch (v.kind) {
+    case "IntLiteral":
+      return String(v.value);
+    case "FloatLiteral":
+      return v.raw;
+    case "BoolLiteral":
+      return String(v.value);
+    case "NameLiteral":
+      return v.name;
+    case "StringLiteral":
+      return JSON.stringify(v.value);
+  }
 }

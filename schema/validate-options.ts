@@ -8,16 +8,23 @@ import type { OptionItem } from "./ast.ts";
 import {
   duplicateOption,
   optionNeedsValue,
+  optionTakesNoArguments,
   optionTakesNoValue,
   unknownOption,
+  unknownOptionArgument,
 } from "./messages.ts";
 import { closestName } from "./suggest.ts";
 import type { ValidationContext } from "./validate-context.ts";
 
-/** One option: a flag, or a name that needs `= value` (`example` shows the form). */
+/**
+ * One option: a flag, or a name that needs `= value` (`example` shows the form). A flag
+ * with `args` may also be written with named arguments in parentheses:
+ * `searchable(weight = 3)`.
+ */
 export interface OptionSpec {
   readonly name: string;
   readonly example?: string;
+  readonly args?: readonly string[];
 }
 
 /** Options of a node type. */
@@ -31,7 +38,7 @@ export const FIELD_OPTIONS: readonly OptionSpec[] = [
   { name: "required" },
   { name: "unique" },
   { name: "index" },
-  { name: "searchable" },
+  { name: "searchable", args: ["weight"] },
   { name: "inherit_access" },
   { name: "default", example: "default = value" },
   { name: "deprecated" },
@@ -80,7 +87,30 @@ export function readOptions(
       ctx.report(optionTakesNoValue(name, item.value.span));
       continue;
     }
+    if (item.args !== undefined && !checkArgs(item, spec, ctx)) continue;
     usable.set(name, item);
   }
   return usable;
+}
+
+/** Checks the `(name = value, ...)` of an option; false when the option is unusable. */
+function checkArgs(item: OptionItem, spec: OptionSpec, ctx: ValidationContext): boolean {
+  const name = item.name.name;
+  if (spec.args === undefined) {
+    ctx.report(optionTakesNoArguments(name, item.span));
+    return false;
+  }
+  const seen = new Set<string>();
+  let ok = true;
+  for (const arg of item.args ?? []) {
+    const argName = arg.name.name;
+    const known = spec.args.includes(argName);
+    if (!known || seen.has(argName)) {
+      const suggestion = known ? undefined : closestName(argName, spec.args);
+      ctx.report(unknownOptionArgument(name, argName, spec.args, arg.span, known, suggestion));
+      ok = false;
+    }
+    seen.add(argName);
+  }
+  return ok;
 }

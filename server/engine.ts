@@ -21,6 +21,7 @@ import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../generated/entdb/v1/values_pb.js";
 import type { Schema } from "../schema/index.ts";
 import type { ReadScope } from "./acl/read-scope.ts";
+import type { SearchPage, SearchRequest } from "./search/search-sql.ts";
 import type { WalPosition } from "./wal/wal.ts";
 
 /** A schema the server serves, with the version number it was registered under. */
@@ -138,6 +139,13 @@ export interface TenantReader {
   outcomeByKey(tenant: string, idempotencyKey: string): PlanOutcome | undefined;
   /** The offset up to which (exclusive) the tenant has applied its partition; 0 if none. */
   appliedOffset(tenant: string): number;
+  /**
+   * Full-text search (docs/search.md): hits ranked by bm25 with the schema's weights, or
+   * ordered by a field of the one type searched; filtered for `scope` inside the query;
+   * keyset pages. `request.limit` 0 means the default page size; larger than the maximum
+   * is clamped.
+   */
+  search(tenant: string, request: SearchRequest, scope?: ReadScope): SearchPage;
 }
 
 /** What one depth of a traversal follows: these edge types (empty: all) in this direction. */

@@ -107,9 +107,12 @@ function nodeAccessorProperty(
   const names = nodeTypeNames(node.name);
   const keyed = uniqueKeys(node).length > 0;
   const args = [names.node, names.create, names.patch, names.where, names.orderBy];
-  const accessor = keyed
+  const base = keyed
     ? `${rt("KeyedNodeAccessor")}<${[...args, names.key].join(", ")}>`
     : `${rt("NodeAccessor")}<${args.join(", ")}>`;
+  const accessor = node.fields.some((f) => f.searchable)
+    ? `${base} & ${rt("SearchableAccessor")}<${names.node}, ${names.where}, ${names.orderBy}>`
+    : base;
   return {
     name: accessorName(node.name),
     isReadonly: true,

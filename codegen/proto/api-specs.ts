@@ -208,6 +208,62 @@ export function nodeApiMessages(pkg: string, node: NodeType): MessageSpec[] {
         field("next_cursor", 2, scalar("string"), "implicit", { doc: NEXT_CURSOR_DOC }),
       ],
     },
+    ...(isSearchable(node) ? searchMessages(pkg, node) : []),
+  ];
+}
+
+/** Whether a node type has searchable fields, and so a `Search` method. */
+export function isSearchable(node: NodeType): boolean {
+  return node.fields.some((f) => f.searchable);
+}
+
+/** The request, hit and response messages of a searchable type's `Search`. */
+function searchMessages(pkg: string, node: NodeType): MessageSpec[] {
+  const n = nodeTypeNames(node.name);
+  const q = (name: string): string => qualifiedName(pkg, name);
+  return [
+    {
+      name: n.searchRequest,
+      fields: [
+        field("query", 1, scalar("string"), "implicit", {
+          doc: 'Words, "phrases", prefix*, AND, OR, NOT and parentheses.',
+        }),
+        field("where", 2, messageType(q(SHARED_NAMES.fieldFilter)), "repeated", {
+          doc: "Conditions that must all hold.",
+        }),
+        field("order_by", 3, messageType(q(SHARED_NAMES.orderBy)), "repeated", {
+          doc: "Orders by a field instead of by relevance.",
+        }),
+        field("limit", 4, scalar("int32"), "implicit", { doc: LIMIT_DOC }),
+        field("after", 5, scalar("string"), "implicit", { doc: AFTER_DOC }),
+        field("after_position", 6, scalar("int64"), "implicit", { doc: AFTER_POSITION_DOC }),
+        field("highlight_start", 7, scalar("string"), "implicit", {
+          doc: 'Put before each match in snippets; "[" when empty.',
+        }),
+        field("highlight_end", 8, scalar("string"), "implicit", {
+          doc: 'Put after each match in snippets; "]" when empty.',
+        }),
+      ],
+    },
+    {
+      name: n.searchHit,
+      fields: [
+        field("node", 1, messageType(q(n.node))),
+        field("score", 2, scalar("double"), "implicit", {
+          doc: "Relevance: higher is more relevant.",
+        }),
+        field("snippets", 3, messageType(q(n.fields)), "implicit", {
+          doc: "The searchable fields that matched, as excerpts with the matches marked.",
+        }),
+      ],
+    },
+    {
+      name: n.searchResponse,
+      fields: [
+        field("hits", 1, messageType(q(n.searchHit)), "repeated"),
+        field("next_cursor", 2, scalar("string"), "implicit", { doc: NEXT_CURSOR_DOC }),
+      ],
+    },
   ];
 }
 
@@ -250,6 +306,16 @@ export function nodeService(pkg: string, node: NodeType): ServiceSpec {
         output: q(n.queryResponse),
         doc: `Lists the ${node.name} nodes that match every filter, a page at a time.`,
       },
+      ...(isSearchable(node)
+        ? [
+            {
+              name: "Search",
+              input: q(n.searchRequest),
+              output: q(n.searchResponse),
+              doc: `Full-text search over ${node.name} nodes, most relevant first, a page at a time.`,
+            },
+          ]
+        : []),
     ],
   };
 }

@@ -43,6 +43,10 @@ export interface NodeTypeNames {
   readonly deleteResponse: string;
   readonly queryRequest: string;
   readonly queryResponse: string;
+  /** `Search`, `SearchResponse` and `SearchHit`: declared only for a type with searchable fields. */
+  readonly searchRequest: string;
+  readonly searchResponse: string;
+  readonly searchHit: string;
 }
 
 /** The generated names of one edge type `E`. */
@@ -78,6 +82,9 @@ export function nodeTypeNames(name: string): NodeTypeNames {
     deleteResponse: `Delete${name}Response`,
     queryRequest: `Query${name}Request`,
     queryResponse: `Query${name}Response`,
+    searchRequest: `Search${name}Request`,
+    searchResponse: `Search${name}Response`,
+    searchHit: `${name}SearchHit`,
   };
 }
 

@@ -7,6 +7,7 @@
  * the one its index was built on.
  */
 
+export { FTS_SEPARATOR, ftsText, stripFtsSeparators } from "./fts-text.ts";
 export {
   edgeIndexName,
   edgePropExpr,
@@ -22,6 +23,8 @@ export {
 export {
   BASE_TABLE_DDL,
   buildTenantDdl,
+  FTS_TEXT_FUNCTION,
+  FTS_TOKENIZER,
   ftsPopulateSql,
   type SchemaObject,
   STORE_LAYOUT_VERSION,

@@ -44,7 +44,7 @@ const SCHEMA_DDL = [
   `CREATE UNIQUE INDEX ux_n1_f4_f5 ON nodes(json_extract(payload, '$."4"'), json_extract(payload, '$."5"')) WHERE type_id = 1`,
   `CREATE INDEX ix_n1_f2 ON nodes(json_extract(payload, '$."2"'), id) WHERE type_id = 1`,
   `CREATE INDEX ix_n1_f5_f2 ON nodes(json_extract(payload, '$."5"'), json_extract(payload, '$."2"'), id) WHERE type_id = 1`,
-  `CREATE VIRTUAL TABLE fts_n1 USING fts5(f3, tokenize = 'unicode61')`,
+  `CREATE VIRTUAL TABLE fts_n1 USING fts5(f3, tokenize = 'unicode61 remove_diacritics 2')`,
   `CREATE INDEX ix_e10_f1 ON edges(json_extract(props, '$."1"')) WHERE edge_type_id = 10`,
 ];
 

@@ -31,10 +31,27 @@ import {
 } from "./sql-names.ts";
 
 /**
- * Version of the fixed layout below, kept in `PRAGMA user_version`. A store refuses a
- * database with a newer layout instead of guessing.
+ * Version of the layout, kept in `PRAGMA user_version`. A store refuses a database with
+ * another layout instead of guessing, and the start-up check (`server/store/derived-check.ts`)
+ * sets such a file aside and rebuilds it from the log.
+ *
+ * 2: full-text tables fold diacritics (`unicode61 remove_diacritics 2`) and hold CJK text
+ * one character per token (`fts-text.ts`).
  */
-export const STORE_LAYOUT_VERSION = 1;
+export const STORE_LAYOUT_VERSION = 2;
+
+/**
+ * The tokenizer of every full-text table: unicode61 folds case, and `remove_diacritics 2`
+ * folds diacritics too (`résumé` matches `resume`). CJK text is split before it gets
+ * here (`ftsText`, fts-text.ts).
+ */
+export const FTS_TOKENIZER = "unicode61 remove_diacritics 2";
+
+/**
+ * The SQL function (registered on every tenant connection) that turns a field value into
+ * the text a full-text column holds: `ftsText` (fts-text.ts).
+ */
+export const FTS_TEXT_FUNCTION = "entdb_fts_text";
 
 /**
  * The fixed tables of every tenant database, in creation order.
@@ -115,7 +132,7 @@ export function buildTenantDdl(schema: Schema): string[] {
  */
 export function ftsPopulateSql(typeId: number, fieldIds: readonly number[]): string {
   const cols = fieldIds.map(ftsColumnName).join(", ");
-  const values = fieldIds.map(nodeFieldExpr).join(", ");
+  const values = fieldIds.map((id) => `${FTS_TEXT_FUNCTION}(${nodeFieldExpr(id)})`).join(", ");
   return `INSERT INTO ${ftsTableName(typeId)}(rowid, ${cols}) SELECT seq, ${values} FROM nodes WHERE type_id = ${typeId}`;
 }
 
@@ -156,7 +173,7 @@ function nodeObjects(node: NodeType): SchemaObject[] {
       kind: "fts",
       typeId: node.id,
       fieldIds: searchable,
-      sql: `CREATE VIRTUAL TABLE ${name} USING fts5(${searchable.map(ftsColumnName).join(", ")}, tokenize = 'unicode61')`,
+      sql: `CREATE VIRTUAL TABLE ${name} USING fts5(${searchable.map(ftsColumnName).join(", ")}, tokenize = '${FTS_TOKENIZER}')`,
     });
   }
   return out;

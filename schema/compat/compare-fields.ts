@@ -153,6 +153,9 @@ function compareField(ctx: CompatContext, owner: TypeLabel, before: Field, after
   }
   if (before.searchable !== after.searchable) {
     ctx.report(msg.fieldSearchableChanged(owner, name, id, after.searchable), span);
+  } else if (after.searchable && (before.searchWeight ?? 1) !== (after.searchWeight ?? 1)) {
+    const was = before.searchWeight ?? 1;
+    ctx.report(msg.fieldSearchWeightChanged(owner, name, id, was, after.searchWeight ?? 1), span);
   }
   if ((before.inheritAccess ?? false) !== (after.inheritAccess ?? false)) {
     ctx.report(

@@ -92,6 +92,9 @@ function compareNode(ctx: CompatContext, before: NodeType, after: NodeType): voi
   }
   compareFields(ctx, owner, before, after);
   compareComposites(ctx, owner, before, after);
+  if (before.fields.some((f) => f.searchable) && !after.fields.some((f) => f.searchable)) {
+    ctx.report(msg.searchRemoved(owner), span);
+  }
 }
 
 function compareEdge(ctx: CompatContext, before: EdgeType, after: EdgeType): void {

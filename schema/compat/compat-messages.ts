@@ -215,6 +215,26 @@ export const compatMessages = {
     };
   },
 
+  fieldSearchWeightChanged(
+    owner: TypeLabel,
+    name: string,
+    id: number,
+    before: number,
+    after: number,
+  ): FindingDraft {
+    return {
+      rule: "FIELD_SEARCH_WEIGHT_CHANGED",
+      message: `${fieldSubject(owner, name, id)} changed search weight from ${before} to ${after}.`,
+    };
+  },
+
+  searchRemoved(node: TypeLabel): FindingDraft {
+    return {
+      rule: "NODE_SEARCH_REMOVED",
+      message: `${typeSubject(node)} has no searchable field any more: its service loses Search, which deployed clients may call.`,
+    };
+  },
+
   inheritAccessAdded(owner: TypeLabel, name: string, id: number): FindingDraft {
     return {
       rule: "INHERIT_ACCESS_ADDED",

@@ -134,6 +134,15 @@ export const COMPAT_RULES = {
     category: "safe",
     summary: "A field was added to or dropped from full-text search.",
   },
+  FIELD_SEARCH_WEIGHT_CHANGED: {
+    category: "safe",
+    summary: "A searchable field's ranking weight changed (nothing stored changes).",
+  },
+  NODE_SEARCH_REMOVED: {
+    category: "breaking",
+    summary:
+      "A node type lost its last searchable field, and with it the Search RPC of its service.",
+  },
   COMPOSITE_INDEX_ADDED: { category: "safe", summary: "A composite index was added." },
   COMPOSITE_INDEX_REMOVED: { category: "safe", summary: "A composite index was dropped." },
   FIELD_DEFAULT_CHANGED: { category: "safe", summary: "A field's default changed." },

@@ -29,6 +29,7 @@ import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import { hasPublicTypes, readerOf } from "./public-reads.ts";
+import { createSearchHandler } from "./search-service.ts";
 import {
   createTenantGuard,
   readScopeFor,
@@ -423,6 +424,16 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       }),
 
     ...createAccessHandlers(deps, guardTenant, guard),
+
+    search: createSearchHandler({
+      reader,
+      limits,
+      schema,
+      guard,
+      readTenantOf,
+      awaitPosition,
+      scopeOf,
+    }),
   };
 }
 

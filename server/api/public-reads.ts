@@ -1,7 +1,7 @@
 /**
  * Reads of `public` nodes by callers that are not members (docs/access-control.md,
  * "Public nodes"). When the schema declares a `public` node type, the read RPCs (GetNode,
- * GetNodes, GetNodeByKey, QueryNodes, ListEdges, Traverse and the typed services' reads)
+ * GetNodes, GetNodeByKey, QueryNodes, ListEdges, Traverse, Search and the typed services' reads)
  * let any authenticated caller through the tenant check, and the store scopes what a
  * non-member sees to the nodes of public types (acl/read-scope.ts `publicOnly`), inside
  * the SQL like every visibility. With `--public-reads`, a read with no Authorization

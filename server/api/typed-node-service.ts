@@ -26,6 +26,7 @@ import {
   positionOf,
   tenantOf,
 } from "./typed-call.ts";
+import { typedSearchHandler } from "./typed-search.ts";
 import {
   type Fields,
   fieldByName,
@@ -188,5 +189,16 @@ export function nodeRoute(
       } as Fields);
     },
   };
+  if (service.methods.some((m) => m.name === "Search")) {
+    handlers["Search"] = typedSearchHandler(
+      service,
+      type,
+      fieldsDesc,
+      schema,
+      generic,
+      deps,
+      toNode,
+    );
+  }
   return dynamicRoute(service, handlers, deps.logError);
 }

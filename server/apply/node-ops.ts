@@ -4,7 +4,7 @@
  * {@link PlanRejection} before anything of that step is written.
  */
 
-import { ftsColumnName, ftsTableName } from "../../codegen/index.ts";
+import { FTS_TEXT_FUNCTION, ftsColumnName, ftsTableName } from "../../codegen/index.ts";
 import type {
   CreateNode,
   DeleteNode,
@@ -163,7 +163,7 @@ function ftsInsert(run: PlanRun, typeId: number, seq: bigint, payload: Payload):
   });
   run.db
     .stmt(
-      `INSERT INTO ${ftsTableName(typeId)}(rowid, ${fields.map(ftsColumnName).join(", ")}) VALUES (?, ${fields.map(() => "?").join(", ")})`,
+      `INSERT INTO ${ftsTableName(typeId)}(rowid, ${fields.map(ftsColumnName).join(", ")}) VALUES (?, ${fields.map(() => `${FTS_TEXT_FUNCTION}(?)`).join(", ")})`,
     )
     .run(seq, ...values);
 }

@@ -138,7 +138,8 @@ export function compileNodeQuery(
   return { sql, params, orderField, descending, filters };
 }
 
-function compileFilter(
+/** One structured filter of a node query as a SQL term over `nodes` (the rules above). */
+export function compileFilter(
   schema: Schema,
   type: NodeType,
   filter: Filter,

@@ -19,6 +19,12 @@ import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader, TraverseStep } from "../engine.ts";
+import {
+  ftsMatchOf,
+  type SearchPage,
+  type SearchRequest,
+  searchTenantDb,
+} from "../search/search-sql.ts";
 import { hasDenies } from "./access-tables.ts";
 import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
 import { compileNodeQuery } from "./node-query.ts";
@@ -362,6 +368,17 @@ class StoreReader implements TenantReader {
   appliedOffset(tenant: string): number {
     const db = this.#db(tenant);
     return db ? db.state.appliedOffset : 0;
+  }
+
+  search(tenant: string, request: SearchRequest, scope: ReadScope = UNRESTRICTED): SearchPage {
+    const db = this.#db(tenant);
+    const model = db ? this.#store.readModel(db) : undefined;
+    if (!db || !model) {
+      // No database yet: nothing to find, but a bad query is still a bad query.
+      ftsMatchOf(request.query);
+      return { hits: [], nextCursor: "" };
+    }
+    return searchTenantDb(db, model, { ...request, limit: this.#pageSize(request.limit) }, scope);
   }
 
   #db(tenant: string): TenantDb | undefined {

@@ -21,7 +21,9 @@ import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import {
   BASE_TABLE_DDL,
+  FTS_TEXT_FUNCTION,
   ftsPopulateSql,
+  ftsText,
   parseObjectName,
   STORE_LAYOUT_VERSION,
   schemaObjects,
@@ -109,6 +111,10 @@ export class TenantDb {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.defaultSafeIntegers(true);
+      // What a full-text column holds for a field value (codegen/store-layout/fts-text.ts).
+      db.function(FTS_TEXT_FUNCTION, { deterministic: true }, (value: unknown) =>
+        typeof value === "string" ? ftsText(value) : value,
+      );
       // Planner statistics: without them SQLite prefers `nodes_by_type` to a partial
       // expression index for range filters. Bounded work; only tables that need it.
       db.pragma("analysis_limit = 1000");

@@ -34,6 +34,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["40000"],
     what: "10 edges to a node at 40k edges on a fresh tenant: edges_by_to named vs the planner",
   },
+  search: {
+    file: "search-bench.ts",
+    args: ["100000", "200"],
+    what: "full-text search on 100k documents: p50/p99 of a page of 20 by query shape",
+  },
   server: {
     file: "server-bench.ts",
     args: ["3", "--wal", "kafka,kinesis"],

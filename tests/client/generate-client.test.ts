@@ -37,6 +37,15 @@ describe("generateClient", () => {
     expectFile("tracker/client.ts.expected", generateClient(trackerSchema()).content);
   });
 
+  it("offers search only on the accessors of types with searchable fields", () => {
+    const tracker = generateClient(trackerSchema()).content;
+    expect(tracker).toContain(
+      "readonly comment: entdb.NodeAccessor<Comment, CommentCreate, CommentPatch, CommentWhere, CommentOrderBy> & entdb.SearchableAccessor<Comment, CommentWhere, CommentOrderBy>;",
+    );
+    // The small schema has no searchable field: no accessor of it gets `search`.
+    expect(generateClient(smallSchema).content).not.toContain("SearchableAccessor");
+  });
+
   it("is deterministic", () => {
     const schema = trackerSchema();
     expect(generateClient(schema).content).toBe(generateClient(schema).content);

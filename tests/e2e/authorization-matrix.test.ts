@@ -37,7 +37,7 @@ node Person = 1 {
 }
 
 node Note = 2 [visibility = private] {
-  title: string = 1 [required, unique];
+  title: string = 1 [required, unique, searchable];
   rank: int = 2 [index];
 }
 
@@ -279,6 +279,11 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
     call: (c) => c.queryNodes({ tenant: TENANT, typeId: NOTE }),
     expect: readRpc("ok", "ok"),
   },
+  Search: {
+    // A private type: every reader searches, and finds only what it may read.
+    call: (c) => c.search({ tenant: TENANT, query: "secret", typeIds: [NOTE] }),
+    expect: readRpc("ok", "ok"),
+  },
   ListEdges: {
     call: (c) =>
       c.listEdges({ tenant: TENANT, edgeTypeId: WROTE, nodeId: person, direction: Direction.OUT }),
@@ -409,6 +414,7 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     }),
   },
   "NoteService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
+  "NoteService/Search": { body: () => ({ query: "secret" }), expect: readRpc("ok", "ok") },
   "NoticeService/Create": {
     body: () => ({ fields: { title: unique() } }),
     expect: tenantRpc("ok", WRITERS),

@@ -20,7 +20,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClient } from "../../codegen/index.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
-import type { ClientOptions, EntdbError } from "../../runtime/v1.ts";
+import type { ClientOptions, EntDbError } from "../../runtime/v1.ts";
 import { compileSchema } from "../../schema/compile.ts";
 import { schemaFingerprint } from "../../schema/fingerprint.ts";
 import { schemaSurface } from "../../server/schema-surface.ts";
@@ -127,11 +127,11 @@ function need<T>(value: T | undefined): T {
   return value;
 }
 
-async function failure(promise: Promise<unknown>): Promise<EntdbError> {
+async function failure(promise: Promise<unknown>): Promise<EntDbError> {
   try {
     await promise;
   } catch (err) {
-    return err as EntdbError;
+    return err as EntDbError;
   }
   throw new Error("expected the call to fail");
 }

@@ -18,6 +18,7 @@ import type {
   EdgePlanAccessor,
   KeyedNodeAccessor,
   NodePlanAccessor,
+  SearchableAccessor,
 } from "../../runtime/v1.ts";
 import { compileSchema } from "../../schema/compile.ts";
 
@@ -42,7 +43,8 @@ export interface EdgeRow {
 
 type Fields = Readonly<Record<string, unknown>>;
 type OrderBy = { readonly field: string; readonly direction?: "asc" | "desc" };
-type Nodes = KeyedNodeAccessor<NodeRow, Fields, Fields, Fields, OrderBy, Fields>;
+type Nodes = KeyedNodeAccessor<NodeRow, Fields, Fields, Fields, OrderBy, Fields> &
+  SearchableAccessor<NodeRow, Fields, OrderBy>;
 type Edges = EdgeAccessor<EdgeRow, Fields>;
 
 /** The plan a tracker `atomic` callback receives. */

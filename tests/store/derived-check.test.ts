@@ -9,6 +9,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { STORE_LAYOUT_VERSION } from "../../codegen/index.ts";
 import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
 import { createLogger } from "../../server/log.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
@@ -281,6 +282,39 @@ describe("rebuilding at start", () => {
     await run.caughtUp();
     await run.stop();
     expect(canonicalDump(tenantFile("acme"))).toBe(before);
+  });
+
+  it("sets aside a tenant file of an older store layout (full-text tokenizer) and replays the tenant", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 20);
+    const first = await start(dataDir, wal);
+    await first.caughtUp();
+    await first.stop();
+    const before = canonicalDump(tenantFile("acme"));
+    // What a layout-1 file looked like: the plain unicode61 tokenizer, user_version 1.
+    const old = new Database(tenantFile("acme"));
+    old.exec("DROP TABLE fts_n1");
+    old.exec("CREATE VIRTUAL TABLE fts_n1 USING fts5(f2, tokenize = 'unicode61')");
+    old.exec(
+      `INSERT INTO fts_n1(rowid, f2) SELECT seq, json_extract(payload, '$."2"') FROM nodes WHERE type_id = 1`,
+    );
+    old.pragma("user_version = 1");
+    old.close();
+
+    const run = await start(dataDir, wal);
+    const [found] = logged(run.logs, "tenant database is rebuilt from the log");
+    expect(found).toMatchObject({ level: "warn", tenant: "acme" });
+    expect(String(found?.reason)).toContain(
+      `the file has store layout 1; this server reads layout ${STORE_LAYOUT_VERSION}`,
+    );
+    await run.caughtUp();
+    await run.stop();
+    expect(canonicalDump(tenantFile("acme"))).toBe(before);
+    const rebuilt = new Database(tenantFile("acme"), { readonly: true });
+    expect(
+      rebuilt.prepare("SELECT sql FROM sqlite_master WHERE name = 'fts_n1'").pluck().get(),
+    ).toContain("tokenize = 'unicode61 remove_diacritics 2'");
+    rebuilt.close();
   });
 
   it("rebuilds meta.sqlite made from another log and holds every tenant of each partition", async () => {

@@ -534,15 +534,15 @@ export const schema: entdb.SchemaMeta = {
 /** The client of package `acme.tracker`: one accessor per node and edge type, and `atomic` for plans. */
 export interface Client extends entdb.ClientBase<AtomicPlan> {
   /** A person who can sign in. */
-  readonly user: entdb.KeyedNodeAccessor<User, UserCreate, UserPatch, UserWhere, UserOrderBy, UserKey> & UserInverses;
+  readonly user: entdb.KeyedNodeAccessor<User, UserCreate, UserPatch, UserWhere, UserOrderBy, UserKey> & entdb.SearchableAccessor<User, UserWhere, UserOrderBy> & UserInverses;
   /** A group of people who own projects together. */
-  readonly team: entdb.KeyedNodeAccessor<Team, TeamCreate, TeamPatch, TeamWhere, TeamOrderBy, TeamKey> & TeamInverses;
+  readonly team: entdb.KeyedNodeAccessor<Team, TeamCreate, TeamPatch, TeamWhere, TeamOrderBy, TeamKey> & entdb.SearchableAccessor<Team, TeamWhere, TeamOrderBy> & TeamInverses;
   /** A body of work with its own task keys (e.g. "WEB-42"). */
-  readonly project: entdb.KeyedNodeAccessor<Project, ProjectCreate, ProjectPatch, ProjectWhere, ProjectOrderBy, ProjectKey>;
+  readonly project: entdb.KeyedNodeAccessor<Project, ProjectCreate, ProjectPatch, ProjectWhere, ProjectOrderBy, ProjectKey> & entdb.SearchableAccessor<Project, ProjectWhere, ProjectOrderBy>;
   /** One piece of work. */
-  readonly task: entdb.KeyedNodeAccessor<Task, TaskCreate, TaskPatch, TaskWhere, TaskOrderBy, TaskKey> & TaskInverses;
+  readonly task: entdb.KeyedNodeAccessor<Task, TaskCreate, TaskPatch, TaskWhere, TaskOrderBy, TaskKey> & entdb.SearchableAccessor<Task, TaskWhere, TaskOrderBy> & TaskInverses;
   /** A remark on a task. */
-  readonly comment: entdb.NodeAccessor<Comment, CommentCreate, CommentPatch, CommentWhere, CommentOrderBy>;
+  readonly comment: entdb.NodeAccessor<Comment, CommentCreate, CommentPatch, CommentWhere, CommentOrderBy> & entdb.SearchableAccessor<Comment, CommentWhere, CommentOrderBy>;
   /** Membership of a user in a team. */
   readonly memberOf: entdb.EdgeAccessor<MemberOf, MemberOfProps>;
   /** Who works on a task. */

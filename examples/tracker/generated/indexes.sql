@@ -22,13 +22,13 @@ CREATE INDEX ix_n1_f6 ON nodes(json_extract(payload, '$."6"'), id) WHERE type_id
 -- indexed field active (7), then id for paging
 CREATE INDEX ix_n1_f7 ON nodes(json_extract(payload, '$."7"'), id) WHERE type_id = 1;
 -- full-text search over display_name (2); rowid is nodes.seq
-CREATE VIRTUAL TABLE fts_n1 USING fts5(f2, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE fts_n1 USING fts5(f2, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Node Team (type 2)
 -- unique field slug (2); NULLs do not conflict
 CREATE UNIQUE INDEX ux_n2_f2 ON nodes(json_extract(payload, '$."2"')) WHERE type_id = 2;
 -- full-text search over name (1), description (3); rowid is nodes.seq
-CREATE VIRTUAL TABLE fts_n2 USING fts5(f1, f3, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE fts_n2 USING fts5(f1, f3, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Node Project (type 3)
 -- unique team (1), key (2); NULLs do not conflict
@@ -36,7 +36,7 @@ CREATE UNIQUE INDEX ux_n3_f1_f2 ON nodes(json_extract(payload, '$."1"'), json_ex
 -- indexed field team (1), then id for paging
 CREATE INDEX ix_n3_f1 ON nodes(json_extract(payload, '$."1"'), id) WHERE type_id = 3;
 -- full-text search over name (3); rowid is nodes.seq
-CREATE VIRTUAL TABLE fts_n3 USING fts5(f3, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE fts_n3 USING fts5(f3, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Node Task (type 4)
 -- unique project (1), number (2); NULLs do not conflict
@@ -48,7 +48,7 @@ CREATE INDEX ix_n4_f7 ON nodes(json_extract(payload, '$."7"'), id) WHERE type_id
 -- index project (1), status (5), due (7), then id for paging
 CREATE INDEX ix_n4_f1_f5_f7 ON nodes(json_extract(payload, '$."1"'), json_extract(payload, '$."5"'), json_extract(payload, '$."7"'), id) WHERE type_id = 4;
 -- full-text search over title (3), body (4); rowid is nodes.seq
-CREATE VIRTUAL TABLE fts_n4 USING fts5(f3, f4, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE fts_n4 USING fts5(f3, f4, tokenize = 'unicode61 remove_diacritics 2');
 
 -- Node Comment (type 5)
 -- indexed field task (1), then id for paging
@@ -56,4 +56,4 @@ CREATE INDEX ix_n5_f1 ON nodes(json_extract(payload, '$."1"'), id) WHERE type_id
 -- index task (1), posted_at (4), then id for paging
 CREATE INDEX ix_n5_f1_f4 ON nodes(json_extract(payload, '$."1"'), json_extract(payload, '$."4"'), id) WHERE type_id = 5;
 -- full-text search over body (3); rowid is nodes.seq
-CREATE VIRTUAL TABLE fts_n5 USING fts5(f3, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE fts_n5 USING fts5(f3, tokenize = 'unicode61 remove_diacritics 2');

@@ -1677,6 +1677,164 @@ export declare type ListSchemaVersionsResponse = Message<"entdb.v1.ListSchemaVer
 export declare const ListSchemaVersionsResponseSchema: GenMessage<ListSchemaVersionsResponse>;
 
 /**
+ * @generated from message entdb.v1.SearchRequest
+ */
+export declare type SearchRequest = Message<"entdb.v1.SearchRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Words, "phrases", prefix*, AND / OR / NOT and parentheses (docs/search.md).
+   *
+   * @generated from field: string query = 2;
+   */
+  query: string;
+
+  /**
+   * The node types to search; empty searches every type with searchable fields.
+   *
+   * @generated from field: repeated uint32 type_ids = 3;
+   */
+  typeIds: number[];
+
+  /**
+   * All must hold; only with exactly one type id.
+   *
+   * @generated from field: repeated entdb.v1.Filter filters = 4;
+   */
+  filters: Filter[];
+
+  /**
+   * Orders by a field of the one type instead of by relevance.
+   *
+   * @generated from field: entdb.v1.OrderBy order_by = 5;
+   */
+  orderBy?: OrderBy | undefined;
+
+  /**
+   * Clamped to the server's maximum page size; 0 means the default.
+   *
+   * @generated from field: uint32 limit = 6;
+   */
+  limit: number;
+
+  /**
+   * From a previous response's `next_cursor`, with the same query, types, filters and order.
+   *
+   * @generated from field: string cursor = 7;
+   */
+  cursor: string;
+
+  /**
+   * @generated from field: entdb.v1.LogPosition after_position = 8;
+   */
+  afterPosition?: LogPosition | undefined;
+
+  /**
+   * Put around each match in snippets; "[" and "]" when empty.
+   *
+   * @generated from field: string highlight_start = 9;
+   */
+  highlightStart: string;
+
+  /**
+   * @generated from field: string highlight_end = 10;
+   */
+  highlightEnd: string;
+
+  /**
+   * Tokens per snippet, 1 to 64; 0 means 16.
+   *
+   * @generated from field: uint32 snippet_tokens = 11;
+   */
+  snippetTokens: number;
+};
+
+/**
+ * Describes the message entdb.v1.SearchRequest.
+ * Use `create(SearchRequestSchema)` to create a new message.
+ */
+export declare const SearchRequestSchema: GenMessage<SearchRequest>;
+
+/**
+ * @generated from message entdb.v1.SearchHit
+ */
+export declare type SearchHit = Message<"entdb.v1.SearchHit"> & {
+  /**
+   * @generated from field: entdb.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+
+  /**
+   * Relevance (bm25 with the schema's weights, negated): higher is more relevant.
+   *
+   * @generated from field: double score = 2;
+   */
+  score: number;
+
+  /**
+   * One per searchable field that matched, in field order.
+   *
+   * @generated from field: repeated entdb.v1.SearchSnippet snippets = 3;
+   */
+  snippets: SearchSnippet[];
+};
+
+/**
+ * Describes the message entdb.v1.SearchHit.
+ * Use `create(SearchHitSchema)` to create a new message.
+ */
+export declare const SearchHitSchema: GenMessage<SearchHit>;
+
+/**
+ * @generated from message entdb.v1.SearchSnippet
+ */
+export declare type SearchSnippet = Message<"entdb.v1.SearchSnippet"> & {
+  /**
+   * @generated from field: uint32 field_id = 1;
+   */
+  fieldId: number;
+
+  /**
+   * An excerpt of the field with each match between the highlight markers; "…" marks a cut.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message entdb.v1.SearchSnippet.
+ * Use `create(SearchSnippetSchema)` to create a new message.
+ */
+export declare const SearchSnippetSchema: GenMessage<SearchSnippet>;
+
+/**
+ * @generated from message entdb.v1.SearchResponse
+ */
+export declare type SearchResponse = Message<"entdb.v1.SearchResponse"> & {
+  /**
+   * @generated from field: repeated entdb.v1.SearchHit hits = 1;
+   */
+  hits: SearchHit[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message entdb.v1.SearchResponse.
+ * Use `create(SearchResponseSchema)` to create a new message.
+ */
+export declare const SearchResponseSchema: GenMessage<SearchResponse>;
+
+/**
  * @generated from enum entdb.v1.FilterOp
  */
 export enum FilterOp {
@@ -1990,6 +2148,18 @@ export declare const EntDbService: GenService<{
     methodKind: "unary";
     input: typeof ListSchemaVersionsRequestSchema;
     output: typeof ListSchemaVersionsResponseSchema;
+  },
+  /**
+   * Full-text search over the schema's searchable fields (docs/search.md): bm25 ranking
+   * with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
+   * Hits the caller may not read are never returned, counted or snippeted.
+   *
+   * @generated from rpc entdb.v1.EntDbService.Search
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchRequestSchema;
+    output: typeof SearchResponseSchema;
   },
 }>;
 

@@ -1182,6 +1182,89 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
         ),
         expected: ["safe FIELD_SEARCHABLE_CHANGED 4:3 Field 'User.name' (id 2) is now searchable."],
       },
+      {
+        title: "dropping one of two searchable fields keeps the type searchable",
+        old: src(
+          "node User = 1 {",
+          "  email: string = 1 [searchable];",
+          "  name: string = 2 [searchable];",
+          "}",
+        ),
+        new: src(
+          "node User = 1 {",
+          "  email: string = 1;",
+          "  name: string = 2 [searchable];",
+          "}",
+        ),
+        expected: [
+          "safe FIELD_SEARCHABLE_CHANGED 3:3 Field 'User.email' (id 1) is no longer searchable.",
+        ],
+      },
+    ],
+  },
+
+  FIELD_SEARCH_WEIGHT_CHANGED: {
+    breaking: [],
+    safe: [
+      {
+        title: "giving a searchable field a weight, and changing one",
+        old: src(
+          "node User = 1 {",
+          "  email: string = 1 [searchable];",
+          "  name: string = 2 [searchable(weight = 2)];",
+          "}",
+        ),
+        new: src(
+          "node User = 1 {",
+          "  email: string = 1 [searchable(weight = 3)];",
+          "  name: string = 2 [searchable(weight = 0.5)];",
+          "}",
+        ),
+        expected: [
+          "safe FIELD_SEARCH_WEIGHT_CHANGED 3:3 Field 'User.email' (id 1) changed search weight from 1 to 3.",
+          "safe FIELD_SEARCH_WEIGHT_CHANGED 4:3 Field 'User.name' (id 2) changed search weight from 2 to 0.5.",
+        ],
+      },
+    ],
+  },
+
+  NODE_SEARCH_REMOVED: {
+    breaking: [
+      {
+        title: "dropping the last searchable field",
+        old: src(
+          "node User = 1 {",
+          "  email: string = 1;",
+          "  name: string = 2 [searchable];",
+          "}",
+        ),
+        new: src(...USER_NAME),
+        expected: [
+          "breaking NODE_SEARCH_REMOVED 2:1 Node type 'User' (id 1) has no searchable field any more: its service loses Search, which deployed clients may call.",
+          "safe FIELD_SEARCHABLE_CHANGED 4:3 Field 'User.name' (id 2) is no longer searchable.",
+        ],
+      },
+    ],
+    safe: [
+      {
+        title: "moving search to another field keeps the Search RPC",
+        old: src(
+          "node User = 1 {",
+          "  email: string = 1;",
+          "  name: string = 2 [searchable];",
+          "}",
+        ),
+        new: src(
+          "node User = 1 {",
+          "  email: string = 1 [searchable];",
+          "  name: string = 2;",
+          "}",
+        ),
+        expected: [
+          "safe FIELD_SEARCHABLE_CHANGED 3:3 Field 'User.email' (id 1) is now searchable.",
+          "safe FIELD_SEARCHABLE_CHANGED 4:3 Field 'User.name' (id 2) is no longer searchable.",
+        ],
+      },
     ],
   },
 

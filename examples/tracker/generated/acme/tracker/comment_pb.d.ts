@@ -172,6 +172,78 @@ export declare type QueryCommentResponse = Message<"acme.tracker.QueryCommentRes
 
 export declare const QueryCommentResponseSchema: GenMessage<QueryCommentResponse>;
 
+export declare type SearchCommentRequest = Message<"acme.tracker.SearchCommentRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchCommentRequestSchema: GenMessage<SearchCommentRequest>;
+
+export declare type CommentSearchHit = Message<"acme.tracker.CommentSearchHit"> & {
+  node?: CommentNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Comment | undefined;
+};
+
+export declare const CommentSearchHitSchema: GenMessage<CommentSearchHit>;
+
+export declare type SearchCommentResponse = Message<"acme.tracker.SearchCommentResponse"> & {
+  hits: CommentSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchCommentResponseSchema: GenMessage<SearchCommentResponse>;
+
 /**
  * Reads and writes Comment nodes.
  */
@@ -215,6 +287,14 @@ export declare const CommentService: GenService<{
     methodKind: "unary";
     input: typeof QueryCommentRequestSchema;
     output: typeof QueryCommentResponseSchema;
+  },
+  /**
+   * Full-text search over Comment nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchCommentRequestSchema;
+    output: typeof SearchCommentResponseSchema;
   },
 }>;
 

@@ -175,6 +175,78 @@ export declare type QueryProjectResponse = Message<"acme.tracker.QueryProjectRes
 
 export declare const QueryProjectResponseSchema: GenMessage<QueryProjectResponse>;
 
+export declare type SearchProjectRequest = Message<"acme.tracker.SearchProjectRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchProjectRequestSchema: GenMessage<SearchProjectRequest>;
+
+export declare type ProjectSearchHit = Message<"acme.tracker.ProjectSearchHit"> & {
+  node?: ProjectNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Project | undefined;
+};
+
+export declare const ProjectSearchHitSchema: GenMessage<ProjectSearchHit>;
+
+export declare type SearchProjectResponse = Message<"acme.tracker.SearchProjectResponse"> & {
+  hits: ProjectSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchProjectResponseSchema: GenMessage<SearchProjectResponse>;
+
 /**
  * Reads and writes Project nodes.
  */
@@ -218,6 +290,14 @@ export declare const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof QueryProjectRequestSchema;
     output: typeof QueryProjectResponseSchema;
+  },
+  /**
+   * Full-text search over Project nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchProjectRequestSchema;
+    output: typeof SearchProjectResponseSchema;
   },
 }>;
 

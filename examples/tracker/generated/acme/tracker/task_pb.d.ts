@@ -186,6 +186,78 @@ export declare type QueryTaskResponse = Message<"acme.tracker.QueryTaskResponse"
 
 export declare const QueryTaskResponseSchema: GenMessage<QueryTaskResponse>;
 
+export declare type SearchTaskRequest = Message<"acme.tracker.SearchTaskRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchTaskRequestSchema: GenMessage<SearchTaskRequest>;
+
+export declare type TaskSearchHit = Message<"acme.tracker.TaskSearchHit"> & {
+  node?: TaskNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Task | undefined;
+};
+
+export declare const TaskSearchHitSchema: GenMessage<TaskSearchHit>;
+
+export declare type SearchTaskResponse = Message<"acme.tracker.SearchTaskResponse"> & {
+  hits: TaskSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchTaskResponseSchema: GenMessage<SearchTaskResponse>;
+
 /**
  * Reads and writes Task nodes.
  */
@@ -229,6 +301,14 @@ export declare const TaskService: GenService<{
     methodKind: "unary";
     input: typeof QueryTaskRequestSchema;
     output: typeof QueryTaskResponseSchema;
+  },
+  /**
+   * Full-text search over Task nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchTaskRequestSchema;
+    output: typeof SearchTaskResponseSchema;
   },
 }>;
 

@@ -173,6 +173,78 @@ export declare type QueryTeamResponse = Message<"acme.tracker.QueryTeamResponse"
 
 export declare const QueryTeamResponseSchema: GenMessage<QueryTeamResponse>;
 
+export declare type SearchTeamRequest = Message<"acme.tracker.SearchTeamRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchTeamRequestSchema: GenMessage<SearchTeamRequest>;
+
+export declare type TeamSearchHit = Message<"acme.tracker.TeamSearchHit"> & {
+  node?: TeamNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: Team | undefined;
+};
+
+export declare const TeamSearchHitSchema: GenMessage<TeamSearchHit>;
+
+export declare type SearchTeamResponse = Message<"acme.tracker.SearchTeamResponse"> & {
+  hits: TeamSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchTeamResponseSchema: GenMessage<SearchTeamResponse>;
+
 /**
  * Reads and writes Team nodes.
  */
@@ -216,6 +288,14 @@ export declare const TeamService: GenService<{
     methodKind: "unary";
     input: typeof QueryTeamRequestSchema;
     output: typeof QueryTeamResponseSchema;
+  },
+  /**
+   * Full-text search over Team nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchTeamRequestSchema;
+    output: typeof SearchTeamResponseSchema;
   },
 }>;
 

@@ -184,6 +184,78 @@ export declare type QueryUserResponse = Message<"acme.tracker.QueryUserResponse"
 
 export declare const QueryUserResponseSchema: GenMessage<QueryUserResponse>;
 
+export declare type SearchUserRequest = Message<"acme.tracker.SearchUserRequest"> & {
+  /**
+   * Words, "phrases", prefix*, AND, OR, NOT and parentheses.
+   */
+  query: string;
+
+  /**
+   * Conditions that must all hold.
+   */
+  where: FieldFilter[];
+
+  /**
+   * Orders by a field instead of by relevance.
+   */
+  orderBy: OrderBy[];
+
+  /**
+   * The most results to return; 0 means the server's default page size.
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   */
+  after: string;
+
+  /**
+   * Waits until the tenant applied this WriteReceipt position (read your writes);
+   * 0 reads at once.
+   */
+  afterPosition: bigint;
+
+  /**
+   * Put before each match in snippets; "[" when empty.
+   */
+  highlightStart: string;
+
+  /**
+   * Put after each match in snippets; "]" when empty.
+   */
+  highlightEnd: string;
+};
+
+export declare const SearchUserRequestSchema: GenMessage<SearchUserRequest>;
+
+export declare type UserSearchHit = Message<"acme.tracker.UserSearchHit"> & {
+  node?: UserNode | undefined;
+
+  /**
+   * Relevance: higher is more relevant.
+   */
+  score: number;
+
+  /**
+   * The searchable fields that matched, as excerpts with the matches marked.
+   */
+  snippets?: User | undefined;
+};
+
+export declare const UserSearchHitSchema: GenMessage<UserSearchHit>;
+
+export declare type SearchUserResponse = Message<"acme.tracker.SearchUserResponse"> & {
+  hits: UserSearchHit[];
+
+  /**
+   * Pass as `after` to get the next page; empty on the last page.
+   */
+  nextCursor: string;
+};
+
+export declare const SearchUserResponseSchema: GenMessage<SearchUserResponse>;
+
 /**
  * Reads and writes User nodes.
  */
@@ -227,6 +299,14 @@ export declare const UserService: GenService<{
     methodKind: "unary";
     input: typeof QueryUserRequestSchema;
     output: typeof QueryUserResponseSchema;
+  },
+  /**
+   * Full-text search over User nodes, most relevant first, a page at a time.
+   */
+  search: {
+    methodKind: "unary";
+    input: typeof SearchUserRequestSchema;
+    output: typeof SearchUserResponseSchema;
   },
 }>;
 

@@ -3787,6 +3787,306 @@ func (x *ListSchemaVersionsResponse) GetVersions() []*SchemaVersionInfo {
 	return nil
 }
 
+type SearchRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Words, "phrases", prefix*, AND / OR / NOT and parentheses (docs/search.md).
+	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// The node types to search; empty searches every type with searchable fields.
+	TypeIds []uint32 `protobuf:"varint,3,rep,packed,name=type_ids,json=typeIds,proto3" json:"type_ids,omitempty"`
+	// All must hold; only with exactly one type id.
+	Filters []*Filter `protobuf:"bytes,4,rep,name=filters,proto3" json:"filters,omitempty"`
+	// Orders by a field of the one type instead of by relevance.
+	OrderBy *OrderBy `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Clamped to the server's maximum page size; 0 means the default.
+	Limit uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
+	// From a previous response's `next_cursor`, with the same query, types, filters and order.
+	Cursor        string       `protobuf:"bytes,7,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	AfterPosition *LogPosition `protobuf:"bytes,8,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	// Put around each match in snippets; "[" and "]" when empty.
+	HighlightStart string `protobuf:"bytes,9,opt,name=highlight_start,json=highlightStart,proto3" json:"highlight_start,omitempty"`
+	HighlightEnd   string `protobuf:"bytes,10,opt,name=highlight_end,json=highlightEnd,proto3" json:"highlight_end,omitempty"`
+	// Tokens per snippet, 1 to 64; 0 means 16.
+	SnippetTokens uint32 `protobuf:"varint,11,opt,name=snippet_tokens,json=snippetTokens,proto3" json:"snippet_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchRequest) Reset() {
+	*x = SearchRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchRequest) ProtoMessage() {}
+
+func (x *SearchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
+func (*SearchRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *SearchRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetTypeIds() []uint32 {
+	if x != nil {
+		return x.TypeIds
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetFilters() []*Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetOrderBy() *OrderBy {
+	if x != nil {
+		return x.OrderBy
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetAfterPosition() *LogPosition {
+	if x != nil {
+		return x.AfterPosition
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetHighlightStart() string {
+	if x != nil {
+		return x.HighlightStart
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetHighlightEnd() string {
+	if x != nil {
+		return x.HighlightEnd
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetSnippetTokens() uint32 {
+	if x != nil {
+		return x.SnippetTokens
+	}
+	return 0
+}
+
+type SearchHit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Relevance (bm25 with the schema's weights, negated): higher is more relevant.
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// One per searchable field that matched, in field order.
+	Snippets      []*SearchSnippet `protobuf:"bytes,3,rep,name=snippets,proto3" json:"snippets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchHit) Reset() {
+	*x = SearchHit{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchHit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchHit) ProtoMessage() {}
+
+func (x *SearchHit) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchHit.ProtoReflect.Descriptor instead.
+func (*SearchHit) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *SearchHit) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *SearchHit) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *SearchHit) GetSnippets() []*SearchSnippet {
+	if x != nil {
+		return x.Snippets
+	}
+	return nil
+}
+
+type SearchSnippet struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	FieldId uint32                 `protobuf:"varint,1,opt,name=field_id,json=fieldId,proto3" json:"field_id,omitempty"`
+	// An excerpt of the field with each match between the highlight markers; "…" marks a cut.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchSnippet) Reset() {
+	*x = SearchSnippet{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchSnippet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchSnippet) ProtoMessage() {}
+
+func (x *SearchSnippet) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchSnippet.ProtoReflect.Descriptor instead.
+func (*SearchSnippet) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *SearchSnippet) GetFieldId() uint32 {
+	if x != nil {
+		return x.FieldId
+	}
+	return 0
+}
+
+func (x *SearchSnippet) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type SearchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hits  []*SearchHit           `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchResponse) Reset() {
+	*x = SearchResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchResponse) ProtoMessage() {}
+
+func (x *SearchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
+func (*SearchResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *SearchResponse) GetHits() []*SearchHit {
+	if x != nil {
+		return x.Hits
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 var File_entdb_v1_entdb_proto protoreflect.FileDescriptor
 
 const file_entdb_v1_entdb_proto_rawDesc = "" +
@@ -4055,7 +4355,31 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12#\n" +
 	"\rallowed_rules\x18\x05 \x03(\tR\fallowedRules\"U\n" +
 	"\x1aListSchemaVersionsResponse\x127\n" +
-	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions*\xd3\x01\n" +
+	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions\"\x93\x03\n" +
+	"\rSearchRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x19\n" +
+	"\btype_ids\x18\x03 \x03(\rR\atypeIds\x12*\n" +
+	"\afilters\x18\x04 \x03(\v2\x10.entdb.v1.FilterR\afilters\x12,\n" +
+	"\border_by\x18\x05 \x01(\v2\x11.entdb.v1.OrderByR\aorderBy\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06cursor\x18\a \x01(\tR\x06cursor\x12<\n" +
+	"\x0eafter_position\x18\b \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\x12'\n" +
+	"\x0fhighlight_start\x18\t \x01(\tR\x0ehighlightStart\x12#\n" +
+	"\rhighlight_end\x18\n" +
+	" \x01(\tR\fhighlightEnd\x12%\n" +
+	"\x0esnippet_tokens\x18\v \x01(\rR\rsnippetTokens\"z\n" +
+	"\tSearchHit\x12\"\n" +
+	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x123\n" +
+	"\bsnippets\x18\x03 \x03(\v2\x17.entdb.v1.SearchSnippetR\bsnippets\">\n" +
+	"\rSearchSnippet\x12\x19\n" +
+	"\bfield_id\x18\x01 \x01(\rR\afieldId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"Z\n" +
+	"\x0eSearchResponse\x12'\n" +
+	"\x04hits\x18\x01 \x03(\v2\x13.entdb.v1.SearchHitR\x04hits\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor*\xd3\x01\n" +
 	"\bFilterOp\x12\x19\n" +
 	"\x15FILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFILTER_OP_EQ\x10\x01\x12\x10\n" +
@@ -4070,7 +4394,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
-	"\fDIRECTION_IN\x10\x022\xbd\x0f\n" +
+	"\fDIRECTION_IN\x10\x022\xff\x0f\n" +
 	"\fEntDbService\x12J\n" +
 	"\vExecutePlan\x12\x1c.entdb.v1.ExecutePlanRequest\x1a\x1d.entdb.v1.ExecutePlanResponse\x12L\n" +
 	"\n" +
@@ -4100,7 +4424,8 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"ListGroups\x12\x1b.entdb.v1.ListGroupsRequest\x1a\x1c.entdb.v1.ListGroupsResponse\"\x03\x90\x02\x01\x12G\n" +
 	"\n" +
 	"PushSchema\x12\x1b.entdb.v1.PushSchemaRequest\x1a\x1c.entdb.v1.PushSchemaResponse\x12d\n" +
-	"\x12ListSchemaVersions\x12#.entdb.v1.ListSchemaVersionsRequest\x1a$.entdb.v1.ListSchemaVersionsResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
+	"\x12ListSchemaVersions\x12#.entdb.v1.ListSchemaVersionsRequest\x1a$.entdb.v1.ListSchemaVersionsResponse\"\x03\x90\x02\x01\x12@\n" +
+	"\x06Search\x12\x17.entdb.v1.SearchRequest\x1a\x18.entdb.v1.SearchResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
 	"\fcom.entdb.v1B\n" +
 	"EntdbProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
@@ -4117,7 +4442,7 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 }
 
 var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_entdb_v1_entdb_proto_goTypes = []any{
 	(FilterOp)(0),                       // 0: entdb.v1.FilterOp
 	(Direction)(0),                      // 1: entdb.v1.Direction
@@ -4182,126 +4507,138 @@ var file_entdb_v1_entdb_proto_goTypes = []any{
 	(*ListSchemaVersionsRequest)(nil),   // 60: entdb.v1.ListSchemaVersionsRequest
 	(*SchemaVersionInfo)(nil),           // 61: entdb.v1.SchemaVersionInfo
 	(*ListSchemaVersionsResponse)(nil),  // 62: entdb.v1.ListSchemaVersionsResponse
-	nil,                                 // 63: entdb.v1.Node.FieldsEntry
-	nil,                                 // 64: entdb.v1.Edge.PropsEntry
-	nil,                                 // 65: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),                   // 66: entdb.v1.Operation
-	(*Receipt)(nil),                     // 67: entdb.v1.Receipt
-	(*OperationResult)(nil),             // 68: entdb.v1.OperationResult
-	(*LogPosition)(nil),                 // 69: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),       // 70: google.protobuf.Timestamp
-	(*Value)(nil),                       // 71: entdb.v1.Value
+	(*SearchRequest)(nil),               // 63: entdb.v1.SearchRequest
+	(*SearchHit)(nil),                   // 64: entdb.v1.SearchHit
+	(*SearchSnippet)(nil),               // 65: entdb.v1.SearchSnippet
+	(*SearchResponse)(nil),              // 66: entdb.v1.SearchResponse
+	nil,                                 // 67: entdb.v1.Node.FieldsEntry
+	nil,                                 // 68: entdb.v1.Edge.PropsEntry
+	nil,                                 // 69: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                   // 70: entdb.v1.Operation
+	(*Receipt)(nil),                     // 71: entdb.v1.Receipt
+	(*OperationResult)(nil),             // 72: entdb.v1.OperationResult
+	(*LogPosition)(nil),                 // 73: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),       // 74: google.protobuf.Timestamp
+	(*Value)(nil),                       // 75: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	66, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	67, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	68, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	67, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	68, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	70, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	71, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	72, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	71, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	72, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
 	6,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	69, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	69, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	63, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	70, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	70, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	64, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	70, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	69, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	73, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	73, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	67, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	74, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	74, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	68, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	74, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	73, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	69, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	73, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	65, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	69, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	69, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	73, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
 	0,  // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	71, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	75, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
 	17, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
 	18, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	69, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	73, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
 	9,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
 	1,  // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	69, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	73, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
 	10, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
 	1,  // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	69, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	73, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
 	24, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
 	1,  // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
 	9,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
 	25, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	67, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	70, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	67, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	67, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	74, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	71, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	71, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
 	48, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
 	51, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
 	54, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
 	58, // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
-	69, // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
+	73, // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
 	58, // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
-	70, // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
+	74, // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
 	61, // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
-	71, // 53: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	71, // 54: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	71, // 55: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	2,  // 56: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	4,  // 57: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	7,  // 58: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	11, // 59: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	13, // 60: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	15, // 61: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	19, // 62: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	21, // 63: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	23, // 64: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	27, // 65: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	29, // 66: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
-	31, // 67: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
-	33, // 68: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
-	35, // 69: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
-	37, // 70: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
-	39, // 71: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
-	41, // 72: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
-	43, // 73: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
-	45, // 74: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
-	47, // 75: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
-	50, // 76: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
-	53, // 77: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
-	56, // 78: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
-	60, // 79: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
-	3,  // 80: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	5,  // 81: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	8,  // 82: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	12, // 83: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	14, // 84: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	16, // 85: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	20, // 86: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	22, // 87: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	26, // 88: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	28, // 89: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	30, // 90: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
-	32, // 91: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
-	34, // 92: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
-	36, // 93: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
-	38, // 94: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
-	40, // 95: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
-	42, // 96: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
-	44, // 97: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
-	46, // 98: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
-	49, // 99: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
-	52, // 100: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
-	55, // 101: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
-	57, // 102: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
-	62, // 103: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
-	80, // [80:104] is the sub-list for method output_type
-	56, // [56:80] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	17, // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
+	18, // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
+	73, // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
+	9,  // 56: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
+	65, // 57: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
+	64, // 58: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
+	75, // 59: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	75, // 60: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	75, // 61: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	2,  // 62: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	4,  // 63: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	7,  // 64: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	11, // 65: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	13, // 66: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	15, // 67: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	19, // 68: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	21, // 69: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	23, // 70: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	27, // 71: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	29, // 72: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	31, // 73: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	33, // 74: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	35, // 75: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	37, // 76: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	39, // 77: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	41, // 78: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	43, // 79: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	45, // 80: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	47, // 81: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	50, // 82: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	53, // 83: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	56, // 84: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
+	60, // 85: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
+	63, // 86: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
+	3,  // 87: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	5,  // 88: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	8,  // 89: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	12, // 90: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	14, // 91: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	16, // 92: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	20, // 93: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	22, // 94: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	26, // 95: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	28, // 96: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	30, // 97: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	32, // 98: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	34, // 99: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	36, // 100: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	38, // 101: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	40, // 102: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	42, // 103: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	44, // 104: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	46, // 105: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	49, // 106: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	52, // 107: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	55, // 108: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	57, // 109: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
+	62, // 110: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
+	66, // 111: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
+	87, // [87:112] is the sub-list for method output_type
+	62, // [62:87] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -4319,7 +4656,7 @@ func file_entdb_v1_entdb_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   64,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

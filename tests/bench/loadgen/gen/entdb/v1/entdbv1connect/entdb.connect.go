@@ -98,6 +98,8 @@ const (
 	// EntDbServiceListSchemaVersionsProcedure is the fully-qualified name of the EntDbService's
 	// ListSchemaVersions RPC.
 	EntDbServiceListSchemaVersionsProcedure = "/entdb.v1.EntDbService/ListSchemaVersions"
+	// EntDbServiceSearchProcedure is the fully-qualified name of the EntDbService's Search RPC.
+	EntDbServiceSearchProcedure = "/entdb.v1.EntDbService/Search"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -140,6 +142,10 @@ type EntDbServiceClient interface {
 	PushSchema(context.Context, *v1.PushSchemaRequest) (*v1.PushSchemaResponse, error)
 	// Every schema version the server registered, oldest first.
 	ListSchemaVersions(context.Context, *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error)
+	// Full-text search over the schema's searchable fields (docs/search.md): bm25 ranking
+	// with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
+	// Hits the caller may not read are never returned, counted or snippeted.
+	Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -310,6 +316,13 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		search: connect.NewClient[v1.SearchRequest, v1.SearchResponse](
+			httpClient,
+			baseURL+EntDbServiceSearchProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("Search")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -339,6 +352,7 @@ type entDbServiceClient struct {
 	listGroups          *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
 	pushSchema          *connect.Client[v1.PushSchemaRequest, v1.PushSchemaResponse]
 	listSchemaVersions  *connect.Client[v1.ListSchemaVersionsRequest, v1.ListSchemaVersionsResponse]
+	search              *connect.Client[v1.SearchRequest, v1.SearchResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -557,6 +571,15 @@ func (c *entDbServiceClient) ListSchemaVersions(ctx context.Context, req *v1.Lis
 	return nil, err
 }
 
+// Search calls entdb.v1.EntDbService.Search.
+func (c *entDbServiceClient) Search(ctx context.Context, req *v1.SearchRequest) (*v1.SearchResponse, error) {
+	response, err := c.search.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -597,6 +620,10 @@ type EntDbServiceHandler interface {
 	PushSchema(context.Context, *v1.PushSchemaRequest) (*v1.PushSchemaResponse, error)
 	// Every schema version the server registered, oldest first.
 	ListSchemaVersions(context.Context, *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error)
+	// Full-text search over the schema's searchable fields (docs/search.md): bm25 ranking
+	// with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
+	// Hits the caller may not read are never returned, counted or snippeted.
+	Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error)
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -763,6 +790,13 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServiceSearchHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceSearchProcedure,
+		svc.Search,
+		connect.WithSchema(entDbServiceMethods.ByName("Search")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -813,6 +847,8 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServicePushSchemaHandler.ServeHTTP(w, r)
 		case EntDbServiceListSchemaVersionsProcedure:
 			entDbServiceListSchemaVersionsHandler.ServeHTTP(w, r)
+		case EntDbServiceSearchProcedure:
+			entDbServiceSearchHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -916,4 +952,8 @@ func (UnimplementedEntDbServiceHandler) PushSchema(context.Context, *v1.PushSche
 
 func (UnimplementedEntDbServiceHandler) ListSchemaVersions(context.Context, *v1.ListSchemaVersionsRequest) (*v1.ListSchemaVersionsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListSchemaVersions is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.Search is not implemented"))
 }

@@ -1,0 +1,315 @@
+/**
+ * Full-text search over one tenant database: the query (search-query.ts) as an FTS5
+ * MATCH on each searched type's full-text table, joined to `nodes` so that the read
+ * scope's visibility term and the structured filters of QueryNodes apply inside the
+ * same statement (DESIGN.md contract 12: a node the caller may not read is never a
+ * hit, never counted and never snippeted).
+ *
+ * Ranking is FTS5's bm25 with the schema's per-field weights (`searchable(weight = w)`),
+ * negated so that a higher `score` is more relevant; ties break on `nodes.seq`.
+ * Searching several types is a UNION ALL of one arm per type, ranked together (bm25
+ * scores of different tables use each table's own statistics, so they are comparable
+ * only roughly; docs/search.md says so). A search may instead be ordered by a field of
+ * its one type, exactly as QueryNodes orders.
+ *
+ * Pages are keyset pages on (score, seq) or (field, id), with cursors bound to the
+ * query, types, filters and order. Ordered by a field, paging is stable under writes
+ * as QueryNodes' is. Ordered by relevance, a write elsewhere in the tenant can shift
+ * bm25's corpus statistics and so every score a little: no row is repeated within a
+ * page, and the walk stays in (score, seq) order, but a hit whose score moved across
+ * the cursor between two pages can be seen twice or not at all.
+ *
+ * Snippets are computed for the rows of the page only, in a second statement per type
+ * (an FTS5 auxiliary function in the ranked statement would run for every match).
+ */
+
+import { createHash } from "node:crypto";
+import {
+  ftsTableName,
+  nodeFieldExpr,
+  STORE_LAYOUT_VERSION,
+  stripFtsSeparators,
+} from "../../codegen/index.ts";
+import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
+import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
+import type { ReadScope } from "../acl/read-scope.ts";
+import { hasDenies } from "../store/access-tables.ts";
+import { compileFilter } from "../store/node-query.ts";
+import { decodeNodeCursor, encodeNodeCursor, filtersDigest } from "../store/page-cursor.ts";
+import { NODE_COLUMNS, type NodeRow, nodeFromRow } from "../store/row-codec.ts";
+import { StoreError } from "../store/store-error.ts";
+import type { SqlScalar } from "../store/stored-value-codec.ts";
+import type { TenantDb } from "../store/tenant-db.ts";
+import { hiddenNodeTerm } from "../store/visibility-sql.ts";
+import { SearchQueryError, toFtsMatch } from "./search-query.ts";
+
+/** What a search asks for; `limit` is already clamped by the caller. */
+export interface SearchRequest {
+  readonly query: string;
+  /** The node types to search; empty: every type with searchable fields. */
+  readonly typeIds: readonly number[];
+  /** Structured filters (QueryNodes'); only with exactly one type. */
+  readonly filters: readonly Filter[];
+  /** Order by a field instead of relevance; only with exactly one type. */
+  readonly orderBy?: OrderBy;
+  readonly limit: number;
+  readonly cursor: string;
+  /** Markers put around each highlighted match in snippets. */
+  readonly highlight: { readonly start: string; readonly end: string };
+  /** Tokens per snippet (FTS5 allows 1 to 64). */
+  readonly snippetTokens: number;
+}
+
+/** A snippet of one searchable field that matched. */
+export interface SearchSnippet {
+  readonly fieldId: number;
+  readonly text: string;
+}
+
+/** One hit: the node, its relevance (higher is better) and its matching snippets. */
+export interface SearchHit {
+  readonly node: Node;
+  readonly score: number;
+  readonly snippets: readonly SearchSnippet[];
+}
+
+/** A page of hits. */
+export interface SearchPage {
+  readonly hits: readonly SearchHit[];
+  /** Empty on the last page. */
+  readonly nextCursor: string;
+}
+
+/** The types a search covers: searchable in the model, with a full-text table in the file. */
+export function searchedTypes(model: Schema, typeIds: readonly number[]): NodeType[] {
+  if (typeIds.length === 0) {
+    return model.nodes
+      .filter((n) => n.fields.some((f) => f.searchable))
+      .sort((a, b) => a.id - b.id);
+  }
+  const out: NodeType[] = [];
+  for (const id of [...new Set(typeIds)].sort((a, b) => a - b)) {
+    const type = nodeById(model, id);
+    if (!type) throw invalid(`The schema has no node type with id ${id}.`);
+    if (!type.fields.some((f) => f.searchable)) {
+      throw invalid(
+        `Node type ${type.name} (id ${id}) has no searchable field; mark a string field \`searchable\` in the schema to search it.`,
+      );
+    }
+    out.push(type);
+  }
+  return out;
+}
+
+/** The FTS5 MATCH expression of a user query; a malformed one is an `invalid-argument` StoreError. */
+export function ftsMatchOf(query: string): string {
+  try {
+    return toFtsMatch(query);
+  } catch (err) {
+    if (err instanceof SearchQueryError) throw invalid(`Search query: ${err.message}.`);
+    throw err;
+  }
+}
+
+/** Private-use characters marking highlights inside SQLite, replaced before returning. */
+const MARK_START = "\ue000";
+const MARK_END = "\ue001";
+
+/** A ranked hit before its row is read: `id` and `sort_key` only when ordered by a field. */
+interface RankedRow {
+  readonly seq: bigint;
+  readonly score: number;
+  readonly sort_key?: SqlScalar;
+  readonly id?: string;
+}
+
+/** Runs `req` over `db` for `scope`; throws `invalid-argument` StoreErrors on misuse. */
+export function searchTenantDb(
+  db: TenantDb,
+  model: Schema,
+  req: SearchRequest,
+  scope: ReadScope,
+): SearchPage {
+  const match = ftsMatchOf(req.query);
+  const types = searchedTypes(model, req.typeIds);
+  const single = types.length === 1 ? types[0] : undefined;
+  if (!single && (req.filters.length > 0 || req.orderBy)) {
+    throw invalid(
+      "Filters and order_by apply to one node type: set exactly one type id, or search without them.",
+    );
+  }
+  const facts = { denies: !scope.unrestricted && hasDenies(db) };
+  const orderField = req.orderBy?.fieldId ?? -1;
+  const descending = req.orderBy ? req.orderBy.descending : true;
+  let keyExpr: string | undefined;
+  if (single && req.orderBy) {
+    if (orderField === 0) keyExpr = "id";
+    else {
+      const field = single.fields.find((f) => f.id === orderField);
+      if (!field) throw invalid(`Type ${single.id} has no field ${orderField}.`);
+      keyExpr = nodeFieldExpr(orderField);
+    }
+  }
+
+  const arms: string[] = [];
+  const params: SqlScalar[] = [];
+  for (const type of types) {
+    const columns = db.ftsFields(type.id);
+    if (!columns) continue;
+    const fts = ftsTableName(type.id);
+    const weights = columns.map((id) => {
+      const w = type.fields.find((f) => f.id === id)?.searchWeight ?? 1;
+      return Number.isFinite(w) ? String(w) : "1";
+    });
+    const where = [`${fts} MATCH ?`];
+    params.push(match);
+    // A full-text table holds exactly the nodes of its type (rowid = nodes.seq), so the
+    // join to `nodes` is made only when a term needs the row: visibility, a filter or a
+    // sort key. Ranking then sorts (score, seq) pairs, not whole rows.
+    const hidden = hiddenNodeTerm(model, scope, "nodes", facts, type.id);
+    if (hidden) {
+      where.push(`NOT ${hidden.sql}`);
+      params.push(...hidden.params);
+    }
+    for (const filter of req.filters) {
+      const c = compileFilter(model, type, filter);
+      where.push(c.sql);
+      params.push(...c.params);
+    }
+    const joined = where.length > 1 || keyExpr !== undefined;
+    const key = keyExpr === undefined ? "" : `, ${keyExpr} AS sort_key, nodes.id AS id`;
+    const from = joined ? `${fts} JOIN nodes ON nodes.seq = ${fts}.rowid` : fts;
+    arms.push(
+      `SELECT ${fts}.rowid AS seq, -bm25(${fts}, ${weights.join(", ")}) AS score${key} FROM ${from} WHERE ${where.join(" AND ")}`,
+    );
+  }
+  if (arms.length === 0) return { hits: [], nextCursor: "" };
+
+  const digest = `${filtersDigest(req.filters)}.${STORE_LAYOUT_VERSION}.${types.map((t) => t.id).join(",")}.${Buffer.from(match).toString("base64url")}`;
+  const cursorFor = {
+    typeId: single?.id ?? 0,
+    orderField,
+    descending,
+    filters: digestOf(digest),
+  };
+  const after: string[] = [];
+  const sortExpr = keyExpr === undefined ? "score" : "sort_key";
+  if (req.cursor !== "") {
+    const c = decodeNodeCursor(req.cursor, cursorFor);
+    const cmp = descending ? "<" : ">";
+    if (keyExpr === undefined) {
+      // Relevance: score descending, then nodes.seq ascending (stable: a rowid alias).
+      if (!/^[0-9]{1,19}$/.test(c.lastId) || typeof c.key !== "number") {
+        throw invalid(
+          "The cursor is not valid for this request: it does not decode. Start again without a cursor.",
+        );
+      }
+      after.push("(score < ? OR (score = ? AND seq > ?))");
+      params.push(c.key, c.key, BigInt(c.lastId));
+    } else if (c.key === null) {
+      after.push(
+        descending
+          ? "(sort_key IS NULL AND id < ?)"
+          : "((sort_key IS NULL AND id > ?) OR sort_key IS NOT NULL)",
+      );
+      params.push(c.lastId);
+    } else {
+      const range = `sort_key ${cmp}= ? AND (sort_key ${cmp} ? OR id ${cmp} ?)`;
+      after.push(descending ? `((${range}) OR sort_key IS NULL)` : `(${range})`);
+      params.push(c.key, c.key, c.lastId);
+    }
+  }
+  const order =
+    keyExpr === undefined
+      ? "score DESC, seq ASC"
+      : `${sortExpr} ${descending ? "DESC" : "ASC"}, id ${descending ? "DESC" : "ASC"}`;
+  const sql = `SELECT * FROM (${arms.join(" UNION ALL ")})${after.length > 0 ? ` WHERE ${after.join(" AND ")}` : ""} ORDER BY ${order} LIMIT ?`;
+  params.push(BigInt(req.limit + 1));
+  const rows = db.stmt(sql).all(...params) as RankedRow[];
+  const page = rows.slice(0, req.limit);
+  const nodes = rowsBySeq(db, page);
+  const snippets = snippetsOf(db, page, nodes, match, req);
+  const last = page[page.length - 1];
+  const nextCursor =
+    rows.length > req.limit && last
+      ? encodeNodeCursor({
+          ...cursorFor,
+          key: keyExpr === undefined ? last.score : (last.sort_key ?? null),
+          lastId: keyExpr === undefined ? String(last.seq) : (last.id ?? ""),
+        })
+      : "";
+  return {
+    hits: page.map((r) => ({
+      node: nodeFromRow(model, nodes.get(r.seq)!),
+      score: r.score,
+      snippets: snippets.get(r.seq) ?? [],
+    })),
+    nextCursor,
+  };
+}
+
+/** The snippets of the page's rows: one statement per type on the page. */
+function snippetsOf(
+  db: TenantDb,
+  rows: readonly RankedRow[],
+  nodes: ReadonlyMap<bigint, NodeRow>,
+  match: string,
+  req: SearchRequest,
+): Map<bigint, SearchSnippet[]> {
+  const out = new Map<bigint, SearchSnippet[]>();
+  const byType = new Map<number, bigint[]>();
+  for (const r of rows) {
+    const t = Number(nodes.get(r.seq)!.type_id);
+    const list = byType.get(t) ?? [];
+    list.push(r.seq);
+    byType.set(t, list);
+  }
+  const tokens = Math.min(Math.max(req.snippetTokens, 1), 64);
+  for (const [typeId, seqs] of byType) {
+    const columns = db.ftsFields(typeId);
+    if (!columns) continue;
+    const fts = ftsTableName(typeId);
+    const cols = columns
+      .map((_, i) => `snippet(${fts}, ${i}, char(57344), char(57345), '…', ${tokens}) AS s${i}`)
+      .join(", ");
+    const sql = `SELECT rowid AS seq, ${cols} FROM ${fts} WHERE ${fts} MATCH ? AND rowid IN (${seqs.map(() => "?").join(", ")})`;
+    const found = db.stmt(sql).all(match, ...seqs) as Record<string, unknown>[];
+    for (const row of found) {
+      const snippets: SearchSnippet[] = [];
+      columns.forEach((fieldId, i) => {
+        const text = row[`s${i}`];
+        if (typeof text !== "string" || !text.includes(MARK_START)) return;
+        snippets.push({
+          fieldId,
+          text: stripFtsSeparators(text)
+            .replaceAll(MARK_START, req.highlight.start)
+            .replaceAll(MARK_END, req.highlight.end),
+        });
+      });
+      out.set(row["seq"] as bigint, snippets);
+    }
+  }
+  return out;
+}
+
+/**
+ * The `nodes` rows of a page's hits, by seq. Read in the same synchronous turn as the
+ * ranking statement, so every hit's row is still there.
+ */
+function rowsBySeq(db: TenantDb, rows: readonly RankedRow[]): Map<bigint, NodeRow> {
+  const out = new Map<bigint, NodeRow>();
+  if (rows.length === 0) return out;
+  const found = db
+    .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE seq IN (${rows.map(() => "?").join(", ")})`)
+    .all(...rows.map((r) => r.seq)) as NodeRow[];
+  for (const row of found) out.set(row.seq, row);
+  return out;
+}
+
+function digestOf(text: string): string {
+  return createHash("sha256").update(text).digest("base64url").slice(0, 22);
+}
+
+function invalid(message: string): StoreError {
+  return new StoreError("invalid-argument", message);
+}

@@ -1,0 +1,186 @@
+/**
+ * Full-text search against a real `entdb serve` (the tracker example): the generated
+ * client's `db.task.search` and cross-type `db.search`, `EntDbService/Search` with its
+ * INVALID_ARGUMENT answers, and `buf curl` on the typed `TaskService/Search` found by
+ * reflection.
+ */
+
+import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNodeTransport } from "../../runtime/node.ts";
+import { InvalidArgumentError } from "../../runtime/v1.ts";
+import { connectError, entDbClient, runCommand, serverPerFile, TRACKER } from "./e2e-helpers.ts";
+import { REPO_ROOT } from "./server-process.ts";
+import {
+  type GeneratedTrackerClient,
+  loadTrackerClient,
+  type TrackerClient,
+} from "./tracker-client.ts";
+
+const BUF = join(REPO_ROOT, "node_modules", ".bin", "buf");
+const TENANT = "search-e2e";
+
+const server = serverPerFile();
+let generated: GeneratedTrackerClient;
+let db: TrackerClient;
+
+beforeAll(async () => {
+  generated = await loadTrackerClient();
+  db = generated.createClient({
+    transport: createNodeTransport({ baseUrl: server.url, protocol: "connect" }),
+    tenant: TENANT,
+    retry: false,
+  });
+  await db.atomic((plan) => {
+    const team = plan.team.create({ name: "Printer fleet", slug: "fleet" });
+    const project = plan.project.create({ team, key: "OPS", name: "Office printers" });
+    const tasks: [string, string, "todo" | "done"][] = [
+      ["Printer on fire", "Smoke is coming out of the printer", "todo"],
+      ["Paper jam", "The printer has a paper jam; the fire alarm went off too", "done"],
+      ["Fire drill", "Quarterly fire drill, no printer involved", "todo"],
+      ["Résumé template", "Where is the RESUME template?", "todo"],
+      ["会議室の予約", "東京都の会議室を予約する", "todo"],
+    ];
+    tasks.forEach(([title, body, status], i) => {
+      plan.task.create({ project, number: i + 1, title, body, status });
+    });
+    return { team, project };
+  });
+}, 60_000);
+
+afterAll(() => generated?.dispose());
+
+describe("search through the generated client", () => {
+  it("ranks a type's hits with snippets, and filters by structured fields", async () => {
+    // Title and body weigh the same in the tracker, so two fires and a printer in
+    // "Fire drill" outrank one of each in "Printer on fire" (weights: tests/search).
+    const page = await db.task.search("printer fire");
+    expect(page.items.map((hit) => hit.node["title"])).toEqual([
+      "Fire drill",
+      "Printer on fire",
+      "Paper jam",
+    ]);
+    expect(page.items[1]!.snippets).toEqual({
+      title: "[Printer] on [fire]",
+      body: "Smoke is coming out of the [printer]",
+    });
+    const todo = await db.task.search("printer fire", { where: { status: "todo" } });
+    expect(todo.items.map((hit) => hit.node["title"])).toEqual(["Fire drill", "Printer on fire"]);
+    const folded = await db.task.search("resume", { highlight: { start: "<b>", end: "</b>" } });
+    expect(folded.items.map((hit) => hit.snippets)).toEqual([
+      { title: "<b>Résumé</b> template", body: "Where is the <b>RESUME</b> template?" },
+    ]);
+    const cjk = await db.task.search("東京");
+    expect(cjk.items.map((hit) => hit.node["title"])).toEqual(["会議室の予約"]);
+  });
+
+  it("pages with next", async () => {
+    const first = await db.task.search("printer OR fire", { limit: 2 });
+    expect(first.items).toHaveLength(2);
+    const second = await db.task.search("printer OR fire", { limit: 2, after: first.next });
+    expect(second.next).toBeUndefined();
+    expect([...first.items, ...second.items].map((hit) => hit.node["title"])).toEqual([
+      "Fire drill",
+      "Printer on fire",
+      "Paper jam",
+    ]);
+  });
+
+  it("searches across types with db.search", async () => {
+    const page = await db.search("printer*");
+    const hits = page.items.map((hit) => [hit.type, hit.node["name"] ?? hit.node["title"]]);
+    // The project and the team score the same (one two-word name each); creation order breaks the tie.
+    expect(hits.slice(0, 2)).toEqual([
+      ["task", "Printer on fire"],
+      ["task", "Fire drill"],
+    ]);
+    expect(hits.slice(2, 4).sort()).toEqual([
+      ["project", "Office printers"],
+      ["team", "Printer fleet"],
+    ]);
+    expect(hits[4]).toEqual(["task", "Paper jam"]);
+    const scores = page.items.map((hit) => hit.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    const onlyTeams = await db.search("printer*", { types: ["team"] });
+    expect(onlyTeams.items.map((hit) => hit.type)).toEqual(["team"]);
+  });
+
+  it("refuses a malformed query with INVALID_ARGUMENT naming the problem", async () => {
+    const err = await db.task.search('printer "unclosed').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toContain(
+      `Search query: A '"' is never closed (at position 8).`,
+    );
+  });
+});
+
+describe("EntDbService/Search", () => {
+  it("answers INVALID_ARGUMENT for each malformed query", async () => {
+    const client = entDbClient(server);
+    const cases: [string, string][] = [
+      ['"unclosed', `Search query: A '"' is never closed (at position 0).`],
+      ["printer AND AND fire", "Search query: AND is followed by AND (at position 12)."],
+      [
+        "*",
+        "Search query: A '*' must directly follow a word or phrase, as in `print*` (at position 0).",
+      ],
+      [
+        Array.from({ length: 10_000 }, (_, i) => `w${i}`).join(" "),
+        "Search query: The query is 58889 characters long; the limit is 1000 (at position 1000).",
+      ],
+      [
+        Array.from({ length: 100 }, (_, i) => `w${i}`).join(" "),
+        "Search query: The query has more than 64 terms (at position 246).",
+      ],
+      [
+        "printer\u0007fire",
+        "Search query: Control character U+0007 is not allowed in a query (at position 7).",
+      ],
+    ];
+    for (const [query, message] of cases) {
+      const err = await connectError(client.search({ tenant: TENANT, query }));
+      expect([err.code, err.rawMessage]).toEqual([Code.InvalidArgument, message]);
+    }
+    const noSearch = await connectError(
+      client.search({ tenant: TENANT, query: "x", typeIds: [TRACKER.team + 1000] }),
+    );
+    expect([noSearch.code, noSearch.rawMessage]).toEqual([
+      Code.InvalidArgument,
+      `The schema has no node type with id ${TRACKER.team + 1000}.`,
+    ]);
+  });
+});
+
+describe("buf curl on the typed Search", () => {
+  it("searches TaskService by reflection with a query and a limit", async () => {
+    const res = await runCommand(
+      BUF,
+      [
+        "curl",
+        "-H",
+        `entdb-tenant: ${TENANT}`,
+        "-d",
+        JSON.stringify({ query: "printer fire", limit: 2 }),
+        `${server.url}/acme.tracker.TaskService/Search`,
+      ],
+      { cwd: server.dataDir, timeout: 30_000 },
+    );
+    expect(res.stderr).toBe("");
+    const out = JSON.parse(res.stdout) as {
+      hits: {
+        node: { fields: { title: string } };
+        score: number;
+        snippets: Record<string, string>;
+      }[];
+      nextCursor: string;
+    };
+    expect(out.hits.map((hit) => hit.node.fields.title)).toEqual(["Fire drill", "Printer on fire"]);
+    expect(out.hits[1]!.snippets).toEqual({
+      title: "[Printer] on [fire]",
+      body: "Smoke is coming out of the [printer]",
+    });
+    expect(out.hits[0]!.score).toBeGreaterThan(out.hits[1]!.score);
+    expect(out.nextCursor).not.toBe("");
+  }, 30_000);
+});
