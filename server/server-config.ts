@@ -46,6 +46,8 @@ export interface ServerConfig {
   readonly admins: ReadonlySet<string>;
   /** `--public-reads`: reads without a token see the nodes of `public` types. */
   readonly publicReads?: boolean;
+  /** Events a live subscription may hold unsent before it is cut off (`ENTDB_SUBSCRIBER_BUFFER`). */
+  readonly subscriberBuffer?: number;
 }
 
 export { ConfigError };
@@ -78,6 +80,7 @@ export interface ConfigInput {
   readonly admins?: string | undefined;
   /** "true" or "false". */
   readonly publicReads?: string | undefined;
+  readonly subscriberBuffer?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -105,6 +108,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     maxOpenTenants: env["ENTDB_MAX_OPEN_TENANTS"],
     admins: env["ENTDB_ADMINS"],
     publicReads: env["ENTDB_PUBLIC_READS"],
+    subscriberBuffer: env["ENTDB_SUBSCRIBER_BUFFER"],
   };
 }
 
@@ -164,6 +168,7 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
     publicReads: parsePublicReads(pick("publicReads")),
+    subscriberBuffer: int(pick("subscriberBuffer") ?? "10000", "ENTDB_SUBSCRIBER_BUFFER", 1, 1_000_000),
   };
 }
 

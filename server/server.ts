@@ -25,8 +25,10 @@ import {
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
 import { compileSchema, renderDiagnostics } from "../schema/index.ts";
 import { AccessCache } from "./acl/access-cache.ts";
+import type { ReadScope } from "./acl/read-scope.ts";
 import { isDevMode } from "./api/auth-config.ts";
 import { createAuthenticator } from "./api/authenticator.ts";
+import { ChangeFeed, DEFAULT_SUBSCRIBER_BUFFER } from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
@@ -55,6 +57,7 @@ import {
   readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
+import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal } from "./wal/wal.ts";
 
@@ -159,9 +162,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
+    const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const applier = new Applier({
       wal,
       store,
+      onCommitted: (tenant, events) => changeFeed.publish(tenant, events),
       onAccessChanged: (tenant) => access.invalidate(tenant),
       onPark: (p) =>
         log.error("tenant parked: it stopped applying the log", {
@@ -231,6 +236,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       openAccess: isDevMode(config.auth),
       publicReads: config.publicReads === true,
       listTenantIds: () => listTenantIds(store.tenantsDir),
+      subscriptions: {
+        feed: changeFeed,
+        bufferLimit: config.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER,
+        readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
+          readsEveryNodeOf(store, tenant, typeId, scope),
+      },
     };
     const typed = createTypedServices(schemaDesc, deps);
     const serviceNames = [

@@ -29,6 +29,7 @@ import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import { hasPublicTypes, readerOf } from "./public-reads.ts";
+import { createSubscribeHandler, type SubscribeDeps } from "./subscribe-service.ts";
 import {
   createTenantGuard,
   readScopeFor,
@@ -82,6 +83,8 @@ export interface ApiDeps {
   readonly publicReads?: boolean;
   /** The ids of every tenant that has a database, sorted. */
   listTenantIds(): readonly string[];
+  /** Live subscriptions (`Subscribe`); without them it answers UNIMPLEMENTED. */
+  readonly subscriptions?: SubscribeDeps;
 }
 
 /** Creates the EntDbService implementation. */
@@ -414,6 +417,12 @@ export function createEntDbService(deps: ApiDeps): ServiceImpl<typeof EntDbServi
       }),
 
     ...createAccessHandlers(deps, guardTenant, guard),
+
+    subscribe: createSubscribeHandler(deps, {
+      tenantOf: readTenantOf,
+      scopeOf,
+      toConnect: (err) => toConnectError(err, deps.logError),
+    }),
   };
 }
 

@@ -7,6 +7,7 @@ export {
   Applier,
   type ApplierOptions,
   type ApplierStats,
+  type AppliedEvent,
   type ApplyFailure,
   DEFAULT_APPLY_BATCH,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
