@@ -168,7 +168,12 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
     publicReads: parsePublicReads(pick("publicReads")),
-    subscriberBuffer: int(pick("subscriberBuffer") ?? "10000", "ENTDB_SUBSCRIBER_BUFFER", 1, 1_000_000),
+    subscriberBuffer: int(
+      pick("subscriberBuffer") ?? "10000",
+      "ENTDB_SUBSCRIBER_BUFFER",
+      1,
+      1_000_000,
+    ),
   };
 }
 

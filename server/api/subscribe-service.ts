@@ -15,7 +15,7 @@
  * is filtered by what its scope reads at delivery (see {@link visibleChange}).
  */
 
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   type Change,
@@ -29,9 +29,8 @@ import type { ReadScope } from "../acl/read-scope.ts";
 import type { AppliedEvent } from "../apply/index.ts";
 import { readRange } from "../wal/read-range.ts";
 import type { WalPosition } from "../wal/wal.ts";
-import { fromBinary } from "@bufbuild/protobuf";
-import type { ChangeFeed } from "./change-feed.ts";
 import { type ChangeSelection, changesOf, matches, selectionOf } from "./change-events.ts";
+import type { ChangeFeed } from "./change-feed.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 
@@ -110,7 +109,8 @@ export function createSubscribeHandler(
             " (the last position it was sent), and read faster.",
           Code.ResourceExhausted,
         );
-      let lastSent = next;
+      /** The offset after the last event a response named; -1 before the first. */
+      let lastSent = -1;
 
       // History, read back from the log.
       if (next < applied) {
@@ -139,14 +139,19 @@ export function createSubscribeHandler(
       }
 
       // Live: what the applier commits from `applied` on.
+      let live = false;
       while (!ctx.signal.aborted) {
-        // Once caught up, say how far the stream got, so a client resumes past events
-        // that selected nothing instead of reading them again.
-        if (queue.size === 0 && lastSent !== next && next > 0) {
+        // When caught up, say how far the stream got (once at first, then whenever
+        // events that selected nothing moved it), so a client knows it is live and
+        // resumes past those events instead of reading them again. Before the tenant's
+        // first event there is no position to name: the checkpoint has none.
+        if (queue.size === 0 && (!live || lastSent !== next)) {
+          live = true;
           lastSent = next;
-          yield create(SubscribeResponseSchema, {
-            position: { partition, offset: BigInt(next - 1) },
-          });
+          yield create(
+            SubscribeResponseSchema,
+            next > 0 ? { position: { partition, offset: BigInt(next - 1) } } : {},
+          );
         }
         await queue.wait(ctx.signal);
         if (queue.overflowed) throw cutOff();

@@ -4,10 +4,10 @@
  */
 
 export {
+  type AppliedEvent,
   Applier,
   type ApplierOptions,
   type ApplierStats,
-  type AppliedEvent,
   type ApplyFailure,
   DEFAULT_APPLY_BATCH,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
