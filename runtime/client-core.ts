@@ -39,6 +39,7 @@ import type { OperationInit } from "./plan-builder.ts";
 import { type LogPosition, PositionTracker } from "./position-tracker.ts";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
+import { type WatchedChange, type WatchInit, watchChanges } from "./watch.ts";
 
 /** The untyped EntDB client of one tenant. */
 export class EntdbClientCore {
@@ -265,6 +266,22 @@ export class EntdbClientCore {
         callOptions(options.signal),
       ),
     );
+  }
+
+  /**
+   * The tenant's changes as they are applied, as an async iterator that resumes by
+   * itself after a disconnect (runtime/watch.ts); `break` or abort `init.signal` to stop.
+   */
+  async *watch(init: WatchInit = {}): AsyncGenerator<WatchedChange, void, undefined> {
+    try {
+      yield* watchChanges(
+        this.tenant,
+        (request, signal) => this.#client.subscribe(request, { signal }),
+        init,
+      );
+    } catch (err) {
+      throw toEntdbError(err, this.schema);
+    }
   }
 
   /** The position reads wait for, per the options: the latest write's, or none. */

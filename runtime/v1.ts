@@ -23,8 +23,10 @@ export type {
   IfAbsentOn,
   LinkArgs,
   ListEdgesOptions,
+  NodeChange,
   Page,
   QueryOptions,
+  WatchOptions,
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
@@ -112,3 +114,11 @@ export {
   type JsonFieldValue,
   type JsonValue,
 } from "./value-codec.ts";
+export {
+  type ChangeKindName,
+  isResumable,
+  type SubscribeCall,
+  type WatchedChange,
+  type WatchInit,
+  watchChanges,
+} from "./watch.ts";

@@ -59,7 +59,7 @@ import {
 } from "./store/index.ts";
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
-import type { Wal } from "./wal/wal.ts";
+import type { Wal, WalPosition } from "./wal/wal.ts";
 
 /** A schema that does not compile; the message holds the rendered diagnostics. */
 export class SchemaCompileError extends Error {
@@ -241,6 +241,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         bufferLimit: config.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER,
         readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
           readsEveryNodeOf(store, tenant, typeId, scope),
+        onCutOff: (tenant: string, position: WalPosition | undefined) =>
+          log.warn("subscription cut off: it fell behind the log", {
+            tenant,
+            position: position ? `${position.partition}:${position.offset}` : "none",
+          }),
       },
     };
     const typed = createTypedServices(schemaDesc, deps);

@@ -41,6 +41,8 @@ export interface SubscribeDeps {
   readonly bufferLimit: number;
   /** Whether `scope` reads every node of a type in a tenant (store/type-visibility.ts). */
   readsEveryNodeOf(tenant: string, typeId: number, scope: ReadScope): boolean;
+  /** Told when a subscription is cut off for falling behind (the server logs it). */
+  onCutOff?(tenant: string, position: WalPosition | undefined): void;
 }
 
 /** The call-scoped checks the service already has. */
@@ -102,13 +104,15 @@ export function createSubscribeHandler(
         const outcome = key === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
         return deliver(e.position, changesOf(e.event, e.position, outcome));
       };
-      const cutOff = () =>
-        new ConnectError(
+      const cutOff = () => {
+        sub.onCutOff?.(tenant, next > 0 ? { partition, offset: next - 1 } : undefined);
+        return new ConnectError(
           `The subscription fell more than ${sub.bufferLimit} events behind tenant '${tenant}'` +
             (next > 0 ? `; resume with \`after\` = ${partition}:${next - 1}` : "; resubscribe") +
             " (the last position it was sent), and read faster.",
           Code.ResourceExhausted,
         );
+      };
       /** The offset after the last event a response named; -1 before the first. */
       let lastSent = -1;
 
