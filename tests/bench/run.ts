@@ -39,6 +39,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["3"],
     what: "entdb serve: plans, reads, queries vs raw SQLite; RSS",
   },
+  subscribe: {
+    file: "subscribe-bench.ts",
+    args: ["200"],
+    what: "Subscribe: delivery latency at 100 subscribers; RSS with 1,000 idle subscribers",
+  },
   pg: {
     file: "pg-bench.ts",
     args: ["5"],
