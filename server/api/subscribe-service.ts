@@ -87,12 +87,18 @@ export function createSubscribeHandler(
       } catch (err) {
         throw guards.toConnect(err);
       }
-      const deliver = (position: WalPosition, changes: Change[]): SubscribeResponse | undefined => {
+      const deliver = (
+        position: WalPosition,
+        changes: readonly Change[],
+      ): SubscribeResponse | undefined => {
         guards.tenantOf(ctx, tenant);
         const scope = guards.scopeOf(ctx, tenant);
-        const visible = changes.filter(
-          (c) => matches(selection, c) && visibleChange(deps, sub, tenant, scope, c),
-        );
+        const visible: Change[] = [];
+        for (const c of changes) {
+          if (!matches(selection, c)) continue;
+          const shown = visibleChange(deps, sub, tenant, scope, c);
+          if (shown) visible.push(shown);
+        }
         if (visible.length === 0) return undefined;
         return create(SubscribeResponseSchema, {
           position: { partition: position.partition, offset: BigInt(position.offset) },
@@ -100,9 +106,15 @@ export function createSubscribeHandler(
         });
       };
       const responseOf = (e: AppliedEvent): SubscribeResponse | undefined => {
-        const key = e.event.idempotencyKey;
-        const outcome = key === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
-        return deliver(e.position, changesOf(e.event, e.position, outcome));
+        // A live event is one object for every subscriber: its changes are worked out once.
+        let changes = changesByEvent.get(e.event);
+        if (changes === undefined) {
+          const key = e.event.idempotencyKey;
+          const outcome = key === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
+          changes = changesOf(e.event, e.position, outcome);
+          changesByEvent.set(e.event, changes);
+        }
+        return deliver(e.position, changes);
       };
       const cutOff = () => {
         sub.onCutOff?.(tenant, next > 0 ? { partition, offset: next - 1 } : undefined);
@@ -183,11 +195,15 @@ export function createSubscribeHandler(
   };
 }
 
+/** The changes of live events, shared by the subscriptions they are handed to. */
+const changesByEvent = new WeakMap<object, readonly Change[]>();
+
 /**
- * Whether the caller may be told of `change`, filling in the node it reads now. A node
- * change is sent when the caller reads the node at delivery; a node deletion when it
- * reads every node of the type (the deleted row, and so its owner and grants, are
- * gone); an edge change when it reads both ends.
+ * The change as the caller may be told of it, or undefined if it may not. A node
+ * change is sent, with the node as the caller reads it now, when it reads the node at
+ * delivery; a node deletion when it reads every node of the type (the deleted row, and
+ * so its owner and grants, are gone); an edge change when it reads both ends. `change`
+ * itself is shared and left as it is.
  */
 function visibleChange(
   deps: ApiDeps,
@@ -195,22 +211,20 @@ function visibleChange(
   tenant: string,
   scope: ReadScope,
   change: Change,
-): boolean {
+): Change | undefined {
   switch (change.kind) {
     case ChangeKind.NODE_CREATED:
     case ChangeKind.NODE_UPDATED: {
       const node = deps.reader.getNode(tenant, change.typeId, change.nodeId, scope);
-      if (!node) return false;
-      change.node = node;
-      return true;
+      return node ? { ...change, node } : undefined;
     }
     case ChangeKind.NODE_DELETED:
-      return sub.readsEveryNodeOf(tenant, change.typeId, scope);
+      return sub.readsEveryNodeOf(tenant, change.typeId, scope) ? change : undefined;
     default: {
       const edge = change.edge;
-      if (!edge) return false;
+      if (!edge) return undefined;
       const ids = edge.fromId === edge.toId ? [edge.fromId] : [edge.fromId, edge.toId];
-      return deps.reader.getNodes(tenant, 0, ids, scope).length === ids.length;
+      return deps.reader.getNodes(tenant, 0, ids, scope).length === ids.length ? change : undefined;
     }
   }
 }
