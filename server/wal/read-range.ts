@@ -51,6 +51,8 @@ export async function* readRange(
       signal();
     },
   );
+  /** Releases the handler of the batch being read (so `stop` can finish). */
+  let release: (() => void) | undefined;
   try {
     let next = from;
     while (next < to) {
@@ -62,12 +64,15 @@ export async function* readRange(
       }
       const { entries, taken } = pending;
       pending = undefined;
+      release = taken;
       next = entries.at(-1)!.position.offset + 1;
       yield entries;
+      release = undefined;
       taken();
     }
   } finally {
     finished = true;
+    release?.();
     pending?.taken();
     await subscription.stop();
   }
