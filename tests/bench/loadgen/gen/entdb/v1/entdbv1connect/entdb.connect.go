@@ -93,6 +93,8 @@ const (
 	EntDbServiceListTenantMembersProcedure = "/entdb.v1.EntDbService/ListTenantMembers"
 	// EntDbServiceListGroupsProcedure is the fully-qualified name of the EntDbService's ListGroups RPC.
 	EntDbServiceListGroupsProcedure = "/entdb.v1.EntDbService/ListGroups"
+	// EntDbServiceSubscribeProcedure is the fully-qualified name of the EntDbService's Subscribe RPC.
+	EntDbServiceSubscribeProcedure = "/entdb.v1.EntDbService/Subscribe"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -129,6 +131,9 @@ type EntDbServiceClient interface {
 	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
 	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// Live changes of a tenant (docs/subscriptions.md): each applied event that touches
+	// what the filters select and the caller may read, in log order, from a resume position.
+	Subscribe(context.Context, *v1.SubscribeRequest) (*connect.ServerStreamForClient[v1.SubscribeResponse], error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -286,6 +291,13 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		subscribe: connect.NewClient[v1.SubscribeRequest, v1.SubscribeResponse](
+			httpClient,
+			baseURL+EntDbServiceSubscribeProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("Subscribe")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -313,6 +325,7 @@ type entDbServiceClient struct {
 	listTenants         *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
 	listTenantMembers   *connect.Client[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse]
 	listGroups          *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
+	subscribe           *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -513,6 +526,11 @@ func (c *entDbServiceClient) ListGroups(ctx context.Context, req *v1.ListGroupsR
 	return nil, err
 }
 
+// Subscribe calls entdb.v1.EntDbService.Subscribe.
+func (c *entDbServiceClient) Subscribe(ctx context.Context, req *v1.SubscribeRequest) (*connect.ServerStreamForClient[v1.SubscribeResponse], error) {
+	return c.subscribe.CallServerStream(ctx, connect.NewRequest(req))
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -547,6 +565,9 @@ type EntDbServiceHandler interface {
 	ListTenants(context.Context, *v1.ListTenantsRequest) (*v1.ListTenantsResponse, error)
 	ListTenantMembers(context.Context, *v1.ListTenantMembersRequest) (*v1.ListTenantMembersResponse, error)
 	ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error)
+	// Live changes of a tenant (docs/subscriptions.md): each applied event that touches
+	// what the filters select and the caller may read, in log order, from a resume position.
+	Subscribe(context.Context, *v1.SubscribeRequest, *connect.ServerStream[v1.SubscribeResponse]) error
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -700,6 +721,13 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServiceSubscribeHandler := connect.NewServerStreamHandlerSimple(
+		EntDbServiceSubscribeProcedure,
+		svc.Subscribe,
+		connect.WithSchema(entDbServiceMethods.ByName("Subscribe")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -746,6 +774,8 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServiceListTenantMembersHandler.ServeHTTP(w, r)
 		case EntDbServiceListGroupsProcedure:
 			entDbServiceListGroupsHandler.ServeHTTP(w, r)
+		case EntDbServiceSubscribeProcedure:
+			entDbServiceSubscribeHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -841,4 +871,8 @@ func (UnimplementedEntDbServiceHandler) ListTenantMembers(context.Context, *v1.L
 
 func (UnimplementedEntDbServiceHandler) ListGroups(context.Context, *v1.ListGroupsRequest) (*v1.ListGroupsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListGroups is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) Subscribe(context.Context, *v1.SubscribeRequest, *connect.ServerStream[v1.SubscribeResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.Subscribe is not implemented"))
 }
