@@ -121,7 +121,7 @@ export function createSubscribeHandler(
         return new ConnectError(
           `The subscription fell more than ${sub.bufferLimit} events behind tenant '${tenant}'` +
             (next > 0 ? `; resume with \`after\` = ${partition}:${next - 1}` : "; resubscribe") +
-            " (the last position it was sent), and read faster.",
+            " (every event up to it was delivered), and read faster.",
           Code.ResourceExhausted,
         );
       };

@@ -270,7 +270,7 @@ describe("Subscribe", () => {
     expect(cut.code).toBe(Code.ResourceExhausted);
     const last = got.at(-1)!;
     expect(cut.rawMessage).toBe(
-      `The subscription fell more than ${BUFFER} events behind tenant '${tenant}'; resume with \`after\` = ${positionText(last)} (the last position it was sent), and read faster.`,
+      `The subscription fell more than ${BUFFER} events behind tenant '${tenant}'; resume with \`after\` = ${positionText(last)} (every event up to it was delivered), and read faster.`,
     );
     expect(createdIds(got).length).toBeLessThan(ids.length);
     // Resuming where it was cut off delivers the rest, each once.
