@@ -28,7 +28,11 @@ import { AccessCache } from "./acl/access-cache.ts";
 import type { ReadScope } from "./acl/read-scope.ts";
 import { isDevMode } from "./api/auth-config.ts";
 import { createAuthenticator } from "./api/authenticator.ts";
-import { ChangeFeed, DEFAULT_SUBSCRIBER_BUFFER } from "./api/change-feed.ts";
+import {
+  ChangeFeed,
+  DEFAULT_SUBSCRIBER_BUFFER,
+  DEFAULT_SUBSCRIBER_BYTES,
+} from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
@@ -239,6 +243,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       subscriptions: {
         feed: changeFeed,
         bufferLimit: config.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER,
+        bufferBytes: DEFAULT_SUBSCRIBER_BYTES,
         readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
           readsEveryNodeOf(store, tenant, typeId, scope),
         onCutOff: (tenant: string, position: WalPosition | undefined) =>

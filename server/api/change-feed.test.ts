@@ -4,10 +4,11 @@ import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import type { AppliedEvent } from "../apply/index.ts";
 import { ChangeFeed } from "./change-feed.ts";
 
-function events(tenant: string, from: number, count: number): AppliedEvent[] {
+function events(tenant: string, from: number, count: number, bytes = 100): AppliedEvent[] {
   return Array.from({ length: count }, (_, i) => ({
     position: { partition: 0, offset: from + i },
     event: create(WalEventSchema, { tenant }),
+    bytes,
   }));
 }
 
@@ -37,6 +38,17 @@ describe("ChangeFeed", () => {
     expect(queue.size).toBe(0);
     feed.publish("a", events("a", 6, 1));
     expect(queue.size).toBe(0);
+  });
+
+  it("also overflows past its bound in bytes, counting only what it still holds", () => {
+    const feed = new ChangeFeed(100, 1_000);
+    const queue = feed.listen("a");
+    feed.publish("a", events("a", 0, 2, 400));
+    expect(queue.drain()).toHaveLength(2);
+    feed.publish("a", events("a", 2, 2, 400));
+    expect(queue.overflowed).toBe(false);
+    feed.publish("a", events("a", 4, 1, 400));
+    expect(queue.overflowed).toBe(true);
   });
 
   it("forgets a closed queue, and a wait ends when its signal aborts", async () => {

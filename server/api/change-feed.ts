@@ -8,24 +8,33 @@
  * queue object and nothing per event. A subscriber whose client reads slower than the
  * tenant writes is cut off when its queue is full (`overflowed`), and resumes from the
  * last position it received: server memory stays bounded whatever the client does.
+ *
+ * The bound is in events and in bytes (a plan may be megabytes). Since every queue of a
+ * tenant holds a suffix of the same stream of shared events, what all of them hold
+ * together is at most what the longest holds: one bound, whatever the subscriber count.
  */
 
 import type { AppliedEvent } from "../apply/index.ts";
 
 /** Events a subscription may hold unsent before it is cut off. */
 export const DEFAULT_SUBSCRIBER_BUFFER = 10_000;
+/** Bytes of logged events a subscription may hold unsent before it is cut off. */
+export const DEFAULT_SUBSCRIBER_BYTES = 64 * 1024 * 1024;
 
 /** One subscription's queue of committed events, in log order. */
 export class SubscriberQueue {
   readonly #limit: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   readonly #onClose: (queue: SubscriberQueue) => void;
   #items: AppliedEvent[] = [];
   #wake: (() => void) | undefined;
   #overflowed = false;
   #closed = false;
 
-  constructor(limit: number, onClose: (queue: SubscriberQueue) => void) {
+  constructor(limit: number, maxBytes: number, onClose: (queue: SubscriberQueue) => void) {
     this.#limit = limit;
+    this.#maxBytes = maxBytes;
     this.#onClose = onClose;
   }
 
@@ -42,11 +51,15 @@ export class SubscriberQueue {
   /** Appends committed events (called by the feed). */
   push(events: readonly AppliedEvent[]): void {
     if (this.#overflowed || this.#closed) return;
-    if (this.#items.length + events.length > this.#limit) {
+    let bytes = this.#bytes;
+    for (const e of events) bytes += e.bytes;
+    if (this.#items.length + events.length > this.#limit || bytes > this.#maxBytes) {
       this.#overflowed = true;
       this.#items = [];
+      this.#bytes = 0;
     } else {
       for (const e of events) this.#items.push(e);
+      this.#bytes = bytes;
     }
     const wake = this.#wake;
     this.#wake = undefined;
@@ -57,6 +70,7 @@ export class SubscriberQueue {
   drain(): AppliedEvent[] {
     const items = this.#items;
     this.#items = [];
+    this.#bytes = 0;
     return items;
   }
 
@@ -81,6 +95,7 @@ export class SubscriberQueue {
     if (this.#closed) return;
     this.#closed = true;
     this.#items = [];
+    this.#bytes = 0;
     this.#onClose(this);
   }
 }
@@ -89,9 +104,11 @@ export class SubscriberQueue {
 export class ChangeFeed {
   readonly #byTenant = new Map<string, Set<SubscriberQueue>>();
   readonly #limit: number;
+  readonly #maxBytes: number;
 
-  constructor(limit = DEFAULT_SUBSCRIBER_BUFFER) {
+  constructor(limit = DEFAULT_SUBSCRIBER_BUFFER, maxBytes = DEFAULT_SUBSCRIBER_BYTES) {
     this.#limit = limit;
+    this.#maxBytes = maxBytes;
   }
 
   /** The number of open subscriptions (all tenants). */
@@ -112,7 +129,7 @@ export class ChangeFeed {
       set = new Set();
       this.#byTenant.set(tenant, set);
     }
-    const queue = new SubscriberQueue(this.#limit, (q) => {
+    const queue = new SubscriberQueue(this.#limit, this.#maxBytes, (q) => {
       const current = this.#byTenant.get(tenant);
       if (!current) return;
       current.delete(q);

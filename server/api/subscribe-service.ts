@@ -37,8 +37,9 @@ import { checkPosition, checkPositionLogged } from "./log-position.ts";
 /** What Subscribe needs beyond the other handlers' deps. */
 export interface SubscribeDeps {
   readonly feed: ChangeFeed;
-  /** The bound of a subscription's queue, named in the cut-off message. */
+  /** The bounds of a subscription's queue (events, bytes), named in the cut-off message. */
   readonly bufferLimit: number;
+  readonly bufferBytes: number;
   /** Whether `scope` reads every node of a type in a tenant (store/type-visibility.ts). */
   readsEveryNodeOf(tenant: string, typeId: number, scope: ReadScope): boolean;
   /** Told when a subscription is cut off for falling behind (the server logs it). */
@@ -118,10 +119,12 @@ export function createSubscribeHandler(
       };
       const cutOff = () => {
         sub.onCutOff?.(tenant, next > 0 ? { partition, offset: next - 1 } : undefined);
+        const resume =
+          next > 0
+            ? `resume with \`after\` = ${partition}:${next - 1} (every event up to it was delivered)`
+            : "subscribe again";
         return new ConnectError(
-          `The subscription fell more than ${sub.bufferLimit} events behind tenant '${tenant}'` +
-            (next > 0 ? `; resume with \`after\` = ${partition}:${next - 1}` : "; resubscribe") +
-            " (every event up to it was delivered), and read faster.",
+          `The subscription fell more than ${sub.bufferLimit} events or ${mib(sub.bufferBytes)} MiB behind tenant '${tenant}'; ${resume}, and read faster.`,
           Code.ResourceExhausted,
         );
       };
@@ -132,14 +135,13 @@ export function createSubscribeHandler(
       if (next < applied) {
         for await (const batch of readRange(deps.wal, partition, next, applied)) {
           for (const entry of batch) {
-            if (queue.overflowed) throw cutOff();
             if (entry.tenant !== tenant) continue;
             let response: SubscribeResponse | undefined;
             try {
               const event = fromBinary(WalEventSchema, entry.payload);
               response =
                 event.tenant === tenant
-                  ? responseOf({ position: entry.position, event })
+                  ? responseOf({ position: entry.position, event, bytes: entry.payload.length })
                   : undefined;
             } catch (err) {
               throw guards.toConnect(err);
@@ -149,6 +151,9 @@ export function createSubscribeHandler(
               lastSent = next;
               yield response;
             }
+            // Checked after the event, not before: every connection moves the client on
+            // by one event at least, however busy the tenant is.
+            if (queue.overflowed) throw cutOff();
           }
         }
         next = Math.max(next, applied);
@@ -193,6 +198,10 @@ export function createSubscribeHandler(
       queue.close();
     }
   };
+}
+
+function mib(bytes: number): string {
+  return String(Math.round((bytes / (1024 * 1024)) * 10) / 10);
 }
 
 /** The changes of live events, shared by the subscriptions they are handed to. */

@@ -107,10 +107,12 @@ export interface ApplierOptions {
   readonly onCommitted?: (tenant: string, events: readonly AppliedEvent[]) => void;
 }
 
-/** An event a tenant committed, with its position. */
+/** An event a tenant committed, with its position and the size of its logged payload. */
 export interface AppliedEvent {
   readonly position: WalPosition;
   readonly event: WalEvent;
+  /** Bytes of the encoded event in the log (what holding it in memory roughly costs). */
+  readonly bytes: number;
 }
 
 /** A plan whose apply failed deterministically; its failure is its recorded outcome. */
@@ -545,7 +547,12 @@ function committedEvents(items: readonly Item[], state: TenantState): AppliedEve
   const out: AppliedEvent[] = [];
   for (const item of items) {
     if (item.entry.position.offset >= state.appliedOffset) break;
-    if ("event" in item) out.push({ position: item.entry.position, event: item.event });
+    if ("event" in item)
+      out.push({
+        position: item.entry.position,
+        event: item.event,
+        bytes: item.entry.payload.length,
+      });
   }
   return out;
 }

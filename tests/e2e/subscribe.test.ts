@@ -245,7 +245,7 @@ describe("Subscribe", () => {
     const got: SubscribeResponse[] = [];
     got.push((await iterator.next()).value as SubscribeResponse);
     // Enough bytes to fill the HTTP/2 window and the socket buffers, then the queue.
-    const description = str("x".repeat(4_000));
+    const description = str("x".repeat(16_000));
     const ids: string[] = [];
     for (let i = 0; i < 400; i += 20) {
       const results = await Promise.all(
@@ -270,7 +270,7 @@ describe("Subscribe", () => {
     expect(cut.code).toBe(Code.ResourceExhausted);
     const last = got.at(-1)!;
     expect(cut.rawMessage).toBe(
-      `The subscription fell more than ${BUFFER} events behind tenant '${tenant}'; resume with \`after\` = ${positionText(last)} (every event up to it was delivered), and read faster.`,
+      `The subscription fell more than ${BUFFER} events or 64 MiB behind tenant '${tenant}'; resume with \`after\` = ${positionText(last)} (every event up to it was delivered), and read faster.`,
     );
     expect(createdIds(got).length).toBeLessThan(ids.length);
     // Resuming where it was cut off delivers the rest, each once.
