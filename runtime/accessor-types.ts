@@ -6,7 +6,8 @@
  */
 
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
-import type { IdOf, NodeId } from "./node-id.ts";
+import type { IdOf, NodeId, TypeOfNode } from "./node-id.ts";
+import type { LogPosition } from "./position-tracker.ts";
 import type { Int64Input } from "./wire-value-codec.ts";
 
 /** What a node write returns. */
@@ -134,3 +135,25 @@ export type LinkArgs<TProps> =
   Record<never, never> extends TProps
     ? [props?: TProps, options?: WriteOptions]
     : [props: TProps, options?: WriteOptions];
+
+/** Options of a typed `watch`. */
+export interface WatchOptions<TType extends string = string> {
+  /** Only these nodes; default every node of the type. */
+  readonly ids?: readonly IdOf<TType>[];
+  /** Start after this position (a change's `position`); default: from now on. */
+  readonly after?: LogPosition;
+  /** Start with the type's whole history (ignored with `after`). */
+  readonly fromStart?: boolean;
+  /** Stops the iterator (it then ends without an error). */
+  readonly signal?: AbortSignal;
+}
+
+/** One change of a node, as a typed `watch` yields it. */
+export interface NodeChange<TNode> {
+  readonly kind: "created" | "updated" | "deleted";
+  readonly id: IdOf<TypeOfNode<TNode>>;
+  /** The node as it read when the server sent the change; undefined for a deletion. */
+  readonly node: TNode | undefined;
+  /** The log position of the plan that made the change. */
+  readonly position: LogPosition;
+}

@@ -42,6 +42,7 @@ import { type LogPosition, PositionTracker } from "./position-tracker.ts";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
 import { createSchemaFingerprintInterceptor } from "./schema-header.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
+import { type WatchedChange, type WatchInit, watchChanges } from "./watch.ts";
 
 /** The untyped EntDB client of one tenant. */
 export class EntDbClientCore {
@@ -294,6 +295,22 @@ export class EntDbClientCore {
         callOptions(options.signal),
       ),
     );
+  }
+
+  /**
+   * The tenant's changes as they are applied, as an async iterator that resumes by
+   * itself after a disconnect (runtime/watch.ts); `break` or abort `init.signal` to stop.
+   */
+  async *watch(init: WatchInit = {}): AsyncGenerator<WatchedChange, void, undefined> {
+    try {
+      yield* watchChanges(
+        this.tenant,
+        (request, signal) => this.#client.subscribe(request, { signal }),
+        init,
+      );
+    } catch (err) {
+      throw toEntDbError(err, this.schema);
+    }
   }
 
   /** The position reads wait for, per the options: the latest write's, or none. */

@@ -8,6 +8,7 @@
 import {
   create,
   type DescMessage,
+  type DescMethodStreaming,
   type DescMethodUnary,
   type MessageInitShape,
   type MessageShape,
@@ -25,7 +26,7 @@ import { createContextValues } from "@connectrpc/connect";
 
 type AnyFn = (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
 
-/** A transport that runs `interceptors` (first is outermost) around `transport`'s unary calls. */
+/** A transport that runs `interceptors` (first is outermost) around `transport`'s calls. */
 export function withInterceptors(
   transport: Transport,
   interceptors: readonly Interceptor[],
@@ -68,9 +69,45 @@ export function withInterceptors(
       // The innermost call is `transport.unary` for this method, so the types hold.
       return response as UnaryResponse<I, O>;
     },
-    stream(method, signal, timeoutMs, header, input, contextValues) {
-      // EntDbService has no streaming methods; streams pass through untouched.
-      return transport.stream(method, signal, timeoutMs, header, input, contextValues);
+    async stream<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodStreaming<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: HeadersInit | undefined,
+      input: AsyncIterable<MessageInitShape<I>>,
+      contextValues?: ContextValues,
+    ): Promise<StreamResponse<I, O>> {
+      const request: StreamRequest<I, O> = {
+        stream: true,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: "",
+        signal: signal ?? new AbortController().signal,
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: created(method.input, input),
+      };
+      const response = await chain((req) =>
+        transport.stream(
+          method,
+          req.signal,
+          timeoutMs,
+          req.header,
+          // As for unary: the messages are still of this method's input type.
+          (req as StreamRequest<I, O>).message,
+          req.contextValues,
+        ),
+      )(request as StreamRequest);
+      return response as StreamResponse<I, O>;
     },
   };
+}
+
+/** The messages of `input`, each built from its init shape. */
+async function* created<I extends DescMessage>(
+  schema: I,
+  input: AsyncIterable<MessageInitShape<I>>,
+): AsyncIterable<MessageShape<I>> {
+  for await (const init of input) yield create(schema, init);
 }

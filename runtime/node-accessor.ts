@@ -10,8 +10,10 @@ import type {
   CreateOptions,
   CreateResult,
   EdgeListFn,
+  NodeChange,
   Page,
   QueryOptions,
+  WatchOptions,
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
@@ -64,6 +66,13 @@ export interface NodeAccessor<TNode, TCreate, TPatch, TWhere, TOrderBy> {
   ): Promise<WriteReceipt>;
   /** A page of nodes matching `where`. */
   query(options?: QueryOptions<TWhere, TOrderBy>): Promise<Page<TNode>>;
+  /**
+   * Changes of this type's nodes (or of `ids` only) as they are applied, as an async
+   * iterator that resumes by itself after a disconnect; `break` or abort `signal` to stop.
+   */
+  watch(
+    options?: WatchOptions<TypeOfNode<TNode>>,
+  ): AsyncGenerator<NodeChange<TNode>, void, undefined>;
 }
 
 /**
@@ -187,6 +196,30 @@ export function createNodeAccessor<TNode>(
     // On every type at run time; the generated types offer it where the schema has
     // searchable fields, and the server refuses it elsewhere.
     search: createNodeSearch<TNode>(core, meta),
+    async *watch(options = {}) {
+      const ids = options.ids?.map((id) => idsOnly(id, meta.id, `${meta.name} id`));
+      const changes = core.watch({
+        ...(ids === undefined ? { nodeTypeIds: [meta.id] } : { nodeIds: ids }),
+        ...(options.after === undefined ? {} : { after: options.after }),
+        ...(options.fromStart === undefined ? {} : { fromStart: options.fromStart }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      for await (const change of changes) {
+        if (change.typeId !== meta.id || change.edge !== undefined) continue;
+        const kind =
+          change.kind === "nodeCreated"
+            ? "created"
+            : change.kind === "nodeUpdated"
+              ? "updated"
+              : "deleted";
+        yield {
+          kind,
+          id: typedId<TType>(change.nodeId),
+          node: change.node === undefined ? undefined : decode(change.node),
+          position: change.position,
+        } as const;
+      }
+    },
 
     async getBy(key, options) {
       const node = await core.getNodeByKey({ typeId: meta.id, key: encodeKey(meta, key) }, options);

@@ -23,8 +23,10 @@ export type {
   IfAbsentOn,
   LinkArgs,
   ListEdgesOptions,
+  NodeChange,
   Page,
   QueryOptions,
+  WatchOptions,
   WriteOptions,
   WriteResult,
 } from "./accessor-types.ts";
@@ -127,6 +129,14 @@ export {
   type ClientBase,
   createTypedClient,
 } from "./typed-client.ts";
+export {
+  type ChangeKindName,
+  isResumable,
+  type SubscribeCall,
+  type WatchedChange,
+  type WatchInit,
+  watchChanges,
+} from "./watch.ts";
 export {
   decodeValue,
   encodeValue,

@@ -62,6 +62,8 @@ export interface ServerConfig {
       readonly maxAgeSeconds: number;
     };
   };
+  /** Events a live subscription may hold unsent before it is cut off (`ENTDB_SUBSCRIBER_BUFFER`). */
+  readonly subscriberBuffer?: number;
 }
 
 export { ConfigError };
@@ -106,6 +108,7 @@ export interface ConfigInput {
   readonly snapshotKeep?: string | undefined;
   readonly snapshotMaxAge?: string | undefined;
   readonly archiveLockDays?: string | undefined;
+  readonly subscriberBuffer?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -144,6 +147,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     snapshotKeep: env["ENTDB_SNAPSHOT_KEEP"],
     snapshotMaxAge: env["ENTDB_SNAPSHOT_MAX_AGE"],
     archiveLockDays: env["ENTDB_ARCHIVE_LOCK_DAYS"],
+    subscriberBuffer: env["ENTDB_SUBSCRIBER_BUFFER"],
   };
 }
 
@@ -211,6 +215,12 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     maxOpenTenants: int(pick("maxOpenTenants") ?? "64", "max open tenants", 1, 100_000),
     admins: parseAdmins(pick("admins") ?? ""),
     publicReads: parsePublicReads(pick("publicReads")),
+    subscriberBuffer: int(
+      pick("subscriberBuffer") ?? "10000",
+      "ENTDB_SUBSCRIBER_BUFFER",
+      1,
+      1_000_000,
+    ),
     ...resolveArchive(pick),
   };
 }

@@ -19,8 +19,14 @@ import {
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
 import { compileSchema, renderDiagnostics } from "../schema/index.ts";
 import { AccessCache } from "./acl/access-cache.ts";
+import type { ReadScope } from "./acl/read-scope.ts";
 import { isDevMode } from "./api/auth-config.ts";
 import { createAuthenticator } from "./api/authenticator.ts";
+import {
+  ChangeFeed,
+  DEFAULT_SUBSCRIBER_BUFFER,
+  DEFAULT_SUBSCRIBER_BYTES,
+} from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
@@ -52,8 +58,9 @@ import {
   readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
+import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
-import type { Wal } from "./wal/wal.ts";
+import type { Wal, WalPosition } from "./wal/wal.ts";
 
 /** A schema that does not compile; the message holds the rendered diagnostics. */
 export class SchemaCompileError extends Error {
@@ -175,9 +182,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
+    const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const applier = new Applier({
       wal,
       store,
+      onCommitted: (tenant, events) => changeFeed.publish(tenant, events),
       onAccessChanged: (tenant) => access.invalidate(tenant),
       onPark: (p) =>
         log.error("tenant parked: it stopped applying the log", {
@@ -237,6 +246,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       openAccess: isDevMode(config.auth),
       publicReads: config.publicReads === true,
       listTenantIds: () => listTenantIds(store.tenantsDir),
+      subscriptions: {
+        feed: changeFeed,
+        bufferLimit: config.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER,
+        bufferBytes: DEFAULT_SUBSCRIBER_BYTES,
+        readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
+          readsEveryNodeOf(store, tenant, typeId, scope),
+        onCutOff: (tenant: string, position: WalPosition | undefined) =>
+          log.warn("subscription cut off: it fell behind the log", {
+            tenant,
+            position: position ? `${position.partition}:${position.offset}` : "none",
+          }),
+      },
     };
     const authenticator = createAuthenticator({
       config: config.auth,

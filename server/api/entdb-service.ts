@@ -30,6 +30,7 @@ import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import { hasPublicTypes, readerOf } from "./public-reads.ts";
 import { createSearchHandler } from "./search-service.ts";
+import { createSubscribeHandler, type SubscribeDeps } from "./subscribe-service.ts";
 import {
   createTenantGuard,
   readScopeFor,
@@ -83,6 +84,8 @@ export interface ApiDeps {
   readonly publicReads?: boolean;
   /** The ids of every tenant that has a database, sorted. */
   listTenantIds(): readonly string[];
+  /** Live subscriptions (`Subscribe`); without them it answers UNIMPLEMENTED. */
+  readonly subscriptions?: SubscribeDeps;
 }
 
 /**
@@ -433,6 +436,11 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       readTenantOf,
       awaitPosition,
       scopeOf,
+    }),
+    subscribe: createSubscribeHandler(deps, {
+      tenantOf: readTenantOf,
+      scopeOf,
+      toConnect: (err) => toConnectError(err, deps.logError),
     }),
   };
 }

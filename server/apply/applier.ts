@@ -100,6 +100,19 @@ export interface ApplierOptions {
    * the event (apply-failure.ts) committed; `error` carries the original as `cause`.
    */
   readonly onApplyFailure?: (failure: ApplyFailure) => void;
+  /**
+   * Called, synchronously after each commit, with the events of `tenant` that commit
+   * applied (rejected plans included), in log order: live subscriptions start here.
+   */
+  readonly onCommitted?: (tenant: string, events: readonly AppliedEvent[]) => void;
+}
+
+/** An event a tenant committed, with its position and the size of its logged payload. */
+export interface AppliedEvent {
+  readonly position: WalPosition;
+  readonly event: WalEvent;
+  /** Bytes of the encoded event in the log (what holding it in memory roughly costs). */
+  readonly bytes: number;
 }
 
 /** A plan whose apply failed deterministically; its failure is its recorded outcome. */
@@ -157,6 +170,7 @@ export class Applier implements ApplyProgress {
   #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0, applyFailures: 0 };
   readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
+  readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent = new RecentOutcomes();
 
@@ -168,6 +182,7 @@ export class Applier implements ApplyProgress {
     this.#onPark = options.onPark;
     this.#onApplyFailure = options.onApplyFailure;
     this.#onAccessChanged = options.onAccessChanged;
+    this.#onCommitted = options.onCommitted;
     this.#waiters = new ApplyWaiters(options.store);
   }
 
@@ -361,6 +376,7 @@ export class Applier implements ApplyProgress {
     if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
     this.#dirty.add(db);
     this.#waiters.notify(tenant, state);
+    if (this.#onCommitted) this.#onCommitted(tenant, committedEvents(todo, state));
     if (stoppedAt) {
       db.reloadSchemaObjects();
       this.#park(tenant, stoppedAt.position, stoppedAt.error);
@@ -524,6 +540,21 @@ export class Applier implements ApplyProgress {
     this.#onPark?.(parked);
     this.#waiters.fail(tenant, error);
   }
+}
+
+/** The events of `items` below the committed state's offset (the rest were not applied). */
+function committedEvents(items: readonly Item[], state: TenantState): AppliedEvent[] {
+  const out: AppliedEvent[] = [];
+  for (const item of items) {
+    if (item.entry.position.offset >= state.appliedOffset) break;
+    if ("event" in item)
+      out.push({
+        position: item.entry.position,
+        event: item.event,
+        bytes: item.entry.payload.length,
+      });
+  }
+  return out;
 }
 
 function isAccessItem(item: Item): boolean {

@@ -4,6 +4,7 @@
  */
 
 export {
+  type AppliedEvent,
   Applier,
   type ApplierOptions,
   type ApplierStats,

@@ -49,6 +49,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["100000", "5"],
     what: "archive to S3 (moto): upload, replay from the archive, a snapshot, archiver overhead on writes",
   },
+  subscribe: {
+    file: "subscribe-bench.ts",
+    args: ["200"],
+    what: "Subscribe: delivery latency at 100 subscribers; RSS with 1,000 idle subscribers",
+  },
   pg: {
     file: "pg-bench.ts",
     args: ["5"],

@@ -366,6 +366,26 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
   },
   ListTenantMembers: { call: (c) => c.listTenantMembers({ tenant: TENANT }), expect: listRpc },
   ListGroups: { call: (c) => c.listGroups({ tenant: TENANT }), expect: listRpc },
+  Subscribe: {
+    // "ok" when the history sends the private note's creation, which only its readers get;
+    // a stream that catches up without it is "not_found".
+    call: async (c) => {
+      const abort = new AbortController();
+      const filters = [{ kind: { case: "nodeId" as const, value: note } }];
+      try {
+        for await (const r of c.subscribe(
+          { tenant: TENANT, fromStart: true, filters },
+          { signal: abort.signal },
+        )) {
+          if (r.changes.some((change) => change.nodeId === note)) return;
+          if (r.changes.length === 0) throw new ConnectError("no note", Code.NotFound);
+        }
+      } finally {
+        abort.abort();
+      }
+    },
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
+  },
 };
 
 /** The typed services: `Service/Method` → the JSON body and expectations. */

@@ -5,7 +5,9 @@
  * `entdb-tenant` header) and reads it back through the generated client over
  * `createWebTransport`. The same page served from an origin `--cors-origins` does not
  * list is refused by the browser's CORS check, which the runtime reports as
- * `UnavailableError`. The page is `tests/e2e/browser/page.ts`, bundled with esbuild.
+ * `UnavailableError`. The allowed page also watches its team change through
+ * `db.team.watch` (Subscribe, server streaming over fetch). The page is
+ * `tests/e2e/browser/page.ts`, bundled with esbuild.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -118,14 +120,16 @@ async function teamIds(tenant: string): Promise<string[]> {
 }
 
 describe("a page on an allowed origin", () => {
-  it("creates a team through TeamService and reads it back through the generated client", async () => {
-    await runPage("allowed", allowed.origin, { tenant: TENANT }, async ({ lines }) => {
+  it("creates a team through TeamService, reads it back through the generated client and watches it change", async () => {
+    const params = { tenant: TENANT, watch: "true" };
+    await runPage("allowed", allowed.origin, params, async ({ lines }) => {
       const ids = await teamIds(TENANT);
       expect(ids).toHaveLength(1);
       const id = ids[0]!;
       expect(lines).toEqual([
         `TeamService.Create: team ${id} "Browser Team" (browser) version 1, applied true`,
         `client.team.get: team ${id} "Browser Team" (browser) version 1`,
+        `client.team.watch: created ${id} "Browser Team", updated ${id} "Renamed in the browser"`,
       ]);
     });
   });

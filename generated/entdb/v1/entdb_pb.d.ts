@@ -1835,6 +1835,164 @@ export declare type SearchResponse = Message<"entdb.v1.SearchResponse"> & {
 export declare const SearchResponseSchema: GenMessage<SearchResponse>;
 
 /**
+ * @generated from message entdb.v1.SubscribeRequest
+ */
+export declare type SubscribeRequest = Message<"entdb.v1.SubscribeRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * A change is delivered when it matches any filter; no filter delivers every change.
+   *
+   * @generated from field: repeated entdb.v1.ChangeFilter filters = 2;
+   */
+  filters: ChangeFilter[];
+
+  /**
+   * Resume: deliver the events after this position (a response's `position`). Unset:
+   * from the tenant's current applied position on, unless `from_start`.
+   *
+   * @generated from field: entdb.v1.LogPosition after = 3;
+   */
+  after?: LogPosition | undefined;
+
+  /**
+   * Deliver the tenant's whole history first (ignored when `after` is set).
+   *
+   * @generated from field: bool from_start = 4;
+   */
+  fromStart: boolean;
+};
+
+/**
+ * Describes the message entdb.v1.SubscribeRequest.
+ * Use `create(SubscribeRequestSchema)` to create a new message.
+ */
+export declare const SubscribeRequestSchema: GenMessage<SubscribeRequest>;
+
+/**
+ * What a subscription selects.
+ *
+ * @generated from message entdb.v1.ChangeFilter
+ */
+export declare type ChangeFilter = Message<"entdb.v1.ChangeFilter"> & {
+  /**
+   * @generated from oneof entdb.v1.ChangeFilter.kind
+   */
+  kind: {
+    /**
+     * Changes of nodes of this type.
+     *
+     * @generated from field: uint32 node_type_id = 1;
+     */
+    value: number;
+    case: "nodeTypeId";
+  } | {
+    /**
+     * Changes of this node, and of edges from or to it.
+     *
+     * @generated from field: string node_id = 2;
+     */
+    value: string;
+    case: "nodeId";
+  } | {
+    /**
+     * Changes of edges of this type.
+     *
+     * @generated from field: uint32 edge_type_id = 3;
+     */
+    value: number;
+    case: "edgeTypeId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message entdb.v1.ChangeFilter.
+ * Use `create(ChangeFilterSchema)` to create a new message.
+ */
+export declare const ChangeFilterSchema: GenMessage<ChangeFilter>;
+
+/**
+ * One step of an applied plan.
+ *
+ * @generated from message entdb.v1.Change
+ */
+export declare type Change = Message<"entdb.v1.Change"> & {
+  /**
+   * @generated from field: entdb.v1.ChangeKind kind = 1;
+   */
+  kind: ChangeKind;
+
+  /**
+   * The step's index in its plan.
+   *
+   * @generated from field: uint32 operation_index = 2;
+   */
+  operationIndex: number;
+
+  /**
+   * The node's type (node changes) or the edge's type (edge changes).
+   *
+   * @generated from field: uint32 type_id = 3;
+   */
+  typeId: number;
+
+  /**
+   * The node (node changes).
+   *
+   * @generated from field: string node_id = 4;
+   */
+  nodeId: string;
+
+  /**
+   * The node as it reads when the change is delivered (it may be newer than the
+   * change); unset for a deletion.
+   *
+   * @generated from field: entdb.v1.Node node = 5;
+   */
+  node?: Node | undefined;
+
+  /**
+   * The edge (edge changes): its ends, and for a creation the properties it was given.
+   *
+   * @generated from field: entdb.v1.Edge edge = 6;
+   */
+  edge?: Edge | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.Change.
+ * Use `create(ChangeSchema)` to create a new message.
+ */
+export declare const ChangeSchema: GenMessage<Change>;
+
+/**
+ * One applied event's changes, or (no changes) a checkpoint: every event up to
+ * `position` has been delivered, so resuming after it skips nothing.
+ *
+ * @generated from message entdb.v1.SubscribeResponse
+ */
+export declare type SubscribeResponse = Message<"entdb.v1.SubscribeResponse"> & {
+  /**
+   * @generated from field: entdb.v1.LogPosition position = 1;
+   */
+  position?: LogPosition | undefined;
+
+  /**
+   * @generated from field: repeated entdb.v1.Change changes = 2;
+   */
+  changes: Change[];
+};
+
+/**
+ * Describes the message entdb.v1.SubscribeResponse.
+ * Use `create(SubscribeResponseSchema)` to create a new message.
+ */
+export declare const SubscribeResponseSchema: GenMessage<SubscribeResponse>;
+
+/**
  * @generated from enum entdb.v1.FilterOp
  */
 export enum FilterOp {
@@ -1928,6 +2086,46 @@ export enum Direction {
  * Describes the enum entdb.v1.Direction.
  */
 export declare const DirectionSchema: GenEnum<Direction>;
+
+/**
+ * @generated from enum entdb.v1.ChangeKind
+ */
+export enum ChangeKind {
+  /**
+   * @generated from enum value: CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CHANGE_KIND_NODE_CREATED = 1;
+   */
+  NODE_CREATED = 1,
+
+  /**
+   * @generated from enum value: CHANGE_KIND_NODE_UPDATED = 2;
+   */
+  NODE_UPDATED = 2,
+
+  /**
+   * @generated from enum value: CHANGE_KIND_NODE_DELETED = 3;
+   */
+  NODE_DELETED = 3,
+
+  /**
+   * @generated from enum value: CHANGE_KIND_EDGE_CREATED = 4;
+   */
+  EDGE_CREATED = 4,
+
+  /**
+   * @generated from enum value: CHANGE_KIND_EDGE_DELETED = 5;
+   */
+  EDGE_DELETED = 5,
+}
+
+/**
+ * Describes the enum entdb.v1.ChangeKind.
+ */
+export declare const ChangeKindSchema: GenEnum<ChangeKind>;
 
 /**
  * @generated from service entdb.v1.EntDbService
@@ -2160,6 +2358,17 @@ export declare const EntDbService: GenService<{
     methodKind: "unary";
     input: typeof SearchRequestSchema;
     output: typeof SearchResponseSchema;
+  },
+  /**
+   * Live changes of a tenant (docs/subscriptions.md): each applied event that touches
+   * what the filters select and the caller may read, in log order, from a resume position.
+   *
+   * @generated from rpc entdb.v1.EntDbService.Subscribe
+   */
+  subscribe: {
+    methodKind: "server_streaming";
+    input: typeof SubscribeRequestSchema;
+    output: typeof SubscribeResponseSchema;
   },
 }>;
 

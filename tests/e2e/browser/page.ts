@@ -6,8 +6,12 @@
  * generated client over `createWebTransport`, and writes each step's outcome as one line
  * into `#outcome`. `data-done` on that element marks the end of the run.
  *
+ * With `watch=true` it then subscribes to the tenant's Teams with `db.team.watch`
+ * (server streaming over fetch), takes the creation from the history, renames the team
+ * and takes the live update, and stops the iterator.
+ *
  * The query string says where and as whom: `api` (the server's base URL), `tenant`,
- * `token`, and optionally `team` (an id to read when the create fails).
+ * `token`, optionally `team` (an id to read when the create fails) and `watch`.
  */
 
 import { createClient, type Interceptor } from "@connectrpc/connect";
@@ -73,6 +77,26 @@ async function run(out: string[]): Promise<void> {
     );
   } catch (err) {
     out.push(`client.team.get failed: ${describeError(err)}`);
+  }
+
+  if (params.get("watch") !== "true") return;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 10_000);
+  try {
+    const changes = db.team.watch({ fromStart: true, signal: abort.signal });
+    const seen: string[] = [];
+    const first = await changes.next();
+    if (!first.done) seen.push(`${first.value.kind} ${first.value.id} "${first.value.node?.name}"`);
+    await db.team.update(teamId, { name: "Renamed in the browser" });
+    const second = await changes.next();
+    if (!second.done)
+      seen.push(`${second.value.kind} ${second.value.id} "${second.value.node?.name}"`);
+    await changes.return(undefined);
+    out.push(`client.team.watch: ${seen.join(", ")}`);
+  } catch (err) {
+    out.push(`client.team.watch failed: ${describeError(err)}`);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -150,6 +150,64 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{1}
 }
 
+type ChangeKind int32
+
+const (
+	ChangeKind_CHANGE_KIND_UNSPECIFIED  ChangeKind = 0
+	ChangeKind_CHANGE_KIND_NODE_CREATED ChangeKind = 1
+	ChangeKind_CHANGE_KIND_NODE_UPDATED ChangeKind = 2
+	ChangeKind_CHANGE_KIND_NODE_DELETED ChangeKind = 3
+	ChangeKind_CHANGE_KIND_EDGE_CREATED ChangeKind = 4
+	ChangeKind_CHANGE_KIND_EDGE_DELETED ChangeKind = 5
+)
+
+// Enum value maps for ChangeKind.
+var (
+	ChangeKind_name = map[int32]string{
+		0: "CHANGE_KIND_UNSPECIFIED",
+		1: "CHANGE_KIND_NODE_CREATED",
+		2: "CHANGE_KIND_NODE_UPDATED",
+		3: "CHANGE_KIND_NODE_DELETED",
+		4: "CHANGE_KIND_EDGE_CREATED",
+		5: "CHANGE_KIND_EDGE_DELETED",
+	}
+	ChangeKind_value = map[string]int32{
+		"CHANGE_KIND_UNSPECIFIED":  0,
+		"CHANGE_KIND_NODE_CREATED": 1,
+		"CHANGE_KIND_NODE_UPDATED": 2,
+		"CHANGE_KIND_NODE_DELETED": 3,
+		"CHANGE_KIND_EDGE_CREATED": 4,
+		"CHANGE_KIND_EDGE_DELETED": 5,
+	}
+)
+
+func (x ChangeKind) Enum() *ChangeKind {
+	p := new(ChangeKind)
+	*p = x
+	return p
+}
+
+func (x ChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_entdb_v1_entdb_proto_enumTypes[2].Descriptor()
+}
+
+func (ChangeKind) Type() protoreflect.EnumType {
+	return &file_entdb_v1_entdb_proto_enumTypes[2]
+}
+
+func (x ChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeKind.Descriptor instead.
+func (ChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{2}
+}
+
 type ExecutePlanRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Tenant     string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -4087,6 +4145,325 @@ func (x *SearchResponse) GetNextCursor() string {
 	return ""
 }
 
+type SubscribeRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// A change is delivered when it matches any filter; no filter delivers every change.
+	Filters []*ChangeFilter `protobuf:"bytes,2,rep,name=filters,proto3" json:"filters,omitempty"`
+	// Resume: deliver the events after this position (a response's `position`). Unset:
+	// from the tenant's current applied position on, unless `from_start`.
+	After *LogPosition `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	// Deliver the tenant's whole history first (ignored when `after` is set).
+	FromStart     bool `protobuf:"varint,4,opt,name=from_start,json=fromStart,proto3" json:"from_start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *SubscribeRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SubscribeRequest) GetFilters() []*ChangeFilter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetAfter() *LogPosition {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetFromStart() bool {
+	if x != nil {
+		return x.FromStart
+	}
+	return false
+}
+
+// What a subscription selects.
+type ChangeFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*ChangeFilter_NodeTypeId
+	//	*ChangeFilter_NodeId
+	//	*ChangeFilter_EdgeTypeId
+	Kind          isChangeFilter_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeFilter) Reset() {
+	*x = ChangeFilter{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeFilter) ProtoMessage() {}
+
+func (x *ChangeFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeFilter.ProtoReflect.Descriptor instead.
+func (*ChangeFilter) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ChangeFilter) GetKind() isChangeFilter_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *ChangeFilter) GetNodeTypeId() uint32 {
+	if x != nil {
+		if x, ok := x.Kind.(*ChangeFilter_NodeTypeId); ok {
+			return x.NodeTypeId
+		}
+	}
+	return 0
+}
+
+func (x *ChangeFilter) GetNodeId() string {
+	if x != nil {
+		if x, ok := x.Kind.(*ChangeFilter_NodeId); ok {
+			return x.NodeId
+		}
+	}
+	return ""
+}
+
+func (x *ChangeFilter) GetEdgeTypeId() uint32 {
+	if x != nil {
+		if x, ok := x.Kind.(*ChangeFilter_EdgeTypeId); ok {
+			return x.EdgeTypeId
+		}
+	}
+	return 0
+}
+
+type isChangeFilter_Kind interface {
+	isChangeFilter_Kind()
+}
+
+type ChangeFilter_NodeTypeId struct {
+	// Changes of nodes of this type.
+	NodeTypeId uint32 `protobuf:"varint,1,opt,name=node_type_id,json=nodeTypeId,proto3,oneof"`
+}
+
+type ChangeFilter_NodeId struct {
+	// Changes of this node, and of edges from or to it.
+	NodeId string `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3,oneof"`
+}
+
+type ChangeFilter_EdgeTypeId struct {
+	// Changes of edges of this type.
+	EdgeTypeId uint32 `protobuf:"varint,3,opt,name=edge_type_id,json=edgeTypeId,proto3,oneof"`
+}
+
+func (*ChangeFilter_NodeTypeId) isChangeFilter_Kind() {}
+
+func (*ChangeFilter_NodeId) isChangeFilter_Kind() {}
+
+func (*ChangeFilter_EdgeTypeId) isChangeFilter_Kind() {}
+
+// One step of an applied plan.
+type Change struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  ChangeKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=entdb.v1.ChangeKind" json:"kind,omitempty"`
+	// The step's index in its plan.
+	OperationIndex uint32 `protobuf:"varint,2,opt,name=operation_index,json=operationIndex,proto3" json:"operation_index,omitempty"`
+	// The node's type (node changes) or the edge's type (edge changes).
+	TypeId uint32 `protobuf:"varint,3,opt,name=type_id,json=typeId,proto3" json:"type_id,omitempty"`
+	// The node (node changes).
+	NodeId string `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node as it reads when the change is delivered (it may be newer than the
+	// change); unset for a deletion.
+	Node *Node `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
+	// The edge (edge changes): its ends, and for a creation the properties it was given.
+	Edge          *Edge `protobuf:"bytes,6,opt,name=edge,proto3" json:"edge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Change) Reset() {
+	*x = Change{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Change) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Change) ProtoMessage() {}
+
+func (x *Change) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Change.ProtoReflect.Descriptor instead.
+func (*Change) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *Change) GetKind() ChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChangeKind_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *Change) GetOperationIndex() uint32 {
+	if x != nil {
+		return x.OperationIndex
+	}
+	return 0
+}
+
+func (x *Change) GetTypeId() uint32 {
+	if x != nil {
+		return x.TypeId
+	}
+	return 0
+}
+
+func (x *Change) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *Change) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *Change) GetEdge() *Edge {
+	if x != nil {
+		return x.Edge
+	}
+	return nil
+}
+
+// One applied event's changes, or (no changes) a checkpoint: every event up to
+// `position` has been delivered, so resuming after it skips nothing.
+type SubscribeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Position      *LogPosition           `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	Changes       []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeResponse) Reset() {
+	*x = SubscribeResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeResponse) ProtoMessage() {}
+
+func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *SubscribeResponse) GetPosition() *LogPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
 var File_entdb_v1_entdb_proto protoreflect.FileDescriptor
 
 const file_entdb_v1_entdb_proto_rawDesc = "" +
@@ -4379,7 +4756,30 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x0eSearchResponse\x12'\n" +
 	"\x04hits\x18\x01 \x03(\v2\x13.entdb.v1.SearchHitR\x04hits\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor*\xd3\x01\n" +
+	"nextCursor\"\xa8\x01\n" +
+	"\x10SubscribeRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x120\n" +
+	"\afilters\x18\x02 \x03(\v2\x16.entdb.v1.ChangeFilterR\afilters\x12+\n" +
+	"\x05after\x18\x03 \x01(\v2\x15.entdb.v1.LogPositionR\x05after\x12\x1d\n" +
+	"\n" +
+	"from_start\x18\x04 \x01(\bR\tfromStart\"y\n" +
+	"\fChangeFilter\x12\"\n" +
+	"\fnode_type_id\x18\x01 \x01(\rH\x00R\n" +
+	"nodeTypeId\x12\x19\n" +
+	"\anode_id\x18\x02 \x01(\tH\x00R\x06nodeId\x12\"\n" +
+	"\fedge_type_id\x18\x03 \x01(\rH\x00R\n" +
+	"edgeTypeIdB\x06\n" +
+	"\x04kind\"\xd5\x01\n" +
+	"\x06Change\x12(\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x14.entdb.v1.ChangeKindR\x04kind\x12'\n" +
+	"\x0foperation_index\x18\x02 \x01(\rR\x0eoperationIndex\x12\x17\n" +
+	"\atype_id\x18\x03 \x01(\rR\x06typeId\x12\x17\n" +
+	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12\"\n" +
+	"\x04node\x18\x05 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12\"\n" +
+	"\x04edge\x18\x06 \x01(\v2\x0e.entdb.v1.EdgeR\x04edge\"r\n" +
+	"\x11SubscribeResponse\x121\n" +
+	"\bposition\x18\x01 \x01(\v2\x15.entdb.v1.LogPositionR\bposition\x12*\n" +
+	"\achanges\x18\x02 \x03(\v2\x10.entdb.v1.ChangeR\achanges*\xd3\x01\n" +
 	"\bFilterOp\x12\x19\n" +
 	"\x15FILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFILTER_OP_EQ\x10\x01\x12\x10\n" +
@@ -4394,7 +4794,15 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
-	"\fDIRECTION_IN\x10\x022\xff\x0f\n" +
+	"\fDIRECTION_IN\x10\x02*\xbf\x01\n" +
+	"\n" +
+	"ChangeKind\x12\x1b\n" +
+	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CHANGE_KIND_NODE_CREATED\x10\x01\x12\x1c\n" +
+	"\x18CHANGE_KIND_NODE_UPDATED\x10\x02\x12\x1c\n" +
+	"\x18CHANGE_KIND_NODE_DELETED\x10\x03\x12\x1c\n" +
+	"\x18CHANGE_KIND_EDGE_CREATED\x10\x04\x12\x1c\n" +
+	"\x18CHANGE_KIND_EDGE_DELETED\x10\x052\xcc\x10\n" +
 	"\fEntDbService\x12J\n" +
 	"\vExecutePlan\x12\x1c.entdb.v1.ExecutePlanRequest\x1a\x1d.entdb.v1.ExecutePlanResponse\x12L\n" +
 	"\n" +
@@ -4425,7 +4833,8 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\n" +
 	"PushSchema\x12\x1b.entdb.v1.PushSchemaRequest\x1a\x1c.entdb.v1.PushSchemaResponse\x12d\n" +
 	"\x12ListSchemaVersions\x12#.entdb.v1.ListSchemaVersionsRequest\x1a$.entdb.v1.ListSchemaVersionsResponse\"\x03\x90\x02\x01\x12@\n" +
-	"\x06Search\x12\x17.entdb.v1.SearchRequest\x1a\x18.entdb.v1.SearchResponse\"\x03\x90\x02\x01B\x8b\x01\n" +
+	"\x06Search\x12\x17.entdb.v1.SearchRequest\x1a\x18.entdb.v1.SearchResponse\"\x03\x90\x02\x01\x12K\n" +
+	"\tSubscribe\x12\x1a.entdb.v1.SubscribeRequest\x1a\x1b.entdb.v1.SubscribeResponse\"\x03\x90\x02\x010\x01B\x8b\x01\n" +
 	"\fcom.entdb.v1B\n" +
 	"EntdbProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
@@ -4441,204 +4850,218 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 	return file_entdb_v1_entdb_proto_rawDescData
 }
 
-var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_entdb_v1_entdb_proto_goTypes = []any{
 	(FilterOp)(0),                       // 0: entdb.v1.FilterOp
 	(Direction)(0),                      // 1: entdb.v1.Direction
-	(*ExecutePlanRequest)(nil),          // 2: entdb.v1.ExecutePlanRequest
-	(*ExecutePlanResponse)(nil),         // 3: entdb.v1.ExecutePlanResponse
-	(*GetReceiptRequest)(nil),           // 4: entdb.v1.GetReceiptRequest
-	(*GetReceiptResponse)(nil),          // 5: entdb.v1.GetReceiptResponse
-	(*WriteFailure)(nil),                // 6: entdb.v1.WriteFailure
-	(*WaitForPositionRequest)(nil),      // 7: entdb.v1.WaitForPositionRequest
-	(*WaitForPositionResponse)(nil),     // 8: entdb.v1.WaitForPositionResponse
-	(*Node)(nil),                        // 9: entdb.v1.Node
-	(*Edge)(nil),                        // 10: entdb.v1.Edge
-	(*GetNodeRequest)(nil),              // 11: entdb.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),             // 12: entdb.v1.GetNodeResponse
-	(*GetNodesRequest)(nil),             // 13: entdb.v1.GetNodesRequest
-	(*GetNodesResponse)(nil),            // 14: entdb.v1.GetNodesResponse
-	(*GetNodeByKeyRequest)(nil),         // 15: entdb.v1.GetNodeByKeyRequest
-	(*GetNodeByKeyResponse)(nil),        // 16: entdb.v1.GetNodeByKeyResponse
-	(*Filter)(nil),                      // 17: entdb.v1.Filter
-	(*OrderBy)(nil),                     // 18: entdb.v1.OrderBy
-	(*QueryNodesRequest)(nil),           // 19: entdb.v1.QueryNodesRequest
-	(*QueryNodesResponse)(nil),          // 20: entdb.v1.QueryNodesResponse
-	(*ListEdgesRequest)(nil),            // 21: entdb.v1.ListEdgesRequest
-	(*ListEdgesResponse)(nil),           // 22: entdb.v1.ListEdgesResponse
-	(*TraverseRequest)(nil),             // 23: entdb.v1.TraverseRequest
-	(*TraverseHop)(nil),                 // 24: entdb.v1.TraverseHop
-	(*TraversedNode)(nil),               // 25: entdb.v1.TraversedNode
-	(*TraverseResponse)(nil),            // 26: entdb.v1.TraverseResponse
-	(*GetSchemaRequest)(nil),            // 27: entdb.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),           // 28: entdb.v1.GetSchemaResponse
-	(*CreateTenantRequest)(nil),         // 29: entdb.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),        // 30: entdb.v1.CreateTenantResponse
-	(*AddTenantMemberRequest)(nil),      // 31: entdb.v1.AddTenantMemberRequest
-	(*AddTenantMemberResponse)(nil),     // 32: entdb.v1.AddTenantMemberResponse
-	(*SetTenantMemberRoleRequest)(nil),  // 33: entdb.v1.SetTenantMemberRoleRequest
-	(*SetTenantMemberRoleResponse)(nil), // 34: entdb.v1.SetTenantMemberRoleResponse
-	(*RemoveTenantMemberRequest)(nil),   // 35: entdb.v1.RemoveTenantMemberRequest
-	(*RemoveTenantMemberResponse)(nil),  // 36: entdb.v1.RemoveTenantMemberResponse
-	(*CreateGroupRequest)(nil),          // 37: entdb.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),         // 38: entdb.v1.CreateGroupResponse
-	(*AddGroupMemberRequest)(nil),       // 39: entdb.v1.AddGroupMemberRequest
-	(*AddGroupMemberResponse)(nil),      // 40: entdb.v1.AddGroupMemberResponse
-	(*RemoveGroupMemberRequest)(nil),    // 41: entdb.v1.RemoveGroupMemberRequest
-	(*RemoveGroupMemberResponse)(nil),   // 42: entdb.v1.RemoveGroupMemberResponse
-	(*ShareNodeRequest)(nil),            // 43: entdb.v1.ShareNodeRequest
-	(*ShareNodeResponse)(nil),           // 44: entdb.v1.ShareNodeResponse
-	(*RevokeNodeRequest)(nil),           // 45: entdb.v1.RevokeNodeRequest
-	(*RevokeNodeResponse)(nil),          // 46: entdb.v1.RevokeNodeResponse
-	(*ListTenantsRequest)(nil),          // 47: entdb.v1.ListTenantsRequest
-	(*TenantSummary)(nil),               // 48: entdb.v1.TenantSummary
-	(*ListTenantsResponse)(nil),         // 49: entdb.v1.ListTenantsResponse
-	(*ListTenantMembersRequest)(nil),    // 50: entdb.v1.ListTenantMembersRequest
-	(*TenantMember)(nil),                // 51: entdb.v1.TenantMember
-	(*ListTenantMembersResponse)(nil),   // 52: entdb.v1.ListTenantMembersResponse
-	(*ListGroupsRequest)(nil),           // 53: entdb.v1.ListGroupsRequest
-	(*Group)(nil),                       // 54: entdb.v1.Group
-	(*ListGroupsResponse)(nil),          // 55: entdb.v1.ListGroupsResponse
-	(*PushSchemaRequest)(nil),           // 56: entdb.v1.PushSchemaRequest
-	(*PushSchemaResponse)(nil),          // 57: entdb.v1.PushSchemaResponse
-	(*SchemaFinding)(nil),               // 58: entdb.v1.SchemaFinding
-	(*SchemaRejection)(nil),             // 59: entdb.v1.SchemaRejection
-	(*ListSchemaVersionsRequest)(nil),   // 60: entdb.v1.ListSchemaVersionsRequest
-	(*SchemaVersionInfo)(nil),           // 61: entdb.v1.SchemaVersionInfo
-	(*ListSchemaVersionsResponse)(nil),  // 62: entdb.v1.ListSchemaVersionsResponse
-	(*SearchRequest)(nil),               // 63: entdb.v1.SearchRequest
-	(*SearchHit)(nil),                   // 64: entdb.v1.SearchHit
-	(*SearchSnippet)(nil),               // 65: entdb.v1.SearchSnippet
-	(*SearchResponse)(nil),              // 66: entdb.v1.SearchResponse
-	nil,                                 // 67: entdb.v1.Node.FieldsEntry
-	nil,                                 // 68: entdb.v1.Edge.PropsEntry
-	nil,                                 // 69: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),                   // 70: entdb.v1.Operation
-	(*Receipt)(nil),                     // 71: entdb.v1.Receipt
-	(*OperationResult)(nil),             // 72: entdb.v1.OperationResult
-	(*LogPosition)(nil),                 // 73: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),       // 74: google.protobuf.Timestamp
-	(*Value)(nil),                       // 75: entdb.v1.Value
+	(ChangeKind)(0),                     // 2: entdb.v1.ChangeKind
+	(*ExecutePlanRequest)(nil),          // 3: entdb.v1.ExecutePlanRequest
+	(*ExecutePlanResponse)(nil),         // 4: entdb.v1.ExecutePlanResponse
+	(*GetReceiptRequest)(nil),           // 5: entdb.v1.GetReceiptRequest
+	(*GetReceiptResponse)(nil),          // 6: entdb.v1.GetReceiptResponse
+	(*WriteFailure)(nil),                // 7: entdb.v1.WriteFailure
+	(*WaitForPositionRequest)(nil),      // 8: entdb.v1.WaitForPositionRequest
+	(*WaitForPositionResponse)(nil),     // 9: entdb.v1.WaitForPositionResponse
+	(*Node)(nil),                        // 10: entdb.v1.Node
+	(*Edge)(nil),                        // 11: entdb.v1.Edge
+	(*GetNodeRequest)(nil),              // 12: entdb.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),             // 13: entdb.v1.GetNodeResponse
+	(*GetNodesRequest)(nil),             // 14: entdb.v1.GetNodesRequest
+	(*GetNodesResponse)(nil),            // 15: entdb.v1.GetNodesResponse
+	(*GetNodeByKeyRequest)(nil),         // 16: entdb.v1.GetNodeByKeyRequest
+	(*GetNodeByKeyResponse)(nil),        // 17: entdb.v1.GetNodeByKeyResponse
+	(*Filter)(nil),                      // 18: entdb.v1.Filter
+	(*OrderBy)(nil),                     // 19: entdb.v1.OrderBy
+	(*QueryNodesRequest)(nil),           // 20: entdb.v1.QueryNodesRequest
+	(*QueryNodesResponse)(nil),          // 21: entdb.v1.QueryNodesResponse
+	(*ListEdgesRequest)(nil),            // 22: entdb.v1.ListEdgesRequest
+	(*ListEdgesResponse)(nil),           // 23: entdb.v1.ListEdgesResponse
+	(*TraverseRequest)(nil),             // 24: entdb.v1.TraverseRequest
+	(*TraverseHop)(nil),                 // 25: entdb.v1.TraverseHop
+	(*TraversedNode)(nil),               // 26: entdb.v1.TraversedNode
+	(*TraverseResponse)(nil),            // 27: entdb.v1.TraverseResponse
+	(*GetSchemaRequest)(nil),            // 28: entdb.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),           // 29: entdb.v1.GetSchemaResponse
+	(*CreateTenantRequest)(nil),         // 30: entdb.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),        // 31: entdb.v1.CreateTenantResponse
+	(*AddTenantMemberRequest)(nil),      // 32: entdb.v1.AddTenantMemberRequest
+	(*AddTenantMemberResponse)(nil),     // 33: entdb.v1.AddTenantMemberResponse
+	(*SetTenantMemberRoleRequest)(nil),  // 34: entdb.v1.SetTenantMemberRoleRequest
+	(*SetTenantMemberRoleResponse)(nil), // 35: entdb.v1.SetTenantMemberRoleResponse
+	(*RemoveTenantMemberRequest)(nil),   // 36: entdb.v1.RemoveTenantMemberRequest
+	(*RemoveTenantMemberResponse)(nil),  // 37: entdb.v1.RemoveTenantMemberResponse
+	(*CreateGroupRequest)(nil),          // 38: entdb.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),         // 39: entdb.v1.CreateGroupResponse
+	(*AddGroupMemberRequest)(nil),       // 40: entdb.v1.AddGroupMemberRequest
+	(*AddGroupMemberResponse)(nil),      // 41: entdb.v1.AddGroupMemberResponse
+	(*RemoveGroupMemberRequest)(nil),    // 42: entdb.v1.RemoveGroupMemberRequest
+	(*RemoveGroupMemberResponse)(nil),   // 43: entdb.v1.RemoveGroupMemberResponse
+	(*ShareNodeRequest)(nil),            // 44: entdb.v1.ShareNodeRequest
+	(*ShareNodeResponse)(nil),           // 45: entdb.v1.ShareNodeResponse
+	(*RevokeNodeRequest)(nil),           // 46: entdb.v1.RevokeNodeRequest
+	(*RevokeNodeResponse)(nil),          // 47: entdb.v1.RevokeNodeResponse
+	(*ListTenantsRequest)(nil),          // 48: entdb.v1.ListTenantsRequest
+	(*TenantSummary)(nil),               // 49: entdb.v1.TenantSummary
+	(*ListTenantsResponse)(nil),         // 50: entdb.v1.ListTenantsResponse
+	(*ListTenantMembersRequest)(nil),    // 51: entdb.v1.ListTenantMembersRequest
+	(*TenantMember)(nil),                // 52: entdb.v1.TenantMember
+	(*ListTenantMembersResponse)(nil),   // 53: entdb.v1.ListTenantMembersResponse
+	(*ListGroupsRequest)(nil),           // 54: entdb.v1.ListGroupsRequest
+	(*Group)(nil),                       // 55: entdb.v1.Group
+	(*ListGroupsResponse)(nil),          // 56: entdb.v1.ListGroupsResponse
+	(*PushSchemaRequest)(nil),           // 57: entdb.v1.PushSchemaRequest
+	(*PushSchemaResponse)(nil),          // 58: entdb.v1.PushSchemaResponse
+	(*SchemaFinding)(nil),               // 59: entdb.v1.SchemaFinding
+	(*SchemaRejection)(nil),             // 60: entdb.v1.SchemaRejection
+	(*ListSchemaVersionsRequest)(nil),   // 61: entdb.v1.ListSchemaVersionsRequest
+	(*SchemaVersionInfo)(nil),           // 62: entdb.v1.SchemaVersionInfo
+	(*ListSchemaVersionsResponse)(nil),  // 63: entdb.v1.ListSchemaVersionsResponse
+	(*SearchRequest)(nil),               // 64: entdb.v1.SearchRequest
+	(*SearchHit)(nil),                   // 65: entdb.v1.SearchHit
+	(*SearchSnippet)(nil),               // 66: entdb.v1.SearchSnippet
+	(*SearchResponse)(nil),              // 67: entdb.v1.SearchResponse
+	(*SubscribeRequest)(nil),            // 68: entdb.v1.SubscribeRequest
+	(*ChangeFilter)(nil),                // 69: entdb.v1.ChangeFilter
+	(*Change)(nil),                      // 70: entdb.v1.Change
+	(*SubscribeResponse)(nil),           // 71: entdb.v1.SubscribeResponse
+	nil,                                 // 72: entdb.v1.Node.FieldsEntry
+	nil,                                 // 73: entdb.v1.Edge.PropsEntry
+	nil,                                 // 74: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                   // 75: entdb.v1.Operation
+	(*Receipt)(nil),                     // 76: entdb.v1.Receipt
+	(*OperationResult)(nil),             // 77: entdb.v1.OperationResult
+	(*LogPosition)(nil),                 // 78: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),       // 79: google.protobuf.Timestamp
+	(*Value)(nil),                       // 80: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	70, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	71, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	72, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	71, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	72, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
-	6,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	73, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	73, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	67, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	74, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	74, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	68, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	74, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	73, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
-	9,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	73, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
-	9,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	69, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	73, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
-	9,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
+	75, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	76, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	77, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	76, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	77, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	7,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
+	78, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	78, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	72, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	79, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	79, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	73, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	79, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	78, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	10, // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
+	78, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	10, // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
+	74, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	78, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	10, // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
 	0,  // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	75, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
-	17, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
-	18, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	73, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
-	9,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
+	80, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	18, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
+	19, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
+	78, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	10, // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
 	1,  // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	73, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
-	10, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
+	78, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	11, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
 	1,  // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	73, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
-	24, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
+	78, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	25, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
 	1,  // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
-	9,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
-	25, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	71, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	74, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	71, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	71, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	48, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
-	51, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
-	54, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
-	58, // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
-	73, // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
-	58, // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
-	74, // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
-	61, // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
-	17, // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
-	18, // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
-	73, // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
-	9,  // 56: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
-	65, // 57: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
-	64, // 58: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
-	75, // 59: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	75, // 60: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	75, // 61: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	2,  // 62: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	4,  // 63: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	7,  // 64: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	11, // 65: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	13, // 66: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	15, // 67: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	19, // 68: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	21, // 69: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	23, // 70: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	27, // 71: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	29, // 72: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
-	31, // 73: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
-	33, // 74: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
-	35, // 75: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
-	37, // 76: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
-	39, // 77: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
-	41, // 78: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
-	43, // 79: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
-	45, // 80: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
-	47, // 81: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
-	50, // 82: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
-	53, // 83: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
-	56, // 84: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
-	60, // 85: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
-	63, // 86: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
-	3,  // 87: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	5,  // 88: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	8,  // 89: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	12, // 90: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	14, // 91: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	16, // 92: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	20, // 93: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	22, // 94: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	26, // 95: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	28, // 96: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	30, // 97: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
-	32, // 98: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
-	34, // 99: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
-	36, // 100: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
-	38, // 101: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
-	40, // 102: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
-	42, // 103: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
-	44, // 104: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
-	46, // 105: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
-	49, // 106: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
-	52, // 107: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
-	55, // 108: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
-	57, // 109: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
-	62, // 110: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
-	66, // 111: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
-	87, // [87:112] is the sub-list for method output_type
-	62, // [62:87] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	10, // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
+	26, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
+	76, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	79, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	76, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	76, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	49, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
+	52, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
+	55, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
+	59, // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
+	78, // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
+	59, // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
+	79, // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
+	62, // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
+	18, // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
+	19, // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
+	78, // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
+	10, // 56: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
+	66, // 57: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
+	65, // 58: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
+	69, // 59: entdb.v1.SubscribeRequest.filters:type_name -> entdb.v1.ChangeFilter
+	78, // 60: entdb.v1.SubscribeRequest.after:type_name -> entdb.v1.LogPosition
+	2,  // 61: entdb.v1.Change.kind:type_name -> entdb.v1.ChangeKind
+	10, // 62: entdb.v1.Change.node:type_name -> entdb.v1.Node
+	11, // 63: entdb.v1.Change.edge:type_name -> entdb.v1.Edge
+	78, // 64: entdb.v1.SubscribeResponse.position:type_name -> entdb.v1.LogPosition
+	70, // 65: entdb.v1.SubscribeResponse.changes:type_name -> entdb.v1.Change
+	80, // 66: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	80, // 67: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	80, // 68: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	3,  // 69: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	5,  // 70: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	8,  // 71: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	12, // 72: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	14, // 73: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	16, // 74: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	20, // 75: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	22, // 76: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	24, // 77: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	28, // 78: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	30, // 79: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	32, // 80: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	34, // 81: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	36, // 82: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	38, // 83: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	40, // 84: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	42, // 85: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	44, // 86: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	46, // 87: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	48, // 88: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	51, // 89: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	54, // 90: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	57, // 91: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
+	61, // 92: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
+	64, // 93: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
+	68, // 94: entdb.v1.EntDbService.Subscribe:input_type -> entdb.v1.SubscribeRequest
+	4,  // 95: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	6,  // 96: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	9,  // 97: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	13, // 98: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	15, // 99: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	17, // 100: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	21, // 101: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	23, // 102: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	27, // 103: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	29, // 104: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	31, // 105: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	33, // 106: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	35, // 107: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	37, // 108: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	39, // 109: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	41, // 110: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	43, // 111: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	45, // 112: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	47, // 113: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	50, // 114: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	53, // 115: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	56, // 116: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	58, // 117: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
+	63, // 118: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
+	67, // 119: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
+	71, // 120: entdb.v1.EntDbService.Subscribe:output_type -> entdb.v1.SubscribeResponse
+	95, // [95:121] is the sub-list for method output_type
+	69, // [69:95] is the sub-list for method input_type
+	69, // [69:69] is the sub-list for extension type_name
+	69, // [69:69] is the sub-list for extension extendee
+	0,  // [0:69] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -4650,13 +5073,18 @@ func file_entdb_v1_entdb_proto_init() {
 	file_entdb_v1_values_proto_init()
 	file_entdb_v1_entdb_proto_msgTypes[20].OneofWrappers = []any{}
 	file_entdb_v1_entdb_proto_msgTypes[56].OneofWrappers = []any{}
+	file_entdb_v1_entdb_proto_msgTypes[66].OneofWrappers = []any{
+		(*ChangeFilter_NodeTypeId)(nil),
+		(*ChangeFilter_NodeId)(nil),
+		(*ChangeFilter_EdgeTypeId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   68,
+			NumEnums:      3,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -100,6 +100,8 @@ const (
 	EntDbServiceListSchemaVersionsProcedure = "/entdb.v1.EntDbService/ListSchemaVersions"
 	// EntDbServiceSearchProcedure is the fully-qualified name of the EntDbService's Search RPC.
 	EntDbServiceSearchProcedure = "/entdb.v1.EntDbService/Search"
+	// EntDbServiceSubscribeProcedure is the fully-qualified name of the EntDbService's Subscribe RPC.
+	EntDbServiceSubscribeProcedure = "/entdb.v1.EntDbService/Subscribe"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -146,6 +148,9 @@ type EntDbServiceClient interface {
 	// with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
 	// Hits the caller may not read are never returned, counted or snippeted.
 	Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error)
+	// Live changes of a tenant (docs/subscriptions.md): each applied event that touches
+	// what the filters select and the caller may read, in log order, from a resume position.
+	Subscribe(context.Context, *v1.SubscribeRequest) (*connect.ServerStreamForClient[v1.SubscribeResponse], error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -323,6 +328,13 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		subscribe: connect.NewClient[v1.SubscribeRequest, v1.SubscribeResponse](
+			httpClient,
+			baseURL+EntDbServiceSubscribeProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("Subscribe")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -353,6 +365,7 @@ type entDbServiceClient struct {
 	pushSchema          *connect.Client[v1.PushSchemaRequest, v1.PushSchemaResponse]
 	listSchemaVersions  *connect.Client[v1.ListSchemaVersionsRequest, v1.ListSchemaVersionsResponse]
 	search              *connect.Client[v1.SearchRequest, v1.SearchResponse]
+	subscribe           *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -580,6 +593,11 @@ func (c *entDbServiceClient) Search(ctx context.Context, req *v1.SearchRequest) 
 	return nil, err
 }
 
+// Subscribe calls entdb.v1.EntDbService.Subscribe.
+func (c *entDbServiceClient) Subscribe(ctx context.Context, req *v1.SubscribeRequest) (*connect.ServerStreamForClient[v1.SubscribeResponse], error) {
+	return c.subscribe.CallServerStream(ctx, connect.NewRequest(req))
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -624,6 +642,9 @@ type EntDbServiceHandler interface {
 	// with the schema's weights, snippets, QueryNodes' filters and order, keyset pages.
 	// Hits the caller may not read are never returned, counted or snippeted.
 	Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error)
+	// Live changes of a tenant (docs/subscriptions.md): each applied event that touches
+	// what the filters select and the caller may read, in log order, from a resume position.
+	Subscribe(context.Context, *v1.SubscribeRequest, *connect.ServerStream[v1.SubscribeResponse]) error
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -797,6 +818,13 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServiceSubscribeHandler := connect.NewServerStreamHandlerSimple(
+		EntDbServiceSubscribeProcedure,
+		svc.Subscribe,
+		connect.WithSchema(entDbServiceMethods.ByName("Subscribe")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -849,6 +877,8 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServiceListSchemaVersionsHandler.ServeHTTP(w, r)
 		case EntDbServiceSearchProcedure:
 			entDbServiceSearchHandler.ServeHTTP(w, r)
+		case EntDbServiceSubscribeProcedure:
+			entDbServiceSubscribeHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -956,4 +986,8 @@ func (UnimplementedEntDbServiceHandler) ListSchemaVersions(context.Context, *v1.
 
 func (UnimplementedEntDbServiceHandler) Search(context.Context, *v1.SearchRequest) (*v1.SearchResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.Search is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) Subscribe(context.Context, *v1.SubscribeRequest, *connect.ServerStream[v1.SubscribeResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.Subscribe is not implemented"))
 }

@@ -1,0 +1,239 @@
+/**
+ * `entdb.v1.EntDbService/Subscribe`: a tenant's changes, in log order, from a resume
+ * position (docs/subscriptions.md).
+ *
+ * Gap-free hand-over from history to live: the call registers its queue with the change
+ * feed and reads the tenant's applied offset in one synchronous step, so every event at
+ * or past that offset reaches the queue (the applier publishes synchronously after
+ * commit) and none before it does. Events before it are read back from the log. Each
+ * response names its event's position; the next offset to send only ever grows, so
+ * nothing is sent twice, and a client that resumes after the last position it received
+ * misses nothing, also after a restart (the log and the applied state are durable).
+ *
+ * Access: the caller must pass the tenant guard like any read, is checked again before
+ * each response (a removed member's stream ends with PERMISSION_DENIED), and each change
+ * is filtered by what its scope reads at delivery (see {@link visibleChange}).
+ */
+
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import {
+  type Change,
+  ChangeKind,
+  type SubscribeRequest,
+  type SubscribeResponse,
+  SubscribeResponseSchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import type { ReadScope } from "../acl/read-scope.ts";
+import type { AppliedEvent } from "../apply/index.ts";
+import { readRange } from "../wal/read-range.ts";
+import type { WalPosition } from "../wal/wal.ts";
+import { type ChangeSelection, changesOf, matches, selectionOf } from "./change-events.ts";
+import type { ChangeFeed } from "./change-feed.ts";
+import type { ApiDeps } from "./entdb-service.ts";
+import { checkPosition, checkPositionLogged } from "./log-position.ts";
+
+/** What Subscribe needs beyond the other handlers' deps. */
+export interface SubscribeDeps {
+  readonly feed: ChangeFeed;
+  /** The bounds of a subscription's queue (events, bytes), named in the cut-off message. */
+  readonly bufferLimit: number;
+  readonly bufferBytes: number;
+  /** Whether `scope` reads every node of a type in a tenant (store/type-visibility.ts). */
+  readsEveryNodeOf(tenant: string, typeId: number, scope: ReadScope): boolean;
+  /** Told when a subscription is cut off for falling behind (the server logs it). */
+  onCutOff?(tenant: string, position: WalPosition | undefined): void;
+}
+
+/** The call-scoped checks the service already has. */
+export interface SubscribeGuards {
+  /** Authenticates the call and checks its tenant access; returns the tenant id. */
+  tenantOf(ctx: HandlerContext, tenant: string): string;
+  /** The caller's read scope in a tenant it passed the guard for. */
+  scopeOf(ctx: HandlerContext, tenant: string): ReadScope;
+  /** Maps an error to the Connect error to answer. */
+  toConnect(err: unknown): ConnectError;
+}
+
+/** Creates the server-streaming handler. */
+export function createSubscribeHandler(
+  deps: ApiDeps,
+  guards: SubscribeGuards,
+): (request: SubscribeRequest, ctx: HandlerContext) => AsyncGenerator<SubscribeResponse> {
+  return async function* subscribe(request, ctx) {
+    const sub = deps.subscriptions;
+    if (!sub) throw new ConnectError("Subscriptions are not served here.", Code.Unimplemented);
+    let tenant: string;
+    let selection: ChangeSelection;
+    try {
+      tenant = guards.tenantOf(ctx, request.tenant);
+      selection = selectionOf(request, deps.served().model);
+    } catch (err) {
+      throw guards.toConnect(err);
+    }
+    const partition = deps.wal.partitionFor(tenant);
+    const queue = sub.feed.listen(tenant);
+    try {
+      let applied: number;
+      let next: number;
+      try {
+        // Same synchronous step as `listen` (see the module comment).
+        applied = deps.reader.appliedOffset(tenant);
+        if (request.after) {
+          const at = checkPosition(deps.wal, tenant, request.after, "after");
+          next = at.offset + 1;
+          if (next > applied) await checkPositionLogged(deps.wal, at, "after");
+        } else next = request.fromStart ? 0 : applied;
+      } catch (err) {
+        throw guards.toConnect(err);
+      }
+      const deliver = (
+        position: WalPosition,
+        changes: readonly Change[],
+      ): SubscribeResponse | undefined => {
+        guards.tenantOf(ctx, tenant);
+        const scope = guards.scopeOf(ctx, tenant);
+        const visible: Change[] = [];
+        for (const c of changes) {
+          if (!matches(selection, c)) continue;
+          const shown = visibleChange(deps, sub, tenant, scope, c);
+          if (shown) visible.push(shown);
+        }
+        if (visible.length === 0) return undefined;
+        return create(SubscribeResponseSchema, {
+          position: { partition: position.partition, offset: BigInt(position.offset) },
+          changes: visible,
+        });
+      };
+      const responseOf = (e: AppliedEvent): SubscribeResponse | undefined => {
+        // A live event is one object for every subscriber: its changes are worked out once.
+        let changes = changesByEvent.get(e.event);
+        if (changes === undefined) {
+          const key = e.event.idempotencyKey;
+          const outcome = key === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
+          changes = changesOf(e.event, e.position, outcome);
+          changesByEvent.set(e.event, changes);
+        }
+        return deliver(e.position, changes);
+      };
+      const cutOff = () => {
+        sub.onCutOff?.(tenant, next > 0 ? { partition, offset: next - 1 } : undefined);
+        const resume =
+          next > 0
+            ? `resume with \`after\` = ${partition}:${next - 1} (every event up to it was delivered)`
+            : "subscribe again";
+        return new ConnectError(
+          `The subscription fell more than ${sub.bufferLimit} events or ${mib(sub.bufferBytes)} MiB behind tenant '${tenant}'; ${resume}, and read faster.`,
+          Code.ResourceExhausted,
+        );
+      };
+      /** The offset after the last event a response named; -1 before the first. */
+      let lastSent = -1;
+
+      // History, read back from the log.
+      if (next < applied) {
+        for await (const batch of readRange(deps.wal, partition, next, applied)) {
+          for (const entry of batch) {
+            if (entry.tenant !== tenant) continue;
+            let response: SubscribeResponse | undefined;
+            try {
+              const event = fromBinary(WalEventSchema, entry.payload);
+              response =
+                event.tenant === tenant
+                  ? responseOf({ position: entry.position, event, bytes: entry.payload.length })
+                  : undefined;
+            } catch (err) {
+              throw guards.toConnect(err);
+            }
+            next = entry.position.offset + 1;
+            if (response) {
+              lastSent = next;
+              yield response;
+            }
+            // Checked after the event, not before: every connection moves the client on
+            // by one event at least, however busy the tenant is.
+            if (queue.overflowed) throw cutOff();
+          }
+        }
+        next = Math.max(next, applied);
+      }
+
+      // Live: what the applier commits from `applied` on.
+      let live = false;
+      while (!ctx.signal.aborted) {
+        // When caught up, say how far the stream got (once at first, then whenever
+        // events that selected nothing moved it), so a client knows it is live and
+        // resumes past those events instead of reading them again. Before the tenant's
+        // first event there is no position to name: the checkpoint has none.
+        if (queue.size === 0 && (!live || lastSent !== next)) {
+          live = true;
+          lastSent = next;
+          yield create(
+            SubscribeResponseSchema,
+            next > 0 ? { position: { partition, offset: BigInt(next - 1) } } : {},
+          );
+        }
+        await queue.wait(ctx.signal);
+        if (queue.overflowed) throw cutOff();
+        for (const e of queue.drain()) {
+          if (e.position.offset < next) continue;
+          let response: SubscribeResponse | undefined;
+          try {
+            response = responseOf(e);
+          } catch (err) {
+            throw guards.toConnect(err);
+          }
+          next = e.position.offset + 1;
+          if (response) {
+            lastSent = next;
+            yield response;
+          }
+          if (queue.overflowed) throw cutOff();
+        }
+      }
+      const reason = ctx.signal.reason;
+      if (reason instanceof ConnectError) throw reason;
+    } finally {
+      queue.close();
+    }
+  };
+}
+
+function mib(bytes: number): string {
+  return String(Math.round((bytes / (1024 * 1024)) * 10) / 10);
+}
+
+/** The changes of live events, shared by the subscriptions they are handed to. */
+const changesByEvent = new WeakMap<object, readonly Change[]>();
+
+/**
+ * The change as the caller may be told of it, or undefined if it may not. A node
+ * change is sent, with the node as the caller reads it now, when it reads the node at
+ * delivery; a node deletion when it reads every node of the type (the deleted row, and
+ * so its owner and grants, are gone); an edge change when it reads both ends. `change`
+ * itself is shared and left as it is.
+ */
+function visibleChange(
+  deps: ApiDeps,
+  sub: SubscribeDeps,
+  tenant: string,
+  scope: ReadScope,
+  change: Change,
+): Change | undefined {
+  switch (change.kind) {
+    case ChangeKind.NODE_CREATED:
+    case ChangeKind.NODE_UPDATED: {
+      const node = deps.reader.getNode(tenant, change.typeId, change.nodeId, scope);
+      return node ? { ...change, node } : undefined;
+    }
+    case ChangeKind.NODE_DELETED:
+      return sub.readsEveryNodeOf(tenant, change.typeId, scope) ? change : undefined;
+    default: {
+      const edge = change.edge;
+      if (!edge) return undefined;
+      const ids = edge.fromId === edge.toId ? [edge.fromId] : [edge.fromId, edge.toId];
+      return deps.reader.getNodes(tenant, 0, ids, scope).length === ids.length ? change : undefined;
+    }
+  }
+}
