@@ -28,7 +28,7 @@
  */
 
 import * as http2 from "node:http2";
-import { type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   contentTypeProto,
@@ -39,6 +39,7 @@ import {
   parseTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
+import { encodeOutput } from "./output-encoding.ts";
 import {
   bodyOf,
   type CallSignal,
@@ -99,7 +100,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
       inInterceptors = false;
-      bytes = envelope(toBinary(target.method.output, output));
+      bytes = envelope(encodeOutput(target.method.output, output));
     } catch (e) {
       // As on the Connect path: a ConnectError is meant, anything else is a bug, logged
       // with its stack (by the interceptors, if it passed through them).

@@ -39,7 +39,6 @@
 
 import type * as http from "node:http";
 import * as http2 from "node:http2";
-import { toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { mergeNonProtocolHeaders, readAllBytes } from "@connectrpc/connect/protocol";
 import {
@@ -56,6 +55,7 @@ import {
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { createGrpcUnary } from "./grpc-unary.ts";
+import { encodeOutput } from "./output-encoding.ts";
 import {
   bodyOf,
   type CallSignal,
@@ -147,7 +147,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
       inInterceptors = false;
-      bytes = toBinary(target.method.output, output);
+      bytes = encodeOutput(target.method.output, output);
     } catch (e) {
       // Handlers answer bad input with a ConnectError; anything else is a bug, logged
       // with its stack (by the interceptors, if it passed through them) and answered
@@ -203,10 +203,13 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
             stream.end(res.body);
             return;
           }
-          stream.end(res.body, () => {
-            // An error answered before the whole body arrived: once the answer is
-            // out, tell the client to stop sending, without failing the call
-            // (RFC 9113 §8.1).
+          stream.end(res.body);
+          // An error answered before the whole body arrived: once the answer is out,
+          // tell the client to stop sending, without failing the call (RFC 9113 §8.1).
+          // A listener, not an `end` callback: a body read by its length need not
+          // have seen its end yet, and a stream that closes before "finish" would hand
+          // that callback a new error, stack trace and all.
+          stream.once("finish", () => {
             if (!stream.readableEnded && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
           });
         })
