@@ -6,6 +6,7 @@
  * the date), body bytes and trailers.
  */
 
+import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -199,11 +200,11 @@ describe("the gRPC unary path", () => {
     expect(reply.trailers["grpc-status"]).toBe("0");
   });
 
-  it("leaves gRPC calls it does not serve to the library: JSON, gRPC-Web, compression, bad timeouts, GET", async () => {
+  it("leaves gRPC calls it does not serve to the library: JSON, gRPC-Web text, compression, bad timeouts, GET", async () => {
     seen = [];
     const cases: Record<string, string>[] = [
       { "content-type": "application/grpc+json" },
-      { "content-type": "application/grpc-web+proto" },
+      { "content-type": "application/grpc-web-text" },
       { "grpc-encoding": "gzip" },
       { "grpc-timeout": "soon" },
       { ":method": "GET" },
@@ -334,6 +335,75 @@ describe("the gRPC unary path", () => {
     const signal = seen[0]?.ctx.signal;
     await expect.poll(() => signal?.aborted).toBe(true);
     expect(ConnectError.from(signal?.reason).code).toBe(Code.Canceled);
+  });
+});
+
+describe("the gRPC-Web unary path", () => {
+  const web = { "content-type": "application/grpc-web+proto" };
+
+  it("answers with the message and a trailer frame in the body, as the library does", async () => {
+    seen = [];
+    behaviour = async () => ({ status: 1 });
+    const reply = await both(web, envelope(request("w")));
+    expect(reply.headers["content-type"]).toBe("application/grpc-web+proto");
+    expect(reply.trailers).toEqual({});
+    const trailer = reply.body.subarray(7);
+    expect(trailer[0]).toBe(0x80);
+    expect(trailer.subarray(5).toString()).toBe("grpc-status: 0\r\n");
+    expect(seen.map(({ ctx }) => ctx.protocolName)).toEqual(["grpc-web", "grpc-web"]);
+  });
+
+  it("puts an error's status, message and metadata in the trailer frame", async () => {
+    behaviour = async (ctx) => {
+      ctx.responseTrailer.set("x-late", "yes");
+      throw new ConnectError("no such thing", Code.NotFound, { "x-why": "because" });
+    };
+    const reply = await both(web, envelope(request("x")));
+    expect(reply.body[0]).toBe(0x80);
+    expect(reply.body.subarray(5).toString()).toBe(
+      "grpc-message: no%20such%20thing\r\ngrpc-status: 5\r\nx-late: yes\r\nx-why: because\r\n",
+    );
+  });
+
+  it("skips an envelope with the end flag and answers a bad body as the library does", async () => {
+    seen = [];
+    const cases: [Uint8Array, string][] = [
+      [envelope(request("x"), 0x80), "grpc-status: 12"],
+      [new Uint8Array([0, 0, 0]), "grpc-status: 3"],
+    ];
+    for (const [body, status] of cases) {
+      const reply = await both(web, body);
+      expect(reply.body[0]).toBe(0x80);
+      expect(reply.body.subarray(5).toString()).toContain(`${status}\r\n`);
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it("serves gRPC-Web over HTTP/1.1, and leaves gRPC over HTTP/1.1 to the library", async () => {
+    behaviour = async () => ({ status: 1 });
+    const h1 = http.createServer((req, res) => {
+      if (fast.serveH1(req, res)) return;
+      res.writeHead(599);
+      res.end();
+    });
+    await new Promise<void>((resolve) => h1.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(h1.address() as AddressInfo).port}/grpc.health.v1.Health/Check`;
+      const post = (contentType: string) =>
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": contentType },
+          body: Buffer.from(envelope(request("h1"))),
+        });
+      const answer = await post("application/grpc-web+proto");
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("content-type")).toBe("application/grpc-web+proto");
+      const h2 = await exchange(librarySession, web, envelope(request("h1")));
+      expect(Buffer.from(await answer.arrayBuffer())).toEqual(h2.body);
+      expect((await post("application/grpc+proto")).status).toBe(599);
+    } finally {
+      await new Promise<void>((resolve) => h1.close(() => resolve()));
+    }
   });
 });
 

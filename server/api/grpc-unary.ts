@@ -1,32 +1,37 @@
 /**
- * The gRPC protocol's unary calls with binary bodies over HTTP/2, answered without the
- * Connect library's generic pipeline, as `unary-fast-path.ts` answers the Connect
- * protocol's. The library's gRPC handler pipes each call through async iterables
- * (split, decompress, parse, serialize, compress, join), links three abort signals and
- * goes through Node's HTTP/2 compatibility objects: that cost gRPC calls 1.2 to 4 times
- * the server CPU of the same Connect call (docs/performance.md).
+ * The gRPC protocol's unary calls with binary bodies (over HTTP/2) and gRPC-Web's (over
+ * HTTP/1.1 and HTTP/2), answered without the Connect library's generic pipeline, as
+ * `unary-fast-path.ts` answers the Connect protocol's. The library's handlers pipe each
+ * call through async iterables (split, decompress, parse, serialize, compress, join),
+ * link three abort signals and go through Node's HTTP/2 compatibility objects: that
+ * cost gRPC calls 1.2 to 4.9 times the server CPU of the same Connect call
+ * (docs/performance.md).
  *
  * What this path serves, and nothing else:
  * - `POST` to a unary method that has an implementation
- * - `content-type: application/grpc` or `application/grpc+proto`
+ * - `content-type: application/grpc` or `application/grpc+proto` (HTTP/2), or
+ *   `application/grpc-web` or `application/grpc-web+proto` (either HTTP version)
  * - no request compression (`grpc-encoding` absent or `identity`)
  * - a `grpc-timeout` the library accepts, or none; the deadline aborts the call's
  *   signal with DEADLINE_EXCEEDED ("the operation timed out"), as the library's does
  *
- * Every other request (gRPC-Web, JSON, compressed, a malformed timeout) returns `false`
- * and takes the library's path. The answer is the library's, built from its own
- * helpers where it must match (`setTrailerStatus`, `parseTimeout`, the envelope's size
- * check): status 200, `content-type: application/grpc+proto`, the message in one
- * envelope, and `grpc-status`, `grpc-message` and `grpc-status-details-bin` in the
- * trailers, with an error's metadata and the implementation's headers and trailers.
- * A body that is not exactly one well-formed envelope gets the library's error for it.
+ * Every other request (JSON, gRPC-Web text, compressed, a malformed timeout) returns
+ * `false` and takes the library's path. The answer is the library's, built from its
+ * own helpers where it must match (`setTrailerStatus`, `trailerSerialize`,
+ * `parseTimeout`, the envelope's size check): status 200, the `+proto` content type, the
+ * message in one envelope, and `grpc-status`, `grpc-message` and
+ * `grpc-status-details-bin` with an error's metadata and the implementation's trailers
+ * in the HTTP/2 trailers (gRPC) or in a trailer frame at the end of the body
+ * (gRPC-Web). A body that is not exactly one well-formed envelope gets the library's
+ * error for it.
  *
  * Responses are never compressed: `grpc-accept-encoding` is what a client can take,
  * and identity is always allowed (the library compresses answers of 1 KiB or more
- * when asked). `tests/e2e/grpc-unary.test.ts` sends the same requests down both paths
- * and through real gRPC clients.
+ * when asked). `grpc-unary.test.ts` and `tests/e2e/grpc-unary.test.ts` send the same
+ * requests down both paths and through real gRPC and gRPC-Web clients.
  */
 
+import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -39,11 +44,17 @@ import {
   parseTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
+import {
+  contentTypeProto as contentTypeWebProto,
+  trailerFlag,
+  trailerSerialize,
+} from "@connectrpc/connect/protocol-grpc-web";
 import { encodeOutput } from "./output-encoding.ts";
 import {
   bodyOf,
   type CallSignal,
   createCallSignals,
+  discardRest,
   type FastMethod,
   type FastPathOptions,
   handlerContext,
@@ -65,10 +76,12 @@ const STATUS = headerGrpcStatus.toLowerCase();
 const COMPRESSED_FLAG = 0b00000001;
 const NO_BYTES: Uint8Array = new Uint8Array(0);
 
-/** Serves eligible gRPC unary calls from HTTP/2 streams. */
+/** Serves eligible gRPC and gRPC-Web unary calls. */
 export interface GrpcUnary {
   /** Serves the stream and returns true, or returns false (and leaves it untouched). */
   serveH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
+  /** Serves a gRPC-Web request over HTTP/1.1 and returns true, or returns false. */
+  serveH1(req: http.IncomingMessage, res: http.ServerResponse): boolean;
 }
 
 /** The answer to one call: response headers, the enveloped message (or none), trailers. */
@@ -78,25 +91,68 @@ interface GrpcAnswer {
   readonly trailers: Record<string, string>;
 }
 
-/** Creates the gRPC path over `options.methods`. */
+/** A request this path serves: its method, protocol and deadline. */
+interface Eligible {
+  readonly target: FastMethod;
+  /** gRPC-Web (trailers in the body) rather than gRPC (trailers in HTTP/2 trailers). */
+  readonly web: boolean;
+  readonly timeoutMs: number | undefined;
+}
+
+/** The trailer frame of a successful gRPC-Web answer that set no trailers. */
+const WEB_OK_TRAILER = webTrailer({ [STATUS]: "0" });
+
+/** Creates the gRPC and gRPC-Web path over `options.methods`. */
 export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
   const startCall = createCallSignals(options.shutdownSignal);
 
+  /** The call a request is for, if this path may serve it. */
+  const eligible = (
+    method: string | undefined,
+    path: string | undefined,
+    headers: http.IncomingHttpHeaders,
+  ): Eligible | undefined => {
+    if (method !== "POST" || path === undefined) return undefined;
+    const target = options.methods.get(path);
+    if (target === undefined) return undefined;
+    const type = headers[CONTENT_TYPE];
+    let web: boolean;
+    if (type === contentTypeProto || type === "application/grpc") web = false;
+    else if (type === contentTypeWebProto || type === "application/grpc-web") web = true;
+    else return undefined;
+    const encoding = headers[ENCODING];
+    if (encoding !== undefined && encoding !== "identity") return undefined;
+    const timeout = headers[TIMEOUT];
+    let timeoutMs: number | undefined;
+    if (timeout !== undefined) {
+      const parsed = parseTimeout(single(timeout) ?? null, Number.MAX_SAFE_INTEGER);
+      // The library answers a malformed timeout; so it keeps that case.
+      if (parsed.error !== undefined) return undefined;
+      timeoutMs = parsed.timeoutMs;
+    }
+    return { target, web, timeoutMs };
+  };
+
   const call = async (
-    target: FastMethod,
+    { target, web }: Eligible,
     url: string,
-    headers: http2.IncomingHttpHeaders,
+    headers: http.IncomingHttpHeaders,
     body: AsyncIterable<Uint8Array>,
     signal: CallSignal,
   ): Promise<GrpcAnswer> => {
     const auth = options.contextValues(single(headers["authorization"]));
     const values = auth instanceof Promise ? await auth : auth;
-    const ctx = handlerContext(target, "grpc", url, headers, signal, values);
+    const ctx = handlerContext(target, web ? "grpc-web" : "grpc", url, headers, signal, values);
     let error: ConnectError | undefined;
     let bytes = NO_BYTES;
     let inInterceptors = false;
     try {
-      const input = await readSingleMessage(body, options.readMaxBytes, target.method.input);
+      const input = await readSingleMessage(
+        body,
+        options.readMaxBytes,
+        target.method.input,
+        web ? trailerFlag : undefined,
+      );
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
       inInterceptors = false;
@@ -109,7 +165,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     }
     const out: Record<string, string> = {
       ...options.extraHeaders(single(headers["origin"])),
-      [CONTENT_TYPE]: contentTypeProto,
+      [CONTENT_TYPE]: web ? contentTypeWebProto : contentTypeProto,
     };
     const written = ctx.headersWritten();
     // Headers objects only when the implementation or an error needs them.
@@ -128,46 +184,62 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     return { headers: out, body: bytes, trailers };
   };
 
+  /** Starts a call; its signal is aborted with CANCELED if `closed` fires before it is answered. */
+  const start = (
+    request: Eligible,
+    url: string,
+    headers: http.IncomingHttpHeaders,
+    body: AsyncIterable<Uint8Array>,
+    onClose: (listener: () => void) => void,
+    answer: (res: GrpcAnswer) => void,
+  ): void => {
+    const signal = startCall(request.timeoutMs);
+    let answered = false;
+    onClose(() => {
+      if (!answered) signal.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+    });
+    call(request, url, headers, body, signal)
+      .then((res) => {
+        answered = true;
+        signal.end();
+        answer(res);
+      })
+      .catch((err: unknown) => {
+        signal.end();
+        options.logError(err);
+      });
+  };
+
   return {
     serveH2(stream, headers) {
-      if (headers[":method"] !== "POST") return false;
       const path = headers[":path"];
-      if (path === undefined) return false;
-      const target = options.methods.get(path);
-      if (target === undefined) return false;
-      const type = headers[CONTENT_TYPE];
-      if (type !== contentTypeProto && type !== "application/grpc") return false;
-      const encoding = headers[ENCODING];
-      if (encoding !== undefined && encoding !== "identity") return false;
-      const timeout = headers[TIMEOUT];
-      let timeoutMs: number | undefined;
-      if (timeout !== undefined) {
-        const parsed = parseTimeout(single(timeout) ?? null, Number.MAX_SAFE_INTEGER);
-        // The library answers a malformed timeout; so it keeps that case.
-        if (parsed.error !== undefined) return false;
-        timeoutMs = parsed.timeoutMs;
-      }
-      const signal = startCall(timeoutMs);
-      let answered = false;
-      stream.once("close", () => {
-        // A stream closed before its answer was sent was cancelled by the client.
-        if (!answered)
-          signal.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-      });
+      const request = eligible(headers[":method"], path, headers);
+      if (request === undefined) return false;
       stream.on("error", () => {}); // a reset stream reports here; the call sees its signal
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      call(target, url, headers, bodyOf(stream), signal)
-        .then((res) => {
-          answered = true;
-          signal.end();
+      start(
+        request,
+        url,
+        headers,
+        bodyOf(stream),
+        (listener) => stream.once("close", listener),
+        (res) => {
           if (stream.destroyed) return;
+          if (request.web) {
+            stream.respond({ ":status": 200, ...res.headers });
+            stream.end(webBody(res));
+            // As on the Connect path: an answer before the whole body arrived tells
+            // the client to stop sending once it is out (RFC 9113 §8.1).
+            stream.once("finish", () => {
+              if (!stream.readableEnded && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+            });
+            return;
+          }
           stream.respond({ ":status": 200, ...res.headers }, { waitForTrailers: true });
           stream.once("wantTrailers", () => {
             if (stream.destroyed) return;
             stream.sendTrailers(res.trailers);
-            // An error answered before the whole body arrived: once the trailers are
-            // out, tell the client to stop sending, without failing the call
-            // (RFC 9113 §8.1). Node sends trailers on the next turn, so this waits one.
+            // Node sends trailers on the next turn, so the close waits one.
             if (stream.state.remoteClose === 0) {
               setImmediate(() => {
                 if (!stream.destroyed && stream.state.remoteClose === 0)
@@ -176,14 +248,57 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
             }
           });
           stream.end(res.body);
-        })
-        .catch((err: unknown) => {
-          signal.end();
-          options.logError(err);
-        });
+        },
+      );
+      return true;
+    },
+    serveH1(req, res) {
+      const request = eligible(req.method, req.url, req.headers);
+      // gRPC itself needs HTTP/2 trailers: over HTTP/1.1 only gRPC-Web is served.
+      if (request === undefined || !request.web) return false;
+      const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
+      start(
+        request,
+        url,
+        req.headers,
+        bodyOf(req),
+        (listener) =>
+          res.once("close", () => {
+            if (!res.writableFinished) listener();
+          }),
+        (answer) => {
+          if (res.destroyed) return;
+          res.writeHead(200, answer.headers);
+          res.end(webBody(answer));
+          if (!req.readableEnded) discardRest(req);
+        },
+      );
       return true;
     },
   };
+}
+
+/** A gRPC-Web answer's body: the message envelope (if any), then the trailer frame. */
+function webBody(res: GrpcAnswer): Uint8Array {
+  const trailer =
+    res.trailers[STATUS] === "0" && Object.keys(res.trailers).length === 1
+      ? WEB_OK_TRAILER
+      : webTrailer(res.trailers);
+  if (res.body.byteLength === 0) return trailer;
+  const out = new Uint8Array(res.body.byteLength + trailer.byteLength);
+  out.set(res.body, 0);
+  out.set(trailer, res.body.byteLength);
+  return out;
+}
+
+/** The trailer frame of gRPC-Web: the trailer flag, a length, the fields as the library writes them. */
+function webTrailer(trailers: Readonly<Record<string, string>>): Uint8Array {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(trailers)) headers.set(key, value);
+  const data = trailerSerialize(headers);
+  const out = envelope(data);
+  out[0] = trailerFlag;
+  return out;
 }
 
 /** `message` in a gRPC envelope: a flags byte (uncompressed), its length, the bytes. */
@@ -203,13 +318,15 @@ function envelope(message: Uint8Array): Uint8Array {
  * they are found in, are the library's: an envelope over the size limit as soon as its
  * length is read (RESOURCE_EXHAUSTED); a compressed one without `grpc-encoding`
  * (INTERNAL, as the library says); a message that does not parse (INVALID_ARGUMENT
- * naming its type); a second message (UNIMPLEMENTED); bytes left over (INVALID_ARGUMENT);
+ * naming its type); a second message (UNIMPLEMENTED; in gRPC-Web an envelope with the
+ * end flag is skipped); bytes left over (INVALID_ARGUMENT);
  * no message at all (UNIMPLEMENTED).
  */
 async function readSingleMessage(
   body: AsyncIterable<Uint8Array>,
   readMaxBytes: number,
   desc: DescMessage,
+  endFlag: number | undefined,
 ): Promise<Message> {
   let pending = NO_BYTES;
   /** The payload length of the envelope being read, once its header is in. */
@@ -233,21 +350,25 @@ async function readSingleMessage(
         }
       }
       if (pending.byteLength < 5 + length) break;
+      const flags = pending[0] ?? 0;
+      const data = pending.subarray(5, 5 + length);
+      pending = pending.subarray(5 + length);
+      length = -1;
+      if ((flags & COMPRESSED_FLAG) !== 0) {
+        throw new ConnectError(
+          "received compressed envelope, but do not know how to decompress",
+          Code.Internal,
+        );
+      }
+      // The library's gRPC-Web handler skips an envelope with the end flag.
+      if (endFlag !== undefined && (flags & endFlag) === endFlag) continue;
       if (message !== undefined) {
         throw new ConnectError(
           "protocol error: received extra input message for unary method",
           Code.Unimplemented,
         );
       }
-      if (((pending[0] ?? 0) & COMPRESSED_FLAG) !== 0) {
-        throw new ConnectError(
-          "received compressed envelope, but do not know how to decompress",
-          Code.Internal,
-        );
-      }
-      message = parseInput(desc, pending.subarray(5, 5 + length));
-      pending = pending.subarray(5 + length);
-      length = -1;
+      message = parseInput(desc, data);
     }
   }
   if (pending.byteLength > 0) {

@@ -318,3 +318,25 @@ function webHeaders(headers: http.IncomingHttpHeaders): Headers {
   }
   return out;
 }
+
+/**
+ * Most body bytes an HTTP/1.1 connection reads and drops after an early answer (a body
+ * over the limit) before it is closed instead.
+ */
+const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and drops the rest of a request answered before its body was read. HTTP/1.1
+ * cannot stop one request, and closing the connection with body bytes unread makes the
+ * kernel reset it: the client, still sending, gets EPIPE or ECONNRESET and may never
+ * read the answer already on its way. Reading the rest keeps the answer deliverable and
+ * the connection reusable; past `max` bytes the connection is closed after all.
+ */
+export function discardRest(req: http.IncomingMessage, max = DISCARD_MAX_BYTES): void {
+  let read = 0;
+  req.on("data", (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > max) req.socket.destroy();
+  });
+  req.resume();
+}

@@ -17,8 +17,8 @@
  * - no `connect-timeout-ms`
  * - protocol version 1 or none
  *
- * gRPC unary calls over HTTP/2 go to `grpc-unary.ts`, the same kind of path for that
- * protocol. Every other request (gRPC-Web, JSON, GET, compressed or timed calls, unknown
+ * gRPC and gRPC-Web unary calls go to `grpc-unary.ts`, the same kind of path for those
+ * protocols. Every other request (JSON, GET, compressed or timed Connect calls, unknown
  * paths) returns `false` and takes the library's path, so behaviour there is the
  * library's. What it does is the protocol's unary exchange, built from the library's
  * own helpers for the parts that must match:
@@ -60,6 +60,7 @@ import {
   bodyOf,
   type CallSignal,
   createCallSignals,
+  discardRest,
   type FastMethod,
   type FastPathOptions,
   handlerContext,
@@ -221,7 +222,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     },
     serveH1(req, res) {
       const target = eligible(req.method, req.url, req.headers);
-      if (target === undefined) return false;
+      if (target === undefined) return grpc.serveH1(req, res);
       const controller = startCall();
       res.once("close", () => {
         if (!res.writableFinished) {
@@ -235,7 +236,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
           if (res.destroyed) return;
           res.writeHead(out.status, out.headers);
           res.end(out.body);
-          if (!req.readableEnded) discardRest(req, DISCARD_MAX_BYTES);
+          if (!req.readableEnded) discardRest(req);
         })
         .catch((err: unknown) => {
           controller.end();
@@ -244,26 +245,4 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       return true;
     },
   };
-}
-
-/**
- * Most body bytes an HTTP/1.1 connection reads and drops after an early answer (a body
- * over the limit) before it is closed instead.
- */
-const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
-
-/**
- * Reads and drops the rest of a request answered before its body was read. HTTP/1.1
- * cannot stop one request, and closing the connection with body bytes unread makes the
- * kernel reset it: the client, still sending, gets EPIPE or ECONNRESET and may never
- * read the answer already on its way. Reading the rest keeps the answer deliverable and
- * the connection reusable; past `max` bytes the connection is closed after all.
- */
-function discardRest(req: http.IncomingMessage, max: number): void {
-  let read = 0;
-  req.on("data", (chunk: Buffer) => {
-    read += chunk.length;
-    if (read > max) req.socket.destroy();
-  });
-  req.resume();
 }

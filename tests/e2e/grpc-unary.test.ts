@@ -13,15 +13,17 @@ import * as http2 from "node:http2";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  EntDbService,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
   GetNodeRequestSchema,
   GetNodesRequestSchema,
   QueryNodesRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
+import { createWebTransport } from "../../runtime/web.ts";
 import {
   connectError,
   entDbClient,
@@ -243,4 +245,59 @@ describe("gRPC clients on the fast path", () => {
     expect(missing.code).not.toBe(0);
     expect(JSON.parse(missing.stderr)).toMatchObject({ code: "not_found" });
   }, 60_000);
+});
+
+describe("gRPC-Web on the fast path", () => {
+  /** Posts a gRPC-Web call over HTTP/1.1; `library` gzips the request, which only the library serves. */
+  async function webCall(method: string, message: Uint8Array, library: boolean) {
+    const res = await fetch(`${server.url}/entdb.v1.EntDbService/${method}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/grpc-web+proto",
+        origin: "https://app.example",
+        ...(library ? { "grpc-encoding": "gzip", "grpc-accept-encoding": "identity" } : {}),
+      },
+      body: new Uint8Array(envelope(message, library)),
+    });
+    return {
+      status: res.status,
+      contentType: res.headers.get("content-type"),
+      cors: res.headers.get("access-control-allow-origin"),
+      body: Buffer.from(await res.arrayBuffer()).toString("base64"),
+    };
+  }
+
+  it("answers over HTTP/1.1 as the library does: a read, NOT_FOUND, a body that is not protobuf", async () => {
+    const cases: [string, Uint8Array][] = [
+      ["GetNode", getNode({ tenant: TENANT, typeId: TEAM, id: teamId })],
+      ["GetNode", getNode({ tenant: TENANT, typeId: TEAM, id: MISSING })],
+      ["ExecutePlan", new Uint8Array([0x0a, 0x05, 0x61])],
+    ];
+    for (const [method, message] of cases) {
+      const fast = await webCall(method, message, false);
+      expect(fast).toEqual(await webCall(method, message, true));
+      expect(fast.status).toBe(200);
+      expect(fast.contentType).toBe("application/grpc-web+proto");
+      expect(fast.cors).toBe("https://app.example");
+    }
+  });
+
+  it("the runtime's gRPC-Web transport writes, reads and gets the API's errors", async () => {
+    const client = createClient(
+      EntDbService,
+      createWebTransport({ baseUrl: server.url, protocol: "grpc-web" }),
+    );
+    const created = await client.executePlan({
+      tenant: TENANT,
+      idempotencyKey: "web-1",
+      operations: [teamOp("Web", "web")],
+    });
+    const id = created.results[0]?.id ?? "";
+    const read = await client.getNode({ tenant: TENANT, typeId: TEAM, id });
+    expect(read.node?.fields[TRACKER.teamName]?.kind).toEqual(str("Web").kind);
+    const missing = await connectError(
+      client.getNode({ tenant: TENANT, typeId: TEAM, id: MISSING }),
+    );
+    expect(missing.code).toBe(Code.NotFound);
+  });
 });
