@@ -16,7 +16,8 @@
  * - no `connect-timeout-ms`
  * - protocol version 1 or none
  *
- * Every other request (gRPC, gRPC-Web, JSON, GET, compressed or timed calls, unknown
+ * gRPC and gRPC-Web unary calls go to `grpc-unary.ts`, the same kind of path for those
+ * protocols. Every other request (JSON, GET, compressed or timed Connect calls, unknown
  * paths) returns `false` and takes the library's path, so behaviour there is the
  * library's. What it does is the protocol's unary exchange, built from the library's
  * own helpers for the parts that must match:
@@ -37,26 +38,7 @@
 
 import type * as http from "node:http";
 import * as http2 from "node:http2";
-import type { Readable } from "node:stream";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescMethodUnary,
-  type DescService,
-  fromBinary,
-  type Message,
-  toBinary,
-} from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  type HandlerContext,
-  type Interceptor,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { mergeNonProtocolHeaders, readAllBytes } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
@@ -71,6 +53,24 @@ import {
   protocolVersion,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
+import { createGrpcUnary } from "./grpc-unary.ts";
+import { encodeOutput } from "./output-encoding.ts";
+import {
+  bodyOf,
+  type CallSignal,
+  createCallSignals,
+  discardRest,
+  type FastMethod,
+  type FastPathOptions,
+  handlerContext,
+  intercepted,
+  internalError,
+  isEmpty,
+  parseInput,
+  single,
+} from "./unary-call.ts";
+
+export { type FastMethod, malformedBodyMessage, type UnaryImpl } from "./unary-call.ts";
 
 const { NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -81,44 +81,8 @@ const CONTENT_LENGTH = headerUnaryContentLength.toLowerCase();
 const TIMEOUT = headerTimeout.toLowerCase();
 const PROTOCOL_VERSION = headerProtocolVersion.toLowerCase();
 
-/** A unary implementation as a router sees it: a request message in, a message (or its init shape) out. */
-export type UnaryImpl = (req: Message, ctx: HandlerContext) => unknown;
-
-/** One method this path can serve. */
-export interface FastMethod {
-  readonly service: DescService;
-  /** A unary method (the path serves no streams). */
-  readonly method: DescMethod;
-  readonly impl: UnaryImpl;
-}
-
 /** What the path needs from the server around it. */
-export interface UnaryFastPathOptions {
-  /** Request path (`/pkg.Service/Method`) → method. */
-  readonly methods: ReadonlyMap<string, FastMethod>;
-  /** Largest request body accepted, in bytes (the router's `readMaxBytes`). */
-  readonly readMaxBytes: number;
-  /** The request's context values (authentication) from its Authorization header; never rejects. */
-  contextValues(authorization: string | undefined): ContextValues | Promise<ContextValues>;
-  /** Headers every response carries for this request's Origin (CORS); may be empty. */
-  extraHeaders(origin: string | undefined): Readonly<Record<string, string>>;
-  /**
-   * The router's interceptors, outermost first: each call runs through them around its
-   * implementation, after its body is read and parsed (where the library runs them).
-   */
-  readonly interceptors: readonly Interceptor[];
-  /**
-   * The router's `shutdownSignal`: once it is aborted, every call in flight and every new
-   * call has its signal aborted with the same reason.
-   */
-  readonly shutdownSignal: AbortSignal;
-  /**
-   * Receives an error that is not a ConnectError (answered as INTERNAL) thrown outside
-   * the interceptors (the interceptors see and report those thrown inside them), and an
-   * error thrown while writing a response (the call itself is answered).
-   */
-  logError(err: unknown): void;
-}
+export type UnaryFastPathOptions = FastPathOptions;
 
 /** Serves eligible unary calls from an HTTP/2 stream or an HTTP/1.1 request. */
 export interface UnaryFastPath {
@@ -155,35 +119,20 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     return target;
   };
 
-  /** The controllers of the calls in flight, which a shutdown aborts. */
-  const inFlight = new Set<AbortController>();
-  const shutdown = options.shutdownSignal;
-  shutdown.addEventListener(
-    "abort",
-    () => {
-      for (const controller of inFlight) controller.abort(shutdown.reason);
-    },
-    { once: true },
-  );
-  /** A call's abort controller, aborted at once if the server is shutting down. */
-  const startCall = (): AbortController => {
-    const controller = new AbortController();
-    if (shutdown.aborted) controller.abort(shutdown.reason);
-    else inFlight.add(controller);
-    return controller;
-  };
+  const startCall = createCallSignals(options.shutdownSignal);
+  const grpc = createGrpcUnary(options);
 
   const call = async (
     target: FastMethod,
     url: string,
     headers: http.IncomingHttpHeaders,
     body: AsyncIterable<Uint8Array>,
-    signal: AbortSignal,
+    signal: CallSignal,
   ): Promise<FastResponse> => {
     const origin = headers["origin"];
     const auth = options.contextValues(single(headers["authorization"]));
     const values = auth instanceof Promise ? await auth : auth;
-    const ctx = handlerContext(target, url, headers, signal, values);
+    const ctx = handlerContext(target, "connect", url, headers, signal, values);
     let status = 200;
     let contentType = contentTypeUnaryProto;
     let metadata: Headers | undefined;
@@ -198,7 +147,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
       inInterceptors = false;
-      bytes = toBinary(target.method.output, output);
+      bytes = encodeOutput(target.method.output, output);
     } catch (e) {
       // Handlers answer bad input with a ConnectError; anything else is a bug, logged
       // with its stack (by the interceptors, if it passed through them) and answered
@@ -232,7 +181,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     serveH2(stream, headers) {
       const path = headers[":path"];
       const target = eligible(headers[":method"], path, headers);
-      if (target === undefined) return false;
+      if (target === undefined) return grpc.serveH2(stream, headers);
       const controller = startCall();
       let answered = false;
       stream.once("close", () => {
@@ -242,10 +191,10 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       });
       stream.on("error", () => {}); // a reset stream reports here; the call sees its signal
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      call(target, url, headers, bodyOf(stream), controller.signal)
+      call(target, url, headers, bodyOf(stream), controller)
         .then((res) => {
           answered = true;
-          inFlight.delete(controller);
+          controller.end();
           if (stream.destroyed) return;
           stream.respond({ ":status": res.status, ...res.headers });
           if (stream.readableEnded) {
@@ -254,22 +203,25 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
             stream.end(res.body);
             return;
           }
-          stream.end(res.body, () => {
-            // An error answered before the whole body arrived: once the answer is
-            // out, tell the client to stop sending, without failing the call
-            // (RFC 9113 §8.1).
+          stream.end(res.body);
+          // An error answered before the whole body arrived: once the answer is out,
+          // tell the client to stop sending, without failing the call (RFC 9113 §8.1).
+          // A listener, not an `end` callback: a body read by its length need not
+          // have seen its end yet, and a stream that closes before "finish" would hand
+          // that callback a new error, stack trace and all.
+          stream.once("finish", () => {
             if (!stream.readableEnded && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
           });
         })
         .catch((err: unknown) => {
-          inFlight.delete(controller);
+          controller.end();
           options.logError(err);
         });
       return true;
     },
     serveH1(req, res) {
       const target = eligible(req.method, req.url, req.headers);
-      if (target === undefined) return false;
+      if (target === undefined) return grpc.serveH1(req, res);
       const controller = startCall();
       res.once("close", () => {
         if (!res.writableFinished) {
@@ -277,243 +229,19 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         }
       });
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-      call(target, url, req.headers, bodyOf(req), controller.signal)
+      call(target, url, req.headers, bodyOf(req), controller)
         .then((out) => {
-          inFlight.delete(controller);
+          controller.end();
           if (res.destroyed) return;
           res.writeHead(out.status, out.headers);
           res.end(out.body);
-          if (!req.readableEnded) discardRest(req, DISCARD_MAX_BYTES);
+          if (!req.readableEnded) discardRest(req);
         })
         .catch((err: unknown) => {
-          inFlight.delete(controller);
+          controller.end();
           options.logError(err);
         });
       return true;
     },
   };
-}
-
-/**
- * Most body bytes an HTTP/1.1 connection reads and drops after an early answer (a body
- * over the limit) before it is closed instead.
- */
-const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
-
-/**
- * Reads and drops the rest of a request answered before its body was read. HTTP/1.1
- * cannot stop one request, and closing the connection with body bytes unread makes the
- * kernel reset it: the client, still sending, gets EPIPE or ECONNRESET and may never
- * read the answer already on its way. Reading the rest keeps the answer deliverable and
- * the connection reusable; past `max` bytes the connection is closed after all.
- */
-function discardRest(req: http.IncomingMessage, max: number): void {
-  let read = 0;
-  req.on("data", (chunk: Buffer) => {
-    read += chunk.length;
-    if (read > max) req.socket.destroy();
-  });
-  req.resume();
-}
-
-/**
- * The request body's chunks. Stopping early (a body over the limit) must not destroy
- * the stream: the answer still has to go out on it.
- */
-function bodyOf(readable: Readable): AsyncIterable<Uint8Array> {
-  return readable.iterator({ destroyOnReturn: false });
-}
-
-/** A header's first value. */
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * The message in `bytes`. A body that is not one is the caller's mistake: the answer is
- * INVALID_ARGUMENT naming the expected message (the library's path says the same;
- * see `routes.ts`).
- */
-function parseInput(desc: DescMessage, bytes: Uint8Array): Message {
-  try {
-    return fromBinary(desc, bytes);
-  } catch (e) {
-    throw new ConnectError(
-      malformedBodyMessage(desc.typeName, e instanceof Error ? e.message : String(e)),
-      Code.InvalidArgument,
-    );
-  }
-}
-
-/** The message of the INVALID_ARGUMENT answer to a body that does not parse as `inputType`. */
-export function malformedBodyMessage(inputType: string, detail: string): string {
-  return `The request body is not a valid ${inputType} (${detail.replace(/^parse binary: /, "")}); send a serialized ${inputType}.`;
-}
-
-/** What an interceptor wraps: the rest of the chain. */
-type AnyFn = Parameters<Interceptor>[0];
-
-/**
- * Runs a call's implementation inside `interceptors` (outermost first), as the library
- * does for unary calls: the interceptors see the call's request (its header is built
- * only if one reads it), the implementation sees the request they pass on, and the
- * headers and trailers of the response they return are the call's. Returns the output
- * message.
- */
-async function intercepted(
-  target: FastMethod,
-  call: CallContext,
-  input: Message,
-  interceptors: readonly Interceptor[],
-): Promise<Message> {
-  const { context } = call;
-  // A FastMethod is unary (`unaryMethods` in routes.ts picks only those).
-  const method = target.method as DescMethodUnary;
-  const output = method.output;
-  const request: UnaryRequest = {
-    stream: false,
-    service: target.service,
-    method,
-    requestMethod: context.requestMethod,
-    url: context.url,
-    signal: context.signal,
-    get header() {
-      return context.requestHeader;
-    },
-    contextValues: context.values,
-    message: input,
-  };
-  let innermost: UnaryResponse | undefined;
-  const implementation: AnyFn = async (req) => {
-    if (req.stream) throw new ConnectError("a unary call was made a stream", Code.Internal);
-    // An interceptor that passed on a request of its own has the implementation see it.
-    const ctx: HandlerContext =
-      req === request
-        ? context
-        : {
-            ...context,
-            service: req.service,
-            requestHeader: req.header,
-            signal: req.signal,
-            values: req.contextValues,
-          };
-    const message = create(output, (await target.impl(req.message, ctx)) as Message);
-    const res: UnaryResponse = {
-      stream: false,
-      service: target.service,
-      method,
-      get header() {
-        return context.responseHeader;
-      },
-      get trailer() {
-        return context.responseTrailer;
-      },
-      message,
-    };
-    innermost = res;
-    return res;
-  };
-  let next = implementation;
-  for (let i = interceptors.length - 1; i >= 0; i--) {
-    const interceptor = interceptors[i];
-    if (interceptor !== undefined) next = interceptor(next);
-  }
-  const res = await next(request);
-  if (res.stream) throw new ConnectError("a unary call was answered with a stream", Code.Internal);
-  if (res !== innermost) {
-    // An interceptor answered with a response of its own: its headers are the call's.
-    copyHeaders(res.header, context.responseHeader);
-    copyHeaders(res.trailer, context.responseTrailer);
-  }
-  return res.message;
-}
-
-/** Replaces the contents of `to` with those of `from` (the library's `copyHeaders`). */
-function copyHeaders(from: Headers, to: Headers): void {
-  if (from === to) return;
-  const keys: string[] = [];
-  to.forEach((_, key) => {
-    keys.push(key);
-  });
-  for (const key of keys) to.delete(key);
-  from.forEach((value, key) => {
-    to.set(key, value);
-  });
-}
-
-/** What the library answers for an error that is not a ConnectError. */
-function internalError(cause: unknown): ConnectError {
-  return new ConnectError("internal error", Code.Internal, undefined, undefined, cause);
-}
-
-/** A call's HandlerContext, and the response headers its implementation wrote, if any. */
-interface CallContext {
-  readonly context: HandlerContext;
-  /** The response header and trailer, if the implementation touched either. */
-  headersWritten(): { readonly header: Headers; readonly trailer: Headers } | undefined;
-}
-
-/**
- * The HandlerContext of one call. The request headers are converted to `Headers` only if
- * an implementation reads them, and the response headers and trailers are only created
- * when asked for.
- */
-function handlerContext(
-  target: FastMethod,
-  url: string,
-  headers: http.IncomingHttpHeaders,
-  signal: AbortSignal,
-  values: ContextValues,
-): CallContext {
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  const context: HandlerContext = {
-    method: target.method,
-    service: target.service,
-    signal,
-    timeoutMs: () => undefined,
-    requestMethod: "POST",
-    get requestHeader() {
-      requestHeader ??= webHeaders(headers);
-      return requestHeader;
-    },
-    get responseHeader() {
-      responseHeader ??= new Headers();
-      return responseHeader;
-    },
-    get responseTrailer() {
-      responseTrailer ??= new Headers();
-      return responseTrailer;
-    },
-    protocolName: "connect",
-    values,
-    url,
-  };
-  return {
-    context,
-    headersWritten: () =>
-      responseHeader === undefined && responseTrailer === undefined
-        ? undefined
-        : { header: responseHeader ?? new Headers(), trailer: responseTrailer ?? new Headers() },
-  };
-}
-
-function isEmpty(headers: Headers): boolean {
-  let empty = true;
-  headers.forEach(() => {
-    empty = false;
-  });
-  return empty;
-}
-
-/** Node's request headers as `Headers`, without HTTP/2 pseudo-headers. */
-function webHeaders(headers: http.IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(key, v);
-    else out.set(key, value);
-  }
-  return out;
 }

@@ -8,6 +8,7 @@ import { type Edge, EdgeSchema, type Node, NodeSchema } from "../../generated/en
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { Field, Schema } from "../../schema/index.ts";
 import { type JsonValue, parsePayload } from "./lossless-json.ts";
+import { decodePlainPayload } from "./plain-decode.ts";
 import { decodeValue, microsToTimestamp } from "./stored-value-codec.ts";
 
 /** The columns every node read selects, in {@link NodeRow} order. */
@@ -77,6 +78,10 @@ function decodeFields(
 ): { [key: number]: Value } {
   const out: { [key: number]: Value } = {};
   if (fields.length === 0) return out;
+  // Canonical payloads (all the server writes) decode from a plain parse; the rest
+  // take the lossless path, which also reports what is corrupt.
+  const plain = decodePlainPayload(fields, text);
+  if (plain !== undefined) return plain;
   const payload = parsePayload(text);
   for (const field of fields) {
     const json: JsonValue | undefined = payload.get(field.id);

@@ -1,0 +1,191 @@
+/**
+ * `encodeOutput` (output-encoding.ts, node-wire.ts) writes the same bytes as `toBinary`
+ * for answers holding nodes and edges, whatever their values, and leaves what it does
+ * not cover to `toBinary`.
+ */
+
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type Edge,
+  EdgeSchema,
+  GetNodeResponseSchema,
+  GetNodesResponseSchema,
+  ListEdgesResponseSchema,
+  type Node,
+  NodeSchema,
+  QueryNodesResponseSchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
+import { encodeOutput } from "./output-encoding.ts";
+
+const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+const uint32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
+const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }));
+const timestamp = fc.record({
+  seconds: fc.oneof(int64, fc.constant(0n)),
+  nanos: fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.constant(0)),
+});
+
+type ValueInit = MessageInitShape<typeof ValueSchema>;
+const scalarValue: fc.Arbitrary<ValueInit> = fc.oneof(
+  fc.constant({}),
+  fc.boolean().map((value) => ({ kind: { case: "nullValue" as const, value } })),
+  text.map((value) => ({ kind: { case: "stringValue" as const, value } })),
+  int64.map((value) => ({ kind: { case: "intValue" as const, value } })),
+  fc.double().map((value) => ({ kind: { case: "floatValue" as const, value } })),
+  fc.boolean().map((value) => ({ kind: { case: "boolValue" as const, value } })),
+  timestamp.map((value) => ({ kind: { case: "timestampValue" as const, value } })),
+  fc
+    .uint8Array({ maxLength: 200 })
+    .map((value) => ({ kind: { case: "bytesValue" as const, value } })),
+  int32.map((value) => ({ kind: { case: "enumValue" as const, value } })),
+  text.map((value) => ({ kind: { case: "refValue" as const, value } })),
+  text.map((value) => ({ kind: { case: "jsonValue" as const, value } })),
+);
+const value: fc.Arbitrary<ValueInit> = fc.oneof(
+  { weight: 4, arbitrary: scalarValue },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(scalarValue, { maxLength: 5 })
+      .map((values) => ({ kind: { case: "listValue" as const, value: { values } } })),
+  },
+);
+const fields = fc.dictionary(
+  fc.oneof(fc.integer({ min: 1, max: 300 }), uint32).map(String),
+  value,
+  { maxKeys: 8 },
+);
+
+const node: fc.Arbitrary<Node> = fc
+  .record(
+    {
+      id: fc.oneof(fc.uuid(), text, fc.constant("")),
+      typeId: fc.oneof(uint32, fc.constant(0)),
+      fields,
+      version: fc.oneof(int64, fc.constant(0n)),
+      createdAt: timestamp,
+      updatedAt: timestamp,
+      owner: fc.oneof(text, fc.constant("")),
+    },
+    { requiredKeys: ["id", "typeId", "fields", "version", "owner"] },
+  )
+  .map((init) => create(NodeSchema, init));
+
+const edge: fc.Arbitrary<Edge> = fc
+  .record(
+    {
+      edgeTypeId: fc.oneof(uint32, fc.constant(0)),
+      fromId: fc.oneof(fc.uuid(), text),
+      toId: fc.oneof(fc.uuid(), text),
+      props: fields,
+      createdAt: timestamp,
+    },
+    { requiredKeys: ["edgeTypeId", "fromId", "toId", "props"] },
+  )
+  .map((init) => create(EdgeSchema, init));
+
+describe("encodeOutput", () => {
+  it("writes a page of nodes as toBinary does", () => {
+    fc.assert(
+      fc.property(fc.array(node, { maxLength: 6 }), fc.string(), (nodes, nextCursor) => {
+        const page = create(QueryNodesResponseSchema, { nodes, nextCursor });
+        expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(
+          toBinary(QueryNodesResponseSchema, page),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes one node, a batch with missing ids, and edges with a count as toBinary does", () => {
+    fc.assert(
+      fc.property(
+        fc.option(node, { nil: undefined }),
+        fc.array(node, { maxLength: 4 }),
+        fc.array(fc.uuid(), { maxLength: 3 }),
+        fc.array(edge, { maxLength: 6 }),
+        fc.option(int64, { nil: undefined }),
+        (one, nodes, missingIds, edges, totalCount) => {
+          const get = create(GetNodeResponseSchema, one === undefined ? {} : { node: one });
+          expect(encodeOutput(GetNodeResponseSchema, get)).toEqual(
+            toBinary(GetNodeResponseSchema, get),
+          );
+          const batch = create(GetNodesResponseSchema, { nodes, missingIds });
+          expect(encodeOutput(GetNodesResponseSchema, batch)).toEqual(
+            toBinary(GetNodesResponseSchema, batch),
+          );
+          const list = create(ListEdgesResponseSchema, {
+            edges,
+            nextCursor: "c",
+            ...(totalCount === undefined ? {} : { totalCount }),
+          });
+          expect(encodeOutput(ListEdgesResponseSchema, list)).toEqual(
+            toBinary(ListEdgesResponseSchema, list),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes what the row codec builds (literals, not create()) as toBinary does", () => {
+    const literal = {
+      $typeName: "entdb.v1.Node",
+      id: "0193a1b2-c3d4-7e5f-8a9b-000000000001",
+      typeId: 1,
+      fields: {
+        1: { $typeName: "entdb.v1.Value", kind: { case: "stringValue", value: "ada@example.com" } },
+        6: {
+          $typeName: "entdb.v1.Value",
+          kind: {
+            case: "timestampValue",
+            value: { $typeName: "google.protobuf.Timestamp", seconds: 1700000000n, nanos: 5000 },
+          },
+        },
+      },
+      version: 3n,
+      createdAt: { $typeName: "google.protobuf.Timestamp", seconds: 1733400000n, nanos: 0 },
+      updatedAt: { $typeName: "google.protobuf.Timestamp", seconds: 1733400001n, nanos: 0 },
+      owner: "user:ada",
+    } as unknown as Node;
+    const page = create(QueryNodesResponseSchema, { nodes: [literal, literal] });
+    expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(
+      toBinary(QueryNodesResponseSchema, page),
+    );
+  });
+
+  it("leaves nodes with unknown fields to toBinary, which keeps them", () => {
+    const withUnknown = create(NodeSchema, { id: "n", typeId: 1 });
+    withUnknown.$unknown = [{ no: 99, wireType: 0, data: new Uint8Array([7]) }];
+    const value: Value = create(ValueSchema, { kind: { case: "boolValue", value: true } });
+    value.$unknown = [{ no: 77, wireType: 0, data: new Uint8Array([1]) }];
+    const withUnknownValue = create(NodeSchema, { id: "m", fields: { 1: value } });
+    for (const nodes of [[withUnknown], [withUnknownValue]]) {
+      const page = create(QueryNodesResponseSchema, { nodes });
+      expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(
+        toBinary(QueryNodesResponseSchema, page),
+      );
+    }
+  });
+
+  it("throws toBinary's error for a value toBinary cannot encode", () => {
+    const bad = create(NodeSchema, { id: "n" });
+    (bad as { typeId: number }).typeId = -1;
+    const page = create(QueryNodesResponseSchema, { nodes: [bad] });
+    expect(() => toBinary(QueryNodesResponseSchema, page)).toThrow();
+    expect(() => encodeOutput(QueryNodesResponseSchema, page)).toThrow(
+      (() => {
+        try {
+          toBinary(QueryNodesResponseSchema, page);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return "";
+      })(),
+    );
+  });
+});
