@@ -111,7 +111,7 @@ describe("generated client types", () => {
   });
 
   it("compiles every example of docs/client.md", () => {
-    expect(docFiles).toHaveLength(9);
+    expect(docFiles).toHaveLength(10);
     for (const file of docFiles) expect(diagnostics.get(file)).toEqual([]);
   });
 
