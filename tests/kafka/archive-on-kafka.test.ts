@@ -8,7 +8,9 @@
  * restored dir with the same topic must continue the live log exactly after the restored
  * positions: after a full restore its next write lands at the topic's end, and after a
  * restore cut at a time between two rounds of writes it applies the later round from
- * Kafka and ends byte-identical to the original.
+ * Kafka and ends byte-identical to the original. A topic whose retention deleted records
+ * before they were archived is never archived with a hole: the archiver stops and says
+ * so where `/ready` reads it.
  */
 
 import { readdirSync } from "node:fs";
@@ -16,13 +18,16 @@ import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  Archiver,
   decodeSegment,
   listSegments,
   parseArchiveUrl,
   S3ObjectStore,
 } from "../../server/archive/index.ts";
+import { createLogger } from "../../server/log.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { partitionForTenant } from "../../server/wal/index.ts";
+import { openKafkaWal } from "../../server/wal/kafka-wal.ts";
 import { type EntDbClient, entDbClient, runCommand, TRACKER, teamOp } from "../e2e/e2e-helpers.ts";
 import {
   REPO_ROOT,
@@ -270,4 +275,61 @@ describe("the archive of a Kafka log", () => {
     expect(await server.stop()).toBe(0);
     expect(dumps(cutDir)).toEqual(withAfter);
   }, 300_000);
+});
+
+describe("a topic that lost records before they were archived", () => {
+  it("is not archived past the hole, and the archiver reports itself degraded", async () => {
+    const lost = { ...topic, topic: freshTopicName("archive-lost"), partitions: 1 };
+    const wal = await openKafkaWal({
+      brokers: lost.brokers,
+      topic: lost.topic,
+      partitions: 1,
+      replicationFactor: 1,
+    });
+    const admin = new Kafka({
+      clientId: "entdb-test-retention",
+      brokers: [...lost.brokers],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    const lines: string[] = [];
+    const log = createLogger("info", (line) => lines.push(line));
+    const url = `s3://${await s3.newBucket()}/lost`;
+    const location = parseArchiveUrl(url);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    try {
+      for (let i = 0; i < 4; i++)
+        await wal.append([{ tenant: "acme", payload: new TextEncoder().encode(`v${i}`) }]);
+      // What retention does to old segments: the log start moves past unarchived records.
+      // (kafkajs finds the partition leaders only for topics whose offsets it fetched.)
+      await admin.connect();
+      await admin.fetchTopicOffsets(lost.topic);
+      await admin.deleteTopicRecords({
+        topic: lost.topic,
+        partitions: [{ partition: 0, offset: "2" }],
+      });
+
+      const archiver = await Archiver.start({ wal, store, location, log, flushIntervalMs: 20 });
+      const deadline = Date.now() + 20_000;
+      while (archiver.degradedReasons().length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(archiver.degradedReasons()).toEqual([
+        `Archiving to ${url} stopped: it can no longer read the log (The subscriber asks for partition 0 of topic "${lost.topic}" from offset 0, but the log starts at 2: retention deleted records that were never applied.). ` +
+          "Nothing after the archived end is archived until this is fixed and the server restarted.",
+      ]);
+      // close gives up at once (nothing more can come) and names what stays unarchived.
+      const closing = Date.now();
+      await archiver.close(10_000);
+      expect(Date.now() - closing).toBeLessThan(5_000);
+      expect(await listSegments(store, location, 0)).toEqual([]);
+      const incomplete = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l["msg"] === "archive incomplete at shutdown; the log keeps these records");
+      expect(incomplete?.["unarchived"]).toEqual(["0:0-4"]);
+    } finally {
+      store.close();
+      await admin.disconnect();
+      await wal.close();
+      await deleteKafkaTopic(lost).catch(() => {});
+    }
+  }, 120_000);
 });
