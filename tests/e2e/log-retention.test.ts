@@ -10,7 +10,10 @@
 
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
   decodeSegment,
   listSegments,
@@ -97,9 +100,13 @@ async function waitForLog(logs: () => string, text: string, timeoutMs: number): 
   }
 }
 
+/** The archive written by the first test (snapshots included), for the second. */
+let archiveUrl = "";
+
 describe("local retention of the embedded log", () => {
   it("deletes only archived, snapshot-covered records; restart and restore still work; a lost tenant is refused", async () => {
     const url = `s3://${await s3.newBucket()}/ret`;
+    archiveUrl = url;
     const args = ["--archive", url, "--s3-endpoint", s3.endpoint, "--snapshot-interval", "1"];
     const dataDir = freshDir("retention");
     let server = await startServerProcess({ dataDir, args, env: ENV });
@@ -203,4 +210,60 @@ describe("local retention of the embedded log", () => {
         "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.\n",
     );
   }, 180_000);
+
+  it("restores one tenant from its snapshot, renumbered into the new log, exactly as a replay of its events", async () => {
+    expect(archiveUrl).not.toBe("");
+    const restored = freshDir("one-tenant");
+    const run = await runCommand(
+      process.execPath,
+      [
+        join(REPO_ROOT, "bin", "entdb.ts"),
+        "restore",
+        "--from",
+        archiveUrl,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--data-dir",
+        restored,
+        "--tenant",
+        "ret-globex",
+        "--as-tenant",
+        "ret-copy",
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, ...S3_TEST_ENV }, timeout: 120_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^restored \d+ events from \d+ segments and 1 snapshots of /);
+
+    // The reference: the schema changes and ret-globex's events as ret-copy, in the
+    // restore's order (by original partition, then offset), replayed by a server's start-up.
+    const location = parseArchiveUrl(archiveUrl);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const entries: WalEntry[] = [];
+    try {
+      for (let p = 0; p < 8; p++)
+        for (const segment of await listSegments(store, location, p)) {
+          const { body, metadata } = await store.get(segment.key);
+          entries.push(...decodeSegment(segment.key, segment, body, metadata));
+        }
+    } finally {
+      store.close();
+    }
+    const reference = freshDir("one-tenant-ref");
+    const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+    for (const e of entries) {
+      if (e.tenant === SCHEMA_LOG_KEY) await wal.append([{ tenant: e.tenant, payload: e.payload }]);
+      else if (e.tenant === "ret-globex") {
+        const event = fromBinary(WalEventSchema, e.payload);
+        event.tenant = "ret-copy";
+        await wal.append([{ tenant: "ret-copy", payload: toBinary(WalEventSchema, event) }]);
+      }
+    }
+    await wal.close();
+    const server = await startServerProcess({ dataDir: reference });
+    expect(await server.stop()).toBe(0);
+    const expected = canonicalDump(join(reference, "tenants", tenantFileName("ret-copy")));
+    expect(expected).toContain('"ret-globex-a-0-0"');
+    expect(canonicalDump(join(restored, "tenants", tenantFileName("ret-copy")))).toBe(expected);
+  }, 120_000);
 });
