@@ -28,8 +28,9 @@
  *   archived from there: the subscription refuses the start below the log start, and the
  *   archiver reports that as degraded instead of skipping the range.
  *
- * What it does not do: delete anything from the log. The embedded log keeps every
- * record today, and Kafka's retention is the operator's (docs/kafka.md).
+ * What it does not do: delete anything from the log. The embedded log's local retention
+ * (`log-retention.ts`) deletes only below {@link Archiver.archivedEnd}, among other
+ * bounds; Kafka's retention is the operator's (docs/kafka.md).
  */
 
 import type { Logger } from "../log.ts";
