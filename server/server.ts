@@ -206,6 +206,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     applier.start();
     cleanup.unshift(() => applier.stop());
+    const retention = archive?.startRetention(store, (p) => applier.processedOffset(p));
+    if (retention) cleanup.unshift(() => retention.close());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
 
     const reader = createTenantReader(store);

@@ -41,8 +41,12 @@ async function loggedSchemaVersions(wal: Wal): Promise<LoggedVersion[]> {
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
+  // Below the log start (embedded local retention) nothing is left to read; the versions
+  // logged there are in meta.sqlite and schemas/, which a rebuild from the log needs anyway.
+  const start =
+    "logStart" in wal && typeof wal.logStart === "function" ? Number(wal.logStart(partition)) : 0;
   const subscription = wal.subscribe({
-    startOffset: async (p) => (p === partition ? 0 : await wal.endOffset(p)),
+    startOffset: async (p) => (p === partition ? start : await wal.endOffset(p)),
     handler: async (entries) => {
       for (const entry of entries) {
         if (entry.position.partition !== partition || entry.position.offset >= end) continue;

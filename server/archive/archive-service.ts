@@ -11,6 +11,7 @@ import { listTenantIds, type Store } from "../store/index.ts";
 import type { Wal } from "../wal/index.ts";
 import { parseArchiveUrl } from "./archive-location.ts";
 import { Archiver } from "./archiver.ts";
+import { LogRetention, type TruncatableLog } from "./log-retention.ts";
 import { S3ObjectStore } from "./object-store.ts";
 import { Snapshotter } from "./snapshotter.ts";
 
@@ -35,6 +36,11 @@ export interface ServerArchive {
   registerMetrics(registry: Registry): void;
   /** Starts periodic snapshots of the store's tenants (once the store is open). */
   startSnapshots(store: Store, dataDir: string): Snapshotter;
+  /**
+   * Starts the local retention of an embedded log (once the applier runs; `processed` is
+   * its live position). Undefined for another log, or with `ENTDB_LOG_RETENTION_INTERVAL_MS=0`.
+   */
+  startRetention(store: Store, processed: (partition: number) => number): LogRetention | undefined;
   /** Uploads what was committed, then releases the store. */
   close(): Promise<void>;
 }
@@ -68,6 +74,7 @@ export async function startServerArchive(
     throw error;
   }
   let snapshotter: Snapshotter | undefined;
+  let retention: LogRetention | undefined;
   return {
     archiver,
     startSnapshots(tenants, dataDir) {
@@ -93,6 +100,26 @@ export async function startServerArchive(
       });
       snapshotter.start();
       return snapshotter;
+    },
+    startRetention(tenants, processed) {
+      const intervalMs = Number(env["ENTDB_LOG_RETENTION_INTERVAL_MS"] ?? 60_000);
+      if (!isTruncatable(wal) || !(intervalMs > 0)) return undefined;
+      retention = new LogRetention({
+        wal,
+        store,
+        location,
+        log: log.child({ component: "log-retention" }),
+        intervalMs,
+        sources: {
+          archivedEnd: (p) => archiver.archivedEnd(p),
+          checkpoint: (p) => tenants.meta.checkpoint(p) ?? 0,
+          processed,
+          tenantPositions: () => tenants.meta.tenantPositions(),
+          tenantFiles: () => listTenantIds(tenants.tenantsDir),
+        },
+      });
+      retention.start();
+      return retention;
     },
     registerMetrics(registry) {
       new Gauge({
@@ -125,6 +152,7 @@ export async function startServerArchive(
     },
     async close() {
       try {
+        await retention?.close();
         await snapshotter?.close();
         await archiver.close();
       } finally {
@@ -132,4 +160,9 @@ export async function startServerArchive(
       }
     },
   };
+}
+
+/** Whether `wal` can delete its oldest records (the embedded log). */
+function isTruncatable(wal: Wal): wal is Wal & TruncatableLog {
+  return "truncateBelow" in wal && "logStart" in wal;
 }

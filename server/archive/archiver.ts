@@ -18,8 +18,19 @@
  *   never skips a range.
  * - `close` uploads every record committed before it was called, then stops.
  *
- * What it does not do: delete anything from the log. The embedded log keeps every
- * record today, and Kafka's retention is the operator's (docs/kafka.md).
+ * - Offsets must be dense: the next record of a partition is at the offset after the
+ *   previous one, or the archiver stops with "gap" (and `/ready` says so) rather than
+ *   archive a hole. Every backend's offsets are: the embedded log assigns them one by one;
+ *   the Kafka log's producer is idempotent but not transactional, so its topic holds no
+ *   transaction markers (which take offsets that no consumer sees) and, with
+ *   `cleanup.policy=delete`, no compaction holes; a subscriber of either refuses a jump.
+ *   A Kafka topic whose retention deleted records before they were archived cannot be
+ *   archived from there: the subscription refuses the start below the log start, and the
+ *   archiver reports that as degraded instead of skipping the range.
+ *
+ * What it does not do: delete anything from the log. The embedded log's local retention
+ * (`log-retention.ts`) deletes only below {@link Archiver.archivedEnd}, among other
+ * bounds; Kafka's retention is the operator's (docs/kafka.md).
  */
 
 import type { Logger } from "../log.ts";
@@ -83,6 +94,8 @@ export class Archiver {
   #stopping = false;
   /** The current run of failed uploads: when it began and its last error. */
   #failing: { since: number; error: string } | undefined;
+  /** Why delivery from the log ended before `close` (a gap, Kafka retention); final. */
+  #readFailure: string | undefined;
   #segments = 0;
   #bytes = 0;
 
@@ -135,8 +148,9 @@ export class Archiver {
       maxBatch: 1024,
     });
     archiver.#subscription.done.catch((error: unknown) => {
-      if (!archiver.#stopping)
-        options.log.error("archiver stopped reading the log", { err: error });
+      if (archiver.#stopping) return;
+      archiver.#readFailure = error instanceof Error ? error.message : String(error);
+      options.log.error("archiver stopped reading the log", { err: error });
     });
     options.log.info("archiving the log", { archive: location.url, resumeAt: ends });
     return archiver;
@@ -161,10 +175,16 @@ export class Archiver {
   }
 
   /**
-   * Why the archive is degraded: uploads have failed for longer than `degradedAfterMs`.
-   * Cheap (no I/O), for `/ready`.
+   * Why the archive is degraded: uploads have failed for longer than `degradedAfterMs`,
+   * or reading the log failed for good (a gap, records Kafka's retention deleted before
+   * they were archived). Cheap (no I/O), for `/ready`.
    */
   degradedReasons(): string[] {
+    if (this.#readFailure !== undefined)
+      return [
+        `Archiving to ${this.location.url} stopped: it can no longer read the log (${this.#readFailure}). ` +
+          "Nothing after the archived end is archived until this is fixed and the server restarted.",
+      ];
     const failing = this.#failing;
     if (!failing || Date.now() - failing.since < this.#degradedAfterMs) return [];
     const behind = this.#partitions.reduce((n, s) => n + s.pending.length, 0);
@@ -192,6 +212,12 @@ export class Archiver {
           (end, p) => this.archivedEnd(p) + (this.#partitions[p]?.pending.length ?? 0) >= end,
         );
         await Promise.all(this.#partitions.map((_, p) => this.#flush(p).catch(() => {})));
+        // Delivery ended for good: what was delivered is uploaded, nothing more will come.
+        if (
+          this.#readFailure !== undefined &&
+          this.#partitions.every((s) => s.pending.length === 0)
+        )
+          break;
         if (!delivered) await sleep(10);
       }
     } finally {

@@ -19,7 +19,8 @@
  * - One tenant (`tenant`, optionally renamed with `asTenant`): a new log holding the
  *   schema changes and that tenant's events only, in their order (positions differ from
  *   the original's), and that tenant's database: a copy to inspect or serve beside the
- *   live one, which it never touches.
+ *   live one, which it never touches. It starts from the tenant's newest snapshot in
+ *   reach, with the positions the snapshot records renumbered to the new log's.
  */
 
 import { randomUUID } from "node:crypto";
@@ -41,7 +42,7 @@ import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { decodeSegment } from "./segment-format.ts";
-import { placeSnapshots } from "./snapshot-restore.ts";
+import { placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
 
 /** Options of {@link restoreArchive}. */
 export interface RestoreOptions {
@@ -142,6 +143,9 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
 
   const file = SqliteWalFile.open({ path: logPath, partitions, identity });
   const next = new Array<number>(partitions).fill(0);
+  // One-tenant restore: the tenant's original offsets → new ones, and how far its partition was read.
+  const renumbered = new Map<number, number>();
+  let tenantEnd = 0;
   let records = 0;
   let segments = 0;
   try {
@@ -181,6 +185,10 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           }
           const row = resequenced(entry, tenant!, asTenant!, partitions, next);
           if (row) rows.push(row);
+          if (p === tenantPartition) {
+            tenantEnd = entry.position.offset + 1;
+            if (row && entry.tenant === tenant) renumbered.set(entry.position.offset, row.offset);
+          }
         }
         file.commit(rows);
         records += rows.length;
@@ -195,10 +203,22 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   }
   log.info("archive read", { archive: location.url, segments, records, ends: next });
 
-  // Snapshots hold positions of the archived log, so a one-tenant restore (a new log) uses none.
+  // A one-tenant restore's log is renumbered: its snapshot's positions are moved to match.
   mkdirSync(join(dataDir, "tenants"), { recursive: true });
   const snapshots = resequence
-    ? []
+    ? [
+        await placeTenantSnapshot({
+          store,
+          location,
+          dataDir,
+          tenant: tenant!,
+          asTenant: asTenant!,
+          end: tenantEnd,
+          offsets: renumbered,
+          partition: partitionForTenant(asTenant!, partitions),
+          identity,
+        }),
+      ].filter((x) => x !== undefined)
     : await placeSnapshots({ store, location, dataDir, ends: next, identity });
   if (snapshots.length > 0) log.info("snapshots placed", { snapshots: snapshots.length });
   const parked = await applyRestoredLog(dataDir, logPath, next, log, options.progress);

@@ -21,10 +21,16 @@
  * the log") until the applier has processed its partition up to the log end found at
  * start; the server starts and serves the other tenants meanwhile. Files are moved to
  * `<dataDir>/set-aside/`, never deleted, so an operator can look at them.
+ *
+ * A rebuild that needs records the log no longer holds (local retention deleted them
+ * after archiving, `server/archive/log-retention.ts`) is refused: the start fails with a
+ * `DataDirError` naming what needs rebuilding and how to restore it from the archive,
+ * rather than serving a tenant rebuilt from part of its history.
  */
 
 import { existsSync, mkdirSync, readdirSync, renameSync } from "node:fs";
 import { basename, join } from "node:path";
+import { DataDirError } from "../data-dir.ts";
 import type { Logger } from "../log.ts";
 import { MetaDb, quickCheck, type TenantPosition } from "./meta-db.ts";
 import { RebuildGate } from "./rebuild-gate.ts";
@@ -38,6 +44,8 @@ export interface DerivedSource {
   readonly partitions: number;
   partitionFor(tenant: string): number;
   endOffset(partition: number): Promise<number>;
+  /** The lowest offset a partition still holds, for a log with local retention (embedded). */
+  logStart?(partition: number): number;
 }
 
 /** Options of {@link openCheckedStore}. */
@@ -157,6 +165,7 @@ export async function openCheckedStore(options: CheckedStoreOptions): Promise<Ch
     ends.forEach((end, partition) => {
       gate.holdAbsent(partition, end);
     });
+    refuseRebuildBelowLogStart(options, store, gate, metaProblem);
     const held = gate.heldTenants().size;
     if (held > 0 || metaProblem !== undefined) {
       logger.info("derived state checked", {
@@ -170,6 +179,34 @@ export async function openCheckedStore(options: CheckedStoreOptions): Promise<Ch
     throw err;
   }
   return { store, metaRebuilt: metaProblem !== undefined };
+}
+
+/** Throws when a rebuild would read a partition from below the log start (see the module comment). */
+function refuseRebuildBelowLogStart(
+  options: CheckedStoreOptions,
+  store: Store,
+  gate: RebuildGate,
+  metaProblem: string | undefined,
+): void {
+  const { wal, dataDir } = options;
+  if (wal.logStart === undefined) return;
+  for (let p = 0; p < wal.partitions; p++) {
+    const from = store.replayStart(p);
+    const start = wal.logStart(p);
+    if (from >= start) continue;
+    const what =
+      metaProblem !== undefined
+        ? `meta.sqlite must be rebuilt (${metaProblem})`
+        : [...gate.heldTenants()]
+            .filter(([tenant]) => wal.partitionFor(tenant) === p)
+            .map(([tenant, reason]) => `tenant '${tenant}' must be rebuilt (${reason})`)
+            .join("; ");
+    throw new DataDirError(
+      `The data dir ${dataDir} cannot be rebuilt from its log: ${what}, which needs partition ${p} ` +
+        `from offset ${from}, but the log starts at ${start} (local retention deleted older records after archiving them). ` +
+        "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
+    );
+  }
 }
 
 /** Why `meta.sqlite` cannot be used, or `undefined` if it can. */

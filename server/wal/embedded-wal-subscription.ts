@@ -11,6 +11,8 @@
  *   a record whose `append` could still fail.
  * - Every batch is checked to continue exactly at the expected offset with no gap; a
  *   gap means the file lost records and ends the subscription with `corrupt`.
+ * - Reading from below the log start (records local retention deleted) ends the
+ *   subscription with `corrupt`, saying so, before anything of that partition is delivered.
  */
 
 import type { SubscribeOptions, WalEntry, WalSubscription } from "./wal.ts";
@@ -24,6 +26,8 @@ export interface SubscriptionSource {
   readonly partitions: number;
   /** One past the last committed offset of a partition. */
   committedEnd(partition: number): number;
+  /** The lowest offset a partition still holds (local retention deletes below it). */
+  logStart(partition: number): number;
   /** Up to `limit` committed entries of a partition from `from`. */
   read(partition: number, from: number, limit: number): Promise<WalEntry[]>;
 }
@@ -67,7 +71,7 @@ export class EmbeddedWalSubscription implements WalSubscription {
   /** A subscription that delivers nothing and whose `done` rejects with `error`. */
   static failed(error: WalError): EmbeddedWalSubscription {
     const subscription = new EmbeddedWalSubscription(
-      { partitions: 0, committedEnd: () => 0, read: () => Promise.resolve([]) },
+      { partitions: 0, committedEnd: () => 0, logStart: () => 0, read: () => Promise.resolve([]) },
       { startOffset: () => 0, handler: () => Promise.resolve() },
       () => {},
     );
@@ -115,6 +119,14 @@ export class EmbeddedWalSubscription implements WalSubscription {
         await new Promise<void>((resolve) => this.#wakers.set(partition, resolve));
         continue;
       }
+      const start = this.#source.logStart(partition);
+      if (next < start)
+        throw new WalError(
+          "corrupt",
+          `Partition ${partition} of the log starts at offset ${start}: the records below it were ` +
+            `deleted by local retention after they were archived, so it cannot be read from ${next}. ` +
+            "Restore the data dir from the archive (entdb restore) to rebuild from them.",
+        );
       const entries = await this.#source.read(partition, next, this.#maxBatch);
       if (this.#stopped) return;
       const gap = entries.findIndex((entry, index) => entry.position.offset !== next + index);

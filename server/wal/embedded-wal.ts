@@ -47,6 +47,13 @@
  *   key. A partition that ends below what was acknowledged means the file lost
  *   acknowledged records: the log then stays failed with `corrupt`.
  * - Subscription reads wait while the file is closed for recovery; none is failed.
+ *
+ * Local retention: {@link EmbeddedWal.truncateBelow} deletes a partition's oldest
+ * records, never its last one, so offsets go on from the same end after a reopen. Which
+ * records may go is decided by `server/archive/log-retention.ts` (archived, covered by
+ * snapshots, applied). Offsets stay dense from the log start ({@link EmbeddedWal.logStart})
+ * to the end; a subscriber asking for an offset below the start is refused with
+ * `corrupt`, naming the retention, never given a partial log.
  */
 
 import { EmbeddedWalSubscription } from "./embedded-wal-subscription.ts";
@@ -178,6 +185,8 @@ export class EmbeddedWal implements Wal {
   readonly #assigned: number[];
   /** One past the last committed offset per partition. */
   readonly #committed: number[];
+  /** The lowest offset the file holds per partition (raised by `truncateBelow`). */
+  readonly #starts: number[];
   readonly #queue: PendingAppend[] = [];
   readonly #subscriptions = new Set<EmbeddedWalSubscription>();
   /** Resolved when the queue is empty and no commit runs (awaited by `close`). */
@@ -216,6 +225,7 @@ export class EmbeddedWal implements Wal {
     this.#maxGroupBytes = options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES;
     this.#assigned = [...writer.ends];
     this.#committed = [...writer.ends];
+    this.#starts = [...writer.starts];
     this.#tail = writer.ends.map(() => []);
   }
 
@@ -260,9 +270,38 @@ export class EmbeddedWal implements Wal {
     return end;
   }
 
+  /**
+   * The lowest offset `partition` still holds: 0 unless local retention deleted older
+   * records (then reading from below it is refused).
+   */
+  logStart(partition: number): number {
+    return this.#starts[partition] ?? 0;
+  }
+
+  /**
+   * Deletes up to `limit` of the oldest records of `partition` below `below`, never the
+   * last committed one; resolves with how many went. Does nothing (0) while the log is
+   * closing or recovering from a failed commit. The caller must know the records are no
+   * longer needed here (`server/archive/log-retention.ts`).
+   */
+  async truncateBelow(partition: number, below: number, limit: number): Promise<number> {
+    const start = this.#starts[partition];
+    const end = this.#committed[partition];
+    if (start === undefined || end === undefined)
+      throw new WalError("invalid", `No partition ${partition}; the log has ${this.partitions}.`);
+    // Offsets are dense from the start: below `target` lie at most `limit` records.
+    const target = Math.min(below, end - 1, start + limit);
+    if (target <= start || this.#closing !== undefined || this.#failure !== undefined) return 0;
+    if (this.#recovery !== undefined || !this.#writerOpen) return 0;
+    // Raised before the delete, so no subscriber starts a read of what is being deleted.
+    this.#starts[partition] = target;
+    return this.#writer.truncate(partition, target, limit);
+  }
+
   subscribe(options: SubscribeOptions): WalSubscription {
     const source = {
       partitions: this.partitions,
+      logStart: (partition: number) => this.#starts[partition] ?? 0,
       committedEnd: (partition: number) => this.#committed[partition] ?? 0,
       read: (partition: number, from: number, limit: number): Promise<WalEntry[]> =>
         this.#read(partition, from, limit),
@@ -453,13 +492,14 @@ export class EmbeddedWal implements Wal {
       }
       this.#writer = writer;
       this.#writerOpen = true;
-      this.#resume(writer.ends);
+      this.#resume(writer);
       return;
     }
   }
 
   /** Takes the ends of the reopened file as the truth, then offers appends again. */
-  #resume(ends: readonly number[]): void {
+  #resume(writer: WalWriter): void {
+    const { ends } = writer;
     const lost = ends.findIndex((end, partition) => end < this.#committed[partition]!);
     if (lost !== -1) {
       this.#failure = new WalError(
@@ -475,6 +515,7 @@ export class EmbeddedWal implements Wal {
       if (end > this.#committed[partition]!) grown.push(partition);
       this.#assigned[partition] = end;
       this.#committed[partition] = end;
+      this.#starts[partition] = Math.max(this.#starts[partition]!, writer.starts[partition] ?? 0);
       // Records of a failed call may have reached the file; the tail must stay dense.
       this.#tail[partition]!.length = 0;
     });

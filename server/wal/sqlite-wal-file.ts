@@ -21,6 +21,10 @@
  *   that honours fsync).
  * - Offsets are assigned by the caller; the unique index turns a duplicate into an error
  *   instead of a silent second copy.
+ * - {@link SqliteWalFile.truncate} deletes a partition's oldest records (local retention,
+ *   `server/archive/log-retention.ts`) but never its last one, so the partition end read
+ *   at open (the largest stored offset + 1) survives any truncation. The file does not
+ *   shrink: SQLite reuses the freed pages for new records.
  */
 
 import { randomUUID } from "node:crypto";
@@ -66,6 +70,7 @@ interface MetaRow {
 
 interface EndRow {
   readonly partition_no: number;
+  readonly first: number;
   readonly last: number;
 }
 
@@ -84,22 +89,27 @@ export class SqliteWalFile {
   readonly partitions: number;
   /** Per partition, one past the last stored offset, as found when opened. */
   readonly ends: readonly number[];
+  /** Per partition, the lowest stored offset (the end, for an empty one), as found when opened. */
+  readonly starts: readonly number[];
   /** The log's identity: a random id stored in the file when it was created. */
   readonly identity: string;
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[number, number, string, Uint8Array]>;
   readonly #read: Database.Statement<[number, number, number], RecordRow>;
   readonly #commit: (rows: readonly WalRow[]) => void;
+  readonly #truncate: Database.Statement<[number, number, number, number]>;
 
   private constructor(
     db: Database.Database,
     partitions: number,
     ends: readonly number[],
+    starts: readonly number[],
     identity: string,
   ) {
     this.#db = db;
     this.partitions = partitions;
     this.ends = ends;
+    this.starts = starts;
     this.identity = identity;
     this.#insert = db.prepare(
       "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES (?, ?, ?, ?)",
@@ -107,6 +117,11 @@ export class SqliteWalFile {
     this.#read = db.prepare<[number, number, number], RecordRow>(
       "SELECT log_offset, tenant, payload FROM wal_records" +
         " WHERE partition_no = ? AND log_offset >= ? ORDER BY log_offset LIMIT ?",
+    );
+    // The last record stays (its offset is the partition end after a reopen).
+    this.#truncate = db.prepare(
+      "DELETE FROM wal_records WHERE rowid IN (SELECT rowid FROM wal_records" +
+        " WHERE partition_no = ? AND log_offset < ? AND log_offset < ? ORDER BY log_offset LIMIT ?)",
     );
     const insert = this.#insert;
     this.#commit = db.transaction((rows: readonly WalRow[]) => {
@@ -140,7 +155,7 @@ export class SqliteWalFile {
           `Could not set synchronous=FULL on ${path} (${synchronous}).`,
         );
       }
-      const { partitions, ends, identity } = initialize(
+      const { partitions, ends, starts, identity } = initialize(
         db,
         path,
         options.partitions,
@@ -152,7 +167,7 @@ export class SqliteWalFile {
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         ).run(new Date().toISOString());
       }
-      return new SqliteWalFile(db, partitions, ends, identity);
+      return new SqliteWalFile(db, partitions, ends, starts, identity);
     } catch (error) {
       db?.close();
       throw toWalError(error, path);
@@ -162,6 +177,21 @@ export class SqliteWalFile {
   /** Writes the rows in one transaction; returns after the fsync. Throws on any failure. */
   commit(rows: readonly WalRow[]): void {
     this.#commit(rows);
+  }
+
+  /**
+   * Deletes up to `limit` of the oldest records of `partition` below offset `below`, in
+   * one transaction (fsynced like a commit), never the partition's last record. Returns
+   * how many were deleted. The caller decides what may go (`log-retention.ts`).
+   */
+  truncate(partition: number, below: number, limit: number): number {
+    const last = this.#db
+      .prepare<[number], { last: number | null }>(
+        "SELECT MAX(log_offset) AS last FROM wal_records WHERE partition_no = ?",
+      )
+      .get(partition)?.last;
+    if (last === null || last === undefined) return 0;
+    return this.#truncate.run(partition, below, last, limit).changes;
   }
 
   /** Up to `limit` stored entries of `partition` from offset `from`, in offset order. */
@@ -190,7 +220,7 @@ function initialize(
   path: string,
   requested: number | undefined,
   newIdentity: string | undefined,
-): { partitions: number; ends: number[]; identity: string } {
+): { partitions: number; ends: number[]; starts: number[]; identity: string } {
   if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
     throw new WalError("invalid", `Partition count must be a positive integer, got ${requested}.`);
   }
@@ -245,9 +275,10 @@ function initialize(
       db.prepare("INSERT INTO wal_meta (key, value) VALUES ('log_id', ?)").run(identity);
     }
     const ends = new Array<number>(partitions).fill(0);
+    const starts = new Array<number>(partitions).fill(0);
     const rows = db
       .prepare<[], EndRow>(
-        "SELECT partition_no, MAX(log_offset) AS last FROM wal_records GROUP BY partition_no",
+        "SELECT partition_no, MIN(log_offset) AS first, MAX(log_offset) AS last FROM wal_records GROUP BY partition_no",
       )
       .all();
     for (const row of rows) {
@@ -258,9 +289,10 @@ function initialize(
         );
       }
       ends[row.partition_no] = row.last + 1;
+      starts[row.partition_no] = row.first;
     }
     db.exec("COMMIT");
-    return { partitions, ends, identity };
+    return { partitions, ends, starts, identity };
   } catch (error) {
     if (db.inTransaction) db.exec("ROLLBACK");
     throw error;

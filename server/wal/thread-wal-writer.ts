@@ -31,6 +31,13 @@ export type WalWorkerRequest =
       readonly from: number;
       readonly limit: number;
     }
+  | {
+      readonly kind: "truncate";
+      readonly id: number;
+      readonly partition: number;
+      readonly below: number;
+      readonly limit: number;
+    }
   | { readonly kind: "close"; readonly id: number };
 
 /** A message from the worker. `id` 0 answers the open that starts every worker. */
@@ -39,9 +46,15 @@ export type WalWorkerReply =
       readonly kind: "opened";
       readonly partitions: number;
       readonly ends: readonly number[];
+      readonly starts: readonly number[];
       readonly identity: string;
     }
-  | { readonly kind: "done"; readonly id: number; readonly entries?: readonly WalEntry[] }
+  | {
+      readonly kind: "done";
+      readonly id: number;
+      readonly entries?: readonly WalEntry[];
+      readonly deleted?: number;
+    }
   | {
       readonly kind: "failed";
       readonly id: number;
@@ -50,7 +63,10 @@ export type WalWorkerReply =
     };
 
 interface Outstanding {
-  readonly resolve: (entries: readonly WalEntry[] | undefined) => void;
+  readonly resolve: (reply: {
+    readonly entries?: readonly WalEntry[];
+    readonly deleted?: number;
+  }) => void;
   readonly reject: (error: WalError) => void;
 }
 
@@ -84,8 +100,8 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       if (dead !== undefined) return reject(dead);
       if (outstanding.size === 0) worker.ref();
       outstanding.set(request.id, {
-        resolve: (entries) => {
-          onOk(entries);
+        resolve: (reply) => {
+          onOk(reply);
           resolve();
         },
         reject,
@@ -99,7 +115,7 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       if (reply.kind === "opened") {
         opened = true;
         worker.unref();
-        resolveOpen(writer(reply.partitions, reply.ends, reply.identity));
+        resolveOpen(writer(reply.partitions, reply.ends, reply.starts, reply.identity));
         return;
       }
       if (reply.kind === "failed" && reply.id === 0) {
@@ -110,7 +126,7 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       if (request === undefined) return;
       outstanding.delete(reply.id);
       if (outstanding.size === 0) worker.unref();
-      if (reply.kind === "done") request.resolve(reply.entries);
+      if (reply.kind === "done") request.resolve(reply);
       else request.reject(new WalError(reply.code, reply.message));
     });
     worker.on("error", (error) => {
@@ -131,18 +147,31 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
     });
   });
 
-  function writer(partitions: number, ends: readonly number[], identity: string): WalWriter {
+  function writer(
+    partitions: number,
+    ends: readonly number[],
+    starts: readonly number[],
+    identity: string,
+  ): WalWriter {
     return {
       partitions,
       ends,
+      starts,
       identity,
       commit: (rows) => send({ kind: "commit", id: nextId++, rows }, () => {}),
       read: async (partition, from, limit) => {
         let result: readonly WalEntry[] = [];
-        await send({ kind: "read", id: nextId++, partition, from, limit }, (entries) => {
-          result = entries ?? [];
+        await send({ kind: "read", id: nextId++, partition, from, limit }, (reply) => {
+          result = reply.entries ?? [];
         });
         return [...result];
+      },
+      truncate: async (partition, below, limit) => {
+        let deleted = 0;
+        await send({ kind: "truncate", id: nextId++, partition, below, limit }, (reply) => {
+          deleted = reply.deleted ?? 0;
+        });
+        return deleted;
       },
       close: async () => {
         try {

@@ -25,6 +25,7 @@ try {
     kind: "opened",
     partitions: file.partitions,
     ends: file.ends,
+    starts: file.starts,
     identity: file.identity,
   });
 } catch (error) {
@@ -43,6 +44,13 @@ port.on("message", (request: WalWorkerRequest) => {
       case "commit":
         file.commit(request.rows);
         reply({ kind: "done", id: request.id });
+        return;
+      case "truncate":
+        reply({
+          kind: "done",
+          id: request.id,
+          deleted: file.truncate(request.partition, request.below, request.limit),
+        });
         return;
       case "read":
         reply({

@@ -22,10 +22,14 @@ export interface WalWriter {
   readonly partitions: number;
   /** Per partition, one past the last stored offset when the file was opened. */
   readonly ends: readonly number[];
+  /** Per partition, the lowest stored offset when the file was opened. */
+  readonly starts: readonly number[];
   /** The log's identity stored in the file. */
   readonly identity: string;
   /** Writes the rows in one transaction; resolves after the fsync, rejects with a `WalError`. */
   commit(rows: readonly WalRow[]): Promise<void>;
+  /** {@link SqliteWalFile.truncate}: deletes up to `limit` oldest records below `below`. */
+  truncate(partition: number, below: number, limit: number): Promise<number>;
   /** Up to `limit` committed entries of `partition` from offset `from`. */
   read(partition: number, from: number, limit: number): Promise<WalEntry[]>;
   /** Checkpoints, closes the file and releases its lock. */
@@ -42,11 +46,19 @@ export function openInlineWalWriter(options: SqliteWalFileOptions): WalWriter {
   return {
     partitions: file.partitions,
     ends: file.ends,
+    starts: file.starts,
     identity: file.identity,
     commit(rows) {
       try {
         file.commit(rows);
         return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(toWalError(error, path));
+      }
+    },
+    truncate(partition, below, limit) {
+      try {
+        return Promise.resolve(file.truncate(partition, below, limit));
       } catch (error) {
         return Promise.reject(toWalError(error, path));
       }

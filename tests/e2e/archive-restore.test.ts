@@ -38,7 +38,8 @@ import { REPO_ROOT, runServeToExit, startServerProcess, tempDataDir } from "./se
 const TENANTS = ["acme", "globex", "initech", "umbrella"];
 const CLIENTS_PER_TENANT = 3;
 const PLANS_PER_CLIENT = 15;
-const ENV = { ...S3_TEST_ENV, ENTDB_ARCHIVE_FLUSH_MS: "50" };
+// No local retention: these tests read the whole local log after a run, as the reference.
+const ENV = { ...S3_TEST_ENV, ENTDB_ARCHIVE_FLUSH_MS: "50", ENTDB_LOG_RETENTION_INTERVAL_MS: "0" };
 
 let s3: TestS3;
 const dirs: string[] = [];
