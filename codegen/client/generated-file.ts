@@ -55,22 +55,23 @@ export class GeneratedFile {
 
   /**
    * Prints one line at the current indentation. With nothing to print, an empty line
-   * that separates paragraphs: none at the start of the code, never two in a row.
+   * that separates paragraphs: none at the start of the code, never two in a row. A
+   * line break inside the parts would escape the indentation, so it is refused.
    */
   print(...parts: Printable[]): void {
-    const text = this.text(...parts);
+    let text = "";
+    for (const part of parts) text += this.#part(part);
+    if (/[\r\n\u2028\u2029]/.test(text)) {
+      throw new CodegenError(
+        "generator-failed",
+        `A printed line must not hold a line break: ${JSON.stringify(text)}.`,
+      );
+    }
     if (text !== "") {
       this.#lines.push(this.#indent + text);
     } else if (this.#lines.length > 0 && this.#lines[this.#lines.length - 1] !== "") {
       this.#lines.push("");
     }
-  }
-
-  /** The text `parts` print as, recording the runtime symbols among them as used. */
-  text(...parts: Printable[]): string {
-    let out = "";
-    for (const part of parts) out += this.#part(part);
-    return out;
   }
 
   /** Prints what `body` prints one level deeper. */
@@ -101,7 +102,7 @@ export class GeneratedFile {
   doc(text: string | undefined, deprecated = false): void {
     const lines = (text ?? "")
       .replaceAll("*/", "*\\/")
-      .split(/\r?\n/)
+      .split(/\r\n|[\r\n\u2028\u2029]/)
       .map((line) => line.trimEnd());
     while (lines[0] === "") lines.shift();
     while (lines[lines.length - 1] === "") lines.pop();

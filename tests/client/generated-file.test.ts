@@ -90,6 +90,7 @@ describe("GeneratedFile", () => {
       file.doc("", true);
       file.doc("\n\nAfter empty lines, trailing spaces   \n  \n");
       file.doc("  Indented  \n  stays indented\t\n");
+      file.doc("Lone CR\rand a line separator\u2028end.");
     });
     expect(file.toString()).toBe(
       [
@@ -111,9 +112,22 @@ describe("GeneratedFile", () => {
         "   *   Indented",
         "   *   stays indented",
         "   */",
+        "  /**",
+        "   * Lone CR",
+        "   * and a line separator",
+        "   * end.",
+        "   */",
         "",
       ].join("\n"),
     );
+  });
+
+  it("refuses a line break inside a printed line", () => {
+    const file = new GeneratedFile("", runtime);
+    expect(() => file.print("a", ["\n", "b"])).toThrow(
+      'A printed line must not hold a line break: "a\\nb".',
+    );
+    expect(() => file.print("a\rb")).toThrow(CodegenError);
   });
 
   it("refuses a number it cannot print exactly", () => {
