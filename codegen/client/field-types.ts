@@ -1,18 +1,16 @@
 /**
  * The TypeScript type of a field in each role: what reads return, what writes take,
  * what queries and `getBy` accept. One table per role keyed by kind, so adding a kind
- * to the model fails to compile here until every role says what it is. Type texts
- * name runtime types through the `entdb` namespace import.
+ * to the model fails to compile here until every role says what it is. Types are
+ * `Printable`s that name runtime types by symbol, so the file imports what they use.
  */
 
 import type { ElementType, Field, FieldType, ScalarKind, Schema } from "../../schema/index.ts";
 import { nodeById } from "../../schema/index.ts";
-import { CLIENT_NAMES } from "./client-names.ts";
-
-const rt = (name: string): string => `${CLIENT_NAMES.runtimeNamespace}.${name}`;
+import { type Printable, runtimeSymbol as rt } from "./generated-file.ts";
 
 /** Types of scalar values read from the server. */
-const OUTPUT: { readonly [K in ScalarKind]: string } = {
+const OUTPUT: { readonly [K in ScalarKind]: Printable } = {
   string: "string",
   int: "bigint",
   float: "number",
@@ -23,18 +21,18 @@ const OUTPUT: { readonly [K in ScalarKind]: string } = {
 };
 
 /** Types of scalar values written: ints also take safe-integer numbers. */
-const INPUT: { readonly [K in ScalarKind]: string } = {
+const INPUT: { readonly [K in ScalarKind]: Printable } = {
   ...OUTPUT,
   int: rt("Int64Input"),
 };
 
 /** Filter operator types by kind; `undefined` when the kind cannot be filtered on. */
-const FILTER: { readonly [K in ScalarKind]: string | undefined } = {
+const FILTER: { readonly [K in ScalarKind]: Printable | undefined } = {
   string: rt("StringFilter"),
-  int: `${rt("RangeFilter")}<${rt("Int64Input")}>`,
-  float: `${rt("RangeFilter")}<number>`,
-  timestamp: `${rt("RangeFilter")}<Date>`,
-  bool: `${rt("EqualityFilter")}<boolean>`,
+  int: [rt("RangeFilter"), "<", rt("Int64Input"), ">"],
+  float: [rt("RangeFilter"), "<number>"],
+  timestamp: [rt("RangeFilter"), "<Date>"],
+  bool: [rt("EqualityFilter"), "<boolean>"],
   bytes: undefined,
   json: undefined,
 };
@@ -54,12 +52,12 @@ const ORDERABLE: { readonly [K in FieldType["kind"]]: boolean } = {
 };
 
 /** A list element's type in JSON: inside a list, `null` is an element, not "unset". */
-function outputElement(element: ElementType, schema: Schema): string {
+function outputElement(element: ElementType, schema: Schema): Printable {
   if (element.kind === "json") return rt("JsonValue");
   return outputScalar(element, schema);
 }
 
-function outputScalar(type: ElementType, schema: Schema): string {
+function outputScalar(type: ElementType, schema: Schema): Printable {
   switch (type.kind) {
     case "enum":
       return type.enumName;
@@ -71,16 +69,16 @@ function outputScalar(type: ElementType, schema: Schema): string {
 }
 
 /** `entdb.Id<"User">`: the id of a node of the type with id `typeId`. */
-export function idType(typeId: number, schema: Schema): string {
-  return `${rt("Id")}<${JSON.stringify(targetName(typeId, schema))}>`;
+export function idType(typeId: number, schema: Schema): Printable {
+  return [rt("Id"), "<", JSON.stringify(targetName(typeId, schema)), ">"];
 }
 
-function inputScalar(type: ElementType, schema: Schema): string {
+function inputScalar(type: ElementType, schema: Schema): Printable {
   switch (type.kind) {
     case "enum":
       return type.enumName;
     case "ref":
-      return `${rt("Ref")}<${JSON.stringify(targetName(type.targetId, schema))}>`;
+      return [rt("Ref"), "<", JSON.stringify(targetName(type.targetId, schema)), ">"];
     case "json":
       return rt("JsonFieldValue");
     default:
@@ -89,25 +87,25 @@ function inputScalar(type: ElementType, schema: Schema): string {
 }
 
 /** The type a read returns for the field (without `| undefined`). */
-export function outputType(field: Field, schema: Schema): string {
+export function outputType(field: Field, schema: Schema): Printable {
   const type = field.type;
-  if (type.kind === "list") return `readonly ${wrap(outputElement(type.element, schema))}[]`;
+  if (type.kind === "list") return ["readonly ", wrap(outputElement(type.element, schema)), "[]"];
   return outputScalar(type, schema);
 }
 
 /** The type `create`, `update` and `link` take for the field (without null/undefined). */
-export function inputType(field: Field, schema: Schema): string {
+export function inputType(field: Field, schema: Schema): Printable {
   const type = field.type;
   if (type.kind === "list") {
     const element =
       type.element.kind === "json" ? rt("JsonValue") : inputScalar(type.element, schema);
-    return `readonly ${wrap(element)}[]`;
+    return ["readonly ", wrap(element), "[]"];
   }
   return inputScalar(type, schema);
 }
 
 /** The type `getBy` takes for a unique field: like input, but refs are ids only. */
-export function keyType(field: Field, schema: Schema): string {
+export function keyType(field: Field, schema: Schema): Printable {
   const type = field.type;
   if (type.kind === "ref") return idType(type.targetId, schema);
   return inputType(field, schema);
@@ -118,23 +116,25 @@ export function keyType(field: Field, schema: Schema): string {
  * operator object; lists take `{ contains }` only. `undefined` when the field cannot
  * be filtered on (bytes, json, and lists of those).
  */
-export function whereType(field: Field, schema: Schema): string | undefined {
+export function whereType(field: Field, schema: Schema): Printable | undefined {
   const type = field.type;
   if (type.kind === "list") {
     const element = type.element;
     if (element.kind === "bytes" || element.kind === "json") return undefined;
-    return `${rt("ListFilter")}<${whereOperand(element, schema)}>`;
+    return [rt("ListFilter"), "<", whereOperand(element, schema), ">"];
   }
-  if (type.kind === "enum") return `${type.enumName} | ${rt("EqualityFilter")}<${type.enumName}>`;
+  if (type.kind === "enum") {
+    return [type.enumName, " | ", rt("EqualityFilter"), "<", type.enumName, ">"];
+  }
   if (type.kind === "ref") {
     const id = idType(type.targetId, schema);
-    return `${id} | ${rt("EqualityFilter")}<${id}>`;
+    return [id, " | ", rt("EqualityFilter"), "<", id, ">"];
   }
   const filter = FILTER[type.kind];
-  return filter === undefined ? undefined : `${INPUT[type.kind]} | ${filter}`;
+  return filter === undefined ? undefined : [INPUT[type.kind], " | ", filter];
 }
 
-function whereOperand(element: ElementType, schema: Schema): string {
+function whereOperand(element: ElementType, schema: Schema): Printable {
   return element.kind === "ref" ? idType(element.targetId, schema) : inputScalar(element, schema);
 }
 
@@ -149,6 +149,11 @@ export function targetName(targetId: number, schema: Schema): string {
 }
 
 /** Parenthesizes a union before `[]`. */
-function wrap(type: string): string {
-  return type.includes("|") ? `(${type})` : type;
+function wrap(type: Printable): Printable {
+  return isUnion(type) ? ["(", type, ")"] : type;
+}
+
+function isUnion(type: Printable): boolean {
+  if (typeof type === "string") return type.includes("|");
+  return Array.isArray(type) && type.some(isUnion);
 }

@@ -1,7 +1,7 @@
 /**
- * Writes the initializer of the generated `schema` constant: the type ids, field ids
- * and kinds the runtime encodes and decodes by (see runtime/schema-meta.ts). One line
- * per field keeps the constant readable in diffs and small for large schemas.
+ * Prints the generated `schema` constant: the type ids, field ids and kinds the runtime
+ * encodes and decodes by (see runtime/schema-meta.ts). One line per field keeps the
+ * constant readable in diffs and small for large schemas.
  */
 
 import {
@@ -13,64 +13,85 @@ import {
   schemaFingerprint,
 } from "../../schema/index.ts";
 import { accessorName, inverseMethodName, propertyName, uniqueKeys } from "./client-names.ts";
-import type { CodeWriter } from "./code-writer.ts";
+import type { GeneratedFile, Printable } from "./generated-file.ts";
 
-/** Writes `{ package, fingerprint, nodes: { … }, edges: { … } }` (at the writer's current position). */
-export function writeSchemaMeta(writer: CodeWriter, schema: Schema): void {
-  writer.inlineBlock(() => {
-    writer.writeLine(`package: ${JSON.stringify(schema.package)},`);
-    writer.writeLine(`fingerprint: ${JSON.stringify(schemaFingerprint(schema))},`);
-    writer.write("nodes: ").inlineBlock(() => {
-      for (const node of schema.nodes) writeNode(writer, node);
-    });
-    writer.write(",").newLine();
-    writer.write("edges: ").inlineBlock(() => {
-      for (const edge of schema.edges) writeEdge(writer, edge);
-    });
-    writer.write(",").newLine();
-  });
+/** Prints `head{ package, fingerprint, nodes: { … }, edges: { … } };`. */
+export function printSchemaMeta(
+  file: GeneratedFile,
+  head: readonly Printable[],
+  schema: Schema,
+): void {
+  file.block(
+    head,
+    () => {
+      file.print("package: ", JSON.stringify(schema.package), ",");
+      file.print("fingerprint: ", JSON.stringify(schemaFingerprint(schema)), ",");
+      file.block(
+        ["nodes: "],
+        () => {
+          for (const node of schema.nodes) printNode(file, node);
+        },
+        ",",
+      );
+      file.block(
+        ["edges: "],
+        () => {
+          for (const edge of schema.edges) printEdge(file, edge);
+        },
+        ",",
+      );
+    },
+    ";",
+  );
 }
 
-function writeNode(writer: CodeWriter, node: NodeType): void {
-  writer.write(`${accessorName(node.name)}: `).inlineBlock(() => {
-    writer.writeLine(`id: ${node.id},`);
-    writer.writeLine(`name: ${JSON.stringify(node.name)},`);
-    writeFields(writer, node.fields);
-    const keys = uniqueKeys(node);
-    if (keys.length > 0) {
-      const text = keys
-        .map((key) => `[${key.map((f) => JSON.stringify(propertyName(f.name))).join(", ")}]`)
-        .join(", ");
-      writer.writeLine(`keys: [${text}],`);
-    }
-  });
-  writer.write(",").newLine();
+function printNode(file: GeneratedFile, node: NodeType): void {
+  file.block(
+    [accessorName(node.name), ": "],
+    () => {
+      file.print("id: ", node.id, ",");
+      file.print("name: ", JSON.stringify(node.name), ",");
+      printFields(file, node.fields);
+      const keys = uniqueKeys(node);
+      if (keys.length > 0) {
+        const text = keys
+          .map((key) => `[${key.map((f) => JSON.stringify(propertyName(f.name))).join(", ")}]`)
+          .join(", ");
+        file.print("keys: [", text, "],");
+      }
+    },
+    ",",
+  );
 }
 
-function writeEdge(writer: CodeWriter, edge: EdgeType): void {
-  writer.write(`${accessorName(edge.name)}: `).inlineBlock(() => {
-    writer.writeLine(`id: ${edge.id},`);
-    writer.writeLine(`name: ${JSON.stringify(edge.name)},`);
-    writer.writeLine(`from: ${edge.fromId},`);
-    writer.writeLine(`to: ${edge.toId},`);
-    writeFields(writer, edge.fields);
-    const inverse = inverseMethodName(edge);
-    if (inverse !== undefined) writer.writeLine(`inverse: ${JSON.stringify(inverse)},`);
-  });
-  writer.write(",").newLine();
+function printEdge(file: GeneratedFile, edge: EdgeType): void {
+  file.block(
+    [accessorName(edge.name), ": "],
+    () => {
+      file.print("id: ", edge.id, ",");
+      file.print("name: ", JSON.stringify(edge.name), ",");
+      file.print("from: ", edge.fromId, ",");
+      file.print("to: ", edge.toId, ",");
+      printFields(file, edge.fields);
+      const inverse = inverseMethodName(edge);
+      if (inverse !== undefined) file.print("inverse: ", JSON.stringify(inverse), ",");
+    },
+    ",",
+  );
 }
 
-function writeFields(writer: CodeWriter, fields: readonly Field[]): void {
+function printFields(file: GeneratedFile, fields: readonly Field[]): void {
   if (fields.length === 0) {
-    writer.writeLine("fields: {},");
+    file.print("fields: {},");
     return;
   }
-  writer.write("fields: ").inlineBlock(() => {
-    for (const field of fields) {
-      writer.writeLine(`${propertyName(field.name)}: ${fieldMeta(field)},`);
-    }
-  });
-  writer.write(",").newLine();
+  file.block(
+    ["fields: "],
+    () => {
+      for (const field of fields) file.print(propertyName(field.name), ": ", fieldMeta(field), ",");
+    },
+    ",",
+  );
 }
 
 function fieldMeta(field: Field): string {
