@@ -13,6 +13,9 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MailboxItem } from "../../generated/entdb/v1/entdb_pb.js";
+import { EntDbClientCore } from "../../runtime/client-core.ts";
+import { createNodeTransport } from "../../runtime/node.ts";
+import type { SchemaMeta } from "../../runtime/schema-meta.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
 import { connectError, type EntDbClient, entDbClient, str, tokenArgs } from "./e2e-helpers.ts";
@@ -292,6 +295,56 @@ describe("mailbox delivery", () => {
       operations: [{ op: { case: "deleteNode", value: { typeId: MESSAGE, id: gone } } }],
     });
     expect(ids(await listAll("bob", {}, 10))).not.toContain(gone);
+  });
+
+  it("offers the mailbox to clients: list decoded by accessor name, unread counts, mark read, archive, star", async () => {
+    const principal = { principal: { id: 1, kind: "string" } } as const;
+    const meta: SchemaMeta = {
+      package: "acme.mail",
+      nodes: {
+        user: { id: USER, name: "User", fields: principal },
+        team: { id: TEAM, name: "Team", fields: principal },
+        message: { id: MESSAGE, name: "Message", fields: { subject: { id: 1, kind: "string" } } },
+      },
+      edges: {
+        sentTo: { id: SENT_TO, name: "SentTo", from: MESSAGE, to: USER, fields: {} },
+      },
+    };
+    const bob = new EntDbClientCore({
+      tenant: TENANT,
+      token: TOKENS.bob,
+      schema: meta,
+      transport: createNodeTransport({
+        baseUrl: server.url,
+        protocol: "connect",
+        httpVersion: "1.1",
+      }),
+    });
+    const sent = await send(MESSAGE, "via the client", [[SENT_TO, bobUser]]);
+    const page = await bob.mailbox.list({ types: ["message"], unread: true, limit: 1 });
+    expect(page.items.map((i) => [i.type, i.node.id, i.node["subject"], i.reason, i.read])).toEqual(
+      [["message", sent, "via the client", "sentTo", false]],
+    );
+    expect(page.next).toBeDefined();
+    const unread = await bob.mailbox.unreadCounts();
+    await bob.mailbox.markRead(sent);
+    expect(await bob.mailbox.unreadCounts()).toEqual({
+      total: unread.total - 1,
+      byType: { message: unread.total - 1 },
+    });
+    await bob.mailbox.star([sent]);
+    await bob.mailbox.archive(sent);
+    expect((await bob.mailbox.list({ limit: 1 })).items[0]?.node.id).not.toBe(sent);
+    const [archived] = (await bob.mailbox.list({ starred: true, includeArchived: true })).items;
+    expect([archived?.node.id, archived?.read, archived?.archived, archived?.starred]).toEqual([
+      sent,
+      true,
+      true,
+      true,
+    ]);
+    await expect(bob.mailbox.list({ types: ["mesage"] })).rejects.toThrow(
+      "db.mailbox.list: 'mesage' is not a node type of this client; use one of user, team, message.",
+    );
   });
 
   it("rebuilds the same tenant database, every delivery and state included, by replaying the log", async () => {
