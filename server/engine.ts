@@ -151,6 +151,8 @@ export interface TenantReader {
   mailbox(tenant: string, query: MailboxQuery, scope?: ReadScope): MailboxPage;
   /** One recipient's unread, unarchived items visible to `scope`: in all and per type. */
   mailboxUnreadCounts(tenant: string, recipient: string, scope?: ReadScope): MailboxUnreadCounts;
+  /** Whether `nodeId` is in `recipient`'s mailbox now. */
+  inMailbox(tenant: string, recipient: string, nodeId: string): boolean;
 }
 
 /** What one depth of a traversal follows: these edge types (empty: all) in this direction. */

@@ -47,12 +47,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
   const ownMailbox = (ctx: HandlerContext, tenantText: string, recipient: string) => {
     const actor = requireActor(ctx.values);
     const tenant = m.guardTenant(actor, tenantText, "read");
-    if (recipient !== "" && recipient !== actor.id) {
-      throw new ConnectError(
-        `'${actor.id}' may read and change only its own mailbox, not that of '${recipient.slice(0, 210)}'; leave \`recipient\` empty.`,
-        Code.PermissionDenied,
-      );
-    }
+    if (recipient !== "") checkOwnMailbox(ctx, recipient, "leave `recipient` empty");
     return { actor, tenant };
   };
 
@@ -118,6 +113,16 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
         return submit(deps, actor, tenant, req.idempotencyKey, change);
       }),
   };
+}
+
+/** Refuses (PERMISSION_DENIED) a `recipient` that is not the authenticated caller. */
+export function checkOwnMailbox(ctx: HandlerContext, recipient: string, fix: string): void {
+  const actor = requireActor(ctx.values);
+  if (recipient === actor.id) return;
+  throw new ConnectError(
+    `'${actor.id}' may read and change only its own mailbox, not that of '${recipient.slice(0, 210)}'; ${fix}.`,
+    Code.PermissionDenied,
+  );
 }
 
 /** Logs `change` for `tenant` and answers with its receipt once applied. */

@@ -405,6 +405,16 @@ class StoreReader implements TenantReader {
     return mailboxUnreadCounts(db, this.#store.readModel(db), recipient, scope);
   }
 
+  inMailbox(tenant: string, recipient: string, nodeId: string): boolean {
+    const db = this.#db(tenant);
+    if (!db) return false;
+    return (
+      db
+        .stmt("SELECT 1 FROM mailbox_items WHERE recipient = ? AND node_id = ?")
+        .get(recipient, nodeId) !== undefined
+    );
+  }
+
   #db(tenant: string): TenantDb | undefined {
     return this.#store.readTenant(tenant);
   }

@@ -12,7 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MailboxItem } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  ChangeKind,
+  type MailboxItem,
+  type SubscribeResponse,
+} from "../../generated/entdb/v1/entdb_pb.js";
 import { EntDbClientCore } from "../../runtime/client-core.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
 import type { SchemaMeta } from "../../runtime/schema-meta.ts";
@@ -25,6 +29,7 @@ import {
   startServerProcess,
   tempDataDir,
 } from "./server-process.ts";
+import { readUntil } from "./subscribe-helpers.ts";
 
 const SCHEMA = `package acme.mail;
 
@@ -347,7 +352,46 @@ describe("mailbox delivery", () => {
     );
   });
 
+  it("streams the changes of the caller's mailbox to a mailbox subscription, and only the caller's", async () => {
+    const abort = new AbortController();
+    const stream = api("bob").subscribe(
+      { tenant: TENANT, filters: [{ kind: { case: "mailbox", value: "user:bob" } }] },
+      { signal: abort.signal },
+    );
+    const got: SubscribeResponse[] = [];
+    try {
+      const toCarol = await send(MESSAGE, "not for bob", [[SENT_TO, carolUser]]);
+      const toBob = await send(MESSAGE, "for bob", [[SENT_TO, bobUser]]);
+      const delivered = (rs: readonly SubscribeResponse[]) =>
+        rs.some((r) => r.changes.some((c) => c.kind === ChangeKind.EDGE_CREATED));
+      await readUntil(stream, got, delivered);
+      const changes = got.flatMap((r) => r.changes);
+      expect(changes.map((c) => [c.kind, c.nodeId || c.edge?.fromId])).toEqual([
+        [ChangeKind.NODE_CREATED, toBob],
+        [ChangeKind.EDGE_CREATED, toBob],
+      ]);
+      expect(JSON.stringify(changes.map((c) => [c.nodeId, c.edge?.fromId]))).not.toContain(toCarol);
+    } finally {
+      abort.abort();
+    }
+    const err = await connectError(
+      (async () => {
+        for await (const _ of api("bob").subscribe({
+          tenant: TENANT,
+          filters: [{ kind: { case: "mailbox", value: "user:carol" } }],
+        }))
+          break;
+      })(),
+    );
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toBe(
+      "'user:bob' may read and change only its own mailbox, not that of 'user:carol'; set `mailbox` to your own principal.",
+    );
+  });
+
   it("rebuilds the same tenant database, every delivery and state included, by replaying the log", async () => {
+    const unread = (await api("carol").getMailboxUnreadCounts({ tenant: TENANT })).total;
+    expect(unread).toBe(7n);
     expect(await server.stop()).toBe(0);
     const path = join(dataDir, "tenants", tenantFileName(TENANT));
     const before = canonicalDump(path);
@@ -358,7 +402,7 @@ describe("mailbox delivery", () => {
     expect(crowdRows).toHaveLength(CROWD);
     for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
     server = await startServerProcess({ schema: schemaPath, dataDir, args: ARGS });
-    expect((await api("carol").getMailboxUnreadCounts({ tenant: TENANT })).total).toBe(6n);
+    expect((await api("carol").getMailboxUnreadCounts({ tenant: TENANT })).total).toBe(unread);
     expect(await server.stop()).toBe(0);
     expect(canonicalDump(path)).toBe(before);
     server = await startServerProcess({ schema: schemaPath, dataDir, args: ARGS });

@@ -1912,6 +1912,15 @@ export declare type ChangeFilter = Message<"entdb.v1.ChangeFilter"> & {
      */
     value: number;
     case: "edgeTypeId";
+  } | {
+    /**
+     * Changes of the nodes in this principal's mailbox (the caller's own; docs/mailbox.md),
+     * and of edges from them: a delivery arrives as the `mailbox` edge's creation.
+     *
+     * @generated from field: string mailbox = 4;
+     */
+    value: string;
+    case: "mailbox";
   } | { case: undefined; value?: undefined };
 };
 

@@ -4234,6 +4234,7 @@ type ChangeFilter struct {
 	//	*ChangeFilter_NodeTypeId
 	//	*ChangeFilter_NodeId
 	//	*ChangeFilter_EdgeTypeId
+	//	*ChangeFilter_Mailbox
 	Kind          isChangeFilter_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4303,6 +4304,15 @@ func (x *ChangeFilter) GetEdgeTypeId() uint32 {
 	return 0
 }
 
+func (x *ChangeFilter) GetMailbox() string {
+	if x != nil {
+		if x, ok := x.Kind.(*ChangeFilter_Mailbox); ok {
+			return x.Mailbox
+		}
+	}
+	return ""
+}
+
 type isChangeFilter_Kind interface {
 	isChangeFilter_Kind()
 }
@@ -4322,11 +4332,19 @@ type ChangeFilter_EdgeTypeId struct {
 	EdgeTypeId uint32 `protobuf:"varint,3,opt,name=edge_type_id,json=edgeTypeId,proto3,oneof"`
 }
 
+type ChangeFilter_Mailbox struct {
+	// Changes of the nodes in this principal's mailbox (the caller's own; docs/mailbox.md),
+	// and of edges from them: a delivery arrives as the `mailbox` edge's creation.
+	Mailbox string `protobuf:"bytes,4,opt,name=mailbox,proto3,oneof"`
+}
+
 func (*ChangeFilter_NodeTypeId) isChangeFilter_Kind() {}
 
 func (*ChangeFilter_NodeId) isChangeFilter_Kind() {}
 
 func (*ChangeFilter_EdgeTypeId) isChangeFilter_Kind() {}
+
+func (*ChangeFilter_Mailbox) isChangeFilter_Kind() {}
 
 // One step of an applied plan.
 type Change struct {
@@ -5342,13 +5360,14 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\afilters\x18\x02 \x03(\v2\x16.entdb.v1.ChangeFilterR\afilters\x12+\n" +
 	"\x05after\x18\x03 \x01(\v2\x15.entdb.v1.LogPositionR\x05after\x12\x1d\n" +
 	"\n" +
-	"from_start\x18\x04 \x01(\bR\tfromStart\"y\n" +
+	"from_start\x18\x04 \x01(\bR\tfromStart\"\x95\x01\n" +
 	"\fChangeFilter\x12\"\n" +
 	"\fnode_type_id\x18\x01 \x01(\rH\x00R\n" +
 	"nodeTypeId\x12\x19\n" +
 	"\anode_id\x18\x02 \x01(\tH\x00R\x06nodeId\x12\"\n" +
 	"\fedge_type_id\x18\x03 \x01(\rH\x00R\n" +
-	"edgeTypeIdB\x06\n" +
+	"edgeTypeId\x12\x1a\n" +
+	"\amailbox\x18\x04 \x01(\tH\x00R\amailboxB\x06\n" +
 	"\x04kind\"\xd5\x01\n" +
 	"\x06Change\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.entdb.v1.ChangeKindR\x04kind\x12'\n" +
@@ -5731,6 +5750,7 @@ func file_entdb_v1_entdb_proto_init() {
 		(*ChangeFilter_NodeTypeId)(nil),
 		(*ChangeFilter_NodeId)(nil),
 		(*ChangeFilter_EdgeTypeId)(nil),
+		(*ChangeFilter_Mailbox)(nil),
 	}
 	file_entdb_v1_entdb_proto_msgTypes[75].OneofWrappers = []any{}
 	type x struct{}
