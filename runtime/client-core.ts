@@ -37,6 +37,7 @@ import type {
 import { NotFoundError, UnavailableError } from "./entdb-error.ts";
 import { codeFromName, errorFor, failureInfo, toEntDbError } from "./error-mapper.ts";
 import { withInterceptors } from "./intercepted-transport.ts";
+import { createMailboxApi, type MailboxApi } from "./mailbox-api.ts";
 import type { OperationInit } from "./plan-builder.ts";
 import { type LogPosition, PositionTracker } from "./position-tracker.ts";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
@@ -84,6 +85,18 @@ export class EntDbClientCore {
     return createAccessApi({
       tenant: this.tenant,
       client: this.#client,
+      call: (call, signal) => this.#call(call, signal),
+      receipt: (receipt, key) => this.#receipt(receipt, key),
+    });
+  }
+
+  /** The caller's own mailbox in this client's tenant (docs/mailbox.md). */
+  get mailbox(): MailboxApi {
+    return createMailboxApi({
+      tenant: this.tenant,
+      client: this.#client,
+      schema: this.schema,
+      read: (options, call) => this.#read(options, call),
       call: (call, signal) => this.#call(call, signal),
       receipt: (receipt, key) => this.#receipt(receipt, key),
     });

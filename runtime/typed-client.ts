@@ -11,6 +11,7 @@ import type { EdgeListFn, WriteOptions } from "./accessor-types.ts";
 import { EntDbClientCore } from "./client-core.ts";
 import type { ClientOptions, WriteReceipt } from "./client-core-types.ts";
 import { createEdgeAccessor, createEdgeLister } from "./edge-accessor.ts";
+import type { MailboxApi } from "./mailbox-api.ts";
 import { createNodeAccessor, planOptions } from "./node-accessor.ts";
 import type { IdOf } from "./node-id.ts";
 import { createPlanAccessors } from "./plan-accessor.ts";
@@ -60,6 +61,8 @@ export interface ClientBase<TPlan> {
    * together, most relevant first (docs/search.md).
    */
   search(query: string, options?: CrossTypeSearchOptions): Promise<SearchPage<AnySearchHit>>;
+  /** The caller's own mailbox (docs/mailbox.md): list, unread counts, mark read, archive, star. */
+  readonly mailbox: MailboxApi;
 }
 
 /**
@@ -87,6 +90,7 @@ export function createTypedClient<TClient>(schema: SchemaMeta, options: ClientOp
   const base: ClientBase<unknown> = {
     core,
     search: createCrossTypeSearch(core, schema),
+    mailbox: core.mailbox,
     async atomic<R extends AtomicShape>(
       build: (plan: unknown) => R,
       writeOptions?: WriteOptions,

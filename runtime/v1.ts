@@ -74,6 +74,14 @@ export {
 } from "./entdb-error.ts";
 export { toEntDbError } from "./error-mapper.ts";
 export { withInterceptors } from "./intercepted-transport.ts";
+export type {
+  MailboxApi,
+  MailboxChangeOptions,
+  MailboxEntry,
+  MailboxListOptions,
+  MailboxPage,
+  MailboxUnreadCounts,
+} from "./mailbox-api.ts";
 export {
   createNodeAccessor,
   type KeyedNodeAccessor,

@@ -56,6 +56,7 @@ import {
   type ValidationContext,
 } from "./validate-context.ts";
 import { resolveMembers } from "./validate-fields.ts";
+import { resolveMailboxes } from "./validate-mailbox.ts";
 import { checkInverseName, checkPackageName, checkTypeName } from "./validate-names.ts";
 import { EDGE_OPTIONS, ENUM_VALUE_OPTIONS, NODE_OPTIONS, readOptions } from "./validate-options.ts";
 import { collectReserved, type ReservedSet } from "./validate-reserved.ts";
@@ -132,7 +133,13 @@ export function buildModel(input: BuildModelInput): Schema | undefined {
 
   const enums = enumDecls.map((decl) => buildEnum(decl, ctx));
   const nodes = nodeDecls.map((decl) => buildNode(decl, ctx));
-  const edges = edgeDecls.map((decl) => buildEdge(decl, ctx));
+  const edges = resolveMailboxes(
+    edgeDecls,
+    edgeDecls.map((decl) => buildEdge(decl, ctx)),
+    nodeDecls,
+    nodes,
+    ctx,
+  );
   checkInverseNames(edgeDecls, edges, ctx);
 
   if (diagnostics.some((d) => d.severity === "error")) return undefined;

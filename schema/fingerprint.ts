@@ -69,6 +69,7 @@ export interface CanonicalEdge {
   readonly toId: number;
   readonly uniquePerFrom: boolean;
   readonly inverseName?: string;
+  readonly mailboxFieldId?: number;
   readonly deprecated: boolean;
   readonly fields: readonly CanonicalField[];
   readonly reservedIds: readonly IdRange[];
@@ -211,6 +212,7 @@ function canonicalEdge(edge: EdgeType): CanonicalEdge {
     toId: edge.toId,
     uniquePerFrom: edge.uniquePerFrom,
     ...(edge.inverseName === undefined ? {} : { inverseName: edge.inverseName }),
+    ...(edge.mailboxFieldId === undefined ? {} : { mailboxFieldId: edge.mailboxFieldId }),
     deprecated: edge.deprecated,
     fields: [...edge.fields].sort(byId).map(canonicalField),
     reservedIds: normalizeRanges(edge.reservedIds),

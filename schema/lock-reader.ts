@@ -156,6 +156,7 @@ class LockReader {
       "toId",
       "uniquePerFrom",
       "inverseName",
+      "mailboxFieldId",
       "deprecated",
       "fields",
       "reservedIds",
@@ -163,6 +164,7 @@ class LockReader {
       "retiredIds",
     ]);
     const inverse = o["inverseName"];
+    const mailbox = o["mailboxFieldId"];
     return {
       id: this.int(o["id"], `${at}.id`, 1, MAX_ID),
       name: this.string(o["name"], `${at}.name`),
@@ -170,6 +172,9 @@ class LockReader {
       toId: this.int(o["toId"], `${at}.toId`, 1, MAX_ID),
       uniquePerFrom: this.bool(o["uniquePerFrom"], `${at}.uniquePerFrom`),
       ...(inverse === undefined ? {} : { inverseName: this.string(inverse, `${at}.inverseName`) }),
+      ...(mailbox === undefined
+        ? {}
+        : { mailboxFieldId: this.int(mailbox, `${at}.mailboxFieldId`, 1, MAX_ID) }),
       fields: this.fields(o["fields"], `${at}.fields`),
       deprecated: this.bool(o["deprecated"], `${at}.deprecated`),
       reservedIds: this.ranges(o["reservedIds"], `${at}.reservedIds`, MAX_ID),

@@ -393,6 +393,16 @@ export const DIAGNOSTIC_CATALOG = {
     severity: "error",
     summary: "An `inverse` name that does not start with a lowercase letter.",
   },
+  unknownMailboxField: {
+    code: "E0905",
+    severity: "error",
+    summary: "`mailbox = field` names no field of the edge's `to` node type.",
+  },
+  mailboxFieldNotString: {
+    code: "E0906",
+    severity: "error",
+    summary: "`mailbox = field` names a field that is not a single `string`.",
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** The name of a catalog entry (and of its constructor). */
@@ -1373,6 +1383,31 @@ export function invalidInverseName(name: string, span: Span, suggestion?: string
     {
       label: "inverse names are like field names",
       notes: [didYouMean(suggestion)],
+    },
+  );
+}
+
+/** `mailbox = x` where the `to` node type has no field `x`. */
+export function unknownMailboxField(
+  field: string,
+  target: string,
+  span: Span,
+  suggestion?: string,
+): Diagnostic {
+  return make("unknownMailboxField", `Node type '${target}' has no field '${field}'.`, span, {
+    label: "mailbox names the field of the recipient node that holds its principal",
+    notes: [didYouMean(suggestion)],
+  });
+}
+
+/** `mailbox = x` where field `x` is not a string. */
+export function mailboxFieldNotString(field: string, typeText: string, span: Span): Diagnostic {
+  return make(
+    "mailboxFieldNotString",
+    `Field '${field}' is of type '${typeText}'; a mailbox field must be a string.`,
+    span,
+    {
+      label: "the field holds the recipient's principal, such as 'user:alice'",
     },
   );
 }

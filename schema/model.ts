@@ -136,6 +136,11 @@ export interface EdgeType {
   readonly uniquePerFrom: boolean;
   /** The name of the reverse traversal (`to` → `from`), if declared. */
   readonly inverseName?: string;
+  /**
+   * `mailbox = field`: creating an edge of this type delivers its `from` node to the mailbox
+   * of the principal held in this string field (an id) of the `to` node (docs/mailbox.md).
+   */
+  readonly mailboxFieldId?: number;
   /** Edge properties, in ascending id order. */
   readonly fields: readonly Field[];
   readonly deprecated: boolean;

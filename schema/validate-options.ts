@@ -48,6 +48,7 @@ export const FIELD_OPTIONS: readonly OptionSpec[] = [
 export const EDGE_OPTIONS: readonly OptionSpec[] = [
   { name: "unique_per_from" },
   { name: "inverse", example: "inverse = name" },
+  { name: "mailbox", example: "mailbox = field" },
   { name: "deprecated" },
 ];
 

@@ -22,6 +22,7 @@ import type { Value } from "../generated/entdb/v1/values_pb.js";
 import type { Schema } from "../schema/index.ts";
 import type { ReadScope } from "./acl/read-scope.ts";
 import type { SearchPage, SearchRequest } from "./search/search-sql.ts";
+import type { MailboxPage, MailboxQuery, MailboxUnreadCounts } from "./store/mailbox-query.ts";
 import type { WalPosition } from "./wal/wal.ts";
 
 /** A schema the server serves, with the version number it was registered under. */
@@ -146,6 +147,12 @@ export interface TenantReader {
    * is clamped.
    */
   search(tenant: string, request: SearchRequest, scope?: ReadScope): SearchPage;
+  /** A page of one recipient's mailbox (docs/mailbox.md), filtered for `scope` inside the query. */
+  mailbox(tenant: string, query: MailboxQuery, scope?: ReadScope): MailboxPage;
+  /** One recipient's unread, unarchived items visible to `scope`: in all and per type. */
+  mailboxUnreadCounts(tenant: string, recipient: string, scope?: ReadScope): MailboxUnreadCounts;
+  /** Whether `nodeId` is in `recipient`'s mailbox now. */
+  inMailbox(tenant: string, recipient: string, nodeId: string): boolean;
 }
 
 /** What one depth of a traversal follows: these edge types (empty: all) in this direction. */

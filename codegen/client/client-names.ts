@@ -51,7 +51,7 @@ export const CLIENT_NAMES = {
 const GLOBAL_TYPES = ["Date", "Uint8Array", "Record"];
 
 /** Members of the client besides accessors; no accessor may take these names. */
-const CLIENT_MEMBERS = ["core", "atomic", "then"];
+const CLIENT_MEMBERS = ["core", "atomic", "mailbox", "then"];
 /** Members of a node accessor; no inverse name may take these. */
 const NODE_ACCESSOR_MEMBERS = [
   "create",

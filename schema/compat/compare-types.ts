@@ -132,6 +132,21 @@ function compareEdge(ctx: CompatContext, before: EdgeType, after: EdgeType): voi
   if (before.inverseName !== after.inverseName) {
     ctx.report(msg.edgeInverseChanged(owner, before.inverseName, after.inverseName), span);
   }
+  if (before.mailboxFieldId !== after.mailboxFieldId) {
+    const fieldName = (id: number | undefined, schema: typeof ctx.oldSchema) =>
+      id === undefined
+        ? undefined
+        : (schema.nodes.find((n) => n.id === after.toId)?.fields.find((f) => f.id === id)?.name ??
+          String(id));
+    ctx.report(
+      msg.edgeMailboxChanged(
+        owner,
+        fieldName(before.mailboxFieldId, ctx.oldSchema),
+        fieldName(after.mailboxFieldId, ctx.newSchema),
+      ),
+      span,
+    );
+  }
   if (before.deprecated !== after.deprecated) {
     ctx.report(msg.deprecationChanged(typeSubject(owner), after.deprecated), span);
   }

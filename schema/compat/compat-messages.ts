@@ -335,6 +335,21 @@ export const compatMessages = {
     return { rule: "EDGE_INVERSE_CHANGED", message };
   },
 
+  edgeMailboxChanged(
+    edge: TypeLabel,
+    before: string | undefined,
+    after: string | undefined,
+  ): FindingDraft {
+    const subject = typeSubject(edge);
+    const message =
+      before === undefined
+        ? `${subject} now delivers to the mailbox named by field '${after}'; edges created before are not delivered.`
+        : after === undefined
+          ? `${subject} no longer delivers to mailboxes; items already delivered stay.`
+          : `${subject} now reads the recipient from field '${after}' instead of '${before}'.`;
+    return { rule: "EDGE_MAILBOX_CHANGED", message };
+  },
+
   visibilityChanged(node: TypeLabel, before: string, after: string): FindingDraft {
     return {
       rule: "NODE_VISIBILITY_CHANGED",

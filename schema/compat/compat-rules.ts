@@ -162,6 +162,11 @@ export const COMPAT_RULES = {
     category: "safe",
     summary: "An edge type's inverse name changed.",
   },
+  EDGE_MAILBOX_CHANGED: {
+    category: "safe",
+    summary:
+      "An edge type started or stopped delivering to mailboxes, or reads the recipient from another field; items already delivered stay.",
+  },
   RESERVATION_ADDED: {
     category: "safe",
     summary: "Ids or enum numbers were reserved without removing anything.",

@@ -25,14 +25,15 @@ export const MAX_CHANGE_FILTERS = 100;
 
 /**
  * What a subscription selects; empty sets select nothing of their kind, and `all`
- * selects every change. A mailbox selection would be one more set here, matched in
- * {@link matches}.
+ * selects every change. `mailbox`, when set, is the recipient whose mailbox's nodes
+ * are selected (the handler checks it is the caller).
  */
 export interface ChangeSelection {
   readonly all: boolean;
   readonly nodeTypes: ReadonlySet<number>;
   readonly nodeIds: ReadonlySet<string>;
   readonly edgeTypes: ReadonlySet<number>;
+  readonly mailbox?: string;
 }
 
 /** Checks a request's filters against the schema (INVALID_ARGUMENT naming the bad one). */
@@ -45,6 +46,7 @@ export function selectionOf(request: SubscribeRequest, schema: Schema): ChangeSe
   const nodeTypes = new Set<number>();
   const nodeIds = new Set<string>();
   const edgeTypes = new Set<number>();
+  let mailbox: string | undefined;
   request.filters.forEach((filter, i) => {
     const kind = filter.kind;
     switch (kind.case) {
@@ -67,26 +69,51 @@ export function selectionOf(request: SubscribeRequest, schema: Schema): ChangeSe
           );
         edgeTypes.add(kind.value);
         break;
+      case "mailbox":
+        if (kind.value === "" || (mailbox !== undefined && mailbox !== kind.value))
+          throw invalidArgument(
+            `\`filters[${i}].mailbox\` must name the caller's own principal, once.`,
+          );
+        mailbox = kind.value;
+        break;
       default:
         throw invalidArgument(
-          `\`filters[${i}]\` sets nothing; set node_type_id, node_id or edge_type_id.`,
+          `\`filters[${i}]\` sets nothing; set node_type_id, node_id, edge_type_id or mailbox.`,
         );
     }
   });
-  return { all: request.filters.length === 0, nodeTypes, nodeIds, edgeTypes };
+  return {
+    all: request.filters.length === 0,
+    nodeTypes,
+    nodeIds,
+    edgeTypes,
+    ...(mailbox === undefined ? {} : { mailbox }),
+  };
 }
 
-/** True if the selection takes `change`. */
-export function matches(selection: ChangeSelection, change: Change): boolean {
+/**
+ * True if the selection takes `change`; `inMailbox` says whether a node is in the
+ * selection's mailbox now (asked only for a selection with one).
+ */
+export function matches(
+  selection: ChangeSelection,
+  change: Change,
+  inMailbox: (nodeId: string) => boolean = () => false,
+): boolean {
   if (selection.all) return true;
   if (change.edge) {
     return (
       selection.edgeTypes.has(change.typeId) ||
       selection.nodeIds.has(change.edge.fromId) ||
-      selection.nodeIds.has(change.edge.toId)
+      selection.nodeIds.has(change.edge.toId) ||
+      (selection.mailbox !== undefined && inMailbox(change.edge.fromId))
     );
   }
-  return selection.nodeTypes.has(change.typeId) || selection.nodeIds.has(change.nodeId);
+  return (
+    selection.nodeTypes.has(change.typeId) ||
+    selection.nodeIds.has(change.nodeId) ||
+    (selection.mailbox !== undefined && inMailbox(change.nodeId))
+  );
 }
 
 /**

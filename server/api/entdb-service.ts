@@ -27,6 +27,7 @@ import { checkSameRequest, digestHex } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
+import { createMailboxHandlers } from "./mailbox-service.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 import { hasPublicTypes, readerOf } from "./public-reads.ts";
 import { createSearchHandler } from "./search-service.ts";
@@ -437,6 +438,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       awaitPosition,
       scopeOf,
     }),
+    ...createMailboxHandlers(deps, { guardTenant, guard, awaitPosition, scopeOf }),
     subscribe: createSubscribeHandler(deps, {
       tenantOf: readTenantOf,
       scopeOf,

@@ -12,6 +12,7 @@ import type { Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { TenantReader } from "../engine.ts";
 import { searchedTypes } from "../search/search-sql.ts";
+import { requireActor } from "./auth.ts";
 import type { ApiLimits } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 
@@ -75,6 +76,7 @@ export function createSearchHandler(
           cursor: req.cursor,
           highlight: { start: req.highlightStart || "[", end: req.highlightEnd || "]" },
           snippetTokens: req.snippetTokens || DEFAULT_SNIPPET_TOKENS,
+          ...(req.mailbox ? { mailbox: requireActor(ctx.values).id } : {}),
         },
         deps.scopeOf(ctx, tenant),
       );

@@ -33,6 +33,7 @@ import { type ChangeSelection, changesOf, matches, selectionOf } from "./change-
 import type { ChangeFeed } from "./change-feed.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
+import { checkOwnMailbox } from "./mailbox-service.ts";
 
 /** What Subscribe needs beyond the other handlers' deps. */
 export interface SubscribeDeps {
@@ -69,6 +70,8 @@ export function createSubscribeHandler(
     try {
       tenant = guards.tenantOf(ctx, request.tenant);
       selection = selectionOf(request, deps.served().model);
+      if (selection.mailbox !== undefined)
+        checkOwnMailbox(ctx, selection.mailbox, "set `mailbox` to your own principal");
     } catch (err) {
       throw guards.toConnect(err);
     }
@@ -88,6 +91,9 @@ export function createSubscribeHandler(
       } catch (err) {
         throw guards.toConnect(err);
       }
+      const recipient = selection.mailbox;
+      const inMailbox = (nodeId: string) =>
+        recipient !== undefined && deps.reader.inMailbox(tenant, recipient, nodeId);
       const deliver = (
         position: WalPosition,
         changes: readonly Change[],
@@ -96,7 +102,7 @@ export function createSubscribeHandler(
         const scope = guards.scopeOf(ctx, tenant);
         const visible: Change[] = [];
         for (const c of changes) {
-          if (!matches(selection, c)) continue;
+          if (!matches(selection, c, inMailbox)) continue;
           const shown = visibleChange(deps, sub, tenant, scope, c);
           if (shown) visible.push(shown);
         }

@@ -67,6 +67,7 @@ import { validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
 import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
+import { applyMailboxChange } from "./mailbox-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 import { type KeyedOutcome, RecentOutcomes } from "./recent-outcomes.ts";
@@ -405,7 +406,7 @@ export class Applier implements ApplyProgress {
         version = wanted;
       }
       const outcome =
-        event.body.case === "plan" || event.body.case === "access"
+        event.body.case === "plan" || event.body.case === "access" || event.body.case === "mailbox"
           ? this.#applyPlan(db, event, pos, migrates)
           : undefined;
       db.stmt("RELEASE event").run();
@@ -434,7 +435,7 @@ export class Applier implements ApplyProgress {
     migrated: boolean,
   ): KeyedOutcome | undefined {
     const body = event.body;
-    if (body.case !== "plan" && body.case !== "access") return undefined;
+    if (body.case !== "plan" && body.case !== "access" && body.case !== "mailbox") return undefined;
     const key = event.idempotencyKey;
     if (key !== "" && db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)) {
       this.#stats.duplicates++;
@@ -448,6 +449,8 @@ export class Applier implements ApplyProgress {
     try {
       if (body.case === "access") {
         applyAccessChange(db, event, body.value, ingressMicros(event), schema);
+      } else if (body.case === "mailbox") {
+        applyMailboxChange(db, event.actor, body.value);
       } else {
         const nowMicros = ingressMicros(event);
         const checkOperation = checkPlanAccess(db, event, schema, nowMicros);
@@ -594,8 +597,15 @@ function decodeEntry(entry: WalEntry): Item {
       if (event.schemaVersion === 0)
         return { entry, bad: "the access change has no schema version" };
       return { entry, event };
+    case "mailbox":
+      if (event.schemaVersion === 0)
+        return { entry, bad: "the mailbox change has no schema version" };
+      return { entry, event };
     default:
-      return { entry, bad: "the event has no plan, schema change or access change" };
+      return {
+        entry,
+        bad: "the event has no plan, schema change, access change or mailbox change",
+      };
   }
 }
 

@@ -6,6 +6,7 @@
 import type { CreateEdge, DeleteEdge, OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import { edgeById } from "../../schema/index.ts";
 import { type Payload, serializePayload } from "../store/lossless-json.ts";
+import { deliverToMailboxes } from "./mailbox-delivery.ts";
 import { type PlanRun, result, sortedKeys } from "./plan-run.ts";
 
 /** Applies a create_edge step; `created` is false when the edge already existed. */
@@ -81,6 +82,7 @@ export function createEdge(run: PlanRun, op: CreateEdge): OperationResult {
         "INSERT INTO edges (edge_type_id, from_id, to_id, props, created_at) VALUES (?, ?, ?, ?, ?)",
       )
       .run(edge.id, from, to, serializePayload(props), run.ctx.nowMicros);
+    if (edge.mailboxFieldId !== undefined) deliverToMailboxes(run, edge, from, to);
   }
   return result("", existing === undefined, 0n);
 }

@@ -58,6 +58,8 @@ export interface SearchRequest {
   readonly highlight: { readonly start: string; readonly end: string };
   /** Tokens per snippet (FTS5 allows 1 to 64). */
   readonly snippetTokens: number;
+  /** Only nodes in this recipient principal's mailbox (docs/mailbox.md). */
+  readonly mailbox?: string;
 }
 
 /** A snippet of one searchable field that matched. */
@@ -171,6 +173,10 @@ export function searchTenantDb(
       where.push(`NOT ${hidden.sql}`);
       params.push(...hidden.params);
     }
+    if (req.mailbox !== undefined) {
+      where.push("nodes.id IN (SELECT node_id FROM mailbox_items WHERE recipient = ?)");
+      params.push(req.mailbox);
+    }
     for (const filter of req.filters) {
       const c = compileFilter(model, type, filter);
       where.push(c.sql);
@@ -185,7 +191,7 @@ export function searchTenantDb(
   }
   if (arms.length === 0) return { hits: [], nextCursor: "" };
 
-  const digest = `${filtersDigest(req.filters)}.${STORE_LAYOUT_VERSION}.${types.map((t) => t.id).join(",")}.${Buffer.from(match).toString("base64url")}`;
+  const digest = `${filtersDigest(req.filters)}.${req.mailbox === undefined ? "" : `mailbox:${req.mailbox}.`}${STORE_LAYOUT_VERSION}.${types.map((t) => t.id).join(",")}.${Buffer.from(match).toString("base64url")}`;
   const cursorFor = {
     typeId: single?.id ?? 0,
     orderField,

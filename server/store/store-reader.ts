@@ -27,6 +27,13 @@ import {
 } from "../search/search-sql.ts";
 import { hasDenies } from "./access-tables.ts";
 import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
+import {
+  listMailbox,
+  type MailboxPage,
+  type MailboxQuery,
+  type MailboxUnreadCounts,
+  mailboxUnreadCounts,
+} from "./mailbox-query.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
@@ -379,6 +386,33 @@ class StoreReader implements TenantReader {
       return { hits: [], nextCursor: "" };
     }
     return searchTenantDb(db, model, { ...request, limit: this.#pageSize(request.limit) }, scope);
+  }
+
+  mailbox(tenant: string, query: MailboxQuery, scope: ReadScope = UNRESTRICTED): MailboxPage {
+    const db = this.#db(tenant);
+    if (!db) return { items: [], nextCursor: "" };
+    const limit = this.#pageSize(query.limit);
+    return listMailbox(db, this.#store.readModel(db), { ...query, limit }, scope);
+  }
+
+  mailboxUnreadCounts(
+    tenant: string,
+    recipient: string,
+    scope: ReadScope = UNRESTRICTED,
+  ): MailboxUnreadCounts {
+    const db = this.#db(tenant);
+    if (!db) return { total: 0n, byType: [] };
+    return mailboxUnreadCounts(db, this.#store.readModel(db), recipient, scope);
+  }
+
+  inMailbox(tenant: string, recipient: string, nodeId: string): boolean {
+    const db = this.#db(tenant);
+    if (!db) return false;
+    return (
+      db
+        .stmt("SELECT 1 FROM mailbox_items WHERE recipient = ? AND node_id = ?")
+        .get(recipient, nodeId) !== undefined
+    );
   }
 
   #db(tenant: string): TenantDb | undefined {

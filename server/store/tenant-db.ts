@@ -30,6 +30,7 @@ import {
 } from "../../codegen/index.ts";
 import type { Schema } from "../../schema/index.ts";
 import { ACCESS_TABLE_DDL } from "./access-tables.ts";
+import { MAILBOX_TABLE_DDL } from "./mailbox-tables.ts";
 import { StoreError } from "./store-error.ts";
 
 /** Where a tenant database stands in the log. */
@@ -145,6 +146,8 @@ export class TenantDb {
       }
       // Access tables (access-tables.ts): added to files of any age, in their own block.
       for (const stmt of ACCESS_TABLE_DDL) db.exec(stmt);
+      // Mailbox table (mailbox-tables.ts): likewise.
+      for (const stmt of MAILBOX_TABLE_DDL) db.exec(stmt);
       const row = db
         .prepare(
           "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",

@@ -39,6 +39,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["100000", "200"],
     what: "full-text search on 100k documents: p50/p99 of a page of 20 by query shape",
   },
+  mailbox: {
+    file: "mailbox-bench.ts",
+    args: ["5000", "20"],
+    what: "mailbox fan-out: one message to a 5,000-member group in one transaction; mailbox reads",
+  },
   server: {
     file: "server-bench.ts",
     args: ["3", "--wal", "kafka,kinesis"],

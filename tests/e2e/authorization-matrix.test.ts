@@ -284,6 +284,21 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
     call: (c) => c.search({ tenant: TENANT, query: "secret", typeIds: [NOTE] }),
     expect: readRpc("ok", "ok"),
   },
+  ListMailbox: {
+    // alice's mailbox: hers only; no public reading of mailboxes.
+    call: (c) => c.listMailbox({ tenant: TENANT, recipient: "user:alice" }),
+    expect: tenantRpc("permission_denied", { alice: "ok" }),
+  },
+  GetMailboxUnreadCounts: {
+    // The caller's own mailbox: every member, viewers included, has one.
+    call: (c) => c.getMailboxUnreadCounts({ tenant: TENANT }),
+    expect: tenantRpc("ok"),
+  },
+  UpdateMailboxItems: {
+    // Changes only the caller's own items (none here), so viewers may too.
+    call: (c) => c.updateMailboxItems({ tenant: TENANT, nodeIds: [note], read: true }),
+    expect: tenantRpc("ok"),
+  },
   ListEdges: {
     call: (c) =>
       c.listEdges({ tenant: TENANT, edgeTypeId: WROTE, nodeId: person, direction: Direction.OUT }),

@@ -210,7 +210,7 @@ describe("Subscribe", () => {
     );
     const empty = await connectError(first({ tenant: "sub-bad", filters: [{}] }));
     expect(empty.rawMessage).toBe(
-      "`filters[0]` sets nothing; set node_type_id, node_id or edge_type_id.",
+      "`filters[0]` sets nothing; set node_type_id, node_id, edge_type_id or mailbox.",
     );
     const { position } = (
       await api.executePlan({

@@ -1750,6 +1750,13 @@ export declare type SearchRequest = Message<"entdb.v1.SearchRequest"> & {
    * @generated from field: uint32 snippet_tokens = 11;
    */
   snippetTokens: number;
+
+  /**
+   * Only nodes in the caller's mailbox (docs/mailbox.md).
+   *
+   * @generated from field: bool mailbox = 12;
+   */
+  mailbox: boolean;
 };
 
 /**
@@ -1905,6 +1912,15 @@ export declare type ChangeFilter = Message<"entdb.v1.ChangeFilter"> & {
      */
     value: number;
     case: "edgeTypeId";
+  } | {
+    /**
+     * Changes of the nodes in this principal's mailbox (the caller's own; docs/mailbox.md),
+     * and of edges from them: a delivery arrives as the `mailbox` edge's creation.
+     *
+     * @generated from field: string mailbox = 4;
+     */
+    value: string;
+    case: "mailbox";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1991,6 +2007,294 @@ export declare type SubscribeResponse = Message<"entdb.v1.SubscribeResponse"> & 
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export declare const SubscribeResponseSchema: GenMessage<SubscribeResponse>;
+
+/**
+ * @generated from message entdb.v1.ListMailboxRequest
+ */
+export declare type ListMailboxRequest = Message<"entdb.v1.ListMailboxRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Whose mailbox: empty, or the caller's own principal; any other is PERMISSION_DENIED.
+   *
+   * @generated from field: string recipient = 2;
+   */
+  recipient: string;
+
+  /**
+   * Only items not marked read.
+   *
+   * @generated from field: bool unread_only = 3;
+   */
+  unreadOnly: boolean;
+
+  /**
+   * Only items whose node is of one of these types; empty: every type.
+   *
+   * @generated from field: repeated uint32 type_ids = 4;
+   */
+  typeIds: number[];
+
+  /**
+   * Only items delivered at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp delivered_after = 5;
+   */
+  deliveredAfter?: Timestamp | undefined;
+
+  /**
+   * Only items delivered before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp delivered_before = 6;
+   */
+  deliveredBefore?: Timestamp | undefined;
+
+  /**
+   * Archived items are left out unless this is set.
+   *
+   * @generated from field: bool include_archived = 7;
+   */
+  includeArchived: boolean;
+
+  /**
+   * Only starred items.
+   *
+   * @generated from field: bool starred_only = 8;
+   */
+  starredOnly: boolean;
+
+  /**
+   * Clamped to the server's maximum page size; 0 means the default.
+   *
+   * @generated from field: uint32 limit = 9;
+   */
+  limit: number;
+
+  /**
+   * From a previous response's `next_cursor`, with the same filters.
+   *
+   * @generated from field: string cursor = 10;
+   */
+  cursor: string;
+
+  /**
+   * @generated from field: entdb.v1.LogPosition after_position = 11;
+   */
+  afterPosition?: LogPosition | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.ListMailboxRequest.
+ * Use `create(ListMailboxRequestSchema)` to create a new message.
+ */
+export declare const ListMailboxRequestSchema: GenMessage<ListMailboxRequest>;
+
+/**
+ * One delivery to a recipient, with the recipient's own state of it.
+ *
+ * @generated from message entdb.v1.MailboxItem
+ */
+export declare type MailboxItem = Message<"entdb.v1.MailboxItem"> & {
+  /**
+   * @generated from field: entdb.v1.Node node = 1;
+   */
+  node?: Node | undefined;
+
+  /**
+   * Why it arrived: the id of the `mailbox` edge type that delivered it.
+   *
+   * @generated from field: uint32 reason_edge_type_id = 2;
+   */
+  reasonEdgeTypeId: number;
+
+  /**
+   * The ingress time of the write that delivered it.
+   *
+   * @generated from field: google.protobuf.Timestamp delivered_at = 3;
+   */
+  deliveredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool read = 4;
+   */
+  read: boolean;
+
+  /**
+   * @generated from field: bool archived = 5;
+   */
+  archived: boolean;
+
+  /**
+   * @generated from field: bool starred = 6;
+   */
+  starred: boolean;
+};
+
+/**
+ * Describes the message entdb.v1.MailboxItem.
+ * Use `create(MailboxItemSchema)` to create a new message.
+ */
+export declare const MailboxItemSchema: GenMessage<MailboxItem>;
+
+/**
+ * @generated from message entdb.v1.ListMailboxResponse
+ */
+export declare type ListMailboxResponse = Message<"entdb.v1.ListMailboxResponse"> & {
+  /**
+   * @generated from field: repeated entdb.v1.MailboxItem items = 1;
+   */
+  items: MailboxItem[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message entdb.v1.ListMailboxResponse.
+ * Use `create(ListMailboxResponseSchema)` to create a new message.
+ */
+export declare const ListMailboxResponseSchema: GenMessage<ListMailboxResponse>;
+
+/**
+ * @generated from message entdb.v1.GetMailboxUnreadCountsRequest
+ */
+export declare type GetMailboxUnreadCountsRequest = Message<"entdb.v1.GetMailboxUnreadCountsRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * Whose mailbox: empty, or the caller's own principal.
+   *
+   * @generated from field: string recipient = 2;
+   */
+  recipient: string;
+
+  /**
+   * @generated from field: entdb.v1.LogPosition after_position = 3;
+   */
+  afterPosition?: LogPosition | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.GetMailboxUnreadCountsRequest.
+ * Use `create(GetMailboxUnreadCountsRequestSchema)` to create a new message.
+ */
+export declare const GetMailboxUnreadCountsRequestSchema: GenMessage<GetMailboxUnreadCountsRequest>;
+
+/**
+ * @generated from message entdb.v1.MailboxTypeCount
+ */
+export declare type MailboxTypeCount = Message<"entdb.v1.MailboxTypeCount"> & {
+  /**
+   * @generated from field: uint32 type_id = 1;
+   */
+  typeId: number;
+
+  /**
+   * @generated from field: uint64 unread = 2;
+   */
+  unread: bigint;
+};
+
+/**
+ * Describes the message entdb.v1.MailboxTypeCount.
+ * Use `create(MailboxTypeCountSchema)` to create a new message.
+ */
+export declare const MailboxTypeCountSchema: GenMessage<MailboxTypeCount>;
+
+/**
+ * @generated from message entdb.v1.GetMailboxUnreadCountsResponse
+ */
+export declare type GetMailboxUnreadCountsResponse = Message<"entdb.v1.GetMailboxUnreadCountsResponse"> & {
+  /**
+   * @generated from field: uint64 total = 1;
+   */
+  total: bigint;
+
+  /**
+   * Types with at least one unread item, by type id.
+   *
+   * @generated from field: repeated entdb.v1.MailboxTypeCount by_type = 2;
+   */
+  byType: MailboxTypeCount[];
+};
+
+/**
+ * Describes the message entdb.v1.GetMailboxUnreadCountsResponse.
+ * Use `create(GetMailboxUnreadCountsResponseSchema)` to create a new message.
+ */
+export declare const GetMailboxUnreadCountsResponseSchema: GenMessage<GetMailboxUnreadCountsResponse>;
+
+/**
+ * @generated from message entdb.v1.UpdateMailboxItemsRequest
+ */
+export declare type UpdateMailboxItemsRequest = Message<"entdb.v1.UpdateMailboxItemsRequest"> & {
+  /**
+   * @generated from field: string tenant = 1;
+   */
+  tenant: string;
+
+  /**
+   * The nodes whose items change (1 to the plan operation limit); ids not in the
+   * caller's mailbox are left alone.
+   *
+   * @generated from field: repeated string node_ids = 2;
+   */
+  nodeIds: string[];
+
+  /**
+   * Each state left unset keeps its value; at least one must be set.
+   *
+   * @generated from field: optional bool read = 3;
+   */
+  read?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool archived = 4;
+   */
+  archived?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool starred = 5;
+   */
+  starred?: boolean | undefined;
+
+  /**
+   * @generated from field: string idempotency_key = 6;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message entdb.v1.UpdateMailboxItemsRequest.
+ * Use `create(UpdateMailboxItemsRequestSchema)` to create a new message.
+ */
+export declare const UpdateMailboxItemsRequestSchema: GenMessage<UpdateMailboxItemsRequest>;
+
+/**
+ * @generated from message entdb.v1.UpdateMailboxItemsResponse
+ */
+export declare type UpdateMailboxItemsResponse = Message<"entdb.v1.UpdateMailboxItemsResponse"> & {
+  /**
+   * @generated from field: entdb.v1.Receipt receipt = 1;
+   */
+  receipt?: Receipt | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.UpdateMailboxItemsResponse.
+ * Use `create(UpdateMailboxItemsResponseSchema)` to create a new message.
+ */
+export declare const UpdateMailboxItemsResponseSchema: GenMessage<UpdateMailboxItemsResponse>;
 
 /**
  * @generated from enum entdb.v1.FilterOp
@@ -2369,6 +2673,38 @@ export declare const EntDbService: GenService<{
     methodKind: "server_streaming";
     input: typeof SubscribeRequestSchema;
     output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * The caller's mailbox (docs/mailbox.md): the nodes `mailbox` edges delivered to it,
+   * newest first, in keyset pages. Another principal's mailbox is PERMISSION_DENIED.
+   *
+   * @generated from rpc entdb.v1.EntDbService.ListMailbox
+   */
+  listMailbox: {
+    methodKind: "unary";
+    input: typeof ListMailboxRequestSchema;
+    output: typeof ListMailboxResponseSchema;
+  },
+  /**
+   * How many items of the caller's mailbox are unread and not archived: in all and per type.
+   *
+   * @generated from rpc entdb.v1.EntDbService.GetMailboxUnreadCounts
+   */
+  getMailboxUnreadCounts: {
+    methodKind: "unary";
+    input: typeof GetMailboxUnreadCountsRequestSchema;
+    output: typeof GetMailboxUnreadCountsResponseSchema;
+  },
+  /**
+   * Marks items of the caller's mailbox read or unread, archived or not, starred or not.
+   * Logged (a MailboxChange event) and answered once applied, like a plan.
+   *
+   * @generated from rpc entdb.v1.EntDbService.UpdateMailboxItems
+   */
+  updateMailboxItems: {
+    methodKind: "unary";
+    input: typeof UpdateMailboxItemsRequestSchema;
+    output: typeof UpdateMailboxItemsResponseSchema;
   },
 }>;
 

@@ -70,6 +70,12 @@ export declare type WalEvent = Message<"entdb.v1.WalEvent"> & {
      */
     value: AccessChange;
     case: "access";
+  } | {
+    /**
+     * @generated from field: entdb.v1.MailboxChange mailbox = 13;
+     */
+    value: MailboxChange;
+    case: "mailbox";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -363,4 +369,38 @@ export declare type GroupMember = Message<"entdb.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export declare const GroupMemberSchema: GenMessage<GroupMember>;
+
+/**
+ * The actor's change to items of its own mailbox (docs/mailbox.md). Unset states keep
+ * their values; node ids not in the actor's mailbox are left alone.
+ *
+ * @generated from message entdb.v1.MailboxChange
+ */
+export declare type MailboxChange = Message<"entdb.v1.MailboxChange"> & {
+  /**
+   * @generated from field: repeated string node_ids = 1;
+   */
+  nodeIds: string[];
+
+  /**
+   * @generated from field: optional bool read = 2;
+   */
+  read?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool archived = 3;
+   */
+  archived?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool starred = 4;
+   */
+  starred?: boolean | undefined;
+};
+
+/**
+ * Describes the message entdb.v1.MailboxChange.
+ * Use `create(MailboxChangeSchema)` to create a new message.
+ */
+export declare const MailboxChangeSchema: GenMessage<MailboxChange>;
 

@@ -1453,6 +1453,28 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
     ],
   },
 
+  EDGE_MAILBOX_CHANGED: {
+    breaking: [],
+    safe: [
+      {
+        title: "delivering an edge to mailboxes",
+        old: src(...USER, ...FOLLOWS()),
+        new: src(...USER, "edge Follows = 10 from User to User [mailbox = email];"),
+        expected: [
+          "safe EDGE_MAILBOX_CHANGED 5:1 Edge type 'Follows' (id 10) now delivers to the mailbox named by field 'email'; edges created before are not delivered.",
+        ],
+      },
+      {
+        title: "no longer delivering an edge to mailboxes",
+        old: src(...USER, "edge Follows = 10 from User to User [mailbox = email];"),
+        new: src(...USER, ...FOLLOWS()),
+        expected: [
+          "safe EDGE_MAILBOX_CHANGED 5:1 Edge type 'Follows' (id 10) no longer delivers to mailboxes; items already delivered stay.",
+        ],
+      },
+    ],
+  },
+
   RESERVATION_ADDED: {
     breaking: [],
     safe: [

@@ -3866,6 +3866,8 @@ type SearchRequest struct {
 	HighlightEnd   string `protobuf:"bytes,10,opt,name=highlight_end,json=highlightEnd,proto3" json:"highlight_end,omitempty"`
 	// Tokens per snippet, 1 to 64; 0 means 16.
 	SnippetTokens uint32 `protobuf:"varint,11,opt,name=snippet_tokens,json=snippetTokens,proto3" json:"snippet_tokens,omitempty"`
+	// Only nodes in the caller's mailbox (docs/mailbox.md).
+	Mailbox       bool `protobuf:"varint,12,opt,name=mailbox,proto3" json:"mailbox,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3975,6 +3977,13 @@ func (x *SearchRequest) GetSnippetTokens() uint32 {
 		return x.SnippetTokens
 	}
 	return 0
+}
+
+func (x *SearchRequest) GetMailbox() bool {
+	if x != nil {
+		return x.Mailbox
+	}
+	return false
 }
 
 type SearchHit struct {
@@ -4225,6 +4234,7 @@ type ChangeFilter struct {
 	//	*ChangeFilter_NodeTypeId
 	//	*ChangeFilter_NodeId
 	//	*ChangeFilter_EdgeTypeId
+	//	*ChangeFilter_Mailbox
 	Kind          isChangeFilter_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4294,6 +4304,15 @@ func (x *ChangeFilter) GetEdgeTypeId() uint32 {
 	return 0
 }
 
+func (x *ChangeFilter) GetMailbox() string {
+	if x != nil {
+		if x, ok := x.Kind.(*ChangeFilter_Mailbox); ok {
+			return x.Mailbox
+		}
+	}
+	return ""
+}
+
 type isChangeFilter_Kind interface {
 	isChangeFilter_Kind()
 }
@@ -4313,11 +4332,19 @@ type ChangeFilter_EdgeTypeId struct {
 	EdgeTypeId uint32 `protobuf:"varint,3,opt,name=edge_type_id,json=edgeTypeId,proto3,oneof"`
 }
 
+type ChangeFilter_Mailbox struct {
+	// Changes of the nodes in this principal's mailbox (the caller's own; docs/mailbox.md),
+	// and of edges from them: a delivery arrives as the `mailbox` edge's creation.
+	Mailbox string `protobuf:"bytes,4,opt,name=mailbox,proto3,oneof"`
+}
+
 func (*ChangeFilter_NodeTypeId) isChangeFilter_Kind() {}
 
 func (*ChangeFilter_NodeId) isChangeFilter_Kind() {}
 
 func (*ChangeFilter_EdgeTypeId) isChangeFilter_Kind() {}
+
+func (*ChangeFilter_Mailbox) isChangeFilter_Kind() {}
 
 // One step of an applied plan.
 type Change struct {
@@ -4460,6 +4487,576 @@ func (x *SubscribeResponse) GetPosition() *LogPosition {
 func (x *SubscribeResponse) GetChanges() []*Change {
 	if x != nil {
 		return x.Changes
+	}
+	return nil
+}
+
+type ListMailboxRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Whose mailbox: empty, or the caller's own principal; any other is PERMISSION_DENIED.
+	Recipient string `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// Only items not marked read.
+	UnreadOnly bool `protobuf:"varint,3,opt,name=unread_only,json=unreadOnly,proto3" json:"unread_only,omitempty"`
+	// Only items whose node is of one of these types; empty: every type.
+	TypeIds []uint32 `protobuf:"varint,4,rep,packed,name=type_ids,json=typeIds,proto3" json:"type_ids,omitempty"`
+	// Only items delivered at or after this time.
+	DeliveredAfter *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=delivered_after,json=deliveredAfter,proto3" json:"delivered_after,omitempty"`
+	// Only items delivered before this time.
+	DeliveredBefore *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=delivered_before,json=deliveredBefore,proto3" json:"delivered_before,omitempty"`
+	// Archived items are left out unless this is set.
+	IncludeArchived bool `protobuf:"varint,7,opt,name=include_archived,json=includeArchived,proto3" json:"include_archived,omitempty"`
+	// Only starred items.
+	StarredOnly bool `protobuf:"varint,8,opt,name=starred_only,json=starredOnly,proto3" json:"starred_only,omitempty"`
+	// Clamped to the server's maximum page size; 0 means the default.
+	Limit uint32 `protobuf:"varint,9,opt,name=limit,proto3" json:"limit,omitempty"`
+	// From a previous response's `next_cursor`, with the same filters.
+	Cursor        string       `protobuf:"bytes,10,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	AfterPosition *LogPosition `protobuf:"bytes,11,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailboxRequest) Reset() {
+	*x = ListMailboxRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailboxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailboxRequest) ProtoMessage() {}
+
+func (x *ListMailboxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailboxRequest.ProtoReflect.Descriptor instead.
+func (*ListMailboxRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ListMailboxRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ListMailboxRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *ListMailboxRequest) GetUnreadOnly() bool {
+	if x != nil {
+		return x.UnreadOnly
+	}
+	return false
+}
+
+func (x *ListMailboxRequest) GetTypeIds() []uint32 {
+	if x != nil {
+		return x.TypeIds
+	}
+	return nil
+}
+
+func (x *ListMailboxRequest) GetDeliveredAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredAfter
+	}
+	return nil
+}
+
+func (x *ListMailboxRequest) GetDeliveredBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredBefore
+	}
+	return nil
+}
+
+func (x *ListMailboxRequest) GetIncludeArchived() bool {
+	if x != nil {
+		return x.IncludeArchived
+	}
+	return false
+}
+
+func (x *ListMailboxRequest) GetStarredOnly() bool {
+	if x != nil {
+		return x.StarredOnly
+	}
+	return false
+}
+
+func (x *ListMailboxRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListMailboxRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListMailboxRequest) GetAfterPosition() *LogPosition {
+	if x != nil {
+		return x.AfterPosition
+	}
+	return nil
+}
+
+// One delivery to a recipient, with the recipient's own state of it.
+type MailboxItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Why it arrived: the id of the `mailbox` edge type that delivered it.
+	ReasonEdgeTypeId uint32 `protobuf:"varint,2,opt,name=reason_edge_type_id,json=reasonEdgeTypeId,proto3" json:"reason_edge_type_id,omitempty"`
+	// The ingress time of the write that delivered it.
+	DeliveredAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=delivered_at,json=deliveredAt,proto3" json:"delivered_at,omitempty"`
+	Read          bool                   `protobuf:"varint,4,opt,name=read,proto3" json:"read,omitempty"`
+	Archived      bool                   `protobuf:"varint,5,opt,name=archived,proto3" json:"archived,omitempty"`
+	Starred       bool                   `protobuf:"varint,6,opt,name=starred,proto3" json:"starred,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailboxItem) Reset() {
+	*x = MailboxItem{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailboxItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailboxItem) ProtoMessage() {}
+
+func (x *MailboxItem) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailboxItem.ProtoReflect.Descriptor instead.
+func (*MailboxItem) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *MailboxItem) GetNode() *Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *MailboxItem) GetReasonEdgeTypeId() uint32 {
+	if x != nil {
+		return x.ReasonEdgeTypeId
+	}
+	return 0
+}
+
+func (x *MailboxItem) GetDeliveredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredAt
+	}
+	return nil
+}
+
+func (x *MailboxItem) GetRead() bool {
+	if x != nil {
+		return x.Read
+	}
+	return false
+}
+
+func (x *MailboxItem) GetArchived() bool {
+	if x != nil {
+		return x.Archived
+	}
+	return false
+}
+
+func (x *MailboxItem) GetStarred() bool {
+	if x != nil {
+		return x.Starred
+	}
+	return false
+}
+
+type ListMailboxResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*MailboxItem         `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailboxResponse) Reset() {
+	*x = ListMailboxResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailboxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailboxResponse) ProtoMessage() {}
+
+func (x *ListMailboxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailboxResponse.ProtoReflect.Descriptor instead.
+func (*ListMailboxResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ListMailboxResponse) GetItems() []*MailboxItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListMailboxResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+type GetMailboxUnreadCountsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Whose mailbox: empty, or the caller's own principal.
+	Recipient     string       `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	AfterPosition *LogPosition `protobuf:"bytes,3,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailboxUnreadCountsRequest) Reset() {
+	*x = GetMailboxUnreadCountsRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailboxUnreadCountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailboxUnreadCountsRequest) ProtoMessage() {}
+
+func (x *GetMailboxUnreadCountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailboxUnreadCountsRequest.ProtoReflect.Descriptor instead.
+func (*GetMailboxUnreadCountsRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *GetMailboxUnreadCountsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *GetMailboxUnreadCountsRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *GetMailboxUnreadCountsRequest) GetAfterPosition() *LogPosition {
+	if x != nil {
+		return x.AfterPosition
+	}
+	return nil
+}
+
+type MailboxTypeCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TypeId        uint32                 `protobuf:"varint,1,opt,name=type_id,json=typeId,proto3" json:"type_id,omitempty"`
+	Unread        uint64                 `protobuf:"varint,2,opt,name=unread,proto3" json:"unread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailboxTypeCount) Reset() {
+	*x = MailboxTypeCount{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailboxTypeCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailboxTypeCount) ProtoMessage() {}
+
+func (x *MailboxTypeCount) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailboxTypeCount.ProtoReflect.Descriptor instead.
+func (*MailboxTypeCount) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *MailboxTypeCount) GetTypeId() uint32 {
+	if x != nil {
+		return x.TypeId
+	}
+	return 0
+}
+
+func (x *MailboxTypeCount) GetUnread() uint64 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+type GetMailboxUnreadCountsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Total uint64                 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// Types with at least one unread item, by type id.
+	ByType        []*MailboxTypeCount `protobuf:"bytes,2,rep,name=by_type,json=byType,proto3" json:"by_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailboxUnreadCountsResponse) Reset() {
+	*x = GetMailboxUnreadCountsResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailboxUnreadCountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailboxUnreadCountsResponse) ProtoMessage() {}
+
+func (x *GetMailboxUnreadCountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailboxUnreadCountsResponse.ProtoReflect.Descriptor instead.
+func (*GetMailboxUnreadCountsResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *GetMailboxUnreadCountsResponse) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *GetMailboxUnreadCountsResponse) GetByType() []*MailboxTypeCount {
+	if x != nil {
+		return x.ByType
+	}
+	return nil
+}
+
+type UpdateMailboxItemsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The nodes whose items change (1 to the plan operation limit); ids not in the
+	// caller's mailbox are left alone.
+	NodeIds []string `protobuf:"bytes,2,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	// Each state left unset keeps its value; at least one must be set.
+	Read           *bool  `protobuf:"varint,3,opt,name=read,proto3,oneof" json:"read,omitempty"`
+	Archived       *bool  `protobuf:"varint,4,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	Starred        *bool  `protobuf:"varint,5,opt,name=starred,proto3,oneof" json:"starred,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateMailboxItemsRequest) Reset() {
+	*x = UpdateMailboxItemsRequest{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMailboxItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMailboxItemsRequest) ProtoMessage() {}
+
+func (x *UpdateMailboxItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMailboxItemsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMailboxItemsRequest) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *UpdateMailboxItemsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *UpdateMailboxItemsRequest) GetNodeIds() []string {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *UpdateMailboxItemsRequest) GetRead() bool {
+	if x != nil && x.Read != nil {
+		return *x.Read
+	}
+	return false
+}
+
+func (x *UpdateMailboxItemsRequest) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
+}
+
+func (x *UpdateMailboxItemsRequest) GetStarred() bool {
+	if x != nil && x.Starred != nil {
+		return *x.Starred
+	}
+	return false
+}
+
+func (x *UpdateMailboxItemsRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type UpdateMailboxItemsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMailboxItemsResponse) Reset() {
+	*x = UpdateMailboxItemsResponse{}
+	mi := &file_entdb_v1_entdb_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMailboxItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMailboxItemsResponse) ProtoMessage() {}
+
+func (x *UpdateMailboxItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_entdb_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMailboxItemsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMailboxItemsResponse) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *UpdateMailboxItemsResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
 	}
 	return nil
 }
@@ -4732,7 +5329,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12#\n" +
 	"\rallowed_rules\x18\x05 \x03(\tR\fallowedRules\"U\n" +
 	"\x1aListSchemaVersionsResponse\x127\n" +
-	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions\"\x93\x03\n" +
+	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions\"\xad\x03\n" +
 	"\rSearchRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x19\n" +
@@ -4745,7 +5342,8 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x0fhighlight_start\x18\t \x01(\tR\x0ehighlightStart\x12#\n" +
 	"\rhighlight_end\x18\n" +
 	" \x01(\tR\fhighlightEnd\x12%\n" +
-	"\x0esnippet_tokens\x18\v \x01(\rR\rsnippetTokens\"z\n" +
+	"\x0esnippet_tokens\x18\v \x01(\rR\rsnippetTokens\x12\x18\n" +
+	"\amailbox\x18\f \x01(\bR\amailbox\"z\n" +
 	"\tSearchHit\x12\"\n" +
 	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x123\n" +
@@ -4762,13 +5360,14 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\afilters\x18\x02 \x03(\v2\x16.entdb.v1.ChangeFilterR\afilters\x12+\n" +
 	"\x05after\x18\x03 \x01(\v2\x15.entdb.v1.LogPositionR\x05after\x12\x1d\n" +
 	"\n" +
-	"from_start\x18\x04 \x01(\bR\tfromStart\"y\n" +
+	"from_start\x18\x04 \x01(\bR\tfromStart\"\x95\x01\n" +
 	"\fChangeFilter\x12\"\n" +
 	"\fnode_type_id\x18\x01 \x01(\rH\x00R\n" +
 	"nodeTypeId\x12\x19\n" +
 	"\anode_id\x18\x02 \x01(\tH\x00R\x06nodeId\x12\"\n" +
 	"\fedge_type_id\x18\x03 \x01(\rH\x00R\n" +
-	"edgeTypeIdB\x06\n" +
+	"edgeTypeId\x12\x1a\n" +
+	"\amailbox\x18\x04 \x01(\tH\x00R\amailboxB\x06\n" +
 	"\x04kind\"\xd5\x01\n" +
 	"\x06Change\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.entdb.v1.ChangeKindR\x04kind\x12'\n" +
@@ -4779,7 +5378,55 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x04edge\x18\x06 \x01(\v2\x0e.entdb.v1.EdgeR\x04edge\"r\n" +
 	"\x11SubscribeResponse\x121\n" +
 	"\bposition\x18\x01 \x01(\v2\x15.entdb.v1.LogPositionR\bposition\x12*\n" +
-	"\achanges\x18\x02 \x03(\v2\x10.entdb.v1.ChangeR\achanges*\xd3\x01\n" +
+	"\achanges\x18\x02 \x03(\v2\x10.entdb.v1.ChangeR\achanges\"\xcc\x03\n" +
+	"\x12ListMailboxRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\x12\x1f\n" +
+	"\vunread_only\x18\x03 \x01(\bR\n" +
+	"unreadOnly\x12\x19\n" +
+	"\btype_ids\x18\x04 \x03(\rR\atypeIds\x12C\n" +
+	"\x0fdelivered_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0edeliveredAfter\x12E\n" +
+	"\x10delivered_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0fdeliveredBefore\x12)\n" +
+	"\x10include_archived\x18\a \x01(\bR\x0fincludeArchived\x12!\n" +
+	"\fstarred_only\x18\b \x01(\bR\vstarredOnly\x12\x14\n" +
+	"\x05limit\x18\t \x01(\rR\x05limit\x12\x16\n" +
+	"\x06cursor\x18\n" +
+	" \x01(\tR\x06cursor\x12<\n" +
+	"\x0eafter_position\x18\v \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\"\xe9\x01\n" +
+	"\vMailboxItem\x12\"\n" +
+	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12-\n" +
+	"\x13reason_edge_type_id\x18\x02 \x01(\rR\x10reasonEdgeTypeId\x12=\n" +
+	"\fdelivered_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\x12\x12\n" +
+	"\x04read\x18\x04 \x01(\bR\x04read\x12\x1a\n" +
+	"\barchived\x18\x05 \x01(\bR\barchived\x12\x18\n" +
+	"\astarred\x18\x06 \x01(\bR\astarred\"c\n" +
+	"\x13ListMailboxResponse\x12+\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.entdb.v1.MailboxItemR\x05items\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\x93\x01\n" +
+	"\x1dGetMailboxUnreadCountsRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\x12<\n" +
+	"\x0eafter_position\x18\x03 \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\"C\n" +
+	"\x10MailboxTypeCount\x12\x17\n" +
+	"\atype_id\x18\x01 \x01(\rR\x06typeId\x12\x16\n" +
+	"\x06unread\x18\x02 \x01(\x04R\x06unread\"k\n" +
+	"\x1eGetMailboxUnreadCountsResponse\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x04R\x05total\x123\n" +
+	"\aby_type\x18\x02 \x03(\v2\x1a.entdb.v1.MailboxTypeCountR\x06byType\"\xf2\x01\n" +
+	"\x19UpdateMailboxItemsRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x19\n" +
+	"\bnode_ids\x18\x02 \x03(\tR\anodeIds\x12\x17\n" +
+	"\x04read\x18\x03 \x01(\bH\x00R\x04read\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\x04 \x01(\bH\x01R\barchived\x88\x01\x01\x12\x1d\n" +
+	"\astarred\x18\x05 \x01(\bH\x02R\astarred\x88\x01\x01\x12'\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKeyB\a\n" +
+	"\x05_readB\v\n" +
+	"\t_archivedB\n" +
+	"\n" +
+	"\b_starred\"I\n" +
+	"\x1aUpdateMailboxItemsResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.entdb.v1.ReceiptR\areceipt*\xd3\x01\n" +
 	"\bFilterOp\x12\x19\n" +
 	"\x15FILTER_OP_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fFILTER_OP_EQ\x10\x01\x12\x10\n" +
@@ -4802,7 +5449,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x18CHANGE_KIND_NODE_UPDATED\x10\x02\x12\x1c\n" +
 	"\x18CHANGE_KIND_NODE_DELETED\x10\x03\x12\x1c\n" +
 	"\x18CHANGE_KIND_EDGE_CREATED\x10\x04\x12\x1c\n" +
-	"\x18CHANGE_KIND_EDGE_DELETED\x10\x052\xcc\x10\n" +
+	"\x18CHANGE_KIND_EDGE_DELETED\x10\x052\xf0\x12\n" +
 	"\fEntDbService\x12J\n" +
 	"\vExecutePlan\x12\x1c.entdb.v1.ExecutePlanRequest\x1a\x1d.entdb.v1.ExecutePlanResponse\x12L\n" +
 	"\n" +
@@ -4834,7 +5481,10 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"PushSchema\x12\x1b.entdb.v1.PushSchemaRequest\x1a\x1c.entdb.v1.PushSchemaResponse\x12d\n" +
 	"\x12ListSchemaVersions\x12#.entdb.v1.ListSchemaVersionsRequest\x1a$.entdb.v1.ListSchemaVersionsResponse\"\x03\x90\x02\x01\x12@\n" +
 	"\x06Search\x12\x17.entdb.v1.SearchRequest\x1a\x18.entdb.v1.SearchResponse\"\x03\x90\x02\x01\x12K\n" +
-	"\tSubscribe\x12\x1a.entdb.v1.SubscribeRequest\x1a\x1b.entdb.v1.SubscribeResponse\"\x03\x90\x02\x010\x01B\x8b\x01\n" +
+	"\tSubscribe\x12\x1a.entdb.v1.SubscribeRequest\x1a\x1b.entdb.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12O\n" +
+	"\vListMailbox\x12\x1c.entdb.v1.ListMailboxRequest\x1a\x1d.entdb.v1.ListMailboxResponse\"\x03\x90\x02\x01\x12p\n" +
+	"\x16GetMailboxUnreadCounts\x12'.entdb.v1.GetMailboxUnreadCountsRequest\x1a(.entdb.v1.GetMailboxUnreadCountsResponse\"\x03\x90\x02\x01\x12_\n" +
+	"\x12UpdateMailboxItems\x12#.entdb.v1.UpdateMailboxItemsRequest\x1a$.entdb.v1.UpdateMailboxItemsResponseB\x8b\x01\n" +
 	"\fcom.entdb.v1B\n" +
 	"EntdbProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
@@ -4851,217 +5501,240 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 }
 
 var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
 var file_entdb_v1_entdb_proto_goTypes = []any{
-	(FilterOp)(0),                       // 0: entdb.v1.FilterOp
-	(Direction)(0),                      // 1: entdb.v1.Direction
-	(ChangeKind)(0),                     // 2: entdb.v1.ChangeKind
-	(*ExecutePlanRequest)(nil),          // 3: entdb.v1.ExecutePlanRequest
-	(*ExecutePlanResponse)(nil),         // 4: entdb.v1.ExecutePlanResponse
-	(*GetReceiptRequest)(nil),           // 5: entdb.v1.GetReceiptRequest
-	(*GetReceiptResponse)(nil),          // 6: entdb.v1.GetReceiptResponse
-	(*WriteFailure)(nil),                // 7: entdb.v1.WriteFailure
-	(*WaitForPositionRequest)(nil),      // 8: entdb.v1.WaitForPositionRequest
-	(*WaitForPositionResponse)(nil),     // 9: entdb.v1.WaitForPositionResponse
-	(*Node)(nil),                        // 10: entdb.v1.Node
-	(*Edge)(nil),                        // 11: entdb.v1.Edge
-	(*GetNodeRequest)(nil),              // 12: entdb.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),             // 13: entdb.v1.GetNodeResponse
-	(*GetNodesRequest)(nil),             // 14: entdb.v1.GetNodesRequest
-	(*GetNodesResponse)(nil),            // 15: entdb.v1.GetNodesResponse
-	(*GetNodeByKeyRequest)(nil),         // 16: entdb.v1.GetNodeByKeyRequest
-	(*GetNodeByKeyResponse)(nil),        // 17: entdb.v1.GetNodeByKeyResponse
-	(*Filter)(nil),                      // 18: entdb.v1.Filter
-	(*OrderBy)(nil),                     // 19: entdb.v1.OrderBy
-	(*QueryNodesRequest)(nil),           // 20: entdb.v1.QueryNodesRequest
-	(*QueryNodesResponse)(nil),          // 21: entdb.v1.QueryNodesResponse
-	(*ListEdgesRequest)(nil),            // 22: entdb.v1.ListEdgesRequest
-	(*ListEdgesResponse)(nil),           // 23: entdb.v1.ListEdgesResponse
-	(*TraverseRequest)(nil),             // 24: entdb.v1.TraverseRequest
-	(*TraverseHop)(nil),                 // 25: entdb.v1.TraverseHop
-	(*TraversedNode)(nil),               // 26: entdb.v1.TraversedNode
-	(*TraverseResponse)(nil),            // 27: entdb.v1.TraverseResponse
-	(*GetSchemaRequest)(nil),            // 28: entdb.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),           // 29: entdb.v1.GetSchemaResponse
-	(*CreateTenantRequest)(nil),         // 30: entdb.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),        // 31: entdb.v1.CreateTenantResponse
-	(*AddTenantMemberRequest)(nil),      // 32: entdb.v1.AddTenantMemberRequest
-	(*AddTenantMemberResponse)(nil),     // 33: entdb.v1.AddTenantMemberResponse
-	(*SetTenantMemberRoleRequest)(nil),  // 34: entdb.v1.SetTenantMemberRoleRequest
-	(*SetTenantMemberRoleResponse)(nil), // 35: entdb.v1.SetTenantMemberRoleResponse
-	(*RemoveTenantMemberRequest)(nil),   // 36: entdb.v1.RemoveTenantMemberRequest
-	(*RemoveTenantMemberResponse)(nil),  // 37: entdb.v1.RemoveTenantMemberResponse
-	(*CreateGroupRequest)(nil),          // 38: entdb.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),         // 39: entdb.v1.CreateGroupResponse
-	(*AddGroupMemberRequest)(nil),       // 40: entdb.v1.AddGroupMemberRequest
-	(*AddGroupMemberResponse)(nil),      // 41: entdb.v1.AddGroupMemberResponse
-	(*RemoveGroupMemberRequest)(nil),    // 42: entdb.v1.RemoveGroupMemberRequest
-	(*RemoveGroupMemberResponse)(nil),   // 43: entdb.v1.RemoveGroupMemberResponse
-	(*ShareNodeRequest)(nil),            // 44: entdb.v1.ShareNodeRequest
-	(*ShareNodeResponse)(nil),           // 45: entdb.v1.ShareNodeResponse
-	(*RevokeNodeRequest)(nil),           // 46: entdb.v1.RevokeNodeRequest
-	(*RevokeNodeResponse)(nil),          // 47: entdb.v1.RevokeNodeResponse
-	(*ListTenantsRequest)(nil),          // 48: entdb.v1.ListTenantsRequest
-	(*TenantSummary)(nil),               // 49: entdb.v1.TenantSummary
-	(*ListTenantsResponse)(nil),         // 50: entdb.v1.ListTenantsResponse
-	(*ListTenantMembersRequest)(nil),    // 51: entdb.v1.ListTenantMembersRequest
-	(*TenantMember)(nil),                // 52: entdb.v1.TenantMember
-	(*ListTenantMembersResponse)(nil),   // 53: entdb.v1.ListTenantMembersResponse
-	(*ListGroupsRequest)(nil),           // 54: entdb.v1.ListGroupsRequest
-	(*Group)(nil),                       // 55: entdb.v1.Group
-	(*ListGroupsResponse)(nil),          // 56: entdb.v1.ListGroupsResponse
-	(*PushSchemaRequest)(nil),           // 57: entdb.v1.PushSchemaRequest
-	(*PushSchemaResponse)(nil),          // 58: entdb.v1.PushSchemaResponse
-	(*SchemaFinding)(nil),               // 59: entdb.v1.SchemaFinding
-	(*SchemaRejection)(nil),             // 60: entdb.v1.SchemaRejection
-	(*ListSchemaVersionsRequest)(nil),   // 61: entdb.v1.ListSchemaVersionsRequest
-	(*SchemaVersionInfo)(nil),           // 62: entdb.v1.SchemaVersionInfo
-	(*ListSchemaVersionsResponse)(nil),  // 63: entdb.v1.ListSchemaVersionsResponse
-	(*SearchRequest)(nil),               // 64: entdb.v1.SearchRequest
-	(*SearchHit)(nil),                   // 65: entdb.v1.SearchHit
-	(*SearchSnippet)(nil),               // 66: entdb.v1.SearchSnippet
-	(*SearchResponse)(nil),              // 67: entdb.v1.SearchResponse
-	(*SubscribeRequest)(nil),            // 68: entdb.v1.SubscribeRequest
-	(*ChangeFilter)(nil),                // 69: entdb.v1.ChangeFilter
-	(*Change)(nil),                      // 70: entdb.v1.Change
-	(*SubscribeResponse)(nil),           // 71: entdb.v1.SubscribeResponse
-	nil,                                 // 72: entdb.v1.Node.FieldsEntry
-	nil,                                 // 73: entdb.v1.Edge.PropsEntry
-	nil,                                 // 74: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),                   // 75: entdb.v1.Operation
-	(*Receipt)(nil),                     // 76: entdb.v1.Receipt
-	(*OperationResult)(nil),             // 77: entdb.v1.OperationResult
-	(*LogPosition)(nil),                 // 78: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),       // 79: google.protobuf.Timestamp
-	(*Value)(nil),                       // 80: entdb.v1.Value
+	(FilterOp)(0),                          // 0: entdb.v1.FilterOp
+	(Direction)(0),                         // 1: entdb.v1.Direction
+	(ChangeKind)(0),                        // 2: entdb.v1.ChangeKind
+	(*ExecutePlanRequest)(nil),             // 3: entdb.v1.ExecutePlanRequest
+	(*ExecutePlanResponse)(nil),            // 4: entdb.v1.ExecutePlanResponse
+	(*GetReceiptRequest)(nil),              // 5: entdb.v1.GetReceiptRequest
+	(*GetReceiptResponse)(nil),             // 6: entdb.v1.GetReceiptResponse
+	(*WriteFailure)(nil),                   // 7: entdb.v1.WriteFailure
+	(*WaitForPositionRequest)(nil),         // 8: entdb.v1.WaitForPositionRequest
+	(*WaitForPositionResponse)(nil),        // 9: entdb.v1.WaitForPositionResponse
+	(*Node)(nil),                           // 10: entdb.v1.Node
+	(*Edge)(nil),                           // 11: entdb.v1.Edge
+	(*GetNodeRequest)(nil),                 // 12: entdb.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),                // 13: entdb.v1.GetNodeResponse
+	(*GetNodesRequest)(nil),                // 14: entdb.v1.GetNodesRequest
+	(*GetNodesResponse)(nil),               // 15: entdb.v1.GetNodesResponse
+	(*GetNodeByKeyRequest)(nil),            // 16: entdb.v1.GetNodeByKeyRequest
+	(*GetNodeByKeyResponse)(nil),           // 17: entdb.v1.GetNodeByKeyResponse
+	(*Filter)(nil),                         // 18: entdb.v1.Filter
+	(*OrderBy)(nil),                        // 19: entdb.v1.OrderBy
+	(*QueryNodesRequest)(nil),              // 20: entdb.v1.QueryNodesRequest
+	(*QueryNodesResponse)(nil),             // 21: entdb.v1.QueryNodesResponse
+	(*ListEdgesRequest)(nil),               // 22: entdb.v1.ListEdgesRequest
+	(*ListEdgesResponse)(nil),              // 23: entdb.v1.ListEdgesResponse
+	(*TraverseRequest)(nil),                // 24: entdb.v1.TraverseRequest
+	(*TraverseHop)(nil),                    // 25: entdb.v1.TraverseHop
+	(*TraversedNode)(nil),                  // 26: entdb.v1.TraversedNode
+	(*TraverseResponse)(nil),               // 27: entdb.v1.TraverseResponse
+	(*GetSchemaRequest)(nil),               // 28: entdb.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),              // 29: entdb.v1.GetSchemaResponse
+	(*CreateTenantRequest)(nil),            // 30: entdb.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),           // 31: entdb.v1.CreateTenantResponse
+	(*AddTenantMemberRequest)(nil),         // 32: entdb.v1.AddTenantMemberRequest
+	(*AddTenantMemberResponse)(nil),        // 33: entdb.v1.AddTenantMemberResponse
+	(*SetTenantMemberRoleRequest)(nil),     // 34: entdb.v1.SetTenantMemberRoleRequest
+	(*SetTenantMemberRoleResponse)(nil),    // 35: entdb.v1.SetTenantMemberRoleResponse
+	(*RemoveTenantMemberRequest)(nil),      // 36: entdb.v1.RemoveTenantMemberRequest
+	(*RemoveTenantMemberResponse)(nil),     // 37: entdb.v1.RemoveTenantMemberResponse
+	(*CreateGroupRequest)(nil),             // 38: entdb.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),            // 39: entdb.v1.CreateGroupResponse
+	(*AddGroupMemberRequest)(nil),          // 40: entdb.v1.AddGroupMemberRequest
+	(*AddGroupMemberResponse)(nil),         // 41: entdb.v1.AddGroupMemberResponse
+	(*RemoveGroupMemberRequest)(nil),       // 42: entdb.v1.RemoveGroupMemberRequest
+	(*RemoveGroupMemberResponse)(nil),      // 43: entdb.v1.RemoveGroupMemberResponse
+	(*ShareNodeRequest)(nil),               // 44: entdb.v1.ShareNodeRequest
+	(*ShareNodeResponse)(nil),              // 45: entdb.v1.ShareNodeResponse
+	(*RevokeNodeRequest)(nil),              // 46: entdb.v1.RevokeNodeRequest
+	(*RevokeNodeResponse)(nil),             // 47: entdb.v1.RevokeNodeResponse
+	(*ListTenantsRequest)(nil),             // 48: entdb.v1.ListTenantsRequest
+	(*TenantSummary)(nil),                  // 49: entdb.v1.TenantSummary
+	(*ListTenantsResponse)(nil),            // 50: entdb.v1.ListTenantsResponse
+	(*ListTenantMembersRequest)(nil),       // 51: entdb.v1.ListTenantMembersRequest
+	(*TenantMember)(nil),                   // 52: entdb.v1.TenantMember
+	(*ListTenantMembersResponse)(nil),      // 53: entdb.v1.ListTenantMembersResponse
+	(*ListGroupsRequest)(nil),              // 54: entdb.v1.ListGroupsRequest
+	(*Group)(nil),                          // 55: entdb.v1.Group
+	(*ListGroupsResponse)(nil),             // 56: entdb.v1.ListGroupsResponse
+	(*PushSchemaRequest)(nil),              // 57: entdb.v1.PushSchemaRequest
+	(*PushSchemaResponse)(nil),             // 58: entdb.v1.PushSchemaResponse
+	(*SchemaFinding)(nil),                  // 59: entdb.v1.SchemaFinding
+	(*SchemaRejection)(nil),                // 60: entdb.v1.SchemaRejection
+	(*ListSchemaVersionsRequest)(nil),      // 61: entdb.v1.ListSchemaVersionsRequest
+	(*SchemaVersionInfo)(nil),              // 62: entdb.v1.SchemaVersionInfo
+	(*ListSchemaVersionsResponse)(nil),     // 63: entdb.v1.ListSchemaVersionsResponse
+	(*SearchRequest)(nil),                  // 64: entdb.v1.SearchRequest
+	(*SearchHit)(nil),                      // 65: entdb.v1.SearchHit
+	(*SearchSnippet)(nil),                  // 66: entdb.v1.SearchSnippet
+	(*SearchResponse)(nil),                 // 67: entdb.v1.SearchResponse
+	(*SubscribeRequest)(nil),               // 68: entdb.v1.SubscribeRequest
+	(*ChangeFilter)(nil),                   // 69: entdb.v1.ChangeFilter
+	(*Change)(nil),                         // 70: entdb.v1.Change
+	(*SubscribeResponse)(nil),              // 71: entdb.v1.SubscribeResponse
+	(*ListMailboxRequest)(nil),             // 72: entdb.v1.ListMailboxRequest
+	(*MailboxItem)(nil),                    // 73: entdb.v1.MailboxItem
+	(*ListMailboxResponse)(nil),            // 74: entdb.v1.ListMailboxResponse
+	(*GetMailboxUnreadCountsRequest)(nil),  // 75: entdb.v1.GetMailboxUnreadCountsRequest
+	(*MailboxTypeCount)(nil),               // 76: entdb.v1.MailboxTypeCount
+	(*GetMailboxUnreadCountsResponse)(nil), // 77: entdb.v1.GetMailboxUnreadCountsResponse
+	(*UpdateMailboxItemsRequest)(nil),      // 78: entdb.v1.UpdateMailboxItemsRequest
+	(*UpdateMailboxItemsResponse)(nil),     // 79: entdb.v1.UpdateMailboxItemsResponse
+	nil,                                    // 80: entdb.v1.Node.FieldsEntry
+	nil,                                    // 81: entdb.v1.Edge.PropsEntry
+	nil,                                    // 82: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                      // 83: entdb.v1.Operation
+	(*Receipt)(nil),                        // 84: entdb.v1.Receipt
+	(*OperationResult)(nil),                // 85: entdb.v1.OperationResult
+	(*LogPosition)(nil),                    // 86: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),          // 87: google.protobuf.Timestamp
+	(*Value)(nil),                          // 88: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	75, // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	76, // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	77, // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	76, // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	77, // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
-	7,  // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	78, // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	78, // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	72, // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	79, // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	79, // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	73, // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	79, // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	78, // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
-	10, // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	78, // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
-	10, // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	74, // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	78, // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
-	10, // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
-	0,  // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	80, // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
-	18, // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
-	19, // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	78, // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
-	10, // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
-	1,  // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	78, // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
-	11, // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
-	1,  // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	78, // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
-	25, // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
-	1,  // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
-	10, // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
-	26, // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	76, // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	79, // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	76, // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	76, // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	49, // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
-	52, // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
-	55, // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
-	59, // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
-	78, // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
-	59, // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
-	79, // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
-	62, // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
-	18, // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
-	19, // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
-	78, // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
-	10, // 56: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
-	66, // 57: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
-	65, // 58: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
-	69, // 59: entdb.v1.SubscribeRequest.filters:type_name -> entdb.v1.ChangeFilter
-	78, // 60: entdb.v1.SubscribeRequest.after:type_name -> entdb.v1.LogPosition
-	2,  // 61: entdb.v1.Change.kind:type_name -> entdb.v1.ChangeKind
-	10, // 62: entdb.v1.Change.node:type_name -> entdb.v1.Node
-	11, // 63: entdb.v1.Change.edge:type_name -> entdb.v1.Edge
-	78, // 64: entdb.v1.SubscribeResponse.position:type_name -> entdb.v1.LogPosition
-	70, // 65: entdb.v1.SubscribeResponse.changes:type_name -> entdb.v1.Change
-	80, // 66: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	80, // 67: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	80, // 68: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	3,  // 69: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	5,  // 70: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	8,  // 71: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	12, // 72: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	14, // 73: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	16, // 74: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	20, // 75: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	22, // 76: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	24, // 77: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	28, // 78: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	30, // 79: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
-	32, // 80: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
-	34, // 81: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
-	36, // 82: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
-	38, // 83: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
-	40, // 84: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
-	42, // 85: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
-	44, // 86: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
-	46, // 87: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
-	48, // 88: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
-	51, // 89: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
-	54, // 90: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
-	57, // 91: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
-	61, // 92: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
-	64, // 93: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
-	68, // 94: entdb.v1.EntDbService.Subscribe:input_type -> entdb.v1.SubscribeRequest
-	4,  // 95: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	6,  // 96: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	9,  // 97: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	13, // 98: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	15, // 99: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	17, // 100: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	21, // 101: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	23, // 102: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	27, // 103: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	29, // 104: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	31, // 105: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
-	33, // 106: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
-	35, // 107: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
-	37, // 108: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
-	39, // 109: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
-	41, // 110: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
-	43, // 111: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
-	45, // 112: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
-	47, // 113: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
-	50, // 114: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
-	53, // 115: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
-	56, // 116: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
-	58, // 117: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
-	63, // 118: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
-	67, // 119: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
-	71, // 120: entdb.v1.EntDbService.Subscribe:output_type -> entdb.v1.SubscribeResponse
-	95, // [95:121] is the sub-list for method output_type
-	69, // [69:95] is the sub-list for method input_type
-	69, // [69:69] is the sub-list for extension type_name
-	69, // [69:69] is the sub-list for extension extendee
-	0,  // [0:69] is the sub-list for field type_name
+	83,  // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	84,  // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	84,  // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	7,   // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
+	86,  // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	86,  // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	80,  // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	87,  // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	87,  // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	81,  // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	87,  // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	86,  // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	10,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
+	86,  // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	10,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
+	82,  // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	86,  // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	10,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
+	0,   // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
+	88,  // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	18,  // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
+	19,  // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
+	86,  // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	10,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
+	1,   // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
+	86,  // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	11,  // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
+	1,   // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
+	86,  // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	25,  // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
+	1,   // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
+	10,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
+	26,  // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
+	84,  // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	87,  // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	84,  // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	84,  // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	49,  // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
+	52,  // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
+	55,  // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
+	59,  // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
+	86,  // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
+	59,  // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
+	87,  // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
+	62,  // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
+	18,  // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
+	19,  // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
+	86,  // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
+	10,  // 56: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
+	66,  // 57: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
+	65,  // 58: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
+	69,  // 59: entdb.v1.SubscribeRequest.filters:type_name -> entdb.v1.ChangeFilter
+	86,  // 60: entdb.v1.SubscribeRequest.after:type_name -> entdb.v1.LogPosition
+	2,   // 61: entdb.v1.Change.kind:type_name -> entdb.v1.ChangeKind
+	10,  // 62: entdb.v1.Change.node:type_name -> entdb.v1.Node
+	11,  // 63: entdb.v1.Change.edge:type_name -> entdb.v1.Edge
+	86,  // 64: entdb.v1.SubscribeResponse.position:type_name -> entdb.v1.LogPosition
+	70,  // 65: entdb.v1.SubscribeResponse.changes:type_name -> entdb.v1.Change
+	87,  // 66: entdb.v1.ListMailboxRequest.delivered_after:type_name -> google.protobuf.Timestamp
+	87,  // 67: entdb.v1.ListMailboxRequest.delivered_before:type_name -> google.protobuf.Timestamp
+	86,  // 68: entdb.v1.ListMailboxRequest.after_position:type_name -> entdb.v1.LogPosition
+	10,  // 69: entdb.v1.MailboxItem.node:type_name -> entdb.v1.Node
+	87,  // 70: entdb.v1.MailboxItem.delivered_at:type_name -> google.protobuf.Timestamp
+	73,  // 71: entdb.v1.ListMailboxResponse.items:type_name -> entdb.v1.MailboxItem
+	86,  // 72: entdb.v1.GetMailboxUnreadCountsRequest.after_position:type_name -> entdb.v1.LogPosition
+	76,  // 73: entdb.v1.GetMailboxUnreadCountsResponse.by_type:type_name -> entdb.v1.MailboxTypeCount
+	84,  // 74: entdb.v1.UpdateMailboxItemsResponse.receipt:type_name -> entdb.v1.Receipt
+	88,  // 75: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	88,  // 76: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	88,  // 77: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	3,   // 78: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	5,   // 79: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	8,   // 80: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	12,  // 81: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	14,  // 82: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	16,  // 83: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	20,  // 84: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	22,  // 85: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	24,  // 86: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	28,  // 87: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	30,  // 88: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	32,  // 89: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	34,  // 90: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	36,  // 91: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	38,  // 92: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	40,  // 93: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	42,  // 94: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	44,  // 95: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	46,  // 96: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	48,  // 97: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	51,  // 98: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	54,  // 99: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	57,  // 100: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
+	61,  // 101: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
+	64,  // 102: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
+	68,  // 103: entdb.v1.EntDbService.Subscribe:input_type -> entdb.v1.SubscribeRequest
+	72,  // 104: entdb.v1.EntDbService.ListMailbox:input_type -> entdb.v1.ListMailboxRequest
+	75,  // 105: entdb.v1.EntDbService.GetMailboxUnreadCounts:input_type -> entdb.v1.GetMailboxUnreadCountsRequest
+	78,  // 106: entdb.v1.EntDbService.UpdateMailboxItems:input_type -> entdb.v1.UpdateMailboxItemsRequest
+	4,   // 107: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	6,   // 108: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	9,   // 109: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	13,  // 110: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	15,  // 111: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	17,  // 112: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	21,  // 113: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	23,  // 114: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	27,  // 115: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	29,  // 116: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	31,  // 117: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	33,  // 118: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	35,  // 119: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	37,  // 120: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	39,  // 121: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	41,  // 122: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	43,  // 123: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	45,  // 124: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	47,  // 125: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	50,  // 126: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	53,  // 127: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	56,  // 128: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	58,  // 129: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
+	63,  // 130: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
+	67,  // 131: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
+	71,  // 132: entdb.v1.EntDbService.Subscribe:output_type -> entdb.v1.SubscribeResponse
+	74,  // 133: entdb.v1.EntDbService.ListMailbox:output_type -> entdb.v1.ListMailboxResponse
+	77,  // 134: entdb.v1.EntDbService.GetMailboxUnreadCounts:output_type -> entdb.v1.GetMailboxUnreadCountsResponse
+	79,  // 135: entdb.v1.EntDbService.UpdateMailboxItems:output_type -> entdb.v1.UpdateMailboxItemsResponse
+	107, // [107:136] is the sub-list for method output_type
+	78,  // [78:107] is the sub-list for method input_type
+	78,  // [78:78] is the sub-list for extension type_name
+	78,  // [78:78] is the sub-list for extension extendee
+	0,   // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -5077,14 +5750,16 @@ func file_entdb_v1_entdb_proto_init() {
 		(*ChangeFilter_NodeTypeId)(nil),
 		(*ChangeFilter_NodeId)(nil),
 		(*ChangeFilter_EdgeTypeId)(nil),
+		(*ChangeFilter_Mailbox)(nil),
 	}
+	file_entdb_v1_entdb_proto_msgTypes[75].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   72,
+			NumMessages:   80,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ type WalEvent struct {
 	//	*WalEvent_Plan
 	//	*WalEvent_SchemaChange
 	//	*WalEvent_Access
+	//	*WalEvent_Mailbox
 	Body isWalEvent_Body `protobuf_oneof:"body"`
 	// A server-wide administrator (`--admins`) logged it: may create tenants and manage members.
 	ActorAdmin bool `protobuf:"varint,9,opt,name=actor_admin,json=actorAdmin,proto3" json:"actor_admin,omitempty"`
@@ -154,6 +155,15 @@ func (x *WalEvent) GetAccess() *AccessChange {
 	return nil
 }
 
+func (x *WalEvent) GetMailbox() *MailboxChange {
+	if x != nil {
+		if x, ok := x.Body.(*WalEvent_Mailbox); ok {
+			return x.Mailbox
+		}
+	}
+	return nil
+}
+
 func (x *WalEvent) GetActorAdmin() bool {
 	if x != nil {
 		return x.ActorAdmin
@@ -198,11 +208,17 @@ type WalEvent_Access struct {
 	Access *AccessChange `protobuf:"bytes,8,opt,name=access,proto3,oneof"`
 }
 
+type WalEvent_Mailbox struct {
+	Mailbox *MailboxChange `protobuf:"bytes,13,opt,name=mailbox,proto3,oneof"`
+}
+
 func (*WalEvent_Plan) isWalEvent_Body() {}
 
 func (*WalEvent_SchemaChange) isWalEvent_Body() {}
 
 func (*WalEvent_Access) isWalEvent_Body() {}
+
+func (*WalEvent_Mailbox) isWalEvent_Body() {}
 
 // The steps of an atomic plan, with concrete ids.
 type WritePlan struct {
@@ -762,11 +778,81 @@ func (x *GroupMember) GetPrincipal() string {
 	return ""
 }
 
+// The actor's change to items of its own mailbox (docs/mailbox.md). Unset states keep
+// their values; node ids not in the actor's mailbox are left alone.
+type MailboxChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeIds       []string               `protobuf:"bytes,1,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	Read          *bool                  `protobuf:"varint,2,opt,name=read,proto3,oneof" json:"read,omitempty"`
+	Archived      *bool                  `protobuf:"varint,3,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	Starred       *bool                  `protobuf:"varint,4,opt,name=starred,proto3,oneof" json:"starred,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailboxChange) Reset() {
+	*x = MailboxChange{}
+	mi := &file_entdb_v1_wal_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailboxChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailboxChange) ProtoMessage() {}
+
+func (x *MailboxChange) ProtoReflect() protoreflect.Message {
+	mi := &file_entdb_v1_wal_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailboxChange.ProtoReflect.Descriptor instead.
+func (*MailboxChange) Descriptor() ([]byte, []int) {
+	return file_entdb_v1_wal_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MailboxChange) GetNodeIds() []string {
+	if x != nil {
+		return x.NodeIds
+	}
+	return nil
+}
+
+func (x *MailboxChange) GetRead() bool {
+	if x != nil && x.Read != nil {
+		return *x.Read
+	}
+	return false
+}
+
+func (x *MailboxChange) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
+}
+
+func (x *MailboxChange) GetStarred() bool {
+	if x != nil && x.Starred != nil {
+		return *x.Starred
+	}
+	return false
+}
+
 var File_entdb_v1_wal_proto protoreflect.FileDescriptor
 
 const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\n" +
-	"\x12entdb/v1/wal.proto\x12\bentdb.v1\x1a\x13entdb/v1/plan.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x03\n" +
+	"\x12entdb/v1/wal.proto\x12\bentdb.v1\x1a\x13entdb/v1/plan.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x04\n" +
 	"\bWalEvent\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12'\n" +
@@ -775,7 +861,8 @@ const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\fingress_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vingressTime\x12)\n" +
 	"\x04plan\x18\x06 \x01(\v2\x13.entdb.v1.WritePlanH\x00R\x04plan\x12=\n" +
 	"\rschema_change\x18\a \x01(\v2\x16.entdb.v1.SchemaChangeH\x00R\fschemaChange\x120\n" +
-	"\x06access\x18\b \x01(\v2\x16.entdb.v1.AccessChangeH\x00R\x06access\x12\x1f\n" +
+	"\x06access\x18\b \x01(\v2\x16.entdb.v1.AccessChangeH\x00R\x06access\x123\n" +
+	"\amailbox\x18\r \x01(\v2\x17.entdb.v1.MailboxChangeH\x00R\amailbox\x12\x1f\n" +
 	"\vactor_admin\x18\t \x01(\bR\n" +
 	"actorAdmin\x12\x1f\n" +
 	"\vopen_access\x18\n" +
@@ -825,7 +912,16 @@ const file_entdb_v1_wal_proto_rawDesc = "" +
 	"\x04role\x18\x02 \x01(\tR\x04role\"A\n" +
 	"\vGroupMember\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1c\n" +
-	"\tprincipal\x18\x02 \x01(\tR\tprincipalB\x89\x01\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\"\xa5\x01\n" +
+	"\rMailboxChange\x12\x19\n" +
+	"\bnode_ids\x18\x01 \x03(\tR\anodeIds\x12\x17\n" +
+	"\x04read\x18\x02 \x01(\bH\x00R\x04read\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\x03 \x01(\bH\x01R\barchived\x88\x01\x01\x12\x1d\n" +
+	"\astarred\x18\x04 \x01(\bH\x02R\astarred\x88\x01\x01B\a\n" +
+	"\x05_readB\v\n" +
+	"\t_archivedB\n" +
+	"\n" +
+	"\b_starredB\x89\x01\n" +
 	"\fcom.entdb.v1B\bWalProtoP\x01Z.entdb/tests/bench/loadgen/gen/entdb/v1;entdbv1\xa2\x02\x03EXX\xaa\x02\bEntdb.V1\xca\x02\bEntdb\\V1\xe2\x02\x14Entdb\\V1\\GPBMetadata\xea\x02\tEntdb::V1b\x06proto3"
 
 var (
@@ -840,7 +936,7 @@ func file_entdb_v1_wal_proto_rawDescGZIP() []byte {
 	return file_entdb_v1_wal_proto_rawDescData
 }
 
-var file_entdb_v1_wal_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_entdb_v1_wal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_entdb_v1_wal_proto_goTypes = []any{
 	(*WalEvent)(nil),              // 0: entdb.v1.WalEvent
 	(*WritePlan)(nil),             // 1: entdb.v1.WritePlan
@@ -850,27 +946,29 @@ var file_entdb_v1_wal_proto_goTypes = []any{
 	(*NodeRevoke)(nil),            // 5: entdb.v1.NodeRevoke
 	(*MemberRole)(nil),            // 6: entdb.v1.MemberRole
 	(*GroupMember)(nil),           // 7: entdb.v1.GroupMember
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*Operation)(nil),             // 9: entdb.v1.Operation
+	(*MailboxChange)(nil),         // 8: entdb.v1.MailboxChange
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Operation)(nil),             // 10: entdb.v1.Operation
 }
 var file_entdb_v1_wal_proto_depIdxs = []int32{
-	8,  // 0: entdb.v1.WalEvent.ingress_time:type_name -> google.protobuf.Timestamp
+	9,  // 0: entdb.v1.WalEvent.ingress_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: entdb.v1.WalEvent.plan:type_name -> entdb.v1.WritePlan
 	2,  // 2: entdb.v1.WalEvent.schema_change:type_name -> entdb.v1.SchemaChange
 	3,  // 3: entdb.v1.WalEvent.access:type_name -> entdb.v1.AccessChange
-	9,  // 4: entdb.v1.WritePlan.operations:type_name -> entdb.v1.Operation
-	6,  // 5: entdb.v1.AccessChange.add_member:type_name -> entdb.v1.MemberRole
-	6,  // 6: entdb.v1.AccessChange.set_member_role:type_name -> entdb.v1.MemberRole
-	7,  // 7: entdb.v1.AccessChange.add_group_member:type_name -> entdb.v1.GroupMember
-	7,  // 8: entdb.v1.AccessChange.remove_group_member:type_name -> entdb.v1.GroupMember
-	4,  // 9: entdb.v1.AccessChange.share:type_name -> entdb.v1.NodeGrant
-	5,  // 10: entdb.v1.AccessChange.revoke:type_name -> entdb.v1.NodeRevoke
-	8,  // 11: entdb.v1.NodeGrant.expires_at:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	8,  // 4: entdb.v1.WalEvent.mailbox:type_name -> entdb.v1.MailboxChange
+	10, // 5: entdb.v1.WritePlan.operations:type_name -> entdb.v1.Operation
+	6,  // 6: entdb.v1.AccessChange.add_member:type_name -> entdb.v1.MemberRole
+	6,  // 7: entdb.v1.AccessChange.set_member_role:type_name -> entdb.v1.MemberRole
+	7,  // 8: entdb.v1.AccessChange.add_group_member:type_name -> entdb.v1.GroupMember
+	7,  // 9: entdb.v1.AccessChange.remove_group_member:type_name -> entdb.v1.GroupMember
+	4,  // 10: entdb.v1.AccessChange.share:type_name -> entdb.v1.NodeGrant
+	5,  // 11: entdb.v1.AccessChange.revoke:type_name -> entdb.v1.NodeRevoke
+	9,  // 12: entdb.v1.NodeGrant.expires_at:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_wal_proto_init() }
@@ -883,6 +981,7 @@ func file_entdb_v1_wal_proto_init() {
 		(*WalEvent_Plan)(nil),
 		(*WalEvent_SchemaChange)(nil),
 		(*WalEvent_Access)(nil),
+		(*WalEvent_Mailbox)(nil),
 	}
 	file_entdb_v1_wal_proto_msgTypes[3].OneofWrappers = []any{
 		(*AccessChange_CreateTenantOwner)(nil),
@@ -895,13 +994,14 @@ func file_entdb_v1_wal_proto_init() {
 		(*AccessChange_Share)(nil),
 		(*AccessChange_Revoke)(nil),
 	}
+	file_entdb_v1_wal_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_wal_proto_rawDesc), len(file_entdb_v1_wal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -102,6 +102,15 @@ const (
 	EntDbServiceSearchProcedure = "/entdb.v1.EntDbService/Search"
 	// EntDbServiceSubscribeProcedure is the fully-qualified name of the EntDbService's Subscribe RPC.
 	EntDbServiceSubscribeProcedure = "/entdb.v1.EntDbService/Subscribe"
+	// EntDbServiceListMailboxProcedure is the fully-qualified name of the EntDbService's ListMailbox
+	// RPC.
+	EntDbServiceListMailboxProcedure = "/entdb.v1.EntDbService/ListMailbox"
+	// EntDbServiceGetMailboxUnreadCountsProcedure is the fully-qualified name of the EntDbService's
+	// GetMailboxUnreadCounts RPC.
+	EntDbServiceGetMailboxUnreadCountsProcedure = "/entdb.v1.EntDbService/GetMailboxUnreadCounts"
+	// EntDbServiceUpdateMailboxItemsProcedure is the fully-qualified name of the EntDbService's
+	// UpdateMailboxItems RPC.
+	EntDbServiceUpdateMailboxItemsProcedure = "/entdb.v1.EntDbService/UpdateMailboxItems"
 )
 
 // EntDbServiceClient is a client for the entdb.v1.EntDbService service.
@@ -151,6 +160,14 @@ type EntDbServiceClient interface {
 	// Live changes of a tenant (docs/subscriptions.md): each applied event that touches
 	// what the filters select and the caller may read, in log order, from a resume position.
 	Subscribe(context.Context, *v1.SubscribeRequest) (*connect.ServerStreamForClient[v1.SubscribeResponse], error)
+	// The caller's mailbox (docs/mailbox.md): the nodes `mailbox` edges delivered to it,
+	// newest first, in keyset pages. Another principal's mailbox is PERMISSION_DENIED.
+	ListMailbox(context.Context, *v1.ListMailboxRequest) (*v1.ListMailboxResponse, error)
+	// How many items of the caller's mailbox are unread and not archived: in all and per type.
+	GetMailboxUnreadCounts(context.Context, *v1.GetMailboxUnreadCountsRequest) (*v1.GetMailboxUnreadCountsResponse, error)
+	// Marks items of the caller's mailbox read or unread, archived or not, starred or not.
+	// Logged (a MailboxChange event) and answered once applied, like a plan.
+	UpdateMailboxItems(context.Context, *v1.UpdateMailboxItemsRequest) (*v1.UpdateMailboxItemsResponse, error)
 }
 
 // NewEntDbServiceClient constructs a client for the entdb.v1.EntDbService service. By default, it
@@ -335,37 +352,60 @@ func NewEntDbServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listMailbox: connect.NewClient[v1.ListMailboxRequest, v1.ListMailboxResponse](
+			httpClient,
+			baseURL+EntDbServiceListMailboxProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("ListMailbox")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getMailboxUnreadCounts: connect.NewClient[v1.GetMailboxUnreadCountsRequest, v1.GetMailboxUnreadCountsResponse](
+			httpClient,
+			baseURL+EntDbServiceGetMailboxUnreadCountsProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("GetMailboxUnreadCounts")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateMailboxItems: connect.NewClient[v1.UpdateMailboxItemsRequest, v1.UpdateMailboxItemsResponse](
+			httpClient,
+			baseURL+EntDbServiceUpdateMailboxItemsProcedure,
+			connect.WithSchema(entDbServiceMethods.ByName("UpdateMailboxItems")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // entDbServiceClient implements EntDbServiceClient.
 type entDbServiceClient struct {
-	executePlan         *connect.Client[v1.ExecutePlanRequest, v1.ExecutePlanResponse]
-	getReceipt          *connect.Client[v1.GetReceiptRequest, v1.GetReceiptResponse]
-	waitForPosition     *connect.Client[v1.WaitForPositionRequest, v1.WaitForPositionResponse]
-	getNode             *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
-	getNodes            *connect.Client[v1.GetNodesRequest, v1.GetNodesResponse]
-	getNodeByKey        *connect.Client[v1.GetNodeByKeyRequest, v1.GetNodeByKeyResponse]
-	queryNodes          *connect.Client[v1.QueryNodesRequest, v1.QueryNodesResponse]
-	listEdges           *connect.Client[v1.ListEdgesRequest, v1.ListEdgesResponse]
-	traverse            *connect.Client[v1.TraverseRequest, v1.TraverseResponse]
-	getSchema           *connect.Client[v1.GetSchemaRequest, v1.GetSchemaResponse]
-	createTenant        *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
-	addTenantMember     *connect.Client[v1.AddTenantMemberRequest, v1.AddTenantMemberResponse]
-	setTenantMemberRole *connect.Client[v1.SetTenantMemberRoleRequest, v1.SetTenantMemberRoleResponse]
-	removeTenantMember  *connect.Client[v1.RemoveTenantMemberRequest, v1.RemoveTenantMemberResponse]
-	createGroup         *connect.Client[v1.CreateGroupRequest, v1.CreateGroupResponse]
-	addGroupMember      *connect.Client[v1.AddGroupMemberRequest, v1.AddGroupMemberResponse]
-	removeGroupMember   *connect.Client[v1.RemoveGroupMemberRequest, v1.RemoveGroupMemberResponse]
-	shareNode           *connect.Client[v1.ShareNodeRequest, v1.ShareNodeResponse]
-	revokeNode          *connect.Client[v1.RevokeNodeRequest, v1.RevokeNodeResponse]
-	listTenants         *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
-	listTenantMembers   *connect.Client[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse]
-	listGroups          *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
-	pushSchema          *connect.Client[v1.PushSchemaRequest, v1.PushSchemaResponse]
-	listSchemaVersions  *connect.Client[v1.ListSchemaVersionsRequest, v1.ListSchemaVersionsResponse]
-	search              *connect.Client[v1.SearchRequest, v1.SearchResponse]
-	subscribe           *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	executePlan            *connect.Client[v1.ExecutePlanRequest, v1.ExecutePlanResponse]
+	getReceipt             *connect.Client[v1.GetReceiptRequest, v1.GetReceiptResponse]
+	waitForPosition        *connect.Client[v1.WaitForPositionRequest, v1.WaitForPositionResponse]
+	getNode                *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
+	getNodes               *connect.Client[v1.GetNodesRequest, v1.GetNodesResponse]
+	getNodeByKey           *connect.Client[v1.GetNodeByKeyRequest, v1.GetNodeByKeyResponse]
+	queryNodes             *connect.Client[v1.QueryNodesRequest, v1.QueryNodesResponse]
+	listEdges              *connect.Client[v1.ListEdgesRequest, v1.ListEdgesResponse]
+	traverse               *connect.Client[v1.TraverseRequest, v1.TraverseResponse]
+	getSchema              *connect.Client[v1.GetSchemaRequest, v1.GetSchemaResponse]
+	createTenant           *connect.Client[v1.CreateTenantRequest, v1.CreateTenantResponse]
+	addTenantMember        *connect.Client[v1.AddTenantMemberRequest, v1.AddTenantMemberResponse]
+	setTenantMemberRole    *connect.Client[v1.SetTenantMemberRoleRequest, v1.SetTenantMemberRoleResponse]
+	removeTenantMember     *connect.Client[v1.RemoveTenantMemberRequest, v1.RemoveTenantMemberResponse]
+	createGroup            *connect.Client[v1.CreateGroupRequest, v1.CreateGroupResponse]
+	addGroupMember         *connect.Client[v1.AddGroupMemberRequest, v1.AddGroupMemberResponse]
+	removeGroupMember      *connect.Client[v1.RemoveGroupMemberRequest, v1.RemoveGroupMemberResponse]
+	shareNode              *connect.Client[v1.ShareNodeRequest, v1.ShareNodeResponse]
+	revokeNode             *connect.Client[v1.RevokeNodeRequest, v1.RevokeNodeResponse]
+	listTenants            *connect.Client[v1.ListTenantsRequest, v1.ListTenantsResponse]
+	listTenantMembers      *connect.Client[v1.ListTenantMembersRequest, v1.ListTenantMembersResponse]
+	listGroups             *connect.Client[v1.ListGroupsRequest, v1.ListGroupsResponse]
+	pushSchema             *connect.Client[v1.PushSchemaRequest, v1.PushSchemaResponse]
+	listSchemaVersions     *connect.Client[v1.ListSchemaVersionsRequest, v1.ListSchemaVersionsResponse]
+	search                 *connect.Client[v1.SearchRequest, v1.SearchResponse]
+	subscribe              *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	listMailbox            *connect.Client[v1.ListMailboxRequest, v1.ListMailboxResponse]
+	getMailboxUnreadCounts *connect.Client[v1.GetMailboxUnreadCountsRequest, v1.GetMailboxUnreadCountsResponse]
+	updateMailboxItems     *connect.Client[v1.UpdateMailboxItemsRequest, v1.UpdateMailboxItemsResponse]
 }
 
 // ExecutePlan calls entdb.v1.EntDbService.ExecutePlan.
@@ -598,6 +638,33 @@ func (c *entDbServiceClient) Subscribe(ctx context.Context, req *v1.SubscribeReq
 	return c.subscribe.CallServerStream(ctx, connect.NewRequest(req))
 }
 
+// ListMailbox calls entdb.v1.EntDbService.ListMailbox.
+func (c *entDbServiceClient) ListMailbox(ctx context.Context, req *v1.ListMailboxRequest) (*v1.ListMailboxResponse, error) {
+	response, err := c.listMailbox.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetMailboxUnreadCounts calls entdb.v1.EntDbService.GetMailboxUnreadCounts.
+func (c *entDbServiceClient) GetMailboxUnreadCounts(ctx context.Context, req *v1.GetMailboxUnreadCountsRequest) (*v1.GetMailboxUnreadCountsResponse, error) {
+	response, err := c.getMailboxUnreadCounts.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// UpdateMailboxItems calls entdb.v1.EntDbService.UpdateMailboxItems.
+func (c *entDbServiceClient) UpdateMailboxItems(ctx context.Context, req *v1.UpdateMailboxItemsRequest) (*v1.UpdateMailboxItemsResponse, error) {
+	response, err := c.updateMailboxItems.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // EntDbServiceHandler is an implementation of the entdb.v1.EntDbService service.
 type EntDbServiceHandler interface {
 	// Validates a plan, logs it durably and (unless `no_wait`) waits until it is applied.
@@ -645,6 +712,14 @@ type EntDbServiceHandler interface {
 	// Live changes of a tenant (docs/subscriptions.md): each applied event that touches
 	// what the filters select and the caller may read, in log order, from a resume position.
 	Subscribe(context.Context, *v1.SubscribeRequest, *connect.ServerStream[v1.SubscribeResponse]) error
+	// The caller's mailbox (docs/mailbox.md): the nodes `mailbox` edges delivered to it,
+	// newest first, in keyset pages. Another principal's mailbox is PERMISSION_DENIED.
+	ListMailbox(context.Context, *v1.ListMailboxRequest) (*v1.ListMailboxResponse, error)
+	// How many items of the caller's mailbox are unread and not archived: in all and per type.
+	GetMailboxUnreadCounts(context.Context, *v1.GetMailboxUnreadCountsRequest) (*v1.GetMailboxUnreadCountsResponse, error)
+	// Marks items of the caller's mailbox read or unread, archived or not, starred or not.
+	// Logged (a MailboxChange event) and answered once applied, like a plan.
+	UpdateMailboxItems(context.Context, *v1.UpdateMailboxItemsRequest) (*v1.UpdateMailboxItemsResponse, error)
 }
 
 // NewEntDbServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -825,6 +900,26 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	entDbServiceListMailboxHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceListMailboxProcedure,
+		svc.ListMailbox,
+		connect.WithSchema(entDbServiceMethods.ByName("ListMailbox")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceGetMailboxUnreadCountsHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceGetMailboxUnreadCountsProcedure,
+		svc.GetMailboxUnreadCounts,
+		connect.WithSchema(entDbServiceMethods.ByName("GetMailboxUnreadCounts")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	entDbServiceUpdateMailboxItemsHandler := connect.NewUnaryHandlerSimple(
+		EntDbServiceUpdateMailboxItemsProcedure,
+		svc.UpdateMailboxItems,
+		connect.WithSchema(entDbServiceMethods.ByName("UpdateMailboxItems")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/entdb.v1.EntDbService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EntDbServiceExecutePlanProcedure:
@@ -879,6 +974,12 @@ func NewEntDbServiceHandler(svc EntDbServiceHandler, opts ...connect.HandlerOpti
 			entDbServiceSearchHandler.ServeHTTP(w, r)
 		case EntDbServiceSubscribeProcedure:
 			entDbServiceSubscribeHandler.ServeHTTP(w, r)
+		case EntDbServiceListMailboxProcedure:
+			entDbServiceListMailboxHandler.ServeHTTP(w, r)
+		case EntDbServiceGetMailboxUnreadCountsProcedure:
+			entDbServiceGetMailboxUnreadCountsHandler.ServeHTTP(w, r)
+		case EntDbServiceUpdateMailboxItemsProcedure:
+			entDbServiceUpdateMailboxItemsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -990,4 +1091,16 @@ func (UnimplementedEntDbServiceHandler) Search(context.Context, *v1.SearchReques
 
 func (UnimplementedEntDbServiceHandler) Subscribe(context.Context, *v1.SubscribeRequest, *connect.ServerStream[v1.SubscribeResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.Subscribe is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) ListMailbox(context.Context, *v1.ListMailboxRequest) (*v1.ListMailboxResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.ListMailbox is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) GetMailboxUnreadCounts(context.Context, *v1.GetMailboxUnreadCountsRequest) (*v1.GetMailboxUnreadCountsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.GetMailboxUnreadCounts is not implemented"))
+}
+
+func (UnimplementedEntDbServiceHandler) UpdateMailboxItems(context.Context, *v1.UpdateMailboxItemsRequest) (*v1.UpdateMailboxItemsResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("entdb.v1.EntDbService.UpdateMailboxItems is not implemented"))
 }

@@ -1,0 +1,217 @@
+/**
+ * The caller's own mailbox, from a client (`db.mailbox`, `core.mailbox`; see
+ * docs/mailbox.md): list items newest first with filters, count unread ones, and mark
+ * them read, unread, archived or starred. Types and reasons are named by accessor name
+ * (`message`, `sentTo`) like everywhere else in a generated client; a type the client
+ * does not know (a newer schema) comes as `type <id>` with the node undecoded.
+ * A state change carries one idempotency key across the client's retries and resolves
+ * once the server applied it.
+ */
+
+import type { Client } from "@connectrpc/connect";
+import type {
+  EntDbService,
+  ListMailboxResponse,
+  MailboxItem,
+  Node,
+} from "../generated/entdb/v1/entdb_pb.js";
+import type { Receipt } from "../generated/entdb/v1/values_pb.js";
+import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
+import type { LogPosition } from "./position-tracker.ts";
+import { decodeNode } from "./record-codec.ts";
+import type { SchemaMeta } from "./schema-meta.ts";
+
+/** Options of {@link MailboxApi.list}. */
+export interface MailboxListOptions extends ReadOptions {
+  /** Only items not marked read. */
+  readonly unread?: boolean;
+  /** Only items whose node is of these types (accessor names). */
+  readonly types?: readonly string[];
+  /** Only items delivered at or after this time. */
+  readonly since?: Date;
+  /** Only items delivered before this time. */
+  readonly until?: Date;
+  /** Archived items too (left out by default). */
+  readonly includeArchived?: boolean;
+  /** Only starred items. */
+  readonly starred?: boolean;
+  /** Page size; the server clamps it to its maximum. */
+  readonly limit?: number;
+  /** The `next` of the previous page, with the same options. */
+  readonly after?: string;
+}
+
+/** One item of the caller's mailbox. */
+export interface MailboxEntry {
+  /** The node's accessor name (`message`). */
+  readonly type: string;
+  /** The node, decoded like `get` results. */
+  readonly node: { readonly id: string; readonly [property: string]: unknown };
+  /** The accessor name of the `mailbox` edge type that delivered it. */
+  readonly reason: string;
+  readonly deliveredAt: Date;
+  readonly read: boolean;
+  readonly archived: boolean;
+  readonly starred: boolean;
+}
+
+/** A page of mailbox items. */
+export interface MailboxPage {
+  readonly items: MailboxEntry[];
+  /** Absent on the last page. */
+  readonly next: string | undefined;
+}
+
+/** Unread, unarchived items: in all and per type (accessor name). */
+export interface MailboxUnreadCounts {
+  readonly total: number;
+  readonly byType: { readonly [type: string]: number };
+}
+
+/** Options of a state change. */
+export interface MailboxChangeOptions {
+  /** Makes the change safe to retry later; one is made up otherwise. */
+  readonly idempotencyKey?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** The caller's mailbox in the client's tenant. */
+export interface MailboxApi {
+  /** A page of items, newest first. */
+  list(options?: MailboxListOptions): Promise<MailboxPage>;
+  unreadCounts(options?: ReadOptions): Promise<MailboxUnreadCounts>;
+  markRead(
+    nodeIds: string | readonly string[],
+    options?: MailboxChangeOptions,
+  ): Promise<WriteReceipt>;
+  markUnread(
+    nodeIds: string | readonly string[],
+    options?: MailboxChangeOptions,
+  ): Promise<WriteReceipt>;
+  archive(
+    nodeIds: string | readonly string[],
+    options?: MailboxChangeOptions,
+  ): Promise<WriteReceipt>;
+  unarchive(
+    nodeIds: string | readonly string[],
+    options?: MailboxChangeOptions,
+  ): Promise<WriteReceipt>;
+  star(nodeIds: string | readonly string[], options?: MailboxChangeOptions): Promise<WriteReceipt>;
+  unstar(
+    nodeIds: string | readonly string[],
+    options?: MailboxChangeOptions,
+  ): Promise<WriteReceipt>;
+}
+
+/** What the client core lends the mailbox API. */
+export interface MailboxApiDeps {
+  readonly tenant: string;
+  readonly client: Client<typeof EntDbService>;
+  readonly schema: SchemaMeta | undefined;
+  /** Runs a read with retries, waiting for the client's latest write unless told not to. */
+  read<T>(
+    options: ReadOptions,
+    call: (afterPosition: { afterPosition?: LogPosition }) => Promise<T>,
+  ): Promise<T>;
+  call<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T>;
+  receipt(receipt: Receipt | undefined, idempotencyKey: string): WriteReceipt;
+}
+
+/** Builds the mailbox API over a client core's machinery. */
+export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
+  const { tenant, client } = deps;
+  const nodes = Object.entries(deps.schema?.nodes ?? {});
+  const edges = Object.entries(deps.schema?.edges ?? {});
+  const typeId = (key: string): number => {
+    const found = nodes.find(([k]) => k === key);
+    if (found === undefined) {
+      throw new TypeError(
+        `db.mailbox.list: '${key}' is not a node type of this client; use one of ${nodes.map(([k]) => k).join(", ")}.`,
+      );
+    }
+    return found[1].id;
+  };
+  const entry = (item: MailboxItem): MailboxEntry => {
+    const node = item.node as Node;
+    const type = nodes.find(([, m]) => m.id === node.typeId);
+    const ts = item.deliveredAt;
+    return {
+      type: type?.[0] ?? `type ${node.typeId}`,
+      node:
+        type === undefined ? { id: node.id } : (decodeNode(type[1], node) as MailboxEntry["node"]),
+      reason:
+        edges.find(([, m]) => m.id === item.reasonEdgeTypeId)?.[0] ??
+        `edge type ${item.reasonEdgeTypeId}`,
+      deliveredAt: new Date(ts === undefined ? 0 : Number(ts.seconds) * 1000 + ts.nanos / 1e6),
+      read: item.read,
+      archived: item.archived,
+      starred: item.starred,
+    };
+  };
+  const change =
+    (state: { read?: boolean; archived?: boolean; starred?: boolean }) =>
+    async (
+      nodeIds: string | readonly string[],
+      options: MailboxChangeOptions = {},
+    ): Promise<WriteReceipt> => {
+      const key = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+      const call = options.signal === undefined ? {} : { signal: options.signal };
+      const ids = typeof nodeIds === "string" ? [nodeIds] : [...nodeIds];
+      const res = await deps.call(
+        () =>
+          client.updateMailboxItems({ tenant, nodeIds: ids, ...state, idempotencyKey: key }, call),
+        options.signal,
+      );
+      return deps.receipt(res.receipt, key);
+    };
+  return {
+    list: async (options = {}) => {
+      const call = options.signal === undefined ? {} : { signal: options.signal };
+      const res: ListMailboxResponse = await deps.read(options, (afterPosition) =>
+        client.listMailbox(
+          {
+            tenant,
+            unreadOnly: options.unread ?? false,
+            typeIds: (options.types ?? []).map(typeId),
+            ...(options.since === undefined ? {} : { deliveredAfter: timestampOf(options.since) }),
+            ...(options.until === undefined ? {} : { deliveredBefore: timestampOf(options.until) }),
+            includeArchived: options.includeArchived ?? false,
+            starredOnly: options.starred ?? false,
+            limit: options.limit ?? 0,
+            cursor: options.after ?? "",
+            ...afterPosition,
+          },
+          call,
+        ),
+      );
+      return {
+        items: res.items.map(entry),
+        next: res.nextCursor === "" ? undefined : res.nextCursor,
+      };
+    },
+    unreadCounts: async (options = {}) => {
+      const call = options.signal === undefined ? {} : { signal: options.signal };
+      const res = await deps.read(options, (afterPosition) =>
+        client.getMailboxUnreadCounts({ tenant, ...afterPosition }, call),
+      );
+      const byType: Record<string, number> = {};
+      for (const t of res.byType) {
+        const key = nodes.find(([, m]) => m.id === t.typeId)?.[0] ?? `type ${t.typeId}`;
+        byType[key] = Number(t.unread);
+      }
+      return { total: Number(res.total), byType };
+    },
+    markRead: change({ read: true }),
+    markUnread: change({ read: false }),
+    archive: change({ archived: true }),
+    unarchive: change({ archived: false }),
+    star: change({ starred: true }),
+    unstar: change({ starred: false }),
+  };
+}
+
+function timestampOf(date: Date): { seconds: bigint; nanos: number } {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
