@@ -110,7 +110,8 @@ export function queryPrivateById(
     let grantRows: NodeRow[] = [];
     if (inRange.length > 0) {
       const terms: Term[] = [
-        { sql: `id IN (${inRange.map(() => "?").join(", ")})`, params: inRange },
+        // One statement text whatever the count, so the statement cache keeps it.
+        { sql: "id IN (SELECT value FROM json_each(?))", params: [JSON.stringify(inRange)] },
         { sql: "nodes.owner IS NOT ?", params: [scope.actor] },
       ];
       if (facts.denies) {
