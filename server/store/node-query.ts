@@ -37,6 +37,8 @@ export interface NodeQuery {
   readonly cursor: string;
   /** Rows the reader may not see (`visibility-sql.ts`); excluded inside the query. */
   readonly hidden?: { readonly sql: string; readonly params: readonly SqlScalar[] };
+  /** Further terms every row must meet (`private-query.ts` bounds its ranges with them). */
+  readonly also?: readonly { readonly sql: string; readonly params: readonly SqlScalar[] }[];
 }
 
 /** A compiled query: run `sql` with `params`; it returns up to `limit + 1` rows. */
@@ -74,6 +76,10 @@ export function compileNodeQuery(
   if (query.hidden) {
     where.push(`NOT ${query.hidden.sql}`);
     params.push(...query.hidden.params);
+  }
+  for (const term of query.also ?? []) {
+    where.push(term.sql);
+    params.push(...term.params);
   }
   for (const filter of query.filters) {
     const c = compileFilter(schema, type, filter);

@@ -37,6 +37,7 @@ import {
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
+import { queryPrivateById, walksGrants } from "./private-query.ts";
 import {
   EDGE_COLUMNS,
   type EdgeRow,
@@ -194,16 +195,26 @@ class StoreReader implements TenantReader {
     if (!db || !model) return { items: [], nextCursor: "" };
     const type = requireType(model, typeId);
     const limit = this.#pageSize(query.limit);
-    const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), typeId);
-    const compiled = compileNodeQuery(
-      model,
-      type,
-      { ...query, limit, ...(hidden ? { hidden } : {}) },
-      (name) => db.hasObject(name),
-    );
-    const rows = db.stmt(compiled.sql).all(...compiled.params) as (NodeRow & {
-      sort_key?: SqlScalar;
-    })[];
+    const facts = factsOf(db, scope);
+    const hasIndex = (name: string) => db.hasObject(name);
+    let compiled: { orderField: number; descending: boolean; filters: string };
+    let rows: (NodeRow & { sort_key?: SqlScalar })[];
+    if (walksGrants(type, scope, query.orderBy)) {
+      // A private type in id order: the reader's own and granted rows, merged.
+      const found = queryPrivateById(db, model, type, { ...query, limit }, scope, facts, hasIndex);
+      compiled = { orderField: 0, descending: false, filters: found.filters };
+      rows = found.rows;
+    } else {
+      const hidden = hiddenNodeTerm(model, scope, "nodes", facts, typeId);
+      const c = compileNodeQuery(
+        model,
+        type,
+        { ...query, limit, ...(hidden ? { hidden } : {}) },
+        hasIndex,
+      );
+      compiled = c;
+      rows = db.stmt(c.sql).all(...c.params) as (NodeRow & { sort_key?: SqlScalar })[];
+    }
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     const nextCursor =
@@ -441,11 +452,13 @@ function visibleNode(
 ): NodeRow | undefined {
   if (scope.unrestricted)
     return db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as NodeRow | undefined;
-  const found = db.stmt(GUARDED_NODE_SQL).get(scope.atMicros, id) as
+  // The row keeps its `grants` column: nodeFromRow reads the node columns by name, and
+  // copying the row without it costs more than the rest of the check.
+  const row = db.stmt(GUARDED_NODE_SQL).get(scope.actor, scope.atMicros, id) as
     | (NodeRow & { readonly grants: string | null })
     | undefined;
-  if (!found) return undefined;
-  const { grants, ...row } = found;
+  if (!row) return undefined;
+  const grants = row.grants;
   const type = model && nodeById(model, Number(row.type_id));
   if (scope.publicOnly && type?.visibility !== "public") return undefined;
   if (row.owner === scope.actor || model === undefined) return row;
@@ -473,9 +486,10 @@ function visibleNode(
 
 /**
  * A node row with its unexpired grant rows as `deny || principal` lines (principals have
- * no line breaks: acl/principal.ts). Binds the read time, then the id.
+ * no line breaks: acl/principal.ts), or no lines when the reader owns it (the owner reads
+ * it whatever was granted or denied). Binds the reader, the read time, then the id.
  */
-const GUARDED_NODE_SQL = `SELECT ${NODE_COLUMNS}, (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) AS grants FROM nodes WHERE id = ?`;
+const GUARDED_NODE_SQL = `SELECT ${NODE_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
 
 function factsOf(db: TenantDb, scope: ReadScope): VisibilityFacts {
   return { denies: !scope.unrestricted && hasDenies(db) };

@@ -181,7 +181,11 @@ function grantTerm(scope: Extract<ReadScope, { unrestricted: false }>, alias: st
   };
 }
 
-function denyTerm(scope: Extract<ReadScope, { unrestricted: false }>, alias: string): SqlTerm {
+/** The term true when an unexpired deny names one of the scope's principals on `alias`. */
+export function denyTerm(
+  scope: Extract<ReadScope, { unrestricted: false }>,
+  alias: string,
+): SqlTerm {
   return {
     sql: `EXISTS (SELECT 1 FROM access_grants d WHERE d.node_id = ${alias}.id AND d.deny = 1 AND +d.principal IN ${inList(scope)} AND (d.expires_at IS NULL OR d.expires_at > ?))`,
     params: [...scope.principals, scope.atMicros],

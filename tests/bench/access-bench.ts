@@ -3,8 +3,8 @@
  * principal with 1,000 grants and 20 groups, in a tenant of 100k nodes, against the
  * same reads in dev mode (unrestricted). Reads go through the store reader with the
  * scope the API computes, so the SQL is the server's; the rows are inserted directly
- * (this measures reads, not the applier). Run with `node tests/bench/access-bench.ts
- * [nodes]`. Not a test: it prints numbers and asserts nothing.
+ * (this measures reads, not the applier). Each figure is the median of 15 short rounds,
+ * the two sides alternating. Run with `node tests/bench/access-bench.ts [nodes]`. Not a test: it prints numbers and asserts nothing.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,6 +29,9 @@ node Secret = 2 [visibility = private] {
   title: string = 1 [required];
 }
 `);
+
+const ROUNDS = 15;
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
 const dir = mkdtempSync(join(tmpdir(), "entdb-access-bench-"));
 try {
@@ -110,16 +113,17 @@ try {
   console.log("| read | with access (µs) | dev mode (µs) | ratio |");
   console.log("| --- | ---: | ---: | ---: |");
   for (const [label, restricted, open] of rows) {
-    const runs = label.startsWith("GetNode") ? 20_000 : 2_000;
-    // Alternating rounds, so neither side profits from running second.
-    let a = 0;
-    let b = 0;
-    for (let round = 0; round < 3; round++) {
-      b += time(open, runs);
-      a += time(restricted, runs);
+    const runs = label.startsWith("GetNode") ? 4_000 : 400;
+    // Short alternating rounds, so neither side profits from running second, and the
+    // median of each side, so a burst of load on a shared machine skews neither.
+    const as: number[] = [];
+    const bs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      bs.push(time(open, runs));
+      as.push(time(restricted, runs));
     }
-    a /= 3;
-    b /= 3;
+    const a = median(as);
+    const b = median(bs);
     console.log(`| ${label} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a / b).toFixed(2)}× |`);
   }
   store.close();

@@ -1,0 +1,118 @@
+/**
+ * The ids of the nodes granted (not denied) to a set of principals, sorted in SQLite's
+ * order, kept per tenant database and principal set so a query of a private type can
+ * walk its reader's grants in id order instead of testing every row of the type against
+ * `access_grants` (`private-query.ts`).
+ *
+ * Kept correct by the database itself: the first use on a connection adds temporary
+ * triggers on `access_grants` (per connection, not stored in the file, so the canonical
+ * dump does not change) that drop every set of that tenant on any insert, update or
+ * delete, whoever runs it: a share, revoke or deny applied from the log, a replay, or a
+ * test writing the table directly. A transaction that is rolled back also drops them, so
+ * the next read reloads from committed state. Reads and the applier's transactions run on
+ * one thread, so a read never loads a set from a transaction half done. Group and role
+ * changes change the principal set a read is keyed by (`acl/read-scope.ts`), so they
+ * reach a different entry.
+ */
+
+import type { SqlScalar } from "./stored-value-codec.ts";
+import type { TenantDb } from "./tenant-db.ts";
+
+/** A principal set's grants: ids ascending, each with its latest expiry (null: never). */
+export interface GrantedIds {
+  readonly ids: readonly string[];
+  readonly until: readonly (bigint | null)[];
+}
+
+/** Most principal sets kept per tenant; past it the tenant's sets are dropped and reloaded. */
+export const MAX_GRANT_SETS_PER_TENANT = 256;
+
+interface TenantGrants {
+  readonly sets: Map<string, GrantedIds>;
+}
+
+const perDb = new WeakMap<TenantDb, TenantGrants>();
+
+const CHANGED_FUNCTION = "entdb_access_grants_changed";
+
+/** The grants of `principals` in `db`, from the cache or loaded with one statement. */
+export function grantedIds(db: TenantDb, principals: readonly string[]): GrantedIds {
+  const tenant = grantsOf(db);
+  const key = principals.join("\n");
+  let found = tenant.sets.get(key);
+  if (found === undefined) {
+    found = load(db, principals);
+    // Inside a transaction the set may hold what a rollback undoes: used, not kept.
+    if (db.db.inTransaction) return found;
+    if (tenant.sets.size >= MAX_GRANT_SETS_PER_TENANT) tenant.sets.clear();
+    tenant.sets.set(key, found);
+  }
+  return found;
+}
+
+function grantsOf(db: TenantDb): TenantGrants {
+  let tenant = perDb.get(db);
+  if (tenant === undefined) {
+    const sets = new Map<string, GrantedIds>();
+    db.db.function(CHANGED_FUNCTION, { deterministic: false }, () => {
+      sets.clear();
+      return null;
+    });
+    for (const op of ["INSERT", "UPDATE", "DELETE"])
+      db.db.exec(
+        `CREATE TEMP TRIGGER IF NOT EXISTS entdb_access_grants_${op.toLowerCase()} AFTER ${op} ON main.access_grants BEGIN SELECT ${CHANGED_FUNCTION}(); END`,
+      );
+    tenant = { sets };
+    perDb.set(db, tenant);
+  }
+  return tenant;
+}
+
+const LOAD_SQL =
+  "SELECT node_id, CASE WHEN max(expires_at IS NULL) THEN NULL ELSE max(expires_at) END AS until FROM access_grants WHERE deny = 0 AND principal IN (SELECT value FROM json_each(?)) GROUP BY node_id ORDER BY node_id";
+
+function load(db: TenantDb, principals: readonly string[]): GrantedIds {
+  const rows = db.stmt(LOAD_SQL).all(JSON.stringify(principals)) as {
+    node_id: string;
+    until: SqlScalar;
+  }[];
+  const ids: string[] = [];
+  const until: (bigint | null)[] = [];
+  for (const r of rows) {
+    ids.push(r.node_id);
+    until.push(r.until === null ? null : BigInt(r.until as bigint | number));
+  }
+  return { ids, until };
+}
+
+/**
+ * Compares two strings as SQLite's BINARY collation orders their UTF-8 bytes, which is
+ * code point order; JavaScript's `<` compares UTF-16 units, which differs only where a
+ * surrogate meets a unit from U+E000 to U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+
+function rank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit <= 0xdfff ? unit + 0x2000 : unit - 0x800;
+}
+
+/** The index of the first id in `ids` after `id` (binary search, code point order). */
+export function firstAfter(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareCodePoints(ids[mid]!, id) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

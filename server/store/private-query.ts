@@ -1,0 +1,144 @@
+/**
+ * A query of a private type in id order, for a member who is not the server: the rows it
+ * may read are the ones it owns and the ones granted to one of its principals (and not
+ * denied to another), so instead of testing every row of the type against
+ * `access_grants` (the term of `visibility-sql.ts`, a correlated lookup per row), it
+ * reads two ordered streams and merges them:
+ *
+ * - its own rows, `owner = actor`, through the type's id index;
+ * - its granted rows, from the sorted set of granted ids (`granted-ids.ts`), fetched by id.
+ *
+ * Each round takes the next `limit + 1` unexpired granted ids; up to the last of them
+ * (or up to the last own row read, when that comes first) both streams are complete, so
+ * their merge is exactly the visible rows of that id range, filters applied in SQL as in
+ * every query. A round that fills the page ends the query; otherwise the next round
+ * starts after that range. The rows, the page and the cursor are the ones the general
+ * term gives (the randomized model test and `private-query.test.ts` hold them to it).
+ *
+ * Used for a `private` type without `inherit_access` ref fields, ordered by id ascending
+ * (the default), for a member's scope; every other query keeps the general term.
+ */
+
+import type { OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
+import type { NodeType, Schema } from "../../schema/index.ts";
+import type { ReadScope } from "../acl/read-scope.ts";
+import { compareCodePoints, firstAfter, grantedIds } from "./granted-ids.ts";
+import { compileNodeQuery, type NodeQuery } from "./node-query.ts";
+import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
+import type { NodeRow } from "./row-codec.ts";
+import type { SqlScalar } from "./stored-value-codec.ts";
+import type { TenantDb } from "./tenant-db.ts";
+import { denyTerm, inheritedFrom, type VisibilityFacts } from "./visibility-sql.ts";
+
+type MemberScope = Extract<ReadScope, { unrestricted: false }>;
+
+/** Whether a query of `type` ordered by `orderBy` for `scope` is answered by {@link queryPrivateById}. */
+export function walksGrants(
+  type: NodeType,
+  scope: ReadScope,
+  orderBy: OrderBy | undefined,
+): scope is MemberScope {
+  return (
+    !scope.unrestricted &&
+    scope.publicOnly !== true &&
+    type.visibility === "private" &&
+    (orderBy?.fieldId ?? 0) === 0 &&
+    !(orderBy?.descending ?? false) &&
+    inheritedFrom(type).length === 0
+  );
+}
+
+/** The first `query.limit + 1` rows of `type` that `scope` may read, in id order. */
+export function queryPrivateById(
+  db: TenantDb,
+  model: Schema,
+  type: NodeType,
+  query: NodeQuery,
+  scope: MemberScope,
+  facts: VisibilityFacts,
+  hasIndex: (name: string) => boolean,
+): { rows: NodeRow[]; filters: string } {
+  const want = query.limit + 1;
+  const granted = grantedIds(db, scope.principals);
+  const rows: NodeRow[] = [];
+  let filters = "";
+  // The rows up to `lo` (exclusive of nothing: every id <= lo) are done.
+  let lo: string | undefined;
+  let i = 0;
+  let first = true;
+  for (;;) {
+    const need = want - rows.length;
+    const after: Term[] = lo === undefined ? [] : [{ sql: "id > ?", params: [lo] }];
+    if (first) {
+      filters = filtersDigest(query.filters);
+      if (query.cursor !== "") {
+        // Validates the query (fields, filters, then the cursor) as the general path does.
+        compileNodeQuery(model, type, { ...query, limit: need - 1 }, hasIndex);
+        i = firstAfter(
+          granted.ids,
+          decodeNodeCursor(query.cursor, {
+            typeId: type.id,
+            orderField: 0,
+            descending: false,
+            filters,
+          }).lastId,
+        );
+      }
+      first = false;
+    }
+    const cands: string[] = [];
+    while (i < granted.ids.length && cands.length < want) {
+      const until = granted.until[i];
+      if (until === null || until === undefined || until > scope.atMicros)
+        cands.push(granted.ids[i]!);
+      i++;
+    }
+    const bound = i < granted.ids.length ? cands[cands.length - 1] : undefined;
+
+    const ownTerms: Term[] = [...after, { sql: "nodes.owner = ?", params: [scope.actor] }];
+    if (bound !== undefined) ownTerms.push({ sql: "id <= ?", params: [bound] });
+    const own = compileNodeQuery(
+      model,
+      type,
+      { ...query, limit: need - 1, also: ownTerms },
+      hasIndex,
+    );
+    const ownRows = db.stmt(own.sql).all(...own.params) as NodeRow[];
+    const hi = ownRows.length === need ? ownRows[need - 1]!.id : bound;
+
+    const inRange = hi === undefined ? cands : cands.filter((id) => compareCodePoints(id, hi) <= 0);
+    let grantRows: NodeRow[] = [];
+    if (inRange.length > 0) {
+      const terms: Term[] = [
+        // One statement text whatever the count, so the statement cache keeps it.
+        { sql: "id IN (SELECT value FROM json_each(?))", params: [JSON.stringify(inRange)] },
+        { sql: "nodes.owner IS NOT ?", params: [scope.actor] },
+      ];
+      if (facts.denies) {
+        const deny = denyTerm(scope, "nodes");
+        terms.push({ sql: `NOT ${deny.sql}`, params: deny.params });
+      }
+      const c = compileNodeQuery(model, type, { ...query, limit: need - 1, also: terms }, hasIndex);
+      grantRows = db.stmt(c.sql).all(...c.params) as NodeRow[];
+    }
+
+    // Both lists are in id order and disjoint (owned or not): merge them.
+    let a = 0;
+    let b = 0;
+    while (rows.length < want && (a < ownRows.length || b < grantRows.length)) {
+      if (
+        b >= grantRows.length ||
+        (a < ownRows.length && compareCodePoints(ownRows[a]!.id, grantRows[b]!.id) < 0)
+      )
+        rows.push(ownRows[a++]!);
+      else rows.push(grantRows[b++]!);
+    }
+    if (rows.length >= want || hi === undefined) return { rows, filters };
+    lo = hi;
+  }
+}
+
+interface Term {
+  readonly sql: string;
+  readonly params: readonly SqlScalar[];
+}
