@@ -59,8 +59,11 @@ async function bench(
   // Warm up: create the tenant files outside the timing.
   for (let t = 0; t < tenants; t++) store.tenant(`tenant-${t}`, true);
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   for (let i = 0; i < entries.length; i += batch) applier.applyBatch(entries.slice(i, i + batch));
   const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuUsPerPlan = (cpu.user + cpu.system) / plans;
   const flushStart = performance.now();
   applier.flush();
   const flushMs = performance.now() - flushStart;
@@ -68,6 +71,7 @@ async function bench(
   console.log(
     `${label.padEnd(44)} ${String(plans).padStart(6)} plans x ${opsPerPlan} ops, batch ${String(batch).padStart(4)}: ` +
       `${((plans / ms) * 1000).toFixed(0).padStart(6)} plans/s, ${((plans * opsPerPlan * 1000) / ms).toFixed(0).padStart(6)} ops/s` +
+      `, ${cpuUsPerPlan.toFixed(1).padStart(6)} CPU µs/plan` +
       `; then checkpoint + flush ${flushMs.toFixed(0)} ms (rejected ${stats.rejected})`,
   );
   store.close();
