@@ -19,6 +19,8 @@ import { encodeValue } from "../store/stored-value-codec.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 
+const NODE_BY_ID = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
+
 /** What a plan is applied with. */
 export interface PlanContext {
   readonly db: TenantDb;
@@ -59,9 +61,7 @@ export class PlanRun {
 
   /** The node row with `id`, of any type. */
   nodeRow(id: string): NodeRow | undefined {
-    return this.db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
-      | NodeRow
-      | undefined;
+    return this.db.stmt(NODE_BY_ID).get(id) as NodeRow | undefined;
   }
 
   /** The node row with `id` and type `typeId`; otherwise rejects with not_found. */
