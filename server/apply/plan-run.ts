@@ -170,7 +170,14 @@ export function result(id: string, created: boolean, version: bigint): Operation
 
 /** The keys of a field-id map in ascending order, the order every check runs in. */
 export function sortedKeys(map: { readonly [key: number]: unknown }): number[] {
-  return Object.keys(map)
-    .map(Number)
-    .sort((a, b) => a - b);
+  // Integer keys already come in ascending order (ECMAScript's own-keys order for array
+  // indices); the check keeps the function right for any key it might be given.
+  const keys = Object.keys(map);
+  const out = new Array<number>(keys.length);
+  let ordered = true;
+  for (let i = 0; i < keys.length; i++) {
+    out[i] = Number(keys[i]);
+    if (i > 0 && out[i]! < out[i - 1]!) ordered = false;
+  }
+  return ordered ? out : out.sort((a, b) => a - b);
 }
