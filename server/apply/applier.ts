@@ -56,7 +56,7 @@
 
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import { type OperationResult, OperationResultSchema } from "../../generated/entdb/v1/plan_pb.js";
+import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import type { ApplyProgress, PlanOutcome } from "../engine.ts";
 import { encodeOutcome } from "../store/outcome-codec.ts";
@@ -635,9 +635,8 @@ function storedOutcome(
   const base = {
     position: { partition: position.partition, offset: position.offset },
     schemaVersion,
-    results: results.map((r) =>
-      create(OperationResultSchema, { id: r.id, created: r.created, version: r.version }),
-    ),
+    // Made by `result` (plan-run.ts) with exactly the stored fields: no copy needed.
+    results: [...results],
     ...(planDigest === undefined ? {} : { planDigest }),
     actor,
   };

@@ -98,11 +98,7 @@ export function checkUniques(
   selfId: string,
   changed: ReadonlySet<number> | undefined,
 ): void {
-  const constraints: (readonly number[])[] = [
-    ...type.fields.filter((f) => f.unique).map((f) => [f.id]),
-    ...type.uniques.map((u) => u.fieldIds),
-  ];
-  for (const fieldIds of constraints) {
+  for (const fieldIds of uniqueConstraints(type)) {
     if (changed && !fieldIds.some((f) => changed.has(f))) continue;
     const values = fieldIds.map((f) => payload.get(f));
     if (values.some((v) => v === undefined || v === null)) continue;
@@ -153,6 +149,24 @@ export function findIfAbsent(
   return findByValues(run, type.id, ids, values as JsonValue[], undefined);
 }
 
+/** The unique constraints of each node type: single unique fields, then composites. */
+const uniquesOf = new WeakMap<NodeType, readonly (readonly number[])[]>();
+
+function uniqueConstraints(type: NodeType): readonly (readonly number[])[] {
+  let constraints = uniquesOf.get(type);
+  if (constraints === undefined) {
+    constraints = [
+      ...type.fields.filter((f) => f.unique).map((f) => [f.id]),
+      ...type.uniques.map((u) => u.fieldIds),
+    ];
+    uniquesOf.set(type, constraints);
+  }
+  return constraints;
+}
+
+/** The statement text of each lookup shape (type, fields, whether a node id is excluded). */
+const findSql = new Map<string, string>();
+
 function findByValues(
   run: PlanRun,
   typeId: number,
@@ -160,13 +174,15 @@ function findByValues(
   values: readonly JsonValue[],
   notId: string | undefined,
 ): NodeRow | undefined {
-  const where = [`type_id = ${typeId}`, ...fieldIds.map((f) => `${nodeFieldExpr(f)} = ?`)];
-  const params: SqlScalar[] = values.map(sqlValueOf);
-  if (notId !== undefined) {
-    where.push("id <> ?");
-    params.push(notId);
+  const shape = `${typeId}:${fieldIds.join(",")}:${notId === undefined ? 0 : 1}`;
+  let sql = findSql.get(shape);
+  if (sql === undefined) {
+    const where = [`type_id = ${typeId}`, ...fieldIds.map((f) => `${nodeFieldExpr(f)} = ?`)];
+    if (notId !== undefined) where.push("id <> ?");
+    sql = `SELECT ${NODE_COLUMNS} FROM nodes WHERE ${where.join(" AND ")} LIMIT 1`;
+    findSql.set(shape, sql);
   }
-  return run.db
-    .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE ${where.join(" AND ")} LIMIT 1`)
-    .get(...params) as NodeRow | undefined;
+  const params: SqlScalar[] = values.map(sqlValueOf);
+  if (notId !== undefined) params.push(notId);
+  return run.db.stmt(sql).get(...params) as NodeRow | undefined;
 }

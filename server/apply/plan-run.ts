@@ -19,6 +19,8 @@ import { encodeValue } from "../store/stored-value-codec.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 
+const NODE_BY_ID = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
+
 /** What a plan is applied with. */
 export interface PlanContext {
   readonly db: TenantDb;
@@ -59,9 +61,7 @@ export class PlanRun {
 
   /** The node row with `id`, of any type. */
   nodeRow(id: string): NodeRow | undefined {
-    return this.db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
-      | NodeRow
-      | undefined;
+    return this.db.stmt(NODE_BY_ID).get(id) as NodeRow | undefined;
   }
 
   /** The node row with `id` and type `typeId`; otherwise rejects with not_found. */
@@ -170,7 +170,14 @@ export function result(id: string, created: boolean, version: bigint): Operation
 
 /** The keys of a field-id map in ascending order, the order every check runs in. */
 export function sortedKeys(map: { readonly [key: number]: unknown }): number[] {
-  return Object.keys(map)
-    .map(Number)
-    .sort((a, b) => a - b);
+  // Integer keys already come in ascending order (ECMAScript's own-keys order for array
+  // indices); the check keeps the function right for any key it might be given.
+  const keys = Object.keys(map);
+  const out = new Array<number>(keys.length);
+  let ordered = true;
+  for (let i = 0; i < keys.length; i++) {
+    out[i] = Number(keys[i]);
+    if (i > 0 && out[i]! < out[i - 1]!) ordered = false;
+  }
+  return ordered ? out : out.sort((a, b) => a - b);
 }

@@ -31,11 +31,19 @@ export class RecentOutcomes {
   readonly #capacity: number;
   /** Outcomes applied in the tenant transaction under way (kept once it commits). */
   #uncommitted: KeyedOutcome[] = [];
-  /** The last `capacity` committed outcomes, oldest first. */
-  readonly #recent = new Map<string, PlanOutcome>();
+  /** The kept outcomes, each with its slot in {@link #order}. */
+  readonly #recent = new Map<string, { readonly outcome: PlanOutcome; readonly slot: number }>();
+  /**
+   * The ids in commit order, a ring of `capacity` slots: the slot to fill next holds
+   * the least recently committed id. (Evicting through the Map's own order instead
+   * walks over the deleted entries at its head, a cost per commit that grows with it.)
+   */
+  readonly #order: (string | undefined)[];
+  #next = 0;
 
   constructor(capacity: number = RECENT_OUTCOMES) {
     this.#capacity = capacity;
+    this.#order = new Array<string | undefined>(capacity).fill(undefined);
   }
 
   /** Records an outcome of the transaction under way. */
@@ -45,7 +53,7 @@ export class RecentOutcomes {
 
   /** Drops the staged outcomes (a transaction begins, or rolled back). */
   discard(): void {
-    this.#uncommitted = [];
+    if (this.#uncommitted.length > 0) this.#uncommitted = [];
   }
 
   /**
@@ -54,21 +62,25 @@ export class RecentOutcomes {
    */
   commit(tenant: string, onFailure?: (failure: ApplyFailure) => void): void {
     for (const { key, outcome, failed } of this.#uncommitted) {
-      const id = outcomeId(tenant, key);
-      this.#recent.delete(id);
-      this.#recent.set(id, outcome);
+      if (this.#capacity > 0) {
+        const slot = this.#next;
+        const oldest = this.#order[slot];
+        // A slot whose id was committed again later is stale: its entry moved on.
+        if (oldest !== undefined && this.#recent.get(oldest)?.slot === slot)
+          this.#recent.delete(oldest);
+        const id = outcomeId(tenant, key);
+        this.#order[slot] = id;
+        this.#recent.set(id, { outcome, slot });
+        this.#next = slot + 1 === this.#capacity ? 0 : slot + 1;
+      }
       if (failed) onFailure?.(failed);
     }
     this.#uncommitted = [];
-    while (this.#recent.size > this.#capacity) {
-      const oldest = this.#recent.keys().next().value as string;
-      this.#recent.delete(oldest);
-    }
   }
 
   /** The outcome committed recently for `idempotencyKey` of `tenant`, if kept. */
   get(tenant: string, idempotencyKey: string): PlanOutcome | undefined {
-    return this.#recent.get(outcomeId(tenant, idempotencyKey));
+    return this.#recent.get(outcomeId(tenant, idempotencyKey))?.outcome;
   }
 }
 

@@ -106,6 +106,18 @@ export function parsePayload(text: string): Payload {
  * equal payloads are equal bytes (replay gives byte-identical databases).
  */
 export function serializePayload(payload: ReadonlyMap<number, JsonValue>): string {
-  const keys = [...payload.keys()].sort((a, b) => a - b);
-  return `{${keys.map((k) => `"${k}":${stringifyJson(payload.get(k)!)}`).join(",")}}`;
+  // Payloads are mostly built in field id order already; sort only when they are not.
+  let previous = Number.NEGATIVE_INFINITY;
+  let ordered = true;
+  for (const k of payload.keys()) {
+    if (k < previous) {
+      ordered = false;
+      break;
+    }
+    previous = k;
+  }
+  const keys = ordered ? payload.keys() : [...payload.keys()].sort((a, b) => a - b);
+  let out = "";
+  for (const k of keys) out += `,"${k}":${stringifyJson(payload.get(k)!)}`;
+  return `{${out.slice(1)}}`;
 }

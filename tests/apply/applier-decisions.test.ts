@@ -405,6 +405,46 @@ describe("updating and deleting nodes", () => {
     expect(match("overlap")).toEqual([]);
     expect(match("title")).toEqual(["a"]);
   });
+
+  it("keeps the full-text table in step with a batch: rejected plans leave no rows, later plans see earlier ones", () => {
+    seed();
+    const plan = (key: string, ops: Parameters<typeof planEvent>[2]) => ({
+      tenant: "acme",
+      payload: planEvent("acme", key, ops),
+    });
+    h.run([
+      plan("b1", [op.createNode(T.Task, "a", { ...taskFields("p1", 1), 3: v.str("alpha chart") })]),
+      // Rejected at its second step: the task it created first must leave no full-text row.
+      plan("b2", [
+        op.createNode(T.Task, "x", { ...taskFields("p1", 2), 3: v.str("bravo") }),
+        op.createNode(T.Team, "t9", teamFields(1)),
+      ]),
+      plan("b3", [op.updateNode(T.Task, "a", { 3: v.str("charlie") })]),
+      plan("b4", [op.createNode(T.Task, "d", { ...taskFields("p1", 4), 3: v.str("delta") })]),
+      plan("b5", [op.deleteNode(T.Task, "d")]),
+      plan("b6", [op.createNode(T.Task, "e", { ...taskFields("p1", 6), 3: v.str("echo") })]),
+    ]);
+    expect(failure(h.reader.outcomeByKey("acme", "b2"))?.reason).toBe("UNIQUE_VIOLATION");
+    const db = h.store.tenant("acme", false)!;
+    const match = (q: string) =>
+      (
+        db.db
+          .prepare(
+            "SELECT n.id FROM fts_n4 JOIN nodes n ON n.seq = fts_n4.rowid WHERE fts_n4 MATCH ? ORDER BY n.id",
+          )
+          .all(q) as { id: string }[]
+      ).map((r) => r.id);
+    expect(match("alpha")).toEqual([]);
+    expect(match("bravo")).toEqual([]);
+    expect(match("charlie")).toEqual(["a"]);
+    expect(match("delta")).toEqual([]);
+    expect(match("echo")).toEqual(["e"]);
+    expect(match("task")).toEqual([]);
+    const rows = db.db.prepare("SELECT rowid, f3 FROM fts_n4 ORDER BY rowid").raw(true).all();
+    expect(rows.map((r) => (r as unknown[])[1])).toEqual(["charlie", "echo"]);
+    // The index agrees with the stored rows (FTS5 raises SQLITE_CORRUPT_VTAB otherwise).
+    expect(() => db.db.exec("INSERT INTO fts_n4(fts_n4) VALUES ('integrity-check')")).not.toThrow();
+  });
 });
 
 describe("edges", () => {

@@ -1,7 +1,9 @@
 /**
  * Applier throughput: plans applied per second when a delivered batch holds many
- * plans (one transaction per tenant per batch, a savepoint per plan). Run with
- * `node tests/apply/apply-bench.ts [dir]`; the data dir defaults to the OS temp dir.
+ * plans (one transaction per tenant per batch, a savepoint per plan), and the CPU time
+ * per plan and per operation (the robust figure on a shared machine). The "replay" row
+ * is the log the archive bench restores. Run with `node tests/apply/apply-bench.ts [dir]`
+ * or `npm run bench apply`; the data dir defaults to the OS temp dir.
  * Not a test: it prints numbers and asserts nothing.
  */
 
@@ -25,13 +27,44 @@ import {
 
 const root = process.argv[2] ?? tmpdir();
 
+type Ops = ReturnType<typeof op.createNode>[];
+
+/** A plan of one User create and `opsPerPlan - 1` Team creates. */
+const userAndTeams =
+  (opsPerPlan: number) =>
+  (i: number): Ops => {
+    const ops = [op.createNode(T.User, `u${i}`, userFields(i))];
+    for (let j = 1; j < opsPerPlan; j++)
+      ops.push(
+        op.createNode(T.Team, `t${i}-${j}`, {
+          1: v.str(`Team ${i} ${j}`),
+          2: v.str(`t-${i}-${j}`),
+        }),
+      );
+    return ops;
+  };
+
+/** A plan of `n` Team creates (searchable name, unique slug), as the archive bench logs. */
+const teams =
+  (n: number) =>
+  (i: number): Ops =>
+    Array.from({ length: n }, (_, j) =>
+      op.createNode(T.Team, `0190a000-0000-7000-8000-${String(i * n + j).padStart(12, "0")}`, {
+        1: v.str(`Team ${i * n + j}`),
+        2: v.str(`team-${i * n + j}`),
+      }),
+    );
+
 async function bench(
   label: string,
   tenants: number,
   plans: number,
   opsPerPlan: number,
   batch: number,
+  options: { opsOf?: (i: number) => Ops; tenantOf?: (i: number) => number } = {},
 ): Promise<void> {
+  const opsOf = options.opsOf ?? userAndTeams(opsPerPlan);
+  const tenantOf = options.tenantOf ?? ((i: number) => i % tenants);
   const dir = mkdtempSync(join(root, "entdb-apply-bench-"));
   const wal = await openEmbeddedWal({
     path: join(dir, "wal.sqlite"),
@@ -42,16 +75,8 @@ async function bench(
   const applier = new Applier({ wal, store });
   const records = [];
   for (let i = 0; i < plans; i++) {
-    const tenant = `tenant-${i % tenants}`;
-    const ops = [op.createNode(T.User, `u${i}`, userFields(i))];
-    for (let j = 1; j < opsPerPlan; j++)
-      ops.push(
-        op.createNode(T.Team, `t${i}-${j}`, {
-          1: v.str(`Team ${i} ${j}`),
-          2: v.str(`t-${i}-${j}`),
-        }),
-      );
-    records.push({ tenant, payload: planEvent(tenant, `k${i}`, ops) });
+    const tenant = `tenant-${tenantOf(i)}`;
+    records.push({ tenant, payload: planEvent(tenant, `k${i}`, opsOf(i)) });
   }
   // One call per record, so the log keeps the round robin order (one call groups by tenant).
   const positions = await Promise.all(records.map((record) => wal.append([record])));
@@ -59,8 +84,11 @@ async function bench(
   // Warm up: create the tenant files outside the timing.
   for (let t = 0; t < tenants; t++) store.tenant(`tenant-${t}`, true);
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   for (let i = 0; i < entries.length; i += batch) applier.applyBatch(entries.slice(i, i + batch));
   const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuUsPerPlan = (cpu.user + cpu.system) / plans;
   const flushStart = performance.now();
   applier.flush();
   const flushMs = performance.now() - flushStart;
@@ -68,6 +96,7 @@ async function bench(
   console.log(
     `${label.padEnd(44)} ${String(plans).padStart(6)} plans x ${opsPerPlan} ops, batch ${String(batch).padStart(4)}: ` +
       `${((plans / ms) * 1000).toFixed(0).padStart(6)} plans/s, ${((plans * opsPerPlan * 1000) / ms).toFixed(0).padStart(6)} ops/s` +
+      `, ${cpuUsPerPlan.toFixed(1).padStart(7)} CPU µs/plan (${(cpuUsPerPlan / opsPerPlan).toFixed(1)} per op)` +
       `; then checkpoint + flush ${flushMs.toFixed(0)} ms (rejected ${stats.rejected})`,
   );
   store.close();
@@ -79,3 +108,8 @@ await bench("one tenant, one create per plan", 1, 20_000, 1, 512);
 await bench("one tenant, one create per plan, batch 1", 1, 2_000, 1, 1);
 await bench("one tenant, five creates per plan", 1, 5_000, 5, 512);
 await bench("100 tenants round robin", 100, 20_000, 1, 512);
+await bench("replay: 20 tenants in runs of 1,000, one Team", 20, 40_000, 1, 512, {
+  opsOf: teams(1),
+  tenantOf: (i) => Math.floor(i / 1000) % 20,
+});
+await bench("one tenant, a plan of 100 Team creates", 1, 400, 100, 512, { opsOf: teams(100) });

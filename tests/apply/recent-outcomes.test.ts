@@ -40,6 +40,18 @@ describe("recent outcomes", () => {
     expect(recent.get("acme", "c")).toEqual(outcome(3));
   });
 
+  it("counts an outcome committed again from its latest commit when evicting", () => {
+    const recent = new RecentOutcomes(2);
+    for (const [i, key] of ["a", "a", "b", "c"].entries()) {
+      recent.stage({ key, outcome: outcome(i) });
+      recent.commit("acme");
+    }
+    // Commits, newest last: a (1), b (2), c (3). Capacity 2 keeps b and c.
+    expect(recent.get("acme", "a")).toBeUndefined();
+    expect(recent.get("acme", "b")).toEqual(outcome(2));
+    expect(recent.get("acme", "c")).toEqual(outcome(3));
+  });
+
   it("reports each recorded apply failure when it commits, not before", () => {
     const recent = new RecentOutcomes();
     const failed: ApplyFailure = {

@@ -54,6 +54,11 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
     args: ["100000", "5"],
     what: "archive to S3 (moto): upload, replay from the archive, a snapshot, archiver overhead on writes",
   },
+  apply: {
+    file: "../apply/apply-bench.ts",
+    args: [],
+    what: "the applier alone: plans/s and CPU per plan and per op, incl. the archive replay's log",
+  },
   subscribe: {
     file: "subscribe-bench.ts",
     args: ["200"],
