@@ -61,6 +61,11 @@ export interface GenerateOptions {
   readonly acceptBreaking?: ReadonlySet<CompatRuleId>;
   /** Also write the Python client package here; default: `python` in `entdb.config.json`. */
   readonly python?: string;
+  /**
+   * The directory of the protoc-gen-es output cache (see `es-output-cache.ts`); default
+   * `defaultEsCacheDir()` (`ENTDB_CACHE_DIR`, else the user's cache dir).
+   */
+  readonly cacheDir?: string;
 }
 
 /** What a run printed and how it ended. */
@@ -92,11 +97,14 @@ export async function runGenerate(
     // Loaded on use: the generators bring protoc-gen-es and its framework
     // (@bufbuild/protoplugin) and the CommonJS build of @bufbuild/protobuf they run on,
     // which every other entdb command would otherwise pay for at start.
-    const { generateAllFiles } = await import("./generate-files.ts");
-    files = generateAllFiles(
-      loaded.schema,
-      options.runtimeImport === undefined ? {} : { runtimeImport: options.runtimeImport },
+    const { createDirEsOutputCache, defaultEsCacheDir, generateAllFiles } = await import(
+      "./generate-files.ts"
     );
+    const cacheDir = options.cacheDir ?? defaultEsCacheDir();
+    files = generateAllFiles(loaded.schema, {
+      ...(options.runtimeImport === undefined ? {} : { runtimeImport: options.runtimeImport }),
+      ...(cacheDir === undefined ? {} : { esCache: createDirEsOutputCache(cacheDir) }),
+    });
     pythonOut = await resolvePythonOutDir(options.python, cwd);
     if (pythonOut !== undefined) {
       const { generatePython } = await import("../python/index.ts");
