@@ -10,10 +10,15 @@
  * the compile time; with `skipLibCheck` the declarations are not checked at all).
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
-import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type {
+  CodeGeneratorRequest,
+  CodeGeneratorResponse,
+  FileDescriptorProto,
+} from "@bufbuild/protobuf/wkt";
 import {
   CodeGeneratorRequestSchema,
+  CodeGeneratorResponseSchema,
   FileDescriptorProtoSchema,
   file_google_protobuf_struct,
   file_google_protobuf_timestamp,
@@ -22,6 +27,7 @@ import { CodegenError } from "../codegen-error.ts";
 import type { GeneratedFile } from "../writer/generated-file.ts";
 import { createGeneratedFile } from "../writer/generated-file.ts";
 import { type EsFileOutput, type EsOutputCache, esCacheKey } from "./es-output-cache.ts";
+import { esPluginThreads, startEsRun } from "./es-plugin-threads.ts";
 import { loadProtocGenEs, type ProtocGenEs } from "./protoc-gen-es-loader.ts";
 import { trimEsDeclarations, trimEsJavaScript } from "./trim-es-output.ts";
 
@@ -40,6 +46,12 @@ export interface GenerateEsOptions {
    * `es-output-cache.ts`). The result is the same with or without it.
    */
   readonly cache?: EsOutputCache;
+  /**
+   * How many worker threads run the plugin beside this thread, each on its share of the
+   * files (see `es-plugin-threads.ts`); default: one per spare core when there are
+   * enough files to pay for loading the plugin again. The output is the same.
+   */
+  readonly threads?: number;
 }
 
 /** Descriptors a generated `.proto` may import besides its siblings: well-known types only. */
@@ -116,7 +128,25 @@ export function generateEs(
   }
   const missing = descriptors.filter((d) => !outputs.has(d.name));
   if (missing.length > 0) {
-    const printed = runPlugin(dependencies, descriptors, missing, parameter);
+    const threads = options.threads ?? esPluginThreads(missing.length);
+    const shares = split(missing, threads + 1);
+    const pending = shares.slice(1).map((share) => {
+      const request = pluginRequest(dependencies, descriptors, share, parameter);
+      return {
+        share,
+        run: startEsRun(toBinary(CodeGeneratorRequestSchema, request)),
+      };
+    });
+    const printed = runPlugin(dependencies, descriptors, shares[0] ?? [], parameter);
+    for (const { share, run } of pending) {
+      let response: CodeGeneratorResponse;
+      try {
+        response = fromBinary(CodeGeneratorResponseSchema, run.wait());
+      } catch (cause) {
+        throw pluginFailed(share, cause);
+      }
+      for (const [name, output] of pluginOutputs(share, response)) printed.set(name, output);
+    }
     for (const descriptor of missing) {
       const output = printed.get(descriptor.name);
       if (output === undefined) {
@@ -148,27 +178,35 @@ function esOutputBase(protoName: string): string {
   return protoName.endsWith(".proto") ? protoName.slice(0, -".proto".length) : protoName;
 }
 
+/** `items` in `parts` runs of near-equal length, in order; no empty run. */
+function split<T>(items: readonly T[], parts: number): T[][] {
+  const size = Math.ceil(items.length / Math.max(1, parts));
+  const runs: T[][] = [];
+  for (let at = 0; at < items.length; at += size) runs.push(items.slice(at, at + size));
+  return runs;
+}
+
 /**
- * Runs protoc-gen-es on `toGenerate` (a subset of `descriptors`, with all of them and the
- * well-known `dependencies` in the request for imports) and returns its raw output by
- * `.proto` name. Throws a `CodegenError` (`generator-failed`) if the plugin fails.
+ * The request for `toGenerate` (a subset of `descriptors`): those files, with the files
+ * and well-known `dependencies` they import, transitively; the plugin indexes every
+ * file it is given, so it is given no others.
  */
-function runPlugin(
+function pluginRequest(
   dependencies: ReadonlyMap<string, FileDescriptorProto>,
   descriptors: readonly FileDescriptorProto[],
   toGenerate: readonly FileDescriptorProto[],
   parameter: string,
-): Map<string, EsFileOutput> {
+): CodeGeneratorRequest {
   const names = toGenerate.map((d) => d.name);
-  // Only what the files to generate import: the plugin indexes every file it is given.
   const needed = new Set(names);
+  // Each file comes after the files it imports, so one backward pass closes the set.
   for (let i = descriptors.length - 1; i >= 0; i--) {
     const descriptor = descriptors[i];
     if (descriptor !== undefined && needed.has(descriptor.name)) {
       for (const name of descriptor.dependency) needed.add(name);
     }
   }
-  const request = create(CodeGeneratorRequestSchema, {
+  return create(CodeGeneratorRequestSchema, {
     fileToGenerate: names,
     parameter,
     protoFile: [
@@ -177,33 +215,56 @@ function runPlugin(
     ],
     sourceFileDescriptors: [...toGenerate],
   });
+}
+
+/**
+ * Runs protoc-gen-es on `toGenerate` in this thread and returns its raw output by
+ * `.proto` name. Throws a `CodegenError` (`generator-failed`) if the plugin fails.
+ */
+function runPlugin(
+  dependencies: ReadonlyMap<string, FileDescriptorProto>,
+  descriptors: readonly FileDescriptorProto[],
+  toGenerate: readonly FileDescriptorProto[],
+  parameter: string,
+): Map<string, EsFileOutput> {
+  if (toGenerate.length === 0) return new Map();
+  const request = pluginRequest(dependencies, descriptors, toGenerate, parameter);
   plugin ??= loadProtocGenEs();
-  const what = names.length === 1 ? `'${names[0]}'` : `${names.length} files`;
-  let response: ReturnType<ProtocGenEs["run"]>;
+  let response: CodeGeneratorResponse;
   try {
     response = plugin.run(request);
   } catch (cause) {
-    throw new CodegenError(
-      "generator-failed",
-      `protoc-gen-es failed on ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+    throw pluginFailed(toGenerate, cause);
   }
+  return pluginOutputs(toGenerate, response);
+}
+
+/** The `_pb.js` and `_pb.d.ts` text of each of `files` in `response`, by `.proto` name. */
+function pluginOutputs(
+  files: readonly FileDescriptorProto[],
+  response: CodeGeneratorResponse,
+): Map<string, EsFileOutput> {
   if (response.error !== undefined && response.error !== "") {
-    throw new CodegenError(
-      "generator-failed",
-      `protoc-gen-es failed on ${what}: ${response.error}`,
-    );
+    throw pluginFailed(files, response.error);
   }
   const printed = new Map(response.file.map((f) => [f.name, f.content]));
   const outputs = new Map<string, EsFileOutput>();
-  for (const name of names) {
+  for (const { name } of files) {
     const base = esOutputBase(name);
     const js = printed.get(`${base}_pb.js`);
     const dts = printed.get(`${base}_pb.d.ts`);
     if (js !== undefined && dts !== undefined) outputs.set(name, { js, dts });
   }
   return outputs;
+}
+
+/** The `generator-failed` error for the plugin failing on `files` with `cause`. */
+function pluginFailed(files: readonly FileDescriptorProto[], cause: unknown): CodegenError {
+  const what = files.length === 1 ? `'${files[0]?.name}'` : `${files.length} files`;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new CodegenError("generator-failed", `protoc-gen-es failed on ${what}: ${message}`, {
+    cause,
+  });
 }
 
 /** A plugin file with its JSDoc trimmed (see `trim-es-output.ts`). */
