@@ -17,6 +17,12 @@ export const FILES_PER_THREAD = 64;
 /** The longest a worker may take before generate gives up on it. */
 const WORKER_TIMEOUT_MS = 10 * 60 * 1000;
 
+// `.ts` run from the sources, `.js` compiled in the published package.
+const WORKER_URL = new URL(
+  import.meta.url.endsWith(".ts") ? "./es-plugin-worker.ts" : "./es-plugin-worker.js",
+  import.meta.url,
+);
+
 /** How many worker threads to start for `files` files: one per spare core, if worth it. */
 export function esPluginThreads(files: number, cores = availableParallelism()): number {
   return Math.max(0, Math.min(cores - 1, Math.floor(files / FILES_PER_THREAD) - 1));
@@ -36,7 +42,7 @@ export function startEsRun(request: Uint8Array): PendingEsRun {
   const done = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   const data: EsPluginWorkerData = { request, port: port2, done };
-  const worker = new Worker(new URL("./es-plugin-worker.ts", import.meta.url), {
+  const worker = new Worker(WORKER_URL, {
     workerData: data,
     transferList: [port2],
   });
