@@ -3,8 +3,8 @@
  * own, so a large schema's first generate uses every core. Synchronous like the rest of
  * codegen: the caller blocks (`Atomics.wait`) until each worker has answered.
  *
- * Each worker loads its own copy of the plugin (about a quarter of a second of CPU), so
- * threads pay off only for many files: `esPluginThreads` says how many to start.
+ * Each worker loads its own copy of the plugin, so threads spend more CPU in all and pay
+ * off only for many files: `esPluginThreads` says how many to start.
  */
 
 import { availableParallelism } from "node:os";
