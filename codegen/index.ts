@@ -14,6 +14,8 @@ export type { CodegenErrorCode } from "./codegen-error.ts";
 export { CodegenError } from "./codegen-error.ts";
 export { buildFileDescriptors } from "./proto/build-descriptor.ts";
 export { checkProtoNames } from "./proto/check-names.ts";
+export type { EsFileOutput, EsOutputCache } from "./proto/es-output-cache.ts";
+export { createDirEsOutputCache, defaultEsCacheDir } from "./proto/es-output-cache.ts";
 export type { GenerateEsOptions } from "./proto/generate-es.ts";
 export { esPluginParameter, generateEs } from "./proto/generate-es.ts";
 export type { ProtoOutput } from "./proto/generate-proto.ts";
