@@ -64,6 +64,17 @@ METHODS: Mapping[str, MethodInfo[Message, Message]] = {
         ("QueryNodes", True),
         ("ListEdges", True),
         ("Traverse", True),
+        ("Search", True),
+        ("AddTenantMember", False),
+        ("SetTenantMemberRole", False),
+        ("RemoveTenantMember", False),
+        ("CreateGroup", False),
+        ("AddGroupMember", False),
+        ("RemoveGroupMember", False),
+        ("ShareNode", False),
+        ("RevokeNode", False),
+        ("ListTenantMembers", True),
+        ("ListGroups", True),
     ]
 }
 

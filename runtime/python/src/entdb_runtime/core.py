@@ -19,6 +19,7 @@ from connectrpc.errors import ConnectError
 
 from . import _api
 from ._wire import Wire, get_bool, get_dict, get_dicts, get_int, get_str
+from .access import AccessApi, AsyncAccessApi
 from .errors import EntdbError, NotFoundError, UnavailableError, WriteFailure, error_for
 from .positions import PositionTracker
 from .results import LogPosition, PlanResult, Receipt, StepResult
@@ -175,6 +176,8 @@ class ClientCore(_CoreBase):
             positions=positions,
         )
         self._client, self._http = transport.open_sync()
+        self.access = AccessApi(self)
+        """Membership and sharing of this tenant (docs/access-control.md)."""
 
     def close(self) -> None:
         self._client.close()
@@ -240,6 +243,13 @@ class ClientCore(_CoreBase):
         )
         return get_bool(data, "reached")
 
+    def change(self, method: str, request: Mapping[str, object], idempotency_key: str | None = None) -> Receipt:
+        """A membership or sharing change of this tenant: one idempotency key across its
+        retries, so a retried change is applied once; returns its receipt."""
+        key = idempotency_key or str(uuid.uuid4())
+        data = self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
+        return self._receipt(get_dict(data, "receipt"), key)
+
     def read(self, method: str, request: Mapping[str, object], read_your_writes: bool | None = None) -> Wire:
         """A read call for this tenant, after this client's latest write unless told otherwise."""
         return self.call(method, lambda: {"tenant": self.tenant, **request, **self._after(read_your_writes)})
@@ -282,6 +292,8 @@ class AsyncClientCore(_CoreBase):
             positions=positions,
         )
         self._client, self._http = transport.open_async()
+        self.access = AsyncAccessApi(self)
+        """Membership and sharing of this tenant (docs/access-control.md)."""
 
     async def close(self) -> None:
         await self._client.close()
@@ -346,6 +358,13 @@ class AsyncClientCore(_CoreBase):
             },
         )
         return get_bool(data, "reached")
+
+    async def change(self, method: str, request: Mapping[str, object], idempotency_key: str | None = None) -> Receipt:
+        """A membership or sharing change of this tenant: one idempotency key across its
+        retries, so a retried change is applied once; returns its receipt."""
+        key = idempotency_key or str(uuid.uuid4())
+        data = await self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
+        return self._receipt(get_dict(data, "receipt"), key)
 
     async def read(self, method: str, request: Mapping[str, object], read_your_writes: bool | None = None) -> Wire:
         """A read call for this tenant, after this client's latest write unless told otherwise."""
