@@ -1,11 +1,14 @@
 """The reads and calls beyond nodes and edges against a real `entdb serve`: inverse-name
 edge methods, full-text search (one type and across types), typed traversals, and
-membership and sharing. One transport each (the transports are covered by
+membership and sharing, and live changes (watch). One transport each (the transports are covered by
 test_client.py); the asyncio test runs over gRPC."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -159,3 +162,53 @@ def test_the_asyncio_client_has_the_same_surface(url: str, tenant: str) -> None:
 
     _, hits, walk, members = asyncio.run(run())
     assert (hits, walk, members) == (["project", "task", "team", "user"], [1], ["user:bob"])
+
+
+def test_watches_a_type_from_the_start_resumes_after_a_position_and_follows_one_node(db: t.Client) -> None:
+    first = db.team.create(t.TeamCreate(name="A", slug="a"))
+    db.team.update(first.id, t.TeamPatch(name="A2"))
+    other = db.team.create(t.TeamCreate(name="B", slug="b"))
+    history: list[rt.Change[t.Team, t.TeamId]] = []
+    for change in db.team.watch(from_start=True):
+        history.append(change)
+        if len(history) == 3:
+            break
+    assert [(c.kind, c.id, c.node.name if c.node else None) for c in history] == [
+        ("created", first.id, "A2"),  # the node as it reads when the change is sent
+        ("updated", first.id, "A2"),
+        ("created", other.id, "B"),
+    ]
+    assert history[0].position < history[1].position < history[2].position
+
+    def later() -> None:
+        time.sleep(0.2)
+        db.team.delete(first.id)
+        db.team.update(other.id, t.TeamPatch(name="B2"))
+
+    writer = threading.Thread(target=later)
+    writer.start()
+    live: list[tuple[str, t.TeamId, str | None]] = []
+    for change in db.team.watch(ids=[other.id], after=history[2].position):
+        live.append((change.kind, change.id, change.node.name if change.node else None))
+        break
+    writer.join()
+    assert live == [("updated", other.id, "B2")]
+    resumed = db.team.watch(after=history[2].position)
+    assert [(c.kind, c.id) for c in itertools.islice(resumed, 2)] == [("deleted", first.id), ("updated", other.id)]
+    with pytest.raises(rt.InvalidArgumentError) as err:
+        next(iter(db.core.watch(node_type_ids=[999])))
+    assert err.value.message == "`filters[0].node_type_id` is 999, but the schema has no node type with that id."
+
+
+def test_watches_with_the_asyncio_client(url: str, tenant: str) -> None:
+    async def run() -> list[tuple[str, str | None]]:
+        async with t.AsyncClient(rt.Transport(url, protocol="grpc"), tenant) as db:
+            created = await db.team.create(t.TeamCreate(name="Async", slug="async"))
+            seen: list[tuple[str, str | None]] = []
+            async for change in db.team.watch(from_start=True):
+                seen.append((change.kind, change.node.slug if change.node else None))
+                assert change.id == created.id
+                break
+            return seen
+
+    assert asyncio.run(run()) == [("created", "async")]

@@ -43,6 +43,7 @@ from .schema import FieldMeta, SchemaMeta, TypeMeta
 from .search import Direction, EdgeType, Highlight, Hop, NodeTypes, SearchHit, Traversal, Visited
 from .transport import TokenSource, Transport
 from .values import INT64_MAX, INT64_MIN, JsonValue
+from .watch import Change, ChangeKindName, WatchedChange
 
 __all__ = [
     "INT64_MAX",
@@ -58,6 +59,8 @@ __all__ = [
     "AsyncPlanScope",
     "AsyncSearchableNodeAccessor",
     "Capability",
+    "Change",
+    "ChangeKindName",
     "ClientCore",
     "ClientReads",
     "Created",
@@ -111,5 +114,6 @@ __all__ = [
     "Unset",
     "Updated",
     "Visited",
+    "WatchedChange",
     "WriteFailure",
 ]

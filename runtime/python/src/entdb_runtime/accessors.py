@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from ._codec import EdgeRow, Row, edge_from_wire, key_to_wire, node_from_wire, order_to_wire, where_to_wire
 from ._wire import get_dicts, get_int, get_str
 from .core import ClientCore
 from .filters import OrderBy
 from .plan import HasId, NodeHandle, PlanBuilder, resolve_id
-from .results import Created, Page, Receipt, Updated
+from .results import Created, LogPosition, Page, Receipt, Updated
 from .schema import TypeMeta
+from .watch import Change, typed_change
 from .search import (
     Direction,
     EdgeType,
@@ -237,6 +238,31 @@ class NodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, KeyT]):
             if page.next is None:
                 return
             after = page.next
+
+    def watch(
+        self,
+        *,
+        ids: Sequence[IdT | HasId[IdT]] | None = None,
+        after: LogPosition | None = None,
+        from_start: bool = False,
+        max_reconnects: int = 10,
+    ) -> Iterator[Change[NodeT, IdT]]:
+        """This type's changes as they are applied (or those of `ids` only): from now,
+        after `after` (a change's `position`), or the whole history with `from_start`.
+        Resumes by itself after a break, from the last position it was sent, so nothing
+        is skipped or repeated; leave the loop to stop."""
+        node_ids = [] if ids is None else [resolve_id(i, self._meta.name) for i in ids]
+        changes = self._core.watch(
+            node_type_ids=[self._meta.id] if ids is None else [],
+            node_ids=node_ids,
+            after=after,
+            from_start=from_start,
+            max_reconnects=max_reconnects,
+        )
+        for change in changes:
+            typed = typed_change(self._meta, change, self._factory)
+            if typed is not None:
+                yield cast("Change[NodeT, IdT]", typed)  # the id is of this type's nodes
 
 
 class EdgeAccessor(Generic[EdgeT, FromT, ToT, PropsT]):

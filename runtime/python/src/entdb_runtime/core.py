@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -25,6 +25,7 @@ from .positions import PositionTracker
 from .results import LogPosition, PlanResult, Receipt, StepResult
 from .schema import SchemaMeta
 from .transport import TokenSource, Transport
+from .watch import WatchedChange, watch_async, watch_state, watch_sync
 
 T = TypeVar("T")
 
@@ -268,6 +269,37 @@ class ClientCore(_CoreBase):
         except NotFoundError:
             return None
 
+    def subscribe(self, request: Wire) -> Iterator[Wire]:
+        """One `Subscribe` stream, its failure raised as the typed error; closed when left."""
+        stream = self._client.execute_server_stream(
+            request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
+        )
+        try:
+            for response in stream:
+                yield _api.from_message(response)
+        except ConnectError as err:
+            raise self._error(err) from err
+        finally:
+            if isinstance(stream, Generator):
+                stream.close()
+
+    def watch(
+        self,
+        *,
+        node_type_ids: Sequence[int] = (),
+        node_ids: Sequence[str] = (),
+        edge_type_ids: Sequence[int] = (),
+        after: LogPosition | None = None,
+        from_start: bool = False,
+        max_reconnects: int = 10,
+    ) -> Iterator[WatchedChange]:
+        """The tenant's changes as they are applied (filters combine with OR; none: every
+        change), from now, after `after`, or from the start; resumes after a break and
+        raises the last error after `max_reconnects` failed reconnects in a row."""
+        state = watch_state(node_type_ids, node_ids, edge_type_ids, after, from_start, max_reconnects)
+        return watch_sync(self.tenant, self.subscribe, state)
+
+
 class AsyncClientCore(_CoreBase):
     """The asyncio untyped client of one tenant. Close it (or use `async with`)."""
 
@@ -385,3 +417,33 @@ class AsyncClientCore(_CoreBase):
             )
         except NotFoundError:
             return None
+
+    async def subscribe(self, request: Wire) -> AsyncIterator[Wire]:
+        """One `Subscribe` stream, its failure raised as the typed error; closed when left."""
+        stream = self._client.execute_server_stream(
+            request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
+        )
+        try:
+            async for response in stream:
+                yield _api.from_message(response)
+        except ConnectError as err:
+            raise self._error(err) from err
+        finally:
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
+
+    def watch(
+        self,
+        *,
+        node_type_ids: Sequence[int] = (),
+        node_ids: Sequence[str] = (),
+        edge_type_ids: Sequence[int] = (),
+        after: LogPosition | None = None,
+        from_start: bool = False,
+        max_reconnects: int = 10,
+    ) -> AsyncIterator[WatchedChange]:
+        """The tenant's changes as they are applied (filters combine with OR; none: every
+        change), from now, after `after`, or from the start; resumes after a break and
+        raises the last error after `max_reconnects` failed reconnects in a row."""
+        state = watch_state(node_type_ids, node_ids, edge_type_ids, after, from_start, max_reconnects)
+        return watch_async(self.tenant, self.subscribe, state)
