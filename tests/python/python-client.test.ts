@@ -246,7 +246,7 @@ describe("the Python client against entdb serve", () => {
 });
 
 describe("the example app (examples/python-tracker)", () => {
-  it("serves teams, projects and tasks through the generated client, and type-checks", async () => {
+  it("serves teams, projects, tasks and search through the generated client, and type-checks", async () => {
     const example = join(work, "example");
     cpSync(join(REPO_ROOT, "examples/python-tracker"), example, { recursive: true });
     const run = (args: readonly string[]) =>
@@ -276,6 +276,13 @@ describe("the example app (examples/python-tracker)", () => {
       },
       { done: { version: 2 }, twice: [409, "task is done"] },
       { todo: ["WEB-2", "WEB-3"] },
+      {
+        search: [
+          ["project", "Website", { name: "*Website*" }],
+          ["task", "Ship", { title: "*Ship*" }],
+        ],
+        bad_query: [400, `Search query: A '"' is never closed (at position 0).`],
+      },
     ]);
   }, 120_000);
 });
