@@ -357,6 +357,33 @@ function printMeta(schema: Schema, lines: string[]): void {
   lines.push('"""The schema as the runtime sees it: type and field ids, kinds and names."""');
 }
 
+/** `AnyNode`, `SearchableType` and the tables the cross-type reads decode with. */
+function printNodeTypes(schema: Schema, lines: string[]): void {
+  const nodes = schema.nodes.map((n) => pythonNodeNames(n.name).node);
+  lines.push(
+    "",
+    "",
+    `AnyNode = ${nodes.length === 0 ? "_Never" : nodes.join(" | ")}`,
+    '"""A node of any type of the schema, what `search` across types and `traverse` return."""',
+  );
+  const searchable = schema.nodes
+    .filter((n) => n.fields.some((f) => f.searchable))
+    .map((n) => snakeCase(n.name));
+  lines.push(
+    "",
+    `SearchableType = ${literal(searchable)}`,
+    '"""The accessor names of the node types with searchable fields, what `db.search(types=...)` takes."""',
+    "",
+    `_SEARCHABLE: tuple[SearchableType, ...] = (${searchable.map((n) => `${pyString(n)}, `).join("")})`,
+    `_NODE_TYPES: _rt.NodeTypes[AnyNode] = {${schema.nodes
+      .map((node) => {
+        const n = pythonNodeNames(node.name);
+        return `\n    ${node.id}: (${pyString(snakeCase(node.name))}, ${n.meta}, ${n.meta.toLowerCase()}),`;
+      })
+      .join("")}\n}`,
+  );
+}
+
 function accessorParams(schema: Schema, node: NodeType): string {
   const n = pythonNodeNames(node.name);
   void schema;
@@ -366,13 +393,35 @@ function accessorParams(schema: Schema, node: NodeType): string {
 function printAccessors(schema: Schema, lines: string[]): void {
   for (const node of schema.nodes) {
     const n = pythonNodeNames(node.name);
+    const searchable = node.fields.some((f) => f.searchable);
     for (const sync of [true, false]) {
-      const base = sync ? "_rt.NodeAccessor" : "_rt.AsyncNodeAccessor";
+      const kind = searchable ? "SearchableNodeAccessor" : "NodeAccessor";
+      const base = sync ? `_rt.${kind}` : `_rt.Async${kind}`;
       const name = sync ? n.accessor : n.asyncAccessor;
       lines.push("", "", `class ${name}(${base}[${accessorParams(schema, node)}]):`);
       lines.push(
         `    """The ${node.name} operations of ${sync ? "a Client" : "an AsyncClient"}."""`,
       );
+      for (const edge of schema.edges) {
+        if (edge.toId !== node.id || edge.inverseName === undefined) continue;
+        const e = pythonEdgeNames(edge.name);
+        const accessor = sync ? "_rt.EdgeAccessor" : "_rt.AsyncEdgeAccessor";
+        lines.push(
+          "",
+          `    ${sync ? "def" : "async def"} ${snakeCase(edge.inverseName)}(`,
+          "        self,",
+          `        node: ${n.id} | _rt.HasId[${n.id}],`,
+          "        *,",
+          "        limit: int = 0,",
+          "        after: str | None = None,",
+          "        with_count: bool = False,",
+          "        read_your_writes: bool | None = None,",
+          `    ) -> _rt.Page[${e.edge}]:`,
+          `        """One page of the ${edge.name} edges to a ${node.name}; the same as \`db.${snakeCase(edge.name)}.inverse\`."""`,
+          `        edges: ${accessor}[${e.edge}, ${edgeParams(schema, edge)}] = ${accessor}(self._core, ${e.meta}, ${e.meta.toLowerCase()})`,
+          `        return ${sync ? "" : "await "}edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)`,
+        );
+      }
       for (const key of uniqueKeys(node)) {
         const method = `get_by_${key.map((f) => f.name).join("_")}`;
         const params = key
@@ -423,7 +472,8 @@ function printPlanAndClients(schema: Schema, lines: string[]): void {
   for (const sync of [true, false]) {
     const cls = sync ? "Client" : "AsyncClient";
     const core = sync ? "_rt.ClientCore" : "_rt.AsyncClientCore";
-    lines.push("", "", `class ${cls}:`);
+    const reads = sync ? "_rt.ClientReads" : "_rt.AsyncClientReads";
+    lines.push("", "", `class ${cls}(${reads}[AnyNode, SearchableType]):`);
     lines.push(
       `    """The ${sync ? "synchronous" : "asyncio"} typed client of one tenant of ${schema.package}. Close it, or use \`${sync ? "with" : "async with"}\`."""`,
     );
@@ -449,10 +499,14 @@ function printPlanAndClients(schema: Schema, lines: string[]): void {
       "            positions=positions,",
       "        )",
     );
+    lines.push("        super().__init__(self.core, _NODE_TYPES, _SEARCHABLE)");
     for (const node of schema.nodes) {
       const n = pythonNodeNames(node.name);
+      const name = node.fields.some((f) => f.searchable)
+        ? `, ${pyString(snakeCase(node.name))}`
+        : "";
       lines.push(
-        `        self.${snakeCase(node.name)} = ${sync ? n.accessor : n.asyncAccessor}(self.core, ${n.meta}, ${n.meta.toLowerCase()})`,
+        `        self.${snakeCase(node.name)} = ${sync ? n.accessor : n.asyncAccessor}(self.core, ${n.meta}, ${n.meta.toLowerCase()}${name})`,
       );
     }
     for (const edge of schema.edges) {
@@ -535,13 +589,16 @@ function printClientModule(schema: Schema): string {
   for (const edge of schema.edges) printEdge(schema, edge, lines);
   printMeta(schema, lines);
   printFactories(schema, lines);
+  printNodeTypes(schema, lines);
   printAccessors(schema, lines);
   printPlanAndClients(schema, lines);
   const exported = [
+    "AnyNode",
     "AsyncClient",
     "Client",
     "Plan",
     "SCHEMA",
+    "SearchableType",
     ...schema.enums.map((e) => e.name),
     ...schema.nodes.flatMap((node) => {
       const n = pythonNodeNames(node.name);

@@ -51,13 +51,33 @@ const KEYWORDS = new Set([
 ]);
 
 /** Client members besides accessors. */
-const CLIENT_MEMBERS = ["core", "plan", "close", "aclose", "receipt"];
+const CLIENT_MEMBERS = ["core", "plan", "close", "aclose", "receipt", "search", "traverse"];
+/** The methods of a node type's accessor, which an inverse edge name must not shadow. */
+const ACCESSOR_METHODS = [
+  "create",
+  "update",
+  "delete",
+  "get",
+  "get_many",
+  "query",
+  "query_all",
+  "search",
+];
 /** Attributes every node class has. */
 const NODE_BUILTINS = ["id", "version", "created_at", "updated_at"];
 /** Attributes every edge class has. */
 const EDGE_BUILTINS = ["from_id", "to_id", "created_at"];
 /** Names the generated module defines besides the schema's. */
-const MODULE_NAMES = ["Client", "AsyncClient", "Plan", "SCHEMA"];
+const MODULE_NAMES = [
+  "Client",
+  "AsyncClient",
+  "Plan",
+  "SCHEMA",
+  "AnyNode",
+  "SearchableType",
+  "_NODE_TYPES",
+  "_SEARCHABLE",
+];
 /** The module's import aliases, which a type's `_snake` factory name must not shadow. */
 const IMPORT_ALIASES = ["_rt", "_dc", "_enum", "_datetime", "_cast"];
 
@@ -158,6 +178,20 @@ export function checkPythonNames(schema: Schema): void {
     if (other !== undefined)
       problems.push(`types '${other}' and '${t.name}' would both be 'db.${attr}'`);
     accessors.set(attr, t.name);
+  }
+  for (const edge of schema.edges) {
+    if (edge.inverseName === undefined) continue;
+    const method = snakeCase(edge.inverseName);
+    const to = schema.nodes.find((n) => n.id === edge.toId);
+    if (
+      ACCESSOR_METHODS.includes(method) ||
+      method.startsWith("get_by_") ||
+      method.startsWith("_")
+    ) {
+      problems.push(
+        `edge '${edge.name}' has inverse name '${edge.inverseName}', which would shadow 'db.${snakeCase(to?.name ?? "")}.${method}'`,
+      );
+    }
   }
   if (problems.length > 0) {
     throw new CodegenError(

@@ -142,3 +142,33 @@ async def finish_task(task_id: str) -> dict[str, int]:
     except rt.PreconditionFailedError as err:
         raise HTTPException(409, "the task changed meanwhile; reload it") from err
     return {"version": updated.version}
+
+
+class HitOut(BaseModel):
+    type: str
+    id: str
+    label: str
+    snippets: dict[str, str]
+
+
+def label_of(node: t.AnyNode) -> str:
+    match node:
+        case t.Task():
+            return node.title
+        case t.User():
+            return node.display_name
+        case t.Comment():
+            return node.body
+        case t.Team() | t.Project():
+            return node.name
+
+
+@app.get("/search")
+async def search(q: str) -> list[HitOut]:
+    """Full-text search across every searchable type, most relevant first; a malformed
+    query is a 400 naming the problem."""
+    try:
+        page = await db_of(app).search(q, limit=20, highlight=rt.Highlight("*", "*"))
+    except rt.InvalidArgumentError as err:
+        raise HTTPException(400, err.message) from err
+    return [HitOut(type=hit.type, id=hit.node.id, label=label_of(hit.node), snippets=dict(hit.snippets)) for hit in page.items]

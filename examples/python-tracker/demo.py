@@ -27,6 +27,10 @@ def main() -> None:
         todo = http.get(f"/projects/{project['id']}/tasks", params={"status": "todo"}).json()
         print(json.dumps({"done": done.json(), "twice": [twice.status_code, twice.json()["detail"]]}))
         print(json.dumps({"todo": [task["key"] for task in todo]}))
+        hits = http.get("/search", params={"q": "ship OR website"}).json()
+        bad = http.get("/search", params={"q": '"ship'})
+        found = sorted([hit["type"], hit["label"], hit["snippets"]] for hit in hits)
+        print(json.dumps({"search": found, "bad_query": [bad.status_code, bad.json()["detail"]]}))
 
 
 if __name__ == "__main__":

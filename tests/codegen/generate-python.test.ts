@@ -102,6 +102,28 @@ node Rt = 4 { name: string = 1; }
     ]);
   });
 
+  it("refuses inverse names that shadow accessor methods and types named like the client's reads", () => {
+    const schema = compile(`package acme.clash;
+node Search = 1 { title: string = 1; }
+node NodeTypes = 2 { title: string = 1; }
+edge Finds = 100 from Search to NodeTypes [inverse = query_all];
+edge Keys = 101 from NodeTypes to Search [inverse = get_by_title];
+`);
+    let error: unknown;
+    try {
+      generatePython(schema);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CodegenError);
+    expect((error as CodegenError).details).toEqual([
+      "'_NODE_TYPES' is generated for the client module and for node 'NodeTypes'",
+      "type 'Search' would be 'db.search', which the client already has",
+      "edge 'Finds' has inverse name 'query_all', which would shadow 'db.node_types.query_all'",
+      "edge 'Keys' has inverse name 'get_by_title', which would shadow 'db.search.get_by_title'",
+    ]);
+  });
+
   it("keeps the runtime's embedded API descriptors in step with the API protos", () => {
     const path = join(REPO_ROOT, API_DESCRIPTOR_PATH);
     const expected = apiDescriptorModule(headerText("server/api/proto/entdb/v1"));

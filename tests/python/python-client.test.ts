@@ -196,7 +196,7 @@ describe("the Python client package", () => {
     "makes mypy --strict reject each wrong program with the expected error",
     async () => {
       const files = readdirSync(join(work, "wrong-programs")).filter((f) => f.endsWith(".py"));
-      expect(files.length).toBeGreaterThanOrEqual(6);
+      expect(files.length).toBeGreaterThanOrEqual(13);
       // The generated package is part of the application's sources, as docs/python.md
       // describes: mypy finds it through MYPYPATH, like a package of the project.
       const result = await py(["-m", "mypy", "--strict", "--no-incremental", "wrong-programs"], {
@@ -221,7 +221,7 @@ describe("the Python client package", () => {
 describe("the Python client against entdb serve", () => {
   it("passes the pytest suite over Connect HTTP/1.1, Connect HTTP/2 and gRPC", async () => {
     const result = await py(["-m", "pytest", "-q", "-p", "no:cacheprovider", "pytest"]);
-    expect(result.stdout).toMatch(/\b45 passed\b/);
+    expect(result.stdout).toMatch(/\b54 passed\b/);
     expect(result.code).toBe(0);
   }, 240_000);
 
@@ -246,7 +246,7 @@ describe("the Python client against entdb serve", () => {
 });
 
 describe("the example app (examples/python-tracker)", () => {
-  it("serves teams, projects and tasks through the generated client, and type-checks", async () => {
+  it("serves teams, projects, tasks and search through the generated client, and type-checks", async () => {
     const example = join(work, "example");
     cpSync(join(REPO_ROOT, "examples/python-tracker"), example, { recursive: true });
     const run = (args: readonly string[]) =>
@@ -276,6 +276,13 @@ describe("the example app (examples/python-tracker)", () => {
       },
       { done: { version: 2 }, twice: [409, "task is done"] },
       { todo: ["WEB-2", "WEB-3"] },
+      {
+        search: [
+          ["project", "Website", { name: "*Website*" }],
+          ["task", "Ship", { title: "*Ship*" }],
+        ],
+        bad_query: [400, `Search query: A '"' is never closed (at position 0).`],
+      },
     ]);
   }, 120_000);
 });

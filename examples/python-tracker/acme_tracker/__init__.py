@@ -703,8 +703,37 @@ def _watches(r: _rt.EdgeRow) -> Watches:
     )
 
 
-class UserNodes(_rt.NodeAccessor[User, UserId, UserCreate, UserPatch, UserWhere, UserOrderField, UserKeyName]):
+AnyNode = User | Team | Project | Task | Comment
+"""A node of any type of the schema, what `search` across types and `traverse` return."""
+
+SearchableType = _Literal["user", "team", "project", "task", "comment"]
+"""The accessor names of the node types with searchable fields, what `db.search(types=...)` takes."""
+
+_SEARCHABLE: tuple[SearchableType, ...] = ("user", "team", "project", "task", "comment", )
+_NODE_TYPES: _rt.NodeTypes[AnyNode] = {
+    1: ("user", _USER, _user),
+    2: ("team", _TEAM, _team),
+    3: ("project", _PROJECT, _project),
+    4: ("task", _TASK, _task),
+    5: ("comment", _COMMENT, _comment),
+}
+
+
+class UserNodes(_rt.SearchableNodeAccessor[User, UserId, UserCreate, UserPatch, UserWhere, UserOrderField, UserKeyName]):
     """The User operations of a Client."""
+
+    def assignments(
+        self,
+        node: UserId | _rt.HasId[UserId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[AssignedTo]:
+        """One page of the AssignedTo edges to a User; the same as `db.assigned_to.inverse`."""
+        edges: _rt.EdgeAccessor[AssignedTo, TaskId, UserId, AssignedToProps] = _rt.EdgeAccessor(self._core, _ASSIGNED_TO, _assigned_to)
+        return edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
 
     def get_by_email(self, email: str, *, read_your_writes: bool | None = None) -> User | None:
         """The User with this email, or None."""
@@ -715,8 +744,21 @@ class UserNodes(_rt.NodeAccessor[User, UserId, UserCreate, UserPatch, UserWhere,
         return self._get_by({"handle": handle}, read_your_writes)
 
 
-class AsyncUserNodes(_rt.AsyncNodeAccessor[User, UserId, UserCreate, UserPatch, UserWhere, UserOrderField, UserKeyName]):
+class AsyncUserNodes(_rt.AsyncSearchableNodeAccessor[User, UserId, UserCreate, UserPatch, UserWhere, UserOrderField, UserKeyName]):
     """The User operations of an AsyncClient."""
+
+    async def assignments(
+        self,
+        node: UserId | _rt.HasId[UserId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[AssignedTo]:
+        """One page of the AssignedTo edges to a User; the same as `db.assigned_to.inverse`."""
+        edges: _rt.AsyncEdgeAccessor[AssignedTo, TaskId, UserId, AssignedToProps] = _rt.AsyncEdgeAccessor(self._core, _ASSIGNED_TO, _assigned_to)
+        return await edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
 
     async def get_by_email(self, email: str, *, read_your_writes: bool | None = None) -> User | None:
         """The User with this email, or None."""
@@ -727,23 +769,49 @@ class AsyncUserNodes(_rt.AsyncNodeAccessor[User, UserId, UserCreate, UserPatch, 
         return await self._get_by({"handle": handle}, read_your_writes)
 
 
-class TeamNodes(_rt.NodeAccessor[Team, TeamId, TeamCreate, TeamPatch, TeamWhere, TeamOrderField, TeamKeyName]):
+class TeamNodes(_rt.SearchableNodeAccessor[Team, TeamId, TeamCreate, TeamPatch, TeamWhere, TeamOrderField, TeamKeyName]):
     """The Team operations of a Client."""
+
+    def members(
+        self,
+        node: TeamId | _rt.HasId[TeamId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[MemberOf]:
+        """One page of the MemberOf edges to a Team; the same as `db.member_of.inverse`."""
+        edges: _rt.EdgeAccessor[MemberOf, UserId, TeamId, MemberOfProps] = _rt.EdgeAccessor(self._core, _MEMBER_OF, _member_of)
+        return edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
 
     def get_by_slug(self, slug: str, *, read_your_writes: bool | None = None) -> Team | None:
         """The Team with this slug, or None."""
         return self._get_by({"slug": slug}, read_your_writes)
 
 
-class AsyncTeamNodes(_rt.AsyncNodeAccessor[Team, TeamId, TeamCreate, TeamPatch, TeamWhere, TeamOrderField, TeamKeyName]):
+class AsyncTeamNodes(_rt.AsyncSearchableNodeAccessor[Team, TeamId, TeamCreate, TeamPatch, TeamWhere, TeamOrderField, TeamKeyName]):
     """The Team operations of an AsyncClient."""
+
+    async def members(
+        self,
+        node: TeamId | _rt.HasId[TeamId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[MemberOf]:
+        """One page of the MemberOf edges to a Team; the same as `db.member_of.inverse`."""
+        edges: _rt.AsyncEdgeAccessor[MemberOf, UserId, TeamId, MemberOfProps] = _rt.AsyncEdgeAccessor(self._core, _MEMBER_OF, _member_of)
+        return await edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
 
     async def get_by_slug(self, slug: str, *, read_your_writes: bool | None = None) -> Team | None:
         """The Team with this slug, or None."""
         return await self._get_by({"slug": slug}, read_your_writes)
 
 
-class ProjectNodes(_rt.NodeAccessor[Project, ProjectId, ProjectCreate, ProjectPatch, ProjectWhere, ProjectOrderField, ProjectKeyName]):
+class ProjectNodes(_rt.SearchableNodeAccessor[Project, ProjectId, ProjectCreate, ProjectPatch, ProjectWhere, ProjectOrderField, ProjectKeyName]):
     """The Project operations of a Client."""
 
     def get_by_team_key(self, team: TeamId | _rt.HasId[TeamId], key: str, *, read_your_writes: bool | None = None) -> Project | None:
@@ -751,7 +819,7 @@ class ProjectNodes(_rt.NodeAccessor[Project, ProjectId, ProjectCreate, ProjectPa
         return self._get_by({"team": team, "key": key}, read_your_writes)
 
 
-class AsyncProjectNodes(_rt.AsyncNodeAccessor[Project, ProjectId, ProjectCreate, ProjectPatch, ProjectWhere, ProjectOrderField, ProjectKeyName]):
+class AsyncProjectNodes(_rt.AsyncSearchableNodeAccessor[Project, ProjectId, ProjectCreate, ProjectPatch, ProjectWhere, ProjectOrderField, ProjectKeyName]):
     """The Project operations of an AsyncClient."""
 
     async def get_by_team_key(self, team: TeamId | _rt.HasId[TeamId], key: str, *, read_your_writes: bool | None = None) -> Project | None:
@@ -759,27 +827,105 @@ class AsyncProjectNodes(_rt.AsyncNodeAccessor[Project, ProjectId, ProjectCreate,
         return await self._get_by({"team": team, "key": key}, read_your_writes)
 
 
-class TaskNodes(_rt.NodeAccessor[Task, TaskId, TaskCreate, TaskPatch, TaskWhere, TaskOrderField, TaskKeyName]):
+class TaskNodes(_rt.SearchableNodeAccessor[Task, TaskId, TaskCreate, TaskPatch, TaskWhere, TaskOrderField, TaskKeyName]):
     """The Task operations of a Client."""
+
+    def subtasks(
+        self,
+        node: TaskId | _rt.HasId[TaskId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[SubtaskOf]:
+        """One page of the SubtaskOf edges to a Task; the same as `db.subtask_of.inverse`."""
+        edges: _rt.EdgeAccessor[SubtaskOf, TaskId, TaskId, None] = _rt.EdgeAccessor(self._core, _SUBTASK_OF, _subtask_of)
+        return edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
+
+    def blocks(
+        self,
+        node: TaskId | _rt.HasId[TaskId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[BlockedBy]:
+        """One page of the BlockedBy edges to a Task; the same as `db.blocked_by.inverse`."""
+        edges: _rt.EdgeAccessor[BlockedBy, TaskId, TaskId, BlockedByProps] = _rt.EdgeAccessor(self._core, _BLOCKED_BY, _blocked_by)
+        return edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
+
+    def watchers(
+        self,
+        node: TaskId | _rt.HasId[TaskId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[Watches]:
+        """One page of the Watches edges to a Task; the same as `db.watches.inverse`."""
+        edges: _rt.EdgeAccessor[Watches, UserId, TaskId, None] = _rt.EdgeAccessor(self._core, _WATCHES, _watches)
+        return edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
 
     def get_by_project_number(self, project: ProjectId | _rt.HasId[ProjectId], number: int, *, read_your_writes: bool | None = None) -> Task | None:
         """The Task with this project and number, or None."""
         return self._get_by({"project": project, "number": number}, read_your_writes)
 
 
-class AsyncTaskNodes(_rt.AsyncNodeAccessor[Task, TaskId, TaskCreate, TaskPatch, TaskWhere, TaskOrderField, TaskKeyName]):
+class AsyncTaskNodes(_rt.AsyncSearchableNodeAccessor[Task, TaskId, TaskCreate, TaskPatch, TaskWhere, TaskOrderField, TaskKeyName]):
     """The Task operations of an AsyncClient."""
+
+    async def subtasks(
+        self,
+        node: TaskId | _rt.HasId[TaskId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[SubtaskOf]:
+        """One page of the SubtaskOf edges to a Task; the same as `db.subtask_of.inverse`."""
+        edges: _rt.AsyncEdgeAccessor[SubtaskOf, TaskId, TaskId, None] = _rt.AsyncEdgeAccessor(self._core, _SUBTASK_OF, _subtask_of)
+        return await edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
+
+    async def blocks(
+        self,
+        node: TaskId | _rt.HasId[TaskId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[BlockedBy]:
+        """One page of the BlockedBy edges to a Task; the same as `db.blocked_by.inverse`."""
+        edges: _rt.AsyncEdgeAccessor[BlockedBy, TaskId, TaskId, BlockedByProps] = _rt.AsyncEdgeAccessor(self._core, _BLOCKED_BY, _blocked_by)
+        return await edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
+
+    async def watchers(
+        self,
+        node: TaskId | _rt.HasId[TaskId],
+        *,
+        limit: int = 0,
+        after: str | None = None,
+        with_count: bool = False,
+        read_your_writes: bool | None = None,
+    ) -> _rt.Page[Watches]:
+        """One page of the Watches edges to a Task; the same as `db.watches.inverse`."""
+        edges: _rt.AsyncEdgeAccessor[Watches, UserId, TaskId, None] = _rt.AsyncEdgeAccessor(self._core, _WATCHES, _watches)
+        return await edges.inverse(node, limit=limit, after=after, with_count=with_count, read_your_writes=read_your_writes)
 
     async def get_by_project_number(self, project: ProjectId | _rt.HasId[ProjectId], number: int, *, read_your_writes: bool | None = None) -> Task | None:
         """The Task with this project and number, or None."""
         return await self._get_by({"project": project, "number": number}, read_your_writes)
 
 
-class CommentNodes(_rt.NodeAccessor[Comment, CommentId, CommentCreate, CommentPatch, CommentWhere, CommentOrderField, CommentKeyName]):
+class CommentNodes(_rt.SearchableNodeAccessor[Comment, CommentId, CommentCreate, CommentPatch, CommentWhere, CommentOrderField, CommentKeyName]):
     """The Comment operations of a Client."""
 
 
-class AsyncCommentNodes(_rt.AsyncNodeAccessor[Comment, CommentId, CommentCreate, CommentPatch, CommentWhere, CommentOrderField, CommentKeyName]):
+class AsyncCommentNodes(_rt.AsyncSearchableNodeAccessor[Comment, CommentId, CommentCreate, CommentPatch, CommentWhere, CommentOrderField, CommentKeyName]):
     """The Comment operations of an AsyncClient."""
 
 
@@ -800,7 +946,7 @@ class Plan(_rt.PlanBase):
         self.watches: _rt.PlanEdges[UserId, TaskId, None] = _rt.PlanEdges(builder, _WATCHES)
 
 
-class Client:
+class Client(_rt.ClientReads[AnyNode, SearchableType]):
     """The synchronous typed client of one tenant of acme.tracker. Close it, or use `with`."""
 
     def __init__(
@@ -822,11 +968,12 @@ class Client:
             retry=retry,
             positions=positions,
         )
-        self.user = UserNodes(self.core, _USER, _user)
-        self.team = TeamNodes(self.core, _TEAM, _team)
-        self.project = ProjectNodes(self.core, _PROJECT, _project)
-        self.task = TaskNodes(self.core, _TASK, _task)
-        self.comment = CommentNodes(self.core, _COMMENT, _comment)
+        super().__init__(self.core, _NODE_TYPES, _SEARCHABLE)
+        self.user = UserNodes(self.core, _USER, _user, "user")
+        self.team = TeamNodes(self.core, _TEAM, _team, "team")
+        self.project = ProjectNodes(self.core, _PROJECT, _project, "project")
+        self.task = TaskNodes(self.core, _TASK, _task, "task")
+        self.comment = CommentNodes(self.core, _COMMENT, _comment, "comment")
         self.member_of: _rt.EdgeAccessor[MemberOf, UserId, TeamId, MemberOfProps] = _rt.EdgeAccessor(self.core, _MEMBER_OF, _member_of)
         self.assigned_to: _rt.EdgeAccessor[AssignedTo, TaskId, UserId, AssignedToProps] = _rt.EdgeAccessor(self.core, _ASSIGNED_TO, _assigned_to)
         self.subtask_of: _rt.EdgeAccessor[SubtaskOf, TaskId, TaskId, None] = _rt.EdgeAccessor(self.core, _SUBTASK_OF, _subtask_of)
@@ -850,7 +997,7 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(_rt.AsyncClientReads[AnyNode, SearchableType]):
     """The asyncio typed client of one tenant of acme.tracker. Close it, or use `async with`."""
 
     def __init__(
@@ -872,11 +1019,12 @@ class AsyncClient:
             retry=retry,
             positions=positions,
         )
-        self.user = AsyncUserNodes(self.core, _USER, _user)
-        self.team = AsyncTeamNodes(self.core, _TEAM, _team)
-        self.project = AsyncProjectNodes(self.core, _PROJECT, _project)
-        self.task = AsyncTaskNodes(self.core, _TASK, _task)
-        self.comment = AsyncCommentNodes(self.core, _COMMENT, _comment)
+        super().__init__(self.core, _NODE_TYPES, _SEARCHABLE)
+        self.user = AsyncUserNodes(self.core, _USER, _user, "user")
+        self.team = AsyncTeamNodes(self.core, _TEAM, _team, "team")
+        self.project = AsyncProjectNodes(self.core, _PROJECT, _project, "project")
+        self.task = AsyncTaskNodes(self.core, _TASK, _task, "task")
+        self.comment = AsyncCommentNodes(self.core, _COMMENT, _comment, "comment")
         self.member_of: _rt.AsyncEdgeAccessor[MemberOf, UserId, TeamId, MemberOfProps] = _rt.AsyncEdgeAccessor(self.core, _MEMBER_OF, _member_of)
         self.assigned_to: _rt.AsyncEdgeAccessor[AssignedTo, TaskId, UserId, AssignedToProps] = _rt.AsyncEdgeAccessor(self.core, _ASSIGNED_TO, _assigned_to)
         self.subtask_of: _rt.AsyncEdgeAccessor[SubtaskOf, TaskId, TaskId, None] = _rt.AsyncEdgeAccessor(self.core, _SUBTASK_OF, _subtask_of)
@@ -901,6 +1049,7 @@ class AsyncClient:
 
 
 __all__ = [
+    "AnyNode",
     "AssignedTo",
     "AssignedToProps",
     "AsyncClient",
@@ -933,6 +1082,7 @@ __all__ = [
     "ProjectPatch",
     "ProjectWhere",
     "SCHEMA",
+    "SearchableType",
     "SubtaskOf",
     "SubtaskOfProps",
     "Task",

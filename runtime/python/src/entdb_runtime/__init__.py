@@ -6,8 +6,24 @@ package.
 """
 
 from ._codec import EdgeRow, Row
-from .accessors import EdgeAccessor, NodeAccessor, PlanBase, PlanEdges, PlanNodes, PlanScope
-from .aio_accessors import AsyncEdgeAccessor, AsyncNodeAccessor, AsyncPlanScope
+from .access import AccessApi, AsyncAccessApi, Capability, Group, Member, TenantRole
+from .accessors import (
+    ClientReads,
+    EdgeAccessor,
+    NodeAccessor,
+    PlanBase,
+    PlanEdges,
+    PlanNodes,
+    PlanScope,
+    SearchableNodeAccessor,
+)
+from .aio_accessors import (
+    AsyncClientReads,
+    AsyncEdgeAccessor,
+    AsyncNodeAccessor,
+    AsyncPlanScope,
+    AsyncSearchableNodeAccessor,
+)
 from .core import NO_RETRY, AsyncClientCore, ClientCore, RetryPolicy
 from .errors import (
     EntdbError,
@@ -24,32 +40,49 @@ from .plan import UNSET, HasId, NodeHandle, PlanBuilder, Unset
 from .positions import PositionTracker
 from .results import Created, LogPosition, Page, PlanResult, Receipt, StepResult, Updated
 from .schema import FieldMeta, SchemaMeta, TypeMeta
+from .search import Direction, EdgeType, Highlight, Hop, NodeTypes, SearchHit, Traversal, Visited
 from .transport import TokenSource, Transport
 from .values import INT64_MAX, INT64_MIN, JsonValue
+from .watch import Change, ChangeKindName, WatchedChange
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "NO_RETRY",
     "UNSET",
+    "AccessApi",
+    "AsyncAccessApi",
     "AsyncClientCore",
+    "AsyncClientReads",
     "AsyncEdgeAccessor",
     "AsyncNodeAccessor",
     "AsyncPlanScope",
+    "AsyncSearchableNodeAccessor",
+    "Capability",
+    "Change",
+    "ChangeKindName",
     "ClientCore",
+    "ClientReads",
     "Created",
+    "Direction",
     "EdgeAccessor",
     "EdgeRow",
+    "EdgeType",
     "EntdbError",
     "FieldMeta",
     "Filter",
+    "Group",
     "Has",
     "HasId",
+    "Highlight",
+    "Hop",
     "InvalidArgumentError",
     "JsonValue",
     "LogPosition",
+    "Member",
     "NodeAccessor",
     "NodeHandle",
+    "NodeTypes",
     "NotFoundError",
     "OrderBy",
     "Page",
@@ -67,14 +100,20 @@ __all__ = [
     "RetryPolicy",
     "Row",
     "SchemaMeta",
+    "SearchHit",
+    "SearchableNodeAccessor",
     "StepResult",
+    "TenantRole",
     "Text",
     "TokenSource",
     "Transport",
+    "Traversal",
     "TypeMeta",
     "UnavailableError",
     "UniqueViolationError",
     "Unset",
     "Updated",
+    "Visited",
+    "WatchedChange",
     "WriteFailure",
 ]

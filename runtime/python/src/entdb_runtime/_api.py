@@ -41,14 +41,14 @@ def message_class(full_name: str) -> type[Message]:
     return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(full_name))
 
 
-def _method(name: str, *, reads: bool) -> MethodInfo[Message, Message]:
+def _method(name: str, *, reads: bool, stream: StreamType = StreamType.UNARY) -> MethodInfo[Message, Message]:
     return MethodInfo(
         name=name,
         service_name=SERVICE,
         input=message_class(f"entdb.v1.{name}Request"),
         output=message_class(f"entdb.v1.{name}Response"),
         idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS if reads else IdempotencyLevel.UNKNOWN,
-        stream_type=StreamType.UNARY,
+        stream_type=stream,
     )
 
 
@@ -64,8 +64,22 @@ METHODS: Mapping[str, MethodInfo[Message, Message]] = {
         ("QueryNodes", True),
         ("ListEdges", True),
         ("Traverse", True),
+        ("Search", True),
+        ("AddTenantMember", False),
+        ("SetTenantMemberRole", False),
+        ("RemoveTenantMember", False),
+        ("CreateGroup", False),
+        ("AddGroupMember", False),
+        ("RemoveGroupMember", False),
+        ("ShareNode", False),
+        ("RevokeNode", False),
+        ("ListTenantMembers", True),
+        ("ListGroups", True),
     ]
 }
+
+SUBSCRIBE = _method("Subscribe", reads=True, stream=StreamType.SERVER_STREAM)
+"""The server-streaming `Subscribe` method (live changes)."""
 
 WRITE_FAILURE = message_class("entdb.v1.WriteFailure")
 
@@ -75,7 +89,7 @@ Wire = dict[str, object]
 
 def to_message(method: str, body: Wire) -> Message:
     """The request message of `method` (e.g. `GetNode`) holding `body`."""
-    message = METHODS[method].input()
+    message = (SUBSCRIBE if method == "Subscribe" else METHODS[method]).input()
     json_format.ParseDict(body, message)
     return message
 

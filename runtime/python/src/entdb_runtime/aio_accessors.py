@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from ._codec import EdgeRow, Row, edge_from_wire, key_to_wire, node_from_wire, order_to_wire, where_to_wire
 from ._wire import get_dicts, get_int, get_str
@@ -13,8 +13,23 @@ from .accessors import PlanBase
 from .core import AsyncClientCore
 from .filters import OrderBy
 from .plan import HasId, NodeHandle, PlanBuilder, resolve_id
-from .results import Created, Page, Receipt, Updated
+from .results import Created, LogPosition, Page, Receipt, Updated
 from .schema import TypeMeta
+from .watch import Change, typed_change
+from .search import (
+    Direction,
+    EdgeType,
+    Highlight,
+    Hop,
+    NodeTypes,
+    SearchHit,
+    Traversal,
+    search_page,
+    search_request,
+    traversal,
+    traverse_request,
+    type_ids_of,
+)
 
 NodeT = TypeVar("NodeT")
 EdgeT = TypeVar("EdgeT")
@@ -28,6 +43,7 @@ OrderT = TypeVar("OrderT", bound=str)
 KeyT = TypeVar("KeyT", bound=str)
 PropsT = TypeVar("PropsT")
 PlanT = TypeVar("PlanT", bound="PlanBase")
+SearchT = TypeVar("SearchT", bound=str)
 
 
 class AsyncPlanScope(Generic[PlanT]):
@@ -167,6 +183,31 @@ class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, Key
                 return
             after = page.next
 
+    async def watch(
+        self,
+        *,
+        ids: Sequence[IdT | HasId[IdT]] | None = None,
+        after: LogPosition | None = None,
+        from_start: bool = False,
+        max_reconnects: int = 10,
+    ) -> AsyncIterator[Change[NodeT, IdT]]:
+        """This type's changes as they are applied (or those of `ids` only): from now,
+        after `after` (a change's `position`), or the whole history with `from_start`.
+        Resumes by itself after a break, from the last position it was sent, so nothing
+        is skipped or repeated; leave the loop to stop."""
+        node_ids = [] if ids is None else [resolve_id(i, self._meta.name) for i in ids]
+        changes = self._core.watch(
+            node_type_ids=[self._meta.id] if ids is None else [],
+            node_ids=node_ids,
+            after=after,
+            from_start=from_start,
+            max_reconnects=max_reconnects,
+        )
+        async for change in changes:
+            typed = typed_change(self._meta, change, self._factory)
+            if typed is not None:
+                yield cast("Change[NodeT, IdT]", typed)  # the id is of this type's nodes
+
 
 class AsyncEdgeAccessor(Generic[EdgeT, FromT, ToT, PropsT]):
     """An edge type's operations."""
@@ -175,6 +216,11 @@ class AsyncEdgeAccessor(Generic[EdgeT, FromT, ToT, PropsT]):
         self._core = core
         self._meta = meta
         self._factory = factory
+
+    @property
+    def edge_type_id(self) -> int:
+        """The edge type's id, what a traversal `Hop` follows."""
+        return self._meta.id
 
     async def link(
         self,
@@ -261,3 +307,75 @@ class AsyncEdgeAccessor(Generic[EdgeT, FromT, ToT, PropsT]):
             if page.next is None:
                 return
             after = page.next
+
+
+class AsyncSearchableNodeAccessor(AsyncNodeAccessor[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, KeyT]):
+    """The accessor of a node type with searchable fields: its operations and `search`."""
+
+    def __init__(self, core: AsyncClientCore, meta: TypeMeta, factory: Callable[[Row], NodeT], name: str) -> None:
+        super().__init__(core, meta, factory)
+        self._types: NodeTypes[NodeT] = {meta.id: (name, meta, factory)}
+
+    async def search(
+        self,
+        query: str,
+        *,
+        where: WhereT | None = None,
+        order_by: OrderBy[OrderT] | None = None,
+        limit: int = 0,
+        after: str | None = None,
+        highlight: Highlight | None = None,
+        snippet_tokens: int = 0,
+        read_your_writes: bool | None = None,
+    ) -> Page[SearchHit[NodeT]]:
+        """One page of the nodes matching `query` (words, "phrases", prefix*, AND, OR, NOT;
+        docs/search.md), most relevant first unless `order_by` says otherwise; pass
+        `page.next` as `after` (with the same query, where and order) for the next page."""
+        request = search_request(
+            query, [self._meta.id], self._meta, where, order_by, limit, after, highlight, snippet_tokens
+        )
+        return search_page(await self._core.read("Search", request, read_your_writes), self._types)
+
+
+class AsyncClientReads(Generic[NodeT, SearchT]):
+    """The reads of a generated client that span node types: `search` across every
+    searchable type and `traverse`. `NodeT` is the union of the schema's node classes."""
+
+    def __init__(self, core: AsyncClientCore, types: NodeTypes[NodeT], searchable: Sequence[SearchT]) -> None:
+        self._reads_core = core
+        self._types = types
+        self._searchable: Sequence[str] = searchable
+
+    async def search(
+        self,
+        query: str,
+        *,
+        types: Sequence[SearchT] | None = None,
+        limit: int = 0,
+        after: str | None = None,
+        highlight: Highlight | None = None,
+        snippet_tokens: int = 0,
+        read_your_writes: bool | None = None,
+    ) -> Page[SearchHit[NodeT]]:
+        """One page of the nodes of every searchable type (or of `types`, by accessor
+        name) matching `query`, ranked together; `hit.type` names each hit's type."""
+        type_ids = type_ids_of(types, self._types, self._searchable)
+        request = search_request(query, type_ids, None, None, None, limit, after, highlight, snippet_tokens)
+        return search_page(await self._reads_core.read("Search", request, read_your_writes), self._types)
+
+    async def traverse(
+        self,
+        start: str | HasId[str],
+        *,
+        hops: Sequence[Hop] | None = None,
+        edges: Sequence[EdgeType] | None = None,
+        direction: Direction = "out",
+        max_depth: int = 0,
+        max_nodes: int = 0,
+        read_your_writes: bool | None = None,
+    ) -> Traversal[NodeT]:
+        """The nodes reachable from `start`, breadth first: following `edges` (default
+        every edge type) in `direction` up to `max_depth`, or one `Hop` per depth. The
+        server bounds the depth and the count (`truncated` says it stopped early)."""
+        request = traverse_request(start, hops, edges, direction, max_depth, max_nodes)
+        return traversal(await self._reads_core.read("Traverse", request, read_your_writes), self._types)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -19,11 +19,13 @@ from connectrpc.errors import ConnectError
 
 from . import _api
 from ._wire import Wire, get_bool, get_dict, get_dicts, get_int, get_str
+from .access import AccessApi, AsyncAccessApi
 from .errors import EntdbError, NotFoundError, UnavailableError, WriteFailure, error_for
 from .positions import PositionTracker
 from .results import LogPosition, PlanResult, Receipt, StepResult
 from .schema import SchemaMeta
 from .transport import TokenSource, Transport
+from .watch import WatchedChange, watch_async, watch_state, watch_sync
 
 T = TypeVar("T")
 
@@ -175,6 +177,8 @@ class ClientCore(_CoreBase):
             positions=positions,
         )
         self._client, self._http = transport.open_sync()
+        self.access = AccessApi(self)
+        """Membership and sharing of this tenant (docs/access-control.md)."""
 
     def close(self) -> None:
         self._client.close()
@@ -240,6 +244,13 @@ class ClientCore(_CoreBase):
         )
         return get_bool(data, "reached")
 
+    def change(self, method: str, request: Mapping[str, object], idempotency_key: str | None = None) -> Receipt:
+        """A membership or sharing change of this tenant: one idempotency key across its
+        retries, so a retried change is applied once; returns its receipt."""
+        key = idempotency_key or str(uuid.uuid4())
+        data = self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
+        return self._receipt(get_dict(data, "receipt"), key)
+
     def read(self, method: str, request: Mapping[str, object], read_your_writes: bool | None = None) -> Wire:
         """A read call for this tenant, after this client's latest write unless told otherwise."""
         return self.call(method, lambda: {"tenant": self.tenant, **request, **self._after(read_your_writes)})
@@ -257,6 +268,37 @@ class ClientCore(_CoreBase):
             return _node_or_none(self.read("GetNodeByKey", {"type_id": type_id, "key": dict(key)}, read_your_writes))
         except NotFoundError:
             return None
+
+    def subscribe(self, request: Wire) -> Iterator[Wire]:
+        """One `Subscribe` stream, its failure raised as the typed error; closed when left."""
+        stream = self._client.execute_server_stream(
+            request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
+        )
+        try:
+            for response in stream:
+                yield _api.from_message(response)
+        except ConnectError as err:
+            raise self._error(err) from err
+        finally:
+            if isinstance(stream, Generator):
+                stream.close()
+
+    def watch(
+        self,
+        *,
+        node_type_ids: Sequence[int] = (),
+        node_ids: Sequence[str] = (),
+        edge_type_ids: Sequence[int] = (),
+        after: LogPosition | None = None,
+        from_start: bool = False,
+        max_reconnects: int = 10,
+    ) -> Iterator[WatchedChange]:
+        """The tenant's changes as they are applied (filters combine with OR; none: every
+        change), from now, after `after`, or from the start; resumes after a break and
+        raises the last error after `max_reconnects` failed reconnects in a row."""
+        state = watch_state(node_type_ids, node_ids, edge_type_ids, after, from_start, max_reconnects)
+        return watch_sync(self.tenant, self.subscribe, state)
+
 
 class AsyncClientCore(_CoreBase):
     """The asyncio untyped client of one tenant. Close it (or use `async with`)."""
@@ -282,6 +324,8 @@ class AsyncClientCore(_CoreBase):
             positions=positions,
         )
         self._client, self._http = transport.open_async()
+        self.access = AsyncAccessApi(self)
+        """Membership and sharing of this tenant (docs/access-control.md)."""
 
     async def close(self) -> None:
         await self._client.close()
@@ -347,6 +391,13 @@ class AsyncClientCore(_CoreBase):
         )
         return get_bool(data, "reached")
 
+    async def change(self, method: str, request: Mapping[str, object], idempotency_key: str | None = None) -> Receipt:
+        """A membership or sharing change of this tenant: one idempotency key across its
+        retries, so a retried change is applied once; returns its receipt."""
+        key = idempotency_key or str(uuid.uuid4())
+        data = await self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
+        return self._receipt(get_dict(data, "receipt"), key)
+
     async def read(self, method: str, request: Mapping[str, object], read_your_writes: bool | None = None) -> Wire:
         """A read call for this tenant, after this client's latest write unless told otherwise."""
         return await self.call(method, lambda: {"tenant": self.tenant, **request, **self._after(read_your_writes)})
@@ -366,3 +417,33 @@ class AsyncClientCore(_CoreBase):
             )
         except NotFoundError:
             return None
+
+    async def subscribe(self, request: Wire) -> AsyncIterator[Wire]:
+        """One `Subscribe` stream, its failure raised as the typed error; closed when left."""
+        stream = self._client.execute_server_stream(
+            request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
+        )
+        try:
+            async for response in stream:
+                yield _api.from_message(response)
+        except ConnectError as err:
+            raise self._error(err) from err
+        finally:
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
+
+    def watch(
+        self,
+        *,
+        node_type_ids: Sequence[int] = (),
+        node_ids: Sequence[str] = (),
+        edge_type_ids: Sequence[int] = (),
+        after: LogPosition | None = None,
+        from_start: bool = False,
+        max_reconnects: int = 10,
+    ) -> AsyncIterator[WatchedChange]:
+        """The tenant's changes as they are applied (filters combine with OR; none: every
+        change), from now, after `after`, or from the start; resumes after a break and
+        raises the last error after `max_reconnects` failed reconnects in a row."""
+        state = watch_state(node_type_ids, node_ids, edge_type_ids, after, from_start, max_reconnects)
+        return watch_async(self.tenant, self.subscribe, state)

@@ -230,6 +230,19 @@ def _likes(r: _rt.EdgeRow) -> Likes:
     )
 
 
+AnyNode = Author | Note
+"""A node of any type of the schema, what `search` across types and `traverse` return."""
+
+SearchableType = _Never
+"""The accessor names of the node types with searchable fields, what `db.search(types=...)` takes."""
+
+_SEARCHABLE: tuple[SearchableType, ...] = ()
+_NODE_TYPES: _rt.NodeTypes[AnyNode] = {
+    1: ("author", _AUTHOR, _author),
+    2: ("note", _NOTE, _note),
+}
+
+
 class AuthorNodes(_rt.NodeAccessor[Author, AuthorId, AuthorCreate, AuthorPatch, AuthorWhere, AuthorOrderField, AuthorKeyName]):
     """The Author operations of a Client."""
 
@@ -272,7 +285,7 @@ class Plan(_rt.PlanBase):
         self.likes: _rt.PlanEdges[AuthorId, NoteId, LikesProps] = _rt.PlanEdges(builder, _LIKES)
 
 
-class Client:
+class Client(_rt.ClientReads[AnyNode, SearchableType]):
     """The synchronous typed client of one tenant of acme.notes. Close it, or use `with`."""
 
     def __init__(
@@ -294,6 +307,7 @@ class Client:
             retry=retry,
             positions=positions,
         )
+        super().__init__(self.core, _NODE_TYPES, _SEARCHABLE)
         self.author = AuthorNodes(self.core, _AUTHOR, _author)
         self.note = NoteNodes(self.core, _NOTE, _note)
         self.likes: _rt.EdgeAccessor[Likes, AuthorId, NoteId, LikesProps] = _rt.EdgeAccessor(self.core, _LIKES, _likes)
@@ -315,7 +329,7 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(_rt.AsyncClientReads[AnyNode, SearchableType]):
     """The asyncio typed client of one tenant of acme.notes. Close it, or use `async with`."""
 
     def __init__(
@@ -337,6 +351,7 @@ class AsyncClient:
             retry=retry,
             positions=positions,
         )
+        super().__init__(self.core, _NODE_TYPES, _SEARCHABLE)
         self.author = AsyncAuthorNodes(self.core, _AUTHOR, _author)
         self.note = AsyncNoteNodes(self.core, _NOTE, _note)
         self.likes: _rt.AsyncEdgeAccessor[Likes, AuthorId, NoteId, LikesProps] = _rt.AsyncEdgeAccessor(self.core, _LIKES, _likes)
@@ -359,6 +374,7 @@ class AsyncClient:
 
 
 __all__ = [
+    "AnyNode",
     "AsyncAuthorNodes",
     "AsyncClient",
     "AsyncNoteNodes",
@@ -383,5 +399,6 @@ __all__ = [
     "NoteWhere",
     "Plan",
     "SCHEMA",
+    "SearchableType",
     "Stage",
 ]
