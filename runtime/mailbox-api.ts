@@ -35,6 +35,11 @@ export interface MailboxListOptions extends ReadOptions {
   readonly includeArchived?: boolean;
   /** Only starred items. */
   readonly starred?: boolean;
+  /**
+   * Only items whose node has an edge of type `edge` (accessor name) to node `id`: the
+   * items of one thread or under one parent.
+   */
+  readonly parent?: { readonly edge: string; readonly id: string };
   /** Page size; the server clamps it to its maximum. */
   readonly limit?: number;
   /** The `next` of the previous page, with the same options. */
@@ -131,6 +136,15 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
     }
     return found[1].id;
   };
+  const edgeTypeId = (key: string): number => {
+    const found = edges.find(([k]) => k === key);
+    if (found === undefined) {
+      throw new TypeError(
+        `db.mailbox.list: '${key}' is not an edge type of this client; use one of ${edges.map(([k]) => k).join(", ")}.`,
+      );
+    }
+    return found[1].id;
+  };
   const entry = (item: MailboxItem): MailboxEntry => {
     const node = item.node as Node;
     const type = nodes.find(([, m]) => m.id === node.typeId);
@@ -177,6 +191,9 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
             ...(options.until === undefined ? {} : { deliveredBefore: timestampOf(options.until) }),
             includeArchived: options.includeArchived ?? false,
             starredOnly: options.starred ?? false,
+            ...(options.parent === undefined
+              ? {}
+              : { parentId: options.parent.id, parentEdgeTypeId: edgeTypeId(options.parent.edge) }),
             limit: options.limit ?? 0,
             cursor: options.after ?? "",
             ...afterPosition,

@@ -57,6 +57,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
         const { actor, tenant } = ownMailbox(ctx, req.tenant, req.recipient);
         const after = micros(req.deliveredAfter);
         const before = micros(req.deliveredBefore);
+        const parent = parentFilter(req.parentId, req.parentEdgeTypeId);
         await m.awaitPosition(tenant, req.afterPosition);
         const page = deps.reader.mailbox(
           tenant,
@@ -68,6 +69,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
             ...(before === undefined ? {} : { deliveredBefore: before }),
             includeArchived: req.includeArchived,
             starredOnly: req.starredOnly,
+            ...(parent === undefined ? {} : { parent }),
             limit: req.limit,
             cursor: req.cursor,
           },
@@ -193,6 +195,25 @@ function respond(outcome: PlanOutcome, tenant: string, key: string, replayed: bo
       schemaVersion: outcome.schemaVersion,
     },
   };
+}
+
+/** The thread/parent filter of ListMailbox: both fields set, or neither. */
+function parentFilter(
+  id: string,
+  edgeTypeId: number,
+): { id: string; edgeTypeId: number } | undefined {
+  if (id === "" && edgeTypeId === 0) return undefined;
+  if (id === "" || edgeTypeId === 0) {
+    throw invalidArgument(
+      `The parent filter needs both \`parent_id\` and \`parent_edge_type_id\`; ${id === "" ? "`parent_id` is empty" : "`parent_edge_type_id` is 0"}.`,
+    );
+  }
+  if (id.length > MAX_NODE_ID_LENGTH) {
+    throw invalidArgument(
+      `\`parent_id\` is ${id.length} characters long; ids are 1 to ${MAX_NODE_ID_LENGTH}.`,
+    );
+  }
+  return { id, edgeTypeId };
 }
 
 /** A request timestamp in microseconds; undefined when unset. */

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type MailboxItem, MailboxItemSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import type { Schema } from "../../schema/index.ts";
+import { edgeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import { hasDenies } from "./access-tables.ts";
 import { NODE_COLUMNS, type NodeRow, nodeFromRow } from "./row-codec.ts";
@@ -28,6 +28,8 @@ export interface MailboxQuery {
   readonly deliveredBefore?: bigint;
   readonly includeArchived: boolean;
   readonly starredOnly: boolean;
+  /** Only items whose node has an edge of `parent.edgeTypeId` to `parent.id`. */
+  readonly parent?: { readonly id: string; readonly edgeTypeId: number };
   readonly limit: number;
   readonly cursor: string;
 }
@@ -75,6 +77,11 @@ export function listMailbox(
   if (q.deliveredBefore !== undefined) {
     where.push("m.delivered_at < ?");
     params.push(q.deliveredBefore);
+  }
+  if (q.parent !== undefined) {
+    const term = parentTerm(db, model, q.parent, scope);
+    where.push(term.sql);
+    params.push(...term.params);
   }
   const digest = filtersDigest(q);
   if (q.cursor !== "") {
@@ -127,6 +134,32 @@ export function mailboxUnreadCounts(
   return { total: byType.reduce((sum, t) => sum + t.unread, 0n), byType };
 }
 
+/**
+ * One condition: the item's node has an edge of the given type to the parent, and the
+ * parent is visible to `scope` (a hidden parent matches nothing, so the filter does not
+ * tell whether it exists). A primary-key probe of `edges` per candidate item.
+ */
+function parentTerm(
+  db: TenantDb,
+  model: Schema | undefined,
+  parent: { readonly id: string; readonly edgeTypeId: number },
+  scope: ReadScope,
+): { sql: string; params: SqlScalar[] } {
+  if (model !== undefined && edgeById(model, parent.edgeTypeId) === undefined) {
+    throw new StoreError(
+      "invalid-argument",
+      `Edge type ${parent.edgeTypeId} is not in the schema; set \`parent_edge_type_id\` to one of ${model.edges.map((e) => `${e.id} (${e.name})`).join(", ") || "its edge types (it has none)"}.`,
+    );
+  }
+  const hidden = hiddenNodeTerm(model, scope, "p", {
+    denies: !scope.unrestricted && hasDenies(db),
+  });
+  return {
+    sql: `EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.id = e.to_id WHERE e.edge_type_id = ? AND e.from_id = m.node_id AND e.to_id = ?${hidden ? ` AND NOT ${hidden.sql}` : ""})`,
+    params: [BigInt(parent.edgeTypeId), parent.id, ...(hidden?.params ?? [])],
+  };
+}
+
 /** The recipient term and the visibility term every mailbox read starts from. */
 function baseTerms(
   db: TenantDb,
@@ -162,6 +195,7 @@ function filtersDigest(q: MailboxQuery): string {
     q.deliveredBefore?.toString() ?? "",
     q.includeArchived,
     q.starredOnly,
+    q.parent === undefined ? "" : [q.parent.edgeTypeId, q.parent.id],
   ]);
   return createHash("sha256").update(text).digest("base64url").slice(0, 16);
 }

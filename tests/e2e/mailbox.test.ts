@@ -52,14 +52,23 @@ node Task = 4 {
 edge SentTo = 100 from Message to User [mailbox = principal];
 edge SentToTeam = 101 from Message to Team [mailbox = principal];
 edge AssignedTo = 102 from Task to User [mailbox = principal];
+
+/** Private: only its owner (alice) and those it is shared with read it. */
+node Thread = 5 [visibility = private] {
+  title: string = 1 [required];
+}
+
+edge InThread = 103 from Message to Thread;
 `;
 const USER = 1;
 const TEAM = 2;
 const MESSAGE = 3;
 const TASK = 4;
+const THREAD = 5;
 const SENT_TO = 100;
 const SENT_TO_TEAM = 101;
 const ASSIGNED_TO = 102;
+const IN_THREAD = 103;
 /** Members of group:crowd besides bob and carol, who have no token. */
 const CROWD = 250;
 
@@ -386,6 +395,110 @@ describe("mailbox delivery", () => {
     expect(err.code).toBe(Code.PermissionDenied);
     expect(err.rawMessage).toBe(
       "'user:bob' may read and change only its own mailbox, not that of 'user:carol'; set `mailbox` to your own principal.",
+    );
+  });
+
+  it("filters by thread: items whose node has an edge of a type to a parent the caller may read", async () => {
+    const alice = api("alice");
+    const threads = await alice.executePlan({
+      tenant: TENANT,
+      operations: [
+        { op: { case: "createNode", value: { typeId: THREAD, fields: { 1: str("launch") } } } },
+        { op: { case: "createNode", value: { typeId: THREAD, fields: { 1: str("secret") } } } },
+      ],
+    });
+    const [launch = "", secret = ""] = threads.results.map((r) => r.id);
+    await alice.shareNode({
+      tenant: TENANT,
+      nodeId: launch,
+      principal: "user:bob",
+      capability: "read",
+    });
+    const first = await send(MESSAGE, "launch plan", [
+      [SENT_TO, bobUser],
+      [IN_THREAD, launch],
+    ]);
+    const inSecret = await send(MESSAGE, "secret plan", [
+      [SENT_TO, bobUser],
+      [IN_THREAD, secret],
+    ]);
+    const second = await send(MESSAGE, "re: launch plan", [
+      [SENT_TO, bobUser],
+      [IN_THREAD, launch],
+    ]);
+    const loose = await send(MESSAGE, "no thread", [[SENT_TO, bobUser]]);
+    const inLaunch = { parentId: launch, parentEdgeTypeId: IN_THREAD };
+    expect(ids(await listAll("bob", inLaunch, 1))).toEqual([second, first]);
+    const unfiltered = ids(await listAll("bob", {}, 50));
+    expect(unfiltered.slice(0, 4)).toEqual([loose, second, inSecret, first]);
+    // bob reads the message but not its thread: the filter matches nothing, as for a
+    // thread that does not exist.
+    expect(ids(await listAll("bob", { parentId: secret, parentEdgeTypeId: IN_THREAD }))).toEqual(
+      [],
+    );
+    expect(
+      ids(await listAll("bob", { parentId: "no-such-node", parentEdgeTypeId: IN_THREAD })),
+    ).toEqual([]);
+    // Another edge type to the same node: SentTo goes to users, not threads.
+    expect(ids(await listAll("bob", { parentId: launch, parentEdgeTypeId: SENT_TO }))).toEqual([]);
+    // Every item of bob's came by a SentTo edge to his User node.
+    expect(ids(await listAll("bob", { parentId: bobUser, parentEdgeTypeId: SENT_TO }, 50))).toEqual(
+      unfiltered,
+    );
+
+    const page = await api("bob").listMailbox({ tenant: TENANT, limit: 1, ...inLaunch });
+    const other = await connectError(
+      api("bob").listMailbox({
+        tenant: TENANT,
+        cursor: page.nextCursor,
+        parentId: secret,
+        parentEdgeTypeId: IN_THREAD,
+      }),
+    );
+    expect(other.code).toBe(Code.InvalidArgument);
+    expect(other.rawMessage).toBe(
+      "The cursor was made for other filters; send the same filters, or start again without a cursor.",
+    );
+    const half = await connectError(api("bob").listMailbox({ tenant: TENANT, parentId: launch }));
+    expect(half.code).toBe(Code.InvalidArgument);
+    expect(half.rawMessage).toBe(
+      "The parent filter needs both `parent_id` and `parent_edge_type_id`; `parent_edge_type_id` is 0.",
+    );
+    const unknown = await connectError(
+      api("bob").listMailbox({ tenant: TENANT, parentId: launch, parentEdgeTypeId: 999 }),
+    );
+    expect(unknown.code).toBe(Code.InvalidArgument);
+    expect(unknown.rawMessage).toBe(
+      "Edge type 999 is not in the schema; set `parent_edge_type_id` to one of 100 (SentTo), 101 (SentToTeam), 102 (AssignedTo), 103 (InThread).",
+    );
+
+    const meta: SchemaMeta = {
+      package: "acme.mail",
+      nodes: {
+        message: { id: MESSAGE, name: "Message", fields: { subject: { id: 1, kind: "string" } } },
+      },
+      edges: {
+        sentTo: { id: SENT_TO, name: "SentTo", from: MESSAGE, to: USER, fields: {} },
+        inThread: { id: IN_THREAD, name: "InThread", from: MESSAGE, to: THREAD, fields: {} },
+      },
+    };
+    const bob = new EntDbClientCore({
+      tenant: TENANT,
+      token: TOKENS.bob,
+      schema: meta,
+      transport: createNodeTransport({
+        baseUrl: server.url,
+        protocol: "connect",
+        httpVersion: "1.1",
+      }),
+    });
+    const thread = await bob.mailbox.list({ parent: { edge: "inThread", id: launch } });
+    expect(thread.items.map((i) => [i.node.id, i.node["subject"]])).toEqual([
+      [second, "re: launch plan"],
+      [first, "launch plan"],
+    ]);
+    await expect(bob.mailbox.list({ parent: { edge: "inThred", id: launch } })).rejects.toThrow(
+      "db.mailbox.list: 'inThred' is not an edge type of this client; use one of sentTo, inThread.",
     );
   });
 

@@ -2084,6 +2084,20 @@ export declare type ListMailboxRequest = Message<"entdb.v1.ListMailboxRequest"> 
    * @generated from field: entdb.v1.LogPosition after_position = 11;
    */
   afterPosition?: LogPosition | undefined;
+
+  /**
+   * Only items whose node has an edge of type `parent_edge_type_id` to this node (a
+   * thread, a project): both set, or neither. A parent the caller may not read matches
+   * nothing.
+   *
+   * @generated from field: string parent_id = 12;
+   */
+  parentId: string;
+
+  /**
+   * @generated from field: uint32 parent_edge_type_id = 13;
+   */
+  parentEdgeTypeId: number;
 };
 
 /**

@@ -4513,8 +4513,13 @@ type ListMailboxRequest struct {
 	// From a previous response's `next_cursor`, with the same filters.
 	Cursor        string       `protobuf:"bytes,10,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	AfterPosition *LogPosition `protobuf:"bytes,11,opt,name=after_position,json=afterPosition,proto3" json:"after_position,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Only items whose node has an edge of type `parent_edge_type_id` to this node (a
+	// thread, a project): both set, or neither. A parent the caller may not read matches
+	// nothing.
+	ParentId         string `protobuf:"bytes,12,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	ParentEdgeTypeId uint32 `protobuf:"varint,13,opt,name=parent_edge_type_id,json=parentEdgeTypeId,proto3" json:"parent_edge_type_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListMailboxRequest) Reset() {
@@ -4622,6 +4627,20 @@ func (x *ListMailboxRequest) GetAfterPosition() *LogPosition {
 		return x.AfterPosition
 	}
 	return nil
+}
+
+func (x *ListMailboxRequest) GetParentId() string {
+	if x != nil {
+		return x.ParentId
+	}
+	return ""
+}
+
+func (x *ListMailboxRequest) GetParentEdgeTypeId() uint32 {
+	if x != nil {
+		return x.ParentEdgeTypeId
+	}
+	return 0
 }
 
 // One delivery to a recipient, with the recipient's own state of it.
@@ -5378,7 +5397,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x04edge\x18\x06 \x01(\v2\x0e.entdb.v1.EdgeR\x04edge\"r\n" +
 	"\x11SubscribeResponse\x121\n" +
 	"\bposition\x18\x01 \x01(\v2\x15.entdb.v1.LogPositionR\bposition\x12*\n" +
-	"\achanges\x18\x02 \x03(\v2\x10.entdb.v1.ChangeR\achanges\"\xcc\x03\n" +
+	"\achanges\x18\x02 \x03(\v2\x10.entdb.v1.ChangeR\achanges\"\x98\x04\n" +
 	"\x12ListMailboxRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
 	"\trecipient\x18\x02 \x01(\tR\trecipient\x12\x1f\n" +
@@ -5392,7 +5411,9 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\x05limit\x18\t \x01(\rR\x05limit\x12\x16\n" +
 	"\x06cursor\x18\n" +
 	" \x01(\tR\x06cursor\x12<\n" +
-	"\x0eafter_position\x18\v \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\"\xe9\x01\n" +
+	"\x0eafter_position\x18\v \x01(\v2\x15.entdb.v1.LogPositionR\rafterPosition\x12\x1b\n" +
+	"\tparent_id\x18\f \x01(\tR\bparentId\x12-\n" +
+	"\x13parent_edge_type_id\x18\r \x01(\rR\x10parentEdgeTypeId\"\xe9\x01\n" +
 	"\vMailboxItem\x12\"\n" +
 	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12-\n" +
 	"\x13reason_edge_type_id\x18\x02 \x01(\rR\x10reasonEdgeTypeId\x12=\n" +
