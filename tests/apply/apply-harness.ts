@@ -45,6 +45,8 @@ export interface Harness {
     operations: Operation[],
     options?: { schemaVersion?: number; atMs?: number } & EventActor,
   ): { position: WalPosition; outcome: PlanOutcome | undefined };
+  /** Resolves once every record `run` appended is in the log (appends are asynchronous). */
+  appended(): Promise<void>;
   /**
    * Closes the store and the log, checks that the log made every record durable at the
    * position `run` returned, and removes the temp dirs.
@@ -132,6 +134,9 @@ export function openHarness(
         { tenant, payload: planEvent(tenant, key, operations, planOptions) },
       ]);
       return { position: position!, outcome: reader.outcomeByKey(tenant, key) };
+    },
+    async appended() {
+      await Promise.all(appended);
     },
     async close() {
       store.close();

@@ -346,6 +346,8 @@ describe("the full-text index as derived state", () => {
     h.plan(TENANT, "tag2", [op.createNode(TAG, "g2", { 1: v.str("Ünïcode label") })], {
       schemaVersion: 2,
     });
+    // The harness applies a record before its append is durable: read the log only after.
+    await h.appended();
     const entries = (await import("../../server/wal/read-wal.ts")).readWalToEnd(h.wal);
     const records = (await entries).flat();
     const before = ftsState(h.store.tenantPath(TENANT), h);
