@@ -1,28 +1,14 @@
-/**
- * The tenant and membership RPCs of `entdb.v1.EntDbService` (CreateTenant, member and
- * group changes, and the lists). A change is checked (INVALID_ARGUMENT, or an early
- * PERMISSION_DENIED from the committed membership, with nothing logged), logged as an
- * `AccessChange` event and answered once the applier decided it, exactly like a plan:
- * the applier's decision is recorded with the idempotency key, so a retry gets it again.
- */
-
-import { randomUUID } from "node:crypto";
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { type EntDbService, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import { AccessChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import type { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
+import { AccessChangeSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { isCapability } from "../acl/capability.ts";
 import { isTenantRole, PrincipalError, parsePrincipal } from "../acl/principal.ts";
 import { roleOf } from "../acl/tenant-roles.ts";
-import type { PlanOutcome } from "../engine.ts";
-import { InternalError } from "../internal-error.ts";
-import { codeFromName } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
-import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
-import { checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
+import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { submitLoggedChange } from "./logged-change.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
 
 type AccessHandlers = Pick<
@@ -50,57 +36,11 @@ export function createAccessHandlers(
   run: <T>(body: () => Promise<T> | T) => Promise<T>,
 ): AccessHandlers {
   /** Logs `change` for `tenant` and answers with its receipt once applied. */
-  const submit = async (actor: Actor, tenant: string, keyText: string, change: Change) => {
-    if (keyText.length > 256)
-      throw invalidArgument(
-        `The idempotency key is ${keyText.length} characters; the limit is 256.`,
-      );
-    const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
-    const digest = sha256(toBinary(AccessChangeSchema, create(AccessChangeSchema, { change })));
-    const earlier = keyText === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
-    if (earlier && !outcomeFor(earlier, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-    if (earlier) {
-      checkSameRequest(earlier, digestHex(digest), key, "change");
-      return respond(earlier, tenant, key, true);
-    }
-    const served = deps.served();
-    const event = create(WalEventSchema, {
-      tenant,
-      actor: actor.id,
-      idempotencyKey: key,
-      schemaVersion: served.version,
-      ingressTime: timestampNow(),
-      actorAdmin: actor.admin,
-      openAccess: deps.openAccess,
-      actorGroups: [...actor.groups],
-      body: { case: "access", value: { change } },
-      planDigest: digest,
+  const submit = (actor: Actor, tenant: string, keyText: string, change: Change) =>
+    submitLoggedChange(deps, actor, tenant, keyText, {
+      case: "access",
+      value: create(AccessChangeSchema, { change }),
     });
-    const [position] = await deps.wal.append([
-      { tenant, payload: toBinary(WalEventSchema, event) },
-    ]);
-    if (!position) throw new InternalError("invariant", "append returned no position");
-    const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);
-    if (!applied) {
-      throw new ConnectError(
-        `Tenant '${tenant}' has not applied the change within ${deps.limits.applyWaitMs} ms; read it back with GetReceipt and idempotency key '${key}'.`,
-        Code.DeadlineExceeded,
-      );
-    }
-    const outcome =
-      deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
-    if (!outcome)
-      throw new InternalError(
-        "invariant",
-        `applied event ${position.partition}:${position.offset} recorded no outcome`,
-      );
-    const replayed =
-      outcome.position.offset !== position.offset ||
-      outcome.position.partition !== position.partition;
-    if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-    if (replayed) checkSameRequest(outcome, digestHex(digest), key, "change");
-    return respond(outcome, tenant, key, replayed);
-  };
 
   const manage = (ctx: HandlerContext, tenant: string) => {
     const actor = requireActor(ctx.values);
@@ -247,25 +187,6 @@ export function createAccessHandlers(
 
 /** Who a grant or deny may name. */
 const GRANTEE_KINDS = ["user", "service", "group", "role", "tenant"] as const;
-
-function respond(outcome: PlanOutcome, tenant: string, key: string, replayed: boolean) {
-  if (outcome.failure) {
-    const f = outcome.failure;
-    throw new ConnectError(f.message, codeFromName(f.code), undefined, [
-      { desc: WriteFailureSchema, value: f },
-    ]);
-  }
-  return {
-    receipt: {
-      tenant,
-      position: fromWalPosition(outcome.position),
-      applied: true,
-      idempotencyKey: key,
-      replayed,
-      schemaVersion: outcome.schemaVersion,
-    },
-  };
-}
 
 /** The canonical principal of a request field, or INVALID_ARGUMENT naming the field. */
 function principal(text: string, field: string, kinds: readonly string[]): string {

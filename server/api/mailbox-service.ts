@@ -7,22 +7,17 @@
  * plan, with its outcome kept under the idempotency key.
  */
 
-import { randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { type Timestamp, timestampNow } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
-import { MailboxChangeSchema, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { MailboxChangeSchema } from "../../generated/entdb/v1/wal_pb.js";
 import type { ReadScope } from "../acl/read-scope.ts";
-import type { PlanOutcome } from "../engine.ts";
-import { InternalError } from "../internal-error.ts";
-import { codeFromName } from "./api-errors.ts";
-import { type Actor, requireActor } from "./auth.ts";
-import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
-import { checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
+import { requireActor } from "./auth.ts";
+import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { submitLoggedChange } from "./logged-change.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
 
 type MailboxHandlers = Pick<
@@ -112,7 +107,10 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
           ...(req.archived === undefined ? {} : { archived: req.archived }),
           ...(req.starred === undefined ? {} : { starred: req.starred }),
         });
-        return submit(deps, actor, tenant, req.idempotencyKey, change);
+        return submitLoggedChange(deps, actor, tenant, req.idempotencyKey, {
+          case: "mailbox",
+          value: change,
+        });
       }),
   };
 }
@@ -125,76 +123,6 @@ export function checkOwnMailbox(ctx: HandlerContext, recipient: string, fix: str
     `'${actor.id}' may read and change only its own mailbox, not that of '${recipient.slice(0, 210)}'; ${fix}.`,
     Code.PermissionDenied,
   );
-}
-
-/** Logs `change` for `tenant` and answers with its receipt once applied. */
-async function submit(
-  deps: ApiDeps,
-  actor: Actor,
-  tenant: string,
-  keyText: string,
-  change: ReturnType<typeof create<typeof MailboxChangeSchema>>,
-) {
-  if (keyText.length > 256)
-    throw invalidArgument(`The idempotency key is ${keyText.length} characters; the limit is 256.`);
-  const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
-  const digest = sha256(toBinary(MailboxChangeSchema, change));
-  const earlier = keyText === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
-  if (earlier && !outcomeFor(earlier, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-  if (earlier) {
-    checkSameRequest(earlier, digestHex(digest), key, "change");
-    return respond(earlier, tenant, key, true);
-  }
-  const served = deps.served();
-  const event = create(WalEventSchema, {
-    tenant,
-    actor: actor.id,
-    idempotencyKey: key,
-    schemaVersion: served.version,
-    ingressTime: timestampNow(),
-    actorAdmin: actor.admin,
-    openAccess: deps.openAccess,
-    actorGroups: [...actor.groups],
-    body: { case: "mailbox", value: change },
-    planDigest: digest,
-  });
-  const [position] = await deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]);
-  if (!position) throw new InternalError("invariant", "append returned no position");
-  const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);
-  if (!applied) {
-    throw new ConnectError(
-      `Tenant '${tenant}' has not applied the change within ${deps.limits.applyWaitMs} ms; read it back with GetReceipt and idempotency key '${key}'.`,
-      Code.DeadlineExceeded,
-    );
-  }
-  const outcome = deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
-  if (!outcome)
-    throw new InternalError(
-      "invariant",
-      `applied event ${position.partition}:${position.offset} recorded no outcome`,
-    );
-  const replayed =
-    outcome.position.offset !== position.offset ||
-    outcome.position.partition !== position.partition;
-  if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-  if (replayed) checkSameRequest(outcome, digestHex(digest), key, "change");
-  return respond(outcome, tenant, key, replayed);
-}
-
-function respond(outcome: PlanOutcome, tenant: string, key: string, replayed: boolean) {
-  if (outcome.failure) {
-    throw new ConnectError(outcome.failure.message, codeFromName(outcome.failure.code));
-  }
-  return {
-    receipt: {
-      tenant,
-      position: fromWalPosition(outcome.position),
-      applied: true,
-      idempotencyKey: key,
-      replayed,
-      schemaVersion: outcome.schemaVersion,
-    },
-  };
 }
 
 /** The thread/parent filter of ListMailbox: both fields set, or neither. */

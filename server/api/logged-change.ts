@@ -1,0 +1,110 @@
+/**
+ * The write path of the changes that are not plans: access changes (tenants, members,
+ * groups, shares) and mailbox state changes. Like a plan, a change is logged as a WAL
+ * event under an idempotency key and answered with a receipt once the applier decided
+ * it; a retry with the same key gets the first decision, and a different change under a
+ * used key is FAILED_PRECONDITION (`idempotency.ts`).
+ */
+
+import { randomUUID } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  type AccessChange,
+  AccessChangeSchema,
+  type MailboxChange,
+  MailboxChangeSchema,
+  WalEventSchema,
+} from "../../generated/entdb/v1/wal_pb.js";
+import type { PlanOutcome } from "../engine.ts";
+import { InternalError } from "../internal-error.ts";
+import { codeFromName } from "./api-errors.ts";
+import type { Actor } from "./auth.ts";
+import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
+import { checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
+import { invalidArgument } from "./ingress/ingress-error.ts";
+import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+
+/** A change that is logged as its own kind of WAL event. */
+export type LoggedChange =
+  | { readonly case: "access"; readonly value: AccessChange }
+  | { readonly case: "mailbox"; readonly value: MailboxChange };
+
+/** Logs `change` for `tenant` and answers with its receipt once applied. */
+export async function submitLoggedChange(
+  deps: ApiDeps,
+  actor: Actor,
+  tenant: string,
+  keyText: string,
+  change: LoggedChange,
+) {
+  if (keyText.length > 256)
+    throw invalidArgument(`The idempotency key is ${keyText.length} characters; the limit is 256.`);
+  const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
+  const digest = sha256(
+    change.case === "access"
+      ? toBinary(AccessChangeSchema, change.value)
+      : toBinary(MailboxChangeSchema, change.value),
+  );
+  const earlier = keyText === "" ? undefined : deps.reader.outcomeByKey(tenant, key);
+  if (earlier && !outcomeFor(earlier, actor, deps.openAccess)) throw keyTakenError(key, tenant);
+  if (earlier) {
+    checkSameRequest(earlier, digestHex(digest), key, "change");
+    return respond(earlier, tenant, key, true);
+  }
+  const event = create(WalEventSchema, {
+    tenant,
+    actor: actor.id,
+    idempotencyKey: key,
+    schemaVersion: deps.served().version,
+    ingressTime: timestampNow(),
+    actorAdmin: actor.admin,
+    openAccess: deps.openAccess,
+    actorGroups: [...actor.groups],
+    body: change,
+    planDigest: digest,
+  });
+  const [position] = await deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]);
+  if (!position) throw new InternalError("invariant", "append returned no position");
+  const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);
+  if (!applied) {
+    throw new ConnectError(
+      `Tenant '${tenant}' has not applied the change within ${deps.limits.applyWaitMs} ms; read it back with GetReceipt and idempotency key '${key}'.`,
+      Code.DeadlineExceeded,
+    );
+  }
+  const outcome = deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
+  if (!outcome)
+    throw new InternalError(
+      "invariant",
+      `applied event ${position.partition}:${position.offset} recorded no outcome`,
+    );
+  // A concurrent retry with the same key may have been logged first: its outcome stands.
+  const replayed =
+    outcome.position.offset !== position.offset ||
+    outcome.position.partition !== position.partition;
+  if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
+  if (replayed) checkSameRequest(outcome, digestHex(digest), key, "change");
+  return respond(outcome, tenant, key, replayed);
+}
+
+function respond(outcome: PlanOutcome, tenant: string, key: string, replayed: boolean) {
+  if (outcome.failure) {
+    const f = outcome.failure;
+    throw new ConnectError(f.message, codeFromName(f.code), undefined, [
+      { desc: WriteFailureSchema, value: f },
+    ]);
+  }
+  return {
+    receipt: {
+      tenant,
+      position: fromWalPosition(outcome.position),
+      applied: true,
+      idempotencyKey: key,
+      replayed,
+      schemaVersion: outcome.schemaVersion,
+    },
+  };
+}
