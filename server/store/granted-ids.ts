@@ -2,7 +2,7 @@
  * The ids of the nodes granted (not denied) to a set of principals, sorted in SQLite's
  * order, kept per tenant database and principal set so a query of a private type can
  * walk its reader's grants in id order instead of testing every row of the type against
- * `access_grants` (`private-query.ts`).
+ * `access_grants` (`private-query.ts`); and whether the tenant has any deny at all.
  *
  * Kept correct by the database itself: the first use on a connection adds temporary
  * triggers on `access_grants` (per connection, not stored in the file, so the canonical
@@ -15,6 +15,7 @@
  * reach a different entry.
  */
 
+import { hasDenies } from "./access-tables.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
@@ -29,6 +30,8 @@ export const MAX_GRANT_SETS_PER_TENANT = 256;
 
 interface TenantGrants {
   readonly sets: Map<string, GrantedIds>;
+  /** Whether the tenant has any deny; undefined until read. */
+  denies: boolean | undefined;
 }
 
 const perDb = new WeakMap<TenantDb, TenantGrants>();
@@ -50,19 +53,32 @@ export function grantedIds(db: TenantDb, principals: readonly string[]): Granted
   return found;
 }
 
+/**
+ * Whether the tenant has any deny (`hasDenies`, which every restricted read asks), kept
+ * and dropped with the granted-id sets.
+ */
+export function tenantHasDenies(db: TenantDb): boolean {
+  const tenant = grantsOf(db);
+  if (tenant.denies !== undefined) return tenant.denies;
+  const denies = hasDenies(db);
+  if (!db.db.inTransaction) tenant.denies = denies;
+  return denies;
+}
+
 function grantsOf(db: TenantDb): TenantGrants {
   let tenant = perDb.get(db);
   if (tenant === undefined) {
-    const sets = new Map<string, GrantedIds>();
+    const fresh: TenantGrants = { sets: new Map(), denies: undefined };
     db.db.function(CHANGED_FUNCTION, { deterministic: false }, () => {
-      sets.clear();
+      fresh.sets.clear();
+      fresh.denies = undefined;
       return null;
     });
     for (const op of ["INSERT", "UPDATE", "DELETE"])
       db.db.exec(
         `CREATE TEMP TRIGGER IF NOT EXISTS entdb_access_grants_${op.toLowerCase()} AFTER ${op} ON main.access_grants BEGIN SELECT ${CHANGED_FUNCTION}(); END`,
       );
-    tenant = { sets };
+    tenant = fresh;
     perDb.set(db, tenant);
   }
   return tenant;

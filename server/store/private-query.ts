@@ -68,7 +68,7 @@ export function queryPrivateById(
   let first = true;
   for (;;) {
     const need = want - rows.length;
-    const after: Term[] = lo === undefined ? [] : [{ sql: "id > ?", params: [lo] }];
+    const after: Term[] = lo === undefined ? [] : [{ sql: "id > +?", params: [lo] }];
     if (first) {
       filters = filtersDigest(query.filters);
       if (query.cursor !== "") {
@@ -95,8 +95,8 @@ export function queryPrivateById(
     }
     const bound = i < granted.ids.length ? cands[cands.length - 1] : undefined;
 
-    const ownTerms: Term[] = [...after, { sql: "nodes.owner = ?", params: [scope.actor] }];
-    if (bound !== undefined) ownTerms.push({ sql: "id <= ?", params: [bound] });
+    const ownTerms: Term[] = [...after, { sql: "nodes.owner = +?", params: [scope.actor] }];
+    if (bound !== undefined) ownTerms.push({ sql: "id <= +?", params: [bound] });
     const own = compileNodeQuery(
       model,
       type,

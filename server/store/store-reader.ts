@@ -25,8 +25,8 @@ import {
   type SearchRequest,
   searchTenantDb,
 } from "../search/search-sql.ts";
-import { hasDenies } from "./access-tables.ts";
 import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
+import { tenantHasDenies } from "./granted-ids.ts";
 import {
   listMailbox,
   type MailboxPage,
@@ -492,7 +492,7 @@ function visibleNode(
 const GUARDED_NODE_SQL = `SELECT ${NODE_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
 
 function factsOf(db: TenantDb, scope: ReadScope): VisibilityFacts {
-  return { denies: !scope.unrestricted && hasDenies(db) };
+  return { denies: !scope.unrestricted && tenantHasDenies(db) };
 }
 
 function requireType(model: Schema, typeId: number): NodeType {

@@ -189,6 +189,17 @@ describe("the granted-id cache sees every access change", () => {
     expect(walk(2, scope())).toEqual(["x3"]);
   });
 
+  it("the tenant's first deny, on a node of a tenant-visible type", () => {
+    node("d1", 1, "user:owner");
+    node("d2", 1, "user:owner");
+    expect(walk(1, scope())).toEqual(["d1", "d2"]);
+    grant("d1", "tenant:*", true);
+    expect(walk(1, scope())).toEqual(["d2"]);
+    expect(reader.getNode("t", 1, "d1", scope())).toBeUndefined();
+    db.db.prepare("DELETE FROM access_grants WHERE node_id = 'd1'").run();
+    expect(walk(1, scope())).toEqual(["d1", "d2"]);
+  });
+
   it("a grant whose expiry is moved into the past", () => {
     grant("x2", ME, false, NOW + 10n);
     expect(walk(2, scope())).toEqual(["x2", "x3"]);
