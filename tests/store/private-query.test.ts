@@ -14,7 +14,11 @@ import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { type ReadScope, readScopeOf } from "../../server/acl/read-scope.ts";
 import type { TenantReader } from "../../server/engine.ts";
 import { hasDenies, readTenantAccess } from "../../server/store/access-tables.ts";
-import { compareCodePoints, firstAfter } from "../../server/store/granted-ids.ts";
+import {
+  compareCodePoints,
+  firstAfter,
+  loadedGrantsWithoutDenies,
+} from "../../server/store/granted-ids.ts";
 import { compileNodeQuery } from "../../server/store/node-query.ts";
 import type { NodeRow } from "../../server/store/row-codec.ts";
 import { openStore, type Store } from "../../server/store/store.ts";
@@ -154,6 +158,54 @@ describe("a private type read in id order", () => {
     ] as never[];
     expect(walk(2, s, 2, rankIs3)).toEqual(general(2, s, rankIs3));
     expect(general(2, s, rankIs3).length).toBeGreaterThan(2);
+  });
+
+  it("point reads decided from the loaded granted ids answer as the general term", () => {
+    let seed = 11;
+    const rnd = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    member("group:a", "member");
+    db.db.prepare("INSERT INTO access_groups VALUES ('group:a')").run();
+    db.db.prepare("INSERT INTO access_group_members VALUES ('group:a', ?)").run(ME);
+    const principals = [ME, "group:a", "tenant:*", "user:other"];
+    const ids: [string, number][] = [];
+    for (let i = 0; i < 150; i++) {
+      const id = i % 7 === 0 ? `p${i}\u{1F600}` : `p${i}`;
+      const type = i % 5 === 0 ? 3 : rnd() < 0.75 ? 2 : 1;
+      const on = ids.filter(([, t]) => t === 2)[Math.floor(rnd() * 20)]?.[0];
+      node(id, type, rnd() < 0.2 ? ME : "user:owner", type === 3 ? { 1: id, 2: on } : { 1: id });
+      ids.push([id, type]);
+      if (rnd() < 0.5) {
+        const who = principals[Math.floor(rnd() * principals.length)]!;
+        const expires = rnd() < 0.3 ? NOW + BigInt(Math.floor(rnd() * 3) - 1) : undefined;
+        grant(id, who, false, expires);
+      }
+    }
+    const s = scope();
+    if (s.unrestricted) throw new Error("a member's scope is restricted");
+    const visible = new Set([...general(1, s), ...general(2, s), ...general(3, s)]);
+    const read = () => ids.filter(([id]) => reader.getNode("t", 0, id, s) !== undefined);
+    const expected = ids.filter(([id]) => visible.has(id));
+    expect(expected.length).toBeGreaterThan(30);
+    expect(expected.length).toBeLessThan(ids.length - 30);
+    // Before any private query the grants are not loaded: SQLite decides.
+    expect(loadedGrantsWithoutDenies(db, s.principals)).toBeUndefined();
+    expect(read()).toEqual(expected);
+    walk(2, s, 50);
+    expect(loadedGrantsWithoutDenies(db, s.principals)).toBeDefined();
+    expect(read()).toEqual(expected);
+    // A deny anywhere in the tenant sends point reads back to SQLite.
+    const ownerOf = (id: string) =>
+      db.db.prepare("SELECT owner FROM nodes WHERE id = ?").pluck().get(id);
+    const hide = expected.find(([id, t]) => t === 2 && ownerOf(id) !== ME)![0];
+    grant(hide, ME, true);
+    walk(2, s, 50);
+    expect(loadedGrantsWithoutDenies(db, s.principals)).toBeUndefined();
+    const denied = new Set([...general(1, s), ...general(2, s), ...general(3, s)]);
+    expect(denied.has(hide)).toBe(false);
+    expect(read()).toEqual(ids.filter(([id]) => denied.has(id)));
   });
 
   it("orders ids by code point as SQLite does", () => {
