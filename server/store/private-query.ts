@@ -106,7 +106,7 @@ export function queryPrivateById(
     const ownRows = db.stmt(own.sql).all(...own.params) as NodeRow[];
     const hi = ownRows.length === need ? ownRows[need - 1]!.id : bound;
 
-    const inRange = hi === undefined ? cands : cands.filter((id) => compareCodePoints(id, hi) <= 0);
+    const inRange = hi === undefined ? cands : cands.slice(0, firstAfter(cands, hi));
     let grantRows: NodeRow[] = [];
     if (inRange.length > 0) {
       const terms: Term[] = [
@@ -123,19 +123,38 @@ export function queryPrivateById(
     }
 
     // Both lists are in id order and disjoint (owned or not): merge them.
-    let a = 0;
-    let b = 0;
-    while (rows.length < want && (a < ownRows.length || b < grantRows.length)) {
-      if (
-        b >= grantRows.length ||
-        (a < ownRows.length && compareCodePoints(ownRows[a]!.id, grantRows[b]!.id) < 0)
-      )
-        rows.push(ownRows[a++]!);
-      else rows.push(grantRows[b++]!);
-    }
+    mergeById(rows, ownRows, grantRows, want);
     if (rows.length >= want || hi === undefined) return { rows, filters };
     lo = hi;
   }
+}
+
+/**
+ * Appends to `out` the rows of `a` and `b` (each in id order, no id in both) in id
+ * order, until `out` has `want` rows. Each row of the shorter list is placed by a
+ * binary search in the longer one: a page usually merges a few granted rows into many
+ * own rows, or the other way round, and comparing ids by code point is the cost.
+ */
+export function mergeById(out: NodeRow[], a: NodeRow[], b: NodeRow[], want: number): void {
+  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
+  let at = 0;
+  for (const row of short) {
+    // The first row of `long` from `at` on with an id after this row's.
+    let lo = at;
+    let hi = long.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareCodePoints(long[mid]!.id, row.id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    while (at < lo) {
+      if (out.length >= want) return;
+      out.push(long[at++]!);
+    }
+    if (out.length >= want) return;
+    out.push(row);
+  }
+  while (at < long.length && out.length < want) out.push(long[at++]!);
 }
 
 interface Term {

@@ -20,6 +20,7 @@ import {
   loadedGrantsWithoutDenies,
 } from "../../server/store/granted-ids.ts";
 import { compileNodeQuery } from "../../server/store/node-query.ts";
+import { mergeById } from "../../server/store/private-query.ts";
 import type { NodeRow } from "../../server/store/row-codec.ts";
 import { openStore, type Store } from "../../server/store/store.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
@@ -193,7 +194,8 @@ describe("a private type read in id order", () => {
     // Before any private query the grants are not loaded: SQLite decides.
     expect(loadedGrantsWithoutDenies(db, s.principals)).toBeUndefined();
     expect(read()).toEqual(expected);
-    walk(2, s, 50);
+    // Pages without any deny in the tenant, as the general term gives them.
+    for (const limit of [1, 3, 50]) expect(walk(2, s, limit)).toEqual(general(2, s));
     expect(loadedGrantsWithoutDenies(db, s.principals)).toBeDefined();
     expect(read()).toEqual(expected);
     // A deny anywhere in the tenant sends point reads back to SQLite.
@@ -214,6 +216,40 @@ describe("a private type read in id order", () => {
     expect(firstAfter(ids, "a\uFF21")).toBe(2);
     expect(firstAfter(ids, "")).toBe(0);
     expect(firstAfter(ids, "c")).toBe(4);
+  });
+
+  it("merges own and granted rows by code point, up to the page", () => {
+    const rows = (...ids: string[]) => ids.map((id) => ({ id }) as NodeRow);
+    const merged = (a: NodeRow[], b: NodeRow[], want: number, out = [] as NodeRow[]) => {
+      mergeById(out, a, b, want);
+      return out.map((r) => r.id);
+    };
+    const own = rows("a", "a\uFF21", "c", "e", "f");
+    const granted = rows("a\u{1F600}", "d", "g");
+    expect(merged(own, granted, 100)).toEqual([
+      "a",
+      "a\uFF21",
+      "a\u{1F600}",
+      "c",
+      "d",
+      "e",
+      "f",
+      "g",
+    ]);
+    expect(merged(granted, own, 100)).toEqual([
+      "a",
+      "a\uFF21",
+      "a\u{1F600}",
+      "c",
+      "d",
+      "e",
+      "f",
+      "g",
+    ]);
+    expect(merged(own, granted, 3)).toEqual(["a", "a\uFF21", "a\u{1F600}"]);
+    expect(merged(own, granted, 5, rows("0"))).toEqual(["0", "a", "a\uFF21", "a\u{1F600}", "c"]);
+    expect(merged(own, [], 2)).toEqual(["a", "a\uFF21"]);
+    expect(merged([], granted, 100)).toEqual(["a\u{1F600}", "d", "g"]);
   });
 });
 
