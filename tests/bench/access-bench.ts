@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readScopeOf, UNRESTRICTED } from "../../server/acl/read-scope.ts";
 import { readTenantAccess } from "../../server/store/access-tables.ts";
+import { loadedGrantsWithoutDenies } from "../../server/store/granted-ids.ts";
 import { openStore } from "../../server/store/store.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
 import { compile, lookupOf, served } from "../store/store-fixtures.ts";
@@ -88,6 +89,14 @@ try {
     readTenantAccess(db),
     BigInt(Date.now()) * 1000n,
   );
+  // The same reader vouched for by one more group, which has no grants: a principal set
+  // that never runs a private query, so its point reads do not find its granted ids
+  // loaded and ask SQLite (store-reader.ts).
+  const coldScope = readScopeOf(
+    { id: me, groups: ["group:vouched"] },
+    readTenantAccess(db),
+    BigInt(Date.now()) * 1000n,
+  );
   /** Mean CPU time of one call of `fn` over `runs` calls, in microseconds. */
   const time = (fn: () => void, runs: number): number => {
     const start = cpuMicros();
@@ -115,13 +124,24 @@ try {
       () => reader.getNode("bench", 2, granted, scope),
       () => reader.getNode("bench", 2, granted, UNRESTRICTED),
     ],
+    [
+      "GetNode, same, granted ids not loaded",
+      1.2,
+      () => reader.getNode("bench", 2, granted, coldScope),
+      () => reader.getNode("bench", 2, granted, UNRESTRICTED),
+    ],
   ];
   const page = reader.queryNodes("bench", 2, { filters: [], limit: 50, cursor: "" }, scope);
   const open = reader.queryNodes("bench", 2, { filters: [], limit: 50, cursor: "" }, UNRESTRICTED);
   if (
     page.items.length !== 50 ||
     open.items.length !== 50 ||
-    reader.getNode("bench", 2, granted, scope) === undefined
+    reader.getNode("bench", 2, granted, scope) === undefined ||
+    reader.getNode("bench", 2, granted, coldScope) === undefined ||
+    scope.unrestricted ||
+    coldScope.unrestricted ||
+    loadedGrantsWithoutDenies(db, scope.principals) === undefined ||
+    loadedGrantsWithoutDenies(db, coldScope.principals) !== undefined
   )
     throw new Error("the restricted reads do not return what the benchmark expects");
   console.log(
