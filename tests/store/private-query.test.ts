@@ -18,6 +18,7 @@ import {
   compareCodePoints,
   firstAfter,
   loadedGrantsWithoutDenies,
+  MAX_GRANT_SETS_PER_TENANT,
 } from "../../server/store/granted-ids.ts";
 import { compileNodeQuery } from "../../server/store/node-query.ts";
 import type { NodeRow } from "../../server/store/row-codec.ts";
@@ -338,6 +339,31 @@ describe("the granted-id cache sees every access change", () => {
     expect(walk(3, scope())).toEqual(["n1"]);
     db.db.prepare("DELETE FROM access_grants WHERE node_id = 'x1'").run();
     expect(walk(3, scope())).toEqual([]);
+  });
+
+  it("more principal sets than a tenant keeps, each with its own grants", () => {
+    const groups = MAX_GRANT_SETS_PER_TENANT + 40;
+    for (let g = 0; g < groups; g++)
+      if (g % 3 === 0) grant(g % 2 === 0 ? "x1" : "x2", `group:v${g}`);
+    const scopeOf = (g: number) =>
+      readScopeOf({ id: ME, groups: [`group:v${g}`] }, readTenantAccess(db), NOW);
+    const expected = (g: number) =>
+      g % 3 !== 0 ? ["x3"] : g % 2 === 0 ? ["x1", "x3"] : ["x2", "x3"];
+    const check = (g: number) => {
+      const s = scopeOf(g);
+      expect(walk(2, s, 50)).toEqual(expected(g));
+      expect(reader.getNode("t", 2, "x1", s) !== undefined).toBe(g % 6 === 0);
+    };
+    for (let g = 0; g < groups; g++) check(g);
+    // The sets loaded first were dropped when the tenant reached its most; the last stay.
+    const loaded = (g: number) => {
+      const s = scopeOf(g);
+      if (s.unrestricted) throw new Error("a member's scope is restricted");
+      return loadedGrantsWithoutDenies(db, s.principals);
+    };
+    expect(loaded(0)).toBeUndefined();
+    expect(loaded(groups - 1)).toBeDefined();
+    for (let g = 0; g < groups; g++) check(g);
   });
 
   it("a grant written by a transaction that was rolled back", () => {
