@@ -2,7 +2,7 @@
  * The ids of the nodes granted (not denied) to a set of principals, sorted in SQLite's
  * order, kept per tenant database and principal set so a query of a private type can
  * walk its reader's grants in id order instead of testing every row of the type against
- * `access_grants` (`private-query.ts`).
+ * `access_grants` (`private-query.ts`); and whether the tenant has any deny at all.
  *
  * Kept correct by the database itself: the first use on a connection adds temporary
  * triggers on `access_grants` (per connection, not stored in the file, so the canonical
@@ -15,6 +15,7 @@
  * reach a different entry.
  */
 
+import { hasDenies } from "./access-tables.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
@@ -28,7 +29,19 @@ export interface GrantedIds {
 export const MAX_GRANT_SETS_PER_TENANT = 256;
 
 interface TenantGrants {
-  readonly sets: Map<string, GrantedIds>;
+  /**
+   * The loaded sets by the principal set's first principal (the reader), each with its
+   * whole principal set: finding one compares a few short strings instead of joining
+   * and hashing the whole set on every read.
+   */
+  readonly sets: Map<
+    string,
+    { readonly principals: readonly string[]; readonly granted: GrantedIds }[]
+  >;
+  /** How many sets `sets` holds. */
+  size: number;
+  /** Whether the tenant has any deny; undefined until read. */
+  denies: boolean | undefined;
 }
 
 const perDb = new WeakMap<TenantDb, TenantGrants>();
@@ -38,31 +51,88 @@ const CHANGED_FUNCTION = "entdb_access_grants_changed";
 /** The grants of `principals` in `db`, from the cache or loaded with one statement. */
 export function grantedIds(db: TenantDb, principals: readonly string[]): GrantedIds {
   const tenant = grantsOf(db);
-  const key = principals.join("\n");
-  let found = tenant.sets.get(key);
+  let found = loaded(tenant, principals);
   if (found === undefined) {
     found = load(db, principals);
     // Inside a transaction the set may hold what a rollback undoes: used, not kept.
     if (db.db.inTransaction) return found;
-    if (tenant.sets.size >= MAX_GRANT_SETS_PER_TENANT) tenant.sets.clear();
-    tenant.sets.set(key, found);
+    if (tenant.size >= MAX_GRANT_SETS_PER_TENANT) clear(tenant);
+    const reader = principals[0] ?? "";
+    const entry = { principals: [...principals], granted: found };
+    const same = tenant.sets.get(reader);
+    if (same === undefined) tenant.sets.set(reader, [entry]);
+    else same.push(entry);
+    tenant.size++;
   }
   return found;
+}
+
+/**
+ * The grants of `principals` if they alone decide whether a node is visible to them and
+ * cost no statement: the set is already loaded (by a query of a private type since the
+ * last write to `access_grants`) and the tenant has no deny. Undefined otherwise.
+ */
+export function loadedGrantsWithoutDenies(
+  db: TenantDb,
+  principals: readonly string[],
+): GrantedIds | undefined {
+  const tenant = perDb.get(db);
+  if (tenant === undefined || tenant.size === 0) return undefined;
+  const found = loaded(tenant, principals);
+  return found !== undefined && !tenantHasDenies(db) ? found : undefined;
+}
+
+function loaded(tenant: TenantGrants, principals: readonly string[]): GrantedIds | undefined {
+  const same = tenant.sets.get(principals[0] ?? "");
+  if (same === undefined) return undefined;
+  next: for (const entry of same) {
+    if (entry.principals.length !== principals.length) continue;
+    for (let i = 1; i < principals.length; i++)
+      if (entry.principals[i] !== principals[i]) continue next;
+    return entry.granted;
+  }
+  return undefined;
+}
+
+function clear(tenant: TenantGrants): void {
+  tenant.sets.clear();
+  tenant.size = 0;
+}
+
+/** Whether `granted` holds `id` with a grant unexpired at `atMicros`. */
+export function isGranted(granted: GrantedIds, id: string, atMicros: bigint): boolean {
+  const i = firstAfter(granted.ids, id) - 1;
+  if (i < 0 || granted.ids[i] !== id) return false;
+  const until = granted.until[i];
+  return until === null || until === undefined || until > atMicros;
+}
+
+/**
+ * Whether the tenant has any deny (`hasDenies`, which every restricted read asks), kept
+ * and dropped with the granted-id sets.
+ */
+export function tenantHasDenies(db: TenantDb): boolean {
+  const tenant = grantsOf(db);
+  if (tenant.denies !== undefined) return tenant.denies;
+  const denies = hasDenies(db);
+  if (!db.db.inTransaction) tenant.denies = denies;
+  return denies;
 }
 
 function grantsOf(db: TenantDb): TenantGrants {
   let tenant = perDb.get(db);
   if (tenant === undefined) {
-    const sets = new Map<string, GrantedIds>();
+    const fresh: TenantGrants = { sets: new Map(), size: 0, denies: undefined };
     db.db.function(CHANGED_FUNCTION, { deterministic: false }, () => {
-      sets.clear();
+      clear(fresh);
+      fresh.denies = undefined;
       return null;
     });
     for (const op of ["INSERT", "UPDATE", "DELETE"])
       db.db.exec(
         `CREATE TEMP TRIGGER IF NOT EXISTS entdb_access_grants_${op.toLowerCase()} AFTER ${op} ON main.access_grants BEGIN SELECT ${CHANGED_FUNCTION}(); END`,
       );
-    tenant = { sets };
+    tenant = fresh;
     perDb.set(db, tenant);
   }
   return tenant;

@@ -39,6 +39,11 @@ export interface NodeQuery {
   readonly hidden?: { readonly sql: string; readonly params: readonly SqlScalar[] };
   /** Further terms every row must meet (`private-query.ts` bounds its ranges with them). */
   readonly also?: readonly { readonly sql: string; readonly params: readonly SqlScalar[] }[];
+  /**
+   * Compile one arm of a compound statement: no ORDER BY, no LIMIT and no limit
+   * parameter; the caller orders and limits the whole (`private-query.ts`). Id order only.
+   */
+  readonly arm?: true;
 }
 
 /** A compiled query: run `sql` with `params`; it returns up to `limit + 1` rows. */
@@ -112,7 +117,7 @@ export function compileNodeQuery(
     });
     const cmp = descending ? "<" : ">";
     if (keyExpr === undefined) {
-      where.push(`id ${cmp} ?`);
+      where.push(`id ${cmp} +?`);
       params.push(c.lastId);
     } else if (c.key === null) {
       // NULLs sort first ascending and last descending.
@@ -139,7 +144,14 @@ export function compileNodeQuery(
     hasIndex(orderIndex) &&
     query.filters.every((f) => f.fieldId === orderField);
   const from = useOrderIndex ? `nodes INDEXED BY ${orderIndex}` : "nodes";
-  const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ?`;
+  if (query.arm) {
+    const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")}`;
+    return { sql, params, orderField, descending, filters };
+  }
+  // `+?`, not `?`: SQLite (built with STAT4) plans with the value of a bare parameter in
+  // LIMIT or compared with an indexed column, and then compiles the statement again
+  // every time that parameter is bound, which costs more than a page's rows.
+  const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT +?`;
   params.push(BigInt(query.limit + 1));
   return { sql, params, orderField, descending, filters };
 }

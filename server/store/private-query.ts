@@ -3,17 +3,20 @@
  * may read are the ones it owns and the ones granted to one of its principals (and not
  * denied to another), so instead of testing every row of the type against
  * `access_grants` (the term of `visibility-sql.ts`, a correlated lookup per row), it
- * reads two ordered streams and merges them:
+ * reads two ordered streams, merged by SQLite in one statement (`UNION ALL`, ordered
+ * by id, limited to what the page still needs):
  *
- * - its own rows, `owner = actor`, through the type's id index;
+ * - its own rows, `owner = actor`, through the index `nodes_by_owner (type, owner, id)`;
  * - its granted rows, from the sorted set of granted ids (`granted-ids.ts`), fetched by id.
  *
- * Each round takes the next `limit + 1` unexpired granted ids; up to the last of them
- * (or up to the last own row read, when that comes first) both streams are complete, so
- * their merge is exactly the visible rows of that id range, filters applied in SQL as in
- * every query. A round that fills the page ends the query; otherwise the next round
- * starts after that range. The rows, the page and the cursor are the ones the general
- * term gives (the randomized model test and `private-query.test.ts` hold them to it).
+ * Each round takes the next unexpired granted ids (8 in the first round, twice as many
+ * in each next one, so a page of a reader with many grants needs few rounds, and a
+ * reader whose page is mostly its own rows binds few ids); up to the last of them both
+ * streams are complete, so the statement returns exactly the visible rows of that id
+ * range, filters applied in SQL as in every query. A round that fills the page ends the
+ * query; otherwise the next round starts after that range. The rows, the page and the
+ * cursor are the ones the general term gives (the randomized model test and
+ * `private-query.test.ts` hold them to it).
  *
  * Used for a `private` type without `inherit_access` ref fields, ordered by id ascending
  * (the default), for a member's scope; every other query keeps the general term.
@@ -22,7 +25,7 @@
 import type { OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import type { NodeType, Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
-import { compareCodePoints, firstAfter, grantedIds } from "./granted-ids.ts";
+import { firstAfter, grantedIds } from "./granted-ids.ts";
 import { compileNodeQuery, type NodeQuery } from "./node-query.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
 import type { NodeRow } from "./row-codec.ts";
@@ -48,6 +51,12 @@ export function walksGrants(
   );
 }
 
+/** Granted ids the first round of a query takes; each further round takes twice as many. */
+export const FIRST_ROUND_IDS = 8;
+
+/** Most granted ids one round takes (the length of its bound id list). */
+export const MAX_ROUND_IDS = 1_024;
+
 /** The first `query.limit + 1` rows of `type` that `scope` may read, in id order. */
 export function queryPrivateById(
   db: TenantDb,
@@ -60,81 +69,67 @@ export function queryPrivateById(
 ): { rows: NodeRow[]; filters: string } {
   const want = query.limit + 1;
   const granted = grantedIds(db, scope.principals);
-  const rows: NodeRow[] = [];
-  let filters = "";
-  // The rows up to `lo` (exclusive of nothing: every id <= lo) are done.
-  let lo: string | undefined;
+  const filters = filtersDigest(query.filters);
   let i = 0;
-  let first = true;
+  if (query.cursor !== "") {
+    // Validates the query (fields, filters, then the cursor) as the general path does.
+    compileNodeQuery(model, type, query, hasIndex);
+    const { lastId } = decodeNodeCursor(query.cursor, {
+      typeId: type.id,
+      orderField: 0,
+      descending: false,
+      filters,
+    });
+    i = firstAfter(granted.ids, lastId);
+  }
+  const rows: NodeRow[] = [];
+  // Every visible row with an id up to `lo` is in `rows` (or before the cursor).
+  let lo: string | undefined;
+  let take = FIRST_ROUND_IDS;
   for (;;) {
-    const need = want - rows.length;
-    const after: Term[] = lo === undefined ? [] : [{ sql: "id > ?", params: [lo] }];
-    if (first) {
-      filters = filtersDigest(query.filters);
-      if (query.cursor !== "") {
-        // Validates the query (fields, filters, then the cursor) as the general path does.
-        compileNodeQuery(model, type, { ...query, limit: need - 1 }, hasIndex);
-        i = firstAfter(
-          granted.ids,
-          decodeNodeCursor(query.cursor, {
-            typeId: type.id,
-            orderField: 0,
-            descending: false,
-            filters,
-          }).lastId,
-        );
-      }
-      first = false;
-    }
-    const cands: string[] = [];
-    while (i < granted.ids.length && cands.length < want) {
+    const ids: string[] = [];
+    while (i < granted.ids.length && ids.length < take) {
       const until = granted.until[i];
       if (until === null || until === undefined || until > scope.atMicros)
-        cands.push(granted.ids[i]!);
+        ids.push(granted.ids[i]!);
       i++;
     }
-    const bound = i < granted.ids.length ? cands[cands.length - 1] : undefined;
-
-    const ownTerms: Term[] = [...after, { sql: "nodes.owner = ?", params: [scope.actor] }];
-    if (bound !== undefined) ownTerms.push({ sql: "id <= ?", params: [bound] });
+    // Up to `bound` both arms are complete; past the last granted id, the own arm is.
+    const bound = i < granted.ids.length ? ids[ids.length - 1] : undefined;
+    const range: Term[] = [];
+    if (lo !== undefined) range.push({ sql: "id > +?", params: [lo] });
+    if (bound !== undefined) range.push({ sql: "id <= +?", params: [bound] });
+    const arm = { ...query, arm: true as const };
     const own = compileNodeQuery(
       model,
       type,
-      { ...query, limit: need - 1, also: ownTerms },
+      { ...arm, also: [...range, { sql: "nodes.owner = +?", params: [scope.actor] }] },
       hasIndex,
     );
-    const ownRows = db.stmt(own.sql).all(...own.params) as NodeRow[];
-    const hi = ownRows.length === need ? ownRows[need - 1]!.id : bound;
-
-    const inRange = hi === undefined ? cands : cands.filter((id) => compareCodePoints(id, hi) <= 0);
-    let grantRows: NodeRow[] = [];
-    if (inRange.length > 0) {
+    let sql = own.sql;
+    const params = [...own.params];
+    if (ids.length > 0) {
       const terms: Term[] = [
         // One statement text whatever the count, so the statement cache keeps it.
-        { sql: "id IN (SELECT value FROM json_each(?))", params: [JSON.stringify(inRange)] },
-        { sql: "nodes.owner IS NOT ?", params: [scope.actor] },
+        { sql: "id IN (SELECT value FROM json_each(?))", params: [JSON.stringify(ids)] },
+        { sql: "nodes.owner IS NOT +?", params: [scope.actor] },
       ];
       if (facts.denies) {
         const deny = denyTerm(scope, "nodes");
         terms.push({ sql: `NOT ${deny.sql}`, params: deny.params });
       }
-      const c = compileNodeQuery(model, type, { ...query, limit: need - 1, also: terms }, hasIndex);
-      grantRows = db.stmt(c.sql).all(...c.params) as NodeRow[];
+      const grants = compileNodeQuery(model, type, { ...arm, also: terms }, hasIndex);
+      sql += ` UNION ALL ${grants.sql}`;
+      params.push(...grants.params);
     }
-
-    // Both lists are in id order and disjoint (owned or not): merge them.
-    let a = 0;
-    let b = 0;
-    while (rows.length < want && (a < ownRows.length || b < grantRows.length)) {
-      if (
-        b >= grantRows.length ||
-        (a < ownRows.length && compareCodePoints(ownRows[a]!.id, grantRows[b]!.id) < 0)
-      )
-        rows.push(ownRows[a++]!);
-      else rows.push(grantRows[b++]!);
-    }
-    if (rows.length >= want || hi === undefined) return { rows, filters };
-    lo = hi;
+    // The two arms are disjoint (owned or not) and each reads an index in id order, so
+    // SQLite merges them without sorting.
+    params.push(BigInt(want - rows.length));
+    for (const row of db.stmt(`${sql} ORDER BY id LIMIT +?`).all(...params) as NodeRow[])
+      rows.push(row);
+    if (rows.length >= want || bound === undefined) return { rows, filters };
+    lo = bound;
+    take = Math.min(take * 2, MAX_ROUND_IDS);
   }
 }
 

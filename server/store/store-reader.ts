@@ -25,8 +25,8 @@ import {
   type SearchRequest,
   searchTenantDb,
 } from "../search/search-sql.ts";
-import { hasDenies } from "./access-tables.ts";
 import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
+import { isGranted, loadedGrantsWithoutDenies, tenantHasDenies } from "./granted-ids.ts";
 import {
   listMailbox,
   type MailboxPage,
@@ -441,8 +441,10 @@ class StoreReader implements TenantReader {
  * for one row from its few grant rows, because a point read should not pay for building
  * and binding the query term. A restricted read fetches the row and its unexpired grant
  * rows in one statement (a correlated subquery on the grants' primary key), so it costs
- * one statement like an unrestricted one. The randomized model test holds both forms to
- * the same answers.
+ * one statement like an unrestricted one. When the reader's granted ids are already
+ * loaded (`granted-ids.ts`) and the tenant has no deny, those decide, and the read costs
+ * the unrestricted one's statement. The randomized model test and
+ * `private-query.test.ts` hold every form to the same answers.
  */
 function visibleNode(
   db: TenantDb,
@@ -450,8 +452,21 @@ function visibleNode(
   scope: ReadScope,
   id: string,
 ): NodeRow | undefined {
-  if (scope.unrestricted)
-    return db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as NodeRow | undefined;
+  if (scope.unrestricted) return db.stmt(NODE_SQL).get(id) as NodeRow | undefined;
+  const loaded =
+    model !== undefined && scope.publicOnly !== true
+      ? loadedGrantsWithoutDenies(db, scope.principals)
+      : undefined;
+  if (model !== undefined && loaded !== undefined) {
+    const row = db.stmt(NODE_SQL).get(id) as NodeRow | undefined;
+    if (!row || row.owner === scope.actor) return row;
+    const type = nodeById(model, Number(row.type_id));
+    if (type !== undefined && inheritedFrom(type).length > 0)
+      return readAsParents(db, model, scope, type, row);
+    return type?.visibility !== "private" || isGranted(loaded, id, scope.atMicros)
+      ? row
+      : undefined;
+  }
   // The row keeps its `grants` column: nodeFromRow reads the node columns by name, and
   // copying the row without it costs more than the rest of the check.
   const row = db.stmt(GUARDED_NODE_SQL).get(scope.actor, scope.atMicros, id) as
@@ -462,15 +477,8 @@ function visibleNode(
   const type = model && nodeById(model, Number(row.type_id));
   if (scope.publicOnly && type?.visibility !== "public") return undefined;
   if (row.owner === scope.actor || model === undefined) return row;
-  if (type !== undefined && inheritedFrom(type).length > 0) {
-    // Inheritance walks parents: the query term decides.
-    const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), type.id);
-    if (!hidden) return row;
-    const seen = db
-      .stmt(`SELECT 1 FROM nodes WHERE id = ? AND NOT ${hidden.sql}`)
-      .get(id, ...hidden.params);
-    return seen === undefined ? undefined : row;
-  }
+  if (type !== undefined && inheritedFrom(type).length > 0)
+    return readAsParents(db, model, scope, type, row);
   const isPrivate = type?.visibility === "private";
   let granted = false;
   if (grants !== null) {
@@ -484,6 +492,24 @@ function visibleNode(
   return granted || !isPrivate ? row : undefined;
 }
 
+/** `row`, of a type with `inherit_access` refs, if `scope` may read it: the query term decides. */
+function readAsParents<R extends NodeRow>(
+  db: TenantDb,
+  model: Schema,
+  scope: ReadScope,
+  type: NodeType,
+  row: R,
+): R | undefined {
+  const hidden = hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), type.id);
+  if (!hidden) return row;
+  const seen = db
+    .stmt(`SELECT 1 FROM nodes WHERE id = ? AND NOT ${hidden.sql}`)
+    .get(row.id, ...hidden.params);
+  return seen === undefined ? undefined : row;
+}
+
+const NODE_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
+
 /**
  * A node row with its unexpired grant rows as `deny || principal` lines (principals have
  * no line breaks: acl/principal.ts), or no lines when the reader owns it (the owner reads
@@ -492,7 +518,7 @@ function visibleNode(
 const GUARDED_NODE_SQL = `SELECT ${NODE_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
 
 function factsOf(db: TenantDb, scope: ReadScope): VisibilityFacts {
-  return { denies: !scope.unrestricted && hasDenies(db) };
+  return { denies: !scope.unrestricted && tenantHasDenies(db) };
 }
 
 function requireType(model: Schema, typeId: number): NodeType {
