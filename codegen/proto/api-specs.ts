@@ -209,6 +209,68 @@ export function nodeApiMessages(pkg: string, node: NodeType): MessageSpec[] {
       ],
     },
     ...(isSearchable(node) ? searchMessages(pkg, node) : []),
+    ...watchMessages(pkg, node),
+  ];
+}
+
+/** The request, change and response messages of a node type's `Watch`. */
+function watchMessages(pkg: string, node: NodeType): MessageSpec[] {
+  const n = nodeTypeNames(node.name);
+  const q = (name: string): string => qualifiedName(pkg, name);
+  const stored = messageType(q(n.node));
+  return [
+    {
+      name: n.watchRequest,
+      fields: [
+        field("ids", 1, scalar("string"), "repeated", {
+          doc: `Only the changes of these nodes; empty watches every ${node.name}.`,
+        }),
+        field("after", 2, scalar("int64"), "explicit", {
+          doc: "The `position` of the last response received: resumes after it,\nwith no change missed or repeated.",
+        }),
+        field("from_start", 3, scalar("bool"), "implicit", {
+          doc: "Without `after`: replays the tenant's history first, instead of\nstarting at its latest change.",
+        }),
+      ],
+    },
+    {
+      name: n.change,
+      doc: `One step of a plan that changed a ${node.name} node.`,
+      fields: [
+        field("id", 1, scalar("string"), "implicit", { doc: "The node's id." }),
+        field("operation_index", 2, scalar("int32"), "implicit", {
+          doc: "The step of the plan that made the change.",
+        }),
+      ],
+      oneofs: [
+        {
+          name: "kind",
+          fields: [
+            field("created", 3, stored, "implicit", {
+              doc: "The node was created; this is the node as the caller reads it now.",
+            }),
+            field("updated", 4, stored, "implicit", {
+              doc: "The node was updated; this is the node as the caller reads it now.",
+            }),
+            field("deleted", 5, scalar("bool"), "implicit", { doc: "The node was deleted." }),
+          ],
+        },
+      ],
+    },
+    {
+      name: n.watchResponse,
+      fields: [
+        field("position", 1, scalar("int64"), "explicit", {
+          doc: "The log offset of the plan; unset only before the tenant's first write.",
+        }),
+        field("partition", 2, scalar("int32"), "implicit", {
+          doc: "The log partition that holds the tenant.",
+        }),
+        field("changes", 3, messageType(q(n.change)), "repeated", {
+          doc: "None in a checkpoint: every event up to `position` was considered.",
+        }),
+      ],
+    },
   ];
 }
 
@@ -316,6 +378,13 @@ export function nodeService(pkg: string, node: NodeType): ServiceSpec {
             },
           ]
         : []),
+      {
+        name: "Watch",
+        input: q(n.watchRequest),
+        output: q(n.watchResponse),
+        serverStreaming: true,
+        doc: `Streams the changes of ${node.name} nodes as they are applied, from a resume position.`,
+      },
     ],
   };
 }

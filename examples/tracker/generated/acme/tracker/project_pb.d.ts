@@ -247,6 +247,82 @@ export declare type SearchProjectResponse = Message<"acme.tracker.SearchProjectR
 
 export declare const SearchProjectResponseSchema: GenMessage<SearchProjectResponse>;
 
+export declare type WatchProjectRequest = Message<"acme.tracker.WatchProjectRequest"> & {
+  /**
+   * Only the changes of these nodes; empty watches every Project.
+   */
+  ids: string[];
+
+  /**
+   * The `position` of the last response received: resumes after it,
+   * with no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first, instead of
+   * starting at its latest change.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchProjectRequestSchema: GenMessage<WatchProjectRequest>;
+
+/**
+ * One step of a plan that changed a Project node.
+ */
+export declare type ProjectChange = Message<"acme.tracker.ProjectChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node was created; this is the node as the caller reads it now.
+     */
+    value: ProjectNode;
+    case: "created";
+  } | {
+    /**
+     * The node was updated; this is the node as the caller reads it now.
+     */
+    value: ProjectNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const ProjectChangeSchema: GenMessage<ProjectChange>;
+
+export declare type WatchProjectResponse = Message<"acme.tracker.WatchProjectResponse"> & {
+  /**
+   * The log offset of the plan; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: ProjectChange[];
+};
+
+export declare const WatchProjectResponseSchema: GenMessage<WatchProjectResponse>;
+
 /**
  * Reads and writes Project nodes.
  */
@@ -298,6 +374,14 @@ export declare const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof SearchProjectRequestSchema;
     output: typeof SearchProjectResponseSchema;
+  },
+  /**
+   * Streams the changes of Project nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchProjectRequestSchema;
+    output: typeof WatchProjectResponseSchema;
   },
 }>;
 

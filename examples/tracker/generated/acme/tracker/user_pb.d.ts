@@ -256,6 +256,82 @@ export declare type SearchUserResponse = Message<"acme.tracker.SearchUserRespons
 
 export declare const SearchUserResponseSchema: GenMessage<SearchUserResponse>;
 
+export declare type WatchUserRequest = Message<"acme.tracker.WatchUserRequest"> & {
+  /**
+   * Only the changes of these nodes; empty watches every User.
+   */
+  ids: string[];
+
+  /**
+   * The `position` of the last response received: resumes after it,
+   * with no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first, instead of
+   * starting at its latest change.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchUserRequestSchema: GenMessage<WatchUserRequest>;
+
+/**
+ * One step of a plan that changed a User node.
+ */
+export declare type UserChange = Message<"acme.tracker.UserChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node was created; this is the node as the caller reads it now.
+     */
+    value: UserNode;
+    case: "created";
+  } | {
+    /**
+     * The node was updated; this is the node as the caller reads it now.
+     */
+    value: UserNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const UserChangeSchema: GenMessage<UserChange>;
+
+export declare type WatchUserResponse = Message<"acme.tracker.WatchUserResponse"> & {
+  /**
+   * The log offset of the plan; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: UserChange[];
+};
+
+export declare const WatchUserResponseSchema: GenMessage<WatchUserResponse>;
+
 /**
  * Reads and writes User nodes.
  */
@@ -307,6 +383,14 @@ export declare const UserService: GenService<{
     methodKind: "unary";
     input: typeof SearchUserRequestSchema;
     output: typeof SearchUserResponseSchema;
+  },
+  /**
+   * Streams the changes of User nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchUserRequestSchema;
+    output: typeof WatchUserResponseSchema;
   },
 }>;
 
