@@ -85,8 +85,10 @@ const MODULE_NAMES = [
   "SCHEMA",
   "AnyNode",
   "SearchableType",
+  "NodeTypeName",
   "_NODE_TYPES",
   "_SEARCHABLE",
+  "_EDGE_NAMES",
 ];
 /** The module's import aliases, which a type's `_snake` factory name must not shadow. */
 const IMPORT_ALIASES = ["_rt", "_dc", "_enum", "_datetime", "_cast"];
