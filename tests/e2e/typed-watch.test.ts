@@ -3,22 +3,25 @@
  * `acme.tracker.TeamService/Watch` streams the type's changes as `TeamNode` messages,
  * each response with its log position, through connect-node (Connect over HTTP/2 and
  * gRPC) and through `buf curl` by reflection; it resumes after a position without a gap
- * or a duplicate, filters by node id, and refuses bad requests with INVALID_ARGUMENT.
+ * or a duplicate, filters by node id, refuses bad requests with INVALID_ARGUMENT, cuts
+ * off a subscriber that does not read, and checks tenant access before and during the
+ * stream (a second server, with tokens).
  */
 
-import { Code, createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { describe, expect, it } from "vitest";
 import {
   TeamService,
   type WatchTeamResponse,
 } from "../../examples/tracker/generated/acme/tracker/team_pb.js";
-import { connectError, runCommand, serverPerFile } from "./e2e-helpers.ts";
+import { connectError, entDbClient, runCommand, serverPerFile, tokenArgs } from "./e2e-helpers.ts";
 import { REPO_ROOT } from "./server-process.ts";
 import { readUntil } from "./subscribe-helpers.ts";
 
 const BUF = `${REPO_ROOT}/node_modules/.bin/buf`;
-const server = serverPerFile();
+const BUFFER = 20;
+const server = serverPerFile({ env: { ENTDB_SUBSCRIBER_BUFFER: String(BUFFER) } });
 
 /** A TeamService client whose calls name `tenant` in the `entdb-tenant` header. */
 function teams(transport: Transport, tenant: string) {
@@ -194,5 +197,110 @@ describe("buf curl on the typed Watch", () => {
       },
     ]);
     expect(res.stderr).toMatch(/deadline_exceeded/);
+  }, 30_000);
+});
+
+describe("back-pressure on the typed Watch", () => {
+  it("cuts off a watcher that does not read with a resumable RESOURCE_EXHAUSTED", async () => {
+    const tenant = "watch-slow";
+    const { client, headers } = teams(
+      createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true }),
+      tenant,
+    );
+    const abort = new AbortController();
+    const stream = client.watch({}, { headers, signal: abort.signal });
+    const got: WatchTeamResponse[] = [];
+    await readUntil(stream, got, (r) => r.length === 1);
+    // Enough bytes to fill the HTTP/2 window and the socket buffers, then the queue.
+    const description = "x".repeat(16_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 400; i += 20) {
+      const made = await Promise.all(
+        Array.from({ length: 20 }, (_, j) =>
+          client.create(
+            { fields: { name: `slow ${i + j}`, slug: `slow-${i + j}`, description } },
+            { headers },
+          ),
+        ),
+      );
+      ids.push(...made.map((r) => r.node!.id));
+    }
+    const error = await readUntil(stream, got, () => false, 10_000).catch((err: unknown) => err);
+    abort.abort();
+    expect(error).toBeInstanceOf(ConnectError);
+    const cut = error as ConnectError;
+    const last = got.at(-1)!;
+    expect([cut.code, cut.rawMessage]).toEqual([
+      Code.ResourceExhausted,
+      `The subscription fell more than ${BUFFER} events or 64 MiB behind tenant '${tenant}'; resume with \`after\` = ${last.partition}:${last.position} (every event up to it was delivered), and read faster.`,
+    ]);
+    expect(count(got)).toBeLessThan(ids.length);
+    const rest: WatchTeamResponse[] = [];
+    const resume = new AbortController();
+    await readUntil(
+      client.watch({ after: last.position! }, { headers, signal: resume.signal }),
+      rest,
+      (r) => count(got) + count(r) >= ids.length,
+    );
+    resume.abort();
+    const created = (r: readonly WatchTeamResponse[]) =>
+      r.flatMap((x) => x.changes.filter((c) => c.kind.case === "created").map((c) => c.id));
+    expect([...created(got), ...created(rest)].sort()).toEqual([...ids].sort());
+  }, 60_000);
+});
+
+describe("access on the typed Watch", () => {
+  const TOKENS = {
+    root: "root-token-0123456789",
+    alice: "alice-token-0123456789",
+    mallory: "mallory-token-01234567",
+  } as const;
+  const secured = serverPerFile({ args: tokenArgs(TOKENS, ["root"]) });
+  const tenant = "watch-acl";
+  const as = (who: keyof typeof TOKENS) => ({
+    client: createClient(
+      TeamService,
+      createConnectTransport({ baseUrl: secured.url, httpVersion: "2", useBinaryFormat: true }),
+    ),
+    headers: { "entdb-tenant": tenant, authorization: `Bearer ${TOKENS[who]}` },
+  });
+
+  it("refuses a caller that is not a member, and ends a removed member's stream", async () => {
+    await entDbClient(secured, { token: TOKENS.root }).createTenant({
+      tenant,
+      owner: "user:alice",
+    });
+    const mallory = as("mallory");
+    const denied = await connectError(
+      (async () => {
+        for await (const _ of mallory.client.watch(
+          { fromStart: true },
+          { headers: mallory.headers },
+        ))
+          return;
+      })(),
+    );
+    expect([denied.code, denied.rawMessage]).toEqual([
+      Code.PermissionDenied,
+      `'user:mallory' is not a member of tenant '${tenant}'; a tenant admin or owner can add it with AddTenantMember.`,
+    ]);
+
+    const alice = entDbClient(secured, { token: TOKENS.alice });
+    await alice.addTenantMember({ tenant, principal: "user:mallory", role: "viewer" });
+    const abort = new AbortController();
+    const stream = mallory.client.watch({}, { headers: mallory.headers, signal: abort.signal });
+    const got: WatchTeamResponse[] = [];
+    await readUntil(stream, got, (r) => r.length === 1);
+    await alice.removeTenantMember({ tenant, principal: "user:mallory" });
+    const owner = as("alice");
+    await owner.client.create(
+      { fields: { name: "Secret", slug: "secret" } },
+      { headers: owner.headers },
+    );
+    const ended = await readUntil(stream, got, () => false, 10_000).catch((err: unknown) => err);
+    abort.abort();
+    expect(ended).toBeInstanceOf(ConnectError);
+    expect((ended as ConnectError).code).toBe(Code.PermissionDenied);
+    expect(count(got)).toBe(0);
   }, 30_000);
 });
