@@ -124,6 +124,29 @@ edge Keys = 101 from NodeTypes to Search [inverse = get_by_title];
     ]);
   });
 
+  it("reserves db.mailbox and db.search, and keeps where each refused type is declared", () => {
+    const source = `package acme.clash;
+node Mailbox = 1 { title: string = 1; }
+node Search = 2 { title: string = 1; }
+`;
+    let error: unknown;
+    try {
+      generatePython(compile(source));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CodegenError);
+    const { details, spans } = error as CodegenError;
+    expect(details).toEqual([
+      "type 'Mailbox' would be 'db.mailbox', which the client already has for the caller's mailbox; rename the type (for example to 'MailboxItem')",
+      "type 'Search' would be 'db.search', which the client already has for search across types; rename the type (for example to 'SearchItem')",
+    ]);
+    expect(spans.map((span) => span && source.slice(span.start, span.start + 12))).toEqual([
+      "node Mailbox",
+      "node Search ",
+    ]);
+  });
+
   it("keeps the runtime's embedded API descriptors in step with the API protos", () => {
     const path = join(REPO_ROOT, API_DESCRIPTOR_PATH);
     const expected = apiDescriptorModule(headerText("server/api/proto/entdb/v1"));
