@@ -30,6 +30,7 @@ const EXPECTED_VERSION_DOC = "Fails with FAILED_PRECONDITION unless the node is 
 const LIMIT_DOC = "The most results to return; 0 means the server's default page size.";
 const AFTER_DOC = "The next_cursor of the previous page; empty for the first page.";
 const NEXT_CURSOR_DOC = "Pass as `after` to get the next page; empty on the last page.";
+const CHANGED_NODE_DOC = "The node as the caller reads it when the change is sent.";
 
 const FILTER_OP_DOCS: Record<(typeof FILTER_OPS)[number], string> = {
   EQ: "Equal to the one value.",
@@ -223,13 +224,13 @@ function watchMessages(pkg: string, node: NodeType): MessageSpec[] {
       name: n.watchRequest,
       fields: [
         field("ids", 1, scalar("string"), "repeated", {
-          doc: `Only the changes of these nodes; empty watches every ${node.name}.`,
+          doc: "Only these nodes' changes; empty: every node of the type.",
         }),
         field("after", 2, scalar("int64"), "explicit", {
-          doc: "The `position` of the last response received: resumes after it,\nwith no change missed or repeated.",
+          doc: "A response's `position`: resumes after it, no change missed or repeated.",
         }),
         field("from_start", 3, scalar("bool"), "implicit", {
-          doc: "Without `after`: replays the tenant's history first, instead of\nstarting at its latest change.",
+          doc: "Without `after`: replays the tenant's history first.",
         }),
       ],
     },
@@ -246,12 +247,8 @@ function watchMessages(pkg: string, node: NodeType): MessageSpec[] {
         {
           name: "kind",
           fields: [
-            field("created", 3, stored, "implicit", {
-              doc: "The node was created; this is the node as the caller reads it now.",
-            }),
-            field("updated", 4, stored, "implicit", {
-              doc: "The node was updated; this is the node as the caller reads it now.",
-            }),
+            field("created", 3, stored, "implicit", { doc: CHANGED_NODE_DOC }),
+            field("updated", 4, stored, "implicit", { doc: CHANGED_NODE_DOC }),
             field("deleted", 5, scalar("bool"), "implicit", { doc: "The node was deleted." }),
           ],
         },
@@ -261,7 +258,7 @@ function watchMessages(pkg: string, node: NodeType): MessageSpec[] {
       name: n.watchResponse,
       fields: [
         field("position", 1, scalar("int64"), "explicit", {
-          doc: "The log offset of the plan; unset only before the tenant's first write.",
+          doc: "The plan's log offset; unset only before the tenant's first write.",
         }),
         field("partition", 2, scalar("int32"), "implicit", {
           doc: "The log partition that holds the tenant.",

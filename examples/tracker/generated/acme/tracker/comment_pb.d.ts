@@ -246,19 +246,17 @@ export declare const SearchCommentResponseSchema: GenMessage<SearchCommentRespon
 
 export declare type WatchCommentRequest = Message<"acme.tracker.WatchCommentRequest"> & {
   /**
-   * Only the changes of these nodes; empty watches every Comment.
+   * Only these nodes' changes; empty: every node of the type.
    */
   ids: string[];
 
   /**
-   * The `position` of the last response received: resumes after it,
-   * with no change missed or repeated.
+   * A response's `position`: resumes after it, no change missed or repeated.
    */
   after?: bigint | undefined;
 
   /**
-   * Without `after`: replays the tenant's history first, instead of
-   * starting at its latest change.
+   * Without `after`: replays the tenant's history first.
    */
   fromStart: boolean;
 };
@@ -280,13 +278,13 @@ export declare type CommentChange = Message<"acme.tracker.CommentChange"> & {
   operationIndex: number;
   kind: {
     /**
-     * The node was created; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: CommentNode;
     case: "created";
   } | {
     /**
-     * The node was updated; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: CommentNode;
     case: "updated";
@@ -303,7 +301,7 @@ export declare const CommentChangeSchema: GenMessage<CommentChange>;
 
 export declare type WatchCommentResponse = Message<"acme.tracker.WatchCommentResponse"> & {
   /**
-   * The log offset of the plan; unset only before the tenant's first write.
+   * The plan's log offset; unset only before the tenant's first write.
    */
   position?: bigint | undefined;
 

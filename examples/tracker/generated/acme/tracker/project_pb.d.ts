@@ -249,19 +249,17 @@ export declare const SearchProjectResponseSchema: GenMessage<SearchProjectRespon
 
 export declare type WatchProjectRequest = Message<"acme.tracker.WatchProjectRequest"> & {
   /**
-   * Only the changes of these nodes; empty watches every Project.
+   * Only these nodes' changes; empty: every node of the type.
    */
   ids: string[];
 
   /**
-   * The `position` of the last response received: resumes after it,
-   * with no change missed or repeated.
+   * A response's `position`: resumes after it, no change missed or repeated.
    */
   after?: bigint | undefined;
 
   /**
-   * Without `after`: replays the tenant's history first, instead of
-   * starting at its latest change.
+   * Without `after`: replays the tenant's history first.
    */
   fromStart: boolean;
 };
@@ -283,13 +281,13 @@ export declare type ProjectChange = Message<"acme.tracker.ProjectChange"> & {
   operationIndex: number;
   kind: {
     /**
-     * The node was created; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: ProjectNode;
     case: "created";
   } | {
     /**
-     * The node was updated; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: ProjectNode;
     case: "updated";
@@ -306,7 +304,7 @@ export declare const ProjectChangeSchema: GenMessage<ProjectChange>;
 
 export declare type WatchProjectResponse = Message<"acme.tracker.WatchProjectResponse"> & {
   /**
-   * The log offset of the plan; unset only before the tenant's first write.
+   * The plan's log offset; unset only before the tenant's first write.
    */
   position?: bigint | undefined;
 

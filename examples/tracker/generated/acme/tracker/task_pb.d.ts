@@ -260,19 +260,17 @@ export declare const SearchTaskResponseSchema: GenMessage<SearchTaskResponse>;
 
 export declare type WatchTaskRequest = Message<"acme.tracker.WatchTaskRequest"> & {
   /**
-   * Only the changes of these nodes; empty watches every Task.
+   * Only these nodes' changes; empty: every node of the type.
    */
   ids: string[];
 
   /**
-   * The `position` of the last response received: resumes after it,
-   * with no change missed or repeated.
+   * A response's `position`: resumes after it, no change missed or repeated.
    */
   after?: bigint | undefined;
 
   /**
-   * Without `after`: replays the tenant's history first, instead of
-   * starting at its latest change.
+   * Without `after`: replays the tenant's history first.
    */
   fromStart: boolean;
 };
@@ -294,13 +292,13 @@ export declare type TaskChange = Message<"acme.tracker.TaskChange"> & {
   operationIndex: number;
   kind: {
     /**
-     * The node was created; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: TaskNode;
     case: "created";
   } | {
     /**
-     * The node was updated; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: TaskNode;
     case: "updated";
@@ -317,7 +315,7 @@ export declare const TaskChangeSchema: GenMessage<TaskChange>;
 
 export declare type WatchTaskResponse = Message<"acme.tracker.WatchTaskResponse"> & {
   /**
-   * The log offset of the plan; unset only before the tenant's first write.
+   * The plan's log offset; unset only before the tenant's first write.
    */
   position?: bigint | undefined;
 

@@ -247,19 +247,17 @@ export declare const SearchTeamResponseSchema: GenMessage<SearchTeamResponse>;
 
 export declare type WatchTeamRequest = Message<"acme.tracker.WatchTeamRequest"> & {
   /**
-   * Only the changes of these nodes; empty watches every Team.
+   * Only these nodes' changes; empty: every node of the type.
    */
   ids: string[];
 
   /**
-   * The `position` of the last response received: resumes after it,
-   * with no change missed or repeated.
+   * A response's `position`: resumes after it, no change missed or repeated.
    */
   after?: bigint | undefined;
 
   /**
-   * Without `after`: replays the tenant's history first, instead of
-   * starting at its latest change.
+   * Without `after`: replays the tenant's history first.
    */
   fromStart: boolean;
 };
@@ -281,13 +279,13 @@ export declare type TeamChange = Message<"acme.tracker.TeamChange"> & {
   operationIndex: number;
   kind: {
     /**
-     * The node was created; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: TeamNode;
     case: "created";
   } | {
     /**
-     * The node was updated; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: TeamNode;
     case: "updated";
@@ -304,7 +302,7 @@ export declare const TeamChangeSchema: GenMessage<TeamChange>;
 
 export declare type WatchTeamResponse = Message<"acme.tracker.WatchTeamResponse"> & {
   /**
-   * The log offset of the plan; unset only before the tenant's first write.
+   * The plan's log offset; unset only before the tenant's first write.
    */
   position?: bigint | undefined;
 

@@ -258,19 +258,17 @@ export declare const SearchUserResponseSchema: GenMessage<SearchUserResponse>;
 
 export declare type WatchUserRequest = Message<"acme.tracker.WatchUserRequest"> & {
   /**
-   * Only the changes of these nodes; empty watches every User.
+   * Only these nodes' changes; empty: every node of the type.
    */
   ids: string[];
 
   /**
-   * The `position` of the last response received: resumes after it,
-   * with no change missed or repeated.
+   * A response's `position`: resumes after it, no change missed or repeated.
    */
   after?: bigint | undefined;
 
   /**
-   * Without `after`: replays the tenant's history first, instead of
-   * starting at its latest change.
+   * Without `after`: replays the tenant's history first.
    */
   fromStart: boolean;
 };
@@ -292,13 +290,13 @@ export declare type UserChange = Message<"acme.tracker.UserChange"> & {
   operationIndex: number;
   kind: {
     /**
-     * The node was created; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: UserNode;
     case: "created";
   } | {
     /**
-     * The node was updated; this is the node as the caller reads it now.
+     * The node as the caller reads it when the change is sent.
      */
     value: UserNode;
     case: "updated";
@@ -315,7 +313,7 @@ export declare const UserChangeSchema: GenMessage<UserChange>;
 
 export declare type WatchUserResponse = Message<"acme.tracker.WatchUserResponse"> & {
   /**
-   * The log offset of the plan; unset only before the tenant's first write.
+   * The plan's log offset; unset only before the tenant's first write.
    */
   position?: bigint | undefined;
 
