@@ -5,6 +5,8 @@
  * turn into an exit status and a message that says what to change.
  */
 
+import type { Span } from "../schema/index.ts";
+
 /**
  * What went wrong:
  * - `name-collision`: a schema name clashes with a name the generator derives or adds;
@@ -22,19 +24,32 @@ export type CodegenErrorCode =
   | "not-generated"
   | "write-failed";
 
-/** Raised by codegen and the writer. `details` lists each problem when there are several. */
+/**
+ * Raised by codegen and the writer. `details` lists each problem when there are several;
+ * `spans[i]`, when set, is where in the schema source the declaration behind `details[i]`
+ * is (a model compiled from source has spans; one read from a lock file has none), so
+ * the CLI can name its file:line:col.
+ */
 export class CodegenError extends Error {
   override readonly name = "CodegenError";
   readonly code: CodegenErrorCode;
   readonly details: readonly string[];
+  readonly spans: readonly (Span | undefined)[];
 
   constructor(
     code: CodegenErrorCode,
     message: string,
-    options?: { cause?: unknown; details?: readonly string[] },
+    options?: { cause?: unknown; details?: readonly CodegenProblem[] },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.details = options?.details ?? [];
+    const details = options?.details ?? [];
+    this.details = details.map((d) => (typeof d === "string" ? d : d.message));
+    this.spans = details.map((d) => (typeof d === "string" ? undefined : d.span));
   }
 }
+
+/** One problem of a {@link CodegenError}: its text, and the declaration it is about if known. */
+export type CodegenProblem =
+  | string
+  | { readonly message: string; readonly span?: Span | undefined };

@@ -33,7 +33,7 @@ import {
   runLock,
   SchemaLoadError,
 } from "../../schema/cli/index.ts";
-import type { CompatRuleId } from "../../schema/index.ts";
+import { type CompatRuleId, LineIndex, type SourceFile } from "../../schema/index.ts";
 import { CodegenError } from "../codegen-error.ts";
 import { createGeneratedFile, type GeneratedFile } from "../writer/generated-file.ts";
 import {
@@ -89,10 +89,12 @@ export async function runGenerate(
   let loaded: LoadedSchema;
   let pythonOut: string | undefined;
   let pythonFiles: GeneratedFile[] = [];
+  let source: SourceFile | undefined;
   try {
     schemaPath = await resolveSchemaPath(schemaArg, cwd);
     outDir = await resolveOutDir(options.out, cwd);
     loaded = await loadSchemaFile(schemaPath, cwd);
+    source = loaded.source;
     warnings = formatDiagnostics(loaded.diagnostics, loaded.source, "text", color);
     // Loaded on use: the generators bring protoc-gen-es and its framework
     // (@bufbuild/protoplugin) and the CommonJS build of @bufbuild/protobuf they run on,
@@ -113,7 +115,7 @@ export async function runGenerate(
       );
     }
   } catch (err) {
-    return failed(err, color);
+    return failed(err, color, "", source);
   }
 
   const lockOptions: LockOptions = {
@@ -149,7 +151,7 @@ export async function runGenerate(
       });
     }
   } catch (err) {
-    return failed(err, color, warnings);
+    return failed(err, color, warnings, loaded.source);
   }
   // The lock goes last: it records a schema whose output is already in place.
   const lock = await runLock(schemaPath, lockOptions);
@@ -315,7 +317,30 @@ function checkLine(change: FileChange): string {
   return `  ${word.padEnd(8)}${change.path}\n`;
 }
 
-function failed(err: unknown, color: boolean, prefix = ""): GenerateResult {
+/**
+ * A generator's refusal: its summary line, then each problem, prefixed with the
+ * file:line:col of the declaration it is about when the model has its span.
+ */
+export function codegenErrorText(err: CodegenError, source: SourceFile | undefined): string {
+  if (err.details.length === 0) return `error: ${err.message}\n`;
+  const index =
+    source !== undefined && err.spans.some(Boolean) ? new LineIndex(source.text) : undefined;
+  const lines = err.details.map((detail, i) => {
+    const span = err.spans[i];
+    if (span === undefined || index === undefined || source === undefined) return `  ${detail}\n`;
+    const { line, col } = index.lineCol(span.start);
+    return `  ${source.path}:${line}:${col}: ${detail}\n`;
+  });
+  // The summary's first line: the message repeats the problems for API callers.
+  return `error: ${err.message.split("\n", 1)[0]}\n${lines.join("")}`;
+}
+
+function failed(
+  err: unknown,
+  color: boolean,
+  prefix = "",
+  source?: SourceFile | undefined,
+): GenerateResult {
   if (err instanceof SchemaLoadError) {
     // A schema with errors prints the compiler's report (it ends with a summary line).
     const stderr =
@@ -325,8 +350,7 @@ function failed(err: unknown, color: boolean, prefix = ""): GenerateResult {
     return { exitCode: 2, stdout: "", stderr: `${prefix}${stderr}` };
   }
   if (err instanceof CodegenError) {
-    const details = err.details.map((d) => `  ${d}\n`).join("");
-    return { exitCode: 2, stdout: "", stderr: `${prefix}error: ${err.message}\n${details}` };
+    return { exitCode: 2, stdout: "", stderr: `${prefix}${codegenErrorText(err, source)}` };
   }
   throw err;
 }

@@ -6,8 +6,8 @@
  * before anything is printed. Renaming is always the fix: names are labels.
  */
 
-import type { EdgeType, Field, NodeType, Schema } from "../../schema/index.ts";
-import { CodegenError } from "../codegen-error.ts";
+import type { EdgeType, Field, NodeType, Schema, Span } from "../../schema/index.ts";
+import { CodegenError, type CodegenProblem } from "../codegen-error.ts";
 
 /** The type names generated for node type `T`. */
 export interface NodeTypeNames {
@@ -50,8 +50,17 @@ export const CLIENT_NAMES = {
  */
 const GLOBAL_TYPES = ["Date", "Uint8Array", "Record"];
 
-/** Members of the client besides accessors; no accessor may take these names. */
-const CLIENT_MEMBERS = ["core", "atomic", "mailbox", "then"];
+/**
+ * Members of the client besides accessors, and what each is for; no accessor may take
+ * these names (`then` would make the client look like a promise to `await`).
+ */
+const CLIENT_MEMBERS: ReadonlyMap<string, string> = new Map([
+  ["core", "the untyped client underneath"],
+  ["atomic", "atomic plans"],
+  ["search", "search across types"],
+  ["mailbox", "the caller's mailbox"],
+  ["then", "what `await` looks for"],
+]);
 /** Members of a node accessor; no inverse name may take these. */
 const NODE_ACCESSOR_MEMBERS = [
   "create",
@@ -61,6 +70,8 @@ const NODE_ACCESSOR_MEMBERS = [
   "delete",
   "query",
   "getBy",
+  "watch",
+  "search",
   "then",
 ];
 /** Properties every decoded node has besides its fields. */
@@ -147,7 +158,7 @@ function isField(field: Field | undefined): field is Field {
 
 /** Throws a `CodegenError` (`name-collision`) listing every clash the client would have. */
 export function checkClientNames(schema: Schema): void {
-  const problems: string[] = [];
+  const problems: CodegenProblem[] = [];
   const typeNames = new Map<string, string>();
   const addType = (name: string, owner: string): void => {
     const first = typeNames.get(name);
@@ -173,17 +184,20 @@ export function checkClientNames(schema: Schema): void {
     }
   }
   const accessors = new Map<string, string>();
-  const addAccessor = (typeName: string, owner: string): void => {
+  const addAccessor = (typeName: string, owner: string, span: Span | undefined): void => {
     const name = accessorName(typeName);
     const first = accessors.get(name);
-    if (CLIENT_MEMBERS.includes(name)) {
-      problems.push(
-        `${owner} would get the client accessor 'db.${name}', which the client uses itself; rename the type.`,
-      );
+    const use = CLIENT_MEMBERS.get(name);
+    if (use !== undefined) {
+      problems.push({
+        message: `${capitalize(owner)} would get the client accessor 'db.${name}', which the client uses itself for ${use}; rename the type (for example to '${typeName}Item'): a rename is safe because ids, not names, are identity.`,
+        span,
+      });
     } else if (first !== undefined) {
-      problems.push(
-        `${first} and ${owner} would both get the client accessor 'db.${name}'; rename one of them.`,
-      );
+      problems.push({
+        message: `${first} and ${owner} would both get the client accessor 'db.${name}'; rename one of them.`,
+        span,
+      });
     } else {
       accessors.set(name, owner);
     }
@@ -200,7 +214,7 @@ export function checkClientNames(schema: Schema): void {
     if (schema.edges.some((e) => e.toId === node.id && e.inverseName !== undefined)) {
       addType(names.inverses, owner);
     }
-    addAccessor(node.name, owner);
+    addAccessor(node.name, owner, node.span);
     checkFields(node.name, node.fields, NODE_BUILTINS, problems);
   }
   for (const edge of schema.edges) {
@@ -208,14 +222,14 @@ export function checkClientNames(schema: Schema): void {
     const names = edgeTypeNames(edge.name);
     addType(names.edge, owner);
     addType(names.props, owner);
-    addAccessor(edge.name, owner);
+    addAccessor(edge.name, owner, edge.span);
     checkFields(edge.name, edge.fields, EDGE_BUILTINS, problems);
   }
   checkInverses(schema, problems);
   if (problems.length > 0) {
     throw new CodegenError(
       "name-collision",
-      `The TypeScript client cannot be generated: ${problems.length} name ${problems.length === 1 ? "clash" : "clashes"}.\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      `The TypeScript client cannot be generated: ${problems.length} name ${problems.length === 1 ? "clash" : "clashes"}.\n${problems.map((p) => `  - ${typeof p === "string" ? p : p.message}`).join("\n")}`,
       { details: problems },
     );
   }
@@ -225,27 +239,29 @@ function checkFields(
   typeName: string,
   fields: readonly Field[],
   builtins: readonly string[],
-  problems: string[],
+  problems: CodegenProblem[],
 ): void {
   const seen = new Map<string, string>();
   for (const field of fields) {
     const property = propertyName(field.name);
     const first = seen.get(property);
     if (builtins.includes(property)) {
-      problems.push(
-        `Field '${typeName}.${field.name}' would be the property '${property}', which every ${typeName} already has; rename the field.`,
-      );
+      problems.push({
+        message: `Field '${typeName}.${field.name}' would be the property '${property}', which every ${typeName} already has; rename the field.`,
+        span: field.span,
+      });
     } else if (first !== undefined) {
-      problems.push(
-        `Fields '${typeName}.${first}' and '${typeName}.${field.name}' would both be the property '${property}'; rename one of them.`,
-      );
+      problems.push({
+        message: `Fields '${typeName}.${first}' and '${typeName}.${field.name}' would both be the property '${property}'; rename one of them.`,
+        span: field.span,
+      });
     } else {
       seen.set(property, field.name);
     }
   }
 }
 
-function checkInverses(schema: Schema, problems: string[]): void {
+function checkInverses(schema: Schema, problems: CodegenProblem[]): void {
   const byTarget = new Map<number, Map<string, EdgeType>>();
   for (const edge of schema.edges) {
     const method = inverseMethodName(edge);
@@ -253,20 +269,26 @@ function checkInverses(schema: Schema, problems: string[]): void {
     const target = schema.nodes.find((n) => n.id === edge.toId);
     const where = `'db.${target === undefined ? "?" : accessorName(target.name)}.${method}'`;
     if (NODE_ACCESSOR_MEMBERS.includes(method)) {
-      problems.push(
-        `The inverse name '${edge.inverseName}' of edge type '${edge.name}' would be ${where}, which node accessors use themselves; pick another inverse name.`,
-      );
+      problems.push({
+        message: `The inverse name '${edge.inverseName}' of edge type '${edge.name}' would be ${where}, which node accessors use themselves; pick another inverse name.`,
+        span: edge.span,
+      });
       continue;
     }
     const names = byTarget.get(edge.toId) ?? new Map<string, EdgeType>();
     const first = names.get(method);
     if (first !== undefined) {
-      problems.push(
-        `Edge types '${first.name}' and '${edge.name}' would both add ${where}; rename one inverse name.`,
-      );
+      problems.push({
+        message: `Edge types '${first.name}' and '${edge.name}' would both add ${where}; rename one inverse name.`,
+        span: edge.span,
+      });
     } else {
       names.set(method, edge);
     }
     byTarget.set(edge.toId, names);
   }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -30,6 +30,7 @@ const EXPECTED_VERSION_DOC = "Fails with FAILED_PRECONDITION unless the node is 
 const LIMIT_DOC = "The most results to return; 0 means the server's default page size.";
 const AFTER_DOC = "The next_cursor of the previous page; empty for the first page.";
 const NEXT_CURSOR_DOC = "Pass as `after` to get the next page; empty on the last page.";
+const CHANGED_NODE_DOC = "The node as the caller reads it when the change is sent.";
 
 const FILTER_OP_DOCS: Record<(typeof FILTER_OPS)[number], string> = {
   EQ: "Equal to the one value.",
@@ -209,6 +210,64 @@ export function nodeApiMessages(pkg: string, node: NodeType): MessageSpec[] {
       ],
     },
     ...(isSearchable(node) ? searchMessages(pkg, node) : []),
+    ...watchMessages(pkg, node),
+  ];
+}
+
+/** The request, change and response messages of a node type's `Watch`. */
+function watchMessages(pkg: string, node: NodeType): MessageSpec[] {
+  const n = nodeTypeNames(node.name);
+  const q = (name: string): string => qualifiedName(pkg, name);
+  const stored = messageType(q(n.node));
+  return [
+    {
+      name: n.watchRequest,
+      fields: [
+        field("ids", 1, scalar("string"), "repeated", {
+          doc: "Only these nodes' changes; empty: every node of the type.",
+        }),
+        field("after", 2, scalar("int64"), "explicit", {
+          doc: "A response's `position`: resumes after it, no change missed or repeated.",
+        }),
+        field("from_start", 3, scalar("bool"), "implicit", {
+          doc: "Without `after`: replays the tenant's history first.",
+        }),
+      ],
+    },
+    {
+      name: n.change,
+      doc: `One step of a plan that changed a ${node.name} node.`,
+      fields: [
+        field("id", 1, scalar("string"), "implicit", { doc: "The node's id." }),
+        field("operation_index", 2, scalar("int32"), "implicit", {
+          doc: "The step of the plan that made the change.",
+        }),
+      ],
+      oneofs: [
+        {
+          name: "kind",
+          fields: [
+            field("created", 3, stored, "implicit", { doc: CHANGED_NODE_DOC }),
+            field("updated", 4, stored, "implicit", { doc: CHANGED_NODE_DOC }),
+            field("deleted", 5, scalar("bool"), "implicit", { doc: "The node was deleted." }),
+          ],
+        },
+      ],
+    },
+    {
+      name: n.watchResponse,
+      fields: [
+        field("position", 1, scalar("int64"), "explicit", {
+          doc: "The plan's log offset; unset only before the tenant's first write.",
+        }),
+        field("partition", 2, scalar("int32"), "implicit", {
+          doc: "The log partition that holds the tenant.",
+        }),
+        field("changes", 3, messageType(q(n.change)), "repeated", {
+          doc: "None in a checkpoint: every event up to `position` was considered.",
+        }),
+      ],
+    },
   ];
 }
 
@@ -316,6 +375,13 @@ export function nodeService(pkg: string, node: NodeType): ServiceSpec {
             },
           ]
         : []),
+      {
+        name: "Watch",
+        input: q(n.watchRequest),
+        output: q(n.watchResponse),
+        serverStreaming: true,
+        doc: `Streams the changes of ${node.name} nodes as they are applied, from a resume position.`,
+      },
     ],
   };
 }

@@ -206,6 +206,9 @@ describe("buildFileDescriptors", () => {
       "DeleteItemResponse",
       "QueryItemRequest",
       "QueryItemResponse",
+      "WatchItemRequest",
+      "ItemChange",
+      "WatchItemResponse",
     ]);
     expect(message("ItemNode").field.map((f) => [f.name, f.number, f.typeName])).toEqual([
       ["id", 1, ""],
@@ -233,8 +236,11 @@ describe("buildFileDescriptors", () => {
         "Update(.acme.sink.v1.UpdateItemRequest) .acme.sink.v1.UpdateItemResponse",
         "Delete(.acme.sink.v1.DeleteItemRequest) .acme.sink.v1.DeleteItemResponse",
         "Query(.acme.sink.v1.QueryItemRequest) .acme.sink.v1.QueryItemResponse",
+        "Watch(.acme.sink.v1.WatchItemRequest) .acme.sink.v1.WatchItemResponse",
       ],
     ]);
+    const watch = files[1]!.service[0]!.method.find((m) => m.name === "Watch")!;
+    expect([watch.clientStreaming, watch.serverStreaming]).toEqual([false, true]);
     expect(services[3]).toEqual([
       "HoldsService",
       [
@@ -300,6 +306,17 @@ describe("name collisions", () => {
       code: "name-collision",
       message:
         "The generated name 'TaskNode' is used twice: the message 'TaskNode' of node type 'Task' and the message 'TaskNode' of node type 'TaskNode'. Rename node type 'Task' or node type 'TaskNode'; a rename is safe because ids, not names, are identity.",
+    });
+  });
+
+  it("rejects a node type named like another type's Watch change message", () => {
+    const schema = schemaOf("acme.app", {
+      nodes: [nodeOf(1, "Task", []), nodeOf(2, "TaskChange", [])],
+    });
+    expect(collisionMessage(() => buildFileDescriptors(schema))).toEqual({
+      code: "name-collision",
+      message:
+        "The generated name 'TaskChange' is used twice: the message 'TaskChange' of node type 'Task' and the message 'TaskChange' of node type 'TaskChange'. Rename node type 'Task' or node type 'TaskChange'; a rename is safe because ids, not names, are identity.",
     });
   });
 

@@ -47,6 +47,10 @@ export interface NodeTypeNames {
   readonly searchRequest: string;
   readonly searchResponse: string;
   readonly searchHit: string;
+  /** `Watch`'s request and response, and `TChange`: one node change in a response. */
+  readonly watchRequest: string;
+  readonly watchResponse: string;
+  readonly change: string;
 }
 
 /** The generated names of one edge type `E`. */
@@ -85,6 +89,9 @@ export function nodeTypeNames(name: string): NodeTypeNames {
     searchRequest: `Search${name}Request`,
     searchResponse: `Search${name}Response`,
     searchHit: `${name}SearchHit`,
+    watchRequest: `Watch${name}Request`,
+    watchResponse: `Watch${name}Response`,
+    change: `${name}Change`,
   };
 }
 

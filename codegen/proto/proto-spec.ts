@@ -70,6 +70,8 @@ export interface MethodSpec {
   readonly name: string;
   readonly input: string;
   readonly output: string;
+  /** The server answers with a stream of `output` messages. */
+  readonly serverStreaming?: boolean;
   readonly doc?: string;
 }
 

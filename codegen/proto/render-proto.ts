@@ -199,7 +199,7 @@ export function renderProto(
     s.method.forEach((rpc, i) => {
       const methodLocation = open([...path, SOURCE_PATH.serviceMethod, i], INDENT);
       lines.push(
-        `${INDENT}rpc ${rpc.name}(${typeName(rpc.inputType)}) returns (${typeName(rpc.outputType)});`,
+        `${INDENT}rpc ${rpc.name}(${typeName(rpc.inputType)}) returns (${rpc.serverStreaming ? "stream " : ""}${typeName(rpc.outputType)});`,
       );
       close(methodLocation);
     });

@@ -210,6 +210,7 @@ function serviceDescriptor(
         name: m.name,
         inputType: m.input,
         outputType: m.output,
+        ...(m.serverStreaming === true ? { serverStreaming: true } : {}),
       });
     }),
     ...(spec.deprecated === true

@@ -371,6 +371,9 @@ function printNodeTypes(schema: Schema, lines: string[]): void {
     .map((n) => snakeCase(n.name));
   lines.push(
     "",
+    `NodeTypeName = ${literal(schema.nodes.map((n) => snakeCase(n.name)))}`,
+    '"""The accessor names of the node types, what `db.mailbox.list(types=...)` takes."""',
+    "",
     `SearchableType = ${literal(searchable)}`,
     '"""The accessor names of the node types with searchable fields, what `db.search(types=...)` takes."""',
     "",
@@ -381,6 +384,7 @@ function printNodeTypes(schema: Schema, lines: string[]): void {
         return `\n    ${node.id}: (${pyString(snakeCase(node.name))}, ${n.meta}, ${n.meta.toLowerCase()}),`;
       })
       .join("")}\n}`,
+    `_EDGE_NAMES: dict[int, str] = {${schema.edges.map((e) => `${e.id}: ${pyString(snakeCase(e.name))}`).join(", ")}}`,
   );
 }
 
@@ -516,6 +520,11 @@ function printPlanAndClients(schema: Schema, lines: string[]): void {
         `        self.${snakeCase(edge.name)}: ${base}[${e.edge}, ${edgeParams(schema, edge)}] = ${base}(self.core, ${e.meta}, ${e.meta.toLowerCase()})`,
       );
     }
+    const mailbox = sync ? "_rt.Mailbox" : "_rt.AsyncMailbox";
+    lines.push(
+      `        self.mailbox: ${mailbox}[AnyNode, NodeTypeName, SearchableType] = ${mailbox}(self.core, _NODE_TYPES, _EDGE_NAMES, _SEARCHABLE)`,
+      '        """The caller\'s own mailbox (docs/mailbox.md)."""',
+    );
     const scope = sync ? "_rt.PlanScope" : "_rt.AsyncPlanScope";
     lines.push(
       "",
@@ -562,19 +571,8 @@ function printClientModule(schema: Schema): string {
     '"""',
     "",
     "from __future__ import annotations",
-    "",
-    "import dataclasses as _dc",
-    "import enum as _enum",
-    "from collections.abc import Sequence as _Sequence",
-    "from datetime import datetime as _datetime",
-    "from typing import Literal as _Literal",
-    "from typing import NewType as _NewType",
-    "from typing import cast as _cast",
-    "",
-    "import entdb_runtime as _rt",
-    "from typing_extensions import Never as _Never",
-    "from typing_extensions import Self as _Self",
   ];
+  const header = lines.length;
   printEnum(schema, lines);
   lines.push("");
   for (const node of schema.nodes) {
@@ -596,6 +594,7 @@ function printClientModule(schema: Schema): string {
     "AnyNode",
     "AsyncClient",
     "Client",
+    "NodeTypeName",
     "Plan",
     "SCHEMA",
     "SearchableType",
@@ -619,8 +618,30 @@ function printClientModule(schema: Schema): string {
     ),
   ].sort();
   lines.push("", "", `__all__ = [${exported.map((n) => `\n    ${pyString(n)},`).join("")}\n]`);
-  return `${lines.join("\n")}\n`;
+  const body = lines.slice(header).join("\n");
+  // Only the imports the module uses: a strict checker flags an unused one (a schema
+  // without enums has no `_enum.IntEnum`, one without lists no `_Sequence`).
+  const imports = MODULE_IMPORTS.filter(([, alias]) =>
+    new RegExp(`(?<!\\w)${alias}(?!\\w)`).test(body),
+  );
+  const group = (third: boolean) =>
+    imports.filter(([, , thirdParty]) => thirdParty === third).map(([line]) => line);
+  return `${[...lines.slice(0, header), "", ...group(false), "", ...group(true), body].join("\n")}\n`;
 }
+
+/** The module's imports: the line, the alias it binds, and whether it is a third-party package. */
+const MODULE_IMPORTS: readonly (readonly [string, string, boolean])[] = [
+  ["import dataclasses as _dc", "_dc", false],
+  ["import enum as _enum", "_enum", false],
+  ["from collections.abc import Sequence as _Sequence", "_Sequence", false],
+  ["from datetime import datetime as _datetime", "_datetime", false],
+  ["from typing import Literal as _Literal", "_Literal", false],
+  ["from typing import NewType as _NewType", "_NewType", false],
+  ["from typing import cast as _cast", "_cast", false],
+  ["import entdb_runtime as _rt", "_rt", true],
+  ["from typing_extensions import Never as _Never", "_Never", true],
+  ["from typing_extensions import Self as _Self", "_Self", true],
+];
 
 function printProtoModule(schema: Schema): string {
   // One file per node and edge type plus the shared one, dependencies first (the order of

@@ -7,7 +7,7 @@
  */
 
 import type { Schema } from "../../schema/index.ts";
-import { CodegenError } from "../codegen-error.ts";
+import { CodegenError, type CodegenProblem } from "../codegen-error.ts";
 
 const KEYWORDS = new Set([
   "False",
@@ -50,8 +50,17 @@ const KEYWORDS = new Set([
   "type",
 ]);
 
-/** Client members besides accessors. */
-const CLIENT_MEMBERS = ["core", "plan", "close", "aclose", "receipt", "search", "traverse"];
+/** Client members besides accessors, and what each is for. */
+const CLIENT_MEMBERS: ReadonlyMap<string, string> = new Map([
+  ["core", "the untyped client underneath"],
+  ["plan", "atomic plans"],
+  ["close", "closing the client"],
+  ["aclose", "closing the client"],
+  ["receipt", "the last write's receipt"],
+  ["search", "search across types"],
+  ["mailbox", "the caller's mailbox"],
+  ["traverse", "traversals"],
+]);
 /** The methods of a node type's accessor, which an inverse edge name must not shadow. */
 const ACCESSOR_METHODS = [
   "create",
@@ -62,6 +71,7 @@ const ACCESSOR_METHODS = [
   "query",
   "query_all",
   "search",
+  "watch",
 ];
 /** Attributes every node class has. */
 const NODE_BUILTINS = ["id", "version", "created_at", "updated_at"];
@@ -75,8 +85,10 @@ const MODULE_NAMES = [
   "SCHEMA",
   "AnyNode",
   "SearchableType",
+  "NodeTypeName",
   "_NODE_TYPES",
   "_SEARCHABLE",
+  "_EDGE_NAMES",
 ];
 /** The module's import aliases, which a type's `_snake` factory name must not shadow. */
 const IMPORT_ALIASES = ["_rt", "_dc", "_enum", "_datetime", "_cast"];
@@ -127,7 +139,7 @@ export function pythonEdgeNames(name: string) {
 
 /** Throws a `CodegenError` (`name-collision`) listing every clash the Python client would have. */
 export function checkPythonNames(schema: Schema): void {
-  const problems: string[] = [];
+  const problems: CodegenProblem[] = [];
   const owners = new Map<string, string>();
   const claim = (name: string, owner: string) => {
     const other = owners.get(name);
@@ -171,12 +183,19 @@ export function checkPythonNames(schema: Schema): void {
   const accessors = new Map<string, string>();
   for (const t of [...schema.nodes, ...schema.edges]) {
     const attr = snakeCase(t.name);
-    if (CLIENT_MEMBERS.includes(attr)) {
-      problems.push(`type '${t.name}' would be 'db.${attr}', which the client already has`);
+    const use = CLIENT_MEMBERS.get(attr);
+    if (use !== undefined) {
+      problems.push({
+        message: `type '${t.name}' would be 'db.${attr}', which the client already has for ${use}; rename the type (for example to '${t.name}Item')`,
+        span: t.span,
+      });
     }
     const other = accessors.get(attr);
     if (other !== undefined)
-      problems.push(`types '${other}' and '${t.name}' would both be 'db.${attr}'`);
+      problems.push({
+        message: `types '${other}' and '${t.name}' would both be 'db.${attr}'`,
+        span: t.span,
+      });
     accessors.set(attr, t.name);
   }
   for (const edge of schema.edges) {
@@ -188,9 +207,10 @@ export function checkPythonNames(schema: Schema): void {
       method.startsWith("get_by_") ||
       method.startsWith("_")
     ) {
-      problems.push(
-        `edge '${edge.name}' has inverse name '${edge.inverseName}', which would shadow 'db.${snakeCase(to?.name ?? "")}.${method}'`,
-      );
+      problems.push({
+        message: `edge '${edge.name}' has inverse name '${edge.inverseName}', which would shadow 'db.${snakeCase(to?.name ?? "")}.${method}'`,
+        span: edge.span,
+      });
     }
   }
   if (problems.length > 0) {

@@ -31,25 +31,41 @@ export type OpInit = MessageInitShape<typeof OperationSchema>;
 
 /** A handler map keyed by method name, as a DescService's methods see it. */
 export type DynamicImpl = Record<string, (req: Fields, ctx: HandlerContext) => Promise<Message>>;
+/** The server-streaming handlers of a typed service, keyed by method name. */
+export type DynamicStreams = Record<
+  string,
+  (req: Fields, ctx: HandlerContext) => AsyncGenerator<Message>
+>;
 
 /**
  * The route serving `service` with `handlers`, keyed by method name. Every error a
  * handler throws goes through `toConnectError`: bad input keeps its code and message,
- * anything else is INTERNAL and reaches `logError` with its stack.
+ * anything else is INTERNAL and reaches `logError` with its stack. `streams` are the
+ * server-streaming methods, whose errors end the stream the same way.
  */
 export function dynamicRoute(
   service: DescService,
   handlers: DynamicImpl,
   logError: (err: unknown) => void,
+  streams: DynamicStreams = {},
 ): ServiceRoute {
   // Implementations are keyed by each method's local name ("create" for `Create`).
-  const impl: DynamicImpl = {};
+  const impl: Record<string, DynamicImpl[string] | DynamicStreams[string]> = {};
   for (const method of service.methods) {
     const handler = handlers[method.name];
+    const stream = streams[method.name];
     if (handler)
       impl[method.localName] = async (req, ctx) => {
         try {
           return await handler(req, ctx);
+        } catch (err) {
+          throw toConnectError(err, logError);
+        }
+      };
+    else if (stream)
+      impl[method.localName] = async function* (req, ctx) {
+        try {
+          yield* stream(req, ctx);
         } catch (err) {
           throw toConnectError(err, logError);
         }

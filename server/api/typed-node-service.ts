@@ -1,6 +1,7 @@
 /**
- * The typed service of one node type (`Create`, `Get`, `Update`, `Delete`, `Query`),
- * each call answered through the generic service.
+ * The typed service of one node type (`Create`, `Get`, `Update`, `Delete`, `Query`,
+ * `Search` for a searchable type, and the streaming `Watch`), each call answered
+ * through the generic service.
  */
 
 import { create, type DescMessage, type DescService } from "@bufbuild/protobuf";
@@ -34,6 +35,7 @@ import {
   filterOf,
   valuesToFields,
 } from "./typed-values.ts";
+import { typedWatchHandler } from "./typed-watch.ts";
 
 /** The route of node type `type`'s typed service. */
 export function nodeRoute(
@@ -200,5 +202,8 @@ export function nodeRoute(
       toNode,
     );
   }
-  return dynamicRoute(service, handlers, deps.logError);
+  const streams = service.methods.some((m) => m.name === "Watch")
+    ? { Watch: typedWatchHandler(service, type, generic, deps, toNode) }
+    : {};
+  return dynamicRoute(service, handlers, deps.logError, streams);
 }

@@ -155,9 +155,32 @@ describe("client names", () => {
       ],
     };
     expect(clash(schema)).toEqual([
-      "node type 'Atomic' would get the client accessor 'db.atomic', which the client uses itself; rename the type.",
+      "Node type 'Atomic' would get the client accessor 'db.atomic', which the client uses itself for atomic plans; rename the type (for example to 'AtomicItem'): a rename is safe because ids, not names, are identity.",
       "The inverse name 'get_many' of edge type 'Knows' would be 'db.person.getMany', which node accessors use themselves; pick another inverse name.",
       "Edge types 'Likes' and 'Adores' would both add 'db.person.fans'; rename one inverse name.",
+    ]);
+  });
+
+  it("reserves every accessor name the client has: search, mailbox, core, atomic, then", () => {
+    const names = ["Search", "Mailbox", "Core", "Then"];
+    const schema: Schema = {
+      ...smallSchema,
+      nodes: [
+        ...smallSchema.nodes,
+        ...names.map((name, i) => ({ ...person, id: 10 + i, name, fields: [] })),
+      ],
+      edges: [
+        { ...knows, inverseName: "watch" },
+        { ...knows, id: 12, name: "Finds", inverseName: "search" },
+      ],
+    };
+    expect(clash(schema)).toEqual([
+      "Node type 'Search' would get the client accessor 'db.search', which the client uses itself for search across types; rename the type (for example to 'SearchItem'): a rename is safe because ids, not names, are identity.",
+      "Node type 'Mailbox' would get the client accessor 'db.mailbox', which the client uses itself for the caller's mailbox; rename the type (for example to 'MailboxItem'): a rename is safe because ids, not names, are identity.",
+      "Node type 'Core' would get the client accessor 'db.core', which the client uses itself for the untyped client underneath; rename the type (for example to 'CoreItem'): a rename is safe because ids, not names, are identity.",
+      "Node type 'Then' would get the client accessor 'db.then', which the client uses itself for what `await` looks for; rename the type (for example to 'ThenItem'): a rename is safe because ids, not names, are identity.",
+      "The inverse name 'watch' of edge type 'Knows' would be 'db.person.watch', which node accessors use themselves; pick another inverse name.",
+      "The inverse name 'search' of edge type 'Finds' would be 'db.person.search', which node accessors use themselves; pick another inverse name.",
     ]);
   });
 });

@@ -287,6 +287,29 @@ describe("entdb generate", () => {
     expect(existsSync(join(dir, "generated"))).toBe(false);
   });
 
+  it("refuses a type named like a client member at its file:line:col, saying how to fix it", async () => {
+    const dir = project(`${SCHEMA}\n/// Saved searches.\nnode Search = 2 {\n  q: string = 1;\n}\n`);
+    const result = await runGenerate(undefined, { check: false, cwd: dir });
+    expect([result.exitCode, result.stdout, result.stderr]).toEqual([
+      2,
+      "",
+      "error: The TypeScript client cannot be generated: 1 name clash.\n  schema.entdb:8:1: Node type 'Search' would get the client accessor 'db.search', which the client uses itself for search across types; rename the type (for example to 'SearchItem'): a rename is safe because ids, not names, are identity.\n",
+    ]);
+    expect(existsSync(join(dir, "generated"))).toBe(false);
+  });
+
+  it("refuses a type the Python client reserves only with --python, at its file:line:col", async () => {
+    const dir = project(`${SCHEMA}\nnode Receipt = 2 {\n  q: string = 1;\n}\n`);
+    const withoutPython = await runGenerate(undefined, { check: false, cwd: dir });
+    expect(withoutPython.exitCode).toBe(0);
+    const result = await runGenerate(undefined, { check: false, cwd: dir, python: "py" });
+    expect([result.exitCode, result.stderr]).toEqual([
+      2,
+      "error: The Python client cannot be generated: 1 name clash; rename one side (names are labels, ids stay).\n  schema.entdb:7:1: type 'Receipt' would be 'db.receipt', which the client already has for the last write's receipt; rename the type (for example to 'ReceiptItem')\n",
+    ]);
+    expect(existsSync(join(dir, "py"))).toBe(false);
+  });
+
   it("exits 2 for a config whose out is not a string", async () => {
     const dir = project(SCHEMA, { out: 3 });
     const result = await runGenerate(undefined, { check: false, cwd: dir });

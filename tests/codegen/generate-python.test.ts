@@ -98,7 +98,7 @@ node Rt = 4 { name: string = 1; }
       "'Plan' is generated for the client module and for node 'Plan'",
       "field 'Plan.version' clashes with the built-in attribute 'version'",
       "type 'Rt' would define '_rt', which the module imports under that name",
-      "type 'Plan' would be 'db.plan', which the client already has",
+      "type 'Plan' would be 'db.plan', which the client already has for atomic plans; rename the type (for example to 'PlanItem')",
     ]);
   });
 
@@ -118,9 +118,32 @@ edge Keys = 101 from NodeTypes to Search [inverse = get_by_title];
     expect(error).toBeInstanceOf(CodegenError);
     expect((error as CodegenError).details).toEqual([
       "'_NODE_TYPES' is generated for the client module and for node 'NodeTypes'",
-      "type 'Search' would be 'db.search', which the client already has",
+      "type 'Search' would be 'db.search', which the client already has for search across types; rename the type (for example to 'SearchItem')",
       "edge 'Finds' has inverse name 'query_all', which would shadow 'db.node_types.query_all'",
       "edge 'Keys' has inverse name 'get_by_title', which would shadow 'db.search.get_by_title'",
+    ]);
+  });
+
+  it("reserves db.mailbox and db.search, and keeps where each refused type is declared", () => {
+    const source = `package acme.clash;
+node Mailbox = 1 { title: string = 1; }
+node Search = 2 { title: string = 1; }
+`;
+    let error: unknown;
+    try {
+      generatePython(compile(source));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CodegenError);
+    const { details, spans } = error as CodegenError;
+    expect(details).toEqual([
+      "type 'Mailbox' would be 'db.mailbox', which the client already has for the caller's mailbox; rename the type (for example to 'MailboxItem')",
+      "type 'Search' would be 'db.search', which the client already has for search across types; rename the type (for example to 'SearchItem')",
+    ]);
+    expect(spans.map((span) => span && source.slice(span.start, span.start + 12))).toEqual([
+      "node Mailbox",
+      "node Search ",
     ]);
   });
 

@@ -22,7 +22,14 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { create, createFileRegistry } from "@bufbuild/protobuf";
+import {
+  FileDescriptorSetSchema,
+  file_google_protobuf_struct,
+  file_google_protobuf_timestamp,
+} from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildFileDescriptors } from "../../codegen/proto/index.ts";
 import { Direction, EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
@@ -403,8 +410,12 @@ const GENERIC: Record<string, { call: (c: EntDbClient) => Promise<unknown>; expe
   },
 };
 
-/** The typed services: `Service/Method` → the JSON body and expectations. */
-const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
+/**
+ * The typed services: `Service/Method` → the JSON body and expectations. A `stream` row
+ * (`Watch`) is "ok" when the history sends the watched node's creation and "not_found"
+ * when the stream catches up without it, like `Subscribe` above.
+ */
+const TYPED: Record<string, { body: () => unknown; expect: Expect; stream?: true }> = {
   "PersonService/Create": {
     body: () => ({ fields: { handle: unique() } }),
     expect: tenantRpc("ok", WRITERS),
@@ -420,6 +431,11 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
   },
   "PersonService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
+  "PersonService/Watch": {
+    body: () => ({ ids: [person], fromStart: true }),
+    expect: readRpc("ok", "not_found"),
+    stream: true,
+  },
   "NoteService/Create": {
     body: () => ({ fields: { title: unique() } }),
     expect: tenantRpc("ok", WRITERS),
@@ -450,6 +466,11 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
   },
   "NoteService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
   "NoteService/Search": { body: () => ({ query: "secret" }), expect: readRpc("ok", "ok") },
+  "NoteService/Watch": {
+    body: () => ({ ids: [note], fromStart: true }),
+    expect: readRpc("not_found", "not_found", NOTE_READERS),
+    stream: true,
+  },
   "NoticeService/Create": {
     body: () => ({ fields: { title: unique() } }),
     expect: tenantRpc("ok", WRITERS),
@@ -465,6 +486,11 @@ const TYPED: Record<string, { body: () => unknown; expect: Expect }> = {
     expect: tenantRpc("permission_denied", { alice: "failed_precondition" }),
   },
   "NoticeService/Query": { body: () => ({}), expect: readRpc("ok", "ok") },
+  "NoticeService/Watch": {
+    body: () => ({ ids: [notice], fromStart: true }),
+    expect: readRpc("ok", "ok"),
+    stream: true,
+  },
   "WroteService/Link": {
     body: () => ({ fromId: person, toId: note }),
     expect: tenantRpc("permission_denied", { alice: "ok" }),
@@ -483,6 +509,47 @@ function codeName(err: unknown): string {
   return (Code[code] ?? String(code)).replace(/[A-Z]/g, (c, i: number) =>
     i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`,
   );
+}
+
+/** The schema's typed services, as the server's reflection describes them. */
+const typedRegistry = createFileRegistry(
+  create(FileDescriptorSetSchema, {
+    file: [
+      file_google_protobuf_struct.proto,
+      file_google_protobuf_timestamp.proto,
+      ...buildFileDescriptors(compileSchema({ path: "matrix.entdb", text: SCHEMA }).schema!),
+    ],
+  }),
+);
+
+/** A typed `Watch` (`path` is `Service/Watch`) as `caller`: see {@link TYPED}. */
+async function watch(path: string, body: unknown, caller: Caller): Promise<void> {
+  const service = typedRegistry.getService(`acme.notes.${path.split("/")[0]}`);
+  if (!service) throw new Error(`no service for ${path}`);
+  // The service is only known at run time: its one streaming method, called by name.
+  const client = createClient(
+    service,
+    createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }),
+  ) as unknown as Record<
+    string,
+    (
+      req: unknown,
+      options: { headers: Record<string, string>; signal: AbortSignal },
+    ) => AsyncIterable<{ changes: readonly { id: string }[] }>
+  >;
+  const headers: Record<string, string> = { "entdb-tenant": TENANT };
+  const token = tokenOf(caller);
+  if (token !== undefined) headers["authorization"] = `Bearer ${token}`;
+  const abort = new AbortController();
+  const id = (body as { ids: string[] }).ids[0];
+  try {
+    for await (const r of client["watch"]!(body, { headers, signal: abort.signal })) {
+      if (r.changes.some((change) => change.id === id)) return;
+      if (r.changes.length === 0) throw new ConnectError("not watched", Code.NotFound);
+    }
+  } finally {
+    abort.abort();
+  }
 }
 
 async function outcome(call: () => Promise<unknown>): Promise<string> {
@@ -519,6 +586,10 @@ describe("the authorization matrix", () => {
     it(`typed ${path}`, async () => {
       const got: Record<string, string> = {};
       for (const caller of CALLERS) {
+        if (row.stream) {
+          got[caller] = await outcome(() => watch(path, row.body(), caller));
+          continue;
+        }
         const headers: Record<string, string> = {
           "content-type": "application/json",
           "entdb-tenant": TENANT,

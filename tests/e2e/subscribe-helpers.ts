@@ -15,10 +15,10 @@ export function positionText(r: SubscribeResponse): string {
  * Reads `stream` into `into` until `done(into)` holds; rejects after `timeoutMs`, or with
  * the stream's error. The stream is left open (the caller aborts it).
  */
-export async function readUntil(
-  stream: AsyncIterable<SubscribeResponse>,
-  into: SubscribeResponse[],
-  done: (responses: readonly SubscribeResponse[]) => boolean,
+export async function readUntil<R = SubscribeResponse>(
+  stream: AsyncIterable<R>,
+  into: R[],
+  done: (responses: readonly R[]) => boolean,
   timeoutMs = 15_000,
 ): Promise<void> {
   if (done(into)) return;

@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNodeTransport } from "../../runtime/node.ts";
-import { runCommand } from "../e2e/e2e-helpers.ts";
+import { entDbClient, runCommand, tokenArgs } from "../e2e/e2e-helpers.ts";
 import {
   REPO_ROOT,
   removeDataDir,
@@ -39,6 +39,16 @@ let python: string;
 let server: ServerProcess;
 let dataDir: string;
 let generated: GeneratedTrackerClient;
+/** The server of the mailbox tests (tests/python/mail/schema.entdb), with tokens. */
+let mailServer: ServerProcess;
+/** The tokens of test_mailbox.py, and how many tenants it takes (one per test). */
+const MAIL_TOKENS = {
+  root: "root-mail-token-0123456789",
+  alice: "alice-mail-token-0123456789",
+  bob: "bob-mail-token-0123456789",
+  carol: "carol-mail-token-0123456789",
+} as const;
+const MAIL_TENANTS = 9;
 
 function sh(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): string {
   return execFileSync(file, args, {
@@ -53,7 +63,13 @@ function sh(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}):
 function py(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   return runCommand(python, args, {
     cwd: work,
-    env: { ...process.env, PYTHONPATH: join(work, "gen"), ENTDB_URL: server.url, ...env },
+    env: {
+      ...process.env,
+      PYTHONPATH: `${join(work, "gen")}:${join(work, "gen-mail")}`,
+      ENTDB_URL: server.url,
+      ENTDB_MAIL_URL: mailServer.url,
+      ...env,
+    },
     timeout: 240_000,
   });
 }
@@ -98,6 +114,15 @@ beforeAll(async () => {
     "--python",
     join(work, "gen"),
   ]);
+  sh(process.execPath, [
+    join(REPO_ROOT, "bin", "entdb.ts"),
+    "generate",
+    join(HERE, "mail", "schema.entdb"),
+    "--out",
+    join(work, "ts-mail"),
+    "--python",
+    join(work, "gen-mail"),
+  ]);
   for (const dir of ["pytest", "wrong-programs"]) {
     cpSync(join(HERE, dir), join(work, dir), { recursive: true });
   }
@@ -105,6 +130,18 @@ beforeAll(async () => {
   cpSync(join(HERE, "check_no_any.py"), join(work, "check_no_any.py"));
   server = await startServerProcess();
   dataDir = server.dataDir;
+  mailServer = await startServerProcess({
+    schema: join(HERE, "mail", "schema.entdb"),
+    args: tokenArgs(MAIL_TOKENS, ["root"]),
+  });
+  const root = entDbClient(mailServer, { token: MAIL_TOKENS.root });
+  const alice = entDbClient(mailServer, { token: MAIL_TOKENS.alice });
+  for (let i = 0; i < MAIL_TENANTS; i++) {
+    const tenant = `mail-${i}`;
+    await root.createTenant({ tenant, owner: "user:alice" });
+    for (const m of ["bob", "carol"])
+      await alice.addTenantMember({ tenant, principal: `user:${m}`, role: "member" });
+  }
   generated = await loadTrackerClient();
 }, 300_000);
 
@@ -112,6 +149,10 @@ afterAll(async () => {
   generated?.dispose();
   if (server) await server.stop();
   if (dataDir) removeDataDir(dataDir);
+  if (mailServer) {
+    await mailServer.stop();
+    removeDataDir(mailServer.dataDir);
+  }
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -133,6 +174,7 @@ describe("the Python client package", () => {
     async () => {
       const checked = [
         "gen/acme_tracker",
+        "gen-mail/acme_mail",
         "runtime-python/src/entdb_runtime",
         "pytest",
         "cross_language.py",
@@ -151,8 +193,8 @@ describe("the Python client package", () => {
         join(work, "pyrightconfig.json"),
         JSON.stringify({
           typeCheckingMode: "strict",
-          include: ["gen/acme_tracker", "runtime-python/src/entdb_runtime"],
-          extraPaths: ["gen"],
+          include: ["gen/acme_tracker", "gen-mail/acme_mail", "runtime-python/src/entdb_runtime"],
+          extraPaths: ["gen", "gen-mail"],
           venvPath: work,
           venv: "venv",
         }),
@@ -221,7 +263,7 @@ describe("the Python client package", () => {
 describe("the Python client against entdb serve", () => {
   it("passes the pytest suite over Connect HTTP/1.1, Connect HTTP/2 and gRPC", async () => {
     const result = await py(["-m", "pytest", "-q", "-p", "no:cacheprovider", "pytest"]);
-    expect(result.stdout).toMatch(/\b54 passed\b/);
+    expect(result.stdout).toMatch(/\b63 passed\b/);
     expect(result.code).toBe(0);
   }, 240_000);
 

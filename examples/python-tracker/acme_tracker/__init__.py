@@ -706,6 +706,9 @@ def _watches(r: _rt.EdgeRow) -> Watches:
 AnyNode = User | Team | Project | Task | Comment
 """A node of any type of the schema, what `search` across types and `traverse` return."""
 
+NodeTypeName = _Literal["user", "team", "project", "task", "comment"]
+"""The accessor names of the node types, what `db.mailbox.list(types=...)` takes."""
+
 SearchableType = _Literal["user", "team", "project", "task", "comment"]
 """The accessor names of the node types with searchable fields, what `db.search(types=...)` takes."""
 
@@ -717,6 +720,7 @@ _NODE_TYPES: _rt.NodeTypes[AnyNode] = {
     4: ("task", _TASK, _task),
     5: ("comment", _COMMENT, _comment),
 }
+_EDGE_NAMES: dict[int, str] = {100: "member_of", 101: "assigned_to", 102: "subtask_of", 103: "blocked_by", 104: "watches"}
 
 
 class UserNodes(_rt.SearchableNodeAccessor[User, UserId, UserCreate, UserPatch, UserWhere, UserOrderField, UserKeyName]):
@@ -979,6 +983,8 @@ class Client(_rt.ClientReads[AnyNode, SearchableType]):
         self.subtask_of: _rt.EdgeAccessor[SubtaskOf, TaskId, TaskId, None] = _rt.EdgeAccessor(self.core, _SUBTASK_OF, _subtask_of)
         self.blocked_by: _rt.EdgeAccessor[BlockedBy, TaskId, TaskId, BlockedByProps] = _rt.EdgeAccessor(self.core, _BLOCKED_BY, _blocked_by)
         self.watches: _rt.EdgeAccessor[Watches, UserId, TaskId, None] = _rt.EdgeAccessor(self.core, _WATCHES, _watches)
+        self.mailbox: _rt.Mailbox[AnyNode, NodeTypeName, SearchableType] = _rt.Mailbox(self.core, _NODE_TYPES, _EDGE_NAMES, _SEARCHABLE)
+        """The caller's own mailbox (docs/mailbox.md)."""
 
     def plan(self, *, idempotency_key: str | None = None, no_wait: bool = False) -> _rt.PlanScope[Plan]:
         """`with db.plan() as plan:` collects the steps of the block into one atomic plan,
@@ -1030,6 +1036,8 @@ class AsyncClient(_rt.AsyncClientReads[AnyNode, SearchableType]):
         self.subtask_of: _rt.AsyncEdgeAccessor[SubtaskOf, TaskId, TaskId, None] = _rt.AsyncEdgeAccessor(self.core, _SUBTASK_OF, _subtask_of)
         self.blocked_by: _rt.AsyncEdgeAccessor[BlockedBy, TaskId, TaskId, BlockedByProps] = _rt.AsyncEdgeAccessor(self.core, _BLOCKED_BY, _blocked_by)
         self.watches: _rt.AsyncEdgeAccessor[Watches, UserId, TaskId, None] = _rt.AsyncEdgeAccessor(self.core, _WATCHES, _watches)
+        self.mailbox: _rt.AsyncMailbox[AnyNode, NodeTypeName, SearchableType] = _rt.AsyncMailbox(self.core, _NODE_TYPES, _EDGE_NAMES, _SEARCHABLE)
+        """The caller's own mailbox (docs/mailbox.md)."""
 
     def plan(self, *, idempotency_key: str | None = None, no_wait: bool = False) -> _rt.AsyncPlanScope[Plan]:
         """`async with db.plan() as plan:` collects the steps of the block into one atomic plan,
@@ -1071,6 +1079,7 @@ __all__ = [
     "CommentWhere",
     "MemberOf",
     "MemberOfProps",
+    "NodeTypeName",
     "Plan",
     "Priority",
     "Project",

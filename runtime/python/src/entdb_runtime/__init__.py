@@ -36,6 +36,7 @@ from .errors import (
     WriteFailure,
 )
 from .filters import Filter, Has, OrderBy, Range, Text
+from .mailbox import AsyncMailbox, Mailbox, MailboxItem, Parent, UnreadCounts
 from .plan import UNSET, HasId, NodeHandle, PlanBuilder, Unset
 from .positions import PositionTracker
 from .results import Created, LogPosition, Page, PlanResult, Receipt, StepResult, Updated
@@ -55,6 +56,7 @@ __all__ = [
     "AsyncClientCore",
     "AsyncClientReads",
     "AsyncEdgeAccessor",
+    "AsyncMailbox",
     "AsyncNodeAccessor",
     "AsyncPlanScope",
     "AsyncSearchableNodeAccessor",
@@ -79,6 +81,8 @@ __all__ = [
     "InvalidArgumentError",
     "JsonValue",
     "LogPosition",
+    "Mailbox",
+    "MailboxItem",
     "Member",
     "NodeAccessor",
     "NodeHandle",
@@ -86,6 +90,7 @@ __all__ = [
     "NotFoundError",
     "OrderBy",
     "Page",
+    "Parent",
     "PermissionDeniedError",
     "PlanBase",
     "PlanBuilder",
@@ -111,6 +116,7 @@ __all__ = [
     "TypeMeta",
     "UnavailableError",
     "UniqueViolationError",
+    "UnreadCounts",
     "Unset",
     "Updated",
     "Visited",

@@ -75,6 +75,9 @@ METHODS: Mapping[str, MethodInfo[Message, Message]] = {
         ("RevokeNode", False),
         ("ListTenantMembers", True),
         ("ListGroups", True),
+        ("ListMailbox", True),
+        ("GetMailboxUnreadCounts", True),
+        ("UpdateMailboxItems", False),
     ]
 }
 

@@ -244,6 +244,80 @@ export declare type SearchCommentResponse = Message<"acme.tracker.SearchCommentR
 
 export declare const SearchCommentResponseSchema: GenMessage<SearchCommentResponse>;
 
+export declare type WatchCommentRequest = Message<"acme.tracker.WatchCommentRequest"> & {
+  /**
+   * Only these nodes' changes; empty: every node of the type.
+   */
+  ids: string[];
+
+  /**
+   * A response's `position`: resumes after it, no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchCommentRequestSchema: GenMessage<WatchCommentRequest>;
+
+/**
+ * One step of a plan that changed a Comment node.
+ */
+export declare type CommentChange = Message<"acme.tracker.CommentChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: CommentNode;
+    case: "created";
+  } | {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: CommentNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const CommentChangeSchema: GenMessage<CommentChange>;
+
+export declare type WatchCommentResponse = Message<"acme.tracker.WatchCommentResponse"> & {
+  /**
+   * The plan's log offset; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: CommentChange[];
+};
+
+export declare const WatchCommentResponseSchema: GenMessage<WatchCommentResponse>;
+
 /**
  * Reads and writes Comment nodes.
  */
@@ -295,6 +369,14 @@ export declare const CommentService: GenService<{
     methodKind: "unary";
     input: typeof SearchCommentRequestSchema;
     output: typeof SearchCommentResponseSchema;
+  },
+  /**
+   * Streams the changes of Comment nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchCommentRequestSchema;
+    output: typeof WatchCommentResponseSchema;
   },
 }>;
 

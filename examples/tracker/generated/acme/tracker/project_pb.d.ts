@@ -247,6 +247,80 @@ export declare type SearchProjectResponse = Message<"acme.tracker.SearchProjectR
 
 export declare const SearchProjectResponseSchema: GenMessage<SearchProjectResponse>;
 
+export declare type WatchProjectRequest = Message<"acme.tracker.WatchProjectRequest"> & {
+  /**
+   * Only these nodes' changes; empty: every node of the type.
+   */
+  ids: string[];
+
+  /**
+   * A response's `position`: resumes after it, no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchProjectRequestSchema: GenMessage<WatchProjectRequest>;
+
+/**
+ * One step of a plan that changed a Project node.
+ */
+export declare type ProjectChange = Message<"acme.tracker.ProjectChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: ProjectNode;
+    case: "created";
+  } | {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: ProjectNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const ProjectChangeSchema: GenMessage<ProjectChange>;
+
+export declare type WatchProjectResponse = Message<"acme.tracker.WatchProjectResponse"> & {
+  /**
+   * The plan's log offset; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: ProjectChange[];
+};
+
+export declare const WatchProjectResponseSchema: GenMessage<WatchProjectResponse>;
+
 /**
  * Reads and writes Project nodes.
  */
@@ -298,6 +372,14 @@ export declare const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof SearchProjectRequestSchema;
     output: typeof SearchProjectResponseSchema;
+  },
+  /**
+   * Streams the changes of Project nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchProjectRequestSchema;
+    output: typeof WatchProjectResponseSchema;
   },
 }>;
 

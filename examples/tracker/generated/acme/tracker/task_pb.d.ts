@@ -258,6 +258,80 @@ export declare type SearchTaskResponse = Message<"acme.tracker.SearchTaskRespons
 
 export declare const SearchTaskResponseSchema: GenMessage<SearchTaskResponse>;
 
+export declare type WatchTaskRequest = Message<"acme.tracker.WatchTaskRequest"> & {
+  /**
+   * Only these nodes' changes; empty: every node of the type.
+   */
+  ids: string[];
+
+  /**
+   * A response's `position`: resumes after it, no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchTaskRequestSchema: GenMessage<WatchTaskRequest>;
+
+/**
+ * One step of a plan that changed a Task node.
+ */
+export declare type TaskChange = Message<"acme.tracker.TaskChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: TaskNode;
+    case: "created";
+  } | {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: TaskNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const TaskChangeSchema: GenMessage<TaskChange>;
+
+export declare type WatchTaskResponse = Message<"acme.tracker.WatchTaskResponse"> & {
+  /**
+   * The plan's log offset; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: TaskChange[];
+};
+
+export declare const WatchTaskResponseSchema: GenMessage<WatchTaskResponse>;
+
 /**
  * Reads and writes Task nodes.
  */
@@ -309,6 +383,14 @@ export declare const TaskService: GenService<{
     methodKind: "unary";
     input: typeof SearchTaskRequestSchema;
     output: typeof SearchTaskResponseSchema;
+  },
+  /**
+   * Streams the changes of Task nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchTaskRequestSchema;
+    output: typeof WatchTaskResponseSchema;
   },
 }>;
 

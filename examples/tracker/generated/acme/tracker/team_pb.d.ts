@@ -245,6 +245,80 @@ export declare type SearchTeamResponse = Message<"acme.tracker.SearchTeamRespons
 
 export declare const SearchTeamResponseSchema: GenMessage<SearchTeamResponse>;
 
+export declare type WatchTeamRequest = Message<"acme.tracker.WatchTeamRequest"> & {
+  /**
+   * Only these nodes' changes; empty: every node of the type.
+   */
+  ids: string[];
+
+  /**
+   * A response's `position`: resumes after it, no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchTeamRequestSchema: GenMessage<WatchTeamRequest>;
+
+/**
+ * One step of a plan that changed a Team node.
+ */
+export declare type TeamChange = Message<"acme.tracker.TeamChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: TeamNode;
+    case: "created";
+  } | {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: TeamNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const TeamChangeSchema: GenMessage<TeamChange>;
+
+export declare type WatchTeamResponse = Message<"acme.tracker.WatchTeamResponse"> & {
+  /**
+   * The plan's log offset; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: TeamChange[];
+};
+
+export declare const WatchTeamResponseSchema: GenMessage<WatchTeamResponse>;
+
 /**
  * Reads and writes Team nodes.
  */
@@ -296,6 +370,14 @@ export declare const TeamService: GenService<{
     methodKind: "unary";
     input: typeof SearchTeamRequestSchema;
     output: typeof SearchTeamResponseSchema;
+  },
+  /**
+   * Streams the changes of Team nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchTeamRequestSchema;
+    output: typeof WatchTeamResponseSchema;
   },
 }>;
 

@@ -256,6 +256,80 @@ export declare type SearchUserResponse = Message<"acme.tracker.SearchUserRespons
 
 export declare const SearchUserResponseSchema: GenMessage<SearchUserResponse>;
 
+export declare type WatchUserRequest = Message<"acme.tracker.WatchUserRequest"> & {
+  /**
+   * Only these nodes' changes; empty: every node of the type.
+   */
+  ids: string[];
+
+  /**
+   * A response's `position`: resumes after it, no change missed or repeated.
+   */
+  after?: bigint | undefined;
+
+  /**
+   * Without `after`: replays the tenant's history first.
+   */
+  fromStart: boolean;
+};
+
+export declare const WatchUserRequestSchema: GenMessage<WatchUserRequest>;
+
+/**
+ * One step of a plan that changed a User node.
+ */
+export declare type UserChange = Message<"acme.tracker.UserChange"> & {
+  /**
+   * The node's id.
+   */
+  id: string;
+
+  /**
+   * The step of the plan that made the change.
+   */
+  operationIndex: number;
+  kind: {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: UserNode;
+    case: "created";
+  } | {
+    /**
+     * The node as the caller reads it when the change is sent.
+     */
+    value: UserNode;
+    case: "updated";
+  } | {
+    /**
+     * The node was deleted.
+     */
+    value: boolean;
+    case: "deleted";
+  } | { case: undefined; value?: undefined };
+};
+
+export declare const UserChangeSchema: GenMessage<UserChange>;
+
+export declare type WatchUserResponse = Message<"acme.tracker.WatchUserResponse"> & {
+  /**
+   * The plan's log offset; unset only before the tenant's first write.
+   */
+  position?: bigint | undefined;
+
+  /**
+   * The log partition that holds the tenant.
+   */
+  partition: number;
+
+  /**
+   * None in a checkpoint: every event up to `position` was considered.
+   */
+  changes: UserChange[];
+};
+
+export declare const WatchUserResponseSchema: GenMessage<WatchUserResponse>;
+
 /**
  * Reads and writes User nodes.
  */
@@ -307,6 +381,14 @@ export declare const UserService: GenService<{
     methodKind: "unary";
     input: typeof SearchUserRequestSchema;
     output: typeof SearchUserResponseSchema;
+  },
+  /**
+   * Streams the changes of User nodes as they are applied, from a resume position.
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchUserRequestSchema;
+    output: typeof WatchUserResponseSchema;
   },
 }>;
 

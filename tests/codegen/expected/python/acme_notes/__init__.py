@@ -233,6 +233,9 @@ def _likes(r: _rt.EdgeRow) -> Likes:
 AnyNode = Author | Note
 """A node of any type of the schema, what `search` across types and `traverse` return."""
 
+NodeTypeName = _Literal["author", "note"]
+"""The accessor names of the node types, what `db.mailbox.list(types=...)` takes."""
+
 SearchableType = _Never
 """The accessor names of the node types with searchable fields, what `db.search(types=...)` takes."""
 
@@ -241,6 +244,7 @@ _NODE_TYPES: _rt.NodeTypes[AnyNode] = {
     1: ("author", _AUTHOR, _author),
     2: ("note", _NOTE, _note),
 }
+_EDGE_NAMES: dict[int, str] = {100: "likes"}
 
 
 class AuthorNodes(_rt.NodeAccessor[Author, AuthorId, AuthorCreate, AuthorPatch, AuthorWhere, AuthorOrderField, AuthorKeyName]):
@@ -311,6 +315,8 @@ class Client(_rt.ClientReads[AnyNode, SearchableType]):
         self.author = AuthorNodes(self.core, _AUTHOR, _author)
         self.note = NoteNodes(self.core, _NOTE, _note)
         self.likes: _rt.EdgeAccessor[Likes, AuthorId, NoteId, LikesProps] = _rt.EdgeAccessor(self.core, _LIKES, _likes)
+        self.mailbox: _rt.Mailbox[AnyNode, NodeTypeName, SearchableType] = _rt.Mailbox(self.core, _NODE_TYPES, _EDGE_NAMES, _SEARCHABLE)
+        """The caller's own mailbox (docs/mailbox.md)."""
 
     def plan(self, *, idempotency_key: str | None = None, no_wait: bool = False) -> _rt.PlanScope[Plan]:
         """`with db.plan() as plan:` collects the steps of the block into one atomic plan,
@@ -355,6 +361,8 @@ class AsyncClient(_rt.AsyncClientReads[AnyNode, SearchableType]):
         self.author = AsyncAuthorNodes(self.core, _AUTHOR, _author)
         self.note = AsyncNoteNodes(self.core, _NOTE, _note)
         self.likes: _rt.AsyncEdgeAccessor[Likes, AuthorId, NoteId, LikesProps] = _rt.AsyncEdgeAccessor(self.core, _LIKES, _likes)
+        self.mailbox: _rt.AsyncMailbox[AnyNode, NodeTypeName, SearchableType] = _rt.AsyncMailbox(self.core, _NODE_TYPES, _EDGE_NAMES, _SEARCHABLE)
+        """The caller's own mailbox (docs/mailbox.md)."""
 
     def plan(self, *, idempotency_key: str | None = None, no_wait: bool = False) -> _rt.AsyncPlanScope[Plan]:
         """`async with db.plan() as plan:` collects the steps of the block into one atomic plan,
@@ -389,6 +397,7 @@ __all__ = [
     "Client",
     "Likes",
     "LikesProps",
+    "NodeTypeName",
     "Note",
     "NoteCreate",
     "NoteId",
