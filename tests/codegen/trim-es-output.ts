@@ -37,7 +37,7 @@ const GENERATED_FROM = "@generated from ";
  * (`TaskSchema`, `StatusSchema`, `file_acme_schema`, …), at no indentation.
  */
 const DESCRIBES =
-  /^ \* Describes the (?:message|enum|service|file|extension) [\w./]+\.\n(?: \* Use `create\(\w+\)` to create a new message\.\n)?$/;
+  /^ \* Describes the (?:message|enum|service|file|extension) [\w./]+\.\n(?: \* Use `create\([\w$]+\)` to create a new message\.\n)?$/;
 
 /** The `.d.ts` text without protoc-gen-es's `@generated from …` JSDoc lines (see above). */
 export function trimEsDeclarations(text: string): string {
