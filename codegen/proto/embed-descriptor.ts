@@ -6,11 +6,15 @@
  * default one (the runtime derives that).
  */
 
-import { clearField, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import { protoCamelCase } from "@bufbuild/protobuf/reflect";
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import type { DescriptorProto, FileDescriptorProto } from "@bufbuild/protobuf/wkt";
-import { FieldDescriptorProtoSchema, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type {
+  DescriptorProto,
+  FieldDescriptorProto,
+  FileDescriptorProto,
+} from "@bufbuild/protobuf/wkt";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 
 /** The base64 text of `file` as `fileDesc` takes it. */
 export function embeddedDescriptor(file: FileDescriptorProto): string {
@@ -27,12 +31,19 @@ export function embeddedDescriptor(file: FileDescriptorProto): string {
 function withoutDefaultJsonNames(message: DescriptorProto): DescriptorProto {
   return {
     ...message,
-    field: message.field.map((f) => {
-      if (f.jsonName !== protoCamelCase(f.name)) return f;
-      const copy = { ...f };
-      clearField(copy, FieldDescriptorProtoSchema.field.jsonName);
-      return copy;
-    }),
+    field: message.field.map((f) =>
+      f.jsonName === protoCamelCase(f.name) ? withoutJsonName(f) : f,
+    ),
     nestedType: message.nestedType.map(withoutDefaultJsonNames),
   };
+}
+
+/**
+ * `field` without its `json_name`: a proto2 optional is unset when it is not an own
+ * property, which is all `toBinary` asks (a copy without the property, not a `delete`,
+ * which would make every field object slow to read).
+ */
+function withoutJsonName(field: FieldDescriptorProto): FieldDescriptorProto {
+  const { jsonName: _, ...rest } = field;
+  return rest as FieldDescriptorProto;
 }

@@ -61,23 +61,33 @@ export class EsPrinter {
     this.rewrite = rewrite;
   }
 
+  /** Text printed since the last symbol or export, not yet in `parts`. */
+  private text = "";
+
   /** Appends `printables` and a newline. */
   print(...printables: EsPrintable[]): void {
     this.append(printables);
-    this.parts.push("\n");
+    this.text += "\n";
   }
 
   private append(printables: readonly EsPrintable[]): void {
     for (const p of printables) {
-      if (typeof p === "string") this.parts.push(p);
-      else if (typeof p === "number") this.parts.push(p.toString(10));
+      if (typeof p === "string") this.text += p;
+      else if (typeof p === "number") this.text += p.toString(10);
       else if (Array.isArray(p)) this.append(p);
-      else this.parts.push(p as EsSymbol | EsExport);
+      else {
+        // Runs of text are kept as one part: far fewer parts to walk and collect.
+        if (this.text !== "") this.parts.push(this.text);
+        this.text = "";
+        this.parts.push(p as EsSymbol | EsExport);
+      }
     }
   }
 
   /** The file's text: its imports, a blank line, then what was printed. */
   content(): string {
+    if (this.text !== "") this.parts.push(this.text);
+    this.text = "";
     const { statements, identifiers } = this.imports();
     const out: string[] = statements;
     if (out.length > 0) out.push("\n");
