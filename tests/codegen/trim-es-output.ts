@@ -1,6 +1,7 @@
 /**
- * Trims the doc comments protoc-gen-es prints into `*_pb.d.ts` and `*_pb.js`, to what a
- * reader of the generated code can use.
+ * Trims the doc comments protoc-gen-es prints into `*_pb.d.ts` and `*_pb.js` to what
+ * `codegen/proto/print-es.ts` prints (the doc text and `@deprecated`), so that
+ * protoc-gen-es can be the printer's oracle (`protoc-gen-es-oracle.ts`).
  *
  * protoc-gen-es ends every declaration's JSDoc with an `@generated from field: string
  * title = 3;` (or `message …`, `enum value: …`, `service …`, `rpc …`) line, and prints
