@@ -150,8 +150,9 @@ export class EsPrinter {
   }
 }
 
+/** What identifies a symbol: its module and its name (a name never contains `#`). */
 function symbolId(s: EsSymbol): string {
-  return `import("${s.from}").${s.name}`;
+  return `${s.from}#${s.name}`;
 }
 
 /** `{ A, B as B$1 }`, sorted by imported name. */
