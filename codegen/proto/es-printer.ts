@@ -18,6 +18,8 @@ export interface EsSymbol {
   readonly from: string;
   /** Only used as a type (`import type`) unless some use of the same symbol is a value. */
   readonly typeOnly: boolean;
+  /** What identifies it: its module and its name (a name never contains `#`). */
+  readonly id: string;
 }
 
 /** An `export <declaration> <name>` at the start of a statement. */
@@ -32,7 +34,7 @@ export type EsPrintable = string | number | EsSymbol | EsExport | readonly EsPri
 
 /** A symbol from `from`. */
 export function esSymbol(name: string, from: string, typeOnly = false): EsSymbol {
-  return { kind: "symbol", name, from, typeOnly };
+  return { kind: "symbol", name, from, typeOnly, id: `${from}#${name}` };
 }
 
 /** An export statement head: `export declare const name`. */
@@ -93,7 +95,7 @@ export class EsPrinter {
     if (out.length > 0) out.push("\n");
     for (const p of this.parts) {
       if (typeof p === "string") out.push(p);
-      else if (p.kind === "symbol") out.push(identifiers.get(symbolId(p)) ?? p.name);
+      else if (p.kind === "symbol") out.push(identifiers.get(p.id) ?? p.name);
       else out.push("export ", p.declaration === "" ? "" : `${p.declaration} `, p.name);
     }
     return out.join("");
@@ -110,7 +112,7 @@ export class EsPrinter {
         taken.add(p.name);
         continue;
       }
-      const id = symbolId(p);
+      const id = p.id;
       identifiers.set(id, p.name);
       if (!p.typeOnly) isValue.add(id);
       if (p.from === this.importPath) taken.add(p.name);
@@ -118,7 +120,7 @@ export class EsPrinter {
     }
     const handled = new Set<string>();
     for (const s of foreign) {
-      const id = symbolId(s);
+      const id = s.id;
       if (handled.has(id)) continue;
       handled.add(id);
       if (!taken.has(s.name)) {
@@ -137,7 +139,7 @@ export class EsPrinter {
         module = { types: new Map(), values: new Map() };
         byModule.set(s.from, module);
       }
-      const id = symbolId(s);
+      const id = s.id;
       (isValue.has(id) ? module.values : module.types).set(s.name, identifiers.get(id) ?? s.name);
     }
     const statements: string[] = [];
@@ -148,11 +150,6 @@ export class EsPrinter {
     }
     return { statements, identifiers };
   }
-}
-
-/** What identifies a symbol: its module and its name (a name never contains `#`). */
-function symbolId(s: EsSymbol): string {
-  return `${s.from}#${s.name}`;
 }
 
 /** `{ A, B as B$1 }`, sorted by imported name. */
