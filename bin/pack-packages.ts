@@ -110,8 +110,7 @@ const cliPackage: PackageSpec = {
   compiledFolders: ["bin", "schema", "codegen", "server"],
   sourceFolders: ["generated"],
   exports: { "./schema": "./schema/index", "./codegen": "./codegen/index" },
-  // codegen/proto/protoc-gen-es-loader.ts resolves the plugin by path at run time.
-  resolvedAtRunTime: ["@bufbuild/protoc-gen-es"],
+  resolvedAtRunTime: [],
   extra: {
     bin: { entdb: "./bin/entdb.js" },
     // Exact: `entdb generate` writes code for this runtime, so the app's `entdb` must be

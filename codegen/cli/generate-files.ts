@@ -6,19 +6,14 @@
 
 import type { Schema } from "../../schema/index.ts";
 import { DEFAULT_RUNTIME_IMPORT, generateClient } from "../client/index.ts";
-import type { EsOutputCache } from "../proto/es-output-cache.ts";
 import { generateProto } from "../proto/generate-proto.ts";
 import { printSqlFile } from "../sql/index.ts";
 import { createGeneratedFile, type GeneratedFile } from "../writer/generated-file.ts";
-
-export { createDirEsOutputCache, defaultEsCacheDir } from "../proto/es-output-cache.ts";
 
 /** Options of {@link generateAllFiles}. */
 export interface GenerateAllOptions {
   /** The module `client.ts` imports the runtime from (default `entdb/runtime/v1`). */
   readonly runtimeImport?: string;
-  /** protoc-gen-es output kept between runs (see `es-output-cache.ts`); none by default. */
-  readonly esCache?: EsOutputCache;
 }
 
 /** The SQL index file's path in the out dir. */
@@ -34,10 +29,7 @@ export function generateAllFiles(
   schema: Schema,
   options: GenerateAllOptions = {},
 ): GeneratedFile[] {
-  const proto = generateProto(
-    schema,
-    options.esCache === undefined ? {} : { cache: options.esCache },
-  );
+  const proto = generateProto(schema);
   const client = generateClient(schema, {
     runtimeImport: options.runtimeImport ?? DEFAULT_RUNTIME_IMPORT,
   });

@@ -1,7 +1,6 @@
 /**
- * The codegen layer's subcommands: `generate`. The generators themselves (and
- * protoc-gen-es, which they bring) load only when a command runs; import
- * `generate-files.ts` directly to call them.
+ * The codegen layer's subcommands: `generate`. The generators themselves load only
+ * when a command runs; import `generate-files.ts` directly to call them.
  */
 
 import type { Command } from "commander";

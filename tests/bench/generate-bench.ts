@@ -7,16 +7,13 @@
  * CPU time (user + sys), each the median of several runs (`--runs N`, default 3):
  * - each generate step in-process (schema compile, descriptor with its `.proto` text,
  *   protobuf-es, client, SQL, lock file), each step on a fresh process so no step warms
- *   the next one's code; protobuf-es includes loading protoc-gen-es, which `entdb
- *   generate` does on first use;
+ *   the next one's code;
  * - the real command into a temp dir under the repo's `.tmp/` (so the output resolves
- *   `entdb/runtime/v1` and `@bufbuild/protobuf` as checked-in output does), with a
- *   protoc-gen-es output cache of its own (`ENTDB_CACHE_DIR`): the first generate (empty
- *   cache, so protoc-gen-es runs on every file), a second one (all unchanged) and
- *   `--check`, then one with the out dir removed (every file from the cache, as after a
- *   fresh checkout) and one after one type's doc comment changed (the command keeps
- *   Node's compile cache in the OS temp dir, so after the first of all runs it starts
- *   warm, as it does on a developer's machine);
+ *   `entdb/runtime/v1` and `@bufbuild/protobuf` as checked-in output does): the first
+ *   generate (nothing in the out dir), a second one (all unchanged) and `--check`, then
+ *   one with the out dir removed (as after a fresh checkout) and one after one type's doc
+ *   comment changed (the command keeps Node's compile cache in the OS temp dir, so after
+ *   the first of all runs it starts warm, as it does on a developer's machine);
  * - `tsc --noEmit` over the output;
  * then the size of each output file (the per-type `.proto` and protobuf-es files summed by
  * kind).
@@ -162,21 +159,17 @@ function main(runs: number): void {
         }),
       );
       const generate = ["--out", "generated", "schema.entdb"];
-      // A cache of its own, empty at the first run, so that run pays for all of protoc-gen-es.
-      const env = { ...process.env, ENTDB_CACHE_DIR: join(dir, "cache") };
       const gen = (name: string, extra: readonly string[] = []): void =>
-        record(name, timed([BIN, "generate", ...extra, ...generate], dir, 0, env));
-      gen("generate (first run, empty cache)");
+        record(name, timed([BIN, "generate", ...extra, ...generate], dir));
+      gen("generate (first run)");
       gen("generate (unchanged)");
       gen("generate --check", ["--check"]);
-      // A fresh checkout on a machine that generated this schema before: all output
-      // missing, every protoc-gen-es file in the cache.
+      // A fresh checkout: all output missing.
       rmSync(join(dir, "generated"), { recursive: true });
-      gen("generate (no output, warm cache)");
-      // One node type edited: its .proto and _pb files change, the rest come from the cache.
+      gen("generate (no output)");
+      // One node type edited: its .proto and _pb files change.
       writeFileSync(join(dir, "schema.entdb"), oneTypeEdited(generateSchemaPair().old));
       gen("generate (one type changed)");
-      rmSync(join(dir, "cache"), { recursive: true });
       record("tsc --noEmit on the output", timed([TSC, "--noEmit", "-p", "."], dir));
       if (run === 0) {
         let total = 0;

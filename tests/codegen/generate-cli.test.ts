@@ -5,7 +5,7 @@
  */
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runGenerate } from "../../codegen/cli/index.ts";
@@ -94,22 +94,6 @@ describe("entdb generate", () => {
       statSync(join(dir, "generated", p)).mtimeMs,
     ]);
     expect(after).toEqual(before);
-  });
-
-  it("keeps protoc-gen-es output in the cache dir and writes the same bytes from it", async () => {
-    const dir = project();
-    const cacheDir = join(dir, "cache");
-    expect((await runGenerate(undefined, { check: false, cwd: dir, cacheDir })).exitCode).toBe(0);
-    // One entry per .proto: the shared schema.proto and note.proto.
-    expect(readdirSync(join(cacheDir, "protoc-gen-es"))).toHaveLength(2);
-    const first = OUTPUTS.map((p) => read(join(dir, "generated"), p));
-    rmSync(join(dir, "generated"), { recursive: true });
-    const again = await runGenerate(undefined, { check: false, cwd: dir, cacheDir });
-    expect(again.exitCode).toBe(0);
-    expect(again.stdout.split("\n", 1)[0]).toBe(
-      "wrote 'generated' from 'schema.entdb': 8 added, 0 changed, 0 removed, 0 unchanged",
-    );
-    expect(OUTPUTS.map((p) => read(join(dir, "generated"), p))).toEqual(first);
   });
 
   it("--check exits 0 when up to date and 1 listing every difference, writing nothing", async () => {

@@ -240,7 +240,6 @@ describe(`a new user following ${GUIDE}, from the packed tarballs`, () => {
         "package/bin/entdb-main.js",
         "package/bin/node-version.js",
         "package/server/wal/wal-writer-worker.js",
-        "package/codegen/proto/es-plugin-worker.js",
         "package/codegen/index.d.ts",
       ]),
     );

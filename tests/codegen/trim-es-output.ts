@@ -1,6 +1,7 @@
 /**
- * Trims the doc comments protoc-gen-es prints into `*_pb.d.ts` and `*_pb.js`, to what a
- * reader of the generated code can use.
+ * Trims the doc comments protoc-gen-es prints into `*_pb.d.ts` and `*_pb.js` to what
+ * `codegen/proto/print-es.ts` prints (the doc text and `@deprecated`), so that
+ * protoc-gen-es can be the printer's oracle (`protoc-gen-es-oracle.ts`).
  *
  * protoc-gen-es ends every declaration's JSDoc with an `@generated from field: string
  * title = 3;` (or `message …`, `enum value: …`, `service …`, `rpc …`) line, and prints
@@ -37,7 +38,7 @@ const GENERATED_FROM = "@generated from ";
  * (`TaskSchema`, `StatusSchema`, `file_acme_schema`, …), at no indentation.
  */
 const DESCRIBES =
-  /^ \* Describes the (?:message|enum|service|file|extension) [\w./]+\.\n(?: \* Use `create\(\w+\)` to create a new message\.\n)?$/;
+  /^ \* Describes the (?:message|enum|service|file|extension) [\w./]+\.\n(?: \* Use `create\([\w$]+\)` to create a new message\.\n)?$/;
 
 /** The `.d.ts` text without protoc-gen-es's `@generated from …` JSDoc lines (see above). */
 export function trimEsDeclarations(text: string): string {
