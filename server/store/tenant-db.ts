@@ -30,6 +30,7 @@ import {
 } from "../../codegen/index.ts";
 import type { Schema } from "../../schema/index.ts";
 import { ACCESS_TABLE_DDL } from "./access-tables.ts";
+import { FtsWrites } from "./fts-writes.ts";
 import { MAILBOX_TABLE_DDL } from "./mailbox-tables.ts";
 import { StoreError } from "./store-error.ts";
 
@@ -74,6 +75,8 @@ export class TenantDb {
   readonly #statements = new Map<string, Database.Statement>();
   /** Searchable field ids per node type that has a full-text table in the file. */
   #fts = new Map<number, readonly number[]>();
+  /** Full-text writes of the transaction under way, written before it commits (fts-writes.ts). */
+  readonly ftsWrites = new FtsWrites();
   /** Names of the schema objects (`ix_…`, `ux_…`, `fts_…`) in the file. */
   #objects = new Set<string>();
 
@@ -246,6 +249,7 @@ export class TenantDb {
    * was. The caller records the version with {@link writeState}.
    */
   migrateTo(schema: Schema): void {
+    this.ftsWrites.flush(this);
     const desired = schemaObjects(schema);
     const wanted = new Map(desired.map((o) => [o.name, o.sql]));
     const existing = (
@@ -273,6 +277,7 @@ export class TenantDb {
 
   /** Re-reads which full-text tables exist (after a migration or a rollback of one). */
   reloadSchemaObjects(): void {
+    this.ftsWrites.clear();
     this.#statements.clear();
     this.#loadFts();
   }
