@@ -362,11 +362,13 @@ export class Applier implements ApplyProgress {
       // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, I/O): then
       // nothing of the batch is written, and the tenant stops at its first event.
       if (stoppedAt && !sql.inTransaction) throw stoppedAt.error;
+      db.ftsWrites.flush(db);
       if (state !== start) db.writeState(state);
       sql.exec("COMMIT");
       this.#recent.commit(tenant, (failed) => this.#onApplyFailure?.(failed));
     } catch (err) {
       this.#recent.discard();
+      db.ftsWrites.clear();
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
@@ -394,6 +396,7 @@ export class Applier implements ApplyProgress {
         schemaVersion: state.schemaVersion,
       };
     const event = item.event;
+    const ftsMark = db.ftsWrites.mark();
     db.stmt("SAVEPOINT event").run();
     try {
       let version = state.schemaVersion;
@@ -417,6 +420,7 @@ export class Applier implements ApplyProgress {
         db.stmt("ROLLBACK TO event").run();
         db.stmt("RELEASE event").run();
       }
+      db.ftsWrites.rollbackTo(ftsMark);
       throw err;
     }
   }
@@ -445,6 +449,7 @@ export class Applier implements ApplyProgress {
     let results: ReturnType<typeof executePlan> = [];
     let failure: PlanRejection["failure"] | undefined;
     let failed: ApplyFailure | undefined;
+    const ftsMark = db.ftsWrites.mark();
     if (migrated) db.stmt("SAVEPOINT plan").run();
     try {
       if (body.case === "access") {
@@ -475,6 +480,7 @@ export class Applier implements ApplyProgress {
       } else {
         db.stmt("ROLLBACK TO event").run();
       }
+      db.ftsWrites.rollbackTo(ftsMark);
       if (!(err instanceof PlanRejection)) throw err;
       failure = err.failure;
       this.#stats.rejected++;

@@ -4,7 +4,6 @@
  * {@link PlanRejection} before anything of that step is written.
  */
 
-import { FTS_TEXT_FUNCTION, ftsColumnName, ftsTableName } from "../../codegen/index.ts";
 import type {
   CreateNode,
   DeleteNode,
@@ -154,6 +153,7 @@ export function deleteNode(run: PlanRun, op: DeleteNode): OperationResult {
   return result(id, false, row.version);
 }
 
+/** Queues the node's full-text row; written before the transaction commits (fts-writes.ts). */
 function ftsInsert(run: PlanRun, typeId: number, seq: bigint, payload: Payload): void {
   const fields = run.db.ftsFields(typeId);
   if (!fields) return;
@@ -161,14 +161,10 @@ function ftsInsert(run: PlanRun, typeId: number, seq: bigint, payload: Payload):
     const v = payload.get(f);
     return v === undefined || v === null ? null : typeof v === "string" ? v : stringifyJson(v);
   });
-  run.db
-    .stmt(
-      `INSERT INTO ${ftsTableName(typeId)}(rowid, ${fields.map(ftsColumnName).join(", ")}) VALUES (?, ${fields.map(() => `${FTS_TEXT_FUNCTION}(?)`).join(", ")})`,
-    )
-    .run(seq, ...values);
+  run.db.ftsWrites.insert(typeId, seq, fields, values);
 }
 
 function ftsDelete(run: PlanRun, typeId: number, seq: bigint): void {
   if (!run.db.ftsFields(typeId)) return;
-  run.db.stmt(`DELETE FROM ${ftsTableName(typeId)} WHERE rowid = ?`).run(seq);
+  run.db.ftsWrites.delete(typeId, seq);
 }

@@ -1,5 +1,7 @@
 /**
- * `npm run bench:pg [-- seconds]`: EntDB and PostgreSQL 15 side by side, in one table.
+ * `npm run bench:pg [-- seconds [rows]]`: EntDB and PostgreSQL 15 side by side, in one table.
+ * `rows` picks rows by their load generator op, optionally with a client count, comma
+ * separated (`create:1,node-edge,create-100`); all rows when absent.
  *
  * Starts PostgreSQL (`tests/infra/postgres.sh`: Debian's package, fsync and
  * synchronous_commit on) and `entdb serve` (embedded log: durable and applied before
@@ -61,7 +63,7 @@ interface Row {
   readonly writes: boolean;
 }
 
-const ROWS: readonly Row[] = [
+const ALL_ROWS: readonly Row[] = [
   { label: "create one node", clients: 1, op: "create", script: "create.sql", writes: true },
   { label: "create one node", clients: 32, op: "create", script: "create.sql", writes: true },
   {
@@ -111,6 +113,20 @@ const ROWS: readonly Row[] = [
     writes: false,
   },
 ];
+
+/** The rows asked for on the command line (`op` or `op:clients`, comma separated). */
+function pickRows(spec: string | undefined): readonly Row[] {
+  if (spec === undefined) return ALL_ROWS;
+  const wanted = spec.split(",").filter((w) => w !== "");
+  for (const w of wanted) {
+    if (!ALL_ROWS.some((r) => r.op === w || `${r.op}:${r.clients}` === w))
+      throw new Error(
+        `no row '${w}'; rows are ${[...new Set(ALL_ROWS.map((r) => `${r.op}:${r.clients}`))].join(", ")}`,
+      );
+  }
+  return ALL_ROWS.filter((r) => wanted.some((w) => r.op === w || `${r.op}:${r.clients}` === w));
+}
+const ROWS = pickRows(process.argv[3]);
 
 const SYSTEMS = ["EntDB, Connect", "EntDB, gRPC", "PostgreSQL 15"] as const;
 type System = (typeof SYSTEMS)[number];

@@ -1,0 +1,64 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Applier } from "../../server/apply/applier.ts";
+import { openStore } from "../../server/store/store.ts";
+import { TENANT_WAL_AUTOCHECKPOINT_PAGES } from "../../server/store/tenant-db.ts";
+import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import type { WalEntry } from "../../server/wal/wal.ts";
+import {
+  lookupOf,
+  op,
+  planEvent,
+  served,
+  T,
+  TRACKER_V1,
+  tempDir,
+  v,
+} from "../store/store-fixtures.ts";
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe("tenant file checkpoints", () => {
+  it("leaves checkpoints of single-write transactions to the applier's flush", async () => {
+    const dir = tempDir("tenant-checkpoint");
+    cleanups.push(() => dir.remove());
+    const wal = await openEmbeddedWal({
+      path: join(dir.path, "wal.sqlite"),
+      partitions: 1,
+      writer: "inline",
+    });
+    cleanups.push(() => wal.close());
+    const store = openStore({ dataDir: dir.path, schemas: lookupOf(served(1, TRACKER_V1)) });
+    cleanups.push(() => store.close());
+    const applier = new Applier({ wal, store, checkpointIntervalMs: 3_600_000 });
+    const entries: WalEntry[] = [];
+    for (let n = 0; n < 200; n++) {
+      const record = {
+        tenant: "acme",
+        payload: planEvent("acme", `k${n}`, [
+          op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
+        ]),
+      };
+      const [position] = await wal.append([record]);
+      entries.push({ ...record, position: position! });
+    }
+    // One transaction per event, as a server applies writes that arrive one at a time.
+    for (const entry of entries) applier.applyBatch([entry]);
+    const db = store.tenant("acme", false)!;
+    const pageSize = Number(db.db.pragma("page_size", { simple: true }));
+    const pages = Number(db.db.pragma("page_count", { simple: true }));
+    const walFrames = statSync(`${db.db.name}-wal`).size / (pageSize + 24);
+    // Every commit's pages are still in the -wal file, and none reached the database
+    // file: SQLite's default checkpoint at 1,000 pages would have copied them there and
+    // restarted the -wal file from its top.
+    expect(walFrames).toBeGreaterThan(2_000);
+    expect(walFrames).toBeLessThan(TENANT_WAL_AUTOCHECKPOINT_PAGES);
+    expect(statSync(db.db.name).size).toBeLessThan(pages * pageSize);
+    applier.flush();
+    expect(statSync(db.db.name).size).toBe(pages * pageSize);
+  });
+});
