@@ -132,8 +132,10 @@ export class Snapshotter {
     if (!db) return undefined;
     const copy = join(workDir, `${tenant}.snapshot.sqlite`);
     const compressed = `${copy}.gz`;
-    rmSync(copy, { force: true });
-    rmSync(compressed, { force: true });
+    // Reading the copy's state leaves SQLite's side files beside it; a stale `-wal` left
+    // by a crash must not meet the next copy.
+    const files = [copy, `${copy}-wal`, `${copy}-shm`, compressed];
+    for (const file of files) rmSync(file, { force: true });
     try {
       const started = performance.now();
       await db.backup(copy);
@@ -171,8 +173,7 @@ export class Snapshotter {
         },
       };
     } finally {
-      rmSync(copy, { force: true });
-      rmSync(compressed, { force: true });
+      for (const file of files) rmSync(file, { force: true });
     }
   }
 

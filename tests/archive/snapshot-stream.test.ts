@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,6 +109,8 @@ describe("a snapshot larger than one part", () => {
       const { metadata } = await store.getStream(taken!.key);
       expect(metadata["sha256"]).toBe(sha256Hex(await readAll(store, taken!.key)));
       expect(metadata["position"]).toBe("400");
+      // The copy, its compressed form and SQLite's side files are gone.
+      expect(readdirSync(join(work, "snapshots"))).toEqual([]);
 
       const restored = join(work, "restored");
       mkdirSync(join(restored, "tenants"), { recursive: true });

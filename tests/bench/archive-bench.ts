@@ -18,7 +18,7 @@
  * measures the other load.
  */
 
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -158,7 +158,16 @@ try {
   );
 
   // Write throughput without and with the archiver.
-  const plansPerSecond = async (archive: boolean): Promise<number> => {
+  // Per round: plans/s, and the server's CPU time per plan (user + system of all its
+  // threads, from /proc): on a shared machine the rate mostly measures the neighbours'
+  // load, the CPU per plan what the server itself spends, archiver included.
+  const cpuTicks = (pid: number | undefined): number => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  };
+  const TICK_MS = 10; // USER_HZ is 100 on Linux
+  const plansPerSecond = async (archive: boolean): Promise<{ rate: number; cpuMs: number }> => {
     const dataDir = tempDataDir("entdb-archive-bench-serve-");
     const bucket = archive ? await s3.newBucket() : "";
     const server = await startServerProcess({
@@ -167,6 +176,7 @@ try {
       env: { ...S3_TEST_ENV },
     });
     const client = createLeanClient(server.url);
+    const ticksBefore = cpuTicks(server.child.pid);
     let done = 0;
     const until = performance.now() + SECONDS * 1000;
     await Promise.all(
@@ -195,14 +205,15 @@ try {
         }
       }),
     );
+    const cpuMs = ((cpuTicks(server.child.pid) - ticksBefore) * TICK_MS) / done;
     client.close();
     await server.stop();
     removeDataDir(dataDir);
-    return done / SECONDS;
+    return { rate: done / SECONDS, cpuMs };
   };
   // Alternating rounds: A (without) and B (with --archive), A B A B …
-  const without: number[] = [];
-  const withArchive: number[] = [];
+  const without: { rate: number; cpuMs: number }[] = [];
+  const withArchive: { rate: number; cpuMs: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     without.push(await plansPerSecond(false));
     withArchive.push(await plansPerSecond(true));
@@ -212,25 +223,38 @@ try {
     const mid = sorted.length >> 1;
     return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   };
-  const spread = (xs: readonly number[]) =>
-    `${xs.map((x) => Math.round(x).toLocaleString("en-US")).join(", ")} (min–max ${(((Math.max(...xs) - Math.min(...xs)) / median(xs)) * 100).toFixed(0)} % of the median)`;
+  const spread = (xs: readonly number[], digits: number) =>
+    `${xs.map((x) => x.toFixed(digits)).join(", ")} (min–max ${(((Math.max(...xs) - Math.min(...xs)) / median(xs)) * 100).toFixed(0)} % of the median)`;
+  for (const [label, runs] of [
+    ["without", without],
+    ["with", withArchive],
+  ] as const) {
+    const rates = runs.map((r) => r.rate);
+    const cpu = runs.map((r) => r.cpuMs);
+    rows.push([
+      `entdb serve, 64 clients: plans ${label} --archive, median of ${ROUNDS} rounds`,
+      spread(rates, 0),
+      `${ROUNDS} × ${SECONDS} s`,
+      `${Math.round(median(rates)).toLocaleString("en-US")}/s`,
+    ]);
+    rows.push([
+      `entdb serve: server CPU per plan ${label} --archive, median`,
+      spread(cpu, 3),
+      "",
+      `${median(cpu).toFixed(3)} ms`,
+    ]);
+  }
   rows.push([
-    `entdb serve, 64 clients: plans without --archive, median of ${ROUNDS} rounds`,
-    spread(without),
-    `${ROUNDS} × ${SECONDS} s`,
-    `${Math.round(median(without)).toLocaleString("en-US")}/s`,
-  ]);
-  rows.push([
-    `entdb serve, 64 clients: plans with --archive, median of ${ROUNDS} rounds`,
-    spread(withArchive),
-    `${ROUNDS} × ${SECONDS} s`,
-    `${Math.round(median(withArchive)).toLocaleString("en-US")}/s`,
-  ]);
-  rows.push([
-    "archiver overhead on writes (1 - median B / median A)",
+    "archiver overhead on writes: plans/s (1 - median B / median A)",
     "",
     "",
-    `${((1 - median(withArchive) / median(without)) * 100).toFixed(1)} %`,
+    `${((1 - median(withArchive.map((r) => r.rate)) / median(without.map((r) => r.rate))) * 100).toFixed(1)} %`,
+  ]);
+  rows.push([
+    "archiver overhead on writes: server CPU per plan (median B / median A - 1)",
+    "",
+    "",
+    `${((median(withArchive.map((r) => r.cpuMs)) / median(without.map((r) => r.cpuMs)) - 1) * 100).toFixed(1)} %`,
   ]);
 } finally {
   store.close();
