@@ -228,10 +228,26 @@ export class Archiver {
     const left = ends
       .map((end, p) => ({ partition: p, from: this.archivedEnd(p), to: end }))
       .filter((r) => r.from < r.to);
-    if (left.length > 0)
+    // A log that deletes old records on its own (Kafka's retention) may have deleted
+    // some before they were archived: those are in neither place, and the line says so.
+    const deleted = left
+      .map((r) => ({ ...r, to: Math.min(r.to, logStartOf(this.#wal, r.partition)) }))
+      .filter((r) => r.from < r.to);
+    const ranges = (rs: typeof left) => rs.map((r) => `${r.partition}:${r.from}-${r.to}`);
+    if (deleted.length > 0)
+      this.#log.error(
+        "archive incomplete at shutdown; the log deleted some of these records before they were archived",
+        {
+          archive: this.location.url,
+          unarchived: ranges(left),
+          deleted: ranges(deleted),
+          err: this.#readFailure ?? this.#failing?.error,
+        },
+      );
+    else if (left.length > 0)
       this.#log.error("archive incomplete at shutdown; the log keeps these records", {
         archive: this.location.url,
-        unarchived: left.map((r) => `${r.partition}:${r.from}-${r.to}`),
+        unarchived: ranges(left),
         err: this.#failing?.error,
       });
     else this.#log.info("archive flushed", { archive: this.location.url, ends });
@@ -325,6 +341,16 @@ export class Archiver {
     );
     state.archivedEnd = segment.range.end;
   }
+}
+
+/**
+ * The lowest offset `wal` still holds in `partition`: 0 for a log that never deletes, as
+ * of its last offsets request for Kafka (which `close` just made, reading the ends).
+ */
+function logStartOf(wal: Wal, partition: number): number {
+  return "logStart" in wal && typeof wal.logStart === "function"
+    ? Number(wal.logStart(partition))
+    : 0;
 }
 
 function sleep(ms: number): Promise<void> {
