@@ -39,7 +39,7 @@ import { claimArchive, listSegments } from "./archive-catalog.ts";
 import { ArchiveError } from "./archive-error.ts";
 import { type ArchiveLocation, segmentKey } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { encodeSegment } from "./segment-format.ts";
+import { encodeSegmentAsync } from "./segment-format.ts";
 
 /** Options for {@link Archiver.start}. */
 export interface ArchiverOptions {
@@ -302,7 +302,7 @@ export class Archiver {
       bytes += entry.payload.byteLength + entry.tenant.length;
       count++;
     }
-    const segment = encodeSegment(this.#wal.identity, state.pending.slice(0, count));
+    const segment = await encodeSegmentAsync(this.#wal.identity, state.pending.slice(0, count));
     const key = segmentKey(this.location, segment.range);
     let delay = this.#retry.firstMs;
     for (;;) {

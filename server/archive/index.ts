@@ -34,7 +34,13 @@ export {
   type RestoreResult,
   restoreArchive,
 } from "./restore.ts";
-export { decodeSegment, type EncodedSegment, encodeSegment, sha256Hex } from "./segment-format.ts";
+export {
+  decodeSegment,
+  type EncodedSegment,
+  encodeSegment,
+  encodeSegmentAsync,
+  sha256Hex,
+} from "./segment-format.ts";
 export {
   type ArchivedSnapshot,
   parseSnapshotKey,

@@ -11,6 +11,7 @@ import {
   Archiver,
   decodeSegment,
   encodeSegment,
+  encodeSegmentAsync,
   listSegments,
   parseArchiveUrl,
   S3ObjectStore,
@@ -121,10 +122,26 @@ describe("segment format", () => {
     );
   });
 
-  it("refuses records that are not consecutive", () => {
+  it("refuses records that are not consecutive", async () => {
     const holed = [entries[0]!, entries[2]!];
     expect(() => encodeSegment("embedded:x", holed)).toThrow(
       "Segment records must be consecutive: expected 1:8, got 1:9.",
+    );
+    await expect(encodeSegmentAsync("embedded:x", holed)).rejects.toThrow(
+      "Segment records must be consecutive: expected 1:8, got 1:9.",
+    );
+  });
+
+  it("encodes the same object when compressing on the thread pool as inline", async () => {
+    const multiByte = entries.map((e, i) => ({ ...e, tenant: i === 1 ? "tenant-é" : e.tenant }));
+    const inline = encodeSegment("embedded:x", multiByte);
+    const pooled = await encodeSegmentAsync("embedded:x", multiByte);
+    expect(Buffer.from(pooled.body).equals(Buffer.from(inline.body))).toBe(true);
+    expect(pooled.metadata).toEqual(inline.metadata);
+    expect(pooled.range).toEqual(inline.range);
+    const key = segmentKey(location, pooled.range);
+    expect(decodeSegment(key, pooled.range, pooled.body, pooled.metadata)).toEqual(
+      multiByte.map((e) => ({ ...e, payload: new Uint8Array(e.payload) })),
     );
   });
 });
