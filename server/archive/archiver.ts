@@ -282,21 +282,31 @@ export class Archiver {
     }
   }
 
-  /** Uploads what is pending in `partition`, segment by segment, after the upload running now. */
+  /**
+   * Uploads what is pending in `partition` now, segment by segment, after the upload
+   * running now. Records that arrive meanwhile are left to their own flush (the timer
+   * `#receive` sets, or a full segment): chasing them would cut a steady stream into a
+   * segment per upload's round trip, many tiny objects instead of one per interval.
+   */
   #flush(partition: number): Promise<void> {
     const state = this.#partitions[partition]!;
+    const target = state.archivedEnd + state.pending.length;
     const run = state.uploading.then(async () => {
-      while (state.pending.length > 0) await this.#uploadNext(state);
+      while (state.pending.length > 0 && state.archivedEnd < target)
+        await this.#uploadNext(state, target - state.archivedEnd);
     });
     state.uploading = run.catch(() => {});
     return run;
   }
 
-  /** Uploads the next segment of pending records, retrying until it lands or `close` gives up. */
-  async #uploadNext(state: PartitionState): Promise<void> {
+  /**
+   * Uploads the next segment of at most `limit` pending records, retrying until it lands
+   * or `close` gives up.
+   */
+  async #uploadNext(state: PartitionState, limit: number): Promise<void> {
     let count = 0;
     let bytes = 0;
-    while (count < state.pending.length && count < this.#segmentRecords) {
+    while (count < state.pending.length && count < this.#segmentRecords && count < limit) {
       const entry = state.pending[count]!;
       if (count > 0 && bytes + entry.payload.byteLength > this.#segmentBytes) break;
       bytes += entry.payload.byteLength + entry.tenant.length;

@@ -147,6 +147,42 @@ describe("segment format", () => {
 });
 
 describe("archiver", () => {
+  it("cuts a steady stream into one segment per flush interval, not one per upload", async () => {
+    const bucket = await s3.newBucket();
+    const url = `s3://${bucket}/steady`;
+    const location = parseArchiveUrl(url);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const wal = await openLog(1);
+    const archiver = await Archiver.start({
+      wal,
+      store,
+      location,
+      log: quiet,
+      flushIntervalMs: 250,
+    });
+    // About 1 s of small commits every 2 ms, not waiting for each to land: records keep
+    // arriving during every upload.
+    const started = Date.now();
+    const appends: Promise<unknown>[] = [];
+    let n = 0;
+    while (Date.now() - started < 1000) {
+      appends.push(wal.append(records(3, n)));
+      n += 3;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await Promise.all(appends);
+    const elapsed = Date.now() - started;
+    await archiver.close();
+    const segments = await listSegments(store, location, 0);
+    // One per elapsed interval, one for close; a flush chasing new arrivals makes dozens.
+    expect(segments.length).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 1);
+    expect((await archived(store, url, 1))[0]!.map((e) => e.position.offset)).toEqual(
+      Array.from({ length: n }, (_, i) => i),
+    );
+    store.close();
+    await wal.close();
+  });
+
   it("archives everything committed by close, resumes without a duplicate, and refuses another log", async () => {
     const bucket = await s3.newBucket();
     const url = `s3://${bucket}/prod`;
