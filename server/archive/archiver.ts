@@ -270,11 +270,13 @@ export class Archiver {
       state.pendingBytes += entry.payload.byteLength + entry.tenant.length;
     }
     if (state.pending.length >= this.#segmentRecords || state.pendingBytes >= this.#segmentBytes) {
-      const flushing = this.#flush(p);
+      // Full segments only: the rest waits for the timer or for more records.
+      const flushing = this.#flush(p, true);
       // Pause delivery only when far behind; otherwise let the upload run alongside.
       if (state.pending.length >= this.#maxPending) await flushing;
       else flushing.catch(() => {});
-    } else if (state.pending.length > 0 && state.timer === undefined) {
+    }
+    if (state.pending.length > 0 && state.timer === undefined) {
       state.timer = setTimeout(() => {
         state.timer = undefined;
         this.#flush(p).catch(() => {});
@@ -288,15 +290,36 @@ export class Archiver {
    * `#receive` sets, or a full segment): chasing them would cut a steady stream into a
    * segment per upload's round trip, many tiny objects instead of one per interval.
    */
-  #flush(partition: number): Promise<void> {
+  #flush(partition: number, fullOnly = false): Promise<void> {
     const state = this.#partitions[partition]!;
     const target = state.archivedEnd + state.pending.length;
     const run = state.uploading.then(async () => {
-      while (state.pending.length > 0 && state.archivedEnd < target)
-        await this.#uploadNext(state, target - state.archivedEnd);
+      while (state.pending.length > 0 && state.archivedEnd < target) {
+        const limit = target - state.archivedEnd;
+        if (fullOnly && !this.#nextSegment(state, limit).full) break;
+        await this.#uploadNext(state, limit);
+      }
     });
     state.uploading = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * How many of the first `limit` pending records the next segment takes, and whether
+   * it is full (by record count or bytes) rather than cut short by `limit`.
+   */
+  #nextSegment(state: PartitionState, limit: number): { count: number; full: boolean } {
+    let count = 0;
+    let bytes = 0;
+    while (count < state.pending.length && count < limit) {
+      if (count === this.#segmentRecords) return { count, full: true };
+      const entry = state.pending[count]!;
+      if (count > 0 && bytes + entry.payload.byteLength > this.#segmentBytes)
+        return { count, full: true };
+      bytes += entry.payload.byteLength + entry.tenant.length;
+      count++;
+    }
+    return { count, full: count === this.#segmentRecords || bytes >= this.#segmentBytes };
   }
 
   /**
@@ -304,14 +327,7 @@ export class Archiver {
    * or `close` gives up.
    */
   async #uploadNext(state: PartitionState, limit: number): Promise<void> {
-    let count = 0;
-    let bytes = 0;
-    while (count < state.pending.length && count < this.#segmentRecords && count < limit) {
-      const entry = state.pending[count]!;
-      if (count > 0 && bytes + entry.payload.byteLength > this.#segmentBytes) break;
-      bytes += entry.payload.byteLength + entry.tenant.length;
-      count++;
-    }
+    const { count } = this.#nextSegment(state, limit);
     const segment = await encodeSegmentAsync(this.#wal.identity, state.pending.slice(0, count));
     const key = segmentKey(this.location, segment.range);
     let delay = this.#retry.firstMs;
