@@ -39,7 +39,7 @@ import { claimArchive, listSegments } from "./archive-catalog.ts";
 import { ArchiveError } from "./archive-error.ts";
 import { type ArchiveLocation, segmentKey } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { encodeSegment } from "./segment-format.ts";
+import { encodeSegmentAsync } from "./segment-format.ts";
 
 /** Options for {@link Archiver.start}. */
 export interface ArchiverOptions {
@@ -228,10 +228,26 @@ export class Archiver {
     const left = ends
       .map((end, p) => ({ partition: p, from: this.archivedEnd(p), to: end }))
       .filter((r) => r.from < r.to);
-    if (left.length > 0)
+    // A log that deletes old records on its own (Kafka's retention) may have deleted
+    // some before they were archived: those are in neither place, and the line says so.
+    const deleted = left
+      .map((r) => ({ ...r, to: Math.min(r.to, logStartOf(this.#wal, r.partition)) }))
+      .filter((r) => r.from < r.to);
+    const ranges = (rs: typeof left) => rs.map((r) => `${r.partition}:${r.from}-${r.to}`);
+    if (deleted.length > 0)
+      this.#log.error(
+        "archive incomplete at shutdown; the log deleted some of these records before they were archived",
+        {
+          archive: this.location.url,
+          unarchived: ranges(left),
+          deleted: ranges(deleted),
+          err: this.#readFailure ?? this.#failing?.error,
+        },
+      );
+    else if (left.length > 0)
       this.#log.error("archive incomplete at shutdown; the log keeps these records", {
         archive: this.location.url,
-        unarchived: left.map((r) => `${r.partition}:${r.from}-${r.to}`),
+        unarchived: ranges(left),
         err: this.#failing?.error,
       });
     else this.#log.info("archive flushed", { archive: this.location.url, ends });
@@ -254,11 +270,13 @@ export class Archiver {
       state.pendingBytes += entry.payload.byteLength + entry.tenant.length;
     }
     if (state.pending.length >= this.#segmentRecords || state.pendingBytes >= this.#segmentBytes) {
-      const flushing = this.#flush(p);
+      // Full segments only: the rest waits for the timer or for more records.
+      const flushing = this.#flush(p, true);
       // Pause delivery only when far behind; otherwise let the upload run alongside.
       if (state.pending.length >= this.#maxPending) await flushing;
       else flushing.catch(() => {});
-    } else if (state.pending.length > 0 && state.timer === undefined) {
+    }
+    if (state.pending.length > 0 && state.timer === undefined) {
       state.timer = setTimeout(() => {
         state.timer = undefined;
         this.#flush(p).catch(() => {});
@@ -266,27 +284,51 @@ export class Archiver {
     }
   }
 
-  /** Uploads what is pending in `partition`, segment by segment, after the upload running now. */
-  #flush(partition: number): Promise<void> {
+  /**
+   * Uploads what is pending in `partition` now, segment by segment, after the upload
+   * running now. Records that arrive meanwhile are left to their own flush (the timer
+   * `#receive` sets, or a full segment): chasing them would cut a steady stream into a
+   * segment per upload's round trip, many tiny objects instead of one per interval.
+   */
+  #flush(partition: number, fullOnly = false): Promise<void> {
     const state = this.#partitions[partition]!;
+    const target = state.archivedEnd + state.pending.length;
     const run = state.uploading.then(async () => {
-      while (state.pending.length > 0) await this.#uploadNext(state);
+      while (state.pending.length > 0 && state.archivedEnd < target) {
+        const limit = target - state.archivedEnd;
+        if (fullOnly && !this.#nextSegment(state, limit).full) break;
+        await this.#uploadNext(state, limit);
+      }
     });
     state.uploading = run.catch(() => {});
     return run;
   }
 
-  /** Uploads the next segment of pending records, retrying until it lands or `close` gives up. */
-  async #uploadNext(state: PartitionState): Promise<void> {
+  /**
+   * How many of the first `limit` pending records the next segment takes, and whether
+   * it is full (by record count or bytes) rather than cut short by `limit`.
+   */
+  #nextSegment(state: PartitionState, limit: number): { count: number; full: boolean } {
     let count = 0;
     let bytes = 0;
-    while (count < state.pending.length && count < this.#segmentRecords) {
+    while (count < state.pending.length && count < limit) {
+      if (count === this.#segmentRecords) return { count, full: true };
       const entry = state.pending[count]!;
-      if (count > 0 && bytes + entry.payload.byteLength > this.#segmentBytes) break;
+      if (count > 0 && bytes + entry.payload.byteLength > this.#segmentBytes)
+        return { count, full: true };
       bytes += entry.payload.byteLength + entry.tenant.length;
       count++;
     }
-    const segment = encodeSegment(this.#wal.identity, state.pending.slice(0, count));
+    return { count, full: count === this.#segmentRecords || bytes >= this.#segmentBytes };
+  }
+
+  /**
+   * Uploads the next segment of at most `limit` pending records, retrying until it lands
+   * or `close` gives up.
+   */
+  async #uploadNext(state: PartitionState, limit: number): Promise<void> {
+    const { count } = this.#nextSegment(state, limit);
+    const segment = await encodeSegmentAsync(this.#wal.identity, state.pending.slice(0, count));
     const key = segmentKey(this.location, segment.range);
     let delay = this.#retry.firstMs;
     for (;;) {
@@ -325,6 +367,16 @@ export class Archiver {
     );
     state.archivedEnd = segment.range.end;
   }
+}
+
+/**
+ * The lowest offset `wal` still holds in `partition`: 0 for a log that never deletes, as
+ * of its last offsets request for Kafka (which `close` just made, reading the ends).
+ */
+function logStartOf(wal: Wal, partition: number): number {
+  return "logStart" in wal && typeof wal.logStart === "function"
+    ? Number(wal.logStart(partition))
+    : 0;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -20,10 +20,12 @@ export {
 export { type ArchiveConfig, type ServerArchive, startServerArchive } from "./archive-service.ts";
 export { Archiver, type ArchiverOptions } from "./archiver.ts";
 export {
+  MULTIPART_PART_BYTES,
   type ObjectStore,
   S3ObjectStore,
   type S3ObjectStoreOptions,
   type StoredObject,
+  type StreamedObject,
   s3Endpoint,
 } from "./object-store.ts";
 export {
@@ -32,7 +34,13 @@ export {
   type RestoreResult,
   restoreArchive,
 } from "./restore.ts";
-export { decodeSegment, type EncodedSegment, encodeSegment, sha256Hex } from "./segment-format.ts";
+export {
+  decodeSegment,
+  type EncodedSegment,
+  encodeSegment,
+  encodeSegmentAsync,
+  sha256Hex,
+} from "./segment-format.ts";
 export {
   type ArchivedSnapshot,
   parseSnapshotKey,

@@ -7,16 +7,24 @@
  * - `putIfAbsent` never overwrites: a second put of a key answers "exists" and leaves the
  *   first object as it was (S3's conditional put, `If-None-Match: *`).
  * - `list` returns every key under the prefix, in lexical order.
+ * - `putFileIfAbsent` and `getStream` move a large object (a snapshot) with memory bounded
+ *   by one part, never the whole object.
  * Failures of the store itself are `ArchiveError` "unavailable"; the caller retries.
  */
 
+import { open } from "node:fs/promises";
+import { Readable } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { ArchiveError } from "./archive-error.ts";
 import { type ArchiveLocation, checkS3Endpoint } from "./archive-location.ts";
@@ -26,6 +34,19 @@ export interface StoredObject {
   readonly body: Uint8Array;
   readonly metadata: Readonly<Record<string, string>>;
 }
+
+/** An object being read: its body as a stream, its user metadata and its size. */
+export interface StreamedObject {
+  readonly body: Readable;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly size: number;
+}
+
+/**
+ * Part size of a multipart upload. S3 allows at most 10,000 parts, so a file up to
+ * 80 GiB; parts under 5 MiB (but the last) are refused.
+ */
+export const MULTIPART_PART_BYTES = 8 * 1024 * 1024;
 
 /** A key found by {@link ObjectStore.list}. */
 export interface ListedObject {
@@ -48,8 +69,23 @@ export interface ObjectStore {
     metadata: Readonly<Record<string, string>>,
     options?: { readonly retainUntil?: Date },
   ): Promise<"created" | "exists">;
+  /**
+   * As {@link putIfAbsent}, for the file at `path`, read a part at a time: a large file
+   * goes up as a multipart upload whose completion is the conditional put, so memory
+   * holds one part ({@link MULTIPART_PART_BYTES}), not the file.
+   */
+  putFileIfAbsent(
+    path: string,
+    key: string,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<"created" | "exists">;
   /** The object at `key`; `ArchiveError` "not-found" if there is none. */
   get(key: string): Promise<StoredObject>;
+  /**
+   * The object at `key` as a stream of its bytes, with its metadata and size; errors as
+   * {@link get}. A failure while the body streams surfaces as the stream's error.
+   */
+  getStream(key: string): Promise<StreamedObject>;
   /** Every key under `prefix`, in lexical order, with its size and last-modified time (ms). */
   list(prefix: string): Promise<ListedObject[]>;
   /** Deletes `key` (no error if it is gone). */
@@ -135,6 +171,97 @@ export class S3ObjectStore implements ObjectStore {
       const status = statusOf(error);
       if (status === 412 || status === 409) return "exists";
       throw this.#failure(`put ${key}`, error);
+    }
+  }
+
+  async putFileIfAbsent(
+    path: string,
+    key: string,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<"created" | "exists"> {
+    const file = await open(path, "r");
+    try {
+      const size = (await file.stat()).size;
+      if (size <= MULTIPART_PART_BYTES) {
+        const body = Buffer.alloc(size);
+        await file.read(body, 0, size, 0);
+        return await this.putIfAbsent(key, body, metadata);
+      }
+      return await this.#putMultipart(file, size, key, metadata);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** A multipart upload of `size` bytes of `file`; completing it is the conditional put. */
+  async #putMultipart(
+    file: Awaited<ReturnType<typeof open>>,
+    size: number,
+    key: string,
+    metadata: Readonly<Record<string, string>>,
+  ): Promise<"created" | "exists"> {
+    const Bucket = this.location.bucket;
+    let uploadId: string | undefined;
+    try {
+      const created = await this.#client.send(
+        new CreateMultipartUploadCommand({ Bucket, Key: key, Metadata: { ...metadata } }),
+      );
+      uploadId = created.UploadId;
+      if (uploadId === undefined) throw new Error("CreateMultipartUpload returned no UploadId");
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      const buffer = Buffer.alloc(MULTIPART_PART_BYTES);
+      for (let offset = 0, part = 1; offset < size; offset += MULTIPART_PART_BYTES, part++) {
+        const length = Math.min(MULTIPART_PART_BYTES, size - offset);
+        await file.read(buffer, 0, length, offset);
+        const out = await this.#client.send(
+          new UploadPartCommand({
+            Bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: part,
+            Body: buffer.subarray(0, length),
+            ContentLength: length,
+          }),
+        );
+        if (out.ETag === undefined) throw new Error(`UploadPart ${part} returned no ETag`);
+        parts.push({ ETag: out.ETag, PartNumber: part });
+      }
+      await this.#client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          IfNoneMatch: "*",
+        }),
+      );
+      return "created";
+    } catch (error) {
+      if (uploadId !== undefined)
+        await this.#client
+          .send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))
+          .catch(() => {});
+      const status = statusOf(error);
+      if (status === 412 || status === 409) return "exists";
+      throw this.#failure(`multipart put ${key}`, error);
+    }
+  }
+
+  async getStream(key: string): Promise<StreamedObject> {
+    try {
+      const out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.location.bucket, Key: key }),
+      );
+      // In Node the SDK's body is an http.IncomingMessage, a Readable.
+      const body = out.Body;
+      if (!(body instanceof Readable)) throw new Error(`GetObject ${key} returned no stream`);
+      return { body, metadata: out.Metadata ?? {}, size: out.ContentLength ?? 0 };
+    } catch (error) {
+      if (statusOf(error) === 404 && nameOf(error) !== "NoSuchBucket")
+        throw new ArchiveError("not-found", `s3://${this.location.bucket}/${key} does not exist.`, {
+          cause: error,
+        });
+      throw this.#failure(`get ${key}`, error);
     }
   }
 

@@ -14,7 +14,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzipSync, gzip, gzipSync } from "node:zlib";
 import type { WalEntry } from "../wal/index.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { SegmentRange } from "./archive-location.ts";
@@ -39,44 +40,69 @@ export function sha256Hex(bytes: Uint8Array): string {
  * segment never has a hole.
  */
 export function encodeSegment(logIdentity: string, entries: readonly WalEntry[]): EncodedSegment {
+  const { raw, range } = rawSegment(entries);
+  return sealSegment(logIdentity, range, gzipSync(raw, GZIP));
+}
+
+/**
+ * {@link encodeSegment} with the compression on the thread pool, so the archiver inside
+ * the server does not hold up the event loop that serves requests.
+ */
+export async function encodeSegmentAsync(
+  logIdentity: string,
+  entries: readonly WalEntry[],
+): Promise<EncodedSegment> {
+  const { raw, range } = rawSegment(entries);
+  return sealSegment(logIdentity, range, await gzipAsync(raw, GZIP));
+}
+
+const GZIP = { level: 6 } as const;
+const gzipAsync = promisify(gzip);
+
+/** The uncompressed body (module comment), written into one buffer. */
+function rawSegment(entries: readonly WalEntry[]): { raw: Buffer; range: SegmentRange } {
   const head = entries[0];
   if (!head) throw new ArchiveError("invalid", "A segment needs at least one record.");
   const { partition, offset: first } = head.position;
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(HEADER_BYTES);
-  MAGIC.copy(header, 0);
-  header.writeUInt32BE(partition, MAGIC.length);
-  header.writeBigUInt64BE(BigInt(first), MAGIC.length + 4);
-  header.writeUInt32BE(entries.length, MAGIC.length + 12);
-  parts.push(header);
-  entries.forEach((entry, i) => {
+  const tenants = entries.map((entry, i) => {
     if (entry.position.partition !== partition || entry.position.offset !== first + i)
       throw new ArchiveError(
         "gap",
         `Segment records must be consecutive: expected ${partition}:${first + i}, got ${entry.position.partition}:${entry.position.offset}.`,
       );
-    const tenant = Buffer.from(entry.tenant, "utf8");
-    const lengths = Buffer.alloc(4);
-    lengths.writeUInt32BE(tenant.length);
-    parts.push(lengths, tenant);
-    const payloadLength = Buffer.alloc(4);
-    payloadLength.writeUInt32BE(entry.payload.byteLength);
-    parts.push(
-      payloadLength,
-      Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength),
-    );
+    return Buffer.from(entry.tenant, "utf8");
   });
-  const body = gzipSync(Buffer.concat(parts), { level: 6 });
-  const range = { partition, first, end: first + entries.length };
+  let size = HEADER_BYTES;
+  entries.forEach((entry, i) => {
+    size += 8 + tenants[i]!.length + entry.payload.byteLength;
+  });
+  const raw = Buffer.allocUnsafe(size);
+  MAGIC.copy(raw, 0);
+  raw.writeUInt32BE(partition, MAGIC.length);
+  raw.writeBigUInt64BE(BigInt(first), MAGIC.length + 4);
+  raw.writeUInt32BE(entries.length, MAGIC.length + 12);
+  let at = HEADER_BYTES;
+  entries.forEach((entry, i) => {
+    const tenant = tenants[i]!;
+    at = raw.writeUInt32BE(tenant.length, at);
+    at += tenant.copy(raw, at);
+    at = raw.writeUInt32BE(entry.payload.byteLength, at);
+    raw.set(entry.payload, at);
+    at += entry.payload.byteLength;
+  });
+  return { raw, range: { partition, first, end: first + entries.length } };
+}
+
+function sealSegment(logIdentity: string, range: SegmentRange, body: Buffer): EncodedSegment {
   return {
     range,
     body,
     metadata: {
       sha256: sha256Hex(body),
-      partition: String(partition),
-      first: String(first),
+      partition: String(range.partition),
+      first: String(range.first),
       end: String(range.end),
-      records: String(entries.length),
+      records: String(range.end - range.first),
       log: logIdentity,
     },
   };

@@ -4,23 +4,26 @@
  * into the data dir as the tenant's database. The applier then catches each one up from
  * its own position, skipping the events it already holds (`store/derived-check.ts`,
  * rule 3).
+ *
+ * A snapshot streams from the bucket through sha256 and gunzip into its file, so memory
+ * stays bounded by a few chunks whatever the tenant's size. The sha256 is checked at the
+ * end, before the file is used; a mismatch removes the file and names the object, as does
+ * a body that does not decompress (the checksum decides which is reported).
  */
 
-import { rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createWriteStream, rmSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { gunzip } from "node:zlib";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import Database from "better-sqlite3";
 import { tenantFileName } from "../store/index.ts";
 import { partitionForTenant } from "../wal/index.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { sha256Hex } from "./segment-format.ts";
 import { type ArchivedSnapshot, parseSnapshotKey, snapshotPrefix } from "./snapshot-format.ts";
 import { readState } from "./snapshotter.ts";
-
-const gunzipAsync = promisify(gunzip);
 
 /**
  * Places snapshots into `dataDir/tenants`; returns the snapshots used. `ends` are the
@@ -137,19 +140,56 @@ async function fetchSnapshot(
 ): Promise<void> {
   const corrupt = (what: string) =>
     new ArchiveError("corrupt", `The archived snapshot ${snapshot.key} is corrupt: ${what}.`);
-  const { body, metadata } = await store.get(snapshot.key);
-  const actual = sha256Hex(body);
-  if (actual !== metadata["sha256"])
-    throw corrupt(
-      `its sha256 is ${actual} but ${metadata["sha256"]} was recorded (${body.byteLength} bytes: truncated or altered)`,
-    );
-  let raw: Buffer;
+  const { body, metadata } = await store.getStream(snapshot.key);
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const gunzip = createGunzip();
+  // Settles with the first error of gunzip or the file, or undefined once the file is written.
+  const writing = pipeline(gunzip, createWriteStream(path)).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
   try {
-    raw = await gunzipAsync(body);
+    // Every byte is hashed, also after gunzip gave up: the checksum names a truncated or
+    // altered object better than the decompressor's error does.
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      if (gunzip.destroyed) continue;
+      if (!gunzip.write(chunk))
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            gunzip.off("drain", done);
+            gunzip.off("close", done);
+            resolve();
+          };
+          gunzip.on("drain", done);
+          gunzip.on("close", done);
+        });
+    }
   } catch (error) {
-    throw corrupt(`it does not decompress (${(error as Error).message})`);
+    gunzip.destroy();
+    await writing;
+    rmSync(path, { force: true });
+    throw new ArchiveError(
+      "unavailable",
+      `Reading the archived snapshot ${snapshot.key} failed after ${bytes} bytes: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  writeFileSync(path, raw);
+  if (!gunzip.destroyed) gunzip.end();
+  const unzipError = await writing;
+  const actual = hash.digest("hex");
+  if (actual !== metadata["sha256"]) {
+    rmSync(path, { force: true });
+    throw corrupt(
+      `its sha256 is ${actual} but ${metadata["sha256"]} was recorded (${bytes} bytes: truncated or altered)`,
+    );
+  }
+  if (unzipError !== undefined) {
+    rmSync(path, { force: true });
+    throw corrupt(`it does not decompress (${unzipError.message})`);
+  }
   let state: ReturnType<typeof readState>;
   try {
     state = readState(path);

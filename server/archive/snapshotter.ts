@@ -10,15 +10,24 @@
  * row says the position it holds; that is the position uploaded. Tenants whose position
  * did not move since their last snapshot are skipped.
  *
+ * The copy is a file in `workDir`; it is compressed by a streaming gzip (on the thread
+ * pool) into a second file while its sha256 is computed, and that file is uploaded a part
+ * at a time (`ObjectStore.putFileIfAbsent`): the sha256 goes in the object's metadata,
+ * which S3 takes when an upload begins, so it must be known before. Memory stays bounded
+ * by a part whatever the tenant's size; the disk holds the copy and its compressed form
+ * until the upload ends.
+ *
  * Retention, per tenant, after each upload: snapshots beyond the newest `keep`, and
  * those older than `maxAgeMs`, are deleted, but never the newest.
  */
 
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
+import { performance } from "node:perf_hooks";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import Database from "better-sqlite3";
 import type { Logger } from "../log.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
@@ -29,8 +38,6 @@ import {
   snapshotKey,
   snapshotPrefix,
 } from "./snapshot-format.ts";
-
-const gzipAsync = promisify(gzip);
 
 /** What the snapshotter needs of the store. */
 export interface SnapshotSource {
@@ -65,7 +72,12 @@ export interface SnapshotTaken {
   readonly position: number;
   readonly schemaVersion: number;
   readonly key: string;
+  /** Compressed size, as stored. */
   readonly bytes: number;
+  /** Size of the database copy before compression. */
+  readonly rawBytes: number;
+  /** Wall time of each step, ms: online backup, gzip with sha256, upload. */
+  readonly ms: { readonly backup: number; readonly compress: number; readonly upload: number };
 }
 
 /** Takes snapshots every `intervalMs`; see the module comment. */
@@ -119,18 +131,25 @@ export class Snapshotter {
     const db = source.connection(tenant);
     if (!db) return undefined;
     const copy = join(workDir, `${tenant}.snapshot.sqlite`);
-    rmSync(copy, { force: true });
+    const compressed = `${copy}.gz`;
+    // Reading the copy's state leaves SQLite's side files beside it; a stale `-wal` left
+    // by a crash must not meet the next copy.
+    const files = [copy, `${copy}-wal`, `${copy}-shm`, compressed];
+    for (const file of files) rmSync(file, { force: true });
     try {
+      const started = performance.now();
       await db.backup(copy);
+      const backedUp = performance.now();
       const state = readState(copy);
       if (state.tenant !== tenant)
         throw new Error(`the copy of '${tenant}' holds tenant '${state.tenant}'`);
       if (this.#last.get(tenant) === state.position || state.position === 0) return undefined;
-      // On the thread pool: a large tenant's compression must not hold up the event loop.
-      const body = await gzipAsync(readFileSync(copy));
+      const rawBytes = statSync(copy).size;
+      const { sha256, bytes } = await gzipFile(copy, compressed);
+      const compressedAt = performance.now();
       const key = snapshotKey(location, tenant, state.position);
-      await store.putIfAbsent(key, body, {
-        sha256: createHash("sha256").update(body).digest("hex"),
+      await store.putFileIfAbsent(compressed, key, {
+        sha256,
         tenant,
         partition: String(state.partition),
         position: String(state.position),
@@ -138,12 +157,23 @@ export class Snapshotter {
         log: logIdentity,
         created: new Date().toISOString(),
       });
+      const uploaded = performance.now();
       this.#last.set(tenant, state.position);
       this.#taken++;
       await this.#prune(tenant);
-      return { ...state, key, bytes: body.byteLength };
+      return {
+        ...state,
+        key,
+        bytes,
+        rawBytes,
+        ms: {
+          backup: backedUp - started,
+          compress: compressedAt - backedUp,
+          upload: uploaded - compressedAt,
+        },
+      };
     } finally {
-      rmSync(copy, { force: true });
+      for (const file of files) rmSync(file, { force: true });
     }
   }
 
@@ -168,6 +198,24 @@ export class Snapshotter {
     );
     for (const snapshot of doomed) await store.delete(snapshot.key);
   }
+}
+
+/**
+ * Compresses `from` into `to` as a stream (zlib works on the thread pool, so a large
+ * tenant does not hold up the event loop); returns the sha256 and size of `to`.
+ */
+async function gzipFile(from: string, to: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      done(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(from), createGzip(), tap, createWriteStream(to));
+  return { sha256: hash.digest("hex"), bytes };
 }
 
 /** The applied state a tenant database file records. */

@@ -44,8 +44,10 @@ export interface DerivedSource {
   readonly partitions: number;
   partitionFor(tenant: string): number;
   endOffset(partition: number): Promise<number>;
-  /** The lowest offset a partition still holds, for a log with local retention (embedded). */
+  /** The lowest offset a partition still holds, for a log that deletes old records. */
   logStart?(partition: number): number;
+  /** What deleted the records below `logStart` (default: the embedded log's local retention). */
+  readonly logStartCause?: string;
 }
 
 /** Options of {@link openCheckedStore}. */
@@ -201,9 +203,10 @@ function refuseRebuildBelowLogStart(
             .filter(([tenant]) => wal.partitionFor(tenant) === p)
             .map(([tenant, reason]) => `tenant '${tenant}' must be rebuilt (${reason})`)
             .join("; ");
+    const cause = wal.logStartCause ?? "local retention deleted older records after archiving them";
     throw new DataDirError(
-      `The data dir ${dataDir} cannot be rebuilt from its log: ${what}, which needs partition ${p} ` +
-        `from offset ${from}, but the log starts at ${start} (local retention deleted older records after archiving them). ` +
+      `The data dir ${dataDir} cannot be rebuilt from its log: ${what || `partition ${p} must be read on from meta.sqlite's checkpoint`}, which needs partition ${p} ` +
+        `from offset ${from}, but the log starts at ${start} (${cause}). ` +
         "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
     );
   }

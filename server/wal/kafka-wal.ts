@@ -37,7 +37,9 @@
  *   delivered with tenant "" and an empty payload (see `kafka-wal-subscription.ts`).
  * - The topic keeps every record until it is archived: it is created with infinite
  *   retention; an existing topic's retention is not checked (a subscriber asking for a
- *   deleted offset fails with `corrupt`).
+ *   deleted offset fails with `corrupt`). {@link KafkaWal.logStart} says where each
+ *   partition starts, so the start-up check of the data dir refuses a rebuild that would
+ *   need deleted records before anything is served (`store/derived-check.ts`).
  * - Partition count, replication factor and `min.insync.replicas` of an existing topic:
  *   only the partition count is checked (a mismatch fails `openKafkaWal` with `invalid`).
  */
@@ -204,6 +206,7 @@ export async function openKafkaWal(options: KafkaWalOptions): Promise<KafkaWal> 
       ackTimeoutMs: ackTimeout,
     });
     await wal.connectProducer();
+    await wal.readLogStarts();
     return wal;
   } catch (error) {
     await admin.disconnect().catch(() => {});
@@ -235,7 +238,11 @@ export class KafkaWal implements Wal {
   readonly #concurrency: number;
   readonly #log: KafkaWalLog | undefined;
   readonly #subscriptions = new Set<WalSubscription>();
+  /** Each partition's log start at the last offsets request. */
+  readonly #starts: number[] = [];
   #closing: Promise<void> | undefined;
+  /** Why records below {@link logStart} are gone, for messages that name it. */
+  readonly logStartCause = "the topic's retention deleted older records";
 
   /** Use {@link openKafkaWal}; the topic must exist with `options.partitions` partitions. */
   constructor(
@@ -331,6 +338,22 @@ export class KafkaWal implements Wal {
   }
 
   /**
+   * The lowest offset `partition` still holds, as of the last offsets request: Kafka's
+   * retention moves it on its own, so it may be higher by now, never lower. Every
+   * {@link endOffset} and {@link readLogStarts} call refreshes it; `openKafkaWal` makes
+   * the first.
+   */
+  logStart(partition: number): number {
+    return this.#starts[partition] ?? 0;
+  }
+
+  /** Reads every partition's log start now (see {@link logStart}). */
+  async readLogStarts(): Promise<number[]> {
+    await this.#topicOffsets(`Could not read the log start of "${this.topic}"`);
+    return Array.from({ length: this.partitions }, (_, p) => this.logStart(p));
+  }
+
+  /**
    * Every partition's log start (`low`) and end (`high`). kafkajs's admin gives up on the
    * first NOT_LEADER_OR_FOLLOWER (a leader moved) and keeps the stale leaders for its
    * metadata max age (5 minutes), so a retriable failure replaces the admin client,
@@ -340,7 +363,13 @@ export class KafkaWal implements Wal {
     for (let attempt = 1; ; attempt++) {
       const admin = this.#admin;
       try {
-        return await admin.fetchTopicOffsets(this.topic);
+        const offsets = await admin.fetchTopicOffsets(this.topic);
+        for (const o of offsets)
+          this.#starts[o.partition] = kafkaOffsetToNumber(
+            o.low,
+            `log start of partition ${o.partition}`,
+          );
+        return offsets;
       } catch (error) {
         if (attempt >= OFFSET_ATTEMPTS || !isRetriable(error) || this.#closing !== undefined) {
           throw toWalError(error, what);

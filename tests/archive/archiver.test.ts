@@ -11,6 +11,7 @@ import {
   Archiver,
   decodeSegment,
   encodeSegment,
+  encodeSegmentAsync,
   listSegments,
   parseArchiveUrl,
   S3ObjectStore,
@@ -121,15 +122,67 @@ describe("segment format", () => {
     );
   });
 
-  it("refuses records that are not consecutive", () => {
+  it("refuses records that are not consecutive", async () => {
     const holed = [entries[0]!, entries[2]!];
     expect(() => encodeSegment("embedded:x", holed)).toThrow(
       "Segment records must be consecutive: expected 1:8, got 1:9.",
+    );
+    await expect(encodeSegmentAsync("embedded:x", holed)).rejects.toThrow(
+      "Segment records must be consecutive: expected 1:8, got 1:9.",
+    );
+  });
+
+  it("encodes the same object when compressing on the thread pool as inline", async () => {
+    const multiByte = entries.map((e, i) => ({ ...e, tenant: i === 1 ? "tenant-é" : e.tenant }));
+    const inline = encodeSegment("embedded:x", multiByte);
+    const pooled = await encodeSegmentAsync("embedded:x", multiByte);
+    expect(Buffer.from(pooled.body).equals(Buffer.from(inline.body))).toBe(true);
+    expect(pooled.metadata).toEqual(inline.metadata);
+    expect(pooled.range).toEqual(inline.range);
+    const key = segmentKey(location, pooled.range);
+    expect(decodeSegment(key, pooled.range, pooled.body, pooled.metadata)).toEqual(
+      multiByte.map((e) => ({ ...e, payload: new Uint8Array(e.payload) })),
     );
   });
 });
 
 describe("archiver", () => {
+  it("cuts a steady stream into one segment per flush interval, not one per upload", async () => {
+    const bucket = await s3.newBucket();
+    const url = `s3://${bucket}/steady`;
+    const location = parseArchiveUrl(url);
+    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    const wal = await openLog(1);
+    const archiver = await Archiver.start({
+      wal,
+      store,
+      location,
+      log: quiet,
+      flushIntervalMs: 250,
+    });
+    // About 1 s of small commits every 2 ms, not waiting for each to land: records keep
+    // arriving during every upload.
+    const started = Date.now();
+    const appends: Promise<unknown>[] = [];
+    let n = 0;
+    while (Date.now() - started < 1000) {
+      appends.push(wal.append(records(3, n)));
+      n += 3;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await Promise.all(appends);
+    const elapsed = Date.now() - started;
+    await archiver.close();
+    const segments = await listSegments(store, location, 0);
+    // One per elapsed interval, one for close; a flush chasing new arrivals makes dozens.
+    expect(segments.length).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 1);
+    expect((await archived(store, url, 1))[0]!.map((e) => e.position.offset)).toEqual(
+      Array.from({ length: n }, (_, i) => i),
+    );
+    store.close();
+    await wal.close();
+  });
+
   it("archives everything committed by close, resumes without a duplicate, and refuses another log", async () => {
     const bucket = await s3.newBucket();
     const url = `s3://${bucket}/prod`;

@@ -95,7 +95,9 @@ running() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 endpoint() { echo "http://127.0.0.1:$(cat "$STATE/port")"; }
-answers() { curl -fsS -o /dev/null --max-time 2 "$(endpoint)/moto-api/data.json" 2>/dev/null; }
+# The dashboard page: static, so it answers whatever the server holds (`/moto-api/data.json`
+# serializes every object, and fails once moto holds some multipart-upload states).
+answers() { curl -fsS -o /dev/null --max-time 2 "$(endpoint)/moto-api/" 2>/dev/null; }
 
 cmd_start() {
   if running && answers; then

@@ -10,7 +10,8 @@
  * restore cut at a time between two rounds of writes it applies the later round from
  * Kafka and ends byte-identical to the original. A topic whose retention deleted records
  * before they were archived is never archived with a hole: the archiver stops and says
- * so where `/ready` reads it.
+ * so where `/ready` reads it, and its shutdown line names the deleted range; a server
+ * whose data dir would have to be rebuilt from such deleted records refuses to start.
  */
 
 import { readdirSync } from "node:fs";
@@ -32,6 +33,7 @@ import { type EntDbClient, entDbClient, runCommand, TRACKER, teamOp } from "../e
 import {
   REPO_ROOT,
   removeDataDir,
+  runServeToExit,
   type ServerProcess,
   startServerProcess,
   tempDataDir,
@@ -316,17 +318,73 @@ describe("a topic that lost records before they were archived", () => {
         `Archiving to ${url} stopped: it can no longer read the log (The subscriber asks for partition 0 of topic "${lost.topic}" from offset 0, but the log starts at 2: retention deleted records that were never applied.). ` +
           "Nothing after the archived end is archived until this is fixed and the server restarted.",
       ]);
-      // close gives up at once (nothing more can come) and names what stays unarchived.
+      // close gives up at once (nothing more can come) and names what stays unarchived,
+      // and which of it the log no longer holds: the line must not say the log keeps it.
       const closing = Date.now();
       await archiver.close(10_000);
       expect(Date.now() - closing).toBeLessThan(5_000);
       expect(await listSegments(store, location, 0)).toEqual([]);
-      const incomplete = lines
+      const shutdown = lines
         .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l["msg"] === "archive incomplete at shutdown; the log keeps these records");
-      expect(incomplete?.["unarchived"]).toEqual(["0:0-4"]);
+        .filter((l) => String(l["msg"]).startsWith("archive incomplete at shutdown"));
+      expect(shutdown.map((l) => [l["msg"], l["unarchived"], l["deleted"]])).toEqual([
+        [
+          "archive incomplete at shutdown; the log deleted some of these records before they were archived",
+          ["0:0-4"],
+          ["0:0-2"],
+        ],
+      ]);
     } finally {
       store.close();
+      await admin.disconnect();
+      await wal.close();
+      await deleteKafkaTopic(lost).catch(() => {});
+    }
+  }, 120_000);
+
+  it("makes a server whose data dir needs deleted records refuse to start, saying to restore from the archive", async () => {
+    const lost = { ...topic, topic: freshTopicName("rebuild-lost"), partitions: 2 };
+    const wal = await openKafkaWal({
+      brokers: lost.brokers,
+      topic: lost.topic,
+      partitions: 2,
+      replicationFactor: 1,
+    });
+    const admin = new Kafka({
+      clientId: "entdb-test-retention",
+      brokers: [...lost.brokers],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    try {
+      // Records in partition 1 only; retention then deletes the first two of them.
+      const tenant = TENANTS.find((t) => partitionForTenant(t, 2) === 1)!;
+      for (let i = 0; i < 4; i++)
+        await wal.append([{ tenant, payload: new TextEncoder().encode(`v${i}`) }]);
+      await admin.connect();
+      await admin.fetchTopicOffsets(lost.topic);
+      await admin.deleteTopicRecords({
+        topic: lost.topic,
+        partitions: [{ partition: 1, offset: "2" }],
+      });
+      expect(await wal.readLogStarts()).toEqual([0, 2]);
+      expect(wal.logStart(1)).toBe(2);
+
+      // An empty data dir must read every partition from 0: refused before listening,
+      // not failed later by the applier.
+      const dataDir = freshDir("rebuild-lost");
+      const refused = await runServeToExit({
+        dataDir,
+        env: kafkaServeEnv(lost),
+        timeoutMs: READY_TIMEOUT_MS,
+      });
+      expect(refused.code).toBe(1);
+      expect(refused.listened).toBe(false);
+      expect(refused.stderr).toContain(
+        `error: The data dir ${dataDir} cannot be rebuilt from its log: meta.sqlite must be rebuilt (meta.sqlite is missing), ` +
+          "which needs partition 1 from offset 0, but the log starts at 2 (the topic's retention deleted older records). " +
+          "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.\n",
+      );
+    } finally {
       await admin.disconnect();
       await wal.close();
       await deleteKafkaTopic(lost).catch(() => {});
