@@ -152,6 +152,36 @@ describe("EntDbService/Search", () => {
   });
 });
 
+describe("relevance pages over the wire", () => {
+  it("answers FAILED_PRECONDITION for a cursor whose ranked hits the server no longer keeps", async () => {
+    const client = entDbClient(server);
+    const first = await client.search({ tenant: TENANT, query: "printer OR fire", limit: 1 });
+    expect(first.nextCursor).not.toBe("");
+    const second = await client.search({
+      tenant: TENANT,
+      query: "printer OR fire",
+      limit: 1,
+      cursor: first.nextCursor,
+    });
+    expect(second.hits).toHaveLength(1);
+    // The same cursor naming a snapshot the server never made (as after a restart).
+    const fields = JSON.parse(Buffer.from(first.nextCursor, "base64url").toString("utf8")) as {
+      i: string;
+    };
+    expect(fields.i).toMatch(/^snapshot:[A-Za-z0-9_-]{22}$/);
+    const forged = Buffer.from(
+      JSON.stringify({ ...fields, i: "snapshot:AAAAAAAAAAAAAAAAAAAAAA" }),
+    ).toString("base64url");
+    const err = await connectError(
+      client.search({ tenant: TENANT, query: "printer OR fire", limit: 1, cursor: forged }),
+    );
+    expect([err.code, err.rawMessage]).toEqual([
+      Code.FailedPrecondition,
+      "The search cursor expired: its ranked hits are kept 10 minutes after the last page was read, by the server that made them. Start again without a cursor.",
+    ]);
+  });
+});
+
 describe("buf curl on the typed Search", () => {
   it("searches TaskService by reflection with a query and a limit", async () => {
     const res = await runCommand(

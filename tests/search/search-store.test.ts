@@ -245,6 +245,87 @@ describe("search with filters, order and pages", () => {
     expect(all).toHaveLength(4);
   });
 
+  it("walks relevance pages exactly while writes insert, update and delete hits between pages", () => {
+    const h = open();
+    // 40 tickets about printers, each scoring differently (1 to 40 words of padding).
+    h.plan(
+      TENANT,
+      "many",
+      Array.from({ length: 40 }, (_, i) =>
+        op.createNode(TICKET, `p${String(i).padStart(2, "0")}`, {
+          1: v.str(`printer ${"x ".repeat(i)}`),
+          2: v.str(`body ${i}`),
+        }),
+      ),
+    );
+    const before = ids(search(h, "printer", { limit: 100 }));
+    expect(before).toHaveLength(40);
+    const seen: string[] = [];
+    const deleted = new Set<string>();
+    const updated = new Set<string>();
+    let cursor = "";
+    let round = 0;
+    do {
+      const page = search(h, "printer", { limit: 4, cursor });
+      seen.push(...ids(page));
+      for (const id of ids(page)) expect(deleted.has(id)).toBe(false);
+      cursor = page.nextCursor;
+      if (cursor !== "") expect(page.hits).toHaveLength(4);
+      // Between pages: new documents that rank first, more documents that only match
+      // weakly (both move bm25's statistics), an update of a hit not seen yet and a
+      // deletion of another.
+      round++;
+      const unseen = before.filter((id) => !seen.includes(id) && !deleted.has(id));
+      const ops = [
+        op.createNode(TICKET, `new${round}`, { 1: v.str("printer printer printer") }),
+        ...Array.from({ length: 5 }, (_, i) =>
+          op.createNode(TICKET, `pad${round}-${i}`, { 1: v.str(`printer ${"y ".repeat(60)}`) }),
+        ),
+      ];
+      const [toUpdate, toDelete] = [unseen[unseen.length - 1], unseen[unseen.length - 2]];
+      if (toUpdate && !updated.has(toUpdate)) {
+        ops.push(op.updateNode(TICKET, toUpdate, { 1: v.str("printer printer") }));
+        updated.add(toUpdate);
+      }
+      if (toDelete && !updated.has(toDelete)) {
+        ops.push(op.deleteNode(TICKET, toDelete));
+        deleted.add(toDelete);
+      }
+      h.plan(TENANT, `between-${round}`, ops);
+    } while (cursor !== "");
+    // No hit twice; every hit of the first page's moment that was not deleted, once.
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(deleted.size).toBeGreaterThan(3);
+    const kept = before.filter((id) => !deleted.has(id) && !updated.has(id));
+    expect(kept.filter((id) => !seen.includes(id))).toEqual([]);
+    // The walk is the first page's ranking, less what was deleted: nothing created later.
+    expect(seen).toEqual(before.filter((id) => !deleted.has(id)));
+  });
+
+  it("answers FAILED_PRECONDITION for a relevance cursor whose ranked hits are gone", () => {
+    const h = open();
+    seed(h);
+    const page = search(h, "printer OR fire", { limit: 1 });
+    const other = open();
+    seed(other);
+    let error: unknown;
+    try {
+      search(other, "printer OR fire", { limit: 1, cursor: page.nextCursor });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({
+      name: "StoreError",
+      code: "failed-precondition",
+      message:
+        "The search cursor expired: its ranked hits are kept 10 minutes after the last page was read, by the server that made them. Start again without a cursor.",
+    });
+    // Another caller cannot borrow the cursor either.
+    expect(() =>
+      search(h, "printer OR fire", { limit: 1, cursor: page.nextCursor }, member("user:bob")),
+    ).toThrow("The search cursor expired");
+  });
+
   it("refuses a cursor from another query, and filters across types", () => {
     const h = open();
     seed(h);
