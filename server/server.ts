@@ -58,6 +58,7 @@ import {
   readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
+import { readsDeletedNode } from "./store/node-tombstones.ts";
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal, WalPosition } from "./wal/wal.ts";
@@ -254,6 +255,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         bufferBytes: DEFAULT_SUBSCRIBER_BYTES,
         readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
           readsEveryNodeOf(store, tenant, typeId, scope),
+        readsDeletedNode: (tenant: string, typeId: number, nodeId: string, scope: ReadScope) =>
+          readsDeletedNode(store, tenant, typeId, nodeId, scope),
         onCutOff: (tenant: string, position: WalPosition | undefined) =>
           log.warn("subscription cut off: it fell behind the log", {
             tenant,

@@ -43,6 +43,16 @@ export interface SubscribeDeps {
   readonly bufferBytes: number;
   /** Whether `scope` reads every node of a type in a tenant (store/type-visibility.ts). */
   readsEveryNodeOf(tenant: string, typeId: number, scope: ReadScope): boolean;
+  /**
+   * Whether `scope` reads a deleted node as its tombstone stands (store/node-tombstones.ts);
+   * undefined when the node has no tombstone.
+   */
+  readsDeletedNode(
+    tenant: string,
+    typeId: number,
+    nodeId: string,
+    scope: ReadScope,
+  ): boolean | undefined;
   /** Told when a subscription is cut off for falling behind (the server logs it). */
   onCutOff?(tenant: string, position: WalPosition | undefined): void;
 }
@@ -216,9 +226,11 @@ const changesByEvent = new WeakMap<object, readonly Change[]>();
 /**
  * The change as the caller may be told of it, or undefined if it may not. A node
  * change is sent, with the node as the caller reads it now, when it reads the node at
- * delivery; a node deletion when it reads every node of the type (the deleted row, and
- * so its owner and grants, are gone); an edge change when it reads both ends. `change`
- * itself is shared and left as it is.
+ * delivery; a node deletion when it would read the node now, judged on its tombstone
+ * (owner, `inherit_access` refs, and the grants, which outlive the node), or, for a
+ * deletion without one (applied before tombstones were kept), when it reads every node
+ * of the type; an edge change when it reads both ends. `change` itself is shared and
+ * left as it is.
  */
 function visibleChange(
   deps: ApiDeps,
@@ -233,8 +245,12 @@ function visibleChange(
       const node = deps.reader.getNode(tenant, change.typeId, change.nodeId, scope);
       return node ? { ...change, node } : undefined;
     }
-    case ChangeKind.NODE_DELETED:
-      return sub.readsEveryNodeOf(tenant, change.typeId, scope) ? change : undefined;
+    case ChangeKind.NODE_DELETED: {
+      const reads =
+        sub.readsDeletedNode(tenant, change.typeId, change.nodeId, scope) ??
+        sub.readsEveryNodeOf(tenant, change.typeId, scope);
+      return reads ? change : undefined;
+    }
     default: {
       const edge = change.edge;
       if (!edge) return undefined;
