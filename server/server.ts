@@ -26,6 +26,7 @@ import {
   ChangeFeed,
   DEFAULT_SUBSCRIBER_BUFFER,
   DEFAULT_SUBSCRIBER_BYTES,
+  DEFAULT_SUBSCRIBER_HEARTBEAT_MS,
 } from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
@@ -253,6 +254,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         feed: changeFeed,
         bufferLimit: config.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER,
         bufferBytes: DEFAULT_SUBSCRIBER_BYTES,
+        heartbeatMs: config.subscriberHeartbeatMs ?? DEFAULT_SUBSCRIBER_HEARTBEAT_MS,
         readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
           readsEveryNodeOf(store, tenant, typeId, scope),
         readsDeletedNode: (tenant: string, typeId: number, nodeId: string, scope: ReadScope) =>

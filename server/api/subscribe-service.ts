@@ -41,6 +41,8 @@ export interface SubscribeDeps {
   /** The bounds of a subscription's queue (events, bytes), named in the cut-off message. */
   readonly bufferLimit: number;
   readonly bufferBytes: number;
+  /** Milliseconds of quiet after which a live stream is sent a checkpoint (a heartbeat). */
+  readonly heartbeatMs: number;
   /** Whether `scope` reads every node of a type in a tenant (store/type-visibility.ts). */
   readsEveryNodeOf(tenant: string, typeId: number, scope: ReadScope): boolean;
   /**
@@ -190,8 +192,23 @@ export function createSubscribeHandler(
             next > 0 ? { position: { partition, offset: BigInt(next - 1) } } : {},
           );
         }
-        await queue.wait(ctx.signal);
+        await queue.wait(ctx.signal, sub.heartbeatMs);
         if (queue.overflowed) throw cutOff();
+        if (queue.size === 0 && !ctx.signal.aborted) {
+          // Quiet for a heartbeat: a checkpoint keeps proxies from closing the idle
+          // stream and gives the client the freshest position to resume from.
+          try {
+            guards.tenantOf(ctx, tenant);
+          } catch (err) {
+            throw guards.toConnect(err);
+          }
+          lastSent = next;
+          yield create(
+            SubscribeResponseSchema,
+            next > 0 ? { position: { partition, offset: BigInt(next - 1) } } : {},
+          );
+          continue;
+        }
         for (const e of queue.drain()) {
           if (e.position.offset < next) continue;
           let response: SubscribeResponse | undefined;
