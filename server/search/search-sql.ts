@@ -21,17 +21,11 @@
  * the filters and the caller's scope in SQL, so a walk never repeats a hit, never skips
  * one that is unchanged, and never returns one that was deleted or is no longer read.
  *
- * Snippets are computed for the rows of the page only, in a second statement per type
- * (an FTS5 auxiliary function in the ranked statement would run for every match).
+ * Snippets are computed for the rows of the page only (search-snippets.ts).
  */
 
 import { createHash } from "node:crypto";
-import {
-  ftsTableName,
-  nodeFieldExpr,
-  STORE_LAYOUT_VERSION,
-  stripFtsSeparators,
-} from "../../codegen/index.ts";
+import { ftsTableName, nodeFieldExpr, STORE_LAYOUT_VERSION } from "../../codegen/index.ts";
 import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
@@ -45,6 +39,7 @@ import type { TenantDb } from "../store/tenant-db.ts";
 import { hiddenNodeTerm } from "../store/visibility-sql.ts";
 import { SearchQueryError, toFtsMatch } from "./search-query.ts";
 import { type SearchSnapshots, SNAPSHOT_MAX_HITS, type SnapshotOwner } from "./search-snapshots.ts";
+import { snippetsOf } from "./search-snippets.ts";
 
 /** What a search asks for; `limit` is already clamped by the caller. */
 export interface SearchRequest {
@@ -59,6 +54,8 @@ export interface SearchRequest {
   readonly cursor: string;
   /** Markers put around each highlighted match in snippets. */
   readonly highlight: { readonly start: string; readonly end: string };
+  /** `html`: the stored text of snippets is HTML-escaped (the markers are not). */
+  readonly escape?: "html";
   /** Tokens per snippet (FTS5 allows 1 to 64). */
   readonly snippetTokens: number;
   /** Only nodes in this recipient principal's mailbox (docs/mailbox.md). */
@@ -115,10 +112,6 @@ export function ftsMatchOf(query: string): string {
     throw err;
   }
 }
-
-/** Private-use characters marking highlights inside SQLite, replaced before returning. */
-const MARK_START = "\ue000";
-const MARK_END = "\ue001";
 
 /** A ranked hit before its row is read: `id` and `sort_key` only when ordered by a field. */
 interface RankedRow {
@@ -350,50 +343,6 @@ function expired(snapshots: SearchSnapshots): StoreError {
     "failed-precondition",
     `The search cursor expired: its ranked hits are kept ${minutes} minutes after the last page was read, by the server that made them. Start again without a cursor.`,
   );
-}
-
-/** The snippets of the page's rows: one statement per type on the page. */
-function snippetsOf(
-  db: TenantDb,
-  rows: readonly RankedRow[],
-  nodes: ReadonlyMap<bigint, NodeRow>,
-  match: string,
-  req: SearchRequest,
-): Map<bigint, SearchSnippet[]> {
-  const out = new Map<bigint, SearchSnippet[]>();
-  const byType = new Map<number, bigint[]>();
-  for (const r of rows) {
-    const t = Number(nodes.get(r.seq)!.type_id);
-    const list = byType.get(t) ?? [];
-    list.push(r.seq);
-    byType.set(t, list);
-  }
-  const tokens = Math.min(Math.max(req.snippetTokens, 1), 64);
-  for (const [typeId, seqs] of byType) {
-    const columns = db.ftsFields(typeId);
-    if (!columns) continue;
-    const fts = ftsTableName(typeId);
-    const cols = columns
-      .map((_, i) => `snippet(${fts}, ${i}, char(57344), char(57345), '…', ${tokens}) AS s${i}`)
-      .join(", ");
-    const sql = `SELECT rowid AS seq, ${cols} FROM ${fts} WHERE ${fts} MATCH ? AND rowid IN (${seqs.map(() => "?").join(", ")})`;
-    const found = db.stmt(sql).all(match, ...seqs) as Record<string, unknown>[];
-    for (const row of found) {
-      const snippets: SearchSnippet[] = [];
-      columns.forEach((fieldId, i) => {
-        const text = row[`s${i}`];
-        if (typeof text !== "string" || !text.includes(MARK_START)) return;
-        snippets.push({
-          fieldId,
-          text: stripFtsSeparators(text)
-            .replaceAll(MARK_START, req.highlight.start)
-            .replaceAll(MARK_END, req.highlight.end),
-        });
-      });
-      out.set(row["seq"] as bigint, snippets);
-    }
-  }
-  return out;
 }
 
 /**

@@ -75,6 +75,39 @@ describe("search through the generated client", () => {
     expect(cjk.items.map((hit) => hit.node["title"])).toEqual(["会議室の予約"]);
   });
 
+  it("HTML-escapes stored text in snippets when asked, and stored marks forge nothing", async () => {
+    // A tenant of its own, so the other tests' bm25 statistics stay as they are.
+    const kitchen = generated.createClient({
+      transport: createNodeTransport({ baseUrl: server.url, protocol: "connect" }),
+      tenant: `${TENANT}-html`,
+      retry: false,
+    });
+    await kitchen.atomic((plan) => {
+      const team = plan.team.create({ name: "Kitchen", slug: "kitchen" });
+      const project = plan.project.create({ team, key: "KIT", name: "Kitchen things" });
+      plan.task.create({
+        project,
+        number: 1,
+        title: "Kettle <script>alert(1)</script>",
+        body: "Descale the kettle & the \ue000tap\ue001 <mark>now</mark>",
+        status: "todo",
+      });
+      return {};
+    });
+    const highlight = { start: "<mark>", end: "</mark>" };
+    const html = await kitchen.task.search("kettle", { highlight, escape: "html" });
+    expect(html.items.map((hit) => hit.snippets)).toEqual([
+      {
+        title: "<mark>Kettle</mark> &lt;script&gt;alert(1)&lt;/script&gt;",
+        body: "Descale the <mark>kettle</mark> &amp; the \ue000tap\ue001 &lt;mark&gt;now&lt;/mark&gt;",
+      },
+    ]);
+    const raw = await kitchen.task.search("kettle", { highlight });
+    expect(raw.items[0]!.snippets["body"]).toBe(
+      "Descale the <mark>kettle</mark> & the \ue000tap\ue001 <mark>now</mark>",
+    );
+  });
+
   it("pages with next", async () => {
     const first = await db.task.search("printer OR fire", { limit: 2 });
     expect(first.items).toHaveLength(2);

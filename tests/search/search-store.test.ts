@@ -164,6 +164,38 @@ describe("search relevance", () => {
     ]);
   });
 
+  it("keeps stored text from forging highlights, and HTML-escapes it when asked", () => {
+    const h = open();
+    h.plan(TENANT, "hostile", [
+      op.createNode(TICKET, "x1", {
+        1: v.str("printer <script>alert(1)</script>"),
+        2: v.str("fake \ue000mark\ue001 and <mark>fake</mark> & printer"),
+      }),
+    ]);
+    const raw = search(h, "printer", { highlight: { start: "<mark>", end: "</mark>" } });
+    expect(raw.hits[0]!.snippets).toEqual([
+      { fieldId: 1, text: "<mark>printer</mark> <script>alert(1)</script>" },
+      { fieldId: 2, text: "fake \ue000mark\ue001 and <mark>fake</mark> & <mark>printer</mark>" },
+    ]);
+    const html = search(h, "printer", {
+      highlight: { start: "<mark>", end: "</mark>" },
+      escape: "html",
+    });
+    expect(html.hits[0]!.snippets).toEqual([
+      { fieldId: 1, text: "<mark>printer</mark> &lt;script&gt;alert(1)&lt;/script&gt;" },
+      {
+        fieldId: 2,
+        text: "fake \ue000mark\ue001 and &lt;mark&gt;fake&lt;/mark&gt; &amp; <mark>printer</mark>",
+      },
+    ]);
+    // Private-use characters are word characters to the tokenizer: "\ue000mark\ue001" is
+    // one word, left as it is, and the matches next to HTML are marked inside it.
+    const quoted = search(h, "mark", { escape: "html" });
+    expect(quoted.hits[0]!.snippets.map((s) => s.text)).toEqual([
+      "fake \ue000mark\ue001 and &lt;[mark]&gt;fake&lt;/[mark]&gt; &amp; printer",
+    ]);
+  });
+
   it("folds case and diacritics: résumé finds RESUME and resume finds Résumé", () => {
     const h = open();
     seed(h);
