@@ -286,18 +286,23 @@ export function searchTenantDb(
     if (req.cursor === "") {
       const arms = armsOf();
       if (!arms) return { rows: [], nextCursor: "" };
+      // Rows as [seq, score] arrays: up to SNAPSHOT_MAX_HITS of them, so no object each.
+      // The statement's text is this path's own, so setting it raw affects no other read.
       const ranked = db
-        .stmt(`SELECT * FROM (${arms.sql}) ORDER BY score DESC, seq ASC LIMIT ?`)
-        .all(...arms.params, BigInt(SNAPSHOT_MAX_HITS)) as RankedRow[];
-      if (ranked.length <= req.limit) return { rows: ranked, nextCursor: "" };
+        .stmt(`SELECT seq, score FROM (${arms.sql}) ORDER BY score DESC, seq ASC LIMIT ?`)
+        .raw(true)
+        .all(...arms.params, BigInt(SNAPSHOT_MAX_HITS)) as [bigint, number][];
+      const rows = ranked.slice(0, req.limit).map(([seq, score]): RankedRow => ({ seq, score }));
+      if (ranked.length <= req.limit) return { rows, nextCursor: "" };
       const seqs = new BigInt64Array(ranked.length);
       const scores = new Float64Array(ranked.length);
-      ranked.forEach((r, i) => {
-        seqs[i] = r.seq;
-        scores[i] = r.score;
-      });
+      for (let i = 0; i < ranked.length; i++) {
+        const [seq, score] = ranked[i]!;
+        seqs[i] = seq;
+        scores[i] = score;
+      }
       const id = snapshots.put(who, { seqs, scores });
-      return { rows: ranked.slice(0, req.limit), nextCursor: cursorAt(id, req.limit) };
+      return { rows, nextCursor: cursorAt(id, req.limit) };
     }
     const c = decodeNodeCursor(req.cursor, cursorFor);
     if (

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FilterOp, FilterSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { ReadScope } from "../../server/acl/read-scope.ts";
 import { toFtsMatch } from "../../server/search/search-query.ts";
+import { SNAPSHOT_MAX_HITS } from "../../server/search/search-snapshots.ts";
 import type { SearchPage, SearchRequest } from "../../server/search/search-sql.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
 import {
@@ -332,6 +333,25 @@ describe("search with filters, order and pages", () => {
     expect(kept.filter((id) => !seen.includes(id))).toEqual([]);
     // The walk is the first page's ranking, less what was deleted: nothing created later.
     expect(seen).toEqual(before.filter((id) => !deleted.has(id)));
+  });
+
+  it("ends a relevance walk after the best SNAPSHOT_MAX_HITS hits", () => {
+    const h = open();
+    h.plan(
+      TENANT,
+      "bulk",
+      Array.from({ length: SNAPSHOT_MAX_HITS + 5 }, (_, i) =>
+        op.createNode(TICKET, `b${i}`, { 1: v.str(`printer ${"z ".repeat(i % 7)}`) }),
+      ),
+    );
+    const sizes: number[] = [];
+    let cursor = "";
+    do {
+      const page = search(h, "printer", { limit: 400, cursor });
+      sizes.push(page.hits.length);
+      cursor = page.nextCursor;
+    } while (cursor !== "");
+    expect(sizes).toEqual([400, 400, SNAPSHOT_MAX_HITS - 800]);
   });
 
   it("answers FAILED_PRECONDITION for a relevance cursor whose ranked hits are gone", () => {
