@@ -10,6 +10,9 @@
  * nothing is sent twice, and a client that resumes after the last position it received
  * misses nothing, also after a restart (the log and the applied state are durable).
  *
+ * A live stream with nothing to send gets a checkpoint every `heartbeatMs`, so proxies
+ * keep it open and the client holds a fresh position to resume from.
+ *
  * Access: the caller must pass the tenant guard like any read, is checked again before
  * each response (a removed member's stream ends with PERMISSION_DENIED), and each change
  * is filtered by what its scope reads at delivery (see {@link visibleChange}).
