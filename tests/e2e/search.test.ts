@@ -186,6 +186,66 @@ describe("EntDbService/Search", () => {
 });
 
 describe("relevance pages over the wire", () => {
+  it("walks relevance pages without repeats or skips while another client writes", async () => {
+    const busy = generated.createClient({
+      transport: createNodeTransport({ baseUrl: server.url, protocol: "connect" }),
+      tenant: `${TENANT}-busy`,
+      retry: false,
+    });
+    const { project, tasks: ids } = await busy.atomic((plan) => {
+      const team = plan.team.create({ name: "Busy", slug: "busy" });
+      const project = plan.project.create({ team, key: "BSY", name: "Busy desk" });
+      const tasks = Array.from({ length: 30 }, (_, i) =>
+        plan.task.create({
+          project,
+          number: i + 1,
+          title: `Toner ${"refill ".repeat(i % 9)}`,
+          body: `toner log ${i}`,
+          status: "todo",
+        }),
+      );
+      return { project, tasks };
+    });
+    const doomed = new Set(ids.filter((_, i) => i % 5 === 4));
+    // Another client inserts matching tasks (moving bm25's statistics) and deletes some
+    // of the first thirty while the walk goes on.
+    let writing = true;
+    const writer = (async () => {
+      let n = 100;
+      const toDelete = [...doomed];
+      while (writing || toDelete.length > 0) {
+        const victim = toDelete.shift();
+        await busy.atomic((plan) => {
+          plan.task.create({
+            project,
+            number: n,
+            title: "toner toner toner",
+            body: "toner",
+            status: "todo",
+          });
+          if (victim !== undefined) plan.task.delete(victim);
+        });
+        n++;
+      }
+    })();
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      const page = await busy.task.search("toner", { limit: 3, ...(after ? { after } : {}) });
+      seen.push(...page.items.map((hit) => hit.node.id));
+      after = page.next;
+      pages++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } while (after !== undefined);
+    writing = false;
+    await writer;
+    expect(new Set(seen).size).toBe(seen.length);
+    const kept = ids.filter((id) => !doomed.has(id));
+    expect(kept.filter((id) => !seen.includes(id))).toEqual([]);
+    expect(pages).toBeGreaterThan(5);
+  });
+
   it("answers FAILED_PRECONDITION for a cursor whose ranked hits the server no longer keeps", async () => {
     const client = entDbClient(server);
     const first = await client.search({ tenant: TENANT, query: "printer OR fire", limit: 1 });
