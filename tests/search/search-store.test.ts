@@ -448,6 +448,69 @@ describe("search and access", () => {
   });
 });
 
+describe("relevance pages and access between pages", () => {
+  it("drops from later pages a hit the caller may no longer read, keeping pages full", () => {
+    const h = open();
+    // Bob's own notes rank first (the word twice); ada's, shared with bob, last.
+    h.plan(
+      TENANT,
+      "bob-notes",
+      Array.from({ length: 4 }, (_, i) =>
+        op.createNode(NOTE, `nb${i}`, { 1: v.str(`printer printer note ${"q ".repeat(i)}`) }),
+      ),
+      { actor: "user:bob" },
+    );
+    h.plan(
+      TENANT,
+      "ada-notes",
+      [
+        op.createNode(NOTE, "na1", { 1: v.str(`printer ${"w ".repeat(30)}`) }),
+        op.createNode(NOTE, "na2", { 1: v.str(`printer ${"w ".repeat(31)}`) }),
+      ],
+      { actor: "user:ada" },
+    );
+    for (const node of ["na1", "na2"]) {
+      h.run([
+        {
+          tenant: TENANT,
+          payload: accessEvent(TENANT, `share-${node}`, {
+            case: "share",
+            value: { nodeId: node, principal: "user:bob", capability: "read" },
+          }),
+        },
+      ]);
+    }
+    const bob = member("user:bob");
+    const first = search(h, "printer", { typeIds: [NOTE], limit: 3 }, bob);
+    expect(ids(first)).toEqual(["nb0", "nb1", "nb2"]);
+    expect(ids(search(h, "printer", { typeIds: [NOTE] }, bob))).toEqual([
+      "nb0",
+      "nb1",
+      "nb2",
+      "nb3",
+      "na1",
+      "na2",
+    ]);
+    h.run([
+      {
+        tenant: TENANT,
+        payload: accessEvent(TENANT, "revoke-na1", {
+          case: "revoke",
+          value: { nodeId: "na1", principal: "user:bob" },
+        }),
+      },
+    ]);
+    const second = search(
+      h,
+      "printer",
+      { typeIds: [NOTE], limit: 3, cursor: first.nextCursor },
+      bob,
+    );
+    expect(ids(second)).toEqual(["nb3", "na2"]);
+    expect(second.nextCursor).toBe("");
+  });
+});
+
 describe("the full-text index as derived state", () => {
   it("follows updates, deletes and schema changes that add or remove searchable", () => {
     const h = open();
