@@ -115,6 +115,8 @@ export interface SearchInit {
   readonly highlightStart?: string;
   readonly highlightEnd?: string;
   readonly snippetTokens?: number;
+  /** `html`: the stored text of snippets is HTML-escaped, the markers are not. */
+  readonly escape?: "html";
 }
 
 /** A `ListEdges` request without the tenant and position. */

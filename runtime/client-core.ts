@@ -14,6 +14,7 @@ import {
   type Node,
   type QueryNodesResponse,
   type SearchResponse,
+  SnippetEscape,
   type TraverseResponse,
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
@@ -262,6 +263,7 @@ export class EntDbClientCore {
           highlightStart: request.highlightStart ?? "",
           highlightEnd: request.highlightEnd ?? "",
           snippetTokens: request.snippetTokens ?? 0,
+          ...(request.escape === "html" ? { snippetEscape: SnippetEscape.HTML } : {}),
           ...afterPosition,
         },
         callOptions(options.signal),

@@ -82,7 +82,7 @@ export class UniqueViolationError extends EntDbError {
 
 /**
  * A precondition did not hold (`failed_precondition`): the node's version moved on
- * (`expectedVersion`), or a referenced node is missing.
+ * (`expectedVersion`), a referenced node is missing, or a search's `next` expired.
  */
 export class PreconditionFailedError extends EntDbError {
   override readonly name: string = "PreconditionFailedError";

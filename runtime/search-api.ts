@@ -26,6 +26,11 @@ export interface SearchOptions<TWhere, TOrderBy> extends ReadOptions {
   readonly highlight?: { readonly start: string; readonly end: string } | undefined;
   /** Tokens per snippet, 1 to 64; default 16. */
   readonly snippetTokens?: number | undefined;
+  /**
+   * `html`: the stored text of snippets is HTML-escaped and the markers are put in as
+   * given, so `highlight: { start: "<mark>", end: "</mark>" }` gives HTML safe to render.
+   */
+  readonly escape?: "html" | undefined;
 }
 
 /** One hit of a search. */
@@ -128,6 +133,7 @@ function common(options: SearchOptions<unknown, unknown>) {
       ? {}
       : { highlightStart: options.highlight.start, highlightEnd: options.highlight.end }),
     snippetTokens: options.snippetTokens ?? 0,
+    ...(options.escape === "html" ? { escape: "html" as const } : {}),
   };
 }
 

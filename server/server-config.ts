@@ -64,6 +64,8 @@ export interface ServerConfig {
   };
   /** Events a live subscription may hold unsent before it is cut off (`ENTDB_SUBSCRIBER_BUFFER`). */
   readonly subscriberBuffer?: number;
+  /** Milliseconds of quiet after which a live subscription is sent a checkpoint (`ENTDB_SUBSCRIBER_HEARTBEAT_MS`). */
+  readonly subscriberHeartbeatMs?: number;
 }
 
 export { ConfigError };
@@ -109,6 +111,7 @@ export interface ConfigInput {
   readonly snapshotMaxAge?: string | undefined;
   readonly archiveLockDays?: string | undefined;
   readonly subscriberBuffer?: string | undefined;
+  readonly subscriberHeartbeatMs?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -148,6 +151,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     snapshotMaxAge: env["ENTDB_SNAPSHOT_MAX_AGE"],
     archiveLockDays: env["ENTDB_ARCHIVE_LOCK_DAYS"],
     subscriberBuffer: env["ENTDB_SUBSCRIBER_BUFFER"],
+    subscriberHeartbeatMs: env["ENTDB_SUBSCRIBER_HEARTBEAT_MS"],
   };
 }
 
@@ -220,6 +224,12 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       "ENTDB_SUBSCRIBER_BUFFER",
       1,
       1_000_000,
+    ),
+    subscriberHeartbeatMs: int(
+      pick("subscriberHeartbeatMs") ?? "15000",
+      "ENTDB_SUBSCRIBER_HEARTBEAT_MS",
+      10,
+      3_600_000,
     ),
     ...resolveArchive(pick),
   };

@@ -26,6 +26,7 @@ import {
   ChangeFeed,
   DEFAULT_SUBSCRIBER_BUFFER,
   DEFAULT_SUBSCRIBER_BYTES,
+  DEFAULT_SUBSCRIBER_HEARTBEAT_MS,
 } from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
@@ -58,6 +59,7 @@ import {
   readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
+import { readsDeletedNode } from "./store/node-tombstones.ts";
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal, WalPosition } from "./wal/wal.ts";
@@ -252,8 +254,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         feed: changeFeed,
         bufferLimit: config.subscriberBuffer ?? DEFAULT_SUBSCRIBER_BUFFER,
         bufferBytes: DEFAULT_SUBSCRIBER_BYTES,
+        heartbeatMs: config.subscriberHeartbeatMs ?? DEFAULT_SUBSCRIBER_HEARTBEAT_MS,
         readsEveryNodeOf: (tenant: string, typeId: number, scope: ReadScope) =>
           readsEveryNodeOf(store, tenant, typeId, scope),
+        readsDeletedNode: (tenant: string, typeId: number, nodeId: string, scope: ReadScope) =>
+          readsDeletedNode(store, tenant, typeId, nodeId, scope),
         onCutOff: (tenant: string, position: WalPosition | undefined) =>
           log.warn("subscription cut off: it fell behind the log", {
             tenant,

@@ -14,3 +14,19 @@ describe("ENTDB_SUBSCRIBER_BUFFER", () => {
     );
   });
 });
+
+describe("ENTDB_SUBSCRIBER_HEARTBEAT_MS", () => {
+  it("defaults to 15 seconds and is read from the environment", () => {
+    expect(resolveConfig({ schema: "s.entdb" }).subscriberHeartbeatMs).toBe(15_000);
+    const env = configFromEnv({ ENTDB_SUBSCRIBER_HEARTBEAT_MS: "250" });
+    expect(resolveConfig(env, { schema: "s.entdb" }).subscriberHeartbeatMs).toBe(250);
+  });
+
+  it("rejects a value out of range, saying which are allowed", () => {
+    expect(() => resolveConfig({ schema: "s.entdb", subscriberHeartbeatMs: "5" })).toThrow(
+      new ConfigError(
+        "ENTDB_SUBSCRIBER_HEARTBEAT_MS must be an integer from 10 to 3600000, got '5'.",
+      ),
+    );
+  });
+});

@@ -44,6 +44,7 @@ const STORE_CODES: Record<string, Code> = {
   "invalid-tenant": Code.InvalidArgument,
   "invalid-argument": Code.InvalidArgument,
   "too-many": Code.InvalidArgument,
+  "failed-precondition": Code.FailedPrecondition,
   "not-found": Code.NotFound,
   "tenant-unavailable": Code.Unavailable,
 };

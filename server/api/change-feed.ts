@@ -20,6 +20,8 @@ import type { AppliedEvent } from "../apply/index.ts";
 export const DEFAULT_SUBSCRIBER_BUFFER = 10_000;
 /** Bytes of logged events a subscription may hold unsent before it is cut off. */
 export const DEFAULT_SUBSCRIBER_BYTES = 64 * 1024 * 1024;
+/** Milliseconds of quiet after which a live subscription is sent a checkpoint. */
+export const DEFAULT_SUBSCRIBER_HEARTBEAT_MS = 15_000;
 
 /** One subscription's queue of committed events, in log order. */
 export class SubscriberQueue {
@@ -75,18 +77,22 @@ export class SubscriberQueue {
   }
 
   /**
-   * Resolves once an event is queued, the queue overflowed or `signal` aborted;
-   * at once if one of these holds already.
+   * Resolves once an event is queued, the queue overflowed, `signal` aborted or
+   * `timeoutMs` passed; at once if one of the first three holds already.
    */
-  wait(signal: AbortSignal): Promise<void> {
+  wait(signal: AbortSignal, timeoutMs?: number): Promise<void> {
     if (this.#items.length > 0 || this.#overflowed || signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const onAbort = () => resolve();
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#wake = () => {
-        signal.removeEventListener("abort", onAbort);
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        clearTimeout(timer);
+        if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
+      signal.addEventListener("abort", done, { once: true });
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+      this.#wake = done;
     });
   }
 

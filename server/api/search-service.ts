@@ -6,7 +6,11 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import type { SearchRequest, SearchResponseSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  type SearchRequest,
+  type SearchResponseSchema,
+  SnippetEscape,
+} from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import type { Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
@@ -76,6 +80,7 @@ export function createSearchHandler(
           cursor: req.cursor,
           highlight: { start: req.highlightStart || "[", end: req.highlightEnd || "]" },
           snippetTokens: req.snippetTokens || DEFAULT_SNIPPET_TOKENS,
+          ...(req.snippetEscape === SnippetEscape.HTML ? { escape: "html" as const } : {}),
           ...(req.mailbox ? { mailbox: requireActor(ctx.values).id } : {}),
         },
         deps.scopeOf(ctx, tenant),

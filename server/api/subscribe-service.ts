@@ -10,6 +10,9 @@
  * nothing is sent twice, and a client that resumes after the last position it received
  * misses nothing, also after a restart (the log and the applied state are durable).
  *
+ * A live stream with nothing to send gets a checkpoint every `heartbeatMs`, so proxies
+ * keep it open and the client holds a fresh position to resume from.
+ *
  * Access: the caller must pass the tenant guard like any read, is checked again before
  * each response (a removed member's stream ends with PERMISSION_DENIED), and each change
  * is filtered by what its scope reads at delivery (see {@link visibleChange}).
@@ -41,8 +44,20 @@ export interface SubscribeDeps {
   /** The bounds of a subscription's queue (events, bytes), named in the cut-off message. */
   readonly bufferLimit: number;
   readonly bufferBytes: number;
+  /** Milliseconds of quiet after which a live stream is sent a checkpoint (a heartbeat). */
+  readonly heartbeatMs: number;
   /** Whether `scope` reads every node of a type in a tenant (store/type-visibility.ts). */
   readsEveryNodeOf(tenant: string, typeId: number, scope: ReadScope): boolean;
+  /**
+   * Whether `scope` reads a deleted node as its tombstone stands (store/node-tombstones.ts);
+   * undefined when the node has no tombstone.
+   */
+  readsDeletedNode(
+    tenant: string,
+    typeId: number,
+    nodeId: string,
+    scope: ReadScope,
+  ): boolean | undefined;
   /** Told when a subscription is cut off for falling behind (the server logs it). */
   onCutOff?(tenant: string, position: WalPosition | undefined): void;
 }
@@ -180,8 +195,23 @@ export function createSubscribeHandler(
             next > 0 ? { position: { partition, offset: BigInt(next - 1) } } : {},
           );
         }
-        await queue.wait(ctx.signal);
+        await queue.wait(ctx.signal, sub.heartbeatMs);
         if (queue.overflowed) throw cutOff();
+        if (queue.size === 0 && !ctx.signal.aborted) {
+          // Quiet for a heartbeat: a checkpoint keeps proxies from closing the idle
+          // stream and gives the client the freshest position to resume from.
+          try {
+            guards.tenantOf(ctx, tenant);
+          } catch (err) {
+            throw guards.toConnect(err);
+          }
+          lastSent = next;
+          yield create(
+            SubscribeResponseSchema,
+            next > 0 ? { position: { partition, offset: BigInt(next - 1) } } : {},
+          );
+          continue;
+        }
         for (const e of queue.drain()) {
           if (e.position.offset < next) continue;
           let response: SubscribeResponse | undefined;
@@ -216,9 +246,11 @@ const changesByEvent = new WeakMap<object, readonly Change[]>();
 /**
  * The change as the caller may be told of it, or undefined if it may not. A node
  * change is sent, with the node as the caller reads it now, when it reads the node at
- * delivery; a node deletion when it reads every node of the type (the deleted row, and
- * so its owner and grants, are gone); an edge change when it reads both ends. `change`
- * itself is shared and left as it is.
+ * delivery; a node deletion when it would read the node now, judged on its tombstone
+ * (owner, `inherit_access` refs, and the grants, which outlive the node), or, for a
+ * deletion without one (applied before tombstones were kept), when it reads every node
+ * of the type; an edge change when it reads both ends. `change` itself is shared and
+ * left as it is.
  */
 function visibleChange(
   deps: ApiDeps,
@@ -233,8 +265,12 @@ function visibleChange(
       const node = deps.reader.getNode(tenant, change.typeId, change.nodeId, scope);
       return node ? { ...change, node } : undefined;
     }
-    case ChangeKind.NODE_DELETED:
-      return sub.readsEveryNodeOf(tenant, change.typeId, scope) ? change : undefined;
+    case ChangeKind.NODE_DELETED: {
+      const reads =
+        sub.readsDeletedNode(tenant, change.typeId, change.nodeId, scope) ??
+        sub.readsEveryNodeOf(tenant, change.typeId, scope);
+      return reads ? change : undefined;
+    }
     default: {
       const edge = change.edge;
       if (!edge) return undefined;

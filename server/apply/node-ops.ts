@@ -17,6 +17,7 @@ import {
   serializePayload,
   stringifyJson,
 } from "../store/lossless-json.ts";
+import { recordTombstone } from "./node-tombstone.ts";
 import { checkPrecondition, checkRefs, checkUniques, findIfAbsent } from "./plan-checks.ts";
 import { type PlanRun, result, sortedKeys } from "./plan-run.ts";
 
@@ -149,6 +150,7 @@ export function deleteNode(run: PlanRun, op: DeleteNode): OperationResult {
     inn.run(edgeTypeId, id);
   }
   ftsDelete(run, Number(row.type_id), row.seq);
+  recordTombstone(run, type, row);
   run.db.stmt("DELETE FROM nodes WHERE seq = ?").run(row.seq);
   return result(id, false, row.version);
 }

@@ -12,24 +12,20 @@
  * only roughly; docs/search.md says so). A search may instead be ordered by a field of
  * its one type, exactly as QueryNodes orders.
  *
- * Pages are keyset pages on (score, seq) or (field, id), with cursors bound to the
- * query, types, filters and order. Ordered by a field, paging is stable under writes
- * as QueryNodes' is. Ordered by relevance, a write elsewhere in the tenant can shift
- * bm25's corpus statistics and so every score a little: no row is repeated within a
- * page, and the walk stays in (score, seq) order, but a hit whose score moved across
- * the cursor between two pages can be seen twice or not at all.
+ * Cursors are bound to the query, types, filters and order. Ordered by a field, pages
+ * are keyset pages on (field, id), stable under writes as QueryNodes' are. Ordered by
+ * relevance, a keyset on (score, seq) would not be: a write anywhere in the type moves
+ * bm25's corpus statistics and so every score, and a hit could cross the cursor. So the
+ * first page ranks up to SNAPSHOT_MAX_HITS hits at once and keeps them as a snapshot
+ * (search-snapshots.ts); later pages walk it, re-checking each hit against the query,
+ * the filters and the caller's scope in SQL, so a walk never repeats a hit, never skips
+ * one that is unchanged, and never returns one that was deleted or is no longer read.
  *
- * Snippets are computed for the rows of the page only, in a second statement per type
- * (an FTS5 auxiliary function in the ranked statement would run for every match).
+ * Snippets are computed for the rows of the page only (search-snippets.ts).
  */
 
 import { createHash } from "node:crypto";
-import {
-  ftsTableName,
-  nodeFieldExpr,
-  STORE_LAYOUT_VERSION,
-  stripFtsSeparators,
-} from "../../codegen/index.ts";
+import { ftsTableName, nodeFieldExpr, STORE_LAYOUT_VERSION } from "../../codegen/index.ts";
 import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
@@ -42,6 +38,8 @@ import type { SqlScalar } from "../store/stored-value-codec.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
 import { hiddenNodeTerm } from "../store/visibility-sql.ts";
 import { SearchQueryError, toFtsMatch } from "./search-query.ts";
+import { type SearchSnapshots, SNAPSHOT_MAX_HITS, type SnapshotOwner } from "./search-snapshots.ts";
+import { snippetsOf } from "./search-snippets.ts";
 
 /** What a search asks for; `limit` is already clamped by the caller. */
 export interface SearchRequest {
@@ -56,6 +54,8 @@ export interface SearchRequest {
   readonly cursor: string;
   /** Markers put around each highlighted match in snippets. */
   readonly highlight: { readonly start: string; readonly end: string };
+  /** `html`: the stored text of snippets is HTML-escaped (the markers are not). */
+  readonly escape?: "html";
   /** Tokens per snippet (FTS5 allows 1 to 64). */
   readonly snippetTokens: number;
   /** Only nodes in this recipient principal's mailbox (docs/mailbox.md). */
@@ -113,10 +113,6 @@ export function ftsMatchOf(query: string): string {
   }
 }
 
-/** Private-use characters marking highlights inside SQLite, replaced before returning. */
-const MARK_START = "\ue000";
-const MARK_END = "\ue001";
-
 /** A ranked hit before its row is read: `id` and `sort_key` only when ordered by a field. */
 interface RankedRow {
   readonly seq: bigint;
@@ -125,12 +121,19 @@ interface RankedRow {
   readonly id?: string;
 }
 
+/** Who runs a search, for the snapshot of its relevance order (search-snapshots.ts). */
+export interface SearchContext {
+  readonly tenant: string;
+  readonly snapshots: SearchSnapshots;
+}
+
 /** Runs `req` over `db` for `scope`; throws `invalid-argument` StoreErrors on misuse. */
 export function searchTenantDb(
   db: TenantDb,
   model: Schema,
   req: SearchRequest,
   scope: ReadScope,
+  context: SearchContext,
 ): SearchPage {
   const match = ftsMatchOf(req.query);
   const types = searchedTypes(model, req.typeIds);
@@ -153,43 +156,53 @@ export function searchTenantDb(
     }
   }
 
-  const arms: string[] = [];
-  const params: SqlScalar[] = [];
-  for (const type of types) {
-    const columns = db.ftsFields(type.id);
-    if (!columns) continue;
-    const fts = ftsTableName(type.id);
-    const weights = columns.map((id) => {
-      const w = type.fields.find((f) => f.id === id)?.searchWeight ?? 1;
-      return Number.isFinite(w) ? String(w) : "1";
-    });
-    const where = [`${fts} MATCH ?`];
-    params.push(match);
-    // A full-text table holds exactly the nodes of its type (rowid = nodes.seq), so the
-    // join to `nodes` is made only when a term needs the row: visibility, a filter or a
-    // sort key. Ranking then sorts (score, seq) pairs, not whole rows.
-    const hidden = hiddenNodeTerm(model, scope, "nodes", facts, type.id);
-    if (hidden) {
-      where.push(`NOT ${hidden.sql}`);
-      params.push(...hidden.params);
+  /**
+   * One arm per searched type, UNION ALL'd; `onlySeqs` restricts each arm to the seqs of
+   * a JSON array (a snapshot's next hits, re-checked).
+   */
+  const armsOf = (onlySeqs?: string): { sql: string; params: SqlScalar[] } | undefined => {
+    const arms: string[] = [];
+    const params: SqlScalar[] = [];
+    for (const type of types) {
+      const columns = db.ftsFields(type.id);
+      if (!columns) continue;
+      const fts = ftsTableName(type.id);
+      const weights = columns.map((id) => {
+        const w = type.fields.find((f) => f.id === id)?.searchWeight ?? 1;
+        return Number.isFinite(w) ? String(w) : "1";
+      });
+      const where = [`${fts} MATCH ?`];
+      params.push(match);
+      // A full-text table holds exactly the nodes of its type (rowid = nodes.seq), so the
+      // join to `nodes` is made only when a term needs the row: visibility, a filter or a
+      // sort key. Ranking then sorts (score, seq) pairs, not whole rows.
+      const hidden = hiddenNodeTerm(model, scope, "nodes", facts, type.id);
+      if (hidden) {
+        where.push(`NOT ${hidden.sql}`);
+        params.push(...hidden.params);
+      }
+      if (req.mailbox !== undefined) {
+        where.push("nodes.id IN (SELECT node_id FROM mailbox_items WHERE recipient = ?)");
+        params.push(req.mailbox);
+      }
+      for (const filter of req.filters) {
+        const c = compileFilter(model, type, filter);
+        where.push(c.sql);
+        params.push(...c.params);
+      }
+      const joined = where.length > 1 || keyExpr !== undefined;
+      if (onlySeqs !== undefined) {
+        where.push(`${fts}.rowid IN (SELECT value FROM json_each(?))`);
+        params.push(onlySeqs);
+      }
+      const key = keyExpr === undefined ? "" : `, ${keyExpr} AS sort_key, nodes.id AS id`;
+      const from = joined ? `${fts} JOIN nodes ON nodes.seq = ${fts}.rowid` : fts;
+      const score =
+        onlySeqs === undefined ? `, -bm25(${fts}, ${weights.join(", ")}) AS score${key}` : "";
+      arms.push(`SELECT ${fts}.rowid AS seq${score} FROM ${from} WHERE ${where.join(" AND ")}`);
     }
-    if (req.mailbox !== undefined) {
-      where.push("nodes.id IN (SELECT node_id FROM mailbox_items WHERE recipient = ?)");
-      params.push(req.mailbox);
-    }
-    for (const filter of req.filters) {
-      const c = compileFilter(model, type, filter);
-      where.push(c.sql);
-      params.push(...c.params);
-    }
-    const joined = where.length > 1 || keyExpr !== undefined;
-    const key = keyExpr === undefined ? "" : `, ${keyExpr} AS sort_key, nodes.id AS id`;
-    const from = joined ? `${fts} JOIN nodes ON nodes.seq = ${fts}.rowid` : fts;
-    arms.push(
-      `SELECT ${fts}.rowid AS seq, -bm25(${fts}, ${weights.join(", ")}) AS score${key} FROM ${from} WHERE ${where.join(" AND ")}`,
-    );
-  }
-  if (arms.length === 0) return { hits: [], nextCursor: "" };
+    return arms.length === 0 ? undefined : { sql: arms.join(" UNION ALL "), params };
+  };
 
   const digest = `${filtersDigest(req.filters)}.${req.mailbox === undefined ? "" : `mailbox:${req.mailbox}.`}${STORE_LAYOUT_VERSION}.${types.map((t) => t.id).join(",")}.${Buffer.from(match).toString("base64url")}`;
   const cursorFor = {
@@ -198,104 +211,143 @@ export function searchTenantDb(
     descending,
     filters: digestOf(digest),
   };
-  const after: string[] = [];
-  const sortExpr = keyExpr === undefined ? "score" : "sort_key";
-  if (req.cursor !== "") {
-    const c = decodeNodeCursor(req.cursor, cursorFor);
-    const cmp = descending ? "<" : ">";
-    if (keyExpr === undefined) {
-      // Relevance: score descending, then nodes.seq ascending (stable: a rowid alias).
-      if (!/^[0-9]{1,19}$/.test(c.lastId) || typeof c.key !== "number") {
-        throw invalid(
-          "The cursor is not valid for this request: it does not decode. Start again without a cursor.",
-        );
-      }
-      after.push("(score < ? OR (score = ? AND seq > ?))");
-      params.push(c.key, c.key, BigInt(c.lastId));
-    } else if (c.key === null) {
-      after.push(
-        descending
-          ? "(sort_key IS NULL AND id < ?)"
-          : "((sort_key IS NULL AND id > ?) OR sort_key IS NOT NULL)",
-      );
-      params.push(c.lastId);
-    } else {
-      const range = `sort_key ${cmp}= ? AND (sort_key ${cmp} ? OR id ${cmp} ?)`;
-      after.push(descending ? `((${range}) OR sort_key IS NULL)` : `(${range})`);
-      params.push(c.key, c.key, c.lastId);
-    }
-  }
-  const order =
+  const page =
     keyExpr === undefined
-      ? "score DESC, seq ASC"
-      : `${sortExpr} ${descending ? "DESC" : "ASC"}, id ${descending ? "DESC" : "ASC"}`;
-  const sql = `SELECT * FROM (${arms.join(" UNION ALL ")})${after.length > 0 ? ` WHERE ${after.join(" AND ")}` : ""} ORDER BY ${order} LIMIT ?`;
-  params.push(BigInt(req.limit + 1));
-  const rows = db.stmt(sql).all(...params) as RankedRow[];
-  const page = rows.slice(0, req.limit);
-  const nodes = rowsBySeq(db, page);
-  const snippets = snippetsOf(db, page, nodes, match, req);
-  const last = page[page.length - 1];
-  const nextCursor =
-    rows.length > req.limit && last
-      ? encodeNodeCursor({
-          ...cursorFor,
-          key: keyExpr === undefined ? last.score : (last.sort_key ?? null),
-          lastId: keyExpr === undefined ? String(last.seq) : (last.id ?? ""),
+      ? relevancePage({
+          tenant: context.tenant,
+          request: cursorFor.filters,
+          actor: scope.unrestricted ? "" : scope.actor,
+          snapshots: context.snapshots,
         })
-      : "";
+      : fieldOrderedPage(armsOf());
+  const nodes = rowsBySeq(db, page.rows);
+  const snippets = snippetsOf(db, page.rows, nodes, match, req);
   return {
-    hits: page.map((r) => ({
+    hits: page.rows.map((r) => ({
       node: nodeFromRow(model, nodes.get(r.seq)!),
       score: r.score,
       snippets: snippets.get(r.seq) ?? [],
     })),
-    nextCursor,
+    nextCursor: page.nextCursor,
   };
+
+  function fieldOrderedPage(arms: { sql: string; params: SqlScalar[] } | undefined): {
+    rows: RankedRow[];
+    nextCursor: string;
+  } {
+    if (!arms) return { rows: [], nextCursor: "" };
+    const params = [...arms.params];
+    const after: string[] = [];
+    if (req.cursor !== "") {
+      const c = decodeNodeCursor(req.cursor, cursorFor);
+      const cmp = descending ? "<" : ">";
+      if (c.key === null) {
+        after.push(
+          descending
+            ? "(sort_key IS NULL AND id < ?)"
+            : "((sort_key IS NULL AND id > ?) OR sort_key IS NOT NULL)",
+        );
+        params.push(c.lastId);
+      } else {
+        const range = `sort_key ${cmp}= ? AND (sort_key ${cmp} ? OR id ${cmp} ?)`;
+        after.push(descending ? `((${range}) OR sort_key IS NULL)` : `(${range})`);
+        params.push(c.key, c.key, c.lastId);
+      }
+    }
+    const dir = descending ? "DESC" : "ASC";
+    const sql = `SELECT * FROM (${arms.sql})${after.length > 0 ? ` WHERE ${after.join(" AND ")}` : ""} ORDER BY sort_key ${dir}, id ${dir} LIMIT ?`;
+    params.push(BigInt(req.limit + 1));
+    const rows = db.stmt(sql).all(...params) as RankedRow[];
+    const page = rows.slice(0, req.limit);
+    const last = page[page.length - 1];
+    return {
+      rows: page,
+      nextCursor:
+        rows.length > req.limit && last
+          ? encodeNodeCursor({ ...cursorFor, key: last.sort_key ?? null, lastId: last.id ?? "" })
+          : "",
+    };
+  }
+
+  /**
+   * A relevance-ordered page. The first ranks up to SNAPSHOT_MAX_HITS hits and keeps
+   * them as a snapshot when there is more than one page; later pages walk the snapshot
+   * from the cursor's position, keeping only the hits that still match and that the
+   * caller still reads (the arms, restricted to those seqs), reading further into the
+   * snapshot until the page is full.
+   */
+  function relevancePage(owner: SnapshotOwner & { readonly snapshots: SearchSnapshots }): {
+    rows: RankedRow[];
+    nextCursor: string;
+  } {
+    const { snapshots, ...who } = owner;
+    const cursorAt = (id: string, position: number) =>
+      encodeNodeCursor({ ...cursorFor, key: position, lastId: `${SNAPSHOT_PREFIX}${id}` });
+    if (req.cursor === "") {
+      const arms = armsOf();
+      if (!arms) return { rows: [], nextCursor: "" };
+      // Rows as [seq, score] arrays: up to SNAPSHOT_MAX_HITS of them, so no object each.
+      // The statement's text is this path's own, so setting it raw affects no other read.
+      const ranked = db
+        .stmt(`SELECT seq, score FROM (${arms.sql}) ORDER BY score DESC, seq ASC LIMIT ?`)
+        .raw(true)
+        .all(...arms.params, BigInt(SNAPSHOT_MAX_HITS)) as [bigint, number][];
+      const rows = ranked.slice(0, req.limit).map(([seq, score]): RankedRow => ({ seq, score }));
+      if (ranked.length <= req.limit) return { rows, nextCursor: "" };
+      const seqs = new BigInt64Array(ranked.length);
+      const scores = new Float64Array(ranked.length);
+      for (let i = 0; i < ranked.length; i++) {
+        const [seq, score] = ranked[i]!;
+        seqs[i] = seq;
+        scores[i] = score;
+      }
+      const id = snapshots.put(who, { seqs, scores });
+      return { rows, nextCursor: cursorAt(id, req.limit) };
+    }
+    const c = decodeNodeCursor(req.cursor, cursorFor);
+    if (
+      typeof c.key !== "number" ||
+      !Number.isSafeInteger(c.key) ||
+      c.key < 0 ||
+      !c.lastId.startsWith(SNAPSHOT_PREFIX)
+    )
+      throw expired(snapshots);
+    const id = c.lastId.slice(SNAPSHOT_PREFIX.length);
+    const snapshot = snapshots.get(id, who);
+    if (!snapshot || c.key > snapshot.seqs.length) throw expired(snapshots);
+    const rows: RankedRow[] = [];
+    let position = c.key;
+    while (rows.length < req.limit && position < snapshot.seqs.length) {
+      // Read a little more than the page needs: some hits may have dropped out.
+      const end = Math.min(snapshot.seqs.length, position + 2 * (req.limit - rows.length) + 8);
+      const chunk = snapshot.seqs.subarray(position, end);
+      const arms = armsOf(`[${chunk.join(",")}]`);
+      const alive = new Set<bigint>();
+      if (arms) {
+        for (const r of db.stmt(arms.sql).all(...arms.params) as { seq: bigint }[])
+          alive.add(r.seq);
+      }
+      for (; position < end && rows.length < req.limit; position++) {
+        const seq = snapshot.seqs[position]!;
+        if (alive.has(seq)) rows.push({ seq, score: snapshot.scores[position]! });
+      }
+    }
+    return {
+      rows,
+      nextCursor: position < snapshot.seqs.length ? cursorAt(id, position) : "",
+    };
+  }
 }
 
-/** The snippets of the page's rows: one statement per type on the page. */
-function snippetsOf(
-  db: TenantDb,
-  rows: readonly RankedRow[],
-  nodes: ReadonlyMap<bigint, NodeRow>,
-  match: string,
-  req: SearchRequest,
-): Map<bigint, SearchSnippet[]> {
-  const out = new Map<bigint, SearchSnippet[]>();
-  const byType = new Map<number, bigint[]>();
-  for (const r of rows) {
-    const t = Number(nodes.get(r.seq)!.type_id);
-    const list = byType.get(t) ?? [];
-    list.push(r.seq);
-    byType.set(t, list);
-  }
-  const tokens = Math.min(Math.max(req.snippetTokens, 1), 64);
-  for (const [typeId, seqs] of byType) {
-    const columns = db.ftsFields(typeId);
-    if (!columns) continue;
-    const fts = ftsTableName(typeId);
-    const cols = columns
-      .map((_, i) => `snippet(${fts}, ${i}, char(57344), char(57345), '…', ${tokens}) AS s${i}`)
-      .join(", ");
-    const sql = `SELECT rowid AS seq, ${cols} FROM ${fts} WHERE ${fts} MATCH ? AND rowid IN (${seqs.map(() => "?").join(", ")})`;
-    const found = db.stmt(sql).all(match, ...seqs) as Record<string, unknown>[];
-    for (const row of found) {
-      const snippets: SearchSnippet[] = [];
-      columns.forEach((fieldId, i) => {
-        const text = row[`s${i}`];
-        if (typeof text !== "string" || !text.includes(MARK_START)) return;
-        snippets.push({
-          fieldId,
-          text: stripFtsSeparators(text)
-            .replaceAll(MARK_START, req.highlight.start)
-            .replaceAll(MARK_END, req.highlight.end),
-        });
-      });
-      out.set(row["seq"] as bigint, snippets);
-    }
-  }
-  return out;
+/** Marks a relevance cursor's `lastId` as a snapshot id. */
+const SNAPSHOT_PREFIX = "snapshot:";
+
+function expired(snapshots: SearchSnapshots): StoreError {
+  const minutes = Math.round((snapshots.ttlMs / 60_000) * 10) / 10;
+  return new StoreError(
+    "failed-precondition",
+    `The search cursor expired: its ranked hits are kept ${minutes} minutes after the last page was read, by the server that made them. Start again without a cursor.`,
+  );
 }
 
 /**

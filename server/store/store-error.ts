@@ -9,6 +9,8 @@
  * - `invalid-tenant`: the tenant id is not acceptable (see `tenant-id.ts`);
  * - `invalid-argument`: a read asked for something impossible (a filter operator the
  *   field's kind does not support, an unknown field id, a malformed cursor);
+ * - `failed-precondition`: the request depends on state that is gone (an expired search
+ *   cursor); starting again works;
  * - `too-many`: a read asked for more items than the store returns at once;
  * - `tenant-unavailable`: this tenant's database cannot be used (corrupt file, failed
  *   schema change, unknown schema version); other tenants are unaffected;
@@ -19,6 +21,7 @@
 export type StoreErrorCode =
   | "invalid-tenant"
   | "invalid-argument"
+  | "failed-precondition"
   | "too-many"
   | "tenant-unavailable"
   | "corrupt"

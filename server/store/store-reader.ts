@@ -19,6 +19,7 @@ import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader, TraverseStep } from "../engine.ts";
+import { SearchSnapshots } from "../search/search-snapshots.ts";
 import {
   ftsMatchOf,
   type SearchPage,
@@ -88,6 +89,8 @@ export function createTenantReader(store: Store, limits: ReadLimits = READ_LIMIT
 class StoreReader implements TenantReader {
   readonly #store: Store;
   readonly #limits: ReadLimits;
+  /** Ranked hits of relevance searches, for their later pages (search-snapshots.ts). */
+  readonly #snapshots = new SearchSnapshots();
 
   constructor(store: Store, limits: ReadLimits) {
     this.#store = store;
@@ -396,7 +399,10 @@ class StoreReader implements TenantReader {
       ftsMatchOf(request.query);
       return { hits: [], nextCursor: "" };
     }
-    return searchTenantDb(db, model, { ...request, limit: this.#pageSize(request.limit) }, scope);
+    return searchTenantDb(db, model, { ...request, limit: this.#pageSize(request.limit) }, scope, {
+      tenant,
+      snapshots: this.#snapshots,
+    });
   }
 
   mailbox(tenant: string, query: MailboxQuery, scope: ReadScope = UNRESTRICTED): MailboxPage {

@@ -32,6 +32,7 @@ import type { Schema } from "../../schema/index.ts";
 import { ACCESS_TABLE_DDL } from "./access-tables.ts";
 import { FtsWrites } from "./fts-writes.ts";
 import { MAILBOX_TABLE_DDL } from "./mailbox-tables.ts";
+import { NODE_TOMBSTONE_DDL } from "./node-tombstones.ts";
 import { StoreError } from "./store-error.ts";
 
 /** Pages in a tenant file's `-wal` file past which a COMMIT checkpoints (SQLite's default: 1,000). */
@@ -161,6 +162,8 @@ export class TenantDb {
       for (const stmt of ACCESS_TABLE_DDL) db.exec(stmt);
       // Mailbox table (mailbox-tables.ts): likewise.
       for (const stmt of MAILBOX_TABLE_DDL) db.exec(stmt);
+      // Node tombstones (node-tombstones.ts): likewise.
+      for (const stmt of NODE_TOMBSTONE_DDL) db.exec(stmt);
       const row = db
         .prepare(
           "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",

@@ -16,6 +16,7 @@ import { Direction } from "../../generated/entdb/v1/entdb_pb.js";
 import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { readScopeOf } from "../../server/acl/read-scope.ts";
 import { readTenantAccess } from "../../server/store/access-tables.ts";
+import { readsDeletedNode } from "../../server/store/node-tombstones.ts";
 import type { WalRecord } from "../../server/wal/wal.ts";
 import { accessEvent, compile, op, planEvent, served, T0_MS, v } from "../store/store-fixtures.ts";
 import { type Harness, openHarness } from "./apply-harness.ts";
@@ -112,6 +113,8 @@ class Model {
   readonly members = new Map<string, Role>([["user:u0", "owner"]]);
   readonly groups = new Map<string, Set<string>>();
   readonly nodes = new Map<string, ModelNode>();
+  /** Deleted nodes as they were (their grants stay in `grants`). */
+  readonly deleted = new Map<string, ModelNode>();
   readonly grants = new Map<string, Map<string, Grant>>();
   readonly edges: { from: string; to: string }[] = [];
 
@@ -165,6 +168,16 @@ class Model {
     return Math.max(granted, readable ? 1 : 0);
   }
 
+  /** The level `user` would have on a deleted node had it not been deleted (parents as they are now). */
+  deletedLevel(user: string, node: ModelNode, now: bigint, publicOnly: boolean): number {
+    this.nodes.set(node.id, node);
+    try {
+      return this.level(user, node.id, now, MAX_DEPTH, publicOnly) ?? 0;
+    } finally {
+      this.nodes.delete(node.id);
+    }
+  }
+
   canManage(user: string): boolean {
     const r = this.role(user);
     return r === "admin" || r === "owner";
@@ -184,6 +197,8 @@ afterEach(async () => {
 /** What the scenarios exercised, so a test can check they are not trivial. */
 const seenOutcomes = new Map<string, number>();
 let hiddenReads = 0;
+let deletedSeen = 0;
+let deletedHidden = 0;
 /** How many users read as non-members, and how many public nodes they saw. */
 let outsiderReads = 0;
 let outsiderSeen = 0;
@@ -363,8 +378,9 @@ function scenario(seed: number): number {
       if (role === undefined || role === "viewer") outcome = "permission_denied";
       else if (level === undefined || level === 0) outcome = "not_found";
       else if (level < (del ? 4 : 3)) outcome = "permission_denied";
-      if (outcome === "ok" && del) {
+      if (outcome === "ok" && del && node) {
         model.nodes.delete(id);
+        model.deleted.set(id, node);
         for (let i = model.edges.length - 1; i >= 0; i--)
           if (model.edges[i]!.from === id || model.edges[i]!.to === id) model.edges.splice(i, 1);
       }
@@ -411,6 +427,15 @@ function scenario(seed: number): number {
       );
       expect([user, node.id, byKey?.id === node.id]).toEqual([user, node.id, visible(node.id)]);
       reads += 2;
+    }
+    // A deleted node's tombstone answers as the node would, had it not been deleted.
+    for (const node of model.deleted.values()) {
+      const would = model.deletedLevel(user, node, readNow, outsider) >= 1;
+      const told = readsDeletedNode(h.store, TENANT, node.type, node.id, scope);
+      expect([user, node.id, told]).toEqual([user, node.id, would]);
+      if (would) deletedSeen++;
+      else deletedHidden++;
+      reads++;
     }
     for (const type of [DOC, SECRET, REPLY, ASIDE, NOTICE, PIN]) {
       const want = [...model.nodes.values()]
@@ -466,6 +491,7 @@ describe("access control against a reference model", () => {
     // Thousands of compared reads, so the scenarios exercise what they should.
     expect(reads).toBeGreaterThan(3_000);
     expect(hiddenReads).toBeGreaterThan(300);
+    expect([deletedSeen > 20, deletedHidden > 20]).toEqual([true, true]);
     expect(outsiderReads).toBeGreaterThan(20);
     expect(outsiderSeen).toBeGreaterThan(50);
     for (const o of ["ok", "permission_denied", "not_found", "already_exists"])

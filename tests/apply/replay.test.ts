@@ -337,6 +337,10 @@ describe("replaying the log", () => {
       expect(all).toContain(needle);
     }
     expect(all).toContain("-9223372036854775");
+    // Deletions left tombstones, replayed like every other row.
+    expect(all).toMatch(
+      /rows node_tombstones \(id, type_id, owner, payload, deleted_at\)\n"[^"\n]+" \| \d+ \| "/,
+    );
     expect(reference.every((d) => d.includes("rows nodes") && d.split("\n").length > 100)).toBe(
       true,
     );

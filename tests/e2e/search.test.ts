@@ -75,6 +75,39 @@ describe("search through the generated client", () => {
     expect(cjk.items.map((hit) => hit.node["title"])).toEqual(["会議室の予約"]);
   });
 
+  it("HTML-escapes stored text in snippets when asked, and stored marks forge nothing", async () => {
+    // A tenant of its own, so the other tests' bm25 statistics stay as they are.
+    const kitchen = generated.createClient({
+      transport: createNodeTransport({ baseUrl: server.url, protocol: "connect" }),
+      tenant: `${TENANT}-html`,
+      retry: false,
+    });
+    await kitchen.atomic((plan) => {
+      const team = plan.team.create({ name: "Kitchen", slug: "kitchen" });
+      const project = plan.project.create({ team, key: "KIT", name: "Kitchen things" });
+      plan.task.create({
+        project,
+        number: 1,
+        title: "Kettle <script>alert(1)</script>",
+        body: "Descale the kettle & the \ue000tap\ue001 <mark>now</mark>",
+        status: "todo",
+      });
+      return {};
+    });
+    const highlight = { start: "<mark>", end: "</mark>" };
+    const html = await kitchen.task.search("kettle", { highlight, escape: "html" });
+    expect(html.items.map((hit) => hit.snippets)).toEqual([
+      {
+        title: "<mark>Kettle</mark> &lt;script&gt;alert(1)&lt;/script&gt;",
+        body: "Descale the <mark>kettle</mark> &amp; the \ue000tap\ue001 &lt;mark&gt;now&lt;/mark&gt;",
+      },
+    ]);
+    const raw = await kitchen.task.search("kettle", { highlight });
+    expect(raw.items[0]!.snippets["body"]).toBe(
+      "Descale the <mark>kettle</mark> & the \ue000tap\ue001 <mark>now</mark>",
+    );
+  });
+
   it("pages with next", async () => {
     const first = await db.task.search("printer OR fire", { limit: 2 });
     expect(first.items).toHaveLength(2);
@@ -148,6 +181,96 @@ describe("EntDbService/Search", () => {
     expect([noSearch.code, noSearch.rawMessage]).toEqual([
       Code.InvalidArgument,
       `The schema has no node type with id ${TRACKER.team + 1000}.`,
+    ]);
+  });
+});
+
+describe("relevance pages over the wire", () => {
+  it("walks relevance pages without repeats or skips while another client writes", async () => {
+    const busy = generated.createClient({
+      transport: createNodeTransport({ baseUrl: server.url, protocol: "connect" }),
+      tenant: `${TENANT}-busy`,
+      retry: false,
+    });
+    const { project, tasks: ids } = await busy.atomic((plan) => {
+      const team = plan.team.create({ name: "Busy", slug: "busy" });
+      const project = plan.project.create({ team, key: "BSY", name: "Busy desk" });
+      const tasks = Array.from({ length: 30 }, (_, i) =>
+        plan.task.create({
+          project,
+          number: i + 1,
+          title: `Toner ${"refill ".repeat(i % 9)}`,
+          body: `toner log ${i}`,
+          status: "todo",
+        }),
+      );
+      return { project, tasks };
+    });
+    const doomed = new Set(ids.filter((_, i) => i % 5 === 4));
+    // Another client inserts matching tasks (moving bm25's statistics) and deletes some
+    // of the first thirty while the walk goes on.
+    let writing = true;
+    const writer = (async () => {
+      let n = 100;
+      const toDelete = [...doomed];
+      while (writing || toDelete.length > 0) {
+        const victim = toDelete.shift();
+        await busy.atomic((plan) => {
+          plan.task.create({
+            project,
+            number: n,
+            title: "toner toner toner",
+            body: "toner",
+            status: "todo",
+          });
+          if (victim !== undefined) plan.task.delete(victim);
+        });
+        n++;
+      }
+    })();
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      const page = await busy.task.search("toner", { limit: 3, ...(after ? { after } : {}) });
+      seen.push(...page.items.map((hit) => hit.node.id));
+      after = page.next;
+      pages++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } while (after !== undefined);
+    writing = false;
+    await writer;
+    expect(new Set(seen).size).toBe(seen.length);
+    const kept = ids.filter((id) => !doomed.has(id));
+    expect(kept.filter((id) => !seen.includes(id))).toEqual([]);
+    expect(pages).toBeGreaterThan(5);
+  });
+
+  it("answers FAILED_PRECONDITION for a cursor whose ranked hits the server no longer keeps", async () => {
+    const client = entDbClient(server);
+    const first = await client.search({ tenant: TENANT, query: "printer OR fire", limit: 1 });
+    expect(first.nextCursor).not.toBe("");
+    const second = await client.search({
+      tenant: TENANT,
+      query: "printer OR fire",
+      limit: 1,
+      cursor: first.nextCursor,
+    });
+    expect(second.hits).toHaveLength(1);
+    // The same cursor naming a snapshot the server never made (as after a restart).
+    const fields = JSON.parse(Buffer.from(first.nextCursor, "base64url").toString("utf8")) as {
+      i: string;
+    };
+    expect(fields.i).toMatch(/^snapshot:[A-Za-z0-9_-]{22}$/);
+    const forged = Buffer.from(
+      JSON.stringify({ ...fields, i: "snapshot:AAAAAAAAAAAAAAAAAAAAAA" }),
+    ).toString("base64url");
+    const err = await connectError(
+      client.search({ tenant: TENANT, query: "printer OR fire", limit: 1, cursor: forged }),
+    );
+    expect([err.code, err.rawMessage]).toEqual([
+      Code.FailedPrecondition,
+      "The search cursor expired: its ranked hits are kept 10 minutes after the last page was read, by the server that made them. Start again without a cursor.",
     ]);
   });
 });

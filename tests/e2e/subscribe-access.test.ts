@@ -1,7 +1,7 @@
 /**
  * `Subscribe` is access-filtered like every read (docs/subscriptions.md): a non-member
- * is refused before anything is read, a private node is delivered only to those who
- * read it, a deletion only to those who read every node of its type, and a member
+ * is refused before anything is read, a private node and its deletion are delivered
+ * only to those who read it (a deletion judged on the node's tombstone), and a member
  * removed from the tenant has its stream ended.
  */
 
@@ -99,7 +99,7 @@ describe("Subscribe and access", () => {
     );
   });
 
-  it("delivers a private node only to those who read it, and a deletion only where the type is readable throughout", async () => {
+  it("delivers a private node, and its deletion, only to those who read it, also in history", async () => {
     const person = await write("alice", create(PERSON, "ada"));
     const aliceNote = await write("alice", create(NOTE, "alice's secret"));
     const bobNote = await write("bob", create(NOTE, "bob's secret"));
@@ -108,10 +108,71 @@ describe("Subscribe and access", () => {
 
     // A created node that is gone by delivery is not sent (it reads as missing); the
     // deletion of a tenant-visible node is sent to every member, that of a private one
-    // to nobody (its row, and so who could read it, is gone).
+    // to those who read it (its tombstone keeps the owner; grants outlive the node).
     expect(await history("bob")).toEqual([`NODE_CREATED ${bobNote}`, `NODE_DELETED ${person}`]);
-    expect(await history("alice")).toEqual([`NODE_DELETED ${person}`]);
+    expect(await history("alice")).toEqual([`NODE_DELETED ${aliceNote}`, `NODE_DELETED ${person}`]);
     expect(await history("carol")).toEqual([`NODE_DELETED ${person}`]);
+  });
+
+  it("sends the live deletion of a shared private node to its owner and the reader it was shared with, not to others", async () => {
+    const streams = (["alice", "bob", "carol"] as const).map((who) => {
+      const abort = new AbortController();
+      const got: SubscribeResponse[] = [];
+      const stream = api(who).subscribe(
+        { tenant: TENANT, filters: [{ kind: { case: "nodeTypeId", value: NOTE } }] },
+        { signal: abort.signal },
+      );
+      return { who, abort, got, stream };
+    });
+    for (const s of streams) await readUntil(s.stream, s.got, (r) => r.length === 1);
+    const note = await write("bob", create(NOTE, "shared, then deleted"));
+    await api("bob").shareNode({
+      tenant: TENANT,
+      nodeId: note,
+      principal: "user:carol",
+      capability: "read",
+    });
+    await api("bob").executePlan({ tenant: TENANT, operations: [del(NOTE, note)] });
+    // Each stream ends with a change of a note its reader can read, made after the
+    // deletion (carol's: bob's note shared with her, then updated; a share sends nothing).
+    const marks = new Map<string, string>();
+    marks.set("alice", await write("alice", create(NOTE, "mark for alice")));
+    marks.set("bob", await write("bob", create(NOTE, "mark for bob")));
+    const carolMark = await write("bob", create(NOTE, "mark for carol"));
+    await api("bob").shareNode({
+      tenant: TENANT,
+      nodeId: carolMark,
+      principal: "user:carol",
+      capability: "read",
+    });
+    await api("bob").executePlan({
+      tenant: TENANT,
+      operations: [
+        {
+          op: {
+            case: "updateNode",
+            value: { typeId: NOTE, id: carolMark, set: { 1: str("mark for carol, edited") } },
+          },
+        },
+      ],
+    });
+    marks.set("carol", carolMark);
+    const seen = new Map<string, string[]>();
+    for (const s of streams) {
+      const mark = marks.get(s.who)!;
+      await readUntil(s.stream, s.got, (r) =>
+        r.some((x) => x.changes.some((c) => c.nodeId === mark)),
+      );
+      s.abort.abort();
+      seen.set(
+        s.who,
+        s.got
+          .flatMap((r) => r.changes)
+          .filter((c) => c.kind === ChangeKind.NODE_DELETED)
+          .map((c) => c.nodeId),
+      );
+    }
+    expect(Object.fromEntries(seen)).toEqual({ alice: [], bob: [note], carol: [note] });
   });
 
   it("sends a shared private node once it is shared, and nothing of the share itself", async () => {

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FilterOp, FilterSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { ReadScope } from "../../server/acl/read-scope.ts";
 import { toFtsMatch } from "../../server/search/search-query.ts";
+import { SNAPSHOT_MAX_HITS } from "../../server/search/search-snapshots.ts";
 import type { SearchPage, SearchRequest } from "../../server/search/search-sql.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
 import {
@@ -164,6 +165,38 @@ describe("search relevance", () => {
     ]);
   });
 
+  it("keeps stored text from forging highlights, and HTML-escapes it when asked", () => {
+    const h = open();
+    h.plan(TENANT, "hostile", [
+      op.createNode(TICKET, "x1", {
+        1: v.str("printer <script>alert(1)</script>"),
+        2: v.str("fake \ue000mark\ue001 and <mark>fake</mark> & printer"),
+      }),
+    ]);
+    const raw = search(h, "printer", { highlight: { start: "<mark>", end: "</mark>" } });
+    expect(raw.hits[0]!.snippets).toEqual([
+      { fieldId: 1, text: "<mark>printer</mark> <script>alert(1)</script>" },
+      { fieldId: 2, text: "fake \ue000mark\ue001 and <mark>fake</mark> & <mark>printer</mark>" },
+    ]);
+    const html = search(h, "printer", {
+      highlight: { start: "<mark>", end: "</mark>" },
+      escape: "html",
+    });
+    expect(html.hits[0]!.snippets).toEqual([
+      { fieldId: 1, text: "<mark>printer</mark> &lt;script&gt;alert(1)&lt;/script&gt;" },
+      {
+        fieldId: 2,
+        text: "fake \ue000mark\ue001 and &lt;mark&gt;fake&lt;/mark&gt; &amp; <mark>printer</mark>",
+      },
+    ]);
+    // Private-use characters are word characters to the tokenizer: "\ue000mark\ue001" is
+    // one word, left as it is, and the matches next to HTML are marked inside it.
+    const quoted = search(h, "mark", { escape: "html" });
+    expect(quoted.hits[0]!.snippets.map((s) => s.text)).toEqual([
+      "fake \ue000mark\ue001 and &lt;[mark]&gt;fake&lt;/[mark]&gt; &amp; printer",
+    ]);
+  });
+
   it("folds case and diacritics: résumé finds RESUME and resume finds Résumé", () => {
     const h = open();
     seed(h);
@@ -245,6 +278,106 @@ describe("search with filters, order and pages", () => {
     expect(all).toHaveLength(4);
   });
 
+  it("walks relevance pages exactly while writes insert, update and delete hits between pages", () => {
+    const h = open();
+    // 40 tickets about printers, each scoring differently (1 to 40 words of padding).
+    h.plan(
+      TENANT,
+      "many",
+      Array.from({ length: 40 }, (_, i) =>
+        op.createNode(TICKET, `p${String(i).padStart(2, "0")}`, {
+          1: v.str(`printer ${"x ".repeat(i)}`),
+          2: v.str(`body ${i}`),
+        }),
+      ),
+    );
+    const before = ids(search(h, "printer", { limit: 100 }));
+    expect(before).toHaveLength(40);
+    const seen: string[] = [];
+    const deleted = new Set<string>();
+    const updated = new Set<string>();
+    let cursor = "";
+    let round = 0;
+    do {
+      const page = search(h, "printer", { limit: 4, cursor });
+      seen.push(...ids(page));
+      for (const id of ids(page)) expect(deleted.has(id)).toBe(false);
+      cursor = page.nextCursor;
+      if (cursor !== "") expect(page.hits).toHaveLength(4);
+      // Between pages: new documents that rank first, more documents that only match
+      // weakly (both move bm25's statistics), an update of a hit not seen yet and a
+      // deletion of another.
+      round++;
+      const unseen = before.filter((id) => !seen.includes(id) && !deleted.has(id));
+      const ops = [
+        op.createNode(TICKET, `new${round}`, { 1: v.str("printer printer printer") }),
+        ...Array.from({ length: 5 }, (_, i) =>
+          op.createNode(TICKET, `pad${round}-${i}`, { 1: v.str(`printer ${"y ".repeat(60)}`) }),
+        ),
+      ];
+      const [toUpdate, toDelete] = [unseen[unseen.length - 1], unseen[unseen.length - 2]];
+      if (toUpdate && !updated.has(toUpdate)) {
+        ops.push(op.updateNode(TICKET, toUpdate, { 1: v.str("printer printer") }));
+        updated.add(toUpdate);
+      }
+      if (toDelete && !updated.has(toDelete)) {
+        ops.push(op.deleteNode(TICKET, toDelete));
+        deleted.add(toDelete);
+      }
+      h.plan(TENANT, `between-${round}`, ops);
+    } while (cursor !== "");
+    // No hit twice; every hit of the first page's moment that was not deleted, once.
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(deleted.size).toBeGreaterThan(3);
+    const kept = before.filter((id) => !deleted.has(id) && !updated.has(id));
+    expect(kept.filter((id) => !seen.includes(id))).toEqual([]);
+    // The walk is the first page's ranking, less what was deleted: nothing created later.
+    expect(seen).toEqual(before.filter((id) => !deleted.has(id)));
+  });
+
+  it("ends a relevance walk after the best SNAPSHOT_MAX_HITS hits", () => {
+    const h = open();
+    h.plan(
+      TENANT,
+      "bulk",
+      Array.from({ length: SNAPSHOT_MAX_HITS + 5 }, (_, i) =>
+        op.createNode(TICKET, `b${i}`, { 1: v.str(`printer ${"z ".repeat(i % 7)}`) }),
+      ),
+    );
+    const sizes: number[] = [];
+    let cursor = "";
+    do {
+      const page = search(h, "printer", { limit: 400, cursor });
+      sizes.push(page.hits.length);
+      cursor = page.nextCursor;
+    } while (cursor !== "");
+    expect(sizes).toEqual([400, 400, SNAPSHOT_MAX_HITS - 800]);
+  });
+
+  it("answers FAILED_PRECONDITION for a relevance cursor whose ranked hits are gone", () => {
+    const h = open();
+    seed(h);
+    const page = search(h, "printer OR fire", { limit: 1 });
+    const other = open();
+    seed(other);
+    let error: unknown;
+    try {
+      search(other, "printer OR fire", { limit: 1, cursor: page.nextCursor });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({
+      name: "StoreError",
+      code: "failed-precondition",
+      message:
+        "The search cursor expired: its ranked hits are kept 10 minutes after the last page was read, by the server that made them. Start again without a cursor.",
+    });
+    // Another caller cannot borrow the cursor either.
+    expect(() =>
+      search(h, "printer OR fire", { limit: 1, cursor: page.nextCursor }, member("user:bob")),
+    ).toThrow("The search cursor expired");
+  });
+
   it("refuses a cursor from another query, and filters across types", () => {
     const h = open();
     seed(h);
@@ -312,6 +445,69 @@ describe("search and access", () => {
       },
     ]);
     expect(ids(search(h, "secret", {}, bob))).toEqual(["n-ada"]);
+  });
+});
+
+describe("relevance pages and access between pages", () => {
+  it("drops from later pages a hit the caller may no longer read, keeping pages full", () => {
+    const h = open();
+    // Bob's own notes rank first (the word twice); ada's, shared with bob, last.
+    h.plan(
+      TENANT,
+      "bob-notes",
+      Array.from({ length: 4 }, (_, i) =>
+        op.createNode(NOTE, `nb${i}`, { 1: v.str(`printer printer note ${"q ".repeat(i)}`) }),
+      ),
+      { actor: "user:bob" },
+    );
+    h.plan(
+      TENANT,
+      "ada-notes",
+      [
+        op.createNode(NOTE, "na1", { 1: v.str(`printer ${"w ".repeat(30)}`) }),
+        op.createNode(NOTE, "na2", { 1: v.str(`printer ${"w ".repeat(31)}`) }),
+      ],
+      { actor: "user:ada" },
+    );
+    for (const node of ["na1", "na2"]) {
+      h.run([
+        {
+          tenant: TENANT,
+          payload: accessEvent(TENANT, `share-${node}`, {
+            case: "share",
+            value: { nodeId: node, principal: "user:bob", capability: "read" },
+          }),
+        },
+      ]);
+    }
+    const bob = member("user:bob");
+    const first = search(h, "printer", { typeIds: [NOTE], limit: 3 }, bob);
+    expect(ids(first)).toEqual(["nb0", "nb1", "nb2"]);
+    expect(ids(search(h, "printer", { typeIds: [NOTE] }, bob))).toEqual([
+      "nb0",
+      "nb1",
+      "nb2",
+      "nb3",
+      "na1",
+      "na2",
+    ]);
+    h.run([
+      {
+        tenant: TENANT,
+        payload: accessEvent(TENANT, "revoke-na1", {
+          case: "revoke",
+          value: { nodeId: "na1", principal: "user:bob" },
+        }),
+      },
+    ]);
+    const second = search(
+      h,
+      "printer",
+      { typeIds: [NOTE], limit: 3, cursor: first.nextCursor },
+      bob,
+    );
+    expect(ids(second)).toEqual(["nb3", "na2"]);
+    expect(second.nextCursor).toBe("");
   });
 });
 

@@ -1757,6 +1757,13 @@ export declare type SearchRequest = Message<"entdb.v1.SearchRequest"> & {
    * @generated from field: bool mailbox = 12;
    */
   mailbox: boolean;
+
+  /**
+   * How the stored text of snippets is escaped; the markers are put in as given.
+   *
+   * @generated from field: entdb.v1.SnippetEscape snippet_escape = 13;
+   */
+  snippetEscape: SnippetEscape;
 };
 
 /**
@@ -2404,6 +2411,33 @@ export enum Direction {
  * Describes the enum entdb.v1.Direction.
  */
 export declare const DirectionSchema: GenEnum<Direction>;
+
+/**
+ * How snippet text is escaped (docs/search.md).
+ *
+ * @generated from enum entdb.v1.SnippetEscape
+ */
+export enum SnippetEscape {
+  /**
+   * Unset: the stored text as it is.
+   *
+   * @generated from enum value: SNIPPET_ESCAPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * `&`, `<`, `>`, `"` and `'` of the stored text as HTML character references, so a
+   * snippet with HTML markers (`<mark>`) can be put into a page as HTML.
+   *
+   * @generated from enum value: SNIPPET_ESCAPE_HTML = 1;
+   */
+  HTML = 1,
+}
+
+/**
+ * Describes the enum entdb.v1.SnippetEscape.
+ */
+export declare const SnippetEscapeSchema: GenEnum<SnippetEscape>;
 
 /**
  * @generated from enum entdb.v1.ChangeKind

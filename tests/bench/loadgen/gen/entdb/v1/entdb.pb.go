@@ -150,6 +150,56 @@ func (Direction) EnumDescriptor() ([]byte, []int) {
 	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{1}
 }
 
+// How snippet text is escaped (docs/search.md).
+type SnippetEscape int32
+
+const (
+	// Unset: the stored text as it is.
+	SnippetEscape_SNIPPET_ESCAPE_UNSPECIFIED SnippetEscape = 0
+	// `&`, `<`, `>`, `"` and `'` of the stored text as HTML character references, so a
+	// snippet with HTML markers (`<mark>`) can be put into a page as HTML.
+	SnippetEscape_SNIPPET_ESCAPE_HTML SnippetEscape = 1
+)
+
+// Enum value maps for SnippetEscape.
+var (
+	SnippetEscape_name = map[int32]string{
+		0: "SNIPPET_ESCAPE_UNSPECIFIED",
+		1: "SNIPPET_ESCAPE_HTML",
+	}
+	SnippetEscape_value = map[string]int32{
+		"SNIPPET_ESCAPE_UNSPECIFIED": 0,
+		"SNIPPET_ESCAPE_HTML":        1,
+	}
+)
+
+func (x SnippetEscape) Enum() *SnippetEscape {
+	p := new(SnippetEscape)
+	*p = x
+	return p
+}
+
+func (x SnippetEscape) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnippetEscape) Descriptor() protoreflect.EnumDescriptor {
+	return file_entdb_v1_entdb_proto_enumTypes[2].Descriptor()
+}
+
+func (SnippetEscape) Type() protoreflect.EnumType {
+	return &file_entdb_v1_entdb_proto_enumTypes[2]
+}
+
+func (x SnippetEscape) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnippetEscape.Descriptor instead.
+func (SnippetEscape) EnumDescriptor() ([]byte, []int) {
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{2}
+}
+
 type ChangeKind int32
 
 const (
@@ -192,11 +242,11 @@ func (x ChangeKind) String() string {
 }
 
 func (ChangeKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_entdb_v1_entdb_proto_enumTypes[2].Descriptor()
+	return file_entdb_v1_entdb_proto_enumTypes[3].Descriptor()
 }
 
 func (ChangeKind) Type() protoreflect.EnumType {
-	return &file_entdb_v1_entdb_proto_enumTypes[2]
+	return &file_entdb_v1_entdb_proto_enumTypes[3]
 }
 
 func (x ChangeKind) Number() protoreflect.EnumNumber {
@@ -205,7 +255,7 @@ func (x ChangeKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChangeKind.Descriptor instead.
 func (ChangeKind) EnumDescriptor() ([]byte, []int) {
-	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{2}
+	return file_entdb_v1_entdb_proto_rawDescGZIP(), []int{3}
 }
 
 type ExecutePlanRequest struct {
@@ -3867,7 +3917,9 @@ type SearchRequest struct {
 	// Tokens per snippet, 1 to 64; 0 means 16.
 	SnippetTokens uint32 `protobuf:"varint,11,opt,name=snippet_tokens,json=snippetTokens,proto3" json:"snippet_tokens,omitempty"`
 	// Only nodes in the caller's mailbox (docs/mailbox.md).
-	Mailbox       bool `protobuf:"varint,12,opt,name=mailbox,proto3" json:"mailbox,omitempty"`
+	Mailbox bool `protobuf:"varint,12,opt,name=mailbox,proto3" json:"mailbox,omitempty"`
+	// How the stored text of snippets is escaped; the markers are put in as given.
+	SnippetEscape SnippetEscape `protobuf:"varint,13,opt,name=snippet_escape,json=snippetEscape,proto3,enum=entdb.v1.SnippetEscape" json:"snippet_escape,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3984,6 +4036,13 @@ func (x *SearchRequest) GetMailbox() bool {
 		return x.Mailbox
 	}
 	return false
+}
+
+func (x *SearchRequest) GetSnippetEscape() SnippetEscape {
+	if x != nil {
+		return x.SnippetEscape
+	}
+	return SnippetEscape_SNIPPET_ESCAPE_UNSPECIFIED
 }
 
 type SearchHit struct {
@@ -5348,7 +5407,7 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12#\n" +
 	"\rallowed_rules\x18\x05 \x03(\tR\fallowedRules\"U\n" +
 	"\x1aListSchemaVersionsResponse\x127\n" +
-	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions\"\xad\x03\n" +
+	"\bversions\x18\x01 \x03(\v2\x1b.entdb.v1.SchemaVersionInfoR\bversions\"\xed\x03\n" +
 	"\rSearchRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x19\n" +
@@ -5362,7 +5421,8 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\rhighlight_end\x18\n" +
 	" \x01(\tR\fhighlightEnd\x12%\n" +
 	"\x0esnippet_tokens\x18\v \x01(\rR\rsnippetTokens\x12\x18\n" +
-	"\amailbox\x18\f \x01(\bR\amailbox\"z\n" +
+	"\amailbox\x18\f \x01(\bR\amailbox\x12>\n" +
+	"\x0esnippet_escape\x18\r \x01(\x0e2\x17.entdb.v1.SnippetEscapeR\rsnippetEscape\"z\n" +
 	"\tSearchHit\x12\"\n" +
 	"\x04node\x18\x01 \x01(\v2\x0e.entdb.v1.NodeR\x04node\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x123\n" +
@@ -5462,7 +5522,10 @@ const file_entdb_v1_entdb_proto_rawDesc = "" +
 	"\tDirection\x12\x19\n" +
 	"\x15DIRECTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rDIRECTION_OUT\x10\x01\x12\x10\n" +
-	"\fDIRECTION_IN\x10\x02*\xbf\x01\n" +
+	"\fDIRECTION_IN\x10\x02*H\n" +
+	"\rSnippetEscape\x12\x1e\n" +
+	"\x1aSNIPPET_ESCAPE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SNIPPET_ESCAPE_HTML\x10\x01*\xbf\x01\n" +
 	"\n" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
@@ -5521,241 +5584,243 @@ func file_entdb_v1_entdb_proto_rawDescGZIP() []byte {
 	return file_entdb_v1_entdb_proto_rawDescData
 }
 
-var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_entdb_v1_entdb_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_entdb_v1_entdb_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
 var file_entdb_v1_entdb_proto_goTypes = []any{
 	(FilterOp)(0),                          // 0: entdb.v1.FilterOp
 	(Direction)(0),                         // 1: entdb.v1.Direction
-	(ChangeKind)(0),                        // 2: entdb.v1.ChangeKind
-	(*ExecutePlanRequest)(nil),             // 3: entdb.v1.ExecutePlanRequest
-	(*ExecutePlanResponse)(nil),            // 4: entdb.v1.ExecutePlanResponse
-	(*GetReceiptRequest)(nil),              // 5: entdb.v1.GetReceiptRequest
-	(*GetReceiptResponse)(nil),             // 6: entdb.v1.GetReceiptResponse
-	(*WriteFailure)(nil),                   // 7: entdb.v1.WriteFailure
-	(*WaitForPositionRequest)(nil),         // 8: entdb.v1.WaitForPositionRequest
-	(*WaitForPositionResponse)(nil),        // 9: entdb.v1.WaitForPositionResponse
-	(*Node)(nil),                           // 10: entdb.v1.Node
-	(*Edge)(nil),                           // 11: entdb.v1.Edge
-	(*GetNodeRequest)(nil),                 // 12: entdb.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),                // 13: entdb.v1.GetNodeResponse
-	(*GetNodesRequest)(nil),                // 14: entdb.v1.GetNodesRequest
-	(*GetNodesResponse)(nil),               // 15: entdb.v1.GetNodesResponse
-	(*GetNodeByKeyRequest)(nil),            // 16: entdb.v1.GetNodeByKeyRequest
-	(*GetNodeByKeyResponse)(nil),           // 17: entdb.v1.GetNodeByKeyResponse
-	(*Filter)(nil),                         // 18: entdb.v1.Filter
-	(*OrderBy)(nil),                        // 19: entdb.v1.OrderBy
-	(*QueryNodesRequest)(nil),              // 20: entdb.v1.QueryNodesRequest
-	(*QueryNodesResponse)(nil),             // 21: entdb.v1.QueryNodesResponse
-	(*ListEdgesRequest)(nil),               // 22: entdb.v1.ListEdgesRequest
-	(*ListEdgesResponse)(nil),              // 23: entdb.v1.ListEdgesResponse
-	(*TraverseRequest)(nil),                // 24: entdb.v1.TraverseRequest
-	(*TraverseHop)(nil),                    // 25: entdb.v1.TraverseHop
-	(*TraversedNode)(nil),                  // 26: entdb.v1.TraversedNode
-	(*TraverseResponse)(nil),               // 27: entdb.v1.TraverseResponse
-	(*GetSchemaRequest)(nil),               // 28: entdb.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),              // 29: entdb.v1.GetSchemaResponse
-	(*CreateTenantRequest)(nil),            // 30: entdb.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),           // 31: entdb.v1.CreateTenantResponse
-	(*AddTenantMemberRequest)(nil),         // 32: entdb.v1.AddTenantMemberRequest
-	(*AddTenantMemberResponse)(nil),        // 33: entdb.v1.AddTenantMemberResponse
-	(*SetTenantMemberRoleRequest)(nil),     // 34: entdb.v1.SetTenantMemberRoleRequest
-	(*SetTenantMemberRoleResponse)(nil),    // 35: entdb.v1.SetTenantMemberRoleResponse
-	(*RemoveTenantMemberRequest)(nil),      // 36: entdb.v1.RemoveTenantMemberRequest
-	(*RemoveTenantMemberResponse)(nil),     // 37: entdb.v1.RemoveTenantMemberResponse
-	(*CreateGroupRequest)(nil),             // 38: entdb.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),            // 39: entdb.v1.CreateGroupResponse
-	(*AddGroupMemberRequest)(nil),          // 40: entdb.v1.AddGroupMemberRequest
-	(*AddGroupMemberResponse)(nil),         // 41: entdb.v1.AddGroupMemberResponse
-	(*RemoveGroupMemberRequest)(nil),       // 42: entdb.v1.RemoveGroupMemberRequest
-	(*RemoveGroupMemberResponse)(nil),      // 43: entdb.v1.RemoveGroupMemberResponse
-	(*ShareNodeRequest)(nil),               // 44: entdb.v1.ShareNodeRequest
-	(*ShareNodeResponse)(nil),              // 45: entdb.v1.ShareNodeResponse
-	(*RevokeNodeRequest)(nil),              // 46: entdb.v1.RevokeNodeRequest
-	(*RevokeNodeResponse)(nil),             // 47: entdb.v1.RevokeNodeResponse
-	(*ListTenantsRequest)(nil),             // 48: entdb.v1.ListTenantsRequest
-	(*TenantSummary)(nil),                  // 49: entdb.v1.TenantSummary
-	(*ListTenantsResponse)(nil),            // 50: entdb.v1.ListTenantsResponse
-	(*ListTenantMembersRequest)(nil),       // 51: entdb.v1.ListTenantMembersRequest
-	(*TenantMember)(nil),                   // 52: entdb.v1.TenantMember
-	(*ListTenantMembersResponse)(nil),      // 53: entdb.v1.ListTenantMembersResponse
-	(*ListGroupsRequest)(nil),              // 54: entdb.v1.ListGroupsRequest
-	(*Group)(nil),                          // 55: entdb.v1.Group
-	(*ListGroupsResponse)(nil),             // 56: entdb.v1.ListGroupsResponse
-	(*PushSchemaRequest)(nil),              // 57: entdb.v1.PushSchemaRequest
-	(*PushSchemaResponse)(nil),             // 58: entdb.v1.PushSchemaResponse
-	(*SchemaFinding)(nil),                  // 59: entdb.v1.SchemaFinding
-	(*SchemaRejection)(nil),                // 60: entdb.v1.SchemaRejection
-	(*ListSchemaVersionsRequest)(nil),      // 61: entdb.v1.ListSchemaVersionsRequest
-	(*SchemaVersionInfo)(nil),              // 62: entdb.v1.SchemaVersionInfo
-	(*ListSchemaVersionsResponse)(nil),     // 63: entdb.v1.ListSchemaVersionsResponse
-	(*SearchRequest)(nil),                  // 64: entdb.v1.SearchRequest
-	(*SearchHit)(nil),                      // 65: entdb.v1.SearchHit
-	(*SearchSnippet)(nil),                  // 66: entdb.v1.SearchSnippet
-	(*SearchResponse)(nil),                 // 67: entdb.v1.SearchResponse
-	(*SubscribeRequest)(nil),               // 68: entdb.v1.SubscribeRequest
-	(*ChangeFilter)(nil),                   // 69: entdb.v1.ChangeFilter
-	(*Change)(nil),                         // 70: entdb.v1.Change
-	(*SubscribeResponse)(nil),              // 71: entdb.v1.SubscribeResponse
-	(*ListMailboxRequest)(nil),             // 72: entdb.v1.ListMailboxRequest
-	(*MailboxItem)(nil),                    // 73: entdb.v1.MailboxItem
-	(*ListMailboxResponse)(nil),            // 74: entdb.v1.ListMailboxResponse
-	(*GetMailboxUnreadCountsRequest)(nil),  // 75: entdb.v1.GetMailboxUnreadCountsRequest
-	(*MailboxTypeCount)(nil),               // 76: entdb.v1.MailboxTypeCount
-	(*GetMailboxUnreadCountsResponse)(nil), // 77: entdb.v1.GetMailboxUnreadCountsResponse
-	(*UpdateMailboxItemsRequest)(nil),      // 78: entdb.v1.UpdateMailboxItemsRequest
-	(*UpdateMailboxItemsResponse)(nil),     // 79: entdb.v1.UpdateMailboxItemsResponse
-	nil,                                    // 80: entdb.v1.Node.FieldsEntry
-	nil,                                    // 81: entdb.v1.Edge.PropsEntry
-	nil,                                    // 82: entdb.v1.GetNodeByKeyRequest.KeyEntry
-	(*Operation)(nil),                      // 83: entdb.v1.Operation
-	(*Receipt)(nil),                        // 84: entdb.v1.Receipt
-	(*OperationResult)(nil),                // 85: entdb.v1.OperationResult
-	(*LogPosition)(nil),                    // 86: entdb.v1.LogPosition
-	(*timestamppb.Timestamp)(nil),          // 87: google.protobuf.Timestamp
-	(*Value)(nil),                          // 88: entdb.v1.Value
+	(SnippetEscape)(0),                     // 2: entdb.v1.SnippetEscape
+	(ChangeKind)(0),                        // 3: entdb.v1.ChangeKind
+	(*ExecutePlanRequest)(nil),             // 4: entdb.v1.ExecutePlanRequest
+	(*ExecutePlanResponse)(nil),            // 5: entdb.v1.ExecutePlanResponse
+	(*GetReceiptRequest)(nil),              // 6: entdb.v1.GetReceiptRequest
+	(*GetReceiptResponse)(nil),             // 7: entdb.v1.GetReceiptResponse
+	(*WriteFailure)(nil),                   // 8: entdb.v1.WriteFailure
+	(*WaitForPositionRequest)(nil),         // 9: entdb.v1.WaitForPositionRequest
+	(*WaitForPositionResponse)(nil),        // 10: entdb.v1.WaitForPositionResponse
+	(*Node)(nil),                           // 11: entdb.v1.Node
+	(*Edge)(nil),                           // 12: entdb.v1.Edge
+	(*GetNodeRequest)(nil),                 // 13: entdb.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),                // 14: entdb.v1.GetNodeResponse
+	(*GetNodesRequest)(nil),                // 15: entdb.v1.GetNodesRequest
+	(*GetNodesResponse)(nil),               // 16: entdb.v1.GetNodesResponse
+	(*GetNodeByKeyRequest)(nil),            // 17: entdb.v1.GetNodeByKeyRequest
+	(*GetNodeByKeyResponse)(nil),           // 18: entdb.v1.GetNodeByKeyResponse
+	(*Filter)(nil),                         // 19: entdb.v1.Filter
+	(*OrderBy)(nil),                        // 20: entdb.v1.OrderBy
+	(*QueryNodesRequest)(nil),              // 21: entdb.v1.QueryNodesRequest
+	(*QueryNodesResponse)(nil),             // 22: entdb.v1.QueryNodesResponse
+	(*ListEdgesRequest)(nil),               // 23: entdb.v1.ListEdgesRequest
+	(*ListEdgesResponse)(nil),              // 24: entdb.v1.ListEdgesResponse
+	(*TraverseRequest)(nil),                // 25: entdb.v1.TraverseRequest
+	(*TraverseHop)(nil),                    // 26: entdb.v1.TraverseHop
+	(*TraversedNode)(nil),                  // 27: entdb.v1.TraversedNode
+	(*TraverseResponse)(nil),               // 28: entdb.v1.TraverseResponse
+	(*GetSchemaRequest)(nil),               // 29: entdb.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),              // 30: entdb.v1.GetSchemaResponse
+	(*CreateTenantRequest)(nil),            // 31: entdb.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),           // 32: entdb.v1.CreateTenantResponse
+	(*AddTenantMemberRequest)(nil),         // 33: entdb.v1.AddTenantMemberRequest
+	(*AddTenantMemberResponse)(nil),        // 34: entdb.v1.AddTenantMemberResponse
+	(*SetTenantMemberRoleRequest)(nil),     // 35: entdb.v1.SetTenantMemberRoleRequest
+	(*SetTenantMemberRoleResponse)(nil),    // 36: entdb.v1.SetTenantMemberRoleResponse
+	(*RemoveTenantMemberRequest)(nil),      // 37: entdb.v1.RemoveTenantMemberRequest
+	(*RemoveTenantMemberResponse)(nil),     // 38: entdb.v1.RemoveTenantMemberResponse
+	(*CreateGroupRequest)(nil),             // 39: entdb.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),            // 40: entdb.v1.CreateGroupResponse
+	(*AddGroupMemberRequest)(nil),          // 41: entdb.v1.AddGroupMemberRequest
+	(*AddGroupMemberResponse)(nil),         // 42: entdb.v1.AddGroupMemberResponse
+	(*RemoveGroupMemberRequest)(nil),       // 43: entdb.v1.RemoveGroupMemberRequest
+	(*RemoveGroupMemberResponse)(nil),      // 44: entdb.v1.RemoveGroupMemberResponse
+	(*ShareNodeRequest)(nil),               // 45: entdb.v1.ShareNodeRequest
+	(*ShareNodeResponse)(nil),              // 46: entdb.v1.ShareNodeResponse
+	(*RevokeNodeRequest)(nil),              // 47: entdb.v1.RevokeNodeRequest
+	(*RevokeNodeResponse)(nil),             // 48: entdb.v1.RevokeNodeResponse
+	(*ListTenantsRequest)(nil),             // 49: entdb.v1.ListTenantsRequest
+	(*TenantSummary)(nil),                  // 50: entdb.v1.TenantSummary
+	(*ListTenantsResponse)(nil),            // 51: entdb.v1.ListTenantsResponse
+	(*ListTenantMembersRequest)(nil),       // 52: entdb.v1.ListTenantMembersRequest
+	(*TenantMember)(nil),                   // 53: entdb.v1.TenantMember
+	(*ListTenantMembersResponse)(nil),      // 54: entdb.v1.ListTenantMembersResponse
+	(*ListGroupsRequest)(nil),              // 55: entdb.v1.ListGroupsRequest
+	(*Group)(nil),                          // 56: entdb.v1.Group
+	(*ListGroupsResponse)(nil),             // 57: entdb.v1.ListGroupsResponse
+	(*PushSchemaRequest)(nil),              // 58: entdb.v1.PushSchemaRequest
+	(*PushSchemaResponse)(nil),             // 59: entdb.v1.PushSchemaResponse
+	(*SchemaFinding)(nil),                  // 60: entdb.v1.SchemaFinding
+	(*SchemaRejection)(nil),                // 61: entdb.v1.SchemaRejection
+	(*ListSchemaVersionsRequest)(nil),      // 62: entdb.v1.ListSchemaVersionsRequest
+	(*SchemaVersionInfo)(nil),              // 63: entdb.v1.SchemaVersionInfo
+	(*ListSchemaVersionsResponse)(nil),     // 64: entdb.v1.ListSchemaVersionsResponse
+	(*SearchRequest)(nil),                  // 65: entdb.v1.SearchRequest
+	(*SearchHit)(nil),                      // 66: entdb.v1.SearchHit
+	(*SearchSnippet)(nil),                  // 67: entdb.v1.SearchSnippet
+	(*SearchResponse)(nil),                 // 68: entdb.v1.SearchResponse
+	(*SubscribeRequest)(nil),               // 69: entdb.v1.SubscribeRequest
+	(*ChangeFilter)(nil),                   // 70: entdb.v1.ChangeFilter
+	(*Change)(nil),                         // 71: entdb.v1.Change
+	(*SubscribeResponse)(nil),              // 72: entdb.v1.SubscribeResponse
+	(*ListMailboxRequest)(nil),             // 73: entdb.v1.ListMailboxRequest
+	(*MailboxItem)(nil),                    // 74: entdb.v1.MailboxItem
+	(*ListMailboxResponse)(nil),            // 75: entdb.v1.ListMailboxResponse
+	(*GetMailboxUnreadCountsRequest)(nil),  // 76: entdb.v1.GetMailboxUnreadCountsRequest
+	(*MailboxTypeCount)(nil),               // 77: entdb.v1.MailboxTypeCount
+	(*GetMailboxUnreadCountsResponse)(nil), // 78: entdb.v1.GetMailboxUnreadCountsResponse
+	(*UpdateMailboxItemsRequest)(nil),      // 79: entdb.v1.UpdateMailboxItemsRequest
+	(*UpdateMailboxItemsResponse)(nil),     // 80: entdb.v1.UpdateMailboxItemsResponse
+	nil,                                    // 81: entdb.v1.Node.FieldsEntry
+	nil,                                    // 82: entdb.v1.Edge.PropsEntry
+	nil,                                    // 83: entdb.v1.GetNodeByKeyRequest.KeyEntry
+	(*Operation)(nil),                      // 84: entdb.v1.Operation
+	(*Receipt)(nil),                        // 85: entdb.v1.Receipt
+	(*OperationResult)(nil),                // 86: entdb.v1.OperationResult
+	(*LogPosition)(nil),                    // 87: entdb.v1.LogPosition
+	(*timestamppb.Timestamp)(nil),          // 88: google.protobuf.Timestamp
+	(*Value)(nil),                          // 89: entdb.v1.Value
 }
 var file_entdb_v1_entdb_proto_depIdxs = []int32{
-	83,  // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
-	84,  // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
-	85,  // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
-	84,  // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
-	85,  // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
-	7,   // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
-	86,  // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
-	86,  // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
-	80,  // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
-	87,  // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
-	87,  // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
-	81,  // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
-	87,  // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
-	86,  // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
-	10,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
-	86,  // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
-	10,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
-	82,  // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
-	86,  // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
-	10,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
+	84,  // 0: entdb.v1.ExecutePlanRequest.operations:type_name -> entdb.v1.Operation
+	85,  // 1: entdb.v1.ExecutePlanResponse.receipt:type_name -> entdb.v1.Receipt
+	86,  // 2: entdb.v1.ExecutePlanResponse.results:type_name -> entdb.v1.OperationResult
+	85,  // 3: entdb.v1.GetReceiptResponse.receipt:type_name -> entdb.v1.Receipt
+	86,  // 4: entdb.v1.GetReceiptResponse.results:type_name -> entdb.v1.OperationResult
+	8,   // 5: entdb.v1.GetReceiptResponse.failure:type_name -> entdb.v1.WriteFailure
+	87,  // 6: entdb.v1.WaitForPositionRequest.position:type_name -> entdb.v1.LogPosition
+	87,  // 7: entdb.v1.WaitForPositionResponse.applied:type_name -> entdb.v1.LogPosition
+	81,  // 8: entdb.v1.Node.fields:type_name -> entdb.v1.Node.FieldsEntry
+	88,  // 9: entdb.v1.Node.created_at:type_name -> google.protobuf.Timestamp
+	88,  // 10: entdb.v1.Node.updated_at:type_name -> google.protobuf.Timestamp
+	82,  // 11: entdb.v1.Edge.props:type_name -> entdb.v1.Edge.PropsEntry
+	88,  // 12: entdb.v1.Edge.created_at:type_name -> google.protobuf.Timestamp
+	87,  // 13: entdb.v1.GetNodeRequest.after_position:type_name -> entdb.v1.LogPosition
+	11,  // 14: entdb.v1.GetNodeResponse.node:type_name -> entdb.v1.Node
+	87,  // 15: entdb.v1.GetNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	11,  // 16: entdb.v1.GetNodesResponse.nodes:type_name -> entdb.v1.Node
+	83,  // 17: entdb.v1.GetNodeByKeyRequest.key:type_name -> entdb.v1.GetNodeByKeyRequest.KeyEntry
+	87,  // 18: entdb.v1.GetNodeByKeyRequest.after_position:type_name -> entdb.v1.LogPosition
+	11,  // 19: entdb.v1.GetNodeByKeyResponse.node:type_name -> entdb.v1.Node
 	0,   // 20: entdb.v1.Filter.op:type_name -> entdb.v1.FilterOp
-	88,  // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
-	18,  // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
-	19,  // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
-	86,  // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
-	10,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
+	89,  // 21: entdb.v1.Filter.values:type_name -> entdb.v1.Value
+	19,  // 22: entdb.v1.QueryNodesRequest.filters:type_name -> entdb.v1.Filter
+	20,  // 23: entdb.v1.QueryNodesRequest.order_by:type_name -> entdb.v1.OrderBy
+	87,  // 24: entdb.v1.QueryNodesRequest.after_position:type_name -> entdb.v1.LogPosition
+	11,  // 25: entdb.v1.QueryNodesResponse.nodes:type_name -> entdb.v1.Node
 	1,   // 26: entdb.v1.ListEdgesRequest.direction:type_name -> entdb.v1.Direction
-	86,  // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
-	11,  // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
+	87,  // 27: entdb.v1.ListEdgesRequest.after_position:type_name -> entdb.v1.LogPosition
+	12,  // 28: entdb.v1.ListEdgesResponse.edges:type_name -> entdb.v1.Edge
 	1,   // 29: entdb.v1.TraverseRequest.direction:type_name -> entdb.v1.Direction
-	86,  // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
-	25,  // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
+	87,  // 30: entdb.v1.TraverseRequest.after_position:type_name -> entdb.v1.LogPosition
+	26,  // 31: entdb.v1.TraverseRequest.hops:type_name -> entdb.v1.TraverseHop
 	1,   // 32: entdb.v1.TraverseHop.direction:type_name -> entdb.v1.Direction
-	10,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
-	26,  // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
-	84,  // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
-	87,  // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
-	84,  // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	84,  // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
-	49,  // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
-	52,  // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
-	55,  // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
-	59,  // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
-	86,  // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
-	59,  // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
-	87,  // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
-	62,  // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
-	18,  // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
-	19,  // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
-	86,  // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
-	10,  // 56: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
-	66,  // 57: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
-	65,  // 58: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
-	69,  // 59: entdb.v1.SubscribeRequest.filters:type_name -> entdb.v1.ChangeFilter
-	86,  // 60: entdb.v1.SubscribeRequest.after:type_name -> entdb.v1.LogPosition
-	2,   // 61: entdb.v1.Change.kind:type_name -> entdb.v1.ChangeKind
-	10,  // 62: entdb.v1.Change.node:type_name -> entdb.v1.Node
-	11,  // 63: entdb.v1.Change.edge:type_name -> entdb.v1.Edge
-	86,  // 64: entdb.v1.SubscribeResponse.position:type_name -> entdb.v1.LogPosition
-	70,  // 65: entdb.v1.SubscribeResponse.changes:type_name -> entdb.v1.Change
-	87,  // 66: entdb.v1.ListMailboxRequest.delivered_after:type_name -> google.protobuf.Timestamp
-	87,  // 67: entdb.v1.ListMailboxRequest.delivered_before:type_name -> google.protobuf.Timestamp
-	86,  // 68: entdb.v1.ListMailboxRequest.after_position:type_name -> entdb.v1.LogPosition
-	10,  // 69: entdb.v1.MailboxItem.node:type_name -> entdb.v1.Node
-	87,  // 70: entdb.v1.MailboxItem.delivered_at:type_name -> google.protobuf.Timestamp
-	73,  // 71: entdb.v1.ListMailboxResponse.items:type_name -> entdb.v1.MailboxItem
-	86,  // 72: entdb.v1.GetMailboxUnreadCountsRequest.after_position:type_name -> entdb.v1.LogPosition
-	76,  // 73: entdb.v1.GetMailboxUnreadCountsResponse.by_type:type_name -> entdb.v1.MailboxTypeCount
-	84,  // 74: entdb.v1.UpdateMailboxItemsResponse.receipt:type_name -> entdb.v1.Receipt
-	88,  // 75: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
-	88,  // 76: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
-	88,  // 77: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
-	3,   // 78: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
-	5,   // 79: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
-	8,   // 80: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
-	12,  // 81: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
-	14,  // 82: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
-	16,  // 83: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
-	20,  // 84: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
-	22,  // 85: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
-	24,  // 86: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
-	28,  // 87: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
-	30,  // 88: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
-	32,  // 89: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
-	34,  // 90: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
-	36,  // 91: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
-	38,  // 92: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
-	40,  // 93: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
-	42,  // 94: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
-	44,  // 95: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
-	46,  // 96: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
-	48,  // 97: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
-	51,  // 98: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
-	54,  // 99: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
-	57,  // 100: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
-	61,  // 101: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
-	64,  // 102: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
-	68,  // 103: entdb.v1.EntDbService.Subscribe:input_type -> entdb.v1.SubscribeRequest
-	72,  // 104: entdb.v1.EntDbService.ListMailbox:input_type -> entdb.v1.ListMailboxRequest
-	75,  // 105: entdb.v1.EntDbService.GetMailboxUnreadCounts:input_type -> entdb.v1.GetMailboxUnreadCountsRequest
-	78,  // 106: entdb.v1.EntDbService.UpdateMailboxItems:input_type -> entdb.v1.UpdateMailboxItemsRequest
-	4,   // 107: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
-	6,   // 108: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
-	9,   // 109: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
-	13,  // 110: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
-	15,  // 111: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
-	17,  // 112: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
-	21,  // 113: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
-	23,  // 114: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
-	27,  // 115: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
-	29,  // 116: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
-	31,  // 117: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
-	33,  // 118: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
-	35,  // 119: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
-	37,  // 120: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
-	39,  // 121: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
-	41,  // 122: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
-	43,  // 123: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
-	45,  // 124: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
-	47,  // 125: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
-	50,  // 126: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
-	53,  // 127: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
-	56,  // 128: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
-	58,  // 129: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
-	63,  // 130: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
-	67,  // 131: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
-	71,  // 132: entdb.v1.EntDbService.Subscribe:output_type -> entdb.v1.SubscribeResponse
-	74,  // 133: entdb.v1.EntDbService.ListMailbox:output_type -> entdb.v1.ListMailboxResponse
-	77,  // 134: entdb.v1.EntDbService.GetMailboxUnreadCounts:output_type -> entdb.v1.GetMailboxUnreadCountsResponse
-	79,  // 135: entdb.v1.EntDbService.UpdateMailboxItems:output_type -> entdb.v1.UpdateMailboxItemsResponse
-	107, // [107:136] is the sub-list for method output_type
-	78,  // [78:107] is the sub-list for method input_type
-	78,  // [78:78] is the sub-list for extension type_name
-	78,  // [78:78] is the sub-list for extension extendee
-	0,   // [0:78] is the sub-list for field type_name
+	11,  // 33: entdb.v1.TraversedNode.node:type_name -> entdb.v1.Node
+	27,  // 34: entdb.v1.TraverseResponse.nodes:type_name -> entdb.v1.TraversedNode
+	85,  // 35: entdb.v1.CreateTenantResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 36: entdb.v1.AddTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 37: entdb.v1.SetTenantMemberRoleResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 38: entdb.v1.RemoveTenantMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 39: entdb.v1.CreateGroupResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 40: entdb.v1.AddGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 41: entdb.v1.RemoveGroupMemberResponse.receipt:type_name -> entdb.v1.Receipt
+	88,  // 42: entdb.v1.ShareNodeRequest.expires_at:type_name -> google.protobuf.Timestamp
+	85,  // 43: entdb.v1.ShareNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	85,  // 44: entdb.v1.RevokeNodeResponse.receipt:type_name -> entdb.v1.Receipt
+	50,  // 45: entdb.v1.ListTenantsResponse.tenants:type_name -> entdb.v1.TenantSummary
+	53,  // 46: entdb.v1.ListTenantMembersResponse.members:type_name -> entdb.v1.TenantMember
+	56,  // 47: entdb.v1.ListGroupsResponse.groups:type_name -> entdb.v1.Group
+	60,  // 48: entdb.v1.PushSchemaResponse.findings:type_name -> entdb.v1.SchemaFinding
+	87,  // 49: entdb.v1.PushSchemaResponse.position:type_name -> entdb.v1.LogPosition
+	60,  // 50: entdb.v1.SchemaRejection.findings:type_name -> entdb.v1.SchemaFinding
+	88,  // 51: entdb.v1.SchemaVersionInfo.registered_at:type_name -> google.protobuf.Timestamp
+	63,  // 52: entdb.v1.ListSchemaVersionsResponse.versions:type_name -> entdb.v1.SchemaVersionInfo
+	19,  // 53: entdb.v1.SearchRequest.filters:type_name -> entdb.v1.Filter
+	20,  // 54: entdb.v1.SearchRequest.order_by:type_name -> entdb.v1.OrderBy
+	87,  // 55: entdb.v1.SearchRequest.after_position:type_name -> entdb.v1.LogPosition
+	2,   // 56: entdb.v1.SearchRequest.snippet_escape:type_name -> entdb.v1.SnippetEscape
+	11,  // 57: entdb.v1.SearchHit.node:type_name -> entdb.v1.Node
+	67,  // 58: entdb.v1.SearchHit.snippets:type_name -> entdb.v1.SearchSnippet
+	66,  // 59: entdb.v1.SearchResponse.hits:type_name -> entdb.v1.SearchHit
+	70,  // 60: entdb.v1.SubscribeRequest.filters:type_name -> entdb.v1.ChangeFilter
+	87,  // 61: entdb.v1.SubscribeRequest.after:type_name -> entdb.v1.LogPosition
+	3,   // 62: entdb.v1.Change.kind:type_name -> entdb.v1.ChangeKind
+	11,  // 63: entdb.v1.Change.node:type_name -> entdb.v1.Node
+	12,  // 64: entdb.v1.Change.edge:type_name -> entdb.v1.Edge
+	87,  // 65: entdb.v1.SubscribeResponse.position:type_name -> entdb.v1.LogPosition
+	71,  // 66: entdb.v1.SubscribeResponse.changes:type_name -> entdb.v1.Change
+	88,  // 67: entdb.v1.ListMailboxRequest.delivered_after:type_name -> google.protobuf.Timestamp
+	88,  // 68: entdb.v1.ListMailboxRequest.delivered_before:type_name -> google.protobuf.Timestamp
+	87,  // 69: entdb.v1.ListMailboxRequest.after_position:type_name -> entdb.v1.LogPosition
+	11,  // 70: entdb.v1.MailboxItem.node:type_name -> entdb.v1.Node
+	88,  // 71: entdb.v1.MailboxItem.delivered_at:type_name -> google.protobuf.Timestamp
+	74,  // 72: entdb.v1.ListMailboxResponse.items:type_name -> entdb.v1.MailboxItem
+	87,  // 73: entdb.v1.GetMailboxUnreadCountsRequest.after_position:type_name -> entdb.v1.LogPosition
+	77,  // 74: entdb.v1.GetMailboxUnreadCountsResponse.by_type:type_name -> entdb.v1.MailboxTypeCount
+	85,  // 75: entdb.v1.UpdateMailboxItemsResponse.receipt:type_name -> entdb.v1.Receipt
+	89,  // 76: entdb.v1.Node.FieldsEntry.value:type_name -> entdb.v1.Value
+	89,  // 77: entdb.v1.Edge.PropsEntry.value:type_name -> entdb.v1.Value
+	89,  // 78: entdb.v1.GetNodeByKeyRequest.KeyEntry.value:type_name -> entdb.v1.Value
+	4,   // 79: entdb.v1.EntDbService.ExecutePlan:input_type -> entdb.v1.ExecutePlanRequest
+	6,   // 80: entdb.v1.EntDbService.GetReceipt:input_type -> entdb.v1.GetReceiptRequest
+	9,   // 81: entdb.v1.EntDbService.WaitForPosition:input_type -> entdb.v1.WaitForPositionRequest
+	13,  // 82: entdb.v1.EntDbService.GetNode:input_type -> entdb.v1.GetNodeRequest
+	15,  // 83: entdb.v1.EntDbService.GetNodes:input_type -> entdb.v1.GetNodesRequest
+	17,  // 84: entdb.v1.EntDbService.GetNodeByKey:input_type -> entdb.v1.GetNodeByKeyRequest
+	21,  // 85: entdb.v1.EntDbService.QueryNodes:input_type -> entdb.v1.QueryNodesRequest
+	23,  // 86: entdb.v1.EntDbService.ListEdges:input_type -> entdb.v1.ListEdgesRequest
+	25,  // 87: entdb.v1.EntDbService.Traverse:input_type -> entdb.v1.TraverseRequest
+	29,  // 88: entdb.v1.EntDbService.GetSchema:input_type -> entdb.v1.GetSchemaRequest
+	31,  // 89: entdb.v1.EntDbService.CreateTenant:input_type -> entdb.v1.CreateTenantRequest
+	33,  // 90: entdb.v1.EntDbService.AddTenantMember:input_type -> entdb.v1.AddTenantMemberRequest
+	35,  // 91: entdb.v1.EntDbService.SetTenantMemberRole:input_type -> entdb.v1.SetTenantMemberRoleRequest
+	37,  // 92: entdb.v1.EntDbService.RemoveTenantMember:input_type -> entdb.v1.RemoveTenantMemberRequest
+	39,  // 93: entdb.v1.EntDbService.CreateGroup:input_type -> entdb.v1.CreateGroupRequest
+	41,  // 94: entdb.v1.EntDbService.AddGroupMember:input_type -> entdb.v1.AddGroupMemberRequest
+	43,  // 95: entdb.v1.EntDbService.RemoveGroupMember:input_type -> entdb.v1.RemoveGroupMemberRequest
+	45,  // 96: entdb.v1.EntDbService.ShareNode:input_type -> entdb.v1.ShareNodeRequest
+	47,  // 97: entdb.v1.EntDbService.RevokeNode:input_type -> entdb.v1.RevokeNodeRequest
+	49,  // 98: entdb.v1.EntDbService.ListTenants:input_type -> entdb.v1.ListTenantsRequest
+	52,  // 99: entdb.v1.EntDbService.ListTenantMembers:input_type -> entdb.v1.ListTenantMembersRequest
+	55,  // 100: entdb.v1.EntDbService.ListGroups:input_type -> entdb.v1.ListGroupsRequest
+	58,  // 101: entdb.v1.EntDbService.PushSchema:input_type -> entdb.v1.PushSchemaRequest
+	62,  // 102: entdb.v1.EntDbService.ListSchemaVersions:input_type -> entdb.v1.ListSchemaVersionsRequest
+	65,  // 103: entdb.v1.EntDbService.Search:input_type -> entdb.v1.SearchRequest
+	69,  // 104: entdb.v1.EntDbService.Subscribe:input_type -> entdb.v1.SubscribeRequest
+	73,  // 105: entdb.v1.EntDbService.ListMailbox:input_type -> entdb.v1.ListMailboxRequest
+	76,  // 106: entdb.v1.EntDbService.GetMailboxUnreadCounts:input_type -> entdb.v1.GetMailboxUnreadCountsRequest
+	79,  // 107: entdb.v1.EntDbService.UpdateMailboxItems:input_type -> entdb.v1.UpdateMailboxItemsRequest
+	5,   // 108: entdb.v1.EntDbService.ExecutePlan:output_type -> entdb.v1.ExecutePlanResponse
+	7,   // 109: entdb.v1.EntDbService.GetReceipt:output_type -> entdb.v1.GetReceiptResponse
+	10,  // 110: entdb.v1.EntDbService.WaitForPosition:output_type -> entdb.v1.WaitForPositionResponse
+	14,  // 111: entdb.v1.EntDbService.GetNode:output_type -> entdb.v1.GetNodeResponse
+	16,  // 112: entdb.v1.EntDbService.GetNodes:output_type -> entdb.v1.GetNodesResponse
+	18,  // 113: entdb.v1.EntDbService.GetNodeByKey:output_type -> entdb.v1.GetNodeByKeyResponse
+	22,  // 114: entdb.v1.EntDbService.QueryNodes:output_type -> entdb.v1.QueryNodesResponse
+	24,  // 115: entdb.v1.EntDbService.ListEdges:output_type -> entdb.v1.ListEdgesResponse
+	28,  // 116: entdb.v1.EntDbService.Traverse:output_type -> entdb.v1.TraverseResponse
+	30,  // 117: entdb.v1.EntDbService.GetSchema:output_type -> entdb.v1.GetSchemaResponse
+	32,  // 118: entdb.v1.EntDbService.CreateTenant:output_type -> entdb.v1.CreateTenantResponse
+	34,  // 119: entdb.v1.EntDbService.AddTenantMember:output_type -> entdb.v1.AddTenantMemberResponse
+	36,  // 120: entdb.v1.EntDbService.SetTenantMemberRole:output_type -> entdb.v1.SetTenantMemberRoleResponse
+	38,  // 121: entdb.v1.EntDbService.RemoveTenantMember:output_type -> entdb.v1.RemoveTenantMemberResponse
+	40,  // 122: entdb.v1.EntDbService.CreateGroup:output_type -> entdb.v1.CreateGroupResponse
+	42,  // 123: entdb.v1.EntDbService.AddGroupMember:output_type -> entdb.v1.AddGroupMemberResponse
+	44,  // 124: entdb.v1.EntDbService.RemoveGroupMember:output_type -> entdb.v1.RemoveGroupMemberResponse
+	46,  // 125: entdb.v1.EntDbService.ShareNode:output_type -> entdb.v1.ShareNodeResponse
+	48,  // 126: entdb.v1.EntDbService.RevokeNode:output_type -> entdb.v1.RevokeNodeResponse
+	51,  // 127: entdb.v1.EntDbService.ListTenants:output_type -> entdb.v1.ListTenantsResponse
+	54,  // 128: entdb.v1.EntDbService.ListTenantMembers:output_type -> entdb.v1.ListTenantMembersResponse
+	57,  // 129: entdb.v1.EntDbService.ListGroups:output_type -> entdb.v1.ListGroupsResponse
+	59,  // 130: entdb.v1.EntDbService.PushSchema:output_type -> entdb.v1.PushSchemaResponse
+	64,  // 131: entdb.v1.EntDbService.ListSchemaVersions:output_type -> entdb.v1.ListSchemaVersionsResponse
+	68,  // 132: entdb.v1.EntDbService.Search:output_type -> entdb.v1.SearchResponse
+	72,  // 133: entdb.v1.EntDbService.Subscribe:output_type -> entdb.v1.SubscribeResponse
+	75,  // 134: entdb.v1.EntDbService.ListMailbox:output_type -> entdb.v1.ListMailboxResponse
+	78,  // 135: entdb.v1.EntDbService.GetMailboxUnreadCounts:output_type -> entdb.v1.GetMailboxUnreadCountsResponse
+	80,  // 136: entdb.v1.EntDbService.UpdateMailboxItems:output_type -> entdb.v1.UpdateMailboxItemsResponse
+	108, // [108:137] is the sub-list for method output_type
+	79,  // [79:108] is the sub-list for method input_type
+	79,  // [79:79] is the sub-list for extension type_name
+	79,  // [79:79] is the sub-list for extension extendee
+	0,   // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_entdb_v1_entdb_proto_init() }
@@ -5779,7 +5844,7 @@ func file_entdb_v1_entdb_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_entdb_v1_entdb_proto_rawDesc), len(file_entdb_v1_entdb_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   80,
 			NumExtensions: 0,
 			NumServices:   1,
