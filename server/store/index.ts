@@ -37,6 +37,7 @@ export {
   type RecordedSchema,
   type TenantPosition,
 } from "./meta-db.ts";
+export { DEFAULT_NODE_CACHE_BYTES, NodeCache } from "./node-cache.ts";
 export {
   type CompiledNodeQuery,
   compileNodeQuery,

@@ -34,6 +34,7 @@ import {
   type MailboxUnreadCounts,
   mailboxUnreadCounts,
 } from "./mailbox-query.ts";
+import { NodeCache } from "./node-cache.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
@@ -44,7 +45,6 @@ import {
   edgeFromRow,
   NODE_COLUMNS,
   type NodeRow,
-  nodeFromRow,
 } from "./row-codec.ts";
 import type { Store } from "./store.ts";
 import { StoreError } from "./store-error.ts";
@@ -80,18 +80,27 @@ export const READ_LIMITS: ReadLimits = {
   maxTraverseNodes: 10_000,
 };
 
-/** Creates the reader of a store. */
-export function createTenantReader(store: Store, limits: ReadLimits = READ_LIMITS): TenantReader {
-  return new StoreReader(store, limits);
+/**
+ * Creates the reader of a store. Nodes it returns are frozen and may be shared between
+ * reads through `cache` (a server passes the one its applier's commits invalidate).
+ */
+export function createTenantReader(
+  store: Store,
+  limits: ReadLimits = READ_LIMITS,
+  cache: NodeCache = new NodeCache(),
+): TenantReader {
+  return new StoreReader(store, limits, cache);
 }
 
 class StoreReader implements TenantReader {
   readonly #store: Store;
   readonly #limits: ReadLimits;
+  readonly #cache: NodeCache;
 
-  constructor(store: Store, limits: ReadLimits) {
+  constructor(store: Store, limits: ReadLimits, cache: NodeCache) {
     this.#store = store;
     this.#limits = limits;
+    this.#cache = cache;
   }
 
   getNode(
@@ -105,7 +114,7 @@ class StoreReader implements TenantReader {
     const model = this.#store.readModel(db);
     const row = visibleNode(db, model, scope, id);
     if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
-    return nodeFromRow(model, row);
+    return this.#cache.node(db, model, row);
   }
 
   getNodes(
@@ -130,7 +139,7 @@ class StoreReader implements TenantReader {
       seen.add(id);
       const row = visibleNode(db, model, scope, id);
       if (row && (typeId === 0 || Number(row.type_id) === typeId))
-        out.push(nodeFromRow(model, row));
+        out.push(this.#cache.node(db, model, row));
     }
     return out;
   }
@@ -176,7 +185,7 @@ class StoreReader implements TenantReader {
     const row = db
       .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE ${where.join(" AND ")}`)
       .get(...params) as NodeRow | undefined;
-    return row && nodeFromRow(model, row);
+    return row && this.#cache.node(db, model, row);
   }
 
   queryNodes(
@@ -228,7 +237,7 @@ class StoreReader implements TenantReader {
             lastId: last.id,
           })
         : "";
-    return { items: page.map((r) => nodeFromRow(model, r)), nextCursor };
+    return { items: page.map((r) => this.#cache.node(db, model, r)), nextCursor };
   }
 
   listEdges(
@@ -360,7 +369,9 @@ class StoreReader implements TenantReader {
             if (!row) continue;
             if (out.length >= maxNodes) return { nodes: out, truncated: true };
             visited.add(id);
-            out.push(create(TraversedNodeSchema, { node: nodeFromRow(model, row), depth }));
+            out.push(
+              create(TraversedNodeSchema, { node: this.#cache.node(db, model, row), depth }),
+            );
             next.push(id);
           }
         }
