@@ -26,7 +26,7 @@ import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
-import { type NodeRow, nodeFromRow } from "./row-codec.ts";
+import { type NodeKeyRow, type NodeRow, nodeFromRow } from "./row-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 /** The default bound of a server's node cache. */
@@ -37,21 +37,34 @@ const ENTRY_OVERHEAD = 400;
 const PER_FIELD = 120;
 
 interface Entry {
-  readonly db: WeakRef<TenantDb>;
+  readonly tenant: TenantNodes;
+  readonly id: string;
   readonly model: Schema | undefined;
   readonly seq: bigint;
   readonly version: bigint;
   readonly updatedAt: bigint;
   readonly node: Node;
   readonly bytes: number;
+  /** The clock when it was last moved to the recent end. */
+  used: number;
+}
+
+/** The entries of one tenant, all read from one open file handle. */
+interface TenantNodes {
+  readonly db: TenantDb;
+  readonly byId: Map<string, Entry>;
 }
 
 /** An LRU of decoded, frozen nodes keyed by tenant and id; see the module comment. */
 export class NodeCache {
   readonly #maxBytes: number;
   #bytes = 0;
-  /** By `tenant \0 id`, least recently used first. */
-  readonly #entries = new Map<string, Entry>();
+  /** Counts insertions and moves, to tell how far from the recent end an entry is. */
+  #clock = 0;
+  /** Every entry, least recently used first. */
+  readonly #order = new Set<Entry>();
+  /** By tenant: the entries of its file handle (those of an earlier handle are gone). */
+  readonly #tenants = new Map<string, TenantNodes>();
 
   constructor(maxBytes: number = DEFAULT_NODE_CACHE_BYTES) {
     this.#maxBytes = maxBytes;
@@ -64,46 +77,78 @@ export class NodeCache {
 
   /** Entries held. */
   get size(): number {
-    return this.#entries.size;
+    return this.#order.size;
   }
 
-  /** The node of `row` (a committed row of `db`, tenant `db.tenant`), decoded by `model`. */
-  node(db: TenantDb, model: Schema | undefined, row: NodeRow): Node {
-    const key = `${db.tenant}\0${row.id}`;
-    const hit = this.#entries.get(key);
+  /**
+   * The cached node of the row `key` names (a committed row of `db`, just read), decoded
+   * by `model`; undefined if the cache does not hold that state of the row.
+   */
+  cached(db: TenantDb, model: Schema | undefined, key: NodeKeyRow): Node | undefined {
+    const tenant = this.#tenants.get(db.tenant);
+    if (tenant === undefined || tenant.db !== db) return undefined;
+    const hit = tenant.byId.get(key.id);
     if (
-      hit !== undefined &&
-      hit.version === row.version &&
-      hit.seq === row.seq &&
-      hit.updatedAt === row.updated_at &&
-      hit.model === model &&
-      hit.db.deref() === db
-    ) {
-      this.#entries.delete(key);
-      this.#entries.set(key, hit);
-      return hit.node;
+      hit === undefined ||
+      hit.version !== key.version ||
+      hit.seq !== key.seq ||
+      hit.updatedAt !== key.updated_at ||
+      hit.model !== model
+    )
+      return undefined;
+    // Recently used entries stay where they are: moving one costs a delete and an
+    // insert, and only the older half is near eviction.
+    if (this.#clock - hit.used > this.#order.size / 2) {
+      this.#order.delete(hit);
+      this.#order.add(hit);
+      hit.used = ++this.#clock;
     }
+    return hit.node;
+  }
+
+  /** The node of `row` (a committed row of `db`, just read), decoded by `model`. */
+  node(db: TenantDb, model: Schema | undefined, row: NodeRow): Node {
+    const cached = this.cached(db, model, row);
+    if (cached !== undefined) return cached;
     const node = nodeFromRow(model, row);
-    if (hit !== undefined) this.#remove(key, hit);
+    let tenant = this.#tenants.get(db.tenant);
+    if (tenant !== undefined && tenant.db !== db) {
+      this.dropTenant(db.tenant);
+      tenant = undefined;
+    }
+    const old = tenant?.byId.get(row.id);
+    if (old !== undefined) {
+      this.#remove(old);
+      // Removing a tenant's last entry removes the tenant's record too.
+      tenant = this.#tenants.get(db.tenant);
+    }
     if (!freezeMessage(node)) return node;
     const bytes =
       ENTRY_OVERHEAD +
-      2 * (key.length + row.payload.length + row.owner.length) +
+      2 * (row.id.length + row.payload.length + row.owner.length) +
       PER_FIELD * Object.keys(node.fields).length;
     if (bytes > this.#maxBytes) return node;
-    this.#entries.set(key, {
-      db: new WeakRef(db),
+    if (tenant === undefined) {
+      tenant = { db, byId: new Map() };
+      this.#tenants.set(db.tenant, tenant);
+    }
+    const entry: Entry = {
+      tenant,
+      id: row.id,
       model,
       seq: row.seq,
       version: row.version,
       updatedAt: row.updated_at,
       node,
       bytes,
-    });
+      used: ++this.#clock,
+    };
+    tenant.byId.set(row.id, entry);
+    this.#order.add(entry);
     this.#bytes += bytes;
-    for (const [oldest, entry] of this.#entries) {
+    for (const oldest of this.#order) {
       if (this.#bytes <= this.#maxBytes) break;
-      this.#remove(oldest, entry);
+      this.#remove(oldest);
     }
     return node;
   }
@@ -113,37 +158,42 @@ export class NodeCache {
    * or deleted, and every entry of the tenant after a schema change.
    */
   committed(tenant: string, events: readonly { readonly event: WalEvent }[]): void {
-    if (this.#entries.size === 0) return;
+    const nodes = this.#tenants.get(tenant);
+    if (nodes === undefined) return;
     for (const { event } of events) {
       const body = event.body;
       if (body.case === "schemaChange") {
         this.dropTenant(tenant);
-        continue;
+        return;
       }
       if (body.case !== "plan") continue;
       for (const { op } of body.value.operations) {
-        if (op.case === "createNode" || op.case === "updateNode" || op.case === "deleteNode")
-          this.#drop(`${tenant}\0${op.value.id}`);
+        if (op.case === "createNode" || op.case === "updateNode" || op.case === "deleteNode") {
+          const entry = nodes.byId.get(op.value.id);
+          if (entry !== undefined) this.#remove(entry);
+        }
       }
     }
   }
 
   /** Drops every entry of `tenant` (a rebuild, a dropped tenant). */
   dropTenant(tenant: string): void {
-    const prefix = `${tenant}\0`;
-    for (const [key, entry] of this.#entries) {
-      if (key.startsWith(prefix)) this.#remove(key, entry);
+    const nodes = this.#tenants.get(tenant);
+    if (nodes === undefined) return;
+    for (const entry of nodes.byId.values()) {
+      this.#order.delete(entry);
+      this.#bytes -= entry.bytes;
     }
+    this.#tenants.delete(tenant);
   }
 
-  #drop(key: string): void {
-    const entry = this.#entries.get(key);
-    if (entry !== undefined) this.#remove(key, entry);
-  }
-
-  #remove(key: string, entry: Entry): void {
-    this.#entries.delete(key);
+  #remove(entry: Entry): void {
+    this.#order.delete(entry);
+    const byId = entry.tenant.byId;
+    byId.delete(entry.id);
     this.#bytes -= entry.bytes;
+    if (byId.size === 0 && this.#tenants.get(entry.tenant.db.tenant) === entry.tenant)
+      this.#tenants.delete(entry.tenant.db.tenant);
   }
 }
 

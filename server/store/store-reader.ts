@@ -44,6 +44,8 @@ import {
   type EdgeRow,
   edgeFromRow,
   NODE_COLUMNS,
+  NODE_KEY_COLUMNS,
+  type NodeKeyRow,
   type NodeRow,
 } from "./row-codec.ts";
 import type { Store } from "./store.ts";
@@ -114,7 +116,7 @@ class StoreReader implements TenantReader {
     const model = this.#store.readModel(db);
     const row = visibleNode(db, model, scope, id);
     if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
-    return this.#cache.node(db, model, row);
+    return this.#nodeOf(db, model, row);
   }
 
   getNodes(
@@ -134,12 +136,22 @@ class StoreReader implements TenantReader {
     const model = this.#store.readModel(db);
     const out: Node[] = [];
     const seen = new Set<string>();
+    // Unrestricted, one statement finds every row; a restricted read decides each row
+    // as a point read does.
+    const found = scope.unrestricted
+      ? new Map(
+          (db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(ids)) as NodeKeyRow[]).map((r) => [
+            r.id,
+            r,
+          ]),
+        )
+      : undefined;
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
-      const row = visibleNode(db, model, scope, id);
+      const row = found ? found.get(id) : visibleNode(db, model, scope, id);
       if (row && (typeId === 0 || Number(row.type_id) === typeId))
-        out.push(this.#cache.node(db, model, row));
+        out.push(this.#nodeOf(db, model, row));
     }
     return out;
   }
@@ -207,7 +219,7 @@ class StoreReader implements TenantReader {
     const facts = factsOf(db, scope);
     const hasIndex = (name: string) => db.hasObject(name);
     let compiled: { orderField: number; descending: boolean; filters: string };
-    let rows: (NodeRow & { sort_key?: SqlScalar })[];
+    let rows: (NodeKeyRow & { sort_key?: SqlScalar })[];
     if (walksGrants(type, scope, query.orderBy)) {
       // A private type in id order: the reader's own and granted rows, merged.
       const found = queryPrivateById(db, model, type, { ...query, limit }, scope, facts, hasIndex);
@@ -218,26 +230,37 @@ class StoreReader implements TenantReader {
       const c = compileNodeQuery(
         model,
         type,
-        { ...query, limit, ...(hidden ? { hidden } : {}) },
+        { ...query, limit, ...(hidden ? { hidden } : {}), columns: "keys" },
         hasIndex,
       );
       compiled = c;
-      rows = db.stmt(c.sql).all(...c.params) as (NodeRow & { sort_key?: SqlScalar })[];
+      rows = db.stmt(c.sql).all(...c.params) as NodeKeyRow[];
     }
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    const nextCursor =
-      rows.length > limit && last
-        ? encodeNodeCursor({
-            typeId,
-            orderField: compiled.orderField,
-            descending: compiled.descending,
-            filters: compiled.filters,
-            key: last.sort_key ?? null,
-            lastId: last.id,
-          })
-        : "";
-    return { items: page.map((r) => this.#cache.node(db, model, r)), nextCursor };
+    let nextCursor = "";
+    if (rows.length > limit && last) {
+      // Only the last row's sort key is needed: reading it for every row cost more than
+      // the rest of the statement.
+      const key =
+        "sort_key" in last
+          ? (last.sort_key ?? null)
+          : compiled.orderField === 0
+            ? null
+            : (db
+                .stmt(`SELECT ${nodeFieldExpr(compiled.orderField)} FROM nodes WHERE seq = ?`)
+                .pluck()
+                .get(last.seq) as SqlScalar);
+      nextCursor = encodeNodeCursor({
+        typeId,
+        orderField: compiled.orderField,
+        descending: compiled.descending,
+        filters: compiled.filters,
+        key,
+        lastId: last.id,
+      });
+    }
+    return { items: page.map((r) => this.#nodeOf(db, model, r)), nextCursor };
   }
 
   listEdges(
@@ -369,9 +392,7 @@ class StoreReader implements TenantReader {
             if (!row) continue;
             if (out.length >= maxNodes) return { nodes: out, truncated: true };
             visited.add(id);
-            out.push(
-              create(TraversedNodeSchema, { node: this.#cache.node(db, model, row), depth }),
-            );
+            out.push(create(TraversedNodeSchema, { node: this.#nodeOf(db, model, row), depth }));
             next.push(id);
           }
         }
@@ -437,6 +458,18 @@ class StoreReader implements TenantReader {
     );
   }
 
+  /**
+   * The node of a row this turn's statement found: from the cache, or decoded from its
+   * full row (read by `seq` in the same synchronous turn, so it is the same state).
+   */
+  #nodeOf(db: TenantDb, model: Schema | undefined, key: NodeKeyRow): Node {
+    const cached = this.#cache.cached(db, model, key);
+    if (cached !== undefined) return cached;
+    const row = db.stmt(NODE_BY_SEQ_SQL).get(key.seq) as NodeRow | undefined;
+    if (row === undefined) throw new Error(`node row ${key.seq} vanished within a read`);
+    return this.#cache.node(db, model, row);
+  }
+
   #db(tenant: string): TenantDb | undefined {
     return this.#store.readTenant(tenant);
   }
@@ -446,6 +479,11 @@ class StoreReader implements TenantReader {
     return Math.min(requested, this.#limits.maxPageSize);
   }
 }
+
+const NODE_BY_SEQ_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE seq = ?`;
+
+/** The rows of the ids in a JSON array (one statement, the `id` index per element). */
+const NODES_BY_IDS_SQL = `SELECT ${NODE_KEY_COLUMNS} FROM nodes WHERE id IN (SELECT value FROM json_each(?))`;
 
 /**
  * The node with `id` if `scope` may read it: the rule of `visibility-sql.ts`, decided
@@ -460,13 +498,15 @@ function visibleNode(
   model: Schema | undefined,
   scope: ReadScope,
   id: string,
-): NodeRow | undefined {
+): NodeKeyRow | undefined {
   if (scope.unrestricted)
-    return db.stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`).get(id) as NodeRow | undefined;
-  // The row keeps its `grants` column: nodeFromRow reads the node columns by name, and
+    return db.stmt(`SELECT ${NODE_KEY_COLUMNS} FROM nodes WHERE id = ?`).get(id) as
+      | NodeKeyRow
+      | undefined;
+  // The row keeps its `grants` column: the node cache reads the key columns by name, and
   // copying the row without it costs more than the rest of the check.
   const row = db.stmt(GUARDED_NODE_SQL).get(scope.actor, scope.atMicros, id) as
-    | (NodeRow & { readonly grants: string | null })
+    | (NodeKeyRow & { readonly grants: string | null })
     | undefined;
   if (!row) return undefined;
   const grants = row.grants;
@@ -500,7 +540,7 @@ function visibleNode(
  * no line breaks: acl/principal.ts), or no lines when the reader owns it (the owner reads
  * it whatever was granted or denied). Binds the reader, the read time, then the id.
  */
-const GUARDED_NODE_SQL = `SELECT ${NODE_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
+const GUARDED_NODE_SQL = `SELECT ${NODE_KEY_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
 
 function factsOf(db: TenantDb, scope: ReadScope): VisibilityFacts {
   return { denies: !scope.unrestricted && hasDenies(db) };
