@@ -26,6 +26,7 @@ import {
   searchTenantDb,
 } from "../search/search-sql.ts";
 import { hasDenies } from "./access-tables.ts";
+import { EdgeCache } from "./edge-cache.ts";
 import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
 import {
   listMailbox,
@@ -42,7 +43,6 @@ import { queryPrivateById, walksGrants } from "./private-query.ts";
 import {
   EDGE_COLUMNS,
   type EdgeRow,
-  edgeFromRow,
   NODE_COLUMNS,
   NODE_KEY_COLUMNS,
   type NodeKeyRow,
@@ -83,26 +83,29 @@ export const READ_LIMITS: ReadLimits = {
 };
 
 /**
- * Creates the reader of a store. Nodes it returns are frozen and may be shared between
- * reads through `cache` (a server passes the one its applier's commits invalidate).
+ * Creates the reader of a store. Nodes and edges it returns are frozen and may be shared
+ * between reads through `cache` (a server passes the one its applier's commits
+ * invalidate) and its own edge cache.
  */
 export function createTenantReader(
   store: Store,
   limits: ReadLimits = READ_LIMITS,
   cache: NodeCache = new NodeCache(),
 ): TenantReader {
-  return new StoreReader(store, limits, cache);
+  return new StoreReader(store, limits, cache, new EdgeCache());
 }
 
 class StoreReader implements TenantReader {
   readonly #store: Store;
   readonly #limits: ReadLimits;
   readonly #cache: NodeCache;
+  readonly #edges: EdgeCache;
 
-  constructor(store: Store, limits: ReadLimits, cache: NodeCache) {
+  constructor(store: Store, limits: ReadLimits, cache: NodeCache, edges: EdgeCache) {
     this.#store = store;
     this.#limits = limits;
     this.#cache = cache;
+    this.#edges = edges;
   }
 
   getNode(
@@ -324,7 +327,7 @@ class StoreReader implements TenantReader {
             lastOtherId: direction === Direction.IN ? last.from_id : last.to_id,
           })
         : "";
-    const items = page.map((r) => edgeFromRow(model, r));
+    const items = page.map((r) => this.#edges.edge(db, model, r));
     if (!query.includeCount) return { items, nextCursor };
     const count = db
       .stmt(edgeCountSql(ends, visible))

@@ -8,11 +8,17 @@
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Node } from "../../generated/entdb/v1/entdb_pb.js";
+import { Direction, type Node } from "../../generated/entdb/v1/entdb_pb.js";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import type { TenantReader } from "../../server/engine.ts";
+import { EdgeCache } from "../../server/store/edge-cache.ts";
 import { NodeCache } from "../../server/store/node-cache.ts";
-import { NODE_COLUMNS, type NodeRow } from "../../server/store/row-codec.ts";
+import {
+  EDGE_COLUMNS,
+  type EdgeRow,
+  NODE_COLUMNS,
+  type NodeRow,
+} from "../../server/store/row-codec.ts";
 import { openStore } from "../../server/store/store.ts";
 import { createTenantReader, READ_LIMITS } from "../../server/store/store-reader.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
@@ -23,6 +29,7 @@ import {
   schemaChangeEvent,
   served,
   T,
+  T0_MS,
   TRACKER_V1,
   TRACKER_V2,
   userFields,
@@ -188,5 +195,60 @@ describe("node cache", () => {
     expect(small.bytes).toBeLessThanOrEqual(entry * 2);
     expect(r.getNode("acme", T.User, "u2")).toBe(u2);
     expect(r.getNode("acme", T.User, "u1")).not.toBe(u1);
+  });
+});
+
+describe("edge cache", () => {
+  const memberOf = (role: number, sinceMs: number) => ({ 1: v.enum(role), 2: v.ts(sinceMs) });
+  const out = { direction: Direction.OUT, limit: 10, cursor: "", includeCount: false };
+
+  beforeEach(() => {
+    h.plan("acme", "team", [
+      op.createNode(T.Team, "t1", { 1: v.str("Team"), 2: v.str("team") }),
+      op.createEdge(T.MemberOf, "u1", "t1", memberOf(1, T0_MS)),
+    ]);
+  });
+
+  it("answers the same frozen edge while the row is unchanged", () => {
+    const [first] = reader.listEdges("acme", T.MemberOf, "u1", out).items;
+    expect(first?.toId).toBe("t1");
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first?.props)).toBe(true);
+    expect(reader.listEdges("acme", T.MemberOf, "u1", out).items[0]).toBe(first);
+    const inbound = { ...out, direction: Direction.IN };
+    expect(reader.listEdges("acme", T.MemberOf, "t1", inbound).items[0]).toBe(first);
+  });
+
+  it("answers an edge deleted and created again from its new row", () => {
+    const [first] = reader.listEdges("acme", T.MemberOf, "u1", out).items;
+    h.plan("acme", "again", [
+      op.deleteEdge(T.MemberOf, "u1", "t1"),
+      op.createEdge(T.MemberOf, "u1", "t1", memberOf(2, T0_MS)),
+    ]);
+    const [second] = reader.listEdges("acme", T.MemberOf, "u1", out).items;
+    expect(second).not.toBe(first);
+    expect(second?.props[1]?.kind.value).toBe(2);
+    h.plan("acme", "gone", [op.deleteEdge(T.MemberOf, "u1", "t1")]);
+    expect(reader.listEdges("acme", T.MemberOf, "u1", out).items).toEqual([]);
+  });
+
+  it("stays within its bound, evicting the least recently used first", () => {
+    h.plan("acme", "more", [
+      op.createNode(T.Team, "t2", { 1: v.str("Team 2"), 2: v.str("team-2") }),
+      op.createEdge(T.MemberOf, "u2", "t1", memberOf(1, T0_MS)),
+      op.createEdge(T.MemberOf, "u3", "t1", memberOf(1, T0_MS)),
+    ]);
+    const edges = new EdgeCache(2);
+    const db = h.store.readTenant("acme")!;
+    const rows = db
+      .stmt(`SELECT ${EDGE_COLUMNS} FROM edges WHERE edge_type_id = ? ORDER BY from_id`)
+      .all(BigInt(T.MemberOf)) as EdgeRow[];
+    const [e1, e2] = rows.slice(0, 2).map((r) => edges.edge(db, TRACKER_V1, r));
+    expect(edges.size).toBe(2);
+    expect(edges.edge(db, TRACKER_V1, rows[0]!)).toBe(e1);
+    edges.edge(db, TRACKER_V1, rows[2]!);
+    expect(edges.size).toBe(2);
+    expect(edges.edge(db, TRACKER_V1, rows[0]!)).toBe(e1);
+    expect(edges.edge(db, TRACKER_V1, rows[1]!)).not.toBe(e2);
   });
 });
