@@ -485,8 +485,13 @@ class StoreReader implements TenantReader {
 
 const NODE_BY_SEQ_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE seq = ?`;
 
-/** The rows of the ids in a JSON array (one statement, the `id` index per element). */
-const NODES_BY_IDS_SQL = `SELECT ${NODE_KEY_COLUMNS} FROM nodes WHERE id IN (SELECT value FROM json_each(?))`;
+/**
+ * The rows of the ids in a JSON array: one statement, the `id` index per element (a
+ * join over `json_each` cost less than `IN (SELECT …)` or one statement per id).
+ */
+const NODES_BY_IDS_SQL = `SELECT ${NODE_KEY_COLUMNS.split(", ")
+  .map((c) => `nodes.${c}`)
+  .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.id = wanted.value`;
 
 /**
  * The node with `id` if `scope` may read it: the rule of `visibility-sql.ts`, decided

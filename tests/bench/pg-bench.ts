@@ -1,5 +1,6 @@
 /**
- * `npm run bench:pg [-- seconds]`: EntDB and PostgreSQL 15 side by side, in one table.
+ * `npm run bench:pg [-- seconds [ops]]`: EntDB and PostgreSQL 15 side by side, in one table;
+ * `ops` (comma-separated `loadgen run --op` names, e.g. `get,query-50`) runs only those rows.
  *
  * Starts PostgreSQL (`tests/infra/postgres.sh`: Debian's package, fsync and
  * synchronous_commit on) and `entdb serve` (embedded log: durable and applied before
@@ -44,6 +45,8 @@ const SECONDS = Number(process.argv[2] ?? "5");
 if (!Number.isInteger(SECONDS) || SECONDS < 1) {
   throw new Error(`seconds per row must be a whole number ≥ 1, got '${process.argv[2]}'`);
 }
+/** The rows' ops to run (all when not given). */
+const ONLY = process.argv[3]?.split(",");
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const POSTGRES_SH = join(import.meta.dirname, "..", "infra", "postgres.sh");
 const TENANT = "bench";
@@ -111,6 +114,14 @@ const ROWS: readonly Row[] = [
     writes: false,
   },
 ];
+
+const unknownOp = ONLY?.find((op) => !ROWS.some((r) => r.op === op));
+if (unknownOp !== undefined) {
+  throw new Error(
+    `no row runs op '${unknownOp}'; use ${[...new Set(ROWS.map((r) => r.op))].join(", ")}`,
+  );
+}
+const SELECTED = ROWS.filter((r) => ONLY === undefined || ONLY.includes(r.op));
 
 const SYSTEMS = ["EntDB, Connect", "EntDB, gRPC", "PostgreSQL 15"] as const;
 type System = (typeof SYSTEMS)[number];
@@ -191,7 +202,7 @@ async function main(): Promise<void> {
 
   const results = new Map<string, Measured>();
   const key = (row: Row, system: System) => `${row.op}/${row.clients}/${system}`;
-  const ordered = [...ROWS.filter((r) => !r.writes), ...ROWS.filter((r) => r.writes)];
+  const ordered = [...SELECTED.filter((r) => !r.writes), ...SELECTED.filter((r) => r.writes)];
   for (const row of ordered) {
     for (const [system, protocol] of [
       ["EntDB, Connect", "connect"],
