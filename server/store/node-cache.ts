@@ -7,19 +7,22 @@
  * What it guarantees: a cached node is returned only for a row whose `seq`, `version`
  * and `updated_at` are the ones it was decoded from, read from the same open tenant
  * file with the same schema model. Every change to a node row moves its version (an
- * update) or removes the row (a delete), so a row the SQL statement returned with the
- * same version is the same row: a read never sees a node other than the committed row
- * its own statement found. Access control stays in the SQL: the cache only answers
- * for rows the statement returned to this reader, and a `Node` holds nothing that
- * depends on who reads it. Writes happen in synchronous transactions, so a read never
- * sees (or caches) uncommitted state; the applier's commits drop the entries of the
- * nodes they touched ({@link NodeCache.committed}), which frees their memory early
- * and covers an id deleted and created again. A rebuilt tenant opens a new file
- * handle, and a schema change a new model: entries of the old ones never match.
+ * update) or removes the row (a delete), and ingress mints every id once, so a row
+ * with the same id, seq, version and updated_at is the same row state: a read never
+ * returns a node other than the committed row its own statement found. Access control
+ * stays in the SQL: the cache only answers for rows the statement returned to this
+ * reader, and a `Node` holds nothing that depends on who reads it. Writes run in
+ * synchronous transactions, so a read never sees (or caches) uncommitted state. The
+ * applier's commits drop the entries of the nodes they created, updated or deleted
+ * ({@link NodeCache.committed}), which frees their memory early and covers an id
+ * created twice by a log written around ingress; a schema change drops the tenant's
+ * entries. A rebuilt tenant is a new file handle: its first read drops the old
+ * handle's entries.
  *
  * What it assumes: callers never mutate a returned node (it is frozen, so an attempt
- * throws). Bounded by an estimate of the bytes its entries hold, least recently used
- * evicted first.
+ * throws). Bounded by an estimate of the bytes its entries hold; eviction takes the
+ * least recently used first (an entry is moved to the recent end only when it is in
+ * the older half, which keeps hits cheap).
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
