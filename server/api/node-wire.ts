@@ -11,13 +11,14 @@
  * undefined) and the caller uses `toBinary`, which encodes it or throws its own error.
  * `node-wire.test.ts` checks the bytes against `toBinary` for every kind of value.
  *
- * A frozen message cannot change, so its bytes are kept beside it (in a `WeakMap`, gone
- * with the message): the store's node cache (`server/store/node-cache.ts`) hands the
- * same frozen `Node` to every read of an unchanged row, and each answer after the first
- * copies its bytes instead of encoding it again.
+ * A frozen message cannot change, so its bytes are kept in its wire box (see
+ * `server/store/node-cache.ts`): the store's caches hand the same frozen `Node` or
+ * `Edge` to every read of an unchanged row, and each answer after the first copies its
+ * bytes instead of encoding it again.
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
+import { type WireBox, wireBoxOf } from "../store/node-cache.ts";
 import {
   delimited,
   edgeSize,
@@ -31,37 +32,6 @@ import { Writer } from "./node-wire-writer.ts";
 /** Which message a field holds, for {@link encodeNodeLike}. */
 export type NodeLikeKind = "node" | "edge";
 
-/** The bytes of frozen messages (without tag and length), or null if not encodable here. */
-const frozenBytes = new WeakMap<object, Uint8Array | null>();
-
-/** The bytes of one message (without tag and length); undefined if not encodable here. */
-function encodeOne(kind: NodeLikeKind, m: Node | Edge): Uint8Array | undefined {
-  lengths.length = 0;
-  let size: number;
-  try {
-    size = kind === "node" ? nodeSize(m as Node) : edgeSize(m as Edge);
-  } catch (e) {
-    if (e === NOT_ENCODABLE) return undefined;
-    throw e;
-  }
-  const w = new Writer(Buffer.allocUnsafe(size));
-  if (kind === "node") w.node(m as Node);
-  else w.edge(m as Edge);
-  lengths.length = 0;
-  return w.buf;
-}
-
-/** A frozen message's bytes, encoded on first use; undefined if not frozen or not encodable. */
-function bytesOfFrozen(kind: NodeLikeKind, m: Node | Edge): Uint8Array | null | undefined {
-  if (!Object.isFrozen(m)) return undefined;
-  let bytes = frozenBytes.get(m);
-  if (bytes === undefined) {
-    bytes = encodeOne(kind, m) ?? null;
-    frozenBytes.set(m, bytes);
-  }
-  return bytes;
-}
-
 /**
  * `messages` as the repeated (or singular) field `fieldNo` (1-15) of the message around
  * them: for each one its tag, its length and its bytes, exactly as `toBinary` writes
@@ -74,26 +44,22 @@ export function encodeNodeLike(
 ): Uint8Array | undefined {
   if (fieldNo < 1 || fieldNo > 15) return undefined;
   const tag = (fieldNo << 3) | 2;
-  // Frozen messages first: each is encoded alone (once), before the sizing pass below
-  // fills `lengths` for the rest.
-  let kept: (Uint8Array | undefined)[] | undefined;
-  for (let i = 0; i < messages.length; i++) {
-    const bytes = bytesOfFrozen(kind, messages[i] as Node | Edge);
-    if (bytes === null) return undefined;
-    if (bytes === undefined) continue;
-    kept ??= new Array<Uint8Array | undefined>(messages.length);
-    kept[i] = bytes;
-  }
+  // Per message: its kept bytes, or the box to keep the bytes written for it in (a
+  // shared message's first encoding), or neither.
+  const kept: (Uint8Array | WireBox | undefined)[] = new Array(messages.length);
   lengths.length = 0;
   let total = 0;
   try {
     for (let i = 0; i < messages.length; i++) {
-      const bytes = kept?.[i];
+      const m = messages[i] as Node | Edge;
+      const box = wireBoxOf(m);
+      const bytes = box?.bytes;
       if (bytes !== undefined) {
+        kept[i] = bytes;
         total += delimited(bytes.byteLength);
         continue;
       }
-      const m = messages[i] as Node | Edge;
+      kept[i] = box;
       const slot = reserve();
       const size = kind === "node" ? nodeSize(m as Node) : edgeSize(m as Edge);
       lengths[slot] = size;
@@ -106,8 +72,8 @@ export function encodeNodeLike(
   const w = new Writer(Buffer.allocUnsafe(total));
   for (let i = 0; i < messages.length; i++) {
     w.buf[w.pos++] = tag;
-    const bytes = kept?.[i];
-    if (bytes !== undefined) {
+    const bytes = kept[i];
+    if (bytes instanceof Uint8Array) {
       w.uint32(bytes.byteLength);
       w.buf.set(bytes, w.pos);
       w.pos += bytes.byteLength;
@@ -115,8 +81,14 @@ export function encodeNodeLike(
     }
     w.length();
     const m = messages[i] as Node | Edge;
+    const start = w.pos;
     if (kind === "node") w.node(m as Node);
     else w.edge(m as Edge);
+    if (bytes !== undefined) {
+      const copy = Buffer.allocUnsafe(w.pos - start);
+      w.buf.copy(copy, 0, start, w.pos);
+      bytes.bytes = copy;
+    }
   }
   lengths.length = 0;
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);

@@ -201,8 +201,26 @@ export class NodeCache {
 }
 
 /**
- * Freezes a decoded node or edge and everything in it; false (nothing frozen) when it
- * holds bytes, which a typed array cannot be frozen over: such a message is not shared.
+ * Where a shared (frozen) message keeps its wire bytes: a non-enumerable property the
+ * protobuf runtime does not see, holding the one mutable part of a frozen message. The
+ * API's encoder (`server/api/node-wire.ts`) fills it on the message's first encoding.
+ */
+export const WIRE = Symbol("entdb.wire");
+
+/** The bytes of a shared message without its tag and length, once encoded. */
+export interface WireBox {
+  bytes: Uint8Array | undefined;
+}
+
+/** The wire box of a message {@link freezeMessage} shared, or undefined. */
+export function wireBoxOf(message: object): WireBox | undefined {
+  return (message as { [WIRE]?: WireBox })[WIRE];
+}
+
+/**
+ * Freezes a decoded node or edge and everything in it, and gives it a {@link WireBox};
+ * false (nothing frozen) when it holds bytes, which a typed array cannot be frozen over:
+ * such a message is not shared.
  */
 export function freezeMessage(message: Node | Edge): boolean {
   const fields = "fields" in message ? message.fields : message.props;
@@ -213,6 +231,7 @@ export function freezeMessage(message: Node | Edge): boolean {
   Object.freeze(fields);
   if (message.createdAt) Object.freeze(message.createdAt);
   if ("updatedAt" in message && message.updatedAt) Object.freeze(message.updatedAt);
+  Object.defineProperty(message, WIRE, { value: { bytes: undefined } satisfies WireBox });
   Object.freeze(message);
   return true;
 }

@@ -137,7 +137,6 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return [];
     const model = this.#store.readModel(db);
-    const out: Node[] = [];
     const seen = new Set<string>();
     // Unrestricted, one statement finds every row; a restricted read decides each row
     // as a point read does.
@@ -149,14 +148,14 @@ class StoreReader implements TenantReader {
           ]),
         )
       : undefined;
+    const rows: NodeKeyRow[] = [];
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
       const row = found ? found.get(id) : visibleNode(db, model, scope, id);
-      if (row && (typeId === 0 || Number(row.type_id) === typeId))
-        out.push(this.#nodeOf(db, model, row));
+      if (row && (typeId === 0 || Number(row.type_id) === typeId)) rows.push(row);
     }
-    return out;
+    return this.#nodesOf(db, model, rows);
   }
 
   getNodeByKey(
@@ -263,7 +262,7 @@ class StoreReader implements TenantReader {
         lastId: last.id,
       });
     }
-    return { items: page.map((r) => this.#nodeOf(db, model, r)), nextCursor };
+    return { items: this.#nodesOf(db, model, page), nextCursor };
   }
 
   listEdges(
@@ -473,6 +472,40 @@ class StoreReader implements TenantReader {
     return this.#cache.node(db, model, row);
   }
 
+  /**
+   * The nodes of rows this turn's statement found, in their order: from the cache, the
+   * rows it does not hold read in one statement by `seq`.
+   */
+  #nodesOf(db: TenantDb, model: Schema | undefined, keys: readonly NodeKeyRow[]): Node[] {
+    const out: Node[] = new Array(keys.length);
+    let missing: number[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const cached = this.#cache.cached(db, model, keys[i] as NodeKeyRow);
+      if (cached !== undefined) out[i] = cached;
+      else {
+        missing ??= [];
+        missing.push(i);
+      }
+    }
+    if (missing === undefined) return out;
+    if (missing.length === 1) {
+      const i = missing[0] as number;
+      out[i] = this.#nodeOf(db, model, keys[i] as NodeKeyRow);
+      return out;
+    }
+    const seqs = missing.map((i) => String((keys[i] as NodeKeyRow).seq));
+    const rows = new Map(
+      (db.stmt(NODES_BY_SEQS_SQL).all(`[${seqs.join(",")}]`) as NodeRow[]).map((r) => [r.seq, r]),
+    );
+    for (const i of missing) {
+      const key = keys[i] as NodeKeyRow;
+      const row = rows.get(key.seq);
+      if (row === undefined) throw new Error(`node row ${key.seq} vanished within a read`);
+      out[i] = this.#cache.node(db, model, row);
+    }
+    return out;
+  }
+
   #db(tenant: string): TenantDb | undefined {
     return this.#store.readTenant(tenant);
   }
@@ -484,6 +517,11 @@ class StoreReader implements TenantReader {
 }
 
 const NODE_BY_SEQ_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE seq = ?`;
+
+/** The full rows of the seqs in a JSON array. */
+const NODES_BY_SEQS_SQL = `SELECT ${NODE_COLUMNS.split(", ")
+  .map((c) => `nodes.${c}`)
+  .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.seq = wanted.value`;
 
 /**
  * The rows of the ids in a JSON array: one statement, the `id` index per element (a
