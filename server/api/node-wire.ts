@@ -18,7 +18,7 @@
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
-import { type WireBox, wireBoxOf } from "../store/node-cache.ts";
+import { type WireBox, wireBoxOf } from "../store/index.ts";
 import {
   delimited,
   edgeSize,

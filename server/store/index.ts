@@ -37,7 +37,12 @@ export {
   type RecordedSchema,
   type TenantPosition,
 } from "./meta-db.ts";
-export { DEFAULT_NODE_CACHE_BYTES, NodeCache } from "./node-cache.ts";
+export {
+  DEFAULT_NODE_CACHE_BYTES,
+  NodeCache,
+  type WireBox,
+  wireBoxOf,
+} from "./node-cache.ts";
 export {
   type CompiledNodeQuery,
   compileNodeQuery,
