@@ -55,7 +55,9 @@ import {
   createTenantReader,
   holdWhileFileExists,
   listTenantIds,
+  NodeCache,
   openCheckedStore,
+  READ_LIMITS,
   readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
@@ -185,10 +187,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
     const changeFeed = new ChangeFeed(config.subscriberBuffer);
+    const nodeCache = new NodeCache();
     const applier = new Applier({
       wal,
       store,
-      onCommitted: (tenant, events) => changeFeed.publish(tenant, events),
+      onCommitted: (tenant, events) => {
+        nodeCache.committed(tenant, events);
+        changeFeed.publish(tenant, events);
+      },
       onAccessChanged: (tenant) => access.invalidate(tenant),
       onPark: (p) =>
         log.error("tenant parked: it stopped applying the log", {
@@ -212,7 +218,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     if (retention) cleanup.unshift(() => retention.close());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
 
-    const reader = createTenantReader(store);
+    const reader = createTenantReader(store, READ_LIMITS, nodeCache);
     // Replaced when a version is pushed (adopt, below): the API serves `surface`.
     let surface: SchemaSurface = schemaSurface(served);
 

@@ -18,6 +18,7 @@ import {
   QueryNodesResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
+import { freezeMessage } from "../store/node-cache.ts";
 import { encodeOutput } from "./output-encoding.ts";
 
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
@@ -128,6 +129,26 @@ describe("encodeOutput", () => {
           );
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes frozen nodes from their kept bytes as toBinary does, beside unfrozen ones", () => {
+    fc.assert(
+      fc.property(fc.array(node, { maxLength: 6 }), fc.array(fc.boolean()), (nodes, freeze) => {
+        // Some frozen (those holding bytes stay unfrozen), one of them listed twice.
+        const frozen = nodes.map((n, i) => (freeze[i] === true && freezeMessage(n)) || false);
+        const listed = frozen.includes(true) ? [...nodes, nodes[frozen.indexOf(true)]!] : nodes;
+        const page = create(QueryNodesResponseSchema, { nodes: listed, nextCursor: "next" });
+        const expected = toBinary(QueryNodesResponseSchema, page);
+        expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(expected);
+        // The second time the frozen ones are copied from the kept bytes.
+        expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(expected);
+        const get = create(GetNodeResponseSchema, { node: listed[listed.length - 1] });
+        expect(encodeOutput(GetNodeResponseSchema, get)).toEqual(
+          toBinary(GetNodeResponseSchema, get),
+        );
+      }),
       { numRuns: 300 },
     );
   });

@@ -38,6 +38,12 @@ export {
   type TenantPosition,
 } from "./meta-db.ts";
 export {
+  DEFAULT_NODE_CACHE_BYTES,
+  NodeCache,
+  type WireBox,
+  wireBoxOf,
+} from "./node-cache.ts";
+export {
   type CompiledNodeQuery,
   compileNodeQuery,
   MAX_IN_VALUES,

@@ -24,7 +24,7 @@ import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/en
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { ElementType, FieldType, NodeType, Schema } from "../../schema/index.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
-import { NODE_COLUMNS } from "./row-codec.ts";
+import { NODE_COLUMNS, NODE_KEY_COLUMNS } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 
@@ -44,6 +44,12 @@ export interface NodeQuery {
    * parameter; the caller orders and limits the whole (`private-query.ts`). Id order only.
    */
   readonly arm?: true;
+  /**
+   * "keys": select only {@link NODE_KEY_COLUMNS}, without the sort key (the reader takes
+   * the nodes from the node cache and reads the last row's key for the cursor alone).
+   * Default "rows": {@link NODE_COLUMNS} and, when ordered by a field, `sort_key`.
+   */
+  readonly columns?: "rows" | "keys";
 }
 
 /** A compiled query: run `sql` with `params`; it returns up to `limit + 1` rows. */
@@ -137,7 +143,12 @@ export function compileNodeQuery(
 
   const dir = descending ? "DESC" : "ASC";
   const order = keyExpr === undefined ? `id ${dir}` : `${keyExpr} ${dir}, id ${dir}`;
-  const select = keyExpr === undefined ? NODE_COLUMNS : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
+  const select =
+    query.columns === "keys"
+      ? NODE_KEY_COLUMNS
+      : keyExpr === undefined
+        ? NODE_COLUMNS
+        : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
   const orderIndex = orderField === 0 ? undefined : nodeIndexName(type.id, [orderField]);
   const useOrderIndex =
     orderIndex !== undefined &&

@@ -26,6 +26,23 @@ export interface NodeRow {
   readonly updated_at: bigint;
 }
 
+/**
+ * The columns that say which state of a node row a read found, in {@link NodeKeyRow}
+ * order: what a read selects when its nodes come from the node cache (`node-cache.ts`),
+ * which reads the payload only for rows it has not decoded yet.
+ */
+export const NODE_KEY_COLUMNS = "seq, id, type_id, version, owner, updated_at";
+
+/** A `nodes` row's {@link NODE_KEY_COLUMNS}. */
+export interface NodeKeyRow {
+  readonly seq: bigint;
+  readonly id: string;
+  readonly type_id: bigint;
+  readonly version: bigint;
+  readonly owner: string;
+  readonly updated_at: bigint;
+}
+
 /** The columns every edge read selects, in {@link EdgeRow} order. */
 export const EDGE_COLUMNS = "edge_type_id, from_id, to_id, props, created_at";
 

@@ -26,6 +26,7 @@ import {
   type SearchRequest,
   searchTenantDb,
 } from "../search/search-sql.ts";
+import { EdgeCache } from "./edge-cache.ts";
 import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
 import { isGranted, loadedGrantsWithoutDenies, tenantHasDenies } from "./granted-ids.ts";
 import {
@@ -35,6 +36,7 @@ import {
   type MailboxUnreadCounts,
   mailboxUnreadCounts,
 } from "./mailbox-query.ts";
+import { NodeCache } from "./node-cache.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { decodeEdgeCursor, encodeEdgeCursor, encodeNodeCursor } from "./page-cursor.ts";
@@ -42,10 +44,10 @@ import { queryPrivateById, walksGrants } from "./private-query.ts";
 import {
   EDGE_COLUMNS,
   type EdgeRow,
-  edgeFromRow,
   NODE_COLUMNS,
+  NODE_KEY_COLUMNS,
+  type NodeKeyRow,
   type NodeRow,
-  nodeFromRow,
 } from "./row-codec.ts";
 import type { Store } from "./store.ts";
 import { StoreError } from "./store-error.ts";
@@ -81,9 +83,17 @@ export const READ_LIMITS: ReadLimits = {
   maxTraverseNodes: 10_000,
 };
 
-/** Creates the reader of a store. */
-export function createTenantReader(store: Store, limits: ReadLimits = READ_LIMITS): TenantReader {
-  return new StoreReader(store, limits);
+/**
+ * Creates the reader of a store. Nodes and edges it returns are frozen and may be shared
+ * between reads through `cache` (a server passes the one its applier's commits
+ * invalidate) and its own edge cache.
+ */
+export function createTenantReader(
+  store: Store,
+  limits: ReadLimits = READ_LIMITS,
+  cache: NodeCache = new NodeCache(),
+): TenantReader {
+  return new StoreReader(store, limits, cache, new EdgeCache());
 }
 
 class StoreReader implements TenantReader {
@@ -91,10 +101,14 @@ class StoreReader implements TenantReader {
   readonly #limits: ReadLimits;
   /** Ranked hits of relevance searches, for their later pages (search-snapshots.ts). */
   readonly #snapshots = new SearchSnapshots();
+  readonly #cache: NodeCache;
+  readonly #edges: EdgeCache;
 
-  constructor(store: Store, limits: ReadLimits) {
+  constructor(store: Store, limits: ReadLimits, cache: NodeCache, edges: EdgeCache) {
     this.#store = store;
     this.#limits = limits;
+    this.#cache = cache;
+    this.#edges = edges;
   }
 
   getNode(
@@ -108,7 +122,7 @@ class StoreReader implements TenantReader {
     const model = this.#store.readModel(db);
     const row = visibleNode(db, model, scope, id);
     if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
-    return nodeFromRow(model, row);
+    return this.#nodeOf(db, model, row);
   }
 
   getNodes(
@@ -126,16 +140,25 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return [];
     const model = this.#store.readModel(db);
-    const out: Node[] = [];
     const seen = new Set<string>();
+    // Unrestricted, one statement finds every row; a restricted read decides each row
+    // as a point read does.
+    const found = scope.unrestricted
+      ? new Map(
+          (db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(ids)) as NodeKeyRow[]).map((r) => [
+            r.id,
+            r,
+          ]),
+        )
+      : undefined;
+    const rows: NodeKeyRow[] = [];
     for (const id of ids) {
       if (seen.has(id)) continue;
       seen.add(id);
-      const row = visibleNode(db, model, scope, id);
-      if (row && (typeId === 0 || Number(row.type_id) === typeId))
-        out.push(nodeFromRow(model, row));
+      const row = found ? found.get(id) : visibleNode(db, model, scope, id);
+      if (row && (typeId === 0 || Number(row.type_id) === typeId)) rows.push(row);
     }
-    return out;
+    return this.#nodesOf(db, model, rows);
   }
 
   getNodeByKey(
@@ -179,7 +202,7 @@ class StoreReader implements TenantReader {
     const row = db
       .stmt(`SELECT ${NODE_COLUMNS} FROM nodes WHERE ${where.join(" AND ")}`)
       .get(...params) as NodeRow | undefined;
-    return row && nodeFromRow(model, row);
+    return row && this.#cache.node(db, model, row);
   }
 
   queryNodes(
@@ -201,7 +224,7 @@ class StoreReader implements TenantReader {
     const facts = factsOf(db, scope);
     const hasIndex = (name: string) => db.hasObject(name);
     let compiled: { orderField: number; descending: boolean; filters: string };
-    let rows: (NodeRow & { sort_key?: SqlScalar })[];
+    let rows: (NodeKeyRow & { sort_key?: SqlScalar })[];
     if (walksGrants(type, scope, query.orderBy)) {
       // A private type in id order: the reader's own and granted rows, merged.
       const found = queryPrivateById(db, model, type, { ...query, limit }, scope, facts, hasIndex);
@@ -212,26 +235,37 @@ class StoreReader implements TenantReader {
       const c = compileNodeQuery(
         model,
         type,
-        { ...query, limit, ...(hidden ? { hidden } : {}) },
+        { ...query, limit, ...(hidden ? { hidden } : {}), columns: "keys" },
         hasIndex,
       );
       compiled = c;
-      rows = db.stmt(c.sql).all(...c.params) as (NodeRow & { sort_key?: SqlScalar })[];
+      rows = db.stmt(c.sql).all(...c.params) as NodeKeyRow[];
     }
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    const nextCursor =
-      rows.length > limit && last
-        ? encodeNodeCursor({
-            typeId,
-            orderField: compiled.orderField,
-            descending: compiled.descending,
-            filters: compiled.filters,
-            key: last.sort_key ?? null,
-            lastId: last.id,
-          })
-        : "";
-    return { items: page.map((r) => nodeFromRow(model, r)), nextCursor };
+    let nextCursor = "";
+    if (rows.length > limit && last) {
+      // Only the last row's sort key is needed: reading it for every row cost more than
+      // the rest of the statement.
+      const key =
+        "sort_key" in last
+          ? (last.sort_key ?? null)
+          : compiled.orderField === 0
+            ? null
+            : (db
+                .stmt(`SELECT ${nodeFieldExpr(compiled.orderField)} FROM nodes WHERE seq = ?`)
+                .pluck()
+                .get(last.seq) as SqlScalar);
+      nextCursor = encodeNodeCursor({
+        typeId,
+        orderField: compiled.orderField,
+        descending: compiled.descending,
+        filters: compiled.filters,
+        key,
+        lastId: last.id,
+      });
+    }
+    return { items: this.#nodesOf(db, model, page), nextCursor };
   }
 
   listEdges(
@@ -295,7 +329,7 @@ class StoreReader implements TenantReader {
             lastOtherId: direction === Direction.IN ? last.from_id : last.to_id,
           })
         : "";
-    const items = page.map((r) => edgeFromRow(model, r));
+    const items = page.map((r) => this.#edges.edge(db, model, r));
     if (!query.includeCount) return { items, nextCursor };
     const count = db
       .stmt(edgeCountSql(ends, visible))
@@ -363,7 +397,7 @@ class StoreReader implements TenantReader {
             if (!row) continue;
             if (out.length >= maxNodes) return { nodes: out, truncated: true };
             visited.add(id);
-            out.push(create(TraversedNodeSchema, { node: nodeFromRow(model, row), depth }));
+            out.push(create(TraversedNodeSchema, { node: this.#nodeOf(db, model, row), depth }));
             next.push(id);
           }
         }
@@ -432,6 +466,52 @@ class StoreReader implements TenantReader {
     );
   }
 
+  /**
+   * The node of a row this turn's statement found: from the cache, or decoded from its
+   * full row (read by `seq` in the same synchronous turn, so it is the same state).
+   */
+  #nodeOf(db: TenantDb, model: Schema | undefined, key: NodeKeyRow): Node {
+    const cached = this.#cache.cached(db, model, key);
+    if (cached !== undefined) return cached;
+    const row = db.stmt(NODE_BY_SEQ_SQL).get(key.seq) as NodeRow | undefined;
+    if (row === undefined) throw new Error(`node row ${key.seq} vanished within a read`);
+    return this.#cache.node(db, model, row);
+  }
+
+  /**
+   * The nodes of rows this turn's statement found, in their order: from the cache, the
+   * rows it does not hold read in one statement by `seq`.
+   */
+  #nodesOf(db: TenantDb, model: Schema | undefined, keys: readonly NodeKeyRow[]): Node[] {
+    const out: Node[] = new Array(keys.length);
+    let missing: number[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const cached = this.#cache.cached(db, model, keys[i] as NodeKeyRow);
+      if (cached !== undefined) out[i] = cached;
+      else {
+        missing ??= [];
+        missing.push(i);
+      }
+    }
+    if (missing === undefined) return out;
+    if (missing.length === 1) {
+      const i = missing[0] as number;
+      out[i] = this.#nodeOf(db, model, keys[i] as NodeKeyRow);
+      return out;
+    }
+    const seqs = missing.map((i) => String((keys[i] as NodeKeyRow).seq));
+    const rows = new Map(
+      (db.stmt(NODES_BY_SEQS_SQL).all(`[${seqs.join(",")}]`) as NodeRow[]).map((r) => [r.seq, r]),
+    );
+    for (const i of missing) {
+      const key = keys[i] as NodeKeyRow;
+      const row = rows.get(key.seq);
+      if (row === undefined) throw new Error(`node row ${key.seq} vanished within a read`);
+      out[i] = this.#cache.node(db, model, row);
+    }
+    return out;
+  }
+
   #db(tenant: string): TenantDb | undefined {
     return this.#store.readTenant(tenant);
   }
@@ -441,6 +521,21 @@ class StoreReader implements TenantReader {
     return Math.min(requested, this.#limits.maxPageSize);
   }
 }
+
+const NODE_BY_SEQ_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE seq = ?`;
+
+/** The full rows of the seqs in a JSON array. */
+const NODES_BY_SEQS_SQL = `SELECT ${NODE_COLUMNS.split(", ")
+  .map((c) => `nodes.${c}`)
+  .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.seq = wanted.value`;
+
+/**
+ * The rows of the ids in a JSON array: one statement, the `id` index per element (a
+ * join over `json_each` cost less than `IN (SELECT …)` or one statement per id).
+ */
+const NODES_BY_IDS_SQL = `SELECT ${NODE_KEY_COLUMNS.split(", ")
+  .map((c) => `nodes.${c}`)
+  .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.id = wanted.value`;
 
 /**
  * The node with `id` if `scope` may read it: the rule of `visibility-sql.ts`, decided
@@ -457,14 +552,14 @@ function visibleNode(
   model: Schema | undefined,
   scope: ReadScope,
   id: string,
-): NodeRow | undefined {
-  if (scope.unrestricted) return db.stmt(NODE_SQL).get(id) as NodeRow | undefined;
+): NodeKeyRow | undefined {
+  if (scope.unrestricted) return db.stmt(NODE_SQL).get(id) as NodeKeyRow | undefined;
   const loaded =
     model !== undefined && scope.publicOnly !== true
       ? loadedGrantsWithoutDenies(db, scope.principals)
       : undefined;
   if (model !== undefined && loaded !== undefined) {
-    const row = db.stmt(NODE_SQL).get(id) as NodeRow | undefined;
+    const row = db.stmt(NODE_SQL).get(id) as NodeKeyRow | undefined;
     if (!row || row.owner === scope.actor) return row;
     const type = nodeById(model, Number(row.type_id));
     if (type !== undefined && inheritedFrom(type).length > 0)
@@ -473,10 +568,10 @@ function visibleNode(
       ? row
       : undefined;
   }
-  // The row keeps its `grants` column: nodeFromRow reads the node columns by name, and
+  // The row keeps its `grants` column: the node cache reads the key columns by name, and
   // copying the row without it costs more than the rest of the check.
   const row = db.stmt(GUARDED_NODE_SQL).get(scope.actor, scope.atMicros, id) as
-    | (NodeRow & { readonly grants: string | null })
+    | (NodeKeyRow & { readonly grants: string | null })
     | undefined;
   if (!row) return undefined;
   const grants = row.grants;
@@ -499,7 +594,7 @@ function visibleNode(
 }
 
 /** `row`, of a type with `inherit_access` refs, if `scope` may read it: the query term decides. */
-function readAsParents<R extends NodeRow>(
+function readAsParents<R extends NodeKeyRow>(
   db: TenantDb,
   model: Schema,
   scope: ReadScope,
@@ -514,14 +609,14 @@ function readAsParents<R extends NodeRow>(
   return seen === undefined ? undefined : row;
 }
 
-const NODE_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
+const NODE_SQL = `SELECT ${NODE_KEY_COLUMNS} FROM nodes WHERE id = ?`;
 
 /**
  * A node row with its unexpired grant rows as `deny || principal` lines (principals have
  * no line breaks: acl/principal.ts), or no lines when the reader owns it (the owner reads
  * it whatever was granted or denied). Binds the reader, the read time, then the id.
  */
-const GUARDED_NODE_SQL = `SELECT ${NODE_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
+const GUARDED_NODE_SQL = `SELECT ${NODE_KEY_COLUMNS}, CASE WHEN nodes.owner = ? THEN NULL ELSE (SELECT group_concat(g.deny || g.principal, char(10)) FROM access_grants g WHERE g.node_id = nodes.id AND (g.expires_at IS NULL OR g.expires_at > ?)) END AS grants FROM nodes WHERE id = ?`;
 
 function factsOf(db: TenantDb, scope: ReadScope): VisibilityFacts {
   return { denies: !scope.unrestricted && tenantHasDenies(db) };

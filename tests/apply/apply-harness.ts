@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { expect } from "vitest";
 import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
-import { Applier } from "../../server/apply/applier.ts";
+import { Applier, type ApplierOptions } from "../../server/apply/applier.ts";
 import type { PlanOutcome, ServedSchema, TenantReader } from "../../server/engine.ts";
 import { openStore, type Store } from "../../server/store/store.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
@@ -65,6 +65,8 @@ export function openHarness(
     inMemory?: boolean;
     /** Told after a transaction that applied access changes of a tenant ended. */
     onAccessChanged?: (tenant: string) => void;
+    /** Told after each commit, as the server's change feed and node cache are. */
+    onCommitted?: ApplierOptions["onCommitted"];
   } = {},
 ): Harness {
   const dir =
@@ -93,6 +95,7 @@ export function openHarness(
     store,
     checkpointIntervalMs: 0,
     ...(options.onAccessChanged ? { onAccessChanged: options.onAccessChanged } : {}),
+    ...(options.onCommitted ? { onCommitted: options.onCommitted } : {}),
   });
   const reader = createTenantReader(store);
   const run = (records: readonly WalRecord[]): WalPosition[] => {
