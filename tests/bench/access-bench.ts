@@ -9,8 +9,9 @@
  * (which side goes first alternates too), each round timed in CPU time of this process
  * (time spent descheduled while other processes run does not count), and each side is
  * reported as the median and the fastest of its rounds, with the ratio of each and the
- * aim beside them. Run with `node tests/bench/access-bench.ts [nodes] [rounds]`. Not a
- * test: it prints numbers and asserts nothing.
+ * aim beside them. Then the same reads end to end, through two `entdb serve` children
+ * (`access-serve-bench.ts`). Run with `node tests/bench/access-bench.ts [nodes] [rounds]`.
+ * Not a test: it prints numbers and checks only that the reads answer what it expects.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,6 +23,7 @@ import { loadedGrantsWithoutDenies } from "../../server/store/granted-ids.ts";
 import { openStore } from "../../server/store/store.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
 import { compile, lookupOf, served } from "../store/store-fixtures.ts";
+import { runServeBench } from "./access-serve-bench.ts";
 
 const NODES = Number(process.argv[2] ?? 100_000);
 const GRANTS = 1_000;
@@ -188,3 +190,5 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+// The same reads end to end, through two `entdb serve` children (access-serve-bench.ts).
+await runServeBench(NODES, ROUNDS);
