@@ -3,8 +3,10 @@
  * order, kept per tenant database and principal set so a query of a private type can
  * walk its reader's grants in id order instead of testing every row of the type against
  * `access_grants` (`private-query.ts`), and a point read can decide from a binary search
- * (`store-reader.ts`); and whether the tenant has any deny at all. Loading a set reads
- * one range of the index `access_grants_by_principal` per principal.
+ * (`store-reader.ts`); for a set not loaded, how many point reads SQLite decided for it
+ * (which decides when a point read loads it); and whether the tenant has any deny at
+ * all. Loading a set reads one range of the index `access_grants_by_principal` per
+ * principal.
  *
  * Kept correct by the database itself: the first use on a connection adds temporary
  * triggers on `access_grants` (per connection, not stored in the file, so the canonical
@@ -42,6 +44,14 @@ export const MAX_GRANT_SETS_PER_TENANT = 256;
 export const POINT_READS_BEFORE_LOAD = 16;
 
 /**
+ * Most principal sets per tenant whose point reads are counted (not loaded yet); past it
+ * the counts are dropped and start again. Kept apart from the loaded sets, so that many
+ * readers reading a few nodes each do not push out the sets that were loaded; as small
+ * as that bound, because finding a set scans the ones kept for the same reader.
+ */
+export const MAX_COUNTED_SETS_PER_TENANT = 256;
+
+/**
  * Most grant rows a point read loads; a larger set is loaded only by a query of a
  * private type, so that no single point read pays for loading thousands of rows.
  */
@@ -49,25 +59,33 @@ export const MAX_POINT_READ_GRANTS = 4_096;
 
 interface TenantGrants {
   /**
-   * The kept sets by the principal set's first principal (the reader), each with its
+   * The loaded sets by the principal set's first principal (the reader), each with its
    * whole principal set: finding one compares a few short strings instead of joining
    * and hashing the whole set on every read.
    */
-  readonly sets: Map<string, GrantSet[]>;
+  readonly sets: Map<string, Loaded[]>;
   /** How many sets `sets` holds. */
   size: number;
+  /** The counted sets, found the same way. */
+  readonly counted: Map<string, Counted[]>;
+  /** How many sets `counted` holds. */
+  countedSize: number;
   /** Whether the tenant has any deny; undefined until read. */
   denies: boolean | undefined;
 }
 
-/** One principal set's entry. */
-interface GrantSet {
+/** A principal set's loaded grants. */
+interface Loaded {
   readonly principals: readonly string[];
-  /** Undefined until loaded. */
-  granted: GrantedIds | undefined;
-  /** Point reads SQLite decided for the set since it was kept. */
+  readonly granted: GrantedIds;
+}
+
+/** A principal set not loaded, with its point reads since the tenant's last access change. */
+interface Counted {
+  readonly principals: readonly string[];
+  /** Point reads SQLite decided for the set. */
   misses: number;
-  /** The set's grant rows, counted up to one past {@link MAX_POINT_READ_GRANTS}; undefined until needed. */
+  /** Its grant rows, counted up to one past {@link MAX_POINT_READ_GRANTS}; undefined until needed. */
   rows: number | undefined;
 }
 
@@ -78,14 +96,12 @@ const CHANGED_FUNCTION = "entdb_access_grants_changed";
 /** The grants of `principals` in `db`, from the cache or loaded with one statement. */
 export function grantedIds(db: TenantDb, principals: readonly string[]): GrantedIds {
   const tenant = grantsOf(db);
-  const entry = find(tenant, principals);
-  if (entry?.granted !== undefined) return entry.granted;
+  const found = find(tenant.sets, principals);
+  if (found !== undefined) return found.granted;
   const granted = load(db, principals);
   // Inside a transaction the set may hold what a rollback undoes: used, not kept.
   if (db.db.inTransaction) return granted;
-  if (entry !== undefined) entry.granted = granted;
-  else keep(tenant, principals, granted);
-  return granted;
+  return keep(tenant, principals, granted);
 }
 
 /**
@@ -100,24 +116,56 @@ export function loadedGrantsWithoutDenies(
 ): GrantedIds | undefined {
   const tenant = grantsOf(db);
   if (tenantHasDenies(db)) return undefined;
-  let entry = find(tenant, principals);
-  if (entry?.granted !== undefined) return entry.granted;
+  const found = find(tenant.sets, principals);
+  if (found !== undefined) return found.granted;
   // Inside a transaction nothing is kept (a rollback could undo what it would hold).
   if (db.db.inTransaction) return undefined;
-  entry ??= keep(tenant, principals, undefined);
-  if (++entry.misses < POINT_READS_BEFORE_LOAD) return undefined;
-  if (entry.rows === undefined) {
+  let counted = find(tenant.counted, principals);
+  if (counted === undefined) {
+    if (tenant.countedSize >= MAX_COUNTED_SETS_PER_TENANT) {
+      tenant.counted.clear();
+      tenant.countedSize = 0;
+    }
+    counted = { principals: [...principals], misses: 0, rows: undefined };
+    add(tenant.counted, counted);
+    tenant.countedSize++;
+  }
+  if (++counted.misses < POINT_READS_BEFORE_LOAD) return undefined;
+  if (counted.rows === undefined) {
     const bound = MAX_POINT_READ_GRANTS + 1;
     const { n } = db.stmt(COUNT_SQL).get(JSON.stringify(principals), bound) as { n: number };
-    entry.rows = Number(n);
+    counted.rows = Number(n);
   }
-  if (entry.rows > MAX_POINT_READ_GRANTS || entry.misses * 2 < entry.rows) return undefined;
-  entry.granted = load(db, principals);
-  return entry.granted;
+  if (counted.rows > MAX_POINT_READ_GRANTS || counted.misses * 2 < counted.rows) return undefined;
+  return keep(tenant, principals, load(db, principals));
 }
 
-function find(tenant: TenantGrants, principals: readonly string[]): GrantSet | undefined {
-  const same = tenant.sets.get(principals[0] ?? "");
+/** Keeps `granted` as the loaded set of `principals` (no longer counted); returns it. */
+function keep(
+  tenant: TenantGrants,
+  principals: readonly string[],
+  granted: GrantedIds,
+): GrantedIds {
+  if (tenant.size >= MAX_GRANT_SETS_PER_TENANT) {
+    tenant.sets.clear();
+    tenant.size = 0;
+  }
+  add(tenant.sets, { principals: [...principals], granted });
+  tenant.size++;
+  const counted = find(tenant.counted, principals);
+  if (counted !== undefined) {
+    const same = tenant.counted.get(principals[0] ?? "") ?? [];
+    same.splice(same.indexOf(counted), 1);
+    tenant.countedSize--;
+  }
+  return granted;
+}
+
+function find<T extends { readonly principals: readonly string[] }>(
+  sets: ReadonlyMap<string, readonly T[]>,
+  principals: readonly string[],
+): T | undefined {
+  const same = sets.get(principals[0] ?? "");
   if (same === undefined) return undefined;
   next: for (const entry of same) {
     if (entry.principals.length !== principals.length) continue;
@@ -128,24 +176,21 @@ function find(tenant: TenantGrants, principals: readonly string[]): GrantSet | u
   return undefined;
 }
 
-function keep(
-  tenant: TenantGrants,
-  principals: readonly string[],
-  granted: GrantedIds | undefined,
-): GrantSet {
-  if (tenant.size >= MAX_GRANT_SETS_PER_TENANT) clear(tenant);
-  const reader = principals[0] ?? "";
-  const entry: GrantSet = { principals: [...principals], granted, misses: 0, rows: undefined };
-  const same = tenant.sets.get(reader);
-  if (same === undefined) tenant.sets.set(reader, [entry]);
+function add<T extends { readonly principals: readonly string[] }>(
+  sets: Map<string, T[]>,
+  entry: T,
+): void {
+  const reader = entry.principals[0] ?? "";
+  const same = sets.get(reader);
+  if (same === undefined) sets.set(reader, [entry]);
   else same.push(entry);
-  tenant.size++;
-  return entry;
 }
 
 function clear(tenant: TenantGrants): void {
   tenant.sets.clear();
   tenant.size = 0;
+  tenant.counted.clear();
+  tenant.countedSize = 0;
 }
 
 /** Whether `granted` holds `id` with a grant unexpired at `atMicros`. */
@@ -171,7 +216,13 @@ export function tenantHasDenies(db: TenantDb): boolean {
 function grantsOf(db: TenantDb): TenantGrants {
   let tenant = perDb.get(db);
   if (tenant === undefined) {
-    const fresh: TenantGrants = { sets: new Map(), size: 0, denies: undefined };
+    const fresh: TenantGrants = {
+      sets: new Map(),
+      size: 0,
+      counted: new Map(),
+      countedSize: 0,
+      denies: undefined,
+    };
     // A rollback would drop triggers created inside its transaction while the sets stayed
     // kept: inside one, nothing is kept (every caller checks), so an empty entry serves.
     if (db.db.inTransaction) return fresh;

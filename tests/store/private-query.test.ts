@@ -19,6 +19,7 @@ import {
   compareCodePoints,
   firstAfter,
   loadedGrantsWithoutDenies,
+  MAX_COUNTED_SETS_PER_TENANT,
   MAX_GRANT_SETS_PER_TENANT,
   MAX_POINT_READ_GRANTS,
   POINT_READS_BEFORE_LOAD,
@@ -450,6 +451,25 @@ describe("the granted-id cache sees every access change", () => {
     grant("x2", "group:elsewhere");
     reads(none, 1);
     expect(loadedGrantsWithoutDenies(db, none.principals)).toBeUndefined();
+  });
+
+  it("point reads of many principal sets do not push out the sets that were loaded", () => {
+    grant("x1", ME);
+    const loadedOf = (s: ReadScope) => {
+      if (s.unrestricted) throw new Error("a member's scope is restricted");
+      return loadedGrantsWithoutDenies(db, s.principals);
+    };
+    expect(walk(2, scope())).toEqual(["x1", "x3"]);
+    const kept = loadedOf(scope());
+    expect(kept?.ids).toEqual(["x1"]);
+    // More one-read sets than a tenant loads or counts, each read once: each answers right.
+    const readers = Math.max(MAX_GRANT_SETS_PER_TENANT, MAX_COUNTED_SETS_PER_TENANT) + 10;
+    for (let g = 0; g < readers; g++) {
+      const s = readScopeOf({ id: ME, groups: [`group:once${g}`] }, readTenantAccess(db), NOW);
+      expect(reader.getNode("t", 2, "x1", s)?.id).toBe("x1");
+      expect(reader.getNode("t", 2, "x2", s)).toBeUndefined();
+    }
+    expect(loadedOf(scope())).toBe(kept);
   });
 
   it("a file made without the principal index gains it on open, its dump unchanged", () => {
