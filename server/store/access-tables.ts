@@ -1,7 +1,7 @@
 /**
  * The access tables of a tenant database: whether the tenant was created (and by whom),
  * its members with their roles, its groups, and the grants and denies on its nodes (and
- * the index of the nodes by owner that access-filtered reads use). They live in the tenant's own file, so
+ * the indexes that access-filtered reads use). They live in the tenant's own file, so
  * tenants are isolated by construction, and only the applier writes them (from
  * `AccessChange` events), so replaying the log rebuilds them like any other table.
  *
@@ -26,6 +26,9 @@ export const ACCESS_TABLE_DDL: readonly string[] = [
   "CREATE TABLE IF NOT EXISTS access_grants (node_id TEXT NOT NULL, principal TEXT NOT NULL, level INTEGER NOT NULL, deny INTEGER NOT NULL, expires_at INTEGER, granted_by TEXT NOT NULL, granted_at INTEGER NOT NULL, PRIMARY KEY (node_id, principal)) STRICT, WITHOUT ROWID",
   // Lets a read learn cheaply whether the tenant has any deny at all.
   "CREATE INDEX IF NOT EXISTS access_denies ON access_grants(node_id) WHERE deny = 1",
+  // A principal's grants in node order, with what loading them reads: the granted ids of
+  // a principal set are one index range per principal (granted-ids.ts).
+  "CREATE INDEX IF NOT EXISTS access_grants_by_principal ON access_grants(principal, deny, node_id, expires_at)",
   // A reader's own nodes of a type in id order: half of a private query (private-query.ts).
   "CREATE INDEX IF NOT EXISTS nodes_by_owner ON nodes(type_id, owner, id)",
 ];

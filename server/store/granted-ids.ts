@@ -2,7 +2,11 @@
  * The ids of the nodes granted (not denied) to a set of principals, sorted in SQLite's
  * order, kept per tenant database and principal set so a query of a private type can
  * walk its reader's grants in id order instead of testing every row of the type against
- * `access_grants` (`private-query.ts`); and whether the tenant has any deny at all.
+ * `access_grants` (`private-query.ts`), and a point read can decide from a binary search
+ * (`store-reader.ts`); for a set not loaded, how many point reads SQLite decided for it
+ * (which decides when a point read loads it); and whether the tenant has any deny at
+ * all. Loading a set reads one range of the index `access_grants_by_principal` per
+ * principal.
  *
  * Kept correct by the database itself: the first use on a connection adds temporary
  * triggers on `access_grants` (per connection, not stored in the file, so the canonical
@@ -28,20 +32,61 @@ export interface GrantedIds {
 /** Most principal sets kept per tenant; past it the tenant's sets are dropped and reloaded. */
 export const MAX_GRANT_SETS_PER_TENANT = 256;
 
+/**
+ * Point reads decide from a principal set's granted ids once loading them costs less
+ * than what the reads decided by SQLite (a lookup on the node's grant rows, about 1 µs
+ * more than a binary search) have cost since the last access change: loading costs
+ * about 0.5 µs per grant row, so a point read loads the set once the set has had
+ * {@link POINT_READS_BEFORE_LOAD} such reads and at least half as many as its grant
+ * rows. Whatever a reader does, it pays at most about twice the cheaper of the two.
+ * A query of a private type loads the set at once (it needs all of it).
+ */
+export const POINT_READS_BEFORE_LOAD = 16;
+
+/**
+ * Most principal sets per tenant whose point reads are counted (not loaded yet); past it
+ * the counts are dropped and start again. Kept apart from the loaded sets, so that many
+ * readers reading a few nodes each do not push out the sets that were loaded; as small
+ * as that bound, because finding a set scans the ones kept for the same reader.
+ */
+export const MAX_COUNTED_SETS_PER_TENANT = 256;
+
+/**
+ * Most grant rows a point read loads; a larger set is loaded only by a query of a
+ * private type, so that no single point read pays for loading thousands of rows.
+ */
+export const MAX_POINT_READ_GRANTS = 4_096;
+
 interface TenantGrants {
   /**
    * The loaded sets by the principal set's first principal (the reader), each with its
    * whole principal set: finding one compares a few short strings instead of joining
    * and hashing the whole set on every read.
    */
-  readonly sets: Map<
-    string,
-    { readonly principals: readonly string[]; readonly granted: GrantedIds }[]
-  >;
+  readonly sets: Map<string, Loaded[]>;
   /** How many sets `sets` holds. */
   size: number;
+  /** The counted sets, found the same way. */
+  readonly counted: Map<string, Counted[]>;
+  /** How many sets `counted` holds. */
+  countedSize: number;
   /** Whether the tenant has any deny; undefined until read. */
   denies: boolean | undefined;
+}
+
+/** A principal set's loaded grants. */
+interface Loaded {
+  readonly principals: readonly string[];
+  readonly granted: GrantedIds;
+}
+
+/** A principal set not loaded, with its point reads since the tenant's last access change. */
+interface Counted {
+  readonly principals: readonly string[];
+  /** Point reads SQLite decided for the set. */
+  misses: number;
+  /** Its grant rows, counted up to one past {@link MAX_POINT_READ_GRANTS}; undefined until needed. */
+  rows: number | undefined;
 }
 
 const perDb = new WeakMap<TenantDb, TenantGrants>();
@@ -51,52 +96,101 @@ const CHANGED_FUNCTION = "entdb_access_grants_changed";
 /** The grants of `principals` in `db`, from the cache or loaded with one statement. */
 export function grantedIds(db: TenantDb, principals: readonly string[]): GrantedIds {
   const tenant = grantsOf(db);
-  let found = loaded(tenant, principals);
-  if (found === undefined) {
-    found = load(db, principals);
-    // Inside a transaction the set may hold what a rollback undoes: used, not kept.
-    if (db.db.inTransaction) return found;
-    if (tenant.size >= MAX_GRANT_SETS_PER_TENANT) clear(tenant);
-    const reader = principals[0] ?? "";
-    const entry = { principals: [...principals], granted: found };
-    const same = tenant.sets.get(reader);
-    if (same === undefined) tenant.sets.set(reader, [entry]);
-    else same.push(entry);
-    tenant.size++;
-  }
-  return found;
+  const found = find(tenant.sets, principals);
+  if (found !== undefined) return found.granted;
+  const granted = load(db, principals);
+  // Inside a transaction the set may hold what a rollback undoes: used, not kept.
+  if (db.db.inTransaction) return granted;
+  return keep(tenant, principals, granted);
 }
 
 /**
- * The grants of `principals` if they alone decide whether a node is visible to them and
- * cost no statement: the set is already loaded (by a query of a private type since the
- * last write to `access_grants`) and the tenant has no deny. Undefined otherwise.
+ * For a point read: the grants of `principals` if they alone decide whether a node is
+ * visible to them, that is the tenant has no deny and the set is loaded, or is loaded
+ * now by the rule of {@link POINT_READS_BEFORE_LOAD} (never inside a transaction).
+ * Undefined otherwise, and the read is counted: the caller asks SQLite about its node.
  */
 export function loadedGrantsWithoutDenies(
   db: TenantDb,
   principals: readonly string[],
 ): GrantedIds | undefined {
-  const tenant = perDb.get(db);
-  if (tenant === undefined || tenant.size === 0) return undefined;
-  const found = loaded(tenant, principals);
-  return found !== undefined && !tenantHasDenies(db) ? found : undefined;
+  const tenant = grantsOf(db);
+  if (tenantHasDenies(db)) return undefined;
+  const found = find(tenant.sets, principals);
+  if (found !== undefined) return found.granted;
+  // Inside a transaction nothing is kept (a rollback could undo what it would hold).
+  if (db.db.inTransaction) return undefined;
+  let counted = find(tenant.counted, principals);
+  if (counted === undefined) {
+    if (tenant.countedSize >= MAX_COUNTED_SETS_PER_TENANT) {
+      tenant.counted.clear();
+      tenant.countedSize = 0;
+    }
+    counted = { principals: [...principals], misses: 0, rows: undefined };
+    add(tenant.counted, counted);
+    tenant.countedSize++;
+  }
+  if (++counted.misses < POINT_READS_BEFORE_LOAD) return undefined;
+  if (counted.rows === undefined) {
+    const bound = MAX_POINT_READ_GRANTS + 1;
+    const { n } = db.stmt(COUNT_SQL).get(JSON.stringify(principals), bound) as { n: number };
+    counted.rows = Number(n);
+  }
+  if (counted.rows > MAX_POINT_READ_GRANTS || counted.misses * 2 < counted.rows) return undefined;
+  return keep(tenant, principals, load(db, principals));
 }
 
-function loaded(tenant: TenantGrants, principals: readonly string[]): GrantedIds | undefined {
-  const same = tenant.sets.get(principals[0] ?? "");
+/** Keeps `granted` as the loaded set of `principals` (no longer counted); returns it. */
+function keep(
+  tenant: TenantGrants,
+  principals: readonly string[],
+  granted: GrantedIds,
+): GrantedIds {
+  if (tenant.size >= MAX_GRANT_SETS_PER_TENANT) {
+    tenant.sets.clear();
+    tenant.size = 0;
+  }
+  add(tenant.sets, { principals: [...principals], granted });
+  tenant.size++;
+  const counted = find(tenant.counted, principals);
+  if (counted !== undefined) {
+    const same = tenant.counted.get(principals[0] ?? "") ?? [];
+    same.splice(same.indexOf(counted), 1);
+    tenant.countedSize--;
+  }
+  return granted;
+}
+
+function find<T extends { readonly principals: readonly string[] }>(
+  sets: ReadonlyMap<string, readonly T[]>,
+  principals: readonly string[],
+): T | undefined {
+  const same = sets.get(principals[0] ?? "");
   if (same === undefined) return undefined;
   next: for (const entry of same) {
     if (entry.principals.length !== principals.length) continue;
     for (let i = 1; i < principals.length; i++)
       if (entry.principals[i] !== principals[i]) continue next;
-    return entry.granted;
+    return entry;
   }
   return undefined;
+}
+
+function add<T extends { readonly principals: readonly string[] }>(
+  sets: Map<string, T[]>,
+  entry: T,
+): void {
+  const reader = entry.principals[0] ?? "";
+  const same = sets.get(reader);
+  if (same === undefined) sets.set(reader, [entry]);
+  else same.push(entry);
 }
 
 function clear(tenant: TenantGrants): void {
   tenant.sets.clear();
   tenant.size = 0;
+  tenant.counted.clear();
+  tenant.countedSize = 0;
 }
 
 /** Whether `granted` holds `id` with a grant unexpired at `atMicros`. */
@@ -122,7 +216,16 @@ export function tenantHasDenies(db: TenantDb): boolean {
 function grantsOf(db: TenantDb): TenantGrants {
   let tenant = perDb.get(db);
   if (tenant === undefined) {
-    const fresh: TenantGrants = { sets: new Map(), size: 0, denies: undefined };
+    const fresh: TenantGrants = {
+      sets: new Map(),
+      size: 0,
+      counted: new Map(),
+      countedSize: 0,
+      denies: undefined,
+    };
+    // A rollback would drop triggers created inside its transaction while the sets stayed
+    // kept: inside one, nothing is kept (every caller checks), so an empty entry serves.
+    if (db.db.inTransaction) return fresh;
     db.db.function(CHANGED_FUNCTION, { deterministic: false }, () => {
       clear(fresh);
       fresh.denies = undefined;
@@ -137,6 +240,10 @@ function grantsOf(db: TenantDb): TenantGrants {
   }
   return tenant;
 }
+
+/** How many grant rows (not denies) the principals have, counted up to the bound given. */
+const COUNT_SQL =
+  "SELECT count(*) AS n FROM (SELECT 1 FROM access_grants WHERE deny = 0 AND principal IN (SELECT value FROM json_each(?)) LIMIT +?)";
 
 const LOAD_SQL =
   "SELECT node_id, CASE WHEN max(expires_at IS NULL) THEN NULL ELSE max(expires_at) END AS until FROM access_grants WHERE deny = 0 AND principal IN (SELECT value FROM json_each(?)) GROUP BY node_id ORDER BY node_id";

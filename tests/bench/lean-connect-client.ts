@@ -31,8 +31,11 @@ export interface LeanClient {
   close(): void;
 }
 
-/** Connects to `baseUrl` (cleartext HTTP/2, prior knowledge). */
-export function createLeanClient(baseUrl: string): LeanClient {
+/** Connects to `baseUrl` (cleartext HTTP/2, prior knowledge); `headers` go with every call. */
+export function createLeanClient(
+  baseUrl: string,
+  headers: Readonly<Record<string, string>> = {},
+): LeanClient {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
   return {
@@ -45,6 +48,7 @@ export function createLeanClient(baseUrl: string): LeanClient {
           ":path": `/${method.parent.typeName}/${method.name}`,
           "content-type": "application/proto",
           "connect-protocol-version": "1",
+          ...headers,
         },
         body,
       );

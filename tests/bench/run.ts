@@ -27,7 +27,7 @@ const benches: Record<string, { file: string; args: string[]; what: string; optI
   access: {
     file: "access-bench.ts",
     args: ["100000"],
-    what: "reads with access control (1,000 grants, 20 groups, 100k nodes) vs dev mode",
+    what: "reads with access control (1,000 grants, 20 groups, 100k nodes) vs dev mode, in the store and through entdb serve",
   },
   edges: {
     file: "edge-index-bench.ts",

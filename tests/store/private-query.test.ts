@@ -14,11 +14,15 @@ import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { type ReadScope, readScopeOf } from "../../server/acl/read-scope.ts";
 import type { TenantReader } from "../../server/engine.ts";
 import { hasDenies, readTenantAccess } from "../../server/store/access-tables.ts";
+import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import {
   compareCodePoints,
   firstAfter,
   loadedGrantsWithoutDenies,
+  MAX_COUNTED_SETS_PER_TENANT,
   MAX_GRANT_SETS_PER_TENANT,
+  MAX_POINT_READ_GRANTS,
+  POINT_READS_BEFORE_LOAD,
 } from "../../server/store/granted-ids.ts";
 import { compileNodeQuery } from "../../server/store/node-query.ts";
 import type { NodeRow } from "../../server/store/row-codec.ts";
@@ -161,7 +165,7 @@ describe("a private type read in id order", () => {
     expect(general(2, s, rankIs3).length).toBeGreaterThan(2);
   });
 
-  it("point reads decided from the loaded granted ids answer as the general term", () => {
+  it("point reads decided from the granted ids they load answer as the general term", () => {
     let seed = 11;
     const rnd = () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
@@ -191,12 +195,21 @@ describe("a private type read in id order", () => {
     const expected = ids.filter(([id]) => visible.has(id));
     expect(expected.length).toBeGreaterThan(30);
     expect(expected.length).toBeLessThan(ids.length - 30);
-    // Before any private query the grants are not loaded: SQLite decides.
+    // Inside a transaction nothing is loaded (a rollback could undo what it holds): SQLite
+    // decides. The no-op update drops the sets as any write to the table does.
+    db.db.exec("BEGIN");
+    db.db.exec("UPDATE access_grants SET level = level");
     expect(loadedGrantsWithoutDenies(db, s.principals)).toBeUndefined();
     expect(read()).toEqual(expected);
-    // Pages without any deny in the tenant, as the general term gives them.
+    db.db.exec("ROLLBACK");
+    // Without a private query, point reads load the set part way through (POINT_READS_BEFORE_LOAD),
+    // the ones after decide from it, and all answer as the general term.
+    expect(read()).toEqual(expected);
+    const kept = loadedGrantsWithoutDenies(db, s.principals);
+    expect(kept?.ids.length).toBeGreaterThan(30);
+    // Pages without any deny in the tenant, as the general term gives them, from the same set.
     for (const limit of [1, 3, 50]) expect(walk(2, s, limit)).toEqual(general(2, s));
-    expect(loadedGrantsWithoutDenies(db, s.principals)).toBeDefined();
+    expect(loadedGrantsWithoutDenies(db, s.principals)).toBe(kept);
     expect(read()).toEqual(expected);
     // A deny anywhere in the tenant sends point reads back to SQLite.
     const ownerOf = (id: string) =>
@@ -354,16 +367,128 @@ describe("the granted-id cache sees every access change", () => {
       expect(walk(2, s, 50)).toEqual(expected(g));
       expect(reader.getNode("t", 2, "x1", s) !== undefined).toBe(g % 6 === 0);
     };
-    for (let g = 0; g < groups; g++) check(g);
-    // The sets loaded first were dropped when the tenant reached its most; the last stay.
     const loaded = (g: number) => {
       const s = scopeOf(g);
       if (s.unrestricted) throw new Error("a member's scope is restricted");
       return loadedGrantsWithoutDenies(db, s.principals);
     };
-    expect(loaded(0)).toBeUndefined();
-    expect(loaded(groups - 1)).toBeDefined();
     for (let g = 0; g < groups; g++) check(g);
+    const last = loaded(groups - 1);
+    // The sets loaded first were dropped when the tenant reached its most (one point read
+    // does not load a set again); the last stay.
+    expect(last).toBeDefined();
+    expect(loaded(0)).toBeUndefined();
+    expect(loaded(groups - 1)).toBe(last);
+    for (let g = 0; g < groups; g++) check(g);
+  });
+
+  it("point reads load a principal set's grants once they have cost as much, up to a bound", () => {
+    const insert = db.db.prepare(
+      "INSERT INTO access_grants (node_id, principal, level, deny, expires_at, granted_by, granted_at) VALUES (?, ?, 1, 0, NULL, 'user:owner', 0)",
+    );
+    // Grant rows on ids that are not nodes count like any other.
+    const grantMany = (group: string, n: number) => {
+      insert.run("x1", group);
+      for (let i = 1; i < n; i++) insert.run(`gone${String(i).padStart(5, "0")}`, group);
+    };
+    grantMany("group:big", MAX_POINT_READ_GRANTS + 1);
+    grantMany("group:most", MAX_POINT_READ_GRANTS);
+    const scopeOf = (group: string) => {
+      const s = readScopeOf({ id: ME, groups: [group] }, readTenantAccess(db), NOW);
+      if (s.unrestricted) throw new Error("a member's scope is restricted");
+      return s;
+    };
+    const [big, most, none] = [scopeOf("group:big"), scopeOf("group:most"), scope()];
+    if (none.unrestricted) throw new Error("a member's scope is restricted");
+    const stmt = vi.spyOn(db, "stmt");
+    const texts = () =>
+      stmt.mock.calls.map(([text]) => text).filter((t) => t.includes("json_each"));
+    const counts = () => texts().filter((t) => t.includes("count(*)")).length;
+    const loads = () => texts().filter((t) => t.includes("GROUP BY")).length;
+    const reads = (s: ReadScope, n: number) => {
+      for (let i = 0; i < n; i++) {
+        expect(reader.getNode("t", 2, "x1", s)?.id).toBe(s === none ? undefined : "x1");
+        expect(reader.getNode("t", 2, "x2", s)).toBeUndefined();
+      }
+    };
+    // A set without grants: loaded on its 16th point read, without a count before.
+    reads(none, (POINT_READS_BEFORE_LOAD - 2) / 2);
+    expect(reader.getNode("t", 2, "x3", none)?.id).toBe("x3");
+    expect([counts(), loads()]).toEqual([0, 0]);
+    expect(reader.getNode("t", 2, "x2", none)).toBeUndefined();
+    expect([counts(), loads()]).toEqual([1, 1]);
+    // A set of as many grant rows as the bound: loaded once the reads number half of them.
+    reads(most, MAX_POINT_READ_GRANTS / 4 - 1);
+    expect(reader.getNode("t", 2, "x1", most)?.id).toBe("x1");
+    expect([counts(), loads()]).toEqual([2, 1]);
+    expect(reader.getNode("t", 2, "x2", most)).toBeUndefined();
+    expect([counts(), loads()]).toEqual([2, 2]);
+    // A larger set is counted once and never loaded by point reads.
+    reads(big, MAX_POINT_READ_GRANTS);
+    expect([counts(), loads()]).toEqual([3, 2]);
+    const used = new Set(texts());
+    stmt.mockRestore();
+    // Counting and loading read the principals' index ranges, never the whole table.
+    expect(used.size).toBe(2);
+    for (const text of used) {
+      const plan = db.db
+        .prepare(`EXPLAIN QUERY PLAN ${text}`)
+        .all(...Array.from({ length: text.split("?").length - 1 }, () => null))
+        .map((r) => (r as { detail: string }).detail);
+      expect(plan).toContain(
+        "SEARCH access_grants USING COVERING INDEX access_grants_by_principal (principal=? AND deny=?)",
+      );
+      expect(plan.filter((d) => d.startsWith("SCAN access_grants"))).toEqual([]);
+    }
+    // A query loads the large set, and point reads decide from it from then on.
+    expect(walk(2, big, 50)).toEqual(["x1", "x3"]);
+    expect(loadedGrantsWithoutDenies(db, big.principals)?.ids.length).toBe(
+      MAX_POINT_READ_GRANTS + 1,
+    );
+    expect(loadedGrantsWithoutDenies(db, most.principals)?.ids.length).toBe(MAX_POINT_READ_GRANTS);
+    expect(loadedGrantsWithoutDenies(db, none.principals)?.ids).toEqual([]);
+    // Any access change drops them all, and the reads count again from none.
+    grant("x2", "group:elsewhere");
+    reads(none, 1);
+    expect(loadedGrantsWithoutDenies(db, none.principals)).toBeUndefined();
+  });
+
+  it("point reads of many principal sets do not push out the sets that were loaded", () => {
+    grant("x1", ME);
+    const loadedOf = (s: ReadScope) => {
+      if (s.unrestricted) throw new Error("a member's scope is restricted");
+      return loadedGrantsWithoutDenies(db, s.principals);
+    };
+    expect(walk(2, scope())).toEqual(["x1", "x3"]);
+    const kept = loadedOf(scope());
+    expect(kept?.ids).toEqual(["x1"]);
+    // More one-read sets than a tenant loads or counts, each read once: each answers right.
+    const readers = Math.max(MAX_GRANT_SETS_PER_TENANT, MAX_COUNTED_SETS_PER_TENANT) + 10;
+    for (let g = 0; g < readers; g++) {
+      const s = readScopeOf({ id: ME, groups: [`group:once${g}`] }, readTenantAccess(db), NOW);
+      expect(reader.getNode("t", 2, "x1", s)?.id).toBe("x1");
+      expect(reader.getNode("t", 2, "x2", s)).toBeUndefined();
+    }
+    expect(loadedOf(scope())).toBe(kept);
+  });
+
+  it("a file made without the principal index gains it on open, its dump unchanged", () => {
+    grant("x1", ME);
+    const before = canonicalDump(db);
+    db.db.exec("DROP INDEX access_grants_by_principal");
+    store.close();
+    store = openStore({ dataDir: dir, schemas: lookupOf(served(1, schema)) });
+    db = store.tenant("t", false)!;
+    reader = createTenantReader(store);
+    const index = db.db
+      .prepare("SELECT sql FROM sqlite_master WHERE name = 'access_grants_by_principal'")
+      .pluck()
+      .get();
+    expect(index).toBe(
+      "CREATE INDEX access_grants_by_principal ON access_grants(principal, deny, node_id, expires_at)",
+    );
+    expect(canonicalDump(db)).toBe(before);
+    expect(reader.getNode("t", 2, "x1", scope())?.id).toBe("x1");
   });
 
   it("a grant written by a transaction that was rolled back", () => {
