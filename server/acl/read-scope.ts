@@ -37,6 +37,51 @@ export function readScopeOf(
   access: TenantAccess | undefined,
   atMicros: bigint,
 ): ReadScope {
+  const { principals, member } =
+    access === undefined ? standsFor(subject, undefined) : memoStandsFor(subject, access);
+  return {
+    unrestricted: false,
+    actor: subject.id,
+    principals,
+    atMicros,
+    ...(member ? {} : { publicOnly: true as const }),
+  };
+}
+
+/** What a subject stands for in a tenant: its principals and whether it is a member. */
+interface StandsFor {
+  readonly principals: readonly string[];
+  readonly member: boolean;
+}
+
+/**
+ * {@link standsFor} kept per membership snapshot: a `TenantAccess` is never changed
+ * (the access cache replaces it when a change commits), so what a subject stands for in
+ * it cannot go stale, and a read does not walk every group of the tenant again.
+ */
+const standsForCache = new WeakMap<TenantAccess, Map<string, StandsFor>>();
+/** Subjects kept per membership snapshot; past it the snapshot's entries start over. */
+const SUBJECTS_PER_SNAPSHOT = 1024;
+
+function memoStandsFor(subject: AccessSubject, access: TenantAccess): StandsFor {
+  let bySubject = standsForCache.get(access);
+  if (bySubject === undefined) {
+    bySubject = new Map();
+    standsForCache.set(access, bySubject);
+  }
+  // Principals have no line breaks (acl/principal.ts), so the key is unambiguous.
+  const key =
+    subject.groups.length === 0 ? subject.id : `${subject.id}\n${subject.groups.join("\n")}`;
+  let found = bySubject.get(key);
+  if (found === undefined) {
+    if (bySubject.size >= SUBJECTS_PER_SNAPSHOT) bySubject.clear();
+    found = standsFor(subject, access);
+    bySubject.set(key, found);
+  }
+  return found;
+}
+
+function standsFor(subject: AccessSubject, access: TenantAccess | undefined): StandsFor {
   const others = new Set<string>(subject.groups);
   let member = false;
   if (access !== undefined) {
@@ -49,11 +94,5 @@ export function readScopeOf(
     }
   }
   others.delete(subject.id);
-  return {
-    unrestricted: false,
-    actor: subject.id,
-    principals: [subject.id, ...[...others].sort()],
-    atMicros,
-    ...(member ? {} : { publicOnly: true as const }),
-  };
+  return { principals: Object.freeze([subject.id, ...[...others].sort()]), member };
 }

@@ -119,7 +119,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   const readerOfCall = (ctx: HandlerContext) =>
     readerOf(
       ctx.values,
-      ctx.requestHeader.get("authorization"),
+      () => ctx.requestHeader.get("authorization"),
       deps.publicReads === true && hasPublicTypes(schema()),
     );
   /** The tenant of a read RPC: any caller reads the public nodes of a schema that has some. */

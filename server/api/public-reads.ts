@@ -34,15 +34,19 @@ export function hasPublicTypes(schema: Schema): boolean {
 /**
  * The actor of a read: the authenticated one; {@link ANONYMOUS_ACTOR} when `anonymous`
  * reads are allowed and the request sent no Authorization header (a refused token is
- * still refused); otherwise UNAUTHENTICATED.
+ * still refused); otherwise UNAUTHENTICATED. `authorization` is asked for only when
+ * there is no authenticated actor (reading a request's headers builds a `Headers`).
  */
 export function readerOf(
   values: ContextValues,
-  authorization: string | null,
+  authorization: () => string | null,
   anonymous: boolean,
 ): Actor {
   const actor = values.get(actorKey);
   if (actor) return actor;
-  if (anonymous && (authorization === null || authorization === "")) return ANONYMOUS_ACTOR;
+  if (anonymous) {
+    const header = authorization();
+    if (header === null || header === "") return ANONYMOUS_ACTOR;
+  }
   return requireActor(values);
 }
