@@ -61,7 +61,7 @@ import {
   readTenantAccess,
   validateTenantId,
 } from "./store/index.ts";
-import { readsDeletedNode } from "./store/node-tombstones.ts";
+import { readsDeletedNode, tombstonesPrunedBefore, wasInMailbox } from "./store/node-tombstones.ts";
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal, WalPosition } from "./wal/wal.ts";
@@ -265,6 +265,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           readsEveryNodeOf(store, tenant, typeId, scope),
         readsDeletedNode: (tenant: string, typeId: number, nodeId: string, scope: ReadScope) =>
           readsDeletedNode(store, tenant, typeId, nodeId, scope),
+        wasInMailbox: (tenant: string, recipient: string, nodeId: string) =>
+          wasInMailbox(store, tenant, recipient, nodeId),
+        tombstonesPrunedBefore: (tenant: string) => tombstonesPrunedBefore(store, tenant),
         onCutOff: (tenant: string, position: WalPosition | undefined) =>
           log.warn("subscription cut off: it fell behind the log", {
             tenant,

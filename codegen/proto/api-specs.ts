@@ -302,6 +302,9 @@ function searchMessages(pkg: string, node: NodeType): MessageSpec[] {
         field("highlight_end", 8, scalar("string"), "implicit", {
           doc: 'Put after each match in snippets; "]" when empty.',
         }),
+        field("snippet_escape", 9, scalar("string"), "implicit", {
+          doc: 'How snippet text is escaped: "html" for HTML character references (the markers are put in as given); empty for the stored text as it is.',
+        }),
       ],
     },
     {

@@ -27,9 +27,10 @@ import {
   type SubscribeResponse,
   SubscribeResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { AppliedEvent } from "../apply/index.ts";
+import { TOMBSTONE_RETENTION_DAYS } from "../store/node-tombstones.ts";
 import { readRange } from "../wal/read-range.ts";
 import type { WalPosition } from "../wal/wal.ts";
 import { type ChangeSelection, changesOf, matches, selectionOf } from "./change-events.ts";
@@ -58,6 +59,13 @@ export interface SubscribeDeps {
     nodeId: string,
     scope: ReadScope,
   ): boolean | undefined;
+  /** Whether a deleted node was in `recipient`'s mailbox when it was deleted (its tombstone says). */
+  wasInMailbox(tenant: string, recipient: string, nodeId: string): boolean;
+  /**
+   * The ingress time (microseconds) before which deletions have lost their tombstones
+   * (pruned, store/node-tombstones.ts); undefined when none was pruned.
+   */
+  tombstonesPrunedBefore(tenant: string): bigint | undefined;
   /** Told when a subscription is cut off for falling behind (the server logs it). */
   onCutOff?(tenant: string, position: WalPosition | undefined): void;
 }
@@ -109,15 +117,32 @@ export function createSubscribeHandler(
       const recipient = selection.mailbox;
       const inMailbox = (nodeId: string) =>
         recipient !== undefined && deps.reader.inMailbox(tenant, recipient, nodeId);
+      // A deleted node's mailbox items went with it: its tombstone names who held it.
+      const wasInMailbox = (nodeId: string) =>
+        recipient !== undefined && sub.wasInMailbox(tenant, recipient, nodeId);
       const deliver = (
         position: WalPosition,
         changes: readonly Change[],
+        ingressMicros: bigint,
       ): SubscribeResponse | undefined => {
         guards.tenantOf(ctx, tenant);
         const scope = guards.scopeOf(ctx, tenant);
         const visible: Change[] = [];
+        let prunedBefore: bigint | undefined | null = null;
         for (const c of changes) {
-          if (!matches(selection, c, inMailbox)) continue;
+          const deleted = c.kind === ChangeKind.NODE_DELETED;
+          if (deleted) {
+            // A deletion whose tombstone was pruned cannot be judged (who read it, whose
+            // mailbox held it): the stream ends rather than leave it out unsaid.
+            if (prunedBefore === null) prunedBefore = sub.tombstonesPrunedBefore(tenant);
+            if (
+              prunedBefore !== undefined &&
+              ingressMicros < prunedBefore &&
+              (recipient !== undefined || matches(selection, c))
+            )
+              throw beforeRetainedHistory(tenant, position);
+          }
+          if (!matches(selection, c, deleted ? wasInMailbox : inMailbox)) continue;
           const shown = visibleChange(deps, sub, tenant, scope, c);
           if (shown) visible.push(shown);
         }
@@ -136,7 +161,7 @@ export function createSubscribeHandler(
           changes = changesOf(e.event, e.position, outcome);
           changesByEvent.set(e.event, changes);
         }
-        return deliver(e.position, changes);
+        return deliver(e.position, changes, ingressMicros(e.event));
       };
       const cutOff = () => {
         sub.onCutOff?.(tenant, next > 0 ? { partition, offset: next - 1 } : undefined);
@@ -234,6 +259,21 @@ export function createSubscribeHandler(
       queue.close();
     }
   };
+}
+
+/** OUT_OF_RANGE for a history that reaches a deletion whose tombstone was pruned. */
+function beforeRetainedHistory(tenant: string, position: WalPosition): ConnectError {
+  return new ConnectError(
+    `The resume position is older than the retained history: the deletion at ${position.partition}:${position.offset} of tenant '${tenant}' is older than the ${TOMBSTONE_RETENTION_DAYS} days its tombstone is kept, so who may be told of it is no longer known. Subscribe without \`after\` and \`from_start\` (from now) and read the current state again.`,
+    Code.OutOfRange,
+  );
+}
+
+/** The event's ingress time in microseconds, as the applier stamped its writes with it. */
+function ingressMicros(event: WalEvent): bigint {
+  const t = event.ingressTime;
+  if (!t) return 0n;
+  return t.seconds * 1_000_000n + BigInt(Math.floor(t.nanos / 1000));
 }
 
 function mib(bytes: number): string {

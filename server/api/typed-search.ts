@@ -12,6 +12,7 @@ import {
   type Node,
   SearchRequestSchema,
   SearchResponseSchema,
+  SnippetEscape,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import type { NodeType, Schema } from "../../schema/index.ts";
@@ -62,6 +63,7 @@ export function typedSearchHandler(
           cursor: String(req["after"] ?? ""),
           highlightStart: String(req["highlightStart"] ?? ""),
           highlightEnd: String(req["highlightEnd"] ?? ""),
+          snippetEscape: snippetEscapeOf(req["snippetEscape"]),
           ...(after ? { afterPosition: after } : {}),
         }),
         ctx,
@@ -88,4 +90,14 @@ export function typedSearchHandler(
       nextCursor: res.nextCursor,
     } as Fields);
   };
+}
+
+/** The typed request's `snippet_escape` ("" or "html") as `EntDbService/Search` takes it. */
+function snippetEscapeOf(value: unknown): SnippetEscape {
+  const given = String(value ?? "");
+  if (given === "") return SnippetEscape.UNSPECIFIED;
+  if (given === "html") return SnippetEscape.HTML;
+  throw invalidArgument(
+    `\`snippet_escape\` is ${JSON.stringify(given)}; set "html" to HTML-escape snippet text, or leave it empty for the stored text as it is.`,
+  );
 }

@@ -398,6 +398,65 @@ describe("mailbox delivery", () => {
     );
   });
 
+  it("tells a mailbox subscription of the deletion of a node its mailbox held, live and on resume", async () => {
+    const abort = new AbortController();
+    const bob = api("bob");
+    const stream = bob.subscribe(
+      { tenant: TENANT, filters: [{ kind: { case: "mailbox", value: "user:bob" } }] },
+      { signal: abort.signal },
+    );
+    const got: SubscribeResponse[] = [];
+    const remove = (id: string) =>
+      api("alice").executePlan({
+        tenant: TENANT,
+        operations: [{ op: { case: "deleteNode", value: { typeId: MESSAGE, id } } }],
+      });
+    const deletedIn = (rs: readonly SubscribeResponse[]) =>
+      rs.flatMap((r) => r.changes.filter((c) => c.kind === ChangeKind.NODE_DELETED));
+    let toBob = "";
+    let toCarol = "";
+    try {
+      toCarol = await send(MESSAGE, "gone, not for bob", [[SENT_TO, carolUser]]);
+      toBob = await send(MESSAGE, "gone, for bob", [[SENT_TO, bobUser]]);
+      await remove(toCarol);
+      await remove(toBob);
+      await readUntil(stream, got, (rs) => deletedIn(rs).length > 0);
+    } finally {
+      abort.abort();
+    }
+    const changes = got.flatMap((r) => r.changes);
+    expect(changes.map((c) => [c.kind, c.nodeId || c.edge?.fromId])).toEqual([
+      [ChangeKind.NODE_CREATED, toBob],
+      [ChangeKind.EDGE_CREATED, toBob],
+      [ChangeKind.NODE_DELETED, toBob],
+    ]);
+
+    // Resumed from the delivery, the history read back from the log holds the deletion.
+    const delivered = got.find((r) => r.changes.some((c) => c.kind === ChangeKind.EDGE_CREATED));
+    const again = new AbortController();
+    const resumed: SubscribeResponse[] = [];
+    try {
+      await readUntil(
+        bob.subscribe(
+          {
+            tenant: TENANT,
+            filters: [{ kind: { case: "mailbox", value: "user:bob" } }],
+            ...(delivered?.position ? { after: delivered.position } : {}),
+          },
+          { signal: again.signal },
+        ),
+        resumed,
+        (rs) => deletedIn(rs).length > 0,
+      );
+    } finally {
+      again.abort();
+    }
+    expect(delivered?.position).toBeDefined();
+    expect(resumed.flatMap((r) => r.changes).map((c) => [c.kind, c.nodeId])).toEqual([
+      [ChangeKind.NODE_DELETED, toBob],
+    ]);
+  });
+
   it("filters by thread: items whose node has an edge of a type to a parent the caller may read", async () => {
     const alice = api("alice");
     const threads = await alice.executePlan({

@@ -306,4 +306,62 @@ describe("buf curl on the typed Search", () => {
     expect(out.hits[0]!.score).toBeGreaterThan(out.hits[1]!.score);
     expect(out.nextCursor).not.toBe("");
   }, 30_000);
+
+  it('HTML-escapes snippets with snippet_escape "html", and names a bad value', async () => {
+    const tenant = `${TENANT}-typed-html`;
+    const kitchen = generated.createClient({
+      transport: createNodeTransport({ baseUrl: server.url, protocol: "connect" }),
+      tenant,
+      retry: false,
+    });
+    await kitchen.atomic((plan) => {
+      const team = plan.team.create({ name: "Kitchen", slug: "kitchen" });
+      const project = plan.project.create({ team, key: "KIT", name: "Kitchen things" });
+      plan.task.create({
+        project,
+        number: 1,
+        title: "Kettle <script>alert(1)</script>",
+        body: "Descale the kettle & the tap",
+        status: "todo",
+      });
+      return {};
+    });
+    const curl = (body: object) =>
+      runCommand(
+        BUF,
+        [
+          "curl",
+          "-H",
+          `entdb-tenant: ${tenant}`,
+          "-d",
+          JSON.stringify(body),
+          `${server.url}/acme.tracker.TaskService/Search`,
+        ],
+        { cwd: server.dataDir, timeout: 30_000 },
+      );
+    const marks = { query: "kettle", highlightStart: "<mark>", highlightEnd: "</mark>" };
+    const html = await curl({ ...marks, snippetEscape: "html" });
+    expect(html.stderr).toBe("");
+    expect(
+      (JSON.parse(html.stdout) as { hits: { snippets: Record<string, string> }[] }).hits.map(
+        (hit) => hit.snippets,
+      ),
+    ).toEqual([
+      {
+        title: "<mark>Kettle</mark> &lt;script&gt;alert(1)&lt;/script&gt;",
+        body: "Descale the <mark>kettle</mark> &amp; the tap",
+      },
+    ]);
+    const raw = await curl(marks);
+    expect(
+      (JSON.parse(raw.stdout) as { hits: { snippets: Record<string, string> }[] }).hits[0]!
+        .snippets["title"],
+    ).toBe("<mark>Kettle</mark> <script>alert(1)</script>");
+    const bad = await curl({ ...marks, snippetEscape: "HTML5" });
+    const failure = JSON.parse(bad.stderr) as { code: string; message: string };
+    expect([failure.code, failure.message]).toEqual([
+      "invalid_argument",
+      '`snippet_escape` is "HTML5"; set "html" to HTML-escape snippet text, or leave it empty for the stored text as it is.',
+    ]);
+  }, 60_000);
 });

@@ -215,6 +215,11 @@ export declare type SearchProjectRequest = Message<"acme.tracker.SearchProjectRe
    * Put after each match in snippets; "]" when empty.
    */
   highlightEnd: string;
+
+  /**
+   * How snippet text is escaped: "html" for HTML character references (the markers are put in as given); empty for the stored text as it is.
+   */
+  snippetEscape: string;
 };
 
 export declare const SearchProjectRequestSchema: GenMessage<SearchProjectRequest>;
