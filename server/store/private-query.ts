@@ -28,7 +28,7 @@ import type { ReadScope } from "../acl/read-scope.ts";
 import { firstAfter, grantedIds } from "./granted-ids.ts";
 import { compileNodeQuery, type NodeQuery } from "./node-query.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
-import type { NodeRow } from "./row-codec.ts";
+import type { NodeKeyRow } from "./row-codec.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { denyTerm, inheritedFrom, type VisibilityFacts } from "./visibility-sql.ts";
@@ -66,7 +66,7 @@ export function queryPrivateById(
   scope: MemberScope,
   facts: VisibilityFacts,
   hasIndex: (name: string) => boolean,
-): { rows: NodeRow[]; filters: string } {
+): { rows: NodeKeyRow[]; filters: string } {
   const want = query.limit + 1;
   const granted = grantedIds(db, scope.principals);
   const filters = filtersDigest(query.filters);
@@ -82,7 +82,7 @@ export function queryPrivateById(
     });
     i = firstAfter(granted.ids, lastId);
   }
-  const rows: NodeRow[] = [];
+  const rows: NodeKeyRow[] = [];
   // Every visible row with an id up to `lo` is in `rows` (or before the cursor).
   let lo: string | undefined;
   let take = FIRST_ROUND_IDS;
@@ -125,7 +125,7 @@ export function queryPrivateById(
     // The two arms are disjoint (owned or not) and each reads an index in id order, so
     // SQLite merges them without sorting.
     params.push(BigInt(want - rows.length));
-    for (const row of db.stmt(`${sql} ORDER BY id LIMIT +?`).all(...params) as NodeRow[])
+    for (const row of db.stmt(`${sql} ORDER BY id LIMIT +?`).all(...params) as NodeKeyRow[])
       rows.push(row);
     if (rows.length >= want || bound === undefined) return { rows, filters };
     lo = bound;

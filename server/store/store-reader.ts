@@ -227,7 +227,15 @@ class StoreReader implements TenantReader {
     let rows: (NodeKeyRow & { sort_key?: SqlScalar })[];
     if (walksGrants(type, scope, query.orderBy)) {
       // A private type in id order: the reader's own and granted rows, merged.
-      const found = queryPrivateById(db, model, type, { ...query, limit }, scope, facts, hasIndex);
+      const found = queryPrivateById(
+        db,
+        model,
+        type,
+        { ...query, limit, columns: "keys" },
+        scope,
+        facts,
+        hasIndex,
+      );
       compiled = { orderField: 0, descending: false, filters: found.filters };
       rows = found.rows;
     } else {
