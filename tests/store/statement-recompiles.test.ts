@@ -12,7 +12,7 @@ import type { TenantDb } from "../../server/store/tenant-db.ts";
 import { SqliteWalFile, WAL_READ_SQL, WAL_TRUNCATE_SQL } from "../../server/wal/sqlite-wal-file.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
 import { plusParameters, probeRecompile } from "./statement-recompiles.ts";
-import { op, T, T0_MS, tempDir, userFields, v } from "./store-fixtures.ts";
+import { accessEvent, op, T, T0_MS, tempDir, userFields, v } from "./store-fixtures.ts";
 
 /** Wraps `db.stmt` so each statement's SQL and last parameters are kept. */
 function recordStatements(db: TenantDb): Map<string, unknown[]> {
@@ -85,6 +85,52 @@ describe("statement recompiles", () => {
     h.plan("acme", "del", [op.deleteNode(T.User, "u5")]);
     h.plan("acme", "gone", [op.createEdge(T.MemberOf, "u5", "t1", since)]);
     expect([...seen.keys()].filter((sql) => sql.includes("edges")).length).toBeGreaterThan(3);
+    expect(recompiling(db.db, seen)).toEqual([]);
+  });
+
+  it("every statement access changes and checked writes run", () => {
+    h = openHarness({ partitions: 1 });
+    const admin = { actor: "user:root", actorAdmin: true, openAccess: false };
+    const alice = { actor: "user:alice", openAccess: false };
+    const access = (key: string, change: Parameters<typeof accessEvent>[2], by = alice) =>
+      h!.run([{ tenant: "acme", payload: accessEvent("acme", key, change, by) }]);
+    access("owner", { case: "createTenantOwner", value: "user:alice" }, admin);
+    const db = h.store.tenant("acme", false)!;
+    const seen = recordStatements(db);
+    access("g", { case: "createGroup", value: "group:eng" });
+    for (let i = 0; i < 30; i++) {
+      h.plan("acme", `n${i}`, [op.createNode(T.User, `u${i}`, userFields(i))], alice);
+      access(`m${i}`, { case: "addMember", value: { principal: `user:p${i}`, role: "member" } });
+      access(`s${i}`, {
+        case: "share",
+        value: { nodeId: `u${i}`, principal: `user:p${i % 5}`, capability: "edit" },
+      });
+      if (i % 3 === 0)
+        access(`gm${i}`, {
+          case: "addGroupMember",
+          value: { group: "group:eng", principal: `user:p${i}` },
+        });
+    }
+    db.db.exec("ANALYZE");
+    access("role", { case: "setMemberRole", value: { principal: "user:p1", role: "viewer" } });
+    access("rev", { case: "revoke", value: { nodeId: "u1", principal: "user:p1" } });
+    access("rgm", {
+      case: "removeGroupMember",
+      value: { group: "group:eng", principal: "user:p3" },
+    });
+    access("rm", { case: "removeMember", value: "user:p2" });
+    h.plan("acme", "edit", [op.updateNode(T.User, "u2", { 2: v.str("Edited") })], {
+      actor: "user:p2",
+      openAccess: false,
+    });
+    h.plan("acme", "edit2", [op.updateNode(T.User, "u4", { 2: v.str("Edited") })], {
+      actor: "user:p4",
+      openAccess: false,
+    });
+    const count = (sql: string) => Number((db.db.prepare(sql).get() as { n: bigint }).n);
+    expect(count("SELECT count(*) AS n FROM access_grants")).toBe(29);
+    expect(count("SELECT count(*) AS n FROM access_group_members")).toBe(9);
+    expect(count("SELECT count(*) AS n FROM nodes WHERE payload LIKE '%Edited%'")).toBe(1);
     expect(recompiling(db.db, seen)).toEqual([]);
   });
 

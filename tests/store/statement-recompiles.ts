@@ -8,10 +8,11 @@
  * does not expose `sqlite3_stmt_status(SQLITE_STMTSTATUS_REPREPARE)`, and the build has
  * no `sqlite_stmt` table, so this measures it: the fastest per-call time of the
  * statement against the fastest per-call time of the same statement with every bare
- * `?` written `+?`, which never recompiles. A compile costs several times a small
- * statement's call (measured: 4 to 10 times on a tenant's point reads), so a statement
- * that recompiles takes at least twice its twin's time, and one that does not takes
- * about the same. Rounds alternate the two sides (which goes first alternates too) and
+ * parameter written with a `+`, which never recompiles. A compile costs several times a
+ * small statement's call (measured: 3 to 9 times on a tenant's point reads and one-row
+ * pages), so a statement that recompiles takes at least twice its twin's time, and one
+ * that does not takes about the same. Callers bind small pages (a limit of 1): a
+ * statement that returns hundreds of rows hides its compile in its own work. Rounds alternate the two sides (which goes first alternates too) and
  * the fastest round of each counts, so a loaded machine slows both sides, not one.
  *
  * Writes run inside a transaction that is rolled back; a call that fails (a repeated
@@ -34,10 +35,15 @@ export interface RecompileProbe {
   readonly recompiles: boolean;
 }
 
-/** `sql` with every bare `?` (outside string literals) written `+?`. */
+/**
+ * `sql` with every bare parameter (`?`, `?1`, `@p`, `:p`, `$p`; outside string literals)
+ * written with a `+`.
+ */
 export function plusParameters(sql: string): string {
-  return sql.replace(/('(?:[^']|'')*')|(\+\s*)?\?/g, (m, literal: string | undefined, plus) =>
-    literal !== undefined || plus !== undefined ? m : "+?",
+  return sql.replace(
+    /('(?:[^']|'')*')|(\+\s*)?(\?\d*|[@:$][A-Za-z_]\w*)/g,
+    (m, literal: string | undefined, plus: string | undefined, param: string) =>
+      literal !== undefined || plus !== undefined ? m : `+${param}`,
   );
 }
 
