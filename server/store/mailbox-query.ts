@@ -2,6 +2,10 @@
  * Reads of one recipient's mailbox (docs/mailbox.md): newest-first keyset pages of its
  * items with filters, and unread counts. Items whose node the reader may not read are
  * filtered inside the query (visibility-sql.ts), so they are never listed or counted.
+ *
+ * Parameters are bound as `+?`: SQLite (built with STAT4) plans with the value of a bare
+ * `?` in LIMIT or compared with an indexed column, and then compiles the statement again
+ * on every call (tests/store/statement-recompiles.test.ts). The plans are the same.
  */
 
 import { createHash } from "node:crypto";
@@ -67,15 +71,15 @@ export function listMailbox(
   if (!q.includeArchived) where.push("m.archived = 0");
   if (q.starredOnly) where.push("m.starred = 1");
   if (q.typeIds.length > 0) {
-    where.push(`m.type_id IN (${q.typeIds.map(() => "?").join(", ")})`);
+    where.push(`m.type_id IN (${q.typeIds.map(() => "+?").join(", ")})`);
     params.push(...q.typeIds.map(BigInt));
   }
   if (q.deliveredAfter !== undefined) {
-    where.push("m.delivered_at >= ?");
+    where.push("m.delivered_at >= +?");
     params.push(q.deliveredAfter);
   }
   if (q.deliveredBefore !== undefined) {
-    where.push("m.delivered_at < ?");
+    where.push("m.delivered_at < +?");
     params.push(q.deliveredBefore);
   }
   if (q.parent !== undefined) {
@@ -86,7 +90,7 @@ export function listMailbox(
   const digest = filtersDigest(q);
   if (q.cursor !== "") {
     const c = decodeCursor(q.cursor, digest);
-    where.push("(m.delivered_at < ? OR (m.delivered_at = ? AND m.node_id < ?))");
+    where.push("(m.delivered_at < +? OR (m.delivered_at = +? AND m.node_id < +?))");
     params.push(c.at, c.at, c.id);
   }
   params.push(BigInt(q.limit + 1));
@@ -95,7 +99,7 @@ export function listMailbox(
     .join(", ");
   const rows = db
     .stmt(
-      `SELECT ${nodeColumns}, m.reason, m.delivered_at, m.read, m.archived, m.starred FROM mailbox_items m JOIN nodes ON nodes.id = m.node_id WHERE ${where.join(" AND ")} ORDER BY m.delivered_at DESC, m.node_id DESC LIMIT ?`,
+      `SELECT ${nodeColumns}, m.reason, m.delivered_at, m.read, m.archived, m.starred FROM mailbox_items m JOIN nodes ON nodes.id = m.node_id WHERE ${where.join(" AND ")} ORDER BY m.delivered_at DESC, m.node_id DESC LIMIT +?`,
     )
     .all(...params) as ItemRow[];
   const page = rows.slice(0, q.limit);
@@ -155,7 +159,7 @@ function parentTerm(
     denies: !scope.unrestricted && hasDenies(db),
   });
   return {
-    sql: `EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.id = e.to_id WHERE e.edge_type_id = ? AND e.from_id = m.node_id AND e.to_id = ?${hidden ? ` AND NOT ${hidden.sql}` : ""})`,
+    sql: `EXISTS (SELECT 1 FROM edges e JOIN nodes p ON p.id = e.to_id WHERE e.edge_type_id = +? AND e.from_id = m.node_id AND e.to_id = +?${hidden ? ` AND NOT ${hidden.sql}` : ""})`,
     params: [BigInt(parent.edgeTypeId), parent.id, ...(hidden?.params ?? [])],
   };
 }
@@ -167,7 +171,7 @@ function baseTerms(
   recipient: string,
   scope: ReadScope,
 ): { where: string[]; params: SqlScalar[] } {
-  const where = ["m.recipient = ?"];
+  const where = ["m.recipient = +?"];
   const params: SqlScalar[] = [recipient];
   const hidden = hiddenNodeTerm(model, scope, "nodes", {
     denies: !scope.unrestricted && hasDenies(db),

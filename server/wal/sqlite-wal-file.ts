@@ -32,6 +32,23 @@ import Database from "better-sqlite3";
 import type { WalEntry } from "./wal.ts";
 import { WalError } from "./wal.ts";
 
+// `+?`, not `?`, where the planner would read the value: SQLite (built with STAT4) plans
+// with the value bound to a bare parameter in LIMIT or compared with an indexed column,
+// and then compiles the statement again on every call. `+?` keeps the plans the same.
+
+/** Up to a limit of a partition's records from an offset, in offset order. */
+export const WAL_READ_SQL =
+  "SELECT log_offset, tenant, payload FROM wal_records" +
+  " WHERE partition_no = +? AND log_offset >= +? ORDER BY log_offset LIMIT +?";
+
+/**
+ * Deletes up to a limit of a partition's oldest records below two offsets; the second is
+ * the last record's, which stays (its offset is the partition end after a reopen).
+ */
+export const WAL_TRUNCATE_SQL =
+  "DELETE FROM wal_records WHERE rowid IN (SELECT rowid FROM wal_records" +
+  " WHERE partition_no = +? AND log_offset < +? AND log_offset < +? ORDER BY log_offset LIMIT +?)";
+
 /** One record with its assigned position, as written to the file. */
 export interface WalRow {
   readonly partition: number;
@@ -114,15 +131,8 @@ export class SqliteWalFile {
     this.#insert = db.prepare(
       "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES (?, ?, ?, ?)",
     );
-    this.#read = db.prepare<[number, number, number], RecordRow>(
-      "SELECT log_offset, tenant, payload FROM wal_records" +
-        " WHERE partition_no = ? AND log_offset >= ? ORDER BY log_offset LIMIT ?",
-    );
-    // The last record stays (its offset is the partition end after a reopen).
-    this.#truncate = db.prepare(
-      "DELETE FROM wal_records WHERE rowid IN (SELECT rowid FROM wal_records" +
-        " WHERE partition_no = ? AND log_offset < ? AND log_offset < ? ORDER BY log_offset LIMIT ?)",
-    );
+    this.#read = db.prepare<[number, number, number], RecordRow>(WAL_READ_SQL);
+    this.#truncate = db.prepare(WAL_TRUNCATE_SQL);
     const insert = this.#insert;
     this.#commit = db.transaction((rows: readonly WalRow[]) => {
       for (const row of rows) insert.run(row.partition, row.offset, row.tenant, row.payload);
