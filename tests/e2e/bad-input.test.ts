@@ -609,6 +609,31 @@ describe("JSON as strict as binary", () => {
   });
 });
 
+describe("lone surrogates", () => {
+  it("refuses a string holding a lone UTF-16 surrogate instead of storing U+FFFD", async () => {
+    await seeded("json-surrogate");
+    const res = await post(
+      "ExecutePlan",
+      "application/json",
+      '{"tenant": "json-surrogate", "operations": [{"createNode": {"typeId": 2, "fields": {"1": {"stringValue": "x\\ud800y"}, "2": {"stringValue": "surrogate"}}}}]}',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_argument");
+    expect(res.body.message).toBe(
+      "cannot decode field entdb.v1.Value.string_value from JSON: expected string: invalid UTF8",
+    );
+    expect(await countNodes(api, "json-surrogate")).toBe(1);
+    // A surrogate pair (an emoji written as two escapes) is well-formed and stored.
+    const ok = await post(
+      "ExecutePlan",
+      "application/json",
+      '{"tenant": "json-surrogate", "operations": [{"createNode": {"typeId": 2, "fields": {"1": {"stringValue": "x\\ud83d\\ude00y"}, "2": {"stringValue": "pair"}}}}]}',
+    );
+    expect(ok.status).toBe(200);
+    expect(await countNodes(api, "json-surrogate")).toBe(2);
+  });
+});
+
 describe("gRPC-Web", () => {
   it("answers a malformed protobuf body with INVALID_ARGUMENT in the trailer frame", async () => {
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);

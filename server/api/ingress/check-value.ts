@@ -10,7 +10,7 @@ import type { ElementType, FieldType, Schema } from "../../../schema/index.ts";
 import { enumByName, nodeById } from "../../../schema/index.ts";
 import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { isNodeId } from "./node-id.ts";
-import { jsonDepth, utf8Length, type ValueLimits } from "./value-limits.ts";
+import { jsonDepth, loneSurrogateAt, utf8Length, type ValueLimits } from "./value-limits.ts";
 
 /** A node created earlier in the plan, by alias. */
 export interface AliasTarget {
@@ -58,6 +58,7 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
     case "string":
       if (k.case !== "stringValue") throw mismatch(value, "a string", ctx);
       checkSize(utf8Length(k.value), ctx.limits.maxStringBytes, "UTF-8 bytes", ctx);
+      checkWellFormed(k.value, ctx);
       return value;
     case "int":
       if (k.case !== "intValue") throw mismatch(value, "an int (int_value)", ctx);
@@ -98,6 +99,7 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
     case "json": {
       if (k.case !== "jsonValue") throw mismatch(value, "JSON text (json_value)", ctx);
       checkSize(utf8Length(k.value), ctx.limits.maxJsonBytes, "UTF-8 bytes of JSON text", ctx);
+      checkWellFormed(k.value, ctx);
       try {
         JSON.parse(k.value);
       } catch {
@@ -132,6 +134,17 @@ function checkElement(value: Value, type: ElementType, ctx: ValueContext): Value
       return create(ValueSchema, { kind: { case: "refValue", value: id } });
     }
   }
+}
+
+/** Refuses text with a lone UTF-16 surrogate (value-limits.ts says why). */
+function checkWellFormed(text: string, ctx: ValueContext): void {
+  const at = loneSurrogateAt(text);
+  if (at < 0) return;
+  const unit = text.charCodeAt(at).toString(16).toUpperCase();
+  throw invalidArgument(
+    `Field ${ctx.fieldLabel} holds a lone UTF-16 surrogate (\\u${unit} at index ${at}), which UTF-8 cannot store; send well-formed Unicode text (pair the surrogate or drop it).`,
+    ctx.site,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { jsonDepth, utf8Length } from "./value-limits.ts";
+import { jsonDepth, loneSurrogateAt, utf8Length } from "./value-limits.ts";
 
 describe("jsonDepth", () => {
   it("counts nested arrays and objects, a scalar being depth 0", () => {
@@ -27,5 +27,16 @@ describe("utf8Length", () => {
     expect(utf8Length("é")).toBe(2);
     expect(utf8Length("😀")).toBe(4);
     expect(utf8Length("\ud800")).toBe(3);
+  });
+});
+
+describe("loneSurrogateAt", () => {
+  it("finds a high or low surrogate without its partner, and passes pairs", () => {
+    expect(loneSurrogateAt("plain text, é, 😀")).toBe(-1);
+    expect(loneSurrogateAt("x\ud800y")).toBe(1);
+    expect(loneSurrogateAt("\udc00")).toBe(0);
+    expect(loneSurrogateAt("ab\ud83d")).toBe(2);
+    expect(loneSurrogateAt("😀\ude00")).toBe(2);
+    expect(loneSurrogateAt("\ud83d\ude00\ud83d\ude00")).toBe(-1);
   });
 });

@@ -49,6 +49,20 @@ export function utf8Length(text: string): number {
 }
 
 /**
+ * Where `text` holds a lone UTF-16 surrogate, or -1. UTF-8 cannot carry one: the log's
+ * encoder writes U+FFFD in its place, so a value holding one would be stored as other
+ * text than the caller sent (and a live apply and a replay could disagree). Requests
+ * cannot bring one (binary protobuf decodes to well-formed strings, and protobuf-es
+ * refuses a `"\ud800"` escape in JSON), so this guards callers that build values in
+ * the process.
+ */
+export function loneSurrogateAt(text: string): number {
+  return text.search(LONE_SURROGATE);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
  * The nesting depth of JSON text, scanning brackets outside strings; stops counting
  * (and returns a number past `limit`) as soon as `limit` is exceeded, so a hostile value
  * costs no more than a look at its text. Assumes the text is valid JSON.
