@@ -22,6 +22,10 @@
  * one that is unchanged, and never returns one that was deleted or is no longer read.
  *
  * Snippets are computed for the rows of the page only (search-snippets.ts).
+ *
+ * Limits, cursor keys and the mailbox recipient are bound as `+?`: SQLite (built with
+ * STAT4) plans with the value of a bare `?` in `LIMIT` or compared with an indexed column,
+ * and then compiles the statement again every time it is bound (node-query.ts does the same).
  */
 
 import { createHash } from "node:crypto";
@@ -182,7 +186,7 @@ export function searchTenantDb(
         params.push(...hidden.params);
       }
       if (req.mailbox !== undefined) {
-        where.push("nodes.id IN (SELECT node_id FROM mailbox_items WHERE recipient = ?)");
+        where.push("nodes.id IN (SELECT node_id FROM mailbox_items WHERE recipient = +?)");
         params.push(req.mailbox);
       }
       for (const filter of req.filters) {
@@ -244,18 +248,18 @@ export function searchTenantDb(
       if (c.key === null) {
         after.push(
           descending
-            ? "(sort_key IS NULL AND id < ?)"
-            : "((sort_key IS NULL AND id > ?) OR sort_key IS NOT NULL)",
+            ? "(sort_key IS NULL AND id < +?)"
+            : "((sort_key IS NULL AND id > +?) OR sort_key IS NOT NULL)",
         );
         params.push(c.lastId);
       } else {
-        const range = `sort_key ${cmp}= ? AND (sort_key ${cmp} ? OR id ${cmp} ?)`;
+        const range = `sort_key ${cmp}= +? AND (sort_key ${cmp} +? OR id ${cmp} +?)`;
         after.push(descending ? `((${range}) OR sort_key IS NULL)` : `(${range})`);
         params.push(c.key, c.key, c.lastId);
       }
     }
     const dir = descending ? "DESC" : "ASC";
-    const sql = `SELECT * FROM (${arms.sql})${after.length > 0 ? ` WHERE ${after.join(" AND ")}` : ""} ORDER BY sort_key ${dir}, id ${dir} LIMIT ?`;
+    const sql = `SELECT * FROM (${arms.sql})${after.length > 0 ? ` WHERE ${after.join(" AND ")}` : ""} ORDER BY sort_key ${dir}, id ${dir} LIMIT +?`;
     params.push(BigInt(req.limit + 1));
     const rows = db.stmt(sql).all(...params) as RankedRow[];
     const page = rows.slice(0, req.limit);
@@ -289,7 +293,7 @@ export function searchTenantDb(
       // Rows as [seq, score] arrays: up to SNAPSHOT_MAX_HITS of them, so no object each.
       // The statement's text is this path's own, so setting it raw affects no other read.
       const ranked = db
-        .stmt(`SELECT seq, score FROM (${arms.sql}) ORDER BY score DESC, seq ASC LIMIT ?`)
+        .stmt(`SELECT seq, score FROM (${arms.sql}) ORDER BY score DESC, seq ASC LIMIT +?`)
         .raw(true)
         .all(...arms.params, BigInt(SNAPSHOT_MAX_HITS)) as [bigint, number][];
       const rows = ranked.slice(0, req.limit).map(([seq, score]): RankedRow => ({ seq, score }));

@@ -9,6 +9,11 @@
  * `edge_type_id = ? AND to_id = ? ORDER BY from_id` (it avoids a sort) and scans every edge
  * of the type. `INDEXED BY` makes the choice exact whatever the statistics say; the index
  * is part of every tenant's fixed layout, so the statement always prepares.
+ *
+ * Reads bind their values as `+?`, not `?`: SQLite (built with STAT4) plans with the value
+ * of a bare parameter in `LIMIT` or compared with an indexed column, and then compiles the
+ * statement again every time that parameter is bound, which costs several times a page of
+ * ten edges. `col = +?` still seeks the index; only the value-based planning is off.
  */
 
 /** The index that serves `edge_type_id = ? AND to_id = ?`, in `from_id` order. */
@@ -32,7 +37,8 @@ function edgesBy(self: EdgeEnds[0]): string {
 
 /**
  * One page of a node's edges in one direction: parameters are the edge type, the node id,
- * then those of `after` and `visible` (each empty or starting with ` AND `), then the limit.
+ * then those of `after` (` AND <other> > +?` or empty) and `visible` (empty or starting with
+ * ` AND `), then the limit.
  */
 export function edgePageSql(
   [self, other]: EdgeEnds,
@@ -40,17 +46,17 @@ export function edgePageSql(
   after: string,
   visible: string,
 ): string {
-  return `SELECT ${columns} FROM ${edgesBy(self)} WHERE edge_type_id = ? AND ${self} = ?${after}${visible} ORDER BY ${other} LIMIT ?`;
+  return `SELECT ${columns} FROM ${edgesBy(self)} WHERE edge_type_id = +? AND ${self} = +?${after}${visible} ORDER BY ${other} LIMIT +?`;
 }
 
 /** The number of a node's edges in one direction; parameters as `edgePageSql` without cursor and limit. */
 export function edgeCountSql([self]: EdgeEnds, visible: string): string {
-  return `SELECT count(*) AS n FROM ${edgesBy(self)} WHERE edge_type_id = ? AND ${self} = ?${visible}`;
+  return `SELECT count(*) AS n FROM ${edgesBy(self)} WHERE edge_type_id = +? AND ${self} = +?${visible}`;
 }
 
 /** The ids at the other end of a node's edges of one type, in order: edge type, node id. */
 export function neighborsSql([self, other]: EdgeEnds): string {
-  return `SELECT ${other} AS id FROM ${edgesBy(self)} WHERE edge_type_id = ? AND ${self} = ? ORDER BY ${other}`;
+  return `SELECT ${other} AS id FROM ${edgesBy(self)} WHERE edge_type_id = +? AND ${self} = +? ORDER BY ${other}`;
 }
 
 /** Deletes every edge of one type into a node: edge type, node id. */

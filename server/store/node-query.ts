@@ -2,7 +2,10 @@
  * Compiles a node query (filters, order, cursor, limit) to one SQL statement over
  * `nodes`. Field expressions and the `type_id = <literal>` term are spelled exactly
  * as in the partial expression indexes (`codegen/store-layout`), so SQLite uses those indexes.
- * Ids in the SQL text come from the schema model; every request value is bound.
+ * Ids in the SQL text come from the schema model; every request value is bound, as `+?`:
+ * SQLite (built with STAT4) plans with the value of a bare `?` in `LIMIT` or compared with
+ * an indexed column and then compiles the statement again every time it is bound, while
+ * `col = +?` (or `<`, `IN (+?, ...)`) seeks the same index with the plan kept.
  *
  * Comparisons are typed by the field's kind because values are bound as the SQL type
  * `json_extract` returns for that kind: ints, timestamps (microseconds) and enums
@@ -129,13 +132,13 @@ export function compileNodeQuery(
       // NULLs sort first ascending and last descending.
       where.push(
         descending
-          ? `(${keyExpr} IS NULL AND id < ?)`
-          : `((${keyExpr} IS NULL AND id > ?) OR ${keyExpr} IS NOT NULL)`,
+          ? `(${keyExpr} IS NULL AND id < +?)`
+          : `((${keyExpr} IS NULL AND id > +?) OR ${keyExpr} IS NOT NULL)`,
       );
       params.push(c.lastId);
     } else {
       // Written as a range plus a tiebreak so the index seeks to the cursor.
-      const range = `${keyExpr} ${cmp}= ? AND (${keyExpr} ${cmp} ? OR id ${cmp} ?)`;
+      const range = `${keyExpr} ${cmp}= +? AND (${keyExpr} ${cmp} +? OR id ${cmp} +?)`;
       where.push(descending ? `((${range}) OR ${keyExpr} IS NULL)` : `(${range})`);
       params.push(c.key, c.key, c.lastId);
     }
@@ -213,7 +216,7 @@ export function compileFilter(
     const element = (fieldType as { element: ElementType }).element;
     if (filter.op !== FilterOp.CONTAINS || element.kind === "json") throw refuse();
     return {
-      sql: `EXISTS (SELECT 1 FROM json_each(nodes.payload, '${fieldJsonPath(fieldId)}') WHERE json_each.value = ?)`,
+      sql: `EXISTS (SELECT 1 FROM json_each(nodes.payload, '${fieldJsonPath(fieldId)}') WHERE json_each.value = +?)`,
       params: [bind(element, one())],
     };
   }
@@ -226,7 +229,7 @@ export function compileFilter(
       const eq = filter.op === FilterOp.EQ;
       if (v.kind.case === "nullValue")
         return { sql: `${expr} IS ${eq ? "" : "NOT "}NULL`, params: [] };
-      return { sql: eq ? `${expr} = ?` : `${expr} IS NOT ?`, params: [bind(fieldType, v)] };
+      return { sql: eq ? `${expr} = +?` : `${expr} IS NOT +?`, params: [bind(fieldType, v)] };
     }
     case FilterOp.LT:
     case FilterOp.LTE:
@@ -239,7 +242,7 @@ export function compileFilter(
         [FilterOp.GT]: ">",
         [FilterOp.GTE]: ">=",
       }[filter.op];
-      return { sql: `${expr} ${sym} ?`, params: [bind(fieldType, one())] };
+      return { sql: `${expr} ${sym} +?`, params: [bind(fieldType, one())] };
     }
     case FilterOp.IN: {
       if (filter.values.length === 0)
@@ -251,19 +254,19 @@ export function compileFilter(
         );
       }
       const params = filter.values.map((v) => bind(fieldType, v));
-      return { sql: `${expr} IN (${params.map(() => "?").join(", ")})`, params };
+      return { sql: `${expr} IN (${params.map(() => "+?").join(", ")})`, params };
     }
     case FilterOp.CONTAINS:
       if (kind !== "string") throw refuse();
-      return { sql: `instr(${expr}, ?) > 0`, params: [bind(fieldType, one())] };
+      return { sql: `instr(${expr}, +?) > 0`, params: [bind(fieldType, one())] };
     case FilterOp.PREFIX: {
       if (kind !== "string") throw refuse();
       const prefix = bind(fieldType, one()) as string;
       if (prefix === "") return { sql: `${expr} IS NOT NULL`, params: [] };
       // A range on the code point order, so the index is used: [prefix, next(prefix)).
       const upper = nextPrefix(prefix);
-      if (upper === undefined) return { sql: `${expr} >= ?`, params: [prefix] };
-      return { sql: `${expr} >= ? AND ${expr} < ?`, params: [prefix, upper] };
+      if (upper === undefined) return { sql: `${expr} >= +?`, params: [prefix] };
+      return { sql: `${expr} >= +? AND ${expr} < +?`, params: [prefix, upper] };
     }
     default:
       throw invalid(fieldId, `Filter on field ${fieldId} has no operator (op ${filter.op}).`);

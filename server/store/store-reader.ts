@@ -319,7 +319,7 @@ class StoreReader implements TenantReader {
     let after = "";
     if (query.cursor !== "") {
       const c = decodeEdgeCursor(query.cursor, { edgeTypeId, nodeId, direction });
-      after = ` AND ${other} > ?`;
+      after = ` AND ${other} > +?`;
       params.push(c.lastOtherId);
     }
     params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));

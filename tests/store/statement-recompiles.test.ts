@@ -1,12 +1,22 @@
 /**
- * Statements of the write path and the log do not compile again on every call
- * (`statement-recompiles.ts` says how that is measured and why it happens).
+ * Statements of the write path, the log and the read paths do not compile again on every
+ * call (`statement-recompiles.ts` says how that is measured and why it happens), and the
+ * reads' `+?` parameters plan exactly as bare `?` would with the same values.
  */
 
 import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { UNRESTRICTED } from "../../server/acl/read-scope.ts";
+import {
+  Direction,
+  type Filter,
+  FilterOp,
+  FilterSchema,
+  OrderBySchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import type { Value } from "../../generated/entdb/v1/values_pb.js";
+import { type ReadScope, UNRESTRICTED } from "../../server/acl/read-scope.ts";
 import { listMailbox, mailboxUnreadCounts } from "../../server/store/mailbox-query.ts";
 import type { TenantDb } from "../../server/store/tenant-db.ts";
 import { SqliteWalFile, WAL_READ_SQL, WAL_TRUNCATE_SQL } from "../../server/wal/sqlite-wal-file.ts";
@@ -60,7 +70,7 @@ describe("statement recompiles", () => {
     h = openHarness({ partitions: 1 });
     h.plan("acme", "seed", [
       op.createNode(T.User, "u0", userFields(0)),
-      ...[1, 2, 3].map((n) =>
+      ...Array.from({ length: 12 }, (_, k) => k + 1).map((n) =>
         op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
       ),
     ]);
@@ -179,6 +189,156 @@ describe("statement recompiles", () => {
     expect(recompiling(db.db, seen)).toEqual([]);
   });
 
+  it("edge pages, counts and neighbours, from and to a node, with cursors", () => {
+    h = openHarness({ partitions: 1 });
+    seedGraph(h);
+    const db = h.store.tenant("acme", false)!;
+    const seen = recordStatements(db);
+    for (const [direction, node] of [
+      [Direction.OUT, "u1"],
+      [Direction.IN, "t1"],
+    ] as const) {
+      for (const scope of [UNRESTRICTED, MEMBER]) {
+        const first = h.reader.listEdges(
+          "acme",
+          T.MemberOf,
+          node,
+          { direction, limit: 1, cursor: "", includeCount: true },
+          scope,
+        );
+        expect(first.items).toHaveLength(1);
+        expect(first.totalCount).toBe(direction === Direction.OUT ? 10 : 24);
+        const next = h.reader.listEdges(
+          "acme",
+          T.MemberOf,
+          node,
+          { direction, limit: 1, cursor: first.nextCursor, includeCount: false },
+          scope,
+        );
+        expect(next.items).toHaveLength(1);
+      }
+      const walk = h.reader.traverse("acme", node, {
+        edgeTypeIds: [T.MemberOf],
+        direction,
+        maxDepth: 2,
+        maxNodes: 5,
+      });
+      expect(walk.nodes).toHaveLength(5);
+    }
+    const sqls = [...seen.keys()];
+    expect(sqls.filter((sql) => sql.includes("FROM edges WHERE")).length).toBeGreaterThanOrEqual(3);
+    expect(
+      sqls.filter((sql) => sql.includes("FROM edges INDEXED BY edges_by_to WHERE")).length,
+    ).toBeGreaterThanOrEqual(3);
+    expect(recompiling(db.db, seen)).toEqual([]);
+    expect(planChanges(db.db, seen)).toEqual([]);
+  });
+
+  it("filtered and ordered node queries, with cursors", () => {
+    h = openHarness({ partitions: 1 });
+    seedGraph(h);
+    const db = h.store.tenant("acme", false)!;
+    const seen = recordStatements(db);
+    const query = (filters: Filter[], orderBy?: { fieldId: number; descending: boolean }) => {
+      const run = (cursor: string) =>
+        h!.reader.queryNodes("acme", T.Task, {
+          filters,
+          ...(orderBy ? { orderBy: create(OrderBySchema, orderBy) } : {}),
+          limit: 1,
+          cursor,
+        });
+      const first = run("");
+      expect(first.items).toHaveLength(1);
+      expect(run(first.nextCursor).items).toHaveLength(1);
+      return first;
+    };
+    const status = (op: FilterOp, ...values: number[]) =>
+      filter(5, op, ...values.map((n) => v.enum(n)));
+    query([status(FilterOp.EQ, 2)]);
+    query([status(FilterOp.IN, 1, 3)]);
+    query([status(FilterOp.NE, 2)]);
+    query([filter(7, FilterOp.GTE, v.ts(T0_MS + 50_000))]);
+    query([filter(7, FilterOp.LT, v.ts(T0_MS + 150_000))], { fieldId: 7, descending: true });
+    query([filter(0, FilterOp.PREFIX, v.str("task01"))]);
+    query([filter(0, FilterOp.GT, v.str("task0100"))]);
+    query([filter(3, FilterOp.CONTAINS, v.str("bug"))]);
+    query([filter(9, FilterOp.CONTAINS, v.str("ui"))]);
+    query([filter(1, FilterOp.EQ, v.ref("p1")), status(FilterOp.EQ, 3)], {
+      fieldId: 7,
+      descending: false,
+    });
+    // Ascending by `due`, the first rows have none: the next page's cursor key is null.
+    query([], { fieldId: 7, descending: false });
+    query([], { fieldId: 7, descending: true });
+    query([], { fieldId: 2, descending: false });
+    query([status(FilterOp.EQ, 2)], { fieldId: 7, descending: true });
+    query([status(FilterOp.EQ, 2)], undefined);
+    h.reader.queryNodes("acme", T.Task, { filters: [], limit: 1, cursor: "" }, MEMBER);
+    for (const scope of [UNRESTRICTED, MEMBER]) {
+      expect(h.reader.getNode("acme", T.Task, taskId(5), scope)?.id).toBe(taskId(5));
+      expect(
+        h.reader.getNodes("acme", T.Task, [taskId(6), taskId(7)], scope).map((n) => n.id),
+      ).toEqual([taskId(6), taskId(7)]);
+    }
+    expect([...seen.keys()].filter((sql) => sql.includes("INDEXED BY")).length).toBeGreaterThan(0);
+    expect(seen.size).toBeGreaterThan(15);
+    expect(recompiling(db.db, seen)).toEqual([]);
+    expect(planChanges(db.db, seen)).toEqual([]);
+  });
+
+  it("search by relevance and by field, with cursors, and mailbox search", () => {
+    h = openHarness({ partitions: 1 });
+    seedGraph(h);
+    const db = h.store.tenant("acme", false)!;
+    const insert = db.db.prepare(
+      "INSERT INTO mailbox_items (recipient, node_id, type_id, reason, delivered_at, read, archived, starred) VALUES (?, ?, ?, 100, ?, 0, 0, 0)",
+    );
+    for (let i = 1; i <= 200; i++)
+      insert.run(`user:r${i % 10}`, taskId(i), BigInt(T.Task), BigInt(T0_MS * 1000 + i));
+    db.db.exec("ANALYZE");
+    const seen = recordStatements(db);
+    const search = (extra: {
+      orderBy?: { fieldId: number; descending: boolean };
+      mailbox?: string;
+      filters?: Filter[];
+      scope?: ReadScope;
+    }) => {
+      const run = (cursor: string) =>
+        h!.reader.search(
+          "acme",
+          {
+            query: "bug",
+            typeIds: [T.Task],
+            filters: extra.filters ?? [],
+            ...(extra.orderBy ? { orderBy: create(OrderBySchema, extra.orderBy) } : {}),
+            ...(extra.mailbox ? { mailbox: extra.mailbox } : {}),
+            limit: 1,
+            cursor,
+            highlight: { start: "[", end: "]" },
+            snippetTokens: 4,
+          },
+          extra.scope,
+        );
+      const first = run("");
+      expect(first.hits).toHaveLength(1);
+      expect(run(first.nextCursor).hits).toHaveLength(1);
+    };
+    search({});
+    search({ orderBy: { fieldId: 7, descending: false } });
+    search({
+      orderBy: { fieldId: 7, descending: true },
+      filters: [filter(5, FilterOp.EQ, v.enum(3))],
+    });
+    search({ mailbox: "user:r2" });
+    search({ mailbox: "user:r4", orderBy: { fieldId: 2, descending: true } });
+    search({ scope: MEMBER });
+    // Mailbox search: relevance's first page, its later pages (restricted to the snapshot's
+    // seqs), and the field-ordered page.
+    expect([...seen.keys()].filter((sql) => sql.includes("mailbox_items")).length).toBe(3);
+    expect(recompiling(db.db, seen)).toEqual([]);
+    expect(planChanges(db.db, seen)).toEqual([]);
+  });
+
   it("the embedded log's reads and truncation", () => {
     const dir = tempDir("wal");
     try {
@@ -215,6 +375,75 @@ function recompiling(db: Database.Database, seen: ReadonlyMap<string, unknown[]>
     if (plusParameters(sql) === sql) continue;
     const p = probeRecompile(db, sql, params);
     if (p.recompiles) found.push(`${sql} (${p.ratio.toFixed(1)}x its +? twin)`);
+  }
+  return found;
+}
+
+/** A reader who is a member of the tenant, so every read carries its visibility terms. */
+const MEMBER: ReadScope = {
+  unrestricted: false,
+  actor: "user:alice",
+  principals: ["user:alice", "role:member", "tenant:*"],
+  atMicros: BigInt(T0_MS) * 1000n,
+};
+
+const filter = (fieldId: number, op: FilterOp, ...values: Value[]): Filter =>
+  create(FilterSchema, { fieldId, op, values });
+
+const taskId = (i: number) => `task${String(i).padStart(4, "0")}`;
+
+/**
+ * 30 users, 12 teams, 300 tasks of one project (status (i % 4) + 1, due unless i % 3 = 0,
+ * "bug" in every other title); user i is a member of the ten teams from t(i % 12 + 1) on,
+ * so each user has 10 edges out and t1 has 24 in; statistics gathered.
+ */
+function seedGraph(h: Harness): void {
+  const ops = [
+    ...Array.from({ length: 12 }, (_, k) => k + 1).map((n) =>
+      op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
+    ),
+    op.createNode(T.Project, "p1", { 1: v.ref("t1"), 2: v.str("WEB"), 3: v.str("Web") }),
+  ];
+  for (let i = 1; i <= 30; i++) ops.push(op.createNode(T.User, `u${i}`, userFields(i)));
+  for (let i = 1; i <= 300; i++)
+    ops.push(
+      op.createNode(T.Task, taskId(i), {
+        1: v.ref("p1"),
+        2: v.int(BigInt(i)),
+        3: v.str(i % 2 === 0 ? `Fix bug ${i}` : `Add feature ${i}`),
+        5: v.enum((i % 4) + 1),
+        ...(i % 3 === 0 ? {} : { 7: v.ts(T0_MS + i * 1000) }),
+        9: i % 2 === 0 ? v.list(v.str("bug"), v.str("ui")) : v.list(v.str("feature")),
+      }),
+    );
+  h.plan("acme", "seed", ops);
+  const since = { 1: v.enum(1), 2: v.ts(T0_MS) };
+  const edges = [];
+  for (let i = 1; i <= 30; i++)
+    for (let k = 0; k < 10; k++)
+      edges.push(op.createEdge(T.MemberOf, `u${i}`, `t${((i + k) % 12) + 1}`, since));
+  h.plan("acme", "edges", edges);
+  h.store.tenant("acme", false)!.db.exec("ANALYZE");
+}
+
+/**
+ * The statements of `seen` whose `EXPLAIN QUERY PLAN` with their parameters differs from
+ * that of the same statement with every `+?` written as a bare `?` (planned with the
+ * bound values): the `+` must keep each index seek and `INDEXED BY` choice.
+ */
+function planChanges(db: Database.Database, seen: ReadonlyMap<string, unknown[]>): string[] {
+  const plan = (sql: string, params: unknown[]) =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+      .map((r) => r.detail)
+      .join("\n");
+  const found: string[] = [];
+  for (const [sql, params] of seen) {
+    const bare = sql.replace(/('(?:[^']|'')*')|\+\s*\?/g, (m, literal?: string) =>
+      literal !== undefined ? m : "?",
+    );
+    if (bare === sql) continue;
+    const [was, now] = [plan(bare, params), plan(sql, params)];
+    if (was !== now) found.push(`${sql}\n  bare ?: ${was}\n  +?: ${now}`);
   }
   return found;
 }
