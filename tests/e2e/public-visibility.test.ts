@@ -228,28 +228,33 @@ describe("with --public-reads", () => {
   it("refuses a non-member everything but reads", async () => {
     const mallory = callerFor(server, "mallory");
     const notMember = `'user:mallory' is not a member of tenant '${TENANT}'; a tenant admin or owner can add it with AddTenantMember.`;
+    // Each call starts when the loop reaches it: started together, a refusal that comes
+    // before the loop awaits it would be an unhandled rejection.
     for (const call of [
-      mallory.executePlan({
-        tenant: TENANT,
-        operations: [
-          { op: { case: "createNode", value: { typeId: NOTICE, fields: { 1: str("mine") } } } },
-        ],
-      }),
-      mallory.getReceipt({ tenant: TENANT, idempotencyKey: "k" }),
-      mallory.waitForPosition({
-        tenant: TENANT,
-        position: { partition: 0, offset: 0n },
-        timeoutMs: 1,
-      }),
-      mallory.listTenantMembers({ tenant: TENANT }),
-      mallory.shareNode({
-        tenant: TENANT,
-        nodeId: m().notices[0]!,
-        principal: "user:mallory",
-        capability: "read",
-      }),
+      () =>
+        mallory.executePlan({
+          tenant: TENANT,
+          operations: [
+            { op: { case: "createNode", value: { typeId: NOTICE, fields: { 1: str("mine") } } } },
+          ],
+        }),
+      () => mallory.getReceipt({ tenant: TENANT, idempotencyKey: "k" }),
+      () =>
+        mallory.waitForPosition({
+          tenant: TENANT,
+          position: { partition: 0, offset: 0n },
+          timeoutMs: 1,
+        }),
+      () => mallory.listTenantMembers({ tenant: TENANT }),
+      () =>
+        mallory.shareNode({
+          tenant: TENANT,
+          nodeId: m().notices[0]!,
+          principal: "user:mallory",
+          capability: "read",
+        }),
     ]) {
-      const err = await connectError(call);
+      const err = await connectError(call());
       expect([err.code, err.rawMessage]).toEqual([Code.PermissionDenied, notMember]);
     }
   });
