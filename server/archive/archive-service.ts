@@ -65,9 +65,6 @@ export async function startServerArchive(
       ...(env["ENTDB_ARCHIVE_FLUSH_MS"]
         ? { flushIntervalMs: Number(env["ENTDB_ARCHIVE_FLUSH_MS"]) }
         : {}),
-      ...(env["ENTDB_ARCHIVE_BATCH_DELAY_MS"]
-        ? { batchDelayMs: Number(env["ENTDB_ARCHIVE_BATCH_DELAY_MS"]) }
-        : {}),
       ...(env["ENTDB_ARCHIVE_DEGRADED_AFTER_MS"]
         ? { degradedAfterMs: Number(env["ENTDB_ARCHIVE_DEGRADED_AFTER_MS"]) }
         : {}),

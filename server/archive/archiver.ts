@@ -53,12 +53,6 @@ export interface ArchiverOptions {
   readonly segmentBytes?: number;
   /** Longest a committed record waits before its segment is uploaded (default 1 s). */
   readonly flushIntervalMs?: number;
-  /**
-   * How long the log holds back new records before handing them to the archiver, so a
-   * busy log wakes it once per this delay instead of once per commit (default 100 ms;
-   * 0 = every commit). Adds at most this much to the archive's lag.
-   */
-  readonly batchDelayMs?: number;
   /** Records held in memory per partition before delivery pauses (default 50,000). */
   readonly maxPendingRecords?: number;
   /** Back-off between failed uploads (default 100 ms doubling to 5 s). */
@@ -152,7 +146,6 @@ export class Archiver {
       startOffset: (p) => archiver.#partitions[p]?.archivedEnd ?? 0,
       handler: (entries) => archiver.#receive(entries),
       maxBatch: 1024,
-      batchDelayMs: options.batchDelayMs ?? 100,
     });
     archiver.#subscription.done.catch((error: unknown) => {
       if (archiver.#stopping) return;

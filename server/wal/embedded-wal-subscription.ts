@@ -11,8 +11,6 @@
  *   a record whose `append` could still fail.
  * - Every batch is checked to continue exactly at the expected offset with no gap; a
  *   gap means the file lost records and ends the subscription with `corrupt`.
- * - With `batchDelayMs`, a loop woken by a commit waits that long before reading (cut
- *   short by `stop`), so a busy log wakes the handler once per delay, not per commit.
  * - Reading from below the log start (records local retention deleted) ends the
  *   subscription with `corrupt`, saying so, before anything of that partition is delivered.
  */
@@ -42,8 +40,6 @@ export class EmbeddedWalSubscription implements WalSubscription {
   readonly #maxBatch: number;
   /** Wakes a partition loop sleeping for a commit; at most one per partition. */
   readonly #wakers = new Map<number, () => void>();
-  /** Ends the `batchDelayMs` waits running now; called by `stop`. */
-  readonly #delays = new Set<() => void>();
   readonly #loops: Promise<void>;
   #stopped = false;
   #failure: { readonly error: unknown } | undefined;
@@ -101,21 +97,6 @@ export class EmbeddedWalSubscription implements WalSubscription {
     this.#stopped = true;
     for (const wake of this.#wakers.values()) wake();
     this.#wakers.clear();
-    for (const end of this.#delays) end();
-    this.#delays.clear();
-  }
-
-  /** Waits `batchDelayMs`, or less if the subscription stops meanwhile. */
-  #batchDelay(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const end = () => {
-        clearTimeout(timer);
-        this.#delays.delete(end);
-        resolve();
-      };
-      const timer = setTimeout(end, ms);
-      this.#delays.add(end);
-    });
   }
 
   #fail(error: unknown): void {
@@ -136,8 +117,6 @@ export class EmbeddedWalSubscription implements WalSubscription {
         // Registering the waker right after the check, in the same turn, cannot miss a
         // commit: commits are announced on this thread after `committedEnd` moved.
         await new Promise<void>((resolve) => this.#wakers.set(partition, resolve));
-        const delay = this.#options.batchDelayMs ?? 0;
-        if (delay > 0 && !this.#stopped) await this.#batchDelay(delay);
         continue;
       }
       const start = this.#source.logStart(partition);

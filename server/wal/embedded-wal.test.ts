@@ -141,44 +141,6 @@ describe.each(["inline", "thread"] as const)("EmbeddedWal with the %s writer", (
     expect(wal.stats.memoryReads).toBeGreaterThan(0);
   });
 
-  it("with batchDelayMs, hands commits made during the delay to one handler call", async () => {
-    const wal = await open(join(dirs.make(), "log.db"), 1);
-    const calls: number[][] = [];
-    const sub = wal.subscribe({
-      startOffset: () => 0,
-      batchDelayMs: 1000,
-      handler: async (entries) => {
-        calls.push(entries.map((e) => e.position.offset));
-      },
-    });
-    // Ten commits, one after another, well inside one delay.
-    for (let i = 0; i < 10; i++) await wal.append([rec("t", `v${i}`)]);
-    expect(wal.stats.commits).toBe(10);
-    await expect.poll(() => calls.flat().length, { timeout: 10_000 }).toBe(10);
-    await sub.stop();
-    expect(calls.flat()).toEqual(Array.from({ length: 10 }, (_, i) => i));
-    expect(calls[0]!.length).toBeGreaterThan(1);
-    expect(calls.length).toBeLessThan(10);
-  });
-
-  it("stops a subscription during its batch delay without waiting it out", async () => {
-    const wal = await open(join(dirs.make(), "log.db"), 1);
-    let delivered = 0;
-    const sub = wal.subscribe({
-      startOffset: () => 0,
-      batchDelayMs: 600_000,
-      handler: async (entries) => {
-        delivered += entries.length;
-      },
-    });
-    await wal.append([rec("t", "v")]);
-    const started = Date.now();
-    await sub.stop();
-    await sub.done;
-    expect(Date.now() - started).toBeLessThan(60_000);
-    expect(delivered).toBe(0);
-  });
-
   it("counts only committed records in endOffset", async () => {
     const wal = await open(join(dirs.make(), "log.db"), 1);
     const pending = wal.append([rec("acme", "a"), rec("acme", "b")]);

@@ -56,14 +56,6 @@ export interface SubscribeOptions {
   readonly handler: WalHandler;
   /** Upper bound on entries per handler call. */
   readonly maxBatch?: number;
-  /**
-   * Once caught up, wait this long after a commit before reading, so the commits that
-   * arrive meanwhile come in one handler call: fewer, larger calls, each record
-   * delivered up to this much later. For a subscriber that needs no record at once (the
-   * archiver); default 0. The embedded log honours it; a log that already delivers in
-   * fetched batches (Kafka, Kinesis) may ignore it.
-   */
-  readonly batchDelayMs?: number;
 }
 
 /** A running subscription. */
