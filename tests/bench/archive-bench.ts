@@ -7,11 +7,13 @@
  * - snapshot: one tenant grown to `ENTDB_BENCH_TENANT_MB` (default 64; 1024 for the
  *   1 GB row of docs/archive.md) through `entdb serve`, snapshotted and restored, with
  *   peak RSS (`archive-snapshot-bench.ts`);
+ * - the archiver's own CPU (`archiver-cpu-bench.ts`): an embedded log in this process
+ *   under a fixed append rate, without and with an archiver;
  * - overhead (`archive-overhead-bench.ts`): `entdb serve` without and with `--archive`
  *   in `ENTDB_BENCH_ROUNDS` (default 9) short rounds of rotating arm order: server CPU
  *   per plan at a fixed offered rate (`ENTDB_BENCH_RATE`, default 200 plans/s, open
  *   loop) and closed-loop plans/s of 64 clients; medians, spread, per-round ratios and
- *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs this part alone.
+ *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone.
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -45,6 +47,7 @@ import {
 } from "../store/store-fixtures.ts";
 import { benchArchiveOverhead } from "./archive-overhead-bench.ts";
 import { benchLargeSnapshot } from "./archive-snapshot-bench.ts";
+import { benchArchiverCpu } from "./archiver-cpu-bench.ts";
 
 const EVENTS = Number(process.argv[2] ?? "100000");
 const SECONDS = Number(process.argv[3] ?? "5");
@@ -160,7 +163,11 @@ try {
       ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
     );
   }
-  // The archiver's overhead on writes (archive-overhead-bench.ts).
+  // The archiver's own CPU (archiver-cpu-bench.ts), then its overhead on writes
+  // (archive-overhead-bench.ts).
+  rows.push(
+    ...(await benchArchiverCpu({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE, log: quiet })),
+  );
   rows.push(...(await benchArchiveOverhead({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE })));
 } finally {
   store.close();
