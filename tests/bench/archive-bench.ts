@@ -13,7 +13,8 @@
  *   in `ENTDB_BENCH_ROUNDS` (default 9) short rounds of rotating arm order: server CPU
  *   per plan at a fixed offered rate (`ENTDB_BENCH_RATE`, default 200 plans/s, open
  *   loop) and closed-loop plans/s of 64 clients; medians, spread, per-round ratios and
- *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone.
+ *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone,
+ *   `ENTDB_BENCH_ONLY=archiver` the first of them.
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -67,7 +68,7 @@ const work = join(tmpdir(), `entdb-archive-bench-${process.pid}`);
 mkdirSync(work, { recursive: true });
 
 try {
-  if (!OVERHEAD_ONLY) {
+  if (!OVERHEAD_ONLY && process.env["ENTDB_BENCH_ONLY"] !== "archiver") {
     // The log: a schema change, then N plans.
     const wal = await openEmbeddedWal({ path: join(work, "wal.sqlite") });
     await wal.append([
@@ -165,10 +166,20 @@ try {
   }
   // The archiver's own CPU (archiver-cpu-bench.ts), then its overhead on writes
   // (archive-overhead-bench.ts).
+  // Rounds of at least 10 s, so the 5 s flush arm uploads in each.
   rows.push(
-    ...(await benchArchiverCpu({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE, log: quiet })),
+    ...(await benchArchiverCpu({
+      s3,
+      rounds: ROUNDS,
+      seconds: Math.max(SECONDS, 10),
+      rate: RATE,
+      log: quiet,
+    })),
   );
-  rows.push(...(await benchArchiveOverhead({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE })));
+  if (process.env["ENTDB_BENCH_ONLY"] !== "archiver")
+    rows.push(
+      ...(await benchArchiveOverhead({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE })),
+    );
 } finally {
   store.close();
   rmSync(work, { recursive: true, force: true });
