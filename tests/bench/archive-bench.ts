@@ -7,22 +7,26 @@
  * - snapshot: one tenant grown to `ENTDB_BENCH_TENANT_MB` (default 64; 1024 for the
  *   1 GB row of docs/archive.md) through `entdb serve`, snapshotted and restored, with
  *   peak RSS (`archive-snapshot-bench.ts`);
- * - overhead: plans/s of `entdb serve` with 64 concurrent clients, without (A) and with
- *   (B) `--archive`, in alternating rounds A B A B … (`ENTDB_BENCH_ROUNDS` of each,
- *   default 5), so a drift of the machine's other load hits both alike; medians and
- *   the spread.
+ * - the archiver's own CPU (`archiver-cpu-bench.ts`): an embedded log in this process
+ *   under a fixed append rate, without and with an archiver;
+ * - overhead (`archive-overhead-bench.ts`): `entdb serve` without and with `--archive`
+ *   in `ENTDB_BENCH_ROUNDS` (default 9) short rounds of rotating arm order: server CPU
+ *   per plan at a fixed offered rate (`ENTDB_BENCH_RATE`, default 200 plans/s, open
+ *   loop) and closed-loop plans/s of 64 clients; medians, spread, per-round ratios and
+ *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone,
+ *   `ENTDB_BENCH_ONLY=archiver` the first of them.
  *
- * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5).
+ * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
+ * the seconds are per phase of a round in the overhead part).
  * The data dirs are temp dirs on the disk of `os.tmpdir()`. The restore rows also give
  * the CPU time this process used, since on a shared machine the wall time mostly
  * measures the other load.
  */
 
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
   Archiver,
@@ -32,8 +36,7 @@ import {
 } from "../../server/archive/index.ts";
 import { createLogger } from "../../server/log.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
-import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
-import { S3_TEST_ENV, startTestS3 } from "../infra/s3-server.ts";
+import { startTestS3 } from "../infra/s3-server.ts";
 import {
   op,
   planEvent,
@@ -43,14 +46,17 @@ import {
   TRACKER_V1,
   v,
 } from "../store/store-fixtures.ts";
+import { benchArchiveOverhead } from "./archive-overhead-bench.ts";
 import { benchLargeSnapshot } from "./archive-snapshot-bench.ts";
-import { createLeanClient } from "./lean-connect-client.ts";
+import { benchArchiverCpu } from "./archiver-cpu-bench.ts";
 
 const EVENTS = Number(process.argv[2] ?? "100000");
 const SECONDS = Number(process.argv[3] ?? "5");
 const TENANTS = 20;
 const TENANT_MB = Number(process.env["ENTDB_BENCH_TENANT_MB"] ?? "64");
-const ROUNDS = Number(process.env["ENTDB_BENCH_ROUNDS"] ?? "5");
+const ROUNDS = Number(process.env["ENTDB_BENCH_ROUNDS"] ?? "9");
+const RATE = Number(process.env["ENTDB_BENCH_RATE"] ?? "200");
+const OVERHEAD_ONLY = process.env["ENTDB_BENCH_ONLY"] === "overhead";
 const quiet = createLogger("error");
 const rows: string[][] = [];
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
@@ -62,200 +68,118 @@ const work = join(tmpdir(), `entdb-archive-bench-${process.pid}`);
 mkdirSync(work, { recursive: true });
 
 try {
-  // The log: a schema change, then N plans.
-  const wal = await openEmbeddedWal({ path: join(work, "wal.sqlite") });
-  await wal.append([
-    { tenant: SCHEMA_LOG_KEY, payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)) },
-  ]);
-  for (let i = 0; i < EVENTS; i += 1000) {
-    const tenant = `tenant-${(i / 1000) % TENANTS}`;
-    const batch = Array.from({ length: Math.min(1000, EVENTS - i) }, (_, j) => {
-      const n = i + j;
-      const id = `0190a000-0000-7000-8000-${String(n).padStart(12, "0")}`;
-      return {
-        tenant,
-        payload: planEvent(tenant, `k${n}`, [
-          op.createNode(T.Team, id, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
-        ]),
-      };
-    });
-    await wal.append(batch);
-  }
-  const total = EVENTS + 1;
+  if (!OVERHEAD_ONLY && process.env["ENTDB_BENCH_ONLY"] !== "archiver") {
+    // The log: a schema change, then N plans.
+    const wal = await openEmbeddedWal({ path: join(work, "wal.sqlite") });
+    await wal.append([
+      { tenant: SCHEMA_LOG_KEY, payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)) },
+    ]);
+    for (let i = 0; i < EVENTS; i += 1000) {
+      const tenant = `tenant-${(i / 1000) % TENANTS}`;
+      const batch = Array.from({ length: Math.min(1000, EVENTS - i) }, (_, j) => {
+        const n = i + j;
+        const id = `0190a000-0000-7000-8000-${String(n).padStart(12, "0")}`;
+        return {
+          tenant,
+          payload: planEvent(tenant, `k${n}`, [
+            op.createNode(T.Team, id, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
+          ]),
+        };
+      });
+      await wal.append(batch);
+    }
+    const total = EVENTS + 1;
 
-  let t = performance.now();
-  const archiver = await Archiver.start({ wal, store, location, log: quiet });
-  await archiver.close(600_000);
-  let ms = performance.now() - t;
-  rows.push([
-    "archive upload",
-    `${total.toLocaleString("en-US")} events, ${archiver.uploaded.segments} segments, ${(archiver.uploaded.bytes / 1e6).toFixed(1)} MB`,
-    `${(ms / 1000).toFixed(2)} s`,
-    rate(total, ms),
-  ]);
-  await wal.close();
-
-  const restored = join(work, "restored");
-  const phases = new Map<string, number>();
-  // CPU time per phase too: on a shared machine wall time mostly measures the other load.
-  const cpu = new Map<string, number>();
-  let cpuStart = process.cpuUsage();
-  const cpuMs = (since: NodeJS.CpuUsage) => {
-    const used = process.cpuUsage(since);
-    return (used.user + used.system) / 1000;
-  };
-  t = performance.now();
-  let phaseStart = t;
-  let phase = "";
-  const result = await restoreArchive({
-    store,
-    location,
-    dataDir: restored,
-    log: quiet,
-    progress: (p) => {
-      if (p.phase !== phase) {
-        if (phase) {
-          phases.set(phase, performance.now() - phaseStart);
-          cpu.set(phase, cpuMs(cpuStart));
-        }
-        phase = p.phase;
-        phaseStart = performance.now();
-        cpuStart = process.cpuUsage();
-      }
-    },
-  });
-  phases.set(phase, performance.now() - phaseStart);
-  cpu.set(phase, cpuMs(cpuStart));
-  ms = performance.now() - t;
-  rows.push([
-    "restore: read (download, sha256, decode, write log)",
-    `${result.segments} segments`,
-    `${((phases.get("read") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("read") ?? 0) / 1000).toFixed(2)} s)`,
-    `${rate(total, phases.get("read") ?? 1)} (${rate(total, cpu.get("read") ?? 1)} of CPU)`,
-  ]);
-  rows.push([
-    "restore: apply (live applier)",
-    `${total.toLocaleString("en-US")} events`,
-    `${((phases.get("apply") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("apply") ?? 0) / 1000).toFixed(2)} s)`,
-    `${rate(total, phases.get("apply") ?? 1)} (${rate(total, cpu.get("apply") ?? 1)} of CPU)`,
-  ]);
-  rows.push([
-    "restore: total (replay from the archive)",
-    `${result.records.toLocaleString("en-US")} events`,
-    `${(ms / 1000).toFixed(2)} s`,
-    rate(result.records, ms),
-  ]);
-
-  rows.push([
-    "restore: the applier's share of the replay",
-    "",
-    `${(((phases.get("apply") ?? 0) / ms) * 100).toFixed(0)} % of the wall time`,
-    "",
-  ]);
-
-  rows.push(
-    ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
-  );
-
-  // Write throughput without and with the archiver.
-  // Per round: plans/s, and the server's CPU time per plan (user + system of all its
-  // threads, from /proc): on a shared machine the rate mostly measures the neighbours'
-  // load, the CPU per plan what the server itself spends, archiver included.
-  const cpuTicks = (pid: number | undefined): number => {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
-  };
-  const TICK_MS = 10; // USER_HZ is 100 on Linux
-  const plansPerSecond = async (archive: boolean): Promise<{ rate: number; cpuMs: number }> => {
-    const dataDir = tempDataDir("entdb-archive-bench-serve-");
-    const bucket = archive ? await s3.newBucket() : "";
-    const server = await startServerProcess({
-      dataDir,
-      args: archive ? ["--archive", `s3://${bucket}/bench`, "--s3-endpoint", s3.endpoint] : [],
-      env: { ...S3_TEST_ENV },
-    });
-    const client = createLeanClient(server.url);
-    const ticksBefore = cpuTicks(server.child.pid);
-    let done = 0;
-    const until = performance.now() + SECONDS * 1000;
-    await Promise.all(
-      Array.from({ length: 64 }, async (_, c) => {
-        for (let i = 0; performance.now() < until; i++) {
-          const slug = `c${c}-${i}`;
-          await client.call(EntDbService.method.executePlan, {
-            tenant: `tenant-${c % 8}`,
-            idempotencyKey: slug,
-            operations: [
-              {
-                op: {
-                  case: "createNode",
-                  value: {
-                    typeId: T.Team,
-                    fields: {
-                      1: { kind: { case: "stringValue", value: slug } },
-                      2: { kind: { case: "stringValue", value: slug } },
-                    },
-                  },
-                },
-              },
-            ],
-          });
-          done++;
-        }
-      }),
-    );
-    const cpuMs = ((cpuTicks(server.child.pid) - ticksBefore) * TICK_MS) / done;
-    client.close();
-    await server.stop();
-    removeDataDir(dataDir);
-    return { rate: done / SECONDS, cpuMs };
-  };
-  // Alternating rounds: A (without) and B (with --archive), A B A B …
-  const without: { rate: number; cpuMs: number }[] = [];
-  const withArchive: { rate: number; cpuMs: number }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    without.push(await plansPerSecond(false));
-    withArchive.push(await plansPerSecond(true));
-  }
-  const median = (xs: readonly number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const spread = (xs: readonly number[], digits: number) =>
-    `${xs.map((x) => x.toFixed(digits)).join(", ")} (min–max ${(((Math.max(...xs) - Math.min(...xs)) / median(xs)) * 100).toFixed(0)} % of the median)`;
-  for (const [label, runs] of [
-    ["without", without],
-    ["with", withArchive],
-  ] as const) {
-    const rates = runs.map((r) => r.rate);
-    const cpu = runs.map((r) => r.cpuMs);
+    let t = performance.now();
+    const archiver = await Archiver.start({ wal, store, location, log: quiet });
+    await archiver.close(600_000);
+    let ms = performance.now() - t;
     rows.push([
-      `entdb serve, 64 clients: plans ${label} --archive, median of ${ROUNDS} rounds`,
-      spread(rates, 0),
-      `${ROUNDS} × ${SECONDS} s`,
-      `${Math.round(median(rates)).toLocaleString("en-US")}/s`,
+      "archive upload",
+      `${total.toLocaleString("en-US")} events, ${archiver.uploaded.segments} segments, ${(archiver.uploaded.bytes / 1e6).toFixed(1)} MB`,
+      `${(ms / 1000).toFixed(2)} s`,
+      rate(total, ms),
+    ]);
+    await wal.close();
+
+    const restored = join(work, "restored");
+    const phases = new Map<string, number>();
+    // CPU time per phase too: on a shared machine wall time mostly measures the other load.
+    const cpu = new Map<string, number>();
+    let cpuStart = process.cpuUsage();
+    const cpuMs = (since: NodeJS.CpuUsage) => {
+      const used = process.cpuUsage(since);
+      return (used.user + used.system) / 1000;
+    };
+    t = performance.now();
+    let phaseStart = t;
+    let phase = "";
+    const result = await restoreArchive({
+      store,
+      location,
+      dataDir: restored,
+      log: quiet,
+      progress: (p) => {
+        if (p.phase !== phase) {
+          if (phase) {
+            phases.set(phase, performance.now() - phaseStart);
+            cpu.set(phase, cpuMs(cpuStart));
+          }
+          phase = p.phase;
+          phaseStart = performance.now();
+          cpuStart = process.cpuUsage();
+        }
+      },
+    });
+    phases.set(phase, performance.now() - phaseStart);
+    cpu.set(phase, cpuMs(cpuStart));
+    ms = performance.now() - t;
+    rows.push([
+      "restore: read (download, sha256, decode, write log)",
+      `${result.segments} segments`,
+      `${((phases.get("read") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("read") ?? 0) / 1000).toFixed(2)} s)`,
+      `${rate(total, phases.get("read") ?? 1)} (${rate(total, cpu.get("read") ?? 1)} of CPU)`,
     ]);
     rows.push([
-      `entdb serve: server CPU per plan ${label} --archive, median`,
-      spread(cpu, 3),
+      "restore: apply (live applier)",
+      `${total.toLocaleString("en-US")} events`,
+      `${((phases.get("apply") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("apply") ?? 0) / 1000).toFixed(2)} s)`,
+      `${rate(total, phases.get("apply") ?? 1)} (${rate(total, cpu.get("apply") ?? 1)} of CPU)`,
+    ]);
+    rows.push([
+      "restore: total (replay from the archive)",
+      `${result.records.toLocaleString("en-US")} events`,
+      `${(ms / 1000).toFixed(2)} s`,
+      rate(result.records, ms),
+    ]);
+
+    rows.push([
+      "restore: the applier's share of the replay",
       "",
-      `${median(cpu).toFixed(3)} ms`,
+      `${(((phases.get("apply") ?? 0) / ms) * 100).toFixed(0)} % of the wall time`,
+      "",
     ]);
+
+    rows.push(
+      ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
+    );
   }
-  rows.push([
-    "archiver overhead on writes: plans/s (1 - median B / median A)",
-    "",
-    "",
-    `${((1 - median(withArchive.map((r) => r.rate)) / median(without.map((r) => r.rate))) * 100).toFixed(1)} %`,
-  ]);
-  rows.push([
-    "archiver overhead on writes: server CPU per plan (median B / median A - 1)",
-    "",
-    "",
-    `${((median(withArchive.map((r) => r.cpuMs)) / median(without.map((r) => r.cpuMs)) - 1) * 100).toFixed(1)} %`,
-  ]);
+  // The archiver's own CPU (archiver-cpu-bench.ts), then its overhead on writes
+  // (archive-overhead-bench.ts).
+  // Rounds of at least 10 s, so the 5 s flush arm uploads in each.
+  rows.push(
+    ...(await benchArchiverCpu({
+      s3,
+      rounds: ROUNDS,
+      seconds: Math.max(SECONDS, 10),
+      rate: RATE,
+      log: quiet,
+    })),
+  );
+  if (process.env["ENTDB_BENCH_ONLY"] !== "archiver")
+    rows.push(
+      ...(await benchArchiveOverhead({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE })),
+    );
 } finally {
   store.close();
   rmSync(work, { recursive: true, force: true });
