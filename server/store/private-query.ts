@@ -14,7 +14,9 @@
  * reader whose page is mostly its own rows binds few ids); up to the last of them both
  * streams are complete, so the statement returns exactly the visible rows of that id
  * range, filters applied in SQL as in every query. A round that fills the page ends the
- * query; otherwise the next round starts after that range. The rows, the page and the
+ * query; otherwise the next round starts after that range. Without filters or denies, a
+ * round's statement text depends only on its shape, so it is compiled once per shape and
+ * schema model and a round binds only its values. The rows, the page and the
  * cursor are the ones the general term gives (the randomized model test and
  * `private-query.test.ts` hold them to it).
  *
