@@ -14,7 +14,9 @@
  * reader whose page is mostly its own rows binds few ids); up to the last of them both
  * streams are complete, so the statement returns exactly the visible rows of that id
  * range, filters applied in SQL as in every query. A round that fills the page ends the
- * query; otherwise the next round starts after that range. The rows, the page and the
+ * query; otherwise the next round starts after that range. Without filters or denies, a
+ * round's statement text depends only on its shape, so it is compiled once per shape and
+ * schema model and a round binds only its values. The rows, the page and the
  * cursor are the ones the general term gives (the randomized model test and
  * `private-query.test.ts` hold them to it).
  *
@@ -71,18 +73,22 @@ export function queryPrivateById(
   const granted = grantedIds(db, scope.principals);
   const filters = filtersDigest(query.filters);
   let i = 0;
+  let lastId: string | undefined;
   if (query.cursor !== "") {
     // Validates the query (fields, filters, then the cursor) as the general path does.
     compileNodeQuery(model, type, query, hasIndex);
-    const { lastId } = decodeNodeCursor(query.cursor, {
+    ({ lastId } = decodeNodeCursor(query.cursor, {
       typeId: type.id,
       orderField: 0,
       descending: false,
       filters,
-    });
+    }));
     i = firstAfter(granted.ids, lastId);
   }
   const rows: NodeKeyRow[] = [];
+  // Without filters or denies a round's statement text depends only on its shape, so it
+  // is compiled once per shape and a round only binds its values.
+  const memo = query.filters.length === 0 && !facts.denies ? memoOf(model) : undefined;
   // Every visible row with an id up to `lo` is in `rows` (or before the cursor).
   let lo: string | undefined;
   let take = FIRST_ROUND_IDS;
@@ -96,41 +102,100 @@ export function queryPrivateById(
     }
     // Up to `bound` both arms are complete; past the last granted id, the own arm is.
     const bound = i < granted.ids.length ? ids[ids.length - 1] : undefined;
-    const range: Term[] = [];
-    if (lo !== undefined) range.push({ sql: "id > +?", params: [lo] });
-    if (bound !== undefined) range.push({ sql: "id <= +?", params: [bound] });
-    const arm = { ...query, arm: true as const };
-    const own = compileNodeQuery(
-      model,
-      type,
-      { ...arm, also: [...range, { sql: "nodes.owner = +?", params: [scope.actor] }] },
-      hasIndex,
-    );
-    let sql = own.sql;
-    const params = [...own.params];
-    if (ids.length > 0) {
-      const terms: Term[] = [
-        // One statement text whatever the count, so the statement cache keeps it.
-        { sql: "id IN (SELECT value FROM json_each(?))", params: [JSON.stringify(ids)] },
-        { sql: "nodes.owner IS NOT +?", params: [scope.actor] },
-      ];
-      if (facts.denies) {
-        const deny = denyTerm(scope, "nodes");
-        terms.push({ sql: `NOT ${deny.sql}`, params: deny.params });
+    let sql: string;
+    let params: SqlScalar[];
+    const shape =
+      type.id * 32 +
+      (query.columns === "keys" ? 16 : 0) +
+      (lo !== undefined ? 8 : 0) +
+      (bound !== undefined ? 4 : 0) +
+      (ids.length > 0 ? 2 : 0) +
+      (lastId !== undefined ? 1 : 0);
+    const known = memo?.get(shape);
+    if (known !== undefined) {
+      // The order compileNodeQuery binds them in: the bounds and the owner, then the cursor.
+      params = [];
+      if (lo !== undefined) params.push(lo);
+      if (bound !== undefined) params.push(bound);
+      params.push(scope.actor);
+      if (lastId !== undefined) params.push(lastId);
+      if (ids.length > 0) {
+        params.push(JSON.stringify(ids), scope.actor);
+        if (lastId !== undefined) params.push(lastId);
       }
-      const grants = compileNodeQuery(model, type, { ...arm, also: terms }, hasIndex);
-      sql += ` UNION ALL ${grants.sql}`;
-      params.push(...grants.params);
+      sql = known;
+    } else {
+      ({ sql, params } = compileRound(model, type, query, scope, facts, hasIndex, lo, bound, ids));
+      memo?.set(shape, sql);
     }
     // The two arms are disjoint (owned or not) and each reads an index in id order, so
     // SQLite merges them without sorting.
     params.push(BigInt(want - rows.length));
-    for (const row of db.stmt(`${sql} ORDER BY id LIMIT +?`).all(...params) as NodeKeyRow[])
-      rows.push(row);
+    for (const row of db.stmt(sql).all(...params) as NodeKeyRow[]) rows.push(row);
     if (rows.length >= want || bound === undefined) return { rows, filters };
     lo = bound;
     take = Math.min(take * 2, MAX_ROUND_IDS);
   }
+}
+
+/**
+ * One round's statement (ordered and limited, the limit not bound) and its values: the
+ * reader's own rows after `lo` up to `bound`, and the rows of the granted `ids`.
+ */
+function compileRound(
+  model: Schema,
+  type: NodeType,
+  query: NodeQuery,
+  scope: MemberScope,
+  facts: VisibilityFacts,
+  hasIndex: (name: string) => boolean,
+  lo: string | undefined,
+  bound: string | undefined,
+  ids: readonly string[],
+): { sql: string; params: SqlScalar[] } {
+  const range: Term[] = [];
+  if (lo !== undefined) range.push({ sql: "id > +?", params: [lo] });
+  if (bound !== undefined) range.push({ sql: "id <= +?", params: [bound] });
+  const arm = { ...query, arm: true as const };
+  const own = compileNodeQuery(
+    model,
+    type,
+    { ...arm, also: [...range, { sql: "nodes.owner = +?", params: [scope.actor] }] },
+    hasIndex,
+  );
+  let sql = own.sql;
+  const params = [...own.params];
+  if (ids.length > 0) {
+    const terms: Term[] = [
+      // One statement text whatever the count, so the statement cache keeps it.
+      { sql: "id IN (SELECT value FROM json_each(?))", params: [JSON.stringify(ids)] },
+      { sql: "nodes.owner IS NOT +?", params: [scope.actor] },
+    ];
+    if (facts.denies) {
+      const deny = denyTerm(scope, "nodes");
+      terms.push({ sql: `NOT ${deny.sql}`, params: deny.params });
+    }
+    const grants = compileNodeQuery(model, type, { ...arm, also: terms }, hasIndex);
+    sql += ` UNION ALL ${grants.sql}`;
+    params.push(...grants.params);
+  }
+  return { sql: `${sql} ORDER BY id LIMIT +?`, params };
+}
+
+/**
+ * Round statements of queries without filters (in a tenant without denies), by schema
+ * model and shape: the type id times 32 plus a bit each for key columns, a lower bound,
+ * an upper bound, any granted id and a cursor; at most 32 per private type.
+ */
+const memos = new WeakMap<Schema, Map<number, string>>();
+
+function memoOf(model: Schema): Map<number, string> {
+  let memo = memos.get(model);
+  if (memo === undefined) {
+    memo = new Map();
+    memos.set(model, memo);
+  }
+  return memo;
 }
 
 interface Term {

@@ -43,6 +43,11 @@ node Secret = 2 [visibility = private] {
   rank: int = 2;
 }
 
+/// Private too, walked beside Secret.
+node Memo = 4 [visibility = private] {
+  title: string = 1 [required];
+}
+
 /// Private, and read as the Secret it answers.
 node Note = 3 [visibility = private] {
   title: string = 1 [required];
@@ -236,6 +241,54 @@ describe("a private type read in id order", () => {
     const expected = general(2, s);
     expect(expected.length).toBe(47);
     for (const limit of [1, 5, 50]) expect(walk(2, s, limit)).toEqual(expected);
+  });
+
+  it("reuses a round's statement only for the same type, columns, bounds and cursor", () => {
+    // Two private types interleaved, each with own and granted rows; walked alternately so
+    // every round shape of one type is compiled before the other reads it.
+    for (let i = 0; i < 120; i++) {
+      const id = `r${String(i).padStart(3, "0")}`;
+      node(id, i % 2 === 0 ? 2 : 4, i % 5 === 0 ? ME : "user:owner", { 1: id, 2: i % 3 });
+      if (i % 3 === 0) grant(id, ME);
+    }
+    const s = scope();
+    const secrets = general(2, s);
+    const memos = general(4, s);
+    expect(secrets.length).toBeGreaterThan(20);
+    expect(memos.length).toBeGreaterThan(20);
+    expect(secrets.some((id) => memos.includes(id))).toBe(false);
+    for (const limit of [1, 3, 50]) {
+      expect(walk(2, s, limit)).toEqual(secrets);
+      expect(walk(4, s, limit)).toEqual(memos);
+    }
+    // A filtered query after the unfiltered ones compiles its own statement.
+    const rankIs1 = [
+      create(FilterSchema, {
+        fieldId: 2,
+        op: FilterOp.EQ,
+        values: [create(ValueSchema, { kind: { case: "intValue", value: 1n } })],
+      }),
+    ] as never[];
+    const ranked = general(2, s, rankIs1);
+    expect(ranked.length).toBeGreaterThan(2);
+    expect(ranked.length).toBeLessThan(secrets.length);
+    expect(walk(2, s, 2, rankIs1)).toEqual(ranked);
+    expect(walk(2, s, 2)).toEqual(secrets);
+    // So does a tenant with a deny, and the walk without it after the deny is gone.
+    const hidden = secrets.find(
+      (id) => db.db.prepare("SELECT owner FROM nodes WHERE id = ?").pluck().get(id) !== ME,
+    )!;
+    grant(hidden, "role:member", true);
+    expect(walk(2, s, 3)).toEqual(secrets.filter((id) => id !== hidden));
+    expect(general(2, s)).toEqual(secrets.filter((id) => id !== hidden));
+    db.db.prepare("DELETE FROM access_grants WHERE deny = 1").run();
+    expect(walk(2, s, 3)).toEqual(secrets);
+    // Another reader of the same shapes binds its own principal.
+    member("user:you", "member");
+    node("r999", 2, "user:you");
+    const you = scope("user:you");
+    expect(walk(2, you, 2)).toEqual(["r999"]);
+    expect(walk(2, s, 50)).toEqual(secrets);
   });
 
   it("reads both arms through indexes in id order, merged without a sort", () => {
