@@ -126,7 +126,7 @@ export function loadedGrantsWithoutDenies(
       tenant.counted.clear();
       tenant.countedSize = 0;
     }
-    counted = { principals: [...principals], misses: 0, rows: undefined };
+    counted = { principals: ownCopy(principals), misses: 0, rows: undefined };
     add(tenant.counted, counted);
     tenant.countedSize++;
   }
@@ -150,7 +150,7 @@ function keep(
     tenant.sets.clear();
     tenant.size = 0;
   }
-  add(tenant.sets, { principals: [...principals], granted });
+  add(tenant.sets, { principals: ownCopy(principals), granted });
   tenant.size++;
   const counted = find(tenant.counted, principals);
   if (counted !== undefined) {
@@ -168,6 +168,9 @@ function find<T extends { readonly principals: readonly string[] }>(
   const same = sets.get(principals[0] ?? "");
   if (same === undefined) return undefined;
   next: for (const entry of same) {
+    // A read scope's principals are one frozen array per membership snapshot
+    // (acl/read-scope.ts), kept as is: the same array is the same set.
+    if (entry.principals === principals) return entry;
     if (entry.principals.length !== principals.length) continue;
     for (let i = 1; i < principals.length; i++)
       if (entry.principals[i] !== principals[i]) continue next;
@@ -184,6 +187,11 @@ function add<T extends { readonly principals: readonly string[] }>(
   const same = sets.get(reader);
   if (same === undefined) sets.set(reader, [entry]);
   else same.push(entry);
+}
+
+/** `principals` itself when frozen (nobody can change it), else a copy. */
+function ownCopy(principals: readonly string[]): readonly string[] {
+  return Object.isFrozen(principals) ? principals : [...principals];
 }
 
 function clear(tenant: TenantGrants): void {

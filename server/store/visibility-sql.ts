@@ -53,14 +53,30 @@ export function privateTypeIds(schema: Schema): readonly number[] {
   return ids;
 }
 
-/** The `inherit_access` ref fields of a type, as (field id, parent type id). */
-export function inheritedFrom(type: NodeType): { fieldId: number; targetId: number }[] {
-  const out: { fieldId: number; targetId: number }[] = [];
-  for (const f of type.fields)
-    if (f.inheritAccess && f.type.kind === "ref")
-      out.push({ fieldId: f.id, targetId: f.type.targetId });
-  return out;
+/** An `inherit_access` ref field of a type: the field and the parent type it points at. */
+export interface InheritedRef {
+  readonly fieldId: number;
+  readonly targetId: number;
 }
+
+/**
+ * The `inherit_access` ref fields of a type, as (field id, parent type id); kept per type
+ * (a model's types never change), since every restricted point read asks.
+ */
+export function inheritedFrom(type: NodeType): readonly InheritedRef[] {
+  let refs = inheritedRefs.get(type);
+  if (refs === undefined) {
+    const out: InheritedRef[] = [];
+    for (const f of type.fields)
+      if (f.inheritAccess && f.type.kind === "ref")
+        out.push({ fieldId: f.id, targetId: f.type.targetId });
+    refs = Object.freeze(out);
+    inheritedRefs.set(type, refs);
+  }
+  return refs;
+}
+
+const inheritedRefs = new WeakMap<NodeType, readonly InheritedRef[]>();
 
 /** What the term must account for besides the scope. */
 export interface VisibilityFacts {
