@@ -3,7 +3,7 @@
  * order, kept per tenant database and principal set so a query of a private type can
  * walk its reader's grants in id order instead of testing every row of the type against
  * `access_grants` (`private-query.ts`), and a point read can decide from a binary search
- * (`store-reader.ts`); for a set not loaded, how many point reads SQLite decided for it
+ * (`node-point-reads.ts`); for a set not loaded, how many point reads SQLite decided for it
  * (which decides when a point read loads it); and whether the tenant has any deny at
  * all. Loading a set reads one range of the index `access_grants_by_principal` per
  * principal.

@@ -1,0 +1,160 @@
+/**
+ * Edge reads for `StoreReader`: a page of one node's edges of a type, and the
+ * breadth-first traversal from a node, both reading hidden nodes as if they did not exist.
+ */
+
+import { create } from "@bufbuild/protobuf";
+import type { Edge, TraversedNode } from "../../generated/entdb/v1/entdb_pb.js";
+import { Direction, TraversedNodeSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Schema } from "../../schema/index.ts";
+import type { ReadScope } from "../acl/read-scope.ts";
+import type { Page, TraverseStep } from "../engine.ts";
+import type { EdgeCache } from "./edge-cache.ts";
+import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
+import type { NodeCache } from "./node-cache.ts";
+import { factsOf, nodeOf, visibleNode } from "./node-point-reads.ts";
+import { decodeEdgeCursor, encodeEdgeCursor } from "./page-cursor.ts";
+import type { ReadLimits } from "./read-limits.ts";
+import { EDGE_COLUMNS, type EdgeRow } from "./row-codec.ts";
+import type { SqlScalar } from "./stored-value-codec.ts";
+import type { TenantDb } from "./tenant-db.ts";
+import { hiddenRefTerm } from "./visibility-sql.ts";
+
+/** A page of `nodeId`'s edges of `edgeTypeId` that `scope` may read, `limit` already clamped. */
+export function listEdgePage(
+  edges: EdgeCache,
+  db: TenantDb,
+  model: Schema | undefined,
+  edgeTypeId: number,
+  nodeId: string,
+  query: {
+    readonly direction: Direction;
+    readonly limit: number;
+    readonly cursor: string;
+    readonly includeCount: boolean;
+  },
+  scope: ReadScope,
+): Page<Edge> & { readonly totalCount?: number } {
+  const direction = query.direction === Direction.IN ? Direction.IN : Direction.OUT;
+  const ends = edgeEnds(direction === Direction.IN);
+  const [, other] = ends;
+  const limit = query.limit;
+  // A hidden node has no edges to list, and an edge whose other end is hidden is not
+  // listed or counted: both read as if the hidden node did not exist.
+  const empty = query.includeCount
+    ? { items: [], nextCursor: "", totalCount: 0 }
+    : { items: [], nextCursor: "" };
+  const facts = factsOf(db, scope);
+  const anchor = hiddenRefTerm(model, scope, "?", facts);
+  if (
+    anchor &&
+    db
+      .stmt(`SELECT ${anchor.sql}`)
+      .pluck()
+      .get(nodeId, ...anchor.params) === 1n
+  )
+    return empty;
+  const otherHidden = hiddenRefTerm(model, scope, `edges.${other}`, facts);
+  const visible = otherHidden ? ` AND NOT ${otherHidden.sql}` : "";
+  const params: SqlScalar[] = [BigInt(edgeTypeId), nodeId];
+  let after = "";
+  if (query.cursor !== "") {
+    const c = decodeEdgeCursor(query.cursor, { edgeTypeId, nodeId, direction });
+    after = ` AND ${other} > +?`;
+    params.push(c.lastOtherId);
+  }
+  params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
+  const rows = db.stmt(edgePageSql(ends, EDGE_COLUMNS, after, visible)).all(...params) as EdgeRow[];
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  const nextCursor =
+    rows.length > limit && last
+      ? encodeEdgeCursor({
+          edgeTypeId,
+          nodeId,
+          direction,
+          lastOtherId: direction === Direction.IN ? last.from_id : last.to_id,
+        })
+      : "";
+  const items = page.map((r) => edges.edge(db, model, r));
+  if (!query.includeCount) return { items, nextCursor };
+  const count = db
+    .stmt(edgeCountSql(ends, visible))
+    .get(BigInt(edgeTypeId), nodeId, ...(otherHidden?.params ?? [])) as { n: bigint };
+  return { items, nextCursor, totalCount: Number(count.n) };
+}
+
+/** The nodes `scope` may read reached from `startId`, breadth first, within `limits`. */
+export function traverseFrom(
+  cache: NodeCache,
+  db: TenantDb,
+  model: Schema | undefined,
+  limits: ReadLimits,
+  startId: string,
+  query: {
+    readonly edgeTypeIds: readonly number[];
+    readonly direction: Direction;
+    readonly maxDepth: number;
+    readonly maxNodes: number;
+    readonly hops?: readonly TraverseStep[];
+  },
+  scope: ReadScope,
+): { readonly nodes: readonly TraversedNode[]; readonly truncated: boolean } {
+  // Hidden nodes are neither returned nor walked through, and do not count toward
+  // `maxNodes`: the walk is the one the caller would see if they did not exist.
+  const nodeRow = (id: string) => visibleNode(db, model, scope, id);
+  if (!nodeRow(startId)) return { nodes: [], truncated: false };
+  const maxNodes = clamp(
+    query.maxNodes === 0 ? limits.defaultPageSize : query.maxNodes,
+    1,
+    limits.maxTraverseNodes,
+  );
+  const steps: readonly TraverseStep[] =
+    query.hops !== undefined && query.hops.length > 0
+      ? query.hops.slice(0, limits.maxTraverseDepth)
+      : Array.from({ length: clamp(query.maxDepth, 1, limits.maxTraverseDepth) }, () => ({
+          edgeTypeIds: query.edgeTypeIds,
+          direction: query.direction,
+        }));
+  const maxDepth = steps.length;
+  /** What depth `depth` follows: its edge types, sorted, and its neighbour query. */
+  const stepAt = (depth: number) => {
+    const step = steps[depth - 1]!;
+    return {
+      edgeTypes:
+        step.edgeTypeIds.length > 0
+          ? [...new Set(step.edgeTypeIds)].sort((a, b) => a - b)
+          : db.edgeTypeIds(),
+      neighbors: db.stmt(neighborsSql(edgeEnds(step.direction === Direction.IN))),
+    };
+  };
+
+  const visited = new Set<string>([startId]);
+  const out: TraversedNode[] = [];
+  let frontier = [startId];
+  for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
+    const next: string[] = [];
+    const { edgeTypes, neighbors } = stepAt(depth);
+    for (const from of frontier) {
+      for (const edgeTypeId of edgeTypes) {
+        for (const { id } of neighbors.iterate(BigInt(edgeTypeId), from) as Iterable<{
+          id: string;
+        }>) {
+          if (visited.has(id)) continue;
+          const row = nodeRow(id);
+          if (!row) continue;
+          if (out.length >= maxNodes) return { nodes: out, truncated: true };
+          visited.add(id);
+          out.push(create(TraversedNodeSchema, { node: nodeOf(cache, db, model, row), depth }));
+          next.push(id);
+        }
+      }
+    }
+    frontier = next;
+  }
+  return { nodes: out, truncated: false };
+}
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(Math.max(n, min), max);
+}
