@@ -131,6 +131,11 @@ async function archivedEntries(url: string, partitions: number): Promise<WalEntr
   }
 }
 
+/** `entdb restore --from ARCHIVE --data-dir DIR` against the test S3 server; callers add the rest. */
+function restoreFrom(archive: string, dir: string): string[] {
+  return ["restore", "--from", archive, "--s3-endpoint", s3.endpoint, "--data-dir", dir];
+}
+
 describe("disaster: the data dir is lost, the archive is not", () => {
   let url = "";
   let originalDumps = new Map<string, string>();
@@ -157,15 +162,7 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     rmSync(dataDir, { recursive: true, force: true });
 
     const restored = freshDir("restored");
-    const run = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      restored,
-    ]);
+    const run = await entdb([...restoreFrom(url, restored)]);
     expect(run.stderr).toMatch(/^restore: read \d+\/\d+ segments/m);
     expect(run.stderr).toMatch(/^restore: apply (\d+)\/\1 events, \d+ events\/s/m);
     expect(run.code).toBe(0);
@@ -181,15 +178,7 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(dumped.stdout).toBe(`-- tenant acme\n${originalDumps.get(tenantFileName("acme"))}`);
 
     // A refused second restore into the now non-empty dir changes nothing.
-    const again = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      restored,
-    ]);
+    const again = await entdb([...restoreFrom(url, restored)]);
     expect(again.code).toBe(2);
     expect(again.stderr).toBe(
       `error: The data dir ${restored} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.\n`,
@@ -246,15 +235,7 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     }
     all.close();
     const damagedKey = prefix + segment!.key.slice("prod/".length);
-    const run = await entdb([
-      "restore",
-      "--from",
-      damagedUrl,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      freshDir("damaged"),
-    ]);
+    const run = await entdb([...restoreFrom(damagedUrl, freshDir("damaged"))]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       `error: The archived segment ${damagedKey} is corrupt: its sha256 is `,
@@ -274,13 +255,7 @@ describe("disaster: the data dir is lost, the archive is not", () => {
       const offset = pick.position.offset;
       const restored = freshDir("pitr");
       const run = await entdb([
-        "restore",
-        "--from",
-        url,
-        "--s3-endpoint",
-        s3.endpoint,
-        "--data-dir",
-        restored,
+        ...restoreFrom(url, restored),
         "--tenant",
         "initech",
         "--to-position",
@@ -318,17 +293,7 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     const at = times[Math.floor(Math.random() * times.length)]!;
     const restored = freshDir("to-time");
     const iso = new Date(at).toISOString();
-    const run = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      restored,
-      "--to-time",
-      iso,
-    ]);
+    const run = await entdb([...restoreFrom(url, restored), "--to-time", iso]);
     expect(run.code, run.stderr).toBe(0);
     // The reference: each partition cut before its first event logged after the time.
     const reference = freshDir("to-time-ref");
@@ -370,29 +335,12 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     ];
     for (const [args, message] of cases) {
       const dir = freshDir("refused");
-      const run = await entdb([
-        "restore",
-        "--from",
-        url,
-        "--s3-endpoint",
-        s3.endpoint,
-        "--data-dir",
-        dir,
-        ...args,
-      ]);
+      const run = await entdb([...restoreFrom(url, dir), ...args]);
       expect(run.stderr, args.join(" ")).toBe(message);
       expect(run.code).toBe(2);
       expect(readdirSync(dir)).toEqual([]);
     }
-    const missing = await entdb([
-      "restore",
-      "--from",
-      `${url}-nothing`,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      freshDir("missing"),
-    ]);
+    const missing = await entdb([...restoreFrom(`${url}-nothing`, freshDir("missing"))]);
     expect(missing.stderr).toBe(
       `error: There is no archive at ${url}-nothing (no log.json); check --from and the S3 endpoint.\n`,
     );
@@ -402,13 +350,7 @@ describe("disaster: the data dir is lost, the archive is not", () => {
   it("restores a tenant under a new id, beside nothing it could touch", async () => {
     const restored = freshDir("as-tenant");
     const run = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      restored,
+      ...restoreFrom(url, restored),
       "--tenant",
       "umbrella",
       "--as-tenant",
@@ -498,17 +440,7 @@ describe("snapshots", () => {
 
     // To a point between snapshots: the newest snapshot at or before it, then the log.
     const pointInTime = freshDir("snap-to-time");
-    const cut = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      pointInTime,
-      "--to-time",
-      afterB,
-    ]);
+    const cut = await entdb([...restoreFrom(url, pointInTime), "--to-time", afterB]);
     expect(cut.code, cut.stderr).toBe(0);
     const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
     const usable = TENANTS.filter((t) =>
@@ -528,15 +460,7 @@ describe("snapshots", () => {
     expect(dumps(pointInTime)).toEqual(dumps(reference));
 
     const restored = freshDir("snap-restored");
-    const run = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      restored,
-    ]);
+    const run = await entdb([...restoreFrom(url, restored)]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(" segments and 4 snapshots of ");
     expect(dumps(restored)).toEqual(original);
@@ -560,15 +484,7 @@ describe("snapshots", () => {
       }),
     );
     store.close();
-    const bad = await entdb([
-      "restore",
-      "--from",
-      url,
-      "--s3-endpoint",
-      s3.endpoint,
-      "--data-dir",
-      freshDir("snap-bad"),
-    ]);
+    const bad = await entdb([...restoreFrom(url, freshDir("snap-bad"))]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(
       `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
