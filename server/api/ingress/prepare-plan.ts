@@ -280,7 +280,7 @@ function prepareFields(
   for (const field of type.fields) {
     if (out[field.id] !== undefined) continue;
     if (field.default) {
-      out[field.id] = defaultToValue(field.default, ctx.schema, field);
+      out[field.id] = defaultOf(field, ctx.schema);
     } else if (field.required) {
       throw invalidArgument(
         `Field ${type.name}.${field.name} (id ${field.id}) is required; set it.`,
@@ -477,6 +477,21 @@ function valueContext(
         ? { operationIndex: index, typeId }
         : { operationIndex: index, typeId, fieldId },
   };
+}
+
+/**
+ * Each field's default as a `Value`, built once per (immutable) field. Events share these
+ * messages: nothing changes a logged event's values.
+ */
+const defaults = new WeakMap<Field, Value>();
+
+function defaultOf(field: Field, schema: Schema): Value {
+  let value = defaults.get(field);
+  if (value === undefined && field.default) {
+    value = defaultToValue(field.default, schema, field);
+    defaults.set(field, value);
+  }
+  return value!;
 }
 
 /** The `Value` a default stands for. */
