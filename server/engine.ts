@@ -19,6 +19,7 @@ import type {
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../generated/entdb/v1/values_pb.js";
+import type { WalEvent } from "../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../schema/index.ts";
 import type { ReadScope } from "./acl/read-scope.ts";
 import type { SearchPage, SearchRequest } from "./search/search-sql.ts";
@@ -175,4 +176,14 @@ export interface ApplyProgress {
    * read it; `undefined` means "read the database".
    */
   recentOutcome(tenant: string, idempotencyKey: string): PlanOutcome | undefined;
+}
+
+/**
+ * The events this process built at ingress, by the bytes it logged them as: the applier
+ * takes the event instead of decoding an entry's payload again. `take` answers only for
+ * a payload that is byte for byte the encoding of the event it returns (and hands each
+ * out once); otherwise `undefined`, and the applier decodes the payload.
+ */
+export interface BuiltEvents {
+  take(tenant: string, payload: Uint8Array): WalEvent | undefined;
 }

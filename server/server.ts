@@ -30,6 +30,7 @@ import {
 } from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
 import { createHealthService } from "./api/health-service.ts";
+import { BuiltEventRegistry } from "./api/ingress/built-events.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
 import { createServerMetrics, type ServerMetrics } from "./api/metrics.ts";
 import {
@@ -188,9 +189,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     let metrics: ServerMetrics | undefined;
     const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const nodeCache = new NodeCache();
+    const builtEvents = new BuiltEventRegistry();
     const applier = new Applier({
       wal,
       store,
+      builtEvents,
       onCommitted: (tenant, events) => {
         nodeCache.committed(tenant, events);
         changeFeed.publish(tenant, events);
@@ -252,6 +255,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       limits: DEFAULT_API_LIMITS,
       logError: (err: unknown) => log.error("internal error", { err }),
       startAppendTimer: () => metrics.walAppendSeconds.startTimer(),
+      builtEvents,
       access,
       openAccess: isDevMode(config.auth),
       publicReads: config.publicReads === true,

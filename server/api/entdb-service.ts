@@ -24,8 +24,9 @@ import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { checkSameRequest, digestHex } from "./idempotency.ts";
+import type { BuiltEventRegistry } from "./ingress/built-events.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import { planDigest, preparePlan } from "./ingress/prepare-plan.ts";
+import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { createMailboxHandlers } from "./mailbox-service.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
@@ -77,6 +78,8 @@ export interface ApiDeps {
   logError(err: unknown): void;
   /** Starts timing one WAL append; the returned function ends it (metrics). */
   startAppendTimer?(): () => void;
+  /** Where plans this process logs are handed to its applier (built-events.ts). */
+  readonly builtEvents?: BuiltEventRegistry;
   /** Tenants' committed membership (acl/access-cache.ts). */
   readonly access: TenantAccessView;
   /** Dev mode: no access checks (the dev actor is an admin and a member of everything). */
@@ -176,6 +179,8 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         const actor = requireActor(ctx.values);
         const tenant = guardTenant(actor, req.tenant, "write");
         const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
+        // Before the lookup: SQLite would match such a key as the text with U+FFFD.
+        checkText(key, "The idempotency key");
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
         if (earlier && !outcomeFor(earlier, actor, deps.openAccess))
           throw keyTakenError(key, tenant);
@@ -192,14 +197,22 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           actor: actor.id,
           idempotencyKey: key,
           limits: { maxOperations: limits.maxOperations, maxIdempotencyKeyLength: 256 },
+          actorAdmin: actor.admin,
+          openAccess: deps.openAccess,
+          actorGroups: actor.groups,
         });
-        event.actorAdmin = actor.admin;
-        event.openAccess = deps.openAccess;
-        event.actorGroups = [...actor.groups];
+        const payload = toBinary(WalEventSchema, event);
+        // The applier takes this event rather than decoding `payload` (built-events.ts);
+        // released when the append fails or the wait for the apply ends.
+        const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);
         const endTimer = deps.startAppendTimer?.();
         const [position] = await deps.wal
-          .append([{ tenant, payload: toBinary(WalEventSchema, event) }])
-          .finally(() => endTimer?.());
+          .append([{ tenant, payload }])
+          .finally(() => endTimer?.())
+          .catch((err: unknown) => {
+            release?.();
+            throw err;
+          });
         if (!position) throw new InternalError("invariant", "append returned no position");
         const receipt = {
           tenant,
@@ -211,7 +224,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         };
         if (req.noWait) return create(ExecutePlanResponseSchema, { receipt });
 
-        const applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
+        const applied = await deps.progress
+          .waitFor(tenant, position, limits.applyWaitMs)
+          .finally(() => release?.());
         if (!applied) return create(ExecutePlanResponseSchema, { receipt });
         const outcome =
           deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);

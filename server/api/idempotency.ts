@@ -4,13 +4,13 @@
  * outcome; a retry under the same key must carry the same digest to get that outcome.
  */
 
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { PlanOutcome } from "../engine.ts";
 
 /** SHA-256 of `bytes`, as `WalEvent.plan_digest` holds it. */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(bytes).digest());
+  return new Uint8Array(hash("sha256", bytes, "buffer"));
 }
 
 /** A digest as stored with an outcome (lowercase hex). */

@@ -25,6 +25,7 @@ import type { Actor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
 import { checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
+import { checkText } from "./ingress/prepare-plan.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
 
 /** A change that is logged as its own kind of WAL event. */
@@ -42,6 +43,7 @@ export async function submitLoggedChange(
 ) {
   if (keyText.length > 256)
     throw invalidArgument(`The idempotency key is ${keyText.length} characters; the limit is 256.`);
+  checkText(keyText, "The idempotency key");
   const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
   const digest = sha256(
     change.case === "access"

@@ -58,7 +58,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import type { ApplyProgress, PlanOutcome } from "../engine.ts";
+import type { ApplyProgress, BuiltEvents, PlanOutcome } from "../engine.ts";
 import { encodeOutcome } from "../store/outcome-codec.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -106,6 +106,8 @@ export interface ApplierOptions {
    * applied (rejected plans included), in log order: live subscriptions start here.
    */
   readonly onCommitted?: (tenant: string, events: readonly AppliedEvent[]) => void;
+  /** Events ingress built in this process, taken instead of decoding their payloads. */
+  readonly builtEvents?: BuiltEvents;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -174,6 +176,7 @@ export class Applier implements ApplyProgress {
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent = new RecentOutcomes();
+  readonly #built: BuiltEvents | undefined;
 
   constructor(options: ApplierOptions) {
     this.#wal = options.wal;
@@ -185,6 +188,7 @@ export class Applier implements ApplyProgress {
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
     this.#waiters = new ApplyWaiters(options.store);
+    this.#built = options.builtEvents;
   }
 
   /** Subscribes to the log. A second call does nothing. */
@@ -250,7 +254,7 @@ export class Applier implements ApplyProgress {
   applyBatch(entries: readonly WalEntry[]): void {
     const byTenant = new Map<string, Item[]>();
     for (const entry of entries) {
-      const item = decodeEntry(entry);
+      const item = decodeEntry(entry, this.#built);
       if ("event" in item && item.event.body.case === "schemaChange") {
         const change = item.event.body.value;
         this.#store.meta.recordSchema({
@@ -579,10 +583,10 @@ function isTenantId(key: string): boolean {
   }
 }
 
-function decodeEntry(entry: WalEntry): Item {
+function decodeEntry(entry: WalEntry, built: BuiltEvents | undefined): Item {
   let event: WalEvent;
   try {
-    event = fromBinary(WalEventSchema, entry.payload);
+    event = built?.take(entry.tenant, entry.payload) ?? fromBinary(WalEventSchema, entry.payload);
   } catch (err) {
     return { entry, bad: `the payload is not a WalEvent: ${message(err)}` };
   }

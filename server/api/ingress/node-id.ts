@@ -10,20 +10,43 @@ import { randomFillSync } from "node:crypto";
 const pool = new Uint8Array(16 * 256);
 let poolOffset = pool.length;
 
-/** Returns a new UUIDv7 string. */
+/** Two lowercase hex digits per byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Returns a new UUIDv7 string. `now` is a Unix time in milliseconds below 2^48. */
 export function mintNodeId(now: number = Date.now()): string {
   if (poolOffset + 16 > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const b = pool.subarray(poolOffset, poolOffset + 16);
+  const b = pool;
+  const o = poolOffset;
   poolOffset += 16;
-  const ms = BigInt(now);
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  b[6] = (b[6]! & 0x0f) | 0x70; // version 7
-  b[8] = (b[8]! & 0x3f) | 0x80; // RFC 9562 variant
-  const hex = Buffer.from(b).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // The 48-bit timestamp: its high 16 bits, then its low 32 (a double holds both exactly).
+  const high = Math.floor(now / 0x1_0000_0000);
+  const low = now - high * 0x1_0000_0000;
+  return (
+    HEX[(high >>> 8) & 0xff]! +
+    HEX[high & 0xff]! +
+    HEX[low >>> 24]! +
+    HEX[(low >>> 16) & 0xff]! +
+    "-" +
+    HEX[(low >>> 8) & 0xff]! +
+    HEX[low & 0xff]! +
+    "-" +
+    HEX[(b[o + 6]! & 0x0f) | 0x70]! + // version 7
+    HEX[b[o + 7]!]! +
+    "-" +
+    HEX[(b[o + 8]! & 0x3f) | 0x80]! + // RFC 9562 variant
+    HEX[b[o + 9]!]! +
+    "-" +
+    HEX[b[o + 10]!]! +
+    HEX[b[o + 11]!]! +
+    HEX[b[o + 12]!]! +
+    HEX[b[o + 13]!]! +
+    HEX[b[o + 14]!]! +
+    HEX[b[o + 15]!]!
+  );
 }
 
 const NODE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

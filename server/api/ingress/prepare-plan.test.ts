@@ -355,4 +355,39 @@ describe("preparePlan", () => {
         ok.body.value.operations[0].op.value.ifAbsentOn,
     ).toEqual([1]);
   });
+
+  it("refuses a key, principal or group holding a lone surrogate, which the log would store as U+FFFD", () => {
+    const base = {
+      schema,
+      schemaVersion: 3,
+      tenant: "acme",
+      actor: "user:ada",
+      idempotencyKey: "k1",
+      now: NOW,
+    };
+    const attempt = (ctx: Partial<Parameters<typeof preparePlan>[1]>) =>
+      rejection(() => preparePlan([createUser()], { ...base, ...ctx })).message;
+    expect(attempt({ idempotencyKey: "key-\ud800" })).toBe(
+      "The idempotency key holds a lone UTF-16 surrogate (\\uD800 at index 4), which UTF-8 cannot store; send well-formed Unicode text (pair the surrogate or drop it).",
+    );
+    expect(attempt({ actor: "user:\udc00a" })).toBe(
+      "The caller's principal holds a lone UTF-16 surrogate (\\uDC00 at index 5), which UTF-8 cannot store; send well-formed Unicode text (pair the surrogate or drop it).",
+    );
+    expect(attempt({ actorGroups: ["group:ok", "group:x\ud83d"] })).toBe(
+      "The caller's group holds a lone UTF-16 surrogate (\\uD83D at index 7), which UTF-8 cannot store; send well-formed Unicode text (pair the surrogate or drop it).",
+    );
+    // Pairs are text like any other, and the caller's groups and flags reach the event.
+    const event = preparePlan([createUser()], {
+      ...base,
+      idempotencyKey: "key-\ud83d\ude00",
+      actorGroups: ["group:devs"],
+      actorAdmin: true,
+    });
+    expect([event.idempotencyKey, event.actorGroups, event.actorAdmin, event.openAccess]).toEqual([
+      "key-\ud83d\ude00",
+      ["group:devs"],
+      true,
+      false,
+    ]);
+  });
 });

@@ -32,7 +32,7 @@ import { sha256 } from "../idempotency.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
 import { invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
-import { DEFAULT_VALUE_LIMITS, type ValueLimits } from "./value-limits.ts";
+import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
 
 /** Limits on one plan. */
 export interface PlanLimits {
@@ -52,6 +52,10 @@ export interface PlanContext {
   readonly tenant: string;
   /** The authenticated actor (never a value from the request body). */
   readonly actor: string;
+  /** The actor's groups and admin flag, and whether the server runs without access control. */
+  readonly actorGroups?: readonly string[];
+  readonly actorAdmin?: boolean;
+  readonly openAccess?: boolean;
   readonly idempotencyKey: string;
   readonly now?: number;
   readonly limits?: PlanLimits;
@@ -77,6 +81,9 @@ export function preparePlan(operations: readonly Operation[], ctx: PlanContext):
       `The idempotency key is ${ctx.idempotencyKey.length} characters; the limit is ${limits.maxIdempotencyKeyLength}.`,
     );
   }
+  checkText(ctx.idempotencyKey, "The idempotency key");
+  checkText(ctx.actor, "The caller's principal");
+  for (const group of ctx.actorGroups ?? []) checkText(group, "The caller's group");
   const now = ctx.now ?? Date.now();
   const aliases = new Map<string, AliasTarget>();
   const out: Operation[] = [];
@@ -90,8 +97,26 @@ export function preparePlan(operations: readonly Operation[], ctx: PlanContext):
     schemaVersion: ctx.schemaVersion,
     ingressTime: timestampFromMs(now),
     body: { case: "plan", value: { operations: out } },
+    actorAdmin: ctx.actorAdmin ?? false,
+    openAccess: ctx.openAccess ?? false,
+    actorGroups: [...(ctx.actorGroups ?? [])],
     planDigest: planDigest(operations),
   });
+}
+
+/**
+ * Refuses text of the event that UTF-8 cannot carry (a lone surrogate), so the logged
+ * bytes decode to this very event (value-limits.ts says why; built-events.ts relies on
+ * it). Values are checked in check-value.ts, node ids and aliases are ASCII by their
+ * grammar; this covers the rest: the key and the caller's principal and groups.
+ */
+export function checkText(text: string, what: string): void {
+  const at = loneSurrogateAt(text);
+  if (at < 0) return;
+  const unit = text.charCodeAt(at).toString(16).toUpperCase();
+  throw invalidArgument(
+    `${what} holds a lone UTF-16 surrogate (\\u${unit} at index ${at}), which UTF-8 cannot store; send well-formed Unicode text (pair the surrogate or drop it).`,
+  );
 }
 
 /**
@@ -255,7 +280,7 @@ function prepareFields(
   for (const field of type.fields) {
     if (out[field.id] !== undefined) continue;
     if (field.default) {
-      out[field.id] = defaultToValue(field.default, ctx.schema, field);
+      out[field.id] = defaultOf(field, ctx.schema);
     } else if (field.required) {
       throw invalidArgument(
         `Field ${type.name}.${field.name} (id ${field.id}) is required; set it.`,
@@ -452,6 +477,21 @@ function valueContext(
         ? { operationIndex: index, typeId }
         : { operationIndex: index, typeId, fieldId },
   };
+}
+
+/**
+ * Each field's default as a `Value`, built once per (immutable) field. Events share these
+ * messages: nothing changes a logged event's values.
+ */
+const defaults = new WeakMap<Field, Value>();
+
+function defaultOf(field: Field, schema: Schema): Value {
+  let value = defaults.get(field);
+  if (value === undefined && field.default) {
+    value = defaultToValue(field.default, schema, field);
+    defaults.set(field, value);
+  }
+  return value!;
 }
 
 /** The `Value` a default stands for. */
