@@ -106,6 +106,11 @@ export interface ApplierOptions {
    * applied (rejected plans included), in log order: live subscriptions start here.
    */
   readonly onCommitted?: (tenant: string, events: readonly AppliedEvent[]) => void;
+  /**
+   * Called with a tenant's database before each of its batches, outside the transaction
+   * (a restore's bulk load defers indexes here, bulk-load.ts); a throw parks the tenant.
+   */
+  readonly beforeTenantBatch?: (db: TenantDb) => void;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -172,6 +177,7 @@ export class Applier implements ApplyProgress {
   readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
+  readonly #beforeTenantBatch: ((db: TenantDb) => void) | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent = new RecentOutcomes();
 
@@ -184,6 +190,7 @@ export class Applier implements ApplyProgress {
     this.#onApplyFailure = options.onApplyFailure;
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
+    this.#beforeTenantBatch = options.beforeTenantBatch;
     this.#waiters = new ApplyWaiters(options.store);
   }
 
@@ -350,6 +357,7 @@ export class Applier implements ApplyProgress {
     let stoppedAt: { position: WalPosition; error: unknown } | undefined;
     this.#recent.discard();
     try {
+      this.#beforeTenantBatch?.(db);
       sql.exec("BEGIN IMMEDIATE");
       for (const item of todo) {
         try {

@@ -29,11 +29,11 @@ import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "../apply/index.ts";
+import { Applier, BulkLoad, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "../apply/index.ts";
 import type { ServedSchema } from "../engine.ts";
 import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
-import { openCheckedStore, validateTenantId } from "../store/index.ts";
+import { openCheckedStore, tenantFileName, validateTenantId } from "../store/index.ts";
 import type { WalEntry } from "../wal/index.ts";
 import { openEmbeddedWal, partitionForTenant } from "../wal/index.ts";
 import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
@@ -227,7 +227,11 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   return { identity, ends: next, records, segments, snapshots: snapshots.length, holdsLog, parked };
 }
 
-/** Applies the restored log with the live applier; returns parked tenants. */
+/**
+ * Applies the restored log with the live applier; returns parked tenants. Tenants applied
+ * from nothing are bulk-loaded (bulk-load.ts): their non-unique indexes are built once,
+ * after the last event, before the store closes.
+ */
 async function applyRestoredLog(
   dataDir: string,
   logPath: string,
@@ -237,6 +241,7 @@ async function applyRestoredLog(
 ): Promise<string[]> {
   const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
+  const bulk = new BulkLoad();
   try {
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir,
@@ -251,6 +256,7 @@ async function applyRestoredLog(
       const applier = new Applier({
         wal,
         store,
+        beforeTenantBatch: (db) => bulk.prepare(db),
         onPark: (p) =>
           log.error("tenant parked while restoring", {
             tenant: p.tenant,
@@ -271,10 +277,36 @@ async function applyRestoredLog(
       }
       await applier.stop();
       if (failed !== undefined) throw failed;
+      const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
+      for (const tenant of bulk.tenants) {
+        if (parked.has(tenant)) continue;
+        try {
+          bulk.finish(store, tenant);
+        } catch (error) {
+          log.error("tenant parked while restoring: its indexes could not be built", {
+            tenant,
+            err: error,
+          });
+          parked.add(tenant);
+        }
+      }
       progress?.({ phase: "apply", done: total, total });
-      return applier.parkedTenants().map((p) => p.tenant);
+      return [...parked];
     } finally {
       store.close();
+      // A file without its indexes (its tenant parked, or the restore failed) must not be
+      // served: without it, a server started on the data dir rebuilds the tenant from the
+      // log (derived-check.ts).
+      for (const tenant of bulk.tenants) {
+        for (const suffix of ["", "-wal", "-shm", "-journal"])
+          rmSync(`${join(dataDir, "tenants", tenantFileName(tenant))}${suffix}`, { force: true });
+        log.error(
+          "tenant file removed: a server started on this data dir rebuilds it from the log",
+          {
+            tenant,
+          },
+        );
+      }
     }
   } finally {
     await wal.close();
