@@ -14,7 +14,8 @@
  *   per plan at a fixed offered rate (`ENTDB_BENCH_RATE`, default 200 plans/s, open
  *   loop) and closed-loop plans/s of 64 clients; medians, spread, per-round ratios and
  *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone,
- *   `ENTDB_BENCH_ONLY=archiver` the first of them.
+ *   `ENTDB_BENCH_ONLY=archiver` the first of them, `ENTDB_BENCH_ONLY=replay` the upload
+ *   and the replay alone.
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -57,6 +58,7 @@ const TENANT_MB = Number(process.env["ENTDB_BENCH_TENANT_MB"] ?? "64");
 const ROUNDS = Number(process.env["ENTDB_BENCH_ROUNDS"] ?? "9");
 const RATE = Number(process.env["ENTDB_BENCH_RATE"] ?? "200");
 const OVERHEAD_ONLY = process.env["ENTDB_BENCH_ONLY"] === "overhead";
+const REPLAY_ONLY = process.env["ENTDB_BENCH_ONLY"] === "replay";
 const quiet = createLogger("error");
 const rows: string[][] = [];
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
@@ -160,23 +162,25 @@ try {
       "",
     ]);
 
-    rows.push(
-      ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
-    );
+    if (!REPLAY_ONLY)
+      rows.push(
+        ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
+      );
   }
   // The archiver's own CPU (archiver-cpu-bench.ts), then its overhead on writes
   // (archive-overhead-bench.ts).
   // Rounds of at least 10 s, so the 5 s flush arm uploads in each.
-  rows.push(
-    ...(await benchArchiverCpu({
-      s3,
-      rounds: ROUNDS,
-      seconds: Math.max(SECONDS, 10),
-      rate: RATE,
-      log: quiet,
-    })),
-  );
-  if (process.env["ENTDB_BENCH_ONLY"] !== "archiver")
+  if (!REPLAY_ONLY)
+    rows.push(
+      ...(await benchArchiverCpu({
+        s3,
+        rounds: ROUNDS,
+        seconds: Math.max(SECONDS, 10),
+        rate: RATE,
+        log: quiet,
+      })),
+    );
+  if (process.env["ENTDB_BENCH_ONLY"] !== "archiver" && !REPLAY_ONLY)
     rows.push(
       ...(await benchArchiveOverhead({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE })),
     );
