@@ -111,6 +111,11 @@ export interface ApplierOptions {
    * (a restore's bulk load defers indexes here, bulk-load.ts); a throw parks the tenant.
    */
   readonly beforeTenantBatch?: (db: TenantDb) => void;
+  /**
+   * The tenants this applier writes; entries of other tenants are passed over (counted as
+   * processed, not decoded). Absent: every tenant. A restore splits tenants among threads.
+   */
+  readonly tenants?: ReadonlySet<string>;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -178,6 +183,7 @@ export class Applier implements ApplyProgress {
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
   readonly #beforeTenantBatch: ((db: TenantDb) => void) | undefined;
+  readonly #tenants: ReadonlySet<string> | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent = new RecentOutcomes();
 
@@ -191,6 +197,7 @@ export class Applier implements ApplyProgress {
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
     this.#beforeTenantBatch = options.beforeTenantBatch;
+    this.#tenants = options.tenants;
     this.#waiters = new ApplyWaiters(options.store);
   }
 
@@ -257,6 +264,8 @@ export class Applier implements ApplyProgress {
   applyBatch(entries: readonly WalEntry[]): void {
     const byTenant = new Map<string, Item[]>();
     for (const entry of entries) {
+      // Keys that are no tenant id (schema changes, bad events) go to every applier.
+      if (this.#tenants && !this.#tenants.has(entry.tenant) && isTenantId(entry.tenant)) continue;
       const item = decodeEntry(entry);
       if ("event" in item && item.event.body.case === "schemaChange") {
         const change = item.event.body.value;
