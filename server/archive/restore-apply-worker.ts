@@ -49,7 +49,7 @@ const start = new Promise<void>((resolve) =>
 
 let lastProgress = 0;
 try {
-  const parked = await applyRestoredLog({
+  const applied = await applyRestoredLog({
     dataDir: data.dataDir,
     logPath: data.logPath,
     ends: data.ends,
@@ -65,7 +65,7 @@ try {
       post({ kind: "progress", done });
     },
   });
-  post({ kind: "done", parked });
+  post({ kind: "done", applied });
 } catch (error) {
   post({ kind: "failed", error });
 }

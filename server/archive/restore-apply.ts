@@ -46,8 +46,24 @@ export interface RestoreApplyOptions {
   readonly opened?: () => Promise<void>;
 }
 
-/** Applies the restored log with the live applier on this thread; returns parked tenants. */
-export async function applyRestoredLog(options: RestoreApplyOptions): Promise<string[]> {
+/** What one applier of a restore did. */
+export interface AppliedShard {
+  /** Tenants it parked. */
+  readonly parked: readonly string[];
+  /** Its thread's CPU time in ms; undefined where the runtime cannot tell (Node < 23.9). */
+  readonly cpuMs: number | undefined;
+}
+
+/** Applies the restored log with the live applier on this thread. */
+export async function applyRestoredLog(options: RestoreApplyOptions): Promise<AppliedShard> {
+  const cpu = typeof process.threadCpuUsage === "function" ? process.threadCpuUsage() : undefined;
+  const parked = await applyOnThisThread(options);
+  if (cpu === undefined) return { parked, cpuMs: undefined };
+  const used = process.threadCpuUsage(cpu);
+  return { parked, cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]> {
   const { dataDir, logPath, ends, log } = options;
   const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
@@ -140,7 +156,7 @@ export type RestoreWorkerMessage =
       readonly msg: string;
       readonly fields?: Record<string, unknown>;
     }
-  | { readonly kind: "done"; readonly parked: readonly string[] }
+  | { readonly kind: "done"; readonly applied: AppliedShard }
   /** The thread's error, as structured cloning copies it (message and stack kept). */
   | { readonly kind: "failed"; readonly error: unknown };
 
@@ -151,15 +167,15 @@ const workerUrl = new URL(
 );
 
 /**
- * Applies the restored log on `threads` worker threads, tenants split among them by
- * their event counts (`events`, from the read phase); returns parked tenants.
+ * Applies the restored log on `threads` threads, tenants split among them by their
+ * event counts (`events`, from the read phase); returns what each thread did.
  */
 export async function applyRestoredLogInParallel(
   options: Omit<RestoreApplyOptions, "tenants" | "opened"> & {
     readonly threads: number;
     readonly events: ReadonlyMap<string, number>;
   },
-): Promise<string[]> {
+): Promise<AppliedShard[]> {
   const { dataDir, logPath, ends, log } = options;
   const shards = splitTenants(options.events, options.threads);
   const total = ends.reduce((a, b) => a + b, 0);
@@ -200,7 +216,7 @@ export async function applyRestoredLogInParallel(
   allOpened.catch(() => {});
   const runs = workers.map(
     (worker, i) =>
-      new Promise<readonly string[]>((resolve, reject) => {
+      new Promise<AppliedShard>((resolve, reject) => {
         let settled = false;
         const fail = (error: unknown) => {
           settled = true;
@@ -220,7 +236,7 @@ export async function applyRestoredLogInParallel(
               break;
             case "done":
               settled = true;
-              resolve(message.parked);
+              resolve(message.applied);
               break;
             case "failed":
               fail(message.error);
@@ -256,7 +272,7 @@ export async function applyRestoredLogInParallel(
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     options.progress?.(total, total);
-    return results.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+    return results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
     for (const path of paths.slice(1))

@@ -172,6 +172,17 @@ try {
         `${(((phases.get("apply") ?? 0) / ms) * 100).toFixed(0)} % of the wall time`,
         "",
       ]);
+      // What the wall time would be with a core per thread: the longest thread's CPU.
+      const threadCpu = result.threadCpuMs ?? [];
+      if (threadCpu.length > 0) {
+        const longest = Math.max(...threadCpu);
+        rows.push([
+          `restore, ${on}: apply, each thread's CPU`,
+          threadCpu.map((c) => `${(c / 1000).toFixed(2)} s`).join(", "),
+          `longest ${(longest / 1000).toFixed(2)} s`,
+          `${rate(total, longest)} (events / the longest thread's CPU)`,
+        ]);
+      }
       rmSync(restored, { recursive: true, force: true });
     }
 
