@@ -182,7 +182,7 @@ export async function applyRestoredLogInParallel(
   options.progress?.(0, total);
   // The first opener of a fresh data dir creates meta.sqlite and the schema files: done
   // here, once, before the threads open the same dir.
-  await prepareDataDir(dataDir, logPath, log);
+  await openDataDirOnce(dataDir, logPath, log);
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
   for (const path of paths.slice(1)) copyFileSync(logPath, path);
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
@@ -281,7 +281,7 @@ export async function applyRestoredLogInParallel(
 }
 
 /** Opens and closes the store once: meta.sqlite made, snapshots' tenants learnt, schema files restored. */
-async function prepareDataDir(dataDir: string, logPath: string, log: Logger): Promise<void> {
+async function openDataDirOnce(dataDir: string, logPath: string, log: Logger): Promise<void> {
   const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
   try {
     const { store, metaRebuilt } = await openCheckedStore({

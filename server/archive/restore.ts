@@ -2,8 +2,9 @@
  * Restore: a data dir rebuilt from an archive alone (`entdb restore`). The archived
  * segments are read and checked (sha256, contiguity), written into a log file, each
  * tenant starts from its newest snapshot at or before the target (`snapshot-restore.ts`),
- * and the log is applied by the same {@link Applier} that applies live traffic, so the
- * restored tenants are what a replay of the log gives, byte for byte in a canonical dump.
+ * and the log is applied by the same `Applier` that applies live traffic (tenants split
+ * among threads and bulk-loaded, restore-apply.ts), so the restored tenants are what a
+ * replay of the log gives, byte for byte in a canonical dump.
  *
  * What the restored data dir holds, by case:
  * - The whole archive of an embedded log: `wal.sqlite` with every archived record at its
