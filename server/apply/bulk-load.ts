@@ -4,8 +4,11 @@
  * the end, as `pg_restore` does. Built in one pass over sorted keys instead of one B-tree
  * insertion per row and index, they cost a fraction of what each event paid for them.
  *
- * What is deferred: the nodes' `nodes_by_type` and `nodes_by_owner`, and the schema's
- * non-unique node and edge indexes (`ix_…`). Nothing the applier decides reads them:
+ * What is deferred: the nodes' `nodes_by_type` and `nodes_by_owner`, the schema's
+ * non-unique node and edge indexes (`ix_…`), and the full-text tables (`fts_n…`, filled
+ * at the end from the nodes' searchable fields, as a migration that adds one fills it:
+ * the same rows and text; only FTS5's segment layout differs, which replay does not
+ * promise, docs/durability.md). Nothing the applier decides reads them:
  * its lookups go by node id, by unique index (which stays, so unique checks and the
  * UNIQUE constraints work as they do live), by the edges' primary key and by
  * `edges_by_to` (which stays: deleting a node names it with `INDEXED BY`). Rows are the
@@ -57,17 +60,28 @@ export class BulkLoad {
       this.#tenants.set(db.tenant, deferred);
     }
     if (deferred.db === db && deferred.version === db.state.schemaVersion) return;
-    const indexes = db.db
-      .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
-      .all() as { name: string; sql: string }[];
-    for (const { name, sql } of indexes) {
-      if (BASE_INDEXES.has(name)) deferred.base.set(name, sql);
-      else {
-        const kind = parseObjectName(name)?.kind;
-        if (kind !== "index" && kind !== "edge-index") continue;
+    const objects = db.db
+      .prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'table') AND sql IS NOT NULL",
+      )
+      .all() as { type: string; name: string; sql: string }[];
+    let fts = false;
+    for (const { type, name, sql } of objects) {
+      const kind = parseObjectName(name)?.kind;
+      if (type === "table") {
+        // A full-text table (its shadow tables go with it): the applier then queues no
+        // full-text rows for the type, and the build at the end fills it from the nodes.
+        if (kind !== "fts") continue;
+        db.db.exec(`DROP TABLE ${name}`);
+        fts = true;
+        continue;
       }
+      if (BASE_INDEXES.has(name)) deferred.base.set(name, sql);
+      else if (kind !== "index" && kind !== "edge-index") continue;
       db.db.exec(`DROP INDEX ${name}`);
     }
+    // Re-reads which full-text tables exist; nothing is queued between two batches.
+    if (fts) db.reloadSchemaObjects();
     deferred.db = db;
     deferred.version = db.state.schemaVersion;
   }
@@ -78,9 +92,10 @@ export class BulkLoad {
   }
 
   /**
-   * Builds the deferred indexes of `tenant`: the base ones with the SQL they were made
-   * with, the schema's as a migration to the tenant's own version makes them. One
-   * transaction: on failure the tenant is left without them and the error is thrown.
+   * Builds the deferred indexes and full-text tables of `tenant`: the base indexes with
+   * the SQL they were made with, the schema's objects as a migration to the tenant's own
+   * version makes them. One transaction: on failure the tenant is left without them and
+   * the error is thrown.
    */
   finish(store: Store, tenant: string): void {
     const deferred = this.#tenants.get(tenant);

@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { Applier } from "../../server/apply/applier.ts";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
@@ -38,14 +39,59 @@ async function openWal(label: string): Promise<EmbeddedWal> {
   return wal;
 }
 
-/** The index names of a tenant file. */
+/** The index and table names of a tenant file. */
 function indexNames(path: string): string[] {
   const dump = canonicalDump(path);
-  return [...dump.matchAll(/^index ([^:]+):/gm)].map((m) => m[1]!);
+  return [...dump.matchAll(/^(?:index|table) ([^:]+):/gm)].map((m) => m[1]!);
+}
+
+/**
+ * What a tenant file's full-text index holds beyond the canonical dump, as
+ * tests/search/search-store.test.ts compares it: per table the content, document sizes
+ * and configuration, the totals bm25 ranks with, and every indexed term instance. The
+ * segment layout is left out (docs/durability.md, what byte-identical covers).
+ */
+function ftsState(path: string): Record<string, string[]> {
+  const db = new Database(path, { readonly: true });
+  const text = (rows: unknown[][]) =>
+    rows.map((row) =>
+      row.map((c) => (c instanceof Buffer ? c.toString("hex") : String(c))).join("|"),
+    );
+  try {
+    const tables = (
+      db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'fts_n*' AND name NOT GLOB 'fts_n*_*' ORDER BY name",
+        )
+        .all() as { name: string }[]
+    ).map((r) => r.name);
+    const out: Record<string, string[]> = {};
+    for (const name of tables) {
+      for (const shadow of ["content", "docsize", "config"])
+        out[`${name}_${shadow}`] = text(
+          db.prepare(`SELECT * FROM ${name}_${shadow} ORDER BY 1`).raw().all() as unknown[][],
+        );
+      out[`${name} averages`] = text(
+        db.prepare(`SELECT block FROM ${name}_data WHERE id = 1`).raw().all() as unknown[][],
+      );
+      db.exec(`CREATE VIRTUAL TABLE temp.vocab_${name} USING fts5vocab(main, ${name}, instance)`);
+      out[`${name} instances`] = text(
+        db
+          .prepare(`SELECT term, doc, col, offset FROM temp.vocab_${name} ORDER BY 1, 2, 3, 4`)
+          .raw()
+          .all() as unknown[][],
+      );
+    }
+    return out;
+  } finally {
+    db.close();
+  }
 }
 
 interface Materialized {
   readonly dumps: string[];
+  /** Each tenant's full-text index ({@link ftsState}). */
+  readonly fts: Record<string, string[]>[];
   /** Each tenant's index names just before the bulk load built them (bulk only). */
   readonly before: string[][];
 }
@@ -78,7 +124,11 @@ async function materialize(
   for (const tenant of bulk.tenants) bulk.finish(store, tenant);
   expect(bulk.tenants).toEqual([]);
   store.close();
-  return { dumps: TENANTS.map((t) => canonicalDump(store.tenantPath(t))), before };
+  return {
+    dumps: TENANTS.map((t) => canonicalDump(store.tenantPath(t))),
+    fts: TENANTS.map((t) => ftsState(store.tenantPath(t))),
+    before,
+  };
 }
 
 describe("a bulk load", () => {
@@ -105,13 +155,17 @@ describe("a bulk load", () => {
         bulk: true,
       });
       expect(bulk.dumps).toEqual(live.dumps);
+      expect(bulk.fts).toEqual(live.fts);
       // The fast path ran: until the end the deferred indexes were missing, the unique
       // ones and edges_by_to were there.
       for (const names of bulk.before) {
         expect(names).not.toContain("nodes_by_type");
         expect(names).not.toContain("nodes_by_owner");
         // A migration re-creates the schema's indexes; the next batch drops them again.
-        if (maxBatch === 1) expect(names).not.toContain("ix_n4_f8");
+        if (maxBatch === 1) {
+          expect(names).not.toContain("ix_n4_f8");
+          expect(names).not.toContain("fts_n2");
+        }
         expect(names).toContain("edges_by_to");
         expect(names).toContain("ux_n1_f1");
       }
@@ -121,7 +175,10 @@ describe("a bulk load", () => {
         "index nodes_by_type: CREATE INDEX nodes_by_type ON nodes(type_id, id)",
       );
       expect(dump).toContain("index ix_n4_f8:");
+      expect(dump).toMatch(/rows fts_n2 \(rowid, [^)]*\)\n\d+ \| "Team /);
     }
+    expect(Object.keys(live.fts[0]!)).toContain("fts_n2 instances");
+    expect(live.fts[0]!["fts_n2 instances"]!.length).toBeGreaterThan(10);
   });
 
   it("gives the canonical dumps of the live applier on random logs", async () => {
@@ -139,6 +196,7 @@ describe("a bulk load", () => {
         bulk: true,
       });
       expect(bulk.dumps).toEqual(live.dumps);
+      expect(bulk.fts).toEqual(live.fts);
     }
   });
 
