@@ -1,8 +1,9 @@
 /**
  * Bulk load: a tenant applied from nothing (a restore into an empty data dir) keeps its
- * non-unique secondary indexes off while its events are applied, and builds them once at
- * the end, as `pg_restore` does. Built in one pass over sorted keys instead of one B-tree
- * insertion per row and index, they cost a fraction of what each event paid for them.
+ * non-unique secondary indexes and its full-text tables off while its events are
+ * applied, and builds them once at the end, as `pg_restore` does. Built in one pass
+ * instead of one B-tree insertion per row and index (and one full-text write per batch),
+ * they cost a fraction of what each event paid for them.
  *
  * What is deferred: the nodes' `nodes_by_type` and `nodes_by_owner`, the schema's
  * non-unique node and edge indexes (`ix_…`), and the full-text tables (`fts_n…`, filled
@@ -12,12 +13,14 @@
  * its lookups go by node id, by unique index (which stays, so unique checks and the
  * UNIQUE constraints work as they do live), by the edges' primary key and by
  * `edges_by_to` (which stays: deleting a node names it with `INDEXED BY`). Rows are the
- * same with or without an index, and the indexes built at the end have the same SQL as
- * those a live-applied tenant has, so the canonical dump is the same byte for byte
- * (`tests/apply/bulk-load.test.ts` proves it on the replay scenario and random plans).
+ * same with or without an index, and what is built at the end has the same SQL as what a
+ * live-applied tenant has, so the canonical dump is the same byte for byte
+ * (`tests/apply/bulk-load.test.ts` proves it, and the full-text state, on the replay
+ * scenario and random logs).
  *
  * What it assumes: the caller {@link BulkLoad.finish}es before anyone reads the tenants;
- * until then their indexes are missing (a query that names one with `INDEXED BY` fails).
+ * until then their indexes and full-text tables are missing (a query that names an index
+ * with `INDEXED BY` fails, a search finds nothing).
  * A tenant that had anything applied before (one placed from a snapshot) is left alone.
  */
 
@@ -37,14 +40,14 @@ interface Deferred {
   readonly base: Map<string, string>;
 }
 
-/** The deferred indexes of the tenants a restore applies from nothing; one per restore. */
+/** The deferred indexes and full-text tables of the tenants a restore applies from nothing; one per restore. */
 export class BulkLoad {
   readonly #tenants = new Map<string, Deferred>();
   /** Tenants seen with state already applied: not bulk-loaded. */
   readonly #skipped = new Set<string>();
 
   /**
-   * Drops the deferrable indexes of `db` if its tenant is bulk-loaded (nothing applied
+   * Drops the deferrable indexes and full-text tables of `db` if its tenant is bulk-loaded (nothing applied
    * when first seen). Runs before each of the tenant's batches, outside its transaction
    * (`ApplierOptions.beforeTenantBatch`); cheap when nothing changed since the last call.
    */
