@@ -108,6 +108,16 @@ export interface ApplierOptions {
   readonly onCommitted?: (tenant: string, events: readonly AppliedEvent[]) => void;
   /** Events ingress built in this process, taken instead of decoding their payloads. */
   readonly builtEvents?: BuiltEvents;
+  /**
+   * Called with a tenant's database before each of its batches, outside the transaction
+   * (a restore's bulk load defers indexes here, bulk-load.ts); a throw parks the tenant.
+   */
+  readonly beforeTenantBatch?: (db: TenantDb) => void;
+  /**
+   * The tenants this applier writes; entries of other tenants are passed over (counted as
+   * processed, not decoded). Absent: every tenant. A restore splits tenants among threads.
+   */
+  readonly tenants?: ReadonlySet<string>;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -174,6 +184,8 @@ export class Applier implements ApplyProgress {
   readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
+  readonly #beforeTenantBatch: ((db: TenantDb) => void) | undefined;
+  readonly #tenants: ReadonlySet<string> | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent = new RecentOutcomes();
   readonly #built: BuiltEvents | undefined;
@@ -187,6 +199,8 @@ export class Applier implements ApplyProgress {
     this.#onApplyFailure = options.onApplyFailure;
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
+    this.#beforeTenantBatch = options.beforeTenantBatch;
+    this.#tenants = options.tenants;
     this.#waiters = new ApplyWaiters(options.store);
     this.#built = options.builtEvents;
   }
@@ -254,6 +268,8 @@ export class Applier implements ApplyProgress {
   applyBatch(entries: readonly WalEntry[]): void {
     const byTenant = new Map<string, Item[]>();
     for (const entry of entries) {
+      // Keys that are no tenant id (schema changes, bad events) go to every applier.
+      if (this.#tenants && !this.#tenants.has(entry.tenant) && isTenantId(entry.tenant)) continue;
       const item = decodeEntry(entry, this.#built);
       if ("event" in item && item.event.body.case === "schemaChange") {
         const change = item.event.body.value;
@@ -354,6 +370,7 @@ export class Applier implements ApplyProgress {
     let stoppedAt: { position: WalPosition; error: unknown } | undefined;
     this.#recent.discard();
     try {
+      this.#beforeTenantBatch?.(db);
       sql.exec("BEGIN IMMEDIATE");
       for (const item of todo) {
         try {

@@ -15,6 +15,7 @@ export {
   SCHEMA_LOG_KEY,
 } from "./applier.ts";
 export { applyFailure, isEnvironmentFault } from "./apply-failure.ts";
+export { BulkLoad } from "./bulk-load.ts";
 export { executePlan, type PlanContext } from "./plan-executor.ts";
 export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
 export { restoreLostSchemaFiles, schemaChangesInLog } from "./schema-changes.ts";

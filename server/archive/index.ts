@@ -29,6 +29,7 @@ export {
   s3Endpoint,
 } from "./object-store.ts";
 export {
+  DEFAULT_RESTORE_THREADS,
   type RestoreOptions,
   type RestoreProgress,
   type RestoreResult,

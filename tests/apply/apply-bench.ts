@@ -1,8 +1,9 @@
 /**
  * Applier throughput: plans applied per second when a delivered batch holds many
  * plans (one transaction per tenant per batch, a savepoint per plan), and the CPU time
- * per plan and per operation (the robust figure on a shared machine). The "replay" row
- * is the log the archive bench restores. Run with `node tests/apply/apply-bench.ts [dir]`
+ * per plan and per operation (the robust figure on a shared machine). The "replay" rows
+ * are the log the archive bench restores, applied live and as a restore applies it (a
+ * bulk load, server/apply/bulk-load.ts, whose index builds at the end are in the time). Run with `node tests/apply/apply-bench.ts [dir]`
  * or `npm run bench apply`; the data dir defaults to the OS temp dir.
  * Not a test: it prints numbers and asserts nothing.
  */
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Applier } from "../../server/apply/applier.ts";
+import { BulkLoad } from "../../server/apply/bulk-load.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry } from "../../server/wal/wal.ts";
@@ -61,7 +63,11 @@ async function bench(
   plans: number,
   opsPerPlan: number,
   batch: number,
-  options: { opsOf?: (i: number) => Ops; tenantOf?: (i: number) => number } = {},
+  options: {
+    opsOf?: (i: number) => Ops;
+    tenantOf?: (i: number) => number;
+    bulk?: boolean;
+  } = {},
 ): Promise<void> {
   const opsOf = options.opsOf ?? userAndTeams(opsPerPlan);
   const tenantOf = options.tenantOf ?? ((i: number) => i % tenants);
@@ -72,7 +78,12 @@ async function bench(
     writer: "inline",
   });
   const store = openStore({ dataDir: dir, schemas: lookupOf(served(1, TRACKER_V1)) });
-  const applier = new Applier({ wal, store });
+  const bulk = new BulkLoad();
+  const applier = new Applier({
+    wal,
+    store,
+    ...(options.bulk ? { beforeTenantBatch: (db) => bulk.prepare(db) } : {}),
+  });
   const records = [];
   for (let i = 0; i < plans; i++) {
     const tenant = `tenant-${tenantOf(i)}`;
@@ -86,6 +97,7 @@ async function bench(
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   for (let i = 0; i < entries.length; i += batch) applier.applyBatch(entries.slice(i, i + batch));
+  for (const tenant of bulk.tenants) bulk.finish(store, tenant);
   const ms = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
   const cpuUsPerPlan = (cpu.user + cpu.system) / plans;
@@ -96,7 +108,8 @@ async function bench(
   console.log(
     `${label.padEnd(44)} ${String(plans).padStart(6)} plans x ${opsPerPlan} ops, batch ${String(batch).padStart(4)}: ` +
       `${((plans / ms) * 1000).toFixed(0).padStart(6)} plans/s, ${((plans * opsPerPlan * 1000) / ms).toFixed(0).padStart(6)} ops/s` +
-      `, ${cpuUsPerPlan.toFixed(1).padStart(7)} CPU µs/plan (${(cpuUsPerPlan / opsPerPlan).toFixed(1)} per op)` +
+      `, ${cpuUsPerPlan.toFixed(1).padStart(7)} CPU µs/plan (${(cpuUsPerPlan / opsPerPlan).toFixed(1)} per op` +
+      `, ${(1e6 / cpuUsPerPlan).toFixed(0)} plans per CPU s)` +
       `; then checkpoint + flush ${flushMs.toFixed(0)} ms (rejected ${stats.rejected})`,
   );
   store.close();
@@ -111,5 +124,10 @@ await bench("100 tenants round robin", 100, 20_000, 1, 512);
 await bench("replay: 20 tenants in runs of 1,000, one Team", 20, 40_000, 1, 512, {
   opsOf: teams(1),
   tenantOf: (i) => Math.floor(i / 1000) % 20,
+});
+await bench("replay as a restore applies it (bulk load)", 20, 40_000, 1, 512, {
+  opsOf: teams(1),
+  tenantOf: (i) => Math.floor(i / 1000) % 20,
+  bulk: true,
 });
 await bench("one tenant, a plan of 100 Team creates", 1, 400, 100, 512, { opsOf: teams(100) });

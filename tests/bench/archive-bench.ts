@@ -14,7 +14,8 @@
  *   per plan at a fixed offered rate (`ENTDB_BENCH_RATE`, default 200 plans/s, open
  *   loop) and closed-loop plans/s of 64 clients; medians, spread, per-round ratios and
  *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone,
- *   `ENTDB_BENCH_ONLY=archiver` the first of them.
+ *   `ENTDB_BENCH_ONLY=archiver` the first of them, `ENTDB_BENCH_ONLY=replay` the upload
+ *   and the replay alone.
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -30,6 +31,7 @@ import { performance } from "node:perf_hooks";
 import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
   Archiver,
+  DEFAULT_RESTORE_THREADS,
   parseArchiveUrl,
   restoreArchive,
   S3ObjectStore,
@@ -57,6 +59,12 @@ const TENANT_MB = Number(process.env["ENTDB_BENCH_TENANT_MB"] ?? "64");
 const ROUNDS = Number(process.env["ENTDB_BENCH_ROUNDS"] ?? "9");
 const RATE = Number(process.env["ENTDB_BENCH_RATE"] ?? "200");
 const OVERHEAD_ONLY = process.env["ENTDB_BENCH_ONLY"] === "overhead";
+const RESTORE_THREADS = (
+  process.env["ENTDB_BENCH_RESTORE_THREADS"] ?? `1,${DEFAULT_RESTORE_THREADS}`
+)
+  .split(",")
+  .map(Number);
+const REPLAY_ONLY = process.env["ENTDB_BENCH_ONLY"] === "replay";
 const quiet = createLogger("error");
 const rows: string[][] = [];
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
@@ -90,10 +98,10 @@ try {
     }
     const total = EVENTS + 1;
 
-    let t = performance.now();
+    const t = performance.now();
     const archiver = await Archiver.start({ wal, store, location, log: quiet });
     await archiver.close(600_000);
-    let ms = performance.now() - t;
+    const ms = performance.now() - t;
     rows.push([
       "archive upload",
       `${total.toLocaleString("en-US")} events, ${archiver.uploaded.segments} segments, ${(archiver.uploaded.bytes / 1e6).toFixed(1)} MB`,
@@ -102,81 +110,101 @@ try {
     ]);
     await wal.close();
 
-    const restored = join(work, "restored");
-    const phases = new Map<string, number>();
-    // CPU time per phase too: on a shared machine wall time mostly measures the other load.
-    const cpu = new Map<string, number>();
-    let cpuStart = process.cpuUsage();
-    const cpuMs = (since: NodeJS.CpuUsage) => {
-      const used = process.cpuUsage(since);
-      return (used.user + used.system) / 1000;
-    };
-    t = performance.now();
-    let phaseStart = t;
-    let phase = "";
-    const result = await restoreArchive({
-      store,
-      location,
-      dataDir: restored,
-      log: quiet,
-      progress: (p) => {
-        if (p.phase !== phase) {
-          if (phase) {
-            phases.set(phase, performance.now() - phaseStart);
-            cpu.set(phase, cpuMs(cpuStart));
+    // One thread, then the default (tenants applied on several threads at once); the
+    // CPU rate is per CPU second of the whole process, every thread's time summed.
+    for (const threads of RESTORE_THREADS) {
+      const on = threads === 1 ? "1 thread" : `${threads} threads`;
+      const restored = join(work, `restored-${threads}`);
+      const phases = new Map<string, number>();
+      // CPU time per phase too: on a shared machine wall time mostly measures the other load.
+      const cpu = new Map<string, number>();
+      let cpuStart = process.cpuUsage();
+      const cpuMs = (since: NodeJS.CpuUsage) => {
+        const used = process.cpuUsage(since);
+        return (used.user + used.system) / 1000;
+      };
+      const t = performance.now();
+      let phaseStart = t;
+      let phase = "";
+      const result = await restoreArchive({
+        store,
+        location,
+        dataDir: restored,
+        log: quiet,
+        threads,
+        progress: (p) => {
+          if (p.phase !== phase) {
+            if (phase) {
+              phases.set(phase, performance.now() - phaseStart);
+              cpu.set(phase, cpuMs(cpuStart));
+            }
+            phase = p.phase;
+            phaseStart = performance.now();
+            cpuStart = process.cpuUsage();
           }
-          phase = p.phase;
-          phaseStart = performance.now();
-          cpuStart = process.cpuUsage();
-        }
-      },
-    });
-    phases.set(phase, performance.now() - phaseStart);
-    cpu.set(phase, cpuMs(cpuStart));
-    ms = performance.now() - t;
-    rows.push([
-      "restore: read (download, sha256, decode, write log)",
-      `${result.segments} segments`,
-      `${((phases.get("read") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("read") ?? 0) / 1000).toFixed(2)} s)`,
-      `${rate(total, phases.get("read") ?? 1)} (${rate(total, cpu.get("read") ?? 1)} of CPU)`,
-    ]);
-    rows.push([
-      "restore: apply (live applier)",
-      `${total.toLocaleString("en-US")} events`,
-      `${((phases.get("apply") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("apply") ?? 0) / 1000).toFixed(2)} s)`,
-      `${rate(total, phases.get("apply") ?? 1)} (${rate(total, cpu.get("apply") ?? 1)} of CPU)`,
-    ]);
-    rows.push([
-      "restore: total (replay from the archive)",
-      `${result.records.toLocaleString("en-US")} events`,
-      `${(ms / 1000).toFixed(2)} s`,
-      rate(result.records, ms),
-    ]);
+        },
+      });
+      phases.set(phase, performance.now() - phaseStart);
+      cpu.set(phase, cpuMs(cpuStart));
+      const ms = performance.now() - t;
+      rows.push([
+        `restore, ${on}: read (download, sha256, decode, write log)`,
+        `${result.segments} segments`,
+        `${((phases.get("read") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("read") ?? 0) / 1000).toFixed(2)} s)`,
+        `${rate(total, phases.get("read") ?? 1)} (${rate(total, cpu.get("read") ?? 1)} of CPU)`,
+      ]);
+      rows.push([
+        `restore, ${on}: apply (live applier)`,
+        `${total.toLocaleString("en-US")} events`,
+        `${((phases.get("apply") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("apply") ?? 0) / 1000).toFixed(2)} s)`,
+        `${rate(total, phases.get("apply") ?? 1)} (${rate(total, cpu.get("apply") ?? 1)} of CPU)`,
+      ]);
+      rows.push([
+        `restore, ${on}: total (replay from the archive)`,
+        `${result.records.toLocaleString("en-US")} events`,
+        `${(ms / 1000).toFixed(2)} s`,
+        rate(result.records, ms),
+      ]);
 
-    rows.push([
-      "restore: the applier's share of the replay",
-      "",
-      `${(((phases.get("apply") ?? 0) / ms) * 100).toFixed(0)} % of the wall time`,
-      "",
-    ]);
+      rows.push([
+        `restore, ${on}: the applier's share of the replay`,
+        "",
+        `${(((phases.get("apply") ?? 0) / ms) * 100).toFixed(0)} % of the wall time`,
+        "",
+      ]);
+      // What the wall time would be with a core per thread: the longest thread's CPU.
+      const threadCpu = result.threadCpuMs ?? [];
+      if (threadCpu.length > 0) {
+        const longest = Math.max(...threadCpu);
+        rows.push([
+          `restore, ${on}: apply, each thread's CPU`,
+          threadCpu.map((c) => `${(c / 1000).toFixed(2)} s`).join(", "),
+          `longest ${(longest / 1000).toFixed(2)} s`,
+          `${rate(total, longest)} (events / the longest thread's CPU)`,
+        ]);
+      }
+      rmSync(restored, { recursive: true, force: true });
+    }
 
-    rows.push(
-      ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
-    );
+    if (!REPLAY_ONLY)
+      rows.push(
+        ...(await benchLargeSnapshot({ targetMb: TENANT_MB, store, location, work, log: quiet })),
+      );
   }
   // The archiver's own CPU (archiver-cpu-bench.ts), then its overhead on writes
   // (archive-overhead-bench.ts).
   // Rounds of at least 10 s, so the 5 s flush arm uploads in each.
-  rows.push(
-    ...(await benchArchiverCpu({
-      s3,
-      rounds: ROUNDS,
-      seconds: Math.max(SECONDS, 10),
-      rate: RATE,
-      log: quiet,
-    })),
-  );
-  if (process.env["ENTDB_BENCH_ONLY"] !== "archiver")
+  if (!REPLAY_ONLY)
+    rows.push(
+      ...(await benchArchiverCpu({
+        s3,
+        rounds: ROUNDS,
+        seconds: Math.max(SECONDS, 10),
+        rate: RATE,
+        log: quiet,
+      })),
+    );
+  if (process.env["ENTDB_BENCH_ONLY"] !== "archiver" && !REPLAY_ONLY)
     rows.push(
       ...(await benchArchiveOverhead({ s3, rounds: ROUNDS, seconds: SECONDS, rate: RATE })),
     );

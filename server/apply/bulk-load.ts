@@ -1,0 +1,126 @@
+/**
+ * Bulk load: a tenant applied from nothing (a restore into an empty data dir) keeps its
+ * non-unique secondary indexes and its full-text tables off while its events are
+ * applied, and builds them once at the end, as `pg_restore` does. Built in one pass
+ * instead of one B-tree insertion per row and index (and one full-text write per batch),
+ * they cost a fraction of what each event paid for them.
+ *
+ * What is deferred: the nodes' `nodes_by_type` and `nodes_by_owner`, the schema's
+ * non-unique node and edge indexes (`ix_…`), and the full-text tables (`fts_n…`, filled
+ * at the end from the nodes' searchable fields, as a migration that adds one fills it:
+ * the same rows and text; only FTS5's segment layout differs, which replay does not
+ * promise, docs/durability.md). Nothing the applier decides reads them:
+ * its lookups go by node id, by unique index (which stays, so unique checks and the
+ * UNIQUE constraints work as they do live), by the edges' primary key and by
+ * `edges_by_to` (which stays: deleting a node names it with `INDEXED BY`). Rows are the
+ * same with or without an index, and what is built at the end has the same SQL as what a
+ * live-applied tenant has, so the canonical dump is the same byte for byte
+ * (`tests/apply/bulk-load.test.ts` proves it, and the full-text state, on the replay
+ * scenario and random logs).
+ *
+ * What it assumes: the caller {@link BulkLoad.finish}es before anyone reads the tenants;
+ * until then their indexes and full-text tables are missing (a query that names an index
+ * with `INDEXED BY` fails, a search finds nothing).
+ * A tenant that had anything applied before (one placed from a snapshot) is left alone.
+ */
+
+import { parseObjectName } from "../../codegen/index.ts";
+import type { Store } from "../store/store.ts";
+import { StoreError } from "../store/store-error.ts";
+import type { TenantDb } from "../store/tenant-db.ts";
+
+/** The base layout's non-unique node indexes (tenant-ddl.ts, access-tables.ts). */
+const BASE_INDEXES = new Set(["nodes_by_type", "nodes_by_owner"]);
+
+interface Deferred {
+  /** The handle last prepared and its schema version: reopening or migrating may add indexes back. */
+  db: TenantDb | undefined;
+  version: number;
+  /** The base indexes dropped, with the SQL that creates them again. */
+  readonly base: Map<string, string>;
+}
+
+/** The deferred indexes and full-text tables of the tenants a restore applies from nothing; one per restore. */
+export class BulkLoad {
+  readonly #tenants = new Map<string, Deferred>();
+  /** Tenants seen with state already applied: not bulk-loaded. */
+  readonly #skipped = new Set<string>();
+
+  /**
+   * Drops the deferrable indexes and full-text tables of `db` if its tenant is bulk-loaded (nothing applied
+   * when first seen). Runs before each of the tenant's batches, outside its transaction
+   * (`ApplierOptions.beforeTenantBatch`); cheap when nothing changed since the last call.
+   */
+  prepare(db: TenantDb): void {
+    let deferred = this.#tenants.get(db.tenant);
+    if (deferred === undefined) {
+      if (this.#skipped.has(db.tenant)) return;
+      if (db.state.partition !== -1) {
+        this.#skipped.add(db.tenant);
+        return;
+      }
+      deferred = { db: undefined, version: -1, base: new Map() };
+      this.#tenants.set(db.tenant, deferred);
+    }
+    if (deferred.db === db && deferred.version === db.state.schemaVersion) return;
+    const objects = db.db
+      .prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'table') AND sql IS NOT NULL",
+      )
+      .all() as { type: string; name: string; sql: string }[];
+    let fts = false;
+    for (const { type, name, sql } of objects) {
+      const kind = parseObjectName(name)?.kind;
+      if (type === "table") {
+        // A full-text table (its shadow tables go with it): the applier then queues no
+        // full-text rows for the type, and the build at the end fills it from the nodes.
+        if (kind !== "fts") continue;
+        db.db.exec(`DROP TABLE ${name}`);
+        fts = true;
+        continue;
+      }
+      if (BASE_INDEXES.has(name)) deferred.base.set(name, sql);
+      else if (kind !== "index" && kind !== "edge-index") continue;
+      db.db.exec(`DROP INDEX ${name}`);
+    }
+    // Re-reads which full-text tables exist; nothing is queued between two batches.
+    if (fts) db.reloadSchemaObjects();
+    deferred.db = db;
+    deferred.version = db.state.schemaVersion;
+  }
+
+  /** Tenants whose indexes are deferred. */
+  get tenants(): readonly string[] {
+    return [...this.#tenants.keys()];
+  }
+
+  /**
+   * Builds the deferred indexes and full-text tables of `tenant`: the base indexes with
+   * the SQL they were made with, the schema's objects as a migration to the tenant's own
+   * version makes them. One transaction: on failure the tenant is left without them and
+   * the error is thrown.
+   */
+  finish(store: Store, tenant: string): void {
+    const deferred = this.#tenants.get(tenant);
+    if (deferred === undefined) return;
+    const db = store.tenant(tenant, false);
+    if (db === undefined) return;
+    const version = db.state.schemaVersion;
+    const model = version === 0 ? undefined : store.model(version);
+    if (version !== 0 && model === undefined)
+      throw new StoreError(
+        "tenant-unavailable",
+        `Tenant ${JSON.stringify(tenant)} is at schema version ${version}, which the restored log does not hold; its indexes were not built.`,
+      );
+    db.db.transaction(() => {
+      for (const [name, sql] of deferred.base) {
+        const exists = db.db
+          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?")
+          .get(name);
+        if (!exists) db.db.exec(sql);
+      }
+      if (model !== undefined) db.migrateTo(model);
+    })();
+    this.#tenants.delete(tenant);
+  }
+}

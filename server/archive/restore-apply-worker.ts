@@ -1,0 +1,71 @@
+/**
+ * The worker-thread side of `applyRestoredLogInParallel` (restore-apply.ts): applies the
+ * tenants it was given from its copy of the restored log, reports progress and log lines
+ * to the restore, and answers with the tenants it parked. Started only by the restore;
+ * not an entry point of its own.
+ */
+
+import { parentPort, workerData } from "node:worker_threads";
+import { InternalError } from "../internal-error.ts";
+import type { Logger } from "../log.ts";
+import {
+  applyRestoredLog,
+  type RestoreWorkerData,
+  type RestoreWorkerMessage,
+} from "./restore-apply.ts";
+
+const port = parentPort;
+if (port === null)
+  throw new InternalError("invariant", "restore-apply-worker.ts must run as a worker thread.");
+const data = workerData as RestoreWorkerData;
+const post = (message: RestoreWorkerMessage): void => port.postMessage(message);
+
+/** Log lines go to the restore's logger on the main thread. */
+function forwardingLogger(base: Record<string, unknown>): Logger {
+  const line =
+    (level: "debug" | "info" | "warn" | "error") =>
+    (msg: string, fields?: Record<string, unknown>) => {
+      try {
+        post({ kind: "log", level, msg, fields: { ...base, ...fields } });
+      } catch {
+        // A field structured cloning cannot copy (a function): the line goes as text.
+        post({ kind: "log", level, msg, fields: { detail: String(JSON.stringify(fields)) } });
+      }
+    };
+  return {
+    debug: line("debug"),
+    info: line("info"),
+    warn: line("warn"),
+    error: line("error"),
+    child: (fields) => forwardingLogger({ ...base, ...fields }),
+  };
+}
+
+const start = new Promise<void>((resolve) =>
+  port.once("message", (message: { kind: string }) => {
+    if (message.kind === "start") resolve();
+  }),
+);
+
+let lastProgress = 0;
+try {
+  const applied = await applyRestoredLog({
+    dataDir: data.dataDir,
+    logPath: data.logPath,
+    ends: data.ends,
+    log: forwardingLogger({}),
+    tenants: new Set(data.tenants),
+    opened: () => {
+      post({ kind: "opened" });
+      return start;
+    },
+    progress: (done) => {
+      if (done === lastProgress) return;
+      lastProgress = done;
+      post({ kind: "progress", done });
+    },
+  });
+  post({ kind: "done", applied });
+} catch (error) {
+  post({ kind: "failed", error });
+}

@@ -1,0 +1,317 @@
+/**
+ * The apply phase of a restore: the restored log applied to the data dir by the live
+ * {@link Applier}, on one thread or split by tenant among several.
+ *
+ * Tenants are independent (one SQLite file each), so a restore may apply them on
+ * several threads at once: each thread runs its own applier over its own copy of the
+ * restored log (the log file is opened by one connection only) and writes only the
+ * tenants it was given, so every tenant still has exactly one writer and sees its events
+ * in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
+ * write is one short transaction): schema changes and bad events under keys that are no
+ * tenant id are recorded by each of them, which is idempotent, and each moves the
+ * checkpoints to the end of the log once it is done. Tenants are split by their number
+ * of events, so the threads finish together.
+ *
+ * Tenants applied from nothing are bulk-loaded (`server/apply/bulk-load.ts`): their
+ * non-unique indexes are built once, after their last event, before the store closes; a
+ * tenant whose indexes could not be built (it was parked, or the restore failed) has its
+ * file removed, so a server started on the data dir rebuilds it from the log instead of
+ * serving it without them.
+ */
+
+import { copyFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
+import type { ServedSchema } from "../engine.ts";
+import { InternalError } from "../internal-error.ts";
+import type { Logger } from "../log.ts";
+import { loadVersions } from "../schema-registry.ts";
+import { openCheckedStore, tenantFileName } from "../store/index.ts";
+import { openEmbeddedWal } from "../wal/index.ts";
+
+/** What one applier of a restore is given. */
+export interface RestoreApplyOptions {
+  readonly dataDir: string;
+  /** The restored log (or this thread's copy of it). */
+  readonly logPath: string;
+  /** Per partition, one past its last record. */
+  readonly ends: readonly number[];
+  readonly log: Logger;
+  /** Told of the events processed so far (all of the log's, applied here or passed over). */
+  readonly progress?: (done: number, total: number) => void;
+  /** The tenants to write; absent: all. */
+  readonly tenants?: ReadonlySet<string>;
+  /** Resolves when every applier of the restore has opened its store (see the module comment). */
+  readonly opened?: () => Promise<void>;
+}
+
+/** What one applier of a restore did. */
+export interface AppliedShard {
+  /** Tenants it parked. */
+  readonly parked: readonly string[];
+  /** Its thread's CPU time in ms; undefined where the runtime cannot tell (Node < 23.9). */
+  readonly cpuMs: number | undefined;
+}
+
+/** Applies the restored log with the live applier on this thread. */
+export async function applyRestoredLog(options: RestoreApplyOptions): Promise<AppliedShard> {
+  const cpu = typeof process.threadCpuUsage === "function" ? process.threadCpuUsage() : undefined;
+  const parked = await applyOnThisThread(options);
+  if (cpu === undefined) return { parked, cpuMs: undefined };
+  const used = process.threadCpuUsage(cpu);
+  return { parked, cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]> {
+  const { dataDir, logPath, ends, log } = options;
+  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
+  let versions: ReadonlyMap<number, ServedSchema> = new Map();
+  const bulk = new BulkLoad();
+  try {
+    const { store, metaRebuilt } = await openCheckedStore({
+      dataDir,
+      schemas: (v) => versions.get(v),
+      maxOpenTenants: 64,
+      wal,
+      logger: log,
+    });
+    try {
+      await options.opened?.();
+      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
+      versions = loadVersions(join(dataDir, "schemas"));
+      const applier = new Applier({
+        wal,
+        store,
+        beforeTenantBatch: (db) => bulk.prepare(db),
+        ...(options.tenants ? { tenants: options.tenants } : {}),
+        onPark: (p) =>
+          log.error("tenant parked while restoring", {
+            tenant: p.tenant,
+            position: `${p.position.partition}:${p.position.offset}`,
+            err: p.error.cause ?? p.error,
+          }),
+      });
+      const total = ends.reduce((a, b) => a + b, 0);
+      const applied = () => ends.reduce((n, _, p) => n + applier.processedOffset(p), 0);
+      applier.start();
+      let failed: unknown;
+      applier.done.catch((error: unknown) => {
+        failed = error;
+      });
+      while (applied() < total && failed === undefined) {
+        options.progress?.(applied(), total);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await applier.stop();
+      if (failed !== undefined) throw failed;
+      const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
+      for (const tenant of bulk.tenants) {
+        if (parked.has(tenant)) continue;
+        try {
+          bulk.finish(store, tenant);
+        } catch (error) {
+          log.error("tenant parked while restoring: its indexes could not be built", {
+            tenant,
+            err: error,
+          });
+          parked.add(tenant);
+        }
+      }
+      options.progress?.(total, total);
+      return [...parked];
+    } finally {
+      store.close();
+      // A file without its indexes must not be served: without it, a server started on
+      // the data dir rebuilds the tenant from the log (derived-check.ts).
+      for (const tenant of bulk.tenants) {
+        for (const suffix of ["", "-wal", "-shm", "-journal"])
+          rmSync(`${join(dataDir, "tenants", tenantFileName(tenant))}${suffix}`, { force: true });
+        log.error(
+          "tenant file removed: a server started on this data dir rebuilds it from the log",
+          { tenant },
+        );
+      }
+    }
+  } finally {
+    await wal.close();
+  }
+}
+
+/** What a restore's apply worker is started with (restore-apply-worker.ts). */
+export interface RestoreWorkerData {
+  readonly dataDir: string;
+  readonly logPath: string;
+  readonly ends: readonly number[];
+  readonly tenants: readonly string[];
+}
+
+/** Messages from a restore's apply worker. */
+export type RestoreWorkerMessage =
+  | { readonly kind: "opened" }
+  | { readonly kind: "progress"; readonly done: number }
+  | {
+      readonly kind: "log";
+      readonly level: "debug" | "info" | "warn" | "error";
+      readonly msg: string;
+      readonly fields?: Record<string, unknown>;
+    }
+  | { readonly kind: "done"; readonly applied: AppliedShard }
+  /** The thread's error, as structured cloning copies it (message and stack kept). */
+  | { readonly kind: "failed"; readonly error: unknown };
+
+// `.ts` run from the sources, `.js` compiled in the published package.
+const workerUrl = new URL(
+  import.meta.url.endsWith(".ts") ? "./restore-apply-worker.ts" : "./restore-apply-worker.js",
+  import.meta.url,
+);
+
+/**
+ * Applies the restored log on `threads` threads, tenants split among them by their
+ * event counts (`events`, from the read phase); returns what each thread did.
+ */
+export async function applyRestoredLogInParallel(
+  options: Omit<RestoreApplyOptions, "tenants" | "opened"> & {
+    readonly threads: number;
+    readonly events: ReadonlyMap<string, number>;
+  },
+): Promise<AppliedShard[]> {
+  const { dataDir, logPath, ends, log } = options;
+  const shards = splitTenants(options.events, options.threads);
+  const total = ends.reduce((a, b) => a + b, 0);
+  options.progress?.(0, total);
+  // The first opener of a fresh data dir creates meta.sqlite and the schema files: done
+  // here, once, before the threads open the same dir.
+  await openDataDirOnce(dataDir, logPath, log);
+  const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
+  for (const path of paths.slice(1)) copyFileSync(logPath, path);
+  // Shard 0 is applied on this thread, whose modules are loaded already; each other
+  // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
+  const workers = shards.slice(1).map(
+    (tenants, i) =>
+      new Worker(workerUrl, {
+        workerData: { dataDir, logPath: paths[i + 1]!, ends, tenants } satisfies RestoreWorkerData,
+      }),
+  );
+  const done = new Array<number>(shards.length).fill(0);
+  const report = (shard: number, count: number) => {
+    done[shard] = count;
+    options.progress?.(Math.min(...done), total);
+  };
+  // Every store is open before any thread writes a tenant file, so none sees another's
+  // new files as strays while it checks the data dir.
+  let opened = 0;
+  let releaseAll: () => void = () => {};
+  let failAll: (error: unknown) => void = () => {};
+  const allOpened = new Promise<void>((resolve, reject) => {
+    releaseAll = resolve;
+    failAll = reject;
+  });
+  const open = () => {
+    if (++opened < shards.length) return;
+    for (const w of workers) w.postMessage({ kind: "start" });
+    releaseAll();
+  };
+  // A thread that fails before the others start must not leave them waiting.
+  allOpened.catch(() => {});
+  const runs = workers.map(
+    (worker, i) =>
+      new Promise<AppliedShard>((resolve, reject) => {
+        let settled = false;
+        const fail = (error: unknown) => {
+          settled = true;
+          failAll(error);
+          reject(error);
+        };
+        worker.on("message", (message: RestoreWorkerMessage) => {
+          switch (message.kind) {
+            case "opened":
+              open();
+              break;
+            case "progress":
+              report(i + 1, message.done);
+              break;
+            case "log":
+              log[message.level](message.msg, message.fields);
+              break;
+            case "done":
+              settled = true;
+              resolve(message.applied);
+              break;
+            case "failed":
+              fail(message.error);
+          }
+        });
+        worker.on("error", fail);
+        worker.on("exit", (code) => {
+          if (!settled)
+            fail(
+              new InternalError(
+                "invariant",
+                `A restore thread exited (code ${code}) before it was done.`,
+              ),
+            );
+        });
+      }),
+  );
+  const here = applyRestoredLog({
+    dataDir,
+    logPath,
+    ends,
+    log,
+    tenants: new Set(shards[0]),
+    opened: () => {
+      open();
+      return allOpened;
+    },
+    progress: (count) => report(0, count),
+  });
+  try {
+    // Every thread runs to its end before the restore answers, even when one failed.
+    const results = await Promise.allSettled([here, ...runs]);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    options.progress?.(total, total);
+    return results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    for (const path of paths.slice(1))
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+  }
+}
+
+/** Opens and closes the store once: meta.sqlite made, snapshots' tenants learnt, schema files restored. */
+async function openDataDirOnce(dataDir: string, logPath: string, log: Logger): Promise<void> {
+  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
+  try {
+    const { store, metaRebuilt } = await openCheckedStore({
+      dataDir,
+      schemas: () => undefined,
+      wal,
+      logger: log,
+    });
+    try {
+      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
+    } finally {
+      store.close();
+    }
+  } finally {
+    await wal.close();
+  }
+}
+
+/**
+ * Tenants in `shards` groups of about equal event counts: the largest first, each to
+ * the group with the fewest events so far (ties by group order, so the split is stable).
+ */
+export function splitTenants(events: ReadonlyMap<string, number>, shards: number): string[][] {
+  const groups = Array.from({ length: shards }, () => ({ tenants: [] as string[], events: 0 }));
+  const order = [...events].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [tenant, count] of order) {
+    let least = groups[0]!;
+    for (const g of groups) if (g.events < least.events) least = g;
+    least.tenants.push(tenant);
+    least.events += count;
+  }
+  return groups.map((g) => g.tenants);
+}
