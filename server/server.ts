@@ -101,7 +101,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config.wal.kind !== "kafka"
       ? config.wal.kind === "kinesis"
         ? await openServerKinesisWal(config.wal, log)
-        : await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "loop" })
+        : await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
       : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
           brokers: config.wal.brokers,
           topic: config.wal.topic,
