@@ -106,11 +106,11 @@ export interface EmbeddedWalOptions {
    * gives the most appends/s where fsync is cheap and the CPU idle, but every commit
    * blocks the event loop for its fsync. `"thread"`: a worker thread (200–400 ms to
    * start); the event loop stays free while the worker fsyncs, but every commit costs two
-   * thread wake-ups and a copy of its records. Use it for a server. `"loop"`: the calling thread writes, and
-   * the fsync runs on it for a lone append (nothing else queued, the last commit found
-   * nothing queued either) or on libuv's thread pool when appends are arriving; less CPU
-   * for one writer, but its SQL runs on the event loop, which costs a busy server more.
-   * Measurements: `docs/durability.md`, `docs/performance.md`.
+   * thread wake-ups and a copy of its records. Use it for a server. `"loop"`: the calling
+   * thread writes, and the fsync runs on it for a lone append (nothing else queued, the
+   * last commit found nothing queued either) or on libuv's thread pool when appends are
+   * arriving; less CPU for one writer, but its SQL runs on the event loop, which costs a
+   * busy server more. Measurements: `docs/durability.md`, `docs/performance.md`.
    */
   readonly writer?: WalWriterPlacement;
   /** Reopen back-off after a failed commit (defaults: the `RECOVERY_*_DELAY_MS` constants). */
