@@ -48,7 +48,7 @@ async function readFrom(
   return got;
 }
 
-describe.each(["inline", "thread"] as const)(
+describe.each(["inline", "thread", "loop"] as const)(
   "embedded log truncation (%s writer)",
   (writer: WalWriterPlacement) => {
     it("deletes the oldest records below the bound in batches, never the last one, and keeps the end across a reopen", async () => {

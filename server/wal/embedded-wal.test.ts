@@ -66,8 +66,9 @@ function embeddedHarness(writer: WalWriterPlacement): WalHarness {
 
 describeWalContract("embedded (inline writer)", embeddedHarness("inline"));
 describeWalContract("embedded (thread writer)", embeddedHarness("thread"));
+describeWalContract("embedded (loop writer)", embeddedHarness("loop"));
 
-describe.each(["inline", "thread"] as const)("EmbeddedWal with the %s writer", (writer) => {
+describe.each(["inline", "thread", "loop"] as const)("EmbeddedWal with the %s writer", (writer) => {
   const dirs = tempDirs();
   const opened: EmbeddedWal[] = [];
   const open = async (path: string, partitions?: number): Promise<EmbeddedWal> => {

@@ -4,7 +4,8 @@
  *
  * Guarantees:
  * - Durable acknowledgement: `append` resolves only after the transaction holding its
- *   records committed with `synchronous=FULL`, i.e. after the `-wal` file was fsynced.
+ *   records committed and the `-wal` file was fsynced (by SQLite with `synchronous=FULL`,
+ *   or, with the `"loop"` writer, by the writer's own `fdatasync`).
  *   A record whose `append` resolved survives a process crash and (given a disk that
  *   honours fsync) a power loss.
  * - Atomic appends: one `append` call's records are committed in one transaction, so
@@ -57,8 +58,9 @@
  */
 
 import { EmbeddedWalSubscription } from "./embedded-wal-subscription.ts";
+import { openLoopWalWriter } from "./loop-wal-writer.ts";
 import { partitionForTenant } from "./partition.ts";
-import type { WalRow } from "./sqlite-wal-file.ts";
+import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
 import { toWalError } from "./sqlite-wal-file.ts";
 import { openThreadWalWriter } from "./thread-wal-writer.ts";
 import type {
@@ -103,8 +105,12 @@ export interface EmbeddedWalOptions {
    * Which thread runs SQLite. `"inline"` (default): the calling thread; opens fast and
    * gives the most appends/s where fsync is cheap and the CPU idle, but every commit
    * blocks the event loop for its fsync. `"thread"`: a worker thread (200–400 ms to
-   * start); the event loop stays free while the worker fsyncs, which wins on slow disks
-   * and busy machines. Use it for a server. Measurements: `docs/durability.md`.
+   * start); the event loop stays free while the worker fsyncs, but every commit costs two
+   * thread wake-ups and a copy of its records. Use it for a server. `"loop"`: the calling
+   * thread writes, and the fsync runs on it for a lone append (nothing else queued, the
+   * last commit found nothing queued either) or on libuv's thread pool when appends are
+   * arriving; less CPU for one writer, but its SQL runs on the event loop, which costs a
+   * busy server more. Measurements: `docs/durability.md`, `docs/performance.md`.
    */
   readonly writer?: WalWriterPlacement;
   /** Reopen back-off after a failed commit (defaults: the `RECOVERY_*_DELAY_MS` constants). */
@@ -152,11 +158,18 @@ export async function openEmbeddedWal(options: EmbeddedWalOptions): Promise<Embe
     options.partitions === undefined
       ? { path: options.path }
       : { path: options.path, partitions: options.partitions };
-  const writer =
-    options.writer === "thread"
-      ? await openThreadWalWriter(fileOptions)
-      : openInlineWalWriter(fileOptions);
-  return new EmbeddedWal(options, writer);
+  return new EmbeddedWal(options, await openWriter(options.writer, fileOptions));
+}
+
+/** Opens the file with the writer of `placement` (default `"inline"`). */
+async function openWriter(
+  placement: WalWriterPlacement | undefined,
+  options: SqliteWalFileOptions,
+): Promise<WalWriter> {
+  if (placement === "thread") return openThreadWalWriter(options);
+  // A microtask first, so that a synchronous open failure rejects like the thread's.
+  await Promise.resolve();
+  return placement === "loop" ? openLoopWalWriter(options) : openInlineWalWriter(options);
 }
 
 /**
@@ -193,6 +206,8 @@ export class EmbeddedWal implements Wal {
   #idleWaiters: (() => void)[] = [];
   #flushScheduled = false;
   #committing = false;
+  /** No append arrived while the last commit ran (see `quiet` in {@link WalWriter.commit}). */
+  #lastCommitQuiet = false;
   #failure: WalError | undefined;
   #closing: Promise<void> | undefined;
   readonly #stats = {
@@ -211,10 +226,7 @@ export class EmbeddedWal implements Wal {
     this.path = options.path;
     this.#writer = writer;
     const reopenOptions = { path: options.path, partitions: writer.partitions, probe: true };
-    this.#openWriter =
-      options.writer === "thread"
-        ? () => openThreadWalWriter(reopenOptions)
-        : () => Promise.resolve().then(() => openInlineWalWriter(reopenOptions));
+    this.#openWriter = () => openWriter(options.writer, reopenOptions);
     this.#recoveryDelayMs = options.recoveryDelayMs ?? {
       first: RECOVERY_FIRST_DELAY_MS,
       max: RECOVERY_MAX_DELAY_MS,
@@ -332,7 +344,9 @@ export class EmbeddedWal implements Wal {
       return Promise.resolve(tail.slice(from - first, from - first + limit));
     }
     this.#stats.fileReads++;
-    return this.#writer.read(partition, from, limit);
+    // Never past the committed end: the file may hold a group whose fsync still runs.
+    const end = this.#committed[partition] ?? 0;
+    return this.#writer.read(partition, from, Math.max(0, Math.min(limit, end - from)));
   }
 
   /** Keeps `rows` (just committed, in offset order per partition) in the tail. */
@@ -427,8 +441,13 @@ export class EmbeddedWal implements Wal {
     if (this.#committing || this.#queue.length === 0) return;
     this.#committing = true;
     const group = this.#queue.splice(0, groupLength(this.#queue, this.#maxGroupBytes));
+    // Quiet: a lone append, and none arrived during the last commit either.
+    const quiet = group.length === 1 && this.#queue.length === 0 && this.#lastCommitQuiet;
     try {
-      await this.#writer.commit(group.flatMap((pending) => pending.rows));
+      await this.#writer.commit(
+        group.flatMap((pending) => pending.rows),
+        quiet,
+      );
     } catch (error) {
       this.#failure = refusal(error);
       for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failure);
@@ -451,6 +470,7 @@ export class EmbeddedWal implements Wal {
     }
     this.#stats.commits++;
     this.#committing = false;
+    this.#lastCommitQuiet = this.#queue.length === 0;
     for (const pending of group) pending.resolve(pending.positions);
     for (const subscription of this.#subscriptions) {
       for (const partition of touched) subscription.notify(partition);

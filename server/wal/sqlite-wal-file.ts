@@ -74,6 +74,15 @@ export interface SqliteWalFileOptions {
    * archived log's, so the restored file is the same log; ignored for an existing file.
    */
   readonly identity?: string;
+  /**
+   * Who makes commits durable. `"sqlite"` (default): `synchronous=FULL`, SQLite fsyncs
+   * the `-wal` file inside every COMMIT and checkpoints by itself. `"caller"`: after
+   * opening (schema, identity and probe still written with FULL), the connection runs
+   * `synchronous=OFF` with automatic checkpoints off, so a commit only writes; the caller
+   * must make each write durable ({@link LogFileSync}) before acknowledging it, and
+   * checkpoint only through {@link SqliteWalFile.checkpoint}.
+   */
+  readonly sync?: "sqlite" | "caller";
 }
 
 /** Partition count of a new log when none is given. */
@@ -111,6 +120,7 @@ export class SqliteWalFile {
   /** The log's identity: a random id stored in the file when it was created. */
   readonly identity: string;
   readonly #db: Database.Database;
+  readonly #path: string;
   readonly #insert: Database.Statement<[number, number, string, Uint8Array]>;
   readonly #read: Database.Statement<[number, number, number], RecordRow>;
   readonly #commit: (rows: readonly WalRow[]) => void;
@@ -118,12 +128,14 @@ export class SqliteWalFile {
 
   private constructor(
     db: Database.Database,
+    path: string,
     partitions: number,
     ends: readonly number[],
     starts: readonly number[],
     identity: string,
   ) {
     this.#db = db;
+    this.#path = path;
     this.partitions = partitions;
     this.ends = ends;
     this.starts = starts;
@@ -177,7 +189,14 @@ export class SqliteWalFile {
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         ).run(new Date().toISOString());
       }
-      return new SqliteWalFile(db, partitions, ends, starts, identity);
+      if (options.sync === "caller") {
+        db.pragma("wal_autocheckpoint = 0");
+        db.pragma("synchronous = OFF");
+        if (db.pragma("synchronous", { simple: true }) !== 0) {
+          throw new WalError("unavailable", `Could not set synchronous=OFF on ${path}.`);
+        }
+      }
+      return new SqliteWalFile(db, path, partitions, ends, starts, identity);
     } catch (error) {
       db?.close();
       throw toWalError(error, path);
@@ -214,8 +233,33 @@ export class SqliteWalFile {
     }));
   }
 
+  /**
+   * Copies every frame of the `-wal` file into the database file (the `-wal` file is
+   * then rewritten from its start by the next write). Only for `sync: "caller"`, and only
+   * when every frame is durable: the database file must be fsynced before the next write.
+   */
+  checkpoint(): void {
+    const [result] = this.#db.pragma("wal_checkpoint(PASSIVE)") as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    }[];
+    // One connection holds the file: nothing can keep a checkpoint from completing.
+    if (result === undefined || result.busy !== 0 || result.checkpointed !== result.log) {
+      throw new WalError(
+        "unavailable",
+        `The checkpoint of the log ${this.#path} did not complete (${JSON.stringify(result)}).`,
+      );
+    }
+  }
+
   /** Checkpoints the WAL into the database file and releases the file and its lock. */
   close(): void {
+    // With `sync: "caller"`, SQLite's closing checkpoint must fsync before it deletes
+    // the `-wal` file, as FULL does.
+    if (this.#db.pragma("synchronous", { simple: true }) !== 2) {
+      this.#db.pragma("synchronous = FULL");
+    }
     this.#db.close();
   }
 }
@@ -338,7 +382,12 @@ export function toWalError(error: unknown, path: string): WalError {
  */
 function describeCause(code: string, error: unknown): string {
   const detail = error instanceof Error ? error.message : String(error);
-  if (code === "SQLITE_FULL") return `the log's disk is full (${code})`;
+  if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT") {
+    return `the log's disk is full (${code})`;
+  }
+  // The loop writer's own fdatasync/fsync report errno codes, not SQLite's.
+  if (code === "EIO") return `an I/O error on the log's disk (${code}: ${detail})`;
+  if (code === "EROFS") return `the log's file system is read-only (${code})`;
   if (code.startsWith("SQLITE_READONLY")) return `the log's file system is read-only (${code})`;
   if (code === "SQLITE_PERM" || code === "SQLITE_AUTH") return `permission denied (${code})`;
   if (code.startsWith("SQLITE_CANTOPEN")) {

@@ -1,10 +1,13 @@
 /**
  * Where the embedded log's SQLite connection lives. {@link EmbeddedWal} forms commit
- * groups and assigns offsets; a writer only executes them. Two placements, both passing
+ * groups and assigns offsets; a writer only executes them. Three placements, all passing
  * the contract suite: the connection on the calling thread ({@link openInlineWalWriter}),
- * whose commits block the event loop for the fsync, or on a worker thread
+ * whose commits block the event loop for the fsync; on a worker thread
  * (`thread-wal-writer.ts`), which keeps the event loop free at the cost of copying
- * records between threads. `docs/durability.md` has the measurements behind the default.
+ * records between threads and two thread wake-ups per commit; or on the calling thread
+ * with the fsync done by the writer (`loop-wal-writer.ts`), inline for a lone append and
+ * on libuv's thread pool when appends are arriving. `docs/durability.md` has the
+ * measurements behind the default.
  */
 
 import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
@@ -26,8 +29,12 @@ export interface WalWriter {
   readonly starts: readonly number[];
   /** The log's identity stored in the file. */
   readonly identity: string;
-  /** Writes the rows in one transaction; resolves after the fsync, rejects with a `WalError`. */
-  commit(rows: readonly WalRow[]): Promise<void>;
+  /**
+   * Writes the rows in one transaction; resolves after the fsync, rejects with a
+   * `WalError`. `quiet`: no other append waits, so the writer may block the calling
+   * thread for the fsync rather than pay a thread hop (only the loop writer uses it).
+   */
+  commit(rows: readonly WalRow[], quiet?: boolean): Promise<void>;
   /** {@link SqliteWalFile.truncate}: deletes up to `limit` oldest records below `below`. */
   truncate(partition: number, below: number, limit: number): Promise<number>;
   /** Up to `limit` committed entries of `partition` from offset `from`. */
@@ -36,8 +43,12 @@ export interface WalWriter {
   close(): Promise<void>;
 }
 
-/** Which thread runs the SQLite connection. */
-export type WalWriterPlacement = "thread" | "inline";
+/**
+ * Which thread runs the SQLite connection: `"inline"` the calling thread, fsync inside
+ * COMMIT; `"thread"` a worker thread; `"loop"` the calling thread, with the writer's own
+ * fsync (`loop-wal-writer.ts`).
+ */
+export type WalWriterPlacement = "thread" | "inline" | "loop";
 
 /** Opens the file on the calling thread; commits block it for their fsync. */
 export function openInlineWalWriter(options: SqliteWalFileOptions): WalWriter {

@@ -3,8 +3,9 @@
  * row of `npm run bench:pg` (default: `create`, 1 client, 5 s) against EntDB alone over
  * Connect, to see where the server's time goes. Prints the row (ops/s, p50, server CPU
  * per op) and each server thread's share of the server's CPU over the run, warm-up
- * included: the event loop, the log writer's thread, V8's helper threads (garbage
- * collection). `--cpu-prof` writes V8 CPU profiles of every thread (`node --cpu-prof`)
+ * included, with its context switches per op (waits: it blocked; preemptions: it was
+ * made to give up the core): the event loop, V8's helper threads (garbage collection,
+ * compilation), libuv's pool (the log's fsync under load). `--cpu-prof` writes V8 CPU profiles of every thread (`node --cpu-prof`)
  * and keeps them; `--strace` counts the server's system calls over the run (`strace -c`,
  * which slows the server down, so read counts, not times). A measurement, not a test.
  */
@@ -30,14 +31,28 @@ const env = flags.has("--cpu-prof")
 const server = await startServerProcess({ dataDir: join(work, "entdb"), env });
 const pid = server.child.pid;
 
-/** CPU ticks (user + system) per thread of the server, by "tid name". */
-function threadTicks(): Map<string, number> {
-  const out = new Map<string, number>();
+/** Per thread of the server, by "tid name": CPU ticks (user + system) and context switches. */
+interface ThreadUse {
+  readonly ticks: number;
+  /** The thread blocked (waited for a message, a socket, the disk, a lock). */
+  readonly voluntary: number;
+  /** The thread was preempted while it could run. */
+  readonly involuntary: number;
+}
+
+function threadUse(): Map<string, ThreadUse> {
+  const out = new Map<string, ThreadUse>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out.set(`${tid} ${name}`, Number(fields[11]) + Number(fields[12]));
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+    const count = (key: string) => Number(new RegExp(`^${key}:\\s*(\\d+)`, "m").exec(status)?.[1]);
+    out.set(`${tid} ${name}`, {
+      ticks: Number(fields[11]) + Number(fields[12]),
+      voluntary: count("voluntary_ctxt_switches"),
+      involuntary: count("nonvoluntary_ctxt_switches"),
+    });
   }
   return out;
 }
@@ -45,7 +60,7 @@ function threadTicks(): Map<string, number> {
 try {
   const ids = join(work, "ids.json");
   execFileSync(bin, ["load", "--url", server.url, "--tenant", "bench", "--ids", ids]);
-  const before = threadTicks();
+  const before = threadUse();
   const strace = flags.has("--strace")
     ? spawn("strace", ["-c", "-f", "-o", join(work, "strace.txt"), "-p", String(pid)])
     : undefined;
@@ -68,7 +83,7 @@ try {
     "--server-pid",
     String(pid),
   ]).toString();
-  const after = threadTicks();
+  const after = threadUse();
   if (strace) {
     strace.kill("SIGINT");
     await new Promise((resolve) => strace.once("exit", resolve));
@@ -78,12 +93,25 @@ try {
   console.log(
     `${op}, ${clients} client(s): ${(m.ops / m.seconds).toFixed(0)}/s, p50 ${m.p50Us.toFixed(0)} µs, server CPU ${(m.serverCpuUs / m.ops).toFixed(0)} µs/op`,
   );
-  const used = [...after].map(
-    ([thread, ticks]) => [thread, ticks - (before.get(thread) ?? 0)] as const,
-  );
-  const total = used.reduce((sum, [, ticks]) => sum + ticks, 0);
-  for (const [thread, ticks] of used.filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1]))
-    console.log(`  ${thread}: ${((100 * ticks) / total).toFixed(0)} % of the server's CPU`);
+  const zero: ThreadUse = { ticks: 0, voluntary: 0, involuntary: 0 };
+  const used = [...after].map(([thread, use]) => {
+    const was = before.get(thread) ?? zero;
+    return {
+      thread,
+      ticks: use.ticks - was.ticks,
+      voluntary: use.voluntary - was.voluntary,
+      involuntary: use.involuntary - was.involuntary,
+    };
+  });
+  const total = used.reduce((sum, { ticks }) => sum + ticks, 0);
+  // Switches are counted over the measured run only (warm-up included), per operation
+  // measured: each is a sleep and a wake-up, which on a VM costs tens of µs of CPU.
+  const perOp = (n: number) => (n / m.ops).toFixed(2);
+  for (const use of used.filter((u) => u.ticks > 0).sort((a, b) => b.ticks - a.ticks))
+    console.log(
+      `  ${use.thread}: ${((100 * use.ticks) / total).toFixed(0)} % of the server's CPU,` +
+        ` ${perOp(use.voluntary)} waits and ${perOp(use.involuntary)} preemptions per op`,
+    );
 } finally {
   await server.stop();
   if (flags.size > 0) console.log(`kept ${work}`);

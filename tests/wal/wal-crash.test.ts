@@ -202,6 +202,8 @@ async function readLog(path: string): Promise<WalEntry[][]> {
   }
 }
 
+/** The crash rounds cycle through every writer placement. */
+const WRITERS = ["inline", "thread", "loop"] as const;
 describe("embedded WAL crash safety", () => {
   const dir = mkdtempSync(join(tmpdir(), "entdb-wal-crash-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -226,7 +228,7 @@ describe("embedded WAL crash safety", () => {
         {
           path,
           partitions: PARTITIONS,
-          writer: round % 2 === 0 ? "thread" : "inline",
+          writer: WRITERS[round % WRITERS.length]!,
           round,
           mode: "loops",
           loops: 24,

@@ -43,7 +43,7 @@ async function rejection(promise: Promise<unknown>): Promise<WalError> {
   return error;
 }
 
-describe.runIf(canMount).each<WalWriterPlacement>(["inline", "thread"])(
+describe.runIf(canMount).each<WalWriterPlacement>(["inline", "thread", "loop"])(
   "embedded log on a full disk (%s writer)",
   (writer) => {
     let disk: Tmpfs | undefined;
