@@ -85,7 +85,10 @@ describe("the authenticator", () => {
   it("answers a static token it matched before from memory, and still refuses its neighbours", async () => {
     const other = "other-static-token-0123456789";
     const auth = createAuthenticator({
-      config: { tokens: parseTokenList(`${STATIC}=service:importer,${other}=service:other`) },
+      config: {
+        tokens: parseTokenList(`${STATIC}=service:importer,${other}=service:other`),
+        jwt: undefined,
+      },
       log,
       jwtCacheEntries: 1,
     });
