@@ -1,9 +1,10 @@
 /**
- * A unary Connect request's body, read whole for the fast path (unary-fast-path.ts): the
- * bytes and the errors the library's `readAllBytes` gives for a body and its
- * Content-Length, read from the stream's events. The library reads through the stream's
- * async iterator, which costs a set of listeners, an end-of-stream watcher and a promise
- * per chunk on every call; a small request's body is one chunk.
+ * Request bodies of the fast paths, read from the stream's events: a Connect unary body
+ * whole (unary-fast-path.ts; the bytes and the errors the library's `readAllBytes` gives
+ * for a body and its Content-Length), and a gRPC body chunk by chunk (grpc-unary.ts).
+ * Reading through the stream's async iterator, as the library does, costs a set of
+ * listeners, an end-of-stream watcher and a promise per chunk on every call; a small
+ * request's body is one chunk.
  */
 
 import type { Readable } from "node:stream";
@@ -37,42 +38,55 @@ export function readBody(
       promised = n;
     }
   }
+  const chunks: Buffer[] = [];
+  let count = 0;
+  return readChunks(readable, (chunk) => {
+    count += chunk.byteLength;
+    if (promised !== undefined) {
+      if (count > promised) throw broken(promised, count);
+    } else if (count > readMaxBytes) {
+      throw new ConnectError(
+        `message size is larger than configured readMaxBytes ${readMaxBytes}`,
+        Code.ResourceExhausted,
+      );
+    }
+    chunks.push(chunk);
+  }).then(() => {
+    if (promised !== undefined && count < promised) throw broken(promised, count);
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, count);
+  });
+}
+
+/**
+ * Hands each chunk of `readable` to `take` and resolves at its end. When `take` throws,
+ * reading stops there, the stream is left open and paused (an answer may still go out on
+ * it), and the promise rejects with what it threw. A stream closed before its end (the
+ * client cancelled) rejects with CANCELED; a stream error rejects with that error.
+ */
+export function readChunks(readable: Readable, take: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     if (readable.destroyed) {
       reject(cancelled());
       return;
     }
-    const chunks: Buffer[] = [];
-    let count = 0;
     const stop = () => {
       readable.off("data", onData);
       readable.off("end", onEnd);
       readable.off("error", onError);
       readable.off("close", onClose);
     };
-    const fail = (error: unknown) => {
-      stop();
-      readable.pause();
-      reject(error);
-    };
     const onData = (chunk: Buffer) => {
-      count += chunk.byteLength;
-      if (promised !== undefined) {
-        if (count > promised) fail(broken(promised, count));
-        else chunks.push(chunk);
-      } else if (count > readMaxBytes) {
-        fail(
-          new ConnectError(
-            `message size is larger than configured readMaxBytes ${readMaxBytes}`,
-            Code.ResourceExhausted,
-          ),
-        );
-      } else chunks.push(chunk);
+      try {
+        take(chunk);
+      } catch (error) {
+        stop();
+        readable.pause();
+        reject(error);
+      }
     };
     const onEnd = () => {
       stop();
-      if (promised !== undefined && count < promised) reject(broken(promised, count));
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, count));
+      resolve();
     };
     const onError = (error: unknown) => {
       stop();

@@ -6,7 +6,6 @@
  */
 
 import type * as http from "node:http";
-import type { Readable } from "node:stream";
 import {
   create,
   type DescMessage,
@@ -116,14 +115,6 @@ export function createCallSignals(shutdown: AbortSignal): (timeoutMs?: number) =
   };
 }
 
-/**
- * The request body's chunks. Stopping early (a body over the limit) must not destroy
- * the stream: the answer still has to go out on it.
- */
-export function bodyOf(readable: Readable): AsyncIterable<Uint8Array> {
-  return readable.iterator({ destroyOnReturn: false });
-}
-
 /** A header's first value. */
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -170,7 +161,7 @@ export async function intercepted(
   // A FastMethod is unary (`unaryMethods` in routes.ts picks only those).
   const method = target.method as DescMethodUnary;
   const output = method.output;
-  const request: UnaryRequest = {
+  const request = {
     stream: false,
     service: target.service,
     method,
@@ -182,11 +173,9 @@ export async function intercepted(
     },
     contextValues: context.values,
     message: input,
-  };
-  if (call instanceof FastCallContext) {
-    (request as { [CALL]?: FastCallContext })[CALL] = call;
-    call.request = request;
-  }
+    [CALL]: call instanceof FastCallContext ? call : undefined,
+  } as UnaryRequest;
+  if (call instanceof FastCallContext) call.request = request;
   let innermost: UnaryResponse | undefined;
   const implementation: AnyFn = async (req) => {
     if (req.stream) throw new ConnectError("a unary call was made a stream", Code.Internal);
