@@ -43,6 +43,17 @@ describe("readBody", () => {
     }
   });
 
+  it("answers an empty body that ended before it was read, even once the stream closed", async () => {
+    const ended = body();
+    ended.resume();
+    await new Promise((resolve) => ended.once("end", resolve));
+    expect(ended.readableEnded).toBe(true);
+    expect(await outcome(readBody(ended, 10, "0"))).toBe("");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ended.destroyed).toBe(true);
+    expect(await outcome(readBody(ended, 10, undefined))).toBe("");
+  });
+
   it("leaves a body it refused open and paused, so the answer can still go out", async () => {
     const stream = new PassThrough();
     stream.write(Buffer.from("hel"));

@@ -65,6 +65,12 @@ export function readBody(
  */
 export function readChunks(readable: Readable, take: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolve, reject) => {
+    // An empty body may have ended before anyone read it (Node emits `end` for a stream
+    // that ended with its headers); what ended was read whole.
+    if (readable.readableEnded) {
+      resolve();
+      return;
+    }
     if (readable.destroyed) {
       reject(cancelled());
       return;
