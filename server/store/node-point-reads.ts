@@ -27,14 +27,11 @@ export function visibleNodesByIds(
   const seen = new Set<string>();
   // Unrestricted, one statement finds every row; a restricted read decides each row
   // as a point read does.
-  let found: Map<string, NodeKeyRow> | undefined;
-  if (scope.unrestricted) {
-    const all = db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(ids)) as NodeKeyRow[];
-    const inOrder = inIdOrder(all, ids);
-    if (inOrder !== undefined)
-      return inOrder.filter((row) => typeId === 0 || Number(row.type_id) === typeId);
-    found = new Map(all.map((r) => [r.id, r]));
-  }
+  const found = scope.unrestricted
+    ? new Map(
+        (db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(ids)) as NodeKeyRow[]).map((r) => [r.id, r]),
+      )
+    : undefined;
   const rows: NodeKeyRow[] = [];
   for (const id of ids) {
     if (seen.has(id)) continue;
@@ -43,25 +40,6 @@ export function visibleNodesByIds(
     if (row && (typeId === 0 || Number(row.type_id) === typeId)) rows.push(row);
   }
   return rows;
-}
-
-/**
- * `rows` without repeats, when they are the rows of `ids` in the same order, every id
- * found: what the join over `json_each` gives when nothing is missing (it walks the list
- * and looks each id up). Undefined otherwise (an id missing, or another order), for the
- * caller to match rows to ids by id. Checking costs less than building that map.
- */
-function inIdOrder(rows: readonly NodeKeyRow[], ids: readonly string[]): NodeKeyRow[] | undefined {
-  if (rows.length !== ids.length) return undefined;
-  for (let i = 0; i < rows.length; i++) if ((rows[i] as NodeKeyRow).id !== ids[i]) return undefined;
-  const seen = new Set<string>();
-  const out: NodeKeyRow[] = [];
-  for (const row of rows) {
-    if (seen.has(row.id)) continue;
-    seen.add(row.id);
-    out.push(row);
-  }
-  return out;
 }
 
 /**
