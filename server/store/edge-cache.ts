@@ -8,9 +8,7 @@
  * read from the same open tenant file with the same schema model, so it needs no word
  * from the applier: what a listing returns is always what its own statement read.
  * Access control stays in the SQL, and an `Edge` holds nothing that depends on the
- * reader. Bounded by a count of entries; eviction takes the least recently used first
- * (an entry is moved to the recent end only when it is in the older half, as in the
- * node cache).
+ * reader. Bounded by a count of entries, least recently used evicted first.
  */
 
 import type { Edge } from "../../generated/entdb/v1/entdb_pb.js";
@@ -28,8 +26,6 @@ interface Entry {
   readonly props: string;
   readonly createdAt: bigint;
   readonly edge: Edge;
-  /** The clock when it was last moved to the recent end. */
-  used: number;
 }
 
 /** An LRU of decoded, frozen edges; see the module comment. */
@@ -37,8 +33,6 @@ export class EdgeCache {
   readonly #maxEntries: number;
   /** By `tenant \0 edge type \0 from \0 to`, least recently used first. */
   readonly #entries = new Map<string, Entry>();
-  /** Counts insertions and moves, to tell how far from the recent end an entry is. */
-  #clock = 0;
 
   constructor(maxEntries: number = DEFAULT_EDGE_CACHE_ENTRIES) {
     this.#maxEntries = maxEntries;
@@ -60,26 +54,14 @@ export class EdgeCache {
       hit.model === model &&
       hit.db === db
     ) {
-      // As in the node cache: only an entry in the older half is moved to the recent end,
-      // which keeps most hits to a lookup.
-      if (this.#clock - hit.used >= this.#entries.size / 2) {
-        this.#entries.delete(key);
-        this.#entries.set(key, hit);
-        hit.used = ++this.#clock;
-      }
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
       return hit.edge;
     }
     const edge = edgeFromRow(model, row);
     if (hit !== undefined) this.#entries.delete(key);
     if (this.#maxEntries === 0 || !freezeMessage(edge)) return edge;
-    this.#entries.set(key, {
-      db,
-      model,
-      props: row.props,
-      createdAt: row.created_at,
-      edge,
-      used: ++this.#clock,
-    });
+    this.#entries.set(key, { db, model, props: row.props, createdAt: row.created_at, edge });
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
