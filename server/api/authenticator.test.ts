@@ -82,6 +82,25 @@ describe("the authenticator", () => {
     });
   });
 
+  it("answers a static token it matched before from memory, and still refuses its neighbours", async () => {
+    const other = "other-static-token-0123456789";
+    const auth = createAuthenticator({
+      config: {
+        tokens: parseTokenList(`${STATIC}=service:importer,${other}=service:other`),
+        jwt: undefined,
+      },
+      log,
+      jwtCacheEntries: 1,
+    });
+    const importer = { id: "service:importer", groups: [], admin: false };
+    const otherActor = { id: "service:other", groups: [], admin: false };
+    for (let i = 0; i < 3; i++) {
+      expect(await outcome(auth, `Bearer ${STATIC}`)).toEqual(importer);
+      expect(await outcome(auth, `Bearer ${STATIC}x`)).toBe(UNAUTHENTICATED_MESSAGE);
+      expect(await outcome(auth, `Bearer ${other}`)).toEqual(otherActor);
+    }
+  });
+
   it("accepts RS256, ES256 and EdDSA tokens from the JWKS, sub as user:SUB", async () => {
     const auth = authenticator("jwks");
     for (const key of [keys.rs256, keys.es256, keys.eddsa]) {

@@ -5,7 +5,8 @@
  *
  * - Dev mode (no tokens, no JWT configured): every caller is {@link DEV_ACTOR}.
  * - Static tokens (token-file.ts): the presented token's SHA-256 is compared with every
- *   configured hash in constant time, without stopping at a match.
+ *   configured hash in constant time, without stopping at a match; a token that matched
+ *   is remembered (at most {@link JWT_CACHE_ENTRIES} of them), so it is hashed once.
  * - JWTs (auth-jwt.ts): a token that is not a static token and looks like a JWT is
  *   verified; a verified token is cached until its `exp` or {@link JWT_CACHE_MS},
  *   whichever comes first, in a cache of at most {@link JWT_CACHE_ENTRIES} tokens.
@@ -37,7 +38,7 @@ export interface AuthenticatorOptions {
   readonly log: Logger;
   /** The clock, in ms (tests). */
   readonly now?: () => number;
-  /** Most verified JWTs cached; default {@link JWT_CACHE_ENTRIES}. */
+  /** Most verified JWTs cached, and most matched static tokens; default {@link JWT_CACHE_ENTRIES}. */
   readonly jwtCacheEntries?: number;
 }
 
@@ -76,11 +77,27 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       report: () => log[level]("authentication refused", { reason }),
     });
 
+  /**
+   * Static tokens already matched, by the presented token: a caller sends the same token
+   * on every call, and hashing it each time was a measurable part of a small read. Only
+   * matches are kept (an unknown token is hashed and compared every time), at most
+   * `cacheEntries` of them, and static tokens neither expire nor change while the
+   * server runs, so an entry is never stale.
+   */
+  const staticHits = new Map<string, Actor>();
+
   /** The actor of a static token; every entry is compared, whatever matches. */
   const staticActor = (token: string): Actor | undefined => {
+    const hit = staticHits.get(token);
+    if (hit !== undefined) return hit;
     const hash = tokenSha256(token);
     let found: Actor | undefined;
     for (const entry of statics) if (timingSafeEqual(entry.sha256, hash)) found = entry.actor;
+    if (found !== undefined) {
+      if (staticHits.size >= cacheEntries)
+        staticHits.delete(staticHits.keys().next().value as string);
+      staticHits.set(token, found);
+    }
     return found;
   };
 

@@ -39,6 +39,7 @@ import {
   type TenantAccessView,
   type TenantNeed,
 } from "./tenant-guard.ts";
+import { requestHeaderValue } from "./unary-call.ts";
 
 /** Bounds the API enforces; requests beyond them are clamped or rejected as documented. */
 export interface ApiLimits {
@@ -122,7 +123,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   const readerOfCall = (ctx: HandlerContext) =>
     readerOf(
       ctx.values,
-      () => ctx.requestHeader.get("authorization"),
+      () => requestHeaderValue(ctx, "authorization"),
       deps.publicReads === true && hasPublicTypes(schema()),
     );
   /** The tenant of a read RPC: any caller reads the public nodes of a schema that has some. */

@@ -33,6 +33,7 @@
 
 import type * as http from "node:http";
 import * as http2 from "node:http2";
+import type { Readable } from "node:stream";
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -50,8 +51,8 @@ import {
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
 import { encodeOutput } from "./output-encoding.ts";
+import { readChunks } from "./request-body.ts";
 import {
-  bodyOf,
   type CallSignal,
   createCallSignals,
   discardRest,
@@ -137,7 +138,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     { target, web }: Eligible,
     url: string,
     headers: http.IncomingHttpHeaders,
-    body: AsyncIterable<Uint8Array>,
+    body: Readable,
     signal: CallSignal,
   ): Promise<GrpcAnswer> => {
     const auth = options.contextValues(single(headers["authorization"]));
@@ -189,7 +190,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     request: Eligible,
     url: string,
     headers: http.IncomingHttpHeaders,
-    body: AsyncIterable<Uint8Array>,
+    body: Readable,
     onClose: (listener: () => void) => void,
     answer: (res: GrpcAnswer) => void,
   ): void => {
@@ -221,7 +222,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
         request,
         url,
         headers,
-        bodyOf(stream),
+        stream,
         (listener) => stream.once("close", listener),
         (res) => {
           if (stream.destroyed) return;
@@ -261,7 +262,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
         request,
         url,
         req.headers,
-        bodyOf(req),
+        req,
         (listener) =>
           res.once("close", () => {
             if (!res.writableFinished) listener();
@@ -323,7 +324,7 @@ function envelope(message: Uint8Array): Uint8Array {
  * no message at all (UNIMPLEMENTED).
  */
 async function readSingleMessage(
-  body: AsyncIterable<Uint8Array>,
+  body: Readable,
   readMaxBytes: number,
   desc: DescMessage,
   endFlag: number | undefined,
@@ -332,7 +333,7 @@ async function readSingleMessage(
   /** The payload length of the envelope being read, once its header is in. */
   let length = -1;
   let message: Message | undefined;
-  for await (const chunk of body) {
+  await readChunks(body, (chunk) => {
     pending = pending.byteLength === 0 ? chunk : Buffer.concat([pending, chunk]);
     for (;;) {
       if (length < 0) {
@@ -370,7 +371,7 @@ async function readSingleMessage(
       }
       message = parseInput(desc, data);
     }
-  }
+  });
   if (pending.byteLength > 0) {
     throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
   }

@@ -28,6 +28,7 @@ import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ServedSchema } from "../engine.ts";
 import { UNKNOWN_ENUM_NUMBER } from "./ingress/check-value.ts";
 import { SCHEMA_FINGERPRINT_HEADER } from "./request-headers.ts";
+import { requestHeaderValue } from "./unary-call.ts";
 
 /** What the interceptor reads of the registered versions. */
 export interface SchemaSkewView {
@@ -49,7 +50,7 @@ export function createSchemaSkewInterceptor(view: SchemaSkewView): Interceptor {
     return known.set.has(fingerprint);
   };
   return (next) => async (req) => {
-    const fingerprint = req.header.get(SCHEMA_FINGERPRINT_HEADER);
+    const fingerprint = requestHeaderValue(req, SCHEMA_FINGERPRINT_HEADER);
     const newer = fingerprint !== null && fingerprint !== "" && !isKnown(fingerprint);
     const served = view.served();
     if (req.service.typeName.startsWith(`${served.model.package}.`)) {

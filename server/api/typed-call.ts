@@ -23,6 +23,7 @@ import { invalidArgument } from "./ingress/ingress-error.ts";
 import { TENANT_HEADER } from "./request-headers.ts";
 import { type ServiceRoute, unaryMethods } from "./routes.ts";
 import type { Fields } from "./typed-values.ts";
+import { requestHeaderValue } from "./unary-call.ts";
 
 /** The generic service a typed call is translated into. */
 export type Generic = EntDbHandlers;
@@ -130,7 +131,7 @@ export async function executeOne(
 
 /** The tenant of a typed call, from the {@link TENANT_HEADER} header. */
 export function tenantOf(ctx: HandlerContext): string {
-  const tenant = ctx.requestHeader.get(TENANT_HEADER);
+  const tenant = requestHeaderValue(ctx, TENANT_HEADER);
   if (!tenant)
     throw invalidArgument(
       `Typed services take the tenant from the '${TENANT_HEADER}' header; set it.`,

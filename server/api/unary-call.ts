@@ -6,7 +6,6 @@
  */
 
 import type * as http from "node:http";
-import type { Readable } from "node:stream";
 import {
   create,
   type DescMessage,
@@ -116,14 +115,6 @@ export function createCallSignals(shutdown: AbortSignal): (timeoutMs?: number) =
   };
 }
 
-/**
- * The request body's chunks. Stopping early (a body over the limit) must not destroy
- * the stream: the answer still has to go out on it.
- */
-export function bodyOf(readable: Readable): AsyncIterable<Uint8Array> {
-  return readable.iterator({ destroyOnReturn: false });
-}
-
 /** A header's first value. */
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -166,11 +157,11 @@ export async function intercepted(
   input: Message,
   interceptors: readonly Interceptor[],
 ): Promise<Message> {
-  const { context } = call;
+  const context = call.context;
   // A FastMethod is unary (`unaryMethods` in routes.ts picks only those).
   const method = target.method as DescMethodUnary;
   const output = method.output;
-  const request: UnaryRequest = {
+  const request = {
     stream: false,
     service: target.service,
     method,
@@ -182,7 +173,9 @@ export async function intercepted(
     },
     contextValues: context.values,
     message: input,
-  };
+    [CALL]: call instanceof FastCallContext ? call : undefined,
+  } as UnaryRequest;
+  if (call instanceof FastCallContext) call.request = request;
   let innermost: UnaryResponse | undefined;
   const implementation: AnyFn = async (req) => {
     if (req.stream) throw new ConnectError("a unary call was made a stream", Code.Internal);
@@ -191,11 +184,21 @@ export async function intercepted(
       req === request
         ? context
         : {
-            ...context,
+            method: context.method,
             service: req.service,
+            requestMethod: context.requestMethod,
+            protocolName: context.protocolName,
+            url: context.url,
+            timeoutMs: context.timeoutMs,
             requestHeader: req.header,
             signal: req.signal,
             values: req.contextValues,
+            get responseHeader() {
+              return context.responseHeader;
+            },
+            get responseTrailer() {
+              return context.responseTrailer;
+            },
           };
     const message = create(output, (await target.impl(req.message, ctx)) as Message);
     const res: UnaryResponse = {
@@ -254,10 +257,77 @@ export interface CallContext {
 }
 
 /**
- * The HandlerContext of one call. The request headers are converted to `Headers` only if
- * an implementation reads them, and the response headers and trailers are only created
- * when asked for.
+ * The HandlerContext of one fast-path call, also its {@link CallContext}. The request
+ * headers are converted to `Headers` only if something reads them whole (a header's value
+ * alone is read from Node's object: {@link requestHeaderValue}), and the response headers
+ * and trailers are only created when asked for. A class, so a call allocates one object
+ * instead of an object literal with its own accessor closures.
  */
+class FastCallContext implements HandlerContext, CallContext {
+  readonly method: DescMethod;
+  readonly service: DescService;
+  readonly signal: AbortSignal;
+  readonly timeoutMs: () => number | undefined;
+  readonly requestMethod = "POST";
+  readonly protocolName: "connect" | "grpc" | "grpc-web";
+  readonly values: ContextValues;
+  readonly url: string;
+  /** Node's request headers (lower-case names, HTTP/2 pseudo-headers included). */
+  readonly raw: http.IncomingHttpHeaders;
+  /** The request `intercepted` built for this call, to recognize it in an interceptor. */
+  request: UnaryRequest | undefined;
+  #requestHeader: Headers | undefined;
+  #responseHeader: Headers | undefined;
+  #responseTrailer: Headers | undefined;
+
+  constructor(
+    target: FastMethod,
+    protocolName: "connect" | "grpc" | "grpc-web",
+    url: string,
+    raw: http.IncomingHttpHeaders,
+    call: CallSignal,
+    values: ContextValues,
+  ) {
+    this.method = target.method;
+    this.service = target.service;
+    this.signal = call.signal;
+    this.timeoutMs = call.timeoutMs;
+    this.protocolName = protocolName;
+    this.values = values;
+    this.url = url;
+    this.raw = raw;
+  }
+
+  get context(): HandlerContext {
+    return this;
+  }
+
+  get requestHeader(): Headers {
+    this.#requestHeader ??= webHeaders(this.raw);
+    return this.#requestHeader;
+  }
+
+  get responseHeader(): Headers {
+    this.#responseHeader ??= new Headers();
+    return this.#responseHeader;
+  }
+
+  get responseTrailer(): Headers {
+    this.#responseTrailer ??= new Headers();
+    return this.#responseTrailer;
+  }
+
+  headersWritten(): { readonly header: Headers; readonly trailer: Headers } | undefined {
+    return this.#responseHeader === undefined && this.#responseTrailer === undefined
+      ? undefined
+      : {
+          header: this.#responseHeader ?? new Headers(),
+          trailer: this.#responseTrailer ?? new Headers(),
+        };
+  }
+}
+
+/** The HandlerContext of one call. */
 export function handlerContext(
   target: FastMethod,
   protocolName: "connect" | "grpc" | "grpc-web",
@@ -266,38 +336,46 @@ export function handlerContext(
   call: CallSignal,
   values: ContextValues,
 ): CallContext {
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  const context: HandlerContext = {
-    method: target.method,
-    service: target.service,
-    signal: call.signal,
-    timeoutMs: call.timeoutMs,
-    requestMethod: "POST",
-    get requestHeader() {
-      requestHeader ??= webHeaders(headers);
-      return requestHeader;
-    },
-    get responseHeader() {
-      responseHeader ??= new Headers();
-      return responseHeader;
-    },
-    get responseTrailer() {
-      responseTrailer ??= new Headers();
-      return responseTrailer;
-    },
-    protocolName,
-    values,
-    url,
-  };
-  return {
-    context,
-    headersWritten: () =>
-      responseHeader === undefined && responseTrailer === undefined
-        ? undefined
-        : { header: responseHeader ?? new Headers(), trailer: responseTrailer ?? new Headers() },
-  };
+  return new FastCallContext(target, protocolName, url, headers, call, values);
+}
+
+/** Where a fast-path request keeps its call, for {@link requestHeaderValue}. */
+const CALL = Symbol("entdb.fastCall");
+
+/**
+ * What `Headers.get(name)` of the call's request headers answers (`name` in lower case),
+ * without building a `Headers` of every request header when the call came down a fast
+ * path: from Node's header object, as the `Headers` would hold it (repeated values joined
+ * with ", ", surrounding HTTP whitespace removed). `from` is the request an interceptor
+ * sees or the context a handler sees; a request or context an interceptor made itself
+ * is asked through its `header` / `requestHeader`.
+ */
+export function requestHeaderValue(
+  from: { readonly header: Headers } | HandlerContext,
+  name: string,
+): string | null {
+  let call: FastCallContext | undefined;
+  if (from instanceof FastCallContext) call = from;
+  else if ("header" in from) {
+    const own = (from as { [CALL]?: FastCallContext })[CALL];
+    if (own !== undefined && own.request === from) call = own;
+  }
+  if (call === undefined) {
+    return "header" in from ? from.header.get(name) : from.requestHeader.get(name);
+  }
+  const value = call.raw[name];
+  if (value === undefined || name.startsWith(":")) return null;
+  return trimHttpWhitespace(Array.isArray(value) ? value.join(", ") : value);
+}
+
+/** `value` without leading and trailing HTTP whitespace (tab, line feed, carriage return, space). */
+function trimHttpWhitespace(value: string): string {
+  const isWhite = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+  let start = 0;
+  let end = value.length;
+  while (start < end && isWhite(value.charCodeAt(start))) start++;
+  while (end > start && isWhite(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
 }
 
 export function isEmpty(headers: Headers): boolean {

@@ -7,6 +7,7 @@ import {
   createContextKey,
   createContextValues,
   type HandlerContext,
+  type UnaryRequest,
 } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -16,6 +17,7 @@ import {
   HealthCheckResponseSchema,
 } from "../../generated/grpc/health/v1/health_pb.js";
 import { type Http2Answer, http2Exchange } from "../../tests/http2-exchange.ts";
+import { requestHeaderValue } from "./unary-call.ts";
 import { createUnaryFastPath, type UnaryImpl } from "./unary-fast-path.ts";
 
 const who = createContextKey<string>("nobody");
@@ -30,6 +32,8 @@ const observed: (Code | undefined)[] = [];
 /** The order the interceptors ran in, and the errors they saw. */
 const order: string[] = [];
 const thrown: unknown[] = [];
+/** The requests the inner interceptor saw. */
+const requests: UnaryRequest[] = [];
 /** What the path logged; only an implementation's bug (INTERNAL) may be. */
 const logged: unknown[] = [];
 
@@ -66,6 +70,7 @@ const fast = createUnaryFastPath({
     },
     (next) => async (req) => {
       order.push("inner");
+      if (!req.stream) requests.push(req);
       return next(req);
     },
   ],
@@ -124,6 +129,45 @@ describe("createUnaryFastPath", () => {
       { service: "svc", caller: "Bearer t", tenant: "acme" },
     ]);
     expect(observed.at(-1)).toBeUndefined();
+  });
+
+  it("reads a request header's value from Node's headers as Headers.get gives it", async () => {
+    seen = [];
+    requests.length = 0;
+    behaviour = async () => ({ status: 1 });
+    const reply = await http2Exchange(
+      session,
+      {
+        ":method": "POST",
+        ":path": "/grpc.health.v1.Health/Check",
+        "content-type": "application/proto",
+        "entdb-schema-fingerprint": "sha256:abc",
+        "x-repeated": ["one", "two"],
+        "x-empty": "",
+      },
+      request("h"),
+    );
+    expect(reply.status).toBe(200);
+    const ctx = seen[0]?.ctx as HandlerContext;
+    const req = requests[0] as UnaryRequest;
+    const names = [
+      "entdb-schema-fingerprint",
+      "x-repeated",
+      "x-empty",
+      "authorization",
+      "content-type",
+    ];
+    for (const name of names) {
+      expect(requestHeaderValue(ctx, name)).toBe(ctx.requestHeader.get(name));
+      expect(requestHeaderValue(req, name)).toBe(req.header.get(name));
+    }
+    expect(requestHeaderValue(ctx, "x-repeated")).toBe("one, two");
+    expect(requestHeaderValue(req, "entdb-schema-fingerprint")).toBe("sha256:abc");
+    expect(requestHeaderValue(req, "authorization")).toBeNull();
+    // A request an interceptor made from the call's is asked through its own headers.
+    const replaced = { ...req, header: new Headers({ "entdb-schema-fingerprint": "other" }) };
+    expect(requestHeaderValue(replaced, "entdb-schema-fingerprint")).toBe("other");
+    expect(requestHeaderValue({ ...ctx, requestHeader: new Headers() }, "x-repeated")).toBeNull();
   });
 
   it("leaves calls it does not serve to the library: timeouts, JSON, compression, GET, other versions", async () => {

@@ -23,7 +23,7 @@
  * own helpers for the parts that must match:
  * - the error JSON (`errorToJsonBytes`)
  * - the HTTP status of a code (`codeToHttpStatus`)
- * - the size limit (`readAllBytes`)
+ * - the size limit (`readAllBytes`'s answers, from `request-body.ts`)
  * - metadata headers (`mergeNonProtocolHeaders`)
  * - `trailer-` prefixed unary trailers (`trailerMux`)
  *
@@ -38,8 +38,9 @@
 
 import type * as http from "node:http";
 import * as http2 from "node:http2";
+import type { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { mergeNonProtocolHeaders, readAllBytes } from "@connectrpc/connect/protocol";
+import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   contentTypeUnaryJson,
@@ -55,8 +56,8 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { createGrpcUnary } from "./grpc-unary.ts";
 import { encodeOutput } from "./output-encoding.ts";
+import { readBody } from "./request-body.ts";
 import {
-  bodyOf,
   type CallSignal,
   createCallSignals,
   discardRest,
@@ -126,7 +127,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     target: FastMethod,
     url: string,
     headers: http.IncomingHttpHeaders,
-    body: AsyncIterable<Uint8Array>,
+    body: Readable,
     signal: CallSignal,
   ): Promise<FastResponse> => {
     const origin = headers["origin"];
@@ -142,7 +143,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       const length = headers[CONTENT_LENGTH];
       const input = parseInput(
         target.method.input,
-        await readAllBytes(body, options.readMaxBytes, single(length) ?? null),
+        await readBody(body, options.readMaxBytes, single(length)),
       );
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
@@ -191,7 +192,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       });
       stream.on("error", () => {}); // a reset stream reports here; the call sees its signal
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      call(target, url, headers, bodyOf(stream), controller)
+      call(target, url, headers, stream, controller)
         .then((res) => {
           answered = true;
           controller.end();
@@ -229,7 +230,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         }
       });
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-      call(target, url, req.headers, bodyOf(req), controller)
+      call(target, url, req.headers, req, controller)
         .then((out) => {
           controller.end();
           if (res.destroyed) return;

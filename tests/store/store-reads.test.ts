@@ -359,6 +359,11 @@ describe("point reads", () => {
     expect(
       ids(h.reader.getNodes("acme", T.Task, ["task0003", "ghost", "task0001", "task0003", "p1"])),
     ).toEqual(["task0003", "task0001"]);
+    // Every id found (repeats and another type's node included), and with no type.
+    expect(
+      ids(h.reader.getNodes("acme", T.Task, ["task0002", "task0003", "p1", "task0002"])),
+    ).toEqual(["task0002", "task0003"]);
+    expect(ids(h.reader.getNodes("acme", 0, ["p1", "task0001", "p1"]))).toEqual(["p1", "task0001"]);
     expect(
       storeError(() =>
         h.reader.getNodes(

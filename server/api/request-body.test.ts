@@ -1,0 +1,79 @@
+import { PassThrough } from "node:stream";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { readAllBytes } from "@connectrpc/connect/protocol";
+import { describe, expect, it } from "vitest";
+import { readBody } from "./request-body.ts";
+
+/** A stream that yields `chunks` and ends. */
+function body(...chunks: string[]): PassThrough {
+  const stream = new PassThrough();
+  for (const c of chunks) stream.write(Buffer.from(c));
+  stream.end();
+  return stream;
+}
+
+/** What a read settles with: the bytes as text, or the error's code and message. */
+async function outcome(read: Promise<Uint8Array>): Promise<string> {
+  try {
+    return Buffer.from(await read).toString();
+  } catch (e) {
+    const error = ConnectError.from(e);
+    return `${Code[error.code]}: ${error.rawMessage}`;
+  }
+}
+
+describe("readBody", () => {
+  it("answers what the library's readAllBytes answers, bytes and errors", async () => {
+    const cases: [chunks: string[], max: number, length: string | undefined][] = [
+      [["hello"], 10, undefined],
+      [["he", "llo"], 10, undefined],
+      [[], 10, undefined],
+      [["he", "llo"], 10, "5"],
+      [["hello"], 10, "12"],
+      [["hello"], 10, "3"],
+      [["hello"], 10, "not a number"],
+      [["hello"], 4, undefined],
+      [["hello"], 4, "5"],
+      [["hel", "lo"], 4, undefined],
+    ];
+    for (const [chunks, max, length] of cases) {
+      const ours = await outcome(readBody(body(...chunks), max, length));
+      const library = await outcome(readAllBytes(body(...chunks), max, length ?? null));
+      expect({ chunks, max, length, ours }).toEqual({ chunks, max, length, ours: library });
+    }
+  });
+
+  it("answers an empty body that ended before it was read, even once the stream closed", async () => {
+    const ended = body();
+    ended.resume();
+    await new Promise((resolve) => ended.once("end", resolve));
+    expect(ended.readableEnded).toBe(true);
+    expect(await outcome(readBody(ended, 10, "0"))).toBe("");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ended.destroyed).toBe(true);
+    expect(await outcome(readBody(ended, 10, undefined))).toBe("");
+  });
+
+  it("leaves a body it refused open and paused, so the answer can still go out", async () => {
+    const stream = new PassThrough();
+    stream.write(Buffer.from("hel"));
+    stream.write(Buffer.from("lo"));
+    expect(await outcome(readBody(stream, 4, undefined))).toBe(
+      "ResourceExhausted: message size is larger than configured readMaxBytes 4",
+    );
+    expect(stream.destroyed).toBe(false);
+    expect(stream.isPaused()).toBe(true);
+    expect(stream.listenerCount("data")).toBe(0);
+  });
+
+  it("rejects with CANCELED when the stream closes before its body ended", async () => {
+    const open = new PassThrough();
+    open.write(Buffer.from("par"));
+    const read = readBody(open, 10, undefined);
+    open.destroy();
+    expect(await outcome(read)).toBe("Canceled: the client cancelled the call");
+    expect(await outcome(readBody(open, 10, undefined))).toBe(
+      "Canceled: the client cancelled the call",
+    );
+  });
+});

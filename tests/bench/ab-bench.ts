@@ -1,0 +1,120 @@
+/**
+ * `node tests/bench/ab-bench.ts BASE_TREE [rows] [seconds] [rounds] [--grpc]`: the rows of
+ * `npm run bench:pg` against two builds of EntDB in one run, to measure a change: one
+ * `entdb serve` started from BASE_TREE (another checkout of the repository, e.g. a
+ * worktree of the commit before) and one from this tree, the same data loaded into both,
+ * then every row run on each in turn, alternating which goes first, `rounds` times.
+ * Prints, per row, the server's CPU per call on each side (median and lowest of the
+ * rounds) and their ratio. Rows are `op` or `op:clients` as in `npm run bench:pg`
+ * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients). Connect unless
+ * `--grpc`. A measurement, not a test.
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startServerProcess as startThis } from "../e2e/server-process.ts";
+import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
+import { buildLoadgen } from "./go-toolchain.ts";
+
+const args = process.argv.slice(2);
+const grpc = args.includes("--grpc");
+const [
+  baseArg,
+  rowsArg = "get,edges-out,edges-in,query-50,get-100",
+  secondsArg = "3",
+  roundsArg = "4",
+] = args.filter((a) => !a.startsWith("--"));
+if (baseArg === undefined) {
+  console.error("usage: node tests/bench/ab-bench.ts BASE_TREE [rows] [seconds] [rounds] [--grpc]");
+  process.exit(2);
+}
+const baseTree = resolve(baseArg);
+const rows = rowsArg.split(",").map((r) => {
+  const [op = "", clients = "32"] = r.split(":");
+  return { op, clients };
+});
+
+const work = mkdtempSync(join(tmpdir(), "entdb-ab-"));
+const bin = join(work, "loadgen");
+buildLoadgen(bin);
+type Start = typeof startThis;
+const { startServerProcess: startBase } = (await import(
+  join(baseTree, "tests", "e2e", "server-process.ts")
+)) as { startServerProcess: Start };
+const sides = [
+  {
+    name: "base",
+    server: await startBase({ dataDir: join(work, "base"), env: EMBEDDED_SERVE_ENV }),
+  },
+  {
+    name: "this",
+    server: await startThis({ dataDir: join(work, "this"), env: EMBEDDED_SERVE_ENV }),
+  },
+];
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+try {
+  for (const side of sides) {
+    execFileSync(bin, [
+      "load",
+      "--url",
+      side.server.url,
+      "--tenant",
+      "bench",
+      "--ids",
+      join(work, `${side.name}.json`),
+    ]);
+  }
+  const cpu = new Map<string, number[]>();
+  for (let round = 0; round < Number(roundsArg); round++) {
+    for (const row of rows) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const out = execFileSync(bin, [
+          "run",
+          "--url",
+          side.server.url,
+          "--protocol",
+          grpc ? "grpc" : "connect",
+          "--tenant",
+          "bench",
+          "--op",
+          row.op,
+          "--clients",
+          row.clients,
+          "--seconds",
+          secondsArg,
+          "--ids",
+          join(work, `${side.name}.json`),
+          "--server-pid",
+          String(side.server.child.pid),
+        ]).toString();
+        const m = JSON.parse(out) as { ops: number; serverCpuUs: number };
+        const key = `${row.op}:${row.clients} ${side.name}`;
+        cpu.set(key, [...(cpu.get(key) ?? []), m.serverCpuUs / m.ops]);
+      }
+    }
+  }
+  console.log(
+    `| row | base µs/call (median, lowest) | this µs/call (median, lowest) | this/base |`,
+  );
+  console.log(`|---|---:|---:|---:|`);
+  for (const row of rows) {
+    const b = cpu.get(`${row.op}:${row.clients} base`) ?? [];
+    const t = cpu.get(`${row.op}:${row.clients} this`) ?? [];
+    const f = (xs: number[]) => `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)})`;
+    console.log(
+      `| ${row.op}, ${row.clients} | ${f(b)} | ${f(t)} | ${(median(t) / median(b)).toFixed(2)}× |`,
+    );
+  }
+} finally {
+  for (const side of sides) await side.server.stop();
+  rmSync(work, { recursive: true, force: true });
+}
