@@ -3,6 +3,8 @@
  * server (moto, started by tests/infra/s3.sh) and a real embedded log.
  */
 
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,6 +91,35 @@ describe("object store", () => {
     });
     await expect(store.list("p/")).rejects.toThrow(
       "The bucket 'no-such-bucket-here' does not exist; create it first.",
+    );
+    // A put S3 refuses goes again through the SDK client, which reads S3's error.
+    const refused = await store
+      .putIfAbsent("p/a", new TextEncoder().encode("x"), { k: "1" })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ArchiveError);
+    expect((refused as ArchiveError).code).toBe("not-found");
+    expect((refused as ArchiveError).message).toBe(
+      "The bucket 'no-such-bucket-here' does not exist; create it first.",
+    );
+    store.close();
+  });
+
+  it("reports a put that gets no answer as unavailable, naming the key and the cause", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const store = new S3ObjectStore({
+      location: parseArchiveUrl("s3://bkt/p"),
+      endpoint: `http://127.0.0.1:${port}`,
+    });
+    const error = await store
+      .putIfAbsent("p/a", new TextEncoder().encode("x"), {})
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchiveError);
+    expect((error as ArchiveError).code).toBe("unavailable");
+    expect((error as ArchiveError).message).toBe(
+      `S3 request failed (put p/a in bucket bkt): Error: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
     store.close();
   });
