@@ -15,6 +15,7 @@ import {
   encodeSegment,
   encodeSegmentAsync,
   listSegments,
+  type ObjectStore,
   parseArchiveUrl,
   S3ObjectStore,
   segmentKey,
@@ -212,6 +213,53 @@ describe("archiver", () => {
     );
     store.close();
     await wal.close();
+  });
+
+  it("uploads every partition's waiting records in one round, puts side by side", async () => {
+    const bucket = await s3.newBucket();
+    const location = parseArchiveUrl(`s3://${bucket}/rounds`);
+    const real = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    // The real store, noting when each segment put begins.
+    const puts: { key: string; at: number }[] = [];
+    const store: ObjectStore = {
+      putIfAbsent: (...args) => {
+        if (args[0].includes("/wal/")) puts.push({ key: args[0], at: Date.now() });
+        return real.putIfAbsent(...args);
+      },
+      putFileIfAbsent: (...args) => real.putFileIfAbsent(...args),
+      get: (key) => real.get(key),
+      getStream: (key) => real.getStream(key),
+      list: (prefix) => real.list(prefix),
+      delete: (key) => real.delete(key),
+      close: () => real.close(),
+    };
+    const wal = await openLog(4);
+    const archiver = await Archiver.start({
+      wal,
+      store,
+      location,
+      log: quiet,
+      flushIntervalMs: 600,
+    });
+    // A record in one partition, then 400 ms later one in another: a timer per partition
+    // would put them 400 ms apart, one round puts them together 600 ms after the first.
+    const [first] = await wal.append([{ tenant: "t0", payload: new Uint8Array([1]) }]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const tenant = Array.from({ length: 20 }, (_, i) => `t${i}`).find(
+      (t) => wal.partitionFor(t) !== first!.partition,
+    )!;
+    await wal.append([{ tenant, payload: new Uint8Array([2]) }]);
+    for (let i = 0; i < 200 && puts.length < 2; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(puts.map((p) => p.key).sort()).toEqual(
+      [first!.partition, wal.partitionFor(tenant)]
+        .map((partition) => segmentKey(location, { partition, first: 0, end: 1 }))
+        .sort(),
+    );
+    expect(Math.abs(puts[0]!.at - puts[1]!.at)).toBeLessThan(200);
+    await archiver.close();
+    await wal.close();
+    real.close();
   });
 
   it("archives everything committed by close, resumes without a duplicate, and refuses another log", async () => {
