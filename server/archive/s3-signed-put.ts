@@ -70,7 +70,7 @@ export class S3SignedPut {
    */
   async put(key: string, body: Uint8Array, headers: PutHeaders): Promise<number> {
     const { url, signer } = await this.#resolve();
-    const path = `${url.pathname.replace(/\/$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
+    const path = `${url.pathname.replace(/\/$/, "")}/${key.split("/").map(uriEncode).join("/")}`;
     const config = this.#client.config;
     const signed = await signer.sign(
       {
@@ -191,6 +191,14 @@ class StaleConnectionError extends Error {
   constructor(cause: Error) {
     super(cause.message, { cause });
   }
+}
+
+/** RFC 3986 encoding, as SigV4 and S3 expect of a path segment (`!'()*` too). */
+function uriEncode(segment: string): string {
+  return encodeURIComponent(segment).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function unwrap(error: unknown): unknown {

@@ -78,7 +78,12 @@ export async function benchArchiverCpu(options: ArchiverCpuOptions): Promise<str
   const rows: string[][] = [];
   const base = median(cpu[0]!);
   for (const [a, arm] of ARMS.entries()) {
-    const extra = a === 0 ? "" : `; the archiver: ${(median(cpu[a]!) - base).toFixed(1)} ms/s`;
+    const cost = median(cpu[a]!) - base;
+    const perPut = cost / median(puts[a]!);
+    const extra =
+      a === 0
+        ? ""
+        : `; the archiver: ${cost.toFixed(1)} ms/s, ${Number.isFinite(perPut) ? perPut.toFixed(2) : "?"} ms per put`;
     rows.push([
       `in process, ${rate} appends/s over 8 tenants: CPU per second, ${arm.label}`,
       `${cpu[a]!.map((x) => x.toFixed(0)).join(", ")} ms/s`,
