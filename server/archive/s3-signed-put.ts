@@ -134,6 +134,10 @@ export class S3SignedPut {
           : new HttpAgent({ keepAlive: true, maxSockets: 50 });
       return { url, signer };
     })();
+    // A failure (the endpoint rules refused the configuration) is tried again next put.
+    this.#target.catch(() => {
+      this.#target = undefined;
+    });
     return this.#target;
   }
 
