@@ -286,9 +286,9 @@ export class Archiver {
   /**
    * One flush round: every partition's waiting records, each partition's segment put
    * alongside the others'. One round for all partitions rather than a timer each, so a
-   * round's puts go out together: a put sent right after another costs about half the
-   * CPU of one sent alone a fraction of a second later (the HTTP, signing and SDK code it
-   * runs is still hot), and the puts per second stay one per active partition. A record
+   * round's puts go out together: a put sent right after another costs much less CPU
+   * than one sent alone a fraction of a second later (the HTTP and signing code it runs
+   * is still hot), and the puts per second stay one per active partition. A record
    * still waits at most `flushIntervalMs` before its upload begins: the round is armed
    * by the first record waiting anywhere, and a record arriving during a round's uploads
    * arms the next one.

@@ -2,9 +2,9 @@
  * The archiver's put: one S3 `PutObject` of a body held in memory, signed by the SDK's own
  * SigV4 signer (`@smithy/signature-v4`) and sent with `node:http(s)` over a keep-alive
  * agent, without the SDK client's middleware stack. A segment put is the archiver's
- * steady cost inside the server (one per active partition and flush), and through
- * `@aws-sdk/client-s3` about half of that cost was the client's per-call work (middleware,
- * serialization, endpoint and retry bookkeeping), not signing or the request itself.
+ * steady cost inside the server (one per active partition and flush round), so it runs
+ * only what such a put needs: sign, send, read the status (docs/archive.md has the
+ * numbers).
  *
  * What it takes from the SDK client it sits beside, so both address and sign alike: the
  * endpoint (the client's endpoint rules, path-style, with the client's region, FIPS and
