@@ -71,7 +71,6 @@ interface PartitionState {
   pendingBytes: number;
   /** The upload running now (uploads of a partition run one at a time). */
   uploading: Promise<void>;
-  timer: NodeJS.Timeout | undefined;
 }
 
 /** A running archiver; see the module comment. */
@@ -89,6 +88,8 @@ export class Archiver {
   readonly #lockDays: number | undefined;
   readonly #partitions: PartitionState[];
   #subscription: WalSubscription | undefined;
+  /** The next flush round, armed while any partition has records waiting. */
+  #round: NodeJS.Timeout | undefined;
   /** Set by `close`: retries give up after it. */
   #deadline = Number.POSITIVE_INFINITY;
   #stopping = false;
@@ -116,7 +117,6 @@ export class Archiver {
       pending: [],
       pendingBytes: 0,
       uploading: Promise.resolve(),
-      timer: undefined,
     }));
   }
 
@@ -222,7 +222,7 @@ export class Archiver {
       }
     } finally {
       this.#stopping = true;
-      for (const state of this.#partitions) clearTimeout(state.timer);
+      clearTimeout(this.#round);
       await this.#subscription?.stop();
     }
     const left = ends
@@ -253,7 +253,10 @@ export class Archiver {
     else this.#log.info("archive flushed", { archive: this.location.url, ends });
   }
 
-  /** The subscription's handler: queue, upload when a segment is full, pause when far behind. */
+  /**
+   * The subscription's handler: queue, upload when a segment is full, pause when far
+   * behind, and arm the flush round for the rest.
+   */
   async #receive(entries: readonly WalEntry[]): Promise<void> {
     const p = entries[0]?.position.partition;
     if (p === undefined) return;
@@ -276,19 +279,31 @@ export class Archiver {
       if (state.pending.length >= this.#maxPending) await flushing;
       else flushing.catch(() => {});
     }
-    if (state.pending.length > 0 && state.timer === undefined) {
-      state.timer = setTimeout(() => {
-        state.timer = undefined;
-        this.#flush(p).catch(() => {});
-      }, this.#flushIntervalMs);
-    }
+    if (state.pending.length > 0 && this.#round === undefined && !this.#stopping)
+      this.#round = setTimeout(() => this.#flushRound(), this.#flushIntervalMs);
+  }
+
+  /**
+   * One flush round: every partition's waiting records, each partition's segment put
+   * alongside the others'. One round for all partitions rather than a timer each, so a
+   * round's puts go out together: a put sent right after another costs much less CPU
+   * than one sent alone a fraction of a second later (the HTTP and signing code it runs
+   * is still hot), and the puts per second stay one per active partition. A record
+   * still waits at most `flushIntervalMs` before its upload begins: the round is armed
+   * by the first record waiting anywhere, and a record arriving during a round's uploads
+   * arms the next one.
+   */
+  #flushRound(): void {
+    this.#round = undefined;
+    for (let p = 0; p < this.#partitions.length; p++)
+      if (this.#partitions[p]!.pending.length > 0) this.#flush(p).catch(() => {});
   }
 
   /**
    * Uploads what is pending in `partition` now, segment by segment, after the upload
-   * running now. Records that arrive meanwhile are left to their own flush (the timer
-   * `#receive` sets, or a full segment): chasing them would cut a steady stream into a
-   * segment per upload's round trip, many tiny objects instead of one per interval.
+   * running now. Records that arrive meanwhile are left to their own flush (the next
+   * round, or a full segment): chasing them would cut a steady stream into a segment per
+   * upload's round trip, many tiny objects instead of one per interval.
    */
   #flush(partition: number, fullOnly = false): Promise<void> {
     const state = this.#partitions[partition]!;

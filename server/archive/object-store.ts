@@ -12,6 +12,7 @@
  * Failures of the store itself are `ArchiveError` "unavailable"; the caller retries.
  */
 
+import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import {
@@ -28,6 +29,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { ArchiveError } from "./archive-error.ts";
 import { type ArchiveLocation, checkS3Endpoint } from "./archive-location.ts";
+import { type PutHeaders, S3SignedPut } from "./s3-signed-put.ts";
 
 /** An object read back: its bytes and its user metadata (lower-case keys). */
 export interface StoredObject {
@@ -127,21 +129,34 @@ export function s3Endpoint(
 export class S3ObjectStore implements ObjectStore {
   readonly location: ArchiveLocation;
   readonly #client: S3Client;
+  /** `putIfAbsent`'s request (`s3-signed-put.ts`); the client for everything else. */
+  readonly #put: S3SignedPut;
 
   constructor(options: S3ObjectStoreOptions) {
     const env = options.env ?? process.env;
     this.location = options.location;
     const endpoint = s3Endpoint(options.endpoint, env);
+    const connectionTimeoutMs = 2000;
+    const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#client = new S3Client({
       region: env["AWS_REGION"] || env["AWS_DEFAULT_REGION"] || "us-east-1",
       forcePathStyle: true,
       ...(endpoint === undefined ? {} : { endpoint }),
       // The archiver retries with its own back-off; one SDK retry covers a dropped connection.
       maxAttempts: 2,
-      requestHandler: {
-        connectionTimeout: 2000,
-        requestTimeout: options.requestTimeoutMs ?? 30_000,
-      },
+      // Every object carries the sha256 of its bytes in its metadata, checked before any
+      // use, so the SDK's own CRC of each body (computed in JavaScript, both ways) adds
+      // CPU and no protection. A locked put sends the Content-MD5 S3 requires instead.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs },
+    });
+    this.#put = new S3SignedPut({
+      client: this.#client,
+      bucket: this.location.bucket,
+      endpoint,
+      connectionTimeoutMs,
+      requestTimeoutMs,
     });
   }
 
@@ -150,6 +165,39 @@ export class S3ObjectStore implements ObjectStore {
     body: Uint8Array,
     metadata: Readonly<Record<string, string>>,
     options: { readonly retainUntil?: Date } = {},
+  ): Promise<"created" | "exists"> {
+    const { retainUntil } = options;
+    // S3 takes an object-lock put only with a checksum of the body.
+    const md5 =
+      retainUntil === undefined ? undefined : createHash("md5").update(body).digest("base64");
+    const headers: Record<string, string> = { "if-none-match": "*" };
+    for (const [name, value] of Object.entries(metadata)) headers[`x-amz-meta-${name}`] = value;
+    if (retainUntil !== undefined && md5 !== undefined)
+      Object.assign(headers, {
+        "x-amz-object-lock-mode": "COMPLIANCE",
+        "x-amz-object-lock-retain-until-date": retainUntil.toISOString(),
+        "content-md5": md5,
+      });
+    let status: number;
+    try {
+      status = await this.#put.put(key, body, headers satisfies PutHeaders);
+    } catch (error) {
+      throw this.#failure(`put ${key}`, error);
+    }
+    // 412: the key exists. 409: a concurrent conditional put of the same key is in flight.
+    if (status === 200) return "created";
+    if (status === 412 || status === 409) return "exists";
+    // S3 refused it: the SDK sends it again, reads S3's error and corrects a clock skew.
+    return this.#sdkPutIfAbsent(key, body, metadata, retainUntil, md5);
+  }
+
+  /** {@link putIfAbsent} through the SDK client. */
+  async #sdkPutIfAbsent(
+    key: string,
+    body: Uint8Array,
+    metadata: Readonly<Record<string, string>>,
+    retainUntil: Date | undefined,
+    md5: string | undefined,
   ): Promise<"created" | "exists"> {
     try {
       await this.#client.send(
@@ -160,14 +208,17 @@ export class S3ObjectStore implements ObjectStore {
           ContentLength: body.byteLength,
           Metadata: { ...metadata },
           IfNoneMatch: "*",
-          ...(options.retainUntil === undefined
+          ...(retainUntil === undefined
             ? {}
-            : { ObjectLockMode: "COMPLIANCE", ObjectLockRetainUntilDate: options.retainUntil }),
+            : {
+                ObjectLockMode: "COMPLIANCE",
+                ObjectLockRetainUntilDate: retainUntil,
+                ...(md5 === undefined ? {} : { ContentMD5: md5 }),
+              }),
         }),
       );
       return "created";
     } catch (error) {
-      // 412: the key exists. 409: a concurrent conditional put of the same key is in flight.
       const status = statusOf(error);
       if (status === 412 || status === 409) return "exists";
       throw this.#failure(`put ${key}`, error);
@@ -313,6 +364,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   close(): void {
+    this.#put.close();
     this.#client.destroy();
   }
 

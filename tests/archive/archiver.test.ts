@@ -3,6 +3,8 @@
  * server (moto, started by tests/infra/s3.sh) and a real embedded log.
  */
 
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +15,7 @@ import {
   encodeSegment,
   encodeSegmentAsync,
   listSegments,
+  type ObjectStore,
   parseArchiveUrl,
   S3ObjectStore,
   segmentKey,
@@ -89,6 +92,35 @@ describe("object store", () => {
     });
     await expect(store.list("p/")).rejects.toThrow(
       "The bucket 'no-such-bucket-here' does not exist; create it first.",
+    );
+    // A put S3 refuses goes again through the SDK client, which reads S3's error.
+    const refused = await store
+      .putIfAbsent("p/a", new TextEncoder().encode("x"), { k: "1" })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ArchiveError);
+    expect((refused as ArchiveError).code).toBe("not-found");
+    expect((refused as ArchiveError).message).toBe(
+      "The bucket 'no-such-bucket-here' does not exist; create it first.",
+    );
+    store.close();
+  });
+
+  it("reports a put that gets no answer as unavailable, naming the key and the cause", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const store = new S3ObjectStore({
+      location: parseArchiveUrl("s3://bkt/p"),
+      endpoint: `http://127.0.0.1:${port}`,
+    });
+    const error = await store
+      .putIfAbsent("p/a", new TextEncoder().encode("x"), {})
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchiveError);
+    expect((error as ArchiveError).code).toBe("unavailable");
+    expect((error as ArchiveError).message).toBe(
+      `S3 request failed (put p/a in bucket bkt): Error: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
     store.close();
   });
@@ -181,6 +213,53 @@ describe("archiver", () => {
     );
     store.close();
     await wal.close();
+  });
+
+  it("uploads every partition's waiting records in one round, puts side by side", async () => {
+    const bucket = await s3.newBucket();
+    const location = parseArchiveUrl(`s3://${bucket}/rounds`);
+    const real = new S3ObjectStore({ location, endpoint: s3.endpoint });
+    // The real store, noting when each segment put begins.
+    const puts: { key: string; at: number }[] = [];
+    const store: ObjectStore = {
+      putIfAbsent: (...args) => {
+        if (args[0].includes("/wal/")) puts.push({ key: args[0], at: Date.now() });
+        return real.putIfAbsent(...args);
+      },
+      putFileIfAbsent: (...args) => real.putFileIfAbsent(...args),
+      get: (key) => real.get(key),
+      getStream: (key) => real.getStream(key),
+      list: (prefix) => real.list(prefix),
+      delete: (key) => real.delete(key),
+      close: () => real.close(),
+    };
+    const wal = await openLog(4);
+    const archiver = await Archiver.start({
+      wal,
+      store,
+      location,
+      log: quiet,
+      flushIntervalMs: 600,
+    });
+    // A record in one partition, then 400 ms later one in another: a timer per partition
+    // would put them 400 ms apart, one round puts them together 600 ms after the first.
+    const [first] = await wal.append([{ tenant: "t0", payload: new Uint8Array([1]) }]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const tenant = Array.from({ length: 20 }, (_, i) => `t${i}`).find(
+      (t) => wal.partitionFor(t) !== first!.partition,
+    )!;
+    await wal.append([{ tenant, payload: new Uint8Array([2]) }]);
+    for (let i = 0; i < 200 && puts.length < 2; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(puts.map((p) => p.key).sort()).toEqual(
+      [first!.partition, wal.partitionFor(tenant)]
+        .map((partition) => segmentKey(location, { partition, first: 0, end: 1 }))
+        .sort(),
+    );
+    expect(Math.abs(puts[0]!.at - puts[1]!.at)).toBeLessThan(200);
+    await archiver.close();
+    await wal.close();
+    real.close();
   });
 
   it("archives everything committed by close, resumes without a duplicate, and refuses another log", async () => {
