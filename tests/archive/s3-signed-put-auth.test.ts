@@ -1,0 +1,228 @@
+/**
+ * The archiver's signed put (server/archive/s3-signed-put.ts) against an S3 that checks
+ * signatures: a moto server of its own with IAM checking on (tests/infra/s3-auth-server.ts).
+ * S3 refusing a signed put costs no error, only a resend through the SDK client, so the
+ * tests read moto's request log to see that each put went out once and was answered 200
+ * directly, and that a wrongly signed one is refused (which is what makes the first claim
+ * mean something).
+ */
+
+import { join } from "node:path";
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Archiver,
+  decodeSegment,
+  encodeSegment,
+  listSegments,
+  parseArchiveUrl,
+  S3ObjectStore,
+} from "../../server/archive/index.ts";
+import { S3SignedPut } from "../../server/archive/s3-signed-put.ts";
+import { createLogger } from "../../server/log.ts";
+import { openEmbeddedWal } from "../../server/wal/index.ts";
+import { type AuthS3, startAuthS3 } from "../infra/s3-auth-server.ts";
+import { tempDir } from "../store/store-fixtures.ts";
+
+const BUCKET = "entdb-signed";
+const CREDENTIAL_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"];
+
+let s3: AuthS3;
+let client: S3Client;
+const savedEnv = new Map(CREDENTIAL_VARIABLES.map((name) => [name, process.env[name]]));
+const dirs: { remove(): void }[] = [];
+
+beforeAll(async () => {
+  s3 = await startAuthS3();
+  client = s3Client(s3.credentials);
+  // The bucket is made by the IAM user: a request moto checks already.
+  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  // The archive's store takes its credentials from the standard chain, as in the server.
+  process.env["AWS_ACCESS_KEY_ID"] = s3.credentials.accessKeyId;
+  process.env["AWS_SECRET_ACCESS_KEY"] = s3.credentials.secretAccessKey;
+  process.env["AWS_REGION"] = s3.region;
+}, 600_000);
+
+afterAll(async () => {
+  for (const [name, value] of savedEnv)
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  client?.destroy();
+  await s3?.stop();
+  for (const d of dirs) d.remove();
+});
+
+function s3Client(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials,
+  });
+}
+
+/** A signed put to the test bucket whose client holds `credentials`. */
+function signedPut(credentials: { accessKeyId: string; secretAccessKey: string }): S3SignedPut {
+  return new S3SignedPut({
+    client: s3Client(credentials),
+    bucket: BUCKET,
+    endpoint: s3.endpoint,
+    connectionTimeoutMs: 2000,
+    requestTimeoutMs: 10_000,
+  });
+}
+
+function store(prefix: string): S3ObjectStore {
+  return new S3ObjectStore({
+    location: parseArchiveUrl(`s3://${BUCKET}/${prefix}`),
+    endpoint: s3.endpoint,
+  });
+}
+
+/**
+ * Statuses of the PUTs moto answered for `key`, in order: the signed put's and the SDK's
+ * (which adds `?x-id=PutObject`) alike.
+ */
+function putsOf(key: string): number[] {
+  return s3
+    .requests()
+    .filter((r) => r.method === "PUT" && r.path === `/${BUCKET}/${key}`)
+    .map((r) => r.status);
+}
+
+async function exists(key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+      return false;
+    throw error;
+  }
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe("the signed put against an S3 that checks signatures", () => {
+  it("is accepted as the archiver sends it, answered 200 once with no resend through the SDK", async () => {
+    const put = signedPut(s3.credentials);
+    expect(await put.put("direct/a.seg", bytes("direct"), { "if-none-match": "*" })).toBe(200);
+    put.close();
+
+    const archive = store("accepted");
+    const segment = encodeSegment("log-1", [
+      { tenant: "t1", payload: bytes("event 0"), position: { partition: 0, offset: 0 } },
+      { tenant: "t2", payload: bytes("event 1"), position: { partition: 0, offset: 1 } },
+    ]);
+    const key = "accepted/wal/p0/0-2.seg";
+    expect(await archive.putIfAbsent(key, segment.body, segment.metadata)).toBe("created");
+    // The second put of the key is S3's 412, read from the signed put too.
+    expect(await archive.putIfAbsent(key, bytes("other"), segment.metadata)).toBe("exists");
+    const stored = await archive.get(key);
+    archive.close();
+    expect(putsOf(key)).toEqual([200, 412]);
+    expect(Buffer.from(stored.body).equals(segment.body)).toBe(true);
+    expect(stored.metadata).toEqual(segment.metadata);
+  });
+
+  it("is refused with a wrong secret key or an unknown access key, and the store's SDK resend is refused too", async () => {
+    const wrongSecret = signedPut({
+      accessKeyId: s3.credentials.accessKeyId,
+      secretAccessKey: `${s3.credentials.secretAccessKey}x`,
+    });
+    expect(await wrongSecret.put("refused/secret.seg", bytes("x"), { "if-none-match": "*" })).toBe(
+      403,
+    );
+    wrongSecret.close();
+    const unknownKey = signedPut({ accessKeyId: "AKIAUNKNOWN000000000", secretAccessKey: "x" });
+    expect(await unknownKey.put("refused/key.seg", bytes("x"), {})).toBe(403);
+    unknownKey.close();
+    expect(putsOf("refused/secret.seg")).toEqual([403]);
+    expect(putsOf("refused/key.seg")).toEqual([403]);
+    expect(await exists("refused/secret.seg")).toBe(false);
+    expect(await exists("refused/key.seg")).toBe(false);
+
+    // Through the store, a refused signed put is sent again by the SDK: two requests.
+    process.env["AWS_SECRET_ACCESS_KEY"] = `${s3.credentials.secretAccessKey}x`;
+    try {
+      const archive = store("refused");
+      await expect(archive.putIfAbsent("refused/store.seg", bytes("x"), {})).rejects.toThrow(
+        `S3 request failed (put refused/store.seg in bucket ${BUCKET}): SignatureDoesNotMatch (HTTP 403): The request signature we calculated does not match the signature you provided. Check your key and signing method.`,
+      );
+      archive.close();
+    } finally {
+      process.env["AWS_SECRET_ACCESS_KEY"] = s3.credentials.secretAccessKey;
+    }
+    expect(putsOf("refused/store.seg")).toEqual([403, 403]);
+  });
+
+  it("signs keys that need encoding and the archiver's metadata headers as S3 checks them", async () => {
+    const archive = store("keys");
+    const names = [
+      "with space.seg",
+      "bang!quote'paren()star*.seg",
+      "ünïcødé/日本語/🙂.seg",
+      "a=b&c;d,e.seg",
+      "plus+tilde~percent%20colon:at@dollar$.seg",
+    ];
+    const segment = encodeSegment("log-1", [
+      { tenant: "t", payload: bytes("e"), position: { partition: 3, offset: 40 } },
+    ]);
+    for (const name of names) {
+      const key = `keys/${name}`;
+      expect(await archive.putIfAbsent(key, segment.body, segment.metadata)).toBe("created");
+      expect(putsOf(key), key).toEqual([200]);
+      const stored = await archive.get(key);
+      expect(Buffer.from(stored.body).equals(segment.body), key).toBe(true);
+      expect(stored.metadata, key).toEqual(segment.metadata);
+    }
+    archive.close();
+  });
+
+  it("carries an archiver's flush, read back by the restore path with every sha256 checked", async () => {
+    const dir = tempDir("signed-archive");
+    dirs.push(dir);
+    const wal = await openEmbeddedWal({ path: join(dir.path, "wal.sqlite"), partitions: 2 });
+    const location = parseArchiveUrl(`s3://${BUCKET}/flush`);
+    const archive = store("flush");
+    const archiver = await Archiver.start({
+      wal,
+      store: archive,
+      location,
+      log: createLogger("error"),
+      segmentRecords: 7,
+      flushIntervalMs: 20,
+    });
+    const records = Array.from({ length: 40 }, (_, i) => ({
+      tenant: `t${i % 5}`,
+      payload: bytes(`event ${i}`),
+    }));
+    await wal.append(records.slice(0, 20));
+    await wal.append(records.slice(20));
+    await archiver.close();
+
+    const read: string[] = [];
+    let segments = 0;
+    for (const partition of [0, 1]) {
+      const offsets: number[] = [];
+      for (const segment of await listSegments(archive, location, partition)) {
+        segments++;
+        const { body, metadata } = await archive.get(segment.key);
+        for (const entry of decodeSegment(segment.key, segment, body, metadata)) {
+          offsets.push(entry.position.offset);
+          read.push(Buffer.from(entry.payload).toString());
+        }
+      }
+      expect(offsets).toEqual(Array.from({ length: await wal.endOffset(partition) }, (_, i) => i));
+    }
+    expect(read.sort()).toEqual(records.map((r) => Buffer.from(r.payload).toString()).sort());
+    // Every segment went up as one signed put answered 200: no refusal, no resend.
+    const segmentPuts = s3
+      .requests()
+      .filter((r) => r.method === "PUT" && r.path.startsWith(`/${BUCKET}/flush/wal/`));
+    expect(segmentPuts.map((r) => `${r.status}${r.query}`)).toEqual(Array(segments).fill("200"));
+    expect(new Set(segmentPuts.map((r) => r.path)).size).toBe(segments);
+    archive.close();
+    await wal.close();
+  });
+});
