@@ -10,19 +10,30 @@
 import { join } from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
   Archiver,
-  decodeSegment,
   encodeSegment,
-  listSegments,
   parseArchiveUrl,
+  restoreArchive,
   S3ObjectStore,
 } from "../../server/archive/index.ts";
 import { S3SignedPut } from "../../server/archive/s3-signed-put.ts";
 import { createLogger } from "../../server/log.ts";
+import { canonicalDump } from "../../server/store/canonical-dump.ts";
+import { tenantFileName } from "../../server/store/index.ts";
+import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
+import { scenario, TENANTS } from "../apply/replay-scenario.ts";
 import { type AuthS3, startAuthS3 } from "../infra/s3-auth-server.ts";
-import { tempDir } from "../store/store-fixtures.ts";
+import {
+  lookupOf,
+  schemaChangeEvent,
+  served,
+  TRACKER_V1,
+  TRACKER_V2,
+  tempDir,
+} from "../store/store-fixtures.ts";
 
 const BUCKET = "entdb-signed";
 const CREDENTIAL_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"];
@@ -31,6 +42,13 @@ let s3: AuthS3;
 let client: S3Client;
 const savedEnv = new Map(CREDENTIAL_VARIABLES.map((name) => [name, process.env[name]]));
 const dirs: { remove(): void }[] = [];
+const quiet = createLogger("error");
+
+function dir(label: string): string {
+  const d = tempDir(label);
+  dirs.push(d);
+  return d.path;
+}
 
 beforeAll(async () => {
   s3 = await startAuthS3();
@@ -179,50 +197,65 @@ describe("the signed put against an S3 that checks signatures", () => {
     archive.close();
   });
 
-  it("carries an archiver's flush, read back by the restore path with every sha256 checked", async () => {
-    const dir = tempDir("signed-archive");
-    dirs.push(dir);
-    const wal = await openEmbeddedWal({ path: join(dir.path, "wal.sqlite"), partitions: 2 });
+  it("carries an archiver's flushes, which a restore reads back with every sha256 checked", async () => {
+    const source = dir("signed-source");
+    const wal = await openEmbeddedWal({ path: join(source, "wal.sqlite"), partitions: 2 });
     const location = parseArchiveUrl(`s3://${BUCKET}/flush`);
     const archive = store("flush");
-    const archiver = await Archiver.start({
-      wal,
+    let reference: string[];
+    try {
+      const archiver = await Archiver.start({
+        wal,
+        store: archive,
+        location,
+        log: quiet,
+        segmentRecords: 7,
+        flushIntervalMs: 20,
+      });
+      await wal.append([
+        {
+          tenant: SCHEMA_LOG_KEY,
+          payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)),
+        },
+        ...scenario(5),
+      ]);
+      // The reference: the live applier over the original log.
+      const live = openStore({
+        dataDir: source,
+        schemas: lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2)),
+      });
+      const applier = new Applier({ wal, store: live });
+      applier.start();
+      for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
+        await new Promise((r) => setTimeout(r, 2));
+      await applier.stop();
+      live.close();
+      reference = TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
+      await archiver.close(60_000);
+    } finally {
+      await wal.close();
+    }
+
+    const restored = dir("signed-restored");
+    const result = await restoreArchive({
       store: archive,
       location,
-      log: createLogger("error"),
-      segmentRecords: 7,
-      flushIntervalMs: 20,
+      dataDir: restored,
+      log: quiet,
     });
-    const records = Array.from({ length: 40 }, (_, i) => ({
-      tenant: `t${i % 5}`,
-      payload: bytes(`event ${i}`),
-    }));
-    await wal.append(records.slice(0, 20));
-    await wal.append(records.slice(20));
-    await archiver.close();
-
-    const read: string[] = [];
-    let segments = 0;
-    for (const partition of [0, 1]) {
-      const offsets: number[] = [];
-      for (const segment of await listSegments(archive, location, partition)) {
-        segments++;
-        const { body, metadata } = await archive.get(segment.key);
-        for (const entry of decodeSegment(segment.key, segment, body, metadata)) {
-          offsets.push(entry.position.offset);
-          read.push(Buffer.from(entry.payload).toString());
-        }
-      }
-      expect(offsets).toEqual(Array.from({ length: await wal.endOffset(partition) }, (_, i) => i));
-    }
-    expect(read.sort()).toEqual(records.map((r) => Buffer.from(r.payload).toString()).sort());
-    // Every segment went up as one signed put answered 200: no refusal, no resend.
+    archive.close();
+    expect(result.parked).toEqual([]);
+    expect(TENANTS.map((t) => canonicalDump(join(restored, "tenants", tenantFileName(t))))).toEqual(
+      reference,
+    );
+    // Every segment went up as one signed put answered 200: no refusal, no SDK resend.
     const segmentPuts = s3
       .requests()
       .filter((r) => r.method === "PUT" && r.path.startsWith(`/${BUCKET}/flush/wal/`));
-    expect(segmentPuts.map((r) => `${r.status}${r.query}`)).toEqual(Array(segments).fill("200"));
-    expect(new Set(segmentPuts.map((r) => r.path)).size).toBe(segments);
-    archive.close();
-    await wal.close();
-  });
+    expect(result.segments).toBeGreaterThan(2);
+    expect(segmentPuts.map((r) => `${r.status}${r.query}`)).toEqual(
+      Array(result.segments).fill("200"),
+    );
+    expect(new Set(segmentPuts.map((r) => r.path)).size).toBe(result.segments);
+  }, 120_000);
 });
