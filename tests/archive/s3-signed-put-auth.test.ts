@@ -197,6 +197,33 @@ describe("the signed put against an S3 that checks signatures", () => {
     archive.close();
   });
 
+  it("signs a locked put's object-lock headers and Content-MD5 as S3 checks them", async () => {
+    const lockedBucket = "entdb-signed-locked";
+    await client.send(
+      new CreateBucketCommand({ Bucket: lockedBucket, ObjectLockEnabledForBucket: true }),
+    );
+    const archive = new S3ObjectStore({
+      location: parseArchiveUrl(`s3://${lockedBucket}/locked`),
+      endpoint: s3.endpoint,
+    });
+    // A whole second: S3 keeps the retention date to the second.
+    const retainUntil = new Date(Math.ceil(Date.now() / 1000) * 1000 + 86_400_000);
+    const key = "locked/wal/p0/0-1.seg";
+    expect(await archive.putIfAbsent(key, bytes("locked"), { sha256: "x" }, { retainUntil })).toBe(
+      "created",
+    );
+    archive.close();
+    expect(
+      s3
+        .requests()
+        .filter((r) => r.method === "PUT" && r.path === `/${lockedBucket}/${key}`)
+        .map((r) => r.status),
+    ).toEqual([200]);
+    const head = await client.send(new HeadObjectCommand({ Bucket: lockedBucket, Key: key }));
+    expect(head.ObjectLockMode).toBe("COMPLIANCE");
+    expect(head.ObjectLockRetainUntilDate?.getTime()).toBe(retainUntil.getTime());
+  });
+
   it("carries an archiver's flushes, which a restore reads back with every sha256 checked", async () => {
     const source = dir("signed-source");
     const wal = await openEmbeddedWal({ path: join(source, "wal.sqlite"), partitions: 2 });
