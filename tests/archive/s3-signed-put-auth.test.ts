@@ -25,7 +25,7 @@ import { tenantFileName } from "../../server/store/index.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
 import { scenario, TENANTS } from "../apply/replay-scenario.ts";
-import { type AuthS3, startAuthS3 } from "../infra/s3-auth-server.ts";
+import { type AuthS3, type Credentials, startAuthS3 } from "../infra/s3-auth-server.ts";
 import {
   lookupOf,
   schemaChangeEvent,
@@ -36,7 +36,12 @@ import {
 } from "../store/store-fixtures.ts";
 
 const BUCKET = "entdb-signed";
-const CREDENTIAL_VARIABLES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"];
+const CREDENTIAL_VARIABLES = [
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_REGION",
+];
 
 let s3: AuthS3;
 let client: S3Client;
@@ -59,6 +64,7 @@ beforeAll(async () => {
   process.env["AWS_ACCESS_KEY_ID"] = s3.credentials.accessKeyId;
   process.env["AWS_SECRET_ACCESS_KEY"] = s3.credentials.secretAccessKey;
   process.env["AWS_REGION"] = s3.region;
+  delete process.env["AWS_SESSION_TOKEN"];
 }, 600_000);
 
 afterAll(async () => {
@@ -70,7 +76,7 @@ afterAll(async () => {
   for (const d of dirs) d.remove();
 });
 
-function s3Client(credentials: { accessKeyId: string; secretAccessKey: string }): S3Client {
+function s3Client(credentials: Credentials): S3Client {
   return new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,
@@ -80,7 +86,7 @@ function s3Client(credentials: { accessKeyId: string; secretAccessKey: string })
 }
 
 /** A signed put to the test bucket whose client holds `credentials`. */
-function signedPut(credentials: { accessKeyId: string; secretAccessKey: string }): S3SignedPut {
+function signedPut(credentials: Credentials): S3SignedPut {
   return new S3SignedPut({
     client: s3Client(credentials),
     bucket: BUCKET,
@@ -172,6 +178,43 @@ describe("the signed put against an S3 that checks signatures", () => {
       process.env["AWS_SECRET_ACCESS_KEY"] = s3.credentials.secretAccessKey;
     }
     expect(putsOf("refused/store.seg")).toEqual([403, 403]);
+  });
+
+  it("is accepted with temporary credentials, their session token sent and signed", async () => {
+    const role = s3.roleCredentials;
+    const put = signedPut(role);
+    expect(await put.put("session/direct.seg", bytes("x"), { "if-none-match": "*" })).toBe(200);
+    put.close();
+    const wrongToken = signedPut({ ...role, sessionToken: `${role.sessionToken}x` });
+    // S3's InvalidToken is a 400.
+    expect(await wrongToken.put("session/token.seg", bytes("x"), {})).toBe(400);
+    wrongToken.close();
+    const noToken = signedPut({
+      accessKeyId: role.accessKeyId,
+      secretAccessKey: role.secretAccessKey,
+    });
+    expect(await noToken.put("session/none.seg", bytes("x"), {})).toBe(403);
+    noToken.close();
+
+    // The store, with the role's credentials from the environment as a server has them.
+    process.env["AWS_ACCESS_KEY_ID"] = role.accessKeyId;
+    process.env["AWS_SECRET_ACCESS_KEY"] = role.secretAccessKey;
+    process.env["AWS_SESSION_TOKEN"] = role.sessionToken;
+    try {
+      const archive = store("session");
+      expect(await archive.putIfAbsent("session/store.seg", bytes("y"), { sha256: "y" })).toBe(
+        "created",
+      );
+      archive.close();
+    } finally {
+      process.env["AWS_ACCESS_KEY_ID"] = s3.credentials.accessKeyId;
+      process.env["AWS_SECRET_ACCESS_KEY"] = s3.credentials.secretAccessKey;
+      delete process.env["AWS_SESSION_TOKEN"];
+    }
+    expect(putsOf("session/direct.seg")).toEqual([200]);
+    expect(putsOf("session/token.seg")).toEqual([400]);
+    expect(putsOf("session/none.seg")).toEqual([403]);
+    expect(putsOf("session/store.seg")).toEqual([200]);
   });
 
   it("signs keys that need encoding and the archiver's metadata headers as S3 checks them", async () => {

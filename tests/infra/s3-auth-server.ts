@@ -9,8 +9,10 @@
  * users, recomputes the signature with botocore's `S3SigV4Auth` over the path as it arrived
  * and the headers the request says it signed, and checks the user's policies
  * (moto/core/authorization.py, moto/iam/access_control.py). The unchecked requests here
- * are the IAM setup: a user, an access key, a policy allowing `s3:*`. Everything after,
- * the bucket's creation included, is checked.
+ * are the IAM setup: a user with an access key and a policy allowing `s3:*`, and a role
+ * with the same policy, assumed once for temporary credentials (with a session token, as
+ * an instance role or a web identity gives them). Everything after, the bucket's creation
+ * included, is checked.
  *
  * What moto does not check, so these tests do not prove it: that the body matches
  * `x-amz-content-sha256` (the header is taken as the payload's hash), and the clock skew
@@ -31,10 +33,17 @@ const SCRIPT = fileURLToPath(new URL("./moto.sh", import.meta.url));
 /** A cold start installs moto from PyPI first. */
 const START_TIMEOUT_MS = 600_000;
 
-/** The IAM requests {@link startAuthS3} makes before moto starts checking. */
-const SETUP_REQUESTS = 3;
+/** The IAM and STS requests {@link startAuthS3} makes before moto starts checking. */
+const SETUP_REQUESTS = 6;
 
 const REGION = "us-east-1";
+
+/** An access key, and the session token of temporary credentials. */
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
 
 /** A request as moto's log records it. */
 export interface LoggedRequest {
@@ -55,7 +64,9 @@ export interface AuthS3 {
   readonly endpoint: string;
   readonly region: string;
   /** The access key of the IAM user allowed `s3:*`. */
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly credentials: Credentials;
+  /** Temporary credentials of a role allowed `s3:*`. */
+  readonly roleCredentials: Required<Credentials>;
   /** Every S3 request the server has answered so far, in order. */
   requests(): LoggedRequest[];
   /** Stops the server (by its PID) and removes its state. */
@@ -96,10 +107,12 @@ export async function startAuthS3(): Promise<AuthS3> {
     if (endpoint !== `http://127.0.0.1:${port}`)
       throw new Error(`tests/infra/moto.sh start printed '${endpoint}', not the endpoint URL`);
     const credentials = await createIamUser(endpoint);
+    const roleCredentials = await assumeRole(endpoint);
     return {
       endpoint,
       region: REGION,
       credentials,
+      roleCredentials,
       requests: () => parseLog(readFileSync(join(state, "server.log"), "utf8")),
       stop,
     };
@@ -109,10 +122,13 @@ export async function startAuthS3(): Promise<AuthS3> {
   }
 }
 
-/** The IAM setup, exactly {@link SETUP_REQUESTS} requests: user, access key, policy. */
-async function createIamUser(
-  endpoint: string,
-): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+const S3_ALL = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }],
+});
+
+/** The user: user, access key, policy (three of the {@link SETUP_REQUESTS}). */
+async function createIamUser(endpoint: string): Promise<Credentials> {
   const user = "entdb-archiver";
   await iam(endpoint, { Action: "CreateUser", UserName: user });
   const created = await iam(endpoint, { Action: "CreateAccessKey", UserName: user });
@@ -120,27 +136,69 @@ async function createIamUser(
     Action: "PutUserPolicy",
     UserName: user,
     PolicyName: "s3-all",
-    PolicyDocument: JSON.stringify({
-      Version: "2012-10-17",
-      Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }],
-    }),
+    PolicyDocument: S3_ALL,
   });
-  const accessKeyId = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(created)?.[1];
-  const secretAccessKey = /<SecretAccessKey>([^<]+)<\/SecretAccessKey>/.exec(created)?.[1];
+  const accessKeyId = tag(created, "AccessKeyId");
+  const secretAccessKey = tag(created, "SecretAccessKey");
   if (accessKeyId === undefined || secretAccessKey === undefined)
     throw new Error(`CreateAccessKey answered no key: ${created}`);
   return { accessKeyId, secretAccessKey };
 }
 
+/** The role: role, policy, assumed (the other three of the {@link SETUP_REQUESTS}). */
+async function assumeRole(endpoint: string): Promise<Required<Credentials>> {
+  const role = "entdb-archiver-role";
+  const created = await iam(endpoint, {
+    Action: "CreateRole",
+    RoleName: role,
+    AssumeRolePolicyDocument: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { AWS: "*" }, Action: "sts:AssumeRole" }],
+    }),
+  });
+  await iam(endpoint, {
+    Action: "PutRolePolicy",
+    RoleName: role,
+    PolicyName: "s3-all",
+    PolicyDocument: S3_ALL,
+  });
+  const arn = tag(created, "Arn");
+  if (arn === undefined) throw new Error(`CreateRole answered no ARN: ${created}`);
+  const assumed = await query(endpoint, "sts", "2011-06-15", {
+    Action: "AssumeRole",
+    RoleArn: arn,
+    RoleSessionName: "archiver",
+  });
+  const accessKeyId = tag(assumed, "AccessKeyId");
+  const secretAccessKey = tag(assumed, "SecretAccessKey");
+  const sessionToken = tag(assumed, "SessionToken");
+  if (accessKeyId === undefined || secretAccessKey === undefined || sessionToken === undefined)
+    throw new Error(`AssumeRole answered no credentials: ${assumed}`);
+  return { accessKeyId, secretAccessKey, sessionToken };
+}
+
+function tag(xml: string, name: string): string | undefined {
+  return new RegExp(`<${name}>([^<]+)</${name}>`).exec(xml)?.[1];
+}
+
+function iam(endpoint: string, params: Record<string, string>): Promise<string> {
+  return query(endpoint, "iam", "2010-05-08", params);
+}
+
 /**
- * One IAM query-API request. moto lets it through unchecked (it is one of the first
- * requests) but routes it by the service in its signature's scope, so it is signed.
+ * One query-API request (IAM, STS). moto lets it through unchecked (it is one of the
+ * first requests) but routes it by the service in its signature's scope, so it is signed.
  */
-async function iam(endpoint: string, params: Record<string, string>): Promise<string> {
-  const body = new URLSearchParams({ ...params, Version: "2010-05-08" }).toString();
+async function query(
+  endpoint: string,
+  service: string,
+  version: string,
+  params: Record<string, string>,
+): Promise<string> {
+  const body = new URLSearchParams({ ...params, Version: version }).toString();
   const url = new URL(endpoint);
   const signer = new SignatureV4({
-    service: "iam",
+    service,
     region: REGION,
     credentials: { accessKeyId: "setup", secretAccessKey: "setup" },
     sha256: HmacSha256,
@@ -157,7 +215,8 @@ async function iam(endpoint: string, params: Record<string, string>): Promise<st
   });
   const response = await fetch(`${endpoint}/`, { method: "POST", headers: signed.headers, body });
   const text = await response.text();
-  if (!response.ok) throw new Error(`IAM ${params["Action"]} answered ${response.status}: ${text}`);
+  if (!response.ok)
+    throw new Error(`${service} ${params["Action"]} answered ${response.status}: ${text}`);
   return text;
 }
 
