@@ -20,11 +20,16 @@
  *
  * What it assumes: the caller {@link BulkLoad.finish}es before anyone reads the tenants;
  * until then their indexes and full-text tables are missing (a query that names an index
- * with `INDEXED BY` fails, a search finds nothing).
+ * with `INDEXED BY` fails, a search finds nothing). So that a process killed in between
+ * cannot leave such a file to be served, the drops and the table
+ * {@link BULK_LOAD_UNFINISHED} are made in one transaction, and that table is dropped in
+ * the transaction that builds them again: the start-up check (server/store/derived-check.ts)
+ * sets aside a tenant file that has it and rebuilds the tenant from the log.
  * A tenant that had anything applied before (one placed from a snapshot) is left alone.
  */
 
 import { parseObjectName } from "../../codegen/index.ts";
+import { BULK_LOAD_UNFINISHED } from "../store/bulk-load-marker.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
@@ -69,20 +74,25 @@ export class BulkLoad {
       )
       .all() as { type: string; name: string; sql: string }[];
     let fts = false;
-    for (const { type, name, sql } of objects) {
-      const kind = parseObjectName(name)?.kind;
-      if (type === "table") {
-        // A full-text table (its shadow tables go with it): the applier then queues no
-        // full-text rows for the type, and the build at the end fills it from the nodes.
-        if (kind !== "fts") continue;
-        db.db.exec(`DROP TABLE ${name}`);
-        fts = true;
-        continue;
+    const base = deferred.base;
+    // One transaction with the marker: a file is never without its indexes unmarked.
+    db.db.transaction(() => {
+      db.db.exec(`CREATE TABLE IF NOT EXISTS ${BULK_LOAD_UNFINISHED} (x)`);
+      for (const { type, name, sql } of objects) {
+        const kind = parseObjectName(name)?.kind;
+        if (type === "table") {
+          // A full-text table (its shadow tables go with it): the applier then queues no
+          // full-text rows for the type, and the build at the end fills it from the nodes.
+          if (kind !== "fts") continue;
+          db.db.exec(`DROP TABLE ${name}`);
+          fts = true;
+          continue;
+        }
+        if (BASE_INDEXES.has(name)) base.set(name, sql);
+        else if (kind !== "index" && kind !== "edge-index") continue;
+        db.db.exec(`DROP INDEX ${name}`);
       }
-      if (BASE_INDEXES.has(name)) deferred.base.set(name, sql);
-      else if (kind !== "index" && kind !== "edge-index") continue;
-      db.db.exec(`DROP INDEX ${name}`);
-    }
+    })();
     // Re-reads which full-text tables exist; nothing is queued between two batches.
     if (fts) db.reloadSchemaObjects();
     deferred.db = db;
@@ -120,6 +130,7 @@ export class BulkLoad {
         if (!exists) db.db.exec(sql);
       }
       if (model !== undefined) db.migrateTo(model);
+      db.db.exec(`DROP TABLE IF EXISTS ${BULK_LOAD_UNFINISHED}`);
     })();
     this.#tenants.delete(tenant);
   }

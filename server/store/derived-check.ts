@@ -32,6 +32,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from "node:fs";
 import { basename, join } from "node:path";
 import { DataDirError } from "../data-dir.ts";
 import type { Logger } from "../log.ts";
+import { BULK_LOAD_UNFINISHED } from "./bulk-load-marker.ts";
 import { MetaDb, quickCheck, type TenantPosition } from "./meta-db.ts";
 import { RebuildGate } from "./rebuild-gate.ts";
 import { openStore, type Store, type StoreOptions } from "./store.ts";
@@ -235,6 +236,15 @@ function inspectMeta(path: string, identity: string): string | undefined {
   }
 }
 
+/** Whether a restore stopped between dropping the tenant's indexes and building them (server/apply/bulk-load.ts). */
+function bulkLoadUnfinished(db: TenantDb): boolean {
+  return (
+    db.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+      .get(BULK_LOAD_UNFINISHED) !== undefined
+  );
+}
+
 /** The tenant's state if its file can be served from, else why not. */
 function inspectTenant(
   path: string,
@@ -253,6 +263,8 @@ function inspectTenant(
     const damage = quickCheck(db.db);
     if (damage !== undefined) return `PRAGMA quick_check found: ${damage}`;
     if (db.logIdentity === undefined) return "its database records no log identity";
+    if (bulkLoadUnfinished(db))
+      return "a restore's bulk load of it did not finish (its indexes are missing)";
     if (db.logIdentity !== identity)
       return `its database was derived from another log (${db.logIdentity}, not ${identity})`;
     const state = db.state;

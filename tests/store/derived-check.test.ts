@@ -10,7 +10,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { STORE_LAYOUT_VERSION } from "../../codegen/index.ts";
-import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
+import { Applier, type ApplierOptions, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
+import { BulkLoad } from "../../server/apply/bulk-load.ts";
 import { createLogger } from "../../server/log.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { type CheckedStore, openCheckedStore } from "../../server/store/derived-check.ts";
@@ -89,7 +90,11 @@ interface Running extends CheckedStore {
 async function start(
   dataDir: string,
   wal: EmbeddedWal,
-  options: { held?: boolean; applier?: boolean } = {},
+  options: {
+    held?: boolean;
+    applier?: boolean;
+    beforeTenantBatch?: ApplierOptions["beforeTenantBatch"];
+  } = {},
 ): Promise<Running> {
   const logs: string[] = [];
   let release = (): void => {};
@@ -103,7 +108,12 @@ async function start(
     logger: createLogger("info", (line) => logs.push(line)),
     ...(options.held ? { holdRebuild: () => released } : {}),
   });
-  const applier = new Applier({ wal, store: checked.store, checkpointIntervalMs: 0 });
+  const applier = new Applier({
+    wal,
+    store: checked.store,
+    checkpointIntervalMs: 0,
+    ...(options.beforeTenantBatch ? { beforeTenantBatch: options.beforeTenantBatch } : {}),
+  });
   if (options.applier !== false) applier.start();
   let stopped = false;
   const stop = async () => {
@@ -207,6 +217,38 @@ describe("rebuilding at start", () => {
     expect(logged(run.logs, "tenant rebuilt from the log")).toMatchObject([
       { level: "info", tenant: "acme", position: `${partition}:${end}` },
     ]);
+    await run.stop();
+    expect(canonicalDump(tenantFile("acme"))).toBe(before);
+  });
+
+  it("rebuilds a tenant file that a killed restore left bulk-loaded, without its indexes", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 30);
+    const first = await start(dataDir, wal);
+    await first.caughtUp();
+    await first.stop();
+    const before = canonicalDump(tenantFile("acme"));
+    // A restore killed part-way: the tenant applied from nothing with its indexes
+    // deferred (as server/archive/restore-apply.ts does), and never finished.
+    rmSync(dataDir, { recursive: true });
+    const bulk = new BulkLoad();
+    const killed = await start(dataDir, wal, { beforeTenantBatch: (db) => bulk.prepare(db) });
+    await killed.caughtUp();
+    await killed.stop();
+    expect(bulk.tenants).toEqual(["acme"]);
+    const left = canonicalDump(tenantFile("acme"));
+    expect(left).toMatch(/^table bulk_load_unfinished:/m);
+    expect(left).not.toMatch(/^index nodes_by_type:/m);
+
+    const run = await start(dataDir, wal);
+    expect(logged(run.logs, "tenant database is rebuilt from the log")).toMatchObject([
+      {
+        level: "warn",
+        tenant: "acme",
+        reason: "a restore's bulk load of it did not finish (its indexes are missing)",
+      },
+    ]);
+    await run.caughtUp();
     await run.stop();
     expect(canonicalDump(tenantFile("acme"))).toBe(before);
   });
