@@ -29,7 +29,7 @@ import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
-import { type NodeKeyRow, type NodeRow, nodeFromRow } from "./row-codec.ts";
+import { type NodeCacheKey, type NodeRow, nodeFromRow } from "./row-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 /** The default bound of a server's node cache. */
@@ -87,7 +87,7 @@ export class NodeCache {
    * The cached node of the row `key` names (a committed row of `db`, just read), decoded
    * by `model`; undefined if the cache does not hold that state of the row.
    */
-  cached(db: TenantDb, model: Schema | undefined, key: NodeKeyRow): Node | undefined {
+  cached(db: TenantDb, model: Schema | undefined, key: NodeCacheKey): Node | undefined {
     const tenant = this.#tenants.get(db.tenant);
     if (tenant === undefined || tenant.db !== db) return undefined;
     const hit = tenant.byId.get(key.id);

@@ -27,7 +27,7 @@ import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/en
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { ElementType, FieldType, NodeType, Schema } from "../../schema/index.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
-import { NODE_COLUMNS, NODE_KEY_COLUMNS } from "./row-codec.ts";
+import { NODE_CACHE_KEY_COLUMNS, NODE_COLUMNS } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 
@@ -48,7 +48,7 @@ export interface NodeQuery {
    */
   readonly arm?: true;
   /**
-   * "keys": select only {@link NODE_KEY_COLUMNS}, without the sort key (the reader takes
+   * "keys": select only {@link NODE_CACHE_KEY_COLUMNS}, without the sort key (the reader takes
    * the nodes from the node cache and reads the last row's key for the cursor alone).
    * Default "rows": {@link NODE_COLUMNS} and, when ordered by a field, `sort_key`.
    */
@@ -214,7 +214,7 @@ function buildSql(
   const order = keyExpr === undefined ? `id ${dir}` : `${keyExpr} ${dir}, id ${dir}`;
   const select =
     query.columns === "keys"
-      ? NODE_KEY_COLUMNS
+      ? NODE_CACHE_KEY_COLUMNS
       : keyExpr === undefined
         ? NODE_COLUMNS
         : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
