@@ -22,7 +22,7 @@
  * What it assumes: callers never mutate a returned node (it is frozen, so an attempt
  * throws). Bounded by an estimate of the bytes its entries hold; eviction takes the
  * least recently used first (an entry is moved to the recent end only when it is in
- * the older half, which keeps hits cheap).
+ * the older half and the entries fill more than half the bound, which keeps hits cheap).
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
@@ -100,8 +100,11 @@ export class NodeCache {
     )
       return undefined;
     // Recently used entries stay where they are: moving one costs a delete and an
-    // insert, and only the older half is near eviction.
-    if (this.#clock - hit.used > this.#order.size / 2) {
+    // insert, and only the older half is near eviction. Nothing moves while the entries
+    // fill less than half the bound: no eviction is near, and under reads spread over
+    // many nodes most hits would otherwise move. Past half, every entry hit while the
+    // cache fills the other half is moved, so the nodes in use are not evicted first.
+    if (this.#bytes > this.#maxBytes / 2 && this.#clock - hit.used > this.#order.size / 2) {
       this.#order.delete(hit);
       this.#order.add(hit);
       hit.used = ++this.#clock;
