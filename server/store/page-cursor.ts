@@ -114,93 +114,10 @@ export function filtersDigest(filters: readonly Filter[]): string {
   // object per query cost more than hashing its few bytes.
   const parts: Uint8Array[] = [];
   for (const f of filters) {
-    const bytes = filterBytes(f);
+    const bytes = toBinary(FilterSchema, f);
     parts.push(Buffer.from(`${bytes.byteLength}:`), bytes);
   }
   return hash("sha256", Buffer.concat(parts), "base64url").slice(0, 22);
-}
-
-/**
- * `toBinary(FilterSchema, filter)`, written byte by byte for a filter of scalar values
- * (the general writer cost more than the digest's hash); a list value or unknown fields
- * go through `toBinary`. The bytes must not change: every cursor carries their digest.
- */
-export function filterBytes(filter: Filter): Uint8Array {
-  const out: number[] = [];
-  if (filter.$unknown !== undefined && filter.$unknown.length > 0)
-    return toBinary(FilterSchema, filter);
-  if (filter.fieldId !== 0) {
-    out.push(0x08);
-    varint(out, filter.fieldId);
-  }
-  if (filter.op !== 0) {
-    out.push(0x10);
-    varint(out, filter.op);
-  }
-  for (const v of filter.values) {
-    if (v.$unknown !== undefined && v.$unknown.length > 0) return toBinary(FilterSchema, filter);
-    const value: number[] = [];
-    const kind = v.kind;
-    switch (kind.case) {
-      case undefined:
-        break;
-      case "nullValue":
-      case "boolValue":
-        value.push(kind.case === "nullValue" ? 0x08 : 0x28, kind.value ? 1 : 0);
-        break;
-      case "intValue":
-        value.push(0x18);
-        varint(value, kind.value);
-        break;
-      case "floatValue": {
-        const b = Buffer.alloc(8);
-        b.writeDoubleLE(kind.value);
-        value.push(0x21, ...b);
-        break;
-      }
-      case "enumValue":
-        value.push(0x40);
-        varint(value, kind.value);
-        break;
-      case "timestampValue": {
-        const t = kind.value;
-        if (t.$unknown !== undefined && t.$unknown.length > 0)
-          return toBinary(FilterSchema, filter);
-        const ts: number[] = [];
-        if (t.seconds !== 0n) {
-          ts.push(0x08);
-          varint(ts, t.seconds);
-        }
-        if (t.nanos !== 0) {
-          ts.push(0x10);
-          varint(ts, t.nanos);
-        }
-        value.push(0x32);
-        varint(value, ts.length);
-        value.push(...ts);
-        break;
-      }
-      case "stringValue":
-      case "refValue":
-      case "jsonValue":
-      case "bytesValue": {
-        const tag = { stringValue: 0x12, refValue: 0x4a, jsonValue: 0x52, bytesValue: 0x3a }[
-          kind.case
-        ];
-        const b = typeof kind.value === "string" ? Buffer.from(kind.value, "utf8") : kind.value;
-        value.push(tag);
-        varint(value, b.byteLength);
-        for (let i = 0; i < b.byteLength; i++) value.push(b[i] as number);
-        break;
-      }
-      default:
-        return toBinary(FilterSchema, filter);
-    }
-    out.push(0x1a);
-    varint(out, value.length);
-    for (const b of value) out.push(b);
-  }
-  return Uint8Array.from(out);
 }
 
 function encode(obj: Record<string, unknown>): string {
@@ -243,23 +160,4 @@ function bad(why: string): StoreError {
     "invalid-argument",
     `The cursor is not valid for this request: ${why}. Start again without a cursor.`,
   );
-}
-
-/** Appends `n` as a protobuf varint; a negative number as its 64-bit two's complement. */
-function varint(out: number[], n: number | bigint): void {
-  if (typeof n === "number" ? n < 0 : n < 0n || n > 0x1fffffffffffffn) {
-    let u = BigInt.asUintN(64, BigInt(n));
-    while (u > 0x7fn) {
-      out.push(Number(u & 0x7fn) | 0x80);
-      u >>= 7n;
-    }
-    out.push(Number(u));
-    return;
-  }
-  let u = Number(n);
-  while (u > 0x7f) {
-    out.push((u % 0x80) | 0x80);
-    u = Math.floor(u / 0x80);
-  }
-  out.push(u);
 }
