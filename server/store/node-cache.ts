@@ -22,14 +22,14 @@
  * What it assumes: callers never mutate a returned node (it is frozen, so an attempt
  * throws). Bounded by an estimate of the bytes its entries hold; eviction takes the
  * least recently used first (an entry is moved to the recent end only when it is in
- * the older half, which keeps hits cheap).
+ * the older half and the entries fill more than half the bound, which keeps hits cheap).
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
-import { type NodeKeyRow, type NodeRow, nodeFromRow } from "./row-codec.ts";
+import { type NodeCacheKey, type NodeRow, nodeFromRow } from "./row-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 /** The default bound of a server's node cache. */
@@ -87,7 +87,7 @@ export class NodeCache {
    * The cached node of the row `key` names (a committed row of `db`, just read), decoded
    * by `model`; undefined if the cache does not hold that state of the row.
    */
-  cached(db: TenantDb, model: Schema | undefined, key: NodeKeyRow): Node | undefined {
+  cached(db: TenantDb, model: Schema | undefined, key: NodeCacheKey): Node | undefined {
     const tenant = this.#tenants.get(db.tenant);
     if (tenant === undefined || tenant.db !== db) return undefined;
     const hit = tenant.byId.get(key.id);
@@ -100,8 +100,11 @@ export class NodeCache {
     )
       return undefined;
     // Recently used entries stay where they are: moving one costs a delete and an
-    // insert, and only the older half is near eviction.
-    if (this.#clock - hit.used > this.#order.size / 2) {
+    // insert, and only the older half is near eviction. Nothing moves while the entries
+    // fill less than half the bound: no eviction is near, and under reads spread over
+    // many nodes most hits would otherwise move. Past half, every entry hit while the
+    // cache fills the other half is moved, so the nodes in use are not evicted first.
+    if (this.#bytes > this.#maxBytes / 2 && this.#clock - hit.used > this.#order.size / 2) {
       this.#order.delete(hit);
       this.#order.add(hit);
       hit.used = ++this.#clock;

@@ -9,7 +9,13 @@ import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import { isGranted, loadedGrantsWithoutDenies, tenantHasDenies } from "./granted-ids.ts";
 import type { NodeCache } from "./node-cache.ts";
-import { NODE_COLUMNS, NODE_KEY_COLUMNS, type NodeKeyRow, type NodeRow } from "./row-codec.ts";
+import {
+  NODE_COLUMNS,
+  NODE_KEY_COLUMNS,
+  type NodeCacheKey,
+  type NodeKeyRow,
+  type NodeRow,
+} from "./row-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { hiddenNodeTerm, inheritedFrom, type VisibilityFacts } from "./visibility-sql.ts";
 
@@ -50,7 +56,7 @@ export function nodeOf(
   cache: NodeCache,
   db: TenantDb,
   model: Schema | undefined,
-  key: NodeKeyRow,
+  key: NodeCacheKey,
 ): Node {
   const cached = cache.cached(db, model, key);
   if (cached !== undefined) return cached;
@@ -67,12 +73,12 @@ export function nodesOf(
   cache: NodeCache,
   db: TenantDb,
   model: Schema | undefined,
-  keys: readonly NodeKeyRow[],
+  keys: readonly NodeCacheKey[],
 ): Node[] {
   const out: Node[] = new Array(keys.length);
   let missing: number[] | undefined;
   for (let i = 0; i < keys.length; i++) {
-    const cached = cache.cached(db, model, keys[i] as NodeKeyRow);
+    const cached = cache.cached(db, model, keys[i] as NodeCacheKey);
     if (cached !== undefined) out[i] = cached;
     else {
       missing ??= [];
@@ -82,15 +88,15 @@ export function nodesOf(
   if (missing === undefined) return out;
   if (missing.length === 1) {
     const i = missing[0] as number;
-    out[i] = nodeOf(cache, db, model, keys[i] as NodeKeyRow);
+    out[i] = nodeOf(cache, db, model, keys[i] as NodeCacheKey);
     return out;
   }
-  const seqs = missing.map((i) => String((keys[i] as NodeKeyRow).seq));
+  const seqs = missing.map((i) => String((keys[i] as NodeCacheKey).seq));
   const rows = new Map(
     (db.stmt(NODES_BY_SEQS_SQL).all(`[${seqs.join(",")}]`) as NodeRow[]).map((r) => [r.seq, r]),
   );
   for (const i of missing) {
-    const key = keys[i] as NodeKeyRow;
+    const key = keys[i] as NodeCacheKey;
     const row = rows.get(key.seq);
     if (row === undefined) throw new Error(`node row ${key.seq} vanished within a read`);
     out[i] = cache.node(db, model, row);

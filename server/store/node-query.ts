@@ -27,7 +27,7 @@ import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/en
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { ElementType, FieldType, NodeType, Schema } from "../../schema/index.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
-import { NODE_COLUMNS, NODE_KEY_COLUMNS } from "./row-codec.ts";
+import { NODE_CACHE_KEY_COLUMNS, NODE_COLUMNS } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 
@@ -48,7 +48,7 @@ export interface NodeQuery {
    */
   readonly arm?: true;
   /**
-   * "keys": select only {@link NODE_KEY_COLUMNS}, without the sort key (the reader takes
+   * "keys": select only {@link NODE_CACHE_KEY_COLUMNS}, without the sort key (the reader takes
    * the nodes from the node cache and reads the last row's key for the cursor alone).
    * Default "rows": {@link NODE_COLUMNS} and, when ordered by a field, `sort_key`.
    */
@@ -85,25 +85,11 @@ export function compileNodeQuery(
   query: NodeQuery,
   hasIndex: (name: string) => boolean = () => false,
 ): CompiledNodeQuery {
-  const where: string[] = [`type_id = ${type.id}`];
-  const params: SqlScalar[] = [];
-  if (query.hidden) {
-    where.push(`NOT ${query.hidden.sql}`);
-    params.push(...query.hidden.params);
-  }
-  for (const term of query.also ?? []) {
-    where.push(term.sql);
-    params.push(...term.params);
-  }
-  for (const filter of query.filters) {
-    const c = compileFilter(schema, type, filter);
-    where.push(c.sql);
-    params.push(...c.params);
-  }
+  const bound: BoundFilter[] = [];
+  for (const filter of query.filters) bound.push(bindFilter(schema, type, filter));
 
   const orderField = query.orderBy?.fieldId ?? 0;
   const descending = query.orderBy?.descending ?? false;
-  let keyExpr: string | undefined;
   if (orderField !== 0) {
     const field = type.fields.find((f) => f.id === orderField);
     if (!field) throw noField(type, orderField);
@@ -113,10 +99,11 @@ export function compileNodeQuery(
         `Field ${orderField} of type ${type.id} is a ${field.type.kind} field; results cannot be ordered by it.`,
       );
     }
-    keyExpr = nodeFieldExpr(orderField);
   }
 
   const filters = filtersDigest(query.filters);
+  let after: CursorForm = "none";
+  let cursorParams: SqlScalar[] = [];
   if (query.cursor !== "") {
     const c = decodeNodeCursor(query.cursor, {
       typeId: type.id,
@@ -124,50 +111,119 @@ export function compileNodeQuery(
       descending,
       filters,
     });
-    const cmp = descending ? "<" : ">";
-    if (keyExpr === undefined) {
-      where.push(`id ${cmp} +?`);
-      params.push(c.lastId);
-    } else if (c.key === null) {
-      // NULLs sort first ascending and last descending.
-      where.push(
-        descending
-          ? `(${keyExpr} IS NULL AND id < +?)`
-          : `((${keyExpr} IS NULL AND id > +?) OR ${keyExpr} IS NOT NULL)`,
-      );
-      params.push(c.lastId);
+    if (orderField === 0 || c.key === null) {
+      after = orderField === 0 ? "id" : "null-key";
+      cursorParams = [c.lastId];
     } else {
-      // Written as a range plus a tiebreak so the index seeks to the cursor.
-      const range = `${keyExpr} ${cmp}= +? AND (${keyExpr} ${cmp} +? OR id ${cmp} +?)`;
-      where.push(descending ? `((${range}) OR ${keyExpr} IS NULL)` : `(${range})`);
-      params.push(c.key, c.key, c.lastId);
+      after = "key";
+      cursorParams = [c.key, c.key, c.lastId];
     }
+  }
+
+  const orderIndex = orderField === 0 ? undefined : nodeIndexName(type.id, [orderField]);
+  const useOrderIndex =
+    orderIndex !== undefined &&
+    hasIndex(orderIndex) &&
+    query.filters.every((f) => f.fieldId === orderField);
+
+  const params: SqlScalar[] = [];
+  if (query.hidden) params.push(...query.hidden.params);
+  for (const term of query.also ?? []) params.push(...term.params);
+  for (const b of bound) params.push(...b.params);
+  params.push(...cursorParams);
+  if (!query.arm) params.push(BigInt(query.limit + 1));
+
+  // The statement's text depends on the query's shape alone, not on its values: built
+  // once per shape, it is also the same string object every call, whose hash the
+  // statement cache does not compute again.
+  let key = `${type.id}/${orderField}/${descending ? 1 : 0}/${query.columns ?? "rows"}/${query.arm ? 1 : 0}/${useOrderIndex ? 1 : 0}/${after}/`;
+  for (let i = 0; i < bound.length; i++) {
+    const b = bound[i] as BoundFilter;
+    key += `${(query.filters[i] as Filter).fieldId}${b.form}${b.form === "in" ? b.params.length : ""},`;
+  }
+  if (query.hidden) key += `/h${query.hidden.sql.length}:${query.hidden.sql}`;
+  for (const term of query.also ?? []) key += `/a${term.sql.length}:${term.sql}`;
+  let shapes = SHAPES.get(schema);
+  if (shapes === undefined) {
+    shapes = new Map();
+    SHAPES.set(schema, shapes);
+  }
+  let sql = shapes.get(key);
+  if (sql === undefined) {
+    sql = buildSql(
+      type,
+      query,
+      bound,
+      orderField,
+      descending,
+      after,
+      useOrderIndex ? orderIndex : undefined,
+    );
+    if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value as string);
+    shapes.set(key, sql);
+  }
+  return { sql, params, orderField, descending, filters };
+}
+
+/** Most statement texts kept per schema model (a shape is a query's form without its values). */
+const MAX_SHAPES = 256;
+
+/**
+ * Statement texts by schema model and shape: a new model (a schema change) starts empty,
+ * and a dropped one is collected with its texts.
+ */
+const SHAPES = new WeakMap<Schema, Map<string, string>>();
+
+/** Where a cursor resumes: by id, after a row whose sort key is null, or after a key. */
+type CursorForm = "none" | "id" | "null-key" | "key";
+
+/** The text of a compiled query whose filters and cursor have the given forms. */
+function buildSql(
+  type: NodeType,
+  query: NodeQuery,
+  bound: readonly BoundFilter[],
+  orderField: number,
+  descending: boolean,
+  after: CursorForm,
+  orderIndex: string | undefined,
+): string {
+  const where: string[] = [`type_id = ${type.id}`];
+  if (query.hidden) where.push(`NOT ${query.hidden.sql}`);
+  for (const term of query.also ?? []) where.push(term.sql);
+  for (let i = 0; i < bound.length; i++) {
+    where.push(filterSql((query.filters[i] as Filter).fieldId, bound[i] as BoundFilter));
+  }
+  const keyExpr = orderField === 0 ? undefined : nodeFieldExpr(orderField);
+  const cmp = descending ? "<" : ">";
+  if (after === "id") {
+    where.push(`id ${cmp} +?`);
+  } else if (after === "null-key") {
+    // NULLs sort first ascending and last descending.
+    where.push(
+      descending
+        ? `(${keyExpr} IS NULL AND id < +?)`
+        : `((${keyExpr} IS NULL AND id > +?) OR ${keyExpr} IS NOT NULL)`,
+    );
+  } else if (after === "key") {
+    // Written as a range plus a tiebreak so the index seeks to the cursor.
+    const range = `${keyExpr} ${cmp}= +? AND (${keyExpr} ${cmp} +? OR id ${cmp} +?)`;
+    where.push(descending ? `((${range}) OR ${keyExpr} IS NULL)` : `(${range})`);
   }
 
   const dir = descending ? "DESC" : "ASC";
   const order = keyExpr === undefined ? `id ${dir}` : `${keyExpr} ${dir}, id ${dir}`;
   const select =
     query.columns === "keys"
-      ? NODE_KEY_COLUMNS
+      ? NODE_CACHE_KEY_COLUMNS
       : keyExpr === undefined
         ? NODE_COLUMNS
         : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
-  const orderIndex = orderField === 0 ? undefined : nodeIndexName(type.id, [orderField]);
-  const useOrderIndex =
-    orderIndex !== undefined &&
-    hasIndex(orderIndex) &&
-    query.filters.every((f) => f.fieldId === orderField);
-  const from = useOrderIndex ? `nodes INDEXED BY ${orderIndex}` : "nodes";
-  if (query.arm) {
-    const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")}`;
-    return { sql, params, orderField, descending, filters };
-  }
+  const from = orderIndex !== undefined ? `nodes INDEXED BY ${orderIndex}` : "nodes";
+  if (query.arm) return `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")}`;
   // `+?`, not `?`: SQLite (built with STAT4) plans with the value of a bare parameter in
   // LIMIT or compared with an indexed column, and then compiles the statement again
   // every time that parameter is bound, which costs more than a page's rows.
-  const sql = `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT +?`;
-  params.push(BigInt(query.limit + 1));
-  return { sql, params, orderField, descending, filters };
+  return `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT +?`;
 }
 
 /** One structured filter of a node query as a SQL term over `nodes` (the rules above). */
@@ -176,17 +232,73 @@ export function compileFilter(
   type: NodeType,
   filter: Filter,
 ): { sql: string; params: SqlScalar[] } {
+  const b = bindFilter(schema, type, filter);
+  return { sql: filterSql(filter.fieldId, b), params: b.params };
+}
+
+/**
+ * How a filter's term is written, apart from its values: a comparison `<op> +?`, an
+ * `IN` list (as many `+?` as it has values), a null test, a string's substring or
+ * prefix range, or a list's element.
+ */
+type FilterForm =
+  | "="
+  | "is-not"
+  | "<"
+  | "<="
+  | ">"
+  | ">="
+  | "in"
+  | "is-null"
+  | "not-null"
+  | "instr"
+  | "prefix"
+  | "element";
+
+/** A filter checked against its field and its values bound. */
+interface BoundFilter {
+  readonly form: FilterForm;
+  readonly params: SqlScalar[];
+}
+
+/** The SQL term of a bound filter on `fieldId` (0: the node id). */
+function filterSql(fieldId: number, b: BoundFilter): string {
+  const expr = fieldId === 0 ? "id" : nodeFieldExpr(fieldId);
+  switch (b.form) {
+    case "=":
+      return `${expr} = +?`;
+    case "is-not":
+      return `${expr} IS NOT +?`;
+    case "<":
+    case "<=":
+    case ">":
+    case ">=":
+      return `${expr} ${b.form} +?`;
+    case "in":
+      return `${expr} IN (${b.params.map(() => "+?").join(", ")})`;
+    case "is-null":
+      return `${expr} IS NULL`;
+    case "not-null":
+      return `${expr} IS NOT NULL`;
+    case "instr":
+      return `instr(${expr}, +?) > 0`;
+    case "prefix":
+      return `${expr} >= +? AND ${expr} < +?`;
+    case "element":
+      return `EXISTS (SELECT 1 FROM json_each(nodes.payload, '${fieldJsonPath(fieldId)}') WHERE json_each.value = +?)`;
+  }
+}
+
+/** Checks `filter` against its field (the rules above) and binds its values. */
+function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter {
   const fieldId = filter.fieldId;
   let fieldType: FieldType;
-  let expr: string;
   if (fieldId === 0) {
     fieldType = { kind: "string" };
-    expr = "id";
   } else {
     const field = type.fields.find((f) => f.id === fieldId);
     if (!field) throw noField(type, fieldId);
     fieldType = field.type;
-    expr = nodeFieldExpr(fieldId);
   }
   const kind = fieldType.kind;
   const opName = FilterOp[filter.op] ?? String(filter.op);
@@ -215,10 +327,7 @@ export function compileFilter(
   if (kind === "list") {
     const element = (fieldType as { element: ElementType }).element;
     if (filter.op !== FilterOp.CONTAINS || element.kind === "json") throw refuse();
-    return {
-      sql: `EXISTS (SELECT 1 FROM json_each(nodes.payload, '${fieldJsonPath(fieldId)}') WHERE json_each.value = +?)`,
-      params: [bind(element, one())],
-    };
+    return { form: "element", params: [bind(element, one())] };
   }
   if (kind === "json") throw refuse();
 
@@ -227,22 +336,23 @@ export function compileFilter(
     case FilterOp.NE: {
       const v = one();
       const eq = filter.op === FilterOp.EQ;
-      if (v.kind.case === "nullValue")
-        return { sql: `${expr} IS ${eq ? "" : "NOT "}NULL`, params: [] };
-      return { sql: eq ? `${expr} = +?` : `${expr} IS NOT +?`, params: [bind(fieldType, v)] };
+      if (v.kind.case === "nullValue") return { form: eq ? "is-null" : "not-null", params: [] };
+      return { form: eq ? "=" : "is-not", params: [bind(fieldType, v)] };
     }
     case FilterOp.LT:
     case FilterOp.LTE:
     case FilterOp.GT:
     case FilterOp.GTE: {
       if (!RANGE_KINDS.has(kind)) throw refuse();
-      const sym = {
-        [FilterOp.LT]: "<",
-        [FilterOp.LTE]: "<=",
-        [FilterOp.GT]: ">",
-        [FilterOp.GTE]: ">=",
-      }[filter.op];
-      return { sql: `${expr} ${sym} +?`, params: [bind(fieldType, one())] };
+      const form = (
+        {
+          [FilterOp.LT]: "<",
+          [FilterOp.LTE]: "<=",
+          [FilterOp.GT]: ">",
+          [FilterOp.GTE]: ">=",
+        } as const
+      )[filter.op];
+      return { form, params: [bind(fieldType, one())] };
     }
     case FilterOp.IN: {
       if (filter.values.length === 0)
@@ -253,20 +363,19 @@ export function compileFilter(
           `Filter IN on field ${fieldId} lists ${filter.values.length} values; the limit is ${MAX_IN_VALUES}.`,
         );
       }
-      const params = filter.values.map((v) => bind(fieldType, v));
-      return { sql: `${expr} IN (${params.map(() => "+?").join(", ")})`, params };
+      return { form: "in", params: filter.values.map((v) => bind(fieldType, v)) };
     }
     case FilterOp.CONTAINS:
       if (kind !== "string") throw refuse();
-      return { sql: `instr(${expr}, +?) > 0`, params: [bind(fieldType, one())] };
+      return { form: "instr", params: [bind(fieldType, one())] };
     case FilterOp.PREFIX: {
       if (kind !== "string") throw refuse();
       const prefix = bind(fieldType, one()) as string;
-      if (prefix === "") return { sql: `${expr} IS NOT NULL`, params: [] };
+      if (prefix === "") return { form: "not-null", params: [] };
       // A range on the code point order, so the index is used: [prefix, next(prefix)).
       const upper = nextPrefix(prefix);
-      if (upper === undefined) return { sql: `${expr} >= +?`, params: [prefix] };
-      return { sql: `${expr} >= +? AND ${expr} < +?`, params: [prefix, upper] };
+      if (upper === undefined) return { form: ">=", params: [prefix] };
+      return { form: "prefix", params: [prefix, upper] };
     }
     default:
       throw invalid(fieldId, `Filter on field ${fieldId} has no operator (op ${filter.op}).`);

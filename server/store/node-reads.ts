@@ -14,7 +14,7 @@ import { factsOf, nodesOf } from "./node-point-reads.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { encodeNodeCursor } from "./page-cursor.ts";
 import { queryPrivateById, walksGrants } from "./private-query.ts";
-import { NODE_COLUMNS, type NodeKeyRow, type NodeRow } from "./row-codec.ts";
+import { NODE_COLUMNS, type NodeCacheKey, type NodeRow } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
@@ -83,7 +83,7 @@ export function queryNodePage(
   const facts = factsOf(db, scope);
   const hasIndex = (name: string) => db.hasObject(name);
   let compiled: { orderField: number; descending: boolean; filters: string };
-  let rows: (NodeKeyRow & { sort_key?: SqlScalar })[];
+  let rows: (NodeCacheKey & { sort_key?: SqlScalar })[];
   if (walksGrants(type, scope, query.orderBy)) {
     // A private type in id order: the reader's own and granted rows, merged.
     const found = queryPrivateById(
@@ -106,7 +106,7 @@ export function queryNodePage(
       hasIndex,
     );
     compiled = c;
-    rows = db.stmt(c.sql).all(...c.params) as NodeKeyRow[];
+    rows = db.stmt(c.sql).all(...c.params) as NodeCacheKey[];
   }
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];

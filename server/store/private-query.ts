@@ -30,7 +30,7 @@ import type { ReadScope } from "../acl/read-scope.ts";
 import { firstAfter, grantedIds } from "./granted-ids.ts";
 import { compileNodeQuery, type NodeQuery } from "./node-query.ts";
 import { decodeNodeCursor, filtersDigest } from "./page-cursor.ts";
-import type { NodeKeyRow } from "./row-codec.ts";
+import type { NodeCacheKey } from "./row-codec.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { denyTerm, inheritedFrom, type VisibilityFacts } from "./visibility-sql.ts";
@@ -68,7 +68,7 @@ export function queryPrivateById(
   scope: MemberScope,
   facts: VisibilityFacts,
   hasIndex: (name: string) => boolean,
-): { rows: NodeKeyRow[]; filters: string } {
+): { rows: NodeCacheKey[]; filters: string } {
   const want = query.limit + 1;
   const granted = grantedIds(db, scope.principals);
   const filters = filtersDigest(query.filters);
@@ -85,7 +85,7 @@ export function queryPrivateById(
     }));
     i = firstAfter(granted.ids, lastId);
   }
-  const rows: NodeKeyRow[] = [];
+  const rows: NodeCacheKey[] = [];
   // Without filters or denies a round's statement text depends only on its shape, so it
   // is compiled once per shape and a round only binds its values.
   const memo = query.filters.length === 0 && !facts.denies ? memoOf(model) : undefined;
@@ -131,7 +131,7 @@ export function queryPrivateById(
     // The two arms are disjoint (owned or not) and each reads an index in id order, so
     // SQLite merges them without sorting.
     params.push(BigInt(want - rows.length));
-    for (const row of db.stmt(sql).all(...params) as NodeKeyRow[]) rows.push(row);
+    for (const row of db.stmt(sql).all(...params) as NodeCacheKey[]) rows.push(row);
     if (rows.length >= want || bound === undefined) return { rows, filters };
     lo = bound;
     take = Math.min(take * 2, MAX_ROUND_IDS);

@@ -27,6 +27,16 @@ export interface NodeRow {
 }
 
 /**
+ * The columns the node cache checks an entry against (`NodeCache.cached`): what a query
+ * page selects, since it needs neither the type (the query names it) nor the owner
+ * (its visibility is decided in the statement). Two columns fewer on every row of a page.
+ */
+export const NODE_CACHE_KEY_COLUMNS = "seq, id, version, updated_at";
+
+/** A `nodes` row's {@link NODE_CACHE_KEY_COLUMNS}. */
+export type NodeCacheKey = Pick<NodeKeyRow, "seq" | "id" | "version" | "updated_at">;
+
+/**
  * The columns that say which state of a node row a read found, in {@link NodeKeyRow}
  * order: what a read selects when its nodes come from the node cache (`node-cache.ts`),
  * which reads the payload only for rows it has not decoded yet.

@@ -196,6 +196,26 @@ describe("node cache", () => {
     expect(r.getNode("acme", T.User, "u2")).toBe(u2);
     expect(r.getNode("acme", T.User, "u1")).not.toBe(u1);
   });
+
+  it("keeps a node hit while it fills more than half its bound, evicting older ones first", () => {
+    h.plan("acme", "more", [
+      op.createNode(T.User, "u4", userFields(4)),
+      op.createNode(T.User, "u5", userFields(5)),
+    ]);
+    const one = new NodeCache();
+    createTenantReader(h.store, READ_LIMITS, one).getNode("acme", T.User, "u1");
+    const small = new NodeCache(one.bytes * 4);
+    const r = createTenantReader(h.store, READ_LIMITS, small);
+    const [u1, u2, u3] = ["u1", "u2", "u3"].map((id) => r.getNode("acme", T.User, id));
+    // Three of four entries: past half the bound, so the hit moves u1 to the recent end.
+    expect(r.getNode("acme", T.User, "u1")).toBe(u1);
+    r.getNode("acme", T.User, "u4");
+    r.getNode("acme", T.User, "u5");
+    expect(small.size).toBe(4);
+    expect(r.getNode("acme", T.User, "u1")).toBe(u1);
+    expect(r.getNode("acme", T.User, "u3")).toBe(u3);
+    expect(r.getNode("acme", T.User, "u2")).not.toBe(u2);
+  });
 });
 
 describe("edge cache", () => {
