@@ -376,6 +376,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       ready: () => applier.caughtUp(),
       degraded,
+      ...(archive
+        ? {
+            readyDetails: async () => {
+              let waiting = 0;
+              for (const n of (await archive.archiver.lag()).values()) waiting += n;
+              return { archive_lag_records: waiting };
+            },
+          }
+        : {}),
     });
     cleanup.unshift(() => ops.close());
     serving = true;

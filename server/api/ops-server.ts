@@ -7,6 +7,8 @@
  * 503 and `/health` answers 200 with status "degraded", both listing the reasons.
  * `/health` stays 200 because a restart does not fix what degrades the server (a full
  * disk) and the sources recover by themselves; `/ready` takes it out of rotation.
+ * `/ready`'s body also carries the server's {@link ReadyDetails} (the archive's lag, when
+ * archiving), whatever its status.
  */
 
 import * as http from "node:http";
@@ -25,6 +27,9 @@ export interface OpsServer {
  */
 export type DegradedSource = () => readonly string[];
 
+/** Figures `/ready` adds to its body beside `status`, e.g. `{ archive_lag_records: 12 }`. */
+export type ReadyDetails = () => Promise<Readonly<Record<string, number | string>>>;
+
 /** Every reason the sources give now, in source order. */
 export function degradedReasons(sources: readonly DegradedSource[]): string[] {
   return sources.flatMap((source) => source());
@@ -38,7 +43,9 @@ export async function startOpsServer(options: {
   ready(): Promise<boolean>;
   /** What can degrade the server; see the module comment. */
   readonly degraded?: readonly DegradedSource[];
+  readonly readyDetails?: ReadyDetails;
 }): Promise<OpsServer> {
+  const details = options.readyDetails ?? (async () => ({}));
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const send = (status: number, body: string, type = "text/plain; charset=utf-8") => {
@@ -52,14 +59,17 @@ export async function startOpsServer(options: {
       return send(200, reasons.length > 0 ? degraded : '{"status":"ok"}\n', "application/json");
     }
     if (path === "/ready") {
-      if (reasons.length > 0) return send(503, degraded, "application/json");
+      const answer = (status: number, body: Record<string, unknown>) =>
+        details().then(
+          (extra) => send(status, `${JSON.stringify({ ...body, ...extra })}\n`, "application/json"),
+          () => send(status, `${JSON.stringify(body)}\n`, "application/json"),
+        );
+      if (reasons.length > 0) {
+        void answer(503, { status: "degraded", reasons });
+        return;
+      }
       options.ready().then(
-        (ok) =>
-          send(
-            ok ? 200 : 503,
-            ok ? '{"status":"ready"}\n' : '{"status":"catching up"}\n',
-            "application/json",
-          ),
+        (ok) => answer(ok ? 200 : 503, { status: ok ? "ready" : "catching up" }),
         () => send(503, '{"status":"error"}\n', "application/json"),
       );
       return;

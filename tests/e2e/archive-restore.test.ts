@@ -528,7 +528,11 @@ describe("an S3 outage during writes", () => {
     await new Promise((r) => setTimeout(r, 800));
     const ready = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
     expect(ready.status).toBe(503);
-    const body = (await ready.json()) as { status: string; reasons: string[] };
+    const body = (await ready.json()) as {
+      status: string;
+      reasons: string[];
+      archive_lag_records: number;
+    };
     expect(body.status).toBe("degraded");
     expect(body.reasons[0]).toMatch(
       new RegExp(
@@ -540,8 +544,19 @@ describe("an S3 outage during writes", () => {
       ...lag.matchAll(/^entdb_archive_lag_records\{partition="\d+"\} (\d+)$/gm),
     ].reduce((n, m) => n + Number(m[1]), 0);
     expect(behind).toBeGreaterThan(0);
+    // /ready names the same lag as /metrics (no write ran between the two probes).
+    expect(body.archive_lag_records).toBe(behind);
     proxy.heal();
     await writeConcurrently(api, "after");
+    // Once S3 answers again, /ready is ready and the archive catches up to no lag.
+    let caughtUp: { status: string; archive_lag_records: number } | undefined;
+    for (let i = 0; i < 200; i++) {
+      const probe = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+      caughtUp = (await probe.json()) as { status: string; archive_lag_records: number };
+      if (probe.status === 200 && caughtUp.archive_lag_records === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(caughtUp).toEqual({ status: "ready", archive_lag_records: 0 });
     expect(await server.stop()).toBe(0);
     await proxy.close();
     const local = await readWalToEndOf(join(dataDir, "wal.sqlite"));
