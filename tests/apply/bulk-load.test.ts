@@ -7,7 +7,6 @@
  */
 
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { Applier } from "../../server/apply/applier.ts";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
@@ -15,6 +14,7 @@ import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore } from "../../server/store/store.ts";
 import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { Wal } from "../../server/wal/wal.ts";
+import { ftsState } from "../store/fts-state.ts";
 import { lookupOf, served, TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
 import { scenario, TENANTS } from "./replay-scenario.ts";
 
@@ -43,49 +43,6 @@ async function openWal(label: string): Promise<EmbeddedWal> {
 function indexNames(path: string): string[] {
   const dump = canonicalDump(path);
   return [...dump.matchAll(/^(?:index|table) ([^:]+):/gm)].map((m) => m[1]!);
-}
-
-/**
- * What a tenant file's full-text index holds beyond the canonical dump, as
- * tests/search/search-store.test.ts compares it: per table the content, document sizes
- * and configuration, the totals bm25 ranks with, and every indexed term instance. The
- * segment layout is left out (docs/durability.md, what byte-identical covers).
- */
-function ftsState(path: string): Record<string, string[]> {
-  const db = new Database(path, { readonly: true });
-  const text = (rows: unknown[][]) =>
-    rows.map((row) =>
-      row.map((c) => (c instanceof Buffer ? c.toString("hex") : String(c))).join("|"),
-    );
-  try {
-    const tables = (
-      db
-        .prepare(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'fts_n*' AND name NOT GLOB 'fts_n*_*' ORDER BY name",
-        )
-        .all() as { name: string }[]
-    ).map((r) => r.name);
-    const out: Record<string, string[]> = {};
-    for (const name of tables) {
-      for (const shadow of ["content", "docsize", "config"])
-        out[`${name}_${shadow}`] = text(
-          db.prepare(`SELECT * FROM ${name}_${shadow} ORDER BY 1`).raw().all() as unknown[][],
-        );
-      out[`${name} averages`] = text(
-        db.prepare(`SELECT block FROM ${name}_data WHERE id = 1`).raw().all() as unknown[][],
-      );
-      db.exec(`CREATE VIRTUAL TABLE temp.vocab_${name} USING fts5vocab(main, ${name}, instance)`);
-      out[`${name} instances`] = text(
-        db
-          .prepare(`SELECT term, doc, col, offset FROM temp.vocab_${name} ORDER BY 1, 2, 3, 4`)
-          .raw()
-          .all() as unknown[][],
-      );
-    }
-    return out;
-  } finally {
-    db.close();
-  }
 }
 
 interface Materialized {

@@ -15,6 +15,7 @@ import { toFtsMatch } from "../../server/search/search-query.ts";
 import { SNAPSHOT_MAX_HITS } from "../../server/search/search-snapshots.ts";
 import type { SearchPage, SearchRequest } from "../../server/search/search-sql.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
+import { ftsState as fileFtsState } from "../store/fts-state.ts";
 import {
   accessEvent,
   compile,
@@ -615,48 +616,8 @@ describe("the query translation against FTS5", () => {
   });
 });
 
-/**
- * What a tenant file's full-text index holds, after closing the harness's handle: per
- * table its content, document sizes and configuration rows, the totals bm25 ranks with
- * (the averages record), and every indexed term instance (term, row, column, position)
- * as `fts5vocab` reads it. The segment layout (which segments hold the terms) is left
- * out: it follows the applier's transactions, not the log (docs/search.md).
- */
+/** The full-text state of a tenant file (tests/store/fts-state.ts), after closing the harness's handle. */
 function ftsState(path: string, h: Harness): Record<string, string[]> {
   h.store.close();
-  const db = new Database(path, { readonly: true });
-  const hex = (rows: unknown[][]) =>
-    rows.map((row) =>
-      row.map((c) => (c instanceof Buffer ? c.toString("hex") : String(c))).join("|"),
-    );
-  try {
-    const tables = (
-      db
-        .prepare(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'fts_n*' AND name NOT GLOB 'fts_n*_*' ORDER BY name",
-        )
-        .all() as { name: string }[]
-    ).map((r) => r.name);
-    const out: Record<string, string[]> = {};
-    for (const name of tables) {
-      for (const shadow of ["content", "docsize", "config"]) {
-        out[`${name}_${shadow}`] = hex(
-          db.prepare(`SELECT * FROM ${name}_${shadow} ORDER BY 1`).raw().all() as unknown[][],
-        );
-      }
-      out[`${name} averages`] = hex(
-        db.prepare(`SELECT block FROM ${name}_data WHERE id = 1`).raw().all() as unknown[][],
-      );
-      db.exec(`CREATE VIRTUAL TABLE temp.vocab_${name} USING fts5vocab(main, ${name}, instance)`);
-      out[`${name} instances`] = hex(
-        db
-          .prepare(`SELECT term, doc, col, offset FROM temp.vocab_${name} ORDER BY 1, 2, 3, 4`)
-          .raw()
-          .all() as unknown[][],
-      );
-    }
-    return out;
-  } finally {
-    db.close();
-  }
+  return fileFtsState(path);
 }
