@@ -63,7 +63,7 @@ import { encodeOutcome } from "../store/outcome-codec.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
 import type { TenantDb, TenantState } from "../store/tenant-db.ts";
-import { validateTenantId } from "../store/tenant-id.ts";
+import { isTenantId, validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
 import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
@@ -589,15 +589,6 @@ function committedEvents(items: readonly Item[], state: TenantState): AppliedEve
 
 function isAccessItem(item: Item): boolean {
   return "event" in item && item.event.body.case === "access";
-}
-
-function isTenantId(key: string): boolean {
-  try {
-    validateTenantId(key);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function decodeEntry(entry: WalEntry, built: BuiltEvents | undefined): Item {

@@ -33,7 +33,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { SCHEMA_LOG_KEY } from "../apply/index.ts";
 import type { Logger } from "../log.ts";
-import { validateTenantId } from "../store/index.ts";
+import { isTenantId, validateTenantId } from "../store/index.ts";
 import type { WalEntry } from "../wal/index.ts";
 import { partitionForTenant } from "../wal/index.ts";
 import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
@@ -316,15 +316,6 @@ function resequenced(
   const offset = next[partition]!;
   next[partition] = offset + 1;
   return { partition, offset, tenant: key, payload };
-}
-
-function isTenantId(key: string): boolean {
-  try {
-    validateTenantId(key);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function checkTenant(id: string, flag: string): string {

@@ -73,6 +73,7 @@ export {
 } from "./stored-value-codec.ts";
 export { TenantDb, type TenantOrigin, type TenantState } from "./tenant-db.ts";
 export {
+  isTenantId,
   MAX_TENANT_ID_LENGTH,
   tenantFileName,
   tenantIdFromFileName,

@@ -128,3 +128,13 @@ function describeChar(ch: string): string {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return `a control character (${hex})`;
   return `'${ch}' (${hex})`;
 }
+
+/** Whether `key` is a valid tenant id (log keys that are not, such as schema changes, say no). */
+export function isTenantId(key: string): boolean {
+  try {
+    validateTenantId(key);
+    return true;
+  } catch {
+    return false;
+  }
+}

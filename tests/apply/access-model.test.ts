@@ -18,6 +18,7 @@ import { readScopeOf } from "../../server/acl/read-scope.ts";
 import { readTenantAccess } from "../../server/store/access-tables.ts";
 import { readsDeletedNode } from "../../server/store/node-tombstones.ts";
 import type { WalRecord } from "../../server/wal/wal.ts";
+import { prng } from "../prng.ts";
 import { accessEvent, compile, op, planEvent, served, T0_MS, v } from "../store/store-fixtures.ts";
 import { type Harness, openHarness } from "./apply-harness.ts";
 
@@ -80,17 +81,6 @@ const ROLES = ["viewer", "member", "admin"] as const;
 const CAPS = ["read", "comment", "edit", "delete", "admin"] as const;
 const RANK = { viewer: 0, member: 1, admin: 2, owner: 3 } as const;
 type Role = keyof typeof RANK;
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Grant {
   readonly level: number;

@@ -26,21 +26,11 @@ import type { BuiltEvents } from "../../server/engine.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore } from "../../server/store/store.ts";
 import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
+import { prng } from "../prng.ts";
 import { lookupOf, served, T, T0_MS, TRACKER_V1, tempDir } from "../store/store-fixtures.ts";
 
 const TENANTS = ["acme", "globex"];
 const SCHEMA = served(1, TRACKER_V1);
-
-/** A small deterministic PRNG (mulberry32), so the plans are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Well-formed text from every plane: ASCII, accents, CJK, emoji (pairs), U+FFFD, NUL, quotes. */
 const PIECES = [

@@ -8,6 +8,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import { SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
 import type { WalRecord } from "../../server/wal/wal.ts";
+import { prng } from "../prng.ts";
 import {
   accessEvent,
   op,
@@ -21,17 +22,6 @@ import {
 } from "../store/store-fixtures.ts";
 
 export const TENANTS = ["acme", "globex", "Initech"];
-
-/** A small deterministic PRNG (mulberry32), so the scenario is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * ~400 events (the same ones for the same seed) over three tenants: creates, updates, deletes, edges, unique clashes,

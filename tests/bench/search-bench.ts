@@ -17,6 +17,7 @@ import { toFtsMatch } from "../../server/search/search-query.ts";
 import { readTenantAccess } from "../../server/store/access-tables.ts";
 import { openStore } from "../../server/store/store.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
+import { prng } from "../prng.ts";
 import { compile, lookupOf, served } from "../store/store-fixtures.ts";
 
 const DOCS = Number(process.argv[2] ?? 100_000);
@@ -34,17 +35,6 @@ node Memo = 2 [visibility = private] {
   body: string = 2 [searchable];
 }
 `);
-
-/** mulberry32: the same corpus on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "pre", "dan", "gor", "lin"];
 const words = Array.from({ length: VOCABULARY }, (_, i) => {
