@@ -25,12 +25,15 @@
  *   `server/archive/log-retention.ts`) but never its last one, so the partition end read
  *   at open (the largest stored offset + 1) survives any truncation. The file does not
  *   shrink: SQLite reuses the freed pages for new records.
+ * - The `-wal` file is preallocated at open to its checkpoint size
+ *   (`wal-file-preallocate.ts`), so a commit's fsync does not also allocate blocks.
  */
 
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import type { WalEntry } from "./wal.ts";
 import { WalError } from "./wal.ts";
+import { preallocateWalFile } from "./wal-file-preallocate.ts";
 
 // `+?`, not `?`, where the planner would read the value: SQLite (built with STAT4) plans
 // with the value bound to a bare parameter in LIMIT or compared with an indexed column,
@@ -189,6 +192,8 @@ export class SqliteWalFile {
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         ).run(new Date().toISOString());
       }
+      // The `-wal` file exists from the first write on (the schema's, or BEGIN EXCLUSIVE's).
+      preallocateWalFile(`${path}-wal`);
       if (options.sync === "caller") {
         db.pragma("wal_autocheckpoint = 0");
         db.pragma("synchronous = OFF");

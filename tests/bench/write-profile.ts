@@ -7,11 +7,14 @@
  * made to give up the core): the event loop, V8's helper threads (garbage collection,
  * compilation), libuv's pool (the log's fsync under load). `--cpu-prof` writes V8 CPU profiles of every thread (`node --cpu-prof`)
  * and keeps them; `--strace` counts the server's system calls over the run (`strace -c`,
- * which slows the server down, so read counts, not times). A measurement, not a test.
+ * which slows the server down, so read counts, not times); `--syncs` instead times every
+ * `fsync`, `fdatasync` and `ftruncate` of the server (`strace -T`) and prints, per file,
+ * how many per op and their median and mean (strace adds its own overhead to each call,
+ * so compare runs traced alike). A measurement, not a test.
  */
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeDataDir, startServerProcess } from "../e2e/server-process.ts";
@@ -57,13 +60,74 @@ function threadUse(): Map<string, ThreadUse> {
   return out;
 }
 
+/**
+ * Per file and call, from `strace -f -T` lines (`123 fsync(27) = 0 <0.000221>`, or split
+ * in two when another thread's call came between: `123 fsync(27 <unfinished ...>` and
+ * `123 <... fsync resumed>) = 0 <0.000221>`): calls per op, median and mean µs. Files are
+ * named from the server's open descriptors.
+ */
+function syncTimes(traced: string, ops: number): string {
+  const byCall = new Map<string, number[]>();
+  const started = new Map<string, string>();
+  const record = (call: string, fd: string, seconds: string): void => {
+    let file = `fd ${fd}`;
+    try {
+      file = readlinkSync(`/proc/${pid}/fd/${fd}`).replace(`${work}/`, "");
+    } catch {
+      // Closed since: keep the number.
+    }
+    const key = `${call} ${file}`;
+    const times = byCall.get(key) ?? [];
+    times.push(Number(seconds) * 1e6);
+    byCall.set(key, times);
+  };
+  for (const line of traced.split("\n")) {
+    const whole = /^(\d+) +(fsync|fdatasync|ftruncate)\((\d+)[,)].*<([\d.]+)>$/.exec(line);
+    if (whole !== null) {
+      record(whole[2] ?? "", whole[3] ?? "", whole[4] ?? "");
+      continue;
+    }
+    const begun = /^(\d+) +(fsync|fdatasync|ftruncate)\((\d+).*<unfinished/.exec(line);
+    if (begun !== null) {
+      started.set(`${begun[1]} ${begun[2]}`, begun[3] ?? "");
+      continue;
+    }
+    const resumed = /^(\d+) +<\.\.\. (fsync|fdatasync|ftruncate) resumed>.*<([\d.]+)>$/.exec(line);
+    const fd = resumed === null ? undefined : started.get(`${resumed[1]} ${resumed[2]}`);
+    if (resumed !== null && fd !== undefined) record(resumed[2] ?? "", fd, resumed[3] ?? "");
+  }
+  return [...byCall]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, times]) => {
+      times.sort((a, b) => a - b);
+      const mean = times.reduce((sum, t) => sum + t, 0) / times.length;
+      const median = times[Math.floor(times.length / 2)] ?? 0;
+      return `  ${key}: ${(times.length / ops).toFixed(3)} per op, median ${median.toFixed(0)} µs, mean ${mean.toFixed(0)} µs`;
+    })
+    .join("\n");
+}
+
 try {
   const ids = join(work, "ids.json");
   execFileSync(bin, ["load", "--url", server.url, "--tenant", "bench", "--ids", ids]);
   const before = threadUse();
+  if (flags.has("--strace") && flags.has("--syncs")) {
+    throw new Error("--strace and --syncs both trace the server; pick one.");
+  }
   const strace = flags.has("--strace")
     ? spawn("strace", ["-c", "-f", "-o", join(work, "strace.txt"), "-p", String(pid)])
-    : undefined;
+    : flags.has("--syncs")
+      ? spawn("strace", [
+          "-f",
+          "-T",
+          "-e",
+          "trace=fsync,fdatasync,ftruncate",
+          "-o",
+          join(work, "strace.txt"),
+          "-p",
+          String(pid),
+        ])
+      : undefined;
   const out = execFileSync(bin, [
     "run",
     "--url",
@@ -84,12 +148,13 @@ try {
     String(pid),
   ]).toString();
   const after = threadUse();
+  const m = JSON.parse(out) as { ops: number; seconds: number; p50Us: number; serverCpuUs: number };
   if (strace) {
     strace.kill("SIGINT");
     await new Promise((resolve) => strace.once("exit", resolve));
-    console.log(readFileSync(join(work, "strace.txt"), "utf8"));
+    const traced = readFileSync(join(work, "strace.txt"), "utf8");
+    console.log(flags.has("--syncs") ? syncTimes(traced, m.ops) : traced);
   }
-  const m = JSON.parse(out) as { ops: number; seconds: number; p50Us: number; serverCpuUs: number };
   console.log(
     `${op}, ${clients} client(s): ${(m.ops / m.seconds).toFixed(0)}/s, p50 ${m.p50Us.toFixed(0)} µs, server CPU ${(m.serverCpuUs / m.ops).toFixed(0)} µs/op`,
   );
