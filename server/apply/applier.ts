@@ -24,6 +24,11 @@
  * independent) and each tenant's events are applied in one transaction. Each event
  * runs in a SAVEPOINT, and each plan in a nested one, so a rejected plan rolls back
  * alone and its failure is recorded while the others in the batch commit.
+ * Consecutive plans that need no migration are first applied optimistically, in one
+ * savepoint for the run and none per event (a savepoint per event costs more than a
+ * small plan's own writes); if any of them throws, the run is rolled back, its staged
+ * outcomes, queued full-text rows and counters with it, and it is applied again event
+ * by event as above, so the results are the same (tests/apply/optimistic-run.test.ts).
  *
  * Failures, and who they stop:
  * - An undecodable payload, or an event whose tenant differs from its log key, or a
@@ -158,6 +163,10 @@ export interface ApplierStats {
   readonly bad: number;
   /** Of the plans, those whose apply failed and was recorded as the outcome (code internal). */
   readonly applyFailures: number;
+  /** Optimistic runs of plans applied without a savepoint per event. */
+  readonly runs: number;
+  /** Of those, runs in which a plan threw, rolled back and applied again event by event. */
+  readonly runsRedone: number;
 }
 
 type Item =
@@ -180,7 +189,16 @@ export class Applier implements ApplyProgress {
   /** Read-your-writes waits (apply-waiters.ts). */
   readonly #waiters: ApplyWaiters;
   #lastFlush = 0;
-  #stats = { plans: 0, rejected: 0, duplicates: 0, skipped: 0, bad: 0, applyFailures: 0 };
+  #stats = {
+    plans: 0,
+    rejected: 0,
+    duplicates: 0,
+    skipped: 0,
+    bad: 0,
+    applyFailures: 0,
+    runs: 0,
+    runsRedone: 0,
+  };
   readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
@@ -372,13 +390,27 @@ export class Applier implements ApplyProgress {
     try {
       this.#beforeTenantBatch?.(db);
       sql.exec("BEGIN IMMEDIATE");
-      for (const item of todo) {
+      let optimistic = todo.length > 1;
+      for (let i = 0; i < todo.length; ) {
+        const end = optimistic ? this.#runEnd(todo, i, state.schemaVersion) : i;
+        if (end - i > 1) {
+          const after = this.#applyRun(db, todo, i, end, state);
+          if (after !== undefined) {
+            state = after;
+            i = end;
+            continue;
+          }
+          // A plan of the run threw: the rest of the batch goes event by event.
+          optimistic = false;
+        }
+        const item = todo[i]!;
         try {
           state = this.#applyItem(db, item, state);
         } catch (error) {
           stoppedAt = { position: item.entry.position, error };
           break;
         }
+        i++;
       }
       // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, I/O): then
       // nothing of the batch is written, and the tenant stops at its first event.
@@ -407,8 +439,66 @@ export class Applier implements ApplyProgress {
     }
   }
 
-  /** Applies one event in its own savepoint; returns the tenant's state after it. */
-  #applyItem(db: TenantDb, item: Item, state: TenantState): TenantState {
+  /**
+   * One past the last of the items from `from` on that an optimistic run may hold: plans
+   * (and bad entries, which write nothing) of a schema version the tenant has.
+   */
+  #runEnd(items: readonly Item[], from: number, version: number): number {
+    let end = from;
+    while (end < items.length) {
+      const item = items[end]!;
+      if (
+        "event" in item &&
+        (item.event.body.case !== "plan" || item.event.schemaVersion > version)
+      )
+        break;
+      end++;
+    }
+    return end;
+  }
+
+  /**
+   * Applies `items[from..to)` in one savepoint and none per event; returns the tenant's
+   * state after them, or `undefined` when one of them threw and everything the run did
+   * was undone (rows, staged outcomes, queued full-text rows, counters): the caller then
+   * applies the run event by event. Throws only when SQLite rolled the whole
+   * transaction back itself.
+   */
+  #applyRun(
+    db: TenantDb,
+    items: readonly Item[],
+    from: number,
+    to: number,
+    state: TenantState,
+  ): TenantState | undefined {
+    this.#stats.runs++;
+    const stats = { ...this.#stats };
+    const ftsMark = db.ftsWrites.mark();
+    const recentMark = this.#recent.mark();
+    db.stmt("SAVEPOINT run").run();
+    try {
+      let after = state;
+      for (let i = from; i < to; i++) after = this.#applyItem(db, items[i]!, after, false);
+      db.stmt("RELEASE run").run();
+      return after;
+    } catch (err) {
+      if (!db.db.inTransaction) throw err;
+      db.stmt("ROLLBACK TO run").run();
+      db.stmt("RELEASE run").run();
+      db.ftsWrites.rollbackTo(ftsMark);
+      this.#recent.rollbackTo(recentMark);
+      this.#stats = stats;
+      this.#stats.runsRedone++;
+      return undefined;
+    }
+  }
+
+  /**
+   * Applies one event in its own savepoint (`guarded`), or with none inside an
+   * optimistic run (#applyRun), where any throw, a rejection included, ends the run;
+   * returns the tenant's state after it.
+   */
+  #applyItem(db: TenantDb, item: Item, state: TenantState, guarded = true): TenantState {
     const pos = item.entry.position;
     if ("bad" in item)
       return {
@@ -417,6 +507,17 @@ export class Applier implements ApplyProgress {
         schemaVersion: state.schemaVersion,
       };
     const event = item.event;
+    if (!guarded) {
+      // A plan of a version the tenant has (#runEnd): no migration.
+      this.#store.noteSchemaVersion(event.schemaVersion);
+      const outcome = this.#applyPlan(db, event, pos, false, false);
+      if (outcome !== undefined) this.#recent.stage(outcome);
+      return {
+        partition: pos.partition,
+        appliedOffset: pos.offset + 1,
+        schemaVersion: state.schemaVersion,
+      };
+    }
     const ftsMark = db.ftsWrites.mark();
     db.stmt("SAVEPOINT event").run();
     try {
@@ -451,13 +552,15 @@ export class Applier implements ApplyProgress {
    * alone and leave its outcome. When the event also migrated the tenant, the plan gets
    * a savepoint of its own, so the migration stays. Otherwise the event's savepoint
    * holds exactly the plan's effects, and rolling back to it is enough: two statements
-   * fewer per plan.
+   * fewer per plan. Not `guarded` (an optimistic run), there is no savepoint and any
+   * throw, a rejection included, is the run's to handle.
    */
   #applyPlan(
     db: TenantDb,
     event: WalEvent,
     pos: WalPosition,
     migrated: boolean,
+    guarded = true,
   ): KeyedOutcome | undefined {
     const body = event.body;
     if (body.case !== "plan" && body.case !== "access" && body.case !== "mailbox") return undefined;
@@ -494,7 +597,7 @@ export class Applier implements ApplyProgress {
       if (migrated) db.stmt("RELEASE plan").run();
     } catch (err) {
       // Gone when SQLite rolled the transaction back itself; the error then parks.
-      if (!db.db.inTransaction) throw err;
+      if (!guarded || !db.db.inTransaction) throw err;
       if (migrated) {
         db.stmt("ROLLBACK TO plan").run();
         db.stmt("RELEASE plan").run();
