@@ -119,10 +119,21 @@ export interface ApplierOptions {
    */
   readonly beforeTenantBatch?: (db: TenantDb) => void;
   /**
+   * Called inside the transaction right after an event brought the tenant's database to a
+   * new schema version (a restore's bulk load defers what the migration made, so the rest
+   * of the batch does not write it); a throw fails the event as the migration's would.
+   */
+  readonly afterMigration?: (db: TenantDb) => void;
+  /**
    * The tenants this applier writes; entries of other tenants are passed over (counted as
    * processed, not decoded). Absent: every tenant. A restore splits tenants among threads.
    */
   readonly tenants?: ReadonlySet<string>;
+  /**
+   * How many committed outcomes to keep in memory for callers that wait on their plans
+   * (recent-outcomes.ts; default its RECENT_OUTCOMES). A restore, which has no callers, keeps none.
+   */
+  readonly recentOutcomes?: number;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -203,9 +214,10 @@ export class Applier implements ApplyProgress {
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
   readonly #beforeTenantBatch: ((db: TenantDb) => void) | undefined;
+  readonly #afterMigration: ((db: TenantDb) => void) | undefined;
   readonly #tenants: ReadonlySet<string> | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
-  readonly #recent = new RecentOutcomes();
+  readonly #recent: RecentOutcomes;
   readonly #built: BuiltEvents | undefined;
 
   constructor(options: ApplierOptions) {
@@ -218,9 +230,11 @@ export class Applier implements ApplyProgress {
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
     this.#beforeTenantBatch = options.beforeTenantBatch;
+    this.#afterMigration = options.afterMigration;
     this.#tenants = options.tenants;
     this.#waiters = new ApplyWaiters(options.store);
     this.#built = options.builtEvents;
+    this.#recent = new RecentOutcomes(options.recentOutcomes);
   }
 
   /** Subscribes to the log. A second call does nothing. */
@@ -529,6 +543,7 @@ export class Applier implements ApplyProgress {
       if (migrates) {
         db.migrateTo(this.#model(wanted));
         version = wanted;
+        this.#afterMigration?.(db);
       }
       const outcome =
         event.body.case === "plan" || event.body.case === "access" || event.body.case === "mailbox"

@@ -17,6 +17,13 @@
  * tenant whose indexes could not be built (it was parked, or the restore failed) has its
  * file removed, so a server started on the data dir rebuilds it from the log instead of
  * serving it without them.
+ *
+ * The appliers run with {@link RESTORE_APPLIER_OPTIONS}: larger batches (fewer
+ * transactions, each page of a tenant file written to its `-wal` fewer times), no
+ * checkpoint of the tenant files until the end (the applier's stop checkpoints each once;
+ * the resume point in `meta.sqlite` moves then too, and a restore that is interrupted is
+ * run again with `--force` anyway), and no in-memory outcomes, which only callers waiting
+ * on their plans read.
  */
 
 import { copyFileSync, rmSync } from "node:fs";
@@ -29,6 +36,13 @@ import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
 import { openCheckedStore, tenantFileName } from "../store/index.ts";
 import { openEmbeddedWal } from "../wal/index.ts";
+
+/** What a restore's appliers are given beyond the live defaults (see the module comment). */
+export const RESTORE_APPLIER_OPTIONS = {
+  maxBatch: 4096,
+  checkpointIntervalMs: Number.POSITIVE_INFINITY,
+  recentOutcomes: 0,
+} as const;
 
 /** What one applier of a restore is given. */
 export interface RestoreApplyOptions {
@@ -83,7 +97,9 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       const applier = new Applier({
         wal,
         store,
+        ...RESTORE_APPLIER_OPTIONS,
         beforeTenantBatch: (db) => bulk.prepare(db),
+        afterMigration: (db) => bulk.afterMigration(db),
         ...(options.tenants ? { tenants: options.tenants } : {}),
         onPark: (p) =>
           log.error("tenant parked while restoring", {
