@@ -18,8 +18,10 @@
  * file removed, so a server started on the data dir rebuilds it from the log instead of
  * serving it without them.
  *
- * The appliers run with {@link RESTORE_APPLIER_OPTIONS}: larger batches (fewer
- * transactions, each page of a tenant file written to its `-wal` fewer times), no
+ * The appliers run with {@link RESTORE_APPLIER_OPTIONS}: batches of 1,024 entries
+ * (fewer transactions, each page of a tenant file written to its `-wal` fewer times;
+ * larger ones keep more decoded events alive at once, and the garbage collector's
+ * threads then cost more than the commits saved), no
  * checkpoint of the tenant files until the end (the applier's stop checkpoints each once;
  * the resume point in `meta.sqlite` moves then too, and a restore that is interrupted is
  * run again with `--force` anyway), and no in-memory outcomes, which only callers waiting
@@ -39,7 +41,7 @@ import { openEmbeddedWal } from "../wal/index.ts";
 
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
-  maxBatch: 4096,
+  maxBatch: 1024,
   checkpointIntervalMs: Number.POSITIVE_INFINITY,
   recentOutcomes: 0,
 } as const;
