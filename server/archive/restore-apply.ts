@@ -21,11 +21,12 @@
  * The appliers run with {@link RESTORE_APPLIER_OPTIONS}: batches of 1,024 entries
  * (fewer transactions, each page of a tenant file written to its `-wal` fewer times;
  * larger ones keep more decoded events alive at once, and the garbage collector's
- * threads then cost more than the commits saved), no
- * checkpoint of the tenant files until the end (the applier's stop checkpoints each once;
- * the resume point in `meta.sqlite` moves then too, and a restore that is interrupted is
- * run again with `--force` anyway), and no in-memory outcomes, which only callers waiting
- * on their plans read.
+ * threads then cost more than the commits saved), no checkpoint of the tenant files
+ * until the end (the applier's stop checkpoints each once; the resume point in
+ * `meta.sqlite` moves then too, and an interrupted restore is run again with `--force`
+ * anyway), and no in-memory outcomes, which only callers waiting on their plans read.
+ * Tenants applied from nothing also drop what a migration made at once
+ * (`afterMigration`), not only before their next batch.
  */
 
 import { copyFileSync, rmSync } from "node:fs";
