@@ -26,9 +26,10 @@
  * alone and its failure is recorded while the others in the batch commit.
  * Consecutive plans that need no migration are first applied optimistically, in one
  * savepoint for the run and none per event (a savepoint per event costs more than a
- * small plan's own writes); if any of them throws, the run is rolled back, its staged
- * outcomes, queued full-text rows and counters with it, and it is applied again event
- * by event as above, so the results are the same (tests/apply/optimistic-run.test.ts).
+ * small plan's own writes); if one of them throws, the run is rolled back, its staged
+ * outcomes, queued full-text rows and counters with it, and applied again event by event
+ * as above up to that plan, so the results are the same
+ * (tests/apply/optimistic-run.test.ts); runs resume a little later.
  *
  * Failures, and who they stop:
  * - An undecodable payload, or an event whose tenant differs from its log key, or a
@@ -86,6 +87,8 @@ export const SCHEMA_LOG_KEY = "#schema";
 
 /** Default entries per delivered batch. */
 export const DEFAULT_APPLY_BATCH = 512;
+/** Events applied one by one after an optimistic run failed, at least, before the next run. */
+const RUN_BACKOFF = 8;
 /** Default interval between checkpoint moves. */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1_000;
 
@@ -176,7 +179,7 @@ export interface ApplierStats {
   readonly applyFailures: number;
   /** Optimistic runs of plans applied without a savepoint per event. */
   readonly runs: number;
-  /** Of those, runs in which a plan threw, rolled back and applied again event by event. */
+  /** Of those, runs in which a plan threw: rolled back, applied event by event up to that plan. */
   readonly runsRedone: number;
 }
 
@@ -404,18 +407,22 @@ export class Applier implements ApplyProgress {
     try {
       this.#beforeTenantBatch?.(db);
       sql.exec("BEGIN IMMEDIATE");
-      let optimistic = todo.length > 1;
+      // Items below this index are applied event by event (a run threw there).
+      let guardedUntil = 0;
       for (let i = 0; i < todo.length; ) {
-        const end = optimistic ? this.#runEnd(todo, i, state.schemaVersion) : i;
+        const end = i < guardedUntil ? i : this.#runEnd(todo, i, state.schemaVersion);
         if (end - i > 1) {
-          const after = this.#applyRun(db, todo, i, end, state);
-          if (after !== undefined) {
-            state = after;
+          const run = this.#applyRun(db, todo, i, end, state);
+          if ("state" in run) {
+            state = run.state;
             i = end;
             continue;
           }
-          // A plan of the run threw: the rest of the batch goes event by event.
-          optimistic = false;
+          // The run up to the plan that threw goes event by event, and as many events
+          // again after it (at least RUN_BACKOFF) before the next run: a failed run costs
+          // its events once more, so where plans fail often this stays within half again
+          // the cost of the event-by-event path; where they fail rarely, runs resume.
+          guardedUntil = run.threwAt + 1 + Math.max(run.threwAt - i, RUN_BACKOFF);
         }
         const item = todo[i]!;
         try {
@@ -473,10 +480,10 @@ export class Applier implements ApplyProgress {
 
   /**
    * Applies `items[from..to)` in one savepoint and none per event; returns the tenant's
-   * state after them, or `undefined` when one of them threw and everything the run did
-   * was undone (rows, staged outcomes, queued full-text rows, counters): the caller then
-   * applies the run event by event. Throws only when SQLite rolled the whole
-   * transaction back itself.
+   * state after them, or, when one of them threw, the index of that item, with
+   * everything the run did undone (rows, staged outcomes, queued full-text rows,
+   * counters): the caller then applies the run up to that item event by event. Throws
+   * only when SQLite rolled the whole transaction back itself.
    */
   #applyRun(
     db: TenantDb,
@@ -484,17 +491,18 @@ export class Applier implements ApplyProgress {
     from: number,
     to: number,
     state: TenantState,
-  ): TenantState | undefined {
+  ): { readonly state: TenantState } | { readonly threwAt: number } {
     this.#stats.runs++;
     const stats = { ...this.#stats };
     const ftsMark = db.ftsWrites.mark();
     const recentMark = this.#recent.mark();
     db.stmt("SAVEPOINT run").run();
+    let i = from;
     try {
       let after = state;
-      for (let i = from; i < to; i++) after = this.#applyItem(db, items[i]!, after, false);
+      for (; i < to; i++) after = this.#applyItem(db, items[i]!, after, false);
       db.stmt("RELEASE run").run();
-      return after;
+      return { state: after };
     } catch (err) {
       if (!db.db.inTransaction) throw err;
       db.stmt("ROLLBACK TO run").run();
@@ -503,7 +511,7 @@ export class Applier implements ApplyProgress {
       this.#recent.rollbackTo(recentMark);
       this.#stats = stats;
       this.#stats.runsRedone++;
-      return undefined;
+      return { threwAt: i };
     }
   }
 
