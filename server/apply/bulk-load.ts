@@ -99,6 +99,21 @@ export class BulkLoad {
     deferred.version = db.state.schemaVersion;
   }
 
+  /**
+   * Drops again what a migration of `db` just made, inside the transaction of the batch
+   * that migrated (`ApplierOptions.afterMigration`): without it, the rest of that batch
+   * would write the new indexes and full-text rows. Rolled back with the migration if
+   * its event fails; the next {@link prepare} looks again either way.
+   */
+  afterMigration(db: TenantDb): void {
+    const deferred = this.#tenants.get(db.tenant);
+    if (deferred === undefined) return;
+    deferred.db = undefined;
+    this.prepare(db);
+    // `db.state` is still the version before the migration: the next batch looks again.
+    deferred.db = undefined;
+  }
+
   /** Tenants whose indexes are deferred. */
   get tenants(): readonly string[] {
     return [...this.#tenants.keys()];

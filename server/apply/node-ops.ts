@@ -63,24 +63,33 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
       return result(existing.id, false, existing.version);
     }
   }
-  if (run.nodeRow(op.id)) {
-    throw run.reject(
-      "already_exists",
-      "ID_EXISTS",
-      `A node with id ${JSON.stringify(op.id)} already exists.`,
-      {
-        typeId: type.id,
-      },
-    );
+  // The id is checked first, then the refs, then the uniques. Ingress mints fresh ids, so
+  // the id is nearly always new: instead of a lookup per create, the UNIQUE constraint on
+  // `nodes.id` finds an existing one, and whatever fails looks the id up before it counts,
+  // so the step fails as if the id had been checked first (tests/apply/applier-decisions.test.ts).
+  let info: { lastInsertRowid: number | bigint };
+  try {
+    checkRefs(run, type, written, payload);
+    checkUniques(run, type, payload, op.id, undefined);
+    const now = run.ctx.nowMicros;
+    info = run.db
+      .stmt(
+        "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
+      )
+      .run(op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
+  } catch (err) {
+    if (run.nodeRow(op.id)) {
+      throw run.reject(
+        "already_exists",
+        "ID_EXISTS",
+        `A node with id ${JSON.stringify(op.id)} already exists.`,
+        {
+          typeId: type.id,
+        },
+      );
+    }
+    throw err;
   }
-  checkRefs(run, type, written, payload);
-  checkUniques(run, type, payload, op.id, undefined);
-  const now = run.ctx.nowMicros;
-  const info = run.db
-    .stmt(
-      "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-    )
-    .run(op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
   ftsInsert(run, type.id, BigInt(info.lastInsertRowid), payload);
   return result(op.id, true, 1n);
 }

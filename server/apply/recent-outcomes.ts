@@ -51,6 +51,16 @@ export class RecentOutcomes {
     this.#uncommitted.push(outcome);
   }
 
+  /** How many outcomes are staged; pass it to {@link rollbackTo} when rolling back a savepoint. */
+  mark(): number {
+    return this.#uncommitted.length;
+  }
+
+  /** Drops the outcomes staged after `mark` (their savepoint was rolled back). */
+  rollbackTo(mark: number): void {
+    if (this.#uncommitted.length > mark) this.#uncommitted.length = mark;
+  }
+
   /** Drops the staged outcomes (a transaction begins, or rolled back). */
   discard(): void {
     if (this.#uncommitted.length > 0) this.#uncommitted = [];

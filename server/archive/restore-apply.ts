@@ -17,6 +17,16 @@
  * tenant whose indexes could not be built (it was parked, or the restore failed) has its
  * file removed, so a server started on the data dir rebuilds it from the log instead of
  * serving it without them.
+ *
+ * The appliers run with {@link RESTORE_APPLIER_OPTIONS}: batches of 1,024 entries
+ * (fewer transactions, each page of a tenant file written to its `-wal` fewer times;
+ * larger ones keep more decoded events alive at once, and the garbage collector's
+ * threads then cost more than the commits saved), no checkpoint of the tenant files
+ * until the end (the applier's stop checkpoints each once; the resume point in
+ * `meta.sqlite` moves then too, and an interrupted restore is run again with `--force`
+ * anyway), and no in-memory outcomes, which only callers waiting on their plans read.
+ * Tenants applied from nothing also drop what a migration made at once
+ * (`afterMigration`), not only before their next batch.
  */
 
 import { copyFileSync, rmSync } from "node:fs";
@@ -29,6 +39,13 @@ import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
 import { openCheckedStore, tenantFileName } from "../store/index.ts";
 import { openEmbeddedWal } from "../wal/index.ts";
+
+/** What a restore's appliers are given beyond the live defaults (see the module comment). */
+export const RESTORE_APPLIER_OPTIONS = {
+  maxBatch: 1024,
+  checkpointIntervalMs: Number.POSITIVE_INFINITY,
+  recentOutcomes: 0,
+} as const;
 
 /** What one applier of a restore is given. */
 export interface RestoreApplyOptions {
@@ -83,7 +100,9 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       const applier = new Applier({
         wal,
         store,
+        ...RESTORE_APPLIER_OPTIONS,
         beforeTenantBatch: (db) => bulk.prepare(db),
+        afterMigration: (db) => bulk.afterMigration(db),
         ...(options.tenants ? { tenants: options.tenants } : {}),
         onPark: (p) =>
           log.error("tenant parked while restoring", {

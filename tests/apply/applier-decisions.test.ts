@@ -237,6 +237,60 @@ describe("creating nodes", () => {
       fieldId: 0,
     });
   });
+
+  it("checks a taken id before refs and unique values, and a node created twice in one plan", () => {
+    seed();
+    const taken = {
+      code: "already_exists",
+      reason: "ID_EXISTS",
+      message: 'A node with id "p1" already exists.',
+      operationIndex: 0,
+      typeId: T.Project,
+      fieldId: 0,
+    };
+    // The id is taken, the team ref is missing too.
+    expect(
+      failure(
+        h.plan("acme", "k2", [op.createNode(T.Project, "p1", projectFields("nope", "API"))])
+          .outcome,
+      ),
+    ).toEqual(taken);
+    // The id is taken, and (team, key) clashes with another project's.
+    h.plan("acme", "k3", [op.createNode(T.Project, "p2", projectFields("t1", "API"))]);
+    expect(
+      failure(
+        h.plan("acme", "k4", [op.createNode(T.Project, "p1", projectFields("t1", "API"))]).outcome,
+      ),
+    ).toEqual(taken);
+    // The same values as the node that holds the id (its own values never clash).
+    expect(
+      failure(
+        h.plan("acme", "k5", [op.createNode(T.Project, "p1", projectFields("t1", "WEB"))]).outcome,
+      ),
+    ).toEqual(taken);
+    expect(
+      failure(
+        h.plan("acme", "k6", [
+          op.createNode(T.Team, "t9", teamFields(9)),
+          op.createNode(T.Team, "t9", teamFields(10)),
+        ]).outcome,
+      ),
+    ).toEqual({
+      code: "already_exists",
+      reason: "ID_EXISTS",
+      message: 'A node with id "t9" already exists.',
+      operationIndex: 1,
+      typeId: T.Team,
+      fieldId: 0,
+    });
+    // A missing ref with a fresh id is still a missing ref.
+    expect(
+      failure(
+        h.plan("acme", "k7", [op.createNode(T.Project, "p3", projectFields("nope", "APP"))])
+          .outcome,
+      )?.reason,
+    ).toBe("MISSING_REF");
+  });
 });
 
 describe("updating and deleting nodes", () => {

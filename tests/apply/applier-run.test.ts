@@ -158,6 +158,8 @@ describe("following the log", () => {
       skipped: 0,
       bad: 0,
       applyFailures: 0,
+      runs: 0,
+      runsRedone: 0,
     });
     expect(second.reader.getNode("acme", T.Team, "t4")?.id).toBe("t4");
   });
@@ -187,6 +189,8 @@ describe("following the log", () => {
       skipped: 7,
       bad: 0,
       applyFailures: 0,
+      runs: 0,
+      runsRedone: 0,
     });
     expect(dumps(second.store, ["acme", "globex"])).toEqual(before);
   });

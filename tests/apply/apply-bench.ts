@@ -2,8 +2,9 @@
  * Applier throughput: plans applied per second when a delivered batch holds many
  * plans (one transaction per tenant per batch, a savepoint per plan), and the CPU time
  * per plan and per operation (the robust figure on a shared machine). The "replay" rows
- * are the log the archive bench restores, applied live and as a restore applies it (a
- * bulk load, server/apply/bulk-load.ts, whose index builds at the end are in the time). Run with `node tests/apply/apply-bench.ts [dir]`
+ * are the log the archive bench restores, applied live and as a restore applies it (its
+ * applier options and a bulk load, server/apply/bulk-load.ts, whose index builds at the
+ * end are in the time). Run with `node tests/apply/apply-bench.ts [dir]`
  * or `npm run bench apply`; the data dir defaults to the OS temp dir.
  * Not a test: it prints numbers and asserts nothing.
  */
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Applier } from "../../server/apply/applier.ts";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
+import { RESTORE_APPLIER_OPTIONS } from "../../server/archive/restore-apply.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry } from "../../server/wal/wal.ts";
@@ -82,7 +84,14 @@ async function bench(
   const applier = new Applier({
     wal,
     store,
-    ...(options.bulk ? { beforeTenantBatch: (db) => bulk.prepare(db) } : {}),
+    // As a restore applies (restore-apply.ts): its options and a bulk load.
+    ...(options.bulk
+      ? {
+          ...RESTORE_APPLIER_OPTIONS,
+          beforeTenantBatch: (db) => bulk.prepare(db),
+          afterMigration: (db) => bulk.afterMigration(db),
+        }
+      : {}),
   });
   const records = [];
   for (let i = 0; i < plans; i++) {
@@ -125,7 +134,7 @@ await bench("replay: 20 tenants in runs of 1,000, one Team", 20, 40_000, 1, 512,
   opsOf: teams(1),
   tenantOf: (i) => Math.floor(i / 1000) % 20,
 });
-await bench("replay as a restore applies it (bulk load)", 20, 40_000, 1, 512, {
+await bench("replay as a restore applies it", 20, 40_000, 1, RESTORE_APPLIER_OPTIONS.maxBatch, {
   opsOf: teams(1),
   tenantOf: (i) => Math.floor(i / 1000) % 20,
   bulk: true,
