@@ -5,7 +5,7 @@
  * worktree of the commit before) and one from this tree, the same data loaded into both,
  * then every row run on each in turn, alternating which goes first, `rounds` times.
  * Prints, per row, the server's CPU per call on each side (median and lowest of the
- * rounds) and their ratio. Rows are `op` or `op:clients` as in `npm run bench:pg`
+ * rounds) and their ratio, then each side's calls/s, p50 and p99 (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
  * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients). Connect unless
  * `--grpc`. A measurement, not a test.
  */
@@ -73,6 +73,11 @@ try {
     ]);
   }
   const cpu = new Map<string, number[]>();
+  const rate = new Map<string, number[]>();
+  const p50 = new Map<string, number[]>();
+  const p99 = new Map<string, number[]>();
+  const add = (to: Map<string, number[]>, key: string, x: number) =>
+    to.set(key, [...(to.get(key) ?? []), x]);
   for (let round = 0; round < Number(roundsArg); round++) {
     for (const row of rows) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
@@ -96,9 +101,18 @@ try {
           "--server-pid",
           String(side.server.child.pid),
         ]).toString();
-        const m = JSON.parse(out) as { ops: number; serverCpuUs: number };
+        const m = JSON.parse(out) as {
+          ops: number;
+          seconds: number;
+          p50Us: number;
+          p99Us: number;
+          serverCpuUs: number;
+        };
         const key = `${row.op}:${row.clients} ${side.name}`;
-        cpu.set(key, [...(cpu.get(key) ?? []), m.serverCpuUs / m.ops]);
+        add(cpu, key, m.serverCpuUs / m.ops);
+        add(rate, key, m.ops / m.seconds);
+        add(p50, key, m.p50Us);
+        add(p99, key, m.p99Us);
       }
     }
   }
@@ -113,6 +127,17 @@ try {
     console.log(
       `| ${row.op}, ${row.clients} | ${f(b)} | ${f(t)} | ${(median(t) / median(b)).toFixed(2)}× |`,
     );
+  }
+  console.log(`\n| row | side | calls/s | p50 µs | p99 µs |`);
+  console.log(`|---|---|---:|---:|---:|`);
+  for (const row of rows) {
+    for (const side of sides) {
+      const key = `${row.op}:${row.clients} ${side.name}`;
+      const m = (of: Map<string, number[]>) => median(of.get(key) ?? []).toFixed(0);
+      console.log(
+        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} |`,
+      );
+    }
   }
 } finally {
   for (const side of sides) await side.server.stop();
