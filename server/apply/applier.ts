@@ -342,8 +342,19 @@ export class Applier implements ApplyProgress {
       // checkpoint from finishing; then leave the resume point where it is and try
       // again at the next flush.
       try {
-        const [result] = db.db.pragma("wal_checkpoint(PASSIVE)") as { busy: bigint | number }[];
-        if (result === undefined || Number(result.busy) !== 0) return;
+        const [result] = db.db.pragma("wal_checkpoint(PASSIVE)") as {
+          busy: bigint | number;
+          log: bigint | number;
+          checkpointed: bigint | number;
+        }[];
+        // Held back by a reader, a passive checkpoint answers busy 0 with fewer frames
+        // checkpointed than logged: the rest are not in the database file yet.
+        if (
+          result === undefined ||
+          Number(result.busy) !== 0 ||
+          Number(result.checkpointed) < Number(result.log)
+        )
+          return;
       } catch {
         return;
       }

@@ -1,9 +1,11 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { Applier } from "../../server/apply/applier.ts";
 import { openStore } from "../../server/store/store.ts";
 import { TENANT_WAL_AUTOCHECKPOINT_PAGES } from "../../server/store/tenant-db.ts";
+import { tenantFileName } from "../../server/store/tenant-id.ts";
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { WalEntry } from "../../server/wal/wal.ts";
 import {
@@ -60,5 +62,54 @@ describe("tenant file checkpoints", () => {
     expect(statSync(db.db.name).size).toBeLessThan(pages * pageSize);
     applier.flush();
     expect(statSync(db.db.name).size).toBe(pages * pageSize);
+  });
+});
+
+describe("a reader holding frames back", () => {
+  it("keeps the resume point until the checkpoint copied every frame", async () => {
+    const dir = tempDir("tenant-checkpoint-reader");
+    cleanups.push(() => dir.remove());
+    const wal = await openEmbeddedWal({
+      path: join(dir.path, "wal.sqlite"),
+      partitions: 1,
+      writer: "inline",
+    });
+    cleanups.push(() => wal.close());
+    const store = openStore({ dataDir: dir.path, schemas: lookupOf(served(1, TRACKER_V1)) });
+    cleanups.push(() => store.close());
+    const applier = new Applier({ wal, store, checkpointIntervalMs: 3_600_000 });
+    const entries: WalEntry[] = [];
+    const append = async (n: number) => {
+      const record = {
+        tenant: "acme",
+        payload: planEvent("acme", `k${n}`, [
+          op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
+        ]),
+      };
+      const [position] = await wal.append([record]);
+      entries.push({ ...record, position: position! });
+      applier.applyBatch([entries.at(-1)!]);
+    };
+    for (let n = 0; n < 20; n++) await append(n);
+    applier.flush();
+    expect(store.meta.checkpoint(0)).toBe(20);
+
+    // An operator's shell reading an older snapshot: frames committed after it began
+    // cannot be copied into the database file until it ends.
+    const reader = new Database(join(dir.path, "tenants", tenantFileName("acme")), {
+      readonly: true,
+    });
+    cleanups.push(() => {
+      reader.close();
+    });
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM nodes").get();
+    for (let n = 20; n < 30; n++) await append(n);
+    applier.flush();
+    expect(store.meta.checkpoint(0)).toBe(20);
+
+    reader.exec("COMMIT");
+    applier.flush();
+    expect(store.meta.checkpoint(0)).toBe(30);
   });
 });
