@@ -7,7 +7,6 @@ import { openStore } from "../../server/store/store.ts";
 import { TENANT_WAL_AUTOCHECKPOINT_PAGES } from "../../server/store/tenant-db.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
-import type { WalEntry } from "../../server/wal/wal.ts";
 import {
   lookupOf,
   op,
@@ -24,32 +23,40 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/**
+ * A log, a store and an applier that moves the checkpoint only when told (`flush`);
+ * `append(n)` logs a create of team n in tenant acme and applies it in a batch of its own,
+ * as a server applies writes that arrive one at a time.
+ */
+async function applying(label: string) {
+  const dir = tempDir(label);
+  cleanups.push(() => dir.remove());
+  const wal = await openEmbeddedWal({
+    path: join(dir.path, "wal.sqlite"),
+    partitions: 1,
+    writer: "inline",
+  });
+  cleanups.push(() => wal.close());
+  const store = openStore({ dataDir: dir.path, schemas: lookupOf(served(1, TRACKER_V1)) });
+  cleanups.push(() => store.close());
+  const applier = new Applier({ wal, store, checkpointIntervalMs: 3_600_000 });
+  const append = async (n: number): Promise<void> => {
+    const record = {
+      tenant: "acme",
+      payload: planEvent("acme", `k${n}`, [
+        op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
+      ]),
+    };
+    const [position] = await wal.append([record]);
+    applier.applyBatch([{ ...record, position: position! }]);
+  };
+  return { dir, store, applier, append };
+}
+
 describe("tenant file checkpoints", () => {
   it("leaves checkpoints of single-write transactions to the applier's flush", async () => {
-    const dir = tempDir("tenant-checkpoint");
-    cleanups.push(() => dir.remove());
-    const wal = await openEmbeddedWal({
-      path: join(dir.path, "wal.sqlite"),
-      partitions: 1,
-      writer: "inline",
-    });
-    cleanups.push(() => wal.close());
-    const store = openStore({ dataDir: dir.path, schemas: lookupOf(served(1, TRACKER_V1)) });
-    cleanups.push(() => store.close());
-    const applier = new Applier({ wal, store, checkpointIntervalMs: 3_600_000 });
-    const entries: WalEntry[] = [];
-    for (let n = 0; n < 200; n++) {
-      const record = {
-        tenant: "acme",
-        payload: planEvent("acme", `k${n}`, [
-          op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
-        ]),
-      };
-      const [position] = await wal.append([record]);
-      entries.push({ ...record, position: position! });
-    }
-    // One transaction per event, as a server applies writes that arrive one at a time.
-    for (const entry of entries) applier.applyBatch([entry]);
+    const { store, applier, append } = await applying("tenant-checkpoint");
+    for (let n = 0; n < 200; n++) await append(n);
     const db = store.tenant("acme", false)!;
     const pageSize = Number(db.db.pragma("page_size", { simple: true }));
     const pages = Number(db.db.pragma("page_count", { simple: true }));
@@ -63,33 +70,9 @@ describe("tenant file checkpoints", () => {
     applier.flush();
     expect(statSync(db.db.name).size).toBe(pages * pageSize);
   });
-});
 
-describe("a reader holding frames back", () => {
-  it("keeps the resume point until the checkpoint copied every frame", async () => {
-    const dir = tempDir("tenant-checkpoint-reader");
-    cleanups.push(() => dir.remove());
-    const wal = await openEmbeddedWal({
-      path: join(dir.path, "wal.sqlite"),
-      partitions: 1,
-      writer: "inline",
-    });
-    cleanups.push(() => wal.close());
-    const store = openStore({ dataDir: dir.path, schemas: lookupOf(served(1, TRACKER_V1)) });
-    cleanups.push(() => store.close());
-    const applier = new Applier({ wal, store, checkpointIntervalMs: 3_600_000 });
-    const entries: WalEntry[] = [];
-    const append = async (n: number) => {
-      const record = {
-        tenant: "acme",
-        payload: planEvent("acme", `k${n}`, [
-          op.createNode(T.Team, `t${n}`, { 1: v.str(`Team ${n}`), 2: v.str(`team-${n}`) }),
-        ]),
-      };
-      const [position] = await wal.append([record]);
-      entries.push({ ...record, position: position! });
-      applier.applyBatch([entries.at(-1)!]);
-    };
+  it("keeps the resume point while a reader holds frames back", async () => {
+    const { dir, store, applier, append } = await applying("tenant-checkpoint-reader");
     for (let n = 0; n < 20; n++) await append(n);
     applier.flush();
     expect(store.meta.checkpoint(0)).toBe(20);
