@@ -30,7 +30,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { SCHEMA_LOG_KEY } from "../apply/index.ts";
 import type { Logger } from "../log.ts";
 import { isTenantId, validateTenantId } from "../store/index.ts";
@@ -198,25 +198,31 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
         fetches.delete(i);
         const rows: WalRow[] = [];
         for (const entry of entries) {
-          if (beyondTarget(entry, options, cutPartition)) {
+          // A cut at a time decodes every event: the appliers are given it (restore-records.ts).
+          const event = options.toTime === undefined ? undefined : decodeEvent(entry.payload);
+          if (beyondTarget(entry, options, cutPartition, event)) {
             stopped = true;
             break;
           }
           if (!resequence) {
             rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
-            held.add(entry);
+            held.add(entry, event);
             events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
             next[p] = entry.position.offset + 1;
             continue;
           }
-          const row = resequenced(entry, tenant!, asTenant!, partitions, next);
+          const renamed = resequenced(entry, tenant!, asTenant!, partitions, next, event);
+          const row = renamed?.row;
           if (row) {
             rows.push(row);
-            held.add({
-              tenant: row.tenant,
-              payload: row.payload,
-              position: { partition: row.partition, offset: row.offset },
-            });
+            held.add(
+              {
+                tenant: row.tenant,
+                payload: row.payload,
+                position: { partition: row.partition, offset: row.offset },
+              },
+              renamed.event,
+            );
             events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
           }
           if (p === tenantPartition) {
@@ -261,6 +267,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
     options.progress?.({ phase: "apply", done, total });
   // The records the read phase holds are handed to the appliers (restore-records.ts).
   const heldRecords = held.records;
+  const decoded = held.decoded;
   const applied =
     threads > 1
       ? await applyRestoredLogInParallel({
@@ -272,6 +279,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           threads,
           events: tenantEvents,
           ...(heldRecords ? { records: heldRecords } : {}),
+          ...(decoded ? { decoded } : {}),
         })
       : [
           await applyRestoredLog({
@@ -281,6 +289,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
             log,
             progress,
             ...(heldRecords ? { records: heldRecords } : {}),
+            ...(decoded ? { decoded } : {}),
           }),
         ];
   const parked = applied.flatMap((a) => a.parked);
@@ -300,48 +309,62 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
 }
 
 /** Whether `entry` lies past the restore's target. */
-function beyondTarget(entry: WalEntry, options: RestoreOptions, cutPartition: number): boolean {
+function beyondTarget(
+  entry: WalEntry,
+  options: RestoreOptions,
+  cutPartition: number,
+  event: WalEvent | undefined,
+): boolean {
   if (options.toPosition !== undefined)
     return entry.position.partition === cutPartition && entry.position.offset > options.toPosition;
   if (options.toTime !== undefined) {
-    const time = ingressMs(entry);
+    const time = event?.ingressTime ? timestampMs(event.ingressTime) : undefined;
     return time !== undefined && time > options.toTime.getTime();
   }
   return false;
 }
 
-function ingressMs(entry: WalEntry): number | undefined {
+/** The event `payload` encodes, or undefined when it is not a WalEvent (the applier records it as bad). */
+function decodeEvent(payload: Uint8Array): WalEvent | undefined {
   try {
-    const event = fromBinary(WalEventSchema, entry.payload);
-    return event.ingressTime ? timestampMs(event.ingressTime) : undefined;
+    return fromBinary(WalEventSchema, payload);
   } catch {
-    return undefined; // not a WalEvent: the applier records it as bad
+    return undefined;
   }
 }
 
-/** For a one-tenant restore: the entry as a record of the new log, or undefined to leave it out. */
+/**
+ * For a one-tenant restore: the entry as a record of the new log, with the event its
+ * payload encodes where one was decoded (`decoded`, or the renamed one), or undefined to
+ * leave it out.
+ */
 function resequenced(
   entry: WalEntry,
   tenant: string,
   asTenant: string,
   partitions: number,
   next: number[],
-): WalRow | undefined {
+  decoded: WalEvent | undefined,
+): { readonly row: WalRow; readonly event: WalEvent | undefined } | undefined {
   let key: string;
   let payload = entry.payload;
+  let event = decoded;
   if (entry.tenant === SCHEMA_LOG_KEY) key = SCHEMA_LOG_KEY;
   else if (entry.tenant === tenant) {
     key = asTenant;
     if (asTenant !== tenant) {
-      const event = fromBinary(WalEventSchema, entry.payload);
-      event.tenant = asTenant;
-      payload = toBinary(WalEventSchema, event);
+      // Decoding a payload gives well-formed strings, so the renamed event is exactly
+      // what its new payload decodes to.
+      const renamed = decoded ?? fromBinary(WalEventSchema, entry.payload);
+      renamed.tenant = asTenant;
+      payload = toBinary(WalEventSchema, renamed);
+      event = renamed;
     }
   } else return undefined;
   const partition = partitionForTenant(key, partitions);
   const offset = next[partition]!;
   next[partition] = offset + 1;
-  return { partition, offset, tenant: key, payload };
+  return { row: { partition, offset, tenant: key, payload }, event };
 }
 
 function checkTenant(id: string, flag: string): string {
