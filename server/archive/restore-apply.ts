@@ -33,7 +33,7 @@ import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
-import type { BuiltEvents, ServedSchema } from "../engine.ts";
+import type { ServedSchema } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
@@ -70,8 +70,6 @@ export interface RestoreApplyOptions {
    * delivered to the applier instead of read back from `logPath` (restore-records.ts).
    */
   readonly records?: readonly (readonly WalEntry[])[];
-  /** Events the read phase decoded from `records`' payloads (restore-records.ts); this thread only. */
-  readonly decoded?: BuiltEvents;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
 }
@@ -112,7 +110,6 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       versions = loadVersions(join(dataDir, "schemas"));
       const applier = new Applier({
         wal: options.records ? heldRecordsWal(wal, options.records) : wal,
-        ...(options.decoded ? { builtEvents: options.decoded } : {}),
         store,
         ...RESTORE_APPLIER_OPTIONS,
         beforeTenantBatch: (db) => bulk.prepare(db),
@@ -303,7 +300,6 @@ export async function applyRestoredLogInParallel(
     log,
     tenants: new Set(shards[0]),
     ...(options.records ? { records: options.records } : {}),
-    ...(options.decoded ? { decoded: options.decoded } : {}),
     opened: () => {
       open();
       return allOpened;

@@ -18,21 +18,12 @@
  * ({@link DEFAULT_HELD_RECORD_BYTES}, payload bytes plus a per-record allowance); a larger
  * restore drops them and its appliers read the log back as before.
  *
- * Where the read phase decodes payloads anyway (a cut at a time reads every event's ingress
- * time; a tenant restored under a new id is decoded to be renamed), the decoded events are
- * held too and handed to the applier like the events ingress built
- * (`ApplierOptions.builtEvents`, server/api/ingress/built-events.ts): only for the exact
- * payload they were decoded from (a renamed event: the payload encoded from it, which
- * decodes to it again, decoding having made its strings well-formed).
- *
  * An apply thread other than the restore's own gets the records packed
  * ({@link packRecords}: one buffer per partition, moved to the thread, not copied), with
  * the payloads of tenants it does not write left empty, since the applier passes over
  * those without decoding them.
  */
 
-import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
-import type { BuiltEvents } from "../engine.ts";
 import { isTenantId } from "../store/index.ts";
 import { EmbeddedWalSubscription } from "../wal/embedded-wal-subscription.ts";
 import type { SubscribeOptions, Wal, WalEntry, WalSubscription } from "../wal/index.ts";
@@ -41,15 +32,11 @@ import type { SubscribeOptions, Wal, WalEntry, WalSubscription } from "../wal/in
 export const DEFAULT_HELD_RECORD_BYTES = 512 * 1024 * 1024;
 /** What holding one record costs beyond its payload, roughly (the entry, its position, its key). */
 const RECORD_OVERHEAD_BYTES = 160;
-/** What holding a decoded event costs, roughly (its messages, strings and maps). */
-const EVENT_OVERHEAD_BYTES = 1024;
 
 /** The records of a restored log, per partition from offset 0, while they fit the budget. */
 export class HeldRecords {
   readonly #budget: number;
   #partitions: WalEntry[][] | undefined;
-  /** Decoded events by the payload they were decoded from (see {@link decoded}). */
-  #events = new Map<Uint8Array, WalEvent>();
   #bytes = 0;
 
   constructor(partitions: number, budget: number) {
@@ -57,41 +44,16 @@ export class HeldRecords {
     this.#partitions = budget > 0 ? Array.from({ length: partitions }, () => []) : undefined;
   }
 
-  /**
-   * Keeps `entry`, the next record of its partition, and `event` if the read phase
-   * decoded its payload (`fromBinary` of exactly those bytes); past the budget, drops
-   * them all.
-   */
-  add(entry: WalEntry, event?: WalEvent): void {
+  /** Keeps `entry`, the next record of its partition; past the budget, drops them all. */
+  add(entry: WalEntry): void {
     const partitions = this.#partitions;
     if (partitions === undefined) return;
     this.#bytes += entry.payload.byteLength + RECORD_OVERHEAD_BYTES;
-    if (event !== undefined) this.#bytes += EVENT_OVERHEAD_BYTES;
     if (this.#bytes > this.#budget) {
       this.#partitions = undefined;
-      this.#events = new Map();
       return;
     }
     partitions[entry.position.partition]!.push(entry);
-    if (event !== undefined) this.#events.set(entry.payload, event);
-  }
-
-  /**
-   * The events the read phase decoded, for the applier of this thread
-   * (`ApplierOptions.builtEvents`): an event is handed out once, for the very payload
-   * array of a held record it was decoded from (so the same tenant's entry and the same
-   * bytes); every other payload the applier decodes itself. Undefined when none are held.
-   */
-  get decoded(): BuiltEvents | undefined {
-    const events = this.#events;
-    if (this.#partitions === undefined || events.size === 0) return undefined;
-    return {
-      take: (_tenant, payload) => {
-        const event = events.get(payload);
-        if (event !== undefined) events.delete(payload);
-        return event;
-      },
-    };
   }
 
   /** The records per partition, or undefined when they did not fit (or none were kept). */

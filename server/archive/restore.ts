@@ -30,7 +30,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { SCHEMA_LOG_KEY } from "../apply/index.ts";
 import type { Logger } from "../log.ts";
 import { isTenantId, validateTenantId } from "../store/index.ts";
@@ -198,31 +198,25 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
         fetches.delete(i);
         const rows: WalRow[] = [];
         for (const entry of entries) {
-          // A cut at a time decodes every event: the appliers are given it (restore-records.ts).
-          const event = options.toTime === undefined ? undefined : decodeEvent(entry.payload);
-          if (beyondTarget(entry, options, cutPartition, event)) {
+          if (beyondTarget(entry, options, cutPartition)) {
             stopped = true;
             break;
           }
           if (!resequence) {
             rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
-            held.add(entry, event);
+            held.add(entry);
             events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
             next[p] = entry.position.offset + 1;
             continue;
           }
-          const renamed = resequenced(entry, tenant!, asTenant!, partitions, next, event);
-          const row = renamed?.row;
+          const row = resequenced(entry, tenant!, asTenant!, partitions, next);
           if (row) {
             rows.push(row);
-            held.add(
-              {
-                tenant: row.tenant,
-                payload: row.payload,
-                position: { partition: row.partition, offset: row.offset },
-              },
-              renamed.event,
-            );
+            held.add({
+              tenant: row.tenant,
+              payload: row.payload,
+              position: { partition: row.partition, offset: row.offset },
+            });
             events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
           }
           if (p === tenantPartition) {
@@ -267,7 +261,6 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
     options.progress?.({ phase: "apply", done, total });
   // The records the read phase holds are handed to the appliers (restore-records.ts).
   const heldRecords = held.records;
-  const decoded = held.decoded;
   const applied =
     threads > 1
       ? await applyRestoredLogInParallel({
@@ -279,7 +272,6 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           threads,
           events: tenantEvents,
           ...(heldRecords ? { records: heldRecords } : {}),
-          ...(decoded ? { decoded } : {}),
         })
       : [
           await applyRestoredLog({
@@ -289,7 +281,6 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
             log,
             progress,
             ...(heldRecords ? { records: heldRecords } : {}),
-            ...(decoded ? { decoded } : {}),
           }),
         ];
   const parked = applied.flatMap((a) => a.parked);
@@ -309,62 +300,48 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
 }
 
 /** Whether `entry` lies past the restore's target. */
-function beyondTarget(
-  entry: WalEntry,
-  options: RestoreOptions,
-  cutPartition: number,
-  event: WalEvent | undefined,
-): boolean {
+function beyondTarget(entry: WalEntry, options: RestoreOptions, cutPartition: number): boolean {
   if (options.toPosition !== undefined)
     return entry.position.partition === cutPartition && entry.position.offset > options.toPosition;
   if (options.toTime !== undefined) {
-    const time = event?.ingressTime ? timestampMs(event.ingressTime) : undefined;
+    const time = ingressMs(entry);
     return time !== undefined && time > options.toTime.getTime();
   }
   return false;
 }
 
-/** The event `payload` encodes, or undefined when it is not a WalEvent (the applier records it as bad). */
-function decodeEvent(payload: Uint8Array): WalEvent | undefined {
+function ingressMs(entry: WalEntry): number | undefined {
   try {
-    return fromBinary(WalEventSchema, payload);
+    const event = fromBinary(WalEventSchema, entry.payload);
+    return event.ingressTime ? timestampMs(event.ingressTime) : undefined;
   } catch {
-    return undefined;
+    return undefined; // not a WalEvent: the applier records it as bad
   }
 }
 
-/**
- * For a one-tenant restore: the entry as a record of the new log, with the event its
- * payload encodes where one was decoded (`decoded`, or the renamed one), or undefined to
- * leave it out.
- */
+/** For a one-tenant restore: the entry as a record of the new log, or undefined to leave it out. */
 function resequenced(
   entry: WalEntry,
   tenant: string,
   asTenant: string,
   partitions: number,
   next: number[],
-  decoded: WalEvent | undefined,
-): { readonly row: WalRow; readonly event: WalEvent | undefined } | undefined {
+): WalRow | undefined {
   let key: string;
   let payload = entry.payload;
-  let event = decoded;
   if (entry.tenant === SCHEMA_LOG_KEY) key = SCHEMA_LOG_KEY;
   else if (entry.tenant === tenant) {
     key = asTenant;
     if (asTenant !== tenant) {
-      // Decoding a payload gives well-formed strings, so the renamed event is exactly
-      // what its new payload decodes to.
-      const renamed = decoded ?? fromBinary(WalEventSchema, entry.payload);
-      renamed.tenant = asTenant;
-      payload = toBinary(WalEventSchema, renamed);
-      event = renamed;
+      const event = fromBinary(WalEventSchema, entry.payload);
+      event.tenant = asTenant;
+      payload = toBinary(WalEventSchema, event);
     }
   } else return undefined;
   const partition = partitionForTenant(key, partitions);
   const offset = next[partition]!;
   next[partition] = offset + 1;
-  return { row: { partition, offset, tenant: key, payload }, event };
+  return { partition, offset, tenant: key, payload };
 }
 
 function checkTenant(id: string, flag: string): string {
