@@ -130,6 +130,10 @@ describe("a restore's appliers given the records the read phase holds", () => {
     expect(await restored("held-off-2", { heldRecordBytes: 0, threads: 2 }, all)).toEqual(
       reference,
     );
+    // Past the budget part-way through the read: the appliers read the log back.
+    expect(await restored("held-over", { heldRecordBytes: 20_000, threads: 2 }, all)).toEqual(
+      reference,
+    );
   }, 120_000);
 
   it("restore the same data dir at a point in time and for one tenant under a new id", async () => {
