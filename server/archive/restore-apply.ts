@@ -4,8 +4,9 @@
  *
  * Tenants are independent (one SQLite file each), so a restore may apply them on
  * several threads at once: each thread runs its own applier over its own copy of the
- * restored log (the log file is opened by one connection only) and writes only the
- * tenants it was given, so every tenant still has exactly one writer and sees its events
+ * restored log (the log file is opened by one connection only; the records themselves
+ * come from the read phase's memory where it holds them, restore-records.ts) and writes
+ * only the tenants it was given, so every tenant still has exactly one writer and sees its events
  * in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
  * write is one short transaction): schema changes and bad events under keys that are no
  * tenant id are recorded by each of them, which is idempotent, and each moves the
