@@ -13,6 +13,7 @@ import {
   type RestoreWorkerData,
   type RestoreWorkerMessage,
 } from "./restore-apply.ts";
+import { unpackRecords } from "./restore-records.ts";
 
 const port = parentPort;
 if (port === null)
@@ -55,6 +56,7 @@ try {
     ends: data.ends,
     log: forwardingLogger({}),
     tenants: new Set(data.tenants),
+    ...(data.records ? { records: unpackRecords(data.records) } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

@@ -4,8 +4,9 @@
  *
  * Tenants are independent (one SQLite file each), so a restore may apply them on
  * several threads at once: each thread runs its own applier over its own copy of the
- * restored log (the log file is opened by one connection only) and writes only the
- * tenants it was given, so every tenant still has exactly one writer and sees its events
+ * restored log (the log file is opened by one connection only; the records themselves
+ * come from the read phase's memory where it holds them, restore-records.ts) and writes
+ * only the tenants it was given, so every tenant still has exactly one writer and sees its events
  * in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
  * write is one short transaction): schema changes and bad events under keys that are no
  * tenant id are recorded by each of them, which is idempotent, and each moves the
@@ -38,7 +39,13 @@ import { InternalError } from "../internal-error.ts";
 import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
 import { openCheckedStore, tenantFileName } from "../store/index.ts";
-import { openEmbeddedWal } from "../wal/index.ts";
+import { openEmbeddedWal, type WalEntry } from "../wal/index.ts";
+import {
+  heldRecordsWal,
+  type PackedPartition,
+  packRecords,
+  transferList,
+} from "./restore-records.ts";
 
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
@@ -59,6 +66,11 @@ export interface RestoreApplyOptions {
   readonly progress?: (done: number, total: number) => void;
   /** The tenants to write; absent: all. */
   readonly tenants?: ReadonlySet<string>;
+  /**
+   * The restored log's records per partition, from offset 0, as the read phase holds them:
+   * delivered to the applier instead of read back from `logPath` (restore-records.ts).
+   */
+  readonly records?: readonly (readonly WalEntry[])[];
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
 }
@@ -98,7 +110,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
       const applier = new Applier({
-        wal,
+        wal: options.records ? heldRecordsWal(wal, options.records) : wal,
         store,
         ...RESTORE_APPLIER_OPTIONS,
         beforeTenantBatch: (db) => bulk.prepare(db),
@@ -163,6 +175,8 @@ export interface RestoreWorkerData {
   readonly logPath: string;
   readonly ends: readonly number[];
   readonly tenants: readonly string[];
+  /** The records, packed (restore-records.ts); absent: the thread reads its log copy back. */
+  readonly records?: readonly PackedPartition[];
 }
 
 /** Messages from a restore's apply worker. */
@@ -206,12 +220,19 @@ export async function applyRestoredLogInParallel(
   for (const path of paths.slice(1)) copyFileSync(logPath, path);
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
   // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
-  const workers = shards.slice(1).map(
-    (tenants, i) =>
-      new Worker(workerUrl, {
-        workerData: { dataDir, logPath: paths[i + 1]!, ends, tenants } satisfies RestoreWorkerData,
-      }),
-  );
+  const workers = shards.slice(1).map((tenants, i) => {
+    const records = options.records ? packRecords(options.records, new Set(tenants)) : undefined;
+    return new Worker(workerUrl, {
+      workerData: {
+        dataDir,
+        logPath: paths[i + 1]!,
+        ends,
+        tenants,
+        ...(records ? { records } : {}),
+      } satisfies RestoreWorkerData,
+      ...(records ? { transferList: transferList(records) } : {}),
+    });
+  });
   const done = new Array<number>(shards.length).fill(0);
   const report = (shard: number, count: number) => {
     done[shard] = count;
@@ -279,6 +300,7 @@ export async function applyRestoredLogInParallel(
     ends,
     log,
     tenants: new Set(shards[0]),
+    ...(options.records ? { records: options.records } : {}),
     opened: () => {
       open();
       return allOpened;

@@ -42,6 +42,7 @@ import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { applyRestoredLog, applyRestoredLogInParallel } from "./restore-apply.ts";
+import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
 import { decodeSegment } from "./segment-format.ts";
 import { placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
 
@@ -69,6 +70,12 @@ export interface RestoreOptions {
    * tenant is applied by one of them (restore-apply.ts).
    */
   readonly threads?: number;
+  /**
+   * Records the read phase keeps for the appliers at most, in bytes, instead of their
+   * reading the restored log back (restore-records.ts; default
+   * {@link DEFAULT_HELD_RECORD_BYTES}); 0: the appliers read the log back.
+   */
+  readonly heldRecordBytes?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -156,6 +163,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   const totalSegments = [...listed.values()].reduce((n, s) => n + s.length, 0);
 
   const file = SqliteWalFile.open({ path: logPath, partitions, identity });
+  const held = new HeldRecords(partitions, options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES);
   const next = new Array<number>(partitions).fill(0);
   // One-tenant restore: the tenant's original offsets → new ones, and how far its partition was read.
   const renumbered = new Map<number, number>();
@@ -196,6 +204,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           }
           if (!resequence) {
             rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
+            held.add(entry);
             events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
             next[p] = entry.position.offset + 1;
             continue;
@@ -203,6 +212,11 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           const row = resequenced(entry, tenant!, asTenant!, partitions, next);
           if (row) {
             rows.push(row);
+            held.add({
+              tenant: row.tenant,
+              payload: row.payload,
+              position: { partition: row.partition, offset: row.offset },
+            });
             events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
           }
           if (p === tenantPartition) {
@@ -245,6 +259,8 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   const threads = Math.min(options.threads ?? DEFAULT_RESTORE_THREADS, tenantEvents.size);
   const progress = (done: number, total: number) =>
     options.progress?.({ phase: "apply", done, total });
+  // The records the read phase holds are handed to the appliers (restore-records.ts).
+  const heldRecords = held.records;
   const applied =
     threads > 1
       ? await applyRestoredLogInParallel({
@@ -255,8 +271,18 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           progress,
           threads,
           events: tenantEvents,
+          ...(heldRecords ? { records: heldRecords } : {}),
         })
-      : [await applyRestoredLog({ dataDir, logPath, ends: next, log, progress })];
+      : [
+          await applyRestoredLog({
+            dataDir,
+            logPath,
+            ends: next,
+            log,
+            progress,
+            ...(heldRecords ? { records: heldRecords } : {}),
+          }),
+        ];
   const parked = applied.flatMap((a) => a.parked);
   const threadCpuMs = applied.flatMap((a) => (a.cpuMs === undefined ? [] : [a.cpuMs]));
   if (!holdsLog)

@@ -15,7 +15,8 @@
  *   loop) and closed-loop plans/s of 64 clients; medians, spread, per-round ratios and
  *   the 5 % aim beside them. `ENTDB_BENCH_ONLY=overhead` runs these two parts alone,
  *   `ENTDB_BENCH_ONLY=archiver` the first of them, `ENTDB_BENCH_ONLY=replay` the upload
- *   and the replay alone.
+ *   and the replay alone. `ENTDB_BENCH_RESTORE_TO_TIME=1` gives the restores a `--to-time`
+ *   after every event (the read phase then decodes each event to read its time).
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -65,6 +66,7 @@ const RESTORE_THREADS = (
   .split(",")
   .map(Number);
 const REPLAY_ONLY = process.env["ENTDB_BENCH_ONLY"] === "replay";
+const TO_TIME = process.env["ENTDB_BENCH_RESTORE_TO_TIME"] === "1";
 const quiet = createLogger("error");
 const rows: string[][] = [];
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
@@ -132,6 +134,7 @@ try {
         dataDir: restored,
         log: quiet,
         threads,
+        ...(TO_TIME ? { toTime: new Date(Date.UTC(9999, 0, 1)) } : {}),
         progress: (p) => {
           if (p.phase !== phase) {
             if (phase) {
