@@ -30,7 +30,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { SCHEMA_LOG_KEY } from "../apply/index.ts";
 import type { Logger } from "../log.ts";
 import { isTenantId, validateTenantId } from "../store/index.ts";
@@ -311,12 +311,8 @@ function beyondTarget(entry: WalEntry, options: RestoreOptions, cutPartition: nu
 }
 
 function ingressMs(entry: WalEntry): number | undefined {
-  try {
-    const event = fromBinary(WalEventSchema, entry.payload);
-    return event.ingressTime ? timestampMs(event.ingressTime) : undefined;
-  } catch {
-    return undefined; // not a WalEvent: the applier records it as bad
-  }
+  const event = decodedOrUndefined(entry.payload);
+  return event?.ingressTime ? timestampMs(event.ingressTime) : undefined;
 }
 
 /** For a one-tenant restore: the entry as a record of the new log, or undefined to leave it out. */
@@ -332,8 +328,10 @@ function resequenced(
   if (entry.tenant === SCHEMA_LOG_KEY) key = SCHEMA_LOG_KEY;
   else if (entry.tenant === tenant) {
     key = asTenant;
-    if (asTenant !== tenant) {
-      const event = fromBinary(WalEventSchema, entry.payload);
+    const event = asTenant === tenant ? undefined : decodedOrUndefined(entry.payload);
+    // An undecodable payload, or an event naming another tenant than its key, is left as
+    // it was logged: the applier records it as a bad event of the new id, as it did of the old.
+    if (event !== undefined && event.tenant === tenant) {
       event.tenant = asTenant;
       payload = toBinary(WalEventSchema, event);
     }
@@ -342,6 +340,15 @@ function resequenced(
   const offset = next[partition]!;
   next[partition] = offset + 1;
   return { partition, offset, tenant: key, payload };
+}
+
+/** The logged event, or undefined for a payload that is none: the applier records it as bad. */
+function decodedOrUndefined(payload: Uint8Array): WalEvent | undefined {
+  try {
+    return fromBinary(WalEventSchema, payload);
+  } catch {
+    return undefined;
+  }
 }
 
 function checkTenant(id: string, flag: string): string {
