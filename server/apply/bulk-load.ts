@@ -33,6 +33,7 @@ import { BULK_LOAD_UNFINISHED } from "../store/bulk-load-marker.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
+import type { ApplierOptions } from "./applier.ts";
 
 /** The base layout's non-unique node indexes (tenant-ddl.ts, access-tables.ts). */
 const BASE_INDEXES = new Set(["nodes_by_type", "nodes_by_owner"]);
@@ -112,6 +113,14 @@ export class BulkLoad {
     this.prepare(db);
     // `db.state` is still the version before the migration: the next batch looks again.
     deferred.db = undefined;
+  }
+
+  /** The applier options that make an applier bulk-load through this: {@link prepare} and {@link afterMigration}. */
+  get applierHooks(): Pick<ApplierOptions, "beforeTenantBatch" | "afterMigration"> {
+    return {
+      beforeTenantBatch: (db) => this.prepare(db),
+      afterMigration: (db) => this.afterMigration(db),
+    };
   }
 
   /** Tenants whose indexes are deferred. */

@@ -113,8 +113,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
         wal: options.records ? heldRecordsWal(wal, options.records) : wal,
         store,
         ...RESTORE_APPLIER_OPTIONS,
-        beforeTenantBatch: (db) => bulk.prepare(db),
-        afterMigration: (db) => bulk.afterMigration(db),
+        ...bulk.applierHooks,
         ...(options.tenants ? { tenants: options.tenants } : {}),
         onPark: (p) =>
           log.error("tenant parked while restoring", {

@@ -88,8 +88,7 @@ async function bench(
     ...(options.bulk
       ? {
           ...RESTORE_APPLIER_OPTIONS,
-          beforeTenantBatch: (db) => bulk.prepare(db),
-          afterMigration: (db) => bulk.afterMigration(db),
+          ...bulk.applierHooks,
         }
       : {}),
   });

@@ -69,12 +69,7 @@ async function materialize(
     wal,
     store,
     maxBatch: options.maxBatch,
-    ...(options.bulk
-      ? {
-          beforeTenantBatch: (db) => bulk.prepare(db),
-          afterMigration: (db) => bulk.afterMigration(db),
-        }
-      : {}),
+    ...(options.bulk ? bulk.applierHooks : {}),
   });
   applier.start();
   for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)

@@ -95,12 +95,7 @@ async function materialize(
     store,
     maxBatch: options.maxBatch,
     onApplyFailure: (f) => failures.push(`${f.tenant} ${f.idempotencyKey} ${f.error.message}`),
-    ...(options.bulk
-      ? {
-          beforeTenantBatch: (db) => bulk.prepare(db),
-          afterMigration: (db) => bulk.afterMigration(db),
-        }
-      : {}),
+    ...(options.bulk ? bulk.applierHooks : {}),
   });
   applier.start();
   for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
