@@ -49,9 +49,9 @@ const WT_LEN = 2;
 const EMPTY_BYTES = new Uint8Array(0);
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const f64 = new Float64Array(1);
-const f64Bytes = new Uint8Array(f64.buffer);
-const i64 = new DataView(new ArrayBuffer(8));
+/** Eight bytes to read a double or a 64-bit integer from, little-endian as on the wire. */
+const scratch = new DataView(new ArrayBuffer(8));
+const scratchBytes = new Uint8Array(scratch.buffer);
 
 let buf: Uint8Array = EMPTY_BYTES;
 const EMPTY_BUFFER = Buffer.alloc(0);
@@ -174,9 +174,9 @@ function varint64(): void {
 function int64(): bigint {
   varint64();
   if (hi === 0 && lo >= 0) return BigInt(lo);
-  i64.setInt32(0, lo, true);
-  i64.setInt32(4, hi, true);
-  return i64.getBigInt64(0, true);
+  scratch.setInt32(0, lo, true);
+  scratch.setInt32(4, hi, true);
+  return scratch.getBigInt64(0, true);
 }
 
 function bool(): boolean {
@@ -191,9 +191,9 @@ function bool(): boolean {
 
 function double(): number {
   if (pos + 8 > len) fail();
-  for (let i = 0; i < 8; i++) f64Bytes[i] = buf[pos + i] as number;
+  for (let i = 0; i < 8; i++) scratchBytes[i] = buf[pos + i] as number;
   pos += 8;
-  return f64[0] as number;
+  return scratch.getFloat64(0, true);
 }
 
 /** The end of a length-delimited field whose length is next. */
