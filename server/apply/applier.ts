@@ -60,10 +60,10 @@
  * (outcomes staged per transaction, kept only once it commits).
  */
 
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
-import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { ApplyProgress, BuiltEvents, PlanOutcome } from "../engine.ts";
 import { encodeOutcome } from "../store/outcome-codec.ts";
 import type { Store } from "../store/store.ts";
@@ -77,6 +77,7 @@ import { applyMailboxChange } from "./mailbox-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 import { type KeyedOutcome, RecentOutcomes } from "./recent-outcomes.ts";
+import { decodeWalEvent } from "./wal-event-decode.ts";
 
 /**
  * The log key the server should append `SchemaChange` events under: not a valid tenant
@@ -731,7 +732,7 @@ function isAccessItem(item: Item): boolean {
 function decodeEntry(entry: WalEntry, built: BuiltEvents | undefined): Item {
   let event: WalEvent;
   try {
-    event = built?.take(entry.tenant, entry.payload) ?? fromBinary(WalEventSchema, entry.payload);
+    event = built?.take(entry.tenant, entry.payload) ?? decodeWalEvent(entry.payload);
   } catch (err) {
     return { entry, bad: `the payload is not a WalEvent: ${message(err)}` };
   }
