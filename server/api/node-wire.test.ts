@@ -4,7 +4,7 @@
  * not cover to `toBinary`.
  */
 
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -18,43 +18,10 @@ import {
   QueryNodesResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
+import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
 import { freezeMessage } from "../store/node-cache.ts";
 import { encodeOutput } from "./output-encoding.ts";
 
-const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
-const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
-const uint32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
-const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }));
-const timestamp = fc.record({
-  seconds: fc.oneof(int64, fc.constant(0n)),
-  nanos: fc.oneof(fc.integer({ min: 0, max: 999_999_999 }), fc.constant(0)),
-});
-
-type ValueInit = MessageInitShape<typeof ValueSchema>;
-const scalarValue: fc.Arbitrary<ValueInit> = fc.oneof(
-  fc.constant({}),
-  fc.boolean().map((value) => ({ kind: { case: "nullValue" as const, value } })),
-  text.map((value) => ({ kind: { case: "stringValue" as const, value } })),
-  int64.map((value) => ({ kind: { case: "intValue" as const, value } })),
-  fc.double().map((value) => ({ kind: { case: "floatValue" as const, value } })),
-  fc.boolean().map((value) => ({ kind: { case: "boolValue" as const, value } })),
-  timestamp.map((value) => ({ kind: { case: "timestampValue" as const, value } })),
-  fc
-    .uint8Array({ maxLength: 200 })
-    .map((value) => ({ kind: { case: "bytesValue" as const, value } })),
-  int32.map((value) => ({ kind: { case: "enumValue" as const, value } })),
-  text.map((value) => ({ kind: { case: "refValue" as const, value } })),
-  text.map((value) => ({ kind: { case: "jsonValue" as const, value } })),
-);
-const value: fc.Arbitrary<ValueInit> = fc.oneof(
-  { weight: 4, arbitrary: scalarValue },
-  {
-    weight: 1,
-    arbitrary: fc
-      .array(scalarValue, { maxLength: 5 })
-      .map((values) => ({ kind: { case: "listValue" as const, value: { values } } })),
-  },
-);
 const fields = fc.dictionary(
   fc.oneof(fc.integer({ min: 1, max: 300 }), uint32).map(String),
   value,

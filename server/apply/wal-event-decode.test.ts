@@ -8,65 +8,10 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
-import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
 import { decodeWalEvent, decodeWalEventHere } from "./wal-event-decode.ts";
 
-const int64 = fc.oneof(
-  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-  fc.bigInt({ min: -1000n, max: 1000n }),
-);
-const int32 = fc.oneof(
-  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-  fc.integer({ min: -5, max: 5 }),
-);
-const uint32 = fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 300 }));
-const text = fc.oneof(
-  fc.string(),
-  fc.string({ unit: "grapheme" }),
-  fc.string({ unit: "binary", maxLength: 80 }),
-  fc.uuid(),
-  fc.constant(""),
-  fc.string({ minLength: 40, maxLength: 200 }),
-);
-const timestamp = fc.record({
-  seconds: fc.oneof(int64, fc.constant(0n)),
-  nanos: fc.oneof(int32, fc.constant(0)),
-});
-
-type ValueInit = MessageInitShape<typeof ValueSchema>;
-const scalarValue: fc.Arbitrary<ValueInit> = fc.oneof(
-  fc.constant({}),
-  fc.boolean().map((value) => ({ kind: { case: "nullValue" as const, value } })),
-  text.map((value) => ({ kind: { case: "stringValue" as const, value } })),
-  int64.map((value) => ({ kind: { case: "intValue" as const, value } })),
-  fc.double().map((value) => ({ kind: { case: "floatValue" as const, value } })),
-  fc.boolean().map((value) => ({ kind: { case: "boolValue" as const, value } })),
-  timestamp.map((value) => ({ kind: { case: "timestampValue" as const, value } })),
-  fc
-    .uint8Array({ maxLength: 100 })
-    .map((value) => ({ kind: { case: "bytesValue" as const, value } })),
-  int32.map((value) => ({ kind: { case: "enumValue" as const, value } })),
-  text.map((value) => ({ kind: { case: "refValue" as const, value } })),
-  text.map((value) => ({ kind: { case: "jsonValue" as const, value } })),
-);
-const value: fc.Arbitrary<ValueInit> = fc.oneof(
-  { weight: 4, arbitrary: scalarValue },
-  {
-    weight: 1,
-    arbitrary: fc
-      .array(
-        fc.oneof(
-          scalarValue,
-          fc
-            .array(scalarValue, { maxLength: 3 })
-            .map((values) => ({ kind: { case: "listValue" as const, value: { values } } })),
-        ),
-        { maxLength: 5 },
-      )
-      .map((values) => ({ kind: { case: "listValue" as const, value: { values } } })),
-  },
-);
 const fields = fc.dictionary(fc.oneof(uint32, fc.constant(0)).map(String), value, {
   maxKeys: 6,
 });
