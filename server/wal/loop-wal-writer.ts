@@ -27,7 +27,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
-import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
+import { SqliteWalFile, settleWalCall, toWalError } from "./sqlite-wal-file.ts";
 import type { WalWriter } from "./wal-writer.ts";
 
 /**
@@ -127,13 +127,7 @@ export function openLoopWalWriter(options: SqliteWalFileOptions): WalWriter {
         return deleted;
       });
     },
-    read(partition, from, limit) {
-      try {
-        return Promise.resolve(file.read(partition, from, limit));
-      } catch (error) {
-        return Promise.reject(toWalError(error, path));
-      }
-    },
+    read: (partition, from, limit) => settleWalCall(path, () => file.read(partition, from, limit)),
     close() {
       const closing = chain.then(() => {
         try {

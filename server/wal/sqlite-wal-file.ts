@@ -358,6 +358,15 @@ function initialize(
   }
 }
 
+/** Runs a synchronous call on the file as a promise, its failure mapped by {@link toWalError}. */
+export function settleWalCall<T>(path: string, call: () => T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(toWalError(error, path));
+  }
+}
+
 /** Maps driver errors to what the caller can act on. */
 export function toWalError(error: unknown, path: string): WalError {
   if (error instanceof WalError) return error;

@@ -11,7 +11,7 @@
  */
 
 import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
-import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
+import { SqliteWalFile, settleWalCall } from "./sqlite-wal-file.ts";
 import type { WalEntry } from "./wal.ts";
 
 /**
@@ -59,35 +59,10 @@ export function openInlineWalWriter(options: SqliteWalFileOptions): WalWriter {
     ends: file.ends,
     starts: file.starts,
     identity: file.identity,
-    commit(rows) {
-      try {
-        file.commit(rows);
-        return Promise.resolve();
-      } catch (error) {
-        return Promise.reject(toWalError(error, path));
-      }
-    },
-    truncate(partition, below, limit) {
-      try {
-        return Promise.resolve(file.truncate(partition, below, limit));
-      } catch (error) {
-        return Promise.reject(toWalError(error, path));
-      }
-    },
-    read(partition, from, limit) {
-      try {
-        return Promise.resolve(file.read(partition, from, limit));
-      } catch (error) {
-        return Promise.reject(toWalError(error, path));
-      }
-    },
-    close() {
-      try {
-        file.close();
-        return Promise.resolve();
-      } catch (error) {
-        return Promise.reject(toWalError(error, path));
-      }
-    },
+    commit: (rows) => settleWalCall(path, () => file.commit(rows)),
+    truncate: (partition, below, limit) =>
+      settleWalCall(path, () => file.truncate(partition, below, limit)),
+    read: (partition, from, limit) => settleWalCall(path, () => file.read(partition, from, limit)),
+    close: () => settleWalCall(path, () => file.close()),
   };
 }

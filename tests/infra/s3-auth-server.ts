@@ -26,6 +26,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { SignatureV4 } from "@smithy/signature-v4";
 
 const SCRIPT = fileURLToPath(new URL("./moto.sh", import.meta.url));
@@ -226,8 +227,7 @@ async function query(
  */
 function parseLog(log: string): LoggedRequest[] {
   const out: LoggedRequest[] = [];
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape of an ANSI colour
-  const plain = log.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = stripVTControlCharacters(log);
   for (const line of plain.split("\n")) {
     if (!line.includes(" HTTP/1.")) continue;
     const match = /"([A-Z]+) (\S+) HTTP\/1\.[01]" (\d{3})\b/.exec(line);
