@@ -35,6 +35,7 @@ import {
   userFields,
   v,
 } from "../store/store-fixtures.ts";
+import { applyWholeLog } from "./apply-harness.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -95,10 +96,7 @@ async function applyAll(
     onApplyFailure: (f) => failures.push(f),
     onPark: (p) => parks.push(p),
   });
-  applier.start();
-  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-    await new Promise((r) => setTimeout(r, 2));
-  await applier.stop();
+  await applyWholeLog(applier);
   const reader = createTenantReader(store);
   const outcome = (key: string): PlanOutcome | undefined =>
     store.unavailable(TENANT) ? undefined : reader.outcomeByKey(TENANT, key);

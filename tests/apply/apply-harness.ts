@@ -154,3 +154,11 @@ export function openHarness(
     },
   };
 }
+
+/** Starts `applier`, waits until it processed the whole log (polled every 2 ms, 5,000 times at most), and stops it. */
+export async function applyWholeLog(applier: Applier): Promise<void> {
+  applier.start();
+  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
+    await new Promise((r) => setTimeout(r, 2));
+  await applier.stop();
+}

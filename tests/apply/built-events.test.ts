@@ -28,6 +28,7 @@ import { openStore } from "../../server/store/store.ts";
 import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import { prng } from "../prng.ts";
 import { lookupOf, served, T, T0_MS, TRACKER_V1, tempDir } from "../store/store-fixtures.ts";
+import { applyWholeLog } from "./apply-harness.ts";
 
 const TENANTS = ["acme", "globex"];
 const SCHEMA = served(1, TRACKER_V1);
@@ -313,10 +314,7 @@ function dir(label: string): string {
 async function materialize(wal: EmbeddedWal, built?: BuiltEvents): Promise<string[]> {
   const store = openStore({ dataDir: dir("store"), schemas: lookupOf(SCHEMA) });
   const applier = new Applier({ wal, store, ...(built ? { builtEvents: built } : {}) });
-  applier.start();
-  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-    await new Promise((r) => setTimeout(r, 2));
-  await applier.stop();
+  await applyWholeLog(applier);
   expect(applier.parkedTenants().map((p) => p.error.message)).toEqual([]);
   expect(applier.stats.bad).toBe(0);
   store.close();

@@ -16,6 +16,7 @@ import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal
 import type { Wal } from "../../server/wal/wal.ts";
 import { ftsState } from "../store/fts-state.ts";
 import { lookupOf, served, TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
+import { applyWholeLog } from "./apply-harness.ts";
 import { scenario, TENANTS } from "./replay-scenario.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -71,10 +72,7 @@ async function materialize(
     maxBatch: options.maxBatch,
     ...(options.bulk ? bulk.applierHooks : {}),
   });
-  applier.start();
-  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-    await new Promise((r) => setTimeout(r, 2));
-  await applier.stop();
+  await applyWholeLog(applier);
   expect(applier.parkedTenants().map((p) => p.error.message)).toEqual([]);
   const before = options.bulk ? TENANTS.map((t) => indexNames(store.tenantPath(t))) : [];
   expect([...bulk.tenants].sort()).toEqual(options.bulk ? [...TENANTS].sort() : []);
@@ -165,20 +163,14 @@ describe("a bulk load", () => {
     {
       const store = openStore({ dataDir, schemas });
       const applier = new Applier({ wal, store });
-      applier.start();
-      for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-        await new Promise((r) => setTimeout(r, 2));
-      await applier.stop();
+      await applyWholeLog(applier);
       store.close();
     }
     await wal.append(records.slice(half));
     const store = openStore({ dataDir, schemas });
     const bulk = new BulkLoad();
     const applier = new Applier({ wal, store, beforeTenantBatch: (db) => bulk.prepare(db) });
-    applier.start();
-    for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-      await new Promise((r) => setTimeout(r, 2));
-    await applier.stop();
+    await applyWholeLog(applier);
     expect(bulk.tenants).toEqual([]);
     for (const t of TENANTS) expect(indexNames(store.tenantPath(t))).toContain("nodes_by_type");
     store.close();

@@ -32,6 +32,7 @@ import {
   tempDir,
   v,
 } from "../store/store-fixtures.ts";
+import { applyWholeLog } from "./apply-harness.ts";
 import { scenario, TENANTS } from "./replay-scenario.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -97,10 +98,7 @@ async function materialize(
     onApplyFailure: (f) => failures.push(`${f.tenant} ${f.idempotencyKey} ${f.error.message}`),
     ...(options.bulk ? bulk.applierHooks : {}),
   });
-  applier.start();
-  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-    await new Promise((r) => setTimeout(r, 2));
-  await applier.stop();
+  await applyWholeLog(applier);
   expect(applier.parkedTenants().map((p) => p.error.message)).toEqual([]);
   for (const tenant of bulk.tenants) bulk.finish(store, tenant);
   const recent = keysOf(records).map(([t, k]) => applier.recentOutcome(t, k));

@@ -14,6 +14,7 @@ import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal
 import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import type { Wal } from "../../server/wal/wal.ts";
 import { lookupOf, served, TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
+import { applyWholeLog } from "./apply-harness.ts";
 import { scenario, TENANTS } from "./replay-scenario.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -31,10 +32,7 @@ async function materialize(
   const schemas = lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2));
   const store = openStore({ dataDir, schemas, maxOpenTenants: options.maxOpenTenants });
   const applier = new Applier({ wal, store, maxBatch: options.maxBatch });
-  applier.start();
-  for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-    await new Promise((r) => setTimeout(r, 2));
-  await applier.stop();
+  await applyWholeLog(applier);
   expect(applier.parkedTenants().map((p) => p.error.message)).toEqual([]);
   store.close();
   return TENANTS.map((t) => canonicalDump(store.tenantPath(t)));

@@ -19,6 +19,7 @@ import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { tenantFileName } from "../../server/store/index.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
+import { applyWholeLog } from "../apply/apply-harness.ts";
 import { scenario, TENANTS } from "../apply/replay-scenario.ts";
 import { startTestS3, type TestS3 } from "../infra/s3-server.ts";
 import {
@@ -67,10 +68,7 @@ describe("a restore on several threads", () => {
         schemas: lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2)),
       });
       const applier = new Applier({ wal, store: live });
-      applier.start();
-      for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-        await new Promise((r) => setTimeout(r, 2));
-      await applier.stop();
+      await applyWholeLog(applier);
       live.close();
       reference = TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
       expect(reference.join("\n")).toContain("UNIQUE_VIOLATION");

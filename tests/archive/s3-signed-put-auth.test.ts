@@ -24,6 +24,7 @@ import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { tenantFileName } from "../../server/store/index.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
+import { applyWholeLog } from "../apply/apply-harness.ts";
 import { scenario, TENANTS } from "../apply/replay-scenario.ts";
 import { type AuthS3, type Credentials, startAuthS3 } from "../infra/s3-auth-server.ts";
 import {
@@ -295,10 +296,7 @@ describe("the signed put against an S3 that checks signatures", () => {
         schemas: lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2)),
       });
       const applier = new Applier({ wal, store: live });
-      applier.start();
-      for (let i = 0; i < 5_000 && !(await applier.caughtUp()); i++)
-        await new Promise((r) => setTimeout(r, 2));
-      await applier.stop();
+      await applyWholeLog(applier);
       live.close();
       reference = TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
       await archiver.close(60_000);
