@@ -48,7 +48,7 @@ function varintSize(n: number): number {
  * and most stored integers are small and positive: those are counted as numbers, since
  * every bigint operation allocates.
  */
-function int64Size(n: bigint): number {
+export function int64Size(n: bigint): number {
   if (n >= 0n && n <= MAX_SAFE) return varintSize(Number(n));
   if (n < 0n) return 10;
   let u = n;
@@ -68,7 +68,7 @@ function utf8Length(s: string): number {
   return s.length;
 }
 
-function checkUint32(n: unknown): number {
+export function checkUint32(n: unknown): number {
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > MAX_UINT32) throw NOT_ENCODABLE;
   return n;
 }
@@ -79,18 +79,18 @@ function checkInt32(n: unknown): number {
   return n;
 }
 
-function checkInt64(n: unknown): bigint {
+export function checkInt64(n: unknown): bigint {
   if (typeof n !== "bigint" || n < MIN_INT64 || n > MAX_INT64) throw NOT_ENCODABLE;
   return n;
 }
 
-function checkString(s: unknown): string {
+export function checkString(s: unknown): string {
   if (typeof s !== "string") throw NOT_ENCODABLE;
   return s;
 }
 
 /** A message's own fields only: one with unknown fields goes to `toBinary`. */
-function checkKnown(message: object, typeName: string): void {
+export function checkKnown(message: object, typeName: string): void {
   const m = message as { $typeName?: unknown; $unknown?: unknown };
   if (m.$typeName !== typeName || m.$unknown !== undefined) throw NOT_ENCODABLE;
 }
@@ -113,13 +113,13 @@ export function reserve(): number {
   return lengths.length - 1;
 }
 
-function stringSize(s: unknown): number {
+export function stringSize(s: unknown): number {
   const length = utf8Length(checkString(s));
   lengths.push(length);
   return 1 + uint32Size(length) + length;
 }
 
-function timestampSize(t: Timestamp): number {
+export function timestampSize(t: Timestamp): number {
   checkKnown(t, "google.protobuf.Timestamp");
   const seconds = checkInt64(t.seconds);
   const nanos = checkInt32(t.nanos);
@@ -182,7 +182,7 @@ function valueSize(v: Value): number {
 export type ValueMap = { readonly [key: number]: Value };
 
 /** Size of a `map<uint32, Value>` field: per entry a key (field 1) and a value (field 2, always written). */
-function mapSize(map: ValueMap): number {
+export function mapSize(map: ValueMap): number {
   let size = 0;
   for (const name in map) {
     const key = Number(name);

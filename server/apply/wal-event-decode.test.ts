@@ -4,78 +4,15 @@
  * the server writes never leave its fast path.
  */
 
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
+import { type EventInit, planEvent } from "../../tests/plan-arbitraries.ts";
+import { text, uint32 } from "../../tests/value-arbitraries.ts";
 import { decodeWalEvent, decodeWalEventHere } from "./wal-event-decode.ts";
 
-const fields = fc.dictionary(fc.oneof(uint32, fc.constant(0)).map(String), value, {
-  maxKeys: 6,
-});
-const precondition = fc.record(
-  { version: int64, fieldsEqual: fields },
-  { requiredKeys: ["fieldsEqual"] },
-);
-
-type OperationInit = MessageInitShape<typeof OperationSchema>;
-const operation: fc.Arbitrary<OperationInit> = fc.oneof(
-  fc.constant({}),
-  fc
-    .record({
-      typeId: uint32,
-      alias: text,
-      fields,
-      ifAbsentOn: fc.array(uint32, { maxLength: 4 }),
-      id: text,
-    })
-    .map((value) => ({ op: { case: "createNode" as const, value } })),
-  fc
-    .record(
-      {
-        typeId: uint32,
-        id: text,
-        set: fields,
-        clear: fc.array(uint32, { maxLength: 4 }),
-        precondition,
-      },
-      { requiredKeys: ["typeId", "id", "set", "clear"] },
-    )
-    .map((value) => ({ op: { case: "updateNode" as const, value } })),
-  fc
-    .record({ typeId: uint32, id: text, precondition }, { requiredKeys: ["typeId", "id"] })
-    .map((value) => ({ op: { case: "deleteNode" as const, value } })),
-  fc
-    .record({ edgeTypeId: uint32, fromId: text, toId: text, props: fields })
-    .map((value) => ({ op: { case: "createEdge" as const, value } })),
-  fc
-    .record({ edgeTypeId: uint32, fromId: text, toId: text })
-    .map((value) => ({ op: { case: "deleteEdge" as const, value } })),
-);
-
-type EventInit = MessageInitShape<typeof WalEventSchema>;
-const planEvent: fc.Arbitrary<EventInit> = fc.record(
-  {
-    tenant: text,
-    actor: text,
-    idempotencyKey: text,
-    schemaVersion: uint32,
-    ingressTime: timestamp,
-    body: fc.oneof(
-      fc
-        .array(operation, { maxLength: 6 })
-        .map((operations) => ({ case: "plan" as const, value: { operations } })),
-      fc.constant({ case: undefined }),
-    ),
-    actorAdmin: fc.boolean(),
-    openAccess: fc.boolean(),
-    actorGroups: fc.array(text, { maxLength: 3 }),
-    planDigest: fc.uint8Array({ maxLength: 40 }),
-  },
-  { requiredKeys: [] },
-);
 /** Events this decoder leaves to the library whole. */
 const otherEvent: fc.Arbitrary<EventInit> = fc.oneof(
   fc.record({

@@ -11,7 +11,7 @@
  * Those are the applier's, recorded with the idempotency key (contract 6).
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type CreateNode,
@@ -21,11 +21,7 @@ import {
   type UpdateNode,
 } from "../../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
-import {
-  type WalEvent,
-  WalEventSchema,
-  WritePlanSchema,
-} from "../../../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../../../generated/entdb/v1/wal_pb.js";
 import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/index.ts";
 import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
 import { sha256 } from "../idempotency.ts";
@@ -33,6 +29,7 @@ import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./c
 import { invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
 import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
+import { encodeWritePlan } from "./wal-event-wire.ts";
 
 /** Limits on one plan. */
 export interface PlanLimits {
@@ -125,9 +122,7 @@ export function checkText(text: string, what: string): void {
  * by integers, which JavaScript objects iterate in ascending order.
  */
 export function planDigest(operations: readonly Operation[]): Uint8Array {
-  return sha256(
-    toBinary(WritePlanSchema, create(WritePlanSchema, { operations: [...operations] })),
-  );
+  return sha256(encodeWritePlan(operations));
 }
 
 function prepareOperation(
