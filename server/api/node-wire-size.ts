@@ -101,8 +101,9 @@ export interface Timestamp {
 }
 
 /**
- * The lengths the writing pass needs (of strings and nested messages), recorded by the
- * sizing pass in the order the writing pass uses them, so nothing is measured twice.
+ * The lengths the writing pass needs (of strings and nested messages, and each map's
+ * entry count and keys), recorded by the sizing pass in the order the writing pass uses
+ * them, so nothing is measured twice.
  * Encoding is synchronous, so one array serves every call.
  */
 export const lengths: number[] = [];
@@ -181,13 +182,21 @@ function valueSize(v: Value): number {
 
 export type ValueMap = { readonly [key: number]: Value };
 
-/** Size of a `map<uint32, Value>` field: per entry a key (field 1) and a value (field 2, always written). */
+/**
+ * Size of a `map<uint32, Value>` field: per entry a key (field 1) and a value (field 2,
+ * always written). The entry count and each key go into {@link lengths} too, so the
+ * writing pass does not enumerate the map again (enumerating integer keys builds a
+ * string per key).
+ */
 export function mapSize(map: ValueMap): number {
   let size = 0;
-  for (const name in map) {
+  const names = Object.keys(map);
+  lengths.push(names.length);
+  for (const name of names) {
     const key = Number(name);
     if (String(key) !== name) throw NOT_ENCODABLE;
     checkUint32(key);
+    lengths.push(key);
     const entrySlot = reserve();
     const valueSlot = reserve();
     const inner = valueSize(map[key] as Value);

@@ -135,9 +135,11 @@ function prepareOperation(
   const o = op.op;
   switch (o.case) {
     case "createNode":
-      return create(OperationSchema, {
+      // A literal, not `create`: the message is whole, and `create` walks its fields.
+      return {
+        $typeName: "entdb.v1.Operation",
         op: { case: "createNode", value: prepareCreate(o.value, index, ctx, aliases, now) },
-      });
+      };
     case "updateNode": {
       const type = nodeType(o.value.typeId, index, ctx.schema);
       const vctx = valueContext(ctx, aliases, index, type.id, `${type.name}.id`);
@@ -258,7 +260,9 @@ function prepareFields(
   _mode: { create: true },
 ): { [fieldId: number]: Value } {
   const out: { [fieldId: number]: Value } = {};
-  for (const [key, value] of Object.entries(given)) {
+  // Object.keys, not entries: the pairs cost more than the lookups.
+  for (const key of Object.keys(given)) {
+    const value = given[key as unknown as number]!;
     const field = fieldOf(type, Number(key), index);
     if (value.kind.case === "nullValue" || value.kind.case === undefined) {
       throw invalidArgument(
