@@ -61,7 +61,7 @@ export function int64Size(n: bigint): number {
 }
 
 /** UTF-8 length of `s` (lone surrogates count as U+FFFD, as `TextEncoder` writes them). */
-function utf8Length(s: string): number {
+export function utf8Length(s: string): number {
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, "utf8");
   }
