@@ -44,6 +44,7 @@ export {
   ftsText,
   nodeFieldExpr,
   nodeIndexName,
+  nodeUniqueName,
   type ParsedObjectName,
   parseObjectName,
   type SchemaObject,

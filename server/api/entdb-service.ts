@@ -6,7 +6,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   Direction,
@@ -15,7 +15,6 @@ import {
   ExecutePlanResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
@@ -27,6 +26,7 @@ import { checkSameRequest, digestHex } from "./idempotency.ts";
 import type { BuiltEventRegistry } from "./ingress/built-events.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
+import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { createMailboxHandlers } from "./mailbox-service.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
@@ -202,7 +202,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           openAccess: deps.openAccess,
           actorGroups: actor.groups,
         });
-        const payload = toBinary(WalEventSchema, event);
+        const payload = encodeWalEvent(event);
         // The applier takes this event rather than decoding `payload` (built-events.ts);
         // released when the append fails or the wait for the apply ends.
         const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);

@@ -48,7 +48,7 @@ function varintSize(n: number): number {
  * and most stored integers are small and positive: those are counted as numbers, since
  * every bigint operation allocates.
  */
-function int64Size(n: bigint): number {
+export function int64Size(n: bigint): number {
   if (n >= 0n && n <= MAX_SAFE) return varintSize(Number(n));
   if (n < 0n) return 10;
   let u = n;
@@ -61,14 +61,14 @@ function int64Size(n: bigint): number {
 }
 
 /** UTF-8 length of `s` (lone surrogates count as U+FFFD, as `TextEncoder` writes them). */
-function utf8Length(s: string): number {
+export function utf8Length(s: string): number {
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, "utf8");
   }
   return s.length;
 }
 
-function checkUint32(n: unknown): number {
+export function checkUint32(n: unknown): number {
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > MAX_UINT32) throw NOT_ENCODABLE;
   return n;
 }
@@ -79,18 +79,18 @@ function checkInt32(n: unknown): number {
   return n;
 }
 
-function checkInt64(n: unknown): bigint {
+export function checkInt64(n: unknown): bigint {
   if (typeof n !== "bigint" || n < MIN_INT64 || n > MAX_INT64) throw NOT_ENCODABLE;
   return n;
 }
 
-function checkString(s: unknown): string {
+export function checkString(s: unknown): string {
   if (typeof s !== "string") throw NOT_ENCODABLE;
   return s;
 }
 
 /** A message's own fields only: one with unknown fields goes to `toBinary`. */
-function checkKnown(message: object, typeName: string): void {
+export function checkKnown(message: object, typeName: string): void {
   const m = message as { $typeName?: unknown; $unknown?: unknown };
   if (m.$typeName !== typeName || m.$unknown !== undefined) throw NOT_ENCODABLE;
 }
@@ -101,8 +101,9 @@ export interface Timestamp {
 }
 
 /**
- * The lengths the writing pass needs (of strings and nested messages), recorded by the
- * sizing pass in the order the writing pass uses them, so nothing is measured twice.
+ * The lengths the writing pass needs (of strings and nested messages, and each map's
+ * entry count and keys), recorded by the sizing pass in the order the writing pass uses
+ * them, so nothing is measured twice.
  * Encoding is synchronous, so one array serves every call.
  */
 export const lengths: number[] = [];
@@ -113,13 +114,13 @@ export function reserve(): number {
   return lengths.length - 1;
 }
 
-function stringSize(s: unknown): number {
+export function stringSize(s: unknown): number {
   const length = utf8Length(checkString(s));
   lengths.push(length);
   return 1 + uint32Size(length) + length;
 }
 
-function timestampSize(t: Timestamp): number {
+export function timestampSize(t: Timestamp): number {
   checkKnown(t, "google.protobuf.Timestamp");
   const seconds = checkInt64(t.seconds);
   const nanos = checkInt32(t.nanos);
@@ -181,13 +182,21 @@ function valueSize(v: Value): number {
 
 export type ValueMap = { readonly [key: number]: Value };
 
-/** Size of a `map<uint32, Value>` field: per entry a key (field 1) and a value (field 2, always written). */
-function mapSize(map: ValueMap): number {
+/**
+ * Size of a `map<uint32, Value>` field: per entry a key (field 1) and a value (field 2,
+ * always written). The entry count and each key go into {@link lengths} too, so the
+ * writing pass does not enumerate the map again (enumerating integer keys builds a
+ * string per key).
+ */
+export function mapSize(map: ValueMap): number {
   let size = 0;
-  for (const name in map) {
+  const names = Object.keys(map);
+  lengths.push(names.length);
+  for (const name of names) {
     const key = Number(name);
     if (String(key) !== name) throw NOT_ENCODABLE;
     checkUint32(key);
+    lengths.push(key);
     const entrySlot = reserve();
     const valueSlot = reserve();
     const inner = valueSize(map[key] as Value);

@@ -130,9 +130,11 @@ export class Writer {
         return;
     }
   }
+  /** The map's entries in the order the sizing pass enumerated them (its count and keys). */
   map(tag: number, map: ValueMap): void {
-    for (const name in map) {
-      const key = Number(name);
+    const count = lengths[this.#next++] as number;
+    for (let i = 0; i < count; i++) {
+      const key = lengths[this.#next++] as number;
       this.buf[this.pos++] = tag;
       this.length();
       this.buf[this.pos++] = 0x08;

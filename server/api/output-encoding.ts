@@ -4,12 +4,19 @@
  * `GetNodesResponse`, `QueryNodesResponse`, `ListEdgesResponse`, …) has that field
  * written by `node-wire.ts`. `toBinary` writes fields in field number order, so the
  * first field's bytes followed by `toBinary` of the rest are the same bytes as
- * `toBinary` of the whole.
+ * `toBinary` of the whole. A plan's answer has its results written by
+ * `plan-response-wire.ts`.
  */
 
 import { type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
-import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  type Edge,
+  type ExecutePlanResponse,
+  ExecutePlanResponseSchema,
+  type Node,
+} from "../../generated/entdb/v1/entdb_pb.js";
 import { encodeNodeLike, type NodeLikeKind } from "./node-wire.ts";
+import { encodePlanResponse } from "./plan-response-wire.ts";
 
 /** How to split an answer: its first field, when that field holds nodes or edges. */
 interface Split {
@@ -54,6 +61,8 @@ function splitOf(desc: DescMessage): Split | null {
 
 /** `message` (of type `desc`) in the protobuf binary format, the same bytes `toBinary` gives. */
 export function encodeOutput(desc: DescMessage, message: Message): Uint8Array {
+  if (desc === ExecutePlanResponseSchema && message.$typeName === desc.typeName)
+    return encodePlanResponse(message as ExecutePlanResponse) ?? toBinary(desc, message);
   const split = splitOf(desc);
   if (split === null || message.$typeName !== desc.typeName) return toBinary(desc, message);
   const record = message as unknown as Record<string, unknown>;

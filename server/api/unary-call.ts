@@ -24,6 +24,8 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { ExecutePlanRequestSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import { decodeExecutePlanRequestHere } from "../apply/index.ts";
 
 /** A unary implementation as a router sees it: a request message in, a message (or its init shape) out. */
 export type UnaryImpl = (req: Message, ctx: HandlerContext) => unknown;
@@ -123,11 +125,15 @@ export function single(value: string | string[] | undefined): string | undefined
 /**
  * The message in `bytes`. A body that is not one is the caller's mistake: the answer is
  * INVALID_ARGUMENT naming the expected message (the library's path says the same;
- * see `routes.ts`).
+ * see `routes.ts`). A plan request is read by the logged events' decoder when it covers
+ * it (wal-event-decode.ts): the same message objects, and `fromBinary` for the rest.
  */
 export function parseInput(desc: DescMessage, bytes: Uint8Array): Message {
   try {
-    return fromBinary(desc, bytes);
+    return (
+      (desc === ExecutePlanRequestSchema && decodeExecutePlanRequestHere(bytes)) ||
+      fromBinary(desc, bytes)
+    );
   } catch (e) {
     throw new ConnectError(
       malformedBodyMessage(desc.typeName, e instanceof Error ? e.message : String(e)),

@@ -18,7 +18,14 @@ import {
   stringifyJson,
 } from "../store/lossless-json.ts";
 import { recordTombstone } from "./node-tombstone.ts";
-import { checkPrecondition, checkRefs, checkUniques, findIfAbsent } from "./plan-checks.ts";
+import {
+  checkPrecondition,
+  checkRefs,
+  checkUniques,
+  findIfAbsent,
+  uniquesIndexed,
+} from "./plan-checks.ts";
+import { PlanRejection } from "./plan-rejection.ts";
 import { type PlanRun, result, sortedKeys } from "./plan-run.ts";
 
 /** Applies a create_node step; an `if_absent_on` match resolves to the existing node. */
@@ -67,10 +74,12 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
   // the id is nearly always new: instead of a lookup per create, the UNIQUE constraint on
   // `nodes.id` finds an existing one, and whatever fails looks the id up before it counts,
   // so the step fails as if the id had been checked first (tests/apply/applier-decisions.test.ts).
+  // Unique values likewise: with an index for every constraint, a clash fails the INSERT
+  // and the lookups run only then, in their order, to name the constraint.
   let info: { lastInsertRowid: number | bigint };
   try {
     checkRefs(run, type, written, payload);
-    checkUniques(run, type, payload, op.id, undefined);
+    if (!uniquesIndexed(run, type)) checkUniques(run, type, payload, op.id, undefined);
     const now = run.ctx.nowMicros;
     info = run.db
       .stmt(
@@ -88,6 +97,9 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
         },
       );
     }
+    // A failed INSERT: a clash of the event's uniques is theirs to name. Anything else (a
+    // unique index of a newer schema version, an I/O error) goes on to plan-executor.ts.
+    if (!(err instanceof PlanRejection)) checkUniques(run, type, payload, op.id, undefined);
     throw err;
   }
   ftsInsert(run, type.id, BigInt(info.lastInsertRowid), payload);

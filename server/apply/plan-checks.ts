@@ -4,7 +4,7 @@
  * `if_absent_on` lookup. Each throws a {@link PlanRejection} through the run.
  */
 
-import { nodeFieldExpr } from "../../codegen/index.ts";
+import { nodeFieldExpr, nodeUniqueName } from "../../codegen/index.ts";
 import type { Precondition } from "../../generated/entdb/v1/plan_pb.js";
 import type { NodeType } from "../../schema/index.ts";
 import { type JsonValue, type Payload, stringifyJson } from "../store/lossless-json.ts";
@@ -106,6 +106,25 @@ export function checkUniques(
     if (other) throw run.uniqueViolation(type.id, fieldIds);
   }
 }
+
+/**
+ * Whether the tenant file has the unique index of every unique constraint of `type` in
+ * the event's model. Then a create that clashes fails its INSERT on one of them, and
+ * need not look each constraint up first (node-ops.ts). A file at another schema
+ * version than the event's may lack one (a newer version dropped the constraint): then
+ * every constraint is looked up before the INSERT, as for updates.
+ */
+export function uniquesIndexed(run: PlanRun, type: NodeType): boolean {
+  let names = uniqueNamesOf.get(type);
+  if (names === undefined) {
+    names = uniqueConstraints(type).map((fieldIds) => nodeUniqueName(type.id, fieldIds));
+    uniqueNamesOf.set(type, names);
+  }
+  for (const name of names) if (!run.db.hasObject(name)) return false;
+  return true;
+}
+
+const uniqueNamesOf = new WeakMap<NodeType, readonly string[]>();
 
 /**
  * The node an `if_absent_on` create resolves to, if any. `on` must be one unique field

@@ -4,12 +4,7 @@
  * redirects, and the lookups and value encoding every step needs.
  */
 
-import { create } from "@bufbuild/protobuf";
-import {
-  type Operation,
-  type OperationResult,
-  OperationResultSchema,
-} from "../../generated/entdb/v1/plan_pb.js";
+import type { Operation, OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type Field, type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { JsonValue } from "../store/lossless-json.ts";
@@ -165,7 +160,8 @@ export class PlanRun {
 
 /** The result of one operation. */
 export function result(id: string, created: boolean, version: bigint): OperationResult {
-  return create(OperationResultSchema, { id, created, version });
+  // A literal, not `create`: every field is given, and `create` walks them (one per step).
+  return { $typeName: "entdb.v1.OperationResult", id, created, version };
 }
 
 /** The keys of a field-id map in ascending order, the order every check runs in. */

@@ -4,78 +4,23 @@
  * the server writes never leave its fast path.
  */
 
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  type ExecutePlanRequest,
+  ExecutePlanRequestSchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
 import { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
-import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
-import { decodeWalEvent, decodeWalEventHere } from "./wal-event-decode.ts";
+import { type EventInit, operation, planEvent } from "../../tests/plan-arbitraries.ts";
+import { text, uint32 } from "../../tests/value-arbitraries.ts";
+import {
+  decodeExecutePlanRequestHere,
+  decodeWalEvent,
+  decodeWalEventHere,
+} from "./wal-event-decode.ts";
 
-const fields = fc.dictionary(fc.oneof(uint32, fc.constant(0)).map(String), value, {
-  maxKeys: 6,
-});
-const precondition = fc.record(
-  { version: int64, fieldsEqual: fields },
-  { requiredKeys: ["fieldsEqual"] },
-);
-
-type OperationInit = MessageInitShape<typeof OperationSchema>;
-const operation: fc.Arbitrary<OperationInit> = fc.oneof(
-  fc.constant({}),
-  fc
-    .record({
-      typeId: uint32,
-      alias: text,
-      fields,
-      ifAbsentOn: fc.array(uint32, { maxLength: 4 }),
-      id: text,
-    })
-    .map((value) => ({ op: { case: "createNode" as const, value } })),
-  fc
-    .record(
-      {
-        typeId: uint32,
-        id: text,
-        set: fields,
-        clear: fc.array(uint32, { maxLength: 4 }),
-        precondition,
-      },
-      { requiredKeys: ["typeId", "id", "set", "clear"] },
-    )
-    .map((value) => ({ op: { case: "updateNode" as const, value } })),
-  fc
-    .record({ typeId: uint32, id: text, precondition }, { requiredKeys: ["typeId", "id"] })
-    .map((value) => ({ op: { case: "deleteNode" as const, value } })),
-  fc
-    .record({ edgeTypeId: uint32, fromId: text, toId: text, props: fields })
-    .map((value) => ({ op: { case: "createEdge" as const, value } })),
-  fc
-    .record({ edgeTypeId: uint32, fromId: text, toId: text })
-    .map((value) => ({ op: { case: "deleteEdge" as const, value } })),
-);
-
-type EventInit = MessageInitShape<typeof WalEventSchema>;
-const planEvent: fc.Arbitrary<EventInit> = fc.record(
-  {
-    tenant: text,
-    actor: text,
-    idempotencyKey: text,
-    schemaVersion: uint32,
-    ingressTime: timestamp,
-    body: fc.oneof(
-      fc
-        .array(operation, { maxLength: 6 })
-        .map((operations) => ({ case: "plan" as const, value: { operations } })),
-      fc.constant({ case: undefined }),
-    ),
-    actorAdmin: fc.boolean(),
-    openAccess: fc.boolean(),
-    actorGroups: fc.array(text, { maxLength: 3 }),
-    planDigest: fc.uint8Array({ maxLength: 40 }),
-  },
-  { requiredKeys: [] },
-);
 /** Events this decoder leaves to the library whole. */
 const otherEvent: fc.Arbitrary<EventInit> = fc.oneof(
   fc.record({
@@ -291,5 +236,69 @@ describe("decodeWalEvent", () => {
     const outer = concat(Uint8Array.of(0xff, 0xff, 0xff), bytes, Uint8Array.of(0xff));
     const view = outer.subarray(3, 3 + bytes.length);
     expect(decodeWalEventHere(view)).toStrictEqual(fromBinary(WalEventSchema, bytes));
+  });
+});
+
+describe("decodeExecutePlanRequestHere", () => {
+  const request = fc.record(
+    {
+      tenant: text,
+      operations: fc.array(operation, { maxLength: 6 }),
+      idempotencyKey: text,
+      noWait: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
+
+  /** fromBinary's request or error, and what the fast decoder makes of the same bytes. */
+  function sameRequest(bytes: Uint8Array): void {
+    let expected: ExecutePlanRequest | undefined;
+    try {
+      expected = fromBinary(ExecutePlanRequestSchema, bytes);
+    } catch {
+      // The library refuses the bytes: the fast decoder must not accept them.
+      expect(decodeExecutePlanRequestHere(bytes)).toBeUndefined();
+      return;
+    }
+    const fast = decodeExecutePlanRequestHere(bytes);
+    if (fast !== undefined) expect(fast).toStrictEqual(expected);
+  }
+
+  it("decodes random plan requests as fromBinary does, on its fast path", () => {
+    fc.assert(
+      fc.property(request, (init) => {
+        const bytes = toBinary(ExecutePlanRequestSchema, create(ExecutePlanRequestSchema, init));
+        const fast = decodeExecutePlanRequestHere(bytes);
+        expect(fast).toBeDefined();
+        expect(fast).toStrictEqual(fromBinary(ExecutePlanRequestSchema, bytes));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("leaves unknown fields, truncated and corrupted bytes to fromBinary", () => {
+    fc.assert(
+      fc.property(
+        request,
+        unknownField,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        fc.nat(),
+        (init, extra, flips, cutAt) => {
+          const bytes = toBinary(ExecutePlanRequestSchema, create(ExecutePlanRequestSchema, init));
+          const withUnknown = concat(bytes, extra);
+          expect(decodeExecutePlanRequestHere(withUnknown)).toBeUndefined();
+          expect(fromBinary(ExecutePlanRequestSchema, withUnknown).$unknown).toHaveLength(1);
+          sameRequest(bytes.subarray(0, cutAt % (bytes.length + 1)));
+          if (bytes.length === 0) return;
+          const corrupt = bytes.slice();
+          for (const [at, b] of flips) corrupt[at % corrupt.length] = b;
+          sameRequest(corrupt);
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 });

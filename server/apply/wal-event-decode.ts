@@ -14,11 +14,15 @@
  * invalid UTF-8, nesting deeper than {@link MAX_DEPTH}. `wal-event-decode.test.ts`
  * decodes random events and random corruptions of them both ways.
  *
+ * The same reader decodes plan requests (`entdb.v1.ExecutePlanRequest`) for the API's
+ * fast paths, which carry the same operations.
+ *
  * Not reentrant: the reader's state is module-level, and decoding never yields.
  */
 
 import { fromBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { ExecutePlanRequest } from "../../generated/entdb/v1/entdb_pb.js";
 import type {
   CreateEdge,
   CreateNode,
@@ -73,6 +77,20 @@ export function decodeWalEvent(bytes: Uint8Array): WalEvent {
  * undefined: then `fromBinary` decodes it or throws.
  */
 export function decodeWalEventHere(bytes: Uint8Array): WalEvent | undefined {
+  return decodeHere(bytes, walEvent);
+}
+
+/**
+ * The `entdb.v1.ExecutePlanRequest` in `bytes` as `fromBinary` gives it, if this decoder
+ * covers it, else undefined (then `fromBinary` decodes it or throws). A request carries
+ * the same operations a plan event does, and ingress decodes one per plan: the same
+ * reader serves both, with the same limits (one-byte tags, no unknown fields).
+ */
+export function decodeExecutePlanRequestHere(bytes: Uint8Array): ExecutePlanRequest | undefined {
+  return decodeHere(bytes, executePlanRequest);
+}
+
+function decodeHere<T>(bytes: Uint8Array, read: () => T): T | undefined {
   buf = bytes;
   pos = 0;
   len = bytes.length;
@@ -80,7 +98,7 @@ export function decodeWalEventHere(bytes: Uint8Array): WalEvent | undefined {
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    return walEvent();
+    return read();
   } catch (e) {
     if (e !== NOT_DECODABLE) throw e;
     return undefined;
@@ -328,6 +346,41 @@ function walEvent(): WalEvent {
     }
   }
   return event;
+}
+
+function executePlanRequest(): ExecutePlanRequest {
+  const req: ExecutePlanRequest = {
+    $typeName: "entdb.v1.ExecutePlanRequest",
+    tenant: "",
+    operations: [],
+    idempotencyKey: "",
+    noWait: false,
+  };
+  while (pos < len) {
+    const t = tag();
+    const wt = t & 7;
+    switch (t >>> 3) {
+      case 1:
+        expect(wt, WT_LEN);
+        req.tenant = string();
+        break;
+      case 2:
+        expect(wt, WT_LEN);
+        req.operations.push(operation(delimitedEnd()));
+        break;
+      case 3:
+        expect(wt, WT_LEN);
+        req.idempotencyKey = string();
+        break;
+      case 4:
+        expect(wt, WT_VARINT);
+        req.noWait = bool();
+        break;
+      default:
+        fail();
+    }
+  }
+  return req;
 }
 
 function timestamp(end: number): Timestamp {

@@ -18,12 +18,19 @@
  *   rebuilds the full-text tables inside the transaction flushes first
  *   (`TenantDb.migrateTo` does).
  *
+ * How the rows go in: each run of queued inserts into one table as a few multi-row
+ * `INSERT`s (of {@link ROWS_PER_STATEMENT} rows, largest first) rather than one statement
+ * per row, and each value turned into its full-text form (`ftsText`) here rather than by
+ * the SQL function `entdb_fts_text` that the population of a new table uses: the same
+ * text, without a call from SQLite back into JavaScript per value. FTS5 takes the rows
+ * of one statement in order, so the tables hold the same rows either way.
+ *
  * What it assumes: the queued statements cannot fail for a property of the event (the
  * tables exist, the values are strings or null); a failure while flushing is the
  * environment's (I/O, a full disk) and fails the whole transaction.
  */
 
-import { FTS_TEXT_FUNCTION, ftsColumnName, ftsTableName } from "../../codegen/index.ts";
+import { ftsColumnName, ftsTableName, ftsText } from "../../codegen/index.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 type FtsWrite =
@@ -36,11 +43,19 @@ type FtsWrite =
     }
   | { readonly kind: "delete"; readonly typeId: number; readonly seq: bigint };
 
+/** The rows of one multi-row insert, largest first; the last is 1, so every run fits. */
+const ROWS_PER_STATEMENT = [64, 16, 4, 1] as const;
+
+type Insert = Extract<FtsWrite, { readonly kind: "insert" }>;
+
 /** Full-text writes queued in log order; see the module comment. Not safe for concurrent use. */
 export class FtsWrites {
   #queue: FtsWrite[] = [];
-  /** The INSERT of each list of searchable fields (`TenantDb.ftsFields` keeps the arrays). */
-  readonly #insertSql = new WeakMap<readonly number[], string>();
+  /**
+   * Per list of searchable fields (`TenantDb.ftsFields` keeps the arrays), the INSERT of
+   * each row count in {@link ROWS_PER_STATEMENT}.
+   */
+  readonly #insertSql = new WeakMap<readonly number[], Map<number, string>>();
 
   /** Whether nothing is queued. */
   get isEmpty(): boolean {
@@ -81,17 +96,58 @@ export class FtsWrites {
   flush(db: TenantDb): void {
     const queue = this.#queue;
     this.#queue = [];
-    for (const w of queue) {
+    let i = 0;
+    while (i < queue.length) {
+      const w = queue[i]!;
       if (w.kind === "delete") {
         db.stmt(`DELETE FROM ${ftsTableName(w.typeId)} WHERE rowid = ?`).run(w.seq);
-      } else {
-        let sql = this.#insertSql.get(w.fields);
-        if (sql === undefined) {
-          sql = `INSERT INTO ${ftsTableName(w.typeId)}(rowid, ${w.fields.map(ftsColumnName).join(", ")}) VALUES (?, ${w.fields.map(() => `${FTS_TEXT_FUNCTION}(?)`).join(", ")})`;
-          this.#insertSql.set(w.fields, sql);
+        i++;
+        continue;
+      }
+      // The run of inserts into the same table with the same columns that starts here.
+      let end = i + 1;
+      while (end < queue.length) {
+        const next = queue[end]!;
+        if (next.kind !== "insert" || next.typeId !== w.typeId || next.fields !== w.fields) break;
+        end++;
+      }
+      for (const rows of ROWS_PER_STATEMENT) {
+        while (end - i >= rows) {
+          db.stmt(this.#sql(w, rows)).run(params(queue, i, rows));
+          i += rows;
         }
-        db.stmt(sql).run(w.seq, ...w.values);
       }
     }
   }
+
+  /** The INSERT of `rows` rows into `w`'s table and columns. */
+  #sql(w: Insert, rows: number): string {
+    let byRows = this.#insertSql.get(w.fields);
+    if (byRows === undefined) {
+      byRows = new Map();
+      this.#insertSql.set(w.fields, byRows);
+    }
+    let sql = byRows.get(rows);
+    if (sql === undefined) {
+      const row = `(?${", ?".repeat(w.fields.length)})`;
+      sql = `INSERT INTO ${ftsTableName(w.typeId)}(rowid, ${w.fields.map(ftsColumnName).join(", ")}) VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
+      byRows.set(rows, sql);
+    }
+    return sql;
+  }
+}
+
+/** The parameters of the inserts `queue[from]` to `queue[from + rows - 1]`, row by row. */
+function params(
+  queue: readonly FtsWrite[],
+  from: number,
+  rows: number,
+): (bigint | string | null)[] {
+  const out: (bigint | string | null)[] = [];
+  for (let i = from; i < from + rows; i++) {
+    const w = queue[i] as Insert;
+    out.push(w.seq);
+    for (const v of w.values) out.push(v === null ? null : ftsText(v));
+  }
+  return out;
 }

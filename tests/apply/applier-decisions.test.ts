@@ -238,6 +238,73 @@ describe("creating nodes", () => {
     });
   });
 
+  it("names the first unique constraint in order when several clash, in one plan or across plans", () => {
+    seed();
+    const clash = (fieldId: number, operationIndex = 0) => ({
+      code: "already_exists",
+      reason: "UNIQUE_VIOLATION",
+      message: `Another node of type 1 has the same value of unique field ${fieldId}.`,
+      operationIndex,
+      typeId: T.User,
+      fieldId,
+    });
+    // email (1) and handle (3) both taken by u1: the lower field id is named.
+    expect(
+      failure(
+        h.plan("acme", "k2", [
+          op.createNode(
+            T.User,
+            "u2",
+            userFields(2, { 1: v.str("user1@example.com"), 3: v.str("user1") }),
+          ),
+        ]).outcome,
+      ),
+    ).toEqual(clash(1));
+    // handle alone.
+    expect(
+      failure(
+        h.plan("acme", "k3", [op.createNode(T.User, "u3", userFields(3, { 3: v.str("user1") }))])
+          .outcome,
+      ),
+    ).toEqual(clash(3));
+    // Against a node created earlier in the same plan.
+    expect(
+      failure(
+        h.plan("acme", "k4", [
+          op.createNode(T.User, "u4", userFields(4)),
+          op.createNode(T.User, "u5", userFields(5, { 3: v.str("user4") })),
+        ]).outcome,
+      ),
+    ).toEqual(clash(3, 1));
+    expect(h.reader.getNode("acme", T.User, "u4")).toBeUndefined();
+  });
+
+  it("looks unique values up when the tenant file lacks a constraint's index", () => {
+    seed();
+    // As in a file at a newer schema version that dropped the constraint, applying an
+    // event of the version that has it: the index is gone, the event's model still asks.
+    const db = h.store.tenant("acme", false)!;
+    db.db.exec("DROP INDEX ux_n1_f3");
+    db.reloadSchemaObjects();
+    expect(db.hasObject("ux_n1_f3")).toBe(false);
+    expect(
+      failure(
+        h.plan("acme", "k2", [op.createNode(T.User, "u2", userFields(2, { 3: v.str("user1") }))])
+          .outcome,
+      ),
+    ).toEqual({
+      code: "already_exists",
+      reason: "UNIQUE_VIOLATION",
+      message: "Another node of type 1 has the same value of unique field 3.",
+      operationIndex: 0,
+      typeId: T.User,
+      fieldId: 3,
+    });
+    expect(
+      results(h.plan("acme", "k3", [op.createNode(T.User, "u3", userFields(3))]).outcome),
+    ).toEqual([{ id: "u3", created: true, version: 1n }]);
+  });
+
   it("checks a taken id before refs and unique values, and a node created twice in one plan", () => {
     seed();
     const taken = {

@@ -11,7 +11,7 @@
  * Those are the applier's, recorded with the idempotency key (contract 6).
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type CreateNode,
@@ -21,11 +21,7 @@ import {
   type UpdateNode,
 } from "../../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
-import {
-  type WalEvent,
-  WalEventSchema,
-  WritePlanSchema,
-} from "../../../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../../../generated/entdb/v1/wal_pb.js";
 import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/index.ts";
 import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
 import { sha256 } from "../idempotency.ts";
@@ -33,6 +29,7 @@ import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./c
 import { invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
 import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
+import { encodeWritePlan } from "./wal-event-wire.ts";
 
 /** Limits on one plan. */
 export interface PlanLimits {
@@ -125,9 +122,7 @@ export function checkText(text: string, what: string): void {
  * by integers, which JavaScript objects iterate in ascending order.
  */
 export function planDigest(operations: readonly Operation[]): Uint8Array {
-  return sha256(
-    toBinary(WritePlanSchema, create(WritePlanSchema, { operations: [...operations] })),
-  );
+  return sha256(encodeWritePlan(operations));
 }
 
 function prepareOperation(
@@ -140,9 +135,11 @@ function prepareOperation(
   const o = op.op;
   switch (o.case) {
     case "createNode":
-      return create(OperationSchema, {
+      // A literal, not `create`: the message is whole, and `create` walks its fields.
+      return {
+        $typeName: "entdb.v1.Operation",
         op: { case: "createNode", value: prepareCreate(o.value, index, ctx, aliases, now) },
-      });
+      };
     case "updateNode": {
       const type = nodeType(o.value.typeId, index, ctx.schema);
       const vctx = valueContext(ctx, aliases, index, type.id, `${type.name}.id`);
@@ -263,7 +260,9 @@ function prepareFields(
   _mode: { create: true },
 ): { [fieldId: number]: Value } {
   const out: { [fieldId: number]: Value } = {};
-  for (const [key, value] of Object.entries(given)) {
+  // Object.keys, not entries: the pairs cost more than the lookups.
+  for (const key of Object.keys(given)) {
+    const value = given[key as unknown as number]!;
     const field = fieldOf(type, Number(key), index);
     if (value.kind.case === "nullValue" || value.kind.case === undefined) {
       throw invalidArgument(
