@@ -13,8 +13,8 @@
  * A measurement, not a test.
  */
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, REPO_ROOT } from "../e2e/server-process.ts";
@@ -53,16 +53,27 @@ const work = mkdtempSync(join(tmpdir(), "entdb-gc-"));
 const bin = join(work, "loadgen");
 buildLoadgen(bin);
 
-/** A running server with its trace output so far. */
+/** A running server and the file its trace goes to. */
 interface Traced {
   readonly child: ChildProcess;
   readonly url: string;
-  trace: string;
+  readonly traceFile: string;
 }
+
+/** The trace so far. V8 writes it through stdio's buffer: up to a few KB arrive late. */
+const traceOf = (server: Traced) => readFileSync(server.traceFile, "utf8");
+
+/** Runs the load generator without blocking this process. */
+const run = (args: readonly string[]) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(bin, args, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+  );
 
 async function start(name: string, flags: readonly string[]): Promise<Traced> {
   const port = await freePort();
   const httpPort = await freePort();
+  // A file, not a pipe: a trace nobody reads in time must not block the server.
+  const traceFile = join(work, `${name}.trace`);
   const child = spawn(
     process.execPath,
     [
@@ -82,13 +93,10 @@ async function start(name: string, flags: readonly string[]): Promise<Traced> {
     {
       cwd: REPO_ROOT,
       env: { ...process.env, ENTDB_LOG_LEVEL: "warn", ENTDB_WAL: "embedded" },
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", openSync(traceFile, "w"), "inherit"],
     },
   );
-  const traced: Traced = { child, url: `http://127.0.0.1:${port}`, trace: "" };
-  child.stdout?.on("data", (chunk: Buffer) => {
-    traced.trace += chunk.toString();
-  });
+  const traced: Traced = { child, url: `http://127.0.0.1:${port}`, traceFile };
   for (let i = 0; i < 300; i++) {
     const ready = await fetch(`http://127.0.0.1:${httpPort}/ready`).then(
       (r) => r.ok,
@@ -142,8 +150,8 @@ try {
       const order = round % 2 === 0 ? variants : [...variants].reverse();
       for (const v of order) {
         const server = servers.get(v.name) as Traced;
-        const from = server.trace.length;
-        const out = execFileSync(bin, [
+        const from = traceOf(server).length;
+        const out = await run([
           "run",
           "--url",
           server.url,
@@ -161,7 +169,8 @@ try {
           join(work, `${v.name}.json`),
           "--server-pid",
           String(server.child.pid),
-        ]).toString();
+        ]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
         const m = JSON.parse(out) as {
           ops: number;
           seconds: number;
@@ -175,7 +184,7 @@ try {
           { rate: m.ops / m.seconds, p50: m.p50Us, p99: m.p99Us, cpu: m.serverCpuUs / m.ops },
         ]);
         // The window includes the load generator's unmeasured second before it.
-        gcs.set(key, [...(gcs.get(key) ?? []), ...scavenges(server.trace.slice(from))]);
+        gcs.set(key, [...(gcs.get(key) ?? []), ...scavenges(traceOf(server).slice(from))]);
         window.set(key, (window.get(key) ?? 0) + m.seconds + 1);
       }
     }
