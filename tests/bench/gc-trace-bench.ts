@@ -7,7 +7,8 @@
  * p50, p99 and server CPU per call (medians of the rounds), then the scavenges of the
  * measured windows: how many per second, their pause (median, 90th percentile) and
  * V8's own split of it (waiting for the safepoint, the roots, the parallel copying on
- * the main thread and on helper threads), and what survived and was promoted. Rows are
+ * the main thread and on helper threads, sweeping the young generation's array
+ * buffers), and what survived and was promoted. Rows are
  * `op:clients` as in `npm run bench:pg` (default `create:1,get:1,get:32`). E.g.
  * `node tests/bench/gc-trace-bench.ts create:1 5 2 default= single=--single-threaded-gc`.
  * A measurement, not a test.
@@ -190,9 +191,9 @@ try {
     }
   }
   console.log(
-    "| row | flags | calls/s | p50 µs | p99 µs | CPU µs/call | scavenges/s | pause median, p90 ms | safepoint | roots | parallel (main) | parallel (helpers) | survived KB | promoted KB | new space KB |",
+    "| row | flags | calls/s | p50 µs | p99 µs | CPU µs/call | scavenges/s | pause median, p90 ms | safepoint | roots | parallel (main) | parallel (helpers) | array buffers | survived KB | promoted KB | new space KB |",
   );
-  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const row of rows) {
     for (const v of variants) {
       const key = `${row.op}:${row.clients} ${v.name}`;
@@ -202,7 +203,7 @@ try {
       const kb = (name: string) => (median(g.map((s) => s[name] ?? 0)) / 1024).toFixed(0);
       const pauses = g.map((s) => s["pause"] ?? 0);
       console.log(
-        `| ${row.op}, ${row.clients} | ${v.name}: \`${v.flags.join(" ") || "(none)"}\` | ${median(r.map((x) => x.rate)).toFixed(0)} | ${median(r.map((x) => x.p50)).toFixed(0)} | ${median(r.map((x) => x.p99)).toFixed(0)} | ${median(r.map((x) => x.cpu)).toFixed(0)} | ${(g.length / (window.get(key) ?? 1)).toFixed(1)} | ${median(pauses).toFixed(2)}, ${quantile(pauses, 0.9).toFixed(2)} | ${f("time_to_safepoint")} | ${f("scavenge.roots")} | ${f("scavenge.parallel")} | ${f("background.scavenge.parallel")} | ${kb("new_space_survived")} | ${kb("promoted")} | ${kb("new_space_capacity")} |`,
+        `| ${row.op}, ${row.clients} | ${v.name}: \`${v.flags.join(" ") || "(none)"}\` | ${median(r.map((x) => x.rate)).toFixed(0)} | ${median(r.map((x) => x.p50)).toFixed(0)} | ${median(r.map((x) => x.p99)).toFixed(0)} | ${median(r.map((x) => x.cpu)).toFixed(0)} | ${(g.length / (window.get(key) ?? 1)).toFixed(1)} | ${median(pauses).toFixed(2)}, ${quantile(pauses, 0.9).toFixed(2)} | ${f("time_to_safepoint")} | ${f("scavenge.roots")} | ${f("scavenge.parallel")} | ${f("background.scavenge.parallel")} | ${f("scavenge.sweep_array_buffers")} | ${kb("new_space_survived")} | ${kb("promoted")} | ${kb("new_space_capacity")} |`,
       );
     }
   }
