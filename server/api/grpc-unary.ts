@@ -50,6 +50,7 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
+import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { readChunks } from "./request-body.ts";
 import {
@@ -228,12 +229,9 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
           if (stream.destroyed) return;
           if (request.web) {
             stream.respond({ ":status": 200, ...res.headers });
-            stream.end(webBody(res));
             // As on the Connect path: an answer before the whole body arrived tells
             // the client to stop sending once it is out (RFC 9113 §8.1).
-            stream.once("finish", () => {
-              if (!stream.readableEnded && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
-            });
+            endH2Answer(stream, webBody(res));
             return;
           }
           stream.respond({ ":status": 200, ...res.headers }, { waitForTrailers: true });

@@ -37,7 +37,7 @@
  */
 
 import type * as http from "node:http";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import type { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
@@ -55,6 +55,7 @@ import {
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { createGrpcUnary } from "./grpc-unary.ts";
+import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { readBody } from "./request-body.ts";
 import {
@@ -72,8 +73,6 @@ import {
 } from "./unary-call.ts";
 
 export { type FastMethod, malformedBodyMessage, type UnaryImpl } from "./unary-call.ts";
-
-const { NGHTTP2_NO_ERROR } = http2.constants;
 
 // Node gives header names in lower case; the library's constants are capitalized.
 const CONTENT_TYPE = headerContentType.toLowerCase();
@@ -198,21 +197,9 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
           controller.end();
           if (stream.destroyed) return;
           stream.respond({ ":status": res.status, ...res.headers });
-          if (stream.readableEnded) {
-            // No callback: Node usually completes the last write after the stream
-            // closed, and would hand the callback a new error, stack trace and all.
-            stream.end(res.body);
-            return;
-          }
-          stream.end(res.body);
-          // An error answered before the whole body arrived: once the answer is out,
-          // tell the client to stop sending, without failing the call (RFC 9113 §8.1).
-          // A listener, not an `end` callback: a body read by its length need not
-          // have seen its end yet, and a stream that closes before "finish" would hand
-          // that callback a new error, stack trace and all.
-          stream.once("finish", () => {
-            if (!stream.readableEnded && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
-          });
+          // Also tells a client whose body had not ended to stop sending (an error
+          // answered early), once the answer is out.
+          endH2Answer(stream, res.body);
         })
         .catch((err: unknown) => {
           controller.end();
