@@ -47,15 +47,22 @@ let received: (data: RestoreWorkerData) => void = () => {};
 const work = new Promise<RestoreWorkerData>((resolve) => {
   received = resolve;
 });
+let openable: () => void = () => {};
+const open = new Promise<void>((resolve) => {
+  openable = resolve;
+});
 let go: () => void = () => {};
 const start = new Promise<void>((resolve) => {
   go = resolve;
 });
 port.on("message", (message: RestoreWorkerCommand) => {
   if (message.kind === "work") received(message.data);
+  else if (message.kind === "open") openable();
   else go();
 });
 const data = await work;
+const records = data.records ? unpackRecords(data.records) : undefined;
+await open;
 
 let lastProgress = 0;
 try {
@@ -65,7 +72,8 @@ try {
     ends: data.ends,
     log: forwardingLogger({}),
     tenants: new Set(data.tenants),
-    ...(data.records ? { records: unpackRecords(data.records) } : {}),
+    maxOpenTenants: data.maxOpenTenants,
+    ...(records ? { records } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

@@ -65,6 +65,14 @@ export const RESTORE_APPLIER_OPTIONS = {
   recentOutcomes: 0,
 } as const;
 
+/**
+ * Tenant files a restore keeps open at most, over all its threads: each file closed
+ * before the end is checkpointed and opened again to build its indexes, which costs about
+ * as much as applying 50 events. Bounded for file descriptors (three per open file) and
+ * for the page caches.
+ */
+export const RESTORE_OPEN_TENANTS = 1024;
+
 /** What one applier of a restore is given. */
 export interface RestoreApplyOptions {
   readonly dataDir: string;
@@ -82,6 +90,8 @@ export interface RestoreApplyOptions {
    * delivered to the applier instead of read back from `logPath` (restore-records.ts).
    */
   readonly records?: readonly (readonly WalEntry[])[];
+  /** Tenant files this thread keeps open at most (default {@link RESTORE_OPEN_TENANTS}). */
+  readonly maxOpenTenants?: number;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
 }
@@ -115,7 +125,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir,
       schemas: (v) => versions.get(v),
-      maxOpenTenants: 64,
+      maxOpenTenants: options.maxOpenTenants ?? RESTORE_OPEN_TENANTS,
       wal,
       logger: log,
       tenantTemplate: template,
@@ -164,7 +174,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       // them, instead of once before them and again as the store closes.
       const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
       if (failed === undefined)
-        for (const tenant of bulk.tenants) {
+        // Last seen first: those are still open, the first ones the store may have closed.
+        for (const tenant of [...bulk.tenants].reverse()) {
           if (parked.has(tenant)) continue;
           try {
             bulk.finish(store, tenant);
@@ -232,13 +243,18 @@ export interface RestoreWorkerData {
   readonly logPath: string;
   readonly ends: readonly number[];
   readonly tenants: readonly string[];
+  readonly maxOpenTenants: number;
   /** The records, packed (restore-records.ts); absent: the thread reads its log copy back. */
   readonly records?: readonly PackedPartition[];
 }
 
-/** Messages to a restore's apply worker: its work once, then the word to start writing. */
+/**
+ * Messages to a restore's apply worker, in this order: its work; the word that the data
+ * dir and its log copy are ready to open; the word to start writing.
+ */
 export type RestoreWorkerCommand =
   | { readonly kind: "work"; readonly data: RestoreWorkerData }
+  | { readonly kind: "open" }
   | { readonly kind: "start" };
 
 /** Messages from a restore's apply worker. */
@@ -272,13 +288,10 @@ export async function applyRestoredLogInParallel(
   const shards = splitTenants(options.events, options.threads);
   const total = ends.reduce((a, b) => a + b, 0);
   options.progress?.(0, total);
-  // The first opener of a fresh data dir creates meta.sqlite and the schema files: done
-  // here, once, before the threads open the same dir.
-  await openDataDirOnce(dataDir, logPath, log);
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
-  for (const path of paths.slice(1)) copyFileSync(logPath, path);
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
   // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
+  const maxOpenTenants = Math.max(64, Math.floor(RESTORE_OPEN_TENANTS / shards.length));
   const started = options.workers.take(shards.length - 1);
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
@@ -288,11 +301,18 @@ export async function applyRestoredLogInParallel(
       logPath: paths[i + 1]!,
       ends,
       tenants,
+      maxOpenTenants,
       ...(records ? { records } : {}),
     };
     worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
     return worker;
   });
+  // The threads unpack their records meanwhile. The first opener of a fresh data dir
+  // creates meta.sqlite and the schema files: done here, once, before the threads open
+  // the same dir.
+  await openDataDirOnce(dataDir, logPath, log);
+  for (const path of paths.slice(1)) copyFileSync(logPath, path);
+  for (const w of workers) w.postMessage({ kind: "open" } satisfies RestoreWorkerCommand);
   const done = new Array<number>(shards.length).fill(0);
   const report = (shard: number, count: number) => {
     done[shard] = count;
@@ -309,7 +329,7 @@ export async function applyRestoredLogInParallel(
   });
   const open = () => {
     if (++opened < shards.length) return;
-    for (const w of workers) w.postMessage({ kind: "start" });
+    for (const w of workers) w.postMessage({ kind: "start" } satisfies RestoreWorkerCommand);
     releaseAll();
   };
   // A thread that fails before the others start must not leave them waiting.
@@ -353,6 +373,7 @@ export async function applyRestoredLogInParallel(
     ends,
     log,
     tenants: new Set(shards[0]),
+    maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
     opened: () => {
       open();
