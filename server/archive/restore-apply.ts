@@ -105,7 +105,10 @@ export interface RestoreApplyOptions {
    * delivered to the applier instead of read back from `logPath` (restore-records.ts).
    */
   readonly records?: readonly (readonly WalEntry[])[];
-  /** Tenant files this thread keeps open at most (default {@link RESTORE_OPEN_TENANTS}). */
+  /**
+   * Tenant files this thread keeps open at most (default {@link RESTORE_OPEN_TENANTS});
+   * given to `applyRestoredLogInParallel`, over all its threads.
+   */
   readonly maxOpenTenants?: number;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
@@ -309,7 +312,10 @@ export async function applyRestoredLogInParallel(
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
   // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
-  const maxOpenTenants = Math.max(64, Math.floor(RESTORE_OPEN_TENANTS / shards.length));
+  const maxOpenTenants = Math.max(
+    1,
+    Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
+  );
   const started = options.workers.take(shards.length - 1);
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;

@@ -77,6 +77,12 @@ export interface RestoreOptions {
    * {@link DEFAULT_HELD_RECORD_BYTES}); 0: the appliers read the log back.
    */
   readonly heldRecordBytes?: number;
+  /**
+   * Tenant files the apply phase keeps open at most, over all its threads (default
+   * `RESTORE_OPEN_TENANTS`, restore-apply.ts); a file closed before the end is opened
+   * again for its next batch and its index build.
+   */
+  readonly openTenants?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -285,6 +291,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           threads,
           events: tenantEvents,
           workers,
+          ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           ...(heldRecords ? { records: heldRecords } : {}),
         })
       : [
@@ -295,6 +302,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             log,
             progress,
             ...(heldRecords ? { records: heldRecords } : {}),
+            ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           }),
         ];
   const parked = applied.flatMap((a) => a.parked);

@@ -96,6 +96,24 @@ describe("a restore on several threads", () => {
         );
         expect(dumps).toEqual(reference);
       }
+      // One tenant file open per thread: files are closed between batches and opened
+      // again, for their next batch and for their index build.
+      for (const threads of [1, 2]) {
+        const restored = dir(`threads-${threads}-one-open`);
+        const result = await restoreArchive({
+          store,
+          location,
+          dataDir: restored,
+          log: quiet,
+          threads,
+          openTenants: threads,
+        });
+        expect(result.parked).toEqual([]);
+        const dumps = TENANTS.map((t) =>
+          canonicalDump(join(restored, "tenants", tenantFileName(t))),
+        );
+        expect(dumps).toEqual(reference);
+      }
     } finally {
       store.close();
     }
