@@ -149,9 +149,10 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       tenantTemplate: template,
     });
     try {
-      await options.opened?.();
+      // Before the other threads open the dir (`opened`), so they find the files made.
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
+      await options.opened?.();
       // Woken after each batch, so the end of the log is seen when it is reached.
       let wake = () => {};
       const applier = new Applier({
@@ -316,6 +317,7 @@ export async function applyRestoredLogInParallel(
     1,
     Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
   );
+  for (const path of paths.slice(1)) copyFileSync(logPath, path);
   const started = options.workers.take(shards.length - 1);
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
@@ -331,12 +333,6 @@ export async function applyRestoredLogInParallel(
     worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
     return worker;
   });
-  // The threads unpack their records meanwhile. The first opener of a fresh data dir
-  // creates meta.sqlite and the schema files: done here, once, before the threads open
-  // the same dir.
-  await openDataDirOnce(dataDir, logPath, log);
-  for (const path of paths.slice(1)) copyFileSync(logPath, path);
-  for (const w of workers) w.postMessage({ kind: "open" } satisfies RestoreWorkerCommand);
   const done = new Array<number>(shards.length).fill(0);
   const report = (shard: number, count: number) => {
     done[shard] = count;
@@ -391,6 +387,7 @@ export async function applyRestoredLogInParallel(
         });
       }),
   );
+  let told = false;
   const here = applyRestoredLog({
     dataDir,
     logPath,
@@ -399,11 +396,20 @@ export async function applyRestoredLogInParallel(
     tenants: new Set(shards[0]),
     maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
+    // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
+    // thread, while the others unpack their records; then they open the dir.
     opened: () => {
+      told = true;
+      for (const w of workers) w.postMessage({ kind: "open" } satisfies RestoreWorkerCommand);
       open();
       return allOpened;
     },
     progress: (count) => report(0, count),
+  });
+  // Failing before it told the others to open, this thread would leave them waiting: they
+  // are ended, which settles their runs.
+  here.catch(() => {
+    if (!told) for (const w of workers) void w.terminate();
   });
   try {
     // Every thread runs to its end before the restore answers, even when one failed.
@@ -415,26 +421,6 @@ export async function applyRestoredLogInParallel(
   } finally {
     for (const path of paths.slice(1))
       for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-  }
-}
-
-/** Opens and closes the store once: meta.sqlite made, snapshots' tenants learnt, schema files restored. */
-async function openDataDirOnce(dataDir: string, logPath: string, log: Logger): Promise<void> {
-  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
-  try {
-    const { store, metaRebuilt } = await openCheckedStore({
-      dataDir,
-      schemas: () => undefined,
-      wal,
-      logger: log,
-    });
-    try {
-      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
-    } finally {
-      store.close();
-    }
-  } finally {
-    await wal.close();
   }
 }
 
