@@ -5,11 +5,12 @@
  * not an entry point of its own.
  */
 
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { InternalError } from "../internal-error.ts";
 import type { Logger } from "../log.ts";
 import {
   applyRestoredLog,
+  type RestoreWorkerCommand,
   type RestoreWorkerData,
   type RestoreWorkerMessage,
 } from "./restore-apply.ts";
@@ -18,7 +19,6 @@ import { unpackRecords } from "./restore-records.ts";
 const port = parentPort;
 if (port === null)
   throw new InternalError("invariant", "restore-apply-worker.ts must run as a worker thread.");
-const data = workerData as RestoreWorkerData;
 const post = (message: RestoreWorkerMessage): void => port.postMessage(message);
 
 /** Log lines go to the restore's logger on the main thread. */
@@ -42,11 +42,27 @@ function forwardingLogger(base: Record<string, unknown>): Logger {
   };
 }
 
-const start = new Promise<void>((resolve) =>
-  port.once("message", (message: { kind: string }) => {
-    if (message.kind === "start") resolve();
-  }),
-);
+// Started ahead of the apply phase (restore-workers.ts): the work comes once the archive is read.
+let received: (data: RestoreWorkerData) => void = () => {};
+const work = new Promise<RestoreWorkerData>((resolve) => {
+  received = resolve;
+});
+let openable: () => void = () => {};
+const open = new Promise<void>((resolve) => {
+  openable = resolve;
+});
+let go: () => void = () => {};
+const start = new Promise<void>((resolve) => {
+  go = resolve;
+});
+port.on("message", (message: RestoreWorkerCommand) => {
+  if (message.kind === "work") received(message.data);
+  else if (message.kind === "open") openable();
+  else go();
+});
+const data = await work;
+const records = data.records ? unpackRecords(data.records) : undefined;
+await open;
 
 let lastProgress = 0;
 try {
@@ -56,7 +72,8 @@ try {
     ends: data.ends,
     log: forwardingLogger({}),
     tenants: new Set(data.tenants),
-    ...(data.records ? { records: unpackRecords(data.records) } : {}),
+    maxOpenTenants: data.maxOpenTenants,
+    ...(records ? { records } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

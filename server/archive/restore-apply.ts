@@ -28,24 +28,35 @@
  * anyway), and no in-memory outcomes, which only callers waiting on their plans read.
  * Tenants applied from nothing also drop what a migration made at once
  * (`afterMigration`), not only before their next batch.
+ *
+ * Wall time around the appliers: the other threads are started while the archive is
+ * read (restore-workers.ts), so their module loading is not waited for; new tenant files
+ * are copies of a template made once per thread (server/store/tenant-template.ts); each
+ * applier is woken after every batch, so the end of the log is seen when it is reached;
+ * and the deferred indexes are built before the applier stops, so the stop's checkpoint
+ * writes each file once, indexes included.
  */
 
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
 import type { ServedSchema } from "../engine.ts";
-import { InternalError } from "../internal-error.ts";
 import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
-import { openCheckedStore, tenantFileName } from "../store/index.ts";
-import { openEmbeddedWal, type WalEntry } from "../wal/index.ts";
+import {
+  openCheckedStore,
+  removeTenantTemplate,
+  tenantFileName,
+  writeTenantTemplate,
+} from "../store/index.ts";
+import { openEmbeddedWal, type Wal, type WalEntry } from "../wal/index.ts";
 import {
   heldRecordsWal,
   type PackedPartition,
   packRecords,
   transferList,
 } from "./restore-records.ts";
+import type { RestoreWorkers } from "./restore-workers.ts";
 
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
@@ -53,6 +64,29 @@ export const RESTORE_APPLIER_OPTIONS = {
   checkpointIntervalMs: Number.POSITIVE_INFINITY,
   recentOutcomes: 0,
 } as const;
+
+/**
+ * Tenant files a restore keeps open at most, over all its threads: a file closed before
+ * the end is checkpointed and opened again for its next batch and for its index build,
+ * each time costing about what applying 50 events costs, and a log that interleaves more
+ * tenants than this closes one at nearly every batch of a tenant. Bounded by half the
+ * process's file descriptors (three per open file: the database, its `-wal` and its
+ * `-shm`) and by 4,096 for the page caches; 1,024 where the limit cannot be read.
+ */
+export const RESTORE_OPEN_TENANTS = Math.min(4096, Math.floor(openFileLimit() / 2 / 3));
+
+/** The process's soft limit of open files, from Linux's /proc; 6,144 elsewhere (1,024 tenant files). */
+function openFileLimit(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const soft = Number(line?.split(/\s+/)[3]);
+    return Number.isSafeInteger(soft) && soft > 0 ? soft : 6144;
+  } catch {
+    return 6144;
+  }
+}
 
 /** What one applier of a restore is given. */
 export interface RestoreApplyOptions {
@@ -71,6 +105,11 @@ export interface RestoreApplyOptions {
    * delivered to the applier instead of read back from `logPath` (restore-records.ts).
    */
   readonly records?: readonly (readonly WalEntry[])[];
+  /**
+   * Tenant files this thread keeps open at most (default {@link RESTORE_OPEN_TENANTS});
+   * given to `applyRestoredLogInParallel`, over all its threads.
+   */
+  readonly maxOpenTenants?: number;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
 }
@@ -97,20 +136,29 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
   const bulk = new BulkLoad();
+  // New tenant files are copies of one made here (server/store/tenant-template.ts).
+  const template = `${logPath}.tenant-template`;
   try {
+    writeTenantTemplate(template, wal.identity);
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir,
       schemas: (v) => versions.get(v),
-      maxOpenTenants: 64,
+      maxOpenTenants: options.maxOpenTenants ?? RESTORE_OPEN_TENANTS,
       wal,
       logger: log,
+      tenantTemplate: template,
     });
     try {
-      await options.opened?.();
+      // Before the other threads open the dir (`opened`), so they find the files made.
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
+      await options.opened?.();
+      // Woken after each batch, so the end of the log is seen when it is reached.
+      let wake = () => {};
       const applier = new Applier({
-        wal: options.records ? heldRecordsWal(wal, options.records) : wal,
+        wal: afterEachBatch(options.records ? heldRecordsWal(wal, options.records) : wal, () =>
+          wake(),
+        ),
         store,
         ...RESTORE_APPLIER_OPTIONS,
         ...bulk.applierHooks,
@@ -128,26 +176,41 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       let failed: unknown;
       applier.done.catch((error: unknown) => {
         failed = error;
+        wake();
       });
+      let lastProgress = 0;
       while (applied() < total && failed === undefined) {
-        options.progress?.(applied(), total);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (Date.now() - lastProgress >= 100) {
+          options.progress?.(applied(), total);
+          lastProgress = Date.now();
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
       }
+      // Every event is applied and the subscription waits for records that never come:
+      // the indexes are built now, so the applier's stop checkpoints each file once, with
+      // them, instead of once before them and again as the store closes.
+      const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
+      if (failed === undefined)
+        // Last seen first: those are still open, the first ones the store may have closed.
+        for (const tenant of [...bulk.tenants].reverse()) {
+          if (parked.has(tenant)) continue;
+          try {
+            bulk.finish(store, tenant);
+            // The statistics the store's close would gather, gathered now: the stop's
+            // checkpoint then writes them too, and the close has nothing left to write.
+            store.tenant(tenant, false)?.db.pragma("optimize");
+          } catch (error) {
+            log.error("tenant parked while restoring: its indexes could not be built", {
+              tenant,
+              err: error,
+            });
+            parked.add(tenant);
+          }
+        }
       await applier.stop();
       if (failed !== undefined) throw failed;
-      const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
-      for (const tenant of bulk.tenants) {
-        if (parked.has(tenant)) continue;
-        try {
-          bulk.finish(store, tenant);
-        } catch (error) {
-          log.error("tenant parked while restoring: its indexes could not be built", {
-            tenant,
-            err: error,
-          });
-          parked.add(tenant);
-        }
-      }
       options.progress?.(total, total);
       return [...parked];
     } finally {
@@ -164,8 +227,36 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       }
     }
   } finally {
+    removeTenantTemplate(template);
     await wal.close();
   }
+}
+
+/** `wal` whose subscriptions call `after` once each delivered batch was handled. */
+function afterEachBatch(wal: Wal, after: () => void): Wal {
+  return {
+    get identity() {
+      return wal.identity;
+    },
+    get partitions() {
+      return wal.partitions;
+    },
+    get failure() {
+      return wal.failure;
+    },
+    partitionFor: (tenant) => wal.partitionFor(tenant),
+    append: (batch) => wal.append(batch),
+    endOffset: (partition) => wal.endOffset(partition),
+    subscribe: (options) =>
+      wal.subscribe({
+        ...options,
+        handler: async (entries) => {
+          await options.handler(entries);
+          after();
+        },
+      }),
+    close: () => wal.close(),
+  };
 }
 
 /** What a restore's apply worker is started with (restore-apply-worker.ts). */
@@ -174,9 +265,19 @@ export interface RestoreWorkerData {
   readonly logPath: string;
   readonly ends: readonly number[];
   readonly tenants: readonly string[];
+  readonly maxOpenTenants: number;
   /** The records, packed (restore-records.ts); absent: the thread reads its log copy back. */
   readonly records?: readonly PackedPartition[];
 }
+
+/**
+ * Messages to a restore's apply worker, in this order: its work; the word that the data
+ * dir and its log copy are ready to open; the word to start writing.
+ */
+export type RestoreWorkerCommand =
+  | { readonly kind: "work"; readonly data: RestoreWorkerData }
+  | { readonly kind: "open" }
+  | { readonly kind: "start" };
 
 /** Messages from a restore's apply worker. */
 export type RestoreWorkerMessage =
@@ -192,45 +293,45 @@ export type RestoreWorkerMessage =
   /** The thread's error, as structured cloning copies it (message and stack kept). */
   | { readonly kind: "failed"; readonly error: unknown };
 
-// `.ts` run from the sources, `.js` compiled in the published package.
-const workerUrl = new URL(
-  import.meta.url.endsWith(".ts") ? "./restore-apply-worker.ts" : "./restore-apply-worker.js",
-  import.meta.url,
-);
-
 /**
  * Applies the restored log on `threads` threads, tenants split among them by their
- * event counts (`events`, from the read phase); returns what each thread did.
+ * event counts (`events`, from the read phase); returns what each thread did. The
+ * threads other than this one are taken from `workers` (started ahead, restore-workers.ts);
+ * the caller ends them.
  */
 export async function applyRestoredLogInParallel(
   options: Omit<RestoreApplyOptions, "tenants" | "opened"> & {
     readonly threads: number;
     readonly events: ReadonlyMap<string, number>;
+    readonly workers: RestoreWorkers;
   },
 ): Promise<AppliedShard[]> {
   const { dataDir, logPath, ends, log } = options;
   const shards = splitTenants(options.events, options.threads);
   const total = ends.reduce((a, b) => a + b, 0);
   options.progress?.(0, total);
-  // The first opener of a fresh data dir creates meta.sqlite and the schema files: done
-  // here, once, before the threads open the same dir.
-  await openDataDirOnce(dataDir, logPath, log);
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
-  for (const path of paths.slice(1)) copyFileSync(logPath, path);
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
   // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
-  const workers = shards.slice(1).map((tenants, i) => {
+  const maxOpenTenants = Math.max(
+    1,
+    Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
+  );
+  for (const path of paths.slice(1)) copyFileSync(logPath, path);
+  const started = options.workers.take(shards.length - 1);
+  const workers = started.map(({ worker }, i) => {
+    const tenants = shards[i + 1]!;
     const records = options.records ? packRecords(options.records, new Set(tenants)) : undefined;
-    return new Worker(workerUrl, {
-      workerData: {
-        dataDir,
-        logPath: paths[i + 1]!,
-        ends,
-        tenants,
-        ...(records ? { records } : {}),
-      } satisfies RestoreWorkerData,
-      ...(records ? { transferList: transferList(records) } : {}),
-    });
+    const data: RestoreWorkerData = {
+      dataDir,
+      logPath: paths[i + 1]!,
+      ends,
+      tenants,
+      maxOpenTenants,
+      ...(records ? { records } : {}),
+    };
+    worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
+    return worker;
   });
   const done = new Array<number>(shards.length).fill(0);
   const report = (shard: number, count: number) => {
@@ -248,7 +349,7 @@ export async function applyRestoredLogInParallel(
   });
   const open = () => {
     if (++opened < shards.length) return;
-    for (const w of workers) w.postMessage({ kind: "start" });
+    for (const w of workers) w.postMessage({ kind: "start" } satisfies RestoreWorkerCommand);
     releaseAll();
   };
   // A thread that fails before the others start must not leave them waiting.
@@ -281,30 +382,34 @@ export async function applyRestoredLogInParallel(
               fail(message.error);
           }
         });
-        worker.on("error", fail);
-        worker.on("exit", (code) => {
-          if (!settled)
-            fail(
-              new InternalError(
-                "invariant",
-                `A restore thread exited (code ${code}) before it was done.`,
-              ),
-            );
+        started[i]!.ended.then((reason) => {
+          if (!settled) fail(reason);
         });
       }),
   );
+  let told = false;
   const here = applyRestoredLog({
     dataDir,
     logPath,
     ends,
     log,
     tenants: new Set(shards[0]),
+    maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
+    // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
+    // thread, while the others unpack their records; then they open the dir.
     opened: () => {
+      told = true;
+      for (const w of workers) w.postMessage({ kind: "open" } satisfies RestoreWorkerCommand);
       open();
       return allOpened;
     },
     progress: (count) => report(0, count),
+  });
+  // Failing before it told the others to open, this thread would leave them waiting: they
+  // are ended, which settles their runs.
+  here.catch(() => {
+    if (!told) for (const w of workers) void w.terminate();
   });
   try {
     // Every thread runs to its end before the restore answers, even when one failed.
@@ -314,29 +419,8 @@ export async function applyRestoredLogInParallel(
     options.progress?.(total, total);
     return results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
     for (const path of paths.slice(1))
       for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
-  }
-}
-
-/** Opens and closes the store once: meta.sqlite made, snapshots' tenants learnt, schema files restored. */
-async function openDataDirOnce(dataDir: string, logPath: string, log: Logger): Promise<void> {
-  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
-  try {
-    const { store, metaRebuilt } = await openCheckedStore({
-      dataDir,
-      schemas: () => undefined,
-      wal,
-      logger: log,
-    });
-    try {
-      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
-    } finally {
-      store.close();
-    }
-  } finally {
-    await wal.close();
   }
 }
 

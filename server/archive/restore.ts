@@ -43,6 +43,7 @@ import type { ArchiveLocation } from "./archive-location.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { applyRestoredLog, applyRestoredLogInParallel } from "./restore-apply.ts";
 import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
+import { RestoreWorkers } from "./restore-workers.ts";
 import { decodeSegment } from "./segment-format.ts";
 import { placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
 
@@ -76,6 +77,12 @@ export interface RestoreOptions {
    * {@link DEFAULT_HELD_RECORD_BYTES}); 0: the appliers read the log back.
    */
   readonly heldRecordBytes?: number;
+  /**
+   * Tenant files the apply phase keeps open at most, over all its threads (default
+   * `RESTORE_OPEN_TENANTS`, restore-apply.ts); a file closed before the end is opened
+   * again for its next batch and its index build.
+   */
+  readonly openTenants?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -110,6 +117,15 @@ export interface RestoreResult {
 
 /** Restores `options.dataDir` from the archive; see the module comment. */
 export async function restoreArchive(options: RestoreOptions): Promise<RestoreResult> {
+  const workers = new RestoreWorkers();
+  try {
+    return await restore(options, workers);
+  } finally {
+    await workers.close();
+  }
+}
+
+async function restore(options: RestoreOptions, workers: RestoreWorkers): Promise<RestoreResult> {
   const { store, location, dataDir, log } = options;
   if (options.asTenant !== undefined && options.tenant === undefined)
     throw new ArchiveError(
@@ -162,6 +178,9 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   for (const p of wanted) listed.set(p, await listSegments(store, location, p));
   const totalSegments = [...listed.values()].reduce((n, s) => n + s.length, 0);
 
+  // The apply phase's other threads load their modules while the archive is read
+  // (restore-workers.ts); a one-tenant restore applies on this thread alone.
+  if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
   const file = SqliteWalFile.open({ path: logPath, partitions, identity });
   const held = new HeldRecords(partitions, options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES);
   const next = new Array<number>(partitions).fill(0);
@@ -271,6 +290,8 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
           progress,
           threads,
           events: tenantEvents,
+          workers,
+          ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           ...(heldRecords ? { records: heldRecords } : {}),
         })
       : [
@@ -281,6 +302,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
             log,
             progress,
             ...(heldRecords ? { records: heldRecords } : {}),
+            ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           }),
         ];
   const parked = applied.flatMap((a) => a.parked);

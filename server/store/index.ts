@@ -79,3 +79,4 @@ export {
   tenantIdFromFileName,
   validateTenantId,
 } from "./tenant-id.ts";
+export { removeTenantTemplate, writeTenantTemplate } from "./tenant-template.ts";

@@ -52,6 +52,8 @@ export interface StoreOptions {
   readonly logIdentity?: string;
   /** Tenants being rebuilt, held from readers (`derived-check.ts` sets it). */
   readonly gate?: RebuildGate;
+  /** New tenant files are copies of this file (`TenantOrigin.template`, tenant-template.ts). */
+  readonly tenantTemplate?: string;
 }
 
 /** Opens (creating if needed) the store in `options.dataDir`. */
@@ -72,6 +74,7 @@ export class Store {
   readonly #models = new Map<number, Schema>();
   readonly #logIdentity: string | undefined;
   readonly #gate: RebuildGate | undefined;
+  readonly #template: string | undefined;
   #latestSchemaVersion: number;
   #closed = false;
 
@@ -85,6 +88,7 @@ export class Store {
     this.#latestSchemaVersion = this.meta.maxSchemaVersion();
     this.#logIdentity = options.logIdentity ?? this.meta.logIdentity();
     this.#gate = options.gate;
+    this.#template = options.tenantTemplate;
   }
 
   /** The database file of a tenant (validates the id). */
@@ -117,6 +121,7 @@ export class Store {
             partition: state.partition,
             appliedOffset: state.appliedOffset,
           }),
+        template: this.#template,
       };
       db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create, origin);
     } catch (err) {

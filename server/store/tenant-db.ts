@@ -17,7 +17,7 @@
  * before writing.
  */
 
-import { existsSync } from "node:fs";
+import { constants, copyFileSync, existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import {
   BASE_TABLE_DDL,
@@ -54,6 +54,11 @@ export interface TenantOrigin {
   readonly logIdentity?: string | undefined;
   /** Called with each state made visible by {@link TenantDb.commitState}. */
   readonly onCommit?: (state: TenantState) => void;
+  /**
+   * A new file's bytes are copied from this one (tenant-template.ts) instead of made by
+   * running the layout's DDL; the copy is then opened as usual and given the tenant's id.
+   */
+  readonly template?: string | undefined;
 }
 
 /**
@@ -115,6 +120,8 @@ export class TenantDb {
     if (!create && !existsSync(path)) return undefined;
     let db: Database.Database | undefined;
     try {
+      const copied = create && origin.template !== undefined && !existsSync(path);
+      if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
@@ -133,7 +140,9 @@ export class TenantDb {
       // Planner statistics: without them SQLite prefers `nodes_by_type` to a partial
       // expression index for range filters. Bounded work; only tables that need it.
       db.pragma("analysis_limit = 1000");
-      db.pragma("optimize = 0x10002");
+      // A fresh file has nothing to analyze yet; nor has a copy of the template, which
+      // stands for one (analyzing its few rows would add statistics a fresh file lacks).
+      if (!copied) db.pragma("optimize = 0x10002");
       const layout = Number(db.pragma("user_version", { simple: true }));
       if (layout === 0) {
         const fresh = db;
@@ -158,6 +167,7 @@ export class TenantDb {
           `the file has store layout ${layout}; this server reads layout ${STORE_LAYOUT_VERSION}`,
         );
       }
+      if (copied) db.prepare("UPDATE tenant_state SET tenant = ? WHERE singleton = 1").run(tenant);
       // Access tables (access-tables.ts): added to files of any age, in their own block.
       for (const stmt of ACCESS_TABLE_DDL) db.exec(stmt);
       // Mailbox table (mailbox-tables.ts): likewise.

@@ -79,7 +79,8 @@ describe("a restore on several threads", () => {
     }
 
     try {
-      for (const threads of [1, 2, 3]) {
+      // 5: more threads than tenants, so two of the workers started ahead are ended unused.
+      for (const threads of [1, 2, 3, 5]) {
         const restored = dir(`threads-${threads}`);
         const result = await restoreArchive({
           store,
@@ -87,6 +88,25 @@ describe("a restore on several threads", () => {
           dataDir: restored,
           log: quiet,
           threads,
+        });
+        expect(result.parked).toEqual([]);
+        expect(result.threadCpuMs).toHaveLength(Math.min(threads, TENANTS.length));
+        const dumps = TENANTS.map((t) =>
+          canonicalDump(join(restored, "tenants", tenantFileName(t))),
+        );
+        expect(dumps).toEqual(reference);
+      }
+      // One tenant file open per thread: files are closed between batches and opened
+      // again, for their next batch and for their index build.
+      for (const threads of [1, 2]) {
+        const restored = dir(`threads-${threads}-one-open`);
+        const result = await restoreArchive({
+          store,
+          location,
+          dataDir: restored,
+          log: quiet,
+          threads,
+          openTenants: threads,
         });
         expect(result.parked).toEqual([]);
         const dumps = TENANTS.map((t) =>

@@ -1,6 +1,9 @@
 /**
  * Archive benchmark, against the real S3-compatible server of `tests/infra/s3.sh`:
- * - upload: an embedded log of N plan events (20 tenants, one Team each) archived;
+ * - upload: an embedded log of N plan events (one Team each) archived, in runs of
+ *   `ENTDB_BENCH_RUN` events (default 1,000) of one tenant, round robin over
+ *   `ENTDB_BENCH_TENANTS` tenants (default 20; `ENTDB_BENCH_TENANTS=2000 ENTDB_BENCH_RUN=10`
+ *   with 100,000 events: many small tenants of 50 events each);
  * - replay: `restoreArchive` of that archive into an empty data dir, its read phase
  *   (download, sha256, decode, write the log) and its apply phase (the live applier),
  *   so the applier's share of a replay is visible;
@@ -55,7 +58,8 @@ import { benchArchiverCpu } from "./archiver-cpu-bench.ts";
 
 const EVENTS = Number(process.argv[2] ?? "100000");
 const SECONDS = Number(process.argv[3] ?? "5");
-const TENANTS = 20;
+const TENANTS = Number(process.env["ENTDB_BENCH_TENANTS"] ?? "20");
+const RUN = Number(process.env["ENTDB_BENCH_RUN"] ?? "1000");
 const TENANT_MB = Number(process.env["ENTDB_BENCH_TENANT_MB"] ?? "64");
 const ROUNDS = Number(process.env["ENTDB_BENCH_ROUNDS"] ?? "9");
 const RATE = Number(process.env["ENTDB_BENCH_RATE"] ?? "200");
@@ -84,9 +88,9 @@ try {
     await wal.append([
       { tenant: SCHEMA_LOG_KEY, payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)) },
     ]);
-    for (let i = 0; i < EVENTS; i += 1000) {
-      const tenant = `tenant-${(i / 1000) % TENANTS}`;
-      const batch = Array.from({ length: Math.min(1000, EVENTS - i) }, (_, j) => {
+    for (let i = 0; i < EVENTS; i += RUN) {
+      const tenant = `tenant-${(i / RUN) % TENANTS}`;
+      const batch = Array.from({ length: Math.min(RUN, EVENTS - i) }, (_, j) => {
         const n = i + j;
         const id = `0190a000-0000-7000-8000-${String(n).padStart(12, "0")}`;
         return {

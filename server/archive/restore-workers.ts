@@ -1,0 +1,71 @@
+/**
+ * The worker threads of a restore's apply phase, started before the read phase so they
+ * load their modules (about 0.4 s of CPU each) while the archive downloads instead of
+ * while the restore's own applier waits for them. A started worker waits for its work
+ * (`RestoreWorkerData`, posted by `applyRestoredLogInParallel`, restore-apply.ts);
+ * workers the apply phase does not need (fewer tenants than threads) are ended unused.
+ */
+
+import { Worker } from "node:worker_threads";
+import { InternalError } from "../internal-error.ts";
+
+// `.ts` run from the sources, `.js` compiled in the published package.
+const workerUrl = new URL(
+  import.meta.url.endsWith(".ts") ? "./restore-apply-worker.ts" : "./restore-apply-worker.js",
+  import.meta.url,
+);
+
+/** A started worker, and how it ended (listened to from its start, so nothing is missed while it idles). */
+export interface StartedWorker {
+  readonly worker: Worker;
+  /** Settles with the reason once the thread failed or exited, whichever comes first. */
+  readonly ended: Promise<unknown>;
+}
+
+function startWorker(): StartedWorker {
+  const worker = new Worker(workerUrl);
+  const ended = new Promise<unknown>((resolve) => {
+    worker.once("error", resolve);
+    worker.once("exit", (code) =>
+      resolve(
+        new InternalError(
+          "invariant",
+          `A restore thread exited (code ${code}) before it was done.`,
+        ),
+      ),
+    );
+  });
+  return { worker, ended };
+}
+
+/** Worker threads started ahead of a restore's apply phase; {@link close} ends them all. */
+export class RestoreWorkers {
+  readonly #idle: StartedWorker[] = [];
+  readonly #all: StartedWorker[] = [];
+
+  /** Starts `count` more workers. */
+  start(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const started = startWorker();
+      this.#all.push(started);
+      this.#idle.push(started);
+    }
+  }
+
+  /** Takes `count` of the started workers (starting more if fewer are left). */
+  take(count: number): StartedWorker[] {
+    const taken = this.#idle.splice(0, count);
+    while (taken.length < count) {
+      const started = startWorker();
+      this.#all.push(started);
+      taken.push(started);
+    }
+    return taken;
+  }
+
+  /** Ends every worker, taken or not; resolves once they exited. */
+  async close(): Promise<void> {
+    this.#idle.length = 0;
+    await Promise.all(this.#all.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * A tenant file copied from a template (server/store/tenant-template.ts, as a restore
+ * makes its files) is the database a fresh file is: the same `sqlite_master`, file and
+ * connection pragmas, state rows, and canonical dump, before and after a migration.
+ */
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { canonicalDump } from "../../server/store/canonical-dump.ts";
+import { TenantDb } from "../../server/store/tenant-db.ts";
+import { removeTenantTemplate, writeTenantTemplate } from "../../server/store/tenant-template.ts";
+import { TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
+
+const IDENTITY = "embedded:template-test";
+const PRAGMAS = [
+  "journal_mode",
+  "user_version",
+  "application_id",
+  "page_size",
+  "auto_vacuum",
+  "encoding",
+  "synchronous",
+  "wal_autocheckpoint",
+  "journal_size_limit",
+  "foreign_keys",
+];
+
+/** Everything compared: objects (root pages included), pragmas, the state rows, the dump. */
+function describeFile(db: TenantDb): Record<string, unknown> {
+  return {
+    master: db.db.prepare("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master").all(),
+    pragmas: PRAGMAS.map((p) => [p, db.db.pragma(p, { simple: true })]),
+    state: db.db.prepare("SELECT * FROM tenant_state").all(),
+    derivedFrom: db.db.prepare("SELECT * FROM derived_from").all(),
+    tables: db.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'").all(),
+    dump: canonicalDump(db),
+  };
+}
+
+describe("tenant files copied from a template", () => {
+  let dir: ReturnType<typeof tempDir>;
+  let template: string;
+  beforeEach(() => {
+    dir = tempDir("tenant-template");
+    template = join(dir.path, "template.sqlite");
+    writeTenantTemplate(template, IDENTITY);
+  });
+  afterEach(() => dir.remove());
+
+  it("are the database a fresh file is, before and after migrations", () => {
+    const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
+      logIdentity: IDENTITY,
+    })!;
+    const copied = TenantDb.open("acme", join(dir.path, "copied.sqlite"), true, {
+      logIdentity: IDENTITY,
+      template,
+    })!;
+    try {
+      expect(copied.state).toEqual(fresh.state);
+      expect(copied.logIdentity).toBe(IDENTITY);
+      expect(describeFile(copied)).toEqual(describeFile(fresh));
+      expect(String(copied.db.prepare("SELECT tenant FROM tenant_state").pluck().get())).toBe(
+        "acme",
+      );
+      for (const model of [TRACKER_V1, TRACKER_V2]) {
+        for (const db of [fresh, copied]) db.db.transaction(() => db.migrateTo(model))();
+        expect(describeFile(copied)).toEqual(describeFile(fresh));
+      }
+    } finally {
+      fresh.close();
+      copied.close();
+    }
+    // Closed, the files dump the same too.
+    expect(canonicalDump(join(dir.path, "copied.sqlite"))).toBe(
+      canonicalDump(join(dir.path, "fresh.sqlite")),
+    );
+  });
+
+  it("are only made for a file that does not exist: an existing one is opened as it is", () => {
+    const path = join(dir.path, "t.sqlite");
+    TenantDb.open("acme", path, true, { logIdentity: IDENTITY })!.close();
+    const reopened = TenantDb.open("acme", path, true, { logIdentity: IDENTITY, template })!;
+    reopened.close();
+    expect(() => TenantDb.open("other", path, true, { logIdentity: IDENTITY, template })).toThrow(
+      'The database of tenant "other" cannot be used: the file belongs to tenant "acme".',
+    );
+  });
+
+  it("leave the template as it was, and the template is removed with what SQLite left beside it", () => {
+    const before = canonicalDump(template);
+    TenantDb.open("a1", join(dir.path, "a1.sqlite"), true, {
+      logIdentity: IDENTITY,
+      template,
+    })!.close();
+    expect(canonicalDump(template)).toBe(before);
+    expect(before).toContain("tenant-template");
+    removeTenantTemplate(template);
+    for (const suffix of ["", "-wal", "-shm"])
+      expect(existsSync(`${template}${suffix}`)).toBe(false);
+  });
+});
