@@ -38,6 +38,7 @@
  */
 
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
 import type { ServedSchema } from "../engine.ts";
@@ -58,6 +59,9 @@ import {
 } from "./restore-records.ts";
 import type { RestoreWorkers } from "./restore-workers.ts";
 
+/** SQLite's default page cache per connection (`cache_size = -2000`, in KiB). */
+const PAGE_CACHE_BYTES = 2000 * 1024;
+
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
   maxBatch: 1024,
@@ -71,9 +75,13 @@ export const RESTORE_APPLIER_OPTIONS = {
  * each time costing about what applying 50 events costs, and a log that interleaves more
  * tenants than this closes one at nearly every batch of a tenant. Bounded by half the
  * process's file descriptors (three per open file: the database, its `-wal` and its
- * `-shm`) and by 4,096 for the page caches; 1,024 where the limit cannot be read.
+ * `-shm`; 1,024 files where the limit cannot be read), and by 4,096 and a quarter of the
+ * machine's memory for their page caches (SQLite's default, up to 2 MiB each).
  */
-export const RESTORE_OPEN_TENANTS = Math.min(4096, Math.floor(openFileLimit() / 2 / 3));
+export const RESTORE_OPEN_TENANTS = Math.max(
+  1,
+  Math.min(4096, Math.floor(openFileLimit() / 6), Math.floor(totalmem() / 4 / PAGE_CACHE_BYTES)),
+);
 
 /** The process's soft limit of open files, from Linux's /proc; 6,144 elsewhere (1,024 tenant files). */
 function openFileLimit(): number {
