@@ -88,6 +88,12 @@ export class TenantDb {
   readonly ftsWrites = new FtsWrites();
   /** Names of the schema objects (`ix_…`, `ux_…`, `fts_…`) in the file. */
   #objects = new Set<string>();
+  /**
+   * Set while a restore bulk-loads the tenant (server/apply/bulk-load.ts): {@link migrateTo}
+   * then makes only the unique indexes, which the applier's decisions read, and leaves the
+   * rest to the migration that runs once this is cleared, after the tenant's last event.
+   */
+  bulkLoading = false;
 
   private constructor(
     tenant: string,
@@ -292,6 +298,7 @@ export class TenantDb {
     }
     for (const o of desired) {
       if (have.get(o.name) === o.sql) continue;
+      if (this.bulkLoading && o.kind !== "unique") continue;
       this.db.exec(o.sql);
       if (o.kind === "fts") this.db.exec(ftsPopulateSql(o.typeId, o.fieldIds));
     }
