@@ -37,7 +37,7 @@
  * writes each file once, indexes included.
  */
 
-import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, fsyncSync, openSync, readFileSync, rmSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
@@ -197,8 +197,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
         });
       }
       // Every event is applied and the subscription waits for records that never come:
-      // the indexes are built now, so the applier's stop checkpoints each file once, with
-      // them, instead of once before them and again as the store closes.
+      // the indexes are built now, and each file checkpointed and synced once, with them,
+      // so neither the applier's stop nor the store's close has anything left to write.
       const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
       if (failed === undefined)
         // Last seen first: those are still open, the first ones the store may have closed.
@@ -206,9 +206,13 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
           if (parked.has(tenant)) continue;
           try {
             bulk.finish(store, tenant);
-            // The statistics the store's close would gather, gathered now: the stop's
-            // checkpoint then writes them too, and the close has nothing left to write.
-            store.tenant(tenant, false)?.db.pragma("optimize");
+            // The statistics the store's close would gather, gathered now, so they are
+            // written with the rest.
+            const db = store.tenant(tenant, false);
+            db?.db.pragma("optimize");
+            // Written without syncs since it was copied from the template: one sync now,
+            // before the applier's stop moves the resume point past its events.
+            db?.makeDurable();
           } catch (error) {
             log.error("tenant parked while restoring: its indexes could not be built", {
               tenant,
@@ -217,6 +221,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
             parked.add(tenant);
           }
         }
+      // The new files' names, durable as their contents are.
+      if (failed === undefined) syncDir(join(dataDir, "tenants"));
       await applier.stop();
       if (failed !== undefined) throw failed;
       options.progress?.(total, total);
@@ -237,6 +243,16 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   } finally {
     removeTenantTemplate(template);
     await wal.close();
+  }
+}
+
+/** Syncs a directory, so the files made in it are found after a power loss. */
+function syncDir(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

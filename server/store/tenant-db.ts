@@ -17,7 +17,7 @@
  * before writing.
  */
 
-import { constants, copyFileSync, existsSync } from "node:fs";
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import {
   BASE_TABLE_DDL,
@@ -56,7 +56,9 @@ export interface TenantOrigin {
   readonly onCommit?: (state: TenantState) => void;
   /**
    * A new file's bytes are copied from this one (tenant-template.ts) instead of made by
-   * running the layout's DDL; the copy is then opened as usual and given the tenant's id.
+   * running the layout's DDL; the copy is then opened as usual and given the tenant's id,
+   * but with `synchronous = OFF` until {@link TenantDb.makeDurable}, which its creator
+   * calls before anything relies on the file (a restore, once the tenant is applied).
    */
   readonly template?: string | undefined;
 }
@@ -130,7 +132,8 @@ export class TenantDb {
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
       db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
+      // A copy of the template is written without syncs until makeDurable().
+      db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the
       // log checkpoint (Applier.flush). SQLite's own checkpoint, every 1,000 pages by
       // default, would run inside a COMMIT on the event loop (two fsyncs) every few dozen
@@ -328,6 +331,30 @@ export class TenantDb {
       out.push(Number(row.t));
       after = row.t;
     }
+  }
+
+  /**
+   * Makes what was written durable with one sync of the file: checkpoints the `-wal` file
+   * into it (without syncs, if the handle has them off), syncs it, and turns the
+   * connection's syncs back to `synchronous = NORMAL`. A file copied from a template is
+   * written without syncs (safe against a killed process, not against a power loss) and
+   * needs this before anything relies on it; three syncs a file (the `-wal` header at the
+   * first write, and the `-wal` file and the file at the checkpoint) become one.
+   */
+  makeDurable(): void {
+    const [result] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: bigint | number }[];
+    if (result === undefined || Number(result.busy) !== 0)
+      throw new StoreError(
+        "tenant-unavailable",
+        `The database of tenant ${JSON.stringify(this.tenant)} could not be checkpointed: another connection reads it.`,
+      );
+    const fd = openSync(this.path, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.db.pragma("synchronous = NORMAL");
   }
 
   /** Closes the handle; SQLite checkpoints the WAL into the file on the last close. */
