@@ -17,7 +17,8 @@
  * before writing.
  */
 
-import { closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync } from "node:fs";
+import { constants, copyFileSync, existsSync } from "node:fs";
+import { open as openFile } from "node:fs/promises";
 import Database from "better-sqlite3";
 import {
   BASE_TABLE_DDL,
@@ -335,26 +336,27 @@ export class TenantDb {
 
   /**
    * Makes what was written durable with one sync of the file: checkpoints the `-wal` file
-   * into it (without syncs, if the handle has them off), syncs it, and turns the
-   * connection's syncs back to `synchronous = NORMAL`. A file copied from a template is
-   * written without syncs (safe against a killed process, not against a power loss) and
-   * needs this before anything relies on it; three syncs a file (the `-wal` header at the
-   * first write, and the `-wal` file and the file at the checkpoint) become one.
+   * into it (without syncs, if the handle has them off), turns the connection's syncs back
+   * to `synchronous = NORMAL`, and syncs the file off the thread (so a caller can sync
+   * several at once and go on meanwhile). A file copied from a template is written without
+   * syncs (safe against a killed process, not against a power loss) and needs this before
+   * anything relies on it; three syncs a file (the `-wal` header at the first write, and
+   * the `-wal` file and the file at the checkpoint) become one.
    */
-  makeDurable(): void {
+  async makeDurable(): Promise<void> {
     const [result] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: bigint | number }[];
     if (result === undefined || Number(result.busy) !== 0)
       throw new StoreError(
         "tenant-unavailable",
         `The database of tenant ${JSON.stringify(this.tenant)} could not be checkpointed: another connection reads it.`,
       );
-    const fd = openSync(this.path, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
     this.db.pragma("synchronous = NORMAL");
+    const file = await openFile(this.path, "r");
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
+    }
   }
 
   /** Closes the handle; SQLite checkpoints the WAL into the file on the last close. */

@@ -55,7 +55,7 @@ describe("tenant files copied from a template", () => {
   });
   afterEach(() => dir.remove());
 
-  it("are the database a fresh file is, before and after migrations", () => {
+  it("are the database a fresh file is, before and after migrations", async () => {
     const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
       logIdentity: IDENTITY,
     })!;
@@ -79,7 +79,7 @@ describe("tenant files copied from a template", () => {
       }
       // Made durable: checkpointed into the file (the `-wal` file emptied), syncing again.
       expect(statSync(join(dir.path, "copied.sqlite-wal")).size).toBeGreaterThan(0);
-      copied.makeDurable();
+      await copied.makeDurable();
       expect(statSync(join(dir.path, "copied.sqlite-wal")).size).toBe(0);
       expect(describeFile(copied)).toEqual(describeFile(fresh));
     } finally {
