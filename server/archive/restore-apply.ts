@@ -26,15 +26,19 @@
  * until the end (the applier's stop checkpoints each once; the resume point in
  * `meta.sqlite` moves then too, and an interrupted restore is run again with `--force`
  * anyway), and no in-memory outcomes, which only callers waiting on their plans read.
- * Tenants applied from nothing also drop what a migration made at once
- * (`afterMigration`), not only before their next batch.
+ * Tenants applied from nothing migrate without making what the bulk load defers
+ * (`TenantDb.bulkLoading`): only their unique indexes.
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
  * are copies of a template made once per thread (server/store/tenant-template.ts); each
  * applier is woken after every batch, so the end of the log is seen when it is reached;
- * and the deferred indexes are built before the applier stops, so the stop's checkpoint
- * writes each file once, indexes included.
+ * and the deferred indexes are built before the applier stops. New tenant files are
+ * written with `synchronous = OFF` (safe against a killed process, not a power loss, like
+ * any interrupted restore) and each is made durable once, indexes included, by a
+ * checkpoint and one sync (`TenantDb.makeDurable`, up to {@link CONCURRENT_SYNCS} at
+ * once, off the thread) before the applier's stop moves the resume point in
+ * `meta.sqlite`; then the tenants dir is synced.
  */
 
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
