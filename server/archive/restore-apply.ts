@@ -23,9 +23,9 @@
  * (fewer transactions, each page of a tenant file written to its `-wal` fewer times;
  * larger ones keep more decoded events alive at once, and the garbage collector's
  * threads then cost more than the commits saved), no checkpoint of the tenant files
- * until the end (the applier's stop checkpoints each once; the resume point in
- * `meta.sqlite` moves then too, and an interrupted restore is run again with `--force`
- * anyway), and no in-memory outcomes, which only callers waiting on their plans read.
+ * until the end (each new file is checkpointed and synced once after its index build,
+ * the others at the applier's stop; the resume point in `meta.sqlite` moves then, and an
+ * interrupted restore is run again with `--force` anyway), and no in-memory outcomes, which only callers waiting on their plans read.
  * Tenants applied from nothing migrate without making what the bulk load defers
  * (`TenantDb.bulkLoading`): only their unique indexes.
  *
