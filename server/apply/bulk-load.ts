@@ -68,7 +68,9 @@ export class BulkLoad {
       deferred = { db: undefined, version: -1, base: new Map() };
       this.#tenants.set(db.tenant, deferred);
     }
-    if (deferred.db === db && deferred.version === db.state.schemaVersion) return;
+    // A handle this prepared makes nothing deferrable when it migrates (`bulkLoading`).
+    if (deferred.db === db && (db.bulkLoading || deferred.version === db.state.schemaVersion))
+      return;
     const objects = db.db
       .prepare(
         "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'table') AND sql IS NOT NULL",
@@ -96,6 +98,8 @@ export class BulkLoad {
     })();
     // Re-reads which full-text tables exist; nothing is queued between two batches.
     if (fts) db.reloadSchemaObjects();
+    // Its migrations now make only the unique indexes, until finish().
+    db.bulkLoading = true;
     deferred.db = db;
     deferred.version = db.state.schemaVersion;
   }
@@ -108,7 +112,8 @@ export class BulkLoad {
    */
   afterMigration(db: TenantDb): void {
     const deferred = this.#tenants.get(db.tenant);
-    if (deferred === undefined) return;
+    // A handle prepared here (`bulkLoading`) migrated without making them.
+    if (deferred === undefined || db.bulkLoading) return;
     deferred.db = undefined;
     this.prepare(db);
     // `db.state` is still the version before the migration: the next batch looks again.
@@ -146,6 +151,7 @@ export class BulkLoad {
         "tenant-unavailable",
         `Tenant ${JSON.stringify(tenant)} is at schema version ${version}, which the restored log does not hold; its indexes were not built.`,
       );
+    db.bulkLoading = false;
     db.db.transaction(() => {
       for (const [name, sql] of deferred.base) {
         const exists = db.db

@@ -23,21 +23,26 @@
  * (fewer transactions, each page of a tenant file written to its `-wal` fewer times;
  * larger ones keep more decoded events alive at once, and the garbage collector's
  * threads then cost more than the commits saved), no checkpoint of the tenant files
- * until the end (the applier's stop checkpoints each once; the resume point in
- * `meta.sqlite` moves then too, and an interrupted restore is run again with `--force`
- * anyway), and no in-memory outcomes, which only callers waiting on their plans read.
- * Tenants applied from nothing also drop what a migration made at once
- * (`afterMigration`), not only before their next batch.
+ * until the end (each new file is checkpointed and synced once after its index build,
+ * the others at the applier's stop; the resume point in `meta.sqlite` moves then, and an
+ * interrupted restore is run again with `--force` anyway), and no in-memory outcomes, which only callers waiting on their plans read.
+ * Tenants applied from nothing migrate without making what the bulk load defers
+ * (`TenantDb.bulkLoading`): only their unique indexes.
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
  * are copies of a template made once per thread (server/store/tenant-template.ts); each
  * applier is woken after every batch, so the end of the log is seen when it is reached;
- * and the deferred indexes are built before the applier stops, so the stop's checkpoint
- * writes each file once, indexes included.
+ * and the deferred indexes are built before the applier stops. New tenant files are
+ * written with `synchronous = OFF` (safe against a killed process, not a power loss, like
+ * any interrupted restore) and each is made durable once, indexes included, by a
+ * checkpoint and one sync (`TenantDb.makeDurable`, up to {@link CONCURRENT_SYNCS} at
+ * once, off the thread) before the applier's stop moves the resume point in
+ * `meta.sqlite`; then the tenants dir is synced.
  */
 
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { open as openFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
@@ -61,6 +66,12 @@ import type { RestoreWorkers } from "./restore-workers.ts";
 
 /** SQLite's default page cache per connection (`cache_size = -2000`, in KiB). */
 const PAGE_CACHE_BYTES = 2000 * 1024;
+
+/**
+ * Tenant files a thread syncs at once at the end (libuv's threads run them; the disk
+ * groups them into fewer journal commits than one after the other).
+ */
+const CONCURRENT_SYNCS = 16;
 
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
@@ -144,6 +155,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
   const bulk = new BulkLoad();
+  // Tenants built but not synced (an I/O error): removed like those not built.
+  const unsynced: string[] = [];
   // New tenant files are copies of one made here (server/store/tenant-template.ts).
   const template = `${logPath}.tenant-template`;
   try {
@@ -197,26 +210,50 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
         });
       }
       // Every event is applied and the subscription waits for records that never come:
-      // the indexes are built now, so the applier's stop checkpoints each file once, with
-      // them, instead of once before them and again as the store closes.
+      // the indexes are built now, and each file checkpointed and synced once, with them,
+      // so neither the applier's stop nor the store's close has anything left to write.
       const parked = new Set(applier.parkedTenants().map((p) => p.tenant));
+      const notBuilt = (tenant: string, error: unknown) => {
+        log.error("tenant parked while restoring: its indexes could not be built", {
+          tenant,
+          err: error,
+        });
+        parked.add(tenant);
+      };
+      // Files being synced (off the thread, while the next ones are built).
+      const syncing = new Set<Promise<void>>();
       if (failed === undefined)
         // Last seen first: those are still open, the first ones the store may have closed.
         for (const tenant of [...bulk.tenants].reverse()) {
           if (parked.has(tenant)) continue;
           try {
             bulk.finish(store, tenant);
-            // The statistics the store's close would gather, gathered now: the stop's
-            // checkpoint then writes them too, and the close has nothing left to write.
-            store.tenant(tenant, false)?.db.pragma("optimize");
+            // The statistics the store's close would gather, gathered now, so they are
+            // written with the rest.
+            const db = store.tenant(tenant, false);
+            db?.db.pragma("optimize");
+            if (db === undefined) continue;
+            // Written without syncs since it was copied from the template: one sync now,
+            // before the applier's stop moves the resume point past its events.
+            const synced: Promise<void> = db.makeDurable().then(
+              () => {
+                syncing.delete(synced);
+              },
+              (error: unknown) => {
+                syncing.delete(synced);
+                unsynced.push(tenant);
+                notBuilt(tenant, error);
+              },
+            );
+            syncing.add(synced);
+            if (syncing.size >= CONCURRENT_SYNCS) await Promise.race(syncing);
           } catch (error) {
-            log.error("tenant parked while restoring: its indexes could not be built", {
-              tenant,
-              err: error,
-            });
-            parked.add(tenant);
+            notBuilt(tenant, error);
           }
         }
+      await Promise.all(syncing);
+      // The new files' names, durable as their contents are.
+      if (failed === undefined) await syncDir(join(dataDir, "tenants"));
       await applier.stop();
       if (failed !== undefined) throw failed;
       options.progress?.(total, total);
@@ -225,7 +262,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       store.close();
       // A file without its indexes must not be served: without it, a server started on
       // the data dir rebuilds the tenant from the log (derived-check.ts).
-      for (const tenant of bulk.tenants) {
+      for (const tenant of [...bulk.tenants, ...unsynced]) {
         for (const suffix of ["", "-wal", "-shm", "-journal"])
           rmSync(`${join(dataDir, "tenants", tenantFileName(tenant))}${suffix}`, { force: true });
         log.error(
@@ -237,6 +274,16 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   } finally {
     removeTenantTemplate(template);
     await wal.close();
+  }
+}
+
+/** Syncs a directory, so the files made in it are found after a power loss. */
+async function syncDir(path: string): Promise<void> {
+  const dir = await openFile(path, "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

@@ -18,6 +18,7 @@
  */
 
 import { constants, copyFileSync, existsSync } from "node:fs";
+import { open as openFile } from "node:fs/promises";
 import Database from "better-sqlite3";
 import {
   BASE_TABLE_DDL,
@@ -56,7 +57,9 @@ export interface TenantOrigin {
   readonly onCommit?: (state: TenantState) => void;
   /**
    * A new file's bytes are copied from this one (tenant-template.ts) instead of made by
-   * running the layout's DDL; the copy is then opened as usual and given the tenant's id.
+   * running the layout's DDL; the copy is then opened as usual and given the tenant's id,
+   * but with `synchronous = OFF` until {@link TenantDb.makeDurable}, which its creator
+   * calls before anything relies on the file (a restore, once the tenant is applied).
    */
   readonly template?: string | undefined;
 }
@@ -88,6 +91,12 @@ export class TenantDb {
   readonly ftsWrites = new FtsWrites();
   /** Names of the schema objects (`ix_…`, `ux_…`, `fts_…`) in the file. */
   #objects = new Set<string>();
+  /**
+   * Set while a restore bulk-loads the tenant (server/apply/bulk-load.ts): {@link migrateTo}
+   * then makes only the unique indexes, which the applier's decisions read, and leaves the
+   * rest to the migration that runs once this is cleared, after the tenant's last event.
+   */
+  bulkLoading = false;
 
   private constructor(
     tenant: string,
@@ -124,7 +133,8 @@ export class TenantDb {
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
       db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
+      // A copy of the template is written without syncs until makeDurable().
+      db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the
       // log checkpoint (Applier.flush). SQLite's own checkpoint, every 1,000 pages by
       // default, would run inside a COMMIT on the event loop (two fsyncs) every few dozen
@@ -292,6 +302,7 @@ export class TenantDb {
     }
     for (const o of desired) {
       if (have.get(o.name) === o.sql) continue;
+      if (this.bulkLoading && o.kind !== "unique") continue;
       this.db.exec(o.sql);
       if (o.kind === "fts") this.db.exec(ftsPopulateSql(o.typeId, o.fieldIds));
     }
@@ -320,6 +331,31 @@ export class TenantDb {
       if (row.t === null) return out;
       out.push(Number(row.t));
       after = row.t;
+    }
+  }
+
+  /**
+   * Makes what was written durable with one sync of the file: checkpoints the `-wal` file
+   * into it (without syncs, if the handle has them off), turns the connection's syncs back
+   * to `synchronous = NORMAL`, and syncs the file off the thread (so a caller can sync
+   * several at once and go on meanwhile). A file copied from a template is written without
+   * syncs (safe against a killed process, not against a power loss) and needs this before
+   * anything relies on it; three syncs a file (the `-wal` header at the first write, and
+   * the `-wal` file and the file at the checkpoint) become one.
+   */
+  async makeDurable(): Promise<void> {
+    const [result] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: bigint | number }[];
+    if (result === undefined || Number(result.busy) !== 0)
+      throw new StoreError(
+        "tenant-unavailable",
+        `The database of tenant ${JSON.stringify(this.tenant)} could not be checkpointed: another connection reads it.`,
+      );
+    this.db.pragma("synchronous = NORMAL");
+    const file = await openFile(this.path, "r");
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
     }
   }
 

@@ -116,7 +116,7 @@ describe("a bulk load", () => {
       for (const names of bulk.before) {
         expect(names).not.toContain("nodes_by_type");
         expect(names).not.toContain("nodes_by_owner");
-        // A migration re-creates the schema's indexes; they are dropped again at once.
+        // A migration makes only the unique indexes (TenantDb.bulkLoading).
         expect(names).not.toContain("ix_n4_f8");
         expect(names).not.toContain("fts_n2");
         expect(names).toContain("edges_by_to");

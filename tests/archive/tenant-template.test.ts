@@ -1,10 +1,11 @@
 /**
  * A tenant file copied from a template (server/store/tenant-template.ts, as a restore
  * makes its files) is the database a fresh file is: the same `sqlite_master`, file and
- * connection pragmas, state rows, and canonical dump, before and after a migration.
+ * connection pragmas, state rows, and canonical dump, before and after a migration;
+ * written without syncs until `makeDurable`, which checkpoints it and syncs it.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
@@ -26,11 +27,17 @@ const PRAGMAS = [
   "foreign_keys",
 ];
 
-/** Everything compared: objects (root pages included), pragmas, the state rows, the dump. */
-function describeFile(db: TenantDb): Record<string, unknown> {
+/**
+ * Everything compared: objects (root pages included), pragmas, the state rows, the dump.
+ * `synchronous` is left out while the copy is written without syncs (before makeDurable).
+ */
+function describeFile(db: TenantDb, unsynced = false): Record<string, unknown> {
   return {
     master: db.db.prepare("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master").all(),
-    pragmas: PRAGMAS.map((p) => [p, db.db.pragma(p, { simple: true })]),
+    pragmas: PRAGMAS.filter((p) => !unsynced || p !== "synchronous").map((p) => [
+      p,
+      db.db.pragma(p, { simple: true }),
+    ]),
     state: db.db.prepare("SELECT * FROM tenant_state").all(),
     derivedFrom: db.db.prepare("SELECT * FROM derived_from").all(),
     tables: db.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'").all(),
@@ -48,7 +55,7 @@ describe("tenant files copied from a template", () => {
   });
   afterEach(() => dir.remove());
 
-  it("are the database a fresh file is, before and after migrations", () => {
+  it("are the database a fresh file is, before and after migrations", async () => {
     const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
       logIdentity: IDENTITY,
     })!;
@@ -59,14 +66,22 @@ describe("tenant files copied from a template", () => {
     try {
       expect(copied.state).toEqual(fresh.state);
       expect(copied.logIdentity).toBe(IDENTITY);
-      expect(describeFile(copied)).toEqual(describeFile(fresh));
+      // The copy is written without syncs until makeDurable(); the fresh file syncs.
+      expect(copied.db.pragma("synchronous", { simple: true })).toBe(0n);
+      expect(fresh.db.pragma("synchronous", { simple: true })).toBe(1n);
+      expect(describeFile(copied, true)).toEqual(describeFile(fresh, true));
       expect(String(copied.db.prepare("SELECT tenant FROM tenant_state").pluck().get())).toBe(
         "acme",
       );
       for (const model of [TRACKER_V1, TRACKER_V2]) {
         for (const db of [fresh, copied]) db.db.transaction(() => db.migrateTo(model))();
-        expect(describeFile(copied)).toEqual(describeFile(fresh));
+        expect(describeFile(copied, true)).toEqual(describeFile(fresh, true));
       }
+      // Made durable: checkpointed into the file (the `-wal` file emptied), syncing again.
+      expect(statSync(join(dir.path, "copied.sqlite-wal")).size).toBeGreaterThan(0);
+      await copied.makeDurable();
+      expect(statSync(join(dir.path, "copied.sqlite-wal")).size).toBe(0);
+      expect(describeFile(copied)).toEqual(describeFile(fresh));
     } finally {
       fresh.close();
       copied.close();
