@@ -5,9 +5,24 @@
  * denied", "is on a full disk") instead of SQLite's "disk I/O error" from deeper down.
  * It checks the moment of start only: a disk that fills later is the log's to report
  * (`/ready`, `docs/durability.md`).
+ *
+ * It also refuses a data dir that an `entdb restore` began and did not finish (killed,
+ * failed, or cut by a power loss): such a dir may hold part of the log and tenant files
+ * that were never synced, so serving it could continue a log that is not the archive's.
+ * The restore writes {@link RESTORE_UNFINISHED} first and removes it last.
  */
 
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 
 /** The data dir cannot be used; the message names the dir, the cause and the fix. */
@@ -19,7 +34,13 @@ export class DataDirError extends Error {
 /** Bytes of the probe file: one page, so a disk with no free block fails the check. */
 const PROBE_BYTES = 4096;
 
-/** Creates `dir` if missing and checks this process can write and fsync a file in it. */
+/** The file an unfinished restore leaves in the data dir; its text says what it restored. */
+export const RESTORE_UNFINISHED = "restore-unfinished";
+
+/**
+ * Creates `dir` if missing and checks this process can write and fsync a file in it, and
+ * that no restore was left unfinished in it.
+ */
 export function checkDataDir(dir: string): void {
   const path = resolve(dir);
   try {
@@ -27,6 +48,11 @@ export function checkDataDir(dir: string): void {
   } catch (error) {
     throw dataDirError(path, error);
   }
+  const unfinished = join(path, RESTORE_UNFINISHED);
+  if (existsSync(unfinished))
+    throw new DataDirError(
+      `the data dir ${path} holds a restore that did not finish (${readFileSync(unfinished, "utf8").trim()}): it may hold part of the log and unsynced files; run that \`entdb restore\` again with --force, or choose another --data-dir (ENTDB_DATA_DIR).`,
+    );
   const probe = join(path, `.entdb-write-check-${process.pid}`);
   let fd: number | undefined;
   try {
@@ -56,4 +82,25 @@ function dataDirError(dir: string, error: unknown): DataDirError {
             ? `the data dir ${dir} is not a directory (${code})`
             : `the data dir ${dir} cannot be written: ${error instanceof Error ? error.message : String(error)}`;
   return new DataDirError(`${cause}${fix}`, { cause: error });
+}
+
+/** Marks `dir` as holding a restore in progress (durably: the file and the dir are synced). */
+export function markRestoreUnfinished(dir: string, what: string): void {
+  writeFileSync(join(dir, RESTORE_UNFINISHED), `${what}\n`, { flush: true });
+  syncDir(dir);
+}
+
+/** Removes the mark once everything the restore wrote is durable. */
+export function clearRestoreUnfinished(dir: string): void {
+  rmSync(join(dir, RESTORE_UNFINISHED), { force: true });
+  syncDir(dir);
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -32,6 +32,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { SCHEMA_LOG_KEY } from "../apply/index.ts";
+import { clearRestoreUnfinished, markRestoreUnfinished } from "../data-dir.ts";
 import type { Logger } from "../log.ts";
 import { isTenantId, validateTenantId } from "../store/index.ts";
 import type { WalEntry } from "../wal/index.ts";
@@ -181,6 +182,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   // The apply phase's other threads load their modules while the archive is read
   // (restore-workers.ts); a one-tenant restore applies on this thread alone.
   if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
+  // From here the data dir is written: a server refuses it until the restore finishes.
+  markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
   const file = SqliteWalFile.open({ path: logPath, partitions, identity });
   const held = new HeldRecords(partitions, options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES);
   const next = new Array<number>(partitions).fill(0);
@@ -309,6 +312,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const threadCpuMs = applied.flatMap((a) => (a.cpuMs === undefined ? [] : [a.cpuMs]));
   if (!holdsLog)
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${logPath}${suffix}`, { force: true });
+  clearRestoreUnfinished(dataDir);
   return {
     identity,
     ends: next,

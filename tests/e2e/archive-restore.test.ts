@@ -235,7 +235,8 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     }
     all.close();
     const damagedKey = prefix + segment!.key.slice("prod/".length);
-    const run = await entdb([...restoreFrom(damagedUrl, freshDir("damaged"))]);
+    const damagedDir = freshDir("damaged");
+    const run = await entdb([...restoreFrom(damagedUrl, damagedDir)]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       `error: The archived segment ${damagedKey} is corrupt: its sha256 is `,
@@ -243,6 +244,16 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(run.stderr).toContain(
       `but ${metadata["sha256"]} was recorded (${body.length - 10} bytes: truncated or altered).\n`,
     );
+    // What the failed restore wrote is never served: a server refuses the dir, naming the fix.
+    const serve = await runServeToExit({ dataDir: damagedDir, env: ENV });
+    expect(serve.code).toBe(1);
+    expect(serve.listened).toBe(false);
+    expect(serve.stderr).toMatch(
+      new RegExp(
+        `^error: the data dir ${damagedDir} holds a restore that did not finish \\(from ${damagedUrl}, begun \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\): it may hold part of the log and unsynced files; run that \`entdb restore\` again with --force, or choose another --data-dir \\(ENTDB_DATA_DIR\\)\\.\\n$`,
+      ),
+    );
+    expect(existsSync(join(damagedDir, "wal.sqlite"))).toBe(true);
   }, 120_000);
 
   it("restores one tenant to random positions exactly as a replay of the original log cut there", async () => {
