@@ -1,0 +1,63 @@
+/**
+ * `node [V8 flags] tests/bench/closure-survivors.ts KIND`: the smallest program found that
+ * makes V8's scavenges keep what is already garbage. It makes 2 million short-lived objects,
+ * one constructor call each, keeping only the last; run it with
+ * `--trace-gc-nvp --max-semi-space-size=8 --min-semi-space-size=8` and read
+ * `new_space_survived`. KIND picks the constructor:
+ * - `closure-on-this`: `this.onwrite = (er) => f(stream, er)`, the shape of Node's
+ *   `WritableState` (every `Writable`, `Duplex`, HTTP/2 stream). Under Ignition, Sparkplug
+ *   or Maglev (`--no-turbofan`, `--jitless`) each scavenge copies megabytes; once
+ *   TurboFan compiles the constructor, nothing.
+ * - `function-on-this`: the same with a `function` expression: the same.
+ * - `bound-on-this`: `f.bind(undefined, stream)` instead of a closure: nothing survives.
+ * - `closure-returned`: the closure in an object literal a plain function returns: nothing.
+ * - `no-capture`: a closure on `this` that captures nothing: nothing.
+ * - `writable`: `new Writable()` from `node:stream`.
+ * A measurement, not a test.
+ */
+
+import { Writable } from "node:stream";
+
+const kind = process.argv[2] ?? "closure-on-this";
+const f = (stream: object, er: unknown) => (er ? null : stream);
+
+class ClosureOnThis {
+  onwrite: (er: unknown) => unknown;
+  constructor(stream: object) {
+    this.onwrite = (er) => f(stream, er);
+  }
+}
+class FunctionOnThis {
+  onwrite: (er: unknown) => unknown;
+  constructor(stream: object) {
+    this.onwrite = function onwrite(er: unknown) {
+      return f(stream, er);
+    };
+  }
+}
+class BoundOnThis {
+  onwrite: (er: unknown) => unknown;
+  constructor(stream: object) {
+    this.onwrite = f.bind(undefined, stream);
+  }
+}
+class NoCapture {
+  onwrite: (er: unknown) => unknown;
+  constructor(_stream: object) {
+    this.onwrite = (er) => f({}, er);
+  }
+}
+const closureReturned = (stream: object) => ({ onwrite: (er: unknown) => f(stream, er) });
+
+let last: unknown;
+for (let i = 0; i < 2_000_000; i++) {
+  const stream = { pad: new Array(8) };
+  if (kind === "closure-on-this") last = new ClosureOnThis(stream);
+  else if (kind === "function-on-this") last = new FunctionOnThis(stream);
+  else if (kind === "bound-on-this") last = new BoundOnThis(stream);
+  else if (kind === "no-capture") last = new NoCapture(stream);
+  else if (kind === "closure-returned") last = closureReturned(stream);
+  else if (kind === "writable") last = new Writable();
+  else throw new Error(`unknown KIND ${kind}`);
+}
+console.log(typeof last);
