@@ -1,6 +1,10 @@
 /**
  * `node [V8 flags] tests/bench/closure-survivors.ts KIND`: the smallest program found that
- * makes V8's scavenges keep what is already garbage. It makes 2 million short-lived objects,
+ * makes V8's scavenges keep what is already garbage. V8's parser marks a function written
+ * as the value of an assignment (`a.b = () => …`, `a[k] = function …`) to be allocated in the
+ * old generation (`CreateClosure … #1` in `--print-bytecode`); Ignition, Sparkplug and
+ * Maglev do so, TurboFan does not. An old object is a root for every scavenge, so the
+ * closure, garbage or not, keeps its context and all it reaches until a Mark-Compact. It makes 2 million short-lived objects,
  * one constructor call each, keeping only the last; run it with
  * `--trace-gc-nvp --max-semi-space-size=8 --min-semi-space-size=8` and read
  * `new_space_survived`. KIND picks the constructor:
@@ -9,6 +13,9 @@
  *   or Maglev (`--no-turbofan`, `--jitless`) each scavenge copies megabytes; once
  *   TurboFan compiles the constructor, nothing.
  * - `function-on-this`: the same with a `function` expression: the same.
+ * - `keyed`: `o[key] = (er) => …` on a plain object: the same.
+ * - `local-then-assigned`: `const onwrite = (er) => …; this.onwrite = onwrite`: nothing.
+ * - `class-field`: the closure as a class field's initializer: nothing.
  * - `bound-on-this`: `f.bind(undefined, stream)` instead of a closure: nothing survives.
  * - `closure-returned`: the closure in an object literal a plain function returns: nothing.
  * - `no-capture`: a closure on `this` that captures nothing: nothing.
@@ -35,6 +42,25 @@ class FunctionOnThis {
     };
   }
 }
+class LocalThenAssigned {
+  onwrite: (er: unknown) => unknown;
+  constructor(stream: object) {
+    const onwrite = (er: unknown) => f(stream, er);
+    this.onwrite = onwrite;
+  }
+}
+class ClassField {
+  stream: object;
+  onwrite = (er: unknown) => f(this.stream, er);
+  constructor(stream: object) {
+    this.stream = stream;
+  }
+}
+const keyed = (stream: object, key: string) => {
+  const o: Record<string, (er: unknown) => unknown> = {};
+  o[key] = (er) => f(stream, er);
+  return o;
+};
 class BoundOnThis {
   onwrite: (er: unknown) => unknown;
   constructor(stream: object) {
@@ -55,6 +81,9 @@ for (let i = 0; i < 2_000_000; i++) {
   if (kind === "closure-on-this") last = new ClosureOnThis(stream);
   else if (kind === "function-on-this") last = new FunctionOnThis(stream);
   else if (kind === "bound-on-this") last = new BoundOnThis(stream);
+  else if (kind === "keyed") last = keyed(stream, "onwrite");
+  else if (kind === "local-then-assigned") last = new LocalThenAssigned(stream);
+  else if (kind === "class-field") last = new ClassField(stream);
   else if (kind === "no-capture") last = new NoCapture(stream);
   else if (kind === "closure-returned") last = closureReturned(stream);
   else if (kind === "writable") last = new Writable();
