@@ -20,6 +20,9 @@
  * - `closure-returned`: the closure in an object literal a plain function returns: nothing.
  * - `no-capture`: a closure on `this` that captures nothing: nothing.
  * - `writable`: `new Writable()` from `node:stream`.
+ * - `weakref`: `new WeakRef(stream)` kept instead: nothing (a scavenge clears it).
+ * - `registry`: `stream` registered in a `FinalizationRegistry`: megabytes (a scavenge
+ *   keeps a registered target).
  * A measurement, not a test.
  */
 
@@ -75,6 +78,8 @@ class NoCapture {
 }
 const closureReturned = (stream: object) => ({ onwrite: (er: unknown) => f(stream, er) });
 
+const registry = new FinalizationRegistry(() => {});
+
 let last: unknown;
 for (let i = 0; i < 2_000_000; i++) {
   const stream = { pad: new Array(8) };
@@ -87,6 +92,8 @@ for (let i = 0; i < 2_000_000; i++) {
   else if (kind === "no-capture") last = new NoCapture(stream);
   else if (kind === "closure-returned") last = closureReturned(stream);
   else if (kind === "writable") last = new Writable();
+  else if (kind === "weakref") last = new WeakRef(stream);
+  else if (kind === "registry") registry.register(stream, i);
   else throw new Error(`unknown KIND ${kind}`);
 }
 console.log(typeof last);
