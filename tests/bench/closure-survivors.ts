@@ -20,6 +20,10 @@
  * - `closure-returned`: the closure in an object literal a plain function returns: nothing.
  * - `no-capture`: a closure on `this` that captures nothing: nothing.
  * - `writable`: `new Writable()` from `node:stream`.
+ * - `getter-closure`: an object literal `{ get header() { return stream; } }`: megabytes,
+ *   under TurboFan too (the literal's accessor pair is made in the old generation).
+ * - `getter-this`: the same getter reading `this[OF]`, made in a function with no closure
+ *   over the call: only the getter itself survives (about a third as much).
  * - `weakref`: `new WeakRef(stream)` kept instead: nothing (a scavenge clears it).
  * - `registry`: `stream` registered in a `FinalizationRegistry`: megabytes (a scavenge
  *   keeps a registered target).
@@ -79,6 +83,18 @@ class NoCapture {
 const closureReturned = (stream: object) => ({ onwrite: (er: unknown) => f(stream, er) });
 
 const registry = new FinalizationRegistry(() => {});
+const OF = Symbol("of");
+const getterClosure = (stream: object) => ({
+  get header() {
+    return stream;
+  },
+});
+const getterThis = (stream: object) => ({
+  get header(): object {
+    return (this as unknown as { [OF]: object })[OF];
+  },
+  [OF]: stream,
+});
 
 let last: unknown;
 for (let i = 0; i < 2_000_000; i++) {
@@ -92,6 +108,8 @@ for (let i = 0; i < 2_000_000; i++) {
   else if (kind === "no-capture") last = new NoCapture(stream);
   else if (kind === "closure-returned") last = closureReturned(stream);
   else if (kind === "writable") last = new Writable();
+  else if (kind === "getter-closure") last = getterClosure(stream);
+  else if (kind === "getter-this") last = getterThis(stream);
   else if (kind === "weakref") last = new WeakRef(stream);
   else if (kind === "registry") registry.register(stream, i);
   else throw new Error(`unknown KIND ${kind}`);
