@@ -39,13 +39,18 @@ export function endH2Answer(
   const destroy = stream.destroy;
   let written = false;
   let held = false;
-  stream.destroy = function holdDestroy(error?: Error) {
+  // Named first and assigned after: V8's parser marks a function written as the value of an
+  // assignment (`stream.destroy = function …`) to be allocated in the old generation, where,
+  // until TurboFan compiles this function, it keeps the whole call (the stream, its
+  // request, everything the closure reaches) alive through every scavenge.
+  const holdDestroy = function holdDestroy(error?: Error) {
     if (error != null || written || held || !stream.closed || stream.rstCode !== NGHTTP2_NO_ERROR)
       return destroy.call(stream, error);
     held = true;
     setImmediate(release);
     return stream;
   };
+  stream.destroy = holdDestroy;
   const release = () => {
     stream.destroy = destroy;
     if (held && !stream.destroyed) destroy.call(stream);

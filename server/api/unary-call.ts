@@ -167,20 +167,7 @@ export async function intercepted(
   // A FastMethod is unary (`unaryMethods` in routes.ts picks only those).
   const method = target.method as DescMethodUnary;
   const output = method.output;
-  const request = {
-    stream: false,
-    service: target.service,
-    method,
-    requestMethod: context.requestMethod,
-    url: context.url,
-    signal: context.signal,
-    get header() {
-      return context.requestHeader;
-    },
-    contextValues: context.values,
-    message: input,
-    [CALL]: call instanceof FastCallContext ? call : undefined,
-  } as UnaryRequest;
+  const request = callRequest(target, method, call, input);
   if (call instanceof FastCallContext) call.request = request;
   let innermost: UnaryResponse | undefined;
   const implementation: AnyFn = async (req) => {
@@ -207,18 +194,7 @@ export async function intercepted(
             },
           };
     const message = create(output, (await target.impl(req.message, ctx)) as Message);
-    const res: UnaryResponse = {
-      stream: false,
-      service: target.service,
-      method,
-      get header() {
-        return context.responseHeader;
-      },
-      get trailer() {
-        return context.responseTrailer;
-      },
-      message,
-    };
+    const res = callResponse(target, method, context, message);
     innermost = res;
     return res;
   };
@@ -235,6 +211,64 @@ export async function intercepted(
     copyHeaders(res.trailer, context.responseTrailer);
   }
   return res.message;
+}
+
+/** The HandlerContext whose headers a request or response `intercepted` made reads. */
+const OF = Symbol("entdb.callContext");
+type Of = { readonly [OF]: HandlerContext };
+
+/*
+ * The request and response `intercepted` passes keep their header getters own and
+ * enumerable, as the library's are (an interceptor may spread them), but the getters read
+ * the context through `this` and are made here, in functions with no closure over the
+ * call: V8 keeps a literal's accessors in an old-generation object, where a getter that
+ * closed over the call would keep the whole call alive through every scavenge until a
+ * Mark-Compact (docs/performance.md, "Why every finished HTTP/2 exchange survives the
+ * scavenges"). Here a getter holds nothing per call.
+ */
+function callRequest(
+  target: FastMethod,
+  method: DescMethodUnary,
+  call: CallContext,
+  message: Message,
+): UnaryRequest {
+  const context = call.context;
+  return {
+    stream: false,
+    service: target.service,
+    method,
+    requestMethod: context.requestMethod,
+    url: context.url,
+    signal: context.signal,
+    get header() {
+      return (this as unknown as Of)[OF].requestHeader;
+    },
+    contextValues: context.values,
+    message,
+    [CALL]: call instanceof FastCallContext ? call : undefined,
+    [OF]: context,
+  } as UnaryRequest;
+}
+
+function callResponse(
+  target: FastMethod,
+  method: DescMethodUnary,
+  context: HandlerContext,
+  message: Message,
+): UnaryResponse {
+  return {
+    stream: false,
+    service: target.service,
+    method,
+    get header() {
+      return (this as unknown as Of)[OF].responseHeader;
+    },
+    get trailer() {
+      return (this as unknown as Of)[OF].responseTrailer;
+    },
+    message,
+    [OF]: context,
+  } as UnaryResponse;
 }
 
 /** Replaces the contents of `to` with those of `from` (the library's `copyHeaders`). */

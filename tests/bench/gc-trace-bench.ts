@@ -212,5 +212,7 @@ try {
     server.child.kill("SIGTERM");
     await new Promise((resolve) => server.child.once("exit", resolve));
   }
-  rmSync(work, { recursive: true, force: true });
+  // GC_TRACE_KEEP=1 keeps the traces (and anything else the flags print, e.g. `--trace-opt`).
+  if (process.env.GC_TRACE_KEEP === "1") console.log(`traces kept in ${work}`);
+  else rmSync(work, { recursive: true, force: true });
 }
