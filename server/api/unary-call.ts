@@ -233,7 +233,7 @@ function callRequest(
   message: Message,
 ): UnaryRequest {
   const context = call.context;
-  return {
+  const request: UnaryRequest & Of & { readonly [CALL]: FastCallContext | undefined } = {
     stream: false,
     service: target.service,
     method,
@@ -241,13 +241,14 @@ function callRequest(
     url: context.url,
     signal: context.signal,
     get header() {
-      return (this as unknown as Of)[OF].requestHeader;
+      return this[OF].requestHeader;
     },
     contextValues: context.values,
     message,
     [CALL]: call instanceof FastCallContext ? call : undefined,
     [OF]: context,
-  } as UnaryRequest;
+  };
+  return request;
 }
 
 function callResponse(
@@ -256,19 +257,20 @@ function callResponse(
   context: HandlerContext,
   message: Message,
 ): UnaryResponse {
-  return {
+  const response: UnaryResponse & Of = {
     stream: false,
     service: target.service,
     method,
     get header() {
-      return (this as unknown as Of)[OF].responseHeader;
+      return this[OF].responseHeader;
     },
     get trailer() {
-      return (this as unknown as Of)[OF].responseTrailer;
+      return this[OF].responseTrailer;
     },
     message,
     [OF]: context,
-  } as UnaryResponse;
+  };
+  return response;
 }
 
 /** Replaces the contents of `to` with those of `from` (the library's `copyHeaders`). */
