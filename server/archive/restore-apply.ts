@@ -55,7 +55,7 @@ import {
   tenantFileName,
   writeTenantTemplate,
 } from "../store/index.ts";
-import { openEmbeddedWal, type Wal, type WalEntry } from "../wal/index.ts";
+import { openEmbeddedWal, type Wal, type WalEntry, withSubscribe } from "../wal/index.ts";
 import {
   heldRecordsWal,
   type PackedPartition,
@@ -289,29 +289,15 @@ async function syncDir(path: string): Promise<void> {
 
 /** `wal` whose subscriptions call `after` once each delivered batch was handled. */
 function afterEachBatch(wal: Wal, after: () => void): Wal {
-  return {
-    get identity() {
-      return wal.identity;
-    },
-    get partitions() {
-      return wal.partitions;
-    },
-    get failure() {
-      return wal.failure;
-    },
-    partitionFor: (tenant) => wal.partitionFor(tenant),
-    append: (batch) => wal.append(batch),
-    endOffset: (partition) => wal.endOffset(partition),
-    subscribe: (options) =>
-      wal.subscribe({
-        ...options,
-        handler: async (entries) => {
-          await options.handler(entries);
-          after();
-        },
-      }),
-    close: () => wal.close(),
-  };
+  return withSubscribe(wal, (options) =>
+    wal.subscribe({
+      ...options,
+      handler: async (entries) => {
+        await options.handler(entries);
+        after();
+      },
+    }),
+  );
 }
 
 /** What a restore's apply worker is started with (restore-apply-worker.ts). */

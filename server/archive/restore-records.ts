@@ -26,7 +26,13 @@
 
 import { isTenantId } from "../store/index.ts";
 import { EmbeddedWalSubscription } from "../wal/embedded-wal-subscription.ts";
-import type { SubscribeOptions, Wal, WalEntry, WalSubscription } from "../wal/index.ts";
+import {
+  type SubscribeOptions,
+  type Wal,
+  type WalEntry,
+  type WalSubscription,
+  withSubscribe,
+} from "../wal/index.ts";
 
 /** Records a restore holds for its appliers at most, in bytes (see the module comment). */
 export const DEFAULT_HELD_RECORD_BYTES = 512 * 1024 * 1024;
@@ -75,23 +81,11 @@ export function heldRecordsWal(wal: Wal, records: readonly (readonly WalEntry[])
     read: (partition: number, from: number, limit: number): Promise<WalEntry[]> =>
       Promise.resolve(records[partition]?.slice(from, from + limit) ?? []),
   };
-  return {
-    get identity() {
-      return wal.identity;
-    },
-    get partitions() {
-      return wal.partitions;
-    },
-    get failure() {
-      return wal.failure;
-    },
-    partitionFor: (tenant) => wal.partitionFor(tenant),
-    append: (batch) => wal.append(batch),
-    endOffset: (partition) => wal.endOffset(partition),
-    subscribe: (options: SubscribeOptions): WalSubscription =>
+  return withSubscribe(
+    wal,
+    (options: SubscribeOptions): WalSubscription =>
       new EmbeddedWalSubscription(source, options, () => {}),
-    close: () => wal.close(),
-  };
+  );
 }
 
 /** One partition's records packed for another thread (see {@link packRecords}). */

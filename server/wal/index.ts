@@ -51,5 +51,5 @@ export type {
   WalRecord,
   WalSubscription,
 } from "./wal.ts";
-export { WalError } from "./wal.ts";
+export { WalError, withSubscribe } from "./wal.ts";
 export type { WalWriterPlacement } from "./wal-writer.ts";

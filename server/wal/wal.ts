@@ -108,6 +108,26 @@ export interface Wal {
 /** What went wrong, from the caller's point of view. */
 export type WalErrorCode = "closed" | "unavailable" | "corrupt" | "too-large" | "invalid";
 
+/** `wal` with its subscriptions made by `subscribe`; everything else is `wal`'s own. */
+export function withSubscribe(wal: Wal, subscribe: Wal["subscribe"]): Wal {
+  return {
+    get identity() {
+      return wal.identity;
+    },
+    get partitions() {
+      return wal.partitions;
+    },
+    get failure() {
+      return wal.failure;
+    },
+    partitionFor: (tenant) => wal.partitionFor(tenant),
+    append: (batch) => wal.append(batch),
+    endOffset: (partition) => wal.endOffset(partition),
+    subscribe,
+    close: () => wal.close(),
+  };
+}
+
 /** Errors a WAL backend raises. `code` says what the caller can do about it. */
 export class WalError extends Error {
   override readonly name = "WalError";

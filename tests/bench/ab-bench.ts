@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServerProcess as startThis } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
 
 const args = process.argv.slice(2);
 const grpc = args.includes("--grpc");
@@ -82,25 +82,18 @@ try {
     for (const row of rows) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
-        const out = execFileSync(bin, [
-          "run",
-          "--url",
-          side.server.url,
-          "--protocol",
-          grpc ? "grpc" : "connect",
-          "--tenant",
-          "bench",
-          "--op",
-          row.op,
-          "--clients",
-          row.clients,
-          "--seconds",
-          secondsArg,
-          "--ids",
-          join(work, `${side.name}.json`),
-          "--server-pid",
-          String(side.server.child.pid),
-        ]).toString();
+        const out = execFileSync(
+          bin,
+          loadgenRunArgs({
+            url: side.server.url,
+            protocol: grpc ? "grpc" : "connect",
+            op: row.op,
+            clients: row.clients,
+            seconds: secondsArg,
+            ids: join(work, `${side.name}.json`),
+            serverPid: side.server.child.pid,
+          }),
+        ).toString();
         const m = JSON.parse(out) as {
           ops: number;
           seconds: number;

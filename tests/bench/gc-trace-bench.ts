@@ -19,7 +19,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, REPO_ROOT } from "../e2e/server-process.ts";
-import { buildLoadgen } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
 
 const positional = process.argv.slice(2).filter((a) => !a.includes("="));
 const variants = process.argv
@@ -152,25 +152,16 @@ try {
       for (const v of order) {
         const server = servers.get(v.name) as Traced;
         const from = traceOf(server).length;
-        const out = await run([
-          "run",
-          "--url",
-          server.url,
-          "--protocol",
-          "connect",
-          "--tenant",
-          "bench",
-          "--op",
-          row.op,
-          "--clients",
-          row.clients,
-          "--seconds",
-          secondsArg,
-          "--ids",
-          join(work, `${v.name}.json`),
-          "--server-pid",
-          String(server.child.pid),
-        ]);
+        const out = await run(
+          loadgenRunArgs({
+            url: server.url,
+            op: row.op,
+            clients: row.clients,
+            seconds: secondsArg,
+            ids: join(work, `${v.name}.json`),
+            serverPid: server.child.pid,
+          }),
+        );
         await new Promise((resolve) => setTimeout(resolve, 300));
         const m = JSON.parse(out) as {
           ops: number;

@@ -51,3 +51,40 @@ export function buildLoadgen(out: string): void {
     }
   }
 }
+
+/** One `loadgen run`: a row driven against a server (tests/bench/loadgen). */
+export interface LoadgenRun {
+  readonly url: string;
+  readonly protocol?: "connect" | "grpc";
+  readonly tenant?: string;
+  readonly op: string;
+  readonly clients: number | string;
+  readonly seconds: number | string;
+  /** The file of ids the load generator's `load` wrote. */
+  readonly ids: string;
+  /** The server's pid, whose CPU the load generator reports per call. */
+  readonly serverPid: number | undefined;
+}
+
+/** The command line of `loadgen run` for `run`. */
+export function loadgenRunArgs(run: LoadgenRun): string[] {
+  return [
+    "run",
+    "--url",
+    run.url,
+    "--protocol",
+    run.protocol ?? "connect",
+    "--tenant",
+    run.tenant ?? "bench",
+    "--op",
+    run.op,
+    "--clients",
+    String(run.clients),
+    "--seconds",
+    String(run.seconds),
+    "--ids",
+    run.ids,
+    "--server-pid",
+    String(run.serverPid),
+  ];
+}

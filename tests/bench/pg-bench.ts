@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { removeDataDir, type ServerProcess, startServerProcess } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
 
 const execFileAsync = promisify(execFile);
 /** Children running now, stopped first on Ctrl-C so none outlives the servers it drives. */
@@ -215,25 +215,19 @@ async function main(): Promise<void> {
     ] as const) {
       results.set(
         key(row, system),
-        await loadgen(bin, [
-          "run",
-          "--url",
-          entdb.url,
-          "--protocol",
-          protocol,
-          "--tenant",
-          TENANT,
-          "--op",
-          row.op,
-          "--clients",
-          String(row.clients),
-          "--seconds",
-          String(SECONDS),
-          "--ids",
-          ids,
-          "--server-pid",
-          String(entdb.child.pid),
-        ]),
+        await loadgen(
+          bin,
+          loadgenRunArgs({
+            url: entdb.url,
+            protocol,
+            tenant: TENANT,
+            op: row.op,
+            clients: row.clients,
+            seconds: SECONDS,
+            ids,
+            serverPid: entdb.child.pid,
+          }),
+        ),
       );
     }
     const logDir = mkdtempSync(join(work, "pgbench-"));

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeDataDir, startServerProcess } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
 
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith("--")));
@@ -128,25 +128,10 @@ try {
           String(pid),
         ])
       : undefined;
-  const out = execFileSync(bin, [
-    "run",
-    "--url",
-    server.url,
-    "--protocol",
-    "connect",
-    "--tenant",
-    "bench",
-    "--op",
-    op,
-    "--clients",
-    clients,
-    "--seconds",
-    seconds,
-    "--ids",
-    ids,
-    "--server-pid",
-    String(pid),
-  ]).toString();
+  const out = execFileSync(
+    bin,
+    loadgenRunArgs({ url: server.url, op, clients, seconds, ids, serverPid: pid }),
+  ).toString();
   const after = threadUse();
   const m = JSON.parse(out) as { ops: number; seconds: number; p50Us: number; serverCpuUs: number };
   if (strace) {
