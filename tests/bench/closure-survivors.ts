@@ -89,12 +89,15 @@ const getterClosure = (stream: object) => ({
     return stream;
   },
 });
-const getterThis = (stream: object) => ({
-  get header(): object {
-    return (this as unknown as { [OF]: object })[OF];
-  },
-  [OF]: stream,
-});
+const getterThis = (stream: object) => {
+  const literal: { readonly header: object; readonly [OF]: object } = {
+    get header() {
+      return this[OF];
+    },
+    [OF]: stream,
+  };
+  return literal;
+};
 
 let last: unknown;
 for (let i = 0; i < 2_000_000; i++) {

@@ -260,9 +260,11 @@ function prepareFields(
   _mode: { create: true },
 ): { [fieldId: number]: Value } {
   const out: { [fieldId: number]: Value } = {};
-  // Object.keys, not entries: the pairs cost more than the lookups.
+  // Object.keys, not entries: the pairs cost more than the lookups. The keys are the
+  // field ids as strings, which index the map as they are.
+  const byKey: { readonly [key: string]: Value } = given;
   for (const key of Object.keys(given)) {
-    const value = given[key as unknown as number]!;
+    const value = byKey[key]!;
     const field = fieldOf(type, Number(key), index);
     if (value.kind.case === "nullValue" || value.kind.case === undefined) {
       throw invalidArgument(
