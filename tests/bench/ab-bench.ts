@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServerProcess as startThis } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
 
 const args = process.argv.slice(2);
 const grpc = args.includes("--grpc");
@@ -94,13 +94,7 @@ try {
             serverPid: side.server.child.pid,
           }),
         ).toString();
-        const m = JSON.parse(out) as {
-          ops: number;
-          seconds: number;
-          p50Us: number;
-          p99Us: number;
-          serverCpuUs: number;
-        };
+        const m = parseLoadgenResult(out);
         const key = `${row.op}:${row.clients} ${side.name}`;
         add(cpu, key, m.serverCpuUs / m.ops);
         add(rate, key, m.ops / m.seconds);

@@ -19,7 +19,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, REPO_ROOT } from "../e2e/server-process.ts";
-import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
 
 const positional = process.argv.slice(2).filter((a) => !a.includes("="));
 const variants = process.argv
@@ -163,13 +163,7 @@ try {
           }),
         );
         await new Promise((resolve) => setTimeout(resolve, 300));
-        const m = JSON.parse(out) as {
-          ops: number;
-          seconds: number;
-          p50Us: number;
-          p99Us: number;
-          serverCpuUs: number;
-        };
+        const m = parseLoadgenResult(out);
         const key = `${row.op}:${row.clients} ${v.name}`;
         runs.set(key, [
           ...(runs.get(key) ?? []),

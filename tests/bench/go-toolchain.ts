@@ -88,3 +88,17 @@ export function loadgenRunArgs(run: LoadgenRun): string[] {
     String(run.serverPid),
   ];
 }
+
+/** What `loadgen run` prints: its calls, window, latencies and the server's CPU over it. */
+export interface LoadgenResult {
+  readonly ops: number;
+  readonly seconds: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly serverCpuUs: number;
+}
+
+/** Parses what `loadgen run` printed. */
+export function parseLoadgenResult(out: string): LoadgenResult {
+  return JSON.parse(out) as LoadgenResult;
+}

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeDataDir, startServerProcess } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
+import { buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
 
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith("--")));
@@ -133,7 +133,7 @@ try {
     loadgenRunArgs({ url: server.url, op, clients, seconds, ids, serverPid: pid }),
   ).toString();
   const after = threadUse();
-  const m = JSON.parse(out) as { ops: number; seconds: number; p50Us: number; serverCpuUs: number };
+  const m = parseLoadgenResult(out);
   if (strace) {
     strace.kill("SIGINT");
     await new Promise((resolve) => strace.once("exit", resolve));
