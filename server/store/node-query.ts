@@ -48,8 +48,10 @@ export interface NodeQuery {
    */
   readonly arm?: true;
   /**
-   * "keys": select only {@link NODE_CACHE_KEY_COLUMNS}, without the sort key (the reader takes
-   * the nodes from the node cache and reads the last row's key for the cursor alone).
+   * "keys": select only {@link NODE_CACHE_KEY_COLUMNS} (the reader takes the nodes from the
+   * node cache), and `sort_key` only when the statement names the order's index, whose
+   * entries hold the key: computed for every row otherwise, it cost more than the rest of
+   * the statement, so the reader reads the last row's key for the cursor alone.
    * Default "rows": {@link NODE_COLUMNS} and, when ordered by a field, `sort_key`.
    */
   readonly columns?: "rows" | "keys";
@@ -214,7 +216,9 @@ function buildSql(
   const order = keyExpr === undefined ? `id ${dir}` : `${keyExpr} ${dir}, id ${dir}`;
   const select =
     query.columns === "keys"
-      ? NODE_CACHE_KEY_COLUMNS
+      ? keyExpr === undefined || orderIndex === undefined
+        ? NODE_CACHE_KEY_COLUMNS
+        : `${NODE_CACHE_KEY_COLUMNS}, ${keyExpr} AS sort_key`
       : keyExpr === undefined
         ? NODE_COLUMNS
         : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;

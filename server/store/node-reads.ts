@@ -112,8 +112,9 @@ export function queryNodePage(
   const last = page[page.length - 1];
   let nextCursor = "";
   if (rows.length > limit && last) {
-    // Only the last row's sort key is needed: reading it for every row cost more than
-    // the rest of the statement.
+    // Only the last row's sort key is needed. The statement read it when the order's
+    // index holds it; computing it for every row otherwise cost more than the rest of
+    // the statement, so it is read for the last row alone.
     const key =
       "sort_key" in last
         ? (last.sort_key ?? null)

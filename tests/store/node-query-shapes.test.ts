@@ -119,6 +119,10 @@ describe("compiled query shapes", () => {
     const unindexed = compile({ orderBy: byDue }).sql;
     expect(indexed).toContain("FROM nodes INDEXED BY ix_n4_f7 WHERE");
     expect(unindexed).toContain("FROM nodes WHERE");
+    // The named index holds the sort key, so the page reads it; otherwise it is not read.
+    const selected = (sql: string) => sql.slice(0, sql.indexOf(" FROM "));
+    expect(selected(indexed)).toBe(`SELECT ${KEYS}, ${DUE} AS sort_key`);
+    expect(selected(unindexed)).toBe(`SELECT ${KEYS}`);
     expect(compile({ columns: "rows" }).sql).toMatch(/^SELECT seq, id, type_id, payload, /);
     expect(compile({ arm: true }).sql).not.toContain("LIMIT");
     expect(texts.size).toBe(15);
