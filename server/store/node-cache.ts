@@ -112,6 +112,23 @@ export class NodeCache {
     return hit.node;
   }
 
+  /**
+   * For each of `ids`, the `seq` of the row its cached node (of `db`, decoded by `model`)
+   * was read from, or undefined. A hint for finding the rows by `seq` instead of by id:
+   * a read must still find that `seq` holding that id, and take the node through
+   * {@link cached}, which checks the row's state.
+   */
+  seqsOf(db: TenantDb, model: Schema | undefined, ids: readonly string[]): (bigint | undefined)[] {
+    const out = new Array<bigint | undefined>(ids.length);
+    const tenant = this.#tenants.get(db.tenant);
+    if (tenant === undefined || tenant.db !== db) return out;
+    for (let i = 0; i < ids.length; i++) {
+      const hit = tenant.byId.get(ids[i] as string);
+      if (hit !== undefined && hit.model === model) out[i] = hit.seq;
+    }
+    return out;
+  }
+
   /** The node of `row` (a committed row of `db`, just read), decoded by `model`. */
   node(db: TenantDb, model: Schema | undefined, row: NodeRow): Node {
     const cached = this.cached(db, model, row);

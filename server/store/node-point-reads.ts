@@ -19,33 +19,81 @@ import {
 import type { TenantDb } from "./tenant-db.ts";
 import { hiddenNodeTerm, inheritedFrom, type VisibilityFacts } from "./visibility-sql.ts";
 
+/** A node row's cache key and its type: what a read of nodes by id needs of each row. */
+export type NodeIdRow = NodeCacheKey & Pick<NodeKeyRow, "type_id">;
+
 /**
  * The rows of `ids` that `scope` may read and are of `typeId` (0: any type), each id
  * once, in the order first asked.
  */
 export function visibleNodesByIds(
+  cache: NodeCache,
   db: TenantDb,
   model: Schema | undefined,
   scope: ReadScope,
   typeId: number,
   ids: readonly string[],
-): NodeKeyRow[] {
+): NodeIdRow[] {
+  const wanted: string[] = [];
   const seen = new Set<string>();
-  // Unrestricted, one statement finds every row; a restricted read decides each row
-  // as a point read does.
-  const found = scope.unrestricted
-    ? new Map(
-        (db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(ids)) as NodeKeyRow[]).map((r) => [r.id, r]),
-      )
-    : undefined;
-  const rows: NodeKeyRow[] = [];
   for (const id of ids) {
     if (seen.has(id)) continue;
     seen.add(id);
-    const row = found ? found.get(id) : visibleNode(db, model, scope, id);
+    wanted.push(id);
+  }
+  // Unrestricted, statements over all the ids find every row; a restricted read decides
+  // each row as a point read does.
+  const found = scope.unrestricted
+    ? rowsByIds(cache, db, model, wanted)
+    : wanted.map((id) => visibleNode(db, model, scope, id));
+  const rows: NodeIdRow[] = [];
+  for (const row of found) {
     if (row && (typeId === 0 || Number(row.type_id) === typeId)) rows.push(row);
   }
   return rows;
+}
+
+/**
+ * The rows of `ids` (distinct), by position, undefined where there is none. The rows of
+ * ids the node cache holds are read by the `seq` it knows, a seek of the table alone
+ * where a lookup by id first seeks the id index: a third less for 100 ids. A row found
+ * there counts only if it still holds that id; the rest are read by id.
+ */
+function rowsByIds(
+  cache: NodeCache,
+  db: TenantDb,
+  model: Schema | undefined,
+  ids: readonly string[],
+): (NodeIdRow | undefined)[] {
+  const out = new Array<NodeIdRow | undefined>(ids.length);
+  const seqs = cache.seqsOf(db, model, ids);
+  const at: number[] = [];
+  let known = "";
+  for (let i = 0; i < seqs.length; i++) {
+    const seq = seqs[i];
+    if (seq === undefined) continue;
+    known += at.length === 0 ? `[${seq}` : `,${seq}`;
+    at.push(i);
+  }
+  let unknown = ids.length;
+  if (at.length > 0) {
+    for (const row of db.stmt(NODES_BY_KNOWN_SEQS_SQL).all(`${known}]`) as (NodeIdRow & {
+      readonly i: bigint;
+    })[]) {
+      const i = at[Number(row.i)] as number;
+      if (row.id === ids[i]) {
+        out[i] = row;
+        unknown--;
+      }
+    }
+  }
+  if (unknown === 0) return out;
+  const rest = unknown === ids.length ? ids : ids.filter((_, i) => out[i] === undefined);
+  const byId = new Map<string, NodeIdRow>();
+  for (const row of db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(rest)) as NodeIdRow[])
+    byId.set(row.id, row);
+  for (let i = 0; i < ids.length; i++) out[i] ??= byId.get(ids[i] as string);
+  return out;
 }
 
 /**
@@ -111,13 +159,17 @@ const NODES_BY_SEQS_SQL = `SELECT ${NODE_COLUMNS.split(", ")
   .map((c) => `nodes.${c}`)
   .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.seq = wanted.value`;
 
+/** The columns of a {@link NodeIdRow}. */
+const NODE_ID_ROW_COLUMNS = "nodes.seq, nodes.id, nodes.type_id, nodes.version, nodes.updated_at";
+
 /**
  * The rows of the ids in a JSON array: one statement, the `id` index per element (a
  * join over `json_each` cost less than `IN (SELECT …)` or one statement per id).
  */
-const NODES_BY_IDS_SQL = `SELECT ${NODE_KEY_COLUMNS.split(", ")
-  .map((c) => `nodes.${c}`)
-  .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.id = wanted.value`;
+const NODES_BY_IDS_SQL = `SELECT ${NODE_ID_ROW_COLUMNS} FROM json_each(?) AS wanted JOIN nodes ON nodes.id = wanted.value`;
+
+/** The rows of the seqs in a JSON array, each with `i`, the position of its seq there. */
+const NODES_BY_KNOWN_SEQS_SQL = `SELECT wanted.key AS i, ${NODE_ID_ROW_COLUMNS} FROM json_each(?) AS wanted JOIN nodes ON nodes.seq = wanted.value`;
 
 /**
  * The node with `id` if `scope` may read it: the rule of `visibility-sql.ts`, decided

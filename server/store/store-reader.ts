@@ -102,7 +102,12 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return [];
     const model = this.#store.readModel(db);
-    return nodesOf(this.#cache, db, model, visibleNodesByIds(db, model, scope, typeId, ids));
+    return nodesOf(
+      this.#cache,
+      db,
+      model,
+      visibleNodesByIds(this.#cache, db, model, scope, typeId, ids),
+    );
   }
 
   getNodeByKey(

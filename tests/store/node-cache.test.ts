@@ -132,6 +132,26 @@ describe("node cache", () => {
     expect(displayName(after)).toBe("Second life");
   });
 
+  it("finds ids by the seq it holds only where that seq still holds the id", () => {
+    // A cache no commit tells anything: u3's entry keeps the seq of a row deleted since,
+    // which the next created node takes (the largest seq is given again).
+    const untold = createTenantReader(h.store, READ_LIMITS, new NodeCache());
+    const ids = (nodes: readonly Node[]) => nodes.map((n) => n.id);
+    expect(ids(untold.getNodes("acme", T.User, ["u1", "u2", "u3"]))).toEqual(["u1", "u2", "u3"]);
+    const db = h.store.readTenant("acme")!;
+    const seqOf = (id: string) => db.stmt("SELECT seq FROM nodes WHERE id = ?").pluck().get(id);
+    const u3Seq = seqOf("u3");
+    h.plan("acme", "replace", [op.deleteNode(T.User, "u3")]);
+    h.plan("acme", "after", [op.createNode(T.User, "u4", userFields(4))]);
+    expect(seqOf("u4")).toBe(u3Seq);
+    expect(ids(untold.getNodes("acme", T.User, ["u3", "u4", "u1", "u3"]))).toEqual(["u4", "u1"]);
+    expect(ids(untold.getNodes("acme", 0, ["u4", "u2", "nope", "u4"]))).toEqual(["u4", "u2"]);
+    expect(untold.getNodes("acme", T.Team, ["u4", "u2"])).toEqual([]);
+    // An update keeps the seq: the row is found there, and its new state answered.
+    h.plan("acme", "rename", [op.updateNode(T.User, "u2", { 2: v.str("Renamed") })]);
+    expect(untold.getNodes("acme", T.User, ["u2"]).map(displayName)).toEqual(["Renamed"]);
+  });
+
   it("decodes the rows of a reopened tenant file again", () => {
     const before = reader.getNode("acme", T.User, "u1");
     const other = openStore({
