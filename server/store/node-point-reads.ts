@@ -41,9 +41,14 @@ export function visibleNodesByIds(
     seen.add(id);
     wanted.push(id);
   }
-  // Unrestricted, statements over all the ids find every row; a restricted read decides
-  // each row as a point read does.
-  const found = scope.unrestricted
+  // When the reader may read every node of the type (unrestricted, or a member of a
+  // tenant with no deny and no private or inheriting type: no hidden term), statements
+  // over all the ids find every row; otherwise each row is decided as a point read does.
+  const everyRow =
+    scope.unrestricted ||
+    (model !== undefined &&
+      hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), typeId) === undefined);
+  const found = everyRow
     ? rowsByIds(cache, db, model, wanted)
     : wanted.map((id) => visibleNode(db, model, scope, id));
   const rows: NodeIdRow[] = [];

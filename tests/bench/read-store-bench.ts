@@ -1,5 +1,5 @@
 /**
- * `node tests/bench/read-store-bench.ts [BASE_TREE] [rounds]`: the read rows of
+ * `node tests/bench/read-store-bench.ts [BASE_TREE|-] [rounds] [rows]`: the read rows of
  * `npm run bench:pg` in one process, without HTTP: the store's read and the answer's
  * encoding (`encodeOutput`), CPU per call. The data is the bench's (2,200 users joined
  * one second apart, 200 teams, users 1–200 each a member of 10 teams), every row read
@@ -15,11 +15,15 @@ import { join, resolve } from "node:path";
 import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
 import type * as Api from "../../generated/entdb/v1/entdb_pb.js";
 
-const [baseArg, roundsArg = "7"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const [
+  baseArg = "-",
+  roundsArg = "7",
+  rowsArg = "query-50,edges-out,edges-in,get-100,get-100-member",
+] = process.argv.slice(2);
 const rounds = Number(roundsArg);
 const here = resolve(import.meta.dirname, "..", "..");
 const trees =
-  baseArg === undefined
+  baseArg === "-"
     ? [["this", here]]
     : [
         ["base", resolve(baseArg)],
@@ -122,12 +126,25 @@ async function sideOf(name: string, tree: string): Promise<Side> {
       );
     });
   }
-  rows.set("get-100", () => {
-    const ids = Array.from({ length: 100 }, () => users[rand(USERS)] as string);
-    const nodes = reader.getNodes("bench", T.User, ids);
-    if (nodes.length === 0) throw new Error("get-100");
-    encodeOutput(GetNodesResponseSchema, create(GetNodesResponseSchema, { nodes }));
-  });
+  // A member of the tenant (not an admin): the tracker has no private type, so with no
+  // deny it reads every node, as the unrestricted bench reader does.
+  const member = {
+    unrestricted: false,
+    actor: "user:member",
+    principals: ["user:member", "tenant:*"],
+    atMicros: BigInt(T0) * 1_000n,
+  } as const;
+  for (const [row, scope] of [
+    ["get-100", undefined],
+    ["get-100-member", member],
+  ] as const) {
+    rows.set(row, () => {
+      const ids = Array.from({ length: 100 }, () => users[rand(USERS)] as string);
+      const nodes = reader.getNodes("bench", T.User, ids, scope);
+      if (nodes.length === 0) throw new Error(row);
+      encodeOutput(GetNodesResponseSchema, create(GetNodesResponseSchema, { nodes }));
+    });
+  }
   // Every row once over its whole range, so the caches hold what the runs read.
   for (let i = 0; i < 3_000; i++) for (const run of rows.values()) run();
   return { name, rows };
@@ -136,12 +153,16 @@ async function sideOf(name: string, tree: string): Promise<Side> {
 const sides: Side[] = [];
 for (const [name, tree] of trees) sides.push(await sideOf(name as string, tree as string));
 
-const CALLS: Record<string, number> = {
+const CALLS_PER_ROUND: Record<string, number> = {
   "query-50": 4_000,
   "edges-out": 10_000,
   "edges-in": 10_000,
   "get-100": 1_500,
+  "get-100-member": 1_000,
 };
+const CALLS = Object.fromEntries(
+  rowsArg.split(",").map((row) => [row, CALLS_PER_ROUND[row] ?? 1_000]),
+);
 const times = new Map<string, number[]>();
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? sides : [...sides].reverse();

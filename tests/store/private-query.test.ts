@@ -228,6 +228,35 @@ describe("a private type read in id order", () => {
     expect(read()).toEqual(ids.filter(([id]) => denied.has(id)));
   });
 
+  it("reads GetNodes' rows in one statement only while nothing of the type is hidden", () => {
+    for (const id of ["d1", "d2", "d3"]) node(id, 1, "user:owner");
+    for (const id of ["s1", "s2"]) node(id, 2, "user:owner");
+    grant("s1", ME);
+    const s = scope();
+    const texts: string[] = [];
+    const stmt = db.stmt.bind(db);
+    db.stmt = (sql: string) => {
+      texts.push(sql);
+      return stmt(sql);
+    };
+    const read = (typeId: number, ids: string[]) => {
+      texts.length = 0;
+      const nodes = reader.getNodes("t", typeId, ids, s).map((n) => n.id);
+      return { nodes, statements: texts.filter((t) => / (FROM|JOIN) nodes /.test(t)).length };
+    };
+    // Statements that read nodes rows (not the grants a decision may load). A member reads
+    // every Doc: one statement for the rows, one for the nodes' payloads.
+    expect(read(1, ["d1", "d2", "d3", "s1"])).toEqual({ nodes: ["d1", "d2", "d3"], statements: 2 });
+    // Cached now, the Docs are found by their seqs alone.
+    expect(read(1, ["d3", "d1", "d3"])).toEqual({ nodes: ["d3", "d1"], statements: 1 });
+    // Any type holds private Secrets: each row is decided as a point read.
+    expect(read(0, ["d1", "s1", "s2"]).nodes).toEqual(["d1", "s1"]);
+    expect(read(2, ["s2", "s1"]).nodes).toEqual(["s1"]);
+    // A deny anywhere in the tenant: every row is decided, and the denied Doc is not read.
+    grant("d2", ME, true);
+    expect(read(1, ["d1", "d2", "d3"])).toEqual({ nodes: ["d1", "d3"], statements: 3 });
+  });
+
   it("pages through many rounds when most granted ids are of other types or expired", () => {
     for (let i = 0; i < 600; i++) {
       const id = `m${String(i).padStart(4, "0")}`;
