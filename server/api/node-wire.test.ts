@@ -59,12 +59,16 @@ const edge: fc.Arbitrary<Edge> = fc
 describe("encodeOutput", () => {
   it("writes a page of nodes as toBinary does", () => {
     fc.assert(
-      fc.property(fc.array(node, { maxLength: 6 }), fc.string(), (nodes, nextCursor) => {
-        const page = create(QueryNodesResponseSchema, { nodes, nextCursor });
-        expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(
-          toBinary(QueryNodesResponseSchema, page),
-        );
-      }),
+      fc.property(
+        fc.array(node, { maxLength: 6 }),
+        fc.oneof(text, fc.string()),
+        (nodes, nextCursor) => {
+          const page = create(QueryNodesResponseSchema, { nodes, nextCursor });
+          expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(
+            toBinary(QueryNodesResponseSchema, page),
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -74,10 +78,11 @@ describe("encodeOutput", () => {
       fc.property(
         fc.option(node, { nil: undefined }),
         fc.array(node, { maxLength: 4 }),
-        fc.array(fc.uuid(), { maxLength: 3 }),
+        fc.array(fc.oneof(fc.uuid(), text, fc.constant("")), { maxLength: 3 }),
         fc.array(edge, { maxLength: 6 }),
         fc.option(int64, { nil: undefined }),
-        (one, nodes, missingIds, edges, totalCount) => {
+        fc.oneof(text, fc.constant("")),
+        (one, nodes, missingIds, edges, totalCount, nextCursor) => {
           const get = create(GetNodeResponseSchema, one === undefined ? {} : { node: one });
           expect(encodeOutput(GetNodeResponseSchema, get)).toEqual(
             toBinary(GetNodeResponseSchema, get),
@@ -88,7 +93,7 @@ describe("encodeOutput", () => {
           );
           const list = create(ListEdgesResponseSchema, {
             edges,
-            nextCursor: "c",
+            nextCursor,
             ...(totalCount === undefined ? {} : { totalCount }),
           });
           expect(encodeOutput(ListEdgesResponseSchema, list)).toEqual(

@@ -20,12 +20,17 @@
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
 import { type WireBox, wireBoxOf } from "../store/index.ts";
 import {
+  checkInt64,
+  checkString,
   delimited,
   edgeSize,
+  int64Size,
+  isSet,
   lengths,
   NOT_ENCODABLE,
   nodeSize,
   reserve,
+  stringSize,
 } from "./node-wire-size.ts";
 import { Writer } from "./node-wire-writer.ts";
 
@@ -33,14 +38,35 @@ import { Writer } from "./node-wire-writer.ts";
 export type NodeLikeKind = "node" | "edge";
 
 /**
+ * A field of the answer after the one {@link encodeNodeLike} writes, of a kind written
+ * here too: a string, a list of strings or an int64, numbered 2 to 15, with implicit
+ * presence (written unless "" or 0) or explicit (written when set).
+ */
+export interface TailField {
+  readonly localName: string;
+  readonly number: number;
+  readonly kind: "string" | "strings" | "int64";
+  readonly explicit: boolean;
+}
+
+/** The answer's other fields, in field number order, to write after the messages. */
+export interface Tail {
+  /** The answer, which must have no unknown fields. */
+  readonly message: { readonly $unknown?: unknown };
+  readonly fields: readonly TailField[];
+}
+
+/**
  * `messages` as the repeated (or singular) field `fieldNo` (1-15) of the message around
  * them: for each one its tag, its length and its bytes, exactly as `toBinary` writes
- * that field. Undefined if any of them is not encodable here.
+ * that field; then, given a `tail`, the answer's other fields, in the same buffer.
+ * Undefined if any of them is not encodable here.
  */
 export function encodeNodeLike(
   kind: NodeLikeKind,
   fieldNo: number,
   messages: readonly (Node | Edge)[],
+  tail?: Tail,
 ): Uint8Array | undefined {
   if (fieldNo < 1 || fieldNo > 15) return undefined;
   const tag = (fieldNo << 3) | 2;
@@ -65,6 +91,7 @@ export function encodeNodeLike(
       lengths[slot] = size;
       total += delimited(size);
     }
+    if (tail !== undefined) total += tailSize(tail);
   } catch (e) {
     if (e === NOT_ENCODABLE) return undefined;
     throw e;
@@ -90,6 +117,48 @@ export function encodeNodeLike(
       bytes.bytes = copy;
     }
   }
+  if (tail !== undefined) writeTail(w, tail);
   lengths.length = 0;
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
+}
+
+/** The value of a tail field, or undefined when `toBinary` would not write it. */
+function tailValue(message: object, field: TailField): unknown {
+  const value = (message as Record<string, unknown>)[field.localName];
+  if (field.explicit) return isSet(message, field.localName, value) ? value : undefined;
+  if (field.kind === "strings")
+    return Array.isArray(value) && value.length === 0 ? undefined : value;
+  return value === "" || value === 0n ? undefined : value;
+}
+
+/** Bytes of the tail's fields, recording their strings' lengths after the messages'. */
+function tailSize(tail: Tail): number {
+  if (tail.message.$unknown !== undefined) throw NOT_ENCODABLE;
+  let size = 0;
+  for (const field of tail.fields) {
+    const value = tailValue(tail.message, field);
+    if (value === undefined) continue;
+    if (field.kind === "string") size += stringSize(value);
+    else if (field.kind === "int64") size += 1 + int64Size(checkInt64(value));
+    else {
+      if (!Array.isArray(value)) throw NOT_ENCODABLE;
+      for (const item of value) size += stringSize(item);
+    }
+  }
+  return size;
+}
+
+function writeTail(w: Writer, tail: Tail): void {
+  for (const field of tail.fields) {
+    const value = tailValue(tail.message, field);
+    if (value === undefined) continue;
+    if (field.kind === "int64") {
+      w.buf[w.pos++] = field.number << 3;
+      w.int64(value as bigint);
+      continue;
+    }
+    const tag = (field.number << 3) | 2;
+    if (field.kind === "string") w.string(tag, checkString(value));
+    else for (const item of value as string[]) w.string(tag, item);
+  }
 }

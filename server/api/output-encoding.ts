@@ -8,14 +8,21 @@
  * `plan-response-wire.ts`.
  */
 
-import { type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
+import {
+  type DescField,
+  type DescMessage,
+  type Message,
+  ScalarType,
+  toBinary,
+} from "@bufbuild/protobuf";
+import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import {
   type Edge,
   type ExecutePlanResponse,
   ExecutePlanResponseSchema,
   type Node,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { encodeNodeLike, type NodeLikeKind } from "./node-wire.ts";
+import { encodeNodeLike, type NodeLikeKind, type TailField } from "./node-wire.ts";
 import { encodePlanResponse } from "./plan-response-wire.ts";
 
 /** How to split an answer: its first field, when that field holds nodes or edges. */
@@ -24,6 +31,30 @@ interface Split {
   readonly number: number;
   readonly kind: NodeLikeKind;
   readonly list: boolean;
+  /**
+   * The other fields, when `node-wire.ts` writes them too (strings, lists of strings,
+   * int64s: every answer of the read RPCs), so the answer is one buffer written once;
+   * otherwise null, and `toBinary` writes them.
+   */
+  readonly tail: readonly TailField[] | null;
+}
+
+/** `field` as a field `node-wire.ts` writes after the nodes or edges, or null. */
+function tailFieldOf(field: DescField): TailField | null {
+  if (field.oneof !== undefined || field.number < 2 || field.number > 15) return null;
+  const explicit = field.presence === FeatureSet_FieldPresence.EXPLICIT;
+  if (!explicit && field.presence !== FeatureSet_FieldPresence.IMPLICIT) return null;
+  const { localName, number } = field;
+  if (field.fieldKind === "scalar") {
+    if (field.scalar === ScalarType.STRING) return { localName, number, kind: "string", explicit };
+    if (field.scalar === ScalarType.INT64 && !field.longAsString)
+      return { localName, number, kind: "int64", explicit };
+  }
+  if (field.fieldKind === "list" && field.listKind === "scalar" && !explicit) {
+    if (field.scalar === ScalarType.STRING)
+      return { localName, number, kind: "strings", explicit: false };
+  }
+  return null;
 }
 
 const splits = new WeakMap<DescMessage, Split | null>();
@@ -47,11 +78,16 @@ function splitOf(desc: DescMessage): Split | null {
           ? "edge"
           : undefined;
     if (kind !== undefined) {
+      const others = desc.fields
+        .filter((f) => f !== first)
+        .sort((a, b) => a.number - b.number)
+        .map(tailFieldOf);
       split = {
         localName: first.localName,
         number: first.number,
         kind,
         list: first.fieldKind === "list",
+        tail: others.every((f) => f !== null) ? (others as TailField[]) : null,
       };
     }
   }
@@ -75,6 +111,13 @@ export function encodeOutput(desc: DescMessage, message: Message): Uint8Array {
     if (value === undefined || !Object.hasOwn(record, split.localName))
       return toBinary(desc, message);
     items = [value as Node | Edge];
+  }
+  if (split.tail !== null) {
+    const answer = encodeNodeLike(split.kind, split.number, items, {
+      message: record,
+      fields: split.tail,
+    });
+    return answer ?? toBinary(desc, message);
   }
   const head = encodeNodeLike(split.kind, split.number, items);
   if (head === undefined) return toBinary(desc, message);
