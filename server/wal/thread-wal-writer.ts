@@ -178,11 +178,13 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       identity,
       commit: async (rows) => {
         const { tenants, layout, chunks } = packRows(rows);
-        let payloads: Uint8Array[] = [];
+        let payloads: Uint8Array[] | undefined;
+        const count = chunks.length;
         await send(
           { kind: "commit", id: nextId++, tenants, layout, chunks },
           (reply) => {
-            payloads = packedPayloads(layout, reply.chunks ?? []);
+            // Without its buffers back the answer still means committed; the caller copies.
+            if (reply.chunks?.length === count) payloads = packedPayloads(layout, reply.chunks);
           },
           chunks,
         );
