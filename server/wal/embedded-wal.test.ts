@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { readWalFrames } from "../../tests/wal/sqlite-wal-frames.ts";
 import type { EmbeddedWal } from "./embedded-wal.ts";
 import { openEmbeddedWal, TAIL_ENTRIES } from "./embedded-wal.ts";
+import { partitionForTenant } from "./partition.ts";
 import { readWalToEnd } from "./read-wal.ts";
 import type { WalRecord } from "./wal.ts";
 import { WalError } from "./wal.ts";
@@ -228,6 +229,62 @@ describe.each(["inline", "thread", "loop"] as const)("EmbeddedWal with the %s wr
     const wal = await open(join(dirs.make(), "log.db"));
     const sub = wal.subscribe({ startOffset: () => 0, maxBatch: 0, handler: async () => {} });
     await expect(sub.done).rejects.toMatchObject({ code: "invalid" });
+  });
+
+  it("keeps in memory the committed bytes, not what the caller's buffers hold later", async () => {
+    const wal = await open(join(dirs.make(), "log.db"), 4);
+    const backing = new Uint8Array(64);
+    const records = Array.from({ length: 12 }, (_, i) => {
+      // Views into one shared buffer, of tenants in several partitions, in one group.
+      const payload = backing.subarray(i * 5, i * 5 + (i % 3) * 2);
+      payload.fill(i + 1);
+      return { tenant: `t${i % 5}`, payload };
+    });
+    const expected = new Map(records.map((r, i) => [`t${i % 5}/${i}`, [...r.payload]]));
+    const positions = await Promise.all(records.map((r) => wal.append([r])));
+    backing.fill(0);
+    const seen = new Map<string, number[]>();
+    const bufferBytes: number[] = [];
+    const sub = wal.subscribe({
+      startOffset: () => 0,
+      handler: async (entries) => {
+        for (const e of entries) {
+          const i = positions.findIndex(
+            ([p]) => p!.partition === e.position.partition && p!.offset === e.position.offset,
+          );
+          seen.set(`${e.tenant}/${i}`, [...e.payload]);
+          bufferBytes.push(e.payload.buffer.byteLength);
+        }
+      },
+    });
+    await expect.poll(() => seen.size).toBe(records.length);
+    await sub.stop();
+    expect(seen).toEqual(expected);
+    expect(wal.stats.fileReads).toBe(0);
+    // No kept payload holds the caller's 64-byte buffer (or anything as large) alive.
+    expect(Math.max(...bufferBytes)).toBeLessThan(backing.byteLength);
+  });
+
+  it("refuses a known tenant's oversized record as it refused it the first time", async () => {
+    const path = join(dirs.make(), "log.db");
+    const wal = await openEmbeddedWal({ path, writer, maxRecordBytes: 8 });
+    opened.push(wal);
+    const refusal = "Record 0 has 9 bytes; the log accepts at most 8.";
+    await expect(wal.append([rec("acme", "abcde")])).rejects.toMatchObject({
+      code: "too-large",
+      message: refusal,
+    });
+    await expect(wal.append([rec("acme", "abcd")])).resolves.toHaveLength(1);
+    await expect(wal.append([rec("acme", "abcde")])).rejects.toMatchObject({
+      code: "too-large",
+      message: refusal,
+    });
+    await expect(wal.append([rec("acme", "a"), rec("bad\uD800", "x")])).rejects.toMatchObject({
+      code: "invalid",
+      message: "Record 1 has a tenant id that is not valid Unicode.",
+    });
+    expect(wal.stats).toMatchObject({ appends: 1, records: 1 });
+    expect(wal.partitionFor("acme")).toBe(partitionForTenant("acme", wal.partitions));
   });
 
   it("reads back payloads byte for byte, including empty ones", async () => {

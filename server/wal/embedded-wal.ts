@@ -72,12 +72,15 @@ import type {
   WalSubscription,
 } from "./wal.ts";
 import { WalError } from "./wal.ts";
-import { groupLength, positiveInteger, walRecordsSize } from "./wal-record-checks.ts";
+import { groupLength, positiveInteger, walRecordSize } from "./wal-record-checks.ts";
 import type { WalWriter, WalWriterPlacement } from "./wal-writer.ts";
 import { openInlineWalWriter } from "./wal-writer.ts";
 
 /** Default largest record, tenant bytes plus payload bytes (Kafka's default is ~1 MB too). */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+/** Tenant ids whose checks an open log remembers; past it, it forgets them all and starts over. */
+const KNOWN_TENANTS = 4096;
 
 /** Default byte budget of one commit group; a single larger call still commits alone. */
 export const DEFAULT_MAX_GROUP_BYTES = 16 * 1024 * 1024;
@@ -201,6 +204,8 @@ export class EmbeddedWal implements Wal {
   /** The lowest offset the file holds per partition (raised by `truncateBelow`). */
   readonly #starts: number[];
   readonly #queue: PendingAppend[] = [];
+  /** Tenant ids that passed the record checks: UTF-8 size and partition (see `#recordsSize`). */
+  readonly #tenants = new Map<string, { readonly bytes: number; readonly partition: number }>();
   readonly #subscriptions = new Set<EmbeddedWalSubscription>();
   /** Resolved when the queue is empty and no commit runs (awaited by `close`). */
   #idleWaiters: (() => void)[] = [];
@@ -247,7 +252,7 @@ export class EmbeddedWal implements Wal {
   }
 
   partitionFor(tenant: string): number {
-    return partitionForTenant(tenant, this.partitions);
+    return this.#tenants.get(tenant)?.partition ?? partitionForTenant(tenant, this.partitions);
   }
 
   /** Why appends are refused (a failed commit not yet recovered from), or undefined. */
@@ -260,15 +265,51 @@ export class EmbeddedWal implements Wal {
       return Promise.reject(new WalError("closed", `The log ${this.path} is closed.`));
     }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    const bytes = walRecordsSize(records, this.#maxRecordBytes);
+    const bytes = this.#recordsSize(records);
     if (bytes instanceof WalError) return Promise.reject(bytes);
     if (records.length === 0) return Promise.resolve([]);
     const planned = this.#assign(records);
     if (planned instanceof WalError) return Promise.reject(planned);
     return new Promise<WalPosition[]>((resolve, reject) => {
-      this.#queue.push({ ...planned, bytes, resolve, reject });
+      this.#queue.push({
+        rows: planned.rows,
+        positions: planned.positions,
+        bytes,
+        resolve,
+        reject,
+      });
       this.#scheduleFlush();
     });
+  }
+
+  /**
+   * `walRecordsSize` (the same checks and refusals), with a tenant id checked once: its
+   * UTF-8 size and partition are remembered, so the next record of that tenant costs
+   * neither the encoding, the round trip that proves it valid, nor the hash.
+   */
+  #recordsSize(records: readonly WalRecord[]): number | WalError {
+    let total = 0;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      const { tenant, payload } = record;
+      const known = typeof tenant === "string" ? this.#tenants.get(tenant) : undefined;
+      if (known !== undefined && payload instanceof Uint8Array) {
+        const size = known.bytes + payload.byteLength;
+        if (size <= this.#maxRecordBytes) {
+          total += size;
+          continue;
+        }
+      }
+      const size = walRecordSize(record, index, this.#maxRecordBytes);
+      if (size instanceof WalError) return size;
+      if (this.#tenants.size >= KNOWN_TENANTS) this.#tenants.clear();
+      this.#tenants.set(tenant, {
+        bytes: size - payload.byteLength,
+        partition: partitionForTenant(tenant, this.partitions),
+      });
+      total += size;
+    }
+    return total;
   }
 
   async endOffset(partition: number): Promise<number> {
@@ -349,12 +390,17 @@ export class EmbeddedWal implements Wal {
     return this.#writer.read(partition, from, Math.max(0, Math.min(limit, end - from)));
   }
 
-  /** Keeps `rows` (just committed, in offset order per partition) in the tail. */
-  #keep(rows: readonly WalRow[]): void {
-    for (const row of rows) {
+  /**
+   * Keeps `rows` (just committed, in offset order per partition) in the tail: with the
+   * writer's own copies of their payloads when it returned them (`kept`, in row order),
+   * else with copies made here.
+   */
+  #keep(rows: readonly WalRow[], kept: readonly Uint8Array[] | undefined): void {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
       const tail = this.#tail[row.partition]!;
       // A copy: the caller's buffer was only promised to be read until the commit.
-      const payload = row.payload.slice();
+      const payload = kept?.[i] ?? row.payload.slice();
       tail.push({
         tenant: row.tenant,
         payload,
@@ -391,6 +437,17 @@ export class EmbeddedWal implements Wal {
    * after every record was validated, since it advances the partition ends.
    */
   #assign(records: readonly WalRecord[]): Pick<PendingAppend, "rows" | "positions"> | WalError {
+    if (records.length === 1) {
+      // One record, as every API write appends: nothing to group.
+      const { tenant, payload } = records[0]!;
+      const partition = this.partitionFor(tenant);
+      const offset = this.#assigned[partition]!;
+      if (offset + 1 > Number.MAX_SAFE_INTEGER) {
+        return new WalError("too-large", `Partition ${partition} has reached the largest offset.`);
+      }
+      this.#assigned[partition] = offset + 1;
+      return { rows: [{ partition, offset, tenant, payload }], positions: [{ partition, offset }] };
+    }
     const byPartition = new Map<number, Map<string, number[]>>();
     records.forEach((record, index) => {
       const partition = this.partitionFor(record.tenant);
@@ -443,11 +500,11 @@ export class EmbeddedWal implements Wal {
     const group = this.#queue.splice(0, groupLength(this.#queue, this.#maxGroupBytes));
     // Quiet: a lone append, and none arrived during the last commit either.
     const quiet = group.length === 1 && this.#queue.length === 0 && this.#lastCommitQuiet;
+    const rows: WalRow[] = [];
+    for (const pending of group) for (const row of pending.rows) rows.push(row);
+    let kept: readonly Uint8Array[] | undefined;
     try {
-      await this.#writer.commit(
-        group.flatMap((pending) => pending.rows),
-        quiet,
-      );
+      kept = await this.#writer.commit(rows, quiet);
     } catch (error) {
       this.#failure = refusal(error);
       for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failure);
@@ -458,16 +515,14 @@ export class EmbeddedWal implements Wal {
       });
       return;
     }
+    this.#keep(rows, kept);
     const touched = new Set<number>();
-    for (const pending of group) {
-      this.#keep(pending.rows);
-      for (const row of pending.rows) {
-        this.#committed[row.partition] = Math.max(this.#committed[row.partition]!, row.offset + 1);
-        touched.add(row.partition);
-      }
-      this.#stats.appends++;
-      this.#stats.records += pending.rows.length;
+    for (const row of rows) {
+      this.#committed[row.partition] = Math.max(this.#committed[row.partition]!, row.offset + 1);
+      touched.add(row.partition);
     }
+    this.#stats.appends += group.length;
+    this.#stats.records += rows.length;
     this.#stats.commits++;
     this.#committing = false;
     this.#lastCommitQuiet = this.#queue.length === 0;

@@ -115,6 +115,7 @@ export function openLoopWalWriter(options: SqliteWalFileOptions): WalWriter {
         let bytes = 0;
         for (const row of rows) bytes += row.payload.byteLength + row.tenant.length + 16;
         maybeCheckpoint(bytes);
+        return undefined;
       });
     },
     truncate(partition, below, limit) {

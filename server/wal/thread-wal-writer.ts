@@ -7,8 +7,11 @@
  * Invariants:
  * - The worker handles messages one at a time, in arrival order, so commits reach the
  *   file in the order they were sent and a read sent after a commit sees it.
- * - Records are copied to the worker (structured clone); the caller's buffers are never
- *   transferred away from it.
+ * - A commit copies its records' payloads once, into buffers of its own (one per run of
+ *   rows of one partition), and transfers those to the worker and back with the answer
+ *   (no structured clone of payloads either way); the caller's buffers are never
+ *   transferred away from it. The commit resolves with each row's payload as a view of
+ *   the returned buffers, which hold rows of one partition only.
  * - The worker is referenced (keeps the process alive) only while a request is
  *   outstanding, like a socket with a pending write; an idle open log does not.
  * - If the worker dies, every outstanding and later request rejects with `unavailable`.
@@ -16,14 +19,24 @@
  */
 
 import { Worker } from "node:worker_threads";
-import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
+import type { SqliteWalFileOptions } from "./sqlite-wal-file.ts";
 import type { WalEntry, WalErrorCode } from "./wal.ts";
 import { WalError } from "./wal.ts";
+import { packedPayloads, packRows } from "./wal-row-pack.ts";
 import type { WalWriter } from "./wal-writer.ts";
 
 /** A message to the worker. */
 export type WalWorkerRequest =
-  | { readonly kind: "commit"; readonly id: number; readonly rows: readonly WalRow[] }
+  | {
+      readonly kind: "commit";
+      readonly id: number;
+      /** Per row, its tenant. */
+      readonly tenants: readonly string[];
+      /** Per row, `ROW_FIELDS` (`wal-row-pack.ts`) numbers: partition, offset, chunk, start, length. */
+      readonly layout: Float64Array;
+      /** The payloads' bytes, transferred; a row's payload is `length` bytes at `start` of its chunk. */
+      readonly chunks: readonly ArrayBuffer[];
+    }
   | {
       readonly kind: "read";
       readonly id: number;
@@ -54,6 +67,8 @@ export type WalWorkerReply =
       readonly id: number;
       readonly entries?: readonly WalEntry[];
       readonly deleted?: number;
+      /** A commit's chunks, transferred back. */
+      readonly chunks?: readonly ArrayBuffer[];
     }
   | {
       readonly kind: "failed";
@@ -62,11 +77,10 @@ export type WalWorkerReply =
       readonly message: string;
     };
 
+type DoneReply = Extract<WalWorkerReply, { kind: "done" }>;
+
 interface Outstanding {
-  readonly resolve: (reply: {
-    readonly entries?: readonly WalEntry[];
-    readonly deleted?: number;
-  }) => void;
+  readonly resolve: (reply: DoneReply) => void;
   readonly reject: (error: WalError) => void;
 }
 
@@ -95,7 +109,11 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
     outstanding.clear();
   };
 
-  const send = (request: WalWorkerRequest, onOk: Outstanding["resolve"]): Promise<void> =>
+  const send = (
+    request: WalWorkerRequest,
+    onOk: Outstanding["resolve"],
+    transfer?: readonly ArrayBuffer[],
+  ): Promise<void> =>
     new Promise((resolve, reject) => {
       if (dead !== undefined) return reject(dead);
       if (outstanding.size === 0) worker.ref();
@@ -106,7 +124,7 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
         },
         reject,
       });
-      worker.postMessage(request);
+      worker.postMessage(request, transfer);
     });
 
   return new Promise<WalWriter>((resolveOpen, rejectOpen) => {
@@ -158,7 +176,20 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       ends,
       starts,
       identity,
-      commit: (rows) => send({ kind: "commit", id: nextId++, rows }, () => {}),
+      commit: async (rows) => {
+        const { tenants, layout, chunks } = packRows(rows);
+        let payloads: Uint8Array[] | undefined;
+        const count = chunks.length;
+        await send(
+          { kind: "commit", id: nextId++, tenants, layout, chunks },
+          (reply) => {
+            // Without its buffers back the answer still means committed; the caller copies.
+            if (reply.chunks?.length === count) payloads = packedPayloads(layout, reply.chunks);
+          },
+          chunks,
+        );
+        return payloads;
+      },
       read: async (partition, from, limit) => {
         let result: readonly WalEntry[] = [];
         await send({ kind: "read", id: nextId++, partition, from, limit }, (reply) => {

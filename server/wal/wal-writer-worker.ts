@@ -10,6 +10,7 @@ import { InternalError } from "../internal-error.ts";
 import type { SqliteWalFileOptions } from "./sqlite-wal-file.ts";
 import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
 import type { WalWorkerReply, WalWorkerRequest } from "./thread-wal-writer.ts";
+import { packedPayloads, ROW_FIELDS } from "./wal-row-pack.ts";
 
 const port = parentPort;
 if (port === null)
@@ -41,10 +42,23 @@ port.on("message", (request: WalWorkerRequest) => {
   }
   try {
     switch (request.kind) {
-      case "commit":
-        file.commit(request.rows);
-        reply({ kind: "done", id: request.id });
+      case "commit": {
+        const { tenants, layout, chunks } = request;
+        const payloads = packedPayloads(layout, chunks);
+        file.commit(
+          payloads.map((payload, i) => ({
+            partition: layout[i * ROW_FIELDS]!,
+            offset: layout[i * ROW_FIELDS + 1]!,
+            tenant: tenants[i]!,
+            payload,
+          })),
+        );
+        // The buffers go back, so the main thread keeps the bytes without copying them.
+        port.postMessage({ kind: "done", id: request.id, chunks } satisfies WalWorkerReply, [
+          ...chunks,
+        ]);
         return;
+      }
       case "truncate":
         reply({
           kind: "done",

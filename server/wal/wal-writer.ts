@@ -33,8 +33,11 @@ export interface WalWriter {
    * Writes the rows in one transaction; resolves after the fsync, rejects with a
    * `WalError`. `quiet`: no other append waits, so the writer may block the calling
    * thread for the fsync rather than pay a thread hop (only the loop writer uses it).
+   * May resolve with the rows' payloads (in row order) in memory of the writer's own,
+   * which nothing else holds or changes, so the caller may keep them without a copy; a
+   * writer that has no such copy resolves with nothing.
    */
-  commit(rows: readonly WalRow[], quiet?: boolean): Promise<void>;
+  commit(rows: readonly WalRow[], quiet?: boolean): Promise<readonly Uint8Array[] | undefined>;
   /** {@link SqliteWalFile.truncate}: deletes up to `limit` oldest records below `below`. */
   truncate(partition: number, below: number, limit: number): Promise<number>;
   /** Up to `limit` committed entries of `partition` from offset `from`. */
@@ -59,7 +62,11 @@ export function openInlineWalWriter(options: SqliteWalFileOptions): WalWriter {
     ends: file.ends,
     starts: file.starts,
     identity: file.identity,
-    commit: (rows) => settleWalCall(path, () => file.commit(rows)),
+    commit: (rows) =>
+      settleWalCall(path, () => {
+        file.commit(rows);
+        return undefined;
+      }),
     truncate: (partition, below, limit) =>
       settleWalCall(path, () => file.truncate(partition, below, limit)),
     read: (partition, from, limit) => settleWalCall(path, () => file.read(partition, from, limit)),

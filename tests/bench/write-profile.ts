@@ -5,8 +5,10 @@
  * per op) and each server thread's share of the server's CPU over the run, warm-up
  * included, with its context switches per op (waits: it blocked; preemptions: it was
  * made to give up the core): the event loop, V8's helper threads (garbage collection,
- * compilation), libuv's pool (the log's fsync under load). `--cpu-prof` writes V8 CPU profiles of every thread (`node --cpu-prof`)
- * and keeps them; `--strace` counts the server's system calls over the run (`strace -c`,
+ * compilation), libuv's pool (the log's fsync under load). `--cpu-prof` writes V8 CPU profiles of every thread (`node --cpu-prof`),
+ * keeps them and prints each one's summary (`cpu-profile-summary.ts`: the most self time,
+ * and what the log's functions, `server/wal/`, took with their callees; the profiles cover
+ * the server's whole life, the load and warm-up included); `--strace` counts the server's system calls over the run (`strace -c`,
  * which slows the server down, so read counts, not times); `--syncs` instead times every
  * `fsync`, `fdatasync` and `ftruncate` of the server (`strace -T`) and prints, per file,
  * how many per op and their median and mean (strace adds its own overhead to each call,
@@ -17,8 +19,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { removeDataDir, startServerProcess } from "../e2e/server-process.ts";
+import { REPO_ROOT, removeDataDir, startServerProcess } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
+import { summarizeCpuProfile } from "./cpu-profile-summary.ts";
 import { buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
 
 const args = process.argv.slice(2);
@@ -164,6 +167,13 @@ try {
     );
 } finally {
   await server.stop();
+  if (flags.has("--cpu-prof")) {
+    // Written as each thread exits, so only now.
+    for (const file of readdirSync(profiles).sort()) {
+      console.log(`${file}:`);
+      console.log(summarizeCpuProfile(join(profiles, file), REPO_ROOT, 25, ["server/wal/"]));
+    }
+  }
   if (flags.size > 0) console.log(`kept ${work}`);
   else removeDataDir(work);
 }
