@@ -24,7 +24,9 @@
  * cannot leave such a file to be served, the drops and the table
  * {@link BULK_LOAD_UNFINISHED} are made in one transaction, and that table is dropped in
  * the transaction that builds them again: the start-up check (server/store/derived-check.ts)
- * sets aside a tenant file that has it and rebuilds the tenant from the log.
+ * sets aside a tenant file that has it and rebuilds the tenant from the log. A restore's
+ * template for new files is put in that state once ({@link BulkLoad.prepareTemplate}), so
+ * a copy has the table from the moment it exists and its first batch drops nothing.
  * A tenant that had anything applied before (one placed from a snapshot) is left alone.
  */
 
