@@ -24,10 +24,13 @@
  * cannot leave such a file to be served, the drops and the table
  * {@link BULK_LOAD_UNFINISHED} are made in one transaction, and that table is dropped in
  * the transaction that builds them again: the start-up check (server/store/derived-check.ts)
- * sets aside a tenant file that has it and rebuilds the tenant from the log.
+ * sets aside a tenant file that has it and rebuilds the tenant from the log. A restore's
+ * template for new files is put in that state once ({@link BulkLoad.prepareTemplate}), so
+ * a copy has the table from the moment it exists and its first batch drops nothing.
  * A tenant that had anything applied before (one placed from a snapshot) is left alone.
  */
 
+import Database from "better-sqlite3";
 import { parseObjectName } from "../../codegen/index.ts";
 import { BULK_LOAD_UNFINISHED } from "../store/bulk-load-marker.ts";
 import type { Store } from "../store/store.ts";
@@ -51,6 +54,35 @@ export class BulkLoad {
   readonly #tenants = new Map<string, Deferred>();
   /** Tenants seen with state already applied: not bulk-loaded. */
   readonly #skipped = new Set<string>();
+  /** The base indexes {@link prepareTemplate} dropped from the template, with their SQL. */
+  readonly #templateBase = new Map<string, string>();
+
+  /**
+   * Puts a template for new tenant files (server/store/tenant-template.ts) in the state
+   * {@link prepare} puts a new tenant's file in: the base indexes dropped and the
+   * {@link BULK_LOAD_UNFINISHED} marker made, in one transaction. A copy then starts as a
+   * bulk-loaded file, and its first batch has nothing to drop (no schema change there,
+   * so the statements prepared on it stay compiled). The template holds no schema
+   * objects yet (version 0). Call before the template is first copied.
+   */
+  prepareTemplate(path: string): void {
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      const indexes = db
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        .all() as { name: string; sql: string }[];
+      db.transaction(() => {
+        db.exec(`CREATE TABLE IF NOT EXISTS ${BULK_LOAD_UNFINISHED} (x)`);
+        for (const { name, sql } of indexes) {
+          if (!BASE_INDEXES.has(name)) continue;
+          db.exec(`DROP INDEX ${name}`);
+          this.#templateBase.set(name, sql);
+        }
+      })();
+    } finally {
+      db.close();
+    }
+  }
 
   /**
    * Drops the deferrable indexes and full-text tables of `db` if its tenant is bulk-loaded (nothing applied
@@ -65,7 +97,8 @@ export class BulkLoad {
         this.#skipped.add(db.tenant);
         return;
       }
-      deferred = { db: undefined, version: -1, base: new Map() };
+      // A copy of the template prepareTemplate() made lacks these from the start.
+      deferred = { db: undefined, version: -1, base: new Map(this.#templateBase) };
       this.#tenants.set(db.tenant, deferred);
     }
     // A handle this prepared makes nothing deferrable when it migrates (`bulkLoading`).
@@ -78,24 +111,30 @@ export class BulkLoad {
       .all() as { type: string; name: string; sql: string }[];
     let fts = false;
     const base = deferred.base;
-    // One transaction with the marker: a file is never without its indexes unmarked.
-    db.db.transaction(() => {
-      db.db.exec(`CREATE TABLE IF NOT EXISTS ${BULK_LOAD_UNFINISHED} (x)`);
-      for (const { type, name, sql } of objects) {
-        const kind = parseObjectName(name)?.kind;
-        if (type === "table") {
-          // A full-text table (its shadow tables go with it): the applier then queues no
-          // full-text rows for the type, and the build at the end fills it from the nodes.
-          if (kind !== "fts") continue;
-          db.db.exec(`DROP TABLE ${name}`);
-          fts = true;
-          continue;
-        }
-        if (BASE_INDEXES.has(name)) base.set(name, sql);
-        else if (kind !== "index" && kind !== "edge-index") continue;
-        db.db.exec(`DROP INDEX ${name}`);
+    let marked = false;
+    const drops: string[] = [];
+    for (const { type, name, sql } of objects) {
+      const kind = parseObjectName(name)?.kind;
+      if (type === "table") {
+        if (name === BULK_LOAD_UNFINISHED) marked = true;
+        // A full-text table (its shadow tables go with it): the applier then queues no
+        // full-text rows for the type, and the build at the end fills it from the nodes.
+        if (kind !== "fts") continue;
+        drops.push(`DROP TABLE ${name}`);
+        fts = true;
+        continue;
       }
-    })();
+      if (BASE_INDEXES.has(name)) base.set(name, sql);
+      else if (kind !== "index" && kind !== "edge-index") continue;
+      drops.push(`DROP INDEX ${name}`);
+    }
+    // One transaction with the marker: a file is never without its indexes unmarked. A
+    // copy of a prepared template has nothing to drop and its marker already.
+    if (drops.length > 0 || !marked)
+      db.db.transaction(() => {
+        db.db.exec(`CREATE TABLE IF NOT EXISTS ${BULK_LOAD_UNFINISHED} (x)`);
+        for (const drop of drops) db.db.exec(drop);
+      })();
     // Re-reads which full-text tables exist; nothing is queued between two batches.
     if (fts) db.reloadSchemaObjects();
     // Its migrations now make only the unique indexes, until finish().

@@ -161,6 +161,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const template = `${logPath}.tenant-template`;
   try {
     writeTenantTemplate(template, wal.identity);
+    // Its copies start bulk-loaded: their first batch has no indexes to drop.
+    bulk.prepareTemplate(template);
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir,
       schemas: (v) => versions.get(v),

@@ -178,12 +178,16 @@ export class TenantDb {
         );
       }
       if (copied) db.prepare("UPDATE tenant_state SET tenant = ? WHERE singleton = 1").run(tenant);
-      // Access tables (access-tables.ts): added to files of any age, in their own block.
-      for (const stmt of ACCESS_TABLE_DDL) db.exec(stmt);
-      // Mailbox table (mailbox-tables.ts): likewise.
-      for (const stmt of MAILBOX_TABLE_DDL) db.exec(stmt);
-      // Node tombstones (node-tombstones.ts): likewise.
-      for (const stmt of NODE_TOMBSTONE_DDL) db.exec(stmt);
+      // A copy has them: the template was made here (and a restore's bulk load may have
+      // dropped `nodes_by_owner` from it on purpose, server/apply/bulk-load.ts).
+      else {
+        // Access tables (access-tables.ts): added to files of any age, in their own block.
+        for (const stmt of ACCESS_TABLE_DDL) db.exec(stmt);
+        // Mailbox table (mailbox-tables.ts): likewise.
+        for (const stmt of MAILBOX_TABLE_DDL) db.exec(stmt);
+        // Node tombstones (node-tombstones.ts): likewise.
+        for (const stmt of NODE_TOMBSTONE_DDL) db.exec(stmt);
+      }
       const row = db
         .prepare(
           "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",

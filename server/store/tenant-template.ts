@@ -10,7 +10,9 @@
  * `journal_mode=WAL` in its header); the copy is then opened as usual (the per-connection
  * pragmas) and its `tenant_state` given the tenant's id (`TenantOrigin.template`).
  * `tests/store/tenant-template.test.ts` compares the two: `sqlite_master`, pragmas,
- * canonical dumps after the same events.
+ * canonical dumps after the same events. A restore then puts its template in the bulk
+ * load's state (`BulkLoad.prepareTemplate`, server/apply/bulk-load.ts), which is why a
+ * copy is opened without the `IF NOT EXISTS` DDL an older file gets (`TenantDb.open`).
  *
  * Assumes the template is made with the same log identity as the store that copies it.
  */

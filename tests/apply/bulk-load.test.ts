@@ -12,6 +12,7 @@ import { Applier } from "../../server/apply/applier.ts";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore } from "../../server/store/store.ts";
+import { writeTenantTemplate } from "../../server/store/tenant-template.ts";
 import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import type { Wal } from "../../server/wal/wal.ts";
 import { ftsState } from "../store/fts-state.ts";
@@ -61,11 +62,22 @@ interface Materialized {
 async function materialize(
   wal: Wal,
   dataDir: string,
-  options: { maxBatch: number; maxOpenTenants: number; bulk: boolean },
+  options: { maxBatch: number; maxOpenTenants: number; bulk: boolean; template?: boolean },
 ): Promise<Materialized> {
   const schemas = lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2));
-  const store = openStore({ dataDir, schemas, maxOpenTenants: options.maxOpenTenants });
   const bulk = new BulkLoad();
+  // New files copied from a template already in the bulk load's state, as a restore makes them.
+  const template = options.template ? join(dataDir, "..", "template.sqlite") : undefined;
+  if (template !== undefined) {
+    writeTenantTemplate(template, wal.identity);
+    bulk.prepareTemplate(template);
+  }
+  const store = openStore({
+    dataDir,
+    schemas,
+    maxOpenTenants: options.maxOpenTenants,
+    ...(template !== undefined ? { tenantTemplate: template } : {}),
+  });
   const applier = new Applier({
     wal,
     store,
@@ -99,16 +111,19 @@ describe("a bulk load", () => {
     for (const needle of ["UNIQUE_VIOLATION", "MISSING_REF", "UNIQUE_PER_FROM", "summary"])
       expect(all).toContain(needle);
 
-    for (const [maxBatch, maxOpenTenants] of [
-      [64, 256],
-      [1, 256],
-      [500, 1],
+    for (const [maxBatch, maxOpenTenants, template] of [
+      [64, 256, false],
+      [1, 256, false],
+      [500, 1, false],
+      [64, 256, true],
+      // Reopened at every batch: the access tables' DDL makes `nodes_by_owner` again.
+      [500, 1, true],
     ] as const) {
-      const bulk = await materialize(wal, dir(`bulk-${maxBatch}-${maxOpenTenants}`), {
-        maxBatch,
-        maxOpenTenants,
-        bulk: true,
-      });
+      const bulk = await materialize(
+        wal,
+        join(dir(`bulk-${maxBatch}-${maxOpenTenants}-${template}`), "data"),
+        { maxBatch, maxOpenTenants, bulk: true, template },
+      );
       expect(bulk.dumps).toEqual(live.dumps);
       expect(bulk.fts).toEqual(live.fts);
       // The fast path ran: until the end the deferred indexes were missing, the unique
@@ -143,10 +158,11 @@ describe("a bulk load", () => {
         maxOpenTenants: 2,
         bulk: false,
       });
-      const bulk = await materialize(wal, dir(`bulk-${seed}`), {
+      const bulk = await materialize(wal, join(dir(`bulk-${seed}`), "data"), {
         maxBatch: 97,
         maxOpenTenants: 2,
         bulk: true,
+        template: seed % 2 === 1,
       });
       expect(bulk.dumps).toEqual(live.dumps);
       expect(bulk.fts).toEqual(live.fts);

@@ -8,10 +8,13 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BulkLoad } from "../../server/apply/bulk-load.ts";
+import { BULK_LOAD_UNFINISHED } from "../../server/store/bulk-load-marker.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
+import { openStore } from "../../server/store/store.ts";
 import { TenantDb } from "../../server/store/tenant-db.ts";
 import { removeTenantTemplate, writeTenantTemplate } from "../../server/store/tenant-template.ts";
-import { TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
+import { lookupOf, served, TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
 
 const IDENTITY = "embedded:template-test";
 const PRAGMAS = [
@@ -100,6 +103,50 @@ describe("tenant files copied from a template", () => {
     expect(() => TenantDb.open("other", path, true, { logIdentity: IDENTITY, template })).toThrow(
       'The database of tenant "other" cannot be used: the file belongs to tenant "acme".',
     );
+  });
+
+  it("start in the bulk load's state when the template was prepared for one", () => {
+    const bulk = new BulkLoad();
+    bulk.prepareTemplate(template);
+    // Objects without their root pages, which a drop and a build move.
+    const objects = (db: TenantDb) =>
+      db.db
+        .prepare(
+          "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .all() as { name: string }[];
+    const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
+      logIdentity: IDENTITY,
+    })!;
+    const store = openStore({
+      dataDir: join(dir.path, "data"),
+      schemas: lookupOf(served(1, TRACKER_V1)),
+      tenantTemplate: template,
+      logIdentity: IDENTITY,
+    });
+    try {
+      const copied = store.tenant("acme", true)!;
+      // Marked as a bulk load under way (a server sets such a file aside), without the
+      // two base indexes, which opening the copy does not make again.
+      const deferred = new Set(["nodes_by_type", "nodes_by_owner"]);
+      expect(objects(copied).map((o) => o.name)).toEqual(
+        [
+          ...objects(fresh)
+            .map((o) => o.name)
+            .filter((n) => !deferred.has(n)),
+          BULK_LOAD_UNFINISHED,
+        ].sort(),
+      );
+      // Its first batch has nothing to drop; the build at the end makes them as a fresh
+      // file has them, and removes the mark.
+      bulk.prepare(copied);
+      expect(bulk.tenants).toEqual(["acme"]);
+      bulk.finish(store, "acme");
+      expect(objects(copied)).toEqual(objects(fresh));
+    } finally {
+      fresh.close();
+      store.close();
+    }
   });
 
   it("leave the template as it was, and the template is removed with what SQLite left beside it", () => {
