@@ -26,7 +26,7 @@ import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../s
 import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
 import { sha256 } from "../idempotency.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
-import { invalidArgument } from "./ingress-error.ts";
+import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
 import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
 import { encodeWritePlan } from "./wal-event-wire.ts";
@@ -275,7 +275,7 @@ function prepareFields(
     out[field.id] = checkValue(
       value,
       field.type,
-      valueContext(ctx, aliases, index, type.id, `${type.name}.${field.name}`, field.id),
+      new FieldValueContext(ctx, aliases, index, type, field),
     );
   }
   for (const field of type.fields) {
@@ -449,7 +449,15 @@ function edgeType(typeId: number, index: number, schema: Schema): EdgeType {
 }
 
 function fieldOf(type: NodeType | EdgeType, fieldId: number, index: number): Field {
-  const field = type.fields.find((f) => f.id === fieldId);
+  // A loop, not `find`: this runs for every field of every step, and the callback would
+  // be a closure made per call.
+  let field: Field | undefined;
+  for (const f of type.fields) {
+    if (f.id === fieldId) {
+      field = f;
+      break;
+    }
+  }
   if (!field) {
     throw invalidArgument(`${type.name} has no field with id ${fieldId}.`, {
       operationIndex: index,
@@ -458,6 +466,43 @@ function fieldOf(type: NodeType | EdgeType, fieldId: number, index: number): Fie
     });
   }
   return field;
+}
+
+/**
+ * The context of checking one field's value on a create. Its label ("Task.title") and
+ * error site are made only when a message needs them: a create checks every field it
+ * sets, and nearly every value passes.
+ */
+class FieldValueContext implements ValueContext {
+  readonly schema: Schema;
+  readonly aliases: ReadonlyMap<string, AliasTarget>;
+  readonly limits: ValueLimits;
+  readonly #index: number;
+  readonly #type: NodeType | EdgeType;
+  readonly #field: Field;
+
+  constructor(
+    ctx: PlanContext,
+    aliases: ReadonlyMap<string, AliasTarget>,
+    index: number,
+    type: NodeType | EdgeType,
+    field: Field,
+  ) {
+    this.schema = ctx.schema;
+    this.aliases = aliases;
+    this.limits = ctx.valueLimits ?? DEFAULT_VALUE_LIMITS;
+    this.#index = index;
+    this.#type = type;
+    this.#field = field;
+  }
+
+  get fieldLabel(): string {
+    return `${this.#type.name}.${this.#field.name}`;
+  }
+
+  get site(): ErrorSite {
+    return { operationIndex: this.#index, typeId: this.#type.id, fieldId: this.#field.id };
+  }
 }
 
 function valueContext(
