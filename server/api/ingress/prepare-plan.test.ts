@@ -220,7 +220,7 @@ describe("preparePlan", () => {
   });
 
   it("names the field and its step when a created node's value is wrong, list elements too", () => {
-    const createTask = (fields: Record<number, ReturnType<typeof str | typeof int>>) =>
+    const createTask = (fields: Record<number, ReturnType<typeof str | typeof int | typeof ref>>) =>
       op({ op: { case: "createNode", value: { typeId: TASK, fields } } });
     const project = ref("0190a6d2-0000-7000-8000-000000000001");
     const scalar = rejection(() =>

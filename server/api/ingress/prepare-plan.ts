@@ -263,6 +263,7 @@ function prepareFields(
   // Object.keys, not entries: the pairs cost more than the lookups. The keys are the
   // field ids as strings, which index the map as they are.
   const byKey: { readonly [key: string]: Value } = given;
+  let vctx: FieldValueContext | undefined;
   for (const key of Object.keys(given)) {
     const value = byKey[key]!;
     const field = fieldOf(type, Number(key), index);
@@ -272,11 +273,8 @@ function prepareFields(
         { operationIndex: index, typeId: type.id, fieldId: field.id },
       );
     }
-    out[field.id] = checkValue(
-      value,
-      field.type,
-      new FieldValueContext(ctx, aliases, index, type, field),
-    );
+    vctx = vctx?.at(field) ?? new FieldValueContext(ctx, aliases, index, type, field);
+    out[field.id] = checkValue(value, field.type, vctx);
   }
   for (const field of type.fields) {
     if (out[field.id] !== undefined) continue;
@@ -469,9 +467,10 @@ function fieldOf(type: NodeType | EdgeType, fieldId: number, index: number): Fie
 }
 
 /**
- * The context of checking one field's value on a create. Its label ("Task.title") and
- * error site are made only when a message needs them: a create checks every field it
- * sets, and nearly every value passes.
+ * The context of checking a create's field values, moved from field to field with
+ * {@link FieldValueContext.at}: one per create rather than one per field with its label
+ * and error site, which are made only when a message needs them (nearly every value
+ * passes). A check uses it synchronously and keeps nothing of it.
  */
 class FieldValueContext implements ValueContext {
   readonly schema: Schema;
@@ -479,7 +478,7 @@ class FieldValueContext implements ValueContext {
   readonly limits: ValueLimits;
   readonly #index: number;
   readonly #type: NodeType | EdgeType;
-  readonly #field: Field;
+  #field: Field;
 
   constructor(
     ctx: PlanContext,
@@ -494,6 +493,12 @@ class FieldValueContext implements ValueContext {
     this.#index = index;
     this.#type = type;
     this.#field = field;
+  }
+
+  /** This context, now of `field` (of the same type and step). */
+  at(field: Field): this {
+    this.#field = field;
+    return this;
   }
 
   get fieldLabel(): string {
