@@ -23,7 +23,7 @@ import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { checkSameRequest, digestHex } from "./idempotency.ts";
-import { type BuiltEventRegistry, keepBuiltEvent } from "./ingress/built-events.ts";
+import type { BuiltEventRegistry } from "./ingress/built-events.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
@@ -203,14 +203,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           actorGroups: actor.groups,
         });
         const payload = encodeWalEvent(event);
-        const digest = event.planDigest;
-        const keep = !req.noWait && keepBuiltEvent(req.operations.length);
         // The applier takes this event rather than decoding `payload` (built-events.ts);
         // released when the append fails or the wait for the apply ends.
-        const release = keep ? deps.builtEvents?.add(tenant, payload, event) : undefined;
-        // A large plan's objects are not kept for the wait either (built-events.ts says
-        // why): the request's operations, which its callers still hold, are let go here.
-        if (!keep) req.operations.length = 0;
+        const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);
         const endTimer = deps.startAppendTimer?.();
         const [position] = await deps.wal
           .append([{ tenant, payload }])
@@ -247,7 +242,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           outcome.position.partition !== position.partition;
         if (replayed && !outcomeFor(outcome, actor, deps.openAccess))
           throw keyTakenError(key, tenant);
-        if (replayed) checkSameRequest(outcome, digestHex(digest), key, "plan");
+        if (replayed) checkSameRequest(outcome, digestHex(event.planDigest), key, "plan");
         return respond(outcome, tenant, key, replayed);
       }),
 

@@ -196,8 +196,6 @@ describe("idempotency keys", () => {
     expect(await countNodes(api, tenant)).toBe(1);
   });
 
-  // Plans this large are applied from their logged bytes, and their request's objects
-  // are let go while they wait (server/api/ingress/built-events.ts).
   it("answers a large plan sent at once under one key with one set of ids, and refuses another", async () => {
     const tenant = "idem-large";
     const teams = (prefix: string) =>

@@ -14,33 +14,11 @@
  *
  * Assumes a registered event is not changed after it was encoded. Entries live until the
  * applier takes them or their writer releases them (after waiting for the apply, or when
- * the append fails), so nothing outlives its request. Only plans of a few operations
- * are registered ({@link keepBuiltEvent}).
+ * the append fails), so nothing outlives its request.
  */
 
 import type { WalEvent } from "../../../generated/entdb/v1/wal_pb.js";
 import type { BuiltEvents } from "../../engine.ts";
-
-/** Plans of more operations than this are not registered: see {@link keepBuiltEvent}. */
-export const BUILT_EVENT_MAX_OPERATIONS = 16;
-
-/**
- * Whether ingress keeps the event of a plan of `operations` steps for the applier.
- *
- * A kept event, and the decoded request whose values it shares, live through the log's
- * commit and the wait for the apply: with 32 clients sending plans of 100 creates, about
- * 3,000 nodes' objects (a dozen or more each) were in flight at every young-generation
- * collection, so each collection copied them and most were promoted to the old
- * generation, to be marked and swept there; they were nearly all of what the scavenges
- * copied. Decoding a large plan's logged bytes in the applier costs about as much as it
- * saves, and makes objects that die within the apply. A small plan (a create, a node and
- * an edge) keeps its event: few of its objects are in flight, and skipping the decode is
- * the larger share of its cost. The bound is a judgment between the two measured ends,
- * plans of 1 and of 100 creates (docs/performance.md).
- */
-export function keepBuiltEvent(operations: number): boolean {
-  return operations <= BUILT_EVENT_MAX_OPERATIONS;
-}
 
 interface Built {
   readonly payload: Uint8Array;
