@@ -109,7 +109,7 @@ export function parsePayload(text: string): Payload {
  * (array indices, as field ids are) come out in ascending order whatever order they were
  * set in, and each value is written as `JSON.stringify` writes it alone. Joining the
  * values' texts by hand gave the same bytes through a chain of partial strings that
- * SQLite's binding flattened again (about 1 KB of garbage per node created).
+ * SQLite's binding then copied into a flat one.
  */
 export function serializePayload(payload: ReadonlyMap<number, JsonValue>): string {
   const object: Record<number, JsonValue> = {};

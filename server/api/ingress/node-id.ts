@@ -20,9 +20,8 @@ for (let i = 0; i < 256; i++) {
 
 /**
  * The id being written, as ASCII; its dashes stay put. One buffer read back as one flat
- * string: joining 20 pieces with `+` made a tree of about 20 strings per id (some 600
- * bytes), which lived as long as the id did, through the log's fsync and the apply, and
- * was flattened again by each consumer (SQLite, the encoders).
+ * string: joining 20 pieces with `+` made a tree of about 20 strings per id, which the
+ * first consumer (the log event's encoder) then copied into a flat one.
  */
 const text = Buffer.alloc(36, "-");
 
