@@ -106,15 +106,20 @@ export interface Timestamp {
  * them, so nothing is measured twice. Slots from 0 up to the last {@link pushLength}
  * since {@link resetLengths} are this encoding's; the array is never shortened, because
  * `length = 0` hands its storage back and the next message grows it again, copy by copy
- * (a plan of many creates records a few dozen lengths per create).
+ * (a plan of many creates records a few dozen lengths per create); only a list grown
+ * past {@link KEPT_LENGTHS} by an unusually large message is given back.
  * Encoding is synchronous, so one array serves every call.
  */
 export const lengths: number[] = [];
 let used = 0;
 
+/** Past this many slots a message's list is given back rather than kept for the next. */
+const KEPT_LENGTHS = 1 << 16;
+
 /** Starts the lengths of a new message. */
 export function resetLengths(): void {
   used = 0;
+  if (lengths.length > KEPT_LENGTHS) lengths.length = 0;
 }
 
 /** Records the next length. */

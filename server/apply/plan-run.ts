@@ -19,8 +19,8 @@ const NODE_BY_ID = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
 /**
  * Where a node field's value sits, as the codec names it in messages: made once per
  * field of a type rather than once per value written (a string and an object per field
- * of every create). Keyed by the field, checked against the type: a model may share a
- * field between versions of one type, never between types, but the check costs nothing.
+ * of every create). Keyed by the field; the type's id is checked too, so the place is
+ * right even where a model shares one field object between types.
  */
 const nodeFieldPlaces = new WeakMap<
   Field,
