@@ -103,20 +103,39 @@ export interface Timestamp {
 /**
  * The lengths the writing pass needs (of strings and nested messages, and each map's
  * entry count and keys), recorded by the sizing pass in the order the writing pass uses
- * them, so nothing is measured twice.
+ * them, so nothing is measured twice. Slots from 0 up to the last {@link pushLength}
+ * since {@link resetLengths} are this encoding's; the array is never shortened, because
+ * `length = 0` hands its storage back and the next message grows it again, copy by copy
+ * (a plan of many creates records a few dozen lengths per create); only a list grown
+ * past {@link KEPT_LENGTHS} by an unusually large message is given back.
  * Encoding is synchronous, so one array serves every call.
  */
 export const lengths: number[] = [];
+let used = 0;
+
+/** Past this many slots a message's list is given back rather than kept for the next. */
+const KEPT_LENGTHS = 1 << 16;
+
+/** Starts the lengths of a new message. */
+export function resetLengths(): void {
+  used = 0;
+  if (lengths.length > KEPT_LENGTHS) lengths.length = 0;
+}
+
+/** Records the next length. */
+export function pushLength(length: number): void {
+  lengths[used++] = length;
+}
 
 /** Reserves the slot of a length known only after its content is sized. */
 export function reserve(): number {
-  lengths.push(0);
-  return lengths.length - 1;
+  lengths[used] = 0;
+  return used++;
 }
 
 export function stringSize(s: unknown): number {
   const length = utf8Length(checkString(s));
-  lengths.push(length);
+  pushLength(length);
   return 1 + uint32Size(length) + length;
 }
 
@@ -126,7 +145,7 @@ export function timestampSize(t: Timestamp): number {
   const nanos = checkInt32(t.nanos);
   const size =
     (seconds !== 0n ? 1 + int64Size(seconds) : 0) + (nanos !== 0 ? 1 + int32Size(nanos) : 0);
-  lengths.push(size);
+  pushLength(size);
   return 1 + uint32Size(size) + size;
 }
 
@@ -191,12 +210,12 @@ export type ValueMap = { readonly [key: number]: Value };
 export function mapSize(map: ValueMap): number {
   let size = 0;
   const names = Object.keys(map);
-  lengths.push(names.length);
+  pushLength(names.length);
   for (const name of names) {
     const key = Number(name);
     if (String(key) !== name) throw NOT_ENCODABLE;
     checkUint32(key);
-    lengths.push(key);
+    pushLength(key);
     const entrySlot = reserve();
     const valueSlot = reserve();
     const inner = valueSize(map[key] as Value);

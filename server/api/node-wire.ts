@@ -30,6 +30,7 @@ import {
   NOT_ENCODABLE,
   nodeSize,
   reserve,
+  resetLengths,
   stringSize,
 } from "./node-wire-size.ts";
 import { Writer } from "./node-wire-writer.ts";
@@ -73,7 +74,7 @@ export function encodeNodeLike(
   // Per message: its kept bytes, or the box to keep the bytes written for it in (a
   // shared message's first encoding), or neither.
   const kept: (Uint8Array | WireBox | undefined)[] = new Array(messages.length);
-  lengths.length = 0;
+  resetLengths();
   let total = 0;
   try {
     for (let i = 0; i < messages.length; i++) {
@@ -118,7 +119,7 @@ export function encodeNodeLike(
     }
   }
   if (tail !== undefined) writeTail(w, tail);
-  lengths.length = 0;
+  resetLengths();
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
 }
 

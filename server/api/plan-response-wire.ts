@@ -19,7 +19,11 @@ import {
 import { checkInt64, int64Size, uint32Size, utf8Length } from "./node-wire-size.ts";
 import { Writer } from "./node-wire-writer.ts";
 
-/** Per result, its id's UTF-8 length and its content's size, from the sizing pass. */
+/**
+ * Per result, its id's UTF-8 length and its content's size, from the sizing pass, at
+ * 2 × its index and the slot after. Never shortened: `length = 0` would hand the storage
+ * back for the next plan to grow again.
+ */
 const sizes: number[] = [];
 
 /** `toBinary(ExecutePlanResponseSchema, message)`, or undefined to leave it to `toBinary`. */
@@ -27,9 +31,9 @@ export function encodePlanResponse(message: ExecutePlanResponse): Uint8Array | u
   const results = message.results;
   if (message.$unknown !== undefined || !Array.isArray(results) || results.length === 0)
     return undefined;
-  sizes.length = 0;
   let size = 0;
-  for (const r of results) {
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
     if (r.$typeName !== "entdb.v1.OperationResult" || r.$unknown !== undefined) return undefined;
     const { id, created, version } = r;
     if (typeof id !== "string" || typeof created !== "boolean") return undefined;
@@ -44,7 +48,8 @@ export function encodePlanResponse(message: ExecutePlanResponse): Uint8Array | u
     const idLength = utf8Length(id);
     const content =
       (id === "" ? 0 : 1 + uint32Size(idLength) + idLength) + (created ? 2 : 0) + versionSize;
-    sizes.push(idLength, content);
+    sizes[2 * i] = idLength;
+    sizes[2 * i + 1] = content;
     size += 1 + uint32Size(content) + content;
   }
   const head = toBinary(ExecutePlanResponseSchema, { ...message, results: [] });

@@ -10,11 +10,30 @@ import { type Field, type NodeType, nodeById, type Schema } from "../../schema/i
 import type { JsonValue } from "../store/lossless-json.ts";
 import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
 import { StoreError } from "../store/store-error.ts";
-import { encodeValue } from "../store/stored-value-codec.ts";
+import { encodeValue, type FieldPlace } from "../store/stored-value-codec.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 
 const NODE_BY_ID = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
+
+/**
+ * Where a node field's value sits, as the codec names it in messages: made once per
+ * field of a type rather than once per value written (a string and an object per field
+ * of every create). Keyed by the field; the type's id is checked too, so the place is
+ * right even where a model shares one field object between types.
+ */
+const nodeFieldPlaces = new WeakMap<
+  Field,
+  { readonly typeId: number; readonly place: FieldPlace }
+>();
+
+function nodeFieldPlace(type: NodeType, field: Field): FieldPlace {
+  const known = nodeFieldPlaces.get(field);
+  if (known !== undefined && known.typeId === type.id) return known.place;
+  const place = { owner: `type ${type.id}`, fieldId: field.id };
+  nodeFieldPlaces.set(field, { typeId: type.id, place });
+  return place;
+}
 
 /** What a plan is applied with. */
 export interface PlanContext {
@@ -89,7 +108,15 @@ export class PlanRun {
 
   /** Field `fieldId` of `type`; otherwise rejects with UNKNOWN_FIELD. */
   field(type: NodeType, fieldId: number): Field {
-    const field = type.fields.find((f) => f.id === fieldId);
+    // A loop, not `find`: this runs once per field of every step, and the callback
+    // would be a closure made per call.
+    let field: Field | undefined;
+    for (const f of type.fields) {
+      if (f.id === fieldId) {
+        field = f;
+        break;
+      }
+    }
     if (!field) {
       throw this.reject(
         "invalid_argument",
@@ -106,7 +133,7 @@ export class PlanRun {
 
   /** Encodes a node field value, redirecting refs to nodes an `if_absent_on` resolved. */
   encode(type: NodeType, field: Field, value: Value): JsonValue | null {
-    return this.encodeIn(`type ${type.id}`, type.id, field, value);
+    return this.#encodeAt(nodeFieldPlace(type, field), type.id, field, value);
   }
 
   /**
@@ -114,9 +141,13 @@ export class PlanRun {
    * codec refuses becomes an INVALID_VALUE rejection.
    */
   encodeIn(owner: string, typeId: number, field: Field, value: Value): JsonValue | null {
+    return this.#encodeAt({ owner, fieldId: field.id }, typeId, field, value);
+  }
+
+  #encodeAt(place: FieldPlace, typeId: number, field: Field, value: Value): JsonValue | null {
     let json: JsonValue | null;
     try {
-      json = encodeValue(this.ctx.schema, field.type, value, { owner, fieldId: field.id });
+      json = encodeValue(this.ctx.schema, field.type, value, place);
     } catch (err) {
       if (err instanceof StoreError && err.code === "invalid-argument") {
         throw this.reject("invalid_argument", "INVALID_VALUE", err.message, {

@@ -657,63 +657,65 @@ function mapEntry(record: { [key: number]: Value }): void {
 
 function valueMessage(end: number, depth: number): Value {
   if (depth > MAX_DEPTH) fail();
-  const m: Value = { $typeName: "entdb.v1.Value", kind: { case: undefined } };
+  // The message is made once its kind is read: an empty kind made first and replaced
+  // was one object of garbage per value.
+  let kind: Value["kind"] | undefined;
   while (pos < end) {
     const t = tag();
     const wt = t & 7;
     switch (t >>> 3) {
       case 1:
         expect(wt, WT_VARINT);
-        m.kind = { case: "nullValue", value: bool() };
+        kind = { case: "nullValue", value: bool() };
         break;
       case 2:
         expect(wt, WT_LEN);
-        m.kind = { case: "stringValue", value: string() };
+        kind = { case: "stringValue", value: string() };
         break;
       case 3:
         expect(wt, WT_VARINT);
-        m.kind = { case: "intValue", value: int64() };
+        kind = { case: "intValue", value: int64() };
         break;
       case 4:
         expect(wt, WT_BIT64);
-        m.kind = { case: "floatValue", value: double() };
+        kind = { case: "floatValue", value: double() };
         break;
       case 5:
         expect(wt, WT_VARINT);
-        m.kind = { case: "boolValue", value: bool() };
+        kind = { case: "boolValue", value: bool() };
         break;
       case 6:
         expect(wt, WT_LEN);
-        if (m.kind.case === "timestampValue") fail();
-        m.kind = { case: "timestampValue", value: timestamp(delimitedEnd()) };
+        if (kind?.case === "timestampValue") fail();
+        kind = { case: "timestampValue", value: timestamp(delimitedEnd()) };
         break;
       case 7:
         expect(wt, WT_LEN);
-        m.kind = { case: "bytesValue", value: bytes() };
+        kind = { case: "bytesValue", value: bytes() };
         break;
       case 8:
         expect(wt, WT_VARINT);
-        m.kind = { case: "enumValue", value: u32() | 0 };
+        kind = { case: "enumValue", value: u32() | 0 };
         break;
       case 9:
         expect(wt, WT_LEN);
-        m.kind = { case: "refValue", value: string() };
+        kind = { case: "refValue", value: string() };
         break;
       case 10:
         expect(wt, WT_LEN);
-        m.kind = { case: "jsonValue", value: string() };
+        kind = { case: "jsonValue", value: string() };
         break;
       case 11:
         expect(wt, WT_LEN);
-        if (m.kind.case === "listValue") fail();
-        m.kind = { case: "listValue", value: valueList(delimitedEnd(), depth + 1) };
+        if (kind?.case === "listValue") fail();
+        kind = { case: "listValue", value: valueList(delimitedEnd(), depth + 1) };
         break;
       default:
         fail();
     }
   }
   closed(end);
-  return m;
+  return { $typeName: "entdb.v1.Value", kind: kind ?? { case: undefined } };
 }
 
 function valueList(end: number, depth: number): ValueList {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { isRawNumber, parseLossless, parsePayload, stringifyJson } from "./lossless-json.ts";
+import { prng } from "../../tests/prng.ts";
+import {
+  isRawNumber,
+  type JsonValue,
+  parseLossless,
+  parsePayload,
+  serializePayload,
+  stringifyJson,
+} from "./lossless-json.ts";
 
 describe("parseLossless", () => {
   it("gives canonical text back byte for byte, numbers as raw numbers", () => {
@@ -39,5 +47,55 @@ describe("parseLossless", () => {
 
   it("throws a SyntaxError on invalid text", () => {
     expect(() => parseLossless('{"1":')).toThrow(SyntaxError);
+  });
+});
+
+describe("serializePayload", () => {
+  /** The text as payloads were written before: each value's text joined in key order. */
+  function joined(payload: ReadonlyMap<number, JsonValue>): string {
+    const keys = [...payload.keys()].sort((a, b) => a - b);
+    return `{${keys.map((k) => `"${k}":${JSON.stringify(payload.get(k))}`).join(",")}}`;
+  }
+
+  it("writes the bytes payloads have always had, keys ascending whatever their order", () => {
+    const random = prng(12);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const texts = ["", "a", "Ünï", "\ud83d\ude00", "\ud800 lone", 'q"\\\n\t', "1"];
+    const value = (depth: number): JsonValue => {
+      switch (Math.floor(random() * (depth > 1 ? 5 : 7))) {
+        case 0:
+          return pick(texts);
+        case 1:
+          return random() < 0.5;
+        case 2:
+          return null;
+        case 3:
+          return parseLossless(pick(["9223372036854775807", "-0", "1.5e300", "0", "-12"]));
+        case 4:
+          return pick([1, 2, 3]) === 1 ? [] : [value(depth + 1), value(depth + 1)];
+        default: {
+          const o: Record<string, JsonValue> = {};
+          for (const k of ["b", "a", "10", "2", "-1", "1.5"])
+            if (random() < 0.5) o[k] = value(depth + 1);
+          return o;
+        }
+      }
+    };
+    for (let i = 0; i < 500; i++) {
+      const payload = new Map<number, JsonValue>();
+      const ids = [1, 2, 3, 7, 10, 64, 100, 1000, 2 ** 31 - 1].filter(() => random() < 0.5);
+      if (random() < 0.5) ids.reverse();
+      for (const id of ids) payload.set(id, value(0));
+      expect(serializePayload(payload)).toBe(joined(payload));
+    }
+  });
+
+  it("orders keys that are no array indices by number too", () => {
+    const payload = new Map<number, JsonValue>([
+      [2 ** 32, "big"],
+      [3, "three"],
+      [-1, "negative"],
+    ]);
+    expect(serializePayload(payload)).toBe('{"-1":"negative","3":"three","4294967296":"big"}');
   });
 });

@@ -104,19 +104,32 @@ export function parsePayload(text: string): Payload {
 /**
  * The stored text of a payload: keys in ascending field id order, no whitespace, so
  * equal payloads are equal bytes (replay gives byte-identical databases).
+ *
+ * One `JSON.stringify` of an object keyed by the field ids: an object's integer keys
+ * (array indices, as field ids are) come out in ascending order whatever order they were
+ * set in, and each value is written as `JSON.stringify` writes it alone. Joining the
+ * values' texts by hand gave the same bytes through a chain of partial strings that
+ * SQLite's binding then copied into a flat one.
  */
 export function serializePayload(payload: ReadonlyMap<number, JsonValue>): string {
-  // Payloads are mostly built in field id order already; sort only when they are not.
-  let previous = Number.NEGATIVE_INFINITY;
-  let ordered = true;
-  for (const k of payload.keys()) {
-    if (k < previous) {
-      ordered = false;
-      break;
-    }
-    previous = k;
-  }
-  const keys = ordered ? payload.keys() : [...payload.keys()].sort((a, b) => a - b);
+  const object: Record<number, JsonValue> = {};
+  let indices = true;
+  // forEach, not for…of: the entries' pairs were half the garbage again.
+  payload.forEach((v, k) => {
+    if (!isArrayIndex(k)) indices = false;
+    object[k] = v;
+  });
+  return indices ? JSON.stringify(object) : serializeByKeys(payload);
+}
+
+/** Whether `k` is an array index, a key objects list first, in ascending order. */
+function isArrayIndex(k: number): boolean {
+  return Number.isInteger(k) && k >= 0 && k < 0xffff_ffff;
+}
+
+/** {@link serializePayload} for keys that are no array indices (no field id is one). */
+function serializeByKeys(payload: ReadonlyMap<number, JsonValue>): string {
+  const keys = [...payload.keys()].sort((a, b) => a - b);
   let out = "";
   for (const k of keys) out += `,"${k}":${stringifyJson(payload.get(k)!)}`;
   return `{${out.slice(1)}}`;

@@ -195,4 +195,26 @@ describe("idempotency keys", () => {
     expect(results.filter((r) => r.receipt?.replayed === false)).toHaveLength(1);
     expect(await countNodes(api, tenant)).toBe(1);
   });
+
+  it("answers a large plan sent at once under one key with one set of ids, and refuses another", async () => {
+    const tenant = "idem-large";
+    const teams = (prefix: string) =>
+      Array.from({ length: 40 }, (_, i) => teamOp(`${prefix}${i}`, `${prefix}-${i}`));
+    const request = { tenant, idempotencyKey: "large", operations: teams("t") };
+    const results = await Promise.all(Array.from({ length: 4 }, () => api.executePlan(request)));
+    const first = results.find((r) => r.receipt?.replayed === false);
+    expect(results.filter((r) => r.receipt?.replayed === false)).toHaveLength(1);
+    expect(first?.results).toHaveLength(40);
+    for (const r of results) expect(r.results).toEqual(first?.results);
+    expect(new Set(first?.results.map((r) => r.id)).size).toBe(40);
+    const other = await connectError(
+      api.executePlan({ tenant, idempotencyKey: "large", operations: teams("u") }),
+    );
+    expect(other.code).toBe(Code.FailedPrecondition);
+    const nodes = (await api.queryNodes({ tenant, typeId: TEAM, limit: 100 })).nodes;
+    expect(nodes.map((n) => n.id).sort()).toEqual(first?.results.map((r) => r.id).sort());
+    expect(nodes.map((n) => n.fields[2]?.kind.value).sort()).toEqual(
+      Array.from({ length: 40 }, (_, i) => `t-${i}`).sort(),
+    );
+  });
 });

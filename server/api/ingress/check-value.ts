@@ -45,7 +45,15 @@ export function checkValue(value: Value, type: FieldType, ctx: ValueContext): Va
       );
     }
     const checked = items.map((item, i) =>
-      checkElement(item, type.element, { ...ctx, fieldLabel: `${ctx.fieldLabel}[${i}]` }),
+      // Each property by name: a context's label and site may be getters, which a spread
+      // would not copy.
+      checkElement(item, type.element, {
+        schema: ctx.schema,
+        aliases: ctx.aliases,
+        limits: ctx.limits,
+        site: ctx.site,
+        fieldLabel: `${ctx.fieldLabel}[${i}]`,
+      }),
     );
     return create(ValueSchema, { kind: { case: "listValue", value: { values: checked } } });
   }

@@ -219,6 +219,36 @@ describe("preparePlan", () => {
     expect(r.message).toBe("Field Task.number expects an int (int_value), got a string.");
   });
 
+  it("names the field and its step when a created node's value is wrong, list elements too", () => {
+    const createTask = (fields: Record<number, ReturnType<typeof str | typeof int | typeof ref>>) =>
+      op({ op: { case: "createNode", value: { typeId: TASK, fields } } });
+    const project = ref("0190a6d2-0000-7000-8000-000000000001");
+    const scalar = rejection(() =>
+      prepare([createUser(), createTask({ 1: project, 2: str("one"), 3: str("t") })]),
+    );
+    expect(scalar.message).toBe("Field Task.number expects an int (int_value), got a string.");
+    expect(scalar.detail).toMatchObject({ operationIndex: 1, typeId: TASK, fieldId: 2 });
+    const labels = {
+      kind: {
+        case: "listValue" as const,
+        value: { values: [str("ok"), int(3n)] },
+      },
+    };
+    const element = rejection(() =>
+      prepare([
+        createUser(),
+        op({
+          op: {
+            case: "createNode",
+            value: { typeId: TASK, fields: { 1: project, 2: int(1n), 3: str("t"), 9: labels } },
+          },
+        }),
+      ]),
+    );
+    expect(element.message).toBe("Field Task.labels[1] expects a string, got an int.");
+    expect(element.detail).toMatchObject({ operationIndex: 1, typeId: TASK, fieldId: 9 });
+  });
+
   it("rejects an enum number the enum does not define", () => {
     const r = rejection(() =>
       prepare([

@@ -26,7 +26,7 @@ import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../s
 import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
 import { sha256 } from "../idempotency.ts";
 import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./check-value.ts";
-import { invalidArgument } from "./ingress-error.ts";
+import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
 import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
 import { encodeWritePlan } from "./wal-event-wire.ts";
@@ -263,6 +263,7 @@ function prepareFields(
   // Object.keys, not entries: the pairs cost more than the lookups. The keys are the
   // field ids as strings, which index the map as they are.
   const byKey: { readonly [key: string]: Value } = given;
+  let vctx: FieldValueContext | undefined;
   for (const key of Object.keys(given)) {
     const value = byKey[key]!;
     const field = fieldOf(type, Number(key), index);
@@ -272,11 +273,8 @@ function prepareFields(
         { operationIndex: index, typeId: type.id, fieldId: field.id },
       );
     }
-    out[field.id] = checkValue(
-      value,
-      field.type,
-      valueContext(ctx, aliases, index, type.id, `${type.name}.${field.name}`, field.id),
-    );
+    vctx = vctx?.at(field) ?? new FieldValueContext(ctx, aliases, index, type, field);
+    out[field.id] = checkValue(value, field.type, vctx);
   }
   for (const field of type.fields) {
     if (out[field.id] !== undefined) continue;
@@ -449,7 +447,15 @@ function edgeType(typeId: number, index: number, schema: Schema): EdgeType {
 }
 
 function fieldOf(type: NodeType | EdgeType, fieldId: number, index: number): Field {
-  const field = type.fields.find((f) => f.id === fieldId);
+  // A loop, not `find`: this runs for every field of every step, and the callback would
+  // be a closure made per call.
+  let field: Field | undefined;
+  for (const f of type.fields) {
+    if (f.id === fieldId) {
+      field = f;
+      break;
+    }
+  }
   if (!field) {
     throw invalidArgument(`${type.name} has no field with id ${fieldId}.`, {
       operationIndex: index,
@@ -458,6 +464,50 @@ function fieldOf(type: NodeType | EdgeType, fieldId: number, index: number): Fie
     });
   }
   return field;
+}
+
+/**
+ * The context of checking a create's field values, moved from field to field with
+ * {@link FieldValueContext.at}: one per create rather than one per field with its label
+ * and error site, which are made only when a message needs them (nearly every value
+ * passes). A check uses it synchronously and keeps nothing of it.
+ */
+class FieldValueContext implements ValueContext {
+  readonly schema: Schema;
+  readonly aliases: ReadonlyMap<string, AliasTarget>;
+  readonly limits: ValueLimits;
+  readonly #index: number;
+  readonly #type: NodeType | EdgeType;
+  #field: Field;
+
+  constructor(
+    ctx: PlanContext,
+    aliases: ReadonlyMap<string, AliasTarget>,
+    index: number,
+    type: NodeType | EdgeType,
+    field: Field,
+  ) {
+    this.schema = ctx.schema;
+    this.aliases = aliases;
+    this.limits = ctx.valueLimits ?? DEFAULT_VALUE_LIMITS;
+    this.#index = index;
+    this.#type = type;
+    this.#field = field;
+  }
+
+  /** This context, now of `field` (of the same type and step). */
+  at(field: Field): this {
+    this.#field = field;
+    return this;
+  }
+
+  get fieldLabel(): string {
+    return `${this.#type.name}.${this.#field.name}`;
+  }
+
+  get site(): ErrorSite {
+    return { operationIndex: this.#index, typeId: this.#type.id, fieldId: this.#field.id };
+  }
 }
 
 function valueContext(

@@ -43,7 +43,9 @@ import {
   lengths,
   mapSize,
   NOT_ENCODABLE,
+  pushLength,
   reserve,
+  resetLengths,
   stringSize,
   type Timestamp,
   timestampSize,
@@ -75,7 +77,7 @@ function encodeHere<T>(
   size: (message: T) => number,
   write: (w: Writer, message: T) => void,
 ): Uint8Array | undefined {
-  lengths.length = 0;
+  resetLengths();
   let total: number;
   try {
     total = size(message);
@@ -230,7 +232,7 @@ function packedSize(items: readonly number[]): number {
   if (items.length === 0) return 0;
   let size = 0;
   for (const n of items) size += uint32Size(checkUint32(n));
-  lengths.push(size);
+  pushLength(size);
   return delimited(size);
 }
 
