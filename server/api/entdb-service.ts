@@ -5,7 +5,6 @@
  * `after_position` when the caller asks to read its own writes.
  */
 
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -22,7 +21,7 @@ import type { Wal, WalPosition } from "../wal/wal.ts";
 import { createAccessHandlers } from "./access-service.ts";
 import { errorFromFailure, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
-import { checkSameRequest, digestHex } from "./idempotency.ts";
+import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
 import type { BuiltEventRegistry } from "./ingress/built-events.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
@@ -179,7 +178,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const actor = requireActor(ctx.values);
         const tenant = guardTenant(actor, req.tenant, "write");
-        const key = req.idempotencyKey === "" ? `auto:${randomUUID()}` : req.idempotencyKey;
+        const key = req.idempotencyKey === "" ? autoIdempotencyKey() : req.idempotencyKey;
         // Before the lookup: SQLite would match such a key as the text with U+FFFD.
         checkText(key, "The idempotency key");
         const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);

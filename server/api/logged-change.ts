@@ -6,7 +6,6 @@
  * used key is FAILED_PRECONDITION (`idempotency.ts`).
  */
 
-import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -23,7 +22,7 @@ import { InternalError } from "../internal-error.ts";
 import { codeFromName } from "./api-errors.ts";
 import type { Actor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
-import { checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
+import { autoIdempotencyKey, checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText } from "./ingress/prepare-plan.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
@@ -44,7 +43,7 @@ export async function submitLoggedChange(
   if (keyText.length > 256)
     throw invalidArgument(`The idempotency key is ${keyText.length} characters; the limit is 256.`);
   checkText(keyText, "The idempotency key");
-  const key = keyText === "" ? `auto:${randomUUID()}` : keyText;
+  const key = keyText === "" ? autoIdempotencyKey() : keyText;
   const digest = sha256(
     change.case === "access"
       ? toBinary(AccessChangeSchema, change.value)
