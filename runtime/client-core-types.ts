@@ -38,7 +38,7 @@ export interface ClientCoreOptions extends ClientOptions {
 
 /** Options of one plan. */
 export interface PlanOptions {
-  /** Defaults to a fresh `crypto.randomUUID()`; pass your own to make a retry across restarts safe. */
+  /** Defaults to a fresh UUIDv7 (`idempotency-key.ts`); pass your own to make a retry across restarts safe. */
   readonly idempotencyKey?: string;
   /** Return once the plan is durable, before it is applied (results are then empty). */
   readonly noWait?: boolean;

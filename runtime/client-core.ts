@@ -37,6 +37,7 @@ import type {
 } from "./client-core-types.ts";
 import { NotFoundError, UnavailableError } from "./entdb-error.ts";
 import { codeFromName, errorFor, failureInfo, toEntDbError } from "./error-mapper.ts";
+import { newIdempotencyKey } from "./idempotency-key.ts";
 import { withInterceptors } from "./intercepted-transport.ts";
 import { createMailboxApi, type MailboxApi } from "./mailbox-api.ts";
 import type { OperationInit } from "./plan-builder.ts";
@@ -118,7 +119,7 @@ export class EntDbClientCore {
     operations: readonly OperationInit[],
     options: PlanOptions = {},
   ): Promise<PlanResult> {
-    const idempotencyKey = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
     const noWait = options.noWait ?? false;
     const response = await this.#call(
       () =>
