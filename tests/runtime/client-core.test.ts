@@ -24,7 +24,8 @@ import {
 import { FakeEntDb, failure } from "./fake-entdb-service.ts";
 import { TASK, testSchema, USER } from "./test-schema.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** A UUIDv7 (runtime/idempotency-key.ts): its time prefix makes one client's keys ascend. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const NO_DELAY = { initialDelayMs: 0, maxDelayMs: 0 } as const;
 
 function setup(options: Partial<ClientCoreOptions> = {}, fake = new FakeEntDb()) {
@@ -103,7 +104,7 @@ describe("plan builder", () => {
 });
 
 describe("idempotency keys", () => {
-  it("sets a fresh random key on every plan", async () => {
+  it("sets a fresh time-ordered key on every plan", async () => {
     const { fake, core } = setup();
     for (const email of ["a@x.io", "b@x.io"]) {
       const plan = new PlanBuilder();
@@ -117,6 +118,10 @@ describe("idempotency keys", () => {
     expect(keys[0]).toMatch(UUID);
     expect(keys[1]).toMatch(UUID);
     expect(keys[0]).not.toBe(keys[1]);
+    // The millisecond prefix (the first 12 hex digits) never goes back.
+    expect(keys[0]!.replace("-", "").slice(0, 12) <= keys[1]!.replace("-", "").slice(0, 12)).toBe(
+      true,
+    );
   });
 
   it("keeps the key across a retry after UNAVAILABLE", async () => {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,6 +17,7 @@ from typing import TypeVar
 from connectrpc.errors import ConnectError
 
 from . import _api
+from ._keys import new_idempotency_key
 from ._wire import Wire, get_bool, get_dict, get_dicts, get_int, get_str
 from .access import AccessApi, AsyncAccessApi
 from .errors import EntdbError, NotFoundError, UnavailableError, WriteFailure, error_for
@@ -207,7 +207,7 @@ class ClientCore(_CoreBase):
         self, operations: Sequence[Wire], *, idempotency_key: str | None = None, no_wait: bool = False
     ) -> PlanResult:
         """Runs an atomic plan; every attempt carries the same idempotency key."""
-        key = idempotency_key or str(uuid.uuid4())
+        key = idempotency_key or new_idempotency_key()
         data = self.call("ExecutePlan", lambda: self._plan_request(operations, key, no_wait))
         receipt = self._receipt(get_dict(data, "receipt"), key)
         if receipt.applied or no_wait:
@@ -247,7 +247,7 @@ class ClientCore(_CoreBase):
     def change(self, method: str, request: Mapping[str, object], idempotency_key: str | None = None) -> Receipt:
         """A membership or sharing change of this tenant: one idempotency key across its
         retries, so a retried change is applied once; returns its receipt."""
-        key = idempotency_key or str(uuid.uuid4())
+        key = idempotency_key or new_idempotency_key()
         data = self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
         return self._receipt(get_dict(data, "receipt"), key)
 
@@ -354,7 +354,7 @@ class AsyncClientCore(_CoreBase):
         self, operations: Sequence[Wire], *, idempotency_key: str | None = None, no_wait: bool = False
     ) -> PlanResult:
         """Runs an atomic plan; every attempt carries the same idempotency key."""
-        key = idempotency_key or str(uuid.uuid4())
+        key = idempotency_key or new_idempotency_key()
         data = await self.call("ExecutePlan", lambda: self._plan_request(operations, key, no_wait))
         receipt = self._receipt(get_dict(data, "receipt"), key)
         if receipt.applied or no_wait:
@@ -394,7 +394,7 @@ class AsyncClientCore(_CoreBase):
     async def change(self, method: str, request: Mapping[str, object], idempotency_key: str | None = None) -> Receipt:
         """A membership or sharing change of this tenant: one idempotency key across its
         retries, so a retried change is applied once; returns its receipt."""
-        key = idempotency_key or str(uuid.uuid4())
+        key = idempotency_key or new_idempotency_key()
         data = await self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
         return self._receipt(get_dict(data, "receipt"), key)
 
