@@ -90,31 +90,52 @@ export function createCallSignals(shutdown: AbortSignal): (timeoutMs?: number) =
     },
     { once: true },
   );
-  return (timeoutMs) => {
-    const controller = new AbortController();
+  return (timeoutMs) => new Call(shutdown, inFlight, timeoutMs);
+}
+
+/** A call without a deadline has no time left to tell. */
+const NO_DEADLINE = (): number | undefined => undefined;
+
+/**
+ * One call's {@link CallSignal}. A class, so a call without a deadline (most) allocates
+ * its controller and this object, and no closures.
+ */
+class Call implements CallSignal {
+  readonly #controller = new AbortController();
+  readonly #inFlight: Set<AbortController>;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly timeoutMs: () => number | undefined;
+
+  constructor(shutdown: AbortSignal, inFlight: Set<AbortController>, timeoutMs?: number) {
+    const controller = this.#controller;
+    this.#inFlight = inFlight;
     if (shutdown.aborted) controller.abort(shutdown.reason);
     else inFlight.add(controller);
-    let timer: NodeJS.Timeout | undefined;
-    let timeLeft = (): number | undefined => undefined;
-    if (timeoutMs !== undefined) {
-      // The library's deadline: the same reason, and a time left that counts down.
-      const deadline = Date.now() + timeoutMs;
-      timeLeft = () => deadline - Date.now();
-      const expire = () =>
-        controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-      if (timeoutMs <= 0) expire();
-      else timer = setTimeout(expire, timeoutMs);
+    if (timeoutMs === undefined) {
+      this.timeoutMs = NO_DEADLINE;
+      return;
     }
-    return {
-      signal: controller.signal,
-      timeoutMs: timeLeft,
-      abort: (reason) => controller.abort(reason),
-      end: () => {
-        inFlight.delete(controller);
-        if (timer !== undefined) clearTimeout(timer);
-      },
-    };
-  };
+    // The library's deadline: the same reason, and a time left that counts down.
+    const deadline = Date.now() + timeoutMs;
+    this.timeoutMs = () => deadline - Date.now();
+    const expire = () =>
+      controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+    if (timeoutMs <= 0) expire();
+    else this.#timer = setTimeout(expire, timeoutMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#controller.abort(reason);
+  }
+
+  end(): void {
+    this.#inFlight.delete(this.#controller);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
 }
 
 /** A header's first value. */
