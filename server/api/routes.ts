@@ -6,7 +6,7 @@
 
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -98,43 +98,53 @@ export interface ApiHandler {
   serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
 }
 
+/** A method's metric children: its latency, and its count by code (0: succeeded). */
+interface MethodMetrics {
+  readonly name: string;
+  readonly seconds: ReturnType<ServerMetrics["requestSeconds"]["labels"]>;
+  readonly byCode: ReturnType<ServerMetrics["requests"]["labels"]>[];
+}
+
 /** Builds the handler serving every route over all three protocols. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
-  // The metric children of each method (and code) are looked up once: finding a child
-  // by its labels hashes them, on every call otherwise.
-  const timers = new Map<string, ReturnType<typeof options.metrics.requestSeconds.labels>>();
-  const counters = new Map<string, ReturnType<typeof options.metrics.requests.labels>>();
-  /** Starts timing a call to `method`; the returned function counts it under its code. */
-  const observe = (method: string) => {
-    let timer = timers.get(method);
-    if (timer === undefined) {
-      timer = options.metrics.requestSeconds.labels({ method });
-      timers.set(method, timer);
+  // The metric children of each method (and code) are looked up once, by the method's
+  // descriptor: finding a child by its labels hashes them, and naming the method builds
+  // a string, on every call otherwise. A child's `observe` is called directly: its
+  // `startTimer` makes two closures and a merged labels object per call.
+  const ofMethod = new Map<DescMethod, MethodMetrics>();
+  const metricsOf = (service: DescService, method: DescMethod): MethodMetrics => {
+    let m = ofMethod.get(method);
+    if (m === undefined) {
+      const name = `${service.typeName}/${method.name}`;
+      m = { name, seconds: options.metrics.requestSeconds.labels({ method: name }), byCode: [] };
+      ofMethod.set(method, m);
     }
-    const end = timer.startTimer();
-    return (code: Code | undefined) => {
+    return m;
+  };
+  /** Counts a call to `m` under its code (undefined: it succeeded) and its duration. */
+  const observe = (m: MethodMetrics, code: Code | undefined, startMs: number) => {
+    const slot = code ?? 0;
+    let counter = m.byCode[slot];
+    if (counter === undefined) {
       const codeName = code === undefined ? "ok" : (Code[code] ?? "unknown");
-      const key = `${method} ${codeName}`;
-      let counter = counters.get(key);
-      if (counter === undefined) {
-        counter = options.metrics.requests.labels({ method, code: codeName });
-        counters.set(key, counter);
-      }
-      counter.inc();
-      end();
-    };
+      counter = options.metrics.requests.labels({ method: m.name, code: codeName });
+      m.byCode[slot] = counter;
+    }
+    counter.inc();
+    m.seconds.observe((performance.now() - startMs) / 1000);
   };
   const metricsInterceptor: Interceptor = (next) => async (req) => {
-    const done = observe(`${req.service.typeName}/${req.method.name}`);
+    const m = metricsOf(req.service, req.method);
+    const start = performance.now();
     try {
       const res = await next(req);
-      done(undefined);
+      observe(m, undefined, start);
       return res;
     } catch (err) {
       // The library answers an error that is not a ConnectError as INTERNAL and logs
       // nothing: that is a bug, so its stack goes to the log here.
       if (!(err instanceof ConnectError)) options.logError(err);
-      done(ConnectError.from(err).code);
+      observe(m, ConnectError.from(err).code, start);
       throw err;
     }
   };

@@ -21,6 +21,7 @@
  * (nothing was logged) for any other caller.
  */
 
+import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { edgeTypeNames, nodeTypeNames } from "../../codegen/index.ts";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
@@ -49,11 +50,22 @@ export function createSchemaSkewInterceptor(view: SchemaSkewView): Interceptor {
     }
     return known.set.has(fingerprint);
   };
+  /** Whether a service is one of the served schema's typed services, by service and model. */
+  let typed = { model: undefined as Schema | undefined, of: new WeakMap<DescService, boolean>() };
+  const isTyped = (service: DescService, model: Schema): boolean => {
+    if (typed.model !== model) typed = { model, of: new WeakMap() };
+    let is = typed.of.get(service);
+    if (is === undefined) {
+      is = service.typeName.startsWith(`${model.package}.`);
+      typed.of.set(service, is);
+    }
+    return is;
+  };
   return (next) => async (req) => {
     const fingerprint = requestHeaderValue(req, SCHEMA_FINGERPRINT_HEADER);
     const newer = fingerprint !== null && fingerprint !== "" && !isKnown(fingerprint);
     const served = view.served();
-    if (req.service.typeName.startsWith(`${served.model.package}.`)) {
+    if (isTyped(req.service, served.model)) {
       const unknown: UnknownField[] = [];
       collectUnknown(req.message, unknown, 0);
       if (unknown.length > 0) {

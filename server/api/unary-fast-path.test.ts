@@ -168,6 +168,21 @@ describe("createUnaryFastPath", () => {
     const replaced = { ...req, header: new Headers({ "entdb-schema-fingerprint": "other" }) };
     expect(requestHeaderValue(replaced, "entdb-schema-fingerprint")).toBe("other");
     expect(requestHeaderValue({ ...ctx, requestHeader: new Headers() }, "x-repeated")).toBeNull();
+    // The request's own keys are the library's, in its order, its header one of them: a
+    // spread copy carries the same header.
+    expect(Object.keys(req)).toEqual([
+      "stream",
+      "service",
+      "method",
+      "requestMethod",
+      "url",
+      "signal",
+      "header",
+      "contextValues",
+      "message",
+    ]);
+    expect({ ...req }.header).toBe(req.header);
+    expect({ ...req }.header.get("x-repeated")).toBe("one, two");
   });
 
   it("leaves calls it does not serve to the library: timeouts, JSON, compression, GET, other versions", async () => {

@@ -95,9 +95,13 @@ export interface UnaryFastPath {
 /** The response of one call. */
 interface FastResponse {
   readonly status: number;
-  readonly headers: Record<string, string>;
+  /** With `:status` first when the call came over HTTP/2: Node's `respond` takes them as they are. */
+  readonly headers: Record<string, string | number>;
   readonly body: Uint8Array;
 }
+
+/** What a stream's `error` listener does: a reset stream reports there; the call sees its signal. */
+const ignore = () => {};
 
 /** Creates the fast path over `options.methods`. */
 export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPath {
@@ -128,6 +132,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     headers: http.IncomingHttpHeaders,
     body: Readable,
     signal: CallSignal,
+    h2: boolean,
   ): Promise<FastResponse> => {
     const origin = headers["origin"];
     const auth = options.contextValues(single(headers["authorization"]));
@@ -159,7 +164,9 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       if (!error.isWireError) metadata = error.metadata;
       bytes = errorToJsonBytes(error, undefined);
     }
-    const out: Record<string, string> = { ...options.extraHeaders(single(origin)) };
+    const out: Record<string, string | number> = h2 ? { ":status": status } : {};
+    const extra = options.extraHeaders(single(origin));
+    for (const name in extra) out[name] = extra[name] as string;
     // Headers objects only when the implementation or the error set headers: most calls
     // set none, and building them was a measurable part of a small call.
     const written = ctx.headersWritten();
@@ -184,19 +191,20 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       if (target === undefined) return grpc.serveH2(stream, headers);
       const controller = startCall();
       let answered = false;
-      stream.once("close", () => {
+      // `on`, not `once`: a stream closes once, and `once` wraps the listener per call.
+      stream.on("close", () => {
         // A stream closed before its answer was sent was cancelled by the client.
         if (!answered)
           controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
       });
-      stream.on("error", () => {}); // a reset stream reports here; the call sees its signal
+      stream.on("error", ignore);
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      call(target, url, headers, stream, controller)
+      call(target, url, headers, stream, controller, true)
         .then((res) => {
           answered = true;
           controller.end();
           if (stream.destroyed) return;
-          stream.respond({ ":status": res.status, ...res.headers });
+          stream.respond(res.headers);
           // Also tells a client whose body had not ended to stop sending (an error
           // answered early), once the answer is out.
           endH2Answer(stream, res.body);
@@ -217,7 +225,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         }
       });
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-      call(target, url, req.headers, req, controller)
+      call(target, url, req.headers, req, controller, false)
         .then((out) => {
           controller.end();
           if (res.destroyed) return;

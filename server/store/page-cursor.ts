@@ -10,6 +10,7 @@
 import { hash } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import { type Filter, FilterSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import { filtersKey } from "./filters-key.ts";
 import { StoreError } from "./store-error.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 
@@ -106,10 +107,17 @@ const NO_FILTERS_DIGEST = hash("sha256", Buffer.alloc(0), "base64url").slice(0, 
 /**
  * A short digest of a node query's filters, in the order given, so a cursor names the
  * exact filters it was made for. Filters are protobuf messages, and their binary
- * encoding is deterministic for equal messages.
+ * encoding is deterministic for equal messages. The digests of recent filters are kept
+ * by their key (filters-key.ts): a query asked again, or its next page, does not encode
+ * and hash its filters again.
  */
 export function filtersDigest(filters: readonly Filter[]): string {
   if (filters.length === 0) return NO_FILTERS_DIGEST;
+  const key = filtersKey(filters);
+  if (key !== undefined) {
+    const kept = DIGESTS.get(key);
+    if (kept !== undefined) return kept;
+  }
   // The digest of the parts written one after another, hashed in one call: a Hash
   // object per query cost more than hashing its few bytes.
   const parts: Uint8Array[] = [];
@@ -117,8 +125,19 @@ export function filtersDigest(filters: readonly Filter[]): string {
     const bytes = toBinary(FilterSchema, f);
     parts.push(Buffer.from(`${bytes.byteLength}:`), bytes);
   }
-  return hash("sha256", Buffer.concat(parts), "base64url").slice(0, 22);
+  const digest = hash("sha256", Buffer.concat(parts), "base64url").slice(0, 22);
+  if (key !== undefined) {
+    if (DIGESTS.size >= MAX_DIGESTS) DIGESTS.delete(DIGESTS.keys().next().value as string);
+    DIGESTS.set(key, digest);
+  }
+  return digest;
 }
+
+/** Most filter digests kept; the oldest is dropped first. */
+const MAX_DIGESTS = 4_096;
+
+/** Digests of recent filters by their key (filters-key.ts). */
+const DIGESTS = new Map<string, string>();
 
 function encode(obj: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(obj), "utf8").toString("base64url");
