@@ -251,7 +251,7 @@ const CALL = Symbol("entdb.fastCall");
  * scavenges"). They are instances of small classes that define the shared getters on
  * themselves: an object literal with a getter and symbol keys is built by the runtime
  * (about 0.7 µs each, twice a call), a class instance with the same own properties in
- * the same order in a fifth of that (docs/performance.md, "What changed", item 25).
+ * the same order in a fifth of that (docs/performance.md, "What changed", item 26).
  */
 const REQUEST_HEADER: PropertyDescriptor = {
   get(this: Of) {
