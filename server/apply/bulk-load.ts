@@ -26,16 +26,21 @@
  * the transaction that builds them again: the start-up check (server/store/derived-check.ts)
  * sets aside a tenant file that has it and rebuilds the tenant from the log. A restore's
  * template for new files is put in that state once ({@link BulkLoad.prepareTemplate}), so
- * a copy has the table from the moment it exists and its first batch drops nothing.
+ * a copy has the table from the moment it exists and its first batch drops nothing; and
+ * from it, one template per schema version the restore's tenants start at, migrated to it
+ * as a bulk-loaded file migrates ({@link BulkLoad.prepareVersionTemplate}), so their first
+ * event migrates nothing.
  * A tenant that had anything applied before (one placed from a snapshot) is left alone.
  */
 
 import Database from "better-sqlite3";
 import { parseObjectName } from "../../codegen/index.ts";
+import type { Schema } from "../../schema/index.ts";
 import { BULK_LOAD_UNFINISHED } from "../store/bulk-load-marker.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
-import type { TenantDb } from "../store/tenant-db.ts";
+import { TenantDb } from "../store/tenant-db.ts";
+import { removeTenantTemplate, TEMPLATE_TENANT } from "../store/tenant-template.ts";
 import type { ApplierOptions } from "./applier.ts";
 
 /** The base layout's non-unique node indexes (tenant-ddl.ts, access-tables.ts). */
@@ -81,6 +86,35 @@ export class BulkLoad {
       })();
     } finally {
       db.close();
+    }
+  }
+
+  /**
+   * Writes at `path` a copy of the template `base` ({@link prepareTemplate} prepared it)
+   * migrated to `schema`, schema version `version`, as a bulk-loaded tenant's first event
+   * at that version migrates its copy: only the unique indexes made (`TenantDb.bulkLoading`),
+   * the version recorded, nothing applied (partition -1, offset 0). A tenant whose first
+   * event is at that version, copied from it, is then the file that event's migration
+   * would have made, and its first batch migrates nothing; {@link finish} builds the rest,
+   * as for any other. One transaction: on failure nothing is left at `path`.
+   */
+  prepareVersionTemplate(base: string, path: string, schema: Schema, version: number): void {
+    removeTenantTemplate(path);
+    let db: TenantDb | undefined;
+    try {
+      db = TenantDb.open(TEMPLATE_TENANT, path, true, { template: base })!;
+      const made = db;
+      made.bulkLoading = true;
+      made.db.transaction(() => {
+        made.migrateTo(schema);
+        made.writeState({ partition: -1, appliedOffset: 0, schemaVersion: version });
+      })();
+      // Closed without `TenantDb.close`'s `PRAGMA optimize`: it stands for a file just made.
+      made.db.close();
+    } catch (error) {
+      if (db?.isOpen) db.db.close();
+      removeTenantTemplate(path);
+      throw error;
     }
   }
 

@@ -74,6 +74,7 @@ try {
     tenants: new Set(data.tenants),
     maxOpenTenants: data.maxOpenTenants,
     ...(records ? { records } : {}),
+    ...(data.firstVersions ? { firstVersions: data.firstVersions } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

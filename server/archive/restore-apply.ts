@@ -131,6 +131,11 @@ export interface RestoreApplyOptions {
   readonly maxOpenTenants?: number;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
+  /**
+   * Per tenant, the schema version its first logged event is applied at (first-versions.ts):
+   * its new file is copied from a template migrated to it. Absent: from the unmigrated one.
+   */
+  readonly firstVersions?: ReadonlyMap<string, number>;
 }
 
 /** What one applier of a restore did. */
@@ -159,6 +164,12 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const unsynced: string[] = [];
   // New tenant files are copies of one made here (server/store/tenant-template.ts).
   const template = `${logPath}.tenant-template`;
+  // And per schema version its tenants start at, a copy migrated to it (`prepareVersionTemplate`).
+  const versionTemplates = new Map<number, string>();
+  const templateFor = (tenant: string): string => {
+    const version = options.firstVersions?.get(tenant);
+    return (version === undefined ? undefined : versionTemplates.get(version)) ?? template;
+  };
   try {
     writeTenantTemplate(template, wal.identity);
     // Its copies start bulk-loaded: their first batch has no indexes to drop.
@@ -169,12 +180,22 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       maxOpenTenants: options.maxOpenTenants ?? RESTORE_OPEN_TENANTS,
       wal,
       logger: log,
-      tenantTemplate: template,
+      tenantTemplate: templateFor,
     });
     try {
       // Before the other threads open the dir (`opened`), so they find the files made.
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
+      for (const [tenant, version] of options.firstVersions ?? []) {
+        if (versionTemplates.has(version) || (options.tenants && !options.tenants.has(tenant)))
+          continue;
+        // A version whose model is missing: its tenants park at their first event, as before.
+        const model = store.model(version);
+        if (model === undefined) continue;
+        const path = `${template}.v${version}`;
+        bulk.prepareVersionTemplate(template, path, model, version);
+        versionTemplates.set(version, path);
+      }
       await options.opened?.();
       // Woken after each batch, so the end of the log is seen when it is reached.
       let wake = () => {};
@@ -275,6 +296,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     }
   } finally {
     removeTenantTemplate(template);
+    for (const path of versionTemplates.values()) removeTenantTemplate(path);
     await wal.close();
   }
 }
@@ -311,6 +333,8 @@ export interface RestoreWorkerData {
   readonly maxOpenTenants: number;
   /** The records, packed (restore-records.ts); absent: the thread reads its log copy back. */
   readonly records?: readonly PackedPartition[];
+  /** Its tenants' first schema versions (`RestoreApplyOptions.firstVersions`). */
+  readonly firstVersions?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -365,6 +389,7 @@ export async function applyRestoredLogInParallel(
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
     const records = options.records ? packRecords(options.records, new Set(tenants)) : undefined;
+    const firstVersions = options.firstVersions;
     const data: RestoreWorkerData = {
       dataDir,
       logPath: paths[i + 1]!,
@@ -372,6 +397,16 @@ export async function applyRestoredLogInParallel(
       tenants,
       maxOpenTenants,
       ...(records ? { records } : {}),
+      ...(firstVersions
+        ? {
+            firstVersions: new Map(
+              tenants.flatMap((t) => {
+                const v = firstVersions.get(t);
+                return v === undefined ? [] : [[t, v] as const];
+              }),
+            ),
+          }
+        : {}),
     };
     worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
     return worker;
@@ -439,6 +474,7 @@ export async function applyRestoredLogInParallel(
     tenants: new Set(shards[0]),
     maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
+    ...(options.firstVersions ? { firstVersions: options.firstVersions } : {}),
     // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
     // thread, while the others unpack their records; then they open the dir.
     opened: () => {

@@ -41,6 +41,7 @@ import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
 import { type ArchivedSegment, listSegments, readManifest } from "./archive-catalog.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
+import { FirstVersions } from "./first-versions.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { applyRestoredLog, applyRestoredLogInParallel } from "./restore-apply.ts";
 import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
@@ -192,6 +193,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   let tenantEnd = 0;
   /** Records per log key, to split tenants among the apply threads. */
   const events = new Map<string, number>();
+  /** Each tenant's first schema version, for its new file's template (first-versions.ts). */
+  const firstVersions = new FirstVersions();
   let records = 0;
   let segments = 0;
   try {
@@ -228,6 +231,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
             held.add(entry);
             events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
+            firstVersions.note(entry.tenant, entry.payload);
             next[p] = entry.position.offset + 1;
             continue;
           }
@@ -240,6 +244,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
               position: { partition: row.partition, offset: row.offset },
             });
             events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
+            firstVersions.note(row.tenant, row.payload);
           }
           if (p === tenantPartition) {
             tenantEnd = entry.position.offset + 1;
@@ -294,6 +299,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           threads,
           events: tenantEvents,
           workers,
+          firstVersions: firstVersions.versions,
           ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           ...(heldRecords ? { records: heldRecords } : {}),
         })
@@ -304,6 +310,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             ends: next,
             log,
             progress,
+            firstVersions: firstVersions.versions,
             ...(heldRecords ? { records: heldRecords } : {}),
             ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           }),

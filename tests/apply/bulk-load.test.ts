@@ -10,13 +10,25 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Applier } from "../../server/apply/applier.ts";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
+import { FirstVersions } from "../../server/archive/first-versions.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore } from "../../server/store/store.ts";
 import { writeTenantTemplate } from "../../server/store/tenant-template.ts";
 import { type EmbeddedWal, openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
-import type { Wal } from "../../server/wal/wal.ts";
+import type { Wal, WalRecord } from "../../server/wal/wal.ts";
 import { ftsState } from "../store/fts-state.ts";
-import { lookupOf, served, TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
+import {
+  lookupOf,
+  op,
+  planEvent,
+  served,
+  T,
+  T0_MS,
+  TRACKER_V1,
+  TRACKER_V2,
+  tempDir,
+  v,
+} from "../store/store-fixtures.ts";
 import { applyWholeLog } from "./apply-harness.ts";
 import { scenario, TENANTS } from "./replay-scenario.ts";
 
@@ -53,6 +65,8 @@ interface Materialized {
   readonly fts: Record<string, string[]>[];
   /** Each tenant's index names just before the bulk load built them (bulk only). */
   readonly before: string[][];
+  /** Migrations each tenant's events made (bulk only). */
+  readonly migrations: Record<string, number>;
 }
 
 /**
@@ -62,8 +76,18 @@ interface Materialized {
 async function materialize(
   wal: Wal,
   dataDir: string,
-  options: { maxBatch: number; maxOpenTenants: number; bulk: boolean; template?: boolean },
+  options: {
+    maxBatch: number;
+    maxOpenTenants: number;
+    bulk: boolean;
+    /** New files copied from a template; "versions": also from one per first schema version. */
+    template?: boolean | "versions";
+    /** The log's records, for "versions" (as a restore's read phase sees them). */
+    records?: readonly WalRecord[];
+    tenants?: readonly string[];
+  },
 ): Promise<Materialized> {
+  const tenants = options.tenants ?? TENANTS;
   const schemas = lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2));
   const bulk = new BulkLoad();
   // New files copied from a template already in the bulk load's state, as a restore makes them.
@@ -72,29 +96,55 @@ async function materialize(
     writeTenantTemplate(template, wal.identity);
     bulk.prepareTemplate(template);
   }
+  // And per schema version a tenant's first event is at, one migrated to it (restore-apply.ts).
+  const first = new FirstVersions();
+  const versionTemplates = new Map<number, string>();
+  if (options.template === "versions" && template !== undefined) {
+    for (const r of options.records ?? []) first.note(r.tenant, r.payload);
+    for (const version of new Set(first.versions.values())) {
+      const path = `${template}.v${version}`;
+      bulk.prepareVersionTemplate(template, path, schemas(version)!.model, version);
+      versionTemplates.set(version, path);
+    }
+  }
   const store = openStore({
     dataDir,
     schemas,
     maxOpenTenants: options.maxOpenTenants,
-    ...(template !== undefined ? { tenantTemplate: template } : {}),
+    ...(template !== undefined
+      ? {
+          tenantTemplate: (tenant: string) =>
+            versionTemplates.get(first.versions.get(tenant) ?? 0) ?? template,
+        }
+      : {}),
   });
+  const migrations: Record<string, number> = {};
   const applier = new Applier({
     wal,
     store,
     maxBatch: options.maxBatch,
-    ...(options.bulk ? bulk.applierHooks : {}),
+    ...(options.bulk
+      ? {
+          ...bulk.applierHooks,
+          afterMigration: (db) => {
+            migrations[db.tenant] = (migrations[db.tenant] ?? 0) + 1;
+            bulk.afterMigration(db);
+          },
+        }
+      : {}),
   });
   await applyWholeLog(applier);
   expect(applier.parkedTenants().map((p) => p.error.message)).toEqual([]);
-  const before = options.bulk ? TENANTS.map((t) => indexNames(store.tenantPath(t))) : [];
-  expect([...bulk.tenants].sort()).toEqual(options.bulk ? [...TENANTS].sort() : []);
+  const before = options.bulk ? tenants.map((t) => indexNames(store.tenantPath(t))) : [];
+  expect([...bulk.tenants].sort()).toEqual(options.bulk ? [...tenants].sort() : []);
   for (const tenant of bulk.tenants) bulk.finish(store, tenant);
   expect(bulk.tenants).toEqual([]);
   store.close();
   return {
-    dumps: TENANTS.map((t) => canonicalDump(store.tenantPath(t))),
-    fts: TENANTS.map((t) => ftsState(store.tenantPath(t))),
+    dumps: tenants.map((t) => canonicalDump(store.tenantPath(t))),
+    fts: tenants.map((t) => ftsState(store.tenantPath(t))),
     before,
+    migrations,
   };
 }
 
@@ -169,6 +219,69 @@ describe("a bulk load", () => {
     }
   });
 
+  it("gives the canonical dumps of the live applier from templates migrated to each tenant's first version", async () => {
+    const records = [...scenario(11), ...laterTenants()];
+    const tenants = [...TENANTS, ...LATER_TENANTS];
+    // The scenario's tenants start at v1 and migrate to v2 half-way; two start at v2; the
+    // rest start with an entry the applier records as bad, so at version 0.
+    const first = new FirstVersions();
+    for (const r of records) first.note(r.tenant, r.payload);
+    expect(Object.fromEntries(tenants.map((t) => [t, first.versions.get(t)]))).toEqual({
+      acme: 1,
+      globex: 1,
+      Initech: 1,
+      late: 2,
+      "late-rejected": 2,
+      "bad-first": undefined,
+      "named-other": undefined,
+      "only-bad": undefined,
+    });
+    const wal = await openWal("bulk-versions-wal");
+    await wal.append(records);
+    const live = await materialize(wal, dir("versions-live"), {
+      maxBatch: 64,
+      maxOpenTenants: 256,
+      bulk: false,
+      tenants,
+    });
+    const dumpOf = (t: string) => live.dumps[tenants.indexOf(t)]!;
+    expect(dumpOf("late")).toContain("UNIQUE_VIOLATION");
+    expect(dumpOf("late-rejected")).toContain("MISSING_REF");
+    // Its only entry is bad: it stays at version 0, without schema objects.
+    expect(dumpOf("only-bad")).toMatch(/\n1 \| "only-bad" \| \d+ \| \d+ \| 0\n/);
+    expect(dumpOf("only-bad")).not.toContain("index ux_");
+    expect(dumpOf("bad-first")).toContain("index ix_n4_f8:");
+    for (const [maxBatch, maxOpenTenants] of [
+      [64, 256],
+      [1, 256],
+      [500, 1],
+    ] as const) {
+      const bulk = await materialize(
+        wal,
+        join(dir(`versions-${maxBatch}-${maxOpenTenants}`), "data"),
+        { maxBatch, maxOpenTenants, bulk: true, template: "versions", records, tenants },
+      );
+      expect(bulk.dumps).toEqual(live.dumps);
+      expect(bulk.fts).toEqual(live.fts);
+      // Copies of the migrated templates migrate only later in the log (the scenario's
+      // tenants to v2 half-way; the v2 tenants never); a bad first entry's tenant, from
+      // the unmigrated template, at each version it meets.
+      expect(bulk.migrations).toEqual({
+        acme: 1,
+        globex: 1,
+        Initech: 1,
+        "bad-first": 2,
+        "named-other": 1,
+      });
+      // Deferred until the end in the copies of the migrated templates too.
+      for (const names of bulk.before) {
+        expect(names).not.toContain("nodes_by_type");
+        expect(names).not.toContain("ix_n4_f8");
+        expect(names).not.toContain("fts_n2");
+      }
+    }
+  });
+
   it("leaves a tenant that had events applied before alone", async () => {
     const wal = await openWal("bulk-later-wal");
     const records = scenario(5);
@@ -198,3 +311,50 @@ describe("a bulk load", () => {
     expect(TENANTS.map((t) => canonicalDump(store.tenantPath(t)))).toEqual(live.dumps);
   });
 });
+
+/** Tenants appended to the replay scenario by the migrated-templates test. */
+const LATER_TENANTS = ["late", "late-rejected", "bad-first", "named-other", "only-bad"];
+
+/**
+ * Tenants whose first entry is at v2 (one a unique clash, one rejected), or bad (an
+ * undecodable payload, an event naming another tenant), then plans at v1 and v2.
+ */
+function laterTenants(): WalRecord[] {
+  const v2 = { schemaVersion: 2, atMs: T0_MS };
+  const user = (id: string) =>
+    op.createNode(T.User, id, {
+      1: v.str(`${id}@x`),
+      2: v.str(`User ${id}`),
+      3: v.str(`h${id}`),
+      6: v.ts(T0_MS),
+    });
+  const team = (id: string, slug: string) =>
+    op.createNode(T.Team, id, { 1: v.str(`Team ${id}`), 2: v.str(slug) });
+  return [
+    {
+      tenant: "late",
+      payload: planEvent("late", "k1", [user("late-u1"), team("late-t1", "s")], v2),
+    },
+    { tenant: "late", payload: planEvent("late", "k2", [team("late-t2", "s")], v2) },
+    { tenant: "late", payload: planEvent("late", "k3", [team("late-t3", "t")], v2) },
+    {
+      tenant: "late-rejected",
+      payload: planEvent(
+        "late-rejected",
+        "k1",
+        [op.createNode(T.Project, "p1", { 1: v.ref("ghost"), 2: v.str("K"), 3: v.str("P") })],
+        v2,
+      ),
+    },
+    {
+      tenant: "late-rejected",
+      payload: planEvent("late-rejected", "k2", [team("lr-t1", "s")], v2),
+    },
+    { tenant: "bad-first", payload: new Uint8Array([1, 2, 3, 0xff]) },
+    { tenant: "bad-first", payload: planEvent("bad-first", "k1", [team("bf-t1", "s")]) },
+    { tenant: "bad-first", payload: planEvent("bad-first", "k2", [team("bf-t2", "u")], v2) },
+    { tenant: "named-other", payload: planEvent("acme", "k0", [team("no-t0", "s")], v2) },
+    { tenant: "named-other", payload: planEvent("named-other", "k1", [team("no-t1", "s")]) },
+    { tenant: "only-bad", payload: new Uint8Array([9, 9, 9]) },
+  ];
+}
