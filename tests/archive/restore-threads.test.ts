@@ -2,8 +2,13 @@
  * A restore applies tenants on several threads at once (server/archive/restore-apply.ts)
  * and bulk-loads them (server/apply/bulk-load.ts): whatever the number of threads, the
  * restored tenants equal those the live applier made from the same log, byte for byte
- * in a canonical dump, with the same outcomes recorded for failures of every kind.
+ * in a canonical dump, with the same outcomes recorded for failures of every kind, for
+ * tenants that start at different schema versions (copied from templates migrated to
+ * them), migrate half-way, or start with an entry recorded as bad.
  */
+
+/** The restored tenants: the scenario's and those appended to it. */
+const ALL_TENANTS = [...TENANTS, ...LATER_TENANTS];
 
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +25,7 @@ import { tenantFileName } from "../../server/store/index.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
 import { applyWholeLog } from "../apply/apply-harness.ts";
-import { scenario, TENANTS } from "../apply/replay-scenario.ts";
+import { LATER_TENANTS, laterTenants, scenario, TENANTS } from "../apply/replay-scenario.ts";
 import { startTestS3, type TestS3 } from "../infra/s3-server.ts";
 import {
   lookupOf,
@@ -61,6 +66,7 @@ describe("a restore on several threads", () => {
           payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)),
         },
         ...scenario(11),
+        ...laterTenants(),
       ]);
       // The reference: the live applier over the original log.
       const live = openStore({
@@ -70,7 +76,7 @@ describe("a restore on several threads", () => {
       const applier = new Applier({ wal, store: live });
       await applyWholeLog(applier);
       live.close();
-      reference = TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
+      reference = ALL_TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
       expect(reference.join("\n")).toContain("UNIQUE_VIOLATION");
       const archiver = await Archiver.start({ wal, store, location, log: quiet });
       await archiver.close(60_000);
@@ -90,8 +96,8 @@ describe("a restore on several threads", () => {
           threads,
         });
         expect(result.parked).toEqual([]);
-        expect(result.threadCpuMs).toHaveLength(Math.min(threads, TENANTS.length));
-        const dumps = TENANTS.map((t) =>
+        expect(result.threadCpuMs).toHaveLength(Math.min(threads, ALL_TENANTS.length));
+        const dumps = ALL_TENANTS.map((t) =>
           canonicalDump(join(restored, "tenants", tenantFileName(t))),
         );
         expect(dumps).toEqual(reference);
@@ -109,7 +115,7 @@ describe("a restore on several threads", () => {
           openTenants: threads,
         });
         expect(result.parked).toEqual([]);
-        const dumps = TENANTS.map((t) =>
+        const dumps = ALL_TENANTS.map((t) =>
           canonicalDump(join(restored, "tenants", tenantFileName(t))),
         );
         expect(dumps).toEqual(reference);
