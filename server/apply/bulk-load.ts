@@ -52,6 +52,11 @@ interface Deferred {
   version: number;
   /** The base indexes dropped, with the SQL that creates them again. */
   readonly base: Map<string, string>;
+  /**
+   * Copied from a built template ({@link BulkLoad.prepareVersionTemplate}): its indexes and
+   * full-text tables are kept and written per event, as live; only the mark is dropped at the end.
+   */
+  readonly built: boolean;
 }
 
 /** The deferred indexes and full-text tables of the tenants a restore applies from nothing; one per restore. */
@@ -97,15 +102,29 @@ export class BulkLoad {
    * event is at that version, copied from it, is then the file that event's migration
    * would have made, and its first batch migrates nothing; {@link finish} builds the rest,
    * as for any other. One transaction: on failure nothing is left at `path`.
+   *
+   * `built`: with everything instead, the base indexes made again and the version's
+   * indexes and full-text tables (empty), the mark kept. For tenants so small that keeping
+   * their indexes and full-text rows per event, as the live applier does, costs less than
+   * building them at the end (each of the schema's objects is created whatever the tenant
+   * holds): a copy is recognized by {@link prepare} (marked, its base indexes there), which
+   * drops nothing from it, and {@link finish} only removes its mark.
    */
-  prepareVersionTemplate(base: string, path: string, schema: Schema, version: number): void {
+  prepareVersionTemplate(
+    base: string,
+    path: string,
+    schema: Schema,
+    version: number,
+    built = false,
+  ): void {
     removeTenantTemplate(path);
     let db: TenantDb | undefined;
     try {
       db = TenantDb.open(TEMPLATE_TENANT, path, true, { template: base })!;
       const made = db;
-      made.bulkLoading = true;
+      made.bulkLoading = !built;
       made.db.transaction(() => {
+        if (built) for (const sql of this.#templateBase.values()) made.db.exec(sql);
         made.migrateTo(schema);
         made.writeState({ partition: -1, appliedOffset: 0, schemaVersion: version });
       })();
@@ -131,10 +150,19 @@ export class BulkLoad {
         this.#skipped.add(db.tenant);
         return;
       }
+      const objects = db.db
+        .prepare("SELECT name FROM sqlite_master WHERE name IN (?, ?)")
+        .pluck()
+        .all(BULK_LOAD_UNFINISHED, "nodes_by_type");
+      // A copy of a built template: marked, with its base indexes (a fresh file has them
+      // unmarked; a copy of the other templates, marked without them).
+      const built = objects.length === 2;
       // A copy of the template prepareTemplate() made lacks these from the start.
-      deferred = { db: undefined, version: -1, base: new Map(this.#templateBase) };
+      deferred = { db: undefined, version: -1, base: new Map(this.#templateBase), built };
       this.#tenants.set(db.tenant, deferred);
     }
+    // Nothing deferred: it is written as live, migrations included.
+    if (deferred.built) return;
     // A handle this prepared makes nothing deferrable when it migrates (`bulkLoading`).
     if (deferred.db === db && (db.bulkLoading || deferred.version === db.state.schemaVersion))
       return;
@@ -186,7 +214,7 @@ export class BulkLoad {
   afterMigration(db: TenantDb): void {
     const deferred = this.#tenants.get(db.tenant);
     // A handle prepared here (`bulkLoading`) migrated without making them.
-    if (deferred === undefined || db.bulkLoading) return;
+    if (deferred === undefined || deferred.built || db.bulkLoading) return;
     deferred.db = undefined;
     this.prepare(db);
     // `db.state` is still the version before the migration: the next batch looks again.
@@ -217,6 +245,12 @@ export class BulkLoad {
     if (deferred === undefined) return;
     const db = store.tenant(tenant, false);
     if (db === undefined) return;
+    if (deferred.built) {
+      // Its objects are those of its version already, kept as live: only the mark goes.
+      db.db.exec(`DROP TABLE IF EXISTS ${BULK_LOAD_UNFINISHED}`);
+      this.#tenants.delete(tenant);
+      return;
+    }
     const version = db.state.schemaVersion;
     const model = version === 0 ? undefined : store.model(version);
     if (version !== 0 && model === undefined)

@@ -75,6 +75,7 @@ try {
     maxOpenTenants: data.maxOpenTenants,
     ...(records ? { records } : {}),
     ...(data.firstVersions ? { firstVersions: data.firstVersions } : {}),
+    ...(data.small ? { small: new Set(data.small) } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

@@ -73,6 +73,15 @@ const PAGE_CACHE_BYTES = 2000 * 1024;
  */
 const CONCURRENT_SYNCS = 16;
 
+/**
+ * Tenants with at most this many events in the restored log are copied from a built
+ * template (`BulkLoad.prepareVersionTemplate`): their indexes and full-text rows are
+ * written per event, as live, instead of built at the end. Building them costs a tenant
+ * about 2.5 ms whatever it holds (each of the schema's objects is created); keeping them
+ * costs a few µs an event (docs/performance.md, "The applier's cost per event", item 15).
+ */
+export const SMALL_TENANT_EVENTS = 500;
+
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
   maxBatch: 1024,
@@ -136,6 +145,11 @@ export interface RestoreApplyOptions {
    * its new file is copied from a template migrated to it. Absent: from the unmigrated one.
    */
   readonly firstVersions?: ReadonlyMap<string, number>;
+  /**
+   * Tenants with at most {@link SMALL_TENANT_EVENTS} events: those with a first version
+   * are copied from a template built at it (indexes and full-text tables kept per event).
+   */
+  readonly small?: ReadonlySet<string>;
 }
 
 /** What one applier of a restore did. */
@@ -166,9 +180,13 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const template = `${logPath}.tenant-template`;
   // And per schema version its tenants start at, a copy migrated to it (`prepareVersionTemplate`).
   const versionTemplates = new Map<number, string>();
+  // And for small tenants, built at that version (`SMALL_TENANT_EVENTS`).
+  const builtTemplates = new Map<number, string>();
   const templateFor = (tenant: string): string => {
     const version = options.firstVersions?.get(tenant);
-    return (version === undefined ? undefined : versionTemplates.get(version)) ?? template;
+    if (version === undefined) return template;
+    const built = options.small?.has(tenant) ? builtTemplates.get(version) : undefined;
+    return built ?? versionTemplates.get(version) ?? template;
   };
   try {
     writeTenantTemplate(template, wal.identity);
@@ -187,14 +205,16 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
       for (const [tenant, version] of options.firstVersions ?? []) {
-        if (versionTemplates.has(version) || (options.tenants && !options.tenants.has(tenant)))
-          continue;
+        if (options.tenants && !options.tenants.has(tenant)) continue;
+        const small = options.small?.has(tenant) ?? false;
+        const made = small ? builtTemplates : versionTemplates;
+        if (made.has(version)) continue;
         // A version whose model is missing: its tenants park at their first event, as before.
         const model = store.model(version);
         if (model === undefined) continue;
-        const path = `${template}.v${version}`;
-        bulk.prepareVersionTemplate(template, path, model, version);
-        versionTemplates.set(version, path);
+        const path = `${template}.v${version}${small ? "-built" : ""}`;
+        bulk.prepareVersionTemplate(template, path, model, version, small);
+        made.set(version, path);
       }
       await options.opened?.();
       // Woken after each batch, so the end of the log is seen when it is reached.
@@ -296,7 +316,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     }
   } finally {
     removeTenantTemplate(template);
-    for (const path of versionTemplates.values()) removeTenantTemplate(path);
+    for (const path of [...versionTemplates.values(), ...builtTemplates.values()])
+      removeTenantTemplate(path);
     await wal.close();
   }
 }
@@ -335,6 +356,8 @@ export interface RestoreWorkerData {
   readonly records?: readonly PackedPartition[];
   /** Its tenants' first schema versions (`RestoreApplyOptions.firstVersions`). */
   readonly firstVersions?: ReadonlyMap<string, number>;
+  /** Its small tenants (`RestoreApplyOptions.small`). */
+  readonly small?: readonly string[];
 }
 
 /**
@@ -407,6 +430,7 @@ export async function applyRestoredLogInParallel(
             ),
           }
         : {}),
+      ...(options.small ? { small: tenants.filter((t) => options.small!.has(t)) } : {}),
     };
     worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
     return worker;
@@ -475,6 +499,7 @@ export async function applyRestoredLogInParallel(
     maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
     ...(options.firstVersions ? { firstVersions: options.firstVersions } : {}),
+    ...(options.small ? { small: options.small } : {}),
     // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
     // thread, while the others unpack their records; then they open the dir.
     opened: () => {

@@ -43,7 +43,11 @@ import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
 import { FirstVersions } from "./first-versions.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { applyRestoredLog, applyRestoredLogInParallel } from "./restore-apply.ts";
+import {
+  applyRestoredLog,
+  applyRestoredLogInParallel,
+  SMALL_TENANT_EVENTS,
+} from "./restore-apply.ts";
 import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
 import { RestoreWorkers } from "./restore-workers.ts";
 import { decodeSegment } from "./segment-format.ts";
@@ -85,6 +89,12 @@ export interface RestoreOptions {
    * again for its next batch and its index build.
    */
   readonly openTenants?: number;
+  /**
+   * Tenants with at most this many events keep their indexes and full-text rows per event
+   * instead of building them at the end (default `SMALL_TENANT_EVENTS`, restore-apply.ts;
+   * 0: none).
+   */
+  readonly smallTenantEvents?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -283,6 +293,12 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
     : await placeSnapshots({ store, location, dataDir, ends: next, identity });
   if (snapshots.length > 0) log.info("snapshots placed", { snapshots: snapshots.length });
   const tenantEvents = new Map([...events].filter(([key]) => isTenantId(key)));
+  // Their files copied from a built template (restore-apply.ts).
+  const small = new Set(
+    [...tenantEvents]
+      .filter(([, n]) => n <= (options.smallTenantEvents ?? SMALL_TENANT_EVENTS))
+      .map(([tenant]) => tenant),
+  );
   const threads = Math.min(options.threads ?? DEFAULT_RESTORE_THREADS, tenantEvents.size);
   const progress = (done: number, total: number) =>
     options.progress?.({ phase: "apply", done, total });
@@ -300,6 +316,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           events: tenantEvents,
           workers,
           firstVersions: firstVersions.versions,
+          small,
           ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           ...(heldRecords ? { records: heldRecords } : {}),
         })
@@ -311,6 +328,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             log,
             progress,
             firstVersions: firstVersions.versions,
+            small,
             ...(heldRecords ? { records: heldRecords } : {}),
             ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           }),

@@ -73,6 +73,8 @@ async function materialize(
     template?: boolean | "versions";
     /** The log's records, for "versions" (as a restore's read phase sees them). */
     records?: readonly WalRecord[];
+    /** With "versions", tenants copied from a template built at their first version. */
+    small?: ReadonlySet<string>;
     tenants?: readonly string[];
   },
 ): Promise<Materialized> {
@@ -88,24 +90,27 @@ async function materialize(
   // And per schema version a tenant's first event is at, one migrated to it (restore-apply.ts).
   const first = new FirstVersions();
   const versionTemplates = new Map<number, string>();
+  const builtTemplates = new Map<number, string>();
   if (options.template === "versions" && template !== undefined) {
     for (const r of options.records ?? []) first.note(r.tenant, r.payload);
     for (const version of new Set(first.versions.values())) {
-      const path = `${template}.v${version}`;
-      bulk.prepareVersionTemplate(template, path, schemas(version)!.model, version);
-      versionTemplates.set(version, path);
+      const model = schemas(version)!.model;
+      bulk.prepareVersionTemplate(template, `${template}.v${version}`, model, version);
+      versionTemplates.set(version, `${template}.v${version}`);
+      bulk.prepareVersionTemplate(template, `${template}.b${version}`, model, version, true);
+      builtTemplates.set(version, `${template}.b${version}`);
     }
   }
+  const templateFor = (tenant: string) => {
+    const version = first.versions.get(tenant) ?? 0;
+    const built = options.small?.has(tenant) ? builtTemplates.get(version) : undefined;
+    return built ?? versionTemplates.get(version) ?? template;
+  };
   const store = openStore({
     dataDir,
     schemas,
     maxOpenTenants: options.maxOpenTenants,
-    ...(template !== undefined
-      ? {
-          tenantTemplate: (tenant: string) =>
-            versionTemplates.get(first.versions.get(tenant) ?? 0) ?? template,
-        }
-      : {}),
+    ...(template !== undefined ? { tenantTemplate: templateFor } : {}),
   });
   const migrations: Record<string, number> = {};
   const applier = new Applier({
@@ -240,15 +245,19 @@ describe("a bulk load", () => {
     expect(dumpOf("only-bad")).toMatch(/\n1 \| "only-bad" \| \d+ \| \d+ \| 0\n/);
     expect(dumpOf("only-bad")).not.toContain("index ux_");
     expect(dumpOf("bad-first")).toContain("index ix_n4_f8:");
-    for (const [maxBatch, maxOpenTenants] of [
-      [64, 256],
-      [1, 256],
-      [500, 1],
+    // Copied from built templates (indexes kept per event): none, some, all.
+    const some = new Set(["acme", "late", "bad-first", "only-bad"]);
+    for (const [maxBatch, maxOpenTenants, small] of [
+      [64, 256, new Set<string>()],
+      [1, 256, some],
+      [500, 1, new Set<string>()],
+      [500, 1, some],
+      [97, 3, new Set(tenants)],
     ] as const) {
       const bulk = await materialize(
         wal,
-        join(dir(`versions-${maxBatch}-${maxOpenTenants}`), "data"),
-        { maxBatch, maxOpenTenants, bulk: true, template: "versions", records, tenants },
+        join(dir(`versions-${maxBatch}-${maxOpenTenants}-${small.size}`), "data"),
+        { maxBatch, maxOpenTenants, bulk: true, template: "versions", records, tenants, small },
       );
       expect(bulk.dumps).toEqual(live.dumps);
       expect(bulk.fts).toEqual(live.fts);
@@ -262,12 +271,16 @@ describe("a bulk load", () => {
         "bad-first": 2,
         "named-other": 1,
       });
-      // Deferred until the end in the copies of the migrated templates too.
-      for (const names of bulk.before) {
-        expect(names).not.toContain("nodes_by_type");
-        expect(names).not.toContain("ix_n4_f8");
-        expect(names).not.toContain("fts_n2");
-      }
+      // Deferred until the end in the copies of the migrated templates too; kept in
+      // those of the built ones (a bad first entry's tenant is copied from neither).
+      tenants.forEach((tenant, i) => {
+        const names = bulk.before[i]!;
+        const built = small.has(tenant) && first.versions.has(tenant);
+        expect([tenant, names.includes("nodes_by_type")]).toEqual([tenant, built]);
+        expect(names.includes("ix_n4_f8")).toBe(built);
+        expect(names.includes("fts_n2")).toBe(built);
+        expect(names).toContain("bulk_load_unfinished");
+      });
     }
   });
 

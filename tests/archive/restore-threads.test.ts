@@ -86,7 +86,14 @@ describe("a restore on several threads", () => {
 
     try {
       // 5: more threads than tenants, so two of the workers started ahead are ended unused.
-      for (const threads of [1, 2, 3, 5]) {
+      // Small tenants keep their indexes per event (a built template): by default all of
+      // them here; with 0 none (every index built at the end); with 50 the appended ones.
+      for (const [threads, smallTenantEvents] of [
+        [1, undefined],
+        [2, 0],
+        [3, 50],
+        [5, undefined],
+      ] as const) {
         const restored = dir(`threads-${threads}`);
         const result = await restoreArchive({
           store,
@@ -94,6 +101,7 @@ describe("a restore on several threads", () => {
           dataDir: restored,
           log: quiet,
           threads,
+          ...(smallTenantEvents !== undefined ? { smallTenantEvents } : {}),
         });
         expect(result.parked).toEqual([]);
         expect(result.threadCpuMs).toHaveLength(Math.min(threads, ALL_TENANTS.length));
@@ -104,7 +112,10 @@ describe("a restore on several threads", () => {
       }
       // One tenant file open per thread: files are closed between batches and opened
       // again, for their next batch and for their index build.
-      for (const threads of [1, 2]) {
+      for (const [threads, smallTenantEvents] of [
+        [1, 0],
+        [2, 1000],
+      ] as const) {
         const restored = dir(`threads-${threads}-one-open`);
         const result = await restoreArchive({
           store,
@@ -113,6 +124,7 @@ describe("a restore on several threads", () => {
           log: quiet,
           threads,
           openTenants: threads,
+          smallTenantEvents,
         });
         expect(result.parked).toEqual([]);
         const dumps = ALL_TENANTS.map((t) =>

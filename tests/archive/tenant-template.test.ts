@@ -209,6 +209,49 @@ describe("tenant files copied from a template", () => {
     expect(existsSync(v2)).toBe(false);
   });
 
+  it("built at a version keep every object, marked, and the build only removes the mark", () => {
+    const bulk = new BulkLoad();
+    bulk.prepareTemplate(template);
+    const built = join(dir.path, "template.v2-built.sqlite");
+    bulk.prepareVersionTemplate(template, built, TRACKER_V2, 2, true);
+    const objects = (db: TenantDb) =>
+      db.db
+        .prepare(
+          "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .all() as { name: string }[];
+    // A fresh file migrated to v2 as the live applier migrates it.
+    const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
+      logIdentity: IDENTITY,
+    })!;
+    fresh.db.transaction(() => fresh.migrateTo(TRACKER_V2))();
+    const store = openStore({
+      dataDir: join(dir.path, "data"),
+      schemas: lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2)),
+      tenantTemplate: built,
+      logIdentity: IDENTITY,
+    });
+    try {
+      const copied = store.tenant("acme", true)!;
+      expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // Everything a live file at v2 has, and the mark of an unfinished bulk load.
+      expect(objects(copied).map((o) => o.name)).toEqual(
+        [...objects(fresh).map((o) => o.name), BULK_LOAD_UNFINISHED].sort(),
+      );
+      // Its batches drop nothing and migrate as live; the build only removes the mark.
+      bulk.prepare(copied);
+      expect(copied.bulkLoading).toBe(false);
+      expect(bulk.tenants).toEqual(["acme"]);
+      expect(objects(copied).map((o) => o.name)).toContain("ix_n4_f8");
+      bulk.finish(store, "acme");
+      expect(bulk.tenants).toEqual([]);
+      expect(objects(copied)).toEqual(objects(fresh));
+    } finally {
+      fresh.close();
+      store.close();
+    }
+  });
+
   it("are chosen by the version each tenant's first entry is applied at", () => {
     const first = new FirstVersions();
     const plan = (tenant: string, version: number) =>
