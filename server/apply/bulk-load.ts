@@ -26,16 +26,21 @@
  * the transaction that builds them again: the start-up check (server/store/derived-check.ts)
  * sets aside a tenant file that has it and rebuilds the tenant from the log. A restore's
  * template for new files is put in that state once ({@link BulkLoad.prepareTemplate}), so
- * a copy has the table from the moment it exists and its first batch drops nothing.
+ * a copy has the table from the moment it exists and its first batch drops nothing; and
+ * from it, one template per schema version the restore's tenants start at, migrated to it
+ * as a bulk-loaded file migrates ({@link BulkLoad.prepareVersionTemplate}), so their first
+ * event migrates nothing.
  * A tenant that had anything applied before (one placed from a snapshot) is left alone.
  */
 
 import Database from "better-sqlite3";
 import { parseObjectName } from "../../codegen/index.ts";
+import type { Schema } from "../../schema/index.ts";
 import { BULK_LOAD_UNFINISHED } from "../store/bulk-load-marker.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
-import type { TenantDb } from "../store/tenant-db.ts";
+import { TenantDb } from "../store/tenant-db.ts";
+import { removeTenantTemplate, TEMPLATE_TENANT } from "../store/tenant-template.ts";
 import type { ApplierOptions } from "./applier.ts";
 
 /** The base layout's non-unique node indexes (tenant-ddl.ts, access-tables.ts). */
@@ -47,6 +52,11 @@ interface Deferred {
   version: number;
   /** The base indexes dropped, with the SQL that creates them again. */
   readonly base: Map<string, string>;
+  /**
+   * Copied from a built template ({@link BulkLoad.prepareVersionTemplate}): its indexes and
+   * full-text tables are kept and written per event, as live; only the mark is dropped at the end.
+   */
+  readonly built: boolean;
 }
 
 /** The deferred indexes and full-text tables of the tenants a restore applies from nothing; one per restore. */
@@ -85,6 +95,49 @@ export class BulkLoad {
   }
 
   /**
+   * Writes at `path` a copy of the template `base` ({@link prepareTemplate} prepared it)
+   * migrated to `schema`, schema version `version`, as a bulk-loaded tenant's first event
+   * at that version migrates its copy: only the unique indexes made (`TenantDb.bulkLoading`),
+   * the version recorded, nothing applied (partition -1, offset 0). A tenant whose first
+   * event is at that version, copied from it, is then the file that event's migration
+   * would have made, and its first batch migrates nothing; {@link finish} builds the rest,
+   * as for any other. One transaction: on failure nothing is left at `path`.
+   *
+   * `built`: with everything instead, the base indexes made again and the version's
+   * indexes and full-text tables (empty), the mark kept. For tenants so small that keeping
+   * their indexes and full-text rows per event, as the live applier does, costs less than
+   * building them at the end (each of the schema's objects is created whatever the tenant
+   * holds): a copy is recognized by {@link prepare} (marked, its base indexes there), which
+   * drops nothing from it, and {@link finish} only removes its mark.
+   */
+  prepareVersionTemplate(
+    base: string,
+    path: string,
+    schema: Schema,
+    version: number,
+    built = false,
+  ): void {
+    removeTenantTemplate(path);
+    let db: TenantDb | undefined;
+    try {
+      db = TenantDb.open(TEMPLATE_TENANT, path, true, { template: base })!;
+      const made = db;
+      made.bulkLoading = !built;
+      made.db.transaction(() => {
+        if (built) for (const sql of this.#templateBase.values()) made.db.exec(sql);
+        made.migrateTo(schema);
+        made.writeState({ partition: -1, appliedOffset: 0, schemaVersion: version });
+      })();
+      // Closed without `TenantDb.close`'s `PRAGMA optimize`: it stands for a file just made.
+      made.db.close();
+    } catch (error) {
+      if (db?.isOpen) db.db.close();
+      removeTenantTemplate(path);
+      throw error;
+    }
+  }
+
+  /**
    * Drops the deferrable indexes and full-text tables of `db` if its tenant is bulk-loaded (nothing applied
    * when first seen). Runs before each of the tenant's batches, outside its transaction
    * (`ApplierOptions.beforeTenantBatch`); cheap when nothing changed since the last call.
@@ -97,10 +150,19 @@ export class BulkLoad {
         this.#skipped.add(db.tenant);
         return;
       }
+      const objects = db.db
+        .prepare("SELECT name FROM sqlite_master WHERE name IN (?, ?)")
+        .pluck()
+        .all(BULK_LOAD_UNFINISHED, "nodes_by_type");
+      // A copy of a built template: marked, with its base indexes (a fresh file has them
+      // unmarked; a copy of the other templates, marked without them).
+      const built = objects.length === 2;
       // A copy of the template prepareTemplate() made lacks these from the start.
-      deferred = { db: undefined, version: -1, base: new Map(this.#templateBase) };
+      deferred = { db: undefined, version: -1, base: new Map(this.#templateBase), built };
       this.#tenants.set(db.tenant, deferred);
     }
+    // Nothing deferred: it is written as live, migrations included.
+    if (deferred.built) return;
     // A handle this prepared makes nothing deferrable when it migrates (`bulkLoading`).
     if (deferred.db === db && (db.bulkLoading || deferred.version === db.state.schemaVersion))
       return;
@@ -152,7 +214,7 @@ export class BulkLoad {
   afterMigration(db: TenantDb): void {
     const deferred = this.#tenants.get(db.tenant);
     // A handle prepared here (`bulkLoading`) migrated without making them.
-    if (deferred === undefined || db.bulkLoading) return;
+    if (deferred === undefined || deferred.built || db.bulkLoading) return;
     deferred.db = undefined;
     this.prepare(db);
     // `db.state` is still the version before the migration: the next batch looks again.
@@ -183,6 +245,12 @@ export class BulkLoad {
     if (deferred === undefined) return;
     const db = store.tenant(tenant, false);
     if (db === undefined) return;
+    if (deferred.built) {
+      // Its objects are those of its version already, kept as live: only the mark goes.
+      db.db.exec(`DROP TABLE IF EXISTS ${BULK_LOAD_UNFINISHED}`);
+      this.#tenants.delete(tenant);
+      return;
+    }
     const version = db.state.schemaVersion;
     const model = version === 0 ? undefined : store.model(version);
     if (version !== 0 && model === undefined)

@@ -74,6 +74,8 @@ try {
     tenants: new Set(data.tenants),
     maxOpenTenants: data.maxOpenTenants,
     ...(records ? { records } : {}),
+    ...(data.firstVersions ? { firstVersions: data.firstVersions } : {}),
+    ...(data.small ? { small: new Set(data.small) } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

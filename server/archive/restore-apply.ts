@@ -28,6 +28,10 @@
  * interrupted restore is run again with `--force` anyway), and no in-memory outcomes, which only callers waiting on their plans read.
  * Tenants applied from nothing migrate without making what the bulk load defers
  * (`TenantDb.bulkLoading`): only their unique indexes.
+ * A new tenant file is a copy of a template migrated to the schema version of the
+ * tenant's first event (first-versions.ts), so that event migrates nothing; a tenant of at
+ * most {@link SMALL_TENANT_EVENTS} events gets one built at that version (its indexes and
+ * full-text tables kept per event, as live, instead of built at the end).
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
@@ -72,6 +76,15 @@ const PAGE_CACHE_BYTES = 2000 * 1024;
  * groups them into fewer journal commits than one after the other).
  */
 const CONCURRENT_SYNCS = 16;
+
+/**
+ * Tenants with at most this many events in the restored log are copied from a built
+ * template (`BulkLoad.prepareVersionTemplate`): their indexes and full-text rows are
+ * written per event, as live, instead of built at the end. Building them costs a tenant
+ * about 2.5 ms whatever it holds (each of the schema's objects is created); keeping them
+ * costs a few µs an event (docs/performance.md, "The applier's cost per event", item 15).
+ */
+export const SMALL_TENANT_EVENTS = 500;
 
 /** What a restore's appliers are given beyond the live defaults (see the module comment). */
 export const RESTORE_APPLIER_OPTIONS = {
@@ -131,6 +144,16 @@ export interface RestoreApplyOptions {
   readonly maxOpenTenants?: number;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
+  /**
+   * Per tenant, the schema version its first logged event is applied at (first-versions.ts):
+   * its new file is copied from a template migrated to it. Absent: from the unmigrated one.
+   */
+  readonly firstVersions?: ReadonlyMap<string, number>;
+  /**
+   * Tenants with at most {@link SMALL_TENANT_EVENTS} events: those with a first version
+   * are copied from a template built at it (indexes and full-text tables kept per event).
+   */
+  readonly small?: ReadonlySet<string>;
 }
 
 /** What one applier of a restore did. */
@@ -159,6 +182,16 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const unsynced: string[] = [];
   // New tenant files are copies of one made here (server/store/tenant-template.ts).
   const template = `${logPath}.tenant-template`;
+  // And per schema version its tenants start at, a copy migrated to it (`prepareVersionTemplate`).
+  const versionTemplates = new Map<number, string>();
+  // And for small tenants, built at that version (`SMALL_TENANT_EVENTS`).
+  const builtTemplates = new Map<number, string>();
+  const templateFor = (tenant: string): string => {
+    const version = options.firstVersions?.get(tenant);
+    if (version === undefined) return template;
+    const built = options.small?.has(tenant) ? builtTemplates.get(version) : undefined;
+    return built ?? versionTemplates.get(version) ?? template;
+  };
   try {
     writeTenantTemplate(template, wal.identity);
     // Its copies start bulk-loaded: their first batch has no indexes to drop.
@@ -169,12 +202,24 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       maxOpenTenants: options.maxOpenTenants ?? RESTORE_OPEN_TENANTS,
       wal,
       logger: log,
-      tenantTemplate: template,
+      tenantTemplate: templateFor,
     });
     try {
       // Before the other threads open the dir (`opened`), so they find the files made.
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
+      for (const [tenant, version] of options.firstVersions ?? []) {
+        if (options.tenants && !options.tenants.has(tenant)) continue;
+        const small = options.small?.has(tenant) ?? false;
+        const made = small ? builtTemplates : versionTemplates;
+        if (made.has(version)) continue;
+        // A version whose model is missing: its tenants park at their first event, as before.
+        const model = store.model(version);
+        if (model === undefined) continue;
+        const path = `${template}.v${version}${small ? "-built" : ""}`;
+        bulk.prepareVersionTemplate(template, path, model, version, small);
+        made.set(version, path);
+      }
       await options.opened?.();
       // Woken after each batch, so the end of the log is seen when it is reached.
       let wake = () => {};
@@ -275,6 +320,8 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     }
   } finally {
     removeTenantTemplate(template);
+    for (const path of [...versionTemplates.values(), ...builtTemplates.values()])
+      removeTenantTemplate(path);
     await wal.close();
   }
 }
@@ -311,6 +358,10 @@ export interface RestoreWorkerData {
   readonly maxOpenTenants: number;
   /** The records, packed (restore-records.ts); absent: the thread reads its log copy back. */
   readonly records?: readonly PackedPartition[];
+  /** Its tenants' first schema versions (`RestoreApplyOptions.firstVersions`). */
+  readonly firstVersions?: ReadonlyMap<string, number>;
+  /** Its small tenants (`RestoreApplyOptions.small`). */
+  readonly small?: readonly string[];
 }
 
 /**
@@ -365,6 +416,7 @@ export async function applyRestoredLogInParallel(
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
     const records = options.records ? packRecords(options.records, new Set(tenants)) : undefined;
+    const firstVersions = options.firstVersions;
     const data: RestoreWorkerData = {
       dataDir,
       logPath: paths[i + 1]!,
@@ -372,6 +424,17 @@ export async function applyRestoredLogInParallel(
       tenants,
       maxOpenTenants,
       ...(records ? { records } : {}),
+      ...(firstVersions
+        ? {
+            firstVersions: new Map(
+              tenants.flatMap((t) => {
+                const v = firstVersions.get(t);
+                return v === undefined ? [] : [[t, v] as const];
+              }),
+            ),
+          }
+        : {}),
+      ...(options.small ? { small: tenants.filter((t) => options.small!.has(t)) } : {}),
     };
     worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
     return worker;
@@ -439,6 +502,8 @@ export async function applyRestoredLogInParallel(
     tenants: new Set(shards[0]),
     maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
+    ...(options.firstVersions ? { firstVersions: options.firstVersions } : {}),
+    ...(options.small ? { small: options.small } : {}),
     // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
     // thread, while the others unpack their records; then they open the dir.
     opened: () => {

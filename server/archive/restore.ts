@@ -41,8 +41,13 @@ import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
 import { type ArchivedSegment, listSegments, readManifest } from "./archive-catalog.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
+import { FirstVersions } from "./first-versions.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { applyRestoredLog, applyRestoredLogInParallel } from "./restore-apply.ts";
+import {
+  applyRestoredLog,
+  applyRestoredLogInParallel,
+  SMALL_TENANT_EVENTS,
+} from "./restore-apply.ts";
 import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
 import { RestoreWorkers } from "./restore-workers.ts";
 import { decodeSegment } from "./segment-format.ts";
@@ -84,6 +89,12 @@ export interface RestoreOptions {
    * again for its next batch and its index build.
    */
   readonly openTenants?: number;
+  /**
+   * Tenants with at most this many events keep their indexes and full-text rows per event
+   * instead of building them at the end (default `SMALL_TENANT_EVENTS`, restore-apply.ts;
+   * 0: none).
+   */
+  readonly smallTenantEvents?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -192,6 +203,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   let tenantEnd = 0;
   /** Records per log key, to split tenants among the apply threads. */
   const events = new Map<string, number>();
+  /** Each tenant's first schema version, for its new file's template (first-versions.ts). */
+  const firstVersions = new FirstVersions();
   let records = 0;
   let segments = 0;
   try {
@@ -228,6 +241,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
             held.add(entry);
             events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
+            firstVersions.note(entry.tenant, entry.payload);
             next[p] = entry.position.offset + 1;
             continue;
           }
@@ -240,6 +254,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
               position: { partition: row.partition, offset: row.offset },
             });
             events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
+            firstVersions.note(row.tenant, row.payload);
           }
           if (p === tenantPartition) {
             tenantEnd = entry.position.offset + 1;
@@ -278,6 +293,12 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
     : await placeSnapshots({ store, location, dataDir, ends: next, identity });
   if (snapshots.length > 0) log.info("snapshots placed", { snapshots: snapshots.length });
   const tenantEvents = new Map([...events].filter(([key]) => isTenantId(key)));
+  // Their files copied from a built template (restore-apply.ts).
+  const small = new Set(
+    [...tenantEvents]
+      .filter(([, n]) => n <= (options.smallTenantEvents ?? SMALL_TENANT_EVENTS))
+      .map(([tenant]) => tenant),
+  );
   const threads = Math.min(options.threads ?? DEFAULT_RESTORE_THREADS, tenantEvents.size);
   const progress = (done: number, total: number) =>
     options.progress?.({ phase: "apply", done, total });
@@ -294,6 +315,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           threads,
           events: tenantEvents,
           workers,
+          firstVersions: firstVersions.versions,
+          small,
           ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           ...(heldRecords ? { records: heldRecords } : {}),
         })
@@ -304,6 +327,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             ends: next,
             log,
             progress,
+            firstVersions: firstVersions.versions,
+            small,
             ...(heldRecords ? { records: heldRecords } : {}),
             ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           }),

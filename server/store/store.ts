@@ -52,8 +52,11 @@ export interface StoreOptions {
   readonly logIdentity?: string;
   /** Tenants being rebuilt, held from readers (`derived-check.ts` sets it). */
   readonly gate?: RebuildGate;
-  /** New tenant files are copies of this file (`TenantOrigin.template`, tenant-template.ts). */
-  readonly tenantTemplate?: string;
+  /**
+   * New tenant files are copies of this file (`TenantOrigin.template`, tenant-template.ts),
+   * or of the one this names for the tenant (none: made by running the layout's DDL).
+   */
+  readonly tenantTemplate?: string | ((tenant: string) => string | undefined);
 }
 
 /** Opens (creating if needed) the store in `options.dataDir`. */
@@ -74,7 +77,7 @@ export class Store {
   readonly #models = new Map<number, Schema>();
   readonly #logIdentity: string | undefined;
   readonly #gate: RebuildGate | undefined;
-  readonly #template: string | undefined;
+  readonly #template: StoreOptions["tenantTemplate"];
   #latestSchemaVersion: number;
   #closed = false;
 
@@ -121,7 +124,7 @@ export class Store {
             partition: state.partition,
             appliedOffset: state.appliedOffset,
           }),
-        template: this.#template,
+        template: typeof this.#template === "function" ? this.#template(id) : this.#template,
       };
       db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create, origin);
     } catch (err) {

@@ -12,7 +12,10 @@
  * `tests/store/tenant-template.test.ts` compares the two: `sqlite_master`, pragmas,
  * canonical dumps after the same events. A restore then puts its template in the bulk
  * load's state (`BulkLoad.prepareTemplate`, server/apply/bulk-load.ts), which is why a
- * copy is opened without the `IF NOT EXISTS` DDL an older file gets (`TenantDb.open`).
+ * copy is opened without the `IF NOT EXISTS` DDL an older file gets (`TenantDb.open`),
+ * and makes from it one template per schema version its tenants start at, migrated to
+ * that version as a bulk-loaded tenant's first event would migrate it
+ * (`BulkLoad.prepareVersionTemplate`).
  *
  * Assumes the template is made with the same log identity as the store that copies it.
  */
@@ -21,7 +24,7 @@ import { rmSync } from "node:fs";
 import { TenantDb } from "./tenant-db.ts";
 
 /** The tenant id a template records until a copy is given its own. */
-const TEMPLATE_TENANT = "tenant-template";
+export const TEMPLATE_TENANT = "tenant-template";
 
 /** Writes a template file at `path` for new tenant files derived from the log `logIdentity`. */
 export function writeTenantTemplate(path: string, logIdentity: string | undefined): void {

@@ -237,3 +237,50 @@ export function scenario(seed = 42): WalRecord[] {
   }
   return records;
 }
+
+/** The tenants of {@link laterTenants}. */
+export const LATER_TENANTS = ["late", "late-rejected", "bad-first", "named-other", "only-bad"];
+
+/**
+ * Records to append to a {@link scenario}: tenants whose first entry is at v2 (one a unique clash, one rejected), or bad (an
+ * undecodable payload, an event naming another tenant), then plans at v1 and v2.
+ */
+export function laterTenants(): WalRecord[] {
+  const v2 = { schemaVersion: 2, atMs: T0_MS };
+  const user = (id: string) =>
+    op.createNode(T.User, id, {
+      1: v.str(`${id}@x`),
+      2: v.str(`User ${id}`),
+      3: v.str(`h${id}`),
+      6: v.ts(T0_MS),
+    });
+  const team = (id: string, slug: string) =>
+    op.createNode(T.Team, id, { 1: v.str(`Team ${id}`), 2: v.str(slug) });
+  return [
+    {
+      tenant: "late",
+      payload: planEvent("late", "k1", [user("late-u1"), team("late-t1", "s")], v2),
+    },
+    { tenant: "late", payload: planEvent("late", "k2", [team("late-t2", "s")], v2) },
+    { tenant: "late", payload: planEvent("late", "k3", [team("late-t3", "t")], v2) },
+    {
+      tenant: "late-rejected",
+      payload: planEvent(
+        "late-rejected",
+        "k1",
+        [op.createNode(T.Project, "p1", { 1: v.ref("ghost"), 2: v.str("K"), 3: v.str("P") })],
+        v2,
+      ),
+    },
+    {
+      tenant: "late-rejected",
+      payload: planEvent("late-rejected", "k2", [team("lr-t1", "s")], v2),
+    },
+    { tenant: "bad-first", payload: new Uint8Array([1, 2, 3, 0xff]) },
+    { tenant: "bad-first", payload: planEvent("bad-first", "k1", [team("bf-t1", "s")]) },
+    { tenant: "bad-first", payload: planEvent("bad-first", "k2", [team("bf-t2", "u")], v2) },
+    { tenant: "named-other", payload: planEvent("acme", "k0", [team("no-t0", "s")], v2) },
+    { tenant: "named-other", payload: planEvent("named-other", "k1", [team("no-t1", "s")]) },
+    { tenant: "only-bad", payload: new Uint8Array([9, 9, 9]) },
+  ];
+}

@@ -2,8 +2,13 @@
  * A restore applies tenants on several threads at once (server/archive/restore-apply.ts)
  * and bulk-loads them (server/apply/bulk-load.ts): whatever the number of threads, the
  * restored tenants equal those the live applier made from the same log, byte for byte
- * in a canonical dump, with the same outcomes recorded for failures of every kind.
+ * in a canonical dump, with the same outcomes recorded for failures of every kind, for
+ * tenants that start at different schema versions (copied from templates migrated to
+ * them), migrate half-way, or start with an entry recorded as bad.
  */
+
+/** The restored tenants: the scenario's and those appended to it. */
+const ALL_TENANTS = [...TENANTS, ...LATER_TENANTS];
 
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +25,7 @@ import { tenantFileName } from "../../server/store/index.ts";
 import { openStore } from "../../server/store/store.ts";
 import { openEmbeddedWal } from "../../server/wal/index.ts";
 import { applyWholeLog } from "../apply/apply-harness.ts";
-import { scenario, TENANTS } from "../apply/replay-scenario.ts";
+import { LATER_TENANTS, laterTenants, scenario, TENANTS } from "../apply/replay-scenario.ts";
 import { startTestS3, type TestS3 } from "../infra/s3-server.ts";
 import {
   lookupOf,
@@ -61,6 +66,7 @@ describe("a restore on several threads", () => {
           payload: schemaChangeEvent(SCHEMA_LOG_KEY, served(1, TRACKER_V1)),
         },
         ...scenario(11),
+        ...laterTenants(),
       ]);
       // The reference: the live applier over the original log.
       const live = openStore({
@@ -70,7 +76,7 @@ describe("a restore on several threads", () => {
       const applier = new Applier({ wal, store: live });
       await applyWholeLog(applier);
       live.close();
-      reference = TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
+      reference = ALL_TENANTS.map((t) => canonicalDump(live.tenantPath(t)));
       expect(reference.join("\n")).toContain("UNIQUE_VIOLATION");
       const archiver = await Archiver.start({ wal, store, location, log: quiet });
       await archiver.close(60_000);
@@ -80,7 +86,14 @@ describe("a restore on several threads", () => {
 
     try {
       // 5: more threads than tenants, so two of the workers started ahead are ended unused.
-      for (const threads of [1, 2, 3, 5]) {
+      // Small tenants keep their indexes per event (a built template): by default all of
+      // them here; with 0 none (every index built at the end); with 50 the appended ones.
+      for (const [threads, smallTenantEvents] of [
+        [1, undefined],
+        [2, 0],
+        [3, 50],
+        [5, undefined],
+      ] as const) {
         const restored = dir(`threads-${threads}`);
         const result = await restoreArchive({
           store,
@@ -88,17 +101,21 @@ describe("a restore on several threads", () => {
           dataDir: restored,
           log: quiet,
           threads,
+          ...(smallTenantEvents !== undefined ? { smallTenantEvents } : {}),
         });
         expect(result.parked).toEqual([]);
-        expect(result.threadCpuMs).toHaveLength(Math.min(threads, TENANTS.length));
-        const dumps = TENANTS.map((t) =>
+        expect(result.threadCpuMs).toHaveLength(Math.min(threads, ALL_TENANTS.length));
+        const dumps = ALL_TENANTS.map((t) =>
           canonicalDump(join(restored, "tenants", tenantFileName(t))),
         );
         expect(dumps).toEqual(reference);
       }
       // One tenant file open per thread: files are closed between batches and opened
       // again, for their next batch and for their index build.
-      for (const threads of [1, 2]) {
+      for (const [threads, smallTenantEvents] of [
+        [1, 0],
+        [2, 1000],
+      ] as const) {
         const restored = dir(`threads-${threads}-one-open`);
         const result = await restoreArchive({
           store,
@@ -107,9 +124,10 @@ describe("a restore on several threads", () => {
           log: quiet,
           threads,
           openTenants: threads,
+          smallTenantEvents,
         });
         expect(result.parked).toEqual([]);
-        const dumps = TENANTS.map((t) =>
+        const dumps = ALL_TENANTS.map((t) =>
           canonicalDump(join(restored, "tenants", tenantFileName(t))),
         );
         expect(dumps).toEqual(reference);

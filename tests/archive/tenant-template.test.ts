@@ -2,19 +2,35 @@
  * A tenant file copied from a template (server/store/tenant-template.ts, as a restore
  * makes its files) is the database a fresh file is: the same `sqlite_master`, file and
  * connection pragmas, state rows, and canonical dump, before and after a migration;
- * written without syncs until `makeDurable`, which checkpoints it and syncs it.
+ * written without syncs until `makeDurable`, which checkpoints it and syncs it. A
+ * template migrated to a schema version (`BulkLoad.prepareVersionTemplate`) gives the
+ * file a copy of the unmigrated one has after its first event's migration, and a
+ * restore's read phase tells which version each tenant starts at (first-versions.ts).
  */
 
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
+import { appliedVersion, FirstVersions } from "../../server/archive/first-versions.ts";
 import { BULK_LOAD_UNFINISHED } from "../../server/store/bulk-load-marker.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { openStore } from "../../server/store/store.ts";
 import { TenantDb } from "../../server/store/tenant-db.ts";
 import { removeTenantTemplate, writeTenantTemplate } from "../../server/store/tenant-template.ts";
-import { lookupOf, served, TRACKER_V1, TRACKER_V2, tempDir } from "../store/store-fixtures.ts";
+import {
+  accessEvent,
+  lookupOf,
+  op,
+  planEvent,
+  schemaChangeEvent,
+  served,
+  T,
+  TRACKER_V1,
+  TRACKER_V2,
+  tempDir,
+  v,
+} from "../store/store-fixtures.ts";
 
 const IDENTITY = "embedded:template-test";
 const PRAGMAS = [
@@ -147,6 +163,112 @@ describe("tenant files copied from a template", () => {
       fresh.close();
       store.close();
     }
+  });
+
+  it("migrated to a version are the file the first event's migration makes in the bulk load", async () => {
+    const bulk = new BulkLoad();
+    bulk.prepareTemplate(template);
+    const v2 = join(dir.path, "template.v2.sqlite");
+    bulk.prepareVersionTemplate(template, v2, TRACKER_V2, 2);
+    // The unmigrated template's copy, migrated as a bulk-loaded tenant's first event does.
+    const migrated = TenantDb.open("acme", join(dir.path, "migrated.sqlite"), true, {
+      logIdentity: IDENTITY,
+      template,
+    })!;
+    const copied = TenantDb.open("acme", join(dir.path, "copied.sqlite"), true, {
+      logIdentity: IDENTITY,
+      template: v2,
+    })!;
+    try {
+      migrated.bulkLoading = true;
+      migrated.db.transaction(() => {
+        migrated.migrateTo(TRACKER_V2);
+        migrated.writeState({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      })();
+      migrated.commitState({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // Nothing applied (so bulk-loaded), at version 2, with the unique indexes only.
+      expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      expect(describeFile(copied, true)).toEqual(describeFile(migrated, true));
+      const names = describeFile(copied, true).dump as string;
+      expect(names).toContain("index ux_n1_f1:");
+      expect(names).not.toContain("index ix_n4_f8:");
+      expect(names).not.toContain("fts_n2");
+      expect(names).toContain(`table ${BULK_LOAD_UNFINISHED}:`);
+      // Its first batch has nothing to drop or migrate.
+      bulk.prepare(copied);
+      expect(copied.bulkLoading).toBe(true);
+      await copied.makeDurable();
+      expect(copied.db.pragma("synchronous", { simple: true })).toBe(1n);
+    } finally {
+      migrated.close();
+      copied.close();
+    }
+    // The template is left as it was, under the template's own tenant id.
+    expect(canonicalDump(v2)).toContain('"tenant-template"');
+    removeTenantTemplate(v2);
+    expect(existsSync(v2)).toBe(false);
+  });
+
+  it("built at a version keep every object, marked, and the build only removes the mark", () => {
+    const bulk = new BulkLoad();
+    bulk.prepareTemplate(template);
+    const built = join(dir.path, "template.v2-built.sqlite");
+    bulk.prepareVersionTemplate(template, built, TRACKER_V2, 2, true);
+    const objects = (db: TenantDb) =>
+      db.db
+        .prepare(
+          "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .all() as { name: string }[];
+    // A fresh file migrated to v2 as the live applier migrates it.
+    const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
+      logIdentity: IDENTITY,
+    })!;
+    fresh.db.transaction(() => fresh.migrateTo(TRACKER_V2))();
+    const store = openStore({
+      dataDir: join(dir.path, "data"),
+      schemas: lookupOf(served(1, TRACKER_V1), served(2, TRACKER_V2)),
+      tenantTemplate: built,
+      logIdentity: IDENTITY,
+    });
+    try {
+      const copied = store.tenant("acme", true)!;
+      expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // Everything a live file at v2 has, and the mark of an unfinished bulk load.
+      expect(objects(copied).map((o) => o.name)).toEqual(
+        [...objects(fresh).map((o) => o.name), BULK_LOAD_UNFINISHED].sort(),
+      );
+      // Its batches drop nothing and migrate as live; the build only removes the mark.
+      bulk.prepare(copied);
+      expect(copied.bulkLoading).toBe(false);
+      expect(bulk.tenants).toEqual(["acme"]);
+      expect(objects(copied).map((o) => o.name)).toContain("ix_n4_f8");
+      bulk.finish(store, "acme");
+      expect(bulk.tenants).toEqual([]);
+      expect(objects(copied)).toEqual(objects(fresh));
+    } finally {
+      fresh.close();
+      store.close();
+    }
+  });
+
+  it("are chosen by the version each tenant's first entry is applied at", () => {
+    const first = new FirstVersions();
+    const plan = (tenant: string, version: number) =>
+      planEvent(tenant, "k", [op.createNode(T.Team, "t", { 1: v.str("T"), 2: v.str("s") })], {
+        schemaVersion: version,
+      });
+    first.note("a", plan("a", 2));
+    first.note("a", plan("a", 1));
+    first.note("b", accessEvent("b", "k", { case: "createTenantOwner", value: "user:0" }));
+    first.note("c", new Uint8Array([1, 2, 3, 0xff]));
+    first.note("c", plan("c", 1));
+    first.note("d", plan("other", 1));
+    first.note("e", plan("e", 0));
+    first.note("f", schemaChangeEvent("f", served(2, TRACKER_V2)));
+    // Only a tenant's first entry counts; one the applier records as bad gives none.
+    expect(Object.fromEntries(first.versions)).toEqual({ a: 2, b: 1, f: 2 });
+    expect(appliedVersion("c", plan("c", 3))).toBe(3);
   });
 
   it("leave the template as it was, and the template is removed with what SQLite left beside it", () => {

@@ -20,6 +20,8 @@
  *   `ENTDB_BENCH_ONLY=archiver` the first of them, `ENTDB_BENCH_ONLY=replay` the upload
  *   and the replay alone. `ENTDB_BENCH_RESTORE_TO_TIME=1` gives the restores a `--to-time`
  *   after every event (the read phase then decodes each event to read its time).
+ *   `ENTDB_BENCH_SMALL_TENANT_EVENTS` gives the restores their `smallTenantEvents` (tenants
+ *   this small keep their indexes per event; 0: every tenant's are built at the end).
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -71,6 +73,7 @@ const RESTORE_THREADS = (
   .map(Number);
 const REPLAY_ONLY = process.env["ENTDB_BENCH_ONLY"] === "replay";
 const TO_TIME = process.env["ENTDB_BENCH_RESTORE_TO_TIME"] === "1";
+const SMALL = process.env["ENTDB_BENCH_SMALL_TENANT_EVENTS"];
 const quiet = createLogger("error");
 const rows: string[][] = [];
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
@@ -139,6 +142,7 @@ try {
         log: quiet,
         threads,
         ...(TO_TIME ? { toTime: new Date(Date.UTC(9999, 0, 1)) } : {}),
+        ...(SMALL !== undefined ? { smallTenantEvents: Number(SMALL) } : {}),
         progress: (p) => {
           if (p.phase !== phase) {
             if (phase) {
