@@ -33,6 +33,14 @@ import {
 } from "../store/store-fixtures.ts";
 
 const IDENTITY = "embedded:template-test";
+
+/** A file's schema objects without their root pages, which a drop and a build move. */
+const objects = (db: TenantDb) =>
+  db.db
+    .prepare(
+      "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .all() as { name: string }[];
 const PRAGMAS = [
   "journal_mode",
   "user_version",
@@ -124,13 +132,6 @@ describe("tenant files copied from a template", () => {
   it("start in the bulk load's state when the template was prepared for one", () => {
     const bulk = new BulkLoad();
     bulk.prepareTemplate(template);
-    // Objects without their root pages, which a drop and a build move.
-    const objects = (db: TenantDb) =>
-      db.db
-        .prepare(
-          "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
-        )
-        .all() as { name: string }[];
     const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
       logIdentity: IDENTITY,
     })!;
@@ -214,12 +215,6 @@ describe("tenant files copied from a template", () => {
     bulk.prepareTemplate(template);
     const built = join(dir.path, "template.v2-built.sqlite");
     bulk.prepareVersionTemplate(template, built, TRACKER_V2, 2, true);
-    const objects = (db: TenantDb) =>
-      db.db
-        .prepare(
-          "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
-        )
-        .all() as { name: string }[];
     // A fresh file migrated to v2 as the live applier migrates it.
     const fresh = TenantDb.open("acme", join(dir.path, "fresh.sqlite"), true, {
       logIdentity: IDENTITY,
