@@ -9,9 +9,8 @@ import {
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { nodeById } from "../../schema/model.ts";
 import { compileNodeQuery, type NodeQuery } from "../../server/store/node-query.ts";
-import { encodeNodeCursor, filtersDigest } from "../../server/store/page-cursor.ts";
 import { StoreError } from "../../server/store/store-error.ts";
-import { T, TRACKER_V1, v } from "./store-fixtures.ts";
+import { dueCursor, T, TRACKER_V1, v } from "./store-fixtures.ts";
 
 const task = nodeById(TRACKER_V1, T.Task)!;
 const filter = (fieldId: number, o: FilterOp, ...values: Value[]): Filter =>
@@ -29,17 +28,6 @@ const compile = (q: Partial<NodeQuery>, hasIndex?: (name: string) => boolean) =>
     { filters: [], limit: 10, cursor: "", columns: "keys", ...q },
     hasIndex,
   );
-
-/** A cursor of the query ordered by due date with `filters`, after `key` and `lastId`. */
-const dueCursor = (filters: Filter[], key: bigint | null, lastId: string) =>
-  encodeNodeCursor({
-    typeId: T.Task,
-    orderField: 7,
-    descending: false,
-    filters: filtersDigest(filters),
-    key,
-    lastId,
-  });
 
 describe("compiled query shapes", () => {
   it("gives a query with other values the same text and binds the new values", () => {

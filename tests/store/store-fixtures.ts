@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Filter } from "../../generated/entdb/v1/entdb_pb.js";
 import {
   type Operation,
   OperationSchema,
@@ -20,6 +21,7 @@ import { schemaFingerprint } from "../../schema/fingerprint.ts";
 import { lockFromSchema } from "../../schema/lock.ts";
 import type { Schema } from "../../schema/model.ts";
 import type { ServedSchema } from "../../server/engine.ts";
+import { encodeNodeCursor, filtersDigest } from "../../server/store/page-cursor.ts";
 
 const TRACKER_PATH = join(import.meta.dirname, "../../examples/tracker/schema.entdb");
 
@@ -243,4 +245,16 @@ export function userFields(n: number, extra: Fields = {}): Fields {
     7: v.bool(true),
     ...extra,
   };
+}
+
+/** A cursor of a Task query ordered by due date with `filters`, after `key` and `lastId`. */
+export function dueCursor(filters: Filter[], key: bigint | null, lastId: string): string {
+  return encodeNodeCursor({
+    typeId: T.Task,
+    orderField: 7,
+    descending: false,
+    filters: filtersDigest(filters),
+    key,
+    lastId,
+  });
 }

@@ -11,11 +11,11 @@ import {
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { INT64_MAX, INT64_MIN, nodeById } from "../../schema/model.ts";
 import { compileNodeQuery } from "../../server/store/node-query.ts";
-import { encodeNodeCursor, filtersDigest } from "../../server/store/page-cursor.ts";
 import { StoreError } from "../../server/store/store-error.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
 import {
   compile,
+  dueCursor,
   op,
   planEvent,
   served,
@@ -336,19 +336,10 @@ describe("queryNodes ordering and pages", () => {
     seedTasks(12);
     const byDue = { fieldId: 7, descending: false };
     const due = [filter(7, FilterOp.GTE, v.ts(T0_MS + 2_000))];
-    const cursorAfter = (filters: Filter[], key: bigint | null, lastId: string) =>
-      encodeNodeCursor({
-        typeId: T.Task,
-        orderField: 7,
-        descending: false,
-        filters: filtersDigest(filters),
-        key,
-        lastId,
-      });
     // Filtered on the order's field alone: the statement names the index and reads the key.
     const indexed = query(due, { orderBy: byDue, limit: 2 });
     expect(ids(indexed.items)).toEqual(["task0002", "task0004"]);
-    expect(indexed.nextCursor).toBe(cursorAfter(due, BigInt((T0_MS + 4_000) * 1_000), "task0004"));
+    expect(indexed.nextCursor).toBe(dueCursor(due, BigInt((T0_MS + 4_000) * 1_000), "task0004"));
     expect(ids(query(due, { orderBy: byDue, limit: 2, cursor: indexed.nextCursor }).items)).toEqual(
       ["task0005", "task0007"],
     );
@@ -356,11 +347,11 @@ describe("queryNodes ordering and pages", () => {
     const both = [...due, filter(5, FilterOp.NE, v.enum(4))];
     const other = query(both, { orderBy: byDue, limit: 2 });
     expect(ids(other.items)).toEqual(["task0002", "task0004"]);
-    expect(other.nextCursor).toBe(cursorAfter(both, BigInt((T0_MS + 4_000) * 1_000), "task0004"));
+    expect(other.nextCursor).toBe(dueCursor(both, BigInt((T0_MS + 4_000) * 1_000), "task0004"));
     // A page ending on a row without the key.
     const unset = query([], { orderBy: byDue, limit: 2 });
     expect(ids(unset.items)).toEqual(["task0003", "task0006"]);
-    expect(unset.nextCursor).toBe(cursorAfter([], null, "task0006"));
+    expect(unset.nextCursor).toBe(dueCursor([], null, "task0006"));
   });
 
   it("reads a page ordered by an indexed field straight from its index", () => {
