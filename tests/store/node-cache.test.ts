@@ -1,9 +1,10 @@
 /**
  * The node cache (server/store/node-cache.ts) behind a real store, applier and log: a
- * read returns the shared frozen node only for the row state its own statement found,
- * so updates, deletes, failed plans, a reopened tenant file and a schema change are
- * never answered from an older state; the applier's commits drop the nodes they touched;
- * the cache stays within its byte bound.
+ * read returns the shared frozen node only while it is the row's committed state, so
+ * updates, deletes, failed plans, a reopened tenant file and a schema change are never
+ * answered from an older state; the applier's commits drop the nodes they touched, and
+ * a commit a cache was not told about drops the tenant's entries; the cache stays within
+ * its byte bound. Every write path through every read: read-cache-writes.test.ts.
  */
 
 import { fromBinary } from "@bufbuild/protobuf";
