@@ -18,7 +18,8 @@
  * id the event does not hold) and a schema change drop the tenant's entries. A commit
  * the cache was not told about (another applier, a test harness without the hook) drops
  * them on the next read. A rebuilt or reopened tenant is a new handle: its first read
- * drops the old handle's entries. Nothing else writes `nodes` rows: only
+ * drops the old handle's entries; so is a tenant whose applier failed after its COMMIT
+ * but before `commitState` (it parks the tenant, which closes the handle). Nothing else writes `nodes` rows: only
  * `server/apply/node-ops.ts` does, inside the applier's transaction
  * (`tests/store/read-cache-writes.test.ts` holds the source to that). Writes run in
  * synchronous transactions, so a read never sees (or caches) uncommitted state.
