@@ -54,6 +54,7 @@ import { type SchemaSurface, schemaSurface } from "./schema-surface.ts";
 import type { ServerConfig } from "./server-config.ts";
 import {
   createTenantReader,
+  EdgeCache,
   holdWhileFileExists,
   listTenantIds,
   NodeCache,
@@ -189,6 +190,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     let metrics: ServerMetrics | undefined;
     const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const nodeCache = new NodeCache();
+    const edgeCache = new EdgeCache();
     const builtEvents = new BuiltEventRegistry();
     const applier = new Applier({
       wal,
@@ -196,6 +198,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       builtEvents,
       onCommitted: (tenant, events) => {
         nodeCache.committed(tenant, events);
+        edgeCache.committed(tenant, events);
         changeFeed.publish(tenant, events);
       },
       onAccessChanged: (tenant) => access.invalidate(tenant),
@@ -221,7 +224,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     if (retention) cleanup.unshift(() => retention.close());
     applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
 
-    const reader = createTenantReader(store, READ_LIMITS, nodeCache);
+    const reader = createTenantReader(store, READ_LIMITS, nodeCache, edgeCache);
     // Replaced when a version is pushed (adopt, below): the API serves `surface`.
     let surface: SchemaSurface = schemaSurface(served);
 

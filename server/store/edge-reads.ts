@@ -10,12 +10,19 @@ import type { Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { Page, TraverseStep } from "../engine.ts";
 import type { EdgeCache } from "./edge-cache.ts";
-import { edgeCountSql, edgeEnds, edgePageSql, neighborsSql } from "./edge-sql.ts";
+import {
+  type EdgeEnds,
+  edgeCountSql,
+  edgeEnds,
+  edgePageSql,
+  edgesByOtherSql,
+  neighborsSql,
+} from "./edge-sql.ts";
 import type { NodeCache } from "./node-cache.ts";
 import { factsOf, nodeOf, visibleNode } from "./node-point-reads.ts";
 import { decodeEdgeCursor, encodeEdgeCursor } from "./page-cursor.ts";
 import type { ReadLimits } from "./read-limits.ts";
-import { EDGE_COLUMNS, type EdgeRow } from "./row-codec.ts";
+import { EDGE_COLUMNS, EDGE_KEY_COLUMNS, type EdgeRow } from "./row-codec.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { hiddenRefTerm } from "./visibility-sql.ts";
@@ -64,7 +71,11 @@ export function listEdgePage(
     params.push(c.lastOtherId);
   }
   params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
-  const rows = db.stmt(edgePageSql(ends, EDGE_COLUMNS, after, visible)).all(...params) as EdgeRow[];
+  // The page's keys from the index alone; the edges from the cache, or their rows.
+  const rows = db.stmt(edgePageSql(ends, EDGE_KEY_COLUMNS, after, visible)).all(...params) as {
+    readonly from_id: string;
+    readonly to_id: string;
+  }[];
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   const nextCursor =
@@ -76,12 +87,53 @@ export function listEdgePage(
           lastOtherId: direction === Direction.IN ? last.from_id : last.to_id,
         })
       : "";
-  const items = page.map((r) => edges.edge(db, model, r));
+  const items = edgesOf(edges, db, model, edgeTypeId, ends, nodeId, page);
   if (!query.includeCount) return { items, nextCursor };
   const count = db
     .stmt(edgeCountSql(ends, visible))
     .get(BigInt(edgeTypeId), nodeId, ...(otherHidden?.params ?? [])) as { n: bigint };
   return { items, nextCursor, totalCount: Number(count.n) };
+}
+
+/**
+ * The edges of `keys` (one node's edges of one type, `self` being `nodeId`), in their
+ * order: from the cache, the rest read whole in one statement by their primary key.
+ */
+function edgesOf(
+  edges: EdgeCache,
+  db: TenantDb,
+  model: Schema | undefined,
+  edgeTypeId: number,
+  ends: EdgeEnds,
+  nodeId: string,
+  keys: readonly { readonly from_id: string; readonly to_id: string }[],
+): Edge[] {
+  const other = ends[1];
+  const out = new Array<Edge>(keys.length);
+  let missing: string[] | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as { readonly from_id: string; readonly to_id: string };
+    const hit = edges.cached(db, model, edgeTypeId, k.from_id, k.to_id);
+    if (hit !== undefined) out[i] = hit;
+    else {
+      missing ??= [];
+      missing.push(k[other]);
+    }
+  }
+  if (missing === undefined) return out;
+  const byOther = new Map<string, Edge>();
+  for (const row of db
+    .stmt(edgesByOtherSql(ends, EDGE_COLUMNS))
+    .all(JSON.stringify(missing), BigInt(edgeTypeId), nodeId) as EdgeRow[])
+    byOther.set(row[other], edges.edge(db, model, row));
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as { readonly from_id: string; readonly to_id: string };
+    if (out[i] !== undefined) continue;
+    const edge = byOther.get(k[other]);
+    if (edge === undefined) throw new Error(`edge ${JSON.stringify(k)} vanished within a read`);
+    out[i] = edge;
+  }
+  return out;
 }
 
 /** The nodes `scope` may read reached from `startId`, breadth first, within `limits`. */

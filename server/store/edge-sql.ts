@@ -49,6 +49,20 @@ export function edgePageSql(
   return `SELECT ${columns} FROM ${edgesBy(self)} WHERE edge_type_id = +? AND ${self} = +?${after}${visible} ORDER BY ${other} LIMIT +?`;
 }
 
+/**
+ * Edges of one type at one node by the ids at their other ends, each found by the primary
+ * key (`CROSS JOIN` keeps the ids the outer loop: the other order scans the node's edges):
+ * parameters are a JSON array of the other ends' ids, the edge type, the node id.
+ */
+export function edgesByOtherSql([self, other]: EdgeEnds, columns: string): string {
+  return `SELECT ${columns
+    .split(", ")
+    .map((c) => `edges.${c}`)
+    .join(
+      ", ",
+    )} FROM json_each(?) AS wanted CROSS JOIN edges ON edges.edge_type_id = +? AND edges.${self} = +? AND edges.${other} = wanted.value`;
+}
+
 /** The number of a node's edges in one direction; parameters as `edgePageSql` without cursor and limit. */
 export function edgeCountSql([self]: EdgeEnds, visible: string): string {
   return `SELECT count(*) AS n FROM ${edgesBy(self)} WHERE edge_type_id = +? AND ${self} = +?${visible}`;

@@ -19,6 +19,7 @@ export {
   holdWhileFileExists,
   openCheckedStore,
 } from "./derived-check.ts";
+export { DEFAULT_EDGE_CACHE_ENTRIES, EdgeCache } from "./edge-cache.ts";
 export {
   isRawNumber,
   type JsonValue,

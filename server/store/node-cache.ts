@@ -4,20 +4,30 @@
  * because the cached message is frozen, the API's encoder keeps its wire bytes beside
  * it (`server/api/node-wire.ts`) and copies them into the next answer that holds it.
  *
- * What it guarantees: a cached node is returned only for a row whose `seq`, `version`
- * and `updated_at` are the ones it was decoded from, read from the same open tenant
- * file with the same schema model. Every change to a node row moves its version (an
- * update) or removes the row (a delete), and ingress mints every id once, so a row
- * with the same id, seq, version and updated_at is the same row state: a read never
- * returns a node other than the committed row its own statement found. Access control
- * stays in the SQL: the cache only answers for rows the statement returned to this
- * reader, and a `Node` holds nothing that depends on who reads it. Writes run in
- * synchronous transactions, so a read never sees (or caches) uncommitted state. The
- * applier's commits drop the entries of the nodes they created, updated or deleted
- * ({@link NodeCache.committed}), which frees their memory early and covers an id
- * created twice by a log written around ingress; a schema change drops the tenant's
- * entries. A rebuilt tenant is a new file handle: its first read drops the old
- * handle's entries.
+ * What it guarantees: a cached node is the current committed state of its row in the
+ * open tenant file it was read from, decoded by the schema model it was decoded with,
+ * so a read may answer it without reading the row again: a point read by an
+ * unrestricted reader ({@link peek}) runs no statement, and query pages and edge
+ * listings read only the ids from their index. Why it is current: the entries of a
+ * tenant belong to one file handle, and are trusted only while that handle's count of
+ * committed transactions ({@link TenantDb.commits}, moved by `TenantDb.commitState`, the
+ * one place the applier's transactions end) is the count the cache was last told
+ * about. The applier's commits tell it ({@link committed}, wired by `server.ts`) which
+ * nodes they created, updated or deleted, and it drops those entries; a plan that may
+ * have written nodes it does not name (an `if_absent_on` create resolves to an existing
+ * id the event does not hold) and a schema change drop the tenant's entries. A commit
+ * the cache was not told about (another applier, a test harness without the hook) drops
+ * them on the next read. A rebuilt or reopened tenant is a new handle: its first read
+ * drops the old handle's entries; so is a tenant whose applier failed after its COMMIT
+ * but before `commitState` (it parks the tenant, which closes the handle). Nothing else writes `nodes` rows: only
+ * `server/apply/node-ops.ts` does, inside the applier's transaction
+ * (`tests/store/read-cache-writes.test.ts` holds the source to that). Writes run in
+ * synchronous transactions, so a read never sees (or caches) uncommitted state.
+ *
+ * Access control stays per row: the cache answers only for rows the reader's own
+ * visibility decision let through (a restricted point read still reads the row's
+ * owner, type and grants; a query page's statement still applies the hidden term),
+ * and a `Node` holds nothing that depends on who reads it.
  *
  * What it assumes: callers never mutate a returned node (it is frozen, so an attempt
  * throws). Bounded by an estimate of the bytes its entries hold; eviction takes the
@@ -44,8 +54,6 @@ interface Entry {
   readonly id: string;
   readonly model: Schema | undefined;
   readonly seq: bigint;
-  readonly version: bigint;
-  readonly updatedAt: bigint;
   readonly node: Node;
   readonly bytes: number;
   /** The clock when it was last moved to the recent end. */
@@ -56,6 +64,8 @@ interface Entry {
 interface TenantNodes {
   readonly db: TenantDb;
   readonly byId: Map<string, Entry>;
+  /** The handle's {@link TenantDb.commits} the entries are current as of. */
+  commits: number;
 }
 
 /** An LRU of decoded, frozen nodes keyed by tenant and id; see the module comment. */
@@ -84,21 +94,42 @@ export class NodeCache {
   }
 
   /**
-   * The cached node of the row `key` names (a committed row of `db`, just read), decoded
-   * by `model`; undefined if the cache does not hold that state of the row.
+   * The entries of `db`'s tenant if they are current for `db`; otherwise drops them
+   * (an earlier handle's, or a commit the cache was not told about) and returns undefined.
+   */
+  #current(db: TenantDb): TenantNodes | undefined {
+    const tenant = this.#tenants.get(db.tenant);
+    if (tenant === undefined) return undefined;
+    if (tenant.db === db && tenant.commits === db.commits) return tenant;
+    this.dropTenant(db.tenant);
+    return undefined;
+  }
+
+  /**
+   * The cached node of the row `key` names (a row of `db` a read just found), decoded
+   * by `model`; undefined if the cache does not hold it.
    */
   cached(db: TenantDb, model: Schema | undefined, key: NodeCacheKey): Node | undefined {
-    const tenant = this.#tenants.get(db.tenant);
-    if (tenant === undefined || tenant.db !== db) return undefined;
-    const hit = tenant.byId.get(key.id);
-    if (
-      hit === undefined ||
-      hit.version !== key.version ||
-      hit.seq !== key.seq ||
-      hit.updatedAt !== key.updated_at ||
-      hit.model !== model
-    )
-      return undefined;
+    const hit = this.#current(db)?.byId.get(key.id);
+    if (hit === undefined || hit.seq !== key.seq || hit.model !== model) return undefined;
+    this.#touch(hit);
+    return hit.node;
+  }
+
+  /**
+   * The cached node with `id` in `db`, decoded by `model`, without reading its row: the
+   * current committed state of a row that exists (see the module comment). Undefined
+   * when the cache does not hold it, which says nothing about whether the row exists.
+   * Only for a reader that may read every row: nothing here decides visibility.
+   */
+  peek(db: TenantDb, model: Schema | undefined, id: string): Node | undefined {
+    const hit = this.#current(db)?.byId.get(id);
+    if (hit === undefined || hit.model !== model) return undefined;
+    this.#touch(hit);
+    return hit.node;
+  }
+
+  #touch(hit: Entry): void {
     // Recently used entries stay where they are: moving one costs a delete and an
     // insert, and only the older half is near eviction. Nothing moves while the entries
     // fill less than half the bound: no eviction is near, and under reads spread over
@@ -109,24 +140,6 @@ export class NodeCache {
       this.#order.add(hit);
       hit.used = ++this.#clock;
     }
-    return hit.node;
-  }
-
-  /**
-   * For each of `ids`, the `seq` of the row its cached node (of `db`, decoded by `model`)
-   * was read from, or undefined. A hint for finding the rows by `seq` instead of by id:
-   * a read must still find that `seq` holding that id, and take the node through
-   * {@link cached}, which checks the row's state.
-   */
-  seqsOf(db: TenantDb, model: Schema | undefined, ids: readonly string[]): (bigint | undefined)[] {
-    const out = new Array<bigint | undefined>(ids.length);
-    const tenant = this.#tenants.get(db.tenant);
-    if (tenant === undefined || tenant.db !== db) return out;
-    for (let i = 0; i < ids.length; i++) {
-      const hit = tenant.byId.get(ids[i] as string);
-      if (hit !== undefined && hit.model === model) out[i] = hit.seq;
-    }
-    return out;
   }
 
   /** The node of `row` (a committed row of `db`, just read), decoded by `model`. */
@@ -134,11 +147,8 @@ export class NodeCache {
     const cached = this.cached(db, model, row);
     if (cached !== undefined) return cached;
     const node = nodeFromRow(model, row);
+    // Stale entries of the tenant are gone (cached() dropped them).
     let tenant = this.#tenants.get(db.tenant);
-    if (tenant !== undefined && tenant.db !== db) {
-      this.dropTenant(db.tenant);
-      tenant = undefined;
-    }
     const old = tenant?.byId.get(row.id);
     if (old !== undefined) {
       this.#remove(old);
@@ -152,7 +162,7 @@ export class NodeCache {
       PER_FIELD * Object.keys(node.fields).length;
     if (bytes > this.#maxBytes) return node;
     if (tenant === undefined) {
-      tenant = { db, byId: new Map() };
+      tenant = { db, byId: new Map(), commits: db.commits };
       this.#tenants.set(db.tenant, tenant);
     }
     const entry: Entry = {
@@ -160,8 +170,6 @@ export class NodeCache {
       id: row.id,
       model,
       seq: row.seq,
-      version: row.version,
-      updatedAt: row.updated_at,
       node,
       bytes,
       used: ++this.#clock,
@@ -177,18 +185,22 @@ export class NodeCache {
   }
 
   /**
-   * Drops the entries of the nodes `events` (committed for `tenant`) created, updated
-   * or deleted, and every entry of the tenant after a schema change.
+   * Told by the applier right after a transaction of `tenant` committed (its handle's
+   * {@link TenantDb.commits} moved by one) with the events it applied: drops the entries
+   * of the nodes they created, updated or deleted, and every entry of the tenant after
+   * a schema change or a plan with an `if_absent_on` create, whose later steps may name
+   * the existing node it resolved to by the id it minted. The entries left are then
+   * current as of this commit.
    */
   committed(tenant: string, events: readonly { readonly event: WalEvent }[]): void {
     const nodes = this.#tenants.get(tenant);
     if (nodes === undefined) return;
     for (const { event } of events) {
-      const body = event.body;
-      if (body.case === "schemaChange") {
+      if (!namesNodesTouched(event)) {
         this.dropTenant(tenant);
         return;
       }
+      const body = event.body;
       if (body.case !== "plan") continue;
       for (const { op } of body.value.operations) {
         if (op.case === "createNode" || op.case === "updateNode" || op.case === "deleteNode") {
@@ -197,6 +209,10 @@ export class NodeCache {
         }
       }
     }
+    // Only a record current before this commit is current after it: one that missed an
+    // earlier commit stays behind, and its next read drops it.
+    if (this.#tenants.get(tenant) === nodes && nodes.commits === nodes.db.commits - 1)
+      nodes.commits = nodes.db.commits;
   }
 
   /** Drops every entry of `tenant` (a rebuild, a dropped tenant). */
@@ -218,6 +234,21 @@ export class NodeCache {
     if (byId.size === 0 && this.#tenants.get(entry.tenant.db.tenant) === entry.tenant)
       this.#tenants.delete(entry.tenant.db.tenant);
   }
+}
+
+/**
+ * Whether the rows `event` wrote are all named by its operations: false for a schema
+ * change (the model changes) and for a plan with an `if_absent_on` create (a later
+ * step naming its minted id writes the existing node it resolved to).
+ */
+export function namesNodesTouched(event: WalEvent): boolean {
+  const body = event.body;
+  if (body.case === "schemaChange") return false;
+  if (body.case !== "plan") return true;
+  for (const { op } of body.value.operations) {
+    if (op.case === "createNode" && op.value.ifAbsentOn.length > 0) return false;
+  }
+  return true;
 }
 
 /**

@@ -23,7 +23,28 @@ import { hiddenNodeTerm, inheritedFrom, type VisibilityFacts } from "./visibilit
 export type NodeIdRow = NodeCacheKey & Pick<NodeKeyRow, "type_id">;
 
 /**
- * The rows of `ids` that `scope` may read and are of `typeId` (0: any type), each id
+ * The node with `id` for a reader who may read every node, of `typeId` (0: any type):
+ * the cached node when the cache holds it (no statement: its entries are current),
+ * otherwise its row, read whole by id.
+ */
+export function unrestrictedNode(
+  cache: NodeCache,
+  db: TenantDb,
+  model: Schema | undefined,
+  typeId: number,
+  id: string,
+): Node | undefined {
+  let node = cache.peek(db, model, id);
+  if (node === undefined) {
+    const row = db.stmt(NODE_ROW_SQL).get(id) as NodeRow | undefined;
+    if (row === undefined) return undefined;
+    node = cache.node(db, model, row);
+  }
+  return typeId === 0 || node.typeId === typeId ? node : undefined;
+}
+
+/**
+ * The nodes of `ids` that `scope` may read and are of `typeId` (0: any type), each id
  * once, in the order first asked.
  */
 export function visibleNodesByIds(
@@ -33,7 +54,7 @@ export function visibleNodesByIds(
   scope: ReadScope,
   typeId: number,
   ids: readonly string[],
-): NodeIdRow[] {
+): Node[] {
   const wanted: string[] = [];
   const seen = new Set<string>();
   for (const id of ids) {
@@ -42,61 +63,53 @@ export function visibleNodesByIds(
     wanted.push(id);
   }
   // When the reader may read every node of the type (unrestricted, or a member of a
-  // tenant with no deny and no private or inheriting type: no hidden term), statements
-  // over all the ids find every row; otherwise each row is decided as a point read does.
+  // tenant with no deny and no private or inheriting type: no hidden term), the cache
+  // answers the ids it holds and one statement reads the rest; otherwise each row is
+  // decided as a point read does.
   const everyRow =
     scope.unrestricted ||
     (model !== undefined &&
       hiddenNodeTerm(model, scope, "nodes", factsOf(db, scope), typeId) === undefined);
-  const found = everyRow
-    ? rowsByIds(cache, db, model, wanted)
-    : wanted.map((id) => visibleNode(db, model, scope, id));
-  const rows: NodeIdRow[] = [];
-  for (const row of found) {
-    if (row && (typeId === 0 || Number(row.type_id) === typeId)) rows.push(row);
+  if (!everyRow) {
+    const rows: NodeIdRow[] = [];
+    for (const id of wanted) {
+      const row = visibleNode(db, model, scope, id);
+      if (row && (typeId === 0 || Number(row.type_id) === typeId)) rows.push(row);
+    }
+    return nodesOf(cache, db, model, rows);
   }
-  return rows;
+  const found = nodesByIds(cache, db, model, wanted);
+  const out: Node[] = [];
+  for (const node of found) {
+    if (node && (typeId === 0 || node.typeId === typeId)) out.push(node);
+  }
+  return out;
 }
 
 /**
- * The rows of `ids` (distinct), by position, undefined where there is none. The rows of
- * ids the node cache holds are read by the `seq` it knows, a seek of the table alone
- * where a lookup by id first seeks the id index: a third less for 100 ids. A row found
- * there counts only if it still holds that id; the rest are read by id.
+ * The nodes of `ids` (distinct), by position, undefined where there is none: those the
+ * node cache holds without a statement, the rest read whole by id in one statement.
  */
-function rowsByIds(
+function nodesByIds(
   cache: NodeCache,
   db: TenantDb,
   model: Schema | undefined,
   ids: readonly string[],
-): (NodeIdRow | undefined)[] {
-  const out = new Array<NodeIdRow | undefined>(ids.length);
-  const seqs = cache.seqsOf(db, model, ids);
-  const at: number[] = [];
-  let known = "";
-  for (let i = 0; i < seqs.length; i++) {
-    const seq = seqs[i];
-    if (seq === undefined) continue;
-    known += at.length === 0 ? `[${seq}` : `,${seq}`;
-    at.push(i);
-  }
-  let unknown = ids.length;
-  if (at.length > 0) {
-    for (const row of db.stmt(NODES_BY_KNOWN_SEQS_SQL).all(`${known}]`) as (NodeIdRow & {
-      readonly i: bigint;
-    })[]) {
-      const i = at[Number(row.i)] as number;
-      if (row.id === ids[i]) {
-        out[i] = row;
-        unknown--;
-      }
+): (Node | undefined)[] {
+  const out = new Array<Node | undefined>(ids.length);
+  let missing: string[] | undefined;
+  for (let i = 0; i < ids.length; i++) {
+    const node = cache.peek(db, model, ids[i] as string);
+    if (node !== undefined) out[i] = node;
+    else {
+      missing ??= [];
+      missing.push(ids[i] as string);
     }
   }
-  if (unknown === 0) return out;
-  const rest = unknown === ids.length ? ids : ids.filter((_, i) => out[i] === undefined);
-  const byId = new Map<string, NodeIdRow>();
-  for (const row of db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(rest)) as NodeIdRow[])
-    byId.set(row.id, row);
+  if (missing === undefined) return out;
+  const byId = new Map<string, Node>();
+  for (const row of db.stmt(NODES_BY_IDS_SQL).all(JSON.stringify(missing)) as NodeRow[])
+    byId.set(row.id, cache.node(db, model, row));
   for (let i = 0; i < ids.length; i++) out[i] ??= byId.get(ids[i] as string);
   return out;
 }
@@ -164,17 +177,16 @@ const NODES_BY_SEQS_SQL = `SELECT ${NODE_COLUMNS.split(", ")
   .map((c) => `nodes.${c}`)
   .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.seq = wanted.value`;
 
-/** The columns of a {@link NodeIdRow}. */
-const NODE_ID_ROW_COLUMNS = "nodes.seq, nodes.id, nodes.type_id, nodes.version, nodes.updated_at";
+/** A whole node row by id. */
+const NODE_ROW_SQL = `SELECT ${NODE_COLUMNS} FROM nodes WHERE id = ?`;
 
 /**
- * The rows of the ids in a JSON array: one statement, the `id` index per element (a
- * join over `json_each` cost less than `IN (SELECT …)` or one statement per id).
+ * The whole rows of the ids in a JSON array: one statement, the `id` index per element
+ * (a join over `json_each` cost less than `IN (SELECT …)` or one statement per id).
  */
-const NODES_BY_IDS_SQL = `SELECT ${NODE_ID_ROW_COLUMNS} FROM json_each(?) AS wanted JOIN nodes ON nodes.id = wanted.value`;
-
-/** The rows of the seqs in a JSON array, each with `i`, the position of its seq there. */
-const NODES_BY_KNOWN_SEQS_SQL = `SELECT wanted.key AS i, ${NODE_ID_ROW_COLUMNS} FROM json_each(?) AS wanted JOIN nodes ON nodes.seq = wanted.value`;
+const NODES_BY_IDS_SQL = `SELECT ${NODE_COLUMNS.split(", ")
+  .map((c) => `nodes.${c}`)
+  .join(", ")} FROM json_each(?) AS wanted JOIN nodes ON nodes.id = wanted.value`;
 
 /**
  * The node with `id` if `scope` may read it: the rule of `visibility-sql.ts`, decided

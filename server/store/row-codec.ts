@@ -27,34 +27,39 @@ export interface NodeRow {
 }
 
 /**
- * The columns the node cache checks an entry against (`NodeCache.cached`): what a query
- * page selects, since it needs neither the type (the query names it) nor the owner
- * (its visibility is decided in the statement). Two columns fewer on every row of a page.
+ * The columns a read needs of a row whose node may come from the node cache
+ * (`NodeCache.cached`): its `seq` and id, both in every index of `nodes` (the rowid and
+ * the last column), so a query page reads its index alone. The cache's entries are
+ * current (see its module comment), so no column of the row's state is checked.
  */
-export const NODE_CACHE_KEY_COLUMNS = "seq, id, version, updated_at";
+export const NODE_CACHE_KEY_COLUMNS = "seq, id";
 
 /** A `nodes` row's {@link NODE_CACHE_KEY_COLUMNS}. */
-export type NodeCacheKey = Pick<NodeKeyRow, "seq" | "id" | "version" | "updated_at">;
+export type NodeCacheKey = Pick<NodeKeyRow, "seq" | "id">;
 
 /**
- * The columns that say which state of a node row a read found, in {@link NodeKeyRow}
- * order: what a read selects when its nodes come from the node cache (`node-cache.ts`),
- * which reads the payload only for rows it has not decoded yet.
+ * The columns a point read decides visibility by, in {@link NodeKeyRow} order: what it
+ * selects when its node comes from the node cache (`node-cache.ts`), which reads the
+ * payload only for rows it has not decoded yet.
  */
-export const NODE_KEY_COLUMNS = "seq, id, type_id, version, owner, updated_at";
+export const NODE_KEY_COLUMNS = "seq, id, type_id, owner";
 
 /** A `nodes` row's {@link NODE_KEY_COLUMNS}. */
 export interface NodeKeyRow {
   readonly seq: bigint;
   readonly id: string;
   readonly type_id: bigint;
-  readonly version: bigint;
   readonly owner: string;
-  readonly updated_at: bigint;
 }
 
 /** The columns every edge read selects, in {@link EdgeRow} order. */
 export const EDGE_COLUMNS = "edge_type_id, from_id, to_id, props, created_at";
+
+/**
+ * The columns of an edge's key a listing reads from its index (both ends are in the
+ * primary key and in `edges_by_to`): the edge comes from the edge cache or its row.
+ */
+export const EDGE_KEY_COLUMNS = "from_id, to_id";
 
 /** An `edges` row. */
 export interface EdgeRow {

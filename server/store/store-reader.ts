@@ -35,7 +35,7 @@ import {
   mailboxUnreadCounts,
 } from "./mailbox-query.ts";
 import { NodeCache } from "./node-cache.ts";
-import { nodeOf, nodesOf, visibleNode, visibleNodesByIds } from "./node-point-reads.ts";
+import { nodeOf, unrestrictedNode, visibleNode, visibleNodesByIds } from "./node-point-reads.ts";
 import { nodeByKey, queryNodePage } from "./node-reads.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
 import { READ_LIMITS, type ReadLimits } from "./read-limits.ts";
@@ -47,15 +47,17 @@ export { READ_LIMITS, type ReadLimits } from "./read-limits.ts";
 
 /**
  * Creates the reader of a store. Nodes and edges it returns are frozen and may be shared
- * between reads through `cache` (a server passes the one its applier's commits
- * invalidate) and its own edge cache.
+ * between reads through `cache` and `edges` (a server passes the ones its applier's
+ * commits tell what changed; a cache no commit tells drops a tenant's entries at its
+ * first read after a commit).
  */
 export function createTenantReader(
   store: Store,
   limits: ReadLimits = READ_LIMITS,
   cache: NodeCache = new NodeCache(),
+  edges: EdgeCache = new EdgeCache(),
 ): TenantReader {
-  return new StoreReader(store, limits, cache, new EdgeCache());
+  return new StoreReader(store, limits, cache, edges);
 }
 
 class StoreReader implements TenantReader {
@@ -82,6 +84,7 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return undefined;
     const model = this.#store.readModel(db);
+    if (scope.unrestricted) return unrestrictedNode(this.#cache, db, model, typeId, id);
     const row = visibleNode(db, model, scope, id);
     if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
     return nodeOf(this.#cache, db, model, row);
@@ -102,12 +105,7 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return [];
     const model = this.#store.readModel(db);
-    return nodesOf(
-      this.#cache,
-      db,
-      model,
-      visibleNodesByIds(this.#cache, db, model, scope, typeId, ids),
-    );
+    return visibleNodesByIds(this.#cache, db, model, scope, typeId, ids);
   }
 
   getNodeByKey(

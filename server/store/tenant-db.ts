@@ -84,6 +84,7 @@ export class TenantDb {
   readonly logIdentity: string | undefined;
   readonly #onCommit: ((state: TenantState) => void) | undefined;
   #state: TenantState;
+  #commits = 0;
   readonly #statements = new Map<string, Database.Statement>();
   /** Searchable field ids per node type that has a full-text table in the file. */
   #fts = new Map<number, readonly number[]>();
@@ -272,8 +273,18 @@ export class TenantDb {
     ).run(state.partition, state.appliedOffset, state.schemaVersion);
   }
 
+  /**
+   * Transactions that changed rows committed through this handle ({@link commitState}):
+   * the read caches (`node-cache.ts`) trust an entry only while this is the count they
+   * were last told about, so a commit that names nothing clears them.
+   */
+  get commits(): number {
+    return this.#commits;
+  }
+
   /** Makes a committed {@link writeState} visible to readers of {@link state}. */
   commitState(state: TenantState): void {
+    this.#commits++;
     this.#state = state;
     this.#onCommit?.(state);
   }

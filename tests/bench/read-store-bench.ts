@@ -47,6 +47,7 @@ async function sideOf(name: string, tree: string): Promise<Side> {
     Direction,
     FilterOp,
     FilterSchema,
+    GetNodeResponseSchema,
     GetNodesResponseSchema,
     ListEdgesResponseSchema,
     QueryNodesResponseSchema,
@@ -95,6 +96,11 @@ async function sideOf(name: string, tree: string): Promise<Side> {
     return n % k;
   };
   const rows = new Map<string, () => void>();
+  rows.set("get", () => {
+    const node = reader.getNode("bench", T.User, users[rand(USERS)] as string);
+    if (node === undefined) throw new Error("get");
+    encodeOutput(GetNodeResponseSchema, create(GetNodeResponseSchema, { node }));
+  });
   rows.set("query-50", () => {
     const from = T0 + rand(USERS - 50) * 1_000;
     const filter = create(FilterSchema, { fieldId: 6, op: FilterOp.GTE, values: [v.ts(from)] });
@@ -154,6 +160,7 @@ const sides: Side[] = [];
 for (const [name, tree] of trees) sides.push(await sideOf(name as string, tree as string));
 
 const CALLS_PER_ROUND: Record<string, number> = {
+  get: 40_000,
   "query-50": 4_000,
   "edges-out": 10_000,
   "edges-in": 10_000,

@@ -19,7 +19,7 @@ const byDue = create(OrderBySchema, { fieldId: 7, descending: false });
 const DUE = `json_extract(payload, '$."7"')`;
 const NUMBER = `json_extract(payload, '$."2"')`;
 const TITLE = `json_extract(payload, '$."3"')`;
-const KEYS = "seq, id, version, updated_at";
+const KEYS = "seq, id";
 
 const compile = (q: Partial<NodeQuery>, hasIndex?: (name: string) => boolean) =>
   compileNodeQuery(

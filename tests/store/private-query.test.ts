@@ -245,10 +245,10 @@ describe("a private type read in id order", () => {
       return { nodes, statements: texts.filter((t) => / (FROM|JOIN) nodes /.test(t)).length };
     };
     // Statements that read nodes rows (not the grants a decision may load). A member reads
-    // every Doc: one statement for the rows, one for the nodes' payloads.
-    expect(read(1, ["d1", "d2", "d3", "s1"])).toEqual({ nodes: ["d1", "d2", "d3"], statements: 2 });
-    // Cached now, the Docs are found by their seqs alone.
-    expect(read(1, ["d3", "d1", "d3"])).toEqual({ nodes: ["d3", "d1"], statements: 1 });
+    // every Doc: one statement for the whole rows.
+    expect(read(1, ["d1", "d2", "d3", "s1"])).toEqual({ nodes: ["d1", "d2", "d3"], statements: 1 });
+    // Cached now, the Docs are answered by the node cache without a statement.
+    expect(read(1, ["d3", "d1", "d3"])).toEqual({ nodes: ["d3", "d1"], statements: 0 });
     // Any type holds private Secrets: each row is decided as a point read.
     expect(read(0, ["d1", "s1", "s2"]).nodes).toEqual(["d1", "s1"]);
     expect(read(2, ["s2", "s1"]).nodes).toEqual(["s1"]);
@@ -349,7 +349,7 @@ describe("a private type read in id order", () => {
     expect(plan).toEqual([
       "MERGE (UNION ALL)",
       "LEFT",
-      "SEARCH nodes USING INDEX nodes_by_owner (type_id=? AND owner=?)",
+      "SEARCH nodes USING COVERING INDEX nodes_by_owner (type_id=? AND owner=?)",
       "RIGHT",
       "SEARCH nodes USING INDEX nodes_by_type (type_id=? AND id=?)",
       "LIST SUBQUERY 2",
