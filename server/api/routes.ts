@@ -106,6 +106,9 @@ interface MethodMetrics {
   readonly byCode: CounterChild[];
 }
 
+/** The extra headers of a response to a request from no allowed origin: none (shared, read only). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Builds the handler serving every route over all three protocols. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   // The metric children of each method (and code) are looked up once, by the method's
@@ -215,7 +218,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   /** The CORS headers of every answer to a request from `origin`. */
   const corsHeaders = (origin: string | undefined): Readonly<Record<string, string>> => {
     const allowed = allowedOrigin(origin);
-    if (allowed === undefined) return {};
+    if (allowed === undefined) return NO_HEADERS;
     return {
       "access-control-allow-origin": allowed,
       vary: "Origin",

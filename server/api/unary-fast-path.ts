@@ -170,14 +170,36 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         bytes = errorToJsonBytes(error, undefined);
       }
       // With `:status` first over HTTP/2: Node's `respond` takes the headers as they are.
-      const out: Record<string, string | number> =
-        stream !== undefined ? { ":status": status } : {};
       const extra = options.extraHeaders(single(origin));
-      for (const name in extra) out[name] = extra[name] as string;
       // Headers objects only when the implementation or the error set headers: most calls
       // set none, and building them was a measurable part of a small call.
       const written = ctx.headersWritten();
-      if (written === undefined && (metadata === undefined || isEmpty(metadata))) {
+      const plain = written === undefined && (metadata === undefined || isEmpty(metadata));
+      if (
+        plain &&
+        stream !== undefined &&
+        extra[CONTENT_TYPE] === undefined &&
+        extra[CONTENT_LENGTH] === undefined
+      ) {
+        // Over HTTP/2, the usual answer's headers as a flat list, in the order the object
+        // below would give them: Node copies an object into a null-prototype one (a
+        // dictionary) and lists its keys again before it encodes them; a list it encodes
+        // as it is.
+        signal.end();
+        if (stream.destroyed) return;
+        const list: string[] = [":status", String(status)];
+        for (const name in extra) list.push(name, extra[name] as string);
+        list.push(CONTENT_TYPE, contentType, CONTENT_LENGTH, String(bytes.byteLength));
+        stream.respond(list);
+        // Also tells a client whose body had not ended to stop sending (an error
+        // answered early), once the answer is out.
+        endH2Answer(stream, bytes);
+        return;
+      }
+      const out: Record<string, string | number> =
+        stream !== undefined ? { ":status": status } : {};
+      for (const name in extra) out[name] = extra[name] as string;
+      if (plain) {
         out[CONTENT_TYPE] = contentType;
       } else {
         const responseHeader = written?.header ?? new Headers();
