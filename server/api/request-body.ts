@@ -75,36 +75,31 @@ export function readChunks(readable: Readable, take: (chunk: Buffer) => void): P
       reject(cancelled());
       return;
     }
-    // Once settled, the listeners stay on the stream and do nothing: after its end a
-    // stream sends no more data, and its close and errors are the call's to see (the
-    // fast paths listen for them). Taking four listeners off again cost more than
-    // leaving them on a stream that is answered and dropped.
-    let settled = false;
+    const stop = () => {
+      readable.off("data", onData);
+      readable.off("end", onEnd);
+      readable.off("error", onError);
+      readable.off("close", onClose);
+    };
     const onData = (chunk: Buffer) => {
-      if (settled) return;
       try {
         take(chunk);
       } catch (error) {
-        settled = true;
-        // Stop reading: the answer still has to go out on this stream.
-        readable.off("data", onData);
+        stop();
         readable.pause();
         reject(error);
       }
     };
     const onEnd = () => {
-      if (settled) return;
-      settled = true;
+      stop();
       resolve();
     };
     const onError = (error: unknown) => {
-      if (settled) return;
-      settled = true;
+      stop();
       reject(error);
     };
     const onClose = () => {
-      if (settled) return;
-      settled = true;
+      stop();
       reject(cancelled());
     };
     readable.on("data", onData);
