@@ -267,10 +267,12 @@ function answerH2(stream: http2.ServerHttp2Stream, request: Eligible, res: GrpcA
     return;
   }
   stream.respond(res.headers, WAIT_FOR_TRAILERS);
-  // `on`, not `once`: a stream wants its trailers once. The usual trailers are one shared
-  // object (Node copies what it sends), sent by a function shared by every call.
+  // The usual trailers are one shared object (Node copies what it sends), sent by a
+  // function shared by every call: `on`, not `once`, as a stream wants its trailers once.
+  // Other trailers are sent by a closure, taken off once it ran (`once`), so the stream
+  // does not keep the answer reachable.
   if (res.trailers === OK_TRAILERS) stream.on("wantTrailers", sendOkTrailers);
-  else stream.on("wantTrailers", () => sendTrailers(stream, res.trailers));
+  else stream.once("wantTrailers", () => sendTrailers(stream, res.trailers));
   stream.end(res.body);
 }
 
