@@ -88,8 +88,11 @@ export interface GrpcUnary {
 
 /** The answer to one call: response headers, the enveloped message (or none), trailers. */
 interface GrpcAnswer {
-  /** With `:status` first when the call came over HTTP/2. */
-  readonly headers: Record<string, string | number>;
+  /**
+   * With `:status` first when the call came over HTTP/2, where the usual answer's are a
+   * flat list of names and values (HTTP/1.1 answers always have an object).
+   */
+  readonly headers: Record<string, string | number> | string[];
   readonly body: Uint8Array;
   readonly trailers: Record<string, string>;
 }
@@ -170,13 +173,24 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
       error = e instanceof ConnectError ? e : internalError(e);
     }
-    // Over HTTP/2 with `:status` first: Node's `respond` takes the headers as they are.
-    const out: Record<string, string | number> = h2 ? { ":status": 200 } : {};
     const extra = options.extraHeaders(single(headers["origin"]));
-    for (const name in extra) out[name] = extra[name] as string;
-    out[CONTENT_TYPE] = web ? contentTypeWebProto : contentTypeProto;
+    const contentType = web ? contentTypeWebProto : contentTypeProto;
     const written = ctx.headersWritten();
     // Headers objects only when the implementation or an error needs them.
+    if (written === undefined && error === undefined) {
+      // Over HTTP/2 the headers as a flat list, in the order the object below would
+      // give them (the Connect path does the same: Node encodes a list as it is).
+      if (h2 && extra[CONTENT_TYPE] === undefined) {
+        const list: string[] = [":status", "200"];
+        for (const name in extra) list.push(name, extra[name] as string);
+        list.push(CONTENT_TYPE, contentType);
+        return { headers: list, body: bytes, trailers: OK_TRAILERS };
+      }
+    }
+    // Over HTTP/2 with `:status` first: Node's `respond` takes the headers as they are.
+    const out: Record<string, string | number> = h2 ? { ":status": 200 } : {};
+    for (const name in extra) out[name] = extra[name] as string;
+    out[CONTENT_TYPE] = contentType;
     if (written === undefined && error === undefined) {
       return { headers: out, body: bytes, trailers: OK_TRAILERS };
     }
@@ -283,7 +297,8 @@ function answerH1(
   answer: GrpcAnswer,
 ): void {
   if (res.destroyed) return;
-  res.writeHead(200, answer.headers);
+  // An HTTP/1.1 answer's headers are always an object (`call` builds a list only over HTTP/2).
+  res.writeHead(200, answer.headers as Record<string, string | number>);
   res.end(webBody(answer));
   if (!req.readableEnded) discardRest(req);
 }
