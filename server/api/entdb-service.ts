@@ -206,7 +206,8 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         // released when the append fails or the wait for the apply ends.
         const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);
         const endTimer = deps.startAppendTimer?.();
-        // try/catch, not `.finally().catch()`: two promises and two closures less a plan.
+        // try blocks, not `.finally().catch()` here and `.finally()` below: three promises
+        // and three closures less a plan, and those `finally` makes inside.
         let position: WalPosition | undefined;
         try {
           [position] = await deps.wal.append([{ tenant, payload }]);

@@ -169,7 +169,6 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         if (!error.isWireError) metadata = error.metadata;
         bytes = errorToJsonBytes(error, undefined);
       }
-      // With `:status` first over HTTP/2: Node's `respond` takes the headers as they are.
       const extra = options.extraHeaders(single(origin));
       // Headers objects only when the implementation or the error set headers: most calls
       // set none, and building them was a measurable part of a small call.
@@ -196,6 +195,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         endH2Answer(stream, bytes);
         return;
       }
+      // With `:status` first over HTTP/2: Node's `respond` takes the headers as they are.
       const out: Record<string, string | number> =
         stream !== undefined ? { ":status": status } : {};
       for (const name in extra) out[name] = extra[name] as string;
