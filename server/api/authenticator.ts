@@ -16,11 +16,12 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { type ContextValues, createContextValues } from "@connectrpc/connect";
+import type { ContextValues } from "@connectrpc/connect";
 import type { Logger } from "../log.ts";
 import { type Actor, actorKey, DEV_ACTOR, refusalKey } from "./auth.ts";
 import { type AuthConfig, isDevMode } from "./auth-config.ts";
 import { createJwtVerifier, type JwtVerifier } from "./auth-jwt.ts";
+import { CallValues } from "./call-values.ts";
 import { tokenSha256 } from "./token-file.ts";
 
 /** Longest time a verified JWT is trusted without verifying it again, in ms. */
@@ -59,7 +60,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   if (isDevMode(config)) {
     return {
       devMode: true,
-      contextValues: () => createContextValues().set(actorKey, DEV_ACTOR),
+      contextValues: () => new CallValues().set(actorKey, DEV_ACTOR),
     };
   }
   const statics = config.tokens.map((t) => ({
@@ -70,9 +71,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     config.jwt === undefined ? undefined : createJwtVerifier(config.jwt, isAdmin, now);
   const cache = new Map<string, { readonly actor: Actor; readonly until: number }>();
 
-  const accepted = (actor: Actor) => createContextValues().set(actorKey, actor);
+  const accepted = (actor: Actor) => new CallValues().set(actorKey, actor);
   const refused = (reason: string, hint?: string, level: "info" | "warn" = "info") =>
-    createContextValues().set(refusalKey, {
+    new CallValues().set(refusalKey, {
       hint,
       report: () => log[level]("authentication refused", { reason }),
     });

@@ -206,13 +206,17 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         // released when the append fails or the wait for the apply ends.
         const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);
         const endTimer = deps.startAppendTimer?.();
-        const [position] = await deps.wal
-          .append([{ tenant, payload }])
-          .finally(() => endTimer?.())
-          .catch((err: unknown) => {
-            release?.();
-            throw err;
-          });
+        // try blocks, not `.finally().catch()` here and `.finally()` below: three promises
+        // and three closures less a plan, and those `finally` makes inside.
+        let position: WalPosition | undefined;
+        try {
+          [position] = await deps.wal.append([{ tenant, payload }]);
+        } catch (err) {
+          endTimer?.();
+          release?.();
+          throw err;
+        }
+        endTimer?.();
         if (!position) throw new InternalError("invariant", "append returned no position");
         const receipt = {
           tenant,
@@ -224,9 +228,12 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         };
         if (req.noWait) return create(ExecutePlanResponseSchema, { receipt });
 
-        const applied = await deps.progress
-          .waitFor(tenant, position, limits.applyWaitMs)
-          .finally(() => release?.());
+        let applied: boolean;
+        try {
+          applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
+        } finally {
+          release?.();
+        }
         if (!applied) return create(ExecutePlanResponseSchema, { receipt });
         const outcome =
           deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);

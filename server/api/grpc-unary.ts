@@ -88,7 +88,11 @@ export interface GrpcUnary {
 
 /** The answer to one call: response headers, the enveloped message (or none), trailers. */
 interface GrpcAnswer {
-  readonly headers: Record<string, string>;
+  /**
+   * With `:status` first when the call came over HTTP/2, where the usual answer's are a
+   * flat list of names and values (HTTP/1.1 answers always have an object).
+   */
+  readonly headers: Record<string, string | number> | string[];
   readonly body: Uint8Array;
   readonly trailers: Record<string, string>;
 }
@@ -101,8 +105,11 @@ interface Eligible {
   readonly timeoutMs: number | undefined;
 }
 
+/** The trailers of a successful answer that set none (shared: Node copies what it sends). */
+const OK_TRAILERS: Readonly<Record<string, string>> = Object.freeze({ [STATUS]: "0" });
+
 /** The trailer frame of a successful gRPC-Web answer that set no trailers. */
-const WEB_OK_TRAILER = webTrailer({ [STATUS]: "0" });
+const WEB_OK_TRAILER = webTrailer(OK_TRAILERS);
 
 /** Creates the gRPC and gRPC-Web path over `options.methods`. */
 export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
@@ -141,6 +148,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     headers: http.IncomingHttpHeaders,
     body: Readable,
     signal: CallSignal,
+    h2: boolean,
   ): Promise<GrpcAnswer> => {
     const auth = options.contextValues(single(headers["authorization"]));
     const values = auth instanceof Promise ? await auth : auth;
@@ -165,14 +173,26 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
       error = e instanceof ConnectError ? e : internalError(e);
     }
-    const out: Record<string, string> = {
-      ...options.extraHeaders(single(headers["origin"])),
-      [CONTENT_TYPE]: web ? contentTypeWebProto : contentTypeProto,
-    };
+    const extra = options.extraHeaders(single(headers["origin"]));
+    const contentType = web ? contentTypeWebProto : contentTypeProto;
     const written = ctx.headersWritten();
     // Headers objects only when the implementation or an error needs them.
     if (written === undefined && error === undefined) {
-      return { headers: out, body: bytes, trailers: { [STATUS]: "0" } };
+      // Over HTTP/2 the headers as a flat list, in the order the object below would
+      // give them (the Connect path does the same: Node encodes a list as it is).
+      if (h2 && extra[CONTENT_TYPE] === undefined) {
+        const list: string[] = [":status", "200"];
+        for (const name in extra) list.push(name, extra[name] as string);
+        list.push(CONTENT_TYPE, contentType);
+        return { headers: list, body: bytes, trailers: OK_TRAILERS };
+      }
+    }
+    // Over HTTP/2 with `:status` first: Node's `respond` takes the headers as they are.
+    const out: Record<string, string | number> = h2 ? { ":status": 200 } : {};
+    for (const name in extra) out[name] = extra[name] as string;
+    out[CONTENT_TYPE] = contentType;
+    if (written === undefined && error === undefined) {
+      return { headers: out, body: bytes, trailers: OK_TRAILERS };
     }
     written?.header.forEach((value, key) => {
       out[key] = value;
@@ -186,30 +206,29 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     return { headers: out, body: bytes, trailers };
   };
 
-  /** Starts a call; its signal is aborted with CANCELED if `closed` fires before it is answered. */
-  const start = (
+  /**
+   * Serves one call and writes its answer with `write`. Never rejects: what goes wrong
+   * while answering is logged. One async function and no `.then`/`.catch` after it, as on
+   * the Connect path.
+   */
+  const serve = async <S>(
     request: Eligible,
     url: string,
     headers: http.IncomingHttpHeaders,
     body: Readable,
-    onClose: (listener: () => void) => void,
-    answer: (res: GrpcAnswer) => void,
-  ): void => {
-    const signal = startCall(request.timeoutMs);
-    let answered = false;
-    onClose(() => {
-      if (!answered) signal.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-    });
-    call(request, url, headers, body, signal)
-      .then((res) => {
-        answered = true;
-        signal.end();
-        answer(res);
-      })
-      .catch((err: unknown) => {
-        signal.end();
-        options.logError(err);
-      });
+    signal: CallSignal,
+    sink: S,
+    write: (sink: S, request: Eligible, res: GrpcAnswer) => void,
+  ): Promise<void> => {
+    try {
+      const res = await call(request, url, headers, body, signal, write === answerH2);
+      // Answered: a close from here on is the stream's normal end, not a cancel.
+      signal.end();
+      write(sink, request, res);
+    } catch (err) {
+      signal.end();
+      options.logError(err);
+    }
   };
 
   return {
@@ -217,38 +236,15 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       const path = headers[":path"];
       const request = eligible(headers[":method"], path, headers);
       if (request === undefined) return false;
-      stream.on("error", () => {}); // a reset stream reports here; the call sees its signal
+      const signal = startCall(request.timeoutMs);
+      // `on`, not `once`: a stream closes once, and `once` wraps the listener per call.
+      stream.on("close", () => {
+        // A stream closed before its answer was sent was cancelled by the client.
+        if (!signal.ended) signal.abort(cancelledCall());
+      });
+      stream.on("error", ignore); // a reset stream reports here; the call sees its signal
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      start(
-        request,
-        url,
-        headers,
-        stream,
-        (listener) => stream.once("close", listener),
-        (res) => {
-          if (stream.destroyed) return;
-          if (request.web) {
-            stream.respond({ ":status": 200, ...res.headers });
-            // As on the Connect path: an answer before the whole body arrived tells
-            // the client to stop sending once it is out (RFC 9113 §8.1).
-            endH2Answer(stream, webBody(res));
-            return;
-          }
-          stream.respond({ ":status": 200, ...res.headers }, { waitForTrailers: true });
-          stream.once("wantTrailers", () => {
-            if (stream.destroyed) return;
-            stream.sendTrailers(res.trailers);
-            // Node sends trailers on the next turn, so the close waits one.
-            if (stream.state.remoteClose === 0) {
-              setImmediate(() => {
-                if (!stream.destroyed && stream.state.remoteClose === 0)
-                  stream.close(NGHTTP2_NO_ERROR);
-              });
-            }
-          });
-          stream.end(res.body);
-        },
-      );
+      void serve(request, url, headers, stream, signal, stream, answerH2);
       return true;
     },
     serveH1(req, res) {
@@ -256,25 +252,72 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       // gRPC itself needs HTTP/2 trailers: over HTTP/1.1 only gRPC-Web is served.
       if (request === undefined || !request.web) return false;
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-      start(
-        request,
-        url,
-        req.headers,
-        req,
-        (listener) =>
-          res.once("close", () => {
-            if (!res.writableFinished) listener();
-          }),
-        (answer) => {
-          if (res.destroyed) return;
-          res.writeHead(200, answer.headers);
-          res.end(webBody(answer));
-          if (!req.readableEnded) discardRest(req);
-        },
-      );
+      const signal = startCall(request.timeoutMs);
+      res.once("close", () => {
+        if (!res.writableFinished && !signal.ended) signal.abort(cancelledCall());
+      });
+      void serve(request, url, req.headers, req, signal, { req, res }, answerH1);
       return true;
     },
   };
+}
+
+/** What a stream's `error` listener does: a reset stream reports there; the call sees its signal. */
+const ignore = () => {};
+
+/** The reason a call's signal is aborted with when its client goes away first. */
+function cancelledCall(): ConnectError {
+  return new ConnectError("the client cancelled the call", Code.Canceled);
+}
+
+/** Writes a call's answer on its HTTP/2 stream: gRPC with HTTP/2 trailers, gRPC-Web with its trailer frame. */
+function answerH2(stream: http2.ServerHttp2Stream, request: Eligible, res: GrpcAnswer): void {
+  if (stream.destroyed) return;
+  if (request.web) {
+    stream.respond(res.headers);
+    // As on the Connect path: an answer before the whole body arrived tells the client
+    // to stop sending once it is out (RFC 9113 §8.1).
+    endH2Answer(stream, webBody(res));
+    return;
+  }
+  stream.respond(res.headers, WAIT_FOR_TRAILERS);
+  // The usual trailers are one shared object (Node copies what it sends), sent by a
+  // function shared by every call: `on`, not `once`, as a stream wants its trailers once.
+  // Other trailers are sent by a closure, taken off once it ran (`once`), so the stream
+  // does not keep the answer reachable.
+  if (res.trailers === OK_TRAILERS) stream.on("wantTrailers", sendOkTrailers);
+  else stream.once("wantTrailers", () => sendTrailers(stream, res.trailers));
+  stream.end(res.body);
+}
+
+/** Writes a gRPC-Web call's answer on its HTTP/1.1 response. */
+function answerH1(
+  { req, res }: { req: http.IncomingMessage; res: http.ServerResponse },
+  _request: Eligible,
+  answer: GrpcAnswer,
+): void {
+  if (res.destroyed) return;
+  // An HTTP/1.1 answer's headers are always an object (`call` builds a list only over HTTP/2).
+  res.writeHead(200, answer.headers as Record<string, string | number>);
+  res.end(webBody(answer));
+  if (!req.readableEnded) discardRest(req);
+}
+
+const WAIT_FOR_TRAILERS = { waitForTrailers: true } as const;
+
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  sendTrailers(this, OK_TRAILERS);
+}
+
+function sendTrailers(stream: http2.ServerHttp2Stream, trailers: Record<string, string>): void {
+  if (stream.destroyed) return;
+  stream.sendTrailers(trailers);
+  // Node sends trailers on the next turn, so the close waits one.
+  if (stream.state.remoteClose === 0) setImmediate(closeAfterTrailers, stream);
+}
+
+function closeAfterTrailers(stream: http2.ServerHttp2Stream): void {
+  if (!stream.destroyed && stream.state.remoteClose === 0) stream.close(NGHTTP2_NO_ERROR);
 }
 
 /** A gRPC-Web answer's body: the message envelope (if any), then the trailer frame. */

@@ -113,6 +113,43 @@ describe("connection deadlines", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
   });
 
+  it("keeps an HTTP/2 session while a stream is open past the idle timeout, and closes it an idle timeout after", async () => {
+    // Answers 700 ms late: the stream is open past the 400 ms idle timeout.
+    const slow = await listenApi(
+      (_req, res) => {
+        setTimeout(() => res.end("late"), 700);
+      },
+      { host: "127.0.0.1", port: 0, idleTimeoutMs: 400 },
+    );
+    try {
+      const session = http2.connect(`http://127.0.0.1:${slow.port}`);
+      let goawayAt: number | undefined;
+      const goaway = new Promise<number>((resolve) =>
+        session.once("goaway", (code) => {
+          goawayAt = performance.now();
+          resolve(code);
+        }),
+      );
+      const stream = session.request({ ":path": "/slow" });
+      const body = await new Promise<string>((resolve, reject) => {
+        let text = "";
+        stream.on("data", (c) => {
+          text += c;
+        });
+        stream.on("end", () => resolve(text));
+        stream.on("error", reject);
+      });
+      expect(body).toBe("late");
+      expect(goawayAt).toBeUndefined();
+      const answered = performance.now();
+      expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      expect((goawayAt ?? 0) - answered).toBeGreaterThanOrEqual(300);
+      session.close();
+    } finally {
+      await slow.close(1_000);
+    }
+  });
+
   it("closes an idle HTTP/1.1 keep-alive connection after the idle timeout", async () => {
     const r = await rawConnection(
       listener.port,

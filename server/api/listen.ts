@@ -229,26 +229,44 @@ function watchH2Session(
   }, settingsTimeoutMs);
   settings.unref();
   session.once("remoteSettings", () => clearTimeout(settings));
+  // One idle timer per session, not one per stream: a stream only counts itself in and
+  // out, and a timer that fires while streams are open, or before the session has been
+  // idle long enough, waits again for the rest. Clearing and re-arming a timer for every
+  // stream cost a timer list insertion and removal per call (and the `once` wrapper a
+  // closure per stream).
   let open = 0;
+  let idleSince = performance.now();
   let idle: NodeJS.Timeout | undefined;
-  const arm = () => {
+  const check = () => {
+    idle = undefined;
+    if (session.closed || session.destroyed) return;
+    if (open > 0) return arm(idleTimeoutMs);
+    const left = idleTimeoutMs - (performance.now() - idleSince);
     // close() sends GOAWAY NO_ERROR and lets the (no) open streams finish.
-    idle = setTimeout(() => session.close(), idleTimeoutMs);
+    if (left <= 0) session.close();
+    else arm(left);
+  };
+  const arm = (ms: number) => {
+    idle = setTimeout(check, ms);
     idle.unref();
+  };
+  const streamClosed = () => {
+    open--;
+    if (open === 0) {
+      idleSince = performance.now();
+      if (idle === undefined && !session.closed && !session.destroyed) arm(idleTimeoutMs);
+    }
   };
   session.on("stream", (stream: http2.ServerHttp2Stream) => {
     open++;
-    clearTimeout(idle);
-    stream.once("close", () => {
-      open--;
-      if (open === 0 && !session.closed && !session.destroyed) arm();
-    });
+    // `on`, not `once`: a stream closes once.
+    stream.on("close", streamClosed);
   });
   session.once("close", () => {
     clearTimeout(settings);
     clearTimeout(idle);
   });
-  arm();
+  arm(idleTimeoutMs);
 }
 
 /**

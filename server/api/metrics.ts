@@ -4,14 +4,16 @@
  * applier lag, open tenant databases, parked tenants and apply failures.
  */
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { LeanCounter, LeanHistogram } from "./lean-metrics.ts";
 
 /** The metrics a server updates. One instance per server (tests start several). */
 export interface ServerMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<"method" | "code">;
-  readonly requestSeconds: Histogram<"method">;
-  readonly walAppendSeconds: Histogram;
+  /** Updated on every call: bind a child per method and code once (lean-metrics.ts). */
+  readonly requests: LeanCounter<"method" | "code">;
+  readonly requestSeconds: LeanHistogram<"method">;
+  readonly walAppendSeconds: LeanHistogram<never>;
   readonly applierLag: Gauge<"partition">;
   readonly openTenantDbs: Gauge;
   readonly parkedTenants: Gauge;
@@ -43,25 +45,26 @@ export function createServerMetrics(sample: {
   });
   return {
     registry,
-    requests: new Counter({
-      name: "entdb_requests_total",
-      help: "RPCs handled, by method and Connect code ('ok' on success).",
-      labelNames: ["method", "code"] as const,
-      registers: [registry],
-    }),
-    requestSeconds: new Histogram({
-      name: "entdb_request_duration_seconds",
-      help: "RPC latency, by method.",
-      labelNames: ["method"] as const,
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    walAppendSeconds: new Histogram({
-      name: "entdb_wal_append_duration_seconds",
-      help: "Time from append to durable acknowledgement.",
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
+    requests: new LeanCounter(
+      "entdb_requests_total",
+      "RPCs handled, by method and Connect code ('ok' on success).",
+      ["method", "code"],
+      registry,
+    ),
+    requestSeconds: new LeanHistogram(
+      "entdb_request_duration_seconds",
+      "RPC latency, by method.",
+      ["method"],
+      latencyBuckets,
+      registry,
+    ),
+    walAppendSeconds: new LeanHistogram(
+      "entdb_wal_append_duration_seconds",
+      "Time from append to durable acknowledgement.",
+      [],
+      latencyBuckets,
+      registry,
+    ),
     applierLag,
     openTenantDbs: new Gauge({
       name: "entdb_open_tenant_databases",

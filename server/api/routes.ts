@@ -26,6 +26,7 @@ import {
 import type { Authenticator } from "./authenticator.ts";
 import { type ErrorStatus, rewriteErrorStatus } from "./error-rewrite.ts";
 import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
+import type { CounterChild, HistogramChild } from "./lean-metrics.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
@@ -101,16 +102,19 @@ export interface ApiHandler {
 /** A method's metric children: its latency, and its count by code (0: succeeded). */
 interface MethodMetrics {
   readonly name: string;
-  readonly seconds: ReturnType<ServerMetrics["requestSeconds"]["labels"]>;
-  readonly byCode: ReturnType<ServerMetrics["requests"]["labels"]>[];
+  readonly seconds: HistogramChild;
+  readonly byCode: CounterChild[];
 }
+
+/** The extra headers of a response to a request from no allowed origin: none (shared, read only). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Builds the handler serving every route over all three protocols. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   // The metric children of each method (and code) are looked up once, by the method's
   // descriptor: finding a child by its labels hashes them, and naming the method builds
-  // a string, on every call otherwise. A child's `observe` is called directly: its
-  // `startTimer` makes two closures and a merged labels object per call.
+  // a string, on every call otherwise. A child's `observe` is called directly, and keeps
+  // its values itself (lean-metrics.ts): a prom-client child hashes its labels per call.
   const ofMethod = new Map<DescMethod, MethodMetrics>();
   const metricsOf = (service: DescService, method: DescMethod): MethodMetrics => {
     let m = ofMethod.get(method);
@@ -214,7 +218,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   /** The CORS headers of every answer to a request from `origin`. */
   const corsHeaders = (origin: string | undefined): Readonly<Record<string, string>> => {
     const allowed = allowedOrigin(origin);
-    if (allowed === undefined) return {};
+    if (allowed === undefined) return NO_HEADERS;
     return {
       "access-control-allow-origin": allowed,
       vary: "Origin",

@@ -26,6 +26,7 @@ import {
 } from "@connectrpc/connect";
 import { ExecutePlanRequestSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { decodeExecutePlanRequestHere } from "../apply/index.ts";
+import { decodeRequestHere } from "./request-decode.ts";
 
 /** A unary implementation as a router sees it: a request message in, a message (or its init shape) out. */
 export type UnaryImpl = (req: Message, ctx: HandlerContext) => unknown;
@@ -75,6 +76,8 @@ export interface CallSignal {
   abort(reason: unknown): void;
   /** The call is answered: it no longer follows the shutdown, and its deadline is cleared. */
   end(): void;
+  /** Whether {@link end} was called: a close from then on is not the client cancelling. */
+  readonly ended: boolean;
 }
 
 /**
@@ -105,6 +108,7 @@ class Call implements CallSignal {
   readonly #inFlight: Set<AbortController>;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly timeoutMs: () => number | undefined;
+  ended = false;
 
   constructor(shutdown: AbortSignal, inFlight: Set<AbortController>, timeoutMs?: number) {
     const controller = this.#controller;
@@ -133,6 +137,7 @@ class Call implements CallSignal {
   }
 
   end(): void {
+    this.ended = true;
     this.#inFlight.delete(this.#controller);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
   }
@@ -147,13 +152,15 @@ export function single(value: string | string[] | undefined): string | undefined
  * The message in `bytes`. A body that is not one is the caller's mistake: the answer is
  * INVALID_ARGUMENT naming the expected message (the library's path says the same;
  * see `routes.ts`). A plan request is read by the logged events' decoder when it covers
- * it (wal-event-decode.ts): the same message objects, and `fromBinary` for the rest.
+ * it (wal-event-decode.ts), a flat request (a get, an edge page) by request-decode.ts:
+ * the same message objects, and `fromBinary` for the rest.
  */
 export function parseInput(desc: DescMessage, bytes: Uint8Array): Message {
   try {
     return (
-      (desc === ExecutePlanRequestSchema && decodeExecutePlanRequestHere(bytes)) ||
-      fromBinary(desc, bytes)
+      (desc === ExecutePlanRequestSchema
+        ? decodeExecutePlanRequestHere(bytes)
+        : decodeRequestHere(desc, bytes)) ?? fromBinary(desc, bytes)
     );
   } catch (e) {
     throw new ConnectError(

@@ -92,16 +92,13 @@ export interface UnaryFastPath {
   serveH1(req: http.IncomingMessage, res: http.ServerResponse): boolean;
 }
 
-/** The response of one call. */
-interface FastResponse {
-  readonly status: number;
-  /** With `:status` first when the call came over HTTP/2: Node's `respond` takes them as they are. */
-  readonly headers: Record<string, string | number>;
-  readonly body: Uint8Array;
-}
-
 /** What a stream's `error` listener does: a reset stream reports there; the call sees its signal. */
 const ignore = () => {};
+
+/** The reason a call's signal is aborted with when its client goes away first. */
+function cancelledCall(): ConnectError {
+  return new ConnectError("the client cancelled the call", Code.Canceled);
+}
 
 /** Creates the fast path over `options.methods`. */
 export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPath {
@@ -126,62 +123,112 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
   const startCall = createCallSignals(options.shutdownSignal);
   const grpc = createGrpcUnary(options);
 
-  const call = async (
+  /**
+   * Serves one call and writes its answer: on `stream` (HTTP/2) or on `res` (HTTP/1.1,
+   * whose request is `body`). Never rejects: what goes wrong while answering is logged.
+   * One async function and no `.then`/`.catch` after it: a call allocates no answer
+   * object, no continuation closures and no promises beyond its own.
+   */
+  const serve = async (
     target: FastMethod,
     url: string,
     headers: http.IncomingHttpHeaders,
     body: Readable,
     signal: CallSignal,
-    h2: boolean,
-  ): Promise<FastResponse> => {
-    const origin = headers["origin"];
-    const auth = options.contextValues(single(headers["authorization"]));
-    const values = auth instanceof Promise ? await auth : auth;
-    const ctx = handlerContext(target, "connect", url, headers, signal, values);
-    let status = 200;
-    let contentType = contentTypeUnaryProto;
-    let metadata: Headers | undefined;
-    let bytes: Uint8Array;
-    let inInterceptors = false;
+    stream: http2.ServerHttp2Stream | undefined,
+    res: http.ServerResponse | undefined,
+  ): Promise<void> => {
     try {
-      const length = headers[CONTENT_LENGTH];
-      const input = parseInput(
-        target.method.input,
-        await readBody(body, options.readMaxBytes, single(length)),
-      );
-      inInterceptors = true;
-      const output = await intercepted(target, ctx, input, options.interceptors);
-      inInterceptors = false;
-      bytes = encodeOutput(target.method.output, output);
-    } catch (e) {
-      // Handlers answer bad input with a ConnectError; anything else is a bug, logged
-      // with its stack (by the interceptors, if it passed through them) and answered
-      // as INTERNAL.
-      if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
-      const error = e instanceof ConnectError ? e : internalError(e);
-      status = codeToHttpStatus(error.code);
-      contentType = contentTypeUnaryJson;
-      if (!error.isWireError) metadata = error.metadata;
-      bytes = errorToJsonBytes(error, undefined);
+      const origin = headers["origin"];
+      const auth = options.contextValues(single(headers["authorization"]));
+      const values = auth instanceof Promise ? await auth : auth;
+      const ctx = handlerContext(target, "connect", url, headers, signal, values);
+      let status = 200;
+      let contentType = contentTypeUnaryProto;
+      let metadata: Headers | undefined;
+      let bytes: Uint8Array;
+      let inInterceptors = false;
+      try {
+        const length = headers[CONTENT_LENGTH];
+        const input = parseInput(
+          target.method.input,
+          await readBody(body, options.readMaxBytes, single(length)),
+        );
+        inInterceptors = true;
+        const output = await intercepted(target, ctx, input, options.interceptors);
+        inInterceptors = false;
+        bytes = encodeOutput(target.method.output, output);
+      } catch (e) {
+        // Handlers answer bad input with a ConnectError; anything else is a bug, logged
+        // with its stack (by the interceptors, if it passed through them) and answered
+        // as INTERNAL.
+        if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
+        const error = e instanceof ConnectError ? e : internalError(e);
+        status = codeToHttpStatus(error.code);
+        contentType = contentTypeUnaryJson;
+        if (!error.isWireError) metadata = error.metadata;
+        bytes = errorToJsonBytes(error, undefined);
+      }
+      const extra = options.extraHeaders(single(origin));
+      // Headers objects only when the implementation or the error set headers: most calls
+      // set none, and building them was a measurable part of a small call.
+      const written = ctx.headersWritten();
+      const plain = written === undefined && (metadata === undefined || isEmpty(metadata));
+      if (
+        plain &&
+        stream !== undefined &&
+        extra[CONTENT_TYPE] === undefined &&
+        extra[CONTENT_LENGTH] === undefined
+      ) {
+        // Over HTTP/2, the usual answer's headers as a flat list, in the order the object
+        // below would give them: Node copies an object into a null-prototype one (a
+        // dictionary) and lists its keys again before it encodes them; a list it encodes
+        // as it is.
+        signal.end();
+        if (stream.destroyed) return;
+        const list: string[] = [":status", String(status)];
+        for (const name in extra) list.push(name, extra[name] as string);
+        list.push(CONTENT_TYPE, contentType, CONTENT_LENGTH, String(bytes.byteLength));
+        stream.respond(list);
+        // Also tells a client whose body had not ended to stop sending (an error
+        // answered early), once the answer is out.
+        endH2Answer(stream, bytes);
+        return;
+      }
+      // With `:status` first over HTTP/2: Node's `respond` takes the headers as they are.
+      const out: Record<string, string | number> =
+        stream !== undefined ? { ":status": status } : {};
+      for (const name in extra) out[name] = extra[name] as string;
+      if (plain) {
+        out[CONTENT_TYPE] = contentType;
+      } else {
+        const responseHeader = written?.header ?? new Headers();
+        responseHeader.set(CONTENT_TYPE, contentType);
+        if (metadata !== undefined) mergeNonProtocolHeaders(responseHeader, metadata);
+        trailerMux(responseHeader, written?.trailer ?? new Headers()).forEach((value, key) => {
+          out[key] = value;
+        });
+      }
+      out[CONTENT_LENGTH] = String(bytes.byteLength);
+      // Answered: a close from here on is the stream's normal end, not a cancel.
+      signal.end();
+      if (stream !== undefined) {
+        if (stream.destroyed) return;
+        stream.respond(out);
+        // Also tells a client whose body had not ended to stop sending (an error
+        // answered early), once the answer is out.
+        endH2Answer(stream, bytes);
+      } else if (res !== undefined) {
+        if (res.destroyed) return;
+        res.writeHead(status, out);
+        res.end(bytes);
+        const req = body as http.IncomingMessage;
+        if (!req.readableEnded) discardRest(req);
+      }
+    } catch (err) {
+      signal.end();
+      options.logError(err);
     }
-    const out: Record<string, string | number> = h2 ? { ":status": status } : {};
-    const extra = options.extraHeaders(single(origin));
-    for (const name in extra) out[name] = extra[name] as string;
-    // Headers objects only when the implementation or the error set headers: most calls
-    // set none, and building them was a measurable part of a small call.
-    const written = ctx.headersWritten();
-    if (written === undefined && (metadata === undefined || isEmpty(metadata))) {
-      out[CONTENT_TYPE] = contentType;
-    } else {
-      const responseHeader = written?.header ?? new Headers();
-      responseHeader.set(CONTENT_TYPE, contentType);
-      if (metadata !== undefined) mergeNonProtocolHeaders(responseHeader, metadata);
-      trailerMux(responseHeader, written?.trailer ?? new Headers()).forEach((value, key) => {
-        out[key] = value;
-      });
-    }
-    out[CONTENT_LENGTH] = String(bytes.byteLength);
-    return { status, headers: out, body: bytes };
   };
 
   return {
@@ -189,54 +236,26 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       const path = headers[":path"];
       const target = eligible(headers[":method"], path, headers);
       if (target === undefined) return grpc.serveH2(stream, headers);
-      const controller = startCall();
-      let answered = false;
+      const signal = startCall();
       // `on`, not `once`: a stream closes once, and `once` wraps the listener per call.
       stream.on("close", () => {
         // A stream closed before its answer was sent was cancelled by the client.
-        if (!answered)
-          controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+        if (!signal.ended) signal.abort(cancelledCall());
       });
       stream.on("error", ignore);
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      call(target, url, headers, stream, controller, true)
-        .then((res) => {
-          answered = true;
-          controller.end();
-          if (stream.destroyed) return;
-          stream.respond(res.headers);
-          // Also tells a client whose body had not ended to stop sending (an error
-          // answered early), once the answer is out.
-          endH2Answer(stream, res.body);
-        })
-        .catch((err: unknown) => {
-          controller.end();
-          options.logError(err);
-        });
+      void serve(target, url, headers, stream, signal, stream, undefined);
       return true;
     },
     serveH1(req, res) {
       const target = eligible(req.method, req.url, req.headers);
       if (target === undefined) return grpc.serveH1(req, res);
-      const controller = startCall();
+      const signal = startCall();
       res.once("close", () => {
-        if (!res.writableFinished) {
-          controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-        }
+        if (!res.writableFinished) signal.abort(cancelledCall());
       });
       const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-      call(target, url, req.headers, req, controller, false)
-        .then((out) => {
-          controller.end();
-          if (res.destroyed) return;
-          res.writeHead(out.status, out.headers);
-          res.end(out.body);
-          if (!req.readableEnded) discardRest(req);
-        })
-        .catch((err: unknown) => {
-          controller.end();
-          options.logError(err);
-        });
+      void serve(target, url, req.headers, req, signal, undefined, res);
       return true;
     },
   };
