@@ -275,11 +275,13 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
           if (parked.has(tenant)) continue;
           try {
             bulk.finish(store, tenant);
-            // The statistics the store's close would gather, gathered now, so they are
-            // written with the rest.
             const db = store.tenant(tenant, false);
-            db?.db.pragma("optimize");
             if (db === undefined) continue;
+            // The statistics the store's close would gather, gathered now, so they are
+            // written with the rest; none for a small tenant (`SMALL_TENANT_EVENTS`), a
+            // server analyzes it when it opens it, as a tenant it created itself.
+            if (options.small?.has(tenant)) db.optimizeOnClose = false;
+            else db.db.pragma("optimize");
             // Written without syncs since it was copied from the template: one sync now,
             // before the applier's stop moves the resume point past its events.
             const synced: Promise<void> = db.makeDurable().then(
