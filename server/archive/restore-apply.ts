@@ -31,7 +31,8 @@
  * A new tenant file is a copy of a template migrated to the schema version of the
  * tenant's first event (first-versions.ts), so that event migrates nothing; a tenant of at
  * most {@link SMALL_TENANT_EVENTS} events gets one built at that version (its indexes and
- * full-text tables kept per event, as live, instead of built at the end).
+ * full-text tables kept per event, as live, instead of built at the end), and is closed
+ * without planner statistics, which a server gathers when it opens the file.
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
