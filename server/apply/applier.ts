@@ -600,7 +600,14 @@ export class Applier implements ApplyProgress {
     const body = event.body;
     if (body.case !== "plan" && body.case !== "access" && body.case !== "mailbox") return undefined;
     const key = event.idempotencyKey;
-    if (key !== "" && db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)) {
+    // Inside an optimistic run a retried key is not looked up: its outcome row's INSERT
+    // below fails on the primary key, which ends the run, and the event-by-event path
+    // that applies it again looks the key up first (one lookup an event fewer).
+    if (
+      guarded &&
+      key !== "" &&
+      db.stmt("SELECT 1 FROM outcomes WHERE idempotency_key = ?").get(key)
+    ) {
       this.#stats.duplicates++;
       return undefined;
     }

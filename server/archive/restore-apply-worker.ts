@@ -5,16 +5,25 @@
  * not an entry point of its own.
  */
 
+import { enableCompileCache } from "node:module";
 import { parentPort } from "node:worker_threads";
-import { InternalError } from "../internal-error.ts";
 import type { Logger } from "../log.ts";
-import {
-  applyRestoredLog,
-  type RestoreWorkerCommand,
-  type RestoreWorkerData,
-  type RestoreWorkerMessage,
+import type {
+  RestoreWorkerCommand,
+  RestoreWorkerData,
+  RestoreWorkerMessage,
 } from "./restore-apply.ts";
-import { unpackRecords } from "./restore-records.ts";
+
+// Node's compile cache, as `entdb` has it on its own thread (bin/entdb.ts): a worker is
+// a Node instance of its own, which the process's cache does not cover, and loading the
+// applier's modules is most of what starting one costs. On before they load, so they are
+// imported below, not statically; a cache it cannot use changes nothing.
+enableCompileCache();
+const [{ InternalError }, { applyRestoredLog }, { unpackRecords }] = await Promise.all([
+  import("../internal-error.ts"),
+  import("./restore-apply.ts"),
+  import("./restore-records.ts"),
+]);
 
 const port = parentPort;
 if (port === null)

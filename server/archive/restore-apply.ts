@@ -31,7 +31,8 @@
  * A new tenant file is a copy of a template migrated to the schema version of the
  * tenant's first event (first-versions.ts), so that event migrates nothing; a tenant of at
  * most {@link SMALL_TENANT_EVENTS} events gets one built at that version (its indexes and
- * full-text tables kept per event, as live, instead of built at the end).
+ * full-text tables kept per event, as live, instead of built at the end), and is closed
+ * without planner statistics, which a server gathers when it opens the file.
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
@@ -275,11 +276,13 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
           if (parked.has(tenant)) continue;
           try {
             bulk.finish(store, tenant);
-            // The statistics the store's close would gather, gathered now, so they are
-            // written with the rest.
             const db = store.tenant(tenant, false);
-            db?.db.pragma("optimize");
             if (db === undefined) continue;
+            // The statistics the store's close would gather, gathered now, so they are
+            // written with the rest; none for a small tenant (`SMALL_TENANT_EVENTS`), a
+            // server analyzes it when it opens it, as a tenant it created itself.
+            if (options.small?.has(tenant)) db.optimizeOnClose = false;
+            else db.db.pragma("optimize");
             // Written without syncs since it was copied from the template: one sync now,
             // before the applier's stop moves the resume point past its events.
             const synced: Promise<void> = db.makeDurable().then(

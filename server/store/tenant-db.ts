@@ -75,6 +75,20 @@ const DERIVED_FROM_DDL =
 /** Statement cache bound; queries vary with their filters, so the cache must not grow forever. */
 const MAX_CACHED_STATEMENTS = 256;
 
+/**
+ * What opening a copy of a template reads back from it, the same for every copy (the
+ * bytes are the template's): kept per template path by the first copy opened, so the
+ * others skip those reads. Forgotten when the template is written again or removed
+ * ({@link TenantDb.forgetTemplate}, called by tenant-template.ts).
+ */
+interface TemplateReads {
+  readonly state: TenantState;
+  readonly logIdentity: string | undefined;
+  readonly objects: ReadonlySet<string>;
+  readonly fts: ReadonlyMap<number, readonly number[]>;
+}
+const templateReads = new Map<string, TemplateReads>();
+
 /** An open tenant database. Create with {@link TenantDb.open}. */
 export class TenantDb {
   readonly tenant: string;
@@ -87,17 +101,24 @@ export class TenantDb {
   #commits = 0;
   readonly #statements = new Map<string, Database.Statement>();
   /** Searchable field ids per node type that has a full-text table in the file. */
-  #fts = new Map<number, readonly number[]>();
+  #fts: ReadonlyMap<number, readonly number[]> = new Map();
   /** Full-text writes of the transaction under way, written before it commits (fts-writes.ts). */
   readonly ftsWrites = new FtsWrites();
   /** Names of the schema objects (`ix_…`, `ux_…`, `fts_…`) in the file. */
-  #objects = new Set<string>();
+  #objects: ReadonlySet<string> = new Set();
   /**
    * Set while a restore bulk-loads the tenant (server/apply/bulk-load.ts): {@link migrateTo}
    * then makes only the unique indexes, which the applier's decisions read, and leaves the
    * rest to the migration that runs once this is cleared, after the tenant's last event.
    */
   bulkLoading = false;
+  /**
+   * Whether {@link close} refreshes the planner statistics (`PRAGMA optimize`). A restore
+   * clears it for a tenant so small that the statistics are not worth their cost there:
+   * the file is then like one created while the server runs, analyzed when a server
+   * opens it (`optimize = 0x10002` in {@link open}).
+   */
+  optimizeOnClose = true;
 
   private constructor(
     tenant: string,
@@ -106,6 +127,7 @@ export class TenantDb {
     state: TenantState,
     logIdentity: string | undefined,
     onCommit: ((state: TenantState) => void) | undefined,
+    objects?: Pick<TemplateReads, "objects" | "fts">,
   ) {
     this.tenant = tenant;
     this.path = path;
@@ -113,7 +135,17 @@ export class TenantDb {
     this.#state = state;
     this.logIdentity = logIdentity;
     this.#onCommit = onCommit;
-    this.#loadFts();
+    if (objects === undefined) this.#loadFts();
+    else {
+      // Shared with the other copies: never changed in place, only replaced (#loadFts).
+      this.#objects = objects.objects;
+      this.#fts = objects.fts;
+    }
+  }
+
+  /** Forgets what copies of the template at `path` read back from it (it is rewritten or removed). */
+  static forgetTemplate(path: string): void {
+    templateReads.delete(path);
   }
 
   /**
@@ -133,7 +165,8 @@ export class TenantDb {
       const copied = create && origin.template !== undefined && !existsSync(path);
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
-      db.pragma("journal_mode = WAL");
+      // A copy's header has it already (the template was made in WAL mode, and the mode persists).
+      if (!copied) db.pragma("journal_mode = WAL");
       // A copy of the template is written without syncs until makeDurable().
       db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the
@@ -189,6 +222,18 @@ export class TenantDb {
         // Node tombstones (node-tombstones.ts): likewise.
         for (const stmt of NODE_TOMBSTONE_DDL) db.exec(stmt);
       }
+      // Another copy of the same template was opened: the rest would read what it read.
+      const known = copied ? templateReads.get(origin.template!) : undefined;
+      if (known !== undefined)
+        return new TenantDb(
+          tenant,
+          path,
+          db,
+          known.state,
+          known.logIdentity,
+          origin.onCommit,
+          known,
+        );
       const row = db
         .prepare(
           "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",
@@ -210,7 +255,7 @@ export class TenantDb {
             | { log_identity: string }
             | undefined)
         : undefined;
-      return new TenantDb(
+      const opened = new TenantDb(
         tenant,
         path,
         db,
@@ -222,6 +267,14 @@ export class TenantDb {
         from?.log_identity,
         origin.onCommit,
       );
+      if (copied)
+        templateReads.set(origin.template!, {
+          state: opened.#state,
+          logIdentity: opened.logIdentity,
+          objects: opened.#objects,
+          fts: opened.#fts,
+        });
+      return opened;
     } catch (cause) {
       if (db?.open) db.close();
       throw new StoreError(
@@ -380,7 +433,7 @@ export class TenantDb {
     if (!this.db.open) return;
     try {
       // Refreshes planner statistics where they drifted (SQLite's advice for closing).
-      this.db.pragma("optimize");
+      if (this.optimizeOnClose) this.db.pragma("optimize");
     } catch {
       // Statistics only steer the planner; a failure here must not keep the file open.
     }

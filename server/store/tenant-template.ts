@@ -8,7 +8,10 @@
  * creation, before anything else runs on it, so it holds exactly what creating a file
  * writes (tables, indexes, `tenant_state`, `derived_from`, `user_version`, and
  * `journal_mode=WAL` in its header); the copy is then opened as usual (the per-connection
- * pragmas) and its `tenant_state` given the tenant's id (`TenantOrigin.template`).
+ * pragmas) and its `tenant_state` given the tenant's id (`TenantOrigin.template`). What
+ * opening reads back (the state, the log identity, the schema objects and full-text
+ * columns) is read from the first copy only and kept for the others, so a template must
+ * not change once copied unless it is written again or removed here, which forgets it.
  * `tests/store/tenant-template.test.ts` compares the two: `sqlite_master`, pragmas,
  * canonical dumps after the same events. A restore then puts its template in the bulk
  * load's state (`BulkLoad.prepareTemplate`, server/apply/bulk-load.ts), which is why a
@@ -36,6 +39,8 @@ export function writeTenantTemplate(path: string, logIdentity: string | undefine
 
 /** Removes a template file (and what SQLite left beside it). */
 export function removeTenantTemplate(path: string): void {
+  // What its copies read back from it (TenantDb.open) no longer holds.
+  TenantDb.forgetTemplate(path);
   for (const suffix of ["", "-wal", "-shm", "-journal"])
     rmSync(`${path}${suffix}`, { force: true });
 }

@@ -11,6 +11,7 @@
 const ALL_TENANTS = [...TENANTS, ...LATER_TENANTS];
 
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Applier, SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
@@ -109,6 +110,15 @@ describe("a restore on several threads", () => {
           canonicalDump(join(restored, "tenants", tenantFileName(t))),
         );
         expect(dumps).toEqual(reference);
+        // Planner statistics: gathered at the end for bulk-loaded tenants, not for small
+        // ones (a server analyzes those when it opens them, as files it created itself).
+        const analyzed = ALL_TENANTS.filter((t) =>
+          hasStatistics(join(restored, "tenants", tenantFileName(t))),
+        );
+        if (smallTenantEvents === undefined) expect(analyzed).toEqual([]);
+        // (`only-bad` has nothing applied: no table of it is worth analyzing.)
+        if (smallTenantEvents === 0)
+          expect(analyzed).toEqual(ALL_TENANTS.filter((t) => t !== "only-bad"));
       }
       // One tenant file open per thread: files are closed between batches and opened
       // again, for their next batch and for their index build.
@@ -137,3 +147,15 @@ describe("a restore on several threads", () => {
     }
   }, 120_000);
 });
+
+/** Whether the file has `sqlite_stat1` (read without TenantDb.open, whose open analyzes). */
+function hasStatistics(path: string): boolean {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (
+      db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").get() !== undefined
+    );
+  } finally {
+    db.close();
+  }
+}

@@ -10,6 +10,7 @@
 
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
 import { appliedVersion, FirstVersions } from "../../server/archive/first-versions.ts";
@@ -244,6 +245,85 @@ describe("tenant files copied from a template", () => {
     } finally {
       fresh.close();
       store.close();
+    }
+  });
+
+  it("after the first copy, open with what it read back, and a rewritten template is read again", () => {
+    const bulk = new BulkLoad();
+    bulk.prepareTemplate(template);
+    const built = join(dir.path, "template.built.sqlite");
+    /** What opening a file reads back from it, by the handle's own accessors. */
+    const reads = (db: TenantDb) => ({
+      state: db.state,
+      logIdentity: db.logIdentity,
+      fts: Object.values(T).map((typeId) => db.ftsFields(typeId) ?? null),
+      objects: objects(db)
+        .map((o) => o.name)
+        .filter((name) => db.hasObject(name)),
+    });
+    for (const [model, version] of [
+      [TRACKER_V2, 2],
+      [TRACKER_V1, 1],
+    ] as const) {
+      // Written again at the same path: its copies must not open with the other version's reads.
+      bulk.prepareVersionTemplate(template, built, model, version, true);
+      const open = (tenant: string) =>
+        TenantDb.open(tenant, join(dir.path, `${tenant}-v${version}.sqlite`), true, {
+          logIdentity: IDENTITY,
+          template: built,
+        })!;
+      const first = open("acme");
+      const second = open("globex");
+      const secondReads = reads(second);
+      first.close();
+      second.close();
+      // The same file opened as an existing one reads everything from it.
+      const reopened = TenantDb.open("globex", join(dir.path, `globex-v${version}.sqlite`), false)!;
+      try {
+        expect(secondReads).toEqual(reads(reopened));
+        expect(secondReads.state).toEqual({
+          partition: -1,
+          appliedOffset: 0,
+          schemaVersion: version,
+        });
+        expect(secondReads.logIdentity).toBe(IDENTITY);
+        expect(secondReads.fts.filter((f) => f !== null).length).toBeGreaterThan(0);
+        expect(String(reopened.db.prepare("SELECT tenant FROM tenant_state").pluck().get())).toBe(
+          "globex",
+        );
+      } finally {
+        reopened.close();
+      }
+    }
+    removeTenantTemplate(built);
+  });
+
+  it("are closed without planner statistics when told so, with them otherwise", () => {
+    // Read without TenantDb.open, whose `optimize = 0x10002` would analyze the file.
+    const statTables = (path: string) => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db
+          .prepare("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+          .pluck()
+          .all();
+      } finally {
+        db.close();
+      }
+    };
+    for (const optimize of [true, false]) {
+      const path = join(dir.path, `stats-${optimize}.sqlite`);
+      const db = TenantDb.open("acme", path, true, { logIdentity: IDENTITY, template })!;
+      db.db.transaction(() => db.migrateTo(TRACKER_V1))();
+      const insert = db.db.prepare(
+        "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES (?, 2, '{}', 1, 'user:a', 0, 0)",
+      );
+      for (let i = 0; i < 50; i++) insert.run(`n${i}`);
+      // A read by index, so the planner has used the indexes `PRAGMA optimize` looks at.
+      db.db.prepare("SELECT seq FROM nodes WHERE id = ?").get("n1");
+      db.optimizeOnClose = optimize;
+      db.close();
+      expect(statTables(path)).toEqual(optimize ? ["sqlite_stat1"] : []);
     }
   });
 
