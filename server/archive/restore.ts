@@ -238,11 +238,12 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             break;
           }
           if (!resequence) {
-            rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
+            const { partition, offset } = entry.position;
+            rows.push({ partition, offset, tenant: entry.tenant, payload: entry.payload });
             held.add(entry);
             events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
             firstVersions.note(entry.tenant, entry.payload);
-            next[p] = entry.position.offset + 1;
+            next[p] = offset + 1;
             continue;
           }
           const row = resequenced(entry, tenant!, asTenant!, partitions, next);

@@ -153,25 +153,46 @@ export function decodeSegment(
       `its header holds ${partition}:${first}-${first + count}, its key ${range.partition}:${range.first}-${range.end}`,
     );
   const entries: WalEntry[] = [];
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   let at = HEADER_BYTES;
-  const take = (): Buffer => {
-    if (at + 4 > raw.length) throw corrupt(`record ${entries.length} is cut short`);
-    const length = raw.readUInt32BE(at);
-    at += 4;
-    if (at + length > raw.length) throw corrupt(`record ${entries.length} is cut short`);
-    const bytes = raw.subarray(at, at + length);
-    at += length;
-    return bytes;
-  };
+  // Runs of one tenant are the common case: its key is decoded once per run.
+  let tenant = "";
+  let tenantAt = -1;
+  let tenantLength = -1;
   for (let i = 0; i < count; i++) {
-    const tenant = take().toString("utf8");
-    const payload = take();
+    if (at + 4 > bytes.length) throw corrupt(`record ${i} is cut short`);
+    const length = readU32(bytes, at);
+    at += 4;
+    if (at + length > bytes.length) throw corrupt(`record ${i} is cut short`);
+    if (length !== tenantLength || !sameBytes(bytes, tenantAt, at, length)) {
+      tenant = raw.toString("utf8", at, at + length);
+      tenantAt = at;
+      tenantLength = length;
+    }
+    at += length;
+    if (at + 4 > bytes.length) throw corrupt(`record ${i} is cut short`);
+    const payloadLength = readU32(bytes, at);
+    at += 4;
+    if (at + payloadLength > bytes.length) throw corrupt(`record ${i} is cut short`);
     entries.push({
       tenant,
-      payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+      payload: bytes.subarray(at, at + payloadLength),
       position: { partition, offset: first + i },
     });
+    at += payloadLength;
   }
   if (at !== raw.length) throw corrupt(`${raw.length - at} bytes follow the last record`);
   return entries;
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!
+  );
+}
+
+/** Whether the `length` bytes at `a` and at `b` are equal. */
+function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
 }

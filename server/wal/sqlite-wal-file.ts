@@ -88,6 +88,9 @@ export interface SqliteWalFileOptions {
   readonly sync?: "sqlite" | "caller";
 }
 
+/** Rows per INSERT statement of a commit that has that many (see the constructor). */
+const INSERT_ROWS_PER_STATEMENT = 64;
+
 /** Partition count of a new log when none is given. */
 export const DEFAULT_PARTITIONS = 8;
 
@@ -149,8 +152,31 @@ export class SqliteWalFile {
     this.#read = db.prepare<[number, number, number], RecordRow>(WAL_READ_SQL);
     this.#truncate = db.prepare(WAL_TRUNCATE_SQL);
     const insert = this.#insert;
+    // A large commit (a burst, a restore's segment) goes in statements of
+    // INSERT_ROWS_PER_STATEMENT rows: the same rows, in the same order, with about half
+    // the CPU of one statement per row (the call into the driver and its bindings).
+    const insertMany = db.prepare(
+      "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES" +
+        " (?, ?, ?, ?),".repeat(INSERT_ROWS_PER_STATEMENT - 1) +
+        " (?, ?, ?, ?)",
+    );
+    const values = new Array<number | string | Uint8Array>(INSERT_ROWS_PER_STATEMENT * 4);
     this.#commit = db.transaction((rows: readonly WalRow[]) => {
-      for (const row of rows) insert.run(row.partition, row.offset, row.tenant, row.payload);
+      let i = 0;
+      for (; i + INSERT_ROWS_PER_STATEMENT <= rows.length; i += INSERT_ROWS_PER_STATEMENT) {
+        for (let j = 0; j < INSERT_ROWS_PER_STATEMENT; j++) {
+          const row = rows[i + j]!;
+          values[4 * j] = row.partition;
+          values[4 * j + 1] = row.offset;
+          values[4 * j + 2] = row.tenant;
+          values[4 * j + 3] = row.payload;
+        }
+        insertMany.run(values);
+      }
+      for (; i < rows.length; i++) {
+        const row = rows[i]!;
+        insert.run(row.partition, row.offset, row.tenant, row.payload);
+      }
     });
   }
 
