@@ -13,9 +13,9 @@
  * object is refused with its key in the message, never half-read.
  */
 
-import { createHash } from "node:crypto";
+import { createHash, webcrypto } from "node:crypto";
 import { promisify } from "node:util";
-import { gunzipSync, gzip, gzipSync } from "node:zlib";
+import { gunzip, gunzipSync, gzip, gzipSync } from "node:zlib";
 import type { WalEntry } from "../wal/index.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { SegmentRange } from "./archive-location.ts";
@@ -120,13 +120,57 @@ export function decodeSegment(
   body: Uint8Array,
   metadata: Readonly<Record<string, string>>,
 ): WalEntry[] {
-  const corrupt = (what: string) =>
-    new ArchiveError("corrupt", `The archived segment ${key} is corrupt: ${what}.`);
+  checkSegment(key, range, body, metadata, sha256Hex(body));
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(body);
+  } catch (error) {
+    throw corruptSegment(key, `it does not decompress (${(error as Error).message})`);
+  }
+  return decodeRecords(key, range, raw);
+}
+
+/**
+ * {@link decodeSegment} with the checksum and the decompression on the thread pool, so a
+ * restore's thread decodes the records of one segment while they run for the next ones.
+ * Same checks in the same order, same errors.
+ */
+export async function decodeSegmentAsync(
+  key: string,
+  range: SegmentRange,
+  body: Uint8Array,
+  metadata: Readonly<Record<string, string>>,
+): Promise<WalEntry[]> {
+  const digest = Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("hex");
+  checkSegment(key, range, body, metadata, digest);
+  let raw: Buffer;
+  try {
+    raw = await gunzipAsync(body);
+  } catch (error) {
+    throw corruptSegment(key, `it does not decompress (${(error as Error).message})`);
+  }
+  return decodeRecords(key, range, raw);
+}
+
+const gunzipAsync = promisify(gunzip);
+
+function corruptSegment(key: string, what: string): ArchiveError {
+  return new ArchiveError("corrupt", `The archived segment ${key} is corrupt: ${what}.`);
+}
+
+/** The checksum (`actual`, of the stored bytes) and the metadata's range against the key's. */
+function checkSegment(
+  key: string,
+  range: SegmentRange,
+  body: Uint8Array,
+  metadata: Readonly<Record<string, string>>,
+  actual: string,
+): void {
   const expected = metadata["sha256"];
-  if (expected === undefined) throw corrupt("it has no sha256 in its metadata");
-  const actual = sha256Hex(body);
+  if (expected === undefined) throw corruptSegment(key, "it has no sha256 in its metadata");
   if (actual !== expected)
-    throw corrupt(
+    throw corruptSegment(
+      key,
       `its sha256 is ${actual} but ${expected} was recorded (${body.byteLength} bytes: truncated or altered)`,
     );
   if (
@@ -134,15 +178,15 @@ export function decodeSegment(
     metadata["first"] !== String(range.first) ||
     metadata["end"] !== String(range.end)
   )
-    throw corrupt(
+    throw corruptSegment(
+      key,
       `its metadata names ${metadata["partition"]}:${metadata["first"]}-${metadata["end"]}, its key ${range.partition}:${range.first}-${range.end}`,
     );
-  let raw: Buffer;
-  try {
-    raw = gunzipSync(body);
-  } catch (error) {
-    throw corrupt(`it does not decompress (${(error as Error).message})`);
-  }
+}
+
+/** The records of a decompressed, checked segment body: header, then every record's bounds. */
+function decodeRecords(key: string, range: SegmentRange, raw: Buffer): WalEntry[] {
+  const corrupt = (what: string) => corruptSegment(key, what);
   if (raw.length < HEADER_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC))
     throw corrupt("it does not start with a segment header");
   const partition = raw.readUInt32BE(MAGIC.length);

@@ -86,6 +86,11 @@ export interface SqliteWalFileOptions {
    * checkpoint only through {@link SqliteWalFile.checkpoint}.
    */
   readonly sync?: "sqlite" | "caller";
+  /**
+   * Preallocate the `-wal` file (default true; see the module comment). A restore writing
+   * the file in bulk, which a server opens (and preallocates) afterwards, passes false.
+   */
+  readonly preallocate?: boolean;
 }
 
 /** Rows per INSERT statement of a commit that has that many (see the constructor). */
@@ -219,7 +224,7 @@ export class SqliteWalFile {
         ).run(new Date().toISOString());
       }
       // The `-wal` file exists from the first write on (the schema's, or BEGIN EXCLUSIVE's).
-      preallocateWalFile(`${path}-wal`);
+      if (options.preallocate !== false) preallocateWalFile(`${path}-wal`);
       if (options.sync === "caller") {
         db.pragma("wal_autocheckpoint = 0");
         db.pragma("synchronous = OFF");
