@@ -105,12 +105,6 @@ interface MetaRow {
   readonly value: string;
 }
 
-interface EndRow {
-  readonly partition_no: number;
-  readonly first: number;
-  readonly last: number;
-}
-
 interface RecordRow {
   readonly log_offset: number;
   readonly tenant: string;
@@ -366,20 +360,24 @@ function initialize(
     }
     const ends = new Array<number>(partitions).fill(0);
     const starts = new Array<number>(partitions).fill(0);
-    const rows = db
-      .prepare<[], EndRow>(
-        "SELECT partition_no, MIN(log_offset) AS first, MAX(log_offset) AS last FROM wal_records GROUP BY partition_no",
-      )
-      .all();
-    for (const row of rows) {
-      if (row.partition_no < 0 || row.partition_no >= partitions) {
-        throw new WalError(
-          "corrupt",
-          `The log ${path} holds records of partition ${row.partition_no}.`,
-        );
+    // Each a seek in the (partition_no, log_offset) index, not a scan of it: SQLite reads a
+    // lone MIN or MAX of an index's leading column(s) from one end of the index.
+    const one = (sql: string) => db.prepare<unknown[], { v: number | null }>(sql);
+    for (const bound of [
+      one("SELECT MIN(partition_no) AS v FROM wal_records").get()?.v,
+      one("SELECT MAX(partition_no) AS v FROM wal_records").get()?.v,
+    ]) {
+      if (bound !== null && bound !== undefined && (bound < 0 || bound >= partitions)) {
+        throw new WalError("corrupt", `The log ${path} holds records of partition ${bound}.`);
       }
-      ends[row.partition_no] = row.last + 1;
-      starts[row.partition_no] = row.first;
+    }
+    const first = one("SELECT MIN(log_offset) AS v FROM wal_records WHERE partition_no = ?");
+    const last = one("SELECT MAX(log_offset) AS v FROM wal_records WHERE partition_no = ?");
+    for (let p = 0; p < partitions; p++) {
+      const end = last.get(p)?.v;
+      if (end === null || end === undefined) continue;
+      ends[p] = end + 1;
+      starts[p] = first.get(p)?.v ?? end;
     }
     db.exec("COMMIT");
     return { partitions, ends, starts, identity };

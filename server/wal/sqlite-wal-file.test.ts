@@ -1,12 +1,15 @@
 /**
  * A commit of many rows (a burst, a restore's segment) goes in multi-row INSERT
  * statements, the rest one row a statement: every row is stored in order either way, and
- * a duplicate anywhere in the commit still fails it whole.
+ * a duplicate anywhere in the commit still fails it whole. Opening reads each partition's
+ * first and last offsets by index seeks, and still refuses records of a partition the log
+ * does not have.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteWalFile, type WalRow } from "./sqlite-wal-file.ts";
 
@@ -65,5 +68,40 @@ describe("SqliteWalFile.commit of many rows", () => {
       0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
     ]);
     file.close();
+  });
+});
+
+describe("SqliteWalFile.open", () => {
+  it("finds each partition's first and last offsets, after a truncation too", () => {
+    const { file, path } = open();
+    file.commit([...rows(0, 0, 300), ...rows(1, 0, 5)]);
+    expect(file.truncate(0, 120, 1000)).toBe(120);
+    file.close();
+    const again = SqliteWalFile.open({ path });
+    expect({ starts: again.starts, ends: again.ends }).toEqual({
+      starts: [120, 0],
+      ends: [300, 5],
+    });
+    again.close();
+    const empty = open();
+    expect({ starts: empty.file.starts, ends: empty.file.ends }).toEqual({
+      starts: [0, 0],
+      ends: [0, 0],
+    });
+    empty.file.close();
+  });
+
+  it.each([5, -1])("refuses a log holding records of partition %i of 2", (partition) => {
+    const { file, path } = open();
+    file.commit(rows(1, 0, 3));
+    file.close();
+    const db = new Database(path);
+    db.prepare(
+      "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES (?, 0, 't', x'00')",
+    ).run(partition);
+    db.close();
+    expect(() => SqliteWalFile.open({ path })).toThrow(
+      `The log ${path} holds records of partition ${partition}.`,
+    );
   });
 });
