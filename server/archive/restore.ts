@@ -205,7 +205,17 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
   // From here the data dir is written: a server refuses it until the restore finishes.
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
-  const file = SqliteWalFile.open({ path: logPath, partitions, identity, preallocate: false });
+  // Written without a sync per commit (`sync: "caller"`, and no checkpoint until the
+  // close, which checkpoints and syncs it with synchronous=FULL): until the restore
+  // finishes the data dir is marked unfinished, so no server reads this file before it
+  // is durable, and a restore cut short is run again from the start.
+  const file = SqliteWalFile.open({
+    path: logPath,
+    partitions,
+    identity,
+    preallocate: false,
+    sync: "caller",
+  });
   const held = new HeldRecords(partitions, options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES);
   const next = new Array<number>(partitions).fill(0);
   // One-tenant restore: the tenant's original offsets → new ones, and how far its partition was read.
