@@ -58,6 +58,10 @@ export const DEFAULT_RESTORE_THREADS = Math.min(4, availableParallelism());
 
 /** Segments downloaded and checked ahead of the one being written. */
 const READ_AHEAD_SEGMENTS = 4;
+/** About how much the restored log's `-wal` file holds before it is checkpointed. */
+const LOG_CHECKPOINT_BYTES = 64 * 1024 * 1024;
+/** What a record adds to the log's pages beyond its payload, roughly (its key, its index entry). */
+const ROW_BYTES = 48;
 
 /** Options of {@link restoreArchive}. */
 export interface RestoreOptions {
@@ -98,6 +102,11 @@ export interface RestoreOptions {
    * 0: none).
    */
   readonly smallTenantEvents?: number;
+  /**
+   * How much the restored log's `-wal` file holds, about, before it is checkpointed
+   * (default {@link LOG_CHECKPOINT_BYTES}).
+   */
+  readonly logCheckpointBytes?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -205,10 +214,11 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
   // From here the data dir is written: a server refuses it until the restore finishes.
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
-  // Written without a sync per commit (`sync: "caller"`, and no checkpoint until the
-  // close, which checkpoints and syncs it with synchronous=FULL): until the restore
-  // finishes the data dir is marked unfinished, so no server reads this file before it
-  // is durable, and a restore cut short is run again from the start.
+  // Written without a sync per commit (`sync: "caller"`; its close checkpoints and syncs
+  // it with synchronous=FULL): until the restore finishes the data dir is marked
+  // unfinished, so no server reads this file before it is durable, and a restore cut
+  // short is run again from the start. For the same reason its checkpoints along the way
+  // (every LOG_CHECKPOINT_BYTES, so the `-wal` file stays that small) need no sync first.
   const file = SqliteWalFile.open({
     path: logPath,
     partitions,
@@ -227,6 +237,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const firstVersions = new FirstVersions();
   let records = 0;
   let segments = 0;
+  let sinceCheckpoint = 0;
   try {
     for (const [p, list] of listed)
       if (!resequence && list.length > 0 && list[0]!.first !== 0)
@@ -290,6 +301,11 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
         }
       }
       file.commit(rows);
+      for (const row of rows) sinceCheckpoint += row.payload.byteLength + ROW_BYTES;
+      if (sinceCheckpoint >= (options.logCheckpointBytes ?? LOG_CHECKPOINT_BYTES)) {
+        file.checkpoint();
+        sinceCheckpoint = 0;
+      }
       records += rows.length;
       segments++;
       options.progress?.({ phase: "read", done: segments, total: totalSegments });
