@@ -172,6 +172,8 @@ export class SqliteWalFile {
         }
         insertMany.run(values);
       }
+      // Holds no payload past the commit.
+      if (i > 0) values.fill(0);
       for (; i < rows.length; i++) {
         const row = rows[i]!;
         insert.run(row.partition, row.offset, row.tenant, row.payload);
@@ -371,8 +373,8 @@ function initialize(
         throw new WalError("corrupt", `The log ${path} holds records of partition ${bound}.`);
       }
     }
-    const first = one("SELECT MIN(log_offset) AS v FROM wal_records WHERE partition_no = ?");
-    const last = one("SELECT MAX(log_offset) AS v FROM wal_records WHERE partition_no = ?");
+    const first = one("SELECT MIN(log_offset) AS v FROM wal_records WHERE partition_no = +?");
+    const last = one("SELECT MAX(log_offset) AS v FROM wal_records WHERE partition_no = +?");
     for (let p = 0; p < partitions; p++) {
       const end = last.get(p)?.v;
       if (end === null || end === undefined) continue;
