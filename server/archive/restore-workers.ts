@@ -1,11 +1,12 @@
 /**
  * The worker threads of a restore's apply phase, started before the read phase so they
- * load their modules (about 0.4 s of CPU each) while the archive downloads instead of
- * while the restore's own applier waits for them. A started worker waits for its work
+ * load their modules (about 0.4 s of CPU each, 0.2 s from a warm compile cache) while
+ * the archive downloads instead of while the restore's own applier waits for them. A started worker waits for its work
  * (`RestoreWorkerData`, posted by `applyRestoredLogInParallel`, restore-apply.ts);
  * workers the apply phase does not need (fewer tenants than threads) are ended unused.
  */
 
+import { getCompileCacheDir } from "node:module";
 import { Worker } from "node:worker_threads";
 import { InternalError } from "../internal-error.ts";
 
@@ -23,7 +24,14 @@ export interface StartedWorker {
 }
 
 function startWorker(): StartedWorker {
-  const worker = new Worker(workerUrl);
+  // A worker does not inherit the compile cache `entdb` enables on its main thread
+  // (bin/entdb.ts); given its directory, it loads the same modules from it, in about
+  // half the CPU (their compiled code, and for the `.ts` sources their stripped text).
+  const cacheDir = getCompileCacheDir();
+  const worker = new Worker(
+    workerUrl,
+    cacheDir === undefined ? {} : { env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } },
+  );
   const ended = new Promise<unknown>((resolve) => {
     worker.once("error", resolve);
     worker.once("exit", (code) =>

@@ -50,11 +50,18 @@ import {
 } from "./restore-apply.ts";
 import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
 import { RestoreWorkers } from "./restore-workers.ts";
-import { decodeSegment } from "./segment-format.ts";
-import { placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
+import { decodeSegmentAsync } from "./segment-format.ts";
+import { listSnapshots, placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
 
 /** Threads a restore applies tenants on: the machine's cores, up to 4. */
 export const DEFAULT_RESTORE_THREADS = Math.min(4, availableParallelism());
+
+/** Segments downloaded and checked ahead of the one being written. */
+const READ_AHEAD_SEGMENTS = 4;
+/** About how much the restored log's `-wal` file holds before it is checkpointed. */
+const LOG_CHECKPOINT_BYTES = 64 * 1024 * 1024;
+/** What a record adds to the log's pages beyond its payload, roughly (its key, its index entry). */
+const ROW_BYTES = 48;
 
 /** Options of {@link restoreArchive}. */
 export interface RestoreOptions {
@@ -95,6 +102,11 @@ export interface RestoreOptions {
    * 0: none).
    */
   readonly smallTenantEvents?: number;
+  /**
+   * How much the restored log's `-wal` file holds, about, before it is checkpointed
+   * (default {@link LOG_CHECKPOINT_BYTES}).
+   */
+  readonly logCheckpointBytes?: number;
   /** Told as segments are read and as events are applied. */
   readonly progress?: (progress: RestoreProgress) => void;
 }
@@ -186,16 +198,34 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       p === partitionForTenant(SCHEMA_LOG_KEY, partitions)
     )
       wanted.add(p);
-  const listed = new Map<number, ArchivedSegment[]>();
-  for (const p of wanted) listed.set(p, await listSegments(store, location, p));
+  // The partitions are listed at once, each a request or more of its own.
+  const listed = new Map<number, ArchivedSegment[]>(
+    await Promise.all(
+      [...wanted].map(async (p) => [p, await listSegments(store, location, p)] as const),
+    ),
+  );
   const totalSegments = [...listed.values()].reduce((n, s) => n + s.length, 0);
+  // The snapshots are listed while the log is read (placed after it, placeSnapshots).
+  const snapshotsListed = resequence ? undefined : listSnapshots(store, location);
+  snapshotsListed?.catch(() => {});
 
   // The apply phase's other threads load their modules while the archive is read
   // (restore-workers.ts); a one-tenant restore applies on this thread alone.
   if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
   // From here the data dir is written: a server refuses it until the restore finishes.
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
-  const file = SqliteWalFile.open({ path: logPath, partitions, identity });
+  // Written without a sync per commit (`sync: "caller"`; its close checkpoints and syncs
+  // it with synchronous=FULL): until the restore finishes the data dir is marked
+  // unfinished, so no server reads this file before it is durable, and a restore cut
+  // short is run again from the start. For the same reason its checkpoints along the way
+  // (every LOG_CHECKPOINT_BYTES, so the `-wal` file stays that small) need no sync first.
+  const file = SqliteWalFile.open({
+    path: logPath,
+    partitions,
+    identity,
+    preallocate: false,
+    sync: "caller",
+  });
   const held = new HeldRecords(partitions, options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES);
   const next = new Array<number>(partitions).fill(0);
   // One-tenant restore: the tenant's original offsets → new ones, and how far its partition was read.
@@ -207,67 +237,78 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const firstVersions = new FirstVersions();
   let records = 0;
   let segments = 0;
+  let sinceCheckpoint = 0;
   try {
-    for (const [p, list] of listed) {
+    for (const [p, list] of listed)
       if (!resequence && list.length > 0 && list[0]!.first !== 0)
         throw new ArchiveError(
           "gap",
           `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${list[0]!.key}): the start of the log was never archived.`,
         );
-      let stopped = false;
-      // Read ahead a few segments while the previous ones are written.
-      const fetches = new Map<number, Promise<WalEntry[]>>();
-      const fetch = (i: number) => {
-        const segment = list[i];
-        if (segment === undefined || fetches.has(i)) return;
-        fetches.set(
-          i,
-          store
-            .get(segment.key)
-            .then(({ body, metadata }) => decodeSegment(segment.key, segment, body, metadata)),
-        );
-      };
-      for (let i = 0; i < list.length && !stopped; i++) {
-        for (let j = i; j < i + 4; j++) fetch(j);
-        const entries = await fetches.get(i)!;
-        fetches.delete(i);
-        const rows: WalRow[] = [];
-        for (const entry of entries) {
-          if (beyondTarget(entry, options, cutPartition)) {
-            stopped = true;
-            break;
-          }
-          if (!resequence) {
-            rows.push({ ...entry.position, tenant: entry.tenant, payload: entry.payload });
-            held.add(entry);
-            events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
-            firstVersions.note(entry.tenant, entry.payload);
-            next[p] = entry.position.offset + 1;
-            continue;
-          }
-          const row = resequenced(entry, tenant!, asTenant!, partitions, next);
-          if (row) {
-            rows.push(row);
-            held.add({
-              tenant: row.tenant,
-              payload: row.payload,
-              position: { partition: row.partition, offset: row.offset },
-            });
-            events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
-            firstVersions.note(row.tenant, row.payload);
-          }
-          if (p === tenantPartition) {
-            tenantEnd = entry.position.offset + 1;
-            if (row && entry.tenant === tenant) renumbered.set(entry.position.offset, row.offset);
-          }
+    // Every segment, partition after partition; the next few are downloaded and checked
+    // (sha256 and decompression on the thread pool) while one is written, across the
+    // partitions' boundaries too.
+    const order = [...listed].flatMap(([p, list]) => list.map((segment) => ({ p, segment })));
+    /** Partitions read up to the target: their later segments are not read. */
+    const stopped = new Set<number>();
+    const fetches = new Map<number, Promise<WalEntry[]>>();
+    const fetch = (i: number) => {
+      const item = order[i];
+      if (item === undefined || fetches.has(i) || stopped.has(item.p)) return;
+      const { segment } = item;
+      const fetched = store
+        .get(segment.key)
+        .then(({ body, metadata }) => decodeSegmentAsync(segment.key, segment, body, metadata));
+      // Read-aheads past a cut or a failure are never awaited: none rejects unobserved.
+      fetched.catch(() => {});
+      fetches.set(i, fetched);
+    };
+    for (let i = 0; i < order.length; i++) {
+      const { p } = order[i]!;
+      if (stopped.has(p)) continue;
+      for (let j = i; j < i + READ_AHEAD_SEGMENTS; j++) fetch(j);
+      const entries = await fetches.get(i)!;
+      fetches.delete(i);
+      const rows: WalRow[] = [];
+      for (const entry of entries) {
+        if (beyondTarget(entry, options, cutPartition)) {
+          stopped.add(p);
+          break;
         }
-        file.commit(rows);
-        records += rows.length;
-        segments++;
-        options.progress?.({ phase: "read", done: segments, total: totalSegments });
+        if (!resequence) {
+          const { partition, offset } = entry.position;
+          rows.push({ partition, offset, tenant: entry.tenant, payload: entry.payload });
+          held.add(entry);
+          events.set(entry.tenant, (events.get(entry.tenant) ?? 0) + 1);
+          firstVersions.note(entry.tenant, entry.payload);
+          next[p] = offset + 1;
+          continue;
+        }
+        const row = resequenced(entry, tenant!, asTenant!, partitions, next);
+        if (row) {
+          rows.push(row);
+          held.add({
+            tenant: row.tenant,
+            payload: row.payload,
+            position: { partition: row.partition, offset: row.offset },
+          });
+          events.set(row.tenant, (events.get(row.tenant) ?? 0) + 1);
+          firstVersions.note(row.tenant, row.payload);
+        }
+        if (p === tenantPartition) {
+          tenantEnd = entry.position.offset + 1;
+          if (row && entry.tenant === tenant) renumbered.set(entry.position.offset, row.offset);
+        }
       }
-      // Settle read-aheads left behind by a cut, so none rejects unobserved.
-      await Promise.allSettled(fetches.values());
+      file.commit(rows);
+      for (const row of rows) sinceCheckpoint += row.payload.byteLength + ROW_BYTES;
+      if (sinceCheckpoint >= (options.logCheckpointBytes ?? LOG_CHECKPOINT_BYTES)) {
+        file.checkpoint();
+        sinceCheckpoint = 0;
+      }
+      records += rows.length;
+      segments++;
+      options.progress?.({ phase: "read", done: segments, total: totalSegments });
     }
   } finally {
     file.close();
@@ -290,7 +331,14 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           identity,
         }),
       ].filter((x) => x !== undefined)
-    : await placeSnapshots({ store, location, dataDir, ends: next, identity });
+    : await placeSnapshots({
+        store,
+        location,
+        dataDir,
+        ends: next,
+        identity,
+        ...(snapshotsListed ? { listed: snapshotsListed } : {}),
+      });
   if (snapshots.length > 0) log.info("snapshots placed", { snapshots: snapshots.length });
   const tenantEvents = new Map([...events].filter(([key]) => isTenantId(key)));
   // Their files copied from a built template (restore-apply.ts).

@@ -13,9 +13,9 @@
  * object is refused with its key in the message, never half-read.
  */
 
-import { createHash } from "node:crypto";
+import { createHash, webcrypto } from "node:crypto";
 import { promisify } from "node:util";
-import { gunzipSync, gzip, gzipSync } from "node:zlib";
+import { gunzip, gunzipSync, gzip, gzipSync } from "node:zlib";
 import type { WalEntry } from "../wal/index.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { SegmentRange } from "./archive-location.ts";
@@ -120,13 +120,57 @@ export function decodeSegment(
   body: Uint8Array,
   metadata: Readonly<Record<string, string>>,
 ): WalEntry[] {
-  const corrupt = (what: string) =>
-    new ArchiveError("corrupt", `The archived segment ${key} is corrupt: ${what}.`);
+  checkSegment(key, range, body, metadata, sha256Hex(body));
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(body);
+  } catch (error) {
+    throw corruptSegment(key, `it does not decompress (${(error as Error).message})`);
+  }
+  return decodeRecords(key, range, raw);
+}
+
+/**
+ * {@link decodeSegment} with the checksum and the decompression on the thread pool, so a
+ * restore's thread decodes the records of one segment while they run for the next ones.
+ * Same checks in the same order, same errors.
+ */
+export async function decodeSegmentAsync(
+  key: string,
+  range: SegmentRange,
+  body: Uint8Array,
+  metadata: Readonly<Record<string, string>>,
+): Promise<WalEntry[]> {
+  const digest = Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("hex");
+  checkSegment(key, range, body, metadata, digest);
+  let raw: Buffer;
+  try {
+    raw = await gunzipAsync(body);
+  } catch (error) {
+    throw corruptSegment(key, `it does not decompress (${(error as Error).message})`);
+  }
+  return decodeRecords(key, range, raw);
+}
+
+const gunzipAsync = promisify(gunzip);
+
+function corruptSegment(key: string, what: string): ArchiveError {
+  return new ArchiveError("corrupt", `The archived segment ${key} is corrupt: ${what}.`);
+}
+
+/** The checksum (`actual`, of the stored bytes) and the metadata's range against the key's. */
+function checkSegment(
+  key: string,
+  range: SegmentRange,
+  body: Uint8Array,
+  metadata: Readonly<Record<string, string>>,
+  actual: string,
+): void {
   const expected = metadata["sha256"];
-  if (expected === undefined) throw corrupt("it has no sha256 in its metadata");
-  const actual = sha256Hex(body);
+  if (expected === undefined) throw corruptSegment(key, "it has no sha256 in its metadata");
   if (actual !== expected)
-    throw corrupt(
+    throw corruptSegment(
+      key,
       `its sha256 is ${actual} but ${expected} was recorded (${body.byteLength} bytes: truncated or altered)`,
     );
   if (
@@ -134,15 +178,15 @@ export function decodeSegment(
     metadata["first"] !== String(range.first) ||
     metadata["end"] !== String(range.end)
   )
-    throw corrupt(
+    throw corruptSegment(
+      key,
       `its metadata names ${metadata["partition"]}:${metadata["first"]}-${metadata["end"]}, its key ${range.partition}:${range.first}-${range.end}`,
     );
-  let raw: Buffer;
-  try {
-    raw = gunzipSync(body);
-  } catch (error) {
-    throw corrupt(`it does not decompress (${(error as Error).message})`);
-  }
+}
+
+/** The records of a decompressed, checked segment body: header, then every record's bounds. */
+function decodeRecords(key: string, range: SegmentRange, raw: Buffer): WalEntry[] {
+  const corrupt = (what: string) => corruptSegment(key, what);
   if (raw.length < HEADER_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC))
     throw corrupt("it does not start with a segment header");
   const partition = raw.readUInt32BE(MAGIC.length);
@@ -153,25 +197,46 @@ export function decodeSegment(
       `its header holds ${partition}:${first}-${first + count}, its key ${range.partition}:${range.first}-${range.end}`,
     );
   const entries: WalEntry[] = [];
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   let at = HEADER_BYTES;
-  const take = (): Buffer => {
-    if (at + 4 > raw.length) throw corrupt(`record ${entries.length} is cut short`);
-    const length = raw.readUInt32BE(at);
-    at += 4;
-    if (at + length > raw.length) throw corrupt(`record ${entries.length} is cut short`);
-    const bytes = raw.subarray(at, at + length);
-    at += length;
-    return bytes;
-  };
+  // Runs of one tenant are the common case: its key is decoded once per run.
+  let tenant = "";
+  let tenantAt = -1;
+  let tenantLength = -1;
   for (let i = 0; i < count; i++) {
-    const tenant = take().toString("utf8");
-    const payload = take();
+    if (at + 4 > bytes.length) throw corrupt(`record ${i} is cut short`);
+    const length = readU32(bytes, at);
+    at += 4;
+    if (at + length > bytes.length) throw corrupt(`record ${i} is cut short`);
+    if (length !== tenantLength || !sameBytes(bytes, tenantAt, at, length)) {
+      tenant = raw.toString("utf8", at, at + length);
+      tenantAt = at;
+      tenantLength = length;
+    }
+    at += length;
+    if (at + 4 > bytes.length) throw corrupt(`record ${i} is cut short`);
+    const payloadLength = readU32(bytes, at);
+    at += 4;
+    if (at + payloadLength > bytes.length) throw corrupt(`record ${i} is cut short`);
     entries.push({
       tenant,
-      payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+      payload: bytes.subarray(at, at + payloadLength),
       position: { partition, offset: first + i },
     });
+    at += payloadLength;
   }
   if (at !== raw.length) throw corrupt(`${raw.length - at} bytes follow the last record`);
   return entries;
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!
+  );
+}
+
+/** Whether the `length` bytes at `a` and at `b` are equal. */
+function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let k = 0; k < length; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+  return true;
 }

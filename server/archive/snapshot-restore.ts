@@ -21,7 +21,7 @@ import { tenantFileName } from "../store/index.ts";
 import { partitionForTenant } from "../wal/index.ts";
 import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation } from "./archive-location.ts";
-import type { ObjectStore } from "./object-store.ts";
+import type { ListedObject, ObjectStore } from "./object-store.ts";
 import { type ArchivedSnapshot, parseSnapshotKey, snapshotPrefix } from "./snapshot-format.ts";
 import { readState } from "./snapshotter.ts";
 
@@ -36,10 +36,17 @@ export async function placeSnapshots(options: {
   readonly dataDir: string;
   readonly ends: readonly number[];
   readonly identity: string;
+  /**
+   * The snapshots' listing ({@link listSnapshots}), when the caller asked for it already
+   * (a restore does while it reads the log). An earlier listing will do: a snapshot it
+   * misses was uploaded since, and the tenant then starts from an older one (or from
+   * nothing) and is applied further along the log, to the same state.
+   */
+  readonly listed?: Promise<readonly ListedObject[]>;
 }): Promise<ArchivedSnapshot[]> {
   const { store, location, dataDir, ends, identity } = options;
   const newest = new Map<string, ArchivedSnapshot>();
-  for (const object of await store.list(snapshotPrefix(location))) {
+  for (const object of await (options.listed ?? listSnapshots(store, location))) {
     const snapshot = parseSnapshotKey(location, object.key, object.size);
     if (!snapshot) continue;
     const end = ends[partitionForTenant(snapshot.tenant, ends.length)] ?? 0;
@@ -61,6 +68,14 @@ export async function placeSnapshots(options: {
     used.push(snapshot);
   }
   return used;
+}
+
+/** Every object under the archive's snapshot prefix (see {@link placeSnapshots}). */
+export function listSnapshots(
+  store: ObjectStore,
+  location: ArchiveLocation,
+): Promise<readonly ListedObject[]> {
+  return store.list(snapshotPrefix(location));
 }
 
 /**

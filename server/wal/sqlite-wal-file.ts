@@ -86,7 +86,15 @@ export interface SqliteWalFileOptions {
    * checkpoint only through {@link SqliteWalFile.checkpoint}.
    */
   readonly sync?: "sqlite" | "caller";
+  /**
+   * Preallocate the `-wal` file (default true; see the module comment). A restore writing
+   * the file in bulk, which a server opens (and preallocates) afterwards, passes false.
+   */
+  readonly preallocate?: boolean;
 }
+
+/** Rows per INSERT statement of a commit that has that many (see the constructor). */
+const INSERT_ROWS_PER_STATEMENT = 64;
 
 /** Partition count of a new log when none is given. */
 export const DEFAULT_PARTITIONS = 8;
@@ -95,12 +103,6 @@ const FORMAT_VERSION = "1";
 
 interface MetaRow {
   readonly value: string;
-}
-
-interface EndRow {
-  readonly partition_no: number;
-  readonly first: number;
-  readonly last: number;
 }
 
 interface RecordRow {
@@ -149,8 +151,33 @@ export class SqliteWalFile {
     this.#read = db.prepare<[number, number, number], RecordRow>(WAL_READ_SQL);
     this.#truncate = db.prepare(WAL_TRUNCATE_SQL);
     const insert = this.#insert;
+    // A large commit (a burst, a restore's segment) goes in statements of
+    // INSERT_ROWS_PER_STATEMENT rows: the same rows, in the same order, with about half
+    // the CPU of one statement per row (the call into the driver and its bindings).
+    const insertMany = db.prepare(
+      "INSERT INTO wal_records (partition_no, log_offset, tenant, payload) VALUES" +
+        " (?, ?, ?, ?),".repeat(INSERT_ROWS_PER_STATEMENT - 1) +
+        " (?, ?, ?, ?)",
+    );
+    const values = new Array<number | string | Uint8Array>(INSERT_ROWS_PER_STATEMENT * 4);
     this.#commit = db.transaction((rows: readonly WalRow[]) => {
-      for (const row of rows) insert.run(row.partition, row.offset, row.tenant, row.payload);
+      let i = 0;
+      for (; i + INSERT_ROWS_PER_STATEMENT <= rows.length; i += INSERT_ROWS_PER_STATEMENT) {
+        for (let j = 0; j < INSERT_ROWS_PER_STATEMENT; j++) {
+          const row = rows[i + j]!;
+          values[4 * j] = row.partition;
+          values[4 * j + 1] = row.offset;
+          values[4 * j + 2] = row.tenant;
+          values[4 * j + 3] = row.payload;
+        }
+        insertMany.run(values);
+      }
+      // Holds no payload past the commit.
+      if (i > 0) values.fill(0);
+      for (; i < rows.length; i++) {
+        const row = rows[i]!;
+        insert.run(row.partition, row.offset, row.tenant, row.payload);
+      }
     });
   }
 
@@ -193,7 +220,7 @@ export class SqliteWalFile {
         ).run(new Date().toISOString());
       }
       // The `-wal` file exists from the first write on (the schema's, or BEGIN EXCLUSIVE's).
-      preallocateWalFile(`${path}-wal`);
+      if (options.preallocate !== false) preallocateWalFile(`${path}-wal`);
       if (options.sync === "caller") {
         db.pragma("wal_autocheckpoint = 0");
         db.pragma("synchronous = OFF");
@@ -335,20 +362,24 @@ function initialize(
     }
     const ends = new Array<number>(partitions).fill(0);
     const starts = new Array<number>(partitions).fill(0);
-    const rows = db
-      .prepare<[], EndRow>(
-        "SELECT partition_no, MIN(log_offset) AS first, MAX(log_offset) AS last FROM wal_records GROUP BY partition_no",
-      )
-      .all();
-    for (const row of rows) {
-      if (row.partition_no < 0 || row.partition_no >= partitions) {
-        throw new WalError(
-          "corrupt",
-          `The log ${path} holds records of partition ${row.partition_no}.`,
-        );
+    // Each a seek in the (partition_no, log_offset) index, not a scan of it: SQLite reads a
+    // lone MIN or MAX of an index's leading column(s) from one end of the index.
+    const one = (sql: string) => db.prepare<unknown[], { v: number | null }>(sql);
+    for (const bound of [
+      one("SELECT MIN(partition_no) AS v FROM wal_records").get()?.v,
+      one("SELECT MAX(partition_no) AS v FROM wal_records").get()?.v,
+    ]) {
+      if (bound !== null && bound !== undefined && (bound < 0 || bound >= partitions)) {
+        throw new WalError("corrupt", `The log ${path} holds records of partition ${bound}.`);
       }
-      ends[row.partition_no] = row.last + 1;
-      starts[row.partition_no] = row.first;
+    }
+    const first = one("SELECT MIN(log_offset) AS v FROM wal_records WHERE partition_no = +?");
+    const last = one("SELECT MAX(log_offset) AS v FROM wal_records WHERE partition_no = +?");
+    for (let p = 0; p < partitions; p++) {
+      const end = last.get(p)?.v;
+      if (end === null || end === undefined) continue;
+      ends[p] = end + 1;
+      starts[p] = first.get(p)?.v ?? end;
     }
     db.exec("COMMIT");
     return { partitions, ends, starts, identity };

@@ -139,6 +139,14 @@ describe("a restore's appliers given the records the read phase holds", () => {
     expect(await restored("held-over", { heldRecordBytes: 20_000, threads: 2 }, all)).toEqual(
       reference,
     );
+    // The restored log checkpointed after every segment, and read back by the appliers.
+    expect(
+      await restored(
+        "checkpointed",
+        { heldRecordBytes: 0, logCheckpointBytes: 1, threads: 2 },
+        all,
+      ),
+    ).toEqual(reference);
   }, 120_000);
 
   it("restore the same data dir at a point in time and for one tenant under a new id", async () => {

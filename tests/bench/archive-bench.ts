@@ -31,6 +31,7 @@
  */
 
 import { mkdirSync, rmSync } from "node:fs";
+import { enableCompileCache } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -57,6 +58,11 @@ import {
 import { benchArchiveOverhead } from "./archive-overhead-bench.ts";
 import { benchLargeSnapshot } from "./archive-snapshot-bench.ts";
 import { benchArchiverCpu } from "./archiver-cpu-bench.ts";
+
+// As `entdb` does (bin/entdb.ts): a restore's worker threads then load their modules
+// from the compile cache, as they do under `entdb restore` (NODE_DISABLE_COMPILE_CACHE=1:
+// without it).
+enableCompileCache();
 
 const EVENTS = Number(process.argv[2] ?? "100000");
 const SECONDS = Number(process.argv[3] ?? "5");
