@@ -34,7 +34,7 @@
  */
 
 import Database from "better-sqlite3";
-import { parseObjectName } from "../../codegen/index.ts";
+import { parseObjectName } from "../../codegen/store-layout/index.ts";
 import type { Schema } from "../../schema/index.ts";
 import { BULK_LOAD_UNFINISHED } from "../store/bulk-load-marker.ts";
 import type { Store } from "../store/store.ts";

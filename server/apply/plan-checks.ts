@@ -4,7 +4,7 @@
  * `if_absent_on` lookup. Each throws a {@link PlanRejection} through the run.
  */
 
-import { nodeFieldExpr, nodeUniqueName } from "../../codegen/index.ts";
+import { nodeFieldExpr, nodeUniqueName } from "../../codegen/store-layout/index.ts";
 import type { Precondition } from "../../generated/entdb/v1/plan_pb.js";
 import type { NodeType } from "../../schema/index.ts";
 import { type JsonValue, type Payload, stringifyJson } from "../store/lossless-json.ts";

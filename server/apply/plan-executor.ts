@@ -30,7 +30,7 @@
  * so the log holds them; the applier writes what the event says.
  */
 
-import { parseObjectName } from "../../codegen/index.ts";
+import { parseObjectName } from "../../codegen/store-layout/index.ts";
 import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { WritePlan } from "../../generated/entdb/v1/wal_pb.js";
 import { applyFailure, isEnvironmentFault } from "./apply-failure.ts";

@@ -60,7 +60,10 @@ import {
   tenantFileName,
   writeTenantTemplate,
 } from "../store/index.ts";
-import { openEmbeddedWal, type Wal, type WalEntry, withSubscribe } from "../wal/index.ts";
+// The log's modules by file, not through ../wal/index.ts: that entry point loads the Kafka
+// and Kinesis clients too, which a restore thread would load for nothing.
+import { openEmbeddedWal } from "../wal/embedded-wal.ts";
+import { type Wal, type WalEntry, withSubscribe } from "../wal/wal.ts";
 import {
   heldRecordsWal,
   type PackedPartition,

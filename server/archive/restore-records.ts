@@ -32,7 +32,7 @@ import {
   type WalEntry,
   type WalSubscription,
   withSubscribe,
-} from "../wal/index.ts";
+} from "../wal/wal.ts";
 
 /** Records a restore holds for its appliers at most, in bytes (see the module comment). */
 export const DEFAULT_HELD_RECORD_BYTES = 512 * 1024 * 1024;

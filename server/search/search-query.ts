@@ -21,7 +21,7 @@
  * character position), and nothing is searched.
  */
 
-import { ftsText } from "../../codegen/index.ts";
+import { ftsText } from "../../codegen/store-layout/index.ts";
 
 /** Most terms (words and phrases) one query may hold. */
 export const MAX_SEARCH_TERMS = 64;

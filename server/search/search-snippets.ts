@@ -12,7 +12,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { ftsTableName, stripFtsSeparators } from "../../codegen/index.ts";
+import { ftsTableName, stripFtsSeparators } from "../../codegen/store-layout/index.ts";
 import type { NodeRow } from "../store/row-codec.ts";
 import type { TenantDb } from "../store/tenant-db.ts";
 import type { SearchRequest, SearchSnippet } from "./search-sql.ts";

@@ -30,7 +30,7 @@
  * environment's (I/O, a full disk) and fails the whole transaction.
  */
 
-import { ftsColumnName, ftsTableName, ftsText } from "../../codegen/index.ts";
+import { ftsColumnName, ftsTableName, ftsText } from "../../codegen/store-layout/index.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
 type FtsWrite =

@@ -22,7 +22,7 @@
  * also matches nodes where the field is unset. Field id 0 is the node id (a string).
  */
 
-import { fieldJsonPath, nodeFieldExpr, nodeIndexName } from "../../codegen/index.ts";
+import { fieldJsonPath, nodeFieldExpr, nodeIndexName } from "../../codegen/store-layout/index.ts";
 import { type Filter, FilterOp, type OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { ElementType, FieldType, NodeType, Schema } from "../../schema/index.ts";

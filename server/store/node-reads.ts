@@ -3,7 +3,7 @@
  * the visibility term of the reader folded into the one statement each runs.
  */
 
-import { nodeFieldExpr } from "../../codegen/index.ts";
+import { nodeFieldExpr } from "../../codegen/store-layout/index.ts";
 import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";

@@ -28,7 +28,7 @@ import {
   parseObjectName,
   STORE_LAYOUT_VERSION,
   schemaObjects,
-} from "../../codegen/index.ts";
+} from "../../codegen/store-layout/index.ts";
 import type { Schema } from "../../schema/index.ts";
 import { ACCESS_TABLE_DDL } from "./access-tables.ts";
 import { FtsWrites } from "./fts-writes.ts";

@@ -24,7 +24,7 @@
  * term at all: such reads cost what they cost before.
  */
 
-import { fieldJsonPath } from "../../codegen/index.ts";
+import { fieldJsonPath } from "../../codegen/store-layout/index.ts";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
