@@ -160,17 +160,24 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
     replayed: boolean,
   ): ExecutePlanResponse => {
     if (outcome.failure) throw errorFromFailure(outcome.failure, schema());
-    return create(ExecutePlanResponseSchema, {
+    // Literals, not `create` (which walks each message's fields): every field is given.
+    return {
+      $typeName: "entdb.v1.ExecutePlanResponse",
       receipt: {
+        $typeName: "entdb.v1.Receipt",
         tenant,
-        position: fromWalPosition(outcome.position),
+        position: {
+          $typeName: "entdb.v1.LogPosition",
+          partition: outcome.position.partition,
+          offset: BigInt(outcome.position.offset),
+        },
         applied: true,
         idempotencyKey: key,
         replayed,
         schemaVersion: outcome.schemaVersion,
       },
       results: [...outcome.results],
-    });
+    };
   };
 
   return {
