@@ -31,7 +31,7 @@ export function sha256(bytes: Uint8Array): Uint8Array {
 
 /** A digest as stored with an outcome (lowercase hex). */
 export function digestHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 /**
