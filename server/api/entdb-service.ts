@@ -160,17 +160,24 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
     replayed: boolean,
   ): ExecutePlanResponse => {
     if (outcome.failure) throw errorFromFailure(outcome.failure, schema());
-    return create(ExecutePlanResponseSchema, {
+    // Literals, not `create` (which walks each message's fields): every field is given.
+    return {
+      $typeName: "entdb.v1.ExecutePlanResponse",
       receipt: {
+        $typeName: "entdb.v1.Receipt",
         tenant,
-        position: fromWalPosition(outcome.position),
+        position: {
+          $typeName: "entdb.v1.LogPosition",
+          partition: outcome.position.partition,
+          offset: BigInt(outcome.position.offset),
+        },
         applied: true,
         idempotencyKey: key,
         replayed,
         schemaVersion: outcome.schemaVersion,
       },
       results: [...outcome.results],
-    });
+    };
   };
 
   return {
@@ -218,15 +225,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         }
         endTimer?.();
         if (!position) throw new InternalError("invariant", "append returned no position");
-        const receipt = {
-          tenant,
-          position: fromWalPosition(position),
-          applied: false,
-          idempotencyKey: key,
-          replayed: false,
-          schemaVersion: served.version,
-        };
-        if (req.noWait) return create(ExecutePlanResponseSchema, { receipt });
+        // The receipt of a plan logged but not (yet) applied is made only for the answers
+        // that carry it: most plans answer their outcome's.
+        if (req.noWait) return loggedAnswer(tenant, position, key, served.version);
 
         let applied: boolean;
         try {
@@ -234,7 +235,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         } finally {
           release?.();
         }
-        if (!applied) return create(ExecutePlanResponseSchema, { receipt });
+        if (!applied) return loggedAnswer(tenant, position, key, served.version);
         const outcome =
           deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);
         if (!outcome)
@@ -490,6 +491,25 @@ function notFound(schema: Schema, typeId: number, id: string): ConnectError {
 /** The WAL position a protobuf LogPosition names. */
 export function toWalPosition(p: LogPosition): WalPosition {
   return { partition: p.partition, offset: Number(p.offset) };
+}
+
+/** The answer to a plan logged at `position` and not (yet) applied. */
+function loggedAnswer(
+  tenant: string,
+  position: WalPosition,
+  idempotencyKey: string,
+  schemaVersion: number,
+): ExecutePlanResponse {
+  return create(ExecutePlanResponseSchema, {
+    receipt: {
+      tenant,
+      position: fromWalPosition(position),
+      applied: false,
+      idempotencyKey,
+      replayed: false,
+      schemaVersion,
+    },
+  });
 }
 
 /** The protobuf LogPosition of a WAL position. */

@@ -24,12 +24,14 @@ export function autoIdempotencyKey(): string {
 
 /** SHA-256 of `bytes`, as `WalEvent.plan_digest` holds it. */
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(hash("sha256", bytes, "buffer"));
+  // A plain view of the digest's own 32-byte buffer, not a copy of it.
+  const digest = hash("sha256", bytes, "buffer");
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
 /** A digest as stored with an outcome (lowercase hex). */
 export function digestHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 /**

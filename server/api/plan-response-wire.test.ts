@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExecutePlanResponseSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { OperationResultSchema } from "../../generated/entdb/v1/plan_pb.js";
+import { LogPositionSchema } from "../../generated/entdb/v1/values_pb.js";
 import { int64, text, uint32 } from "../../tests/value-arbitraries.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { encodePlanResponse } from "./plan-response-wire.ts";
@@ -41,7 +42,7 @@ describe("encodePlanResponse", () => {
         const message = create(ExecutePlanResponseSchema, init);
         const expected = Buffer.from(toBinary(ExecutePlanResponseSchema, message));
         const fast = encodePlanResponse(message);
-        if (message.results.length > 0) expect(fast).toBeDefined();
+        expect(fast).toBeDefined();
         if (fast !== undefined) expect(Buffer.from(fast)).toEqual(expected);
         expect(Buffer.from(encodeOutput(ExecutePlanResponseSchema, message))).toEqual(expected);
       }),
@@ -61,15 +62,27 @@ describe("encodePlanResponse", () => {
     resultUnknown.results[0]!.$unknown = [
       { no: 9, wireType: WireType.Varint, data: Uint8Array.of(1) },
     ];
+    const receiptUnknown = answer();
+    receiptUnknown.receipt!.$unknown = [
+      { no: 9, wireType: WireType.Varint, data: Uint8Array.of(1) },
+    ];
+    const positionUnknown = answer();
+    positionUnknown.receipt!.position = create(LogPositionSchema, { partition: 1, offset: 2n });
+    positionUnknown.receipt!.position.$unknown = [
+      { no: 9, wireType: WireType.Varint, data: Uint8Array.of(1) },
+    ];
     const foreign = answer();
     foreign.results.push(create(OperationResultSchema, { id: "b" }));
     (foreign.results[1] as { version: unknown }).version = 2;
-    for (const message of [withUnknown, resultUnknown]) {
+    for (const message of [withUnknown, resultUnknown, receiptUnknown, positionUnknown]) {
       expect(encodePlanResponse(message)).toBeUndefined();
       expect(Buffer.from(encodeOutput(ExecutePlanResponseSchema, message))).toEqual(
         Buffer.from(toBinary(ExecutePlanResponseSchema, message)),
       );
     }
     expect(encodePlanResponse(foreign)).toBeUndefined();
+    const foreignVersion = answer();
+    (foreignVersion.receipt as { schemaVersion: unknown }).schemaVersion = -1;
+    expect(encodePlanResponse(foreignVersion)).toBeUndefined();
   });
 });

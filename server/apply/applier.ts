@@ -658,8 +658,10 @@ export class Applier implements ApplyProgress {
     this.#stats.plans++;
     // A plan logged without a key has nowhere to keep its outcome (the API always sets one).
     if (key === "") return undefined;
+    const d = event.planDigest;
+    // A view of the digest's bytes, not a copy (`Buffer.from` of an array copies).
     const digest =
-      event.planDigest.length > 0 ? Buffer.from(event.planDigest).toString("hex") : undefined;
+      d.length > 0 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex") : undefined;
     const stored = encodeOutcome(results, failure, digest, event.actor);
     db.stmt(
       "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",

@@ -31,19 +31,30 @@ export class RecentOutcomes {
   readonly #capacity: number;
   /** Outcomes applied in the tenant transaction under way (kept once it commits). */
   #uncommitted: KeyedOutcome[] = [];
-  /** The kept outcomes, each with its slot in {@link #order}. */
-  readonly #recent = new Map<string, { readonly outcome: PlanOutcome; readonly slot: number }>();
   /**
-   * The ids in commit order, a ring of `capacity` slots: the slot to fill next holds
-   * the least recently committed id. (Evicting through the Map's own order instead
-   * walks over the deleted entries at its head, a cost per commit that grows with it.)
+   * The kept outcomes by tenant, then by key, each with its slot in the ring. Two maps
+   * rather than one keyed by tenant and key joined: a joined key is a new string each
+   * call, hashed afresh at every lookup, where a key string taken from the event keeps
+   * its hash.
    */
-  readonly #order: (string | undefined)[];
+  readonly #recent = new Map<
+    string,
+    Map<string, { readonly outcome: PlanOutcome; readonly slot: number }>
+  >();
+  /**
+   * The tenant and key of each kept outcome in commit order, a ring of `capacity` slots:
+   * the slot to fill next holds the least recently committed. (Evicting through a Map's
+   * own order instead walks over the deleted entries at its head, a cost per commit that
+   * grows with it.)
+   */
+  readonly #orderTenant: (string | undefined)[];
+  readonly #orderKey: (string | undefined)[];
   #next = 0;
 
   constructor(capacity: number = RECENT_OUTCOMES) {
     this.#capacity = capacity;
-    this.#order = new Array<string | undefined>(capacity).fill(undefined);
+    this.#orderTenant = new Array<string | undefined>(capacity).fill(undefined);
+    this.#orderKey = new Array<string | undefined>(capacity).fill(undefined);
   }
 
   /** Records an outcome of the transaction under way. */
@@ -71,16 +82,28 @@ export class RecentOutcomes {
    * the oldest beyond capacity; `onFailure` receives each recorded apply failure.
    */
   commit(tenant: string, onFailure?: (failure: ApplyFailure) => void): void {
+    if (this.#uncommitted.length === 0) return;
+    let kept = this.#recent.get(tenant);
     for (const { key, outcome, failed } of this.#uncommitted) {
       if (this.#capacity > 0) {
         const slot = this.#next;
-        const oldest = this.#order[slot];
-        // A slot whose id was committed again later is stale: its entry moved on.
-        if (oldest !== undefined && this.#recent.get(oldest)?.slot === slot)
-          this.#recent.delete(oldest);
-        const id = outcomeId(tenant, key);
-        this.#order[slot] = id;
-        this.#recent.set(id, { outcome, slot });
+        const oldestTenant = this.#orderTenant[slot];
+        if (oldestTenant !== undefined) {
+          const oldestKey = this.#orderKey[slot] as string;
+          const byKey = this.#recent.get(oldestTenant);
+          // A slot whose outcome was committed again later is stale: its entry moved on.
+          if (byKey !== undefined && byKey.get(oldestKey)?.slot === slot) {
+            byKey.delete(oldestKey);
+            if (byKey.size === 0 && byKey !== kept) this.#recent.delete(oldestTenant);
+          }
+        }
+        if (kept === undefined) {
+          kept = new Map();
+          this.#recent.set(tenant, kept);
+        }
+        this.#orderTenant[slot] = tenant;
+        this.#orderKey[slot] = key;
+        kept.set(key, { outcome, slot });
         this.#next = slot + 1 === this.#capacity ? 0 : slot + 1;
       }
       if (failed) onFailure?.(failed);
@@ -90,10 +113,11 @@ export class RecentOutcomes {
 
   /** The outcome committed recently for `idempotencyKey` of `tenant`, if kept. */
   get(tenant: string, idempotencyKey: string): PlanOutcome | undefined {
-    return this.#recent.get(outcomeId(tenant, idempotencyKey))?.outcome;
+    return this.#recent.get(tenant)?.get(idempotencyKey)?.outcome;
   }
-}
 
-function outcomeId(tenant: string, key: string): string {
-  return `${tenant}\u0000${key}`;
+  /** How many tenants have outcomes kept (for tests: a tenant whose outcomes all left is forgotten). */
+  get tenantCount(): number {
+    return this.#recent.size;
+  }
 }

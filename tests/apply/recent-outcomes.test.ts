@@ -52,6 +52,36 @@ describe("recent outcomes", () => {
     expect(recent.get("acme", "c")).toEqual(outcome(3));
   });
 
+  it("keeps tenants apart, and forgets a tenant whose outcomes were all evicted", () => {
+    const recent = new RecentOutcomes(3);
+    recent.stage({ key: "a", outcome: outcome(0) });
+    recent.commit("acme");
+    recent.stage({ key: "a", outcome: outcome(1) });
+    recent.stage({ key: "b", outcome: outcome(2) });
+    recent.commit("beta");
+    expect(recent.get("acme", "a")).toEqual(outcome(0));
+    expect(recent.get("beta", "a")).toEqual(outcome(1));
+    expect(recent.get("acme", "b")).toBeUndefined();
+    expect(recent.tenantCount).toBe(2);
+    // The ring is full: beta's commit evicts acme's only outcome, and acme with it.
+    recent.stage({ key: "c", outcome: outcome(3) });
+    recent.commit("beta");
+    expect(recent.get("acme", "a")).toBeUndefined();
+    expect(recent.tenantCount).toBe(1);
+    // A tenant's own evictions keep its map: beta now evicts its own a, then b.
+    recent.stage({ key: "d", outcome: outcome(4) });
+    recent.stage({ key: "e", outcome: outcome(5) });
+    recent.commit("beta");
+    expect([recent.get("beta", "a"), recent.get("beta", "b")]).toEqual([undefined, undefined]);
+    expect(recent.get("beta", "e")).toEqual(outcome(5));
+    expect(recent.tenantCount).toBe(1);
+    // A key joined with a tenant is not another tenant's key.
+    recent.stage({ key: "x", outcome: outcome(6) });
+    recent.commit("ac");
+    expect(recent.get("ac\u0000", "x")).toBeUndefined();
+    expect(recent.get("ac", "x")).toEqual(outcome(6));
+  });
+
   it("reports each recorded apply failure when it commits, not before", () => {
     const recent = new RecentOutcomes();
     const failed: ApplyFailure = {

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { WriteFailureSchema } from "../../../generated/entdb/v1/entdb_pb.js";
 import { type Operation, OperationSchema } from "../../../generated/entdb/v1/plan_pb.js";
+import { WalEventSchema } from "../../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../../schema/index.ts";
 import { compileSchema } from "../../../schema/index.ts";
 import { preparePlan } from "./prepare-plan.ts";
@@ -32,14 +34,14 @@ function op(init: Parameters<typeof create<typeof OperationSchema>>[1]): Operati
   return create(OperationSchema, init);
 }
 
-function prepare(ops: Operation[]) {
+function prepare(ops: Operation[], options: { now?: number } = {}) {
   return preparePlan(ops, {
     schema,
     schemaVersion: 3,
     tenant: "acme",
     actor: "user:ada",
     idempotencyKey: "k1",
-    now: NOW,
+    now: options.now ?? NOW,
   });
 }
 
@@ -130,6 +132,13 @@ describe("preparePlan", () => {
     expect([edge?.fromId, edge?.toId]).toEqual([ids[2], ids[0]]);
     // The edge's `share` property defaults to 100.
     expect(edge?.props[2]?.kind).toEqual({ case: "intValue", value: 100n });
+    // The event and its timestamp are literals: each is what `create` or a decode gives.
+    expect(fromBinary(WalEventSchema, toBinary(WalEventSchema, event))).toEqual(event);
+    expect(event).toEqual(create(WalEventSchema, { ...event }));
+    expect(event.ingressTime).toEqual(timestampFromMs(NOW));
+    for (const ms of [-1_500, -1, 0, 999, 1_700_000_000_123]) {
+      expect(prepare([createUser("bo")], { now: ms }).ingressTime).toEqual(timestampFromMs(ms));
+    }
   });
 
   it("keeps int64 values exact at both ends of the range", () => {

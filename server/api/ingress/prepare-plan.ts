@@ -12,7 +12,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   type CreateNode,
   type Operation,
@@ -21,7 +21,7 @@ import {
   type UpdateNode,
 } from "../../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../../generated/entdb/v1/values_pb.js";
-import { type WalEvent, WalEventSchema } from "../../../generated/entdb/v1/wal_pb.js";
+import type { WalEvent } from "../../../generated/entdb/v1/wal_pb.js";
 import type { DefaultValue, EdgeType, Field, NodeType, Schema } from "../../../schema/index.ts";
 import { edgeById, enumByName, nodeById } from "../../../schema/index.ts";
 import { sha256 } from "../idempotency.ts";
@@ -29,7 +29,7 @@ import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./c
 import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
 import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
-import { encodeWritePlan } from "./wal-event-wire.ts";
+import { encodeWritePlanTransient } from "./wal-event-wire.ts";
 
 /** Limits on one plan. */
 export interface PlanLimits {
@@ -87,18 +87,31 @@ export function preparePlan(operations: readonly Operation[], ctx: PlanContext):
   operations.forEach((op, index) => {
     out.push(prepareOperation(op, index, ctx, aliases, now));
   });
-  return create(WalEventSchema, {
+  // Literals, not `create`: every field is given, and `create` walks the descriptor's
+  // fields for each message (prepare-plan.test.ts checks the result against a decode).
+  return {
+    $typeName: "entdb.v1.WalEvent",
     tenant: ctx.tenant,
     actor: ctx.actor,
     idempotencyKey: ctx.idempotencyKey,
     schemaVersion: ctx.schemaVersion,
-    ingressTime: timestampFromMs(now),
-    body: { case: "plan", value: { operations: out } },
+    ingressTime: timestampLiteral(now),
+    body: { case: "plan", value: { $typeName: "entdb.v1.WritePlan", operations: out } },
     actorAdmin: ctx.actorAdmin ?? false,
     openAccess: ctx.openAccess ?? false,
     actorGroups: [...(ctx.actorGroups ?? [])],
     planDigest: planDigest(operations),
-  });
+  };
+}
+
+/** `timestampFromMs(ms)` as a literal (its arithmetic, without `create`). */
+function timestampLiteral(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  return {
+    $typeName: "google.protobuf.Timestamp",
+    seconds: BigInt(seconds),
+    nanos: (ms - seconds * 1000) * 1_000_000,
+  };
 }
 
 /**
@@ -122,7 +135,7 @@ export function checkText(text: string, what: string): void {
  * by integers, which JavaScript objects iterate in ascending order.
  */
 export function planDigest(operations: readonly Operation[]): Uint8Array {
-  return sha256(encodeWritePlan(operations));
+  return sha256(encodeWritePlanTransient(operations));
 }
 
 function prepareOperation(

@@ -16,7 +16,12 @@ import {
   WritePlanSchema,
 } from "../../../generated/entdb/v1/wal_pb.js";
 import { type EventInit, operation, planEvent } from "../../../tests/plan-arbitraries.ts";
-import { encodeWalEvent, encodeWalEventHere, encodeWritePlan } from "./wal-event-wire.ts";
+import {
+  encodeWalEvent,
+  encodeWalEventHere,
+  encodeWritePlan,
+  encodeWritePlanTransient,
+} from "./wal-event-wire.ts";
 
 const plan = (operations: Operation[]) =>
   toBinary(WritePlanSchema, create(WritePlanSchema, { operations }));
@@ -163,9 +168,39 @@ describe("encodeWritePlan", () => {
       fc.property(fc.array(operation, { maxLength: 8 }), (inits) => {
         const operations = inits.map((init) => create(OperationSchema, init));
         expect(Buffer.from(encodeWritePlan(operations))).toEqual(Buffer.from(plan(operations)));
+        expect(Buffer.from(encodeWritePlanTransient(operations))).toEqual(
+          Buffer.from(plan(operations)),
+        );
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it("writes a transient plan's bytes over the last one's, in a buffer grown as plans need", () => {
+    const named = (text: string) =>
+      create(OperationSchema, {
+        op: {
+          case: "createNode",
+          value: { typeId: 3, fields: { 1: { kind: { case: "stringValue", value: text } } } },
+        },
+      });
+    const first = encodeWritePlanTransient([named("a")]);
+    const firstBytes = Buffer.from(first);
+    const second = encodeWritePlanTransient([named("b")]);
+    // One buffer: the first view now shows the second plan's bytes.
+    expect(second.buffer).toBe(first.buffer);
+    expect(Buffer.from(first)).not.toEqual(firstBytes);
+    expect(Buffer.from(first)).toEqual(Buffer.from(plan([named("b")])));
+    // Larger than the buffer, then larger than what is kept: still toBinary's bytes.
+    for (const length of [10_000, 100_000]) {
+      const big = [named("x".repeat(length))];
+      const bytes = encodeWritePlanTransient(big);
+      expect(Buffer.from(bytes)).toEqual(Buffer.from(plan(big)));
+    }
+    const big = encodeWritePlanTransient([named("y".repeat(100_000))]);
+    const small = encodeWritePlanTransient([named("c")]);
+    expect(small.buffer).not.toBe(big.buffer);
+    expect(Buffer.from(small)).toEqual(Buffer.from(plan([named("c")])));
   });
 
   it("leaves an operation with unknown fields to toBinary, which keeps them", () => {

@@ -71,11 +71,34 @@ export function encodeWritePlan(operations: readonly Operation[]): Uint8Array {
   );
 }
 
-/** The bytes of `message`, or undefined when the sizing pass finds it is not this module's. */
+/**
+ * The bytes of {@link encodeWritePlan}, valid only until the next call: a plan encoded
+ * for its digest is hashed at once and dropped, so it is written into one buffer kept
+ * for the next plan rather than a new `ArrayBuffer` a write (an allocation of its own
+ * memory, and work for the garbage collector, every plan).
+ */
+export function encodeWritePlanTransient(operations: readonly Operation[]): Uint8Array {
+  return (
+    encodeHere(operations, operationsSize, writeOperations, true) ??
+    toBinary(WritePlanSchema, create(WritePlanSchema, { operations: [...operations] }))
+  );
+}
+
+/** The buffer {@link encodeWritePlanTransient} writes into; grown as plans need, up to {@link KEPT_SCRATCH}. */
+let scratch = Buffer.allocUnsafeSlow(4096);
+
+/** A plan's encoding larger than this gets a buffer of its own, so a rare large plan's memory is not kept. */
+const KEPT_SCRATCH = 1 << 16;
+
+/**
+ * The bytes of `message`, or undefined when the sizing pass finds it is not this module's.
+ * `transient`: into {@link scratch} when it fits, valid until the next transient call.
+ */
 function encodeHere<T>(
   message: T,
   size: (message: T) => number,
   write: (w: Writer, message: T) => void,
+  transient = false,
 ): Uint8Array | undefined {
   resetLengths();
   let total: number;
@@ -85,8 +108,11 @@ function encodeHere<T>(
     if (e === NOT_ENCODABLE) return undefined;
     throw e;
   }
-  // Its own memory, not a slice of Buffer's shared pool: the log may hold it long.
-  const buf = Buffer.allocUnsafeSlow(total);
+  if (transient && total > scratch.byteLength && total <= KEPT_SCRATCH) {
+    scratch = Buffer.allocUnsafeSlow(Math.min(KEPT_SCRATCH, 2 * total));
+  }
+  // Otherwise its own memory, not a slice of Buffer's shared pool: the log may hold it long.
+  const buf = transient && total <= scratch.byteLength ? scratch : Buffer.allocUnsafeSlow(total);
   const w = new Writer(buf);
   write(w, message);
   if (w.pos !== total) throw new Error(`wrote ${w.pos} bytes of a ${total}-byte message`);
