@@ -301,7 +301,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
         if (!node) throw notFound(schema(), req.typeId, req.id);
         return { node };
@@ -316,7 +316,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             `GetNodes asks for ${req.ids.length} ids; the limit is ${limits.maxGetMany}.`,
           );
         }
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const nodes = reader.getNodes(tenant, req.typeId, req.ids, scopeOf(ctx, tenant));
         // Each node answers a different id asked for: as many nodes as ids, none is missing.
         if (nodes.length === req.ids.length) return { nodes, missingIds: [] };
@@ -328,7 +328,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
         const node = reader.getNodeByKey(tenant, req.typeId, key, scopeOf(ctx, tenant));
         if (!node) {
@@ -344,7 +344,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const page = reader.queryNodes(
           tenant,
           req.typeId,
@@ -372,7 +372,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             "Set `direction` to DIRECTION_OUT (edges from the node) or DIRECTION_IN (edges to it).",
           );
         }
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const page = reader.listEdges(
           tenant,
           req.edgeTypeId,
