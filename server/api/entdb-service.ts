@@ -9,9 +9,13 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   Direction,
+  type Edge,
   type EntDbService,
   type ExecutePlanResponse,
   ExecutePlanResponseSchema,
+  type ListEdgesResponse,
+  type Node,
+  type QueryNodesResponse,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
@@ -356,7 +360,14 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           },
           scopeOf(ctx, tenant),
         );
-        return { nodes: [...page.items], nextCursor: page.nextCursor };
+        // The answer as the message `create` would build (so it returns it as it is,
+        // instead of checking each node again); the page's array is its own.
+        const answer: QueryNodesResponse = {
+          $typeName: "entdb.v1.QueryNodesResponse",
+          nodes: page.items as Node[],
+          nextCursor: page.nextCursor,
+        };
+        return answer;
       }),
 
     listEdges: (req, ctx) =>
@@ -385,11 +396,14 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           },
           scopeOf(ctx, tenant),
         );
-        return {
-          edges: [...page.items],
+        // As `create` would build it (see queryNodes).
+        const answer: ListEdgesResponse = {
+          $typeName: "entdb.v1.ListEdgesResponse",
+          edges: page.items as Edge[],
           nextCursor: page.nextCursor,
-          ...(page.totalCount !== undefined ? { totalCount: BigInt(page.totalCount) } : {}),
         };
+        if (page.totalCount !== undefined) answer.totalCount = BigInt(page.totalCount);
+        return answer;
       }),
 
     traverse: (req, ctx) =>
