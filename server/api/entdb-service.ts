@@ -9,9 +9,13 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   Direction,
+  type Edge,
   type EntDbService,
   type ExecutePlanResponse,
   ExecutePlanResponseSchema,
+  type ListEdgesResponse,
+  type Node,
+  type QueryNodesResponse,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
@@ -302,7 +306,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
         if (!node) throw notFound(schema(), req.typeId, req.id);
         return { node };
@@ -317,7 +321,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             `GetNodes asks for ${req.ids.length} ids; the limit is ${limits.maxGetMany}.`,
           );
         }
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const nodes = reader.getNodes(tenant, req.typeId, req.ids, scopeOf(ctx, tenant));
         // Each node answers a different id asked for: as many nodes as ids, none is missing.
         if (nodes.length === req.ids.length) return { nodes, missingIds: [] };
@@ -329,7 +333,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
         const node = reader.getNodeByKey(tenant, req.typeId, key, scopeOf(ctx, tenant));
         if (!node) {
@@ -345,7 +349,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const page = reader.queryNodes(
           tenant,
           req.typeId,
@@ -357,7 +361,14 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           },
           scopeOf(ctx, tenant),
         );
-        return { nodes: [...page.items], nextCursor: page.nextCursor };
+        // The answer as the message `create` would build (so it returns it as it is,
+        // instead of checking each node again); the page's array is its own.
+        const answer: QueryNodesResponse = {
+          $typeName: "entdb.v1.QueryNodesResponse",
+          nodes: page.items as Node[],
+          nextCursor: page.nextCursor,
+        };
+        return answer;
       }),
 
     listEdges: (req, ctx) =>
@@ -373,7 +384,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             "Set `direction` to DIRECTION_OUT (edges from the node) or DIRECTION_IN (edges to it).",
           );
         }
-        await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const page = reader.listEdges(
           tenant,
           req.edgeTypeId,
@@ -386,11 +397,14 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           },
           scopeOf(ctx, tenant),
         );
-        return {
-          edges: [...page.items],
+        // As `create` would build it (see queryNodes).
+        const answer: ListEdgesResponse = {
+          $typeName: "entdb.v1.ListEdgesResponse",
+          edges: page.items as Edge[],
           nextCursor: page.nextCursor,
-          ...(page.totalCount !== undefined ? { totalCount: BigInt(page.totalCount) } : {}),
         };
+        if (page.totalCount !== undefined) answer.totalCount = BigInt(page.totalCount);
+        return answer;
       }),
 
     traverse: (req, ctx) =>

@@ -22,7 +22,7 @@ import type { NodeCache } from "./node-cache.ts";
 import { factsOf, nodeOf, visibleNode } from "./node-point-reads.ts";
 import { decodeEdgeCursor, encodeEdgeCursor } from "./page-cursor.ts";
 import type { ReadLimits } from "./read-limits.ts";
-import { EDGE_COLUMNS, EDGE_KEY_COLUMNS, type EdgeRow } from "./row-codec.ts";
+import { EDGE_COLUMNS, type EdgeRow } from "./row-codec.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 import { hiddenRefTerm } from "./visibility-sql.ts";
@@ -71,23 +71,22 @@ export function listEdgePage(
     params.push(c.lastOtherId);
   }
   params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
-  // The page's keys from the index alone; the edges from the cache, or their rows.
-  const rows = db.stmt(edgePageSql(ends, EDGE_KEY_COLUMNS, after, visible)).all(...params) as {
-    readonly from_id: string;
-    readonly to_id: string;
-  }[];
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  const nextCursor =
-    rows.length > limit && last
-      ? encodeEdgeCursor({
-          edgeTypeId,
-          nodeId,
-          direction,
-          lastOtherId: direction === Direction.IN ? last.from_id : last.to_id,
-        })
-      : "";
-  const items = edgesOf(edges, db, model, edgeTypeId, ends, nodeId, page);
+  // The ids at the page's other ends from the index alone, plucked (the node's own end
+  // is `nodeId`); the edges from the cache, or their rows.
+  const sql =
+    visible === "" ? plainPageSql(ends, after !== "") : edgePageSql(ends, other, after, visible);
+  const others = db
+    .stmt(sql)
+    .pluck()
+    .all(...params) as string[];
+  let nextCursor = "";
+  if (others.length > limit) {
+    others.length = limit;
+    const lastOtherId = others[limit - 1];
+    if (lastOtherId !== undefined)
+      nextCursor = encodeEdgeCursor({ edgeTypeId, nodeId, direction, lastOtherId });
+  }
+  const items = edgesOf(edges, db, model, edgeTypeId, ends, nodeId, others);
   if (!query.includeCount) return { items, nextCursor };
   const count = db
     .stmt(edgeCountSql(ends, visible))
@@ -96,8 +95,9 @@ export function listEdgePage(
 }
 
 /**
- * The edges of `keys` (one node's edges of one type, `self` being `nodeId`), in their
- * order: from the cache, the rest read whole in one statement by their primary key.
+ * The edges of one node's edges of one type (`self` being `nodeId`) whose other ends are
+ * `others`, in their order: from the cache, the rest read whole in one statement by
+ * their primary key.
  */
 function edgesOf(
   edges: EdgeCache,
@@ -106,18 +106,21 @@ function edgesOf(
   edgeTypeId: number,
   ends: EdgeEnds,
   nodeId: string,
-  keys: readonly { readonly from_id: string; readonly to_id: string }[],
+  others: readonly string[],
 ): Edge[] {
-  const other = ends[1];
-  const out = new Array<Edge>(keys.length);
+  const [self, other] = ends;
+  const inbound = self === "to_id";
+  const out = new Array<Edge>(others.length);
   let missing: string[] | undefined;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as { readonly from_id: string; readonly to_id: string };
-    const hit = edges.cached(db, model, edgeTypeId, k.from_id, k.to_id);
+  for (let i = 0; i < others.length; i++) {
+    const o = others[i] as string;
+    const hit = inbound
+      ? edges.cached(db, model, edgeTypeId, o, nodeId)
+      : edges.cached(db, model, edgeTypeId, nodeId, o);
     if (hit !== undefined) out[i] = hit;
     else {
       missing ??= [];
-      missing.push(k[other]);
+      missing.push(o);
     }
   }
   if (missing === undefined) return out;
@@ -126,15 +129,35 @@ function edgesOf(
     .stmt(edgesByOtherSql(ends, EDGE_COLUMNS))
     .all(JSON.stringify(missing), BigInt(edgeTypeId), nodeId) as EdgeRow[])
     byOther.set(row[other], edges.edge(db, model, row));
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as { readonly from_id: string; readonly to_id: string };
+  for (let i = 0; i < others.length; i++) {
     if (out[i] !== undefined) continue;
-    const edge = byOther.get(k[other]);
-    if (edge === undefined) throw new Error(`edge ${JSON.stringify(k)} vanished within a read`);
+    const o = others[i] as string;
+    const edge = byOther.get(o);
+    if (edge === undefined)
+      throw new Error(
+        `edge ${JSON.stringify({ [self]: nodeId, [other]: o })} vanished within a read`,
+      );
     out[i] = edge;
   }
   return out;
 }
+
+/**
+ * The page statement of a listing with no hidden ends, by direction and cursor: each
+ * text built once, so the statement cache finds it without hashing a new string.
+ */
+function plainPageSql(ends: EdgeEnds, afterCursor: boolean): string {
+  const inbound = ends[0] === "to_id";
+  return PLAIN_PAGE_SQL[(inbound ? 2 : 0) + (afterCursor ? 1 : 0)] as string;
+}
+
+const PLAIN_PAGE_SQL = [false, true].flatMap((inbound) => {
+  const ends = edgeEnds(inbound);
+  return [
+    edgePageSql(ends, ends[1], "", ""),
+    edgePageSql(ends, ends[1], ` AND ${ends[1]} > +?`, ""),
+  ];
+});
 
 /** The nodes `scope` may read reached from `startId`, breadth first, within `limits`. */
 export function traverseFrom(

@@ -87,6 +87,23 @@ export function visibleNodesByIds(
 }
 
 /**
+ * The nodes of the ids this turn's statement found (distinct), in their order: those
+ * the node cache holds without a statement, the rest read whole by id in one statement.
+ */
+export function foundNodesByIds(
+  cache: NodeCache,
+  db: TenantDb,
+  model: Schema | undefined,
+  ids: readonly string[],
+): Node[] {
+  const nodes = nodesByIds(cache, db, model, ids);
+  for (let i = 0; i < nodes.length; i++) {
+    if (nodes[i] === undefined) throw new Error(`node ${ids[i]} vanished within a read`);
+  }
+  return nodes as Node[];
+}
+
+/**
  * The nodes of `ids` (distinct), by position, undefined where there is none: those the
  * node cache holds without a statement, the rest read whole by id in one statement.
  */

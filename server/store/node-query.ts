@@ -52,9 +52,13 @@ export interface NodeQuery {
    * node cache), and `sort_key` only when the statement names the order's index, whose
    * entries hold the key: computed for every row otherwise, it cost more than the rest of
    * the statement, so the reader reads the last row's key for the cursor alone.
+   * "ids": select `id` alone, which every index of `nodes` holds (the reader plucks the
+   * ids, takes the nodes from the node cache by id and reads the last row's sort key for
+   * the cursor alone: a row object and a second and third column cost more a row than
+   * the index search).
    * Default "rows": {@link NODE_COLUMNS} and, when ordered by a field, `sort_key`.
    */
-  readonly columns?: "rows" | "keys";
+  readonly columns?: "rows" | "keys" | "ids";
 }
 
 /** A compiled query: run `sql` with `params`; it returns up to `limit + 1` rows. */
@@ -215,13 +219,15 @@ function buildSql(
   const dir = descending ? "DESC" : "ASC";
   const order = keyExpr === undefined ? `id ${dir}` : `${keyExpr} ${dir}, id ${dir}`;
   const select =
-    query.columns === "keys"
-      ? keyExpr === undefined || orderIndex === undefined
-        ? NODE_CACHE_KEY_COLUMNS
-        : `${NODE_CACHE_KEY_COLUMNS}, ${keyExpr} AS sort_key`
-      : keyExpr === undefined
-        ? NODE_COLUMNS
-        : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
+    query.columns === "ids"
+      ? "id"
+      : query.columns === "keys"
+        ? keyExpr === undefined || orderIndex === undefined
+          ? NODE_CACHE_KEY_COLUMNS
+          : `${NODE_CACHE_KEY_COLUMNS}, ${keyExpr} AS sort_key`
+        : keyExpr === undefined
+          ? NODE_COLUMNS
+          : `${NODE_COLUMNS}, ${keyExpr} AS sort_key`;
   const from = orderIndex !== undefined ? `nodes INDEXED BY ${orderIndex}` : "nodes";
   if (query.arm) return `SELECT ${select} FROM ${from} WHERE ${where.join(" AND ")}`;
   // `+?`, not `?`: SQLite (built with STAT4) plans with the value of a bare parameter in

@@ -10,11 +10,11 @@ import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { Page } from "../engine.ts";
 import type { NodeCache } from "./node-cache.ts";
-import { factsOf, nodesOf } from "./node-point-reads.ts";
+import { factsOf, foundNodesByIds, nodesOf } from "./node-point-reads.ts";
 import { compileNodeQuery } from "./node-query.ts";
 import { encodeNodeCursor } from "./page-cursor.ts";
 import { queryPrivateById, walksGrants } from "./private-query.ts";
-import { NODE_COLUMNS, type NodeCacheKey, type NodeRow } from "./row-codec.ts";
+import { NODE_COLUMNS, type NodeRow } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
@@ -82,8 +82,6 @@ export function queryNodePage(
   const type = requireType(model, typeId);
   const facts = factsOf(db, scope);
   const hasIndex = (name: string) => db.hasObject(name);
-  let compiled: { orderField: number; descending: boolean; filters: string };
-  let rows: (NodeCacheKey & { sort_key?: SqlScalar })[];
   if (walksGrants(type, scope, query.orderBy)) {
     // A private type in id order: the reader's own and granted rows, merged.
     const found = queryPrivateById(
@@ -95,46 +93,69 @@ export function queryNodePage(
       facts,
       hasIndex,
     );
-    compiled = { orderField: 0, descending: false, filters: found.filters };
-    rows = found.rows;
-  } else {
-    const hidden = hiddenNodeTerm(model, scope, "nodes", facts, typeId);
-    const c = compileNodeQuery(
-      model,
-      type,
-      { ...query, limit, ...(hidden ? { hidden } : {}), columns: "keys" },
-      hasIndex,
-    );
-    compiled = c;
-    rows = db.stmt(c.sql).all(...c.params) as NodeCacheKey[];
+    const rows = found.rows;
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextCursor =
+      rows.length > limit && last
+        ? encodeNodeCursor({
+            typeId,
+            orderField: 0,
+            descending: false,
+            filters: found.filters,
+            key: null,
+            lastId: last.id,
+          })
+        : "";
+    return { items: nodesOf(cache, db, model, page), nextCursor };
   }
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
+  const hidden = hiddenNodeTerm(model, scope, "nodes", facts, typeId);
+  const c = compileNodeQuery(
+    model,
+    type,
+    { ...query, limit, ...(hidden ? { hidden } : {}), columns: "ids" },
+    hasIndex,
+  );
+  // The ids alone, plucked: every row the statement finds is one the reader may read.
+  const ids = db
+    .stmt(c.sql)
+    .pluck()
+    .all(...c.params) as string[];
   let nextCursor = "";
-  if (rows.length > limit && last) {
-    // Only the last row's sort key is needed. The statement read it when the order's
-    // index holds it; computing it for every row otherwise cost more than the rest of
-    // the statement, so it is read for the last row alone.
-    const key =
-      "sort_key" in last
-        ? (last.sort_key ?? null)
-        : compiled.orderField === 0
+  if (ids.length > limit) {
+    ids.length = limit;
+    const lastId = ids[limit - 1];
+    if (lastId !== undefined) {
+      // Only the last row's sort key is needed, read for it alone in the same turn.
+      const key =
+        c.orderField === 0
           ? null
-          : (db
-              .stmt(`SELECT ${nodeFieldExpr(compiled.orderField)} FROM nodes WHERE seq = ?`)
-              .pluck()
-              .get(last.seq) as SqlScalar);
-    nextCursor = encodeNodeCursor({
-      typeId,
-      orderField: compiled.orderField,
-      descending: compiled.descending,
-      filters: compiled.filters,
-      key,
-      lastId: last.id,
-    });
+          : (db.stmt(sortKeySql(c.orderField)).pluck().get(lastId) as SqlScalar);
+      nextCursor = encodeNodeCursor({
+        typeId,
+        orderField: c.orderField,
+        descending: c.descending,
+        filters: c.filters,
+        key,
+        lastId,
+      });
+    }
   }
-  return { items: nodesOf(cache, db, model, page), nextCursor };
+  return { items: foundNodesByIds(cache, db, model, ids), nextCursor };
 }
+
+/** The statement reading one node's sort key on `fieldId` by id, its text built once. */
+function sortKeySql(fieldId: number): string {
+  let sql = SORT_KEY_SQL.get(fieldId);
+  if (sql === undefined) {
+    sql = `SELECT ${nodeFieldExpr(fieldId)} FROM nodes WHERE id = ?`;
+    SORT_KEY_SQL.set(fieldId, sql);
+  }
+  return sql;
+}
+
+/** Sort key statements by field id (field ids are small numbers a schema declares). */
+const SORT_KEY_SQL = new Map<number, string>();
 
 function requireType(model: Schema, typeId: number): NodeType {
   const type = nodeById(model, typeId);

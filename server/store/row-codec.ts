@@ -55,12 +55,6 @@ export interface NodeKeyRow {
 /** The columns every edge read selects, in {@link EdgeRow} order. */
 export const EDGE_COLUMNS = "edge_type_id, from_id, to_id, props, created_at";
 
-/**
- * The columns of an edge's key a listing reads from its index (both ends are in the
- * primary key and in `edges_by_to`): the edge comes from the edge cache or its row.
- */
-export const EDGE_KEY_COLUMNS = "from_id, to_id";
-
 /** An `edges` row. */
 export interface EdgeRow {
   readonly edge_type_id: bigint;
