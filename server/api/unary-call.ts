@@ -24,8 +24,11 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { ExecutePlanRequestSchema } from "../../generated/entdb/v1/entdb_pb.js";
-import { decodeExecutePlanRequestHere } from "../apply/index.ts";
+import {
+  ExecutePlanRequestSchema,
+  QueryNodesRequestSchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import { decodeExecutePlanRequestHere, decodeQueryNodesRequestHere } from "../apply/index.ts";
 import { decodeRequestHere } from "./request-decode.ts";
 
 /** A unary implementation as a router sees it: a request message in, a message (or its init shape) out. */
@@ -152,15 +155,18 @@ export function single(value: string | string[] | undefined): string | undefined
  * The message in `bytes`. A body that is not one is the caller's mistake: the answer is
  * INVALID_ARGUMENT naming the expected message (the library's path says the same;
  * see `routes.ts`). A plan request is read by the logged events' decoder when it covers
- * it (wal-event-decode.ts), a flat request (a get, an edge page) by request-decode.ts:
- * the same message objects, and `fromBinary` for the rest.
+ * it (wal-event-decode.ts), a query request by the same reader (its filters hold the
+ * same values), a flat request (a get, an edge page) by request-decode.ts: the same
+ * message objects, and `fromBinary` for the rest.
  */
 export function parseInput(desc: DescMessage, bytes: Uint8Array): Message {
   try {
     return (
       (desc === ExecutePlanRequestSchema
         ? decodeExecutePlanRequestHere(bytes)
-        : decodeRequestHere(desc, bytes)) ?? fromBinary(desc, bytes)
+        : desc === QueryNodesRequestSchema
+          ? decodeQueryNodesRequestHere(bytes)
+          : decodeRequestHere(desc, bytes)) ?? fromBinary(desc, bytes)
     );
   } catch (e) {
     throw new ConnectError(

@@ -19,4 +19,4 @@ export { BulkLoad } from "./bulk-load.ts";
 export { executePlan, type PlanContext } from "./plan-executor.ts";
 export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
 export { restoreLostSchemaFiles, schemaChangesInLog } from "./schema-changes.ts";
-export { decodeExecutePlanRequestHere } from "./wal-event-decode.ts";
+export { decodeExecutePlanRequestHere, decodeQueryNodesRequestHere } from "./wal-event-decode.ts";

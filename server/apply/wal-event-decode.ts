@@ -15,14 +15,20 @@
  * decodes random events and random corruptions of them both ways.
  *
  * The same reader decodes plan requests (`entdb.v1.ExecutePlanRequest`) for the API's
- * fast paths, which carry the same operations.
+ * fast paths, which carry the same operations, and query requests
+ * (`entdb.v1.QueryNodesRequest`), whose filters carry the same values.
  *
  * Not reentrant: the reader's state is module-level, and decoding never yields.
  */
 
 import { fromBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import type { ExecutePlanRequest } from "../../generated/entdb/v1/entdb_pb.js";
+import type {
+  ExecutePlanRequest,
+  Filter,
+  OrderBy,
+  QueryNodesRequest,
+} from "../../generated/entdb/v1/entdb_pb.js";
 import type {
   CreateEdge,
   CreateNode,
@@ -32,7 +38,7 @@ import type {
   Precondition,
   UpdateNode,
 } from "../../generated/entdb/v1/plan_pb.js";
-import type { Value, ValueList } from "../../generated/entdb/v1/values_pb.js";
+import type { LogPosition, Value, ValueList } from "../../generated/entdb/v1/values_pb.js";
 import { type WalEvent, WalEventSchema, type WritePlan } from "../../generated/entdb/v1/wal_pb.js";
 
 /** Thrown inside the decoder when the bytes are not its to decode. */
@@ -88,6 +94,17 @@ export function decodeWalEventHere(bytes: Uint8Array): WalEvent | undefined {
  */
 export function decodeExecutePlanRequestHere(bytes: Uint8Array): ExecutePlanRequest | undefined {
   return decodeHere(bytes, executePlanRequest);
+}
+
+/**
+ * The `entdb.v1.QueryNodesRequest` in `bytes` as `fromBinary` gives it, if this decoder
+ * covers it, else undefined (then `fromBinary` decodes it or throws): its filters hold
+ * values, which flat requests' decoder (request-decode.ts) leaves to the library. Its
+ * message fields (`order_by`, `after_position`) are set in the order they come, as the
+ * library sets them; one given twice (the library merges the two) is the library's.
+ */
+export function decodeQueryNodesRequestHere(bytes: Uint8Array): QueryNodesRequest | undefined {
+  return decodeHere(bytes, queryNodesRequest);
 }
 
 function decodeHere<T>(bytes: Uint8Array, read: () => T): T | undefined {
@@ -381,6 +398,123 @@ function executePlanRequest(): ExecutePlanRequest {
     }
   }
   return req;
+}
+
+function queryNodesRequest(): QueryNodesRequest {
+  const req: QueryNodesRequest = {
+    $typeName: "entdb.v1.QueryNodesRequest",
+    tenant: "",
+    typeId: 0,
+    filters: [],
+    limit: 0,
+    cursor: "",
+  };
+  while (pos < len) {
+    const t = tag();
+    const wt = t & 7;
+    switch (t >>> 3) {
+      case 1:
+        expect(wt, WT_LEN);
+        req.tenant = string();
+        break;
+      case 2:
+        expect(wt, WT_VARINT);
+        req.typeId = u32();
+        break;
+      case 3:
+        expect(wt, WT_LEN);
+        req.filters.push(filter(delimitedEnd()));
+        break;
+      case 4:
+        expect(wt, WT_LEN);
+        if (req.orderBy !== undefined) fail();
+        req.orderBy = orderBy(delimitedEnd());
+        break;
+      case 5:
+        expect(wt, WT_VARINT);
+        req.limit = u32();
+        break;
+      case 6:
+        expect(wt, WT_LEN);
+        req.cursor = string();
+        break;
+      case 7:
+        expect(wt, WT_LEN);
+        if (req.afterPosition !== undefined) fail();
+        req.afterPosition = logPosition(delimitedEnd());
+        break;
+      default:
+        fail();
+    }
+  }
+  return req;
+}
+
+function filter(end: number): Filter {
+  const f: Filter = { $typeName: "entdb.v1.Filter", fieldId: 0, op: 0, values: [] };
+  while (pos < end) {
+    const t = tag();
+    const wt = t & 7;
+    switch (t >>> 3) {
+      case 1:
+        expect(wt, WT_VARINT);
+        f.fieldId = u32();
+        break;
+      case 2:
+        // An enum is read as an int32, as the library reads it (any number is kept).
+        expect(wt, WT_VARINT);
+        f.op = u32() | 0;
+        break;
+      case 3:
+        expect(wt, WT_LEN);
+        f.values.push(valueMessage(delimitedEnd(), 1));
+        break;
+      default:
+        fail();
+    }
+  }
+  closed(end);
+  return f;
+}
+
+function orderBy(end: number): OrderBy {
+  const o: OrderBy = { $typeName: "entdb.v1.OrderBy", fieldId: 0, descending: false };
+  while (pos < end) {
+    const t = tag();
+    expect(t & 7, WT_VARINT);
+    switch (t >>> 3) {
+      case 1:
+        o.fieldId = u32();
+        break;
+      case 2:
+        o.descending = bool();
+        break;
+      default:
+        fail();
+    }
+  }
+  closed(end);
+  return o;
+}
+
+function logPosition(end: number): LogPosition {
+  const p: LogPosition = { $typeName: "entdb.v1.LogPosition", partition: 0, offset: 0n };
+  while (pos < end) {
+    const t = tag();
+    expect(t & 7, WT_VARINT);
+    switch (t >>> 3) {
+      case 1:
+        p.partition = u32();
+        break;
+      case 2:
+        p.offset = int64();
+        break;
+      default:
+        fail();
+    }
+  }
+  closed(end);
+  return p;
 }
 
 function timestamp(end: number): Timestamp {
