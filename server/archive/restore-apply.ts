@@ -65,6 +65,7 @@ import {
 import { openEmbeddedWal } from "../wal/embedded-wal.ts";
 import { type Wal, type WalEntry, withSubscribe } from "../wal/wal.ts";
 import {
+  heldRecordsLog,
   heldRecordsWal,
   type PackedPartition,
   packRecords,
@@ -127,8 +128,17 @@ function openFileLimit(): number {
 /** What one applier of a restore is given. */
 export interface RestoreApplyOptions {
   readonly dataDir: string;
-  /** The restored log (or this thread's copy of it). */
+  /**
+   * The restored log; with {@link identity} and {@link records}, only where this thread's
+   * templates are made beside (`${logPath}.tenant-template`), no file being opened there.
+   */
   readonly logPath: string;
+  /**
+   * The restored log's identity, for a thread given {@link records}: it applies them from
+   * memory without opening the log file (`heldRecordsLog`, restore-records.ts). The file
+   * takes an exclusive lock, so a thread that opens it needs a copy of its own.
+   */
+  readonly identity?: string;
   /** Per partition, one past its last record. */
   readonly ends: readonly number[];
   readonly log: Logger;
@@ -158,6 +168,38 @@ export interface RestoreApplyOptions {
    * are copied from a template built at it (indexes and full-text tables kept per event).
    */
   readonly small?: ReadonlySet<string>;
+  /**
+   * This thread's template for new tenant files, made ahead for the log's identity (while
+   * the archive was read, {@link prepareBaseTemplate}); absent: made here first.
+   */
+  readonly template?: PreparedTemplate;
+}
+
+/** A template for new tenant files and the bulk load that prepared it ({@link prepareBaseTemplate}). */
+export interface PreparedTemplate {
+  readonly path: string;
+  readonly bulk: BulkLoad;
+}
+
+/**
+ * Writes at `path` the template for new tenant files derived from the log `identity`, in
+ * the bulk load's state (`BulkLoad.prepareTemplate`: its copies start bulk-loaded, their
+ * first batch has no indexes to drop); the thread applying with `bulk` copies it. A
+ * restore's other threads make theirs while the archive is read (restore-workers.ts).
+ */
+export function prepareBaseTemplate(
+  path: string,
+  identity: string,
+  bulk = new BulkLoad(),
+): PreparedTemplate {
+  try {
+    writeTenantTemplate(path, identity);
+    bulk.prepareTemplate(path);
+  } catch (error) {
+    removeTenantTemplate(path);
+    throw error;
+  }
+  return { path, bulk };
 }
 
 /** What one applier of a restore did. */
@@ -179,13 +221,16 @@ export async function applyRestoredLog(options: RestoreApplyOptions): Promise<Ap
 
 async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]> {
   const { dataDir, logPath, ends, log } = options;
-  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
+  const wal =
+    options.identity !== undefined && options.records
+      ? heldRecordsLog(options.identity, options.records)
+      : await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
-  const bulk = new BulkLoad();
+  const bulk = options.template?.bulk ?? new BulkLoad();
   // Tenants built but not synced (an I/O error): removed like those not built.
   const unsynced: string[] = [];
-  // New tenant files are copies of one made here (server/store/tenant-template.ts).
-  const template = `${logPath}.tenant-template`;
+  // New tenant files are copies of one made for this thread (server/store/tenant-template.ts).
+  const template = options.template?.path ?? `${logPath}.tenant-template`;
   // And per schema version its tenants start at, a copy migrated to it (`prepareVersionTemplate`).
   const versionTemplates = new Map<number, string>();
   // And for small tenants, built at that version (`SMALL_TENANT_EVENTS`).
@@ -197,9 +242,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     return built ?? versionTemplates.get(version) ?? template;
   };
   try {
-    writeTenantTemplate(template, wal.identity);
-    // Its copies start bulk-loaded: their first batch has no indexes to drop.
-    bulk.prepareTemplate(template);
+    if (options.template === undefined) prepareBaseTemplate(template, wal.identity, bulk);
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir,
       schemas: (v) => versions.get(v),
@@ -358,7 +401,10 @@ function afterEachBatch(wal: Wal, after: () => void): Wal {
 /** What a restore's apply worker is started with (restore-apply-worker.ts). */
 export interface RestoreWorkerData {
   readonly dataDir: string;
+  /** Its copy of the log; with `identity`, where its templates are made (`RestoreApplyOptions.logPath`). */
   readonly logPath: string;
+  /** With `records`: the log's identity, and no copy of the log (`RestoreApplyOptions.identity`). */
+  readonly identity?: string;
   readonly ends: readonly number[];
   readonly tenants: readonly string[];
   readonly maxOpenTenants: number;
@@ -371,10 +417,13 @@ export interface RestoreWorkerData {
 }
 
 /**
- * Messages to a restore's apply worker, in this order: its work; the word that the data
- * dir and its log copy are ready to open; the word to start writing.
+ * Messages to a restore's apply worker, in this order: perhaps its template to make; its
+ * work; the word that the data dir (and its log copy, if it has one) is ready to open; the
+ * word to start writing.
  */
 export type RestoreWorkerCommand =
+  /** Before its work, while the archive is read: make its template (`prepareBaseTemplate`). */
+  | { readonly kind: "template"; readonly identity: string; readonly path: string }
   | { readonly kind: "work"; readonly data: RestoreWorkerData }
   | { readonly kind: "open" }
   | { readonly kind: "start" };
@@ -400,7 +449,9 @@ export type RestoreWorkerMessage =
  * the caller ends them.
  */
 export async function applyRestoredLogInParallel(
-  options: Omit<RestoreApplyOptions, "tenants" | "opened"> & {
+  options: Omit<RestoreApplyOptions, "tenants" | "opened" | "identity"> & {
+    /** The restored log's identity, given to the threads that apply held records. */
+    readonly identity: string;
     readonly threads: number;
     readonly events: ReadonlyMap<string, number>;
     readonly workers: RestoreWorkers;
@@ -417,7 +468,8 @@ export async function applyRestoredLogInParallel(
     1,
     Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
   );
-  for (const path of paths.slice(1)) copyFileSync(logPath, path);
+  // A thread given the records opens no log file: it needs no copy of its own.
+  if (!options.records) for (const path of paths.slice(1)) copyFileSync(logPath, path);
   const started = options.workers.take(shards.length - 1);
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
@@ -426,6 +478,7 @@ export async function applyRestoredLogInParallel(
     const data: RestoreWorkerData = {
       dataDir,
       logPath: paths[i + 1]!,
+      ...(records ? { identity: options.identity } : {}),
       ends,
       tenants,
       maxOpenTenants,
