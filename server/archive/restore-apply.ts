@@ -156,6 +156,11 @@ export interface RestoreApplyOptions {
    * given to `applyRestoredLogInParallel`, over all its threads.
    */
   readonly maxOpenTenants?: number;
+  /**
+   * Told once this thread made the data dir's shared files (`meta.sqlite`, the schema
+   * files), before it makes its templates per version: the other threads may open the dir.
+   */
+  readonly dirReady?: () => void;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
   /**
@@ -252,9 +257,11 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       tenantTemplate: templateFor,
     });
     try {
-      // Before the other threads open the dir (`opened`), so they find the files made.
+      // Before the other threads open the dir (`dirReady`), so they find the files made.
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
+      // They open it (and make their own templates) while this thread makes its templates.
+      options.dirReady?.();
       for (const [tenant, version] of options.firstVersions ?? []) {
         if (options.tenants && !options.tenants.has(tenant)) continue;
         const small = options.small?.has(tenant) ?? false;
@@ -449,7 +456,7 @@ export type RestoreWorkerMessage =
  * the caller ends them.
  */
 export async function applyRestoredLogInParallel(
-  options: Omit<RestoreApplyOptions, "tenants" | "opened" | "identity"> & {
+  options: Omit<RestoreApplyOptions, "tenants" | "dirReady" | "opened" | "identity"> & {
     /** The restored log's identity, given to the threads that apply held records. */
     readonly identity: string;
     readonly threads: number;
@@ -512,9 +519,11 @@ export async function applyRestoredLogInParallel(
     releaseAll = resolve;
     failAll = reject;
   });
+  let released = false;
   const open = () => {
     if (++opened < shards.length) return;
     for (const w of workers) w.postMessage({ kind: "start" } satisfies RestoreWorkerCommand);
+    released = true;
     releaseAll();
   };
   // A thread that fails before the others start must not leave them waiting.
@@ -552,7 +561,6 @@ export async function applyRestoredLogInParallel(
         });
       }),
   );
-  let told = false;
   const here = applyRestoredLog({
     dataDir,
     logPath,
@@ -565,18 +573,19 @@ export async function applyRestoredLogInParallel(
     ...(options.small ? { small: options.small } : {}),
     // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
     // thread, while the others unpack their records; then they open the dir.
-    opened: () => {
-      told = true;
+    dirReady: () => {
       for (const w of workers) w.postMessage({ kind: "open" } satisfies RestoreWorkerCommand);
+    },
+    opened: () => {
       open();
       return allOpened;
     },
     progress: (count) => report(0, count),
   });
-  // Failing before it told the others to open, this thread would leave them waiting: they
-  // are ended, which settles their runs.
+  // Failing before every thread was told to start, this thread would leave the others
+  // waiting: they are ended, which settles their runs.
   here.catch(() => {
-    if (!told) for (const w of workers) void w.terminate();
+    if (!released) for (const w of workers) void w.terminate();
   });
   try {
     // Every thread runs to its end before the restore answers, even when one failed.
