@@ -1,6 +1,7 @@
 /**
  * The worker-thread side of `applyRestoredLogInParallel` (restore-apply.ts): applies the
- * tenants it was given from its copy of the restored log, reports progress and log lines
+ * tenants it was given from the records the read phase holds (or its copy of the restored
+ * log where they are not held), reports progress and log lines
  * to the restore, and answers with the tenants it parked. Started only by the restore;
  * not an entry point of its own.
  */

@@ -3,10 +3,11 @@
  * {@link Applier}, on one thread or split by tenant among several.
  *
  * Tenants are independent (one SQLite file each), so a restore may apply them on
- * several threads at once: each thread runs its own applier over its own copy of the
- * restored log (the log file is opened by one connection only; the records themselves
- * come from the read phase's memory where it holds them, restore-records.ts) and writes
- * only the tenants it was given, so every tenant still has exactly one writer and sees its events
+ * several threads at once: each thread runs its own applier over the restored log (the
+ * log file takes an exclusive lock: this thread opens it, and the others, given the
+ * records the read phase holds, apply them from memory without opening it,
+ * `heldRecordsLog` in restore-records.ts, or each opens a copy of its own where they are
+ * not held) and writes only the tenants it was given, so every tenant still has exactly one writer and sees its events
  * in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
  * write is one short transaction): schema changes and bad events under keys that are no
  * tenant id are recorded by each of them, which is idempotent, and each moves the
@@ -36,7 +37,9 @@
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
- * are copies of a template made once per thread (server/store/tenant-template.ts); each
+ * are copies of a template made once per thread (server/store/tenant-template.ts), the
+ * other threads' while the archive is read; they open the data dir while this thread
+ * makes its templates per schema version; each
  * applier is woken after every batch, so the end of the log is seen when it is reached;
  * and the deferred indexes are built before the applier stops. New tenant files are
  * written with `synchronous = OFF` (safe against a killed process, not a power loss, like
