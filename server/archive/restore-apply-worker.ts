@@ -1,6 +1,7 @@
 /**
  * The worker-thread side of `applyRestoredLogInParallel` (restore-apply.ts): applies the
- * tenants it was given from its copy of the restored log, reports progress and log lines
+ * tenants it was given from the records the read phase holds (or its copy of the restored
+ * log where they are not held), reports progress and log lines
  * to the restore, and answers with the tenants it parked. Started only by the restore;
  * not an entry point of its own.
  */
@@ -9,6 +10,7 @@ import { enableCompileCache } from "node:module";
 import { parentPort } from "node:worker_threads";
 import type { Logger } from "../log.ts";
 import type {
+  PreparedTemplate,
   RestoreWorkerCommand,
   RestoreWorkerData,
   RestoreWorkerMessage,
@@ -19,11 +21,12 @@ import type {
 // applier's modules is most of what starting one costs. On before they load, so they are
 // imported below, not statically; a cache it cannot use changes nothing.
 enableCompileCache();
-const [{ InternalError }, { applyRestoredLog }, { unpackRecords }] = await Promise.all([
-  import("../internal-error.ts"),
-  import("./restore-apply.ts"),
-  import("./restore-records.ts"),
-]);
+const [{ InternalError }, { applyRestoredLog, prepareBaseTemplate }, { unpackRecords }] =
+  await Promise.all([
+    import("../internal-error.ts"),
+    import("./restore-apply.ts"),
+    import("./restore-records.ts"),
+  ]);
 
 const port = parentPort;
 if (port === null)
@@ -64,8 +67,17 @@ let go: () => void = () => {};
 const start = new Promise<void>((resolve) => {
   go = resolve;
 });
+// Made while the archive is read; one that failed is made again when the work comes
+// (applyRestoredLog), which reports what fails then.
+let template: PreparedTemplate | undefined;
 port.on("message", (message: RestoreWorkerCommand) => {
-  if (message.kind === "work") received(message.data);
+  if (message.kind === "template") {
+    try {
+      template = prepareBaseTemplate(message.path, message.identity);
+    } catch {
+      template = undefined;
+    }
+  } else if (message.kind === "work") received(message.data);
   else if (message.kind === "open") openable();
   else go();
 });
@@ -78,6 +90,7 @@ try {
   const applied = await applyRestoredLog({
     dataDir: data.dataDir,
     logPath: data.logPath,
+    ...(data.identity !== undefined ? { identity: data.identity } : {}),
     ends: data.ends,
     log: forwardingLogger({}),
     tenants: new Set(data.tenants),
@@ -85,6 +98,7 @@ try {
     ...(records ? { records } : {}),
     ...(data.firstVersions ? { firstVersions: data.firstVersions } : {}),
     ...(data.small ? { small: new Set(data.small) } : {}),
+    ...(template ? { template } : {}),
     opened: () => {
       post({ kind: "opened" });
       return start;

@@ -3,10 +3,11 @@
  * {@link Applier}, on one thread or split by tenant among several.
  *
  * Tenants are independent (one SQLite file each), so a restore may apply them on
- * several threads at once: each thread runs its own applier over its own copy of the
- * restored log (the log file is opened by one connection only; the records themselves
- * come from the read phase's memory where it holds them, restore-records.ts) and writes
- * only the tenants it was given, so every tenant still has exactly one writer and sees its events
+ * several threads at once: each thread runs its own applier over the restored log (the
+ * log file takes an exclusive lock: this thread opens it, and the others, given the
+ * records the read phase holds, apply them from memory without opening it,
+ * `heldRecordsLog` in restore-records.ts, or each opens a copy of its own where they are
+ * not held) and writes only the tenants it was given, so every tenant still has exactly one writer and sees its events
  * in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
  * write is one short transaction): schema changes and bad events under keys that are no
  * tenant id are recorded by each of them, which is idempotent, and each moves the
@@ -36,7 +37,9 @@
  *
  * Wall time around the appliers: the other threads are started while the archive is
  * read (restore-workers.ts), so their module loading is not waited for; new tenant files
- * are copies of a template made once per thread (server/store/tenant-template.ts); each
+ * are copies of a template made once per thread (server/store/tenant-template.ts), the
+ * other threads' while the archive is read; they open the data dir while this thread
+ * makes its templates per schema version; each
  * applier is woken after every batch, so the end of the log is seen when it is reached;
  * and the deferred indexes are built before the applier stops. New tenant files are
  * written with `synchronous = OFF` (safe against a killed process, not a power loss, like
@@ -65,6 +68,7 @@ import {
 import { openEmbeddedWal } from "../wal/embedded-wal.ts";
 import { type Wal, type WalEntry, withSubscribe } from "../wal/wal.ts";
 import {
+  heldRecordsLog,
   heldRecordsWal,
   type PackedPartition,
   packRecords,
@@ -127,8 +131,17 @@ function openFileLimit(): number {
 /** What one applier of a restore is given. */
 export interface RestoreApplyOptions {
   readonly dataDir: string;
-  /** The restored log (or this thread's copy of it). */
+  /**
+   * The restored log; with {@link identity} and {@link records}, only where this thread's
+   * templates are made beside (`${logPath}.tenant-template`), no file being opened there.
+   */
   readonly logPath: string;
+  /**
+   * The restored log's identity, for a thread given {@link records}: it applies them from
+   * memory without opening the log file (`heldRecordsLog`, restore-records.ts). The file
+   * takes an exclusive lock, so a thread that opens it needs a copy of its own.
+   */
+  readonly identity?: string;
   /** Per partition, one past its last record. */
   readonly ends: readonly number[];
   readonly log: Logger;
@@ -146,6 +159,11 @@ export interface RestoreApplyOptions {
    * given to `applyRestoredLogInParallel`, over all its threads.
    */
   readonly maxOpenTenants?: number;
+  /**
+   * Told once this thread made the data dir's shared files (`meta.sqlite`, the schema
+   * files), before it makes its templates per version: the other threads may open the dir.
+   */
+  readonly dirReady?: () => void;
   /** Resolves when every applier of the restore has opened its store (see the module comment). */
   readonly opened?: () => Promise<void>;
   /**
@@ -158,6 +176,38 @@ export interface RestoreApplyOptions {
    * are copied from a template built at it (indexes and full-text tables kept per event).
    */
   readonly small?: ReadonlySet<string>;
+  /**
+   * This thread's template for new tenant files, made ahead for the log's identity (while
+   * the archive was read, {@link prepareBaseTemplate}); absent: made here first.
+   */
+  readonly template?: PreparedTemplate;
+}
+
+/** A template for new tenant files and the bulk load that prepared it ({@link prepareBaseTemplate}). */
+export interface PreparedTemplate {
+  readonly path: string;
+  readonly bulk: BulkLoad;
+}
+
+/**
+ * Writes at `path` the template for new tenant files derived from the log `identity`, in
+ * the bulk load's state (`BulkLoad.prepareTemplate`: its copies start bulk-loaded, their
+ * first batch has no indexes to drop); the thread applying with `bulk` copies it. A
+ * restore's other threads make theirs while the archive is read (restore-workers.ts).
+ */
+export function prepareBaseTemplate(
+  path: string,
+  identity: string,
+  bulk = new BulkLoad(),
+): PreparedTemplate {
+  try {
+    writeTenantTemplate(path, identity);
+    bulk.prepareTemplate(path);
+  } catch (error) {
+    removeTenantTemplate(path);
+    throw error;
+  }
+  return { path, bulk };
 }
 
 /** What one applier of a restore did. */
@@ -179,13 +229,16 @@ export async function applyRestoredLog(options: RestoreApplyOptions): Promise<Ap
 
 async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]> {
   const { dataDir, logPath, ends, log } = options;
-  const wal = await openEmbeddedWal({ path: logPath, writer: "inline" });
+  const wal =
+    options.identity !== undefined && options.records
+      ? heldRecordsLog(options.identity, options.records)
+      : await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
-  const bulk = new BulkLoad();
+  const bulk = options.template?.bulk ?? new BulkLoad();
   // Tenants built but not synced (an I/O error): removed like those not built.
   const unsynced: string[] = [];
-  // New tenant files are copies of one made here (server/store/tenant-template.ts).
-  const template = `${logPath}.tenant-template`;
+  // New tenant files are copies of one made for this thread (server/store/tenant-template.ts).
+  const template = options.template?.path ?? `${logPath}.tenant-template`;
   // And per schema version its tenants start at, a copy migrated to it (`prepareVersionTemplate`).
   const versionTemplates = new Map<number, string>();
   // And for small tenants, built at that version (`SMALL_TENANT_EVENTS`).
@@ -197,9 +250,7 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     return built ?? versionTemplates.get(version) ?? template;
   };
   try {
-    writeTenantTemplate(template, wal.identity);
-    // Its copies start bulk-loaded: their first batch has no indexes to drop.
-    bulk.prepareTemplate(template);
+    if (options.template === undefined) prepareBaseTemplate(template, wal.identity, bulk);
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir,
       schemas: (v) => versions.get(v),
@@ -209,9 +260,11 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       tenantTemplate: templateFor,
     });
     try {
-      // Before the other threads open the dir (`opened`), so they find the files made.
+      // Before the other threads open the dir (`dirReady`), so they find the files made.
       await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
+      // They open it (and make their own templates) while this thread makes its templates.
+      options.dirReady?.();
       for (const [tenant, version] of options.firstVersions ?? []) {
         if (options.tenants && !options.tenants.has(tenant)) continue;
         const small = options.small?.has(tenant) ?? false;
@@ -358,7 +411,10 @@ function afterEachBatch(wal: Wal, after: () => void): Wal {
 /** What a restore's apply worker is started with (restore-apply-worker.ts). */
 export interface RestoreWorkerData {
   readonly dataDir: string;
+  /** Its copy of the log; with `identity`, where its templates are made (`RestoreApplyOptions.logPath`). */
   readonly logPath: string;
+  /** With `records`: the log's identity, and no copy of the log (`RestoreApplyOptions.identity`). */
+  readonly identity?: string;
   readonly ends: readonly number[];
   readonly tenants: readonly string[];
   readonly maxOpenTenants: number;
@@ -371,10 +427,13 @@ export interface RestoreWorkerData {
 }
 
 /**
- * Messages to a restore's apply worker, in this order: its work; the word that the data
- * dir and its log copy are ready to open; the word to start writing.
+ * Messages to a restore's apply worker, in this order: perhaps its template to make; its
+ * work; the word that the data dir (and its log copy, if it has one) is ready to open; the
+ * word to start writing.
  */
 export type RestoreWorkerCommand =
+  /** Before its work, while the archive is read: make its template (`prepareBaseTemplate`). */
+  | { readonly kind: "template"; readonly identity: string; readonly path: string }
   | { readonly kind: "work"; readonly data: RestoreWorkerData }
   | { readonly kind: "open" }
   | { readonly kind: "start" };
@@ -400,7 +459,9 @@ export type RestoreWorkerMessage =
  * the caller ends them.
  */
 export async function applyRestoredLogInParallel(
-  options: Omit<RestoreApplyOptions, "tenants" | "opened"> & {
+  options: Omit<RestoreApplyOptions, "tenants" | "dirReady" | "opened" | "identity"> & {
+    /** The restored log's identity, given to the threads that apply held records. */
+    readonly identity: string;
     readonly threads: number;
     readonly events: ReadonlyMap<string, number>;
     readonly workers: RestoreWorkers;
@@ -417,7 +478,8 @@ export async function applyRestoredLogInParallel(
     1,
     Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
   );
-  for (const path of paths.slice(1)) copyFileSync(logPath, path);
+  // A thread given the records opens no log file: it needs no copy of its own.
+  if (!options.records) for (const path of paths.slice(1)) copyFileSync(logPath, path);
   const started = options.workers.take(shards.length - 1);
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
@@ -426,6 +488,7 @@ export async function applyRestoredLogInParallel(
     const data: RestoreWorkerData = {
       dataDir,
       logPath: paths[i + 1]!,
+      ...(records ? { identity: options.identity } : {}),
       ends,
       tenants,
       maxOpenTenants,
@@ -459,9 +522,11 @@ export async function applyRestoredLogInParallel(
     releaseAll = resolve;
     failAll = reject;
   });
+  let released = false;
   const open = () => {
     if (++opened < shards.length) return;
     for (const w of workers) w.postMessage({ kind: "start" } satisfies RestoreWorkerCommand);
+    released = true;
     releaseAll();
   };
   // A thread that fails before the others start must not leave them waiting.
@@ -499,7 +564,6 @@ export async function applyRestoredLogInParallel(
         });
       }),
   );
-  let told = false;
   const here = applyRestoredLog({
     dataDir,
     logPath,
@@ -512,18 +576,19 @@ export async function applyRestoredLogInParallel(
     ...(options.small ? { small: options.small } : {}),
     // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
     // thread, while the others unpack their records; then they open the dir.
-    opened: () => {
-      told = true;
+    dirReady: () => {
       for (const w of workers) w.postMessage({ kind: "open" } satisfies RestoreWorkerCommand);
+    },
+    opened: () => {
       open();
       return allOpened;
     },
     progress: (count) => report(0, count),
   });
-  // Failing before it told the others to open, this thread would leave them waiting: they
-  // are ended, which settles their runs.
+  // Failing before every thread was told to start, this thread would leave the others
+  // waiting: they are ended, which settles their runs.
   here.catch(() => {
-    if (!told) for (const w of workers) void w.terminate();
+    if (!released) for (const w of workers) void w.terminate();
   });
   try {
     // Every thread runs to its end before the restore answers, even when one failed.

@@ -26,10 +26,12 @@
 
 import { isTenantId } from "../store/index.ts";
 import { EmbeddedWalSubscription } from "../wal/embedded-wal-subscription.ts";
+import { partitionForTenant } from "../wal/partition.ts";
 import {
   type SubscribeOptions,
   type Wal,
   type WalEntry,
+  WalError,
   type WalSubscription,
   withSubscribe,
 } from "../wal/wal.ts";
@@ -74,18 +76,47 @@ export class HeldRecords {
  * there until it stops, as it would at the end of a log nobody appends to.
  */
 export function heldRecordsWal(wal: Wal, records: readonly (readonly WalEntry[])[]): Wal {
+  return withSubscribe(wal, (options: SubscribeOptions) => subscribeHeld(records, options));
+}
+
+/** A subscription to `records` through the embedded log's own loop. */
+function subscribeHeld(
+  records: readonly (readonly WalEntry[])[],
+  options: SubscribeOptions,
+): WalSubscription {
   const source = {
-    partitions: wal.partitions,
+    partitions: records.length,
     logStart: () => 0,
     committedEnd: (partition: number) => records[partition]?.length ?? 0,
     read: (partition: number, from: number, limit: number): Promise<WalEntry[]> =>
       Promise.resolve(records[partition]?.slice(from, from + limit) ?? []),
   };
-  return withSubscribe(
-    wal,
-    (options: SubscribeOptions): WalSubscription =>
-      new EmbeddedWalSubscription(source, options, () => {}),
-  );
+  return new EmbeddedWalSubscription(source, options, () => {});
+}
+
+/**
+ * The restored log as `records` alone (per partition, from offset 0, dense), for an apply
+ * thread other than the restore's own: the same identity, partitions, ends and delivery
+ * as the log file the read phase wrote, without a copy of that file to open (the file
+ * takes an exclusive lock, so each thread had one). Nothing can be appended to it.
+ */
+export function heldRecordsLog(
+  identity: string,
+  records: readonly (readonly WalEntry[])[],
+): Wal & { logStart(partition: number): number } {
+  const partitions = records.length;
+  return {
+    identity,
+    partitions,
+    failure: undefined,
+    logStart: () => 0,
+    partitionFor: (tenant) => partitionForTenant(tenant, partitions),
+    append: () =>
+      Promise.reject(new WalError("closed", "A restore's held records cannot be appended to.")),
+    endOffset: (partition) => Promise.resolve(records[partition]?.length ?? 0),
+    subscribe: (options) => subscribeHeld(records, options),
+    close: () => Promise.resolve(),
+  };
 }
 
 /** One partition's records packed for another thread (see {@link packRecords}). */
@@ -109,29 +140,38 @@ export function packRecords(
   tenants: ReadonlySet<string>,
 ): PackedPartition[] {
   return records.map((entries) => {
-    const keep = (key: string) => tenants.has(key) || !isTenantId(key);
     const keys: string[] = [];
+    // Per key index, whether its payloads are kept: decided once per key, not per record.
+    const kept: boolean[] = [];
     const indexOf = new Map<string, number>();
     const keyIndex = new Uint32Array(entries.length);
     const ends = new Uint32Array(entries.length);
     let size = 0;
-    entries.forEach((entry, i) => {
-      let k = indexOf.get(entry.tenant);
+    let last = "";
+    let lastIndex = -1;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      // Runs of one key are the common case: its index is looked up once per run.
+      let k = entry.tenant === last ? lastIndex : indexOf.get(entry.tenant);
       if (k === undefined) {
         k = keys.length;
         keys.push(entry.tenant);
+        kept.push(tenants.has(entry.tenant) || !isTenantId(entry.tenant));
         indexOf.set(entry.tenant, k);
       }
+      last = entry.tenant;
+      lastIndex = k;
       keyIndex[i] = k;
-      if (keep(entry.tenant)) size += entry.payload.byteLength;
+      if (kept[k]) size += entry.payload.byteLength;
       ends[i] = size;
-    });
+    }
     const payloads = new Uint8Array(size);
     let at = 0;
-    for (const entry of entries) {
-      if (!keep(entry.tenant)) continue;
-      payloads.set(entry.payload, at);
-      at += entry.payload.byteLength;
+    for (let i = 0; i < entries.length; i++) {
+      if (!kept[keyIndex[i]!]) continue;
+      const payload = entries[i]!.payload;
+      payloads.set(payload, at);
+      at += payload.byteLength;
     }
     return { payloads, ends, keyIndex, keys };
   });

@@ -6,9 +6,11 @@
  * workers the apply phase does not need (fewer tenants than threads) are ended unused.
  */
 
+import { rmSync } from "node:fs";
 import { getCompileCacheDir } from "node:module";
 import { Worker } from "node:worker_threads";
 import { InternalError } from "../internal-error.ts";
+import type { RestoreWorkerCommand } from "./restore-apply.ts";
 
 // `.ts` run from the sources, `.js` compiled in the published package.
 const workerUrl = new URL(
@@ -50,6 +52,22 @@ function startWorker(): StartedWorker {
 export class RestoreWorkers {
   readonly #idle: StartedWorker[] = [];
   readonly #all: StartedWorker[] = [];
+  /** Templates the workers were asked to make ({@link makeTemplates}), removed by {@link close}. */
+  readonly #templates: string[] = [];
+
+  /**
+   * Asks each started worker to make its template for new tenant files now, for the log
+   * `identity`, at `templatePath(i)` (`prepareBaseTemplate`, restore-apply.ts), so the
+   * apply phase does not wait for it. A worker that cannot makes one when it is given
+   * work, as it would without this.
+   */
+  makeTemplates(identity: string, templatePath: (i: number) => string): void {
+    for (const { worker } of this.#idle) {
+      const path = templatePath(this.#templates.length);
+      this.#templates.push(path);
+      worker.postMessage({ kind: "template", identity, path } satisfies RestoreWorkerCommand);
+    }
+  }
 
   /** Starts `count` more workers. */
   start(count: number): void {
@@ -75,5 +93,9 @@ export class RestoreWorkers {
   async close(): Promise<void> {
     this.#idle.length = 0;
     await Promise.all(this.#all.map((w) => w.worker.terminate()));
+    // A worker given work removed its own; one ended unused did not.
+    for (const path of this.#templates)
+      for (const suffix of ["", "-wal", "-shm", "-journal"])
+        rmSync(`${path}${suffix}`, { force: true });
   }
 }

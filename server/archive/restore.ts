@@ -214,6 +214,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
   // From here the data dir is written: a server refuses it until the restore finishes.
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
+  // And make their templates for new tenant files meanwhile (removed when they end).
+  workers.makeTemplates(identity, (i) => `${logPath}.thread-${i + 1}.tenant-template`);
   // Written without a sync per commit (`sync: "caller"`; its close checkpoints and syncs
   // it with synchronous=FULL): until the restore finishes the data dir is marked
   // unfinished, so no server reads this file before it is durable, and a restore cut
@@ -357,6 +359,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       ? await applyRestoredLogInParallel({
           dataDir,
           logPath,
+          identity,
           ends: next,
           log,
           progress,

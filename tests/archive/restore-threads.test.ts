@@ -10,6 +10,7 @@
 /** The restored tenants: the scenario's and those appended to it. */
 const ALL_TENANTS = [...TENANTS, ...LATER_TENANTS];
 
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,6 +107,11 @@ describe("a restore on several threads", () => {
         });
         expect(result.parked).toEqual([]);
         expect(result.threadCpuMs).toHaveLength(Math.min(threads, ALL_TENANTS.length));
+        // No thread's template or log copy is left, not even of the workers ended unused
+        // (each made its template while the archive was read).
+        expect(
+          readdirSync(restored).filter((name) => /template|\.apply-|\.thread-/.test(name)),
+        ).toEqual([]);
         const dumps = ALL_TENANTS.map((t) =>
           canonicalDump(join(restored, "tenants", tenantFileName(t))),
         );
