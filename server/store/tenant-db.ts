@@ -165,8 +165,10 @@ export class TenantDb {
       const copied = create && origin.template !== undefined && !existsSync(path);
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
-      // A copy's header has it already (the template was made in WAL mode, and the mode persists).
-      if (!copied) db.pragma("journal_mode = WAL");
+      // A copy is loaded with its rollback journal in memory (pages written once, not to
+      // the `-wal` file and again at the checkpoint; savepoints and rollbacks work) until
+      // makeDurable() puts it back in WAL mode; the template's header has WAL already.
+      db.pragma(copied ? "journal_mode = MEMORY" : "journal_mode = WAL");
       // A copy of the template is written without syncs until makeDurable().
       db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the
@@ -412,6 +414,10 @@ export class TenantDb {
    * the `-wal` file and the file at the checkpoint) become one.
    */
   async makeDurable(): Promise<void> {
+    // A copy of a template was loaded in `journal_mode = MEMORY` (open): WAL again, as a
+    // server finds every tenant file (the mode is in the file's header).
+    if (this.db.pragma("journal_mode", { simple: true }) !== "wal")
+      this.db.pragma("journal_mode = WAL");
     const [result] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: bigint | number }[];
     if (result === undefined || Number(result.busy) !== 0)
       throw new StoreError(
