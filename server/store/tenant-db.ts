@@ -58,8 +58,10 @@ export interface TenantOrigin {
   /**
    * A new file's bytes are copied from this one (tenant-template.ts) instead of made by
    * running the layout's DDL; the copy is then opened as usual and given the tenant's id,
-   * but with `synchronous = OFF` until {@link TenantDb.makeDurable}, which its creator
-   * calls before anything relies on the file (a restore, once the tenant is applied).
+   * but with `synchronous = OFF` and `journal_mode = MEMORY` until
+   * {@link TenantDb.makeDurable}, which its creator calls before anything relies on the
+   * file (a restore, once the tenant is applied): a copy killed in the middle of a commit
+   * may be torn (a restore's `restore-unfinished` marker covers it).
    */
   readonly template?: string | undefined;
 }
@@ -167,7 +169,7 @@ export class TenantDb {
       db = new Database(path, { fileMustExist: !create });
       // A copy is loaded with its rollback journal in memory (pages written once, not to
       // the `-wal` file and again at the checkpoint; savepoints and rollbacks work) until
-      // makeDurable() puts it back in WAL mode; the template's header has WAL already.
+      // makeDurable() puts it in WAL mode (the template's header has none, tenant-template.ts).
       db.pragma(copied ? "journal_mode = MEMORY" : "journal_mode = WAL");
       // A copy of the template is written without syncs until makeDurable().
       db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
@@ -405,17 +407,18 @@ export class TenantDb {
   }
 
   /**
-   * Makes what was written durable with one sync of the file: checkpoints the `-wal` file
-   * into it (without syncs, if the handle has them off), turns the connection's syncs back
-   * to `synchronous = NORMAL`, and syncs the file off the thread (so a caller can sync
-   * several at once and go on meanwhile). A file copied from a template is written without
-   * syncs (safe against a killed process, not against a power loss) and needs this before
-   * anything relies on it; three syncs a file (the `-wal` header at the first write, and
-   * the `-wal` file and the file at the checkpoint) become one.
+   * Makes what was written durable with one sync of the file: puts a copy of a template
+   * back in WAL mode, checkpoints the `-wal` file into it (without syncs, if the handle
+   * has them off), turns the connection's syncs back to `synchronous = NORMAL`, and syncs
+   * the file off the thread (so a caller can sync several at once and go on meanwhile). A
+   * file copied from a template is written without syncs and with its rollback journal in
+   * memory (safe against neither a power loss nor a process killed mid-commit) and needs
+   * this before anything relies on it; three syncs a file (the `-wal` header at the first
+   * write, and the `-wal` file and the file at the checkpoint) become one.
    */
   async makeDurable(): Promise<void> {
-    // A copy of a template was loaded in `journal_mode = MEMORY` (open): WAL again, as a
-    // server finds every tenant file (the mode is in the file's header).
+    // A copy of a template was loaded in `journal_mode = MEMORY` (open): into WAL mode, as
+    // a server finds every tenant file (the mode is in the file's header).
     if (this.db.pragma("journal_mode", { simple: true }) !== "wal")
       this.db.pragma("journal_mode = WAL");
     const [result] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: bigint | number }[];
