@@ -167,10 +167,13 @@ export class TenantDb {
       const copied = create && origin.template !== undefined && !existsSync(path);
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
-      // A copy is loaded with its rollback journal in memory (pages written once, not to
-      // the `-wal` file and again at the checkpoint; savepoints and rollbacks work) until
-      // makeDurable() puts it in WAL mode (the template's header has none, tenant-template.ts).
-      db.pragma(copied ? "journal_mode = MEMORY" : "journal_mode = WAL");
+      // A copy of a template without WAL in its header (tenant-template.ts) is loaded with
+      // its rollback journal in memory (pages written once, not to the `-wal` file and
+      // again at the checkpoint; savepoints and rollbacks work) until makeDurable() puts it
+      // in WAL mode; a copy of one in WAL mode (a small tenant's, bulk-load.ts) stays in it.
+      if (!copied) db.pragma("journal_mode = WAL");
+      else if (db.pragma("journal_mode", { simple: true }) !== "wal")
+        db.pragma("journal_mode = MEMORY");
       // A copy of the template is written without syncs until makeDurable().
       db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the

@@ -249,6 +249,9 @@ describe("tenant files copied from a template", () => {
       migrated.commitState({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
       // Nothing applied (so bulk-loaded), at version 2, with the unique indexes only.
       expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // Loaded with the journal in memory, as a copy of the unmigrated template is.
+      expect(copied.db.pragma("journal_mode", { simple: true })).toBe("memory");
+      expect(migrated.db.pragma("journal_mode", { simple: true })).toBe("memory");
       expect(describeFile(copied, true)).toEqual(describeFile(migrated, true));
       const names = describeFile(copied, true).dump as string;
       expect(names).toContain("index ux_n1_f1:");
@@ -289,6 +292,9 @@ describe("tenant files copied from a template", () => {
     try {
       const copied = store.tenant("acme", true)!;
       expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // A small tenant's copy is written in WAL mode, as its template is, not in `MEMORY`.
+      expect(walInHeader(built)).toBe(true);
+      expect(copied.db.pragma("journal_mode", { simple: true })).toBe("wal");
       // Everything a live file at v2 has, and the mark of an unfinished bulk load.
       expect(objects(copied).map((o) => o.name)).toEqual(
         [...objects(fresh).map((o) => o.name), BULK_LOAD_UNFINISHED].sort(),
