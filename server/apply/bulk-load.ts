@@ -128,6 +128,10 @@ export class BulkLoad {
         made.migrateTo(schema);
         made.writeState({ partition: -1, appliedOffset: 0, schemaVersion: version });
       })();
+      // A built template's copies (small tenants) are written in WAL mode, as before: a
+      // copy's switch from `journal_mode = MEMORY` back to WAL costs a file of a few
+      // dozen events more than writing its pages twice (docs/performance.md, item 18).
+      if (built) made.db.pragma("journal_mode = WAL");
       // Closed without `TenantDb.close`'s `PRAGMA optimize`: it stands for a file just made.
       made.db.close();
     } catch (error) {

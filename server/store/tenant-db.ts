@@ -58,8 +58,10 @@ export interface TenantOrigin {
   /**
    * A new file's bytes are copied from this one (tenant-template.ts) instead of made by
    * running the layout's DDL; the copy is then opened as usual and given the tenant's id,
-   * but with `synchronous = OFF` until {@link TenantDb.makeDurable}, which its creator
-   * calls before anything relies on the file (a restore, once the tenant is applied).
+   * but with `synchronous = OFF` and `journal_mode = MEMORY` until
+   * {@link TenantDb.makeDurable}, which its creator calls before anything relies on the
+   * file (a restore, once the tenant is applied): a copy killed in the middle of a commit
+   * may be torn (a restore's `restore-unfinished` marker covers it).
    */
   readonly template?: string | undefined;
 }
@@ -165,8 +167,13 @@ export class TenantDb {
       const copied = create && origin.template !== undefined && !existsSync(path);
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
-      // A copy's header has it already (the template was made in WAL mode, and the mode persists).
+      // A copy of a template without WAL in its header (tenant-template.ts) is loaded with
+      // its rollback journal in memory (pages written once, not to the `-wal` file and
+      // again at the checkpoint; savepoints and rollbacks work) until makeDurable() puts it
+      // in WAL mode; a copy of one in WAL mode (a small tenant's, bulk-load.ts) stays in it.
       if (!copied) db.pragma("journal_mode = WAL");
+      else if (db.pragma("journal_mode", { simple: true }) !== "wal")
+        db.pragma("journal_mode = MEMORY");
       // A copy of the template is written without syncs until makeDurable().
       db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the
@@ -403,15 +410,20 @@ export class TenantDb {
   }
 
   /**
-   * Makes what was written durable with one sync of the file: checkpoints the `-wal` file
-   * into it (without syncs, if the handle has them off), turns the connection's syncs back
-   * to `synchronous = NORMAL`, and syncs the file off the thread (so a caller can sync
-   * several at once and go on meanwhile). A file copied from a template is written without
-   * syncs (safe against a killed process, not against a power loss) and needs this before
-   * anything relies on it; three syncs a file (the `-wal` header at the first write, and
-   * the `-wal` file and the file at the checkpoint) become one.
+   * Makes what was written durable with one sync of the file: puts a copy of a template
+   * back in WAL mode, checkpoints the `-wal` file into it (without syncs, if the handle
+   * has them off), turns the connection's syncs back to `synchronous = NORMAL`, and syncs
+   * the file off the thread (so a caller can sync several at once and go on meanwhile). A
+   * file copied from a template is written without syncs and with its rollback journal in
+   * memory (safe against neither a power loss nor a process killed mid-commit) and needs
+   * this before anything relies on it; three syncs a file (the `-wal` header at the first
+   * write, and the `-wal` file and the file at the checkpoint) become one.
    */
   async makeDurable(): Promise<void> {
+    // A copy of a template was loaded in `journal_mode = MEMORY` (open): into WAL mode, as
+    // a server finds every tenant file (the mode is in the file's header).
+    if (this.db.pragma("journal_mode", { simple: true }) !== "wal")
+      this.db.pragma("journal_mode = WAL");
     const [result] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: bigint | number }[];
     if (result === undefined || Number(result.busy) !== 0)
       throw new StoreError(

@@ -6,10 +6,11 @@
  *
  * A copy is the same database a fresh file is: the template is closed right after its
  * creation, before anything else runs on it, so it holds exactly what creating a file
- * writes (tables, indexes, `tenant_state`, `derived_from`, `user_version`, and
- * `journal_mode=WAL` in its header); the copy is then opened as usual (the per-connection
- * pragmas) and its `tenant_state` given the tenant's id (`TenantOrigin.template`). What
- * opening reads back (the state, the log identity, the schema objects and full-text
+ * writes (tables, indexes, `tenant_state`, `derived_from`, `user_version`), but in
+ * rollback-journal mode (`journal_mode = DELETE` in its header, WAL in a fresh file's);
+ * the copy is then opened as usual (the per-connection
+ * pragmas, its journal in memory until it is made durable) and its `tenant_state` given
+ * the tenant's id (`TenantOrigin.template`). What opening reads back (the state, the log identity, the schema objects and full-text
  * columns) is read from the first copy only and kept for the others, so a template must
  * not change once copied unless it is written again or removed here, which forgets it.
  * `tests/store/tenant-template.test.ts` compares the two: `sqlite_master`, pragmas,
@@ -33,6 +34,9 @@ export const TEMPLATE_TENANT = "tenant-template";
 export function writeTenantTemplate(path: string, logIdentity: string | undefined): void {
   removeTenantTemplate(path);
   const made = TenantDb.open(TEMPLATE_TENANT, path, true, { logIdentity });
+  // Out of WAL mode in its header: a copy is loaded in `journal_mode = MEMORY`, which it
+  // then enters without writing its header (from WAL it would), and made durable in WAL.
+  made?.db.pragma("journal_mode = DELETE");
   // Closed without `TenantDb.close`'s `PRAGMA optimize`: the copy is a file just created.
   made?.db.close();
 }

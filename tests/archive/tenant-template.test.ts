@@ -2,13 +2,14 @@
  * A tenant file copied from a template (server/store/tenant-template.ts, as a restore
  * makes its files) is the database a fresh file is: the same `sqlite_master`, file and
  * connection pragmas, state rows, and canonical dump, before and after a migration;
- * written without syncs until `makeDurable`, which checkpoints it and syncs it. A
+ * written without syncs and with its rollback journal in memory until `makeDurable`,
+ * which puts it back in WAL mode, checkpoints it and syncs it. A
  * template migrated to a schema version (`BulkLoad.prepareVersionTemplate`) gives the
  * file a copy of the unmigrated one has after its first event's migration, and a
  * restore's read phase tells which version each tenant starts at (first-versions.ts).
  */
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -42,6 +43,12 @@ const objects = (db: TenantDb) =>
       "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
     )
     .all() as { name: string }[];
+/** Whether a file's header says WAL mode (its read and write format versions, bytes 18 and 19, are 2). */
+function walInHeader(path: string): boolean {
+  const header = readFileSync(path).subarray(18, 20);
+  return header[0] === 2 && header[1] === 2;
+}
+
 const PRAGMAS = [
   "journal_mode",
   "user_version",
@@ -57,15 +64,15 @@ const PRAGMAS = [
 
 /**
  * Everything compared: objects (root pages included), pragmas, the state rows, the dump.
- * `synchronous` is left out while the copy is written without syncs (before makeDurable).
+ * `synchronous` and `journal_mode` are left out while the copy is written without syncs
+ * and in `journal_mode = MEMORY` (before makeDurable).
  */
 function describeFile(db: TenantDb, unsynced = false): Record<string, unknown> {
   return {
     master: db.db.prepare("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master").all(),
-    pragmas: PRAGMAS.filter((p) => !unsynced || p !== "synchronous").map((p) => [
-      p,
-      db.db.pragma(p, { simple: true }),
-    ]),
+    pragmas: PRAGMAS.filter((p) => !unsynced || (p !== "synchronous" && p !== "journal_mode")).map(
+      (p) => [p, db.db.pragma(p, { simple: true })],
+    ),
     state: db.db.prepare("SELECT * FROM tenant_state").all(),
     derivedFrom: db.db.prepare("SELECT * FROM derived_from").all(),
     tables: db.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'").all(),
@@ -97,6 +104,9 @@ describe("tenant files copied from a template", () => {
       // The copy is written without syncs until makeDurable(); the fresh file syncs.
       expect(copied.db.pragma("synchronous", { simple: true })).toBe(0n);
       expect(fresh.db.pragma("synchronous", { simple: true })).toBe(1n);
+      // And with its rollback journal in memory: no `-wal` file to write each page to first.
+      expect(copied.db.pragma("journal_mode", { simple: true })).toBe("memory");
+      expect(fresh.db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(describeFile(copied, true)).toEqual(describeFile(fresh, true));
       expect(String(copied.db.prepare("SELECT tenant FROM tenant_state").pluck().get())).toBe(
         "acme",
@@ -105,10 +115,11 @@ describe("tenant files copied from a template", () => {
         for (const db of [fresh, copied]) db.db.transaction(() => db.migrateTo(model))();
         expect(describeFile(copied, true)).toEqual(describeFile(fresh, true));
       }
-      // Made durable: checkpointed into the file (the `-wal` file emptied), syncing again.
-      expect(statSync(join(dir.path, "copied.sqlite-wal")).size).toBeGreaterThan(0);
+      // Made durable: in WAL mode again (in the file's header), syncing again.
+      expect(existsSync(join(dir.path, "copied.sqlite-wal"))).toBe(false);
+      expect(walInHeader(join(dir.path, "copied.sqlite"))).toBe(false);
       await copied.makeDurable();
-      expect(statSync(join(dir.path, "copied.sqlite-wal")).size).toBe(0);
+      expect(walInHeader(join(dir.path, "copied.sqlite"))).toBe(true);
       expect(describeFile(copied)).toEqual(describeFile(fresh));
     } finally {
       fresh.close();
@@ -118,6 +129,54 @@ describe("tenant files copied from a template", () => {
     expect(canonicalDump(join(dir.path, "copied.sqlite"))).toBe(
       canonicalDump(join(dir.path, "fresh.sqlite")),
     );
+  });
+
+  it("roll back in `journal_mode = MEMORY`, and are in WAL mode once reopened or made durable", async () => {
+    const path = join(dir.path, "copied.sqlite");
+    const copied = TenantDb.open("acme", path, true, { logIdentity: IDENTITY, template })!;
+    const applied = { partition: 0, appliedOffset: 5, schemaVersion: 0 };
+    try {
+      // A savepoint rolled back (an optimistic run redone event by event) and a failed
+      // transaction leave the file as it was.
+      copied.db.exec("SAVEPOINT run");
+      copied.writeState(applied);
+      copied.db.exec("ROLLBACK TO run");
+      copied.db.exec("RELEASE run");
+      expect(() =>
+        copied.db.transaction(() => {
+          copied.writeState(applied);
+          throw new Error("the event failed");
+        })(),
+      ).toThrow("the event failed");
+      const state = () =>
+        copied.db.prepare("SELECT log_partition, applied_offset FROM tenant_state").get();
+      expect(state()).toEqual({ log_partition: -1n, applied_offset: 0n });
+      copied.db.transaction(() => copied.writeState(applied))();
+      expect(state()).toEqual({ log_partition: 0n, applied_offset: 5n });
+      expect(copied.db.pragma("journal_mode", { simple: true })).toBe("memory");
+    } finally {
+      copied.close();
+    }
+    // Closed before makeDurable (the store's LRU during a restore): opened again as an
+    // existing file, in WAL mode as every file a server opens.
+    const reopened = TenantDb.open("acme", path, false)!;
+    try {
+      expect(reopened.db.pragma("journal_mode", { simple: true })).toBe("wal");
+      expect(walInHeader(path)).toBe(true);
+      expect(reopened.state).toEqual(applied);
+    } finally {
+      reopened.close();
+    }
+    // Made durable in the same process: WAL in the header and on the connection.
+    const other = TenantDb.open("other", join(dir.path, "other.sqlite"), true, {
+      logIdentity: IDENTITY,
+      template,
+    })!;
+    await other.makeDurable();
+    expect(other.db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(other.db.pragma("synchronous", { simple: true })).toBe(1n);
+    other.close();
+    expect(walInHeader(join(dir.path, "other.sqlite"))).toBe(true);
   });
 
   it("are only made for a file that does not exist: an existing one is opened as it is", () => {
@@ -190,6 +249,9 @@ describe("tenant files copied from a template", () => {
       migrated.commitState({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
       // Nothing applied (so bulk-loaded), at version 2, with the unique indexes only.
       expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // Loaded with the journal in memory, as a copy of the unmigrated template is.
+      expect(copied.db.pragma("journal_mode", { simple: true })).toBe("memory");
+      expect(migrated.db.pragma("journal_mode", { simple: true })).toBe("memory");
       expect(describeFile(copied, true)).toEqual(describeFile(migrated, true));
       const names = describeFile(copied, true).dump as string;
       expect(names).toContain("index ux_n1_f1:");
@@ -230,6 +292,9 @@ describe("tenant files copied from a template", () => {
     try {
       const copied = store.tenant("acme", true)!;
       expect(copied.state).toEqual({ partition: -1, appliedOffset: 0, schemaVersion: 2 });
+      // A small tenant's copy is written in WAL mode, as its template is, not in `MEMORY`.
+      expect(walInHeader(built)).toBe(true);
+      expect(copied.db.pragma("journal_mode", { simple: true })).toBe("wal");
       // Everything a live file at v2 has, and the mark of an unfinished bulk load.
       expect(objects(copied).map((o) => o.name)).toEqual(
         [...objects(fresh).map((o) => o.name), BULK_LOAD_UNFINISHED].sort(),
