@@ -68,20 +68,21 @@ function receiptSize(r: Receipt): number {
   return size;
 }
 
+/**
+ * Writes `value` as the length-delimited field `tag` (its key byte), `length` being its
+ * UTF-8 size: as Latin-1 when that equals its length (every character is ASCII).
+ */
+function writeString(w: Writer, tag: number, value: string, length: number): void {
+  w.buf[w.pos++] = tag;
+  w.uint32(length);
+  w.pos += w.buf.write(value, w.pos, length, length === value.length ? "latin1" : "utf8");
+}
+
 /** Writes a receipt sized by {@link receiptSize} just before, as field 1. */
 function writeReceipt(w: Writer, r: Receipt, size: number): void {
   w.buf[w.pos++] = 0x0a;
   w.uint32(size);
-  if (tenantLength !== 0) {
-    w.buf[w.pos++] = 0x0a;
-    w.uint32(tenantLength);
-    w.pos += w.buf.write(
-      r.tenant,
-      w.pos,
-      tenantLength,
-      tenantLength === r.tenant.length ? "latin1" : "utf8",
-    );
-  }
+  if (tenantLength !== 0) writeString(w, 0x0a, r.tenant, tenantLength);
   const p = r.position;
   if (p !== undefined) {
     w.buf[w.pos++] = 0x12;
@@ -99,16 +100,7 @@ function writeReceipt(w: Writer, r: Receipt, size: number): void {
     w.buf[w.pos++] = 0x18;
     w.buf[w.pos++] = 1;
   }
-  if (keyLength !== 0) {
-    w.buf[w.pos++] = 0x22;
-    w.uint32(keyLength);
-    w.pos += w.buf.write(
-      r.idempotencyKey,
-      w.pos,
-      keyLength,
-      keyLength === r.idempotencyKey.length ? "latin1" : "utf8",
-    );
-  }
+  if (keyLength !== 0) writeString(w, 0x22, r.idempotencyKey, keyLength);
   if (r.replayed) {
     w.buf[w.pos++] = 0x28;
     w.buf[w.pos++] = 1;
