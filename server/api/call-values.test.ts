@@ -8,7 +8,7 @@ import { CallValues } from "./call-values.ts";
 
 describe("CallValues", () => {
   it("gets, sets and deletes as the library's context values do", () => {
-    const a = createContextKey<string>("fallback", { description: "a" });
+    const a = createContextKey<string | undefined>("fallback", { description: "a" });
     const b = createContextKey<number | undefined>(undefined);
     for (const values of [new CallValues(), createContextValues()]) {
       expect(values.get(a)).toBe("fallback");
@@ -18,7 +18,7 @@ describe("CallValues", () => {
       values.set(b, 0);
       expect(values.get(b)).toBe(0);
       // A value set to undefined is set: the key's default no longer answers.
-      values.set(a, undefined as unknown as string);
+      values.set(a, undefined);
       expect(values.get(a)).toBeUndefined();
       expect(values.delete(a)).toBe(values);
       expect(values.get(a)).toBe("fallback");

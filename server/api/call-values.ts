@@ -10,21 +10,23 @@
 
 import type { ContextKey, ContextValues } from "@connectrpc/connect";
 
-type Slots = Record<symbol, unknown>;
-
 /** One call's context values. */
 export class CallValues implements ContextValues {
+  /** Each value under its key's symbol, on the instance itself (no second object a call). */
+  [slot: symbol]: unknown;
+
   get<T>(key: ContextKey<T>): T {
-    return key.id in this ? ((this as unknown as Slots)[key.id] as T) : key.defaultValue;
+    // A key's value is the T it was set with: set() is the only writer of a slot.
+    return key.id in this ? (this[key.id] as T) : key.defaultValue;
   }
 
   set<T>(key: ContextKey<T>, value: T): this {
-    (this as unknown as Slots)[key.id] = value;
+    this[key.id] = value;
     return this;
   }
 
   delete(key: ContextKey<unknown>): this {
-    delete (this as unknown as Slots)[key.id];
+    delete this[key.id];
     return this;
   }
 }
