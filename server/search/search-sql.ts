@@ -29,7 +29,11 @@
  */
 
 import { createHash } from "node:crypto";
-import { ftsTableName, nodeFieldExpr, STORE_LAYOUT_VERSION } from "../../codegen/store-layout/index.ts";
+import {
+  ftsTableName,
+  nodeFieldExpr,
+  STORE_LAYOUT_VERSION,
+} from "../../codegen/store-layout/index.ts";
 import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
