@@ -15,6 +15,7 @@ import { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { type EventInit, operation, planEvent } from "../../tests/plan-arbitraries.ts";
 import { text, uint32 } from "../../tests/value-arbitraries.ts";
+import { byteFlips, concat, flipped } from "../../tests/wire-bytes.ts";
 import {
   decodeExecutePlanRequestHere,
   decodeWalEvent,
@@ -73,16 +74,6 @@ const unknownField = fc.oneof(
   fc.constant(Uint8Array.of(0x80 | ((200 << 3) & 0x7f), 200 >> 4, 7)),
   fc.constant(Uint8Array.of(0x80 | (((16 << 3) | 5) & 0x7f), 1, 1, 2, 3, 4)),
 );
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 describe("decodeWalEvent", () => {
   it("decodes random plan events as fromBinary does, on its fast path, and they round-trip", () => {
@@ -180,22 +171,13 @@ describe("decodeWalEvent", () => {
 
   it("gives fromBinary's answer or error for truncated and corrupted bytes", () => {
     fc.assert(
-      fc.property(
-        planEvent,
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
-          minLength: 1,
-          maxLength: 3,
-        }),
-        fc.nat(),
-        (init, flips, cutAt) => {
-          const bytes = toBinary(WalEventSchema, create(WalEventSchema, init));
-          both(bytes.subarray(0, cutAt % (bytes.length + 1)));
-          if (bytes.length === 0) return;
-          const corrupt = bytes.slice();
-          for (const [at, b] of flips) corrupt[at % corrupt.length] = b;
-          both(corrupt);
-        },
-      ),
+      fc.property(planEvent, byteFlips, fc.nat(), (init, flips, cutAt) => {
+        const bytes = toBinary(WalEventSchema, create(WalEventSchema, init));
+        both(bytes.subarray(0, cutAt % (bytes.length + 1)));
+        if (bytes.length === 0) return;
+        const corrupt = flipped(bytes, flips);
+        both(corrupt);
+      }),
       { numRuns: 1500 },
     );
   });
@@ -278,26 +260,16 @@ describe("decodeExecutePlanRequestHere", () => {
 
   it("leaves unknown fields, truncated and corrupted bytes to fromBinary", () => {
     fc.assert(
-      fc.property(
-        request,
-        unknownField,
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
-          minLength: 1,
-          maxLength: 3,
-        }),
-        fc.nat(),
-        (init, extra, flips, cutAt) => {
-          const bytes = toBinary(ExecutePlanRequestSchema, create(ExecutePlanRequestSchema, init));
-          const withUnknown = concat(bytes, extra);
-          expect(decodeExecutePlanRequestHere(withUnknown)).toBeUndefined();
-          expect(fromBinary(ExecutePlanRequestSchema, withUnknown).$unknown).toHaveLength(1);
-          sameRequest(bytes.subarray(0, cutAt % (bytes.length + 1)));
-          if (bytes.length === 0) return;
-          const corrupt = bytes.slice();
-          for (const [at, b] of flips) corrupt[at % corrupt.length] = b;
-          sameRequest(corrupt);
-        },
-      ),
+      fc.property(request, unknownField, byteFlips, fc.nat(), (init, extra, flips, cutAt) => {
+        const bytes = toBinary(ExecutePlanRequestSchema, create(ExecutePlanRequestSchema, init));
+        const withUnknown = concat(bytes, extra);
+        expect(decodeExecutePlanRequestHere(withUnknown)).toBeUndefined();
+        expect(fromBinary(ExecutePlanRequestSchema, withUnknown).$unknown).toHaveLength(1);
+        sameRequest(bytes.subarray(0, cutAt % (bytes.length + 1)));
+        if (bytes.length === 0) return;
+        const corrupt = flipped(bytes, flips);
+        sameRequest(corrupt);
+      }),
       { numRuns: 1000 },
     );
   });
