@@ -64,6 +64,8 @@ export interface LoadgenRun {
   readonly ids: string;
   /** The server's pid, whose CPU the load generator reports per call. */
   readonly serverPid: number | undefined;
+  /** HTTP/2 connections the clients share (default 1: every client on one connection). */
+  readonly conns?: number;
 }
 
 /** The command line of `loadgen run` for `run`. */
@@ -86,6 +88,7 @@ export function loadgenRunArgs(run: LoadgenRun): string[] {
     run.ids,
     "--server-pid",
     String(run.serverPid),
+    ...(run.conns === undefined ? [] : ["--conns", String(run.conns)]),
   ];
 }
 

@@ -163,7 +163,8 @@ func loadCommand(args []string) error {
 }
 
 // operation returns the call one client makes per iteration of row `op`.
-func operation(op string, c entdbv1connect.EntDbServiceClient, tenant string, data ids) (func(worker int) error, error) {
+// Client w uses connection w mod len(cs).
+func operation(op string, cs []entdbv1connect.EntDbServiceClient, tenant string, data ids) (func(worker int) error, error) {
 	ctx := context.Background()
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var seq atomic.Int64
@@ -171,19 +172,22 @@ func operation(op string, c entdbv1connect.EntDbServiceClient, tenant string, da
 	randomUser := func() string { return data.Users[rand.IntN(len(data.Users))] }
 	switch op {
 	case "create":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			_, err := execute(ctx, c, tenant, []*v1.Operation{createUser("", tag(), time.Now())})
 			return err
 		}, nil
 	case "node-edge":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			now := time.Now()
 			team := data.Teams[rand.IntN(len(data.Teams))]
 			_, err := execute(ctx, c, tenant, []*v1.Operation{createUser("u", tag(), now), createEdge("$u", team, now)})
 			return err
 		}, nil
 	case "create-100":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			now := time.Now()
 			ops := make([]*v1.Operation, batchSize)
 			for i := range ops {
@@ -193,7 +197,8 @@ func operation(op string, c entdbv1connect.EntDbServiceClient, tenant string, da
 			return err
 		}, nil
 	case "get":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			id := randomUser()
 			res, err := c.GetNode(ctx, &v1.GetNodeRequest{Tenant: tenant, TypeId: userTypeID, Id: id})
 			if err == nil && res.Node.GetId() != id {
@@ -202,7 +207,8 @@ func operation(op string, c entdbv1connect.EntDbServiceClient, tenant string, da
 			return err
 		}, nil
 	case "get-100":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			req := &v1.GetNodesRequest{Tenant: tenant, TypeId: userTypeID, Ids: make([]string, batchSize)}
 			for i := range req.Ids {
 				req.Ids[i] = randomUser()
@@ -214,7 +220,8 @@ func operation(op string, c entdbv1connect.EntDbServiceClient, tenant string, da
 			return err
 		}, nil
 	case "query-50":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			from := joinedBase.Add(time.Duration(rand.IntN(userCount-queryLimit)) * time.Second)
 			res, err := c.QueryNodes(ctx, &v1.QueryNodesRequest{
 				Tenant:  tenant,
@@ -229,7 +236,8 @@ func operation(op string, c entdbv1connect.EntDbServiceClient, tenant string, da
 			return err
 		}, nil
 	case "edges-out", "edges-in":
-		return func(int) error {
+		return func(w int) error {
+			c := cs[w%len(cs)]
 			req := &v1.ListEdgesRequest{Tenant: tenant, EdgeTypeId: memberOfID, Limit: queryLimit}
 			if op == "edges-out" {
 				req.NodeId, req.Direction = data.Users[rand.IntN(edgeSources)], v1.Direction_DIRECTION_OUT
@@ -253,6 +261,7 @@ func runCommand(args []string) error {
 	tenant := fs.String("tenant", "bench", "tenant")
 	op := fs.String("op", "", "the row to run")
 	clients := fs.Int("clients", 1, "concurrent clients (closed loops)")
+	conns := fs.Int("conns", 1, "HTTP/2 connections the clients share (client i uses connection i mod conns)")
 	seconds := fs.Float64("seconds", 5, "measured time")
 	warmup := fs.Float64("warmup", 1, "unmeasured time before it")
 	idsFile := fs.String("ids", "", "ids written by load")
@@ -269,11 +278,17 @@ func runCommand(args []string) error {
 	if err := json.Unmarshal(raw, &data); err != nil {
 		return fmt.Errorf("%s: %w", *idsFile, err)
 	}
-	c, err := newClient(*url, *protocol)
-	if err != nil {
-		return err
+	if *conns < 1 {
+		return fmt.Errorf("--conns %d: use at least 1", *conns)
 	}
-	call, err := operation(*op, c, *tenant, data)
+	cs := make([]entdbv1connect.EntDbServiceClient, *conns)
+	for i := range cs {
+		// A client per connection: each has its own transport, so its own HTTP/2 connection.
+		if cs[i], err = newClient(*url, *protocol); err != nil {
+			return err
+		}
+	}
+	call, err := operation(*op, cs, *tenant, data)
 	if err != nil {
 		return err
 	}
