@@ -18,6 +18,9 @@ import (
 type call struct {
 	method string // the EntDbService method
 	req    proto.Message
+	// plan, for ExecutePlan (req is nil): its steps, in tenant.
+	plan   []step
+	tenant string
 	// steps: ExecutePlan's operations (one result each); id: the node GetNode asks for;
 	// rows: the nodes or edges a page must hold.
 	steps int
@@ -31,26 +34,26 @@ func rowCalls(op, tenant string, data ids) (func() call, error) {
 	var seq atomic.Int64
 	tag := func() string { return run + "-" + strconv.FormatInt(seq.Add(1), 10) }
 	randomUser := func() string { return data.Users[rand.IntN(len(data.Users))] }
-	plan := func(ops ...*v1.Operation) call {
-		return call{method: "ExecutePlan", req: &v1.ExecutePlanRequest{Tenant: tenant, Operations: ops}, steps: len(ops)}
+	plan := func(steps ...step) call {
+		return call{method: "ExecutePlan", plan: steps, tenant: tenant, steps: len(steps)}
 	}
 	switch op {
 	case "create":
-		return func() call { return plan(createUser("", tag(), time.Now())) }, nil
+		return func() call { return plan(step{tag: tag(), at: time.Now()}) }, nil
 	case "node-edge":
 		return func() call {
 			now := time.Now()
 			team := data.Teams[rand.IntN(len(data.Teams))]
-			return plan(createUser("u", tag(), now), createEdge("$u", team, now))
+			return plan(step{alias: "u", tag: tag(), at: now}, step{edge: true, from: "$u", to: team, at: now})
 		}, nil
 	case "create-100":
 		return func() call {
 			now := time.Now()
-			ops := make([]*v1.Operation, batchSize)
-			for i := range ops {
-				ops[i] = createUser("", tag(), now)
+			steps := make([]step, batchSize)
+			for i := range steps {
+				steps[i] = step{tag: tag(), at: now}
 			}
-			return plan(ops...)
+			return plan(steps...)
 		}, nil
 	case "get":
 		return func() call {
@@ -91,11 +94,12 @@ func rowCalls(op, tenant string, data ids) (func() call, error) {
 }
 
 // connectCall sends c through connect-go and checks the decoded answer.
-func connectCall(ctx context.Context, cl entdbv1connect.EntDbServiceClient, tenant string, c call) error {
-	switch req := c.req.(type) {
-	case *v1.ExecutePlanRequest:
-		_, err := execute(ctx, cl, tenant, req.Operations)
+func connectCall(ctx context.Context, cl entdbv1connect.EntDbServiceClient, c call) error {
+	if c.plan != nil {
+		_, err := execute(ctx, cl, c.tenant, planOperations(c.plan))
 		return err
+	}
+	switch req := c.req.(type) {
 	case *v1.GetNodeRequest:
 		res, err := cl.GetNode(ctx, req)
 		if err == nil && res.Node.GetId() != c.id {
@@ -123,13 +127,18 @@ func connectCall(ctx context.Context, cl entdbv1connect.EntDbServiceClient, tena
 
 // leanCall sends c through the lean client as client w and checks the answer's bytes.
 func leanCall(cl *leanClient, w int, c call) error {
-	b, err := cl.call(w, c.method, c.req)
+	if c.plan != nil {
+		b, err := cl.call(w, c.method, func(b []byte) ([]byte, error) { return appendPlan(b, c.tenant, c.plan), nil })
+		if err != nil {
+			return err
+		}
+		return checkPlan(b, c.steps)
+	}
+	b, err := cl.call(w, c.method, func(b []byte) ([]byte, error) { return proto.MarshalOptions{}.MarshalAppend(b, c.req) })
 	if err != nil {
 		return err
 	}
 	switch req := c.req.(type) {
-	case *v1.ExecutePlanRequest:
-		return checkPlan(b, c.steps)
 	case *v1.GetNodeRequest:
 		return checkNode(b, c.id)
 	case *v1.GetNodesRequest:

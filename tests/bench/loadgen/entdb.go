@@ -210,7 +210,7 @@ func runCommand(args []string) error {
 			}
 		}
 		ctx := context.Background()
-		do = func(w int) error { return connectCall(ctx, cs[w%len(cs)], *tenant, next()) }
+		do = func(w int) error { return connectCall(ctx, cs[w%len(cs)], next()) }
 	default:
 		return fmt.Errorf("--client %q: use lean or connect", *client)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	"entdb/tests/bench/loadgen/gen/entdb/v1/entdbv1connect"
 )
@@ -59,15 +58,16 @@ func (c *leanClient) close() {
 	}
 }
 
-// call sends req to method as client w and returns the answer's message bytes, or the
-// error the server answered (its code and message) or the transport's.
-func (c *leanClient) call(w int, method string, req proto.Message) ([]byte, error) {
+// call sends the message encode appends to method as client w and returns the answer's
+// message bytes, or the error the server answered (its code and message) or the
+// transport's.
+func (c *leanClient) call(w int, method string, encode func([]byte) ([]byte, error)) ([]byte, error) {
 	wk := c.workers[w]
 	buf := wk.buf[:0]
 	if c.grpc {
 		buf = append(buf, 0, 0, 0, 0, 0) // not compressed, then the length
 	}
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, req)
+	buf, err := encode(buf)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -34,6 +35,9 @@ type leanConn struct {
 	nc        net.Conn
 	authority string
 
+	// queued counts callers waiting for wmu: while one waits, a caller leaves its frames
+	// in bw for the last of them to flush, so concurrent calls share one write(2).
+	queued     atomic.Int32
 	wmu        sync.Mutex
 	windowCond *sync.Cond // on wmu: a send window grew, or the connection failed
 	bw         *bufio.Writer
@@ -127,7 +131,9 @@ func dialLean(base string) (*leanConn, error) {
 // roundTrip sends one POST to path with the given extra headers and body, and waits
 // until the reader has the whole answer in s (or the stream or connection failed).
 func (c *leanConn) roundTrip(s *leanStream, path, contentType string, grpc bool, body []byte) error {
+	c.queued.Add(1)
 	c.wmu.Lock()
+	c.queued.Add(-1)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -182,7 +188,7 @@ func (c *leanConn) roundTrip(s *leanStream, path, contentType string, grpc bool,
 			break
 		}
 	}
-	if err == nil {
+	if err == nil && c.queued.Load() == 0 {
 		err = c.bw.Flush()
 	}
 	c.wmu.Unlock()
