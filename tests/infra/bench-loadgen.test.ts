@@ -40,10 +40,12 @@ function listFiles(root: string): string[] {
 
 describe("bench load generator", () => {
   // A cold build fetches and compiles connect-go and protobuf; later ones hit Go's cache.
-  it("passes go vet, builds, and refuses bad arguments", { timeout: 300_000 }, () => {
+  it("passes go vet and go test, builds, and refuses bad arguments", { timeout: 300_000 }, () => {
     expect(goBinary()).toMatch(/\/go$/);
     const bin = join(dir, "loadgen");
     buildLoadgen(bin);
+    // The lean client's plan encoding and wire checks (plan-wire_test.go).
+    execFileSync(goBinary(), ["test", "."], { cwd: LOADGEN_DIR, stdio: "pipe" });
 
     const usage = spawnSync(bin, [], { encoding: "utf8" });
     expect(usage.status).toBe(2);
