@@ -28,6 +28,9 @@ const (
 // x/net's Framer and hpack: requests are written by their callers under wmu, and one
 // reader goroutine reads every frame and hands each stream's answer to its caller.
 //
+// The server's SETTINGS_MAX_CONCURRENT_STREAMS is not waited on: a stream past it is
+// refused (RST_STREAM), which fails the run with that reason.
+//
 // Locks: wmu guards what is written (the framer's write side, the hpack encoder, stream
 // ids, send windows); mu guards the map of open streams and err. wmu may be held while
 // taking mu, never the other way round.
@@ -177,6 +180,9 @@ func (c *leanConn) roundTrip(s *leanStream, path, contentType string, grpc bool,
 			if err = c.failed(); err != nil {
 				break
 			}
+			if c.stream(s.id) == nil {
+				break // answered (an error, say) before its body was sent: nothing more to send
+			}
 			continue
 		}
 		c.sendWindow -= n
@@ -305,6 +311,8 @@ func (c *leanConn) readLoop() {
 					c.mu.Unlock()
 				case http2.SettingMaxFrameSize:
 					c.maxFrame = s.Val
+				case http2.SettingHeaderTableSize:
+					c.henc.SetMaxDynamicTableSizeLimit(s.Val)
 				}
 				return nil
 			})
