@@ -7,7 +7,8 @@
  * Prints, per row, the server's CPU per call on each side (median and lowest of the
  * rounds) and their ratio, then each side's calls/s, p50 and p99 (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
  * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients). Connect unless
- * `--grpc`. A measurement, not a test.
+ * `--grpc`; the load generator's lean client unless `ENTDB_BENCH_CLIENT=connect`. A
+ * measurement, not a test.
  */
 
 import { execFileSync } from "node:child_process";
@@ -16,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServerProcess as startThis } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
+import { benchClient, buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
 
 const args = process.argv.slice(2);
 const grpc = args.includes("--grpc");
@@ -31,6 +32,7 @@ if (baseArg === undefined) {
   process.exit(2);
 }
 const baseTree = resolve(baseArg);
+const client = benchClient();
 const rows = rowsArg.split(",").map((r) => {
   const [op = "", clients = "32"] = r.split(":");
   return { op, clients };
@@ -87,6 +89,7 @@ try {
           loadgenRunArgs({
             url: side.server.url,
             protocol: grpc ? "grpc" : "connect",
+            client,
             op: row.op,
             clients: row.clients,
             seconds: secondsArg,

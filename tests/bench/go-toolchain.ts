@@ -52,10 +52,31 @@ export function buildLoadgen(out: string): void {
   }
 }
 
+/**
+ * The load generator's EntDB clients: `lean` frames HTTP/2 itself (lean-conn.go) and
+ * checks answers from their wire bytes, spending a fraction of the CPU per call;
+ * `connect` is connect-go over net/http, what a Go application would use.
+ */
+export const LOADGEN_CLIENTS = ["lean", "connect"] as const;
+export type LoadgenClient = (typeof LOADGEN_CLIENTS)[number];
+
+/** The client `ENTDB_BENCH_CLIENT` names: `lean` when unset; anything else is an error. */
+export function benchClient(): LoadgenClient {
+  const named = process.env["ENTDB_BENCH_CLIENT"] ?? "lean";
+  const client = LOADGEN_CLIENTS.find((c) => c === named);
+  if (client === undefined)
+    throw new Error(
+      `ENTDB_BENCH_CLIENT=${named}: use ${LOADGEN_CLIENTS.join(" or ")} (lean when unset).`,
+    );
+  return client;
+}
+
 /** One `loadgen run`: a row driven against a server (tests/bench/loadgen). */
 export interface LoadgenRun {
   readonly url: string;
   readonly protocol?: "connect" | "grpc";
+  /** The EntDB client (default `lean`). */
+  readonly client?: LoadgenClient;
   readonly tenant?: string;
   readonly op: string;
   readonly clients: number | string;
@@ -76,6 +97,8 @@ export function loadgenRunArgs(run: LoadgenRun): string[] {
     run.url,
     "--protocol",
     run.protocol ?? "connect",
+    "--client",
+    run.client ?? "lean",
     "--tenant",
     run.tenant ?? "bench",
     "--op",
@@ -99,6 +122,8 @@ export interface LoadgenResult {
   readonly p50Us: number;
   readonly p99Us: number;
   readonly serverCpuUs: number;
+  /** The load generator's own CPU over the same window. */
+  readonly clientCpuUs: number;
 }
 
 /** Parses what `loadgen run` printed. */

@@ -8,7 +8,8 @@
  * the ack), loads the same data into both (2,400 nodes, 2,000 edges; see
  * `pg/schema.sql` and `loadgen load`), then runs every row against EntDB over Connect,
  * EntDB over gRPC, and PostgreSQL, one after another so they never share the cores.
- * EntDB is driven by the compiled Go load generator (`loadgen/`), PostgreSQL by
+ * EntDB is driven by the compiled Go load generator (`loadgen/`) with its lean client
+ * (`ENTDB_BENCH_CLIENT=connect` for connect-go, `both` for a row with each), PostgreSQL by
  * `pgbench -M prepared` with the scripts in `pg/`; both measure the same way: ops/s,
  * p50 and p99, the server's CPU per operation (from /proc; for PostgreSQL the postmaster
  * and all its backends) and the load generator's.
@@ -26,7 +27,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { removeDataDir, type ServerProcess, startServerProcess } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
-import { buildLoadgen, loadgenRunArgs } from "./go-toolchain.ts";
+import {
+  benchClient,
+  buildLoadgen,
+  LOADGEN_CLIENTS,
+  type LoadgenClient,
+  loadgenRunArgs,
+} from "./go-toolchain.ts";
 
 const execFileAsync = promisify(execFile);
 /** Children running now, stopped first on Ctrl-C so none outlives the servers it drives. */
@@ -128,8 +135,28 @@ function pickRows(spec: string | undefined): readonly Row[] {
 }
 const ROWS = pickRows(process.argv[3]);
 
-const SYSTEMS = ["EntDB, Connect", "EntDB, gRPC", "PostgreSQL 15"] as const;
-type System = (typeof SYSTEMS)[number];
+/**
+ * The EntDB client(s): `ENTDB_BENCH_CLIENT=lean|connect` (lean when unset), or `both`,
+ * which runs every EntDB row with each client to compare what they cost.
+ */
+const CLIENTS: readonly LoadgenClient[] =
+  process.env["ENTDB_BENCH_CLIENT"] === "both" ? LOADGEN_CLIENTS : [benchClient()];
+
+/** One column of systems: EntDB over a protocol with a client, or PostgreSQL. */
+interface System {
+  readonly name: string;
+  readonly entdb?: { readonly protocol: "connect" | "grpc"; readonly client: LoadgenClient };
+}
+const PG: System = { name: "PostgreSQL 15" };
+const SYSTEMS: readonly System[] = [
+  ...(["connect", "grpc"] as const).flatMap((protocol) =>
+    CLIENTS.map((client) => ({
+      name: `EntDB, ${protocol === "grpc" ? "gRPC" : "Connect"}${CLIENTS.length > 1 ? `, ${client === "lean" ? "lean client" : "connect-go"}` : ""}`,
+      entdb: { protocol, client },
+    })),
+  ),
+  PG,
+];
 
 /** What `loadgen run` and `loadgen pgbench` print. */
 interface Measured {
@@ -206,20 +233,19 @@ async function main(): Promise<void> {
   await run(bin, ["load", "--url", entdb.url, "--tenant", TENANT, "--ids", ids]);
 
   const results = new Map<string, Measured>();
-  const key = (row: Row, system: System) => `${row.op}/${row.clients}/${system}`;
+  const key = (row: Row, system: System) => `${row.op}/${row.clients}/${system.name}`;
   const ordered = [...ROWS.filter((r) => !r.writes), ...ROWS.filter((r) => r.writes)];
   for (const row of ordered) {
-    for (const [system, protocol] of [
-      ["EntDB, Connect", "connect"],
-      ["EntDB, gRPC", "grpc"],
-    ] as const) {
+    for (const system of SYSTEMS) {
+      if (system.entdb === undefined) continue;
       results.set(
         key(row, system),
         await loadgen(
           bin,
           loadgenRunArgs({
             url: entdb.url,
-            protocol,
+            protocol: system.entdb.protocol,
+            client: system.entdb.client,
             tenant: TENANT,
             op: row.op,
             clients: row.clients,
@@ -232,7 +258,7 @@ async function main(): Promise<void> {
     }
     const logDir = mkdtempSync(join(work, "pgbench-"));
     results.set(
-      key(row, "PostgreSQL 15"),
+      key(row, PG),
       await loadgen(bin, [
         "pgbench",
         "--pgbench",
@@ -257,22 +283,22 @@ async function main(): Promise<void> {
   process.stderr.write("\n");
 
   console.log(
-    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up. CPU columns: µs of CPU (user + system) per operation.\n`,
+    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up, EntDB driven by the load generator's ${CLIENTS.map((c) => (c === "lean" ? "lean client" : "connect-go client")).join(" and its ")}. CPU columns: µs of CPU (user + system) per operation.\n`,
   );
   console.log(
     "| op | clients | system | ops/s | p50 | p99 | server CPU/op | load generator CPU/op | EntDB/PG |",
   );
   console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|");
   for (const row of ROWS) {
-    const pg = results.get(key(row, "PostgreSQL 15"));
+    const pg = results.get(key(row, PG));
     for (const system of SYSTEMS) {
       const m = results.get(key(row, system));
       if (!m || !pg) continue;
       const rate = m.ops / m.seconds;
-      const ratio = system === "PostgreSQL 15" ? "" : `${fmt(rate / (pg.ops / pg.seconds), 2)}×`;
+      const ratio = system === PG ? "" : `${fmt(rate / (pg.ops / pg.seconds), 2)}×`;
       const nodes = row.nodes ? ` (${fmt(rate * row.nodes)} nodes/s)` : "";
       console.log(
-        `| ${row.label} | ${row.clients} | ${system} | ${fmt(rate)}${nodes} | ${ms(m.p50Us)} | ${ms(m.p99Us)} | ${fmt(m.serverCpuUs / m.ops)} µs | ${fmt(m.clientCpuUs / m.ops)} µs | ${ratio} |`,
+        `| ${row.label} | ${row.clients} | ${system.name} | ${fmt(rate)}${nodes} | ${ms(m.p50Us)} | ${ms(m.p99Us)} | ${fmt(m.serverCpuUs / m.ops)} µs | ${fmt(m.clientCpuUs / m.ops)} µs | ${ratio} |`,
       );
     }
   }

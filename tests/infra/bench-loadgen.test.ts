@@ -1,17 +1,32 @@
 /**
  * Keeps the Go load generator of `npm run bench:pg` (tests/bench/loadgen) compiling,
  * vetted and in step with the server's .proto files, so the benchmark does not rot
- * between runs. Go is required here: a machine without it fails this test with a
- * message that says so. The benchmark itself is never run as a test.
+ * between runs, and drives a real `entdb serve` with it briefly: every row over Connect
+ * and gRPC with its lean client (which frames HTTP/2 itself), and an error the server
+ * answers, which must stop the run with the server's message. Go is required here: a
+ * machine without it fails this test with a message that says so. No number is judged.
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { buildLoadgen, goBinary, LOADGEN_DIR } from "../bench/go-toolchain.ts";
-import { REPO_ROOT, removeDataDir } from "../e2e/server-process.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  buildLoadgen,
+  goBinary,
+  LOADGEN_DIR,
+  type LoadgenClient,
+  loadgenRunArgs,
+  parseLoadgenResult,
+} from "../bench/go-toolchain.ts";
+import {
+  REPO_ROOT,
+  removeDataDir,
+  type ServerProcess,
+  startServerProcess,
+} from "../e2e/server-process.ts";
+import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "entdb-loadgen-"));
 afterAll(() => removeDataDir(dir));
@@ -25,10 +40,12 @@ function listFiles(root: string): string[] {
 
 describe("bench load generator", () => {
   // A cold build fetches and compiles connect-go and protobuf; later ones hit Go's cache.
-  it("passes go vet, builds, and refuses bad arguments", { timeout: 300_000 }, () => {
+  it("passes go vet and go test, builds, and refuses bad arguments", { timeout: 300_000 }, () => {
     expect(goBinary()).toMatch(/\/go$/);
     const bin = join(dir, "loadgen");
     buildLoadgen(bin);
+    // The lean client's plan encoding and wire checks (plan-wire_test.go).
+    execFileSync(goBinary(), ["test", "."], { cwd: LOADGEN_DIR, stdio: "pipe" });
 
     const usage = spawnSync(bin, [], { encoding: "utf8" });
     expect(usage.status).toBe(2);
@@ -83,4 +100,84 @@ describe("bench load generator", () => {
       );
     }
   });
+});
+
+describe("bench load generator against entdb serve", () => {
+  const bin = join(dir, "loadgen-live");
+  const ids = join(dir, "live-ids.json");
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    buildLoadgen(bin);
+    server = await startServerProcess({ dataDir: join(dir, "entdb"), env: EMBEDDED_SERVE_ENV });
+    execFileSync(bin, ["load", "--url", server.url, "--tenant", "bench", "--ids", ids]);
+  }, 300_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  function run(op: string, protocol: "connect" | "grpc", client: LoadgenClient, tenant = "bench") {
+    return spawnSync(
+      bin,
+      [
+        ...loadgenRunArgs({
+          url: server.url,
+          protocol,
+          client,
+          tenant,
+          op,
+          clients: 4,
+          conns: 2,
+          seconds: 0.4,
+          ids,
+          serverPid: server.child.pid,
+        }),
+        "--warmup",
+        "0.1",
+      ],
+      { encoding: "utf8" },
+    );
+  }
+
+  // Reads first, so each edge row finds exactly the 10 edges it checks for.
+  const ops = ["get", "get-100", "query-50", "edges-out", "edges-in", "create", "node-edge"];
+  for (const op of [...ops, "create-100"]) {
+    for (const protocol of ["connect", "grpc"] as const) {
+      it(`runs ${op} over ${protocol} with the lean client`, { timeout: 60_000 }, () => {
+        const out = run(op, protocol, "lean");
+        expect(out.stderr).toBe("");
+        expect(out.status).toBe(0);
+        const m = parseLoadgenResult(out.stdout);
+        // Even a plan of 100 creates on a loaded machine completes a few in 0.4 s.
+        expect(m.ops).toBeGreaterThanOrEqual(op === "create-100" ? 2 : 20);
+        expect(m.ops).toBeLessThan(200_000);
+        expect(m.seconds).toBeGreaterThan(0.35);
+        expect(m.p50Us).toBeGreaterThan(0);
+        expect(m.p99Us).toBeGreaterThanOrEqual(m.p50Us);
+        expect(m.serverCpuUs).toBeGreaterThan(0);
+      });
+    }
+  }
+
+  it("still runs a row with the connect-go client", { timeout: 60_000 }, () => {
+    const out = run("get", "grpc", "connect");
+    expect(out.status).toBe(0);
+    expect(parseLoadgenResult(out.stdout).ops).toBeGreaterThanOrEqual(20);
+  });
+
+  const invalid =
+    "invalid_argument: The tenant id \"Bad Tenant!\" contains whitespace (U+0020); use ASCII letters, digits, '.', '_' and '-'.";
+  for (const [op, method] of [
+    ["get", "GetNode"],
+    ["create", "ExecutePlan"],
+  ] as const) {
+    for (const protocol of ["connect", "grpc"] as const) {
+      it(`stops on the server's error over ${protocol} (${method}) and exits 1`, () => {
+        const out = run(op, protocol, "lean", "Bad Tenant!");
+        expect(out.status).toBe(1);
+        expect(out.stdout).toBe("");
+        expect(out.stderr).toBe(`loadgen run: warm-up: ${method}: ${invalid}\n`);
+      });
+    }
+  }
 });

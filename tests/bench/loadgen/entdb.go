@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -162,102 +161,11 @@ func loadCommand(args []string) error {
 	return os.WriteFile(*idsFile, raw, 0o644)
 }
 
-// operation returns the call one client makes per iteration of row `op`.
-// Client w uses connection w mod len(cs).
-func operation(op string, cs []entdbv1connect.EntDbServiceClient, tenant string, data ids) (func(worker int) error, error) {
-	ctx := context.Background()
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var seq atomic.Int64
-	tag := func() string { return run + "-" + strconv.FormatInt(seq.Add(1), 10) }
-	randomUser := func() string { return data.Users[rand.IntN(len(data.Users))] }
-	switch op {
-	case "create":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			_, err := execute(ctx, c, tenant, []*v1.Operation{createUser("", tag(), time.Now())})
-			return err
-		}, nil
-	case "node-edge":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			now := time.Now()
-			team := data.Teams[rand.IntN(len(data.Teams))]
-			_, err := execute(ctx, c, tenant, []*v1.Operation{createUser("u", tag(), now), createEdge("$u", team, now)})
-			return err
-		}, nil
-	case "create-100":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			now := time.Now()
-			ops := make([]*v1.Operation, batchSize)
-			for i := range ops {
-				ops[i] = createUser("", tag(), now)
-			}
-			_, err := execute(ctx, c, tenant, ops)
-			return err
-		}, nil
-	case "get":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			id := randomUser()
-			res, err := c.GetNode(ctx, &v1.GetNodeRequest{Tenant: tenant, TypeId: userTypeID, Id: id})
-			if err == nil && res.Node.GetId() != id {
-				err = fmt.Errorf("GetNode(%s) answered node %q", id, res.Node.GetId())
-			}
-			return err
-		}, nil
-	case "get-100":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			req := &v1.GetNodesRequest{Tenant: tenant, TypeId: userTypeID, Ids: make([]string, batchSize)}
-			for i := range req.Ids {
-				req.Ids[i] = randomUser()
-			}
-			res, err := c.GetNodes(ctx, req)
-			if err == nil && (len(res.Nodes) == 0 || len(res.MissingIds) > 0) {
-				err = fmt.Errorf("GetNodes of %d ids: %d nodes, %d missing", batchSize, len(res.Nodes), len(res.MissingIds))
-			}
-			return err
-		}, nil
-	case "query-50":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			from := joinedBase.Add(time.Duration(rand.IntN(userCount-queryLimit)) * time.Second)
-			res, err := c.QueryNodes(ctx, &v1.QueryNodesRequest{
-				Tenant:  tenant,
-				TypeId:  userTypeID,
-				Filters: []*v1.Filter{{FieldId: joinedAtID, Op: v1.FilterOp_FILTER_OP_GTE, Values: []*v1.Value{ts(from)}}},
-				OrderBy: &v1.OrderBy{FieldId: joinedAtID},
-				Limit:   queryLimit,
-			})
-			if err == nil && len(res.Nodes) != queryLimit {
-				err = fmt.Errorf("QueryNodes answered %d rows, not %d", len(res.Nodes), queryLimit)
-			}
-			return err
-		}, nil
-	case "edges-out", "edges-in":
-		return func(w int) error {
-			c := cs[w%len(cs)]
-			req := &v1.ListEdgesRequest{Tenant: tenant, EdgeTypeId: memberOfID, Limit: queryLimit}
-			if op == "edges-out" {
-				req.NodeId, req.Direction = data.Users[rand.IntN(edgeSources)], v1.Direction_DIRECTION_OUT
-			} else {
-				req.NodeId, req.Direction = data.Teams[rand.IntN(teamCount)], v1.Direction_DIRECTION_IN
-			}
-			res, err := c.ListEdges(ctx, req)
-			if err == nil && len(res.Edges) != edgesPerNode {
-				err = fmt.Errorf("ListEdges(%s, %v) answered %d edges, not %d", req.NodeId, req.Direction, len(res.Edges), edgesPerNode)
-			}
-			return err
-		}, nil
-	}
-	return nil, fmt.Errorf("--op %q: use create, node-edge, create-100, get, get-100, query-50, edges-out or edges-in", op)
-}
-
 func runCommand(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	url := fs.String("url", "", "EntDB base URL")
 	protocol := fs.String("protocol", "connect", "connect or grpc")
+	client := fs.String("client", "lean", "lean (its own HTTP/2 framing, lean-conn.go) or connect (connect-go over net/http)")
 	tenant := fs.String("tenant", "bench", "tenant")
 	op := fs.String("op", "", "the row to run")
 	clients := fs.Int("clients", 1, "concurrent clients (closed loops)")
@@ -266,6 +174,7 @@ func runCommand(args []string) error {
 	warmup := fs.Float64("warmup", 1, "unmeasured time before it")
 	idsFile := fs.String("ids", "", "ids written by load")
 	serverPid := fs.Int("server-pid", 0, "pid of entdb serve, for its CPU time")
+	procs := fs.Int("procs", 1, "GOMAXPROCS for the lean client (the connect client keeps Go's default)")
 	_ = fs.Parse(args)
 	// Fewer collections: the heap is small and stays so, and every µs of CPU this
 	// process saves is left to the server on the shared cores.
@@ -281,18 +190,40 @@ func runCommand(args []string) error {
 	if *conns < 1 {
 		return fmt.Errorf("--conns %d: use at least 1", *conns)
 	}
-	cs := make([]entdbv1connect.EntDbServiceClient, *conns)
-	for i := range cs {
-		// A client per connection: each has its own transport, so its own HTTP/2 connection.
-		if cs[i], err = newClient(*url, *protocol); err != nil {
-			return err
-		}
-	}
-	call, err := operation(*op, cs, *tenant, data)
+	next, err := rowCalls(*op, *tenant, data)
 	if err != nil {
 		return err
 	}
-	if _, _, _, err := closedLoop(*clients, time.Duration(*warmup*float64(time.Second)), call); err != nil {
+	var do func(worker int) error
+	switch *client {
+	case "lean":
+		// One P by default: its calls then hand off between goroutines on one thread,
+		// which costs less CPU per call than waking a second one, and a call takes so
+		// little that one core drives more calls than the server answers.
+		if *procs < 1 {
+			return fmt.Errorf("--procs %d: use at least 1", *procs)
+		}
+		runtime.GOMAXPROCS(*procs)
+		lc, err := newLeanClient(*url, *protocol, *conns, *clients)
+		if err != nil {
+			return err
+		}
+		defer lc.close()
+		do = func(w int) error { return leanCall(lc, w, next()) }
+	case "connect":
+		cs := make([]entdbv1connect.EntDbServiceClient, *conns)
+		for i := range cs {
+			// A client per connection: each has its own transport, so its own HTTP/2 connection.
+			if cs[i], err = newClient(*url, *protocol); err != nil {
+				return err
+			}
+		}
+		ctx := context.Background()
+		do = func(w int) error { return connectCall(ctx, cs[w%len(cs)], next()) }
+	default:
+		return fmt.Errorf("--client %q: use lean or connect", *client)
+	}
+	if _, _, _, err := closedLoop(*clients, time.Duration(*warmup*float64(time.Second)), do); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	serverBefore, err := serverCPU(*serverPid, false)
@@ -300,7 +231,7 @@ func runCommand(args []string) error {
 		return err
 	}
 	clientBefore := selfCPU()
-	n, lat, elapsed, err := closedLoop(*clients, time.Duration(*seconds*float64(time.Second)), call)
+	n, lat, elapsed, err := closedLoop(*clients, time.Duration(*seconds*float64(time.Second)), do)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,13 @@
 //
 // It is compiled and independent of the server's code: it shares only the .proto files
 // (Go code generated into gen/ by buf.gen.yaml). Every answer is checked, so a row
-// never counts an error as an operation.
+// never counts an error as an operation. `run` drives EntDB with its lean client
+// (lean-conn.go: HTTP/2 written with x/net's Framer and hpack, answers checked from their
+// wire bytes) unless --client connect picks connect-go, what a Go application would use.
 //
 //	loadgen load    --url U --tenant T --ids FILE            # the data set, through Connect
-//	loadgen run     --url U --protocol connect|grpc --op OP --clients N --seconds S
+//	loadgen run     --url U --protocol connect|grpc --client lean|connect --op OP
+//	                --clients N --conns C --seconds S
 //	                --ids FILE --server-pid P                # one EntDB row, JSON on stdout
 //	loadgen pgbench --postmaster-pid P --clients N --seconds S --script F
 //	                --log-dir D -- <connection args>         # one PostgreSQL row, JSON
