@@ -13,7 +13,6 @@ import type {
   PreparedTemplate,
   RestoreWorkerCommand,
   RestoreWorkerData,
-  RestoreWorkerFeed,
   RestoreWorkerMessage,
 } from "./restore-apply.ts";
 
@@ -22,15 +21,12 @@ import type {
 // applier's modules is most of what starting one costs. On before they load, so they are
 // imported below, not statically; a cache it cannot use changes nothing.
 enableCompileCache();
-const [
-  { InternalError },
-  { applyRestoredLog, prepareBaseTemplate },
-  { ReleasedRecords, unpackEntries, unpackRecords },
-] = await Promise.all([
-  import("../internal-error.ts"),
-  import("./restore-apply.ts"),
-  import("./restore-records.ts"),
-]);
+const [{ InternalError }, { applyRestoredLog, prepareBaseTemplate }, { unpackRecords }] =
+  await Promise.all([
+    import("../internal-error.ts"),
+    import("./restore-apply.ts"),
+    import("./restore-records.ts"),
+  ]);
 
 const port = parentPort;
 if (port === null)
@@ -74,47 +70,15 @@ const start = new Promise<void>((resolve) => {
 // Made while the archive is read; one that failed is made again when the work comes
 // (applyRestoredLog), which reports what fails then.
 let template: PreparedTemplate | undefined;
-// A streamed restore's records and tenants, as they come (`feed` messages, after the work).
-// (made when the work comes, which says how many partitions the log has)
-let released: InstanceType<typeof ReleasedRecords> | undefined;
-const tenants = new Set<string>();
-const firstVersions = new Map<string, number>();
-const small = new Set<string>();
-const fed = (feed: RestoreWorkerFeed): void => {
-  if (released === undefined)
-    throw new InternalError("invariant", "A restore thread was fed records before its work.");
-  for (const { partition, from, packed } of feed.records) {
-    const records = released.records[partition]!;
-    if (records.length !== from)
-      throw new InternalError(
-        "invariant",
-        `A restore thread was sent partition ${partition}'s records from ${from}, holding ${records.length}.`,
-      );
-    for (const entry of unpackEntries(packed, partition, from)) records.push(entry);
-  }
-  // Its tenants before the records that name them are released.
-  for (const [tenant, version, isSmall] of feed.tenants) {
-    tenants.add(tenant);
-    if (version !== 0) firstVersions.set(tenant, version);
-    if (isSmall) small.add(tenant);
-  }
-  feed.released.forEach((end, partition) => {
-    released?.release(partition, end);
-  });
-};
 port.on("message", (message: RestoreWorkerCommand) => {
-  if (message.kind === "feed") fed(message.feed);
-  else if (message.kind === "template") {
+  if (message.kind === "template") {
     try {
       template = prepareBaseTemplate(message.path, message.identity);
     } catch {
       template = undefined;
     }
-  } else if (message.kind === "work") {
-    if (message.data.streamed)
-      released = new ReleasedRecords(Array.from({ length: message.data.ends.length }, () => []));
-    received(message.data);
-  } else if (message.kind === "open") openable();
+  } else if (message.kind === "work") received(message.data);
+  else if (message.kind === "open") openable();
   else go();
 });
 const data = await work;
@@ -129,15 +93,11 @@ try {
     ...(data.identity !== undefined ? { identity: data.identity } : {}),
     ends: data.ends,
     log: forwardingLogger({}),
+    tenants: new Set(data.tenants),
     maxOpenTenants: data.maxOpenTenants,
-    ...(data.streamed && released
-      ? { tenants, released, firstVersions, small }
-      : {
-          tenants: new Set(data.tenants),
-          ...(records ? { records } : {}),
-          ...(data.firstVersions ? { firstVersions: data.firstVersions } : {}),
-          ...(data.small ? { small: new Set(data.small) } : {}),
-        }),
+    ...(records ? { records } : {}),
+    ...(data.firstVersions ? { firstVersions: data.firstVersions } : {}),
+    ...(data.small ? { small: new Set(data.small) } : {}),
     ...(template ? { template } : {}),
     opened: () => {
       post({ kind: "opened" });

@@ -71,12 +71,9 @@ import {
   heldRecordsLog,
   heldRecordsWal,
   type PackedPartition,
-  packEntries,
   packRecords,
-  type ReleasedRecords,
   transferList,
 } from "./restore-records.ts";
-import { type RestoreStream, type StreamChanges, splitTenants } from "./restore-stream.ts";
 import type { RestoreWorkers } from "./restore-workers.ts";
 
 /** SQLite's default page cache per connection (`cache_size = -2000`, in KiB). */
@@ -158,21 +155,6 @@ export interface RestoreApplyOptions {
    */
   readonly records?: readonly (readonly WalEntry[])[];
   /**
-   * A streamed restore's records (restore-stream.ts), released as the archive is read:
-   * with {@link identity}, applied as they are released, the log file not opened. Then
-   * {@link tenants}, {@link firstVersions} and {@link small} grow as tenants are given to
-   * this thread, each before its first record is released.
-   */
-  readonly released?: ReleasedRecords;
-  /**
-   * Where the data dir's lost schema files are read from when it is opened
-   * (`restoreLostSchemaFiles`), if not the log applied: a streamed restore's records read
-   * so far, the schema changes' partition among them.
-   */
-  readonly schemaLog?: Wal;
-  /** Rejects when the restore failed elsewhere (its read phase): this thread stops applying. */
-  readonly aborted?: Promise<never>;
-  /**
    * Tenant files this thread keeps open at most (default {@link RESTORE_OPEN_TENANTS});
    * given to `applyRestoredLogInParallel`, over all its threads.
    */
@@ -248,11 +230,9 @@ export async function applyRestoredLog(options: RestoreApplyOptions): Promise<Ap
 async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]> {
   const { dataDir, logPath, ends, log } = options;
   const wal =
-    options.identity !== undefined && options.released
-      ? options.released.log(options.identity, ends)
-      : options.identity !== undefined && options.records
-        ? heldRecordsLog(options.identity, options.records)
-        : await openEmbeddedWal({ path: logPath, writer: "inline" });
+    options.identity !== undefined && options.records
+      ? heldRecordsLog(options.identity, options.records)
+      : await openEmbeddedWal({ path: logPath, writer: "inline" });
   let versions: ReadonlyMap<number, ServedSchema> = new Map();
   const bulk = options.template?.bulk ?? new BulkLoad();
   // Tenants built but not synced (an I/O error): removed like those not built.
@@ -263,15 +243,11 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
   const versionTemplates = new Map<number, string>();
   // And for small tenants, built at that version (`SMALL_TENANT_EVENTS`).
   const builtTemplates = new Map<number, string>();
-  // Made before the applier starts for the tenants known then; for those given later (a
-  // streamed restore), when their file is made.
-  let versionTemplate = (_version: number, _small: boolean): string | undefined => undefined;
   const templateFor = (tenant: string): string => {
     const version = options.firstVersions?.get(tenant);
     if (version === undefined) return template;
-    const small = options.small?.has(tenant) ?? false;
-    const made = small ? builtTemplates.get(version) : versionTemplates.get(version);
-    return made ?? versionTemplate(version, small) ?? template;
+    const built = options.small?.has(tenant) ? builtTemplates.get(version) : undefined;
+    return built ?? versionTemplates.get(version) ?? template;
   };
   try {
     if (options.template === undefined) prepareBaseTemplate(template, wal.identity, bulk);
@@ -285,38 +261,28 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
     });
     try {
       // Before the other threads open the dir (`dirReady`), so they find the files made.
-      await restoreLostSchemaFiles(
-        dataDir,
-        options.schemaLog ?? wal,
-        metaRebuilt ? undefined : store.meta.schemas(),
-      );
+      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
       versions = loadVersions(join(dataDir, "schemas"));
       // They open it (and make their own templates) while this thread makes its templates.
       options.dirReady?.();
-      versionTemplate = (version, small) => {
+      for (const [tenant, version] of options.firstVersions ?? []) {
+        if (options.tenants && !options.tenants.has(tenant)) continue;
+        const small = options.small?.has(tenant) ?? false;
         const made = small ? builtTemplates : versionTemplates;
-        const known = made.get(version);
-        if (known !== undefined) return known;
+        if (made.has(version)) continue;
         // A version whose model is missing: its tenants park at their first event, as before.
         const model = store.model(version);
-        if (model === undefined) return undefined;
+        if (model === undefined) continue;
         const path = `${template}.v${version}${small ? "-built" : ""}`;
         bulk.prepareVersionTemplate(template, path, model, version, small);
         made.set(version, path);
-        return path;
-      };
-      for (const [tenant, version] of options.firstVersions ?? []) {
-        if (options.tenants && !options.tenants.has(tenant)) continue;
-        versionTemplate(version, options.small?.has(tenant) ?? false);
       }
       await options.opened?.();
       // Woken after each batch, so the end of the log is seen when it is reached.
       let wake = () => {};
       const applier = new Applier({
-        wal: afterEachBatch(
-          options.records ? heldRecordsWal(wal, options.records) : wal,
-          () => wake(),
-          options.released !== undefined,
+        wal: afterEachBatch(options.records ? heldRecordsWal(wal, options.records) : wal, () =>
+          wake(),
         ),
         store,
         ...RESTORE_APPLIER_OPTIONS,
@@ -335,10 +301,6 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       let failed: unknown;
       applier.done.catch((error: unknown) => {
         failed = error;
-        wake();
-      });
-      options.aborted?.catch((error: unknown) => {
-        failed ??= error;
         wake();
       });
       let lastProgress = 0;
@@ -433,53 +395,17 @@ async function syncDir(path: string): Promise<void> {
   }
 }
 
-/**
- * `wal` whose subscriptions call `after` once each delivered batch was handled, and, with
- * `yieldEach`, then let the thread's other work run (a streamed restore's read phase on
- * this thread: its downloads' callbacks wait for the loop's next turn, and a backlog of
- * released records, delivered without one, would hold them back until it was applied).
- */
-function afterEachBatch(wal: Wal, after: () => void, yieldEach: boolean): Wal {
-  const turns = yieldEach ? new Turns() : undefined;
+/** `wal` whose subscriptions call `after` once each delivered batch was handled. */
+function afterEachBatch(wal: Wal, after: () => void): Wal {
   return withSubscribe(wal, (options) =>
     wal.subscribe({
       ...options,
       handler: async (entries) => {
         await options.handler(entries);
         after();
-        await turns?.next();
       },
     }),
   );
-}
-
-/**
- * Turns of the event loop, one waiter let go per turn: the partitions' loops of a
- * subscription wait here after each batch, so one batch, not one per partition, runs
- * between two turns, and the thread's I/O callbacks run in between.
- */
-class Turns {
-  readonly #waiting: (() => void)[] = [];
-  #scheduled = false;
-
-  /** Resolves at a later turn of the event loop, after those waiting before. */
-  next(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#waiting.push(resolve);
-      this.#schedule();
-    });
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    // An immediate set from inside one runs at the loop's next turn, not this one.
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#waiting.shift()?.();
-      if (this.#waiting.length > 0) this.#schedule();
-    });
-  }
 }
 
 /** What a restore's apply worker is started with (restore-apply-worker.ts). */
@@ -498,23 +424,6 @@ export interface RestoreWorkerData {
   readonly firstVersions?: ReadonlyMap<string, number>;
   /** Its small tenants (`RestoreApplyOptions.small`). */
   readonly small?: readonly string[];
-  /**
-   * A streamed restore (restore-stream.ts): `tenants` and `records` are empty, and come
-   * with `feed` messages as the archive is read (`RestoreApplyOptions.released`).
-   */
-  readonly streamed?: boolean;
-}
-
-/** What a streamed restore's apply worker was not told yet ({@link StreamChanges}, packed). */
-export interface RestoreWorkerFeed {
-  /** Per partition that grew, its records from `from` on. */
-  readonly records: readonly {
-    readonly partition: number;
-    readonly from: number;
-    readonly packed: PackedPartition;
-  }[];
-  readonly released: readonly number[];
-  readonly tenants: StreamChanges["tenants"];
 }
 
 /**
@@ -526,8 +435,6 @@ export type RestoreWorkerCommand =
   /** Before its work, while the archive is read: make its template (`prepareBaseTemplate`). */
   | { readonly kind: "template"; readonly identity: string; readonly path: string }
   | { readonly kind: "work"; readonly data: RestoreWorkerData }
-  /** A streamed restore's records and tenants, after its work, as the archive is read. */
-  | { readonly kind: "feed"; readonly feed: RestoreWorkerFeed }
   | { readonly kind: "open" }
   | { readonly kind: "start" };
 
@@ -552,28 +459,16 @@ export type RestoreWorkerMessage =
  * the caller ends them.
  */
 export async function applyRestoredLogInParallel(
-  options: Omit<
-    RestoreApplyOptions,
-    "tenants" | "dirReady" | "opened" | "identity" | "released" | "schemaLog"
-  > & {
+  options: Omit<RestoreApplyOptions, "tenants" | "dirReady" | "opened" | "identity"> & {
     /** The restored log's identity, given to the threads that apply held records. */
     readonly identity: string;
     readonly threads: number;
-    /** Records per log key; unused when {@link stream} is given. */
     readonly events: ReadonlyMap<string, number>;
     readonly workers: RestoreWorkers;
-    /**
-     * A streamed restore (restore-stream.ts): tenants are given to the threads, and records
-     * released to them, as the archive is read, instead of `events`, `records`,
-     * `firstVersions` and `small`.
-     */
-    readonly stream?: RestoreStream;
   },
 ): Promise<AppliedShard[]> {
-  const { dataDir, logPath, ends, log, stream } = options;
-  const shards = stream
-    ? Array.from({ length: options.threads }, (): string[] => [])
-    : splitTenants(options.events, options.threads);
+  const { dataDir, logPath, ends, log } = options;
+  const shards = splitTenants(options.events, options.threads);
   const total = ends.reduce((a, b) => a + b, 0);
   options.progress?.(0, total);
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
@@ -584,7 +479,7 @@ export async function applyRestoredLogInParallel(
     Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
   );
   // A thread given the records opens no log file: it needs no copy of its own.
-  if (!options.records && !stream) for (const path of paths.slice(1)) copyFileSync(logPath, path);
+  if (!options.records) for (const path of paths.slice(1)) copyFileSync(logPath, path);
   const started = options.workers.take(shards.length - 1);
   const workers = started.map(({ worker }, i) => {
     const tenants = shards[i + 1]!;
@@ -593,8 +488,7 @@ export async function applyRestoredLogInParallel(
     const data: RestoreWorkerData = {
       dataDir,
       logPath: paths[i + 1]!,
-      ...(records || stream ? { identity: options.identity } : {}),
-      ...(stream ? { streamed: true } : {}),
+      ...(records ? { identity: options.identity } : {}),
       ends,
       tenants,
       maxOpenTenants,
@@ -614,29 +508,6 @@ export async function applyRestoredLogInParallel(
     worker.postMessage({ kind: "work", data }, records ? transferList(records) : []);
     return worker;
   });
-  // A streamed restore's workers are told what was read so far, then after each change.
-  let feeding = stream !== undefined;
-  if (stream) {
-    const cursors = workers.map(() => stream.cursor());
-    const feed = () => {
-      if (!feeding) return;
-      workers.forEach((worker, i) => {
-        const changes = stream.changesFor(i + 1, cursors[i]!);
-        const records = changes.records.map(({ partition, from, entries }) => ({
-          partition,
-          from,
-          packed: packEntries(entries, (key) => !stream.foreign(key, i + 1)),
-        }));
-        const message: RestoreWorkerCommand = {
-          kind: "feed",
-          feed: { records, released: changes.released, tenants: changes.tenants },
-        };
-        worker.postMessage(message, transferList(records.map((r) => r.packed)));
-      });
-    };
-    feed();
-    stream.onChange(feed);
-  }
   const done = new Array<number>(shards.length).fill(0);
   const report = (shard: number, count: number) => {
     done[shard] = count;
@@ -698,22 +569,11 @@ export async function applyRestoredLogInParallel(
     logPath,
     ends,
     log,
-    tenants: stream ? stream.tenants[0]! : new Set(shards[0]),
+    tenants: new Set(shards[0]),
     maxOpenTenants,
     ...(options.records ? { records: options.records } : {}),
-    ...(stream
-      ? {
-          identity: options.identity,
-          released: stream.held,
-          schemaLog: heldRecordsLog(options.identity, stream.held.records),
-          firstVersions: stream.firstVersions.versions,
-          small: stream.small,
-        }
-      : {
-          ...(options.firstVersions ? { firstVersions: options.firstVersions } : {}),
-          ...(options.small ? { small: options.small } : {}),
-        }),
-    ...(options.aborted ? { aborted: options.aborted } : {}),
+    ...(options.firstVersions ? { firstVersions: options.firstVersions } : {}),
+    ...(options.small ? { small: options.small } : {}),
     // The first opener of a fresh data dir creates meta.sqlite and the schema files: this
     // thread, while the others unpack their records; then they open the dir.
     dirReady: () => {
@@ -730,15 +590,9 @@ export async function applyRestoredLogInParallel(
   here.catch(() => {
     if (!released) for (const w of workers) void w.terminate();
   });
-  // The read phase failing ends the workers, which settles their runs.
-  options.aborted?.catch(() => {
-    feeding = false;
-    for (const w of workers) void w.terminate();
-  });
   try {
     // Every thread runs to its end before the restore answers, even when one failed.
     const results = await Promise.allSettled([here, ...runs]);
-    feeding = false;
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     options.progress?.(total, total);
@@ -747,4 +601,20 @@ export async function applyRestoredLogInParallel(
     for (const path of paths.slice(1))
       for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
   }
+}
+
+/**
+ * Tenants in `shards` groups of about equal event counts: the largest first, each to
+ * the group with the fewest events so far (ties by group order, so the split is stable).
+ */
+export function splitTenants(events: ReadonlyMap<string, number>, shards: number): string[][] {
+  const groups = Array.from({ length: shards }, () => ({ tenants: [] as string[], events: 0 }));
+  const order = [...events].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [tenant, count] of order) {
+    let least = groups[0]!;
+    for (const g of groups) if (g.events < least.events) least = g;
+    least.tenants.push(tenant);
+    least.events += count;
+  }
+  return groups.map((g) => g.tenants);
 }

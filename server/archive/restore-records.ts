@@ -41,11 +41,6 @@ export const DEFAULT_HELD_RECORD_BYTES = 512 * 1024 * 1024;
 /** What holding one record costs beyond its payload, roughly (the entry, its position, its key). */
 const RECORD_OVERHEAD_BYTES = 160;
 
-/** What holding `records` records of `payloadBytes` bytes in all counts against the budget. */
-export function heldRecordBytes(payloadBytes: number, records: number): number {
-  return payloadBytes + records * RECORD_OVERHEAD_BYTES;
-}
-
 /** The records of a restored log, per partition from offset 0, while they fit the budget. */
 export class HeldRecords {
   readonly #budget: number;
@@ -144,53 +139,42 @@ export function packRecords(
   records: readonly (readonly WalEntry[])[],
   tenants: ReadonlySet<string>,
 ): PackedPartition[] {
-  return records.map((entries) =>
-    packEntries(entries, (key) => tenants.has(key) || !isTenantId(key)),
-  );
-}
-
-/**
- * `entries` packed as {@link packRecords} packs a partition, with the payloads of the keys
- * `keep` refuses left empty (`keep` is asked once per key).
- */
-export function packEntries(
-  entries: readonly WalEntry[],
-  keep: (key: string) => boolean,
-): PackedPartition {
-  const keys: string[] = [];
-  // Per key index, whether its payloads are kept: decided once per key, not per record.
-  const kept: boolean[] = [];
-  const indexOf = new Map<string, number>();
-  const keyIndex = new Uint32Array(entries.length);
-  const ends = new Uint32Array(entries.length);
-  let size = 0;
-  let last = "";
-  let lastIndex = -1;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    // Runs of one key are the common case: its index is looked up once per run.
-    let k = entry.tenant === last ? lastIndex : indexOf.get(entry.tenant);
-    if (k === undefined) {
-      k = keys.length;
-      keys.push(entry.tenant);
-      kept.push(keep(entry.tenant));
-      indexOf.set(entry.tenant, k);
+  return records.map((entries) => {
+    const keys: string[] = [];
+    // Per key index, whether its payloads are kept: decided once per key, not per record.
+    const kept: boolean[] = [];
+    const indexOf = new Map<string, number>();
+    const keyIndex = new Uint32Array(entries.length);
+    const ends = new Uint32Array(entries.length);
+    let size = 0;
+    let last = "";
+    let lastIndex = -1;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      // Runs of one key are the common case: its index is looked up once per run.
+      let k = entry.tenant === last ? lastIndex : indexOf.get(entry.tenant);
+      if (k === undefined) {
+        k = keys.length;
+        keys.push(entry.tenant);
+        kept.push(tenants.has(entry.tenant) || !isTenantId(entry.tenant));
+        indexOf.set(entry.tenant, k);
+      }
+      last = entry.tenant;
+      lastIndex = k;
+      keyIndex[i] = k;
+      if (kept[k]) size += entry.payload.byteLength;
+      ends[i] = size;
     }
-    last = entry.tenant;
-    lastIndex = k;
-    keyIndex[i] = k;
-    if (kept[k]) size += entry.payload.byteLength;
-    ends[i] = size;
-  }
-  const payloads = new Uint8Array(size);
-  let at = 0;
-  for (let i = 0; i < entries.length; i++) {
-    if (!kept[keyIndex[i]!]) continue;
-    const payload = entries[i]!.payload;
-    payloads.set(payload, at);
-    at += payload.byteLength;
-  }
-  return { payloads, ends, keyIndex, keys };
+    const payloads = new Uint8Array(size);
+    let at = 0;
+    for (let i = 0; i < entries.length; i++) {
+      if (!kept[keyIndex[i]!]) continue;
+      const payload = entries[i]!.payload;
+      payloads.set(payload, at);
+      at += payload.byteLength;
+    }
+    return { payloads, ends, keyIndex, keys };
+  });
 }
 
 /** The buffers of `packed`, to move rather than copy to the thread. */
@@ -204,96 +188,18 @@ export function transferList(packed: readonly PackedPartition[]): ArrayBuffer[] 
 
 /** The records of {@link packRecords}, as entries again. */
 export function unpackRecords(packed: readonly PackedPartition[]): WalEntry[][] {
-  return packed.map((p, partition) => unpackEntries(p, partition, 0));
-}
-
-/** The records of {@link packEntries}, as the entries of `partition` from offset `from` on. */
-export function unpackEntries(p: PackedPartition, partition: number, from: number): WalEntry[] {
-  const entries = new Array<WalEntry>(p.ends.length);
-  let start = 0;
-  for (let i = 0; i < p.ends.length; i++) {
-    const end = p.ends[i]!;
-    entries[i] = {
-      tenant: p.keys[p.keyIndex[i]!]!,
-      payload: p.payloads.subarray(start, end),
-      position: { partition, offset: from + i },
-    };
-    start = end;
-  }
-  return entries;
-}
-
-/**
- * The records of a restored log as its read phase releases them to the appliers (a
- * streamed restore, restore-stream.ts): per partition, the records read so far, of which
- * the first {@link released} are delivered, as an embedded log's subscriber is delivered
- * only committed records. Releasing more wakes the subscriptions, as a commit does.
- */
-export class ReleasedRecords {
-  /** Per partition, the records read so far, from offset 0, dense; only appended to. */
-  readonly records: WalEntry[][];
-  readonly #released: number[];
-  readonly #subscriptions = new Set<EmbeddedWalSubscription>();
-
-  constructor(records: WalEntry[][]) {
-    this.records = records;
-    this.#released = new Array<number>(records.length).fill(0);
-  }
-
-  /** How many of `partition`'s records are released. */
-  released(partition: number): number {
-    return this.#released[partition] ?? 0;
-  }
-
-  /** Releases `partition`'s records below `end` (never fewer than before, never more than read). */
-  release(partition: number, end: number): void {
-    const records = this.records[partition];
-    if (records === undefined || end <= this.#released[partition]!) return;
-    if (end > records.length)
-      throw new WalError(
-        "invalid",
-        `Partition ${partition} holds ${records.length} records; ${end} cannot be released.`,
-      );
-    this.#released[partition] = end;
-    for (const subscription of this.#subscriptions) subscription.notify(partition);
-  }
-
-  /**
-   * The restored log as these records: `identity`, the partitions, each one's end as the
-   * read phase will leave it (`ends`, from the archive's listing), and delivery of the
-   * released records. Nothing can be appended to it.
-   */
-  log(identity: string, ends: readonly number[]): Wal & { logStart(partition: number): number } {
-    const partitions = this.records.length;
-    const source = {
-      partitions,
-      logStart: () => 0,
-      committedEnd: (partition: number) => this.released(partition),
-      read: (partition: number, from: number, limit: number): Promise<WalEntry[]> =>
-        Promise.resolve(
-          this.records[partition]?.slice(from, Math.min(from + limit, this.released(partition))) ??
-            [],
-        ),
-    };
-    return {
-      identity,
-      partitions,
-      failure: undefined,
-      logStart: () => 0,
-      partitionFor: (tenant) => partitionForTenant(tenant, partitions),
-      append: () =>
-        Promise.reject(new WalError("closed", "A restore's held records cannot be appended to.")),
-      endOffset: (partition) => Promise.resolve(ends[partition] ?? 0),
-      subscribe: (options) => {
-        const subscription: EmbeddedWalSubscription = new EmbeddedWalSubscription(
-          source,
-          options,
-          () => this.#subscriptions.delete(subscription),
-        );
-        this.#subscriptions.add(subscription);
-        return subscription;
-      },
-      close: () => Promise.resolve(),
-    };
-  }
+  return packed.map((p, partition) => {
+    const entries = new Array<WalEntry>(p.ends.length);
+    let start = 0;
+    for (let i = 0; i < p.ends.length; i++) {
+      const end = p.ends[i]!;
+      entries[i] = {
+        tenant: p.keys[p.keyIndex[i]!]!,
+        payload: p.payloads.subarray(start, end),
+        position: { partition, offset: i },
+      };
+      start = end;
+    }
+    return entries;
+  });
 }

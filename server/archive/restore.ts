@@ -44,18 +44,11 @@ import type { ArchiveLocation } from "./archive-location.ts";
 import { FirstVersions } from "./first-versions.ts";
 import type { ObjectStore } from "./object-store.ts";
 import {
-  type AppliedShard,
   applyRestoredLog,
   applyRestoredLogInParallel,
   SMALL_TENANT_EVENTS,
 } from "./restore-apply.ts";
-import {
-  DEFAULT_HELD_RECORD_BYTES,
-  HeldRecords,
-  heldRecordBytes,
-  heldRecordsLog,
-} from "./restore-records.ts";
-import { RestoreStream } from "./restore-stream.ts";
+import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
 import { RestoreWorkers } from "./restore-workers.ts";
 import { decodeSegmentAsync } from "./segment-format.ts";
 import { listSnapshots, placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
@@ -69,13 +62,6 @@ const READ_AHEAD_SEGMENTS = 4;
 const LOG_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 /** What a record adds to the log's pages beyond its payload, roughly (its key, its index entry). */
 const ROW_BYTES = 48;
-/**
- * How many times its compressed size an archived segment's records are taken to hold, to
- * tell from the listing whether a restore's records fit the held records' budget before
- * they are read (a streamed restore holds them all, restore-stream.ts). WAL segments
- * compress about 10 times.
- */
-const STREAM_EXPANSION = 32;
 
 /** Options of {@link restoreArchive}. */
 export interface RestoreOptions {
@@ -242,92 +228,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
     preallocate: false,
     sync: "caller",
   });
-  const heldBudget = options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES;
-  const held = new HeldRecords(partitions, heldBudget);
-  const smallTenantEvents = options.smallTenantEvents ?? SMALL_TENANT_EVENTS;
-  const threadsWanted = options.threads ?? DEFAULT_RESTORE_THREADS;
-  // The whole log, not cut, and its records held: the appliers start while it is read
-  // (restore-stream.ts), each partition's end known from the listing.
-  const listedEnds = Array.from({ length: partitions }, (_, p) => listed.get(p)?.at(-1)?.end ?? 0);
-  const stream =
-    !resequence &&
-    !cut &&
-    heldBudget > 0 &&
-    [...listed.values()].every((list) =>
-      list.every((segment, i) => segment.first === (list[i - 1]?.end ?? 0)),
-    ) &&
-    heldRecordBytes(
-      [...listed.values()].flat().reduce((n, s) => n + s.size * STREAM_EXPANSION, 0),
-      listedEnds.reduce((a, b) => a + b, 0),
-    ) <= heldBudget
-      ? new RestoreStream(partitions, threadsWanted, smallTenantEvents)
-      : undefined;
-  const schemaPartition = partitionForTenant(SCHEMA_LOG_KEY, partitions);
-  let abort: (error: unknown) => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    abort = reject;
-  });
-  aborted.catch(() => {});
-  // Apply progress is told once the read ended (a streamed restore applies before).
-  let appliedSoFar = 0;
-  const progress = (done: number, total: number) => {
-    appliedSoFar = done;
-    if (stream === undefined || stream.ended) options.progress?.({ phase: "apply", done, total });
-  };
-  let streamed: Promise<{ snapshots: number; applied: AppliedShard[] }> | undefined;
-  // A streamed restore's apply phase, once the schema changes' partition is read: its
-  // snapshots placed (the partitions' ends from the listing), then its appliers started.
-  // Its failure (a snapshot, a thread) ends the read too, with that error.
-  let streamFailed: { readonly error: unknown } | undefined;
-  const startStreamed = (stream: RestoreStream) => {
-    const started = applyStreamed(stream);
-    started.catch((error: unknown) => {
-      streamFailed = { error };
-    });
-    return started;
-  };
-  const applyStreamed = async (stream: RestoreStream) => {
-    mkdirSync(join(dataDir, "tenants"), { recursive: true });
-    const placed = await placeSnapshots({
-      store,
-      location,
-      dataDir,
-      ends: listedEnds,
-      identity,
-      ...(snapshotsListed ? { listed: snapshotsListed } : {}),
-    });
-    if (placed.length > 0) log.info("snapshots placed", { snapshots: placed.length });
-    const base = {
-      dataDir,
-      logPath,
-      ends: listedEnds,
-      log,
-      progress,
-      aborted,
-      ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
-    };
-    const applied =
-      threadsWanted > 1
-        ? await applyRestoredLogInParallel({
-            ...base,
-            identity,
-            threads: threadsWanted,
-            events: stream.events,
-            workers,
-            stream,
-          })
-        : [
-            await applyRestoredLog({
-              ...base,
-              identity,
-              released: stream.held,
-              schemaLog: heldRecordsLog(identity, stream.held.records),
-              firstVersions: stream.firstVersions.versions,
-              small: stream.small,
-            }),
-          ];
-    return { snapshots: placed.length, applied };
-  };
+  const held = new HeldRecords(partitions, options.heldRecordBytes ?? DEFAULT_HELD_RECORD_BYTES);
   const next = new Array<number>(partitions).fill(0);
   // One-tenant restore: the tenant's original offsets → new ones, and how far its partition was read.
   const renumbered = new Map<number, number>();
@@ -346,15 +247,10 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           "gap",
           `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${list[0]!.key}): the start of the log was never archived.`,
         );
-    // Every segment, partition after partition, the schema changes' first (a streamed
-    // restore's appliers start once it is read); the next few are downloaded and checked
+    // Every segment, partition after partition; the next few are downloaded and checked
     // (sha256 and decompression on the thread pool) while one is written, across the
     // partitions' boundaries too.
-    const order = [...listed]
-      .sort(([a], [b]) => Number(b === schemaPartition) - Number(a === schemaPartition))
-      .flatMap(([p, list]) => list.map((segment) => ({ p, segment })));
-    const schemaSegments = listed.get(schemaPartition)?.length ?? 0;
-    if (stream && schemaSegments === 0) streamed = startStreamed(stream);
+    const order = [...listed].flatMap(([p, list]) => list.map((segment) => ({ p, segment })));
     /** Partitions read up to the target: their later segments are not read. */
     const stopped = new Set<number>();
     const fetches = new Map<number, Promise<WalEntry[]>>();
@@ -370,7 +266,6 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       fetches.set(i, fetched);
     };
     for (let i = 0; i < order.length; i++) {
-      if (streamFailed) throw streamFailed.error;
       const { p } = order[i]!;
       if (stopped.has(p)) continue;
       for (let j = i; j < i + READ_AHEAD_SEGMENTS; j++) fetch(j);
@@ -381,13 +276,6 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
         if (beyondTarget(entry, options, cutPartition)) {
           stopped.add(p);
           break;
-        }
-        if (stream) {
-          const { partition, offset } = entry.position;
-          rows.push({ partition, offset, tenant: entry.tenant, payload: entry.payload });
-          stream.add(entry);
-          next[p] = offset + 1;
-          continue;
         }
         if (!resequence) {
           const { partition, offset } = entry.position;
@@ -422,36 +310,13 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       }
       records += rows.length;
       segments++;
-      stream?.segmentRead(p);
-      // Once the schema changes are read, the appliers start (a streamed restore).
-      if (stream && streamed === undefined && i === schemaSegments - 1)
-        streamed = startStreamed(stream);
       options.progress?.({ phase: "read", done: segments, total: totalSegments });
     }
-    if (stream) {
-      if (next.some((end, p) => end !== listedEnds[p]))
-        throw new ArchiveError(
-          "gap",
-          `The archive's segments end at ${listedEnds.join(", ")} but their records at ${next.join(", ")}.`,
-        );
-      streamed ??= startStreamed(stream);
-      // Every tenant is given to a thread now, and every record released.
-      stream.end();
-      options.progress?.({ phase: "apply", done: appliedSoFar, total: records });
-    }
-  } catch (error) {
-    abort(error);
-    await streamed?.catch(() => {});
-    throw error;
   } finally {
     file.close();
   }
   log.info("archive read", { archive: location.url, segments, records, ends: next });
 
-  if (streamed) {
-    const { snapshots, applied } = await streamed;
-    return finished(applied, snapshots);
-  }
   // A one-tenant restore's log is renumbered: its snapshot's positions are moved to match.
   mkdirSync(join(dataDir, "tenants"), { recursive: true });
   const snapshots = resequence
@@ -484,7 +349,9 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       .filter(([, n]) => n <= (options.smallTenantEvents ?? SMALL_TENANT_EVENTS))
       .map(([tenant]) => tenant),
   );
-  const threads = Math.min(threadsWanted, tenantEvents.size);
+  const threads = Math.min(options.threads ?? DEFAULT_RESTORE_THREADS, tenantEvents.size);
+  const progress = (done: number, total: number) =>
+    options.progress?.({ phase: "apply", done, total });
   // The records the read phase holds are handed to the appliers (restore-records.ts).
   const heldRecords = held.records;
   const applied =
@@ -517,25 +384,21 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
             ...(options.openTenants ? { maxOpenTenants: options.openTenants } : {}),
           }),
         ];
-  return finished(applied, snapshots.length);
-
-  function finished(applied: readonly AppliedShard[], snapshots: number): RestoreResult {
-    const parked = applied.flatMap((a) => a.parked);
-    const threadCpuMs = applied.flatMap((a) => (a.cpuMs === undefined ? [] : [a.cpuMs]));
-    if (!holdsLog)
-      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${logPath}${suffix}`, { force: true });
-    clearRestoreUnfinished(dataDir);
-    return {
-      identity,
-      ends: next,
-      records,
-      segments,
-      snapshots,
-      holdsLog,
-      parked,
-      threadCpuMs,
-    };
-  }
+  const parked = applied.flatMap((a) => a.parked);
+  const threadCpuMs = applied.flatMap((a) => (a.cpuMs === undefined ? [] : [a.cpuMs]));
+  if (!holdsLog)
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${logPath}${suffix}`, { force: true });
+  clearRestoreUnfinished(dataDir);
+  return {
+    identity,
+    ends: next,
+    records,
+    segments,
+    snapshots: snapshots.length,
+    holdsLog,
+    parked,
+    threadCpuMs,
+  };
 }
 
 /** Whether `entry` lies past the restore's target. */
