@@ -116,7 +116,14 @@ describe("bench load generator against entdb serve", () => {
     await server?.stop();
   });
 
-  function run(op: string, protocol: "connect" | "grpc", client: LoadgenClient, tenant = "bench") {
+  function run(
+    op: string,
+    protocol: "connect" | "grpc",
+    client: LoadgenClient,
+    tenant = "bench",
+    clients = 4,
+    conns = 2,
+  ) {
     return spawnSync(
       bin,
       [
@@ -126,8 +133,8 @@ describe("bench load generator against entdb serve", () => {
           client,
           tenant,
           op,
-          clients: 4,
-          conns: 2,
+          clients,
+          conns,
           seconds: 0.4,
           ids,
           serverPid: server.child.pid,
@@ -159,6 +166,36 @@ describe("bench load generator against entdb serve", () => {
     }
   }
 
+  // A connection with one client has no reader goroutine: the client reads its own
+  // answers (lean-conn.go). 1 client on 1 connection is solo; 3 on 2 put clients 0 and
+  // 2 on a shared connection and client 1 alone on the other, so both paths run at once.
+  // A plan of 100 creates sends 12 KB a call, past the first send window's 64 KiB within
+  // a few calls: the window the server grants back is read by the caller.
+  for (const [clients, conns] of [
+    [1, 1],
+    [3, 2],
+  ] as const) {
+    for (const op of ["get", "get-100", "create", "create-100"]) {
+      for (const protocol of ["connect", "grpc"] as const) {
+        it(`runs ${op} over ${protocol} with ${clients} client(s) on ${conns} connection(s)`, {
+          timeout: 60_000,
+        }, () => {
+          const out = run(op, protocol, "lean", "bench", clients, conns);
+          expect(out.stderr).toBe("");
+          expect(out.status).toBe(0);
+          const m = parseLoadgenResult(out.stdout);
+          expect(m.ops).toBeGreaterThanOrEqual(op === "create-100" ? 2 : 20);
+          expect(m.ops).toBeLessThan(200_000);
+          expect(m.seconds).toBeGreaterThan(0.35);
+          expect(m.p50Us).toBeGreaterThan(0);
+          expect(m.p99Us).toBeGreaterThanOrEqual(m.p50Us);
+          expect(m.serverCpuUs).toBeGreaterThan(0);
+          expect(m.clientCpuUs).toBeGreaterThan(0);
+        });
+      }
+    }
+  }
+
   it("still runs a row with the connect-go client", { timeout: 60_000 }, () => {
     const out = run("get", "grpc", "connect");
     expect(out.status).toBe(0);
@@ -174,6 +211,12 @@ describe("bench load generator against entdb serve", () => {
     for (const protocol of ["connect", "grpc"] as const) {
       it(`stops on the server's error over ${protocol} (${method}) and exits 1`, () => {
         const out = run(op, protocol, "lean", "Bad Tenant!");
+        expect(out.status).toBe(1);
+        expect(out.stdout).toBe("");
+        expect(out.stderr).toBe(`loadgen run: warm-up: ${method}: ${invalid}\n`);
+      });
+      it(`stops on the server's error over ${protocol} (${method}) with 1 client on its own connection`, () => {
+        const out = run(op, protocol, "lean", "Bad Tenant!", 1, 1);
         expect(out.status).toBe(1);
         expect(out.stdout).toBe("");
         expect(out.stderr).toBe(`loadgen run: warm-up: ${method}: ${invalid}\n`);

@@ -38,8 +38,10 @@ func newLeanClient(base, protocol string, conns, clients int) (*leanClient, erro
 	default:
 		return nil, fmt.Errorf("--protocol %q: use connect or grpc", protocol)
 	}
-	for range conns {
-		conn, err := dialLean(base)
+	for i := range conns {
+		// Client w uses connection w mod conns: one that only client i uses is solo,
+		// and that client reads its own answers (lean-conn.go).
+		conn, err := dialLean(base, i < clients && clients <= conns+i)
 		if err != nil {
 			c.close()
 			return nil, err
