@@ -65,6 +65,7 @@ import {
 } from "./store/index.ts";
 import { readsDeletedNode, tombstonesPrunedBefore, wasInMailbox } from "./store/node-tombstones.ts";
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
+import { type ServeThreads, startServeThreads } from "./threads/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal, WalPosition } from "./wal/wal.ts";
 
@@ -188,6 +189,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
+    // `--serve-threads`: started once the API listens; told of commits before they are acknowledged.
+    let threads: ServeThreads | undefined;
     const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const nodeCache = new NodeCache();
     const edgeCache = new EdgeCache();
@@ -197,17 +200,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       store,
       builtEvents,
       onCommitted: (tenant, events) => {
+        // Before the waiters of this commit resume (they resolve on a later microtask).
+        threads?.committed(tenant);
         nodeCache.committed(tenant, events);
         edgeCache.committed(tenant, events);
         changeFeed.publish(tenant, events);
       },
-      onAccessChanged: (tenant) => access.invalidate(tenant),
-      onPark: (p) =>
+      onAccessChanged: (tenant) => {
+        access.invalidate(tenant);
+        threads?.committed(tenant);
+      },
+      onPark: (p) => {
+        threads?.held(p.tenant);
         log.error("tenant parked: it stopped applying the log", {
           tenant: p.tenant,
           position: `${p.position.partition}:${p.position.offset}`,
           err: p.error.cause ?? p.error,
-        }),
+        });
+      },
       onApplyFailure: (f) => {
         metrics?.applyFailures.inc();
         log.error("apply failed; recorded as the plan's outcome", {
@@ -307,6 +317,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           throw err;
         }
         versions = pushed.versions;
+        // Serving threads hand every call to this thread until they have loaded it.
+        threads?.served(pushed.current.version);
         log.info("schema registered", {
           version: pushed.current.version,
           fingerprint: pushed.current.fingerprint,
@@ -364,12 +376,30 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       });
     let apiHandler = buildApiHandler();
     // Each request goes to the handler of the version served when it arrives.
+    const serveThreads = config.serveThreads ?? 0;
     const api: ApiListener = await listenApi((req, res) => apiHandler.handler(req, res), {
       host: config.host,
       port: config.port,
       serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
+      ...(serveThreads > 0 ? { reusePort: true } : {}),
     });
     cleanup.unshift(() => api.close());
+    if (serveThreads > 0) {
+      const started = await startServeThreads({
+        count: serveThreads,
+        config: { ...config, port: api.port },
+        servedVersion: surface.served.version,
+        rebuilding: () => store.rebuilding,
+        handler: (req, res) => apiHandler.handler(req, res),
+        serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
+        metrics,
+        log,
+      });
+      threads = started;
+      // After the calls in flight were told to stop and before this thread's API closes:
+      // the threads' calls handed to this thread finish here.
+      cleanup.unshift(() => started.close());
+    }
     cleanup.unshift(() =>
       shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
     );
@@ -379,6 +409,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       ready: () => applier.caughtUp(),
       degraded,
+      ...(threads ? { beforeMetrics: () => threads?.pullMetrics() ?? Promise.resolve() } : {}),
       ...(archive
         ? {
             readyDetails: async () => {
@@ -413,6 +444,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wal: config.wal.kind,
       dataDir: config.dataDir,
       archive: config.archive?.url,
+      ...(serveThreads > 0 ? { serveThreads } : {}),
     });
 
     let closing: Promise<void> | undefined;

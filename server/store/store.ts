@@ -154,6 +154,11 @@ export class Store {
     return db;
   }
 
+  /** Whether some tenants may be held from readers while they are rebuilt from the log. */
+  get rebuilding(): boolean {
+    return this.#gate?.holdsAny() ?? false;
+  }
+
   /** Where the applier starts reading `partition`: its checkpoint, or earlier for a rebuild. */
   replayStart(partition: number): number {
     const checkpoint = this.meta.checkpoint(partition) ?? 0;
