@@ -337,7 +337,10 @@ export class TenantDb {
   refresh(): void {
     const state = readState(this.db, this.tenant);
     if (state.schemaVersion !== this.#state.schemaVersion) this.reloadSchemaObjects();
-    this.commitState(state);
+    // Counted as a commit the caches were not told about (see `commits`); not through
+    // commitState, which is the writer's (its `onCommit` records the state in meta).
+    this.#commits++;
+    this.#state = state;
   }
 
   /** Where the tenant stands, as of its last commit. */
