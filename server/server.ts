@@ -388,6 +388,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const started = await startServeThreads({
         count: serveThreads,
         config: { ...config, port: api.port },
+        partitions: wal.partitions,
         servedVersion: surface.served.version,
         rebuilding: () => store.rebuilding,
         handler: (req, res) => apiHandler.handler(req, res),

@@ -32,6 +32,8 @@ const threadUrl = new URL(
 export interface ServeThreadsOptions {
   readonly count: number;
   readonly config: ServerConfig;
+  /** `Wal.partitions`. */
+  readonly partitions: number;
   /** The version served now. */
   readonly servedVersion: number;
   /** Whether some tenants are held while they are rebuilt (`Store.rebuilding`). */
@@ -108,6 +110,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
       config,
       state: state.buffer,
       mainSocket,
+      partitions: options.partitions,
     };
     const worker = new Worker(threadUrl, {
       workerData: data,

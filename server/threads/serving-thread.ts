@@ -13,11 +13,12 @@
 
 import { enableCompileCache } from "node:module";
 import type { Message } from "@bufbuild/protobuf";
+import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import type { ApiDeps } from "../api/entdb-service.ts";
 import type { TenantAccessView } from "../api/tenant-guard.ts";
 import type { FastMethod } from "../api/unary-call.ts";
 import type { ServedSchema } from "../engine.ts";
-import type { Wal } from "../wal/wal.ts";
+import type { Wal, WalPosition } from "../wal/wal.ts";
 import type { FromServingThread, ServingThreadData, ToServingThread } from "./thread-messages.ts";
 
 // (The type imports above are erased: nothing loads before the cache is on.)
@@ -42,6 +43,8 @@ const [
   { createLogger },
   { loadVersions },
   store,
+  { isApplied },
+  { partitionForTenant },
   { MainThreadLink },
   { ReadOnlyTenants },
   { ThreadState },
@@ -62,6 +65,8 @@ const [
   import("../log.ts"),
   import("../schema-registry.ts"),
   import("../store/index.ts"),
+  import("../apply/apply-waiters.ts"),
+  import("../wal/partition.ts"),
   import("./main-thread-link.ts"),
   import("./read-only-tenants.ts"),
   import("./thread-state.ts"),
@@ -117,19 +122,24 @@ const access: TenantAccessView = {
 /** What a serving thread never does: it serves no call that would need these. */
 const mainThreadOnly = (what: string) =>
   new InternalError("invariant", `a serving thread does not ${what}; the main thread does`);
+// What the read handlers ask of the log: which partition a tenant's events are in (to
+// check an `after_position`), computed as every backend computes it.
 const wal: Wal = {
   identity: "",
-  partitions: 0,
+  partitions: data.partitions,
   failure: undefined,
-  partitionFor: () => {
-    throw mainThreadOnly("read the log");
-  },
+  partitionFor: (tenant) => partitionForTenant(tenant, data.partitions),
   append: () => Promise.reject(mainThreadOnly("append to the log")),
   endOffset: () => Promise.reject(mainThreadOnly("read the log")),
   subscribe: () => {
     throw mainThreadOnly("subscribe to the log");
   },
   close: () => Promise.resolve(),
+};
+/** Whether the tenant's file has applied the event at `position`, as of the last commit acknowledged. */
+const appliedHere = (tenant: string, position: WalPosition): boolean => {
+  const db = tenants.readTenant(tenant);
+  return db !== undefined && isApplied(db.state, position);
 };
 const deps: ApiDeps = {
   served: () => {
@@ -139,7 +149,14 @@ const deps: ApiDeps = {
   wal,
   reader,
   progress: {
-    waitFor: () => Promise.reject(mainThreadOnly("wait for the applier")),
+    // Only reads whose position is applied already are served here (`serves`): the
+    // handler's first check, without a wait, answers true. A wait is the main thread's.
+    waitFor: (tenant, position, timeoutMs) =>
+      appliedHere(tenant, position)
+        ? Promise.resolve(true)
+        : timeoutMs <= 0
+          ? Promise.resolve(false)
+          : Promise.reject(mainThreadOnly("wait for the applier")),
     caughtUp: () => Promise.resolve(true),
     recentOutcome: () => undefined,
   },
@@ -154,7 +171,7 @@ const deps: ApiDeps = {
 };
 const handlers = createEntDbService(deps);
 // The reads the benchmark rows and most apps make; their requests name the tenant in
-// `tenant` and may carry `after_position` (such a read goes to the main thread).
+// `tenant` and may carry `after_position` (served here once the tenant applied it).
 const reads = route(EntDbService, {
   getNode: handlers.getNode,
   getNodes: handlers.getNodes,
@@ -170,8 +187,8 @@ const serves = (_target: FastMethod, input: Message): boolean => {
     return false;
   }
   if (state.rebuilding) return false;
-  const req = input as Message & { tenant?: unknown; afterPosition?: unknown };
-  if (typeof req.tenant !== "string" || req.afterPosition !== undefined) return false;
+  const req = input as Message & { tenant?: unknown; afterPosition?: LogPosition };
+  if (typeof req.tenant !== "string") return false;
   let tenant: string;
   try {
     tenant = store.validateTenantId(req.tenant);
@@ -180,6 +197,12 @@ const serves = (_target: FastMethod, input: Message): boolean => {
   }
   if (state.held(ThreadState.slot(tenant))) return false;
   try {
+    const after = req.afterPosition;
+    // A read after a position this tenant has not applied yet waits on the main thread.
+    if (after !== undefined) {
+      if (after.offset < 0n || after.offset > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+      return appliedHere(tenant, { partition: after.partition, offset: Number(after.offset) });
+    }
     tenants.readTenant(tenant);
   } catch {
     return false; // a file this thread cannot use: the main thread says why

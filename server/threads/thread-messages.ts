@@ -15,6 +15,8 @@ export interface ServingThreadData {
   readonly state: SharedArrayBuffer;
   /** The main thread's private socket (main-thread-link.ts). */
   readonly mainSocket: string;
+  /** The log's partition count (`Wal.partitions`): a tenant's partition is computed from it. */
+  readonly partitions: number;
 }
 
 /** Main thread → serving thread. */

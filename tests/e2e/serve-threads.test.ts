@@ -161,7 +161,7 @@ describe("serve threads", () => {
           expect(
             (await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: team })).node?.id,
           ).toBe(team);
-        await writer.executePlan({
+        const updated = await writer.executePlan({
           tenant: TENANT,
           operations: [
             {
@@ -187,8 +187,18 @@ describe("serve threads", () => {
             },
           ],
         });
+        const afterPosition = updated.receipt?.position;
+        expect(afterPosition).toBeDefined();
         for (const c of clients) {
           const one = await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: team });
+          // With the receipt's position as a read-your-writes token: applied, so answered at once.
+          const after = await c.getNode({
+            tenant: TENANT,
+            typeId: TRACKER.team,
+            id: team,
+            afterPosition,
+          });
+          expect(after.node?.version).toBe(one.node?.version);
           expect(one.node?.fields[TRACKER.teamName]?.kind).toEqual({
             case: "stringValue",
             value: `${slug}-renamed`,
@@ -216,6 +226,44 @@ describe("serve threads", () => {
       }
     });
   }, 120_000);
+
+  it("serves a read after an applied position on the serving thread itself", async () => {
+    const clients = pool("alice");
+    const made = await clients[0]!.executePlan(teamPlan(TENANT, "token"));
+    const afterPosition = made.receipt!.position!;
+    const id = made.results[0]!.id;
+    // Only such reads in here: the serving thread's count moves only if it answered them.
+    await onBothThreads(async () => {
+      for (let round = 0; round < 3; round++)
+        for (const c of clients) {
+          const got = await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id, afterPosition });
+          expect(got.node?.id).toBe(id);
+        }
+    });
+  }, 60_000);
+
+  it("answers a read after a position that is not logged as the main thread does, on every thread", async () => {
+    const clients = pool("alice");
+    const made = await clients[0]!.executePlan(teamPlan(TENANT, "far"));
+    const at = made.receipt!.position!;
+    const future = { partition: at.partition, offset: at.offset + 1_000_000n };
+    const messages = new Set<string>();
+    for (const c of clients) {
+      const e = await connectError(
+        c.getNode({
+          tenant: TENANT,
+          typeId: TRACKER.team,
+          id: made.results[0]!.id,
+          afterPosition: future,
+        }),
+      );
+      expect(e.code).toBe(Code.InvalidArgument);
+      messages.add(e.rawMessage);
+    }
+    expect([...messages]).toEqual([
+      `\`after_position\` names offset ${future.offset} of partition ${future.partition}, but the log ends at offset ${at.offset + 1n}; pass the position of a receipt.`,
+    ]);
+  }, 60_000);
 
   it("puts a grant and a revoke in force on the next read on every thread", async () => {
     const alice = pool("alice")[0]!;
