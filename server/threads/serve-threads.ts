@@ -103,7 +103,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   let closing = false;
   let nextPull = 0;
   const threads: Thread[] = [];
-  const start = (thread: Thread): Promise<void> => {
+  const start = (thread: Thread, restarts = 0): Promise<void> => {
     const cacheDir = getCompileCacheDir();
     const data: ServingThreadData = {
       index: thread.index,
@@ -122,6 +122,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
       worker.on("message", (message: FromServingThread) => {
         if (message.kind === "listening") {
           listening = true;
+          if (restarts > 0) log.info("serving thread started again", { thread: thread.index });
           resolve();
         } else if (message.kind === "metrics") {
           for (const c of message.requests) {
@@ -147,7 +148,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
         log.error("serving thread stopped; starting it again", { thread: thread.index, code });
         setTimeout(() => {
           if (!closing)
-            start(thread).catch((err: unknown) =>
+            start(thread, restarts + 1).catch((err: unknown) =>
               log.error("serving thread could not start again", { thread: thread.index, err }),
             );
         }, 1_000).unref();
@@ -159,7 +160,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
       const thread: Thread = { index: i, worker: undefined, pulls: new Map() };
       threads.push(thread);
     }
-    await Promise.all(threads.map(start));
+    await Promise.all(threads.map((t) => start(t)));
   } catch (err) {
     closing = true;
     await Promise.all(threads.map((t) => t.worker?.terminate()));

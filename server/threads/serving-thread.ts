@@ -281,3 +281,15 @@ port.on("message", (message: ToServingThread) => {
   }
 });
 post({ kind: "listening" });
+
+// Test hook: the thread ends (as a crash would) once this file exists, removing it first so
+// the thread started again in its place stays up. Never set in production.
+const stopFile = process.env["ENTDB_TEST_STOP_SERVING_THREAD"];
+if (stopFile !== undefined) {
+  const { existsSync, rmSync } = await import("node:fs");
+  setInterval(() => {
+    if (!existsSync(stopFile)) return;
+    rmSync(stopFile, { force: true });
+    process.exit(70);
+  }, 50).unref();
+}

@@ -438,6 +438,59 @@ describe("serve threads around the main thread's state", () => {
     }
   }, 120_000);
 
+  it("logs a serving thread that dies and starts it again, and the server keeps serving", async () => {
+    const dataDir = tempDataDir();
+    const stopFile = join(dataDir, "stop-serving-thread");
+    const other = await startServerProcess({
+      dataDir,
+      args: ["--serve-threads", "1"],
+      env: { ENTDB_TEST_STOP_SERVING_THREAD: stopFile },
+    });
+    const connections = () =>
+      Array.from({ length: 2 * CONNECTIONS }, (_, i) =>
+        entDbClient(
+          other,
+          i % 2 === 0
+            ? { protocol: "connect", httpVersion: "2", binary: true }
+            : { protocol: "grpc" },
+        ),
+      );
+    try {
+      const id = (await entDbClient(other).executePlan(teamPlan("crash", "crash"))).results[0]!.id;
+      await onBothThreads(async () => {
+        for (const c of connections())
+          await c.getNode({ tenant: "crash", typeId: TRACKER.team, id });
+      }, other);
+      writeFileSync(stopFile, "");
+      const deadline = Date.now() + 20_000;
+      while (
+        !other.logs().includes('"msg":"serving thread started again"') &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 100));
+      const lines = other.logs().split("\n");
+      const stopped = lines.find((l) =>
+        l.includes('"msg":"serving thread stopped; starting it again"'),
+      );
+      expect(stopped, other.logs()).toBeDefined();
+      expect(JSON.parse(stopped!)).toMatchObject({ level: "error", thread: 1, code: 70 });
+      expect(lines.some((l) => l.includes('"msg":"serving thread started again"'))).toBe(true);
+      // New connections are served by both threads again, and the write path still works.
+      await onBothThreads(async () => {
+        for (const c of connections())
+          expect((await c.getNode({ tenant: "crash", typeId: TRACKER.team, id })).node?.id).toBe(
+            id,
+          );
+      }, other);
+      expect(
+        (await entDbClient(other).executePlan(teamPlan("crash", "after"))).receipt?.applied,
+      ).toBe(true);
+    } finally {
+      expect(await other.stop()).toBe(0);
+      removeDataDir(dataDir);
+    }
+  }, 120_000);
+
   it("finishes the calls in flight on every thread at SIGTERM and exits 0", async () => {
     const other = await startServerProcess({ args: ["--serve-threads", "1"] });
     try {
