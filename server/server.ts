@@ -131,6 +131,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // The data dir is derived from the log: check it (and set aside what cannot be served)
     // before anything reads it, schema version files included.
     let versions: ReadonlyMap<number, ServedSchema> = new Map();
+    // `--serve-threads`: started once the API listens; told of commits before they are
+    // acknowledged, and of tenants marked unavailable.
+    let threads: ServeThreads | undefined;
     const hold = process.env.ENTDB_TEST_HOLD_REBUILD;
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir: config.dataDir,
@@ -138,6 +141,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       maxOpenTenants: config.maxOpenTenants,
       wal,
       logger: log,
+      // A parked tenant, or one whose file cannot be used: its reads are this thread's.
+      onUnavailable: (tenant: string) => threads?.held(tenant),
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
@@ -189,8 +194,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     // Created below, before the applier's first batch (the subscription delivers it later).
     let metrics: ServerMetrics | undefined;
-    // `--serve-threads`: started once the API listens; told of commits before they are acknowledged.
-    let threads: ServeThreads | undefined;
     const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const nodeCache = new NodeCache();
     const edgeCache = new EdgeCache();
@@ -210,14 +213,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         access.invalidate(tenant);
         threads?.committed(tenant);
       },
-      onPark: (p) => {
-        threads?.held(p.tenant);
+      onPark: (p) =>
         log.error("tenant parked: it stopped applying the log", {
           tenant: p.tenant,
           position: `${p.position.partition}:${p.position.offset}`,
           err: p.error.cause ?? p.error,
-        });
-      },
+        }),
       onApplyFailure: (f) => {
         metrics?.applyFailures.inc();
         log.error("apply failed; recorded as the plan's outcome", {
