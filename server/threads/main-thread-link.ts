@@ -66,6 +66,9 @@ export class MainThreadLink {
     }
     const out: http2.OutgoingHttpHeaders = {};
     for (const name in headers) out[name] = headers[name];
+    // The bytes read are sent again as they are, but a gRPC-Web body's end envelope is not.
+    if (body !== undefined && out["content-length"] !== undefined)
+      out["content-length"] = String(body.byteLength);
     let upstream: http2.ClientHttp2Stream;
     try {
       upstream = this.#connect().request(out, { endStream: false });

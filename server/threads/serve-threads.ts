@@ -187,7 +187,15 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
               const worker = t.worker;
               if (worker === undefined) return resolve();
               const id = nextPull++;
-              t.pulls.set(id, resolve);
+              // A thread that does not answer in time is left out of this scrape.
+              const late = setTimeout(() => {
+                t.pulls.delete(id);
+                resolve();
+              }, 2_000);
+              t.pulls.set(id, () => {
+                clearTimeout(late);
+                resolve();
+              });
               worker.postMessage({ kind: "metrics", id } satisfies ToServingThread);
             }),
         ),
