@@ -66,6 +66,11 @@ export interface ServerConfig {
   readonly subscriberBuffer?: number;
   /** Milliseconds of quiet after which a live subscription is sent a checkpoint (`ENTDB_SUBSCRIBER_HEARTBEAT_MS`). */
   readonly subscriberHeartbeatMs?: number;
+  /**
+   * `--serve-threads N`: threads that serve reads beside the main thread, on the same
+   * port (server/threads; docs/architecture.md). 0 or absent: the main thread serves all.
+   */
+  readonly serveThreads?: number;
 }
 
 export { ConfigError };
@@ -112,6 +117,7 @@ export interface ConfigInput {
   readonly archiveLockDays?: string | undefined;
   readonly subscriberBuffer?: string | undefined;
   readonly subscriberHeartbeatMs?: string | undefined;
+  readonly serveThreads?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -152,6 +158,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     archiveLockDays: env["ENTDB_ARCHIVE_LOCK_DAYS"],
     subscriberBuffer: env["ENTDB_SUBSCRIBER_BUFFER"],
     subscriberHeartbeatMs: env["ENTDB_SUBSCRIBER_HEARTBEAT_MS"],
+    serveThreads: env["ENTDB_SERVE_THREADS"],
   };
 }
 
@@ -231,6 +238,7 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       10,
       3_600_000,
     ),
+    serveThreads: int(pick("serveThreads") ?? "0", "--serve-threads", 0, 64),
     ...resolveArchive(pick),
   };
 }

@@ -65,6 +65,7 @@ import {
 } from "./store/index.ts";
 import { readsDeletedNode, tombstonesPrunedBefore, wasInMailbox } from "./store/node-tombstones.ts";
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
+import { type ServeThreads, startServeThreads } from "./threads/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
 import type { Wal, WalPosition } from "./wal/wal.ts";
 
@@ -130,6 +131,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // The data dir is derived from the log: check it (and set aside what cannot be served)
     // before anything reads it, schema version files included.
     let versions: ReadonlyMap<number, ServedSchema> = new Map();
+    // `--serve-threads`: started once the API listens; told of commits before they are
+    // acknowledged, and of tenants marked unavailable.
+    let threads: ServeThreads | undefined;
     const hold = process.env.ENTDB_TEST_HOLD_REBUILD;
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir: config.dataDir,
@@ -137,6 +141,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       maxOpenTenants: config.maxOpenTenants,
       wal,
       logger: log,
+      // A parked tenant, or one whose file cannot be used: its reads are this thread's.
+      onUnavailable: (tenant: string) => threads?.held(tenant),
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
@@ -197,11 +203,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       store,
       builtEvents,
       onCommitted: (tenant, events) => {
+        // Before the waiters of this commit resume (they resolve on a later microtask).
+        threads?.committed(tenant);
         nodeCache.committed(tenant, events);
         edgeCache.committed(tenant, events);
         changeFeed.publish(tenant, events);
       },
-      onAccessChanged: (tenant) => access.invalidate(tenant),
+      onAccessChanged: (tenant) => {
+        access.invalidate(tenant);
+        threads?.committed(tenant);
+      },
       onPark: (p) =>
         log.error("tenant parked: it stopped applying the log", {
           tenant: p.tenant,
@@ -307,6 +318,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           throw err;
         }
         versions = pushed.versions;
+        // Serving threads hand every call to this thread until they have loaded it.
+        threads?.served(pushed.current.version);
         log.info("schema registered", {
           version: pushed.current.version,
           fingerprint: pushed.current.fingerprint,
@@ -364,12 +377,31 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       });
     let apiHandler = buildApiHandler();
     // Each request goes to the handler of the version served when it arrives.
+    const serveThreads = config.serveThreads ?? 0;
     const api: ApiListener = await listenApi((req, res) => apiHandler.handler(req, res), {
       host: config.host,
       port: config.port,
       serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
+      ...(serveThreads > 0 ? { reusePort: true } : {}),
     });
     cleanup.unshift(() => api.close());
+    if (serveThreads > 0) {
+      const started = await startServeThreads({
+        count: serveThreads,
+        config: { ...config, port: api.port },
+        partitions: wal.partitions,
+        servedVersion: surface.served.version,
+        rebuilding: () => store.rebuilding,
+        handler: (req, res) => apiHandler.handler(req, res),
+        serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
+        metrics,
+        log,
+      });
+      threads = started;
+      // After the calls in flight were told to stop and before this thread's API closes:
+      // the threads' calls handed to this thread finish here.
+      cleanup.unshift(() => started.close());
+    }
     cleanup.unshift(() =>
       shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
     );
@@ -379,6 +411,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics,
       ready: () => applier.caughtUp(),
       degraded,
+      ...(threads ? { beforeMetrics: () => threads?.pullMetrics() ?? Promise.resolve() } : {}),
       ...(archive
         ? {
             readyDetails: async () => {
@@ -413,6 +446,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wal: config.wal.kind,
       dataDir: config.dataDir,
       archive: config.archive?.url,
+      ...(serveThreads > 0 ? { serveThreads } : {}),
     });
 
     let closing: Promise<void> | undefined;

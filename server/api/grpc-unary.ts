@@ -105,6 +105,9 @@ interface Eligible {
   readonly timeoutMs: number | undefined;
 }
 
+/** What `call` returns for a call it handed to `options.forward` (which answers it). */
+const FORWARDED: GrpcAnswer = { headers: [], body: new Uint8Array(0), trailers: {} };
+
 /** The trailers of a successful answer that set none (shared: Node copies what it sends). */
 const OK_TRAILERS: Readonly<Record<string, string>> = Object.freeze({ [STATUS]: "0" });
 
@@ -114,6 +117,7 @@ const WEB_OK_TRAILER = webTrailer(OK_TRAILERS);
 /** Creates the gRPC and gRPC-Web path over `options.methods`. */
 export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
   const startCall = createCallSignals(options.shutdownSignal);
+  const forward = options.forward;
 
   /** The call a request is for, if this path may serve it. */
   const eligible = (
@@ -149,6 +153,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     body: Readable,
     signal: CallSignal,
     h2: boolean,
+    forwardOn: http2.ServerHttp2Stream | undefined,
   ): Promise<GrpcAnswer> => {
     const auth = options.contextValues(single(headers["authorization"]));
     const values = auth instanceof Promise ? await auth : auth;
@@ -157,12 +162,18 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     let bytes = NO_BYTES;
     let inInterceptors = false;
     try {
+      const raw = forwardOn === undefined ? undefined : { data: NO_BYTES };
       const input = await readSingleMessage(
         body,
         options.readMaxBytes,
         target.method.input,
         web ? trailerFlag : undefined,
+        raw,
       );
+      if (forward !== undefined && forwardOn !== undefined && !forward.serves(target, input)) {
+        forward.send(forwardOn, headers, envelope(raw?.data ?? NO_BYTES));
+        return FORWARDED;
+      }
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
       inInterceptors = false;
@@ -221,10 +232,19 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     write: (sink: S, request: Eligible, res: GrpcAnswer) => void,
   ): Promise<void> => {
     try {
-      const res = await call(request, url, headers, body, signal, write === answerH2);
+      const h2 = write === answerH2;
+      const res = await call(
+        request,
+        url,
+        headers,
+        body,
+        signal,
+        h2,
+        h2 && forward !== undefined ? (sink as http2.ServerHttp2Stream) : undefined,
+      );
       // Answered: a close from here on is the stream's normal end, not a cancel.
       signal.end();
-      write(sink, request, res);
+      if (res !== FORWARDED) write(sink, request, res);
     } catch (err) {
       signal.end();
       options.logError(err);
@@ -369,6 +389,7 @@ async function readSingleMessage(
   readMaxBytes: number,
   desc: DescMessage,
   endFlag: number | undefined,
+  raw?: { data: Uint8Array },
 ): Promise<Message> {
   let pending = NO_BYTES;
   /** The payload length of the envelope being read, once its header is in. */
@@ -411,6 +432,7 @@ async function readSingleMessage(
         );
       }
       message = parseInput(desc, data);
+      if (raw !== undefined) raw.data = data;
     }
   });
   if (pending.byteLength > 0) {

@@ -109,6 +109,11 @@ export class LeanCounter<T extends string> {
     };
   }
 
+  /** The label sets counted since the last {@link reset}, with their counts. */
+  snapshot(): CounterSnapshot[] {
+    return this.shown.map((c) => ({ labels: c.labels, value: c.value }));
+  }
+
   /** As prom-client's: every label set is gone until it is counted again. */
   reset(): void {
     for (const child of this.#children.values()) {
@@ -117,6 +122,20 @@ export class LeanCounter<T extends string> {
     }
     this.shown.length = 0;
   }
+}
+
+/** One label set of a counter and its count (what a serving thread reports, server/threads). */
+export interface CounterSnapshot {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** One label set of a histogram: its per-bucket counts (not cumulative), sum and count. */
+export interface HistogramSnapshot {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
 }
 
 class HistogramValues implements HistogramChild {
@@ -201,6 +220,28 @@ export class LeanHistogram<T extends string> {
       this.#children.set(key, child);
     }
     return child;
+  }
+
+  /** The label sets observed since the last {@link reset}, with their values. */
+  snapshot(): HistogramSnapshot[] {
+    return this.shown.map((h) => ({
+      labels: h.labels,
+      counts: [...h.counts],
+      sum: h.sum,
+      count: h.count,
+    }));
+  }
+
+  /** Adds the observations of `from` (another thread's, {@link snapshot}) to its label set here. */
+  merge(from: HistogramSnapshot): void {
+    const into = this.labels(from.labels as Labels<T>) as HistogramValues;
+    if (!into.shown) {
+      into.shown = true;
+      this.shown.push(into);
+    }
+    for (let i = 0; i < into.counts.length; i++) (into.counts[i] as number) += from.counts[i] ?? 0;
+    into.sum += from.sum;
+    into.count += from.count;
   }
 
   /** Starts timing one observation of the histogram without labels; the result ends it. */

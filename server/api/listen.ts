@@ -58,6 +58,22 @@ export interface ListenOptions {
   readonly host: string;
   readonly port: number;
   /**
+   * Listen on this Unix socket path instead of `host:port` (a name starting with "\0" is
+   * an abstract socket on Linux): the private socket a serving thread hands calls on to
+   * the main thread through (server/threads).
+   */
+  readonly path?: string;
+  /**
+   * Share `host:port` with other listeners that set it too (SO_REUSEPORT, Linux): the
+   * kernel spreads new connections over them. Set on every thread with `--serve-threads`.
+   */
+  readonly reusePort?: boolean;
+  /**
+   * Takes each HTTP/1.1 connection, with the bytes read from it so far, instead of the
+   * HTTP/1.1 server: a serving thread tunnels it to the main thread.
+   */
+  readonly takeHttp1?: (socket: net.Socket, head: Buffer) => void;
+  /**
    * Sees each HTTP/2 stream first: returns true when it answers the stream itself, or
    * false to let `handler` serve it through Node's compatibility API.
    */
@@ -130,6 +146,10 @@ export async function listenApi(
       // them when the socket flows again; an HTTP/2 session reads what is already
       // buffered when it starts, then takes over the native handle itself. So the
       // socket must not flow before the session exists: nothing would read the bytes.
+      if (!isH2 && options.takeHttp1 !== undefined) {
+        options.takeHttp1(socket, head);
+        return;
+      }
       socket.unshift(head);
       if (isH2) {
         h2.emit("connection", socket);
@@ -142,15 +162,19 @@ export async function listenApi(
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    const done = () => {
       server.off("error", reject);
       resolve();
-    });
+    };
+    if (options.path !== undefined) server.listen(options.path, done);
+    else if (options.reusePort === true)
+      server.listen({ port: options.port, host: options.host, reusePort: true }, done);
+    else server.listen(options.port, options.host, done);
   });
-  const address = server.address() as net.AddressInfo;
+  const address = server.address();
 
   return {
-    port: address.port,
+    port: typeof address === "object" && address !== null ? address.port : 0,
     host: options.host,
     async close(graceMs = 5_000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -44,6 +44,8 @@ export async function startOpsServer(options: {
   /** What can degrade the server; see the module comment. */
   readonly degraded?: readonly DegradedSource[];
   readonly readyDetails?: ReadyDetails;
+  /** Runs before `/metrics` is rendered (the serving threads' counts are pulled in, server/threads). */
+  readonly beforeMetrics?: () => Promise<void>;
 }): Promise<OpsServer> {
   const details = options.readyDetails ?? (async () => ({}));
   const server = http.createServer((req, res) => {
@@ -75,10 +77,12 @@ export async function startOpsServer(options: {
       return;
     }
     if (path === "/metrics") {
-      options.metrics.registry.metrics().then(
-        (text) => send(200, text, options.metrics.registry.contentType),
-        () => send(500, "metrics failed\n"),
-      );
+      (options.beforeMetrics?.() ?? Promise.resolve())
+        .then(() => options.metrics.registry.metrics())
+        .then(
+          (text) => send(200, text, options.metrics.registry.contentType),
+          () => send(500, "metrics failed\n"),
+        );
       return;
     }
     send(404, "not found: try /health, /ready or /metrics\n");

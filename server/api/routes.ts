@@ -31,6 +31,7 @@ import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
+import type { CallForwarding } from "./unary-call.ts";
 import {
   createUnaryFastPath,
   type FastMethod,
@@ -78,7 +79,8 @@ export interface ApiHandlerOptions {
   readonly routes: readonly ServiceRoute[];
   /** Decides every request's actor, on both the router and the fast path. */
   readonly authenticator: Authenticator;
-  readonly metrics: ServerMetrics;
+  /** The per-call metrics (a serving thread has only these, server/threads). */
+  readonly metrics: Pick<ServerMetrics, "requests" | "requestSeconds">;
   /** Origins allowed to call from browsers; "*" allows any. */
   readonly corsOrigins: readonly string[];
   /** Largest request message accepted, in bytes. */
@@ -89,6 +91,8 @@ export interface ApiHandlerOptions {
   readonly shutdownSignal: AbortSignal;
   /** Receives failures of the transport itself (never of a handler: those become responses). */
   logError(err: unknown): void;
+  /** On a serving thread only: how the fast paths hand on calls it does not serve (unary-call.ts). */
+  readonly forward?: CallForwarding;
 }
 
 /** The API's request handlers: both HTTP versions, and HTTP/2 streams for the fast path. */
@@ -238,6 +242,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     interceptors,
     shutdownSignal: options.shutdownSignal,
     logError: options.logError,
+    ...(options.forward !== undefined ? { forward: options.forward } : {}),
   });
 
   const handler: DualHandler = (req, res) => {

@@ -6,6 +6,7 @@
  */
 
 import type * as http from "node:http";
+import type * as http2 from "node:http2";
 import {
   create,
   type DescMessage,
@@ -42,6 +43,17 @@ export interface FastMethod {
   readonly impl: UnaryImpl;
 }
 
+/**
+ * How a serving thread (server/threads) hands on the calls it does not serve itself:
+ * once a call's request is parsed, before any interceptor runs, `serves` decides; a call
+ * it does not serve goes to `send` with its request message's bytes (in a gRPC envelope
+ * for gRPC), which answers the stream, and this thread does nothing more with it.
+ */
+export interface CallForwarding {
+  serves(target: FastMethod, input: Message): boolean;
+  send(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: Uint8Array): void;
+}
+
 /** What the fast paths need from the server around them. */
 export interface FastPathOptions {
   /** Request path (`/pkg.Service/Method`) → method. */
@@ -68,6 +80,8 @@ export interface FastPathOptions {
    * error thrown while writing a response (the call itself is answered).
    */
   logError(err: unknown): void;
+  /** Set on a serving thread only: see {@link CallForwarding}. */
+  readonly forward?: CallForwarding;
 }
 
 /** A call's abort signal and deadline, and what ends them. */

@@ -122,6 +122,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
 
   const startCall = createCallSignals(options.shutdownSignal);
   const grpc = createGrpcUnary(options);
+  const forward = options.forward;
 
   /**
    * Serves one call and writes its answer: on `stream` (HTTP/2) or on `res` (HTTP/1.1,
@@ -150,10 +151,13 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       let inInterceptors = false;
       try {
         const length = headers[CONTENT_LENGTH];
-        const input = parseInput(
-          target.method.input,
-          await readBody(body, options.readMaxBytes, single(length)),
-        );
+        const raw = await readBody(body, options.readMaxBytes, single(length));
+        const input = parseInput(target.method.input, raw);
+        if (forward !== undefined && stream !== undefined && !forward.serves(target, input)) {
+          signal.end();
+          forward.send(stream, headers, raw);
+          return;
+        }
         inInterceptors = true;
         const output = await intercepted(target, ctx, input, options.interceptors);
         inInterceptors = false;

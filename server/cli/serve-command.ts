@@ -98,6 +98,10 @@ export function serveCommand(): Command {
       "--snapshot-max-age <seconds>",
       "with --archive: delete snapshots older than this, but never a tenant's newest (env ENTDB_SNAPSHOT_MAX_AGE; default 604800)",
     )
+    .option(
+      "--serve-threads <n>",
+      "threads that serve reads beside the main thread, on the same port (env ENTDB_SERVE_THREADS; default 0: the main thread serves everything; see docs/architecture.md)",
+    )
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
@@ -139,6 +143,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       snapshotKeep: opts["snapshotKeep"],
       snapshotMaxAge: opts["snapshotMaxAge"],
       archiveLockDays: opts["archiveLockDays"],
+      serveThreads: opts["serveThreads"],
     });
     log = createLogger(config.logLevel);
     server = await startServer(config, log);

@@ -62,7 +62,12 @@ export {
   type StoreOptions,
 } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";
-export { createTenantReader, READ_LIMITS, type ReadLimits } from "./store-reader.ts";
+export {
+  createTenantReader,
+  READ_LIMITS,
+  type ReaderStore,
+  type ReadLimits,
+} from "./store-reader.ts";
 export {
   decodeValue,
   encodeValue,

@@ -145,6 +145,11 @@ export class RebuildGate {
     return undefined;
   }
 
+  /** Whether any tenant may be held now (every hold is lifted once its partition is read far enough). */
+  holdsAny(): boolean {
+    return this.#tenants.size > 0 || this.#partitions.size > 0 || this.#absent.size > 0;
+  }
+
   /** Tenants held now, with the reason (for tests and logs). */
   heldTenants(): Map<string, string> {
     return new Map([...this.#tenants].map(([tenant, hold]) => [tenant, hold.reason]));

@@ -52,7 +52,7 @@ export { READ_LIMITS, type ReadLimits } from "./read-limits.ts";
  * first read after a commit).
  */
 export function createTenantReader(
-  store: Store,
+  store: ReaderStore,
   limits: ReadLimits = READ_LIMITS,
   cache: NodeCache = new NodeCache(),
   edges: EdgeCache = new EdgeCache(),
@@ -60,15 +60,21 @@ export function createTenantReader(
   return new StoreReader(store, limits, cache, edges);
 }
 
+/**
+ * What the reader needs of a store: the tenant's database for a read, and the model to
+ * decode it by. A `Store`, or a serving thread's read-only handles (server/threads).
+ */
+export type ReaderStore = Pick<Store, "readTenant" | "readModel">;
+
 class StoreReader implements TenantReader {
-  readonly #store: Store;
+  readonly #store: ReaderStore;
   readonly #limits: ReadLimits;
   /** Ranked hits of relevance searches, for their later pages (search-snapshots.ts). */
   readonly #snapshots = new SearchSnapshots();
   readonly #cache: NodeCache;
   readonly #edges: EdgeCache;
 
-  constructor(store: Store, limits: ReadLimits, cache: NodeCache, edges: EdgeCache) {
+  constructor(store: ReaderStore, limits: ReadLimits, cache: NodeCache, edges: EdgeCache) {
     this.#store = store;
     this.#limits = limits;
     this.#cache = cache;

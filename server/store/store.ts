@@ -57,6 +57,8 @@ export interface StoreOptions {
    * or of the one this names for the tenant (none: made by running the layout's DDL).
    */
   readonly tenantTemplate?: string | ((tenant: string) => string | undefined);
+  /** Told each tenant marked unavailable (the serving threads then leave its reads to this thread). */
+  readonly onUnavailable?: (tenant: string) => void;
 }
 
 /** Opens (creating if needed) the store in `options.dataDir`. */
@@ -78,6 +80,7 @@ export class Store {
   readonly #logIdentity: string | undefined;
   readonly #gate: RebuildGate | undefined;
   readonly #template: StoreOptions["tenantTemplate"];
+  readonly #onUnavailable: StoreOptions["onUnavailable"];
   #latestSchemaVersion: number;
   #closed = false;
 
@@ -92,6 +95,7 @@ export class Store {
     this.#logIdentity = options.logIdentity ?? this.meta.logIdentity();
     this.#gate = options.gate;
     this.#template = options.tenantTemplate;
+    this.#onUnavailable = options.onUnavailable;
   }
 
   /** The database file of a tenant (validates the id). */
@@ -128,8 +132,10 @@ export class Store {
       };
       db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create, origin);
     } catch (err) {
-      if (err instanceof StoreError && err.code === "tenant-unavailable")
+      if (err instanceof StoreError && err.code === "tenant-unavailable") {
         this.#unavailable.set(id, err);
+        this.#onUnavailable?.(id);
+      }
       throw err;
     }
     if (!db) return undefined;
@@ -152,6 +158,11 @@ export class Store {
     const held = this.#gate?.check(validateTenantId(tenant), db !== undefined);
     if (held) throw held;
     return db;
+  }
+
+  /** Whether some tenants may be held from readers while they are rebuilt from the log. */
+  get rebuilding(): boolean {
+    return this.#gate?.holdsAny() ?? false;
   }
 
   /** Where the applier starts reading `partition`: its checkpoint, or earlier for a rebuild. */
@@ -178,6 +189,7 @@ export class Store {
       handle.close();
     }
     this.#unavailable.set(tenant, error);
+    this.#onUnavailable?.(tenant);
   }
 
   /** Why a tenant is unavailable, if it is. */

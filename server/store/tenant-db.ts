@@ -292,6 +292,57 @@ export class TenantDb {
     }
   }
 
+  /**
+   * Opens the existing database of `tenant` at `path` read only, for a thread that serves
+   * reads beside the applier (server/threads): nothing is created or migrated and no
+   * pragma writes; `refresh` re-reads what the writer committed. Returns `undefined` if
+   * the file does not exist; throws `tenant-unavailable` if it is not a usable tenant
+   * database of this layout.
+   */
+  static openReadOnly(tenant: string, path: string): TenantDb | undefined {
+    if (!existsSync(path)) return undefined;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.defaultSafeIntegers(true);
+      db.function(FTS_TEXT_FUNCTION, { deterministic: true }, (value: unknown) =>
+        typeof value === "string" ? ftsText(value) : value,
+      );
+      const layout = Number(db.pragma("user_version", { simple: true }));
+      if (layout !== STORE_LAYOUT_VERSION)
+        throw new StoreError(
+          "tenant-unavailable",
+          `the file has store layout ${layout}; this server reads layout ${STORE_LAYOUT_VERSION}`,
+        );
+      const state = readState(db, tenant);
+      const opened = new TenantDb(tenant, path, db, state, undefined, undefined);
+      opened.optimizeOnClose = false;
+      return opened;
+    } catch (cause) {
+      if (db?.open) db.close();
+      throw new StoreError(
+        "tenant-unavailable",
+        `The database of tenant ${JSON.stringify(tenant)} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}.`,
+        { cause },
+      );
+    }
+  }
+
+  /**
+   * For a handle from {@link openReadOnly}: re-reads the state the writer committed (and
+   * the schema objects, when its schema version moved) and counts a commit, so the read
+   * caches drop what they hold of the tenant (they trust an entry only while
+   * {@link commits} is unchanged).
+   */
+  refresh(): void {
+    const state = readState(this.db, this.tenant);
+    if (state.schemaVersion !== this.#state.schemaVersion) this.reloadSchemaObjects();
+    // Counted as a commit the caches were not told about (see `commits`); not through
+    // commitState, which is the writer's (its `onCommit` records the state in meta).
+    this.#commits++;
+    this.#state = state;
+  }
+
   /** Where the tenant stands, as of its last commit. */
   get state(): TenantState {
     return this.#state;
@@ -471,4 +522,26 @@ export class TenantDb {
     }
     this.#fts = fts;
   }
+}
+
+/** The `tenant_state` row of a tenant file, checked to be `tenant`'s. */
+function readState(db: Database.Database, tenant: string): TenantState {
+  const row = db
+    .prepare(
+      "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",
+    )
+    .get() as
+    | { tenant: string; log_partition: bigint; applied_offset: bigint; schema_version: bigint }
+    | undefined;
+  if (!row) throw new StoreError("corrupt", "the file has no tenant_state row");
+  if (row.tenant !== tenant)
+    throw new StoreError(
+      "tenant-unavailable",
+      `the file belongs to tenant ${JSON.stringify(row.tenant)}`,
+    );
+  return {
+    partition: Number(row.log_partition),
+    appliedOffset: Number(row.applied_offset),
+    schemaVersion: Number(row.schema_version),
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * `node tests/bench/ab-bench.ts BASE_TREE [rows] [seconds] [rounds] [--grpc]`: the rows of
+ * `node tests/bench/ab-bench.ts BASE_TREE [rows] [seconds] [rounds] [--grpc] [--conns N]
+ * [--threads A,B]`: the rows of
  * `npm run bench:pg` against two builds of EntDB in one run, to measure a change: one
  * `entdb serve` started from BASE_TREE (another checkout of the repository, e.g. a
  * worktree of the commit before) and one from this tree, the same data loaded into both,
@@ -7,20 +8,34 @@
  * Prints, per row, the server's CPU per call on each side (median and lowest of the
  * rounds) and their ratio, then each side's calls/s, p50 and p99 (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
  * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients). Connect unless
- * `--grpc`; the load generator's lean client unless `ENTDB_BENCH_CLIENT=connect`. A
- * measurement, not a test.
+ * `--grpc`; the load generator's lean client unless `ENTDB_BENCH_CLIENT=connect`.
+ * `--conns N` spreads each row's clients over N HTTP/2 connections on both sides;
+ * `--threads A,B` starts the base with `--serve-threads A` and this tree with
+ * `--serve-threads B` (BASE_TREE `.` compares one build with and without threads). Prints
+ * the load average before and after. A measurement, not a test.
  */
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServerProcess as startThis } from "../e2e/server-process.ts";
 import { EMBEDDED_SERVE_ENV } from "../kafka/kafka-serve.ts";
 import { benchClient, buildLoadgen, loadgenRunArgs, parseLoadgenResult } from "./go-toolchain.ts";
 
-const args = process.argv.slice(2);
-const grpc = args.includes("--grpc");
+const argv = process.argv.slice(2);
+const grpc = argv.includes("--grpc");
+/** The value of `--name V`, taken out of the positional arguments. */
+const flag = (name: string): string | undefined => {
+  const at = argv.indexOf(name);
+  if (at < 0) return undefined;
+  const value = argv[at + 1];
+  argv.splice(at, 2);
+  return value;
+};
+const conns = flag("--conns");
+const [baseThreads = "0", thisThreads = "0"] = (flag("--threads") ?? "0,0").split(",");
+const args = argv;
 const [
   baseArg,
   rowsArg = "get,edges-out,edges-in,query-50,get-100",
@@ -48,11 +63,19 @@ const { startServerProcess: startBase } = (await import(
 const sides = [
   {
     name: "base",
-    server: await startBase({ dataDir: join(work, "base"), env: EMBEDDED_SERVE_ENV }),
+    server: await startBase({
+      dataDir: join(work, "base"),
+      env: EMBEDDED_SERVE_ENV,
+      args: baseThreads === "0" ? [] : ["--serve-threads", baseThreads],
+    }),
   },
   {
     name: "this",
-    server: await startThis({ dataDir: join(work, "this"), env: EMBEDDED_SERVE_ENV }),
+    server: await startThis({
+      dataDir: join(work, "this"),
+      env: EMBEDDED_SERVE_ENV,
+      args: thisThreads === "0" ? [] : ["--serve-threads", thisThreads],
+    }),
   },
 ];
 
@@ -74,6 +97,7 @@ try {
       join(work, `${side.name}.json`),
     ]);
   }
+  const loadBefore = loadavg();
   const cpu = new Map<string, number[]>();
   const rate = new Map<string, number[]>();
   const p50 = new Map<string, number[]>();
@@ -95,6 +119,7 @@ try {
             seconds: secondsArg,
             ids: join(work, `${side.name}.json`),
             serverPid: side.server.child.pid,
+            ...(conns === undefined ? {} : { conns: Number(conns) }),
           }),
         ).toString();
         const m = parseLoadgenResult(out);
@@ -106,6 +131,10 @@ try {
       }
     }
   }
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(", ");
+  console.log(
+    `base: ${baseTree} --serve-threads ${baseThreads}; this: --serve-threads ${thisThreads}; ${conns ?? 1} connection(s) per row; ${grpc ? "gRPC" : "Connect"}; load average ${la(loadBefore)} before, ${la(loadavg())} after.\n`,
+  );
   console.log(
     `| row | base µs/call (median, lowest) | this µs/call (median, lowest) | this/base |`,
   );

@@ -14,6 +14,11 @@
  * p50 and p99, the server's CPU per operation (from /proc; for PostgreSQL the postmaster
  * and all its backends) and the load generator's.
  *
+ * `ENTDB_BENCH_SERVE_THREADS=N` starts EntDB with `--serve-threads N` (docs/architecture.md)
+ * and `ENTDB_BENCH_CONNS=M` spreads the load generator's EntDB clients over M HTTP/2
+ * connections (default 8 with threads, else 1), as pgbench gives each client its own; the
+ * table's heading says both.
+ *
  * Every row runs a warm-up second first. Reads run before writes, so the edge rows find
  * exactly 10 edges per node; the table lists the rows in the issue's order. Everything
  * started is stopped at the end, also on failure or Ctrl-C. A measurement, not a test:
@@ -53,6 +58,12 @@ const SECONDS = Number(process.argv[2] ?? "5");
 if (!Number.isInteger(SECONDS) || SECONDS < 1) {
   throw new Error(`seconds per row must be a whole number ≥ 1, got '${process.argv[2]}'`);
 }
+const SERVE_THREADS = Number(process.env["ENTDB_BENCH_SERVE_THREADS"] ?? "0");
+const CONNS = Number(process.env["ENTDB_BENCH_CONNS"] ?? (SERVE_THREADS > 0 ? "8" : "1"));
+if (!Number.isInteger(SERVE_THREADS) || SERVE_THREADS < 0 || !Number.isInteger(CONNS) || CONNS < 1)
+  throw new Error(
+    "ENTDB_BENCH_SERVE_THREADS must be a whole number ≥ 0 and ENTDB_BENCH_CONNS one ≥ 1.",
+  );
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const POSTGRES_SH = join(import.meta.dirname, "..", "infra", "postgres.sh");
 const TENANT = "bench";
@@ -225,7 +236,11 @@ async function main(): Promise<void> {
   ]);
 
   const dataDir = join(work, "entdb");
-  const entdb: ServerProcess = await startServerProcess({ dataDir, env: EMBEDDED_SERVE_ENV });
+  const entdb: ServerProcess = await startServerProcess({
+    dataDir,
+    env: EMBEDDED_SERVE_ENV,
+    args: SERVE_THREADS > 0 ? ["--serve-threads", String(SERVE_THREADS)] : [],
+  });
   cleanups.push(async () => {
     await entdb.stop();
   });
@@ -252,6 +267,7 @@ async function main(): Promise<void> {
             seconds: SECONDS,
             ids,
             serverPid: entdb.child.pid,
+            ...(CONNS > 1 ? { conns: CONNS } : {}),
           }),
         ),
       );
@@ -283,7 +299,7 @@ async function main(): Promise<void> {
   process.stderr.write("\n");
 
   console.log(
-    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up, EntDB driven by the load generator's ${CLIENTS.map((c) => (c === "lean" ? "lean client" : "connect-go client")).join(" and its ")}. CPU columns: µs of CPU (user + system) per operation.\n`,
+    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up, EntDB driven by the load generator's ${CLIENTS.map((c) => (c === "lean" ? "lean client" : "connect-go client")).join(" and its ")}. EntDB: \`--serve-threads ${SERVE_THREADS}\`, its clients over ${CONNS} HTTP/2 connection${CONNS === 1 ? "" : "s"}. CPU columns: µs of CPU (user + system) per operation.\n`,
   );
   console.log(
     "| op | clients | system | ops/s | p50 | p99 | server CPU/op | load generator CPU/op | EntDB/PG |",

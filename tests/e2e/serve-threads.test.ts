@@ -1,0 +1,535 @@
+/**
+ * `entdb serve --serve-threads 1` against real clients on many HTTP/2 connections, so the
+ * kernel gives some to the main thread and some to the serving thread (each test checks
+ * from `/metrics` that the serving thread answered reads in it). What the main thread
+ * would answer, every thread answers (docs/architecture.md, "Serving threads"):
+ * a write acknowledged on one connection is read on every other; a grant or revoke is
+ * in force on the next read; a pushed version is served everywhere once the push is
+ * acknowledged; a tenant held while it is rebuilt is refused alike; writes, Subscribe,
+ * HTTP/1.1 and `buf curl` over gRPC (reflection included) go through a serving thread;
+ * SIGTERM lets the calls in flight finish and exits 0.
+ */
+
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Direction, FilterOp } from "../../generated/entdb/v1/entdb_pb.js";
+import { tenantFileName } from "../../server/store/tenant-id.ts";
+import {
+  connectError,
+  type EntDbClient,
+  entDbClient,
+  runCommand,
+  str,
+  TRACKER,
+  teamPlan,
+  tokenArgs,
+} from "./e2e-helpers.ts";
+import {
+  REPO_ROOT,
+  removeDataDir,
+  type ServerProcess,
+  startServerProcess,
+  tempDataDir,
+} from "./server-process.ts";
+import { readUntil } from "./subscribe-helpers.ts";
+
+const TOKENS = {
+  root: "root-token-0123456789",
+  alice: "alice-token-0123456789",
+  bob: "bob-token-0123456789ab",
+} as const;
+type Who = keyof typeof TOKENS;
+const TENANT = "threads";
+/** Connections per protocol: enough that both threads get some (2^-11 that one gets all). */
+const CONNECTIONS = 6;
+const BUF = join(REPO_ROOT, "node_modules", ".bin", "buf");
+
+let server: ServerProcess;
+const pools = new Map<Who, EntDbClient[]>();
+
+/** One client per connection: Connect binary over HTTP/2 (the fast path) and gRPC. */
+function pool(who: Who): EntDbClient[] {
+  let clients = pools.get(who);
+  if (clients === undefined) {
+    clients = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const token = TOKENS[who];
+      clients.push(
+        entDbClient(server, { protocol: "connect", httpVersion: "2", binary: true, token }),
+      );
+      clients.push(entDbClient(server, { protocol: "grpc", token }));
+    }
+    pools.set(who, clients);
+  }
+  return clients;
+}
+
+/** Calls each thread answered itself so far, from `/metrics` (thread 0: the main thread). */
+async function threadCalls(of: ServerProcess = server): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${of.httpPort}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^entdb_thread_requests_total\{thread="(\d+)"\} (\d+)$/gm))
+    out.set(m[1] ?? "", Number(m[2]));
+  return out;
+}
+
+/** Runs `body` and expects the serving thread to have answered calls meanwhile. */
+async function onBothThreads(body: () => Promise<void>, of: ServerProcess = server) {
+  const before = (await threadCalls(of)).get("1") ?? 0;
+  await body();
+  const after = await threadCalls(of);
+  expect(after.get("1") ?? 0, "the serving thread answered reads").toBeGreaterThan(before);
+  expect(after.get("0") ?? 0, "the main thread answered calls").toBeGreaterThan(0);
+}
+
+function timestamp() {
+  return {
+    kind: { case: "timestampValue" as const, value: { seconds: 1_700_000_000n, nanos: 0 } },
+  };
+}
+
+beforeAll(async () => {
+  server = await startServerProcess({
+    args: [...tokenArgs(TOKENS, ["root"]), "--serve-threads", "1"],
+  });
+  await entDbClient(server, { token: TOKENS.root }).createTenant({
+    tenant: TENANT,
+    owner: "user:alice",
+  });
+}, 60_000);
+
+afterAll(async () => {
+  for (const clients of pools.values()) clients.length = 0;
+  if (!server) return;
+  const code = await server.stop();
+  removeDataDir(server.dataDir);
+  expect(code).toBe(0);
+});
+
+describe("serve threads", () => {
+  it("spreads connections over both threads and counts every thread's calls in /metrics", async () => {
+    const clients = pool("alice");
+    const created = await clients[0]!.executePlan(teamPlan(TENANT, "spread"));
+    const id = created.results[0]!.id;
+    await onBothThreads(async () => {
+      for (let round = 0; round < 3; round++)
+        for (const c of clients) {
+          const got = await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id });
+          expect(got.node?.id).toBe(id);
+        }
+    });
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const gets =
+      /^entdb_requests_total\{method="entdb.v1.EntDbService\/GetNode",code="ok"\} (\d+)$/m.exec(
+        text,
+      );
+    // Every read above, whichever thread answered it.
+    expect(Number(gets?.[1])).toBeGreaterThanOrEqual(3 * clients.length);
+  }, 60_000);
+
+  it("reads a write acknowledged on one connection on every other, caches included", async () => {
+    const clients = pool("alice");
+    const user = await clients[1]!.executePlan({
+      tenant: TENANT,
+      operations: [
+        {
+          op: {
+            case: "createNode",
+            value: {
+              typeId: TRACKER.user,
+              fields: {
+                [TRACKER.userEmail]: str("ada@example.com"),
+                [TRACKER.userDisplayName]: str("Ada"),
+                [TRACKER.userHandle]: str("ada"),
+                [TRACKER.userJoinedAt]: timestamp(),
+              },
+            },
+          },
+        },
+      ],
+    });
+    const userId = user.results[0]!.id;
+    await onBothThreads(async () => {
+      for (let round = 0; round < clients.length; round++) {
+        const writer = clients[round]!;
+        const slug = `ryw-${round}`;
+        const team = (await writer.executePlan(teamPlan(TENANT, slug))).results[0]!.id;
+        // Warm every thread's caches with the first version, then change it.
+        for (const c of clients)
+          expect(
+            (await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: team })).node?.id,
+          ).toBe(team);
+        const updated = await writer.executePlan({
+          tenant: TENANT,
+          operations: [
+            {
+              op: {
+                case: "updateNode",
+                value: {
+                  typeId: TRACKER.team,
+                  id: team,
+                  set: { [TRACKER.teamName]: str(`${slug}-renamed`) },
+                },
+              },
+            },
+            {
+              op: {
+                case: "createEdge",
+                value: {
+                  edgeTypeId: TRACKER.memberOf,
+                  fromId: userId,
+                  toId: team,
+                  props: { [TRACKER.memberOfSince]: timestamp() },
+                },
+              },
+            },
+          ],
+        });
+        const afterPosition = updated.receipt?.position;
+        expect(afterPosition).toBeDefined();
+        for (const c of clients) {
+          const one = await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: team });
+          // With the receipt's position as a read-your-writes token: applied, so answered at once.
+          const after = await c.getNode({
+            tenant: TENANT,
+            typeId: TRACKER.team,
+            id: team,
+            afterPosition,
+          });
+          expect(after.node?.version).toBe(one.node?.version);
+          expect(one.node?.fields[TRACKER.teamName]?.kind).toEqual({
+            case: "stringValue",
+            value: `${slug}-renamed`,
+          });
+          const many = await c.getNodes({ tenant: TENANT, typeId: TRACKER.team, ids: [team] });
+          expect(many.nodes.map((n) => n.fields[TRACKER.teamName]?.kind.value)).toEqual([
+            `${slug}-renamed`,
+          ]);
+          const page = await c.queryNodes({
+            tenant: TENANT,
+            typeId: TRACKER.team,
+            filters: [{ fieldId: TRACKER.teamSlug, op: FilterOp.EQ, values: [str(slug)] }],
+          });
+          expect(page.nodes.map((n) => n.id)).toEqual([team]);
+          const edges = await c.listEdges({
+            tenant: TENANT,
+            edgeTypeId: TRACKER.memberOf,
+            nodeId: userId,
+            direction: Direction.OUT,
+            limit: 1000,
+          });
+          expect(edges.edges.map((e) => e.toId)).toContain(team);
+          expect(edges.edges).toHaveLength(round + 1);
+        }
+      }
+    });
+  }, 120_000);
+
+  it("serves a read after an applied position on the serving thread itself", async () => {
+    const clients = pool("alice");
+    const made = await clients[0]!.executePlan(teamPlan(TENANT, "token"));
+    const afterPosition = made.receipt!.position!;
+    const id = made.results[0]!.id;
+    // Only such reads in here: the serving thread's count moves only if it answered them.
+    await onBothThreads(async () => {
+      for (let round = 0; round < 3; round++)
+        for (const c of clients) {
+          const got = await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id, afterPosition });
+          expect(got.node?.id).toBe(id);
+        }
+    });
+  }, 60_000);
+
+  it("answers a read after a position that is not logged as the main thread does, on every thread", async () => {
+    const clients = pool("alice");
+    const made = await clients[0]!.executePlan(teamPlan(TENANT, "far"));
+    const at = made.receipt!.position!;
+    const future = { partition: at.partition, offset: at.offset + 1_000_000n };
+    const messages = new Set<string>();
+    for (const c of clients) {
+      const e = await connectError(
+        c.getNode({
+          tenant: TENANT,
+          typeId: TRACKER.team,
+          id: made.results[0]!.id,
+          afterPosition: future,
+        }),
+      );
+      expect(e.code).toBe(Code.InvalidArgument);
+      messages.add(e.rawMessage);
+    }
+    expect([...messages]).toEqual([
+      `\`after_position\` names offset ${future.offset} of partition ${future.partition}, but the log ends at offset ${at.offset + 1n}; pass the position of a receipt.`,
+    ]);
+  }, 60_000);
+
+  it("puts a grant and a revoke in force on the next read on every thread", async () => {
+    const alice = pool("alice")[0]!;
+    const team = (await alice.executePlan(teamPlan(TENANT, "acl"))).results[0]!.id;
+    const bob = pool("bob");
+    const denied = `'user:bob' is not a member of tenant '${TENANT}'; a tenant admin or owner can add it with AddTenantMember.`;
+    await onBothThreads(async () => {
+      for (let round = 0; round < 3; round++) {
+        for (const c of bob) {
+          const e = await connectError(
+            c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: team }),
+          );
+          expect(e.code).toBe(Code.PermissionDenied);
+          expect(e.rawMessage).toBe(denied);
+        }
+        await alice.addTenantMember({ tenant: TENANT, principal: "user:bob", role: "viewer" });
+        for (const c of bob) {
+          const got = await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: team });
+          expect(got.node?.id).toBe(team);
+        }
+        await alice.removeTenantMember({ tenant: TENANT, principal: "user:bob" });
+      }
+    });
+  }, 120_000);
+
+  it("serves a pushed version on every thread once the push is acknowledged", async () => {
+    const clients = pool("alice");
+    const LABEL = 20;
+    // The served version has no type 20: every thread refuses the read as bad input.
+    for (const c of clients) {
+      const e = await connectError(c.getNode({ tenant: TENANT, typeId: LABEL, id: "x" }));
+      expect(e.code).toBe(Code.InvalidArgument);
+    }
+    const tracker = readFileSync(join(REPO_ROOT, "examples", "tracker", "schema.entdb"), "utf8");
+    const v2 = `${tracker}\nnode Label = 20 {\n  name: string = 1 [required, unique];\n}\n`;
+    await onBothThreads(async () => {
+      await entDbClient(server, { token: TOKENS.root }).pushSchema({ source: v2 });
+      for (const c of clients) {
+        const e = await connectError(c.getNode({ tenant: TENANT, typeId: LABEL, id: "x" }));
+        expect(e.code).toBe(Code.NotFound);
+        expect(e.rawMessage).toBe("Label 'x' does not exist.");
+      }
+      // Then the serving thread answers them itself again.
+      for (let round = 0; round < 3; round++)
+        for (const c of clients)
+          expect(
+            await connectError(c.getNode({ tenant: TENANT, typeId: LABEL, id: "x" })),
+          ).toMatchObject({
+            code: Code.NotFound,
+          });
+    });
+  }, 60_000);
+
+  it("takes writes, Subscribe, HTTP/1.1 and buf curl over gRPC through a serving thread", async () => {
+    const clients = pool("alice");
+    await onBothThreads(async () => {
+      // A subscription on every connection sees a write made after it started.
+      const aborts = clients.map(() => new AbortController());
+      const streams = clients.map((c, i) =>
+        c.subscribe({ tenant: TENANT }, { signal: aborts[i]!.signal }),
+      );
+      const firsts = streams.map(() => [] as { changes: { nodeId: string }[] }[]);
+      // Each stream is open once it answered its first message (a checkpoint or a change).
+      const written = (await clients[0]!.executePlan(teamPlan(TENANT, "sub"))).results[0]!.id;
+      await Promise.all(
+        streams.map((s, i) =>
+          readUntil(s, firsts[i]!, (got) =>
+            got.some((r) => r.changes.some((ch) => ch.nodeId === written)),
+          ),
+        ),
+      );
+      for (const a of aborts) a.abort();
+      // HTTP/1.1 (Connect JSON): several calls at once open several connections.
+      const h1 = entDbClient(server, { token: TOKENS.alice });
+      const made = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => h1.executePlan(teamPlan(TENANT, `h1-${i}`))),
+      );
+      const read = await Promise.all(
+        made.map((m) => h1.getNode({ tenant: TENANT, typeId: TRACKER.team, id: m.results[0]!.id })),
+      );
+      expect(read.map((r) => r.node?.fields[TRACKER.teamSlug]?.kind.value)).toEqual(
+        made.map((_, i) => `h1-${i}`),
+      );
+      // buf curl: reflection (a bidirectional stream) then the call, a new connection each run.
+      for (let i = 0; i < 6; i++) {
+        const res = await runCommand(
+          BUF,
+          [
+            "curl",
+            "--protocol",
+            "grpc",
+            "--http2-prior-knowledge",
+            "-H",
+            `authorization: Bearer ${TOKENS.alice}`,
+            "--reflect-header",
+            `authorization: Bearer ${TOKENS.alice}`,
+            "-d",
+            JSON.stringify({ tenant: TENANT, typeId: TRACKER.team, id: made[i]!.results[0]!.id }),
+            `${server.url}/entdb.v1.EntDbService/GetNode`,
+          ],
+          { cwd: server.dataDir, timeout: 30_000 },
+        );
+        expect(res.stderr).toBe("");
+        expect(JSON.parse(res.stdout).node.id).toBe(made[i]!.results[0]!.id);
+      }
+      // And reads on every connection, so this test sees the serving thread answer.
+      for (const c of clients)
+        await c.getNode({ tenant: TENANT, typeId: TRACKER.team, id: written });
+    });
+  }, 120_000);
+});
+
+describe("serve threads around the main thread's state", () => {
+  it("refuses a tenant being rebuilt on every thread, as the main thread does, then serves it", async () => {
+    const dataDir = tempDataDir();
+    try {
+      const first = await startServerProcess({ dataDir });
+      const api = entDbClient(first);
+      const id = (await api.executePlan(teamPlan("held", "held"))).results[0]!.id;
+      expect(await first.stop()).toBe(0);
+      rmSync(join(dataDir, "tenants", tenantFileName("held")));
+      const hold = join(dataDir, "hold");
+      writeFileSync(hold, "");
+      const held = await startServerProcess({
+        dataDir,
+        args: ["--serve-threads", "1"],
+        env: { ENTDB_TEST_HOLD_REBUILD: hold },
+        readyPath: "/health",
+      });
+      try {
+        const clients = Array.from({ length: 2 * CONNECTIONS }, (_, i) =>
+          entDbClient(
+            held,
+            i % 2 === 0
+              ? { protocol: "connect", httpVersion: "2", binary: true }
+              : { protocol: "grpc" },
+          ),
+        );
+        for (const c of clients) {
+          const e = await connectError(c.getNode({ tenant: "held", typeId: TRACKER.team, id }));
+          expect(e.code).toBe(Code.Unavailable);
+          expect(e.rawMessage).toMatch(
+            /^Tenant "held" is being rebuilt from the log \(its database is missing\)/,
+          );
+        }
+        rmSync(hold);
+        await onBothThreads(async () => {
+          for (const c of clients) {
+            let got: string | undefined;
+            for (let tries = 0; got === undefined && tries < 100; tries++) {
+              try {
+                got = (await c.getNode({ tenant: "held", typeId: TRACKER.team, id })).node?.id;
+              } catch (e) {
+                expect((e as { code?: unknown }).code).toBe(Code.Unavailable);
+                await new Promise((r) => setTimeout(r, 100));
+              }
+            }
+            expect(got).toBe(id);
+          }
+          // Served by the serving thread too, once nothing is held.
+          for (let round = 0; round < 3; round++)
+            for (const c of clients)
+              expect((await c.getNode({ tenant: "held", typeId: TRACKER.team, id })).node?.id).toBe(
+                id,
+              );
+        }, held);
+      } finally {
+        expect(await held.stop()).toBe(0);
+      }
+    } finally {
+      removeDataDir(dataDir);
+    }
+  }, 120_000);
+
+  it("logs a serving thread that dies and starts it again, and the server keeps serving", async () => {
+    const dataDir = tempDataDir();
+    const stopFile = join(dataDir, "stop-serving-thread");
+    const other = await startServerProcess({
+      dataDir,
+      args: ["--serve-threads", "1"],
+      env: { ENTDB_TEST_STOP_SERVING_THREAD: stopFile },
+    });
+    const connections = () =>
+      Array.from({ length: 2 * CONNECTIONS }, (_, i) =>
+        entDbClient(
+          other,
+          i % 2 === 0
+            ? { protocol: "connect", httpVersion: "2", binary: true }
+            : { protocol: "grpc" },
+        ),
+      );
+    try {
+      const id = (await entDbClient(other).executePlan(teamPlan("crash", "crash"))).results[0]!.id;
+      await onBothThreads(async () => {
+        for (const c of connections())
+          await c.getNode({ tenant: "crash", typeId: TRACKER.team, id });
+      }, other);
+      writeFileSync(stopFile, "");
+      const deadline = Date.now() + 20_000;
+      while (
+        !other.logs().includes('"msg":"serving thread started again"') &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 100));
+      const lines = other.logs().split("\n");
+      const stopped = lines.find((l) =>
+        l.includes('"msg":"serving thread stopped; starting it again"'),
+      );
+      expect(stopped, other.logs()).toBeDefined();
+      expect(JSON.parse(stopped!)).toMatchObject({ level: "error", thread: 1, code: 70 });
+      expect(lines.some((l) => l.includes('"msg":"serving thread started again"'))).toBe(true);
+      // New connections are served by both threads again, and the write path still works.
+      await onBothThreads(async () => {
+        for (const c of connections())
+          expect((await c.getNode({ tenant: "crash", typeId: TRACKER.team, id })).node?.id).toBe(
+            id,
+          );
+      }, other);
+      expect(
+        (await entDbClient(other).executePlan(teamPlan("crash", "after"))).receipt?.applied,
+      ).toBe(true);
+    } finally {
+      expect(await other.stop()).toBe(0);
+      removeDataDir(dataDir);
+    }
+  }, 120_000);
+
+  it("finishes the calls in flight on every thread at SIGTERM and exits 0", async () => {
+    const other = await startServerProcess({ args: ["--serve-threads", "1"] });
+    try {
+      const clients = Array.from({ length: 2 * CONNECTIONS }, (_, i) =>
+        entDbClient(
+          other,
+          i % 2 === 0
+            ? { protocol: "connect", httpVersion: "2", binary: true }
+            : { protocol: "grpc" },
+        ),
+      );
+      const id = (await clients[0]!.executePlan(teamPlan("bye", "bye"))).results[0]!.id;
+      await onBothThreads(async () => {
+        for (const c of clients) await c.getNode({ tenant: "bye", typeId: TRACKER.team, id });
+      }, other);
+      // Calls on every connection, then SIGTERM while they are in flight.
+      const inFlight = clients.flatMap((c) =>
+        Array.from({ length: 20 }, () =>
+          c.getNode({ tenant: "bye", typeId: TRACKER.team, id }).then(
+            (r) => r.node?.id,
+            (e: unknown) => e,
+          ),
+        ),
+      );
+      const code = other.stop();
+      const results = await Promise.all(inFlight);
+      expect(await code).toBe(0);
+      // Each call was answered: with the node, or (if it was not started before the
+      // server stopped accepting) refused: UNAVAILABLE, or its stream refused (REFUSED_STREAM,
+      // which says it was not processed); none hangs or gets another answer.
+      for (const r of results) {
+        if (typeof r === "string") expect(r).toBe(id);
+        else if ((r as { code?: unknown }).code !== Code.Unavailable)
+          expect(String(r)).toContain("NGHTTP2_REFUSED_STREAM");
+      }
+      expect(results.filter((r) => r === id).length).toBeGreaterThan(0);
+      expect(other.logs()).toContain('"msg":"stopped"');
+    } finally {
+      removeDataDir(other.dataDir);
+    }
+  }, 120_000);
+});
