@@ -241,19 +241,7 @@ export class TenantDb {
           origin.onCommit,
           known,
         );
-      const row = db
-        .prepare(
-          "SELECT tenant, log_partition, applied_offset, schema_version FROM tenant_state WHERE singleton = 1",
-        )
-        .get() as
-        | { tenant: string; log_partition: bigint; applied_offset: bigint; schema_version: bigint }
-        | undefined;
-      if (!row) throw new StoreError("corrupt", "the file has no tenant_state row");
-      if (row.tenant !== tenant)
-        throw new StoreError(
-          "tenant-unavailable",
-          `the file belongs to tenant ${JSON.stringify(row.tenant)}`,
-        );
+      const state = readState(db, tenant);
       const hasOrigin = db
         .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'derived_from'")
         .get();
@@ -266,11 +254,7 @@ export class TenantDb {
         tenant,
         path,
         db,
-        {
-          partition: Number(row.log_partition),
-          appliedOffset: Number(row.applied_offset),
-          schemaVersion: Number(row.schema_version),
-        },
+        state,
         from?.log_identity,
         origin.onCommit,
       );
