@@ -250,14 +250,7 @@ export class TenantDb {
             | { log_identity: string }
             | undefined)
         : undefined;
-      const opened = new TenantDb(
-        tenant,
-        path,
-        db,
-        state,
-        from?.log_identity,
-        origin.onCommit,
-      );
+      const opened = new TenantDb(tenant, path, db, state, from?.log_identity, origin.onCommit);
       if (copied)
         templateReads.set(origin.template!, {
           state: opened.#state,
