@@ -185,9 +185,7 @@ export class TenantDb {
       db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
       db.defaultSafeIntegers(true);
       // What a full-text column holds for a field value (codegen/store-layout/fts-text.ts).
-      db.function(FTS_TEXT_FUNCTION, { deterministic: true }, (value: unknown) =>
-        typeof value === "string" ? ftsText(value) : value,
-      );
+      addFtsText(db);
       // Planner statistics: without them SQLite prefers `nodes_by_type` to a partial
       // expression index for range filters. Bounded work; only tables that need it.
       db.pragma("analysis_limit = 1000");
@@ -261,11 +259,7 @@ export class TenantDb {
       return opened;
     } catch (cause) {
       if (db?.open) db.close();
-      throw new StoreError(
-        "tenant-unavailable",
-        `The database of tenant ${JSON.stringify(tenant)} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}.`,
-        { cause },
-      );
+      throw unusableFile(tenant, cause);
     }
   }
 
@@ -282,9 +276,7 @@ export class TenantDb {
     try {
       db = new Database(path, { readonly: true, fileMustExist: true });
       db.defaultSafeIntegers(true);
-      db.function(FTS_TEXT_FUNCTION, { deterministic: true }, (value: unknown) =>
-        typeof value === "string" ? ftsText(value) : value,
-      );
+      addFtsText(db);
       const layout = Number(db.pragma("user_version", { simple: true }));
       if (layout !== STORE_LAYOUT_VERSION)
         throw new StoreError(
@@ -297,11 +289,7 @@ export class TenantDb {
       return opened;
     } catch (cause) {
       if (db?.open) db.close();
-      throw new StoreError(
-        "tenant-unavailable",
-        `The database of tenant ${JSON.stringify(tenant)} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}.`,
-        { cause },
-      );
+      throw unusableFile(tenant, cause);
     }
   }
 
@@ -499,6 +487,22 @@ export class TenantDb {
     }
     this.#fts = fts;
   }
+}
+
+/** Registers the function that gives what a full-text column holds for a field value. */
+function addFtsText(db: Database.Database): void {
+  db.function(FTS_TEXT_FUNCTION, { deterministic: true }, (value: unknown) =>
+    typeof value === "string" ? ftsText(value) : value,
+  );
+}
+
+/** What `open` and `openReadOnly` throw when a tenant's file cannot be used. */
+function unusableFile(tenant: string, cause: unknown): StoreError {
+  return new StoreError(
+    "tenant-unavailable",
+    `The database of tenant ${JSON.stringify(tenant)} cannot be used: ${cause instanceof Error ? cause.message : String(cause)}.`,
+    { cause },
+  );
 }
 
 /** The `tenant_state` row of a tenant file, checked to be `tenant`'s. */
