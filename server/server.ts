@@ -44,7 +44,12 @@ import { createApiHandler, route, type ServiceRoute } from "./api/routes.ts";
 import { createSchemaPushHandlers } from "./api/schema-push-service.ts";
 import { createSchemaSkewInterceptor } from "./api/schema-skew.ts";
 import { createTypedServices } from "./api/typed-services.ts";
-import { Applier, restoreLostSchemaFiles, SCHEMA_LOG_KEY } from "./apply/index.ts";
+import {
+  Applier,
+  DEFAULT_PARK_RETRY,
+  restoreLostSchemaFiles,
+  SCHEMA_LOG_KEY,
+} from "./apply/index.ts";
 import { checkDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
@@ -213,11 +218,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         access.invalidate(tenant);
         threads?.committed(tenant);
       },
-      onPark: (p) =>
-        log.error("tenant parked: it stopped applying the log", {
+      parkRetry: DEFAULT_PARK_RETRY,
+      onPark: (p) => {
+        const fields = {
           tenant: p.tenant,
           position: `${p.position.partition}:${p.position.offset}`,
+          ...(p.retryAt !== undefined && { retryInMs: p.retryAt - Date.now() }),
           err: p.error.cause ?? p.error,
+        };
+        if (p.retries === 0) log.error("tenant parked: it stopped applying the log", fields);
+        else log.warn("tenant still parked: a retry failed", { retries: p.retries, ...fields });
+      },
+      // With serving threads, its reads stay the main thread's until a restart (the
+      // threads' read-only handles may be of a file since replaced).
+      onUnpark: (p) =>
+        log.warn("tenant applies the log again: a retry applied the event it was parked at", {
+          tenant: p.tenant,
+          position: `${p.position.partition}:${p.position.offset}`,
+          retries: p.retries,
         }),
       onApplyFailure: (f) => {
         metrics?.applyFailures.inc();

@@ -45,7 +45,10 @@
  *   corruption, a full disk) is parked: reads and `waitFor` of it throw
  *   `tenant-unavailable` with the reason, its later events are held (the checkpoint
  *   stays before them, so a restart retries), `onPark` reports it, and every other
- *   tenant goes on.
+ *   tenant goes on. With `parkRetry` set, a parked tenant is retried without a restart
+ *   (see {@link ParkRetry}): the subscription is started again from the checkpoint and
+ *   the tenant applies from its first unapplied event, held from readers until it has
+ *   applied that event; a failed retry parks it again and waits twice as long.
  * - Only a failure of `meta.sqlite` itself stops the subscription (`done` rejects).
  *
  * Schema changes: a `SchemaChange` event is recorded in `meta.sqlite` (its lock JSON
@@ -93,6 +96,22 @@ const RUN_BACKOFF = 8;
 /** Default interval between checkpoint moves. */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1_000;
 
+/**
+ * When parked tenants are tried again: `firstMs` after the park, then after each failed
+ * retry twice the last wait, at most `maxMs`. A retry stops the subscription, moves the
+ * checkpoint, lets the store hold a tenant whose file went missing or older for a
+ * rebuild (`Store.prepareRetry`), and subscribes again from the checkpoint (which is
+ * before every parked tenant's first unapplied event): other tenants skip what they
+ * applied by their own offsets, as after a restart.
+ */
+export interface ParkRetry {
+  readonly firstMs: number;
+  readonly maxMs: number;
+}
+
+/** The server's retries of parked tenants: after 1 s, doubling to once a minute. */
+export const DEFAULT_PARK_RETRY: ParkRetry = { firstMs: 1_000, maxMs: 60_000 };
+
 /** Options of {@link Applier}. */
 export interface ApplierOptions {
   readonly wal: Wal;
@@ -103,8 +122,12 @@ export interface ApplierOptions {
   readonly checkpointIntervalMs?: number;
   /** Called after a transaction that applied access changes of `tenant` committed or rolled back. */
   readonly onAccessChanged?: (tenant: string) => void;
-  /** Called when a tenant is parked (the server logs it at error level). */
+  /** Called when a tenant is parked, and again each time a retry of it fails (`retries`). */
   readonly onPark?: (parked: ParkedTenant) => void;
+  /** Retries parked tenants without a restart (see {@link ParkRetry}); off when unset. */
+  readonly parkRetry?: ParkRetry;
+  /** Called when a retried tenant applied the event it was parked at: it is served again. */
+  readonly onUnpark?: (parked: ParkedTenant) => void;
   /**
    * Called once the outcome of a plan whose apply failed in a way that is a property of
    * the event (apply-failure.ts) committed; `error` carries the original as `cause`.
@@ -162,6 +185,10 @@ export interface ParkedTenant {
   /** The first event it did not apply. */
   readonly position: WalPosition;
   readonly error: StoreError;
+  /** Retries of it that failed since it was parked at this position (0 at the park). */
+  readonly retries: number;
+  /** When it is tried again (ms since the epoch), with `parkRetry` set. */
+  readonly retryAt?: number;
 }
 
 /** Counters since start. */
@@ -196,6 +223,17 @@ export class Applier implements ApplyProgress {
   readonly #checkpointIntervalMs: number;
   readonly #onAccessChanged: ((tenant: string) => void) | undefined;
   #subscription: WalSubscription | undefined;
+  /** Settles when the applier stops, or rejects when a subscription of it failed ({@link done}). */
+  #done: Promise<void> | undefined;
+  #ended: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #stopped = false;
+  readonly #parkRetry: ParkRetry | undefined;
+  readonly #onUnpark: ((parked: ParkedTenant) => void) | undefined;
+  /** Parked tenants the current subscription applies again. */
+  readonly #retrying = new Set<string>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** A retry under way (it stops and starts the subscription). */
+  #retry: Promise<void> | undefined;
   /** Partitions this applier was given, with the next offset it will process. */
   readonly #processed = new Map<number, number>();
   readonly #parked = new Map<string, ParkedTenant>();
@@ -230,6 +268,8 @@ export class Applier implements ApplyProgress {
     this.#maxBatch = options.maxBatch ?? DEFAULT_APPLY_BATCH;
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.#onPark = options.onPark;
+    this.#parkRetry = options.parkRetry;
+    this.#onUnpark = options.onUnpark;
     this.#onApplyFailure = options.onApplyFailure;
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
@@ -243,9 +283,18 @@ export class Applier implements ApplyProgress {
 
   /** Subscribes to the log. A second call does nothing. */
   start(): void {
-    if (this.#subscription) return;
+    if (this.#done) return;
+    this.#done = new Promise((resolve, reject) => {
+      this.#ended = { resolve, reject };
+    });
+    // Whoever reads `done` sees a failure; nobody reading it is not an unhandled rejection.
+    this.#done.catch(() => {});
+    this.#subscribe();
+  }
+
+  #subscribe(): void {
     this.#lastFlush = Date.now();
-    this.#subscription = this.#wal.subscribe({
+    const subscription = this.#wal.subscribe({
       // The checkpoint, or earlier where a tenant database is being rebuilt from the log
       // (server/store/derived-check.ts); tenants that have the events skip them.
       startOffset: async (partition) => {
@@ -263,19 +312,34 @@ export class Applier implements ApplyProgress {
       },
       maxBatch: this.#maxBatch,
     });
+    this.#subscription = subscription;
+    // A subscription a retry stopped is not the applier ending.
+    subscription.done.then(
+      () => {
+        if (this.#subscription === subscription) this.#ended?.resolve();
+      },
+      (err: unknown) => {
+        if (this.#subscription === subscription) this.#ended?.reject(err);
+      },
+    );
   }
 
-  /** Settles when the subscription ends (rejects if the applier itself failed). */
+  /** Settles when the applier stops (rejects if the applier itself failed). */
   get done(): Promise<void> {
-    return this.#subscription?.done ?? Promise.resolve();
+    return this.#done ?? Promise.resolve();
   }
 
   /** Stops consuming, moves the checkpoint, and resolves pending waits with `false`. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
     const sub = this.#subscription;
     if (sub) await sub.stop();
+    await this.#retry;
     this.flush();
     this.#waiters.releaseAll();
+    // A retry may have stopped the subscription that would have settled it.
+    this.#ended?.resolve();
   }
 
   /** Counters since start. */
@@ -398,7 +462,40 @@ export class Applier implements ApplyProgress {
       }
       return;
     }
-    if (this.#parked.has(tenant)) return;
+    const parked = this.#parked.get(tenant);
+    if (parked !== undefined) {
+      if (this.#retrying.has(tenant)) this.#retryTenant(tenant, items, parked);
+      return;
+    }
+    this.#applyTenantItems(tenant, items);
+  }
+
+  /**
+   * Applies `items` of a parked tenant under retry. Readers stay out (the store's mark is
+   * lifted only inside this synchronous call) until the tenant has applied the event it
+   * was parked at; then it is unparked. A failure parks it again.
+   */
+  #retryTenant(tenant: string, items: readonly Item[], parked: ParkedTenant): void {
+    this.#store.clearUnavailable(tenant);
+    this.#applyTenantItems(tenant, items);
+    if (this.#parked.get(tenant) !== parked) return; // parked again
+    let state: TenantState | undefined;
+    try {
+      state = this.#store.tenant(tenant, false)?.state;
+    } catch {
+      state = undefined;
+    }
+    const { partition, offset } = parked.position;
+    if (state === undefined || state.partition !== partition || state.appliedOffset <= offset) {
+      this.#store.markUnavailable(tenant, parked.error);
+      return;
+    }
+    this.#parked.delete(tenant);
+    this.#retrying.delete(tenant);
+    this.#onUnpark?.(parked);
+  }
+
+  #applyTenantItems(tenant: string, items: readonly Item[]): void {
     const first = items[0]!.entry.position;
     let db: TenantDb;
     try {
@@ -711,11 +808,79 @@ export class Applier implements ApplyProgress {
       `Tenant ${JSON.stringify(tenant)} stopped applying the log at ${position.partition}:${position.offset}: ${message(err)}`,
       { cause: err },
     );
-    const parked = { tenant, position, error };
+    const prior = this.#parked.get(tenant);
+    const retries =
+      prior !== undefined &&
+      prior.position.partition === position.partition &&
+      prior.position.offset === position.offset
+        ? prior.retries + 1
+        : 0;
+    const retry = this.#parkRetry;
+    const parked: ParkedTenant = {
+      tenant,
+      position,
+      error,
+      retries,
+      ...(retry && { retryAt: Date.now() + Math.min(retry.maxMs, retry.firstMs * 2 ** retries) }),
+    };
     this.#parked.set(tenant, parked);
+    this.#retrying.delete(tenant);
     this.#store.markUnavailable(tenant, error);
     this.#onPark?.(parked);
     this.#waiters.fail(tenant, error);
+    this.#scheduleRetry();
+  }
+
+  /** Sets the timer for the next parked tenant's retry (with `parkRetry`). */
+  #scheduleRetry(): void {
+    if (this.#parkRetry === undefined || this.#stopped || this.#retry !== undefined) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of this.#parked.values()) {
+      if (!this.#retrying.has(p.tenant) && p.retryAt !== undefined)
+        next = Math.min(next, p.retryAt);
+    }
+    clearTimeout(this.#retryTimer);
+    if (next === Number.POSITIVE_INFINITY) return;
+    this.#retryTimer = setTimeout(
+      () => {
+        this.#retryTimer = undefined;
+        this.#retry = this.#retryDue().finally(() => {
+          this.#retry = undefined;
+          this.#scheduleRetry();
+        });
+      },
+      Math.max(0, next - Date.now()),
+    );
+    this.#retryTimer.unref();
+  }
+
+  /** Retries the parked tenants whose time has come: see {@link ParkRetry}. */
+  async #retryDue(): Promise<void> {
+    const subscription = this.#subscription;
+    if (this.#stopped || subscription === undefined) return;
+    const now = Date.now();
+    const due = [...this.#parked.values()].filter(
+      (p) => !this.#retrying.has(p.tenant) && (p.retryAt ?? Number.POSITIVE_INFINITY) <= now,
+    );
+    if (due.length === 0) return;
+    this.#subscription = undefined;
+    try {
+      await subscription.stop();
+      if (this.#stopped) return;
+      this.flush();
+      for (const p of due) {
+        const { partition } = p.position;
+        this.#store.prepareRetry(p.tenant, {
+          partition,
+          untilOffset: p.position.offset + 1,
+          logStart: this.#wal.logStart?.(partition) ?? 0,
+        });
+        this.#retrying.add(p.tenant);
+      }
+      this.#subscribe();
+    } catch (err) {
+      this.#ended?.reject(err);
+    }
   }
 }
 

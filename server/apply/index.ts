@@ -11,7 +11,9 @@ export {
   type ApplyFailure,
   DEFAULT_APPLY_BATCH,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
+  DEFAULT_PARK_RETRY,
   type ParkedTenant,
+  type ParkRetry,
   SCHEMA_LOG_KEY,
 } from "./applier.ts";
 export { applyFailure, isEnvironmentFault } from "./apply-failure.ts";

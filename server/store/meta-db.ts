@@ -129,6 +129,19 @@ export class MetaDb {
     })();
   }
 
+  /**
+   * The last applied position this process knows of `tenant`: noted since the last
+   * checkpoint move, else recorded at it; `undefined` for a tenant never recorded.
+   */
+  tenantPosition(tenant: string): TenantPosition | undefined {
+    const pending = this.#pendingTenants.get(tenant);
+    if (pending !== undefined) return pending;
+    const row = this.#db
+      .prepare("SELECT log_partition, applied_offset FROM tenants WHERE tenant = ?")
+      .get(tenant) as { log_partition: number; applied_offset: number } | undefined;
+    return row && { partition: row.log_partition, appliedOffset: row.applied_offset };
+  }
+
   /** Every tenant's applied position as of the last checkpoint move. */
   tenantPositions(): Map<string, TenantPosition> {
     const rows = this.#db

@@ -53,7 +53,6 @@ export class RebuildGate {
   readonly #absent = new Map<number, number>();
   /** Per partition, the earliest offset a rebuild needs read again. */
   readonly #starts = new Map<number, number>();
-  readonly #processed = new Map<number, number>();
 
   constructor(options: RebuildGateOptions) {
     this.#options = options;
@@ -89,8 +88,9 @@ export class RebuildGate {
 
   /** The applier processed `partition` up to `offset` (exclusive); lifts the holds this satisfies. */
   processed(partition: number, offset: number): void {
-    if ((this.#processed.get(partition) ?? -1) >= offset) return;
-    this.#processed.set(partition, offset);
+    // Not only forward: a retry of a parked tenant (Store.prepareRetry) reads a partition
+    // again from below what was processed, and its hold is lifted on the way.
+    if (!this.holdsAny()) return;
     const log = this.#options.logger;
     for (const [tenant, hold] of this.#tenants) {
       if (hold.partition !== partition || offset < hold.untilOffset) continue;
@@ -143,6 +143,11 @@ export class RebuildGate {
       );
     }
     return undefined;
+  }
+
+  /** Whether `tenant`'s database is being rebuilt or caught up from the log now. */
+  rebuilds(tenant: string): boolean {
+    return this.#tenants.has(tenant) || this.#partitions.has(this.#options.partitionFor(tenant));
   }
 
   /** Whether any tenant may be held now (every hold is lifted once its partition is read far enough). */

@@ -23,15 +23,15 @@
  * committed state.
  */
 
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Schema } from "../../schema/index.ts";
 import { modelFromLock } from "../../schema/index.ts";
 import type { ServedSchema } from "../engine.ts";
-import { MetaDb } from "./meta-db.ts";
+import { MetaDb, type TenantPosition } from "./meta-db.ts";
 import type { RebuildGate } from "./rebuild-gate.ts";
 import { StoreError } from "./store-error.ts";
-import { TenantDb, type TenantOrigin } from "./tenant-db.ts";
+import { TenantDb, type TenantOrigin, type TenantState } from "./tenant-db.ts";
 import { tenantFileName, validateTenantId } from "./tenant-id.ts";
 
 /** Default bound of open tenant databases. */
@@ -121,6 +121,9 @@ export class Store {
     }
     let db: TenantDb | undefined;
     try {
+      const path = join(this.tenantsDir, tenantFileName(id));
+      const applied = this.#gate?.rebuilds(id) ? undefined : this.meta.tenantPosition(id);
+      if (applied !== undefined && !existsSync(path)) throw missingFile(id, applied);
       const origin: TenantOrigin = {
         logIdentity: this.#logIdentity,
         onCommit: (state) =>
@@ -130,7 +133,12 @@ export class Store {
           }),
         template: typeof this.#template === "function" ? this.#template(id) : this.#template,
       };
-      db = TenantDb.open(id, join(this.tenantsDir, tenantFileName(id)), create, origin);
+      db = TenantDb.open(id, path, create, origin);
+      if (db !== undefined && applied !== undefined && behind(db.state, applied)) {
+        const state = db.state;
+        db.close();
+        throw olderFile(id, state, applied);
+      }
     } catch (err) {
       if (err instanceof StoreError && err.code === "tenant-unavailable") {
         this.#unavailable.set(id, err);
@@ -197,6 +205,46 @@ export class Store {
     return this.#unavailable.get(tenant);
   }
 
+  /**
+   * Before the applier retries a parked tenant (applier.ts, `ParkRetry`): a database file
+   * that went missing, or was replaced by an older copy, while the server ran is caught
+   * up from the log as the start-up check would (derived-check.ts): held from readers
+   * until `partition` is applied up to `untilOffset`, read again from the file's own
+   * position (from 0 without a file). Nothing is held where the log no longer reaches
+   * back that far (`logStart`) or without a rebuild gate: the retry then fails as the
+   * park did, and the error says what to do.
+   */
+  prepareRetry(
+    tenant: string,
+    at: { readonly partition: number; readonly untilOffset: number; readonly logStart: number },
+  ): void {
+    const id = validateTenantId(tenant);
+    const applied = this.meta.tenantPosition(id);
+    if (this.#gate === undefined || applied === undefined || this.#gate.rebuilds(id)) return;
+    const path = join(this.tenantsDir, tenantFileName(id));
+    let from: number;
+    let reason: string;
+    if (!existsSync(path)) {
+      from = 0;
+      reason = "its database went missing while the server ran";
+    } else {
+      let state: TenantState;
+      try {
+        const db = TenantDb.open(id, path, false);
+        if (db === undefined) return;
+        state = db.state;
+        db.close();
+      } catch {
+        return;
+      }
+      if (!behind(state, applied)) return;
+      from = state.partition === at.partition ? state.appliedOffset : 0;
+      reason = "its database was replaced by an older copy while the server ran";
+    }
+    if (from < at.logStart) return;
+    this.#gate.holdTenant(id, at.partition, at.untilOffset, from, reason);
+  }
+
   /** Forgets an unavailable mark, so the next use tries to open the tenant again. */
   clearUnavailable(tenant: string): void {
     this.#unavailable.delete(tenant);
@@ -257,4 +305,29 @@ export class Store {
     this.#open.clear();
     this.meta.close();
   }
+}
+
+/** Whether a tenant file's state is short of the position this process knows it applied. */
+function behind(state: TenantState, applied: TenantPosition): boolean {
+  return state.partition !== applied.partition || state.appliedOffset < applied.appliedOffset;
+}
+
+/** A tenant's file deleted while the server ran: never served, nor created again, as empty. */
+function missingFile(tenant: string, applied: TenantPosition): StoreError {
+  return new StoreError(
+    "tenant-unavailable",
+    `The database of tenant ${JSON.stringify(tenant)} is missing, but it had applied the log up to ` +
+      `${applied.partition}:${applied.appliedOffset}: it was deleted while the server ran. ` +
+      "Restart the server: it rebuilds the tenant from the log.",
+  );
+}
+
+/** A tenant's file replaced by an older copy while the server ran: never served as current. */
+function olderFile(tenant: string, state: TenantState, applied: TenantPosition): StoreError {
+  return new StoreError(
+    "tenant-unavailable",
+    `The database of tenant ${JSON.stringify(tenant)} is older than what it applied (the file is at ` +
+      `${state.partition}:${state.appliedOffset}, the log was applied up to ${applied.partition}:${applied.appliedOffset}): ` +
+      "it was replaced while the server ran. Restart the server: it catches the tenant up from the log.",
+  );
 }

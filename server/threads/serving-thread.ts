@@ -203,7 +203,9 @@ const serves = (_target: FastMethod, input: Message): boolean => {
       if (after.offset < 0n || after.offset > BigInt(Number.MAX_SAFE_INTEGER)) return false;
       return appliedHere(tenant, { partition: after.partition, offset: Number(after.offset) });
     }
-    tenants.readTenant(tenant);
+    // No file: the main thread says whether that is a tenant without data or one whose
+    // file went missing while the server ran (Store.tenant refuses to serve that empty).
+    if (tenants.readTenant(tenant) === undefined) return false;
   } catch {
     return false; // a file this thread cannot use: the main thread says why
   }

@@ -96,6 +96,11 @@ export interface Wal {
    * `/ready` and `/health`. A backend whose failures are per call (Kafka) never sets it.
    */
   readonly failure: WalError | undefined;
+  /**
+   * The lowest offset `partition` still holds, for a log that deletes old records (the
+   * embedded log's local retention, a Kafka topic's retention); 0 when unset.
+   */
+  logStart?(partition: number): number;
   /** Delivers records from the given offsets, then new ones as they are appended. */
   subscribe(options: SubscribeOptions): WalSubscription;
   /**

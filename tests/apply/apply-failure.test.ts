@@ -3,9 +3,11 @@
  * the applier are appended straight to a real embedded log (bypassing ingress, which
  * refuses them); their failure becomes their recorded outcome, the tenant's later
  * events apply, and a replay from scratch records the same bytes. A fault of the
- * environment (here SQLite's SQLITE_FULL) still parks the tenant, and a restart retries.
+ * environment (SQLite's SQLITE_FULL, a file that cannot be opened) still parks the
+ * tenant; a restart retries, and so does the applier itself with `parkRetry`.
  */
 
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import Database from "better-sqlite3";
@@ -239,6 +241,115 @@ describe("a fault of the environment", () => {
       value: big,
     });
     restarted.store.close();
+  });
+});
+
+describe("a parked tenant, retried", () => {
+  /** Polls `ready` every 10 ms for up to 10 s. */
+  async function until(what: string, ready: () => boolean): Promise<void> {
+    for (let i = 0; i < 1_000 && !ready(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!ready()) throw new Error(`timed out waiting until ${what}`);
+  }
+
+  it("stays parked while the fault lasts, then applies without a restart once it is gone", async () => {
+    const wal = await openWal();
+    await wal.append([
+      plan("seed", [
+        op.createNode(T.User, "u1", userFields(1)),
+        op.createNode(T.Team, "t1", teamFields(1)),
+      ]),
+    ]);
+    const dataDir = dir("apply-failure-retry");
+    const seeded = await applyAll(wal, dataDir);
+    const file = seeded.store.tenantPath(TENANT);
+    seeded.store.close();
+    // A directory where the tenant's file should be: SQLite cannot open it.
+    const aside = `${file}.aside`;
+    renameSync(file, aside);
+    mkdirSync(file);
+    const [held] = await wal.append([
+      plan("p1", [op.createNode(T.Project, "p1", projectFields("WEB"))]),
+      {
+        tenant: "globex",
+        payload: planEvent("globex", "g1", [op.createNode(T.Team, "t9", teamFields(9))]),
+      },
+      plan("p2", [op.createNode(T.Project, "p2", projectFields("API"))]),
+    ]);
+
+    const store = openStore({ dataDir, schemas: lookupOf(served(1, TRACKER_V1)) });
+    const parks: ParkedTenant[] = [];
+    const unparks: ParkedTenant[] = [];
+    const waits: number[] = [];
+    const applier = new Applier({
+      wal,
+      store,
+      checkpointIntervalMs: 0,
+      parkRetry: { firstMs: 20, maxMs: 80 },
+      onPark: (p) => {
+        parks.push(p);
+        waits.push(p.retryAt! - Date.now());
+      },
+      onUnpark: (p) => unparks.push(p),
+    });
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await applier.stop();
+      store.close();
+    };
+    cleanups.push(close);
+    const reader = createTenantReader(store);
+    applier.start();
+
+    // Parked at its first event after the seed, then retried and parked again, later
+    // each time, while the file cannot be opened; every other tenant goes on.
+    await until("three retries failed", () => parks.length >= 4);
+    expect(parks.map((p) => [p.tenant, p.position, p.retries])).toEqual(
+      parks.map((_, i) => [TENANT, held, i]),
+    );
+    // Each wait is twice the last, up to the most.
+    for (const [i, wait] of waits.slice(0, 4).entries()) {
+      expect(wait).toBeGreaterThanOrEqual([20, 40, 80, 80][i]! - 2);
+      expect(wait).toBeLessThanOrEqual([20, 40, 80, 80][i]!);
+    }
+    expect(parks[0]?.error.message).toMatch(/^Tenant "acme" stopped applying the log at \d+:\d+: /);
+    expect(() => reader.getNode(TENANT, T.Team, "t1")).toThrow(/stopped applying the log/);
+    expect(reader.getNode("globex", T.Team, "t9")?.id).toBe("t9");
+    expect(unparks).toEqual([]);
+    // The checkpoint stays before the parked event.
+    expect(store.meta.checkpoint(held!.partition)).toBeLessThanOrEqual(held!.offset);
+
+    // The operator puts the file back: the next retry applies the held events.
+    rmSync(file, { recursive: true });
+    renameSync(aside, file);
+    await until("the tenant applies again", () => unparks.length === 1);
+    expect(unparks[0]).toMatchObject({ tenant: TENANT, position: held });
+    expect(applier.parkedTenants()).toEqual([]);
+    expect(store.unavailable(TENANT)).toBeUndefined();
+    await until("p2 applied", () => {
+      try {
+        return reader.getNode(TENANT, T.Project, "p2") !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    expect(reader.getNode(TENANT, T.Team, "t1")?.id).toBe("t1");
+    expect(reader.getNode(TENANT, T.Project, "p1")?.id).toBe("p1");
+    expect(reader.outcomeByKey(TENANT, "p1")?.failure).toBeUndefined();
+    // Writes after it wait and apply as usual.
+    const [next] = await wal.append([
+      plan("p3", [op.createNode(T.Project, "p3", projectFields("OPS"))]),
+    ]);
+    expect(await applier.waitFor(TENANT, next!, 5_000)).toBe(true);
+    await close();
+
+    // The same database as a replay of the whole log from nothing.
+    const replayDir = dir("apply-failure-retry-replay");
+    const replay = await applyAll(wal, replayDir);
+    const replayPath = replay.store.tenantPath(TENANT);
+    replay.store.close();
+    expect(canonicalDump(file)).toBe(canonicalDump(replayPath));
   });
 });
 

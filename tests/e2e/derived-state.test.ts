@@ -405,6 +405,93 @@ describe("a tenant being rebuilt", () => {
   }, 60_000);
 });
 
+describe("a tenant file damaged while the server runs", () => {
+  /**
+   * Starts on a copy of the baseline with one open tenant database at a time, lets
+   * `damage` change acme's file once its handle is closed, and checks that acme is never
+   * served from the damaged file: reads answer UNAVAILABLE with `refused`, a write parks
+   * the tenant, and its retry catches it up from the log while the server runs. Returns
+   * the data dir, stopped.
+   */
+  async function damageLive(damage: (file: string) => void, refused: RegExp): Promise<string> {
+    const dataDir = freshDir();
+    cpSync(baseline, dataDir, { recursive: true });
+    const server = await startServerProcess({ dataDir, env: { ENTDB_MAX_OPEN_TENANTS: "1" } });
+    try {
+      const api = entDbClient(server);
+      expect(await countNodes(api, "acme")).toBe(FIRST + SECOND);
+      // Opening globex closes acme's file.
+      expect(await countNodes(api, "globex")).toBe(FIRST + SECOND);
+      damage(tenantPath(dataDir, "acme"));
+
+      const read = await connectError(countNodes(api, "acme"));
+      expect(read.code).toBe(Code.Unavailable);
+      expect(read.rawMessage).toMatch(refused);
+      // The write is logged; its tenant parks at it instead of applying it to the file.
+      const write = await connectError(
+        api.executePlan({ tenant: "acme", operations: [teamOp("After", "acme-after")] }),
+      );
+      expect(write.code).toBe(Code.Unavailable);
+      const ready = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+      expect(ready.status).toBe(503);
+
+      // Every answer is UNAVAILABLE or all of acme's nodes, the logged write's included.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const count = await countNodes(api, "acme").catch((err: unknown) => {
+          expect(ConnectError.from(err).code).toBe(Code.Unavailable);
+          return undefined;
+        });
+        if (count !== undefined) {
+          expect(count).toBe(FIRST + SECOND + 1);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`acme was never served again\n${server.logs()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect((await fetch(`http://127.0.0.1:${server.httpPort}/ready`)).status).toBe(200);
+      expect(server.logs()).toContain("tenant applies the log again");
+      for (const tenant of ["globex", "initech", "umbrella"])
+        expect(await countNodes(api, tenant)).toBe(FIRST + SECOND);
+      await api.executePlan({ tenant: "acme", operations: [teamOp("Later", "acme-later")] });
+      expect(await countNodes(api, "acme")).toBe(FIRST + SECOND + 2);
+    } finally {
+      await stopOk(server);
+    }
+    return dataDir;
+  }
+
+  /** acme's file of `dataDir` as a rebuild from the log at start makes it. */
+  async function rebuiltAtStart(dataDir: string): Promise<string> {
+    const copy = freshDir();
+    cpSync(dataDir, copy, { recursive: true });
+    removeFile(tenantPath(copy, "acme"));
+    const server = await startServerProcess({ dataDir: copy });
+    try {
+      expect(await countNodes(entDbClient(server), "acme")).toBe(FIRST + SECOND + 2);
+    } finally {
+      await stopOk(server);
+    }
+    return canonicalDump(tenantPath(copy, "acme"));
+  }
+
+  it("never serves a deleted file's tenant empty, and rebuilds it from the log", async () => {
+    const dataDir = await damageLive(
+      removeFile,
+      /^The database of tenant "acme" is missing, but it had applied the log up to \d+:\d+: it was deleted while the server ran\. Restart the server: it rebuilds the tenant from the log\.$/,
+    );
+    expect(canonicalDump(tenantPath(dataDir, "acme"))).toBe(await rebuiltAtStart(dataDir));
+  }, 90_000);
+
+  it("never serves a tenant whose file was replaced by an older copy, and catches it up", async () => {
+    const dataDir = await damageLive(
+      (file) => copyDb(oldAcme, file),
+      /^The database of tenant "acme" is older than what it applied \(the file is at \d+:\d+, the log was applied up to \d+:\d+\): it was replaced while the server ran\. Restart the server: it catches the tenant up from the log\.$/,
+    );
+    expect(canonicalDump(tenantPath(dataDir, "acme"))).toBe(await rebuiltAtStart(dataDir));
+  }, 90_000);
+});
+
 describe("the issue's scenario", () => {
   it("refuses a write that clashes with logged history after tenants/* was deleted", async () => {
     const dataDir = freshDir();

@@ -330,7 +330,7 @@ describe("a tenant whose database cannot be opened", () => {
     const dataDir = first.dataDir;
     try {
       const client = entDbClient(first, { binary: true });
-      await client.executePlan({ tenant: "broken", operations: [team()] });
+      const seeded = await client.executePlan({ tenant: "broken", operations: [team()] });
       await client.executePlan({ tenant: "healthy", operations: [team()] });
       // A directory where the tenant's database file should be: SQLite cannot open it.
       const file = join(dataDir, "tenants", "t-broken.sqlite");
@@ -397,6 +397,24 @@ describe("a tenant whose database cannot be opened", () => {
         expect(parked[0]?.["err"]).toMatchObject({
           stack: expect.stringMatching(/^StoreError: .*\n {4}at /),
         });
+
+        // Once the directory is gone, a retry rebuilds the tenant from the log while the
+        // server runs (its file is missing now): no restart needed.
+        rmSync(file, { recursive: true });
+        const healed = Date.now() + 30_000;
+        while ((await fetch(`http://127.0.0.1:${second.httpPort}/ready`)).status !== 200) {
+          if (Date.now() > healed)
+            throw new Error(`the tenant never applied again\n${second.logs()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const seed = seeded.results[0]!.id;
+        expect(
+          (await api2.getNode({ tenant: "broken", typeId: TRACKER.team, id: seed })).node?.id,
+        ).toBe(seed);
+        await api2.executePlan({ tenant: "broken", operations: [team()] });
+        const after = await (await fetch(`http://127.0.0.1:${second.httpPort}/metrics`)).text();
+        expect(after.split("\n")).toContain("entdb_parked_tenants 0");
+        expect(second.logs()).toContain("tenant applies the log again");
       } finally {
         await second.stop();
       }
