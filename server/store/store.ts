@@ -11,8 +11,9 @@
  * bounded however many tenants there are (each open database holds up to three: the
  * file, its `-wal` and its `-shm`). A tenant whose database cannot be used is marked
  * unavailable with the reason; reads of it throw `tenant-unavailable` while every other
- * tenant keeps working. The mark is kept in memory: a restart (or `clearUnavailable`)
- * tries again, e.g. after an operator restored or deleted the file.
+ * tenant keeps working. The mark is kept in memory: an open after its wait (`openRetry`:
+ * 1 s, doubling to a minute), a restart or `clearUnavailable` tries again, e.g. after an
+ * operator restored the file; the applier retries the tenants it parked itself.
  *
  * A tenant whose database is being rebuilt from the log (`rebuild-gate.ts`, filled by
  * `derived-check.ts` at start) is held from readers, never from the applier:
@@ -59,7 +60,17 @@ export interface StoreOptions {
   readonly tenantTemplate?: string | ((tenant: string) => string | undefined);
   /** Told each tenant marked unavailable (the serving threads then leave its reads to this thread). */
   readonly onUnavailable?: (tenant: string) => void;
+  /**
+   * When a tenant whose file could not be used is opened again: `firstMs` after the
+   * failure, then twice the last wait after each failure, at most `maxMs` (default
+   * {@link DEFAULT_OPEN_RETRY}). Tenants the applier marks (`markUnavailable`, a park)
+   * are the applier's to retry.
+   */
+  readonly openRetry?: { readonly firstMs: number; readonly maxMs: number };
 }
+
+/** Tries a tenant file that could not be used again after 1 s, doubling to once a minute. */
+export const DEFAULT_OPEN_RETRY = { firstMs: 1_000, maxMs: 60_000 } as const;
 
 /** Opens (creating if needed) the store in `options.dataDir`. */
 export function openStore(options: StoreOptions): Store {
@@ -76,6 +87,9 @@ export class Store {
   /** Open handles, least recently used first (Map keeps insertion order). */
   readonly #open = new Map<string, TenantDb>();
   readonly #unavailable = new Map<string, StoreError>();
+  /** Of those, the ones whose open failed: when the next open may try again, and how many failed. */
+  readonly #openRetries = new Map<string, { at: number; failures: number }>();
+  readonly #openRetry: { readonly firstMs: number; readonly maxMs: number };
   readonly #models = new Map<number, Schema>();
   readonly #logIdentity: string | undefined;
   readonly #gate: RebuildGate | undefined;
@@ -96,6 +110,7 @@ export class Store {
     this.#gate = options.gate;
     this.#template = options.tenantTemplate;
     this.#onUnavailable = options.onUnavailable;
+    this.#openRetry = options.openRetry ?? DEFAULT_OPEN_RETRY;
   }
 
   /** The database file of a tenant (validates the id). */
@@ -112,7 +127,11 @@ export class Store {
     if (this.#closed) throw new StoreError("closed", "The store is closed.");
     const id = validateTenantId(tenant);
     const down = this.#unavailable.get(id);
-    if (down) throw down;
+    if (down) {
+      // A file that could not be used is tried again once its wait is over.
+      const retry = this.#openRetries.get(id);
+      if (retry === undefined || Date.now() < retry.at) throw down;
+    }
     const cached = this.#open.get(id);
     if (cached) {
       this.#open.delete(id);
@@ -141,10 +160,17 @@ export class Store {
       }
     } catch (err) {
       if (err instanceof StoreError && err.code === "tenant-unavailable") {
+        const failures = (this.#openRetries.get(id)?.failures ?? 0) + 1;
+        const wait = Math.min(this.#openRetry.maxMs, this.#openRetry.firstMs * 2 ** (failures - 1));
         this.#unavailable.set(id, err);
-        this.#onUnavailable?.(id);
+        this.#openRetries.set(id, { at: Date.now() + wait, failures });
+        if (down === undefined) this.#onUnavailable?.(id);
       }
       throw err;
+    }
+    if (down !== undefined) {
+      this.#unavailable.delete(id);
+      this.#openRetries.delete(id);
     }
     if (!db) return undefined;
     this.#open.set(id, db);
@@ -197,6 +223,7 @@ export class Store {
       handle.close();
     }
     this.#unavailable.set(tenant, error);
+    this.#openRetries.delete(tenant);
     this.#onUnavailable?.(tenant);
   }
 
@@ -248,6 +275,7 @@ export class Store {
   /** Forgets an unavailable mark, so the next use tries to open the tenant again. */
   clearUnavailable(tenant: string): void {
     this.#unavailable.delete(tenant);
+    this.#openRetries.delete(tenant);
   }
 
   /** Number of open tenant databases (at most {@link maxOpenTenants}). */
