@@ -763,6 +763,8 @@ export class Applier implements ApplyProgress {
     db.stmt(
       "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
     ).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    // Nothing keeps the outcome (a restore's appliers): only a failure is staged, to be reported.
+    if (!this.#recent.keeps && !failed) return undefined;
     return {
       key,
       outcome: storedOutcome(results, failure, pos, event.schemaVersion, digest, event.actor),

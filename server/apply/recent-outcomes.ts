@@ -57,6 +57,11 @@ export class RecentOutcomes {
     this.#orderKey = new Array<string | undefined>(capacity).fill(undefined);
   }
 
+  /** Whether committed outcomes are kept (a capacity above 0); otherwise only failures are reported. */
+  get keeps(): boolean {
+    return this.#capacity > 0;
+  }
+
   /** Records an outcome of the transaction under way. */
   stage(outcome: KeyedOutcome): void {
     this.#uncommitted.push(outcome);

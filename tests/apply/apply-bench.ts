@@ -6,6 +6,7 @@
  * applier options and a bulk load, server/apply/bulk-load.ts, whose index builds at the
  * end are in the time). Run with `node tests/apply/apply-bench.ts [dir]`
  * or `npm run bench apply`; the data dir defaults to the OS temp dir.
+ * `ENTDB_BENCH_ROW=text` runs only the rows whose label contains it.
  * Not a test: it prints numbers and asserts nothing.
  */
 
@@ -30,6 +31,7 @@ import {
 } from "../store/store-fixtures.ts";
 
 const root = process.argv[2] ?? tmpdir();
+const onlyRow = process.env["ENTDB_BENCH_ROW"];
 
 type Ops = ReturnType<typeof op.createNode>[];
 
@@ -71,6 +73,7 @@ async function bench(
     bulk?: boolean;
   } = {},
 ): Promise<void> {
+  if (onlyRow !== undefined && !label.includes(onlyRow)) return;
   const opsOf = options.opsOf ?? userAndTeams(opsPerPlan);
   const tenantOf = options.tenantOf ?? ((i: number) => i % tenants);
   const dir = mkdtempSync(join(root, "entdb-apply-bench-"));

@@ -30,7 +30,7 @@
  * measures the other load.
  */
 
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { enableCompileCache } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,6 +82,45 @@ const TO_TIME = process.env["ENTDB_BENCH_RESTORE_TO_TIME"] === "1";
 const SMALL = process.env["ENTDB_BENCH_SMALL_TENANT_EVENTS"];
 const quiet = createLogger("error");
 const rows: string[][] = [];
+/**
+ * This process's CPU time in ms per kind of thread (Linux's `/proc/self/task`; empty
+ * elsewhere): the main thread, V8's helper threads (garbage collection, compiling optimized
+ * code in the background), libuv's thread pool. A worker's own thread is gone once it
+ * exited, so a phase's workers are the process's CPU less these.
+ */
+function cpuByThreadKind(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  // USER_HZ is 100 on Linux.
+  const tickMs = 10;
+  for (const task of tasks) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${task}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ms = (Number(fields[11]) + Number(fields[12])) * tickMs;
+    const kind =
+      Number(task) === process.pid
+        ? "main"
+        : name === "V8Worker"
+          ? "V8 helpers"
+          : name.startsWith("libuv")
+            ? "libuv pool"
+            : undefined;
+    if (kind !== undefined) out.set(kind, (out.get(kind) ?? 0) + ms);
+  }
+  return out;
+}
+
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`;
 
 const s3 = await startTestS3();
@@ -134,6 +173,17 @@ try {
       // CPU time per phase too: on a shared machine wall time mostly measures the other load.
       const cpu = new Map<string, number>();
       let cpuStart = process.cpuUsage();
+      // Per kind of thread, at each phase's start and end.
+      let kindsStart = cpuByThreadKind();
+      const kinds = new Map<string, Map<string, number>>();
+      const kindsSince = (since: Map<string, number>, processMs: number) => {
+        const now = cpuByThreadKind();
+        const used = new Map<string, number>();
+        for (const [kind, ms] of now) used.set(kind, ms - (since.get(kind) ?? 0));
+        if (used.size > 0)
+          used.set("workers", processMs - [...used.values()].reduce((a, b) => a + b, 0));
+        return used;
+      };
       const cpuMs = (since: NodeJS.CpuUsage) => {
         const used = process.cpuUsage(since);
         return (used.user + used.system) / 1000;
@@ -154,15 +204,18 @@ try {
             if (phase) {
               phases.set(phase, performance.now() - phaseStart);
               cpu.set(phase, cpuMs(cpuStart));
+              kinds.set(phase, kindsSince(kindsStart, cpu.get(phase)!));
             }
             phase = p.phase;
             phaseStart = performance.now();
             cpuStart = process.cpuUsage();
+            kindsStart = cpuByThreadKind();
           }
         },
       });
       phases.set(phase, performance.now() - phaseStart);
       cpu.set(phase, cpuMs(cpuStart));
+      kinds.set(phase, kindsSince(kindsStart, cpu.get(phase)!));
       const ms = performance.now() - t;
       rows.push([
         `restore, ${on}: read (download, sha256, decode, write log)`,
@@ -176,6 +229,18 @@ try {
         `${((phases.get("apply") ?? 0) / 1000).toFixed(2)} s (CPU ${((cpu.get("apply") ?? 0) / 1000).toFixed(2)} s)`,
         `${rate(total, phases.get("apply") ?? 1)} (${rate(total, cpu.get("apply") ?? 1)} of CPU)`,
       ]);
+      for (const [name, used] of kinds) {
+        if (used.size === 0) continue;
+        rows.push([
+          `restore, ${on}: ${name}, CPU by thread`,
+          [...used]
+            .filter(([kind]) => threads > 1 || kind !== "workers")
+            .map(([kind, ms]) => `${kind} ${(ms / 1000).toFixed(2)} s`)
+            .join(", "),
+          "",
+          "",
+        ]);
+      }
       rows.push([
         `restore, ${on}: total (replay from the archive)`,
         `${result.records.toLocaleString("en-US")} events`,
