@@ -1,0 +1,92 @@
+/**
+ * A parked tenant's retry on the Kafka WAL (a real single-node broker, a fresh topic): the
+ * retry stops the applier's consumer and subscribes again from the checkpoint, which on
+ * Kafka is a new consumer joining the group and seeking. A tenant file deleted while the
+ * server runs is refused, its tenant parks at its next logged write, and the retry
+ * rebuilds it from the topic while the server keeps serving the others.
+ */
+
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tenantFileName } from "../../server/store/tenant-id.ts";
+import { connectError, countNodes, entDbClient, teamOp } from "../e2e/e2e-helpers.ts";
+import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
+import { type KafkaCluster, singleNodeKafka } from "../infra/kafka-cluster.ts";
+import {
+  deleteKafkaTopic,
+  freshTopicName,
+  type KafkaServeTopic,
+  kafkaServeEnv,
+} from "./kafka-serve.ts";
+
+let cluster: KafkaCluster | undefined;
+let log: KafkaServeTopic;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  cluster = await singleNodeKafka();
+  log = { brokers: cluster.brokers, topic: freshTopicName("park-retry"), partitions: 2 };
+}, 330_000);
+
+afterAll(async () => {
+  for (const dir of dirs) removeDataDir(dir);
+  if (log !== undefined) await deleteKafkaTopic(log).catch(() => {});
+  await cluster?.stop();
+}, 60_000);
+
+describe("a parked tenant on the Kafka WAL", () => {
+  it("is rebuilt by its retry while the server runs, and every other tenant goes on", async () => {
+    const dataDir = tempDataDir("entdb-park-kafka-");
+    dirs.push(dataDir);
+    const server = await startServerProcess({
+      dataDir,
+      env: { ...kafkaServeEnv(log), ENTDB_MAX_OPEN_TENANTS: "1" },
+      readyTimeoutMs: 60_000,
+    });
+    try {
+      const api = entDbClient(server);
+      for (let i = 0; i < 5; i++) {
+        await api.executePlan({ tenant: "acme", operations: [teamOp(`A${i}`, `acme-${i}`)] });
+        await api.executePlan({ tenant: "globex", operations: [teamOp(`G${i}`, `globex-${i}`)] });
+      }
+      // globex was opened last, so acme's file is closed: delete it.
+      const file = join(dataDir, "tenants", tenantFileName("acme"));
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+
+      const read = await connectError(countNodes(api, "acme"));
+      expect(read.code).toBe(Code.Unavailable);
+      expect(read.rawMessage).toMatch(
+        /^The database of tenant "acme" is missing, but it had applied/,
+      );
+      const write = await connectError(
+        api.executePlan({ tenant: "acme", operations: [teamOp("After", "acme-after")] }),
+      );
+      expect(write.code).toBe(Code.Unavailable);
+
+      // While acme waits for its retry, globex keeps writing.
+      await api.executePlan({ tenant: "globex", operations: [teamOp("G5", "globex-5")] });
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const count = await countNodes(api, "acme").catch((err: unknown) => {
+          expect(ConnectError.from(err).code).toBe(Code.Unavailable);
+          return undefined;
+        });
+        if (count !== undefined) {
+          expect(count).toBe(6);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`acme was never served again\n${server.logs()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(server.logs()).toContain("tenant applies the log again");
+      await api.executePlan({ tenant: "acme", operations: [teamOp("Later", "acme-later")] });
+      expect(await countNodes(api, "acme")).toBe(7);
+      expect(await countNodes(api, "globex")).toBe(6);
+      expect((await fetch(`http://127.0.0.1:${server.httpPort}/ready`)).status).toBe(200);
+    } finally {
+      expect(await server.stop(), server.logs()).toBe(0);
+    }
+  }, 180_000);
+});
