@@ -14,11 +14,15 @@ import { randomBytes } from "node:crypto";
 import type * as http2 from "node:http2";
 import { getCompileCacheDir } from "node:module";
 import { Worker } from "node:worker_threads";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Counter } from "prom-client";
 import { type ApiListener, type DualHandler, listenApi } from "../api/listen.ts";
 import type { ServerMetrics } from "../api/metrics.ts";
+import type { FastMethod } from "../api/unary-call.ts";
 import type { Logger } from "../log.ts";
 import type { ServerConfig } from "../server-config.ts";
+import { createHandedCallRunner, type InFlight } from "./handed-call-runner.ts";
+import { type HandedAnswer, type HandedFailure, Outbox } from "./handed-calls.ts";
 import type { FromServingThread, ServingThreadData, ToServingThread } from "./thread-messages.ts";
 import { ThreadState } from "./thread-state.ts";
 
@@ -41,6 +45,10 @@ export interface ServeThreadsOptions {
   /** The main thread's API: what the threads hand on is served by it. */
   readonly handler: DualHandler;
   serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
+  /** The main thread's fast-path method at a request path: what runs a handed call (handed-calls.ts). */
+  method(path: string): FastMethod | undefined;
+  /** The main thread's API shutdown signal (handed calls' signals follow it). */
+  readonly shutdownSignal: AbortSignal;
   readonly metrics: ServerMetrics;
   readonly log: Logger;
 }
@@ -64,6 +72,8 @@ interface Thread {
   worker: Worker | undefined;
   /** Metric pulls waiting for this thread's answer, by id. */
   readonly pulls: Map<number, () => void>;
+  /** The calls this thread handed over that run here now. */
+  readonly handed: InFlight;
 }
 
 /** Starts `options.count` serving threads; resolves once every one listens. */
@@ -100,6 +110,12 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   /** Each serving thread's count so far, by its index. */
   const threadTotals = new Map<string, number>();
 
+  const runner = createHandedCallRunner({
+    method: options.method,
+    shutdownSignal: options.shutdownSignal,
+    logError: (err: unknown) => log.error("transport error", { err }),
+  });
+
   let closing = false;
   let nextPull = 0;
   const threads: Thread[] = [];
@@ -119,8 +135,16 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
     thread.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let listening = false;
+      const answers = new Outbox<HandedAnswer | HandedFailure>((messages) =>
+        worker.postMessage({ kind: "handed", messages } satisfies ToServingThread),
+      );
+      const answer = (m: HandedAnswer | HandedFailure) => answers.push(m);
       worker.on("message", (message: FromServingThread) => {
-        if (message.kind === "listening") {
+        if (message.kind === "handed") {
+          for (const m of message.messages)
+            if (m.kind === "call") runner.run(m, answer, thread.handed);
+            else runner.cancel(m, thread.handed);
+        } else if (message.kind === "listening") {
           listening = true;
           if (restarts > 0) log.info("serving thread started again", { thread: thread.index });
           resolve();
@@ -144,6 +168,10 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
         thread.worker = undefined;
         for (const done of thread.pulls.values()) done();
         thread.pulls.clear();
+        // Its clients' streams were reset with it: their calls are cancelled here, as a
+        // reset stream cancels a call (a write already logged is still applied).
+        for (const call of thread.handed.values())
+          call.abort(new ConnectError("the client cancelled the call", Code.Canceled));
         if (closing || !listening) return;
         log.error("serving thread stopped; starting it again", { thread: thread.index, code });
         setTimeout(() => {
@@ -157,7 +185,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   };
   try {
     for (let i = 1; i <= options.count; i++) {
-      const thread: Thread = { index: i, worker: undefined, pulls: new Map() };
+      const thread: Thread = { index: i, worker: undefined, pulls: new Map(), handed: new Map() };
       threads.push(thread);
     }
     await Promise.all(threads.map((t) => start(t)));
