@@ -72,8 +72,6 @@ interface Thread {
   worker: Worker | undefined;
   /** Metric pulls waiting for this thread's answer, by id. */
   readonly pulls: Map<number, () => void>;
-  /** The calls this thread handed over that run here now. */
-  readonly handed: InFlight;
 }
 
 /** Starts `options.count` serving threads; resolves once every one listens. */
@@ -139,11 +137,14 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
         worker.postMessage({ kind: "handed", messages } satisfies ToServingThread),
       );
       const answer = (m: HandedAnswer | HandedFailure) => answers.push(m);
+      // The calls this worker handed over that run here now (a worker started again
+      // numbers its calls from 0: its own map).
+      const handed: InFlight = new Map();
       worker.on("message", (message: FromServingThread) => {
         if (message.kind === "handed") {
           for (const m of message.messages)
-            if (m.kind === "call") runner.run(m, answer, thread.handed);
-            else runner.cancel(m, thread.handed);
+            if (m.kind === "call") runner.run(m, answer, handed);
+            else runner.cancel(m, handed);
         } else if (message.kind === "listening") {
           listening = true;
           if (restarts > 0) log.info("serving thread started again", { thread: thread.index });
@@ -170,7 +171,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
         thread.pulls.clear();
         // Its clients' streams were reset with it: their calls are cancelled here, as a
         // reset stream cancels a call (a write already logged is still applied).
-        for (const call of thread.handed.values())
+        for (const call of handed.values())
           call.abort(new ConnectError("the client cancelled the call", Code.Canceled));
         if (closing || !listening) return;
         log.error("serving thread stopped; starting it again", { thread: thread.index, code });
@@ -185,7 +186,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   };
   try {
     for (let i = 1; i <= options.count; i++) {
-      const thread: Thread = { index: i, worker: undefined, pulls: new Map(), handed: new Map() };
+      const thread: Thread = { index: i, worker: undefined, pulls: new Map() };
       threads.push(thread);
     }
     await Promise.all(threads.map((t) => start(t)));
