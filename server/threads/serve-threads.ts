@@ -1,8 +1,9 @@
 /**
  * The main thread's side of `entdb serve --serve-threads N`: starts N serving threads
  * (serving-thread.ts) on the API's host:port, listens on a private socket for what they
- * hand on, keeps the memory they share (thread-state.ts) current, pulls their call counts
- * into `/metrics`, and stops them first at shutdown.
+ * hand on, runs the plans they hand over through their message ports
+ * (handed-call-runner.ts), keeps the memory they share (thread-state.ts) current, pulls
+ * their call counts into `/metrics`, and stops them first at shutdown.
  *
  * A serving thread that dies is logged as an error and started again after a second;
  * its clients' connections were reset (their calls in flight fail with UNAVAILABLE or a

@@ -4,8 +4,10 @@
  * threads), answers the read RPCs on the unary fast paths itself (Connect binary and
  * gRPC: GetNode, GetNodes, GetNodeByKey, QueryNodes, ListEdges) with the same handlers,
  * authentication and interceptors as the main thread, reading its own read-only
- * connections to the tenant files, and hands everything else to the main thread
- * (main-thread-link.ts). Started only by serve-threads.ts; not an entry point of its own.
+ * connections to the tenant files; takes a unary ExecutePlan on the same paths and has the
+ * main thread run it over the message port (main-thread-calls.ts); and hands everything
+ * else to the main thread (main-thread-link.ts). Started only by serve-threads.ts; not an
+ * entry point of its own.
  *
  * A read is served here only when nothing says the main thread would answer it
  * differently (`serves` below); otherwise it goes to the main thread whole.
