@@ -412,6 +412,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         rebuilding: () => store.rebuilding,
         handler: (req, res) => apiHandler.handler(req, res),
         serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
+        method: (path) => apiHandler.methods.get(path),
+        shutdownSignal: shutdown.signal,
         metrics,
         log,
       });

@@ -162,7 +162,9 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     let bytes = NO_BYTES;
     let inInterceptors = false;
     try {
-      const raw = forwardOn === undefined ? undefined : { data: NO_BYTES };
+      // A serving thread keeps the request's bytes: to hand them on (forward, or a
+      // handed-over implementation: requestBody).
+      const raw = forward === undefined ? undefined : { data: NO_BYTES };
       const input = await readSingleMessage(
         body,
         options.readMaxBytes,
@@ -174,6 +176,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
         forward.send(forwardOn, headers, envelope(raw?.data ?? NO_BYTES));
         return FORWARDED;
       }
+      if (raw !== undefined) ctx.body = raw.data;
       inInterceptors = true;
       const output = await intercepted(target, ctx, input, options.interceptors);
       inInterceptors = false;

@@ -95,8 +95,22 @@ function splitOf(desc: DescMessage): Split | null {
   return split;
 }
 
+/** Where an {@link encodedAnswer} keeps its bytes. */
+const ENCODED = Symbol("entdb.encodedAnswer");
+
+/**
+ * An answer of type `desc` already encoded (by the main thread, for a call a serving
+ * thread handed it): a message with no fields of its own, whose {@link encodeOutput} is
+ * `bytes`. Only the fast paths may answer with one; they write nothing but its bytes.
+ */
+export function encodedAnswer(desc: DescMessage, bytes: Uint8Array): Message {
+  return { $typeName: desc.typeName, [ENCODED]: bytes } as Message;
+}
+
 /** `message` (of type `desc`) in the protobuf binary format, the same bytes `toBinary` gives. */
 export function encodeOutput(desc: DescMessage, message: Message): Uint8Array {
+  const encoded = (message as { [ENCODED]?: Uint8Array })[ENCODED];
+  if (encoded !== undefined) return encoded;
   if (desc === ExecutePlanResponseSchema && message.$typeName === desc.typeName)
     return encodePlanResponse(message as ExecutePlanResponse) ?? toBinary(desc, message);
   const split = splitOf(desc);

@@ -101,6 +101,8 @@ export interface ApiHandler {
   readonly handler: DualHandler;
   /** Serves an HTTP/2 stream on the fast path and returns true, or returns false. */
   serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
+  /** The fast paths' methods by request path (`/pkg.Service/Method`). */
+  readonly methods: ReadonlyMap<string, FastMethod>;
 }
 
 /** A method's metric children: its latency, and its count by code (0: succeeded). */
@@ -230,12 +232,13 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     };
   };
 
-  const fast = createUnaryFastPath({
-    methods: new Map(
-      options.routes.flatMap((r) =>
-        r.unary.map((m) => [`/${m.service.typeName}/${m.method.name}`, m] as const),
-      ),
+  const methods: ReadonlyMap<string, FastMethod> = new Map(
+    options.routes.flatMap((r) =>
+      r.unary.map((m) => [`/${m.service.typeName}/${m.method.name}`, m] as const),
     ),
+  );
+  const fast = createUnaryFastPath({
+    methods,
     readMaxBytes: options.readMaxBytes,
     contextValues: (authorization) => options.authenticator.contextValues(authorization),
     extraHeaders: corsHeaders,
@@ -271,7 +274,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     }
     adapter(req, res);
   };
-  return { handler, serveH2Stream: (stream, headers) => fast.serveH2(stream, headers) };
+  return { handler, serveH2Stream: (stream, headers) => fast.serveH2(stream, headers), methods };
 }
 
 /**

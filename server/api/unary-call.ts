@@ -406,6 +406,8 @@ export function internalError(cause: unknown): ConnectError {
 /** A call's HandlerContext, and the response headers its implementation wrote, if any. */
 export interface CallContext {
   readonly context: HandlerContext;
+  /** The request message's bytes, once read (see {@link requestBody}). */
+  body: Uint8Array | undefined;
   /** The response header and trailer, if the implementation touched either. */
   headersWritten(): { readonly header: Headers; readonly trailer: Headers } | undefined;
 }
@@ -430,6 +432,7 @@ class FastCallContext implements HandlerContext, CallContext {
   readonly raw: http.IncomingHttpHeaders;
   /** The request `intercepted` built for this call, to recognize it in an interceptor. */
   request: UnaryRequest | undefined;
+  body: Uint8Array | undefined;
   #requestHeader: Headers | undefined;
   #responseHeader: Headers | undefined;
   #responseTrailer: Headers | undefined;
@@ -450,6 +453,7 @@ class FastCallContext implements HandlerContext, CallContext {
     this.values = values;
     this.url = url;
     this.raw = raw;
+    this.body = undefined;
   }
 
   get context(): HandlerContext {
@@ -517,6 +521,15 @@ export function requestHeaderValue(
   const value = call.raw[name];
   if (value === undefined || name.startsWith(":")) return null;
   return trimHttpWhitespace(Array.isArray(value) ? value.join(", ") : value);
+}
+
+/**
+ * The request message's bytes of a call that came down a fast path, as the client sent
+ * them (a serving thread hands them on without encoding the message again); undefined
+ * for a context an interceptor made itself.
+ */
+export function requestBody(ctx: HandlerContext): Uint8Array | undefined {
+  return ctx instanceof FastCallContext ? ctx.body : undefined;
 }
 
 /** `value` without leading and trailing HTTP whitespace (tab, line feed, carriage return, space). */

@@ -153,6 +153,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         const length = headers[CONTENT_LENGTH];
         const raw = await readBody(body, options.readMaxBytes, single(length));
         const input = parseInput(target.method.input, raw);
+        ctx.body = raw;
         if (forward !== undefined && stream !== undefined && !forward.serves(target, input)) {
           signal.end();
           forward.send(stream, headers, raw);

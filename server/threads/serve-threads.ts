@@ -1,8 +1,9 @@
 /**
  * The main thread's side of `entdb serve --serve-threads N`: starts N serving threads
  * (serving-thread.ts) on the API's host:port, listens on a private socket for what they
- * hand on, keeps the memory they share (thread-state.ts) current, pulls their call counts
- * into `/metrics`, and stops them first at shutdown.
+ * hand on, runs the plans they hand over through their message ports
+ * (handed-call-runner.ts), keeps the memory they share (thread-state.ts) current, pulls
+ * their call counts into `/metrics`, and stops them first at shutdown.
  *
  * A serving thread that dies is logged as an error and started again after a second;
  * its clients' connections were reset (their calls in flight fail with UNAVAILABLE or a
@@ -14,11 +15,15 @@ import { randomBytes } from "node:crypto";
 import type * as http2 from "node:http2";
 import { getCompileCacheDir } from "node:module";
 import { Worker } from "node:worker_threads";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Counter } from "prom-client";
 import { type ApiListener, type DualHandler, listenApi } from "../api/listen.ts";
 import type { ServerMetrics } from "../api/metrics.ts";
+import type { FastMethod } from "../api/unary-call.ts";
 import type { Logger } from "../log.ts";
 import type { ServerConfig } from "../server-config.ts";
+import { createHandedCallRunner, type InFlight } from "./handed-call-runner.ts";
+import { type HandedAnswer, type HandedFailure, Outbox } from "./handed-calls.ts";
 import type { FromServingThread, ServingThreadData, ToServingThread } from "./thread-messages.ts";
 import { ThreadState } from "./thread-state.ts";
 
@@ -41,6 +46,10 @@ export interface ServeThreadsOptions {
   /** The main thread's API: what the threads hand on is served by it. */
   readonly handler: DualHandler;
   serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
+  /** The main thread's fast-path method at a request path: what runs a handed call (handed-calls.ts). */
+  method(path: string): FastMethod | undefined;
+  /** The main thread's API shutdown signal (handed calls' signals follow it). */
+  readonly shutdownSignal: AbortSignal;
   readonly metrics: ServerMetrics;
   readonly log: Logger;
 }
@@ -100,6 +109,12 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   /** Each serving thread's count so far, by its index. */
   const threadTotals = new Map<string, number>();
 
+  const runner = createHandedCallRunner({
+    method: options.method,
+    shutdownSignal: options.shutdownSignal,
+    logError: (err: unknown) => log.error("transport error", { err }),
+  });
+
   let closing = false;
   let nextPull = 0;
   const threads: Thread[] = [];
@@ -119,8 +134,19 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
     thread.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let listening = false;
+      const answers = new Outbox<HandedAnswer | HandedFailure>((messages) =>
+        worker.postMessage({ kind: "handed", messages } satisfies ToServingThread),
+      );
+      const answer = (m: HandedAnswer | HandedFailure) => answers.push(m);
+      // The calls this worker handed over that run here now (a worker started again
+      // numbers its calls from 0: its own map).
+      const handed: InFlight = new Map();
       worker.on("message", (message: FromServingThread) => {
-        if (message.kind === "listening") {
+        if (message.kind === "handed") {
+          for (const m of message.messages)
+            if (m.kind === "call") runner.run(m, answer, handed);
+            else runner.cancel(m, handed);
+        } else if (message.kind === "listening") {
           listening = true;
           if (restarts > 0) log.info("serving thread started again", { thread: thread.index });
           resolve();
@@ -144,6 +170,10 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
         thread.worker = undefined;
         for (const done of thread.pulls.values()) done();
         thread.pulls.clear();
+        // Its clients' streams were reset with it: their calls are cancelled here, as a
+        // reset stream cancels a call (a write already logged is still applied).
+        for (const call of handed.values())
+          call.abort(new ConnectError("the client cancelled the call", Code.Canceled));
         if (closing || !listening) return;
         log.error("serving thread stopped; starting it again", { thread: thread.index, code });
         setTimeout(() => {

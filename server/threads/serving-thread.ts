@@ -4,15 +4,17 @@
  * threads), answers the read RPCs on the unary fast paths itself (Connect binary and
  * gRPC: GetNode, GetNodes, GetNodeByKey, QueryNodes, ListEdges) with the same handlers,
  * authentication and interceptors as the main thread, reading its own read-only
- * connections to the tenant files, and hands everything else to the main thread
- * (main-thread-link.ts). Started only by serve-threads.ts; not an entry point of its own.
+ * connections to the tenant files; takes a unary ExecutePlan on the same paths and has the
+ * main thread run it over the message port (main-thread-calls.ts); and hands everything
+ * else to the main thread (main-thread-link.ts). Started only by serve-threads.ts; not an
+ * entry point of its own.
  *
  * A read is served here only when nothing says the main thread would answer it
  * differently (`serves` below); otherwise it goes to the main thread whole.
  */
 
 import { enableCompileCache } from "node:module";
-import type { Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodUnary, Message } from "@bufbuild/protobuf";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import type { ApiDeps } from "../api/entdb-service.ts";
 import type { TenantAccessView } from "../api/tenant-guard.ts";
@@ -46,6 +48,8 @@ const [
   { isApplied },
   { partitionForTenant },
   { MainThreadLink },
+  { MainThreadCalls },
+  { HANDED_METHODS },
   { ReadOnlyTenants },
   { ThreadState },
   { Registry },
@@ -68,6 +72,8 @@ const [
   import("../apply/apply-waiters.ts"),
   import("../wal/partition.ts"),
   import("./main-thread-link.ts"),
+  import("./main-thread-calls.ts"),
+  import("./handed-calls.ts"),
   import("./read-only-tenants.ts"),
   import("./thread-state.ts"),
   import("prom-client"),
@@ -170,22 +176,35 @@ const deps: ApiDeps = {
   listTenantIds: () => store.listTenantIds(tenants.tenantsDir),
 };
 const handlers = createEntDbService(deps);
-// The reads the benchmark rows and most apps make; their requests name the tenant in
-// `tenant` and may carry `after_position` (served here once the tenant applied it).
+const calls = new MainThreadCalls((messages) => post({ kind: "handed", messages }));
+/** The main thread's implementation of `method`, handed over (main-thread-calls.ts). */
+const handed = <I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>) => {
+  const path = `/${method.parent.typeName}/${method.name}`;
+  if (!HANDED_METHODS.has(path))
+    throw new InternalError("invariant", `${path} is not a handed method (handed-calls.ts)`);
+  return calls.implementation(path, method);
+};
+// The reads the benchmark rows and most apps make, served here: their requests name the
+// tenant in `tenant` and may carry `after_position` (served here once the tenant applied
+// it). A plan is authenticated and counted here and run by the main thread, handed over
+// without HTTP/2 (main-thread-calls.ts).
 const reads = route(EntDbService, {
   getNode: handlers.getNode,
   getNodes: handlers.getNodes,
   getNodeByKey: handlers.getNodeByKey,
   queryNodes: handlers.queryNodes,
   listEdges: handlers.listEdges,
+  executePlan: handed(EntDbService.method.executePlan),
 });
 
 /** Whether this thread answers a parsed read as the main thread would, now. */
-const serves = (_target: FastMethod, input: Message): boolean => {
+const serves = (target: FastMethod, input: Message): boolean => {
   if (served === undefined || served.version !== state.servedVersion) {
     queueMicrotask(reloadSchema);
     return false;
   }
+  // A handed call runs on the main thread, which decides everything of the tenant's state.
+  if (target.method === EntDbService.method.executePlan) return true;
   if (state.rebuilding) return false;
   const req = input as Message & { tenant?: unknown; afterPosition?: LogPosition };
   if (typeof req.tenant !== "string") return false;
@@ -263,7 +282,8 @@ const listener = await listenApi(api.handler, {
 });
 
 port.on("message", (message: ToServingThread) => {
-  if (message.kind === "schema") reloadSchema();
+  if (message.kind === "handed") for (const m of message.messages) calls.settle(m);
+  else if (message.kind === "schema") reloadSchema();
   else if (message.kind === "metrics") {
     post({
       kind: "metrics",

@@ -5,6 +5,7 @@
 
 import type { CounterSnapshot, HistogramSnapshot } from "../api/lean-metrics.ts";
 import type { ServerConfig } from "../server-config.ts";
+import type { HandedAnswer, HandedCall, HandedCancel, HandedFailure } from "./handed-calls.ts";
 
 /** A serving thread's `workerData`. */
 export interface ServingThreadData {
@@ -26,7 +27,9 @@ export type ToServingThread =
   /** Report the calls served since the last report. */
   | { readonly kind: "metrics"; readonly id: number }
   /** Stop accepting, finish the calls in flight, close, then say `closed`. */
-  | { readonly kind: "close" };
+  | { readonly kind: "close" }
+  /** Handed calls' answers (handed-calls.ts). */
+  | { readonly kind: "handed"; readonly messages: readonly (HandedAnswer | HandedFailure)[] };
 
 /** Serving thread → main thread. */
 export type FromServingThread =
@@ -37,4 +40,6 @@ export type FromServingThread =
       readonly requests: readonly CounterSnapshot[];
       readonly seconds: readonly HistogramSnapshot[];
     }
-  | { readonly kind: "closed" };
+  | { readonly kind: "closed" }
+  /** Calls handed to the main thread, and cancels (handed-calls.ts). */
+  | { readonly kind: "handed"; readonly messages: readonly (HandedCall | HandedCancel)[] };

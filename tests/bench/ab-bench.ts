@@ -6,7 +6,8 @@
  * worktree of the commit before) and one from this tree, the same data loaded into both,
  * then every row run on each in turn, alternating which goes first, `rounds` times.
  * Prints, per row, the server's CPU per call on each side (median and lowest of the
- * rounds) and their ratio, then each side's calls/s, p50 and p99 (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
+ * rounds) and their ratio, then each side's calls/s, p50, p99 and its main thread's CPU
+ * per call (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
  * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients). Connect unless
  * `--grpc`; the load generator's lean client unless `ENTDB_BENCH_CLIENT=connect`.
  * `--conns N` spreads each row's clients over N HTTP/2 connections on both sides;
@@ -16,7 +17,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServerProcess as startThis } from "../e2e/server-process.ts";
@@ -79,6 +80,20 @@ const sides = [
   },
 ];
 
+/**
+ * The CPU time the server's main thread (its first task, whose id is the process id) has
+ * used, in µs, from /proc (clock ticks of 10 ms: a row's few seconds make that a fine
+ * enough grain per call). Beside the process's CPU per call, it shows what the main
+ * thread, which runs every write's engine work, spends per call.
+ */
+const mainThreadCpuUs = (pid: number | undefined): number => {
+  if (pid === undefined) return 0;
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces), closed by the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+};
+
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -99,6 +114,7 @@ try {
   }
   const loadBefore = loadavg();
   const cpu = new Map<string, number[]>();
+  const mainCpu = new Map<string, number[]>();
   const rate = new Map<string, number[]>();
   const p50 = new Map<string, number[]>();
   const p99 = new Map<string, number[]>();
@@ -108,6 +124,7 @@ try {
     for (const row of rows) {
       const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
+        const mainBefore = mainThreadCpuUs(side.server.child.pid);
         const out = execFileSync(
           bin,
           loadgenRunArgs({
@@ -125,6 +142,7 @@ try {
         const m = parseLoadgenResult(out);
         const key = `${row.op}:${row.clients} ${side.name}`;
         add(cpu, key, m.serverCpuUs / m.ops);
+        add(mainCpu, key, (mainThreadCpuUs(side.server.child.pid) - mainBefore) / m.ops);
         add(rate, key, m.ops / m.seconds);
         add(p50, key, m.p50Us);
         add(p99, key, m.p99Us);
@@ -147,14 +165,14 @@ try {
       `| ${row.op}, ${row.clients} | ${f(b)} | ${f(t)} | ${(median(t) / median(b)).toFixed(2)}× |`,
     );
   }
-  console.log(`\n| row | side | calls/s | p50 µs | p99 µs |`);
-  console.log(`|---|---|---:|---:|---:|`);
+  console.log(`\n| row | side | calls/s | p50 µs | p99 µs | main thread µs/call |`);
+  console.log(`|---|---|---:|---:|---:|---:|`);
   for (const row of rows) {
     for (const side of sides) {
       const key = `${row.op}:${row.clients} ${side.name}`;
       const m = (of: Map<string, number[]>) => median(of.get(key) ?? []).toFixed(0);
       console.log(
-        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} |`,
+        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} | ${m(mainCpu)} |`,
       );
     }
   }

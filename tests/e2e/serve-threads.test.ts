@@ -7,14 +7,18 @@
  * in force on the next read; a pushed version is served everywhere once the push is
  * acknowledged; a tenant held while it is rebuilt is refused alike; writes, Subscribe,
  * HTTP/1.1 and `buf curl` over gRPC (reflection included) go through a serving thread;
- * SIGTERM lets the calls in flight finish and exits 0.
+ * SIGTERM lets the calls in flight finish and exits 0. Plans taken on a serving thread (run
+ * by the main thread, handed over without HTTP/2) answer as the main thread's do: counted
+ * once, read on every connection right after the ack, idempotency keys, errors with their
+ * details, deadlines, a push between writes, and SIGTERM or a dying thread with writes in
+ * flight (each acknowledged and kept, or failed).
  */
 
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Direction, FilterOp } from "../../generated/entdb/v1/entdb_pb.js";
+import { Direction, FilterOp, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
 import {
   connectError,
@@ -376,6 +380,241 @@ describe("serve threads", () => {
   }, 120_000);
 });
 
+/** The count of `entdb_requests_total` for ExecutePlan answered with `code`, every thread's. */
+async function planCalls(code: string): Promise<number> {
+  await threadCalls(); // pulls the threads' counts
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  const m = new RegExp(
+    `^entdb_requests_total\\{method="entdb.v1.EntDbService/ExecutePlan",code="${code}"\\} (\\d+)$`,
+    "m",
+  ).exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
+/** Runs `body` (writes only) and expects the serving thread to have answered some of them. */
+async function writesOnTheThread(body: () => Promise<void>): Promise<void> {
+  const before = (await threadCalls()).get("1") ?? 0;
+  await body();
+  expect((await threadCalls()).get("1") ?? 0, "the serving thread took writes").toBeGreaterThan(
+    before,
+  );
+}
+
+/** `error` as the fields a client sees, to compare answers of different threads. */
+function seen(error: ConnectError) {
+  return {
+    code: error.code,
+    message: error.rawMessage,
+    failures: error.findDetails(WriteFailureSchema),
+  };
+}
+
+describe("writes on a serving thread", () => {
+  it("takes plans over Connect and gRPC on every connection, counts each once and reads it on another connection right after the ack", async () => {
+    const clients = pool("alice");
+    const okBefore = await planCalls("ok");
+    let written = 0;
+    await writesOnTheThread(async () => {
+      for (let round = 0; round < 3; round++) {
+        // All at once, so several calls are in flight on each thread.
+        const made = await Promise.all(
+          clients.map((c, i) => c.executePlan(teamPlan(TENANT, `rw-${round}-${i}`))),
+        );
+        written += made.length;
+        for (const m of made) expect(m.receipt?.applied).toBe(true);
+        // Right after each ack, on the next connection (on either thread).
+        const read = await Promise.all(
+          made.map((m, i) =>
+            clients[(i + 1) % clients.length]!.getNode({
+              tenant: TENANT,
+              typeId: TRACKER.team,
+              id: m.results[0]!.id,
+            }),
+          ),
+        );
+        expect(read.map((r) => r.node?.fields[TRACKER.teamSlug]?.kind.value)).toEqual(
+          made.map((_, i) => `rw-${round}-${i}`),
+        );
+      }
+    });
+    // The thread counts the calls it took; the main thread, which ran them, does not.
+    expect((await planCalls("ok")) - okBefore).toBe(written);
+    // buf curl over gRPC, a new connection each run.
+    for (let i = 0; i < 4; i++) {
+      const res = await runCommand(
+        BUF,
+        [
+          "curl",
+          "--protocol",
+          "grpc",
+          "--http2-prior-knowledge",
+          "-H",
+          `authorization: Bearer ${TOKENS.alice}`,
+          "--reflect-header",
+          `authorization: Bearer ${TOKENS.alice}`,
+          "-d",
+          JSON.stringify({
+            tenant: TENANT,
+            operations: [
+              {
+                createNode: {
+                  typeId: TRACKER.team,
+                  fields: {
+                    [TRACKER.teamName]: { stringValue: `curl-${i}` },
+                    [TRACKER.teamSlug]: { stringValue: `curl-${i}` },
+                  },
+                },
+              },
+            ],
+          }),
+          `${server.url}/entdb.v1.EntDbService/ExecutePlan`,
+        ],
+        { cwd: server.dataDir, timeout: 30_000 },
+      );
+      expect(res.stderr).toBe("");
+      const answer = JSON.parse(res.stdout) as {
+        receipt: { applied: boolean };
+        results: { id: string }[];
+      };
+      expect(answer.receipt.applied).toBe(true);
+      const got = await clients[i]!.getNode({
+        tenant: TENANT,
+        typeId: TRACKER.team,
+        id: answer.results[0]!.id,
+      });
+      expect(got.node?.fields[TRACKER.teamSlug]?.kind.value).toBe(`curl-${i}`);
+    }
+  }, 60_000);
+
+  it("keeps the ids of a plan retried with its idempotency key on every connection", async () => {
+    const clients = pool("alice");
+    const plan = { ...teamPlan(TENANT, "idem"), idempotencyKey: "threads-idem-1" };
+    const first = await clients[0]!.executePlan(plan);
+    expect(first.receipt?.replayed).toBe(false);
+    await writesOnTheThread(async () => {
+      for (const c of clients) {
+        const again = await c.executePlan(plan);
+        expect(again.receipt?.replayed).toBe(true);
+        expect(again.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id));
+        expect(again.receipt?.position).toEqual(first.receipt?.position);
+      }
+    });
+    // The same key with another plan is refused alike everywhere.
+    const other = { ...teamPlan(TENANT, "idem-other"), idempotencyKey: "threads-idem-1" };
+    const refusals = await Promise.all(clients.map((c) => connectError(c.executePlan(other))));
+    expect(new Set(refusals.map((e) => JSON.stringify(seen(e)))).size).toBe(1);
+    expect(refusals[0]!.code).toBe(Code.FailedPrecondition);
+  }, 60_000);
+
+  it("answers a bad plan, a taken unique value and a bad token with the same code, message and details on every thread", async () => {
+    const clients = pool("alice");
+    await clients[0]!.executePlan(teamPlan(TENANT, "taken"));
+    const errorsBefore = await planCalls("InvalidArgument");
+    await writesOnTheThread(async () => {
+      const bad = await Promise.all(
+        clients.map((c) =>
+          connectError(
+            c.executePlan({
+              tenant: TENANT,
+              operations: [{ op: { case: "createNode", value: { typeId: 999, fields: {} } } }],
+            }),
+          ),
+        ),
+      );
+      for (const e of bad) expect(seen(e)).toEqual(seen(bad[0]!));
+      expect(bad[0]!.code).toBe(Code.InvalidArgument);
+      expect(bad[0]!.rawMessage).toContain("999");
+      const taken = await Promise.all(
+        clients.map((c) => connectError(c.executePlan(teamPlan(TENANT, "taken")))),
+      );
+      for (const e of taken) expect(seen(e)).toEqual(seen(taken[0]!));
+      expect(taken[0]!.code).toBe(Code.AlreadyExists);
+      expect(taken[0]!.findDetails(WriteFailureSchema)[0]?.reason).toBe("UNIQUE_VIOLATION");
+    });
+    expect((await planCalls("InvalidArgument")) - errorsBefore).toBe(clients.length);
+    // A token the server does not know: refused before any plan is looked at.
+    const strangers = [
+      ...Array.from({ length: CONNECTIONS }, () =>
+        entDbClient(server, {
+          protocol: "connect",
+          httpVersion: "2",
+          binary: true,
+          token: "nobody-0123456789",
+        }),
+      ),
+    ];
+    const refused = await Promise.all(
+      strangers.map((c) => connectError(c.executePlan(teamPlan(TENANT, "stranger")))),
+    );
+    for (const e of refused) expect(seen(e)).toEqual(seen(refused[0]!));
+    expect(refused[0]!.code).toBe(Code.Unauthenticated);
+  }, 60_000);
+
+  it("takes a plan with a deadline on every connection; a call past its deadline fails and the connection keeps taking writes", async () => {
+    const clients = pool("alice");
+    await writesOnTheThread(async () => {
+      const made = await Promise.all(
+        clients.map((c, i) =>
+          c.executePlan(teamPlan(TENANT, `deadline-${i}`), { timeoutMs: 20_000 }),
+        ),
+      );
+      for (const m of made) expect(m.receipt?.applied).toBe(true);
+    });
+    const late = await Promise.all(
+      clients.map((c, i) =>
+        connectError(c.executePlan(teamPlan(TENANT, `late-${i}`), { timeoutMs: 1 })),
+      ),
+    );
+    for (const e of late) expect(e.code).toBe(Code.DeadlineExceeded);
+    // Every connection still takes writes.
+    const after = await Promise.all(
+      clients.map((c, i) => c.executePlan(teamPlan(TENANT, `after-deadline-${i}`))),
+    );
+    expect(after.every((m) => m.receipt?.applied === true)).toBe(true);
+  }, 60_000);
+
+  it("takes writes of a type pushed between two writes on every connection", async () => {
+    const clients = pool("alice");
+    const tracker = readFileSync(join(REPO_ROOT, "examples", "tracker", "schema.entdb"), "utf8");
+    const LABEL = 20;
+    const TAG = 21;
+    const tagPlan = (name: string) => ({
+      tenant: TENANT,
+      operations: [
+        { op: { case: "createNode" as const, value: { typeId: TAG, fields: { 1: str(name) } } } },
+      ],
+    });
+    // Before the push, type 21 is bad input on every thread.
+    for (const c of clients) {
+      const e = await connectError(c.executePlan(tagPlan("early")));
+      expect(e.code).toBe(Code.InvalidArgument);
+    }
+    const v3 = `${tracker}\nnode Label = ${LABEL} {\n  name: string = 1 [required, unique];\n}\nnode Tag = ${TAG} {\n  name: string = 1 [required];\n}\n`;
+    await entDbClient(server, { token: TOKENS.root }).pushSchema({ source: v3 });
+    await writesOnTheThread(async () => {
+      for (let round = 0; round < 2; round++) {
+        const made = await Promise.all(
+          clients.map((c, i) => c.executePlan(tagPlan(`t-${round}-${i}`))),
+        );
+        for (const m of made)
+          expect(m.receipt?.schemaVersion).toBe(made[0]!.receipt?.schemaVersion);
+        const got = await Promise.all(
+          made.map((m, i) =>
+            clients[(i + 1) % clients.length]!.getNode({
+              tenant: TENANT,
+              typeId: TAG,
+              id: m.results[0]!.id,
+            }),
+          ),
+        );
+        expect(got.map((g) => g.node?.fields[1]?.kind.value)).toEqual(
+          made.map((_, i) => `t-${round}-${i}`),
+        );
+      }
+    });
+  }, 60_000);
+});
+
 describe("serve threads around the main thread's state", () => {
   it("refuses a tenant being rebuilt on every thread, as the main thread does, then serves it", async () => {
     const dataDir = tempDataDir();
@@ -438,7 +677,7 @@ describe("serve threads around the main thread's state", () => {
     }
   }, 120_000);
 
-  it("logs a serving thread that dies and starts it again, and the server keeps serving", async () => {
+  it("logs a serving thread that dies with writes in flight and starts it again, and the server keeps serving", async () => {
     const dataDir = tempDataDir();
     const stopFile = join(dataDir, "stop-serving-thread");
     const other = await startServerProcess({
@@ -461,6 +700,20 @@ describe("serve threads around the main thread's state", () => {
         for (const c of connections())
           await c.getNode({ tenant: "crash", typeId: TRACKER.team, id });
       }, other);
+      // Writes in flight on every connection while the thread dies.
+      let writing = true;
+      const acked: { slug: string; id: string }[] = [];
+      const failed: ConnectError[] = [];
+      const writers = connections().map(async (c, i) => {
+        for (let j = 0; writing; j++) {
+          const slug = `crash-${i}-${j}`;
+          try {
+            acked.push({ slug, id: (await c.executePlan(teamPlan("crash", slug))).results[0]!.id });
+          } catch (e) {
+            failed.push(ConnectError.from(e));
+          }
+        }
+      });
       writeFileSync(stopFile, "");
       const deadline = Date.now() + 20_000;
       while (
@@ -468,6 +721,18 @@ describe("serve threads around the main thread's state", () => {
         Date.now() < deadline
       )
         await new Promise((r) => setTimeout(r, 100));
+      writing = false;
+      await Promise.all(writers);
+      // Each write was acknowledged, and then it is there, or it failed (its connection was
+      // the dead thread's).
+      expect(acked.length).toBeGreaterThan(0);
+      const reader = entDbClient(other);
+      for (const a of acked)
+        expect(
+          (await reader.getNode({ tenant: "crash", typeId: TRACKER.team, id: a.id })).node?.fields[
+            TRACKER.teamSlug
+          ]?.kind.value,
+        ).toBe(a.slug);
       const lines = other.logs().split("\n");
       const stopped = lines.find((l) =>
         l.includes('"msg":"serving thread stopped; starting it again"'),
@@ -529,6 +794,55 @@ describe("serve threads around the main thread's state", () => {
       expect(results.filter((r) => r === id).length).toBeGreaterThan(0);
       expect(other.logs()).toContain('"msg":"stopped"');
     } finally {
+      removeDataDir(other.dataDir);
+    }
+  }, 120_000);
+
+  it("at SIGTERM, answers each write in flight on every thread either acknowledged, and then kept, or failed", async () => {
+    const other = await startServerProcess({ args: ["--serve-threads", "1"] });
+    let restarted: ServerProcess | undefined;
+    try {
+      const clients = Array.from({ length: 2 * CONNECTIONS }, (_, i) =>
+        entDbClient(
+          other,
+          i % 2 === 0
+            ? { protocol: "connect", httpVersion: "2", binary: true }
+            : { protocol: "grpc" },
+        ),
+      );
+      await clients[0]!.executePlan(teamPlan("bye", "first"));
+      const before = (await threadCalls(other)).get("1") ?? 0;
+      for (const c of clients) await c.executePlan(teamPlan("bye", `warm-${clients.indexOf(c)}`));
+      expect((await threadCalls(other)).get("1") ?? 0).toBeGreaterThan(before);
+      const inFlight = clients.flatMap((c, i) =>
+        Array.from({ length: 10 }, (_, j) =>
+          c.executePlan(teamPlan("bye", `term-${i}-${j}`)).then(
+            (r) => ({ slug: `term-${i}-${j}`, id: r.results[0]!.id, applied: r.receipt?.applied }),
+            (e: unknown) => ConnectError.from(e),
+          ),
+        ),
+      );
+      const code = other.stop();
+      const results = await Promise.all(inFlight);
+      expect(await code).toBe(0);
+      const acked = results.filter(
+        (r): r is Exclude<typeof r, ConnectError> => !(r instanceof ConnectError),
+      );
+      expect(acked.length).toBeGreaterThan(0);
+      for (const a of acked) expect(a.applied).toBe(true);
+      // Every acknowledged write is there after a restart on the same data.
+      restarted = await startServerProcess({ dataDir: other.dataDir });
+      const reader = entDbClient(restarted, {
+        protocol: "connect",
+        httpVersion: "2",
+        binary: true,
+      });
+      for (const a of acked) {
+        const got = await reader.getNode({ tenant: "bye", typeId: TRACKER.team, id: a.id });
+        expect(got.node?.fields[TRACKER.teamSlug]?.kind.value).toBe(a.slug);
+      }
+    } finally {
+      if (restarted) await restarted.stop();
       removeDataDir(other.dataDir);
     }
   }, 120_000);
