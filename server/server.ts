@@ -139,6 +139,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // `--serve-threads`: started once the API listens; told of commits before they are
     // acknowledged, and of tenants marked unavailable.
     let threads: ServeThreads | undefined;
+    // Created once the store is open (below); told of tenant files lost while it runs.
+    let applier: Applier | undefined;
     const hold = process.env.ENTDB_TEST_HOLD_REBUILD;
     const { store, metaRebuilt } = await openCheckedStore({
       dataDir: config.dataDir,
@@ -148,6 +150,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       logger: log,
       // A parked tenant, or one whose file cannot be used: its reads are this thread's.
       onUnavailable: (tenant: string) => threads?.held(tenant),
+      // A file gone missing or older while the server runs: parked, and rebuilt by the retry.
+      onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
@@ -203,7 +207,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const nodeCache = new NodeCache();
     const edgeCache = new EdgeCache();
     const builtEvents = new BuiltEventRegistry();
-    const applier = new Applier({
+    applier = new Applier({
       wal,
       store,
       builtEvents,

@@ -189,6 +189,12 @@ export interface ParkedTenant {
   readonly retries: number;
   /** When it is tried again (ms since the epoch), with `parkRetry` set. */
   readonly retryAt?: number;
+  /**
+   * Parked because an open found its file missing or older than what it applied, not at
+   * an event of its own ({@link Applier.parkLost}): `position` is then its last applied
+   * event, which its file must hold again.
+   */
+  readonly lost?: boolean;
 }
 
 /** Counters since start. */
@@ -234,6 +240,8 @@ export class Applier implements ApplyProgress {
   #retryTimer: NodeJS.Timeout | undefined;
   /** A retry under way (it stops and starts the subscription). */
   #retry: Promise<void> | undefined;
+  /** The tenant whose file the applier itself is opening (its failures park it here). */
+  #opening: string | undefined;
   /** Partitions this applier was given, with the next offset it will process. */
   readonly #processed = new Map<number, number>();
   readonly #parked = new Map<string, ParkedTenant>();
@@ -480,29 +488,40 @@ export class Applier implements ApplyProgress {
     this.#applyTenantItems(tenant, items);
     if (this.#parked.get(tenant) !== parked) return; // parked again
     let state: TenantState | undefined;
+    this.#opening = tenant;
     try {
       state = this.#store.tenant(tenant, false)?.state;
     } catch {
       state = undefined;
+    } finally {
+      this.#opening = undefined;
     }
     const { partition, offset } = parked.position;
     if (state === undefined || state.partition !== partition || state.appliedOffset <= offset) {
       this.#store.markUnavailable(tenant, parked.error);
       return;
     }
-    this.#parked.delete(tenant);
-    this.#retrying.delete(tenant);
+    this.#unpark(parked);
+  }
+
+  #unpark(parked: ParkedTenant): void {
+    this.#parked.delete(parked.tenant);
+    this.#retrying.delete(parked.tenant);
+    this.#store.clearUnavailable(parked.tenant);
     this.#onUnpark?.(parked);
   }
 
   #applyTenantItems(tenant: string, items: readonly Item[]): void {
     const first = items[0]!.entry.position;
     let db: TenantDb;
+    this.#opening = tenant;
     try {
       db = this.#store.tenant(tenant, true)!;
     } catch (err) {
       this.#park(tenant, first, err);
       return;
+    } finally {
+      this.#opening = undefined;
     }
     const start = db.state;
     const todo = items.filter((it) => !isApplied(start, it.entry.position));
@@ -804,10 +823,37 @@ export class Applier implements ApplyProgress {
     });
   }
 
-  #park(tenant: string, position: WalPosition, err: unknown): void {
+  /**
+   * Parks a tenant whose file an open (a read's, ingress's) found missing or older than
+   * `applied`, the position this server knows it applied (`StoreOptions.onLost`): with
+   * `parkRetry`, its retry rebuilds it from the log. Without an event of the tenant to
+   * park at, it parks at its last applied event, which the rebuilt file must hold. Does
+   * nothing for a tenant parked already, one the applier is opening itself (it parks it
+   * at its event), or without `parkRetry`.
+   */
+  parkLost(
+    tenant: string,
+    error: StoreError,
+    applied: { readonly partition: number; readonly appliedOffset: number },
+  ): void {
+    if (this.#parkRetry === undefined || this.#stopped) return;
+    if (this.#parked.has(tenant) || this.#opening === tenant) return;
+    if (applied.appliedOffset <= 0) return;
+    this.#park(
+      tenant,
+      { partition: applied.partition, offset: applied.appliedOffset - 1 },
+      error,
+      true,
+    );
+  }
+
+  #park(tenant: string, position: WalPosition, err: unknown, lost = false): void {
+    const why = lost
+      ? "is parked until a retry rebuilds its database from the log"
+      : `stopped applying the log at ${position.partition}:${position.offset}`;
     const error = new StoreError(
       "tenant-unavailable",
-      `Tenant ${JSON.stringify(tenant)} stopped applying the log at ${position.partition}:${position.offset}: ${message(err)}`,
+      `Tenant ${JSON.stringify(tenant)} ${why}: ${message(err)}`,
       { cause: err },
     );
     const prior = this.#parked.get(tenant);
@@ -824,6 +870,7 @@ export class Applier implements ApplyProgress {
       error,
       retries,
       ...(retry && { retryAt: Date.now() + Math.min(retry.maxMs, retry.firstMs * 2 ** retries) }),
+      ...((lost || (prior?.lost === true && retries > 0)) && { lost: true }),
     };
     this.#parked.set(tenant, parked);
     this.#retrying.delete(tenant);
@@ -872,11 +919,17 @@ export class Applier implements ApplyProgress {
       this.flush();
       for (const p of due) {
         const { partition } = p.position;
-        this.#store.prepareRetry(p.tenant, {
+        const file = this.#store.prepareRetry(p.tenant, {
           partition,
           untilOffset: p.position.offset + 1,
           logStart: this.#wal.logStart?.(partition) ?? 0,
         });
+        if (p.lost && file !== "rebuilding") {
+          // No event of its own is coming: decide now.
+          if (file === "current") this.#unpark(p);
+          else this.#park(p.tenant, p.position, p.error.cause ?? p.error, true);
+          continue;
+        }
         this.#retrying.add(p.tenant);
       }
       this.#subscribe();

@@ -67,7 +67,22 @@ export interface StoreOptions {
    * are the applier's to retry.
    */
   readonly openRetry?: { readonly firstMs: number; readonly maxMs: number };
+  /**
+   * Told of a tenant this server knows (it applied up to `applied`) whose file went
+   * missing or older while it ran, when an open finds it so: the server parks it, and the
+   * park's retry rebuilds it from the log (applier.ts, `Applier.parkLost`).
+   */
+  readonly onLost?: (tenant: string, error: StoreError, applied: TenantPosition) => void;
 }
+
+/** What {@link Store.prepareRetry} found of a tenant's file. */
+export type RetryFile =
+  /** It opens and holds everything this server knows the tenant applied (or it is unknown). */
+  | "current"
+  /** It went missing or older: held from readers and replayed from the log. */
+  | "rebuilding"
+  /** It went missing or older and cannot be rebuilt now, or it cannot be opened. */
+  | "unusable";
 
 /** Tries a tenant file that could not be used again after 1 s, doubling to once a minute. */
 export const DEFAULT_OPEN_RETRY = { firstMs: 1_000, maxMs: 60_000 } as const;
@@ -95,6 +110,7 @@ export class Store {
   readonly #gate: RebuildGate | undefined;
   readonly #template: StoreOptions["tenantTemplate"];
   readonly #onUnavailable: StoreOptions["onUnavailable"];
+  readonly #onLost: StoreOptions["onLost"];
   #latestSchemaVersion: number;
   #closed = false;
 
@@ -111,6 +127,7 @@ export class Store {
     this.#template = options.tenantTemplate;
     this.#onUnavailable = options.onUnavailable;
     this.#openRetry = options.openRetry ?? DEFAULT_OPEN_RETRY;
+    this.#onLost = options.onLost;
   }
 
   /** The database file of a tenant (validates the id). */
@@ -139,10 +156,14 @@ export class Store {
       return cached;
     }
     let db: TenantDb | undefined;
+    let lost: TenantPosition | undefined;
     try {
       const path = join(this.tenantsDir, tenantFileName(id));
       const applied = this.#gate?.rebuilds(id) ? undefined : this.meta.tenantPosition(id);
-      if (applied !== undefined && !existsSync(path)) throw missingFile(id, applied);
+      if (applied !== undefined && !existsSync(path)) {
+        lost = applied;
+        throw missingFile(id, applied);
+      }
       const origin: TenantOrigin = {
         logIdentity: this.#logIdentity,
         onCommit: (state) =>
@@ -156,6 +177,7 @@ export class Store {
       if (db !== undefined && applied !== undefined && behind(db.state, applied)) {
         const state = db.state;
         db.close();
+        lost = applied;
         throw olderFile(id, state, applied);
       }
     } catch (err) {
@@ -165,6 +187,7 @@ export class Store {
         this.#unavailable.set(id, err);
         this.#openRetries.set(id, { at: Date.now() + wait, failures });
         if (down === undefined) this.#onUnavailable?.(id);
+        if (lost !== undefined) this.#onLost?.(id, err, lost);
       }
       throw err;
     }
@@ -244,32 +267,34 @@ export class Store {
   prepareRetry(
     tenant: string,
     at: { readonly partition: number; readonly untilOffset: number; readonly logStart: number },
-  ): void {
+  ): RetryFile {
     const id = validateTenantId(tenant);
+    if (this.#gate?.rebuilds(id)) return "rebuilding";
     const applied = this.meta.tenantPosition(id);
-    if (this.#gate === undefined || applied === undefined || this.#gate.rebuilds(id)) return;
     const path = join(this.tenantsDir, tenantFileName(id));
     let from: number;
     let reason: string;
     if (!existsSync(path)) {
+      if (applied === undefined) return "current";
       from = 0;
       reason = "its database went missing while the server ran";
     } else {
       let state: TenantState;
       try {
         const db = TenantDb.open(id, path, false);
-        if (db === undefined) return;
+        if (db === undefined) return "current";
         state = db.state;
         db.close();
       } catch {
-        return;
+        return "unusable";
       }
-      if (!behind(state, applied)) return;
+      if (applied === undefined || !behind(state, applied)) return "current";
       from = state.partition === at.partition ? state.appliedOffset : 0;
       reason = "its database was replaced by an older copy while the server ran";
     }
-    if (from < at.logStart) return;
+    if (this.#gate === undefined || from < at.logStart) return "unusable";
     this.#gate.holdTenant(id, at.partition, at.untilOffset, from, reason);
+    return "rebuilding";
   }
 
   /** Forgets an unavailable mark, so the next use tries to open the tenant again. */
@@ -346,7 +371,7 @@ function missingFile(tenant: string, applied: TenantPosition): StoreError {
     "tenant-unavailable",
     `The database of tenant ${JSON.stringify(tenant)} is missing, but it had applied the log up to ` +
       `${applied.partition}:${applied.appliedOffset}: it was deleted while the server ran. ` +
-      "Restart the server: it rebuilds the tenant from the log.",
+      "The server rebuilds it from the log at its next retry (or at a restart).",
   );
 }
 
@@ -356,6 +381,6 @@ function olderFile(tenant: string, state: TenantState, applied: TenantPosition):
     "tenant-unavailable",
     `The database of tenant ${JSON.stringify(tenant)} is older than what it applied (the file is at ` +
       `${state.partition}:${state.appliedOffset}, the log was applied up to ${applied.partition}:${applied.appliedOffset}): ` +
-      "it was replaced while the server ran. Restart the server: it catches the tenant up from the log.",
+      "it was replaced while the server ran. The server catches it up from the log at its next retry (or at a restart).",
   );
 }

@@ -7,7 +7,7 @@
  * tenant; a restart retries, and so does the applier itself with `parkRetry`.
  */
 
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import Database from "better-sqlite3";
@@ -350,6 +350,70 @@ describe("a parked tenant, retried", () => {
     const replayPath = replay.store.tenantPath(TENANT);
     replay.store.close();
     expect(canonicalDump(file)).toBe(canonicalDump(replayPath));
+  });
+});
+
+describe("a tenant whose file went missing while the applier ran", () => {
+  it("is parked by the open that finds it so, and served again once the file is back", async () => {
+    const wal = await openWal();
+    await wal.append([
+      plan("seed", [
+        op.createNode(T.User, "u1", userFields(1)),
+        op.createNode(T.Team, "t1", teamFields(1)),
+      ]),
+    ]);
+    const dataDir = dir("apply-failure-lost");
+    const seeded = await applyAll(wal, dataDir);
+    const file = seeded.store.tenantPath(TENANT);
+    seeded.store.close();
+    const moves = ["", "-wal", "-shm"].filter((suffix) => existsSync(file + suffix));
+    for (const suffix of moves) renameSync(file + suffix, `${file}.aside${suffix}`);
+
+    let applier: Applier | undefined;
+    const store = openStore({
+      dataDir,
+      schemas: lookupOf(served(1, TRACKER_V1)),
+      onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
+    });
+    const parks: ParkedTenant[] = [];
+    const unparks: ParkedTenant[] = [];
+    applier = new Applier({
+      wal,
+      store,
+      checkpointIntervalMs: 0,
+      parkRetry: { firstMs: 20, maxMs: 80 },
+      onPark: (p) => parks.push(p),
+      onUnpark: (p) => unparks.push(p),
+    });
+    const running = applier;
+    cleanups.push(async () => {
+      await running.stop();
+      store.close();
+    });
+    applier.start();
+    const reader = createTenantReader(store);
+
+    // A read finds it missing: refused, not created empty, and the tenant parked at its
+    // last applied event, which no event of its own will bring.
+    expect(() => reader.getNode(TENANT, T.Team, "t1")).toThrow(/is missing, but it had applied/);
+    expect(existsSync(file)).toBe(false);
+    expect(parks).toHaveLength(1);
+    expect(parks[0]).toMatchObject({ tenant: TENANT, lost: true, retries: 0 });
+    expect(parks[0]?.error.message).toMatch(
+      /^Tenant "acme" is parked until a retry rebuilds its database from the log: The database of tenant "acme" is missing/,
+    );
+    // Without a rebuild gate (a server has one) the retries cannot rebuild it: parked again.
+    for (let i = 0; i < 500 && parks.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(parks.map((p) => [p.lost, p.retries])).toEqual(parks.map((_, i) => [true, i]));
+    expect(unparks).toEqual([]);
+
+    // The operator puts the file back: the next retry finds it current and serves it.
+    for (const suffix of moves) renameSync(`${file}.aside${suffix}`, file + suffix);
+    for (let i = 0; i < 500 && unparks.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(unparks.map((p) => p.tenant)).toEqual([TENANT]);
+    expect(applier.parkedTenants()).toEqual([]);
+    expect(reader.getNode(TENANT, T.Team, "t1")?.id).toBe("t1");
   });
 });
 
