@@ -152,6 +152,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       onUnavailable: (tenant: string) => threads?.held(tenant),
       // A file gone missing or older while the server runs: parked, and rebuilt by the retry.
       onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
+      onAvailable: (tenant) => threads?.released(tenant, store.unavailableTenants()),
       ...(hold ? { holdRebuild: holdWhileFileExists(hold) } : {}),
     });
     cleanup.unshift(() => store.close());
@@ -233,14 +234,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         if (p.retries === 0) log.error("tenant parked: it stopped applying the log", fields);
         else log.warn("tenant still parked: a retry failed", { retries: p.retries, ...fields });
       },
-      // With serving threads, its reads stay the main thread's until a restart (the
-      // threads' read-only handles may be of a file since replaced).
-      onUnpark: (p) =>
-        log.warn("tenant applies the log again: a retry applied the event it was parked at", {
+      onUnpark: (p) => {
+        // Serving threads read it again, from handles opened after this.
+        threads?.released(p.tenant, store.unavailableTenants());
+        log.warn("tenant applies the log again: a retry brought it up to date", {
           tenant: p.tenant,
           position: `${p.position.partition}:${p.position.offset}`,
           retries: p.retries,
-        }),
+        });
+      },
       onApplyFailure: (f) => {
         metrics?.applyFailures.inc();
         log.error("apply failed; recorded as the plan's outcome", {

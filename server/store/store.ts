@@ -73,6 +73,8 @@ export interface StoreOptions {
    * park's retry rebuilds it from the log (applier.ts, `Applier.parkLost`).
    */
   readonly onLost?: (tenant: string, error: StoreError, applied: TenantPosition) => void;
+  /** Told when a tenant marked unavailable opens again after its wait (`openRetry`). */
+  readonly onAvailable?: (tenant: string) => void;
 }
 
 /** What {@link Store.prepareRetry} found of a tenant's file. */
@@ -111,6 +113,7 @@ export class Store {
   readonly #template: StoreOptions["tenantTemplate"];
   readonly #onUnavailable: StoreOptions["onUnavailable"];
   readonly #onLost: StoreOptions["onLost"];
+  readonly #onAvailable: StoreOptions["onAvailable"];
   #latestSchemaVersion: number;
   #closed = false;
 
@@ -128,6 +131,7 @@ export class Store {
     this.#onUnavailable = options.onUnavailable;
     this.#openRetry = options.openRetry ?? DEFAULT_OPEN_RETRY;
     this.#onLost = options.onLost;
+    this.#onAvailable = options.onAvailable;
   }
 
   /** The database file of a tenant (validates the id). */
@@ -194,6 +198,7 @@ export class Store {
     if (down !== undefined) {
       this.#unavailable.delete(id);
       this.#openRetries.delete(id);
+      this.#onAvailable?.(id);
     }
     if (!db) return undefined;
     this.#open.set(id, db);
@@ -248,6 +253,11 @@ export class Store {
     this.#unavailable.set(tenant, error);
     this.#openRetries.delete(tenant);
     this.#onUnavailable?.(tenant);
+  }
+
+  /** The tenants marked unavailable now. */
+  unavailableTenants(): IterableIterator<string> {
+    return this.#unavailable.keys();
   }
 
   /** Why a tenant is unavailable, if it is. */

@@ -20,6 +20,8 @@ import { ThreadState } from "./thread-state.ts";
 interface Handle {
   readonly db: TenantDb;
   commits: number;
+  /** The slot's hold count when it was opened: a hold since means the file may be another. */
+  readonly holds: number;
 }
 
 /** The read-only handles of one serving thread. */
@@ -52,8 +54,15 @@ export class ReadOnlyTenants {
   readTenant(tenant: string): TenantDb | undefined {
     const id = validateTenantId(tenant);
     // Read before the refresh: a commit counted after this is seen by the next read.
-    const commits = this.#state.commits(ThreadState.slot(id));
-    const handle = this.#open.get(id);
+    const slot = ThreadState.slot(id);
+    const commits = this.#state.commits(slot);
+    const holds = this.#state.holds(slot);
+    let handle = this.#open.get(id);
+    if (handle !== undefined && handle.holds !== holds) {
+      this.#open.delete(id);
+      handle.db.close();
+      handle = undefined;
+    }
     if (handle !== undefined) {
       this.#open.delete(id);
       this.#open.set(id, handle);
@@ -66,7 +75,7 @@ export class ReadOnlyTenants {
     // A tenant without a file is not remembered: the main thread may create it any time.
     const db = TenantDb.openReadOnly(id, join(this.tenantsDir, tenantFileName(id)));
     if (db === undefined) return undefined;
-    this.#open.set(id, { db, commits });
+    this.#open.set(id, { db, commits, holds });
     while (this.#open.size > this.#max) {
       const [oldest, h] = this.#open.entries().next().value as [string, Handle];
       this.#open.delete(oldest);

@@ -60,6 +60,11 @@ export interface ServeThreads {
   committed(tenant: string): void;
   /** Main thread: `tenant` was parked or marked unavailable. */
   held(tenant: string): void;
+  /**
+   * Main thread: `tenant` is served again; its slot's hold is lifted unless a tenant of
+   * `stillHeld` (those still unavailable) shares it.
+   */
+  released(tenant: string, stillHeld: Iterable<string>): void;
   /** Main thread: `version` is served from now on (before the push is acknowledged). */
   served(version: number): void;
   /** Pulls the threads' call counts into the main thread's metrics (before `/metrics` renders). */
@@ -205,6 +210,11 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   return {
     committed: (tenant) => state.bumpCommits(ThreadState.slot(tenant)),
     held: (tenant) => state.hold(ThreadState.slot(tenant)),
+    released(tenant, stillHeld) {
+      const slot = ThreadState.slot(tenant);
+      for (const other of stillHeld) if (ThreadState.slot(other) === slot) return;
+      state.release(slot);
+    },
     served(version) {
       state.setServedVersion(version);
       tell({ kind: "schema" });

@@ -10,7 +10,10 @@
  *   file's state, node, edge and access caches);
  * - per tenant slot, a hold: set when the main thread parks the tenant or marks it
  *   unavailable; a serving thread then hands the tenant's reads to the main thread, which
- *   answers them as it answers them without threads;
+ *   answers them as it answers them without threads. Lifted when the tenant is served
+ *   again (a retry unparked it, a file's open succeeded after a failure) and no other
+ *   tenant of the slot is held. The word counts holds and lifts (odd: held), so a thread
+ *   reopens a handle it opened before a hold: the file may have been replaced since;
  * - the served schema version, set by the main thread before a push is acknowledged: a
  *   serving thread whose own version differs hands every call to the main thread until it
  *   has loaded that version;
@@ -62,12 +65,24 @@ export class ThreadState {
 
   /** Main thread: the tenant in `slot` is parked or unavailable; its reads are the main thread's. */
   hold(slot: number): void {
-    Atomics.store(this.#words, HOLDS + slot, 1);
+    const word = Atomics.load(this.#words, HOLDS + slot);
+    if ((word & 1) === 0) Atomics.store(this.#words, HOLDS + slot, word + 1);
+  }
+
+  /** Main thread: no tenant in `slot` is parked or unavailable any more. */
+  release(slot: number): void {
+    const word = Atomics.load(this.#words, HOLDS + slot);
+    if ((word & 1) === 1) Atomics.store(this.#words, HOLDS + slot, word + 1);
+  }
+
+  /** Changes with every hold and release of `slot` (compare for equality only). */
+  holds(slot: number): number {
+    return Atomics.load(this.#words, HOLDS + slot);
   }
 
   /** Whether reads of the tenant in `slot` are the main thread's. */
   held(slot: number): boolean {
-    return Atomics.load(this.#words, HOLDS + slot) !== 0;
+    return (Atomics.load(this.#words, HOLDS + slot) & 1) !== 0;
   }
 
   /** Main thread: the version every call is served by from now on. */
