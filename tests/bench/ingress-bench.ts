@@ -1,7 +1,8 @@
 /**
  * `node tests/bench/ingress-bench.ts [TREE]`: ingress's CPU per created node for plans of
- * 100 User creates, in one process without HTTP or the log: `preparePlan` (checks, ids,
- * defaults, the plan's digest) and then `encodeWalEvent`, on 300 plans, ten passes after
+ * 100 User creates, in one process without HTTP or the log: what the server calls, on 300
+ * plans (`preparePlanLogged`: checks, ids, defaults, the event's bytes and the plan's
+ * digest; in a tree without it, `preparePlan` then `encodeWalEvent`), ten passes after
  * five to warm up, timed by `process.cpuUsage` (garbage collection included). TREE is
  * another checkout of the repository whose ingress to time (default: this one), so two
  * builds can be run one after the other, alternating. A measurement, not a test.
@@ -12,7 +13,11 @@ import { join, resolve } from "node:path";
 import type { create as Create } from "@bufbuild/protobuf";
 import type { OperationSchema as OperationSchemaType } from "../../generated/entdb/v1/plan_pb.js";
 import type { compileSchema as CompileSchema, Schema } from "../../schema/index.ts";
-import type { preparePlan as PreparePlan } from "../../server/api/ingress/prepare-plan.ts";
+import type {
+  PlanContext,
+  preparePlan as PreparePlan,
+  preparePlanLogged as PreparePlanLogged,
+} from "../../server/api/ingress/prepare-plan.ts";
 import type { encodeWalEvent as EncodeWalEvent } from "../../server/api/ingress/wal-event-wire.ts";
 
 const tree = resolve(process.argv[2] ?? join(import.meta.dirname, "..", ".."));
@@ -27,9 +32,9 @@ const { OperationSchema } = (await import(
 const { compileSchema } = (await import(join(tree, "schema", "index.ts"))) as {
   compileSchema: typeof CompileSchema;
 };
-const { preparePlan } = (await import(
+const { preparePlan, preparePlanLogged } = (await import(
   join(tree, "server", "api", "ingress", "prepare-plan.ts")
-)) as { preparePlan: typeof PreparePlan };
+)) as { preparePlan: typeof PreparePlan; preparePlanLogged?: typeof PreparePlanLogged };
 const { encodeWalEvent } = (await import(
   join(tree, "server", "api", "ingress", "wal-event-wire.ts")
 )) as { encodeWalEvent: typeof EncodeWalEvent };
@@ -72,14 +77,15 @@ function plan() {
 const plans = Array.from({ length: PLANS }, plan);
 const pass = (): void => {
   for (const operations of plans) {
-    const event = preparePlan(operations, {
+    const ctx: PlanContext = {
       schema,
       schemaVersion: 1,
       tenant: "bench",
       actor: "dev",
       idempotencyKey: `auto:${n++}`,
-    });
-    encodeWalEvent(event);
+    };
+    if (preparePlanLogged !== undefined) preparePlanLogged(operations, ctx);
+    else encodeWalEvent(preparePlan(operations, ctx));
   }
 };
 for (let i = 0; i < 5; i++) pass();
