@@ -28,7 +28,8 @@ import { requireActor } from "./auth.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
 import type { BuiltEventRegistry } from "./ingress/built-events.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import { checkText, planDigest, preparePlanLogged } from "./ingress/prepare-plan.ts";
+import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
+import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { createMailboxHandlers } from "./mailbox-service.ts";
 import { keyTakenError, outcomeFor } from "./outcome-access.ts";
@@ -200,7 +201,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         }
 
         const served = deps.served();
-        const { event, payload } = preparePlanLogged(req.operations, {
+        const event = preparePlan(req.operations, {
           schema: served.model,
           schemaVersion: served.version,
           tenant,
@@ -211,6 +212,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           openAccess: deps.openAccess,
           actorGroups: actor.groups,
         });
+        const payload = encodeWalEvent(event);
         // The applier takes this event rather than decoding `payload` (built-events.ts);
         // released when the append fails or the wait for the apply ends.
         const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);

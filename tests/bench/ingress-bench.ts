@@ -1,8 +1,7 @@
 /**
  * `node tests/bench/ingress-bench.ts [TREE]`: ingress's CPU per created node for plans of
- * 100 User creates, in one process without HTTP or the log: what the server calls, on 300
- * plans (`preparePlanLogged`: checks, ids, defaults, the event's bytes and the plan's
- * digest; in a tree without it, `preparePlan` then `encodeWalEvent`), ten passes after
+ * 100 User creates, in one process without HTTP or the log: `preparePlan` (checks, ids,
+ * defaults, the plan's digest) and then `encodeWalEvent`, on 300 plans, ten passes after
  * five to warm up, timed by `process.cpuUsage` (garbage collection included). TREE is
  * another checkout of the repository whose ingress to time (default: this one), so two
  * builds can be run one after the other, alternating. A measurement, not a test.
@@ -13,11 +12,7 @@ import { join, resolve } from "node:path";
 import type { create as Create } from "@bufbuild/protobuf";
 import type { OperationSchema as OperationSchemaType } from "../../generated/entdb/v1/plan_pb.js";
 import type { compileSchema as CompileSchema, Schema } from "../../schema/index.ts";
-import type {
-  PlanContext,
-  preparePlan as PreparePlan,
-  preparePlanLogged as PreparePlanLogged,
-} from "../../server/api/ingress/prepare-plan.ts";
+import type { preparePlan as PreparePlan } from "../../server/api/ingress/prepare-plan.ts";
 import type { encodeWalEvent as EncodeWalEvent } from "../../server/api/ingress/wal-event-wire.ts";
 
 const tree = resolve(process.argv[2] ?? join(import.meta.dirname, "..", ".."));
@@ -32,9 +27,9 @@ const { OperationSchema } = (await import(
 const { compileSchema } = (await import(join(tree, "schema", "index.ts"))) as {
   compileSchema: typeof CompileSchema;
 };
-const { preparePlan, preparePlanLogged } = (await import(
+const { preparePlan } = (await import(
   join(tree, "server", "api", "ingress", "prepare-plan.ts")
-)) as { preparePlan: typeof PreparePlan; preparePlanLogged?: typeof PreparePlanLogged };
+)) as { preparePlan: typeof PreparePlan };
 const { encodeWalEvent } = (await import(
   join(tree, "server", "api", "ingress", "wal-event-wire.ts")
 )) as { encodeWalEvent: typeof EncodeWalEvent };
@@ -77,15 +72,14 @@ function plan() {
 const plans = Array.from({ length: PLANS }, plan);
 const pass = (): void => {
   for (const operations of plans) {
-    const ctx: PlanContext = {
+    const event = preparePlan(operations, {
       schema,
       schemaVersion: 1,
       tenant: "bench",
       actor: "dev",
       idempotencyKey: `auto:${n++}`,
-    };
-    if (preparePlanLogged !== undefined) preparePlanLogged(operations, ctx);
-    else encodeWalEvent(preparePlan(operations, ctx));
+    });
+    encodeWalEvent(event);
   }
 };
 for (let i = 0; i < 5; i++) pass();

@@ -29,11 +29,7 @@ import { type AliasTarget, checkValue, resolveRef, type ValueContext } from "./c
 import { type ErrorSite, invalidArgument } from "./ingress-error.ts";
 import { mintNodeId } from "./node-id.ts";
 import { DEFAULT_VALUE_LIMITS, loneSurrogateAt, type ValueLimits } from "./value-limits.ts";
-import {
-  encodeWalEvent,
-  encodeWalEventAndPlan,
-  encodeWritePlanTransient,
-} from "./wal-event-wire.ts";
+import { encodeWritePlanTransient } from "./wal-event-wire.ts";
 
 /** Limits on one plan. */
 export interface PlanLimits {
@@ -68,57 +64,6 @@ const ALIAS = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /** Checks a plan and builds the event to log; throws a ConnectError (INVALID_ARGUMENT) on bad input. */
 export function preparePlan(operations: readonly Operation[], ctx: PlanContext): WalEvent {
-  const event = buildEvent(operations, ctx, undefined);
-  event.planDigest = planDigest(operations);
-  return event;
-}
-
-/** A plan's event (as {@link preparePlan} builds it) and its logged bytes (`encodeWalEvent`'s). */
-export interface PreparedPlan {
-  readonly event: WalEvent;
-  readonly payload: Uint8Array;
-}
-
-/**
- * {@link preparePlan}, then the event's bytes, with the same event and bytes as
- * `encodeWalEvent(preparePlan(operations, ctx))`. The digest's encoding of the request
- * takes the fields of each create whose values ingress kept as they were (defaults
- * added) from the event's bytes, where the same entries were just written, instead of
- * sizing and writing its values again (`encodeWalEventAndPlan`).
- */
-export function preparePlanLogged(
-  operations: readonly Operation[],
-  ctx: PlanContext,
-): PreparedPlan {
-  const unchanged: boolean[] = [];
-  const event = buildEvent(operations, ctx, unchanged);
-  event.planDigest = DIGEST_PLACEHOLDER;
-  const both = encodeWalEventAndPlan(event, operations, unchanged);
-  if (both === undefined) {
-    event.planDigest = planDigest(operations);
-    return { event, payload: encodeWalEvent(event) };
-  }
-  const digest = sha256(both.plan);
-  // The digest is the event's last field, and the placeholder had its length.
-  both.event.set(digest, both.event.byteLength - digest.byteLength);
-  event.planDigest = digest;
-  return { event, payload: both.event };
-}
-
-/** Stands for a SHA-256 digest (32 bytes) while the event is encoded; replaced before it is seen. */
-const DIGEST_PLACEHOLDER = new Uint8Array(32);
-
-/**
- * The event of a checked plan, its digest left empty. `unchanged`, when given, gets for
- * each step whether it is a create whose fields hold the request's entries as they were
- * (the same keys and `Value` objects) and defaults besides, so the request's entries are
- * encoded as the event's.
- */
-function buildEvent(
-  operations: readonly Operation[],
-  ctx: PlanContext,
-  unchanged: boolean[] | undefined,
-): WalEvent {
   const limits = ctx.limits ?? DEFAULT_PLAN_LIMITS;
   if (operations.length === 0) {
     throw invalidArgument("The plan has no operations; add at least one.");
@@ -140,9 +85,7 @@ function buildEvent(
   const aliases = new Map<string, AliasTarget>();
   const out: Operation[] = [];
   operations.forEach((op, index) => {
-    fieldsUnchanged = false;
     out.push(prepareOperation(op, index, ctx, aliases, now));
-    if (unchanged !== undefined) unchanged.push(fieldsUnchanged);
   });
   // Literals, not `create`: every field is given, and `create` walks the descriptor's
   // fields for each message (prepare-plan.test.ts checks the result against a decode).
@@ -157,17 +100,9 @@ function buildEvent(
     actorAdmin: ctx.actorAdmin ?? false,
     openAccess: ctx.openAccess ?? false,
     actorGroups: [...(ctx.actorGroups ?? [])],
-    planDigest: EMPTY_DIGEST,
+    planDigest: planDigest(operations),
   };
 }
-
-const EMPTY_DIGEST = new Uint8Array(0);
-
-/**
- * Whether the create step just prepared kept the request's fields as they were. Set by
- * {@link prepareCreate} (ingress is synchronous: read right after each step).
- */
-let fieldsUnchanged = false;
 
 /** `timestampFromMs(ms)` as a literal (its arithmetic, without `create`). */
 function timestampLiteral(ms: number): Timestamp {
@@ -302,7 +237,6 @@ function prepareCreate(
     );
   }
   const fields = prepareFields(c.fields, type, index, ctx, aliases, { create: true });
-  const unchanged = lastFieldsUnchanged;
   if (c.ifAbsentOn.length > 0) checkIfAbsent(c.ifAbsentOn, type, index, fields);
   const id = mintNodeId(now);
   if (c.alias !== "") {
@@ -323,7 +257,6 @@ function prepareCreate(
     }
     aliases.set(c.alias, { id, typeId: type.id });
   }
-  fieldsUnchanged = unchanged;
   return { ...c, id, fields, alias: c.alias };
 }
 
@@ -344,11 +277,9 @@ function prepareFields(
   // field ids as strings, which index the map as they are.
   const byKey: { readonly [key: string]: Value } = given;
   let vctx: FieldValueContext | undefined;
-  let unchanged = true;
   for (const key of Object.keys(given)) {
     const value = byKey[key]!;
     const field = fieldOf(type, Number(key), index);
-    if (String(field.id) !== key) unchanged = false;
     if (value.kind.case === "nullValue" || value.kind.case === undefined) {
       throw invalidArgument(
         `Field ${type.name}.${field.name} is set to null on create; leave it out instead.`,
@@ -356,9 +287,7 @@ function prepareFields(
       );
     }
     vctx = vctx?.at(field) ?? new FieldValueContext(ctx, aliases, index, type, field);
-    const checked = checkValue(value, field.type, vctx);
-    if (checked !== value) unchanged = false;
-    out[field.id] = checked;
+    out[field.id] = checkValue(value, field.type, vctx);
   }
   for (const field of type.fields) {
     if (out[field.id] !== undefined) continue;
@@ -375,15 +304,8 @@ function prepareFields(
       );
     }
   }
-  lastFieldsUnchanged = unchanged;
   return out;
 }
-
-/**
- * Whether the last {@link prepareFields} returned the request's entries as they were (the
- * same keys and `Value` objects), with only defaults added.
- */
-let lastFieldsUnchanged = false;
 
 function prepareUpdate(
   u: UpdateNode,

@@ -50,7 +50,6 @@ import {
   type Timestamp,
   timestampSize,
   uint32Size,
-  type ValueMap,
 } from "../node-wire-size.ts";
 import { Writer } from "../node-wire-writer.ts";
 
@@ -62,33 +61,6 @@ export function encodeWalEvent(event: WalEvent): Uint8Array {
 /** The bytes of `event` if this module covers it (see the module's comment), else undefined. */
 export function encodeWalEventHere(event: WalEvent): Uint8Array | undefined {
   return encodeHere(event, eventSize, writeEvent);
-}
-
-/**
- * The bytes of a plan event (`event`, whose body is `operations`' prepared steps) and,
- * valid until the next transient encoding, those of a `WritePlan` of the request's
- * `operations` for its digest: `encodeWalEvent(event)` and
- * `encodeWritePlanTransient(operations)`. A step marked in `unchanged` is a create whose
- * prepared fields hold the request's entries as they were (the same keys and `Value`
- * objects) and defaults besides: a map's entries are written in key order, each on its
- * own, so the request's entries are the event's bytes less the defaults' entries, and the
- * plan's encoding copies them from there rather than sizing and writing every value
- * again. Undefined when either message is not this module's.
- */
-export function encodeWalEventAndPlan(
-  event: WalEvent,
-  operations: readonly Operation[],
-  unchanged: readonly boolean[],
-): { readonly event: Uint8Array; readonly plan: Uint8Array } | undefined {
-  const bytes = encodeHere(event, eventSize, writeEvent);
-  if (bytes === undefined) return undefined;
-  eventBytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  try {
-    const plan = encodeHere({ operations, unchanged }, requestPlanSize, writeRequestPlan, true);
-    return plan === undefined ? undefined : { event: bytes, plan };
-  } finally {
-    eventBytes = undefined;
-  }
 }
 
 /** `toBinary` of a `WritePlan` holding `operations`. */
@@ -323,181 +295,65 @@ function writeEvent(w: Writer, e: WalEvent): void {
 }
 
 function writeOperations(w: Writer, operations: readonly Operation[]): void {
-  for (let i = 0; i < operations.length; i++) writeOperation(w, operations[i] as Operation, i);
-}
-
-/** One step as field 1 of a `WritePlan`; a create's fields are noted as step `i`'s (none if -1). */
-function writeOperation(w: Writer, o: Operation, i: number): void {
-  w.buf[w.pos++] = 0x0a;
-  w.length();
-  const op = o.op;
-  switch (op.case) {
-    case undefined:
-      break;
-    case "createNode": {
-      w.buf[w.pos++] = 0x0a;
-      w.length();
-      const m = op.value;
-      typeId(w, 0x08, m.typeId);
-      if (m.alias !== "") w.string(0x12, m.alias);
-      const start = w.pos;
-      w.map(0x1a, m.fields);
-      if (i >= 0) {
-        fieldsStart[i] = start;
-        fieldsEnd[i] = w.pos;
+  for (const o of operations) {
+    w.buf[w.pos++] = 0x0a;
+    w.length();
+    const op = o.op;
+    switch (op.case) {
+      case undefined:
+        break;
+      case "createNode": {
+        w.buf[w.pos++] = 0x0a;
+        w.length();
+        const m = op.value;
+        typeId(w, 0x08, m.typeId);
+        if (m.alias !== "") w.string(0x12, m.alias);
+        w.map(0x1a, m.fields);
+        packed(w, 0x22, m.ifAbsentOn);
+        if (m.id !== "") w.string(0x2a, m.id);
+        break;
       }
-      packed(w, 0x22, m.ifAbsentOn);
-      if (m.id !== "") w.string(0x2a, m.id);
-      break;
-    }
-    case "updateNode": {
-      w.buf[w.pos++] = 0x12;
-      w.length();
-      const m = op.value;
-      typeId(w, 0x08, m.typeId);
-      if (m.id !== "") w.string(0x12, m.id);
-      w.map(0x1a, m.set);
-      packed(w, 0x22, m.clear);
-      if (isSet(m, "precondition", m.precondition))
-        precondition(w, 0x2a, m.precondition as Precondition);
-      break;
-    }
-    case "deleteNode": {
-      w.buf[w.pos++] = 0x1a;
-      w.length();
-      const m = op.value;
-      typeId(w, 0x08, m.typeId);
-      if (m.id !== "") w.string(0x12, m.id);
-      if (isSet(m, "precondition", m.precondition))
-        precondition(w, 0x1a, m.precondition as Precondition);
-      break;
-    }
-    case "createEdge": {
-      w.buf[w.pos++] = 0x22;
-      w.length();
-      const m = op.value;
-      typeId(w, 0x08, m.edgeTypeId);
-      if (m.fromId !== "") w.string(0x12, m.fromId);
-      if (m.toId !== "") w.string(0x1a, m.toId);
-      w.map(0x22, m.props);
-      break;
-    }
-    case "deleteEdge": {
-      w.buf[w.pos++] = 0x2a;
-      w.length();
-      const m = op.value;
-      typeId(w, 0x08, m.edgeTypeId);
-      if (m.fromId !== "") w.string(0x12, m.fromId);
-      if (m.toId !== "") w.string(0x1a, m.toId);
-      break;
-    }
-  }
-}
-
-/**
- * Where the last event written holds each create step's fields (its map entries, tags
- * included), by step: `fieldsStart[i]` to `fieldsEnd[i]`. Kept, never shortened.
- */
-const fieldsStart: number[] = [];
-const fieldsEnd: number[] = [];
-
-/** The bytes of the event {@link encodeWalEventAndPlan} is encoding the plan of. */
-let eventBytes: Buffer | undefined;
-
-interface RequestPlan {
-  readonly operations: readonly Operation[];
-  readonly unchanged: readonly boolean[];
-}
-
-/**
- * {@link operationsSize} of the request's steps, each unchanged create's fields counted
- * as the bytes the event holds for them (written by {@link writeRequestPlan}).
- */
-function requestPlanSize(plan: RequestPlan): number {
-  let size = 0;
-  const { operations, unchanged } = plan;
-  for (let i = 0; i < operations.length; i++) {
-    const o = operations[i] as Operation;
-    const slot = reserve();
-    let inner: number;
-    if (unchanged[i] === true && o.op.case === "createNode") {
-      checkKnown(o, "entdb.v1.Operation");
-      const m = o.op.value;
-      checkKnown(m, "entdb.v1.CreateNode");
-      const createSlot = reserve();
-      let content = 0;
-      if (checkUint32(m.typeId) !== 0) content += 1 + uint32Size(m.typeId);
-      if (checkString(m.alias) !== "") content += stringSize(m.alias);
-      content += ownEntries(m.fields, fieldsStart[i] as number, fieldsEnd[i] as number, undefined);
-      content += packedSize(m.ifAbsentOn);
-      if (checkString(m.id) !== "") content += stringSize(m.id);
-      lengths[createSlot] = content;
-      inner = delimited(content);
-    } else {
-      inner = operationSize(o);
-    }
-    lengths[slot] = inner;
-    size += delimited(inner);
-  }
-  return size;
-}
-
-/**
- * The bytes of the entries of the event's map at `start` to `end` whose keys `given` has
- * (the request's own, not the defaults ingress added), copied to `w` if given. Each entry
- * is a tag, a length and `{key = 1, value = 2}`, as `Writer.map` writes it.
- */
-function ownEntries(given: ValueMap, start: number, end: number, w: Writer | undefined): number {
-  const from = eventBytes as Buffer;
-  let total = 0;
-  let run = start;
-  let at = start;
-  while (at < end) {
-    let p = at + 1;
-    let length = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = from[p++] as number;
-      length += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
-    const next = p + length;
-    let key = 0;
-    p++; // the key's tag
-    for (let shift = 0; ; shift += 7) {
-      const b = from[p++] as number;
-      key += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-    }
-    if (given[key] === undefined) {
-      // A default: the run of the request's entries before it ends here.
-      if (w !== undefined && at > run) from.copy(w.buf, w.pos + total - (at - run), run, at);
-      run = next;
-    } else {
-      total += next - at;
-    }
-    at = next;
-  }
-  if (w !== undefined && end > run) from.copy(w.buf, w.pos + total - (end - run), run, end);
-  return total;
-}
-
-function writeRequestPlan(w: Writer, plan: RequestPlan): void {
-  const { operations, unchanged } = plan;
-  for (let i = 0; i < operations.length; i++) {
-    const o = operations[i] as Operation;
-    if (unchanged[i] === true && o.op.case === "createNode") {
-      w.buf[w.pos++] = 0x0a;
-      w.length();
-      w.buf[w.pos++] = 0x0a;
-      w.length();
-      const m = o.op.value;
-      typeId(w, 0x08, m.typeId);
-      if (m.alias !== "") w.string(0x12, m.alias);
-      w.pos += ownEntries(m.fields, fieldsStart[i] as number, fieldsEnd[i] as number, w);
-      packed(w, 0x22, m.ifAbsentOn);
-      if (m.id !== "") w.string(0x2a, m.id);
-    } else {
-      writeOperation(w, o, -1);
+      case "updateNode": {
+        w.buf[w.pos++] = 0x12;
+        w.length();
+        const m = op.value;
+        typeId(w, 0x08, m.typeId);
+        if (m.id !== "") w.string(0x12, m.id);
+        w.map(0x1a, m.set);
+        packed(w, 0x22, m.clear);
+        if (isSet(m, "precondition", m.precondition))
+          precondition(w, 0x2a, m.precondition as Precondition);
+        break;
+      }
+      case "deleteNode": {
+        w.buf[w.pos++] = 0x1a;
+        w.length();
+        const m = op.value;
+        typeId(w, 0x08, m.typeId);
+        if (m.id !== "") w.string(0x12, m.id);
+        if (isSet(m, "precondition", m.precondition))
+          precondition(w, 0x1a, m.precondition as Precondition);
+        break;
+      }
+      case "createEdge": {
+        w.buf[w.pos++] = 0x22;
+        w.length();
+        const m = op.value;
+        typeId(w, 0x08, m.edgeTypeId);
+        if (m.fromId !== "") w.string(0x12, m.fromId);
+        if (m.toId !== "") w.string(0x1a, m.toId);
+        w.map(0x22, m.props);
+        break;
+      }
+      case "deleteEdge": {
+        w.buf[w.pos++] = 0x2a;
+        w.length();
+        const m = op.value;
+        typeId(w, 0x08, m.edgeTypeId);
+        if (m.fromId !== "") w.string(0x12, m.fromId);
+        if (m.toId !== "") w.string(0x1a, m.toId);
+        break;
+      }
     }
   }
 }
