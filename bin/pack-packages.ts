@@ -220,12 +220,14 @@ function importedPackages(dir: string): Map<string, string[]> {
 
 /** `file: spec` for every relative import in `dir`'s JavaScript that names no file there. */
 function relativeImportsOutside(dir: string): string[] {
-  const specifier = /(?:from\s*|import\(\s*)"(\.[^"]+)"/g;
+  // Imports, and the files of worker threads (`new URL("./x.js", import.meta.url)`, which
+  // tsc does not follow: their sources must be in tsconfig.build.json's `files`).
+  const specifier = /(?:from\s*|import\(\s*)"(\.[^"]+)"|"(\.[^"]+\.js)",\s*import\.meta\.url/g;
   const out: string[] = [];
   for (const file of walk(dir)) {
     if (!file.endsWith(".js")) continue;
     for (const match of readFileSync(file, "utf8").matchAll(specifier)) {
-      const spec = match[1] ?? "";
+      const spec = match[1] ?? match[2] ?? "";
       const target = join(dirname(file), spec);
       // The package's own package.json is written after this check.
       if (target === join(dir, "package.json") || existsSync(target)) continue;
