@@ -17,6 +17,7 @@ import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import {
   connectError,
   countNodes,
+  countWhenServed,
   type EntDbClient,
   entDbClient,
   str,
@@ -443,19 +444,9 @@ describe("a tenant file damaged while the server runs", () => {
       expect((await fetch(`http://127.0.0.1:${server.httpPort}/ready`)).status).toBe(503);
 
       // Every answer is UNAVAILABLE or all of acme's nodes.
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const count = await countNodes(api, "acme").catch((err: unknown) => {
-          expect(ConnectError.from(err).code).toBe(Code.Unavailable);
-          return undefined;
-        });
-        if (count !== undefined) {
-          expect(count).toBe(FIRST + SECOND);
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`acme was never served again\n${server.logs()}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      expect(
+        await countWhenServed(api, "acme", { timeoutMs: 30_000, everyMs: 50, logs: server.logs }),
+      ).toBe(FIRST + SECOND);
       expect((await fetch(`http://127.0.0.1:${server.httpPort}/ready`)).status).toBe(200);
       expect(server.logs()).toContain("tenant applies the log again");
       for (const tenant of ["globex", "initech", "umbrella"])

@@ -6,7 +6,7 @@
  */
 
 import { execFile } from "node:child_process";
-import { type Client, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect } from "vitest";
 import { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
@@ -106,6 +106,29 @@ export async function countNodes(
   typeId: number = TRACKER.team,
 ): Promise<number> {
   return (await client.queryNodes({ tenant, typeId, limit: 1000 })).nodes.length;
+}
+
+/**
+ * Counts `tenant`'s nodes once it is served again: every answer meanwhile must be
+ * UNAVAILABLE (a parked or rebuilding tenant), polled every `everyMs` for up to
+ * `timeoutMs`; then throws with `logs()`.
+ */
+export async function countWhenServed(
+  client: EntDbClient,
+  tenant: string,
+  options: { readonly timeoutMs: number; readonly everyMs: number; readonly logs: () => string },
+): Promise<number> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const count = await countNodes(client, tenant).catch((err: unknown) => {
+      expect(ConnectError.from(err).code).toBe(Code.Unavailable);
+      return undefined;
+    });
+    if (count !== undefined) return count;
+    if (Date.now() > deadline)
+      throw new Error(`${tenant} was never served again\n${options.logs()}`);
+    await new Promise((resolve) => setTimeout(resolve, options.everyMs));
+  }
 }
 
 /** Options of {@link serverPerFile}. */

@@ -8,10 +8,16 @@
 
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
-import { connectError, countNodes, entDbClient, teamOp } from "../e2e/e2e-helpers.ts";
+import {
+  connectError,
+  countNodes,
+  countWhenServed,
+  entDbClient,
+  teamOp,
+} from "../e2e/e2e-helpers.ts";
 import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
 import { type KafkaCluster, singleNodeKafka } from "../infra/kafka-cluster.ts";
 import {
@@ -72,19 +78,9 @@ describe("a parked tenant on the Kafka WAL", () => {
 
       // While acme waits for its retry, globex keeps writing.
       await api.executePlan({ tenant: "globex", operations: [teamOp("G5", "globex-5")] });
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const count = await countNodes(api, "acme").catch((err: unknown) => {
-          expect(ConnectError.from(err).code).toBe(Code.Unavailable);
-          return undefined;
-        });
-        if (count !== undefined) {
-          expect(count).toBe(5);
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`acme was never served again\n${server.logs()}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      expect(
+        await countWhenServed(api, "acme", { timeoutMs: 60_000, everyMs: 100, logs: server.logs }),
+      ).toBe(5);
       expect(server.logs()).toContain("tenant applies the log again");
       await api.executePlan({ tenant: "acme", operations: [teamOp("Later", "acme-later")] });
       expect(await countNodes(api, "acme")).toBe(6);
