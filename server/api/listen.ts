@@ -39,6 +39,11 @@ export interface ApiListener {
   readonly host: string;
   /** Stops accepting, closes idle connections, and resolves once all connections ended or `graceMs` passed. */
   close(graceMs?: number): Promise<void>;
+  /**
+   * Stops accepting and drops every connection now, calls in flight included: what a
+   * serving thread does before it ends on a failure (server/threads/thread-failure.ts).
+   */
+  destroy(): void;
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -189,6 +194,11 @@ export async function listenApi(
       await closed;
       clearInterval(drain);
       clearTimeout(timer);
+    },
+    destroy() {
+      server.close();
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
     },
   };
 }

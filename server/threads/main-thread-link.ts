@@ -142,6 +142,13 @@ export class MainThreadLink {
     socket.resume();
   }
 
+  /** Refuses new work and drops the session and the tunnels now, calls in flight included. */
+  destroy(): void {
+    this.#closed = true;
+    this.#session?.destroy();
+    for (const t of this.#tunnels) t.destroy();
+  }
+
   /** Refuses new work; resolves once the session's streams and the tunnels ended (or `graceMs` passed). */
   async close(graceMs = 5_000): Promise<void> {
     this.#closed = true;

@@ -48,6 +48,7 @@ const [
   { isApplied },
   { partitionForTenant },
   { MainThreadLink },
+  { endOnFailure },
   { MainThreadCalls },
   { HANDED_METHODS },
   { ReadOnlyTenants },
@@ -72,6 +73,7 @@ const [
   import("../apply/apply-waiters.ts"),
   import("../wal/partition.ts"),
   import("./main-thread-link.ts"),
+  import("./thread-failure.ts"),
   import("./main-thread-calls.ts"),
   import("./handed-calls.ts"),
   import("./read-only-tenants.ts"),
@@ -304,14 +306,21 @@ port.on("message", (message: ToServingThread) => {
 });
 post({ kind: "listening" });
 
-// Test hook: the thread ends (as a crash would) once this file exists, removing it first so
-// the thread started again in its place stays up. Never set in production.
+// A failure ends this thread without taking the process with it (thread-failure.ts).
+endOnFailure(() => {
+  listener.destroy();
+  link.destroy();
+});
+
+// Test hook: the thread fails (an uncaught exception, as a bug would) once this file
+// exists, removing it first so the thread started again in its place stays up. Never set
+// in production.
 const stopFile = process.env["ENTDB_TEST_STOP_SERVING_THREAD"];
 if (stopFile !== undefined) {
   const { existsSync, rmSync } = await import("node:fs");
   setInterval(() => {
     if (!existsSync(stopFile)) return;
     rmSync(stopFile, { force: true });
-    process.exit(70);
+    throw new Error("the serving thread failed on purpose (ENTDB_TEST_STOP_SERVING_THREAD)");
   }, 50).unref();
 }
