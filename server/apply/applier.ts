@@ -847,10 +847,18 @@ export class Applier implements ApplyProgress {
     );
   }
 
-  #park(tenant: string, position: WalPosition, err: unknown, lost = false): void {
-    const why = lost
-      ? "is parked until a retry rebuilds its database from the log"
-      : `stopped applying the log at ${position.partition}:${position.offset}`;
+  #park(
+    tenant: string,
+    position: WalPosition,
+    err: unknown,
+    lost = false,
+    beyondLog = false,
+  ): void {
+    const why = beyondLog
+      ? "is parked: its database cannot be used, and the log cannot rebuild it"
+      : lost
+        ? "is parked until a retry rebuilds its database from the log"
+        : `stopped applying the log at ${position.partition}:${position.offset}`;
     const error = new StoreError(
       "tenant-unavailable",
       `Tenant ${JSON.stringify(tenant)} ${why}: ${message(err)}`,
@@ -923,7 +931,13 @@ export class Applier implements ApplyProgress {
           partition,
           untilOffset: p.position.offset + 1,
           logStart: this.#wal.logStart?.(partition) ?? 0,
+          ...(this.#wal.logStartCause !== undefined && { logStartCause: this.#wal.logStartCause }),
         });
+        if (typeof file === "object") {
+          // Retention deleted what a rebuild reads: only a file put back can end this.
+          this.#park(p.tenant, p.position, file.beyondLog, p.lost, true);
+          continue;
+        }
         if (p.lost && file !== "rebuilding") {
           // No event of its own is coming: decide now.
           if (file === "current") this.#unpark(p);

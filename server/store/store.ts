@@ -83,8 +83,13 @@ export type RetryFile =
   | "current"
   /** It went missing or older: held from readers and replayed from the log. */
   | "rebuilding"
-  /** It went missing or older and cannot be rebuilt now, or it cannot be opened. */
-  | "unusable";
+  /** It went missing or older and cannot be rebuilt now (no rebuild gate), or it cannot be opened. */
+  | "unusable"
+  /**
+   * It went missing or older, and the log no longer holds the records its rebuild would
+   * read: retention deleted them. The error says so and what the operator can do.
+   */
+  | { readonly beyondLog: StoreError };
 
 /** Tries a tenant file that could not be used again after 1 s, doubling to once a minute. */
 export const DEFAULT_OPEN_RETRY = { firstMs: 1_000, maxMs: 60_000 } as const;
@@ -276,7 +281,13 @@ export class Store {
    */
   prepareRetry(
     tenant: string,
-    at: { readonly partition: number; readonly untilOffset: number; readonly logStart: number },
+    at: {
+      readonly partition: number;
+      readonly untilOffset: number;
+      readonly logStart: number;
+      /** What deleted the records below `logStart` (the log's `logStartCause`). */
+      readonly logStartCause?: string;
+    },
   ): RetryFile {
     const id = validateTenantId(tenant);
     if (this.#gate?.rebuilds(id)) return "rebuilding";
@@ -302,7 +313,8 @@ export class Store {
       from = state.partition === at.partition ? state.appliedOffset : 0;
       reason = "its database was replaced by an older copy while the server ran";
     }
-    if (this.#gate === undefined || from < at.logStart) return "unusable";
+    if (this.#gate === undefined) return "unusable";
+    if (from < at.logStart) return { beyondLog: beyondLog(id, reason, at, from) };
     this.#gate.holdTenant(id, at.partition, at.untilOffset, from, reason);
     return "rebuilding";
   }
@@ -382,6 +394,27 @@ function missingFile(tenant: string, applied: TenantPosition): StoreError {
     `The database of tenant ${JSON.stringify(tenant)} is missing, but it had applied the log up to ` +
       `${applied.partition}:${applied.appliedOffset}: it was deleted while the server ran. ` +
       "The server rebuilds it from the log at its next retry (or at a restart).",
+  );
+}
+
+/**
+ * A tenant's file that went missing or older while the server ran, whose rebuild would
+ * read the log from `from`, below where the log now starts.
+ */
+function beyondLog(
+  tenant: string,
+  reason: string,
+  at: { readonly partition: number; readonly logStart: number; readonly logStartCause?: string },
+  from: number,
+): StoreError {
+  const cause = at.logStartCause ?? "local retention deleted older records after archiving them";
+  return new StoreError(
+    "tenant-unavailable",
+    `The database of tenant ${JSON.stringify(tenant)} cannot be rebuilt from the log: ${reason}, and its rebuild ` +
+      `needs partition ${at.partition} from offset ${from}, but the log starts at ${at.logStart} (${cause}). ` +
+      `Put back a copy of its file that had applied partition ${at.partition} up to offset ${at.logStart} or later ` +
+      "(the next retry catches it up from there), or restore the data dir from the archive " +
+      "(entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
   );
 }
 

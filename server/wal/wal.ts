@@ -101,6 +101,8 @@ export interface Wal {
    * embedded log's local retention, a Kafka topic's retention); 0 when unset.
    */
   logStart?(partition: number): number;
+  /** What deleted the records below `logStart` (default: the embedded log's local retention). */
+  readonly logStartCause?: string;
   /** Delivers records from the given offsets, then new ones as they are appended. */
   subscribe(options: SubscribeOptions): WalSubscription;
   /**

@@ -20,7 +20,9 @@ import {
   type ParkedTenant,
 } from "../../server/apply/index.ts";
 import type { PlanOutcome } from "../../server/engine.ts";
+import { createLogger } from "../../server/log.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
+import { RebuildGate } from "../../server/store/rebuild-gate.ts";
 import { openStore, type Store } from "../../server/store/store.ts";
 import { StoreError } from "../../server/store/store-error.ts";
 import { createTenantReader } from "../../server/store/store-reader.ts";
@@ -414,6 +416,83 @@ describe("a tenant whose file went missing while the applier ran", () => {
     expect(unparks.map((p) => p.tenant)).toEqual([TENANT]);
     expect(applier.parkedTenants()).toEqual([]);
     expect(reader.getNode(TENANT, T.Team, "t1")?.id).toBe("t1");
+  });
+});
+
+describe("a tenant whose file went missing, on a log that no longer reaches back", () => {
+  it("stays parked with the reason and what to do, then is served once a copy of its file is back", async () => {
+    const wal = await openWal();
+    await wal.append([plan("seed", [op.createNode(T.Team, "t1", teamFields(1))])]);
+    await wal.append([plan("more", [op.createNode(T.Team, "t2", teamFields(2))])]);
+    const dataDir = dir("apply-failure-beyond-log");
+    const seeded = await applyAll(wal, dataDir);
+    const file = seeded.store.tenantPath(TENANT);
+    seeded.store.close();
+    const moves = ["", "-wal", "-shm"].filter((suffix) => existsSync(file + suffix));
+    for (const suffix of moves) renameSync(file + suffix, `${file}.aside${suffix}`);
+
+    // Retention deleted the first record (fault injection: the log itself is the real one,
+    // only where it says it starts is changed).
+    const CAUSE = "the test's retention deleted older records";
+    const trimmed = new Proxy(wal, {
+      get(target, key) {
+        if (key === "logStart") return () => 1;
+        if (key === "logStartCause") return CAUSE;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    let applier: Applier | undefined;
+    const store = openStore({
+      dataDir,
+      schemas: lookupOf(served(1, TRACKER_V1)),
+      gate: new RebuildGate({
+        partitionFor: (t) => wal.partitionFor(t),
+        logger: createLogger("error"),
+      }),
+      onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
+    });
+    const parks: ParkedTenant[] = [];
+    const unparks: ParkedTenant[] = [];
+    applier = new Applier({
+      wal: trimmed,
+      store,
+      checkpointIntervalMs: 0,
+      parkRetry: { firstMs: 20, maxMs: 80 },
+      onPark: (p) => parks.push(p),
+      onUnpark: (p) => unparks.push(p),
+    });
+    const running = applier;
+    cleanups.push(async () => {
+      await running.stop();
+      store.close();
+    });
+    applier.start();
+    const reader = createTenantReader(store);
+
+    expect(() => reader.getNode(TENANT, T.Team, "t1")).toThrow(/is missing, but it had applied/);
+    // The retry finds that a rebuild would read offset 0, which the log no longer holds:
+    // parked again, now saying so, with nothing held for a rebuild.
+    for (let i = 0; i < 500 && parks.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(parks.length).toBeGreaterThanOrEqual(3);
+    expect(parks[1]?.error.message).toBe(
+      'Tenant "acme" is parked: its database cannot be used, and the log cannot rebuild it: ' +
+        'The database of tenant "acme" cannot be rebuilt from the log: its database went missing while the server ran, ' +
+        `and its rebuild needs partition 0 from offset 0, but the log starts at 1 (${CAUSE}). ` +
+        "Put back a copy of its file that had applied partition 0 up to offset 1 or later (the next retry catches it up from there), " +
+        "or restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
+    );
+    expect(parks.slice(1).every((p) => p.lost === true)).toBe(true);
+    expect(store.rebuilding).toBe(false);
+    expect(() => reader.getNode(TENANT, T.Team, "t1")).toThrow(/cannot be rebuilt from the log/);
+    expect(unparks).toEqual([]);
+
+    // A copy of the file is put back: the next retry serves it.
+    for (const suffix of moves) renameSync(`${file}.aside${suffix}`, file + suffix);
+    for (let i = 0; i < 500 && unparks.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(unparks.map((p) => p.tenant)).toEqual([TENANT]);
+    expect(reader.getNode(TENANT, T.Team, "t2")?.id).toBe("t2");
   });
 });
 
