@@ -366,10 +366,15 @@ function webTrailer(trailers: Readonly<Record<string, string>>): Uint8Array {
   return out;
 }
 
-/** `message` in a gRPC envelope: a flags byte (uncompressed), its length, the bytes. */
+/**
+ * `message` in a gRPC envelope: a flags byte (uncompressed), its length, the bytes. From
+ * Node's buffer pool: a `new Uint8Array` of an answer's size has a backing store of its
+ * own, allocated and later freed per call (about 1.3 µs of a get's CPU in a profile).
+ */
 function envelope(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + message.byteLength);
+  const out = Buffer.allocUnsafe(5 + message.byteLength);
   const length = message.byteLength;
+  out[0] = 0;
   out[1] = length >>> 24;
   out[2] = (length >>> 16) & 0xff;
   out[3] = (length >>> 8) & 0xff;

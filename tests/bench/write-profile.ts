@@ -1,7 +1,7 @@
 /**
- * `node tests/bench/write-profile.ts [op] [clients] [seconds] [--cpu-prof] [--strace]`: one
- * row of `npm run bench:pg` (default: `create`, 1 client, 5 s) against EntDB alone over
- * Connect, to see where the server's time goes. Prints the row (ops/s, p50, server CPU
+ * `node tests/bench/write-profile.ts [op] [clients] [seconds] [--cpu-prof] [--strace]
+ * [--grpc]`: one row of `npm run bench:pg` (default: `create`, 1 client, 5 s) against EntDB
+ * alone over Connect (gRPC with `--grpc`), to see where the server's time goes. Prints the row (ops/s, p50, server CPU
  * per op) and each server thread's share of the server's CPU over the run, warm-up
  * included, with its context switches per op (waits: it blocked; preemptions: it was
  * made to give up the core): the event loop, V8's helper threads (garbage collection,
@@ -133,7 +133,15 @@ try {
       : undefined;
   const out = execFileSync(
     bin,
-    loadgenRunArgs({ url: server.url, op, clients, seconds, ids, serverPid: pid }),
+    loadgenRunArgs({
+      url: server.url,
+      op,
+      clients,
+      seconds,
+      ids,
+      serverPid: pid,
+      protocol: flags.has("--grpc") ? "grpc" : "connect",
+    }),
   ).toString();
   const after = threadUse();
   const m = parseLoadgenResult(out);
