@@ -355,6 +355,63 @@ describe("a parked tenant, retried", () => {
   });
 });
 
+/**
+ * Applies `wal` into `dataDir`, moves the tenant's file aside (as an operator deleting it
+ * would), then starts a store and an applier with fast park retries on `applierWal` (the
+ * same log, or a view of it), as a server would with `gate`. `putBack` moves the file back.
+ */
+async function startWithFileGone(
+  wal: EmbeddedWal,
+  dataDir: string,
+  options: { readonly applierWal?: EmbeddedWal; readonly gate?: RebuildGate } = {},
+) {
+  const seeded = await applyAll(wal, dataDir);
+  const file = seeded.store.tenantPath(TENANT);
+  seeded.store.close();
+  const moves = ["", "-wal", "-shm"].filter((suffix) => existsSync(file + suffix));
+  for (const suffix of moves) renameSync(file + suffix, `${file}.aside${suffix}`);
+
+  let applier: Applier | undefined;
+  const store = openStore({
+    dataDir,
+    schemas: lookupOf(served(1, TRACKER_V1)),
+    ...(options.gate !== undefined && { gate: options.gate }),
+    onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
+  });
+  const parks: ParkedTenant[] = [];
+  const unparks: ParkedTenant[] = [];
+  applier = new Applier({
+    wal: options.applierWal ?? wal,
+    store,
+    checkpointIntervalMs: 0,
+    parkRetry: { firstMs: 20, maxMs: 80 },
+    onPark: (p) => parks.push(p),
+    onUnpark: (p) => unparks.push(p),
+  });
+  const running = applier;
+  cleanups.push(async () => {
+    await running.stop();
+    store.close();
+  });
+  applier.start();
+  return {
+    applier,
+    store,
+    file,
+    parks,
+    unparks,
+    reader: createTenantReader(store),
+    putBack: () => {
+      for (const suffix of moves) renameSync(`${file}.aside${suffix}`, file + suffix);
+    },
+  };
+}
+
+/** Waits up to 5 s for `done`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 describe("a tenant whose file went missing while the applier ran", () => {
   it("is parked by the open that finds it so, and served again once the file is back", async () => {
     const wal = await openWal();
@@ -364,36 +421,10 @@ describe("a tenant whose file went missing while the applier ran", () => {
         op.createNode(T.Team, "t1", teamFields(1)),
       ]),
     ]);
-    const dataDir = dir("apply-failure-lost");
-    const seeded = await applyAll(wal, dataDir);
-    const file = seeded.store.tenantPath(TENANT);
-    seeded.store.close();
-    const moves = ["", "-wal", "-shm"].filter((suffix) => existsSync(file + suffix));
-    for (const suffix of moves) renameSync(file + suffix, `${file}.aside${suffix}`);
-
-    let applier: Applier | undefined;
-    const store = openStore({
-      dataDir,
-      schemas: lookupOf(served(1, TRACKER_V1)),
-      onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
-    });
-    const parks: ParkedTenant[] = [];
-    const unparks: ParkedTenant[] = [];
-    applier = new Applier({
+    const { applier, file, parks, unparks, reader, putBack } = await startWithFileGone(
       wal,
-      store,
-      checkpointIntervalMs: 0,
-      parkRetry: { firstMs: 20, maxMs: 80 },
-      onPark: (p) => parks.push(p),
-      onUnpark: (p) => unparks.push(p),
-    });
-    const running = applier;
-    cleanups.push(async () => {
-      await running.stop();
-      store.close();
-    });
-    applier.start();
-    const reader = createTenantReader(store);
+      dir("apply-failure-lost"),
+    );
 
     // A read finds it missing: refused, not created empty, and the tenant parked at its
     // last applied event, which no event of its own will bring.
@@ -405,14 +436,13 @@ describe("a tenant whose file went missing while the applier ran", () => {
       /^Tenant "acme" is parked until a retry rebuilds its database from the log: The database of tenant "acme" is missing/,
     );
     // Without a rebuild gate (a server has one) the retries cannot rebuild it: parked again.
-    for (let i = 0; i < 500 && parks.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => parks.length >= 3);
     expect(parks.map((p) => [p.lost, p.retries])).toEqual(parks.map((_, i) => [true, i]));
     expect(unparks).toEqual([]);
 
     // The operator puts the file back: the next retry finds it current and serves it.
-    for (const suffix of moves) renameSync(`${file}.aside${suffix}`, file + suffix);
-    for (let i = 0; i < 500 && unparks.length === 0; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    putBack();
+    await until(() => unparks.length > 0);
     expect(unparks.map((p) => p.tenant)).toEqual([TENANT]);
     expect(applier.parkedTenants()).toEqual([]);
     expect(reader.getNode(TENANT, T.Team, "t1")?.id).toBe("t1");
@@ -424,13 +454,6 @@ describe("a tenant whose file went missing, on a log that no longer reaches back
     const wal = await openWal();
     await wal.append([plan("seed", [op.createNode(T.Team, "t1", teamFields(1))])]);
     await wal.append([plan("more", [op.createNode(T.Team, "t2", teamFields(2))])]);
-    const dataDir = dir("apply-failure-beyond-log");
-    const seeded = await applyAll(wal, dataDir);
-    const file = seeded.store.tenantPath(TENANT);
-    seeded.store.close();
-    const moves = ["", "-wal", "-shm"].filter((suffix) => existsSync(file + suffix));
-    for (const suffix of moves) renameSync(file + suffix, `${file}.aside${suffix}`);
-
     // Retention deleted the first record (fault injection: the log itself is the real one,
     // only where it says it starts is changed).
     const CAUSE = "the test's retention deleted older records";
@@ -442,38 +465,20 @@ describe("a tenant whose file went missing, on a log that no longer reaches back
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-    let applier: Applier | undefined;
-    const store = openStore({
-      dataDir,
-      schemas: lookupOf(served(1, TRACKER_V1)),
-      gate: new RebuildGate({
-        partitionFor: (t) => wal.partitionFor(t),
-        logger: createLogger("error"),
-      }),
-      onLost: (tenant, error, applied) => applier?.parkLost(tenant, error, applied),
+    const gate = new RebuildGate({
+      partitionFor: (t) => wal.partitionFor(t),
+      logger: createLogger("error"),
     });
-    const parks: ParkedTenant[] = [];
-    const unparks: ParkedTenant[] = [];
-    applier = new Applier({
-      wal: trimmed,
-      store,
-      checkpointIntervalMs: 0,
-      parkRetry: { firstMs: 20, maxMs: 80 },
-      onPark: (p) => parks.push(p),
-      onUnpark: (p) => unparks.push(p),
-    });
-    const running = applier;
-    cleanups.push(async () => {
-      await running.stop();
-      store.close();
-    });
-    applier.start();
-    const reader = createTenantReader(store);
+    const { store, parks, unparks, reader, putBack } = await startWithFileGone(
+      wal,
+      dir("apply-failure-beyond-log"),
+      { applierWal: trimmed, gate },
+    );
 
     expect(() => reader.getNode(TENANT, T.Team, "t1")).toThrow(/is missing, but it had applied/);
     // The retry finds that a rebuild would read offset 0, which the log no longer holds:
     // parked again, now saying so, with nothing held for a rebuild.
-    for (let i = 0; i < 500 && parks.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => parks.length >= 3);
     expect(parks.length).toBeGreaterThanOrEqual(3);
     expect(parks[1]?.error.message).toBe(
       'Tenant "acme" is parked: its database cannot be used, and the log cannot rebuild it: ' +
@@ -488,9 +493,8 @@ describe("a tenant whose file went missing, on a log that no longer reaches back
     expect(unparks).toEqual([]);
 
     // A copy of the file is put back: the next retry serves it.
-    for (const suffix of moves) renameSync(`${file}.aside${suffix}`, file + suffix);
-    for (let i = 0; i < 500 && unparks.length === 0; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    putBack();
+    await until(() => unparks.length > 0);
     expect(unparks.map((p) => p.tenant)).toEqual([TENANT]);
     expect(reader.getNode(TENANT, T.Team, "t2")?.id).toBe("t2");
   });
