@@ -190,7 +190,9 @@ try {
       };
       const t = performance.now();
       let phaseStart = t;
-      let phase = "";
+      // The read phase from the call on: its first progress comes after the first segment,
+      // and the manifest, the listings and the apply threads' start come before it.
+      let phase = "read";
       const result = await restoreArchive({
         store,
         location,
