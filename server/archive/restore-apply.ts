@@ -475,7 +475,7 @@ export async function applyRestoredLogInParallel(
   options.progress?.(0, total);
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
-  // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
+  // shard on a worker of its own, started while the archive was read.
   const maxOpenTenants = Math.max(
     1,
     Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),
