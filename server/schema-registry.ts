@@ -15,7 +15,7 @@
 
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Schema } from "../schema/index.ts";
+import type { Schema } from "../schema/served.ts";
 import {
   checkCompat,
   type Finding,
@@ -24,7 +24,7 @@ import {
   modelFromLock,
   schemaFingerprint,
   writeFileAtomic,
-} from "../schema/index.ts";
+} from "../schema/served.ts";
 import type { ServedSchema } from "./engine.ts";
 
 /** A breaking schema change, refused. `findings` says what and how to do it safely. */

@@ -133,6 +133,11 @@ export function buildTenantDdl(schema: Schema): string[] {
  * ASCII: `ftsText` changes only text with CJK characters, and a call into JavaScript
  * per value was about a sixth of filling a table (a bulk-loaded tenant fills every one
  * at its end). Non-text values go past the `GLOB` unchanged, as the function returns them.
+ * The rows go in in rowid (`seq`) order: FTS5 writes the terms it holds as a new segment
+ * whenever a rowid is not above the last one, and the nodes come from `nodes_by_type` in
+ * id order, which is not `seq` order for ids minted in the same millisecond (UUIDv7's
+ * low bits are random), from several servers, or by a client; out of order, the table
+ * was written as many small segments, merged again.
  */
 export function ftsPopulateSql(typeId: number, fieldIds: readonly number[]): string {
   const cols = fieldIds.map(ftsColumnName).join(", ");
@@ -142,7 +147,7 @@ export function ftsPopulateSql(typeId: number, fieldIds: readonly number[]): str
       return `CASE WHEN ${value} GLOB '*[^ -~]*' THEN ${FTS_TEXT_FUNCTION}(${value}) ELSE ${value} END`;
     })
     .join(", ");
-  return `INSERT INTO ${ftsTableName(typeId)}(rowid, ${cols}) SELECT seq, ${values} FROM nodes WHERE type_id = ${typeId}`;
+  return `INSERT INTO ${ftsTableName(typeId)}(rowid, ${cols}) SELECT seq, ${values} FROM nodes WHERE type_id = ${typeId} ORDER BY seq`;
 }
 
 function nodeObjects(node: NodeType): SchemaObject[] {

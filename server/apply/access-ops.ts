@@ -16,7 +16,7 @@
 
 import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
 import type { AccessChange, WalEvent } from "../../generated/entdb/v1/wal_pb.js";
-import { nodeById, type Schema } from "../../schema/index.ts";
+import { nodeById, type Schema } from "../../schema/served.ts";
 import { type Capability, capabilityLevel, isCapability } from "../acl/capability.ts";
 import { isTenantRole, parsePrincipal, type TenantRole } from "../acl/principal.ts";
 import { roleCanManage, roleCanWrite } from "../acl/tenant-roles.ts";

@@ -4,7 +4,7 @@
  */
 
 import type { CreateEdge, DeleteEdge, OperationResult } from "../../generated/entdb/v1/plan_pb.js";
-import { edgeById } from "../../schema/index.ts";
+import { edgeById } from "../../schema/served.ts";
 import { type Payload, serializePayload } from "../store/lossless-json.ts";
 import { deliverToMailboxes } from "./mailbox-delivery.ts";
 import { type PlanRun, result, sortedKeys } from "./plan-run.ts";

@@ -6,7 +6,7 @@
 
 import type { Operation, OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
-import { type Field, type NodeType, nodeById, type Schema } from "../../schema/index.ts";
+import { type Field, type NodeType, nodeById, type Schema } from "../../schema/served.ts";
 import type { JsonValue } from "../store/lossless-json.ts";
 import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
 import { StoreError } from "../store/store-error.ts";

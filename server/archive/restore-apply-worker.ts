@@ -19,7 +19,10 @@ import type {
 // Node's compile cache, as `entdb` has it on its own thread (bin/entdb.ts): a worker is
 // a Node instance of its own, which the process's cache does not cover, and loading the
 // applier's modules is most of what starting one costs. On before they load, so they are
-// imported below, not statically; a cache it cannot use changes nothing.
+// imported below, not statically; a cache it cannot use changes nothing. What they import
+// is kept to what applying the log uses (restore-apply.ts imports by file, the schema's
+// model through schema/served.ts): no store read paths, search, schema compiler, Kafka
+// or Kinesis clients.
 enableCompileCache();
 const [{ InternalError }, { applyRestoredLog, prepareBaseTemplate }, { unpackRecords }] =
   await Promise.all([

@@ -53,18 +53,20 @@ import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join } from "node:path";
-import { Applier, BulkLoad, restoreLostSchemaFiles } from "../apply/index.ts";
+// The applier's, the store's and the log's modules by file, not through their folders'
+// index.ts: a restore's apply threads load this module and what it imports (their
+// module load is most of what a thread's start costs), and those entry points bring the
+// store's read paths and search, the API's protobuf descriptors, and the Kafka and
+// Kinesis clients, which applying the log does not use.
+import { Applier } from "../apply/applier.ts";
+import { BulkLoad } from "../apply/bulk-load.ts";
+import { restoreLostSchemaFiles } from "../apply/schema-changes.ts";
 import type { ServedSchema } from "../engine.ts";
 import type { Logger } from "../log.ts";
 import { loadVersions } from "../schema-registry.ts";
-import {
-  openCheckedStore,
-  removeTenantTemplate,
-  tenantFileName,
-  writeTenantTemplate,
-} from "../store/index.ts";
-// The log's modules by file, not through ../wal/index.ts: that entry point loads the Kafka
-// and Kinesis clients too, which a restore thread would load for nothing.
+import { openCheckedStore } from "../store/derived-check.ts";
+import { tenantFileName } from "../store/tenant-id.ts";
+import { removeTenantTemplate, writeTenantTemplate } from "../store/tenant-template.ts";
 import { openEmbeddedWal } from "../wal/embedded-wal.ts";
 import { type Wal, type WalEntry, withSubscribe } from "../wal/wal.ts";
 import {
@@ -473,7 +475,7 @@ export async function applyRestoredLogInParallel(
   options.progress?.(0, total);
   const paths = shards.map((_, i) => (i === 0 ? logPath : `${logPath}.apply-${i}`));
   // Shard 0 is applied on this thread, whose modules are loaded already; each other
-  // shard on a worker of its own (loading the modules costs a worker about 0.5 s of CPU).
+  // shard on a worker of its own, started while the archive was read.
   const maxOpenTenants = Math.max(
     1,
     Math.floor((options.maxOpenTenants ?? RESTORE_OPEN_TENANTS) / shards.length),

@@ -24,7 +24,7 @@
  * those without decoding them.
  */
 
-import { isTenantId } from "../store/index.ts";
+import { isTenantId } from "../store/tenant-id.ts";
 import { EmbeddedWalSubscription } from "../wal/embedded-wal-subscription.ts";
 import { partitionForTenant } from "../wal/partition.ts";
 import {

@@ -1,6 +1,6 @@
 /**
- * The worker threads of a restore's apply phase, started before the read phase so they
- * load their modules (about 0.4 s of CPU each, 0.2 s from a warm compile cache) while
+ * The worker threads of a restore's apply phase, started as the restore begins so they
+ * load their modules (restore-apply-worker.ts: only what applying the log uses) while
  * the archive downloads instead of while the restore's own applier waits for them. A started worker waits for its work
  * (`RestoreWorkerData`, posted by `applyRestoredLogInParallel`, restore-apply.ts);
  * workers the apply phase does not need (fewer tenants than threads) are ended unused.

@@ -162,6 +162,10 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const asTenant =
     options.asTenant === undefined ? tenant : checkTenant(options.asTenant, "--as-tenant");
   prepareDataDir(dataDir, options.force === true);
+  // The apply phase's other threads load their modules while the archive is read
+  // (restore-workers.ts), from its first request on: the manifest and the listings are
+  // round trips this thread waits for. A one-tenant restore applies on this thread alone.
+  if (tenant === undefined) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
 
   const manifest = await readManifest(store, location);
   if (manifest === undefined)
@@ -209,9 +213,6 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const snapshotsListed = resequence ? undefined : listSnapshots(store, location);
   snapshotsListed?.catch(() => {});
 
-  // The apply phase's other threads load their modules while the archive is read
-  // (restore-workers.ts); a one-tenant restore applies on this thread alone.
-  if (!resequence) workers.start((options.threads ?? DEFAULT_RESTORE_THREADS) - 1);
   // From here the data dir is written: a server refuses it until the restore finishes.
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
   // And make their templates for new tenant files meanwhile (removed when they end).

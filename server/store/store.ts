@@ -26,8 +26,8 @@
 
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Schema } from "../../schema/index.ts";
-import { modelFromLock } from "../../schema/index.ts";
+import type { Schema } from "../../schema/served.ts";
+import { modelFromLock } from "../../schema/served.ts";
 import type { ServedSchema } from "../engine.ts";
 import { MetaDb, type TenantPosition } from "./meta-db.ts";
 import type { RebuildGate } from "./rebuild-gate.ts";

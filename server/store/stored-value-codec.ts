@@ -30,7 +30,7 @@ import {
   INT64_MAX,
   INT64_MIN,
   type Schema,
-} from "../../schema/index.ts";
+} from "../../schema/served.ts";
 import {
   isIntegerText,
   isRawNumber,

@@ -25,7 +25,7 @@
  */
 
 import { fieldJsonPath } from "../../codegen/store-layout/index.ts";
-import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
+import { type NodeType, nodeById, type Schema } from "../../schema/served.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { SqlScalar } from "./stored-value-codec.ts";
 

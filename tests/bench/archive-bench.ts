@@ -22,6 +22,9 @@
  *   after every event (the read phase then decodes each event to read its time).
  *   `ENTDB_BENCH_SMALL_TENANT_EVENTS` gives the restores their `smallTenantEvents` (tenants
  *   this small keep their indexes per event; 0: every tenant's are built at the end).
+ *   `ENTDB_BENCH_IDS_PER_MS=N` gives the Teams ids as ingress mints them (UUIDv7) with the
+ *   clock one millisecond further every N events, so ids minted in one millisecond are
+ *   not in log order; without it, ids in log order.
  *
  * Run: `node tests/bench/archive-bench.ts [events] [seconds-per-round]` (default 100000, 5;
  * the seconds are per phase of a round in the overhead part).
@@ -35,6 +38,7 @@ import { enableCompileCache } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { mintNodeId } from "../../server/api/ingress/node-id.ts";
 import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
   Archiver,
@@ -80,6 +84,7 @@ const RESTORE_THREADS = (
 const REPLAY_ONLY = process.env["ENTDB_BENCH_ONLY"] === "replay";
 const TO_TIME = process.env["ENTDB_BENCH_RESTORE_TO_TIME"] === "1";
 const SMALL = process.env["ENTDB_BENCH_SMALL_TENANT_EVENTS"];
+const IDS_PER_MS = Number(process.env["ENTDB_BENCH_IDS_PER_MS"] ?? "0");
 const quiet = createLogger("error");
 const rows: string[][] = [];
 /**
@@ -140,7 +145,10 @@ try {
       const tenant = `tenant-${(i / RUN) % TENANTS}`;
       const batch = Array.from({ length: Math.min(RUN, EVENTS - i) }, (_, j) => {
         const n = i + j;
-        const id = `0190a000-0000-7000-8000-${String(n).padStart(12, "0")}`;
+        const id =
+          IDS_PER_MS > 0
+            ? mintNodeId(1_700_000_000_000 + Math.floor(n / IDS_PER_MS))
+            : `0190a000-0000-7000-8000-${String(n).padStart(12, "0")}`;
         return {
           tenant,
           payload: planEvent(tenant, `k${n}`, [
@@ -190,7 +198,9 @@ try {
       };
       const t = performance.now();
       let phaseStart = t;
-      let phase = "";
+      // The read phase from the call on: its first progress comes after the first segment,
+      // and the manifest, the listings and the apply threads' start come before it.
+      let phase = "read";
       const result = await restoreArchive({
         store,
         location,

@@ -7,6 +7,8 @@
  *   so one layer's commands reuse another's without loading the other's whole library);
  * - `runtime/v1.ts`, `runtime/web.ts`, `runtime/node.ts`, the runtime's published entry
  *   points (DESIGN.md: the runtime is apart and browser-safe);
+ * - `schema/served.ts`, the schema layer without its compiler: the model, lock files,
+ *   fingerprints and compatibility rules, for server modules a restore's apply threads load;
  * - `codegen/store-layout/index.ts`, a tenant database's layout, which the server's store,
  *   applier and search share with the `indexes.sql` printer: through it a server thread
  *   (a restore's apply threads) loads the layout without the whole code generator.
@@ -23,7 +25,7 @@ const LAYERS = ["schema", "codegen", "runtime", "server"] as const;
 
 /** The modules another layer may import, per layer. */
 const ENTRY_POINTS: Readonly<Record<string, readonly string[]>> = {
-  schema: ["schema/index.ts", "schema/cli/index.ts"],
+  schema: ["schema/index.ts", "schema/cli/index.ts", "schema/served.ts"],
   codegen: ["codegen/index.ts", "codegen/cli/index.ts", "codegen/store-layout/index.ts"],
   runtime: ["runtime/v1.ts", "runtime/web.ts", "runtime/node.ts"],
   server: ["server/index.ts", "server/cli/index.ts"],

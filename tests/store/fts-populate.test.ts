@@ -94,3 +94,38 @@ describe("ftsPopulateSql", () => {
     );
   });
 });
+
+describe("ftsPopulateSql's order", () => {
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    dir = tempDir("fts-populate-order");
+  });
+  afterEach(() => dir.remove());
+
+  it("fills a table as one segment whatever order the node ids are in", () => {
+    const segments = (ids: (i: number) => string) => {
+      const db = TenantDb.open("acme", join(dir.path, `${ids(0)}.db`), true)!;
+      const insert = db.db.prepare(
+        "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES (?, ?, ?, 1, 'user:a', 0, 0)",
+      );
+      db.db.transaction(() => {
+        for (let i = 0; i < 500; i++)
+          insert.run(ids(i), T.Team, JSON.stringify({ 1: `team ${i}`, 3: `about ${i % 7}` }));
+      })();
+      // The migration makes the full-text table and fills it (nodes_by_type: id order).
+      db.db.transaction(() => db.migrateTo(TRACKER_V1))();
+      const table = ftsTableName(T.Team);
+      const count = (sql: string) => Number((db.db.prepare(sql).get() as { n: bigint }).n);
+      const out = {
+        segments: count(`SELECT count(DISTINCT segid) AS n FROM ${table}_idx`),
+        rows: count(`SELECT count(*) AS n FROM ${table}_content`),
+      };
+      db.close();
+      return out;
+    };
+    const pad = (n: number) => String(n).padStart(4, "0");
+    // Ids in the nodes' order, then against it (each id sorts before the one stored before it).
+    expect(segments((i) => `a${pad(i)}`)).toEqual({ segments: 1, rows: 500 });
+    expect(segments((i) => `d${pad(9999 - i)}`)).toEqual({ segments: 1, rows: 500 });
+  });
+});
