@@ -14,9 +14,11 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { ExecutePlanRequest } from "../../generated/entdb/v1/entdb_pb.js";
 import { actorKey } from "../api/auth.ts";
 import { CallValues } from "../api/call-values.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 import { encodeOutput } from "../api/output-encoding.ts";
 import {
   type CallContext,
@@ -42,6 +44,15 @@ import {
 export interface HandedCallRunnerOptions {
   /** The main thread's fast-path method at a request path, of the version served now. */
   method(path: string): FastMethod | undefined;
+  /**
+   * Logs a plan whose ingress the thread ran (`HandedCall.prepared`), as the main
+   * thread's `executePlan` would answer its request (`request()` parses it).
+   */
+  executePrepared(
+    plan: PreparedPlan,
+    ctx: HandlerContext,
+    request: () => ExecutePlanRequest,
+  ): Promise<unknown>;
   /** The main thread's API shutdown signal: its calls' signals follow it. */
   readonly shutdownSignal: AbortSignal;
   /** Receives an error that is not a ConnectError (answered as INTERNAL), as the metrics interceptor would. */
@@ -83,8 +94,16 @@ export function createHandedCallRunner(options: HandedCallRunnerOptions): Handed
         throw new ConnectError(`${call.path} is not handed over`, Code.Unimplemented);
       const values = new CallValues().set(actorKey, call.actor);
       ctx = handlerContext(target, call.protocol, call.url, NO_HEADERS, signal, values);
-      const input = parseInput(target.method.input, call.body);
-      const output = create(target.method.output, (await target.impl(input, ctx.context)) as never);
+      const { input } = target.method;
+      const answer =
+        call.prepared === undefined
+          ? target.impl(parseInput(input, call.body), ctx.context)
+          : options.executePrepared(
+              call.prepared,
+              ctx.context,
+              () => parseInput(input, call.body) as ExecutePlanRequest,
+            );
+      const output = create(target.method.output, (await answer) as never);
       const bytes = encodeOutput(target.method.output, output);
       const written = ctx.headersWritten();
       post(

@@ -19,7 +19,8 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { requireActor } from "../api/auth.ts";
+import { type Actor, requireActor } from "../api/auth.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 import { encodedAnswer } from "../api/output-encoding.ts";
 import { requestBody } from "../api/unary-call.ts";
 import {
@@ -57,16 +58,22 @@ export class MainThreadCalls {
     return this.#pending.size;
   }
 
-  /** The implementation of `method` (at request path `path`): the main thread's, handed over. */
+  /**
+   * The implementation of `method` (at request path `path`): the main thread's, handed
+   * over. `prepare`, for a plan, runs its ingress here (execute-plan.ts), so the main
+   * thread gets the event to log with the request's bytes.
+   */
   implementation<I extends DescMessage, O extends DescMessage>(
     path: string,
     method: DescMethodUnary<I, O>,
+    prepare?: (req: MessageShape<I>, actor: Actor) => PreparedPlan | undefined,
   ): (req: MessageShape<I>, ctx: HandlerContext) => Promise<MessageShape<O>> {
     const { input, output } = method;
     return (req, ctx) => {
       // A call without an actor is refused as the implementation's first step refuses it.
       const actor = requireActor(ctx.values);
       const body = requestBody(ctx) ?? toBinary(input, req);
+      const prepared = prepare?.(req, actor);
       const id = this.#next++;
       return new Promise<MessageShape<O>>((resolve, reject) => {
         const onAbort = () =>
@@ -78,7 +85,7 @@ export class MainThreadCalls {
           reject,
           onAbort,
         });
-        this.#outbox.push({
+        const call: HandedCall = {
           kind: "call",
           id,
           path,
@@ -87,7 +94,8 @@ export class MainThreadCalls {
           protocol: ctx.protocolName as HandedCall["protocol"],
           url: ctx.url,
           timeoutMs: ctx.timeoutMs(),
-        });
+        };
+        this.#outbox.push(prepared === undefined ? call : { ...call, prepared });
         if (ctx.signal.aborted) onAbort();
         else ctx.signal.addEventListener("abort", onAbort, { once: true });
       });

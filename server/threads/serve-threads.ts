@@ -22,7 +22,11 @@ import type { ServerMetrics } from "../api/metrics.ts";
 import type { FastMethod } from "../api/unary-call.ts";
 import type { Logger } from "../log.ts";
 import type { ServerConfig } from "../server-config.ts";
-import { createHandedCallRunner, type InFlight } from "./handed-call-runner.ts";
+import {
+  createHandedCallRunner,
+  type HandedCallRunnerOptions,
+  type InFlight,
+} from "./handed-call-runner.ts";
 import { type HandedAnswer, type HandedFailure, Outbox } from "./handed-calls.ts";
 import type { FromServingThread, ServingThreadData, ToServingThread } from "./thread-messages.ts";
 import { ThreadState } from "./thread-state.ts";
@@ -48,6 +52,8 @@ export interface ServeThreadsOptions {
   serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
   /** The main thread's fast-path method at a request path: what runs a handed call (handed-calls.ts). */
   method(path: string): FastMethod | undefined;
+  /** Logs a plan whose ingress a serving thread ran (execute-plan.ts). */
+  readonly executePrepared: HandedCallRunnerOptions["executePrepared"];
   /** The main thread's API shutdown signal (handed calls' signals follow it). */
   readonly shutdownSignal: AbortSignal;
   readonly metrics: ServerMetrics;
@@ -116,6 +122,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
 
   const runner = createHandedCallRunner({
     method: options.method,
+    executePrepared: options.executePrepared,
     shutdownSignal: options.shutdownSignal,
     logError: (err: unknown) => log.error("transport error", { err }),
   });
