@@ -72,7 +72,7 @@ export class MainThreadCalls {
     return (req, ctx) => {
       // A call without an actor is refused as the implementation's first step refuses it.
       const actor = requireActor(ctx.values);
-      const body = requestBody(ctx) ?? toBinary(input, req);
+      const body = ownBytes(requestBody(ctx) ?? toBinary(input, req));
       const prepared = prepare?.(req, actor);
       const id = this.#next++;
       return new Promise<MessageShape<O>>((resolve, reject) => {
@@ -115,4 +115,15 @@ export class MainThreadCalls {
     if (message.kind === "answer") call.resolve(encodedAnswer(call.output, message.bytes));
     else call.reject(errorFromWire(message.error));
   }
+}
+
+/**
+ * `bytes` in an `ArrayBuffer` of their own. A request body read from HTTP/2 is a view of
+ * the session's read buffer (several KB, every frame of one read), and a message port
+ * clones a view's whole buffer: copying the few bytes here is cheaper on both threads.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : bytes.slice();
 }
