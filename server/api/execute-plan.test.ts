@@ -265,7 +265,7 @@ describe("a plan prepared off the thread that logs it", () => {
     const plan = teamPlan("f");
     const e2 = await engine(served(2, TRACKER_V2));
     const { prepared, answer } = await e2.handed(plan, () => e2.push());
-    expect(prepared?.schemaVersion).toBe(1);
+    expect(fromBinary(WalEventSchema, prepared!.payload).schemaVersion).toBe(1);
     expect(answer.receipt?.schemaVersion).toBe(2);
     const [payload] = e2.logged();
     expect(payload).not.toEqual(prepared?.payload);

@@ -20,6 +20,7 @@ import {
   ExecutePlanResponseSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
+import { decodeWalEvent } from "../apply/index.ts";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { WalPosition } from "../wal/wal.ts";
@@ -34,25 +35,16 @@ import type { TenantGuard } from "./tenant-guard.ts";
 
 /**
  * A plan whose ingress ran before it reached the thread that logs it: the event to log,
- * as bytes, and what the answer needs of the request. Structured-clone data (it crosses
- * a message port).
+ * as bytes (which say its tenant, key, version and digest), and what the answer needs of
+ * the request besides. Structured-clone data (it crosses a message port): one byte array
+ * and two flags, since a port's clone costs per field and per array.
  */
 export interface PreparedPlan {
-  /** The request's `tenant`, as sent (the guard checks it again). */
-  readonly tenant: string;
-  /** The tenant the event names (the request's, normalized). */
-  readonly eventTenant: string;
-  /** Whether the request carried its own idempotency key (else `key` was minted for it). */
-  readonly keyed: boolean;
-  /** The event's idempotency key. */
-  readonly key: string;
-  readonly noWait: boolean;
-  /** The served version the plan was checked against (`WalEvent.schema_version`). */
-  readonly schemaVersion: number;
   /** The `WalEvent`'s bytes, as the log takes them. */
   readonly payload: Uint8Array;
-  /** `WalEvent.plan_digest`: SHA-256 of the operations as the client sent them. */
-  readonly digest: Uint8Array;
+  /** Whether the request carried its own idempotency key (else the event's was minted for it). */
+  readonly keyed: boolean;
+  readonly noWait: boolean;
 }
 
 /** What ingress of a plan needs besides the request: the served version and the server's settings. */
@@ -72,17 +64,8 @@ export function prepareHandedPlan(
     if (req.tenant === "") return undefined;
     const tenant = deps.checkTenant(req.tenant);
     const keyed = req.idempotencyKey !== "";
-    const { event, payload } = ingress(req, tenant, keyed ? req.idempotencyKey : "", actor, deps);
-    return {
-      tenant: req.tenant,
-      eventTenant: tenant,
-      keyed,
-      key: event.idempotencyKey,
-      noWait: req.noWait,
-      schemaVersion: event.schemaVersion,
-      payload,
-      digest: event.planDigest,
-    };
+    const { payload } = ingress(req, tenant, keyed ? req.idempotencyKey : "", actor, deps);
+    return { payload, keyed, noWait: req.noWait };
   } catch {
     return undefined;
   }
@@ -273,26 +256,31 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     executePlan,
     executePrepared: (plan, ctx, request) =>
       guard(async () => {
+        // Decoded once, here: the applier takes this event rather than decoding it again.
+        const event = decodeWalEvent(plan.payload);
+        if (event.body.case !== "plan")
+          throw new InternalError("invariant", "a prepared plan's bytes hold another event");
         const actor = requireActor(ctx.values);
-        const tenant = guardTenant(actor, plan.tenant, "write");
+        // The event's tenant is the request's, normalized, which the guard takes as it is.
+        const tenant = guardTenant(actor, event.tenant, "write");
+        const key = event.idempotencyKey;
         if (plan.keyed) {
-          const earlier = earlierAnswer(tenant, plan.key, actor, () => plan.digest);
+          const earlier = earlierAnswer(tenant, key, actor, () => event.planDigest);
           if (earlier) return earlier;
         }
         // Checked against another version than the one served now (a push came in
         // between): checked again, against this one, as if it had come to this thread.
-        if (deps.served().version !== plan.schemaVersion || tenant !== plan.eventTenant)
+        if (deps.served().version !== event.schemaVersion || tenant !== event.tenant)
           return executePlan(request(), ctx);
-        // The event crossed as bytes: the applier decodes them, as it decodes a replay.
         return logAndAnswer(
           tenant,
-          plan.key,
+          key,
           actor,
           plan.noWait,
-          plan.schemaVersion,
+          event.schemaVersion,
           plan.payload,
-          plan.digest,
-          undefined,
+          event.planDigest,
+          event,
         );
       }),
   };

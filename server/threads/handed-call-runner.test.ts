@@ -182,17 +182,7 @@ describe("handed calls over a message port", () => {
   it("hands a plan's prepared event to the main thread byte for byte, with the request's bytes", async () => {
     const { call, prepared } = link();
     const payload = new Uint8Array(300).map((_, i) => (i * 7) & 0xff);
-    const digest = new Uint8Array(32).fill(0xab);
-    const plan: PreparedPlan = {
-      tenant: "Acme",
-      eventTenant: "Acme",
-      keyed: true,
-      key: "k-1",
-      noWait: false,
-      schemaVersion: 3,
-      payload,
-      digest,
-    };
+    const plan: PreparedPlan = { payload, keyed: true, noWait: false };
     const seen: [ExecutePlanRequest, Actor][] = [];
     const { answer, signal } = call("t1", ALICE, undefined, (req, actor) => {
       seen.push([req, actor]);

@@ -57,6 +57,14 @@ export interface HandedCallRunnerOptions {
   readonly shutdownSignal: AbortSignal;
   /** Receives an error that is not a ConnectError (answered as INTERNAL), as the metrics interceptor would. */
   logError(err: unknown): void;
+  /**
+   * Told of each plan handed over: whether the thread ran its ingress (`thread`) or the
+   * main thread runs it whole (`main`), and, for one the thread prepared, when a version
+   * pushed since made the main thread run it whole again (`again`).
+   */
+  countPlan?(how: "thread" | "main" | "again"): void;
+  /** Test hook: awaited before a prepared plan is logged (a test pushes a version meanwhile). */
+  beforePrepared?(): Promise<void>;
 }
 
 /** The request headers a handed call's context holds: none (the methods read none). */
@@ -95,14 +103,16 @@ export function createHandedCallRunner(options: HandedCallRunnerOptions): Handed
       const values = new CallValues().set(actorKey, call.actor);
       ctx = handlerContext(target, call.protocol, call.url, NO_HEADERS, signal, values);
       const { input } = target.method;
+      const { prepared } = call;
+      options.countPlan?.(prepared === undefined ? "main" : "thread");
+      if (prepared !== undefined) await options.beforePrepared?.();
       const answer =
-        call.prepared === undefined
+        prepared === undefined
           ? target.impl(parseInput(input, call.body), ctx.context)
-          : options.executePrepared(
-              call.prepared,
-              ctx.context,
-              () => parseInput(input, call.body) as ExecutePlanRequest,
-            );
+          : options.executePrepared(prepared, ctx.context, () => {
+              options.countPlan?.("again");
+              return parseInput(input, call.body) as ExecutePlanRequest;
+            });
       const output = create(target.method.output, (await answer) as never);
       const bytes = encodeOutput(target.method.output, output);
       const written = ctx.headersWritten();

@@ -12,6 +12,7 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import type * as http2 from "node:http2";
 import { getCompileCacheDir } from "node:module";
 import { Worker } from "node:worker_threads";
@@ -120,9 +121,26 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   /** Each serving thread's count so far, by its index. */
   const threadTotals = new Map<string, number>();
 
+  const handedPlans = new Counter({
+    name: "entdb_handed_plans_total",
+    help: "Plans serving threads handed to the main thread, by where their ingress ran: thread, main (refused there, run whole here), again (run whole again after a push).",
+    labelNames: ["ingress"] as const,
+    registers: [metrics.registry],
+  });
+  // Test hook: while this file exists, plans a thread prepared wait here before they are
+  // logged, so a test can push a version in between. Never set in production.
+  const holdPrepared = process.env["ENTDB_TEST_HOLD_PREPARED_PLANS"];
   const runner = createHandedCallRunner({
     method: options.method,
     executePrepared: options.executePrepared,
+    countPlan: (ingress) => handedPlans.inc({ ingress }),
+    ...(holdPrepared === undefined
+      ? {}
+      : {
+          beforePrepared: async () => {
+            while (existsSync(holdPrepared)) await new Promise((r) => setTimeout(r, 20));
+          },
+        }),
     shutdownSignal: options.shutdownSignal,
     logError: (err: unknown) => log.error("transport error", { err }),
   });

@@ -15,6 +15,7 @@
  */
 
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -94,9 +95,13 @@ function timestamp() {
   };
 }
 
+/** While this file exists, plans a serving thread prepared wait on the main thread before they are logged. */
+const HOLD_PLANS = join(tmpdir(), `entdb-hold-plans-${process.pid}`);
+
 beforeAll(async () => {
   server = await startServerProcess({
     args: [...tokenArgs(TOKENS, ["root"]), "--serve-threads", "1"],
+    env: { ENTDB_TEST_HOLD_PREPARED_PLANS: HOLD_PLANS },
   });
   await entDbClient(server, { token: TOKENS.root }).createTenant({
     tenant: TENANT,
@@ -391,6 +396,18 @@ async function planCalls(code: string): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
+/** Plans the serving thread handed to the main thread so far, by where their ingress ran. */
+async function handedPlans(): Promise<{ thread: number; main: number; again: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  const count = (ingress: string) =>
+    Number(
+      new RegExp(`^entdb_handed_plans_total\\{ingress="${ingress}"\\} (\\d+)$`, "m").exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  return { thread: count("thread"), main: count("main"), again: count("again") };
+}
+
 /** Runs `body` (writes only) and expects the serving thread to have answered some of them. */
 async function writesOnTheThread(body: () => Promise<void>): Promise<void> {
   const before = (await threadCalls()).get("1") ?? 0;
@@ -413,6 +430,8 @@ describe("writes on a serving thread", () => {
   it("takes plans over Connect and gRPC on every connection, counts each once and reads it on another connection right after the ack", async () => {
     const clients = pool("alice");
     const okBefore = await planCalls("ok");
+    const handedBefore = await handedPlans();
+    const threadBefore = (await threadCalls()).get("1") ?? 0;
     let written = 0;
     await writesOnTheThread(async () => {
       for (let round = 0; round < 3; round++) {
@@ -439,6 +458,13 @@ describe("writes on a serving thread", () => {
     });
     // The thread counts the calls it took; the main thread, which ran them, does not.
     expect((await planCalls("ok")) - okBefore).toBe(written);
+    // Every plan the thread took (besides the reads it answered) had its ingress there.
+    const handed = await handedPlans();
+    const threadReads = ((await threadCalls()).get("1") ?? 0) - threadBefore;
+    expect(handed.thread - handedBefore.thread).toBeGreaterThan(0);
+    expect(handed.thread - handedBefore.thread).toBeLessThan(threadReads);
+    expect(handed.main - handedBefore.main).toBe(0);
+    expect(handed.again - handedBefore.again).toBe(0);
     // buf curl over gRPC, a new connection each run.
     for (let i = 0; i < 4; i++) {
       const res = await runCommand(
@@ -491,6 +517,7 @@ describe("writes on a serving thread", () => {
     const plan = { ...teamPlan(TENANT, "idem"), idempotencyKey: "threads-idem-1" };
     const first = await clients[0]!.executePlan(plan);
     expect(first.receipt?.replayed).toBe(false);
+    const handedBefore = await handedPlans();
     await writesOnTheThread(async () => {
       for (const c of clients) {
         const again = await c.executePlan(plan);
@@ -499,6 +526,8 @@ describe("writes on a serving thread", () => {
         expect(again.receipt?.position).toEqual(first.receipt?.position);
       }
     });
+    // The retries the thread took were prepared there (new ids minted, then not logged).
+    expect((await handedPlans()).thread - handedBefore.thread).toBeGreaterThan(0);
     // The same key with another plan is refused alike everywhere.
     const other = { ...teamPlan(TENANT, "idem-other"), idempotencyKey: "threads-idem-1" };
     const refusals = await Promise.all(clients.map((c) => connectError(c.executePlan(other))));
@@ -510,20 +539,53 @@ describe("writes on a serving thread", () => {
     const clients = pool("alice");
     await clients[0]!.executePlan(teamPlan(TENANT, "taken"));
     const errorsBefore = await planCalls("InvalidArgument");
+    const handedBefore = await handedPlans();
+    const team = (fields: Record<number, ReturnType<typeof str>>, alias = "") => ({
+      tenant: TENANT,
+      operations: [
+        { op: { case: "createNode" as const, value: { typeId: TRACKER.team, fields, alias } } },
+      ],
+    });
+    // Each refused by ingress: an unknown type, an unknown field, a required field left
+    // out, a bad alias, no operations, a key too long, a bad tenant id.
+    const badPlans = [
+      {
+        tenant: TENANT,
+        operations: [{ op: { case: "createNode" as const, value: { typeId: 999, fields: {} } } }],
+      },
+      team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s"), 77: str("x") }),
+      team({ [TRACKER.teamName]: str("n") }),
+      team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s") }, "9bad"),
+      { tenant: TENANT, operations: [] },
+      { ...teamPlan(TENANT, "long-key"), idempotencyKey: "k".repeat(300) },
+      teamPlan("../nope", "bad-tenant"),
+    ];
+    const messages: string[] = [];
     await writesOnTheThread(async () => {
-      const bad = await Promise.all(
-        clients.map((c) =>
-          connectError(
-            c.executePlan({
-              tenant: TENANT,
-              operations: [{ op: { case: "createNode", value: { typeId: 999, fields: {} } } }],
-            }),
-          ),
-        ),
-      );
-      for (const e of bad) expect(seen(e)).toEqual(seen(bad[0]!));
-      expect(bad[0]!.code).toBe(Code.InvalidArgument);
-      expect(bad[0]!.rawMessage).toContain("999");
+      for (const plan of badPlans) {
+        const answers = await Promise.all(clients.map((c) => connectError(c.executePlan(plan))));
+        for (const e of answers) expect(seen(e)).toEqual(seen(answers[0]!));
+        expect(answers[0]!.code).toBe(Code.InvalidArgument);
+        messages.push(answers[0]!.rawMessage);
+      }
+    });
+    expect(messages).toEqual([
+      "Operation 0 names node type id 999, which the schema does not define.",
+      "Team has no field with id 77.",
+      "Field Team.slug (id 2) is required; set it.",
+      "Operation 0 has alias '9bad'; aliases are 1-64 letters, digits or '_' and do not start with a digit.",
+      "The plan has no operations; add at least one.",
+      "The idempotency key is 300 characters; the limit is 256.",
+      expect.stringContaining("../nope"),
+    ]);
+    // The thread's ingress refused them: the main thread ran each whole and answered it.
+    const refusedHanded = await handedPlans();
+    expect(refusedHanded.main - handedBefore.main).toBeGreaterThan(0);
+    expect(refusedHanded.thread - handedBefore.thread).toBe(0);
+    expect((await planCalls("InvalidArgument")) - errorsBefore).toBe(
+      clients.length * badPlans.length,
+    );
+    await writesOnTheThread(async () => {
       const taken = await Promise.all(
         clients.map((c) => connectError(c.executePlan(teamPlan(TENANT, "taken")))),
       );
@@ -531,7 +593,8 @@ describe("writes on a serving thread", () => {
       expect(taken[0]!.code).toBe(Code.AlreadyExists);
       expect(taken[0]!.findDetails(WriteFailureSchema)[0]?.reason).toBe("UNIQUE_VIOLATION");
     });
-    expect((await planCalls("InvalidArgument")) - errorsBefore).toBe(clients.length);
+    // The clashes the thread took were prepared there; the applier refused them.
+    expect((await handedPlans()).thread - refusedHanded.thread).toBeGreaterThan(0);
     // A token the server does not know: refused before any plan is looked at.
     const strangers = [
       ...Array.from({ length: CONNECTIONS }, () =>
@@ -612,6 +675,63 @@ describe("writes on a serving thread", () => {
         );
       }
     });
+  }, 60_000);
+  it("checks a plan the thread prepared again on the main thread when a version is pushed before it is logged", async () => {
+    const clients = pool("alice");
+    const tracker = readFileSync(join(REPO_ROOT, "examples", "tracker", "schema.entdb"), "utf8");
+    // The version the test before pushed, and Team.motto with a default on top: a plan
+    // checked against the version before has no motto; against this one, it has "none".
+    const v3 = `${tracker}\nnode Label = 20 {\n  name: string = 1 [required, unique];\n}\nnode Tag = 21 {\n  name: string = 1 [required];\n}\n`;
+    const team = "  description: string = 3 [searchable];\n}";
+    expect(v3.split(team)).toHaveLength(2);
+    const v4 = v3.replace(
+      team,
+      '  description: string = 3 [searchable];\n  motto: string = 4 [default = "none"];\n}',
+    );
+    const before = await handedPlans();
+    writeFileSync(HOLD_PLANS, "");
+    let settled = 0;
+    const made = clients.map((c, i) =>
+      c.executePlan(teamPlan(TENANT, `held-${i}`)).finally(() => {
+        settled++;
+      }),
+    );
+    try {
+      // Those on the main thread's connections are logged; the serving thread's wait,
+      // prepared against the version served now.
+      for (let i = 0; i < 200; i++) {
+        const held = (await handedPlans()).thread - before.thread;
+        if (held > 0 && held + settled === clients.length) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const held = (await handedPlans()).thread - before.thread;
+      expect(held, "plans held after the serving thread prepared them").toBeGreaterThan(0);
+      expect(held + settled).toBe(clients.length);
+      const pushed = await entDbClient(server, { token: TOKENS.root }).pushSchema({ source: v4 });
+      rmSync(HOLD_PLANS, { force: true });
+      const answers = await Promise.all(made);
+      const after = await handedPlans();
+      expect(after.again - before.again).toBe(held);
+      const newer = answers.filter((a) => a.receipt?.schemaVersion === pushed.version);
+      expect(newer).toHaveLength(held);
+      // Read on every connection: a plan logged after the push has the default of the
+      // version served at its append; one logged before has none.
+      const read = await Promise.all(
+        answers.map((a, i) =>
+          clients[(i + 1) % clients.length]!.getNode({
+            tenant: TENANT,
+            typeId: TRACKER.team,
+            id: a.results[0]!.id,
+          }),
+        ),
+      );
+      expect(read.map((r) => r.node?.fields[4]?.kind.value)).toEqual(
+        answers.map((a) => (a.receipt?.schemaVersion === pushed.version ? "none" : undefined)),
+      );
+    } finally {
+      rmSync(HOLD_PLANS, { force: true });
+      await Promise.allSettled(made);
+    }
   }, 60_000);
 });
 
