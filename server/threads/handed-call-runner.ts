@@ -2,7 +2,9 @@
  * The main thread's side of the calls a serving thread hands it without HTTP/2
  * (handed-calls.ts): runs each with the main thread's own implementation of its method
  * (the one its fast path would run, of the version served now), the request parsed from
- * its bytes and the actor the thread authenticated, and posts back the answer's bytes or
+ * its bytes and the actor the thread authenticated, or, for a plan whose ingress the
+ * thread ran, logs its event (`executePrepared`, api/execute-plan.ts, which runs the
+ * request whole if a version was pushed since), and posts back the answer's bytes or
  * the error. The thread ran the call's interceptors (metrics, schema skew) around it:
  * none runs here, so the call is counted once.
  *

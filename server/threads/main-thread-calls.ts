@@ -1,7 +1,8 @@
 /**
  * A serving thread's side of the calls it hands to the main thread without HTTP/2
  * (handed-calls.ts): an implementation for each handed method that posts the call's
- * request bytes and actor to the main thread and resolves with its answer, which the
+ * request bytes and actor to the main thread (and, for a plan, the log event this thread's
+ * ingress built: api/execute-plan.ts) and resolves with its answer, which the
  * thread's fast path writes as it writes its own (same status, headers, trailers, error
  * JSON or grpc-status). The call's interceptors (metrics, schema skew) run here, around
  * this implementation, so the call is counted once, by this thread.

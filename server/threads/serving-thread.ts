@@ -4,8 +4,9 @@
  * threads), answers the read RPCs on the unary fast paths itself (Connect binary and
  * gRPC: GetNode, GetNodes, GetNodeByKey, QueryNodes, ListEdges) with the same handlers,
  * authentication and interceptors as the main thread, reading its own read-only
- * connections to the tenant files; takes a unary ExecutePlan on the same paths and has the
- * main thread run it over the message port (main-thread-calls.ts); and hands everything
+ * connections to the tenant files; takes a unary ExecutePlan on the same paths, runs its
+ * ingress and has the main thread log and apply the event over the message port
+ * (main-thread-calls.ts, api/execute-plan.ts); and hands everything
  * else to the main thread (main-thread-link.ts). Started only by serve-threads.ts; not an
  * entry point of its own.
  *
