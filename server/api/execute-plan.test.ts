@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -17,7 +17,9 @@ import {
   ExecutePlanRequestSchema,
   type ExecutePlanResponse,
 } from "../../generated/entdb/v1/entdb_pb.js";
+import type { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { lockFromSchema, modelFromLock } from "../../schema/index.ts";
 import {
   compile,
   lookupOf,
@@ -39,7 +41,12 @@ import type { Wal } from "../wal/wal.ts";
 import { type Actor, actorKey } from "./auth.ts";
 import { CallValues } from "./call-values.ts";
 import { type ApiDeps, DEFAULT_API_LIMITS } from "./entdb-service.ts";
-import { createPlanHandlers, prepareHandedPlan } from "./execute-plan.ts";
+import {
+  createPlanHandlers,
+  HANDED_INGRESS_MIN_OPERATIONS,
+  prepareHandedPlan,
+} from "./execute-plan.ts";
+import { preparePlan } from "./ingress/prepare-plan.ts";
 import { createTenantGuard } from "./tenant-guard.ts";
 import { createCallSignals, handlerContext } from "./unary-call.ts";
 
@@ -141,22 +148,24 @@ async function engine(later: ServedSchema = V2) {
 }
 
 const str = (value: string) => ({ kind: { case: "stringValue" as const, value } });
+/** Creates of Team `slug`, `slug-1`, …: enough steps for a serving thread to run their ingress. */
+function teamOps(slug: string) {
+  return Array.from({ length: HANDED_INGRESS_MIN_OPERATIONS }, (_, i) => ({
+    op: {
+      case: "createNode" as const,
+      value: {
+        typeId: T.Team,
+        fields: { 1: str(`Team ${slug} ${i}`), 2: str(i === 0 ? slug : `${slug}-${i}`) },
+      },
+    },
+  }));
+}
+
 function teamPlan(
   slug: string,
   init: { readonly tenant?: string; readonly idempotencyKey?: string } = {},
 ) {
-  return create(ExecutePlanRequestSchema, {
-    tenant: "acme",
-    operations: [
-      {
-        op: {
-          case: "createNode",
-          value: { typeId: T.Team, fields: { 1: str(`Team ${slug}`), 2: str(slug) } },
-        },
-      },
-    ],
-    ...init,
-  });
+  return create(ExecutePlanRequestSchema, { tenant: "acme", operations: teamOps(slug), ...init });
 }
 
 /** What a client sees of an error. */
@@ -223,11 +232,15 @@ describe("a plan prepared off the thread that logs it", () => {
     const bad = [
       create(ExecutePlanRequestSchema, {
         tenant: "acme",
-        operations: [{ op: { case: "createNode", value: { typeId: 999, fields: {} } } }],
+        operations: [
+          ...teamOps("d1"),
+          { op: { case: "createNode", value: { typeId: 999, fields: {} } } },
+        ],
       }),
       create(ExecutePlanRequestSchema, {
         tenant: "acme",
         operations: [
+          ...teamOps("d2"),
           {
             op: {
               case: "createNode",
@@ -249,6 +262,20 @@ describe("a plan prepared off the thread that logs it", () => {
       expect(await refusal(e.handed(req))).toEqual(direct);
     }
     expect(e.logged()).toHaveLength(0);
+  });
+
+  it("leaves a plan of fewer steps than HANDED_INGRESS_MIN_OPERATIONS to the thread that logs it", async () => {
+    const deps = { ...ingressDeps, served: () => V1 };
+    const small = create(ExecutePlanRequestSchema, {
+      tenant: "acme",
+      operations: teamOps("g").slice(1),
+    });
+    expect(prepareHandedPlan(small, ALICE, deps)).toBeUndefined();
+    expect(prepareHandedPlan(teamPlan("g"), ALICE, deps)).toBeDefined();
+    const e = await engine();
+    const { prepared, answer } = await e.handed(small);
+    expect(prepared).toBeUndefined();
+    expect(answer.results).toHaveLength(HANDED_INGRESS_MIN_OPERATIONS - 1);
   });
 
   it("runs the request whole against the version pushed between its ingress and the append", async () => {
@@ -279,3 +306,67 @@ const ingressDeps = {
   limits: DEFAULT_API_LIMITS,
   openAccess: true,
 } as const;
+
+describe("ingress on a serving thread", () => {
+  it("builds the event the main thread builds: a version loaded from its lock file checks and fills a plan as the compiled schema does", () => {
+    const fromLock = modelFromLock(lockFromSchema(TRACKER_V1), "v1.lock.json");
+    const val = (kind: MessageInitShape<typeof ValueSchema>["kind"]) => ({ kind });
+    const node = (typeId: number, alias: string, fields: Record<number, unknown>) => ({
+      op: { case: "createNode" as const, value: { typeId, alias, fields } },
+    });
+    const req = create(ExecutePlanRequestSchema, {
+      tenant: "acme",
+      operations: [
+        node(T.Team, "t", { 1: str("Web"), 2: str("web") }),
+        node(T.Project, "p", {
+          1: val({ case: "refValue", value: "$t" }),
+          2: str("WEB"),
+          3: str("Website"),
+        }),
+        node(T.Task, "", {
+          1: val({ case: "refValue", value: "$p" }),
+          2: val({ case: "intValue", value: 42n }),
+          3: str("Ship it"),
+        }),
+        node(T.User, "u", {
+          1: str("ada@example.com"),
+          2: str("Ada"),
+          3: str("ada"),
+          6: val({ case: "timestampValue", value: { seconds: 1_700_000_000n, nanos: 5000 } }),
+        }),
+        {
+          op: {
+            case: "createEdge" as const,
+            value: {
+              edgeTypeId: T.MemberOf,
+              fromId: "$u",
+              toId: "$t",
+              props: { 2: val({ case: "timestampValue", value: { seconds: 1n, nanos: 0 } }) },
+            },
+          },
+        },
+      ],
+    } as MessageInitShape<typeof ExecutePlanRequestSchema>);
+    const eventJson = (schema: typeof TRACKER_V1) => {
+      const event = preparePlan(req.operations, {
+        schema,
+        schemaVersion: 1,
+        tenant: "acme",
+        actor: ALICE.id,
+        idempotencyKey: "k",
+        now: 1_700_000_000_123,
+      });
+      // Ids are random: each becomes its place of first appearance.
+      const ids = new Map<string, string>();
+      return JSON.stringify(toJson(WalEventSchema, event)).replace(
+        /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+        (id) => ids.get(id) ?? ids.set(id, `id${ids.size}`).get(id)!,
+      );
+    };
+    const compiled = eventJson(TRACKER_V1);
+    // Defaults filled in: Task.status and .priority, User.time_zone and .active, Project.archived.
+    expect(compiled).toContain('"4":{"stringValue":"UTC"}');
+    expect(compiled).toContain('"6":{"enumValue":2}');
+    expect(eventJson(fromLock)).toBe(compiled);
+  });
+});

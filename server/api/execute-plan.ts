@@ -47,13 +47,24 @@ export interface PreparedPlan {
   readonly noWait: boolean;
 }
 
+/**
+ * The fewest operations a plan has for a serving thread to run its ingress. A smaller
+ * plan is handed as the request's bytes and run whole by the main thread: for a plan of
+ * one or two steps, the main thread's saving (its parse and ingress, about 6 µs, less the
+ * event's decoding) was below what alternated runs resolve, while the serving thread's
+ * added work was not; for a plan of 100 creates it saved the main thread about a tenth
+ * (docs/performance.md, item 37).
+ */
+export const HANDED_INGRESS_MIN_OPERATIONS = 10;
+
 /** What ingress of a plan needs besides the request: the served version and the server's settings. */
 export type PlanIngressDeps = Pick<ApiDeps, "served" | "checkTenant" | "limits" | "openAccess">;
 
 /**
  * Runs ingress of `req` for `actor` as `executePlan` would, or answers undefined when
- * any step refuses it: then the plan is run whole where it is logged, which answers the
- * refusal exactly as it would (the guard and the key's earlier outcome come first there).
+ * any step refuses it, or the plan is smaller than {@link HANDED_INGRESS_MIN_OPERATIONS}:
+ * then the plan is run whole where it is logged, which answers a refusal exactly as it
+ * would (the guard and the key's earlier outcome come first there).
  */
 export function prepareHandedPlan(
   req: ExecutePlanRequest,
@@ -61,8 +72,11 @@ export function prepareHandedPlan(
   deps: PlanIngressDeps,
 ): PreparedPlan | undefined {
   try {
-    if (req.tenant === "") return undefined;
+    if (req.operations.length < HANDED_INGRESS_MIN_OPERATIONS || req.tenant === "")
+      return undefined;
     const tenant = deps.checkTenant(req.tenant);
+    // The main thread's guard takes the event's tenant as the request's: they must check alike.
+    if (deps.checkTenant(tenant) !== tenant) return undefined;
     const keyed = req.idempotencyKey !== "";
     const { payload } = ingress(req, tenant, keyed ? req.idempotencyKey : "", actor, deps);
     return { payload, keyed, noWait: req.noWait };

@@ -17,9 +17,16 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Direction, FilterOp, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  Direction,
+  type ExecutePlanRequestSchema,
+  FilterOp,
+  WriteFailureSchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import { HANDED_INGRESS_MIN_OPERATIONS } from "../../server/api/execute-plan.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
 import {
   connectError,
@@ -396,6 +403,17 @@ async function planCalls(code: string): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
+/**
+ * Creates of Team `slug`, `slug-1`, …: enough steps for the serving thread to run the plan's
+ * ingress itself (a smaller plan is run whole by the main thread).
+ */
+function teamsPlan(slug: string) {
+  const operations = [];
+  for (let i = 0; i < HANDED_INGRESS_MIN_OPERATIONS; i++)
+    operations.push(...teamPlan(TENANT, i === 0 ? slug : `${slug}-${i}`).operations);
+  return { tenant: TENANT, operations };
+}
+
 /** Plans the serving thread handed to the main thread so far, by where their ingress ran. */
 async function handedPlans(): Promise<{ thread: number; main: number; again: number }> {
   const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
@@ -436,8 +454,14 @@ describe("writes on a serving thread", () => {
     await writesOnTheThread(async () => {
       for (let round = 0; round < 3; round++) {
         // All at once, so several calls are in flight on each thread.
+        // Large enough for the serving thread to run their ingress (round 0: one step, run
+        // whole by the main thread).
         const made = await Promise.all(
-          clients.map((c, i) => c.executePlan(teamPlan(TENANT, `rw-${round}-${i}`))),
+          clients.map((c, i) =>
+            c.executePlan(
+              round === 0 ? teamPlan(TENANT, `rw-${round}-${i}`) : teamsPlan(`rw-${round}-${i}`),
+            ),
+          ),
         );
         written += made.length;
         for (const m of made) expect(m.receipt?.applied).toBe(true);
@@ -458,12 +482,14 @@ describe("writes on a serving thread", () => {
     });
     // The thread counts the calls it took; the main thread, which ran them, does not.
     expect((await planCalls("ok")) - okBefore).toBe(written);
-    // Every plan the thread took (besides the reads it answered) had its ingress there.
+    // The plans of many steps the thread took had their ingress there; those of one step
+    // were run whole by the main thread.
     const handed = await handedPlans();
     const threadReads = ((await threadCalls()).get("1") ?? 0) - threadBefore;
     expect(handed.thread - handedBefore.thread).toBeGreaterThan(0);
     expect(handed.thread - handedBefore.thread).toBeLessThan(threadReads);
-    expect(handed.main - handedBefore.main).toBe(0);
+    expect(handed.main - handedBefore.main).toBeGreaterThan(0);
+    expect(handed.main - handedBefore.main).toBeLessThan(threadReads);
     expect(handed.again - handedBefore.again).toBe(0);
     // buf curl over gRPC, a new connection each run.
     for (let i = 0; i < 4; i++) {
@@ -514,7 +540,7 @@ describe("writes on a serving thread", () => {
 
   it("keeps the ids of a plan retried with its idempotency key on every connection", async () => {
     const clients = pool("alice");
-    const plan = { ...teamPlan(TENANT, "idem"), idempotencyKey: "threads-idem-1" };
+    const plan = { ...teamsPlan("idem"), idempotencyKey: "threads-idem-1" };
     const first = await clients[0]!.executePlan(plan);
     expect(first.receipt?.replayed).toBe(false);
     const handedBefore = await handedPlans();
@@ -529,7 +555,7 @@ describe("writes on a serving thread", () => {
     // The retries the thread took were prepared there (new ids minted, then not logged).
     expect((await handedPlans()).thread - handedBefore.thread).toBeGreaterThan(0);
     // The same key with another plan is refused alike everywhere.
-    const other = { ...teamPlan(TENANT, "idem-other"), idempotencyKey: "threads-idem-1" };
+    const other = { ...teamsPlan("idem-other"), idempotencyKey: "threads-idem-1" };
     const refusals = await Promise.all(clients.map((c) => connectError(c.executePlan(other))));
     expect(new Set(refusals.map((e) => JSON.stringify(seen(e)))).size).toBe(1);
     expect(refusals[0]!.code).toBe(Code.FailedPrecondition);
@@ -537,7 +563,7 @@ describe("writes on a serving thread", () => {
 
   it("answers a bad plan, a taken unique value and a bad token with the same code, message and details on every thread", async () => {
     const clients = pool("alice");
-    await clients[0]!.executePlan(teamPlan(TENANT, "taken"));
+    await clients[0]!.executePlan(teamsPlan("taken"));
     const errorsBefore = await planCalls("InvalidArgument");
     const handedBefore = await handedPlans();
     const team = (fields: Record<number, ReturnType<typeof str>>, alias = "") => ({
@@ -548,17 +574,23 @@ describe("writes on a serving thread", () => {
     });
     // Each refused by ingress: an unknown type, an unknown field, a required field left
     // out, a bad alias, no operations, a key too long, a bad tenant id.
+    // Each after enough good steps for the serving thread to run its ingress, which refuses it.
+    const afterGood = (plan: {
+      operations: NonNullable<MessageInitShape<typeof ExecutePlanRequestSchema>["operations"]>;
+    }) => ({
+      tenant: TENANT,
+      operations: [...teamsPlan("fine").operations, ...plan.operations],
+    });
     const badPlans = [
-      {
-        tenant: TENANT,
+      afterGood({
         operations: [{ op: { case: "createNode" as const, value: { typeId: 999, fields: {} } } }],
-      },
-      team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s"), 77: str("x") }),
-      team({ [TRACKER.teamName]: str("n") }),
-      team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s") }, "9bad"),
+      }),
+      afterGood(team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s"), 77: str("x") })),
+      afterGood(team({ [TRACKER.teamName]: str("n") })),
+      afterGood(team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s") }, "9bad")),
       { tenant: TENANT, operations: [] },
-      { ...teamPlan(TENANT, "long-key"), idempotencyKey: "k".repeat(300) },
-      teamPlan("../nope", "bad-tenant"),
+      { ...teamsPlan("long-key"), idempotencyKey: "k".repeat(300) },
+      { ...teamsPlan("bad-tenant"), tenant: "../nope" },
     ];
     const messages: string[] = [];
     await writesOnTheThread(async () => {
@@ -570,10 +602,10 @@ describe("writes on a serving thread", () => {
       }
     });
     expect(messages).toEqual([
-      "Operation 0 names node type id 999, which the schema does not define.",
+      `Operation ${HANDED_INGRESS_MIN_OPERATIONS} names node type id 999, which the schema does not define.`,
       "Team has no field with id 77.",
       "Field Team.slug (id 2) is required; set it.",
-      "Operation 0 has alias '9bad'; aliases are 1-64 letters, digits or '_' and do not start with a digit.",
+      `Operation ${HANDED_INGRESS_MIN_OPERATIONS} has alias '9bad'; aliases are 1-64 letters, digits or '_' and do not start with a digit.`,
       "The plan has no operations; add at least one.",
       "The idempotency key is 300 characters; the limit is 256.",
       expect.stringContaining("../nope"),
@@ -587,7 +619,7 @@ describe("writes on a serving thread", () => {
     );
     await writesOnTheThread(async () => {
       const taken = await Promise.all(
-        clients.map((c) => connectError(c.executePlan(teamPlan(TENANT, "taken")))),
+        clients.map((c) => connectError(c.executePlan(teamsPlan("taken")))),
       );
       for (const e of taken) expect(seen(e)).toEqual(seen(taken[0]!));
       expect(taken[0]!.code).toBe(Code.AlreadyExists);
@@ -692,7 +724,7 @@ describe("writes on a serving thread", () => {
     writeFileSync(HOLD_PLANS, "");
     let settled = 0;
     const made = clients.map((c, i) =>
-      c.executePlan(teamPlan(TENANT, `held-${i}`)).finally(() => {
+      c.executePlan(teamsPlan(`held-${i}`)).finally(() => {
         settled++;
       }),
     );
