@@ -49,10 +49,9 @@ export interface PreparedPlan {
 
 /**
  * The fewest operations a plan has for a serving thread to run its ingress. A smaller
- * plan is handed as the request's bytes and run whole by the main thread: for a plan of
- * one or two steps, the main thread's saving (its parse and ingress, about 6 µs, less the
- * event's decoding) was below what alternated runs resolve, while the serving thread's
- * added work was not; for a plan of 100 creates it saved the main thread about a tenth
+ * plan is handed as the request's bytes and run whole by the main thread: for plans of
+ * one or two steps, the main thread's saving did not show in alternated runs while the
+ * serving thread's added work did; for large plans the main thread's did
  * (docs/performance.md, item 37).
  */
 export const HANDED_INGRESS_MIN_OPERATIONS = 10;

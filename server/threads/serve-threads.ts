@@ -123,7 +123,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
 
   const handedPlans = new Counter({
     name: "entdb_handed_plans_total",
-    help: "Plans serving threads handed to the main thread, by where their ingress ran: thread, main (refused there, run whole here), again (run whole again after a push).",
+    help: "Plans serving threads handed to the main thread, by where their ingress ran: thread, main (a small plan, or one refused there: run whole here), again (run whole again after a push).",
     labelNames: ["ingress"] as const,
     registers: [metrics.registry],
   });
