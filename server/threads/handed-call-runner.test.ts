@@ -17,7 +17,7 @@ import { encodeOutput } from "../api/output-encoding.ts";
 import { createCallSignals, type FastMethod, handlerContext } from "../api/unary-call.ts";
 import { createHandedCallRunner, type InFlight } from "./handed-call-runner.ts";
 import { type HandedAnswer, type HandedFailure, Outbox } from "./handed-calls.ts";
-import { MainThreadCalls } from "./main-thread-calls.ts";
+import { MainThreadCalls, ownBytes } from "./main-thread-calls.ts";
 import type { FromServingThread, ToServingThread } from "./thread-messages.ts";
 
 const PATH = "/entdb.v1.EntDbService/ExecutePlan";
@@ -205,5 +205,17 @@ describe("handed calls over a message port", () => {
     );
     expect(prepared).toEqual([]);
     expect(errorToJsonBytes(e, undefined)).toEqual(errorToJsonBytes(takenError(), undefined));
+  });
+
+  it("posts a request body in a buffer of its own, not the read buffer it is a view of", () => {
+    const read = new Uint8Array(5_000).map((_, i) => i & 0xff);
+    const body = read.subarray(93, 193);
+    const own = ownBytes(body);
+    expect(own.buffer.byteLength).toBe(100);
+    expect([...own]).toEqual([...body]);
+    const whole = new Uint8Array(100);
+    expect(ownBytes(whole)).toBe(whole);
+    expect(structuredClone(own).buffer.byteLength).toBe(100);
+    expect(structuredClone(body).buffer.byteLength).toBe(5_000);
   });
 });
