@@ -29,6 +29,7 @@ import {
   DEFAULT_SUBSCRIBER_HEARTBEAT_MS,
 } from "./api/change-feed.ts";
 import { createEntDbService, DEFAULT_API_LIMITS } from "./api/entdb-service.ts";
+import { createPlanHandlers } from "./api/execute-plan.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { BuiltEventRegistry } from "./api/ingress/built-events.ts";
 import { type ApiListener, listenApi } from "./api/listen.ts";
@@ -43,6 +44,7 @@ import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route, type ServiceRoute } from "./api/routes.ts";
 import { createSchemaPushHandlers } from "./api/schema-push-service.ts";
 import { createSchemaSkewInterceptor } from "./api/schema-skew.ts";
+import { createTenantGuard } from "./api/tenant-guard.ts";
 import { createTypedServices } from "./api/typed-services.ts";
 import {
   Applier,
@@ -419,6 +421,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         handler: (req, res) => apiHandler.handler(req, res),
         serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
         method: (path) => apiHandler.methods.get(path),
+        executePrepared: createPlanHandlers(deps, createTenantGuard(deps)).executePrepared,
         shutdownSignal: shutdown.signal,
         metrics,
         log,

@@ -5,34 +5,28 @@
  * `after_position` when the caller asks to read its own writes.
  */
 
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   Direction,
   type Edge,
   type EntDbService,
-  type ExecutePlanResponse,
-  ExecutePlanResponseSchema,
   type ListEdgesResponse,
   type Node,
   type QueryNodesResponse,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
-import type { ApplyProgress, PlanOutcome, ServedSchema, TenantReader } from "../engine.ts";
-import { InternalError } from "../internal-error.ts";
+import type { ApplyProgress, ServedSchema, TenantReader } from "../engine.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";
 import { createAccessHandlers } from "./access-service.ts";
-import { errorFromFailure, toConnectError } from "./api-errors.ts";
+import { toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
-import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
+import { createPlanHandlers } from "./execute-plan.ts";
 import type { BuiltEventRegistry } from "./ingress/built-events.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
-import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
-import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { createMailboxHandlers } from "./mailbox-service.ts";
-import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { outcomeFor } from "./outcome-access.ts";
 import { hasPublicTypes, readerOf } from "./public-reads.ts";
 import { createSearchHandler } from "./search-service.ts";
 import { createSubscribeHandler, type SubscribeDeps } from "./subscribe-service.ts";
@@ -119,6 +113,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   };
 
   const guardTenant = createTenantGuard(deps);
+  const plans = createPlanHandlers(deps, guardTenant);
   /** Authenticates the call and checks its tenant access; returns the tenant id. */
   const tenantOf = (ctx: HandlerContext, tenant: string, need: TenantNeed = "read") =>
     guardTenant(requireActor(ctx.values), tenant, need);
@@ -157,105 +152,8 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       throw invalidArgument(`The schema has no node type with id ${typeId}.`, { typeId });
   };
 
-  const respond = (
-    outcome: PlanOutcome,
-    tenant: string,
-    key: string,
-    replayed: boolean,
-  ): ExecutePlanResponse => {
-    if (outcome.failure) throw errorFromFailure(outcome.failure, schema());
-    // Literals, not `create` (which walks each message's fields): every field is given.
-    return {
-      $typeName: "entdb.v1.ExecutePlanResponse",
-      receipt: {
-        $typeName: "entdb.v1.Receipt",
-        tenant,
-        position: {
-          $typeName: "entdb.v1.LogPosition",
-          partition: outcome.position.partition,
-          offset: BigInt(outcome.position.offset),
-        },
-        applied: true,
-        idempotencyKey: key,
-        replayed,
-        schemaVersion: outcome.schemaVersion,
-      },
-      results: [...outcome.results],
-    };
-  };
-
   return {
-    executePlan: (req, ctx) =>
-      guard(async () => {
-        const actor = requireActor(ctx.values);
-        const tenant = guardTenant(actor, req.tenant, "write");
-        const key = req.idempotencyKey === "" ? autoIdempotencyKey() : req.idempotencyKey;
-        // Before the lookup: SQLite would match such a key as the text with U+FFFD.
-        checkText(key, "The idempotency key");
-        const earlier = req.idempotencyKey === "" ? undefined : reader.outcomeByKey(tenant, key);
-        if (earlier && !outcomeFor(earlier, actor, deps.openAccess))
-          throw keyTakenError(key, tenant);
-        if (earlier) {
-          checkSameRequest(earlier, digestHex(planDigest(req.operations)), key, "plan");
-          return respond(earlier, tenant, key, true);
-        }
-
-        const served = deps.served();
-        const event = preparePlan(req.operations, {
-          schema: served.model,
-          schemaVersion: served.version,
-          tenant,
-          actor: actor.id,
-          idempotencyKey: key,
-          limits: { maxOperations: limits.maxOperations, maxIdempotencyKeyLength: 256 },
-          actorAdmin: actor.admin,
-          openAccess: deps.openAccess,
-          actorGroups: actor.groups,
-        });
-        const payload = encodeWalEvent(event);
-        // The applier takes this event rather than decoding `payload` (built-events.ts);
-        // released when the append fails or the wait for the apply ends.
-        const release = req.noWait ? undefined : deps.builtEvents?.add(tenant, payload, event);
-        const endTimer = deps.startAppendTimer?.();
-        // try blocks, not `.finally().catch()` here and `.finally()` below: three promises
-        // and three closures less a plan, and those `finally` makes inside.
-        let position: WalPosition | undefined;
-        try {
-          [position] = await deps.wal.append([{ tenant, payload }]);
-        } catch (err) {
-          endTimer?.();
-          release?.();
-          throw err;
-        }
-        endTimer?.();
-        if (!position) throw new InternalError("invariant", "append returned no position");
-        // The receipt of a plan logged but not (yet) applied is made only for the answers
-        // that carry it: most plans answer their outcome's.
-        if (req.noWait) return loggedAnswer(tenant, position, key, served.version);
-
-        let applied: boolean;
-        try {
-          applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
-        } finally {
-          release?.();
-        }
-        if (!applied) return loggedAnswer(tenant, position, key, served.version);
-        const outcome =
-          deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);
-        if (!outcome)
-          throw new InternalError(
-            "invariant",
-            `applied event ${position.partition}:${position.offset} recorded no outcome`,
-          );
-        // A concurrent retry with the same key may have been logged first: its outcome stands.
-        const replayed =
-          outcome.position.offset !== position.offset ||
-          outcome.position.partition !== position.partition;
-        if (replayed && !outcomeFor(outcome, actor, deps.openAccess))
-          throw keyTakenError(key, tenant);
-        if (replayed) checkSameRequest(outcome, digestHex(event.planDigest), key, "plan");
-        return respond(outcome, tenant, key, replayed);
-      }),
+    executePlan: plans.executePlan,
 
     getReceipt: (req, ctx) =>
       guard(() => {
@@ -508,24 +406,6 @@ export function toWalPosition(p: LogPosition): WalPosition {
 }
 
 /** The answer to a plan logged at `position` and not (yet) applied. */
-function loggedAnswer(
-  tenant: string,
-  position: WalPosition,
-  idempotencyKey: string,
-  schemaVersion: number,
-): ExecutePlanResponse {
-  return create(ExecutePlanResponseSchema, {
-    receipt: {
-      tenant,
-      position: fromWalPosition(position),
-      applied: false,
-      idempotencyKey,
-      replayed: false,
-      schemaVersion,
-    },
-  });
-}
-
 /** The protobuf LogPosition of a WAL position. */
 export function fromWalPosition(p: WalPosition): { partition: number; offset: bigint } {
   return { partition: p.partition, offset: BigInt(p.offset) };

@@ -21,4 +21,8 @@ export { BulkLoad } from "./bulk-load.ts";
 export { executePlan, type PlanContext } from "./plan-executor.ts";
 export { PlanRejection, type RejectionCode, type RejectionReason } from "./plan-rejection.ts";
 export { restoreLostSchemaFiles, schemaChangesInLog } from "./schema-changes.ts";
-export { decodeExecutePlanRequestHere, decodeQueryNodesRequestHere } from "./wal-event-decode.ts";
+export {
+  decodeExecutePlanRequestHere,
+  decodeQueryNodesRequestHere,
+  decodeWalEvent,
+} from "./wal-event-decode.ts";

@@ -5,17 +5,19 @@ import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   EntDbService,
+  type ExecutePlanRequest,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
   WriteFailureSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { type Actor, actorKey } from "../api/auth.ts";
 import { CallValues } from "../api/call-values.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 import { encodeOutput } from "../api/output-encoding.ts";
 import { createCallSignals, type FastMethod, handlerContext } from "../api/unary-call.ts";
 import { createHandedCallRunner, type InFlight } from "./handed-call-runner.ts";
 import { type HandedAnswer, type HandedFailure, Outbox } from "./handed-calls.ts";
-import { MainThreadCalls } from "./main-thread-calls.ts";
+import { MainThreadCalls, ownBytes } from "./main-thread-calls.ts";
 import type { FromServingThread, ToServingThread } from "./thread-messages.ts";
 
 const PATH = "/entdb.v1.EntDbService/ExecutePlan";
@@ -64,8 +66,14 @@ function link() {
   channels.push(channel);
   const shutdown = new AbortController();
   const logged: unknown[] = [];
+  const prepared: PreparedPlan[] = [];
   const runner = createHandedCallRunner({
     method: (path) => (path === PATH ? target : undefined),
+    // Answers the plan it was given, and the request parsed from the bytes handed with it.
+    executePrepared: async (plan, ctx, request) => {
+      prepared.push(plan);
+      return impl(request(), ctx);
+    },
     shutdownSignal: shutdown.signal,
     logError: (err) => logged.push(err),
   });
@@ -90,17 +98,22 @@ function link() {
   });
   const startCall = createCallSignals(new AbortController().signal);
   /** Calls the handed implementation as the thread's fast path would. */
-  const call = (tenant: string, actor: Actor | undefined, timeoutMs?: number) => {
+  const call = (
+    tenant: string,
+    actor: Actor | undefined,
+    timeoutMs?: number,
+    prepare?: (req: ExecutePlanRequest, actor: Actor) => PreparedPlan | undefined,
+  ) => {
     const signal = startCall(timeoutMs);
     const values = new CallValues();
     if (actor !== undefined) values.set(actorKey, actor);
     const ctx = handlerContext(target, "grpc", `http://localhost${PATH}`, {}, signal, values);
     const req = create(ExecutePlanRequestSchema, { tenant });
     ctx.body = toBinary(ExecutePlanRequestSchema, req);
-    const answer = calls.implementation(PATH, method)(req, ctx.context);
+    const answer = calls.implementation(PATH, method, prepare)(req, ctx.context);
     return { answer, signal, ctx };
   };
-  return { call, calls, inFlight, logged, posted: () => posted, shutdown };
+  return { call, calls, inFlight, logged, posted: () => posted, prepared, shutdown };
 }
 
 describe("handed calls over a message port", () => {
@@ -164,5 +177,45 @@ describe("handed calls over a message port", () => {
     while (inFlight.size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
     expect(ConnectError.from(await settled).code).toBe(Code.Unavailable);
+  });
+
+  it("hands a plan's prepared event to the main thread byte for byte, with the request's bytes", async () => {
+    const { call, prepared } = link();
+    const payload = new Uint8Array(300).map((_, i) => (i * 7) & 0xff);
+    const plan: PreparedPlan = { payload, keyed: true, noWait: false };
+    const seen: [ExecutePlanRequest, Actor][] = [];
+    const { answer, signal } = call("t1", ALICE, undefined, (req, actor) => {
+      seen.push([req, actor]);
+      return plan;
+    });
+    const answered = await answer;
+    signal.end();
+    expect(seen.map(([req, actor]) => [req.tenant, actor.id])).toEqual([["t1", ALICE.id]]);
+    expect(prepared).toEqual([plan]);
+    expect(prepared[0]?.payload).not.toBe(payload);
+    // The request parsed on the main thread from the bytes handed with the plan.
+    const bytes = encodeOutput(ExecutePlanResponseSchema, answered);
+    expect(fromBinary(ExecutePlanResponseSchema, bytes).receipt?.tenant).toBe("t1");
+  });
+
+  it("runs the request whole on the main thread when the thread's ingress refused it", async () => {
+    const { call, prepared } = link();
+    const e = ConnectError.from(
+      await call("taken", ALICE, undefined, () => undefined).answer.catch((err: unknown) => err),
+    );
+    expect(prepared).toEqual([]);
+    expect(errorToJsonBytes(e, undefined)).toEqual(errorToJsonBytes(takenError(), undefined));
+  });
+
+  it("posts a request body in a buffer of its own, not the read buffer it is a view of", () => {
+    const read = new Uint8Array(5_000).map((_, i) => i & 0xff);
+    const body = read.subarray(93, 193);
+    const own = ownBytes(body);
+    expect(own.buffer.byteLength).toBe(100);
+    expect([...own]).toEqual([...body]);
+    const whole = new Uint8Array(100);
+    expect(ownBytes(whole)).toBe(whole);
+    expect(structuredClone(own).buffer.byteLength).toBe(100);
+    expect(structuredClone(body).buffer.byteLength).toBe(5_000);
   });
 });

@@ -2,7 +2,9 @@
  * The main thread's side of the calls a serving thread hands it without HTTP/2
  * (handed-calls.ts): runs each with the main thread's own implementation of its method
  * (the one its fast path would run, of the version served now), the request parsed from
- * its bytes and the actor the thread authenticated, and posts back the answer's bytes or
+ * its bytes and the actor the thread authenticated, or, for a plan whose ingress the
+ * thread ran, logs its event (`executePrepared`, api/execute-plan.ts, which runs the
+ * request whole if a version was pushed since), and posts back the answer's bytes or
  * the error. The thread ran the call's interceptors (metrics, schema skew) around it:
  * none runs here, so the call is counted once.
  *
@@ -14,9 +16,11 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { ExecutePlanRequest } from "../../generated/entdb/v1/entdb_pb.js";
 import { actorKey } from "../api/auth.ts";
 import { CallValues } from "../api/call-values.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 import { encodeOutput } from "../api/output-encoding.ts";
 import {
   type CallContext,
@@ -42,10 +46,27 @@ import {
 export interface HandedCallRunnerOptions {
   /** The main thread's fast-path method at a request path, of the version served now. */
   method(path: string): FastMethod | undefined;
+  /**
+   * Logs a plan whose ingress the thread ran (`HandedCall.prepared`), as the main
+   * thread's `executePlan` would answer its request (`request()` parses it).
+   */
+  executePrepared(
+    plan: PreparedPlan,
+    ctx: HandlerContext,
+    request: () => ExecutePlanRequest,
+  ): Promise<unknown>;
   /** The main thread's API shutdown signal: its calls' signals follow it. */
   readonly shutdownSignal: AbortSignal;
   /** Receives an error that is not a ConnectError (answered as INTERNAL), as the metrics interceptor would. */
   logError(err: unknown): void;
+  /**
+   * Told of each plan handed over: whether the thread ran its ingress (`thread`) or the
+   * main thread runs it whole (`main`), and, for one the thread prepared, when a version
+   * pushed since made the main thread run it whole again (`again`).
+   */
+  countPlan?(how: "thread" | "main" | "again"): void;
+  /** Test hook: awaited before a prepared plan is logged (a test pushes a version meanwhile). */
+  beforePrepared?(): Promise<void>;
 }
 
 /** The request headers a handed call's context holds: none (the methods read none). */
@@ -83,8 +104,18 @@ export function createHandedCallRunner(options: HandedCallRunnerOptions): Handed
         throw new ConnectError(`${call.path} is not handed over`, Code.Unimplemented);
       const values = new CallValues().set(actorKey, call.actor);
       ctx = handlerContext(target, call.protocol, call.url, NO_HEADERS, signal, values);
-      const input = parseInput(target.method.input, call.body);
-      const output = create(target.method.output, (await target.impl(input, ctx.context)) as never);
+      const { input } = target.method;
+      const { prepared } = call;
+      options.countPlan?.(prepared === undefined ? "main" : "thread");
+      if (prepared !== undefined) await options.beforePrepared?.();
+      const answer =
+        prepared === undefined
+          ? target.impl(parseInput(input, call.body), ctx.context)
+          : options.executePrepared(prepared, ctx.context, () => {
+              options.countPlan?.("again");
+              return parseInput(input, call.body) as ExecutePlanRequest;
+            });
+      const output = create(target.method.output, (await answer) as never);
       const bytes = encodeOutput(target.method.output, output);
       const written = ctx.headersWritten();
       post(

@@ -3,9 +3,10 @@
  * HTTP/2 (docs/architecture.md, "Serving threads"): the thread authenticates the call,
  * reads its body and runs its interceptors (metrics, schema skew) as it does for a read;
  * the implementation is the main thread's, given the request's bytes and the caller's
- * actor, and its answer comes back as the answer message's bytes or as the error
- * (code, message, details, metadata) for the thread to write exactly as the main
- * thread's own fast path would.
+ * actor (and, for a plan, the log event the thread's ingress built from them), and its
+ * answer comes back as the answer message's bytes or as the error (code, message,
+ * details, metadata) for the thread to write exactly as the main thread's own fast path
+ * would.
  *
  * This module is the message codec both sides share: which methods are handed over, what
  * a call and its answer carry, and an error's round trip. Everything in a message is
@@ -15,6 +16,7 @@
 import { create, type DescMessage, toBinary, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Actor } from "../api/auth.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 
 /**
  * The methods a serving thread hands over (request path → the method's name). Their
@@ -38,6 +40,12 @@ export interface HandedCall {
   readonly url: string;
   /** Milliseconds left of the call's deadline when it was handed over, if it has one. */
   readonly timeoutMs: number | undefined;
+  /**
+   * A plan's ingress, run by the thread (execute-plan.ts): the main thread logs its event
+   * rather than parsing `body` and running ingress again. Absent for a small plan, or when
+   * the thread's ingress refused it: the main thread runs it whole (and answers the refusal).
+   */
+  readonly prepared?: PreparedPlan;
 }
 
 /** Serving thread → main thread: the call's client went away, or its deadline passed, first. */

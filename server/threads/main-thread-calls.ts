@@ -1,7 +1,8 @@
 /**
  * A serving thread's side of the calls it hands to the main thread without HTTP/2
  * (handed-calls.ts): an implementation for each handed method that posts the call's
- * request bytes and actor to the main thread and resolves with its answer, which the
+ * request bytes and actor to the main thread (and, for a plan, the log event this thread's
+ * ingress built: api/execute-plan.ts) and resolves with its answer, which the
  * thread's fast path writes as it writes its own (same status, headers, trailers, error
  * JSON or grpc-status). The call's interceptors (metrics, schema skew) run here, around
  * this implementation, so the call is counted once, by this thread.
@@ -19,7 +20,8 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { requireActor } from "../api/auth.ts";
+import { type Actor, requireActor } from "../api/auth.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 import { encodedAnswer } from "../api/output-encoding.ts";
 import { requestBody } from "../api/unary-call.ts";
 import {
@@ -57,16 +59,22 @@ export class MainThreadCalls {
     return this.#pending.size;
   }
 
-  /** The implementation of `method` (at request path `path`): the main thread's, handed over. */
+  /**
+   * The implementation of `method` (at request path `path`): the main thread's, handed
+   * over. `prepare`, for a plan, runs its ingress here (execute-plan.ts), so the main
+   * thread gets the event to log with the request's bytes.
+   */
   implementation<I extends DescMessage, O extends DescMessage>(
     path: string,
     method: DescMethodUnary<I, O>,
+    prepare?: (req: MessageShape<I>, actor: Actor) => PreparedPlan | undefined,
   ): (req: MessageShape<I>, ctx: HandlerContext) => Promise<MessageShape<O>> {
     const { input, output } = method;
     return (req, ctx) => {
       // A call without an actor is refused as the implementation's first step refuses it.
       const actor = requireActor(ctx.values);
-      const body = requestBody(ctx) ?? toBinary(input, req);
+      const body = ownBytes(requestBody(ctx) ?? toBinary(input, req));
+      const prepared = prepare?.(req, actor);
       const id = this.#next++;
       return new Promise<MessageShape<O>>((resolve, reject) => {
         const onAbort = () =>
@@ -78,7 +86,7 @@ export class MainThreadCalls {
           reject,
           onAbort,
         });
-        this.#outbox.push({
+        const call: HandedCall = {
           kind: "call",
           id,
           path,
@@ -87,7 +95,8 @@ export class MainThreadCalls {
           protocol: ctx.protocolName as HandedCall["protocol"],
           url: ctx.url,
           timeoutMs: ctx.timeoutMs(),
-        });
+        };
+        this.#outbox.push(prepared === undefined ? call : { ...call, prepared });
         if (ctx.signal.aborted) onAbort();
         else ctx.signal.addEventListener("abort", onAbort, { once: true });
       });
@@ -107,4 +116,15 @@ export class MainThreadCalls {
     if (message.kind === "answer") call.resolve(encodedAnswer(call.output, message.bytes));
     else call.reject(errorFromWire(message.error));
   }
+}
+
+/**
+ * `bytes` in an `ArrayBuffer` of their own. A request body read from HTTP/2 is a view of
+ * the session's read buffer (several KB, every frame of one read), and a message port
+ * clones a view's whole buffer: copying the few bytes here is cheaper on both threads.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : bytes.slice();
 }

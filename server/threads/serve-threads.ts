@@ -12,6 +12,7 @@
  */
 
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import type * as http2 from "node:http2";
 import { getCompileCacheDir } from "node:module";
 import { Worker } from "node:worker_threads";
@@ -22,7 +23,11 @@ import type { ServerMetrics } from "../api/metrics.ts";
 import type { FastMethod } from "../api/unary-call.ts";
 import type { Logger } from "../log.ts";
 import type { ServerConfig } from "../server-config.ts";
-import { createHandedCallRunner, type InFlight } from "./handed-call-runner.ts";
+import {
+  createHandedCallRunner,
+  type HandedCallRunnerOptions,
+  type InFlight,
+} from "./handed-call-runner.ts";
 import { type HandedAnswer, type HandedFailure, Outbox } from "./handed-calls.ts";
 import type { FromServingThread, ServingThreadData, ToServingThread } from "./thread-messages.ts";
 import { ThreadState } from "./thread-state.ts";
@@ -48,6 +53,8 @@ export interface ServeThreadsOptions {
   serveH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
   /** The main thread's fast-path method at a request path: what runs a handed call (handed-calls.ts). */
   method(path: string): FastMethod | undefined;
+  /** Logs a plan whose ingress a serving thread ran (execute-plan.ts). */
+  readonly executePrepared: HandedCallRunnerOptions["executePrepared"];
   /** The main thread's API shutdown signal (handed calls' signals follow it). */
   readonly shutdownSignal: AbortSignal;
   readonly metrics: ServerMetrics;
@@ -114,8 +121,26 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   /** Each serving thread's count so far, by its index. */
   const threadTotals = new Map<string, number>();
 
+  const handedPlans = new Counter({
+    name: "entdb_handed_plans_total",
+    help: "Plans serving threads handed to the main thread, by where their ingress ran: thread, main (a small plan, or one refused there: run whole here), again (run whole again after a push).",
+    labelNames: ["ingress"] as const,
+    registers: [metrics.registry],
+  });
+  // Test hook: while this file exists, plans a thread prepared wait here before they are
+  // logged, so a test can push a version in between. Never set in production.
+  const holdPrepared = process.env["ENTDB_TEST_HOLD_PREPARED_PLANS"];
   const runner = createHandedCallRunner({
     method: options.method,
+    executePrepared: options.executePrepared,
+    countPlan: (ingress) => handedPlans.inc({ ingress }),
+    ...(holdPrepared === undefined
+      ? {}
+      : {
+          beforePrepared: async () => {
+            while (existsSync(holdPrepared)) await new Promise((r) => setTimeout(r, 20));
+          },
+        }),
     shutdownSignal: options.shutdownSignal,
     logError: (err: unknown) => log.error("transport error", { err }),
   });

@@ -4,8 +4,9 @@
  * threads), answers the read RPCs on the unary fast paths itself (Connect binary and
  * gRPC: GetNode, GetNodes, GetNodeByKey, QueryNodes, ListEdges) with the same handlers,
  * authentication and interceptors as the main thread, reading its own read-only
- * connections to the tenant files; takes a unary ExecutePlan on the same paths and has the
- * main thread run it over the message port (main-thread-calls.ts); and hands everything
+ * connections to the tenant files; takes a unary ExecutePlan on the same paths, runs its
+ * ingress and has the main thread log and apply the event over the message port
+ * (main-thread-calls.ts, api/execute-plan.ts); and hands everything
  * else to the main thread (main-thread-link.ts). Started only by serve-threads.ts; not an
  * entry point of its own.
  *
@@ -14,9 +15,11 @@
  */
 
 import { enableCompileCache } from "node:module";
-import type { DescMessage, DescMethodUnary, Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodUnary, Message, MessageShape } from "@bufbuild/protobuf";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
+import type { Actor } from "../api/auth.ts";
 import type { ApiDeps } from "../api/entdb-service.ts";
+import type { PreparedPlan } from "../api/execute-plan.ts";
 import type { TenantAccessView } from "../api/tenant-guard.ts";
 import type { FastMethod } from "../api/unary-call.ts";
 import type { ServedSchema } from "../engine.ts";
@@ -37,6 +40,7 @@ const [
   { AccessCache },
   { createAuthenticator },
   { createEntDbService, DEFAULT_API_LIMITS },
+  { prepareHandedPlan },
   { LeanCounter, LeanHistogram },
   { listenApi },
   { createApiHandler, route },
@@ -62,6 +66,7 @@ const [
   import("../acl/access-cache.ts"),
   import("../api/authenticator.ts"),
   import("../api/entdb-service.ts"),
+  import("../api/execute-plan.ts"),
   import("../api/lean-metrics.ts"),
   import("../api/listen.ts"),
   import("../api/routes.ts"),
@@ -180,23 +185,29 @@ const deps: ApiDeps = {
 const handlers = createEntDbService(deps);
 const calls = new MainThreadCalls((messages) => post({ kind: "handed", messages }));
 /** The main thread's implementation of `method`, handed over (main-thread-calls.ts). */
-const handed = <I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>) => {
+const handed = <I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O>,
+  prepare?: (req: MessageShape<I>, actor: Actor) => PreparedPlan | undefined,
+) => {
   const path = `/${method.parent.typeName}/${method.name}`;
   if (!HANDED_METHODS.has(path))
     throw new InternalError("invariant", `${path} is not a handed method (handed-calls.ts)`);
-  return calls.implementation(path, method);
+  return calls.implementation(path, method, prepare);
 };
 // The reads the benchmark rows and most apps make, served here: their requests name the
 // tenant in `tenant` and may carry `after_position` (served here once the tenant applied
-// it). A plan is authenticated and counted here and run by the main thread, handed over
-// without HTTP/2 (main-thread-calls.ts).
+// it). A plan is authenticated and counted here, its ingress runs here against this
+// thread's version (the served one: `serves`), and the main thread logs and applies its
+// event, handed over without HTTP/2 (main-thread-calls.ts, execute-plan.ts).
 const reads = route(EntDbService, {
   getNode: handlers.getNode,
   getNodes: handlers.getNodes,
   getNodeByKey: handlers.getNodeByKey,
   queryNodes: handlers.queryNodes,
   listEdges: handlers.listEdges,
-  executePlan: handed(EntDbService.method.executePlan),
+  executePlan: handed(EntDbService.method.executePlan, (req, actor) =>
+    prepareHandedPlan(req, actor, deps),
+  ),
 });
 
 /** Whether this thread answers a parsed read as the main thread would, now. */

@@ -15,10 +15,18 @@
  */
 
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Direction, FilterOp, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
+import {
+  Direction,
+  type ExecutePlanRequestSchema,
+  FilterOp,
+  WriteFailureSchema,
+} from "../../generated/entdb/v1/entdb_pb.js";
+import { HANDED_INGRESS_MIN_OPERATIONS } from "../../server/api/execute-plan.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
 import {
   connectError,
@@ -94,9 +102,13 @@ function timestamp() {
   };
 }
 
+/** While this file exists, plans a serving thread prepared wait on the main thread before they are logged. */
+const HOLD_PLANS = join(tmpdir(), `entdb-hold-plans-${process.pid}`);
+
 beforeAll(async () => {
   server = await startServerProcess({
     args: [...tokenArgs(TOKENS, ["root"]), "--serve-threads", "1"],
+    env: { ENTDB_TEST_HOLD_PREPARED_PLANS: HOLD_PLANS },
   });
   await entDbClient(server, { token: TOKENS.root }).createTenant({
     tenant: TENANT,
@@ -391,6 +403,29 @@ async function planCalls(code: string): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
+/**
+ * Creates of Team `slug`, `slug-1`, …: enough steps for the serving thread to run the plan's
+ * ingress itself (a smaller plan is run whole by the main thread).
+ */
+function teamsPlan(slug: string) {
+  const operations = [];
+  for (let i = 0; i < HANDED_INGRESS_MIN_OPERATIONS; i++)
+    operations.push(...teamPlan(TENANT, i === 0 ? slug : `${slug}-${i}`).operations);
+  return { tenant: TENANT, operations };
+}
+
+/** Plans the serving thread handed to the main thread so far, by where their ingress ran. */
+async function handedPlans(): Promise<{ thread: number; main: number; again: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  const count = (ingress: string) =>
+    Number(
+      new RegExp(`^entdb_handed_plans_total\\{ingress="${ingress}"\\} (\\d+)$`, "m").exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  return { thread: count("thread"), main: count("main"), again: count("again") };
+}
+
 /** Runs `body` (writes only) and expects the serving thread to have answered some of them. */
 async function writesOnTheThread(body: () => Promise<void>): Promise<void> {
   const before = (await threadCalls()).get("1") ?? 0;
@@ -413,12 +448,20 @@ describe("writes on a serving thread", () => {
   it("takes plans over Connect and gRPC on every connection, counts each once and reads it on another connection right after the ack", async () => {
     const clients = pool("alice");
     const okBefore = await planCalls("ok");
+    const handedBefore = await handedPlans();
+    const threadBefore = (await threadCalls()).get("1") ?? 0;
     let written = 0;
     await writesOnTheThread(async () => {
       for (let round = 0; round < 3; round++) {
         // All at once, so several calls are in flight on each thread.
+        // Large enough for the serving thread to run their ingress (round 0: one step, run
+        // whole by the main thread).
         const made = await Promise.all(
-          clients.map((c, i) => c.executePlan(teamPlan(TENANT, `rw-${round}-${i}`))),
+          clients.map((c, i) =>
+            c.executePlan(
+              round === 0 ? teamPlan(TENANT, `rw-${round}-${i}`) : teamsPlan(`rw-${round}-${i}`),
+            ),
+          ),
         );
         written += made.length;
         for (const m of made) expect(m.receipt?.applied).toBe(true);
@@ -439,6 +482,15 @@ describe("writes on a serving thread", () => {
     });
     // The thread counts the calls it took; the main thread, which ran them, does not.
     expect((await planCalls("ok")) - okBefore).toBe(written);
+    // The plans of many steps the thread took had their ingress there; those of one step
+    // were run whole by the main thread.
+    const handed = await handedPlans();
+    const threadReads = ((await threadCalls()).get("1") ?? 0) - threadBefore;
+    expect(handed.thread - handedBefore.thread).toBeGreaterThan(0);
+    expect(handed.thread - handedBefore.thread).toBeLessThan(threadReads);
+    expect(handed.main - handedBefore.main).toBeGreaterThan(0);
+    expect(handed.main - handedBefore.main).toBeLessThan(threadReads);
+    expect(handed.again - handedBefore.again).toBe(0);
     // buf curl over gRPC, a new connection each run.
     for (let i = 0; i < 4; i++) {
       const res = await runCommand(
@@ -488,9 +540,10 @@ describe("writes on a serving thread", () => {
 
   it("keeps the ids of a plan retried with its idempotency key on every connection", async () => {
     const clients = pool("alice");
-    const plan = { ...teamPlan(TENANT, "idem"), idempotencyKey: "threads-idem-1" };
+    const plan = { ...teamsPlan("idem"), idempotencyKey: "threads-idem-1" };
     const first = await clients[0]!.executePlan(plan);
     expect(first.receipt?.replayed).toBe(false);
+    const handedBefore = await handedPlans();
     await writesOnTheThread(async () => {
       for (const c of clients) {
         const again = await c.executePlan(plan);
@@ -499,8 +552,10 @@ describe("writes on a serving thread", () => {
         expect(again.receipt?.position).toEqual(first.receipt?.position);
       }
     });
+    // The retries the thread took were prepared there (new ids minted, then not logged).
+    expect((await handedPlans()).thread - handedBefore.thread).toBeGreaterThan(0);
     // The same key with another plan is refused alike everywhere.
-    const other = { ...teamPlan(TENANT, "idem-other"), idempotencyKey: "threads-idem-1" };
+    const other = { ...teamsPlan("idem-other"), idempotencyKey: "threads-idem-1" };
     const refusals = await Promise.all(clients.map((c) => connectError(c.executePlan(other))));
     expect(new Set(refusals.map((e) => JSON.stringify(seen(e)))).size).toBe(1);
     expect(refusals[0]!.code).toBe(Code.FailedPrecondition);
@@ -508,30 +563,70 @@ describe("writes on a serving thread", () => {
 
   it("answers a bad plan, a taken unique value and a bad token with the same code, message and details on every thread", async () => {
     const clients = pool("alice");
-    await clients[0]!.executePlan(teamPlan(TENANT, "taken"));
+    await clients[0]!.executePlan(teamsPlan("taken"));
     const errorsBefore = await planCalls("InvalidArgument");
+    const handedBefore = await handedPlans();
+    const team = (fields: Record<number, ReturnType<typeof str>>, alias = "") => ({
+      tenant: TENANT,
+      operations: [
+        { op: { case: "createNode" as const, value: { typeId: TRACKER.team, fields, alias } } },
+      ],
+    });
+    // Each refused by ingress: an unknown type, an unknown field, a required field left
+    // out, a bad alias, no operations, a key too long, a bad tenant id.
+    // Each after enough good steps for the serving thread to run its ingress, which refuses it.
+    const afterGood = (plan: {
+      operations: NonNullable<MessageInitShape<typeof ExecutePlanRequestSchema>["operations"]>;
+    }) => ({
+      tenant: TENANT,
+      operations: [...teamsPlan("fine").operations, ...plan.operations],
+    });
+    const badPlans = [
+      afterGood({
+        operations: [{ op: { case: "createNode" as const, value: { typeId: 999, fields: {} } } }],
+      }),
+      afterGood(team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s"), 77: str("x") })),
+      afterGood(team({ [TRACKER.teamName]: str("n") })),
+      afterGood(team({ [TRACKER.teamName]: str("n"), [TRACKER.teamSlug]: str("s") }, "9bad")),
+      { tenant: TENANT, operations: [] },
+      { ...teamsPlan("long-key"), idempotencyKey: "k".repeat(300) },
+      { ...teamsPlan("bad-tenant"), tenant: "../nope" },
+    ];
+    const messages: string[] = [];
     await writesOnTheThread(async () => {
-      const bad = await Promise.all(
-        clients.map((c) =>
-          connectError(
-            c.executePlan({
-              tenant: TENANT,
-              operations: [{ op: { case: "createNode", value: { typeId: 999, fields: {} } } }],
-            }),
-          ),
-        ),
-      );
-      for (const e of bad) expect(seen(e)).toEqual(seen(bad[0]!));
-      expect(bad[0]!.code).toBe(Code.InvalidArgument);
-      expect(bad[0]!.rawMessage).toContain("999");
+      for (const plan of badPlans) {
+        const answers = await Promise.all(clients.map((c) => connectError(c.executePlan(plan))));
+        for (const e of answers) expect(seen(e)).toEqual(seen(answers[0]!));
+        expect(answers[0]!.code).toBe(Code.InvalidArgument);
+        messages.push(answers[0]!.rawMessage);
+      }
+    });
+    expect(messages).toEqual([
+      `Operation ${HANDED_INGRESS_MIN_OPERATIONS} names node type id 999, which the schema does not define.`,
+      "Team has no field with id 77.",
+      "Field Team.slug (id 2) is required; set it.",
+      `Operation ${HANDED_INGRESS_MIN_OPERATIONS} has alias '9bad'; aliases are 1-64 letters, digits or '_' and do not start with a digit.`,
+      "The plan has no operations; add at least one.",
+      "The idempotency key is 300 characters; the limit is 256.",
+      expect.stringContaining("../nope"),
+    ]);
+    // The thread's ingress refused them: the main thread ran each whole and answered it.
+    const refusedHanded = await handedPlans();
+    expect(refusedHanded.main - handedBefore.main).toBeGreaterThan(0);
+    expect(refusedHanded.thread - handedBefore.thread).toBe(0);
+    expect((await planCalls("InvalidArgument")) - errorsBefore).toBe(
+      clients.length * badPlans.length,
+    );
+    await writesOnTheThread(async () => {
       const taken = await Promise.all(
-        clients.map((c) => connectError(c.executePlan(teamPlan(TENANT, "taken")))),
+        clients.map((c) => connectError(c.executePlan(teamsPlan("taken")))),
       );
       for (const e of taken) expect(seen(e)).toEqual(seen(taken[0]!));
       expect(taken[0]!.code).toBe(Code.AlreadyExists);
       expect(taken[0]!.findDetails(WriteFailureSchema)[0]?.reason).toBe("UNIQUE_VIOLATION");
     });
-    expect((await planCalls("InvalidArgument")) - errorsBefore).toBe(clients.length);
+    // The clashes the thread took were prepared there; the applier refused them.
+    expect((await handedPlans()).thread - refusedHanded.thread).toBeGreaterThan(0);
     // A token the server does not know: refused before any plan is looked at.
     const strangers = [
       ...Array.from({ length: CONNECTIONS }, () =>
@@ -619,6 +714,63 @@ describe("writes on a serving thread", () => {
         );
       }
     });
+  }, 60_000);
+  it("checks a plan the thread prepared again on the main thread when a version is pushed before it is logged", async () => {
+    const clients = pool("alice");
+    const tracker = readFileSync(join(REPO_ROOT, "examples", "tracker", "schema.entdb"), "utf8");
+    // The version the test before pushed, and Team.motto with a default on top: a plan
+    // checked against the version before has no motto; against this one, it has "none".
+    const v3 = `${tracker}\nnode Label = 20 {\n  name: string = 1 [required, unique];\n}\nnode Tag = 21 {\n  name: string = 1 [required];\n}\n`;
+    const team = "  description: string = 3 [searchable];\n}";
+    expect(v3.split(team)).toHaveLength(2);
+    const v4 = v3.replace(
+      team,
+      '  description: string = 3 [searchable];\n  motto: string = 4 [default = "none"];\n}',
+    );
+    const before = await handedPlans();
+    writeFileSync(HOLD_PLANS, "");
+    let settled = 0;
+    const made = clients.map((c, i) =>
+      c.executePlan(teamsPlan(`held-${i}`)).finally(() => {
+        settled++;
+      }),
+    );
+    try {
+      // Those on the main thread's connections are logged; the serving thread's wait,
+      // prepared against the version served now.
+      for (let i = 0; i < 200; i++) {
+        const held = (await handedPlans()).thread - before.thread;
+        if (held > 0 && held + settled === clients.length) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const held = (await handedPlans()).thread - before.thread;
+      expect(held, "plans held after the serving thread prepared them").toBeGreaterThan(0);
+      expect(held + settled).toBe(clients.length);
+      const pushed = await entDbClient(server, { token: TOKENS.root }).pushSchema({ source: v4 });
+      rmSync(HOLD_PLANS, { force: true });
+      const answers = await Promise.all(made);
+      const after = await handedPlans();
+      expect(after.again - before.again).toBe(held);
+      const newer = answers.filter((a) => a.receipt?.schemaVersion === pushed.version);
+      expect(newer).toHaveLength(held);
+      // Read on every connection: a plan logged after the push has the default of the
+      // version served at its append; one logged before has none.
+      const read = await Promise.all(
+        answers.map((a, i) =>
+          clients[(i + 1) % clients.length]!.getNode({
+            tenant: TENANT,
+            typeId: TRACKER.team,
+            id: a.results[0]!.id,
+          }),
+        ),
+      );
+      expect(read.map((r) => r.node?.fields[4]?.kind.value)).toEqual(
+        answers.map((a) => (a.receipt?.schemaVersion === pushed.version ? "none" : undefined)),
+      );
+    } finally {
+      rmSync(HOLD_PLANS, { force: true });
+      await Promise.allSettled(made);
+    }
   }, 60_000);
 });
 
