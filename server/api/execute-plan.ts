@@ -13,7 +13,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   type ExecutePlanRequest,
   type ExecutePlanResponse,
@@ -197,7 +197,18 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     payload: Uint8Array,
     digest: Uint8Array,
     event: WalEvent | undefined,
+    signal: AbortSignal,
   ): Promise<ExecutePlanResponse> => {
+    // A call its client cancelled, or whose deadline passed, before it was logged is not
+    // logged: the client has its answer already (CANCELED, DEADLINE_EXCEEDED), and under
+    // load that is work nobody waits for. Once appended, a plan is applied whatever its
+    // signal says (a retry with its key then answers its outcome). The shutdown aborts
+    // signals too (UNAVAILABLE): a plan already received then still runs, as SIGTERM
+    // finishes the calls in flight.
+    if (signal.aborted) {
+      const reason = ConnectError.from(signal.reason, Code.Canceled);
+      if (reason.code === Code.DeadlineExceeded || reason.code === Code.Canceled) throw reason;
+    }
     // The applier takes this event rather than decoding `payload` (built-events.ts);
     // released when the append fails or the wait for the apply ends.
     const release =
@@ -262,6 +273,7 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
         payload,
         event.planDigest,
         event,
+        ctx.signal,
       );
     });
 
@@ -294,6 +306,7 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
           plan.payload,
           event.planDigest,
           event,
+          ctx.signal,
         );
       }),
   };

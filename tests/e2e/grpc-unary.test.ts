@@ -247,6 +247,44 @@ describe("gRPC clients on the fast path", () => {
   }, 60_000);
 });
 
+describe("a plan whose deadline passed before it was logged", () => {
+  /** Sends the headers with a 100 ms deadline, and the plan's body 400 ms later. */
+  function lateBody(key: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/entdb.v1.EntDbService/ExecutePlan",
+        "content-type": "application/grpc+proto",
+        te: "trailers",
+        "grpc-timeout": "100m",
+      });
+      let trailers: Record<string, unknown> = {};
+      stream.on("response", (h) => {
+        // A headers-only answer carries its status in the headers.
+        if (h["grpc-status"] !== undefined) trailers = h;
+      });
+      stream.on("trailers", (t) => {
+        trailers = t;
+      });
+      stream.on("data", () => {});
+      stream.on("end", () => resolve(trailers));
+      stream.on("error", reject);
+      setTimeout(() => stream.end(envelope(planBytes(key, `late-${key}`), false)), 400);
+    });
+  }
+
+  it("is answered DEADLINE_EXCEEDED and not logged: its key is still free", async () => {
+    const trailers = await lateBody("late-1");
+    expect(trailers["grpc-status"]).toBe(String(Code.DeadlineExceeded));
+    // Had it been logged, the same key would answer its outcome as a replay.
+    const again = await call("ExecutePlan", planBytes("late-1", "late-late-1"), false);
+    expect(again.trailers["grpc-status"]).toBe("0");
+    const res = fromBinary(ExecutePlanResponseSchema, again.body.subarray(5));
+    expect(res.receipt?.replayed).toBe(false);
+    expect(res.receipt?.applied).toBe(true);
+  });
+});
+
 describe("gRPC-Web on the fast path", () => {
   /** Posts a gRPC-Web call over HTTP/1.1; `library` gzips the request, which only the library serves. */
   async function webCall(method: string, message: Uint8Array, library: boolean) {
