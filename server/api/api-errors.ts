@@ -50,6 +50,22 @@ const STORE_CODES: Record<string, Code> = {
 };
 
 /**
+ * A handler's guard: runs its body and turns whatever it throws into a ConnectError
+ * ({@link toConnectError}, `log` receiving what is not a known error).
+ */
+export function handlerGuard(
+  log: (err: unknown) => void,
+): <T>(body: () => Promise<T> | T) => Promise<T> {
+  return async (body) => {
+    try {
+      return await body();
+    } catch (err) {
+      throw toConnectError(err, log);
+    }
+  };
+}
+
+/**
  * Turns any error thrown inside a handler into a ConnectError. Known errors keep
  * their message; anything else becomes INTERNAL with a generic message, and
  * `log` receives the original.

@@ -19,7 +19,7 @@ import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ApplyProgress, ServedSchema, TenantReader } from "../engine.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";
 import { createAccessHandlers } from "./access-service.ts";
-import { toConnectError } from "./api-errors.ts";
+import { handlerGuard, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { createPlanHandlers } from "./execute-plan.ts";
 import type { BuiltEventRegistry } from "./ingress/built-events.ts";
@@ -104,13 +104,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   const { limits, reader } = deps;
 
   /** Runs a handler body, mapping every error to a Connect error. */
-  const guard = async <T>(body: () => Promise<T> | T): Promise<T> => {
-    try {
-      return await body();
-    } catch (err) {
-      throw toConnectError(err, deps.logError);
-    }
-  };
+  const guard = handlerGuard(deps.logError);
 
   const guardTenant = createTenantGuard(deps);
   const plans = createPlanHandlers(deps, guardTenant);

@@ -24,13 +24,13 @@ import { decodeWalEvent } from "../apply/index.ts";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { WalPosition } from "../wal/wal.ts";
-import { errorFromFailure, toConnectError } from "./api-errors.ts";
+import { errorFromFailure, handlerGuard } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
 import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
-import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
 
 /**
@@ -130,13 +130,7 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
   const { limits, reader } = deps;
 
   /** Runs a handler body, mapping every error to a Connect error. */
-  const guard = async <T>(body: () => Promise<T> | T): Promise<T> => {
-    try {
-      return await body();
-    } catch (err) {
-      throw toConnectError(err, deps.logError);
-    }
-  };
+  const guard = handlerGuard(deps.logError);
 
   const respond = (
     outcome: PlanOutcome,
@@ -237,18 +231,8 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
       release?.();
     }
     if (!applied) return loggedAnswer(tenant, position, key, version);
-    const outcome = deps.progress.recentOutcome(tenant, key) ?? reader.outcomeByKey(tenant, key);
-    if (!outcome)
-      throw new InternalError(
-        "invariant",
-        `applied event ${position.partition}:${position.offset} recorded no outcome`,
-      );
-    // A concurrent retry with the same key may have been logged first: its outcome stands.
-    const replayed =
-      outcome.position.offset !== position.offset ||
-      outcome.position.partition !== position.partition;
-    if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-    if (replayed) checkSameRequest(outcome, digestHex(digest), key, "plan");
+    const logged = { tenant, key, position, actor, digest };
+    const { outcome, replayed } = appliedOutcome(deps, logged, "plan");
     return respond(outcome, tenant, key, replayed);
   };
 

@@ -25,7 +25,7 @@ import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText } from "./ingress/prepare-plan.ts";
-import { keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
 
 /** A change that is logged as its own kind of WAL event. */
 export type LoggedChange =
@@ -76,18 +76,8 @@ export async function submitLoggedChange(
       Code.DeadlineExceeded,
     );
   }
-  const outcome = deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
-  if (!outcome)
-    throw new InternalError(
-      "invariant",
-      `applied event ${position.partition}:${position.offset} recorded no outcome`,
-    );
-  // A concurrent retry with the same key may have been logged first: its outcome stands.
-  const replayed =
-    outcome.position.offset !== position.offset ||
-    outcome.position.partition !== position.partition;
-  if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
-  if (replayed) checkSameRequest(outcome, digestHex(digest), key, "change");
+  const logged = { tenant, key, position, actor, digest };
+  const { outcome, replayed } = appliedOutcome(deps, logged, "change");
   return respond(outcome, tenant, key, replayed);
 }
 

@@ -16,7 +16,11 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { PlanOutcome } from "../engine.ts";
+import { InternalError } from "../internal-error.ts";
+import type { WalPosition } from "../wal/wal.ts";
 import type { Actor } from "./auth.ts";
+import type { ApiDeps } from "./entdb-service.ts";
+import { checkSameRequest, digestHex } from "./idempotency.ts";
 
 /** `outcome` when `actor` may be answered it, otherwise undefined (as for no outcome). */
 export function outcomeFor(
@@ -34,4 +38,36 @@ export function keyTakenError(key: string, tenant: string): ConnectError {
     `Idempotency key '${key.slice(0, 256)}' is already used in tenant '${tenant}' by another principal; send a new key.`,
     Code.FailedPrecondition,
   );
+}
+
+/**
+ * The outcome recorded under `key` once the plan or change this caller logged at
+ * `position` is applied, and whether it is another's: a concurrent request with the same
+ * key may have been logged first, and its outcome stands, answered only if `actor` may
+ * read it and it was the same request (`digest`).
+ */
+export function appliedOutcome(
+  deps: Pick<ApiDeps, "progress" | "reader" | "openAccess">,
+  logged: {
+    readonly tenant: string;
+    readonly key: string;
+    readonly position: WalPosition;
+    readonly actor: Actor;
+    readonly digest: Uint8Array;
+  },
+  what: "plan" | "change",
+): { readonly outcome: PlanOutcome; readonly replayed: boolean } {
+  const { tenant, key, position, actor, digest } = logged;
+  const outcome = deps.progress.recentOutcome(tenant, key) ?? deps.reader.outcomeByKey(tenant, key);
+  if (!outcome)
+    throw new InternalError(
+      "invariant",
+      `applied event ${position.partition}:${position.offset} recorded no outcome`,
+    );
+  const replayed =
+    outcome.position.offset !== position.offset ||
+    outcome.position.partition !== position.partition;
+  if (replayed && !outcomeFor(outcome, actor, deps.openAccess)) throw keyTakenError(key, tenant);
+  if (replayed) checkSameRequest(outcome, digestHex(digest), key, what);
+  return { outcome, replayed };
 }

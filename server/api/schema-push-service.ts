@@ -42,7 +42,7 @@ import { SCHEMA_LOG_KEY } from "../apply/applier.ts";
 import type { ServedSchema } from "../engine.ts";
 import { type Registration, readVersionInfo, registerSchema } from "../schema-registry.ts";
 import type { Wal } from "../wal/wal.ts";
-import { toConnectError } from "./api-errors.ts";
+import { handlerGuard } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { fromWalPosition } from "./entdb-service.ts";
 
@@ -74,13 +74,7 @@ export function createSchemaPushHandlers(deps: SchemaPushDeps): SchemaHandlers {
     queue = run.catch(() => {});
     return run;
   };
-  const guard = async <T>(body: () => Promise<T> | T): Promise<T> => {
-    try {
-      return await body();
-    } catch (err) {
-      throw toConnectError(err, deps.logError);
-    }
-  };
+  const guard = handlerGuard(deps.logError);
 
   return {
     pushSchema: (req, ctx) =>
