@@ -38,6 +38,10 @@ const threadUrl = new URL(
   import.meta.url,
 );
 
+/** A serving thread that ended is started again after 1 s; a start that fails, after twice the wait, up to a minute. */
+const RESTART_FIRST_MS = 1_000;
+const RESTART_MAX_MS = 60_000;
+
 /** What the serving threads need from the main thread. */
 export interface ServeThreadsOptions {
   readonly count: number;
@@ -148,6 +152,21 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
   let closing = false;
   let nextPull = 0;
   const threads: Thread[] = [];
+  /**
+   * Starts `thread` again after `delayMs`; a start that fails is tried again after twice
+   * the wait, up to a minute, until one starts or the server closes.
+   */
+  const restart = (thread: Thread, restarts: number, delayMs: number): void => {
+    setTimeout(() => {
+      if (closing) return;
+      start(thread, restarts + 1).catch((err: unknown) => {
+        if (closing) return;
+        const retryInMs = Math.min(RESTART_MAX_MS, delayMs * 2);
+        log.error("serving thread could not start again", { thread: thread.index, err, retryInMs });
+        restart(thread, restarts + 1, retryInMs);
+      });
+    }, delayMs).unref();
+  };
   const start = (thread: Thread, restarts = 0): Promise<void> => {
     const cacheDir = getCompileCacheDir();
     const data: ServingThreadData = {
@@ -204,14 +223,12 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
         // reset stream cancels a call (a write already logged is still applied).
         for (const call of handed.values())
           call.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+        // One that ends before it listens failed to start (its error, if any, came first).
+        if (!listening)
+          reject(new Error(`the serving thread exited with code ${code} while starting`));
         if (closing || !listening) return;
         log.error("serving thread stopped; starting it again", { thread: thread.index, code });
-        setTimeout(() => {
-          if (!closing)
-            start(thread, restarts + 1).catch((err: unknown) =>
-              log.error("serving thread could not start again", { thread: thread.index, err }),
-            );
-        }, 1_000).unref();
+        restart(thread, restarts, RESTART_FIRST_MS);
       });
     });
   };

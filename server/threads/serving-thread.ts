@@ -293,6 +293,12 @@ const listener = await listenApi(api.handler, {
   },
   takeHttp1: (socket, head) => link.tunnel(socket, head),
 });
+// From here a failure ends this thread without taking the process with it
+// (thread-failure.ts): the listener may hold connections as soon as it listens.
+endOnFailure(() => {
+  listener.destroy();
+  link.destroy();
+});
 
 port.on("message", (message: ToServingThread) => {
   if (message.kind === "handed") for (const m of message.messages) calls.settle(m);
@@ -315,23 +321,26 @@ port.on("message", (message: ToServingThread) => {
     });
   }
 });
+// Test hook, never set in production: the thread fails (an uncaught exception, as a bug
+// would) once this file exists, removing it first, so the thread started again in its
+// place stays up; found while the thread starts, it fails before it is listening.
+const stopFile = process.env["ENTDB_TEST_STOP_SERVING_THREAD"];
+if (stopFile !== undefined) await failOnStopFile(stopFile);
 post({ kind: "listening" });
 
-// A failure ends this thread without taking the process with it (thread-failure.ts).
-endOnFailure(() => {
-  listener.destroy();
-  link.destroy();
-});
-
-// Test hook: the thread fails (an uncaught exception, as a bug would) once this file
-// exists, removing it first so the thread started again in its place stays up. Never set
-// in production.
-const stopFile = process.env["ENTDB_TEST_STOP_SERVING_THREAD"];
-if (stopFile !== undefined) {
+async function failOnStopFile(path: string): Promise<void> {
   const { existsSync, rmSync } = await import("node:fs");
+  const fail = (when: string) => {
+    rmSync(path, { force: true });
+    throw new Error(
+      `the serving thread failed on purpose ${when} (ENTDB_TEST_STOP_SERVING_THREAD)`,
+    );
+  };
+  if (existsSync(path)) {
+    setImmediate(() => fail("while starting"));
+    return new Promise<void>(() => {});
+  }
   setInterval(() => {
-    if (!existsSync(stopFile)) return;
-    rmSync(stopFile, { force: true });
-    throw new Error("the serving thread failed on purpose (ENTDB_TEST_STOP_SERVING_THREAD)");
+    if (existsSync(path)) fail("while serving");
   }, 50).unref();
 }

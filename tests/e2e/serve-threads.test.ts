@@ -923,6 +923,49 @@ describe("serve threads around the main thread's state", () => {
     }
   }, 120_000);
 
+  it("keeps starting a serving thread that fails to start again, a doubling wait apart", async () => {
+    const dataDir = tempDataDir();
+    const stopFile = join(dataDir, "stop-serving-thread");
+    const other = await startServerProcess({
+      dataDir,
+      args: ["--serve-threads", "1"],
+      env: { ENTDB_TEST_STOP_SERVING_THREAD: stopFile },
+    });
+    const logged = async (msg: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!other.logs().includes(`"msg":"${msg}"`) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      return other
+        .logs()
+        .split("\n")
+        .find((l) => l.includes(`"msg":"${msg}"`));
+    };
+    try {
+      writeFileSync(stopFile, "");
+      expect(await logged("serving thread stopped; starting it again"), other.logs()).toBeDefined();
+      // The thread started again a second later finds the file: it fails while starting.
+      writeFileSync(stopFile, "");
+      const failed = await logged("serving thread could not start again");
+      expect(failed, other.logs()).toBeDefined();
+      expect(JSON.parse(failed!)).toMatchObject({ level: "error", thread: 1, retryInMs: 2_000 });
+      expect(failed).toContain("failed on purpose while starting");
+      // Then it is tried again, and serves.
+      expect(await logged("serving thread started again"), other.logs()).toBeDefined();
+      const id = (await entDbClient(other).executePlan(teamPlan("again", "again"))).results[0]!.id;
+      // New connections go to both threads again (HTTP/2: a thread tunnels HTTP/1.1 whole).
+      await onBothThreads(async () => {
+        for (let i = 0; i < 2 * CONNECTIONS; i++) {
+          const c = entDbClient(other, { protocol: "connect", httpVersion: "2", binary: true });
+          const got = await c.getNode({ tenant: "again", typeId: TRACKER.team, id });
+          expect(got.node?.id).toBe(id);
+        }
+      }, other);
+    } finally {
+      expect(await other.stop(), other.logs()).toBe(0);
+      removeDataDir(dataDir);
+    }
+  }, 120_000);
+
   it("finishes the calls in flight on every thread at SIGTERM and exits 0", async () => {
     const other = await startServerProcess({ args: ["--serve-threads", "1"] });
     try {
