@@ -87,6 +87,21 @@ async function threadCalls(of: ServerProcess = server): Promise<Map<string, numb
   return out;
 }
 
+/**
+ * A server with one serving thread and the test hook that fails it: the thread throws once
+ * `stopFile` exists (or fails while starting if the file is there then).
+ */
+async function startWithStopHook() {
+  const dataDir = tempDataDir();
+  const stopFile = join(dataDir, "stop-serving-thread");
+  const other = await startServerProcess({
+    dataDir,
+    args: ["--serve-threads", "1"],
+    env: { ENTDB_TEST_STOP_SERVING_THREAD: stopFile },
+  });
+  return { dataDir, stopFile, other };
+}
+
 /** Runs `body` and expects the serving thread to have answered calls meanwhile. */
 async function onBothThreads(body: () => Promise<void>, of: ServerProcess = server) {
   const before = (await threadCalls(of)).get("1") ?? 0;
@@ -842,13 +857,7 @@ describe("serve threads around the main thread's state", () => {
   }, 120_000);
 
   it("logs a serving thread that dies with writes in flight and starts it again, and the server keeps serving", async () => {
-    const dataDir = tempDataDir();
-    const stopFile = join(dataDir, "stop-serving-thread");
-    const other = await startServerProcess({
-      dataDir,
-      args: ["--serve-threads", "1"],
-      env: { ENTDB_TEST_STOP_SERVING_THREAD: stopFile },
-    });
+    const { dataDir, stopFile, other } = await startWithStopHook();
     const connections = () =>
       Array.from({ length: 2 * CONNECTIONS }, (_, i) =>
         entDbClient(
@@ -924,13 +933,7 @@ describe("serve threads around the main thread's state", () => {
   }, 120_000);
 
   it("keeps starting a serving thread that fails to start again, a doubling wait apart", async () => {
-    const dataDir = tempDataDir();
-    const stopFile = join(dataDir, "stop-serving-thread");
-    const other = await startServerProcess({
-      dataDir,
-      args: ["--serve-threads", "1"],
-      env: { ENTDB_TEST_STOP_SERVING_THREAD: stopFile },
-    });
+    const { dataDir, stopFile, other } = await startWithStopHook();
     const logged = async (msg: string) => {
       const deadline = Date.now() + 20_000;
       while (!other.logs().includes(`"msg":"${msg}"`) && Date.now() < deadline)
