@@ -20,6 +20,7 @@ import {
   countWhenServed,
   type EntDbClient,
   entDbClient,
+  refusedKeyedWrite,
   str,
   TRACKER,
   teamOp,
@@ -343,14 +344,7 @@ describe("a tenant being rebuilt", () => {
         /^Tenant "globex" is being rebuilt from the log \(its database is missing\); it is served again once the log is applied up to \d+:\d+\. Retry shortly\.$/,
       );
       // A write with a key cannot be checked against its earlier outcome yet: refused, not logged.
-      const write = await connectError(
-        api.executePlan({
-          tenant: "globex",
-          idempotencyKey: "globex-team-0",
-          operations: [teamOp("again", "globex-0")],
-        }),
-      );
-      expect(write.code).toBe(Code.Unavailable);
+      await refusedKeyedWrite(api, "globex", "globex-team-0", "globex-0");
       for (const tenant of ["acme", "initech", "umbrella"])
         expect(await countNodes(api, tenant)).toBe(FIRST + SECOND);
       release();
@@ -430,14 +424,7 @@ describe("a tenant file damaged while the server runs", () => {
       expect(read.rawMessage).toMatch(refused);
       // The read parked the tenant (no write of it is needed, and a write with a key, as
       // the generated client sends, is refused before the log while it is unavailable).
-      const keyed = await connectError(
-        api.executePlan({
-          tenant: "acme",
-          idempotencyKey: "acme-during",
-          operations: [teamOp("During", "acme-during")],
-        }),
-      );
-      expect(keyed.code).toBe(Code.Unavailable);
+      const keyed = await refusedKeyedWrite(api, "acme", "acme-during", "acme-during");
       expect(keyed.rawMessage).toContain(
         'Tenant "acme" is parked until a retry rebuilds its database from the log: ',
       );

@@ -109,6 +109,24 @@ export async function countNodes(
 }
 
 /**
+ * A plan of one Team under `key`, as the generated client sends a write, to a tenant that
+ * is unavailable (parked or rebuilding): it must be refused UNAVAILABLE before the log.
+ * Returns the error, for its message.
+ */
+export async function refusedKeyedWrite(
+  client: EntDbClient,
+  tenant: string,
+  key: string,
+  slug: string,
+): Promise<ConnectError> {
+  const refused = await connectError(
+    client.executePlan({ tenant, idempotencyKey: key, operations: [teamOp(slug, slug)] }),
+  );
+  expect(refused.code).toBe(Code.Unavailable);
+  return refused;
+}
+
+/**
  * Counts `tenant`'s nodes once it is served again: every answer meanwhile must be
  * UNAVAILABLE (a parked or rebuilding tenant), polled every `everyMs` for up to
  * `timeoutMs`; then throws with `logs()`.

@@ -16,6 +16,7 @@ import {
   countNodes,
   countWhenServed,
   entDbClient,
+  refusedKeyedWrite,
   teamOp,
 } from "../e2e/e2e-helpers.ts";
 import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
@@ -67,14 +68,7 @@ describe("a parked tenant on the Kafka WAL", () => {
         /^The database of tenant "acme" is missing, but it had applied/,
       );
       // The read parked it; a write with a key (as the generated client sends) is refused.
-      const write = await connectError(
-        api.executePlan({
-          tenant: "acme",
-          idempotencyKey: "acme-during",
-          operations: [teamOp("During", "acme-during")],
-        }),
-      );
-      expect(write.code).toBe(Code.Unavailable);
+      await refusedKeyedWrite(api, "acme", "acme-during", "acme-during");
 
       // While acme waits for its retry, globex keeps writing.
       await api.executePlan({ tenant: "globex", operations: [teamOp("G5", "globex-5")] });
