@@ -36,11 +36,21 @@ export function createAccessHandlers(
   run: <T>(body: () => Promise<T> | T) => Promise<T>,
 ): AccessHandlers {
   /** Logs `change` for `tenant` and answers with its receipt once applied. */
-  const submit = (actor: Actor, tenant: string, keyText: string, change: Change) =>
-    submitLoggedChange(deps, actor, tenant, keyText, {
-      case: "access",
-      value: create(AccessChangeSchema, { change }),
-    });
+  const submit = (
+    ctx: HandlerContext,
+    actor: Actor,
+    tenant: string,
+    keyText: string,
+    change: Change,
+  ) =>
+    submitLoggedChange(
+      deps,
+      actor,
+      tenant,
+      keyText,
+      { case: "access", value: create(AccessChangeSchema, { change }) },
+      ctx.signal,
+    );
 
   const manage = (ctx: HandlerContext, tenant: string) => {
     const actor = requireActor(ctx.values);
@@ -59,7 +69,7 @@ export function createAccessHandlers(
             Code.PermissionDenied,
           );
         const owner = principal(req.owner, "owner", ["user", "service"]);
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "createTenantOwner",
           value: owner,
         });
@@ -69,7 +79,7 @@ export function createAccessHandlers(
         const { actor, tenant } = manage(ctx, req.tenant);
         const p = principal(req.principal, "principal", ["user", "service", "group"]);
         const role = roleText(req.role);
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "addMember",
           value: { principal: p, role },
         });
@@ -79,7 +89,7 @@ export function createAccessHandlers(
         const { actor, tenant } = manage(ctx, req.tenant);
         const p = principal(req.principal, "principal", ["user", "service", "group"]);
         const role = roleText(req.role);
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "setMemberRole",
           value: { principal: p, role },
         });
@@ -88,20 +98,23 @@ export function createAccessHandlers(
       run(() => {
         const { actor, tenant } = manage(ctx, req.tenant);
         const p = principal(req.principal, "principal", ["user", "service", "group"]);
-        return submit(actor, tenant, req.idempotencyKey, { case: "removeMember", value: p });
+        return submit(ctx, actor, tenant, req.idempotencyKey, { case: "removeMember", value: p });
       }),
     createGroup: (req, ctx) =>
       run(() => {
         const { actor, tenant } = manage(ctx, req.tenant);
         const group = principal(req.group, "group", ["group"]);
-        return submit(actor, tenant, req.idempotencyKey, { case: "createGroup", value: group });
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
+          case: "createGroup",
+          value: group,
+        });
       }),
     addGroupMember: (req, ctx) =>
       run(() => {
         const { actor, tenant } = manage(ctx, req.tenant);
         const group = principal(req.group, "group", ["group"]);
         const p = principal(req.principal, "principal", ["user", "service"]);
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "addGroupMember",
           value: { group, principal: p },
         });
@@ -111,7 +124,7 @@ export function createAccessHandlers(
         const { actor, tenant } = manage(ctx, req.tenant);
         const group = principal(req.group, "group", ["group"]);
         const p = principal(req.principal, "principal", ["user", "service"]);
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "removeGroupMember",
           value: { group, principal: p },
         });
@@ -129,7 +142,7 @@ export function createAccessHandlers(
           throw invalidArgument(
             `\`capability\` is '${req.capability.slice(0, 40)}'; it must be read, comment, edit, delete or admin.`,
           );
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "share",
           value: {
             nodeId: req.nodeId,
@@ -146,7 +159,7 @@ export function createAccessHandlers(
         const tenant = guard(actor, req.tenant, "read");
         const p = principal(req.principal, "principal", GRANTEE_KINDS);
         if (req.nodeId === "") throw invalidArgument("Set `node_id` to the node to revoke on.");
-        return submit(actor, tenant, req.idempotencyKey, {
+        return submit(ctx, actor, tenant, req.idempotencyKey, {
           case: "revoke",
           value: { nodeId: req.nodeId, principal: p },
         });

@@ -11,6 +11,20 @@ import { InternalError } from "../internal-error.ts";
 import { WalError } from "../wal/wal.ts";
 
 /** Connect code from the snake_case name a WriteFailure records ("already_exists"). */
+/**
+ * Refuses a write whose caller is gone, called just before it is logged: a call its client
+ * cancelled, or whose deadline passed, is answered already (CANCELED, DEADLINE_EXCEEDED),
+ * and logging it would apply work nobody waits for, under a key the client thinks is free.
+ * Once appended, a write is applied whatever its signal says (a retry with its key then
+ * answers its outcome). The shutdown aborts signals too (UNAVAILABLE): a write already
+ * received then still runs, as SIGTERM finishes the calls in flight.
+ */
+export function refuseAbandonedWrite(signal: AbortSignal): void {
+  if (!signal.aborted) return;
+  const reason = ConnectError.from(signal.reason, Code.Canceled);
+  if (reason.code === Code.DeadlineExceeded || reason.code === Code.Canceled) throw reason;
+}
+
 export function codeFromName(name: string): Code {
   const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   const key = camel.charAt(0).toUpperCase() + camel.slice(1);

@@ -13,7 +13,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import {
   type ExecutePlanRequest,
   type ExecutePlanResponse,
@@ -24,7 +24,7 @@ import { decodeWalEvent } from "../apply/index.ts";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { WalPosition } from "../wal/wal.ts";
-import { errorFromFailure, handlerGuard } from "./api-errors.ts";
+import { errorFromFailure, handlerGuard, refuseAbandonedWrite } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
@@ -193,16 +193,7 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     event: WalEvent | undefined,
     signal: AbortSignal,
   ): Promise<ExecutePlanResponse> => {
-    // A call its client cancelled, or whose deadline passed, before it was logged is not
-    // logged: the client has its answer already (CANCELED, DEADLINE_EXCEEDED), and under
-    // load that is work nobody waits for. Once appended, a plan is applied whatever its
-    // signal says (a retry with its key then answers its outcome). The shutdown aborts
-    // signals too (UNAVAILABLE): a plan already received then still runs, as SIGTERM
-    // finishes the calls in flight.
-    if (signal.aborted) {
-      const reason = ConnectError.from(signal.reason, Code.Canceled);
-      if (reason.code === Code.DeadlineExceeded || reason.code === Code.Canceled) throw reason;
-    }
+    refuseAbandonedWrite(signal);
     // The applier takes this event rather than decoding `payload` (built-events.ts);
     // released when the append fails or the wait for the apply ends.
     const release =

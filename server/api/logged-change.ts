@@ -19,7 +19,7 @@ import {
 } from "../../generated/entdb/v1/wal_pb.js";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
-import { codeFromName } from "./api-errors.ts";
+import { codeFromName, refuseAbandonedWrite } from "./api-errors.ts";
 import type { Actor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
@@ -32,13 +32,17 @@ export type LoggedChange =
   | { readonly case: "access"; readonly value: AccessChange }
   | { readonly case: "mailbox"; readonly value: MailboxChange };
 
-/** Logs `change` for `tenant` and answers with its receipt once applied. */
+/**
+ * Logs `change` for `tenant` and answers with its receipt once applied. `signal` is the
+ * call's: a change whose caller is gone before it is logged is refused, not logged.
+ */
 export async function submitLoggedChange(
   deps: ApiDeps,
   actor: Actor,
   tenant: string,
   keyText: string,
   change: LoggedChange,
+  signal: AbortSignal,
 ) {
   if (keyText.length > 256)
     throw invalidArgument(`The idempotency key is ${keyText.length} characters; the limit is 256.`);
@@ -67,6 +71,7 @@ export async function submitLoggedChange(
     body: change,
     planDigest: digest,
   });
+  refuseAbandonedWrite(signal);
   const [position] = await deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]);
   if (!position) throw new InternalError("invariant", "append returned no position");
   const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);

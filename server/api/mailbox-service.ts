@@ -107,10 +107,14 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
           ...(req.archived === undefined ? {} : { archived: req.archived }),
           ...(req.starred === undefined ? {} : { starred: req.starred }),
         });
-        return submitLoggedChange(deps, actor, tenant, req.idempotencyKey, {
-          case: "mailbox",
-          value: change,
-        });
+        return submitLoggedChange(
+          deps,
+          actor,
+          tenant,
+          req.idempotencyKey,
+          { case: "mailbox", value: change },
+          ctx.signal,
+        );
       }),
   };
 }

@@ -16,13 +16,17 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  CreateGroupRequestSchema,
+  CreateGroupResponseSchema,
   EntDbService,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
   GetNodeRequestSchema,
   GetNodesRequestSchema,
   QueryNodesRequestSchema,
+  UpdateMailboxItemsRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Receipt } from "../../generated/entdb/v1/values_pb.js";
 import { createWebTransport } from "../../runtime/web.ts";
 import {
   connectError,
@@ -247,13 +251,13 @@ describe("gRPC clients on the fast path", () => {
   }, 60_000);
 });
 
-describe("a plan whose deadline passed before it was logged", () => {
-  /** Sends the headers with a 100 ms deadline, and the plan's body 400 ms later. */
-  function lateBody(key: string): Promise<Record<string, unknown>> {
+describe("a write whose deadline passed before it was logged", () => {
+  /** Calls `method` with a 100 ms deadline and sends its body 400 ms later; its trailers. */
+  function lateBody(method: string, message: Uint8Array): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const stream = session.request({
         ":method": "POST",
-        ":path": "/entdb.v1.EntDbService/ExecutePlan",
+        ":path": `/entdb.v1.EntDbService/${method}`,
         "content-type": "application/grpc+proto",
         te: "trailers",
         "grpc-timeout": "100m",
@@ -269,19 +273,55 @@ describe("a plan whose deadline passed before it was logged", () => {
       stream.on("data", () => {});
       stream.on("end", () => resolve(trailers));
       stream.on("error", reject);
-      setTimeout(() => stream.end(envelope(planBytes(key, `late-${key}`), false)), 400);
+      setTimeout(() => stream.end(envelope(message, false)), 400);
     });
   }
 
-  it("is answered DEADLINE_EXCEEDED and not logged: its key is still free", async () => {
-    const trailers = await lateBody("late-1");
+  /** Sends `message` late, then on time: the second must be the first to log its key. */
+  async function refusedThenFree(method: string, message: Uint8Array): Promise<Receipt> {
+    const trailers = await lateBody(method, message);
     expect(trailers["grpc-status"]).toBe(String(Code.DeadlineExceeded));
-    // Had it been logged, the same key would answer its outcome as a replay.
+    // Had the late call been logged, the same key would answer its outcome as a replay.
+    const again = await call(method, message, false);
+    expect(again.trailers["grpc-message"]).toBeUndefined();
+    expect(again.trailers["grpc-status"]).toBe("0");
+    // Every write's answer holds its receipt in field 1.
+    const receipt = fromBinary(CreateGroupResponseSchema, again.body.subarray(5)).receipt;
+    expect(receipt?.replayed).toBe(false);
+    expect(receipt?.applied).toBe(true);
+    return receipt!;
+  }
+
+  it("a plan is answered DEADLINE_EXCEEDED and not logged: its key is still free", async () => {
+    const trailers = await lateBody("ExecutePlan", planBytes("late-1", "late-late-1"));
+    expect(trailers["grpc-status"]).toBe(String(Code.DeadlineExceeded));
     const again = await call("ExecutePlan", planBytes("late-1", "late-late-1"), false);
     expect(again.trailers["grpc-status"]).toBe("0");
     const res = fromBinary(ExecutePlanResponseSchema, again.body.subarray(5));
     expect(res.receipt?.replayed).toBe(false);
     expect(res.receipt?.applied).toBe(true);
+  });
+
+  it("so are an access change and a mailbox change", async () => {
+    const group = toBinary(
+      CreateGroupRequestSchema,
+      create(CreateGroupRequestSchema, {
+        tenant: TENANT,
+        group: "group:late",
+        idempotencyKey: "late-group",
+      }),
+    );
+    await refusedThenFree("CreateGroup", group);
+    const mailbox = toBinary(
+      UpdateMailboxItemsRequestSchema,
+      create(UpdateMailboxItemsRequestSchema, {
+        tenant: TENANT,
+        nodeIds: [teamId],
+        read: true,
+        idempotencyKey: "late-mailbox",
+      }),
+    );
+    await refusedThenFree("UpdateMailboxItems", mailbox);
   });
 });
 
