@@ -3,7 +3,7 @@
  * whose 48-bit millisecond prefix makes the keys of one client ascend. The server keeps
  * each applied plan's outcome in a table ordered by its key, so ascending keys are
  * appended at the end of it; random keys (UUIDv4) wrote one more page of the tenant's
- * file per plan (docs/performance.md, "The engine's per-write cost", item 25). Made from
+ * file per plan (docs/performance-log.md, "The engine's per-write cost", item 25). Made from
  * `crypto.getRandomValues`, which browsers offer outside secure contexts too.
  */
 

@@ -52,7 +52,7 @@ export interface PreparedPlan {
  * plan is handed as the request's bytes and run whole by the main thread: for plans of
  * one or two steps, the main thread's saving did not show in alternated runs while the
  * serving thread's added work did; for large plans the main thread's did
- * (docs/performance.md, item 37).
+ * (docs/performance-log.md, item 37).
  */
 export const HANDED_INGRESS_MIN_OPERATIONS = 10;
 

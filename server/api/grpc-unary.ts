@@ -5,7 +5,7 @@
  * call through async iterables (split, decompress, parse, serialize, compress, join),
  * link three abort signals and go through Node's HTTP/2 compatibility objects: that
  * cost gRPC calls 1.2 to 4.9 times the server CPU of the same Connect call
- * (docs/performance.md).
+ * (docs/performance-log.md, "What changed", item 3).
  *
  * What this path serves, and nothing else:
  * - `POST` to a unary method that has an implementation

@@ -15,7 +15,7 @@ import { mintNodeId } from "./ingress/node-id.ts";
  * (`outcomes`, keyed by the idempotency key) are appended at the right edge of the
  * table's B-tree: a commit group writes one or two of its pages, where random keys
  * wrote one page per plan, each written again to the tenant's `-wal` file at every
- * commit and copied at every checkpoint (docs/performance.md, "The engine's per-write
+ * commit and copied at every checkpoint (docs/performance-log.md, "The engine's per-write
  * cost", item 25).
  */
 export function autoIdempotencyKey(): string {

@@ -274,11 +274,11 @@ const CALL = Symbol("entdb.fastCall");
  * the context through `this` and are made once, here, with no closure over the call: V8
  * keeps a literal's accessors in an old-generation object, where a getter that closed
  * over the call would keep the whole call alive through every scavenge until a
- * Mark-Compact (docs/performance.md, "Why every finished HTTP/2 exchange survives the
+ * Mark-Compact (docs/performance-log.md, "Why every finished HTTP/2 exchange survives the
  * scavenges"). They are instances of small classes that define the shared getters on
  * themselves: an object literal with a getter and symbol keys is built by the runtime
  * (about 0.7 µs each, twice a call), a class instance with the same own properties in
- * the same order in a fifth of that (docs/performance.md, "What changed", item 26).
+ * the same order in a fifth of that (docs/performance-log.md, "What changed", item 26).
  */
 const REQUEST_HEADER: PropertyDescriptor = {
   get(this: Of) {

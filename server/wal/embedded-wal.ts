@@ -113,7 +113,7 @@ export interface EmbeddedWalOptions {
    * thread writes, and the fsync runs on it for a lone append (nothing else queued, the
    * last commit found nothing queued either) or on libuv's thread pool when appends are
    * arriving; less CPU for one writer, but its SQL runs on the event loop, which costs a
-   * busy server more. Measurements: `docs/durability.md`, `docs/performance.md`.
+   * busy server more. Measurements: `docs/durability.md`, `docs/performance-log.md`.
    */
   readonly writer?: WalWriterPlacement;
   /** Reopen back-off after a failed commit (defaults: the `RECOVERY_*_DELAY_MS` constants). */

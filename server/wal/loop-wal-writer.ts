@@ -5,7 +5,7 @@
  * client sending one write at a time makes), so that write costs no thread hop; on
  * libuv's thread pool otherwise, so the event loop keeps accepting appends and forming
  * the next group while the disk syncs. The measurements behind it are in
- * docs/performance.md ("The engine's per-write cost").
+ * docs/performance-log.md ("The engine's per-write cost").
  *
  * Invariants:
  * - A write (commit, truncate) resolves only after an `fdatasync` of the `-wal` file that

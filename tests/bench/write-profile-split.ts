@@ -1,7 +1,7 @@
 /**
  * `node tests/bench/write-profile-split.ts PROFILE [µs]`: the event loop's samples in one
  * V8 CPU profile of the server (`write-profile.ts create 32 6 --cpu-prof` keeps them),
- * each charged to one part of a write by the frames on its stack, for docs/performance.md
+ * each charged to one part of a write by the frames on its stack, for docs/performance-log.md
  * ("The engine's per-write cost", item 25). A sample goes to the first part in the list
  * below any of whose frames it has (so the request's decode, the encoders and ingress
  * before the apply, the apply's parts before the log, whose subscription delivers to the
