@@ -1,6 +1,6 @@
 /**
- * The tracker example's GENERATED typed client, for end-to-end tests: generates
- * `client.ts` with `generateClient` into a gitignored `.tmp-e2e-client-*` dir under the
+ * The tracker example's GENERATED typed client (or another schema's), for end-to-end
+ * tests: generates `client.ts` with `generateClient` into a gitignored `.tmp-e2e-client-*` dir under the
  * repo (so its import of `runtime/v1.ts` resolves) and imports it. The generated file
  * does not exist when this project is type-checked, so the client is described here
  * by a structural type over the runtime's generic accessors; what runs is the
@@ -18,6 +18,7 @@ import type {
   EdgePlanAccessor,
   KeyedNodeAccessor,
   NodePlanAccessor,
+  SchemaMeta,
   SearchableAccessor,
 } from "../../runtime/v1.ts";
 import { compileSchema } from "../../schema/compile.ts";
@@ -69,25 +70,38 @@ export interface TrackerClient extends ClientBase<TrackerPlan> {
   readonly blockedBy: Edges;
 }
 
-/** The generated module: its `createClient`, and a `dispose` removing the temp dir. */
-export interface GeneratedTrackerClient {
-  createClient(options: ClientOptions): TrackerClient;
+/** A generated module: its `createClient`, its `schema` constant, and a `dispose` removing the temp dir. */
+export interface GeneratedClient<C> {
+  createClient(options: ClientOptions): C;
+  readonly schema: SchemaMeta;
   dispose(): void;
 }
 
+/** The generated tracker client. */
+export type GeneratedTrackerClient = GeneratedClient<TrackerClient>;
+
 /** Generates the tracker client into a temp dir under the repo and imports it. */
-export async function loadTrackerClient(): Promise<GeneratedTrackerClient> {
-  const path = "examples/tracker/schema.entdb";
+export function loadTrackerClient(): Promise<GeneratedTrackerClient> {
+  return loadGeneratedClient<TrackerClient>("examples/tracker/schema.entdb");
+}
+
+/**
+ * Generates the client of the schema at `path` (from the repo root) into a temp dir under
+ * the repo and imports it; `C` describes it, as {@link TrackerClient} does the tracker's.
+ */
+export async function loadGeneratedClient<C>(path: string): Promise<GeneratedClient<C>> {
   const compiled = compileSchema({ path, text: readFileSync(join(root, path), "utf8") });
-  if (!compiled.schema) throw new Error("the tracker example does not compile");
+  if (!compiled.schema) throw new Error(`${path} does not compile`);
   const dir = mkdtempSync(join(root, ".tmp-e2e-client-"));
   const { content } = generateClient(compiled.schema, { runtimeImport: "../runtime/v1.ts" });
   writeFileSync(join(dir, "client.ts"), content);
   const mod = (await import(pathToFileURL(join(dir, "client.ts")).href)) as {
-    createClient(options: ClientOptions): TrackerClient;
+    createClient(options: ClientOptions): C;
+    schema: SchemaMeta;
   };
   return {
     createClient: (options) => mod.createClient(options),
+    schema: mod.schema,
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

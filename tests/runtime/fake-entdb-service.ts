@@ -3,8 +3,10 @@
  * router transport, so the client's whole stack (interceptors, serialization, error
  * details) runs for real. It keeps what the tests inspect — every request, in order —
  * and fakes just enough of the server: aliases, versions, positions, idempotency keys,
- * unique fields, version preconditions, equality/range filters, edges. Failures are
- * injected per method.
+ * unique fields, create-if-absent, version and field preconditions, filters, ordering,
+ * edges. Failures are injected per method. It keeps the service contract the real server
+ * keeps (service-contract.ts, run against both): a runtime test may lean on the fake
+ * only for what that contract checks, or for a failure it injects.
  */
 
 import { clone, create, equals } from "@bufbuild/protobuf";
@@ -33,7 +35,11 @@ import {
   type WriteFailure,
   WriteFailureSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import type { Operation } from "../../generated/entdb/v1/plan_pb.js";
+import {
+  type Operation,
+  OperationSchema,
+  type Precondition,
+} from "../../generated/entdb/v1/plan_pb.js";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 
 /** A method of the service, by its local name. */
@@ -83,10 +89,14 @@ interface Stored {
   version: bigint;
 }
 
-/** A plan's recorded outcome: its response, or the failure the applier decided. */
-type Outcome =
+/**
+ * A plan's recorded outcome: its response, or the failure the applier decided; with the
+ * plan's steps, so that another plan under the same key is refused.
+ */
+type Outcome = { readonly operations: readonly Operation[] } & (
   | { readonly response: ExecutePlanResponse; readonly failure?: undefined }
-  | { readonly response?: undefined; readonly failure: WriteFailure };
+  | { readonly response?: undefined; readonly failure: WriteFailure }
+);
 
 /** The fake server and its controls. */
 export class FakeEntDb {
@@ -163,6 +173,12 @@ export class FakeEntDb {
               n.typeId === req.typeId &&
               req.filters.every((f) => matches(n.fields[f.fieldId], f.op, f.values)),
           );
+          // Ordered by the field asked for (unset first), then in creation order.
+          const order = req.orderBy;
+          if (order !== undefined) {
+            const sign = order.descending ? -1 : 1;
+            nodes.sort((a, b) => sign * compare(a.fields[order.fieldId], b.fields[order.fieldId]));
+          }
           const limit = req.limit === 0 ? 100 : req.limit;
           const start = req.cursor === "" ? 0 : Number(req.cursor);
           const page = nodes.slice(start, start + limit);
@@ -232,6 +248,11 @@ export class FakeEntDb {
 
   #executePlan(req: ExecutePlanRequest): ExecutePlanResponse {
     const earlier = this.#outcomes.get(req.idempotencyKey);
+    if (earlier !== undefined && !sameSteps(earlier.operations, req.operations))
+      throw new ConnectError(
+        `Idempotency key '${req.idempotencyKey}' was already used for a different plan.`,
+        Code.FailedPrecondition,
+      );
     if (earlier?.failure !== undefined) throw errorOf(earlier.failure);
     if (earlier !== undefined) {
       const replay = clone(ExecutePlanResponseSchema, earlier.response);
@@ -245,7 +266,8 @@ export class FakeEntDb {
       // Like the applier, record a decided failure under the key; a retry gets it again.
       const detail =
         err instanceof ConnectError ? err.findDetails(WriteFailureSchema)[0] : undefined;
-      if (detail !== undefined) this.#outcomes.set(req.idempotencyKey, { failure: detail });
+      if (detail !== undefined)
+        this.#outcomes.set(req.idempotencyKey, { operations: req.operations, failure: detail });
       throw err;
     }
     this.#offset += 1n;
@@ -260,7 +282,7 @@ export class FakeEntDb {
       },
       results,
     });
-    this.#outcomes.set(req.idempotencyKey, { response });
+    this.#outcomes.set(req.idempotencyKey, { operations: req.operations, response });
     if (this.dropResponses > 0) {
       this.dropResponses -= 1;
       throw new ConnectError("connection reset", Code.Unavailable);
@@ -284,37 +306,50 @@ export class FakeEntDb {
     const aliases = new Map<string, string>();
     const resolve = (ref: string): string =>
       ref.startsWith("$") ? (aliases.get(ref.slice(1)) ?? ref) : ref;
+    // A ref, or a list's refs, naming an alias of this plan: the id it created.
+    const resolveValue = (value: Value): Value => {
+      const { kind } = value;
+      if (kind.case === "refValue")
+        return create(ValueSchema, { kind: { case: "refValue", value: resolve(kind.value) } });
+      if (kind.case === "listValue")
+        return create(ValueSchema, {
+          kind: { case: "listValue", value: { values: kind.value.values.map(resolveValue) } },
+        });
+      return value;
+    };
     const resolveFields = (fields: { readonly [id: number]: Value }) => {
       const out: { [id: number]: Value } = {};
-      for (const [id, value] of Object.entries(fields)) {
-        out[Number(id)] =
-          value.kind.case === "refValue"
-            ? create(ValueSchema, { kind: { case: "refValue", value: resolve(value.kind.value) } })
-            : value;
-      }
+      for (const [id, value] of Object.entries(fields)) out[Number(id)] = resolveValue(value);
       return out;
     };
     const results = operations.map((operation, index) => {
       const op = operation.op;
       switch (op.case) {
         case "createNode": {
+          const fields = resolveFields(op.value.fields);
+          const { ifAbsentOn } = op.value;
+          const existing =
+            ifAbsentOn.length === 0
+              ? undefined
+              : [...nodes.values()].find(
+                  (n) =>
+                    n.typeId === op.value.typeId &&
+                    ifAbsentOn.every((fid) => sameValue(n.fields[fid], fields[fid])),
+                );
+          if (existing !== undefined) {
+            if (op.value.alias !== "") aliases.set(op.value.alias, existing.id);
+            return { id: existing.id, created: false, version: existing.version };
+          }
           this.#ids += 1;
           const id = `node-${this.#ids}`;
           if (op.value.alias !== "") aliases.set(op.value.alias, id);
-          const fields = resolveFields(op.value.fields);
           this.#checkUnique(nodes, op.value.typeId, id, fields, index);
           nodes.set(id, { id, typeId: op.value.typeId, fields, version: 1n });
           return { id, created: true, version: 1n };
         }
         case "updateNode": {
           const id = resolve(op.value.id);
-          const node = this.#existing(
-            nodes,
-            id,
-            op.value.typeId,
-            index,
-            op.value.precondition?.version,
-          );
+          const node = this.#existing(nodes, id, op.value.typeId, index, op.value.precondition);
           Object.assign(node.fields, resolveFields(op.value.set));
           for (const fid of op.value.clear) delete node.fields[fid];
           this.#checkUnique(nodes, node.typeId, id, node.fields, index);
@@ -323,13 +358,7 @@ export class FakeEntDb {
         }
         case "deleteNode": {
           const id = resolve(op.value.id);
-          const node = this.#existing(
-            nodes,
-            id,
-            op.value.typeId,
-            index,
-            op.value.precondition?.version,
-          );
+          const node = this.#existing(nodes, id, op.value.typeId, index, op.value.precondition);
           nodes.delete(id);
           return { id, created: false, version: node.version };
         }
@@ -369,12 +398,13 @@ export class FakeEntDb {
     id: string,
     typeId: number,
     index: number,
-    expectedVersion: bigint | undefined,
+    precondition: Precondition | undefined,
   ): Stored {
     const node = nodes.get(id);
     if (node === undefined || node.typeId !== typeId) {
       throw failure(Code.NotFound, "NOT_FOUND", `node '${id}' does not exist`, index, typeId, 0);
     }
+    const expectedVersion = precondition?.version;
     if (expectedVersion !== undefined && node.version !== expectedVersion) {
       throw failure(
         Code.FailedPrecondition,
@@ -384,6 +414,20 @@ export class FakeEntDb {
         typeId,
         0,
       );
+    }
+    for (const [fid, expected] of Object.entries(precondition?.fieldsEqual ?? {})) {
+      const actual = node.fields[Number(fid)];
+      const equal =
+        expected.kind.case === "nullValue" ? actual === undefined : sameValue(actual, expected);
+      if (!equal)
+        throw failure(
+          Code.FailedPrecondition,
+          "PRECONDITION_FAILED",
+          `node '${id}' field ${fid} does not have the expected value`,
+          index,
+          typeId,
+          Number(fid),
+        );
     }
     return node;
   }
@@ -472,6 +516,20 @@ function toNode(node: Stored): Node {
 
 function sameValue(a: Value | undefined, b: Value | undefined): boolean {
   return a !== undefined && b !== undefined && equals(ValueSchema, a, b);
+}
+
+/** Whether two plans have the same steps. */
+function sameSteps(a: readonly Operation[], b: readonly Operation[]): boolean {
+  return a.length === b.length && a.every((op, i) => equals(OperationSchema, op, b[i]!));
+}
+
+/** Orders two field values of one kind: unset first, then by their scalar. */
+function compare(a: Value | undefined, b: Value | undefined): number {
+  const [x, y] = [scalar(a), scalar(b)];
+  if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? -1 : 1;
+  // Values of one field are same-typed primitives (string, number, bigint).
+  const [p, q] = [x as string, y as string];
+  return p < q ? -1 : p > q ? 1 : 0;
 }
 
 function scalar(value: Value | undefined): unknown {

@@ -5,116 +5,10 @@ import {
   QueryNodesRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { ValueSchema } from "../../generated/entdb/v1/values_pb.js";
-import {
-  type ClientBase,
-  createTypedClient,
-  type EdgeAccessor,
-  type EdgeListFn,
-  type EdgePlanAccessor,
-  type EqualityFilter,
-  type Int64Input,
-  type JsonFieldValue,
-  type KeyedNodeAccessor,
-  type ListFilter,
-  type NodeAccessor,
-  type NodePlanAccessor,
-  type OrderBy,
-  type RangeFilter,
-  type Ref,
-  type StringFilter,
-} from "../../runtime/v1.ts";
+import { createTypedClient } from "../../runtime/v1.ts";
 import { FakeEntDb } from "./fake-entdb-service.ts";
+import type { Plan, TaskWhere, TestClient } from "./test-client.ts";
 import { testSchema } from "./test-schema.ts";
-
-// The types a generated client would declare for test-schema.ts.
-interface User {
-  readonly id: string;
-  readonly version: bigint;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-  readonly email: string;
-  readonly karma: bigint | undefined;
-  readonly avatar: Uint8Array | undefined;
-}
-interface UserCreate {
-  readonly email: string;
-  readonly karma?: Int64Input | undefined;
-  readonly avatar?: Uint8Array | undefined;
-}
-type UserPatch = { readonly [K in keyof UserCreate]?: UserCreate[K] | null | undefined };
-interface UserWhere {
-  readonly email?: string | StringFilter | undefined;
-  readonly karma?: Int64Input | RangeFilter<Int64Input> | undefined;
-}
-type Status = "todo" | "doing" | "done";
-interface Task {
-  readonly id: string;
-  readonly version: bigint;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-  readonly title: string;
-  readonly status: Status | undefined;
-  readonly due: Date | undefined;
-  readonly owner: string | undefined;
-  readonly labels: readonly string[] | undefined;
-  readonly meta: JsonFieldValue | undefined;
-  readonly estimate: number | undefined;
-  readonly done: boolean | undefined;
-  readonly watchers: readonly string[] | undefined;
-}
-interface TaskCreate {
-  readonly title: string;
-  readonly status?: Status | undefined;
-  readonly due?: Date | undefined;
-  readonly owner?: Ref<"User"> | undefined;
-  readonly labels?: readonly string[] | undefined;
-  readonly meta?: JsonFieldValue | undefined;
-  readonly estimate?: number | undefined;
-  readonly done?: boolean | undefined;
-  readonly watchers?: readonly Ref<"User">[] | undefined;
-}
-type TaskPatch = { readonly [K in keyof TaskCreate]?: TaskCreate[K] | null | undefined };
-interface TaskWhere {
-  readonly title?: string | StringFilter | undefined;
-  readonly status?: Status | EqualityFilter<Status> | undefined;
-  readonly due?: Date | RangeFilter<Date> | undefined;
-  readonly owner?: string | EqualityFilter<string> | undefined;
-  readonly labels?: ListFilter<string> | undefined;
-}
-interface AssignedTo {
-  readonly from: string;
-  readonly to: string;
-  readonly createdAt: Date;
-  readonly role: string | undefined;
-}
-interface AssignedToProps {
-  readonly role?: string | undefined;
-}
-interface Plan {
-  readonly user: NodePlanAccessor<"User", UserCreate, UserPatch, User, { email: string }>;
-  readonly task: NodePlanAccessor<"Task", TaskCreate, TaskPatch, Task>;
-  readonly assignedTo: EdgePlanAccessor<"Task", "User", AssignedToProps>;
-}
-interface TestClient extends ClientBase<Plan> {
-  readonly user: KeyedNodeAccessor<
-    User,
-    UserCreate,
-    UserPatch,
-    UserWhere,
-    OrderBy<"id" | "email">,
-    { email: string }
-  > & {
-    readonly assignments: EdgeListFn<AssignedTo>;
-  };
-  readonly task: NodeAccessor<
-    Task,
-    TaskCreate,
-    TaskPatch,
-    TaskWhere,
-    OrderBy<"id" | "title" | "due">
-  >;
-  readonly assignedTo: EdgeAccessor<AssignedTo, AssignedToProps>;
-}
 
 function asRecord(json: unknown): Record<string, unknown> {
   return typeof json === "object" && json !== null ? { ...json } : {};
@@ -477,13 +371,15 @@ describe("create-if-absent and field preconditions", () => {
 
   it("sends expectedFields as field values, null as unset, with the version", async () => {
     const { fake, db } = setup();
-    const { id } = await db.task.create({ title: "Ship" });
+    const owner = await db.user.create({ email: "ada@example.com" });
+    const { id } = await db.task.create({ title: "Ship", status: "todo", owner: owner.id });
     await db.task.update(
       id,
       { title: "Shipped" },
-      { expectedFields: { status: "todo", due: null, owner: "node-9" }, expectedVersion: 1 },
+      { expectedFields: { status: "todo", due: null, owner: owner.id }, expectedVersion: 1 },
     );
-    expect(planJson(fake, 1)).toMatchObject({
+    expect(owner.id).toBe("node-1");
+    expect(planJson(fake, 2)).toMatchObject({
       operations: [
         {
           updateNode: {
@@ -492,7 +388,7 @@ describe("create-if-absent and field preconditions", () => {
               fieldsEqual: {
                 "2": { enumValue: 1 },
                 "3": { nullValue: true },
-                "4": { refValue: "node-9" },
+                "4": { refValue: "node-1" },
               },
             },
           },
@@ -502,7 +398,7 @@ describe("create-if-absent and field preconditions", () => {
     await db.atomic((plan) => {
       plan.task.delete(id, { expectedFields: { title: "Shipped" } });
     });
-    expect(planJson(fake, 2)).toMatchObject({
+    expect(planJson(fake, 3)).toMatchObject({
       operations: [
         { deleteNode: { precondition: { fieldsEqual: { "1": { stringValue: "Shipped" } } } } },
       ],
