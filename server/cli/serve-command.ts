@@ -11,6 +11,7 @@ import { TOKEN_RULE } from "../api/token-file.ts";
 import { ArchiveError } from "../archive/archive-error.ts";
 import { DataDirError } from "../data-dir.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { logProcessWarnings } from "../process-warnings.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
 import type { RunningServer } from "../server.ts";
 import { ConfigError, configFromEnv, resolveConfig } from "../server-config.ts";
@@ -146,6 +147,7 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       serveThreads: opts["serveThreads"],
     });
     log = createLogger(config.logLevel);
+    logProcessWarnings(log);
     server = await startServer(config, log);
   } catch (err) {
     if (err instanceof SchemaCompileError) {
