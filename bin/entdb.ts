@@ -33,13 +33,19 @@ const program = new Command("entdb")
   )
   // This package's own version (`npm_package_version` would be the calling app's).
   .version(packageJson.version, "-v, --version")
-  .showHelpAfterError("(run 'entdb help <command>' for usage)")
-  .exitOverride((err) => {
-    // Usage errors exit 2 (as `entdb check` documents); help and version exit 0.
-    process.exit(err.exitCode === 0 ? 0 : 2);
-  });
+  .showHelpAfterError("(run 'entdb help <command>' for usage)");
 
 for (const command of [...schemaCommands(), ...codegenCommands(), ...serverCommands()])
   program.addCommand(command);
+
+// Usage errors (an unknown flag, a missing argument) exit 2 from every command and
+// subcommand, as `entdb check`, `entdb restore` and `entdb tenant` document; help and
+// version exit 0. Set on each one: a command added with `addCommand` takes none of its
+// parent's settings.
+const usageExits2 = (command: InstanceType<typeof Command>): void => {
+  command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  for (const sub of command.commands) usageExits2(sub);
+};
+usageExits2(program);
 
 await program.parseAsync(process.argv);

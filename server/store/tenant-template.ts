@@ -13,7 +13,7 @@
  * the tenant's id (`TenantOrigin.template`). What opening reads back (the state, the log identity, the schema objects and full-text
  * columns) is read from the first copy only and kept for the others, so a template must
  * not change once copied unless it is written again or removed here, which forgets it.
- * `tests/store/tenant-template.test.ts` compares the two: `sqlite_master`, pragmas,
+ * `tests/archive/tenant-template.test.ts` compares the two: `sqlite_master`, pragmas,
  * canonical dumps after the same events. A restore then puts its template in the bulk
  * load's state (`BulkLoad.prepareTemplate`, server/apply/bulk-load.ts), which is why a
  * copy is opened without the `IF NOT EXISTS` DDL an older file gets (`TenantDb.open`),
