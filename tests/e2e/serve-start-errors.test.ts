@@ -5,6 +5,7 @@
  */
 
 import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { removeDataDir, runServeToExit, tempDataDir } from "./server-process.ts";
@@ -18,6 +19,18 @@ function dataDir(): string {
   const dir = tempDataDir("entdb-start-errors-");
   dirs.push(dir);
   return dir;
+}
+
+/** A listener on a free loopback port, which `entdb serve` then cannot bind. */
+async function occupiedPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  if (typeof address !== "object" || address === null) throw new Error("no port");
+  return { port: address.port, server };
 }
 
 describe("entdb serve refusing to start", () => {
@@ -42,4 +55,24 @@ describe("entdb serve refusing to start", () => {
       `error: cannot read the schema file '${parent}' (--schema, ENTDB_SCHEMA): is a directory.\n`,
     );
   }, 60_000);
+
+  for (const [flag, env] of [
+    ["--port", "ENTDB_GRPC_PORT"],
+    ["--http-port", "ENTDB_HTTP_PORT"],
+  ] as const) {
+    it(`names the address and ${flag} when that port is in use`, async () => {
+      const { port, server } = await occupiedPort();
+      try {
+        const run = await runServeToExit({ dataDir: dataDir(), args: [flag, String(port)] });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain(
+          `\nerror: cannot listen on 127.0.0.1:${port}: the port is already in use (another entdb serve, or another program). Stop it, or pass another ${flag} (${env}).\n`,
+        );
+        expect(run.stderr).not.toContain("could not start");
+        expect(run.stderr).not.toContain('"stack"');
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }, 60_000);
+  }
 });
