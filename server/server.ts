@@ -52,7 +52,7 @@ import {
   restoreLostSchemaFiles,
   SCHEMA_LOG_KEY,
 } from "./apply/index.ts";
-import { checkDataDir } from "./data-dir.ts";
+import { checkDataDir, checkEmbeddedLogPresent } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
@@ -131,6 +131,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const model = compiled.schema;
 
   checkDataDir(config.dataDir);
+  if (config.wal.kind === "embedded") checkEmbeddedLogPresent(config.dataDir, "wal.sqlite");
   // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
   const wal: Wal =
     config.wal.kind !== "kafka"

@@ -4,11 +4,18 @@
  * process exits before it listens.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { removeDataDir, runServeToExit, tempDataDir } from "./server-process.ts";
+import { canonicalDump } from "../../server/store/index.ts";
+import { entDbClient, teamPlan } from "./e2e-helpers.ts";
+import {
+  removeDataDir,
+  runServeToExit,
+  startServerProcess,
+  tempDataDir,
+} from "./server-process.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -75,4 +82,24 @@ describe("entdb serve refusing to start", () => {
       }
     }, 60_000);
   }
+
+  it("refuses a data dir whose log was deleted, instead of serving it empty, and changes nothing", async () => {
+    const dir = dataDir();
+    const server = await startServerProcess({ dataDir: dir });
+    await entDbClient(server).executePlan(teamPlan("acme", "kept"));
+    expect(await server.stop()).toBe(0);
+    const tenantFile = join(dir, "tenants", readdirSync(join(dir, "tenants"))[0]!);
+    const before = canonicalDump(tenantFile);
+    rmSync(join(dir, "wal.sqlite"));
+    const files = readdirSync(dir).sort();
+
+    const run = await runServeToExit({ dataDir: dir });
+    expect(run.code).toBe(1);
+    expect(run.listened).toBe(false);
+    expect(run.stderr).toBe(
+      `error: the data dir ${dir} has no log (wal.sqlite is missing) but holds what a log was applied into (meta.sqlite, 1 tenant database): starting would begin a new, empty log and serve none of the writes it acknowledged. Put wal.sqlite back (with its wal.sqlite-wal file, if there was one), restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.\n`,
+    );
+    expect(readdirSync(dir).sort()).toEqual(files);
+    expect(canonicalDump(tenantFile)).toBe(before);
+  }, 60_000);
 });
