@@ -434,7 +434,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       host: config.host,
       port: config.port,
       serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
-      ...(serveThreads > 0 ? { reusePort: true } : {}),
+      ...(serveThreads > 0 ? { reusePort: true, claimPort: true } : {}),
     });
     cleanup.unshift(() => api.close());
     if (serveThreads > 0) {

@@ -83,6 +83,24 @@ describe("entdb serve refusing to start", () => {
     }, 60_000);
   }
 
+  it("does not share the API port of another server when both serve with threads (SO_REUSEPORT)", async () => {
+    const first = await startServerProcess({ dataDir: dataDir(), args: ["--serve-threads", "1"] });
+    try {
+      const run = await runServeToExit({
+        dataDir: dataDir(),
+        args: ["--serve-threads", "1", "--port", String(first.port)],
+        timeoutMs: 20_000,
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `\nerror: cannot listen on 127.0.0.1:${first.port}: the port is already in use (another entdb serve, or another program). Stop it, or pass another --port (ENTDB_GRPC_PORT).\n`,
+      );
+      await entDbClient(first).executePlan(teamPlan("acme", "first-still-serves"));
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+  }, 90_000);
+
   it("refuses a data dir whose log was deleted, instead of serving it empty, and changes nothing", async () => {
     const dir = dataDir();
     const server = await startServerProcess({ dataDir: dir });
