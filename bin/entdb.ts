@@ -39,7 +39,20 @@ const program = new Command("entdb")
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
 
-for (const command of [...schemaCommands(), ...codegenCommands(), ...serverCommands()])
+/**
+ * Usage errors exit 2 on every subcommand too: commander does not pass the program's
+ * `exitOverride` down to commands added with `addCommand`, so without this a bad flag of
+ * `serve`, `tenant`, `restore`, … exited 1, the code of a refused or failed run. (The
+ * schema and codegen commands set their own, to the same effect.)
+ */
+function usageErrorsExit2(command: InstanceType<typeof Command>): void {
+  command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  for (const sub of command.commands) usageErrorsExit2(sub);
+}
+
+const served = serverCommands();
+for (const command of served) usageErrorsExit2(command);
+for (const command of [...schemaCommands(), ...codegenCommands(), ...served])
   program.addCommand(command);
 
 await program.parseAsync(process.argv);
