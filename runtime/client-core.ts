@@ -120,7 +120,9 @@ export class EntDbClientCore {
     operations: readonly OperationInit[],
     options: PlanOptions = {},
   ): Promise<PlanResult> {
-    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
+    // An empty key is none (as in the Python client): sent as is, the server would log
+    // each attempt under a new key of its own, and a retry could apply the plan twice.
+    const idempotencyKey = options.idempotencyKey || newIdempotencyKey();
     const noWait = options.noWait ?? false;
     const response = await this.#call(
       () =>
