@@ -95,7 +95,8 @@ export function createAccessApi(deps: AccessApiDeps): AccessApi {
       call: { signal?: AbortSignal },
     ) => Promise<{ readonly receipt?: Receipt | undefined }>,
   ): Promise<WriteReceipt> => {
-    const key = options.idempotencyKey ?? newIdempotencyKey();
+    // An empty key is none, as for plans (client-core.ts).
+    const key = options.idempotencyKey || newIdempotencyKey();
     const call = options.signal === undefined ? {} : { signal: options.signal };
     const res = await deps.call(() => send(key, call), options.signal);
     return deps.receipt(res.receipt, key);

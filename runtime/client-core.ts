@@ -40,6 +40,7 @@ import { codeFromName, errorFor, failureInfo, toEntDbError } from "./error-mappe
 import { newIdempotencyKey } from "./idempotency-key.ts";
 import { withInterceptors } from "./intercepted-transport.ts";
 import { createMailboxApi, type MailboxApi } from "./mailbox-api.ts";
+import { pageLimit } from "./page-limit.ts";
 import type { OperationInit } from "./plan-builder.ts";
 import { type LogPosition, PositionTracker } from "./position-tracker.ts";
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
@@ -119,7 +120,9 @@ export class EntDbClientCore {
     operations: readonly OperationInit[],
     options: PlanOptions = {},
   ): Promise<PlanResult> {
-    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
+    // An empty key is none (as in the Python client): sent as is, the server would log
+    // each attempt under a new key of its own, and a retry could apply the plan twice.
+    const idempotencyKey = options.idempotencyKey || newIdempotencyKey();
     const noWait = options.noWait ?? false;
     const response = await this.#call(
       () =>
@@ -240,7 +243,7 @@ export class EntDbClientCore {
           typeId: request.typeId,
           filters: [...(request.filters ?? [])],
           ...(request.orderBy === undefined ? {} : { orderBy: request.orderBy }),
-          limit: request.limit ?? 0,
+          limit: pageLimit(request.limit),
           cursor: request.cursor ?? "",
           ...afterPosition,
         },
@@ -259,7 +262,7 @@ export class EntDbClientCore {
           typeIds: [...(request.typeIds ?? [])],
           filters: [...(request.filters ?? [])],
           ...(request.orderBy === undefined ? {} : { orderBy: request.orderBy }),
-          limit: request.limit ?? 0,
+          limit: pageLimit(request.limit),
           cursor: request.cursor ?? "",
           highlightStart: request.highlightStart ?? "",
           highlightEnd: request.highlightEnd ?? "",
@@ -281,7 +284,7 @@ export class EntDbClientCore {
           edgeTypeId: request.edgeTypeId,
           nodeId: request.nodeId,
           direction: request.direction,
-          limit: request.limit ?? 0,
+          limit: pageLimit(request.limit),
           cursor: request.cursor ?? "",
           includeCount: request.includeCount ?? false,
           ...afterPosition,

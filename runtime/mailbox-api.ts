@@ -18,6 +18,7 @@ import type {
 import type { Receipt } from "../generated/entdb/v1/values_pb.js";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
 import { newIdempotencyKey } from "./idempotency-key.ts";
+import { pageLimit } from "./page-limit.ts";
 import type { LogPosition } from "./position-tracker.ts";
 import { decodeNode } from "./record-codec.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
@@ -195,7 +196,7 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
             ...(options.parent === undefined
               ? {}
               : { parentId: options.parent.id, parentEdgeTypeId: edgeTypeId(options.parent.edge) }),
-            limit: options.limit ?? 0,
+            limit: pageLimit(options.limit),
             cursor: options.after ?? "",
             ...afterPosition,
           },

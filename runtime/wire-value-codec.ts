@@ -17,7 +17,8 @@
  *
  * Encoding never loses information silently: an int outside int64, or a number that
  * is not a safe integer, is a `RangeError` naming the field, raised before anything is
- * sent. Decoding a value whose kind does not match the field is an `EntDbError` with
+ * sent; a string with a lone surrogate (which UTF-8 cannot carry) and a json value
+ * holding NaN or ±Infinity (which JSON cannot) are `TypeError`s. Decoding a value whose kind does not match the field is an `EntDbError` with
  * code `schema_mismatch` (the client and server disagree about the schema).
  */
 
@@ -111,6 +112,7 @@ function elementInit(
   switch (element.kind) {
     case "string":
       if (typeof input !== "string") throw wrongType(label, "a string", input);
+      checkWellFormed(input, label);
       return { kind: { case: "stringValue", value: input } };
     case "int":
       return { kind: { case: "intValue", value: toInt64(input, label) } };
@@ -193,14 +195,40 @@ function toJsonText(input: unknown, label: string): string {
     throw new TypeError(`${label} is a json field; null means unset, so leave it out instead.`);
   }
   let text: string | undefined;
+  // JSON.stringify writes null for NaN and ±Infinity: the stored value would differ from
+  // the one given, so the first such number is reported instead.
+  let nonFinite: number | undefined;
   try {
-    text = JSON.stringify(input);
+    text = JSON.stringify(input, (_key, value: unknown) => {
+      if (typeof value === "number" && !Number.isFinite(value)) nonFinite ??= value;
+      return value;
+    });
   } catch (cause) {
     throw new TypeError(`${label} is not JSON-serializable: ${String(cause)}`, { cause });
   }
+  if (nonFinite !== undefined)
+    throw new TypeError(
+      `${label} is not JSON-serializable: it holds the number ${nonFinite}, which JSON cannot carry (JSON.stringify would send null in its place).`,
+    );
   if (text === undefined)
     throw new TypeError(`${label} is not a JSON value; got ${describe(input)}.`);
   return text;
+}
+
+/** A lone UTF-16 surrogate: half of a pair, without the other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Refuses a string with a lone surrogate: UTF-8 cannot carry one, so the protobuf encoder
+ * would send U+FFFD in its place and the server would store other text than the caller's.
+ */
+function checkWellFormed(text: string, label: string): void {
+  const at = text.search(LONE_SURROGATE);
+  if (at < 0) return;
+  const unit = text.charCodeAt(at).toString(16).toUpperCase();
+  throw new TypeError(
+    `${label} holds a lone UTF-16 surrogate (\\u${unit} at index ${at}), which UTF-8 cannot carry; pass well-formed Unicode text (pair the surrogate or drop it).`,
+  );
 }
 
 function wrongType(label: string, expected: string, got: unknown): TypeError {

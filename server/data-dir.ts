@@ -18,6 +18,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -82,6 +83,30 @@ function dataDirError(dir: string, error: unknown): DataDirError {
             ? `the data dir ${dir} is not a directory (${code})`
             : `the data dir ${dir} cannot be written: ${error instanceof Error ? error.message : String(error)}`;
   return new DataDirError(`${cause}${fix}`, { cause: error });
+}
+
+/**
+ * Refuses to start the embedded log anew in a data dir that holds what an earlier log was
+ * applied into (`meta.sqlite`, tenant databases) when that log, `wal.sqlite`, is gone
+ * (deleted, moved, or never there because the dir was served with Kafka or Kinesis).
+ * Opening would create an empty log with a new identity, the start-up check would set
+ * every derived file aside as another log's, and the server would serve empty tenants as
+ * if every acknowledged write had never happened. Call it before the log is opened.
+ */
+export function checkEmbeddedLogPresent(dir: string, logFile: string): void {
+  const path = resolve(dir);
+  if (existsSync(join(path, logFile))) return;
+  const derived: string[] = [];
+  if (existsSync(join(path, "meta.sqlite"))) derived.push("meta.sqlite");
+  const tenantsDir = join(path, "tenants");
+  const tenants = existsSync(tenantsDir)
+    ? readdirSync(tenantsDir).filter((name) => name.endsWith(".sqlite")).length
+    : 0;
+  if (tenants > 0) derived.push(`${tenants} tenant database${tenants === 1 ? "" : "s"}`);
+  if (derived.length === 0) return;
+  throw new DataDirError(
+    `the data dir ${path} has no log (${logFile} is missing) but holds what a log was applied into (${derived.join(", ")}): starting would begin a new, empty log and serve none of the writes it acknowledged. Put ${logFile} back (with its ${logFile}-wal file, if there was one), restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.`,
+  );
 }
 
 /** Marks `dir` as holding a restore in progress (durably: the file and the dir are synced). */

@@ -52,13 +52,13 @@ import {
   restoreLostSchemaFiles,
   SCHEMA_LOG_KEY,
 } from "./apply/index.ts";
-import { checkDataDir } from "./data-dir.ts";
+import { checkDataDir, checkEmbeddedLogPresent } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
 import { type Registration, registerSchema } from "./schema-registry.ts";
 import { type SchemaSurface, schemaSurface } from "./schema-surface.ts";
-import type { ServerConfig } from "./server-config.ts";
+import { ConfigError, type ServerConfig } from "./server-config.ts";
 import {
   createTenantReader,
   EdgeCache,
@@ -82,6 +82,32 @@ export class SchemaCompileError extends Error {
   readonly code = "schema-invalid";
 }
 
+/**
+ * The `--schema` file's text; a file that cannot be read is a ConfigError naming it and
+ * why (as `entdb check` says it), before the data dir is touched.
+ */
+function readSchemaFile(path: string): string {
+  try {
+    return readFileSync(resolve(path), "utf8");
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES" || code === "EPERM"
+            ? "permission denied"
+            : err instanceof Error
+              ? err.message
+              : String(err);
+    throw new ConfigError(
+      `cannot read the schema file '${path}' (--schema, ENTDB_SCHEMA): ${why}.`,
+      { cause: err },
+    );
+  }
+}
+
 /** A running server. */
 export interface RunningServer {
   readonly port: number;
@@ -95,8 +121,7 @@ export interface RunningServer {
 
 /** Starts a server from `config`. Throws SchemaCompileError, SchemaRejectedError, ConfigError, WalError… before listening. */
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
-  const schemaPath = resolve(config.schemaPath);
-  const text = readFileSync(schemaPath, "utf8");
+  const text = readSchemaFile(config.schemaPath);
   const compiled = compileSchema({ path: config.schemaPath, text });
   if (!compiled.schema) {
     throw new SchemaCompileError(
@@ -106,6 +131,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const model = compiled.schema;
 
   checkDataDir(config.dataDir);
+  if (config.wal.kind === "embedded") checkEmbeddedLogPresent(config.dataDir, "wal.sqlite");
   // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
   const wal: Wal =
     config.wal.kind !== "kafka"
@@ -408,7 +434,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       host: config.host,
       port: config.port,
       serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
-      ...(serveThreads > 0 ? { reusePort: true } : {}),
+      ...(serveThreads > 0 ? { reusePort: true, claimPort: true } : {}),
     });
     cleanup.unshift(() => api.close());
     if (serveThreads > 0) {

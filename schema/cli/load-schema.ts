@@ -10,6 +10,7 @@ import type { Diagnostic } from "../diagnostic.ts";
 import type { Schema } from "../model.ts";
 import { renderDiagnostics } from "../render-diagnostics.ts";
 import { LineIndex, type SourceFile } from "../span.ts";
+import { closestName } from "../suggest.ts";
 
 /** The schema file used when none is given and no `entdb.config.json` names one. */
 export const DEFAULT_SCHEMA_PATH = "schema.entdb";
@@ -68,6 +69,9 @@ export async function resolveSchemaPath(arg: string | undefined, cwd: string): P
   return (await readConfigPath("schema", cwd)) ?? DEFAULT_SCHEMA_PATH;
 }
 
+/** The keys `entdb.config.json` may hold: the schema, and the TypeScript and Python out dirs. */
+const CONFIG_KEYS: readonly string[] = ["schema", "out", "python"];
+
 /**
  * The path setting `key` of `entdb.config.json` in `cwd`, or `undefined` when there is
  * no config file or it does not name one. Throws `SchemaLoadError` (`CONFIG_INVALID`)
@@ -97,6 +101,15 @@ export async function readConfigPath(key: string, cwd: string): Promise<string |
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new SchemaLoadError("CONFIG_INVALID", `'${CONFIG_FILE}' must hold a JSON object.`);
+  }
+  // A misspelt key would be ignored and its default used instead: refuse it.
+  for (const name of Object.keys(config)) {
+    if (CONFIG_KEYS.includes(name)) continue;
+    const near = closestName(name, CONFIG_KEYS);
+    throw new SchemaLoadError(
+      "CONFIG_INVALID",
+      `'${CONFIG_FILE}' has the unknown key "${name}"${near === undefined ? "" : ` (did you mean "${near}"?)`}; its keys are ${CONFIG_KEYS.map((k) => `"${k}"`).join(", ")}.`,
+    );
   }
   const value = (config as Record<string, unknown>)[key];
   if (value === undefined) return undefined;

@@ -74,6 +74,17 @@ export interface ListenOptions {
    */
   readonly reusePort?: boolean;
   /**
+   * With `reusePort`, on the first listener of a process (the main thread): claim the
+   * port only if no other socket holds it. SO_REUSEPORT lets any process of the same
+   * user join a port whose listeners all set it, so a second `entdb serve
+   * --serve-threads` on the same port would silently get half of the connections, for
+   * another database. A probe bind without SO_REUSEPORT fails with EADDRINUSE while any
+   * socket holds the port; it is closed before the shared bind, and port 0 takes the
+   * port the probe got. (Two processes starting in the same instant can still both
+   * pass the probe: it narrows the window to the time between two binds.)
+   */
+  readonly claimPort?: boolean;
+  /**
    * Takes each HTTP/1.1 connection, with the bytes read from it so far, instead of the
    * HTTP/1.1 server: a serving thread tunnels it to the main thread.
    */
@@ -94,6 +105,23 @@ export interface ListenOptions {
   readonly idleTimeoutMs?: number;
   /** Most connections open at once; more are refused with a clear answer (default 1000). */
   readonly maxConnections?: number;
+}
+
+/**
+ * Binds `host:port` without SO_REUSEPORT and closes it again: rejects with the bind's
+ * error (EADDRINUSE) while any other socket holds the port, else resolves with the port
+ * bound (the one the kernel picked for port 0). See {@link ListenOptions.claimPort}.
+ */
+function probeFreePort(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen({ port, host, exclusive: true }, () => {
+      const address = probe.address();
+      const bound = typeof address === "object" && address !== null ? address.port : port;
+      probe.close(() => resolve(bound));
+    });
+  });
 }
 
 /** Starts a server on `host:port` that serves `handler` over HTTP/1.1 and h2c. */
@@ -165,6 +193,10 @@ export async function listenApi(
     });
   });
 
+  const port =
+    options.reusePort === true && options.claimPort === true && options.path === undefined
+      ? await probeFreePort(options.host, options.port)
+      : options.port;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     const done = () => {
@@ -173,8 +205,8 @@ export async function listenApi(
     };
     if (options.path !== undefined) server.listen(options.path, done);
     else if (options.reusePort === true)
-      server.listen({ port: options.port, host: options.host, reusePort: true }, done);
-    else server.listen(options.port, options.host, done);
+      server.listen({ port, host: options.host, reusePort: true }, done);
+    else server.listen(port, options.host, done);
   });
   const address = server.address();
 

@@ -5,7 +5,7 @@
  * names the object or the setting at fault), 2 a usage error.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { ArchiveError } from "../archive/archive-error.ts";
@@ -68,6 +68,13 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
       return 2;
     }
   }
+  const dataDir = text("dataDir") ?? "";
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+    process.stderr.write(
+      `error: The data dir ${dataDir} is a file, not a directory; restore into an empty or new directory.\n`,
+    );
+    return 2;
+  }
   let log = createLogger("warn");
   try {
     log = createLogger(parseLogLevel(text("logLevel") ?? "warn"));
@@ -81,7 +88,6 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
   try {
     const location = parseArchiveUrl(text("from") ?? "");
     store = new S3ObjectStore({ location, endpoint: text("s3Endpoint") });
-    const dataDir = text("dataDir")!;
     const tenant = text("tenant");
     const asTenant = text("asTenant");
     const result = await restoreArchive({

@@ -16,6 +16,7 @@ import type { Client } from "@connectrpc/connect";
 import { Command, Option } from "commander";
 import type { EntDbService, SchemaFinding } from "../../generated/entdb/v1/entdb_pb.js";
 import type { CompatRuleId, Finding } from "../../schema/index.ts";
+import { serverUrlProblem } from "./server-url.ts";
 
 type Api = Client<typeof EntDbService>;
 
@@ -165,6 +166,8 @@ async function history(opts: ConnectionOptions): Promise<number> {
 async function connect(opts: ConnectionOptions): Promise<{ client: Api } | string> {
   const url = opts.url ?? process.env["ENTDB_URL"];
   if (!url) return "no server given; pass --url URL or set ENTDB_URL.";
+  const problem = serverUrlProblem(url);
+  if (problem !== undefined) return problem;
   const token = opts.token ?? process.env["ENTDB_TOKEN"];
   // Loaded on use, so other entdb commands do not load the client at start.
   const [{ createClient }, { createConnectTransport }, { EntDbService }] = await Promise.all([

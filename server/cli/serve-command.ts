@@ -14,7 +14,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { logProcessWarnings } from "../process-warnings.ts";
 import { SchemaRejectedError } from "../schema-registry.ts";
 import type { RunningServer } from "../server.ts";
-import { ConfigError, configFromEnv, resolveConfig } from "../server-config.ts";
+import { ConfigError, configFromEnv, resolveConfig, type ServerConfig } from "../server-config.ts";
 
 /** The `serve` command. */
 export function serveCommand(): Command {
@@ -117,10 +117,11 @@ export function serveCommand(): Command {
 export async function runServe(opts: Record<string, string | undefined>): Promise<number> {
   let log: Logger = createLogger("info");
   let server: RunningServer;
+  let config: ServerConfig | undefined;
   // Loaded on use, so other entdb commands do not load the whole server at start.
   const { SchemaCompileError, startServer } = await import("../server.ts");
   try {
-    const config = resolveConfig(configFromEnv(process.env), {
+    config = resolveConfig(configFromEnv(process.env), {
       schema: opts["schema"],
       dataDir: opts["dataDir"],
       host: opts["host"],
@@ -156,6 +157,8 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       process.stderr.write(`error: ${err.message}\n`);
       for (const f of err.findings)
         process.stderr.write(`  ${f.category}[${f.rule}]: ${f.message}\n`);
+    } else if (config !== undefined && listenFailure(err, config) !== undefined) {
+      process.stderr.write(`error: ${listenFailure(err, config)}\n`);
     } else if (
       err instanceof ConfigError ||
       err instanceof DataDirError ||
@@ -180,4 +183,32 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
   });
   log.info("stopped");
   return 0;
+}
+
+/**
+ * What to tell the operator when a port could not be bound (in use, a privileged port, an
+ * address this machine does not have); undefined for any other error.
+ */
+function listenFailure(err: unknown, config: ServerConfig): string | undefined {
+  const e = err as { syscall?: unknown; code?: unknown; port?: unknown; address?: unknown } | null;
+  if (e?.syscall !== "listen") return undefined;
+  const port = typeof e.port === "number" ? e.port : 0;
+  const flag =
+    port !== 0 && port === config.httpPort
+      ? "--http-port (ENTDB_HTTP_PORT)"
+      : port !== 0 && port === config.port
+        ? "--port (ENTDB_GRPC_PORT)"
+        : "--port or --http-port";
+  const host = typeof e.address === "string" ? e.address : config.host;
+  const where = port === 0 ? host : `${host}:${port}`;
+  switch (e.code) {
+    case "EADDRINUSE":
+      return `cannot listen on ${where}: the port is already in use (another entdb serve, or another program). Stop it, or pass another ${flag}.`;
+    case "EACCES":
+      return `cannot listen on ${where}: permission denied (ports below 1024 need privileges). Pass another ${flag}.`;
+    case "EADDRNOTAVAIL":
+      return `cannot listen on ${where}: ${host} is not an address of this machine. Pass another --host (ENTDB_HOST).`;
+    default:
+      return undefined;
+  }
 }

@@ -10,6 +10,7 @@ import type { Client } from "@connectrpc/connect";
 import { Command } from "commander";
 import type { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Receipt } from "../../generated/entdb/v1/values_pb.js";
+import { serverUrlProblem } from "./server-url.ts";
 
 type Api = Client<typeof EntDbService>;
 
@@ -143,6 +144,12 @@ function act<A extends any[]>(
     const url = conn.url ?? process.env["ENTDB_URL"];
     if (!url) {
       process.stderr.write("error: no server given; pass --url URL or set ENTDB_URL.\n");
+      process.exitCode = 2;
+      return;
+    }
+    const problem = serverUrlProblem(url);
+    if (problem !== undefined) {
+      process.stderr.write(`error: ${problem}\n`);
       process.exitCode = 2;
       return;
     }

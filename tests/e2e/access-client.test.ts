@@ -46,7 +46,10 @@ describe("core.access", () => {
     expect(added.applied).toBe(true);
     expect(added.tenant).toBe("runtime-acme");
     await alice.access.setMemberRole("user:bob", "member");
-    await alice.access.createGroup("group:eng");
+    // An empty key is none: the change goes under a fresh key of the client's, which a
+    // retry would repeat, not under the server's one-off "auto:" key.
+    const keyed = await alice.access.createGroup("group:eng", { idempotencyKey: "" });
+    expect(keyed.idempotencyKey).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
     await alice.access.addGroupMember("group:eng", "user:bob");
     expect(await alice.access.members()).toEqual([
       { principal: "user:alice", role: "owner" },

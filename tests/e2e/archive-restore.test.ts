@@ -183,6 +183,13 @@ describe("disaster: the data dir is lost, the archive is not", () => {
     expect(again.stderr).toBe(
       `error: The data dir ${restored} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.\n`,
     );
+    // So is a file given as the data dir, with --force too, before the archive is read.
+    const file = join(restored, "meta.sqlite");
+    const intoFile = await entdb([...restoreFrom(url, file), "--force"]);
+    expect(intoFile.code).toBe(2);
+    expect(intoFile.stderr).toBe(
+      `error: The data dir ${file} is a file, not a directory; restore into an empty or new directory.\n`,
+    );
 
     const revived = await startServerProcess({ dataDir: restored, args: archiveArgs, env: ENV });
     const api2 = entDbClient(revived);

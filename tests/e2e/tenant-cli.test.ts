@@ -65,7 +65,7 @@ describe("entdb tenant and entdb group", () => {
     expect(left.code).toBe(0);
   }, 60_000);
 
-  it("exits 1 with the server's message when refused, and 2 without a server", async () => {
+  it("exits 1 with the server's message when refused, and 2 without a server or its scheme", async () => {
     const refused = await entdb(["tenant", "create", "cli-other", "--owner", "user:alice"], {
       ENTDB_URL: server.url,
       ENTDB_TOKEN: ALICE,
@@ -77,5 +77,19 @@ describe("entdb tenant and entdb group", () => {
     const nowhere = await entdb(["tenant", "list"]);
     expect(nowhere.code).toBe(2);
     expect(nowhere.stderr).toBe("error: no server given; pass --url URL or set ENTDB_URL.\n");
+    // An address without its scheme is named as such, before any call.
+    const bare = server.url.replace("http://", "");
+    for (const args of [
+      ["tenant", "list", "--url", bare],
+      ["group", "list", "acme", "--url", bare],
+      ["schema", "history", "--url", bare],
+    ]) {
+      const run = await entdb(args);
+      expect([args[0], run.code, run.stderr]).toEqual([
+        args[0],
+        2,
+        `error: --url (ENTDB_URL) must be the server's API address, http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:50051); got '${bare}'.\n`,
+      ]);
+    }
   }, 60_000);
 });

@@ -151,6 +151,20 @@ describe("idempotency keys", () => {
     expect(fake.stored("node-2")).toBeUndefined();
   });
 
+  it("takes an empty key as none: a fresh key, kept across a retry, never '' (which the server logs anew at every attempt)", async () => {
+    const { fake, core } = setup();
+    fake.dropResponses = 1;
+    const plan = new PlanBuilder();
+    createUser(plan, "ada@example.com");
+    const result = await core.executePlan(plan.operations, { idempotencyKey: "" });
+    const [first, second] = fake
+      .callsOf("executePlan")
+      .map((c) => (c.request as ExecutePlanRequest).idempotencyKey);
+    expect(first).toMatch(UUID);
+    expect(second).toBe(first);
+    expect(result.receipt.replayed).toBe(true);
+  });
+
   it("uses a caller's key when given", async () => {
     const { fake, core } = setup();
     const plan = new PlanBuilder();

@@ -173,6 +173,28 @@ describe("node accessors", () => {
     expect(second.items.map((t) => t.title)).toEqual(["alps"]);
   });
 
+  it("rejects a limit that is not a whole number of 0 or more before sending anything", async () => {
+    const { fake, db } = setup();
+    const task = await db.task.create({ title: "A" });
+    const message = (got: string) =>
+      `limit must be a whole number of 0 or more (0, or left out, asks for the server's default page size; more than the server's most gives its most); got ${got}.`;
+    for (const [limit, got] of [
+      [-1, "-1"],
+      [1.5, "1.5"],
+      [Number.NaN, "NaN"],
+      [2 ** 32, "4294967296"],
+    ] as const) {
+      await expect(db.task.query({ limit })).rejects.toThrow(new RangeError(message(got)));
+      await expect(db.assignedTo.list(task, { limit })).rejects.toThrow(
+        new RangeError(message(got)),
+      );
+    }
+    expect(fake.callsOf("queryNodes")).toEqual([]);
+    expect(fake.callsOf("listEdges")).toEqual([]);
+    await db.task.query({ limit: 0 });
+    expect(fake.request("queryNodes", 0).limit).toBe(0);
+  });
+
   it("encodes in, range and list operators and rejects operators a kind lacks", async () => {
     const { fake, db } = setup();
     const since = new Date("2024-01-01T00:00:00Z");

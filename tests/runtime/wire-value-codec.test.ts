@@ -17,6 +17,7 @@ const TS: AnyFieldMeta = { id: 3, kind: "timestamp" };
 const BYTES: AnyFieldMeta = { id: 3, kind: "bytes" };
 const JSON_FIELD: AnyFieldMeta = { id: 6, kind: "json" };
 const ENUM: AnyFieldMeta = { id: 2, kind: "enum", enum: Status };
+const STRING: AnyFieldMeta = { id: 1, kind: "string" };
 const LIST: AnyFieldMeta = { id: 5, kind: "list", element: { kind: "string" } };
 const JSON_LIST: AnyFieldMeta = { id: 7, kind: "list", element: { kind: "json" } };
 
@@ -101,6 +102,29 @@ describe("timestamp values", () => {
   });
 });
 
+describe("string values", () => {
+  it("sends well-formed text as it is, surrogate pairs included", () => {
+    for (const text of ["", "plain", "a\u0000b", "\u{1F600}", "\uFFFD"]) {
+      const value = encode(STRING, text);
+      expect(value.kind).toEqual({ case: "stringValue", value: text });
+      expect(decodeValue(STRING, value, "Task.x")).toBe(text);
+    }
+  });
+
+  it("rejects a lone surrogate, which UTF-8 would turn into U+FFFD, naming where it is", () => {
+    const lone = (unit: string, at: number) =>
+      `Task.x holds a lone UTF-16 surrogate (\\u${unit} at index ${at}), which UTF-8 cannot carry; pass well-formed Unicode text (pair the surrogate or drop it).`;
+    expectThrow(() => encode(STRING, "ab\uD800"), TypeError, lone("D800", 2));
+    expectThrow(() => encode(STRING, "\uDC00x"), TypeError, lone("DC00", 0));
+    expectThrow(() => encode(STRING, "\uD83D\uDE00\uDE00"), TypeError, lone("DE00", 2));
+    expectThrow(
+      () => encode(LIST, ["ok", "\uDBFF"]),
+      TypeError,
+      lone("DBFF", 0).replace("Task.x", "Task.x[1]"),
+    );
+  });
+});
+
 describe("bytes, json, enum and list values", () => {
   it("round-trips bytes as Uint8Array", () => {
     const bytes = new Uint8Array([0, 255, 7]);
@@ -127,6 +151,22 @@ describe("bytes, json, enum and list values", () => {
     );
     const stored = create(ValueSchema, { kind: { case: "jsonValue", value: "null" } });
     expect(decodeValue(JSON_FIELD, stored, "Task.x")).toBeUndefined();
+  });
+
+  it("rejects NaN and ±Infinity anywhere in a json value instead of sending null", () => {
+    const message = (n: string) =>
+      `Task.x is not JSON-serializable: it holds the number ${n}, which JSON cannot carry (JSON.stringify would send null in its place).`;
+    expectThrow(() => encode(JSON_FIELD, { a: [1, Number.NaN] }), TypeError, message("NaN"));
+    expectThrow(() => encode(JSON_FIELD, Number.POSITIVE_INFINITY), TypeError, message("Infinity"));
+    expectThrow(
+      () => encode(JSON_LIST, [{ b: Number.NEGATIVE_INFINITY }]),
+      TypeError,
+      message("-Infinity").replace("Task.x", "Task.x[0]"),
+    );
+    expect(encode(JSON_FIELD, { a: 1.5, b: -0, c: 1e308 }).kind).toEqual({
+      case: "jsonValue",
+      value: '{"a":1.5,"b":0,"c":1e+308}',
+    });
   });
 
   it("keeps null elements of a list of json", () => {

@@ -435,6 +435,21 @@ describe.concurrent("entdb check", () => {
     });
   });
 
+  it("exits 2 on a key entdb.config.json does not have, instead of ignoring it", async () => {
+    const dir = await project({
+      "entdb.config.json": JSON.stringify({ schem: "db/app.entdb" }),
+      "db/app.entdb": OLD,
+      "schema.entdb": OLD,
+    });
+    const run = await entdb(dir, "check");
+    expect(run).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'error: \'entdb.config.json\' has the unknown key "schem" (did you mean "schema"?); its keys are "schema", "out", "python".\n',
+    });
+  });
+
   it("exits 2 when there is no schema.entdb", async () => {
     const dir = await project({});
     const run = await entdb(dir, "check");

@@ -130,6 +130,13 @@ def test_round_trips_int64_extremes_without_loss(db: t.Client) -> None:
         db.task.create(t.TaskCreate(project=project, number=MAX_INT64 + 1, title="over"))
 
 
+def test_rejects_a_lone_surrogate_naming_the_field_before_sending(db: t.Client) -> None:
+    _, project, _, _, _ = seed(db)
+    with pytest.raises(TypeError, match=r"^Task\.title holds a lone surrogate \(\\uD800 at index 1\), which UTF-8 cannot carry;"):
+        db.task.create(t.TaskCreate(project=project, number=77, title="a\ud800"))
+    assert db.task.get_by_project_number(project, 77) is None
+
+
 def test_rejects_a_unique_violation_naming_the_field_and_writes_nothing(db: t.Client) -> None:
     seed(db)
     with pytest.raises(rt.UniqueViolationError) as err:

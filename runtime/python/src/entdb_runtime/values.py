@@ -62,11 +62,24 @@ def encode(field: FieldMeta, value: object, label: str, refs: RefResolver) -> Wi
     return _encode_element(field, value, label, refs)
 
 
+def _check_well_formed(text: str, label: str) -> None:
+    """Refuses a lone surrogate, which UTF-8 (and so the protobuf encoder) cannot carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        unit = f"{ord(text[err.start]):04X}"
+        raise TypeError(
+            f"{label} holds a lone surrogate (\\u{unit} at index {err.start}), which UTF-8 cannot carry;"
+            " pass well-formed Unicode text (pair the surrogate or drop it)."
+        ) from err
+
+
 def _encode_element(field: FieldMeta, value: object, label: str, refs: RefResolver) -> Wire:
     kind = field.kind
     if kind == "string":
         if not isinstance(value, str):
             raise TypeError(f"{label} must be a str; got {describe(value)}.")
+        _check_well_formed(value, label)
         return {"string_value": value}
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
@@ -100,6 +113,7 @@ def _encode_element(field: FieldMeta, value: object, label: str, refs: RefResolv
             text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as err:
             raise TypeError(f"{label} is not JSON-serializable: {err}") from err
+        _check_well_formed(text, label)
         return {"json_value": text}
     if kind == "enum":
         enum_type = field.enum
