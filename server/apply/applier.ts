@@ -26,7 +26,8 @@
  * alone and its failure is recorded while the others in the batch commit.
  * Consecutive plans that need no migration are first applied optimistically, in one
  * savepoint for the run and none per event (a savepoint per event costs more than a
- * small plan's own writes); if one of them throws, the run is rolled back, its staged
+ * small plan's own writes, and its outcome rows are written several to a statement,
+ * held-outcomes.ts); if one of them throws, the run is rolled back, its staged
  * outcomes, queued full-text rows and counters with it, and applied again event by event
  * as above up to that plan, so the results are the same
  * (tests/apply/optimistic-run.test.ts); runs resume a little later.
@@ -76,6 +77,7 @@ import { isTenantId, validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
 import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
+import { HeldOutcomes, INSERT_OUTCOME } from "./held-outcomes.ts";
 import { applyMailboxChange } from "./mailbox-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
@@ -268,6 +270,8 @@ export class Applier implements ApplyProgress {
   readonly #tenants: ReadonlySet<string> | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent: RecentOutcomes;
+  /** The outcome rows of the optimistic run under way (held-outcomes.ts). */
+  readonly #heldOutcomes = new HeldOutcomes();
   readonly #built: BuiltEvents | undefined;
 
   constructor(options: ApplierOptions) {
@@ -610,8 +614,11 @@ export class Applier implements ApplyProgress {
    * Applies `items[from..to)` in one savepoint and none per event; returns the tenant's
    * state after them, or, when one of them threw, the index of that item, with
    * everything the run did undone (rows, staged outcomes, queued full-text rows,
-   * counters): the caller then applies the run up to that item event by event. Throws
-   * only when SQLite rolled the whole transaction back itself.
+   * counters): the caller then applies the run up to that item event by event. The
+   * run's outcome rows are held and written several to a statement (held-outcomes.ts):
+   * a held row that fails throws at a later item, or at `to` from the write at the end,
+   * and the items up to there go event by event all the same. Throws only when SQLite
+   * rolled the whole transaction back itself.
    */
   #applyRun(
     db: TenantDb,
@@ -629,9 +636,11 @@ export class Applier implements ApplyProgress {
     try {
       let after = state;
       for (; i < to; i++) after = this.#applyItem(db, items[i]!, after, false);
+      this.#heldOutcomes.write(db);
       db.stmt("RELEASE run").run();
       return { state: after };
     } catch (err) {
+      this.#heldOutcomes.clear();
       if (!db.db.inTransaction) throw err;
       db.stmt("ROLLBACK TO run").run();
       db.stmt("RELEASE run").run();
@@ -779,9 +788,10 @@ export class Applier implements ApplyProgress {
     const digest =
       d.length > 0 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex") : undefined;
     const stored = encodeOutcome(results, failure, digest, event.actor);
-    db.stmt(
-      "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
-    ).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    // In an optimistic run, nothing reads the outcomes before its end (held-outcomes.ts).
+    if (guarded)
+      db.stmt(INSERT_OUTCOME).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    else this.#heldOutcomes.hold(db, key, pos.partition, pos.offset, event.schemaVersion, stored);
     // Nothing keeps the outcome (a restore's appliers): only a failure is staged, to be reported.
     if (!this.#recent.keeps && !failed) return undefined;
     return {
