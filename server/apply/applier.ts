@@ -26,8 +26,8 @@
  * alone and its failure is recorded while the others in the batch commit.
  * Consecutive plans that need no migration are first applied optimistically, in one
  * savepoint for the run and none per event (a savepoint per event costs more than a
- * small plan's own writes, and its outcome rows are written several to a statement,
- * held-outcomes.ts); if one of them throws, the run is rolled back, its staged
+ * small plan's own writes, and its node and outcome rows are written several to a
+ * statement, store/held-rows.ts); if one of them throws, the run is rolled back, its staged
  * outcomes, queued full-text rows and counters with it, and applied again event by event
  * as above up to that plan, so the results are the same
  * (tests/apply/optimistic-run.test.ts); runs resume a little later.
@@ -69,6 +69,7 @@ import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/
 import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { ApplyProgress, BuiltEvents, PlanOutcome } from "../engine.ts";
+import { heldInsert } from "../store/held-rows.ts";
 import { encodeOutcome } from "../store/outcome-codec.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -77,7 +78,6 @@ import { isTenantId, validateTenantId } from "../store/tenant-id.ts";
 import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
 import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
-import { HeldOutcomes, INSERT_OUTCOME } from "./held-outcomes.ts";
 import { applyMailboxChange } from "./mailbox-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
@@ -90,6 +90,13 @@ import { decodeWalEvent } from "./wal-event-decode.ts";
  * empty key). Any SchemaChange under a key that is not a tenant id is treated alike.
  */
 export const SCHEMA_LOG_KEY = "#schema";
+
+/** The outcome row of a plan; an optimistic run holds them (store/held-rows.ts). */
+const INSERT_OUTCOME = heldInsert(
+  "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES ",
+  "(?, ?, ?, ?, ?)",
+  5,
+);
 
 /** Default entries per delivered batch. */
 export const DEFAULT_APPLY_BATCH = 512;
@@ -270,8 +277,6 @@ export class Applier implements ApplyProgress {
   readonly #tenants: ReadonlySet<string> | undefined;
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent: RecentOutcomes;
-  /** The outcome rows of the optimistic run under way (held-outcomes.ts). */
-  readonly #heldOutcomes = new HeldOutcomes();
   readonly #built: BuiltEvents | undefined;
 
   constructor(options: ApplierOptions) {
@@ -575,6 +580,7 @@ export class Applier implements ApplyProgress {
     } catch (err) {
       this.#recent.discard();
       db.ftsWrites.clear();
+      db.clearHeld();
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
@@ -615,10 +621,10 @@ export class Applier implements ApplyProgress {
    * state after them, or, when one of them threw, the index of that item, with
    * everything the run did undone (rows, staged outcomes, queued full-text rows,
    * counters): the caller then applies the run up to that item event by event. The
-   * run's outcome rows are held and written several to a statement (held-outcomes.ts):
-   * a held row that fails throws at a later item, or at `to` from the write at the end,
-   * and the items up to there go event by event all the same. Throws only when SQLite
-   * rolled the whole transaction back itself.
+   * run's node and outcome rows are held and written several to a statement
+   * (store/held-rows.ts): a held row that fails throws at a later item, or at `to` from
+   * the write at the end, and the items up to there go event by event all the same.
+   * Throws only when SQLite rolled the whole transaction back itself.
    */
   #applyRun(
     db: TenantDb,
@@ -636,11 +642,11 @@ export class Applier implements ApplyProgress {
     try {
       let after = state;
       for (; i < to; i++) after = this.#applyItem(db, items[i]!, after, false);
-      this.#heldOutcomes.write(db);
+      db.writeHeld();
       db.stmt("RELEASE run").run();
       return { state: after };
     } catch (err) {
-      this.#heldOutcomes.clear();
+      db.clearHeld();
       if (!db.db.inTransaction) throw err;
       db.stmt("ROLLBACK TO run").run();
       db.stmt("RELEASE run").run();
@@ -756,6 +762,7 @@ export class Applier implements ApplyProgress {
             schema,
             actor: event.actor,
             nowMicros,
+            holdRows: !guarded,
             ...(checkOperation ? { checkOperation } : {}),
           },
           body.value,
@@ -788,10 +795,11 @@ export class Applier implements ApplyProgress {
     const digest =
       d.length > 0 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex") : undefined;
     const stored = encodeOutcome(results, failure, digest, event.actor);
-    // In an optimistic run, nothing reads the outcomes before its end (held-outcomes.ts).
+    // In an optimistic run the row is held and written with others (store/held-rows.ts):
+    // one that fails throws later, and the run is applied again event by event.
     if (guarded)
-      db.stmt(INSERT_OUTCOME).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
-    else this.#heldOutcomes.hold(db, key, pos.partition, pos.offset, event.schemaVersion, stored);
+      db.stmt(INSERT_OUTCOME.one).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    else db.hold(INSERT_OUTCOME, key, pos.partition, pos.offset, event.schemaVersion, stored);
     // Nothing keeps the outcome (a restore's appliers): only a failure is staged, to be reported.
     if (!this.#recent.keeps && !failed) return undefined;
     return {

@@ -45,6 +45,12 @@ export interface PlanContext {
   /** The event's ingress time in microseconds; every timestamp the plan writes. */
   readonly nowMicros: bigint;
   /**
+   * Inside an optimistic run of the applier, where any throw rolls the run back and
+   * applies it again event by event: a create's node row may be held and written later
+   * with others (server/store/held-rows.ts), its failure thrown then.
+   */
+  readonly holdRows?: boolean;
+  /**
    * Decides, before an operation runs, whether the actor may make it (access-ops.ts);
    * throws the rejection. Absent for events logged in dev mode.
    */
