@@ -584,11 +584,13 @@ export class Applier implements ApplyProgress {
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
-      if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
+      if (this.#onAccessChanged !== undefined && todo.some(isAccessItem))
+        this.#onAccessChanged(tenant);
       return;
     }
     db.commitState(state);
-    if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
+    if (this.#onAccessChanged !== undefined && todo.some(isAccessItem))
+      this.#onAccessChanged(tenant);
     this.#dirty.add(db);
     this.#waiters.notify(tenant, state);
     if (this.#onCommitted) this.#onCommitted(tenant, committedEvents(todo, state));
@@ -763,7 +765,7 @@ export class Applier implements ApplyProgress {
             actor: event.actor,
             nowMicros,
             holdRows: !guarded,
-            ...(checkOperation ? { checkOperation } : {}),
+            checkOperation,
           },
           body.value,
         );

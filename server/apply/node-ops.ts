@@ -74,7 +74,7 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
   if (op.ifAbsentOn.length > 0) {
     const existing = findIfAbsent(run, type, op.ifAbsentOn, payload);
     if (existing) {
-      run.redirects.set(op.id, existing.id);
+      run.redirect(op.id, existing.id);
       return result(existing.id, false, existing.version);
     }
   }
