@@ -1,13 +1,11 @@
 /**
  * Rows written behind: an optimistic run of the applier (server/apply/applier.ts) holds
  * the node and outcome rows its plans insert, and they are written several to an
- * `INSERT` (64, then 8, then one to a statement) instead of one statement each. One
- * statement of 64 rows costs SQLite and the driver less than 64 of one row: about
- * 1.1 µs less a node row and 0.7 µs less an outcome row, on a tenant file as a restore
- * loads it (of about 3.3 and 2.2 µs written alone).
+ * `INSERT` (64, then 8, then one to a statement) instead of one statement each: one
+ * statement of 64 rows costs SQLite and the driver much less than 64 of one row.
  *
  * What it guarantees: the held rows are written, in the order they were held, before any
- * other statement of their {@link TenantDb} runs (`TenantDb.stmt` writes them first), so
+ * other statement of their tenant handle runs (`TenantDb.stmt` writes them first), so
  * every read and write of the connection sees them, and the table holds what statements
  * of one row would have written (the same rowids, in the same order). What it does not:
  * a held row that fails (a taken id, a unique clash, a retried idempotency key) throws
@@ -16,9 +14,9 @@
  * again event by event, which writes each row at once and decides each plan as before)
  * and {@link HeldRows.clear} what is still held.
  *
- * What it assumes: rows are held only through the handle's own statements (`db.stmt`);
- * a statement run on the connection around it (`db.db.exec`, `db.db.prepare`) does not
- * write them first.
+ * What it assumes: a statement run on the connection past the handle (`db.db.exec`,
+ * `db.db.prepare`) does not write them first, so the holder writes them before one
+ * (the applier's run writes them before its `RELEASE`, which comes before the `COMMIT`).
  */
 
 import type Database from "better-sqlite3";

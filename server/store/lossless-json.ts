@@ -106,8 +106,8 @@ export function parsePayload(text: string): Payload {
  * equal payloads are equal bytes (replay gives byte-identical databases).
  *
  * A payload whose keys were set in ascending order (a create sets them so) is written
- * key by key, each value as `JSON.stringify` writes it alone: about 0.3 µs for two
- * short strings, flattened, against 0.55 through an object. Any other goes through one
+ * key by key, each value as `JSON.stringify` writes it alone, which costs less than
+ * building an object to stringify (docs/performance.md). Any other goes through one
  * `JSON.stringify` of an object keyed by the field ids: an object's integer keys (array
  * indices, as field ids are) come out in ascending order whatever order they were set
  * in, and each value is written as `JSON.stringify` writes it alone. The same bytes.
