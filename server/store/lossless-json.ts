@@ -107,7 +107,7 @@ export function parsePayload(text: string): Payload {
  *
  * A payload whose keys were set in ascending order (a create sets them so) is written
  * key by key, each value as `JSON.stringify` writes it alone, which costs less than
- * building an object to stringify (docs/performance.md). Any other goes through one
+ * building an object to stringify (docs/performance-log.md). Any other goes through one
  * `JSON.stringify` of an object keyed by the field ids: an object's integer keys (array
  * indices, as field ids are) come out in ascending order whatever order they were set
  * in, and each value is written as `JSON.stringify` writes it alone. The same bytes.
