@@ -26,7 +26,8 @@
  * alone and its failure is recorded while the others in the batch commit.
  * Consecutive plans that need no migration are first applied optimistically, in one
  * savepoint for the run and none per event (a savepoint per event costs more than a
- * small plan's own writes); if one of them throws, the run is rolled back, its staged
+ * small plan's own writes, and its node and outcome rows are written several to a
+ * statement, store/held-rows.ts); if one of them throws, the run is rolled back, its staged
  * outcomes, queued full-text rows and counters with it, and applied again event by event
  * as above up to that plan, so the results are the same
  * (tests/apply/optimistic-run.test.ts); runs resume a little later.
@@ -68,6 +69,7 @@ import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/
 import type { OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { ApplyProgress, BuiltEvents, PlanOutcome } from "../engine.ts";
+import { heldInsert } from "../store/held-rows.ts";
 import { encodeOutcome } from "../store/outcome-codec.ts";
 import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -88,6 +90,13 @@ import { decodeWalEvent } from "./wal-event-decode.ts";
  * empty key). Any SchemaChange under a key that is not a tenant id is treated alike.
  */
 export const SCHEMA_LOG_KEY = "#schema";
+
+/** The outcome row of a plan; an optimistic run holds them (store/held-rows.ts). */
+const INSERT_OUTCOME = heldInsert(
+  "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES ",
+  "(?, ?, ?, ?, ?)",
+  5,
+);
 
 /** Default entries per delivered batch. */
 export const DEFAULT_APPLY_BATCH = 512;
@@ -571,14 +580,17 @@ export class Applier implements ApplyProgress {
     } catch (err) {
       this.#recent.discard();
       db.ftsWrites.clear();
+      db.clearHeld();
       if (sql.open && sql.inTransaction) sql.exec("ROLLBACK");
       if (sql.open) db.reloadSchemaObjects();
       this.#park(tenant, todo[0]!.entry.position, err);
-      if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
+      if (this.#onAccessChanged !== undefined && todo.some(isAccessItem))
+        this.#onAccessChanged(tenant);
       return;
     }
     db.commitState(state);
-    if (todo.some(isAccessItem)) this.#onAccessChanged?.(tenant);
+    if (this.#onAccessChanged !== undefined && todo.some(isAccessItem))
+      this.#onAccessChanged(tenant);
     this.#dirty.add(db);
     this.#waiters.notify(tenant, state);
     if (this.#onCommitted) this.#onCommitted(tenant, committedEvents(todo, state));
@@ -610,8 +622,11 @@ export class Applier implements ApplyProgress {
    * Applies `items[from..to)` in one savepoint and none per event; returns the tenant's
    * state after them, or, when one of them threw, the index of that item, with
    * everything the run did undone (rows, staged outcomes, queued full-text rows,
-   * counters): the caller then applies the run up to that item event by event. Throws
-   * only when SQLite rolled the whole transaction back itself.
+   * counters): the caller then applies the run up to that item event by event. The
+   * run's node and outcome rows are held and written several to a statement
+   * (store/held-rows.ts): a held row that fails throws at a later item, or at `to` from
+   * the write at the end, and the items up to there go event by event all the same.
+   * Throws only when SQLite rolled the whole transaction back itself.
    */
   #applyRun(
     db: TenantDb,
@@ -629,9 +644,11 @@ export class Applier implements ApplyProgress {
     try {
       let after = state;
       for (; i < to; i++) after = this.#applyItem(db, items[i]!, after, false);
+      db.writeHeld();
       db.stmt("RELEASE run").run();
       return { state: after };
     } catch (err) {
+      db.clearHeld();
       if (!db.db.inTransaction) throw err;
       db.stmt("ROLLBACK TO run").run();
       db.stmt("RELEASE run").run();
@@ -747,7 +764,8 @@ export class Applier implements ApplyProgress {
             schema,
             actor: event.actor,
             nowMicros,
-            ...(checkOperation ? { checkOperation } : {}),
+            holdRows: !guarded,
+            checkOperation,
           },
           body.value,
         );
@@ -779,9 +797,11 @@ export class Applier implements ApplyProgress {
     const digest =
       d.length > 0 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString("hex") : undefined;
     const stored = encodeOutcome(results, failure, digest, event.actor);
-    db.stmt(
-      "INSERT INTO outcomes (idempotency_key, log_partition, log_offset, schema_version, outcome) VALUES (?, ?, ?, ?, ?)",
-    ).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    // In an optimistic run the row is held and written with others (store/held-rows.ts):
+    // one that fails throws later, and the run is applied again event by event.
+    if (guarded)
+      db.stmt(INSERT_OUTCOME.one).run(key, pos.partition, pos.offset, event.schemaVersion, stored);
+    else db.hold(INSERT_OUTCOME, key, pos.partition, pos.offset, event.schemaVersion, stored);
     // Nothing keeps the outcome (a restore's appliers): only a failure is staged, to be reported.
     if (!this.#recent.keeps && !failed) return undefined;
     return {

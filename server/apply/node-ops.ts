@@ -11,6 +11,7 @@ import type {
   UpdateNode,
 } from "../../generated/entdb/v1/plan_pb.js";
 import { DELETE_EDGES_TO } from "../store/edge-sql.ts";
+import { heldInsert } from "../store/held-rows.ts";
 import {
   type Payload,
   parsePayload,
@@ -27,6 +28,13 @@ import {
 } from "./plan-checks.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 import { type PlanRun, result, sortedKeys } from "./plan-run.ts";
+
+/** A node's row; created at version 1. */
+const INSERT_NODE = heldInsert(
+  "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES ",
+  "(?, ?, ?, 1, ?, ?, ?)",
+  6,
+);
 
 /** Applies a create_node step; an `if_absent_on` match resolves to the existing node. */
 export function createNode(run: PlanRun, op: CreateNode): OperationResult {
@@ -66,7 +74,7 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
   if (op.ifAbsentOn.length > 0) {
     const existing = findIfAbsent(run, type, op.ifAbsentOn, payload);
     if (existing) {
-      run.redirects.set(op.id, existing.id);
+      run.redirect(op.id, existing.id);
       return result(existing.id, false, existing.version);
     }
   }
@@ -76,16 +84,20 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
   // so the step fails as if the id had been checked first (tests/apply/applier-decisions.test.ts).
   // Unique values likewise: with an index for every constraint, a clash fails the INSERT
   // and the lookups run only then, in their order, to name the constraint.
-  let info: { lastInsertRowid: number | bigint };
+  let info: { lastInsertRowid: number | bigint } | undefined;
   try {
     checkRefs(run, type, written, payload);
     if (!uniquesIndexed(run, type)) checkUniques(run, type, payload, op.id, undefined);
     const now = run.ctx.nowMicros;
-    info = run.db
-      .stmt(
-        "INSERT INTO nodes (id, type_id, payload, version, owner, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-      )
-      .run(op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
+    // Held (an optimistic run) unless its full-text row needs the row's `seq` now: a taken
+    // id or a clash then fails the run at a later statement, and the run is applied again
+    // event by event, each create's INSERT here, decided as below.
+    if (run.ctx.holdRows === true && !run.db.ftsFields(type.id))
+      run.db.hold(INSERT_NODE, op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
+    else
+      info = run.db
+        .stmt(INSERT_NODE.one)
+        .run(op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
   } catch (err) {
     if (run.nodeRow(op.id)) {
       throw run.reject(
@@ -102,7 +114,7 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
     if (!(err instanceof PlanRejection)) checkUniques(run, type, payload, op.id, undefined);
     throw err;
   }
-  ftsInsert(run, type.id, BigInt(info.lastInsertRowid), payload);
+  if (info !== undefined) ftsInsert(run, type.id, BigInt(info.lastInsertRowid), payload);
   return result(op.id, true, 1n);
 }
 

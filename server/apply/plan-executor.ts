@@ -50,7 +50,9 @@ export type { PlanContext } from "./plan-run.ts";
 export function executePlan(ctx: PlanContext, plan: WritePlan): OperationResult[] {
   const run = new PlanRun(ctx);
   const results: OperationResult[] = [];
-  for (const [index, operation] of plan.operations.entries()) {
+  const operations = plan.operations;
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index]!;
     run.index = index;
     const op = operation.op;
     try {

@@ -45,10 +45,16 @@ export interface PlanContext {
   /** The event's ingress time in microseconds; every timestamp the plan writes. */
   readonly nowMicros: bigint;
   /**
+   * Inside an optimistic run of the applier, where any throw rolls the run back and
+   * applies it again event by event: a create's node row may be held and written later
+   * with others (server/store/held-rows.ts), its failure thrown then.
+   */
+  readonly holdRows?: boolean;
+  /**
    * Decides, before an operation runs, whether the actor may make it (access-ops.ts);
    * throws the rejection. Absent for events logged in dev mode.
    */
-  readonly checkOperation?: (run: PlanRun, operation: Operation) => void;
+  readonly checkOperation?: ((run: PlanRun, operation: Operation) => void) | undefined;
 }
 
 /**
@@ -58,8 +64,8 @@ export interface PlanContext {
 export class PlanRun {
   readonly ctx: PlanContext;
   readonly db: TenantDb;
-  /** Minted ids of `if_absent_on` creates that resolved to an existing node. */
-  readonly redirects = new Map<string, string>();
+  /** Minted ids of `if_absent_on` creates that resolved to an existing node; made at the first. */
+  #redirects: Map<string, string> | undefined;
   /** The index of the operation being applied; every rejection names it. */
   index = 0;
 
@@ -70,7 +76,13 @@ export class PlanRun {
 
   /** The id a step names, redirected if an earlier `if_absent_on` create resolved it. */
   resolve(id: string): string {
-    return this.redirects.get(id) ?? id;
+    return this.#redirects?.get(id) ?? id;
+  }
+
+  /** Redirects the minted id `from` of an `if_absent_on` create to the node it resolved to. */
+  redirect(from: string, to: string): void {
+    this.#redirects ??= new Map();
+    this.#redirects.set(from, to);
   }
 
   /** The node row with `id`, of any type. */
@@ -157,7 +169,7 @@ export class PlanRun {
       }
       throw err;
     }
-    if (this.redirects.size === 0 || json === null) return json;
+    if (this.#redirects === undefined || json === null) return json;
     const t = field.type;
     if (t.kind === "ref" && typeof json === "string") return this.resolve(json);
     if (t.kind === "list" && t.element.kind === "ref" && Array.isArray(json)) {

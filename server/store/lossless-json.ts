@@ -105,13 +105,27 @@ export function parsePayload(text: string): Payload {
  * The stored text of a payload: keys in ascending field id order, no whitespace, so
  * equal payloads are equal bytes (replay gives byte-identical databases).
  *
- * One `JSON.stringify` of an object keyed by the field ids: an object's integer keys
- * (array indices, as field ids are) come out in ascending order whatever order they were
- * set in, and each value is written as `JSON.stringify` writes it alone. Joining the
- * values' texts by hand gave the same bytes through a chain of partial strings that
- * SQLite's binding then copied into a flat one.
+ * A payload whose keys were set in ascending order (a create sets them so) is written
+ * key by key, each value as `JSON.stringify` writes it alone, which costs less than
+ * building an object to stringify (docs/performance-log.md). Any other goes through one
+ * `JSON.stringify` of an object keyed by the field ids: an object's integer keys (array
+ * indices, as field ids are) come out in ascending order whatever order they were set
+ * in, and each value is written as `JSON.stringify` writes it alone. The same bytes.
  */
 export function serializePayload(payload: ReadonlyMap<number, JsonValue>): string {
+  let out = "{";
+  let prev = -1;
+  for (const [k, v] of payload) {
+    if (!(k > prev) || !isArrayIndex(k) || v === undefined) return serializeUnordered(payload);
+    if (prev !== -1) out += ",";
+    out += `"${k}":${JSON.stringify(v)}`;
+    prev = k;
+  }
+  return `${out}}`;
+}
+
+/** {@link serializePayload} of keys set in any order. */
+function serializeUnordered(payload: ReadonlyMap<number, JsonValue>): string {
   const object: Record<number, JsonValue> = {};
   let indices = true;
   // forEach, not for…of: the entries' pairs were half the garbage again.

@@ -25,17 +25,18 @@ export function encodeOutcome(
   planDigest?: string,
   actor?: string,
 ): string {
-  const rs = results.map(
-    (r) =>
-      `{"id":${JSON.stringify(r.id)},"created":${r.created},"version":${r.version.toString()}}`,
-  );
+  let rs = "";
+  for (const r of results) {
+    if (rs !== "") rs += ",";
+    rs += `{"id":${JSON.stringify(r.id)},"created":${r.created},"version":${r.version.toString()}}`;
+  }
   const f =
     failure === undefined
       ? ""
       : `,"failure":{"code":${JSON.stringify(failure.code)},"reason":${JSON.stringify(failure.reason)},"message":${JSON.stringify(failure.message)},"operationIndex":${failure.operationIndex},"typeId":${failure.typeId},"fieldId":${failure.fieldId}}`;
   const d = planDigest === undefined ? "" : `,"planDigest":${JSON.stringify(planDigest)}`;
   const a = actor === undefined ? "" : `,"actor":${JSON.stringify(actor)}`;
-  return `{"results":[${rs.join(",")}]${f}${d}${a}}`;
+  return `{"results":[${rs}]${f}${d}${a}}`;
 }
 
 /** A stored outcome row back as a {@link PlanOutcome}. */

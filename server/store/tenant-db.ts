@@ -32,6 +32,7 @@ import {
 import type { Schema } from "../../schema/index.ts";
 import { ACCESS_TABLE_DDL } from "./access-tables.ts";
 import { FtsWrites } from "./fts-writes.ts";
+import { type HeldInsert, HeldRows } from "./held-rows.ts";
 import { MAILBOX_TABLE_DDL } from "./mailbox-tables.ts";
 import { NODE_TOMBSTONE_DDL } from "./node-tombstones.ts";
 import { StoreError } from "./store-error.ts";
@@ -102,6 +103,8 @@ export class TenantDb {
   #state: TenantState;
   #commits = 0;
   readonly #statements = new Map<string, Database.Statement>();
+  /** Rows held by an optimistic run of the applier, written before the next statement (held-rows.ts). */
+  readonly #held = new HeldRows();
   /** Searchable field ids per node type that has a full-text table in the file. */
   #fts: ReadonlyMap<number, readonly number[]> = new Map();
   /** Full-text writes of the transaction under way, written before it commits (fts-writes.ts). */
@@ -318,8 +321,44 @@ export class TenantDb {
     return this.db.open;
   }
 
-  /** A prepared statement for `sql`, cached. */
+  /**
+   * A prepared statement for `sql`, cached. The rows held (held-rows.ts) are written
+   * first, so whatever the statement does sees them.
+   */
   stmt(sql: string): Database.Statement {
+    if (this.#held.any) this.#held.write(this.#cached);
+    return this.#cached(sql);
+  }
+
+  /**
+   * Holds a row of `insert` instead of writing it now (held-rows.ts): it is written before
+   * this handle's next statement, several to an `INSERT`. For a caller that can undo
+   * what a failure of the row, thrown later, stands for (an optimistic run of the applier).
+   */
+  hold(
+    insert: HeldInsert,
+    v0: unknown,
+    v1: unknown,
+    v2: unknown,
+    v3: unknown,
+    v4: unknown,
+    v5?: unknown,
+  ): void {
+    this.#held.hold(this.#cached, insert, v0, v1, v2, v3, v4, v5);
+  }
+
+  /** Writes the held rows now (see {@link hold}); on a throw nothing stays held. */
+  writeHeld(): void {
+    this.#held.write(this.#cached);
+  }
+
+  /** Drops the held rows: what they were held for was rolled back. */
+  clearHeld(): void {
+    this.#held.clear();
+  }
+
+  /** A prepared statement for `sql`, cached; writes no held rows. */
+  readonly #cached = (sql: string): Database.Statement => {
     let s = this.#statements.get(sql);
     if (s === undefined) {
       if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
@@ -327,7 +366,7 @@ export class TenantDb {
       this.#statements.set(sql, s);
     }
     return s;
-  }
+  };
 
   /** Whether the file has the schema object (index or full-text table) named `name`. */
   hasObject(name: string): boolean {
