@@ -130,7 +130,8 @@ export class BulkLoad {
       })();
       // A built template's copies (small tenants) are written in WAL mode, as before: a
       // copy's switch from `journal_mode = MEMORY` back to WAL costs a file of a few
-      // dozen events more than writing its pages twice (docs/performance.md, item 18).
+      // dozen events more than writing its pages twice (docs/performance-log.md, "The
+      // applier's cost per event", item 18).
       if (built) made.db.pragma("journal_mode = WAL");
       // Closed without `TenantDb.close`'s `PRAGMA optimize`: it stands for a file just made.
       made.db.close();

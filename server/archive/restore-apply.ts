@@ -92,7 +92,7 @@ const CONCURRENT_SYNCS = 16;
  * template (`BulkLoad.prepareVersionTemplate`): their indexes and full-text rows are
  * written per event, as live, instead of built at the end. Building them costs a tenant
  * about 2.5 ms whatever it holds (each of the schema's objects is created); keeping them
- * costs a few µs an event (docs/performance.md, "The applier's cost per event", item 15).
+ * costs a few µs an event (docs/performance-log.md, "The applier's cost per event", item 15).
  */
 export const SMALL_TENANT_EVENTS = 500;
 
