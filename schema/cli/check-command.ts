@@ -267,10 +267,14 @@ function gitShow(ref: string, path: string, cwd: string): Promise<string> {
   });
 }
 
-/** The rule catalog for `--help`, so `--allow` values can be looked up. */
+/** The rule catalog for `--help`, so `--allow` values can be looked up: breaking rules first. */
 function rulesHelp(): string {
   const width = Math.max(...COMPAT_RULE_IDS.map((id) => id.length));
-  const rows = COMPAT_RULE_IDS.map(
+  const ids = [
+    ...COMPAT_RULE_IDS.filter((id) => COMPAT_RULES[id].category === "breaking"),
+    ...COMPAT_RULE_IDS.filter((id) => COMPAT_RULES[id].category !== "breaking"),
+  ];
+  const rows = ids.map(
     (id) =>
       `  ${id.padEnd(width)}  ${COMPAT_RULES[id].category.padEnd(8)}  ${COMPAT_RULES[id].summary}`,
   );

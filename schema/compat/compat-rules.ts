@@ -103,6 +103,11 @@ export const COMPAT_RULES = {
     summary:
       "A node type's visibility was widened (private → tenant → public): nodes written as private would be read by others.",
   },
+  NODE_SEARCH_REMOVED: {
+    category: "breaking",
+    summary:
+      "A node type lost its last searchable field, and with it the Search RPC of its service.",
+  },
 
   NODE_ADDED: { category: "safe", summary: "A node type was added." },
   EDGE_ADDED: { category: "safe", summary: "An edge type was added." },
@@ -137,11 +142,6 @@ export const COMPAT_RULES = {
   FIELD_SEARCH_WEIGHT_CHANGED: {
     category: "safe",
     summary: "A searchable field's ranking weight changed (nothing stored changes).",
-  },
-  NODE_SEARCH_REMOVED: {
-    category: "breaking",
-    summary:
-      "A node type lost its last searchable field, and with it the Search RPC of its service.",
   },
   COMPOSITE_INDEX_ADDED: { category: "safe", summary: "A composite index was added." },
   COMPOSITE_INDEX_REMOVED: { category: "safe", summary: "A composite index was dropped." },

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { githubAnnotation } from "../../schema/cli/load-schema.ts";
+import { COMPAT_RULE_IDS } from "../../schema/compat/compat-rules.ts";
 import { compileSchema } from "../../schema/compile.ts";
 import { schemaFingerprint } from "../../schema/fingerprint.ts";
 import { lockFromSchema } from "../../schema/lock.ts";
@@ -258,6 +259,22 @@ describe.concurrent("entdb check", () => {
     expect(run.stdout.split("\n").at(-2)).toBe(
       "error: schema.entdb is not compatible with schema.lock.json (2 breaking, 1 allowed, 1 safe)",
     );
+  });
+
+  it("lists every rule in --help, the breaking ones first", async () => {
+    const { code, stdout } = await entdb(ROOT, "check", "--help");
+    expect(code).toBe(0);
+    const rules = stdout
+      .split("\nRules:\n")[1]!
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => line.trim().split(/\s+/).slice(0, 2));
+    expect(rules.map(([id]) => id).sort()).toEqual([...COMPAT_RULE_IDS].sort());
+    const categories = rules.map(([, category]) => category);
+    const firstSafe = categories.indexOf("safe");
+    expect(categories.slice(0, firstSafe).every((c) => c === "breaking")).toBe(true);
+    expect(categories.slice(firstSafe).every((c) => c === "safe")).toBe(true);
+    expect(categories).toContain("breaking");
   });
 
   it("rejects an unknown rule in --allow with exit 2", async () => {
