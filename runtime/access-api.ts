@@ -10,7 +10,7 @@ import type { Client } from "@connectrpc/connect";
 import type { EntDbService } from "../generated/entdb/v1/entdb_pb.js";
 import type { Receipt } from "../generated/entdb/v1/values_pb.js";
 import type { WriteReceipt } from "./client-core-types.ts";
-import { newIdempotencyKey } from "./idempotency-key.ts";
+import { idempotencyKeyFor } from "./idempotency-key.ts";
 
 /** A tenant role, weakest first: viewer reads, member writes, admin and owner manage. */
 export type TenantRole = "viewer" | "member" | "admin" | "owner";
@@ -95,8 +95,7 @@ export function createAccessApi(deps: AccessApiDeps): AccessApi {
       call: { signal?: AbortSignal },
     ) => Promise<{ readonly receipt?: Receipt | undefined }>,
   ): Promise<WriteReceipt> => {
-    // An empty key is none, as for plans (client-core.ts).
-    const key = options.idempotencyKey || newIdempotencyKey();
+    const key = idempotencyKeyFor(options.idempotencyKey);
     const call = options.signal === undefined ? {} : { signal: options.signal };
     const res = await deps.call(() => send(key, call), options.signal);
     return deps.receipt(res.receipt, key);

@@ -37,7 +37,7 @@ import type {
 } from "./client-core-types.ts";
 import { NotFoundError, UnavailableError } from "./entdb-error.ts";
 import { codeFromName, errorFor, failureInfo, toEntDbError } from "./error-mapper.ts";
-import { newIdempotencyKey } from "./idempotency-key.ts";
+import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { withInterceptors } from "./intercepted-transport.ts";
 import { createMailboxApi, type MailboxApi } from "./mailbox-api.ts";
 import { pageLimit } from "./page-limit.ts";
@@ -47,6 +47,7 @@ import { DEFAULT_RETRY, type RetryOptions, withRetry } from "./retry-policy.ts";
 import { createSchemaFingerprintInterceptor } from "./schema-header.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
 import { type WatchedChange, type WatchInit, watchChanges } from "./watch.ts";
+import { checkWellFormed } from "./wire-value-codec.ts";
 
 /** The untyped EntDB client of one tenant. */
 export class EntDbClientCore {
@@ -120,9 +121,7 @@ export class EntDbClientCore {
     operations: readonly OperationInit[],
     options: PlanOptions = {},
   ): Promise<PlanResult> {
-    // An empty key is none (as in the Python client): sent as is, the server would log
-    // each attempt under a new key of its own, and a retry could apply the plan twice.
-    const idempotencyKey = options.idempotencyKey || newIdempotencyKey();
+    const idempotencyKey = idempotencyKeyFor(options.idempotencyKey);
     const noWait = options.noWait ?? false;
     const response = await this.#call(
       () =>
@@ -253,7 +252,9 @@ export class EntDbClientCore {
   }
 
   /** A page of full-text search hits (docs/search.md). */
-  search(request: SearchInit, options: ReadOptions = {}): Promise<SearchResponse> {
+  async search(request: SearchInit, options: ReadOptions = {}): Promise<SearchResponse> {
+    // The encoder would send U+FFFD for a lone surrogate: another query than the caller's.
+    checkWellFormed(request.query, "The search query");
     return this.#read(options, (afterPosition) =>
       this.#client.search(
         {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { newIdempotencyKey } from "./idempotency-key.ts";
+import { idempotencyKeyFor, newIdempotencyKey } from "./idempotency-key.ts";
 
 const UUID_V7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -19,5 +19,22 @@ describe("newIdempotencyKey", () => {
     expect(new Set(same).size).toBe(1000);
     const later = newIdempotencyKey(now + 1);
     for (const key of same) expect(key < later).toBe(true);
+  });
+});
+
+describe("idempotencyKeyFor", () => {
+  it("keeps the caller's key, and mints one for none or an empty one", () => {
+    expect(idempotencyKeyFor("import-42")).toBe("import-42");
+    expect(idempotencyKeyFor(undefined)).toMatch(UUID_V7);
+    expect(idempotencyKeyFor("")).toMatch(UUID_V7);
+  });
+
+  it("refuses a key the encoder would alter (a lone surrogate)", () => {
+    expect(() => idempotencyKeyFor("key-\uD800")).toThrow(
+      new TypeError(
+        "The idempotency key holds a lone UTF-16 surrogate (\\uD800 at index 4), which UTF-8 cannot carry; pass well-formed Unicode text (pair the surrogate or drop it).",
+      ),
+    );
+    expect(idempotencyKeyFor("key-\uD83D\uDE00")).toBe("key-\uD83D\uDE00");
   });
 });

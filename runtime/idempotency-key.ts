@@ -7,6 +7,8 @@
  * `crypto.getRandomValues`, which browsers offer outside secure contexts too.
  */
 
+import { checkWellFormed } from "./wire-value-codec.ts";
+
 /** The two lowercase hex digits of each byte value. */
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
@@ -30,4 +32,16 @@ export function newIdempotencyKey(now: number = Date.now()): string {
     out += HEX[b[i]!];
   }
   return out;
+}
+
+/**
+ * The key a write is sent under: the caller's, or a fresh one when it gave none or an
+ * empty one (sent empty, the server would log each attempt under a new key of its own,
+ * and a retry could apply the write twice). A key with a lone surrogate is refused:
+ * the encoder would send U+FFFD in its place, another key than the caller's.
+ */
+export function idempotencyKeyFor(given: string | undefined): string {
+  if (given === undefined || given === "") return newIdempotencyKey();
+  checkWellFormed(given, "The idempotency key");
+  return given;
 }

@@ -17,7 +17,7 @@ import type {
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { Receipt } from "../generated/entdb/v1/values_pb.js";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
-import { newIdempotencyKey } from "./idempotency-key.ts";
+import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { pageLimit } from "./page-limit.ts";
 import type { LogPosition } from "./position-tracker.ts";
 import { decodeNode } from "./record-codec.ts";
@@ -170,7 +170,7 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
       nodeIds: string | readonly string[],
       options: MailboxChangeOptions = {},
     ): Promise<WriteReceipt> => {
-      const key = options.idempotencyKey ?? newIdempotencyKey();
+      const key = idempotencyKeyFor(options.idempotencyKey);
       const call = options.signal === undefined ? {} : { signal: options.signal };
       const ids = typeof nodeIds === "string" ? [nodeIds] : [...nodeIds];
       const res = await deps.call(

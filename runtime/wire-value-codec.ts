@@ -222,7 +222,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * Refuses a string with a lone surrogate: UTF-8 cannot carry one, so the protobuf encoder
  * would send U+FFFD in its place and the server would store other text than the caller's.
  */
-function checkWellFormed(text: string, label: string): void {
+export function checkWellFormed(text: string, label: string): void {
   const at = text.search(LONE_SURROGATE);
   if (at < 0) return;
   const unit = text.charCodeAt(at).toString(16).toUpperCase();

@@ -165,6 +165,19 @@ describe("idempotency keys", () => {
     expect(result.receipt.replayed).toBe(true);
   });
 
+  it("refuses a key or a search query with a lone surrogate before sending anything", async () => {
+    const { fake, core } = setup();
+    const plan = new PlanBuilder();
+    createUser(plan, "ada@example.com");
+    await expect(
+      core.executePlan(plan.operations, { idempotencyKey: "import-\uDC00" }),
+    ).rejects.toThrow(/^The idempotency key holds a lone UTF-16 surrogate/);
+    await expect(core.search({ query: "caf\uD800" })).rejects.toThrow(
+      /^The search query holds a lone UTF-16 surrogate/,
+    );
+    expect(fake.calls).toEqual([]);
+  });
+
   it("uses a caller's key when given", async () => {
     const { fake, core } = setup();
     const plan = new PlanBuilder();
