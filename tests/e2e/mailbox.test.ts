@@ -341,7 +341,10 @@ describe("mailbox delivery", () => {
     );
     expect(page.next).toBeDefined();
     const unread = await bob.mailbox.unreadCounts();
-    await bob.mailbox.markRead(sent);
+    // An empty key is none: the change goes under a fresh key of the client's (a UUIDv7),
+    // kept across its retries, not '' (which the server would log anew at every attempt).
+    const receipt = await bob.mailbox.markRead(sent, { idempotencyKey: "" });
+    expect(receipt.idempotencyKey).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
     expect(await bob.mailbox.unreadCounts()).toEqual({
       total: unread.total - 1,
       byType: { message: unread.total - 1 },
