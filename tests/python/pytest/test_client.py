@@ -147,6 +147,8 @@ def test_rejects_a_unique_violation_naming_the_field_and_writes_nothing(db: t.Cl
     assert err.value.field_name == "email"
     assert err.value.failure is not None and err.value.failure.type_name == "User"
     assert err.value.operation_index == 1
+    # Caught as the base class, by its name and by its former one.
+    assert isinstance(err.value, rt.EntDbError) and rt.EntdbError is rt.EntDbError
     # Atomic: the team of step 0 was rolled back with the failing step.
     assert db.team.get_by_slug("other") is None
 

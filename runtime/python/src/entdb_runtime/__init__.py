@@ -26,6 +26,7 @@ from .aio_accessors import (
 )
 from .core import NO_RETRY, AsyncClientCore, ClientCore, RetryPolicy
 from .errors import (
+    EntDbError,
     EntdbError,
     InvalidArgumentError,
     NotFoundError,
@@ -70,6 +71,7 @@ __all__ = [
     "EdgeAccessor",
     "EdgeRow",
     "EdgeType",
+    "EntDbError",
     "EntdbError",
     "FieldMeta",
     "Filter",

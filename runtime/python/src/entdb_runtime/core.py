@@ -20,7 +20,7 @@ from . import _api
 from ._keys import new_idempotency_key
 from ._wire import Wire, get_bool, get_dict, get_dicts, get_int, get_str
 from .access import AccessApi, AsyncAccessApi
-from .errors import EntdbError, NotFoundError, UnavailableError, WriteFailure, error_for
+from .errors import EntDbError, NotFoundError, UnavailableError, WriteFailure, error_for
 from .positions import PositionTracker
 from .results import LogPosition, PlanResult, Receipt, StepResult
 from .schema import SchemaMeta
@@ -77,7 +77,7 @@ class _CoreBase:
     def _headers(self) -> dict[str, str]:
         return self.transport.headers(self._token)
 
-    def _error(self, err: ConnectError) -> EntdbError:
+    def _error(self, err: ConnectError) -> EntDbError:
         failure: WriteFailure | None = None
         for detail in err.details:
             if detail.type_name == _WRITE_FAILURE:
@@ -132,7 +132,7 @@ class _CoreBase:
     def _plan_request(self, operations: Sequence[Wire], key: str, no_wait: bool) -> Wire:
         return {"tenant": self.tenant, "operations": list(operations), "idempotency_key": key, "no_wait": no_wait}
 
-    def _lookup(self, data: Wire, key: str) -> tuple[PlanResult, EntdbError | None]:
+    def _lookup(self, data: Wire, key: str) -> tuple[PlanResult, EntDbError | None]:
         failure_data = get_dict(data, "failure")
         failure = (
             None
@@ -224,7 +224,7 @@ class ClientCore(_CoreBase):
             raise failure
         return result
 
-    def get_receipt(self, idempotency_key: str) -> tuple[PlanResult, EntdbError | None] | None:
+    def get_receipt(self, idempotency_key: str) -> tuple[PlanResult, EntDbError | None] | None:
         """The outcome of an earlier plan by its key (None when the server has none)."""
         try:
             data = self.call("GetReceipt", lambda: {"tenant": self.tenant, "idempotency_key": idempotency_key})
@@ -369,7 +369,7 @@ class AsyncClientCore(_CoreBase):
             raise failure
         return result
 
-    async def get_receipt(self, idempotency_key: str) -> tuple[PlanResult, EntdbError | None] | None:
+    async def get_receipt(self, idempotency_key: str) -> tuple[PlanResult, EntDbError | None] | None:
         """The outcome of an earlier plan by its key (None when the server has none)."""
         try:
             data = await self.call(

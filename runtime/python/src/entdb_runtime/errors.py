@@ -24,7 +24,7 @@ class WriteFailure:
     field_name: str | None = None
 
 
-class EntdbError(Exception):
+class EntDbError(Exception):
     """A call the server refused or could not answer.
 
     `code` is the Connect code in snake case (`already_exists`, `failed_precondition`, …).
@@ -56,33 +56,37 @@ class EntdbError(Exception):
         return None if self.failure is None else self.failure.operation_index
 
 
-class UniqueViolationError(EntdbError):
+EntdbError = EntDbError
+"""The former name of `EntDbError`, kept so code written against it still runs; it is the same class."""
+
+
+class UniqueViolationError(EntDbError):
     """`already_exists`: a unique value is taken; `field_name` names the field."""
 
 
-class PreconditionFailedError(EntdbError):
+class PreconditionFailedError(EntDbError):
     """`failed_precondition`: an expected version or field value did not hold, a ref
     points at a node that does not exist (reason `MISSING_REF`), or an idempotency key
     was reused for a different plan."""
 
 
-class NotFoundError(EntdbError):
+class NotFoundError(EntDbError):
     """`not_found`: the node to update or delete does not exist."""
 
 
-class PermissionDeniedError(EntdbError):
+class PermissionDeniedError(EntDbError):
     """`permission_denied`: the caller may not do this."""
 
 
-class InvalidArgumentError(EntdbError):
+class InvalidArgumentError(EntDbError):
     """`invalid_argument`: the request was refused before it was logged; nothing was written."""
 
 
-class UnavailableError(EntdbError):
+class UnavailableError(EntDbError):
     """`unavailable`: the server could not be reached (after the retries)."""
 
 
-_CLASSES: dict[str, type[EntdbError]] = {
+_CLASSES: dict[str, type[EntDbError]] = {
     "already_exists": UniqueViolationError,
     "failed_precondition": PreconditionFailedError,
     "not_found": NotFoundError,
@@ -92,6 +96,6 @@ _CLASSES: dict[str, type[EntdbError]] = {
 }
 
 
-def error_for(code: str, message: str, failure: WriteFailure | None) -> EntdbError:
+def error_for(code: str, message: str, failure: WriteFailure | None) -> EntDbError:
     """The error of the class `code` names."""
-    return _CLASSES.get(code, EntdbError)(code, message, failure)
+    return _CLASSES.get(code, EntDbError)(code, message, failure)

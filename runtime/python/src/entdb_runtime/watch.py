@@ -16,7 +16,7 @@ from typing import Generic, Literal, TypeVar
 
 from ._codec import Row, node_from_wire
 from ._wire import Wire, get_dict, get_dicts, get_int, get_str
-from .errors import EntdbError
+from .errors import EntDbError
 from .results import LogPosition
 from .schema import TypeMeta
 
@@ -109,7 +109,7 @@ class WatchState:
             )
         return out
 
-    def give_up(self, error: EntdbError) -> bool:
+    def give_up(self, error: EntDbError) -> bool:
         """Whether `error` ends the watch (else it resumes after a back-off)."""
         self.failures += 1
         return error.code not in _RESUMABLE or self.failures > self.max_reconnects
@@ -140,7 +140,7 @@ def watch_sync(tenant: str, open_stream: Callable[[Wire], Iterator[Wire]], state
             for response in open_stream(state.request(tenant)):
                 yield from state.changes(response)
             # The server ended the stream (it shuts down): resume like after a break.
-        except EntdbError as err:
+        except EntDbError as err:
             if state.give_up(err):
                 raise
         time.sleep(state.delay())
@@ -155,7 +155,7 @@ async def watch_async(
             async for response in open_stream(state.request(tenant)):
                 for change in state.changes(response):
                     yield change
-        except EntdbError as err:
+        except EntDbError as err:
             if state.give_up(err):
                 raise
         await asyncio.sleep(state.delay())
