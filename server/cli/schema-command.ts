@@ -16,7 +16,7 @@ import type { Client } from "@connectrpc/connect";
 import { Command, Option } from "commander";
 import type { EntDbService, SchemaFinding } from "../../generated/entdb/v1/entdb_pb.js";
 import type { CompatRuleId, Finding } from "../../schema/index.ts";
-import { serverUrlProblem } from "./server-url.ts";
+import { noApiProblem, serverUrlProblem } from "./server-url.ts";
 
 type Api = Client<typeof EntDbService>;
 
@@ -131,7 +131,7 @@ async function push(
       process.stderr.write(`error: ${e.rawMessage}\n`);
       return 1;
     }
-    return refusal(e, Code);
+    return refusal(e, Code, url);
   }
 }
 
@@ -158,7 +158,7 @@ async function history(opts: ConnectionOptions): Promise<number> {
     );
     return 0;
   } catch (err) {
-    return refusal(ConnectError.from(err), Code);
+    return refusal(ConnectError.from(err), Code, opts.url ?? process.env["ENTDB_URL"] ?? "");
   }
 }
 
@@ -187,12 +187,18 @@ async function connect(opts: ConnectionOptions): Promise<{ client: Api } | strin
   return { client };
 }
 
-/** A refused or failed call: exit 2 when the server could not be reached, 1 otherwise. */
+/**
+ * A refused or failed call: exit 2 when the server could not be reached or `url` serves no
+ * EntDB API, 1 otherwise.
+ */
 function refusal(
   e: { readonly code: number; readonly rawMessage: string },
   Code: typeof import("@connectrpc/connect").Code,
+  url: string,
 ): number {
   const name = Code[e.code] ?? String(e.code);
+  const wrongUrl = e.code === Code.Unknown ? noApiProblem(url, e.rawMessage) : undefined;
+  if (wrongUrl !== undefined) return fail(2, wrongUrl);
   if (e.code === Code.Unavailable || e.code === Code.Unknown) {
     return fail(2, `${name}: ${e.rawMessage}`);
   }

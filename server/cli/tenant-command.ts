@@ -10,7 +10,7 @@ import type { Client } from "@connectrpc/connect";
 import { Command } from "commander";
 import type { EntDbService } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Receipt } from "../../generated/entdb/v1/values_pb.js";
-import { serverUrlProblem } from "./server-url.ts";
+import { noApiProblem, serverUrlProblem } from "./server-url.ts";
 
 type Api = Client<typeof EntDbService>;
 
@@ -176,6 +176,12 @@ function act<A extends any[]>(
       if (out !== "") process.stdout.write(`${out}\n`);
     } catch (err) {
       const e = ConnectError.from(err);
+      const wrongUrl = e.code === Code.Unknown ? noApiProblem(url, e.rawMessage) : undefined;
+      if (wrongUrl !== undefined) {
+        process.stderr.write(`error: ${wrongUrl}\n`);
+        process.exitCode = 2;
+        return;
+      }
       process.stderr.write(`error: ${Code[e.code] ?? e.code}: ${e.rawMessage}\n`);
       process.exitCode = 1;
     }

@@ -65,7 +65,7 @@ describe("entdb tenant and entdb group", () => {
     expect(left.code).toBe(0);
   }, 60_000);
 
-  it("exits 1 with the server's message when refused, and 2 without a server or its scheme", async () => {
+  it("exits 1 with the server's message when refused, and 2 without a server, its scheme or its API port", async () => {
     const refused = await entdb(["tenant", "create", "cli-other", "--owner", "user:alice"], {
       ENTDB_URL: server.url,
       ENTDB_TOKEN: ALICE,
@@ -90,6 +90,20 @@ describe("entdb tenant and entdb group", () => {
         2,
         `error: --url (ENTDB_URL) must be the server's API address, http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:50051); got '${bare}'.\n`,
       ]);
+    }
+    // The ops port (health, readiness, metrics) is named as the wrong one: a usage error.
+    const ops = `http://127.0.0.1:${server.httpPort}`;
+    for (const args of [
+      ["tenant", "list", "--url", ops, "--token", ALICE],
+      ["schema", "history", "--url", ops, "--token", ALICE],
+    ]) {
+      const run = await entdb(args);
+      expect([args[0], run.code]).toEqual([args[0], 2]);
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^error: ${ops} serves no EntDB API \\(HTTP 40\\d\\): --url must be the server's API port \\(entdb serve --port, default 50051\\), not its ops port \\(--http-port, default 8080, for /health, /ready and /metrics\\)\\.\n$`,
+        ),
+      );
     }
   }, 60_000);
 });
