@@ -5,6 +5,7 @@
  */
 
 export type * from "./ast.ts";
+export { errorReason } from "./cli/load-schema.ts";
 export { fsyncDir, writeFileAtomic, writeNewFileDurably } from "./cli/write-file-atomic.ts";
 export {
   COMPAT_RULE_IDS,

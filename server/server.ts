@@ -17,7 +17,7 @@ import {
   file_grpc_reflection_v1_reflection,
   ServerReflection,
 } from "../generated/grpc/reflection/v1/reflection_pb.js";
-import { compileSchema, renderDiagnostics } from "../schema/index.ts";
+import { compileSchema, errorReason, renderDiagnostics } from "../schema/index.ts";
 import { AccessCache } from "./acl/access-cache.ts";
 import type { ReadScope } from "./acl/read-scope.ts";
 import { isDevMode } from "./api/auth-config.ts";
@@ -90,19 +90,8 @@ function readSchemaFile(path: string): string {
   try {
     return readFileSync(resolve(path), "utf8");
   } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES" || code === "EPERM"
-            ? "permission denied"
-            : err instanceof Error
-              ? err.message
-              : String(err);
     throw new ConfigError(
-      `cannot read the schema file '${path}' (--schema, ENTDB_SCHEMA): ${why}.`,
+      `cannot read the schema file '${path}' (--schema, ENTDB_SCHEMA): ${errorReason(err)}.`,
       { cause: err },
     );
   }

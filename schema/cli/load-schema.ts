@@ -221,6 +221,7 @@ export function isNotFound(err: unknown): boolean {
 export function errorReason(err: unknown): string {
   if (isNotFound(err)) return "no such file";
   if (err instanceof Error && "code" in err && err.code === "EISDIR") return "is a directory";
-  if (err instanceof Error && "code" in err && err.code === "EACCES") return "permission denied";
+  if (err instanceof Error && "code" in err && (err.code === "EACCES" || err.code === "EPERM"))
+    return "permission denied";
   return err instanceof Error ? err.message : String(err);
 }
