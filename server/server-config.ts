@@ -7,7 +7,8 @@ import { isIP } from "node:net";
 import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
-import { checkS3Endpoint, parseArchiveUrl } from "./archive/archive-location.ts";
+import { checkS3Endpoint, endpointWithDir, parseArchiveUrl } from "./archive/archive-location.ts";
+import { checkArchiveDir } from "./archive/dir-object-store.ts";
 import { ConfigError } from "./config-error.ts";
 import { awsKinesisEnv, type KinesisWalConfig, resolveKinesisConfig } from "./kinesis-config.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
@@ -49,7 +50,10 @@ export interface ServerConfig {
   readonly admins: ReadonlySet<string>;
   /** `--public-reads`: reads without a token see the nodes of `public` types. */
   readonly publicReads?: boolean;
-  /** `--archive s3://bucket/prefix` (and `--s3-endpoint`, `--snapshot-*`): docs/archive.md. */
+  /**
+   * `--archive s3://bucket/prefix` or a directory (and `--s3-endpoint`, `--snapshot-*`):
+   * docs/archive.md. `url` is normalized: a directory's absolute path.
+   */
   readonly archive?: {
     readonly url: string;
     readonly endpoint?: string;
@@ -243,7 +247,10 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
   };
 }
 
-/** `--archive` and `--s3-endpoint`, checked so a typo fails at start. */
+/**
+ * `--archive` and `--s3-endpoint`, checked so a typo fails at start; a directory archive
+ * is checked to be usable (`checkArchiveDir`) before anything is written.
+ */
 function resolveArchive(
   pick: (key: keyof ConfigInput) => string | undefined,
 ): Pick<ServerConfig, "archive"> {
@@ -262,6 +269,14 @@ function resolveArchive(
     }
   };
   const location = checked(() => parseArchiveUrl(url), "--archive");
+  if (location.kind === "dir") {
+    if (endpoint !== undefined) throw new ConfigError(endpointWithDir(location.root).message);
+    if (pick("archiveLockDays") !== undefined)
+      throw new ConfigError(
+        `--archive-lock-days needs an s3:// archive in a bucket with object lock; a directory archive (${location.root}) has no object lock.`,
+      );
+    checked(() => checkArchiveDir(location), "--archive");
+  }
   if (endpoint !== undefined) checked(() => checkS3Endpoint(endpoint), "--s3-endpoint");
   const snapshots = {
     intervalSeconds: int(pick("snapshotInterval") ?? "3600", "--snapshot-interval", 0, 31_536_000),
