@@ -1,12 +1,14 @@
 /**
  * Losing every disk: a real `entdb serve` archives its log to a real S3-compatible server
- * (moto, via tests/infra/s3.sh) while clients write concurrently; its data dir is then
- * deleted, `entdb restore` rebuilds it from the bucket alone, and a server started on it
+ * (moto, via tests/infra/s3.sh), or to a directory, while clients write concurrently; its
+ * data dir is then deleted, `entdb restore` rebuilds it from the archive alone (the same
+ * tests for both kinds of archive), and a server started on it
  * serves every acknowledged write once, with tenant databases byte-identical in a
  * canonical dump, and continues the log (and the archive) after the restored end.
  * Also: a corrupted archive object is refused by name, point-in-time restores of one
  * tenant match a reference replay of the original log cut at the same position, and an
- * S3 outage during writes delays the archive without losing or skipping anything.
+ * S3 outage during writes delays the archive without losing or skipping anything, and a
+ * directory that cannot hold an archive is refused in one line before anything is written.
  */
 
 import { createHash } from "node:crypto";
@@ -161,6 +163,8 @@ interface ArchiveTarget {
    * location and the damaged object's key there.
    */
   damagedCopy(key: string): Promise<{ readonly url: string; readonly key: string }>;
+  /** Cuts the body of the object at `key` to its first `bytes`, in place, metadata kept. */
+  truncate(key: string, bytes: number): Promise<void>;
 }
 
 async function s3Target(prefix: string): Promise<ArchiveTarget> {
@@ -192,6 +196,19 @@ async function s3Target(prefix: string): Promise<ArchiveTarget> {
       all.close();
       return { url: `s3://${bucket}/damaged`, key: `damaged/${damaged.slice(prefix.length + 1)}` };
     },
+    async truncate(key, bytes) {
+      const all = new S3ObjectStore({ location: parseArchiveUrl(url), endpoint: s3.endpoint });
+      const object = await all.get(key);
+      all.close();
+      await s3.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: object.body.subarray(0, bytes),
+          Metadata: object.metadata,
+        }),
+      );
+    },
   };
 }
 
@@ -208,6 +225,13 @@ function dirTarget(): ArchiveTarget {
       const file = join(copy, key);
       truncateSync(file, statSync(file).size - 10);
       return { url: copy, key };
+    },
+    async truncate(key, bytes) {
+      // The file holds a header line, then the body.
+      const store = await openObjectStore(parseArchiveUrl(url), { create: false });
+      const body = (await store.get(key)).body.length;
+      const file = join(url, key);
+      truncateSync(file, statSync(file).size - body + bytes);
     },
   };
 }
@@ -584,131 +608,125 @@ describe("disaster with a directory archive (the embedded default's)", () => {
 });
 
 describe("snapshots", () => {
-  it("are taken during writes, kept by count, checked, and start the restore", async () => {
-    const bucket = await s3.newBucket();
-    const url = `s3://${bucket}/snap`;
-    const location = parseArchiveUrl(url);
-    const dataDir = freshDir("snap");
-    const server = await startServerProcess({
-      dataDir,
-      args: [
-        "--archive",
-        url,
-        "--s3-endpoint",
-        s3.endpoint,
-        "--snapshot-interval",
-        "1",
-        "--snapshot-keep",
-        "3",
-      ],
-      env: ENV,
-    });
-    const api = entDbClient(server);
-    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
-    const snapshots = async () =>
-      (await store.list(snapshotPrefix(location)))
-        .map((o) => parseSnapshotKey(location, o.key, o.size))
-        .filter((x) => x !== undefined);
-    // Three rounds of writes, each followed by a snapshot round that sees it.
-    const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
-    const ends = new Map<string, number>();
-    let afterB = "";
-    for (const round of ["a", "b", "c"]) {
-      for (const [tenant, list] of await writeConcurrently(api, round, ends))
-        acked.get(tenant)!.push(...list);
-      // Until a snapshot round has seen the whole round of every tenant.
-      const deadline = Date.now() + 30_000;
-      const seen = async () => {
-        const taken = await snapshots();
-        return TENANTS.every((t) =>
-          taken.some((x) => x.tenant === t && x.position >= (ends.get(t) ?? 0)),
-        );
-      };
-      while (!(await seen())) {
-        expect(Date.now(), `snapshots of round ${round}`).toBeLessThan(deadline);
-        await new Promise((r) => setTimeout(r, 200));
+  const targets = [
+    { name: "S3", make: () => s3Target("snap") },
+    { name: "a directory", make: async () => dirTarget() },
+  ];
+  it.each(targets)(
+    "are taken during writes, kept by count, checked, and start the restore ($name)",
+    async ({ make }) => {
+      const target = await make();
+      const url = target.url;
+      const location = parseArchiveUrl(url);
+      const dataDir = freshDir("snap");
+      const server = await startServerProcess({
+        dataDir,
+        args: [...target.serveArgs, "--snapshot-interval", "1", "--snapshot-keep", "3"],
+        env: ENV,
+      });
+      const api = entDbClient(server);
+      const store = await openObjectStore(location, {
+        endpoint: location.kind === "s3" ? s3.endpoint : undefined,
+        create: false,
+      });
+      const snapshots = async () =>
+        (await store.list(snapshotPrefix(location)))
+          .map((o) => parseSnapshotKey(location, o.key, o.size))
+          .filter((x) => x !== undefined);
+      // Three rounds of writes, each followed by a snapshot round that sees it.
+      const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
+      const ends = new Map<string, number>();
+      let afterB = "";
+      for (const round of ["a", "b", "c"]) {
+        for (const [tenant, list] of await writeConcurrently(api, round, ends))
+          acked.get(tenant)!.push(...list);
+        // Until a snapshot round has seen the whole round of every tenant.
+        const deadline = Date.now() + 30_000;
+        const seen = async () => {
+          const taken = await snapshots();
+          return TENANTS.every((t) =>
+            taken.some((x) => x.tenant === t && x.position >= (ends.get(t) ?? 0)),
+          );
+        };
+        while (!(await seen())) {
+          expect(Date.now(), `snapshots of round ${round}`).toBeLessThan(deadline);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (round === "b") {
+          afterB = new Date().toISOString();
+          await new Promise((r) => setTimeout(r, 20));
+        }
       }
-      if (round === "b") {
-        afterB = new Date().toISOString();
-        await new Promise((r) => setTimeout(r, 20));
+      const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+      expect(
+        Number(/^entdb_archive_snapshots_uploaded (\d+)$/m.exec(metrics)?.[1]),
+      ).toBeGreaterThanOrEqual(12);
+      expect(await server.stop()).toBe(0);
+      const original = dumps(dataDir);
+
+      const taken = await snapshots();
+      for (const tenant of TENANTS) {
+        const own = taken.filter((x) => x.tenant === tenant);
+        expect(own.length, `snapshots of ${tenant}`).toBe(3);
+        const newest = own.sort((a, b) => b.position - a.position)[0]!;
+        const { body, metadata } = await store.get(newest.key);
+        expect(metadata["sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
+        expect(metadata["tenant"]).toBe(tenant);
+        expect(metadata["schema-version"]).toBe("1");
+        expect(metadata["partition"]).toBe(String(partitionForTenant(tenant, 8)));
+        expect(metadata["position"]).toBe(String(newest.position));
       }
-    }
-    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-    expect(
-      Number(/^entdb_archive_snapshots_uploaded (\d+)$/m.exec(metrics)?.[1]),
-    ).toBeGreaterThanOrEqual(12);
-    expect(await server.stop()).toBe(0);
-    const original = dumps(dataDir);
 
-    const taken = await snapshots();
-    for (const tenant of TENANTS) {
-      const own = taken.filter((x) => x.tenant === tenant);
-      expect(own.length, `snapshots of ${tenant}`).toBe(3);
-      const newest = own.sort((a, b) => b.position - a.position)[0]!;
-      const { body, metadata } = await store.get(newest.key);
-      expect(metadata["sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
-      expect(metadata["tenant"]).toBe(tenant);
-      expect(metadata["schema-version"]).toBe("1");
-      expect(metadata["partition"]).toBe(String(partitionForTenant(tenant, 8)));
-      expect(metadata["position"]).toBe(String(newest.position));
-    }
+      const log = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+      rmSync(dataDir, { recursive: true, force: true });
 
-    const log = await readWalToEndOf(join(dataDir, "wal.sqlite"));
-    rmSync(dataDir, { recursive: true, force: true });
+      // To a point between snapshots: the newest snapshot at or before it, then the log.
+      const pointInTime = freshDir("snap-to-time");
+      const cut = await entdb([...target.restoreArgs(pointInTime), "--to-time", afterB]);
+      expect(cut.code, cut.stderr).toBe(0);
+      const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
+      const usable = TENANTS.filter((t) =>
+        taken.some((x) => x.tenant === t && x.position <= cutEnds[partitionForTenant(t, 8)]!),
+      ).length;
+      expect(usable).toBeGreaterThan(0);
+      expect(cut.stdout).toContain(` segments and ${usable} snapshots of `);
+      const reference = freshDir("snap-to-time-ref");
+      const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+      for (const entries of log)
+        for (const e of entries)
+          if (ingressMs(e) <= Date.parse(afterB))
+            await wal.append([{ tenant: e.tenant, payload: e.payload }]);
+      await wal.close();
+      const refServer = await startServerProcess({ dataDir: reference });
+      expect(await refServer.stop()).toBe(0);
+      expect(dumps(pointInTime)).toEqual(dumps(reference));
 
-    // To a point between snapshots: the newest snapshot at or before it, then the log.
-    const pointInTime = freshDir("snap-to-time");
-    const cut = await entdb([...restoreFrom(url, pointInTime), "--to-time", afterB]);
-    expect(cut.code, cut.stderr).toBe(0);
-    const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
-    const usable = TENANTS.filter((t) =>
-      taken.some((x) => x.tenant === t && x.position <= cutEnds[partitionForTenant(t, 8)]!),
-    ).length;
-    expect(usable).toBeGreaterThan(0);
-    expect(cut.stdout).toContain(` segments and ${usable} snapshots of `);
-    const reference = freshDir("snap-to-time-ref");
-    const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
-    for (const entries of log)
-      for (const e of entries)
-        if (ingressMs(e) <= Date.parse(afterB))
-          await wal.append([{ tenant: e.tenant, payload: e.payload }]);
-    await wal.close();
-    const refServer = await startServerProcess({ dataDir: reference });
-    expect(await refServer.stop()).toBe(0);
-    expect(dumps(pointInTime)).toEqual(dumps(reference));
+      const restored = freshDir("snap-restored");
+      const run = await entdb([...target.restoreArgs(restored)]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(" segments and 4 snapshots of ");
+      expect(dumps(restored)).toEqual(original);
+      const revived = await startServerProcess({ dataDir: restored });
+      const api2 = entDbClient(revived);
+      for (const tenant of TENANTS)
+        expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
+      expect(await revived.stop()).toBe(0);
 
-    const restored = freshDir("snap-restored");
-    const run = await entdb([...restoreFrom(url, restored)]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain(" segments and 4 snapshots of ");
-    expect(dumps(restored)).toEqual(original);
-    const revived = await startServerProcess({ dataDir: restored });
-    const api2 = entDbClient(revived);
-    for (const tenant of TENANTS)
-      expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
-    expect(await revived.stop()).toBe(0);
-
-    // A damaged snapshot is refused by name.
-    const newest = taken
-      .filter((x) => x.tenant === "acme")
-      .sort((a, b) => b.position - a.position)[0]!;
-    const object = await store.get(newest.key);
-    await s3.client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: newest.key,
-        Body: object.body.subarray(0, 100),
-        Metadata: object.metadata,
-      }),
-    );
-    store.close();
-    const bad = await entdb([...restoreFrom(url, freshDir("snap-bad"))]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain(
-      `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
-    );
-    expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
-  }, 240_000);
+      // A damaged snapshot is refused by name.
+      const newest = taken
+        .filter((x) => x.tenant === "acme")
+        .sort((a, b) => b.position - a.position)[0]!;
+      store.close();
+      await target.truncate(newest.key, 100);
+      const bad = await entdb([...target.restoreArgs(freshDir("snap-bad"))]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(
+        `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
+      );
+      expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
+    },
+    240_000,
+  );
 });
 
 describe("entdb serve --archive", () => {
