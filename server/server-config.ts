@@ -7,7 +7,12 @@ import { isIP } from "node:net";
 import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
-import { checkS3Endpoint, endpointWithDir, parseArchiveUrl } from "./archive/archive-location.ts";
+import {
+  checkArchiveApart,
+  checkS3Endpoint,
+  endpointWithDir,
+  parseArchiveUrl,
+} from "./archive/archive-location.ts";
 import { checkArchiveDir } from "./archive/dir-object-store.ts";
 import { ConfigError } from "./config-error.ts";
 import { awsKinesisEnv, type KinesisWalConfig, resolveKinesisConfig } from "./kinesis-config.ts";
@@ -243,7 +248,7 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       3_600_000,
     ),
     serveThreads: int(pick("serveThreads") ?? "0", "--serve-threads", 0, 64),
-    ...resolveArchive(pick),
+    ...resolveArchive(pick, pick("dataDir") ?? "./.entdb-data"),
   };
 }
 
@@ -253,6 +258,7 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
  */
 function resolveArchive(
   pick: (key: keyof ConfigInput) => string | undefined,
+  dataDir: string,
 ): Pick<ServerConfig, "archive"> {
   const url = pick("archive");
   const endpoint = pick("s3Endpoint");
@@ -275,6 +281,7 @@ function resolveArchive(
       throw new ConfigError(
         `--archive-lock-days needs an s3:// archive in a bucket with object lock; a directory archive (${location.root}) has no object lock.`,
       );
+    checked(() => checkArchiveApart(location, dataDir), "--archive");
     checked(() => checkArchiveDir(location), "--archive");
   }
   if (endpoint !== undefined) checked(() => checkS3Endpoint(endpoint), "--s3-endpoint");

@@ -154,6 +154,19 @@ describe("--archive with a directory", () => {
       { s3Endpoint: "http://127.0.0.1:9000" },
     );
     refused(
+      join(base, "data", "archive"),
+      `--archive: The archive directory ${join(base, "data", "archive")} and the data dir ${join(base, "data")} overlap: losing, deleting or restoring over the data dir would take the archive with it. Give the archive a directory of its own, on another disk or mount.`,
+      { dataDir: join(base, "data") },
+    );
+    refused(
+      base,
+      `--archive: The archive directory ${base} and the data dir ${join(base, "data")} overlap: losing, deleting or restoring over the data dir would take the archive with it. Give the archive a directory of its own, on another disk or mount.`,
+      { dataDir: join(base, "data") },
+    );
+    expect(archive(join(base, "data-archive"), { dataDir: join(base, "data") })?.url).toBe(
+      join(base, "data-archive"),
+    );
+    refused(
       base,
       `--archive-lock-days needs an s3:// archive in a bucket with object lock; a directory archive (${base}) has no object lock.`,
       { archiveLockDays: "30" },

@@ -183,3 +183,24 @@ export function endpointWithDir(dir: string): ArchiveError {
     `--s3-endpoint (ENTDB_S3_ENDPOINT) is only used with an s3:// archive, but ${dir} is a directory; drop --s3-endpoint or give an s3://BUCKET/PREFIX archive.`,
   );
 }
+
+/**
+ * Refuses ("invalid") a directory archive that is the data dir, inside it, or holds it:
+ * deleting the data dir, or `entdb restore --force` replacing it, would take the archive
+ * with it. Paths are compared as written, resolved against `cwd`.
+ */
+export function checkArchiveApart(
+  location: DirArchiveLocation,
+  dataDir: string,
+  cwd: string = process.cwd(),
+): void {
+  const data = resolve(cwd, dataDir);
+  const root = location.root;
+  const within = (inner: string, outer: string) =>
+    inner === outer || inner.startsWith(outer.endsWith("/") ? outer : `${outer}/`);
+  if (within(root, data) || within(data, root))
+    throw new ArchiveError(
+      "invalid",
+      `The archive directory ${root} and the data dir ${data} overlap: losing, deleting or restoring over the data dir would take the archive with it. Give the archive a directory of its own, on another disk or mount.`,
+    );
+}

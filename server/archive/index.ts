@@ -13,6 +13,7 @@ export {
 export { ArchiveError, type ArchiveErrorCode } from "./archive-error.ts";
 export {
   type ArchiveLocation,
+  checkArchiveApart,
   type DirArchiveLocation,
   endpointWithDir,
   parseArchiveUrl,

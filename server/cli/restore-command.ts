@@ -88,11 +88,14 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
     process.stderr.write(`error: ${(error as Error).message}\n`);
     return 2;
   }
-  const { openObjectStore, parseArchiveUrl, restoreArchive } = await import("../archive/index.ts");
+  const { checkArchiveApart, openObjectStore, parseArchiveUrl, restoreArchive } = await import(
+    "../archive/index.ts"
+  );
   const progress = createProgress(process.stderr);
   let store: Awaited<ReturnType<typeof openObjectStore>> | undefined;
   try {
     const location = parseArchiveUrl(text("from") ?? "");
+    if (location.kind === "dir") checkArchiveApart(location, dataDir);
     store = await openObjectStore(location, { endpoint: text("s3Endpoint"), create: false });
     if (location.kind === "dir" && !existsSync(join(location.root, "log.json")))
       throw new ArchiveError(

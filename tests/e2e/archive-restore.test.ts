@@ -569,6 +569,12 @@ describe("disaster with a directory archive (the embedded default's)", () => {
         2,
       ],
     ];
+    const inside = join(base, "restored");
+    const overlap = await entdb(["restore", "--from", base, "--data-dir", inside, "--force"]);
+    expect(overlap.stderr).toBe(
+      `error: The archive directory ${base} and the data dir ${inside} overlap: losing, deleting or restoring over the data dir would take the archive with it. Give the archive a directory of its own, on another disk or mount.\n`,
+    );
+    expect(overlap.code).toBe(2);
     for (const [args, message, code] of restoreCases) {
       const dataDir = freshDir("archive-bad-restore");
       const run = await entdb(["restore", ...args, "--data-dir", dataDir]);
