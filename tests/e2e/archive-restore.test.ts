@@ -586,6 +586,66 @@ describe("disaster with a directory archive (the embedded default's)", () => {
   }, 120_000);
 
   it.runIf(canMount)(
+    "a full archive disk: writes go on, /ready names ENOSPC, and the archive catches up with no gap",
+    async () => {
+      const disk = mountTmpfs({ sizeBytes: 16 * 1024 * 1024 });
+      try {
+        const archive = join(disk.dir, "archive");
+        const dataDir = freshDir("archive-full");
+        const server = await startServerProcess({
+          dataDir,
+          args: ["--archive", archive],
+          env: { ...ENV, ENTDB_ARCHIVE_DEGRADED_AFTER_MS: "300" },
+        });
+        const api = entDbClient(server);
+        await writeConcurrently(api, "before");
+        disk.fill();
+        const during = await writeConcurrently(api, "during");
+        expect(during.get("acme")!.length).toBe(CLIENTS_PER_TENANT * PLANS_PER_CLIENT);
+        let body: { status: string; reasons?: string[]; archive_lag_records: number } | undefined;
+        for (let i = 0; i < 100; i++) {
+          const ready = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+          body = (await ready.json()) as typeof body;
+          if (ready.status === 503) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(body?.status).toBe("degraded");
+        expect(body?.reasons?.[0]).toMatch(
+          new RegExp(
+            `^Archiving to ${archive} has failed for \\d+ s \\(\\d+ records waiting; the log keeps them\\): Archive directory ${archive}: cannot write ${archive}/wal/p\\d{5}/\\d{20}-\\d{20}\\.seg\\.gz: ENOSPC \\(no space left on device`,
+          ),
+        );
+        expect(body?.archive_lag_records).toBeGreaterThan(0);
+        disk.free();
+        await writeConcurrently(api, "after");
+        let caughtUp: { status: string; archive_lag_records: number } | undefined;
+        for (let i = 0; i < 200; i++) {
+          const probe = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+          caughtUp = (await probe.json()) as { status: string; archive_lag_records: number };
+          if (probe.status === 200 && caughtUp.archive_lag_records === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(caughtUp).toEqual({ status: "ready", archive_lag_records: 0 });
+        expect(await server.stop()).toBe(0);
+        const local = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+        const archived = await archivedEntries(archive, local.length);
+        // Every record, at its offset, with its bytes: no gap, no duplicate.
+        const rows = (log: WalEntry[][]) =>
+          log.map((p) =>
+            p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
+          );
+        expect(rows(archived)).toEqual(rows(local));
+        // No temp file of a failed write is left behind.
+        for (const p of readdirSync(join(archive, "wal")))
+          expect(readdirSync(join(archive, "wal", p)).filter((n) => n.startsWith("."))).toEqual([]);
+      } finally {
+        disk.unmount();
+      }
+    },
+    180_000,
+  );
+
+  it.runIf(canMount)(
     "refuses a directory on a read-only disk, naming it",
     async () => {
       const disk = mountTmpfs({ sizeBytes: 1024 * 1024, readOnly: true });
