@@ -13,7 +13,7 @@ import {
   endpointWithDir,
   parseArchiveUrl,
 } from "./archive/archive-location.ts";
-import { checkArchiveDir } from "./archive/dir-object-store.ts";
+import { checkArchiveDir } from "./archive/dir-archive-check.ts";
 import { ConfigError } from "./config-error.ts";
 import { awsKinesisEnv, type KinesisWalConfig, resolveKinesisConfig } from "./kinesis-config.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";

@@ -30,72 +30,19 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { accessSync, constants, type Dirent, statSync } from "node:fs";
+import type { Dirent } from "node:fs";
 import { type FileHandle, link, lstat, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ArchiveError } from "./archive-error.ts";
 import type { ArchiveLocation, DirArchiveLocation } from "./archive-location.ts";
+import { checkArchiveDir, describeFsError } from "./dir-archive-check.ts";
+import { encodeHeader, readFully, readHeader, syncDir, writeAll } from "./dir-object-file.ts";
 import type { ListedObject, ObjectStore, StoredObject, StreamedObject } from "./object-store.ts";
 
-/** The header line's format tag. */
-const FORMAT = "entdb-object";
-/** A header longer than this is not one (metadata is a few hundred bytes). */
-const MAX_HEADER_BYTES = 64 * 1024;
 /** Chunk size of `putFileIfAbsent`'s copy. */
 const COPY_CHUNK_BYTES = 1024 * 1024;
 /** Files whose headers `list` reads at once. */
 const LIST_CONCURRENCY = 32;
-
-/**
- * Checks that `location`'s directory can hold an archive, without changing anything: it
- * is a writable directory, or it does not exist and its parent is a writable directory
- * (`entdb serve` then makes it). Throws `ArchiveError` "invalid" naming the path.
- */
-export function checkArchiveDir(location: DirArchiveLocation): void {
-  const root = location.root;
-  const kind = kindOf(root);
-  if (kind === "directory") {
-    writable(root, `The archive directory ${root}`);
-    return;
-  }
-  if (kind !== "missing")
-    throw new ArchiveError(
-      "invalid",
-      `The archive directory ${root} is a ${kind}, not a directory; give --archive a directory (it is made if missing).`,
-    );
-  const parent = dirname(root);
-  const parentKind = kindOf(parent);
-  if (parentKind !== "directory")
-    throw new ArchiveError(
-      "invalid",
-      `The archive directory ${root} cannot be made: its parent ${parent} ${parentKind === "missing" ? "does not exist" : `is a ${parentKind}`}. Create the parent (mount the disk) first.`,
-    );
-  writable(parent, `The archive directory ${root} cannot be made: its parent ${parent}`);
-}
-
-function kindOf(path: string): "missing" | "directory" | "file" | "special file" {
-  try {
-    const s = statSync(path);
-    return s.isDirectory() ? "directory" : s.isFile() ? "file" : "special file";
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // ENOTDIR: a parent is a file, which the parent's own check names.
-    if (code === "ENOENT" || code === "ENOTDIR") return "missing";
-    throw new ArchiveError("invalid", `Cannot use ${path} for the archive: ${describe(error)}.`, {
-      cause: error,
-    });
-  }
-}
-
-function writable(path: string, what: string): void {
-  try {
-    accessSync(path, constants.W_OK | constants.X_OK);
-  } catch (error) {
-    throw new ArchiveError("invalid", `${what} is not writable: ${describe(error)}.`, {
-      cause: error,
-    });
-  }
-}
 
 /** The object store over a directory; see the module comment. */
 export class DirObjectStore implements ObjectStore {
@@ -131,7 +78,7 @@ export class DirObjectStore implements ObjectStore {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST")
           throw new ArchiveError(
             "unavailable",
-            `Cannot make the archive directory ${root}: ${describe(error)}.`,
+            `Cannot make the archive directory ${root}: ${describeFsError(error)}.`,
             { cause: error },
           );
       }
@@ -166,7 +113,7 @@ export class DirObjectStore implements ObjectStore {
     try {
       source = await open(path, "r");
     } catch (error) {
-      throw new ArchiveError("unavailable", `Cannot read ${path}: ${describe(error)}.`, {
+      throw new ArchiveError("unavailable", `Cannot read ${path}: ${describeFsError(error)}.`, {
         cause: error,
       });
     }
@@ -304,7 +251,7 @@ export class DirObjectStore implements ObjectStore {
       const out = await open(temp, "wx");
       wrote = true;
       try {
-        const header = Buffer.from(`${JSON.stringify({ [FORMAT]: 1, metadata })}\n`, "utf8");
+        const header = encodeHeader(metadata);
         await writeAll(out, header, 0);
         await body(out, header.length);
         await out.sync();
@@ -395,7 +342,7 @@ export class DirObjectStore implements ObjectStore {
     if (error instanceof ArchiveError) return error;
     return new ArchiveError(
       "unavailable",
-      `Archive directory ${this.#root}: cannot ${what}: ${describe(error)}`,
+      `Archive directory ${this.#root}: cannot ${what}: ${describeFsError(error)}`,
       { cause: error },
     );
   }
@@ -420,62 +367,6 @@ function checkKey(key: string, prefix: boolean): void {
     );
 }
 
-/** The header of an object's file: its metadata, the header's length and the file's size and time. */
-async function readHeader(
-  file: FileHandle,
-  path: string,
-): Promise<{
-  metadata: Record<string, string>;
-  headerBytes: number;
-  size: number;
-  modified: number;
-}> {
-  const info = await file.stat();
-  const head = Buffer.allocUnsafe(Math.min(info.size, MAX_HEADER_BYTES));
-  const { bytesRead } = await file.read(head, 0, head.length, 0);
-  const end = head.subarray(0, bytesRead).indexOf(0x0a);
-  const corrupt = (what: string) =>
-    new ArchiveError("corrupt", `The archived object ${path} is corrupt: ${what}.`);
-  if (end < 0) throw corrupt("it has no EntDB object header (a file not written by the archive?)");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(head.subarray(0, end).toString("utf8"));
-  } catch {
-    throw corrupt("its header is not JSON");
-  }
-  const header = parsed as { [FORMAT]?: unknown; metadata?: unknown } | null;
-  const metadata = header?.metadata;
-  if (
-    header?.[FORMAT] !== 1 ||
-    typeof metadata !== "object" ||
-    metadata === null ||
-    Object.values(metadata).some((v) => typeof v !== "string")
-  )
-    throw corrupt("its header is not an EntDB object header (format 1)");
-  return {
-    metadata: metadata as Record<string, string>,
-    headerBytes: end + 1,
-    size: info.size,
-    modified: info.mtimeMs,
-  };
-}
-
-async function writeAll(out: FileHandle, bytes: Uint8Array, at: number): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
-    const { bytesWritten } = await out.write(bytes, done, bytes.length - done, at + done);
-    done += bytesWritten;
-  }
-}
-
-async function readFully(file: FileHandle, into: Buffer, at: number, path: string): Promise<void> {
-  for (let done = 0; done < into.length; ) {
-    const { bytesRead } = await file.read(into, done, into.length - done, at + done);
-    if (bytesRead === 0)
-      throw new ArchiveError("unavailable", `${path} became shorter while it was read.`);
-    done += bytesRead;
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
@@ -484,22 +375,4 @@ async function exists(path: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
-}
-
-/** Syncs a directory, so the names made or removed in it survive a power loss. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** `CODE: message` of a file-system error. */
-function describe(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  if (e instanceof Error && typeof e.code === "string")
-    return `${e.code} (${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "")})`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -23,7 +23,8 @@ export {
 } from "./archive-location.ts";
 export { type ArchiveConfig, type ServerArchive, startServerArchive } from "./archive-service.ts";
 export { Archiver, type ArchiverOptions } from "./archiver.ts";
-export { checkArchiveDir, DirObjectStore } from "./dir-object-store.ts";
+export { checkArchiveDir } from "./dir-archive-check.ts";
+export { DirObjectStore } from "./dir-object-store.ts";
 export {
   type ListedObject,
   MULTIPART_PART_BYTES,
