@@ -213,7 +213,11 @@ export class DirObjectStore implements ObjectStore {
     }
   }
 
-  /** A listed file's size (its body's) and time; undefined if it went meanwhile. */
+  /**
+   * A listed file's size (its body's) and time; undefined if it went meanwhile. A file
+   * without a header (not written by the store) is listed at its whole size, as S3 lists
+   * any object under a prefix: what reads it by its key finds it corrupt, named.
+   */
   async #listed(key: string): Promise<ListedObject | undefined> {
     const path = join(this.#root, key);
     let file: FileHandle;
@@ -226,6 +230,10 @@ export class DirObjectStore implements ObjectStore {
     try {
       const { headerBytes, size, modified } = await readHeader(file, path);
       return { key, size: size - headerBytes, modified };
+    } catch (error) {
+      if (!(error instanceof ArchiveError && error.code === "corrupt")) throw error;
+      const info = await file.stat();
+      return { key, size: info.size, modified: info.mtimeMs };
     } finally {
       await file.close();
     }

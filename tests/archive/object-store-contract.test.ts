@@ -266,12 +266,18 @@ describe("DirObjectStore", () => {
     expect(readdirSync(root)).toEqual([]);
   });
 
-  it("does not list hidden temp files, and names a file without its header as corrupt", async () => {
+  it("does not list hidden temp files, lists a file without its header and names it corrupt when read", async () => {
     const { store, root } = await open();
     await store.putIfAbsent("wal/a", text("a"), {});
     writeFileSync(join(root, "wal", ".a.1234.tmp"), "half-written");
     expect((await store.list("")).map((o) => o.key)).toEqual(["wal/a"]);
     writeFileSync(join(root, "wal", "b"), "no header at all");
+    // Listed as S3 lists any object under a prefix; reading it names it.
+    expect((await store.list("wal/")).map((o) => [o.key, o.size])).toEqual([
+      ["wal/a", 1],
+      ["wal/b", 16],
+    ]);
+    expect((await failure(store.getStream("wal/b"))).code).toBe("corrupt");
     const error = await failure(store.get("wal/b"));
     expect(error.code).toBe("corrupt");
     expect(error.message).toBe(
