@@ -7,7 +7,13 @@ import { isIP } from "node:net";
 import { parseCallerPrincipal } from "./acl/principal.ts";
 import { type AuthConfig, isDevMode, resolveJwtConfig } from "./api/auth-config.ts";
 import { checkDuplicates, parseTokenList, readTokensFile } from "./api/token-file.ts";
-import { checkS3Endpoint, parseArchiveUrl } from "./archive/archive-location.ts";
+import {
+  checkArchiveApart,
+  checkS3Endpoint,
+  endpointWithDir,
+  parseArchiveUrl,
+} from "./archive/archive-location.ts";
+import { checkArchiveDir } from "./archive/dir-archive-check.ts";
 import { ConfigError } from "./config-error.ts";
 import { awsKinesisEnv, type KinesisWalConfig, resolveKinesisConfig } from "./kinesis-config.ts";
 import { type LogLevel, parseLogLevel } from "./log.ts";
@@ -49,7 +55,10 @@ export interface ServerConfig {
   readonly admins: ReadonlySet<string>;
   /** `--public-reads`: reads without a token see the nodes of `public` types. */
   readonly publicReads?: boolean;
-  /** `--archive s3://bucket/prefix` (and `--s3-endpoint`, `--snapshot-*`): docs/archive.md. */
+  /**
+   * `--archive s3://bucket/prefix` or a directory (and `--s3-endpoint`, `--snapshot-*`):
+   * docs/archive.md. `url` is normalized: a directory's absolute path.
+   */
   readonly archive?: {
     readonly url: string;
     readonly endpoint?: string;
@@ -239,13 +248,17 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       3_600_000,
     ),
     serveThreads: int(pick("serveThreads") ?? "0", "--serve-threads", 0, 64),
-    ...resolveArchive(pick),
+    ...resolveArchive(pick, pick("dataDir") ?? "./.entdb-data"),
   };
 }
 
-/** `--archive` and `--s3-endpoint`, checked so a typo fails at start. */
+/**
+ * `--archive` and `--s3-endpoint`, checked so a typo fails at start; a directory archive
+ * is checked to be usable (`checkArchiveDir`) before anything is written.
+ */
 function resolveArchive(
   pick: (key: keyof ConfigInput) => string | undefined,
+  dataDir: string,
 ): Pick<ServerConfig, "archive"> {
   const url = pick("archive");
   const endpoint = pick("s3Endpoint");
@@ -262,6 +275,15 @@ function resolveArchive(
     }
   };
   const location = checked(() => parseArchiveUrl(url), "--archive");
+  if (location.kind === "dir") {
+    if (endpoint !== undefined) throw new ConfigError(endpointWithDir(location.root).message);
+    if (pick("archiveLockDays") !== undefined)
+      throw new ConfigError(
+        `--archive-lock-days needs an s3:// archive in a bucket with object lock; a directory archive (${location.root}) has no object lock.`,
+      );
+    checked(() => checkArchiveApart(location, dataDir), "--archive");
+    checked(() => checkArchiveDir(location), "--archive");
+  }
   if (endpoint !== undefined) checked(() => checkS3Endpoint(endpoint), "--s3-endpoint");
   const snapshots = {
     intervalSeconds: int(pick("snapshotInterval") ?? "3600", "--snapshot-interval", 0, 31_536_000),

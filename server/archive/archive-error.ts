@@ -4,7 +4,7 @@
  */
 
 /**
- * - `invalid`: a bad argument (an `s3://` URL, a target position); nothing was read or written.
+ * - `invalid`: a bad argument (an archive location, a key, a target position); nothing was read or written.
  * - `unavailable`: the object store did not answer or refused the request; retrying may help.
  * - `corrupt`: an object failed its checksum or does not decode; the message names it.
  * - `gap`: the archive misses a range of the log (or holds two copies of one).

@@ -1,5 +1,6 @@
 /**
- * The archive as `entdb serve` runs it: the S3 store from the configuration, the
+ * The archive as `entdb serve` runs it: the store from the configuration (S3 or a
+ * directory, made if missing), the
  * archiver, and its gauges on the server's `/metrics`. `server.ts` calls
  * {@link startServerArchive} once the log is open and closes it before the log.
  */
@@ -12,12 +13,12 @@ import type { Wal } from "../wal/index.ts";
 import { parseArchiveUrl } from "./archive-location.ts";
 import { Archiver } from "./archiver.ts";
 import { LogRetention, type TruncatableLog } from "./log-retention.ts";
-import { S3ObjectStore } from "./object-store.ts";
+import { openObjectStore } from "./open-object-store.ts";
 import { Snapshotter } from "./snapshotter.ts";
 
 /** `--archive`, `--s3-endpoint` and `--snapshot-*`. */
 export interface ArchiveConfig {
-  /** `s3://bucket/prefix`. */
+  /** `s3://bucket/prefix`, or a directory's absolute path. */
   readonly url: string;
   readonly endpoint?: string | undefined;
   /** `--archive-lock-days`: lock each segment in compliance mode for this many days. */
@@ -52,7 +53,7 @@ export async function startServerArchive(
   log: Logger,
 ): Promise<ServerArchive> {
   const location = parseArchiveUrl(config.url);
-  const store = new S3ObjectStore({ location, endpoint: config.endpoint });
+  const store = await openObjectStore(location, { endpoint: config.endpoint, create: true });
   const env = process.env;
   let archiver: Archiver;
   try {

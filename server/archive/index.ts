@@ -13,13 +13,20 @@ export {
 export { ArchiveError, type ArchiveErrorCode } from "./archive-error.ts";
 export {
   type ArchiveLocation,
+  checkArchiveApart,
+  type DirArchiveLocation,
+  endpointWithDir,
   parseArchiveUrl,
+  type S3ArchiveLocation,
   type SegmentRange,
   segmentKey,
 } from "./archive-location.ts";
 export { type ArchiveConfig, type ServerArchive, startServerArchive } from "./archive-service.ts";
 export { Archiver, type ArchiverOptions } from "./archiver.ts";
+export { checkArchiveDir } from "./dir-archive-check.ts";
+export { DirObjectStore } from "./dir-object-store.ts";
 export {
+  type ListedObject,
   MULTIPART_PART_BYTES,
   type ObjectStore,
   S3ObjectStore,
@@ -28,6 +35,10 @@ export {
   type StreamedObject,
   s3Endpoint,
 } from "./object-store.ts";
+export {
+  type OpenObjectStoreOptions,
+  openObjectStore,
+} from "./open-object-store.ts";
 export {
   DEFAULT_RESTORE_THREADS,
   type RestoreOptions,

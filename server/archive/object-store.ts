@@ -1,7 +1,9 @@
 /**
  * The object store an archive is written to, as the archive needs it: immutable objects
  * put only if absent, read whole, listed by prefix. {@link S3ObjectStore} is the
- * implementation over `@aws-sdk/client-s3`.
+ * implementation over `@aws-sdk/client-s3`; `DirObjectStore` (`dir-object-store.ts`) the
+ * one over a local directory. `tests/archive/object-store-contract.test.ts` runs the same
+ * contract against both.
  *
  * Guarantees the archive relies on:
  * - `putIfAbsent` never overwrites: a second put of a key answers "exists" and leaves the
@@ -28,7 +30,11 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { ArchiveError } from "./archive-error.ts";
-import { type ArchiveLocation, checkS3Endpoint } from "./archive-location.ts";
+import {
+  type ArchiveLocation,
+  checkS3Endpoint,
+  type S3ArchiveLocation,
+} from "./archive-location.ts";
 import { type PutHeaders, S3SignedPut } from "./s3-signed-put.ts";
 
 /** An object read back: its bytes and its user metadata (lower-case keys). */
@@ -98,6 +104,7 @@ export interface ObjectStore {
 
 /** Options for {@link S3ObjectStore}. */
 export interface S3ObjectStoreOptions {
+  /** An `s3://` location; a directory's is refused ("invalid"). */
   readonly location: ArchiveLocation;
   /**
    * The S3 endpoint (`--s3-endpoint`); otherwise `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`,
@@ -127,13 +134,18 @@ export function s3Endpoint(
  * roles); the region from `AWS_REGION` (default us-east-1).
  */
 export class S3ObjectStore implements ObjectStore {
-  readonly location: ArchiveLocation;
+  readonly location: S3ArchiveLocation;
   readonly #client: S3Client;
   /** `putIfAbsent`'s request (`s3-signed-put.ts`); the client for everything else. */
   readonly #put: S3SignedPut;
 
   constructor(options: S3ObjectStoreOptions) {
     const env = options.env ?? process.env;
+    if (options.location.kind !== "s3")
+      throw new ArchiveError(
+        "invalid",
+        `${options.location.url} is a directory, not an s3:// location; open it with DirObjectStore.`,
+      );
     this.location = options.location;
     const endpoint = s3Endpoint(options.endpoint, env);
     const connectionTimeoutMs = 2000;

@@ -15,11 +15,17 @@ import { createLogger, parseLogLevel } from "../log.ts";
 export function restoreCommands(): Command[] {
   const restore = new Command("restore")
     .description(
-      "Rebuild a data dir from an archive (s3://BUCKET/PREFIX): the newest state, a point in time, or one tenant.",
+      "Rebuild a data dir from an archive (s3://BUCKET/PREFIX or a directory): the newest state, a point in time, or one tenant.",
     )
-    .requiredOption("--from <url>", "the archive, s3://BUCKET/PREFIX")
+    .requiredOption(
+      "--from <archive>",
+      "the archive: s3://BUCKET/PREFIX, or a directory (/mnt/backup/entdb, file:///mnt/backup/entdb; a relative path is taken from the current directory)",
+    )
     .requiredOption("--data-dir <dir>", "the data dir to create (must be empty unless --force)")
-    .option("--s3-endpoint <url>", "S3 endpoint (else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)")
+    .option(
+      "--s3-endpoint <url>",
+      "S3 endpoint of an s3:// archive (else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
+    )
     .option("--tenant <id>", "restore this tenant only")
     .option("--as-tenant <id>", "with --tenant: restore it under this id")
     .option(
@@ -82,12 +88,20 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
     process.stderr.write(`error: ${(error as Error).message}\n`);
     return 2;
   }
-  const { parseArchiveUrl, restoreArchive, S3ObjectStore } = await import("../archive/index.ts");
+  const { checkArchiveApart, openObjectStore, parseArchiveUrl, restoreArchive } = await import(
+    "../archive/index.ts"
+  );
   const progress = createProgress(process.stderr);
-  let store: InstanceType<typeof S3ObjectStore> | undefined;
+  let store: Awaited<ReturnType<typeof openObjectStore>> | undefined;
   try {
     const location = parseArchiveUrl(text("from") ?? "");
-    store = new S3ObjectStore({ location, endpoint: text("s3Endpoint") });
+    if (location.kind === "dir") checkArchiveApart(location, dataDir);
+    store = await openObjectStore(location, { endpoint: text("s3Endpoint"), create: false });
+    if (location.kind === "dir" && !existsSync(join(location.root, "log.json")))
+      throw new ArchiveError(
+        "not-found",
+        `There is no archive at ${location.root}: it holds no log.json (the file entdb serve --archive writes first); check --from.`,
+      );
     const tenant = text("tenant");
     const asTenant = text("asTenant");
     const result = await restoreArchive({

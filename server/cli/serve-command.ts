@@ -76,16 +76,16 @@ export function serveCommand(): Command {
       ]),
     )
     .option(
-      "--archive <url>",
-      "ship the log to s3://BUCKET/PREFIX as it is written (env ENTDB_ARCHIVE; see docs/archive.md)",
+      "--archive <archive>",
+      "ship the log as it is written to s3://BUCKET/PREFIX, or to a directory (/mnt/backup/entdb or file:///mnt/backup/entdb, made if missing; a relative path is taken from the current directory) (env ENTDB_ARCHIVE; see docs/archive.md)",
     )
     .option(
       "--s3-endpoint <url>",
-      "S3 endpoint for --archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
+      "S3 endpoint for an s3:// --archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
     )
     .option(
       "--archive-lock-days <n>",
-      "with --archive: lock each segment with S3 object lock (compliance mode) for n days; the bucket needs object lock (env ENTDB_ARCHIVE_LOCK_DAYS)",
+      "with an s3:// --archive: lock each segment with S3 object lock (compliance mode) for n days; the bucket needs object lock (env ENTDB_ARCHIVE_LOCK_DAYS)",
     )
     .option(
       "--snapshot-interval <seconds>",

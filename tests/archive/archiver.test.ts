@@ -66,25 +66,8 @@ async function archived(store: S3ObjectStore, url: string, partitions: number) {
   return out;
 }
 
-describe("object store", () => {
-  it("refuses a second put of the same key and keeps the first object", async () => {
-    const bucket = await s3.newBucket();
-    const store = new S3ObjectStore({
-      location: parseArchiveUrl(`s3://${bucket}/x`),
-      endpoint: s3.endpoint,
-    });
-    expect(await store.putIfAbsent("x/a", new TextEncoder().encode("first"), { k: "1" })).toBe(
-      "created",
-    );
-    expect(await store.putIfAbsent("x/a", new TextEncoder().encode("second"), { k: "2" })).toBe(
-      "exists",
-    );
-    const got = await store.get("x/a");
-    expect(Buffer.from(got.body).toString()).toBe("first");
-    expect(got.metadata).toEqual({ k: "1" });
-    store.close();
-  });
-
+// The contract every object store keeps is tests/archive/object-store-contract.test.ts.
+describe("S3 object store", () => {
   it("names a missing bucket", async () => {
     const store = new S3ObjectStore({
       location: parseArchiveUrl("s3://no-such-bucket-here/p"),

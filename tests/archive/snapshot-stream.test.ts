@@ -1,12 +1,13 @@
 /**
  * Snapshots larger than one upload part, against a real S3-compatible server (moto,
- * tests/infra/s3.sh): the object store's multipart put is conditional like a single put,
- * a snapshot streams up in parts and back into a file byte-identical in its canonical
- * dump, and a damaged snapshot object is named by its checksum or its decompression.
+ * tests/infra/s3.sh): a snapshot streams up in parts and back into a file byte-identical
+ * in its canonical dump, and a damaged snapshot object is named by its checksum or its
+ * decompression. (That a multipart put is conditional like a single put is part of the
+ * object store contract, tests/archive/object-store-contract.test.ts.)
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,30 +54,6 @@ async function readAll(store: S3ObjectStore, key: string): Promise<Buffer> {
   for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
 }
-
-describe("multipart put", () => {
-  it("puts a file of several parts once, refuses a second put of the key, and streams it back", async () => {
-    const store = await newStore("multi");
-    try {
-      const work = dir("multipart");
-      const first = join(work, "first");
-      const second = join(work, "second");
-      const bytes = randomBytes(2 * MULTIPART_PART_BYTES + 12_345);
-      writeFileSync(first, bytes);
-      writeFileSync(second, randomBytes(MULTIPART_PART_BYTES + 1));
-      expect(await store.putFileIfAbsent(first, "multi/big", { sha256: sha256Hex(bytes) })).toBe(
-        "created",
-      );
-      expect(await store.putFileIfAbsent(second, "multi/big", { sha256: "other" })).toBe("exists");
-      const { metadata, size } = await store.getStream("multi/big");
-      expect(metadata).toEqual({ sha256: sha256Hex(bytes) });
-      expect(size).toBe(bytes.byteLength);
-      expect((await readAll(store, "multi/big")).equals(bytes)).toBe(true);
-    } finally {
-      store.close();
-    }
-  });
-});
 
 describe("a snapshot larger than one part", () => {
   it("is uploaded in parts and placed back with the same canonical dump", async () => {

@@ -1,16 +1,26 @@
 /**
  * Losing every disk: a real `entdb serve` archives its log to a real S3-compatible server
- * (moto, via tests/infra/s3.sh) while clients write concurrently; its data dir is then
- * deleted, `entdb restore` rebuilds it from the bucket alone, and a server started on it
+ * (moto, via tests/infra/s3.sh), or to a directory, while clients write concurrently; its
+ * data dir is then deleted, `entdb restore` rebuilds it from the archive alone (the same
+ * tests for both kinds of archive), and a server started on it
  * serves every acknowledged write once, with tenant databases byte-identical in a
  * canonical dump, and continues the log (and the archive) after the restored end.
  * Also: a corrupted archive object is refused by name, point-in-time restores of one
  * tenant match a reference replay of the original log cut at the same position, and an
- * S3 outage during writes delays the archive without losing or skipping anything.
+ * S3 outage during writes delays the archive without losing or skipping anything, and a
+ * directory that cannot hold an archive is refused in one line before anything is written.
  */
 
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -21,6 +31,7 @@ import { SCHEMA_LOG_KEY } from "../../server/apply/index.ts";
 import {
   decodeSegment,
   listSegments,
+  openObjectStore,
   parseArchiveUrl,
   parseSnapshotKey,
   S3ObjectStore,
@@ -32,6 +43,7 @@ import type { WalEntry } from "../../server/wal/index.ts";
 import { openEmbeddedWal, partitionForTenant, readWalToEnd } from "../../server/wal/index.ts";
 import { startFaultProxy } from "../infra/fault-proxy.ts";
 import { S3_TEST_ENV, startTestS3, type TestS3 } from "../infra/s3-server.ts";
+import { canMount, mountTmpfs } from "../infra/tmpfs.ts";
 import { type EntDbClient, entDbClient, runCommand, TRACKER, teamOp } from "./e2e-helpers.ts";
 import { REPO_ROOT, runServeToExit, startServerProcess, tempDataDir } from "./server-process.ts";
 
@@ -112,9 +124,13 @@ async function writeConcurrently(
   return acked;
 }
 
-async function archivedEntries(url: string, partitions: number): Promise<WalEntry[][]> {
-  const location = parseArchiveUrl(url);
-  const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
+/** Every archived entry, per partition, decoded and checked; `archive` is a URL or a directory. */
+async function archivedEntries(archive: string, partitions: number): Promise<WalEntry[][]> {
+  const location = parseArchiveUrl(archive);
+  const store = await openObjectStore(location, {
+    endpoint: location.kind === "s3" ? s3.endpoint : undefined,
+    create: false,
+  });
   try {
     const out: WalEntry[][] = [];
     for (let p = 0; p < partitions; p++) {
@@ -131,136 +147,232 @@ async function archivedEntries(url: string, partitions: number): Promise<WalEntr
   }
 }
 
+/**
+ * An archive the disaster tests run against: a fresh prefix of a bucket on the test S3
+ * server, or a directory that `entdb serve` makes. The same tests run on both.
+ */
+interface ArchiveTarget {
+  /** What `--archive` and `--from` take. */
+  readonly url: string;
+  /** `entdb serve`'s archive flags. */
+  readonly serveArgs: readonly string[];
+  /** `entdb restore --from FROM --data-dir DIR` (FROM: this archive unless given); callers add the rest. */
+  restoreArgs(dir: string, from?: string): string[];
+  /**
+   * A copy of the archive in which the object at `key` lost its last 10 bytes: the copy's
+   * location and the damaged object's key there.
+   */
+  damagedCopy(key: string): Promise<{ readonly url: string; readonly key: string }>;
+  /** Cuts the body of the object at `key` to its first `bytes`, in place, metadata kept. */
+  truncate(key: string, bytes: number): Promise<void>;
+}
+
+async function s3Target(prefix: string): Promise<ArchiveTarget> {
+  const bucket = await s3.newBucket();
+  const url = `s3://${bucket}/${prefix}`;
+  return {
+    url,
+    serveArgs: ["--archive", url, "--s3-endpoint", s3.endpoint],
+    restoreArgs: (dir, from = url) => restoreFrom(from, dir),
+    async damagedCopy(damaged) {
+      // A copy under a new prefix whose one object is truncated (S3 objects are immutable
+      // to the archiver, so the damage is done with a plain put).
+      const location = parseArchiveUrl(url);
+      const all = new S3ObjectStore({ location, endpoint: s3.endpoint });
+      for (const { key } of await all.list(`${prefix}/`)) {
+        const object = await all.get(key);
+        const target = `damaged/${key.slice(prefix.length + 1)}`;
+        const body =
+          key === damaged ? object.body.subarray(0, object.body.length - 10) : object.body;
+        await s3.client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: target,
+            Body: body,
+            Metadata: object.metadata,
+          }),
+        );
+      }
+      all.close();
+      return { url: `s3://${bucket}/damaged`, key: `damaged/${damaged.slice(prefix.length + 1)}` };
+    },
+    async truncate(key, bytes) {
+      const all = new S3ObjectStore({ location: parseArchiveUrl(url), endpoint: s3.endpoint });
+      const object = await all.get(key);
+      all.close();
+      await s3.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: object.body.subarray(0, bytes),
+          Metadata: object.metadata,
+        }),
+      );
+    },
+  };
+}
+
+function dirTarget(): ArchiveTarget {
+  // Not made beforehand: `entdb serve --archive` makes it, its parent existing.
+  const url = join(freshDir("archive-dir"), "archive");
+  return {
+    url,
+    serveArgs: ["--archive", url],
+    restoreArgs: (dir, from = url) => ["restore", "--from", from, "--data-dir", dir],
+    async damagedCopy(key) {
+      const copy = join(freshDir("archive-dir-damaged"), "archive");
+      cpSync(url, copy, { recursive: true });
+      const file = join(copy, key);
+      truncateSync(file, statSync(file).size - 10);
+      return { url: copy, key };
+    },
+    async truncate(key, bytes) {
+      // The file holds a header line, then the body.
+      const store = await openObjectStore(parseArchiveUrl(url), { create: false });
+      const body = (await store.get(key)).body.length;
+      const file = join(url, key);
+      truncateSync(file, statSync(file).size - body + bytes);
+    },
+  };
+}
+
 /** `entdb restore --from ARCHIVE --data-dir DIR` against the test S3 server; callers add the rest. */
 function restoreFrom(archive: string, dir: string): string[] {
   return ["restore", "--from", archive, "--s3-endpoint", s3.endpoint, "--data-dir", dir];
 }
 
+/** What the disaster test leaves for the tests that follow it. */
+interface Disaster {
+  /** The original server's tenants, by file name. */
+  readonly dumps: Map<string, string>;
+  /** A copy of the original log, for reference replays. */
+  readonly log: string;
+  /** The acknowledged slugs per tenant. */
+  readonly acked: Map<string, string[]>;
+}
+
+/**
+ * Clients write concurrently, the server is stopped (SIGTERM flushes the archive), the
+ * data dir deleted and restored from the archive alone: byte-identical, every write there,
+ * and a server on it continues the log and the archive.
+ */
+async function loseTheDataDir(target: ArchiveTarget): Promise<Disaster> {
+  const { url, serveArgs } = target;
+  const dataDir = freshDir("archived");
+  const server = await startServerProcess({ dataDir, args: [...serveArgs], env: ENV });
+  const api = entDbClient(server);
+  const acked = await writeConcurrently(api, "a");
+  const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  expect(metrics).toMatch(/^entdb_archive_lag_records\{partition="0"\} \d+$/m);
+  expect(await server.stop()).toBe(0);
+  expect(server.logs()).toContain('"msg":"archive flushed"');
+  const originalDumps = dumps(dataDir);
+  expect([...originalDumps.keys()].length).toBe(TENANTS.length);
+  const originalLog = join(freshDir("log-copy"), "wal.sqlite");
+  cpSync(join(dataDir, "wal.sqlite"), originalLog);
+  rmSync(dataDir, { recursive: true, force: true });
+
+  const restored = freshDir("restored");
+  const run = await entdb(target.restoreArgs(restored));
+  expect(run.stderr).toMatch(/^restore: read \d+\/\d+ segments/m);
+  expect(run.stderr).toMatch(/^restore: apply (\d+)\/\1 events, \d+ events\/s/m);
+  expect(run.code).toBe(0);
+  const events = TENANTS.length * CLIENTS_PER_TENANT * PLANS_PER_CLIENT + 1; // + the schema
+  expect(run.stdout).toMatch(
+    new RegExp(
+      `^restored ${events} events from \\d+ segments and 0 snapshots of ${url} into ${restored}\\n`,
+    ),
+  );
+  expect(dumps(restored)).toEqual(originalDumps);
+  const dumped = await entdb(["dump", "--data-dir", restored, "--tenant", "acme"]);
+  expect(dumped.code).toBe(0);
+  expect(dumped.stdout).toBe(`-- tenant acme\n${originalDumps.get(tenantFileName("acme"))}`);
+
+  // A refused second restore into the now non-empty dir changes nothing.
+  const again = await entdb(target.restoreArgs(restored));
+  expect(again.code).toBe(2);
+  expect(again.stderr).toBe(
+    `error: The data dir ${restored} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.\n`,
+  );
+  // So is a file given as the data dir, with --force too, before the archive is read.
+  const file = join(restored, "meta.sqlite");
+  const intoFile = await entdb([...target.restoreArgs(file), "--force"]);
+  expect(intoFile.code).toBe(2);
+  expect(intoFile.stderr).toBe(
+    `error: The data dir ${file} is a file, not a directory; restore into an empty or new directory.\n`,
+  );
+
+  const revived = await startServerProcess({ dataDir: restored, args: [...serveArgs], env: ENV });
+  const api2 = entDbClient(revived);
+  for (const tenant of TENANTS)
+    expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
+  const ends = (await readWalToEndOf(originalLog)).map((p) => p.length);
+  const res = await api2.executePlan({
+    tenant: "acme",
+    idempotencyKey: "after-restore",
+    operations: [teamOp("after", "after-restore")],
+  });
+  const partition = partitionForTenant("acme", ends.length);
+  expect(res.receipt?.position?.partition).toBe(partition);
+  expect(res.receipt?.position?.offset).toBe(BigInt(ends[partition]!));
+  expect(await revived.stop()).toBe(0);
+  const archived = await archivedEntries(url, ends.length);
+  expect(archived.map((p) => p.length)).toEqual(
+    ends.map((end, p) => (p === partition ? end + 1 : end)),
+  );
+  return { dumps: originalDumps, log: originalLog, acked };
+}
+
+/** A copy of the archive with one segment truncated: the restore names it and is never served. */
+async function restoreADamagedSegment(target: ArchiveTarget): Promise<void> {
+  const location = parseArchiveUrl(target.url);
+  const store = await openObjectStore(location, {
+    endpoint: location.kind === "s3" ? s3.endpoint : undefined,
+    create: false,
+  });
+  const partition = partitionForTenant("globex", 8);
+  const [segment] = await listSegments(store, location, partition);
+  const { body, metadata } = await store.get(segment!.key);
+  store.close();
+  expect((await archivedEntries(target.url, 8))[partition]!.length).toBeGreaterThan(0);
+  const damaged = await target.damagedCopy(segment!.key);
+  const damagedDir = freshDir("damaged");
+  const from = damaged.url;
+  const run = await entdb(target.restoreArgs(damagedDir, from));
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain(
+    `error: The archived segment ${damaged.key} is corrupt: its sha256 is `,
+  );
+  expect(run.stderr).toContain(
+    `but ${metadata["sha256"]} was recorded (${body.length - 10} bytes: truncated or altered).\n`,
+  );
+  // What the failed restore wrote is never served: a server refuses the dir, naming the fix.
+  const serve = await runServeToExit({ dataDir: damagedDir, env: ENV });
+  expect(serve.code).toBe(1);
+  expect(serve.listened).toBe(false);
+  expect(serve.stderr).toMatch(
+    new RegExp(
+      `^error: the data dir ${damagedDir} holds a restore that did not finish \\(from ${from}, begun \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\): it may hold part of the log and unsynced files; run that \`entdb restore\` again with --force, or choose another --data-dir \\(ENTDB_DATA_DIR\\)\\.\\n$`,
+    ),
+  );
+  expect(existsSync(join(damagedDir, "wal.sqlite"))).toBe(true);
+}
+
 describe("disaster: the data dir is lost, the archive is not", () => {
   let url = "";
-  let originalDumps = new Map<string, string>();
+  let target: ArchiveTarget | undefined;
   /** A copy of the original log, for reference replays. */
   let originalLog = "";
-  const acked = new Map<string, string[]>();
+  let acked = new Map<string, string[]>();
 
   it("restores every acknowledged write, byte-identical, and continues the log and the archive", async () => {
-    const bucket = await s3.newBucket();
-    url = `s3://${bucket}/prod`;
-    const archiveArgs = ["--archive", url, "--s3-endpoint", s3.endpoint];
-    const dataDir = freshDir("archived");
-    const server = await startServerProcess({ dataDir, args: archiveArgs, env: ENV });
-    const api = entDbClient(server);
-    for (const [tenant, list] of await writeConcurrently(api, "a")) acked.set(tenant, list);
-    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-    expect(metrics).toMatch(/^entdb_archive_lag_records\{partition="0"\} \d+$/m);
-    expect(await server.stop()).toBe(0);
-    expect(server.logs()).toContain('"msg":"archive flushed"');
-    originalDumps = dumps(dataDir);
-    expect([...originalDumps.keys()].length).toBe(TENANTS.length);
-    originalLog = join(freshDir("log-copy"), "wal.sqlite");
-    cpSync(join(dataDir, "wal.sqlite"), originalLog);
-    rmSync(dataDir, { recursive: true, force: true });
-
-    const restored = freshDir("restored");
-    const run = await entdb([...restoreFrom(url, restored)]);
-    expect(run.stderr).toMatch(/^restore: read \d+\/\d+ segments/m);
-    expect(run.stderr).toMatch(/^restore: apply (\d+)\/\1 events, \d+ events\/s/m);
-    expect(run.code).toBe(0);
-    const events = TENANTS.length * CLIENTS_PER_TENANT * PLANS_PER_CLIENT + 1; // + the schema
-    expect(run.stdout).toMatch(
-      new RegExp(
-        `^restored ${events} events from \\d+ segments and 0 snapshots of ${url} into ${restored}\\n`,
-      ),
-    );
-    expect(dumps(restored)).toEqual(originalDumps);
-    const dumped = await entdb(["dump", "--data-dir", restored, "--tenant", "acme"]);
-    expect(dumped.code).toBe(0);
-    expect(dumped.stdout).toBe(`-- tenant acme\n${originalDumps.get(tenantFileName("acme"))}`);
-
-    // A refused second restore into the now non-empty dir changes nothing.
-    const again = await entdb([...restoreFrom(url, restored)]);
-    expect(again.code).toBe(2);
-    expect(again.stderr).toBe(
-      `error: The data dir ${restored} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.\n`,
-    );
-    // So is a file given as the data dir, with --force too, before the archive is read.
-    const file = join(restored, "meta.sqlite");
-    const intoFile = await entdb([...restoreFrom(url, file), "--force"]);
-    expect(intoFile.code).toBe(2);
-    expect(intoFile.stderr).toBe(
-      `error: The data dir ${file} is a file, not a directory; restore into an empty or new directory.\n`,
-    );
-
-    const revived = await startServerProcess({ dataDir: restored, args: archiveArgs, env: ENV });
-    const api2 = entDbClient(revived);
-    for (const tenant of TENANTS)
-      expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
-    const ends = (await readWalToEndOf(originalLog)).map((p) => p.length);
-    const res = await api2.executePlan({
-      tenant: "acme",
-      idempotencyKey: "after-restore",
-      operations: [teamOp("after", "after-restore")],
-    });
-    const partition = partitionForTenant("acme", ends.length);
-    expect(res.receipt?.position?.partition).toBe(partition);
-    expect(res.receipt?.position?.offset).toBe(BigInt(ends[partition]!));
-    expect(await revived.stop()).toBe(0);
-    const archived = await archivedEntries(url, ends.length);
-    expect(archived.map((p) => p.length)).toEqual(
-      ends.map((end, p) => (p === partition ? end + 1 : end)),
-    );
+    target = await s3Target("prod");
+    url = target.url;
+    ({ log: originalLog, acked } = await loseTheDataDir(target));
   }, 180_000);
 
   it("names a corrupted object and restores nothing from it", async () => {
-    const location = parseArchiveUrl(url);
-    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
-    const partition = partitionForTenant("globex", 8);
-    const [segment] = await listSegments(store, location, partition);
-    const { body, metadata } = await store.get(segment!.key);
-    store.close();
-    // A copy under a new prefix whose one object is truncated (S3 objects are immutable
-    // to the archiver, so the damage is done with a plain put).
-    const bucket = location.bucket;
-    const source = await archivedEntries(url, 8);
-    expect(source[partition]!.length).toBeGreaterThan(0);
-    const damagedUrl = `s3://${bucket}/damaged`;
-    const prefix = "damaged/";
-    const all = new S3ObjectStore({ location, endpoint: s3.endpoint });
-    for (const { key } of await all.list("prod/")) {
-      const object = await all.get(key);
-      const target = prefix + key.slice("prod/".length);
-      const damaged =
-        key === segment!.key ? object.body.subarray(0, object.body.length - 10) : object.body;
-      await s3.client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: target,
-          Body: damaged,
-          Metadata: object.metadata,
-        }),
-      );
-    }
-    all.close();
-    const damagedKey = prefix + segment!.key.slice("prod/".length);
-    const damagedDir = freshDir("damaged");
-    const run = await entdb([...restoreFrom(damagedUrl, damagedDir)]);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain(
-      `error: The archived segment ${damagedKey} is corrupt: its sha256 is `,
-    );
-    expect(run.stderr).toContain(
-      `but ${metadata["sha256"]} was recorded (${body.length - 10} bytes: truncated or altered).\n`,
-    );
-    // What the failed restore wrote is never served: a server refuses the dir, naming the fix.
-    const serve = await runServeToExit({ dataDir: damagedDir, env: ENV });
-    expect(serve.code).toBe(1);
-    expect(serve.listened).toBe(false);
-    expect(serve.stderr).toMatch(
-      new RegExp(
-        `^error: the data dir ${damagedDir} holds a restore that did not finish \\(from ${damagedUrl}, begun \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\): it may hold part of the log and unsynced files; run that \`entdb restore\` again with --force, or choose another --data-dir \\(ENTDB_DATA_DIR\\)\\.\\n$`,
-      ),
-    );
-    expect(existsSync(join(damagedDir, "wal.sqlite"))).toBe(true);
+    await restoreADamagedSegment(target!);
   }, 120_000);
 
   it("restores one tenant to random positions exactly as a replay of the original log cut there", async () => {
@@ -383,132 +495,304 @@ describe("disaster: the data dir is lost, the archive is not", () => {
   }, 120_000);
 });
 
-describe("snapshots", () => {
-  it("are taken during writes, kept by count, checked, and start the restore", async () => {
-    const bucket = await s3.newBucket();
-    const url = `s3://${bucket}/snap`;
-    const location = parseArchiveUrl(url);
-    const dataDir = freshDir("snap");
-    const server = await startServerProcess({
-      dataDir,
-      args: [
-        "--archive",
-        url,
-        "--s3-endpoint",
-        s3.endpoint,
-        "--snapshot-interval",
-        "1",
-        "--snapshot-keep",
-        "3",
+describe("disaster with a directory archive (the embedded default's)", () => {
+  let target: ArchiveTarget | undefined;
+
+  it("restores every acknowledged write, byte-identical, and continues the log and the archive", async () => {
+    target = dirTarget();
+    await loseTheDataDir(target);
+    // The archive is plain files under the directory, one per object.
+    expect(readdirSync(target.url).sort()).toEqual(["log.json", "wal"]);
+    const partitions = readdirSync(join(target.url, "wal"));
+    expect(partitions.length).toBeGreaterThan(0);
+    for (const p of partitions) {
+      expect(p).toMatch(/^p\d{5}$/);
+      for (const name of readdirSync(join(target.url, "wal", p)))
+        expect(name).toMatch(/^\d{20}-\d{20}\.seg\.gz$/);
+    }
+  }, 180_000);
+
+  it("names a corrupted segment file and restores nothing from it", async () => {
+    await restoreADamagedSegment(target!);
+  }, 120_000);
+
+  it("refuses a directory it cannot use, in one line, before anything is written", async () => {
+    const base = freshDir("archive-bad");
+    writeFileSync(join(base, "a-file"), "x");
+    const cases: [readonly string[], string][] = [
+      [
+        ["--archive", "relative/../x"],
+        "error: --archive: 'relative/../x' has a '..' component; write the directory without it (after a symbolic link, '..' is not the parent the path seems to name).\n",
       ],
-      env: ENV,
-    });
-    const api = entDbClient(server);
-    const store = new S3ObjectStore({ location, endpoint: s3.endpoint });
-    const snapshots = async () =>
-      (await store.list(snapshotPrefix(location)))
-        .map((o) => parseSnapshotKey(location, o.key, o.size))
-        .filter((x) => x !== undefined);
-    // Three rounds of writes, each followed by a snapshot round that sees it.
-    const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
-    const ends = new Map<string, number>();
-    let afterB = "";
-    for (const round of ["a", "b", "c"]) {
-      for (const [tenant, list] of await writeConcurrently(api, round, ends))
-        acked.get(tenant)!.push(...list);
-      // Until a snapshot round has seen the whole round of every tenant.
-      const deadline = Date.now() + 30_000;
-      const seen = async () => {
-        const taken = await snapshots();
-        return TENANTS.every((t) =>
-          taken.some((x) => x.tenant === t && x.position >= (ends.get(t) ?? 0)),
+      [
+        ["--archive", join(base, "a-file")],
+        `error: --archive: The archive directory ${join(base, "a-file")} is a file, not a directory; give --archive a directory (it is made if missing).\n`,
+      ],
+      [
+        ["--archive", join(base, "no-parent", "archive")],
+        `error: --archive: The archive directory ${join(base, "no-parent", "archive")} cannot be made: its parent ${join(base, "no-parent")} does not exist. Create the parent (mount the disk) first.\n`,
+      ],
+      [
+        ["--archive", base, "--s3-endpoint", s3.endpoint],
+        `error: --s3-endpoint (ENTDB_S3_ENDPOINT) is only used with an s3:// archive, but ${base} is a directory; drop --s3-endpoint or give an s3://BUCKET/PREFIX archive.\n`,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const dataDir = freshDir("archive-bad-data");
+      const exit = await runServeToExit({ dataDir, args, env: ENV });
+      expect(exit.stderr, args.join(" ")).toBe(message);
+      expect(exit.code).toBe(2);
+      expect(exit.listened).toBe(false);
+      expect(readdirSync(dataDir)).toEqual([]);
+    }
+    expect(readdirSync(base)).toEqual(["a-file"]);
+
+    const restoreCases: [readonly string[], string, number][] = [
+      [
+        ["--from", join(base, "none")],
+        `error: There is no archive at ${join(base, "none")}: the directory does not exist.\n`,
+        1,
+      ],
+      [
+        ["--from", base],
+        `error: There is no archive at ${base}: it holds no log.json (the file entdb serve --archive writes first); check --from.\n`,
+        1,
+      ],
+      [
+        ["--from", base, "--s3-endpoint", s3.endpoint],
+        `error: --s3-endpoint (ENTDB_S3_ENDPOINT) is only used with an s3:// archive, but ${base} is a directory; drop --s3-endpoint or give an s3://BUCKET/PREFIX archive.\n`,
+        2,
+      ],
+      [
+        ["--from", "relative/../x"],
+        "error: 'relative/../x' has a '..' component; write the directory without it (after a symbolic link, '..' is not the parent the path seems to name).\n",
+        2,
+      ],
+    ];
+    const inside = join(base, "restored");
+    const overlap = await entdb(["restore", "--from", base, "--data-dir", inside, "--force"]);
+    expect(overlap.stderr).toBe(
+      `error: The archive directory ${base} and the data dir ${inside} overlap: losing, deleting or restoring over the data dir would take the archive with it. Give the archive a directory of its own, on another disk or mount.\n`,
+    );
+    expect(overlap.code).toBe(2);
+    for (const [args, message, code] of restoreCases) {
+      const dataDir = freshDir("archive-bad-restore");
+      const run = await entdb(["restore", ...args, "--data-dir", dataDir]);
+      expect(run.stderr, args.join(" ")).toBe(message);
+      expect(run.code).toBe(code);
+      expect(readdirSync(dataDir)).toEqual([]);
+    }
+    expect(readdirSync(base)).toEqual(["a-file"]);
+  }, 120_000);
+
+  it.runIf(canMount)(
+    "a full archive disk: writes go on, /ready names ENOSPC, and the archive catches up with no gap",
+    async () => {
+      const disk = mountTmpfs({ sizeBytes: 16 * 1024 * 1024 });
+      try {
+        const archive = join(disk.dir, "archive");
+        const dataDir = freshDir("archive-full");
+        const server = await startServerProcess({
+          dataDir,
+          args: ["--archive", archive],
+          env: { ...ENV, ENTDB_ARCHIVE_DEGRADED_AFTER_MS: "300" },
+        });
+        const api = entDbClient(server);
+        await writeConcurrently(api, "before");
+        disk.fill();
+        const during = await writeConcurrently(api, "during");
+        expect(during.get("acme")!.length).toBe(CLIENTS_PER_TENANT * PLANS_PER_CLIENT);
+        let body: { status: string; reasons?: string[]; archive_lag_records: number } | undefined;
+        for (let i = 0; i < 100; i++) {
+          const ready = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+          body = (await ready.json()) as typeof body;
+          if (ready.status === 503) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(body?.status).toBe("degraded");
+        expect(body?.reasons?.[0]).toMatch(
+          new RegExp(
+            `^Archiving to ${archive} has failed for \\d+ s \\(\\d+ records waiting; the log keeps them\\): Archive directory ${archive}: cannot write ${archive}/wal/p\\d{5}/\\d{20}-\\d{20}\\.seg\\.gz: ENOSPC \\(no space left on device`,
+          ),
         );
-      };
-      while (!(await seen())) {
-        expect(Date.now(), `snapshots of round ${round}`).toBeLessThan(deadline);
-        await new Promise((r) => setTimeout(r, 200));
+        expect(body?.archive_lag_records).toBeGreaterThan(0);
+        disk.free();
+        await writeConcurrently(api, "after");
+        let caughtUp: { status: string; archive_lag_records: number } | undefined;
+        for (let i = 0; i < 200; i++) {
+          const probe = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
+          caughtUp = (await probe.json()) as { status: string; archive_lag_records: number };
+          if (probe.status === 200 && caughtUp.archive_lag_records === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(caughtUp).toEqual({ status: "ready", archive_lag_records: 0 });
+        expect(await server.stop()).toBe(0);
+        const local = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+        const archived = await archivedEntries(archive, local.length);
+        // Every record, at its offset, with its bytes: no gap, no duplicate.
+        const rows = (log: WalEntry[][]) =>
+          log.map((p) =>
+            p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
+          );
+        expect(rows(archived)).toEqual(rows(local));
+        // No temp file of a failed write is left behind.
+        for (const p of readdirSync(join(archive, "wal")))
+          expect(readdirSync(join(archive, "wal", p)).filter((n) => n.startsWith("."))).toEqual([]);
+      } finally {
+        disk.unmount();
       }
-      if (round === "b") {
-        afterB = new Date().toISOString();
-        await new Promise((r) => setTimeout(r, 20));
+    },
+    180_000,
+  );
+
+  it.runIf(canMount)(
+    "refuses a directory on a read-only disk, naming it",
+    async () => {
+      const disk = mountTmpfs({ sizeBytes: 1024 * 1024, readOnly: true });
+      try {
+        for (const archive of [disk.dir, join(disk.dir, "archive")]) {
+          const dataDir = freshDir("archive-ro-data");
+          const exit = await runServeToExit({ dataDir, args: ["--archive", archive], env: ENV });
+          expect(exit.stderr).toMatch(
+            archive === disk.dir
+              ? new RegExp(
+                  `^error: --archive: The archive directory ${archive} is not writable: EROFS \\([^\\n]*\\)\\.\\n$`,
+                )
+              : new RegExp(
+                  `^error: --archive: The archive directory ${archive} cannot be made: its parent ${disk.dir} is not writable: EROFS \\([^\\n]*\\)\\.\\n$`,
+                ),
+          );
+          expect(exit.code).toBe(2);
+          expect(readdirSync(dataDir)).toEqual([]);
+        }
+      } finally {
+        disk.unmount();
       }
-    }
-    const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-    expect(
-      Number(/^entdb_archive_snapshots_uploaded (\d+)$/m.exec(metrics)?.[1]),
-    ).toBeGreaterThanOrEqual(12);
-    expect(await server.stop()).toBe(0);
-    const original = dumps(dataDir);
+    },
+    60_000,
+  );
+});
 
-    const taken = await snapshots();
-    for (const tenant of TENANTS) {
-      const own = taken.filter((x) => x.tenant === tenant);
-      expect(own.length, `snapshots of ${tenant}`).toBe(3);
-      const newest = own.sort((a, b) => b.position - a.position)[0]!;
-      const { body, metadata } = await store.get(newest.key);
-      expect(metadata["sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
-      expect(metadata["tenant"]).toBe(tenant);
-      expect(metadata["schema-version"]).toBe("1");
-      expect(metadata["partition"]).toBe(String(partitionForTenant(tenant, 8)));
-      expect(metadata["position"]).toBe(String(newest.position));
-    }
+describe("snapshots", () => {
+  const targets = [
+    { name: "S3", make: () => s3Target("snap") },
+    { name: "a directory", make: async () => dirTarget() },
+  ];
+  it.each(targets)(
+    "are taken during writes, kept by count, checked, and start the restore ($name)",
+    async ({ make }) => {
+      const target = await make();
+      const url = target.url;
+      const location = parseArchiveUrl(url);
+      const dataDir = freshDir("snap");
+      const server = await startServerProcess({
+        dataDir,
+        args: [...target.serveArgs, "--snapshot-interval", "1", "--snapshot-keep", "3"],
+        env: ENV,
+      });
+      const api = entDbClient(server);
+      const store = await openObjectStore(location, {
+        endpoint: location.kind === "s3" ? s3.endpoint : undefined,
+        create: false,
+      });
+      const snapshots = async () =>
+        (await store.list(snapshotPrefix(location)))
+          .map((o) => parseSnapshotKey(location, o.key, o.size))
+          .filter((x) => x !== undefined);
+      // Three rounds of writes, each followed by a snapshot round that sees it.
+      const acked = new Map<string, string[]>(TENANTS.map((t) => [t, []]));
+      const ends = new Map<string, number>();
+      let afterB = "";
+      for (const round of ["a", "b", "c"]) {
+        for (const [tenant, list] of await writeConcurrently(api, round, ends))
+          acked.get(tenant)!.push(...list);
+        // Until a snapshot round has seen the whole round of every tenant.
+        const deadline = Date.now() + 30_000;
+        const seen = async () => {
+          const taken = await snapshots();
+          return TENANTS.every((t) =>
+            taken.some((x) => x.tenant === t && x.position >= (ends.get(t) ?? 0)),
+          );
+        };
+        while (!(await seen())) {
+          expect(Date.now(), `snapshots of round ${round}`).toBeLessThan(deadline);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (round === "b") {
+          afterB = new Date().toISOString();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+      expect(
+        Number(/^entdb_archive_snapshots_uploaded (\d+)$/m.exec(metrics)?.[1]),
+      ).toBeGreaterThanOrEqual(12);
+      expect(await server.stop()).toBe(0);
+      const original = dumps(dataDir);
 
-    const log = await readWalToEndOf(join(dataDir, "wal.sqlite"));
-    rmSync(dataDir, { recursive: true, force: true });
+      const taken = await snapshots();
+      for (const tenant of TENANTS) {
+        const own = taken.filter((x) => x.tenant === tenant);
+        expect(own.length, `snapshots of ${tenant}`).toBe(3);
+        const newest = own.sort((a, b) => b.position - a.position)[0]!;
+        const { body, metadata } = await store.get(newest.key);
+        expect(metadata["sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
+        expect(metadata["tenant"]).toBe(tenant);
+        expect(metadata["schema-version"]).toBe("1");
+        expect(metadata["partition"]).toBe(String(partitionForTenant(tenant, 8)));
+        expect(metadata["position"]).toBe(String(newest.position));
+      }
 
-    // To a point between snapshots: the newest snapshot at or before it, then the log.
-    const pointInTime = freshDir("snap-to-time");
-    const cut = await entdb([...restoreFrom(url, pointInTime), "--to-time", afterB]);
-    expect(cut.code, cut.stderr).toBe(0);
-    const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
-    const usable = TENANTS.filter((t) =>
-      taken.some((x) => x.tenant === t && x.position <= cutEnds[partitionForTenant(t, 8)]!),
-    ).length;
-    expect(usable).toBeGreaterThan(0);
-    expect(cut.stdout).toContain(` segments and ${usable} snapshots of `);
-    const reference = freshDir("snap-to-time-ref");
-    const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
-    for (const entries of log)
-      for (const e of entries)
-        if (ingressMs(e) <= Date.parse(afterB))
-          await wal.append([{ tenant: e.tenant, payload: e.payload }]);
-    await wal.close();
-    const refServer = await startServerProcess({ dataDir: reference });
-    expect(await refServer.stop()).toBe(0);
-    expect(dumps(pointInTime)).toEqual(dumps(reference));
+      const log = await readWalToEndOf(join(dataDir, "wal.sqlite"));
+      rmSync(dataDir, { recursive: true, force: true });
 
-    const restored = freshDir("snap-restored");
-    const run = await entdb([...restoreFrom(url, restored)]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain(" segments and 4 snapshots of ");
-    expect(dumps(restored)).toEqual(original);
-    const revived = await startServerProcess({ dataDir: restored });
-    const api2 = entDbClient(revived);
-    for (const tenant of TENANTS)
-      expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
-    expect(await revived.stop()).toBe(0);
+      // To a point between snapshots: the newest snapshot at or before it, then the log.
+      const pointInTime = freshDir("snap-to-time");
+      const cut = await entdb([...target.restoreArgs(pointInTime), "--to-time", afterB]);
+      expect(cut.code, cut.stderr).toBe(0);
+      const cutEnds = log.map((p) => p.filter((e) => ingressMs(e) <= Date.parse(afterB)).length);
+      const usable = TENANTS.filter((t) =>
+        taken.some((x) => x.tenant === t && x.position <= cutEnds[partitionForTenant(t, 8)]!),
+      ).length;
+      expect(usable).toBeGreaterThan(0);
+      expect(cut.stdout).toContain(` segments and ${usable} snapshots of `);
+      const reference = freshDir("snap-to-time-ref");
+      const wal = await openEmbeddedWal({ path: join(reference, "wal.sqlite") });
+      for (const entries of log)
+        for (const e of entries)
+          if (ingressMs(e) <= Date.parse(afterB))
+            await wal.append([{ tenant: e.tenant, payload: e.payload }]);
+      await wal.close();
+      const refServer = await startServerProcess({ dataDir: reference });
+      expect(await refServer.stop()).toBe(0);
+      expect(dumps(pointInTime)).toEqual(dumps(reference));
 
-    // A damaged snapshot is refused by name.
-    const newest = taken
-      .filter((x) => x.tenant === "acme")
-      .sort((a, b) => b.position - a.position)[0]!;
-    const object = await store.get(newest.key);
-    await s3.client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: newest.key,
-        Body: object.body.subarray(0, 100),
-        Metadata: object.metadata,
-      }),
-    );
-    store.close();
-    const bad = await entdb([...restoreFrom(url, freshDir("snap-bad"))]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain(
-      `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
-    );
-    expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
-  }, 240_000);
+      const restored = freshDir("snap-restored");
+      const run = await entdb([...target.restoreArgs(restored)]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(" segments and 4 snapshots of ");
+      expect(dumps(restored)).toEqual(original);
+      const revived = await startServerProcess({ dataDir: restored });
+      const api2 = entDbClient(revived);
+      for (const tenant of TENANTS)
+        expect(await slugs(api2, tenant)).toEqual([...acked.get(tenant)!].sort());
+      expect(await revived.stop()).toBe(0);
+
+      // A damaged snapshot is refused by name.
+      const newest = taken
+        .filter((x) => x.tenant === "acme")
+        .sort((a, b) => b.position - a.position)[0]!;
+      store.close();
+      await target.truncate(newest.key, 100);
+      const bad = await entdb([...target.restoreArgs(freshDir("snap-bad"))]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(
+        `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
+      );
+      expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
+    },
+    240_000,
+  );
 });
 
 describe("entdb serve --archive", () => {
