@@ -82,7 +82,7 @@ import { applyMailboxChange } from "./mailbox-ops.ts";
 import { executePlan } from "./plan-executor.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 import { type KeyedOutcome, RecentOutcomes } from "./recent-outcomes.ts";
-import { decodeWalEvent } from "./wal-event-decode.ts";
+import { decodeWalEvent, decodeWalEventLean } from "./wal-event-decode.ts";
 
 /**
  * The log key the server should append `SchemaChange` events under: not a valid tenant
@@ -170,6 +170,12 @@ export interface ApplierOptions {
    * (recent-outcomes.ts; default its RECENT_OUTCOMES). A restore, which has no callers, keeps none.
    */
   readonly recentOutcomes?: number;
+  /**
+   * Decodes creates of plain fields lean (`decodeWalEventLean`): their `fields` messages
+   * are made only if something reads them. For an applier whose events go nowhere else (a
+   * restore's); off by default, as `onCommitted` hands the events on.
+   */
+  readonly leanCreates?: boolean;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -278,6 +284,7 @@ export class Applier implements ApplyProgress {
   /** Outcomes of recent commits, and of the transaction under way (recent-outcomes.ts). */
   readonly #recent: RecentOutcomes;
   readonly #built: BuiltEvents | undefined;
+  readonly #decode: (bytes: Uint8Array) => WalEvent;
 
   constructor(options: ApplierOptions) {
     this.#wal = options.wal;
@@ -295,6 +302,7 @@ export class Applier implements ApplyProgress {
     this.#tenants = options.tenants;
     this.#waiters = new ApplyWaiters(options.store);
     this.#built = options.builtEvents;
+    this.#decode = options.leanCreates === true ? decodeWalEventLean : decodeWalEvent;
     this.#recent = new RecentOutcomes(options.recentOutcomes);
   }
 
@@ -387,7 +395,7 @@ export class Applier implements ApplyProgress {
     for (const entry of entries) {
       // Keys that are no tenant id (schema changes, bad events) go to every applier.
       if (this.#tenants && !this.#tenants.has(entry.tenant) && isTenantId(entry.tenant)) continue;
-      const item = decodeEntry(entry, this.#built);
+      const item = decodeEntry(entry, this.#built, this.#decode);
       if ("event" in item && item.event.body.case === "schemaChange") {
         const change = item.event.body.value;
         this.#store.meta.recordSchema({
@@ -992,10 +1000,14 @@ function isAccessItem(item: Item): boolean {
   return "event" in item && item.event.body.case === "access";
 }
 
-function decodeEntry(entry: WalEntry, built: BuiltEvents | undefined): Item {
+function decodeEntry(
+  entry: WalEntry,
+  built: BuiltEvents | undefined,
+  decode: (bytes: Uint8Array) => WalEvent,
+): Item {
   let event: WalEvent;
   try {
-    event = built?.take(entry.tenant, entry.payload) ?? decodeWalEvent(entry.payload);
+    event = built?.take(entry.tenant, entry.payload) ?? decode(entry.payload);
   } catch (err) {
     return { entry, bad: `the payload is not a WalEvent: ${message(err)}` };
   }

@@ -13,6 +13,7 @@ import type {
 import { DELETE_EDGES_TO } from "../store/edge-sql.ts";
 import { heldInsert } from "../store/held-rows.ts";
 import {
+  appendPayloadField,
   type Payload,
   parsePayload,
   serializePayload,
@@ -28,6 +29,7 @@ import {
 } from "./plan-checks.ts";
 import { PlanRejection } from "./plan-rejection.ts";
 import { type PlanRun, result, sortedKeys } from "./plan-run.ts";
+import { LeanCreateNode } from "./wal-event-decode.ts";
 
 /** A node's row; created at version 1. */
 const INSERT_NODE = heldInsert(
@@ -51,13 +53,26 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
   }
   const payload: Payload = new Map();
   const written: number[] = [];
-  for (const fieldId of sortedKeys(op.fields)) {
+  // The stored text is written as the fields are encoded, in ascending field id order:
+  // serializePayload's bytes without walking the payload again.
+  let text = "";
+  // A lean create (a restore's, wal-event-decode.ts) has its values as read, in field id
+  // order: plain ones are encoded from them, without making its `fields` messages.
+  const lean = op instanceof LeanCreateNode ? op.entries : undefined;
+  const ids = lean === undefined ? sortedKeys(op.fields) : undefined;
+  const count = lean === undefined ? ids!.length : lean.length / 3;
+  for (let i = 0; i < count; i++) {
+    const fieldId = lean === undefined ? ids![i]! : (lean[3 * i] as number);
     const field = run.field(type, fieldId);
-    const json = run.encode(type, field, op.fields[fieldId]!);
+    const json =
+      (lean === undefined ? undefined : run.encodePlain(field, lean[3 * i + 1], lean[3 * i + 2])) ??
+      run.encode(type, field, op.fields[fieldId]!);
     if (json === null) continue;
     payload.set(fieldId, json);
     written.push(fieldId);
+    text = appendPayloadField(text, fieldId, json);
   }
+  const stored = `{${text}}`;
   for (const f of type.fields) {
     if (f.required && !payload.has(f.id)) {
       throw run.reject(
@@ -93,11 +108,8 @@ export function createNode(run: PlanRun, op: CreateNode): OperationResult {
     // id or a clash then fails the run at a later statement, and the run is applied again
     // event by event, each create's INSERT here, decided as below.
     if (run.ctx.holdRows === true && !run.db.ftsFields(type.id))
-      run.db.hold(INSERT_NODE, op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
-    else
-      info = run.db
-        .stmt(INSERT_NODE.one)
-        .run(op.id, type.id, serializePayload(payload), run.ctx.actor, now, now);
+      run.db.hold(INSERT_NODE, op.id, type.id, stored, run.ctx.actor, now, now);
+    else info = run.db.stmt(INSERT_NODE.one).run(op.id, type.id, stored, run.ctx.actor, now, now);
   } catch (err) {
     if (run.nodeRow(op.id)) {
       throw run.reject(

@@ -7,7 +7,7 @@
 import type { Operation, OperationResult } from "../../generated/entdb/v1/plan_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import { type Field, type NodeType, nodeById, type Schema } from "../../schema/served.ts";
-import type { JsonValue } from "../store/lossless-json.ts";
+import { type JsonValue, rawNumber } from "../store/lossless-json.ts";
 import { NODE_COLUMNS, type NodeRow } from "../store/row-codec.ts";
 import { StoreError } from "../store/store-error.ts";
 import { encodeValue, type FieldPlace } from "../store/stored-value-codec.ts";
@@ -146,6 +146,29 @@ export class PlanRun {
   /** Encodes a node field value, redirecting refs to nodes an `if_absent_on` resolved. */
   encode(type: NodeType, field: Field, value: Value): JsonValue | null {
     return this.#encodeAt(nodeFieldPlace(type, field), type.id, field, value);
+  }
+
+  /**
+   * What {@link encode} gives for a value of `kind` (a {@link LeanCreateNode}'s) where it is
+   * the value itself or its number text: a string or a non-empty ref in a field of its kind,
+   * a bool, an int. Undefined for every other case (an enum, whose number is checked
+   * against the schema; a kind the field does not take; an empty ref): then {@link encode}
+   * decides, with its messages.
+   */
+  encodePlain(field: Field, kind: unknown, value: unknown): JsonValue | undefined {
+    switch (field.type.kind) {
+      case "string":
+        return kind === "stringValue" ? (value as string) : undefined;
+      case "bool":
+        return kind === "boolValue" ? (value as boolean) : undefined;
+      case "int":
+        return kind === "intValue" ? rawNumber((value as bigint).toString()) : undefined;
+      case "ref":
+        if (kind !== "refValue" || value === "") return undefined;
+        return this.#redirects === undefined ? (value as string) : this.resolve(value as string);
+      default:
+        return undefined;
+    }
   }
 
   /**

@@ -11,15 +11,17 @@ import {
   type ExecutePlanRequest,
   ExecutePlanRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
+import { type CreateNode, OperationSchema } from "../../generated/entdb/v1/plan_pb.js";
 import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import { type EventInit, operation, planEvent } from "../../tests/plan-arbitraries.ts";
-import { text, uint32 } from "../../tests/value-arbitraries.ts";
+import { int32, int64, text, uint32 } from "../../tests/value-arbitraries.ts";
 import { byteFlips, concat, flipped } from "../../tests/wire-bytes.ts";
 import {
   decodeExecutePlanRequestHere,
   decodeWalEvent,
   decodeWalEventHere,
+  decodeWalEventLean,
+  LeanCreateNode,
 } from "./wal-event-decode.ts";
 
 /** Events this decoder leaves to the library whole. */
@@ -45,7 +47,34 @@ const otherEvent: fc.Arbitrary<EventInit> = fc.oneof(
   }),
 );
 
-/** Both decoders' answer for `bytes`: the message, or the error's class and message. */
+/**
+ * `event` with each {@link LeanCreateNode} as the plain message `fromBinary` makes, its
+ * `fields` read from it; how many there were goes to `leanCount`.
+ */
+function plainOf(event: WalEvent): WalEvent {
+  if (event.body.case !== "plan") return event;
+  const operations = event.body.value.operations.map((o) => {
+    if (!(o.op.value instanceof LeanCreateNode)) return o;
+    leanCount++;
+    const c = o.op.value;
+    const value: CreateNode = {
+      $typeName: c.$typeName,
+      typeId: c.typeId,
+      alias: c.alias,
+      fields: c.fields,
+      ifAbsentOn: c.ifAbsentOn,
+      id: c.id,
+    };
+    return { ...o, op: { case: "createNode" as const, value } };
+  });
+  return { ...event, body: { case: "plan", value: { ...event.body.value, operations } } };
+}
+let leanCount = 0;
+
+/**
+ * Both decoders' answer for `bytes` (and the lean one's, its creates made plain): the
+ * message, or the error's class and message.
+ */
 function both(bytes: Uint8Array): void {
   let expected: WalEvent | Error;
   try {
@@ -53,17 +82,19 @@ function both(bytes: Uint8Array): void {
   } catch (e) {
     expected = e as Error;
   }
-  if (expected instanceof Error) {
-    let thrown: unknown;
-    try {
-      decodeWalEvent(bytes);
-    } catch (e) {
-      thrown = e;
+  for (const decode of [decodeWalEvent, (b: Uint8Array) => plainOf(decodeWalEventLean(b))]) {
+    if (expected instanceof Error) {
+      let thrown: unknown;
+      try {
+        decode(bytes);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(expected.constructor);
+      expect((thrown as Error).message).toBe(expected.message);
+    } else {
+      expect(decode(bytes)).toStrictEqual(expected);
     }
-    expect(thrown).toBeInstanceOf(expected.constructor);
-    expect((thrown as Error).message).toBe(expected.message);
-  } else {
-    expect(decodeWalEvent(bytes)).toStrictEqual(expected);
   }
 }
 
@@ -84,9 +115,83 @@ describe("decodeWalEvent", () => {
         expect(fast).toBeDefined();
         expect(fast).toStrictEqual(fromBinary(WalEventSchema, bytes));
         expect(toBinary(WalEventSchema, fast as WalEvent)).toEqual(bytes);
+        expect(plainOf(decodeWalEventLean(bytes))).toStrictEqual(fast);
       }),
       { numRuns: 1500 },
     );
+  });
+
+  it("decodes creates of plain fields lean, and gives fromBinary's fields when they are read", () => {
+    leanCount = 0;
+    const plainValue = fc.oneof(
+      text.map((value) => ({ kind: { case: "stringValue" as const, value } })),
+      text.map((value) => ({ kind: { case: "refValue" as const, value } })),
+      int64.map((value) => ({ kind: { case: "intValue" as const, value } })),
+      fc.boolean().map((value) => ({ kind: { case: "boolValue" as const, value } })),
+      int32.map((value) => ({ kind: { case: "enumValue" as const, value } })),
+    );
+    const plainCreate = fc.record({
+      typeId: uint32,
+      id: text,
+      alias: text,
+      ifAbsentOn: fc.array(uint32, { maxLength: 3 }),
+      fields: fc.dictionary(uint32.map(String), plainValue, { maxKeys: 6 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(plainCreate, { minLength: 1, maxLength: 4 }),
+        text,
+        (creates, tenant) => {
+          const bytes = toBinary(
+            WalEventSchema,
+            create(WalEventSchema, {
+              tenant,
+              body: {
+                case: "plan",
+                value: {
+                  operations: creates.map((value) => ({
+                    op: { case: "createNode" as const, value },
+                  })),
+                },
+              },
+            }),
+          );
+          const before = leanCount;
+          expect(plainOf(decodeWalEventLean(bytes))).toStrictEqual(
+            fromBinary(WalEventSchema, bytes),
+          );
+          expect(leanCount - before).toBe(creates.length);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    // A create with a value of another kind, or none, is decoded whole.
+    for (const value of [{}, { kind: { case: "floatValue" as const, value: 1.5 } }]) {
+      const bytes = toBinary(
+        WalEventSchema,
+        create(WalEventSchema, {
+          body: {
+            case: "plan",
+            value: {
+              operations: [
+                {
+                  op: {
+                    case: "createNode",
+                    value: {
+                      fields: { 1: { kind: { case: "stringValue", value: "a" } }, 2: value },
+                    },
+                  },
+                },
+              ],
+            },
+          },
+        }),
+      );
+      const event = decodeWalEventLean(bytes);
+      if (event.body.case !== "plan") throw new Error("a plan event");
+      expect(event.body.value.operations[0]!.op.value).not.toBeInstanceOf(LeanCreateNode);
+      expect(event).toStrictEqual(fromBinary(WalEventSchema, bytes));
+    }
   });
 
   it("decodes an empty payload and an event with only defaults", () => {
@@ -104,6 +209,44 @@ describe("decodeWalEvent", () => {
       ),
     ]) {
       expect(decodeWalEventHere(bytes)).toStrictEqual(fromBinary(WalEventSchema, bytes));
+    }
+  });
+
+  it("decodes strings of every short length, ASCII and not, as fromBinary does", () => {
+    // Up to 12 bytes, ASCII text is made by one call per length (shortAscii).
+    for (let n = 0; n <= 14; n++) {
+      const ascii = Array.from({ length: n }, (_, i) =>
+        String.fromCharCode(0x20 + ((i * 7 + n) % 95)),
+      );
+      const texts = [ascii.join("")];
+      for (let at = 0; at < n; at++)
+        texts.push([...ascii.slice(0, at), "é", ...ascii.slice(at + 1)].join(""));
+      for (const t of texts) {
+        const bytes = toBinary(
+          WalEventSchema,
+          create(WalEventSchema, {
+            tenant: t,
+            idempotencyKey: `${t}\u0000`,
+            body: {
+              case: "plan",
+              value: {
+                operations: [
+                  {
+                    op: {
+                      case: "createNode",
+                      value: { id: t, fields: { 1: { kind: { case: "stringValue", value: t } } } },
+                    },
+                  },
+                ],
+              },
+            },
+          }),
+        );
+        const fast = decodeWalEventHere(bytes);
+        expect(fast).toBeDefined();
+        expect(fast).toStrictEqual(fromBinary(WalEventSchema, bytes));
+        expect(fast?.tenant).toBe(t);
+      }
     }
   });
 
@@ -167,6 +310,7 @@ describe("decodeWalEvent", () => {
     const fast = decodeWalEventHere(bytes);
     expect(fast).toBeDefined();
     expect(fast).toStrictEqual(fromBinary(WalEventSchema, bytes));
+    expect(plainOf(decodeWalEventLean(bytes))).toStrictEqual(fast);
   });
 
   it("gives fromBinary's answer or error for truncated and corrupted bytes", () => {

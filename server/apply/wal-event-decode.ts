@@ -69,6 +69,8 @@ const EMPTY_BUFFER = Buffer.alloc(0);
 let view: Buffer = EMPTY_BUFFER;
 let pos = 0;
 let len = 0;
+/** Whether creates of plain fields are decoded as {@link LeanCreateNode}s. */
+let lean = false;
 
 /**
  * The event in `bytes`, as `fromBinary(WalEventSchema, bytes)` gives it (or throws).
@@ -76,6 +78,24 @@ let len = 0;
  */
 export function decodeWalEvent(bytes: Uint8Array): WalEvent {
   return decodeWalEventHere(bytes) ?? fromBinary(WalEventSchema, bytes);
+}
+
+/**
+ * The event in `bytes` as {@link decodeWalEvent} gives it, except that a create whose
+ * fields are all of the plain kinds (string, ref, int, bool, enum; field ids ascending, each
+ * once) is a {@link LeanCreateNode}: its values are kept as they were read, and its
+ * `fields` are made from them only when read. The applier's create step reads the values
+ * directly (node-ops.ts); anything else that reads `fields` gets what `fromBinary` gives.
+ * A restore's appliers decode with it; a live applier, whose events go on to
+ * subscriptions, does not.
+ */
+export function decodeWalEventLean(bytes: Uint8Array): WalEvent {
+  lean = true;
+  try {
+    return decodeWalEvent(bytes);
+  } finally {
+    lean = false;
+  }
 }
 
 /**
@@ -249,17 +269,126 @@ function string(): string {
 /** The UTF-8 text in `buf` from `start` to `end`. */
 function text(start: number, end: number): string {
   if (end - start <= SHORT_STRING) {
-    // Short strings are built flat in JavaScript; a call into the runtime costs more.
-    let s = "";
-    for (let i = start; i < end; i++) {
-      const c = buf[i] as number;
-      if (c >= 0x80) return utf8Slice(start, end);
-      s += String.fromCharCode(c);
-    }
-    return s;
+    let ascii = 0;
+    for (let i = start; i < end; i++) ascii |= buf[i] as number;
+    if (ascii >= 0x80) return utf8Slice(start, end);
+    return shortAscii(start, end - start);
   }
   for (let i = start; i < end; i++) if ((buf[i] as number) >= 0x80) return utf8Slice(start, end);
   return view.toString("latin1", start, end);
+}
+
+/**
+ * Up to {@link SHORT_STRING} ASCII bytes of `buf` from `at` as one string, made by one call
+ * (building it a character at a time made a string per character).
+ */
+function shortAscii(at: number, n: number): string {
+  const b = buf;
+  const f = String.fromCharCode;
+  switch (n) {
+    case 1:
+      return f(b[at] as number);
+    case 2:
+      return f(b[at] as number, b[at + 1] as number);
+    case 3:
+      return f(b[at] as number, b[at + 1] as number, b[at + 2] as number);
+    case 4:
+      return f(b[at] as number, b[at + 1] as number, b[at + 2] as number, b[at + 3] as number);
+    case 5:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+      );
+    case 6:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+      );
+    case 7:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+        b[at + 6] as number,
+      );
+    case 8:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+        b[at + 6] as number,
+        b[at + 7] as number,
+      );
+    case 9:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+        b[at + 6] as number,
+        b[at + 7] as number,
+        b[at + 8] as number,
+      );
+    case 10:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+        b[at + 6] as number,
+        b[at + 7] as number,
+        b[at + 8] as number,
+        b[at + 9] as number,
+      );
+    case 11:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+        b[at + 6] as number,
+        b[at + 7] as number,
+        b[at + 8] as number,
+        b[at + 9] as number,
+        b[at + 10] as number,
+      );
+    case 12:
+      return f(
+        b[at] as number,
+        b[at + 1] as number,
+        b[at + 2] as number,
+        b[at + 3] as number,
+        b[at + 4] as number,
+        b[at + 5] as number,
+        b[at + 6] as number,
+        b[at + 7] as number,
+        b[at + 8] as number,
+        b[at + 9] as number,
+        b[at + 10] as number,
+        b[at + 11] as number,
+      );
+    default:
+      return "";
+  }
 }
 
 function utf8Slice(start: number, end: number): string {
@@ -582,7 +711,65 @@ function operation(end: number): Operation {
   return o;
 }
 
+/** A plain value's kind, as `Value.kind.case` names it. */
+export type PlainKind = "stringValue" | "refValue" | "intValue" | "boolValue" | "enumValue";
+
+/**
+ * A `CreateNode` whose field values were kept as read (see {@link decodeWalEventLean}):
+ * `entries` holds, per field in ascending field id order, the field id, the value's kind
+ * and its value (a string, a bigint, a boolean or an enum number), three slots a field.
+ * `fields` is made from them at its first read, as `fromBinary` makes it.
+ */
+export class LeanCreateNode implements CreateNode {
+  readonly $typeName = "entdb.v1.CreateNode" as const;
+  typeId: number;
+  alias: string;
+  ifAbsentOn: number[];
+  id: string;
+  readonly entries: readonly (number | string | bigint | boolean)[];
+  #fields: { [key: number]: Value } | undefined;
+
+  constructor(
+    typeId: number,
+    alias: string,
+    ifAbsentOn: number[],
+    id: string,
+    entries: readonly (number | string | bigint | boolean)[],
+  ) {
+    this.typeId = typeId;
+    this.alias = alias;
+    this.ifAbsentOn = ifAbsentOn;
+    this.id = id;
+    this.entries = entries;
+  }
+
+  get fields(): { [key: number]: Value } {
+    if (this.#fields === undefined) {
+      const fields: { [key: number]: Value } = {};
+      const e = this.entries;
+      for (let i = 0; i < e.length; i += 3) {
+        fields[e[i] as number] = {
+          $typeName: "entdb.v1.Value",
+          kind: { case: e[i + 1], value: e[i + 2] } as Value["kind"],
+        };
+      }
+      this.#fields = fields;
+    }
+    return this.#fields;
+  }
+
+  set fields(fields: { [key: number]: Value }) {
+    this.#fields = fields;
+  }
+}
+
 function createNode(end: number): CreateNode {
+  if (lean) {
+    const start = pos;
+    const m = leanCreateNode(end);
+    if (m !== undefined) return m;
+    pos = start;
+  }
   const m: CreateNode = {
     $typeName: "entdb.v1.CreateNode",
     typeId: 0,
@@ -620,6 +807,87 @@ function createNode(end: number): CreateNode {
   }
   closed(end);
   return m;
+}
+
+/**
+ * The create at `pos` as a {@link LeanCreateNode}, or undefined (then `pos` is anywhere
+ * inside it) if it is not one: a field of another kind, a map entry or a value not in
+ * the form the server writes (key, then a value of one kind field), field ids not
+ * strictly ascending. Its other fields are read as {@link createNode} reads them.
+ */
+function leanCreateNode(end: number): LeanCreateNode | undefined {
+  let typeId = 0;
+  let alias = "";
+  const ifAbsentOn: number[] = [];
+  let id = "";
+  const entries: (number | string | bigint | boolean)[] = [];
+  let last = -1;
+  while (pos < end) {
+    const t = tag();
+    const wt = t & 7;
+    switch (t >>> 3) {
+      case 1:
+        expect(wt, WT_VARINT);
+        typeId = u32();
+        break;
+      case 2:
+        expect(wt, WT_LEN);
+        alias = string();
+        break;
+      case 3: {
+        expect(wt, WT_LEN);
+        const entryEnd = delimitedEnd();
+        if (pos >= entryEnd || tag() !== ((1 << 3) | WT_VARINT)) return undefined;
+        const key = u32();
+        if (key <= last) return undefined;
+        last = key;
+        if (pos >= entryEnd || tag() !== ((2 << 3) | WT_LEN)) return undefined;
+        const valueEnd = delimitedEnd();
+        if (valueEnd !== entryEnd || pos === valueEnd) return undefined;
+        const vt = tag();
+        let kind: PlainKind;
+        let value: string | bigint | boolean | number;
+        switch (vt) {
+          case (2 << 3) | WT_LEN:
+            kind = "stringValue";
+            value = string();
+            break;
+          case (9 << 3) | WT_LEN:
+            kind = "refValue";
+            value = string();
+            break;
+          case (3 << 3) | WT_VARINT:
+            kind = "intValue";
+            value = int64();
+            break;
+          case (5 << 3) | WT_VARINT:
+            kind = "boolValue";
+            value = bool();
+            break;
+          case (8 << 3) | WT_VARINT:
+            kind = "enumValue";
+            value = u32() | 0;
+            break;
+          default:
+            return undefined;
+        }
+        if (pos !== valueEnd) return undefined;
+        entries.push(key, kind, value);
+        break;
+      }
+      case 4:
+        u32s(ifAbsentOn, wt);
+        break;
+      case 5:
+        expect(wt, WT_LEN);
+        id = string();
+        break;
+      default:
+        fail();
+    }
+  }
+  closed(end);
+  return new LeanCreateNode(typeId, alias, ifAbsentOn, id, entries);
 }
 
 function updateNode(end: number): UpdateNode {

@@ -26,7 +26,9 @@
  * threads then cost more than the commits saved), no checkpoint of the tenant files
  * until the end (each new file is checkpointed and synced once after its index build,
  * the others at the applier's stop; the resume point in `meta.sqlite` moves then, and an
- * interrupted restore is run again with `--force` anyway), and no in-memory outcomes, which only callers waiting on their plans read.
+ * interrupted restore is run again with `--force` anyway), no in-memory outcomes, which only callers waiting on their plans read,
+ * and creates decoded lean (`ApplierOptions.leanCreates`: their plain field values kept
+ * as read, no `Value` messages made for them).
  * Tenants applied from nothing migrate without making what the bulk load defers
  * (`TenantDb.bulkLoading`): only their unique indexes.
  * A new tenant file is a copy of a template migrated to the schema version of the
@@ -101,6 +103,7 @@ export const RESTORE_APPLIER_OPTIONS = {
   maxBatch: 1024,
   checkpointIntervalMs: Number.POSITIVE_INFINITY,
   recentOutcomes: 0,
+  leanCreates: true,
 } as const;
 
 /**

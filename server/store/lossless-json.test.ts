@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { prng } from "../../tests/prng.ts";
 import {
+  appendPayloadField,
   isRawNumber,
   type JsonValue,
   parseLossless,
@@ -87,6 +88,11 @@ describe("serializePayload", () => {
       if (random() < 0.5) ids.reverse();
       for (const id of ids) payload.set(id, value(0));
       expect(serializePayload(payload)).toBe(joined(payload));
+      // A create writes its text field by field, in ascending order (node-ops.ts).
+      let text = "";
+      for (const id of [...ids].sort((a, b) => a - b))
+        text = appendPayloadField(text, id, payload.get(id)!);
+      expect(`{${text}}`).toBe(serializePayload(payload));
     }
   });
 

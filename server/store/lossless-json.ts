@@ -124,6 +124,17 @@ export function serializePayload(payload: ReadonlyMap<number, JsonValue>): strin
   return `${out}}`;
 }
 
+/**
+ * `text` (the fields of a stored payload so far, without braces) and one more field: with
+ * the fields appended in ascending field id order, `{` + text + `}` is
+ * {@link serializePayload}'s text of the same payload (`lossless-json.test.ts`).
+ */
+export function appendPayloadField(text: string, fieldId: number, value: JsonValue): string {
+  return text === ""
+    ? `"${fieldId}":${JSON.stringify(value)}`
+    : `${text},"${fieldId}":${JSON.stringify(value)}`;
+}
+
 /** {@link serializePayload} of keys set in any order. */
 function serializeUnordered(payload: ReadonlyMap<number, JsonValue>): string {
   const object: Record<number, JsonValue> = {};

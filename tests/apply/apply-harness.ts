@@ -67,6 +67,8 @@ export function openHarness(
     onAccessChanged?: (tenant: string) => void;
     /** Told after each commit, as the server's change feed and node cache are. */
     onCommitted?: ApplierOptions["onCommitted"];
+    /** Decodes creates lean, as a restore's appliers do (`ApplierOptions.leanCreates`). */
+    leanCreates?: boolean;
   } = {},
 ): Harness {
   const dir =
@@ -96,6 +98,7 @@ export function openHarness(
     checkpointIntervalMs: 0,
     ...(options.onAccessChanged ? { onAccessChanged: options.onAccessChanged } : {}),
     ...(options.onCommitted ? { onCommitted: options.onCommitted } : {}),
+    ...(options.leanCreates ? { leanCreates: true } : {}),
   });
   const reader = createTenantReader(store);
   const run = (records: readonly WalRecord[]): WalPosition[] => {

@@ -119,6 +119,8 @@ async function materialize(
     maxBatch: options.maxBatch,
     ...(options.bulk
       ? {
+          // As a restore applies: lean creates too (RESTORE_APPLIER_OPTIONS).
+          leanCreates: true,
           ...bulk.applierHooks,
           afterMigration: (db) => {
             migrations[db.tenant] = (migrations[db.tenant] ?? 0) + 1;
