@@ -403,6 +403,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         readMaxBytes: 8 * 1024 * 1024,
         shutdownSignal: shutdown.signal,
         logError: (err: unknown) => log.error("transport error", { err }),
+        anonymousReads: config.publicReads === true,
       });
     let apiHandler = buildApiHandler();
     // Each request goes to the handler of the version served when it arrives.
