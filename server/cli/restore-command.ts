@@ -144,10 +144,18 @@ export function createProgress(
   let started = 0;
   let lastLine = 0;
   let drawn = false;
+  // The last plain line held back by the 2 s rate: written when its phase ends, so a
+  // phase that stops short of its total (a restore cut by --to-time) shows where it ended.
+  let held: string | undefined;
+  const flush = () => {
+    if (held !== undefined) out.write(held);
+    held = undefined;
+  };
   return {
     update(p) {
       const at = now();
       if (p.phase !== phase) {
+        flush();
         if (drawn) out.write("\n");
         drawn = false;
         phase = p.phase;
@@ -169,9 +177,13 @@ export function createProgress(
       } else if (at - lastLine >= 2000 || p.done === p.total) {
         out.write(`restore: ${p.phase} ${stats}\n`);
         lastLine = at;
+        held = undefined;
+      } else {
+        held = `restore: ${p.phase} ${stats}\n`;
       }
     },
     end() {
+      flush();
       if (drawn) out.write("\n");
       drawn = false;
     },
