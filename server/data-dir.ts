@@ -150,6 +150,31 @@ export function lockDataDir(dir: string): () => void {
   };
 }
 
+/**
+ * Whether a running server holds `dir` ({@link lockDataDir}). Creates nothing: a dir
+ * without {@link SERVE_LOCK} was never served since it has had one, and is not in use.
+ */
+export function dataDirInUse(dir: string): boolean {
+  const path = join(resolve(dir), SERVE_LOCK);
+  if (!existsSync(path)) return false;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { timeout: 0, fileMustExist: true });
+    db.exec("BEGIN EXCLUSIVE; COMMIT");
+    return false;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (
+      typeof code === "string" &&
+      (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+    )
+      return true;
+    throw dataDirError(resolve(dir), error);
+  } finally {
+    db?.close();
+  }
+}
+
 /** Marks `dir` as holding a restore in progress (durably: the file and the dir are synced). */
 export function markRestoreUnfinished(dir: string, what: string): void {
   writeFileSync(join(dir, RESTORE_UNFINISHED), `${what}\n`, { flush: true });

@@ -9,6 +9,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { ArchiveError } from "../archive/archive-error.ts";
+import { dataDirInUse } from "../data-dir.ts";
 import { createLogger, parseLogLevel } from "../log.ts";
 
 /** The `restore` and `dump` commands. */
@@ -72,6 +73,14 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
     process.stderr.write(
       `error: The data dir ${dataDir} is a file, not a directory; restore into an empty or new directory.\n`,
+    );
+    return 2;
+  }
+  // --force empties the dir: under a running server that deletes the files it serves
+  // (its open log included, so what it acknowledges next is lost at its next start).
+  if (existsSync(dataDir) && dataDirInUse(dataDir)) {
+    process.stderr.write(
+      `error: The data dir ${dataDir} is in use by a running entdb serve (it holds the lock on serve.lock); a restore would replace the files it serves. Stop that server first, or restore into another --data-dir.\n`,
     );
     return 2;
   }
