@@ -50,7 +50,7 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
-import { refusedBeforeDecode, requireActor } from "./auth.ts";
+import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { readChunks } from "./request-body.ts";
@@ -163,7 +163,9 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     let bytes = NO_BYTES;
     let inInterceptors = false;
     try {
+      // The actor first: an authenticated call (nearly every one) reads no header here.
       if (
+        values.get(actorKey) === undefined &&
         refusedBeforeDecode(
           values,
           target.service.typeName,
