@@ -8,7 +8,7 @@
  * ```
  */
 
-import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
 
@@ -29,9 +29,63 @@ export interface NodeTransportOptions {
   readonly interceptors?: readonly Interceptor[];
 }
 
+/**
+ * Node's codes of a connection that ended under a call: the server crashed, restarted or
+ * was cut off after the request was (perhaps) sent and before its answer arrived.
+ */
+const CONNECTION_LOST = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNABORTED",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_HTTP2_INVALID_STREAM",
+  "ERR_HTTP2_STREAM_ERROR",
+  "ERR_HTTP2_SESSION_ERROR",
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_STREAM_CANCEL",
+]);
+
+/** Whether `err` is the transport's report of a connection lost mid-call, not a server's answer. */
+function lostConnection(err: ConnectError): boolean {
+  // connect-node reports an HTTP/2 stream reset by its code alone, without a cause.
+  if (err.rawMessage.startsWith("http/2 stream closed with error code ")) return true;
+  for (let cause: unknown = err.cause, depth = 0; cause instanceof Error && depth < 8; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_LOST.has(code)) return true;
+    cause = cause.cause;
+  }
+  return false;
+}
+
+/**
+ * A connection lost before the answer (the server killed or restarting mid-call) becomes
+ * UNAVAILABLE, as a refused connection already is, so the client retries it with the same
+ * idempotency key and a write the server did apply is answered with its first outcome.
+ * connect-node reports it as ABORTED (`read ECONNRESET`, HTTP/1.1) or CANCELED (an HTTP/2
+ * stream reset), codes the client does not retry, leaving the caller an error for a write
+ * that may have been applied, under a key it never saw. A call the caller aborted stays as
+ * it is.
+ */
+export const connectionLossAsUnavailable: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    if (!(err instanceof ConnectError) || req.signal.aborted || !lostConnection(err)) throw err;
+    throw new ConnectError(
+      `lost the connection to the server at ${req.url} before its answer (${err.rawMessage}); the call may be retried`,
+      Code.Unavailable,
+      undefined,
+      undefined,
+      err,
+    );
+  }
+};
+
 /** A transport for Node.js; Connect uses the binary protobuf format. */
 export function createNodeTransport(options: NodeTransportOptions): Transport {
   const interceptors = [
+    connectionLossAsUnavailable,
     ...(options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)]),
     ...(options.interceptors ?? []),
   ];

@@ -10,6 +10,9 @@
  * failed, or cut by a power loss): such a dir may hold part of the log and tenant files
  * that were never synced, so serving it could continue a log that is not the archive's.
  * The restore writes {@link RESTORE_UNFINISHED} first and removes it last.
+ *
+ * {@link lockDataDir} makes a data dir one server's: two servers applying one log into the
+ * same tenant files would each keep caches and positions the other's writes make stale.
  */
 
 import {
@@ -25,6 +28,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
 
 /** The data dir cannot be used; the message names the dir, the cause and the fix. */
 export class DataDirError extends Error {
@@ -107,6 +111,68 @@ export function checkEmbeddedLogPresent(dir: string, logFile: string): void {
   throw new DataDirError(
     `the data dir ${path} has no log (${logFile} is missing) but holds what a log was applied into (${derived.join(", ")}): starting would begin a new, empty log and serve none of the writes it acknowledged. Put ${logFile} back (with its ${logFile}-wal file, if there was one), restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.`,
   );
+}
+
+/** The file in a data dir whose lock says a server serves that dir. */
+export const SERVE_LOCK = "serve.lock";
+
+/**
+ * Takes `dir` for this process until the returned function releases it, or refuses with
+ * a {@link DataDirError} when another process holds it. The lock is SQLite's exclusive
+ * lock on {@link SERVE_LOCK} (an fcntl lock, as the embedded log's own), so it is released
+ * when the process ends, a SIGKILL included, and works for every log backend: with Kafka
+ * or Kinesis the data dir holds no file another server would fail to open.
+ */
+export function lockDataDir(dir: string): () => void {
+  const path = resolve(dir);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(join(path, SERVE_LOCK), { timeout: 0 });
+    db.pragma("locking_mode = EXCLUSIVE");
+    // In exclusive locking mode the lock a write transaction takes is kept until close.
+    db.exec("BEGIN EXCLUSIVE; COMMIT");
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: unknown } | null)?.code;
+    if (
+      typeof code === "string" &&
+      (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+    )
+      throw new DataDirError(
+        `the data dir ${path} is in use by another entdb serve (it holds the lock on ${SERVE_LOCK}); two servers on one data dir would apply the log into the same files. Stop that server first, or choose another --data-dir (ENTDB_DATA_DIR).`,
+        { cause: error },
+      );
+    throw dataDirError(path, error);
+  }
+  const held = db;
+  return () => {
+    if (held.open) held.close();
+  };
+}
+
+/**
+ * Whether a running server holds `dir` ({@link lockDataDir}). Creates nothing: a dir
+ * without {@link SERVE_LOCK} was never served since it has had one, and is not in use.
+ */
+export function dataDirInUse(dir: string): boolean {
+  const path = join(resolve(dir), SERVE_LOCK);
+  if (!existsSync(path)) return false;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { timeout: 0, fileMustExist: true });
+    db.exec("BEGIN EXCLUSIVE; COMMIT");
+    return false;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (
+      typeof code === "string" &&
+      (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+    )
+      return true;
+    throw dataDirError(resolve(dir), error);
+  } finally {
+    db?.close();
+  }
 }
 
 /** Marks `dir` as holding a restore in progress (durably: the file and the dir are synced). */

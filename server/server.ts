@@ -52,7 +52,7 @@ import {
   restoreLostSchemaFiles,
   SCHEMA_LOG_KEY,
 } from "./apply/index.ts";
-import { checkDataDir, checkEmbeddedLogPresent } from "./data-dir.ts";
+import { checkDataDir, checkEmbeddedLogPresent, lockDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
@@ -120,29 +120,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const model = compiled.schema;
 
   checkDataDir(config.dataDir);
-  if (config.wal.kind === "embedded") checkEmbeddedLogPresent(config.dataDir, "wal.sqlite");
-  // kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process.
-  const wal: Wal =
-    config.wal.kind !== "kafka"
-      ? config.wal.kind === "kinesis"
-        ? await openServerKinesisWal(config.wal, log)
-        : await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
-      : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
-          brokers: config.wal.brokers,
-          topic: config.wal.topic,
-          partitions: config.wal.partitions,
-          replicationFactor: config.wal.replicationFactor,
-          logLevel:
-            config.logLevel === "debug" ? "debug" : config.logLevel === "error" ? "error" : "warn",
-          log: (entry) => {
-            const kafkaLog = log.child({ component: "kafka-wal" });
-            if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
-            else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
-            else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
-            else kafkaLog.debug(entry.message, entry.fields);
-          },
-        });
-  const cleanup: (() => Promise<void> | void)[] = [() => wal.close()];
+  // Released last, once everything that writes the data dir is closed.
+  const unlockDataDir = lockDataDir(config.dataDir);
+  let wal: Wal;
+  try {
+    if (config.wal.kind === "embedded") checkEmbeddedLogPresent(config.dataDir, "wal.sqlite");
+    wal = await openServerWal(config, log);
+  } catch (error) {
+    unlockDataDir();
+    throw error;
+  }
+  const cleanup: (() => Promise<void> | void)[] = [() => wal.close(), unlockDataDir];
   try {
     // First, so a bucket that cannot be used fails the start before anything is logged.
     // Closed after the API (nothing more is committed) and before the log: flushes it all.
@@ -415,6 +403,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         readMaxBytes: 8 * 1024 * 1024,
         shutdownSignal: shutdown.signal,
         logError: (err: unknown) => log.error("transport error", { err }),
+        anonymousReads: config.publicReads === true,
       });
     let apiHandler = buildApiHandler();
     // Each request goes to the handler of the version served when it arrives.
@@ -513,4 +502,27 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     for (const step of cleanup) await Promise.resolve(step()).catch(() => {});
     throw err;
   }
+}
+
+/** Opens the log `config` names. kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process. */
+async function openServerWal(config: ServerConfig, log: Logger): Promise<Wal> {
+  return config.wal.kind !== "kafka"
+    ? config.wal.kind === "kinesis"
+      ? await openServerKinesisWal(config.wal, log)
+      : await openEmbeddedWal({ path: join(config.dataDir, "wal.sqlite"), writer: "thread" })
+    : await (await import("./wal/kafka-wal.ts")).openKafkaWal({
+        brokers: config.wal.brokers,
+        topic: config.wal.topic,
+        partitions: config.wal.partitions,
+        replicationFactor: config.wal.replicationFactor,
+        logLevel:
+          config.logLevel === "debug" ? "debug" : config.logLevel === "error" ? "error" : "warn",
+        log: (entry) => {
+          const kafkaLog = log.child({ component: "kafka-wal" });
+          if (entry.level === "error") kafkaLog.error(entry.message, entry.fields);
+          else if (entry.level === "warn") kafkaLog.warn(entry.message, entry.fields);
+          else if (entry.level === "info") kafkaLog.info(entry.message, entry.fields);
+          else kafkaLog.debug(entry.message, entry.fields);
+        },
+      });
 }

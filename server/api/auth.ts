@@ -57,14 +57,40 @@ export const UNAUTHENTICATED_MESSAGE =
 export function requireActor(values: ContextValues): Actor {
   const actor = values.get(actorKey);
   if (!actor) {
-    const refusal = values.get(refusalKey);
-    refusal?.report();
-    throw new ConnectError(
-      refusal?.hint === undefined
-        ? UNAUTHENTICATED_MESSAGE
-        : `The bearer token was refused: ${refusal.hint}. Send 'Authorization: Bearer <token>' with a valid token.`,
-      Code.Unauthenticated,
-    );
+    values.get(refusalKey)?.report();
+    throw unauthenticatedError(values);
   }
   return actor;
+}
+
+/** The UNAUTHENTICATED error {@link requireActor} throws for a request without an actor (nothing logged). */
+export function unauthenticatedError(values: ContextValues): ConnectError {
+  const refusal = values.get(refusalKey);
+  return new ConnectError(
+    refusal?.hint === undefined
+      ? UNAUTHENTICATED_MESSAGE
+      : `The bearer token was refused: ${refusal.hint}. Send 'Authorization: Bearer <token>' with a valid token.`,
+    Code.Unauthenticated,
+  );
+}
+
+/** The service that answers without a token (orchestrators' probes; docs/access.md). */
+export const HEALTH_SERVICE = "grpc.health.v1.Health";
+
+/**
+ * Whether a call to `service` is refused for its credentials before its body is read as
+ * a message: it has no actor, is not a health check, and is not a read without a token
+ * under `--public-reads` (`anonymousReads`; the read handlers decide those). The answers
+ * to a body that does not decode name the request's message and its fields, so without
+ * this gate a caller without a token learned the schema's types and fields, which the
+ * descriptors behind reflection also hold and which need a token.
+ */
+export function refusedBeforeDecode(
+  values: ContextValues,
+  service: string,
+  authorization: string | undefined,
+  anonymousReads: boolean,
+): boolean {
+  if (values.get(actorKey) !== undefined || service === HEALTH_SERVICE) return false;
+  return !(anonymousReads && (authorization === undefined || authorization === ""));
 }

@@ -50,6 +50,7 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
+import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { readChunks } from "./request-body.ts";
@@ -162,6 +163,17 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     let bytes = NO_BYTES;
     let inInterceptors = false;
     try {
+      // The actor first: an authenticated call (nearly every one) reads no header here.
+      if (
+        values.get(actorKey) === undefined &&
+        refusedBeforeDecode(
+          values,
+          target.service.typeName,
+          single(headers["authorization"]),
+          options.anonymousReads === true,
+        )
+      )
+        requireActor(values);
       // A serving thread keeps the request's bytes: to hand them on (forward, or a
       // handed-over implementation: requestBody).
       const raw = forward === undefined ? undefined : { data: NO_BYTES };

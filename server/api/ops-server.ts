@@ -70,9 +70,16 @@ export async function startOpsServer(options: {
         void answer(503, { status: "degraded", reasons });
         return;
       }
+      // A log that cannot be read (brokers down) says why, as a degraded source would.
       options.ready().then(
         (ok) => answer(ok ? 200 : 503, { status: ok ? "ready" : "catching up" }),
-        () => send(503, '{"status":"error"}\n', "application/json"),
+        (err: unknown) =>
+          answer(503, {
+            status: "degraded",
+            reasons: [
+              `Cannot tell whether the applier caught up with the log: ${err instanceof Error ? err.message : String(err)}`,
+            ],
+          }),
       );
       return;
     }

@@ -23,6 +23,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import { actorKey, refusalKey, refusedBeforeDecode, unauthenticatedError } from "./auth.ts";
 import type { Authenticator } from "./authenticator.ts";
 import { type ErrorStatus, rewriteErrorStatus } from "./error-rewrite.ts";
 import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
@@ -31,7 +32,7 @@ import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
-import type { CallForwarding } from "./unary-call.ts";
+import { type CallForwarding, single } from "./unary-call.ts";
 import {
   createUnaryFastPath,
   type FastMethod,
@@ -93,6 +94,8 @@ export interface ApiHandlerOptions {
   logError(err: unknown): void;
   /** On a serving thread only: how the fast paths hand on calls it does not serve (unary-call.ts). */
   readonly forward?: CallForwarding;
+  /** `--public-reads`: a request without an Authorization header reaches the read handlers (auth.ts `refusedBeforeDecode`). */
+  readonly anonymousReads?: boolean;
 }
 
 /** The API's request handlers: both HTTP versions, and HTTP/2 streams for the fast path. */
@@ -117,6 +120,7 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** Builds the handler serving every route over all three protocols. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
+  const anonymousReads = options.anonymousReads === true;
   // The metric children of each method (and code) are looked up once, by the method's
   // descriptor: finding a child by its labels hashes them, and naming the method builds
   // a string, on every call otherwise. A child's `observe` is called directly, and keeps
@@ -175,16 +179,33 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) {
       const out = res as http.ServerResponse;
-      out.writeHead(404, { "content-type": "application/json" });
-      out.end(
-        JSON.stringify({
-          code: "unimplemented",
-          message: `No such RPC. Services: ${options.routes.map((r) => r.typeName).join(", ")}`,
-        }),
-      );
+      // The list of services names the schema's types: only for a caller with a token.
+      const answer = (values: ContextValues) => {
+        out.writeHead(404, { "content-type": "application/json" });
+        out.end(
+          JSON.stringify({
+            code: "unimplemented",
+            message:
+              values.get(actorKey) === undefined
+                ? "No such RPC."
+                : `No such RPC. Services: ${options.routes.map((r) => r.typeName).join(", ")}`,
+          }),
+        );
+      };
+      const values = options.authenticator.contextValues(single(req.headers["authorization"]));
+      if (values instanceof Promise) values.then(answer, options.logError);
+      else answer(values);
       return;
     }
     const serve = (values: ContextValues) => {
+      // Refused for its credentials: whatever the handler answers becomes UNAUTHENTICATED,
+      // so a body it could not decode does not name the request's fields (auth.ts).
+      const refused = refusedBeforeDecode(
+        values,
+        handler.service.typeName,
+        single(req.headers["authorization"]),
+        anonymousReads,
+      );
       const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
       // A JSON body is kept while the library reads it, to name the field of an
       // unknown key or enum name (json-errors.ts).
@@ -199,6 +220,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
           rewriteErrorStatus(
             uRes,
             (status) =>
+              (refused ? unauthenticated(status, values) : undefined) ??
               malformedBody(status, input.typeName) ??
               (kept && jsonKind
                 ? nameJsonErrorField(status, input, kept.bytes(), jsonKind)
@@ -241,6 +263,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     methods,
     readMaxBytes: options.readMaxBytes,
     contextValues: (authorization) => options.authenticator.contextValues(authorization),
+    anonymousReads,
     extraHeaders: corsHeaders,
     interceptors,
     shutdownSignal: options.shutdownSignal,
@@ -275,6 +298,18 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     adapter(req, res);
   };
   return { handler, serveH2Stream: (stream, headers) => fast.serveH2(stream, headers), methods };
+}
+
+/**
+ * The UNAUTHENTICATED answer, in place of `status`, to a call refused for its credentials
+ * (auth.ts `refusedBeforeDecode`). A handler that got as far as asking for the actor
+ * already answered it, and logged the refusal; any other answer (a body it could not
+ * decode) is replaced, and the refusal logged here.
+ */
+function unauthenticated(status: ErrorStatus, values: ContextValues): ErrorStatus | undefined {
+  if (status.code === Code.Unauthenticated) return undefined;
+  values.get(refusalKey)?.report();
+  return { code: Code.Unauthenticated, message: unauthenticatedError(values).rawMessage };
 }
 
 /**

@@ -62,6 +62,8 @@ export interface FastPathOptions {
   readonly readMaxBytes: number;
   /** The request's context values (authentication) from its Authorization header; never rejects. */
   contextValues(authorization: string | undefined): ContextValues | Promise<ContextValues>;
+  /** `--public-reads`: a request without an Authorization header reaches the read handlers (auth.ts `refusedBeforeDecode`). */
+  readonly anonymousReads?: boolean;
   /** Headers every response carries for this request's Origin (CORS); may be empty. */
   extraHeaders(origin: string | undefined): Readonly<Record<string, string>>;
   /**

@@ -54,6 +54,7 @@ import {
   protocolVersion,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
+import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
 import { createGrpcUnary } from "./grpc-unary.ts";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
@@ -150,6 +151,17 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       let bytes: Uint8Array;
       let inInterceptors = false;
       try {
+        // The actor first: an authenticated call (nearly every one) reads no header here.
+        if (
+          values.get(actorKey) === undefined &&
+          refusedBeforeDecode(
+            values,
+            target.service.typeName,
+            single(headers["authorization"]),
+            options.anonymousReads === true,
+          )
+        )
+          requireActor(values);
         const length = headers[CONTENT_LENGTH];
         const raw = await readBody(body, options.readMaxBytes, single(length));
         const input = parseInput(target.method.input, raw);

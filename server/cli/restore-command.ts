@@ -9,6 +9,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { ArchiveError } from "../archive/archive-error.ts";
+import { dataDirInUse } from "../data-dir.ts";
 import { createLogger, parseLogLevel } from "../log.ts";
 
 /** The `restore` and `dump` commands. */
@@ -78,6 +79,14 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
   if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
     process.stderr.write(
       `error: The data dir ${dataDir} is a file, not a directory; restore into an empty or new directory.\n`,
+    );
+    return 2;
+  }
+  // --force empties the dir: under a running server that deletes the files it serves
+  // (its open log included, so what it acknowledges next is lost at its next start).
+  if (existsSync(dataDir) && dataDirInUse(dataDir)) {
+    process.stderr.write(
+      `error: The data dir ${dataDir} is in use by a running entdb serve (it holds the lock on serve.lock); a restore would replace the files it serves. Stop that server first, or restore into another --data-dir.\n`,
     );
     return 2;
   }
@@ -158,10 +167,18 @@ export function createProgress(
   let started = 0;
   let lastLine = 0;
   let drawn = false;
+  // The last plain line held back by the 2 s rate: written when its phase ends, so a
+  // phase that stops short of its total (a restore cut by --to-time) shows where it ended.
+  let held: string | undefined;
+  const flush = () => {
+    if (held !== undefined) out.write(held);
+    held = undefined;
+  };
   return {
     update(p) {
       const at = now();
       if (p.phase !== phase) {
+        flush();
         if (drawn) out.write("\n");
         drawn = false;
         phase = p.phase;
@@ -183,9 +200,13 @@ export function createProgress(
       } else if (at - lastLine >= 2000 || p.done === p.total) {
         out.write(`restore: ${p.phase} ${stats}\n`);
         lastLine = at;
+        held = undefined;
+      } else {
+        held = `restore: ${p.phase} ${stats}\n`;
       }
     },
     end() {
+      flush();
       if (drawn) out.write("\n");
       drawn = false;
     },

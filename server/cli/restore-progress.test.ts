@@ -42,4 +42,23 @@ describe("restore progress", () => {
       "restore: apply 100/100 events, 40 events/s, ETA 0 s\n",
     ]);
   });
+
+  it("writes the last line of a phase that ends short of its total (a restore cut by --to-time)", () => {
+    const out = recorder(false);
+    let clock = 0;
+    const progress = createProgress(out, () => clock);
+    progress.update({ phase: "read", done: 1, total: 7 });
+    clock += 100;
+    progress.update({ phase: "read", done: 4, total: 7 });
+    progress.update({ phase: "apply", done: 0, total: 598 });
+    clock += 500;
+    progress.update({ phase: "apply", done: 300, total: 598 });
+    progress.end();
+    expect(out.written).toEqual([
+      "restore: read 1/7 segments\n",
+      "restore: read 4/7 segments, ETA 1 s\n",
+      "restore: apply 0/598 events, 0 events/s\n",
+      "restore: apply 300/598 events, 600 events/s, ETA 1 s\n",
+    ]);
+  });
 });

@@ -128,7 +128,18 @@ async function push(
           opts.format,
         ),
       );
-      process.stderr.write(`error: ${e.rawMessage}\n`);
+      // The server's message names the RPC's `allow` field; a CLI user passes --allow.
+      const rules = [
+        ...new Set(
+          rejection.findings
+            .map(toFinding)
+            .filter((f) => f.category === "breaking" && !allowed.has(f.rule))
+            .map((f) => f.rule),
+        ),
+      ];
+      process.stderr.write(
+        `error: the server refused the push: ${rules.length} breaking rule(s) (${rules.join(", ")}) against schema version ${rejection.servedVersion}. Nothing was changed. Make the change compatible, or pass --allow RULE for each rule it may break.\n`,
+      );
       return 1;
     }
     return refusal(e, Code, url);

@@ -282,6 +282,7 @@ const api = createApiHandler({
   shutdownSignal: shutdown.signal,
   logError: (err: unknown) => log.error("transport error", { err }),
   forward: { serves, send: (stream, headers, body) => link.forward(stream, headers, body) },
+  anonymousReads: config.publicReads === true,
 });
 const listener = await listenApi(api.handler, {
   host: config.host,

@@ -8,6 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
@@ -247,6 +248,105 @@ describe("reflection and health with tokens", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "SERVING" });
+  });
+});
+
+describe("a caller without a valid token learns nothing of the schema", () => {
+  const REFUSED = {
+    code: "unauthenticated",
+    message:
+      "Missing or unknown bearer token; send 'Authorization: Bearer <token>' with a token from the server's configuration.",
+  };
+  const withToken = (token: string | undefined): Record<string, string> =>
+    token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const post = (
+    path: string,
+    contentType: string,
+    body: string | Uint8Array<ArrayBuffer>,
+    token?: string,
+  ) =>
+    fetch(`${server.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": contentType, "entdb-tenant": "auth-read", ...withToken(token) },
+      body,
+    });
+
+  for (const token of [undefined, "no-such-token-0123456789"]) {
+    const who = token === undefined ? "without a token" : "with an unknown token";
+    it(`answers a JSON body that does not decode with UNAUTHENTICATED, not its fields (${who})`, async () => {
+      for (const [path, body] of [
+        ["/acme.tracker.TeamService/Create", '{"fields":{"nmae":"x"}}'],
+        ["/acme.tracker.TeamService/Get", '{"tenant":"auth-read","id":"x"}'],
+        ["/entdb.v1.EntDbService/GetNode", '{"nope":1}'],
+      ] as const) {
+        const res = await post(path, "application/json", body, token);
+        expect([path, res.status, await res.json()]).toEqual([path, 401, REFUSED]);
+      }
+    });
+
+    it(`answers a binary body that does not decode with UNAUTHENTICATED (${who})`, async () => {
+      const bad = new Uint8Array([0x0a, 0x05, 0x61]);
+      const res = await post("/acme.tracker.TeamService/Create", "application/proto", bad, token);
+      expect([res.status, await res.json()]).toEqual([401, REFUSED]);
+      const session = http2.connect(server.url);
+      try {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/acme.tracker.TeamService/Create",
+          "content-type": "application/grpc",
+          te: "trailers",
+          "entdb-tenant": "auth-read",
+          ...withToken(token),
+        });
+        const status = new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+          let head: http2.IncomingHttpHeaders = {};
+          stream.on("response", (h) => {
+            head = h;
+          });
+          stream.on("trailers", (t) => resolve({ ...head, ...t }));
+          stream.on("end", () => resolve(head));
+          stream.on("error", reject);
+        });
+        stream.resume();
+        stream.end(new Uint8Array([0, 0, 0, 0, bad.length, ...bad]));
+        const answer = await status;
+        expect([answer["grpc-status"], decodeURIComponent(String(answer["grpc-message"]))]).toEqual(
+          ["16", REFUSED.message],
+        );
+      } finally {
+        session.close();
+      }
+    });
+
+    it(`does not list the services for an unknown path (${who})`, async () => {
+      const res = await post("/acme.tracker.NoSuchService/Get", "application/json", "{}", token);
+      expect([res.status, await res.json()]).toEqual([
+        404,
+        { code: "unimplemented", message: "No such RPC." },
+      ]);
+    });
+  }
+
+  it("still names the field to a caller with a token, and lists the services", async () => {
+    const res = await post(
+      "/acme.tracker.TeamService/Create",
+      "application/json",
+      '{"fields":{"nmae":"x"}}',
+      ALICE_TOKEN,
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toContain(
+      "Field `fields.nmae` is not a field of acme.tracker.Team",
+    );
+    const unknown = await post(
+      "/acme.tracker.NoSuchService/Get",
+      "application/json",
+      "{}",
+      ALICE_TOKEN,
+    );
+    expect(((await unknown.json()) as { message: string }).message).toContain(
+      "No such RPC. Services: entdb.v1.EntDbService, acme.tracker.UserService",
+    );
   });
 });
 

@@ -242,7 +242,7 @@ describe("entdb schema push", () => {
       `error: v3.entdb is not compatible with ${live().url} (schema version 2) (1 breaking, 0 allowed, 0 safe)\n`,
     );
     expect(run.stderr).toBe(
-      "error: The schema is not compatible with version 2 that the server serves: 1 breaking change(s) (FIELD_KIND_CHANGED). Nothing was changed. Make the change compatible, or name the rules it may break with `allow`.\n",
+      "error: the server refused the push: 1 breaking rule(s) (FIELD_KIND_CHANGED) against schema version 2. Nothing was changed. Make the change compatible, or pass --allow RULE for each rule it may break.\n",
     );
     expect(readdirSync(join(dataDir, "schemas")).sort()).toEqual(before);
     expect((await entDbClient(live()).getSchema({})).version).toBe(2);

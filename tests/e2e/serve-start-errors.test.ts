@@ -101,6 +101,25 @@ describe("entdb serve refusing to start", () => {
     }
   }, 90_000);
 
+  it("refuses a data dir another entdb serve is serving, in one line, and the first keeps serving", async () => {
+    const dir = dataDir();
+    const first = await startServerProcess({ dataDir: dir });
+    try {
+      const run = await runServeToExit({ dataDir: dir, timeoutMs: 20_000 });
+      expect(run.code).toBe(1);
+      expect(run.listened).toBe(false);
+      expect(run.stderr).toBe(
+        `error: the data dir ${dir} is in use by another entdb serve (it holds the lock on serve.lock); two servers on one data dir would apply the log into the same files. Stop that server first, or choose another --data-dir (ENTDB_DATA_DIR).\n`,
+      );
+      await entDbClient(first).executePlan(teamPlan("acme", "first-still-serves"));
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    // A stopped server (or a killed one: the lock is the process's) leaves the dir free.
+    const again = await startServerProcess({ dataDir: dir });
+    expect(await again.stop()).toBe(0);
+  }, 90_000);
+
   it("refuses a data dir whose log was deleted, instead of serving it empty, and changes nothing", async () => {
     const dir = dataDir();
     const server = await startServerProcess({ dataDir: dir });

@@ -39,6 +39,9 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number;
   /** The ops path that must answer 200 before the server counts as started (default `/ready`). */
   readonly readyPath?: "/ready" | "/health";
+  /** The API and ops ports (e.g. to restart on the ports clients already use); free ones otherwise. */
+  readonly port?: number;
+  readonly httpPort?: number;
 }
 
 /** A free TCP port on loopback. */
@@ -162,8 +165,8 @@ function accepts(port: number): Promise<boolean> {
 /** Starts a server and waits until it is ready; rejects with its logs if it exits or times out. */
 export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDataDir();
-  const port = await freePort();
-  const httpPort = await freePort();
+  const port = options.port ?? (await freePort());
+  const httpPort = options.httpPort ?? (await freePort());
   const child = spawnServe(options, dataDir, port, httpPort);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
