@@ -35,7 +35,12 @@ export interface ShareOptions extends AccessChangeOptions {
 export interface AccessApiDeps {
   readonly tenant: string;
   readonly client: Client<typeof EntDbService>;
-  call<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T>;
+  /** Runs a call with retries; a write passes its key, which its errors then carry. */
+  call<T>(
+    call: () => Promise<T>,
+    signal: AbortSignal | undefined,
+    idempotencyKey?: string,
+  ): Promise<T>;
   receipt(receipt: Receipt | undefined, idempotencyKey: string): WriteReceipt;
 }
 
@@ -97,7 +102,7 @@ export function createAccessApi(deps: AccessApiDeps): AccessApi {
   ): Promise<WriteReceipt> => {
     const key = idempotencyKeyFor(options.idempotencyKey);
     const call = options.signal === undefined ? {} : { signal: options.signal };
-    const res = await deps.call(() => send(key, call), options.signal);
+    const res = await deps.call(() => send(key, call), options.signal, key);
     return deps.receipt(res.receipt, key);
   };
   const grant = (

@@ -89,7 +89,7 @@ export class EntDbClientCore {
     return createAccessApi({
       tenant: this.tenant,
       client: this.#client,
-      call: (call, signal) => this.#call(call, signal),
+      call: (call, signal, key) => this.#call(call, signal, key),
       receipt: (receipt, key) => this.#receipt(receipt, key),
     });
   }
@@ -101,7 +101,7 @@ export class EntDbClientCore {
       client: this.#client,
       schema: this.schema,
       read: (options, call) => this.#read(options, call),
-      call: (call, signal) => this.#call(call, signal),
+      call: (call, signal, key) => this.#call(call, signal, key),
       receipt: (receipt, key) => this.#receipt(receipt, key),
     });
   }
@@ -130,6 +130,7 @@ export class EntDbClientCore {
           callOptions(options.signal),
         ),
       options.signal,
+      idempotencyKey,
     );
     const receipt = this.#receipt(response.receipt, idempotencyKey);
     if (receipt.applied || noWait) {
@@ -157,6 +158,7 @@ export class EntDbClientCore {
           ? undefined
           : errorFor(codeFromName(response.failure.code), response.failure.message, {
               failure: failureInfo(response.failure, this.schema),
+              idempotencyKey,
             });
       return {
         receipt: this.#receipt(response.receipt, idempotencyKey),
@@ -348,11 +350,16 @@ export class EntDbClientCore {
     return this.#call(() => call(this.#afterPosition(options)), options.signal);
   }
 
-  async #call<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  /** A call with retries; a write names its key, which its errors then carry. */
+  async #call<T>(
+    call: () => Promise<T>,
+    signal: AbortSignal | undefined,
+    idempotencyKey?: string,
+  ): Promise<T> {
     try {
       return await withRetry(this.#retry, call, signal);
     } catch (err) {
-      throw toEntDbError(err, this.schema);
+      throw toEntDbError(err, this.schema, idempotencyKey);
     }
   }
 
@@ -381,6 +388,7 @@ export class EntDbClientCore {
     const pending = (): UnavailableError =>
       new UnavailableError(
         `The plan is durable but was not applied in time; look its outcome up later with getReceipt("${receipt.idempotencyKey}").`,
+        { idempotencyKey: receipt.idempotencyKey },
       );
     if (receipt.position === undefined) throw pending();
     const wait = await this.waitForPosition(

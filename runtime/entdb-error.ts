@@ -54,6 +54,7 @@ export interface WriteFailureInfo {
 export interface EntDbErrorOptions {
   readonly cause?: unknown;
   readonly failure?: WriteFailureInfo;
+  readonly idempotencyKey?: string;
 }
 
 /** Base class of every error a client call reports. */
@@ -63,11 +64,20 @@ export class EntDbError extends Error {
   readonly code: EntDbErrorCode;
   /** Set when the server attached a `WriteFailure` detail. */
   readonly failure: WriteFailureInfo | undefined;
+  /**
+   * The write's idempotency key, on every error of a write (a plan, an access change, a
+   * mailbox change), the key the client made included. After an `unavailable` or
+   * `deadline_exceeded` the write may have been applied: send it again with this key
+   * (the server answers with the first outcome, never applies it twice) or look the
+   * outcome up with `getReceipt(key)`. Undefined on errors of reads.
+   */
+  readonly idempotencyKey: string | undefined;
 
   constructor(code: EntDbErrorCode, message: string, options?: EntDbErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.failure = options?.failure;
+    this.idempotencyKey = options?.idempotencyKey;
   }
 }
 

@@ -59,14 +59,19 @@ export function failureInfo(failure: WriteFailure, schema?: SchemaMeta): WriteFa
 
 /**
  * The typed error for a failed call. `EntDbError`s pass through; a `ConnectError`
- * becomes the subclass its code names; anything else (a bug, a `TypeError` from the
- * codec) is returned as is, because it is not an outcome of the request.
+ * becomes the subclass its code names, carrying the write's `idempotencyKey` when the
+ * call was a write; anything else (a bug, a `TypeError` from the codec) is returned as
+ * is, because it is not an outcome of the request.
  */
-export function toEntDbError(err: unknown, schema?: SchemaMeta): unknown {
+export function toEntDbError(err: unknown, schema?: SchemaMeta, idempotencyKey?: string): unknown {
   if (err instanceof EntDbError || !(err instanceof ConnectError)) return err;
   const detail = err.findDetails(WriteFailureSchema)[0];
   const failure = detail === undefined ? undefined : failureInfo(detail, schema);
-  return errorFor(err.code, err.rawMessage, { cause: err, ...(failure ? { failure } : {}) });
+  return errorFor(err.code, err.rawMessage, {
+    cause: err,
+    ...(failure ? { failure } : {}),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  });
 }
 
 /** The error class for a code, as a `GetReceipt` failure or a call error reports it. */

@@ -120,7 +120,12 @@ export interface MailboxApiDeps {
     options: ReadOptions,
     call: (afterPosition: { afterPosition?: LogPosition }) => Promise<T>,
   ): Promise<T>;
-  call<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T>;
+  /** Runs a call with retries; a write passes its key, which its errors then carry. */
+  call<T>(
+    call: () => Promise<T>,
+    signal: AbortSignal | undefined,
+    idempotencyKey?: string,
+  ): Promise<T>;
   receipt(receipt: Receipt | undefined, idempotencyKey: string): WriteReceipt;
 }
 
@@ -177,6 +182,7 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
         () =>
           client.updateMailboxItems({ tenant, nodeIds: ids, ...state, idempotencyKey: key }, call),
         options.signal,
+        key,
       );
       return deps.receipt(res.receipt, key);
     };

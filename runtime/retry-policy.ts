@@ -9,7 +9,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 
 /** How a client retries. */
 export interface RetryOptions {
-  /** Attempts in total, the first included (default 4; 1 disables retries). */
+  /**
+   * Attempts in total, the first included (default 6: with the default delays the last
+   * one goes about 1.5–3 s after the first, the time a server takes to restart; 1
+   * disables retries).
+   */
   readonly maxAttempts?: number;
   /** Delay before the second attempt, in ms (default 100); it doubles each time. */
   readonly initialDelayMs?: number;
@@ -21,7 +25,7 @@ export interface RetryOptions {
 
 /** The defaults, resolved. */
 export const DEFAULT_RETRY: Required<RetryOptions> = {
-  maxAttempts: 4,
+  maxAttempts: 6,
   initialDelayMs: 100,
   maxDelayMs: 2000,
   random: Math.random,

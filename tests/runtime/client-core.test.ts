@@ -198,6 +198,51 @@ describe("idempotency keys", () => {
     expect(fake.callsOf("executePlan")).toHaveLength(3);
   });
 
+  it("puts the write's key on its error, so the caller can send it again without applying it twice", async () => {
+    const { fake, core } = setup({ retry: { ...NO_DELAY, maxAttempts: 2 } });
+    const down = () => new ConnectError("down", Code.Unavailable);
+    fake.failNext("executePlan", down(), down());
+    const plan = new PlanBuilder();
+    createUser(plan, "ada@example.com");
+    const err = await core.executePlan(plan.operations).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    const key = fake.request("executePlan", 0).idempotencyKey;
+    expect(key).toMatch(UUID);
+    expect((err as EntDbError).idempotencyKey).toBe(key);
+    // Sent again with that key, the plan is applied once.
+    const again = await core.executePlan(plan.operations, { idempotencyKey: key });
+    expect(again.receipt.idempotencyKey).toBe(key);
+    expect([1, 2].map((i) => fake.request("executePlan", i).idempotencyKey)).toEqual([key, key]);
+    expect(fake.callsOf("executePlan")).toHaveLength(3);
+  });
+
+  it("puts the key on a rejected write's error, and none on a read's", async () => {
+    const { fake, core } = setup();
+    fake.failNext("executePlan", new ConnectError("bad", Code.InvalidArgument));
+    const plan = new PlanBuilder();
+    createUser(plan, "ada@example.com");
+    const rejected = await core
+      .executePlan(plan.operations, { idempotencyKey: "k-1" })
+      .catch((e: unknown) => e);
+    expect(rejected).toMatchObject({ code: "invalid_argument", idempotencyKey: "k-1" });
+    fake.failNext("getNode", new ConnectError("down", Code.PermissionDenied));
+    const read = await core.getNode({ typeId: USER, id: "n-1" }).catch((e: unknown) => e);
+    expect(read).toBeInstanceOf(PermissionDeniedError);
+    expect((read as EntDbError).idempotencyKey).toBeUndefined();
+  });
+
+  it("puts the key on the errors of access and mailbox changes", async () => {
+    // The fake serves neither: each answers UNIMPLEMENTED, an error of a write all the same.
+    const { core } = setup();
+    const group = await core.access
+      .createGroup("eng", { idempotencyKey: "g-1" })
+      .catch((e: unknown) => e);
+    expect(group).toMatchObject({ code: "unimplemented", idempotencyKey: "g-1" });
+    const mailbox = await core.mailbox.markRead("n-1").catch((e: unknown) => e);
+    expect(mailbox).toBeInstanceOf(EntDbError);
+    expect((mailbox as EntDbError).idempotencyKey).toMatch(UUID);
+  });
+
   it("does not retry other errors", async () => {
     const { fake, core } = setup();
     fake.failNext("executePlan", new ConnectError("bad", Code.InvalidArgument));

@@ -89,3 +89,20 @@ def test_without_retries_the_lost_response_is_an_unavailable_error(proxy: LossyP
             db.team.create(t.TeamCreate(name="Lost", slug="lost"))
     assert err.value.code == "unavailable"
     assert len(proxy.seen) == 1
+
+
+def test_the_error_of_a_lost_write_carries_its_key_and_a_send_with_it_applies_the_write_once(
+    proxy: LossyProxy, url: str, tenant: str
+) -> None:
+    with t.Client(rt.Transport(proxy.url), tenant, retry=False) as db:
+        with pytest.raises(rt.UnavailableError) as err:
+            with db.plan() as plan:
+                plan.team.create(t.TeamCreate(name="Keyed", slug="keyed"))
+        key = err.value.idempotency_key
+        assert key is not None and key.encode() in proxy.seen[0]
+        with db.plan(idempotency_key=key) as again:
+            again.team.create(t.TeamCreate(name="Keyed", slug="keyed"))
+    assert again.receipt.replayed is True
+    assert again.receipt.idempotency_key == key
+    with t.Client(rt.Transport(url), tenant) as direct:
+        assert [x.slug for x in direct.team.query().items] == ["keyed"]

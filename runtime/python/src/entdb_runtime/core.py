@@ -34,11 +34,12 @@ _WRITE_FAILURE = "entdb.v1.WriteFailure"
 @dataclass(frozen=True)
 class RetryPolicy:
     """Retries of calls that failed with UNAVAILABLE: at most `max_attempts` tries,
-    waiting `base_delay_s` doubled per try (capped at `max_delay_s`)."""
+    waiting `base_delay_s` doubled per try (capped at `max_delay_s`). The defaults, as the
+    TypeScript client's, try for about 3 s, the time a server takes to restart."""
 
-    max_attempts: int = 3
-    base_delay_s: float = 0.05
-    max_delay_s: float = 1.0
+    max_attempts: int = 6
+    base_delay_s: float = 0.1
+    max_delay_s: float = 2.0
 
     def delay(self, attempt: int) -> float:
         return float(min(self.max_delay_s, self.base_delay_s * (2**attempt)))
@@ -141,6 +142,8 @@ class _CoreBase:
                 get_str(failure_data, "code"), get_str(failure_data, "message"), self._failure(failure_data)
             )
         )
+        if failure is not None:
+            failure.idempotency_key = key
         return PlanResult(self._receipt(get_dict(data, "receipt"), key), self._steps(data)), failure
 
     @staticmethod
@@ -148,6 +151,7 @@ class _CoreBase:
         return UnavailableError(
             "unavailable",
             f"The plan is durable but was not applied in time; look its outcome up later with get_receipt({key!r}).",
+            idempotency_key=key,
         )
 
 def _node_or_none(data: Wire) -> Wire | None:
@@ -184,8 +188,9 @@ class ClientCore(_CoreBase):
         self._client.close()
         self._http.close()
 
-    def call(self, method: str, body: Callable[[], Wire]) -> Wire:
-        """One call with retries; `body` is built per attempt (positions may move on)."""
+    def call(self, method: str, body: Callable[[], Wire], idempotency_key: str | None = None) -> Wire:
+        """One call with retries; `body` is built per attempt (positions may move on). A
+        write names its key, which its error then carries."""
         attempt = 0
         while True:
             try:
@@ -201,6 +206,7 @@ class ClientCore(_CoreBase):
                 if isinstance(error, UnavailableError) and attempt < self._retry.max_attempts:
                     time.sleep(self._retry.delay(attempt - 1))
                     continue
+                error.idempotency_key = idempotency_key
                 raise error from err
 
     def execute_plan(
@@ -208,7 +214,7 @@ class ClientCore(_CoreBase):
     ) -> PlanResult:
         """Runs an atomic plan; every attempt carries the same idempotency key."""
         key = idempotency_key or new_idempotency_key()
-        data = self.call("ExecutePlan", lambda: self._plan_request(operations, key, no_wait))
+        data = self.call("ExecutePlan", lambda: self._plan_request(operations, key, no_wait), key)
         receipt = self._receipt(get_dict(data, "receipt"), key)
         if receipt.applied or no_wait:
             return PlanResult(receipt, self._steps(data))
@@ -248,7 +254,7 @@ class ClientCore(_CoreBase):
         """A membership or sharing change of this tenant: one idempotency key across its
         retries, so a retried change is applied once; returns its receipt."""
         key = idempotency_key or new_idempotency_key()
-        data = self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
+        data = self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key}, key)
         return self._receipt(get_dict(data, "receipt"), key)
 
     def read(self, method: str, request: Mapping[str, object], read_your_writes: bool | None = None) -> Wire:
@@ -331,8 +337,9 @@ class AsyncClientCore(_CoreBase):
         await self._client.close()
         await self._http.aclose()
 
-    async def call(self, method: str, body: Callable[[], Wire]) -> Wire:
-        """One call with retries; `body` is built per attempt (positions may move on)."""
+    async def call(self, method: str, body: Callable[[], Wire], idempotency_key: str | None = None) -> Wire:
+        """One call with retries; `body` is built per attempt (positions may move on). A
+        write names its key, which its error then carries."""
         attempt = 0
         while True:
             try:
@@ -348,6 +355,7 @@ class AsyncClientCore(_CoreBase):
                 if isinstance(error, UnavailableError) and attempt < self._retry.max_attempts:
                     await asyncio.sleep(self._retry.delay(attempt - 1))
                     continue
+                error.idempotency_key = idempotency_key
                 raise error from err
 
     async def execute_plan(
@@ -355,7 +363,7 @@ class AsyncClientCore(_CoreBase):
     ) -> PlanResult:
         """Runs an atomic plan; every attempt carries the same idempotency key."""
         key = idempotency_key or new_idempotency_key()
-        data = await self.call("ExecutePlan", lambda: self._plan_request(operations, key, no_wait))
+        data = await self.call("ExecutePlan", lambda: self._plan_request(operations, key, no_wait), key)
         receipt = self._receipt(get_dict(data, "receipt"), key)
         if receipt.applied or no_wait:
             return PlanResult(receipt, self._steps(data))
@@ -395,7 +403,7 @@ class AsyncClientCore(_CoreBase):
         """A membership or sharing change of this tenant: one idempotency key across its
         retries, so a retried change is applied once; returns its receipt."""
         key = idempotency_key or new_idempotency_key()
-        data = await self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key})
+        data = await self.call(method, lambda: {"tenant": self.tenant, **request, "idempotency_key": key}, key)
         return self._receipt(get_dict(data, "receipt"), key)
 
     async def read(self, method: str, request: Mapping[str, object], read_your_writes: bool | None = None) -> Wire:

@@ -33,12 +33,21 @@ class EntDbError(Exception):
     code: str
     message: str
     failure: WriteFailure | None
+    idempotency_key: str | None
+    """The write's idempotency key on every error of a write (a plan, an access or mailbox
+    change), the key the client made included; None on a read's. After `unavailable` or
+    `deadline_exceeded` the write may have been applied: send it again with this key (the
+    server answers with the first outcome, never applies it twice) or look it up with
+    `get_receipt(key)`."""
 
-    def __init__(self, code: str, message: str, failure: WriteFailure | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, failure: WriteFailure | None = None, idempotency_key: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.failure = failure
+        self.idempotency_key = idempotency_key
 
     @property
     def reason(self) -> str | None:
