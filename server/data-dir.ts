@@ -109,7 +109,7 @@ export function checkEmbeddedLogPresent(dir: string, logFile: string): void {
   if (tenants > 0) derived.push(`${tenants} tenant database${tenants === 1 ? "" : "s"}`);
   if (derived.length === 0) return;
   throw new DataDirError(
-    `the data dir ${path} has no log (${logFile} is missing) but holds what a log was applied into (${derived.join(", ")}): starting would begin a new, empty log and serve none of the writes it acknowledged. Put ${logFile} back (with its ${logFile}-wal file, if there was one), restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.`,
+    `the data dir ${path} has no log (${logFile} is missing) but holds what a log was applied into (${derived.join(", ")}): starting would begin a new, empty log and serve none of the writes it acknowledged. Put ${logFile} back (with its ${logFile}-wal file, if there was one), restore the data dir from the archive (entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.`,
   );
 }
 

@@ -208,7 +208,7 @@ function refuseRebuildBelowLogStart(
     throw new DataDirError(
       `The data dir ${dataDir} cannot be rebuilt from its log: ${what || `partition ${p} must be read on from meta.sqlite's checkpoint`}, which needs partition ${p} ` +
         `from offset ${from}, but the log starts at ${start} (${cause}). ` +
-        "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
+        "Restore it from the archive into a new directory (entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive) and serve that.",
     );
   }
 }

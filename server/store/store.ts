@@ -414,7 +414,7 @@ function beyondLog(
       `needs partition ${at.partition} from offset ${from}, but the log starts at ${at.logStart} (${cause}). ` +
       `Put back a copy of its file that had applied partition ${at.partition} up to offset ${at.logStart} or later ` +
       "(the next retry catches it up from there), or restore the data dir from the archive " +
-      "(entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
+      "(entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive) and serve that.",
   );
 }
 

@@ -485,7 +485,7 @@ describe("a tenant whose file went missing, on a log that no longer reaches back
         'The database of tenant "acme" cannot be rebuilt from the log: its database went missing while the server ran, ' +
         `and its rebuild needs partition 0 from offset 0, but the log starts at 1 (${CAUSE}). ` +
         "Put back a copy of its file that had applied partition 0 up to offset 1 or later (the next retry catches it up from there), " +
-        "or restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.",
+        "or restore the data dir from the archive (entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive) and serve that.",
     );
     expect(parks.slice(1).every((p) => p.lost === true)).toBe(true);
     expect(store.rebuilding).toBe(false);

@@ -207,7 +207,7 @@ describe("local retention of the embedded log", () => {
     expect(refused.stderr).toContain(
       `error: The data dir ${dataDir} cannot be rebuilt from its log: tenant '${lost}' must be rebuilt (its database is missing), ` +
         `which needs partition ${lostPartition} from offset 0, but the log starts at ${start} (local retention deleted older records after archiving them). ` +
-        "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.\n",
+        "Restore it from the archive into a new directory (entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive) and serve that.\n",
     );
   }, 180_000);
 

@@ -134,7 +134,7 @@ describe("entdb serve refusing to start", () => {
     expect(run.code).toBe(1);
     expect(run.listened).toBe(false);
     expect(run.stderr).toBe(
-      `error: the data dir ${dir} has no log (wal.sqlite is missing) but holds what a log was applied into (meta.sqlite, 1 tenant database): starting would begin a new, empty log and serve none of the writes it acknowledged. Put wal.sqlite back (with its wal.sqlite-wal file, if there was one), restore the data dir from the archive (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.\n`,
+      `error: the data dir ${dir} has no log (wal.sqlite is missing) but holds what a log was applied into (meta.sqlite, 1 tenant database): starting would begin a new, empty log and serve none of the writes it acknowledged. Put wal.sqlite back (with its wal.sqlite-wal file, if there was one), restore the data dir from the archive (entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive), serve it with the log it was made with (--wal kafka or kinesis), or choose another --data-dir (ENTDB_DATA_DIR) to start empty.\n`,
     );
     expect(readdirSync(dir).sort()).toEqual(files);
     expect(canonicalDump(tenantFile)).toBe(before);

@@ -382,7 +382,7 @@ describe("a topic that lost records before they were archived", () => {
       expect(refused.stderr).toContain(
         `error: The data dir ${dataDir} cannot be rebuilt from its log: meta.sqlite must be rebuilt (meta.sqlite is missing), ` +
           "which needs partition 1 from offset 0, but the log starts at 2 (the topic's retention deleted older records). " +
-          "Restore it from the archive into a new directory (entdb restore --from s3://BUCKET/PREFIX --data-dir NEW) and serve that.\n",
+          "Restore it from the archive into a new directory (entdb restore --from ARCHIVE --data-dir NEW, ARCHIVE being the s3:// URL or directory given to --archive) and serve that.\n",
       );
     } finally {
       await admin.disconnect();
