@@ -1,9 +1,16 @@
 /**
- * A parked tenant's retry on the Kafka WAL (a real single-node broker, a fresh topic): the
- * retry stops the applier's consumer and subscribes again from the checkpoint, which on
- * Kafka is a new consumer joining the group and seeking. A tenant file deleted while the
- * server runs is refused and its tenant parked at the first read that finds it so, and
- * the retry rebuilds it from the topic while the server keeps serving the others.
+ * A server's data dir on the Kafka WAL (a real single-node broker, a fresh topic per
+ * case), where the data dir holds no log file.
+ *
+ * A parked tenant's retry: the retry stops the applier's consumer and subscribes again
+ * from the checkpoint, which on Kafka is a new consumer joining the group and seeking. A
+ * tenant file deleted while the server runs is refused and its tenant parked at the first
+ * read that finds it so, and the retry rebuilds it from the topic while the server keeps
+ * serving the others.
+ *
+ * The data dir lock: before it, a second `entdb serve` on the same dir and topic started
+ * and both applied the topic into the same tenant files. It is refused in one line, and
+ * the first server keeps serving.
  */
 
 import { rmSync } from "node:fs";
@@ -18,8 +25,14 @@ import {
   entDbClient,
   refusedKeyedWrite,
   teamOp,
+  teamPlan,
 } from "../e2e/e2e-helpers.ts";
-import { removeDataDir, startServerProcess, tempDataDir } from "../e2e/server-process.ts";
+import {
+  removeDataDir,
+  runServeToExit,
+  startServerProcess,
+  tempDataDir,
+} from "../e2e/server-process.ts";
 import { type KafkaCluster, singleNodeKafka } from "../infra/kafka-cluster.ts";
 import {
   deleteKafkaTopic,
@@ -30,16 +43,19 @@ import {
 
 let cluster: KafkaCluster | undefined;
 let log: KafkaServeTopic;
+let lockLog: KafkaServeTopic;
 const dirs: string[] = [];
 
 beforeAll(async () => {
   cluster = await singleNodeKafka();
   log = { brokers: cluster.brokers, topic: freshTopicName("park-retry"), partitions: 2 };
+  lockLog = { brokers: cluster.brokers, topic: freshTopicName("data-dir-lock"), partitions: 2 };
 }, 330_000);
 
 afterAll(async () => {
   for (const dir of dirs) removeDataDir(dir);
-  if (log !== undefined) await deleteKafkaTopic(log).catch(() => {});
+  for (const topic of [log, lockLog])
+    if (topic !== undefined) await deleteKafkaTopic(topic).catch(() => {});
   await cluster?.stop();
 }, 60_000);
 
@@ -82,6 +98,26 @@ describe("a parked tenant on the Kafka WAL", () => {
       expect((await fetch(`http://127.0.0.1:${server.httpPort}/ready`)).status).toBe(200);
     } finally {
       expect(await server.stop(), server.logs()).toBe(0);
+    }
+  }, 180_000);
+});
+
+describe("entdb serve on the Kafka WAL", () => {
+  it("refuses a data dir another server serves, and the first keeps serving", async () => {
+    const dataDir = tempDataDir("entdb-kafka-lock-");
+    dirs.push(dataDir);
+    const env = kafkaServeEnv(lockLog);
+    const first = await startServerProcess({ dataDir, env, readyTimeoutMs: 60_000 });
+    try {
+      const run = await runServeToExit({ dataDir, env, timeoutMs: 60_000 });
+      expect(run.code).toBe(1);
+      expect(run.listened).toBe(false);
+      expect(run.stderr).toBe(
+        `error: the data dir ${dataDir} is in use by another entdb serve (it holds the lock on serve.lock); two servers on one data dir would apply the log into the same files. Stop that server first, or choose another --data-dir (ENTDB_DATA_DIR).\n`,
+      );
+      await entDbClient(first).executePlan(teamPlan("acme", "first-still-serves"));
+    } finally {
+      expect(await first.stop()).toBe(0);
     }
   }, 180_000);
 });
