@@ -1,7 +1,7 @@
 /**
  * The caller's own mailbox, from a client (`db.mailbox`, `core.mailbox`; see
  * docs/mailbox.md): list items newest first with filters, count unread ones, and mark
- * them read, unread, archived or starred. Types and reasons are named by accessor name
+ * them read, unread, archived or starred, and search the nodes in it. Types and reasons are named by accessor name
  * (`message`, `sentTo`) like everywhere else in a generated client; a type the client
  * does not know (a newer schema) comes as `type <id>` with the node undecoded.
  * A state change carries one idempotency key across the client's retries and resolves
@@ -9,11 +9,12 @@
  */
 
 import type { Client } from "@connectrpc/connect";
-import type {
-  EntDbService,
-  ListMailboxResponse,
-  MailboxItem,
-  Node,
+import {
+  type EntDbService,
+  type ListMailboxResponse,
+  type MailboxItem,
+  type Node,
+  SnippetEscape,
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { Receipt } from "../generated/entdb/v1/values_pb.js";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
@@ -22,6 +23,13 @@ import { pageLimit } from "./page-limit.ts";
 import type { LogPosition } from "./position-tracker.ts";
 import { decodeNode } from "./record-codec.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
+import {
+  type AnySearchHit,
+  type CrossTypeSearchOptions,
+  type SearchPage,
+  snippetsOf,
+} from "./search-api.ts";
+import { checkWellFormed } from "./wire-value-codec.ts";
 
 /** Options of {@link MailboxApi.list}. */
 export interface MailboxListOptions extends ReadOptions {
@@ -75,6 +83,12 @@ export interface MailboxUnreadCounts {
   readonly byType: { readonly [type: string]: number };
 }
 
+/**
+ * Options of {@link MailboxApi.search}, those of `db.search`: `types` (accessor names;
+ * default every searchable type), `limit`, `after`, `highlight`, `snippetTokens`, `escape`.
+ */
+export type MailboxSearchOptions = CrossTypeSearchOptions;
+
 /** Options of a state change. */
 export interface MailboxChangeOptions {
   /** Makes the change safe to retry later; one is made up otherwise. */
@@ -87,6 +101,12 @@ export interface MailboxApi {
   /** A page of items, newest first. */
   list(options?: MailboxListOptions): Promise<MailboxPage>;
   unreadCounts(options?: ReadOptions): Promise<MailboxUnreadCounts>;
+  /**
+   * Full-text search (docs/search.md) among the nodes in the mailbox, most relevant
+   * first. A hit of a type this client does not know comes as
+   * `type <id>` with the node undecoded and no snippets.
+   */
+  search(query: string, options?: MailboxSearchOptions): Promise<SearchPage<AnySearchHit>>;
   markRead(
     nodeIds: string | readonly string[],
     options?: MailboxChangeOptions,
@@ -134,11 +154,11 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
   const { tenant, client } = deps;
   const nodes = Object.entries(deps.schema?.nodes ?? {});
   const edges = Object.entries(deps.schema?.edges ?? {});
-  const typeId = (key: string): number => {
+  const typeId = (key: string, method = "list"): number => {
     const found = nodes.find(([k]) => k === key);
     if (found === undefined) {
       throw new TypeError(
-        `db.mailbox.list: '${key}' is not a node type of this client; use one of ${nodes.map(([k]) => k).join(", ")}.`,
+        `db.mailbox.${method}: '${key}' is not a node type of this client; use one of ${nodes.map(([k]) => k).join(", ")}.`,
       );
     }
     return found[1].id;
@@ -194,7 +214,7 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
           {
             tenant,
             unreadOnly: options.unread ?? false,
-            typeIds: (options.types ?? []).map(typeId),
+            typeIds: (options.types ?? []).map((key) => typeId(key)),
             ...(options.since === undefined ? {} : { deliveredAfter: timestampOf(options.since) }),
             ...(options.until === undefined ? {} : { deliveredBefore: timestampOf(options.until) }),
             includeArchived: options.includeArchived ?? false,
@@ -225,6 +245,50 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
         byType[key] = Number(t.unread);
       }
       return { total: Number(res.total), byType };
+    },
+    search: async (query, options = {}) => {
+      // The encoder would send U+FFFD for a lone surrogate: another query than the caller's.
+      checkWellFormed(query, "The search query");
+      const typeIds = (options.types ?? []).map((key) => typeId(key, "search"));
+      const call = options.signal === undefined ? {} : { signal: options.signal };
+      const res = await deps.read(options, (afterPosition) =>
+        client.search(
+          {
+            tenant,
+            query,
+            typeIds,
+            mailbox: true,
+            limit: pageLimit(options.limit),
+            cursor: options.after ?? "",
+            highlightStart: options.highlight?.start ?? "",
+            highlightEnd: options.highlight?.end ?? "",
+            snippetTokens: options.snippetTokens ?? 0,
+            ...(options.escape === "html" ? { snippetEscape: SnippetEscape.HTML } : {}),
+            ...afterPosition,
+          },
+          call,
+        ),
+      );
+      return {
+        items: res.hits.map((hit): AnySearchHit => {
+          const node = hit.node as Node;
+          const type = nodes.find(([, m]) => m.id === node.typeId);
+          if (type === undefined)
+            return {
+              type: `type ${node.typeId}`,
+              node: { id: node.id },
+              score: hit.score,
+              snippets: {},
+            };
+          return {
+            type: type[0],
+            node: decodeNode(type[1], node) as AnySearchHit["node"],
+            score: hit.score,
+            snippets: snippetsOf(type[1], hit.snippets),
+          };
+        }),
+        next: res.nextCursor === "" ? undefined : res.nextCursor,
+      };
     },
     markRead: change({ read: true }),
     markUnread: change({ read: false }),

@@ -137,7 +137,8 @@ function common(options: SearchOptions<unknown, unknown>) {
   };
 }
 
-function snippetsOf(
+/** The snippets of a hit, by property name (a field this client does not know is left out). */
+export function snippetsOf(
   meta: NodeTypeMeta,
   snippets: readonly { readonly fieldId: number; readonly text: string }[],
 ): { [property: string]: string } {

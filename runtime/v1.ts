@@ -80,6 +80,7 @@ export type {
   MailboxEntry,
   MailboxListOptions,
   MailboxPage,
+  MailboxSearchOptions,
   MailboxUnreadCounts,
 } from "./mailbox-api.ts";
 export {

@@ -17,6 +17,8 @@ import {
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
+import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import {
   compressionBrotli,
   compressionGzip,
@@ -217,15 +219,17 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       const input = handler.method.input;
       handler(kept ? { ...uReq, body: kept.body } : uReq)
         .then((uRes) =>
-          rewriteErrorStatus(
-            uRes,
-            (status) =>
-              (refused ? unauthenticated(status, values) : undefined) ??
-              malformedBody(status, input.typeName) ??
-              (kept && jsonKind
-                ? nameJsonErrorField(status, input, kept.bytes(), jsonKind)
-                : undefined),
-          ),
+          refused && isConnectStream(uRes)
+            ? refusedConnectStream(uRes, values)
+            : rewriteErrorStatus(
+                uRes,
+                (status) =>
+                  (refused ? unauthenticated(status, values) : undefined) ??
+                  malformedBody(status, input.typeName) ??
+                  (kept && jsonKind
+                    ? nameJsonErrorField(status, input, kept.bytes(), jsonKind)
+                    : undefined),
+              ),
         )
         .then((uRes) => universalResponseToNodeResponse(uRes, res))
         .catch((err: unknown) => {
@@ -311,6 +315,64 @@ function unauthenticated(status: ErrorStatus, values: ContextValues): ErrorStatu
   values.get(refusalKey)?.report();
   return { code: Code.Unauthenticated, message: unauthenticatedError(values).rawMessage };
 }
+
+/** Whether `res` answers in Connect's streaming form (its error sits in an end-stream envelope). */
+function isConnectStream(res: UniversalServerResponse): boolean {
+  return res.header?.get("content-type")?.startsWith("application/connect+") === true;
+}
+
+/**
+ * The answer of a Connect streaming call refused for its credentials (auth.ts
+ * `refusedBeforeDecode`): a single end-stream envelope carrying UNAUTHENTICATED. The
+ * library decodes a server-streaming call's message before the handler asks for the
+ * actor, and answers a body that does not decode in the end-stream envelope, with HTTP
+ * 200, where `rewriteErrorStatus` does not look; that answer named the request's fields.
+ * A refused call never streams a message, so the library's whole answer is read and, unless
+ * it already is the handler's plain UNAUTHENTICATED (the refusal logged then), replaced
+ * (an envelope the library compressed is replaced too, unread).
+ */
+async function refusedConnectStream(
+  res: UniversalServerResponse,
+  values: ContextValues,
+): Promise<UniversalServerResponse> {
+  const chunks: Uint8Array[] = [];
+  if (res.body !== undefined) for await (const chunk of res.body) chunks.push(chunk);
+  const bytes = Buffer.concat(chunks);
+  const length = bytes.length >= 5 ? bytes.readUInt32BE(1) : -1;
+  let code: unknown;
+  if (bytes[0] === END_STREAM_FLAG && length === bytes.length - 5) {
+    try {
+      const end = JSON.parse(bytes.subarray(5).toString("utf8")) as { error?: { code?: unknown } };
+      code = end.error?.code;
+    } catch {
+      // not an end-stream JSON: replaced below
+    }
+  }
+  let body = bytes;
+  if (code !== codeToString(Code.Unauthenticated)) {
+    values.get(refusalKey)?.report();
+    const error = {
+      code: codeToString(Code.Unauthenticated),
+      message: unauthenticatedError(values).rawMessage,
+    };
+    const payload = Buffer.from(JSON.stringify({ error }));
+    body = Buffer.alloc(5 + payload.length);
+    body[0] = END_STREAM_FLAG;
+    body.writeUInt32BE(payload.length, 1);
+    body.set(payload, 5);
+    res.header?.delete("connect-content-encoding");
+  }
+  res.header?.delete("content-length");
+  return {
+    ...res,
+    body: (async function* () {
+      yield body;
+    })(),
+  };
+}
+
+/** The flags of an uncompressed end-stream envelope in Connect's streaming form. */
+const END_STREAM_FLAG = 0b10;
 
 /**
  * A request body that is not a valid protobuf message is the caller's mistake, but

@@ -1,10 +1,10 @@
 /**
  * Translation between kafkajs and the WAL's vocabulary: kafkajs errors become
  * `WalError`s with a code the caller can act on, Kafka's 64-bit offsets (strings in
- * kafkajs) become exact numbers, and kafkajs's log lines go to an optional sink.
+ * kafkajs) become exact numbers (kafkajs's log lines: kafka-wal-log.ts).
  */
 
-import { logLevel as kafkaLogLevel, type logCreator } from "kafkajs";
+import { logLevel as kafkaLogLevel } from "kafkajs";
 import { WalError } from "./wal.ts";
 
 /** Severity of a {@link KafkaWalLogEntry}. */
@@ -126,13 +126,6 @@ export function kafkaOffsetToNumber(value: string | bigint | undefined, what: st
   return Number(big);
 }
 
-const LEVELS: Readonly<Record<number, KafkaWalLogLevel>> = {
-  [kafkaLogLevel.ERROR]: "error",
-  [kafkaLogLevel.WARN]: "warn",
-  [kafkaLogLevel.INFO]: "info",
-  [kafkaLogLevel.DEBUG]: "debug",
-};
-
 /** The kafkajs log level that lets `level` and above through. */
 export function toKafkaLogLevel(level: KafkaWalLogLevel | "nothing"): number {
   switch (level) {
@@ -147,18 +140,4 @@ export function toKafkaLogLevel(level: KafkaWalLogLevel | "nothing"): number {
     case "debug":
       return kafkaLogLevel.DEBUG;
   }
-}
-
-/** A kafkajs `logCreator` that forwards to `log` (or drops everything without one). */
-export function kafkaLogCreator(log: KafkaWalLog | undefined): logCreator {
-  return () =>
-    ({ namespace, level, log: content }) => {
-      if (log === undefined) return;
-      const { message, timestamp: _timestamp, ...fields } = content;
-      log({
-        level: LEVELS[level] ?? "debug",
-        message: namespace === "" ? message : `[${namespace}] ${message}`,
-        fields,
-      });
-    };
 }

@@ -51,11 +51,11 @@ import {
   isRetriable,
   type KafkaWalLog,
   type KafkaWalLogLevel,
-  kafkaLogCreator,
   kafkaOffsetToNumber,
   toKafkaLogLevel,
   toWalError,
 } from "./kafka-wal-errors.ts";
+import { kafkaLogCreator } from "./kafka-wal-log.ts";
 import { KafkaWalSender } from "./kafka-wal-sender.ts";
 import { failedSubscription, KafkaWalSubscription } from "./kafka-wal-subscription.ts";
 import { ensureKafkaTopic } from "./kafka-wal-topic.ts";

@@ -318,6 +318,38 @@ describe("a caller without a valid token learns nothing of the schema", () => {
       }
     });
 
+    it(`answers a streaming call whose body does not decode with UNAUTHENTICATED, not its fields (${who})`, async () => {
+      // Connect's streaming form: a 5-byte envelope head, then the message; the answer is
+      // HTTP 200 with the error in an end-stream envelope.
+      const envelope = (bytes: Uint8Array) => {
+        const framed = new Uint8Array(5 + bytes.length);
+        new DataView(framed.buffer).setUint32(1, bytes.length);
+        framed.set(bytes, 5);
+        return framed;
+      };
+      for (const [path, contentType, body] of [
+        ["/entdb.v1.EntDbService/Subscribe", "json", new TextEncoder().encode('{"nope":1}')],
+        ["/acme.tracker.TaskService/Watch", "json", new TextEncoder().encode('{"idz":["x"]}')],
+        ["/entdb.v1.EntDbService/Subscribe", "proto", new Uint8Array([0x0a, 0x05, 0x61])],
+      ] as const) {
+        const res = await post(path, `application/connect+${contentType}`, envelope(body), token);
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        const frames: { flags: number; json: unknown }[] = [];
+        for (let at = 0; at + 5 <= bytes.length; ) {
+          const length = new DataView(bytes.buffer, at + 1, 4).getUint32(0);
+          const payload = new TextDecoder().decode(bytes.subarray(at + 5, at + 5 + length));
+          frames.push({ flags: bytes[at] ?? -1, json: JSON.parse(payload) });
+          at += 5 + length;
+        }
+        expect([path, contentType, res.status, frames]).toEqual([
+          path,
+          contentType,
+          200,
+          [{ flags: 2, json: { error: REFUSED } }],
+        ]);
+      }
+    });
+
     it(`does not list the services for an unknown path (${who})`, async () => {
       const res = await post("/acme.tracker.NoSuchService/Get", "application/json", "{}", token);
       expect([res.status, await res.json()]).toEqual([

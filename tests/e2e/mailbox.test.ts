@@ -364,6 +364,45 @@ describe("mailbox delivery", () => {
     );
   });
 
+  it("offers mailbox search to clients: only the caller's mailbox, hits decoded by accessor name", async () => {
+    const meta: SchemaMeta = {
+      package: "acme.mail",
+      nodes: {
+        message: { id: MESSAGE, name: "Message", fields: { subject: { id: 1, kind: "string" } } },
+      },
+      edges: {},
+    };
+    const client = (who: keyof typeof TOKENS) =>
+      new EntDbClientCore({
+        tenant: TENANT,
+        token: TOKENS[who],
+        schema: meta,
+        transport: createNodeTransport({
+          baseUrl: server.url,
+          protocol: "connect",
+          httpVersion: "1.1",
+        }),
+      });
+    const toBob = await send(MESSAGE, "zephyr minutes for bob", [[SENT_TO, bobUser]]);
+    const toCarol = await send(MESSAGE, "zephyr minutes for carol", [[SENT_TO, carolUser]]);
+    const bob = client("bob");
+    const page = await bob.mailbox.search("zephyr", {
+      types: ["message"],
+      highlight: { start: "<b>", end: "</b>" },
+    });
+    expect(page.items.map((h) => [h.type, h.node.id, h.node["subject"], h.snippets])).toEqual([
+      ["message", toBob, "zephyr minutes for bob", { subject: "<b>zephyr</b> minutes for bob" }],
+    ]);
+    expect(page.next).toBeUndefined();
+    const carol = client("carol");
+    expect((await carol.mailbox.search("zephyr")).items.map((h) => h.node.id)).toEqual([toCarol]);
+    // The tests below count carol's unread items.
+    await carol.mailbox.markRead(toCarol);
+    await expect(bob.mailbox.search("zephyr", { types: ["mesage"] })).rejects.toThrow(
+      "db.mailbox.search: 'mesage' is not a node type of this client; use one of message.",
+    );
+  });
+
   it("streams the changes of the caller's mailbox to a mailbox subscription, and only the caller's", async () => {
     const abort = new AbortController();
     const stream = api("bob").subscribe(

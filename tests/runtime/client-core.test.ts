@@ -243,6 +243,16 @@ describe("idempotency keys", () => {
     expect((mailbox as EntDbError).idempotencyKey).toMatch(UUID);
   });
 
+  it("refuses a mailbox search naming a type the client does not know, or a lone surrogate, before calling", async () => {
+    const { core } = setup();
+    await expect(core.mailbox.search("budget", { types: ["tsk"] })).rejects.toThrow(
+      "db.mailbox.search: 'tsk' is not a node type of this client; use one of user, task.",
+    );
+    await expect(core.mailbox.search("bud\uD800get")).rejects.toThrow("The search query");
+    // The fake serves no Search: a call that reached it would be UNIMPLEMENTED instead.
+    await expect(core.mailbox.search("budget")).rejects.toMatchObject({ code: "unimplemented" });
+  });
+
   it("does not retry other errors", async () => {
     const { fake, core } = setup();
     fake.failNext("executePlan", new ConnectError("bad", Code.InvalidArgument));
