@@ -50,7 +50,6 @@ import {
   trailerFlag,
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
-import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { readChunks } from "./request-body.ts";
@@ -64,6 +63,7 @@ import {
   intercepted,
   internalError,
   parseInput,
+  refuseBeforeDecode,
   single,
 } from "./unary-call.ts";
 
@@ -163,17 +163,12 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     let bytes = NO_BYTES;
     let inInterceptors = false;
     try {
-      // The actor first: an authenticated call (nearly every one) reads no header here.
-      if (
-        values.get(actorKey) === undefined &&
-        refusedBeforeDecode(
-          values,
-          target.service.typeName,
-          single(headers["authorization"]),
-          options.anonymousReads === true,
-        )
-      )
-        requireActor(values);
+      refuseBeforeDecode(
+        values,
+        target.service.typeName,
+        headers["authorization"],
+        options.anonymousReads === true,
+      );
       // A serving thread keeps the request's bytes: to hand them on (forward, or a
       // handed-over implementation: requestBody).
       const raw = forward === undefined ? undefined : { data: NO_BYTES };

@@ -30,6 +30,7 @@ import {
   QueryNodesRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { decodeExecutePlanRequestHere, decodeQueryNodesRequestHere } from "../apply/index.ts";
+import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
 import { decodeRequestHere } from "./request-decode.ts";
 
 /** A unary implementation as a router sees it: a request message in, a message (or its init shape) out. */
@@ -165,6 +166,22 @@ class Call implements CallSignal {
 /** A header's first value. */
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Throws UNAUTHENTICATED (as {@link requireActor}) when {@link refusedBeforeDecode} refuses
+ * the call, before the fast paths read its body. The actor is asked first: an
+ * authenticated call (nearly every one) reads no header here.
+ */
+export function refuseBeforeDecode(
+  values: ContextValues,
+  service: string,
+  authorization: string | string[] | undefined,
+  anonymousReads: boolean,
+): void {
+  if (values.get(actorKey) !== undefined) return;
+  if (refusedBeforeDecode(values, service, single(authorization), anonymousReads))
+    requireActor(values);
 }
 
 /**

@@ -54,7 +54,6 @@ import {
   protocolVersion,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
-import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
 import { createGrpcUnary } from "./grpc-unary.ts";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
@@ -70,6 +69,7 @@ import {
   internalError,
   isEmpty,
   parseInput,
+  refuseBeforeDecode,
   single,
 } from "./unary-call.ts";
 
@@ -151,17 +151,12 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       let bytes: Uint8Array;
       let inInterceptors = false;
       try {
-        // The actor first: an authenticated call (nearly every one) reads no header here.
-        if (
-          values.get(actorKey) === undefined &&
-          refusedBeforeDecode(
-            values,
-            target.service.typeName,
-            single(headers["authorization"]),
-            options.anonymousReads === true,
-          )
-        )
-          requireActor(values);
+        refuseBeforeDecode(
+          values,
+          target.service.typeName,
+          headers["authorization"],
+          options.anonymousReads === true,
+        );
         const length = headers[CONTENT_LENGTH];
         const raw = await readBody(body, options.readMaxBytes, single(length));
         const input = parseInput(target.method.input, raw);
