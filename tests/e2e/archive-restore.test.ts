@@ -125,6 +125,27 @@ async function writeConcurrently(
 }
 
 /** Every archived entry, per partition, decoded and checked; `archive` is a URL or a directory. */
+/** Each partition's records as [offset, tenant, payload hex], to compare two logs. */
+function recordRows(log: WalEntry[][]): [number, string, string][][] {
+  return log.map((p) =>
+    p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
+  );
+}
+
+/** `/ready`'s answer once it is 200 with no archive lag, or the last one after 20 s. */
+async function readyOnceArchived(
+  httpPort: number,
+): Promise<{ status: string; archive_lag_records: number } | undefined> {
+  let body: { status: string; archive_lag_records: number } | undefined;
+  for (let i = 0; i < 200; i++) {
+    const probe = await fetch(`http://127.0.0.1:${httpPort}/ready`);
+    body = (await probe.json()) as { status: string; archive_lag_records: number };
+    if (probe.status === 200 && body.archive_lag_records === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return body;
+}
+
 async function archivedEntries(archive: string, partitions: number): Promise<WalEntry[][]> {
   const location = parseArchiveUrl(archive);
   const store = await openObjectStore(location, {
@@ -618,23 +639,15 @@ describe("disaster with a directory archive (the embedded default's)", () => {
         expect(body?.archive_lag_records).toBeGreaterThan(0);
         disk.free();
         await writeConcurrently(api, "after");
-        let caughtUp: { status: string; archive_lag_records: number } | undefined;
-        for (let i = 0; i < 200; i++) {
-          const probe = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
-          caughtUp = (await probe.json()) as { status: string; archive_lag_records: number };
-          if (probe.status === 200 && caughtUp.archive_lag_records === 0) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(caughtUp).toEqual({ status: "ready", archive_lag_records: 0 });
+        expect(await readyOnceArchived(server.httpPort)).toEqual({
+          status: "ready",
+          archive_lag_records: 0,
+        });
         expect(await server.stop()).toBe(0);
         const local = await readWalToEndOf(join(dataDir, "wal.sqlite"));
         const archived = await archivedEntries(archive, local.length);
         // Every record, at its offset, with its bytes: no gap, no duplicate.
-        const rows = (log: WalEntry[][]) =>
-          log.map((p) =>
-            p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
-          );
-        expect(rows(archived)).toEqual(rows(local));
+        expect(recordRows(archived)).toEqual(recordRows(local));
         // No temp file of a failed write is left behind.
         for (const p of readdirSync(join(archive, "wal")))
           expect(readdirSync(join(archive, "wal", p)).filter((n) => n.startsWith("."))).toEqual([]);
@@ -851,28 +864,16 @@ describe("an S3 outage during writes", () => {
     proxy.heal();
     await writeConcurrently(api, "after");
     // Once S3 answers again, /ready is ready and the archive catches up to no lag.
-    let caughtUp: { status: string; archive_lag_records: number } | undefined;
-    for (let i = 0; i < 200; i++) {
-      const probe = await fetch(`http://127.0.0.1:${server.httpPort}/ready`);
-      caughtUp = (await probe.json()) as { status: string; archive_lag_records: number };
-      if (probe.status === 200 && caughtUp.archive_lag_records === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(caughtUp).toEqual({ status: "ready", archive_lag_records: 0 });
+    expect(await readyOnceArchived(server.httpPort)).toEqual({
+      status: "ready",
+      archive_lag_records: 0,
+    });
     expect(await server.stop()).toBe(0);
     await proxy.close();
     const local = await readWalToEndOf(join(dataDir, "wal.sqlite"));
     const archived = await archivedEntries(url, local.length);
     // Every record, at its offset, with its bytes: no gap, no duplicate.
-    expect(
-      archived.map((p) =>
-        p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
-      ),
-    ).toEqual(
-      local.map((p) =>
-        p.map((e) => [e.position.offset, e.tenant, Buffer.from(e.payload).toString("hex")]),
-      ),
-    );
+    expect(recordRows(archived)).toEqual(recordRows(local));
     expect(during.get("acme")!.length).toBe(CLIENTS_PER_TENANT * PLANS_PER_CLIENT);
   }, 180_000);
 });
