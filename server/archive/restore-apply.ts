@@ -8,10 +8,10 @@
  * opening the log file, `heldRecordsLog` in restore-records.ts; where they are not held,
  * this thread opens the file and each other one a copy of its own, since the file takes
  * an exclusive lock) and writes only the tenants it was given, so every tenant still has
- * exactly one writer and sees its events in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
- * write is one short transaction): schema changes and bad events under keys that are no
- * tenant id are recorded by each of them, which is idempotent, and each moves the
- * checkpoints to the end of the log once it is done. Tenants are split by their number
+ * exactly one writer and sees its events in log order. The threads share `meta.sqlite`
+ * (SQLite serializes its writers; each write is one short transaction): schema changes
+ * and bad events under keys that are no tenant id are recorded by each of them, which is
+ * idempotent, and each moves the checkpoints to the end of the log once it is done. Tenants are split by their number
  * of events, so the threads finish together.
  *
  * Tenants applied from nothing are bulk-loaded (`server/apply/bulk-load.ts`): their

@@ -28,9 +28,8 @@ export async function syncPath(path: string): Promise<void> {
 
 /**
  * Makes durable what a restore of `dataDir` wrote without syncs, beyond the tenant files
- * its appliers synced: `meta.sqlite`, the schema files, the files in `also` (the
- * restored log, the tenant files placed from snapshots), then the `schemas` and
- * `tenants` dirs and the data dir itself.
+ * its appliers synced: `meta.sqlite`, the schema files and the files in `also` (the
+ * restored log), then the `schemas` and `tenants` dirs and the data dir itself.
  */
 export async function syncRestoredDataDir(dataDir: string, also: readonly string[]): Promise<void> {
   const schemas = join(dataDir, "schemas");
