@@ -13,8 +13,10 @@
  * version nor lets its number be given to another schema.
  */
 
+import { randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { rename, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Schema } from "../schema/served.ts";
 import {
   checkCompat,
@@ -121,12 +123,28 @@ export async function registerSchema(
 }
 
 /**
+ * How a file of the registry is written: `durable` (the default) with `writeFileAtomic`'s
+ * syncs; `unsynced` replaced by a rename as well, but without syncs, for a restore, which
+ * syncs the directory's files once at its end (its data dir is marked unfinished until
+ * then, server/archive/restore.ts).
+ */
+export type RegistryWrite = "durable" | "unsynced";
+
+async function writeRegistryFile(path: string, text: string, how: RegistryWrite): Promise<void> {
+  if (how === "durable") return writeFileAtomic(path, text);
+  const tmp = join(dirname(path), `.${basename(path)}.${randomUUID()}.tmp`);
+  await writeFile(tmp, text, { encoding: "utf8", flag: "wx" });
+  await rename(tmp, path);
+}
+
+/**
  * Writes the version files `dir` lacks among `recorded` (versions the log holds, as
  * `meta.sqlite` or the log itself gives them); returns the versions written.
  */
 export async function restoreSchemaFiles(
   dataDir: string,
   recorded: Iterable<{ readonly version: number; readonly lockJson: string }>,
+  how: RegistryWrite = "durable",
 ): Promise<number[]> {
   const dir = join(dataDir, "schemas");
   mkdirSync(dir, { recursive: true });
@@ -135,7 +153,7 @@ export async function restoreSchemaFiles(
   for (const { version, lockJson } of recorded) {
     const name = versionFileName(version);
     if (have.has(name)) continue;
-    await writeFileAtomic(join(dir, name), lockJson);
+    await writeRegistryFile(join(dir, name), lockJson, how);
     written.push(version);
   }
   return written;
@@ -154,6 +172,7 @@ export async function writeVersionInfo(
   dataDir: string,
   version: number,
   info: VersionInfo,
+  how: RegistryWrite = "durable",
 ): Promise<void> {
   const dir = join(dataDir, "schemas");
   mkdirSync(dir, { recursive: true });
@@ -162,7 +181,11 @@ export async function writeVersionInfo(
     principal: info.principal,
     allowedRules: info.allowedRules,
   };
-  await writeFileAtomic(join(dir, infoFileName(version)), `${JSON.stringify(json, null, 2)}\n`);
+  await writeRegistryFile(
+    join(dir, infoFileName(version)),
+    `${JSON.stringify(json, null, 2)}\n`,
+    how,
+  );
 }
 
 /** The info of `version`, or undefined when its file is missing or unreadable. */

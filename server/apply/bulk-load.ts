@@ -78,6 +78,8 @@ export class BulkLoad {
   prepareTemplate(path: string): void {
     const db = new Database(path, { fileMustExist: true });
     try {
+      // A template is a restore's own file, removed when it ends: never synced.
+      db.pragma("synchronous = OFF");
       const indexes = db
         .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
         .all() as { name: string; sql: string }[];

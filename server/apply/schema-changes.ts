@@ -9,6 +9,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import {
+  type RegistryWrite,
   readVersionInfo,
   restoreSchemaFiles,
   type VersionInfo,
@@ -90,18 +91,20 @@ async function loggedSchemaVersions(wal: Wal): Promise<LoggedVersion[]> {
  * registered. From `recorded` (what `meta.sqlite` saw; `undefined` when it was rebuilt),
  * and from the log itself when meta was rebuilt or a file was missing, since meta may
  * not yet hold a version logged just before a crash. Returns the versions written.
+ * `how`: `unsynced` for a restore, which syncs them at its end (`RegistryWrite`).
  */
 export async function restoreLostSchemaFiles(
   dataDir: string,
   wal: Wal,
   recorded: readonly RecordedSchema[] | undefined,
+  how: RegistryWrite = "durable",
 ): Promise<number[]> {
-  const fromMeta = recorded ? await restoreSchemaFiles(dataDir, recorded) : [];
+  const fromMeta = recorded ? await restoreSchemaFiles(dataDir, recorded, how) : [];
   if (recorded !== undefined && fromMeta.length === 0) return [];
   const logged = await loggedSchemaVersions(wal);
-  const fromLog = await restoreSchemaFiles(dataDir, logged);
+  const fromLog = await restoreSchemaFiles(dataDir, logged, how);
   for (const { version, info } of logged) {
-    if (!readVersionInfo(dataDir, version)) await writeVersionInfo(dataDir, version, info);
+    if (!readVersionInfo(dataDir, version)) await writeVersionInfo(dataDir, version, info, how);
   }
   return [...fromMeta, ...fromLog].sort((a, b) => a - b);
 }

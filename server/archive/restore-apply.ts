@@ -3,15 +3,15 @@
  * {@link Applier}, on one thread or split by tenant among several.
  *
  * Tenants are independent (one SQLite file each), so a restore may apply them on
- * several threads at once: each thread runs its own applier over the restored log (the
- * log file takes an exclusive lock: this thread opens it, and the others, given the
- * records the read phase holds, apply them from memory without opening it,
- * `heldRecordsLog` in restore-records.ts, or each opens a copy of its own where they are
- * not held) and writes only the tenants it was given, so every tenant still has exactly one writer and sees its events
- * in log order. The threads share `meta.sqlite` (SQLite serializes its writers; each
- * write is one short transaction): schema changes and bad events under keys that are no
- * tenant id are recorded by each of them, which is idempotent, and each moves the
- * checkpoints to the end of the log once it is done. Tenants are split by their number
+ * several threads at once: each thread runs its own applier over the restored log (given
+ * the records the read phase holds, every thread applies them from memory without
+ * opening the log file, `heldRecordsLog` in restore-records.ts; where they are not held,
+ * this thread opens the file and each other one a copy of its own, since the file takes
+ * an exclusive lock) and writes only the tenants it was given, so every tenant still has
+ * exactly one writer and sees its events in log order. The threads share `meta.sqlite`
+ * (SQLite serializes its writers; each write is one short transaction): schema changes
+ * and bad events under keys that are no tenant id are recorded by each of them, which is
+ * idempotent, and each moves the checkpoints to the end of the log once it is done. Tenants are split by their number
  * of events, so the threads finish together.
  *
  * Tenants applied from nothing are bulk-loaded (`server/apply/bulk-load.ts`): their
@@ -48,7 +48,9 @@
  * any interrupted restore) and each is made durable once, indexes included, by a
  * checkpoint and one sync (`TenantDb.makeDurable`, up to {@link CONCURRENT_SYNCS} at
  * once, off the thread) before the applier's stop moves the resume point in
- * `meta.sqlite`; then the tenants dir is synced.
+ * `meta.sqlite`; then the tenants dir is synced. `meta.sqlite`, the schema files and the
+ * templates are written without syncs: the restore syncs the ones that stay at its end,
+ * before it removes its `restore-unfinished` mark (restore-sync.ts).
  */
 
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
@@ -263,10 +265,19 @@ async function applyOnThisThread(options: RestoreApplyOptions): Promise<string[]
       wal,
       logger: log,
       tenantTemplate: templateFor,
+      // Synced once at the restore's end, with the schema files (restore.ts): its data
+      // dir is marked unfinished until then.
+      unsyncedMeta: true,
     });
     try {
       // Before the other threads open the dir (`dirReady`), so they find the files made.
-      await restoreLostSchemaFiles(dataDir, wal, metaRebuilt ? undefined : store.meta.schemas());
+      // Unsynced, as meta.sqlite: the restore syncs them at its end (restore.ts).
+      await restoreLostSchemaFiles(
+        dataDir,
+        wal,
+        metaRebuilt ? undefined : store.meta.schemas(),
+        "unsynced",
+      );
       versions = loadVersions(join(dataDir, "schemas"));
       // They open it (and make their own templates) while this thread makes its templates.
       options.dirReady?.();
@@ -572,6 +583,8 @@ export async function applyRestoredLogInParallel(
   const here = applyRestoredLog({
     dataDir,
     logPath,
+    // Given the records, this thread applies them without opening the log file, as the others.
+    ...(options.records ? { identity: options.identity } : {}),
     ends,
     log,
     tenants: new Set(shards[0]),

@@ -49,6 +49,7 @@ import {
   SMALL_TENANT_EVENTS,
 } from "./restore-apply.ts";
 import { DEFAULT_HELD_RECORD_BYTES, HeldRecords } from "./restore-records.ts";
+import { syncPath, syncRestoredDataDir } from "./restore-sync.ts";
 import { RestoreWorkers } from "./restore-workers.ts";
 import { decodeSegmentAsync } from "./segment-format.ts";
 import { listSnapshots, placeSnapshots, placeTenantSnapshot } from "./snapshot-restore.ts";
@@ -217,11 +218,12 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
   // And make their templates for new tenant files meanwhile (removed when they end).
   workers.makeTemplates(identity, (i) => `${logPath}.thread-${i + 1}.tenant-template`);
-  // Written without a sync per commit (`sync: "caller"`; its close checkpoints and syncs
-  // it with synchronous=FULL): until the restore finishes the data dir is marked
-  // unfinished, so no server reads this file before it is durable, and a restore cut
-  // short is run again from the start. For the same reason its checkpoints along the way
-  // (every LOG_CHECKPOINT_BYTES, so the `-wal` file stays that small) need no sync first.
+  // Written without syncs (`sync: "caller"`, and its close's checkpoint unsynced too; it is
+  // synced while the log is applied, and again at the end, restore-sync.ts): until the
+  // restore finishes the data dir is marked unfinished, so no server reads this file
+  // before it is durable, and a restore cut short is run again from the start. For the
+  // same reason its checkpoints along the way (every LOG_CHECKPOINT_BYTES, so the `-wal`
+  // file stays that small) need no sync first.
   const file = SqliteWalFile.open({
     path: logPath,
     partitions,
@@ -314,8 +316,11 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       options.progress?.({ phase: "read", done: segments, total: totalSegments });
     }
   } finally {
-    file.close();
+    file.close({ unsynced: true });
   }
+  // The log's pages go to the disk while it is applied (it is synced again at the end).
+  const logSynced = holdsLog ? syncPath(logPath) : Promise.resolve();
+  logSynced.catch(() => {});
   log.info("archive read", { archive: location.url, segments, records, ends: next });
 
   // A one-tenant restore's log is renumbered: its snapshot's positions are moved to match.
@@ -376,6 +381,8 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           await applyRestoredLog({
             dataDir,
             logPath,
+            // Given the records, this thread applies them without opening the log file.
+            ...(heldRecords ? { identity } : {}),
             ends: next,
             log,
             progress,
@@ -389,6 +396,9 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const threadCpuMs = applied.flatMap((a) => (a.cpuMs === undefined ? [] : [a.cpuMs]));
   if (!holdsLog)
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${logPath}${suffix}`, { force: true });
+  // What was written without syncs, durable before the mark goes (restore-sync.ts).
+  await logSynced;
+  await syncRestoredDataDir(dataDir, holdsLog ? [logPath] : []);
   clearRestoreUnfinished(dataDir);
   return {
     identity,

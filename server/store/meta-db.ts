@@ -20,7 +20,8 @@
  * Everything here is derived from the log: a missing file, or one from another log, is
  * rebuilt by replaying from offset 0 (`derived-check.ts`). It is written with
  * `synchronous=FULL` because it is small and written rarely, and a checkpoint that
- * survived a power loss must describe tenant data that also survived.
+ * survived a power loss must describe tenant data that also survived; a restore writes
+ * it unsynced and syncs it at its end, before its data dir may be served.
  */
 
 import Database from "better-sqlite3";
@@ -70,12 +71,19 @@ export class MetaDb {
   /** Tenant positions committed since the last checkpoint move; written with the next one. */
   readonly #pendingTenants = new Map<string, TenantPosition>();
 
-  constructor(path: string) {
+  /**
+   * `unsynced`: written with `synchronous = OFF` instead, by a restore, which syncs the
+   * file once at its end (its data dir is marked unfinished until then, so nothing relies
+   * on what is written before, server/archive/restore.ts).
+   */
+  constructor(path: string, options: { readonly unsynced?: boolean } = {}) {
     this.path = path;
     try {
       this.#db = new Database(path);
+      // Before the first write (the switch to WAL), so an unsynced file is never synced.
+      if (options.unsynced === true) this.#db.pragma("synchronous = OFF");
       this.#db.pragma("journal_mode = WAL");
-      this.#db.pragma("synchronous = FULL");
+      if (options.unsynced !== true) this.#db.pragma("synchronous = FULL");
       for (const stmt of META_DDL) this.#db.exec(stmt);
     } catch (cause) {
       throw new StoreError(

@@ -75,6 +75,11 @@ export interface StoreOptions {
   readonly onLost?: (tenant: string, error: StoreError, applied: TenantPosition) => void;
   /** Told when a tenant marked unavailable opens again after its wait (`openRetry`). */
   readonly onAvailable?: (tenant: string) => void;
+  /**
+   * `meta.sqlite` written without syncs (`MetaDb`'s `unsynced`): for a restore, which
+   * syncs it once at its end.
+   */
+  readonly unsyncedMeta?: boolean;
 }
 
 /** What {@link Store.prepareRetry} found of a tenant's file. */
@@ -128,7 +133,10 @@ export class Store {
     mkdirSync(this.tenantsDir, { recursive: true });
     this.maxOpenTenants = Math.max(1, options.maxOpenTenants ?? DEFAULT_MAX_OPEN_TENANTS);
     this.#schemas = options.schemas;
-    this.meta = new MetaDb(join(options.dataDir, "meta.sqlite"));
+    this.meta = new MetaDb(
+      join(options.dataDir, "meta.sqlite"),
+      options.unsyncedMeta === true ? { unsynced: true } : {},
+    );
     this.#latestSchemaVersion = this.meta.maxSchemaVersion();
     this.#logIdentity = options.logIdentity ?? this.meta.logIdentity();
     this.#gate = options.gate;

@@ -65,6 +65,12 @@ export interface TenantOrigin {
    * may be torn (a restore's `restore-unfinished` marker covers it).
    */
   readonly template?: string | undefined;
+  /**
+   * A new file made without syncs (`synchronous = OFF` from its first write): one nothing
+   * relies on after a crash, a restore's template (tenant-template.ts), removed when the
+   * restore ends.
+   */
+  readonly unsynced?: boolean;
 }
 
 /**
@@ -170,6 +176,7 @@ export class TenantDb {
       const copied = create && origin.template !== undefined && !existsSync(path);
       if (copied) copyFileSync(origin.template!, path, constants.COPYFILE_EXCL);
       db = new Database(path, { fileMustExist: !create });
+      if (origin.unsynced === true) db.pragma("synchronous = OFF");
       // A copy of a template without WAL in its header (tenant-template.ts) is loaded with
       // its rollback journal in memory (pages written once, not to the `-wal` file and
       // again at the checkpoint; savepoints and rollbacks work) until makeDurable() puts it
@@ -178,7 +185,7 @@ export class TenantDb {
       else if (db.pragma("journal_mode", { simple: true }) !== "wal")
         db.pragma("journal_mode = MEMORY");
       // A copy of the template is written without syncs until makeDurable().
-      db.pragma(copied ? "synchronous = OFF" : "synchronous = NORMAL");
+      db.pragma(copied || origin.unsynced === true ? "synchronous = OFF" : "synchronous = NORMAL");
       // The applier checkpoints every dirty tenant file once a second before it moves the
       // log checkpoint (Applier.flush). SQLite's own checkpoint, every 1,000 pages by
       // default, would run inside a COMMIT on the event loop (two fsyncs) every few dozen

@@ -33,7 +33,8 @@ export const TEMPLATE_TENANT = "tenant-template";
 /** Writes a template file at `path` for new tenant files derived from the log `logIdentity`. */
 export function writeTenantTemplate(path: string, logIdentity: string | undefined): void {
   removeTenantTemplate(path);
-  const made = TenantDb.open(TEMPLATE_TENANT, path, true, { logIdentity });
+  // Without syncs: a template is removed when its restore ends, and read only by it.
+  const made = TenantDb.open(TEMPLATE_TENANT, path, true, { logIdentity, unsynced: true });
   // Out of WAL mode in its header: a copy is loaded in `journal_mode = MEMORY`, which it
   // then enters without writing its header (from WAL it would), and made durable in WAL.
   made?.db.pragma("journal_mode = DELETE");

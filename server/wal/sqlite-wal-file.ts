@@ -285,11 +285,16 @@ export class SqliteWalFile {
     }
   }
 
-  /** Checkpoints the WAL into the database file and releases the file and its lock. */
-  close(): void {
+  /**
+   * Checkpoints the WAL into the database file and releases the file and its lock.
+   * `unsynced`: with `sync: "caller"`, the closing checkpoint runs without syncs, and the
+   * caller must fsync the database file before anything relies on it (a restore, whose
+   * data dir is marked unfinished until it has, server/archive/restore.ts).
+   */
+  close(options: { readonly unsynced?: boolean } = {}): void {
     // With `sync: "caller"`, SQLite's closing checkpoint must fsync before it deletes
     // the `-wal` file, as FULL does.
-    if (this.#db.pragma("synchronous", { simple: true }) !== 2) {
+    if (options.unsynced !== true && this.#db.pragma("synchronous", { simple: true }) !== 2) {
       this.#db.pragma("synchronous = FULL");
     }
     this.#db.close();
