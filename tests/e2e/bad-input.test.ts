@@ -483,7 +483,21 @@ describe("typed reads", () => {
       status: 400,
       body: {
         code: "invalid_argument",
-        message: "The filter on Task.number (a int field) has a floatValue; set intValue.",
+        message: "The filter on Task.number (an int field) has a floatValue; set intValue.",
+      },
+    });
+    const onEnum = await postRaw(
+      "acme.tracker.TaskService/Query",
+      JSON.stringify({
+        where: [{ field: "status", op: "FILTER_OP_EQ", values: [{ intValue: "1" }] }],
+      }),
+      { "entdb-tenant": "typed-filter" },
+    );
+    expect(onEnum).toMatchObject({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: "The filter on Task.status (an enum field) has an intValue; set enumValue.",
       },
     });
   });
