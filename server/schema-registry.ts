@@ -34,9 +34,12 @@ export class SchemaRejectedError extends Error {
   override readonly name = "SchemaRejectedError";
   readonly code = "schema-breaking";
   readonly findings: readonly Finding[];
-  constructor(message: string, findings: readonly Finding[]) {
+  /** The lock file of the version the schema was compared with, for `entdb check --against`. */
+  readonly baseline: string | undefined;
+  constructor(message: string, findings: readonly Finding[], baseline?: string) {
     super(message);
     this.findings = findings;
+    this.baseline = baseline;
   }
 }
 
@@ -107,9 +110,10 @@ export async function registerSchema(
       (f) => f.category === "breaking" && !options.allow?.has(f.rule),
     );
     throw new SchemaRejectedError(
-      `The schema is not compatible with version ${latest?.version} that this server served: ${breaking.length} breaking change(s). ` +
-        "Fix them (see the findings) or run `entdb check` for details.",
+      `The schema is not compatible with version ${latest?.version} that this server served: ${breaking.length} breaking change(s); nothing was registered or changed. ` +
+        "Make the change compatible as the findings say.",
       findings,
+      latest && join(dir, versionFileName(latest.version)),
     );
   }
   const version = (latest?.version ?? 0) + 1;

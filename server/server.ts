@@ -273,6 +273,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const degraded: DegradedSource[] = [
       () => (wal.failure ? [wal.failure.message] : []),
       () => applier.parkedTenants().map((p) => p.error.message),
+      () => {
+        const failure = store.meta.checkpointFailure;
+        return failure
+          ? [
+              `The applier's checkpoint cannot be written to ${store.meta.path} (${failure.message}): the applier keeps the last one written and tries again at its next checkpoint, so a restart meanwhile replays more of the log. Free space on the data dir's disk.`,
+            ]
+          : [];
+      },
       () => archive?.archiver.degradedReasons() ?? [],
     ];
     metrics = createServerMetrics({

@@ -27,6 +27,7 @@ import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkPosition, checkPositionLogged } from "./log-position.ts";
 import { createMailboxHandlers } from "./mailbox-service.ts";
 import { outcomeFor } from "./outcome-access.ts";
+import { pageSize } from "./page-size.ts";
 import { hasPublicTypes, readerOf } from "./public-reads.ts";
 import { createSearchHandler } from "./search-service.ts";
 import { createSubscribeHandler, type SubscribeDeps } from "./subscribe-service.ts";
@@ -241,6 +242,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
+        const limit = pageSize(req.limit, limits);
         if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const page = reader.queryNodes(
           tenant,
@@ -248,7 +250,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           {
             filters: req.filters,
             ...(req.orderBy ? { orderBy: req.orderBy } : {}),
-            limit: clampPage(req.limit, limits),
+            limit,
             cursor: req.cursor,
           },
           scopeOf(ctx, tenant),
@@ -276,6 +278,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             "Set `direction` to DIRECTION_OUT (edges from the node) or DIRECTION_IN (edges to it).",
           );
         }
+        const limit = pageSize(req.limit, limits);
         if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
         const page = reader.listEdges(
           tenant,
@@ -283,7 +286,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           req.nodeId,
           {
             direction: req.direction,
-            limit: clampPage(req.limit, limits),
+            limit,
             cursor: req.cursor,
             includeCount: req.includeCount,
           },
@@ -376,11 +379,6 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       toConnect: (err) => toConnectError(err, deps.logError),
     }),
   };
-}
-
-function clampPage(limit: number, limits: ApiLimits): number {
-  if (limit === 0) return limits.defaultPageSize;
-  return Math.min(limit, limits.maxPageSize);
 }
 
 function typeName(schema: Schema, typeId: number): string {

@@ -18,6 +18,7 @@ import { requireActor } from "./auth.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { submitLoggedChange } from "./logged-change.ts";
+import { pageSize } from "./page-size.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
 
 type MailboxHandlers = Pick<
@@ -53,6 +54,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
         const after = micros(req.deliveredAfter);
         const before = micros(req.deliveredBefore);
         const parent = parentFilter(req.parentId, req.parentEdgeTypeId);
+        const limit = pageSize(req.limit, deps.limits);
         await m.awaitPosition(tenant, req.afterPosition);
         const page = deps.reader.mailbox(
           tenant,
@@ -65,7 +67,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
             includeArchived: req.includeArchived,
             starredOnly: req.starredOnly,
             ...(parent === undefined ? {} : { parent }),
-            limit: req.limit,
+            limit,
             cursor: req.cursor,
           },
           m.scopeOf(ctx, tenant),

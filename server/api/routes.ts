@@ -142,7 +142,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     const slot = code ?? 0;
     let counter = m.byCode[slot];
     if (counter === undefined) {
-      const codeName = code === undefined ? "ok" : (Code[code] ?? "unknown");
+      const codeName = code === undefined ? "ok" : codeToString(code);
       counter = options.metrics.requests.labels({ method: m.name, code: codeName });
       m.byCode[slot] = counter;
     }

@@ -19,6 +19,7 @@ import { searchedTypes } from "../search/search-sql.ts";
 import { requireActor } from "./auth.ts";
 import type { ApiLimits } from "./entdb-service.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
+import { pageSize } from "./page-size.ts";
 
 /** Longest highlight marker, in characters. */
 export const MAX_HIGHLIGHT_LENGTH = 32;
@@ -64,11 +65,8 @@ export function createSearchHandler(
           `snippet_tokens is ${req.snippetTokens}; a snippet holds 1 to ${MAX_SNIPPET_TOKENS} tokens (0 means ${DEFAULT_SNIPPET_TOKENS}).`,
         );
       }
+      const limit = pageSize(req.limit, deps.limits);
       await deps.awaitPosition(tenant, req.afterPosition);
-      const limit =
-        req.limit === 0
-          ? deps.limits.defaultPageSize
-          : Math.min(req.limit, deps.limits.maxPageSize);
       const page = deps.reader.search(
         tenant,
         {

@@ -59,7 +59,7 @@ export function typedSearchHandler(
                 },
               }
             : {}),
-          limit: Math.max(0, Number(req["limit"] ?? 0)),
+          limit: Number(req["limit"] ?? 0),
           cursor: String(req["after"] ?? ""),
           highlightStart: String(req["highlightStart"] ?? ""),
           highlightEnd: String(req["highlightEnd"] ?? ""),

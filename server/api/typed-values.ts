@@ -185,7 +185,7 @@ export function filterOf(w: Fields, type: NodeType, schema: Schema): Filter {
     const expected = FILTER_VALUE_CASE[element.kind];
     if (kind.case !== expected) {
       throw invalidArgument(
-        `The filter on ${type.name}.${field.name} (a ${element.kind} field) has a ${kind.case}; set ${expected ?? "nothing: this field cannot be filtered by value"}.`,
+        `The filter on ${type.name}.${field.name} (${withArticle(element.kind)} field) has ${withArticle(kind.case)}; set ${expected ?? "nothing: this field cannot be filtered by value"}.`,
         { typeId: type.id, fieldId: field.id },
       );
     }
@@ -216,4 +216,9 @@ const FILTER_VALUE_CASE: Readonly<Record<string, string | undefined>> = {
 /** The protobuf-es local name of a field: its json name (snake_case → lowerCamel). */
 function camel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `word` after "a", or "an" before a vowel: "an int", "an enumValue", "a string". */
+function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? "an" : "a"} ${word}`;
 }

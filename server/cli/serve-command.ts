@@ -6,6 +6,7 @@
  * down gracefully.
  */
 
+import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { TOKEN_RULE } from "../api/token-file.ts";
 import { ArchiveError } from "../archive/archive-error.ts";
@@ -153,10 +154,9 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
   } catch (err) {
     if (err instanceof SchemaCompileError) {
       process.stderr.write(err.message.endsWith("\n") ? err.message : `${err.message}\n`);
-    } else if (err instanceof SchemaRejectedError) {
+    } else if (err instanceof SchemaRejectedError && config !== undefined) {
       process.stderr.write(`error: ${err.message}\n`);
-      for (const f of err.findings)
-        process.stderr.write(`  ${f.category}[${f.rule}]: ${f.message}\n`);
+      process.stderr.write(await rejectionReport(err, config.schemaPath));
     } else if (config !== undefined && listenFailure(err, config) !== undefined) {
       process.stderr.write(`error: ${listenFailure(err, config)}\n`);
     } else if (
@@ -211,4 +211,29 @@ function listenFailure(err: unknown, config: ServerConfig): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * The findings of a refused `--schema` as `entdb check` prints them (each at its
+ * file:line:col, then the summary naming the version's lock file), and the check
+ * command that gives the same report.
+ */
+async function rejectionReport(err: SchemaRejectedError, schemaPath: string): Promise<string> {
+  const { displayPath, renderCheckReport } = await import("../../schema/cli/index.ts");
+  const path = displayPath(schemaPath, process.cwd());
+  const against = err.baseline ?? "the served version";
+  const report = renderCheckReport(
+    {
+      findings: err.findings,
+      allowed: new Set(),
+      source: { path, text: await readFile(schemaPath, "utf8") },
+      against,
+    },
+    "text",
+  );
+  const again =
+    err.baseline === undefined
+      ? ""
+      : `(the same report: entdb check ${path} --against ${against})\n`;
+  return report + again;
 }

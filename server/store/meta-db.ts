@@ -34,6 +34,16 @@ export function quickCheck(db: Database.Database): string | undefined {
   return found.length === 1 && found[0] === "ok" ? undefined : found.slice(0, 5).join("; ");
 }
 
+/** SQLite's primary codes (extended codes start with them) for a disk that cannot take a write. */
+const DISK_FAULT_CODES = ["SQLITE_FULL", "SQLITE_IOERR"] as const;
+
+/** Whether `err` is SQLite saying the disk could not take a write, not that the write is wrong. */
+function isDiskFault(err: unknown): boolean {
+  if (!(err instanceof Error) || err.name !== "SqliteError" || !("code" in err)) return false;
+  const code = String(err.code);
+  return DISK_FAULT_CODES.some((c) => code === c || code.startsWith(`${c}_`));
+}
+
 /** A position that could not be applied, with the reason. */
 export interface BadEvent {
   readonly partition: number;
@@ -70,6 +80,7 @@ export class MetaDb {
   readonly #db: Database.Database;
   /** Tenant positions committed since the last checkpoint move; written with the next one. */
   readonly #pendingTenants = new Map<string, TenantPosition>();
+  #checkpointFailure: Error | undefined;
 
   /**
    * `unsynced`: written with `synchronous = OFF` instead, by a restore, which syncs the
@@ -114,12 +125,32 @@ export class MetaDb {
     const putTenant = this.#db.prepare(
       "INSERT INTO tenants (tenant, log_partition, applied_offset) VALUES (?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET log_partition = excluded.log_partition, applied_offset = excluded.applied_offset",
     );
-    this.#db.transaction(() => {
-      for (const [partition, offset] of offsets) put.run(partition, offset);
-      for (const [tenant, at] of this.#pendingTenants)
-        putTenant.run(tenant, at.partition, at.appliedOffset);
-    })();
+    try {
+      this.#db.transaction(() => {
+        for (const [partition, offset] of offsets) put.run(partition, offset);
+        for (const [tenant, at] of this.#pendingTenants)
+          putTenant.run(tenant, at.partition, at.appliedOffset);
+      })();
+    } catch (err) {
+      // A checkpoint is a resume point: one left behind costs a longer replay at the next
+      // start (tenants skip what they hold), never data. So a disk that cannot take it
+      // now (full, an I/O error) keeps the previous one, reported by `checkpointFailure`
+      // until a later call writes it; the applier must not stop over it, or nothing
+      // would be applied once the disk has room again.
+      if (!isDiskFault(err)) throw err;
+      this.#checkpointFailure = err as Error;
+      return;
+    }
+    this.#checkpointFailure = undefined;
     this.#pendingTenants.clear();
+  }
+
+  /**
+   * Why the last {@link setCheckpoints} could not be written (the disk is full, an I/O
+   * error), until one succeeds; the stored checkpoint is then older than what was applied.
+   */
+  get checkpointFailure(): Error | undefined {
+    return this.#checkpointFailure;
   }
 
   /** Notes a tenant's committed position; recorded by the next {@link setCheckpoints}. */

@@ -470,6 +470,39 @@ async function postRaw(
   return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
 }
 
+describe("page limits", () => {
+  // The typed services' `limit` is an int32 (the untyped API's a uint32, which cannot be
+  // negative): a negative one was read as the default page, or in a search as a page
+  // size of -1.
+  it("refuses a negative limit on every typed page read, naming it", async () => {
+    const tenant = "limits";
+    await seeded(tenant);
+    const message = (limit: number) =>
+      `\`limit\` is ${limit}; set 0 (or leave it out) for a page of 100, or a positive number (more than 1000 gives 1000 and a cursor).`;
+    const calls: [string, object][] = [
+      ["acme.tracker.TeamService/Query", { limit: -1 }],
+      ["acme.tracker.TeamService/Search", { query: "seed", limit: -2 }],
+      ["acme.tracker.MemberOfService/List", { fromId: "x", limit: -3 }],
+      ["acme.tracker.MemberOfService/ListInverse", { toId: "x", limit: -4 }],
+    ];
+    const answers = [];
+    for (const [path, body] of calls) {
+      answers.push(await postRaw(path, JSON.stringify(body), { "entdb-tenant": tenant }));
+    }
+    expect(answers).toEqual(
+      [-1, -2, -3, -4].map((limit) => ({
+        status: 400,
+        body: expect.objectContaining({ code: "invalid_argument", message: message(limit) }),
+      })),
+    );
+    // 0 is the default page, not a refusal.
+    const page = await postRaw("acme.tracker.TeamService/Query", JSON.stringify({ limit: 0 }), {
+      "entdb-tenant": tenant,
+    });
+    expect(page.status).toBe(200);
+  });
+});
+
 describe("typed reads", () => {
   it("rejects a filter value of another kind than the field, naming the field", async () => {
     const res = await postRaw(
@@ -483,7 +516,21 @@ describe("typed reads", () => {
       status: 400,
       body: {
         code: "invalid_argument",
-        message: "The filter on Task.number (a int field) has a floatValue; set intValue.",
+        message: "The filter on Task.number (an int field) has a floatValue; set intValue.",
+      },
+    });
+    const onEnum = await postRaw(
+      "acme.tracker.TaskService/Query",
+      JSON.stringify({
+        where: [{ field: "status", op: "FILTER_OP_EQ", values: [{ intValue: "1" }] }],
+      }),
+      { "entdb-tenant": "typed-filter" },
+    );
+    expect(onEnum).toMatchObject({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: "The filter on Task.status (an enum field) has an intValue; set enumValue.",
       },
     });
   });

@@ -9,10 +9,10 @@
  * unwritable case drops the capabilities that bypass mode bits, with `setpriv`).
  */
 
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
@@ -25,9 +25,11 @@ import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import { canMount, cannotMountReason, mountTmpfs, type Tmpfs } from "../infra/tmpfs.ts";
 import {
   connectError,
+  countNodes,
   type EntDbClient,
   entDbClient,
   runCommand,
+  str,
   TRACKER,
   teamOp,
 } from "./e2e-helpers.ts";
@@ -183,6 +185,82 @@ describe.runIf(canMount)("a data dir whose disk fills up", () => {
     }
   }, 60_000);
 });
+
+describe.runIf(canMount)(
+  "a disk that fills under the tenant files while the log still commits",
+  () => {
+    it("parks the tenant, keeps the applier, and catches up by itself once space is freed", async () => {
+      const disk = mountTmpfs({ sizeBytes: 24 * 1024 * 1024 });
+      // Freed later to make room: the log reuses its pages, the tenant file only grows.
+      const ballast = join(disk.dir, "ballast");
+      writeFileSync(ballast, new Uint8Array(8 * 1024 * 1024));
+      let live: ServerProcess | undefined;
+      try {
+        live = await startServerProcess({ dataDir: join(disk.dir, "data") });
+        const client = entDbClient(live);
+        const description = "lorem ipsum dolor sit amet ".repeat(600);
+        const plan = (key: string) => ({
+          tenant: TENANT,
+          idempotencyKey: key,
+          operations: [
+            {
+              op: {
+                case: "createNode" as const,
+                value: {
+                  typeId: TRACKER.team,
+                  fields: {
+                    [TRACKER.teamName]: str(key),
+                    [TRACKER.teamSlug]: str(key),
+                    [TRACKER.teamDescription]: str(description),
+                  },
+                },
+              },
+            },
+          ],
+        });
+        const acked: string[] = [];
+        let failed: ConnectError | undefined;
+        for (let i = 0; failed === undefined && i < 10_000; i++) {
+          const key = `fill-${i}`;
+          try {
+            await client.executePlan(plan(key));
+            acked.push(key);
+          } catch (err) {
+            failed = ConnectError.from(err);
+          }
+        }
+        expect(failed?.code).toBe(Code.Unavailable);
+        expect(failed?.rawMessage).toMatch(/disk is full|disk I\/O error/);
+        expect((await ops(live, "/ready")).status).toBe(503);
+
+        // Full to the last byte: the parked tenant's retry cannot move the checkpoint either.
+        disk.fill();
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        disk.free();
+        rmSync(ballast);
+        const deadline = Date.now() + 60_000;
+        while ((await ops(live, "/ready")).status !== 200) {
+          if (Date.now() > deadline)
+            throw new Error(`not ready after freeing space:\n${live.logs()}`);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        // The refused call, retried with its key, and new writes are applied.
+        const retryKey = `fill-${acked.length}`;
+        await client.executePlan(plan(retryKey));
+        acked.push(retryKey);
+        await client.executePlan(plan("after"));
+        acked.push("after");
+        expect(await countNodes(client, TENANT)).toBe(acked.length);
+        expect(live.logs()).not.toContain('"applier stopped"');
+        expect(await live.stop()).toBe(0);
+        live = undefined;
+      } finally {
+        await live?.stop();
+        disk.unmount();
+      }
+    }, 120_000);
+  },
+);
 
 describe.runIf(canMount)("start-up on a data dir it cannot write", () => {
   it("fails naming the read-only dir instead of a disk I/O error", async () => {

@@ -29,6 +29,7 @@ export const TRACKER = {
   userJoinedAt: 6,
   teamName: 1,
   teamSlug: 2,
+  teamDescription: 3,
   memberOfSince: 2,
 } as const;
 

@@ -69,7 +69,7 @@ describe("ops endpoints", () => {
     expect(
       sample(
         text,
-        'entdb_requests_total{method="entdb.v1.EntDbService/ExecutePlan",code="InvalidArgument"}',
+        'entdb_requests_total{method="entdb.v1.EntDbService/ExecutePlan",code="invalid_argument"}',
       ),
     ).toBe(1);
     expect(

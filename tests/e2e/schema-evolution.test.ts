@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { entDbClient, teamOp } from "./e2e-helpers.ts";
+import { entDbClient, runCommand, teamOp } from "./e2e-helpers.ts";
 import {
   REPO_ROOT,
   removeDataDir,
@@ -139,11 +139,34 @@ describe("schema evolution across restarts", () => {
   it("refuses a breaking change before listening, names the rule, and leaves the data dir unchanged", async () => {
     const before = snapshot(dataDir);
     const run = await runServeToExit({ schema: breaking, dataDir });
-    expect(run.code).not.toBe(0);
-    expect(run.code).not.toBeNull();
+    expect(run.code).toBe(1);
     expect(run.listened).toBe(false);
-    expect(run.stderr).toContain("FIELD_KIND_CHANGED");
-    expect(run.stderr).toContain("description");
+    // Reported as `entdb check` reports it, against the lock of the version served last,
+    // with the command that gives the same report.
+    const lock = join(dataDir, "schemas", "v000002.lock.json");
+    // The file is v1's with the kind change: v2's color is missing from it too.
+    const report = [
+      `breaking[FIELD_REMOVED] ${breaking}:44:1: Field 'Team.color' (id 4) was removed without reserving its id. Stored data and old clients still use id 4; keep the field and mark it deprecated, or reserve its id: 'reserved 4;'.`,
+      `breaking[FIELD_KIND_CHANGED] ${breaking}:48:3: Field 'Team.description' (id 3) changed kind from string to int. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.`,
+      `error: ${breaking} is not compatible with ${lock} (2 breaking, 0 allowed, 0 safe)`,
+    ];
+    expect(run.stderr).toBe(
+      [
+        "error: The schema is not compatible with version 2 that this server served: 2 breaking change(s); nothing was registered or changed. Make the change compatible as the findings say.",
+        ...report,
+        `(the same report: entdb check ${breaking} --against ${lock})`,
+        "",
+      ].join("\n"),
+    );
+    const check = await runCommand(
+      process.execPath,
+      [join(REPO_ROOT, "bin", "entdb.ts"), "check", breaking, "--against", lock],
+      { cwd: REPO_ROOT, env: process.env, timeout: 30_000 },
+    );
+    expect({ code: check.code, stdout: check.stdout }).toEqual({
+      code: 1,
+      stdout: `${report.join("\n")}\n`,
+    });
     expect(snapshot(dataDir)).toEqual(before);
   }, 60_000);
 

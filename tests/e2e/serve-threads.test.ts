@@ -579,7 +579,7 @@ describe("writes on a serving thread", () => {
   it("answers a bad plan, a taken unique value and a bad token with the same code, message and details on every thread", async () => {
     const clients = pool("alice");
     await clients[0]!.executePlan(teamsPlan("taken"));
-    const errorsBefore = await planCalls("InvalidArgument");
+    const errorsBefore = await planCalls("invalid_argument");
     const handedBefore = await handedPlans();
     const team = (fields: Record<number, ReturnType<typeof str>>, alias = "") => ({
       tenant: TENANT,
@@ -629,7 +629,7 @@ describe("writes on a serving thread", () => {
     const refusedHanded = await handedPlans();
     expect(refusedHanded.main - handedBefore.main).toBeGreaterThan(0);
     expect(refusedHanded.thread - handedBefore.thread).toBe(0);
-    expect((await planCalls("InvalidArgument")) - errorsBefore).toBe(
+    expect((await planCalls("invalid_argument")) - errorsBefore).toBe(
       clients.length * badPlans.length,
     );
     await writesOnTheThread(async () => {
