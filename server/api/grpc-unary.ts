@@ -185,7 +185,8 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       }
       if (raw !== undefined) ctx.body = raw.data;
       inInterceptors = true;
-      const output = await intercepted(target, ctx, input, options.interceptors);
+      const answer = intercepted(target, ctx, input, options.interceptors);
+      const output = answer instanceof Promise ? await answer : answer;
       inInterceptors = false;
       bytes = envelope(encodeOutput(target.method.output, output));
     } catch (e) {

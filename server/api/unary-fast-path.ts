@@ -167,7 +167,8 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
           return;
         }
         inInterceptors = true;
-        const output = await intercepted(target, ctx, input, options.interceptors);
+        const answer = intercepted(target, ctx, input, options.interceptors);
+        const output = answer instanceof Promise ? await answer : answer;
         inInterceptors = false;
         bytes = encodeOutput(target.method.output, output);
       } catch (e) {
