@@ -230,8 +230,8 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
 
   /**
    * Serves one call and writes its answer with `write`. Never rejects: what goes wrong
-   * while answering is logged. One async function and no `.then`/`.catch` after it, as on
-   * the Connect path.
+   * while answering is logged. One async function and no `.then`/`.catch` after it (the
+   * Connect path's call is an object whose steps call the next, `ConnectCall`).
    */
   const serve = async <S>(
     request: Eligible,

@@ -52,7 +52,7 @@ export function readBodyInto(
   readChunksInto(readable, new BodyCollector(readMaxBytes, promised, receiver));
 }
 
-/** {@link readBodyInto}, as a promise of the body. */
+/** {@link readBodyInto}, as a promise of the body (what its tests compare with the library's `readAllBytes`). */
 export function readBody(
   readable: Readable,
   readMaxBytes: number,
