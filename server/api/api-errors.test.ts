@@ -1,10 +1,10 @@
-import { Code, type ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config-error.ts";
 import { InternalError } from "../internal-error.ts";
 import { parseLogLevel } from "../log.ts";
 import { StoreError } from "../store/store-error.ts";
-import { toConnectError } from "./api-errors.ts";
+import { handlerGuardNow, toConnectError } from "./api-errors.ts";
 
 function mapped(err: unknown): { readonly error: ConnectError; readonly logged: unknown[] } {
   const logged: unknown[] = [];
@@ -33,6 +33,41 @@ describe("toConnectError", () => {
     const { error, logged } = mapped(err);
     expect(error.code).toBe(Code.Internal);
     expect(logged).toEqual([err]);
+  });
+});
+
+describe("handlerGuardNow", () => {
+  it("returns a body's answer as it is, throws its error mapped, and maps a promise's rejection", async () => {
+    const logged: unknown[] = [];
+    const guard = handlerGuardNow((e) => logged.push(e));
+    const answer = { node: "n1" };
+    expect(guard(() => answer)).toBe(answer);
+
+    const down = new StoreError("tenant-unavailable", 'Tenant "acme" is down.');
+    let thrown: unknown;
+    try {
+      guard(() => {
+        throw down;
+      });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(ConnectError);
+    expect([(thrown as ConnectError).code, (thrown as ConnectError).rawMessage]).toEqual([
+      Code.Unavailable,
+      'Tenant "acme" is down.',
+    ]);
+
+    const waited = guard(() => Promise.resolve(answer));
+    expect(waited).toBeInstanceOf(Promise);
+    expect(await waited).toBe(answer);
+    await expect(guard(() => Promise.reject(down))).rejects.toMatchObject({
+      code: Code.Unavailable,
+      rawMessage: 'Tenant "acme" is down.',
+    });
+    const bug = new Error("a bug");
+    await expect(guard(() => Promise.reject(bug))).rejects.toMatchObject({ code: Code.Internal });
+    expect(logged).toEqual([bug]);
   });
 });
 

@@ -80,6 +80,33 @@ export function handlerGuard(
 }
 
 /**
+ * A read handler's guard: as {@link handlerGuard}, for a body that usually answers at once
+ * (a read without `after_position`). Its answer is returned as it is, not wrapped in a
+ * promise, and what it throws is thrown (made a ConnectError) rather than returned as a
+ * rejection; a body that returns a promise (a read that waits for a position) gets one
+ * whose rejection is made a ConnectError. Whoever calls a handler awaits what it returns
+ * and catches what it throws: the Connect library's path, the fast paths (unary-call.ts
+ * `intercepted`) and a serving thread's handed calls all do. A call answered at once
+ * then allocates no promise and no async frame for its handler.
+ */
+export function handlerGuardNow(
+  log: (err: unknown) => void,
+): <T>(body: () => Promise<T> | T) => Promise<T> | T {
+  const rethrow = (err: unknown): never => {
+    throw toConnectError(err, log);
+  };
+  return (body) => {
+    let answer: ReturnType<typeof body>;
+    try {
+      answer = body();
+    } catch (err) {
+      return rethrow(err);
+    }
+    return answer instanceof Promise ? answer.then(undefined, rethrow) : answer;
+  };
+}
+
+/**
  * Turns any error thrown inside a handler into a ConnectError. Known errors keep
  * their message; anything else becomes INTERNAL with a generic message, and
  * `log` receives the original.

@@ -10,8 +10,10 @@ import {
   Direction,
   type Edge,
   type EntDbService,
+  type ListEdgesRequest,
   type ListEdgesResponse,
   type Node,
+  type QueryNodesRequest,
   type QueryNodesResponse,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "../../generated/entdb/v1/values_pb.js";
@@ -19,7 +21,7 @@ import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ApplyProgress, ServedSchema, TenantReader } from "../engine.ts";
 import type { Wal, WalPosition } from "../wal/wal.ts";
 import { createAccessHandlers } from "./access-service.ts";
-import { handlerGuard, toConnectError } from "./api-errors.ts";
+import { handlerGuard, handlerGuardNow, toConnectError } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { createPlanHandlers } from "./execute-plan.ts";
 import type { BuiltEventRegistry } from "./ingress/built-events.ts";
@@ -106,6 +108,8 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
 
   /** Runs a handler body, mapping every error to a Connect error. */
   const guard = handlerGuard(deps.logError);
+  /** The same, for the reads that answer at once unless they wait for a position. */
+  const guardNow = handlerGuardNow(deps.logError);
 
   const guardTenant = createTenantGuard(deps);
   const plans = createPlanHandlers(deps, guardTenant);
@@ -145,6 +149,62 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   const checkNodeType = (typeId: number): void => {
     if (!nodeById(schema(), typeId))
       throw invalidArgument(`The schema has no node type with id ${typeId}.`, { typeId });
+  };
+
+  /** A query's page of `limit` rows (pageSize), once any position it waits for is applied. */
+  const queryPage = (
+    req: QueryNodesRequest,
+    ctx: HandlerContext,
+    tenant: string,
+    limit: number,
+  ): QueryNodesResponse => {
+    const page = reader.queryNodes(
+      tenant,
+      req.typeId,
+      {
+        filters: req.filters,
+        ...(req.orderBy ? { orderBy: req.orderBy } : {}),
+        limit,
+        cursor: req.cursor,
+      },
+      scopeOf(ctx, tenant),
+    );
+    // The answer as the message `create` would build (so it returns it as it is,
+    // instead of checking each node again); the page's array is its own.
+    return {
+      $typeName: "entdb.v1.QueryNodesResponse",
+      nodes: page.items as Node[],
+      nextCursor: page.nextCursor,
+    };
+  };
+
+  /** An edge page of `limit` edges (pageSize), once any position it waits for is applied. */
+  const edgePage = (
+    req: ListEdgesRequest,
+    ctx: HandlerContext,
+    tenant: string,
+    limit: number,
+  ): ListEdgesResponse => {
+    const page = reader.listEdges(
+      tenant,
+      req.edgeTypeId,
+      req.nodeId,
+      {
+        direction: req.direction,
+        limit,
+        cursor: req.cursor,
+        includeCount: req.includeCount,
+      },
+      scopeOf(ctx, tenant),
+    );
+    // As `create` would build it (see queryPage).
+    const answer: ListEdgesResponse = {
+      $typeName: "entdb.v1.ListEdgesResponse",
+      edges: page.items as Edge[],
+      nextCursor: page.nextCursor,
+    };
+    if (page.totalCount !== undefined) answer.totalCount = BigInt(page.totalCount);
+    return answer;
   };
 
   return {
@@ -196,17 +256,19 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       }),
 
     getNode: (req, ctx) =>
-      guard(async () => {
+      guardNow(() => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
-        const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
-        if (!node) throw notFound(schema(), req.typeId, req.id);
-        return { node };
+        const read = () => {
+          const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
+          if (!node) throw notFound(schema(), req.typeId, req.id);
+          return { node };
+        };
+        return req.afterPosition ? awaitPosition(tenant, req.afterPosition).then(read) : read();
       }),
 
     getNodes: (req, ctx) =>
-      guard(async () => {
+      guardNow(() => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         if (req.ids.length > limits.maxGetMany) {
@@ -214,12 +276,14 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             `GetNodes asks for ${req.ids.length} ids; the limit is ${limits.maxGetMany}.`,
           );
         }
-        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
-        const nodes = reader.getNodes(tenant, req.typeId, req.ids, scopeOf(ctx, tenant));
-        // Each node answers a different id asked for: as many nodes as ids, none is missing.
-        if (nodes.length === req.ids.length) return { nodes, missingIds: [] };
-        const found = new Set(nodes.map((n) => n.id));
-        return { nodes, missingIds: req.ids.filter((id) => !found.has(id)) };
+        const read = () => {
+          const nodes = reader.getNodes(tenant, req.typeId, req.ids, scopeOf(ctx, tenant));
+          // Each node answers a different id asked for: as many nodes as ids, none is missing.
+          if (nodes.length === req.ids.length) return { nodes, missingIds: [] };
+          const found = new Set(nodes.map((n) => n.id));
+          return { nodes, missingIds: req.ids.filter((id) => !found.has(id)) };
+        };
+        return req.afterPosition ? awaitPosition(tenant, req.afterPosition).then(read) : read();
       }),
 
     getNodeByKey: (req, ctx) =>
@@ -239,34 +303,17 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
       }),
 
     queryNodes: (req, ctx) =>
-      guard(async () => {
+      guardNow(() => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
         const limit = pageSize(req.limit, limits);
-        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
-        const page = reader.queryNodes(
-          tenant,
-          req.typeId,
-          {
-            filters: req.filters,
-            ...(req.orderBy ? { orderBy: req.orderBy } : {}),
-            limit,
-            cursor: req.cursor,
-          },
-          scopeOf(ctx, tenant),
-        );
-        // The answer as the message `create` would build (so it returns it as it is,
-        // instead of checking each node again); the page's array is its own.
-        const answer: QueryNodesResponse = {
-          $typeName: "entdb.v1.QueryNodesResponse",
-          nodes: page.items as Node[],
-          nextCursor: page.nextCursor,
-        };
-        return answer;
+        return req.afterPosition
+          ? awaitPosition(tenant, req.afterPosition).then(() => queryPage(req, ctx, tenant, limit))
+          : queryPage(req, ctx, tenant, limit);
       }),
 
     listEdges: (req, ctx) =>
-      guard(async () => {
+      guardNow(() => {
         const tenant = readTenantOf(ctx, req.tenant);
         if (!edgeById(schema(), req.edgeTypeId)) {
           throw invalidArgument(`The schema has no edge type with id ${req.edgeTypeId}.`, {
@@ -279,27 +326,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           );
         }
         const limit = pageSize(req.limit, limits);
-        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
-        const page = reader.listEdges(
-          tenant,
-          req.edgeTypeId,
-          req.nodeId,
-          {
-            direction: req.direction,
-            limit,
-            cursor: req.cursor,
-            includeCount: req.includeCount,
-          },
-          scopeOf(ctx, tenant),
-        );
-        // As `create` would build it (see queryNodes).
-        const answer: ListEdgesResponse = {
-          $typeName: "entdb.v1.ListEdgesResponse",
-          edges: page.items as Edge[],
-          nextCursor: page.nextCursor,
-        };
-        if (page.totalCount !== undefined) answer.totalCount = BigInt(page.totalCount);
-        return answer;
+        return req.afterPosition
+          ? awaitPosition(tenant, req.afterPosition).then(() => edgePage(req, ctx, tenant, limit))
+          : edgePage(req, ctx, tenant, limit);
       }),
 
     traverse: (req, ctx) =>

@@ -185,7 +185,8 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       }
       if (raw !== undefined) ctx.body = raw.data;
       inInterceptors = true;
-      const output = await intercepted(target, ctx, input, options.interceptors);
+      const answer = intercepted(target, ctx, input, options.interceptors);
+      const output = answer instanceof Promise ? await answer : answer;
       inInterceptors = false;
       bytes = envelope(encodeOutput(target.method.output, output));
     } catch (e) {
@@ -229,8 +230,8 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
 
   /**
    * Serves one call and writes its answer with `write`. Never rejects: what goes wrong
-   * while answering is logged. One async function and no `.then`/`.catch` after it, as on
-   * the Connect path.
+   * while answering is logged. One async function and no `.then`/`.catch` after it (the
+   * Connect path's call is an object whose steps call the next, `ConnectCall`).
    */
   const serve = async <S>(
     request: Eligible,

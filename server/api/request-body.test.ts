@@ -76,4 +76,18 @@ describe("readBody", () => {
       "Canceled: the client cancelled the call",
     );
   });
+
+  it("reads streams whose chunks interleave each into its own body, with the shared listeners", async () => {
+    const [a, b] = [new PassThrough(), new PassThrough()];
+    const reads = [readBody(a, 100, undefined), readBody(b, 100, "6")];
+    a.write(Buffer.from("one "));
+    b.write(Buffer.from("two "));
+    a.write(Buffer.from("body"));
+    b.end(Buffer.from("!!"));
+    a.end();
+    expect(await Promise.all(reads.map(outcome))).toEqual(["one body", "two !!"]);
+    for (const stream of [a, b])
+      for (const event of ["data", "end", "error", "close"])
+        expect(stream.listenerCount(event)).toBe(0);
+  });
 });

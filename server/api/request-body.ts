@@ -10,51 +10,100 @@
 import type { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 
+/** Receives a request body read by {@link readBodyInto}: its bytes, or why it could not be read. */
+export interface BodyReceiver {
+  bodyRead(body: Uint8Array): void;
+  bodyFailed(error: unknown): void;
+}
+
 /**
- * The body of `readable`, at most `readMaxBytes` bytes. `contentLength` is the request's
- * Content-Length: a valid one over the limit is refused before anything is read, and a
- * body that ends short of it or runs past it is INVALID_ARGUMENT; without one, a body
- * past the limit is refused as soon as it passes it. Stopping early leaves the stream
- * open and paused: the answer still has to go out on it. A stream closed before its body
- * ended (the client cancelled) rejects with CANCELED.
+ * Reads the body of `readable`, at most `readMaxBytes` bytes, and hands it to `receiver`.
+ * `contentLength` is the request's Content-Length: a valid one over the limit is refused
+ * before anything is read, and a body that ends short of it or runs past it is
+ * INVALID_ARGUMENT; without one, a body past the limit is refused as soon as it passes it.
+ * Stopping early leaves the stream open and paused: the answer still has to go out on it.
+ * A stream closed before its body ended (the client cancelled) fails with CANCELED. The
+ * receiver is called once, from the stream's event that completed the body (or at once,
+ * for a body refused by its length or one that had ended already), with no promise
+ * between: a unary call's whole answer may run from there.
  */
-export function readBody(
+export function readBodyInto(
   readable: Readable,
   readMaxBytes: number,
   contentLength: string | undefined,
-): Promise<Uint8Array> {
+  receiver: BodyReceiver,
+): void {
   let promised: number | undefined;
   if (contentLength !== undefined) {
     const n = Number.parseInt(contentLength, 10);
     if (Number.isSafeInteger(n) && n >= 0) {
       if (n > readMaxBytes) {
-        return Promise.reject(
+        receiver.bodyFailed(
           new ConnectError(
             `message size ${n} is larger than configured readMaxBytes ${readMaxBytes}`,
             Code.ResourceExhausted,
           ),
         );
+        return;
       }
       promised = n;
     }
   }
-  const chunks: Buffer[] = [];
-  let count = 0;
-  return readChunks(readable, (chunk) => {
-    count += chunk.byteLength;
-    if (promised !== undefined) {
-      if (count > promised) throw broken(promised, count);
-    } else if (count > readMaxBytes) {
+  readChunksInto(readable, new BodyCollector(readMaxBytes, promised, receiver));
+}
+
+/** {@link readBodyInto}, as a promise of the body (what its tests compare with the library's `readAllBytes`). */
+export function readBody(
+  readable: Readable,
+  readMaxBytes: number,
+  contentLength: string | undefined,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) =>
+    readBodyInto(readable, readMaxBytes, contentLength, { bodyRead: resolve, bodyFailed: reject }),
+  );
+}
+
+/** A body's chunks, kept until it ended, with its limits checked as they come. */
+class BodyCollector implements ChunkSink {
+  readonly #chunks: Buffer[] = [];
+  #count = 0;
+  readonly readMaxBytes: number;
+  readonly promised: number | undefined;
+  readonly receiver: BodyReceiver;
+
+  constructor(readMaxBytes: number, promised: number | undefined, receiver: BodyReceiver) {
+    this.readMaxBytes = readMaxBytes;
+    this.promised = promised;
+    this.receiver = receiver;
+  }
+
+  take(chunk: Buffer): void {
+    this.#count += chunk.byteLength;
+    if (this.promised !== undefined) {
+      if (this.#count > this.promised) throw broken(this.promised, this.#count);
+    } else if (this.#count > this.readMaxBytes) {
       throw new ConnectError(
-        `message size is larger than configured readMaxBytes ${readMaxBytes}`,
+        `message size is larger than configured readMaxBytes ${this.readMaxBytes}`,
         Code.ResourceExhausted,
       );
     }
-    chunks.push(chunk);
-  }).then(() => {
-    if (promised !== undefined && count < promised) throw broken(promised, count);
-    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, count);
-  });
+    this.#chunks.push(chunk);
+  }
+
+  end(): void {
+    if (this.promised !== undefined && this.#count < this.promised) {
+      this.receiver.bodyFailed(broken(this.promised, this.#count));
+      return;
+    }
+    const chunks = this.#chunks;
+    this.receiver.bodyRead(
+      chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#count),
+    );
+  }
+
+  fail(error: unknown): void {
+    this.receiver.bodyFailed(error);
+  }
 }
 
 /**
@@ -64,49 +113,79 @@ export function readBody(
  * client cancelled) rejects with CANCELED; a stream error rejects with that error.
  */
 export function readChunks(readable: Readable, take: (chunk: Buffer) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // An empty body may have ended before anyone read it (Node emits `end` for a stream
-    // that ended with its headers); what ended was read whole.
-    if (readable.readableEnded) {
-      resolve();
-      return;
-    }
-    if (readable.destroyed) {
-      reject(cancelled());
-      return;
-    }
-    const stop = () => {
-      readable.off("data", onData);
-      readable.off("end", onEnd);
-      readable.off("error", onError);
-      readable.off("close", onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        take(chunk);
-      } catch (error) {
-        stop();
-        readable.pause();
-        reject(error);
-      }
-    };
-    const onEnd = () => {
-      stop();
-      resolve();
-    };
-    const onError = (error: unknown) => {
-      stop();
-      reject(error);
-    };
-    const onClose = () => {
-      stop();
-      reject(cancelled());
-    };
-    readable.on("data", onData);
-    readable.on("end", onEnd);
-    readable.on("error", onError);
-    readable.on("close", onClose);
-  });
+  return new Promise((resolve, reject) =>
+    readChunksInto(readable, { take, end: resolve, fail: reject }),
+  );
+}
+
+/** Where {@link readChunksInto} sends a stream's chunks, its end, or why it stopped. */
+interface ChunkSink {
+  /** A chunk; what it throws stops the reading and goes to {@link fail}. */
+  take(chunk: Buffer): void;
+  end(): void;
+  fail(error: unknown): void;
+}
+
+/** The sink a stream's chunks go to while {@link readChunksInto} reads it. */
+const SINK = Symbol("entdb.bodySink");
+type Sinked = Readable & { [SINK]?: ChunkSink | undefined };
+
+/**
+ * Reads `readable` into `sink` (see {@link readChunks}). The stream's four listeners are
+ * shared by every stream (an emitter calls them with itself as `this`) and find the sink
+ * on the stream: a read makes no closures.
+ */
+function readChunksInto(readable: Readable, sink: ChunkSink): void {
+  // An empty body may have ended before anyone read it (Node emits `end` for a stream
+  // that ended with its headers); what ended was read whole.
+  if (readable.readableEnded) {
+    sink.end();
+    return;
+  }
+  if (readable.destroyed) {
+    sink.fail(cancelled());
+    return;
+  }
+  (readable as Sinked)[SINK] = sink;
+  readable.on("data", onData);
+  readable.on("end", onEnd);
+  readable.on("error", onError);
+  readable.on("close", onClose);
+}
+
+/** Stops reading `readable`; returns its sink, if it was still being read. */
+function stop(readable: Sinked): ChunkSink | undefined {
+  const sink = readable[SINK];
+  readable[SINK] = undefined;
+  readable.off("data", onData);
+  readable.off("end", onEnd);
+  readable.off("error", onError);
+  readable.off("close", onClose);
+  return sink;
+}
+
+function onData(this: Sinked, chunk: Buffer): void {
+  const sink = this[SINK];
+  if (sink === undefined) return;
+  try {
+    sink.take(chunk);
+  } catch (error) {
+    stop(this);
+    this.pause();
+    sink.fail(error);
+  }
+}
+
+function onEnd(this: Sinked): void {
+  stop(this)?.end();
+}
+
+function onError(this: Sinked, error: unknown): void {
+  stop(this)?.fail(error);
+}
+
+function onClose(this: Sinked): void {
+  stop(this)?.fail(cancelled());
 }
 
 /** A body that does not match its Content-Length (the library's words). */

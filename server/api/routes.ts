@@ -34,7 +34,7 @@ import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
-import { type CallForwarding, single } from "./unary-call.ts";
+import { type CallForwarding, single, withNowForm } from "./unary-call.ts";
 import {
   createUnaryFastPath,
   type FastMethod,
@@ -149,21 +149,49 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     counter.inc();
     m.seconds.observe((performance.now() - startMs) / 1000);
   };
-  const metricsInterceptor: Interceptor = (next) => async (req) => {
-    const m = metricsOf(req.service, req.method);
-    const start = performance.now();
-    try {
-      const res = await next(req);
+  /** Counts a call that failed with `err`, and rethrows it. */
+  const failed = (m: MethodMetrics, err: unknown, startMs: number): never => {
+    // The library answers an error that is not a ConnectError as INTERNAL and logs
+    // nothing: that is a bug, so its stack goes to the log here.
+    if (!(err instanceof ConnectError)) options.logError(err);
+    observe(m, ConnectError.from(err).code, startMs);
+    throw err;
+  };
+  const metricsInterceptor: Interceptor = withNowForm(
+    (next) => async (req) => {
+      const m = metricsOf(req.service, req.method);
+      const start = performance.now();
+      try {
+        const res = await next(req);
+        observe(m, undefined, start);
+        return res;
+      } catch (err) {
+        return failed(m, err, start);
+      }
+    },
+    // The same for the fast paths, without a promise when the call answers at once.
+    (next) => (req) => {
+      const m = metricsOf(req.service, req.method);
+      const start = performance.now();
+      let res: ReturnType<typeof next>;
+      try {
+        res = next(req);
+      } catch (err) {
+        return failed(m, err, start);
+      }
+      if (res instanceof Promise) {
+        return res.then(
+          (answered) => {
+            observe(m, undefined, start);
+            return answered;
+          },
+          (err: unknown) => failed(m, err, start),
+        );
+      }
       observe(m, undefined, start);
       return res;
-    } catch (err) {
-      // The library answers an error that is not a ConnectError as INTERNAL and logs
-      // nothing: that is a bug, so its stack goes to the log here.
-      if (!(err instanceof ConnectError)) options.logError(err);
-      observe(m, ConnectError.from(err).code, start);
-      throw err;
-    }
-  };
+    },
+  );
 
   // Both paths run these, in this order (unary-fast-path.ts).
   const interceptors = [metricsInterceptor, ...(options.interceptors ?? [])];

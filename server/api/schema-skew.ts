@@ -22,14 +22,20 @@
  */
 
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type UnaryRequest,
+} from "@connectrpc/connect";
 import { edgeTypeNames, nodeTypeNames } from "../../codegen/index.ts";
 import { type WriteFailure, WriteFailureSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { edgeById, nodeById, type Schema } from "../../schema/index.ts";
 import type { ServedSchema } from "../engine.ts";
 import { UNKNOWN_ENUM_NUMBER } from "./ingress/check-value.ts";
 import { SCHEMA_FINGERPRINT_HEADER } from "./request-headers.ts";
-import { requestHeaderValue } from "./unary-call.ts";
+import { requestHeaderValue, withNowForm } from "./unary-call.ts";
 
 /** What the interceptor reads of the registered versions. */
 export interface SchemaSkewView {
@@ -61,7 +67,14 @@ export function createSchemaSkewInterceptor(view: SchemaSkewView): Interceptor {
     }
     return is;
   };
-  return (next) => async (req) => {
+  /**
+   * What a call is checked for before it runs: the fingerprint of a client newer than
+   * the served schema (undefined for any other), after a typed service's unknown fields
+   * are refused.
+   */
+  const checked = (
+    req: UnaryRequest | StreamRequest,
+  ): { fingerprint: string; served: ServedSchema } | undefined => {
     const fingerprint = requestHeaderValue(req, SCHEMA_FINGERPRINT_HEADER);
     const newer = fingerprint !== null && fingerprint !== "" && !isKnown(fingerprint);
     const served = view.served();
@@ -77,18 +90,45 @@ export function createSchemaSkewInterceptor(view: SchemaSkewView): Interceptor {
         );
       }
     }
-    if (!newer) return next(req);
-    try {
-      return await next(req);
-    } catch (err) {
-      const e = ConnectError.from(err);
-      if (e.code !== Code.InvalidArgument) throw err;
-      const failure = e.findDetails(WriteFailureSchema)[0];
-      const unknown = failure && unknownIds(failure, e.rawMessage, served.model);
-      if (unknown === undefined) throw err;
-      throw skewError(fingerprint, served, unknown, failure ? [failure] : [], e);
-    }
+    return newer ? { fingerprint, served } : undefined;
   };
+  /** A newer client's call that failed with `err`: FAILED_PRECONDITION if it names what the served schema lacks. */
+  const skewed = (
+    err: unknown,
+    { fingerprint, served }: { fingerprint: string; served: ServedSchema },
+  ): never => {
+    const e = ConnectError.from(err);
+    if (e.code !== Code.InvalidArgument) throw err;
+    const failure = e.findDetails(WriteFailureSchema)[0];
+    const unknown = failure && unknownIds(failure, e.rawMessage, served.model);
+    if (unknown === undefined) throw err;
+    throw skewError(fingerprint, served, unknown, failure ? [failure] : [], e);
+  };
+  return withNowForm(
+    (next) => async (req) => {
+      const newer = checked(req);
+      if (newer === undefined) return next(req);
+      try {
+        return await next(req);
+      } catch (err) {
+        return skewed(err, newer);
+      }
+    },
+    // The same for the fast paths: a call from a client that is not newer goes on as it is.
+    (next) => (req) => {
+      const newer = checked(req);
+      if (newer === undefined) return next(req);
+      let res: ReturnType<typeof next>;
+      try {
+        res = next(req);
+      } catch (err) {
+        return skewed(err, newer);
+      }
+      return res instanceof Promise
+        ? res.then(undefined, (err: unknown) => skewed(err, newer))
+        : res;
+    },
+  );
 }
 
 /** The FAILED_PRECONDITION of a client newer than the served schema. */

@@ -105,15 +105,28 @@ export interface CallSignal {
  * and every new call has its signal aborted with the same reason, as on the library's path.
  */
 export function createCallSignals(shutdown: AbortSignal): (timeoutMs?: number) => CallSignal {
-  const inFlight = new Set<AbortController>();
+  const inFlight = new CallsInFlight();
   shutdown.addEventListener(
     "abort",
     () => {
-      for (const controller of inFlight) controller.abort(shutdown.reason);
+      // Taken first: an abort may end other calls, which takes them out of the list.
+      const calls: Call[] = [];
+      for (let call = inFlight.next; call instanceof Call; call = call.next) calls.push(call);
+      for (const call of calls) call.abort(shutdown.reason);
     },
     { once: true },
   );
   return (timeoutMs) => new Call(shutdown, inFlight, timeoutMs);
+}
+
+/**
+ * A list of the calls in flight, linked through the calls themselves: a call joins and
+ * leaves it without allocating, where a `Set` that gains and loses an entry per call
+ * makes itself a new table every few dozen calls. The list is its own head.
+ */
+class CallsInFlight {
+  next: CallsInFlight | Call = this;
+  prev: CallsInFlight | Call = this;
 }
 
 /** A call without a deadline has no time left to tell. */
@@ -125,16 +138,22 @@ const NO_DEADLINE = (): number | undefined => undefined;
  */
 class Call implements CallSignal {
   readonly #controller = new AbortController();
-  readonly #inFlight: Set<AbortController>;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly timeoutMs: () => number | undefined;
   ended = false;
+  /** Neighbours in the calls in flight; the call itself while it is in none. */
+  next: CallsInFlight | Call = this;
+  prev: CallsInFlight | Call = this;
 
-  constructor(shutdown: AbortSignal, inFlight: Set<AbortController>, timeoutMs?: number) {
+  constructor(shutdown: AbortSignal, inFlight: CallsInFlight, timeoutMs?: number) {
     const controller = this.#controller;
-    this.#inFlight = inFlight;
     if (shutdown.aborted) controller.abort(shutdown.reason);
-    else inFlight.add(controller);
+    else {
+      this.prev = inFlight.prev;
+      this.next = inFlight;
+      inFlight.prev.next = this;
+      inFlight.prev = this;
+    }
     if (timeoutMs === undefined) {
       this.timeoutMs = NO_DEADLINE;
       return;
@@ -158,7 +177,11 @@ class Call implements CallSignal {
 
   end(): void {
     this.ended = true;
-    this.#inFlight.delete(this.#controller);
+    // Out of the calls in flight (once: a call out of it is its own neighbour).
+    this.prev.next = this.next;
+    this.next.prev = this.prev;
+    this.next = this;
+    this.prev = this;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
   }
 }
@@ -217,19 +240,61 @@ export function malformedBodyMessage(inputType: string, detail: string): string 
 /** What an interceptor wraps: the rest of the chain. */
 type AnyFn = Parameters<Interceptor>[0];
 
+/** The rest of a unary call's chain, in an interceptor's {@link InterceptorNow} form. */
+export type NextNow = (req: UnaryRequest) => UnaryResponse | Promise<UnaryResponse>;
+
+/**
+ * An interceptor's form for the fast paths: the same work, for a chain whose calls may
+ * answer at once. `next` returns a response or a promise of one, and so does what it
+ * returns: a response when `next` gave one, so that a call whose handler answers at once
+ * (a read) runs the whole chain without a promise or an async frame per interceptor.
+ * What it throws is the call's error, as a rejection is.
+ */
+export type InterceptorNow = (next: NextNow) => NextNow;
+
+const NOW_FORM = Symbol("entdb.interceptorNow");
+
+/**
+ * `interceptor`, marked with its {@link InterceptorNow} form. The Connect library's path
+ * runs `interceptor`; the fast paths run `now` when every interceptor of the router has
+ * one (the server's own: metrics, schema skew), and `interceptor` otherwise. The two must
+ * do the same.
+ */
+export function withNowForm(interceptor: Interceptor, now: InterceptorNow): Interceptor {
+  Object.defineProperty(interceptor, NOW_FORM, { value: now });
+  return interceptor;
+}
+
+/** The {@link InterceptorNow} forms of `interceptors`, or undefined when one has none (kept per list). */
+const nowForms = new WeakMap<readonly Interceptor[], readonly InterceptorNow[] | null>();
+function nowFormsOf(interceptors: readonly Interceptor[]): readonly InterceptorNow[] | undefined {
+  let forms = nowForms.get(interceptors);
+  if (forms === undefined) {
+    const found = interceptors.map((i) => (i as { [NOW_FORM]?: InterceptorNow })[NOW_FORM]);
+    forms = found.every((f) => f !== undefined) ? (found as InterceptorNow[]) : null;
+    nowForms.set(interceptors, forms);
+  }
+  return forms ?? undefined;
+}
+
 /**
  * Runs a call's implementation inside `interceptors` (outermost first), as the library
  * does for unary calls: the interceptors see the call's request (its header is built
  * only if one reads it), the implementation sees the request they pass on, and the
  * headers and trailers of the response they return are the call's. Returns the output
- * message.
+ * message, or a promise of it. When every interceptor has an {@link InterceptorNow}
+ * form and the implementation answers at once (not a promise), so does this: a read
+ * goes through the chain without a promise; what goes wrong is thrown. Otherwise the
+ * answer is a promise, and its rejection the error.
  */
-export async function intercepted(
+export function intercepted(
   target: FastMethod,
   call: CallContext,
   input: Message,
   interceptors: readonly Interceptor[],
-): Promise<Message> {
+): Message | Promise<Message> {
+  const forms = nowFormsOf(interceptors);
+  if (forms === undefined) return interceptedAsync(target, call, input, interceptors);
   const context = call.context;
   // A FastMethod is unary (`unaryMethods` in routes.ts picks only those).
   const method = target.method as DescMethodUnary;
@@ -237,29 +302,51 @@ export async function intercepted(
   const request = callRequest(target, method, call, input);
   if (call instanceof FastCallContext) call.request = request;
   let innermost: UnaryResponse | undefined;
+  const respond = (answer: unknown): UnaryResponse => {
+    const res = callResponse(target, method, context, create(output, answer as Message));
+    innermost = res;
+    return res;
+  };
+  const implementation: NextNow = (req) => {
+    if (req.stream) throw new ConnectError("a unary call was made a stream", Code.Internal);
+    const answer = target.impl(req.message, req === request ? context : passedOn(context, req));
+    return answer instanceof Promise ? answer.then(respond) : respond(answer);
+  };
+  let next = implementation;
+  for (let i = forms.length - 1; i >= 0; i--) {
+    const form = forms[i];
+    if (form !== undefined) next = form(next);
+  }
+  const finish = (res: UnaryResponse): Message => {
+    if (res.stream)
+      throw new ConnectError("a unary call was answered with a stream", Code.Internal);
+    if (res !== innermost) {
+      // An interceptor answered with a response of its own: its headers are the call's.
+      copyHeaders(res.header, context.responseHeader);
+      copyHeaders(res.trailer, context.responseTrailer);
+    }
+    return res.message;
+  };
+  const res = next(request);
+  return res instanceof Promise ? res.then(finish) : finish(res);
+}
+
+/** {@link intercepted} through interceptors of which one or more has no {@link InterceptorNow} form. */
+async function interceptedAsync(
+  target: FastMethod,
+  call: CallContext,
+  input: Message,
+  interceptors: readonly Interceptor[],
+): Promise<Message> {
+  const context = call.context;
+  const method = target.method as DescMethodUnary;
+  const output = method.output;
+  const request = callRequest(target, method, call, input);
+  if (call instanceof FastCallContext) call.request = request;
+  let innermost: UnaryResponse | undefined;
   const implementation: AnyFn = async (req) => {
     if (req.stream) throw new ConnectError("a unary call was made a stream", Code.Internal);
-    // An interceptor that passed on a request of its own has the implementation see it.
-    const ctx: HandlerContext =
-      req === request
-        ? context
-        : {
-            method: context.method,
-            service: req.service,
-            requestMethod: context.requestMethod,
-            protocolName: context.protocolName,
-            url: context.url,
-            timeoutMs: context.timeoutMs,
-            requestHeader: req.header,
-            signal: req.signal,
-            values: req.contextValues,
-            get responseHeader() {
-              return context.responseHeader;
-            },
-            get responseTrailer() {
-              return context.responseTrailer;
-            },
-          };
+    const ctx = req === request ? context : passedOn(context, req);
     const message = create(output, (await target.impl(req.message, ctx)) as Message);
     const res = callResponse(target, method, context, message);
     innermost = res;
@@ -278,6 +365,27 @@ export async function intercepted(
     copyHeaders(res.trailer, context.responseTrailer);
   }
   return res.message;
+}
+
+/** The context an implementation sees for a request an interceptor passed on in place of the call's. */
+function passedOn(context: HandlerContext, req: UnaryRequest): HandlerContext {
+  return {
+    method: context.method,
+    service: req.service,
+    requestMethod: context.requestMethod,
+    protocolName: context.protocolName,
+    url: context.url,
+    timeoutMs: context.timeoutMs,
+    requestHeader: req.header,
+    signal: req.signal,
+    values: req.contextValues,
+    get responseHeader() {
+      return context.responseHeader;
+    },
+    get responseTrailer() {
+      return context.responseTrailer;
+    },
+  };
 }
 
 /** The HandlerContext whose headers a request or response `intercepted` made reads. */

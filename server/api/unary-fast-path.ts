@@ -39,7 +39,8 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Readable } from "node:stream";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
@@ -57,8 +58,10 @@ import {
 import { createGrpcUnary } from "./grpc-unary.ts";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
-import { readBody } from "./request-body.ts";
+import { type BodyReceiver, readBodyInto } from "./request-body.ts";
 import {
+  type CallContext,
+  type CallForwarding,
   type CallSignal,
   createCallSignals,
   discardRest,
@@ -123,15 +126,69 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
 
   const startCall = createCallSignals(options.shutdownSignal);
   const grpc = createGrpcUnary(options);
-  const forward = options.forward;
+  const shared: CallShared = { options, forward: options.forward };
 
-  /**
-   * Serves one call and writes its answer: on `stream` (HTTP/2) or on `res` (HTTP/1.1,
-   * whose request is `body`). Never rejects: what goes wrong while answering is logged.
-   * One async function and no `.then`/`.catch` after it: a call allocates no answer
-   * object, no continuation closures and no promises beyond its own.
-   */
-  const serve = async (
+  return {
+    serveH2(stream, headers) {
+      const path = headers[":path"];
+      const target = eligible(headers[":method"], path, headers);
+      if (target === undefined) return grpc.serveH2(stream, headers);
+      const signal = startCall();
+      // `on`, not `once`: a stream closes once, and `once` wraps the listener per call.
+      stream.on("close", () => {
+        // A stream closed before its answer was sent was cancelled by the client.
+        if (!signal.ended) signal.abort(cancelledCall());
+      });
+      stream.on("error", ignore);
+      const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
+      new ConnectCall(shared, target, url, headers, stream, signal, stream, undefined).start();
+      return true;
+    },
+    serveH1(req, res) {
+      const target = eligible(req.method, req.url, req.headers);
+      if (target === undefined) return grpc.serveH1(req, res);
+      const signal = startCall();
+      res.once("close", () => {
+        if (!res.writableFinished) signal.abort(cancelledCall());
+      });
+      const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
+      new ConnectCall(shared, target, url, req.headers, req, signal, undefined, res).start();
+      return true;
+    },
+  };
+}
+
+/** What every call of one fast path shares. */
+interface CallShared {
+  readonly options: UnaryFastPathOptions;
+  readonly forward: CallForwarding | undefined;
+}
+
+/**
+ * One call, served and answered: on `stream` (HTTP/2) or on `res` (HTTP/1.1, whose
+ * request is `body`). Its steps are methods that call the next: authenticated, its body
+ * read (from the stream's events, `readBodyInto`), parsed, run through the interceptors
+ * and answered. A step waits only for what has not happened yet (a JWT verified, the body,
+ * a handler that waits): a read answered at once runs from the body's last event to the
+ * answer's write with no promise, and the call is one object, not an async function's
+ * frame and the promises of each await. Never throws: what goes wrong while answering is
+ * logged.
+ */
+class ConnectCall implements BodyReceiver {
+  readonly #shared: CallShared;
+  readonly #target: FastMethod;
+  readonly #url: string;
+  readonly #headers: http.IncomingHttpHeaders;
+  readonly #body: Readable;
+  readonly #signal: CallSignal;
+  readonly #stream: http2.ServerHttp2Stream | undefined;
+  readonly #res: http.ServerResponse | undefined;
+  #ctx: CallContext | undefined;
+  /** Whether an error now comes from the interceptors, which report what they see. */
+  #inInterceptors = false;
+
+  constructor(
+    shared: CallShared,
     target: FastMethod,
     url: string,
     headers: http.IncomingHttpHeaders,
@@ -139,52 +196,140 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
     signal: CallSignal,
     stream: http2.ServerHttp2Stream | undefined,
     res: http.ServerResponse | undefined,
-  ): Promise<void> => {
+  ) {
+    this.#shared = shared;
+    this.#target = target;
+    this.#url = url;
+    this.#headers = headers;
+    this.#body = body;
+    this.#signal = signal;
+    this.#stream = stream;
+    this.#res = res;
+  }
+
+  start(): void {
     try {
-      const origin = headers["origin"];
-      const auth = options.contextValues(single(headers["authorization"]));
-      const values = auth instanceof Promise ? await auth : auth;
-      const ctx = handlerContext(target, "connect", url, headers, signal, values);
-      let status = 200;
-      let contentType = contentTypeUnaryProto;
-      let metadata: Headers | undefined;
-      let bytes: Uint8Array;
-      let inInterceptors = false;
-      try {
-        refuseBeforeDecode(
-          values,
-          target.service.typeName,
-          headers["authorization"],
-          options.anonymousReads === true,
+      const auth = this.#shared.options.contextValues(single(this.#headers["authorization"]));
+      if (auth instanceof Promise) {
+        auth.then(
+          (values) => this.#authenticated(values),
+          (err: unknown) => this.#broken(err),
         );
-        const length = headers[CONTENT_LENGTH];
-        const raw = await readBody(body, options.readMaxBytes, single(length));
-        const input = parseInput(target.method.input, raw);
-        ctx.body = raw;
-        if (forward !== undefined && stream !== undefined && !forward.serves(target, input)) {
-          signal.end();
-          forward.send(stream, headers, raw);
-          return;
-        }
-        inInterceptors = true;
-        const output = await intercepted(target, ctx, input, options.interceptors);
-        inInterceptors = false;
-        bytes = encodeOutput(target.method.output, output);
-      } catch (e) {
-        // Handlers answer bad input with a ConnectError; anything else is a bug, logged
-        // with its stack (by the interceptors, if it passed through them) and answered
-        // as INTERNAL.
-        if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
-        const error = e instanceof ConnectError ? e : internalError(e);
-        status = codeToHttpStatus(error.code);
-        contentType = contentTypeUnaryJson;
-        if (!error.isWireError) metadata = error.metadata;
-        bytes = errorToJsonBytes(error, undefined);
+      } else {
+        this.#authenticated(auth);
       }
-      const extra = options.extraHeaders(single(origin));
+    } catch (err) {
+      this.#broken(err);
+    }
+  }
+
+  #authenticated(values: ContextValues): void {
+    const { options } = this.#shared;
+    const headers = this.#headers;
+    try {
+      this.#ctx = handlerContext(this.#target, "connect", this.#url, headers, this.#signal, values);
+    } catch (err) {
+      this.#broken(err);
+      return;
+    }
+    try {
+      refuseBeforeDecode(
+        values,
+        this.#target.service.typeName,
+        headers["authorization"],
+        options.anonymousReads === true,
+      );
+      readBodyInto(this.#body, options.readMaxBytes, single(headers[CONTENT_LENGTH]), this);
+    } catch (e) {
+      this.#failed(e);
+    }
+  }
+
+  bodyRead(raw: Uint8Array): void {
+    const target = this.#target;
+    const ctx = this.#ctx as CallContext;
+    try {
+      const input = parseInput(target.method.input, raw);
+      ctx.body = raw;
+      const forward = this.#shared.forward;
+      const stream = this.#stream;
+      if (forward !== undefined && stream !== undefined && !forward.serves(target, input)) {
+        this.#signal.end();
+        forward.send(stream, this.#headers, raw);
+        return;
+      }
+      this.#inInterceptors = true;
+      const answer = intercepted(target, ctx, input, this.#shared.options.interceptors);
+      if (answer instanceof Promise) {
+        answer.then(
+          (output) => this.#answered(output),
+          (e: unknown) => this.#failed(e),
+        );
+        return;
+      }
+      this.#answered(answer);
+    } catch (e) {
+      this.#failed(e);
+    }
+  }
+
+  bodyFailed(error: unknown): void {
+    this.#failed(error);
+  }
+
+  #answered(output: Message): void {
+    this.#inInterceptors = false;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeOutput(this.#target.method.output, output);
+    } catch (e) {
+      this.#failed(e);
+      return;
+    }
+    this.#write(200, contentTypeUnaryProto, undefined, bytes);
+  }
+
+  /**
+   * Answers the call with `e`. Handlers answer bad input with a ConnectError; anything
+   * else is a bug, logged with its stack (by the interceptors, if it passed through
+   * them) and answered as INTERNAL.
+   */
+  #failed(e: unknown): void {
+    try {
+      if (!(e instanceof ConnectError) && !this.#inInterceptors) this.#shared.options.logError(e);
+      this.#inInterceptors = false;
+      const error = e instanceof ConnectError ? e : internalError(e);
+      this.#write(
+        codeToHttpStatus(error.code),
+        contentTypeUnaryJson,
+        error.isWireError ? undefined : error.metadata,
+        errorToJsonBytes(error, undefined),
+      );
+    } catch (err) {
+      this.#broken(err);
+    }
+  }
+
+  /** What went wrong outside the call's own steps (writing its answer): logged. */
+  #broken(err: unknown): void {
+    this.#signal.end();
+    this.#shared.options.logError(err);
+  }
+
+  #write(
+    status: number,
+    contentType: string,
+    metadata: Headers | undefined,
+    bytes: Uint8Array,
+  ): void {
+    try {
+      const { options } = this.#shared;
+      const signal = this.#signal;
+      const stream = this.#stream;
+      const extra = options.extraHeaders(single(this.#headers["origin"]));
       // Headers objects only when the implementation or the error set headers: most calls
       // set none, and building them was a measurable part of a small call.
-      const written = ctx.headersWritten();
+      const written = this.#ctx?.headersWritten();
       const plain = written === undefined && (metadata === undefined || isEmpty(metadata));
       if (
         plain &&
@@ -198,9 +343,21 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         // as it is.
         signal.end();
         if (stream.destroyed) return;
-        const list: string[] = [":status", String(status)];
-        for (const name in extra) list.push(name, extra[name] as string);
-        list.push(CONTENT_TYPE, contentType, CONTENT_LENGTH, String(bytes.byteLength));
+        let list: string[];
+        if (!hasAny(extra)) {
+          list = [
+            ":status",
+            String(status),
+            CONTENT_TYPE,
+            contentType,
+            CONTENT_LENGTH,
+            String(bytes.byteLength),
+          ];
+        } else {
+          list = [":status", String(status)];
+          for (const name in extra) list.push(name, extra[name] as string);
+          list.push(CONTENT_TYPE, contentType, CONTENT_LENGTH, String(bytes.byteLength));
+        }
         stream.respond(list);
         // Also tells a client whose body had not ended to stop sending (an error
         // answered early), once the answer is out.
@@ -224,6 +381,7 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
       out[CONTENT_LENGTH] = String(bytes.byteLength);
       // Answered: a close from here on is the stream's normal end, not a cancel.
       signal.end();
+      const res = this.#res;
       if (stream !== undefined) {
         if (stream.destroyed) return;
         stream.respond(out);
@@ -234,41 +392,17 @@ export function createUnaryFastPath(options: UnaryFastPathOptions): UnaryFastPat
         if (res.destroyed) return;
         res.writeHead(status, out);
         res.end(bytes);
-        const req = body as http.IncomingMessage;
+        const req = this.#body as http.IncomingMessage;
         if (!req.readableEnded) discardRest(req);
       }
     } catch (err) {
-      signal.end();
-      options.logError(err);
+      this.#broken(err);
     }
-  };
+  }
+}
 
-  return {
-    serveH2(stream, headers) {
-      const path = headers[":path"];
-      const target = eligible(headers[":method"], path, headers);
-      if (target === undefined) return grpc.serveH2(stream, headers);
-      const signal = startCall();
-      // `on`, not `once`: a stream closes once, and `once` wraps the listener per call.
-      stream.on("close", () => {
-        // A stream closed before its answer was sent was cancelled by the client.
-        if (!signal.ended) signal.abort(cancelledCall());
-      });
-      stream.on("error", ignore);
-      const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      void serve(target, url, headers, stream, signal, stream, undefined);
-      return true;
-    },
-    serveH1(req, res) {
-      const target = eligible(req.method, req.url, req.headers);
-      if (target === undefined) return grpc.serveH1(req, res);
-      const signal = startCall();
-      res.once("close", () => {
-        if (!res.writableFinished) signal.abort(cancelledCall());
-      });
-      const url = `http://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-      void serve(target, url, req.headers, req, signal, undefined, res);
-      return true;
-    },
-  };
+/** Whether `headers` has a header (a request from no allowed origin gets none). */
+function hasAny(headers: Readonly<Record<string, string>>): boolean {
+  for (const _ in headers) return true;
+  return false;
 }

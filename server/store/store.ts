@@ -113,6 +113,13 @@ export class Store {
   readonly #schemas: SchemaLookup;
   /** Open handles, least recently used first (Map keeps insertion order). */
   readonly #open = new Map<string, TenantDb>();
+  /**
+   * The handle last put at the end of {@link #open} (its most recently used): a read of
+   * the tenant it serves leaves the order as it is, where moving an entry to the end
+   * deletes and sets it, and a Map that does that on every read makes a new table every
+   * few reads.
+   */
+  #newest: TenantDb | undefined;
   readonly #unavailable = new Map<string, StoreError>();
   /** Of those, the ones whose open failed: when the next open may try again, and how many failed. */
   readonly #openRetries = new Map<string, { at: number; failures: number }>();
@@ -168,8 +175,11 @@ export class Store {
     }
     const cached = this.#open.get(id);
     if (cached) {
-      this.#open.delete(id);
-      this.#open.set(id, cached);
+      if (cached !== this.#newest) {
+        this.#open.delete(id);
+        this.#open.set(id, cached);
+        this.#newest = cached;
+      }
       return cached;
     }
     let db: TenantDb | undefined;
@@ -215,6 +225,7 @@ export class Store {
     }
     if (!db) return undefined;
     this.#open.set(id, db);
+    this.#newest = db;
     while (this.#open.size > this.maxOpenTenants) {
       const [oldest, handle] = this.#open.entries().next().value as [string, TenantDb];
       this.#open.delete(oldest);
