@@ -221,7 +221,7 @@ describe("the metrics interceptor's now form", () => {
     expect((await check("")).status).toBe(200);
     expect((await check("missing")).status).toBe(404);
     expect((await check("bug")).status).toBe(500);
-    expect([await counted("ok"), await counted("NotFound"), await counted("Unknown")]).toEqual([
+    expect([await counted("ok"), await counted("not_found"), await counted("unknown")]).toEqual([
       2, 1, 1,
     ]);
     const seconds = (await metrics.requestSeconds.get()).values.find(
