@@ -298,6 +298,8 @@ async function loseTheDataDir(target: ArchiveTarget): Promise<Disaster> {
   expect(run.stderr).toMatch(/^restore: read \d+\/\d+ segments/m);
   expect(run.stderr).toMatch(/^restore: apply (\d+)\/\1 events, \d+ events\/s/m);
   expect(run.code).toBe(0);
+  // A new data dir lost nothing: no warning (about the meta.sqlite it builds, or else).
+  expect(run.stderr).not.toContain('"level":"warn"');
   const events = TENANTS.length * CLIENTS_PER_TENANT * PLANS_PER_CLIENT + 1; // + the schema
   expect(run.stdout).toMatch(
     new RegExp(
@@ -784,6 +786,8 @@ describe("snapshots", () => {
       const run = await entdb([...target.restoreArgs(restored)]);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(" segments and 4 snapshots of ");
+      // Tenant files placed from snapshots in a new data dir: no meta.sqlite was lost.
+      expect(run.stderr).not.toContain('"level":"warn"');
       expect(dumps(restored)).toEqual(original);
       const revived = await startServerProcess({ dataDir: restored });
       const api2 = entDbClient(revived);
