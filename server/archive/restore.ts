@@ -40,7 +40,7 @@ import { partitionForTenant } from "../wal/index.ts";
 import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
 import { type ArchivedSegment, listSegments, readManifest } from "./archive-catalog.ts";
 import { ArchiveError } from "./archive-error.ts";
-import type { ArchiveLocation } from "./archive-location.ts";
+import { type ArchiveLocation, objectUrl } from "./archive-location.ts";
 import { FirstVersions } from "./first-versions.ts";
 import type { ObjectStore } from "./object-store.ts";
 import {
@@ -246,7 +246,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       if (!resequence && list.length > 0 && list[0]!.first !== 0)
         throw new ArchiveError(
           "gap",
-          `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${list[0]!.key}): the start of the log was never archived.`,
+          `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${objectUrl(location, list[0]!.key)}): the start of the log was never archived.`,
         );
     // Every segment, partition after partition; the next few are downloaded and checked
     // (sha256 and decompression on the thread pool) while one is written, across the
@@ -261,7 +261,9 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       const { segment } = item;
       const fetched = store
         .get(segment.key)
-        .then(({ body, metadata }) => decodeSegmentAsync(segment.key, segment, body, metadata));
+        .then(({ body, metadata }) =>
+          decodeSegmentAsync(objectUrl(location, segment.key), segment, body, metadata),
+        );
       // Read-aheads past a cut or a failure are never awaited: none rejects unobserved.
       fetched.catch(() => {});
       fetches.set(i, fetched);
