@@ -208,7 +208,6 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       [...wanted].map(async (p) => [p, await listSegments(store, location, p)] as const),
     ),
   );
-  const totalSegments = [...listed.values()].reduce((n, s) => n + s.length, 0);
   // The snapshots are listed while the log is read (placed after it, placeSnapshots).
   const snapshotsListed = resequence ? undefined : listSnapshots(store, location);
   snapshotsListed?.catch(() => {});
@@ -248,10 +247,25 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
           "gap",
           `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${objectUrl(location, list[0]!.key)}): the start of the log was never archived.`,
         );
+    // A cut at a position is known from the keys: the segments after it are not read.
+    const cutList = listed.get(cutPartition);
+    if (options.toPosition !== undefined && cutList !== undefined) {
+      const position = options.toPosition;
+      listed.set(
+        cutPartition,
+        cutList.filter((segment) => segment.first <= position),
+      );
+    }
+    // What the progress counts: the segments to read. A cut at a time is known only once
+    // read (segments name offsets, not times): a partition's unread segments leave the
+    // total when it stops, so the last line says all of them.
+    let totalSegments = [...listed.values()].reduce((n, list) => n + list.length, 0);
     // Every segment, partition after partition; the next few are downloaded and checked
     // (sha256 and decompression on the thread pool) while one is written, across the
     // partitions' boundaries too.
-    const order = [...listed].flatMap(([p, list]) => list.map((segment) => ({ p, segment })));
+    const order = [...listed].flatMap(([p, list]) =>
+      list.map((segment, k) => ({ p, segment, after: list.length - k - 1 })),
+    );
     /** Partitions read up to the target: their later segments are not read. */
     const stopped = new Set<number>();
     const fetches = new Map<number, Promise<WalEntry[]>>();
@@ -269,7 +283,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       fetches.set(i, fetched);
     };
     for (let i = 0; i < order.length; i++) {
-      const { p } = order[i]!;
+      const { p, after } = order[i]!;
       if (stopped.has(p)) continue;
       for (let j = i; j < i + READ_AHEAD_SEGMENTS; j++) fetch(j);
       const entries = await fetches.get(i)!;
@@ -278,6 +292,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       for (const entry of entries) {
         if (beyondTarget(entry, options, cutPartition)) {
           stopped.add(p);
+          totalSegments -= after;
           break;
         }
         if (!resequence) {
