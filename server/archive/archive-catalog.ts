@@ -8,6 +8,7 @@ import { ArchiveError } from "./archive-error.ts";
 import {
   type ArchiveLocation,
   manifestKey,
+  objectUrl,
   parseSegmentKey,
   partitionPrefix,
   type SegmentRange,
@@ -107,7 +108,7 @@ export async function listSegments(
     if (after.first !== before.end)
       throw new ArchiveError(
         "gap",
-        `The archive of partition ${partition} is not contiguous: ${before.key} ends at ${before.end} but ${after.key} starts at ${after.first}.`,
+        `The archive of partition ${partition} is not contiguous: ${objectUrl(location, before.key)} ends at ${before.end} but ${objectUrl(location, after.key)} starts at ${after.first}.`,
       );
   }
   return found;

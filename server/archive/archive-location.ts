@@ -11,7 +11,7 @@
  *   make the lexical order of keys the order of offsets.
  */
 
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ArchiveError } from "./archive-error.ts";
 
@@ -120,6 +120,15 @@ function dotDot(written: string): ArchiveError {
 
 const OFFSET_WIDTH = 20;
 const PARTITION_WIDTH = 5;
+
+/**
+ * An object's name as an operator finds it, for messages: the file's path in a directory
+ * archive, `s3://BUCKET/KEY` in a bucket (a key is the whole key in the bucket, prefix
+ * included).
+ */
+export function objectUrl(location: ArchiveLocation, key: string): string {
+  return location.kind === "dir" ? join(location.root, key) : `s3://${location.bucket}/${key}`;
+}
 
 /** The key of the log's manifest. */
 export function manifestKey(location: ArchiveLocation): string {

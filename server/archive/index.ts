@@ -16,6 +16,7 @@ export {
   checkArchiveApart,
   type DirArchiveLocation,
   endpointWithDir,
+  objectUrl,
   parseArchiveUrl,
   type S3ArchiveLocation,
   type SegmentRange,

@@ -40,7 +40,7 @@ import { partitionForTenant } from "../wal/index.ts";
 import { SqliteWalFile, type WalRow } from "../wal/sqlite-wal-file.ts";
 import { type ArchivedSegment, listSegments, readManifest } from "./archive-catalog.ts";
 import { ArchiveError } from "./archive-error.ts";
-import type { ArchiveLocation } from "./archive-location.ts";
+import { type ArchiveLocation, objectUrl } from "./archive-location.ts";
 import { FirstVersions } from "./first-versions.ts";
 import type { ObjectStore } from "./object-store.ts";
 import {
@@ -209,7 +209,6 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       [...wanted].map(async (p) => [p, await listSegments(store, location, p)] as const),
     ),
   );
-  const totalSegments = [...listed.values()].reduce((n, s) => n + s.length, 0);
   // The snapshots are listed while the log is read (placed after it, placeSnapshots).
   const snapshotsListed = resequence ? undefined : listSnapshots(store, location);
   snapshotsListed?.catch(() => {});
@@ -248,12 +247,27 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       if (!resequence && list.length > 0 && list[0]!.first !== 0)
         throw new ArchiveError(
           "gap",
-          `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${list[0]!.key}): the start of the log was never archived.`,
+          `The archive of partition ${p} starts at offset ${list[0]!.first}, not 0 (${objectUrl(location, list[0]!.key)}): the start of the log was never archived.`,
         );
+    // A cut at a position is known from the keys: the segments after it are not read.
+    const cutList = listed.get(cutPartition);
+    if (options.toPosition !== undefined && cutList !== undefined) {
+      const position = options.toPosition;
+      listed.set(
+        cutPartition,
+        cutList.filter((segment) => segment.first <= position),
+      );
+    }
+    // What the progress counts: the segments to read. A cut at a time is known only once
+    // read (segments name offsets, not times): a partition's unread segments leave the
+    // total when it stops, so the last line says all of them.
+    let totalSegments = [...listed.values()].reduce((n, list) => n + list.length, 0);
     // Every segment, partition after partition; the next few are downloaded and checked
     // (sha256 and decompression on the thread pool) while one is written, across the
     // partitions' boundaries too.
-    const order = [...listed].flatMap(([p, list]) => list.map((segment) => ({ p, segment })));
+    const order = [...listed].flatMap(([p, list]) =>
+      list.map((segment, k) => ({ p, segment, after: list.length - k - 1 })),
+    );
     /** Partitions read up to the target: their later segments are not read. */
     const stopped = new Set<number>();
     const fetches = new Map<number, Promise<WalEntry[]>>();
@@ -263,13 +277,15 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       const { segment } = item;
       const fetched = store
         .get(segment.key)
-        .then(({ body, metadata }) => decodeSegmentAsync(segment.key, segment, body, metadata));
+        .then(({ body, metadata }) =>
+          decodeSegmentAsync(objectUrl(location, segment.key), segment, body, metadata),
+        );
       // Read-aheads past a cut or a failure are never awaited: none rejects unobserved.
       fetched.catch(() => {});
       fetches.set(i, fetched);
     };
     for (let i = 0; i < order.length; i++) {
-      const { p } = order[i]!;
+      const { p, after } = order[i]!;
       if (stopped.has(p)) continue;
       for (let j = i; j < i + READ_AHEAD_SEGMENTS; j++) fetch(j);
       const entries = await fetches.get(i)!;
@@ -278,6 +294,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
       for (const entry of entries) {
         if (beyondTarget(entry, options, cutPartition)) {
           stopped.add(p);
+          totalSegments -= after;
           break;
         }
         if (!resequence) {

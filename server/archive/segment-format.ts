@@ -112,7 +112,8 @@ function sealSegment(logIdentity: string, range: SegmentRange, body: Buffer): En
  * Decodes a segment read from `key`, which names `range`. Checks, in order: the sha256 in
  * the metadata against the bytes, the metadata's range against the key's, then the body
  * (decompression, header, every record's bounds). Throws `ArchiveError` "corrupt" naming
- * the key and what failed.
+ * `key` and what failed: restore passes the object's path or `s3://` URL (`objectUrl`),
+ * so the operator can find it.
  */
 export function decodeSegment(
   key: string,

@@ -20,7 +20,7 @@ import Database from "better-sqlite3";
 import { tenantFileName } from "../store/index.ts";
 import { partitionForTenant } from "../wal/index.ts";
 import { ArchiveError } from "./archive-error.ts";
-import type { ArchiveLocation } from "./archive-location.ts";
+import { type ArchiveLocation, objectUrl } from "./archive-location.ts";
 import type { ListedObject, ObjectStore } from "./object-store.ts";
 import { type ArchivedSnapshot, parseSnapshotKey, snapshotPrefix } from "./snapshot-format.ts";
 import { readState } from "./snapshotter.ts";
@@ -57,7 +57,7 @@ export async function placeSnapshots(options: {
   const used: ArchivedSnapshot[] = [];
   for (const snapshot of newest.values()) {
     const path = join(dataDir, "tenants", tenantFileName(snapshot.tenant));
-    await fetchSnapshot(store, snapshot, path);
+    await fetchSnapshot(store, location, snapshot, path);
     // A cut restore makes a new log: the file must name it, or the start-up check sets it aside.
     const db = new Database(path);
     try {
@@ -110,7 +110,7 @@ export async function placeTenantSnapshot(options: {
   }
   if (!best) return undefined;
   const path = join(options.dataDir, "tenants", tenantFileName(options.asTenant));
-  await fetchSnapshot(store, best.snapshot, path);
+  await fetchSnapshot(store, location, best.snapshot, path);
   const db = new Database(path);
   try {
     const moved = db.transaction(() => {
@@ -150,11 +150,13 @@ export async function placeTenantSnapshot(options: {
 /** Downloads a snapshot into `path`, checked by sha256 and against its key. */
 async function fetchSnapshot(
   store: ObjectStore,
+  location: ArchiveLocation,
   snapshot: ArchivedSnapshot,
   path: string,
 ): Promise<void> {
+  const name = objectUrl(location, snapshot.key);
   const corrupt = (what: string) =>
-    new ArchiveError("corrupt", `The archived snapshot ${snapshot.key} is corrupt: ${what}.`);
+    new ArchiveError("corrupt", `The archived snapshot ${name} is corrupt: ${what}.`);
   const { body, metadata } = await store.getStream(snapshot.key);
   const hash = createHash("sha256");
   let bytes = 0;
@@ -188,7 +190,7 @@ async function fetchSnapshot(
     rmSync(path, { force: true });
     throw new ArchiveError(
       "unavailable",
-      `Reading the archived snapshot ${snapshot.key} failed after ${bytes} bytes: ${(error as Error).message}`,
+      `Reading the archived snapshot ${name} failed after ${bytes} bytes: ${(error as Error).message}`,
       { cause: error },
     );
   }

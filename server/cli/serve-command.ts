@@ -23,10 +23,10 @@ export function serveCommand(): Command {
     .description(
       "Run the database server: the WAL, the applier, per-tenant SQLite and the Connect/gRPC API.",
     )
-    .option("--schema <file>", "schema file to serve (env ENTDB_SCHEMA)")
+    .option("--schema <file>", "schema file to serve (env ENTDB_SCHEMA; required)")
     .option(
       "--data-dir <dir>",
-      "where the WAL, tenant databases and schema versions live (env ENTDB_DATA_DIR)",
+      "where the WAL, tenant databases and schema versions live (env ENTDB_DATA_DIR; default ./.entdb-data)",
       undefined,
     )
     .option("--host <ip>", "address to bind (env ENTDB_HOST; default 127.0.0.1)")
@@ -70,11 +70,10 @@ export function serveCommand(): Command {
       "browser origins allowed to call, comma-separated or * (env ENTDB_CORS_ORIGINS)",
     )
     .addOption(
-      new Option("--wal <kind>", "write-ahead log backend (env ENTDB_WAL)").choices([
-        "embedded",
-        "kafka",
-        "kinesis",
-      ]),
+      new Option(
+        "--wal <kind>",
+        "write-ahead log backend (env ENTDB_WAL; default kafka if ENTDB_KAFKA_BROKERS is set, else embedded)",
+      ).choices(["embedded", "kafka", "kinesis"]),
     )
     .option(
       "--archive <archive>",

@@ -124,10 +124,16 @@ export function accessCommands(): Command[] {
   return [tenant, group];
 }
 
+/**
+ * Adds `--url` and `--token`. They belong to the parent (`entdb tenant --url … create …`
+ * and `entdb tenant create … --url …` both work), so each subcommand's `--help` shows
+ * them too, under "Global Options".
+ */
 function withConnection(command: Command): Command {
   return command
     .option("--url <url>", "the server's API address, e.g. http://127.0.0.1:50051 (env ENTDB_URL)")
-    .option("--token <token>", "your bearer token (env ENTDB_TOKEN; none in dev mode)");
+    .option("--token <token>", "your bearer token (env ENTDB_TOKEN; none in dev mode)")
+    .configureHelp({ showGlobalOptions: true });
 }
 
 /**

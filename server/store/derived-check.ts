@@ -7,7 +7,8 @@
  * SQLite would replay into a new file of the same name):
  * 1. `meta.sqlite` must pass `PRAGMA quick_check` and record this log's identity. If it
  *    is missing (while tenant files or logged events exist), corrupt or from another
- *    log, it is set aside and made anew: every partition is read again from offset 0,
+ *    log, it is set aside and made anew (logged at `warn`, but at `info` for a missing
+ *    one in a data dir without tenant files or one a restore is filling: a new one): every partition is read again from offset 0,
  *    and every tenant of a partition is held until the log end found at start is
  *    applied (nothing says which tenant files are current).
  * 2. Each tenant file must open as that tenant's database, pass `PRAGMA quick_check`,
@@ -30,7 +31,7 @@
 
 import { existsSync, mkdirSync, readdirSync, renameSync } from "node:fs";
 import { basename, join } from "node:path";
-import { DataDirError } from "../data-dir.ts";
+import { DataDirError, RESTORE_UNFINISHED } from "../data-dir.ts";
 import type { Logger } from "../log.ts";
 import { BULK_LOAD_UNFINISHED } from "./bulk-load-marker.ts";
 import { MetaDb, quickCheck, type TenantPosition } from "./meta-db.ts";
@@ -91,7 +92,15 @@ export async function openCheckedStore(options: CheckedStoreOptions): Promise<Ch
     }
   } else if (tenantFiles.length > 0 || logged) {
     metaProblem = "meta.sqlite is missing";
-    logger.warn("meta.sqlite is rebuilt from the log", { reason: metaProblem });
+    // Only a data dir that holds tenant files lost a meta.sqlite. One without (a first
+    // start on a log that has records) or one a restore is filling is new: it is built
+    // from the log as a lost one would be, and nothing is wrong.
+    if (tenantFiles.length > 0 && !existsSync(join(dataDir, RESTORE_UNFINISHED)))
+      logger.warn("meta.sqlite is rebuilt from the log", { reason: metaProblem });
+    else
+      logger.info("meta.sqlite is built from the log", {
+        reason: tenantFiles.length > 0 ? "a restore is filling the data dir" : "a new data dir",
+      });
   }
   const fresh = !existsSync(metaPath);
 

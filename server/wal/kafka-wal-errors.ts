@@ -60,6 +60,18 @@ export function isRetriable(error: unknown): boolean {
   );
 }
 
+/**
+ * Whether kafkajs would restart a consumer that crashed with `error` (its own rule): its
+ * retries ran out, or the original cause is retriable (a broker that is down).
+ */
+export function isRestartable(error: unknown): boolean {
+  const links = chain(error);
+  return (
+    (error instanceof Error && error.name === "KafkaJSNumberOfRetriesExceeded") ||
+    isRetriable(links[links.length - 1])
+  );
+}
+
 /** A one-line description naming the innermost cause, e.g. "Connection error: … (after 6 retries)". */
 export function describeKafkaError(error: unknown): string {
   const links = chain(error);

@@ -21,7 +21,7 @@
 
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { KafkaWalLog } from "./kafka-wal-errors.ts";
-import { describeKafkaError, kafkaOffsetToNumber } from "./kafka-wal-errors.ts";
+import { describeKafkaError, isRestartable, kafkaOffsetToNumber } from "./kafka-wal-errors.ts";
 import type { SubscribeOptions, WalEntry, WalSubscription } from "./wal.ts";
 import { WalError } from "./wal.ts";
 
@@ -30,6 +30,9 @@ export const DEFAULT_KAFKA_MAX_BATCH = 256;
 
 /** How long `stop` waits for kafkajs to start and leave the group before giving up on it. */
 const STOP_TIMEOUT_MS = 15_000;
+
+/** Wait before a crashed consumer of a private group is replaced (kafkajs's cap between retries). */
+const RESTART_DELAY_MS = 1_000;
 
 const EMPTY = new Uint8Array(0);
 
@@ -61,7 +64,11 @@ export class KafkaWalSubscription implements WalSubscription {
   readonly #source: KafkaSubscriptionSource;
   readonly #options: SubscribeOptions;
   readonly #maxBatch: number;
-  readonly #consumer: Consumer;
+  #consumer: Consumer;
+  /** Consumers started so far: the private group of the next one is named after it. */
+  #consumers = 1;
+  /** A crashed consumer's replacement, due after {@link RESTART_DELAY_MS}. */
+  #restartTimer: NodeJS.Timeout | undefined;
   readonly #states = new Map<number, PartitionState>();
   #generation = 0;
   #stopped = false;
@@ -100,8 +107,21 @@ export class KafkaWalSubscription implements WalSubscription {
       if (this.#failure !== undefined) throw this.#failure.error;
     });
     this.#source = source;
-    this.#consumer = source.kafka.consumer({
-      groupId: source.groupId,
+    this.#consumer = this.#newConsumer(source.groupId);
+    this.#starting = this.#run(this.#consumer);
+  }
+
+  /**
+   * A consumer in `groupId`. After a retriable crash kafkajs restarts a consumer of a
+   * shared group in place. A private group's crashed consumer is replaced by one in a
+   * new private group instead ({@link #replace}): restarted in place it would join as a
+   * new member while the group still holds its old one (an outage stops it from leaving),
+   * and the coordinator would hold the join until that member's session (30 s) expired,
+   * so the applier would stand still for 30 s after the brokers came back.
+   */
+  #newConsumer(groupId: string): Consumer {
+    return this.#source.kafka.consumer({
+      groupId,
       allowAutoTopicCreation: false,
       // The handler may run long (it writes tenant databases); heartbeats are sent
       // between handler calls, so the session must outlast one call.
@@ -112,9 +132,31 @@ export class KafkaWalSubscription implements WalSubscription {
       // polls; but kafkajs's stop waits out a poll in flight, and a fetch round with
       // every partition paused (while start offsets are asked) sleeps this long.
       maxWaitTimeInMs: 250,
-      retry: { restartOnFailure: async () => !this.#stopped },
+      // Asked only for a retriable crash, after the consumer disconnected.
+      retry: {
+        restartOnFailure: async () => {
+          if (this.#stopped) return false;
+          if (this.#source.commitOffsets) return true;
+          this.#replace();
+          return false;
+        },
+      },
     });
-    this.#starting = this.#run(this.#consumer);
+  }
+
+  /** Starts a consumer in a new private group after a delay; see {@link #newConsumer}. */
+  #replace(): void {
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#stopped) return;
+      // The crashed consumer's assignment is gone: its batches (none come after its
+      // disconnect) and its pending seeks are of an older generation.
+      this.#generation++;
+      this.#states.clear();
+      this.#consumers++;
+      this.#consumer = this.#newConsumer(`${this.#source.groupId}-${this.#consumers}`);
+      this.#starting = this.#run(this.#consumer);
+    }, RESTART_DELAY_MS);
   }
 
   /** Stops delivery; resolves once no handler call is running (even if `done` rejects). */
@@ -130,7 +172,7 @@ export class KafkaWalSubscription implements WalSubscription {
       this.#assign(consumer, partitions);
     });
     consumer.on(consumer.events.CRASH, (event) => {
-      if (event.payload.restart || this.#stopped) return;
+      if (event.payload.restart || this.#stopped || this.#restartTimer !== undefined) return;
       this.#fail(
         new WalError(
           "unavailable",
@@ -154,6 +196,13 @@ export class KafkaWalSubscription implements WalSubscription {
         eachBatch: (payload) => this.#eachBatch(payload),
       });
     } catch (error) {
+      // A replacement (#replace) that cannot start while the brokers are still down is
+      // replaced again, as kafkajs restarts a consumer again; a first start fails.
+      if (this.#consumers > 1 && !this.#stopped && isRestartable(error)) {
+        await consumer.disconnect().catch(() => {});
+        this.#replace();
+        return;
+      }
       this.#fail(
         new WalError(
           "unavailable",
@@ -320,6 +369,7 @@ export class KafkaWalSubscription implements WalSubscription {
 
   async #shutdown(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#restartTimer);
     // disconnect = stop (waits for the running handler call) + leave the group; after a
     // start in progress has finished, so the consumer cannot come up after it.
     let timer: NodeJS.Timeout | undefined;

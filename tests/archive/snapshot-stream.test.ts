@@ -107,7 +107,7 @@ describe("a snapshot larger than one part", () => {
     }
   });
 
-  it("names an altered snapshot by its checksum and one that is not gzip by its decompression", async () => {
+  it("names an altered snapshot by its checksum and one that is not gzip by its decompression, by s3:// URL", async () => {
     const store = await newStore("bad");
     try {
       const altered = snapshotKey(store.location, "altered", 7);
@@ -126,14 +126,14 @@ describe("a snapshot larger than one part", () => {
           identity: "embedded:test",
         });
       await expect(place()).rejects.toThrow(
-        `The archived snapshot ${altered} is corrupt: its sha256 is ${sha256Hex(body.subarray(0, body.byteLength - 4))} but ${sha256Hex(body)} was recorded (${body.byteLength - 4} bytes: truncated or altered).`,
+        `The archived snapshot s3://${store.location.bucket}/${altered} is corrupt: its sha256 is ${sha256Hex(body.subarray(0, body.byteLength - 4))} but ${sha256Hex(body)} was recorded (${body.byteLength - 4} bytes: truncated or altered).`,
       );
       await store.delete(altered);
       const garbage = Buffer.from("plain bytes, no gzip header");
       const notGzip = snapshotKey(store.location, "plain", 7);
       await store.putIfAbsent(notGzip, garbage, { sha256: sha256Hex(garbage) });
       await expect(place()).rejects.toThrow(
-        `The archived snapshot ${notGzip} is corrupt: it does not decompress (incorrect header check).`,
+        `The archived snapshot s3://${store.location.bucket}/${notGzip} is corrupt: it does not decompress (incorrect header check).`,
       );
     } finally {
       store.close();

@@ -181,11 +181,15 @@ interface ArchiveTarget {
   restoreArgs(dir: string, from?: string): string[];
   /**
    * A copy of the archive in which the object at `key` lost its last 10 bytes: the copy's
-   * location and the damaged object's key there.
+   * location and the damaged object's name there as an operator finds it (its file's path,
+   * or its s3:// URL).
    */
-  damagedCopy(key: string): Promise<{ readonly url: string; readonly key: string }>;
-  /** Cuts the body of the object at `key` to its first `bytes`, in place, metadata kept. */
-  truncate(key: string, bytes: number): Promise<void>;
+  damagedCopy(key: string): Promise<{ readonly url: string; readonly name: string }>;
+  /**
+   * Cuts the body of the object at `key` to its first `bytes`, in place, metadata kept;
+   * returns the object's name as {@link damagedCopy} does.
+   */
+  truncate(key: string, bytes: number): Promise<string>;
 }
 
 async function s3Target(prefix: string): Promise<ArchiveTarget> {
@@ -215,7 +219,10 @@ async function s3Target(prefix: string): Promise<ArchiveTarget> {
         );
       }
       all.close();
-      return { url: `s3://${bucket}/damaged`, key: `damaged/${damaged.slice(prefix.length + 1)}` };
+      return {
+        url: `s3://${bucket}/damaged`,
+        name: `s3://${bucket}/damaged/${damaged.slice(prefix.length + 1)}`,
+      };
     },
     async truncate(key, bytes) {
       const all = new S3ObjectStore({ location: parseArchiveUrl(url), endpoint: s3.endpoint });
@@ -229,6 +236,7 @@ async function s3Target(prefix: string): Promise<ArchiveTarget> {
           Metadata: object.metadata,
         }),
       );
+      return `s3://${bucket}/${key}`;
     },
   };
 }
@@ -245,7 +253,7 @@ function dirTarget(): ArchiveTarget {
       cpSync(url, copy, { recursive: true });
       const file = join(copy, key);
       truncateSync(file, statSync(file).size - 10);
-      return { url: copy, key };
+      return { url: copy, name: file };
     },
     async truncate(key, bytes) {
       // The file holds a header line, then the body.
@@ -253,6 +261,7 @@ function dirTarget(): ArchiveTarget {
       const body = (await store.get(key)).body.length;
       const file = join(url, key);
       truncateSync(file, statSync(file).size - body + bytes);
+      return file;
     },
   };
 }
@@ -298,6 +307,8 @@ async function loseTheDataDir(target: ArchiveTarget): Promise<Disaster> {
   expect(run.stderr).toMatch(/^restore: read \d+\/\d+ segments/m);
   expect(run.stderr).toMatch(/^restore: apply (\d+)\/\1 events, \d+ events\/s/m);
   expect(run.code).toBe(0);
+  // A new data dir lost nothing: no warning (about the meta.sqlite it builds, or else).
+  expect(run.stderr).not.toContain('"level":"warn"');
   const events = TENANTS.length * CLIENTS_PER_TENANT * PLANS_PER_CLIENT + 1; // + the schema
   expect(run.stdout).toMatch(
     new RegExp(
@@ -362,7 +373,7 @@ async function restoreADamagedSegment(target: ArchiveTarget): Promise<void> {
   const run = await entdb(target.restoreArgs(damagedDir, from));
   expect(run.code).toBe(1);
   expect(run.stderr).toContain(
-    `error: The archived segment ${damaged.key} is corrupt: its sha256 is `,
+    `error: The archived segment ${damaged.name} is corrupt: its sha256 is `,
   );
   expect(run.stderr).toContain(
     `but ${metadata["sha256"]} was recorded (${body.length - 10} bytes: truncated or altered).\n`,
@@ -784,6 +795,8 @@ describe("snapshots", () => {
       const run = await entdb([...target.restoreArgs(restored)]);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(" segments and 4 snapshots of ");
+      // Tenant files placed from snapshots in a new data dir: no meta.sqlite was lost.
+      expect(run.stderr).not.toContain('"level":"warn"');
       expect(dumps(restored)).toEqual(original);
       const revived = await startServerProcess({ dataDir: restored });
       const api2 = entDbClient(revived);
@@ -796,11 +809,11 @@ describe("snapshots", () => {
         .filter((x) => x.tenant === "acme")
         .sort((a, b) => b.position - a.position)[0]!;
       store.close();
-      await target.truncate(newest.key, 100);
+      const damaged = await target.truncate(newest.key, 100);
       const bad = await entdb([...target.restoreArgs(freshDir("snap-bad"))]);
       expect(bad.code).toBe(1);
       expect(bad.stderr).toContain(
-        `error: The archived snapshot ${newest.key} is corrupt: its sha256 is `,
+        `error: The archived snapshot ${damaged} is corrupt: its sha256 is `,
       );
       expect(bad.stderr).toContain("(100 bytes: truncated or altered).");
     },

@@ -36,6 +36,8 @@ export interface StartKafkaClusterOptions {
   readonly dir?: string;
   /** Remove an existing cluster in `dir` first, and the dir on `stop`. */
   readonly fresh?: boolean;
+  /** First broker port (default the script's: 19092 for one node, 19192 for three). */
+  readonly port?: number;
 }
 
 /** Runs the script; rejects with its stderr (which explains a failure) on a non-zero exit. */
@@ -77,7 +79,13 @@ export async function startKafkaCluster(options: StartKafkaClusterOptions): Prom
     ));
   }
   const stdout = await runKafkaScript(
-    ["start", "--nodes", String(options.nodes), ...dirArgs],
+    [
+      "start",
+      "--nodes",
+      String(options.nodes),
+      ...(options.port === undefined ? [] : ["--port", String(options.port)]),
+      ...dirArgs,
+    ],
     START_TIMEOUT_MS,
   );
   const brokers = lastLine(stdout).split(",");

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { STORE_LAYOUT_VERSION } from "../../codegen/index.ts";
 import { Applier, type ApplierOptions, SCHEMA_LOG_KEY } from "../../server/apply/applier.ts";
 import { BulkLoad } from "../../server/apply/bulk-load.ts";
+import { RESTORE_UNFINISHED } from "../../server/data-dir.ts";
 import { createLogger } from "../../server/log.ts";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { type CheckedStore, openCheckedStore } from "../../server/store/derived-check.ts";
@@ -394,6 +395,67 @@ describe("rebuilding at start", () => {
     expect([...again.tenantPositions().keys()]).toEqual(["acme", "globex"]);
     again.close();
     expect(canonicalDump(tenantFile("globex"))).toBe(before);
+  });
+
+  it("warns of a missing meta.sqlite in a data dir that holds tenant files", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 2);
+    const first = await start(dataDir, wal);
+    await first.caughtUp();
+    await first.stop();
+    const before = canonicalDump(tenantFile("acme"));
+    for (const suffix of ["", "-wal", "-shm"])
+      rmSync(join(dataDir, `meta.sqlite${suffix}`), { force: true });
+
+    const run = await start(dataDir, wal);
+    expect(run.metaRebuilt).toBe(true);
+    expect(logged(run.logs, "meta.sqlite is rebuilt from the log")).toMatchObject([
+      { level: "warn", reason: "meta.sqlite is missing" },
+    ]);
+    expect(logged(run.logs, "meta.sqlite is built from the log")).toEqual([]);
+    await run.caughtUp();
+    await run.stop();
+    expect(canonicalDump(tenantFile("acme"))).toBe(before);
+  });
+
+  it("builds meta.sqlite of a new data dir on a log with records at info, warning of nothing", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 2);
+
+    const run = await start(dataDir, wal);
+    expect(run.metaRebuilt).toBe(true);
+    const lines = run.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.level === "warn")).toEqual([]);
+    expect(logged(run.logs, "meta.sqlite is built from the log")).toMatchObject([
+      { level: "info", reason: "a new data dir" },
+    ]);
+    await run.caughtUp();
+    expect(run.reader.outcomeByKey("acme", "acme-1")?.results).toHaveLength(1);
+    await run.stop();
+    expect(existsSync(tenantFile("acme"))).toBe(true);
+  });
+
+  it("builds meta.sqlite at info in a data dir a restore is filling, tenant files placed or not", async () => {
+    const { dataDir, wal, write, tenantFile } = await setup();
+    await write("acme", 2);
+    const first = await start(dataDir, wal);
+    await first.caughtUp();
+    await first.stop();
+    const before = canonicalDump(tenantFile("acme"));
+    // What a restore leaves before its apply: its marker and the snapshots' tenant files.
+    for (const suffix of ["", "-wal", "-shm"])
+      rmSync(join(dataDir, `meta.sqlite${suffix}`), { force: true });
+    writeFileSync(join(dataDir, RESTORE_UNFINISHED), "from a test\n");
+
+    const run = await start(dataDir, wal);
+    const lines = run.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.level === "warn")).toEqual([]);
+    expect(logged(run.logs, "meta.sqlite is built from the log")).toMatchObject([
+      { level: "info", reason: "a restore is filling the data dir" },
+    ]);
+    await run.caughtUp();
+    await run.stop();
+    expect(canonicalDump(tenantFile("acme"))).toBe(before);
   });
 
   it("sets aside a meta.sqlite that is not a database and rebuilds it", async () => {
