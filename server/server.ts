@@ -104,6 +104,12 @@ export interface RunningServer {
   /** The version served now (a push changes it). */
   readonly served: ServedSchema;
   readonly wal: Wal;
+  /**
+   * Settles with the cause when the server cannot go on serving: its applier stopped (a
+   * damaged log, a log it can no longer read). Whoever runs the server closes it then;
+   * `entdb serve` exits with status 1.
+   */
+  readonly failed: Promise<Error>;
   /** Stops serving and releases everything. Idempotent. */
   close(): Promise<void>;
 }
@@ -262,7 +268,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     cleanup.unshift(() => applier.stop());
     const retention = archive?.startRetention(store, (p) => applier.processedOffset(p));
     if (retention) cleanup.unshift(() => retention.close());
-    applier.done.catch((err: unknown) => log.error("applier stopped", { err }));
+    // The applier stopping on its own (a damaged log, a subscription that cannot go on)
+    // leaves nothing to apply writes or bring tenants up to date: the server must stop
+    // serving rather than answer from tenants behind the log (`failed`, serve-command.ts).
+    let applierFailure: Error | undefined;
+    let onFailed: (err: Error) => void = () => {};
+    const failed = new Promise<Error>((resolve) => {
+      onFailed = resolve;
+    });
+    applier.done.catch((err: unknown) => {
+      applierFailure = err instanceof Error ? err : new Error(String(err));
+      onFailed(applierFailure);
+    });
 
     const reader = createTenantReader(store, READ_LIMITS, nodeCache, edgeCache);
     // Replaced when a version is pushed (adopt, below): the API serves `surface`.
@@ -271,6 +288,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     let serving = false;
     // What makes /ready answer 503 and the gRPC health NOT_SERVING.
     const degraded: DegradedSource[] = [
+      () =>
+        applierFailure
+          ? [`The applier stopped (${applierFailure.message}); entdb serve stops serving.`]
+          : [],
       () => (wal.failure ? [wal.failure.message] : []),
       () => applier.parkedTenants().map((p) => p.error.message),
       () => {
@@ -498,6 +519,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         return surface.served;
       },
       wal,
+      failed,
       close() {
         closing ??= (async () => {
           serving = false;

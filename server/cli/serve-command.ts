@@ -169,19 +169,37 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
     }
     return err instanceof ConfigError ? 2 : 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info("shutting down", { signal });
-      server.close().then(resolve, (err: unknown) => {
-        log.error("shutdown failed", { err });
-        resolve();
-      });
+  const code = await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      server.close().then(
+        () => resolve(code),
+        (err: unknown) => {
+          log.error("shutdown failed", { err });
+          resolve(code);
+        },
+      );
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => {
+      log.info("shutting down", { signal: "SIGTERM" });
+      stop(0);
+    });
+    process.once("SIGINT", () => {
+      log.info("shutting down", { signal: "SIGINT" });
+      stop(0);
+    });
+    // Nothing acknowledged is lost: what the log holds is applied again at the next start.
+    server.failed.then((err) => {
+      log.error("the applier stopped: entdb serve exits rather than serve tenants behind the log", {
+        err,
+      });
+      stop(1);
+    });
   });
   log.info("stopped");
-  return 0;
+  return code;
 }
 
 /**

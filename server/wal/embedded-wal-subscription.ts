@@ -134,8 +134,10 @@ export class EmbeddedWalSubscription implements WalSubscription {
         const missing = next + (gap === -1 ? 0 : gap);
         throw new WalError(
           "corrupt",
-          `Partition ${partition} has no record at offset ${missing} below its end` +
-            ` ${this.#source.committedEnd(partition)}.`,
+          `Partition ${partition} of the log has no record at offset ${missing} below its end` +
+            ` ${this.#source.committedEnd(partition)}: the log is damaged. Restore the data dir` +
+            " from the archive into a new directory (entdb restore --from ARCHIVE --data-dir NEW," +
+            " ARCHIVE being the s3:// URL or directory given to --archive) and serve that.",
         );
       }
       await this.#options.handler(entries);
