@@ -34,8 +34,8 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type { Readable } from "node:stream";
-import type { DescMessage, Message } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import type { Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import {
   contentTypeProto,
   headerContentType,
@@ -52,8 +52,9 @@ import {
 } from "@connectrpc/connect/protocol-grpc-web";
 import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
-import { readChunks } from "./request-body.ts";
+import { type ChunkSink, readChunksInto } from "./request-body.ts";
 import {
+  type CallContext,
   type CallSignal,
   createCallSignals,
   discardRest,
@@ -106,9 +107,6 @@ interface Eligible {
   readonly timeoutMs: number | undefined;
 }
 
-/** What `call` returns for a call it handed to `options.forward` (which answers it). */
-const FORWARDED: GrpcAnswer = { headers: [], body: new Uint8Array(0), trailers: {} };
-
 /** The trailers of a successful answer that set none (shared: Node copies what it sends). */
 const OK_TRAILERS: Readonly<Record<string, string>> = Object.freeze({ [STATUS]: "0" });
 
@@ -118,7 +116,6 @@ const WEB_OK_TRAILER = webTrailer(OK_TRAILERS);
 /** Creates the gRPC and gRPC-Web path over `options.methods`. */
 export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
   const startCall = createCallSignals(options.shutdownSignal);
-  const forward = options.forward;
 
   /** The call a request is for, if this path may serve it. */
   const eligible = (
@@ -147,121 +144,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
     return { target, web, timeoutMs };
   };
 
-  const call = async (
-    { target, web }: Eligible,
-    url: string,
-    headers: http.IncomingHttpHeaders,
-    body: Readable,
-    signal: CallSignal,
-    h2: boolean,
-    forwardOn: http2.ServerHttp2Stream | undefined,
-  ): Promise<GrpcAnswer> => {
-    const auth = options.contextValues(single(headers["authorization"]));
-    const values = auth instanceof Promise ? await auth : auth;
-    const ctx = handlerContext(target, web ? "grpc-web" : "grpc", url, headers, signal, values);
-    let error: ConnectError | undefined;
-    let bytes = NO_BYTES;
-    let inInterceptors = false;
-    try {
-      refuseBeforeDecode(
-        values,
-        target.service.typeName,
-        headers["authorization"],
-        options.anonymousReads === true,
-      );
-      // A serving thread keeps the request's bytes: to hand them on (forward, or a
-      // handed-over implementation: requestBody).
-      const raw = forward === undefined ? undefined : { data: NO_BYTES };
-      const input = await readSingleMessage(
-        body,
-        options.readMaxBytes,
-        target.method.input,
-        web ? trailerFlag : undefined,
-        raw,
-      );
-      if (forward !== undefined && forwardOn !== undefined && !forward.serves(target, input)) {
-        forward.send(forwardOn, headers, envelope(raw?.data ?? NO_BYTES));
-        return FORWARDED;
-      }
-      if (raw !== undefined) ctx.body = raw.data;
-      inInterceptors = true;
-      const answer = intercepted(target, ctx, input, options.interceptors);
-      const output = answer instanceof Promise ? await answer : answer;
-      inInterceptors = false;
-      bytes = envelope(encodeOutput(target.method.output, output));
-    } catch (e) {
-      // As on the Connect path: a ConnectError is meant, anything else is a bug, logged
-      // with its stack (by the interceptors, if it passed through them).
-      if (!(e instanceof ConnectError) && !inInterceptors) options.logError(e);
-      error = e instanceof ConnectError ? e : internalError(e);
-    }
-    const extra = options.extraHeaders(single(headers["origin"]));
-    const contentType = web ? contentTypeWebProto : contentTypeProto;
-    const written = ctx.headersWritten();
-    // Headers objects only when the implementation or an error needs them.
-    if (written === undefined && error === undefined) {
-      // Over HTTP/2 the headers as a flat list, in the order the object below would
-      // give them (the Connect path does the same: Node encodes a list as it is).
-      if (h2 && extra[CONTENT_TYPE] === undefined) {
-        const list: string[] = [":status", "200"];
-        for (const name in extra) list.push(name, extra[name] as string);
-        list.push(CONTENT_TYPE, contentType);
-        return { headers: list, body: bytes, trailers: OK_TRAILERS };
-      }
-    }
-    // Over HTTP/2 with `:status` first: Node's `respond` takes the headers as they are.
-    const out: Record<string, string | number> = h2 ? { ":status": 200 } : {};
-    for (const name in extra) out[name] = extra[name] as string;
-    out[CONTENT_TYPE] = contentType;
-    if (written === undefined && error === undefined) {
-      return { headers: out, body: bytes, trailers: OK_TRAILERS };
-    }
-    written?.header.forEach((value, key) => {
-      out[key] = value;
-    });
-    const trailer = new Headers(written?.trailer);
-    setTrailerStatus(trailer, error);
-    const trailers: Record<string, string> = {};
-    trailer.forEach((value, key) => {
-      trailers[key] = value;
-    });
-    return { headers: out, body: bytes, trailers };
-  };
-
-  /**
-   * Serves one call and writes its answer with `write`. Never rejects: what goes wrong
-   * while answering is logged. One async function and no `.then`/`.catch` after it (the
-   * Connect path's call is an object whose steps call the next, `ConnectCall`).
-   */
-  const serve = async <S>(
-    request: Eligible,
-    url: string,
-    headers: http.IncomingHttpHeaders,
-    body: Readable,
-    signal: CallSignal,
-    sink: S,
-    write: (sink: S, request: Eligible, res: GrpcAnswer) => void,
-  ): Promise<void> => {
-    try {
-      const h2 = write === answerH2;
-      const res = await call(
-        request,
-        url,
-        headers,
-        body,
-        signal,
-        h2,
-        h2 && forward !== undefined ? (sink as http2.ServerHttp2Stream) : undefined,
-      );
-      // Answered: a close from here on is the stream's normal end, not a cancel.
-      signal.end();
-      if (res !== FORWARDED) write(sink, request, res);
-    } catch (err) {
-      signal.end();
-      options.logError(err);
-    }
-  };
-
+  const shared: GrpcShared = { options, forward: options.forward };
   return {
     serveH2(stream, headers) {
       const path = headers[":path"];
@@ -275,7 +158,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       });
       stream.on("error", ignore); // a reset stream reports here; the call sees its signal
       const url = `http://${single(headers[":authority"]) ?? "localhost"}${path}`;
-      void serve(request, url, headers, stream, signal, stream, answerH2);
+      new GrpcCall(shared, request, url, headers, stream, signal, stream, answerH2).start();
       return true;
     },
     serveH1(req, res) {
@@ -287,7 +170,7 @@ export function createGrpcUnary(options: FastPathOptions): GrpcUnary {
       res.once("close", () => {
         if (!res.writableFinished && !signal.ended) signal.abort(cancelledCall());
       });
-      void serve(request, url, req.headers, req, signal, { req, res }, answerH1);
+      new GrpcCall(shared, request, url, req.headers, req, signal, { req, res }, answerH1).start();
       return true;
     },
   };
@@ -391,48 +274,134 @@ function envelope(message: Uint8Array): Uint8Array {
   return out;
 }
 
+/** What every call of one gRPC path shares. */
+interface GrpcShared {
+  readonly options: FastPathOptions;
+  readonly forward: FastPathOptions["forward"];
+}
+
 /**
- * The one message of a unary call's body, read to its end. The errors, and the order
- * they are found in, are the library's: an envelope over the size limit as soon as its
- * length is read (RESOURCE_EXHAUSTED); a compressed one without `grpc-encoding`
- * (INTERNAL, as the library says); a message that does not parse (INVALID_ARGUMENT
- * naming its type); a second message (UNIMPLEMENTED; in gRPC-Web an envelope with the
- * end flag is skipped); bytes left over (INVALID_ARGUMENT);
+ * One gRPC or gRPC-Web call, from its headers to its answer, as an object whose steps call
+ * the next (as the Connect path's `ConnectCall`): authenticate, read the body's one
+ * envelope from the stream's events, run the interceptors and the implementation, write
+ * the answer with `write`. No async function and no promise unless the authenticator or
+ * the implementation returns one. Never throws: what goes wrong while answering is logged.
+ *
+ * The body's message is read as the library reads it, with its errors in its order: an
+ * envelope over the size limit as soon as its length is read (RESOURCE_EXHAUSTED); a
+ * compressed one without `grpc-encoding` (INTERNAL, as the library says); a message that
+ * does not parse (INVALID_ARGUMENT naming its type); a second message (UNIMPLEMENTED; in
+ * gRPC-Web an envelope with the end flag is skipped); bytes left over (INVALID_ARGUMENT);
  * no message at all (UNIMPLEMENTED).
  */
-async function readSingleMessage(
-  body: Readable,
-  readMaxBytes: number,
-  desc: DescMessage,
-  endFlag: number | undefined,
-  raw?: { data: Uint8Array },
-): Promise<Message> {
-  let pending = NO_BYTES;
+class GrpcCall<S> implements ChunkSink {
+  readonly #shared: GrpcShared;
+  readonly #request: Eligible;
+  readonly #url: string;
+  readonly #headers: http.IncomingHttpHeaders;
+  readonly #body: Readable;
+  readonly #signal: CallSignal;
+  readonly #sink: S;
+  readonly #write: (sink: S, request: Eligible, res: GrpcAnswer) => void;
+  #ctx: CallContext | undefined;
+  /** Whether an error now comes from the interceptors, which report what they see. */
+  #inInterceptors = false;
+  /** The body's bytes not yet read as an envelope. */
+  #pending = NO_BYTES;
   /** The payload length of the envelope being read, once its header is in. */
-  let length = -1;
-  let message: Message | undefined;
-  await readChunks(body, (chunk) => {
-    pending = pending.byteLength === 0 ? chunk : Buffer.concat([pending, chunk]);
+  #length = -1;
+  #message: Message | undefined;
+  /** The message's bytes (a serving thread hands them on: forward, or a handed call). */
+  #raw = NO_BYTES;
+
+  constructor(
+    shared: GrpcShared,
+    request: Eligible,
+    url: string,
+    headers: http.IncomingHttpHeaders,
+    body: Readable,
+    signal: CallSignal,
+    sink: S,
+    write: (sink: S, request: Eligible, res: GrpcAnswer) => void,
+  ) {
+    this.#shared = shared;
+    this.#request = request;
+    this.#url = url;
+    this.#headers = headers;
+    this.#body = body;
+    this.#signal = signal;
+    this.#sink = sink;
+    this.#write = write;
+  }
+
+  start(): void {
+    try {
+      const auth = this.#shared.options.contextValues(single(this.#headers["authorization"]));
+      if (auth instanceof Promise) {
+        auth.then(
+          (values) => this.#authenticated(values),
+          (err: unknown) => this.#broken(err),
+        );
+      } else {
+        this.#authenticated(auth);
+      }
+    } catch (err) {
+      this.#broken(err);
+    }
+  }
+
+  #authenticated(values: ContextValues): void {
+    const { target, web } = this.#request;
+    try {
+      this.#ctx = handlerContext(
+        target,
+        web ? "grpc-web" : "grpc",
+        this.#url,
+        this.#headers,
+        this.#signal,
+        values,
+      );
+    } catch (err) {
+      this.#broken(err);
+      return;
+    }
+    try {
+      refuseBeforeDecode(
+        values,
+        target.service.typeName,
+        this.#headers["authorization"],
+        this.#shared.options.anonymousReads === true,
+      );
+      readChunksInto(this.#body, this);
+    } catch (e) {
+      this.#failed(e);
+    }
+  }
+
+  take(chunk: Buffer): void {
+    let pending = this.#pending.byteLength === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     for (;;) {
-      if (length < 0) {
+      if (this.#length < 0) {
         if (pending.byteLength < 5) break;
-        length =
+        this.#length =
           (pending[1] ?? 0) * 0x1000000 +
           ((pending[2] ?? 0) << 16) +
           ((pending[3] ?? 0) << 8) +
           (pending[4] ?? 0);
-        if (length > readMaxBytes) {
+        const readMaxBytes = this.#shared.options.readMaxBytes;
+        if (this.#length > readMaxBytes) {
           throw new ConnectError(
-            `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
+            `message size ${this.#length} is larger than configured readMaxBytes ${readMaxBytes}`,
             Code.ResourceExhausted,
           );
         }
       }
+      const length = this.#length;
       if (pending.byteLength < 5 + length) break;
       const flags = pending[0] ?? 0;
       const data = pending.subarray(5, 5 + length);
       pending = pending.subarray(5 + length);
-      length = -1;
+      this.#length = -1;
       if ((flags & COMPRESSED_FLAG) !== 0) {
         throw new ConnectError(
           "received compressed envelope, but do not know how to decompress",
@@ -440,25 +409,156 @@ async function readSingleMessage(
         );
       }
       // The library's gRPC-Web handler skips an envelope with the end flag.
-      if (endFlag !== undefined && (flags & endFlag) === endFlag) continue;
-      if (message !== undefined) {
+      if (this.#request.web && (flags & trailerFlag) === trailerFlag) continue;
+      if (this.#message !== undefined) {
         throw new ConnectError(
           "protocol error: received extra input message for unary method",
           Code.Unimplemented,
         );
       }
-      message = parseInput(desc, data);
-      if (raw !== undefined) raw.data = data;
+      this.#message = parseInput(this.#request.target.method.input, data);
+      this.#raw = data;
     }
+    this.#pending = pending;
+  }
+
+  end(): void {
+    try {
+      if (this.#pending.byteLength > 0) {
+        throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+      }
+      const input = this.#message;
+      if (input === undefined) {
+        throw new ConnectError(
+          "protocol error: missing input message for unary method",
+          Code.Unimplemented,
+        );
+      }
+      const { target } = this.#request;
+      const { forward, options } = this.#shared;
+      const ctx = this.#ctx as CallContext;
+      if (forward !== undefined) {
+        const stream =
+          this.#write === answerH2 ? (this.#sink as http2.ServerHttp2Stream) : undefined;
+        if (stream !== undefined && !forward.serves(target, input)) {
+          this.#signal.end();
+          forward.send(stream, this.#headers, envelope(this.#raw));
+          return;
+        }
+        ctx.body = this.#raw;
+      }
+      this.#inInterceptors = true;
+      const answer = intercepted(target, ctx, input, options.interceptors);
+      if (answer instanceof Promise) {
+        answer.then(
+          (output) => this.#answered(output),
+          (e: unknown) => this.#failed(e),
+        );
+        return;
+      }
+      this.#answered(answer);
+    } catch (e) {
+      this.#failed(e);
+    }
+  }
+
+  fail(error: unknown): void {
+    this.#failed(error);
+  }
+
+  #answered(output: Message): void {
+    this.#inInterceptors = false;
+    let bytes: Uint8Array;
+    try {
+      bytes = envelope(encodeOutput(this.#request.target.method.output, output));
+    } catch (e) {
+      this.#failed(e);
+      return;
+    }
+    this.#finish(bytes, undefined);
+  }
+
+  /**
+   * Answers the call with `e`. As on the Connect path: a ConnectError is meant, anything
+   * else is a bug, logged with its stack (by the interceptors, if it passed through them).
+   */
+  #failed(e: unknown): void {
+    if (!(e instanceof ConnectError) && !this.#inInterceptors) this.#shared.options.logError(e);
+    this.#inInterceptors = false;
+    this.#finish(NO_BYTES, e instanceof ConnectError ? e : internalError(e));
+  }
+
+  /** What went wrong outside the call's own steps (before its context, or writing its answer): logged. */
+  #broken(err: unknown): void {
+    this.#signal.end();
+    this.#shared.options.logError(err);
+  }
+
+  #finish(bytes: Uint8Array, error: ConnectError | undefined): void {
+    let res: GrpcAnswer;
+    try {
+      res = answerOf(
+        this.#shared.options,
+        this.#request.web,
+        this.#headers,
+        this.#ctx as CallContext,
+        this.#write === answerH2,
+        bytes,
+        error,
+      );
+    } catch (err) {
+      this.#broken(err);
+      return;
+    }
+    // Answered: a close from here on is the stream's normal end, not a cancel.
+    this.#signal.end();
+    try {
+      this.#write(this.#sink, this.#request, res);
+    } catch (err) {
+      this.#shared.options.logError(err);
+    }
+  }
+}
+
+/** A call's answer: its headers (a flat list over HTTP/2 when nothing else is set), body and trailers. */
+function answerOf(
+  options: FastPathOptions,
+  web: boolean,
+  headers: http.IncomingHttpHeaders,
+  ctx: CallContext,
+  h2: boolean,
+  bytes: Uint8Array,
+  error: ConnectError | undefined,
+): GrpcAnswer {
+  const extra = options.extraHeaders(single(headers["origin"]));
+  const contentType = web ? contentTypeWebProto : contentTypeProto;
+  const written = ctx.headersWritten();
+  // Headers objects only when the implementation or an error needs them.
+  if (written === undefined && error === undefined) {
+    // Over HTTP/2 the headers as a flat list, in the order the object below would
+    // give them (the Connect path does the same: Node encodes a list as it is).
+    if (h2 && extra[CONTENT_TYPE] === undefined) {
+      const list: string[] = [":status", "200"];
+      for (const name in extra) list.push(name, extra[name] as string);
+      list.push(CONTENT_TYPE, contentType);
+      return { headers: list, body: bytes, trailers: OK_TRAILERS };
+    }
+  }
+  // Over HTTP/2 with `:status` first: Node's `respond` takes the headers as they are.
+  const out: Record<string, string | number> = h2 ? { ":status": 200 } : {};
+  for (const name in extra) out[name] = extra[name] as string;
+  out[CONTENT_TYPE] = contentType;
+  if (written === undefined && error === undefined) {
+    return { headers: out, body: bytes, trailers: OK_TRAILERS };
+  }
+  written?.header.forEach((value, key) => {
+    out[key] = value;
   });
-  if (pending.byteLength > 0) {
-    throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  }
-  if (message === undefined) {
-    throw new ConnectError(
-      "protocol error: missing input message for unary method",
-      Code.Unimplemented,
-    );
-  }
-  return message;
+  const trailer = new Headers(written?.trailer);
+  setTrailerStatus(trailer, error);
+  const trailers: Record<string, string> = {};
+  trailer.forEach((value, key) => {
+    trailers[key] = value;
+  });
+  return { headers: out, body: bytes, trailers };
 }

@@ -107,19 +107,12 @@ class BodyCollector implements ChunkSink {
 }
 
 /**
- * Hands each chunk of `readable` to `take` and resolves at its end. When `take` throws,
- * reading stops there, the stream is left open and paused (an answer may still go out on
- * it), and the promise rejects with what it threw. A stream closed before its end (the
- * client cancelled) rejects with CANCELED; a stream error rejects with that error.
+ * Where {@link readChunksInto} sends a stream's chunks, its end, or why it stopped. When
+ * `take` throws, reading stops there, the stream is left open and paused (an answer may
+ * still go out on it), and `fail` gets what it threw. A stream closed before its end (the
+ * client cancelled) fails with CANCELED; a stream error fails with that error.
  */
-export function readChunks(readable: Readable, take: (chunk: Buffer) => void): Promise<void> {
-  return new Promise((resolve, reject) =>
-    readChunksInto(readable, { take, end: resolve, fail: reject }),
-  );
-}
-
-/** Where {@link readChunksInto} sends a stream's chunks, its end, or why it stopped. */
-interface ChunkSink {
+export interface ChunkSink {
   /** A chunk; what it throws stops the reading and goes to {@link fail}. */
   take(chunk: Buffer): void;
   end(): void;
@@ -131,11 +124,12 @@ const SINK = Symbol("entdb.bodySink");
 type Sinked = Readable & { [SINK]?: ChunkSink | undefined };
 
 /**
- * Reads `readable` into `sink` (see {@link readChunks}). The stream's four listeners are
- * shared by every stream (an emitter calls them with itself as `this`) and find the sink
- * on the stream: a read makes no closures.
+ * Reads `readable` into `sink` (a body collector, or the gRPC path's call, which reads its
+ * envelope as the chunks come). The stream's four listeners are shared by every stream
+ * (an emitter calls them with itself as `this`) and find the sink on the stream: a read
+ * makes no closures.
  */
-function readChunksInto(readable: Readable, sink: ChunkSink): void {
+export function readChunksInto(readable: Readable, sink: ChunkSink): void {
   // An empty body may have ended before anyone read it (Node emits `end` for a stream
   // that ended with its headers); what ended was read whole.
   if (readable.readableEnded) {
