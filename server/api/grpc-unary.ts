@@ -54,6 +54,7 @@ import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { type ChunkSink, readChunksInto } from "./request-body.ts";
 import {
+  authenticateCall,
   type CallContext,
   type CallSignal,
   createCallSignals,
@@ -335,22 +336,10 @@ class GrpcCall<S> implements ChunkSink {
   }
 
   start(): void {
-    try {
-      const auth = this.#shared.options.contextValues(single(this.#headers["authorization"]));
-      if (auth instanceof Promise) {
-        auth.then(
-          (values) => this.#authenticated(values),
-          (err: unknown) => this.#broken(err),
-        );
-      } else {
-        this.#authenticated(auth);
-      }
-    } catch (err) {
-      this.#broken(err);
-    }
+    authenticateCall(this.#shared.options, this.#headers, this);
   }
 
-  #authenticated(values: ContextValues): void {
+  authenticated(values: ContextValues): void {
     const { target, web } = this.#request;
     try {
       this.#ctx = handlerContext(
@@ -362,7 +351,7 @@ class GrpcCall<S> implements ChunkSink {
         values,
       );
     } catch (err) {
-      this.#broken(err);
+      this.broken(err);
       return;
     }
     try {
@@ -489,7 +478,7 @@ class GrpcCall<S> implements ChunkSink {
   }
 
   /** What went wrong outside the call's own steps (before its context, or writing its answer): logged. */
-  #broken(err: unknown): void {
+  broken(err: unknown): void {
     this.#signal.end();
     this.#shared.options.logError(err);
   }
@@ -507,7 +496,7 @@ class GrpcCall<S> implements ChunkSink {
         error,
       );
     } catch (err) {
-      this.#broken(err);
+      this.broken(err);
       return;
     }
     // Answered: a close from here on is the stream's normal end, not a cancel.

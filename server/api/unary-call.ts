@@ -186,6 +186,38 @@ class Call implements CallSignal {
   }
 }
 
+/** The steps a fast path's call takes once its credentials are checked. */
+export interface AuthenticatedSteps {
+  /** The caller's values: the call goes on. */
+  authenticated(values: ContextValues): void;
+  /** What went wrong outside the call's own steps (the authenticator threw): logged, no answer. */
+  broken(err: unknown): void;
+}
+
+/**
+ * Checks a call's `authorization` header with `options.contextValues` and goes on with
+ * `steps`: at once, or when the authenticator's promise settles.
+ */
+export function authenticateCall(
+  options: Pick<FastPathOptions, "contextValues">,
+  headers: http.IncomingHttpHeaders,
+  steps: AuthenticatedSteps,
+): void {
+  try {
+    const auth = options.contextValues(single(headers["authorization"]));
+    if (auth instanceof Promise) {
+      auth.then(
+        (values) => steps.authenticated(values),
+        (err: unknown) => steps.broken(err),
+      );
+    } else {
+      steps.authenticated(auth);
+    }
+  } catch (err) {
+    steps.broken(err);
+  }
+}
+
 /** A header's first value. */
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

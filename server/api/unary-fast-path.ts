@@ -60,6 +60,7 @@ import { endH2Answer } from "./h2-answer.ts";
 import { encodeOutput } from "./output-encoding.ts";
 import { type BodyReceiver, readBodyInto } from "./request-body.ts";
 import {
+  authenticateCall,
   type CallContext,
   type CallForwarding,
   type CallSignal,
@@ -208,28 +209,16 @@ class ConnectCall implements BodyReceiver {
   }
 
   start(): void {
-    try {
-      const auth = this.#shared.options.contextValues(single(this.#headers["authorization"]));
-      if (auth instanceof Promise) {
-        auth.then(
-          (values) => this.#authenticated(values),
-          (err: unknown) => this.#broken(err),
-        );
-      } else {
-        this.#authenticated(auth);
-      }
-    } catch (err) {
-      this.#broken(err);
-    }
+    authenticateCall(this.#shared.options, this.#headers, this);
   }
 
-  #authenticated(values: ContextValues): void {
+  authenticated(values: ContextValues): void {
     const { options } = this.#shared;
     const headers = this.#headers;
     try {
       this.#ctx = handlerContext(this.#target, "connect", this.#url, headers, this.#signal, values);
     } catch (err) {
-      this.#broken(err);
+      this.broken(err);
       return;
     }
     try {
@@ -306,12 +295,12 @@ class ConnectCall implements BodyReceiver {
         errorToJsonBytes(error, undefined),
       );
     } catch (err) {
-      this.#broken(err);
+      this.broken(err);
     }
   }
 
   /** What went wrong outside the call's own steps (writing its answer): logged. */
-  #broken(err: unknown): void {
+  broken(err: unknown): void {
     this.#signal.end();
     this.#shared.options.logError(err);
   }
@@ -396,7 +385,7 @@ class ConnectCall implements BodyReceiver {
         if (!req.readableEnded) discardRest(req);
       }
     } catch (err) {
-      this.#broken(err);
+      this.broken(err);
     }
   }
 }
