@@ -8,7 +8,8 @@
 
 import { readFileSync } from "node:fs";
 
-interface ProfileNode {
+/** A node of a V8 CPU profile's call tree. */
+export interface ProfileNode {
   readonly id: number;
   readonly callFrame: {
     readonly functionName: string;
@@ -18,10 +19,16 @@ interface ProfileNode {
   readonly children?: readonly number[];
 }
 
-interface CpuProfile {
+/** A V8 CPU profile as `node --cpu-prof` writes it. */
+export interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
+}
+
+/** Reads the CPU profile at `path`. */
+export function readCpuProfile(path: string): CpuProfile {
+  return JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
 }
 
 /** `functionName path:line`, the path from the repository root or `node_modules`. */
@@ -38,7 +45,7 @@ export function summarizeCpuProfile(
   top: number,
   inclusive: readonly string[],
 ): string {
-  const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+  const profile = readCpuProfile(path);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes)

@@ -12,23 +12,7 @@
  * for docs/performance-log.md ("What changed", item 40).
  */
 
-import { readFileSync } from "node:fs";
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: {
-    readonly functionName: string;
-    readonly url: string;
-    readonly lineNumber: number;
-  };
-  readonly children?: readonly number[];
-}
-
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
+import { type ProfileNode, readCpuProfile } from "./cpu-profile-summary.ts";
 
 /** The parts, matched against the leaf's `function@file` in this order. */
 const PARTS: readonly (readonly [string, RegExp])[] = [
@@ -57,7 +41,7 @@ const START_UP =
 const [path, callsArg, detailArg] = process.argv.slice(2);
 const detail = Number(detailArg ?? 0);
 if (path === undefined) throw new Error("usage: read-profile-split.ts PROFILE [calls]");
-const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+const profile = readCpuProfile(path);
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes)

@@ -11,18 +11,7 @@
  * are wall time: a thread preempted inside a function is charged to it. A measurement aid.
  */
 
-import { readFileSync } from "node:fs";
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string };
-  readonly children?: readonly number[];
-}
-
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-}
+import { type ProfileNode, readCpuProfile } from "./cpu-profile-summary.ts";
 
 /** The parts, in the order a sample is matched against them (`function@file` frames). */
 const PARTS: readonly (readonly [string, RegExp])[] = [
@@ -62,7 +51,7 @@ if (path === undefined) {
   console.error("usage: node tests/bench/write-profile-split.ts PROFILE [µs]");
   process.exit(2);
 }
-const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+const profile = readCpuProfile(path);
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
