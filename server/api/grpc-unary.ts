@@ -51,7 +51,6 @@ import {
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
 import { endH2Answer } from "./h2-answer.ts";
-import { encodeOutput } from "./output-encoding.ts";
 import { type ChunkSink, readChunksInto } from "./request-body.ts";
 import {
   authenticateCall,
@@ -62,8 +61,7 @@ import {
   type FastMethod,
   type FastPathOptions,
   handlerContext,
-  intercepted,
-  internalError,
+  InterceptedCall,
   parseInput,
   refuseBeforeDecode,
   single,
@@ -295,7 +293,7 @@ interface GrpcShared {
  * gRPC-Web an envelope with the end flag is skipped); bytes left over (INVALID_ARGUMENT);
  * no message at all (UNIMPLEMENTED).
  */
-class GrpcCall<S> implements ChunkSink {
+class GrpcCall<S> extends InterceptedCall implements ChunkSink {
   readonly #shared: GrpcShared;
   readonly #request: Eligible;
   readonly #url: string;
@@ -305,8 +303,6 @@ class GrpcCall<S> implements ChunkSink {
   readonly #sink: S;
   readonly #write: (sink: S, request: Eligible, res: GrpcAnswer) => void;
   #ctx: CallContext | undefined;
-  /** Whether an error now comes from the interceptors, which report what they see. */
-  #inInterceptors = false;
   /** The body's bytes not yet read as an envelope. */
   #pending = NO_BYTES;
   /** The payload length of the envelope being read, once its header is in. */
@@ -325,6 +321,7 @@ class GrpcCall<S> implements ChunkSink {
     sink: S,
     write: (sink: S, request: Eligible, res: GrpcAnswer) => void,
   ) {
+    super();
     this.#shared = shared;
     this.#request = request;
     this.#url = url;
@@ -363,7 +360,7 @@ class GrpcCall<S> implements ChunkSink {
       );
       readChunksInto(this.#body, this);
     } catch (e) {
-      this.#failed(e);
+      this.failed(e);
     }
   }
 
@@ -436,45 +433,26 @@ class GrpcCall<S> implements ChunkSink {
         }
         ctx.body = this.#raw;
       }
-      this.#inInterceptors = true;
-      const answer = intercepted(target, ctx, input, options.interceptors);
-      if (answer instanceof Promise) {
-        answer.then(
-          (output) => this.#answered(output),
-          (e: unknown) => this.#failed(e),
-        );
-        return;
-      }
-      this.#answered(answer);
+      this.intercept(target, ctx, input, options.interceptors);
     } catch (e) {
-      this.#failed(e);
+      this.failed(e);
     }
   }
 
   fail(error: unknown): void {
-    this.#failed(error);
+    this.failed(error);
   }
 
-  #answered(output: Message): void {
-    this.#inInterceptors = false;
-    let bytes: Uint8Array;
-    try {
-      bytes = envelope(encodeOutput(this.#request.target.method.output, output));
-    } catch (e) {
-      this.#failed(e);
-      return;
-    }
-    this.#finish(bytes, undefined);
+  protected logBug(error: unknown): void {
+    this.#shared.options.logError(error);
   }
 
-  /**
-   * Answers the call with `e`. As on the Connect path: a ConnectError is meant, anything
-   * else is a bug, logged with its stack (by the interceptors, if it passed through them).
-   */
-  #failed(e: unknown): void {
-    if (!(e instanceof ConnectError) && !this.#inInterceptors) this.#shared.options.logError(e);
-    this.#inInterceptors = false;
-    this.#finish(NO_BYTES, e instanceof ConnectError ? e : internalError(e));
+  protected answer(bytes: Uint8Array): void {
+    this.#finish(envelope(bytes), undefined);
+  }
+
+  protected answerError(error: ConnectError): void {
+    this.#finish(NO_BYTES, error);
   }
 
   /** What went wrong outside the call's own steps (before its context, or writing its answer): logged. */

@@ -31,6 +31,7 @@ import {
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { decodeExecutePlanRequestHere, decodeQueryNodesRequestHere } from "../apply/index.ts";
 import { actorKey, refusedBeforeDecode, requireActor } from "./auth.ts";
+import { encodeOutput } from "./output-encoding.ts";
 import { decodeRequestHere } from "./request-decode.ts";
 
 /** A unary implementation as a router sees it: a request message in, a message (or its init shape) out. */
@@ -740,4 +741,62 @@ export function discardRest(req: http.IncomingMessage, max = DISCARD_MAX_BYTES):
     if (read > max) req.socket.destroy();
   });
   req.resume();
+}
+
+/**
+ * The steps every fast path's call takes once its request is parsed: the interceptors and
+ * the implementation (at once, or when their promise settles), then the answer's bytes,
+ * or the error. A subclass writes them in its protocol (`answer`, `answerError`). Handlers
+ * answer bad input with a ConnectError; anything else is a bug, logged with its stack (by
+ * the interceptors, if it passed through them: they report what they see) and answered as
+ * INTERNAL.
+ */
+export abstract class InterceptedCall {
+  /** Whether an error now comes from the interceptors, which report what they see. */
+  #inInterceptors = false;
+
+  /** Logs a bug (an error that is not a ConnectError) with its stack. */
+  protected abstract logBug(error: unknown): void;
+  /** Writes the answer: the output message's bytes. */
+  protected abstract answer(bytes: Uint8Array): void;
+  /** Writes the answer: an error. */
+  protected abstract answerError(error: ConnectError): void;
+
+  /** Runs `target`'s interceptors and implementation on `input`; throws what they throw at once. */
+  protected intercept(
+    target: FastMethod,
+    ctx: CallContext,
+    input: Message,
+    interceptors: readonly Interceptor[],
+  ): void {
+    this.#inInterceptors = true;
+    const answer = intercepted(target, ctx, input, interceptors);
+    if (answer instanceof Promise) {
+      answer.then(
+        (output) => this.#answered(target, output),
+        (e: unknown) => this.failed(e),
+      );
+      return;
+    }
+    this.#answered(target, answer);
+  }
+
+  #answered(target: FastMethod, output: Message): void {
+    this.#inInterceptors = false;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeOutput(target.method.output, output);
+    } catch (e) {
+      this.failed(e);
+      return;
+    }
+    this.answer(bytes);
+  }
+
+  /** Answers the call with `e`. */
+  protected failed(e: unknown): void {
+    if (!(e instanceof ConnectError) && !this.#inInterceptors) this.logBug(e);
+    this.#inInterceptors = false;
+    this.answerError(e instanceof ConnectError ? e : internalError(e));
+  }
 }

@@ -39,7 +39,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { Readable } from "node:stream";
-import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import {
@@ -57,7 +56,6 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { createGrpcUnary } from "./grpc-unary.ts";
 import { endH2Answer } from "./h2-answer.ts";
-import { encodeOutput } from "./output-encoding.ts";
 import { type BodyReceiver, readBodyInto } from "./request-body.ts";
 import {
   authenticateCall,
@@ -69,8 +67,7 @@ import {
   type FastMethod,
   type FastPathOptions,
   handlerContext,
-  intercepted,
-  internalError,
+  InterceptedCall,
   isEmpty,
   parseInput,
   refuseBeforeDecode,
@@ -175,7 +172,7 @@ interface CallShared {
  * frame and the promises of each await. Never throws: what goes wrong while answering is
  * logged.
  */
-class ConnectCall implements BodyReceiver {
+class ConnectCall extends InterceptedCall implements BodyReceiver {
   readonly #shared: CallShared;
   readonly #target: FastMethod;
   readonly #url: string;
@@ -185,8 +182,6 @@ class ConnectCall implements BodyReceiver {
   readonly #stream: http2.ServerHttp2Stream | undefined;
   readonly #res: http.ServerResponse | undefined;
   #ctx: CallContext | undefined;
-  /** Whether an error now comes from the interceptors, which report what they see. */
-  #inInterceptors = false;
 
   constructor(
     shared: CallShared,
@@ -198,6 +193,7 @@ class ConnectCall implements BodyReceiver {
     stream: http2.ServerHttp2Stream | undefined,
     res: http.ServerResponse | undefined,
   ) {
+    super();
     this.#shared = shared;
     this.#target = target;
     this.#url = url;
@@ -230,7 +226,7 @@ class ConnectCall implements BodyReceiver {
       );
       readBodyInto(this.#body, options.readMaxBytes, single(headers[CONTENT_LENGTH]), this);
     } catch (e) {
-      this.#failed(e);
+      this.failed(e);
     }
   }
 
@@ -247,47 +243,26 @@ class ConnectCall implements BodyReceiver {
         forward.send(stream, this.#headers, raw);
         return;
       }
-      this.#inInterceptors = true;
-      const answer = intercepted(target, ctx, input, this.#shared.options.interceptors);
-      if (answer instanceof Promise) {
-        answer.then(
-          (output) => this.#answered(output),
-          (e: unknown) => this.#failed(e),
-        );
-        return;
-      }
-      this.#answered(answer);
+      this.intercept(target, ctx, input, this.#shared.options.interceptors);
     } catch (e) {
-      this.#failed(e);
+      this.failed(e);
     }
   }
 
   bodyFailed(error: unknown): void {
-    this.#failed(error);
+    this.failed(error);
   }
 
-  #answered(output: Message): void {
-    this.#inInterceptors = false;
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeOutput(this.#target.method.output, output);
-    } catch (e) {
-      this.#failed(e);
-      return;
-    }
+  protected logBug(error: unknown): void {
+    this.#shared.options.logError(error);
+  }
+
+  protected answer(bytes: Uint8Array): void {
     this.#write(200, contentTypeUnaryProto, undefined, bytes);
   }
 
-  /**
-   * Answers the call with `e`. Handlers answer bad input with a ConnectError; anything
-   * else is a bug, logged with its stack (by the interceptors, if it passed through
-   * them) and answered as INTERNAL.
-   */
-  #failed(e: unknown): void {
+  protected answerError(error: ConnectError): void {
     try {
-      if (!(e instanceof ConnectError) && !this.#inInterceptors) this.#shared.options.logError(e);
-      this.#inInterceptors = false;
-      const error = e instanceof ConnectError ? e : internalError(e);
       this.#write(
         codeToHttpStatus(error.code),
         contentTypeUnaryJson,
