@@ -47,7 +47,9 @@ export function isRetryable(err: unknown): boolean {
 
 /**
  * Runs `call` until it succeeds, fails with a non-retryable error, or runs out of
- * attempts; the last error is rethrown unchanged. Stops early when `signal` aborts.
+ * attempts; the last error is rethrown unchanged. Stops early when `signal` aborts:
+ * during a wait between attempts with a CANCELED `ConnectError` carrying the abort's
+ * reason, as an abort during a call rejects, so callers see one kind of error.
  */
 export async function withRetry<T>(
   options: Required<RetryOptions>,
@@ -73,7 +75,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(ConnectError.from(signal?.reason, Code.Canceled));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);

@@ -111,7 +111,7 @@ describe("generated client types", () => {
   });
 
   it("compiles every example of docs/client.md", () => {
-    expect(docFiles).toHaveLength(10);
+    expect(docFiles).toHaveLength(11);
     for (const file of docFiles) expect(diagnostics.get(file)).toEqual([]);
   });
 

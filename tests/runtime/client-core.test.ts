@@ -216,6 +216,37 @@ describe("idempotency keys", () => {
     expect(fake.callsOf("executePlan")).toHaveLength(3);
   });
 
+  it("rejects a call aborted while it waits to retry with EntDbError canceled, a write's with its key", async () => {
+    // The first attempt fails with UNAVAILABLE; the signal aborts during the 10 s backoff.
+    const { fake, core } = setup({ retry: { initialDelayMs: 10_000, maxDelayMs: 10_000 } });
+    const down = () => new ConnectError("down", Code.Unavailable);
+    fake.failNext("executePlan", down());
+    const plan = new PlanBuilder();
+    createUser(plan, "ada@example.com");
+    const started = Date.now();
+    const write = await core
+      .executePlan(plan.operations, { signal: AbortSignal.timeout(50) })
+      .catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(write).toBeInstanceOf(EntDbError);
+    expect(write).toMatchObject({
+      code: "canceled",
+      message: "The operation was aborted due to timeout",
+      idempotencyKey: fake.request("executePlan", 0).idempotencyKey,
+    });
+    expect(fake.callsOf("executePlan")).toHaveLength(1);
+
+    fake.failNext("getNode", down());
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("the page was closed")), 50);
+    const read = await core
+      .getNode({ typeId: USER, id: "n-1" }, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(read).toBeInstanceOf(EntDbError);
+    expect(read).toMatchObject({ code: "canceled", message: "the page was closed" });
+    expect((read as EntDbError).idempotencyKey).toBeUndefined();
+  });
+
   it("puts the key on a rejected write's error, and none on a read's", async () => {
     const { fake, core } = setup();
     fake.failNext("executePlan", new ConnectError("bad", Code.InvalidArgument));
