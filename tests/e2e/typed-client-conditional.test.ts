@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNodeTransport } from "../../runtime/node.ts";
-import { PreconditionFailedError } from "../../runtime/v1.ts";
+import { PreconditionFailedError, UniqueViolationError } from "../../runtime/v1.ts";
 import { serverPerFile } from "./e2e-helpers.ts";
 import {
   type GeneratedTrackerClient,
@@ -176,5 +176,58 @@ describe("plain-string ids", () => {
     expect(err).toBeInstanceOf(PreconditionFailedError);
     expect((err as PreconditionFailedError).failure?.reason).toBe("MISSING_REF");
     expect((await db.assignedTo.list(task)).items).toEqual([]);
+  });
+});
+
+describe("concurrent writers (docs/client.md, Concurrent writes)", () => {
+  /** 16 clients of their own, so the calls race over separate connections. */
+  function racers(): TrackerClient[] {
+    return Array.from({ length: 16 }, () =>
+      generated.createClient({
+        transport: createNodeTransport({ baseUrl: server.url }),
+        tenant: "conditional",
+        retry: false,
+      }),
+    );
+  }
+
+  it("lets exactly one of 16 updates from the same version win; the others change nothing", async () => {
+    const task = await db.task.create({ project, number: 30, title: "Race" });
+    const settled = await Promise.allSettled(
+      racers().map((c, i) =>
+        c.task.update(task.id, { title: `by ${i}` }, { expectedVersion: task.version }),
+      ),
+    );
+    const won = settled.flatMap((s, i) => (s.status === "fulfilled" ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const s of settled) {
+      if (s.status === "rejected") expect(s.reason).toBeInstanceOf(PreconditionFailedError);
+    }
+    expect(await db.task.get(task.id)).toMatchObject({ title: `by ${won[0]}`, version: 2n });
+  });
+
+  it("applies every update without a version, the last logged winning", async () => {
+    const task = await db.task.create({ project, number: 31, title: "Race" });
+    const results = await Promise.all(
+      racers().map((c, i) => c.task.update(task.id, { title: `by ${i}` })),
+    );
+    const versions = results.map((r) => r.version).sort((a, b) => (a < b ? -1 : 1));
+    expect(versions).toEqual(Array.from({ length: 16 }, (_, i) => BigInt(i + 2)));
+    const last = results.findIndex((r) => r.version === 17n);
+    expect(await db.task.get(task.id)).toMatchObject({ title: `by ${last}`, version: 17n });
+  });
+
+  it("creates one node of 16 racing creates of a unique value; ifAbsentOn gives all of them its id", async () => {
+    const email = (n: string) => ({ ...ada, email: `${n}@example.com`, handle: n });
+    const plain = await Promise.allSettled(racers().map((c) => c.user.create(email("race"))));
+    expect(plain.filter((s) => s.status === "fulfilled")).toHaveLength(1);
+    for (const s of plain) {
+      if (s.status === "rejected") expect(s.reason).toBeInstanceOf(UniqueViolationError);
+    }
+    const absent = await Promise.all(
+      racers().map((c) => c.user.create(email("absent"), { ifAbsentOn: ["email"] })),
+    );
+    expect(new Set(absent.map((r) => r.id)).size).toBe(1);
+    expect(absent.filter((r) => r.created)).toHaveLength(1);
   });
 });
