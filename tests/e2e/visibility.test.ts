@@ -450,3 +450,90 @@ describe("inherit_access", () => {
     expect(edit.code).toBe(Code.PermissionDenied);
   });
 });
+
+describe("grants to groups, and members removed (docs/access-control.md, Limits)", () => {
+  /** What bob sees of one note on every read path. */
+  async function bobSees(id: string) {
+    const bob = api("bob");
+    const got = await bob.getNode({ tenant: TENANT, typeId: NOTE, id }).then(
+      () => true,
+      () => false,
+    );
+    const many = await bob.getNodes({ tenant: TENANT, typeId: NOTE, ids: [id] });
+    const page = await bob.queryNodes({ tenant: TENANT, typeId: NOTE, limit: 1000 });
+    const edges = await bob.listEdges({
+      tenant: TENANT,
+      nodeId: person,
+      edgeTypeId: WROTE,
+      direction: Direction.OUT,
+      limit: 1000,
+      includeCount: true,
+    });
+    const walk = await bob.traverse({
+      tenant: TENANT,
+      startId: person,
+      edgeTypeIds: [WROTE],
+      direction: Direction.OUT,
+      maxDepth: 1,
+    });
+    return {
+      get: got,
+      getNodes: many.nodes.some((n) => n.id === id),
+      query: page.nodes.some((n) => n.id === id),
+      edges: edges.edges.some((e) => e.toId === id),
+      edgeCount: Number(edges.totalCount ?? -1),
+      traverse: walk.nodes.some((n) => n.node?.id === id),
+    };
+  }
+  const seen = { get: true, getNodes: true, query: true, edges: true, traverse: true };
+  const unseen = { get: false, getNodes: false, query: false, edges: false, traverse: false };
+
+  it("follows a group's membership at once, takes effect for a group made later, and survives a member's removal", async () => {
+    const res = await api("alice").executePlan({
+      tenant: TENANT,
+      operations: [
+        createNote("alice-group-note", 50),
+        { op: { case: "createEdge", value: { edgeTypeId: WROTE, fromId: person, toId: "$note" } } },
+      ],
+    });
+    const id = res.results[0]?.id ?? "";
+    const before = await bobSees(id);
+    expect(before).toMatchObject(unseen);
+    expect(before.edgeCount).toBeGreaterThanOrEqual(0);
+    const share = (principal: string) =>
+      api("alice").shareNode({ tenant: TENANT, nodeId: id, principal, capability: "read" });
+
+    // A grant to a group that does not exist yet is applied, and held by nobody...
+    await share("group:later");
+    expect(await bobSees(id)).toMatchObject(unseen);
+    // ...until the group is made and bob is put in it: every read path sees it at once.
+    await api("alice").createGroup({ tenant: TENANT, group: "group:later" });
+    await api("alice").addGroupMember({
+      tenant: TENANT,
+      group: "group:later",
+      principal: "user:bob",
+    });
+    expect(await bobSees(id)).toEqual({ ...seen, edgeCount: before.edgeCount + 1 });
+    await api("alice").removeGroupMember({
+      tenant: TENANT,
+      group: "group:later",
+      principal: "user:bob",
+    });
+    expect(await bobSees(id)).toEqual({ ...unseen, edgeCount: before.edgeCount });
+
+    // A member removed from the tenant keeps the grants naming it: added again, it reads.
+    await share("user:bob");
+    expect(await bobSees(id)).toMatchObject(seen);
+    await api("alice").removeTenantMember({ tenant: TENANT, principal: "user:bob" });
+    const out = await connectError(api("bob").getNode({ tenant: TENANT, typeId: NOTE, id }));
+    expect(out.code).toBe(Code.PermissionDenied);
+    await api("alice").addTenantMember({ tenant: TENANT, principal: "user:bob", role: "member" });
+    expect(await bobSees(id)).toMatchObject(seen);
+
+    // A group's name stays taken.
+    const again = await connectError(
+      api("alice").createGroup({ tenant: TENANT, group: "group:later" }),
+    );
+    expect(again.code).toBe(Code.AlreadyExists);
+  });
+});
