@@ -121,6 +121,11 @@ export function toConnectError(err: unknown, log: (err: unknown) => void): Conne
         "The server is shutting down; retry on another node or later.",
         Code.Unavailable,
       );
+    if (err.code === "too-large" && err.size !== undefined)
+      return new ConnectError(
+        `The write is ${err.size.bytes} bytes as logged; the log takes at most ${err.size.maxBytes} bytes per write. Split it into smaller plans, or keep large values (files, images) outside EntDB and store a reference.`,
+        Code.InvalidArgument,
+      );
     if (err.code === "too-large" || err.code === "invalid")
       return new ConnectError(err.message, Code.InvalidArgument);
   }

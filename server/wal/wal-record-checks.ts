@@ -48,6 +48,7 @@ export function walRecordSize(
     return new WalError(
       "too-large",
       `Record ${index} has ${size} bytes; the log accepts at most ${maxRecordBytes}.`,
+      { size: { bytes: size, maxBytes: maxRecordBytes } },
     );
   }
   return size;

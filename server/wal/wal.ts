@@ -139,9 +139,16 @@ export function withSubscribe(wal: Wal, subscribe: Wal["subscribe"]): Wal {
 export class WalError extends Error {
   override readonly name = "WalError";
   readonly code: WalErrorCode;
+  /** For `too-large` refusals of a record's size: its bytes and the most the log takes. */
+  readonly size: { readonly bytes: number; readonly maxBytes: number } | undefined;
 
-  constructor(code: WalErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: WalErrorCode,
+    message: string,
+    options?: { cause?: unknown; size?: { readonly bytes: number; readonly maxBytes: number } },
+  ) {
     super(message, options);
     this.code = code;
+    this.size = options?.size;
   }
 }

@@ -286,7 +286,7 @@ describe("ingress limits", () => {
     );
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.rawMessage).toMatch(
-      /^Record 0 has 11\d{5} bytes; the log accepts at most 1048576\.$/,
+      /^The write is 11\d{5} bytes as logged; the log takes at most 1048576 bytes per write\. Split it into smaller plans, or keep large values \(files, images\) outside EntDB and store a reference\.$/,
     );
     const after = await write(tenant);
     expect(after.offset).toBe(before.offset + 1n);
