@@ -166,9 +166,15 @@ export interface TraverseStep {
 export interface ApplyProgress {
   /**
    * Resolves true once `tenant` has applied the event at `position` (its offset is
-   * below the tenant's applied offset), false if `timeoutMs` passed first.
+   * below the tenant's applied offset), false if `timeoutMs` passed first; rejects with
+   * `signal`'s reason if it aborts first (the call's deadline passed, its client left).
    */
-  waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean>;
+  waitFor(
+    tenant: string,
+    position: WalPosition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
   /** Whether the applier has caught up with the log end of every partition it owns. */
   caughtUp(): Promise<boolean>;
   /**

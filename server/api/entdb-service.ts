@@ -245,7 +245,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           throw invalidArgument("Set `position` to the receipt position to wait for.");
         const timeout = Math.min(req.timeoutMs || limits.applyWaitMs, limits.maxWaitMs);
         const at = checkPosition(deps.wal, tenant, req.position, "position");
-        const reached = await deps.progress.waitFor(tenant, at, timeout);
+        const reached = await deps.progress.waitFor(tenant, at, timeout, ctx.signal);
         return {
           reached,
           applied: {

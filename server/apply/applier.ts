@@ -462,8 +462,13 @@ export class Applier implements ApplyProgress {
     this.#lastFlush = Date.now();
   }
 
-  waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean> {
-    return this.#waiters.waitFor(tenant, position, timeoutMs);
+  waitFor(
+    tenant: string,
+    position: WalPosition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    return this.#waiters.waitFor(tenant, position, timeoutMs, signal);
   }
 
   async caughtUp(): Promise<boolean> {

@@ -11,6 +11,8 @@
  * - It rejects with the tenant's `tenant-unavailable` error when the tenant is parked,
  *   whether before the call (the store knows it) or while waiting (`fail`), and with
  *   `invalid-tenant` when the tenant id is not valid.
+ * - It rejects with `signal`'s reason when the signal aborts before it settles (a
+ *   call's deadline passed or its client went away), and leaves no waiter behind.
  * - Every wait settles exactly once, and its timer is cleared when it settles.
  *
  * It assumes "applied" means what `TenantState` records: an event at `position` is
@@ -29,6 +31,8 @@ interface Waiter {
   readonly resolve: (reached: boolean) => void;
   readonly reject: (error: unknown) => void;
   readonly timer: ReturnType<typeof setTimeout>;
+  /** Stops listening to the caller's signal; called when the wait settles. */
+  readonly release: () => void;
 }
 
 /** Pending read-your-writes waits, by tenant. The applier owns one and reports to it. */
@@ -41,12 +45,18 @@ export class ApplyWaiters {
   }
 
   /** Waits until `tenant` has applied the event at `position` (see the module comment). */
-  async waitFor(tenant: string, position: WalPosition, timeoutMs: number): Promise<boolean> {
+  async waitFor(
+    tenant: string,
+    position: WalPosition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const id = validateTenantId(tenant);
     const down = this.#store.unavailable(id);
     if (down) throw down;
     if (this.#reached(id, position)) return true;
     if (timeoutMs <= 0) return false;
+    signal?.throwIfAborted();
     return new Promise<boolean>((resolve, reject) => {
       let set = this.#waiters.get(id);
       if (!set) {
@@ -54,16 +64,33 @@ export class ApplyWaiters {
         this.#waiters.set(id, set);
       }
       const waiters = set;
+      const leave = (): void => {
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
+      };
+      const onAbort = (): void => {
+        clearTimeout(waiter.timer);
+        leave();
+        reject(signal?.reason);
+      };
       const waiter: Waiter = {
         position,
-        resolve,
-        reject,
+        resolve: (reached) => {
+          waiter.release();
+          resolve(reached);
+        },
+        reject: (error) => {
+          waiter.release();
+          reject(error);
+        },
         timer: setTimeout(() => {
-          waiters.delete(waiter);
-          if (waiters.size === 0) this.#waiters.delete(id);
+          waiter.release();
+          leave();
           resolve(false);
         }, timeoutMs),
+        release: () => signal?.removeEventListener("abort", onAbort),
       };
+      signal?.addEventListener("abort", onAbort, { once: true });
       waiters.add(waiter);
     });
   }

@@ -50,6 +50,27 @@ describe("read-your-writes waits", () => {
     waiters.notify("acme", applied(1)); // nothing left to wake
   });
 
+  it("rejects with the signal's reason when it aborts first, leaving the other waits", async () => {
+    const waiters = new ApplyWaiters(freshStore());
+    const controller = new AbortController();
+    const reason = new Error("the call's deadline passed");
+    const aborted = waiters.waitFor("acme", at(0), 5_000, controller.signal);
+    const other = waiters.waitFor("acme", at(0), 5_000);
+    controller.abort(reason);
+    await expect(aborted).rejects.toBe(reason);
+    await expect(waiters.waitFor("acme", at(0), 5_000, AbortSignal.abort(reason))).rejects.toBe(
+      reason,
+    );
+    waiters.notify("acme", applied(1));
+    expect(await other).toBe(true);
+    // A wait that settled first ignores a later abort.
+    const later = new AbortController();
+    const done = waiters.waitFor("acme", at(1), 5_000, later.signal);
+    waiters.notify("acme", applied(2));
+    later.abort(reason);
+    expect(await done).toBe(true);
+  });
+
   it("throws the store's error for a tenant it knows is unavailable", async () => {
     const store = freshStore();
     const error = new StoreError("tenant-unavailable", 'Tenant "acme" is down.');

@@ -152,6 +152,31 @@ describe("idempotency keys", () => {
     expect(node.node?.fields[1]?.kind).toEqual({ case: "stringValue", value: "Later" });
   });
 
+  it("ends a WaitForPosition at the call's deadline with DEADLINE_EXCEEDED, not at its own timeout", async () => {
+    const tenant = "idem-wait-deadline";
+    const res = await api.executePlan({ tenant, operations: [teamOp("Now", "now")] });
+    const at = res.receipt?.position;
+    expect(at).toBeDefined();
+    // The next event of the partition: not logged yet, so the wait has to wait.
+    const next = { partition: at?.partition ?? 0, offset: String((at?.offset ?? 0n) + 1n) };
+    const started = Date.now();
+    const answer = await fetch(`${server.url}/entdb.v1.EntDbService/WaitForPosition`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "connect-protocol-version": "1",
+        "connect-timeout-ms": "300",
+      },
+      body: JSON.stringify({ tenant, position: next, timeoutMs: 20_000 }),
+    });
+    const body = (await answer.json()) as { code?: string };
+    expect(body.code).toBe("deadline_exceeded");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // The deadline ended that call's wait only: a wait for a position applied answers.
+    const waited = await api.waitForPosition({ tenant, position: at, timeoutMs: 1_000 });
+    expect(waited.reached).toBe(true);
+  });
+
   it("reports a no_wait plan's rejection through GetReceipt", async () => {
     const tenant = "idem-no-wait-rejected";
     await api.executePlan({ tenant, operations: [teamOp("X", "x")] });
