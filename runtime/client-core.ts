@@ -140,18 +140,24 @@ export class EntDbClientCore {
   }
 
   /** The outcome of an earlier plan by its key; `undefined` when the server has none (yet). */
-  async getReceipt(
+  getReceipt(
     idempotencyKey: string,
     options: { readonly signal?: AbortSignal } = {},
   ): Promise<ReceiptLookup | undefined> {
+    return this.#lookUp(idempotencyKey, options.signal, undefined);
+  }
+
+  /** `getReceipt`; its errors carry `errorKey` (the write's own, while a write waits). */
+  async #lookUp(
+    idempotencyKey: string,
+    signal: AbortSignal | undefined,
+    errorKey: string | undefined,
+  ): Promise<ReceiptLookup | undefined> {
     try {
       const response = await this.#call(
-        () =>
-          this.#client.getReceipt(
-            { tenant: this.tenant, idempotencyKey },
-            callOptions(options.signal),
-          ),
-        options.signal,
+        () => this.#client.getReceipt({ tenant: this.tenant, idempotencyKey }, callOptions(signal)),
+        signal,
+        errorKey,
       );
       const failure =
         response.failure === undefined
@@ -172,17 +178,28 @@ export class EntDbClientCore {
   }
 
   /** Waits (bounded by the server) until the tenant applied the log up to `position`. */
-  async waitForPosition(
+  waitForPosition(
     position: LogPosition,
     options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<{ readonly reached: boolean; readonly applied: LogPosition | undefined }> {
+    return this.#waitFor(position, options.timeoutMs ?? 0, options.signal, undefined);
+  }
+
+  /** `waitForPosition`; its errors carry `errorKey` (the write's own, while a write waits). */
+  async #waitFor(
+    position: LogPosition,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    errorKey: string | undefined,
   ): Promise<{ readonly reached: boolean; readonly applied: LogPosition | undefined }> {
     const response = await this.#call(
       () =>
         this.#client.waitForPosition(
-          { tenant: this.tenant, position, timeoutMs: options.timeoutMs ?? 0 },
-          callOptions(options.signal),
+          { tenant: this.tenant, position, timeoutMs },
+          callOptions(signal),
         ),
-      options.signal,
+      signal,
+      errorKey,
     );
     return { reached: response.reached, applied: response.applied };
   }
@@ -391,15 +408,11 @@ export class EntDbClientCore {
         { idempotencyKey: receipt.idempotencyKey },
       );
     if (receipt.position === undefined) throw pending();
-    const wait = await this.waitForPosition(
-      receipt.position,
-      signal === undefined ? {} : { signal },
-    );
+    // Errors met here are the write's: they carry its key, so the caller can resend it.
+    const key = receipt.idempotencyKey;
+    const wait = await this.#waitFor(receipt.position, 0, signal, key);
     if (!wait.reached) throw pending();
-    const lookup = await this.getReceipt(
-      receipt.idempotencyKey,
-      signal === undefined ? {} : { signal },
-    );
+    const lookup = await this.#lookUp(key, signal, key);
     if (lookup === undefined) throw pending();
     if (lookup.failure !== undefined) throw lookup.failure;
     return { receipt: { ...lookup.receipt, replayed: false }, results: lookup.results };

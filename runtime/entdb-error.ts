@@ -66,8 +66,8 @@ export class EntDbError extends Error {
   readonly failure: WriteFailureInfo | undefined;
   /**
    * The write's idempotency key, on every error of a write (a plan, an access change, a
-   * mailbox change), the key the client made included. After an `unavailable` or
-   * `deadline_exceeded` the write may have been applied: send it again with this key
+   * mailbox change), the key the client made included. After an `unavailable`,
+   * `deadline_exceeded` or `canceled` the write may have been applied: send it again with this key
    * (the server answers with the first outcome, never applies it twice) or look the
    * outcome up with `getReceipt(key)`. Undefined on errors of reads.
    */

@@ -307,6 +307,30 @@ describe("idempotency keys", () => {
     expect(result.results).toEqual([{ id: "node-1", created: true, version: 1n }]);
     expect(result.receipt.applied).toBe(true);
   });
+
+  it("puts the write's key on an error met while it waits for the outcome", async () => {
+    const { fake, core } = setup({ retry: { ...NO_DELAY, maxAttempts: 2 } });
+    const down = () => new ConnectError("restarting", Code.Unavailable);
+    fake.unappliedResponses = 2;
+    fake.failNext("waitForPosition", down(), down());
+    const plan = new PlanBuilder();
+    createUser(plan, "ada@example.com");
+    const waiting = await core
+      .executePlan(plan.operations, { idempotencyKey: "k-wait" })
+      .catch((e: unknown) => e);
+    expect(waiting).toBeInstanceOf(UnavailableError);
+    expect(waiting).toMatchObject({ message: "restarting", idempotencyKey: "k-wait" });
+    fake.failNext("getReceipt", down(), down());
+    const looking = await core
+      .executePlan(plan.operations, { idempotencyKey: "k-look" })
+      .catch((e: unknown) => e);
+    expect(looking).toBeInstanceOf(UnavailableError);
+    expect(looking).toMatchObject({ message: "restarting", idempotencyKey: "k-look" });
+    // A read of the outcome is still a read: its error names no key.
+    fake.failNext("getReceipt", down(), down());
+    const read = await core.getReceipt("k-look").catch((e: unknown) => e);
+    expect((read as EntDbError).idempotencyKey).toBeUndefined();
+  });
 });
 
 describe("read-your-writes", () => {
