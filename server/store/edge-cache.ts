@@ -6,7 +6,9 @@
  * from the entry's order when it may read every edge there (no statement at all), or
  * reads them from the index; then takes the edges the entry holds as they are (the
  * API's encoder copies their kept wire bytes), reading and decoding only the rows it
- * lacks.
+ * lacks. The first page last answered from the order is kept whole, a frozen array
+ * whose encoded bytes the API's encoder keeps too ({@link sharePage}), so an answer
+ * that repeats it copies one run of bytes; it goes whenever the order goes.
  *
  * What it guarantees: a cached edge is the current committed state of its row in the
  * open tenant file it was read from, decoded by the schema model it was decoded with,
@@ -38,7 +40,7 @@
 import type { Edge } from "../../generated/entdb/v1/entdb_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
-import { freezeMessage, namesNodesTouched } from "./node-cache.ts";
+import { freezeMessage, namesNodesTouched, WIRE } from "./node-cache.ts";
 import { type EdgeRow, edgeFromRow } from "./row-codec.ts";
 import type { TenantDb } from "./tenant-db.ts";
 
@@ -74,10 +76,49 @@ export interface NodeEdges {
   complete: boolean;
   /** The tenant's `orders` when `order` was taken. */
   orders: number;
+  /** The first page last answered from `order`, shared by the answers that repeat it; cleared with `order`. */
+  first: FirstPage | undefined;
   /** The clock when it was last moved to the recent end. */
   used: number;
   /** Whether the cache holds it (an entry evicted during its own read is not). */
   held: boolean;
+}
+
+/**
+ * A first page of a node's edges answered from its order: its limit, its edges (a frozen
+ * array with a {@link PageWireBox}, so the API's encoder keeps the page's bytes) and its
+ * cursor.
+ */
+export interface FirstPage {
+  readonly limit: number;
+  readonly items: readonly Edge[];
+  readonly nextCursor: string;
+}
+
+/**
+ * Where a shared page's array keeps the bytes of its edges as the repeated field
+ * `fieldNo` of an answer (each edge's tag, length and bytes), once encoded: the one
+ * mutable part of a frozen array, a non-enumerable property under the messages' `WIRE`.
+ */
+export interface PageWireBox {
+  fieldNo: number;
+  bytes: Uint8Array | undefined;
+}
+
+/** The wire box of a page array {@link EdgeCache.keepFirst} shared, or undefined. */
+export function pageWireBoxOf(items: readonly object[]): PageWireBox | undefined {
+  return (items as { [WIRE]?: PageWireBox })[WIRE];
+}
+
+/**
+ * Freezes `items`, a page of frozen edges, and gives it a {@link PageWireBox}: the array
+ * is then shared by the answers that repeat the page, which copy its kept bytes.
+ */
+export function sharePage(items: Edge[]): readonly Edge[] {
+  Object.defineProperty(items, WIRE, {
+    value: { fieldNo: 0, bytes: undefined } satisfies PageWireBox,
+  });
+  return Object.freeze(items);
 }
 
 /** An LRU of decoded, frozen edges by node; see the module comment. */
@@ -158,6 +199,7 @@ export class EdgeCache {
       order: undefined,
       complete: false,
       orders: tenant.orders,
+      first: undefined,
       used: ++this.#clock,
       held: true,
     };
@@ -196,6 +238,24 @@ export class EdgeCache {
       : undefined;
   }
 
+  /** The first page of `limit` edges kept for `list`, while its order is current. */
+  firstPage(list: NodeEdges, limit: number): FirstPage | undefined {
+    const first = list.first;
+    return first !== undefined && first.limit === limit && list.orders === list.tenant?.orders
+      ? first
+      : undefined;
+  }
+
+  /**
+   * Keeps `items` (its array is then frozen) and `nextCursor` as `list`'s first page of
+   * `limit` edges, just answered from its current order, when every edge is shared.
+   */
+  keepFirst(list: NodeEdges, limit: number, items: Edge[], nextCursor: string): void {
+    if (!list.held || list.order === undefined || list.orders !== list.tenant?.orders) return;
+    for (const edge of items) if (!Object.isFrozen(edge)) return;
+    list.first = { limit, items: sharePage(items), nextCursor };
+  }
+
   /**
    * Keeps `others`, the first other ends of `list`'s node in index order as a statement
    * just read them when asked for `asked` of them (all of them when fewer came back).
@@ -205,6 +265,7 @@ export class EdgeCache {
     if (tenant === undefined) return;
     const before = list.order?.length ?? 0;
     list.order = others.slice();
+    list.first = undefined;
     list.complete = others.length < asked;
     list.orders = tenant.orders;
     if (!list.held) return;
@@ -285,6 +346,7 @@ export class EdgeCache {
     if (entry.edges.delete(other) && entry.held) this.#count -= 1;
     if (entry.held) this.#count -= entry.order?.length ?? 0;
     entry.order = undefined;
+    entry.first = undefined;
     entry.complete = false;
   }
 
@@ -325,6 +387,7 @@ function detached(model: Schema | undefined, node: string, slot: number): NodeEd
     order: undefined,
     complete: false,
     orders: 0,
+    first: undefined,
     used: 0,
     held: false,
   };

@@ -71,6 +71,14 @@ export function listEdgePage(
   // A reader whose term hides nothing reads the page the index holds: from the node's
   // cached order when it covers the page, else the ids at the page's other ends from the
   // index alone, plucked (the node's own end is `nodeId`).
+  const kept =
+    visible === "" && lastOtherId === undefined ? edges.firstPage(list, limit) : undefined;
+  if (kept !== undefined) {
+    const items = kept.items as Edge[];
+    if (!query.includeCount) return { items, nextCursor: kept.nextCursor };
+    const known = edges.count(list);
+    if (known !== undefined) return { items, nextCursor: kept.nextCursor, totalCount: known };
+  }
   let others: string[];
   let more: boolean;
   const cached = visible === "" ? edges.page(list, lastOtherId, limit) : undefined;
@@ -99,6 +107,8 @@ export function listEdgePage(
       nextCursor = encodeEdgeCursor({ edgeTypeId, nodeId, direction, lastOtherId: last });
   }
   const items = edgesOf(edges, list, db, edgeTypeId, ends, nodeId, others);
+  // A first page from the order is kept whole for the answers that repeat it.
+  if (visible === "" && lastOtherId === undefined) edges.keepFirst(list, limit, items, nextCursor);
   if (!query.includeCount) return { items, nextCursor };
   const known = visible === "" ? edges.count(list) : undefined;
   if (known !== undefined) return { items, nextCursor, totalCount: known };
