@@ -48,7 +48,7 @@ import type { TenantDb } from "./tenant-db.ts";
 export const DEFAULT_EDGE_CACHE_ENTRIES = 50_000;
 
 /** The entries of one tenant, all read from one open file handle. */
-interface TenantEdges {
+export interface TenantEdges {
   readonly db: TenantDb;
   /** The handle's {@link TenantDb.commits} the entries are current as of. */
   commits: number;
