@@ -14,10 +14,9 @@ export class Writer {
   /** The next slot of `lengths` to use. */
   #next = 0;
   readonly buf: Buffer;
-  readonly view: DataView;
   constructor(buf: Buffer) {
+    // No DataView: making one costs about what encoding a small answer does.
     this.buf = buf;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   uint32(n: number): void {
     const buf = this.buf;
@@ -93,8 +92,7 @@ export class Writer {
         return;
       case "floatValue":
         this.buf[this.pos++] = 0x21;
-        this.view.setFloat64(this.pos, kind.value, true);
-        this.pos += 8;
+        this.pos = this.buf.writeDoubleLE(kind.value, this.pos);
         return;
       case "boolValue":
         this.buf[this.pos++] = 0x28;

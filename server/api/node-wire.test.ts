@@ -19,6 +19,7 @@ import {
 } from "../../generated/entdb/v1/entdb_pb.js";
 import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
+import { pageWireBoxOf, sharePage } from "../store/edge-cache.ts";
 import { freezeMessage } from "../store/node-cache.ts";
 import { encodeOutput } from "./output-encoding.ts";
 
@@ -121,6 +122,36 @@ describe("encodeOutput", () => {
           toBinary(GetNodeResponseSchema, get),
         );
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes a shared edge page from its kept bytes as toBinary does, whatever its cursor and count", () => {
+    fc.assert(
+      fc.property(
+        fc.array(edge, { maxLength: 6 }),
+        fc.array(fc.tuple(fc.oneof(text, fc.constant("")), fc.option(int64, { nil: undefined })), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        (edges, answers) => {
+          const shared = edges.filter((e) => freezeMessage(e));
+          if (shared.length === 0) return;
+          const items = sharePage(shared);
+          for (const [nextCursor, totalCount] of answers) {
+            // The page's array itself, as the edge cache hands it to every answer.
+            const list = {
+              ...create(ListEdgesResponseSchema, { nextCursor }),
+              edges: items as Edge[],
+            };
+            if (totalCount !== undefined) list.totalCount = totalCount;
+            const expected = toBinary(ListEdgesResponseSchema, list);
+            expect(encodeOutput(ListEdgesResponseSchema, list)).toEqual(expected);
+            expect(encodeOutput(ListEdgesResponseSchema, list)).toEqual(expected);
+          }
+          expect(pageWireBoxOf(items)?.bytes).toBeDefined();
+        },
+      ),
       { numRuns: 300 },
     );
   });

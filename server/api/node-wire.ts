@@ -18,7 +18,7 @@
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
-import { type WireBox, wireBoxOf } from "../store/index.ts";
+import { pageWireBoxOf, type WireBox, wireBoxOf } from "../store/index.ts";
 import {
   checkInt64,
   checkString,
@@ -70,6 +70,9 @@ export function encodeNodeLike(
   tail?: Tail,
 ): Uint8Array | undefined {
   if (fieldNo < 1 || fieldNo > 15) return undefined;
+  // A shared page (server/store/edge-cache.ts) keeps the field's bytes whole.
+  const page = pageWireBoxOf(messages);
+  if (page?.bytes !== undefined && page.fieldNo === fieldNo) return keptPage(page.bytes, tail);
   const tag = (fieldNo << 3) | 2;
   // Per message: its kept bytes, or the box to keep the bytes written for it in (a
   // shared message's first encoding), or neither.
@@ -118,6 +121,28 @@ export function encodeNodeLike(
       bytes.bytes = copy;
     }
   }
+  if (page !== undefined) {
+    page.bytes = new Uint8Array(w.buf.subarray(0, w.pos));
+    page.fieldNo = fieldNo;
+  }
+  if (tail !== undefined) writeTail(w, tail);
+  resetLengths();
+  return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
+}
+
+/** A shared page's kept bytes, then the answer's other fields. */
+function keptPage(bytes: Uint8Array, tail: Tail | undefined): Uint8Array | undefined {
+  let total = bytes.byteLength;
+  resetLengths();
+  try {
+    if (tail !== undefined) total += tailSize(tail);
+  } catch (e) {
+    if (e === NOT_ENCODABLE) return undefined;
+    throw e;
+  }
+  const w = new Writer(Buffer.allocUnsafe(total));
+  w.buf.set(bytes, 0);
+  w.pos = bytes.byteLength;
   if (tail !== undefined) writeTail(w, tail);
   resetLengths();
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);

@@ -9,7 +9,7 @@ import { Direction, TraversedNodeSchema } from "../../generated/entdb/v1/entdb_p
 import type { Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import type { Page, TraverseStep } from "../engine.ts";
-import type { EdgeCache } from "./edge-cache.ts";
+import type { EdgeCache, NodeEdges } from "./edge-cache.ts";
 import {
   type EdgeEnds,
   edgeCountSql,
@@ -48,9 +48,6 @@ export function listEdgePage(
   const limit = query.limit;
   // A hidden node has no edges to list, and an edge whose other end is hidden is not
   // listed or counted: both read as if the hidden node did not exist.
-  const empty = query.includeCount
-    ? { items: [], nextCursor: "", totalCount: 0 }
-    : { items: [], nextCursor: "" };
   const facts = factsOf(db, scope);
   const anchor = hiddenRefTerm(model, scope, "?", facts);
   if (
@@ -60,34 +57,61 @@ export function listEdgePage(
       .pluck()
       .get(nodeId, ...anchor.params) === 1n
   )
-    return empty;
+    return query.includeCount
+      ? { items: [], nextCursor: "", totalCount: 0 }
+      : { items: [], nextCursor: "" };
   const otherHidden = hiddenRefTerm(model, scope, `edges.${other}`, facts);
   const visible = otherHidden ? ` AND NOT ${otherHidden.sql}` : "";
-  const params: SqlScalar[] = [BigInt(edgeTypeId), nodeId];
-  let after = "";
-  if (query.cursor !== "") {
-    const c = decodeEdgeCursor(query.cursor, { edgeTypeId, nodeId, direction });
-    after = ` AND ${other} > +?`;
-    params.push(c.lastOtherId);
+  const inbound = direction === Direction.IN;
+  const list = edges.list(db, model, edgeTypeId, inbound, nodeId);
+  const lastOtherId =
+    query.cursor === ""
+      ? undefined
+      : decodeEdgeCursor(query.cursor, { edgeTypeId, nodeId, direction }).lastOtherId;
+  // A reader whose term hides nothing reads the page the index holds: from the node's
+  // cached order when it covers the page, else the ids at the page's other ends from the
+  // index alone, plucked (the node's own end is `nodeId`).
+  const kept =
+    visible === "" && lastOtherId === undefined ? edges.firstPage(list, limit) : undefined;
+  if (kept !== undefined) {
+    const items = kept.items as Edge[];
+    if (!query.includeCount) return { items, nextCursor: kept.nextCursor };
+    const known = edges.count(list);
+    if (known !== undefined) return { items, nextCursor: kept.nextCursor, totalCount: known };
   }
-  params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
-  // The ids at the page's other ends from the index alone, plucked (the node's own end
-  // is `nodeId`); the edges from the cache, or their rows.
-  const sql =
-    visible === "" ? plainPageSql(ends, after !== "") : edgePageSql(ends, other, after, visible);
-  const others = db
-    .stmt(sql)
-    .pluck()
-    .all(...params) as string[];
+  let others: string[];
+  let more: boolean;
+  const cached = visible === "" ? edges.page(list, lastOtherId, limit) : undefined;
+  if (cached !== undefined) ({ others, more } = cached);
+  else {
+    const params: SqlScalar[] = [BigInt(edgeTypeId), nodeId];
+    if (lastOtherId !== undefined) params.push(lastOtherId);
+    params.push(...(otherHidden?.params ?? []), BigInt(limit + 1));
+    const after = lastOtherId === undefined ? "" : ` AND ${other} > +?`;
+    const sql =
+      visible === ""
+        ? plainPageSql(ends, lastOtherId !== undefined)
+        : edgePageSql(ends, other, after, visible);
+    others = db
+      .stmt(sql)
+      .pluck()
+      .all(...params) as string[];
+    if (visible === "" && lastOtherId === undefined) edges.remember(list, others, limit + 1);
+    more = others.length > limit;
+    if (more) others.length = limit;
+  }
   let nextCursor = "";
-  if (others.length > limit) {
-    others.length = limit;
-    const lastOtherId = others[limit - 1];
-    if (lastOtherId !== undefined)
-      nextCursor = encodeEdgeCursor({ edgeTypeId, nodeId, direction, lastOtherId });
+  if (more) {
+    const last = others[limit - 1];
+    if (last !== undefined)
+      nextCursor = encodeEdgeCursor({ edgeTypeId, nodeId, direction, lastOtherId: last });
   }
-  const items = edgesOf(edges, db, model, edgeTypeId, ends, nodeId, others);
+  const items = edgesOf(edges, list, db, edgeTypeId, ends, nodeId, others);
+  // A first page from the order is kept whole for the answers that repeat it.
+  if (visible === "" && lastOtherId === undefined) edges.keepFirst(list, limit, items, nextCursor);
   if (!query.includeCount) return { items, nextCursor };
+  const known = visible === "" ? edges.count(list) : undefined;
+  if (known !== undefined) return { items, nextCursor, totalCount: known };
   const count = db
     .stmt(edgeCountSql(ends, visible))
     .get(BigInt(edgeTypeId), nodeId, ...(otherHidden?.params ?? [])) as { n: bigint };
@@ -95,28 +119,26 @@ export function listEdgePage(
 }
 
 /**
- * The edges of one node's edges of one type (`self` being `nodeId`) whose other ends are
- * `others`, in their order: from the cache, the rest read whole in one statement by
- * their primary key.
+ * The edges of one node's edges of one type (`self` being `nodeId`, `list` its cache
+ * entry) whose other ends are `others`, in their order: from the entry, the rest read
+ * whole in one statement by their primary key.
  */
 function edgesOf(
   edges: EdgeCache,
+  list: NodeEdges,
   db: TenantDb,
-  model: Schema | undefined,
   edgeTypeId: number,
   ends: EdgeEnds,
   nodeId: string,
   others: readonly string[],
 ): Edge[] {
   const [self, other] = ends;
-  const inbound = self === "to_id";
+  const held = list.edges;
   const out = new Array<Edge>(others.length);
   let missing: string[] | undefined;
   for (let i = 0; i < others.length; i++) {
     const o = others[i] as string;
-    const hit = inbound
-      ? edges.cached(db, model, edgeTypeId, o, nodeId)
-      : edges.cached(db, model, edgeTypeId, nodeId, o);
+    const hit = held.get(o);
     if (hit !== undefined) out[i] = hit;
     else {
       missing ??= [];
@@ -128,7 +150,7 @@ function edgesOf(
   for (const row of db
     .stmt(edgesByOtherSql(ends, EDGE_COLUMNS))
     .all(JSON.stringify(missing), BigInt(edgeTypeId), nodeId) as EdgeRow[])
-    byOther.set(row[other], edges.edge(db, model, row));
+    byOther.set(row[other], edges.edge(list, row));
   for (let i = 0; i < others.length; i++) {
     if (out[i] !== undefined) continue;
     const o = others[i] as string;

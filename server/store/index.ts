@@ -19,7 +19,12 @@ export {
   holdWhileFileExists,
   openCheckedStore,
 } from "./derived-check.ts";
-export { DEFAULT_EDGE_CACHE_ENTRIES, EdgeCache } from "./edge-cache.ts";
+export {
+  DEFAULT_EDGE_CACHE_ENTRIES,
+  EdgeCache,
+  type PageWireBox,
+  pageWireBoxOf,
+} from "./edge-cache.ts";
 export {
   isRawNumber,
   type JsonValue,
