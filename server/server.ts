@@ -74,7 +74,7 @@ import { readsDeletedNode, tombstonesPrunedBefore, wasInMailbox } from "./store/
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { type ServeThreads, startServeThreads } from "./threads/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
-import type { Wal, WalPosition } from "./wal/wal.ts";
+import type { SubscribeOptions, Wal, WalPosition, WalSubscription } from "./wal/wal.ts";
 
 /** A schema that does not compile; the message holds the rendered diagnostics. */
 export class SchemaCompileError extends Error {
@@ -219,10 +219,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const nodeCache = new NodeCache();
     const edgeCache = new EdgeCache();
     const builtEvents = new BuiltEventRegistry();
+    // `--cluster`: the applier is a member of the cluster's group and applies only the
+    // partitions this server owns; every call's tenant is checked against them (checkTenant).
+    const cluster = config.cluster
+      ? await joinCluster(config.cluster, wal, (p) => applier?.processedOffset(p) ?? 0, log)
+      : undefined;
+    if (cluster) cleanup.unshift(() => cluster.membership.close());
     applier = new Applier({
       wal,
       store,
       builtEvents,
+      ...(cluster ? { subscribe: cluster.subscribe } : {}),
       onCommitted: (tenant, events) => {
         // Before the waiters of this commit resume (they resolve on a later microtask).
         threads?.committed(tenant);
@@ -320,7 +327,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wal,
       reader,
       progress: applier,
-      checkTenant: validateTenantId,
+      checkTenant: cluster
+        ? (tenant: string) => {
+            const id = validateTenantId(tenant);
+            cluster.membership.check(id);
+            return id;
+          }
+        : validateTenantId,
       get descriptorSet() {
         return surface.descriptorSet;
       },
@@ -471,7 +484,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       host: config.host,
       port: config.httpPort,
       metrics,
-      ready: () => applier.caughtUp(),
+      ready: cluster ? async () => cluster.membership.ready() : () => applier.caughtUp(),
       degraded,
       ...(threads ? { beforeMetrics: () => threads?.pullMetrics() ?? Promise.resolve() } : {}),
       ...(archive
@@ -532,6 +545,45 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     for (const step of cleanup) await Promise.resolve(step()).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The membership of `--cluster` and the applier's subscription as a member of its group.
+ * Loaded on use, as kafkajs is.
+ */
+async function joinCluster(
+  options: NonNullable<ServerConfig["cluster"]>,
+  wal: Wal,
+  processedOffset: (partition: number) => number,
+  log: Logger,
+): Promise<{
+  readonly membership: import("./cluster/index.ts").ClusterMembership;
+  readonly subscribe: (options: SubscribeOptions) => WalSubscription;
+}> {
+  const { KafkaWal } = await import("./wal/kafka-wal.ts");
+  if (!(wal instanceof KafkaWal))
+    throw new ConfigError("--cluster needs the Kafka log (its consumer group is the cluster).");
+  const { ClusterMembership } = await import("./cluster/index.ts");
+  const membership = new ClusterMembership(
+    {
+      group: options.group,
+      advertise: options.advertise,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+    },
+    wal,
+    processedOffset,
+    log.child({ component: "cluster" }),
+  );
+  log.info("cluster: joining", {
+    group: options.group,
+    advertise: options.advertise,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+  return {
+    membership,
+    subscribe: (subscribeOptions) =>
+      wal.subscribeInGroup(subscribeOptions, options.group, membership.member),
+  };
 }
 
 /** Opens the log `config` names. kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process. */
