@@ -8,7 +8,9 @@
  * Bounded: a call follows at most `maxHops` redirects, then fails with the last one. A
  * remembered owner that cannot be reached (UNAVAILABLE: it died, the cluster is moving
  * its partitions) is forgotten, so the client's retry goes to the first server again and
- * learns the new owner from it. A stream is followed only before its first message.
+ * learns the new owner from it. A stream is followed only before its first message; a
+ * redirect after that ends it (the owner is remembered, so the caller's next call, such
+ * as a watch resuming, goes there).
  * Browser-safe: no Node built-ins.
  */
 
@@ -141,9 +143,18 @@ export function followRedirects(transport: Transport, options: RedirectOptions):
       async function* messages() {
         if (first.head.done === true) return;
         yield first.head.value;
-        for (let next = await first.iterator.next(); next.done !== true; ) {
-          yield next.value;
-          next = await first.iterator.next();
+        try {
+          for (let next = await first.iterator.next(); next.done !== true; ) {
+            yield next.value;
+            next = await first.iterator.next();
+          }
+        } catch (err) {
+          // The server stopped owning the tenant mid-stream: the caller resumes (a watch
+          // does), and its next call goes to the owner.
+          const redirect = redirectOf(err);
+          const named = redirect?.tenant ?? tenant;
+          if (redirect !== undefined && named !== undefined) owners.set(named, redirect.url);
+          throw err;
         }
       }
       return { ...first.response, message: messages() };

@@ -233,6 +233,26 @@ describe("two entdb serve processes in one cluster", () => {
       expect(await teamIds(client, tenant)).toEqual(written.get(tenant));
     expect(await teamIds(client, elsewhere)).toEqual(written.get(elsewhere));
 
+    // gRPC: the redirect is in the trailers, and the transport follows it too.
+    const grpc = new EntDbClientCore({
+      transport: createNodeTransport({ baseUrl: a.url, protocol: "grpc" }),
+      tenant: elsewhere,
+    });
+    expect((await grpc.queryNodes({ typeId: TRACKER.team })).nodes.map((n) => n.id)).toEqual(
+      written.get(elsewhere),
+    );
+
+    // A watch of B's tenant through A: a stream, redirected before its first message,
+    // and resumed at the new owner after the kill.
+    const watching = new AbortController();
+    const seen: string[] = [];
+    const watch = (async () => {
+      for await (const change of client
+        .withTenant(elsewhere)
+        .watch({ fromStart: true, signal: watching.signal }))
+        if (change.kind === "nodeCreated") seen.push(change.nodeId);
+    })();
+
     // kill -9 of B under writers (through A): every acknowledged write is there once.
     let stop = false;
     let killedAt: number | undefined;
@@ -269,6 +289,14 @@ describe("two entdb serve processes in one cluster", () => {
     expect(ackedAfterKill).toBeGreaterThan(0);
     for (const tenant of TENANTS)
       expect(await teamIds(client, tenant)).toEqual(written.get(tenant)!.sort());
+
+    // The watch saw every create of B's tenant once, across the failover.
+    const watchDeadline = Date.now() + 20_000;
+    while (seen.length < written.get(elsewhere)!.length && Date.now() < watchDeadline)
+      await sleep(100);
+    watching.abort();
+    await watch;
+    expect([...seen].sort()).toEqual(written.get(elsewhere));
 
     // B restarted on its data dir gets its partitions back and catches up from its checkpoint.
     serverB = await startMember(b);
