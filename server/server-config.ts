@@ -302,15 +302,9 @@ function resolveCluster(
     throw new ConfigError(
       "--cluster needs --advertise URL (env ENTDB_ADVERTISE): the base URL clients reach this server at, e.g. http://10.0.0.5:50051; other servers redirect calls there.",
     );
-  let url: URL;
-  try {
-    url = new URL(advertise);
-  } catch {
-    throw new ConfigError(
-      `--advertise '${advertise}' is not a URL; give e.g. http://10.0.0.5:50051.`,
-    );
-  }
+  const url = URL.canParse(advertise) ? new URL(advertise) : undefined;
   if (
+    url === undefined ||
     (url.protocol !== "http:" && url.protocol !== "https:") ||
     url.pathname !== "/" ||
     url.search !== ""

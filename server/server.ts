@@ -408,7 +408,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         ServerReflection.typeName,
       ];
       return [
-        route(EntDbService, { ...createEntDbService(deps), ...schemaHandlers }),
+        route(EntDbService, {
+          ...createEntDbService(deps),
+          ...schemaHandlers,
+          ...(cluster ? { pushSchema: cluster.refusePush } : {}),
+        }),
         ...typed,
         route(
           Health,
@@ -558,6 +562,7 @@ async function joinCluster(
   log: Logger,
 ): Promise<{
   readonly membership: import("./cluster/index.ts").ClusterMembership;
+  readonly refusePush: () => never;
   readonly subscribe: (options: SubscribeOptions) => WalSubscription;
 }> {
   const { KafkaWal } = await import("./wal/kafka-wal.ts");
@@ -581,6 +586,14 @@ async function joinCluster(
   });
   return {
     membership,
+    // The other servers would learn of the version only if they owned the partition of
+    // its log record; restarting each with the new --schema file registers it on each.
+    refusePush: () => {
+      throw new ConnectError(
+        "PushSchema is not served by a server of a cluster: the other servers would not learn the new version. Restart each server with the new --schema file (docs/kafka.md, Several servers).",
+        Code.FailedPrecondition,
+      );
+    },
     subscribe: (subscribeOptions) =>
       wal.subscribeInGroup(subscribeOptions, options.group, membership.member),
   };

@@ -59,6 +59,8 @@ interface Owned {
 
 /** How long a caller is asked to wait while no one serves its tenant. */
 const RETRY_AFTER_MS = 500;
+/** How often partitions being caught up are looked at. */
+const CATCH_UP_POLL_MS = 100;
 /** Least time between two reads of the group's members for an unknown owner. */
 const DESCRIBE_EVERY_MS = 200;
 
@@ -83,6 +85,9 @@ export class ClusterMembership {
   #describing: Promise<void> | undefined;
   #lastDescribe = 0;
   #closed = false;
+  #catchUpTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last assignment, for the catch-up's log line. */
+  #assignedAt = 0;
 
   constructor(
     options: ClusterOptions,
@@ -153,6 +158,8 @@ export class ClusterMembership {
   /** Stops reading the group (the applier's subscription leaves it when stopped). */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#catchUpTimer);
+    this.#catchUpTimer = undefined;
   }
 
   #serving(): boolean {
@@ -172,6 +179,7 @@ export class ClusterMembership {
     this.#log.info("cluster: partition caught up; serving its tenants", {
       partition,
       offset: owned.target,
+      ms: Math.round(performance.now() - this.#assignedAt),
     });
     return true;
   }
@@ -187,6 +195,7 @@ export class ClusterMembership {
     this.#owned.clear();
     for (const p of partitions) this.#owned.set(p, { target: undefined, caughtUp: false });
     this.#assigned = true;
+    this.#assignedAt = performance.now();
     this.#renew();
     this.#log.info("cluster: partitions assigned", {
       group: this.group,
@@ -196,6 +205,21 @@ export class ClusterMembership {
     for (const [p, owned] of this.#owned) this.#readTarget(p, owned);
     this.#lastDescribe = 0;
     this.#describeSoon();
+    this.#watchCatchUp();
+  }
+
+  /** Looks at the partitions being caught up until each is, so the log says when. */
+  #watchCatchUp(): void {
+    if (this.#catchUpTimer !== undefined || this.#closed) return;
+    this.#catchUpTimer = setInterval(() => {
+      let pending = false;
+      for (const partition of this.#owned.keys()) if (!this.#caughtUp(partition)) pending = true;
+      if (!pending || this.#closed) {
+        clearInterval(this.#catchUpTimer);
+        this.#catchUpTimer = undefined;
+      }
+    }, CATCH_UP_POLL_MS);
+    this.#catchUpTimer.unref();
   }
 
   #onUnassigned(): void {

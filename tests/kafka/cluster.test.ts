@@ -125,10 +125,14 @@ async function rawQuery(url: string, tenant: string) {
   return {
     status: res.status,
     owner: res.headers.get("entdb-tenant-owner"),
+    retryAfter: res.headers.get("retry-after"),
     body: (await res.json()) as {
       code?: string;
       nodes?: unknown[];
-      details?: { type: string; debug?: { tenant?: string; url?: string } }[];
+      details?: {
+        type: string;
+        debug?: { tenant?: string; url?: string; retryAfterMs?: number };
+      }[];
     },
   };
 }
@@ -219,6 +223,13 @@ describe("two entdb serve processes in one cluster", () => {
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.metadata.get("entdb-tenant-owner")).toBe(b.url);
 
+    // A schema push would reach only the servers owning its record's partition: refused.
+    const push = await connectError(
+      entDbClient({ url: a.url }).pushSchema({ source: "", path: "schema.entdb" }),
+    );
+    expect(push.code).toBe(Code.FailedPrecondition);
+    expect(push.rawMessage).toMatch(/^PushSchema is not served by a server of a cluster/);
+
     // A client pointed at A reads and writes every tenant.
     const client = new EntDbClientCore({
       transport: createNodeTransport({ baseUrl: a.url }),
@@ -272,16 +283,29 @@ describe("two entdb serve processes in one cluster", () => {
     killedAt = Date.now();
     // Served again once A took B's partitions over: a read of B's tenant through A.
     let failoverMs = 0;
+    const meanwhile = new Set<string>();
     for (;;) {
       const answer = await rawQuery(a.url, elsewhere);
       if (answer.status === 200) {
         failoverMs = Date.now() - killedAt;
         break;
       }
+      // Until then: the (dead) owner's URL, or no owner during the rebalance.
+      if (answer.status === 400) expect(answer.owner).toBe(b.url);
+      else {
+        expect(answer.status).toBe(503);
+        expect(answer.body.code).toBe("unavailable");
+        expect(answer.retryAfter).toBe("1");
+        expect(answer.body.details?.[0]?.debug).toEqual({ tenant: elsewhere, retryAfterMs: 500 });
+      }
+      meanwhile.add(String(answer.status));
       expect(Date.now() - killedAt).toBeLessThan(30_000);
       await sleep(100);
     }
-    console.log(`cluster: A served B's tenants ${failoverMs} ms after B's kill -9`);
+    console.log(
+      `cluster: A served B's tenants ${failoverMs} ms after B's kill -9 (answered ${[...meanwhile]} before)`,
+    );
+    expect(meanwhile.has("400")).toBe(true);
     expect(failoverMs).toBeGreaterThanOrEqual(SESSION_TIMEOUT_MS / 2);
     await sleep(2_000);
     stop = true;
