@@ -314,7 +314,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     metrics = createServerMetrics({
       applierLag: async () => {
         const lag = new Map<number, number>();
-        for (let p = 0; p < wal.partitions; p++)
+        // A server of a cluster applies only the partitions it owns.
+        const partitions = cluster
+          ? cluster.membership.ownedPartitions()
+          : Array.from({ length: wal.partitions }, (_, p) => p);
+        for (const p of partitions)
           lag.set(p, Math.max(0, (await wal.endOffset(p)) - applier.processedOffset(p)));
         return lag;
       },

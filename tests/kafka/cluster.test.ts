@@ -35,7 +35,7 @@ import {
   tempDataDir,
 } from "../e2e/server-process.ts";
 import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
-import { freshTopicName, type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
+import { applierLag, freshTopicName, type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
 
 const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 6_000;
@@ -202,6 +202,12 @@ describe("two entdb serve processes in one cluster", () => {
       );
       expect(new Set(sameOwner.map((t) => owners.get(t))).size).toBe(1);
     }
+
+    // Each reports the applier's lag of its own partitions only.
+    const partitionsOf = (url: string) =>
+      [...new Set(byServer(url).map((t) => partitionForTenant(t, PARTITIONS)))].sort();
+    expect([...(await applierLag(a.httpPort)).keys()].sort()).toEqual(partitionsOf(a.url));
+    expect([...(await applierLag(b.httpPort)).keys()].sort()).toEqual(partitionsOf(b.url));
 
     // The raw protocol: the owner's URL in the header and the detail, nothing served.
     const elsewhere = byServer(b.url)[0]!;
