@@ -218,6 +218,14 @@ describe("two entdb serve processes in one cluster", () => {
     expect(raw.body.nodes).toBeUndefined();
     expect(raw.body.details?.[0]?.type).toBe("entdb.v1.TenantOwner");
     expect(raw.body.details?.[0]?.debug).toEqual({ tenant: elsewhere, url: b.url });
+    // The typed services (the tenant in a header) go through the same check.
+    const typed = await fetch(`${a.url}/acme.tracker.TeamService/Get`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "entdb-tenant": elsewhere },
+      body: JSON.stringify({ id: "01J00000000000000000000000" }),
+    });
+    expect(typed.status).toBe(400);
+    expect(typed.headers.get("entdb-tenant-owner")).toBe(b.url);
     // A write sent to the wrong server is not logged by it.
     const refused = await connectError(
       entDbClient({ url: a.url }).executePlan({
