@@ -52,6 +52,7 @@ import {
   restoreLostSchemaFiles,
   SCHEMA_LOG_KEY,
 } from "./apply/index.ts";
+import type { ClusterMembership } from "./cluster/index.ts";
 import { checkDataDir, checkEmbeddedLogPresent, lockDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
@@ -565,7 +566,7 @@ async function joinCluster(
   processedOffset: (partition: number) => number,
   log: Logger,
 ): Promise<{
-  readonly membership: import("./cluster/index.ts").ClusterMembership;
+  readonly membership: ClusterMembership;
   readonly refusePush: () => never;
   readonly subscribe: (options: SubscribeOptions) => WalSubscription;
 }> {
