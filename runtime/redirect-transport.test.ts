@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { TenantOwnerSchema } from "../generated/entdb/v1/cluster_pb.js";
+import { TenantOwnerSchema } from "../generated/entdbcluster/v1/cluster_pb.js";
 import { redirectOf } from "./redirect-transport.ts";
 
 const owner = (tenant: string, url: string, retryAfterMs = 0) => ({

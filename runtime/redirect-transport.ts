@@ -1,6 +1,6 @@
 /**
  * Follows the redirects of a cluster (docs/kafka.md, "Several servers"): a server that
- * does not own a call's tenant answers FAILED_PRECONDITION with an `entdb.v1.TenantOwner`
+ * does not own a call's tenant answers FAILED_PRECONDITION with an `entdbcluster.v1.TenantOwner`
  * detail (and the `entdb-tenant-owner` header) naming the server that does. This
  * transport then sends the same call there, with the same message (so a plan keeps its
  * idempotency key) and headers, and remembers the tenant's owner for its later calls.
@@ -28,7 +28,7 @@ import {
   type Transport,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { TenantOwnerSchema } from "../generated/entdb/v1/cluster_pb.js";
+import { TenantOwnerSchema } from "../generated/entdbcluster/v1/cluster_pb.js";
 
 /** The response header a redirect names the owner's URL in. */
 export const TENANT_OWNER_HEADER = "entdb-tenant-owner";

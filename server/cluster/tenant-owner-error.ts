@@ -1,6 +1,6 @@
 /**
  * The errors a server of a cluster answers for a tenant it does not serve. Both carry an
- * `entdb.v1.TenantOwner` detail; the runtime follows the first (runtime/redirect-transport.ts)
+ * `entdbcluster.v1.TenantOwner` detail; the runtime follows the first (runtime/redirect-transport.ts)
  * and retries the second.
  *
  * - Owned elsewhere: FAILED_PRECONDITION (nothing was read or logged, and the same call at
@@ -12,7 +12,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { TenantOwnerSchema } from "../../generated/entdb/v1/cluster_pb.js";
+import { TenantOwnerSchema } from "../../generated/entdbcluster/v1/cluster_pb.js";
 
 /** The response header naming the owner's URL. */
 export const TENANT_OWNER_HEADER = "entdb-tenant-owner";

@@ -6,7 +6,7 @@
  * - A client pointed at one server reads and writes every tenant: the runtime follows the
  *   other server's redirects and remembers the owner.
  * - The raw Connect protocol (fetch) sees the redirect: FAILED_PRECONDITION, the owner's
- *   URL in the `entdb.v1.TenantOwner` detail and in the `entdb-tenant-owner` header.
+ *   URL in the `entdbcluster.v1.TenantOwner` detail and in the `entdb-tenant-owner` header.
  * - `kill -9` of one server under writers: after the group's session timeout (6 s here) the
  *   other is assigned its partitions, catches their tenants up from the log and serves
  *   them; every acknowledged write is there exactly once. Restarted on its data dir, the
@@ -216,7 +216,7 @@ describe("two entdb serve processes in one cluster", () => {
     expect(raw.owner).toBe(b.url);
     expect(raw.body.code).toBe("failed_precondition");
     expect(raw.body.nodes).toBeUndefined();
-    expect(raw.body.details?.[0]?.type).toBe("entdb.v1.TenantOwner");
+    expect(raw.body.details?.[0]?.type).toBe("entdbcluster.v1.TenantOwner");
     expect(raw.body.details?.[0]?.debug).toEqual({ tenant: elsewhere, url: b.url });
     // The typed services (the tenant in a header) go through the same check.
     const typed = await fetch(`${a.url}/acme.tracker.TeamService/Get`, {

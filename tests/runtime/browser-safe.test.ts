@@ -58,7 +58,7 @@ describe("browser safety", () => {
   it("runtime/web.ts reaches no Node built-in and no Node-only package", () => {
     const graph = importGraph("runtime/web.ts");
     expect(graph.packages.filter(nodeOnly)).toEqual([]);
-    // protobuf: the redirect transport reads the `entdb.v1.TenantOwner` error detail.
+    // protobuf: the redirect transport reads the `entdbcluster.v1.TenantOwner` error detail.
     expect(graph.packages).toEqual([
       "@bufbuild/protobuf",
       "@bufbuild/protobuf/codegenv2",
