@@ -11,6 +11,7 @@
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
+import { DEFAULT_MAX_HOPS, followRedirects } from "./redirect-transport.ts";
 
 /** Where the server is and how to talk to it. */
 export interface NodeTransportOptions {
@@ -27,6 +28,13 @@ export interface NodeTransportOptions {
   readonly token?: TokenSource;
   /** Further interceptors, run after the token one. */
   readonly interceptors?: readonly Interceptor[];
+  /**
+   * Redirects of a cluster a call follows at most (default 2; 0 turns following off): a
+   * server that does not own the call's tenant names the one that does, and the call is
+   * sent there through a transport made with these same options
+   * (`redirect-transport.ts`, docs/kafka.md "Several servers").
+   */
+  readonly maxRedirects?: number;
 }
 
 /**
@@ -82,8 +90,18 @@ export const connectionLossAsUnavailable: Interceptor = (next) => async (req) =>
   }
 };
 
-/** A transport for Node.js; Connect uses the binary protobuf format. */
+/** A transport for Node.js; Connect uses the binary protobuf format. It follows cluster redirects. */
 export function createNodeTransport(options: NodeTransportOptions): Transport {
+  const maxHops = options.maxRedirects ?? DEFAULT_MAX_HOPS;
+  const first = createOneNodeTransport(options);
+  if (maxHops === 0) return first;
+  return followRedirects(first, {
+    maxHops,
+    transportFor: (baseUrl) => createOneNodeTransport({ ...options, baseUrl }),
+  });
+}
+
+function createOneNodeTransport(options: NodeTransportOptions): Transport {
   const interceptors = [
     connectionLossAsUnavailable,
     ...(options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)]),

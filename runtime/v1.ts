@@ -108,6 +108,14 @@ export type {
   StringFilter,
 } from "./query-filter.ts";
 export { decodeEdge, decodeNode, encodeCreate, encodePatch } from "./record-codec.ts";
+export {
+  DEFAULT_MAX_HOPS,
+  followRedirects,
+  type Redirect,
+  type RedirectOptions,
+  redirectOf,
+  TENANT_OWNER_HEADER,
+} from "./redirect-transport.ts";
 export type { RetryOptions } from "./retry-policy.ts";
 export {
   createSchemaFingerprintInterceptor,

@@ -19,6 +19,7 @@ import {
   type SubscribeResponse,
 } from "../generated/entdb/v1/entdb_pb.js";
 import type { LogPosition } from "./position-tracker.ts";
+import { redirectOf } from "./redirect-transport.ts";
 import { backoffDelay, DEFAULT_RETRY } from "./retry-policy.ts";
 
 /** What a change did. */
@@ -80,11 +81,13 @@ const KIND_NAMES: Readonly<Record<number, ChangeKindName>> = {
 
 /**
  * Whether a broken stream is worth resuming: the server is away or restarting, the
- * connection dropped, or the server cut a slow reader off (RESOURCE_EXHAUSTED). Bad
- * requests and refusals are not.
+ * connection dropped, the server cut a slow reader off (RESOURCE_EXHAUSTED), or a server
+ * of a cluster no longer owns the tenant (a redirect). Bad requests and refusals are not.
  */
 export function isResumable(err: unknown): boolean {
   if (!(err instanceof ConnectError)) return true;
+  // The server stopped owning the tenant (a cluster moved it): resume at the owner.
+  if (redirectOf(err) !== undefined) return true;
   return (
     err.code === Code.Unavailable ||
     err.code === Code.ResourceExhausted ||

@@ -7,6 +7,7 @@
 import { Code, ConnectError, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { createBearerAuthInterceptor, type TokenSource } from "./bearer-auth-interceptor.ts";
+import { DEFAULT_MAX_HOPS, followRedirects } from "./redirect-transport.ts";
 
 /** Where the server is and how to talk to it. */
 export interface WebTransportOptions {
@@ -18,6 +19,13 @@ export interface WebTransportOptions {
   readonly token?: TokenSource;
   /** Further interceptors, run after the token one. */
   readonly interceptors?: readonly Interceptor[];
+  /**
+   * Redirects of a cluster a call follows at most (default 2; 0 turns following off): a
+   * server that does not own the call's tenant names the one that does, and the call is
+   * sent there through a transport made with these same options
+   * (`redirect-transport.ts`, docs/kafka.md "Several servers").
+   */
+  readonly maxRedirects?: number;
   /** A `fetch` to use instead of the global one. */
   readonly fetch?: typeof globalThis.fetch;
 }
@@ -45,8 +53,18 @@ export const fetchFailureAsUnavailable: Interceptor = (next) => async (req) => {
   }
 };
 
-/** A transport over `fetch`; both protocols use the binary protobuf format. */
+/** A transport over `fetch`; both protocols use the binary protobuf format. It follows cluster redirects. */
 export function createWebTransport(options: WebTransportOptions): Transport {
+  const maxHops = options.maxRedirects ?? DEFAULT_MAX_HOPS;
+  const first = createOneWebTransport(options);
+  if (maxHops === 0) return first;
+  return followRedirects(first, {
+    maxHops,
+    transportFor: (baseUrl) => createOneWebTransport({ ...options, baseUrl }),
+  });
+}
+
+function createOneWebTransport(options: WebTransportOptions): Transport {
   const interceptors = [
     fetchFailureAsUnavailable,
     ...(options.token === undefined ? [] : [createBearerAuthInterceptor(options.token)]),

@@ -80,6 +80,16 @@ export interface ServerConfig {
    * port (server/threads; docs/architecture.md). 0 or absent: the main thread serves all.
    */
   readonly serveThreads?: number;
+  /**
+   * `--cluster GROUP --advertise URL`: one of several servers on a Kafka log sharing the
+   * consumer group GROUP; it owns the tenants of the partitions Kafka assigns it and
+   * redirects the others (server/cluster; docs/kafka.md "Several servers").
+   */
+  readonly cluster?: {
+    readonly group: string;
+    readonly advertise: string;
+    readonly sessionTimeoutMs: number;
+  };
 }
 
 export { ConfigError };
@@ -127,6 +137,9 @@ export interface ConfigInput {
   readonly subscriberBuffer?: string | undefined;
   readonly subscriberHeartbeatMs?: string | undefined;
   readonly serveThreads?: string | undefined;
+  readonly cluster?: string | undefined;
+  readonly advertise?: string | undefined;
+  readonly clusterSessionTimeoutMs?: string | undefined;
 }
 
 /** Reads `ENTDB_*` variables into a ConfigInput. */
@@ -168,6 +181,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     subscriberBuffer: env["ENTDB_SUBSCRIBER_BUFFER"],
     subscriberHeartbeatMs: env["ENTDB_SUBSCRIBER_HEARTBEAT_MS"],
     serveThreads: env["ENTDB_SERVE_THREADS"],
+    cluster: env["ENTDB_CLUSTER"],
+    advertise: env["ENTDB_ADVERTISE"],
+    clusterSessionTimeoutMs: env["ENTDB_CLUSTER_SESSION_TIMEOUT_MS"],
   };
 }
 
@@ -219,6 +235,8 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       endpoint: pick("awsKinesisEndpoint"),
     });
   } else throw new ConfigError(`Unknown --wal '${walKind}'; use embedded, kafka or kinesis.`);
+  const serveThreads = int(pick("serveThreads") ?? "0", "--serve-threads", 0, 64);
+  const cluster = resolveCluster(pick, wal, serveThreads);
   return {
     schemaPath,
     dataDir: pick("dataDir") ?? "./.entdb-data",
@@ -247,8 +265,57 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
       10,
       3_600_000,
     ),
-    serveThreads: int(pick("serveThreads") ?? "0", "--serve-threads", 0, 64),
+    serveThreads,
+    ...(cluster === undefined ? {} : { cluster }),
     ...resolveArchive(pick, pick("dataDir") ?? "./.entdb-data"),
+  };
+}
+
+/**
+ * `--cluster`, `--advertise` and `--cluster-session-timeout`: a cluster needs the Kafka
+ * log (its consumer group is the membership) and a URL other servers can redirect to.
+ */
+function resolveCluster(
+  pick: (key: keyof ConfigInput) => string | undefined,
+  wal: WalConfig,
+  serveThreads: number,
+): ServerConfig["cluster"] {
+  const group = pick("cluster");
+  const advertise = pick("advertise");
+  const session = pick("clusterSessionTimeoutMs");
+  if (group === undefined) {
+    if (advertise !== undefined || session !== undefined)
+      throw new ConfigError(
+        "--advertise and --cluster-session-timeout need --cluster GROUP (env ENTDB_CLUSTER).",
+      );
+    return undefined;
+  }
+  if (wal.kind !== "kafka")
+    throw new ConfigError(
+      `--cluster needs the Kafka log (its consumer group is the cluster); this server uses the ${wal.kind} log. Set ENTDB_KAFKA_BROKERS.`,
+    );
+  if (serveThreads > 0)
+    throw new ConfigError(
+      "--cluster does not work with --serve-threads yet: serving threads do not check which server owns a tenant. Leave --serve-threads at 0.",
+    );
+  if (advertise === undefined)
+    throw new ConfigError(
+      "--cluster needs --advertise URL (env ENTDB_ADVERTISE): the base URL clients reach this server at, e.g. http://10.0.0.5:50051; other servers redirect calls there.",
+    );
+  const url = URL.canParse(advertise) ? new URL(advertise) : undefined;
+  if (
+    url === undefined ||
+    (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.pathname !== "/" ||
+    url.search !== ""
+  )
+    throw new ConfigError(
+      `--advertise '${advertise}' must be an http:// or https:// base URL without a path, e.g. http://10.0.0.5:50051.`,
+    );
+  return {
+    group,
+    advertise: url.origin,
+    sessionTimeoutMs: int(session ?? "10000", "--cluster-session-timeout", 1_000, 1_800_000),
   };
 }
 

@@ -52,6 +52,7 @@ import {
   restoreLostSchemaFiles,
   SCHEMA_LOG_KEY,
 } from "./apply/index.ts";
+import type { ClusterMembership } from "./cluster/index.ts";
 import { checkDataDir, checkEmbeddedLogPresent, lockDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
@@ -74,7 +75,7 @@ import { readsDeletedNode, tombstonesPrunedBefore, wasInMailbox } from "./store/
 import { readsEveryNodeOf } from "./store/type-visibility.ts";
 import { type ServeThreads, startServeThreads } from "./threads/index.ts";
 import { openEmbeddedWal } from "./wal/embedded-wal.ts";
-import type { Wal, WalPosition } from "./wal/wal.ts";
+import type { SubscribeOptions, Wal, WalPosition, WalSubscription } from "./wal/wal.ts";
 
 /** A schema that does not compile; the message holds the rendered diagnostics. */
 export class SchemaCompileError extends Error {
@@ -219,10 +220,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const nodeCache = new NodeCache();
     const edgeCache = new EdgeCache();
     const builtEvents = new BuiltEventRegistry();
+    // `--cluster`: the applier is a member of the cluster's group and applies only the
+    // partitions this server owns; every call's tenant is checked against them (checkTenant).
+    const cluster = config.cluster
+      ? await joinCluster(config.cluster, wal, (p) => applier?.processedOffset(p) ?? 0, log)
+      : undefined;
+    if (cluster) cleanup.unshift(() => cluster.membership.close());
     applier = new Applier({
       wal,
       store,
       builtEvents,
+      ...(cluster ? { subscribe: cluster.subscribe } : {}),
       onCommitted: (tenant, events) => {
         // Before the waiters of this commit resume (they resolve on a later microtask).
         threads?.committed(tenant);
@@ -307,7 +315,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     metrics = createServerMetrics({
       applierLag: async () => {
         const lag = new Map<number, number>();
-        for (let p = 0; p < wal.partitions; p++)
+        // A server of a cluster applies only the partitions it owns.
+        const partitions = cluster
+          ? cluster.membership.ownedPartitions()
+          : Array.from({ length: wal.partitions }, (_, p) => p);
+        for (const p of partitions)
           lag.set(p, Math.max(0, (await wal.endOffset(p)) - applier.processedOffset(p)));
         return lag;
       },
@@ -320,7 +332,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wal,
       reader,
       progress: applier,
-      checkTenant: validateTenantId,
+      checkTenant: cluster
+        ? (tenant: string) => {
+            const id = validateTenantId(tenant);
+            cluster.membership.check(id);
+            return id;
+          }
+        : validateTenantId,
       get descriptorSet() {
         return surface.descriptorSet;
       },
@@ -395,7 +413,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         ServerReflection.typeName,
       ];
       return [
-        route(EntDbService, { ...createEntDbService(deps), ...schemaHandlers }),
+        route(EntDbService, {
+          ...createEntDbService(deps),
+          ...schemaHandlers,
+          ...(cluster ? { pushSchema: cluster.refusePush } : {}),
+        }),
         ...typed,
         route(
           Health,
@@ -471,7 +493,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       host: config.host,
       port: config.httpPort,
       metrics,
-      ready: () => applier.caughtUp(),
+      ready: cluster ? async () => cluster.membership.ready() : () => applier.caughtUp(),
       degraded,
       ...(threads ? { beforeMetrics: () => threads?.pullMetrics() ?? Promise.resolve() } : {}),
       ...(archive
@@ -532,6 +554,54 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     for (const step of cleanup) await Promise.resolve(step()).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The membership of `--cluster` and the applier's subscription as a member of its group.
+ * Loaded on use, as kafkajs is.
+ */
+async function joinCluster(
+  options: NonNullable<ServerConfig["cluster"]>,
+  wal: Wal,
+  processedOffset: (partition: number) => number,
+  log: Logger,
+): Promise<{
+  readonly membership: ClusterMembership;
+  readonly refusePush: () => never;
+  readonly subscribe: (options: SubscribeOptions) => WalSubscription;
+}> {
+  const { KafkaWal } = await import("./wal/kafka-wal.ts");
+  if (!(wal instanceof KafkaWal))
+    throw new ConfigError("--cluster needs the Kafka log (its consumer group is the cluster).");
+  const { ClusterMembership } = await import("./cluster/index.ts");
+  const membership = new ClusterMembership(
+    {
+      group: options.group,
+      advertise: options.advertise,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+    },
+    wal,
+    processedOffset,
+    log.child({ component: "cluster" }),
+  );
+  log.info("cluster: joining", {
+    group: options.group,
+    advertise: options.advertise,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+  });
+  return {
+    membership,
+    // The other servers would learn of the version only if they owned the partition of
+    // its log record; restarting each with the new --schema file registers it on each.
+    refusePush: () => {
+      throw new ConnectError(
+        "PushSchema is not served by a server of a cluster: the other servers would not learn the new version. Restart each server with the new --schema file (docs/kafka.md, Several servers).",
+        Code.FailedPrecondition,
+      );
+    },
+    subscribe: (subscribeOptions) =>
+      wal.subscribeInGroup(subscribeOptions, options.group, membership.member),
+  };
 }
 
 /** Opens the log `config` names. kafkajs is loaded only for a Kafka log: it adds about 15 MB to every process. */

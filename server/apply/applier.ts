@@ -75,7 +75,7 @@ import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store-error.ts";
 import type { TenantDb, TenantState } from "../store/tenant-db.ts";
 import { isTenantId, validateTenantId } from "../store/tenant-id.ts";
-import type { Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
+import type { SubscribeOptions, Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
 import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
 import { applyMailboxChange } from "./mailbox-ops.ts";
@@ -176,6 +176,12 @@ export interface ApplierOptions {
    * restore's); off by default, as `onCommitted` hands the events on.
    */
   readonly leanCreates?: boolean;
+  /**
+   * How the applier subscribes to the log (default `wal.subscribe`). A server of a
+   * cluster subscribes as a member of the cluster's consumer group (server/cluster), so
+   * it is delivered only the partitions it owns.
+   */
+  readonly subscribe?: (options: SubscribeOptions) => WalSubscription;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -285,9 +291,11 @@ export class Applier implements ApplyProgress {
   readonly #recent: RecentOutcomes;
   readonly #built: BuiltEvents | undefined;
   readonly #decode: (bytes: Uint8Array) => WalEvent;
+  readonly #subscribeTo: (options: SubscribeOptions) => WalSubscription;
 
   constructor(options: ApplierOptions) {
     this.#wal = options.wal;
+    this.#subscribeTo = options.subscribe ?? ((o) => options.wal.subscribe(o));
     this.#store = options.store;
     this.#maxBatch = options.maxBatch ?? DEFAULT_APPLY_BATCH;
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
@@ -319,7 +327,7 @@ export class Applier implements ApplyProgress {
 
   #subscribe(): void {
     this.#lastFlush = Date.now();
-    const subscription = this.#wal.subscribe({
+    const subscription = this.#subscribeTo({
       // The checkpoint, or earlier where a tenant database is being rebuilt from the log
       // (server/store/derived-check.ts); tenants that have the events skip them.
       startOffset: async (partition) => {

@@ -103,6 +103,18 @@ export function serveCommand(): Command {
       "--serve-threads <n>",
       "threads that serve reads beside the main thread, on the same port (env ENTDB_SERVE_THREADS; default 0: the main thread serves everything; see docs/architecture.md)",
     )
+    .option(
+      "--cluster <group>",
+      "with the Kafka log: join the servers of consumer group GROUP; this server owns the tenants of the partitions Kafka assigns it and redirects calls for the others (env ENTDB_CLUSTER; needs --advertise; see docs/kafka.md, Several servers)",
+    )
+    .option(
+      "--advertise <url>",
+      "with --cluster: the base URL clients reach this server's API at, e.g. http://10.0.0.5:50051; the other servers redirect to it (env ENTDB_ADVERTISE)",
+    )
+    .option(
+      "--cluster-session-timeout <ms>",
+      "with --cluster: how long the group waits for a silent server before its partitions go to the others (env ENTDB_CLUSTER_SESSION_TIMEOUT_MS; default 10000; at least the broker's group.min.session.timeout.ms, 6000 by default)",
+    )
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
@@ -146,6 +158,9 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
       snapshotMaxAge: opts["snapshotMaxAge"],
       archiveLockDays: opts["archiveLockDays"],
       serveThreads: opts["serveThreads"],
+      cluster: opts["cluster"],
+      advertise: opts["advertise"],
+      clusterSessionTimeoutMs: opts["clusterSessionTimeout"],
     });
     log = createLogger(config.logLevel);
     logProcessWarnings(log);

@@ -19,7 +19,7 @@
  *   `startOffset` is the position of record, so a lost or stale commit costs nothing.
  */
 
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import type { Admin, Assigner, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { KafkaWalLog } from "./kafka-wal-errors.ts";
 import { describeKafkaError, isRestartable, kafkaOffsetToNumber } from "./kafka-wal-errors.ts";
 import type { SubscribeOptions, WalEntry, WalSubscription } from "./wal.ts";
@@ -49,6 +49,31 @@ export interface KafkaSubscriptionSource {
   /** Partitions whose batches may be processed at once (kafkajs `partitionsConsumedConcurrently`). */
   readonly concurrency: number;
   readonly log: KafkaWalLog | undefined;
+  /** A cluster's group (`KafkaWal.subscribeInGroup`); absent for every other subscription. */
+  readonly member?: KafkaGroupMember;
+}
+
+/**
+ * A subscription that is one member of a cluster's consumer group: the group's session
+ * timeout and partition assigner, and what the member is told about its assignment.
+ */
+export interface KafkaGroupMember {
+  /** How long the coordinator waits for a heartbeat before it gives the member's partitions away. */
+  readonly sessionTimeoutMs: number;
+  /** Assigns partitions and carries each member's metadata (its advertised URL). */
+  readonly assigner: Assigner;
+  /**
+   * This member's partitions of a new generation, called inside kafkajs's GROUP_JOIN
+   * event, before any record of the generation is delivered.
+   */
+  onAssigned(partitions: readonly number[], memberId: string): void;
+  /**
+   * The member's partitions may be moving: a rebalance began, or the consumer crashed or
+   * stopped. Called before anything of a next generation.
+   */
+  onUnassigned(): void;
+  /** The coordinator answered a heartbeat: the member's session was renewed. */
+  onHeartbeat(): void;
 }
 
 interface PartitionState {
@@ -120,14 +145,17 @@ export class KafkaWalSubscription implements WalSubscription {
    * so the applier would stand still for 30 s after the brokers came back.
    */
   #newConsumer(groupId: string): Consumer {
+    const member = this.#source.member;
+    const sessionTimeout = member?.sessionTimeoutMs ?? 30_000;
     return this.#source.kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
       // The handler may run long (it writes tenant databases); heartbeats are sent
       // between handler calls, so the session must outlast one call.
-      sessionTimeout: 30_000,
+      sessionTimeout,
       rebalanceTimeout: 60_000,
-      heartbeatInterval: 3_000,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 4)),
+      ...(member === undefined ? {} : { partitionAssigners: [() => member.assigner] }),
       // The broker answers a fetch as soon as records arrive, so this bounds only idle
       // polls; but kafkajs's stop waits out a poll in flight, and a fetch round with
       // every partition paused (while start offsets are asked) sleeps this long.
@@ -167,11 +195,18 @@ export class KafkaWalSubscription implements WalSubscription {
 
   async #run(consumer: Consumer): Promise<void> {
     const { topic } = this.#source;
+    const member = this.#source.member;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       const partitions = event.payload.memberAssignment[topic] ?? [];
+      member?.onAssigned(this.#stopped ? [] : partitions, event.payload.memberId);
       this.#assign(consumer, partitions);
     });
+    if (member !== undefined) {
+      consumer.on(consumer.events.HEARTBEAT, () => member.onHeartbeat());
+      consumer.on(consumer.events.REBALANCING, () => member.onUnassigned());
+    }
     consumer.on(consumer.events.CRASH, (event) => {
+      member?.onUnassigned();
       if (event.payload.restart || this.#stopped || this.#restartTimer !== undefined) return;
       this.#fail(
         new WalError(
@@ -369,6 +404,7 @@ export class KafkaWalSubscription implements WalSubscription {
 
   async #shutdown(): Promise<void> {
     this.#stopped = true;
+    this.#source.member?.onUnassigned();
     clearTimeout(this.#restartTimer);
     // disconnect = stop (waits for the running handler call) + leave the group; after a
     // start in progress has finished, so the consumer cannot come up after it.

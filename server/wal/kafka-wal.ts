@@ -45,7 +45,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { type Admin, Kafka } from "kafkajs";
+import { type Admin, type GroupDescription, Kafka } from "kafkajs";
 import {
   describeKafkaError,
   isRetriable,
@@ -57,7 +57,11 @@ import {
 } from "./kafka-wal-errors.ts";
 import { kafkaLogCreator } from "./kafka-wal-log.ts";
 import { KafkaWalSender } from "./kafka-wal-sender.ts";
-import { failedSubscription, KafkaWalSubscription } from "./kafka-wal-subscription.ts";
+import {
+  failedSubscription,
+  type KafkaGroupMember,
+  KafkaWalSubscription,
+} from "./kafka-wal-subscription.ts";
 import { ensureKafkaTopic } from "./kafka-wal-topic.ts";
 import { partitionForTenant } from "./partition.ts";
 import type { SubscribeOptions, Wal, WalPosition, WalRecord, WalSubscription } from "./wal.ts";
@@ -66,6 +70,7 @@ import { positiveInteger, walRecordsSize } from "./wal-record-checks.ts";
 
 export type { KafkaWalLog, KafkaWalLogEntry, KafkaWalLogLevel } from "./kafka-wal-errors.ts";
 export { kafkaOffsetToNumber } from "./kafka-wal-errors.ts";
+export type { KafkaGroupMember } from "./kafka-wal-subscription.ts";
 
 /** Attempts of an offsets request; kafkajs's admin does not retry a moved leader itself. */
 const OFFSET_ATTEMPTS = 5;
@@ -405,6 +410,35 @@ export class KafkaWal implements Wal {
    * (every 5 s, advisory: for lag monitoring; positions of record are the subscriber's).
    */
   subscribe(options: SubscribeOptions): WalSubscription {
+    return this.#subscribe(
+      options,
+      this.groupId ?? `${this.#clientId}-${this.topic}-${randomUUID()}`,
+      this.groupId !== undefined,
+      undefined,
+    );
+  }
+
+  /**
+   * A subscription that is one member of a cluster's consumer group `groupId` (whatever
+   * the log's own `groupId`), with the member's session timeout and partition assigner;
+   * `member` is told of each assignment, of each rebalance and of each heartbeat
+   * (server/cluster). Positions are the subscriber's, as in {@link subscribe}; the group
+   * commits delivered offsets (advisory).
+   */
+  subscribeInGroup(
+    options: SubscribeOptions,
+    groupId: string,
+    member: KafkaGroupMember,
+  ): WalSubscription {
+    return this.#subscribe(options, groupId, true, member);
+  }
+
+  #subscribe(
+    options: SubscribeOptions,
+    groupId: string,
+    commitOffsets: boolean,
+    member: KafkaGroupMember | undefined,
+  ): WalSubscription {
     if (this.#closing !== undefined) {
       return failedSubscription(new WalError("closed", `The Kafka log "${this.topic}" is closed.`));
     }
@@ -413,17 +447,35 @@ export class KafkaWal implements Wal {
         kafka: this.#kafka,
         offsets: () => this.#topicOffsets(`Could not read the offsets of topic "${this.topic}"`),
         topic: this.topic,
-        groupId: this.groupId ?? `${this.#clientId}-${this.topic}-${randomUUID()}`,
-        commitOffsets: this.groupId !== undefined,
+        groupId,
+        commitOffsets,
         partitions: this.partitions,
         concurrency: this.#concurrency,
         log: this.#log,
+        ...(member === undefined ? {} : { member }),
       },
       options,
       () => this.#subscriptions.delete(subscription),
     );
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  /**
+   * The members of consumer group `groupId` as the coordinator describes them (state,
+   * each member's protocol metadata and assignment, encoded as kafkajs's
+   * `AssignerProtocol` reads them). Rejects with a `WalError`.
+   */
+  async describeGroup(groupId: string): Promise<GroupDescription | undefined> {
+    if (this.#closing !== undefined) {
+      throw new WalError("closed", `The Kafka log "${this.topic}" is closed.`);
+    }
+    try {
+      const { groups } = await this.#admin.describeGroups([groupId]);
+      return groups.find((g) => g.groupId === groupId);
+    } catch (error) {
+      throw toWalError(error, `Could not describe the consumer group "${groupId}"`);
+    }
   }
 
   /**

@@ -33,7 +33,7 @@ describe("generated/ for the server API protos", () => {
     const files = listFiles(fresh);
     // Only the folders buf writes: generated/ also holds the examples' clients.
     const ownDirs = new Set(files.map((f) => f.split("/")[0]));
-    expect([...ownDirs].sort()).toEqual(["entdb", "grpc"]);
+    expect([...ownDirs].sort()).toEqual(["entdb", "entdbcluster", "grpc"]);
     const committedFiles = listFiles(committed).filter((f) => ownDirs.has(f.split("/")[0]));
     expect(files).toEqual(committedFiles);
     for (const file of files) {

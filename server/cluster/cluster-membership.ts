@@ -1,0 +1,271 @@
+/**
+ * One server's place in a cluster: several `entdb serve` processes on one Kafka log share
+ * a consumer group, and each owns the tenants of the partitions Kafka assigns it
+ * (DESIGN.md "Scale"; docs/kafka.md "Several servers").
+ *
+ * What it guarantees:
+ * - The applier is a member of the group ({@link member}): it is delivered only the
+ *   partitions this server owns, from its own checkpoint for each (`meta.sqlite`), never
+ *   from the group's committed offsets; a partition it loses stops being delivered at the
+ *   rebalance (kafkajs finishes a running batch first).
+ * - {@link check} is the one gate of every call: a tenant is served here only while its
+ *   partition is assigned here, the member's session is known to be alive (a heartbeat
+ *   answered within half the session timeout), no rebalance is under way, and the
+ *   partition has been applied up to where the log ended when it was assigned. Otherwise
+ *   the call fails before it reads or logs anything: with the owner's URL when the group
+ *   names one, else UNAVAILABLE with a retry hint.
+ *
+ * Fencing: the coordinator gives a member's partitions away only after its session timed
+ * out (no heartbeat for the session timeout) or after it rejoined for a rebalance. This
+ * server stops serving at the first sign of a rebalance, and when its last answered
+ * heartbeat is half a session old, so a server cut off from Kafka stops serving before
+ * the coordinator can assign its partitions to another (assuming the two clocks run at
+ * about the same rate, and an answer takes less than half a session to arrive). What it
+ * does not fence: a write it checked before that moment and appends after it. That write
+ * is still ordered by the log and applied by the new owner; this server cannot apply it,
+ * so the call fails (the applier wait times out) and the client's retry with the same
+ * idempotency key gets the outcome from the new owner.
+ */
+
+import { performance } from "node:perf_hooks";
+import type { KafkaGroupMember, KafkaWal } from "../wal/kafka-wal.ts";
+import { assignedPartitions, createClusterAssigner, memberUrl } from "./cluster-assigner.ts";
+import { ownedByNoOne, ownedElsewhere } from "./tenant-owner-error.ts";
+
+/** Default session timeout of a cluster member, in ms (Kafka's own default for consumers). */
+export const DEFAULT_CLUSTER_SESSION_TIMEOUT_MS = 10_000;
+
+/** What a server needs to join a cluster. */
+export interface ClusterOptions {
+  /** The consumer group every server of the cluster joins. */
+  readonly group: string;
+  /** The base URL clients reach this server's API at; other servers redirect to it. */
+  readonly advertise: string;
+  /** The group's session timeout in ms (default {@link DEFAULT_CLUSTER_SESSION_TIMEOUT_MS}). */
+  readonly sessionTimeoutMs?: number;
+}
+
+/** A log line sink: `cluster` events are info, failures to read the group warn. */
+export interface ClusterLog {
+  info(message: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+}
+
+interface Owned {
+  /** The log end when the partition was assigned: served once applied up to it. */
+  target: number | undefined;
+  caughtUp: boolean;
+}
+
+/** How long a caller is asked to wait while no one serves its tenant. */
+const RETRY_AFTER_MS = 500;
+/** How often partitions being caught up are looked at. */
+const CATCH_UP_POLL_MS = 100;
+/** Least time between two reads of the group's members for an unknown owner. */
+const DESCRIBE_EVERY_MS = 200;
+
+/** This server's membership of a cluster; see the top of the file. */
+export class ClusterMembership {
+  readonly group: string;
+  readonly url: string;
+  readonly sessionTimeoutMs: number;
+  /** What the applier's subscription is told (`KafkaWal.subscribeInGroup`). */
+  readonly member: KafkaGroupMember;
+  readonly #wal: KafkaWal;
+  readonly #processed: (partition: number) => number;
+  readonly #log: ClusterLog;
+  readonly #owned = new Map<number, Owned>();
+  /** Partition → owner URL, from the last description of a stable group. */
+  #owners = new Map<number, string>();
+  /** Set from an assignment until the next sign of a rebalance. */
+  #assigned = false;
+  /** performance.now() until which this member's session is known to be alive. */
+  #leaseUntil = 0;
+  #generation = 0;
+  #describing: Promise<void> | undefined;
+  #lastDescribe = 0;
+  #closed = false;
+  #catchUpTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last assignment, for the catch-up's log line. */
+  #assignedAt = 0;
+
+  constructor(
+    options: ClusterOptions,
+    wal: KafkaWal,
+    processedOffset: (partition: number) => number,
+    log: ClusterLog,
+  ) {
+    this.group = options.group;
+    this.url = options.advertise;
+    this.sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_CLUSTER_SESSION_TIMEOUT_MS;
+    this.#wal = wal;
+    this.#processed = processedOffset;
+    this.#log = log;
+    this.member = {
+      sessionTimeoutMs: this.sessionTimeoutMs,
+      assigner: createClusterAssigner(this.url, wal.partitions),
+      onAssigned: (partitions, memberId) => this.#onAssigned(partitions, memberId),
+      onUnassigned: () => this.#onUnassigned(),
+      onHeartbeat: () => this.#renew(),
+    };
+  }
+
+  /** The partitions this server owns now (empty during a rebalance). */
+  ownedPartitions(): number[] {
+    return this.#assigned ? [...this.#owned.keys()].sort((a, b) => a - b) : [];
+  }
+
+  /** Partition → URL of its owner, as last read from the group. */
+  owners(): ReadonlyMap<number, string> {
+    return this.#owners;
+  }
+
+  /**
+   * Whether this server serves: it is a member with a live session and has applied each
+   * partition it owns up to where the log ended when it was assigned. A member that owns
+   * no partition is ready (it redirects).
+   */
+  ready(): boolean {
+    if (!this.#serving()) return false;
+    for (const partition of this.#owned.keys()) if (!this.#caughtUp(partition)) return false;
+    return true;
+  }
+
+  /**
+   * The gate of every call: returns when this server serves `tenant`, else throws the
+   * Connect error to answer (tenant-owner-error.ts).
+   */
+  check(tenant: string): void {
+    const partition = this.#wal.partitionFor(tenant);
+    if (this.#serving() && this.#owned.has(partition)) {
+      if (this.#caughtUp(partition)) return;
+      throw ownedByNoOne(
+        tenant,
+        `this server was just given its partition ${partition} and is applying the log up to its end`,
+        RETRY_AFTER_MS,
+      );
+    }
+    const owner = this.#owners.get(partition);
+    if (owner !== undefined && owner !== this.url) throw ownedElsewhere(tenant, partition, owner);
+    this.#describeSoon();
+    throw ownedByNoOne(
+      tenant,
+      `no server of the cluster owns its partition ${partition} (the cluster is assigning partitions)`,
+      RETRY_AFTER_MS,
+    );
+  }
+
+  /** Stops reading the group (the applier's subscription leaves it when stopped). */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#catchUpTimer);
+    this.#catchUpTimer = undefined;
+  }
+
+  #serving(): boolean {
+    return this.#assigned && performance.now() < this.#leaseUntil;
+  }
+
+  #caughtUp(partition: number): boolean {
+    const owned = this.#owned.get(partition);
+    if (owned === undefined) return false;
+    if (owned.caughtUp) return true;
+    if (owned.target === undefined) {
+      this.#readTarget(partition, owned);
+      return false;
+    }
+    if (this.#processed(partition) < owned.target) return false;
+    owned.caughtUp = true;
+    this.#log.info("cluster: partition caught up; serving its tenants", {
+      partition,
+      offset: owned.target,
+      ms: Math.round(performance.now() - this.#assignedAt),
+    });
+    return true;
+  }
+
+  #renew(): void {
+    // Renewed from when the answer arrived; the coordinator's clock started earlier, so
+    // half a session is the margin for the request's trip and the clocks' rates.
+    this.#leaseUntil = performance.now() + this.sessionTimeoutMs / 2;
+  }
+
+  #onAssigned(partitions: readonly number[], memberId: string): void {
+    this.#generation++;
+    this.#owned.clear();
+    for (const p of partitions) this.#owned.set(p, { target: undefined, caughtUp: false });
+    this.#assigned = true;
+    this.#assignedAt = performance.now();
+    this.#renew();
+    this.#log.info("cluster: partitions assigned", {
+      group: this.group,
+      memberId,
+      partitions: [...partitions].sort((a, b) => a - b),
+    });
+    for (const [p, owned] of this.#owned) this.#readTarget(p, owned);
+    this.#lastDescribe = 0;
+    this.#describeSoon();
+    this.#watchCatchUp();
+  }
+
+  /** Looks at the partitions being caught up until each is, so the log says when. */
+  #watchCatchUp(): void {
+    if (this.#catchUpTimer !== undefined || this.#closed) return;
+    this.#catchUpTimer = setInterval(() => {
+      let pending = false;
+      for (const partition of this.#owned.keys()) if (!this.#caughtUp(partition)) pending = true;
+      if (!pending || this.#closed) {
+        clearInterval(this.#catchUpTimer);
+        this.#catchUpTimer = undefined;
+      }
+    }, CATCH_UP_POLL_MS);
+    this.#catchUpTimer.unref();
+  }
+
+  #onUnassigned(): void {
+    this.#assigned = false;
+    this.#generation++;
+    this.#owners = new Map();
+  }
+
+  #readTarget(partition: number, owned: Owned): void {
+    const generation = this.#generation;
+    this.#wal.endOffset(partition).then(
+      (end) => {
+        if (generation === this.#generation && owned.target === undefined) owned.target = end;
+      },
+      (err: unknown) =>
+        this.#log.warn("cluster: could not read the end of a partition it was given", {
+          partition,
+          err,
+        }),
+    );
+  }
+
+  /** Reads the group's members (rate-limited; one read at a time). */
+  #describeSoon(): void {
+    if (this.#closed || this.#describing !== undefined) return;
+    if (performance.now() - this.#lastDescribe < DESCRIBE_EVERY_MS) return;
+    this.#lastDescribe = performance.now();
+    const generation = this.#generation;
+    this.#describing = this.#describe(generation).finally(() => {
+      this.#describing = undefined;
+    });
+  }
+
+  async #describe(generation: number): Promise<void> {
+    try {
+      const group = await this.#wal.describeGroup(this.group);
+      if (group === undefined || group.state !== "Stable" || generation !== this.#generation)
+        return;
+      const owners = new Map<number, string>();
+      for (const m of group.members) {
+        const url = memberUrl(m.memberMetadata);
+        for (const p of assignedPartitions(m.memberAssignment, this.#wal.topic)) owners.set(p, url);
+      }
+      this.#owners = owners;
+    } catch (err) {
+      this.#log.warn("cluster: could not read the group's members", { group: this.group, err });
+    }
+  }
+}
