@@ -69,8 +69,9 @@ describe.runIf(canMount)(
         truncateSync(filler, statSync(filler).size - free);
         TenantDb.open("acme", path, false)?.close();
         db = TenantDb.open("acme", path, false);
-        db?.db.prepare("INSERT INTO big (id, b) VALUES (1000000, x'00')").run();
-        const [result] = db?.db.pragma("wal_checkpoint(PASSIVE)") as {
+        if (db === undefined) return "missing";
+        db.db.prepare("INSERT INTO big (id, b) VALUES (1000000, x'00')").run();
+        const [result] = db.db.pragma("wal_checkpoint(PASSIVE)") as {
           log: number | bigint;
           checkpointed: number | bigint;
         }[];
