@@ -454,6 +454,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         readMaxBytes: 8 * 1024 * 1024,
         shutdownSignal: shutdown.signal,
         logError: (err: unknown) => log.error("transport error", { err }),
+        logClientGone: (err: unknown) => log.debug("client went away mid-request", { err }),
         anonymousReads: config.publicReads === true,
       });
     let apiHandler = buildApiHandler();

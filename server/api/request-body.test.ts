@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { readAllBytes } from "@connectrpc/connect/protocol";
 import { describe, expect, it } from "vitest";
-import { readBody } from "./request-body.ts";
+import { clientWentAway, readBody } from "./request-body.ts";
 
 /** A stream that yields `chunks` and ends. */
 function body(...chunks: string[]): PassThrough {
@@ -89,5 +89,38 @@ describe("readBody", () => {
     for (const stream of [a, b])
       for (const event of ["data", "end", "error", "close"])
         expect(stream.listenerCount(event)).toBe(0);
+  });
+});
+
+/** An error as Node's streams make them, with a `code`. */
+function nodeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe("clientWentAway", () => {
+  it("is a peer's close on a closed request, and nothing else", () => {
+    const aborted = nodeError("aborted", "ECONNRESET");
+    const premature = nodeError("Premature close", "ERR_STREAM_PREMATURE_CLOSE");
+    expect(clientWentAway(aborted, true)).toBe(true);
+    expect(clientWentAway(premature, true)).toBe(true);
+    // The same errors while the request is still open are the server's own failure.
+    expect(clientWentAway(aborted, false)).toBe(false);
+    expect(clientWentAway(premature, false)).toBe(false);
+    // A write on a stream the server closed itself, a bug, stays an error.
+    expect(clientWentAway(nodeError("closed", "ERR_HTTP2_INVALID_STREAM"), true)).toBe(false);
+    expect(clientWentAway(new Error("boom"), true)).toBe(false);
+    expect(clientWentAway(undefined, true)).toBe(false);
+  });
+
+  it("makes a body cut short by a reset socket CANCELED; another stream error stays itself", async () => {
+    const reset = new PassThrough();
+    const read = outcome(readBody(reset, 10, "5"));
+    reset.write(Buffer.from("he"));
+    reset.destroy(nodeError("aborted", "ECONNRESET"));
+    expect(await read).toBe("Canceled: the client cancelled the call");
+    const broken = new PassThrough();
+    const failed = readBody(broken, 10, "5");
+    broken.destroy(nodeError("bad chunk", "ERR_SOMETHING_ELSE"));
+    await expect(failed).rejects.toThrow("bad chunk");
   });
 });

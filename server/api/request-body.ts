@@ -175,11 +175,33 @@ function onEnd(this: Sinked): void {
 }
 
 function onError(this: Sinked, error: unknown): void {
-  stop(this)?.fail(error);
+  // The client went away mid-body (HTTP/1.1 emits "aborted" before the close): a cancel.
+  stop(this)?.fail(clientWentAway(error, this.destroyed) ? cancelled() : error);
 }
 
 function onClose(this: Sinked): void {
   stop(this)?.fail(cancelled());
+}
+
+/** What Node's streams fail with when the peer closed the connection or the stream under them. */
+const GONE_CODES: ReadonlySet<string> = new Set([
+  "ECONNRESET", // an HTTP/1.1 request whose socket closed mid-body ("aborted")
+  "ERR_STREAM_PREMATURE_CLOSE", // a stream closed before its end (HTTP/2 compat, pipelines)
+  "ECONNABORTED",
+  "EPIPE",
+]);
+
+/**
+ * Whether `error` is the client going away mid-request rather than a failure of the
+ * server: an error of the kind a closed peer gives (a reset socket, a stream closed
+ * before its end), while the request is known to be closed (`closed`: its stream is
+ * destroyed, or its call's signal aborted). That is the client's doing: logged at debug,
+ * never as an error.
+ */
+export function clientWentAway(error: unknown, closed: boolean): boolean {
+  if (!closed) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && GONE_CODES.has(code);
 }
 
 /** A body that does not match its Content-Length (the library's words). */

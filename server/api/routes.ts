@@ -32,6 +32,7 @@ import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
 import type { CounterChild, HistogramChild } from "./lean-metrics.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { clientWentAway } from "./request-body.ts";
 import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
 import { type CallForwarding, single, withNowForm } from "./unary-call.ts";
@@ -94,6 +95,12 @@ export interface ApiHandlerOptions {
   readonly shutdownSignal: AbortSignal;
   /** Receives failures of the transport itself (never of a handler: those become responses). */
   logError(err: unknown): void;
+  /**
+   * Receives what failed because the client went away mid-request (its connection or
+   * stream closed before the call ended): the client's doing, not a failure of the
+   * server, so the server logs it at debug. Default: dropped.
+   */
+  logClientGone?(err: unknown): void;
   /** On a serving thread only: how the fast paths hand on calls it does not serve (unary-call.ts). */
   readonly forward?: CallForwarding;
   /** `--public-reads`: a request without an Authorization header reaches the read handlers (auth.ts `refusedBeforeDecode`). */
@@ -150,10 +157,14 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     m.seconds.observe((performance.now() - startMs) / 1000);
   };
   /** Counts a call that failed with `err`, and rethrows it. */
-  const failed = (m: MethodMetrics, err: unknown, startMs: number): never => {
+  const failed = (m: MethodMetrics, err: unknown, startMs: number, signal: AbortSignal): never => {
     // The library answers an error that is not a ConnectError as INTERNAL and logs
-    // nothing: that is a bug, so its stack goes to the log here.
-    if (!(err instanceof ConnectError)) options.logError(err);
+    // nothing: that is a bug, so its stack goes to the log here; unless the client went
+    // away (a streaming call reading a request its client closed): not the server's.
+    if (!(err instanceof ConnectError)) {
+      if (clientWentAway(err, signal.aborted)) options.logClientGone?.(err);
+      else options.logError(err);
+    }
     observe(m, ConnectError.from(err).code, startMs);
     throw err;
   };
@@ -166,7 +177,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         observe(m, undefined, start);
         return res;
       } catch (err) {
-        return failed(m, err, start);
+        return failed(m, err, start, req.signal);
       }
     },
     // The same for the fast paths, without a promise when the call answers at once.
@@ -177,7 +188,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       try {
         res = next(req);
       } catch (err) {
-        return failed(m, err, start);
+        return failed(m, err, start, req.signal);
       }
       if (res instanceof Promise) {
         return res.then(
@@ -185,7 +196,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
             observe(m, undefined, start);
             return answered;
           },
-          (err: unknown) => failed(m, err, start),
+          (err: unknown) => failed(m, err, start, req.signal),
         );
       }
       observe(m, undefined, start);
@@ -261,7 +272,11 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         )
         .then((uRes) => universalResponseToNodeResponse(uRes, res))
         .catch((err: unknown) => {
-          if (ConnectError.from(err).code !== Code.Aborted) options.logError(err);
+          if (ConnectError.from(err).code === Code.Aborted) return;
+          // A client that went away mid-request (a streaming call's body cut short, an
+          // answer that could no longer be written) is not the server's failure.
+          if (clientWentAway(err, req.destroyed)) options.logClientGone?.(err);
+          else options.logError(err);
         });
     };
     const auth = req.headers["authorization"];

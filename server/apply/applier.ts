@@ -900,9 +900,11 @@ export class Applier implements ApplyProgress {
       : lost
         ? "is parked until a retry rebuilds its database from the log"
         : `stopped applying the log at ${position.partition}:${position.offset}`;
+    // A full disk: which file's disk needs room, and how much, for the retry to succeed.
+    const room = this.#store.roomToRecover(tenant, err);
     const error = new StoreError(
       "tenant-unavailable",
-      `Tenant ${JSON.stringify(tenant)} ${why}: ${message(err)}`,
+      `Tenant ${JSON.stringify(tenant)} ${why}: ${message(err)}${room === undefined ? "" : `. ${room}`}`,
       { cause: err },
     );
     const prior = this.#parked.get(tenant);

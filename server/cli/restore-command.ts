@@ -25,7 +25,7 @@ export function restoreCommands(): Command[] {
     .requiredOption("--data-dir <dir>", "the data dir to create (must be empty unless --force)")
     .option(
       "--s3-endpoint <url>",
-      "S3 endpoint of an s3:// archive (else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
+      "S3 endpoint of an s3:// archive (env ENTDB_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL)",
     )
     .option("--tenant <id>", "restore this tenant only")
     .option("--as-tenant <id>", "with --tenant: restore it under this id")
@@ -105,7 +105,9 @@ async function runRestore(opts: Record<string, string | boolean | undefined>): P
   try {
     const location = parseArchiveUrl(text("from") ?? "");
     if (location.kind === "dir") checkArchiveApart(location, dataDir);
-    store = await openObjectStore(location, { endpoint: text("s3Endpoint"), create: false });
+    // The flag, then ENTDB_S3_ENDPOINT, as for serve (an empty value counts as unset).
+    const endpoint = text("s3Endpoint") || process.env["ENTDB_S3_ENDPOINT"] || undefined;
+    store = await openObjectStore(location, { endpoint, create: false });
     if (location.kind === "dir" && !existsSync(join(location.root, "log.json")))
       throw new ArchiveError(
         "not-found",

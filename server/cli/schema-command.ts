@@ -142,7 +142,7 @@ async function push(
       );
       return 1;
     }
-    return refusal(e, Code, url);
+    return await refusal(e, Code, url);
   }
 }
 
@@ -169,7 +169,7 @@ async function history(opts: ConnectionOptions): Promise<number> {
     );
     return 0;
   } catch (err) {
-    return refusal(ConnectError.from(err), Code, opts.url ?? process.env["ENTDB_URL"] ?? "");
+    return await refusal(ConnectError.from(err), Code, opts.url ?? process.env["ENTDB_URL"] ?? "");
   }
 }
 
@@ -202,12 +202,14 @@ async function connect(opts: ConnectionOptions): Promise<{ client: Api } | strin
  * A refused or failed call: exit 2 when the server could not be reached or `url` serves no
  * EntDB API, 1 otherwise.
  */
-function refusal(
+async function refusal(
   e: { readonly code: number; readonly rawMessage: string },
   Code: typeof import("@connectrpc/connect").Code,
   url: string,
-): number {
-  const name = Code[e.code] ?? String(e.code);
+): Promise<number> {
+  const { codeToString } = await import("@connectrpc/connect/protocol-connect");
+  // The name the docs, /metrics and the clients use ("permission_denied").
+  const name = codeToString(e.code);
   const wrongUrl = e.code === Code.Unknown ? noApiProblem(url, e.rawMessage) : undefined;
   if (wrongUrl !== undefined) return fail(2, wrongUrl);
   if (e.code === Code.Unavailable || e.code === Code.Unknown) {

@@ -161,12 +161,17 @@ function act<A extends any[]>(
     }
     const token = conn.token ?? process.env["ENTDB_TOKEN"];
     // Loaded on use, so other entdb commands do not load the client at start.
-    const [{ Code, ConnectError, createClient }, { createConnectTransport }, { EntDbService }] =
-      await Promise.all([
-        import("@connectrpc/connect"),
-        import("@connectrpc/connect-node"),
-        import("../../generated/entdb/v1/entdb_pb.js"),
-      ]);
+    const [
+      { Code, ConnectError, createClient },
+      { createConnectTransport },
+      { EntDbService },
+      { codeToString },
+    ] = await Promise.all([
+      import("@connectrpc/connect"),
+      import("@connectrpc/connect-node"),
+      import("../../generated/entdb/v1/entdb_pb.js"),
+      import("@connectrpc/connect/protocol-connect"),
+    ]);
     // The runtime is the `entdb` package (the CLI's peer), not a folder of the CLI's own.
     const { createBearerAuthInterceptor } = await import("entdb/runtime/v1");
     const api = createClient(
@@ -188,7 +193,8 @@ function act<A extends any[]>(
         process.exitCode = 2;
         return;
       }
-      process.stderr.write(`error: ${Code[e.code] ?? e.code}: ${e.rawMessage}\n`);
+      // The code's name as the docs, /metrics and the clients write it ("permission_denied").
+      process.stderr.write(`error: ${codeToString(e.code)}: ${e.rawMessage}\n`);
       process.exitCode = 1;
     }
   };

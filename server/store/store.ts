@@ -31,6 +31,7 @@ import { modelFromLock } from "../../schema/served.ts";
 import type { ServedSchema } from "../engine.ts";
 import { MetaDb, type TenantPosition } from "./meta-db.ts";
 import type { RebuildGate } from "./rebuild-gate.ts";
+import { roomToRecover } from "./recovery-room.ts";
 import { StoreError } from "./store-error.ts";
 import { TenantDb, type TenantOrigin, type TenantState } from "./tenant-db.ts";
 import { tenantFileName, validateTenantId } from "./tenant-id.ts";
@@ -336,6 +337,14 @@ export class Store {
     if (from < at.logStart) return { beyondLog: beyondLog(id, reason, at, from) };
     this.#gate.holdTenant(id, at.partition, at.untilOffset, from, reason);
     return "rebuilding";
+  }
+
+  /**
+   * For a tenant parked by a full disk: which file's disk needs room, and how much, for
+   * its retry to succeed (recovery-room.ts); undefined when `err` is no full disk.
+   */
+  roomToRecover(tenant: string, err: unknown): string | undefined {
+    return roomToRecover(join(this.tenantsDir, tenantFileName(validateTenantId(tenant))), err);
   }
 
   /** Forgets an unavailable mark, so the next use tries to open the tenant again. */

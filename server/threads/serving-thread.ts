@@ -281,6 +281,7 @@ const api = createApiHandler({
   readMaxBytes: 8 * 1024 * 1024,
   shutdownSignal: shutdown.signal,
   logError: (err: unknown) => log.error("transport error", { err }),
+  logClientGone: (err: unknown) => log.debug("client went away mid-request", { err }),
   forward: { serves, send: (stream, headers, body) => link.forward(stream, headers, body) },
   anonymousReads: config.publicReads === true,
 });

@@ -24,6 +24,7 @@ export type {
   KafkaWalRetry,
 } from "./kafka-wal.ts";
 export {
+  DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS,
   DEFAULT_KAFKA_MAX_GROUP_BYTES,
   DEFAULT_KAFKA_MAX_RECORD_BYTES,
   DEFAULT_KAFKA_TOPIC,

@@ -45,6 +45,8 @@ export interface KafkaSubscriptionSource {
   readonly groupId: string;
   /** Commit delivered offsets to Kafka (advisory, for lag monitoring in shared groups). */
   readonly commitOffsets: boolean;
+  /** The members' session timeout in ms (`KafkaWalOptions.groupSessionTimeoutMs` for a shared group). */
+  readonly sessionTimeoutMs: number;
   readonly partitions: number;
   /** Partitions whose batches may be processed at once (kafkajs `partitionsConsumedConcurrently`). */
   readonly concurrency: number;
@@ -146,15 +148,16 @@ export class KafkaWalSubscription implements WalSubscription {
    */
   #newConsumer(groupId: string): Consumer {
     const member = this.#source.member;
-    const sessionTimeout = member?.sessionTimeoutMs ?? 30_000;
     return this.#source.kafka.consumer({
       groupId,
       allowAutoTopicCreation: false,
       // The handler may run long (it writes tenant databases); heartbeats are sent
-      // between handler calls, so the session must outlast one call.
-      sessionTimeout,
+      // between handler calls, so the session must outlast one call. A shared group's
+      // restart in place waits out its old member's session (groupSessionTimeoutMs); a
+      // cluster's member gives its partitions away after it (--cluster-session-timeout).
+      sessionTimeout: this.#source.sessionTimeoutMs,
       rebalanceTimeout: 60_000,
-      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 4)),
+      heartbeatInterval: Math.min(3_000, Math.floor(this.#source.sessionTimeoutMs / 4)),
       ...(member === undefined ? {} : { partitionAssigners: [() => member.assigner] }),
       // The broker answers a fetch as soon as records arrive, so this bounds only idle
       // polls; but kafkajs's stop waits out a poll in flight, and a fetch round with

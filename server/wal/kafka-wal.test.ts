@@ -151,6 +151,21 @@ describe("kafka log", () => {
     );
   });
 
+  it("refuses a group session timeout that is not a positive integer, before connecting", async () => {
+    const topic = freshTopic("session");
+    for (const groupSessionTimeoutMs of [0, 1.5, -6000]) {
+      const error = await openKafkaWal(
+        options(topic, 2, { groupId: `session-${run}`, groupSessionTimeoutMs }),
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WalError);
+      expect((error as WalError).code).toBe("invalid");
+      expect((error as WalError).message).toBe(
+        `groupSessionTimeoutMs must be a positive integer, got ${groupSessionTimeoutMs}.`,
+      );
+    }
+    expect((await admin.listTopics()).includes(topic)).toBe(false);
+  });
+
   it("refuses an existing topic with fewer replicas than configured, before writing", async () => {
     const topic = freshTopic("fewer-replicas");
     await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }] });

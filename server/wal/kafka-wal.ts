@@ -84,6 +84,9 @@ export const DEFAULT_KAFKA_MAX_RECORD_BYTES = 1024 * 1024;
 /** Default byte budget of one produce request; a single larger call is sent alone. */
 export const DEFAULT_KAFKA_MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
+/** Default session timeout of a shared consumer group's members (`groupSessionTimeoutMs`). */
+export const DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS = 30_000;
+
 /** How kafkajs retries a failed request before the operation fails. */
 export interface KafkaWalRetry {
   /** Retries after the first attempt (default 20: with the 1 s cap, about 19 s of backoff). */
@@ -123,6 +126,18 @@ export interface KafkaWalOptions {
    * its own and receives every partition. See {@link KafkaWal.subscribe}.
    */
   readonly groupId?: string;
+  /**
+   * The session timeout of the members of the shared group `groupId`, in ms (default
+   * {@link DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS}, 30 s). A member whose consumer crashed
+   * while the brokers were down cannot leave the group; restarted in place, it joins as
+   * a new member and the group waits for the old member's session to expire before it
+   * assigns partitions again: so this bounds how long a shared group's subscription
+   * stands still after an outage. It must outlast the longest handler call (heartbeats
+   * are sent between calls) and lie within the broker's `group.min.session.timeout.ms`
+   * and `group.max.session.timeout.ms` (6 s and 30 min by default). Private groups
+   * (no `groupId`) are replaced after a crash instead and keep 30 s.
+   */
+  readonly groupSessionTimeoutMs?: number;
   /** Largest accepted record, tenant UTF-8 bytes plus payload bytes (default 1 MiB). */
   readonly maxRecordBytes?: number;
   /** Stop adding calls to one produce request once it holds this many bytes (default 4 MiB). */
@@ -163,6 +178,10 @@ export async function openKafkaWal(options: KafkaWalOptions): Promise<KafkaWal> 
     );
   }
   if (options.brokers.length === 0) throw new WalError("invalid", "No Kafka brokers given.");
+  positiveInteger(
+    options.groupSessionTimeoutMs ?? DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS,
+    "groupSessionTimeoutMs",
+  );
   const retry = options.retry ?? {};
   const ackTimeout = positiveInteger(options.ackTimeoutMs ?? 10_000, "ackTimeoutMs");
   const kafka = new Kafka({
@@ -241,6 +260,7 @@ export class KafkaWal implements Wal {
   readonly #clientId: string;
   readonly #maxRecordBytes: number;
   readonly #concurrency: number;
+  readonly #groupSessionTimeoutMs: number;
   readonly #log: KafkaWalLog | undefined;
   readonly #subscriptions = new Set<WalSubscription>();
   /** Each partition's log start at the last offsets request. */
@@ -265,6 +285,10 @@ export class KafkaWal implements Wal {
     this.topic = options.topic;
     this.partitions = options.partitions;
     this.groupId = options.groupId;
+    this.#groupSessionTimeoutMs = positiveInteger(
+      options.groupSessionTimeoutMs ?? DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS,
+      "groupSessionTimeoutMs",
+    );
     this.#clientId = options.clientId ?? "entdb";
     this.#maxRecordBytes = positiveInteger(
       options.maxRecordBytes ?? DEFAULT_KAFKA_MAX_RECORD_BYTES,
@@ -449,6 +473,14 @@ export class KafkaWal implements Wal {
         topic: this.topic,
         groupId,
         commitOffsets,
+        // A cluster member's own; a shared group's option; a private group's crashed
+        // consumer is replaced instead, so its session matters only to the coordinator.
+        sessionTimeoutMs:
+          member !== undefined
+            ? member.sessionTimeoutMs
+            : commitOffsets
+              ? this.#groupSessionTimeoutMs
+              : DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS,
         partitions: this.partitions,
         concurrency: this.#concurrency,
         log: this.#log,

@@ -224,8 +224,10 @@ describe("a fault of the environment", () => {
     });
     expect(full.failures).toEqual([]);
     expect(full.parks.map((p) => [p.tenant, p.position])).toEqual([[TENANT, held]]);
-    expect(full.parks[0]?.error.message).toBe(
-      `Tenant "acme" stopped applying the log at ${held!.partition}:${held!.offset}: database or disk is full`,
+    // The message ends with what to free, and where (recovery-room.ts).
+    const file = join(dataDir, "tenants", "t-acme.sqlite");
+    expect(full.parks[0]?.error.message.replace(/\d+\.\d MB/g, "N MB")).toBe(
+      `Tenant "acme" stopped applying the log at ${held!.partition}:${held!.offset}: database or disk is full. Free N MB on the disk of ${file}: the retry checkpoints its N MB -wal file into it, which grows the file by up to that much.`,
     );
     expect(full.parks[0]?.error.cause).toMatchObject({ code: "SQLITE_FULL" });
     expect(full.applier.parkedTenants().map((p) => p.tenant)).toEqual([TENANT]);

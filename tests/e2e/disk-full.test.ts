@@ -9,7 +9,7 @@
  * unwritable case drops the capabilities that bypass mode bits, with `setpriv`).
  */
 
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -20,6 +20,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../generated/grpc/health/v1/health_pb.js";
+import { tenantFileName } from "../../server/store/index.ts";
 import { openEmbeddedWal } from "../../server/wal/embedded-wal.ts";
 import { readWalToEnd } from "../../server/wal/read-wal.ts";
 import { canMount, cannotMountReason, mountTmpfs, type Tmpfs } from "../infra/tmpfs.ts";
@@ -190,10 +191,16 @@ describe.runIf(canMount)(
   "a disk that fills under the tenant files while the log still commits",
   () => {
     it("parks the tenant, keeps the applier, and catches up by itself once space is freed", async () => {
-      const disk = mountTmpfs({ sizeBytes: 24 * 1024 * 1024 });
+      const disk = mountTmpfs({ sizeBytes: 40 * 1024 * 1024 });
       // Freed later to make room: the log reuses its pages, the tenant file only grows.
-      const ballast = join(disk.dir, "ballast");
-      writeFileSync(ballast, new Uint8Array(8 * 1024 * 1024));
+      // In pieces: freed one at a time when the log is what the disk refuses first. 20 MB:
+      // more than the tenant's -wal file grows to (9-16 MB here), so the test can free
+      // exactly what /ready asks for.
+      const ballast: string[] = [];
+      for (let i = 0; i < 80; i++) {
+        ballast.push(join(disk.dir, `ballast-${i}`));
+        writeFileSync(join(disk.dir, `ballast-${i}`), new Uint8Array(256 * 1024));
+      }
       let live: ServerProcess | undefined;
       try {
         live = await startServerProcess({ dataDir: join(disk.dir, "data") });
@@ -219,33 +226,63 @@ describe.runIf(canMount)(
           ],
         });
         const acked: string[] = [];
-        let failed: ConnectError | undefined;
-        for (let i = 0; failed === undefined && i < 10_000; i++) {
+        // Writes until the tenant parks on its full disk (the key of the write it parked at).
+        let parkedKey: string | undefined;
+        for (let i = 0; parkedKey === undefined && i < 10_000; i++) {
           const key = `fill-${i}`;
           try {
             await client.executePlan(plan(key));
             acked.push(key);
           } catch (err) {
-            failed = ConnectError.from(err);
+            const failed = ConnectError.from(err);
+            expect(failed.code).toBe(Code.Unavailable);
+            expect(failed.rawMessage).toMatch(/disk is full|disk I\/O error/);
+            if (failed.rawMessage.includes("stopped applying the log")) parkedKey = key;
+            else {
+              // The log's disk: a piece of ballast freed, and the log commits again.
+              const piece = ballast.pop();
+              if (piece === undefined) throw new Error(`the tenant never parked:\n${live.logs()}`);
+              rmSync(piece);
+              const until = Date.now() + 15_000;
+              while ((await ops(live, "/ready")).body.includes("The log ") && Date.now() < until)
+                await new Promise((resolve) => setTimeout(resolve, 200));
+            }
           }
         }
-        expect(failed?.code).toBe(Code.Unavailable);
-        expect(failed?.rawMessage).toMatch(/disk is full|disk I\/O error/);
         expect((await ops(live, "/ready")).status).toBe(503);
 
+        // /ready names the tenant file whose disk needs room, and how much: the size of
+        // its -wal file, which the retry checkpoints into it.
+        const file = join(disk.dir, "data", "tenants", tenantFileName(TENANT));
+        const walBytes = statSync(`${file}-wal`).size;
+        expect(walBytes).toBeGreaterThan(0);
+        const mb = (Math.ceil((walBytes / (1024 * 1024)) * 10) / 10).toFixed(1);
+        const ready = JSON.parse((await ops(live, "/ready")).body) as { reasons: string[] };
+        const parked =
+          ready.reasons.find((r) => r.startsWith(`Tenant "${TENANT}"`)) ??
+          ready.reasons.join(" / ");
+        expect(parked.replace(/ at \d+:\d+: /, " at P: ")).toBe(
+          `Tenant "${TENANT}" stopped applying the log at P: database or disk is full. Free ${mb} MB on the disk of ${file}: the retry checkpoints its ${mb} MB -wal file into it, which grows the file by up to that much.`,
+        );
+
         // Full to the last byte: the parked tenant's retry cannot move the checkpoint either.
-        disk.fill();
+        for (const piece of ballast.splice(0)) rmSync(piece);
+        const filler = disk.fill();
+        expect(statSync(filler).size).toBeGreaterThan(walBytes + 256 * 1024);
         await new Promise((resolve) => setTimeout(resolve, 2_500));
-        disk.free();
-        rmSync(ballast);
+        // Then freed by what /ready said, and 256 KB for the log's and meta.sqlite's pages:
+        // enough for the retry to bring the tenant up to date.
+        truncateSync(filler, Math.max(0, statSync(filler).size - walBytes - 256 * 1024));
         const deadline = Date.now() + 60_000;
         while ((await ops(live, "/ready")).status !== 200) {
           if (Date.now() > deadline)
             throw new Error(`not ready after freeing space:\n${live.logs()}`);
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
-        // The refused call, retried with its key, and new writes are applied.
-        const retryKey = `fill-${acked.length}`;
+        // Then room for more writes: the call the tenant parked at, retried with its key,
+        // and a new write are applied.
+        disk.free();
+        const retryKey = parkedKey ?? "";
         await client.executePlan(plan(retryKey));
         acked.push(retryKey);
         await client.executePlan(plan("after"));

@@ -72,7 +72,7 @@ describe("entdb tenant and entdb group", () => {
     });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(
-      "error: PermissionDenied: Only a server administrator (--admins) may create tenant 'cli-other'.\n",
+      "error: permission_denied: Only a server administrator (--admins) may create tenant 'cli-other'.\n",
     );
     const nowhere = await entdb(["tenant", "list"]);
     expect(nowhere.code).toBe(2);
@@ -105,5 +105,35 @@ describe("entdb tenant and entdb group", () => {
         ),
       );
     }
+  }, 60_000);
+
+  it("names the server's Connect code as the docs and /metrics do (permission_denied, unauthenticated)", async () => {
+    const bad = { ENTDB_URL: server.url, ENTDB_TOKEN: "no-such-token-0123456789" };
+    const results: [string, number, string][] = [];
+    for (const [args, env] of [
+      [["tenant", "list"], bad],
+      [["group", "list", "cli-acme"], bad],
+      [["schema", "history"], bad],
+      [["schema", "push", join(REPO_ROOT, "examples", "tracker", "schema.entdb")], bad],
+      [
+        ["schema", "push", join(REPO_ROOT, "examples", "tracker", "schema.entdb")],
+        { ENTDB_URL: server.url, ENTDB_TOKEN: ALICE },
+      ],
+    ] as const) {
+      const run = await entdb(args, env);
+      results.push([
+        args.slice(0, 2).join(" "),
+        run.code,
+        run.stderr.split(": ").slice(0, 2).join(": "),
+      ]);
+      expect(run.stderr).toMatch(/^error: [a-z_]+: \S.*\n$/);
+    }
+    expect(results).toEqual([
+      ["tenant list", 1, "error: unauthenticated"],
+      ["group list", 1, "error: unauthenticated"],
+      ["schema history", 1, "error: unauthenticated"],
+      ["schema push", 1, "error: unauthenticated"],
+      ["schema push", 1, "error: permission_denied"],
+    ]);
   }, 60_000);
 });

@@ -119,6 +119,16 @@ def test_filters_by_type_thread_and_time(bob: m.Client, sent: Sent) -> None:
     assert sent.budget in since and sent.budget not in until
     with pytest.raises(TypeError, match=r"^db.mailbox.list: 'memo' is not a node type of this client; use one of user, message, thread.$"):
         bob.mailbox.list(types=["memo"])  # type: ignore[list-item]
+    # One name where a list is expected, and an edge's name where its accessor is expected.
+    with pytest.raises(TypeError) as one:
+        bob.mailbox.list(types="message")  # type: ignore[arg-type]
+    assert str(one.value) == "db.mailbox.list: types takes a list of node type names, like ['message']; got the str 'message'."
+    with pytest.raises(TypeError) as name:
+        bob.mailbox.list(parent=rt.Parent("in_thread", sent.thread))  # type: ignore[arg-type]
+    assert str(name.value) == (
+        "Parent.edge must be an edge accessor such as db.assigned_to (the accessor db.in_thread, not the name); "
+        "got the str 'in_thread'."
+    )
 
 
 def test_marks_items_and_counts_unread(bob: m.Client, sent: Sent) -> None:

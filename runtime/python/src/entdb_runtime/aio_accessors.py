@@ -12,10 +12,10 @@ from ._wire import get_dicts, get_int, get_str
 from .accessors import PlanBase
 from .core import AsyncClientCore
 from .filters import OrderBy
-from .plan import HasId, NodeHandle, PlanBuilder, resolve_id
+from .plan import HasId, NodeHandle, PlanBuilder, resolve_id, resolve_ids
 from .results import Created, LogPosition, Page, Receipt, Updated
 from .schema import TypeMeta
-from .watch import Change, typed_change
+from .watch import Change, WatchedChange, typed_change
 from .search import (
     Direction,
     EdgeType,
@@ -137,7 +137,7 @@ class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, Key
 
     async def get_many(self, nodes: Sequence[IdT | HasId[IdT]], *, read_your_writes: bool | None = None) -> list[NodeT | None]:
         """The nodes in the order asked, None for those missing."""
-        ids = [resolve_id(n, self._meta.name) for n in nodes]
+        ids = resolve_ids(nodes, f"{self._meta.name} get_many")
         data = await self._core.read("GetNodes", {"type_id": self._meta.id, "ids": ids}, read_your_writes)
         found = {get_str(n, "id"): node_from_wire(self._meta, n, self._factory) for n in get_dicts(data, "nodes")}
         return [found.get(i) for i in ids]
@@ -183,7 +183,7 @@ class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, Key
                 return
             after = page.next
 
-    async def watch(
+    def watch(
         self,
         *,
         ids: Sequence[IdT | HasId[IdT]] | None = None,
@@ -194,8 +194,9 @@ class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, Key
         """This type's changes as they are applied (or those of `ids` only): from now,
         after `after` (a change's `position`), or the whole history with `from_start`.
         Resumes by itself after a break, from the last position it was sent, so nothing
-        is skipped or repeated; leave the loop to stop."""
-        node_ids = [] if ids is None else [resolve_id(i, self._meta.name) for i in ids]
+        is skipped or repeated; leave the loop to stop. A wrong `ids` raises here, at
+        the call, not at the first iteration."""
+        node_ids = [] if ids is None else resolve_ids(ids, f"{self._meta.name} watch: ids")
         changes = self._core.watch(
             node_type_ids=[self._meta.id] if ids is None else [],
             node_ids=node_ids,
@@ -203,6 +204,9 @@ class AsyncNodeAccessor(Generic[NodeT, IdT, CreateT, PatchT, WhereT, OrderT, Key
             from_start=from_start,
             max_reconnects=max_reconnects,
         )
+        return self._typed(changes)
+
+    async def _typed(self, changes: AsyncIterator[WatchedChange]) -> AsyncIterator[Change[NodeT, IdT]]:
         async for change in changes:
             typed = typed_change(self._meta, change, self._factory)
             if typed is not None:

@@ -17,8 +17,17 @@ from ._codec import node_from_wire
 from ._wire import Wire, get_bool, get_dict, get_dicts, get_int, get_str
 from .plan import HasId, resolve_id
 from .results import Page, Receipt
-from .search import EdgeType, Highlight, NodeTypes, SearchHit, search_page, search_request, type_ids_of
-from .values import epoch, format_timestamp, parse_timestamp
+from .search import (
+    EdgeType,
+    Highlight,
+    NodeTypes,
+    SearchHit,
+    edge_type_id_of,
+    search_page,
+    search_request,
+    type_ids_of,
+)
+from .values import describe, epoch, format_timestamp, is_list_arg, parse_timestamp
 
 if TYPE_CHECKING:
     from .core import AsyncClientCore, ClientCore
@@ -90,7 +99,7 @@ class _Filters:
             request["delivered_before"] = format_timestamp(self.until, "until")
         if self.parent is not None:
             request["parent_id"] = resolve_id(self.parent.id, "the parent")
-            request["parent_edge_type_id"] = self.parent.edge.edge_type_id
+            request["parent_edge_type_id"] = edge_type_id_of(self.parent.edge, "Parent.edge")
         return request
 
 
@@ -114,6 +123,9 @@ class _MailboxBase(Generic[NodeT, TypeT, SearchT]):
         parent: Parent | None,
     ) -> _Filters:
         type_ids: list[int] = []
+        if types is not None and not is_list_arg(types):
+            like = f", like ['{types}']" if isinstance(types, str) else ""
+            raise TypeError(f"db.mailbox.list: types takes a list of node type names{like}; got {describe(types)}.")
         for name in types or ():
             type_id = self._type_ids.get(name)
             if type_id is None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar, cast
 
 from ._wire import Wire
 from .results import PlanResult, Receipt
 from .schema import FieldMeta, TypeMeta
-from .values import describe, encode, encode_fields
+from .values import describe, encode, encode_fields, is_list_arg
 
 IdT = TypeVar("IdT", bound=str)
 IdT_co = TypeVar("IdT_co", bound=str, covariant=True)
@@ -227,9 +227,20 @@ def resolve_id(ref: object, label: str) -> str:
     raise TypeError(f"{label} must be a node id; got {describe(ref)}.")
 
 
+def resolve_ids(refs: object, label: str) -> list[str]:
+    """The ids of a list of ids or nodes. One id (a str, which would iterate as its
+    characters) or one node where a list is expected is a TypeError saying so."""
+    if not is_list_arg(refs):
+        raise TypeError(f"{label} takes a list of node ids; got {describe(refs)}. For one node, pass [id].")
+    return [resolve_id(ref, f"{label}[{i}]") for i, ref in enumerate(cast("Iterable[object]", refs))]
+
+
 def absent_key_ids(meta: TypeMeta, names: Sequence[str], values: Mapping[str, object]) -> list[int]:
     """The field ids of `if_absent_on`, after checking they are exactly one unique key
     and are set in the input."""
+    if not is_list_arg(names):
+        like = f", like ['{names}']" if isinstance(names, str) else ""
+        raise TypeError(f"{meta.name} create: if_absent_on takes a list of field names{like}; got {describe(names)}.")
     wanted = set(names)
     if not any(set(key) == wanted for key in meta.uniques):
         keys = " or ".join("(" + ", ".join(key) + ")" for key in meta.uniques)

@@ -8,14 +8,15 @@ the generated classes, through the factory of their type.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, cast
 
 from ._codec import Row, node_from_wire, order_to_wire, where_to_wire
 from ._wire import Wire, get_dict, get_dicts, get_int, get_str
 from .filters import OrderBy
 from .plan import HasId, resolve_id
+from .values import describe, is_list_arg
 from .results import Page
 from .schema import TypeMeta
 
@@ -145,13 +146,45 @@ def type_ids_of(names: Sequence[str] | None, types: NodeTypes[NodeT], searchable
     """The type ids of the accessor names `db.search(types=...)` takes."""
     if names is None:
         return []
+    if not is_list_arg(names):
+        like = f", like ['{names}']" if isinstance(names, str) else ""
+        raise TypeError(f"db.search: types takes a list of accessor names{like}; got {describe(names)}.")
     by_name = {name: type_id for type_id, (name, _m, _f) in types.items()}
     out: list[int] = []
-    for name in names:
+    for name in cast("Iterable[object]", names):
+        if not isinstance(name, str):
+            raise TypeError(f"db.search: types names node types by accessor name, like 'task'; got {describe(name)}.")
         if name not in searchable:
             raise TypeError(f"db.search: '{name}' is not a searchable node type; use one of {', '.join(searchable)}.")
         out.append(by_name[name])
     return out
+
+
+def edge_type_id_of(edge: object, label: str) -> int:
+    """The type id of an edge accessor (`db.assigned_to`); anything else, such as the
+    edge's name as a string, is a TypeError saying what to pass."""
+    type_id = getattr(edge, "edge_type_id", None)
+    if isinstance(type_id, int) and not isinstance(type_id, bool) and type_id > 0:
+        return type_id
+    hint = f" (the accessor db.{edge}, not the name)" if isinstance(edge, str) else ""
+    raise TypeError(f"{label} must be an edge accessor such as db.assigned_to{hint}; got {describe(edge)}.")
+
+
+def edge_type_ids_of(edges: object, label: str) -> list[int]:
+    """The type ids of a list of edge accessors; see `edge_type_id_of`."""
+    if getattr(edges, "edge_type_id", None) is not None:
+        raise TypeError(f"{label} takes a list of edge accessors; got one ({describe(edges)}): pass [it].")
+    if not is_list_arg(edges):
+        raise TypeError(f"{label} takes a list of edge accessors, such as [db.assigned_to]; got {describe(edges)}.")
+    return [edge_type_id_of(edge, f"{label}[{i}]") for i, edge in enumerate(cast("Iterable[object]", edges))]
+
+
+def direction_of(direction: object, label: str) -> int:
+    """The wire value of a `Direction`; anything but "out" or "in" is a ValueError."""
+    code = _DIRECTIONS.get(direction) if isinstance(direction, str) else None
+    if code is None:
+        raise ValueError(f"{label} must be 'out' or 'in'; got {describe(direction)}.")
+    return code
 
 
 def traverse_request(
@@ -168,13 +201,24 @@ def traverse_request(
     if hops is not None:
         if edges is not None or max_depth != 0:
             raise TypeError("traverse: give either hops or edges/max_depth, not both; a path is as deep as it is long.")
-        request["hops"] = [
-            {"edge_type_ids": [e.edge_type_id for e in hop.edges], "direction": _DIRECTIONS[hop.direction]}
-            for hop in hops
-        ]
+        if isinstance(hops, Hop) or not is_list_arg(hops):
+            raise TypeError(f"traverse: hops takes a list of Hop, one per depth; got {describe(hops)}.")
+        wire: list[Wire] = []
+        for i, hop in enumerate(cast("Iterable[object]", hops)):
+            if not isinstance(hop, Hop):
+                raise TypeError(
+                    f"traverse: hops[{i}] must be a Hop(edges=[db.assigned_to], direction='out'); got {describe(hop)}."
+                )
+            wire.append(
+                {
+                    "edge_type_ids": edge_type_ids_of(hop.edges, f"traverse: hops[{i}].edges"),
+                    "direction": direction_of(hop.direction, f"traverse: hops[{i}].direction"),
+                }
+            )
+        request["hops"] = wire
     else:
-        request["edge_type_ids"] = [e.edge_type_id for e in edges or ()]
-        request["direction"] = _DIRECTIONS[direction]
+        request["edge_type_ids"] = [] if edges is None else edge_type_ids_of(edges, "traverse: edges")
+        request["direction"] = direction_of(direction, "traverse: direction")
         request["max_depth"] = max_depth
     return request
 

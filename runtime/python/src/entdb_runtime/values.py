@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TypeAlias, cast
 
@@ -49,6 +49,12 @@ def describe(value: object) -> str:
     if isinstance(value, str):
         return f"the str {value!r}"
     return f"a {type(value).__name__}"
+
+
+def is_list_arg(value: object) -> bool:
+    """Whether an argument that should be a list is one: iterable, and not a str or
+    bytes (which would iterate as their characters)."""
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes)
 
 
 def encode(field: FieldMeta, value: object, label: str, refs: RefResolver) -> Wire:
