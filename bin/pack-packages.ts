@@ -70,7 +70,7 @@ const runtimePackage: PackageSpec = {
   description:
     "EntDB's client runtime: what generated clients import, with Node.js and browser transports.",
   compiledFolders: ["runtime"],
-  sourceFolders: ["generated/entdb/v1"],
+  sourceFolders: ["generated/entdb/v1", "generated/entdbcluster/v1"],
   exports: {
     "./runtime/v1": "./runtime/v1",
     "./runtime/web": "./runtime/web",
