@@ -45,14 +45,29 @@ export interface StartOptions {
 }
 
 /** A free TCP port on loopback. */
+/**
+ * A port free on 127.0.0.1 now, drawn at random below the kernel's ephemeral range
+ * (32768–60999 here): a port the kernel hands out (`listen(0)`) is also what every
+ * outgoing connection on the machine takes, so between this check and the server's bind
+ * a client elsewhere could take it. Below the range only another listener can.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(port)) return port;
+  }
+  return bindable(0);
+}
+
+/** Binds `port` (0: any) on 127.0.0.1 and lets it go: the port bound, or 0 if refused. */
+function bindable(port: number): Promise<number> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.once("error", () => resolve(0));
+    server.listen(port, "127.0.0.1", () => {
       const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(bound));
     });
   });
 }
@@ -162,11 +177,32 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a server and waits until it is ready; rejects with its logs if it exits or times out. */
+/**
+ * Starts a server and waits until it is ready; rejects with its logs if it exits or times
+ * out. Ports it picked itself are picked again (twice at most) if another program bound
+ * one of them before the server did.
+ */
 export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDataDir();
-  const port = options.port ?? (await freePort());
-  const httpPort = options.httpPort ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const httpPort = options.httpPort ?? (await freePort());
+    try {
+      return await startOnce(options, dataDir, port, httpPort);
+    } catch (error) {
+      const picked = options.port === undefined || options.httpPort === undefined;
+      const taken = error instanceof Error && error.message.includes("the port is already in use");
+      if (!picked || !taken || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(
+  options: StartOptions,
+  dataDir: string,
+  port: number,
+  httpPort: number,
+): Promise<ServerProcess> {
   const child = spawnServe(options, dataDir, port, httpPort);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
