@@ -312,19 +312,23 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
   }
   const kind = fieldType.kind;
   const opName = FilterOp[filter.op] ?? String(filter.op);
-  const name = fieldName(type, fieldId);
+  // Named only for an error: a query's filters are bound on every read.
+  const name = () => fieldName(type, fieldId);
   const refuse = () =>
-    invalid(fieldId, `Filter ${opName} does not apply to ${name}, ${article(kind)} ${kind} field.`);
+    invalid(
+      fieldId,
+      `Filter ${opName} does not apply to ${name()}, ${article(kind)} ${kind} field.`,
+    );
   const place = {
     owner: `type ${type.id}`,
     fieldId,
-    label: `The value of filter ${opName} on ${name}`,
+    label: () => `The value of filter ${opName} on ${name()}`,
   };
   const one = (): Value => {
     if (filter.values.length !== 1) {
       throw invalid(
         fieldId,
-        `Filter ${opName} on ${name} takes exactly one value, got ${filter.values.length}.`,
+        `Filter ${opName} on ${name()} takes exactly one value, got ${filter.values.length}.`,
       );
     }
     return filter.values[0]!;
@@ -332,7 +336,7 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
   const bind = (t: FieldType | ElementType, v: Value): SqlScalar => {
     const json = encodeValue(schema, t as FieldType, v, place);
     if (json === null)
-      throw invalid(fieldId, `Filter ${opName} on ${name} cannot take a null value.`);
+      throw invalid(fieldId, `Filter ${opName} on ${name()} cannot take a null value.`);
     return sqlValueOf(json);
   };
 
@@ -368,11 +372,11 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
     }
     case FilterOp.IN: {
       if (filter.values.length === 0)
-        throw invalid(fieldId, `Filter IN on ${name} needs at least one value.`);
+        throw invalid(fieldId, `Filter IN on ${name()} needs at least one value.`);
       if (filter.values.length > MAX_IN_VALUES) {
         throw invalid(
           fieldId,
-          `Filter IN on ${name} lists ${filter.values.length} values; the limit is ${MAX_IN_VALUES}.`,
+          `Filter IN on ${name()} lists ${filter.values.length} values; the limit is ${MAX_IN_VALUES}.`,
         );
       }
       return { form: "in", params: filter.values.map((v) => bind(fieldType, v)) };
@@ -392,7 +396,7 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
     default:
       throw invalid(
         fieldId,
-        `Filter on ${name} has no operator (op ${filter.op}); set one of EQ, NE, LT, LTE, GT, GTE, IN, CONTAINS, PREFIX.`,
+        `Filter on ${name()} has no operator (op ${filter.op}); set one of EQ, NE, LT, LTE, GT, GTE, IN, CONTAINS, PREFIX.`,
       );
   }
 }

@@ -56,7 +56,7 @@ export function nodeByKey(
     const json = encodeValue(model, field.type, key.get(fieldId)!, {
       owner: `type ${typeId}`,
       fieldId,
-      label: `The key's value of ${fieldName(type, fieldId)}`,
+      label: () => `The key's value of ${fieldName(type, fieldId)}`,
     });
     if (json === null) return undefined;
     where.push(`${nodeFieldExpr(fieldId)} = ?`);
