@@ -130,12 +130,31 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
   const scopeOf = (ctx: HandlerContext, tenant: string) =>
     readScopeFor(deps, readerOfCall(ctx), tenant);
 
-  const awaitPosition = async (tenant: string, position: LogPosition | undefined) => {
+  /**
+   * `progress.waitFor` for a call: its `signal` ends the wait (the deadline passed, the
+   * client left) with the signal's reason as a ConnectError. The library aborts the call
+   * of an HTTP/1.1 client that left without a reason (an AbortError): that is CANCELED.
+   */
+  const waitInCall = (tenant: string, at: WalPosition, timeoutMs: number, signal: AbortSignal) =>
+    deps.progress.waitFor(tenant, at, timeoutMs, signal).catch((err: unknown) => {
+      throw signal.aborted && err === signal.reason ? ConnectError.from(err, Code.Canceled) : err;
+    });
+
+  /**
+   * Waits until `tenant` applied `position` (a read's `after_position`), up to
+   * `applyWaitMs`; the call's `signal` ends the wait sooner (its deadline passed, its
+   * client left) with the signal's reason, and leaves no waiter behind.
+   */
+  const awaitPosition = async (
+    tenant: string,
+    position: LogPosition | undefined,
+    signal: AbortSignal,
+  ) => {
     if (!position) return;
     const at = checkPosition(deps.wal, tenant, position, "after_position");
     if (await deps.progress.waitFor(tenant, at, 0)) return;
     await checkPositionLogged(deps.wal, at, "after_position");
-    const ok = await deps.progress.waitFor(tenant, at, limits.applyWaitMs);
+    const ok = await waitInCall(tenant, at, limits.applyWaitMs, signal);
     if (!ok) {
       throw new ConnectError(
         `Tenant '${tenant}' has not applied position ${position.partition}:${position.offset} within ${limits.applyWaitMs} ms; retry the read.`,
@@ -245,7 +264,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           throw invalidArgument("Set `position` to the receipt position to wait for.");
         const timeout = Math.min(req.timeoutMs || limits.applyWaitMs, limits.maxWaitMs);
         const at = checkPosition(deps.wal, tenant, req.position, "position");
-        const reached = await deps.progress.waitFor(tenant, at, timeout, ctx.signal);
+        const reached = await waitInCall(tenant, at, timeout, ctx.signal);
         return {
           reached,
           applied: {
@@ -264,7 +283,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           if (!node) throw notFound(schema(), req.typeId, req.id);
           return { node };
         };
-        return req.afterPosition ? awaitPosition(tenant, req.afterPosition).then(read) : read();
+        return req.afterPosition
+          ? awaitPosition(tenant, req.afterPosition, ctx.signal).then(read)
+          : read();
       }),
 
     getNodes: (req, ctx) =>
@@ -283,14 +304,16 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
           const found = new Set(nodes.map((n) => n.id));
           return { nodes, missingIds: req.ids.filter((id) => !found.has(id)) };
         };
-        return req.afterPosition ? awaitPosition(tenant, req.afterPosition).then(read) : read();
+        return req.afterPosition
+          ? awaitPosition(tenant, req.afterPosition, ctx.signal).then(read)
+          : read();
       }),
 
     getNodeByKey: (req, ctx) =>
       guard(async () => {
         const tenant = readTenantOf(ctx, req.tenant);
         checkNodeType(req.typeId);
-        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition);
+        if (req.afterPosition) await awaitPosition(tenant, req.afterPosition, ctx.signal);
         const key = new Map(Object.entries(req.key).map(([k, v]) => [Number(k), v]));
         const node = reader.getNodeByKey(tenant, req.typeId, key, scopeOf(ctx, tenant));
         if (!node) {
@@ -308,7 +331,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         checkNodeType(req.typeId);
         const limit = pageSize(req.limit, limits);
         return req.afterPosition
-          ? awaitPosition(tenant, req.afterPosition).then(() => queryPage(req, ctx, tenant, limit))
+          ? awaitPosition(tenant, req.afterPosition, ctx.signal).then(() =>
+              queryPage(req, ctx, tenant, limit),
+            )
           : queryPage(req, ctx, tenant, limit);
       }),
 
@@ -327,7 +352,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         }
         const limit = pageSize(req.limit, limits);
         return req.afterPosition
-          ? awaitPosition(tenant, req.afterPosition).then(() => edgePage(req, ctx, tenant, limit))
+          ? awaitPosition(tenant, req.afterPosition, ctx.signal).then(() =>
+              edgePage(req, ctx, tenant, limit),
+            )
           : edgePage(req, ctx, tenant, limit);
       }),
 
@@ -358,7 +385,7 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
             `${req.hops.length > 0 ? `${req.hops.length} hops` : `max_depth ${req.maxDepth}`} exceeds the limit of ${limits.maxTraverseDepth}.`,
           );
         }
-        await awaitPosition(tenant, req.afterPosition);
+        await awaitPosition(tenant, req.afterPosition, ctx.signal);
         const result = reader.traverse(
           tenant,
           req.startId,

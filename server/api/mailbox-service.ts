@@ -30,7 +30,11 @@ type MailboxHandlers = Pick<
 export interface MailboxHandlerDeps {
   readonly guardTenant: TenantGuard;
   guard<T>(body: () => Promise<T> | T): Promise<T>;
-  awaitPosition(tenant: string, position: LogPosition | undefined): Promise<void>;
+  awaitPosition(
+    tenant: string,
+    position: LogPosition | undefined,
+    signal: AbortSignal,
+  ): Promise<void>;
   scopeOf(ctx: HandlerContext, tenant: string): ReadScope;
 }
 
@@ -55,7 +59,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
         const before = micros(req.deliveredBefore);
         const parent = parentFilter(req.parentId, req.parentEdgeTypeId);
         const limit = pageSize(req.limit, deps.limits);
-        await m.awaitPosition(tenant, req.afterPosition);
+        await m.awaitPosition(tenant, req.afterPosition, ctx.signal);
         const page = deps.reader.mailbox(
           tenant,
           {
@@ -78,7 +82,7 @@ export function createMailboxHandlers(deps: ApiDeps, m: MailboxHandlerDeps): Mai
     getMailboxUnreadCounts: (req, ctx) =>
       m.guard(async () => {
         const { actor, tenant } = ownMailbox(ctx, req.tenant, req.recipient);
-        await m.awaitPosition(tenant, req.afterPosition);
+        await m.awaitPosition(tenant, req.afterPosition, ctx.signal);
         const counts = deps.reader.mailboxUnreadCounts(tenant, actor.id, m.scopeOf(ctx, tenant));
         return { total: counts.total, byType: [...counts.byType] };
       }),

@@ -34,7 +34,11 @@ export interface SearchHandlerDeps {
   schema(): Schema;
   guard<T>(body: () => Promise<T> | T): Promise<T>;
   readTenantOf(ctx: HandlerContext, tenant: string): string;
-  awaitPosition(tenant: string, position: LogPosition | undefined): Promise<void>;
+  awaitPosition(
+    tenant: string,
+    position: LogPosition | undefined,
+    signal: AbortSignal,
+  ): Promise<void>;
   scopeOf(ctx: HandlerContext, tenant: string): ReadScope;
 }
 
@@ -66,7 +70,7 @@ export function createSearchHandler(
         );
       }
       const limit = pageSize(req.limit, deps.limits);
-      await deps.awaitPosition(tenant, req.afterPosition);
+      await deps.awaitPosition(tenant, req.afterPosition, ctx.signal);
       const page = deps.reader.search(
         tenant,
         {

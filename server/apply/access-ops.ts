@@ -92,6 +92,27 @@ export function checkPlanAccess(
   };
 }
 
+/**
+ * Whether the actor of `event` may read a node, by id, at `nowMicros`: as its reads
+ * decide (store/visibility-sql.ts): false for a node that does not exist, and true for
+ * every node in dev mode (`open_access`). Decided by the applier, so a replay decides
+ * the same.
+ */
+export function actorReads(
+  db: TenantDb,
+  event: WalEvent,
+  schema: Schema,
+  nowMicros: bigint,
+): (id: string) => boolean {
+  // Dev mode reads every node; one that does not exist has nothing (no item) to decide.
+  if (event.openAccess) return () => true;
+  const subject = {
+    actor: event.actor,
+    principals: principalsInDb(db, event.actor, event.actorGroups),
+  };
+  return (id) => (levelOn(db, schema, subject, id, nowMicros) ?? 0) >= capabilityLevel("read");
+}
+
 /** Who an applier decision is for: the actor and every principal it stands for. */
 interface Subject {
   readonly actor: string;

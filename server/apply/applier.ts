@@ -76,7 +76,7 @@ import { StoreError } from "../store/store-error.ts";
 import type { TenantDb, TenantState } from "../store/tenant-db.ts";
 import { isTenantId, validateTenantId } from "../store/tenant-id.ts";
 import type { SubscribeOptions, Wal, WalEntry, WalPosition, WalSubscription } from "../wal/wal.ts";
-import { applyAccessChange, checkPlanAccess } from "./access-ops.ts";
+import { actorReads, applyAccessChange, checkPlanAccess } from "./access-ops.ts";
 import { ApplyWaiters, isApplied } from "./apply-waiters.ts";
 import { applyMailboxChange } from "./mailbox-ops.ts";
 import { executePlan } from "./plan-executor.ts";
@@ -775,7 +775,8 @@ export class Applier implements ApplyProgress {
       if (body.case === "access") {
         applyAccessChange(db, event, body.value, ingressMicros(event), schema);
       } else if (body.case === "mailbox") {
-        applyMailboxChange(db, event.actor, body.value);
+        const reads = actorReads(db, event, schema, ingressMicros(event));
+        applyMailboxChange(db, event.actor, body.value, reads);
       } else {
         const nowMicros = ingressMicros(event);
         const checkOperation = checkPlanAccess(db, event, schema, nowMicros);

@@ -38,7 +38,7 @@ import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js
 import { type NodeType, nodeById, type Schema } from "../../schema/index.ts";
 import type { ReadScope } from "../acl/read-scope.ts";
 import { hasDenies } from "../store/access-tables.ts";
-import { compileFilter } from "../store/node-query.ts";
+import { compileFilter, noFieldText } from "../store/node-query.ts";
 import { decodeNodeCursor, encodeNodeCursor, filtersDigest } from "../store/page-cursor.ts";
 import { NODE_COLUMNS, type NodeRow, nodeFromRow } from "../store/row-codec.ts";
 import { StoreError } from "../store/store-error.ts";
@@ -159,7 +159,7 @@ export function searchTenantDb(
     if (orderField === 0) keyExpr = "id";
     else {
       const field = single.fields.find((f) => f.id === orderField);
-      if (!field) throw invalid(`Type ${single.id} has no field ${orderField}.`);
+      if (!field) throw invalid(`${noFieldText(single, orderField)}.`);
       keyExpr = nodeFieldExpr(orderField);
     }
   }

@@ -102,7 +102,7 @@ export function compileNodeQuery(
     if (!ORDERABLE.has(field.type.kind)) {
       throw invalid(
         orderField,
-        `Field ${orderField} of type ${type.id} is a ${field.type.kind} field; results cannot be ordered by it.`,
+        `${fieldName(type, orderField)} is ${article(field.type.kind)} ${field.type.kind} field; results cannot be ordered by it.`,
       );
     }
   }
@@ -312,17 +312,23 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
   }
   const kind = fieldType.kind;
   const opName = FilterOp[filter.op] ?? String(filter.op);
+  // Named only for an error: a query's filters are bound on every read.
+  const name = () => fieldName(type, fieldId);
   const refuse = () =>
     invalid(
       fieldId,
-      `Filter ${opName} does not apply to field ${fieldId} of type ${type.id}, a ${kind} field.`,
+      `Filter ${opName} does not apply to ${name()}, ${article(kind)} ${kind} field.`,
     );
-  const place = { owner: `type ${type.id}`, fieldId };
+  const place = {
+    owner: `type ${type.id}`,
+    fieldId,
+    label: () => `The value of filter ${opName} on ${name()}`,
+  };
   const one = (): Value => {
     if (filter.values.length !== 1) {
       throw invalid(
         fieldId,
-        `Filter ${opName} on field ${fieldId} takes exactly one value, got ${filter.values.length}.`,
+        `Filter ${opName} on ${name()} takes exactly one value, got ${filter.values.length}.`,
       );
     }
     return filter.values[0]!;
@@ -330,7 +336,7 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
   const bind = (t: FieldType | ElementType, v: Value): SqlScalar => {
     const json = encodeValue(schema, t as FieldType, v, place);
     if (json === null)
-      throw invalid(fieldId, `Filter ${opName} on field ${fieldId} cannot take a null value.`);
+      throw invalid(fieldId, `Filter ${opName} on ${name()} cannot take a null value.`);
     return sqlValueOf(json);
   };
 
@@ -366,11 +372,11 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
     }
     case FilterOp.IN: {
       if (filter.values.length === 0)
-        throw invalid(fieldId, `Filter IN on field ${fieldId} needs at least one value.`);
+        throw invalid(fieldId, `Filter IN on ${name()} needs at least one value.`);
       if (filter.values.length > MAX_IN_VALUES) {
         throw invalid(
           fieldId,
-          `Filter IN on field ${fieldId} lists ${filter.values.length} values; the limit is ${MAX_IN_VALUES}.`,
+          `Filter IN on ${name()} lists ${filter.values.length} values; the limit is ${MAX_IN_VALUES}.`,
         );
       }
       return { form: "in", params: filter.values.map((v) => bind(fieldType, v)) };
@@ -388,7 +394,10 @@ function bindFilter(schema: Schema, type: NodeType, filter: Filter): BoundFilter
       return { form: "prefix", params: [prefix, upper] };
     }
     default:
-      throw invalid(fieldId, `Filter on field ${fieldId} has no operator (op ${filter.op}).`);
+      throw invalid(
+        fieldId,
+        `Filter on ${name()} has no operator (op ${filter.op}); set one of EQ, NE, LT, LTE, GT, GTE, IN, CONTAINS, PREFIX.`,
+      );
   }
 }
 
@@ -409,8 +418,28 @@ export function nextPrefix(prefix: string): string | undefined {
   return undefined;
 }
 
+/**
+ * How a message names field `fieldId` of `type`: as the schema does, with the id the
+ * request used ("Team.slug (field 2)"; field 0 is the node id, "Team.id (field 0)").
+ */
+export function fieldName(type: NodeType, fieldId: number): string {
+  if (fieldId === 0) return `${type.name}.id (field 0)`;
+  const field = type.fields.find((f) => f.id === fieldId);
+  return field ? `${type.name}.${field.name} (field ${fieldId})` : noFieldText(type, fieldId);
+}
+
+/** "Team has no field with id 99", without the closing full stop (as ingress says it). */
+export function noFieldText(type: NodeType, fieldId: number): string {
+  return `${type.name} has no field with id ${fieldId}`;
+}
+
+/** "an" before a kind that starts with a vowel ("an int field"), "a" otherwise. */
+function article(kind: string): string {
+  return /^[aeiou]/.test(kind) ? "an" : "a";
+}
+
 function noField(type: NodeType, fieldId: number): StoreError {
-  return invalid(fieldId, `Type ${type.id} has no field ${fieldId}.`);
+  return invalid(fieldId, `${noFieldText(type, fieldId)}.`);
 }
 
 function invalid(fieldId: number, message: string): StoreError {

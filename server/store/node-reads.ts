@@ -11,7 +11,7 @@ import type { ReadScope } from "../acl/read-scope.ts";
 import type { Page } from "../engine.ts";
 import type { NodeCache } from "./node-cache.ts";
 import { factsOf, foundNodesByIds, nodesOf } from "./node-point-reads.ts";
-import { compileNodeQuery } from "./node-query.ts";
+import { compileNodeQuery, fieldName, noFieldText } from "./node-query.ts";
 import { encodeNodeCursor } from "./page-cursor.ts";
 import { queryPrivateById, walksGrants } from "./private-query.ts";
 import { NODE_COLUMNS, type NodeRow } from "./row-codec.ts";
@@ -31,13 +31,21 @@ export function nodeByKey(
 ): Node | undefined {
   const type = requireType(model, typeId);
   const ids = [...key.keys()].sort((a, b) => a - b);
+  const unknown = ids.find((id) => !type.fields.some((f) => f.id === id));
+  if (unknown !== undefined) {
+    throw new StoreError("invalid-argument", `${noFieldText(type, unknown)}.`, {
+      fieldId: unknown,
+    });
+  }
   const isKey =
     (ids.length === 1 && type.fields.some((f) => f.id === ids[0] && f.unique)) ||
     type.uniques.some((u) => sameSet(u.fieldIds, ids));
   if (!isKey) {
     throw new StoreError(
       "invalid-argument",
-      `Fields [${ids.join(", ")}] of type ${typeId} are not one unique field or all fields of one composite unique.`,
+      ids.length === 0
+        ? `The key names no field; name the fields of one unique of ${type.name}.`
+        : `The key names ${ids.map((id) => fieldName(type, id)).join(", ")}; a key is one unique field or all fields of one composite unique of ${type.name}.`,
       ids.length > 0 ? { fieldId: ids[0]! } : undefined,
     );
   }
@@ -48,6 +56,7 @@ export function nodeByKey(
     const json = encodeValue(model, field.type, key.get(fieldId)!, {
       owner: `type ${typeId}`,
       fieldId,
+      label: () => `The key's value of ${fieldName(type, fieldId)}`,
     });
     if (json === null) return undefined;
     where.push(`${nodeFieldExpr(fieldId)} = ?`);

@@ -45,6 +45,12 @@ import { StoreError } from "./store-error.ts";
 export interface FieldPlace {
   readonly owner: string;
   readonly fieldId: number;
+  /**
+   * What a message calls the value instead of "Field <id> of <owner>", for a request's
+   * value ("The value of filter EQ on Team.slug (field 2)"); called only for an error.
+   * An applier's outcome has none: it records ids only (DESIGN.md contract 2).
+   */
+  readonly label?: () => string;
 }
 
 /** A value SQLite can bind and compare. */
@@ -266,7 +272,6 @@ function value(kind: Value["kind"]): Value {
 }
 
 function invalid(place: FieldPlace, what: string): StoreError {
-  return new StoreError("invalid-argument", `Field ${place.fieldId} of ${place.owner} ${what}.`, {
-    fieldId: place.fieldId,
-  });
+  const subject = place.label?.() ?? `Field ${place.fieldId} of ${place.owner}`;
+  return new StoreError("invalid-argument", `${subject} ${what}.`, { fieldId: place.fieldId });
 }

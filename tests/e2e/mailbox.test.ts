@@ -603,6 +603,38 @@ describe("mailbox delivery", () => {
     );
   });
 
+  it("leaves the item of a node the caller may not read alone, as that of a node that does not exist", async () => {
+    const alice = api("alice");
+    const carol = api("carol");
+    const hidden = await send(MESSAGE, "not for carol yet", [[SENT_TO, carolUser]]);
+    await alice.shareNode({ tenant: TENANT, nodeId: hidden, principal: "user:carol", deny: true });
+    const listed = async () =>
+      (await listAll("carol", { includeArchived: true }, 50)).filter((i) => i.node?.id === hidden);
+    expect(await listed()).toEqual([]);
+    const unread = (await carol.getMailboxUnreadCounts({ tenant: TENANT })).total;
+    // The same answer for the hidden node as for one that does not exist.
+    for (const nodeId of [hidden, "0190d1b2-0000-7000-8000-00000000dead"]) {
+      const marked = await carol.updateMailboxItems({
+        tenant: TENANT,
+        nodeIds: [nodeId],
+        read: true,
+        archived: true,
+        starred: true,
+      });
+      expect(marked.receipt?.applied).toBe(true);
+      expect(marked.receipt?.replayed).toBe(false);
+    }
+    // Shared again: the item is as it was delivered, not as carol marked it unseen.
+    await alice.revokeNode({ tenant: TENANT, nodeId: hidden, principal: "user:carol" });
+    const [item] = await listed();
+    expect([item?.read, item?.archived, item?.starred]).toEqual([false, false, false]);
+    expect((await carol.getMailboxUnreadCounts({ tenant: TENANT })).total).toBe(unread + 1n);
+    // Now that carol reads it, her marks apply.
+    await carol.updateMailboxItems({ tenant: TENANT, nodeIds: [hidden], read: true });
+    const [read] = await listed();
+    expect([read?.read, read?.archived, read?.starred]).toEqual([true, false, false]);
+  });
+
   it("rebuilds the same tenant database, every delivery and state included, by replaying the log", async () => {
     const unread = (await api("carol").getMailboxUnreadCounts({ tenant: TENANT })).total;
     expect(unread).toBe(7n);

@@ -127,7 +127,7 @@ describe("compiled query shapes", () => {
     expect(caught).toBeInstanceOf(StoreError);
     expect((caught as StoreError).code).toBe("invalid-argument");
     expect((caught as StoreError).message).toBe(
-      "Filter GTE on field 7 takes exactly one value, got 2.",
+      "Filter GTE on Task.due (field 7) takes exactly one value, got 2.",
     );
     expect(() =>
       compile({ filters: [filter(7, FilterOp.GTE, v.ts(1_000))], orderBy: byDue, cursor: "x" }),

@@ -194,32 +194,32 @@ describe("queryNodes filters", () => {
     seedTasks(0, "other");
     expect(storeError(() => query([filter(9, FilterOp.EQ, v.str("ui"))]))).toEqual({
       code: "invalid-argument",
-      message: "Filter EQ does not apply to field 9 of type 4, a list field.",
+      message: "Filter EQ does not apply to Task.labels (field 9), a list field.",
       fieldId: 9,
     });
     expect(storeError(() => query([filter(2, FilterOp.CONTAINS, v.int(1n))])).message).toBe(
-      "Filter CONTAINS does not apply to field 2 of type 4, a int field.",
+      "Filter CONTAINS does not apply to Task.number (field 2), an int field.",
     );
     expect(storeError(() => query([filter(1, FilterOp.LT, v.ref("p1"))])).message).toBe(
-      "Filter LT does not apply to field 1 of type 4, a ref field.",
+      "Filter LT does not apply to Task.project (field 1), a ref field.",
     );
     expect(storeError(() => query([filter(42, FilterOp.EQ, v.int(1n))]))).toEqual({
       code: "invalid-argument",
-      message: "Type 4 has no field 42.",
+      message: "Task has no field with id 42.",
       fieldId: 42,
     });
     expect(storeError(() => query([filter(2, FilterOp.EQ, v.str("1"))])).message).toBe(
-      "Field 2 of type 4 expects int, got stringValue.",
+      "The value of filter EQ on Task.number (field 2) expects int, got stringValue.",
     );
     expect(storeError(() => query([filter(2, FilterOp.IN)])).message).toBe(
-      "Filter IN on field 2 needs at least one value.",
+      "Filter IN on Task.number (field 2) needs at least one value.",
     );
     expect(storeError(() => query([filter(2, FilterOp.EQ, v.int(1n), v.int(2n))])).message).toBe(
-      "Filter EQ on field 2 takes exactly one value, got 2.",
+      "Filter EQ on Task.number (field 2) takes exactly one value, got 2.",
     );
     expect(
       storeError(() => query([], { orderBy: { fieldId: 9, descending: false } })).message,
-    ).toBe("Field 9 of type 4 is a list field; results cannot be ordered by it.");
+    ).toBe("Task.labels (field 9) is a list field; results cannot be ordered by it.");
   });
 });
 
@@ -422,7 +422,7 @@ describe("point reads", () => {
     ).toEqual({
       code: "invalid-argument",
       message:
-        "Fields [2] of type 4 are not one unique field or all fields of one composite unique.",
+        "The key names Task.number (field 2); a key is one unique field or all fields of one composite unique of Task.",
       fieldId: 2,
     });
   });
