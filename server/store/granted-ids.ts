@@ -201,6 +201,18 @@ function clear(tenant: TenantGrants): void {
   tenant.countedSize = 0;
 }
 
+/**
+ * Forgets what `db`'s grants were: for a read-only handle (a serving thread's) after it
+ * moved to a later commit. The temporary triggers that clear them fire only for writes
+ * through their own connection, and the writer's is another.
+ */
+export function forgetGrants(db: TenantDb): void {
+  const tenant = perDb.get(db);
+  if (tenant === undefined) return;
+  clear(tenant);
+  tenant.denies = undefined;
+}
+
 /** Whether `granted` holds `id` with a grant unexpired at `atMicros`. */
 export function isGranted(granted: GrantedIds, id: string, atMicros: bigint): boolean {
   const i = firstAfter(granted.ids, id) - 1;

@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import type { Schema } from "../../schema/index.ts";
 import type { ServedSchema } from "../engine.ts";
+import { forgetGrants } from "../store/granted-ids.ts";
 import { TenantDb } from "../store/tenant-db.ts";
 import { tenantFileName, validateTenantId } from "../store/tenant-id.ts";
 import { ThreadState } from "./thread-state.ts";
@@ -68,6 +69,9 @@ export class ReadOnlyTenants {
       this.#open.set(id, handle);
       if (handle.commits !== commits) {
         handle.db.refresh();
+        // Grants and denies are cached per handle and cleared by triggers that fire only
+        // for this connection's writes: a commit of the writer's must clear them here.
+        forgetGrants(handle.db);
         handle.commits = commits;
       }
       return handle.db;

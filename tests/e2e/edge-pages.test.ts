@@ -30,7 +30,11 @@ const TOKENS = {
 type Who = keyof typeof TOKENS;
 const TENANT = "edges";
 
-const server = serverPerFile({ args: tokenArgs(TOKENS, ["root"]) });
+// With a serving thread, the two protocols' connections are served by different threads
+// (each client is one HTTP/2 connection): both threads' caches are checked after each write,
+// and a serving thread's read-only handle must forget its cached grants and denies when it
+// moves to the writer's later commit (server/threads/read-only-tenants.ts).
+const server = serverPerFile({ args: [...tokenArgs(TOKENS, ["root"]), "--serve-threads", "1"] });
 
 /** A client per caller and protocol: Connect binary over HTTP/2 (the fast path) and gRPC. */
 function clients(who: Who): EntDbClient[] {
