@@ -297,12 +297,16 @@ export const compatMessages = {
   edgeEndpointChanged(
     edge: TypeLabel,
     end: "from" | "to",
-    oldNode: string,
-    newNode: string,
+    oldNode: { readonly name: string; readonly id: number },
+    newNode: { readonly name: string; readonly id: number },
   ): FindingDraft {
+    // The same name on both sides: the node types swapped ids, which only the ids show.
+    const same = oldNode.name === newNode.name;
+    const show = (n: { readonly name: string; readonly id: number }) =>
+      same ? `'${n.name}' (id ${n.id})` : `'${n.name}'`;
     return {
       rule: "EDGE_ENDPOINT_CHANGED",
-      message: `${typeSubject(edge)} changed its '${end}' node type from '${oldNode}' to '${newNode}'. Stored edges connect '${oldNode}' nodes; add a new edge type with a new id and deprecate this one.`,
+      message: `${typeSubject(edge)} changed its '${end}' node type from ${show(oldNode)} to ${show(newNode)}. Stored edges connect ${show(oldNode)} nodes; add a new edge type with a new id and deprecate this one.`,
     };
   },
 

@@ -668,6 +668,29 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
           "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'to' node type from 'Team' to 'User'. Stored edges connect 'Team' nodes; add a new edge type with a new id and deprecate this one.",
         ],
       },
+      {
+        title: "its node types swapping ids under the same names",
+        old: src(...USER_TEAM, "edge MemberOf = 10 from User to Team;"),
+        new: src(
+          "node User = 2 {",
+          "  email: string = 1;",
+          "}",
+          "node Team = 1 {",
+          "  name: string = 1;",
+          "}",
+          "edge MemberOf = 10 from User to Team;",
+        ),
+        expected: [
+          "safe NODE_RENAMED 2:1 Node type 'Team' (id 2) was renamed to 'User'.",
+          "breaking TYPE_ID_CHANGED 2:1 Node type 'User' changed id from 1 to 2. Ids are identity: stored data and old clients know it as 1; change it back to 1, or reserve 1 if you mean to replace the type.",
+          "safe FIELD_RENAMED 3:3 Field 'User.name' (id 1) was renamed to 'email'.",
+          "safe NODE_RENAMED 5:1 Node type 'User' (id 1) was renamed to 'Team'.",
+          "breaking TYPE_ID_CHANGED 5:1 Node type 'Team' changed id from 2 to 1. Ids are identity: stored data and old clients know it as 2; change it back to 2, or reserve 2 if you mean to replace the type.",
+          "safe FIELD_RENAMED 6:3 Field 'Team.email' (id 1) was renamed to 'name'.",
+          "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'from' node type from 'User' (id 1) to 'User' (id 2). Stored edges connect 'User' (id 1) nodes; add a new edge type with a new id and deprecate this one.",
+          "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'to' node type from 'Team' (id 2) to 'Team' (id 1). Stored edges connect 'Team' (id 2) nodes; add a new edge type with a new id and deprecate this one.",
+        ],
+      },
     ],
     safe: [
       {
