@@ -110,10 +110,17 @@ export const compatMessages = {
     return { rule: "FIELD_ADDED", message: `${fieldSubject(owner, name, id)} was added.` };
   },
 
-  fieldAddedRequired(owner: TypeLabel, name: string, id: number): FindingDraft {
+  fieldAddedRequired(
+    owner: TypeLabel,
+    name: string,
+    id: number,
+    withDefault: boolean,
+  ): FindingDraft {
     return {
       rule: "FIELD_ADDED_REQUIRED",
-      message: `${fieldSubject(owner, name, id)} was added as required without a default. ${existing(owner)} have no value for it and old clients cannot set it; add it without 'required', or give it a default.`,
+      message: withDefault
+        ? `${fieldSubject(owner, name, id)} was added as required. ${existing(owner)} have no value for it (a default fills only what is created from now on), yet clients generated from this schema read it as always set; add it without 'required' (the default still fills new ones).`
+        : `${fieldSubject(owner, name, id)} was added as required without a default. ${existing(owner)} have no value for it and old clients cannot set it; add it without 'required'.`,
     };
   },
 

@@ -584,18 +584,35 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
         old: src(...USER),
         new: src("node User = 1 {", "  email: string = 1;", "  name: string = 2 [required];", "}"),
         expected: [
-          "breaking FIELD_ADDED_REQUIRED 4:3 Field 'User.name' (id 2) was added as required without a default. Existing 'User' nodes have no value for it and old clients cannot set it; add it without 'required', or give it a default.",
+          "breaking FIELD_ADDED_REQUIRED 4:3 Field 'User.name' (id 2) was added as required without a default. Existing 'User' nodes have no value for it and old clients cannot set it; add it without 'required'.",
+        ],
+      },
+      {
+        // The default fills creates; the nodes stored before still have no value, which
+        // clients generated from the new schema type as always set.
+        title: "adding a required field with a default to an existing type",
+        old: src(...USER, ...FOLLOWS()),
+        new: src(
+          "node User = 1 {",
+          "  email: string = 1;",
+          '  name: string = 2 [required, default = "anonymous"];',
+          "}",
+          ...FOLLOWS("  weight: int = 1 [required, default = 1];"),
+        ),
+        expected: [
+          "breaking FIELD_ADDED_REQUIRED 4:3 Field 'User.name' (id 2) was added as required. Existing 'User' nodes have no value for it (a default fills only what is created from now on), yet clients generated from this schema read it as always set; add it without 'required' (the default still fills new ones).",
+          "breaking FIELD_ADDED_REQUIRED 7:3 Property 'Follows.weight' (id 1) was added as required. Existing 'Follows' edges have no value for it (a default fills only what is created from now on), yet clients generated from this schema read it as always set; add it without 'required' (the default still fills new ones).",
         ],
       },
     ],
     safe: [
       {
-        title: "adding a required field with a default",
+        title: "adding a field with a default, not required",
         old: src(...USER),
         new: src(
           "node User = 1 {",
           "  email: string = 1;",
-          '  name: string = 2 [required, default = "anonymous"];',
+          '  name: string = 2 [default = "anonymous"];',
           "}",
         ),
         expected: ["safe FIELD_ADDED 4:3 Field 'User.name' (id 2) was added."],
