@@ -388,6 +388,15 @@ async function restoreADamagedSegment(target: ArchiveTarget): Promise<void> {
     ),
   );
   expect(existsSync(join(damagedDir, "wal.sqlite"))).toBe(true);
+  // Nor is it dumped as if it were a data dir to compare.
+  const dumped = await entdb(["dump", "--data-dir", damagedDir]);
+  expect(dumped.code).toBe(1);
+  expect(dumped.stdout).toBe("");
+  expect(dumped.stderr).toMatch(
+    new RegExp(
+      `^error: ${damagedDir} holds a restore that did not finish \\(from ${from}, begun [\\dTZ:.-]+\\): its tenant databases may be partial or missing; run that \`entdb restore\` again with --force, then dump\\.\\n$`,
+    ),
+  );
 }
 
 describe("disaster: the data dir is lost, the archive is not", () => {
