@@ -47,10 +47,10 @@ export function compareFields(
     ctx.report(msg.fieldIdChanged(owner, f.name, old.id, f.id), f.span);
   }
   for (const f of m.added) {
-    const draft =
-      f.required && f.default === undefined
-        ? msg.fieldAddedRequired(owner, f.name, f.id)
-        : msg.fieldAdded(owner, f.name, f.id);
+    // Required even with a default: a default fills creates, never what is already stored.
+    const draft = f.required
+      ? msg.fieldAddedRequired(owner, f.name, f.id, f.default !== undefined)
+      : msg.fieldAdded(owner, f.name, f.id);
     ctx.report(draft, f.span);
   }
   for (const f of m.reused) {

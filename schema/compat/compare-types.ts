@@ -114,8 +114,8 @@ function compareEdge(ctx: CompatContext, before: EdgeType, after: EdgeType): voi
         msg.edgeEndpointChanged(
           owner,
           end,
-          nodeName(ctx.oldSchema, oldId),
-          nodeName(ctx.newSchema, newId),
+          { name: nodeName(ctx.oldSchema, oldId), id: oldId },
+          { name: nodeName(ctx.newSchema, newId), id: newId },
         ),
         span,
       );

@@ -110,10 +110,17 @@ export const compatMessages = {
     return { rule: "FIELD_ADDED", message: `${fieldSubject(owner, name, id)} was added.` };
   },
 
-  fieldAddedRequired(owner: TypeLabel, name: string, id: number): FindingDraft {
+  fieldAddedRequired(
+    owner: TypeLabel,
+    name: string,
+    id: number,
+    withDefault: boolean,
+  ): FindingDraft {
     return {
       rule: "FIELD_ADDED_REQUIRED",
-      message: `${fieldSubject(owner, name, id)} was added as required without a default. ${existing(owner)} have no value for it and old clients cannot set it; add it without 'required', or give it a default.`,
+      message: withDefault
+        ? `${fieldSubject(owner, name, id)} was added as required. ${existing(owner)} have no value for it (a default fills only what is created from now on), yet clients generated from this schema read it as always set; add it without 'required' (the default still fills new ones).`
+        : `${fieldSubject(owner, name, id)} was added as required without a default. ${existing(owner)} have no value for it and old clients cannot set it; add it without 'required'.`,
     };
   },
 
@@ -297,12 +304,16 @@ export const compatMessages = {
   edgeEndpointChanged(
     edge: TypeLabel,
     end: "from" | "to",
-    oldNode: string,
-    newNode: string,
+    oldNode: { readonly name: string; readonly id: number },
+    newNode: { readonly name: string; readonly id: number },
   ): FindingDraft {
+    // The same name on both sides: the node types swapped ids, which only the ids show.
+    const same = oldNode.name === newNode.name;
+    const show = (n: { readonly name: string; readonly id: number }) =>
+      same ? `'${n.name}' (id ${n.id})` : `'${n.name}'`;
     return {
       rule: "EDGE_ENDPOINT_CHANGED",
-      message: `${typeSubject(edge)} changed its '${end}' node type from '${oldNode}' to '${newNode}'. Stored edges connect '${oldNode}' nodes; add a new edge type with a new id and deprecate this one.`,
+      message: `${typeSubject(edge)} changed its '${end}' node type from ${show(oldNode)} to ${show(newNode)}. Stored edges connect ${show(oldNode)} nodes; add a new edge type with a new id and deprecate this one.`,
     };
   },
 

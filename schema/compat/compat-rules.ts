@@ -57,7 +57,8 @@ export const COMPAT_RULES = {
   FIELD_REQUIRED_ADDED: { category: "breaking", summary: "An existing field became required." },
   FIELD_ADDED_REQUIRED: {
     category: "breaking",
-    summary: "A required field without a default was added to an existing type.",
+    summary:
+      "A required field was added to an existing type, with or without a default: what is stored has no value for it.",
   },
   FIELD_UNIQUE_ADDED: { category: "breaking", summary: "An existing field became unique." },
   COMPOSITE_UNIQUE_ADDED: {

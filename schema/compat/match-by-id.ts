@@ -2,7 +2,9 @@
  * Matches the items of one id space (types, the fields of a type, the values of an
  * enum) between an old and a new version. Ids are identity, so items pair by id; a
  * name that shows up under another id is a move (the old id is not reserved) and is
- * reported as such instead of as a rename on one side and a removal on the other.
+ * reported as such instead of as a rename on one side and a removal on the other. Ids
+ * are paired whatever moved: the item that declares an old id now is what stored data and
+ * old clients get under it, so it is compared with the old one.
  */
 
 import { type IdRange, inRanges } from "../model.ts";
@@ -83,16 +85,15 @@ export function matchById<T>(scope: MatchScope<T>): IdMatch<T> {
   const added: T[] = [];
   const reused: T[] = [];
   const reusedRetired: T[] = [];
+  // A move is reported, and the id it moved to is still judged by what it held: stored
+  // data and old clients use ids, so a rule allowed for the move (or for a swap of two
+  // names) must not let a changed kind, a reused reservation or the like go unreported.
   for (const item of scope.newItems) {
-    if (movedNew.has(item)) continue;
     const before = oldById.get(idOf(item));
     if (before === undefined) {
       if (inRanges(scope.oldReserved, idOf(item))) reused.push(item);
       else if (inRanges(scope.oldRetired ?? [], idOf(item))) reusedRetired.push(item);
-      else added.push(item);
-    } else if (movedOldIds.has(idOf(before))) {
-      // The old occupant moved elsewhere and its move is reported; comparing it with
-      // whatever took its id would only repeat that finding in other words.
+      else if (!movedNew.has(item)) added.push(item);
     } else if (kindOf(before) !== kindOf(item)) {
       kindChanged.push({ old: before, new: item });
     } else {

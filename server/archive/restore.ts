@@ -162,7 +162,10 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   const tenant = options.tenant === undefined ? undefined : checkTenant(options.tenant, "--tenant");
   const asTenant =
     options.asTenant === undefined ? tenant : checkTenant(options.asTenant, "--as-tenant");
-  prepareDataDir(dataDir, options.force === true);
+  // Checked now, cleared (with --force) only once the archive is found and listed: a
+  // mistyped --from must not cost what the data dir held.
+  checkDataDir(dataDir, options.force === true);
+  const dataDirExisted = existsSync(dataDir);
   // The apply phase's other threads load their modules while the archive is read
   // (restore-workers.ts), from its first request on: the manifest and the listings are
   // round trips this thread waits for. A one-tenant restore applies on this thread alone.
@@ -214,6 +217,7 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
   snapshotsListed?.catch(() => {});
 
   // From here the data dir is written: a server refuses it until the restore finishes.
+  prepareDataDir(dataDir);
   markRestoreUnfinished(dataDir, `from ${location.url}, begun ${new Date().toISOString()}`);
   // And make their templates for new tenant files meanwhile (removed when they end).
   workers.makeTemplates(identity, (i) => `${logPath}.thread-${i + 1}.tenant-template`);
@@ -334,6 +338,19 @@ async function restore(options: RestoreOptions, workers: RestoreWorkers): Promis
     }
   } finally {
     file.close({ unsynced: true });
+  }
+  if (resequence && renumbered.size === 0) {
+    // A mistyped --tenant (or a target before the tenant's first event) would otherwise
+    // "restore" an empty tenant and exit 0. What was written goes; the dir is as it was
+    // made ready (new, or empty).
+    for (const name of readdirSync(dataDir)) rmSync(join(dataDir, name), { recursive: true });
+    if (!dataDirExisted) rmSync(dataDir, { recursive: true });
+    throw new ArchiveError(
+      "not-found",
+      cut
+        ? `The archive at ${location.url} holds no event of tenant '${tenant}' up to the target; nothing was restored. Check --tenant, and the target against the tenant's first write.`
+        : `The archive at ${location.url} holds no event of tenant '${tenant}'; nothing was restored. Check --tenant (entdb tenant list names a server's tenants).`,
+    );
   }
   // The log's pages go to the disk while it is applied (it is synced again at the end).
   const logSynced = holdsLog ? syncPath(logPath) : Promise.resolve();
@@ -489,16 +506,18 @@ function checkTenant(id: string, flag: string): string {
   }
 }
 
-/** Makes `dir` an empty directory, or refuses one that holds anything unless `force`. */
-function prepareDataDir(dir: string, force: boolean): void {
-  if (existsSync(dir)) {
-    const entries = readdirSync(dir);
-    if (entries.length > 0 && !force)
-      throw new ArchiveError(
-        "invalid",
-        `The data dir ${dir} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.`,
-      );
-    for (const name of entries) rmSync(join(dir, name), { recursive: true, force: true });
-  }
+/** Refuses a `dir` that holds anything unless `force`; writes nothing. */
+function checkDataDir(dir: string, force: boolean): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !force)
+    throw new ArchiveError(
+      "invalid",
+      `The data dir ${dir} is not empty; restore into an empty or new directory, or pass --force to replace what it holds.`,
+    );
+}
+
+/** Makes `dir` an empty directory (what it holds was allowed to go by {@link checkDataDir}). */
+function prepareDataDir(dir: string): void {
+  if (existsSync(dir))
+    for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 }

@@ -5,11 +5,11 @@
  * names the object or the setting at fault), 2 a usage error.
  */
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { ArchiveError } from "../archive/archive-error.ts";
-import { dataDirInUse } from "../data-dir.ts";
+import { dataDirInUse, RESTORE_UNFINISHED } from "../data-dir.ts";
 import { createLogger, parseLogLevel } from "../log.ts";
 
 /** The `restore` and `dump` commands. */
@@ -219,6 +219,14 @@ async function runDump(opts: { dataDir: string; tenant?: string }): Promise<numb
   const { canonicalDump, listTenantIds, tenantFileName, validateTenantId } = await import(
     "../store/index.ts"
   );
+  // A server refuses such a dir; a dump of it would look like any other, partial or not.
+  const unfinished = join(opts.dataDir, RESTORE_UNFINISHED);
+  if (existsSync(unfinished)) {
+    process.stderr.write(
+      `error: ${opts.dataDir} holds a restore that did not finish (${readFileSync(unfinished, "utf8").trim()}): its tenant databases may be partial or missing; run that \`entdb restore\` again with --force, then dump.\n`,
+    );
+    return 1;
+  }
   const tenantsDir = join(opts.dataDir, "tenants");
   if (!existsSync(tenantsDir)) {
     process.stderr.write(`error: ${opts.dataDir} is not an EntDB data dir (it has no tenants/).\n`);

@@ -388,6 +388,15 @@ async function restoreADamagedSegment(target: ArchiveTarget): Promise<void> {
     ),
   );
   expect(existsSync(join(damagedDir, "wal.sqlite"))).toBe(true);
+  // Nor is it dumped as if it were a data dir to compare.
+  const dumped = await entdb(["dump", "--data-dir", damagedDir]);
+  expect(dumped.code).toBe(1);
+  expect(dumped.stdout).toBe("");
+  expect(dumped.stderr).toMatch(
+    new RegExp(
+      `^error: ${damagedDir} holds a restore that did not finish \\(from ${from}, begun [\\dTZ:.-]+\\): its tenant databases may be partial or missing; run that \`entdb restore\` again with --force, then dump\\.\\n$`,
+    ),
+  );
 }
 
 describe("disaster: the data dir is lost, the archive is not", () => {
@@ -507,6 +516,40 @@ describe("disaster: the data dir is lost, the archive is not", () => {
       `error: There is no archive at ${url}-nothing (no log.json); check --from and the S3 endpoint.\n`,
     );
     expect(missing.code).toBe(1);
+    // --force replaces a data dir only once the archive is found: a mistyped --from keeps it.
+    const kept = freshDir("kept");
+    writeFileSync(join(kept, "keep"), "what the dir held");
+    const typo = await entdb([...restoreFrom(`${url}-nothing`, kept), "--force"]);
+    expect(typo.code, typo.stderr).toBe(1);
+    expect(readdirSync(kept)).toEqual(["keep"]);
+    // A tenant the archive never saw is refused, not restored as an empty tenant.
+    for (const [extra, target] of [
+      [[], ""],
+      [["--to-time", "2026-01-01T00:00:00Z"], " up to the target"],
+    ] as const) {
+      const none = freshDir("no-tenant");
+      const run = await entdb([...restoreFrom(url, none), "--tenant", "nobody", ...extra]);
+      // After the progress lines of the segments it read.
+      expect(run.stderr.split("\n").filter((line) => !line.startsWith("restore: "))).toEqual([
+        target === ""
+          ? `error: The archive at ${url} holds no event of tenant 'nobody'; nothing was restored. Check --tenant (entdb tenant list names a server's tenants).`
+          : `error: The archive at ${url} holds no event of tenant 'nobody' up to the target; nothing was restored. Check --tenant, and the target against the tenant's first write.`,
+        "",
+      ]);
+      expect(run.code).toBe(1);
+      expect(readdirSync(none)).toEqual([]);
+    }
+    // Also for a real tenant cut before its first event, into a dir restore makes.
+    const made = join(freshDir("made"), "restored");
+    const early = await entdb([
+      ...restoreFrom(url, made),
+      "--tenant",
+      "acme",
+      "--to-time",
+      "2026-01-01T00:00:00Z",
+    ]);
+    expect(early.code, early.stderr).toBe(1);
+    expect(existsSync(made)).toBe(false);
   }, 120_000);
 
   it("restores a tenant under a new id, beside nothing it could touch", async () => {

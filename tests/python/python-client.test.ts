@@ -93,7 +93,12 @@ beforeAll(async () => {
     join(purelib(python), "entdb-test-base.pth"),
     `${purelib(join(base, "bin", "python"))}\n`,
   );
-  cpSync(join(REPO_ROOT, "runtime", "python"), join(work, "runtime-python"), { recursive: true });
+  // Without what an earlier `pip install ./runtime/python` left in the checkout: a copied
+  // build/ is newer than the copied sources, and the build would install its stale files.
+  cpSync(join(REPO_ROOT, "runtime", "python"), join(work, "runtime-python"), {
+    recursive: true,
+    filter: (path) => !/[\\/](build|[^\\/]*\.egg-info)$/.test(path),
+  });
   sh(python, [
     "-m",
     "pip",
@@ -263,7 +268,7 @@ describe("the Python client package", () => {
 describe("the Python client against entdb serve", () => {
   it("passes the pytest suite over Connect HTTP/1.1, Connect HTTP/2 and gRPC", async () => {
     const result = await py(["-m", "pytest", "-q", "-p", "no:cacheprovider", "pytest"]);
-    expect(result.stdout).toMatch(/\b73 passed\b/);
+    expect(result.stdout, result.stdout).toMatch(/\b74 passed\b/);
     expect(result.code).toBe(0);
   }, 240_000);
 

@@ -179,9 +179,34 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
           "  name: string = 1;",
           "}",
         ),
+        // Each id is also compared with what it held: stored data is read by id.
         expected: [
+          "safe NODE_RENAMED 2:1 Node type 'Team' (id 2) was renamed to 'User'.",
           "breaking TYPE_ID_CHANGED 2:1 Node type 'User' changed id from 1 to 2. Ids are identity: stored data and old clients know it as 1; change it back to 1, or reserve 1 if you mean to replace the type.",
+          "safe FIELD_RENAMED 3:3 Field 'User.name' (id 1) was renamed to 'email'.",
+          "safe NODE_RENAMED 5:1 Node type 'User' (id 1) was renamed to 'Team'.",
           "breaking TYPE_ID_CHANGED 5:1 Node type 'Team' changed id from 2 to 1. Ids are identity: stored data and old clients know it as 2; change it back to 2, or reserve 2 if you mean to replace the type.",
+          "safe FIELD_RENAMED 6:3 Field 'Team.email' (id 1) was renamed to 'name'.",
+        ],
+      },
+      {
+        title: "renaming a type and giving its old name to a new type",
+        old: src(...USER_TEAM),
+        new: src(
+          ...USER,
+          "node Squad = 2 {",
+          "  name: int = 1;",
+          "}",
+          "node Team = 3 {",
+          "  name: string = 1;",
+          "}",
+        ),
+        // What id 2 holds now is compared with what it held, so allowing TYPE_ID_CHANGED
+        // cannot let the changed kind of the field stored under 2/1 through unreported.
+        expected: [
+          "safe NODE_RENAMED 5:1 Node type 'Team' (id 2) was renamed to 'Squad'.",
+          "breaking FIELD_KIND_CHANGED 6:3 Field 'Squad.name' (id 1) changed kind from string to int. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.",
+          "breaking TYPE_ID_CHANGED 8:1 Node type 'Team' changed id from 2 to 3. Ids are identity: stored data and old clients know it as 2; change it back to 2, or reserve 2 if you mean to replace the type.",
         ],
       },
       {
@@ -196,7 +221,9 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
         ),
         expected: [
           "breaking TYPE_ID_CHANGED 5:1 Node type 'Team' changed id from 2 to 3. Ids are identity: stored data and old clients know it as 2; change it back to 2, or reserve 2 if you mean to replace the type.",
+          "breaking TYPE_ID_KIND_CHANGED 5:1 Type id 3 was edge type 'Follows' and is now node type 'Team'. Stored data under id 3 would be read as the wrong kind of thing; give 'Team' an unused id and reserve 3.",
           "breaking TYPE_ID_CHANGED 8:1 Edge type 'Follows' changed id from 3 to 2. Ids are identity: stored data and old clients know it as 3; change it back to 3, or reserve 3 if you mean to replace the type.",
+          "breaking TYPE_ID_KIND_CHANGED 8:1 Type id 2 was node type 'Team' and is now edge type 'Follows'. Stored data under id 2 would be read as the wrong kind of thing; give 'Follows' an unused id and reserve 2.",
         ],
       },
       {
@@ -300,7 +327,22 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
         new: src("node User = 1 {", "  email: string = 2;", "  name: string = 1;", "}"),
         expected: [
           "breaking FIELD_ID_CHANGED 3:3 Field 'User.email' changed id from 1 to 2. Ids are identity: stored values and old clients use 1; change it back to 1, or reserve 1 if you mean to replace the field.",
+          "safe FIELD_RENAMED 3:3 Field 'User.name' (id 2) was renamed to 'email'.",
           "breaking FIELD_ID_CHANGED 4:3 Field 'User.name' changed id from 2 to 1. Ids are identity: stored values and old clients use 2; change it back to 2, or reserve 2 if you mean to replace the field.",
+          "safe FIELD_RENAMED 4:3 Field 'User.email' (id 1) was renamed to 'name'.",
+        ],
+      },
+      {
+        title: "swapping the names of two fields and changing one's kind",
+        old: src(...USER_NAME),
+        new: src("node User = 1 {", "  name: string = 1;", "  email: int = 2;", "}"),
+        // Allowing FIELD_ID_CHANGED must not let the kind of what id 2 stores change unreported.
+        expected: [
+          "breaking FIELD_ID_CHANGED 3:3 Field 'User.name' changed id from 2 to 1. Ids are identity: stored values and old clients use 2; change it back to 2, or reserve 2 if you mean to replace the field.",
+          "safe FIELD_RENAMED 3:3 Field 'User.email' (id 1) was renamed to 'name'.",
+          "breaking FIELD_ID_CHANGED 4:3 Field 'User.email' changed id from 1 to 2. Ids are identity: stored values and old clients use 1; change it back to 1, or reserve 1 if you mean to replace the field.",
+          "breaking FIELD_KIND_CHANGED 4:3 Field 'User.email' (id 2) changed kind from string to int. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.",
+          "safe FIELD_RENAMED 4:3 Field 'User.name' (id 2) was renamed to 'email'.",
         ],
       },
     ],
@@ -542,18 +584,35 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
         old: src(...USER),
         new: src("node User = 1 {", "  email: string = 1;", "  name: string = 2 [required];", "}"),
         expected: [
-          "breaking FIELD_ADDED_REQUIRED 4:3 Field 'User.name' (id 2) was added as required without a default. Existing 'User' nodes have no value for it and old clients cannot set it; add it without 'required', or give it a default.",
+          "breaking FIELD_ADDED_REQUIRED 4:3 Field 'User.name' (id 2) was added as required without a default. Existing 'User' nodes have no value for it and old clients cannot set it; add it without 'required'.",
+        ],
+      },
+      {
+        // The default fills creates; the nodes stored before still have no value, which
+        // clients generated from the new schema type as always set.
+        title: "adding a required field with a default to an existing type",
+        old: src(...USER, ...FOLLOWS()),
+        new: src(
+          "node User = 1 {",
+          "  email: string = 1;",
+          '  name: string = 2 [required, default = "anonymous"];',
+          "}",
+          ...FOLLOWS("  weight: int = 1 [required, default = 1];"),
+        ),
+        expected: [
+          "breaking FIELD_ADDED_REQUIRED 4:3 Field 'User.name' (id 2) was added as required. Existing 'User' nodes have no value for it (a default fills only what is created from now on), yet clients generated from this schema read it as always set; add it without 'required' (the default still fills new ones).",
+          "breaking FIELD_ADDED_REQUIRED 7:3 Property 'Follows.weight' (id 1) was added as required. Existing 'Follows' edges have no value for it (a default fills only what is created from now on), yet clients generated from this schema read it as always set; add it without 'required' (the default still fills new ones).",
         ],
       },
     ],
     safe: [
       {
-        title: "adding a required field with a default",
+        title: "adding a field with a default, not required",
         old: src(...USER),
         new: src(
           "node User = 1 {",
           "  email: string = 1;",
-          '  name: string = 2 [required, default = "anonymous"];',
+          '  name: string = 2 [default = "anonymous"];',
           "}",
         ),
         expected: ["safe FIELD_ADDED 4:3 Field 'User.name' (id 2) was added."],
@@ -624,6 +683,29 @@ const RULES: Readonly<Record<CompatRuleId, RuleCases>> = {
         expected: [
           "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'from' node type from 'User' to 'Team'. Stored edges connect 'User' nodes; add a new edge type with a new id and deprecate this one.",
           "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'to' node type from 'Team' to 'User'. Stored edges connect 'Team' nodes; add a new edge type with a new id and deprecate this one.",
+        ],
+      },
+      {
+        title: "its node types swapping ids under the same names",
+        old: src(...USER_TEAM, "edge MemberOf = 10 from User to Team;"),
+        new: src(
+          "node User = 2 {",
+          "  email: string = 1;",
+          "}",
+          "node Team = 1 {",
+          "  name: string = 1;",
+          "}",
+          "edge MemberOf = 10 from User to Team;",
+        ),
+        expected: [
+          "safe NODE_RENAMED 2:1 Node type 'Team' (id 2) was renamed to 'User'.",
+          "breaking TYPE_ID_CHANGED 2:1 Node type 'User' changed id from 1 to 2. Ids are identity: stored data and old clients know it as 1; change it back to 1, or reserve 1 if you mean to replace the type.",
+          "safe FIELD_RENAMED 3:3 Field 'User.name' (id 1) was renamed to 'email'.",
+          "safe NODE_RENAMED 5:1 Node type 'User' (id 1) was renamed to 'Team'.",
+          "breaking TYPE_ID_CHANGED 5:1 Node type 'Team' changed id from 2 to 1. Ids are identity: stored data and old clients know it as 2; change it back to 2, or reserve 2 if you mean to replace the type.",
+          "safe FIELD_RENAMED 6:3 Field 'Team.email' (id 1) was renamed to 'name'.",
+          "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'from' node type from 'User' (id 1) to 'User' (id 2). Stored edges connect 'User' (id 1) nodes; add a new edge type with a new id and deprecate this one.",
+          "breaking EDGE_ENDPOINT_CHANGED 8:1 Edge type 'MemberOf' (id 10) changed its 'to' node type from 'Team' (id 2) to 'Team' (id 1). Stored edges connect 'Team' (id 2) nodes; add a new edge type with a new id and deprecate this one.",
         ],
       },
     ],

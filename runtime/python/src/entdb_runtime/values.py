@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeAlias, cast
 
 from ._wire import Wire, as_list, as_wire
+from .errors import EntDbError
 from .schema import FieldMeta
 
 JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
@@ -199,7 +200,15 @@ def _decode_element(field: FieldMeta, value: Mapping[str, object], label: str) -
     elif kind == "enum":
         got = value.get("enum_value")
         if isinstance(got, int) and not isinstance(got, bool) and field.enum is not None:
-            return field.enum(got)
+            try:
+                return field.enum(got)
+            except ValueError:
+                # A value of a newer schema: say what to do, not IntEnum's "3 is not a valid Level".
+                raise EntDbError(
+                    "schema_mismatch",
+                    f"{label} holds enum number {got}, which this client does not know; "
+                    "regenerate the client from the server's schema.",
+                ) from None
     raise TypeError(f"{label} is a {kind} field, but the server sent {sorted(value)}")
 
 
