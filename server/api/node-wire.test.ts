@@ -156,6 +156,32 @@ describe("encodeOutput", () => {
     );
   });
 
+  it("writes a shared node page from its kept bytes as toBinary does, whatever its cursor", () => {
+    fc.assert(
+      fc.property(
+        fc.array(node, { maxLength: 6 }),
+        fc.array(fc.oneof(text, fc.constant("")), { minLength: 1, maxLength: 3 }),
+        (nodes, cursors) => {
+          const shared = nodes.filter((n) => freezeMessage(n));
+          if (shared.length === 0) return;
+          // The page's array itself, as the query page cache hands it to every answer.
+          const items = sharePage(shared);
+          for (const nextCursor of cursors) {
+            const page = {
+              ...create(QueryNodesResponseSchema, { nextCursor }),
+              nodes: items as Node[],
+            };
+            const expected = toBinary(QueryNodesResponseSchema, page);
+            expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(expected);
+            expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(expected);
+          }
+          expect(pageWireBoxOf(items)?.bytes).toBeDefined();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("writes what the row codec builds (literals, not create()) as toBinary does", () => {
     const literal = {
       $typeName: "entdb.v1.Node",

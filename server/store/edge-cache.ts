@@ -37,7 +37,7 @@
  * the cache fills more than half its bound, which keeps hits cheap, as in `node-cache.ts`).
  */
 
-import type { Edge } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
 import { freezeMessage, namesNodesTouched, WIRE } from "./node-cache.ts";
@@ -111,10 +111,10 @@ export function pageWireBoxOf(items: readonly object[]): PageWireBox | undefined
 }
 
 /**
- * Freezes `items`, a page of frozen edges, and gives it a {@link PageWireBox}: the array
- * is then shared by the answers that repeat the page, which copy its kept bytes.
+ * Freezes `items`, a page of frozen edges or nodes, and gives it a {@link PageWireBox}:
+ * the array is then shared by the answers that repeat the page, which copy its kept bytes.
  */
-export function sharePage(items: Edge[]): readonly Edge[] {
+export function sharePage<T extends Edge | Node>(items: T[]): readonly T[] {
   Object.defineProperty(items, WIRE, {
     value: { fieldNo: 0, bytes: undefined } satisfies PageWireBox,
   });
