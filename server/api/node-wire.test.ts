@@ -21,6 +21,7 @@ import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
 import { pageWireBoxOf, sharePage } from "../store/edge-cache.ts";
 import { freezeMessage } from "../store/node-cache.ts";
+import { encodeAlone, encodeNodeLike } from "./node-wire.ts";
 import { encodeOutput } from "./output-encoding.ts";
 
 const fields = fc.dictionary(
@@ -152,6 +153,26 @@ describe("encodeOutput", () => {
           expect(pageWireBoxOf(items)?.bytes).toBeDefined();
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("answers a shared node alone with its kept answer, the bytes toBinary writes", () => {
+    fc.assert(
+      fc.property(node, (n) => {
+        if (!freezeMessage(n)) return;
+        const get = create(GetNodeResponseSchema, { node: n });
+        const expected = toBinary(GetNodeResponseSchema, get);
+        const first = encodeOutput(GetNodeResponseSchema, get);
+        expect(first).toEqual(expected);
+        // The next answer of the same node is the kept array itself.
+        expect(encodeOutput(GetNodeResponseSchema, { ...get })).toBe(first);
+        // Kept for its field number: as another field it is written again.
+        const asField2 = encodeAlone("node", 2, n);
+        expect(asField2).toEqual(encodeNodeLike("node", 2, [n]));
+        expect(asField2?.[0]).toBe((2 << 3) | 2);
+        expect(encodeOutput(GetNodeResponseSchema, get)).toEqual(expected);
+      }),
       { numRuns: 300 },
     );
   });

@@ -130,6 +130,34 @@ export function encodeNodeLike(
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
 }
 
+/**
+ * An answer whose one field set is `message`, the singular field `fieldNo` (1-15) of an
+ * answer with no unknown fields: the same bytes {@link encodeNodeLike} writes for it. A
+ * shared message keeps them, so every answer after the first is that one array (it is
+ * never written to; an answer's bytes are only read from here on). Undefined if the
+ * message is not encodable here.
+ */
+export function encodeAlone(
+  kind: NodeLikeKind,
+  fieldNo: number,
+  message: Node | Edge,
+): Uint8Array | undefined {
+  const box = wireBoxOf(message);
+  if (box !== undefined && box.answer !== undefined && box.answerField === fieldNo)
+    return box.answer;
+  ALONE[0] = message;
+  const bytes = encodeNodeLike(kind, fieldNo, ALONE as (Node | Edge)[]);
+  ALONE[0] = undefined;
+  if (bytes === undefined || box === undefined) return bytes;
+  // Its own buffer: the encoder's comes from Node's pool, whose slab it would keep.
+  box.answer = new Uint8Array(bytes);
+  box.answerField = fieldNo;
+  return box.answer;
+}
+
+/** The one-message list {@link encodeAlone} hands the encoder, emptied after. */
+const ALONE: (Node | Edge | undefined)[] = [undefined];
+
 /** A shared page's kept bytes, then the answer's other fields. */
 function keptPage(bytes: Uint8Array, tail: Tail | undefined): Uint8Array | undefined {
   let total = bytes.byteLength;

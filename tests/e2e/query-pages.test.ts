@@ -4,7 +4,8 @@
  * access hides nothing of the type, until the tenant's next commit): each test first
  * reads the pages it will read again, over the Connect fast path and over gRPC, then
  * writes and reads them again. A created node, a changed field (its sort key or not), a
- * deleted node show on the next page, cursors included; a deny put on a member hides
+ * deleted node show on the next page, cursors included (and a changed field on the next
+ * get, whose answer a cached node keeps); a deny put on a member hides
  * the node from that reader's next page and from no one else's, and its revoke shows it
  * again. Run on a server without serving threads and on one with a serving thread (its
  * read-only handles move to the writer's later commits on their own).
@@ -164,9 +165,23 @@ describe.each(Object.entries(servers))("query pages with kept pages warm, %s", (
     ]);
   });
 
-  it("show a changed field on the next page, in place and moved", async () => {
+  /** `id`'s display name as a get answers it on each protocol, read twice (the second the kept answer). */
+  async function nameOf(id: string) {
+    const names = [];
+    for (const c of [...clients("alice"), ...clients("alice")]) {
+      const { node } = await c.getNode({ tenant: TENANT, typeId: TRACKER.user, id });
+      const name = node?.fields[TRACKER.userDisplayName]?.kind;
+      names.push(name?.case === "stringValue" ? name.value : "?");
+    }
+    expect(new Set(names).size).toBe(1);
+    return names[0];
+  }
+
+  it("show a changed field on the next page, in place and moved, and on the next get", async () => {
     expect(await rows("alice")).toHaveLength(4);
+    expect(await nameOf(u[1]!)).toBe("u1");
     await plan([updateOp(u[1]!, { [TRACKER.userDisplayName]: str("renamed") })]);
+    expect(await nameOf(u[1]!)).toBe("renamed");
     expect(await rows("alice")).toEqual([
       row(0, "u0", 10),
       row(3, "u3", 15),
