@@ -96,13 +96,18 @@ export interface FirstPage {
 }
 
 /**
- * Where a shared page's array keeps the bytes of its edges as the repeated field
- * `fieldNo` of an answer (each edge's tag, length and bytes), once encoded: the one
- * mutable part of a frozen array, a non-enumerable property under the messages' `WIRE`.
+ * Where a shared page's array keeps the bytes of its edges (or nodes) as the repeated
+ * field `fieldNo` of an answer (each message's tag, length and bytes), once encoded: the
+ * one mutable part of a frozen array, a non-enumerable property under the messages'
+ * `WIRE`. Also the whole answer last written from them (`answer`), with the values of
+ * the answer's other fields it was written with (`answerTail`), so an answer with the
+ * same values is that one array.
  */
 export interface PageWireBox {
   fieldNo: number;
   bytes: Uint8Array | undefined;
+  answer: Uint8Array | undefined;
+  answerTail: readonly unknown[];
 }
 
 /** The wire box of a page array {@link EdgeCache.keepFirst} shared, or undefined. */
@@ -116,7 +121,12 @@ export function pageWireBoxOf(items: readonly object[]): PageWireBox | undefined
  */
 export function sharePage<T extends Edge | Node>(items: T[]): readonly T[] {
   Object.defineProperty(items, WIRE, {
-    value: { fieldNo: 0, bytes: undefined } satisfies PageWireBox,
+    value: {
+      fieldNo: 0,
+      bytes: undefined,
+      answer: undefined,
+      answerTail: [],
+    } satisfies PageWireBox,
   });
   return Object.freeze(items);
 }

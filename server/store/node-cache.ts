@@ -156,9 +156,11 @@ export class NodeCache {
       tenant = this.#tenants.get(db.tenant);
     }
     if (!freezeMessage(node)) return node;
+    // Its strings (two bytes a character), and about as many bytes again for a get's
+    // answer, which the encoder keeps in its wire box (`server/api/node-wire.ts`).
     const bytes =
       ENTRY_OVERHEAD +
-      2 * (row.id.length + row.payload.length + row.owner.length) +
+      3 * (row.id.length + row.payload.length + row.owner.length) +
       PER_FIELD * Object.keys(node.fields).length;
     if (bytes > this.#maxBytes) return node;
     if (tenant === undefined) {

@@ -90,7 +90,12 @@ describe("kept query pages", () => {
     expect(kept.items).toEqual(page.items);
     expect(kept.items).not.toBe(page.items);
     expect(Object.isFrozen(kept.items)).toBe(true);
-    expect(pageWireBoxOf(kept.items)).toEqual({ fieldNo: 0, bytes: undefined });
+    expect(pageWireBoxOf(kept.items)).toEqual({
+      fieldNo: 0,
+      bytes: undefined,
+      answer: undefined,
+      answerTail: [],
+    });
     expect(cache.page(db, model, "k")).toBe(kept);
     expect(cache.page(db, model, "other")).toBeUndefined();
   });
