@@ -8,7 +8,8 @@
  * API's encoder copies their kept wire bytes), reading and decoding only the rows it
  * lacks. The first page last answered from the order is kept whole, a frozen array
  * whose encoded bytes the API's encoder keeps too ({@link sharePage}), so an answer
- * that repeats it copies one run of bytes; it goes whenever the order goes.
+ * that repeats it copies one run of bytes (or is the answer it last gave, with the same
+ * cursor and count); it goes whenever the order goes.
  *
  * What it guarantees: a cached edge is the current committed state of its row in the
  * open tenant file it was read from, decoded by the schema model it was decoded with,

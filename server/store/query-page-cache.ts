@@ -1,9 +1,9 @@
 /**
  * Query pages kept whole: the nodes and the cursor a node type's query answered, by the
  * query (type, filters, order, limit, cursor), so the same query asked again is answered
- * without its statement, its cache lookups or its cursor's encoding, and its nodes'
- * bytes are copied in one run (a kept page is a shared array, `sharePage`, whose encoded
- * bytes the API's encoder keeps).
+ * without its statement, its cache lookups or its cursor's encoding; a kept page is a
+ * shared array (`sharePage`) whose encoded answer the API's encoder keeps, so the same
+ * query's answers after the first are that one array of bytes.
  *
  * What it guarantees: a kept page is the page the query's statement returns on the
  * current committed state of the open tenant file it was read from, decoded by the
