@@ -10,6 +10,7 @@ import {
   Direction,
   type Edge,
   type EntDbService,
+  type GetNodeResponse,
   type ListEdgesRequest,
   type ListEdgesResponse,
   type Node,
@@ -281,7 +282,9 @@ export function createEntDbService(deps: ApiDeps): EntDbHandlers {
         const read = () => {
           const node = reader.getNode(tenant, req.typeId, req.id, scopeOf(ctx, tenant));
           if (!node) throw notFound(schema(), req.typeId, req.id);
-          return { node };
+          // As `create` would build it (see queryPage).
+          const answer: GetNodeResponse = { $typeName: "entdb.v1.GetNodeResponse", node };
+          return answer;
         };
         return req.afterPosition
           ? awaitPosition(tenant, req.afterPosition, ctx.signal).then(read)

@@ -21,6 +21,7 @@ import { type Value, ValueSchema } from "../../generated/entdb/v1/values_pb.js";
 import { int64, text, timestamp, uint32, value } from "../../tests/value-arbitraries.ts";
 import { pageWireBoxOf, sharePage } from "../store/edge-cache.ts";
 import { freezeMessage } from "../store/node-cache.ts";
+import { encodeAlone, encodeNodeLike } from "./node-wire.ts";
 import { encodeOutput } from "./output-encoding.ts";
 
 const fields = fc.dictionary(
@@ -148,6 +149,52 @@ describe("encodeOutput", () => {
             const expected = toBinary(ListEdgesResponseSchema, list);
             expect(encodeOutput(ListEdgesResponseSchema, list)).toEqual(expected);
             expect(encodeOutput(ListEdgesResponseSchema, list)).toEqual(expected);
+          }
+          expect(pageWireBoxOf(items)?.bytes).toBeDefined();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("answers a shared node alone with its kept answer, the bytes toBinary writes", () => {
+    fc.assert(
+      fc.property(node, (n) => {
+        if (!freezeMessage(n)) return;
+        const get = create(GetNodeResponseSchema, { node: n });
+        const expected = toBinary(GetNodeResponseSchema, get);
+        const first = encodeOutput(GetNodeResponseSchema, get);
+        expect(first).toEqual(expected);
+        // The next answer of the same node is the kept array itself.
+        expect(encodeOutput(GetNodeResponseSchema, { ...get })).toBe(first);
+        // Kept for its field number: as another field it is written again.
+        const asField2 = encodeAlone("node", 2, n);
+        expect(asField2).toEqual(encodeNodeLike("node", 2, [n]));
+        expect(asField2?.[0]).toBe((2 << 3) | 2);
+        expect(encodeOutput(GetNodeResponseSchema, get)).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes a shared node page from its kept bytes as toBinary does, whatever its cursor", () => {
+    fc.assert(
+      fc.property(
+        fc.array(node, { maxLength: 6 }),
+        fc.array(fc.oneof(text, fc.constant("")), { minLength: 1, maxLength: 3 }),
+        (nodes, cursors) => {
+          const shared = nodes.filter((n) => freezeMessage(n));
+          if (shared.length === 0) return;
+          // The page's array itself, as the query page cache hands it to every answer.
+          const items = sharePage(shared);
+          for (const nextCursor of cursors) {
+            const page = {
+              ...create(QueryNodesResponseSchema, { nextCursor }),
+              nodes: items as Node[],
+            };
+            const expected = toBinary(QueryNodesResponseSchema, page);
+            expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(expected);
+            expect(encodeOutput(QueryNodesResponseSchema, page)).toEqual(expected);
           }
           expect(pageWireBoxOf(items)?.bytes).toBeDefined();
         },

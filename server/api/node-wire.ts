@@ -18,7 +18,7 @@
  */
 
 import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
-import { pageWireBoxOf, type WireBox, wireBoxOf } from "../store/index.ts";
+import { type PageWireBox, pageWireBoxOf, type WireBox, wireBoxOf } from "../store/index.ts";
 import {
   checkInt64,
   checkString,
@@ -72,7 +72,7 @@ export function encodeNodeLike(
   if (fieldNo < 1 || fieldNo > 15) return undefined;
   // A shared page (server/store/edge-cache.ts) keeps the field's bytes whole.
   const page = pageWireBoxOf(messages);
-  if (page?.bytes !== undefined && page.fieldNo === fieldNo) return keptPage(page.bytes, tail);
+  if (page?.bytes !== undefined && page.fieldNo === fieldNo) return keptPage(page, tail);
   const tag = (fieldNo << 3) | 2;
   // Per message: its kept bytes, or the box to keep the bytes written for it in (a
   // shared message's first encoding), or neither.
@@ -130,8 +130,52 @@ export function encodeNodeLike(
   return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
 }
 
-/** A shared page's kept bytes, then the answer's other fields. */
-function keptPage(bytes: Uint8Array, tail: Tail | undefined): Uint8Array | undefined {
+/**
+ * An answer whose one field set is `message`, the singular field `fieldNo` (1-15) of an
+ * answer with no unknown fields: the same bytes {@link encodeNodeLike} writes for it. A
+ * shared message keeps them, so every answer after the first is that one array (it is
+ * never written to; an answer's bytes are only read from here on). Undefined if the
+ * message is not encodable here.
+ */
+export function encodeAlone(
+  kind: NodeLikeKind,
+  fieldNo: number,
+  message: Node | Edge,
+): Uint8Array | undefined {
+  const box = wireBoxOf(message);
+  if (box !== undefined && box.answer !== undefined && box.answerField === fieldNo)
+    return box.answer;
+  ALONE[0] = message;
+  const bytes = encodeNodeLike(kind, fieldNo, ALONE as (Node | Edge)[]);
+  ALONE[0] = undefined;
+  if (bytes === undefined || box === undefined) return bytes;
+  // Its own buffer: the encoder's comes from Node's pool, whose slab it would keep.
+  box.answer = new Uint8Array(bytes);
+  box.answerField = fieldNo;
+  return box.answer;
+}
+
+/** The one-message list {@link encodeAlone} hands the encoder, emptied after. */
+const ALONE: (Node | Edge | undefined)[] = [undefined];
+
+/**
+ * A shared page's kept bytes, then the answer's other fields; the answer the page last
+ * gave when those fields hold the same values (a kept query page's answer is always the
+ * same: its cursor is kept with it), which is then never written to.
+ */
+function keptPage(page: PageWireBox, tail: Tail | undefined): Uint8Array | undefined {
+  const bytes = page.bytes as Uint8Array;
+  let values: unknown[] | undefined;
+  if (tail !== undefined && tail.message.$unknown === undefined) {
+    values = new Array(tail.fields.length);
+    let same = page.answer !== undefined && page.answerTail.length === values.length;
+    for (let i = 0; i < values.length; i++) {
+      const value = tailValue(tail.message, tail.fields[i] as TailField);
+      values[i] = value;
+      if (value !== page.answerTail[i]) same = false;
+    }
+    if (same) return page.answer;
+  }
   let total = bytes.byteLength;
   resetLengths();
   try {
@@ -145,7 +189,15 @@ function keptPage(bytes: Uint8Array, tail: Tail | undefined): Uint8Array | undef
   w.pos = bytes.byteLength;
   if (tail !== undefined) writeTail(w, tail);
   resetLengths();
-  return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
+  const answer = new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
+  // Only values that compare by value: a list of strings is a new array each answer.
+  if (values?.every((v) => !Array.isArray(v))) {
+    // Its own buffer: Node's pool would keep its whole slab for a small answer.
+    page.answer = new Uint8Array(answer);
+    page.answerTail = values;
+    return page.answer;
+  }
+  return answer;
 }
 
 /** The value of a tail field, or undefined when `toBinary` would not write it. */

@@ -22,7 +22,7 @@ import {
   ExecutePlanResponseSchema,
   type Node,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { encodeNodeLike, type NodeLikeKind, type TailField } from "./node-wire.ts";
+import { encodeAlone, encodeNodeLike, type NodeLikeKind, type TailField } from "./node-wire.ts";
 import { encodePlanResponse } from "./plan-response-wire.ts";
 
 /** How to split an answer: its first field, when that field holds nodes or edges. */
@@ -124,6 +124,9 @@ export function encodeOutput(desc: DescMessage, message: Message): Uint8Array {
   } else {
     if (value === undefined || !Object.hasOwn(record, split.localName))
       return toBinary(desc, message);
+    // An answer of that field alone (`GetNodeResponse`): the node keeps its bytes.
+    if (split.tail !== null && split.tail.length === 0 && message.$unknown === undefined)
+      return encodeAlone(split.kind, split.number, value as Node | Edge) ?? toBinary(desc, message);
     items = [value as Node | Edge];
   }
   if (split.tail !== null) {

@@ -8,7 +8,8 @@
  * API's encoder copies their kept wire bytes), reading and decoding only the rows it
  * lacks. The first page last answered from the order is kept whole, a frozen array
  * whose encoded bytes the API's encoder keeps too ({@link sharePage}), so an answer
- * that repeats it copies one run of bytes; it goes whenever the order goes.
+ * that repeats it copies one run of bytes (or is the answer it last gave, with the same
+ * cursor and count); it goes whenever the order goes.
  *
  * What it guarantees: a cached edge is the current committed state of its row in the
  * open tenant file it was read from, decoded by the schema model it was decoded with,
@@ -37,7 +38,7 @@
  * the cache fills more than half its bound, which keeps hits cheap, as in `node-cache.ts`).
  */
 
-import type { Edge } from "../../generated/entdb/v1/entdb_pb.js";
+import type { Edge, Node } from "../../generated/entdb/v1/entdb_pb.js";
 import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
 import { freezeMessage, namesNodesTouched, WIRE } from "./node-cache.ts";
@@ -96,13 +97,18 @@ export interface FirstPage {
 }
 
 /**
- * Where a shared page's array keeps the bytes of its edges as the repeated field
- * `fieldNo` of an answer (each edge's tag, length and bytes), once encoded: the one
- * mutable part of a frozen array, a non-enumerable property under the messages' `WIRE`.
+ * Where a shared page's array keeps the bytes of its edges (or nodes) as the repeated
+ * field `fieldNo` of an answer (each message's tag, length and bytes), once encoded: the
+ * one mutable part of a frozen array, a non-enumerable property under the messages'
+ * `WIRE`. Also the whole answer last written from them (`answer`), with the values of
+ * the answer's other fields it was written with (`answerTail`), so an answer with the
+ * same values is that one array.
  */
 export interface PageWireBox {
   fieldNo: number;
   bytes: Uint8Array | undefined;
+  answer: Uint8Array | undefined;
+  answerTail: readonly unknown[];
 }
 
 /** The wire box of a page array {@link EdgeCache.keepFirst} shared, or undefined. */
@@ -111,12 +117,17 @@ export function pageWireBoxOf(items: readonly object[]): PageWireBox | undefined
 }
 
 /**
- * Freezes `items`, a page of frozen edges, and gives it a {@link PageWireBox}: the array
- * is then shared by the answers that repeat the page, which copy its kept bytes.
+ * Freezes `items`, a page of frozen edges or nodes, and gives it a {@link PageWireBox}:
+ * the array is then shared by the answers that repeat the page, which copy its kept bytes.
  */
-export function sharePage(items: Edge[]): readonly Edge[] {
+export function sharePage<T extends Edge | Node>(items: T[]): readonly T[] {
   Object.defineProperty(items, WIRE, {
-    value: { fieldNo: 0, bytes: undefined } satisfies PageWireBox,
+    value: {
+      fieldNo: 0,
+      bytes: undefined,
+      answer: undefined,
+      answerTail: [],
+    } satisfies PageWireBox,
   });
   return Object.freeze(items);
 }

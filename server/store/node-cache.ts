@@ -156,9 +156,11 @@ export class NodeCache {
       tenant = this.#tenants.get(db.tenant);
     }
     if (!freezeMessage(node)) return node;
+    // Its strings (two bytes a character), and about as many bytes again for a get's
+    // answer, which the encoder keeps in its wire box (`server/api/node-wire.ts`).
     const bytes =
       ENTRY_OVERHEAD +
-      2 * (row.id.length + row.payload.length + row.owner.length) +
+      3 * (row.id.length + row.payload.length + row.owner.length) +
       PER_FIELD * Object.keys(node.fields).length;
     if (bytes > this.#maxBytes) return node;
     if (tenant === undefined) {
@@ -258,9 +260,15 @@ export function namesNodesTouched(event: WalEvent): boolean {
  */
 export const WIRE = Symbol("entdb.wire");
 
-/** The bytes of a shared message without its tag and length, once encoded. */
+/**
+ * The bytes of a shared message without its tag and length, once encoded; and, once a
+ * call answered it alone, that answer's bytes (the message as field `answerField` of an
+ * answer with no other field set, e.g. `GetNodeResponse`), shared by the answers after.
+ */
 export interface WireBox {
   bytes: Uint8Array | undefined;
+  answer: Uint8Array | undefined;
+  answerField: number;
 }
 
 /** The wire box of a message {@link freezeMessage} shared, or undefined. */
@@ -282,7 +290,9 @@ export function freezeMessage(message: Node | Edge): boolean {
   Object.freeze(fields);
   if (message.createdAt) Object.freeze(message.createdAt);
   if ("updatedAt" in message && message.updatedAt) Object.freeze(message.updatedAt);
-  Object.defineProperty(message, WIRE, { value: { bytes: undefined } satisfies WireBox });
+  Object.defineProperty(message, WIRE, {
+    value: { bytes: undefined, answer: undefined, answerField: 0 } satisfies WireBox,
+  });
   Object.freeze(message);
   return true;
 }

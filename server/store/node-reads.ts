@@ -14,6 +14,7 @@ import { factsOf, foundNodesByIds, nodesOf } from "./node-point-reads.ts";
 import { compileNodeQuery, fieldName, noFieldText } from "./node-query.ts";
 import { encodeNodeCursor } from "./page-cursor.ts";
 import { queryPrivateById, walksGrants } from "./private-query.ts";
+import { pageKey, type QueryPageCache } from "./query-page-cache.ts";
 import { NODE_COLUMNS, type NodeRow } from "./row-codec.ts";
 import { StoreError } from "./store-error.ts";
 import { encodeValue, type SqlScalar, sqlValueOf } from "./stored-value-codec.ts";
@@ -76,6 +77,7 @@ export function nodeByKey(
 /** A page of `typeId`'s nodes that `scope` may read, `limit` already clamped. */
 export function queryNodePage(
   cache: NodeCache,
+  pages: QueryPageCache,
   db: TenantDb,
   model: Schema,
   typeId: number,
@@ -119,6 +121,13 @@ export function queryNodePage(
     return { items: nodesOf(cache, db, model, page), nextCursor };
   }
   const hidden = hiddenNodeTerm(model, scope, "nodes", facts, typeId);
+  // A reader whose term hides nothing reads the rows every such reader reads: the page
+  // kept for the same query answers it while the tenant has not committed since.
+  const key = hidden === undefined ? pageKey(typeId, query) : undefined;
+  if (key !== undefined) {
+    const kept = pages.page(db, model, key);
+    if (kept !== undefined) return kept;
+  }
   const c = compileNodeQuery(
     model,
     type,
@@ -150,7 +159,8 @@ export function queryNodePage(
       });
     }
   }
-  return { items: foundNodesByIds(cache, db, model, ids), nextCursor };
+  const page = { items: foundNodesByIds(cache, db, model, ids), nextCursor };
+  return key === undefined ? page : pages.keep(db, model, key, page);
 }
 
 /** The statement reading one node's sort key on `fieldId` by id, its text built once. */

@@ -38,6 +38,7 @@ import { NodeCache } from "./node-cache.ts";
 import { nodeOf, unrestrictedNode, visibleNode, visibleNodesByIds } from "./node-point-reads.ts";
 import { nodeByKey, queryNodePage } from "./node-reads.ts";
 import { decodeOutcome } from "./outcome-codec.ts";
+import { QueryPageCache } from "./query-page-cache.ts";
 import { READ_LIMITS, type ReadLimits } from "./read-limits.ts";
 import type { Store } from "./store.ts";
 import { StoreError } from "./store-error.ts";
@@ -49,15 +50,17 @@ export { READ_LIMITS, type ReadLimits } from "./read-limits.ts";
  * Creates the reader of a store. Nodes and edges it returns are frozen and may be shared
  * between reads through `cache` and `edges` (a server passes the ones its applier's
  * commits tell what changed; a cache no commit tells drops a tenant's entries at its
- * first read after a commit).
+ * first read after a commit). Query pages a reader whose term hides nothing asked for are
+ * kept in `pages` until the tenant's next commit (`query-page-cache.ts`).
  */
 export function createTenantReader(
   store: ReaderStore,
   limits: ReadLimits = READ_LIMITS,
   cache: NodeCache = new NodeCache(),
   edges: EdgeCache = new EdgeCache(),
+  pages: QueryPageCache = new QueryPageCache(),
 ): TenantReader {
-  return new StoreReader(store, limits, cache, edges);
+  return new StoreReader(store, limits, cache, edges, pages);
 }
 
 /**
@@ -73,12 +76,20 @@ class StoreReader implements TenantReader {
   readonly #snapshots = new SearchSnapshots();
   readonly #cache: NodeCache;
   readonly #edges: EdgeCache;
+  readonly #pages: QueryPageCache;
 
-  constructor(store: ReaderStore, limits: ReadLimits, cache: NodeCache, edges: EdgeCache) {
+  constructor(
+    store: ReaderStore,
+    limits: ReadLimits,
+    cache: NodeCache,
+    edges: EdgeCache,
+    pages: QueryPageCache,
+  ) {
     this.#store = store;
     this.#limits = limits;
     this.#cache = cache;
     this.#edges = edges;
+    this.#pages = pages;
   }
 
   getNode(
@@ -141,7 +152,7 @@ class StoreReader implements TenantReader {
     const model = db ? this.#store.readModel(db) : undefined;
     if (!db || !model) return { items: [], nextCursor: "" };
     const limit = this.#pageSize(query.limit);
-    return queryNodePage(this.#cache, db, model, typeId, { ...query, limit }, scope);
+    return queryNodePage(this.#cache, this.#pages, db, model, typeId, { ...query, limit }, scope);
   }
 
   listEdges(

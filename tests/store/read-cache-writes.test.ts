@@ -5,6 +5,7 @@
  * write (update, delete and its cascade, edge props, edge delete and re-creation, an
  * `if_absent_on` create whose minted id later steps name, a schema change) through every
  * read path (get, GetNodes, get by key, query page, edge pages both ways, traversal),
+ * a newer model another tenant's schema change made known (reads decode by the newest),
  * with caches told by the applier's commits as the server wires them and with caches told
  * nothing (a commit they missed drops the tenant's entries); a restricted reader's access
  * decided per row after a grant is revoked; and, from the source, that nothing but the
@@ -221,6 +222,20 @@ for (const told of [true, false]) {
       expect(edgeAgain).toEqual(edge);
     });
 
+    it("decodes again by a newer model another tenant's schema change made known", () => {
+      const node = reader.getNode("acme", T.User, "u1");
+      const page = reader.queryNodes("acme", T.User, query).items;
+      expect(reader.queryNodes("acme", T.User, query).items).toBe(page);
+      // Reads decode by the newest model known; acme itself commits nothing.
+      h.run([{ tenant: "other", payload: schemaChangeEvent("other", served(2, TRACKER_V2)) }]);
+      const again = reader.getNode("acme", T.User, "u1");
+      expect(again).not.toBe(node);
+      const pageAgain = reader.queryNodes("acme", T.User, query).items;
+      expect(pageAgain).not.toBe(page);
+      expect(pageAgain[0]).toBe(again);
+      expect(pageAgain).toEqual(page);
+    });
+
     it("keeps answering unchanged nodes and edges from the cache after other writes", () => {
       const u3 = reader.getNode("acme", T.User, "u3");
       const [edge] = reader.listEdges("acme", T.MemberOf, "u2", out).items;
@@ -311,5 +326,25 @@ node Secret = 1 [visibility = private] {
     ]);
     expect(reader.getNode("t", 1, "s1")?.id).toBe("s1");
     expect(seen()).toEqual({ get: undefined, many: [], page: [] });
+  });
+});
+
+describe("a tenant file closed and opened again", () => {
+  let h: Harness;
+  afterEach(() => h.close());
+
+  it("answers what the new handle's commits wrote, though it counted as many commits", () => {
+    // One open file at a time: a write to another tenant closes acme's handle, and the
+    // next write opens a new one whose count of commits starts again.
+    h = openHarness({ maxOpenTenants: 1 });
+    const reader = createTenantReader(h.store, READ_LIMITS);
+    h.plan("acme", "seed", [op.createNode(T.User, "u1", userFields(1))]);
+    const commits = h.store.tenant("acme", false)!.commits;
+    expect(reader.queryNodes("acme", T.User, query).items.map(name)).toEqual(["User 1"]);
+    h.plan("other", "seed", [op.createNode(T.User, "o1", userFields(1))]);
+    h.plan("acme", "rename", [op.updateNode(T.User, "u1", { 2: v.str("Renamed") })]);
+    expect(h.store.tenant("acme", false)!.commits).toBe(commits);
+    expect(reader.queryNodes("acme", T.User, query).items.map(name)).toEqual(["Renamed"]);
+    expect(name(reader.getNode("acme", T.User, "u1"))).toBe("Renamed");
   });
 });
