@@ -230,7 +230,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       wal,
       store,
       builtEvents,
-      ...(cluster ? { subscribe: cluster.subscribe } : {}),
+      ...(cluster
+        ? {
+            subscribe: cluster.subscribe,
+            waitGate: (tenant: string) => cluster.membership.check(tenant),
+          }
+        : {}),
       onCommitted: (tenant, events) => {
         // Before the waiters of this commit resume (they resolve on a later microtask).
         threads?.committed(tenant);
@@ -272,6 +277,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         });
       },
     });
+    // A wait on a partition this server lost ends with the answer a new call gets.
+    cluster?.membership.onShrink(() => applier?.recheckWaits());
     applier.start();
     cleanup.unshift(() => applier.stop());
     const retention = archive?.startRetention(store, (p) => applier.processedOffset(p));

@@ -14,6 +14,11 @@
  *   partition has been applied up to where the log ended when it was assigned. Otherwise
  *   the call fails before it reads or logs anything: with the owner's URL when the group
  *   names one, else UNAVAILABLE with a retry hint.
+ * - {@link onShrink} listeners run when what this server serves may have shrunk: a
+ *   rebalance began, an assignment arrived, the lease ran out. The server ends there the
+ *   waits of calls that passed {@link check} before (a read's `after_position`, a write
+ *   waiting for its apply), each with what {@link check} answers now, instead of letting
+ *   them run to their timeout on a partition this server no longer applies.
  *
  * Fencing: the coordinator gives a member's partitions away only after its session timed
  * out (no heartbeat for the session timeout) or after it rejoined for a rebalance. This
@@ -88,6 +93,9 @@ export class ClusterMembership {
   #catchUpTimer: NodeJS.Timeout | undefined;
   /** performance.now() of the last assignment, for the catch-up's log line. */
   #assignedAt = 0;
+  readonly #shrinkListeners: (() => void)[] = [];
+  /** Fires when the lease runs out unless a heartbeat renewed it (then it is set again). */
+  #leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(
     options: ClusterOptions,
@@ -155,11 +163,52 @@ export class ClusterMembership {
     );
   }
 
+  /**
+   * Calls `listener` whenever what this server serves may have shrunk (see the top of the
+   * file); it runs after the change, so {@link check} answers as a new call would.
+   */
+  onShrink(listener: () => void): void {
+    this.#shrinkListeners.push(listener);
+  }
+
   /** Stops reading the group (the applier's subscription leaves it when stopped). */
   close(): void {
     this.#closed = true;
     clearInterval(this.#catchUpTimer);
     this.#catchUpTimer = undefined;
+    clearTimeout(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+  }
+
+  #shrank(): void {
+    for (const listener of this.#shrinkListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.#log.warn("cluster: a listener of lost partitions failed", { err });
+      }
+    }
+  }
+
+  /** Tells the listeners when the lease runs out without a heartbeat renewing it. */
+  #watchLease(): void {
+    if (this.#leaseTimer !== undefined || this.#closed) return;
+    const left = this.#leaseUntil - performance.now();
+    this.#leaseTimer = setTimeout(
+      () => {
+        this.#leaseTimer = undefined;
+        if (this.#closed) return;
+        if (performance.now() < this.#leaseUntil) this.#watchLease();
+        else if (this.#assigned) {
+          this.#log.warn("cluster: no heartbeat answered for half a session; serving stops", {
+            group: this.group,
+          });
+          this.#shrank();
+        }
+      },
+      Math.max(0, Math.ceil(left)),
+    );
+    this.#leaseTimer.unref();
   }
 
   #serving(): boolean {
@@ -188,6 +237,7 @@ export class ClusterMembership {
     // Renewed from when the answer arrived; the coordinator's clock started earlier, so
     // half a session is the margin for the request's trip and the clocks' rates.
     this.#leaseUntil = performance.now() + this.sessionTimeoutMs / 2;
+    this.#watchLease();
   }
 
   #onAssigned(partitions: readonly number[], memberId: string): void {
@@ -206,6 +256,7 @@ export class ClusterMembership {
     this.#lastDescribe = 0;
     this.#describeSoon();
     this.#watchCatchUp();
+    this.#shrank();
   }
 
   /** Looks at the partitions being caught up until each is, so the log says when. */
@@ -226,6 +277,7 @@ export class ClusterMembership {
     this.#assigned = false;
     this.#generation++;
     this.#owners = new Map();
+    this.#shrank();
   }
 
   #readTarget(partition: number, owned: Owned): void {

@@ -11,6 +11,8 @@
  *   other is assigned its partitions, catches their tenants up from the log and serves
  *   them; every acknowledged write is there exactly once. Restarted on its data dir, the
  *   killed server gets its partitions back and catches up from its own checkpoint.
+ * - A wait at the surviving server (a position not applied yet) ends at the rebalance
+ *   with UNAVAILABLE, as a new call then answers, instead of running to its timeout.
  * - Each tenant's canonical dump at its owner equals a single server's replay of the
  *   topic from offset 0, byte for byte.
  */
@@ -18,7 +20,7 @@
 import { randomInt } from "node:crypto";
 import { cpSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntDbClientCore } from "../../runtime/client-core.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
@@ -292,6 +294,20 @@ describe("two entdb serve processes in one cluster", () => {
       }
     });
     await sleep(1_000);
+    // A wait at A for a position of its own tenant not logged yet: the rebalance that
+    // follows the kill ends it with the answer a new call gets, not its 30 s timeout.
+    const own = byServer(a.url)[0]!;
+    const waitStarted = Date.now();
+    const waiting = entDbClient({ url: a.url })
+      .waitForPosition({
+        tenant: own,
+        position: { partition: partitionForTenant(own, PARTITIONS), offset: 1_000_000n },
+        timeoutMs: 30_000,
+      })
+      .then(
+        (answer) => ({ answer, ms: Date.now() - waitStarted }),
+        (err: unknown) => ({ err: ConnectError.from(err), ms: Date.now() - waitStarted }),
+      );
     await serverB.kill();
     servers.splice(servers.indexOf(serverB), 1);
     killedAt = Date.now();
@@ -321,6 +337,10 @@ describe("two entdb serve processes in one cluster", () => {
     );
     expect(meanwhile.has("400")).toBe(true);
     expect(failoverMs).toBeGreaterThanOrEqual(SESSION_TIMEOUT_MS / 2);
+    const waited = await waiting;
+    console.log(`cluster: A's wait for a position ended ${waited.ms} ms after it began`);
+    expect("err" in waited && waited.err.code).toBe(Code.Unavailable);
+    expect(waited.ms).toBeLessThan(20_000);
     await sleep(2_000);
     stop = true;
     await Promise.all(writers);
