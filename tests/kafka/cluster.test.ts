@@ -7,6 +7,7 @@
  *   other server's redirects and remembers the owner.
  * - The raw Connect protocol (fetch) sees the redirect: FAILED_PRECONDITION, the owner's
  *   URL in the `entdbcluster.v1.TenantOwner` detail and in the `entdb-tenant-owner` header.
+ * - A browser app on an allowed origin can read the owner's header (CORS exposes it).
  * - `kill -9` of one server under writers: after the group's session timeout (6 s here) the
  *   other is assigned its partitions, catches their tenants up from the log and serves
  *   them; every acknowledged write is there exactly once. Restarted on its data dir, the
@@ -41,6 +42,8 @@ import { applierLag, freshTopicName, type KafkaServeTopic, kafkaServeEnv } from 
 
 const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 6_000;
+/** A browser app's origin the servers allow (`--cors-origins`). */
+const APP_ORIGIN = "https://app.example";
 /** Two tenants per partition, so each server owns four. */
 const TENANTS = tenantsPerPartition(2);
 
@@ -85,6 +88,8 @@ async function startMember(m: Member): Promise<ServerProcess> {
       m.url,
       "--cluster-session-timeout",
       String(SESSION_TIMEOUT_MS),
+      "--cors-origins",
+      APP_ORIGIN,
     ],
     readyTimeoutMs: 60_000,
   });
@@ -220,6 +225,29 @@ describe("two entdb serve processes in one cluster", () => {
     expect(raw.body.nodes).toBeUndefined();
     expect(raw.body.details?.[0]?.type).toBe("entdbcluster.v1.TenantOwner");
     expect(raw.body.details?.[0]?.debug).toEqual({ tenant: elsewhere, url: b.url });
+    // A browser app reads the owner's header: it is exposed to an allowed origin.
+    const preflight = await fetch(`${a.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "OPTIONS",
+      headers: {
+        origin: APP_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    const crossOrigin = await fetch(`${a.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: APP_ORIGIN },
+      body: JSON.stringify({ tenant: elsewhere, typeId: TRACKER.team }),
+    });
+    expect(crossOrigin.status).toBe(400);
+    expect(crossOrigin.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(crossOrigin.headers.get("entdb-tenant-owner")).toBe(b.url);
+    const exposed = (crossOrigin.headers.get("access-control-expose-headers") ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase());
+    expect(exposed).toEqual(expect.arrayContaining(["entdb-tenant-owner", "retry-after"]));
     // The typed services (the tenant in a header) go through the same check.
     const typed = await fetch(`${a.url}/acme.tracker.TeamService/Get`, {
       method: "POST",
