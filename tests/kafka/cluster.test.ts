@@ -30,7 +30,6 @@ import { tenantFileName } from "../../server/store/tenant-id.ts";
 import { partitionForTenant } from "../../server/wal/partition.ts";
 import { connectError, entDbClient, TRACKER, teamOp } from "../e2e/e2e-helpers.ts";
 import {
-  freePort,
   REPO_ROOT,
   removeDataDir,
   type ServerProcess,
@@ -38,6 +37,14 @@ import {
   tempDataDir,
 } from "../e2e/server-process.ts";
 import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
+import {
+  clusterMember,
+  type Member,
+  rawQuery,
+  startClusterMember,
+  tenantsPerPartition,
+  waitForOwners,
+} from "./cluster-servers.ts";
 import { applierLag, freshTopicName, type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
 
 const PARTITIONS = 4;
@@ -45,7 +52,7 @@ const SESSION_TIMEOUT_MS = 6_000;
 /** A browser app's origin the servers allow (`--cors-origins`). */
 const APP_ORIGIN = "https://app.example";
 /** Two tenants per partition, so each server owns four. */
-const TENANTS = tenantsPerPartition(2);
+const TENANTS = tenantsPerPartition(2, PARTITIONS);
 
 const dir = join(REPO_ROOT, ".tmp", `kafka-cluster-${process.pid}`);
 let kafka: KafkaCluster | undefined;
@@ -53,46 +60,17 @@ let topic: KafkaServeTopic;
 const dataDirs: string[] = [];
 const servers: ServerProcess[] = [];
 
-/** A cluster member's fixed ports, so it can be restarted where the others redirect. */
-interface Member {
-  readonly name: string;
-  readonly dataDir: string;
-  readonly port: number;
-  readonly httpPort: number;
-  readonly url: string;
-}
-
 async function member(name: string): Promise<Member> {
-  const dataDir = tempDataDir(`entdb-cluster-${name}-`);
-  dataDirs.push(dataDir);
-  const port = await freePort();
-  return {
-    name,
-    dataDir,
-    port,
-    httpPort: await freePort(),
-    url: `http://127.0.0.1:${port}`,
-  };
+  const m = await clusterMember(name);
+  dataDirs.push(m.dataDir);
+  return m;
 }
 
 async function startMember(m: Member): Promise<ServerProcess> {
-  const server = await startServerProcess({
-    dataDir: m.dataDir,
-    port: m.port,
-    httpPort: m.httpPort,
-    env: kafkaServeEnv(topic),
-    args: [
-      "--cluster",
-      `cluster-${topic.topic}`,
-      "--advertise",
-      m.url,
-      "--cluster-session-timeout",
-      String(SESSION_TIMEOUT_MS),
-      "--cors-origins",
-      APP_ORIGIN,
-    ],
-    readyTimeoutMs: 60_000,
-  });
+  const server = await startClusterMember(m, topic, SESSION_TIMEOUT_MS, [
+    "--cors-origins",
+    APP_ORIGIN,
+  ]);
   servers.push(server);
   return server;
 }
@@ -110,61 +88,6 @@ afterAll(async () => {
 }, 60_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `count` tenants in each partition, in partition order. */
-function tenantsPerPartition(count: number): string[] {
-  const found: string[][] = Array.from({ length: PARTITIONS }, () => []);
-  for (let i = 0; found.some((list) => list.length < count); i++) {
-    const tenant = `org-${i}`;
-    const list = found[partitionForTenant(tenant, PARTITIONS)]!;
-    if (list.length < count) list.push(tenant);
-  }
-  return found.flat();
-}
-
-/** What a raw Connect JSON call to `url` for `tenant` answers: status, owner header, body. */
-async function rawQuery(url: string, tenant: string) {
-  const res = await fetch(`${url}/entdb.v1.EntDbService/QueryNodes`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ tenant, typeId: TRACKER.team, limit: 1000 }),
-  });
-  return {
-    status: res.status,
-    owner: res.headers.get("entdb-tenant-owner"),
-    retryAfter: res.headers.get("retry-after"),
-    body: (await res.json()) as {
-      code?: string;
-      nodes?: unknown[];
-      details?: {
-        type: string;
-        debug?: { tenant?: string; url?: string; retryAfterMs?: number };
-      }[];
-    },
-  };
-}
-
-/** Which server serves each tenant, once each is served by exactly one and redirected by the other. */
-async function waitForOwners(
-  members: readonly Member[],
-  timeoutMs: number,
-): Promise<Map<string, string>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const owners = new Map<string, string>();
-    for (const tenant of TENANTS) {
-      const answers = await Promise.all(members.map((m) => rawQuery(m.url, tenant)));
-      const serving = members.filter((_, i) => answers[i]!.status === 200);
-      const redirecting = answers.filter((a) => a.owner !== null).map((a) => a.owner);
-      if (serving.length === 1 && redirecting.every((o) => o === serving[0]!.url))
-        if (redirecting.length === members.length - 1) owners.set(tenant, serving[0]!.url);
-    }
-    if (owners.size === TENANTS.length) return owners;
-    if (Date.now() > deadline)
-      throw new Error(`owners not settled: ${JSON.stringify([...owners])}`);
-    await sleep(200);
-  }
-}
 
 /** The ids of the Teams in `tenant`, through `client`. */
 async function teamIds(client: EntDbClientCore, tenant: string): Promise<string[]> {
@@ -198,7 +121,7 @@ describe("two entdb serve processes in one cluster", () => {
     const b = await member("b");
     await startMember(a);
     let serverB = await startMember(b);
-    const owners = await waitForOwners([a, b], 30_000);
+    const owners = await waitForOwners([a, b], TENANTS, 30_000);
     // The assigner sorts members by URL: each owns two whole partitions.
     const byServer = (url: string) => TENANTS.filter((t) => owners.get(t) === url);
     expect(byServer(a.url)).toHaveLength(4);
@@ -386,7 +309,7 @@ describe("two entdb serve processes in one cluster", () => {
 
     // B restarted on its data dir gets its partitions back and catches up from its checkpoint.
     serverB = await startMember(b);
-    const after = await waitForOwners([a, b], 30_000);
+    const after = await waitForOwners([a, b], TENANTS, 30_000);
     expect(after).toEqual(owners);
     for (const tenant of byServer(b.url)) {
       const id = await writeUntilAcknowledged(client, tenant, `${tenant}-back`, Date.now());
