@@ -288,13 +288,18 @@ export class ClusterMembership {
     this.#shrank();
   }
 
-  /** Looks at the partitions being caught up until each is, so the log says when. */
+  /**
+   * Looks at the partitions being caught up until each is, so the log says when, and
+   * shares each with the serving threads once it may be.
+   */
   #watchCatchUp(): void {
     if (this.#catchUpTimer !== undefined || this.#closed) return;
     this.#catchUpTimer = setInterval(() => {
       let pending = false;
-      for (const partition of this.#owned.keys())
-        if (!this.#caughtUp(partition) || !this.#share(partition)) pending = true;
+      // Until the next assignment (which watches again) when a rebalance began.
+      if (this.#assigned)
+        for (const partition of this.#owned.keys())
+          if (!this.#caughtUp(partition) || !this.#share(partition)) pending = true;
       if (!pending || this.#closed) {
         clearInterval(this.#catchUpTimer);
         this.#catchUpTimer = undefined;
