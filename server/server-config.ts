@@ -236,7 +236,7 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
     });
   } else throw new ConfigError(`Unknown --wal '${walKind}'; use embedded, kafka or kinesis.`);
   const serveThreads = int(pick("serveThreads") ?? "0", "--serve-threads", 0, 64);
-  const cluster = resolveCluster(pick, wal, serveThreads);
+  const cluster = resolveCluster(pick, wal);
   return {
     schemaPath,
     dataDir: pick("dataDir") ?? "./.entdb-data",
@@ -278,7 +278,6 @@ export function resolveConfig(...inputs: ConfigInput[]): ServerConfig {
 function resolveCluster(
   pick: (key: keyof ConfigInput) => string | undefined,
   wal: WalConfig,
-  serveThreads: number,
 ): ServerConfig["cluster"] {
   const group = pick("cluster");
   const advertise = pick("advertise");
@@ -293,10 +292,6 @@ function resolveCluster(
   if (wal.kind !== "kafka")
     throw new ConfigError(
       `--cluster needs the Kafka log (its consumer group is the cluster); this server uses the ${wal.kind} log. Set ENTDB_KAFKA_BROKERS.`,
-    );
-  if (serveThreads > 0)
-    throw new ConfigError(
-      "--cluster does not work with --serve-threads yet: serving threads do not check which server owns a tenant. Leave --serve-threads at 0.",
     );
   if (advertise === undefined)
     throw new ConfigError(

@@ -223,14 +223,25 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // `--cluster`: the applier is a member of the cluster's group and applies only the
     // partitions this server owns; every call's tenant is checked against them (checkTenant).
     const cluster = config.cluster
-      ? await joinCluster(config.cluster, wal, (p) => applier?.processedOffset(p) ?? 0, log)
+      ? await joinCluster(
+          config.cluster,
+          wal,
+          (p) => applier?.processedOffset(p) ?? 0,
+          (p) => store.rebuildingIn(p),
+          log,
+        )
       : undefined;
     if (cluster) cleanup.unshift(() => cluster.membership.close());
     applier = new Applier({
       wal,
       store,
       builtEvents,
-      ...(cluster ? { subscribe: cluster.subscribe } : {}),
+      ...(cluster
+        ? {
+            subscribe: cluster.subscribe,
+            waitGate: (tenant: string) => cluster.membership.check(tenant),
+          }
+        : {}),
       onCommitted: (tenant, events) => {
         // Before the waiters of this commit resume (they resolve on a later microtask).
         threads?.committed(tenant);
@@ -272,6 +283,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         });
       },
     });
+    // A wait on a partition this server lost ends with the answer a new call gets.
+    cluster?.membership.onShrink(() => applier?.recheckWaits());
     applier.start();
     cleanup.unshift(() => applier.stop());
     const retention = archive?.startRetention(store, (p) => applier.processedOffset(p));
@@ -472,6 +485,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         count: serveThreads,
         config: { ...config, port: api.port },
         partitions: wal.partitions,
+        ...(cluster ? { cluster: cluster.membership.shared.buffer } : {}),
         servedVersion: surface.served.version,
         rebuilding: () => store.rebuilding,
         handler: (req, res) => apiHandler.handler(req, res),
@@ -565,6 +579,7 @@ async function joinCluster(
   options: NonNullable<ServerConfig["cluster"]>,
   wal: Wal,
   processedOffset: (partition: number) => number,
+  rebuilding: (partition: number) => boolean,
   log: Logger,
 ): Promise<{
   readonly membership: ClusterMembership;
@@ -584,6 +599,7 @@ async function joinCluster(
     wal,
     processedOffset,
     log.child({ component: "cluster" }),
+    rebuilding,
   );
   log.info("cluster: joining", {
     group: options.group,

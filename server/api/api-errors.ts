@@ -25,6 +25,27 @@ export function refuseAbandonedWrite(signal: AbortSignal): void {
   if (reason.code === Code.DeadlineExceeded || reason.code === Code.Canceled) throw reason;
 }
 
+/**
+ * The error of a write that was logged but whose apply wait ended without its outcome:
+ * the server stopped serving its tenant (a server of a cluster lost the partition) while
+ * it waited. The code, headers and details stay those of `err` (a redirect stays a
+ * redirect, with the owner); the message adds that the write may have been applied and
+ * names its key, so the same request sent again (to the owner) answers its outcome and
+ * never applies it twice. Errors that are not ConnectErrors pass through unchanged.
+ */
+export function loggedOutcomeUnknown(err: unknown, key: string): unknown {
+  if (!(err instanceof ConnectError)) return err;
+  const unknown = new ConnectError(
+    `${err.rawMessage} The write was logged with idempotency key '${key}' and may have been applied: send it again with that key, which answers its outcome and never applies it twice.`,
+    err.code,
+    err.metadata,
+    undefined,
+    err,
+  );
+  unknown.details.push(...err.details);
+  return unknown;
+}
+
 export function codeFromName(name: string): Code {
   const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   const key = camel.charAt(0).toUpperCase() + camel.slice(1);

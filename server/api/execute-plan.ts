@@ -24,7 +24,12 @@ import { decodeWalEvent } from "../apply/index.ts";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { WalPosition } from "../wal/wal.ts";
-import { errorFromFailure, handlerGuard, refuseAbandonedWrite } from "./api-errors.ts";
+import {
+  errorFromFailure,
+  handlerGuard,
+  loggedOutcomeUnknown,
+  refuseAbandonedWrite,
+} from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
@@ -218,6 +223,8 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     let applied: boolean;
     try {
       applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
+    } catch (err) {
+      throw loggedOutcomeUnknown(err, key);
     } finally {
       release?.();
     }

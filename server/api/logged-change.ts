@@ -19,7 +19,7 @@ import {
 } from "../../generated/entdb/v1/wal_pb.js";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
-import { codeFromName, refuseAbandonedWrite } from "./api-errors.ts";
+import { codeFromName, loggedOutcomeUnknown, refuseAbandonedWrite } from "./api-errors.ts";
 import type { Actor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
@@ -74,7 +74,11 @@ export async function submitLoggedChange(
   refuseAbandonedWrite(signal);
   const [position] = await deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]);
   if (!position) throw new InternalError("invariant", "append returned no position");
-  const applied = await deps.progress.waitFor(tenant, position, deps.limits.applyWaitMs);
+  const applied = await deps.progress
+    .waitFor(tenant, position, deps.limits.applyWaitMs)
+    .catch((err: unknown) => {
+      throw loggedOutcomeUnknown(err, key);
+    });
   if (!applied) {
     throw new ConnectError(
       `Tenant '${tenant}' has not applied the change within ${deps.limits.applyWaitMs} ms; read it back with GetReceipt and idempotency key '${key}'.`,

@@ -25,6 +25,8 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+// The module, not the folder's index: that one loads kafkajs, which only a cluster needs.
+import { TENANT_OWNER_HEADER } from "../cluster/tenant-owner-error.ts";
 import { actorKey, refusalKey, refusedBeforeDecode, unauthenticatedError } from "./auth.ts";
 import type { Authenticator } from "./authenticator.ts";
 import { type ErrorStatus, rewriteErrorStatus } from "./error-rewrite.ts";
@@ -289,7 +291,9 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const allowAny = options.corsOrigins.includes("*");
   const allowedOrigin = (origin: string | undefined) =>
     origin !== undefined && (allowAny || options.corsOrigins.includes(origin)) ? origin : undefined;
-  const exposedHeaders = cors.exposedHeaders.join(", ");
+  // A server of a cluster names a tenant's owner in a header (the redirect) and how long
+  // to wait while no server owns it: a browser app reads them only if they are exposed.
+  const exposedHeaders = [...cors.exposedHeaders, TENANT_OWNER_HEADER, "Retry-After"].join(", ");
   /** The CORS headers of every answer to a request from `origin`. */
   const corsHeaders = (origin: string | undefined): Readonly<Record<string, string>> => {
     const allowed = allowedOrigin(origin);

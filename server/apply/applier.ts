@@ -182,6 +182,12 @@ export interface ApplierOptions {
    * it is delivered only the partitions it owns.
    */
   readonly subscribe?: (options: SubscribeOptions) => WalSubscription;
+  /**
+   * Throws the error to answer for a tenant this server does not serve (a server of a
+   * cluster): a read-your-writes wait of such a tenant fails at once with it, and
+   * `recheckWaits` ends the pending ones (apply-waiters.ts).
+   */
+  readonly waitGate?: (tenant: string) => void;
 }
 
 /** An event a tenant committed, with its position and the size of its logged payload. */
@@ -308,7 +314,7 @@ export class Applier implements ApplyProgress {
     this.#beforeTenantBatch = options.beforeTenantBatch;
     this.#afterMigration = options.afterMigration;
     this.#tenants = options.tenants;
-    this.#waiters = new ApplyWaiters(options.store);
+    this.#waiters = new ApplyWaiters(options.store, options.waitGate);
     this.#built = options.builtEvents;
     this.#decode = options.leanCreates === true ? decodeWalEventLean : decodeWalEvent;
     this.#recent = new RecentOutcomes(options.recentOutcomes);
@@ -477,6 +483,11 @@ export class Applier implements ApplyProgress {
     signal?: AbortSignal,
   ): Promise<boolean> {
     return this.#waiters.waitFor(tenant, position, timeoutMs, signal);
+  }
+
+  /** Ends the waits of the tenants `waitGate` now refuses, with its error. */
+  recheckWaits(): void {
+    this.#waiters.recheck();
   }
 
   async caughtUp(): Promise<boolean> {

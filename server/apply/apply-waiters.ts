@@ -13,6 +13,10 @@
  *   `invalid-tenant` when the tenant id is not valid.
  * - It rejects with `signal`'s reason when the signal aborts before it settles (a
  *   call's deadline passed or its client went away), and leaves no waiter behind.
+ * - With a `gate` (a server of a cluster: whether it still serves the tenant), a wait
+ *   that would block rejects at once with the gate's error, and `recheck` rejects every
+ *   pending wait of a tenant the gate now refuses: a wait on a partition the server lost
+ *   ends with the answer a new call gets instead of running to its timeout.
  * - Every wait settles exactly once, and its timer is cleared when it settles.
  *
  * It assumes "applied" means what `TenantState` records: an event at `position` is
@@ -38,10 +42,13 @@ interface Waiter {
 /** Pending read-your-writes waits, by tenant. The applier owns one and reports to it. */
 export class ApplyWaiters {
   readonly #store: Store;
+  readonly #gate: ((tenant: string) => void) | undefined;
   readonly #waiters = new Map<string, Set<Waiter>>();
 
-  constructor(store: Store) {
+  /** `gate` throws the error to answer for a tenant this server no longer serves. */
+  constructor(store: Store, gate?: (tenant: string) => void) {
     this.#store = store;
+    this.#gate = gate;
   }
 
   /** Waits until `tenant` has applied the event at `position` (see the module comment). */
@@ -57,6 +64,7 @@ export class ApplyWaiters {
     if (this.#reached(id, position)) return true;
     if (timeoutMs <= 0) return false;
     signal?.throwIfAborted();
+    this.#gate?.(id);
     return new Promise<boolean>((resolve, reject) => {
       let set = this.#waiters.get(id);
       if (!set) {
@@ -116,6 +124,22 @@ export class ApplyWaiters {
     for (const w of set) {
       clearTimeout(w.timer);
       w.reject(error);
+    }
+  }
+
+  /**
+   * Rejects the pending waits of every tenant the gate now refuses, each with the gate's
+   * error; called when what this server serves shrank (a rebalance, a lost lease).
+   */
+  recheck(): void {
+    const gate = this.#gate;
+    if (gate === undefined) return;
+    for (const tenant of [...this.#waiters.keys()]) {
+      try {
+        gate(tenant);
+      } catch (err) {
+        this.fail(tenant, err);
+      }
     }
   }
 

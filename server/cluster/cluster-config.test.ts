@@ -43,14 +43,13 @@ describe("--cluster", () => {
     ).toThrow(/without a path/);
   });
 
-  it("refuses serving threads, and its options without it", () => {
-    expect(() =>
-      resolveConfig(KAFKA, {
-        cluster: "prod",
-        advertise: "http://10.0.0.5:50051",
-        serveThreads: "2",
-      }),
-    ).toThrow(/does not work with --serve-threads/);
+  it("takes serving threads, and refuses its options without it", () => {
+    const threaded = resolveConfig(KAFKA, {
+      cluster: "prod",
+      advertise: "http://10.0.0.5:50051",
+      serveThreads: "2",
+    });
+    expect([threaded.cluster?.group, threaded.serveThreads]).toEqual(["prod", 2]);
     expect(() => resolveConfig(KAFKA, { advertise: "http://10.0.0.5:50051" })).toThrow(
       new ConfigError(
         "--advertise and --cluster-session-timeout need --cluster GROUP (env ENTDB_CLUSTER).",

@@ -14,6 +14,13 @@
  *   partition has been applied up to where the log ended when it was assigned. Otherwise
  *   the call fails before it reads or logs anything: with the owner's URL when the group
  *   names one, else UNAVAILABLE with a retry hint.
+ * - {@link shared} mirrors what {@link check} decides per partition in memory the
+ *   serving threads read (served-partitions.ts), so they serve only what this thread would.
+ * - {@link onShrink} listeners run when what this server serves may have shrunk: a
+ *   rebalance began, an assignment arrived, the lease ran out. The server ends there the
+ *   waits of calls that passed {@link check} before (a read's `after_position`, a write
+ *   waiting for its apply), each with what {@link check} answers now, instead of letting
+ *   them run to their timeout on a partition this server no longer applies.
  *
  * Fencing: the coordinator gives a member's partitions away only after its session timed
  * out (no heartbeat for the session timeout) or after it rejoined for a rebalance. This
@@ -30,6 +37,7 @@
 import { performance } from "node:perf_hooks";
 import type { KafkaGroupMember, KafkaWal } from "../wal/kafka-wal.ts";
 import { assignedPartitions, createClusterAssigner, memberUrl } from "./cluster-assigner.ts";
+import { ServedPartitions } from "./served-partitions.ts";
 import { ownedByNoOne, ownedElsewhere } from "./tenant-owner-error.ts";
 
 /** Default session timeout of a cluster member, in ms (Kafka's own default for consumers). */
@@ -55,6 +63,8 @@ interface Owned {
   /** The log end when the partition was assigned: served once applied up to it. */
   target: number | undefined;
   caughtUp: boolean;
+  /** Whether `shared` says it is served (caught up, and no tenant of it held by a rebuild). */
+  shared: boolean;
 }
 
 /** How long a caller is asked to wait while no one serves its tenant. */
@@ -71,9 +81,13 @@ export class ClusterMembership {
   readonly sessionTimeoutMs: number;
   /** What the applier's subscription is told (`KafkaWal.subscribeInGroup`). */
   readonly member: KafkaGroupMember;
+  /** The partitions served now, for the serving threads (served-partitions.ts). */
+  readonly shared: ServedPartitions;
   readonly #wal: KafkaWal;
   readonly #processed: (partition: number) => number;
   readonly #log: ClusterLog;
+  /** Whether a tenant of the partition is held while it is rebuilt (`Store.rebuildingIn`). */
+  readonly #rebuilding: (partition: number) => boolean;
   readonly #owned = new Map<number, Owned>();
   /** Partition → owner URL, from the last description of a stable group. */
   #owners = new Map<number, string>();
@@ -88,12 +102,16 @@ export class ClusterMembership {
   #catchUpTimer: NodeJS.Timeout | undefined;
   /** performance.now() of the last assignment, for the catch-up's log line. */
   #assignedAt = 0;
+  readonly #shrinkListeners: (() => void)[] = [];
+  /** Fires when the lease runs out unless a heartbeat renewed it (then it is set again). */
+  #leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(
     options: ClusterOptions,
     wal: KafkaWal,
     processedOffset: (partition: number) => number,
     log: ClusterLog,
+    rebuilding: (partition: number) => boolean = () => false,
   ) {
     this.group = options.group;
     this.url = options.advertise;
@@ -101,6 +119,8 @@ export class ClusterMembership {
     this.#wal = wal;
     this.#processed = processedOffset;
     this.#log = log;
+    this.#rebuilding = rebuilding;
+    this.shared = new ServedPartitions(wal.partitions);
     this.member = {
       sessionTimeoutMs: this.sessionTimeoutMs,
       assigner: createClusterAssigner(this.url, wal.partitions),
@@ -155,11 +175,52 @@ export class ClusterMembership {
     );
   }
 
+  /**
+   * Calls `listener` whenever what this server serves may have shrunk (see the top of the
+   * file); it runs after the change, so {@link check} answers as a new call would.
+   */
+  onShrink(listener: () => void): void {
+    this.#shrinkListeners.push(listener);
+  }
+
   /** Stops reading the group (the applier's subscription leaves it when stopped). */
   close(): void {
     this.#closed = true;
     clearInterval(this.#catchUpTimer);
     this.#catchUpTimer = undefined;
+    clearTimeout(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+  }
+
+  #shrank(): void {
+    for (const listener of this.#shrinkListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.#log.warn("cluster: a listener of lost partitions failed", { err });
+      }
+    }
+  }
+
+  /** Tells the listeners when the lease runs out without a heartbeat renewing it. */
+  #watchLease(): void {
+    if (this.#leaseTimer !== undefined || this.#closed) return;
+    const left = this.#leaseUntil - performance.now();
+    this.#leaseTimer = setTimeout(
+      () => {
+        this.#leaseTimer = undefined;
+        if (this.#closed) return;
+        if (performance.now() < this.#leaseUntil) this.#watchLease();
+        else if (this.#assigned) {
+          this.#log.warn("cluster: no heartbeat answered for half a session; serving stops", {
+            group: this.group,
+          });
+          this.#shrank();
+        }
+      },
+      Math.max(0, Math.ceil(left)),
+    );
+    this.#leaseTimer.unref();
   }
 
   #serving(): boolean {
@@ -184,16 +245,34 @@ export class ClusterMembership {
     return true;
   }
 
+  /**
+   * Tells the serving threads a caught-up partition is served, once no tenant of it is
+   * held by a rebuild (which they cannot see); whether it is shared now.
+   */
+  #share(partition: number): boolean {
+    const owned = this.#owned.get(partition);
+    if (owned === undefined || !owned.caughtUp || !this.#assigned) return false;
+    if (owned.shared) return true;
+    if (this.#rebuilding(partition)) return false;
+    owned.shared = true;
+    this.shared.serve(partition);
+    return true;
+  }
+
   #renew(): void {
     // Renewed from when the answer arrived; the coordinator's clock started earlier, so
     // half a session is the margin for the request's trip and the clocks' rates.
     this.#leaseUntil = performance.now() + this.sessionTimeoutMs / 2;
+    this.shared.renew(this.sessionTimeoutMs / 2);
+    this.#watchLease();
   }
 
   #onAssigned(partitions: readonly number[], memberId: string): void {
     this.#generation++;
     this.#owned.clear();
-    for (const p of partitions) this.#owned.set(p, { target: undefined, caughtUp: false });
+    this.shared.clear();
+    for (const p of partitions)
+      this.#owned.set(p, { target: undefined, caughtUp: false, shared: false });
     this.#assigned = true;
     this.#assignedAt = performance.now();
     this.#renew();
@@ -206,14 +285,21 @@ export class ClusterMembership {
     this.#lastDescribe = 0;
     this.#describeSoon();
     this.#watchCatchUp();
+    this.#shrank();
   }
 
-  /** Looks at the partitions being caught up until each is, so the log says when. */
+  /**
+   * Looks at the partitions being caught up until each is, so the log says when, and
+   * shares each with the serving threads once it may be.
+   */
   #watchCatchUp(): void {
     if (this.#catchUpTimer !== undefined || this.#closed) return;
     this.#catchUpTimer = setInterval(() => {
       let pending = false;
-      for (const partition of this.#owned.keys()) if (!this.#caughtUp(partition)) pending = true;
+      // Until the next assignment (which watches again) when a rebalance began.
+      if (this.#assigned)
+        for (const partition of this.#owned.keys())
+          if (!this.#caughtUp(partition) || !this.#share(partition)) pending = true;
       if (!pending || this.#closed) {
         clearInterval(this.#catchUpTimer);
         this.#catchUpTimer = undefined;
@@ -224,8 +310,10 @@ export class ClusterMembership {
 
   #onUnassigned(): void {
     this.#assigned = false;
+    this.shared.clear();
     this.#generation++;
     this.#owners = new Map();
+    this.#shrank();
   }
 
   #readTarget(partition: number, owned: Owned): void {

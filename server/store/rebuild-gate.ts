@@ -155,6 +155,13 @@ export class RebuildGate {
     return this.#tenants.size > 0 || this.#partitions.size > 0 || this.#absent.size > 0;
   }
 
+  /** Whether any tenant of `partition` may be held now. */
+  holdsIn(partition: number): boolean {
+    if (this.#partitions.has(partition) || this.#absent.has(partition)) return true;
+    for (const hold of this.#tenants.values()) if (hold.partition === partition) return true;
+    return false;
+  }
+
   /** Tenants held now, with the reason (for tests and logs). */
   heldTenants(): Map<string, string> {
     return new Map([...this.#tenants].map(([tenant, hold]) => [tenant, hold.reason]));

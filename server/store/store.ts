@@ -252,6 +252,11 @@ export class Store {
     return this.#gate?.holdsAny() ?? false;
   }
 
+  /** Whether some tenants of `partition` may be held from readers while they are rebuilt. */
+  rebuildingIn(partition: number): boolean {
+    return this.#gate?.holdsIn(partition) ?? false;
+  }
+
   /** Where the applier starts reading `partition`: its checkpoint, or earlier for a rebuild. */
   replayStart(partition: number): number {
     const checkpoint = this.meta.checkpoint(partition) ?? 0;

@@ -48,6 +48,8 @@ export interface ServeThreadsOptions {
   readonly config: ServerConfig;
   /** `Wal.partitions`. */
   readonly partitions: number;
+  /** A server of a cluster: the partitions it serves now (`ClusterMembership.shared`). */
+  readonly cluster?: SharedArrayBuffer;
   /** The version served now. */
   readonly servedVersion: number;
   /** Whether some tenants are held while they are rebuilt (`Store.rebuilding`). */
@@ -175,6 +177,7 @@ export async function startServeThreads(options: ServeThreadsOptions): Promise<S
       state: state.buffer,
       mainSocket,
       partitions: options.partitions,
+      ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
     };
     const worker = new Worker(threadUrl, {
       workerData: data,

@@ -11,7 +11,9 @@
  * entry point of its own.
  *
  * A read is served here only when nothing says the main thread would answer it
- * differently (`serves` below); otherwise it goes to the main thread whole.
+ * differently (`serves` below); otherwise it goes to the main thread whole. On a server
+ * of a cluster that includes a tenant of a partition the server does not serve now
+ * (server/cluster/served-partitions.ts): the main thread answers it with the redirect.
  */
 
 import { enableCompileCache } from "node:module";
@@ -58,6 +60,7 @@ const [
   { ReadOnlyTenants },
   { ThreadState },
   { Registry },
+  { ServedPartitions },
 ] = await Promise.all([
   import("node:path"),
   import("node:worker_threads"),
@@ -84,6 +87,7 @@ const [
   import("./read-only-tenants.ts"),
   import("./thread-state.ts"),
   import("prom-client"),
+  import("../cluster/served-partitions.ts"),
 ]);
 
 const port = parentPort;
@@ -94,6 +98,8 @@ const data = workerData as ServingThreadData;
 const { config } = data;
 const log = createLogger(config.logLevel).child({ thread: data.index });
 const state = new ThreadState(data.state);
+/** A server of a cluster: the partitions it serves now; a read of another goes to the main thread. */
+const cluster = data.cluster === undefined ? undefined : new ServedPartitions(data.cluster);
 
 const schemasDir = join(config.dataDir, "schemas");
 let versions: ReadonlyMap<number, ServedSchema> = loadVersions(schemasDir);
@@ -218,7 +224,10 @@ const serves = (target: FastMethod, input: Message): boolean => {
   }
   // A handed call runs on the main thread, which decides everything of the tenant's state.
   if (target.method === EntDbService.method.executePlan) return true;
-  if (state.rebuilding) return false;
+  // A server of a cluster says per partition (below) whether a rebuild holds any of its
+  // tenants; the flag is for every partition, and a partition it does not own is never
+  // read there, so its holds would stay.
+  if (cluster === undefined && state.rebuilding) return false;
   const req = input as Message & { tenant?: unknown; afterPosition?: LogPosition };
   if (typeof req.tenant !== "string") return false;
   let tenant: string;
@@ -227,6 +236,10 @@ const serves = (target: FastMethod, input: Message): boolean => {
   } catch {
     return true; // the handler answers a bad id, as the main thread's does
   }
+  // A tenant of a partition this server does not serve now (owned elsewhere, a rebalance,
+  // a lease run out, a catch-up): the main thread answers, with the redirect or its data.
+  if (cluster !== undefined && !cluster.serves(partitionForTenant(tenant, data.partitions)))
+    return false;
   if (state.held(ThreadState.slot(tenant))) return false;
   try {
     const after = req.afterPosition;

@@ -18,6 +18,11 @@ export interface ServingThreadData {
   readonly mainSocket: string;
   /** The log's partition count (`Wal.partitions`): a tenant's partition is computed from it. */
   readonly partitions: number;
+  /**
+   * A server of a cluster: the partitions it serves now (server/cluster/served-partitions.ts);
+   * a read of a tenant of another partition goes to the main thread.
+   */
+  readonly cluster?: SharedArrayBuffer;
 }
 
 /** Main thread → serving thread. */

@@ -7,10 +7,13 @@
  *   other server's redirects and remembers the owner.
  * - The raw Connect protocol (fetch) sees the redirect: FAILED_PRECONDITION, the owner's
  *   URL in the `entdbcluster.v1.TenantOwner` detail and in the `entdb-tenant-owner` header.
+ * - A browser app on an allowed origin can read the owner's header (CORS exposes it).
  * - `kill -9` of one server under writers: after the group's session timeout (6 s here) the
  *   other is assigned its partitions, catches their tenants up from the log and serves
  *   them; every acknowledged write is there exactly once. Restarted on its data dir, the
  *   killed server gets its partitions back and catches up from its own checkpoint.
+ * - A wait at the surviving server (a position not applied yet) ends at the rebalance
+ *   with UNAVAILABLE, as a new call then answers, instead of running to its timeout.
  * - Each tenant's canonical dump at its owner equals a single server's replay of the
  *   topic from offset 0, byte for byte.
  */
@@ -18,7 +21,7 @@
 import { randomInt } from "node:crypto";
 import { cpSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntDbClientCore } from "../../runtime/client-core.ts";
 import { createNodeTransport } from "../../runtime/node.ts";
@@ -27,7 +30,6 @@ import { tenantFileName } from "../../server/store/tenant-id.ts";
 import { partitionForTenant } from "../../server/wal/partition.ts";
 import { connectError, entDbClient, TRACKER, teamOp } from "../e2e/e2e-helpers.ts";
 import {
-  freePort,
   REPO_ROOT,
   removeDataDir,
   type ServerProcess,
@@ -35,12 +37,22 @@ import {
   tempDataDir,
 } from "../e2e/server-process.ts";
 import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
+import {
+  clusterMember,
+  type Member,
+  rawQuery,
+  startClusterMember,
+  tenantsPerPartition,
+  waitForOwners,
+} from "./cluster-servers.ts";
 import { applierLag, freshTopicName, type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
 
 const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 6_000;
+/** A browser app's origin the servers allow (`--cors-origins`). */
+const APP_ORIGIN = "https://app.example";
 /** Two tenants per partition, so each server owns four. */
-const TENANTS = tenantsPerPartition(2);
+const TENANTS = tenantsPerPartition(2, PARTITIONS);
 
 const dir = join(REPO_ROOT, ".tmp", `kafka-cluster-${process.pid}`);
 let kafka: KafkaCluster | undefined;
@@ -48,44 +60,17 @@ let topic: KafkaServeTopic;
 const dataDirs: string[] = [];
 const servers: ServerProcess[] = [];
 
-/** A cluster member's fixed ports, so it can be restarted where the others redirect. */
-interface Member {
-  readonly name: string;
-  readonly dataDir: string;
-  readonly port: number;
-  readonly httpPort: number;
-  readonly url: string;
-}
-
 async function member(name: string): Promise<Member> {
-  const dataDir = tempDataDir(`entdb-cluster-${name}-`);
-  dataDirs.push(dataDir);
-  const port = await freePort();
-  return {
-    name,
-    dataDir,
-    port,
-    httpPort: await freePort(),
-    url: `http://127.0.0.1:${port}`,
-  };
+  const m = await clusterMember(name);
+  dataDirs.push(m.dataDir);
+  return m;
 }
 
 async function startMember(m: Member): Promise<ServerProcess> {
-  const server = await startServerProcess({
-    dataDir: m.dataDir,
-    port: m.port,
-    httpPort: m.httpPort,
-    env: kafkaServeEnv(topic),
-    args: [
-      "--cluster",
-      `cluster-${topic.topic}`,
-      "--advertise",
-      m.url,
-      "--cluster-session-timeout",
-      String(SESSION_TIMEOUT_MS),
-    ],
-    readyTimeoutMs: 60_000,
-  });
+  const server = await startClusterMember(m, topic, SESSION_TIMEOUT_MS, [
+    "--cors-origins",
+    APP_ORIGIN,
+  ]);
   servers.push(server);
   return server;
 }
@@ -103,61 +88,6 @@ afterAll(async () => {
 }, 60_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `count` tenants in each partition, in partition order. */
-function tenantsPerPartition(count: number): string[] {
-  const found: string[][] = Array.from({ length: PARTITIONS }, () => []);
-  for (let i = 0; found.some((list) => list.length < count); i++) {
-    const tenant = `org-${i}`;
-    const list = found[partitionForTenant(tenant, PARTITIONS)]!;
-    if (list.length < count) list.push(tenant);
-  }
-  return found.flat();
-}
-
-/** What a raw Connect JSON call to `url` for `tenant` answers: status, owner header, body. */
-async function rawQuery(url: string, tenant: string) {
-  const res = await fetch(`${url}/entdb.v1.EntDbService/QueryNodes`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ tenant, typeId: TRACKER.team, limit: 1000 }),
-  });
-  return {
-    status: res.status,
-    owner: res.headers.get("entdb-tenant-owner"),
-    retryAfter: res.headers.get("retry-after"),
-    body: (await res.json()) as {
-      code?: string;
-      nodes?: unknown[];
-      details?: {
-        type: string;
-        debug?: { tenant?: string; url?: string; retryAfterMs?: number };
-      }[];
-    },
-  };
-}
-
-/** Which server serves each tenant, once each is served by exactly one and redirected by the other. */
-async function waitForOwners(
-  members: readonly Member[],
-  timeoutMs: number,
-): Promise<Map<string, string>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const owners = new Map<string, string>();
-    for (const tenant of TENANTS) {
-      const answers = await Promise.all(members.map((m) => rawQuery(m.url, tenant)));
-      const serving = members.filter((_, i) => answers[i]!.status === 200);
-      const redirecting = answers.filter((a) => a.owner !== null).map((a) => a.owner);
-      if (serving.length === 1 && redirecting.every((o) => o === serving[0]!.url))
-        if (redirecting.length === members.length - 1) owners.set(tenant, serving[0]!.url);
-    }
-    if (owners.size === TENANTS.length) return owners;
-    if (Date.now() > deadline)
-      throw new Error(`owners not settled: ${JSON.stringify([...owners])}`);
-    await sleep(200);
-  }
-}
 
 /** The ids of the Teams in `tenant`, through `client`. */
 async function teamIds(client: EntDbClientCore, tenant: string): Promise<string[]> {
@@ -191,7 +121,7 @@ describe("two entdb serve processes in one cluster", () => {
     const b = await member("b");
     await startMember(a);
     let serverB = await startMember(b);
-    const owners = await waitForOwners([a, b], 30_000);
+    const owners = await waitForOwners([a, b], TENANTS, 30_000);
     // The assigner sorts members by URL: each owns two whole partitions.
     const byServer = (url: string) => TENANTS.filter((t) => owners.get(t) === url);
     expect(byServer(a.url)).toHaveLength(4);
@@ -218,6 +148,29 @@ describe("two entdb serve processes in one cluster", () => {
     expect(raw.body.nodes).toBeUndefined();
     expect(raw.body.details?.[0]?.type).toBe("entdbcluster.v1.TenantOwner");
     expect(raw.body.details?.[0]?.debug).toEqual({ tenant: elsewhere, url: b.url });
+    // A browser app reads the owner's header: it is exposed to an allowed origin.
+    const preflight = await fetch(`${a.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "OPTIONS",
+      headers: {
+        origin: APP_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    const crossOrigin = await fetch(`${a.url}/entdb.v1.EntDbService/QueryNodes`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: APP_ORIGIN },
+      body: JSON.stringify({ tenant: elsewhere, typeId: TRACKER.team }),
+    });
+    expect(crossOrigin.status).toBe(400);
+    expect(crossOrigin.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(crossOrigin.headers.get("entdb-tenant-owner")).toBe(b.url);
+    const exposed = (crossOrigin.headers.get("access-control-expose-headers") ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase());
+    expect(exposed).toEqual(expect.arrayContaining(["entdb-tenant-owner", "retry-after"]));
     // The typed services (the tenant in a header) go through the same check.
     const typed = await fetch(`${a.url}/acme.tracker.TeamService/Get`, {
       method: "POST",
@@ -292,6 +245,20 @@ describe("two entdb serve processes in one cluster", () => {
       }
     });
     await sleep(1_000);
+    // A wait at A for a position of its own tenant not logged yet: the rebalance that
+    // follows the kill ends it with the answer a new call gets, not its 30 s timeout.
+    const own = byServer(a.url)[0]!;
+    const waitStarted = Date.now();
+    const waiting = entDbClient({ url: a.url })
+      .waitForPosition({
+        tenant: own,
+        position: { partition: partitionForTenant(own, PARTITIONS), offset: 1_000_000n },
+        timeoutMs: 30_000,
+      })
+      .then(
+        (answer) => ({ answer, ms: Date.now() - waitStarted }),
+        (err: unknown) => ({ err: ConnectError.from(err), ms: Date.now() - waitStarted }),
+      );
     await serverB.kill();
     servers.splice(servers.indexOf(serverB), 1);
     killedAt = Date.now();
@@ -321,6 +288,10 @@ describe("two entdb serve processes in one cluster", () => {
     );
     expect(meanwhile.has("400")).toBe(true);
     expect(failoverMs).toBeGreaterThanOrEqual(SESSION_TIMEOUT_MS / 2);
+    const waited = await waiting;
+    console.log(`cluster: A's wait for a position ended ${waited.ms} ms after it began`);
+    expect("err" in waited && waited.err.code).toBe(Code.Unavailable);
+    expect(waited.ms).toBeLessThan(20_000);
     await sleep(2_000);
     stop = true;
     await Promise.all(writers);
@@ -338,7 +309,7 @@ describe("two entdb serve processes in one cluster", () => {
 
     // B restarted on its data dir gets its partitions back and catches up from its checkpoint.
     serverB = await startMember(b);
-    const after = await waitForOwners([a, b], 30_000);
+    const after = await waitForOwners([a, b], TENANTS, 30_000);
     expect(after).toEqual(owners);
     for (const tenant of byServer(b.url)) {
       const id = await writeUntilAcknowledged(client, tenant, `${tenant}-back`, Date.now());

@@ -30,6 +30,7 @@ import {
   startServerProcess,
 } from "../e2e/server-process.ts";
 import { type GeneratedTrackerClient, loadTrackerClient } from "../e2e/tracker-client.ts";
+import { runtimeVenv } from "./python-venv.ts";
 
 const HERE = import.meta.dirname;
 /** A cold mypy or pyright run (no cache: each run starts in a fresh dir) takes 10-30 s on 2 busy cores. */
@@ -75,41 +76,8 @@ function py(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 beforeAll(async () => {
-  execFileSync("bash", [join(REPO_ROOT, "tests/infra/python.sh"), "install"], { stdio: "ignore" });
-  const base = execFileSync("bash", [join(REPO_ROOT, "tests/infra/python.sh"), "path"], {
-    encoding: "utf8",
-  }).trim();
   work = mkdtempSync(join(tmpdir(), "entdb-python-"));
-  // A fresh venv that sees the pinned packages through a .pth file: the runtime goes
-  // into this venv only, built from a copy of runtime/python/ (a build writes into its
-  // source dir).
-  execFileSync("python3", ["-m", "venv", "--without-pip", join(work, "venv")]);
-  python = join(work, "venv", "bin", "python");
-  const purelib = (exe: string) =>
-    execFileSync(exe, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {
-      encoding: "utf8",
-    }).trim();
-  writeFileSync(
-    join(purelib(python), "entdb-test-base.pth"),
-    `${purelib(join(base, "bin", "python"))}\n`,
-  );
-  // Without what an earlier `pip install ./runtime/python` left in the checkout: a copied
-  // build/ is newer than the copied sources, and the build would install its stale files.
-  cpSync(join(REPO_ROOT, "runtime", "python"), join(work, "runtime-python"), {
-    recursive: true,
-    filter: (path) => !/[\\/](build|[^\\/]*\.egg-info)$/.test(path),
-  });
-  sh(python, [
-    "-m",
-    "pip",
-    "install",
-    "-q",
-    "--no-deps",
-    "--no-build-isolation",
-    "--no-index",
-    "--disable-pip-version-check",
-    join(work, "runtime-python"),
-  ]);
+  python = runtimeVenv(work);
   sh(process.execPath, [
     join(REPO_ROOT, "bin", "entdb.ts"),
     "generate",

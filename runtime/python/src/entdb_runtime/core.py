@@ -14,9 +14,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from dataclasses import dataclass
 from typing import TypeVar
 
+from connectrpc.client import ConnectClient, ConnectClientSync
 from connectrpc.errors import ConnectError
+from pyqwest import HTTPTransport, SyncHTTPTransport
 
 from . import _api
+from ._redirect import redirect_of
 from ._keys import new_idempotency_key
 from ._wire import Wire, get_bool, get_dict, get_dicts, get_int, get_str
 from .access import AccessApi, AsyncAccessApi
@@ -84,7 +87,32 @@ class _CoreBase:
             if detail.type_name == _WRITE_FAILURE:
                 failure = self._failure(_api.write_failure(detail.message_bytes))
                 break
-        return error_for(err.code.name.lower(), err.message, failure)
+        error = error_for(err.code.name.lower(), err.message, failure)
+        error.owner = redirect_of(err)
+        return error
+
+    def _owner(self) -> str | None:
+        """The remembered owner of this client's tenant (None: the transport's server)."""
+        return self.transport.owners.get(self.tenant)
+
+    def _follow(self, err: ConnectError, hops: int) -> str | None:
+        """The owner to send the same call to after `err`, or None when `err` is not a
+        redirect or the call followed `max_redirects` already; a redirect's owner is
+        remembered either way."""
+        url = redirect_of(err)
+        if url is None:
+            return None
+        self.transport.owners[self.tenant] = url
+        return url if hops < self.transport.max_redirects else None
+
+    def _unreachable(self, at: str | None) -> None:
+        """Forgets the owner `at` after it answered `unavailable` (it died, or the cluster
+        is moving its partitions), so the retry asks the transport's server again."""
+        if at is not None and self.transport.owners.get(self.tenant) == at:
+            del self.transport.owners[self.tenant]
+
+    def _is_first(self, url: str | None) -> bool:
+        return url is None or url.rstrip("/") == self.transport.base_url.rstrip("/")
 
     def _failure(self, data: Wire) -> WriteFailure:
         type_id = get_int(data, "type_id")
@@ -181,31 +209,58 @@ class ClientCore(_CoreBase):
             positions=positions,
         )
         self._client, self._http = transport.open_sync()
+        self._others: dict[str, tuple[ConnectClientSync, SyncHTTPTransport]] = {}
         self.access = AccessApi(self)
         """Membership and sharing of this tenant (docs/access-control.md)."""
 
     def close(self) -> None:
+        for client, http in self._others.values():
+            client.close()
+            http.close()
+        self._others.clear()
         self._client.close()
         self._http.close()
 
+    def _client_at(self, url: str | None) -> ConnectClientSync:
+        """The Connect client to the server at `url` (None: the transport's own)."""
+        if url is None or self._is_first(url):
+            return self._client
+        found = self._others.get(url)
+        if found is None:
+            found = self.transport.at(url).open_sync()
+            self._others[url] = found
+        return found[0]
+
     def call(self, method: str, body: Callable[[], Wire], idempotency_key: str | None = None) -> Wire:
         """One call with retries; `body` is built per attempt (positions may move on). A
-        write names its key, which its error then carries."""
+        write names its key, which its error then carries. A cluster's redirect sends the
+        same request to the tenant's owner (docs/python.md, "Several servers")."""
         attempt = 0
+        hops = 0
+        at = self._owner()
         while True:
             try:
-                response = self._client.execute_unary(
+                response = self._client_at(at).execute_unary(
                     request=_api.to_message(method, body()),
                     method=_api.METHODS[method],
                     headers=self._headers(),
                 )
                 return _api.from_message(response)
             except ConnectError as err:
+                owner = self._follow(err, hops)
+                if owner is not None:
+                    hops += 1
+                    at = owner
+                    continue
                 error = self._error(err)
                 attempt += 1
-                if isinstance(error, UnavailableError) and attempt < self._retry.max_attempts:
-                    time.sleep(self._retry.delay(attempt - 1))
-                    continue
+                if isinstance(error, UnavailableError):
+                    self._unreachable(at)
+                    if attempt < self._retry.max_attempts:
+                        time.sleep(self._retry.delay(attempt - 1))
+                        at = self._owner()
+                        hops = 0
+                        continue
                 error.idempotency_key = idempotency_key
                 raise error from err
 
@@ -276,18 +331,34 @@ class ClientCore(_CoreBase):
             return None
 
     def subscribe(self, request: Wire) -> Iterator[Wire]:
-        """One `Subscribe` stream, its failure raised as the typed error; closed when left."""
-        stream = self._client.execute_server_stream(
-            request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
-        )
-        try:
-            for response in stream:
-                yield _api.from_message(response)
-        except ConnectError as err:
-            raise self._error(err) from err
-        finally:
-            if isinstance(stream, Generator):
-                stream.close()
+        """One `Subscribe` stream, its failure raised as the typed error; closed when left.
+        A redirect before its first message is followed; one after it ends the stream
+        (the owner is remembered, so a watch resumes there)."""
+        hops = 0
+        at = self._owner()
+        while True:
+            stream = self._client_at(at).execute_server_stream(
+                request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
+            )
+            started = False
+            try:
+                for response in stream:
+                    started = True
+                    yield _api.from_message(response)
+                return
+            except ConnectError as err:
+                owner = self._follow(err, hops)
+                if owner is not None and not started:
+                    hops += 1
+                    at = owner
+                    continue
+                error = self._error(err)
+                if isinstance(error, UnavailableError):
+                    self._unreachable(at)
+                raise error from err
+            finally:
+                if isinstance(stream, Generator):
+                    stream.close()
 
     def watch(
         self,
@@ -330,31 +401,58 @@ class AsyncClientCore(_CoreBase):
             positions=positions,
         )
         self._client, self._http = transport.open_async()
+        self._others: dict[str, tuple[ConnectClient, HTTPTransport]] = {}
         self.access = AsyncAccessApi(self)
         """Membership and sharing of this tenant (docs/access-control.md)."""
 
     async def close(self) -> None:
+        for client, http in self._others.values():
+            await client.close()
+            await http.aclose()
+        self._others.clear()
         await self._client.close()
         await self._http.aclose()
 
+    def _client_at(self, url: str | None) -> ConnectClient:
+        """The Connect client to the server at `url` (None: the transport's own)."""
+        if url is None or self._is_first(url):
+            return self._client
+        found = self._others.get(url)
+        if found is None:
+            found = self.transport.at(url).open_async()
+            self._others[url] = found
+        return found[0]
+
     async def call(self, method: str, body: Callable[[], Wire], idempotency_key: str | None = None) -> Wire:
         """One call with retries; `body` is built per attempt (positions may move on). A
-        write names its key, which its error then carries."""
+        write names its key, which its error then carries. A cluster's redirect sends the
+        same request to the tenant's owner (docs/python.md, "Several servers")."""
         attempt = 0
+        hops = 0
+        at = self._owner()
         while True:
             try:
-                response = await self._client.execute_unary(
+                response = await self._client_at(at).execute_unary(
                     request=_api.to_message(method, body()),
                     method=_api.METHODS[method],
                     headers=self._headers(),
                 )
                 return _api.from_message(response)
             except ConnectError as err:
+                owner = self._follow(err, hops)
+                if owner is not None:
+                    hops += 1
+                    at = owner
+                    continue
                 error = self._error(err)
                 attempt += 1
-                if isinstance(error, UnavailableError) and attempt < self._retry.max_attempts:
-                    await asyncio.sleep(self._retry.delay(attempt - 1))
-                    continue
+                if isinstance(error, UnavailableError):
+                    self._unreachable(at)
+                    if attempt < self._retry.max_attempts:
+                        await asyncio.sleep(self._retry.delay(attempt - 1))
+                        at = self._owner()
+                        hops = 0
+                        continue
                 error.idempotency_key = idempotency_key
                 raise error from err
 
@@ -427,18 +525,34 @@ class AsyncClientCore(_CoreBase):
             return None
 
     async def subscribe(self, request: Wire) -> AsyncIterator[Wire]:
-        """One `Subscribe` stream, its failure raised as the typed error; closed when left."""
-        stream = self._client.execute_server_stream(
-            request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
-        )
-        try:
-            async for response in stream:
-                yield _api.from_message(response)
-        except ConnectError as err:
-            raise self._error(err) from err
-        finally:
-            if isinstance(stream, AsyncGenerator):
-                await stream.aclose()
+        """One `Subscribe` stream, its failure raised as the typed error; closed when left.
+        A redirect before its first message is followed; one after it ends the stream
+        (the owner is remembered, so a watch resumes there)."""
+        hops = 0
+        at = self._owner()
+        while True:
+            stream = self._client_at(at).execute_server_stream(
+                request=_api.to_message("Subscribe", request), method=_api.SUBSCRIBE, headers=self._headers()
+            )
+            started = False
+            try:
+                async for response in stream:
+                    started = True
+                    yield _api.from_message(response)
+                return
+            except ConnectError as err:
+                owner = self._follow(err, hops)
+                if owner is not None and not started:
+                    hops += 1
+                    at = owner
+                    continue
+                error = self._error(err)
+                if isinstance(error, UnavailableError):
+                    self._unreachable(at)
+                raise error from err
+            finally:
+                if isinstance(stream, AsyncGenerator):
+                    await stream.aclose()
 
     def watch(
         self,

@@ -40,14 +40,25 @@ class EntDbError(Exception):
     server answers with the first outcome, never applies it twice) or look it up with
     `get_receipt(key)`."""
 
+    owner: str | None
+    """On a `failed_precondition` from a server of a cluster that does not own the tenant:
+    the base URL of the server that does (the client follows such redirects itself, up to
+    `Transport.max_redirects`; this is set on the one it did not follow). None otherwise."""
+
     def __init__(
-        self, code: str, message: str, failure: WriteFailure | None = None, idempotency_key: str | None = None
+        self,
+        code: str,
+        message: str,
+        failure: WriteFailure | None = None,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.failure = failure
         self.idempotency_key = idempotency_key
+        self.owner = owner
 
     @property
     def reason(self) -> str | None:

@@ -4,7 +4,7 @@ over HTTP/1.1 or HTTP/2, through the `connectrpc` package, with the bearer token
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from connectrpc.client import ConnectClient, ConnectClientSync
@@ -23,6 +23,12 @@ class Transport:
 
     `protocol="grpc"` always uses HTTP/2; Connect uses `http_version` (HTTP/2 over
     plaintext is prior knowledge, h2c, as `entdb serve` accepts it).
+
+    A server of a cluster that does not own a call's tenant redirects it: the client
+    sends the same call to the owner (a transport made with `at`), at most
+    `max_redirects` hops, and remembers the owner in `owners`, shared by every client
+    made with this transport. A remembered owner that answers `unavailable` is
+    forgotten, so the retry asks this server again.
     """
 
     base_url: str
@@ -30,6 +36,13 @@ class Transport:
     http_version: Literal["1.1", "2"] = "1.1"
     token: TokenSource | None = None
     timeout_ms: int | None = None
+    max_redirects: int = 2
+    owners: dict[str, str] = field(default_factory=dict[str, str], compare=False, repr=False)
+    """Tenant → the base URL of the server that owns it, as its last redirect said."""
+
+    def at(self, base_url: str) -> Transport:
+        """This transport to another server of the cluster: the same options and owners."""
+        return replace(self, base_url=base_url, owners=self.owners)
 
     def headers(self, override: TokenSource | None = None) -> dict[str, str]:
         """The headers of one call: the bearer token when there is one."""

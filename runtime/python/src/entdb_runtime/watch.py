@@ -112,7 +112,10 @@ class WatchState:
     def give_up(self, error: EntDbError) -> bool:
         """Whether `error` ends the watch (else it resumes after a back-off)."""
         self.failures += 1
-        return error.code not in _RESUMABLE or self.failures > self.max_reconnects
+        # A server of a cluster that stopped owning the tenant ends the stream with a
+        # redirect: the client remembered the owner, and the watch resumes there.
+        resumable = error.code in _RESUMABLE or error.owner is not None
+        return not resumable or self.failures > self.max_reconnects
 
     def delay(self) -> float:
         return float(min(2.0, 0.1 * (2 ** max(0, self.failures - 1))))
