@@ -32,6 +32,7 @@ import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
 import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
+import { waitAfterAbort } from "./write-wait.ts";
 
 /**
  * A plan whose ingress ran before it reached the thread that logs it: the event to log,
@@ -215,9 +216,15 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     // that carry it: most plans answer their outcome's.
     if (noWait) return loggedAnswer(tenant, position, key, version);
 
+    // The call's deadline or its client leaving ends the wait (and drops the waiter); the
+    // write is applied all the same, and the error says how to read its outcome.
+    const waitUntil = Date.now() + limits.applyWaitMs;
     let applied: boolean;
     try {
-      applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
+      applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs, signal);
+    } catch (err) {
+      const write = { tenant, key, position, schemaVersion: version };
+      applied = await waitAfterAbort(err, signal, deps.progress, write, waitUntil);
     } finally {
       release?.();
     }
