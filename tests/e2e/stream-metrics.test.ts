@@ -107,6 +107,42 @@ for (const threads of [0, 1]) {
       );
     });
 
+    it("ends a health Watch at its grpc-timeout, counted deadline_exceeded", async () => {
+      const series = `entdb_requests_total{method="grpc.health.v1.Health/Watch",code="deadline_exceeded"}`;
+      const before = await metric(series);
+      const session = http2.connect(server.url);
+      try {
+        const started = Date.now();
+        const status = await new Promise<string>((resolve, reject) => {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/grpc.health.v1.Health/Watch",
+            "content-type": "application/grpc+proto",
+            te: "trailers",
+            "grpc-timeout": "100m",
+          });
+          let code = "";
+          stream.on("trailers", (t) => {
+            code = String(t["grpc-status"] ?? "");
+          });
+          stream.resume();
+          stream.on("end", () => resolve(code));
+          stream.on("error", reject);
+          // HealthCheckRequest { service = "" }: an empty message.
+          stream.end(Buffer.alloc(5));
+        });
+        expect(status).toBe("4");
+        // Not the watch's own 1 s pause between polls of the status.
+        expect(Date.now() - started).toBeLessThan(800);
+      } finally {
+        session.close();
+      }
+      const since = Date.now();
+      while ((await metric(series)) === before && Date.now() - since < 5_000)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await metric(series)).toBe(before + 1);
+    });
+
     for (const grpc of [false, true]) {
       const kind = grpc ? "gRPC" : "Connect";
       const headers = {
