@@ -24,12 +24,7 @@ import { decodeWalEvent } from "../apply/index.ts";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
 import type { WalPosition } from "../wal/wal.ts";
-import {
-  errorFromFailure,
-  handlerGuard,
-  loggedOutcomeUnknown,
-  refuseAbandonedWrite,
-} from "./api-errors.ts";
+import { errorFromFailure, handlerGuard, refuseAbandonedWrite } from "./api-errors.ts";
 import { type Actor, requireActor } from "./auth.ts";
 import type { ApiDeps } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex } from "./idempotency.ts";
@@ -37,6 +32,7 @@ import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
 import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
+import { waitAfterAbort } from "./write-wait.ts";
 
 /**
  * A plan whose ingress ran before it reached the thread that logs it: the event to log,
@@ -220,11 +216,15 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     // that carry it: most plans answer their outcome's.
     if (noWait) return loggedAnswer(tenant, position, key, version);
 
+    // The call's deadline or its client leaving ends the wait (and drops the waiter); the
+    // write is applied all the same, and the error says how to read its outcome.
+    const waitUntil = Date.now() + limits.applyWaitMs;
     let applied: boolean;
     try {
-      applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs);
+      applied = await deps.progress.waitFor(tenant, position, limits.applyWaitMs, signal);
     } catch (err) {
-      throw loggedOutcomeUnknown(err, key);
+      const write = { tenant, key, position, schemaVersion: version };
+      applied = await waitAfterAbort(err, signal, deps.progress, write, waitUntil);
     } finally {
       release?.();
     }

@@ -5,7 +5,7 @@
  * answer 503).
  */
 
-import type { ServiceImpl } from "@connectrpc/connect";
+import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   type Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
@@ -38,8 +38,28 @@ export function createHealthService(source: HealthSource): ServiceImpl<typeof He
           last = now;
           yield { status: now };
         }
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await pause(1_000, context.signal);
       }
+      // Its deadline, or the shutdown, ends the watch with that code (a client that left reads nothing).
+      const reason: unknown = context.signal.reason;
+      if (reason instanceof ConnectError) throw reason;
     },
   };
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts (the call's deadline, its client leaving). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

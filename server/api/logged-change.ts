@@ -19,13 +19,14 @@ import {
 } from "../../generated/entdb/v1/wal_pb.js";
 import type { PlanOutcome } from "../engine.ts";
 import { InternalError } from "../internal-error.ts";
-import { codeFromName, loggedOutcomeUnknown, refuseAbandonedWrite } from "./api-errors.ts";
+import { codeFromName, refuseAbandonedWrite } from "./api-errors.ts";
 import type { Actor } from "./auth.ts";
 import { type ApiDeps, fromWalPosition } from "./entdb-service.ts";
 import { autoIdempotencyKey, checkSameRequest, digestHex, sha256 } from "./idempotency.ts";
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText } from "./ingress/prepare-plan.ts";
 import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
+import { loggedWriteError, waitAfterAbort } from "./write-wait.ts";
 
 /** A change that is logged as its own kind of WAL event. */
 export type LoggedChange =
@@ -74,15 +75,19 @@ export async function submitLoggedChange(
   refuseAbandonedWrite(signal);
   const [position] = await deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]);
   if (!position) throw new InternalError("invariant", "append returned no position");
+  // The call's deadline or its client leaving ends the wait (and drops the waiter); the
+  // change is applied all the same, and the error says how to read its outcome.
+  const { applyWaitMs } = deps.limits;
+  const write = { tenant, key, position, schemaVersion: event.schemaVersion };
+  const waitUntil = Date.now() + applyWaitMs;
   const applied = await deps.progress
-    .waitFor(tenant, position, deps.limits.applyWaitMs)
-    .catch((err: unknown) => {
-      throw loggedOutcomeUnknown(err, key);
-    });
+    .waitFor(tenant, position, applyWaitMs, signal)
+    .catch((err: unknown) => waitAfterAbort(err, signal, deps.progress, write, waitUntil));
   if (!applied) {
-    throw new ConnectError(
-      `Tenant '${tenant}' has not applied the change within ${deps.limits.applyWaitMs} ms; read it back with GetReceipt and idempotency key '${key}'.`,
+    throw loggedWriteError(
       Code.DeadlineExceeded,
+      `Tenant '${tenant}' has not applied the change within ${applyWaitMs} ms`,
+      write,
     );
   }
   const logged = { tenant, key, position, actor, digest };

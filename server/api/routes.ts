@@ -162,25 +162,67 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const failed = (m: MethodMetrics, err: unknown, startMs: number, signal: AbortSignal): never => {
     // The library answers an error that is not a ConnectError as INTERNAL and logs
     // nothing: that is a bug, so its stack goes to the log here; unless the client went
-    // away (a streaming call reading a request its client closed): not the server's.
-    if (!(err instanceof ConnectError)) {
-      if (clientWentAway(err, signal.aborted)) options.logClientGone?.(err);
-      else options.logError(err);
+    // away (a streaming call reading a request its client closed): not the server's,
+    // and counted CANCELED, as a unary call whose client left is.
+    let code: Code;
+    if (err instanceof ConnectError) code = err.code;
+    else if (clientWentAway(err, signal.aborted)) {
+      options.logClientGone?.(err);
+      code = Code.Canceled;
+    } else {
+      options.logError(err);
+      code = ConnectError.from(err).code;
     }
-    observe(m, ConnectError.from(err).code, startMs);
+    observe(m, code, startMs);
     throw err;
   };
+  /**
+   * A streaming answer's messages, counting the call when its stream ends: as it ended
+   * (ok, or its error's code), as its signal's reason when the signal ended it (its client
+   * went away: CANCELED; its deadline; the shutdown), or CANCELED when it stopped being
+   * read first (its client went away and the library returned the iterator).
+   */
+  async function* countedStream<T>(
+    messages: AsyncIterable<T>,
+    m: MethodMetrics,
+    start: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<T, void, undefined> {
+    let counted = false;
+    try {
+      yield* messages;
+      counted = true;
+      // A stream that ended because its signal did (a handler stops at the abort) is not ok.
+      observe(
+        m,
+        signal.aborted ? ConnectError.from(signal.reason, Code.Canceled).code : undefined,
+        start,
+      );
+    } catch (err) {
+      counted = true;
+      // Ended by the call's signal (its client left, its deadline, the shutdown): the
+      // reason's code; an HTTP/1.1 client's is an AbortError, which is CANCELED.
+      if (!(signal.aborted && err === signal.reason)) failed(m, err, start, signal);
+      observe(m, ConnectError.from(err, Code.Canceled).code, start);
+      throw err;
+    } finally {
+      if (!counted) observe(m, Code.Canceled, start);
+    }
+  }
   const metricsInterceptor: Interceptor = withNowForm(
     (next) => async (req) => {
       const m = metricsOf(req.service, req.method);
       const start = performance.now();
+      let res: Awaited<ReturnType<typeof next>>;
       try {
-        const res = await next(req);
-        observe(m, undefined, start);
-        return res;
+        res = await next(req);
       } catch (err) {
         return failed(m, err, start, req.signal);
       }
+      // A streaming call answers at once and runs on: counted when its stream ends.
+      if (res.stream) return { ...res, message: countedStream(res.message, m, start, req.signal) };
+      observe(m, undefined, start);
+      return res;
     },
     // The same for the fast paths, without a promise when the call answers at once.
     (next) => (req) => {
