@@ -350,8 +350,43 @@ describe.concurrent("entdb check", () => {
     expect(missing).toEqual({
       code: 2,
       stdout: "",
-      stderr:
-        "error: cannot read git:HEAD:nope.entdb: 'git show HEAD:nope.entdb' failed: fatal: path 'nope.entdb' does not exist in 'HEAD'\n",
+      stderr: `error: cannot read git:HEAD:nope.entdb: 'git -C ${dir} show HEAD:nope.entdb' failed: fatal: path 'nope.entdb' does not exist in 'HEAD'\n`,
+    });
+  });
+
+  it("reads a git baseline in the repository that holds the schema, from any directory", async () => {
+    const dir = await project({ "schema.entdb": OLD });
+    execFileSync("git", ["init", "-q"], { cwd: dir, stdio: "ignore" });
+    execFileSync("git", ["add", "schema.entdb"], { cwd: dir, stdio: "ignore" });
+    execFileSync(
+      "git",
+      ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "schema"],
+      { cwd: dir, stdio: "ignore" },
+    );
+    await writeFile(join(dir, "schema.entdb"), NEW);
+    const elsewhere = await project({});
+    const schema = join(dir, "schema.entdb");
+
+    const run = await entdb(elsewhere, "check", schema, "--against", "git:HEAD:schema.entdb");
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`breaking[FIELD_KIND_CHANGED] ${schema}:10:3: ${MSG.kindChanged}`);
+    expect(run.stdout).toContain(
+      `error: ${schema} is not compatible with git:HEAD:schema.entdb (3 breaking, 0 allowed, 1 safe)\n`,
+    );
+
+    const loose = await project({ "schema.entdb": NEW });
+    const outside = await entdb(
+      elsewhere,
+      "check",
+      join(loose, "schema.entdb"),
+      "--against",
+      "git:HEAD:schema.entdb",
+    );
+    expect(outside).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `error: cannot read git:HEAD:schema.entdb: 'git -C ${loose} show HEAD:schema.entdb' failed: fatal: not a git repository (or any of the parent directories): .git\n`,
     });
   });
 
