@@ -110,6 +110,32 @@ const MSG = {
     "Field 'Task.status' (id 2) changed kind from enum 'Status' to string. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.",
 };
 
+/**
+ * The text report's findings of NEW against OLD, each with its source line and carets
+ * and a blank line after it; the arguments are the statuses of the three breaking ones.
+ */
+function findingBlocks(nodeRemoved: string, fieldRemoved: string, kindChanged: string): string[] {
+  return [
+    `${nodeRemoved}[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
+    "",
+    `${fieldRemoved}[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
+    "  |",
+    "8 | node Task = 1 {",
+    "  | ^^^^^^^^^^^^^^^",
+    "",
+    `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
+    "  |",
+    "9 |   name: string = 1 [required];",
+    "  |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+    "",
+    `${kindChanged}[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+    "   |",
+    "10 |   status: string = 2;",
+    "   |   ^^^^^^^^^^^^^^^^^^^",
+    "",
+  ];
+}
+
 /** A project whose schema.entdb is NEW and whose committed lock is OLD's. */
 function changedProject(): Promise<string> {
   return project({ "schema.entdb": NEW, "schema.lock.json": lockFromSchema(compile(OLD)) });
@@ -147,10 +173,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 1,
       stdout: [
-        `breaking[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `breaking[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `breaking[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("breaking", "breaking", "breaking"),
         "error: schema.entdb is not compatible with schema.lock.json (3 breaking, 0 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -234,10 +257,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 0,
       stdout: [
-        `allowed[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `allowed[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `allowed[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("allowed", "allowed", "allowed"),
         "ok: schema.entdb is compatible with schema.lock.json (0 breaking, 3 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -308,10 +328,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 1,
       stdout: [
-        `allowed[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `allowed[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `breaking[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("allowed", "allowed", "breaking"),
         "error: schema.entdb is not compatible with old.entdb (1 breaking, 2 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -336,10 +353,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 1,
       stdout: [
-        `breaking[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `breaking[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `breaking[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("breaking", "breaking", "breaking"),
         "error: schema.entdb is not compatible with git:HEAD:schema.entdb (3 breaking, 0 allowed, 1 safe)",
         "",
       ].join("\n"),
