@@ -14,6 +14,7 @@ export {
   type CompatRule,
   type CompatRuleId,
   checkCompat,
+  describeType,
   type Finding,
   hasBreaking,
   isCompatRuleId,

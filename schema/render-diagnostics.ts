@@ -5,7 +5,7 @@
  */
 
 import type { Diagnostic } from "./diagnostic.ts";
-import { LineIndex, type SourceFile } from "./span.ts";
+import { LineIndex, type SourceFile, type Span } from "./span.ts";
 
 /** How to render. */
 export interface RenderOptions {
@@ -92,10 +92,36 @@ const ANSI: Style = {
   bold: (s) => `\x1b[1m${s}\x1b[0m`,
 };
 
-function renderOne(diagnostic: Diagnostic, path: string, index: LineIndex, style: Style): string {
-  const severityStyle = diagnostic.severity === "error" ? style.error : style.warning;
-  const start = index.lineCol(diagnostic.span.start);
-  const end = index.lineCol(diagnostic.span.end);
+/** How {@link renderSpanLines} styles its lines; plain text when a function is absent. */
+export interface SpanLinesStyle {
+  /** Printed after the carets. */
+  readonly label?: string | undefined;
+  /** Styles the carets and the label. */
+  readonly mark?: (s: string) => string;
+  /** Styles the gutter (`12 |`). */
+  readonly gutter?: (s: string) => string;
+}
+
+/**
+ * The source lines that show where `span` is, as a diagnostic prints them under its
+ * `-->` line: an empty gutter line, the span's first source line (tabs expanded) and
+ * carets under the span on that line (one at least), then `label`:
+ *
+ * ```text
+ *    |
+ * 48 |   description: int = 3;
+ *    |   ^^^^^^^^^^^^^^^^^^^^^
+ * ```
+ */
+export function renderSpanLines(
+  index: LineIndex,
+  span: Span,
+  style: SpanLinesStyle = {},
+): readonly string[] {
+  const mark = style.mark ?? PLAIN.error;
+  const gutter = style.gutter ?? PLAIN.gutter;
+  const start = index.lineCol(span.start);
+  const end = index.lineCol(span.end);
   const lineText = index.lineText(start.line);
   const prefix = lineText.slice(0, start.col - 1);
   const underlined =
@@ -103,18 +129,30 @@ function renderOne(diagnostic: Diagnostic, path: string, index: LineIndex, style
       ? lineText.slice(start.col - 1, end.col - 1)
       : lineText.slice(start.col - 1);
   const carets = "^".repeat(Math.max(1, displayWidth(underlined)));
-
   const number = String(start.line);
-  const pad = " ".repeat(number.length);
+  const bar = gutter(`${" ".repeat(number.length)} |`);
+  return [
+    bar,
+    `${gutter(`${number} |`)} ${expandTabs(lineText)}`.trimEnd(),
+    `${bar} ${" ".repeat(displayWidth(prefix))}${mark(
+      style.label === undefined ? carets : `${carets} ${style.label}`,
+    )}`,
+  ];
+}
+
+function renderOne(diagnostic: Diagnostic, path: string, index: LineIndex, style: Style): string {
+  const severityStyle = diagnostic.severity === "error" ? style.error : style.warning;
+  const start = index.lineCol(diagnostic.span.start);
+  const pad = " ".repeat(String(start.line).length);
   const bar = style.gutter(`${pad} |`);
   const lines = [
     `${severityStyle(`${diagnostic.severity}[${diagnostic.code}]`)}${style.bold(`: ${diagnostic.message}`)}`,
     `${pad}${style.gutter("-->")} ${path}:${start.line}:${start.col}`,
-    bar,
-    `${style.gutter(`${number} |`)} ${expandTabs(lineText)}`.trimEnd(),
-    `${bar} ${" ".repeat(displayWidth(prefix))}${severityStyle(
-      diagnostic.label === undefined ? carets : `${carets} ${diagnostic.label}`,
-    )}`,
+    ...renderSpanLines(index, diagnostic.span, {
+      label: diagnostic.label,
+      mark: severityStyle,
+      gutter: style.gutter,
+    }),
   ];
   const notes = diagnostic.notes ?? [];
   if (notes.length > 0) lines.push(bar);

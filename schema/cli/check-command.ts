@@ -10,6 +10,7 @@
  */
 
 import { execFile } from "node:child_process";
+import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
   COMPAT_RULE_IDS,
@@ -39,7 +40,10 @@ export interface CheckOptions {
   readonly format: CheckFormat;
   /** Rule ids whose breaking findings do not fail the check (comma lists allowed). */
   readonly allow: readonly string[];
-  /** Directory relative paths (and git) run in; defaults to `process.cwd()`. */
+  /**
+   * Directory relative paths resolve against; defaults to `process.cwd()`. A `git:`
+   * baseline is read in the schema file's directory instead (the repository that holds it).
+   */
   readonly cwd?: string;
   /** Colour diagnostics (text format only). */
   readonly color?: boolean;
@@ -109,7 +113,11 @@ export async function runCheck(
         stderr: warnErr,
       };
     }
-    const { schema: baseline, label } = await loadBaseline(options.against, cwd, options.token);
+    const { schema: baseline, label } = await loadBaseline(options.against, {
+      cwd,
+      gitDir: dirname(resolve(cwd, schemaPath)),
+      token: options.token,
+    });
     const findings = checkCompat(baseline, current.schema);
     const report = renderCheckReport(
       { findings, allowed, source: current.source, against: label },
@@ -190,24 +198,25 @@ export function checkCommand(): Command {
 
 /**
  * Loads the baseline and the name the report gives it: an `http(s)://` URL is the
- * schema that server serves (GetSchema); `git:REF:PATH` is read with `git show`; a
- * `.json` path is a lock file; anything else is a schema file. A baseline with compile
- * errors throws `SCHEMA_INVALID` like the schema itself.
+ * schema that server serves (GetSchema); `git:REF:PATH` is read with `git show` in
+ * `gitDir` (the schema file's directory, so the repository that holds the schema answers
+ * wherever the command runs); a `.json` path is a lock file; anything else is a schema
+ * file. A baseline with compile errors throws `SCHEMA_INVALID` like the schema itself.
  */
 async function loadBaseline(
   spec: string,
-  cwd: string,
-  token: string | undefined,
+  where: { readonly cwd: string; readonly gitDir: string; readonly token: string | undefined },
 ): Promise<{ readonly schema: Schema; readonly label: string }> {
+  const { cwd, token } = where;
   if (isServerUrl(spec)) {
     const served = await fetchServedSchema(spec, token === undefined ? {} : { token });
     const label = `${spec} (schema version ${served.version})`;
     return { schema: fromText(served.lockJson, label, true), label };
   }
-  return { schema: await loadFileBaseline(spec, cwd), label: spec };
+  return { schema: await loadFileBaseline(spec, cwd, where.gitDir), label: spec };
 }
 
-async function loadFileBaseline(spec: string, cwd: string): Promise<Schema> {
+async function loadFileBaseline(spec: string, cwd: string, gitDir: string): Promise<Schema> {
   if (spec.startsWith("git:")) {
     const rest = spec.slice("git:".length);
     // Ref names cannot contain ':', so the first one ends the ref.
@@ -220,7 +229,7 @@ async function loadFileBaseline(spec: string, cwd: string): Promise<Schema> {
         `--against '${spec}' must be git:REF:PATH, e.g. git:origin/main:schema.entdb.`,
       );
     }
-    const text = await gitShow(ref, path, cwd);
+    const text = await gitShow(ref, path, gitDir);
     return fromText(text, `${ref}:${path}`, path.endsWith(".json"));
   }
   const text = await readTextFile(spec, cwd);
@@ -239,16 +248,19 @@ function fromText(text: string, path: string, isLock: boolean): Schema {
   }
 }
 
-/** `git show REF:PATH` in `cwd`; the error names the command and git's own message. */
-function gitShow(ref: string, path: string, cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
+/**
+ * `git -C DIR show REF:PATH`; the error names the command as run (with its directory)
+ * and git's own message.
+ */
+function gitShow(ref: string, path: string, dir: string): Promise<string> {
+  return new Promise((done, reject) => {
     execFile(
       "git",
-      ["show", `${ref}:${path}`],
-      { cwd, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
+      ["-C", dir, "show", `${ref}:${path}`],
+      { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err === null) {
-          resolve(stdout);
+          done(stdout);
           return;
         }
         const reason =
@@ -258,7 +270,7 @@ function gitShow(ref: string, path: string, cwd: string): Promise<string> {
         reject(
           new BaselineError(
             "BASELINE_GIT_FAILED",
-            `cannot read git:${ref}:${path}: 'git show ${ref}:${path}' failed: ${reason}`,
+            `cannot read git:${ref}:${path}: 'git -C ${dir} show ${ref}:${path}' failed: ${reason}`,
             { cause: err },
           ),
         );

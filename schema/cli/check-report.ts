@@ -1,9 +1,11 @@
 /**
- * How `entdb check` prints findings: `text` for people, `json` for tools, `github`
- * for workflow annotations. Each finding is located in the new schema file.
+ * How `entdb check` prints findings: `text` for people (each finding located in the new
+ * schema file is followed by its source line and carets, as a compile diagnostic shows
+ * them), `json` for tools, `github` for workflow annotations.
  */
 
 import type { Finding } from "../compat/index.ts";
+import { renderSpanLines } from "../render-diagnostics.ts";
 import { LineIndex, type SourceFile } from "../span.ts";
 import { githubAnnotation } from "./load-schema.ts";
 
@@ -83,6 +85,7 @@ export function renderCheckReport(input: CheckReportInput, format: CheckFormat):
     return `${JSON.stringify({ ok, schema: file, against: input.against, ...counts, findings }, null, 2)}\n`;
   }
 
+  // Text: one block per finding, separated by blank lines as compile diagnostics are.
   const out: string[] = [];
   for (const { finding: f, at, allowed } of located) {
     if (format === "github") {
@@ -95,7 +98,9 @@ export function renderCheckReport(input: CheckReportInput, format: CheckFormat):
     } else {
       const status = allowed ? "allowed" : f.category;
       const where = at === undefined ? file : `${file}:${at.line}:${at.col}`;
-      out.push(`${status}[${f.rule}] ${where}: ${f.message}`);
+      // Where it is, as a compile diagnostic shows it (nothing for what left the file).
+      const snippet = f.span === undefined ? [] : renderSpanLines(lines, f.span);
+      out.push([`${status}[${f.rule}] ${where}: ${f.message}`, ...snippet, ""].join("\n"));
     }
   }
   out.push(summaryLine(file, input.against, counts));

@@ -3,6 +3,7 @@
  */
 
 export { checkCompat, hasBreaking } from "./check-compat.ts";
+export { describeType } from "./compare-fields.ts";
 export {
   COMPAT_RULE_IDS,
   COMPAT_RULES,

@@ -9,6 +9,7 @@ import type { Value } from "../../generated/entdb/v1/values_pb.js";
 import type { Field, Schema } from "../../schema/index.ts";
 import { type JsonValue, parsePayload } from "./lossless-json.ts";
 import { decodePlainPayload } from "./plain-decode.ts";
+import { type StoredMismatch, StoreError } from "./store-error.ts";
 import { decodeValue, microsToTimestamp } from "./stored-value-codec.ts";
 
 /** The columns every node read selects, in {@link NodeRow} order. */
@@ -74,7 +75,10 @@ export function nodeFromRow(model: Schema | undefined, row: NodeRow): Node {
     $typeName: NodeSchema.typeName,
     id: row.id,
     typeId,
-    fields: decodeFields(type?.fields ?? [], row.payload, `type ${typeId}`),
+    fields: decodeFields(type?.fields ?? [], row.payload, `type ${typeId}`, typeId, {
+      kind: "node",
+      id: row.id,
+    }),
     version: row.version,
     createdAt: microsToTimestamp(row.created_at),
     updatedAt: microsToTimestamp(row.updated_at),
@@ -92,7 +96,11 @@ export function edgeFromRow(model: Schema | undefined, row: EdgeRow): Edge {
     edgeTypeId,
     fromId: row.from_id,
     toId: row.to_id,
-    props: decodeFields(type?.fields ?? [], row.props, `edge type ${edgeTypeId}`),
+    props: decodeFields(type?.fields ?? [], row.props, `edge type ${edgeTypeId}`, edgeTypeId, {
+      kind: "edge",
+      fromId: row.from_id,
+      toId: row.to_id,
+    }),
     createdAt: microsToTimestamp(row.created_at),
   } as Edge;
 }
@@ -101,6 +109,8 @@ function decodeFields(
   fields: readonly Field[],
   text: string,
   owner: string,
+  typeId: number,
+  holder: StoredMismatch["holder"],
 ): { [key: number]: Value } {
   const out: { [key: number]: Value } = {};
   if (fields.length === 0) return out;
@@ -112,7 +122,18 @@ function decodeFields(
   for (const field of fields) {
     const json: JsonValue | undefined = payload.get(field.id);
     if (json === undefined || json === null) continue;
-    out[field.id] = decodeValue(field.type, json, { owner, fieldId: field.id });
+    try {
+      out[field.id] = decodeValue(field.type, json, { owner, fieldId: field.id });
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.code !== "corrupt") throw err;
+      // Where the value sits, so the reader can tell a kind changed by a pushed version
+      // (kind-change.ts) from a damaged file.
+      throw new StoreError("corrupt", err.message, {
+        fieldId: field.id,
+        cause: err,
+        mismatch: { typeId, fieldId: field.id, json, holder },
+      });
+    }
   }
   return out;
 }

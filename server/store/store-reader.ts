@@ -16,6 +16,7 @@ import type {
   TraversedNode,
 } from "../../generated/entdb/v1/entdb_pb.js";
 import type { Value } from "../../generated/entdb/v1/values_pb.js";
+import type { Schema } from "../../schema/index.ts";
 import { type ReadScope, UNRESTRICTED } from "../acl/read-scope.ts";
 import type { Page, PlanOutcome, TenantReader, TraverseStep } from "../engine.ts";
 import { SearchSnapshots } from "../search/search-snapshots.ts";
@@ -27,6 +28,7 @@ import {
 } from "../search/search-sql.ts";
 import { EdgeCache } from "./edge-cache.ts";
 import { listEdgePage, traverseFrom } from "./edge-reads.ts";
+import { explainStoredMismatch } from "./kind-change.ts";
 import {
   listMailbox,
   type MailboxPage,
@@ -64,10 +66,10 @@ export function createTenantReader(
 }
 
 /**
- * What the reader needs of a store: the tenant's database for a read, and the model to
- * decode it by. A `Store`, or a serving thread's read-only handles (server/threads).
+ * What the reader needs of a store: the tenant's database for a read, the model to
+ * decode it by, and every version's model (to explain a value a kind change left behind). A `Store`, or a serving thread's read-only handles (server/threads).
  */
-export type ReaderStore = Pick<Store, "readTenant" | "readModel">;
+export type ReaderStore = Pick<Store, "readTenant" | "readModel" | "model">;
 
 class StoreReader implements TenantReader {
   readonly #store: ReaderStore;
@@ -101,10 +103,14 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return undefined;
     const model = this.#store.readModel(db);
-    if (scope.unrestricted) return unrestrictedNode(this.#cache, db, model, typeId, id);
-    const row = visibleNode(db, model, scope, id);
-    if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
-    return nodeOf(this.#cache, db, model, row);
+    try {
+      if (scope.unrestricted) return unrestrictedNode(this.#cache, db, model, typeId, id);
+      const row = visibleNode(db, model, scope, id);
+      if (!row || (typeId !== 0 && Number(row.type_id) !== typeId)) return undefined;
+      return nodeOf(this.#cache, db, model, row);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   getNodes(
@@ -122,7 +128,11 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return [];
     const model = this.#store.readModel(db);
-    return visibleNodesByIds(this.#cache, db, model, scope, typeId, ids);
+    try {
+      return visibleNodesByIds(this.#cache, db, model, scope, typeId, ids);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   getNodeByKey(
@@ -134,7 +144,11 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     const model = db ? this.#store.readModel(db) : undefined;
     if (!db || !model) return undefined;
-    return nodeByKey(this.#cache, db, model, typeId, key, scope);
+    try {
+      return nodeByKey(this.#cache, db, model, typeId, key, scope);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   queryNodes(
@@ -152,7 +166,11 @@ class StoreReader implements TenantReader {
     const model = db ? this.#store.readModel(db) : undefined;
     if (!db || !model) return { items: [], nextCursor: "" };
     const limit = this.#pageSize(query.limit);
-    return queryNodePage(this.#cache, this.#pages, db, model, typeId, { ...query, limit }, scope);
+    try {
+      return queryNodePage(this.#cache, this.#pages, db, model, typeId, { ...query, limit }, scope);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   listEdges(
@@ -174,7 +192,11 @@ class StoreReader implements TenantReader {
         : { items: [], nextCursor: "" };
     const model = this.#store.readModel(db);
     const limit = this.#pageSize(query.limit);
-    return listEdgePage(this.#edges, db, model, edgeTypeId, nodeId, { ...query, limit }, scope);
+    try {
+      return listEdgePage(this.#edges, db, model, edgeTypeId, nodeId, { ...query, limit }, scope);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   traverse(
@@ -192,7 +214,11 @@ class StoreReader implements TenantReader {
     const db = this.#db(tenant);
     if (!db) return { nodes: [], truncated: false };
     const model = this.#store.readModel(db);
-    return traverseFrom(this.#cache, db, model, this.#limits, startId, query, scope);
+    try {
+      return traverseFrom(this.#cache, db, model, this.#limits, startId, query, scope);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   outcomeByKey(tenant: string, idempotencyKey: string): PlanOutcome | undefined {
@@ -221,17 +247,32 @@ class StoreReader implements TenantReader {
       ftsMatchOf(request.query);
       return { hits: [], nextCursor: "" };
     }
-    return searchTenantDb(db, model, { ...request, limit: this.#pageSize(request.limit) }, scope, {
-      tenant,
-      snapshots: this.#snapshots,
-    });
+    try {
+      return searchTenantDb(
+        db,
+        model,
+        { ...request, limit: this.#pageSize(request.limit) },
+        scope,
+        {
+          tenant,
+          snapshots: this.#snapshots,
+        },
+      );
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   mailbox(tenant: string, query: MailboxQuery, scope: ReadScope = UNRESTRICTED): MailboxPage {
     const db = this.#db(tenant);
     if (!db) return { items: [], nextCursor: "" };
     const limit = this.#pageSize(query.limit);
-    return listMailbox(db, this.#store.readModel(db), { ...query, limit }, scope);
+    const model = this.#store.readModel(db);
+    try {
+      return listMailbox(db, model, { ...query, limit }, scope);
+    } catch (err) {
+      throw this.#explained(err, model);
+    }
   }
 
   mailboxUnreadCounts(
@@ -252,6 +293,14 @@ class StoreReader implements TenantReader {
         .stmt("SELECT 1 FROM mailbox_items WHERE recipient = ? AND node_id = ?")
         .get(recipient, nodeId) !== undefined
     );
+  }
+
+  /**
+   * What a read throws for `err`: a stored value an allowed kind change left behind
+   * becomes `failed-precondition` (kind-change.ts); anything else is `err`.
+   */
+  #explained(err: unknown, model: Schema | undefined): unknown {
+    return explainStoredMismatch(err, model, this.#store);
   }
 
   #db(tenant: string): TenantDb | undefined {

@@ -96,6 +96,11 @@ export class ReadOnlyTenants {
     return versions.get(latest)?.model ?? versions.get(db.state.schemaVersion)?.model;
   }
 
+  /** As `Store.model`: the model of a registered schema version. */
+  model(version: number): Schema | undefined {
+    return this.#versions().get(version)?.model;
+  }
+
   /** Closes every handle. */
   close(): void {
     for (const h of this.#open.values()) h.db.close();

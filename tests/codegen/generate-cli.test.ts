@@ -182,6 +182,10 @@ describe("entdb generate", () => {
     expect(refused.stderr).toBe(
       [
         "breaking[FIELD_KIND_CHANGED] schema.entdb:4:3: Field 'Note.title' (id 1) changed kind from string to int. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.",
+        "  |",
+        "4 |   title: int = 1 [required, index];",
+        "  |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "",
         "error: schema.entdb is not compatible with schema.lock.json (1 breaking, 0 allowed, 0 safe)",
         "error: nothing was written: the lock refuses breaking changes. Fix the schema as the findings say, or, if every deployed client and stored row can take the change, accept it on purpose with --accept-breaking FIELD_KIND_CHANGED.",
         "",

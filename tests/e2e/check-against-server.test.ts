@@ -51,6 +51,7 @@ describe("entdb check --against a server URL", () => {
     expect(run.stderr).toBe("");
     expect(run.stdout).toBe(
       `safe[FIELD_ADDED] compatible.entdb:49:3: Field 'Team.color' (id 4) was added.\n` +
+        "   |\n49 |   color: string = 4;\n   |   ^^^^^^^^^^^^^^^^^^\n\n" +
         `ok: compatible.entdb is compatible with ${server.url} (schema version 1) (0 breaking, 0 allowed, 1 safe)\n`,
     );
     expect(run.code).toBe(0);

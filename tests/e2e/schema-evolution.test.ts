@@ -147,7 +147,15 @@ describe("schema evolution across restarts", () => {
     // The file is v1's with the kind change: v2's color is missing from it too.
     const report = [
       `breaking[FIELD_REMOVED] ${breaking}:44:1: Field 'Team.color' (id 4) was removed without reserving its id. Stored data and old clients still use id 4; keep the field and mark it deprecated, or reserve its id: 'reserved 4;'.`,
+      "   |",
+      "44 | node Team = 2 {",
+      "   | ^^^^^^^^^^^^^^^",
+      "",
       `breaking[FIELD_KIND_CHANGED] ${breaking}:48:3: Field 'Team.description' (id 3) changed kind from string to int. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.`,
+      "   |",
+      "48 |   description: int = 3;",
+      "   |   ^^^^^^^^^^^^^^^^^^^^^",
+      "",
       `error: ${breaking} is not compatible with ${lock} (2 breaking, 0 allowed, 0 safe)`,
     ];
     expect(run.stderr).toBe(

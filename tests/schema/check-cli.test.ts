@@ -110,6 +110,32 @@ const MSG = {
     "Field 'Task.status' (id 2) changed kind from enum 'Status' to string. Changing a kind breaks stored data and old clients; add a new field with a new id and deprecate this one.",
 };
 
+/**
+ * The text report's findings of NEW against OLD, each with its source line and carets
+ * and a blank line after it; the arguments are the statuses of the three breaking ones.
+ */
+function findingBlocks(nodeRemoved: string, fieldRemoved: string, kindChanged: string): string[] {
+  return [
+    `${nodeRemoved}[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
+    "",
+    `${fieldRemoved}[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
+    "  |",
+    "8 | node Task = 1 {",
+    "  | ^^^^^^^^^^^^^^^",
+    "",
+    `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
+    "  |",
+    "9 |   name: string = 1 [required];",
+    "  |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+    "",
+    `${kindChanged}[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+    "   |",
+    "10 |   status: string = 2;",
+    "   |   ^^^^^^^^^^^^^^^^^^^",
+    "",
+  ];
+}
+
 /** A project whose schema.entdb is NEW and whose committed lock is OLD's. */
 function changedProject(): Promise<string> {
   return project({ "schema.entdb": NEW, "schema.lock.json": lockFromSchema(compile(OLD)) });
@@ -147,10 +173,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 1,
       stdout: [
-        `breaking[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `breaking[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `breaking[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("breaking", "breaking", "breaking"),
         "error: schema.entdb is not compatible with schema.lock.json (3 breaking, 0 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -234,10 +257,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 0,
       stdout: [
-        `allowed[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `allowed[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `allowed[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("allowed", "allowed", "allowed"),
         "ok: schema.entdb is compatible with schema.lock.json (0 breaking, 3 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -308,10 +328,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 1,
       stdout: [
-        `allowed[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `allowed[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `breaking[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("allowed", "allowed", "breaking"),
         "error: schema.entdb is not compatible with old.entdb (1 breaking, 2 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -336,10 +353,7 @@ describe.concurrent("entdb check", () => {
     expect(run).toEqual({
       code: 1,
       stdout: [
-        `breaking[NODE_REMOVED] schema.entdb: ${MSG.nodeRemoved}`,
-        `breaking[FIELD_REMOVED] schema.entdb:8:1: ${MSG.fieldRemoved}`,
-        `safe[FIELD_RENAMED] schema.entdb:9:3: ${MSG.renamed}`,
-        `breaking[FIELD_KIND_CHANGED] schema.entdb:10:3: ${MSG.kindChanged}`,
+        ...findingBlocks("breaking", "breaking", "breaking"),
         "error: schema.entdb is not compatible with git:HEAD:schema.entdb (3 breaking, 0 allowed, 1 safe)",
         "",
       ].join("\n"),
@@ -350,8 +364,43 @@ describe.concurrent("entdb check", () => {
     expect(missing).toEqual({
       code: 2,
       stdout: "",
-      stderr:
-        "error: cannot read git:HEAD:nope.entdb: 'git show HEAD:nope.entdb' failed: fatal: path 'nope.entdb' does not exist in 'HEAD'\n",
+      stderr: `error: cannot read git:HEAD:nope.entdb: 'git -C ${dir} show HEAD:nope.entdb' failed: fatal: path 'nope.entdb' does not exist in 'HEAD'\n`,
+    });
+  });
+
+  it("reads a git baseline in the repository that holds the schema, from any directory", async () => {
+    const dir = await project({ "schema.entdb": OLD });
+    execFileSync("git", ["init", "-q"], { cwd: dir, stdio: "ignore" });
+    execFileSync("git", ["add", "schema.entdb"], { cwd: dir, stdio: "ignore" });
+    execFileSync(
+      "git",
+      ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "schema"],
+      { cwd: dir, stdio: "ignore" },
+    );
+    await writeFile(join(dir, "schema.entdb"), NEW);
+    const elsewhere = await project({});
+    const schema = join(dir, "schema.entdb");
+
+    const run = await entdb(elsewhere, "check", schema, "--against", "git:HEAD:schema.entdb");
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`breaking[FIELD_KIND_CHANGED] ${schema}:10:3: ${MSG.kindChanged}`);
+    expect(run.stdout).toContain(
+      `error: ${schema} is not compatible with git:HEAD:schema.entdb (3 breaking, 0 allowed, 1 safe)\n`,
+    );
+
+    const loose = await project({ "schema.entdb": NEW });
+    const outside = await entdb(
+      elsewhere,
+      "check",
+      join(loose, "schema.entdb"),
+      "--against",
+      "git:HEAD:schema.entdb",
+    );
+    expect(outside).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `error: cannot read git:HEAD:schema.entdb: 'git -C ${loose} show HEAD:schema.entdb' failed: fatal: not a git repository (or any of the parent directories): .git\n`,
     });
   });
 
