@@ -238,3 +238,39 @@ export function tokenArgs(
   const adminList = admins.map((name) => `user:${name}`).join(",");
   return ["--tokens", list, ...(admins.length > 0 ? ["--admins", adminList] : [])];
 }
+
+/** A Connect error's JSON body. */
+export interface ConnectErrorJson {
+  readonly code?: string;
+  readonly message?: string;
+  readonly details?: readonly { readonly type: string; readonly value: string }[];
+}
+
+/** Calls `method` over Connect JSON with `headers`; its HTTP status, body and duration. */
+export async function connectJsonCall(
+  server: Pick<ServerProcess, "url">,
+  method: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<{ status: number; answer: ConnectErrorJson; ms: number }> {
+  const started = Date.now();
+  const res = await fetch(`${server.url}/entdb.v1.EntDbService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "connect-protocol-version": "1", ...headers },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
+  const answer = (await res.json()) as ConnectErrorJson;
+  return { status: res.status, answer, ms: Date.now() - started };
+}
+
+/** The value of one exact sample line of the server's `/metrics`, 0 when absent. */
+export async function metricValue(
+  server: Pick<ServerProcess, "httpPort">,
+  series: string,
+): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}

@@ -18,7 +18,14 @@ import {
   ListMailboxRequestSchema,
   SearchRequestSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { entDbClient, serverPerFile, TRACKER, teamPlan } from "./e2e-helpers.ts";
+import {
+  connectJsonCall,
+  entDbClient,
+  metricValue,
+  serverPerFile,
+  TRACKER,
+  teamPlan,
+} from "./e2e-helpers.ts";
 
 /** The tests, against a server started with `args`. */
 function suite(args: string[]): void {
@@ -67,30 +74,13 @@ function suite(args: string[]): void {
     ["GetMailboxUnreadCounts", () => ({})],
   ];
 
-  /** Calls `method` over Connect JSON with `headers`; its HTTP status, body and duration. */
-  async function connectCall(
+  const connectCall = (
     method: string,
     body: Record<string, unknown>,
     headers: Record<string, string>,
     signal?: AbortSignal,
-  ) {
-    const started = Date.now();
-    const res = await fetch(`${server.url}/entdb.v1.EntDbService/${method}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "connect-protocol-version": "1", ...headers },
-      body: JSON.stringify(body),
-      ...(signal ? { signal } : {}),
-    });
-    const answer = (await res.json()) as { code?: string; message?: string };
-    return { status: res.status, answer, ms: Date.now() - started };
-  }
-
-  /** The value of one exact sample line of the server's `/metrics`, 0 when absent. */
-  async function metric(series: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-    return line === undefined ? 0 : Number(line.slice(series.length + 1));
-  }
+  ) => connectJsonCall(server, method, body, headers, signal);
+  const metric = (series: string) => metricValue(server, series);
 
   describe("a read waiting for after_position", () => {
     it.each(READS)(

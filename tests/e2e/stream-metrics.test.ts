@@ -10,7 +10,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { entDbClient, teamPlan } from "./e2e-helpers.ts";
+import { entDbClient, metricValue, teamPlan } from "./e2e-helpers.ts";
 import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
 
 const TENANT = "stream-metrics";
@@ -46,12 +46,7 @@ for (const threads of [0, 1]) {
       removeDataDir(server.dataDir);
     });
 
-    /** The value of one exact sample line of the server's `/metrics`, 0 when absent. */
-    async function metric(series: string): Promise<number> {
-      const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-      return line === undefined ? 0 : Number(line.slice(series.length + 1));
-    }
+    const metric = (series: string) => metricValue(server, series);
 
     /** Runs `hangUp` and checks it is counted one `canceled`, and nothing else. */
     async function expectCanceled(hangUp: () => Promise<void>) {

@@ -24,7 +24,15 @@ import { ExecutePlanRequestSchema } from "../../generated/entdb/v1/entdb_pb.js";
 import { ReceiptSchema } from "../../generated/entdb/v1/values_pb.js";
 import { EntDbClientCore, EntDbError } from "../../runtime/v1.ts";
 import { tenantFileName } from "../../server/store/index.ts";
-import { entDbClient, TRACKER, teamOp, teamPlan } from "./e2e-helpers.ts";
+import {
+  type ConnectErrorJson,
+  connectJsonCall,
+  entDbClient,
+  metricValue,
+  TRACKER,
+  teamOp,
+  teamPlan,
+} from "./e2e-helpers.ts";
 import { removeDataDir, type ServerProcess, startServerProcess } from "./server-process.ts";
 
 const TENANT = "leave-writer";
@@ -42,15 +50,8 @@ const teamJson = (slug: string) => ({
   },
 });
 
-/** A Connect error's JSON body. */
-interface ErrorJson {
-  readonly code?: string;
-  readonly message?: string;
-  readonly details?: readonly { readonly type: string; readonly value: string }[];
-}
-
 /** The `Receipt` detail of an error, decoded; undefined when it has none. */
-function receiptDetail(error: ErrorJson) {
+function receiptDetail(error: ConnectErrorJson) {
   const detail = error.details?.find((d) => d.type === "entdb.v1.Receipt");
   return detail === undefined
     ? undefined
@@ -97,34 +98,13 @@ for (const threads of [0, 1]) {
       removeDataDir(server.dataDir);
     });
 
-    /** Calls `method` over Connect JSON with `headers`; its HTTP status, body and duration. */
-    async function connectCall(
+    const connectCall = (
       method: string,
       body: Record<string, unknown>,
       headers: Record<string, string>,
       signal?: AbortSignal,
-    ) {
-      const started = Date.now();
-      const res = await fetch(`${server.url}/entdb.v1.EntDbService/${method}`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "connect-protocol-version": "1",
-          ...headers,
-        },
-        body: JSON.stringify(body),
-        ...(signal ? { signal } : {}),
-      });
-      const answer = (await res.json()) as ErrorJson;
-      return { status: res.status, answer, ms: Date.now() - started };
-    }
-
-    /** The value of one exact sample line of the server's `/metrics`, 0 when absent. */
-    async function metric(series: string): Promise<number> {
-      const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-      return line === undefined ? 0 : Number(line.slice(series.length + 1));
-    }
+    ) => connectJsonCall(server, method, body, headers, signal);
+    const metric = (series: string) => metricValue(server, series);
 
     /** Waits up to 5 s for `series` to pass `before`; how long it took. */
     async function counted(series: string, before: number): Promise<number> {
@@ -136,7 +116,7 @@ for (const threads of [0, 1]) {
     }
 
     /** Checks the error of a logged write: its code, its key in the message and the detail. */
-    function expectLogged(answer: ErrorJson, code: string, key: string) {
+    function expectLogged(answer: ConnectErrorJson, code: string, key: string) {
       expect(answer.code, JSON.stringify(answer)).toBe(code);
       expect(answer.message).toContain(`idempotency key '${key}'`);
       expect(answer.message).toContain("will be applied");
