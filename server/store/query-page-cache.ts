@@ -236,7 +236,7 @@ export class QueryPageCache {
  * when an event is not a plan (a schema change, an access or a mailbox change), after
  * which every page of the tenant goes.
  */
-export function nodeTypesWritten(
+function nodeTypesWritten(
   events: readonly { readonly event: WalEvent }[],
 ): ReadonlySet<number> | undefined {
   const types = new Set<number>();
