@@ -67,6 +67,7 @@ import {
   listTenantIds,
   NodeCache,
   openCheckedStore,
+  QueryPageCache,
   READ_LIMITS,
   readTenantAccess,
   validateTenantId,
@@ -219,6 +220,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const changeFeed = new ChangeFeed(config.subscriberBuffer);
     const nodeCache = new NodeCache();
     const edgeCache = new EdgeCache();
+    const queryPages = new QueryPageCache();
     const builtEvents = new BuiltEventRegistry();
     // `--cluster`: the applier is a member of the cluster's group and applies only the
     // partitions this server owns; every call's tenant is checked against them (checkTenant).
@@ -247,6 +249,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         threads?.committed(tenant);
         nodeCache.committed(tenant, events);
         edgeCache.committed(tenant, events);
+        queryPages.committed(tenant, events);
         changeFeed.publish(tenant, events);
       },
       onAccessChanged: (tenant) => {
@@ -302,7 +305,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       onFailed(applierFailure);
     });
 
-    const reader = createTenantReader(store, READ_LIMITS, nodeCache, edgeCache);
+    const reader = createTenantReader(store, READ_LIMITS, nodeCache, edgeCache, queryPages);
     // Replaced when a version is pushed (adopt, below): the API serves `surface`.
     let surface: SchemaSurface = schemaSurface(served);
 

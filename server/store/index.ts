@@ -57,6 +57,7 @@ export {
   nextPrefix,
 } from "./node-query.ts";
 export { decodeOutcome, encodeOutcome } from "./outcome-codec.ts";
+export { DEFAULT_QUERY_PAGE_NODES, QueryPageCache } from "./query-page-cache.ts";
 export { RebuildGate, type RebuildGateOptions } from "./rebuild-gate.ts";
 export { edgeFromRow, NODE_COLUMNS, type NodeRow, nodeFromRow } from "./row-codec.ts";
 export {

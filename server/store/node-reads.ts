@@ -122,10 +122,10 @@ export function queryNodePage(
   }
   const hidden = hiddenNodeTerm(model, scope, "nodes", facts, typeId);
   // A reader whose term hides nothing reads the rows every such reader reads: the page
-  // kept for the same query answers it while the tenant has not committed since.
+  // kept for the same query answers it until a commit writes a node of the type.
   const key = hidden === undefined ? pageKey(typeId, query) : undefined;
   if (key !== undefined) {
-    const kept = pages.page(db, model, key);
+    const kept = pages.page(db, model, typeId, key);
     if (kept !== undefined) return kept;
   }
   const c = compileNodeQuery(
@@ -160,7 +160,7 @@ export function queryNodePage(
     }
   }
   const page = { items: foundNodesByIds(cache, db, model, ids), nextCursor };
-  return key === undefined ? page : pages.keep(db, model, key, page);
+  return key === undefined ? page : pages.keep(db, model, typeId, key, page);
 }
 
 /** The statement reading one node's sort key on `fieldId` by id, its text built once. */

@@ -8,13 +8,32 @@
  * What it guarantees: a kept page is the page the query's statement returns on the
  * current committed state of the open tenant file it was read from, decoded by the
  * schema model it was decoded with, for a reader whose visibility term hides no node of
- * the type. Why it is current: a tenant's pages belong to one file handle and are
- * trusted only while that handle's count of committed transactions
- * (`TenantDb.commits`, moved by every applier transaction and by a serving thread's
- * handle when it moves to the writer's later commit) is the count they were kept at;
- * any commit of the tenant drops every page it kept, whatever the commit wrote (a node
- * created, updated or deleted may enter or leave any page of its type, and a schema
- * change may change any of them). A rebuilt or reopened tenant is a new handle.
+ * the type. What a page depends on: the `nodes` rows of its one type and nothing else.
+ * The statement (`node-query.ts`) reads only `nodes`, restricted to the type's
+ * `type_id`; its filters and order are terms over that row's own payload (a ref field
+ * is an id stored in the row, never followed; no filter goes through edges); the
+ * visibility term is absent (a page is kept only for a reader it hides nothing from);
+ * and the nodes are decoded by the model. Only `server/apply/node-ops.ts` writes `nodes`
+ * rows, inside the applier's transaction, and only for the type its step names: a
+ * create inserts a row of `type_id`; an update and a delete refuse a node whose stored
+ * type is not the step's `type_id` (`nodeRowOfType`) and never change a row's type; a
+ * delete removes the row (its tombstone and its edges are other tables) and
+ * `if_absent_on` resolves only to a node of the step's type. Edges, grants, tombstones,
+ * full-text rows and mailbox rows are in other tables.
+ *
+ * Why it is current: a tenant's pages belong to one file handle and are trusted only
+ * while that handle's count of committed transactions (`TenantDb.commits`) is the count
+ * the cache was last told about. The applier's commits tell it ({@link committed},
+ * wired by `server.ts`, right after `TenantDb.commitState`) what they applied: a commit
+ * of plans drops the pages of every node type a create, update or delete step of theirs
+ * names (the step's `type_id`, whether the step wrote or failed) and keeps the others;
+ * a commit holding any other event (a schema change, an access change, a mailbox
+ * change) drops every page of the tenant. A commit the cache was not told about drops
+ * every page at the next read: another applier, and a serving thread's read-only handle
+ * moving to the writer's later commit (`TenantDb.refresh` counts a commit, and
+ * `server/threads/` tells its caches nothing of what it wrote, so on a serving thread
+ * any commit of the tenant drops all its pages). A rebuilt or reopened tenant is a new
+ * handle, and a newer model drops the tenant's pages too.
  *
  * Access control stays with the query: a page is kept and answered only for a reader
  * whose term hides nothing of the type (`node-reads.ts` decides that on every call,
@@ -27,6 +46,7 @@
  */
 
 import type { Filter, Node, OrderBy } from "../../generated/entdb/v1/entdb_pb.js";
+import type { WalEvent } from "../../generated/entdb/v1/wal_pb.js";
 import type { Schema } from "../../schema/index.ts";
 import type { Page } from "../engine.ts";
 import { sharePage } from "./edge-cache.ts";
@@ -41,12 +61,14 @@ interface TenantPages {
   readonly db: TenantDb;
   readonly model: Schema;
   /** The handle's {@link TenantDb.commits} the pages are current as of. */
-  readonly commits: number;
-  readonly pages: Map<string, KeptPage>;
+  commits: number;
+  /** By node type, then by key. */
+  readonly byType: Map<number, Map<string, KeptPage>>;
 }
 
 interface KeptPage extends Page<Node> {
   readonly tenant: TenantPages;
+  readonly typeId: number;
   readonly key: string;
 }
 
@@ -95,15 +117,18 @@ export class QueryPageCache {
     return this.#order.size;
   }
 
-  /** The page kept for `key` in `db`, decoded by `model`, if it is current. */
-  page(db: TenantDb, model: Schema, key: string): Page<Node> | undefined {
+  /**
+   * The page kept for `key` (a query on `typeId`, {@link pageKey}) in `db`, decoded by
+   * `model`, if it is current.
+   */
+  page(db: TenantDb, model: Schema, typeId: number, key: string): Page<Node> | undefined {
     const tenant = this.#tenants.get(db.tenant);
     if (tenant === undefined) return undefined;
     if (tenant.db !== db || tenant.commits !== db.commits || tenant.model !== model) {
       this.#dropTenant(tenant);
       return undefined;
     }
-    return tenant.pages.get(key);
+    return tenant.byType.get(typeId)?.get(key);
   }
 
   /**
@@ -112,7 +137,7 @@ export class QueryPageCache {
    * answer (the kept one, shared, or `page` itself when it is not kept: a node that is
    * not frozen, or more nodes than the bound).
    */
-  keep(db: TenantDb, model: Schema, key: string, page: Page<Node>): Page<Node> {
+  keep(db: TenantDb, model: Schema, typeId: number, key: string, page: Page<Node>): Page<Node> {
     const items = page.items;
     if (items.length > this.#maxNodes) return page;
     for (const node of items) if (!Object.isFrozen(node)) return page;
@@ -125,18 +150,24 @@ export class QueryPageCache {
       tenant = undefined;
     }
     if (tenant === undefined) {
-      tenant = { db, model, commits: db.commits, pages: new Map() };
+      tenant = { db, model, commits: db.commits, byType: new Map() };
       this.#tenants.set(db.tenant, tenant);
     }
-    const old = tenant.pages.get(key);
+    let pages = tenant.byType.get(typeId);
+    if (pages === undefined) {
+      pages = new Map();
+      tenant.byType.set(typeId, pages);
+    }
+    const old = pages.get(key);
     if (old !== undefined) this.#remove(old);
     const kept: KeptPage = {
       tenant,
+      typeId,
       key,
       items: sharePage([...items]),
       nextCursor: page.nextCursor,
     };
-    tenant.pages.set(key, kept);
+    pages.set(key, kept);
     this.#order.add(kept);
     this.#nodes += items.length;
     for (const oldest of this.#order) {
@@ -146,21 +177,76 @@ export class QueryPageCache {
     return kept;
   }
 
-  #dropTenant(tenant: TenantPages): void {
-    for (const kept of tenant.pages.values()) {
-      this.#order.delete(kept);
-      this.#nodes -= kept.items.length;
+  /**
+   * Told by the applier right after a transaction of `tenant` committed (its handle's
+   * {@link TenantDb.commits} moved by one) with the events it applied: drops the pages
+   * of the node types their plans' node steps name, or every page of the tenant when an
+   * event is not a plan or the pages missed an earlier commit. The pages left are then
+   * current as of this commit.
+   */
+  committed(tenant: string, events: readonly { readonly event: WalEvent }[]): void {
+    const pages = this.#tenants.get(tenant);
+    if (pages === undefined) return;
+    // Only pages current before this commit are current after it.
+    const types = pages.commits === pages.db.commits - 1 ? nodeTypesWritten(events) : undefined;
+    if (types === undefined) {
+      this.#dropTenant(pages);
+      return;
     }
-    tenant.pages.clear();
+    for (const typeId of types) {
+      const ofType = pages.byType.get(typeId);
+      if (ofType === undefined) continue;
+      for (const kept of ofType.values()) {
+        this.#order.delete(kept);
+        this.#nodes -= kept.items.length;
+      }
+      pages.byType.delete(typeId);
+    }
+    pages.commits = pages.db.commits;
+  }
+
+  #dropTenant(tenant: TenantPages): void {
+    for (const ofType of tenant.byType.values()) {
+      for (const kept of ofType.values()) {
+        this.#order.delete(kept);
+        this.#nodes -= kept.items.length;
+      }
+    }
+    tenant.byType.clear();
     if (this.#tenants.get(tenant.db.tenant) === tenant) this.#tenants.delete(tenant.db.tenant);
   }
 
   #remove(kept: KeptPage): void {
     this.#order.delete(kept);
     this.#nodes -= kept.items.length;
-    const pages = kept.tenant.pages;
-    if (pages.get(kept.key) === kept) pages.delete(kept.key);
-    if (pages.size === 0 && this.#tenants.get(kept.tenant.db.tenant) === kept.tenant)
+    const byType = kept.tenant.byType;
+    const pages = byType.get(kept.typeId);
+    if (pages === undefined || pages.get(kept.key) !== kept) return;
+    pages.delete(kept.key);
+    if (pages.size > 0) return;
+    byType.delete(kept.typeId);
+    if (byType.size === 0 && this.#tenants.get(kept.tenant.db.tenant) === kept.tenant)
       this.#tenants.delete(kept.tenant.db.tenant);
   }
+}
+
+/**
+ * The node types whose `nodes` rows `events` may have written: the `type_id` of every
+ * create, update and delete step of their plans (see the module comment); undefined
+ * when an event is not a plan (a schema change, an access or a mailbox change), after
+ * which every page of the tenant goes.
+ */
+function nodeTypesWritten(
+  events: readonly { readonly event: WalEvent }[],
+): ReadonlySet<number> | undefined {
+  const types = new Set<number>();
+  for (const { event } of events) {
+    const body = event.body;
+    if (body.case !== "plan") return undefined;
+    for (const { op } of body.value.operations) {
+      if (op.case === "createNode" || op.case === "updateNode" || op.case === "deleteNode")
+        types.add(op.value.typeId);
+    }
+  }
+  return types;
 }

@@ -53,7 +53,8 @@ export { READ_LIMITS, type ReadLimits } from "./read-limits.ts";
  * between reads through `cache` and `edges` (a server passes the ones its applier's
  * commits tell what changed; a cache no commit tells drops a tenant's entries at its
  * first read after a commit). Query pages a reader whose term hides nothing asked for are
- * kept in `pages` until the tenant's next commit (`query-page-cache.ts`).
+ * kept in `pages` until a commit writes a node of their type (`query-page-cache.ts`; a
+ * `pages` no commit tells drops them all at the tenant's next commit).
  */
 export function createTenantReader(
   store: ReaderStore,

@@ -8,7 +8,9 @@
  * Prints, per row, the server's CPU per call on each side (median and lowest of the
  * rounds) and their ratio, then each side's calls/s, p50, p99 and its main thread's CPU
  * per call (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
- * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients). Connect unless
+ * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients); a mixed row
+ * (`query-50+create-team`) counts its reads and its writer's calls together for the CPU
+ * per call, and shows the writer's calls/s beside the reads'. Connect unless
  * `--grpc`; the load generator's lean client unless `ENTDB_BENCH_CLIENT=connect`.
  * `--conns N` spreads each row's clients over N HTTP/2 connections on both sides;
  * `--threads A,B` starts the base with `--serve-threads A` and this tree with
@@ -118,6 +120,7 @@ try {
   const rate = new Map<string, number[]>();
   const p50 = new Map<string, number[]>();
   const p99 = new Map<string, number[]>();
+  const writeRate = new Map<string, number[]>();
   const add = (to: Map<string, number[]>, key: string, x: number) =>
     to.set(key, [...(to.get(key) ?? []), x]);
   for (let round = 0; round < Number(roundsArg); round++) {
@@ -141,9 +144,11 @@ try {
         ).toString();
         const m = parseLoadgenResult(out);
         const key = `${row.op}:${row.clients} ${side.name}`;
-        add(cpu, key, m.serverCpuUs / m.ops);
-        add(mainCpu, key, (mainThreadCpuUs(side.server.child.pid) - mainBefore) / m.ops);
+        const calls = m.ops + (m.writes?.ops ?? 0);
+        add(cpu, key, m.serverCpuUs / calls);
+        add(mainCpu, key, (mainThreadCpuUs(side.server.child.pid) - mainBefore) / calls);
         add(rate, key, m.ops / m.seconds);
+        add(writeRate, key, m.writes ? m.writes.ops / m.writes.seconds : 0);
         add(p50, key, m.p50Us);
         add(p99, key, m.p99Us);
       }
@@ -165,14 +170,16 @@ try {
       `| ${row.op}, ${row.clients} | ${f(b)} | ${f(t)} | ${(median(t) / median(b)).toFixed(2)}× |`,
     );
   }
-  console.log(`\n| row | side | calls/s | p50 µs | p99 µs | main thread µs/call |`);
-  console.log(`|---|---|---:|---:|---:|---:|`);
+  console.log(
+    `\n| row | side | calls/s | p50 µs | p99 µs | main thread µs/call | writer calls/s |`,
+  );
+  console.log(`|---|---|---:|---:|---:|---:|---:|`);
   for (const row of rows) {
     for (const side of sides) {
       const key = `${row.op}:${row.clients} ${side.name}`;
       const m = (of: Map<string, number[]>) => median(of.get(key) ?? []).toFixed(0);
       console.log(
-        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} | ${m(mainCpu)} |`,
+        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} | ${m(mainCpu)} | ${m(writeRate)} |`,
       );
     }
   }

@@ -124,6 +124,16 @@ export interface LoadgenResult {
   readonly serverCpuUs: number;
   /** The load generator's own CPU over the same window. */
   readonly clientCpuUs: number;
+  /**
+   * A mixed row's (`op` READ+WRITE) writer calls over the same window; `ops` and the
+   * percentiles are then the reads', `serverCpuUs` both kinds'.
+   */
+  readonly writes?: {
+    readonly ops: number;
+    readonly seconds: number;
+    readonly p50Us: number;
+    readonly p99Us: number;
+  };
 }
 
 /** Parses what `loadgen run` printed. */

@@ -19,8 +19,14 @@
  * connections (default 8 with threads, else 1), as pgbench gives each client its own; the
  * table's heading says both.
  *
- * Every row runs a warm-up second first. Reads run before writes, so the edge rows find
- * exactly 10 edges per node; the table lists the rows in the issue's order. Everything
+ * The mixed rows run reads while the tenant is written: their clients read while one more
+ * client writes over the same window (op `READ+WRITE` of the load generator; for
+ * PostgreSQL a second pgbench runs the writer's script meanwhile). Each prints two lines,
+ * the reads and the writes, with their own rates and latencies and the same server CPU
+ * per operation: the CPU of the window over the reads and the writes together.
+ *
+ * Every row runs a warm-up second first. Reads run before mixed rows and writes, so the
+ * edge rows find exactly 10 edges per node; the table lists the rows in the issue's order. Everything
  * started is stopped at the end, also on failure or Ctrl-C. A measurement, not a test:
  * nothing passes or fails on a number.
  */
@@ -79,6 +85,8 @@ interface Row {
   /** Nodes per operation, for the batch rows. */
   readonly nodes?: number;
   readonly writes: boolean;
+  /** A mixed row's writer: one client running `loadgen run --op READ+op` / this script. */
+  readonly writer?: { readonly label: string; readonly script: string };
 }
 
 const ALL_ROWS: readonly Row[] = [
@@ -130,6 +138,30 @@ const ALL_ROWS: readonly Row[] = [
     nodes: 100,
     writes: false,
   },
+  {
+    label: "query 50 rows, indexed filter",
+    clients: 32,
+    op: "query-50+create-team",
+    script: "query-50.sql",
+    writes: false,
+    writer: { label: "1 client creates teams (another type)", script: "create-team.sql" },
+  },
+  {
+    label: "query 50 rows, indexed filter",
+    clients: 32,
+    op: "query-50+create",
+    script: "query-50.sql",
+    writes: false,
+    writer: { label: "1 client creates users (the type read)", script: "create.sql" },
+  },
+  {
+    label: "get one node",
+    clients: 32,
+    op: "get+create",
+    script: "get.sql",
+    writes: false,
+    writer: { label: "1 client creates users (the type read)", script: "create.sql" },
+  },
 ];
 
 /** The rows asked for on the command line (`op` or `op:clients`, comma separated). */
@@ -177,7 +209,17 @@ interface Measured {
   readonly p99Us: number;
   readonly serverCpuUs: number;
   readonly clientCpuUs: number;
+  /** A mixed row's writer calls over the same window (`ops` etc. are then the reads'). */
+  readonly writes?: {
+    readonly ops: number;
+    readonly seconds: number;
+    readonly p50Us: number;
+    readonly p99Us: number;
+  };
 }
+
+/** One kind of call of a row: its count, window and latencies. */
+type Rates = Pick<Measured, "ops" | "seconds" | "p50Us" | "p99Us">;
 
 /** Things to stop at the end, newest first. */
 const cleanups: (() => Promise<void>)[] = [];
@@ -249,7 +291,11 @@ async function main(): Promise<void> {
 
   const results = new Map<string, Measured>();
   const key = (row: Row, system: System) => `${row.op}/${row.clients}/${system.name}`;
-  const ordered = [...ROWS.filter((r) => !r.writes), ...ROWS.filter((r) => r.writes)];
+  const ordered = [
+    ...ROWS.filter((r) => !r.writes && !r.writer),
+    ...ROWS.filter((r) => r.writer),
+    ...ROWS.filter((r) => r.writes),
+  ];
   for (const row of ordered) {
     for (const system of SYSTEMS) {
       if (system.entdb === undefined) continue;
@@ -287,6 +333,9 @@ async function main(): Promise<void> {
         String(SECONDS),
         "--script",
         join(import.meta.dirname, "pg", row.script),
+        ...(row.writer
+          ? ["--writer-script", join(import.meta.dirname, "pg", row.writer.script)]
+          : []),
         "--log-dir",
         logDir,
         "--",
@@ -299,7 +348,7 @@ async function main(): Promise<void> {
   process.stderr.write("\n");
 
   console.log(
-    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up, EntDB driven by the load generator's ${CLIENTS.map((c) => (c === "lean" ? "lean client" : "connect-go client")).join(" and its ")}. EntDB: \`--serve-threads ${SERVE_THREADS}\`, its clients over ${CONNS} HTTP/2 connection${CONNS === 1 ? "" : "s"}. CPU columns: µs of CPU (user + system) per operation.\n`,
+    `\n${started.toISOString().slice(0, 16)} UTC, ${cpus().length} cores (load average ${load.map((l) => l.toFixed(2)).join(", ")} at the start), ${SECONDS} s per row after 1 s of warm-up, EntDB driven by the load generator's ${CLIENTS.map((c) => (c === "lean" ? "lean client" : "connect-go client")).join(" and its ")}. EntDB: \`--serve-threads ${SERVE_THREADS}\`, its clients over ${CONNS} HTTP/2 connection${CONNS === 1 ? "" : "s"}. CPU columns: µs of CPU (user + system) per operation (in a mixed row, over its reads and writes together).\n`,
   );
   console.log(
     "| op | clients | system | ops/s | p50 | p99 | server CPU/op | load generator CPU/op | EntDB/PG |",
@@ -310,12 +359,22 @@ async function main(): Promise<void> {
     for (const system of SYSTEMS) {
       const m = results.get(key(row, system));
       if (!m || !pg) continue;
-      const rate = m.ops / m.seconds;
-      const ratio = system === PG ? "" : `${fmt(rate / (pg.ops / pg.seconds), 2)}×`;
-      const nodes = row.nodes ? ` (${fmt(rate * row.nodes)} nodes/s)` : "";
-      console.log(
-        `| ${row.label} | ${row.clients} | ${system.name} | ${fmt(rate)}${nodes} | ${ms(m.p50Us)} | ${ms(m.p99Us)} | ${fmt(m.serverCpuUs / m.ops)} µs | ${fmt(m.clientCpuUs / m.ops)} µs | ${ratio} |`,
-      );
+      const cpuPerOp = (mm: Measured) => mm.serverCpuUs / (mm.ops + (mm.writes?.ops ?? 0));
+      const line = (label: string, s: Rates, p: Rates) => {
+        const rate = s.ops / s.seconds;
+        const ratio = system === PG ? "" : `${fmt(rate / (p.ops / p.seconds), 2)}×`;
+        const nodes = row.nodes ? ` (${fmt(rate * row.nodes)} nodes/s)` : "";
+        console.log(
+          `| ${label} | ${row.clients} | ${system.name} | ${fmt(rate)}${nodes} | ${ms(s.p50Us)} | ${ms(s.p99Us)} | ${fmt(cpuPerOp(m))} µs | ${fmt(m.clientCpuUs / (m.ops + (m.writes?.ops ?? 0)))} µs | ${ratio} |`,
+        );
+      };
+      if (row.writer === undefined) {
+        line(row.label, m, pg);
+        continue;
+      }
+      if (!m.writes || !pg.writes) throw new Error(`the mixed row ${row.op} measured no writes`);
+      line(`${row.label}, while ${row.writer.label}: the reads`, m, pg);
+      line(`${row.label}, while ${row.writer.label}: the writes`, m.writes, pg.writes);
     }
   }
 }

@@ -7,8 +7,11 @@
  * deleted node show on the next page, cursors included (and a changed field on the next
  * get, whose answer a cached node keeps); a deny put on a member hides
  * the node from that reader's next page and from no one else's, and its revoke shows it
- * again. Run on a server without serving threads and on one with a serving thread (its
- * read-only handles move to the writer's later commits on their own).
+ * again. A commit keeps the kept pages of the types it wrote no node of, so each type's
+ * pages are read while the other's change: a team created, renamed or deleted shows on
+ * the next team page, beside users written in the same plan. Run on a server without
+ * serving threads and on one with a serving thread (its read-only handles move to the
+ * writer's later commits on their own).
  */
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -20,6 +23,7 @@ import {
   serverPerFile,
   str,
   TRACKER,
+  teamOp,
   tokenArgs,
 } from "./e2e-helpers.ts";
 
@@ -220,5 +224,44 @@ describe.each(Object.entries(servers))("query pages with kept pages warm, %s", (
     await alice!.revokeNode({ tenant: TENANT, nodeId: u[2]!, principal: "user:bob" });
     expect(await rows("bob")).toEqual(all);
     expect(await rows("alice")).toEqual(all);
+  });
+
+  /** The teams' ids and names in id order, read twice on each protocol (the second kept). */
+  async function teams() {
+    const seen = [];
+    for (const c of [...clients("alice"), ...clients("alice")]) {
+      const page = await c.queryNodes({ tenant: TENANT, typeId: TRACKER.team, limit: 100 });
+      seen.push(
+        page.nodes.map((n) => {
+          const name = n.fields[TRACKER.teamName]?.kind;
+          return `${n.id} ${name?.case === "stringValue" ? name.value : "?"}`;
+        }),
+      );
+    }
+    for (const other of seen) expect(other).toEqual(seen[0]);
+    return seen[0]!;
+  }
+
+  it("show a team created, renamed or deleted on the next team page, the users' pages unchanged or changed in the same plan", async () => {
+    const users = await rows("alice");
+    expect(await teams()).toEqual([]);
+    const [t1 = ""] = await plan([teamOp("Team 1", "team-1")]);
+    expect(await teams()).toEqual([`${t1} Team 1`]);
+    expect(await rows("alice")).toEqual(users);
+    const [, t2 = ""] = await plan([
+      updateOp(u[2]!, { [TRACKER.userDisplayName]: str("u2 again") }),
+      teamOp("Team 2", "team-2"),
+      {
+        op: {
+          case: "updateNode",
+          value: { typeId: TRACKER.team, id: t1, set: { [TRACKER.teamName]: str("First") } },
+        },
+      },
+    ]);
+    expect(await teams()).toEqual([`${t1} First`, `${t2} Team 2`]);
+    expect(await rows("alice")).toEqual(users.map((r) => r.replace(" u2 ", " u2 again ")));
+    await plan([{ op: { case: "deleteNode", value: { typeId: TRACKER.team, id: t1 } } }]);
+    expect(await teams()).toEqual([`${t2} Team 2`]);
+    expect(await rows("alice")).toEqual(users.map((r) => r.replace(" u2 ", " u2 again ")));
   });
 });

@@ -60,7 +60,16 @@ describe("bench load generator", () => {
     );
     expect(run.status).toBe(1);
     expect(run.stderr).toBe(
-      'loadgen run: --op "nope": use create, node-edge, create-100, get, get-100, query-50, edges-out or edges-in\n',
+      'loadgen run: --op "nope": use create, create-team, node-edge, create-100, get, get-100, query-50, edges-out or edges-in\n',
+    );
+    const mixed = spawnSync(
+      bin,
+      ["run", "--url", "http://127.0.0.1:1", "--op", "get+nope", "--ids", ids],
+      { encoding: "utf8" },
+    );
+    expect(mixed.status).toBe(1);
+    expect(mixed.stderr).toBe(
+      'loadgen run: --op "nope": use create, create-team, node-edge, create-100, get, get-100, query-50, edges-out or edges-in\n',
     );
   });
 
@@ -195,6 +204,35 @@ describe("bench load generator against entdb serve", () => {
       }
     }
   }
+
+  // A mixed row: its readers and one writer over the same window, both counted apart.
+  for (const op of ["query-50+create-team", "get+create"]) {
+    for (const [protocol, client] of [
+      ["connect", "lean"],
+      ["grpc", "lean"],
+      ["connect", "connect"],
+    ] as const) {
+      it(`runs the mixed row ${op} over ${protocol} with the ${client} client`, {
+        timeout: 60_000,
+      }, () => {
+        const out = run(op, protocol, client);
+        expect(out.stderr).toBe("");
+        expect(out.status).toBe(0);
+        const m = parseLoadgenResult(out.stdout);
+        expect(m.ops).toBeGreaterThanOrEqual(20);
+        expect(m.writes?.ops).toBeGreaterThanOrEqual(2);
+        expect(m.writes?.seconds).toBeGreaterThan(0.35);
+        expect(m.writes?.p99Us).toBeGreaterThanOrEqual(m.writes?.p50Us ?? Infinity);
+        expect(m.serverCpuUs).toBeGreaterThan(0);
+      });
+    }
+  }
+
+  it("leaves a row that is not mixed without writes", { timeout: 60_000 }, () => {
+    const out = run("get", "connect", "lean");
+    expect(out.status).toBe(0);
+    expect(parseLoadgenResult(out.stdout).writes).toBeUndefined();
+  });
 
   it("still runs a row with the connect-go client", { timeout: 60_000 }, () => {
     const out = run("get", "grpc", "connect");

@@ -24,6 +24,7 @@ import type { TenantReader } from "../../server/engine.ts";
 import { readTenantAccess } from "../../server/store/access-tables.ts";
 import { EdgeCache } from "../../server/store/edge-cache.ts";
 import { NodeCache } from "../../server/store/node-cache.ts";
+import { QueryPageCache } from "../../server/store/query-page-cache.ts";
 import { createTenantReader, READ_LIMITS } from "../../server/store/store-reader.ts";
 import { type Harness, openHarness } from "../apply/apply-harness.ts";
 import {
@@ -93,10 +94,12 @@ for (const told of [true, false]) {
     let reader: TenantReader;
     let nodes: NodeCache;
     let edges: EdgeCache;
+    let pages: QueryPageCache;
 
     beforeEach(() => {
       nodes = new NodeCache();
       edges = new EdgeCache();
+      pages = new QueryPageCache();
       h = openHarness({
         schemas: [served(1, TRACKER_V1), served(2, TRACKER_V2)],
         ...(told
@@ -104,11 +107,12 @@ for (const told of [true, false]) {
               onCommitted: (tenant, events) => {
                 nodes.committed(tenant, events);
                 edges.committed(tenant, events);
+                pages.committed(tenant, events);
               },
             }
           : {}),
       });
-      reader = createTenantReader(h.store, READ_LIMITS, nodes, edges);
+      reader = createTenantReader(h.store, READ_LIMITS, nodes, edges, pages);
       h.plan("acme", "seed", [
         op.createNode(T.User, "u1", userFields(1)),
         op.createNode(T.User, "u2", userFields(2)),

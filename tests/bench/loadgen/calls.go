@@ -40,6 +40,8 @@ func rowCalls(op, tenant string, data ids) (func() call, error) {
 	switch op {
 	case "create":
 		return func() call { return plan(step{tag: tag(), at: time.Now()}) }, nil
+	case "create-team":
+		return func() call { return plan(step{team: true, tag: tag()}) }, nil
 	case "node-edge":
 		return func() call {
 			now := time.Now()
@@ -90,7 +92,7 @@ func rowCalls(op, tenant string, data ids) (func() call, error) {
 			return call{method: "ListEdges", req: req, rows: edgesPerNode}
 		}, nil
 	}
-	return nil, fmt.Errorf("--op %q: use create, node-edge, create-100, get, get-100, query-50, edges-out or edges-in", op)
+	return nil, fmt.Errorf("--op %q: use create, create-team, node-edge, create-100, get, get-100, query-50, edges-out or edges-in", op)
 }
 
 // connectCall sends c through connect-go and checks the decoded answer.

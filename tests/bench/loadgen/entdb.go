@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -78,6 +79,14 @@ func createUser(alias, tag string, joined time.Time) *v1.Operation {
 	}}}
 }
 
+func createTeam(alias, tag string) *v1.Operation {
+	return &v1.Operation{Op: &v1.Operation_CreateNode{CreateNode: &v1.CreateNode{
+		TypeId: teamTypeID,
+		Alias:  alias,
+		Fields: map[uint32]*v1.Value{1: str("Team " + tag), 2: str("team-" + tag)},
+	}}}
+}
+
 func createEdge(from, to string, since time.Time) *v1.Operation {
 	return &v1.Operation{Op: &v1.Operation_CreateEdge{CreateEdge: &v1.CreateEdge{
 		EdgeTypeId: memberOfID,
@@ -127,10 +136,7 @@ func loadCommand(args []string) error {
 	for start := 0; start < teamCount; start += batchSize {
 		ops := make([]*v1.Operation, 0, batchSize)
 		for i := start; i < start+batchSize && i < teamCount; i++ {
-			ops = append(ops, &v1.Operation{Op: &v1.Operation_CreateNode{CreateNode: &v1.CreateNode{
-				TypeId: teamTypeID,
-				Fields: map[uint32]*v1.Value{1: str("Team " + strconv.Itoa(i)), 2: str("team-" + strconv.Itoa(i))},
-			}}})
+			ops = append(ops, createTeam("", strconv.Itoa(i)))
 		}
 		results, err := execute(ctx, c, *tenant, ops)
 		if err != nil {
@@ -190,11 +196,23 @@ func runCommand(args []string) error {
 	if *conns < 1 {
 		return fmt.Errorf("--conns %d: use at least 1", *conns)
 	}
-	next, err := rowCalls(*op, *tenant, data)
+	// "READ+WRITE": the row's clients run READ while one more client runs WRITE.
+	readOp, writeOp, mixed := strings.Cut(*op, "+")
+	writers := 0
+	if mixed {
+		writers = 1
+	}
+	next, err := rowCalls(readOp, *tenant, data)
 	if err != nil {
 		return err
 	}
-	var do func(worker int) error
+	nextWrite := next
+	if mixed {
+		if nextWrite, err = rowCalls(writeOp, *tenant, data); err != nil {
+			return err
+		}
+	}
+	var do func(worker int, c call) error
 	switch *client {
 	case "lean":
 		// One P by default: its calls then hand off between goroutines on one thread,
@@ -204,12 +222,12 @@ func runCommand(args []string) error {
 			return fmt.Errorf("--procs %d: use at least 1", *procs)
 		}
 		runtime.GOMAXPROCS(*procs)
-		lc, err := newLeanClient(*url, *protocol, *conns, *clients)
+		lc, err := newLeanClient(*url, *protocol, *conns, *clients+writers)
 		if err != nil {
 			return err
 		}
 		defer lc.close()
-		do = func(w int) error { return leanCall(lc, w, next()) }
+		do = func(w int, c call) error { return leanCall(lc, w, c) }
 	case "connect":
 		cs := make([]entdbv1connect.EntDbServiceClient, *conns)
 		for i := range cs {
@@ -219,11 +237,21 @@ func runCommand(args []string) error {
 			}
 		}
 		ctx := context.Background()
-		do = func(w int) error { return connectCall(ctx, cs[w%len(cs)], next()) }
+		do = func(w int, c call) error { return connectCall(ctx, cs[w%len(cs)], c) }
 	default:
 		return fmt.Errorf("--client %q: use lean or connect", *client)
 	}
-	if _, _, _, err := closedLoop(*clients, time.Duration(*warmup*float64(time.Second)), do); err != nil {
+	// Readers are clients 0..clients-1; the writer, if any, is client `clients`.
+	read := func(w int) error { return do(w, next()) }
+	write := func(w int) error { return do(*clients+w, nextWrite()) }
+	both := func(d time.Duration) (reads, writes loopResult, err error) {
+		if !mixed {
+			reads, err = runLoop(*clients, d, read)
+			return reads, writes, err
+		}
+		return concurrentLoops(*clients, read, writers, write, d)
+	}
+	if _, _, err := both(time.Duration(*warmup * float64(time.Second))); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	serverBefore, err := serverCPU(*serverPid, false)
@@ -231,7 +259,7 @@ func runCommand(args []string) error {
 		return err
 	}
 	clientBefore := selfCPU()
-	n, lat, elapsed, err := closedLoop(*clients, time.Duration(*seconds*float64(time.Second)), do)
+	reads, writes, err := both(time.Duration(*seconds * float64(time.Second)))
 	if err != nil {
 		return err
 	}
@@ -240,6 +268,11 @@ func runCommand(args []string) error {
 	if err != nil {
 		return err
 	}
+	n, lat, elapsed := reads.n, reads.lat, reads.elapsed
+	var w *Side
+	if mixed {
+		w = writes.side()
+	}
 	return printJSON(Result{
 		Ops:         n,
 		Seconds:     elapsed.Seconds(),
@@ -247,5 +280,6 @@ func runCommand(args []string) error {
 		P99Us:       percentile(lat, 0.99),
 		ServerCPUUs: serverAfter - serverBefore,
 		ClientCPUUs: clientAfter - clientBefore,
+		Writes:      w,
 	})
 }

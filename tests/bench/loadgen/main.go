@@ -13,7 +13,12 @@
 //	                --clients N --conns C --seconds S
 //	                --ids FILE --server-pid P                # one EntDB row, JSON on stdout
 //	loadgen pgbench --postmaster-pid P --clients N --seconds S --script F
+//	                [--writer-script W --writer-clients 1]
 //	                --log-dir D -- <connection args>         # one PostgreSQL row, JSON
+//
+// A mixed row's op is READ+WRITE (`query-50+create-team`): its N clients run READ while
+// one more client runs WRITE over the same window, and the JSON adds `writes` (the
+// writer's calls); for PostgreSQL a second pgbench runs --writer-script meanwhile.
 package main
 
 import (

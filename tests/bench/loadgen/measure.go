@@ -22,6 +22,54 @@ type Result struct {
 	ServerCPUUs float64 `json:"serverCpuUs"`
 	// CPU of the load generator (this process, or pgbench) during the run.
 	ClientCPUUs float64 `json:"clientCpuUs"`
+	// For a mixed row ("READ+WRITE"): the writer's calls over the same window; Ops and
+	// the percentiles above are then the reads', the CPU both kinds'.
+	Writes *Side `json:"writes,omitempty"`
+}
+
+// Side is the calls of one kind in a mixed row.
+type Side struct {
+	Ops     int64   `json:"ops"`
+	Seconds float64 `json:"seconds"`
+	P50Us   float64 `json:"p50Us"`
+	P99Us   float64 `json:"p99Us"`
+}
+
+// loopResult is what closedLoop returned.
+type loopResult struct {
+	n       int64
+	lat     []float64
+	elapsed time.Duration
+}
+
+func (r loopResult) side() *Side {
+	return &Side{Ops: r.n, Seconds: r.elapsed.Seconds(), P50Us: percentile(r.lat, 0.5), P99Us: percentile(r.lat, 0.99)}
+}
+
+func runLoop(clients int, d time.Duration, op func(worker int) error) (loopResult, error) {
+	n, lat, elapsed, err := closedLoop(clients, d, op)
+	return loopResult{n, lat, elapsed}, err
+}
+
+// concurrentLoops runs two closed loops over the same window: `readers` workers calling
+// read and `writers` calling write (each numbered from 0), and returns both.
+func concurrentLoops(readers int, read func(int) error, writers int, write func(int) error, d time.Duration) (loopResult, loopResult, error) {
+	var w loopResult
+	var werr error
+	done := make(chan struct{})
+	go func() {
+		w, werr = runLoop(writers, d, write)
+		close(done)
+	}()
+	r, rerr := runLoop(readers, d, read)
+	<-done
+	if rerr != nil {
+		return r, w, rerr
+	}
+	if werr != nil {
+		return r, w, fmt.Errorf("writer: %w", werr)
+	}
+	return r, w, nil
 }
 
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. Linux fixes it at

@@ -8,13 +8,14 @@ import (
 	v1 "entdb/tests/bench/loadgen/gen/entdb/v1"
 )
 
-// step is one write of a benchmark plan: a user (alias, tag, when joined) or, with edge
-// set, a member_of edge from one node to another since at. The connect client builds Go
+// step is one write of a benchmark plan: a user (alias, tag, when joined), with team set
+// a team (tag), or, with edge set, a member_of edge from one node to another since at. The connect client builds Go
 // messages from it (createUser, createEdge); the lean client appends its wire bytes
 // directly (appendPlan), which costs a fraction of building and marshalling the
 // messages with their maps. plan-wire_test.go checks the two agree.
 type step struct {
 	edge     bool
+	team     bool
 	alias    string
 	tag      string
 	from, to string
@@ -24,6 +25,9 @@ type step struct {
 func (s step) operation() *v1.Operation {
 	if s.edge {
 		return createEdge(s.from, s.to, s.at)
+	}
+	if s.team {
+		return createTeam(s.alias, s.tag)
 	}
 	return createUser(s.alias, s.tag, s.at)
 }
@@ -58,6 +62,19 @@ func appendOperation(b []byte, s step) []byte {
 			b = protowire.AppendTag(b, 3, protowire.BytesType)
 			b = protowire.AppendString(b, s.to)
 			return appendTimestampEntry(b, 4, 2, s.at)
+		})
+	}
+	if s.team {
+		// CreateNode{type_id = 1, alias = 2, fields = 3}, the fields as createTeam sets them.
+		return appendNested(b, 1, func(b []byte) []byte {
+			b = protowire.AppendTag(b, 1, protowire.VarintType)
+			b = protowire.AppendVarint(b, teamTypeID)
+			if s.alias != "" {
+				b = protowire.AppendTag(b, 2, protowire.BytesType)
+				b = protowire.AppendString(b, s.alias)
+			}
+			b = appendStringEntry(b, 3, 1, "Team ", s.tag, "")
+			return appendStringEntry(b, 3, 2, "team-", s.tag, "")
 		})
 	}
 	// CreateNode{type_id = 1, alias = 2, fields = 3}, the fields as createUser sets them.

@@ -17,6 +17,7 @@ func TestAppendPlanMatchesTheMessages(t *testing.T) {
 		{{tag: "1", at: at}},
 		{{alias: "u", tag: "x-7", at: at}, {edge: true, from: "$u", to: "team-1", at: at}},
 		{{tag: long, at: time.Unix(0, 0)}, {tag: "", at: joinedBase}},
+		{{team: true, tag: "b-1"}, {team: true, alias: "t", tag: long}},
 	} {
 		got := &v1.ExecutePlanRequest{}
 		if err := proto.Unmarshal(appendPlan([]byte("kept"), "bench", steps)[4:], got); err != nil {
