@@ -67,11 +67,22 @@ export function toEntDbError(err: unknown, schema?: SchemaMeta, idempotencyKey?:
   if (err instanceof EntDbError || !(err instanceof ConnectError)) return err;
   const detail = err.findDetails(WriteFailureSchema)[0];
   const failure = detail === undefined ? undefined : failureInfo(detail, schema);
-  return errorFor(err.code, err.rawMessage, {
+  return errorFor(err.code, explainNonApiAnswer(err.rawMessage), {
     cause: err,
     ...(failure ? { failure } : {}),
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   });
+}
+
+/**
+ * Connect's message for an answer that is no Connect answer at all: a bare "HTTP 405" (a
+ * POST to a server that serves no such path, such as EntDB's ops port) or "HTTP 404".
+ * Said so, with the likely fix; other messages pass unchanged.
+ */
+function explainNonApiAnswer(message: string): string {
+  const status = /^HTTP (404|405)$/.exec(message)?.[1];
+  if (status === undefined) return message;
+  return `HTTP ${status}: the server at the transport's baseUrl serves no EntDB API; use its API port (entdb serve --port, default 50051), not its ops port (--http-port, default 8080, for /health, /ready and /metrics).`;
 }
 
 /** The error class for a code, as a `GetReceipt` failure or a call error reports it. */

@@ -92,6 +92,7 @@ export const connectionLossAsUnavailable: Interceptor = (next) => async (req) =>
 
 /** A transport for Node.js; Connect uses the binary protobuf format. It follows cluster redirects. */
 export function createNodeTransport(options: NodeTransportOptions): Transport {
+  checkBaseUrl(options.baseUrl);
   const maxHops = options.maxRedirects ?? DEFAULT_MAX_HOPS;
   const first = createOneNodeTransport(options);
   if (maxHops === 0) return first;
@@ -99,6 +100,23 @@ export function createNodeTransport(options: NodeTransportOptions): Transport {
     maxHops,
     transportFor: (baseUrl) => createOneNodeTransport({ ...options, baseUrl }),
   });
+}
+
+/**
+ * Refuses a `baseUrl` Node cannot call, when the transport is made: without it the first
+ * call fails with a bare "Invalid URL" (`127.0.0.1:50051`, the scheme left out).
+ */
+function checkBaseUrl(baseUrl: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol === "http:" || url?.protocol === "https:") return;
+  throw new TypeError(
+    `createNodeTransport: baseUrl must be the server's API address, http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:50051); got '${baseUrl}'.`,
+  );
 }
 
 function createOneNodeTransport(options: NodeTransportOptions): Transport {

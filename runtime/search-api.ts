@@ -112,8 +112,17 @@ export function createCrossTypeSearch(
     for (const hit of response.hits) {
       const node = hit.node as Node;
       const type = byId.get(node.typeId);
-      // A type this client does not know (a newer schema) cannot be decoded; it is left out.
-      if (type === undefined) continue;
+      // A type this client does not know (a newer schema) cannot be decoded. It stays on
+      // the page, by type id, as in a mailbox search: dropping it would leave pages short.
+      if (type === undefined) {
+        items.push({
+          type: `type ${node.typeId}`,
+          node: { id: node.id },
+          score: hit.score,
+          snippets: {},
+        });
+        continue;
+      }
       items.push({
         type: type.key,
         node: decodeNode(type.meta, node) as AnySearchHit["node"],

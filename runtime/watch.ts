@@ -52,6 +52,12 @@ export interface WatchInit {
   readonly nodeTypeIds?: readonly number[];
   readonly nodeIds?: readonly string[];
   readonly edgeTypeIds?: readonly number[];
+  /**
+   * The caller's own principal (`"user:bob"`): the changes of the nodes in its mailbox
+   * and of the edges from them, deliveries included (docs/mailbox.md). Another
+   * principal's mailbox is PERMISSION_DENIED.
+   */
+  readonly mailbox?: string | undefined;
   /** Start after this position (a change's `position`); default: from now on. */
   readonly after?: LogPosition | undefined;
   /** Start with the tenant's whole history (ignored with `after`). */
@@ -109,6 +115,9 @@ export async function* watchChanges(
     ...(init.nodeTypeIds ?? []).map((v) => ({ kind: { case: "nodeTypeId" as const, value: v } })),
     ...(init.nodeIds ?? []).map((v) => ({ kind: { case: "nodeId" as const, value: v } })),
     ...(init.edgeTypeIds ?? []).map((v) => ({ kind: { case: "edgeTypeId" as const, value: v } })),
+    ...(init.mailbox === undefined
+      ? []
+      : [{ kind: { case: "mailbox" as const, value: init.mailbox } }]),
   ] as SubscribeRequest["filters"];
   const maxReconnects = init.maxReconnects ?? 10;
   let after = init.after;

@@ -10,6 +10,7 @@
  */
 
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
 import {
@@ -216,6 +217,9 @@ async function loadBaseline(
   return { schema: await loadFileBaseline(spec, cwd, where.gitDir), label: spec };
 }
 
+/** A server address written without its scheme (`localhost:50051`, `10.0.0.5:50051/`). */
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}\/?$/;
+
 async function loadFileBaseline(spec: string, cwd: string, gitDir: string): Promise<Schema> {
   if (spec.startsWith("git:")) {
     const rest = spec.slice("git:".length);
@@ -231,6 +235,12 @@ async function loadFileBaseline(spec: string, cwd: string, gitDir: string): Prom
     }
     const text = await gitShow(ref, path, gitDir);
     return fromText(text, `${ref}:${path}`, path.endsWith(".json"));
+  }
+  if (HOST_PORT.test(spec) && !existsSync(resolve(cwd, spec))) {
+    throw new BaselineError(
+      "BASELINE_INVALID_SPEC",
+      `--against '${spec}' is no file; a server baseline needs its scheme: http://${spec} (or https://).`,
+    );
   }
   const text = await readTextFile(spec, cwd);
   return fromText(text, displayPath(spec, cwd), spec.endsWith(".json"));

@@ -74,6 +74,14 @@ export async function fetchServedSchema(
         `the server at ${url} refused to give its schema (${code}: ${message}): ${how}.`,
       );
     }
+    if (typeof body?.["code"] !== "string") {
+      // A bare HTTP status, not a Connect error: no EntDB API answers there, most often
+      // because the URL names the ops port.
+      throw new ServerBaselineError(
+        "SERVER_ERROR",
+        `${url} serves no EntDB API (HTTP ${res.status}): --against must be the server's API port (entdb serve --port, default 50051), not its ops port (--http-port, default 8080, for /health, /ready and /metrics).`,
+      );
+    }
     throw new ServerBaselineError(
       "SERVER_ERROR",
       `the server at ${url} answered GetSchema with ${code}: ${message}`,

@@ -208,7 +208,17 @@ function principal(text: string, field: string, kinds: readonly string[]): strin
   try {
     parsed = parsePrincipal(text);
   } catch (err) {
-    if (err instanceof PrincipalError) throw invalidArgument(`\`${field}\`: ${err.message}`);
+    if (err instanceof PrincipalError) {
+      // A bare id ("eng" for a group) is the common slip: say which spelling was meant.
+      const hint =
+        !text.includes(":") && isPrincipal(`group:${text}`)
+          ? ` Did you mean ${kinds
+              .filter((k) => k === "user" || k === "service" || k === "group")
+              .map((k) => `'${k}:${text}'`)
+              .join(" or ")}?`
+          : "";
+      throw invalidArgument(`\`${field}\`: ${err.message}${hint}`);
+    }
     throw err;
   }
   if (!kinds.includes(parsed.kind))
@@ -216,6 +226,15 @@ function principal(text: string, field: string, kinds: readonly string[]): strin
       `\`${field}\` is '${parsed.text}'; it must be a ${kinds.join(" or ")} principal.`,
     );
   return parsed.text;
+}
+
+function isPrincipal(text: string): boolean {
+  try {
+    parsePrincipal(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function roleText(role: string): string {

@@ -86,9 +86,18 @@ export function nameJsonErrorField(
   const found = findUnknownEnum(json, input, enumName ?? "", "", 0);
   if (found === undefined) return undefined;
   const names = found.desc.values.map((v) => v.name).join(", ");
+  // The schema's own value name ("high", as the TypeScript client writes it) is the usual
+  // slip: the JSON form wants the proto name, prefixed with the enum's (PRIORITY_HIGH).
+  const meant =
+    typeof found.value === "string"
+      ? found.desc.values.find(
+          (v) => v.number !== 0 && v.name.endsWith(`_${found.value}`.toUpperCase()),
+        )
+      : undefined;
+  const hint = meant === undefined ? "" : ` Did you mean ${JSON.stringify(meant.name)}?`;
   return {
     code: Code.InvalidArgument,
-    message: `Field \`${found.path}\` has no ${enumName} value named ${JSON.stringify(found.value).slice(0, 100)}; use one of ${names}.`,
+    message: `Field \`${found.path}\` has no ${enumName} value named ${JSON.stringify(found.value).slice(0, 100)}; use one of ${names}.${hint}`,
   };
 }
 

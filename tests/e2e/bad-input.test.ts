@@ -592,6 +592,30 @@ describe("JSON as strict as binary", () => {
     });
   });
 
+  it("suggests the JSON name of an enum value given by its schema name", async () => {
+    const create = (priority: string) =>
+      postRaw(
+        "acme.tracker.TaskService/Create",
+        JSON.stringify({ fields: { title: "t", priority } }),
+        { "entdb-tenant": "json-enum" },
+      );
+    const values =
+      "PRIORITY_UNSPECIFIED, PRIORITY_LOW, PRIORITY_MEDIUM, PRIORITY_HIGH, PRIORITY_URGENT";
+    expect(await create("high")).toEqual({
+      status: 400,
+      body: {
+        code: "invalid_argument",
+        message: `Field \`fields.priority\` has no acme.tracker.Priority value named "high"; use one of ${values}. Did you mean "PRIORITY_HIGH"?`,
+      },
+    });
+    // No value ends so (and UNSPECIFIED, which a write refuses, is never suggested): no hint.
+    for (const wrong of ["highest", "unspecified"])
+      expect((await create(wrong)).body.message).toBe(
+        `Field \`fields.priority\` has no acme.tracker.Priority value named "${wrong}"; use one of ${values}.`,
+      );
+    expect(await countNodes(api, "json-enum", 4)).toBe(0); // Task
+  });
+
   it("names the path of a nested unknown field", async () => {
     const res = await postRaw(
       "entdb.v1.EntDbService/ExecutePlan",

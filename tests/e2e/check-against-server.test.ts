@@ -100,6 +100,25 @@ describe("entdb check --against a server URL", () => {
     );
   }, 60_000);
 
+  it("exits 2 naming the API port when the URL is the ops port, and the scheme when it has none", async () => {
+    const ops = `http://127.0.0.1:${server.httpPort}`;
+    const run = await check(["compatible.entdb", "--against", ops], {
+      ENTDB_TOKEN: TOKENS.ada,
+    });
+    expect([run.code, run.stdout]).toEqual([2, ""]);
+    expect(run.stderr).toBe(
+      `error: ${ops} serves no EntDB API (HTTP 405): --against must be the server's API port (entdb serve --port, default 50051), not its ops port (--http-port, default 8080, for /health, /ready and /metrics).\n`,
+    );
+    const bare = server.url.slice("http://".length);
+    const noScheme = await check(["compatible.entdb", "--against", bare], {
+      ENTDB_TOKEN: TOKENS.ada,
+    });
+    expect([noScheme.code, noScheme.stdout]).toEqual([2, ""]);
+    expect(noScheme.stderr).toBe(
+      `error: --against '${bare}' is no file; a server baseline needs its scheme: http://${bare} (or https://).\n`,
+    );
+  }, 60_000);
+
   it("exits 2 saying so when the server refuses the caller", async () => {
     const none = await check(["compatible.entdb", "--against", server.url]);
     expect(none.code).toBe(2);

@@ -440,6 +440,42 @@ describe("mailbox delivery", () => {
     );
   });
 
+  it("watches the caller's mailbox from the client with core.watch({ mailbox }), and refuses another's", async () => {
+    const core = (who: "bob" | "carol") =>
+      new EntDbClientCore({
+        tenant: TENANT,
+        token: TOKENS[who],
+        transport: createNodeTransport({ baseUrl: server.url, httpVersion: "2" }),
+      });
+    // Watch from a position before both sends, so no change can come before the stream opens.
+    const marker = await api("alice").executePlan({
+      tenant: TENANT,
+      operations: [node(TASK, "marker")],
+    });
+    const after = marker.receipt?.position;
+    if (after === undefined) throw new Error("the marker write has no position");
+    const toCarol = await send(MESSAGE, "watched, not for bob", [[SENT_TO, carolUser]]);
+    const toBob = await send(MESSAGE, "watched, for bob", [[SENT_TO, bobUser]]);
+    const seen: [string, string][] = [];
+    for await (const c of core("bob").watch({ mailbox: "user:bob", after })) {
+      seen.push([c.kind, c.nodeId || (c.edge?.fromId ?? "")]);
+      if (c.kind === "edgeCreated") break;
+    }
+    expect(seen).toEqual([
+      ["nodeCreated", toBob],
+      ["edgeCreated", toBob],
+    ]);
+    expect(JSON.stringify(seen)).not.toContain(toCarol);
+    // The tests below count carol's unread items.
+    await api("carol").updateMailboxItems({ tenant: TENANT, nodeIds: [toCarol], read: true });
+    const refused = (async () => {
+      for await (const _ of core("bob").watch({ mailbox: "user:carol" })) break;
+    })();
+    await expect(refused).rejects.toThrow(
+      "'user:bob' may read and change only its own mailbox, not that of 'user:carol'; set `mailbox` to your own principal.",
+    );
+  });
+
   it("tells a mailbox subscription of the deletion of a node its mailbox held, live and on resume", async () => {
     const abort = new AbortController();
     const bob = api("bob");

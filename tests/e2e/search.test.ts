@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNodeTransport } from "../../runtime/node.ts";
+import type { SchemaMeta } from "../../runtime/schema-meta.ts";
+import { type ClientBase, createTypedClient } from "../../runtime/typed-client.ts";
 import { InvalidArgumentError } from "../../runtime/v1.ts";
 import { connectError, entDbClient, runCommand, serverPerFile, TRACKER } from "./e2e-helpers.ts";
 import { REPO_ROOT } from "./server-process.ts";
@@ -137,6 +139,31 @@ describe("search through the generated client", () => {
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
     const onlyTeams = await db.search("printer*", { types: ["team"] });
     expect(onlyTeams.items.map((hit) => hit.type)).toEqual(["team"]);
+  });
+
+  it("keeps a hit of a type the client does not know on db.search's page, by type id", async () => {
+    // A client of an older schema: it knows tasks only, not the team and the project.
+    const older: SchemaMeta = {
+      package: "acme.tracker",
+      nodes: { task: { id: 4, name: "Task", fields: { title: { id: 3, kind: "string" } } } },
+      edges: {},
+    };
+    const old = createTypedClient<ClientBase<unknown>>(older, {
+      transport: createNodeTransport({ baseUrl: server.url }),
+      tenant: TENANT,
+    });
+    const page = await old.search("printer*", { limit: 5 });
+    const hits = page.items.map((hit) => [hit.type, hit.node["title"]]);
+    expect(hits.slice(0, 2)).toEqual([
+      ["task", "Printer on fire"],
+      ["task", "Fire drill"],
+    ]);
+    expect(hits.slice(2, 4).sort()).toEqual([
+      [`type ${TRACKER.team}`, undefined],
+      ["type 3", undefined],
+    ]);
+    expect(page.items[2]?.snippets).toEqual({});
+    expect(hits[4]).toEqual(["task", "Paper jam"]);
   });
 
   it("refuses a malformed query with INVALID_ARGUMENT naming the problem", async () => {

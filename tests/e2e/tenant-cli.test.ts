@@ -107,6 +107,43 @@ describe("entdb tenant and entdb group", () => {
     }
   }, 60_000);
 
+  it("suggests the prefixed principal when a group or member is given as a bare id", async () => {
+    const conn = ["--url", server.url, "--token", ROOT];
+    await entdb(["tenant", "create", "cli-bare", "--owner", "user:alice", ...conn]);
+    const group = await entdb(["group", "create", "cli-bare", "eng", ...conn]);
+    expect([group.code, group.stderr]).toEqual([
+      1,
+      "error: invalid_argument: `group`: \"eng\" is not a principal: it has no kind prefix. Principals are user:ID, service:ID, group:ID, role:viewer|member|admin|owner or tenant:*. Did you mean 'group:eng'?\n",
+    ]);
+    const member = await entdb([
+      "tenant",
+      "add-member",
+      "cli-bare",
+      "bob",
+      "--role",
+      "member",
+      ...conn,
+    ]);
+    expect(member.stderr).toBe(
+      "error: invalid_argument: `principal`: \"bob\" is not a principal: it has no kind prefix. Principals are user:ID, service:ID, group:ID, role:viewer|member|admin|owner or tenant:*. Did you mean 'user:bob' or 'service:bob' or 'group:bob'?\n",
+    );
+    // Not an id either: no suggestion.
+    const odd = await entdb(["group", "create", "cli-bare", "no spaces", ...conn]);
+    expect(odd.stderr).toBe(
+      'error: invalid_argument: `group`: "no spaces" is not a principal: it has no kind prefix. Principals are user:ID, service:ID, group:ID, role:viewer|member|admin|owner or tenant:*.\n',
+    );
+    const groups = await entdb([
+      "group",
+      "list",
+      "cli-bare",
+      "--url",
+      server.url,
+      "--token",
+      ALICE,
+    ]);
+    expect([groups.code, groups.stdout]).toEqual([0, ""]);
+  }, 60_000);
+
   it("names the server's Connect code as the docs and /metrics do (permission_denied, unauthenticated)", async () => {
     const bad = { ENTDB_URL: server.url, ENTDB_TOKEN: "no-such-token-0123456789" };
     const results: [string, number, string][] = [];
