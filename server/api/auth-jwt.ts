@@ -8,7 +8,9 @@
  * configured `iss` and `aud`, an `exp` (a token without one would never expire) that
  * has not passed and an `nbf`, if any, that has (both with {@link CLOCK_TOLERANCE_S}
  * of tolerance), and a `sub` that makes a valid `user:` principal. The groups claim,
- * when configured and present, is an array of group ids, each becoming `group:ID`.
+ * when configured and present, is an array of group ids, each becoming `group:ID`
+ * (a `sub` or group id given with its prefix, `user:alice` or `group:eng`, is taken as
+ * that principal).
  *
  * Verified tokens are cached (see {@link createJwtVerifier}); refusals are not.
  */
@@ -69,8 +71,7 @@ export function createJwtVerifier(
     }
     let id: string;
     try {
-      const sub = payload.sub ?? "";
-      id = parsePrincipal(`user:${sub}`).text;
+      id = parsePrincipal(prefixed("user", payload.sub ?? "")).text;
     } catch (err) {
       if (!(err instanceof PrincipalError)) throw err;
       return {
@@ -96,6 +97,15 @@ export function createJwtVerifier(
   };
 }
 
+/**
+ * `KIND:value`, or `value` when it already starts with `KIND:`: identity providers are
+ * configured with either a bare id (`eng`) or a principal (`group:eng`), and both mean
+ * the same principal. (An id that itself starts with `group:` cannot be named here.)
+ */
+function prefixed(kind: "user" | "group", value: string): string {
+  return value.startsWith(`${kind}:`) ? value : `${kind}:${value}`;
+}
+
 /** `group:ID` for each id in a groups claim; [] if absent; undefined if malformed. */
 function groupsOf(claim: unknown): string[] | undefined {
   if (claim === undefined) return [];
@@ -104,7 +114,7 @@ function groupsOf(claim: unknown): string[] | undefined {
   for (const g of claim) {
     if (typeof g !== "string") return undefined;
     try {
-      out.push(parsePrincipal(`group:${g}`).text);
+      out.push(parsePrincipal(prefixed("group", g)).text);
     } catch {
       return undefined;
     }

@@ -136,6 +136,16 @@ describe("the authenticator", () => {
       groups: ["group:eng", "group:ops"],
       admin: false,
     });
+    // Ids an identity provider gives with their prefix name the same principals.
+    const prefixed = await signJwt(keys.rs256, {
+      sub: "user:alice",
+      claims: { groups: ["group:eng", "ops"] },
+    });
+    expect(await outcome(auth, `Bearer ${prefixed}`)).toEqual({
+      id: "user:alice",
+      groups: ["group:eng", "group:ops"],
+      admin: false,
+    });
     const bad = await signJwt(keys.rs256, { claims: { groups: "eng" } });
     expect(await outcome(auth, `Bearer ${bad}`)).toBe(
       refusedWith("its 'groups' claim is not an array of group ids"),
