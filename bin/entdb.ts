@@ -38,14 +38,16 @@ const program = new Command("entdb")
 for (const command of [...schemaCommands(), ...codegenCommands(), ...serverCommands()])
   program.addCommand(command);
 
-// Usage errors (an unknown flag, a missing argument) exit 2 from every command and
-// subcommand, as `entdb check`, `entdb restore` and `entdb tenant` document; help and
-// version exit 0. Set on each one: a command added with `addCommand` takes none of its
-// parent's settings.
-const usageExits2 = (command: InstanceType<typeof Command>): void => {
+// Usage errors (an unknown flag, a missing argument, an unknown subcommand) exit 2 from
+// every command and subcommand, as `entdb check`, `entdb restore` and `entdb tenant`
+// document, and say where the usage is; help and version exit 0. Set on each one: a
+// command added with `addCommand` takes none of its parent's settings.
+const usageExits2 = (command: InstanceType<typeof Command>, path: string): void => {
   command.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-  for (const sub of command.commands) usageExits2(sub);
+  if (path !== "") command.showHelpAfterError(`(run 'entdb ${path} --help' for usage)`);
+  for (const sub of command.commands)
+    usageExits2(sub, path === "" ? sub.name() : `${path} ${sub.name()}`);
 };
-usageExits2(program);
+usageExits2(program, "");
 
 await program.parseAsync(process.argv);

@@ -65,6 +65,23 @@ describe("usage errors", () => {
     expect(run.stderr).toMatch(
       /^error: (unknown option '--no-such-flag'|required option '--[a-z-]+ <[a-z]+>' not specified)\n/,
     );
+    // ...and says where the command's usage is.
+    expect(run.stderr).toContain(`(run 'entdb ${command} --help' for usage)`);
     expect(run.status).toBe(2);
   });
+
+  it.each(commands.filter((c) => commandsOf(...c.split(" ")).length > 0))(
+    "`entdb %s no-such-command` exits 2 naming the command's usage",
+    (command) => {
+      const run = spawnSync(
+        process.execPath,
+        [join(root, "bin", "entdb.ts"), ...command.split(" "), "no-such-command"],
+        { cwd: root, encoding: "utf8" },
+      );
+      expect(run.stderr).toBe(
+        `error: unknown command 'no-such-command'\n(run 'entdb ${command} --help' for usage)\n`,
+      );
+      expect(run.status).toBe(2);
+    },
+  );
 });
