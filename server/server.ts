@@ -336,7 +336,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       },
     });
     // A wait on a partition this server lost ends with the answer a new call gets.
-    cluster?.membership.onShrink(() => applier?.recheckWaits());
+    cluster?.membership.onShrink(() => {
+      applier?.recheckWaits();
+      changeFeed.recheckAll();
+    });
     applier.start();
     cleanup.unshift(() => applier.stop());
     const retention = archive?.startRetention(store, (p) => applier.processedOffset(p));

@@ -36,18 +36,19 @@ export async function clusterMember(name: string): Promise<Member> {
   };
 }
 
-/** Starts `m` in the cluster of `topic` (group `cluster-<topic>`), `args` added. */
+/** Starts `m` in the cluster of `topic` (group `cluster-<topic>`), `args` and `env` added. */
 export function startClusterMember(
   m: Member,
   topic: KafkaServeTopic,
   sessionTimeoutMs: number,
   args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ServerProcess> {
   return startServerProcess({
     dataDir: m.dataDir,
     port: m.port,
     httpPort: m.httpPort,
-    env: kafkaServeEnv(topic),
+    env: { ...kafkaServeEnv(topic), ...env },
     args: [
       "--cluster",
       `cluster-${topic.topic}`,
