@@ -564,7 +564,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         partitions: wal.partitions,
         ...(cluster ? { cluster: cluster.membership.shared.buffer } : {}),
         servedVersion: surface.served.version,
-        rebuilding: () => store.rebuilding,
+        // A server of a cluster says per partition whether a rebuild holds its tenants
+        // (`cluster`): the store's flag covers partitions it does not own too, whose holds
+        // are lifted only if it is given them, so it may never clear.
+        rebuilding: cluster ? () => false : () => store.rebuilding,
         handler: (req, res) => apiHandler.handler(req, res),
         serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
         method: (path) => apiHandler.methods.get(path),
