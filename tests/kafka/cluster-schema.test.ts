@@ -12,12 +12,14 @@
  *   against the winner), and both servers serve the winner.
  * - `kill -9` of B: A takes B's tenants and applies and writes them with the new version;
  *   B restarted with its old `--schema` file serves the pushed version and its tenants.
+ * - B restarted with a new compatible `--schema` file registers it as the next version,
+ *   which A learns and serves as it would a push.
  * - Each tenant's canonical dump at its owner equals that of a single server replaying the
  *   topic into an empty data dir, which learns every version from the log alone.
  */
 
 import { randomInt } from "node:crypto";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -95,8 +97,10 @@ async function member(name: string): Promise<Member> {
   return m;
 }
 
-async function start(m: Member): Promise<ServerProcess> {
-  const server = await startClusterMember(m, topic, SESSION_TIMEOUT_MS);
+async function start(m: Member, schema?: string): Promise<ServerProcess> {
+  const server = await startClusterMember(m, topic, SESSION_TIMEOUT_MS, [], {
+    ...(schema ? { schema } : {}),
+  });
   servers.push(server);
   return server;
 }
@@ -263,6 +267,17 @@ describe("PushSchema on a cluster", () => {
       ).toBe(200);
     }
 
+    // B restarted with a new compatible --schema file: registered as version 4 on both.
+    const winner = raced[0]?.status === "fulfilled" ? RACE_A : RACE_B;
+    const v4 = join(dir, "v4.entdb");
+    writeFileSync(v4, winner.replace(TEAM_DESCRIPTION, `${TEAM_DESCRIPTION}  size: int = 6;\n`));
+    expect(await serverB.stop()).toBe(0);
+    servers.splice(servers.indexOf(serverB), 1);
+    serverB = await start(b, v4);
+    expect((await clientB.getSchema({})).version).toBe(4);
+    expect(await servedVersion(a.url, 4)).toBe(4);
+    expect(await waitForOwners([a, b], TENANTS, 60_000)).toEqual(owners);
+
     // Each tenant at its owner equals a single server's replay of the topic from nothing.
     for (const server of servers.splice(0)) expect(await server.stop()).toBe(0);
     const replayDir = tempDataDir("entdb-cluster-schema-replay-");
@@ -283,7 +298,7 @@ describe("PushSchema on a cluster", () => {
       );
     }
     expect(readdirSync(join(replayDir, "schemas")).filter((f) => f.endsWith(".lock.json"))).toEqual(
-      ["v000001.lock.json", "v000002.lock.json", "v000003.lock.json"],
+      ["v000001.lock.json", "v000002.lock.json", "v000003.lock.json", "v000004.lock.json"],
     );
   }, 300_000);
 });

@@ -57,7 +57,7 @@ async function start(name: string): Promise<Member> {
   members.push(m);
   servers.push(
     await startClusterMember(m, topic, SESSION_TIMEOUT_MS, [], {
-      ENTDB_SUBSCRIBER_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      env: { ENTDB_SUBSCRIBER_HEARTBEAT_MS: String(HEARTBEAT_MS) },
     }),
   );
   return m;
