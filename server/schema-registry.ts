@@ -224,3 +224,28 @@ export function loadVersions(dir: string): Map<number, ServedSchema> {
   }
   return versions;
 }
+
+/**
+ * Registers versions another server logged (a server of a cluster learning them from the
+ * log): writes the files `dataDir` lacks, and returns the registration to serve, whose
+ * `current` is the newest version; undefined when every version was registered already.
+ */
+export async function registerLogged(
+  dataDir: string,
+  logged: readonly {
+    readonly version: number;
+    readonly lockJson: string;
+    readonly info: VersionInfo;
+  }[],
+  versions: ReadonlyMap<number, ServedSchema>,
+): Promise<Registration | undefined> {
+  const missing = logged.filter((v) => !versions.has(v.version));
+  if (missing.length === 0) return undefined;
+  await restoreSchemaFiles(dataDir, missing);
+  for (const { version, info } of missing)
+    if (!readVersionInfo(dataDir, version)) await writeVersionInfo(dataDir, version, info);
+  const all = loadVersions(join(dataDir, "schemas"));
+  const current = [...all.values()].at(-1);
+  if (!current) return undefined;
+  return { current, isNew: false, findings: [], versions: all };
+}

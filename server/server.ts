@@ -11,7 +11,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EntDbService, file_entdb_v1_entdb } from "../generated/entdb/v1/entdb_pb.js";
-import { WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../generated/entdb/v1/wal_pb.js";
 import { file_grpc_health_v1_health, Health } from "../generated/grpc/health/v1/health_pb.js";
 import {
   file_grpc_reflection_v1_reflection,
@@ -42,7 +42,11 @@ import {
 } from "./api/ops-server.ts";
 import { createReflectionService } from "./api/reflection-service.ts";
 import { createApiHandler, route, type ServiceRoute } from "./api/routes.ts";
-import { createSchemaPushHandlers } from "./api/schema-push-service.ts";
+import {
+  createSchemaPushHandlers,
+  createSerialQueue,
+  forgetVersion,
+} from "./api/schema-push-service.ts";
 import { createSchemaSkewInterceptor } from "./api/schema-skew.ts";
 import { createTenantGuard } from "./api/tenant-guard.ts";
 import { createTypedServices } from "./api/typed-services.ts";
@@ -52,12 +56,19 @@ import {
   restoreLostSchemaFiles,
   SCHEMA_LOG_KEY,
 } from "./apply/index.ts";
+// The module, not the folder's index: that one loads kafkajs, which only a cluster needs.
+import {
+  ClusterSchemaLog,
+  type LoggedSchemaChange,
+  loggedChange,
+  SchemaRaceLostError,
+} from "./cluster/cluster-schema-log.ts";
 import type { ClusterMembership } from "./cluster/index.ts";
 import { checkDataDir, checkEmbeddedLogPresent, lockDataDir } from "./data-dir.ts";
 import type { ServedSchema } from "./engine.ts";
 import { openServerKinesisWal } from "./kinesis-config.ts";
 import type { Logger } from "./log.ts";
-import { type Registration, registerSchema } from "./schema-registry.ts";
+import { type Registration, registerLogged, registerSchema } from "./schema-registry.ts";
 import { type SchemaSurface, schemaSurface } from "./schema-surface.ts";
 import { ConfigError, type ServerConfig } from "./server-config.ts";
 import {
@@ -171,11 +182,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     cleanup.unshift(() => store.close());
     const snapshots = archive?.startSnapshots(store, config.dataDir);
     if (snapshots) cleanup.unshift(() => snapshots.close());
-    const restored = await restoreLostSchemaFiles(
-      config.dataDir,
-      wal,
-      metaRebuilt ? undefined : store.meta.schemas(),
-    );
+    // A server of a cluster learns every version the log's home partition holds (pushed
+    // through any server), so it registers and checks its --schema file against them.
+    const schemaLog = config.cluster ? new ClusterSchemaLog(wal) : undefined;
+    if (schemaLog) await registerLogged(config.dataDir, await schemaLog.read(), new Map());
+    const restored = schemaLog
+      ? []
+      : await restoreLostSchemaFiles(
+          config.dataDir,
+          wal,
+          metaRebuilt ? undefined : store.meta.schemas(),
+        );
     if (restored.length > 0)
       log.warn("schema version files restored from the log", { versions: restored });
     const registeredAt = new Date();
@@ -207,7 +224,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
           },
         },
       });
-      await wal.append([{ tenant: SCHEMA_LOG_KEY, payload: toBinary(WalEventSchema, event) }]);
+      if (schemaLog) {
+        try {
+          await schemaLog.log(event);
+        } catch (err) {
+          forgetVersion(config.dataDir, served.version);
+          if (!(err instanceof SchemaRaceLostError)) throw err;
+          throw new ConfigError(
+            `${err.message} Start this server with the schema of version ${err.winner.version} (entdb schema history lists it), or push the change to the running cluster.`,
+          );
+        }
+      } else
+        await wal.append([{ tenant: SCHEMA_LOG_KEY, payload: toBinary(WalEventSchema, event) }]);
       log.info("schema registered", { version: served.version, fingerprint: served.fingerprint });
     }
 
@@ -234,12 +262,36 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         )
       : undefined;
     if (cluster) cleanup.unshift(() => cluster.membership.close());
+    // Pushes, and versions other servers of a cluster logged, register one at a time.
+    const schemaQueue = createSerialQueue();
+    let apiBuilt: () => void = () => {};
+    const apiReady = new Promise<void>((resolve) => {
+      apiBuilt = resolve;
+    });
+    /** Registers and serves versions of the log this server lacks (a cluster's). */
+    const learnLogged = (changes: readonly LoggedSchemaChange[]) =>
+      schemaQueue(async () => {
+        await apiReady;
+        const learned = await registerLogged(config.dataDir, changes, versions);
+        if (learned) adopt(learned);
+      });
     applier = new Applier({
       wal,
       store,
       builtEvents,
       ...(cluster
         ? {
+            // A version pushed through another server reaches this one in each partition.
+            onSchemaChange: (event: WalEvent) => {
+              const change = loggedChange(event, 0);
+              if (change && !versions.has(change.version))
+                learnLogged([change]).catch((err: unknown) =>
+                  log.error("a schema version of the log could not be registered", {
+                    version: change.version,
+                    err,
+                  }),
+                );
+            },
             subscribe: cluster.subscribe,
             waitGate: (tenant: string) => cluster.membership.check(tenant),
           }
@@ -287,7 +339,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       },
     });
     // A wait on a partition this server lost ends with the answer a new call gets.
-    cluster?.membership.onShrink(() => applier?.recheckWaits());
+    cluster?.membership.onShrink(() => {
+      applier?.recheckWaits();
+      changeFeed.recheckAll();
+    });
     applier.start();
     cleanup.unshift(() => applier.stop());
     const retention = archive?.startRetention(store, (p) => applier.processedOffset(p));
@@ -393,30 +448,52 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Aborted by close(), before the listener drains: calls in flight see their signal
     // aborted, on both request paths (routes.ts), and streams end instead of being cut.
     const shutdown = new AbortController();
+    /** Serves a registered version (the typed services, reflection, GetSchema). */
+    const adopt = (pushed: Registration) => {
+      // An older version learned from the log after a newer one: registered, not served.
+      if (pushed.current.version <= surface.served.version) {
+        versions = pushed.versions;
+        return;
+      }
+      // Built before anything is switched, so a failure leaves the old version served whole.
+      const previous = surface;
+      surface = schemaSurface(pushed.current);
+      try {
+        apiHandler = buildApiHandler();
+      } catch (err) {
+        surface = previous;
+        throw err;
+      }
+      versions = pushed.versions;
+      // Serving threads hand every call to this thread until they have loaded it.
+      threads?.served(pushed.current.version);
+      log.info("schema registered", {
+        version: pushed.current.version,
+        fingerprint: pushed.current.fingerprint,
+      });
+    };
     const schemaHandlers = createSchemaPushHandlers({
       served: () => surface.served,
       versions: () => versions,
       dataDir: config.dataDir,
       wal,
       openAccess: isDevMode(config.auth),
-      adopt: (pushed: Registration) => {
-        // Built before anything is switched, so a failure leaves the old version served whole.
-        const previous = surface;
-        surface = schemaSurface(pushed.current);
-        try {
-          apiHandler = buildApiHandler();
-        } catch (err) {
-          surface = previous;
-          throw err;
-        }
-        versions = pushed.versions;
-        // Serving threads hand every call to this thread until they have loaded it.
-        threads?.served(pushed.current.version);
-        log.info("schema registered", {
-          version: pushed.current.version,
-          fingerprint: pushed.current.fingerprint,
-        });
-      },
+      adopt,
+      serialized: schemaQueue,
+      ...(schemaLog
+        ? {
+            cluster: {
+              // Inside the queue already: learns without queueing again.
+              sync: async () => {
+                await schemaLog.read();
+                const learned = await registerLogged(config.dataDir, schemaLog.logged(), versions);
+                if (learned) adopt(learned);
+              },
+              log: (event: WalEvent) => schemaLog.log(event),
+              copy: (event: WalEvent) => schemaLog.copy(event),
+            },
+          }
+        : {}),
       logError: (err: unknown) => log.error("internal error", { err }),
     });
     /** Every route of the served version: the typed services and reflection follow it. */
@@ -432,7 +509,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         route(EntDbService, {
           ...createEntDbService(deps),
           ...schemaHandlers,
-          ...(cluster ? { pushSchema: cluster.refusePush } : {}),
         }),
         ...typed,
         route(
@@ -474,6 +550,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         anonymousReads: config.publicReads === true,
       });
     let apiHandler = buildApiHandler();
+    apiBuilt();
     // Each request goes to the handler of the version served when it arrives.
     const serveThreads = config.serveThreads ?? 0;
     const api: ApiListener = await listenApi((req, res) => apiHandler.handler(req, res), {
@@ -490,7 +567,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         partitions: wal.partitions,
         ...(cluster ? { cluster: cluster.membership.shared.buffer } : {}),
         servedVersion: surface.served.version,
-        rebuilding: () => store.rebuilding,
+        // A server of a cluster says per partition whether a rebuild holds its tenants
+        // (`cluster`): the store's flag covers partitions it does not own too, whose holds
+        // are lifted only if it is given them, so it may never clear.
+        rebuilding: cluster ? () => false : () => store.rebuilding,
         handler: (req, res) => apiHandler.handler(req, res),
         serveH2Stream: (stream, headers) => apiHandler.serveH2Stream(stream, headers),
         method: (path) => apiHandler.methods.get(path),
@@ -586,7 +666,6 @@ async function joinCluster(
   log: Logger,
 ): Promise<{
   readonly membership: ClusterMembership;
-  readonly refusePush: () => never;
   readonly subscribe: (options: SubscribeOptions) => WalSubscription;
 }> {
   const { KafkaWal } = await import("./wal/kafka-wal.ts");
@@ -611,14 +690,6 @@ async function joinCluster(
   });
   return {
     membership,
-    // The other servers would learn of the version only if they owned the partition of
-    // its log record; restarting each with the new --schema file registers it on each.
-    refusePush: () => {
-      throw new ConnectError(
-        "PushSchema is not served by a server of a cluster: the other servers would not learn the new version. Restart each server with the new --schema file (docs/kafka.md, Several servers).",
-        Code.FailedPrecondition,
-      );
-    },
     subscribe: (subscribeOptions) =>
       wal.subscribeInGroup(subscribeOptions, options.group, membership.member),
   };

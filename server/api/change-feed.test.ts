@@ -65,4 +65,19 @@ describe("ChangeFeed", () => {
     feed.publish("a", events("a", 0, 1));
     expect(queue.drain()).toEqual([]);
   });
+
+  it("wakes every waiting queue to recheck, once, without an event", async () => {
+    const feed = new ChangeFeed(10);
+    const a = feed.listen("a");
+    const b = feed.listen("b");
+    const never = new AbortController().signal;
+    const woken = Promise.all([a.wait(never, 60_000), b.wait(never, 60_000)]);
+    feed.recheckAll();
+    await woken;
+    expect([a.takeRecheck(), b.takeRecheck()]).toEqual([true, true]);
+    expect([a.takeRecheck(), a.size]).toEqual([false, 0]);
+    a.close();
+    feed.recheckAll();
+    expect(a.takeRecheck()).toBe(false);
+  });
 });

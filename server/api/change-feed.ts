@@ -33,6 +33,7 @@ export class SubscriberQueue {
   #wake: (() => void) | undefined;
   #overflowed = false;
   #closed = false;
+  #recheck = false;
 
   constructor(limit: number, maxBytes: number, onClose: (queue: SubscriberQueue) => void) {
     this.#limit = limit;
@@ -68,6 +69,25 @@ export class SubscriberQueue {
     wake?.();
   }
 
+  /**
+   * Wakes the subscription's {@link wait} to check again whether its tenant is still
+   * served here (a server of a cluster lost partitions); {@link takeRecheck} tells it so.
+   */
+  recheck(): void {
+    if (this.#closed) return;
+    this.#recheck = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** True once after {@link recheck} was called. */
+  takeRecheck(): boolean {
+    const recheck = this.#recheck;
+    this.#recheck = false;
+    return recheck;
+  }
+
   /** Takes every queued event (possibly none) without waiting. */
   drain(): AppliedEvent[] {
     const items = this.#items;
@@ -81,7 +101,8 @@ export class SubscriberQueue {
    * `timeoutMs` passed; at once if one of the first three holds already.
    */
   wait(signal: AbortSignal, timeoutMs?: number): Promise<void> {
-    if (this.#items.length > 0 || this.#overflowed || signal.aborted) return Promise.resolve();
+    if (this.#items.length > 0 || this.#overflowed || this.#recheck || signal.aborted)
+      return Promise.resolve();
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
@@ -143,6 +164,11 @@ export class ChangeFeed {
     });
     set.add(queue);
     return queue;
+  }
+
+  /** Wakes every subscription to check whether its tenant is still served here. */
+  recheckAll(): void {
+    for (const set of this.#byTenant.values()) for (const queue of set) queue.recheck();
   }
 
   /** Called by the applier after each commit of `tenant`. */

@@ -13,6 +13,12 @@
  * replay of the log gives the same result.
  *
  * Pushes are serialized: each is checked against the version the previous one left.
+ *
+ * On a server of a cluster (`cluster`) a push first learns the versions other servers
+ * logged, so it is checked against the cluster's newest; its event is logged through
+ * server/cluster/cluster-schema-log.ts (ordered by the log's home partition, then copied
+ * to every partition), and a push that lost a race for its version number is refused
+ * with ABORTED, or answers `changed: false` when the winner is the same schema.
  */
 
 import { rmSync } from "node:fs";
@@ -28,7 +34,7 @@ import {
   type SchemaVersionInfo,
   SchemaVersionInfoSchema,
 } from "../../generated/entdb/v1/entdb_pb.js";
-import { WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
+import { type WalEvent, WalEventSchema } from "../../generated/entdb/v1/wal_pb.js";
 import {
   checkCompat,
   compileSchema,
@@ -39,9 +45,10 @@ import {
   schemaFingerprint,
 } from "../../schema/index.ts";
 import { SCHEMA_LOG_KEY } from "../apply/applier.ts";
+import { SchemaRaceLostError } from "../cluster/cluster-schema-log.ts";
 import type { ServedSchema } from "../engine.ts";
 import { type Registration, readVersionInfo, registerSchema } from "../schema-registry.ts";
-import type { Wal } from "../wal/wal.ts";
+import type { Wal, WalPosition } from "../wal/wal.ts";
 import { handlerGuard } from "./api-errors.ts";
 import { requireActor } from "./auth.ts";
 import { fromWalPosition } from "./entdb-service.ts";
@@ -59,6 +66,33 @@ export interface SchemaPushDeps {
   /** Serves a registered and logged version (the typed services, reflection, GetSchema). */
   adopt(registration: Registration): void;
   logError(err: unknown): void;
+  /** Runs registrations one at a time (default: a queue of the handlers' own). */
+  readonly serialized?: SerialQueue;
+  /** A server of a cluster: how a version reaches the other servers. */
+  readonly cluster?: ClusterSchemaDeps;
+}
+
+/** How a push reaches every server of a cluster (server/cluster/cluster-schema-log.ts). */
+export interface ClusterSchemaDeps {
+  /** Learns (registers and serves) the versions other servers logged since the last call. */
+  sync(): Promise<void>;
+  /** Logs a `SchemaChange` in every partition; throws `SchemaRaceLostError` on a lost race. */
+  log(event: WalEvent): Promise<{ readonly position: WalPosition; readonly identical: boolean }>;
+  /** Logs a `SchemaChange` again in every partition but its home one. */
+  copy(event: WalEvent): Promise<void>;
+}
+
+/** Runs `body` after every body queued before it (a failed one included). */
+export type SerialQueue = <T>(body: () => Promise<T>) => Promise<T>;
+
+/** A {@link SerialQueue}. */
+export function createSerialQueue(): SerialQueue {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T>(body: () => Promise<T>): Promise<T> => {
+    const run = queue.then(body, body);
+    queue = run.catch(() => {});
+    return run;
+  };
 }
 
 type SchemaHandlers = Pick<ServiceImpl<typeof EntDbService>, "pushSchema" | "listSchemaVersions">;
@@ -67,13 +101,7 @@ const DEFAULT_PATH = "schema.entdb";
 
 /** Creates the PushSchema and ListSchemaVersions handlers. */
 export function createSchemaPushHandlers(deps: SchemaPushDeps): SchemaHandlers {
-  let queue: Promise<unknown> = Promise.resolve();
-  /** Runs `body` after every push before it (a failed one included). */
-  const serialized = <T>(body: () => Promise<T>): Promise<T> => {
-    const run = queue.then(body, body);
-    queue = run.catch(() => {});
-    return run;
-  };
+  const serialized = deps.serialized ?? createSerialQueue();
   const guard = handlerGuard(deps.logError);
 
   return {
@@ -114,10 +142,23 @@ export function createSchemaPushHandlers(deps: SchemaPushDeps): SchemaHandlers {
         const model = compiled.schema;
 
         return serialized(async () => {
+          await deps.cluster?.sync();
           const served = deps.served();
           const fingerprint = schemaFingerprint(model);
           const findings = checkCompat(served.model, model);
           if (fingerprint === served.fingerprint) {
+            // Completes a push of this version that stopped between its records.
+            if (deps.cluster) {
+              const was = readVersionInfo(deps.dataDir, served.version);
+              await deps.cluster.copy(
+                changeEvent(
+                  served,
+                  { id: was?.principal ?? actor.id, admin: actor.admin },
+                  was?.registeredAt ? new Date(was.registeredAt) : new Date(),
+                  was?.allowedRules ?? [],
+                ),
+              );
+            }
             return { version: served.version, fingerprint, changed: false, findings: [] };
           }
           if (hasBreaking(findings, allow)) {
@@ -159,37 +200,32 @@ export function createSchemaPushHandlers(deps: SchemaPushDeps): SchemaHandlers {
             versions: deps.versions(),
           });
           const current = registration.current;
-          const event = create(WalEventSchema, {
-            tenant: SCHEMA_LOG_KEY,
-            actor: actor.id,
-            actorAdmin: actor.admin,
-            schemaVersion: current.version,
-            ingressTime: timestampFromDate(now),
-            body: {
-              case: "schemaChange",
-              value: {
-                version: current.version,
-                fingerprint: current.fingerprint,
-                lockJson: current.lockJson,
-                allowedRules: info.allowedRules,
-              },
-            },
-          });
-          let position: Awaited<ReturnType<Wal["append"]>>[number] | undefined;
+          const event = changeEvent(current, actor, now, info.allowedRules);
+          let position: WalPosition | undefined;
+          let identical = false;
           try {
-            [position] = await deps.wal.append([
-              { tenant: SCHEMA_LOG_KEY, payload: toBinary(WalEventSchema, event) },
-            ]);
+            if (deps.cluster) ({ position, identical } = await deps.cluster.log(event));
+            else
+              [position] = await deps.wal.append([
+                { tenant: SCHEMA_LOG_KEY, payload: toBinary(WalEventSchema, event) },
+              ]);
           } catch (err) {
             // Not logged, so not registered: the next push or start must not find it.
             forgetVersion(deps.dataDir, current.version);
+            if (err instanceof SchemaRaceLostError) {
+              await deps.cluster?.sync();
+              throw new ConnectError(
+                `${err.message} Push again: the schema is then checked against version ${err.winner.version}.`,
+                Code.Aborted,
+              );
+            }
             throw err;
           }
           deps.adopt(registration);
           return {
             version: current.version,
             fingerprint: current.fingerprint,
-            changed: true,
+            changed: !identical,
             findings: findings.map((f) => toProto(f, allow)),
             ...(position ? { position: fromWalPosition(position) } : {}),
           };
@@ -218,6 +254,31 @@ export function createSchemaPushHandlers(deps: SchemaPushDeps): SchemaHandlers {
   };
 }
 
+/** The `SchemaChange` event that logs `version`. */
+function changeEvent(
+  version: ServedSchema,
+  actor: { readonly id: string; readonly admin: boolean },
+  at: Date,
+  allowedRules: readonly string[],
+): WalEvent {
+  return create(WalEventSchema, {
+    tenant: SCHEMA_LOG_KEY,
+    actor: actor.id,
+    actorAdmin: actor.admin,
+    schemaVersion: version.version,
+    ingressTime: timestampFromDate(at),
+    body: {
+      case: "schemaChange",
+      value: {
+        version: version.version,
+        fingerprint: version.fingerprint,
+        lockJson: version.lockJson,
+        allowedRules: [...allowedRules],
+      },
+    },
+  });
+}
+
 /** A finding as the API carries it. */
 function toProto(f: Finding, allow: ReadonlySet<string>): SchemaFinding {
   return create(SchemaFindingSchema, {
@@ -229,7 +290,8 @@ function toProto(f: Finding, allow: ReadonlySet<string>): SchemaFinding {
   });
 }
 
-function forgetVersion(dataDir: string, version: number): void {
+/** Removes the files of `version`, registered but not logged. */
+export function forgetVersion(dataDir: string, version: number): void {
   const stem = `v${String(version).padStart(6, "0")}`;
   for (const suffix of [".lock.json", ".info.json"]) {
     rmSync(join(dataDir, "schemas", `${stem}${suffix}`), { force: true });

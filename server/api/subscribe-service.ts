@@ -11,7 +11,9 @@
  * misses nothing, also after a restart (the log and the applied state are durable).
  *
  * A live stream with nothing to send gets a checkpoint every `heartbeatMs`, so proxies
- * keep it open and the client holds a fresh position to resume from.
+ * keep it open and the client holds a fresh position to resume from. A server of a cluster
+ * that stops serving the stream's tenant wakes it ({@link ChangeFeed.recheckAll}), and it
+ * ends at once with the redirect a new call gets.
  *
  * Access: the caller must pass the tenant guard like any read, is checked again before
  * each response (a removed member's stream ends with PERMISSION_DENIED), and each change
@@ -222,6 +224,16 @@ export function createSubscribeHandler(
         }
         await queue.wait(ctx.signal, sub.heartbeatMs);
         if (queue.overflowed) throw cutOff();
+        if (queue.takeRecheck()) {
+          // This server may have stopped serving the tenant (a server of a cluster lost its
+          // partition): the stream ends now with the answer a new call gets, the redirect.
+          try {
+            guards.tenantOf(ctx, tenant);
+          } catch (err) {
+            throw guards.toConnect(err);
+          }
+          if (queue.size === 0) continue;
+        }
         if (queue.size === 0 && !ctx.signal.aborted) {
           // Quiet for a heartbeat: a checkpoint keeps proxies from closing the idle
           // stream and gives the client the freshest position to resume from.

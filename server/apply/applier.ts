@@ -150,6 +150,12 @@ export interface ApplierOptions {
   /** Events ingress built in this process, taken instead of decoding their payloads. */
   readonly builtEvents?: BuiltEvents;
   /**
+   * Called, synchronously, with each `SchemaChange` event the applier reaches (after it is
+   * recorded in `meta.sqlite`), repeats included: a server of a cluster learns versions
+   * pushed through another server here (server/cluster/cluster-schema-log.ts).
+   */
+  readonly onSchemaChange?: (event: WalEvent) => void;
+  /**
    * Called with a tenant's database before each of its batches, outside the transaction
    * (a restore's bulk load defers indexes here, bulk-load.ts); a throw parks the tenant.
    */
@@ -290,6 +296,7 @@ export class Applier implements ApplyProgress {
   readonly #onPark: ((parked: ParkedTenant) => void) | undefined;
   readonly #onApplyFailure: ((failure: ApplyFailure) => void) | undefined;
   readonly #onCommitted: ((tenant: string, events: readonly AppliedEvent[]) => void) | undefined;
+  readonly #onSchemaChange: ((event: WalEvent) => void) | undefined;
   readonly #beforeTenantBatch: ((db: TenantDb) => void) | undefined;
   readonly #afterMigration: ((db: TenantDb) => void) | undefined;
   readonly #tenants: ReadonlySet<string> | undefined;
@@ -311,6 +318,7 @@ export class Applier implements ApplyProgress {
     this.#onApplyFailure = options.onApplyFailure;
     this.#onAccessChanged = options.onAccessChanged;
     this.#onCommitted = options.onCommitted;
+    this.#onSchemaChange = options.onSchemaChange;
     this.#beforeTenantBatch = options.beforeTenantBatch;
     this.#afterMigration = options.afterMigration;
     this.#tenants = options.tenants;
@@ -418,6 +426,7 @@ export class Applier implements ApplyProgress {
           lockJson: change.lockJson,
         });
         this.#store.noteSchemaVersion(change.version);
+        this.#onSchemaChange?.(item.event);
         // Logged under a key that is no tenant id (such as SCHEMA_LOG_KEY), it announces
         // the version to everyone; tenants adopt it with their next event of that version.
         if (!isTenantId(entry.tenant)) continue;

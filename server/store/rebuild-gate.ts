@@ -48,6 +48,12 @@ export interface RebuildGateOptions {
 export class RebuildGate {
   readonly #options: RebuildGateOptions;
   readonly #tenants = new Map<string, Hold>();
+  /**
+   * The held tenants of each partition: a server of a cluster keeps the holds of
+   * partitions it does not own (lifted only if it is given them), so a partition's
+   * progress must not walk every hold.
+   */
+  readonly #tenantsIn = new Map<number, Set<string>>();
   readonly #partitions = new Map<number, Hold>();
   /** Per partition, the log end at start: a tenant without a database waits for it. */
   readonly #absent = new Map<number, number>();
@@ -60,7 +66,15 @@ export class RebuildGate {
 
   /** Holds `tenant` until its partition is processed up to `untilOffset`; replays from `from`. */
   holdTenant(tenant: string, partition: number, untilOffset: number, from: number, reason: string) {
+    const before = this.#tenants.get(tenant);
+    if (before) this.#tenantsIn.get(before.partition)?.delete(tenant);
     this.#tenants.set(tenant, { partition, untilOffset, reason, since: Date.now() });
+    let held = this.#tenantsIn.get(partition);
+    if (!held) {
+      held = new Set();
+      this.#tenantsIn.set(partition, held);
+    }
+    held.add(tenant);
     this.#needFrom(partition, from);
   }
 
@@ -92,9 +106,12 @@ export class RebuildGate {
     // again from below what was processed, and its hold is lifted on the way.
     if (!this.holdsAny()) return;
     const log = this.#options.logger;
-    for (const [tenant, hold] of this.#tenants) {
-      if (hold.partition !== partition || offset < hold.untilOffset) continue;
+    const held = this.#tenantsIn.get(partition);
+    for (const tenant of held ?? []) {
+      const hold = this.#tenants.get(tenant);
+      if (!hold || offset < hold.untilOffset) continue;
       this.#tenants.delete(tenant);
+      held?.delete(tenant);
       log.info("tenant rebuilt from the log", {
         tenant,
         reason: hold.reason,
@@ -158,8 +175,7 @@ export class RebuildGate {
   /** Whether any tenant of `partition` may be held now. */
   holdsIn(partition: number): boolean {
     if (this.#partitions.has(partition) || this.#absent.has(partition)) return true;
-    for (const hold of this.#tenants.values()) if (hold.partition === partition) return true;
-    return false;
+    return (this.#tenantsIn.get(partition)?.size ?? 0) > 0;
   }
 
   /** Tenants held now, with the reason (for tests and logs). */
@@ -168,9 +184,7 @@ export class RebuildGate {
   }
 
   #holds(partition: number): boolean {
-    if (this.#partitions.has(partition)) return true;
-    for (const hold of this.#tenants.values()) if (hold.partition === partition) return true;
-    return false;
+    return this.#partitions.has(partition) || (this.#tenantsIn.get(partition)?.size ?? 0) > 0;
   }
 
   #needFrom(partition: number, from: number): void {

@@ -52,7 +52,10 @@ export interface ServeThreadsOptions {
   readonly cluster?: SharedArrayBuffer;
   /** The version served now. */
   readonly servedVersion: number;
-  /** Whether some tenants are held while they are rebuilt (`Store.rebuilding`). */
+  /**
+   * Whether some tenants are held while they are rebuilt (`Store.rebuilding`); polled until
+   * false. Always false for a server of a cluster, whose `cluster` flags say it per partition.
+   */
   rebuilding(): boolean;
   /** The main thread's API: what the threads hand on is served by it. */
   readonly handler: DualHandler;

@@ -36,18 +36,23 @@ export async function clusterMember(name: string): Promise<Member> {
   };
 }
 
-/** Starts `m` in the cluster of `topic` (group `cluster-<topic>`), `args` added. */
+/**
+ * Starts `m` in the cluster of `topic` (group `cluster-<topic>`), `args` and `env` added,
+ * with the `--schema` file `schema` (default: the tracker example's).
+ */
 export function startClusterMember(
   m: Member,
   topic: KafkaServeTopic,
   sessionTimeoutMs: number,
   args: readonly string[] = [],
+  more: { readonly env?: Readonly<Record<string, string>>; readonly schema?: string } = {},
 ): Promise<ServerProcess> {
   return startServerProcess({
     dataDir: m.dataDir,
     port: m.port,
     httpPort: m.httpPort,
-    env: kafkaServeEnv(topic),
+    ...(more.schema ? { schema: more.schema } : {}),
+    env: { ...kafkaServeEnv(topic), ...more.env },
     args: [
       "--cluster",
       `cluster-${topic.topic}`,

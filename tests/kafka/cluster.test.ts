@@ -190,13 +190,6 @@ describe("two entdb serve processes in one cluster", () => {
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.metadata.get("entdb-tenant-owner")).toBe(b.url);
 
-    // A schema push would reach only the servers owning its record's partition: refused.
-    const push = await connectError(
-      entDbClient({ url: a.url }).pushSchema({ source: "", path: "schema.entdb" }),
-    );
-    expect(push.code).toBe(Code.FailedPrecondition);
-    expect(push.rawMessage).toMatch(/^PushSchema is not served by a server of a cluster/);
-
     // A client pointed at A reads and writes every tenant.
     const client = new EntDbClientCore({
       transport: createNodeTransport({ baseUrl: a.url }),
