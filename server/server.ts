@@ -433,6 +433,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         wasInMailbox: (tenant: string, recipient: string, nodeId: string) =>
           wasInMailbox(store, tenant, recipient, nodeId),
         tombstonesPrunedBefore: (tenant: string) => tombstonesPrunedBefore(store, tenant),
+        onHistoryRead: (records: number) => metrics.subscribeHistoryRecords.inc(records),
         onCutOff: (tenant: string, position: WalPosition | undefined) =>
           log.warn("subscription cut off: it fell behind the log", {
             tenant,

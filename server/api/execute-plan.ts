@@ -32,7 +32,7 @@ import { checkText, planDigest, preparePlan } from "./ingress/prepare-plan.ts";
 import { encodeWalEvent } from "./ingress/wal-event-wire.ts";
 import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
 import type { TenantGuard } from "./tenant-guard.ts";
-import { waitAfterAbort } from "./write-wait.ts";
+import { appendWithin, waitAfterAbort } from "./write-wait.ts";
 
 /**
  * A plan whose ingress ran before it reached the thread that logs it: the event to log,
@@ -202,15 +202,21 @@ export function createPlanHandlers(deps: ApiDeps, guardTenant: TenantGuard): Pla
     const endTimer = deps.startAppendTimer?.();
     // try blocks, not `.finally().catch()` here and `.finally()` below: three promises
     // and three closures less a plan, and those `finally` makes inside.
+    // The call's deadline or its client leaving ends the wait for the log too: a log
+    // that retries through an outage (Kafka) may take far longer than the call.
     let position: WalPosition | undefined;
     try {
-      [position] = await deps.wal.append([{ tenant, payload }]);
+      [position] = await appendWithin(
+        deps.wal.append([{ tenant, payload }]),
+        signal,
+        tenant,
+        key,
+        endTimer,
+      );
     } catch (err) {
-      endTimer?.();
       release?.();
       throw err;
     }
-    endTimer?.();
     if (!position) throw new InternalError("invariant", "append returned no position");
     // The receipt of a plan logged but not (yet) applied is made only for the answers
     // that carry it: most plans answer their outcome's.

@@ -26,7 +26,7 @@ import { autoIdempotencyKey, checkSameRequest, digestHex, sha256 } from "./idemp
 import { invalidArgument } from "./ingress/ingress-error.ts";
 import { checkText } from "./ingress/prepare-plan.ts";
 import { appliedOutcome, keyTakenError, outcomeFor } from "./outcome-access.ts";
-import { loggedWriteError, waitAfterAbort } from "./write-wait.ts";
+import { appendWithin, loggedWriteError, waitAfterAbort } from "./write-wait.ts";
 
 /** A change that is logged as its own kind of WAL event. */
 export type LoggedChange =
@@ -73,7 +73,13 @@ export async function submitLoggedChange(
     planDigest: digest,
   });
   refuseAbandonedWrite(signal);
-  const [position] = await deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]);
+  const [position] = await appendWithin(
+    deps.wal.append([{ tenant, payload: toBinary(WalEventSchema, event) }]),
+    signal,
+    tenant,
+    key,
+    undefined,
+  );
   if (!position) throw new InternalError("invariant", "append returned no position");
   // The call's deadline or its client leaving ends the wait (and drops the waiter); the
   // change is applied all the same, and the error says how to read its outcome.

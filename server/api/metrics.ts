@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics of one server process, served as text on the HTTP port's
  * `/metrics`: requests by method and code, request latency, WAL append latency,
- * applier lag, open tenant databases, parked tenants and apply failures.
+ * applier lag, open tenant databases, parked tenants, apply failures and the history
+ * Subscribe streams read back.
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
@@ -19,6 +20,8 @@ export interface ServerMetrics {
   readonly parkedTenants: Gauge;
   /** Plans whose apply failed and was recorded as their outcome (code internal). */
   readonly applyFailures: Counter;
+  /** Log records read back by Subscribe streams catching up on history. */
+  readonly subscribeHistoryRecords: Counter;
 }
 
 /** Creates a metrics set; `sample` is called at scrape time for gauges read from elsewhere. */
@@ -85,6 +88,11 @@ export function createServerMetrics(sample: {
     applyFailures: new Counter({
       name: "entdb_apply_failures_total",
       help: "Plans logged whose apply failed and was recorded as their outcome (INTERNAL): ingress should have refused them.",
+      registers: [registry],
+    }),
+    subscribeHistoryRecords: new Counter({
+      name: "entdb_subscribe_history_records_total",
+      help: "Log records read back by Subscribe streams catching up on history (every tenant's of the partition read; a stream stops reading when its call ends).",
       registers: [registry],
     }),
   };

@@ -7,6 +7,7 @@
  * request's body is one chunk.
  */
 
+import type * as http2 from "node:http2";
 import type { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 
@@ -22,7 +23,7 @@ export interface BodyReceiver {
  * before anything is read, and a body that ends short of it or runs past it is
  * INVALID_ARGUMENT; without one, a body past the limit is refused as soon as it passes it.
  * Stopping early leaves the stream open and paused: the answer still has to go out on it.
- * A stream closed before its body ended (the client cancelled) fails with CANCELED. The
+ * A stream closed or reset before its body ended (the client cancelled) fails with CANCELED. The
  * receiver is called once, from the stream's event that completed the body (or at once,
  * for a body refused by its length or one that had ended already), with no promise
  * between: a unary call's whole answer may run from there.
@@ -109,7 +110,7 @@ class BodyCollector implements ChunkSink {
 /**
  * Where {@link readChunksInto} sends a stream's chunks, its end, or why it stopped. When
  * `take` throws, reading stops there, the stream is left open and paused (an answer may
- * still go out on it), and `fail` gets what it threw. A stream closed before its end (the
+ * still go out on it), and `fail` gets what it threw. A stream closed or reset before its end (the
  * client cancelled) fails with CANCELED; a stream error fails with that error.
  */
 export interface ChunkSink {
@@ -171,7 +172,20 @@ function onData(this: Sinked, chunk: Buffer): void {
 }
 
 function onEnd(this: Sinked): void {
-  stop(this)?.end();
+  const sink = stop(this);
+  // An HTTP/2 client that reset the stream before its body ended (RST_STREAM, no
+  // END_STREAM): Node ends the body after the reset, short of what it promised.
+  if (resetByClient(this)) sink?.fail(cancelled());
+  else sink?.end();
+}
+
+/**
+ * Whether `readable` is an HTTP/2 stream (or Node's request over one) that its client
+ * reset before the body ended: Node marks it aborted, then ends its body. A body that
+ * ended (END_STREAM) before a reset came is read as it is.
+ */
+export function resetByClient(readable: Readable): boolean {
+  return (readable as { aborted?: unknown }).aborted === true;
 }
 
 function onError(this: Sinked, error: unknown): void {
@@ -212,6 +226,90 @@ function broken(promised: number, received: number): ConnectError {
   );
 }
 
-function cancelled(): ConnectError {
+/** What a body read fails with when its client went away or reset the stream before its end. */
+export function cancelled(): ConnectError {
   return new ConnectError("the client cancelled the call", Code.Canceled);
+}
+
+/**
+ * How long a body that ended mid-envelope over HTTP/2 waits for a reset before it is read
+ * as cut short. Node's client, cancelling a request whose bytes were sent, ends the body
+ * (END_STREAM) and resets the stream (RST_STREAM CANCEL) a moment after; the server reads
+ * the end first. Only a malformed body waits.
+ */
+const RESET_GRACE_MS = 50;
+
+/** Whether a request of `contentType` is a series of envelopes (gRPC, gRPC-Web, Connect streaming). */
+export function isEnveloped(contentType: string | undefined): boolean {
+  return (
+    contentType !== undefined &&
+    (contentType.startsWith("application/grpc") || contentType.startsWith("application/connect+"))
+  );
+}
+
+/**
+ * The chunks of `body` (the library's reading of an HTTP/2 request), failing with
+ * CANCELED when the client reset `stream` before the body ended: Node ends such a body
+ * after the reset, and the library would read it as cut short (INVALID_ARGUMENT), a
+ * protocol error of the client's. An `enveloped` body that ended mid-envelope waits
+ * {@link RESET_GRACE_MS} for a reset that follows its end; without one it is read as
+ * it is (and the library refuses it as cut short).
+ */
+export async function* readUntilReset(
+  stream: http2.ServerHttp2Stream,
+  body: AsyncIterable<Uint8Array>,
+  enveloped: boolean,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const ends = enveloped ? new EnvelopeEnds() : undefined;
+  for await (const chunk of body) {
+    ends?.take(chunk);
+    yield chunk;
+  }
+  if (ends !== undefined && !ends.complete() && !resetByClient(stream) && !stream.closed) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stream.off("aborted", done);
+        stream.off("close", done);
+        resolve();
+      };
+      const timer = setTimeout(done, RESET_GRACE_MS);
+      stream.once("aborted", done);
+      stream.once("close", done);
+    });
+  }
+  if (resetByClient(stream)) throw cancelled();
+}
+
+/** Follows an enveloped body's 5-byte envelope headers and lengths: whether it ended between envelopes. */
+class EnvelopeEnds {
+  /** Bytes of the current envelope's header read (0 to 4), its length as read so far. */
+  #headerRead = 0;
+  #length = 0;
+  /** Bytes of the current envelope's message still to come. */
+  #messageLeft = 0;
+
+  take(chunk: Uint8Array): void {
+    let i = 0;
+    while (i < chunk.byteLength) {
+      if (this.#messageLeft > 0) {
+        const n = Math.min(this.#messageLeft, chunk.byteLength - i);
+        this.#messageLeft -= n;
+        i += n;
+        continue;
+      }
+      // Header byte 0 is the flags; bytes 1 to 4 the message's length, big-endian.
+      if (this.#headerRead > 0) this.#length = this.#length * 256 + (chunk[i] ?? 0);
+      i++;
+      if (++this.#headerRead === 5) {
+        this.#messageLeft = this.#length;
+        this.#headerRead = 0;
+        this.#length = 0;
+      }
+    }
+  }
+
+  complete(): boolean {
+    return this.#headerRead === 0 && this.#messageLeft === 0;
+  }
 }

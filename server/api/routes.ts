@@ -17,7 +17,7 @@ import {
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import {
   compressionBrotli,
@@ -34,7 +34,7 @@ import { jsonBodyKind, keepBody, nameJsonErrorField } from "./json-errors.ts";
 import type { CounterChild, HistogramChild } from "./lean-metrics.ts";
 import type { DualHandler } from "./listen.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import { clientWentAway } from "./request-body.ts";
+import { clientWentAway, isEnveloped, readUntilReset } from "./request-body.ts";
 import { SCHEMA_FINGERPRINT_HEADER, TENANT_HEADER } from "./request-headers.ts";
 import { STRICT_JSON_OPTIONS } from "./strict-json.ts";
 import { type CallForwarding, single, withNowForm } from "./unary-call.ts";
@@ -165,8 +165,11 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     // away (a streaming call reading a request its client closed): not the server's,
     // and counted CANCELED, as a unary call whose client left is.
     let code: Code;
-    if (err instanceof ConnectError) code = err.code;
-    else if (clientWentAway(err, signal.aborted)) {
+    if (err instanceof ConnectError) {
+      code = err.code;
+      // A request whose HTTP/2 client reset it mid-body (request-body.ts).
+      if (code === Code.Canceled) options.logClientGone?.(err);
+    } else if (clientWentAway(err, signal.aborted)) {
       options.logClientGone?.(err);
       code = Code.Canceled;
     } else {
@@ -291,7 +294,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         single(req.headers["authorization"]),
         anonymousReads,
       );
-      const uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+      const uReq = untilReset(req, universalRequestFromNodeRequest(req, res, undefined, values));
       // A JSON body is kept while the library reads it, to name the field of an
       // unknown key or enum name (json-errors.ts).
       const jsonKind = jsonBodyKind(req.headers["content-type"]);
@@ -473,4 +476,18 @@ function malformedBody(status: ErrorStatus, inputType: string): ErrorStatus | un
   if (status.code !== Code.Internal || !status.message.startsWith("parse binary:"))
     return undefined;
   return { code: Code.InvalidArgument, message: malformedBodyMessage(inputType, status.message) };
+}
+
+/** `uReq` with its body read by {@link readUntilReset} when it came over HTTP/2. */
+function untilReset(
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  uReq: UniversalServerRequest,
+): UniversalServerRequest {
+  const body = uReq.body;
+  if (!("stream" in req) || !(Symbol.asyncIterator in Object(body))) return uReq;
+  const enveloped = isEnveloped(single(req.headers["content-type"]));
+  return {
+    ...uReq,
+    body: readUntilReset(req.stream, body as AsyncIterable<Uint8Array>, enveloped),
+  };
 }

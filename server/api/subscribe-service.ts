@@ -68,6 +68,8 @@ export interface SubscribeDeps {
    * (pruned, store/node-tombstones.ts); undefined when none was pruned.
    */
   tombstonesPrunedBefore(tenant: string): bigint | undefined;
+  /** Told of each batch of log records a subscription's catch-up read back (the server counts them). */
+  onHistoryRead?(records: number): void;
   /** Told when a subscription is cut off for falling behind (the server logs it). */
   onCutOff?(tenant: string, position: WalPosition | undefined): void;
 }
@@ -182,6 +184,14 @@ export function createSubscribeHandler(
       // History, read back from the log.
       if (next < applied) {
         for await (const batch of readRange(deps.wal, partition, next, applied)) {
+          // A client that left, or whose deadline passed, stops a long catch-up between
+          // batches (the stream then ends below, as its signal's reason), also one whose
+          // events select nothing and so yield nothing. The embedded log answers a read at
+          // once: without a turn of the event loop between batches, the whole catch-up
+          // would run before the call's end (or any other call) is seen.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (ctx.signal.aborted) break;
+          sub.onHistoryRead?.(batch.length);
           for (const entry of batch) {
             if (entry.tenant !== tenant) continue;
             let response: SubscribeResponse | undefined;

@@ -1,8 +1,9 @@
 /**
- * The end of a logged write's wait for its outcome (a plan, an access change, a mailbox
- * change): the call's deadline passed or its client went away while the applier had not
- * applied it yet. The write is logged and will be applied whatever the call does, so the
- * answer says so, with the key to read its outcome by.
+ * The end of a write's call before its outcome (a plan, an access change, a mailbox
+ * change): the call's deadline passed or its client went away while the log had not
+ * acknowledged the write yet (it may be logged later, and then applied), or while the
+ * applier had not applied it yet (it is logged and will be applied whatever the call
+ * does). The answer says which, with the key to send it again or read its outcome by.
  */
 
 import { create } from "@bufbuild/protobuf";
@@ -84,4 +85,51 @@ export function waitAfterAbort(
     .catch((later: unknown) => {
       throw loggedOutcomeUnknown(later, write.key);
     });
+}
+
+/**
+ * `append` (a write's append to the log), or the call's end when `signal` aborts first
+ * with the call's deadline or its client leaving: then it rejects with that code
+ * (DEADLINE_EXCEEDED, CANCELED) and a message saying the write may have been logged,
+ * with its key. The append goes on (a log that retries through an outage, as kafkajs
+ * does, may take far longer than the call): a record it logs later is applied like any
+ * other, and a retry with the key answers that outcome, never applying it twice. The
+ * shutdown (UNAVAILABLE) does not end the wait: a write received before SIGTERM still
+ * answers its outcome. `settled` is called once the append itself ended, either way.
+ */
+export function appendWithin<T>(
+  append: Promise<T>,
+  signal: AbortSignal,
+  tenant: string,
+  key: string,
+  settled: (() => void) | undefined,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      const { code } = ConnectError.from(signal.reason, Code.Canceled);
+      if (code !== Code.DeadlineExceeded && code !== Code.Canceled) return;
+      const why =
+        code === Code.DeadlineExceeded ? "The call's deadline passed" : "The client went away";
+      reject(
+        new ConnectError(
+          `${why} before the log acknowledged the write for tenant '${tenant}'; it may have been logged, and then it will be applied. Send it again with idempotency key '${key}' (it is answered its outcome, never applied twice).`,
+          code,
+        ),
+      );
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    append.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        settled?.();
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        settled?.();
+        reject(err);
+      },
+    );
+  });
 }

@@ -69,9 +69,14 @@ export class MainThreadLink {
     // The bytes read are sent again as they are, but a gRPC-Web body's end envelope is not.
     if (body !== undefined && out["content-length"] !== undefined)
       out["content-length"] = String(body.byteLength);
+    // Aborted when the client resets the stream before its body ended: the replay is
+    // reset too (RST_STREAM CANCEL), before its body ends, as the client's was.
+    // `close(NGHTTP2_CANCEL)` would end the body first (END_STREAM, then the reset), and
+    // the main thread would read a body cut short (INVALID_ARGUMENT).
+    const reset = new AbortController();
     let upstream: http2.ClientHttp2Stream;
     try {
-      upstream = this.#connect().request(out, { endStream: false });
+      upstream = this.#connect().request(out, { endStream: false, signal: reset.signal });
     } catch {
       stream.close(NGHTTP2_REFUSED_STREAM);
       return;
@@ -116,7 +121,11 @@ export class MainThreadLink {
       if (!upstream.closed && !upstream.destroyed) upstream.close(NGHTTP2_CANCEL);
     });
     if (body !== undefined) upstream.end(body);
-    else stream.pipe(upstream);
+    else {
+      // Node emits "aborted" before it ends the reset stream's body (which would end the replay's).
+      stream.once("aborted", () => reset.abort());
+      stream.pipe(upstream);
+    }
   }
 
   /** Tunnels an HTTP/1.1 connection (of which `head` was read already) to the main thread. */

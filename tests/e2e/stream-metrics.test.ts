@@ -37,7 +37,9 @@ for (const threads of [0, 1]) {
     let server: ServerProcess;
 
     beforeAll(async () => {
-      server = await startServerProcess({ args: ["--serve-threads", String(threads)] });
+      server = await startServerProcess({
+        args: ["--serve-threads", String(threads), "--log-level", "debug"],
+      });
       await entDbClient(server).executePlan(teamPlan(TENANT, "one"));
     }, 60_000);
 
@@ -161,22 +163,52 @@ for (const threads of [0, 1]) {
         });
       });
 
-      // Only where the client's connection is the server's own: a serving thread passes a
-      // client's leaving on to the main thread as a reset of the stream it replays there,
-      // and a stream reset mid-body reads as a body cut short (INVALID_ARGUMENT).
-      if (threads === 0)
-        it(`counts an HTTP/2 ${kind} stream left before its request was read as canceled`, async () => {
-          await expectCanceled(async () => {
-            const session = http2.connect(server.url);
-            session.on("error", () => {});
-            const stream = session.request(headers);
+      /** Sends the first bytes of the request, then `leave`s once the call has started. */
+      const partialRequest = async (
+        leave: (stream: http2.ClientHttp2Stream, reset: AbortController) => void,
+      ) => {
+        const session = http2.connect(server.url);
+        session.on("error", () => {});
+        try {
+          await new Promise<void>((resolve) => {
+            const reset = new AbortController();
+            const stream = session.request(headers, { signal: reset.signal });
             stream.on("error", () => {});
+            stream.on("close", () => resolve());
+            stream.resume();
             stream.write(subscribeBody(grpc).subarray(0, 8));
             // Time for the call to start (on the main thread, when a serving thread hands it on).
-            await new Promise((resolve) => setTimeout(resolve, 300));
-            session.destroy();
+            setTimeout(() => leave(stream, reset), 300);
           });
+        } finally {
+          session.destroy();
+        }
+      };
+
+      it(`counts an HTTP/2 ${kind} stream left before its request was read as canceled`, async () => {
+        await expectCanceled(() => partialRequest((stream) => stream.session?.destroy()));
+      });
+
+      // A reset that comes before the body's end (an AbortSignal: RST_STREAM CANCEL alone),
+      // and one that comes just after it (`close(NGHTTP2_CANCEL)` once the bytes were sent:
+      // END_STREAM, then RST_STREAM CANCEL). Either way the body reads as cut short.
+      for (const [how, leave] of [
+        ["aborted", (_s: http2.ClientHttp2Stream, reset: AbortController) => reset.abort()],
+        ["closed", (s: http2.ClientHttp2Stream) => s.close(http2.constants.NGHTTP2_CANCEL)],
+      ] as const)
+        it(`counts an HTTP/2 ${kind} stream reset (CANCEL, ${how}) before its request was read as canceled`, async () => {
+          await expectCanceled(() => partialRequest(leave));
+          expect(server.logs()).toContain("client went away mid-request");
         });
+
+      it(`counts an HTTP/2 ${kind} stream whose request ends cut short, without a reset, as invalid_argument`, async () => {
+        const before = await metric(SERIES("invalid_argument"));
+        await partialRequest((stream) => stream.end());
+        const since = Date.now();
+        while ((await metric(SERIES("invalid_argument"))) === before && Date.now() - since < 5_000)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await metric(SERIES("invalid_argument"))).toBe(before + 1);
+      });
     }
   });
 }
