@@ -214,7 +214,26 @@ export async function runServe(opts: Record<string, string | undefined>): Promis
     });
   });
   log.info("stopped");
+  exitIfStillOpen(log, code);
   return code;
+}
+
+/** How long a stopped server's process may take to end by itself before it is ended. */
+const EXIT_GRACE_MS = 2_000;
+
+/**
+ * Ends the process if something a dependency left open keeps it alive after the server
+ * stopped (kafkajs can keep a broker connection it reopened during an outage): everything
+ * the server owns is closed and synced by then, so an operator's SIGTERM must end it. The
+ * timer does not keep the process alive; a process that ends by itself never fires it.
+ */
+function exitIfStillOpen(log: Logger, code: number): void {
+  setTimeout(() => {
+    log.warn("the process did not end after the server stopped; ending it", {
+      open: process.getActiveResourcesInfo().filter((r) => r !== "Timeout"),
+    });
+    process.exit(code);
+  }, EXIT_GRACE_MS).unref();
 }
 
 /**
