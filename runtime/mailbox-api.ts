@@ -2,8 +2,9 @@
  * The caller's own mailbox, from a client (`db.mailbox`, `core.mailbox`; see
  * docs/mailbox.md): list items newest first with filters, count unread ones, and mark
  * them read, unread, archived or starred, and search the nodes in it. Types and reasons are named by accessor name
- * (`message`, `sentTo`) like everywhere else in a generated client; a type the client
- * does not know (a newer schema) comes as `type <id>` with the node undecoded.
+ * (`message`, `sentTo`) like everywhere else in a generated client; items and hits are
+ * unions discriminated by `type`, and a type the client does not know (a newer schema)
+ * comes as `type <id>` with the node undecoded.
  * A state change carries one idempotency key across the client's retries and resolves
  * once the server applied it.
  */
@@ -19,6 +20,13 @@ import {
 import type { Receipt } from "../generated/entdb/v1/values_pb.js";
 import type { ReadOptions, WriteReceipt } from "./client-core-types.ts";
 import { idempotencyKeyFor } from "./idempotency-key.ts";
+import type {
+  TypeNameOf,
+  UnknownNode,
+  UnknownTypeName,
+  UntypedNode,
+  UntypedNodeTypes,
+} from "./node-type-map.ts";
 import { pageLimit } from "./page-limit.ts";
 import type { LogPosition } from "./position-tracker.ts";
 import { decodeNode } from "./record-codec.ts";
@@ -56,12 +64,8 @@ export interface MailboxListOptions extends ReadOptions {
   readonly after?: string;
 }
 
-/** One item of the caller's mailbox. */
-export interface MailboxEntry {
-  /** The node's accessor name (`message`). */
-  readonly type: string;
-  /** The node, decoded like `get` results. */
-  readonly node: { readonly id: string; readonly [property: string]: unknown };
+/** What every item of the caller's mailbox has besides its type and node. */
+export interface MailboxEntryBase {
   /** The accessor name of the `mailbox` edge type that delivered it. */
   readonly reason: string;
   readonly deliveredAt: Date;
@@ -70,9 +74,39 @@ export interface MailboxEntry {
   readonly starred: boolean;
 }
 
+/** An item whose node is of type `TType` (the accessor name, `message`), decoded like `get` results. */
+export interface TypedMailboxEntry<TType extends string, TNode> extends MailboxEntryBase {
+  readonly type: TType;
+  readonly node: TNode;
+}
+
+/**
+ * An item of a type the client does not know (a newer schema on the server): kept on the
+ * page by type id, with the node undecoded.
+ */
+export interface UnknownTypeMailboxEntry extends MailboxEntryBase {
+  readonly type: UnknownTypeName;
+  readonly node: UnknownNode;
+}
+
+/**
+ * One item of the caller's mailbox: a union discriminated by `type`, one member per node
+ * type of `TNodes` (a generated client's `NodeTypes`: any node type can be in a mailbox,
+ * since items stay when a schema stops delivering a type), plus
+ * {@link UnknownTypeMailboxEntry}. So `if (item.type === "message") item.node.subject`
+ * type-checks. Without a type map, `type` is any string and the node's properties are
+ * `unknown`.
+ */
+export type MailboxEntry<TNodes = UntypedNodeTypes> =
+  string extends TypeNameOf<TNodes>
+    ? TypedMailboxEntry<string, UntypedNode>
+    :
+        | { [K in TypeNameOf<TNodes>]: TypedMailboxEntry<K, TNodes[K]> }[TypeNameOf<TNodes>]
+        | UnknownTypeMailboxEntry;
+
 /** A page of mailbox items. */
-export interface MailboxPage {
-  readonly items: MailboxEntry[];
+export interface MailboxPage<TNodes = UntypedNodeTypes> {
+  readonly items: MailboxEntry<TNodes>[];
   /** Absent on the last page. */
   readonly next: string | undefined;
 }
@@ -96,17 +130,24 @@ export interface MailboxChangeOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The caller's mailbox in the client's tenant. */
-export interface MailboxApi {
+/**
+ * The caller's mailbox in the client's tenant. `TNodes` are the node types items can
+ * carry and `TSearchable` those search hits can (a generated client's `NodeTypes` and
+ * `SearchableNodeTypes`); see {@link MailboxEntry}.
+ */
+export interface MailboxApi<TNodes = UntypedNodeTypes, TSearchable = TNodes> {
   /** A page of items, newest first. */
-  list(options?: MailboxListOptions): Promise<MailboxPage>;
+  list(options?: MailboxListOptions): Promise<MailboxPage<TNodes>>;
   unreadCounts(options?: ReadOptions): Promise<MailboxUnreadCounts>;
   /**
    * Full-text search (docs/search.md) among the nodes in the mailbox, most relevant
    * first. A hit of a type this client does not know comes as
    * `type <id>` with the node undecoded and no snippets.
    */
-  search(query: string, options?: MailboxSearchOptions): Promise<SearchPage<AnySearchHit>>;
+  search(
+    query: string,
+    options?: MailboxSearchOptions,
+  ): Promise<SearchPage<AnySearchHit<TSearchable>>>;
   markRead(
     nodeIds: string | readonly string[],
     options?: MailboxChangeOptions,
@@ -178,8 +219,7 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
     const ts = item.deliveredAt;
     return {
       type: type?.[0] ?? `type ${node.typeId}`,
-      node:
-        type === undefined ? { id: node.id } : (decodeNode(type[1], node) as MailboxEntry["node"]),
+      node: type === undefined ? { id: node.id } : (decodeNode(type[1], node) as UntypedNode),
       reason:
         edges.find(([, m]) => m.id === item.reasonEdgeTypeId)?.[0] ??
         `edge type ${item.reasonEdgeTypeId}`,
@@ -282,7 +322,7 @@ export function createMailboxApi(deps: MailboxApiDeps): MailboxApi {
             };
           return {
             type: type[0],
-            node: decodeNode(type[1], node) as AnySearchHit["node"],
+            node: decodeNode(type[1], node) as UntypedNode,
             score: hit.score,
             snippets: snippetsOf(type[1], hit.snippets),
           };

@@ -8,6 +8,13 @@
 import type { Node } from "../generated/entdb/v1/entdb_pb.js";
 import type { EntDbClientCore } from "./client-core.ts";
 import type { ReadOptions } from "./client-core-types.ts";
+import type {
+  TypeNameOf,
+  UnknownNode,
+  UnknownTypeName,
+  UntypedNode,
+  UntypedNodeTypes,
+} from "./node-type-map.ts";
 import { encodeOrderBy, encodeWhere, type OrderBy } from "./query-filter.ts";
 import { decodeNode } from "./record-codec.ts";
 import { indexType, type NodeTypeMeta, type SchemaMeta } from "./schema-meta.ts";
@@ -42,11 +49,33 @@ export interface SearchHit<TNode> {
   readonly snippets: { readonly [property: string]: string };
 }
 
-/** A hit of a cross-type search: `type` is the accessor name (`ticket`). */
-export interface AnySearchHit
-  extends SearchHit<{ readonly id: string; readonly [property: string]: unknown }> {
-  readonly type: string;
+/** A hit of a cross-type search whose node is of type `TType` (the accessor name, `ticket`). */
+export interface TypedSearchHit<TType extends string, TNode> extends SearchHit<TNode> {
+  readonly type: TType;
 }
+
+/**
+ * A hit of a type the client does not know (a newer schema on the server): kept on the
+ * page by type id, so a page is never short without a sign why; the node is not decoded
+ * and there are no snippets.
+ */
+export interface UnknownTypeSearchHit extends SearchHit<UnknownNode> {
+  readonly type: UnknownTypeName;
+}
+
+/**
+ * A hit of a cross-type search (`db.search`, `db.mailbox.search`): a union discriminated
+ * by `type`, one member per node type of `TNodes` (a generated client's
+ * `SearchableNodeTypes`), plus {@link UnknownTypeSearchHit}. So
+ * `if (hit.type === "task") hit.node.title` type-checks. Without a type map, `type` is any
+ * string and the node's properties are `unknown`.
+ */
+export type AnySearchHit<TNodes = UntypedNodeTypes> =
+  string extends TypeNameOf<TNodes>
+    ? TypedSearchHit<string, UntypedNode>
+    :
+        | { [K in TypeNameOf<TNodes>]: TypedSearchHit<K, TNodes[K]> }[TypeNameOf<TNodes>]
+        | UnknownTypeSearchHit;
 
 /** A page of hits. */
 export interface SearchPage<THit> {
@@ -125,7 +154,7 @@ export function createCrossTypeSearch(
       }
       items.push({
         type: type.key,
-        node: decodeNode(type.meta, node) as AnySearchHit["node"],
+        node: decodeNode(type.meta, node) as UntypedNode,
         score: hit.score,
         snippets: snippetsOf(type.meta, hit.snippets),
       });

@@ -14,6 +14,7 @@ import { createEdgeAccessor, createEdgeLister } from "./edge-accessor.ts";
 import type { MailboxApi } from "./mailbox-api.ts";
 import { createNodeAccessor, planOptions } from "./node-accessor.ts";
 import type { IdOf } from "./node-id.ts";
+import type { UntypedNodeTypes } from "./node-type-map.ts";
 import { createPlanAccessors } from "./plan-accessor.ts";
 import { NodeHandle, PlanBuilder } from "./plan-builder.ts";
 import type { SchemaMeta } from "./schema-meta.ts";
@@ -44,8 +45,13 @@ export type AtomicResult<R> = ([R] extends [object]
     }
   : unknown) & { readonly receipt: WriteReceipt };
 
-/** The members every generated client has besides its accessors. */
-export interface ClientBase<TPlan> {
+/**
+ * The members every generated client has besides its accessors. `TNodes` are the node
+ * types by accessor name (what mailbox items carry) and `TSearchable` those with
+ * searchable fields (what search hits carry): a generated client passes its `NodeTypes`
+ * and `SearchableNodeTypes`, so results across types are unions discriminated by `type`.
+ */
+export interface ClientBase<TPlan, TNodes = UntypedNodeTypes, TSearchable = TNodes> {
   /** The untyped client underneath: receipts, positions, raw reads, traversal. */
   readonly core: EntDbClientCore;
   /**
@@ -60,9 +66,12 @@ export interface ClientBase<TPlan> {
    * Full-text search across every type with searchable fields (or `types`), ranked
    * together, most relevant first (docs/search.md).
    */
-  search(query: string, options?: CrossTypeSearchOptions): Promise<SearchPage<AnySearchHit>>;
+  search(
+    query: string,
+    options?: CrossTypeSearchOptions,
+  ): Promise<SearchPage<AnySearchHit<TSearchable>>>;
   /** The caller's own mailbox (docs/mailbox.md): list, unread counts, mark read, archive, star. */
-  readonly mailbox: MailboxApi;
+  readonly mailbox: MailboxApi<TNodes, TSearchable>;
 }
 
 /**

@@ -78,10 +78,13 @@ export type {
   MailboxApi,
   MailboxChangeOptions,
   MailboxEntry,
+  MailboxEntryBase,
   MailboxListOptions,
   MailboxPage,
   MailboxSearchOptions,
   MailboxUnreadCounts,
+  TypedMailboxEntry,
+  UnknownTypeMailboxEntry,
 } from "./mailbox-api.ts";
 export {
   createNodeAccessor,
@@ -90,6 +93,13 @@ export {
   type SearchableAccessor,
 } from "./node-accessor.ts";
 export type { Id, IdOf, NodeId, TypeOfId, TypeOfNode } from "./node-id.ts";
+export type {
+  TypeNameOf,
+  UnknownNode,
+  UnknownTypeName,
+  UntypedNode,
+  UntypedNodeTypes,
+} from "./node-type-map.ts";
 export type {
   CreateStepOptions,
   EdgePlanAccessor,
@@ -139,6 +149,8 @@ export type {
   SearchHit,
   SearchOptions,
   SearchPage,
+  TypedSearchHit,
+  UnknownTypeSearchHit,
 } from "./search-api.ts";
 export {
   type AtomicResult,

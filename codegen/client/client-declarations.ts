@@ -55,11 +55,35 @@ function inversesOf(node: NodeType, schema: Schema): EdgeType[] {
   return schema.edges.filter((e) => e.toId === node.id && e.inverseName !== undefined);
 }
 
-/** `export interface Client extends entdb.ClientBase<AtomicPlan> { … }` */
+/**
+ * `export interface NodeTypes { … }` and `export interface SearchableNodeTypes { … }`:
+ * the node types by accessor name, which make `db.mailbox` items and `db.search` hits
+ * unions discriminated by `type`.
+ */
+export function printNodeTypeMaps(file: GeneratedFile, schema: Schema): void {
+  const member = (node: NodeType) => ({ name: accessorName(node.name), type: node.name });
+  printInterface(file, {
+    name: CLIENT_NAMES.nodeTypes,
+    doc: `The node types of package \`${schema.package}\` by accessor name: what \`db.mailbox\` items carry, told apart by \`item.type\`.`,
+    properties: schema.nodes.map(member),
+  });
+  printInterface(file, {
+    name: CLIENT_NAMES.searchableNodeTypes,
+    doc: "The node types with searchable fields by accessor name: what `db.search` and `db.mailbox.search` hits carry, told apart by `hit.type`.",
+    properties: schema.nodes.filter(isSearchable).map(member),
+  });
+}
+
+function isSearchable(node: NodeType): boolean {
+  return node.fields.some((f) => f.searchable);
+}
+
+/** `export interface Client extends entdb.ClientBase<AtomicPlan, NodeTypes, SearchableNodeTypes> { … }` */
 export function printClientInterface(file: GeneratedFile, schema: Schema): void {
+  const { plan, nodeTypes, searchableNodeTypes } = CLIENT_NAMES;
   printInterface(file, {
     name: CLIENT_NAMES.client,
-    extends: [rt("ClientBase"), "<", CLIENT_NAMES.plan, ">"],
+    extends: [rt("ClientBase"), `<${plan}, ${nodeTypes}, ${searchableNodeTypes}>`],
     doc: `The client of package \`${schema.package}\`: one accessor per node and edge type, and \`atomic\` for plans.`,
     properties: [
       ...schema.nodes.map((node) => ({
@@ -85,7 +109,7 @@ function nodeAccessorType(node: NodeType, schema: Schema): Printable {
   const base: Printable = keyed
     ? [rt("KeyedNodeAccessor"), "<", [...args, names.key].join(", "), ">"]
     : [rt("NodeAccessor"), "<", args.join(", "), ">"];
-  const searchable: Printable = node.fields.some((f) => f.searchable)
+  const searchable: Printable = isSearchable(node)
     ? [" & ", rt("SearchableAccessor"), `<${names.node}, ${names.where}, ${names.orderBy}>`]
     : "";
   const inverses = inversesOf(node, schema).length === 0 ? "" : ` & ${names.inverses}`;

@@ -39,6 +39,8 @@ export interface EdgeTypeNames {
 export const CLIENT_NAMES = {
   client: "Client",
   plan: "AtomicPlan",
+  nodeTypes: "NodeTypes",
+  searchableNodeTypes: "SearchableNodeTypes",
   createClient: "createClient",
   schemaConst: "schema",
   runtimeNamespace: "entdb",
@@ -173,6 +175,8 @@ export function checkClientNames(schema: Schema): void {
   for (const name of GLOBAL_TYPES) addType(name, `the built-in type '${name}'`);
   addType(CLIENT_NAMES.client, "the client interface");
   addType(CLIENT_NAMES.plan, "the atomic plan interface");
+  addType(CLIENT_NAMES.nodeTypes, "the interface of node types by accessor name");
+  addType(CLIENT_NAMES.searchableNodeTypes, "the interface of searchable node types");
   for (const e of schema.enums) {
     addType(e.name, `enum '${e.name}'`);
     for (const value of e.values) {

@@ -15,6 +15,7 @@ import {
   printClientInterface,
   printCreateClient,
   printInverseInterfaces,
+  printNodeTypeMaps,
   printPlanInterface,
   printSchemaConst,
 } from "./client-declarations.ts";
@@ -58,6 +59,7 @@ export function generateClient(
   for (const node of schema.nodes) printNode(file, node, schema);
   for (const edge of schema.edges) printEdge(file, edge, schema);
   printInverseInterfaces(file, schema);
+  printNodeTypeMaps(file, schema);
   printSchemaConst(file, schema);
   printClientInterface(file, schema);
   printPlanInterface(file, schema);

@@ -364,7 +364,7 @@ function printNodeTypes(schema: Schema, lines: string[]): void {
     "",
     "",
     `AnyNode = ${nodes.length === 0 ? "_Never" : nodes.join(" | ")}`,
-    '"""A node of any type of the schema, what `search` across types and `traverse` return."""',
+    '"""A node of any type of the schema: what `traverse` returns, and (with `entdb_runtime.UnknownNode` for a type of a newer schema) the node of a hit across types or of a mailbox item."""',
   );
   const searchable = schema.nodes
     .filter((n) => n.fields.some((f) => f.searchable))

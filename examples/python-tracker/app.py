@@ -151,7 +151,7 @@ class HitOut(BaseModel):
     snippets: dict[str, str]
 
 
-def label_of(node: t.AnyNode) -> str:
+def label_of(node: t.AnyNode | rt.UnknownNode) -> str:
     match node:
         case t.Task():
             return node.title
@@ -161,6 +161,9 @@ def label_of(node: t.AnyNode) -> str:
             return node.body
         case t.Team() | t.Project():
             return node.name
+        case rt.UnknownNode():
+            # A type of a newer schema than this client's: only its id is known.
+            return node.id
 
 
 @app.get("/search")

@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateClient } from "../../codegen/client/index.ts";
+import { compileSchema } from "../../schema/compile.ts";
 import { FakeEntDb } from "../runtime/fake-entdb-service.ts";
 import { trackerSchema } from "./tracker-schema.ts";
 
@@ -57,17 +58,35 @@ function docExamples(): string[] {
 
 let docFiles: string[] = [];
 
+/** The schema of the Python mailbox tests: one searchable node type of three. */
+function mailSchema() {
+  const path = "tests/python/mail/schema.entdb";
+  const result = compileSchema({ path, text: readFileSync(join(repoRoot, path), "utf8") });
+  if (result.schema === undefined) throw new Error(`${path} does not compile`);
+  return result.schema;
+}
+
 beforeAll(() => {
   dir = mkdtempSync(join(repoRoot, ".tmp-client-"));
   const { content } = generateClient(trackerSchema(), { runtimeImport: "../runtime/v1.ts" });
   writeFileSync(join(dir, "client.ts"), content);
   copyFileSync(join(here, "fixtures/tracker-usage.ts.txt"), join(dir, "usage.ts"));
   copyFileSync(join(here, "fixtures/tracker-wrong.ts.txt"), join(dir, "wrong.ts"));
+  const mail = generateClient(mailSchema(), { runtimeImport: "../runtime/v1.ts" });
+  writeFileSync(join(dir, "mail-client.ts"), mail.content);
+  copyFileSync(join(here, "fixtures/mail-usage.ts.txt"), join(dir, "mail-usage.ts"));
   docFiles = docExamples().map((code, i) => {
     writeFileSync(join(dir, `doc-${i + 1}.ts`), code);
     return `doc-${i + 1}.ts`;
   });
-  diagnostics = typeCheck(["client.ts", "usage.ts", "wrong.ts", ...docFiles]);
+  diagnostics = typeCheck([
+    "client.ts",
+    "usage.ts",
+    "wrong.ts",
+    "mail-client.ts",
+    "mail-usage.ts",
+    ...docFiles,
+  ]);
 });
 
 afterAll(() => {
@@ -89,6 +108,11 @@ describe("generated client types", () => {
     expect(diagnostics.get("usage.ts")).toEqual([]);
   });
 
+  it("types search hits by the searchable types and mailbox items by every node type", () => {
+    expect(diagnostics.get("mail-client.ts")).toEqual([]);
+    expect(diagnostics.get("mail-usage.ts")).toEqual([]);
+  });
+
   it("reports readable errors for the mistakes the types forbid", () => {
     expect(diagnostics.get("wrong.ts")).toEqual([
       "wrong.ts:6 TS2345 Argument of type '{ project: string; number: bigint; }' is not assignable to parameter of type 'TaskCreate'.",
@@ -107,6 +131,14 @@ describe("generated client types", () => {
       // Node accessors take ids of their own type only; a ref field reads as its target's id.
       `wrong.ts:18 TS2345 Argument of type 'Id<"Team">' is not assignable to parameter of type 'Id<"Task">'.`,
       `wrong.ts:19 TS2345 Argument of type 'Id<"Project">' is not assignable to parameter of type 'NodeId<"Task">'.`,
+      // Results across types: a node's properties only after narrowing by `type`, and
+      // only those of that type; `type` is an accessor name or `type <id>`.
+      "wrong.ts:26 TS2339 Property 'title' does not exist on type 'UnknownNode | User | Team | Project | Task | Comment'.",
+      "wrong.ts:27 TS2339 Property 'name' does not exist on type 'Task'.",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: tsc's message spells the template literal type.
+      'wrong.ts:28 TS2367 This comparison appears to be unintentional because the types \'"comment" | `type ${number}` | "team" | "project" | "task" | "user"\' and \'"tsak"\' have no overlap.',
+      `wrong.ts:31 TS7053 Element implicitly has an 'any' type because expression of type '"subject"' can't be used to index type 'UnknownNode | User | Team | Project | Task | Comment'.`,
+      "wrong.ts:32 TS2339 Property 'title' does not exist on type 'Comment'.",
     ]);
   });
 

@@ -113,12 +113,14 @@ describe("client names", () => {
         ...smallSchema.nodes,
         { ...person, id: 4, name: "PersonCreate", fields: [] },
         { ...person, id: 5, name: "Date", fields: [] },
+        { ...person, id: 6, name: "SearchableNodeTypes", fields: [] },
       ],
       edges: [{ ...knows, name: "Client" }],
     };
     expect(clash(schema)).toEqual([
       "The TypeScript type 'PersonCreate' would be generated for both node type 'Person' and node type 'PersonCreate'; rename one of them.",
       "The TypeScript type 'Date' would be generated for both the built-in type 'Date' and node type 'Date'; rename one of them.",
+      "The TypeScript type 'SearchableNodeTypes' would be generated for both the interface of searchable node types and node type 'SearchableNodeTypes'; rename one of them.",
       "The TypeScript type 'Client' would be generated for both the client interface and edge type 'Client'; rename one of them.",
     ]);
   });

@@ -704,7 +704,7 @@ def _watches(r: _rt.EdgeRow) -> Watches:
 
 
 AnyNode = User | Team | Project | Task | Comment
-"""A node of any type of the schema, what `search` across types and `traverse` return."""
+"""A node of any type of the schema: what `traverse` returns, and (with `entdb_runtime.UnknownNode` for a type of a newer schema) the node of a hit across types or of a mailbox item."""
 
 NodeTypeName = _Literal["user", "team", "project", "task", "comment"]
 """The accessor names of the node types, what `db.mailbox.list(types=...)` takes."""

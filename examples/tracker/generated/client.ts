@@ -408,6 +408,24 @@ export interface TaskInverses {
   readonly watchers: entdb.EdgeListFn<Watches, "Task">;
 }
 
+/** The node types of package `acme.tracker` by accessor name: what `db.mailbox` items carry, told apart by `item.type`. */
+export interface NodeTypes {
+  readonly user: User;
+  readonly team: Team;
+  readonly project: Project;
+  readonly task: Task;
+  readonly comment: Comment;
+}
+
+/** The node types with searchable fields by accessor name: what `db.search` and `db.mailbox.search` hits carry, told apart by `hit.type`. */
+export interface SearchableNodeTypes {
+  readonly user: User;
+  readonly team: Team;
+  readonly project: Project;
+  readonly task: Task;
+  readonly comment: Comment;
+}
+
 /** Type ids, field ids and kinds of package `acme.tracker`: what the runtime encodes and decodes by. */
 export const schema: entdb.SchemaMeta = {
   package: "acme.tracker",
@@ -532,7 +550,7 @@ export const schema: entdb.SchemaMeta = {
 };
 
 /** The client of package `acme.tracker`: one accessor per node and edge type, and `atomic` for plans. */
-export interface Client extends entdb.ClientBase<AtomicPlan> {
+export interface Client extends entdb.ClientBase<AtomicPlan, NodeTypes, SearchableNodeTypes> {
   /** A person who can sign in. */
   readonly user: entdb.KeyedNodeAccessor<User, UserCreate, UserPatch, UserWhere, UserOrderBy, UserKey> & entdb.SearchableAccessor<User, UserWhere, UserOrderBy> & UserInverses;
   /** A group of people who own projects together. */

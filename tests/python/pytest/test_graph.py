@@ -87,6 +87,18 @@ def test_searches_across_types_and_narrows_hits_by_class(db: t.Client) -> None:
     )
 
 
+def test_keeps_a_hit_of_a_type_the_client_does_not_know_on_the_page(db: t.Client) -> None:
+    project, _, _, fire, _ = graph(db)
+    # A client of an older schema: it knows tasks, not projects (type id 3).
+    older = rt.ClientReads(db.core, {4: t._NODE_TYPES[4]}, ["task"])
+    page = older.search("printer", limit=2)
+    assert len(page.items) == 2
+    assert sorted((h.type, h.node.id) for h in page.items) == sorted([("task", fire), ("type 3", project)])
+    unknown = [(h.node, dict(h.snippets)) for h in page.items if isinstance(h.node, rt.UnknownNode)]
+    assert unknown == [(rt.UnknownNode(project, 3), {})]
+    assert [h.node.title for h in page.items if isinstance(h.node, t.Task)] == ["Printer on fire"]
+
+
 def test_traverses_a_path_of_hops_and_one_rule_with_typed_nodes(db: t.Client) -> None:
     _, ada, bob, fire, wifi = graph(db)
     walk = db.traverse(ada, hops=[rt.Hop([db.assigned_to], "in"), rt.Hop([db.watches], "in")])

@@ -77,7 +77,7 @@ def bob(mail_tenant: str, sent: Sent) -> Iterator[m.Client]:
         yield db
 
 
-def ids(items: Iterable[rt.MailboxItem[m.AnyNode]]) -> list[str]:
+def ids(items: Iterable[rt.MailboxItem[m.AnyNode | rt.UnknownNode]]) -> list[str]:
     return [item.node.id for item in items]
 
 
@@ -164,6 +164,38 @@ def test_searches_only_the_mailbox(bob: m.Client, sent: Sent) -> None:
     with client("alice", bob.core.tenant) as alice:
         everywhere = alice.search("budget")
     assert sorted(h.node.id for h in everywhere.items) == sorted([sent.budget, sent.not_sent])
+
+
+def test_keeps_items_and_hits_of_a_type_the_client_does_not_know(bob: m.Client, sent: Sent) -> None:
+    # A client of an older schema: it knows users and threads, not messages (type id 2)
+    # nor the edge type that delivered them (100).
+    known = {type_id: entry for type_id, entry in m._NODE_TYPES.items() if entry[0] != "message"}
+    older = rt.Mailbox[m.AnyNode, str, str](bob.core, known, {}, [])
+    page = older.list(limit=2)
+    assert [(i.node, i.type, i.reason) for i in page.items] == [
+        (rt.UnknownNode(sent.lunch, 2), "type 2", "edge type 100"),
+        (rt.UnknownNode(sent.budget, 2), "type 2", "edge type 100"),
+    ]
+    assert [(i.read, i.archived, i.starred) for i in page.items] == [(False, False, False)] * 2
+    assert page.next is not None
+    assert ids(older.list_all()) == [sent.lunch, sent.budget, sent.hello]
+    hits = older.search("budget")
+    assert [(h.node, h.type, dict(h.snippets)) for h in hits.items] == [(rt.UnknownNode(sent.budget, 2), "type 2", {})]
+
+
+def test_asyncio_mailbox_keeps_items_of_a_type_the_client_does_not_know(mail_tenant: str, sent: Sent) -> None:
+    async def run() -> tuple[list[rt.MailboxItem[m.AnyNode | rt.UnknownNode]], list[str]]:
+        transport = rt.Transport(os.environ["ENTDB_MAIL_URL"], protocol="grpc", token=TOKENS["bob"])
+        async with m.AsyncClient(transport, mail_tenant) as db:
+            known = {type_id: entry for type_id, entry in m._NODE_TYPES.items() if entry[0] != "message"}
+            older = rt.AsyncMailbox[m.AnyNode, str, str](db.core, known, m._EDGE_NAMES, [])
+            page = await older.list(limit=1)
+            hits = await older.search("lunch")
+            return list(page.items), [h.type for h in hits.items]
+
+    items, hits = asyncio.run(run())
+    assert [(i.node, i.type, i.reason) for i in items] == [(rt.UnknownNode(sent.lunch, 2), "type 2", "sent_to")]
+    assert hits == ["type 2"]
 
 
 def test_another_member_sees_nothing_and_may_not_change_what_it_was_not_sent(mail_tenant: str, sent: Sent) -> None:

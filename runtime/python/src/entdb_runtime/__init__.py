@@ -42,7 +42,7 @@ from .plan import UNSET, HasId, NodeHandle, PlanBuilder, Unset
 from .positions import PositionTracker
 from .results import Created, LogPosition, Page, PlanResult, Receipt, StepResult, Updated
 from .schema import FieldMeta, SchemaMeta, TypeMeta
-from .search import Direction, EdgeType, Highlight, Hop, NodeTypes, SearchHit, Traversal, Visited
+from .search import Direction, EdgeType, Highlight, Hop, NodeTypes, SearchHit, Traversal, UnknownNode, Visited
 from .transport import TokenSource, Transport
 from .values import INT64_MAX, INT64_MIN, JsonValue
 from .watch import Change, ChangeKindName, WatchedChange
@@ -118,6 +118,7 @@ __all__ = [
     "TypeMeta",
     "UnavailableError",
     "UniqueViolationError",
+    "UnknownNode",
     "UnreadCounts",
     "Unset",
     "Updated",

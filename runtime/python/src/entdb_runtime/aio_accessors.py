@@ -23,8 +23,10 @@ from .search import (
     Hop,
     NodeTypes,
     SearchHit,
+    UnknownNode,
     Traversal,
     search_page,
+    type_search_page,
     search_request,
     traversal,
     traverse_request,
@@ -338,7 +340,7 @@ class AsyncSearchableNodeAccessor(AsyncNodeAccessor[NodeT, IdT, CreateT, PatchT,
         request = search_request(
             query, [self._meta.id], self._meta, where, order_by, limit, after, highlight, snippet_tokens
         )
-        return search_page(await self._core.read("Search", request, read_your_writes), self._types)
+        return type_search_page(await self._core.read("Search", request, read_your_writes), self._types)
 
 
 class AsyncClientReads(Generic[NodeT, SearchT]):
@@ -360,9 +362,10 @@ class AsyncClientReads(Generic[NodeT, SearchT]):
         highlight: Highlight | None = None,
         snippet_tokens: int = 0,
         read_your_writes: bool | None = None,
-    ) -> Page[SearchHit[NodeT]]:
+    ) -> Page[SearchHit[NodeT | UnknownNode]]:
         """One page of the nodes of every searchable type (or of `types`, by accessor
-        name) matching `query`, ranked together; `hit.type` names each hit's type."""
+        name) matching `query`, ranked together; `hit.type` names each hit's type. A hit
+        of a type this client does not know (a newer schema) has an `UnknownNode`."""
         type_ids = type_ids_of(types, self._types, self._searchable)
         request = search_request(query, type_ids, None, None, None, limit, after, highlight, snippet_tokens)
         return search_page(await self._reads_core.read("Search", request, read_your_writes), self._types)

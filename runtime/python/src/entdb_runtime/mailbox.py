@@ -22,6 +22,7 @@ from .search import (
     Highlight,
     NodeTypes,
     SearchHit,
+    UnknownNode,
     edge_type_id_of,
     search_page,
     search_request,
@@ -42,8 +43,9 @@ Nodes = str | HasId[str] | Sequence[str | HasId[str]]
 
 @dataclass(frozen=True)
 class MailboxItem(Generic[NodeT]):
-    """One item of the caller's mailbox: the node (decoded into its generated class), its
-    type's accessor name, the accessor name of the `mailbox` edge type that delivered it,
+    """One item of the caller's mailbox: the node (decoded into its generated class, or an
+    `UnknownNode` for a type this client does not know), its type's accessor name (or
+    `type <id>`), the accessor name of the `mailbox` edge type that delivered it,
     when (the ingress time of that write), and the caller's state of it."""
 
     node: NodeT
@@ -134,22 +136,26 @@ class _MailboxBase(Generic[NodeT, TypeT, SearchT]):
             type_ids.append(type_id)
         return _Filters(unread, type_ids, since, until, include_archived, starred, parent)
 
-    def _page(self, data: Wire) -> Page[MailboxItem[NodeT]]:
+    def _page(self, data: Wire) -> Page[MailboxItem[NodeT | UnknownNode]]:
         """The items of a `ListMailboxResponse`; an item of a type this client does not
-        know (a newer schema) cannot be decoded and is left out."""
-        items: list[MailboxItem[NodeT]] = []
+        know (a newer schema) cannot be decoded and stays on the page with an
+        `UnknownNode`, typed `type <id>`."""
+        items: list[MailboxItem[NodeT | UnknownNode]] = []
         for item in get_dicts(data, "items"):
             node = get_dict(item, "node") or {}
             type_id = get_int(node, "type_id")
             known = self._types.get(type_id)
+            decoded: NodeT | UnknownNode
             if known is None:
-                continue
-            name, meta, factory = known
+                decoded, name = UnknownNode(get_str(node, "id"), type_id), f"type {type_id}"
+            else:
+                name, meta, factory = known
+                decoded = node_from_wire(meta, node, factory)
             reason = get_int(item, "reason_edge_type_id")
             delivered = get_str(item, "delivered_at")
             items.append(
                 MailboxItem(
-                    node_from_wire(meta, node, factory),
+                    decoded,
                     name,
                     self._edges.get(reason, f"edge type {reason}"),
                     parse_timestamp(delivered) if delivered else epoch(),
@@ -228,7 +234,7 @@ class Mailbox(_MailboxBase[NodeT, TypeT, SearchT]):
         limit: int = 0,
         after: str | None = None,
         read_your_writes: bool | None = None,
-    ) -> Page[MailboxItem[NodeT]]:
+    ) -> Page[MailboxItem[NodeT | UnknownNode]]:
         """One page of items, newest first: only unread ones, of `types`, delivered at or
         after `since` and before `until`, starred, under `parent`; archived ones only with
         `include_archived`. Pass `page.next` as `after`, with the same filters, for the
@@ -247,7 +253,7 @@ class Mailbox(_MailboxBase[NodeT, TypeT, SearchT]):
         starred: bool = False,
         parent: Parent | None = None,
         page_size: int = 100,
-    ) -> Iterator[MailboxItem[NodeT]]:
+    ) -> Iterator[MailboxItem[NodeT | UnknownNode]]:
         """Every item `list` would give with these filters, page by page, newest first."""
         filters = self._filters(unread, types, since, until, include_archived, starred, parent)
         after: str | None = None
@@ -272,7 +278,7 @@ class Mailbox(_MailboxBase[NodeT, TypeT, SearchT]):
         highlight: Highlight | None = None,
         snippet_tokens: int = 0,
         read_your_writes: bool | None = None,
-    ) -> Page[SearchHit[NodeT]]:
+    ) -> Page[SearchHit[NodeT | UnknownNode]]:
         """Full-text search (docs/search.md) among the nodes in the mailbox, of every
         searchable type or of `types`, most relevant first."""
         request = self._search(query, types, limit, after, highlight, snippet_tokens)
@@ -325,7 +331,7 @@ class AsyncMailbox(_MailboxBase[NodeT, TypeT, SearchT]):
         limit: int = 0,
         after: str | None = None,
         read_your_writes: bool | None = None,
-    ) -> Page[MailboxItem[NodeT]]:
+    ) -> Page[MailboxItem[NodeT | UnknownNode]]:
         """One page of items, newest first; see `Mailbox.list`."""
         filters = self._filters(unread, types, since, until, include_archived, starred, parent)
         return self._page(await self._core.read("ListMailbox", filters.request(limit, after), read_your_writes))
@@ -341,7 +347,7 @@ class AsyncMailbox(_MailboxBase[NodeT, TypeT, SearchT]):
         starred: bool = False,
         parent: Parent | None = None,
         page_size: int = 100,
-    ) -> AsyncIterator[MailboxItem[NodeT]]:
+    ) -> AsyncIterator[MailboxItem[NodeT | UnknownNode]]:
         """Every item `list` would give with these filters, page by page, newest first."""
         filters = self._filters(unread, types, since, until, include_archived, starred, parent)
         after: str | None = None
@@ -367,7 +373,7 @@ class AsyncMailbox(_MailboxBase[NodeT, TypeT, SearchT]):
         highlight: Highlight | None = None,
         snippet_tokens: int = 0,
         read_your_writes: bool | None = None,
-    ) -> Page[SearchHit[NodeT]]:
+    ) -> Page[SearchHit[NodeT | UnknownNode]]:
         """Full-text search among the nodes in the mailbox; see `Mailbox.search`."""
         request = self._search(query, types, limit, after, highlight, snippet_tokens)
         return search_page(await self._core.read("Search", request, read_your_writes), self._types)

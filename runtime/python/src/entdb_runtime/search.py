@@ -3,7 +3,8 @@
 `db.task.search("printer fire")` searches one type, `db.search("printer")` every
 searchable type (the `Search` RPC, docs/search.md); `db.traverse(start, hops=[...])`
 walks edges breadth first (the `Traverse` RPC). Hits and visited nodes come decoded into
-the generated classes, through the factory of their type.
+the generated classes, through the factory of their type; a hit across types of a type
+the client does not know comes as an `UnknownNode`.
 """
 
 from __future__ import annotations
@@ -27,12 +28,24 @@ F = TypeVar("F", bound=str)
 @dataclass(frozen=True)
 class SearchHit(Generic[NodeT]):
     """One hit: the node, its relevance (higher is more relevant), an excerpt of each
-    searchable field that matched by attribute name, and the type's accessor name."""
+    searchable field that matched by attribute name, and the type's accessor name (or
+    `type <id>` for an `UnknownNode`)."""
 
     node: NodeT
     score: float
     snippets: Mapping[str, str]
     type: str
+
+
+@dataclass(frozen=True)
+class UnknownNode:
+    """The node of a hit or mailbox item whose type this client does not know (a newer
+    schema on the server): only its id and type id; the hit's or item's `type` is
+    `type <id>`. Results across types keep it rather than leave their page short, so
+    narrow with `isinstance(hit.node, Task)` before reading fields."""
+
+    id: str
+    type_id: int
 
 
 @dataclass(frozen=True)
@@ -115,9 +128,28 @@ def search_request(
     return request
 
 
-def search_page(data: Wire, types: NodeTypes[NodeT]) -> Page[SearchHit[NodeT]]:
-    """The hits of a `SearchResponse`; a hit of a type this client does not know (a newer
-    schema) cannot be decoded and is left out."""
+def search_page(data: Wire, types: NodeTypes[NodeT]) -> Page[SearchHit[NodeT | UnknownNode]]:
+    """The hits of a `SearchResponse` across types; a hit of a type this client does not
+    know (a newer schema) cannot be decoded and stays on the page as an `UnknownNode`
+    with no snippets, typed `type <id>`."""
+    hits: list[SearchHit[NodeT | UnknownNode]] = []
+    for hit in get_dicts(data, "hits"):
+        node = get_dict(hit, "node") or {}
+        type_id = get_int(node, "type_id")
+        known = types.get(type_id)
+        if known is None:
+            unknown = UnknownNode(get_str(node, "id"), type_id)
+            hits.append(SearchHit[NodeT | UnknownNode](unknown, _score(hit), {}, f"type {type_id}"))
+            continue
+        name, meta, factory = known
+        decoded = node_from_wire(meta, node, factory)
+        hits.append(SearchHit[NodeT | UnknownNode](decoded, _score(hit), _snippets(hit, meta), name))
+    return Page(hits, get_str(data, "next_cursor") or None)
+
+
+def type_search_page(data: Wire, types: NodeTypes[NodeT]) -> Page[SearchHit[NodeT]]:
+    """The hits of a `SearchResponse` of one type's search: the server answers only hits
+    of the type asked for, which `types` holds."""
     hits: list[SearchHit[NodeT]] = []
     for hit in get_dicts(data, "hits"):
         node = get_dict(hit, "node") or {}
@@ -125,21 +157,23 @@ def search_page(data: Wire, types: NodeTypes[NodeT]) -> Page[SearchHit[NodeT]]:
         if known is None:
             continue
         name, meta, factory = known
-        snippets: dict[str, str] = {}
-        for s in get_dicts(hit, "snippets"):
-            field = meta.field_by_id(get_int(s, "field_id"))
-            if field is not None:
-                snippets[field.name] = get_str(s, "text")
-        score = hit.get("score", 0.0)
-        hits.append(
-            SearchHit(
-                node_from_wire(meta, node, factory),
-                float(score) if isinstance(score, int | float) else 0.0,
-                snippets,
-                name,
-            )
-        )
+        hits.append(SearchHit(node_from_wire(meta, node, factory), _score(hit), _snippets(hit, meta), name))
     return Page(hits, get_str(data, "next_cursor") or None)
+
+
+def _score(hit: Wire) -> float:
+    score = hit.get("score", 0.0)
+    return float(score) if isinstance(score, int | float) else 0.0
+
+
+def _snippets(hit: Wire, meta: TypeMeta) -> dict[str, str]:
+    """A hit's snippets by attribute name; a field this client does not know is left out."""
+    snippets: dict[str, str] = {}
+    for s in get_dicts(hit, "snippets"):
+        field = meta.field_by_id(get_int(s, "field_id"))
+        if field is not None:
+            snippets[field.name] = get_str(s, "text")
+    return snippets
 
 
 def type_ids_of(names: Sequence[str] | None, types: NodeTypes[NodeT], searchable: Sequence[str]) -> list[int]:

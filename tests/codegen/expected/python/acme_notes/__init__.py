@@ -231,7 +231,7 @@ def _likes(r: _rt.EdgeRow) -> Likes:
 
 
 AnyNode = Author | Note
-"""A node of any type of the schema, what `search` across types and `traverse` return."""
+"""A node of any type of the schema: what `traverse` returns, and (with `entdb_runtime.UnknownNode` for a type of a newer schema) the node of a hit across types or of a mailbox item."""
 
 NodeTypeName = _Literal["author", "note"]
 """The accessor names of the node types, what `db.mailbox.list(types=...)` takes."""
