@@ -213,6 +213,8 @@ export class EmbeddedWal implements Wal {
   #committing = false;
   /** No append arrived while the last commit ran (see `quiet` in {@link WalWriter.commit}). */
   #lastCommitQuiet = false;
+  /** The last group was one append, and none arrived while it committed. */
+  #lastGroupLone = false;
   #failure: WalError | undefined;
   #closing: Promise<void> | undefined;
   readonly #stats = {
@@ -351,6 +353,15 @@ export class EmbeddedWal implements Wal {
     return this.#writer.truncate(partition, target, limit);
   }
 
+  /**
+   * {@link Wal.takeCompletions}: with a commit running on the writer's thread, settles it
+   * now if the fsync is done, so its appends are answered (and the next group formed)
+   * in this turn rather than after every other callback of the next.
+   */
+  takeCompletions(): void {
+    if (this.#committing) this.#writer.takeCompletions?.();
+  }
+
   subscribe(options: SubscribeOptions): WalSubscription {
     const source = {
       partitions: this.partitions,
@@ -479,9 +490,19 @@ export class EmbeddedWal implements Wal {
     return { rows, positions };
   }
 
-  /** Flushes on the next turn, so that every append of this turn joins the group. */
+  /**
+   * Flushes at the end of this turn (`setImmediate`), so that every append of the turn
+   * joins the group; a lone writer's append (the last group was one append, nothing
+   * arrived while it committed, and this one is alone) is flushed at once instead, since
+   * waiting would only put the rest of the turn's callbacks (other clients' reads)
+   * before its fsync. Appends arriving in the same turn then form the next group.
+   */
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#committing) return;
+    if (this.#lastGroupLone && this.#queue.length === 1) {
+      void this.#flush();
+      return;
+    }
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
@@ -526,6 +547,7 @@ export class EmbeddedWal implements Wal {
     this.#stats.commits++;
     this.#committing = false;
     this.#lastCommitQuiet = this.#queue.length === 0;
+    this.#lastGroupLone = group.length === 1 && this.#queue.length === 0;
     for (const pending of group) pending.resolve(pending.positions);
     for (const subscription of this.#subscriptions) {
       for (const partition of touched) subscription.notify(partition);
