@@ -215,6 +215,8 @@ export class EmbeddedWal implements Wal {
   #lastCommitQuiet = false;
   /** The last group was one append, and none arrived while it committed. */
   #lastGroupLone = false;
+  /** The commit running is of one append. */
+  #committingLone = false;
   #failure: WalError | undefined;
   #closing: Promise<void> | undefined;
   readonly #stats = {
@@ -354,12 +356,14 @@ export class EmbeddedWal implements Wal {
   }
 
   /**
-   * {@link Wal.takeCompletions}: with a commit running on the writer's thread, settles it
-   * now if the fsync is done, so its appends are answered (and the next group formed)
-   * in this turn rather than after every other callback of the next.
+   * {@link Wal.takeCompletions}: with a commit of one append running on the writer's
+   * thread, settles it now if the fsync is done, so the append is answered in this turn
+   * rather than after every other callback of the next. A commit of a group is left to
+   * the event loop: taken early, it would close the next group early too, and many
+   * writers would pay smaller groups (more commits a write) for it.
    */
   takeCompletions(): void {
-    if (this.#committing) this.#writer.takeCompletions?.();
+    if (this.#committingLone) this.#writer.takeCompletions?.();
   }
 
   subscribe(options: SubscribeOptions): WalSubscription {
@@ -519,6 +523,7 @@ export class EmbeddedWal implements Wal {
     if (this.#committing || this.#queue.length === 0) return;
     this.#committing = true;
     const group = this.#queue.splice(0, groupLength(this.#queue, this.#maxGroupBytes));
+    this.#committingLone = group.length === 1;
     // Quiet: a lone append, and none arrived during the last commit either.
     const quiet = group.length === 1 && this.#queue.length === 0 && this.#lastCommitQuiet;
     const rows: WalRow[] = [];
@@ -530,6 +535,7 @@ export class EmbeddedWal implements Wal {
       this.#failure = refusal(error);
       for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(this.#failure);
       this.#committing = false;
+      this.#committingLone = false;
       this.#settleIdle();
       this.#recovery = this.#recover().finally(() => {
         this.#recovery = undefined;
@@ -546,6 +552,7 @@ export class EmbeddedWal implements Wal {
     this.#stats.records += rows.length;
     this.#stats.commits++;
     this.#committing = false;
+    this.#committingLone = false;
     this.#lastCommitQuiet = this.#queue.length === 0;
     this.#lastGroupLone = group.length === 1 && this.#queue.length === 0;
     for (const pending of group) pending.resolve(pending.positions);
