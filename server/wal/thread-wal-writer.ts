@@ -107,10 +107,10 @@ const workerUrl = new URL(
 
 /** Starts a worker that opens the file; resolves once it is open (and locked). */
 export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalWriter> {
-  // A small young generation: the worker allocates little per commit, and each MB of it
-  // is resident memory.
   const answers = new MessageChannel();
   const answered = new Int32Array(new SharedArrayBuffer(4));
+  // A small young generation: the worker allocates little per commit, and each MB of it
+  // is resident memory.
   const worker = new Worker(workerUrl, {
     workerData: { options, answers: answers.port2, answered } satisfies WalWorkerData,
     transferList: [answers.port2],
@@ -167,10 +167,8 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
         resolveOpen(writer(reply.partitions, reply.ends, reply.starts, reply.identity));
         return;
       }
-      if (reply.kind === "failed" && reply.id === 0) {
+      if (reply.kind === "failed" && reply.id === 0)
         rejectOpen(new WalError(reply.code, reply.message));
-        return;
-      }
     });
     port.on("message", settle);
     port.unref();
