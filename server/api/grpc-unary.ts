@@ -433,6 +433,7 @@ class GrpcCall<S> extends InterceptedCall implements ChunkSink {
         }
         ctx.body = this.#raw;
       }
+      options.beforeCall?.();
       this.intercept(target, ctx, input, options.interceptors);
     } catch (e) {
       this.failed(e);

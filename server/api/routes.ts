@@ -105,6 +105,13 @@ export interface ApiHandlerOptions {
   logClientGone?(err: unknown): void;
   /** On a serving thread only: how the fast paths hand on calls it does not serve (unary-call.ts). */
   readonly forward?: CallForwarding;
+  /**
+   * Runs as each fast-path call (Connect, gRPC, gRPC-Web) starts, its body read and
+   * parsed: the server settles there the log commits its writer thread has finished
+   * (the log's `takeCompletions`), so a write is answered before this call runs rather
+   * than after every call the event loop's turn brought.
+   */
+  readonly beforeCall?: () => void;
   /** `--public-reads`: a request without an Authorization header reaches the read handlers (auth.ts `refusedBeforeDecode`). */
   readonly anonymousReads?: boolean;
 }
@@ -365,6 +372,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     shutdownSignal: options.shutdownSignal,
     logError: options.logError,
     ...(options.forward !== undefined ? { forward: options.forward } : {}),
+    ...(options.beforeCall !== undefined ? { beforeCall: options.beforeCall } : {}),
   });
 
   const handler: DualHandler = (req, res) => {

@@ -86,6 +86,8 @@ export interface FastPathOptions {
   logError(err: unknown): void;
   /** Set on a serving thread only: see {@link CallForwarding}. */
   readonly forward?: CallForwarding;
+  /** Runs as each call starts, its body read and parsed (`ApiHandlerOptions.beforeCall`, routes.ts). */
+  readonly beforeCall?: () => void;
 }
 
 /** A call's abort signal and deadline, and what ends them. */

@@ -76,6 +76,7 @@ const fast = createUnaryFastPath({
   ],
   shutdownSignal: shutdown.signal,
   logError: (err) => logged.push(err),
+  beforeCall: () => order.push("before"),
 });
 
 let server: http2.Http2Server;
@@ -247,12 +248,12 @@ describe("createUnaryFastPath", () => {
     expect(logged).toEqual([]);
   });
 
-  it("runs the interceptors around the implementation, outermost first", async () => {
+  it("runs beforeCall, then the interceptors around the implementation, outermost first", async () => {
     order.length = 0;
     seen = [];
     behaviour = async () => ({ status: 1 });
     expect((await post({}, request("x"))).status).toBe(200);
-    expect(order).toEqual(["outer", "inner"]);
+    expect(order).toEqual(["before", "outer", "inner"]);
     expect(seen).toHaveLength(1);
     expect(observed.at(-1)).toBeUndefined();
   });

@@ -243,7 +243,9 @@ class ConnectCall extends InterceptedCall implements BodyReceiver {
         forward.send(stream, this.#headers, raw);
         return;
       }
-      this.intercept(target, ctx, input, this.#shared.options.interceptors);
+      const { options } = this.#shared;
+      options.beforeCall?.();
+      this.intercept(target, ctx, input, options.interceptors);
     } catch (e) {
       this.failed(e);
     }

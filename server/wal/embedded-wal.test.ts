@@ -104,6 +104,21 @@ describe.each(["inline", "thread", "loop"] as const)("EmbeddedWal with the %s wr
     expect(wal.stats).toMatchObject({ appends: 160, records: 160, commits: 10 });
   });
 
+  it("commits a lone writer's append at once, and the appends arriving with it next", async () => {
+    const wal = await open(join(dirs.make(), "log.db"));
+    await wal.append([rec("t", "first")]);
+    // The last group was one append: the next lone one does not wait for the turn's end,
+    // so one made in the same turn after it goes in a commit of its own.
+    await Promise.all([wal.append([rec("t", "a")]), wal.append([rec("t", "b")])]);
+    expect(wal.stats).toMatchObject({ appends: 3, records: 3, commits: 3 });
+    // Three in one turn: the first alone again, the other two as one group after it.
+    await Promise.all(["c", "d", "e"].map((v) => wal.append([rec("t", v)])));
+    expect(wal.stats).toMatchObject({ appends: 6, records: 6, commits: 5 });
+    // The last group was not one append: the appends of a turn are one group again.
+    await Promise.all(["f", "g"].map((v) => wal.append([rec("t", v)])));
+    expect(wal.stats).toMatchObject({ appends: 8, records: 8, commits: 6 });
+  });
+
   it("serves a subscriber that keeps up from memory, without reading the file", async () => {
     const wal = await open(join(dirs.make(), "log.db"), 1);
     const seen: string[] = [];
@@ -299,6 +314,61 @@ describe.each(["inline", "thread", "loop"] as const)("EmbeddedWal with the %s wr
     await wal.close();
     const [entries] = await readWalToEnd(await open(path));
     expect(entries!.map((e) => [...e.payload])).toEqual(payloads.map((p) => [...p]));
+  });
+});
+
+/**
+ * Runs only microtasks (no turn of the event loop, so no message event) calling
+ * `takeCompletions` until `done()` or `ms` pass; returns whether `done()` became true.
+ */
+async function settledWithoutTurn(wal: EmbeddedWal, done: () => boolean, ms: number) {
+  const deadline = performance.now() + ms;
+  while (!done() && performance.now() < deadline) {
+    wal.takeCompletions();
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+  }
+  return done();
+}
+
+describe("EmbeddedWal with the thread writer, taking a commit's answer early", () => {
+  const dirs = tempDirs();
+  afterEach(() => dirs.removeAll());
+
+  it("answers a lone append as soon as its commit is done, without a turn of the event loop", async () => {
+    const wal = await openEmbeddedWal({ path: join(dirs.make(), "log.db"), writer: "thread" });
+    try {
+      await wal.append([rec("t", "first")]);
+      let position: unknown;
+      const appended = wal.append([rec("t", "second")]).then(([p]) => {
+        position = p;
+      });
+      expect(await settledWithoutTurn(wal, () => position !== undefined, 10_000)).toBe(true);
+      await appended;
+      expect(position).toEqual({ partition: partitionForTenant("t", wal.partitions), offset: 1 });
+      expect(await wal.endOffset(partitionForTenant("t", wal.partitions))).toBe(2);
+    } finally {
+      await wal.close();
+    }
+  });
+
+  it("leaves a group's commit to the event loop", async () => {
+    const wal = await openEmbeddedWal({ path: join(dirs.make(), "log.db"), writer: "thread" });
+    try {
+      let answered = 0;
+      const appends = ["a", "b"].map((v) =>
+        wal.append([rec("t", v)]).then(() => {
+          answered++;
+        }),
+      );
+      // The group is flushed at the end of this turn; give its commit the time to finish.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await settledWithoutTurn(wal, () => answered > 0, 300)).toBe(false);
+      await Promise.all(appends);
+      expect(answered).toBe(2);
+      expect(wal.stats).toMatchObject({ appends: 2, commits: 1 });
+    } finally {
+      await wal.close();
+    }
   });
 });
 

@@ -15,10 +15,16 @@
  * - The worker is referenced (keeps the process alive) only while a request is
  *   outstanding, like a socket with a pending write; an idle open log does not.
  * - If the worker dies, every outstanding and later request rejects with `unavailable`.
+ * - The worker answers requests on a port of their own and, after each answer, sets a
+ *   shared flag. The main thread takes answers as port events, or earlier through
+ *   `takeCompletions` (a busy event loop's request path): it clears the flag before
+ *   draining, so an answer posted meanwhile leaves the flag set and is never missed.
+ *   Both ways read the same port queue, so answers settle in the order they were sent.
  * - A `close` that fails ends the thread, so no failed writer keeps the file's lock.
  */
 
-import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { SqliteWalFileOptions } from "./sqlite-wal-file.ts";
 import type { WalEntry, WalErrorCode } from "./wal.ts";
 import { WalError } from "./wal.ts";
@@ -79,6 +85,15 @@ export type WalWorkerReply =
 
 type DoneReply = Extract<WalWorkerReply, { kind: "done" }>;
 
+/** What the worker is started with. */
+export interface WalWorkerData {
+  readonly options: SqliteWalFileOptions;
+  /** Where the worker posts its answers to requests (the open's go to its parent port). */
+  readonly answers: MessagePort;
+  /** Set to 1 by the worker after each answer it posts on `answers`. */
+  readonly answered: Int32Array;
+}
+
 interface Outstanding {
   readonly resolve: (reply: DoneReply) => void;
   readonly reject: (error: WalError) => void;
@@ -92,21 +107,34 @@ const workerUrl = new URL(
 
 /** Starts a worker that opens the file; resolves once it is open (and locked). */
 export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalWriter> {
+  const answers = new MessageChannel();
+  const answered = new Int32Array(new SharedArrayBuffer(4));
   // A small young generation: the worker allocates little per commit, and each MB of it
   // is resident memory.
   const worker = new Worker(workerUrl, {
-    workerData: options,
+    workerData: { options, answers: answers.port2, answered } satisfies WalWorkerData,
+    transferList: [answers.port2],
     resourceLimits: { maxYoungGenerationSizeMb: 8 },
   });
+  const port = answers.port1;
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   const outstanding = new Map<number, Outstanding>();
   let nextId = 1;
   let dead: WalError | undefined;
 
   const kill = (error: WalError): void => {
+    // Answers the worker posted before it ended still settle their requests: its exit
+    // may be seen before the port's event that would deliver them.
+    if (dead === undefined) {
+      for (let taken = receiveMessageOnPort(port); taken !== undefined; ) {
+        settle(taken.message as WalWorkerReply);
+        taken = receiveMessageOnPort(port);
+      }
+    }
     dead ??= error;
     for (const request of outstanding.values()) request.reject(dead);
     outstanding.clear();
+    port.close();
   };
 
   const send = (
@@ -116,7 +144,10 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
   ): Promise<void> =>
     new Promise((resolve, reject) => {
       if (dead !== undefined) return reject(dead);
-      if (outstanding.size === 0) worker.ref();
+      if (outstanding.size === 0) {
+        worker.ref();
+        port.ref();
+      }
       outstanding.set(request.id, {
         resolve: (reply) => {
           onOk(reply);
@@ -136,17 +167,11 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
         resolveOpen(writer(reply.partitions, reply.ends, reply.starts, reply.identity));
         return;
       }
-      if (reply.kind === "failed" && reply.id === 0) {
+      if (reply.kind === "failed" && reply.id === 0)
         rejectOpen(new WalError(reply.code, reply.message));
-        return;
-      }
-      const request = outstanding.get(reply.id);
-      if (request === undefined) return;
-      outstanding.delete(reply.id);
-      if (outstanding.size === 0) worker.unref();
-      if (reply.kind === "done") request.resolve(reply);
-      else request.reject(new WalError(reply.code, reply.message));
     });
+    port.on("message", settle);
+    port.unref();
     worker.on("error", (error) => {
       const walError = new WalError(
         "unavailable",
@@ -165,6 +190,28 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
     });
   });
 
+  function settle(reply: WalWorkerReply): void {
+    if (reply.kind === "opened") return;
+    const request = outstanding.get(reply.id);
+    if (request === undefined) return;
+    outstanding.delete(reply.id);
+    if (outstanding.size === 0) {
+      worker.unref();
+      port.unref();
+    }
+    if (reply.kind === "done") request.resolve(reply);
+    else request.reject(new WalError(reply.code, reply.message));
+  }
+
+  function takeCompletions(): void {
+    if (outstanding.size === 0 || Atomics.load(answered, 0) === 0) return;
+    Atomics.store(answered, 0, 0);
+    for (let taken = receiveMessageOnPort(port); taken !== undefined; ) {
+      settle(taken.message as WalWorkerReply);
+      taken = receiveMessageOnPort(port);
+    }
+  }
+
   function writer(
     partitions: number,
     ends: readonly number[],
@@ -176,6 +223,7 @@ export function openThreadWalWriter(options: SqliteWalFileOptions): Promise<WalW
       ends,
       starts,
       identity,
+      takeCompletions,
       commit: async (rows) => {
         const { tenants, layout, chunks } = packRows(rows);
         let payloads: Uint8Array[] | undefined;

@@ -7,22 +7,26 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { InternalError } from "../internal-error.ts";
-import type { SqliteWalFileOptions } from "./sqlite-wal-file.ts";
 import { SqliteWalFile, toWalError } from "./sqlite-wal-file.ts";
-import type { WalWorkerReply, WalWorkerRequest } from "./thread-wal-writer.ts";
+import type { WalWorkerData, WalWorkerReply, WalWorkerRequest } from "./thread-wal-writer.ts";
 import { packedPayloads, ROW_FIELDS } from "./wal-row-pack.ts";
 
-const port = parentPort;
-if (port === null)
+const parent = parentPort;
+if (parent === null)
   throw new InternalError("invariant", "wal-writer-worker.ts must run as a worker thread.");
-const options = workerData as SqliteWalFileOptions;
+const { options, answers: port, answered } = workerData as WalWorkerData;
 
-const reply = (message: WalWorkerReply): void => port.postMessage(message);
+/** Posts an answer, then raises the flag `takeCompletions` looks at (`thread-wal-writer.ts`). */
+const answer = (message: WalWorkerReply, transfer?: readonly ArrayBuffer[]): void => {
+  port.postMessage(message, transfer);
+  Atomics.store(answered, 0, 1);
+};
+const reply = (message: WalWorkerReply): void => answer(message);
 
 let file: SqliteWalFile | undefined;
 try {
   file = SqliteWalFile.open(options);
-  reply({
+  parent.postMessage({
     kind: "opened",
     partitions: file.partitions,
     ends: file.ends,
@@ -31,11 +35,17 @@ try {
   });
 } catch (error) {
   const walError = toWalError(error, options.path);
-  reply({ kind: "failed", id: 0, code: walError.code, message: walError.message });
+  parent.postMessage({
+    kind: "failed",
+    id: 0,
+    code: walError.code,
+    message: walError.message,
+  } satisfies WalWorkerReply);
+  parent.close();
   port.close();
 }
 
-port.on("message", (request: WalWorkerRequest) => {
+parent.on("message", (request: WalWorkerRequest) => {
   if (file === undefined) {
     reply({ kind: "failed", id: request.id, code: "closed", message: "The log is closed." });
     return;
@@ -54,9 +64,7 @@ port.on("message", (request: WalWorkerRequest) => {
           })),
         );
         // The buffers go back, so the main thread keeps the bytes without copying them.
-        port.postMessage({ kind: "done", id: request.id, chunks } satisfies WalWorkerReply, [
-          ...chunks,
-        ]);
+        answer({ kind: "done", id: request.id, chunks }, [...chunks]);
         return;
       }
       case "truncate":
@@ -78,6 +86,7 @@ port.on("message", (request: WalWorkerRequest) => {
         file = undefined;
         reply({ kind: "done", id: request.id });
         port.close();
+        parent.close();
         return;
     }
   } catch (error) {

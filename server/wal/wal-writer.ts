@@ -12,7 +12,7 @@
 
 import type { SqliteWalFileOptions, WalRow } from "./sqlite-wal-file.ts";
 import { SqliteWalFile, settleWalCall } from "./sqlite-wal-file.ts";
-import type { WalEntry } from "./wal.ts";
+import type { Wal, WalEntry } from "./wal.ts";
 
 /**
  * Executes commits and reads against one open log file.
@@ -44,6 +44,11 @@ export interface WalWriter {
   read(partition: number, from: number, limit: number): Promise<WalEntry[]>;
   /** Checkpoints, closes the file and releases its lock. */
   close(): Promise<void>;
+  /**
+   * Settles, synchronously, the calls a writer on another thread has finished but whose
+   * answers the event loop has not yet taken ({@link Wal.takeCompletions}).
+   */
+  takeCompletions?(): void;
 }
 
 /**

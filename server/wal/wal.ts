@@ -106,6 +106,13 @@ export interface Wal {
   /** Delivers records from the given offsets, then new ones as they are appended. */
   subscribe(options: SubscribeOptions): WalSubscription;
   /**
+   * Settles, now, the appends whose records a backend's other thread has already made
+   * durable, instead of when the event loop takes that thread's answer in a later turn.
+   * Cheap enough to call at every request (an atomic load while nothing is done); the
+   * caller must not be inside the log's own code. Backends without such a thread omit it.
+   */
+  takeCompletions?(): void;
+  /**
    * Flushes, stops subscriptions and releases the backend. Appends after close reject
    * with code `closed`. Idempotent: a second call resolves like the first.
    */

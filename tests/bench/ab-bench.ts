@@ -10,7 +10,7 @@
  * per call (medians of the rounds). Rows are `op` or `op:clients` as in `npm run bench:pg`
  * (default `get,edges-out,edges-in,query-50,get-100` at 32 clients); a mixed row
  * (`query-50+create-team`) counts its reads and its writer's calls together for the CPU
- * per call, and shows the writer's calls/s beside the reads'. Connect unless
+ * per call, and shows the writer's calls/s, p50 and p99 beside the reads'. Connect unless
  * `--grpc`; the load generator's lean client unless `ENTDB_BENCH_CLIENT=connect`.
  * `--conns N` spreads each row's clients over N HTTP/2 connections on both sides;
  * `--threads A,B` starts the base with `--serve-threads A` and this tree with
@@ -121,6 +121,8 @@ try {
   const p50 = new Map<string, number[]>();
   const p99 = new Map<string, number[]>();
   const writeRate = new Map<string, number[]>();
+  const writeP50 = new Map<string, number[]>();
+  const writeP99 = new Map<string, number[]>();
   const add = (to: Map<string, number[]>, key: string, x: number) =>
     to.set(key, [...(to.get(key) ?? []), x]);
   for (let round = 0; round < Number(roundsArg); round++) {
@@ -149,6 +151,8 @@ try {
         add(mainCpu, key, (mainThreadCpuUs(side.server.child.pid) - mainBefore) / calls);
         add(rate, key, m.ops / m.seconds);
         add(writeRate, key, m.writes ? m.writes.ops / m.writes.seconds : 0);
+        add(writeP50, key, m.writes?.p50Us ?? 0);
+        add(writeP99, key, m.writes?.p99Us ?? 0);
         add(p50, key, m.p50Us);
         add(p99, key, m.p99Us);
       }
@@ -171,15 +175,15 @@ try {
     );
   }
   console.log(
-    `\n| row | side | calls/s | p50 µs | p99 µs | main thread µs/call | writer calls/s |`,
+    `\n| row | side | calls/s | p50 µs | p99 µs | main thread µs/call | writer calls/s | writer p50 µs | writer p99 µs |`,
   );
-  console.log(`|---|---|---:|---:|---:|---:|---:|`);
+  console.log(`|---|---|---:|---:|---:|---:|---:|---:|---:|`);
   for (const row of rows) {
     for (const side of sides) {
       const key = `${row.op}:${row.clients} ${side.name}`;
       const m = (of: Map<string, number[]>) => median(of.get(key) ?? []).toFixed(0);
       console.log(
-        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} | ${m(mainCpu)} | ${m(writeRate)} |`,
+        `| ${row.op}, ${row.clients} | ${side.name} | ${m(rate)} | ${m(p50)} | ${m(p99)} | ${m(mainCpu)} | ${m(writeRate)} | ${m(writeP50)} | ${m(writeP99)} |`,
       );
     }
   }
