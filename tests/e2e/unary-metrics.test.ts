@@ -193,6 +193,17 @@ for (const threads of [0, 1]) {
       });
     });
 
+    if (threads > 0)
+      it("counts a call whose body a serving thread read and refused", async () => {
+        // Each HTTP/2 session lands on a thread at random (SO_REUSEPORT): sessions are
+        // opened until one reached the serving thread. The server makes no other call
+        // here, so what the thread counted is these calls.
+        const onThread = () => metricValue(server, `entdb_thread_requests_total{thread="1"}`);
+        for (let i = 0; i < 40 && (await onThread()) === 0; i++)
+          await h2(server, proto, (stream) => stream.end(NOT_A_MESSAGE));
+        expect(await onThread()).toBeGreaterThan(0);
+      });
+
     describe("the library's path", () => {
       it("counts an HTTP/1.1 JSON body that is not JSON as invalid_argument", async () => {
         await expectCounted("invalid_argument", () => h1(server, json, (req) => req.end("{")));
