@@ -448,6 +448,10 @@ class GrpcCall<S> extends InterceptedCall implements ChunkSink {
     this.#shared.options.logError(error);
   }
 
+  protected countUnintercepted(code: Code): void {
+    this.#shared.options.countUnintercepted?.(this.#request.target, code);
+  }
+
   protected answer(bytes: Uint8Array): void {
     this.#finish(envelope(bytes), undefined);
   }

@@ -261,9 +261,16 @@ export async function* readUntilReset(
   enveloped: boolean,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const ends = enveloped ? new EnvelopeEnds() : undefined;
-  for await (const chunk of body) {
-    ends?.take(chunk);
-    yield chunk;
+  try {
+    for await (const chunk of body) {
+      ends?.take(chunk);
+      yield chunk;
+    }
+  } catch (err) {
+    // A body that stopped because its client reset the stream (Node's "aborted", a
+    // stream closed before its end): the client's cancel, not a failure of the server's.
+    if (resetByClient(stream) || clientWentAway(err, stream.destroyed)) throw cancelled();
+    throw err;
   }
   if (ends !== undefined && !ends.complete() && !resetByClient(stream) && !stream.closed) {
     await new Promise<void>((resolve) => {

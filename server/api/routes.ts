@@ -14,6 +14,7 @@ import {
   type ContextValues,
   cors,
   createConnectRouter,
+  createContextKey,
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
@@ -133,6 +134,9 @@ interface MethodMetrics {
   readonly byCode: CounterChild[];
 }
 
+/** Set by the metrics interceptor on the calls it sees on the library's path. */
+const interceptedKey = createContextKey(false, { description: "entdb.intercepted" });
+
 /** The extra headers of a response to a request from no allowed origin: none (shared, read only). */
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -153,8 +157,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     }
     return m;
   };
-  /** Counts a call to `m` under its code (undefined: it succeeded) and its duration. */
-  const observe = (m: MethodMetrics, code: Code | undefined, startMs: number) => {
+  /** Counts a call to `m` under its code (undefined: it succeeded). */
+  const count = (m: MethodMetrics, code: Code | undefined) => {
     const slot = code ?? 0;
     let counter = m.byCode[slot];
     if (counter === undefined) {
@@ -163,8 +167,20 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       m.byCode[slot] = counter;
     }
     counter.inc();
+  };
+  /** Counts a call to `m` under its code (undefined: it succeeded) and its duration. */
+  const observe = (m: MethodMetrics, code: Code | undefined, startMs: number) => {
+    count(m, code);
     m.seconds.observe((performance.now() - startMs) / 1000);
   };
+  /**
+   * Counts a call answered before the interceptors ran, under the code its client got:
+   * its body could not be read (cut short, over the limit, reset by its client) or
+   * parsed, or it was refused for its credentials first. Not timed: the latency is that of
+   * the calls that reached their handler.
+   */
+  const countUnintercepted = (service: DescService, method: DescMethod, code: Code) =>
+    count(metricsOf(service, method), code);
   /** Counts a call that failed with `err`, and rethrows it. */
   const failed = (m: MethodMetrics, err: unknown, startMs: number, signal: AbortSignal): never => {
     // The library answers an error that is not a ConnectError as INTERNAL and logs
@@ -221,6 +237,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   }
   const metricsInterceptor: Interceptor = withNowForm(
     (next) => async (req) => {
+      // The library's path counts a call the interceptors never saw itself (`adapter`).
+      req.contextValues.set(interceptedKey, true);
       const m = metricsOf(req.service, req.method);
       const start = performance.now();
       let res: Awaited<ReturnType<typeof next>>;
@@ -314,15 +332,19 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         .then((uRes) =>
           refused && isConnectStream(uRes)
             ? refusedConnectStream(uRes, values)
-            : rewriteErrorStatus(
-                uRes,
-                (status) =>
+            : rewriteErrorStatus(uRes, (status) => {
+                const answer =
                   (refused ? unauthenticated(status, values) : undefined) ??
                   malformedBody(status, input.typeName) ??
                   (kept && jsonKind
                     ? nameJsonErrorField(status, input, kept.bytes(), jsonKind)
-                    : undefined),
-              ),
+                    : undefined);
+                // Answered before the interceptors ran (its body could not be read or
+                // parsed): counted here, under the code the client gets.
+                if (values.get(interceptedKey) !== true)
+                  countUnintercepted(handler.service, handler.method, (answer ?? status).code);
+                return answer;
+              }),
         )
         .then((uRes) => universalResponseToNodeResponse(uRes, res))
         .catch((err: unknown) => {
@@ -371,6 +393,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     interceptors,
     shutdownSignal: options.shutdownSignal,
     logError: options.logError,
+    countUnintercepted: (target, code) => countUnintercepted(target.service, target.method, code),
     ...(options.forward !== undefined ? { forward: options.forward } : {}),
     ...(options.beforeCall !== undefined ? { beforeCall: options.beforeCall } : {}),
   });

@@ -88,6 +88,12 @@ export interface FastPathOptions {
   readonly forward?: CallForwarding;
   /** Runs as each call starts, its body read and parsed (`ApiHandlerOptions.beforeCall`, routes.ts). */
   readonly beforeCall?: () => void;
+  /**
+   * Counts a call answered with an error before its interceptors ran (refused for its
+   * credentials, or its body could not be read or parsed: cut short, over the limit, reset
+   * by its client), under the code its client got. The interceptors count every other call.
+   */
+  countUnintercepted?(target: FastMethod, code: Code): void;
 }
 
 /** A call's abort signal and deadline, and what ends them. */
@@ -745,6 +751,12 @@ export function discardRest(req: http.IncomingMessage, max = DISCARD_MAX_BYTES):
   req.resume();
 }
 
+/** Where an {@link InterceptedCall} is, relative to its interceptors. */
+type Stage = 0 | 1 | 2;
+const BEFORE: Stage = 0;
+const IN: Stage = 1;
+const PAST: Stage = 2;
+
 /**
  * The steps every fast path's call takes once its request is parsed: the interceptors and
  * the implementation (at once, or when their promise settles), then the answer's bytes,
@@ -754,8 +766,11 @@ export function discardRest(req: http.IncomingMessage, max = DISCARD_MAX_BYTES):
  * INTERNAL.
  */
 export abstract class InterceptedCall {
-  /** Whether an error now comes from the interceptors, which report what they see. */
-  #inInterceptors = false;
+  /**
+   * Where the call is: before its interceptors (an error here is counted by
+   * `countUnintercepted`), in them (they report and count what they see), or past them.
+   */
+  #stage: Stage = BEFORE;
 
   /** Logs a bug (an error that is not a ConnectError) with its stack. */
   protected abstract logBug(error: unknown): void;
@@ -763,6 +778,8 @@ export abstract class InterceptedCall {
   protected abstract answer(bytes: Uint8Array): void;
   /** Writes the answer: an error. */
   protected abstract answerError(error: ConnectError): void;
+  /** Counts the call, answered with `code` before its interceptors ran (`countUnintercepted`). */
+  protected abstract countUnintercepted(code: Code): void;
 
   /** Runs `target`'s interceptors and implementation on `input`; throws what they throw at once. */
   protected intercept(
@@ -771,7 +788,7 @@ export abstract class InterceptedCall {
     input: Message,
     interceptors: readonly Interceptor[],
   ): void {
-    this.#inInterceptors = true;
+    this.#stage = IN;
     const answer = intercepted(target, ctx, input, interceptors);
     if (answer instanceof Promise) {
       answer.then(
@@ -784,7 +801,7 @@ export abstract class InterceptedCall {
   }
 
   #answered(target: FastMethod, output: Message): void {
-    this.#inInterceptors = false;
+    this.#stage = PAST;
     let bytes: Uint8Array;
     try {
       bytes = encodeOutput(target.method.output, output);
@@ -797,8 +814,11 @@ export abstract class InterceptedCall {
 
   /** Answers the call with `e`. */
   protected failed(e: unknown): void {
-    if (!(e instanceof ConnectError) && !this.#inInterceptors) this.logBug(e);
-    this.#inInterceptors = false;
-    this.answerError(e instanceof ConnectError ? e : internalError(e));
+    const stage = this.#stage;
+    if (!(e instanceof ConnectError) && stage !== IN) this.logBug(e);
+    this.#stage = PAST;
+    const error = e instanceof ConnectError ? e : internalError(e);
+    if (stage === BEFORE) this.countUnintercepted(error.code);
+    this.answerError(error);
   }
 }

@@ -30,6 +30,8 @@
  * The call runs through the router's interceptors, in the router's order, and its signal
  * is aborted when the server's shutdown signal is, as on the library's path: what an
  * interceptor does (metrics, logging) it does for every call, whichever path serves it.
+ * A call answered before the interceptors run (its body could not be read or parsed) is
+ * counted by `countUnintercepted`, as routes.ts counts one on the library's path.
  *
  * Responses are never compressed; the protocol lets a server choose identity.
  * `tests/e2e/unary-fast-path.test.ts` sends the same requests down both paths and
@@ -257,6 +259,10 @@ class ConnectCall extends InterceptedCall implements BodyReceiver {
 
   protected logBug(error: unknown): void {
     this.#shared.options.logError(error);
+  }
+
+  protected countUnintercepted(code: Code): void {
+    this.#shared.options.countUnintercepted?.(this.#target, code);
   }
 
   protected answer(bytes: Uint8Array): void {

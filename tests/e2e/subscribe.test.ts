@@ -244,10 +244,15 @@ describe("Subscribe", () => {
     const iterator = stream[Symbol.asyncIterator]();
     const got: SubscribeResponse[] = [];
     got.push((await iterator.next()).value as SubscribeResponse);
-    // Enough bytes to fill the HTTP/2 window and the socket buffers, then the queue.
+    // Enough bytes to fill what is in flight between the server's queue and the client,
+    // then the queue. What is in flight is bounded by flow control (the HTTP/2 windows and
+    // stream buffers of each hop, two with a serving thread, which relays the stream from
+    // the main thread), not by the events written, but it varies with timing: from a few
+    // dozen of these events to all 400 (6.4 MB) that this test once wrote, which then left
+    // the queue nothing to overflow with. 1,200 (19 MB) is three times that.
     const description = str("x".repeat(16_000));
     const ids: string[] = [];
-    for (let i = 0; i < 400; i += 20) {
+    for (let i = 0; i < 1200; i += 20) {
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, j) => {
           const op = teamCreate(`slow-${i + j}`);
