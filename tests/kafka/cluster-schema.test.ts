@@ -1,47 +1,25 @@
-/**
- * `PushSchema` on a cluster (docs/kafka.md "Several servers", docs/schema-evolution.md):
- * two real `entdb serve --cluster` processes on a topic of 4 partitions of a real
- * single-node broker of this file's own, each owning two partitions.
- *
- * - A breaking push through A is refused with its findings, and neither server changes.
- * - A compatible push through A (a new field, a new node type) is served by both: the new
- *   field and the new type's typed service are written and read on tenants owned by A
- *   and by B, and B lists the version with its pusher.
- * - Two pushes of different schemas racing through A and B: one version wins, the other
- *   is refused (ABORTED after a lost race, FAILED_PRECONDITION when it was checked
- *   against the winner), and both servers serve the winner.
- * - `kill -9` of B: A takes B's tenants and applies and writes them with the new version;
- *   B restarted with its old `--schema` file serves the pushed version and its tenants.
- * - B restarted with a new compatible `--schema` file registers it as the next version,
- *   which A learns and serves as it would a push.
- * - Each tenant's canonical dump at its owner equals that of a single server replaying the
- *   topic into an empty data dir, which learns every version from the log alone.
- */
-
-import { randomInt } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalDump } from "../../server/store/canonical-dump.ts";
 import { tenantFileName } from "../../server/store/tenant-id.ts";
 import { connectError, entDbClient, str, TRACKER } from "../e2e/e2e-helpers.ts";
 import {
   REPO_ROOT,
-  removeDataDir,
   type ServerProcess,
   startServerProcess,
   tempDataDir,
 } from "../e2e/server-process.ts";
-import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
 import {
   clusterMember,
   type Member,
   startClusterMember,
   tenantsPerPartition,
+  useClusterTopic,
   waitForOwners,
 } from "./cluster-servers.ts";
-import { freshTopicName, type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
+import { kafkaServeEnv } from "./kafka-serve.ts";
 
 const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 6_000;
@@ -65,43 +43,26 @@ const BREAKING = V2.replace(TEAM_DESCRIPTION, "  description: int = 3;\n");
 const RACE_A = V2.replace(TEAM_DESCRIPTION, `${TEAM_DESCRIPTION}  motto: string = 5;\n`);
 const RACE_B = V2.replace(TEAM_DESCRIPTION, `${TEAM_DESCRIPTION}  motto: int = 5;\n`);
 
-const dir = join(REPO_ROOT, ".tmp", `kafka-cluster-schema-${process.pid}`);
-let kafka: KafkaCluster | undefined;
-let topic: KafkaServeTopic;
-const dataDirs: string[] = [];
-const servers: ServerProcess[] = [];
+const cluster = useClusterTopic("cluster-schema", PARTITIONS);
 
-beforeAll(async () => {
+beforeAll(() => {
   if (!tracker.includes(TEAM_DESCRIPTION) || !tracker.includes(LAST_EDGE))
     throw new Error("the tracker example changed");
-  kafka = await startKafkaCluster({ nodes: 1, dir, fresh: true, port: randomInt(21_000, 29_000) });
-  topic = {
-    brokers: kafka.brokers,
-    topic: freshTopicName("cluster-schema"),
-    partitions: PARTITIONS,
-  };
-}, 330_000);
-
-afterAll(async () => {
-  for (const server of servers) await server.kill();
-  for (const d of dataDirs) removeDataDir(d);
-  await kafka?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function member(name: string): Promise<Member> {
   const m = await clusterMember(name);
-  dataDirs.push(m.dataDir);
+  cluster.dataDirs.push(m.dataDir);
   return m;
 }
 
 async function start(m: Member, schema?: string): Promise<ServerProcess> {
-  const server = await startClusterMember(m, topic, SESSION_TIMEOUT_MS, [], {
+  const server = await startClusterMember(m, cluster.topic, SESSION_TIMEOUT_MS, [], {
     ...(schema ? { schema } : {}),
   });
-  servers.push(server);
+  cluster.servers.push(server);
   return server;
 }
 
@@ -242,7 +203,7 @@ describe("PushSchema on a cluster", () => {
 
     // kill -9 of B: A takes B's tenants, applies them with the pushed versions and writes them.
     await serverB.kill();
-    servers.splice(servers.indexOf(serverB), 1);
+    cluster.servers.splice(cluster.servers.indexOf(serverB), 1);
     await waitForOwners([a], TENANTS, 60_000);
     for (const tenant of byServer(b.url)) {
       expect(await colorOf(a.url, tenant, colored.get(tenant)!)).toEqual({
@@ -269,27 +230,27 @@ describe("PushSchema on a cluster", () => {
 
     // B restarted with a new compatible --schema file: registered as version 4 on both.
     const winner = raced[0]?.status === "fulfilled" ? RACE_A : RACE_B;
-    const v4 = join(dir, "v4.entdb");
+    const v4 = join(cluster.dir, "v4.entdb");
     writeFileSync(v4, winner.replace(TEAM_DESCRIPTION, `${TEAM_DESCRIPTION}  size: int = 6;\n`));
     expect(await serverB.stop()).toBe(0);
-    servers.splice(servers.indexOf(serverB), 1);
+    cluster.servers.splice(cluster.servers.indexOf(serverB), 1);
     serverB = await start(b, v4);
     expect((await clientB.getSchema({})).version).toBe(4);
     expect(await servedVersion(a.url, 4)).toBe(4);
     expect(await waitForOwners([a, b], TENANTS, 60_000)).toEqual(owners);
 
     // Each tenant at its owner equals a single server's replay of the topic from nothing.
-    for (const server of servers.splice(0)) expect(await server.stop()).toBe(0);
+    for (const server of cluster.servers.splice(0)) expect(await server.stop()).toBe(0);
     const replayDir = tempDataDir("entdb-cluster-schema-replay-");
-    dataDirs.push(replayDir);
+    cluster.dataDirs.push(replayDir);
     const replay = await startServerProcess({
       dataDir: replayDir,
-      env: kafkaServeEnv(topic),
+      env: kafkaServeEnv(cluster.topic),
       readyTimeoutMs: 60_000,
     });
-    servers.push(replay);
+    cluster.servers.push(replay);
     expect(await replay.stop()).toBe(0);
-    servers.pop();
+    cluster.servers.pop();
     for (const tenant of TENANTS) {
       const ownerDir = owners.get(tenant) === a.url ? a.dataDir : b.dataDir;
       const file = tenantFileName(tenant);

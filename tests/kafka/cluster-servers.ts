@@ -4,15 +4,72 @@
  * answer for a tenant, and which server owns which tenant once the group settled.
  */
 
+import { randomInt } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { partitionForTenant } from "../../server/wal/partition.ts";
 import { TRACKER } from "../e2e/e2e-helpers.ts";
 import {
   freePort,
+  REPO_ROOT,
+  removeDataDir,
   type ServerProcess,
   startServerProcess,
   tempDataDir,
 } from "../e2e/server-process.ts";
-import { type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
+import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
+import { freshTopicName, type KafkaServeTopic, kafkaServeEnv } from "./kafka-serve.ts";
+
+/** A test file's broker and topic, and what its tests leave for the end to clean up. */
+export interface ClusterTopic {
+  /** A fresh topic on the file's broker (read it in a test or a hook, once it started). */
+  readonly topic: KafkaServeTopic;
+  /** The broker's state dir, removed at the end with what a test writes there. */
+  readonly dir: string;
+  /** Servers killed at the end (a test that stopped one may take it out). */
+  readonly servers: ServerProcess[];
+  /** Data dirs removed at the end. */
+  readonly dataDirs: string[];
+}
+
+/**
+ * A single-node broker of this file's own (`.tmp/kafka-NAME-PID`, a random port) with a
+ * fresh topic of `partitions`, started before the file's tests; after them its servers
+ * are killed, its data dirs removed and the broker stopped.
+ */
+export function useClusterTopic(name: string, partitions: number): ClusterTopic {
+  const dir = join(REPO_ROOT, ".tmp", `kafka-${name}-${process.pid}`);
+  let kafka: KafkaCluster | undefined;
+  let topic: KafkaServeTopic | undefined;
+  const servers: ServerProcess[] = [];
+  const dataDirs: string[] = [];
+  beforeAll(async () => {
+    kafka = await startKafkaCluster({
+      nodes: 1,
+      dir,
+      fresh: true,
+      port: randomInt(21_000, 29_000),
+    });
+    topic = { brokers: kafka.brokers, topic: freshTopicName(name), partitions };
+  }, 330_000);
+  afterAll(async () => {
+    for (const server of servers) await server.kill();
+    for (const d of dataDirs) removeDataDir(d);
+    await kafka?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+  return {
+    get topic() {
+      if (topic === undefined)
+        throw new Error("the broker has not started (read the topic in a test)");
+      return topic;
+    },
+    dir,
+    servers,
+    dataDirs,
+  };
+}
 
 /** A cluster member's fixed ports and data dir. */
 export interface Member {

@@ -1,62 +1,27 @@
-/**
- * A `Subscribe` stream on a server of a cluster that stops serving its tenant
- * (docs/kafka.md "Several servers"): two real `entdb serve --cluster` processes on a topic
- * of 4 partitions of a real single-node broker of this file's own, with a heartbeat
- * (`ENTDB_SUBSCRIBER_HEARTBEAT_MS`) of two minutes. A third server joining starts a
- * rebalance; the stream at the server that owned the tenant ends then, with the answer a
- * new call gets (UNAVAILABLE during the rebalance, the redirect once the tenant has an
- * owner), not at its next heartbeat.
- */
-
-import { randomInt } from "node:crypto";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { entDbClient } from "../e2e/e2e-helpers.ts";
-import { REPO_ROOT, removeDataDir, type ServerProcess } from "../e2e/server-process.ts";
-import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
 import {
   clusterMember,
   type Member,
   startClusterMember,
   tenantsPerPartition,
+  useClusterTopic,
   waitForOwners,
 } from "./cluster-servers.ts";
-import { freshTopicName, type KafkaServeTopic } from "./kafka-serve.ts";
 
 const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 6_000;
 const HEARTBEAT_MS = 120_000;
 const TENANTS = tenantsPerPartition(1, PARTITIONS);
 
-const dir = join(REPO_ROOT, ".tmp", `kafka-cluster-subscribe-${process.pid}`);
-let kafka: KafkaCluster | undefined;
-let topic: KafkaServeTopic;
-const members: Member[] = [];
-const servers: ServerProcess[] = [];
-
-beforeAll(async () => {
-  kafka = await startKafkaCluster({ nodes: 1, dir, fresh: true, port: randomInt(21_000, 29_000) });
-  topic = {
-    brokers: kafka.brokers,
-    topic: freshTopicName("cluster-subscribe"),
-    partitions: PARTITIONS,
-  };
-}, 330_000);
-
-afterAll(async () => {
-  for (const server of servers) await server.kill();
-  for (const m of members) removeDataDir(m.dataDir);
-  await kafka?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+const cluster = useClusterTopic("cluster-subscribe", PARTITIONS);
 
 async function start(name: string): Promise<Member> {
   const m = await clusterMember(name);
-  members.push(m);
-  servers.push(
-    await startClusterMember(m, topic, SESSION_TIMEOUT_MS, [], {
+  cluster.dataDirs.push(m.dataDir);
+  cluster.servers.push(
+    await startClusterMember(m, cluster.topic, SESSION_TIMEOUT_MS, [], {
       env: { ENTDB_SUBSCRIBER_HEARTBEAT_MS: String(HEARTBEAT_MS) },
     }),
   );

@@ -1,21 +1,5 @@
-/**
- * A cluster whose servers run `--serve-threads 1` (docs/kafka.md "Several servers"): two
- * real servers on a topic of 4 partitions of a real single-node broker of this file's
- * own, and clients on many HTTP/2 connections to server A, so the kernel gives some to
- * A's main thread and some to its serving thread (`/metrics` shows the serving thread
- * answered reads of the tenants A owns).
- *
- * - Every connection gets B's tenants' redirect, on both threads.
- * - `kill -9` of B: A serves B's tenants on both threads once it caught them up.
- * - B restarted takes its partitions back; A keeps its copies of B's tenants, and neither
- *   of A's threads serves them any more: every connection gets the redirect to B.
- */
-
-import { randomInt } from "node:crypto";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   connectError,
   type EntDbClient,
@@ -23,17 +7,16 @@ import {
   TRACKER,
   teamOp,
 } from "../e2e/e2e-helpers.ts";
-import { REPO_ROOT, removeDataDir, type ServerProcess } from "../e2e/server-process.ts";
-import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
+import type { ServerProcess } from "../e2e/server-process.ts";
 import {
   clusterMember,
   type Member,
   rawQuery,
   startClusterMember,
   tenantsPerPartition,
+  useClusterTopic,
   waitForOwners,
 } from "./cluster-servers.ts";
-import { freshTopicName, type KafkaServeTopic } from "./kafka-serve.ts";
 
 const PARTITIONS = 4;
 const SESSION_TIMEOUT_MS = 6_000;
@@ -42,33 +25,13 @@ const TENANTS = tenantsPerPartition(2, PARTITIONS);
 const CONNECTIONS = 6;
 const THREADS = ["--serve-threads", "1"];
 
-const dir = join(REPO_ROOT, ".tmp", `kafka-cluster-threads-${process.pid}`);
-let kafka: KafkaCluster | undefined;
-let topic: KafkaServeTopic;
-const members: Member[] = [];
-const servers: ServerProcess[] = [];
-
-beforeAll(async () => {
-  kafka = await startKafkaCluster({ nodes: 1, dir, fresh: true, port: randomInt(21_000, 29_000) });
-  topic = {
-    brokers: kafka.brokers,
-    topic: freshTopicName("cluster-threads"),
-    partitions: PARTITIONS,
-  };
-}, 330_000);
-
-afterAll(async () => {
-  for (const server of servers) await server.kill();
-  for (const m of members) removeDataDir(m.dataDir);
-  await kafka?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+const cluster = useClusterTopic("cluster-threads", PARTITIONS);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function start(m: Member): Promise<ServerProcess> {
-  const server = await startClusterMember(m, topic, SESSION_TIMEOUT_MS, THREADS);
-  servers.push(server);
+  const server = await startClusterMember(m, cluster.topic, SESSION_TIMEOUT_MS, THREADS);
+  cluster.servers.push(server);
   return server;
 }
 
@@ -137,7 +100,7 @@ describe("a cluster of servers with a serving thread each", () => {
   it("redirects on both threads, fails over, and never serves a partition it gave back", async () => {
     const a = await clusterMember("a");
     const b = await clusterMember("b");
-    members.push(a, b);
+    cluster.dataDirs.push(a.dataDir, b.dataDir);
     const serverA = await start(a);
     let serverB = await start(b);
     const owners = await waitForOwners([a, b], TENANTS, 30_000);
@@ -163,7 +126,7 @@ describe("a cluster of servers with a serving thread each", () => {
 
     // kill -9 of B: A takes B's partitions over and serves them on both threads.
     await serverB.kill();
-    servers.splice(servers.indexOf(serverB), 1);
+    cluster.servers.splice(cluster.servers.indexOf(serverB), 1);
     const killedAt = Date.now();
     for (const tenant of ofB) {
       while ((await rawQuery(a.url, tenant)).status !== 200) {
