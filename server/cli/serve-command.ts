@@ -118,7 +118,7 @@ export function serveCommand(): Command {
     .option("--log-level <level>", "debug, info, warn or error (env ENTDB_LOG_LEVEL; default info)")
     .addHelpText(
       "after",
-      "\nAuthentication: without --tokens-file, --tokens or --jwt-* the server runs in dev mode (every caller is 'dev', loopback only). JWT 'sub' becomes user:SUB. Health checks need no token.\n\nKafka: set ENTDB_KAFKA_BROKERS (host:port,...), optionally ENTDB_KAFKA_TOPIC, ENTDB_KAFKA_PARTITIONS, ENTDB_KAFKA_REPLICATION.\n\nKinesis: --wal kinesis with ENTDB_KINESIS_STREAM and AWS_REGION; optionally ENTDB_KINESIS_SHARDS, AWS_ENDPOINT_URL_KINESIS (or AWS_ENDPOINT_URL); credentials from the AWS SDK's usual chain.",
+      "\nAuthentication: without --tokens-file, --tokens or --jwt-* the server runs in dev mode (every caller is 'dev', loopback only). JWT 'sub' becomes user:SUB (a sub already written user:ID is taken as it is). Health checks need no token.\n\nKafka: set ENTDB_KAFKA_BROKERS (host:port,...), optionally ENTDB_KAFKA_TOPIC, ENTDB_KAFKA_PARTITIONS, ENTDB_KAFKA_REPLICATION.\n\nKinesis: --wal kinesis with ENTDB_KINESIS_STREAM and AWS_REGION; optionally ENTDB_KINESIS_SHARDS, AWS_ENDPOINT_URL_KINESIS (or AWS_ENDPOINT_URL); credentials from the AWS SDK's usual chain.",
     )
     .action(async (opts: Record<string, string | undefined>) => {
       process.exitCode = await runServe(opts);
