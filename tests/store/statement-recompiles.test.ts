@@ -50,7 +50,9 @@ function recordStatements(db: TenantDb): Map<string, unknown[]> {
   return seen;
 }
 
-describe("statement recompiles", () => {
+// Each case seeds a graph and probes every statement's plan: 2–12 s alone, and it went
+// past the default 30 s twice on a machine at load average 12 (a budget, not a timing).
+describe("statement recompiles", { timeout: 90_000 }, () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.close();
