@@ -24,6 +24,7 @@ import {
   str,
   TRACKER,
   teamOp,
+  userOp,
 } from "./e2e-helpers.ts";
 import {
   removeDataDir,
@@ -133,24 +134,7 @@ beforeAll(async () => {
   for (const tenant of TENANTS) await writeTeams(api, tenant, 0, FIRST);
   await api.executePlan({
     tenant: "acme",
-    operations: [
-      {
-        op: {
-          case: "createNode",
-          value: {
-            typeId: TRACKER.user,
-            fields: {
-              [TRACKER.userEmail]: str("ada@example.com"),
-              [TRACKER.userDisplayName]: str("Ada Lovelace"),
-              [TRACKER.userHandle]: str("ada"),
-              [TRACKER.userJoinedAt]: {
-                kind: { case: "timestampValue", value: { seconds: 1_700_000_000n, nanos: 0 } },
-              },
-            },
-          },
-        },
-      },
-    ],
+    operations: [userOp("ada", "Ada Lovelace")],
   });
   await stopOk(first);
   oldAcme = join(freshDir(), "acme-old.sqlite");

@@ -54,6 +54,29 @@ export function teamOp(name: string, slug: string) {
   };
 }
 
+/** The operation creating a User with `handle` (email `HANDLE@example.com`, joined 2023-11-14). */
+export function userOp(handle: string, displayName: string) {
+  return {
+    op: {
+      case: "createNode" as const,
+      value: {
+        typeId: TRACKER.user,
+        fields: {
+          [TRACKER.userEmail]: str(`${handle}@example.com`),
+          [TRACKER.userDisplayName]: str(displayName),
+          [TRACKER.userHandle]: str(handle),
+          [TRACKER.userJoinedAt]: {
+            kind: {
+              case: "timestampValue" as const,
+              value: { seconds: 1_700_000_000n, nanos: 0 },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
 /** A plan for `tenant` creating one Team whose name and slug are both `slug`. */
 export function teamPlan(tenant: string, slug: string) {
   return { tenant, operations: [teamOp(slug, slug)] };

@@ -13,7 +13,7 @@
 import * as http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { expect, it } from "vitest";
-import { entDbClient, metricValue, serverPerFile, str, TRACKER, teamOp } from "./e2e-helpers.ts";
+import { entDbClient, metricValue, serverPerFile, TRACKER, teamOp, userOp } from "./e2e-helpers.ts";
 
 const TENANT = "catch-up";
 /** Events written after the one the stream selects: several of the log's 256-record batches. */
@@ -28,24 +28,7 @@ it("stops reading a long history when its client leaves mid-catch-up", async () 
   // One User (the stream selects it), then a history of Teams (which it does not).
   await client.executePlan({
     tenant: TENANT,
-    operations: [
-      {
-        op: {
-          case: "createNode",
-          value: {
-            typeId: TRACKER.user,
-            fields: {
-              [TRACKER.userEmail]: str("ada@example.com"),
-              [TRACKER.userDisplayName]: str("Ada"),
-              [TRACKER.userHandle]: str("ada"),
-              [TRACKER.userJoinedAt]: {
-                kind: { case: "timestampValue", value: { seconds: 1_700_000_000n, nanos: 0 } },
-              },
-            },
-          },
-        },
-      },
-    ],
+    operations: [userOp("ada", "Ada")],
   });
   for (let i = 0; i < HISTORY; i += 50)
     await Promise.all(
