@@ -27,6 +27,8 @@ export interface ClusterTopic {
   readonly topic: KafkaServeTopic;
   /** The broker's state dir, removed at the end with what a test writes there. */
   readonly dir: string;
+  /** The broker itself (a test may stop and start it). */
+  readonly broker: KafkaCluster;
   /** Servers killed at the end (a test that stopped one may take it out). */
   readonly servers: ServerProcess[];
   /** Data dirs removed at the end. */
@@ -66,6 +68,10 @@ export function useClusterTopic(name: string, partitions: number): ClusterTopic 
       return topic;
     },
     dir,
+    get broker() {
+      if (kafka === undefined) throw new Error("the broker has not started (use it in a test)");
+      return kafka;
+    },
     servers,
     dataDirs,
   };

@@ -10,19 +10,11 @@
  * thread hands writes to the main thread).
  */
 
-import { randomInt } from "node:crypto";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { connectJsonCall, countNodes, entDbClient, TRACKER, teamOp } from "../e2e/e2e-helpers.ts";
-import {
-  REPO_ROOT,
-  removeDataDir,
-  startServerProcess,
-  tempDataDir,
-} from "../e2e/server-process.ts";
-import { type KafkaCluster, startKafkaCluster } from "../infra/kafka-cluster.ts";
-import { freshTopicName, kafkaServeEnv } from "./kafka-serve.ts";
+import { startServerProcess, tempDataDir } from "../e2e/server-process.ts";
+import { useClusterTopic } from "./cluster-servers.ts";
+import { kafkaServeEnv } from "./kafka-serve.ts";
 
 /** The calls' deadline. */
 const DEADLINE_MS = 500;
@@ -34,41 +26,23 @@ const END_BOUND_MS = 10_000;
 /** After the broker is back, the writes left in flight are applied within this. */
 const APPLIED_BOUND_MS = 60_000;
 
-const dir = join(REPO_ROOT, ".tmp", `kafka-write-deadline-${process.pid}`);
-let cluster: KafkaCluster | undefined;
-const dataDirs: string[] = [];
-
-beforeAll(async () => {
-  cluster = await startKafkaCluster({
-    nodes: 1,
-    dir,
-    fresh: true,
-    port: randomInt(21_000, 29_000),
-  });
-}, 330_000);
-
-afterAll(async () => {
-  for (const d of dataDirs) removeDataDir(d);
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+const kafka = useClusterTopic("write-deadline", 2);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it("ends a write at its deadline while the broker is down, and applies it once the broker is back", async () => {
   const dataDir = tempDataDir("entdb-kafka-write-deadline-");
-  dataDirs.push(dataDir);
-  const topic = { brokers: cluster!.brokers, topic: freshTopicName("deadline"), partitions: 2 };
+  kafka.dataDirs.push(dataDir);
   const server = await startServerProcess({
     dataDir,
-    env: kafkaServeEnv(topic),
+    env: kafkaServeEnv(kafka.topic),
     readyTimeoutMs: 60_000,
   });
   try {
     const api = entDbClient(server);
     await api.executePlan({ tenant: "acme", operations: [teamOp("Before", "before")] });
 
-    await cluster!.killNodes(1);
+    await kafka.broker.killNodes(1);
     // One write with a key of its own, one with the key the server mints, each with the
     // deadline in its header (the server's answer is read, not the client's own timeout).
     const teamJson = (slug: string) => ({
@@ -111,7 +85,7 @@ it("ends a write at its deadline while the broker is down, and applies it once t
 
     // The appends went on: with the broker back they are logged, and then applied,
     // though nobody sent the writes again.
-    await cluster!.startNodes(1);
+    await kafka.broker.startNodes(1);
     const back = Date.now();
     while (
       (await countNodes(api, "acme").catch(() => 0)) < 3 &&
