@@ -90,9 +90,18 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The ids of the Teams in `tenant`, through `client`. */
+/** Every Team of `tenant`, page by page (a fast machine writes more than a page of 1,000). */
 async function teamIds(client: EntDbClientCore, tenant: string): Promise<string[]> {
-  const page = await client.withTenant(tenant).queryNodes({ typeId: TRACKER.team, limit: 1000 });
-  return page.nodes.map((n) => n.id).sort();
+  const ids: string[] = [];
+  let cursor = "";
+  do {
+    const page = await client
+      .withTenant(tenant)
+      .queryNodes({ typeId: TRACKER.team, limit: 1000, cursor });
+    ids.push(...page.nodes.map((n) => n.id));
+    cursor = page.nextCursor;
+  } while (cursor !== "");
+  return ids.sort();
 }
 
 /** Writes a Team under `key` until it is acknowledged (the same key every time); its id. */
